@@ -1,0 +1,88 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// One target per layer; dependencies point one way (see README "Layout"):
+// KMSRPC → KMSProto → KMSDomain → KMSCrypto → KMSCryptoWorker → executables.
+let package = Package(
+    name: "kms",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "kms-cryptod", targets: ["kms-cryptod"]),
+        .library(name: "KMSRPC", targets: ["KMSRPC"]),
+        .library(name: "KMSProto", targets: ["KMSProto"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+    ],
+    targets: [
+        // Generated protobuf messages: the public KMS service and the kmsd ↔ kms-cryptod service.
+        .target(
+            name: "KMSProto",
+            dependencies: ["KMSRPC", .product(name: "SwiftProtobuf", package: "swift-protobuf")]
+        ),
+        // Length-prefixed frames, the RPC envelope, the server dispatcher and the multiplexing client.
+        .target(
+            name: "KMSRPC",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The pure domain model: errors, limits, identifiers. No I/O.
+        .target(name: "KMSDomain"),
+        // Ciphertext, wrapped-material and keyring formats. No network I/O.
+        .target(
+            name: "KMSCrypto",
+            dependencies: [
+                "KMSDomain",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        // The crypto worker: the only code that ever sees unwrapped key material.
+        .target(
+            name: "KMSCryptoWorker",
+            dependencies: [
+                "KMSProto", "KMSRPC", "KMSDomain", "KMSCrypto",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "kms-cryptod",
+            dependencies: [
+                "KMSCryptoWorker", "KMSCrypto", "KMSRPC",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .testTarget(
+            name: "KMSRPCTests",
+            dependencies: [
+                "KMSRPC",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOTestUtils", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(name: "KMSCryptoTests", dependencies: ["KMSCrypto", "KMSDomain"]),
+        .testTarget(
+            name: "KMSCryptoWorkerTests",
+            dependencies: [
+                "KMSCryptoWorker", "KMSRPC", "KMSProto", "KMSCrypto", "KMSDomain",
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+    ]
+)

@@ -1,0 +1,34 @@
+import Crypto
+import KMSDomain
+
+/// The id of one version of a key's material: 32 random bytes, shown as 64 lowercase hex
+/// digits (AWS's KeyMaterialId). Not secret.
+public struct MaterialID: Sendable, Hashable, CustomStringConvertible {
+    public static let byteCount = 32
+    public let bytes: [UInt8]
+
+    public init(bytes: some Collection<UInt8>) throws(KMSError) {
+        guard bytes.count == Self.byteCount else {
+            throw .validation("a key material id is \(Self.byteCount) bytes, not \(bytes.count)")
+        }
+        self.bytes = Array(bytes)
+    }
+
+    public static func random() -> MaterialID {
+        var generator = SystemRandomNumberGenerator()
+        return try! MaterialID(bytes: (0..<byteCount).map { _ in UInt8.random(in: .min ... .max, using: &generator) })
+    }
+
+    public var hex: String {
+        let digits = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(64)
+        for byte in self.bytes {
+            out.append(digits[Int(byte >> 4)])
+            out.append(digits[Int(byte & 0x0f)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    public var description: String { self.hex }
+}

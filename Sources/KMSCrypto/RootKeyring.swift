@@ -1,0 +1,98 @@
+import Crypto
+import Foundation
+import KMSDomain
+
+/// One root key: the AES-256 key that wraps key material. Held only by kms-cryptod.
+public struct RootKey: Sendable {
+    public let id: KeyIdentifier
+    public let createdAt: Date
+    public let key: SymmetricKey
+
+    public init(id: KeyIdentifier, createdAt: Date, key: SymmetricKey) {
+        precondition(key.bitCount == 256, "root keys are 256-bit")
+        self.id = id
+        self.createdAt = createdAt
+        self.key = key
+    }
+
+    public static func generate(now: Date = Date()) -> RootKey {
+        RootKey(id: KeyIdentifier(UUID()), createdAt: now, key: SymmetricKey(size: .bits256))
+    }
+}
+
+/// The root keys a worker holds, oldest first. New material is wrapped under the newest; any
+/// of them unwraps what it wrapped, so old material keeps working after a rotation.
+public struct RootKeyring: Sendable {
+    public private(set) var keys: [RootKey]
+
+    public init(keys: [RootKey]) {
+        precondition(!keys.isEmpty, "a keyring holds at least one root key")
+        self.keys = keys
+    }
+
+    public var newest: RootKey { self.keys[self.keys.count - 1] }
+
+    public func key(id: KeyIdentifier) -> RootKey? {
+        self.keys.last { $0.id == id }
+    }
+
+    public mutating func add(_ key: RootKey) {
+        self.keys.append(key)
+    }
+}
+
+/// The keyring file's bytes: a magic and version, the key count, then per key its 16-byte id,
+/// its creation time (big-endian seconds since 1970) and its 32 bytes, and last a SHA-256 over
+/// all of that, so that a truncated or damaged file is refused rather than half loaded.
+public enum RootKeyringEncoding {
+    static let magic = Array("KMS-ROOT-KEYRING".utf8) + [1]
+    static let entryLength = 16 + 8 + 32
+
+    public static func encode(_ keyring: RootKeyring) -> [UInt8] {
+        var out = magic
+        out.appendBigEndian(UInt32(keyring.keys.count))
+        for root in keyring.keys {
+            out.append(contentsOf: root.id.bytes)
+            out.appendBigEndian(Int64(root.createdAt.timeIntervalSince1970.rounded(.down)))
+            root.key.withUnsafeBytes { out.append(contentsOf: $0) }
+        }
+        out.append(contentsOf: SHA256.hash(data: out))
+        return out
+    }
+
+    /// Decodes a keyring. The caller should zero `bytes` afterwards.
+    public static func decode(_ bytes: [UInt8]) throws(KMSError) -> RootKeyring {
+        let headerLength = magic.count + 4
+        guard bytes.count >= headerLength + 32, bytes.starts(with: magic) else {
+            throw .validation("not a root keyring file (bad magic or version)")
+        }
+        let body = bytes[..<(bytes.count - 32)]
+        let checksum = bytes[(bytes.count - 32)...]
+        guard Array(SHA256.hash(data: body)) == Array(checksum) else {
+            throw .validation("the root keyring file is damaged (checksum mismatch)")
+        }
+        let count = Int(bytes.readBigEndian(UInt32.self, at: magic.count))
+        guard count > 0, body.count == headerLength + count * entryLength else {
+            throw .validation("the root keyring file is damaged (length does not match \(count) keys)")
+        }
+        var keys: [RootKey] = []
+        for index in 0..<count {
+            let start = headerLength + index * entryLength
+            let id = KeyIdentifier(bytes: bytes[start..<(start + 16)])
+            let seconds = bytes.readBigEndian(Int64.self, at: start + 16)
+            let key = SymmetricKey(data: bytes[(start + 24)..<(start + 56)])
+            keys.append(RootKey(id: id, createdAt: Date(timeIntervalSince1970: TimeInterval(seconds)), key: key))
+        }
+        return RootKeyring(keys: keys)
+    }
+}
+
+extension Array where Element == UInt8 {
+    func readBigEndian<T: FixedWidthInteger>(_: T.Type, at offset: Int) -> T {
+        var value: T = 0
+        for byte in self[offset..<(offset + MemoryLayout<T>.size)] {
+            value = value << 8 | T(byte)
+        }
+        return value
+    }
+}

@@ -1,0 +1,118 @@
+import Crypto
+import Foundation
+import KMSDomain
+
+/// The ciphertext blob of a SYMMETRIC_DEFAULT key:
+///
+///     version (1) | key id (16) | material id (32) | salt (16) | nonce (12) | ciphertext | tag (16)
+///
+/// Each message gets its own AES-256-GCM key, HKDF-SHA256(material, salt, info = domain | key id |
+/// material id), so the random-nonce limit of one GCM key never binds a busy KMS key. The AAD is
+/// the header followed by the canonical encryption context. The blob names its key and material,
+/// so Decrypt needs no key id.
+public enum SymmetricCiphertext {
+    public static let version: UInt8 = 1
+    public static let saltLength = 16
+    public static let nonceLength = 12
+    public static let tagLength = 16
+    public static let headerLength = 1 + 16 + MaterialID.byteCount + saltLength + nonceLength
+    /// The bytes a blob adds to its plaintext.
+    public static let overhead = headerLength + tagLength
+    static let domain = Array("kms/symmetric-ciphertext/v1".utf8)
+
+    /// What a blob's header says; readable without any key (kmsd reads it to find the key).
+    public struct Header: Sendable, Equatable {
+        public let keyID: KeyIdentifier
+        public let materialID: MaterialID
+    }
+
+    /// Parses the header. Throws InvalidCiphertextException for anything that is not a blob of
+    /// this format.
+    public static func header(of blob: [UInt8]) throws(KMSError) -> Header {
+        guard blob.count >= overhead, blob[0] == version else {
+            throw .invalidCiphertext("the ciphertext is not a blob this service produced (bad length or version)")
+        }
+        return Header(
+            keyID: KeyIdentifier(bytes: blob[1..<17]),
+            materialID: try MaterialID(bytes: blob[17..<(17 + MaterialID.byteCount)])
+        )
+    }
+
+    public static func seal(
+        _ plaintext: some DataProtocol,
+        keyID: KeyIdentifier,
+        materialID: MaterialID,
+        material: SymmetricKey,
+        encryptionContext: [String: String]
+    ) throws(KMSError) -> [UInt8] {
+        let context = try EncryptionContextEncoding.canonicalBytes(encryptionContext)
+        let salt = randomBytes(saltLength)
+        let nonce = AES.GCM.Nonce()
+        var blob: [UInt8] = []
+        blob.reserveCapacity(overhead + plaintext.count)
+        blob.append(version)
+        blob.append(contentsOf: keyID.bytes)
+        blob.append(contentsOf: materialID.bytes)
+        blob.append(contentsOf: salt)
+        blob.append(contentsOf: nonce)
+        let key = messageKey(material: material, salt: salt, keyID: keyID, materialID: materialID)
+        let sealed: AES.GCM.SealedBox
+        do {
+            sealed = try AES.GCM.seal(plaintext, using: key, nonce: nonce, authenticating: blob + context)
+        } catch {
+            throw .internalFailure("encryption failed")
+        }
+        blob.append(contentsOf: sealed.ciphertext)
+        blob.append(contentsOf: sealed.tag)
+        return blob
+    }
+
+    /// Opens a blob with the material its header names. The caller checks first that `keyID`
+    /// and `materialID` are the key and material it means to use; this checks that the blob
+    /// names them too, then authenticates header, context and ciphertext together.
+    public static func open(
+        _ blob: [UInt8],
+        keyID: KeyIdentifier,
+        materialID: MaterialID,
+        material: SymmetricKey,
+        encryptionContext: [String: String]
+    ) throws(KMSError) -> [UInt8] {
+        let header = try header(of: blob)
+        guard header.keyID == keyID else {
+            throw .incorrectKey("the ciphertext was encrypted under another KMS key")
+        }
+        guard header.materialID == materialID else {
+            throw .invalidCiphertext("the ciphertext names key material that was not supplied")
+        }
+        let context = try EncryptionContextEncoding.canonicalBytes(encryptionContext)
+        let salt = Array(blob[(1 + 16 + MaterialID.byteCount)..<(headerLength - nonceLength)])
+        let key = messageKey(material: material, salt: salt, keyID: keyID, materialID: materialID)
+        do {
+            let box = try AES.GCM.SealedBox(
+                nonce: AES.GCM.Nonce(data: blob[(headerLength - nonceLength)..<headerLength]),
+                ciphertext: blob[headerLength..<(blob.count - tagLength)],
+                tag: blob[(blob.count - tagLength)...]
+            )
+            let aad = Array(blob[..<headerLength]) + context
+            return Array(try AES.GCM.open(box, using: key, authenticating: aad))
+        } catch {
+            // Deliberately one message for a wrong context and a damaged blob: which of the two
+            // it was is not the caller's to learn.
+            throw .invalidCiphertext("the ciphertext or its encryption context is not valid")
+        }
+    }
+
+    static func messageKey(material: SymmetricKey, salt: [UInt8], keyID: KeyIdentifier, materialID: MaterialID) -> SymmetricKey {
+        HKDF<SHA256>.deriveKey(
+            inputKeyMaterial: material,
+            salt: salt,
+            info: domain + keyID.bytes + materialID.bytes,
+            outputByteCount: 32
+        )
+    }
+}
+
+/// Bytes from the system's CSPRNG.
+public func randomBytes(_ count: Int) -> [UInt8] {
+    SymmetricKey(size: SymmetricKeySize(bitCount: count * 8)).withUnsafeBytes { Array($0) }
+}

@@ -1,0 +1,32 @@
+import KMSDomain
+import KMSProto
+import KMSRPC
+
+extension CryptoWorker {
+    /// The worker's dispatch table: one entry per rpc of `proto/kms/worker/v1/worker.proto`.
+    public func handlerTable() -> RPCHandlerTable {
+        var table = RPCHandlerTable(mapError: Self.mapError)
+        table.register(WorkerMethod.describe) { request, _ in self.describe(request) }
+        table.register(WorkerMethod.generateKeyMaterial) { request, _ in try self.generateKeyMaterial(request) }
+        table.register(WorkerMethod.rewrapKeyMaterial) { request, _ in try self.rewrapKeyMaterial(request) }
+        table.register(WorkerMethod.encrypt) { request, _ in try self.encrypt(request) }
+        table.register(WorkerMethod.decrypt) { request, _ in try self.decrypt(request) }
+        table.register(WorkerMethod.reEncrypt) { request, _ in try self.reEncrypt(request) }
+        table.register(WorkerMethod.generateDataKey) { request, _ in try self.generateDataKey(request) }
+        table.register(WorkerMethod.generateRandom) { request, _ in try self.generateRandom(request) }
+        return table
+    }
+
+    /// KMSError and RPCError pass through as they are; anything else becomes a generic
+    /// internal error so that no detail of an unexpected failure reaches the peer.
+    static let mapError: @Sendable (any Error) -> RPCError = { error in
+        switch error {
+        case let error as KMSError:
+            return RPCError(code: error.code.rawValue, message: error.message, retryable: error.retryable)
+        case let error as RPCError:
+            return error
+        default:
+            return .internal()
+        }
+    }
+}

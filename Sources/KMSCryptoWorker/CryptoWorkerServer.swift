@@ -1,0 +1,109 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import KMSRPC
+import Logging
+import NIOCore
+import NIOPosix
+
+/// kms-cryptod's listener: a Unix socket of mode 0600 that serves only peers of this process's
+/// own uid (checked with SO_PEERCRED on every connection, since a socket file's mode alone can
+/// be loosened by anyone who owns the directory).
+public final class CryptoWorkerServer: Sendable {
+    public let socketPath: String
+    private let server: RPCServer
+
+    private init(socketPath: String, server: RPCServer) {
+        self.socketPath = socketPath
+        self.server = server
+    }
+
+    public static func start(
+        worker: CryptoWorker,
+        socketPath: String,
+        configuration: RPCConfiguration = .init(),
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        logger: Logger
+    ) async throws -> CryptoWorkerServer {
+        try await removeStaleSocket(at: socketPath, group: group)
+        let uid = geteuid()
+        // The socket file is created by bind(); a restrictive umask means it never exists with
+        // looser permissions, even for an instant.
+        let previousMask = umask(0o077)
+        defer { umask(previousMask) }
+        let server = try await RPCServer.bind(
+            to: SocketAddress(unixDomainSocketPath: socketPath),
+            table: worker.handlerTable(),
+            configuration: configuration,
+            group: group,
+            logger: logger,
+            admission: { channel in
+                Self.peerUID(of: channel).flatMapThrowing { peer in
+                    guard peer == uid else {
+                        logger.warning("refused a connection from another uid", metadata: ["peer_uid": "\(peer)"])
+                        throw RPCError(code: "AccessDeniedException", message: "peer uid \(peer) is not this worker's uid")
+                    }
+                }
+            }
+        )
+        guard chmod(socketPath, 0o600) == 0 else {
+            await server.close()
+            throw WorkerSetupError(description: "cannot set the mode of \(socketPath): \(errnoText())")
+        }
+        return CryptoWorkerServer(socketPath: socketPath, server: server)
+    }
+
+    /// Resolves when the listener closes.
+    public var closeFuture: EventLoopFuture<Void> { self.server.channel.closeFuture }
+
+    public func close() async {
+        self.beginShutdown()
+        try? await self.closeFuture.get()
+    }
+
+    /// Stops accepting and removes the socket file; does not wait.
+    public func beginShutdown() {
+        unlink(self.socketPath)
+        self.server.channel.close(promise: nil)
+    }
+
+    static func peerUID(of channel: any Channel) -> EventLoopFuture<uid_t> {
+        #if os(Linux)
+        guard let provider = channel as? any SocketOptionProvider else {
+            return channel.eventLoop.makeFailedFuture(RPCError(code: "AccessDeniedException", message: "cannot read peer credentials"))
+        }
+        // Glibc's module map hides `struct ucred` (it needs _GNU_SOURCE); same layout, our name.
+        let credentials: EventLoopFuture<PeerCredentials> = provider.unsafeGetSocketOption(
+            level: SocketOptionLevel(SOL_SOCKET), name: SocketOptionName(17 /* SO_PEERCRED */)
+        )
+        return credentials.map { $0.uid }
+        #else
+        return channel.eventLoop.makeFailedFuture(RPCError(code: "AccessDeniedException", message: "peer credentials are read on Linux only"))
+        #endif
+    }
+
+    #if os(Linux)
+    struct PeerCredentials: Sendable {
+        var pid: pid_t = 0
+        var uid: uid_t = 0
+        var gid: gid_t = 0
+    }
+    #endif
+
+    /// A socket file left by a worker that died is removed; a live worker on the same path, or a
+    /// path that is not a socket, is an error (never delete what might be someone else's).
+    static func removeStaleSocket(at path: String, group: any EventLoopGroup) async throws {
+        var info = stat()
+        guard lstat(path, &info) == 0 else { return }
+        guard (info.st_mode & S_IFMT) == S_IFSOCK else {
+            throw WorkerSetupError(description: "\(path) exists and is not a socket")
+        }
+        if let connection = try? await RPCClientConnection.connect(unixDomainSocketPath: path, group: group) {
+            await connection.close()
+            throw WorkerSetupError(description: "another process is already serving on \(path)")
+        }
+        unlink(path)
+    }
+}

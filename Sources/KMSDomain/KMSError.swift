@@ -1,0 +1,64 @@
+/// A failure with an AWS KMS exception name and a message that helps the caller.
+///
+/// The message crosses trust boundaries (to kmsd, to clients, into logs): it never contains
+/// key material, a plaintext, a data key or a secret. Build it from lengths, names and ids.
+public struct KMSError: Error, Sendable, Hashable, CustomStringConvertible {
+    public var code: Code
+    public var message: String
+    /// True when the same request may succeed if sent again later.
+    public var retryable: Bool
+
+    public init(_ code: Code, _ message: String, retryable: Bool = false) {
+        self.code = code
+        self.message = message
+        self.retryable = retryable
+    }
+
+    public var description: String { "\(code.rawValue): \(message)" }
+
+    /// The AWS KMS exception names (botocore model kms 2014-11-01), plus the generic AWS ones
+    /// a service answers with (ValidationException, AccessDeniedException, ...).
+    public enum Code: String, Sendable, Hashable, CaseIterable {
+        case accessDenied = "AccessDeniedException"
+        case alreadyExists = "AlreadyExistsException"
+        case conflict = "ConflictException"
+        case dependencyTimeout = "DependencyTimeoutException"
+        case disabled = "DisabledException"
+        case dryRunOperation = "DryRunOperationException"
+        case expiredImportToken = "ExpiredImportTokenException"
+        case incorrectKey = "IncorrectKeyException"
+        case incorrectKeyMaterial = "IncorrectKeyMaterialException"
+        case invalidAliasName = "InvalidAliasNameException"
+        case invalidArn = "InvalidArnException"
+        case invalidCiphertext = "InvalidCiphertextException"
+        case invalidGrantId = "InvalidGrantIdException"
+        case invalidGrantToken = "InvalidGrantTokenException"
+        case invalidImportToken = "InvalidImportTokenException"
+        case invalidKeyUsage = "InvalidKeyUsageException"
+        case invalidMarker = "InvalidMarkerException"
+        case internalFailure = "KMSInternalException"
+        case invalidMac = "KMSInvalidMacException"
+        case invalidSignature = "KMSInvalidSignatureException"
+        case invalidState = "KMSInvalidStateException"
+        case keyUnavailable = "KeyUnavailableException"
+        case limitExceeded = "LimitExceededException"
+        case malformedPolicyDocument = "MalformedPolicyDocumentException"
+        case notFound = "NotFoundException"
+        case tag = "TagException"
+        case unsupportedOperation = "UnsupportedOperationException"
+        case validation = "ValidationException"
+        case throttling = "ThrottlingException"
+        case serialization = "SerializationException"
+        case unknownOperation = "UnknownOperationException"
+    }
+}
+
+extension KMSError {
+    public static func validation(_ message: String) -> KMSError { KMSError(.validation, message) }
+    public static func invalidCiphertext(_ message: String) -> KMSError { KMSError(.invalidCiphertext, message) }
+    public static func incorrectKey(_ message: String) -> KMSError { KMSError(.incorrectKey, message) }
+    /// A failure that says nothing about the request; the message stays generic on purpose.
+    public static func internalFailure(_ message: String = "internal error", retryable: Bool = true) -> KMSError {
+        KMSError(.internalFailure, message, retryable: retryable)
+    }
+}

@@ -1,0 +1,20 @@
+import NIOCore
+
+/// Limits shared by both ends of a framed RPC link.
+public struct RPCConfiguration: Sendable {
+    /// The largest envelope accepted or sent, in bytes (the 4-byte length prefix excluded).
+    /// A peer announcing a longer frame gets an error frame and is disconnected; the frame is
+    /// never allocated.
+    public var maxFrameLength: Int = 64 * 1024
+    /// Server side: requests one connection may have in flight before the server stops reading
+    /// from it (back-pressure rather than an unbounded queue).
+    public var maxInFlightPerConnection: Int = 256
+    /// Client side: how long a call waits for its answer unless the call says otherwise.
+    public var defaultTimeout: TimeAmount = .seconds(10)
+
+    public init() {}
+
+    public init(maxFrameLength: Int) {
+        self.maxFrameLength = maxFrameLength
+    }
+}

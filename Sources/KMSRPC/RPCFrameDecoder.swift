@@ -1,0 +1,84 @@
+import NIOCore
+
+/// Splits the byte stream into frames (a 4-byte big-endian length, then that many bytes) and
+/// decodes each as an `RPCEnvelope`.
+///
+/// A length above `maxFrameLength` is refused before any allocation; an envelope that is not
+/// valid protobuf is refused too. Both throw an `RPCFrameError`, on which the handlers answer
+/// with an error frame and close the connection: after either, the peer cannot be trusted to
+/// be in step.
+public struct RPCFrameDecoder: ByteToMessageDecoder {
+    public typealias InboundOut = RPCEnvelope
+
+    private enum State {
+        case waitingForHeader
+        case waitingForBody(length: Int)
+    }
+
+    private var state: State = .waitingForHeader
+    private let maxFrameLength: Int
+
+    public init(maxFrameLength: Int) {
+        self.maxFrameLength = maxFrameLength
+    }
+
+    public mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
+        let length: Int
+        switch self.state {
+        case .waitingForHeader:
+            guard let announced = buffer.readInteger(endianness: .big, as: UInt32.self) else {
+                return .needMoreData
+            }
+            guard announced <= self.maxFrameLength else {
+                throw RPCFrameError.frameTooLarge(length: Int(announced), maximum: self.maxFrameLength)
+            }
+            length = Int(announced)
+        case .waitingForBody(let waitingFor):
+            length = waitingFor
+        }
+        // Read the body in the same call: a zero-length frame leaves no bytes that would make
+        // the handler call us again.
+        guard let bytes = buffer.readBytes(length: length) else {
+            self.state = .waitingForBody(length: length)
+            return .needMoreData
+        }
+        self.state = .waitingForHeader
+        let envelope: RPCEnvelope
+        do {
+            envelope = try RPCEnvelope(serializedBytes: bytes)
+        } catch {
+            throw RPCFrameError.malformedEnvelope
+        }
+        guard envelope.requestID != 0 || envelope.isError else {
+            // An id of 0 belongs only to connection-level errors (which carry a code).
+            throw RPCFrameError.malformedEnvelope
+        }
+        context.fireChannelRead(Self.wrapInboundOut(envelope))
+        return .continue
+    }
+
+    public mutating func decodeLast(
+        context: ChannelHandlerContext,
+        buffer: inout ByteBuffer,
+        seenEOF: Bool
+    ) throws -> DecodingState {
+        // Complete frames still count; a half frame at EOF is simply dropped with the connection.
+        try self.decode(context: context, buffer: &buffer)
+    }
+}
+
+/// Why a byte stream stopped being a valid sequence of frames.
+public enum RPCFrameError: Error, Equatable, Sendable {
+    case frameTooLarge(length: Int, maximum: Int)
+    case malformedEnvelope
+
+    /// The error frame sent to the peer before closing.
+    public var rpcError: RPCError {
+        switch self {
+        case .frameTooLarge(let length, let maximum):
+            return .frameTooLarge(length: length, maximum: maximum)
+        case .malformedEnvelope:
+            return .serialization("frame is not a valid request envelope")
+        }
+    }
+}

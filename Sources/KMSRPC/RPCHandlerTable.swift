@@ -1,0 +1,64 @@
+import NIOCore
+import SwiftProtobuf
+
+/// What a handler knows about the request it serves.
+public struct RPCRequestContext: Sendable {
+    public let method: String
+    public let requestID: UInt64
+    public let connection: RPCConnectionInfo
+}
+
+/// What the server knows about one accepted connection.
+public struct RPCConnectionInfo: Sendable {
+    /// Unique within the server process, for logs.
+    public let id: UInt64
+    public let remoteAddress: SocketAddress?
+
+    public init(id: UInt64, remoteAddress: SocketAddress?) {
+        self.id = id
+        self.remoteAddress = remoteAddress
+    }
+}
+
+/// The server's dispatch table: method name → handler. Built once at start, then read-only.
+public struct RPCHandlerTable: Sendable {
+    /// Serves one request: the serialized request message in, the serialized response out.
+    public typealias RawHandler = @Sendable ([UInt8], RPCRequestContext) async throws -> [UInt8]
+
+    private var handlers: [String: RawHandler] = [:]
+    /// Turns whatever a handler throws into the error sent back. Anything it does not recognise
+    /// must become a generic internal error, so that no detail of a failure leaks to the peer.
+    public let mapError: @Sendable (any Error) -> RPCError
+
+    public init(mapError: @escaping @Sendable (any Error) -> RPCError = RPCHandlerTable.defaultErrorMapping) {
+        self.mapError = mapError
+    }
+
+    public static let defaultErrorMapping: @Sendable (any Error) -> RPCError = { error in
+        (error as? RPCError) ?? .internal()
+    }
+
+    /// Registers a typed handler. The request is decoded before the handler runs; a payload
+    /// that is not a valid `Request` is answered with `SerializationException`.
+    public mutating func register<Request, Response>(
+        _ method: RPCMethod<Request, Response>,
+        _ handler: @escaping @Sendable (Request, RPCRequestContext) async throws -> Response
+    ) {
+        precondition(self.handlers[method.name] == nil, "\(method.name) registered twice")
+        self.handlers[method.name] = { payload, context in
+            let request: Request
+            do {
+                request = try Request(serializedBytes: payload)
+            } catch {
+                throw RPCError.serialization("the \(method.name) request is not a valid \(Request.protoMessageName)")
+            }
+            return try await handler(request, context).serializedBytes()
+        }
+    }
+
+    public func handler(for method: String) -> RawHandler? {
+        self.handlers[method]
+    }
+
+    public var methods: [String] { self.handlers.keys.sorted() }
+}

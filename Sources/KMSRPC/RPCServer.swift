@@ -1,0 +1,63 @@
+import Logging
+import NIOCore
+import NIOPosix
+import Synchronization
+
+/// A listening socket whose connections are served by an `RPCHandlerTable`.
+public final class RPCServer: Sendable {
+    /// Decides whether an accepted connection may be served, before any of its bytes are read.
+    /// A failed future closes the connection.
+    public typealias Admission = @Sendable (any Channel) -> EventLoopFuture<Void>
+
+    public let channel: any Channel
+
+    private init(channel: any Channel) {
+        self.channel = channel
+    }
+
+    /// Binds `address` (TCP or Unix domain socket) and starts serving.
+    public static func bind(
+        to address: SocketAddress,
+        table: RPCHandlerTable,
+        configuration: RPCConfiguration = .init(),
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        logger: Logger,
+        admission: Admission? = nil
+    ) async throws -> RPCServer {
+        let connectionIDs = ConnectionIDs()
+        var bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 256)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.maxMessagesPerRead, value: 16)
+            .childChannelInitializer { channel in
+                let admitted = admission?(channel) ?? channel.eventLoop.makeSucceededVoidFuture()
+                return admitted.flatMapThrowing {
+                    let info = RPCConnectionInfo(id: connectionIDs.next(), remoteAddress: channel.remoteAddress)
+                    try channel.pipeline.syncOperations.addRPCFraming(maxFrameLength: configuration.maxFrameLength)
+                    try channel.pipeline.syncOperations.addHandler(
+                        RPCServerHandler(table: table, configuration: configuration, connection: info, logger: logger)
+                    )
+                }
+            }
+        if address.protocol != .unix {
+            bootstrap = bootstrap.childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
+        }
+        let channel = try await bootstrap.bind(to: address).get()
+        return RPCServer(channel: channel)
+    }
+
+    public var localAddress: SocketAddress? { self.channel.localAddress }
+
+    /// Stops accepting; connections already open are closed by their peers or the event loop.
+    public func close() async {
+        try? await self.channel.close()
+    }
+}
+
+private final class ConnectionIDs: Sendable {
+    private let counter = Atomic<UInt64>(0)
+
+    func next() -> UInt64 {
+        self.counter.wrappingAdd(1, ordering: .relaxed).newValue
+    }
+}

@@ -1,0 +1,140 @@
+import Logging
+import NIOCore
+
+/// Serves requests on one connection: decodes nothing itself (the frame decoder sits before it),
+/// runs each request as its own task so that many are in flight and answered out of order, and
+/// stops reading from the peer while `maxInFlightPerConnection` requests are running.
+public final class RPCServerHandler: ChannelDuplexHandler {
+    public typealias InboundIn = RPCEnvelope
+    public typealias OutboundIn = RPCEnvelope
+    public typealias OutboundOut = RPCEnvelope
+
+    private let table: RPCHandlerTable
+    private let configuration: RPCConfiguration
+    private let connection: RPCConnectionInfo
+    private let logger: Logger
+
+    private var inFlight: [UInt64: Task<Void, Never>] = [:]
+    private var readPending = false
+    private var closing = false
+
+    public init(table: RPCHandlerTable, configuration: RPCConfiguration, connection: RPCConnectionInfo, logger: Logger) {
+        self.table = table
+        self.configuration = configuration
+        self.connection = connection
+        self.logger = logger
+    }
+
+    public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let envelope = Self.unwrapInboundIn(data)
+        guard !self.closing else { return }
+
+        let id = envelope.requestID
+        guard id != 0, !envelope.isError else {
+            // Clients never send errors, and id 0 is reserved: the peer is not speaking the protocol.
+            self.fail(context: context, error: .serialization("requests need a non-zero id and no error body"))
+            return
+        }
+        guard self.inFlight[id] == nil else {
+            self.answer(context: context, id: id, method: envelope.method,
+                        result: .failure(.serialization("request id \(id) is already in flight")))
+            return
+        }
+        guard let handler = self.table.handler(for: envelope.method) else {
+            self.answer(context: context, id: id, method: envelope.method,
+                        result: .failure(.unknownOperation(envelope.method)))
+            return
+        }
+
+        let requestContext = RPCRequestContext(method: envelope.method, requestID: id, connection: self.connection)
+        let payload = [UInt8](envelope.payload)
+        let mapError = self.table.mapError
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        let eventLoop = context.eventLoop
+        self.inFlight[id] = Task {
+            let result: Result<[UInt8], RPCError>
+            do {
+                result = .success(try await handler(payload, requestContext))
+            } catch {
+                result = .failure(mapError(error))
+            }
+            eventLoop.execute {
+                let (handler, context) = loopBound.value
+                handler.finish(context: context, id: id, method: requestContext.method, result: result)
+            }
+        }
+    }
+
+    private func finish(context: ChannelHandlerContext, id: UInt64, method: String, result: Result<[UInt8], RPCError>) {
+        guard self.inFlight.removeValue(forKey: id) != nil, !self.closing else { return }
+        self.answer(context: context, id: id, method: method, result: result)
+        if self.readPending, self.inFlight.count < self.configuration.maxInFlightPerConnection {
+            self.readPending = false
+            context.read()
+        }
+    }
+
+    private func answer(context: ChannelHandlerContext, id: UInt64, method: String, result: Result<[UInt8], RPCError>) {
+        var envelope = RPCEnvelope()
+        envelope.requestID = id
+        envelope.method = method
+        switch result {
+        case .success(let payload) where payload.count + 64 <= self.configuration.maxFrameLength:
+            envelope.payload = .init(payload)
+        case .success(let payload):
+            self.logger.error("response too large", metadata: ["method": "\(method)", "bytes": "\(payload.count)"])
+            envelope.error = Self.body(.internal("the response exceeds the frame limit"))
+        case .failure(let error):
+            envelope.error = Self.body(error)
+        }
+        context.writeAndFlush(Self.wrapOutboundOut(envelope), promise: nil)
+    }
+
+    /// Sends a connection-level error frame (id 0) and closes.
+    private func fail(context: ChannelHandlerContext, error: RPCError) {
+        guard !self.closing else { return }
+        self.closing = true
+        self.logger.warning(
+            "closing connection after a protocol error",
+            metadata: ["connection": "\(self.connection.id)", "code": "\(error.code)", "reason": "\(error.message)"]
+        )
+        var envelope = RPCEnvelope()
+        envelope.error = Self.body(error)
+        context.writeAndFlush(Self.wrapOutboundOut(envelope)).assumeIsolated().whenComplete { _ in
+            context.close(promise: nil)
+        }
+    }
+
+    public func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if let frameError = error as? RPCFrameError {
+            self.fail(context: context, error: frameError.rpcError)
+        } else {
+            self.logger.debug("connection error", metadata: ["connection": "\(self.connection.id)", "error": "\(error)"])
+            context.close(promise: nil)
+        }
+    }
+
+    public func channelInactive(context: ChannelHandlerContext) {
+        // Nobody is left to read the answers: stop the work.
+        self.closing = true
+        for task in self.inFlight.values { task.cancel() }
+        self.inFlight.removeAll()
+        context.fireChannelInactive()
+    }
+
+    public func read(context: ChannelHandlerContext) {
+        if self.inFlight.count >= self.configuration.maxInFlightPerConnection {
+            self.readPending = true
+        } else {
+            context.read()
+        }
+    }
+
+    static func body(_ error: RPCError) -> RPCErrorBody {
+        var body = RPCErrorBody()
+        body.code = error.code
+        body.message = error.message
+        body.retryable = error.retryable
+        return body
+    }
+}

@@ -1,0 +1,70 @@
+import ArgumentParser
+import KMSCryptoWorker
+import KMSRPC
+import Logging
+import ServiceLifecycle
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Serve kmsd on a Unix socket (mode 0600, same-uid peers only) until SIGTERM or SIGINT."
+    )
+
+    @OptionGroup var keyring: KeyringOption
+
+    @Option(help: "Path of the Unix socket to listen on.")
+    var socket: String
+
+    @Option(help: "How many unwrapped key materials to keep in memory (least recently used evicted).")
+    var cacheSize: Int = 10_000
+
+    @Option(help: "Largest frame accepted, in bytes.")
+    var maxFrameLength: Int = 64 * 1024
+
+    @Option(help: "trace, debug, info, notice, warning, error or critical.")
+    var logLevel: String = "info"
+
+    func validate() throws {
+        guard cacheSize >= 0 else { throw ValidationError("--cache-size must be 0 or more") }
+        guard (1024...(16 << 20)).contains(maxFrameLength) else {
+            throw ValidationError("--max-frame-length must be between 1024 and 16777216")
+        }
+        guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown --log-level '\(logLevel)'") }
+    }
+
+    func run() async throws {
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "kms-cryptod")
+
+        let worker = CryptoWorker(keyring: try RootKeyringFile.load(path: keyring.path), cacheCapacity: cacheSize)
+        var rpc = RPCConfiguration()
+        rpc.maxFrameLength = maxFrameLength
+        let server = try await CryptoWorkerServer.start(worker: worker, socketPath: socket, configuration: rpc, logger: logger)
+        logger.info("serving", metadata: ["socket": "\(socket)", "root_keys": "\(worker.rootKeyCount)"])
+
+        let group = ServiceGroup(
+            services: [WorkerService(server: server)],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger
+        )
+        try await group.run()
+        logger.info("stopped")
+    }
+}
+
+/// Runs until the listener closes; a graceful shutdown closes it.
+struct WorkerService: Service {
+    let server: CryptoWorkerServer
+
+    func run() async throws {
+        try await withGracefulShutdownHandler {
+            try await server.closeFuture.get()
+        } onGracefulShutdown: {
+            server.beginShutdown()
+        }
+    }
+}

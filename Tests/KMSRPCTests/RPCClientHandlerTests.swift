@@ -1,0 +1,108 @@
+import KMSRPC
+import NIOCore
+import NIOEmbedded
+import Testing
+
+/// The client end over a test channel: calls in, envelopes out, answers fed back by hand.
+@Suite struct RPCClientHandlerTests {
+    static func makeChannel() async throws -> NIOAsyncTestingChannel {
+        let channel = try await NIOAsyncTestingChannel { channel in
+            try channel.pipeline.syncOperations.addHandler(RPCClientHandler(maxFrameLength: 4096))
+        }
+        try await channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).get()
+        return channel
+    }
+
+    static func call(_ channel: NIOAsyncTestingChannel, _ method: String, timeout: TimeAmount = .seconds(5), payload: [UInt8] = []) async throws -> EventLoopFuture<[UInt8]> {
+        let promise = channel.eventLoop.makePromise(of: [UInt8].self)
+        // A refused write also fails the call's promise, which is what the tests look at.
+        _ = try? await channel.writeOutbound(RPCOutboundCall(method: method, payload: payload, timeout: timeout, promise: promise))
+        return promise.futureResult
+    }
+
+    static func answer(_ request: RPCEnvelope, payload: [UInt8]) -> RPCEnvelope {
+        var answer = RPCEnvelope()
+        answer.requestID = request.requestID
+        answer.method = request.method
+        answer.payload = .init(payload)
+        return answer
+    }
+
+    @Test func matchesAnswersToCallsInAnyOrder() async throws {
+        let channel = try await Self.makeChannel()
+        let first = try await Self.call(channel, "A")
+        let second = try await Self.call(channel, "B")
+        let third = try await Self.call(channel, "C")
+        let requests = [
+            try #require(try await channel.readOutbound(as: RPCEnvelope.self)),
+            try #require(try await channel.readOutbound(as: RPCEnvelope.self)),
+            try #require(try await channel.readOutbound(as: RPCEnvelope.self)),
+        ]
+        #expect(Set(requests.map(\.requestID)).count == 3)
+        #expect(!requests.map(\.requestID).contains(0))
+
+        try await channel.writeInbound(Self.answer(requests[2], payload: [3]))
+        try await channel.writeInbound(Self.answer(requests[0], payload: [1]))
+        var failure = RPCEnvelope()
+        failure.requestID = requests[1].requestID
+        failure.error.code = "NotFoundException"
+        failure.error.message = "no such key"
+        try await channel.writeInbound(failure)
+
+        #expect(try await third.get() == [3])
+        #expect(try await first.get() == [1])
+        await #expect(throws: RPCError(code: "NotFoundException", message: "no such key")) {
+            try await second.get()
+        }
+        _ = try await channel.finish()
+    }
+
+    @Test func timesOutAndDropsALateAnswer() async throws {
+        let channel = try await Self.makeChannel()
+        let call = try await Self.call(channel, "Slow", timeout: .milliseconds(100))
+        let request = try #require(try await channel.readOutbound(as: RPCEnvelope.self))
+        await channel.testingEventLoop.advanceTime(by: .milliseconds(101))
+        await #expect(throws: RPCError.timeout(method: "Slow")) { try await call.get() }
+        // The late answer finds no call and is ignored.
+        try await channel.writeInbound(Self.answer(request, payload: [1]))
+        #expect(try await channel.readInbound(as: RPCEnvelope.self) == nil)
+        _ = try await channel.finish()
+    }
+
+    @Test func failsEveryCallInFlightWhenTheConnectionDrops() async throws {
+        let channel = try await Self.makeChannel()
+        let calls = [
+            try await Self.call(channel, "A"),
+            try await Self.call(channel, "B"),
+            try await Self.call(channel, "C"),
+        ]
+        try await channel.close()
+        for call in calls {
+            await #expect(throws: RPCError.connectionClosed()) { try await call.get() }
+        }
+    }
+
+    @Test func failsEveryCallOnAConnectionLevelError() async throws {
+        let channel = try await Self.makeChannel()
+        let call = try await Self.call(channel, "A")
+        var error = RPCEnvelope()
+        error.error.code = "SerializationException"
+        error.error.message = "frame is not a valid request envelope"
+        try await channel.writeInbound(error)
+        await #expect(throws: RPCError(code: "SerializationException", message: "frame is not a valid request envelope")) {
+            try await call.get()
+        }
+        // Later calls fail at once rather than waiting for a server that is closing.
+        let later = try await Self.call(channel, "B")
+        await #expect(throws: RPCError.connectionClosed()) { try await later.get() }
+        _ = try? await channel.finish()
+    }
+
+    @Test func refusesARequestLargerThanTheFrameLimit() async throws {
+        let channel = try await Self.makeChannel()
+        let call = try await Self.call(channel, "Big", payload: [UInt8](repeating: 0, count: 5000))
+        await #expect(throws: RPCError.self) { try await call.get() }
+        #expect(try await channel.readOutbound(as: RPCEnvelope.self) == nil)
+        _ = try await channel.finish()
+    }
+}

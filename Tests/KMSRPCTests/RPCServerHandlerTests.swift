@@ -1,0 +1,169 @@
+import KMSRPC
+import Logging
+import NIOCore
+import NIOEmbedded
+import Testing
+
+/// The server end over a test channel: bytes in, bytes out, as on a socket.
+@Suite struct RPCServerHandlerTests {
+    static func makeChannel(_ table: RPCHandlerTable, maxInFlight: Int = 256) async throws -> NIOAsyncTestingChannel {
+        var configuration = RPCConfiguration(maxFrameLength: 4096)
+        configuration.maxInFlightPerConnection = maxInFlight
+        let settings = configuration
+        let channel = try await NIOAsyncTestingChannel { channel in
+            try channel.pipeline.syncOperations.addRPCFraming(maxFrameLength: 4096)
+            try channel.pipeline.syncOperations.addHandler(RPCServerHandler(
+                table: table, configuration: settings,
+                connection: RPCConnectionInfo(id: 1, remoteAddress: nil), logger: Logger(label: "test")
+            ))
+        }
+        try await channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).get()
+        return channel
+    }
+
+    static func nextEnvelope(_ channel: NIOAsyncTestingChannel) async throws -> RPCEnvelope {
+        let bytes = try await channel.waitForOutboundWrite(as: ByteBuffer.self)
+        let envelopes = try Frames.decode(bytes)
+        try #require(envelopes.count == 1)
+        return envelopes[0]
+    }
+
+    static let echo = RPCMethod<RPCErrorBody, RPCErrorBody>("Echo")
+
+    @Test func answersAKnownMethod() async throws {
+        var table = RPCHandlerTable()
+        table.register(Self.echo) { request, _ in request }
+        let channel = try await Self.makeChannel(table)
+        var body = RPCErrorBody()
+        body.message = "ping"
+        try await channel.writeInbound(Frames.bytes(Frames.request(id: 7, method: "Echo", payload: try body.serializedBytes())))
+        let answer = try await Self.nextEnvelope(channel)
+        #expect(answer.requestID == 7)
+        #expect(try RPCErrorBody(serializedBytes: answer.payload).message == "ping")
+        _ = try await channel.finish()
+    }
+
+    @Test func answersAnUnknownMethodWithAnErrorAndKeepsServing() async throws {
+        var table = RPCHandlerTable()
+        table.register(Self.echo) { request, _ in request }
+        let channel = try await Self.makeChannel(table)
+        try await channel.writeInbound(Frames.bytes(Frames.request(id: 1, method: "Nope")))
+        let answer = try await Self.nextEnvelope(channel)
+        #expect(answer.requestID == 1)
+        #expect(answer.error.code == "UnknownOperationException")
+        #expect(answer.error.message.contains("Nope"))
+
+        try await channel.writeInbound(Frames.bytes(Frames.request(id: 2, method: "Echo")))
+        #expect(try await Self.nextEnvelope(channel).requestID == 2)
+        #expect(channel.isActive)
+        _ = try await channel.finish()
+    }
+
+    @Test func answersAGarbagePayloadWithSerializationException() async throws {
+        var table = RPCHandlerTable()
+        table.register(Self.echo) { request, _ in request }
+        let channel = try await Self.makeChannel(table)
+        try await channel.writeInbound(Frames.bytes(Frames.request(id: 3, method: "Echo", payload: [0xff, 0xff, 0xff])))
+        let answer = try await Self.nextEnvelope(channel)
+        #expect(answer.error.code == "SerializationException")
+        #expect(channel.isActive)
+        _ = try await channel.finish()
+    }
+
+    @Test func mapsUnknownErrorsToAGenericInternalError() async throws {
+        struct Secret: Error { let detail = "database password is hunter2" }
+        var table = RPCHandlerTable()
+        table.register(Self.echo) { _, _ in throw Secret() }
+        let channel = try await Self.makeChannel(table)
+        try await channel.writeInbound(Frames.bytes(Frames.request(id: 4, method: "Echo")))
+        let answer = try await Self.nextEnvelope(channel)
+        #expect(answer.error.code == "KMSInternalException")
+        #expect(!answer.error.message.contains("hunter2"))
+        _ = try await channel.finish()
+    }
+
+    @Test func answersOutOfOrder() async throws {
+        let gate = Gate()
+        var table = RPCHandlerTable()
+        table.register(RPCMethod<RPCErrorBody, RPCErrorBody>("Slow")) { request, _ in
+            await gate.wait()
+            return request
+        }
+        table.register(Self.echo) { request, _ in request }
+        let channel = try await Self.makeChannel(table)
+        try await channel.writeInbound(Frames.bytes(
+            Frames.request(id: 10, method: "Slow"),
+            Frames.request(id: 11, method: "Echo")
+        ))
+        #expect(try await Self.nextEnvelope(channel).requestID == 11)
+        await gate.open()
+        #expect(try await Self.nextEnvelope(channel).requestID == 10)
+        _ = try await channel.finish()
+    }
+
+    @Test func refusesAnOversizedFrameWithAnErrorFrameAndCloses() async throws {
+        let channel = try await Self.makeChannel(RPCHandlerTable())
+        var header = ByteBuffer()
+        header.writeInteger(UInt32(1 << 30))
+        _ = try? await channel.writeInbound(header)
+        let answer = try await Self.nextEnvelope(channel)
+        #expect(answer.requestID == 0)
+        #expect(answer.error.code == "RequestEntityTooLargeException")
+        try await channel.closeFuture.get()
+        #expect(!channel.isActive)
+    }
+
+    @Test func refusesGarbageWithAnErrorFrameAndCloses() async throws {
+        let channel = try await Self.makeChannel(RPCHandlerTable())
+        _ = try? await channel.writeInbound(Frames.raw(length: 3, body: [0xde, 0xad, 0xff]))
+        let answer = try await Self.nextEnvelope(channel)
+        #expect(answer.requestID == 0)
+        #expect(answer.error.code == "SerializationException")
+        try await channel.closeFuture.get()
+    }
+
+    @Test func refusesAZeroLengthFrameWithAnErrorFrameAndCloses() async throws {
+        let channel = try await Self.makeChannel(RPCHandlerTable())
+        _ = try? await channel.writeInbound(Frames.raw(length: 0, body: []))
+        let answer = try await Self.nextEnvelope(channel)
+        #expect(answer.error.code == "SerializationException")
+        try await channel.closeFuture.get()
+    }
+
+    @Test func cancelsRunningRequestsWhenTheConnectionDrops() async throws {
+        let started = Gate()
+        let cancelled = Gate()
+        var table = RPCHandlerTable()
+        table.register(RPCMethod<RPCErrorBody, RPCErrorBody>("Forever")) { request, _ in
+            await started.open()
+            await withTaskCancellationHandler {
+                try? await Task.sleep(for: .seconds(3600))
+            } onCancel: {
+                Task { await cancelled.open() }
+            }
+            return request
+        }
+        let channel = try await Self.makeChannel(table)
+        try await channel.writeInbound(Frames.bytes(Frames.request(id: 1, method: "Forever")))
+        await started.wait()
+        try await channel.close()
+        await cancelled.wait()
+    }
+}
+
+/// A one-shot latch for ordering steps across tasks.
+actor Gate {
+    private var isOpen = false
+    private var waiters: [CheckedContinuation<Void, Never>] = []
+
+    func wait() async {
+        if self.isOpen { return }
+        await withCheckedContinuation { self.waiters.append($0) }
+    }
+
+    func open() {
+        self.isOpen = true
+        for waiter in self.waiters { waiter.resume() }
+        self.waiters.removeAll()
+    }
+}
