@@ -1,0 +1,89 @@
+import Foundation
+import KMSRPC
+import NIOCore
+import NIOPosix
+
+/// A real kms-cryptod process on a socket in a temporary folder, started from the binary that
+/// `swift build` put beside the test bundle.
+final class WorkerProcess: @unchecked Sendable {
+    let directory: URL
+    let keyringPath: String
+    let socketPath: String
+    private(set) var process: Process?
+
+    static var binary: String {
+        if let path = ProcessInfo.processInfo.environment["KMS_CRYPTOD"] { return path }
+        let testBundle = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        var directory = testBundle.deletingLastPathComponent()
+        // On macOS the test binary sits inside a .xctest bundle.
+        while directory.pathExtension == "xctest" || directory.lastPathComponent == "MacOS" || directory.lastPathComponent == "Contents" {
+            directory.deleteLastPathComponent()
+        }
+        return directory.appendingPathComponent("kms-cryptod").path
+    }
+
+    /// A new folder with a freshly initialised keyring.
+    init() throws {
+        // Short path: a Unix socket path must fit in 108 bytes.
+        self.directory = URL(fileURLWithPath: "/tmp").appendingPathComponent("kmsw-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: self.directory, withIntermediateDirectories: true)
+        self.keyringPath = self.directory.appendingPathComponent("root.keyring").path
+        self.socketPath = self.directory.appendingPathComponent("w.sock").path
+        let result = try Self.run(["init", "--root-key-file", self.keyringPath])
+        guard result.status == 0 else { throw WorkerTestError("init failed: \(result.output)") }
+    }
+
+    deinit {
+        self.process?.terminate()
+        try? FileManager.default.removeItem(at: self.directory)
+    }
+
+    /// Runs a kms-cryptod subcommand to completion.
+    static func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    /// Starts `serve` and waits until the socket answers.
+    func start(extraArguments: [String] = []) async throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.binary)
+        process.arguments = ["serve", "--root-key-file", self.keyringPath, "--socket", self.socketPath, "--log-level", "warning"] + extraArguments
+        try process.run()
+        self.process = process
+        for _ in 0..<200 {
+            if let connection = try? await RPCClientConnection.connect(unixDomainSocketPath: self.socketPath) {
+                await connection.close()
+                return
+            }
+            guard process.isRunning else { throw WorkerTestError("kms-cryptod exited with status \(process.terminationStatus)") }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw WorkerTestError("kms-cryptod did not start listening")
+    }
+
+    /// SIGTERM, then waits for the exit.
+    func stop() async {
+        guard let process = self.process else { return }
+        process.terminate()
+        while process.isRunning { try? await Task.sleep(for: .milliseconds(20)) }
+        self.process = nil
+    }
+
+    func connect() async throws -> RPCClientConnection {
+        try await RPCClientConnection.connect(unixDomainSocketPath: self.socketPath)
+    }
+}
+
+struct WorkerTestError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
