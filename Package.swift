@@ -2,12 +2,15 @@
 import PackageDescription
 
 // One target per layer; dependencies point one way (see README "Layout"):
-// KMSRPC → KMSProto → KMSDomain → KMSCrypto → KMSCryptoWorker → executables.
+// KMSRPC → KMSProto → KMSDomain → KMSCrypto → KMSStore → KMSServer / KMSCryptoWorker →
+// KMSClient → executables.
 let package = Package(
     name: "kms",
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "kms-cryptod", targets: ["kms-cryptod"]),
+        .executable(name: "kmsd", targets: ["kmsd"]),
+        .library(name: "KMSClient", targets: ["KMSClient"]),
         .library(name: "KMSRPC", targets: ["KMSRPC"]),
         .library(name: "KMSProto", targets: ["KMSProto"]),
     ],
@@ -18,6 +21,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
         // Generated protobuf messages: the public KMS service and the kmsd ↔ kms-cryptod service.
@@ -45,6 +49,15 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
+        // PostgreSQL: migrations, keys, wrapped material versions, aliases, change notifications.
+        .target(
+            name: "KMSStore",
+            dependencies: [
+                "KMSDomain",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // The crypto worker: the only code that ever sees unwrapped key material.
         .target(
             name: "KMSCryptoWorker",
@@ -54,6 +67,39 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // kmsd's core: key resolution, caches, the worker pool, one file per operation group.
+        .target(
+            name: "KMSServer",
+            dependencies: [
+                "KMSProto", "KMSRPC", "KMSDomain", "KMSCrypto", "KMSStore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ]
+        ),
+        // The Swift client: pipelined connections to kmsd, typed errors, retries with backoff.
+        .target(
+            name: "KMSClient",
+            dependencies: [
+                "KMSProto", "KMSRPC",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ]
+        ),
+        .executableTarget(
+            name: "kmsd",
+            dependencies: [
+                "KMSServer", "KMSStore", "KMSDomain", "KMSRPC",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .executableTarget(
@@ -77,10 +123,32 @@ let package = Package(
             ]
         ),
         .testTarget(name: "KMSCryptoTests", dependencies: ["KMSCrypto", "KMSDomain"]),
+        .testTarget(name: "KMSDomainTests", dependencies: ["KMSDomain"]),
+        // Starts the real processes (kms-cryptod, kmsd) and test databases for the integration tests.
+        .target(
+            name: "KMSTestSupport",
+            dependencies: [
+                "KMSRPC", "KMSStore", "KMSClient",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tests/KMSTestSupport"
+        ),
+        .testTarget(
+            name: "KMSServerTests",
+            dependencies: [
+                "KMSTestSupport", "KMSClient", "KMSProto", "KMSRPC", "KMSDomain",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ]
+        ),
         .testTarget(
             name: "KMSCryptoWorkerTests",
             dependencies: [
-                "KMSCryptoWorker", "KMSRPC", "KMSProto", "KMSCrypto", "KMSDomain",
+                "KMSTestSupport", "KMSCryptoWorker", "KMSRPC", "KMSProto", "KMSCrypto", "KMSDomain",
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),

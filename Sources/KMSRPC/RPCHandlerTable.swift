@@ -56,6 +56,12 @@ public struct RPCHandlerTable: Sendable {
         }
     }
 
+    /// Registers a method that exists in the service definition but always answers `error`.
+    public mutating func registerUnavailable(_ name: String, error: RPCError) {
+        precondition(self.handlers[name] == nil, "\(name) registered twice")
+        self.handlers[name] = { _, _ in throw error }
+    }
+
     public func handler(for method: String) -> RawHandler? {
         self.handlers[method]
     }

@@ -3,6 +3,7 @@ import KMSProto
 import KMSRPC
 import NIOCore
 import NIOPosix
+import KMSTestSupport
 import Testing
 
 /// Drives a real kms-cryptod process over the framed RPC on its Unix socket.

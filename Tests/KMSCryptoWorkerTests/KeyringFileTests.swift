@@ -1,4 +1,5 @@
 import Foundation
+import KMSTestSupport
 import Testing
 
 /// The keyring commands of the real binary, and how `serve` guards the keyring and the socket.

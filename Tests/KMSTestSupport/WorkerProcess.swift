@@ -5,25 +5,16 @@ import NIOPosix
 
 /// A real kms-cryptod process on a socket in a temporary folder, started from the binary that
 /// `swift build` put beside the test bundle.
-final class WorkerProcess: @unchecked Sendable {
-    let directory: URL
-    let keyringPath: String
-    let socketPath: String
-    private(set) var process: Process?
+public final class WorkerProcess: @unchecked Sendable {
+    public let directory: URL
+    public let keyringPath: String
+    public let socketPath: String
+    public private(set) var process: Process?
 
-    static var binary: String {
-        if let path = ProcessInfo.processInfo.environment["KMS_CRYPTOD"] { return path }
-        let testBundle = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-        var directory = testBundle.deletingLastPathComponent()
-        // On macOS the test binary sits inside a .xctest bundle.
-        while directory.pathExtension == "xctest" || directory.lastPathComponent == "MacOS" || directory.lastPathComponent == "Contents" {
-            directory.deleteLastPathComponent()
-        }
-        return directory.appendingPathComponent("kms-cryptod").path
-    }
+    static var binary: String { binaryPath("kms-cryptod", environment: "KMS_CRYPTOD") }
 
     /// A new folder with a freshly initialised keyring.
-    init() throws {
+    public init() throws {
         // Short path: a Unix socket path must fit in 108 bytes.
         self.directory = URL(fileURLWithPath: "/tmp").appendingPathComponent("kmsw-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: self.directory, withIntermediateDirectories: true)
@@ -39,7 +30,7 @@ final class WorkerProcess: @unchecked Sendable {
     }
 
     /// Runs a kms-cryptod subcommand to completion.
-    static func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
+    public static func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = arguments
@@ -53,7 +44,7 @@ final class WorkerProcess: @unchecked Sendable {
     }
 
     /// Starts `serve` and waits until the socket answers.
-    func start(extraArguments: [String] = []) async throws {
+    public func start(extraArguments: [String] = []) async throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Self.binary)
         process.arguments = ["serve", "--root-key-file", self.keyringPath, "--socket", self.socketPath, "--log-level", "warning"] + extraArguments
@@ -71,19 +62,31 @@ final class WorkerProcess: @unchecked Sendable {
     }
 
     /// SIGTERM, then waits for the exit.
-    func stop() async {
+    public func stop() async {
         guard let process = self.process else { return }
         process.terminate()
         while process.isRunning { try? await Task.sleep(for: .milliseconds(20)) }
         self.process = nil
     }
 
-    func connect() async throws -> RPCClientConnection {
+    public func connect() async throws -> RPCClientConnection {
         try await RPCClientConnection.connect(unixDomainSocketPath: self.socketPath)
     }
 }
 
-struct WorkerTestError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
+public struct WorkerTestError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// A binary that `swift build` put beside the test bundle (or the path in `environment`).
+public func binaryPath(_ name: String, environment: String) -> String {
+    if let path = ProcessInfo.processInfo.environment[environment] { return path }
+    let testBundle = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+    var directory = testBundle.deletingLastPathComponent()
+    // On macOS the test binary sits inside a .xctest bundle.
+    while directory.pathExtension == "xctest" || directory.lastPathComponent == "MacOS" || directory.lastPathComponent == "Contents" {
+        directory.deleteLastPathComponent()
+    }
+    return directory.appendingPathComponent(name).path
 }

@@ -1,0 +1,72 @@
+/// The KMS ARNs: `arn:<partition>:kms:<region>:<account>:key/<key id>` and
+/// `arn:<partition>:kms:<region>:<account>:alias/<name>`.
+public struct KMSResourceARN: Sendable, Hashable, CustomStringConvertible {
+    public enum Resource: Sendable, Hashable {
+        case key(id: String)
+        case alias(name: String)  // the full "alias/..." name
+    }
+
+    public let partition: String
+    public let region: String
+    public let account: String
+    public let resource: Resource
+
+    public init(partition: String, region: String, account: String, resource: Resource) {
+        self.partition = partition
+        self.region = region
+        self.account = account
+        self.resource = resource
+    }
+
+    /// Parses an ARN string; nil when it is not a well-formed KMS key or alias ARN.
+    public init?(_ text: String) {
+        let parts = text.split(separator: ":", maxSplits: 5, omittingEmptySubsequences: false)
+        guard parts.count == 6, parts[0] == "arn", parts[2] == "kms",
+              !parts[1].isEmpty, !parts[3].isEmpty, Account.isValid(String(parts[4]))
+        else { return nil }
+        let resource = parts[5]
+        if resource.hasPrefix("key/") {
+            let id = String(resource.dropFirst(4))
+            guard KeyID.isValid(id) else { return nil }
+            self.resource = .key(id: id.lowercased())
+        } else if resource.hasPrefix("alias/") {
+            self.resource = .alias(name: String(resource))
+        } else {
+            return nil
+        }
+        self.partition = String(parts[1])
+        self.region = String(parts[3])
+        self.account = String(parts[4])
+    }
+
+    public var description: String {
+        switch self.resource {
+        case .key(let id): return "arn:\(partition):kms:\(region):\(account):key/\(id)"
+        case .alias(let name): return "arn:\(partition):kms:\(region):\(account):\(name)"
+        }
+    }
+}
+
+public enum Account {
+    /// AWS account ids are exactly 12 digits.
+    public static func isValid(_ text: String) -> Bool {
+        text.utf8.count == 12 && text.utf8.allSatisfy { $0 >= 48 && $0 <= 57 }
+    }
+}
+
+public enum KeyID {
+    /// A key id is a UUID in its 8-4-4-4-12 hex form.
+    public static func isValid(_ text: String) -> Bool {
+        let bytes = Array(text.utf8)
+        guard bytes.count == 36 else { return false }
+        for (index, byte) in bytes.enumerated() {
+            if [8, 13, 18, 23].contains(index) {
+                guard byte == UInt8(ascii: "-") else { return false }
+            } else {
+                let isHex = (48...57).contains(byte) || (97...102).contains(byte) || (65...70).contains(byte)
+                guard isHex else { return false }
+            }
+        }
+        return true
+    }
+}

@@ -1,0 +1,37 @@
+/// KeySpec as AWS names it. Only SYMMETRIC_DEFAULT keys can be created today; the other specs
+/// are known so that requests naming them get UnsupportedOperationException, not a parse error.
+public enum KeySpec: String, Sendable, CaseIterable, Codable {
+    case symmetricDefault = "SYMMETRIC_DEFAULT"
+    case rsa2048 = "RSA_2048", rsa3072 = "RSA_3072", rsa4096 = "RSA_4096"
+    case eccNistP256 = "ECC_NIST_P256", eccNistP384 = "ECC_NIST_P384", eccNistP521 = "ECC_NIST_P521"
+    case eccSecgP256k1 = "ECC_SECG_P256K1", eccNistEdwards25519 = "ECC_NIST_EDWARDS25519"
+    case hmac224 = "HMAC_224", hmac256 = "HMAC_256", hmac384 = "HMAC_384", hmac512 = "HMAC_512"
+    case sm2 = "SM2"
+    case mlDsa44 = "ML_DSA_44", mlDsa65 = "ML_DSA_65", mlDsa87 = "ML_DSA_87"
+}
+
+public enum KeyUsage: String, Sendable, CaseIterable, Codable {
+    case signVerify = "SIGN_VERIFY"
+    case encryptDecrypt = "ENCRYPT_DECRYPT"
+    case generateVerifyMac = "GENERATE_VERIFY_MAC"
+    case keyAgreement = "KEY_AGREEMENT"
+}
+
+public enum Origin: String, Sendable, CaseIterable, Codable {
+    case awsKMS = "AWS_KMS"
+    case external = "EXTERNAL"
+    case awsCloudHSM = "AWS_CLOUDHSM"
+    case externalKeyStore = "EXTERNAL_KEY_STORE"
+}
+
+public enum KeyManager: String, Sendable, CaseIterable, Codable {
+    case aws = "AWS"
+    case customer = "CUSTOMER"
+}
+
+public enum EncryptionAlgorithm: String, Sendable, CaseIterable, Codable {
+    case symmetricDefault = "SYMMETRIC_DEFAULT"
+    case rsaesOaepSha1 = "RSAES_OAEP_SHA_1"
+    case rsaesOaepSha256 = "RSAES_OAEP_SHA_256"
+    case sm2pke = "SM2PKE"
+}

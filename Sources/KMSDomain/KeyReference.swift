@@ -1,0 +1,48 @@
+/// What a request's KeyId names: a key id, a key ARN, an alias name or an alias ARN. Parsed in
+/// this one place; resolving it to a key (which needs the store) happens in one place in kmsd.
+public enum KeyReference: Sendable, Hashable {
+    case keyID(String)
+    case keyARN(KMSResourceARN)
+    case aliasName(String)
+    case aliasARN(KMSResourceARN)
+
+    /// Which forms an operation accepts: most take all four, some (EnableKey, ScheduleKeyDeletion,
+    /// ...) only a key id or key ARN, as AWS does.
+    public enum Accepted: Sendable {
+        case keyOrAlias
+        case keyOnly
+    }
+
+    public static func parse(_ text: String, accepting accepted: Accepted = .keyOrAlias, field: String = "keyId") throws(KMSError) -> KeyReference {
+        guard !text.isEmpty, text.utf8.count <= 2048 else {
+            throw .validation("1 validation error detected: Value at '\(field)' failed to satisfy constraint: Member must have length between 1 and 2048")
+        }
+        let reference: KeyReference
+        if text.hasPrefix("arn:") {
+            guard let arn = KMSResourceARN(text) else {
+                throw KMSError(.notFound, "Invalid arn \(text.prefix(256))")
+            }
+            switch arn.resource {
+            case .key: reference = .keyARN(arn)
+            case .alias: reference = .aliasARN(arn)
+            }
+        } else if text.hasPrefix("alias/") {
+            reference = .aliasName(text)
+        } else if KeyID.isValid(text) {
+            reference = .keyID(text.lowercased())
+        } else {
+            throw KMSError(.notFound, "Invalid keyId '\(text.prefix(256))'")
+        }
+        if accepted == .keyOnly, reference.isAlias {
+            throw KMSError(.notFound, "\(field) must name a key by its id or ARN, not by an alias")
+        }
+        return reference
+    }
+
+    public var isAlias: Bool {
+        switch self {
+        case .aliasName, .aliasARN: return true
+        case .keyID, .keyARN: return false
+        }
+    }
+}

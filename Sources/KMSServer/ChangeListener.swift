@@ -1,0 +1,49 @@
+import Logging
+import PostgresNIO
+import ServiceLifecycle
+
+/// Holds one database connection in LISTEN on the change channels the schema's triggers
+/// notify, and drops the matching cache entries. On any failure the cache is switched off and
+/// emptied until the listener is back, so a missed notification cannot leave a stale key.
+public struct ChangeListener: Service {
+    let client: PostgresClient
+    let cache: KeyCache
+    let logger: Logger
+
+    public init(client: PostgresClient, cache: KeyCache, logger: Logger) {
+        self.client = client
+        self.cache = cache
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            do {
+                try await cancelWhenGracefulShutdown {
+                    try await self.client.withConnection { connection in
+                        let keys = try await connection.listen("kms_key_changed")
+                        let aliases = try await connection.listen("kms_alias_changed")
+                        self.cache.setListening(true)
+                        self.logger.debug("listening for key and alias changes")
+                        try await withThrowingTaskGroup(of: Void.self) { group in
+                            group.addTask {
+                                for try await notification in keys { self.cache.invalidateKey(notification.payload) }
+                            }
+                            group.addTask {
+                                for try await notification in aliases { self.cache.invalidateAlias(notification.payload) }
+                            }
+                            try await group.next()
+                            group.cancelAll()
+                        }
+                    }
+                }
+            } catch {
+                if Task.isCancelled || Task.isShuttingDownGracefully { break }
+                self.logger.warning("change listener lost its connection; caching is off until it is back", metadata: ["error": "\(String(reflecting: error))"])
+            }
+            self.cache.setListening(false)
+            try? await Task.sleep(for: .seconds(1))
+        }
+        self.cache.setListening(false)
+    }
+}

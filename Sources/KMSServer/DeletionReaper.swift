@@ -1,0 +1,65 @@
+import Foundation
+import KMSStore
+import Logging
+import PostgresNIO
+import ServiceLifecycle
+
+/// Deletes keys whose deletion window has passed, with their material and aliases. One kmsd at
+/// a time does it (a transaction-scoped advisory lock; the others skip the round), and each
+/// delete re-checks state and date, so a CancelKeyDeletion that lands first always wins.
+/// After this, ciphertexts under those keys can never be decrypted again.
+public struct DeletionReaper: Service {
+    static let lockKey: Int64 = 0x4B4D_535F_5245_4150  // "KMS_REAP"
+
+    let client: PostgresClient
+    let interval: Duration
+    let logger: Logger
+    let now: @Sendable () -> Date
+
+    public init(client: PostgresClient, interval: Duration, logger: Logger, now: @escaping @Sendable () -> Date = { Date() }) {
+        self.client = client
+        self.interval = interval
+        self.logger = logger
+        self.now = now
+    }
+
+    public func run() async throws {
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            do {
+                try await self.reapOnce()
+            } catch {
+                if Task.isCancelled || Task.isShuttingDownGracefully { break }
+                self.logger.warning("deletion reaper round failed", metadata: ["error": "\(String(reflecting: error))"])
+            }
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: self.interval) }
+        }
+    }
+
+    /// One round: returns the ids of the keys deleted.
+    @discardableResult
+    public func reapOnce() async throws -> [String] {
+        let now = self.now()
+        return try await self.client.withTransaction(logger: self.logger) { connection in
+            let lock = try await connection.query("SELECT pg_try_advisory_xact_lock(\(Self.lockKey))", logger: self.logger)
+            var held = false
+            for try await acquired in lock.decode(Bool.self) { held = acquired }
+            guard held else { return [] }
+            let rows = try await connection.query(
+                """
+                DELETE FROM kms_keys WHERE key_id IN (
+                    SELECT key_id FROM kms_keys
+                    WHERE key_state = 'PendingDeletion' AND deletion_date <= \(now)
+                    ORDER BY deletion_date LIMIT 500 FOR UPDATE SKIP LOCKED)
+                RETURNING key_id, arn
+                """,
+                logger: self.logger
+            )
+            var deleted: [String] = []
+            for try await (id, arn) in rows.decode((UUID, String).self) {
+                deleted.append(id.uuidString.lowercased())
+                self.logger.notice("deleted key after its deletion window", metadata: ["key_arn": "\(arn)"])
+            }
+            return deleted
+        }
+    }
+}

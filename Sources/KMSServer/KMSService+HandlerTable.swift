@@ -1,0 +1,55 @@
+import KMSDomain
+import KMSProto
+import KMSRPC
+
+extension KMSService {
+    /// The binary protocol's dispatch table: one entry per implemented operation; the rest of
+    /// the service definition answers UnsupportedOperationException until it is built.
+    public func handlerTable() -> RPCHandlerTable {
+        var table = RPCHandlerTable(mapError: Self.mapError)
+        func serve<Request, Response>(
+            _ method: RPCMethod<Request, Response>,
+            _ operation: @escaping @Sendable (KMSService) -> (Request, Caller) async throws(KMSError) -> Response
+        ) {
+            table.register(method) { request, context in
+                let caller = try self.gate.caller(for: context.connection)
+                return try await operation(self)(request, caller)
+            }
+        }
+        serve(KMSMethod.createKey) { $0.createKey }
+        serve(KMSMethod.describeKey) { $0.describeKey }
+        serve(KMSMethod.listKeys) { $0.listKeys }
+        serve(KMSMethod.updateKeyDescription) { $0.updateKeyDescription }
+        serve(KMSMethod.enableKey) { $0.enableKey }
+        serve(KMSMethod.disableKey) { $0.disableKey }
+        serve(KMSMethod.scheduleKeyDeletion) { $0.scheduleKeyDeletion }
+        serve(KMSMethod.cancelKeyDeletion) { $0.cancelKeyDeletion }
+        serve(KMSMethod.encrypt) { $0.encrypt }
+        serve(KMSMethod.decrypt) { $0.decrypt }
+        serve(KMSMethod.reEncrypt) { $0.reEncrypt }
+        serve(KMSMethod.generateDataKey) { $0.generateDataKey }
+        serve(KMSMethod.generateDataKeyWithoutPlaintext) { $0.generateDataKeyWithoutPlaintext }
+        serve(KMSMethod.generateRandom) { $0.generateRandom }
+        serve(KMSMethod.createAlias) { $0.createAlias }
+        serve(KMSMethod.updateAlias) { $0.updateAlias }
+        serve(KMSMethod.deleteAlias) { $0.deleteAlias }
+        serve(KMSMethod.listAliases) { $0.listAliases }
+        for name in KMSMethod.allNames where !table.methods.contains(name) {
+            table.registerUnavailable(name, error: RPCError(
+                code: KMSError.Code.unsupportedOperation.rawValue, message: "\(name) is not implemented yet"
+            ))
+        }
+        return table
+    }
+
+    static let mapError: @Sendable (any Error) -> RPCError = { error in
+        switch error {
+        case let error as KMSError:
+            return RPCError(code: error.code.rawValue, message: error.message, retryable: error.retryable)
+        case let error as RPCError:
+            return error
+        default:
+            return .internal()
+        }
+    }
+}

@@ -1,0 +1,111 @@
+import KMSDomain
+import KMSStore
+import Synchronization
+
+/// A key with the wrapped material versions it has, as kmsd caches it.
+public struct CachedKey: Sendable {
+    public let record: KeyRecord
+    public let materials: [[UInt8]: StoredMaterial]
+
+    public init(record: KeyRecord, materials: [StoredMaterial]) {
+        self.record = record
+        self.materials = Dictionary(materials.map { ($0.materialID, $0) }, uniquingKeysWith: { first, _ in first })
+    }
+
+    public var currentMaterial: StoredMaterial? { self.materials[self.record.currentMaterialID] }
+}
+
+/// Key records and alias targets, so that the hot path (Encrypt, Decrypt, GenerateDataKey on a
+/// known key) makes no database round trip.
+///
+/// Entries are dropped when PostgreSQL announces a change (LISTEN/NOTIFY, see ChangeListener)
+/// and expire after `lifetime` in case a notification is lost. While the listener is not
+/// connected nothing is cached at all. A load that started before an invalidation is not
+/// stored (the generation check), so a stale read can never outlive the change that made it stale.
+public final class KeyCache: Sendable {
+    private struct Entry<Value> {
+        let value: Value
+        let expires: ContinuousClock.Instant
+    }
+
+    private struct State {
+        var keys: [String: Entry<CachedKey>] = [:]
+        var aliases: [String: Entry<String>] = [:]
+        var generation: UInt64 = 0
+        var listening = false
+    }
+
+    private let state = Mutex(State())
+    private let lifetime: Duration
+    private let capacity: Int
+
+    public init(lifetime: Duration = .seconds(30), capacity: Int = 100_000) {
+        self.lifetime = lifetime
+        self.capacity = capacity
+    }
+
+    /// Taken before a load; hand it back to `store` so a load that raced an invalidation is dropped.
+    public var generation: UInt64 { self.state.withLock { $0.generation } }
+
+    public func key(_ keyID: String) -> CachedKey? {
+        let now = ContinuousClock.now
+        return self.state.withLock { state in
+            guard let entry = state.keys[keyID], entry.expires > now else { return nil }
+            return entry.value
+        }
+    }
+
+    public func store(_ key: CachedKey, loadedAt generation: UInt64) {
+        let expires = ContinuousClock.now + self.lifetime
+        self.state.withLock { state in
+            guard state.listening, state.generation == generation else { return }
+            if state.keys.count >= self.capacity { state.keys.removeAll(keepingCapacity: true) }
+            state.keys[key.record.keyID] = Entry(value: key, expires: expires)
+        }
+    }
+
+    public func aliasTarget(_ aliasKey: String) -> String? {
+        let now = ContinuousClock.now
+        return self.state.withLock { state in
+            guard let entry = state.aliases[aliasKey], entry.expires > now else { return nil }
+            return entry.value
+        }
+    }
+
+    public func storeAlias(_ aliasKey: String, target: String, loadedAt generation: UInt64) {
+        let expires = ContinuousClock.now + self.lifetime
+        self.state.withLock { state in
+            guard state.listening, state.generation == generation else { return }
+            if state.aliases.count >= self.capacity { state.aliases.removeAll(keepingCapacity: true) }
+            state.aliases[aliasKey] = Entry(value: target, expires: expires)
+        }
+    }
+
+    public func invalidateKey(_ keyID: String) {
+        self.state.withLock { state in
+            state.generation &+= 1
+            state.keys.removeValue(forKey: keyID)
+        }
+    }
+
+    public func invalidateAlias(_ aliasKey: String) {
+        self.state.withLock { state in
+            state.generation &+= 1
+            state.aliases.removeValue(forKey: aliasKey)
+        }
+    }
+
+    /// Called when the change listener connects (true) or loses its connection (false).
+    public func setListening(_ listening: Bool) {
+        self.state.withLock { state in
+            state.generation &+= 1
+            state.listening = listening
+            state.keys.removeAll()
+            state.aliases.removeAll()
+        }
+    }
+
+    public static func aliasKey(account: String, region: String, name: String) -> String {
+        "\(account):\(region):\(name)"
+    }
+}

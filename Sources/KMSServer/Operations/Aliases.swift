@@ -1,0 +1,84 @@
+import Foundation
+import KMSDomain
+import KMSProto
+
+extension KMSService {
+    func createAlias(_ request: KMSCreateAliasRequest, caller: Caller) async throws(KMSError) -> KMSCreateAliasResponse {
+        try AliasName.validate(request.aliasName, creating: true)
+        let target = try await self.resolve(request.targetKeyID, for: caller, accepting: .keyOnly, field: "targetKeyId")
+        try self.gate.authorize(caller, action: "CreateAlias", key: target.record)
+        try target.record.state.checkModifiable(keyARN: target.record.arn)
+        guard target.record.account == caller.account, target.record.region == caller.region else {
+            throw Self.notFound(request.targetKeyID)
+        }
+        let created = try await self.store {
+            try await self.aliases.create(account: caller.account, region: caller.region, name: request.aliasName, keyID: target.record.keyID, now: self.now())
+        }
+        guard created else {
+            throw KMSError(.alreadyExists, "An alias with the name \(self.scope.aliasARN(account: caller.account, region: caller.region, name: request.aliasName)) already exists")
+        }
+        self.cache.invalidateAlias(KeyCache.aliasKey(account: caller.account, region: caller.region, name: request.aliasName))
+        return KMSCreateAliasResponse()
+    }
+
+    func updateAlias(_ request: KMSUpdateAliasRequest, caller: Caller) async throws(KMSError) -> KMSUpdateAliasResponse {
+        try AliasName.validate(request.aliasName, creating: true)
+        let current = try await self.resolve(request.aliasName, for: caller, field: "aliasName")
+        let target = try await self.resolve(request.targetKeyID, for: caller, accepting: .keyOnly, field: "targetKeyId")
+        try self.gate.authorize(caller, action: "UpdateAlias", key: current.record)
+        try self.gate.authorize(caller, action: "UpdateAlias", key: target.record)
+        try target.record.state.checkModifiable(keyARN: target.record.arn)
+        guard current.record.usage == target.record.usage, current.record.spec == target.record.spec else {
+            throw .validation("An alias can point only to a key of the same key spec and key usage as its current one.")
+        }
+        let updated = try await self.store {
+            try await self.aliases.update(account: caller.account, region: caller.region, name: request.aliasName, keyID: target.record.keyID, now: self.now())
+        }
+        guard updated else { throw KMSError(.notFound, "Alias \(request.aliasName) is not found.") }
+        self.cache.invalidateAlias(KeyCache.aliasKey(account: caller.account, region: caller.region, name: request.aliasName))
+        return KMSUpdateAliasResponse()
+    }
+
+    func deleteAlias(_ request: KMSDeleteAliasRequest, caller: Caller) async throws(KMSError) -> KMSDeleteAliasResponse {
+        try AliasName.validate(request.aliasName, creating: true)
+        let current = try await self.resolve(request.aliasName, for: caller, field: "aliasName")
+        try self.gate.authorize(caller, action: "DeleteAlias", key: current.record)
+        let deleted = try await self.store {
+            try await self.aliases.delete(account: caller.account, region: caller.region, name: request.aliasName)
+        }
+        guard deleted else { throw KMSError(.notFound, "Alias \(request.aliasName) is not found.") }
+        self.cache.invalidateAlias(KeyCache.aliasKey(account: caller.account, region: caller.region, name: request.aliasName))
+        return KMSDeleteAliasResponse()
+    }
+
+    func listAliases(_ request: KMSListAliasesRequest, caller: Caller) async throws(KMSError) -> KMSListAliasesResponse {
+        let limit = try Validation.limit(request.hasLimit ? request.limit : nil, range: 1...100, default: 50)
+        let after = try Marker.decode(request.hasMarker ? request.marker : nil)
+        var keyID: String?
+        if request.hasKeyID {
+            let key = try await self.resolve(request.keyID, for: caller, accepting: .keyOnly)
+            try self.gate.authorize(caller, action: "ListAliases", key: key.record)
+            keyID = key.record.keyID
+        } else {
+            try self.gate.authorize(caller, action: "ListAliases", key: nil)
+        }
+        let page = try await self.store {
+            try await self.aliases.list(account: caller.account, region: caller.region, keyID: keyID, after: after, limit: limit + 1)
+        }
+        var response = KMSListAliasesResponse()
+        response.aliases = page.prefix(limit).map { alias in
+            var entry = KMSAliasListEntry()
+            entry.aliasName = alias.name
+            entry.aliasArn = alias.arn
+            entry.targetKeyID = alias.targetKeyID
+            entry.creationDate = .init(date: alias.creationDate)
+            entry.lastUpdatedDate = .init(date: alias.lastUpdatedDate)
+            return entry
+        }
+        response.truncated = page.count > limit
+        if response.truncated, let last = response.aliases.last {
+            response.nextMarker = Marker.encode(last.aliasName)
+        }
+        return response
+    }
+}

@@ -1,0 +1,190 @@
+import Foundation
+import KMSCrypto
+import KMSDomain
+import KMSProto
+import KMSStore
+
+extension KMSService {
+    func encrypt(_ request: KMSEncryptRequest, caller: Caller) async throws(KMSError) -> KMSEncryptResponse {
+        try Limits.check(request.plaintext.count, in: Limits.plaintextBytes, field: "plaintext")
+        try Validation.grantTokens(request.grantTokens)
+        let key = try await self.resolve(request.keyID, for: caller)
+        try self.gate.authorize(caller, action: "Encrypt", key: key.record)
+        try Validation.symmetricEncryption(key.record, algorithm: request.hasEncryptionAlgorithm ? request.encryptionAlgorithm.awsName : nil)
+        try Validation.dryRun(request.dryRun)
+        let material = try self.currentMaterial(of: key)
+        var call = WorkerEncryptRequest()
+        call.key = WorkerKeyRef(key, material: material)
+        call.plaintext = request.plaintext
+        call.encryptionContext = request.encryptionContext
+        var response = KMSEncryptResponse()
+        response.ciphertextBlob = try await self.worker.call(WorkerMethod.encrypt, call).ciphertextBlob
+        response.keyID = key.record.arn
+        response.encryptionAlgorithm = .symmetricDefault
+        return response
+    }
+
+    func decrypt(_ request: KMSDecryptRequest, caller: Caller) async throws(KMSError) -> KMSDecryptResponse {
+        let blob = [UInt8](request.ciphertextBlob)
+        try Limits.check(blob.count, in: Limits.ciphertextBlobBytes, field: "ciphertextBlob")
+        try Validation.grantTokens(request.grantTokens)
+        if request.hasRecipient { throw KMSError(.unsupportedOperation, "Recipient (attested decryption) is not supported.") }
+        let (key, material) = try await self.keyForCiphertext(blob, expected: request.hasKeyID ? request.keyID : nil, caller: caller, action: "Decrypt")
+        try Validation.symmetricEncryption(key.record, algorithm: request.hasEncryptionAlgorithm ? request.encryptionAlgorithm.awsName : nil)
+        try Validation.dryRun(request.dryRun)
+        var call = WorkerDecryptRequest()
+        call.key = WorkerKeyRef(key, material: material)
+        call.ciphertextBlob = request.ciphertextBlob
+        call.encryptionContext = request.encryptionContext
+        var response = KMSDecryptResponse()
+        response.plaintext = try await self.worker.call(WorkerMethod.decrypt, call).plaintext
+        response.keyID = key.record.arn
+        response.encryptionAlgorithm = .symmetricDefault
+        response.keyMaterialID = hex(material.materialID)
+        return response
+    }
+
+    func reEncrypt(_ request: KMSReEncryptRequest, caller: Caller) async throws(KMSError) -> KMSReEncryptResponse {
+        let blob = [UInt8](request.ciphertextBlob)
+        try Limits.check(blob.count, in: Limits.ciphertextBlobBytes, field: "ciphertextBlob")
+        try Validation.grantTokens(request.grantTokens)
+        let (source, sourceMaterial) = try await self.keyForCiphertext(
+            blob, expected: request.hasSourceKeyID ? request.sourceKeyID : nil, caller: caller, action: "ReEncryptFrom"
+        )
+        try Validation.symmetricEncryption(source.record, algorithm: request.hasSourceEncryptionAlgorithm ? request.sourceEncryptionAlgorithm.awsName : nil)
+        let destination = try await self.resolve(request.destinationKeyID, for: caller, field: "destinationKeyId")
+        try self.gate.authorize(caller, action: "ReEncryptTo", key: destination.record)
+        try Validation.symmetricEncryption(destination.record, algorithm: request.hasDestinationEncryptionAlgorithm ? request.destinationEncryptionAlgorithm.awsName : nil)
+        try Validation.dryRun(request.dryRun)
+        let destinationMaterial = try self.currentMaterial(of: destination)
+        var call = WorkerReEncryptRequest()
+        call.sourceKey = WorkerKeyRef(source, material: sourceMaterial)
+        call.ciphertextBlob = request.ciphertextBlob
+        call.sourceEncryptionContext = request.sourceEncryptionContext
+        call.destinationKey = WorkerKeyRef(destination, material: destinationMaterial)
+        call.destinationEncryptionContext = request.destinationEncryptionContext
+        var response = KMSReEncryptResponse()
+        response.ciphertextBlob = try await self.worker.call(WorkerMethod.reEncrypt, call).ciphertextBlob
+        response.sourceKeyID = source.record.arn
+        response.keyID = destination.record.arn
+        response.sourceEncryptionAlgorithm = .symmetricDefault
+        response.destinationEncryptionAlgorithm = .symmetricDefault
+        response.sourceKeyMaterialID = hex(sourceMaterial.materialID)
+        response.destinationKeyMaterialID = hex(destinationMaterial.materialID)
+        return response
+    }
+
+    func generateDataKey(_ request: KMSGenerateDataKeyRequest, caller: Caller) async throws(KMSError) -> KMSGenerateDataKeyResponse {
+        if request.hasRecipient { throw KMSError(.unsupportedOperation, "Recipient (attested decryption) is not supported.") }
+        let (blob, plaintext, key) = try await self.dataKey(
+            keyID: request.keyID, numberOfBytes: request.hasNumberOfBytes ? request.numberOfBytes : nil,
+            keySpec: request.hasKeySpec ? request.keySpec.awsName : nil, context: request.encryptionContext,
+            grantTokens: request.grantTokens, dryRun: request.dryRun, includePlaintext: true,
+            caller: caller, action: "GenerateDataKey"
+        )
+        var response = KMSGenerateDataKeyResponse()
+        response.ciphertextBlob = blob
+        response.plaintext = plaintext
+        response.keyID = key.record.arn
+        response.keyMaterialID = hex(key.record.currentMaterialID)
+        return response
+    }
+
+    func generateDataKeyWithoutPlaintext(_ request: KMSGenerateDataKeyWithoutPlaintextRequest, caller: Caller) async throws(KMSError) -> KMSGenerateDataKeyWithoutPlaintextResponse {
+        let (blob, _, key) = try await self.dataKey(
+            keyID: request.keyID, numberOfBytes: request.hasNumberOfBytes ? request.numberOfBytes : nil,
+            keySpec: request.hasKeySpec ? request.keySpec.awsName : nil, context: request.encryptionContext,
+            grantTokens: request.grantTokens, dryRun: request.dryRun, includePlaintext: false,
+            caller: caller, action: "GenerateDataKeyWithoutPlaintext"
+        )
+        var response = KMSGenerateDataKeyWithoutPlaintextResponse()
+        response.ciphertextBlob = blob
+        response.keyID = key.record.arn
+        response.keyMaterialID = hex(key.record.currentMaterialID)
+        return response
+    }
+
+    func generateRandom(_ request: KMSGenerateRandomRequest, caller: Caller) async throws(KMSError) -> KMSGenerateRandomResponse {
+        if request.hasCustomKeyStoreID { throw KMSError(.unsupportedOperation, "Custom key stores are not supported.") }
+        if request.hasRecipient { throw KMSError(.unsupportedOperation, "Recipient (attested decryption) is not supported.") }
+        guard request.hasNumberOfBytes else {
+            throw .validation("1 validation error detected: Value null at 'numberOfBytes' failed to satisfy constraint: Member must not be null")
+        }
+        try Limits.check(value: Int(request.numberOfBytes), in: Limits.numberOfBytes, field: "numberOfBytes")
+        try self.gate.authorize(caller, action: "GenerateRandom", key: nil)
+        var call = WorkerGenerateRandomRequest()
+        call.numberOfBytes = UInt32(request.numberOfBytes)
+        var response = KMSGenerateRandomResponse()
+        response.plaintext = try await self.worker.call(WorkerMethod.generateRandom, call).plaintext
+        return response
+    }
+
+    // MARK: shared steps
+
+    private func dataKey(
+        keyID: String, numberOfBytes: Int32?, keySpec: String?, context: [String: String], grantTokens: [String],
+        dryRun: Bool, includePlaintext: Bool, caller: Caller, action: String
+    ) async throws(KMSError) -> (Data, Data, CachedKey) {
+        let count: Int
+        switch (numberOfBytes, keySpec) {
+        case (nil, nil), (.some, .some):
+            throw .validation("Please specify either number of bytes or key spec.")
+        case (let bytes?, nil):
+            try Limits.check(value: Int(bytes), in: Limits.numberOfBytes, field: "numberOfBytes")
+            count = Int(bytes)
+        case (nil, let spec?):
+            switch spec {
+            case "AES_256": count = 32
+            case "AES_128": count = 16
+            default: throw .validation("1 validation error detected: Value at 'keySpec' failed to satisfy constraint: Member must satisfy enum value set: [AES_256, AES_128]")
+            }
+        }
+        try Validation.grantTokens(grantTokens)
+        let key = try await self.resolve(keyID, for: caller)
+        try self.gate.authorize(caller, action: action, key: key.record)
+        try Validation.symmetricEncryption(key.record, algorithm: nil)
+        try Validation.dryRun(dryRun)
+        var call = WorkerGenerateDataKeyRequest()
+        call.key = WorkerKeyRef(key, material: try self.currentMaterial(of: key))
+        call.numberOfBytes = UInt32(count)
+        call.encryptionContext = context
+        call.includePlaintext = includePlaintext
+        let answer = try await self.worker.call(WorkerMethod.generateDataKey, call)
+        return (answer.ciphertextBlob, answer.plaintext, key)
+    }
+
+    /// The key a ciphertext names, checked against the KeyId the caller gave (if any), with
+    /// the material version the ciphertext was made with.
+    private func keyForCiphertext(_ blob: [UInt8], expected: String?, caller: Caller, action: String) async throws(KMSError) -> (CachedKey, StoredMaterial) {
+        let header = try SymmetricCiphertext.header(of: blob)
+        let keyID = header.keyID.description
+        if let expected {
+            let named = try await self.resolve(expected, for: caller)
+            guard named.record.keyID == keyID else {
+                throw KMSError(.incorrectKey, "The key ID in the request does not identify a CMK that can perform this operation.")
+            }
+        }
+        var key: CachedKey
+        do {
+            key = try await self.loadKey(keyID, named: keyID)
+        } catch where error.code == .notFound {
+            throw KMSError.invalidCiphertext("The ciphertext refers to a customer master key that does not exist, does not exist in this region, or you are not allowed to access.")
+        }
+        try self.gate.authorize(caller, action: action, key: key.record)
+        if key.materials[header.materialID.bytes] == nil {
+            // Another kmsd may have rotated the key since we cached it.
+            key = try await self.reloadKey(keyID)
+        }
+        guard let material = key.materials[header.materialID.bytes] else {
+            throw KMSError.invalidCiphertext("The ciphertext names key material that \(key.record.arn) does not have.")
+        }
+        return (key, material)
+    }
+
+    func currentMaterial(of key: CachedKey) throws(KMSError) -> StoredMaterial {
+        guard let material = key.currentMaterial else {
+            throw KMSError.internalFailure("\(key.record.arn) has no current key material", retryable: false)
+        }
+        return material
+    }
+}

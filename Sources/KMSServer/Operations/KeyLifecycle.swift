@@ -1,0 +1,183 @@
+import Foundation
+import KMSCrypto
+import KMSDomain
+import KMSProto
+import KMSStore
+
+extension KMSService {
+    func createKey(_ request: KMSCreateKeyRequest, caller: Caller) async throws(KMSError) -> KMSCreateKeyResponse {
+        try Validation.description(request.description_p)
+        let usage = request.hasKeyUsage ? KeyUsage(rawValue: request.keyUsage.awsName) : .encryptDecrypt
+        guard let usage else { throw .validation("1 validation error detected: Value at 'keyUsage' failed to satisfy constraint: Member must satisfy enum value set") }
+        var spec: KeySpec? = .symmetricDefault
+        if request.hasKeySpec {
+            spec = KeySpec(rawValue: request.keySpec.awsName)
+        } else if request.hasCustomerMasterKeySpec {
+            spec = KeySpec(rawValue: request.customerMasterKeySpec.awsName)
+        }
+        guard let spec else { throw .validation("1 validation error detected: Value at 'keySpec' failed to satisfy constraint: Member must satisfy enum value set") }
+        if request.hasKeySpec, request.hasCustomerMasterKeySpec {
+            throw .validation("You cannot specify KeySpec and CustomerMasterKeySpec in the same request. CustomerMasterKeySpec is deprecated.")
+        }
+        if spec == .symmetricDefault, usage != .encryptDecrypt {
+            throw .validation("The operation failed because the KeyUsage value of the CMK is \(usage.rawValue). To perform this operation, the KeyUsage value must be ENCRYPT_DECRYPT.")
+        }
+        guard spec == .symmetricDefault else {
+            throw KMSError(.unsupportedOperation, "KeySpec \(spec.rawValue) is not supported yet; only SYMMETRIC_DEFAULT keys can be created.")
+        }
+        if request.hasOrigin, request.origin.awsName != Origin.awsKMS.rawValue {
+            throw KMSError(.unsupportedOperation, "Origin \(request.origin.awsName) is not supported yet; only AWS_KMS.")
+        }
+        if request.hasCustomKeyStoreID || request.hasXksKeyID {
+            throw KMSError(.unsupportedOperation, "Custom key stores are not supported.")
+        }
+        if request.hasMultiRegion, request.multiRegion {
+            throw KMSError(.unsupportedOperation, "Multi-Region keys are not supported.")
+        }
+        if !request.tags.isEmpty {
+            throw KMSError(.unsupportedOperation, "Tags are not supported yet.")
+        }
+        let policy = request.hasPolicy ? request.policy : DefaultKeyPolicy.document(partition: self.scope.partition, account: caller.account)
+        try Self.checkPolicyDocument(policy)
+        try self.gate.authorize(caller, action: "CreateKey", key: nil)
+
+        let keyID = UUID().uuidString.lowercased()
+        let arn = self.scope.keyARN(account: caller.account, region: caller.region, keyID: keyID)
+        var generate = WorkerGenerateKeyMaterialRequest()
+        generate.keyID = keyID
+        generate.keyArn = arn
+        generate.kind = .symmetric256
+        let generated = try await self.worker.call(WorkerMethod.generateKeyMaterial, generate)
+        guard let rootKeyID = UUID(uuidString: generated.rootKeyID) else {
+            throw KMSError.internalFailure("the crypto worker named an invalid root key")
+        }
+        let material = StoredMaterial(
+            materialID: Array(generated.material.materialID), wrapped: Array(generated.material.wrapped), rootKeyID: rootKeyID
+        )
+        let record = KeyRecord(
+            keyID: keyID, arn: arn, account: caller.account, region: caller.region, description: request.description_p,
+            state: .enabled, usage: usage, spec: spec, origin: .awsKMS, manager: .customer,
+            creationDate: Date(timeIntervalSince1970: self.now().timeIntervalSince1970.rounded(.down)),
+            deletionDate: nil, pendingWindowInDays: nil, policy: policy,
+            currentMaterialID: material.materialID, version: 1
+        )
+        try await self.store { try await self.keys.insert(record, material: material) }
+        var response = KMSCreateKeyResponse()
+        response.keyMetadata = KMSKeyMetadata(record)
+        return response
+    }
+
+    func describeKey(_ request: KMSDescribeKeyRequest, caller: Caller) async throws(KMSError) -> KMSDescribeKeyResponse {
+        try Validation.grantTokens(request.grantTokens)
+        let key = try await self.resolve(request.keyID, for: caller)
+        try self.gate.authorize(caller, action: "DescribeKey", key: key.record)
+        var response = KMSDescribeKeyResponse()
+        response.keyMetadata = KMSKeyMetadata(key.record)
+        return response
+    }
+
+    func listKeys(_ request: KMSListKeysRequest, caller: Caller) async throws(KMSError) -> KMSListKeysResponse {
+        let limit = try Validation.limit(request.hasLimit ? request.limit : nil, range: 1...1000, default: 100)
+        let after = try Marker.decode(request.hasMarker ? request.marker : nil)
+        if let after, !KeyID.isValid(after) { throw KMSError(.invalidMarker, "The marker is not one this service issued.") }
+        try self.gate.authorize(caller, action: "ListKeys", key: nil)
+        // One more than asked, to know whether the list is truncated.
+        let page = try await self.store {
+            try await self.keys.list(account: caller.account, region: caller.region, after: after, limit: limit + 1)
+        }
+        var response = KMSListKeysResponse()
+        response.keys = page.prefix(limit).map { key in
+            var entry = KMSKeyListEntry()
+            entry.keyID = key.keyID
+            entry.keyArn = key.arn
+            return entry
+        }
+        response.truncated = page.count > limit
+        if response.truncated, let last = response.keys.last {
+            response.nextMarker = Marker.encode(last.keyID)
+        }
+        return response
+    }
+
+    func updateKeyDescription(_ request: KMSUpdateKeyDescriptionRequest, caller: Caller) async throws(KMSError) -> KMSUpdateKeyDescriptionResponse {
+        try Validation.description(request.description_p)
+        _ = try await self.change(request.keyID, caller: caller, action: "UpdateKeyDescription", accepting: .keyOnly) { record throws(KMSError) in
+            try record.state.checkModifiable(keyARN: record.arn)
+            record.description = request.description_p
+        }
+        return KMSUpdateKeyDescriptionResponse()
+    }
+
+    func enableKey(_ request: KMSEnableKeyRequest, caller: Caller) async throws(KMSError) -> KMSEnableKeyResponse {
+        _ = try await self.change(request.keyID, caller: caller, action: "EnableKey", accepting: .keyOnly) { record throws(KMSError) in
+            record.state = try record.state.enabling(keyARN: record.arn)
+        }
+        return KMSEnableKeyResponse()
+    }
+
+    func disableKey(_ request: KMSDisableKeyRequest, caller: Caller) async throws(KMSError) -> KMSDisableKeyResponse {
+        _ = try await self.change(request.keyID, caller: caller, action: "DisableKey", accepting: .keyOnly) { record throws(KMSError) in
+            record.state = try record.state.disabling(keyARN: record.arn)
+        }
+        return KMSDisableKeyResponse()
+    }
+
+    func scheduleKeyDeletion(_ request: KMSScheduleKeyDeletionRequest, caller: Caller) async throws(KMSError) -> KMSScheduleKeyDeletionResponse {
+        let days = request.hasPendingWindowInDays ? Int(request.pendingWindowInDays) : 30
+        try Limits.check(value: days, in: 7...30, field: "pendingWindowInDays")
+        let now = self.now()
+        let updated = try await self.change(request.keyID, caller: caller, action: "ScheduleKeyDeletion", accepting: .keyOnly) { record throws(KMSError) in
+            record.state = try record.state.schedulingDeletion(keyARN: record.arn)
+            record.deletionDate = Date(timeIntervalSince1970: (now.timeIntervalSince1970 + Double(days) * 86_400).rounded(.down))
+            record.pendingWindowInDays = days
+        }
+        var response = KMSScheduleKeyDeletionResponse()
+        response.keyID = updated.arn
+        response.deletionDate = .init(date: updated.deletionDate ?? now)
+        response.keyState = .pendingDeletion
+        response.pendingWindowInDays = Int32(days)
+        return response
+    }
+
+    func cancelKeyDeletion(_ request: KMSCancelKeyDeletionRequest, caller: Caller) async throws(KMSError) -> KMSCancelKeyDeletionResponse {
+        let updated = try await self.change(request.keyID, caller: caller, action: "CancelKeyDeletion", accepting: .keyOnly) { record throws(KMSError) in
+            record.state = try record.state.cancellingDeletion(keyARN: record.arn)
+            record.deletionDate = nil
+            record.pendingWindowInDays = nil
+        }
+        var response = KMSCancelKeyDeletionResponse()
+        response.keyID = updated.arn
+        return response
+    }
+
+    /// Read, change, write with the row version as guard; retried when another writer won.
+    func change(
+        _ keyText: String, caller: Caller, action: String, accepting: KeyReference.Accepted,
+        _ mutate: (inout KeyRecord) throws(KMSError) -> Void
+    ) async throws(KMSError) -> KeyRecord {
+        var key = try await self.resolve(keyText, for: caller, accepting: accepting)
+        try self.gate.authorize(caller, action: action, key: key.record)
+        for _ in 0..<5 {
+            var record = key.record
+            try mutate(&record)
+            let candidate = record
+            if let stored = try await self.store({ try await self.keys.update(candidate) }) {
+                self.cache.invalidateKey(stored.keyID)
+                return stored
+            }
+            key = try await self.reloadKey(key.record.keyID)
+        }
+        throw KMSError(.conflict, "\(key.record.arn) is being changed concurrently; retry", retryable: true)
+    }
+
+    static func checkPolicyDocument(_ policy: String) throws(KMSError) {
+        guard (1...32_768).contains(policy.utf8.count) else {
+            throw KMSError(.malformedPolicyDocument, "The policy must be 1 to 32768 characters long.")
+        }
+        guard let data = policy.data(using: .utf8),
+              (try? JSONSerialization.jsonObject(with: data)) is [String: Any]
+        else {
+            throw KMSError(.malformedPolicyDocument, "The policy is not a JSON object.")
+        }
+    }
+}

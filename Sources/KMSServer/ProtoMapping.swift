@@ -1,0 +1,67 @@
+import Foundation
+import KMSCrypto
+import KMSDomain
+import KMSProto
+import KMSStore
+import SwiftProtobuf
+
+extension KMSKeyMetadata {
+    init(_ key: KeyRecord) {
+        self.init()
+        self.awsAccountID = key.account
+        self.keyID = key.keyID
+        self.arn = key.arn
+        self.creationDate = Google_Protobuf_Timestamp(date: key.creationDate)
+        self.enabled = key.state == .enabled
+        self.description_p = key.description
+        self.keyUsage = KMSKeyUsage(awsName: key.usage.rawValue) ?? .unspecified
+        self.keyState = KMSKeyState(awsName: key.state.rawValue) ?? .unspecified
+        if let deletion = key.deletionDate {
+            self.deletionDate = Google_Protobuf_Timestamp(date: deletion)
+        }
+        if let window = key.pendingWindowInDays, key.state == .pendingDeletion {
+            self.pendingDeletionWindowInDays = Int32(window)
+        }
+        self.origin = KMSOrigin(awsName: key.origin.rawValue) ?? .unspecified
+        self.keyManager = KMSKeyManager(awsName: key.manager.rawValue) ?? .unspecified
+        self.keySpec = KMSKeySpec(awsName: key.spec.rawValue) ?? .unspecified
+        self.customerMasterKeySpec = KMSCustomerMasterKeySpec(awsName: key.spec.rawValue) ?? .unspecified
+        self.encryptionAlgorithms = key.encryptionAlgorithms.compactMap { KMSEncryptionAlgorithmSpec(awsName: $0.rawValue) }
+        self.multiRegion = false
+        self.currentKeyMaterialID = hex(key.currentMaterialID)
+    }
+}
+
+extension WorkerKeyRef {
+    /// The worker's view of a key and one of its material versions.
+    init(_ key: CachedKey, material: StoredMaterial) {
+        self.init()
+        self.keyID = key.record.keyID
+        self.keyArn = key.record.arn
+        self.material.materialID = Data(material.materialID)
+        self.material.wrapped = Data(material.wrapped)
+    }
+}
+
+func hex(_ bytes: [UInt8]) -> String {
+    bytes.map { String(format: "%02x", $0) }.joined()
+}
+
+/// Opaque paging markers: base64url of the last item's sort key.
+enum Marker {
+    static func encode(_ last: String) -> String {
+        Data(last.utf8).base64EncodedString()
+            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+    }
+
+    static func decode(_ marker: String?) throws(KMSError) -> String? {
+        guard let marker, !marker.isEmpty else { return nil }
+        var text = marker.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        while text.count % 4 != 0 { text += "=" }
+        guard marker.utf8.count <= 1024, let data = Data(base64Encoded: text), let value = String(data: data, encoding: .utf8) else {
+            throw KMSError(.invalidMarker, "The marker is not one this service issued.")
+        }
+        return value
+    }
+}

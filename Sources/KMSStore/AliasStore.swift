@@ -1,0 +1,113 @@
+import Foundation
+import KMSDomain
+import Logging
+import PostgresNIO
+
+/// Aliases in PostgreSQL: unique per account and region.
+public struct AliasStore: Sendable {
+    let client: PostgresClient
+    let logger: Logger
+    let scope: ServiceScope
+
+    public init(client: PostgresClient, scope: ServiceScope, logger: Logger) {
+        self.client = client
+        self.scope = scope
+        self.logger = logger
+    }
+
+    /// Inserts an alias; false when the name is taken in that account and region.
+    public func create(account: String, region: String, name: String, keyID: String, now: Date) async throws -> Bool {
+        guard let id = UUID(uuidString: keyID) else { return false }
+        let rows = try await self.client.query(
+            """
+            INSERT INTO kms_aliases (account_id, region, alias_name, target_key_id, creation_date, last_updated_date)
+            VALUES (\(account), \(region), \(name), \(id), \(now), \(now))
+            ON CONFLICT DO NOTHING RETURNING 1
+            """,
+            logger: self.logger
+        )
+        var inserted = false
+        for try await _ in rows { inserted = true }
+        return inserted
+    }
+
+    /// Points an existing alias at another key; false when there is no such alias.
+    public func update(account: String, region: String, name: String, keyID: String, now: Date) async throws -> Bool {
+        guard let id = UUID(uuidString: keyID) else { return false }
+        let rows = try await self.client.query(
+            """
+            UPDATE kms_aliases SET target_key_id = \(id), last_updated_date = \(now)
+            WHERE account_id = \(account) AND region = \(region) AND alias_name = \(name)
+            RETURNING 1
+            """,
+            logger: self.logger
+        )
+        var updated = false
+        for try await _ in rows { updated = true }
+        return updated
+    }
+
+    public func delete(account: String, region: String, name: String) async throws -> Bool {
+        let rows = try await self.client.query(
+            """
+            DELETE FROM kms_aliases WHERE account_id = \(account) AND region = \(region) AND alias_name = \(name)
+            RETURNING 1
+            """,
+            logger: self.logger
+        )
+        var deleted = false
+        for try await _ in rows { deleted = true }
+        return deleted
+    }
+
+    public func find(account: String, region: String, name: String) async throws -> AliasRecord? {
+        let rows = try await self.client.query(
+            """
+            SELECT alias_name, target_key_id, creation_date, last_updated_date FROM kms_aliases
+            WHERE account_id = \(account) AND region = \(region) AND alias_name = \(name)
+            """,
+            logger: self.logger
+        )
+        for try await row in rows.decode((String, UUID, Date, Date).self) {
+            return self.record(account: account, region: region, row)
+        }
+        return nil
+    }
+
+    /// Aliases of an account and region (optionally of one key) in name order, after `marker`.
+    public func list(account: String, region: String, keyID: String?, after marker: String?, limit: Int) async throws -> [AliasRecord] {
+        let after = marker ?? ""
+        let rows: PostgresRowSequence
+        if let keyID, let id = UUID(uuidString: keyID) {
+            rows = try await self.client.query(
+                """
+                SELECT alias_name, target_key_id, creation_date, last_updated_date FROM kms_aliases
+                WHERE account_id = \(account) AND region = \(region) AND target_key_id = \(id) AND alias_name > \(after)
+                ORDER BY alias_name LIMIT \(limit)
+                """,
+                logger: self.logger
+            )
+        } else {
+            rows = try await self.client.query(
+                """
+                SELECT alias_name, target_key_id, creation_date, last_updated_date FROM kms_aliases
+                WHERE account_id = \(account) AND region = \(region) AND alias_name > \(after)
+                ORDER BY alias_name LIMIT \(limit)
+                """,
+                logger: self.logger
+            )
+        }
+        var aliases: [AliasRecord] = []
+        for try await row in rows.decode((String, UUID, Date, Date).self) {
+            aliases.append(self.record(account: account, region: region, row))
+        }
+        return aliases
+    }
+
+    private func record(account: String, region: String, _ row: (String, UUID, Date, Date)) -> AliasRecord {
+        AliasRecord(
+            name: row.0, arn: self.scope.aliasARN(account: account, region: region, name: row.0),
+            targetKeyID: row.1.uuidString.lowercased(), creationDate: row.2, lastUpdatedDate: row.3
+        )
+    }
+}

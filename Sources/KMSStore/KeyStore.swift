@@ -1,0 +1,147 @@
+import Foundation
+import KMSDomain
+import Logging
+import PostgresNIO
+
+/// One stored version of a key's material, still wrapped.
+public struct StoredMaterial: Sendable, Hashable {
+    public let materialID: [UInt8]
+    public let wrapped: [UInt8]
+    public let rootKeyID: UUID
+
+    public init(materialID: [UInt8], wrapped: [UInt8], rootKeyID: UUID) {
+        self.materialID = materialID
+        self.wrapped = wrapped
+        self.rootKeyID = rootKeyID
+    }
+}
+
+/// Keys and their material versions in PostgreSQL. Every statement binds its values; nothing
+/// is concatenated into SQL.
+public struct KeyStore: Sendable {
+    let client: PostgresClient
+    let logger: Logger
+
+    public init(client: PostgresClient, logger: Logger) {
+        self.client = client
+        self.logger = logger
+    }
+
+    static let columns = """
+        key_id, arn, account_id, region, description, key_state, key_usage, key_spec, origin, key_manager,
+        creation_date, deletion_date, pending_window_days, policy, current_material_id, row_version
+        """
+
+    public func insert(_ key: KeyRecord, material: StoredMaterial) async throws {
+        guard let id = UUID(uuidString: key.keyID) else { throw StoreError.invalid("key id \(key.keyID)") }
+        try await self.client.withTransaction(logger: self.logger) { connection in
+            try await connection.query(
+                """
+                INSERT INTO kms_keys (key_id, arn, account_id, region, description, key_state, key_usage, key_spec,
+                    origin, key_manager, creation_date, deletion_date, pending_window_days, policy,
+                    current_material_id, row_version)
+                VALUES (\(id), \(key.arn), \(key.account), \(key.region), \(key.description), \(key.state.rawValue),
+                    \(key.usage.rawValue), \(key.spec.rawValue), \(key.origin.rawValue), \(key.manager.rawValue),
+                    \(key.creationDate), \(key.deletionDate), \(key.pendingWindowInDays), \(key.policy),
+                    \(Data(key.currentMaterialID)), \(key.version))
+                """,
+                logger: self.logger
+            )
+            try await connection.query(
+                """
+                INSERT INTO kms_key_materials (key_id, material_id, wrapped, root_key_id, created_at)
+                VALUES (\(id), \(Data(material.materialID)), \(Data(material.wrapped)), \(material.rootKeyID), now())
+                """,
+                logger: self.logger
+            )
+        }
+    }
+
+    /// The key and all its material versions, or nil when there is no such key.
+    public func fetch(keyID: String) async throws -> (KeyRecord, [StoredMaterial])? {
+        guard let id = UUID(uuidString: keyID) else { return nil }
+        let rows = try await self.client.query(
+            "SELECT \(unescaped: Self.columns) FROM kms_keys WHERE key_id = \(id)", logger: self.logger
+        )
+        var record: KeyRecord?
+        for try await row in rows { record = try Self.decode(row) }
+        guard let record else { return nil }
+        let materialRows = try await self.client.query(
+            "SELECT material_id, wrapped, root_key_id FROM kms_key_materials WHERE key_id = \(id)", logger: self.logger
+        )
+        var materials: [StoredMaterial] = []
+        for try await (materialID, wrapped, rootKeyID) in materialRows.decode((Data, Data, UUID).self) {
+            materials.append(StoredMaterial(materialID: Array(materialID), wrapped: Array(wrapped), rootKeyID: rootKeyID))
+        }
+        return (record, materials)
+    }
+
+    /// Keys of one account and region in key id order, after `marker` (exclusive).
+    public func list(account: String, region: String, after marker: String?, limit: Int) async throws -> [KeyRecord] {
+        let after = marker.flatMap(UUID.init(uuidString:)) ?? UUID(uuidString: "00000000-0000-0000-0000-000000000000")!
+        let rows = try await self.client.query(
+            """
+            SELECT \(unescaped: Self.columns) FROM kms_keys
+            WHERE account_id = \(account) AND region = \(region) AND key_id > \(after)
+            ORDER BY key_id LIMIT \(limit)
+            """,
+            logger: self.logger
+        )
+        var keys: [KeyRecord] = []
+        for try await row in rows { keys.append(try Self.decode(row)) }
+        return keys
+    }
+
+    /// Applies `change` to the stored key if its row version is still `record.version`;
+    /// returns the stored result, or nil when someone else changed the key first.
+    public func update(_ record: KeyRecord) async throws -> KeyRecord? {
+        guard let id = UUID(uuidString: record.keyID) else { return nil }
+        let rows = try await self.client.query(
+            """
+            UPDATE kms_keys SET description = \(record.description), key_state = \(record.state.rawValue),
+                deletion_date = \(record.deletionDate), pending_window_days = \(record.pendingWindowInDays),
+                policy = \(record.policy), current_material_id = \(Data(record.currentMaterialID)),
+                row_version = row_version + 1
+            WHERE key_id = \(id) AND row_version = \(record.version)
+            RETURNING \(unescaped: Self.columns)
+            """,
+            logger: self.logger
+        )
+        var updated: KeyRecord?
+        for try await row in rows { updated = try Self.decode(row) }
+        return updated
+    }
+
+
+    static func decode(_ row: PostgresRow) throws -> KeyRecord {
+        let (id, arn, account, region, description, state, usage, spec, origin, manager) =
+            try row.decode((UUID, String, String, String, String, String, String, String, String, String).self)
+        let columns = row.makeRandomAccess()
+        let creationDate = try columns["creation_date"].decode(Date.self)
+        let deletionDate = try columns["deletion_date"].decode(Date?.self)
+        let window = try columns["pending_window_days"].decode(Int?.self)
+        let policy = try columns["policy"].decode(String.self)
+        let material = try columns["current_material_id"].decode(Data.self)
+        let version = try columns["row_version"].decode(Int64.self)
+        guard let state = KeyState(rawValue: state), let usage = KeyUsage(rawValue: usage),
+              let spec = KeySpec(rawValue: spec), let origin = Origin(rawValue: origin),
+              let manager = KeyManager(rawValue: manager)
+        else { throw StoreError.invalid("key \(id) has an unknown state, usage, spec, origin or manager") }
+        return KeyRecord(
+            keyID: id.uuidString.lowercased(), arn: arn, account: account, region: region, description: description,
+            state: state, usage: usage, spec: spec, origin: origin, manager: manager, creationDate: creationDate,
+            deletionDate: deletionDate, pendingWindowInDays: window, policy: policy,
+            currentMaterialID: Array(material), version: version
+        )
+    }
+}
+
+public enum StoreError: Error, CustomStringConvertible {
+    case invalid(String)
+
+    public var description: String {
+        switch self {
+        case .invalid(let what): return "stored data is not valid: \(what)"
+        }
+    }
+}

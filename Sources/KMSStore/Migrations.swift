@@ -1,0 +1,135 @@
+import Logging
+import PostgresNIO
+
+/// The schema, as an ordered list of migrations. Each runs in its own transaction under an
+/// advisory lock and is recorded in `kms_schema_migrations`, so that two kmsd starting at once
+/// apply each migration exactly once. Migrations are append-only: never edit a shipped one.
+public enum Migrations {
+    public struct Migration: Sendable {
+        public let version: Int
+        public let name: String
+        public let statements: [PostgresQuery]
+    }
+
+    /// The advisory lock key that serializes migrations (any constant unique to this purpose).
+    static let lockKey: Int64 = 0x4B4D_535F_4D49_4752  // "KMS_MIGR"
+
+    public static let all: [Migration] = [
+        Migration(version: 1, name: "keys, key materials and aliases", statements: [
+            """
+            CREATE TABLE kms_keys (
+                key_id uuid PRIMARY KEY,
+                account_id text NOT NULL,
+                region text NOT NULL,
+                arn text NOT NULL UNIQUE,
+                description text NOT NULL DEFAULT '',
+                key_state text NOT NULL,
+                key_usage text NOT NULL,
+                key_spec text NOT NULL,
+                origin text NOT NULL,
+                key_manager text NOT NULL,
+                creation_date timestamptz NOT NULL,
+                deletion_date timestamptz,
+                pending_window_days integer,
+                policy text NOT NULL,
+                current_material_id bytea NOT NULL,
+                row_version bigint NOT NULL DEFAULT 1
+            )
+            """,
+            "CREATE INDEX kms_keys_by_account ON kms_keys (account_id, region, key_id)",
+            "CREATE INDEX kms_keys_pending_deletion ON kms_keys (deletion_date) WHERE key_state = 'PendingDeletion'",
+            """
+            CREATE TABLE kms_key_materials (
+                key_id uuid NOT NULL REFERENCES kms_keys (key_id) ON DELETE CASCADE,
+                material_id bytea NOT NULL,
+                wrapped bytea NOT NULL,
+                root_key_id uuid NOT NULL,
+                created_at timestamptz NOT NULL,
+                PRIMARY KEY (key_id, material_id)
+            )
+            """,
+            """
+            CREATE TABLE kms_aliases (
+                account_id text NOT NULL,
+                region text NOT NULL,
+                alias_name text NOT NULL,
+                target_key_id uuid NOT NULL REFERENCES kms_keys (key_id) ON DELETE CASCADE,
+                creation_date timestamptz NOT NULL,
+                last_updated_date timestamptz NOT NULL,
+                PRIMARY KEY (account_id, region, alias_name)
+            )
+            """,
+            "CREATE INDEX kms_aliases_by_key ON kms_aliases (target_key_id)",
+            // Every change to a key or an alias is announced, so that every kmsd drops its cached
+            // copy; triggers make it impossible to forget on some code path.
+            """
+            CREATE FUNCTION kms_notify_key_change() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                PERFORM pg_notify('kms_key_changed', COALESCE(NEW.key_id, OLD.key_id)::text);
+                RETURN NULL;
+            END $$
+            """,
+            """
+            CREATE TRIGGER kms_keys_changed AFTER UPDATE OR DELETE ON kms_keys
+                FOR EACH ROW EXECUTE FUNCTION kms_notify_key_change()
+            """,
+            """
+            CREATE TRIGGER kms_key_materials_changed AFTER INSERT OR UPDATE OR DELETE ON kms_key_materials
+                FOR EACH ROW EXECUTE FUNCTION kms_notify_key_change()
+            """,
+            """
+            CREATE FUNCTION kms_notify_alias_change() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                PERFORM pg_notify('kms_alias_changed',
+                    COALESCE(NEW.account_id, OLD.account_id) || ':' || COALESCE(NEW.region, OLD.region) || ':' ||
+                    COALESCE(NEW.alias_name, OLD.alias_name));
+                IF TG_OP = 'UPDATE' AND OLD.alias_name <> NEW.alias_name THEN
+                    PERFORM pg_notify('kms_alias_changed', OLD.account_id || ':' || OLD.region || ':' || OLD.alias_name);
+                END IF;
+                RETURN NULL;
+            END $$
+            """,
+            """
+            CREATE TRIGGER kms_aliases_changed AFTER INSERT OR UPDATE OR DELETE ON kms_aliases
+                FOR EACH ROW EXECUTE FUNCTION kms_notify_alias_change()
+            """,
+        ]),
+    ]
+
+    /// Applies every migration not yet recorded. Safe to call from several processes at once.
+    public static func apply(on client: PostgresClient, logger: Logger) async throws {
+        // CREATE TABLE IF NOT EXISTS races with itself across sessions; the lock serializes it.
+        try await client.withTransaction(logger: logger) { connection in
+            try await connection.query("SELECT pg_advisory_xact_lock(\(lockKey))", logger: logger)
+            try await connection.query(
+                """
+                CREATE TABLE IF NOT EXISTS kms_schema_migrations (
+                    version integer PRIMARY KEY,
+                    name text NOT NULL,
+                    applied_at timestamptz NOT NULL DEFAULT now()
+                )
+                """,
+                logger: logger
+            )
+        }
+        for migration in all {
+            try await client.withTransaction(logger: logger) { connection in
+                try await connection.query("SELECT pg_advisory_xact_lock(\(lockKey))", logger: logger)
+                let rows = try await connection.query(
+                    "SELECT 1 FROM kms_schema_migrations WHERE version = \(migration.version)", logger: logger
+                )
+                var applied = false
+                for try await _ in rows { applied = true }
+                guard !applied else { return }
+                for statement in migration.statements {
+                    try await connection.query(statement, logger: logger)
+                }
+                try await connection.query(
+                    "INSERT INTO kms_schema_migrations (version, name) VALUES (\(migration.version), \(migration.name))",
+                    logger: logger
+                )
+                logger.notice("applied migration", metadata: ["version": "\(migration.version)", "name": "\(migration.name)"])
+            }
+        }
+    }
+}

@@ -1,0 +1,101 @@
+import ArgumentParser
+import Foundation
+import KMSDomain
+import KMSServer
+import KMSStore
+import Logging
+import PostgresNIO
+import ServiceLifecycle
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Serve the binary KMS protocol until SIGTERM or SIGINT.",
+        discussion: """
+            Every option can also come from the environment as KMSD_<NAME> (e.g. KMSD_DATABASE_URL, \
+            which keeps the database password off the command line) or from --config FILE (JSON \
+            with the camelCase names: listen, databaseURL, workerSocket, region, regions, account, ...).
+            """
+    )
+
+    @Option(help: "A JSON settings file.") var config: String?
+    @Option(help: "Address to listen on, host:port (KMSD_LISTEN). Default 127.0.0.1:7400.") var listen: String?
+    @Option(name: .customLong("database-url"), help: "postgres://user:password@host:port/database (KMSD_DATABASE_URL).") var databaseURL: String?
+    @Option(help: "kms-cryptod's Unix socket (KMSD_WORKER_SOCKET).") var workerSocket: String?
+    @Option(help: "ARN partition (KMSD_PARTITION). Default aws.") var partition: String?
+    @Option(help: "The region callers act in by default (KMSD_REGION). Default us-east-1.") var region: String?
+    @Option(help: "Every region served, comma separated (KMSD_REGIONS). Default: just --region.") var regions: String?
+    @Option(help: "The 12-digit account callers act in (KMSD_ACCOUNT). Default 111122223333.") var account: String?
+    @Option(help: "Largest frame accepted, bytes (KMSD_MAX_FRAME_LENGTH). Default 65536.") var maxFrameLength: Int?
+    @Option(help: "Connections to kms-cryptod (KMSD_WORKER_CONNECTIONS). Default 4.") var workerConnections: Int?
+    @Option(help: "Most PostgreSQL connections (KMSD_DATABASE_CONNECTIONS). Default 20.") var databaseConnections: Int?
+    @Option(help: "Longest a cached key lives without a change notification, seconds (KMSD_CACHE_SECONDS). Default 30.") var cacheSeconds: Int?
+    @Option(help: "Seconds between deletion reaper rounds (KMSD_REAPER_INTERVAL_SECONDS). Default 60.") var reaperIntervalSeconds: Int?
+    @Option(help: "trace, debug, info, notice, warning, error (KMSD_LOG_LEVEL). Default info.") var logLevel: String?
+    @Option(help: "Once listening, write the bound host:port to this file (for --listen with port 0).") var readyFile: String?
+
+    func run() async throws {
+        let file = try SettingsFile.load(config ?? environment("CONFIG"))
+        func pick<T>(_ flag: T?, _ env: String, _ fromFile: T?, _ parse: (String) -> T?) -> T? {
+            flag ?? environment(env).flatMap(parse) ?? fromFile
+        }
+        let listenText = pick(listen, "LISTEN", file.listen, { $0 }) ?? "127.0.0.1:7400"
+        guard let (host, port) = hostAndPort(listenText) else { throw ValidationError("--listen must be host:port, not '\(listenText)'") }
+        guard let databaseURL = pick(self.databaseURL, "DATABASE_URL", file.databaseURL, { $0 }) else {
+            throw ValidationError("a database URL is required: --database-url or KMSD_DATABASE_URL")
+        }
+        guard let workerSocket = pick(self.workerSocket, "WORKER_SOCKET", file.workerSocket, { $0 }) else {
+            throw ValidationError("kms-cryptod's socket is required: --worker-socket or KMSD_WORKER_SOCKET")
+        }
+        let region = pick(self.region, "REGION", file.region, { $0 }) ?? "us-east-1"
+        let regionList = pick(self.regions.map { $0.split(separator: ",").map(String.init) }, "REGIONS", file.regions, { $0.split(separator: ",").map(String.init) }) ?? []
+        let account = pick(self.account, "ACCOUNT", file.account, { $0 }) ?? "111122223333"
+        guard Account.isValid(account) else { throw ValidationError("the account must be 12 digits, not '\(account)'") }
+        let partition = pick(self.partition, "PARTITION", file.partition, { $0 }) ?? "aws"
+        let level = pick(logLevel, "LOG_LEVEL", file.logLevel, { $0 }) ?? "info"
+        guard let logLevel = Logger.Level(rawValue: level) else { throw ValidationError("unknown log level '\(level)'") }
+
+        var settings = KMSDaemon.Settings()
+        settings.listenHost = host
+        settings.listenPort = port
+        settings.workerSocket = workerSocket
+        settings.workerConnections = max(1, pick(workerConnections, "WORKER_CONNECTIONS", file.workerConnections, { Int($0) }) ?? 4)
+        settings.rpc.maxFrameLength = pick(maxFrameLength, "MAX_FRAME_LENGTH", file.maxFrameLength, { Int($0) }) ?? 64 * 1024
+        guard (1024...(16 << 20)).contains(settings.rpc.maxFrameLength) else {
+            throw ValidationError("the frame limit must be between 1024 and 16777216 bytes")
+        }
+        settings.cacheLifetime = .seconds(max(1, pick(cacheSeconds, "CACHE_SECONDS", file.cacheSeconds, { Int($0) }) ?? 30))
+        settings.reaperInterval = .seconds(max(1, pick(reaperIntervalSeconds, "REAPER_INTERVAL_SECONDS", file.reaperIntervalSeconds, { Int($0) }) ?? 60))
+        let connections = max(2, pick(databaseConnections, "DATABASE_CONNECTIONS", file.databaseConnections, { Int($0) }) ?? 20)
+
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = logLevel
+            return handler
+        }
+        let logger = Logger(label: "kmsd")
+        let client = PostgresClient(
+            configuration: try DatabaseConfiguration.parse(url: databaseURL, maximumConnections: connections),
+            backgroundLogger: logger
+        )
+        let scope = ServiceScope(partition: partition, regions: Set(regionList), defaultRegion: region, defaultAccount: account)
+        let readyFile = self.readyFile
+        let daemon = KMSDaemon(settings: settings, scope: scope, client: client, logger: logger) { address in
+            guard let readyFile, let port = address.port else { return }
+            let text = "\(address.ipAddress ?? host):\(port)\n"
+            // Written whole under a temporary name, then renamed: a reader never sees half of it.
+            try? text.write(toFile: readyFile + ".tmp", atomically: false, encoding: .utf8)
+            _ = rename(readyFile + ".tmp", readyFile)
+        }
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [
+                    .init(service: client),
+                    .init(service: daemon, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup),
+                ],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger
+            )
+        )
+        try await group.run()
+    }
+}

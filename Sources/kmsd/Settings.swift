@@ -1,0 +1,40 @@
+import Foundation
+
+/// kmsd's settings as read from a JSON file; every field optional. Flags override the
+/// environment (KMSD_<NAME>), which overrides the file, which overrides the defaults.
+struct SettingsFile: Decodable {
+    var listen: String?
+    var databaseURL: String?
+    var workerSocket: String?
+    var partition: String?
+    var region: String?
+    var regions: [String]?
+    var account: String?
+    var maxFrameLength: Int?
+    var workerConnections: Int?
+    var databaseConnections: Int?
+    var cacheSeconds: Int?
+    var reaperIntervalSeconds: Int?
+    var logLevel: String?
+
+    static func load(_ path: String?) throws -> SettingsFile {
+        guard let path else { return SettingsFile() }
+        let data = try Data(contentsOf: URL(fileURLWithPath: path))
+        return try JSONDecoder().decode(SettingsFile.self, from: data)
+    }
+}
+
+/// Reads `KMSD_<NAME>` from the environment.
+func environment(_ name: String) -> String? {
+    ProcessInfo.processInfo.environment["KMSD_\(name)"].flatMap { $0.isEmpty ? nil : $0 }
+}
+
+/// Splits "host:port" (or "[v6]:port").
+func hostAndPort(_ text: String) -> (String, Int)? {
+    guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else {
+        return nil
+    }
+    var host = String(text[..<colon])
+    if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+    return (host.isEmpty ? "0.0.0.0" : host, port)
+}

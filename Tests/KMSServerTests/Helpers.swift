@@ -1,0 +1,65 @@
+import Foundation
+import KMSClient
+import KMSProto
+import KMSTestSupport
+
+/// The error code a call failed with, or nil when it succeeded.
+func code(_ body: () async throws -> Void) async -> String? {
+    do {
+        try await body()
+        return nil
+    } catch let error as KMSClientError {
+        return error.code
+    } catch {
+        return "\(error)"
+    }
+}
+
+extension KMSClient {
+    func createKey(_ description: String = "") async throws -> KMSKeyMetadata {
+        var request = KMSCreateKeyRequest()
+        request.description_p = description
+        return try await self.call(KMSMethod.createKey, request).keyMetadata
+    }
+
+    func encrypt(_ keyID: String, _ plaintext: [UInt8], context: [String: String] = [:]) async throws -> Data {
+        var request = KMSEncryptRequest()
+        request.keyID = keyID
+        request.plaintext = Data(plaintext)
+        request.encryptionContext = context
+        return try await self.call(KMSMethod.encrypt, request).ciphertextBlob
+    }
+
+    func decrypt(_ blob: Data, keyID: String? = nil, context: [String: String] = [:]) async throws -> KMSDecryptResponse {
+        var request = KMSDecryptRequest()
+        request.ciphertextBlob = blob
+        request.encryptionContext = context
+        if let keyID { request.keyID = keyID }
+        return try await self.call(KMSMethod.decrypt, request)
+    }
+
+    func describe(_ keyID: String) async throws -> KMSKeyMetadata {
+        var request = KMSDescribeKeyRequest()
+        request.keyID = keyID
+        return try await self.call(KMSMethod.describeKey, request).keyMetadata
+    }
+
+    func createAlias(_ name: String, _ keyID: String) async throws {
+        var request = KMSCreateAliasRequest()
+        request.aliasName = name
+        request.targetKeyID = keyID
+        _ = try await self.call(KMSMethod.createAlias, request)
+    }
+
+    func setEnabled(_ keyID: String, _ enabled: Bool) async throws {
+        if enabled {
+            var request = KMSEnableKeyRequest()
+            request.keyID = keyID
+            _ = try await self.call(KMSMethod.enableKey, request)
+        } else {
+            var request = KMSDisableKeyRequest()
+            request.keyID = keyID
+            _ = try await self.call(KMSMethod.disableKey, request)
+        }
+    }
+}
