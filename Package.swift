@@ -10,6 +10,7 @@ let package = Package(
     products: [
         .executable(name: "kms-cryptod", targets: ["kms-cryptod"]),
         .executable(name: "kmsd", targets: ["kmsd"]),
+        .executable(name: "kms", targets: ["kms"]),
         .library(name: "KMSClient", targets: ["KMSClient"]),
         .library(name: "KMSRPC", targets: ["KMSRPC"]),
         .library(name: "KMSProto", targets: ["KMSProto"]),
@@ -102,6 +103,15 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // The command-line client, in the manner of `aws kms`.
+        .executableTarget(
+            name: "kms",
+            dependencies: [
+                "KMSClient", "KMSProto", "KMSRPC",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ]
+        ),
         .executableTarget(
             name: "kms-cryptod",
             dependencies: [
@@ -124,6 +134,10 @@ let package = Package(
         ),
         .testTarget(name: "KMSCryptoTests", dependencies: ["KMSCrypto", "KMSDomain"]),
         .testTarget(name: "KMSDomainTests", dependencies: ["KMSDomain"]),
+        .testTarget(
+            name: "KMSProtoTests",
+            dependencies: ["KMSProto", .product(name: "SwiftProtobuf", package: "swift-protobuf")]
+        ),
         // Starts the real processes (kms-cryptod, kmsd) and test databases for the integration tests.
         .target(
             name: "KMSTestSupport",

@@ -1,0 +1,41 @@
+import ArgumentParser
+import Foundation
+
+/// Argument forms shared by the commands, as the aws CLI spells them.
+enum ArgumentValues {
+    /// A blob argument: fileb://PATH (raw bytes), file://PATH (its text), - (standard input), or
+    /// the literal string's UTF-8 bytes.
+    static func blob(_ text: String, option: String) throws -> Data {
+        if text == "-" {
+            return FileHandle.standardInput.readDataToEndOfFile()
+        }
+        for prefix in ["fileb://", "file://"] where text.hasPrefix(prefix) {
+            let path = String(text.dropFirst(prefix.count))
+            guard let data = FileManager.default.contents(atPath: path) else {
+                throw ValidationError("\(option): cannot read \(path)")
+            }
+            return data
+        }
+        return Data(text.utf8)
+    }
+
+    /// An encryption context: JSON ({"k":"v"}) or the shorthand k=v,k2=v2.
+    static func context(_ text: String?, option: String) throws -> [String: String]? {
+        guard let text else { return nil }
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        if trimmed.hasPrefix("{") {
+            guard let object = try? JSONSerialization.jsonObject(with: Data(trimmed.utf8)) as? [String: String] else {
+                throw ValidationError("\(option) must be a JSON object of strings or k=v,k2=v2")
+            }
+            return object
+        }
+        var context: [String: String] = [:]
+        for pair in trimmed.split(separator: ",", omittingEmptySubsequences: true) {
+            guard let equals = pair.firstIndex(of: "=") else {
+                throw ValidationError("\(option): '\(pair)' is not key=value")
+            }
+            context[String(pair[..<equals])] = String(pair[pair.index(after: equals)...])
+        }
+        return context
+    }
+}

@@ -1,0 +1,22 @@
+import ArgumentParser
+
+@main
+struct KMSCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "kms",
+        abstract: "Call the key management service, in the manner of `aws kms`.",
+        discussion: """
+            Output is the operation's response as AWS JSON (blobs in base64). Blob arguments take \
+            fileb://PATH (raw bytes), file://PATH (text), - (standard input) or a literal string. \
+            The endpoint comes from --endpoint or KMS_ENDPOINT (default 127.0.0.1:7400). \
+            On failure the error code and message go to standard error and the exit status is 254.
+            """,
+        subcommands: [
+            CreateKey.self, DescribeKey.self, ListKeys.self, UpdateKeyDescription.self,
+            EnableKey.self, DisableKey.self, ScheduleKeyDeletion.self, CancelKeyDeletion.self,
+            Encrypt.self, Decrypt.self, ReEncrypt.self, GenerateDataKey.self,
+            GenerateDataKeyWithoutPlaintext.self, GenerateRandom.self,
+            CreateAlias.self, UpdateAlias.self, DeleteAlias.self, ListAliases.self,
+        ]
+    )
+}

@@ -1,0 +1,93 @@
+import ArgumentParser
+import KMSProto
+import KMSRPC
+
+struct CreateKey: OperationCommand {
+    static let configuration = CommandConfiguration(commandName: "create-key", abstract: "Create a KMS key.")
+    static let method = KMSMethod.createKey
+    @OptionGroup var global: GlobalOptions
+    @Option(help: "A description of the key (up to 8192 characters).") var description: String?
+    @Option(help: "ENCRYPT_DECRYPT (default), SIGN_VERIFY, GENERATE_VERIFY_MAC or KEY_AGREEMENT.") var keyUsage: String?
+    @Option(help: "SYMMETRIC_DEFAULT (default) or another AWS key spec.") var keySpec: String?
+    @Option(help: "The key policy, a JSON document (file://PATH reads it from a file).") var policy: String?
+    @Option(help: "AWS_KMS (default).") var origin: String?
+    @Flag(help: "Skip the check that the policy does not lock the caller out.") var bypassPolicyLockoutSafetyCheck = false
+
+    func members() throws -> [String: Any?] {
+        [
+            "Description": description, "KeyUsage": keyUsage, "KeySpec": keySpec, "Origin": origin,
+            "Policy": try policy.map { String(decoding: try ArgumentValues.blob($0, option: "--policy"), as: UTF8.self) },
+            "BypassPolicyLockoutSafetyCheck": bypassPolicyLockoutSafetyCheck ? true : nil,
+        ]
+    }
+}
+
+struct DescribeKey: OperationCommand {
+    static let configuration = CommandConfiguration(commandName: "describe-key", abstract: "Show a key's metadata.")
+    static let method = KMSMethod.describeKey
+    @OptionGroup var global: GlobalOptions
+    @Option(help: "Key id, key ARN, alias name or alias ARN.") var keyId: String
+
+    func members() throws -> [String: Any?] { ["KeyId": keyId] }
+}
+
+struct ListKeys: OperationCommand {
+    static let configuration = CommandConfiguration(commandName: "list-keys", abstract: "List the keys of the account and region, a page at a time.")
+    static let method = KMSMethod.listKeys
+    @OptionGroup var global: GlobalOptions
+    @Option(help: "Keys per page, 1..1000 (default 100).") var limit: Int?
+    @Option(help: "NextMarker of the previous page.") var marker: String?
+
+    func members() throws -> [String: Any?] { ["Limit": limit, "Marker": marker] }
+}
+
+struct UpdateKeyDescription: OperationCommand {
+    static let configuration = CommandConfiguration(commandName: "update-key-description", abstract: "Replace a key's description.")
+    static let method = KMSMethod.updateKeyDescription
+    @OptionGroup var global: GlobalOptions
+    @Option(help: "Key id or key ARN.") var keyId: String
+    @Option(help: "The new description.") var description: String
+
+    func members() throws -> [String: Any?] { ["KeyId": keyId, "Description": description] }
+}
+
+struct EnableKey: OperationCommand {
+    static let configuration = CommandConfiguration(commandName: "enable-key", abstract: "Enable a key.")
+    static let method = KMSMethod.enableKey
+    @OptionGroup var global: GlobalOptions
+    @Option(help: "Key id or key ARN.") var keyId: String
+
+    func members() throws -> [String: Any?] { ["KeyId": keyId] }
+}
+
+struct DisableKey: OperationCommand {
+    static let configuration = CommandConfiguration(commandName: "disable-key", abstract: "Disable a key: it stays, but no operation may use it.")
+    static let method = KMSMethod.disableKey
+    @OptionGroup var global: GlobalOptions
+    @Option(help: "Key id or key ARN.") var keyId: String
+
+    func members() throws -> [String: Any?] { ["KeyId": keyId] }
+}
+
+struct ScheduleKeyDeletion: OperationCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "schedule-key-deletion",
+        abstract: "Delete a key after a waiting period of 7 to 30 days (default 30), which cancel-key-deletion can stop.",
+        discussion: "Once deleted, every ciphertext made under the key can never be decrypted again."
+    )
+    static let method = KMSMethod.scheduleKeyDeletion
+    @OptionGroup var global: GlobalOptions
+    @Option(help: "Key id or key ARN.") var keyId: String
+    @Option(help: "Days to wait, 7..30.") var pendingWindowInDays: Int?
+
+    func members() throws -> [String: Any?] { ["KeyId": keyId, "PendingWindowInDays": pendingWindowInDays] }
+}
+
+struct CancelKeyDeletion: OperationCommand {
+    static let configuration = CommandConfiguration(commandName: "cancel-key-deletion", abstract: "Cancel a scheduled deletion; the key is left disabled.")
+    static let method = KMSMethod.cancelKeyDeletion
+    @OptionGroup var global: GlobalOptions
+    @Option(help: "Key id or key ARN.") var keyId: String
+
+    func members() throws -> [String: Any?] { ["KeyId": keyId] }
+}
