@@ -135,6 +135,14 @@ let package = Package(
         .testTarget(name: "KMSCryptoTests", dependencies: ["KMSCrypto", "KMSDomain"]),
         .testTarget(name: "KMSDomainTests", dependencies: ["KMSDomain"]),
         .testTarget(
+            name: "KMSClientTests",
+            dependencies: [
+                "KMSClient", "KMSProto", "KMSRPC",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
             name: "KMSProtoTests",
             dependencies: ["KMSProto", .product(name: "SwiftProtobuf", package: "swift-protobuf")]
         ),

@@ -146,3 +146,31 @@ import Testing
         await stack.stop()
     }
 }
+
+@Suite struct StartupTests {
+    @Test func twoKMSDStartingAtOnceOnAFreshDatabaseBothServe() async throws {
+        let database = try await TestDatabase.create()
+        let worker = try WorkerProcess()
+        try await worker.start()
+        let first = KMSDProcess(databaseURL: database.url, workerSocket: worker.socketPath, directory: worker.directory)
+        let second = KMSDProcess(databaseURL: database.url, workerSocket: worker.socketPath, directory: worker.directory)
+        async let a: Void = first.start()
+        async let b: Void = second.start()
+        _ = try await (a, b)
+        let one = try first.client(), two = try second.client()
+        let key = try await one.createKey()
+        #expect(try await two.describe(key.keyID).keyID == key.keyID)
+        let migrations = try await database.withClient { client in
+            var count = 0
+            for try await n in try await client.query("SELECT count(*) FROM kms_schema_migrations").decode(Int.self) { count = n }
+            return count
+        }
+        #expect(migrations == 1)
+        await one.close()
+        await two.close()
+        await first.stop()
+        await second.stop()
+        await worker.stop()
+        await database.drop()
+    }
+}
