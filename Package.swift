@@ -11,6 +11,7 @@ let package = Package(
         .executable(name: "kms-cryptod", targets: ["kms-cryptod"]),
         .executable(name: "kmsd", targets: ["kmsd"]),
         .executable(name: "kms", targets: ["kms"]),
+        .executable(name: "kms-bench", targets: ["kms-bench"]),
         .library(name: "KMSClient", targets: ["KMSClient"]),
         .library(name: "KMSRPC", targets: ["KMSRPC"]),
         .library(name: "KMSProto", targets: ["KMSProto"]),
@@ -23,6 +24,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
     ],
     targets: [
         // Generated protobuf messages: the public KMS service and the kmsd ↔ kms-cryptod service.
@@ -110,6 +112,19 @@ let package = Package(
                 "KMSClient", "KMSProto", "KMSRPC",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ]
+        ),
+        // The load-test harness.
+        .executableTarget(
+            name: "kms-bench",
+            dependencies: [
+                "KMSClient", "KMSProto", "KMSRPC",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .executableTarget(

@@ -56,6 +56,12 @@ public struct RPCHandlerTable: Sendable {
         }
     }
 
+    /// Registers an untyped handler: serialized request in, serialized response out.
+    public mutating func registerRaw(_ name: String, _ handler: @escaping RawHandler) {
+        precondition(self.handlers[name] == nil, "\(name) registered twice")
+        self.handlers[name] = handler
+    }
+
     /// Registers a method that exists in the service definition but always answers `error`.
     public mutating func registerUnavailable(_ name: String, error: RPCError) {
         precondition(self.handlers[name] == nil, "\(name) registered twice")

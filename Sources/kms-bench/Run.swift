@@ -1,0 +1,139 @@
+import ArgumentParser
+import Foundation
+import KMSClient
+import KMSRPC
+import NIOCore
+
+struct Run: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run a load against a KMS endpoint and report throughput, errors and latency percentiles.",
+        discussion: """
+            Closed loop by default (--connections x --in-flight workers, each sending as soon as it is \
+            answered); --rate switches to an open loop at that many requests per second, with latency \
+            measured from each request's intended send time. Exits 1 when the error rate passes \
+            --max-error-rate.
+            """
+    )
+
+    @Option(help: "host:port of kmsd (default: $KMS_ENDPOINT, else 127.0.0.1:7400).") var endpoint: String?
+    @Option(help: "binary (the aws-json transport arrives with the AWS JSON API).") var transport = "binary"
+    @Option(help: "Connections to open.") var connections = 4
+    @Option(help: "Requests in flight per connection (closed loop).") var inFlight = 16
+    @Option(help: "Open loop: target requests per second over all connections.") var rate: Double?
+    @Option(help: "Open loop: most unanswered requests before new ones count as ClientOverloaded.") var maxOutstanding = 10_000
+    @Option(help: "Seconds to measure (after the warm-up).") var duration: Double = 10
+    @Option(help: "Stop after this many requests instead of after --duration.") var requests: Int?
+    @Option(help: "Seconds of load before measuring.") var warmup: Double = 1
+    @Option(help: "Operations and weights, e.g. GenerateDataKey:50,Decrypt:50.") var mix = "GenerateDataKey:50,Decrypt:50"
+    @Option(help: "Plaintext bytes for Encrypt (1..4096) and GenerateRandom.") var payload = 32
+    @Option(help: "Encryption context, k=v,k2=v2.") var context: String?
+    @Option(help: "Keys to create and spread the load over (to exercise caches).") var keys = 1
+    @Option(help: "Use this existing key instead of creating keys.") var keyId: String?
+    @Option(help: "Name keys by alias or id.") var by = "id"
+    @Flag(help: "Drive the ceiling pair (kms-bench ceiling-front) with Echo instead of a KMS.") var ceiling = false
+    @Flag(help: "Print the result as JSON on stdout.") var json = false
+    @Option(help: "Fail (exit 1) above this fraction of failed requests.") var maxErrorRate = 0.001
+    @Flag(inversion: .prefixedNo, help: "Live progress line on stderr (default: when stderr is a terminal).") var progress: Bool?
+
+    func validate() throws {
+        guard transport == "binary" else { throw ValidationError("--transport \(transport) is not available yet; use binary") }
+        guard connections >= 1, inFlight >= 1 else { throw ValidationError("--connections and --in-flight must be at least 1") }
+        guard (1...4096).contains(payload) else { throw ValidationError("--payload must be 1..4096") }
+        guard by == "id" || by == "alias" else { throw ValidationError("--by is id or alias") }
+        if let rate { guard rate > 0 else { throw ValidationError("--rate must be positive") } }
+        guard duration > 0 || requests != nil else { throw ValidationError("--duration must be positive") }
+    }
+
+    func run() async throws {
+        let endpoint = self.endpoint ?? ProcessInfo.processInfo.environment["KMS_ENDPOINT"].flatMap { $0.isEmpty ? nil : $0 } ?? "127.0.0.1:7400"
+        let mix = try Mix(parsing: self.ceiling ? "Echo" : self.mix)
+        var context: [String: String] = [:]
+        for pair in (self.context ?? "").split(separator: ",") {
+            let parts = pair.split(separator: "=", maxSplits: 1)
+            context[String(parts[0])] = parts.count > 1 ? String(parts[1]) : ""
+        }
+
+        var lanes = Lanes(clients: [], echoes: [])
+        let workload: Workload
+        if self.ceiling {
+            let address = try Self.address(endpoint)
+            var echoes: [RPCClientConnection] = []
+            for _ in 0..<self.connections { echoes.append(try await RPCClientConnection.connect(to: address)) }
+            lanes = Lanes(clients: [], echoes: echoes)
+            workload = .echo(payload: self.payload)
+        } else {
+            var configuration = KMSClient.Configuration()
+            configuration.connections = 1
+            configuration.maxAttempts = 1  // measure the service, not the retry policy
+            configuration.timeout = .seconds(30)
+            var clients: [KMSClient] = []
+            for _ in 0..<self.connections { clients.append(try KMSClient(endpoint: endpoint, configuration: configuration)) }
+            lanes = Lanes(clients: clients, echoes: [])
+            do {
+                workload = try await Workload.prepare(
+                    client: clients[0], keyID: self.keyId, keys: max(1, self.keys), byAlias: self.by == "alias",
+                    payload: self.payload, context: context
+                )
+            } catch let error as KMSClientError {
+                throw ValidationError("setting up keys failed: \(error)")
+            }
+        }
+
+        let start = ContinuousClock.now
+        let measureFrom = start + .milliseconds(Int64(self.warmup * 1000))
+        let window = RunWindow(
+            start: start, measureFrom: measureFrom,
+            deadline: self.requests == nil ? measureFrom + .milliseconds(Int64(self.duration * 1000)) : nil,
+            requestLimit: self.requests
+        )
+        let recorder = Recorder()
+        let showProgress = self.progress ?? (isatty(2) == 1)
+        let progressTask = showProgress ? Task { await Self.progress(recorder: recorder, start: start) } : nil
+
+        if let rate {
+            await LoadShapes.openLoop(lanes: lanes, rate: rate, maxOutstanding: self.maxOutstanding, mix: mix, workload: workload, window: window, recorder: recorder)
+        } else {
+            await LoadShapes.closedLoop(lanes: lanes, inFlight: self.inFlight, mix: mix, workload: workload, window: window, recorder: recorder)
+        }
+        let measured = max(0.001, (ContinuousClock.now - max(measureFrom, start)).seconds)
+        progressTask?.cancel()
+        if showProgress { FileHandle.standardError.write(Data("\n".utf8)) }
+        for client in lanes.clients { await client.close() }
+        for echo in lanes.echoes { await echo.close() }
+
+        let report = Report(
+            transport: self.transport, endpoint: endpoint, connections: self.connections,
+            inFlight: self.rate == nil ? self.inFlight : nil, rate: self.rate, mix: mix.description,
+            payload: self.payload, keys: workload.targets.count, seconds: measured, snapshot: recorder.snapshot
+        )
+        print(self.json ? report.json() : report.text())
+        if report.errorRate > self.maxErrorRate {
+            FileHandle.standardError.write(Data("kms-bench: error rate \(report.errorRate) is above --max-error-rate \(self.maxErrorRate)\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+
+    static func progress(recorder: Recorder, start: ContinuousClock.Instant) async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: .seconds(1))
+            let (count, p99, errors, _) = recorder.takeInterval()
+            let elapsed = Int((ContinuousClock.now - start).seconds)
+            let line = String(format: "\r%4ds  %8d req/s  errors %d  p99 %.3f ms   ", elapsed, count, errors, Double(p99) / 1000)
+            FileHandle.standardError.write(Data(line.utf8))
+        }
+    }
+
+    static func address(_ endpoint: String) throws -> SocketAddress {
+        guard let colon = endpoint.lastIndex(of: ":"), let port = Int(endpoint[endpoint.index(after: colon)...]) else {
+            throw ValidationError("the endpoint must be host:port")
+        }
+        return try SocketAddress.makeAddressResolvingHost(String(endpoint[..<colon]), port: port)
+    }
+}
+
+extension Duration {
+    var seconds: Double {
+        let (seconds, attoseconds) = self.components
+        return Double(seconds) + Double(attoseconds) / 1e18
+    }
+}

@@ -1,0 +1,82 @@
+import Foundation
+import KMSTestSupport
+import Testing
+
+/// kms-bench keeps working: short runs against a real stack. Figures are never asserted.
+@Suite struct BenchTests {
+    static func bench(_ arguments: [String]) throws -> (status: Int32, json: [String: Any]?, stderr: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binaryPath("kms-bench", environment: "KMS_BENCH"))
+        process.arguments = arguments
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let json = try? JSONSerialization.jsonObject(with: stdout) as? [String: Any]
+        return (process.terminationStatus, json, String(decoding: stderr, as: UTF8.self))
+    }
+
+    @Test func closedAndOpenLoopRunsReport() async throws {
+        let stack = try await KMSStack.start()
+        let endpoint = stack.kmsd.endpoint
+        let closed = try Self.bench([
+            "run", "--endpoint", endpoint, "--duration", "1", "--warmup", "0.2", "--json", "--no-progress",
+            "--connections", "2", "--in-flight", "4", "--keys", "2", "--by", "alias", "--context", "app=bench",
+            "--mix", "GenerateDataKey:1,Decrypt:1,Encrypt:1,ReEncrypt:1,GenerateRandom:1,GenerateDataKeyWithoutPlaintext:1",
+        ])
+        #expect(closed.status == 0, "\(closed.stderr)")
+        let report = try #require(closed.json)
+        #expect((report["requests"] as? Int ?? 0) > 0)
+        #expect(report["failed"] as? Int == 0)
+        let latency = try #require(report["latencyMs"] as? [String: Double])
+        #expect(Set(latency.keys) == ["p50", "p90", "p99", "p99.9", "max"])
+        #expect(latency["p50"]! <= latency["max"]!)
+
+        let open = try Self.bench([
+            "run", "--endpoint", endpoint, "--rate", "200", "--requests", "100", "--warmup", "0", "--json", "--no-progress", "--mix", "Encrypt",
+        ])
+        #expect(open.status == 0, "\(open.stderr)")
+        #expect(open.json?["requests"] as? Int == 100)
+        #expect(open.json?["rate"] as? Double == 200)
+        await stack.stop()
+    }
+
+    @Test func exitsNonZeroAboveTheErrorThreshold() async throws {
+        let stack = try await KMSStack.start()
+        let key = try await stack.client.createKey()
+        try await stack.client.setEnabled(key.keyID, false)
+        let failing = try Self.bench([
+            "run", "--endpoint", stack.kmsd.endpoint, "--key-id", key.keyID, "--requests", "20", "--warmup", "0",
+            "--json", "--no-progress", "--mix", "GenerateRandom:1,Encrypt:1",
+        ])
+        // Setup generates a data key under the disabled key, so the run cannot even start.
+        #expect(failing.status != 0)
+        #expect(failing.stderr.contains("DisabledException"))
+        await stack.stop()
+    }
+
+    @Test func theCeilingPairServesEcho() async throws {
+        let worker = try WorkerProcess()
+        let socket = worker.directory.appendingPathComponent("ceiling.sock").path
+        let workerProcess = Process()
+        workerProcess.executableURL = URL(fileURLWithPath: binaryPath("kms-bench", environment: "KMS_BENCH"))
+        workerProcess.arguments = ["ceiling-worker", "--socket", socket]
+        try workerProcess.run()
+        defer { workerProcess.terminate() }
+        for _ in 0..<100 where !FileManager.default.fileExists(atPath: socket) { try await Task.sleep(for: .milliseconds(20)) }
+        let port = Int.random(in: 20_000...40_000)
+        let front = Process()
+        front.executableURL = workerProcess.executableURL
+        front.arguments = ["ceiling-front", "--listen", "127.0.0.1:\(port)", "--worker-socket", socket]
+        try front.run()
+        defer { front.terminate() }
+        try await Task.sleep(for: .milliseconds(300))
+        let run = try Self.bench(["run", "--endpoint", "127.0.0.1:\(port)", "--ceiling", "--requests", "200", "--warmup", "0", "--json", "--no-progress"])
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.json?["requests"] as? Int == 200)
+        #expect(run.json?["failed"] as? Int == 0)
+    }
+}
