@@ -57,7 +57,8 @@ public final class RPCClientConnection: Sendable {
             timeout: timeout ?? self.configuration.defaultTimeout,
             promise: promise
         )
-        self.channel.writeAndFlush(call).whenFailure { error in
+        // The client handler flushes once per event-loop turn; no flush per call.
+        self.channel.write(call).whenFailure { error in
             promise.fail((error as? RPCError) ?? RPCError.connectionClosed())
         }
         return try await withTaskCancellationHandler {

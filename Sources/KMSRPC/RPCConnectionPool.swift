@@ -14,7 +14,7 @@ public final class RPCConnectionPool: Sendable {
 
     private enum Pick {
         case ready(RPCClientConnection)
-        case wait(Task<RPCClientConnection, any Error>)
+        case wait(Task<RPCClientConnection, any Error>, slot: Int)
     }
 
     public let address: SocketAddress
@@ -35,27 +35,38 @@ public final class RPCConnectionPool: Sendable {
         self.slots = Mutex(Array(repeating: .idle, count: max(1, connections)))
     }
 
-    /// A live connection (connecting first if its slot has none).
+    /// A live connection (connecting first if its slot has none). A caller running on an event
+    /// loop gets a connection of that same loop when there is one, so its request is written
+    /// without waking another thread.
     public func connection() async throws -> RPCClientConnection {
-        let index = self.next.wrappingAdd(1, ordering: .relaxed).oldValue % self.slots.withLock { $0.count }
+        let turn = self.next.wrappingAdd(1, ordering: .relaxed).oldValue
         let pick: Pick = self.slots.withLock { slots in
+            let count = slots.count
+            for offset in 0..<count {
+                if case .connected(let connection) = slots[(turn &+ offset) % count],
+                   connection.isActive, connection.channel.eventLoop.inEventLoop {
+                    return .ready(connection)
+                }
+            }
+            let index = turn % count
             switch slots[index] {
             case .connected(let connection) where connection.isActive:
                 return .ready(connection)
             case .connecting(let task):
-                return .wait(task)
+                return .wait(task, slot: index)
             case .idle, .connected:
+                // One connect per slot at a time; callers arriving meanwhile wait for it.
                 let task = Task { [address, configuration, group] in
                     try await RPCClientConnection.connect(to: address, configuration: configuration, group: group)
                 }
                 slots[index] = .connecting(task)
-                return .wait(task)
+                return .wait(task, slot: index)
             }
         }
         switch pick {
         case .ready(let connection):
             return connection
-        case .wait(let task):
+        case .wait(let task, let index):
             do {
                 let connection = try await task.value
                 self.slots.withLock { slots in

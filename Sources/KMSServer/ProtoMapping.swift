@@ -43,8 +43,16 @@ extension WorkerKeyRef {
     }
 }
 
+/// Lowercase hex, without Foundation's format machinery (which showed in profiles).
 func hex(_ bytes: [UInt8]) -> String {
-    bytes.map { String(format: "%02x", $0) }.joined()
+    let digits: [UInt8] = Array("0123456789abcdef".utf8)
+    return String(unsafeUninitializedCapacity: bytes.count * 2) { buffer in
+        for (index, byte) in bytes.enumerated() {
+            buffer[2 * index] = digits[Int(byte >> 4)]
+            buffer[2 * index + 1] = digits[Int(byte & 0x0f)]
+        }
+        return bytes.count * 2
+    }
 }
 
 /// Opaque paging markers: base64url of the last item's sort key.

@@ -30,6 +30,13 @@ import Testing
 
     static let echo = RPCMethod<RPCErrorBody, RPCErrorBody>("Echo")
 
+    static func drive(_ channel: NIOAsyncTestingChannel, until gate: Gate) async throws {
+        while !(await gate.isOpenNow) {
+            await channel.testingEventLoop.run()
+            try await Task.sleep(for: .milliseconds(1))
+        }
+    }
+
     @Test func answersAKnownMethod() async throws {
         var table = RPCHandlerTable()
         table.register(Self.echo) { request, _ in request }
@@ -145,15 +152,18 @@ import Testing
         }
         let channel = try await Self.makeChannel(table)
         try await channel.writeInbound(Frames.bytes(Frames.request(id: 1, method: "Forever")))
-        await started.wait()
+        // Requests run as tasks on the connection's event loop; a test loop runs only when driven.
+        try await Self.drive(channel, until: started)
         try await channel.close()
-        await cancelled.wait()
+        try await Self.drive(channel, until: cancelled)
     }
 }
 
 /// A one-shot latch for ordering steps across tasks.
 actor Gate {
     private var isOpen = false
+
+    var isOpenNow: Bool { self.isOpen }
     private var waiters: [CheckedContinuation<Void, Never>] = []
 
     func wait() async {
