@@ -2,7 +2,7 @@
 import PackageDescription
 
 // One target per layer; dependencies point one way (see README "Layout"):
-// KMSRPC → KMSProto → KMSDomain → KMSCrypto → KMSStore → KMSServer / KMSCryptoWorker →
+// KMSRPC → KMSProto → KMSDomain → KMSPolicy → KMSCrypto → KMSStore → KMSServer / KMSCryptoWorker →
 // KMSClient → executables.
 let package = Package(
     name: "kms",
@@ -44,6 +44,8 @@ let package = Package(
         ),
         // The pure domain model: errors, limits, identifiers. No I/O.
         .target(name: "KMSDomain"),
+        // The AWS policy language: parse, validate, evaluate. Pure, no I/O.
+        .target(name: "KMSPolicy", dependencies: ["KMSDomain"]),
         // Ciphertext, wrapped-material and keyring formats. No network I/O.
         .target(
             name: "KMSCrypto",
@@ -76,7 +78,7 @@ let package = Package(
         .target(
             name: "KMSServer",
             dependencies: [
-                "KMSProto", "KMSRPC", "KMSDomain", "KMSCrypto", "KMSStore",
+                "KMSProto", "KMSRPC", "KMSDomain", "KMSPolicy", "KMSCrypto", "KMSStore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
@@ -149,6 +151,7 @@ let package = Package(
         ),
         .testTarget(name: "KMSCryptoTests", dependencies: ["KMSCrypto", "KMSDomain"]),
         .testTarget(name: "KMSDomainTests", dependencies: ["KMSDomain"]),
+        .testTarget(name: "KMSPolicyTests", dependencies: ["KMSPolicy", "KMSDomain"]),
         .testTarget(
             name: "KMSClientTests",
             dependencies: [

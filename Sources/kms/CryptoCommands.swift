@@ -67,10 +67,8 @@ struct ReEncrypt: OperationCommand {
     }
 }
 
-struct GenerateDataKey: OperationCommand {
-    static let configuration = CommandConfiguration(commandName: "generate-data-key", abstract: "Make a data key: its plaintext and its blob under a KMS key.")
-    static let method = KMSMethod.generateDataKey
-    @OptionGroup var global: GlobalOptions
+/// The options GenerateDataKey and GenerateDataKeyWithoutPlaintext share.
+struct DataKeyOptions: ParsableArguments {
     @Option(help: "Key id, key ARN, alias name or alias ARN.") var keyId: String
     @Option(help: "AES_256 or AES_128 (or give --number-of-bytes).") var keySpec: String?
     @Option(help: "1..1024 (or give --key-spec).") var numberOfBytes: Int?
@@ -86,23 +84,22 @@ struct GenerateDataKey: OperationCommand {
     }
 }
 
+struct GenerateDataKey: OperationCommand {
+    static let configuration = CommandConfiguration(commandName: "generate-data-key", abstract: "Make a data key: its plaintext and its blob under a KMS key.")
+    static let method = KMSMethod.generateDataKey
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var dataKey: DataKeyOptions
+
+    func members() throws -> [String: Any?] { try dataKey.members() }
+}
+
 struct GenerateDataKeyWithoutPlaintext: OperationCommand {
     static let configuration = CommandConfiguration(commandName: "generate-data-key-without-plaintext", abstract: "Make a data key and return only its blob.")
     static let method = KMSMethod.generateDataKeyWithoutPlaintext
     @OptionGroup var global: GlobalOptions
-    @Option(help: "Key id, key ARN, alias name or alias ARN.") var keyId: String
-    @Option(help: "AES_256 or AES_128 (or give --number-of-bytes).") var keySpec: String?
-    @Option(help: "1..1024 (or give --key-spec).") var numberOfBytes: Int?
-    @Option(help: "k=v,k2=v2 or a JSON object.") var encryptionContext: String?
-    @Flag(help: "Check the request only.") var dryRun = false
+    @OptionGroup var dataKey: DataKeyOptions
 
-    func members() throws -> [String: Any?] {
-        [
-            "KeyId": keyId, "KeySpec": keySpec, "NumberOfBytes": numberOfBytes,
-            "EncryptionContext": try ArgumentValues.context(encryptionContext, option: "--encryption-context"),
-            "DryRun": dryRun ? true : nil,
-        ]
-    }
+    func members() throws -> [String: Any?] { try dataKey.members() }
 }
 
 struct GenerateRandom: OperationCommand {

@@ -1,6 +1,7 @@
 import Foundation
 import KMSCrypto
 import KMSDomain
+import KMSPolicy
 import KMSProto
 import KMSStore
 
@@ -170,14 +171,8 @@ extension KMSService {
         throw KMSError(.conflict, "\(key.record.arn) is being changed concurrently; retry", retryable: true)
     }
 
+    /// Parses and validates a key policy (MalformedPolicyDocumentException says what is wrong).
     static func checkPolicyDocument(_ policy: String) throws(KMSError) {
-        guard (1...32_768).contains(policy.utf8.count) else {
-            throw KMSError(.malformedPolicyDocument, "The policy must be 1 to 32768 characters long.")
-        }
-        guard let data = policy.data(using: .utf8),
-              (try? JSONSerialization.jsonObject(with: data)) is [String: Any]
-        else {
-            throw KMSError(.malformedPolicyDocument, "The policy is not a JSON object.")
-        }
+        _ = try PolicyDocument.parse(policy, kind: .resource)
     }
 }

@@ -1,0 +1,49 @@
+import struct Foundation.Date
+
+/// What a policy is evaluated against: who asks, for what, on which resource, and the
+/// condition keys of the request (names compared without regard to case, as IAM does).
+public struct RequestContext: Sendable {
+    public var principalARN: String
+    /// Set when the caller is an AWS service principal (e.g. "kms.amazonaws.com").
+    public var service: String?
+    /// "kms:Encrypt".
+    public var action: String
+    /// The key ARN, or "*" for operations on no key.
+    public var resource: String
+    private var values: [String: [String]] = [:]
+
+    public init(principalARN: String, action: String, resource: String, service: String? = nil) {
+        self.principalARN = principalARN
+        self.action = action
+        self.resource = resource
+        self.service = service
+    }
+
+    /// Sets a single- or multi-valued condition key. Numbers, booleans and dates are given in
+    /// their policy string forms ("42", "true", ISO 8601).
+    public mutating func set(_ key: String, _ values: [String]) {
+        self.values[key.lowercased()] = values
+    }
+
+    public mutating func set(_ key: String, _ value: String) {
+        self.set(key, [value])
+    }
+
+    public mutating func set(_ key: String, _ value: Bool) {
+        self.set(key, [value ? "true" : "false"])
+    }
+
+    public mutating func set(_ key: String, _ date: Date) {
+        self.set(key, [String(date.timeIntervalSince1970)])
+    }
+
+    /// The encryption context as kms:EncryptionContext:<key> and kms:EncryptionContextKeys.
+    public mutating func setEncryptionContext(_ context: [String: String]) {
+        for (key, value) in context { self.set("kms:EncryptionContext:\(key)", value) }
+        self.set("kms:EncryptionContextKeys", context.keys.sorted())
+    }
+
+    func value(_ key: String) -> [String]? {
+        self.values[key.lowercased()]
+    }
+}
