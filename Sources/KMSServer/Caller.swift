@@ -1,4 +1,6 @@
+import Foundation
 import KMSDomain
+import KMSPolicy
 import KMSRPC
 
 /// Who is calling, in which account and region. Until authentication lands, every connection
@@ -20,7 +22,34 @@ public struct Caller: Sendable, Hashable {
 public protocol RequestGate: Sendable {
     func caller(for connection: RPCConnectionInfo) throws(KMSError) -> Caller
     /// `key` is nil for operations on no key (CreateKey, ListKeys, GenerateRandom, ...).
-    func authorize(_ caller: Caller, action: String, key: KeyRecord?) throws(KMSError)
+    /// `action` is the operation name without its kms: prefix ("Decrypt", "ReEncryptFrom").
+    func authorize(_ caller: Caller, action: String, key: CachedKey?, encryptionContext: [String: String]?) throws(KMSError)
+
+    /// The identity policies of the caller, for the lockout safety check.
+    func identityPolicies(of caller: Caller) -> [PolicyDocument]
+}
+
+extension RequestGate {
+    func authorize(_ caller: Caller, action: String, key: CachedKey?) throws(KMSError) {
+        try self.authorize(caller, action: action, key: key, encryptionContext: nil)
+    }
+}
+
+extension Caller {
+    /// The policy evaluation context of this caller doing `action` on `key`, with the request's
+    /// condition keys.
+    func requestContext(action: String, key: CachedKey, encryptionContext: [String: String]?) -> RequestContext {
+        var context = RequestContext(principalARN: self.principalARN, action: "kms:\(action)", resource: key.record.arn)
+        context.set("aws:PrincipalArn", self.principalARN)
+        context.set("aws:PrincipalAccount", self.account)
+        context.set("kms:CallerAccount", self.account)
+        context.set("aws:CurrentTime", Date())
+        context.set("kms:KeySpec", key.record.spec.rawValue)
+        context.set("kms:KeyUsage", key.record.usage.rawValue)
+        context.set("kms:KeyOrigin", key.record.origin.rawValue)
+        if let encryptionContext { context.setEncryptionContext(encryptionContext) }
+        return context
+    }
 }
 
 /// Every connection is the account root of the default account: the behaviour before
@@ -39,9 +68,19 @@ public struct AccountRootGate: RequestGate {
         )
     }
 
-    public func authorize(_ caller: Caller, action: String, key: KeyRecord?) throws(KMSError) {
-        if let key, key.account != caller.account {
-            throw KMSError(.accessDenied, "\(caller.principalARN) is not authorized to perform kms:\(action) on \(key.arn)")
+    /// The account root has every identity permission in its account; what it may do to a key
+    /// is what the key policy says.
+    public func authorize(_ caller: Caller, action: String, key: CachedKey?, encryptionContext: [String: String]?) throws(KMSError) {
+        guard let key else { return }
+        let decision = KeyAccess.decide(
+            caller.requestContext(action: action, key: key, encryptionContext: encryptionContext),
+            principalAccount: caller.account, keyAccount: key.record.account,
+            keyPolicy: key.policy, identityPolicies: [], encryptionContext: encryptionContext
+        )
+        if case .denied(let message) = decision {
+            throw KMSError(.accessDenied, message)
         }
     }
+
+    public func identityPolicies(of caller: Caller) -> [PolicyDocument] { [] }
 }

@@ -34,6 +34,9 @@ extension KMSService {
         serve(KMSMethod.updateAlias) { $0.updateAlias }
         serve(KMSMethod.deleteAlias) { $0.deleteAlias }
         serve(KMSMethod.listAliases) { $0.listAliases }
+        serve(KMSMethod.getKeyPolicy) { $0.getKeyPolicy }
+        serve(KMSMethod.putKeyPolicy) { $0.putKeyPolicy }
+        serve(KMSMethod.listKeyPolicies) { $0.listKeyPolicies }
         for name in KMSMethod.allNames where !table.methods.contains(name) {
             table.registerUnavailable(name, error: RPCError(
                 code: KMSError.Code.unsupportedOperation.rawValue, message: "\(name) is not implemented yet"

@@ -1,4 +1,5 @@
 import KMSDomain
+import KMSPolicy
 import KMSStore
 import Synchronization
 
@@ -6,10 +7,15 @@ import Synchronization
 public struct CachedKey: Sendable {
     public let record: KeyRecord
     public let materials: [[UInt8]: StoredMaterial]
+    /// The key policy, compiled once per key version.
+    public let policy: PolicyDocument
 
     public init(record: KeyRecord, materials: [StoredMaterial]) {
         self.record = record
         self.materials = Dictionary(materials.map { ($0.materialID, $0) }, uniquingKeysWith: { first, _ in first })
+        // Policies are validated before they are stored; one that no longer parses allows nothing.
+        self.policy = (try? PolicyDocument.parse(record.policy, kind: .resource))
+            ?? PolicyDocument(version: nil, id: nil, statements: [])
     }
 
     public var currentMaterial: StoredMaterial? { self.materials[self.record.currentMaterialID] }

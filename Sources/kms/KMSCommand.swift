@@ -17,6 +17,7 @@ struct KMSCommand: AsyncParsableCommand {
             Encrypt.self, Decrypt.self, ReEncrypt.self, GenerateDataKey.self,
             GenerateDataKeyWithoutPlaintext.self, GenerateRandom.self,
             CreateAlias.self, UpdateAlias.self, DeleteAlias.self, ListAliases.self,
+            GetKeyPolicy.self, PutKeyPolicy.self, ListKeyPolicies.self,
         ]
     )
 }

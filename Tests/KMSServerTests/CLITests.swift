@@ -85,6 +85,7 @@ import Testing
             "create-key", "describe-key", "list-keys", "update-key-description", "enable-key", "disable-key",
             "schedule-key-deletion", "cancel-key-deletion", "encrypt", "decrypt", "re-encrypt", "generate-data-key",
             "generate-data-key-without-plaintext", "generate-random", "create-alias", "update-alias", "delete-alias", "list-aliases",
+            "get-key-policy", "put-key-policy", "list-key-policies",
         ]
         for name in names {
             let help = try Self.kms([name, "--help"], endpoint: "127.0.0.1:1")

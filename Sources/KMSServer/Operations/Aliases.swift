@@ -6,7 +6,7 @@ extension KMSService {
     func createAlias(_ request: KMSCreateAliasRequest, caller: Caller) async throws(KMSError) -> KMSCreateAliasResponse {
         try AliasName.validate(request.aliasName, creating: true)
         let target = try await self.resolve(request.targetKeyID, for: caller, accepting: .keyOnly, field: "targetKeyId")
-        try self.gate.authorize(caller, action: "CreateAlias", key: target.record)
+        try self.gate.authorize(caller, action: "CreateAlias", key: target)
         try target.record.state.checkModifiable(keyARN: target.record.arn)
         guard target.record.account == caller.account, target.record.region == caller.region else {
             throw Self.notFound(request.targetKeyID)
@@ -25,8 +25,8 @@ extension KMSService {
         try AliasName.validate(request.aliasName, creating: true)
         let current = try await self.resolve(request.aliasName, for: caller, field: "aliasName")
         let target = try await self.resolve(request.targetKeyID, for: caller, accepting: .keyOnly, field: "targetKeyId")
-        try self.gate.authorize(caller, action: "UpdateAlias", key: current.record)
-        try self.gate.authorize(caller, action: "UpdateAlias", key: target.record)
+        try self.gate.authorize(caller, action: "UpdateAlias", key: current)
+        try self.gate.authorize(caller, action: "UpdateAlias", key: target)
         try target.record.state.checkModifiable(keyARN: target.record.arn)
         guard current.record.usage == target.record.usage, current.record.spec == target.record.spec else {
             throw .validation("An alias can point only to a key of the same key spec and key usage as its current one.")
@@ -42,7 +42,7 @@ extension KMSService {
     func deleteAlias(_ request: KMSDeleteAliasRequest, caller: Caller) async throws(KMSError) -> KMSDeleteAliasResponse {
         try AliasName.validate(request.aliasName, creating: true)
         let current = try await self.resolve(request.aliasName, for: caller, field: "aliasName")
-        try self.gate.authorize(caller, action: "DeleteAlias", key: current.record)
+        try self.gate.authorize(caller, action: "DeleteAlias", key: current)
         let deleted = try await self.store {
             try await self.aliases.delete(account: caller.account, region: caller.region, name: request.aliasName)
         }
@@ -57,7 +57,7 @@ extension KMSService {
         var keyID: String?
         if request.hasKeyID {
             let key = try await self.resolve(request.keyID, for: caller, accepting: .keyOnly)
-            try self.gate.authorize(caller, action: "ListAliases", key: key.record)
+            try self.gate.authorize(caller, action: "ListAliases", key: key)
             keyID = key.record.keyID
         } else {
             try self.gate.authorize(caller, action: "ListAliases", key: nil)

@@ -9,7 +9,7 @@ extension KMSService {
         try Limits.check(request.plaintext.count, in: Limits.plaintextBytes, field: "plaintext")
         try Validation.grantTokens(request.grantTokens)
         let key = try await self.resolve(request.keyID, for: caller)
-        try self.gate.authorize(caller, action: "Encrypt", key: key.record)
+        try self.gate.authorize(caller, action: "Encrypt", key: key, encryptionContext: request.encryptionContext)
         try Validation.symmetricEncryption(key.record, algorithm: request.hasEncryptionAlgorithm ? request.encryptionAlgorithm.awsName : nil)
         try Validation.dryRun(request.dryRun)
         let material = try self.currentMaterial(of: key)
@@ -29,7 +29,9 @@ extension KMSService {
         try Limits.check(blob.count, in: Limits.ciphertextBlobBytes, field: "ciphertextBlob")
         try Validation.grantTokens(request.grantTokens)
         if request.hasRecipient { throw KMSError(.unsupportedOperation, "Recipient (attested decryption) is not supported.") }
-        let (key, material) = try await self.keyForCiphertext(blob, expected: request.hasKeyID ? request.keyID : nil, caller: caller, action: "Decrypt")
+        let (key, material) = try await self.keyForCiphertext(
+            blob, expected: request.hasKeyID ? request.keyID : nil, caller: caller, action: "Decrypt", encryptionContext: request.encryptionContext
+        )
         try Validation.symmetricEncryption(key.record, algorithm: request.hasEncryptionAlgorithm ? request.encryptionAlgorithm.awsName : nil)
         try Validation.dryRun(request.dryRun)
         var call = WorkerDecryptRequest()
@@ -49,11 +51,12 @@ extension KMSService {
         try Limits.check(blob.count, in: Limits.ciphertextBlobBytes, field: "ciphertextBlob")
         try Validation.grantTokens(request.grantTokens)
         let (source, sourceMaterial) = try await self.keyForCiphertext(
-            blob, expected: request.hasSourceKeyID ? request.sourceKeyID : nil, caller: caller, action: "ReEncryptFrom"
+            blob, expected: request.hasSourceKeyID ? request.sourceKeyID : nil, caller: caller, action: "ReEncryptFrom",
+            encryptionContext: request.sourceEncryptionContext
         )
         try Validation.symmetricEncryption(source.record, algorithm: request.hasSourceEncryptionAlgorithm ? request.sourceEncryptionAlgorithm.awsName : nil)
         let destination = try await self.resolve(request.destinationKeyID, for: caller, field: "destinationKeyId")
-        try self.gate.authorize(caller, action: "ReEncryptTo", key: destination.record)
+        try self.gate.authorize(caller, action: "ReEncryptTo", key: destination, encryptionContext: request.destinationEncryptionContext)
         try Validation.symmetricEncryption(destination.record, algorithm: request.hasDestinationEncryptionAlgorithm ? request.destinationEncryptionAlgorithm.awsName : nil)
         try Validation.dryRun(request.dryRun)
         let destinationMaterial = try self.currentMaterial(of: destination)
@@ -141,7 +144,7 @@ extension KMSService {
         }
         try Validation.grantTokens(grantTokens)
         let key = try await self.resolve(keyID, for: caller)
-        try self.gate.authorize(caller, action: action, key: key.record)
+        try self.gate.authorize(caller, action: action, key: key, encryptionContext: context)
         try Validation.symmetricEncryption(key.record, algorithm: nil)
         try Validation.dryRun(dryRun)
         var call = WorkerGenerateDataKeyRequest()
@@ -155,7 +158,7 @@ extension KMSService {
 
     /// The key a ciphertext names, checked against the KeyId the caller gave (if any), with
     /// the material version the ciphertext was made with.
-    private func keyForCiphertext(_ blob: [UInt8], expected: String?, caller: Caller, action: String) async throws(KMSError) -> (CachedKey, StoredMaterial) {
+    private func keyForCiphertext(_ blob: [UInt8], expected: String?, caller: Caller, action: String, encryptionContext: [String: String]) async throws(KMSError) -> (CachedKey, StoredMaterial) {
         let header = try SymmetricCiphertext.header(of: blob)
         let keyID = header.keyID.description
         if let expected {
@@ -170,7 +173,7 @@ extension KMSService {
         } catch where error.code == .notFound {
             throw KMSError.invalidCiphertext("The ciphertext refers to a customer master key that does not exist, does not exist in this region, or you are not allowed to access.")
         }
-        try self.gate.authorize(caller, action: action, key: key.record)
+        try self.gate.authorize(caller, action: action, key: key, encryptionContext: encryptionContext)
         if key.materials[header.materialID.bytes] == nil {
             // Another kmsd may have rotated the key since we cached it.
             key = try await self.reloadKey(keyID)

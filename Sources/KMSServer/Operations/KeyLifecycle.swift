@@ -39,11 +39,14 @@ extension KMSService {
             throw KMSError(.unsupportedOperation, "Tags are not supported yet.")
         }
         let policy = request.hasPolicy ? request.policy : DefaultKeyPolicy.document(partition: self.scope.partition, account: caller.account)
-        try Self.checkPolicyDocument(policy)
+        let document = try PolicyDocument.parse(policy, kind: .resource)
         try self.gate.authorize(caller, action: "CreateKey", key: nil)
 
         let keyID = UUID().uuidString.lowercased()
         let arn = self.scope.keyARN(account: caller.account, region: caller.region, keyID: keyID)
+        if request.hasPolicy, !(request.hasBypassPolicyLockoutSafetyCheck && request.bypassPolicyLockoutSafetyCheck) {
+            try self.checkLockout(document, caller: caller, keyAccount: caller.account, keyARN: arn)
+        }
         var generate = WorkerGenerateKeyMaterialRequest()
         generate.keyID = keyID
         generate.keyArn = arn
@@ -71,7 +74,7 @@ extension KMSService {
     func describeKey(_ request: KMSDescribeKeyRequest, caller: Caller) async throws(KMSError) -> KMSDescribeKeyResponse {
         try Validation.grantTokens(request.grantTokens)
         let key = try await self.resolve(request.keyID, for: caller)
-        try self.gate.authorize(caller, action: "DescribeKey", key: key.record)
+        try self.gate.authorize(caller, action: "DescribeKey", key: key)
         var response = KMSDescribeKeyResponse()
         response.keyMetadata = KMSKeyMetadata(key.record)
         return response
@@ -157,7 +160,7 @@ extension KMSService {
         _ mutate: (inout KeyRecord) throws(KMSError) -> Void
     ) async throws(KMSError) -> KeyRecord {
         var key = try await self.resolve(keyText, for: caller, accepting: accepting)
-        try self.gate.authorize(caller, action: action, key: key.record)
+        try self.gate.authorize(caller, action: action, key: key)
         for _ in 0..<5 {
             var record = key.record
             try mutate(&record)
@@ -169,10 +172,5 @@ extension KMSService {
             key = try await self.reloadKey(key.record.keyID)
         }
         throw KMSError(.conflict, "\(key.record.arn) is being changed concurrently; retry", retryable: true)
-    }
-
-    /// Parses and validates a key policy (MalformedPolicyDocumentException says what is wrong).
-    static func checkPolicyDocument(_ policy: String) throws(KMSError) {
-        _ = try PolicyDocument.parse(policy, kind: .resource)
     }
 }

@@ -1,0 +1,120 @@
+/// The AWS KMS authorization decision for one request on one key, from the key policy, the
+/// caller's identity policies and the key's grants:
+///
+/// - an explicit deny in the key policy or in an identity policy wins;
+/// - else the key policy allowing the principal itself allows (in the key's own account);
+/// - else the key policy allowing the principal's account (its root: delegation) together with
+///   an identity policy of the principal allowing it allows; across accounts this is the only way;
+/// - else a grant for this principal and operation, whose constraints hold, allows.
+public enum KeyAccess {
+    public enum Decision: Sendable, Hashable {
+        case allowed(Via)
+        case denied(message: String)
+
+        public var isAllowed: Bool {
+            if case .allowed = self { return true }
+            return false
+        }
+    }
+
+    public enum Via: Sendable, Hashable {
+        case keyPolicy
+        case identityPolicy
+        case grant(id: String)
+    }
+
+    /// A grant as evaluation needs it.
+    public struct GrantRule: Sendable, Hashable {
+        public let id: String
+        public let granteePrincipal: String
+        /// Operation names without the kms: prefix ("Decrypt").
+        public let operations: Set<String>
+        public let encryptionContextEquals: [String: String]?
+        public let encryptionContextSubset: [String: String]?
+
+        public init(id: String, granteePrincipal: String, operations: Set<String>, encryptionContextEquals: [String: String]? = nil, encryptionContextSubset: [String: String]? = nil) {
+            self.id = id
+            self.granteePrincipal = granteePrincipal
+            self.operations = operations
+            self.encryptionContextEquals = encryptionContextEquals
+            self.encryptionContextSubset = encryptionContextSubset
+        }
+
+        func allows(principal: String, operation: String, encryptionContext: [String: String]?) -> Bool {
+            guard principal == self.granteePrincipal, self.operations.contains(operation) else { return false }
+            if let equals = self.encryptionContextEquals, (encryptionContext ?? [:]) != equals { return false }
+            if let subset = self.encryptionContextSubset {
+                let context = encryptionContext ?? [:]
+                guard subset.allSatisfy({ context[$0.key] == $0.value }) else { return false }
+            }
+            return true
+        }
+    }
+
+    /// `context` names the principal, the kms: action and the key ARN, with its condition keys.
+    /// An account's root has every identity permission in its own account implicitly.
+    public static func decide(
+        _ context: RequestContext,
+        principalAccount: String,
+        keyAccount: String,
+        keyPolicy: PolicyDocument,
+        identityPolicies: [PolicyDocument],
+        grants: [GrantRule] = [],
+        encryptionContext: [String: String]? = nil
+    ) -> Decision {
+        let subject = "User: \(context.principalARN) is not authorized to perform: \(context.action) on resource: \(context.resource)"
+        let direct = keyPolicy.evaluate(context)
+        if case .explicitDeny = direct {
+            return .denied(message: "\(subject) with an explicit deny in a resource-based policy")
+        }
+        var identity: PolicyDecision = .notApplicable
+        for policy in identityPolicies {
+            switch policy.evaluate(context) {
+            case .explicitDeny:
+                return .denied(message: "\(subject) with an explicit deny in an identity-based policy")
+            case .allow:
+                identity = .allow
+            case .notApplicable:
+                break
+            }
+        }
+        let root = "arn:aws:iam::\(principalAccount):root"
+        let isRoot = context.principalARN.hasSuffix(":iam::\(principalAccount):root")
+        let identityAllows = identity == .allow || isRoot
+        let sameAccount = principalAccount == keyAccount
+
+        if direct == .allow, sameAccount || identityAllows {
+            return .allowed(.keyPolicy)
+        }
+        var asRoot = context
+        asRoot.principalARN = root
+        let delegated = keyPolicy.evaluate(asRoot)
+        if case .explicitDeny = delegated {
+            return .denied(message: "\(subject) with an explicit deny in a resource-based policy")
+        }
+        if delegated == .allow, identityAllows {
+            return .allowed(identity == .allow && !isRoot ? .identityPolicy : .keyPolicy)
+        }
+        let operation = context.action.hasPrefix("kms:") ? String(context.action.dropFirst(4)) : context.action
+        if let grant = grants.first(where: { $0.allows(principal: context.principalARN, operation: operation, encryptionContext: encryptionContext) }) {
+            return .allowed(.grant(id: grant.id))
+        }
+        if delegated == .allow || direct == .allow {
+            return .denied(message: "\(subject) because no identity-based policy allows the \(context.action) action")
+        }
+        return .denied(message: "\(subject) because no resource-based policy allows the \(context.action) action")
+    }
+
+    /// The lockout safety check of CreateKey and PutKeyPolicy: would the caller still be able to
+    /// change this policy under it?
+    public static func keepsPolicyAdministrable(
+        _ policy: PolicyDocument, principalARN: String, principalAccount: String, keyAccount: String, keyARN: String,
+        identityPolicies: [PolicyDocument]
+    ) -> Bool {
+        var context = RequestContext(principalARN: principalARN, action: "kms:PutKeyPolicy", resource: keyARN)
+        context.set("aws:PrincipalArn", principalARN)
+        context.set("aws:PrincipalAccount", principalAccount)
+        context.set("kms:CallerAccount", principalAccount)
+        return decide(context, principalAccount: principalAccount, keyAccount: keyAccount, keyPolicy: policy, identityPolicies: identityPolicies).isAllowed
+    }
+}

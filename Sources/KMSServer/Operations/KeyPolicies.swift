@@ -1,0 +1,60 @@
+import KMSDomain
+import KMSPolicy
+import KMSProto
+
+extension KMSService {
+    /// The only key policy name AWS KMS has.
+    static let policyName = "default"
+
+    func getKeyPolicy(_ request: KMSGetKeyPolicyRequest, caller: Caller) async throws(KMSError) -> KMSGetKeyPolicyResponse {
+        try Self.checkPolicyName(request.hasPolicyName ? request.policyName : nil)
+        let key = try await self.resolve(request.keyID, for: caller, accepting: .keyOnly)
+        try self.gate.authorize(caller, action: "GetKeyPolicy", key: key)
+        var response = KMSGetKeyPolicyResponse()
+        response.policy = key.record.policy
+        response.policyName = Self.policyName
+        return response
+    }
+
+    func putKeyPolicy(_ request: KMSPutKeyPolicyRequest, caller: Caller) async throws(KMSError) -> KMSPutKeyPolicyResponse {
+        try Self.checkPolicyName(request.hasPolicyName ? request.policyName : nil)
+        let document = try PolicyDocument.parse(request.policy, kind: .resource)
+        let bypass = request.hasBypassPolicyLockoutSafetyCheck && request.bypassPolicyLockoutSafetyCheck
+        _ = try await self.change(request.keyID, caller: caller, action: "PutKeyPolicy", accepting: .keyOnly) { record throws(KMSError) in
+            try record.state.checkModifiable(keyARN: record.arn)
+            if !bypass {
+                try self.checkLockout(document, caller: caller, keyAccount: record.account, keyARN: record.arn)
+            }
+            record.policy = request.policy
+        }
+        return KMSPutKeyPolicyResponse()
+    }
+
+    func listKeyPolicies(_ request: KMSListKeyPoliciesRequest, caller: Caller) async throws(KMSError) -> KMSListKeyPoliciesResponse {
+        _ = try Validation.limit(request.hasLimit ? request.limit : nil, range: 1...1000, default: 100)
+        let key = try await self.resolve(request.keyID, for: caller, accepting: .keyOnly)
+        try self.gate.authorize(caller, action: "ListKeyPolicies", key: key)
+        var response = KMSListKeyPoliciesResponse()
+        response.policyNames = [Self.policyName]
+        response.truncated = false
+        return response
+    }
+
+    /// Refuses a policy under which the caller could not change the policy again.
+    func checkLockout(_ policy: PolicyDocument, caller: Caller, keyAccount: String, keyARN: String) throws(KMSError) {
+        let administrable = KeyAccess.keepsPolicyAdministrable(
+            policy, principalARN: caller.principalARN, principalAccount: caller.account, keyAccount: keyAccount,
+            keyARN: keyARN, identityPolicies: self.gate.identityPolicies(of: caller)
+        )
+        guard administrable else {
+            throw KMSError(.malformedPolicyDocument, "The new key policy will not allow you to update the key policy in the future.")
+        }
+    }
+
+    static func checkPolicyName(_ name: String?) throws(KMSError) {
+        guard let name else { return }
+        guard name == policyName else {
+            throw KMSError(.notFound, "No such policy exists: '\(name.prefix(128))'; the only key policy name is 'default'.")
+        }
+    }
+}
