@@ -48,11 +48,16 @@ extension KMSService {
             return try await self.loadKey(target, named: text)
         }
         let generation = self.cache.generation
-        guard let alias = try await self.store({ try await self.aliases.find(account: account, region: region, name: name) }) else {
-            throw KMSError(.notFound, "Alias \(self.scope.aliasARN(account: account, region: region, name: name)) is not found.")
+        if let alias = try await self.store({ try await self.aliases.find(account: account, region: region, name: name) }) {
+            self.cache.storeAlias(aliasKey, target: alias.targetKeyID, loadedAt: generation)
+            return try await self.loadKey(alias.targetKeyID, named: text)
         }
-        self.cache.storeAlias(aliasKey, target: alias.targetKeyID, loadedAt: generation)
-        return try await self.loadKey(alias.targetKeyID, named: text)
+        // alias/aws/<service> names the account's AWS managed key, which exists once named.
+        if let service = Self.awsManagedService(name), self.scope.regions.contains(region) {
+            let keyID = try await self.createAWSManagedKey(account: account, region: region, aliasName: name, service: service)
+            return try await self.loadKey(keyID, named: text)
+        }
+        throw KMSError(.notFound, "Alias \(self.scope.aliasARN(account: account, region: region, name: name)) is not found.")
     }
 
     private func checkScope(_ arn: KMSResourceARN, caller: Caller, text: String) throws(KMSError) {

@@ -32,8 +32,22 @@ public struct KeyStore: Sendable {
         creation_date, deletion_date, pending_window_days, policy, current_material_id, row_version
         """
 
-    public func insert(_ key: KeyRecord, material: StoredMaterial) async throws {
+    /// Inserts a key with its first material; with `alias`, also that alias for it, all or
+    /// nothing: returns false (and inserts nothing) when the alias exists already.
+    @discardableResult
+    public func insert(_ key: KeyRecord, material: StoredMaterial, alias: String? = nil) async throws -> Bool {
         guard let id = UUID(uuidString: key.keyID) else { throw StoreError.invalid("key id \(key.keyID)") }
+        do {
+            try await self.insert(key, id: id, material: material, alias: alias)
+            return true
+        } catch is AliasTaken {
+            return false
+        }
+    }
+
+    private struct AliasTaken: Error {}
+
+    private func insert(_ key: KeyRecord, id: UUID, material: StoredMaterial, alias: String?) async throws {
         try await self.client.withTransaction(logger: self.logger) { connection in
             try await connection.query(
                 """
@@ -54,6 +68,19 @@ public struct KeyStore: Sendable {
                 """,
                 logger: self.logger
             )
+            if let alias {
+                let rows = try await connection.query(
+                    """
+                    INSERT INTO kms_aliases (account_id, region, alias_name, target_key_id, creation_date, last_updated_date)
+                    VALUES (\(key.account), \(key.region), \(alias), \(id), \(key.creationDate), \(key.creationDate))
+                    ON CONFLICT DO NOTHING RETURNING 1
+                    """,
+                    logger: self.logger
+                )
+                var inserted = false
+                for try await _ in rows { inserted = true }
+                if !inserted { throw AliasTaken() }  // rolls the key back too
+            }
         }
     }
 

@@ -106,6 +106,7 @@ extension KMSService {
     func updateKeyDescription(_ request: KMSUpdateKeyDescriptionRequest, caller: Caller) async throws(KMSError) -> KMSUpdateKeyDescriptionResponse {
         try Validation.description(request.description_p)
         _ = try await self.change(request.keyID, caller: caller, action: "UpdateKeyDescription", accepting: .keyOnly) { record throws(KMSError) in
+            try Self.refuseIfAWSManaged(record, "UpdateKeyDescription")
             try record.state.checkModifiable(keyARN: record.arn)
             record.description = request.description_p
         }
@@ -121,6 +122,7 @@ extension KMSService {
 
     func disableKey(_ request: KMSDisableKeyRequest, caller: Caller) async throws(KMSError) -> KMSDisableKeyResponse {
         _ = try await self.change(request.keyID, caller: caller, action: "DisableKey", accepting: .keyOnly) { record throws(KMSError) in
+            try Self.refuseIfAWSManaged(record, "DisableKey")
             record.state = try record.state.disabling(keyARN: record.arn)
         }
         return KMSDisableKeyResponse()
@@ -131,6 +133,7 @@ extension KMSService {
         try Limits.check(value: days, in: 7...30, field: "pendingWindowInDays")
         let now = self.now()
         let updated = try await self.change(request.keyID, caller: caller, action: "ScheduleKeyDeletion", accepting: .keyOnly) { record throws(KMSError) in
+            try Self.refuseIfAWSManaged(record, "ScheduleKeyDeletion")
             record.state = try record.state.schedulingDeletion(keyARN: record.arn)
             record.deletionDate = Date(timeIntervalSince1970: (now.timeIntervalSince1970 + Double(days) * 86_400).rounded(.down))
             record.pendingWindowInDays = days

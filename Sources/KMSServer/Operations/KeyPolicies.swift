@@ -21,6 +21,7 @@ extension KMSService {
         let document = try PolicyDocument.parse(request.policy, kind: .resource)
         let bypass = request.hasBypassPolicyLockoutSafetyCheck && request.bypassPolicyLockoutSafetyCheck
         _ = try await self.change(request.keyID, caller: caller, action: "PutKeyPolicy", accepting: .keyOnly) { record throws(KMSError) in
+            try Self.refuseIfAWSManaged(record, "PutKeyPolicy")
             try record.state.checkModifiable(keyARN: record.arn)
             if !bypass {
                 try self.checkLockout(document, caller: caller, keyAccount: record.account, keyARN: record.arn)
