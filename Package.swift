@@ -179,7 +179,7 @@ let package = Package(
         .testTarget(
             name: "KMSServerTests",
             dependencies: [
-                "KMSTestSupport", "KMSClient", "KMSProto", "KMSRPC", "KMSDomain",
+                "KMSTestSupport", "KMSClient", "KMSProto", "KMSRPC", "KMSDomain", "KMSStore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),

@@ -116,7 +116,7 @@ extension PolicyDocument {
     }
 
     /// arn:<partition>:iam::<account>:<root|user/...|role/...> or an STS assumed-role ARN.
-    static func isPrincipalARN(_ text: String) -> Bool {
+    public static func isPrincipalARN(_ text: String) -> Bool {
         let parts = text.split(separator: ":", maxSplits: 5, omittingEmptySubsequences: false)
         guard parts.count == 6, parts[0] == "arn", !parts[1].isEmpty, parts[2] == "iam" || parts[2] == "sts",
               parts[3].isEmpty, Account.isValid(String(parts[4])), !parts[5].isEmpty

@@ -75,7 +75,7 @@ public struct AccountRootGate: RequestGate {
         let decision = KeyAccess.decide(
             caller.requestContext(action: action, key: key, encryptionContext: encryptionContext),
             principalAccount: caller.account, keyAccount: key.record.account,
-            keyPolicy: key.policy, identityPolicies: [], encryptionContext: encryptionContext
+            keyPolicy: key.policy, identityPolicies: [], grants: key.grants, encryptionContext: encryptionContext
         )
         if case .denied(let message) = decision {
             throw KMSError(.accessDenied, message)

@@ -37,6 +37,11 @@ extension KMSService {
         serve(KMSMethod.getKeyPolicy) { $0.getKeyPolicy }
         serve(KMSMethod.putKeyPolicy) { $0.putKeyPolicy }
         serve(KMSMethod.listKeyPolicies) { $0.listKeyPolicies }
+        serve(KMSMethod.createGrant) { $0.createGrant }
+        serve(KMSMethod.listGrants) { $0.listGrants }
+        serve(KMSMethod.listRetirableGrants) { $0.listRetirableGrants }
+        serve(KMSMethod.retireGrant) { $0.retireGrant }
+        serve(KMSMethod.revokeGrant) { $0.revokeGrant }
         for name in KMSMethod.allNames where !table.methods.contains(name) {
             table.registerUnavailable(name, error: RPCError(
                 code: KMSError.Code.unsupportedOperation.rawValue, message: "\(name) is not implemented yet"

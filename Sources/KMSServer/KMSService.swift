@@ -10,6 +10,7 @@ public final class KMSService: Sendable {
     public let scope: ServiceScope
     let keys: KeyStore
     let aliases: AliasStore
+    let grants: GrantStore
     let cache: KeyCache
     let worker: WorkerPool
     let gate: any RequestGate
@@ -28,6 +29,7 @@ public final class KMSService: Sendable {
         self.scope = scope
         self.keys = KeyStore(client: client, logger: logger)
         self.aliases = AliasStore(client: client, scope: scope, logger: logger)
+        self.grants = GrantStore(client: client, logger: logger)
         self.cache = cache
         self.worker = worker
         self.gate = gate

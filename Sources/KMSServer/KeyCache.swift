@@ -9,10 +9,20 @@ public struct CachedKey: Sendable {
     public let materials: [[UInt8]: StoredMaterial]
     /// The key policy, compiled once per key version.
     public let policy: PolicyDocument
+    /// The key's grants, as evaluation needs them.
+    public let grants: [KeyAccess.GrantRule]
+    public let grantIDs: Set<String>
 
-    public init(record: KeyRecord, materials: [StoredMaterial]) {
+    public init(record: KeyRecord, materials: [StoredMaterial], grants: [GrantRecord] = []) {
         self.record = record
         self.materials = Dictionary(materials.map { ($0.materialID, $0) }, uniquingKeysWith: { first, _ in first })
+        self.grants = grants.map {
+            KeyAccess.GrantRule(
+                id: $0.grantID, granteePrincipal: $0.granteePrincipal, operations: Set($0.operations),
+                encryptionContextEquals: $0.encryptionContextEquals, encryptionContextSubset: $0.encryptionContextSubset
+            )
+        }
+        self.grantIDs = Set(grants.map(\.grantID))
         // Policies are validated before they are stored; one that no longer parses allows nothing.
         self.policy = (try? PolicyDocument.parse(record.policy, kind: .resource))
             ?? PolicyDocument(version: nil, id: nil, statements: [])

@@ -30,9 +30,18 @@ extension KMSService {
         guard let (record, materials) = try await self.store({ try await self.keys.fetch(keyID: keyID) }) else {
             throw Self.notFound(text)
         }
-        let key = CachedKey(record: record, materials: materials)
+        let grants = try await self.store { try await self.grants.forKey(keyID) }
+        let key = CachedKey(record: record, materials: materials, grants: grants)
         self.cache.store(key, loadedAt: generation)
         return key
+    }
+
+    /// A grant token makes its grant count at once, even before this kmsd has heard of it:
+    /// a key whose cached grants miss a token's grant is read again.
+    func freshen(_ key: CachedKey, grantTokens: [String]) async throws(KMSError) -> CachedKey {
+        let named = grantTokens.compactMap(GrantToken.grantID(from:))
+        guard named.contains(where: { !key.grantIDs.contains($0) }) else { return key }
+        return try await self.reloadKey(key.record.keyID)
     }
 
     /// Drops a key from the cache and reads it again (after a change of our own, or when a

@@ -94,6 +94,29 @@ public enum Migrations {
                 FOR EACH ROW EXECUTE FUNCTION kms_notify_alias_change()
             """,
         ]),
+        Migration(version: 2, name: "grants", statements: [
+            """
+            CREATE TABLE kms_grants (
+                grant_id text PRIMARY KEY,
+                key_id uuid NOT NULL REFERENCES kms_keys (key_id) ON DELETE CASCADE,
+                name text,
+                grantee_principal text NOT NULL,
+                retiring_principal text,
+                issuing_account text NOT NULL,
+                operations text[] NOT NULL,
+                context_equals text,
+                context_subset text,
+                creation_date timestamptz NOT NULL
+            )
+            """,
+            "CREATE INDEX kms_grants_by_key ON kms_grants (key_id, grant_id)",
+            "CREATE INDEX kms_grants_by_retiring_principal ON kms_grants (retiring_principal, grant_id)",
+            // A grant change is a change of its key: every kmsd drops the cached key with its grants.
+            """
+            CREATE TRIGGER kms_grants_changed AFTER INSERT OR UPDATE OR DELETE ON kms_grants
+                FOR EACH ROW EXECUTE FUNCTION kms_notify_key_change()
+            """,
+        ]),
     ]
 
     /// Applies every migration not yet recorded. Safe to call from several processes at once.

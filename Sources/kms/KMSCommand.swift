@@ -18,6 +18,7 @@ struct KMSCommand: AsyncParsableCommand {
             GenerateDataKeyWithoutPlaintext.self, GenerateRandom.self,
             CreateAlias.self, UpdateAlias.self, DeleteAlias.self, ListAliases.self,
             GetKeyPolicy.self, PutKeyPolicy.self, ListKeyPolicies.self,
+            CreateGrant.self, ListGrants.self, ListRetirableGrants.self, RetireGrant.self, RevokeGrant.self,
         ]
     )
 }

@@ -86,6 +86,7 @@ import Testing
             "schedule-key-deletion", "cancel-key-deletion", "encrypt", "decrypt", "re-encrypt", "generate-data-key",
             "generate-data-key-without-plaintext", "generate-random", "create-alias", "update-alias", "delete-alias", "list-aliases",
             "get-key-policy", "put-key-policy", "list-key-policies",
+            "create-grant", "list-grants", "list-retirable-grants", "retire-grant", "revoke-grant",
         ]
         for name in names {
             let help = try Self.kms([name, "--help"], endpoint: "127.0.0.1:1")

@@ -1,6 +1,7 @@
 import Foundation
 import KMSClient
 import KMSProto
+import KMSStore
 import KMSTestSupport
 import PostgresNIO
 import Testing
@@ -165,7 +166,7 @@ import Testing
             for try await n in try await client.query("SELECT count(*) FROM kms_schema_migrations").decode(Int.self) { count = n }
             return count
         }
-        #expect(migrations == 1)
+        #expect(migrations == Migrations.all.count)
         await one.close()
         await two.close()
         await first.stop()

@@ -8,7 +8,7 @@ extension KMSService {
     func encrypt(_ request: KMSEncryptRequest, caller: Caller) async throws(KMSError) -> KMSEncryptResponse {
         try Limits.check(request.plaintext.count, in: Limits.plaintextBytes, field: "plaintext")
         try Validation.grantTokens(request.grantTokens)
-        let key = try await self.resolve(request.keyID, for: caller)
+        let key = try await self.freshen(try await self.resolve(request.keyID, for: caller), grantTokens: request.grantTokens)
         try self.gate.authorize(caller, action: "Encrypt", key: key, encryptionContext: request.encryptionContext)
         try Validation.symmetricEncryption(key.record, algorithm: request.hasEncryptionAlgorithm ? request.encryptionAlgorithm.awsName : nil)
         try Validation.dryRun(request.dryRun)
@@ -30,7 +30,8 @@ extension KMSService {
         try Validation.grantTokens(request.grantTokens)
         if request.hasRecipient { throw KMSError(.unsupportedOperation, "Recipient (attested decryption) is not supported.") }
         let (key, material) = try await self.keyForCiphertext(
-            blob, expected: request.hasKeyID ? request.keyID : nil, caller: caller, action: "Decrypt", encryptionContext: request.encryptionContext
+            blob, expected: request.hasKeyID ? request.keyID : nil, caller: caller, action: "Decrypt", encryptionContext: request.encryptionContext,
+            grantTokens: request.grantTokens
         )
         try Validation.symmetricEncryption(key.record, algorithm: request.hasEncryptionAlgorithm ? request.encryptionAlgorithm.awsName : nil)
         try Validation.dryRun(request.dryRun)
@@ -52,10 +53,12 @@ extension KMSService {
         try Validation.grantTokens(request.grantTokens)
         let (source, sourceMaterial) = try await self.keyForCiphertext(
             blob, expected: request.hasSourceKeyID ? request.sourceKeyID : nil, caller: caller, action: "ReEncryptFrom",
-            encryptionContext: request.sourceEncryptionContext
+            encryptionContext: request.sourceEncryptionContext, grantTokens: request.grantTokens
         )
         try Validation.symmetricEncryption(source.record, algorithm: request.hasSourceEncryptionAlgorithm ? request.sourceEncryptionAlgorithm.awsName : nil)
-        let destination = try await self.resolve(request.destinationKeyID, for: caller, field: "destinationKeyId")
+        let destination = try await self.freshen(
+            try await self.resolve(request.destinationKeyID, for: caller, field: "destinationKeyId"), grantTokens: request.grantTokens
+        )
         try self.gate.authorize(caller, action: "ReEncryptTo", key: destination, encryptionContext: request.destinationEncryptionContext)
         try Validation.symmetricEncryption(destination.record, algorithm: request.hasDestinationEncryptionAlgorithm ? request.destinationEncryptionAlgorithm.awsName : nil)
         try Validation.dryRun(request.dryRun)
@@ -143,7 +146,7 @@ extension KMSService {
             }
         }
         try Validation.grantTokens(grantTokens)
-        let key = try await self.resolve(keyID, for: caller)
+        let key = try await self.freshen(try await self.resolve(keyID, for: caller), grantTokens: grantTokens)
         try self.gate.authorize(caller, action: action, key: key, encryptionContext: context)
         try Validation.symmetricEncryption(key.record, algorithm: nil)
         try Validation.dryRun(dryRun)
@@ -158,7 +161,9 @@ extension KMSService {
 
     /// The key a ciphertext names, checked against the KeyId the caller gave (if any), with
     /// the material version the ciphertext was made with.
-    private func keyForCiphertext(_ blob: [UInt8], expected: String?, caller: Caller, action: String, encryptionContext: [String: String]) async throws(KMSError) -> (CachedKey, StoredMaterial) {
+    private func keyForCiphertext(
+        _ blob: [UInt8], expected: String?, caller: Caller, action: String, encryptionContext: [String: String], grantTokens: [String]
+    ) async throws(KMSError) -> (CachedKey, StoredMaterial) {
         let header = try SymmetricCiphertext.header(of: blob)
         let keyID = header.keyID.description
         if let expected {
@@ -173,6 +178,7 @@ extension KMSService {
         } catch where error.code == .notFound {
             throw KMSError.invalidCiphertext("The ciphertext refers to a customer master key that does not exist, does not exist in this region, or you are not allowed to access.")
         }
+        key = try await self.freshen(key, grantTokens: grantTokens)
         try self.gate.authorize(caller, action: action, key: key, encryptionContext: encryptionContext)
         if key.materials[header.materialID.bytes] == nil {
             // Another kmsd may have rotated the key since we cached it.

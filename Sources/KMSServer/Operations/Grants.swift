@@ -1,0 +1,182 @@
+import Foundation
+import KMSCrypto
+import KMSDomain
+import KMSPolicy
+import KMSProto
+
+extension KMSService {
+    /// Operations that take an encryption context, and so may carry grant constraints.
+    static let contextOperations: Set<String> = [
+        "Decrypt", "Encrypt", "GenerateDataKey", "GenerateDataKeyWithoutPlaintext", "ReEncryptFrom", "ReEncryptTo",
+        "GenerateDataKeyPair", "GenerateDataKeyPairWithoutPlaintext", "CreateGrant", "RetireGrant",
+    ]
+
+    func createGrant(_ request: KMSCreateGrantRequest, caller: Caller) async throws(KMSError) -> KMSCreateGrantResponse {
+        try Self.checkPrincipal(request.granteePrincipal, field: "granteePrincipal")
+        if request.hasRetiringPrincipal { try Self.checkPrincipal(request.retiringPrincipal, field: "retiringPrincipal") }
+        try Validation.grantTokens(request.grantTokens)
+        let operations = request.operations.map(\.awsName)
+        guard !operations.isEmpty, !operations.contains("") else {
+            throw .validation("1 validation error detected: Value at 'operations' failed to satisfy constraint: Member must have at least one valid GrantOperation")
+        }
+        var equals: [String: String]?
+        var subset: [String: String]?
+        if request.hasConstraints {
+            let constraints = request.constraints
+            guard constraints.encryptionContextEquals.isEmpty || constraints.encryptionContextSubset.isEmpty else {
+                throw .validation("A grant may constrain EncryptionContextEquals or EncryptionContextSubset, not both.")
+            }
+            equals = constraints.encryptionContextEquals.isEmpty ? nil : constraints.encryptionContextEquals
+            subset = constraints.encryptionContextSubset.isEmpty ? nil : constraints.encryptionContextSubset
+            if equals != nil || subset != nil, let other = operations.first(where: { !Self.contextOperations.contains($0) }) {
+                throw .validation("Grant constraints are not allowed with the \(other) operation, which takes no encryption context.")
+            }
+            _ = try EncryptionContextEncoding.canonicalBytes(equals ?? subset ?? [:])
+        }
+        if request.hasName {
+            guard (1...256).contains(request.name.utf8.count), request.name.utf8.allSatisfy(Self.isNameByte) else {
+                throw .validation("1 validation error detected: Value at 'name' failed to satisfy constraint: Member must satisfy regular expression pattern: ^[a-zA-Z0-9:/_-]+$")
+            }
+        }
+        var key = try await self.resolve(request.keyID, for: caller, accepting: .keyOnly)
+        key = try await self.freshen(key, grantTokens: request.grantTokens)
+        try self.gate.authorize(caller, action: "CreateGrant", key: key)
+        try key.record.state.checkUsable(keyARN: key.record.arn)
+        try Validation.dryRun(request.dryRun)
+
+        let grant = GrantRecord(
+            grantID: hex(randomBytes(32)), keyID: key.record.keyID, name: request.hasName ? request.name : nil,
+            granteePrincipal: request.granteePrincipal, retiringPrincipal: request.hasRetiringPrincipal ? request.retiringPrincipal : nil,
+            issuingAccount: "arn:\(self.scope.partition):iam::\(caller.account):root", operations: operations.sorted(),
+            encryptionContextEquals: equals, encryptionContextSubset: subset, creationDate: self.now()
+        )
+        // A retry with the same Name and parameters gets the grant the first attempt made.
+        if let name = grant.name {
+            let existing = try await self.store { try await self.grants.forKey(key.record.keyID) }
+            if let same = existing.first(where: { $0.name == name && Self.sameTerms($0, grant) }) {
+                return Self.grantResponse(same.grantID)
+            }
+        }
+        guard try await self.store({ try await self.grants.insert(grant) }) else {
+            throw KMSError(.limitExceeded, "\(key.record.arn) already has \(GrantRecord.maximumPerKey) grants.")
+        }
+        self.cache.invalidateKey(key.record.keyID)
+        return Self.grantResponse(grant.grantID)
+    }
+
+    func listGrants(_ request: KMSListGrantsRequest, caller: Caller) async throws(KMSError) -> KMSListGrantsResponse {
+        let limit = try Validation.limit(request.hasLimit ? request.limit : nil, range: 1...1000, default: 50)
+        let after = try Marker.decode(request.hasMarker ? request.marker : nil)
+        let key = try await self.resolve(request.keyID, for: caller, accepting: .keyOnly)
+        try self.gate.authorize(caller, action: "ListGrants", key: key)
+        var page = try await self.store { try await self.grants.forKey(key.record.keyID, after: after, limit: limit + 1) }
+        if request.hasGrantID { page = page.filter { $0.grantID == request.grantID } }
+        if request.hasGranteePrincipal { page = page.filter { $0.granteePrincipal == request.granteePrincipal } }
+        var response = KMSListGrantsResponse()
+        response.grants = page.prefix(limit).map(Self.entry)
+        response.truncated = page.count > limit
+        if response.truncated, let last = page.prefix(limit).last { response.nextMarker = Marker.encode(last.grantID) }
+        return response
+    }
+
+    func listRetirableGrants(_ request: KMSListRetirableGrantsRequest, caller: Caller) async throws(KMSError) -> KMSListRetirableGrantsResponse {
+        try Self.checkPrincipal(request.retiringPrincipal, field: "retiringPrincipal")
+        let limit = try Validation.limit(request.hasLimit ? request.limit : nil, range: 1...1000, default: 50)
+        let after = try Marker.decode(request.hasMarker ? request.marker : nil)
+        try self.gate.authorize(caller, action: "ListRetirableGrants", key: nil)
+        let page = try await self.store { try await self.grants.retirable(by: request.retiringPrincipal, after: after, limit: limit + 1) }
+        var response = KMSListRetirableGrantsResponse()
+        response.grants = page.prefix(limit).map(Self.entry)
+        response.truncated = page.count > limit
+        if response.truncated, let last = page.prefix(limit).last { response.nextMarker = Marker.encode(last.grantID) }
+        return response
+    }
+
+    /// By the retiring principal, by the grantee when RetireGrant is among its operations, or by
+    /// the account that issued it.
+    func retireGrant(_ request: KMSRetireGrantRequest, caller: Caller) async throws(KMSError) -> KMSRetireGrantResponse {
+        let grantID: String
+        if request.hasGrantToken {
+            guard let id = GrantToken.grantID(from: request.grantToken) else {
+                throw KMSError(.invalidGrantToken, "The grant token is not one this service issued.")
+            }
+            grantID = id
+        } else if request.hasKeyID, request.hasGrantID {
+            grantID = request.grantID
+        } else {
+            throw .validation("RetireGrant needs a GrantToken, or a KeyId and a GrantId.")
+        }
+        guard let grant = try await self.store({ try await self.grants.find(grantID: grantID) }) else {
+            throw KMSError(.notFound, "Grant \(grantID.prefix(128)) does not exist.")
+        }
+        if request.hasKeyID {
+            let key = try await self.resolve(request.keyID, for: caller, accepting: .keyOnly)
+            guard key.record.keyID == grant.keyID else { throw KMSError(.notFound, "Grant \(grantID.prefix(128)) is not a grant of \(key.record.arn).") }
+        }
+        let allowed = caller.principalARN == grant.retiringPrincipal
+            || (caller.principalARN == grant.granteePrincipal && grant.operations.contains("RetireGrant"))
+            || "arn:\(self.scope.partition):iam::\(caller.account):root" == grant.issuingAccount
+        guard allowed else {
+            throw KMSError(.accessDenied, "User: \(caller.principalARN) is not authorized to perform: kms:RetireGrant on grant \(grantID)")
+        }
+        try Validation.dryRun(request.dryRun)
+        _ = try await self.store { try await self.grants.delete(grantID: grantID) }
+        self.cache.invalidateKey(grant.keyID)
+        return KMSRetireGrantResponse()
+    }
+
+    func revokeGrant(_ request: KMSRevokeGrantRequest, caller: Caller) async throws(KMSError) -> KMSRevokeGrantResponse {
+        let key = try await self.resolve(request.keyID, for: caller, accepting: .keyOnly)
+        try self.gate.authorize(caller, action: "RevokeGrant", key: key)
+        try Validation.dryRun(request.dryRun)
+        guard let grant = try await self.store({ try await self.grants.find(grantID: request.grantID) }), grant.keyID == key.record.keyID else {
+            throw KMSError(.notFound, "Grant \(request.grantID.prefix(128)) does not exist on \(key.record.arn).")
+        }
+        _ = try await self.store { try await self.grants.delete(grantID: grant.grantID) }
+        self.cache.invalidateKey(key.record.keyID)
+        return KMSRevokeGrantResponse()
+    }
+
+    static func grantResponse(_ grantID: String) -> KMSCreateGrantResponse {
+        var response = KMSCreateGrantResponse()
+        response.grantID = grantID
+        response.grantToken = GrantToken.make(grantID: grantID)
+        return response
+    }
+
+    static func entry(_ grant: GrantRecord) -> KMSGrantListEntry {
+        var entry = KMSGrantListEntry()
+        entry.keyID = grant.keyID
+        entry.grantID = grant.grantID
+        if let name = grant.name { entry.name = name }
+        entry.creationDate = .init(date: grant.creationDate)
+        entry.granteePrincipal = grant.granteePrincipal
+        if let retiring = grant.retiringPrincipal { entry.retiringPrincipal = retiring }
+        entry.issuingAccount = grant.issuingAccount
+        entry.operations = grant.operations.compactMap { KMSGrantOperation(awsName: $0) }
+        if let equals = grant.encryptionContextEquals { entry.constraints.encryptionContextEquals = equals }
+        if let subset = grant.encryptionContextSubset { entry.constraints.encryptionContextSubset = subset }
+        return entry
+    }
+
+    static func sameTerms(_ a: GrantRecord, _ b: GrantRecord) -> Bool {
+        a.granteePrincipal == b.granteePrincipal && a.retiringPrincipal == b.retiringPrincipal && a.operations == b.operations
+            && a.encryptionContextEquals == b.encryptionContextEquals && a.encryptionContextSubset == b.encryptionContextSubset
+    }
+
+    static func checkPrincipal(_ text: String, field: String) throws(KMSError) {
+        guard (1...256).contains(text.utf8.count), PolicyDocument.isPrincipalARN(text) || text.hasSuffix(".amazonaws.com") else {
+            throw .validation("1 validation error detected: Value at '\(field)' failed to satisfy constraint: Member must be a principal ARN (arn:aws:iam::<account>:root, user/..., role/...) or a service principal")
+        }
+    }
+
+    static func isNameByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+             UInt8(ascii: ":"), UInt8(ascii: "/"), UInt8(ascii: "_"), UInt8(ascii: "-"):
+            return true
+        default:
+            return false
+        }
+    }
+}

@@ -1,0 +1,102 @@
+import Foundation
+import KMSDomain
+import Logging
+import PostgresNIO
+
+/// Grants in PostgreSQL.
+public struct GrantStore: Sendable {
+    let client: PostgresClient
+    let logger: Logger
+
+    public init(client: PostgresClient, logger: Logger) {
+        self.client = client
+        self.logger = logger
+    }
+
+    static let columns = """
+        grant_id, key_id, name, grantee_principal, retiring_principal, issuing_account, operations,
+        context_equals, context_subset, creation_date
+        """
+
+    /// Inserts a grant unless the key already holds `maximumPerKey`; false when it does.
+    public func insert(_ grant: GrantRecord) async throws -> Bool {
+        guard let keyID = UUID(uuidString: grant.keyID) else { return false }
+        let rows = try await self.client.query(
+            """
+            INSERT INTO kms_grants (grant_id, key_id, name, grantee_principal, retiring_principal, issuing_account,
+                operations, context_equals, context_subset, creation_date)
+            SELECT \(grant.grantID), \(keyID), \(grant.name), \(grant.granteePrincipal), \(grant.retiringPrincipal),
+                \(grant.issuingAccount), \(grant.operations), \(Self.json(grant.encryptionContextEquals)),
+                \(Self.json(grant.encryptionContextSubset)), \(grant.creationDate)
+            WHERE (SELECT count(*) FROM kms_grants WHERE key_id = \(keyID)) < \(GrantRecord.maximumPerKey)
+            RETURNING 1
+            """,
+            logger: self.logger
+        )
+        var inserted = false
+        for try await _ in rows { inserted = true }
+        return inserted
+    }
+
+    public func forKey(_ keyID: String, after marker: String? = nil, limit: Int = GrantRecord.maximumPerKey) async throws -> [GrantRecord] {
+        guard let id = UUID(uuidString: keyID) else { return [] }
+        let rows = try await self.client.query(
+            """
+            SELECT \(unescaped: Self.columns) FROM kms_grants WHERE key_id = \(id) AND grant_id > \(marker ?? "")
+            ORDER BY grant_id LIMIT \(limit)
+            """,
+            logger: self.logger
+        )
+        return try await Self.decode(rows)
+    }
+
+    public func retirable(by principal: String, after marker: String?, limit: Int) async throws -> [GrantRecord] {
+        let rows = try await self.client.query(
+            """
+            SELECT \(unescaped: Self.columns) FROM kms_grants WHERE retiring_principal = \(principal) AND grant_id > \(marker ?? "")
+            ORDER BY grant_id LIMIT \(limit)
+            """,
+            logger: self.logger
+        )
+        return try await Self.decode(rows)
+    }
+
+    public func find(grantID: String) async throws -> GrantRecord? {
+        let rows = try await self.client.query(
+            "SELECT \(unescaped: Self.columns) FROM kms_grants WHERE grant_id = \(grantID)", logger: self.logger
+        )
+        return try await Self.decode(rows).first
+    }
+
+    /// Deletes a grant; false when there was none.
+    public func delete(grantID: String) async throws -> Bool {
+        let rows = try await self.client.query("DELETE FROM kms_grants WHERE grant_id = \(grantID) RETURNING 1", logger: self.logger)
+        var deleted = false
+        for try await _ in rows { deleted = true }
+        return deleted
+    }
+
+    static func decode(_ rows: PostgresRowSequence) async throws -> [GrantRecord] {
+        var grants: [GrantRecord] = []
+        for try await row in rows {
+            let (grantID, keyID, name, grantee, retiring, issuing, operations, equals, subset, created) =
+                try row.decode((String, UUID, String?, String, String?, String, [String], String?, String?, Date).self)
+            grants.append(GrantRecord(
+                grantID: grantID, keyID: keyID.uuidString.lowercased(), name: name, granteePrincipal: grantee,
+                retiringPrincipal: retiring, issuingAccount: issuing, operations: operations,
+                encryptionContextEquals: Self.context(equals), encryptionContextSubset: Self.context(subset), creationDate: created
+            ))
+        }
+        return grants
+    }
+
+    static func json(_ context: [String: String]?) -> String? {
+        guard let context, let data = try? JSONSerialization.data(withJSONObject: context, options: [.sortedKeys]) else { return nil }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    static func context(_ text: String?) -> [String: String]? {
+        guard let text else { return nil }
+        return (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: String]
+    }
+}
