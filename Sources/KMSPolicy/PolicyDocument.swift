@@ -11,11 +11,15 @@ public struct PolicyDocument: Sendable, Hashable {
     public let version: String?
     public let id: String?
     public let statements: [PolicyStatement]
+    /// Whether any statement has a Condition: without one, evaluation needs no condition keys
+    /// and the hot path can skip building them.
+    public let hasConditions: Bool
 
     public init(version: String?, id: String?, statements: [PolicyStatement]) {
         self.version = version
         self.id = id
         self.statements = statements
+        self.hasConditions = statements.contains { !$0.conditions.isEmpty }
     }
 }
 
