@@ -1,5 +1,6 @@
 import Foundation
 import KMSDomain
+import KMSProto
 import KMSStore
 import Logging
 import PostgresNIO
@@ -48,5 +49,22 @@ public final class KMSService: Sendable {
             self.logger.error("database call failed", metadata: ["error": "\(String(reflecting: error))"])
             throw KMSError.internalFailure("the key store is unavailable; retry later")
         }
+    }
+}
+
+extension KMSService {
+    /// New symmetric key material for a key, wrapped by kms-cryptod, as it will be stored.
+    func generateMaterial(keyID: String, keyARN: String) async throws(KMSError) -> StoredMaterial {
+        var generate = WorkerGenerateKeyMaterialRequest()
+        generate.keyID = keyID
+        generate.keyArn = keyARN
+        generate.kind = .symmetric256
+        let generated = try await self.worker.call(WorkerMethod.generateKeyMaterial, generate)
+        guard let rootKeyID = UUID(uuidString: generated.rootKeyID) else {
+            throw KMSError.internalFailure("the crypto worker named an invalid root key")
+        }
+        return StoredMaterial(
+            materialID: Array(generated.material.materialID), wrapped: Array(generated.material.wrapped), rootKeyID: rootKeyID
+        )
     }
 }

@@ -20,17 +20,7 @@ extension KMSService {
     func createAWSManagedKey(account: String, region: String, aliasName: String, service: String) async throws(KMSError) -> String {
         let keyID = UUID().uuidString.lowercased()
         let arn = self.scope.keyARN(account: account, region: region, keyID: keyID)
-        var generate = WorkerGenerateKeyMaterialRequest()
-        generate.keyID = keyID
-        generate.keyArn = arn
-        generate.kind = .symmetric256
-        let generated = try await self.worker.call(WorkerMethod.generateKeyMaterial, generate)
-        guard let rootKeyID = UUID(uuidString: generated.rootKeyID) else {
-            throw KMSError.internalFailure("the crypto worker named an invalid root key")
-        }
-        let material = StoredMaterial(
-            materialID: Array(generated.material.materialID), wrapped: Array(generated.material.wrapped), rootKeyID: rootKeyID
-        )
+        let material = try await self.generateMaterial(keyID: keyID, keyARN: arn)
         let record = KeyRecord(
             keyID: keyID, arn: arn, account: account, region: region,
             description: "Default key that protects my \(service) data when no other key is defined",

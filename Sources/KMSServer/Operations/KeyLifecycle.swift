@@ -47,17 +47,7 @@ extension KMSService {
         if request.hasPolicy, !(request.hasBypassPolicyLockoutSafetyCheck && request.bypassPolicyLockoutSafetyCheck) {
             try self.checkLockout(document, caller: caller, keyAccount: caller.account, keyARN: arn)
         }
-        var generate = WorkerGenerateKeyMaterialRequest()
-        generate.keyID = keyID
-        generate.keyArn = arn
-        generate.kind = .symmetric256
-        let generated = try await self.worker.call(WorkerMethod.generateKeyMaterial, generate)
-        guard let rootKeyID = UUID(uuidString: generated.rootKeyID) else {
-            throw KMSError.internalFailure("the crypto worker named an invalid root key")
-        }
-        let material = StoredMaterial(
-            materialID: Array(generated.material.materialID), wrapped: Array(generated.material.wrapped), rootKeyID: rootKeyID
-        )
+        let material = try await self.generateMaterial(keyID: keyID, keyARN: arn)
         let record = KeyRecord(
             keyID: keyID, arn: arn, account: caller.account, region: caller.region, description: request.description_p,
             state: .enabled, usage: usage, spec: spec, origin: .awsKMS, manager: .customer,
