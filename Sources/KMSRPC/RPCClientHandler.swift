@@ -32,7 +32,7 @@ public final class RPCClientHandler: ChannelDuplexHandler {
     private let maxFrameLength: Int
     private var pending: [UInt64: Pending] = [:]
     private var nextID: UInt64 = 1
-    private var flushPending = false
+    private let flush = CoalescedFlush()
     /// Set once the connection is unusable; later calls fail at once with it.
     private var terminalError: RPCError?
 
@@ -73,16 +73,7 @@ public final class RPCClientHandler: ChannelDuplexHandler {
         envelope.method = call.method
         envelope.payload = .init(call.payload)
         context.write(Self.wrapOutboundOut(envelope), promise: promise)
-        // Calls made in the same turn of the event loop share one flush (one write system call).
-        if !self.flushPending {
-            self.flushPending = true
-            let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-            context.eventLoop.execute {
-                let (handler, context) = loopBound.value
-                handler.flushPending = false
-                context.flush()
-            }
-        }
+        self.flush.schedule(context)
     }
 
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {

@@ -17,7 +17,7 @@ public final class RPCServerHandler: ChannelDuplexHandler {
     private var inFlight: [UInt64: Task<Void, Never>] = [:]
     private var readPending = false
     private var closing = false
-    private var flushPending = false
+    private let flush = CoalescedFlush()
     private var executor: EventLoopTaskExecutor?
 
     public init(table: RPCHandlerTable, configuration: RPCConfiguration, connection: RPCConnectionInfo, logger: Logger) {
@@ -97,20 +97,7 @@ public final class RPCServerHandler: ChannelDuplexHandler {
             envelope.error = Self.body(error)
         }
         context.write(Self.wrapOutboundOut(envelope), promise: nil)
-        self.scheduleFlush(context: context)
-    }
-
-    /// One flush for all the answers finished in the same turn of the event loop: a write
-    /// system call per answer was the second largest cost under load.
-    private func scheduleFlush(context: ChannelHandlerContext) {
-        guard !self.flushPending else { return }
-        self.flushPending = true
-        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        context.eventLoop.execute {
-            let (handler, context) = loopBound.value
-            handler.flushPending = false
-            context.flush()
-        }
+        self.flush.schedule(context)
     }
 
     /// Sends a connection-level error frame (id 0) and closes.
