@@ -19,6 +19,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
@@ -32,12 +33,15 @@ let package = Package(
             name: "KMSProto",
             dependencies: ["KMSRPC", .product(name: "SwiftProtobuf", package: "swift-protobuf")]
         ),
-        // Length-prefixed frames, the RPC envelope, the server dispatcher and the multiplexing client.
+        // Length-prefixed frames, the RPC envelope, TLS and connection authentication, the server
+        // dispatcher and the multiplexing client.
         .target(
             name: "KMSRPC",
             dependencies: [
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOTLS", package: "swift-nio"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -80,6 +84,7 @@ let package = Package(
             dependencies: [
                 "KMSProto", "KMSRPC", "KMSDomain", "KMSPolicy", "KMSCrypto", "KMSStore",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -91,7 +96,8 @@ let package = Package(
         .target(
             name: "KMSClient",
             dependencies: [
-                "KMSProto", "KMSRPC",
+                "KMSProto", "KMSRPC", "KMSCrypto",
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
@@ -168,7 +174,7 @@ let package = Package(
         .target(
             name: "KMSTestSupport",
             dependencies: [
-                "KMSRPC", "KMSStore", "KMSClient",
+                "KMSRPC", "KMSStore", "KMSClient", "KMSProto",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
@@ -179,7 +185,7 @@ let package = Package(
         .testTarget(
             name: "KMSServerTests",
             dependencies: [
-                "KMSTestSupport", "KMSClient", "KMSProto", "KMSRPC", "KMSDomain", "KMSStore",
+                "KMSTestSupport", "KMSClient", "KMSProto", "KMSRPC", "KMSDomain", "KMSStore", "KMSCrypto",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),

@@ -3,6 +3,7 @@ import KMSProto
 import KMSRPC
 import NIOCore
 import NIOPosix
+import NIOSSL
 
 /// The Swift client for kmsd's binary protocol: requests from any number of tasks are pipelined
 /// over a few connections; retryable failures are retried with jittered exponential backoff.
@@ -21,8 +22,38 @@ public final class KMSClient: Sendable {
         public var baseBackoff: Duration = .milliseconds(50)
         public var maxBackoff: Duration = .seconds(2)
         public var maxFrameLength = 64 * 1024
+        /// The access key each connection authenticates with. Nil: a client certificate
+        /// (mutual TLS), or a server in insecure development mode.
+        public var credentials: KMSCredentials?
+        /// TLS to kmsd; nil for plain TCP.
+        public var tls: TLS?
 
         public init() {}
+    }
+
+    public struct TLS: Sendable {
+        /// PEM bundle of the CAs to trust (AWS_CA_BUNDLE); nil: the system's.
+        public var caBundlePath: String?
+        /// Client certificate and key (PEM) for mutual TLS.
+        public var certificatePath: String?
+        public var privateKeyPath: String?
+
+        public init(caBundlePath: String? = nil, certificatePath: String? = nil, privateKeyPath: String? = nil) {
+            self.caBundlePath = caBundlePath
+            self.certificatePath = certificatePath
+            self.privateKeyPath = privateKeyPath
+        }
+
+        func makeContext() throws -> NIOSSLContext {
+            var configuration = TLSConfiguration.makeClientConfiguration()
+            configuration.minimumTLSVersion = .tlsv12
+            if let caBundlePath { configuration.trustRoots = .file(caBundlePath) }
+            if let certificatePath, let privateKeyPath {
+                configuration.certificateChain = try NIOSSLCertificate.fromPEMFile(certificatePath).map { .certificate($0) }
+                configuration.privateKey = .privateKey(try NIOSSLPrivateKey(file: privateKeyPath, format: .pem))
+            }
+            return try NIOSSLContext(configuration: configuration)
+        }
     }
 
     /// Operations that must not be repeated when a connection drops with the request in flight,
@@ -50,7 +81,35 @@ public final class KMSClient: Sendable {
         rpc.defaultTimeout = configuration.timeout
         self.endpoint = endpoint
         self.configuration = configuration
-        self.pool = RPCConnectionPool(address: address, connections: configuration.connections, configuration: rpc)
+        let tls: NIOSSLContext?
+        do {
+            tls = try configuration.tls?.makeContext()
+        } catch {
+            throw KMSClientError(code: "ValidationException", message: "cannot set up TLS: \(error)", retryable: false)
+        }
+        let credentials = configuration.credentials
+        // Every connection answers kmsd's challenge before its first request.
+        let handshake: RPCClientHandshake = { challenge in
+            if let credentials { return credentials.answer(challenge) }
+            guard !challenge.certificatePrincipal.isEmpty || challenge.anonymousAllowed else {
+                throw RPCError(
+                    code: RPCError.missingAuthenticationTokenCode,
+                    message: "Unable to locate credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or a profile in ~/.aws/credentials"
+                )
+            }
+            return RPCAuthenticate()
+        }
+        // SNI and certificate checks need a name; an IP address is checked against the IP SANs.
+        let isIP = (try? SocketAddress(ipAddress: host, port: 0)) != nil
+        self.pool = RPCConnectionPool(
+            address: address, connections: configuration.connections, configuration: rpc,
+            tls: tls, serverHostname: isIP ? nil : host, handshake: handshake
+        )
+    }
+
+    /// Who kmsd says this client is (GetCallerIdentity).
+    public func callerIdentity() async throws(KMSClientError) -> AdminGetCallerIdentityResponse {
+        try await self.call(AdminMethod.getCallerIdentity, AdminGetCallerIdentityRequest())
     }
 
     /// Calls one operation, retrying what may be retried.
@@ -59,8 +118,20 @@ public final class KMSClient: Sendable {
         while true {
             attempt += 1
             let failure: KMSClientError
+            let connection: RPCClientConnection
             do {
-                let connection = try await self.pool.connection()
+                connection = try await self.pool.connection()
+            } catch let error as RPCError where !error.retryable {
+                // The server refused the credentials: trying again cannot help.
+                throw KMSClientError(code: error.code, message: error.message, retryable: false)
+            } catch {
+                // Could not connect (or authenticate in time): nothing was sent, so any
+                // operation may be tried again.
+                failure = KMSClientError(code: "ConnectionFailedException", message: "cannot connect to \(self.endpoint): \(error)", retryable: true)
+                try await self.pause(after: attempt, failure)
+                continue
+            }
+            do {
                 return try await connection.call(method, request)
             } catch let error as RPCError {
                 failure = KMSClientError(code: error.code, message: error.message, retryable: error.retryable)
@@ -69,17 +140,21 @@ public final class KMSClient: Sendable {
             } catch is CancellationError {
                 throw KMSClientError(code: "CancellationError", message: "the call was cancelled", retryable: false)
             } catch {
-                // Could not connect: nothing was sent, so any operation may be tried again.
-                failure = KMSClientError(code: "ConnectionFailedException", message: "cannot connect to \(self.endpoint): \(error)", retryable: true)
+                failure = KMSClientError(code: "ConnectionFailedException", message: "the connection to \(self.endpoint) failed: \(error)", retryable: true)
             }
-            guard attempt < self.configuration.maxAttempts else { throw failure }
-            let ceiling = min(self.configuration.maxBackoff, self.configuration.baseBackoff * (1 << min(attempt - 1, 20)))
-            let delay = Duration.nanoseconds(Int64.random(in: 0...max(1, ceiling.nanoseconds)))
-            do {
-                try await Task.sleep(for: delay)
-            } catch {
-                throw failure
-            }
+            try await self.pause(after: attempt, failure)
+        }
+    }
+
+    /// Throws `failure` when no attempt is left, else sleeps the jittered backoff.
+    private func pause(after attempt: Int, _ failure: KMSClientError) async throws(KMSClientError) {
+        guard attempt < self.configuration.maxAttempts else { throw failure }
+        let ceiling = min(self.configuration.maxBackoff, self.configuration.baseBackoff * (1 << min(attempt - 1, 20)))
+        let delay = Duration.nanoseconds(Int64.random(in: 0...max(1, ceiling.nanoseconds)))
+        do {
+            try await Task.sleep(for: delay)
+        } catch {
+            throw failure
         }
     }
 

@@ -14,6 +14,8 @@ extension CryptoWorker {
         table.register(WorkerMethod.reEncrypt) { request, _ in try self.reEncrypt(request) }
         table.register(WorkerMethod.generateDataKey) { request, _ in try self.generateDataKey(request) }
         table.register(WorkerMethod.generateRandom) { request, _ in try self.generateRandom(request) }
+        table.register(WorkerMethod.createAccessKeySecret) { request, _ in try self.createAccessKeySecret(request) }
+        table.register(WorkerMethod.verifyAccessKeyProof) { request, _ in try self.verifyAccessKeyProof(request) }
         return table
     }
 

@@ -50,6 +50,11 @@ public struct KMSError: Error, Sendable, Hashable, CustomStringConvertible {
         case throttling = "ThrottlingException"
         case serialization = "SerializationException"
         case unknownOperation = "UnknownOperationException"
+        // Authentication failures, as AWS names them.
+        case unrecognizedClient = "UnrecognizedClientException"
+        case missingAuthenticationToken = "MissingAuthenticationTokenException"
+        case invalidClientSignature = "InvalidSignatureException"
+        case incompleteSignature = "IncompleteSignatureException"
     }
 }
 

@@ -57,7 +57,7 @@ public enum AWSJSON {
     }
 
     private static func convert(_ object: [String: Any], message: String, toAWS: Bool) throws -> [String: Any] {
-        guard let fields = schema[message] else { return object }
+        guard let fields = schema[message] ?? adminSchema[message] else { return object }
         var out = object
         for (name, value) in object {
             guard let kind = fields[name] else { continue }

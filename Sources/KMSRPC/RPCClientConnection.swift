@@ -1,5 +1,6 @@
 import NIOCore
 import NIOPosix
+import NIOSSL
 import SwiftProtobuf
 
 /// One client connection of a framed RPC link, safe to share between tasks: calls from any
@@ -7,10 +8,13 @@ import SwiftProtobuf
 public final class RPCClientConnection: Sendable {
     public let channel: any Channel
     public let configuration: RPCConfiguration
+    /// The principal the server says this connection acts as (authenticated links only).
+    public let principalARN: String?
 
-    init(channel: any Channel, configuration: RPCConfiguration) {
+    init(channel: any Channel, configuration: RPCConfiguration, principalARN: String? = nil) {
         self.channel = channel
         self.configuration = configuration
+        self.principalARN = principalARN
     }
 
     /// Connects to a server on a Unix domain socket (the kmsd ↔ kms-cryptod link).
@@ -22,27 +26,67 @@ public final class RPCClientConnection: Sendable {
         try await Self.connect(to: SocketAddress(unixDomainSocketPath: path), configuration: configuration, group: group)
     }
 
-    /// Connects to a server at `address` (TCP or Unix domain socket).
+    /// Connects to a server at `address` (TCP or Unix domain socket): over TLS when `tls` is
+    /// given (verifying the server as `serverHostname`), and answering the server's challenge with
+    /// `handshake` when given; it returns once the server has accepted the answer.
     public static func connect(
         to address: SocketAddress,
         configuration: RPCConfiguration = .init(),
-        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        tls: NIOSSLContext? = nil,
+        serverHostname: String? = nil,
+        handshake: RPCClientHandshake? = nil
     ) async throws -> RPCClientConnection {
+        let authenticated = group.any().makePromise(of: String.self)
         var bootstrap = ClientBootstrap(group: group)
             .connectTimeout(.seconds(5))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addRPCFraming(maxFrameLength: configuration.maxFrameLength)
-                    try channel.pipeline.syncOperations.addHandler(
-                        RPCClientHandler(maxFrameLength: configuration.maxFrameLength)
-                    )
+                    let operations = channel.pipeline.syncOperations
+                    if let tls {
+                        try operations.addHandler(NIOSSLClientHandler(context: tls, serverHostname: serverHostname))
+                    }
+                    try operations.addRPCFraming(maxFrameLength: configuration.maxFrameLength)
+                    let makeClientHandler = { RPCClientHandler(maxFrameLength: configuration.maxFrameLength) }
+                    if let handshake {
+                        try operations.addHandler(RPCClientHandshakeHandler(
+                            handshake: handshake, authenticated: authenticated, makeClientHandler: makeClientHandler
+                        ))
+                    } else {
+                        try operations.addHandler(makeClientHandler())
+                    }
                 }
             }
         if address.protocol != .unix {
             bootstrap = bootstrap.channelOption(.tcpOption(.tcp_nodelay), value: 1)
         }
-        let channel = try await bootstrap.connect(to: address).get()
-        return RPCClientConnection(channel: channel, configuration: configuration)
+        let channel: any Channel
+        do {
+            channel = try await bootstrap.connect(to: address).get()
+        } catch {
+            authenticated.fail(error)
+            throw error
+        }
+        guard handshake != nil else {
+            authenticated.succeed("")
+            return RPCClientConnection(channel: channel, configuration: configuration)
+        }
+        // The handshake has its own deadline: a client with a short call timeout should not
+        // fail to connect on a busy server.
+        let deadline = channel.eventLoop.scheduleTask(in: .seconds(10)) {
+            // Most often a plain-TCP client at a TLS listener (both wait for the other): say so,
+            // and do not retry what will fail the same way.
+            authenticated.fail(RPCError(
+                code: RPCError.timeoutCode,
+                message: tls == nil
+                    ? "no authentication challenge from the server; if it serves TLS, use a tls:// endpoint"
+                    : "the server did not complete authentication in time"
+            ))
+            channel.close(promise: nil)
+        }
+        defer { deadline.cancel() }
+        let principal = try await authenticated.futureResult.get()
+        return RPCClientConnection(channel: channel, configuration: configuration, principalARN: principal)
     }
 
     public var isActive: Bool { self.channel.isActive }

@@ -1,5 +1,6 @@
 import NIOCore
 import NIOPosix
+import NIOSSL
 import Synchronization
 
 /// A fixed number of multiplexed connections to one server, used round robin. A connection
@@ -20,6 +21,9 @@ public final class RPCConnectionPool: Sendable {
     public let address: SocketAddress
     public let configuration: RPCConfiguration
     private let group: any EventLoopGroup
+    private let tls: NIOSSLContext?
+    private let serverHostname: String?
+    private let handshake: RPCClientHandshake?
     private let slots: Mutex<[Slot]>
     private let next = Atomic<Int>(0)
 
@@ -27,11 +31,17 @@ public final class RPCConnectionPool: Sendable {
         address: SocketAddress,
         connections: Int,
         configuration: RPCConfiguration = .init(),
-        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        tls: NIOSSLContext? = nil,
+        serverHostname: String? = nil,
+        handshake: RPCClientHandshake? = nil
     ) {
         self.address = address
         self.configuration = configuration
         self.group = group
+        self.tls = tls
+        self.serverHostname = serverHostname
+        self.handshake = handshake
         self.slots = Mutex(Array(repeating: .idle, count: max(1, connections)))
     }
 
@@ -56,8 +66,11 @@ public final class RPCConnectionPool: Sendable {
                 return .wait(task, slot: index)
             case .idle, .connected:
                 // One connect per slot at a time; callers arriving meanwhile wait for it.
-                let task = Task { [address, configuration, group] in
-                    try await RPCClientConnection.connect(to: address, configuration: configuration, group: group)
+                let task = Task { [address, configuration, group, tls, serverHostname, handshake] in
+                    try await RPCClientConnection.connect(
+                        to: address, configuration: configuration, group: group, tls: tls,
+                        serverHostname: serverHostname, handshake: handshake
+                    )
                 }
                 slots[index] = .connecting(task)
                 return .wait(task, slot: index)

@@ -49,8 +49,9 @@ public struct RPCFrameDecoder: ByteToMessageDecoder {
         } catch {
             throw RPCFrameError.malformedEnvelope
         }
-        guard envelope.requestID != 0 || envelope.isError else {
-            // An id of 0 belongs only to connection-level errors (which carry a code).
+        guard envelope.requestID != 0 || envelope.isError || envelope.method == RPCError.challengeMethod else {
+            // An id of 0 belongs only to connection-level errors (which carry a code) and to the
+            // server's authentication challenge (which the handshake handler checks).
             throw RPCFrameError.malformedEnvelope
         }
         context.fireChannelRead(Self.wrapInboundOut(envelope))

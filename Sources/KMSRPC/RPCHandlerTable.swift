@@ -13,10 +13,17 @@ public struct RPCConnectionInfo: Sendable {
     /// Unique within the server process, for logs.
     public let id: UInt64
     public let remoteAddress: SocketAddress?
+    /// True when the connection runs over TLS.
+    public let secureTransport: Bool
+    /// Who authenticated on this connection; nil on servers without authentication (the
+    /// kmsd ↔ kms-cryptod link, whose peer is checked by its Unix uid instead).
+    public internal(set) var identity: RPCIdentity?
 
-    public init(id: UInt64, remoteAddress: SocketAddress?) {
+    public init(id: UInt64, remoteAddress: SocketAddress?, secureTransport: Bool = false, identity: RPCIdentity? = nil) {
         self.id = id
         self.remoteAddress = remoteAddress
+        self.secureTransport = secureTransport
+        self.identity = identity
     }
 }
 

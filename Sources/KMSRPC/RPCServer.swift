@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import NIOPosix
+import NIOSSL
 import Synchronization
 
 /// A listening socket whose connections are served by an `RPCHandlerTable`.
@@ -15,13 +16,16 @@ public final class RPCServer: Sendable {
         self.channel = channel
     }
 
-    /// Binds `address` (TCP or Unix domain socket) and starts serving.
+    /// Binds `address` (TCP or Unix domain socket) and starts serving: over TLS when `tls` is
+    /// given, and only to connections that pass `authentication` when it is.
     public static func bind(
         to address: SocketAddress,
         table: RPCHandlerTable,
         configuration: RPCConfiguration = .init(),
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         logger: Logger,
+        tls: NIOSSLContext? = nil,
+        authentication: RPCServerAuthentication? = nil,
         admission: Admission? = nil
     ) async throws -> RPCServer {
         let connectionIDs = ConnectionIDs()
@@ -32,11 +36,25 @@ public final class RPCServer: Sendable {
             .childChannelInitializer { channel in
                 let admitted = admission?(channel) ?? channel.eventLoop.makeSucceededVoidFuture()
                 return admitted.flatMapThrowing {
-                    let info = RPCConnectionInfo(id: connectionIDs.next(), remoteAddress: channel.remoteAddress)
-                    try channel.pipeline.syncOperations.addRPCFraming(maxFrameLength: configuration.maxFrameLength)
-                    try channel.pipeline.syncOperations.addHandler(
-                        RPCServerHandler(table: table, configuration: configuration, connection: info, logger: logger)
+                    let info = RPCConnectionInfo(
+                        id: connectionIDs.next(), remoteAddress: channel.remoteAddress, secureTransport: tls != nil
                     )
+                    let operations = channel.pipeline.syncOperations
+                    if let tls {
+                        try operations.addHandler(NIOSSLServerHandler(context: tls))
+                    }
+                    try operations.addRPCFraming(maxFrameLength: configuration.maxFrameLength)
+                    let makeDispatcher = { (info: RPCConnectionInfo) in
+                        RPCServerHandler(table: table, configuration: configuration, connection: info, logger: logger)
+                    }
+                    if let authentication {
+                        try operations.addHandler(RPCAuthenticationHandler(
+                            authentication: authentication, connection: info, usesTLS: tls != nil,
+                            mapError: table.mapError, logger: logger, makeDispatcher: makeDispatcher
+                        ))
+                    } else {
+                        try operations.addHandler(makeDispatcher(info))
+                    }
                 }
             }
         if address.protocol != .unix {

@@ -23,14 +23,18 @@ public struct ChangeListener: Service {
                     try await self.client.withConnection { connection in
                         let keys = try await connection.listen("kms_key_changed")
                         let aliases = try await connection.listen("kms_alias_changed")
+                        let principals = try await connection.listen("kms_principal_changed")
                         self.cache.setListening(true)
-                        self.logger.debug("listening for key and alias changes")
+                        self.logger.debug("listening for key, alias and principal changes")
                         try await withThrowingTaskGroup(of: Void.self) { group in
                             group.addTask {
                                 for try await notification in keys { self.cache.invalidateKey(notification.payload) }
                             }
                             group.addTask {
                                 for try await notification in aliases { self.cache.invalidateAlias(notification.payload) }
+                            }
+                            group.addTask {
+                                for try await notification in principals { self.cache.invalidatePrincipal(notification.payload) }
                             }
                             try await group.next()
                             group.cancelAll()

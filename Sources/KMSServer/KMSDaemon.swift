@@ -19,6 +19,11 @@ public struct KMSDaemon: Service {
         public var rpc = RPCConfiguration()
         public var cacheLifetime: Duration = .seconds(30)
         public var reaperInterval: Duration = .seconds(60)
+        /// TLS on the listener; nil serves plain TCP (loopback development and tests).
+        public var tls: ServerTLS?
+        /// Accept connections that present no credentials, as the default account's root.
+        /// Development only: kmsd warns loudly when it is on.
+        public var insecureNoAuthentication = false
 
         public init() {}
     }
@@ -44,18 +49,35 @@ public struct KMSDaemon: Service {
             socketPath: self.settings.workerSocket, connections: self.settings.workerConnections,
             configuration: self.settings.rpc, logger: self.logger
         )
+        let identities = IdentityStore(client: self.client, logger: self.logger)
         let service = KMSService(
             scope: self.scope, client: self.client, cache: cache, worker: worker,
-            gate: AccountRootGate(scope: self.scope), logger: self.logger
+            gate: PolicyGate(scope: self.scope, identities: identities, cache: cache, logger: self.logger), logger: self.logger
         )
+        let authenticator = ConnectionAuthenticator(
+            scope: self.scope, identities: identities, worker: worker,
+            allowAnonymous: self.settings.insecureNoAuthentication, logger: self.logger
+        )
+        let tls = self.settings.tls
+        if self.settings.insecureNoAuthentication {
+            self.logger.critical("INSECURE DEVELOPMENT MODE: connections without credentials act as the root of account \(self.scope.defaultAccount). Never run this way with keys that matter.")
+        }
+        var authentication = RPCServerAuthentication(anonymousAllowed: self.settings.insecureNoAuthentication) { attempt in
+            try await authenticator.verify(attempt)
+        }
+        if let tls, tls.clientCAPath != nil {
+            authentication.certificatePrincipal = { certificate in tls.principal(for: certificate) }
+        }
+        let address = try SocketAddress.makeAddressResolvingHost(self.settings.listenHost, port: self.settings.listenPort)
         let server = try await RPCServer.bind(
-            to: try SocketAddress.makeAddressResolvingHost(self.settings.listenHost, port: self.settings.listenPort),
-            table: service.handlerTable(), configuration: self.settings.rpc, logger: self.logger
+            to: address, table: service.handlerTable(), configuration: self.settings.rpc, logger: self.logger,
+            tls: try tls?.makeContext(), authentication: authentication
         )
         if let address = server.localAddress { self.onListening(address) }
         self.logger.notice("serving", metadata: [
             "listen": "\(server.localAddress.map { "\($0)" } ?? "?")",
             "region": "\(self.scope.defaultRegion)", "account": "\(self.scope.defaultAccount)",
+            "tls": "\(Self.describe(tls))",
         ])
         await withTaskGroup(of: Void.self) { group in
             group.addTask { try? await ChangeListener(client: self.client, cache: cache, logger: self.logger).run() }
@@ -71,5 +93,10 @@ public struct KMSDaemon: Service {
         await server.close()
         await worker.close()
         self.logger.notice("stopped")
+    }
+
+    static func describe(_ tls: ServerTLS?) -> String {
+        guard let tls else { return "off" }
+        return tls.clientCAPath == nil ? "on" : "on, client certificates accepted"
     }
 }

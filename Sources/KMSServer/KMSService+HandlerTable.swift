@@ -12,7 +12,7 @@ extension KMSService {
             _ operation: @escaping @Sendable (KMSService) -> (Request, Caller) async throws(KMSError) -> Response
         ) {
             table.register(method) { request, context in
-                let caller = try self.gate.caller(for: context.connection)
+                let caller = try await self.gate.caller(for: context.connection)
                 return try await operation(self)(request, caller)
             }
         }
@@ -42,6 +42,20 @@ extension KMSService {
         serve(KMSMethod.listRetirableGrants) { $0.listRetirableGrants }
         serve(KMSMethod.retireGrant) { $0.retireGrant }
         serve(KMSMethod.revokeGrant) { $0.revokeGrant }
+        serve(AdminMethod.getCallerIdentity) { $0.getCallerIdentity }
+        serve(AdminMethod.createAccount) { $0.createAccount }
+        serve(AdminMethod.listAccounts) { $0.listAccounts }
+        serve(AdminMethod.createPrincipal) { $0.createPrincipal }
+        serve(AdminMethod.listPrincipals) { $0.listPrincipals }
+        serve(AdminMethod.deletePrincipal) { $0.deletePrincipal }
+        serve(AdminMethod.createAccessKey) { $0.createAccessKey }
+        serve(AdminMethod.listAccessKeys) { $0.listAccessKeys }
+        serve(AdminMethod.updateAccessKey) { $0.updateAccessKey }
+        serve(AdminMethod.deleteAccessKey) { $0.deleteAccessKey }
+        serve(AdminMethod.putPrincipalPolicy) { $0.putPrincipalPolicy }
+        serve(AdminMethod.getPrincipalPolicy) { $0.getPrincipalPolicy }
+        serve(AdminMethod.listPrincipalPolicies) { $0.listPrincipalPolicies }
+        serve(AdminMethod.deletePrincipalPolicy) { $0.deletePrincipalPolicy }
         for name in KMSMethod.allNames where !table.methods.contains(name) {
             table.registerUnavailable(name, error: RPCError(
                 code: KMSError.Code.unsupportedOperation.rawValue, message: "\(name) is not implemented yet"

@@ -12,6 +12,7 @@ public final class KMSService: Sendable {
     let keys: KeyStore
     let aliases: AliasStore
     let grants: GrantStore
+    let identities: IdentityStore
     let cache: KeyCache
     let worker: WorkerPool
     let gate: any RequestGate
@@ -31,6 +32,7 @@ public final class KMSService: Sendable {
         self.keys = KeyStore(client: client, logger: logger)
         self.aliases = AliasStore(client: client, scope: scope, logger: logger)
         self.grants = GrantStore(client: client, logger: logger)
+        self.identities = IdentityStore(client: client, logger: logger)
         self.cache = cache
         self.worker = worker
         self.gate = gate

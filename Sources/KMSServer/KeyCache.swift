@@ -12,9 +12,14 @@ public struct CachedKey: Sendable {
     /// The key's grants, as evaluation needs them.
     public let grants: [KeyAccess.GrantRule]
     public let grantIDs: Set<String>
+    /// The key's alias names ("alias/name"), for kms:ResourceAliases.
+    public let aliases: [String]
+    /// The alias the request named the key by, for kms:RequestAlias (set per request, not cached).
+    public var requestAlias: String?
 
-    public init(record: KeyRecord, materials: [StoredMaterial], grants: [GrantRecord] = []) {
+    public init(record: KeyRecord, materials: [StoredMaterial], grants: [GrantRecord] = [], aliases: [String] = []) {
         self.record = record
+        self.aliases = aliases
         self.materials = Dictionary(materials.map { ($0.materialID, $0) }, uniquingKeysWith: { first, _ in first })
         self.grants = grants.map {
             KeyAccess.GrantRule(
@@ -31,7 +36,7 @@ public struct CachedKey: Sendable {
     public var currentMaterial: StoredMaterial? { self.materials[self.record.currentMaterialID] }
 }
 
-/// Key records and alias targets, so that the hot path (Encrypt, Decrypt, GenerateDataKey on a
+/// Key records, alias targets and principals, so that the hot path (Encrypt, Decrypt, GenerateDataKey on a
 /// known key) makes no database round trip.
 ///
 /// Entries are dropped when PostgreSQL announces a change (LISTEN/NOTIFY, see ChangeListener)
@@ -47,6 +52,7 @@ public final class KeyCache: Sendable {
     private struct State {
         var keys: [String: Entry<CachedKey>] = [:]
         var aliases: [String: Entry<String>] = [:]
+        var principals: [String: Entry<CachedPrincipal>] = [:]
         var generation: UInt64 = 0
         var listening = false
     }
@@ -97,6 +103,30 @@ public final class KeyCache: Sendable {
         }
     }
 
+    public func principal(_ arn: String) -> CachedPrincipal? {
+        let now = ContinuousClock.now
+        return self.state.withLock { state in
+            guard let entry = state.principals[arn], entry.expires > now else { return nil }
+            return entry.value
+        }
+    }
+
+    public func storePrincipal(_ principal: CachedPrincipal, loadedAt generation: UInt64) {
+        let expires = ContinuousClock.now + self.lifetime
+        self.state.withLock { state in
+            guard state.listening, state.generation == generation else { return }
+            if state.principals.count >= self.capacity { state.principals.removeAll(keepingCapacity: true) }
+            state.principals[principal.arn] = Entry(value: principal, expires: expires)
+        }
+    }
+
+    public func invalidatePrincipal(_ arn: String) {
+        self.state.withLock { state in
+            state.generation &+= 1
+            state.principals.removeValue(forKey: arn)
+        }
+    }
+
     public func invalidateKey(_ keyID: String) {
         self.state.withLock { state in
             state.generation &+= 1
@@ -118,6 +148,7 @@ public final class KeyCache: Sendable {
             state.listening = listening
             state.keys.removeAll()
             state.aliases.removeAll()
+            state.principals.removeAll()
         }
     }
 

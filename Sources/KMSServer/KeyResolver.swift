@@ -15,11 +15,15 @@ extension KMSService {
             guard case .key(let id) = arn.resource else { throw Self.notFound(text) }
             return try await self.loadKey(id, named: text)
         case .aliasName(let name):
-            return try await self.loadAlias(account: caller.account, region: caller.region, name: name, text: text)
+            var key = try await self.loadAlias(account: caller.account, region: caller.region, name: name, text: text)
+            key.requestAlias = name
+            return key
         case .aliasARN(let arn):
             try self.checkScope(arn, caller: caller, text: text)
             guard case .alias(let name) = arn.resource else { throw Self.notFound(text) }
-            return try await self.loadAlias(account: arn.account, region: arn.region, name: name, text: text)
+            var key = try await self.loadAlias(account: arn.account, region: arn.region, name: name, text: text)
+            key.requestAlias = name
+            return key
         }
     }
 
@@ -31,7 +35,10 @@ extension KMSService {
             throw Self.notFound(text)
         }
         let grants = try await self.store { try await self.grants.forKey(keyID) }
-        let key = CachedKey(record: record, materials: materials, grants: grants)
+        let aliases = try await self.store {
+            try await self.aliases.list(account: record.account, region: record.region, keyID: keyID, after: nil, limit: 1000)
+        }
+        let key = CachedKey(record: record, materials: materials, grants: grants, aliases: aliases.map(\.name))
         self.cache.store(key, loadedAt: generation)
         return key
     }

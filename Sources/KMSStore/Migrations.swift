@@ -117,6 +117,85 @@ public enum Migrations {
                 FOR EACH ROW EXECUTE FUNCTION kms_notify_key_change()
             """,
         ]),
+        Migration(version: 3, name: "accounts, principals, access keys and identity policies", statements: [
+            """
+            CREATE TABLE kms_accounts (
+                account_id text PRIMARY KEY CHECK (account_id ~ '^[0-9]{12}$'),
+                name text NOT NULL,
+                creation_date timestamptz NOT NULL
+            )
+            """,
+            """
+            CREATE TABLE kms_principals (
+                arn text PRIMARY KEY,
+                account_id text NOT NULL REFERENCES kms_accounts (account_id),
+                kind text NOT NULL CHECK (kind IN ('root', 'user', 'role')),
+                name text NOT NULL,
+                is_admin boolean NOT NULL DEFAULT false,
+                creation_date timestamptz NOT NULL
+            )
+            """,
+            "CREATE INDEX kms_principals_by_account ON kms_principals (account_id, arn)",
+            // The secret is stored only wrapped by kms-cryptod, bound to its id and principal.
+            """
+            CREATE TABLE kms_access_keys (
+                access_key_id text PRIMARY KEY,
+                principal_arn text NOT NULL REFERENCES kms_principals (arn) ON DELETE CASCADE,
+                status text NOT NULL CHECK (status IN ('Active', 'Inactive')),
+                wrapped_secret bytea NOT NULL,
+                root_key_id uuid NOT NULL,
+                creation_date timestamptz NOT NULL
+            )
+            """,
+            "CREATE INDEX kms_access_keys_by_principal ON kms_access_keys (principal_arn)",
+            """
+            CREATE TABLE kms_identity_policies (
+                principal_arn text NOT NULL REFERENCES kms_principals (arn) ON DELETE CASCADE,
+                policy_name text NOT NULL,
+                document text NOT NULL,
+                PRIMARY KEY (principal_arn, policy_name)
+            )
+            """,
+            // A principal's cached entry holds its access keys and identity policies: a change
+            // to any of them is announced under the principal's ARN.
+            """
+            CREATE FUNCTION kms_notify_principal_change() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                IF TG_TABLE_NAME = 'kms_principals' THEN
+                    PERFORM pg_notify('kms_principal_changed', COALESCE(NEW.arn, OLD.arn));
+                ELSE
+                    PERFORM pg_notify('kms_principal_changed', COALESCE(NEW.principal_arn, OLD.principal_arn));
+                END IF;
+                RETURN NULL;
+            END $$
+            """,
+            """
+            CREATE TRIGGER kms_principals_changed AFTER UPDATE OR DELETE ON kms_principals
+                FOR EACH ROW EXECUTE FUNCTION kms_notify_principal_change()
+            """,
+            """
+            CREATE TRIGGER kms_access_keys_changed AFTER INSERT OR UPDATE OR DELETE ON kms_access_keys
+                FOR EACH ROW EXECUTE FUNCTION kms_notify_principal_change()
+            """,
+            // A key's cached entry holds its alias names (kms:ResourceAliases): an alias change
+            // is a change of the keys it leaves and joins.
+            """
+            CREATE FUNCTION kms_notify_alias_target_change() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                IF TG_OP <> 'INSERT' THEN PERFORM pg_notify('kms_key_changed', OLD.target_key_id::text); END IF;
+                IF TG_OP <> 'DELETE' THEN PERFORM pg_notify('kms_key_changed', NEW.target_key_id::text); END IF;
+                RETURN NULL;
+            END $$
+            """,
+            """
+            CREATE TRIGGER kms_aliases_change_keys AFTER INSERT OR UPDATE OR DELETE ON kms_aliases
+                FOR EACH ROW EXECUTE FUNCTION kms_notify_alias_target_change()
+            """,
+            """
+            CREATE TRIGGER kms_identity_policies_changed AFTER INSERT OR UPDATE OR DELETE ON kms_identity_policies
+                FOR EACH ROW EXECUTE FUNCTION kms_notify_principal_change()
+            """,
+        ]),
     ]
 
     /// Applies every migration not yet recorded. Safe to call from several processes at once.

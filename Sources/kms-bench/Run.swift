@@ -15,7 +15,8 @@ struct Run: AsyncParsableCommand {
             """
     )
 
-    @Option(help: "host:port of kmsd (default: $KMS_ENDPOINT, else 127.0.0.1:7400).") var endpoint: String?
+    @Option(help: "kmsd: host:port or tls://host:port (default: $KMS_ENDPOINT, else 127.0.0.1:7400).") var endpoint: String?
+    @Option(help: "Credentials profile (default: $AWS_ACCESS_KEY_ID/$AWS_SECRET_ACCESS_KEY, else $AWS_PROFILE or 'default').") var profile: String?
     @Option(help: "binary (the aws-json transport arrives with the AWS JSON API).") var transport = "binary"
     @Option(help: "Connections to open.") var connections = 4
     @Option(help: "Requests in flight per connection (closed loop).") var inFlight = 16
@@ -66,8 +67,11 @@ struct Run: AsyncParsableCommand {
             configuration.connections = 1
             configuration.maxAttempts = 1  // measure the service, not the retry policy
             configuration.timeout = .seconds(30)
+            let resolved = try KMSClientEnvironment(endpoint: endpoint, profile: self.profile).resolve(configuration)
             var clients: [KMSClient] = []
-            for _ in 0..<self.connections { clients.append(try KMSClient(endpoint: endpoint, configuration: configuration)) }
+            for _ in 0..<self.connections {
+                clients.append(try KMSClient(endpoint: resolved.endpoint, configuration: resolved.configuration))
+            }
             lanes = Lanes(clients: clients, echoes: [])
             do {
                 workload = try await Workload.prepare(

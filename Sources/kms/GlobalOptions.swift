@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import KMSClient
 
 enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
     case json, text
@@ -7,8 +8,20 @@ enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
 
 /// Options every operation takes.
 struct GlobalOptions: ParsableArguments {
-    @Option(help: "host:port of kmsd (default: $KMS_ENDPOINT, else 127.0.0.1:7400).")
+    @Option(help: "kmsd: host:port, or tls://host:port (default: $KMS_ENDPOINT, else 127.0.0.1:7400).")
     var endpoint: String?
+
+    @Option(help: "A profile of the shared credentials file (default: $AWS_PROFILE, else the access key in $AWS_ACCESS_KEY_ID and $AWS_SECRET_ACCESS_KEY, else 'default').")
+    var profile: String?
+
+    @Option(name: .customLong("ca-bundle"), help: "PEM CA bundle to verify kmsd's certificate (default: $AWS_CA_BUNDLE).")
+    var caBundle: String?
+
+    @Option(help: "PEM client certificate for mutual TLS (default: $KMS_CLIENT_CERTIFICATE).")
+    var clientCertificate: String?
+
+    @Option(help: "PEM key of --client-certificate (default: $KMS_CLIENT_KEY).")
+    var clientKey: String?
 
     @Option(help: "json (default) or text.")
     var output: OutputFormat = .json
@@ -19,7 +32,20 @@ struct GlobalOptions: ParsableArguments {
     @Option(help: "Seconds to wait for an answer.")
     var timeout: Int = 30
 
-    var resolvedEndpoint: String {
-        endpoint ?? ProcessInfo.processInfo.environment["KMS_ENDPOINT"].flatMap { $0.isEmpty ? nil : $0 } ?? "127.0.0.1:7400"
+    /// A client as these options and the environment say; exit 254 with the aws CLI's wording
+    /// when they do not add up.
+    func makeClient() throws -> KMSClient {
+        var configuration = KMSClient.Configuration()
+        configuration.timeout = .seconds(Int64(max(1, self.timeout)))
+        do {
+            let resolved = try KMSClientEnvironment(
+                endpoint: self.endpoint, profile: self.profile, caBundle: self.caBundle,
+                clientCertificate: self.clientCertificate, clientKey: self.clientKey
+            ).resolve(configuration)
+            return try KMSClient(endpoint: resolved.endpoint, configuration: resolved.configuration)
+        } catch {
+            FileHandle.standardError.write(Data("\((error as? KMSClientError)?.message ?? "\(error)")\n".utf8))
+            throw ExitCode(255)
+        }
     }
 }

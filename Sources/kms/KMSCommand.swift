@@ -19,6 +19,7 @@ struct KMSCommand: AsyncParsableCommand {
             CreateAlias.self, UpdateAlias.self, DeleteAlias.self, ListAliases.self,
             GetKeyPolicy.self, PutKeyPolicy.self, ListKeyPolicies.self,
             CreateGrant.self, ListGrants.self, ListRetirableGrants.self, RetireGrant.self, RevokeGrant.self,
+            Admin.self,
         ]
     )
 }

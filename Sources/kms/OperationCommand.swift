@@ -24,9 +24,7 @@ extension OperationCommand {
         } catch let error as AWSJSON.DecodingError {
             throw ValidationError(error.description)
         }
-        var configuration = KMSClient.Configuration()
-        configuration.timeout = .seconds(Int64(max(1, self.global.timeout)))
-        let client = try KMSClient(endpoint: self.global.resolvedEndpoint, configuration: configuration)
+        let client = try self.global.makeClient()
         defer { Task { await client.close() } }
         let response: Response
         do {

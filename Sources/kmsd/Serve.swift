@@ -32,6 +32,14 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Seconds between deletion reaper rounds (KMSD_REAPER_INTERVAL_SECONDS). Default 60.") var reaperIntervalSeconds: Int?
     @Option(help: "trace, debug, info, notice, warning, error (KMSD_LOG_LEVEL). Default info.") var logLevel: String?
     @Option(help: "Once listening, write the bound host:port to this file (for --listen with port 0).") var readyFile: String?
+    @Option(help: "PEM certificate chain for TLS on the listener (KMSD_TLS_CERTIFICATE).") var tlsCertificate: String?
+    @Option(help: "PEM private key for TLS (KMSD_TLS_KEY).") var tlsKey: String?
+    @Option(help: "PEM CA whose client certificates are accepted (mutual TLS) (KMSD_TLS_CLIENT_CA).") var tlsClientCa: String?
+    @Option(
+        name: .customLong("certificate-principal"),
+        help: "URI=ARN: a client certificate with this URI SAN (a SPIFFE id; a trailing * matches any suffix) acts as this principal. Repeatable."
+    ) var certificatePrincipals: [String] = []
+    @Flag(help: "DEVELOPMENT ONLY: serve connections that present no credentials as the default account's root.") var insecureDevNoAuth = false
 
     func run() async throws {
         let file = try SettingsFile.load(config ?? environment("CONFIG"))
@@ -65,6 +73,26 @@ struct Serve: AsyncParsableCommand {
         }
         settings.cacheLifetime = .seconds(max(1, pick(cacheSeconds, "CACHE_SECONDS", file.cacheSeconds, { Int($0) }) ?? 30))
         settings.reaperInterval = .seconds(max(1, pick(reaperIntervalSeconds, "REAPER_INTERVAL_SECONDS", file.reaperIntervalSeconds, { Int($0) }) ?? 60))
+        if let certificate = pick(tlsCertificate, "TLS_CERTIFICATE", file.tlsCertificate, { $0 }) {
+            guard let key = pick(tlsKey, "TLS_KEY", file.tlsKey, { $0 }) else {
+                throw ValidationError("--tls-certificate needs --tls-key")
+            }
+            var mapping = file.certificatePrincipals ?? [:]
+            for entry in certificatePrincipals {
+                guard let equals = entry.firstIndex(of: "="), entry[..<equals].contains(":"), entry[entry.index(after: equals)...].hasPrefix("arn:") else {
+                    throw ValidationError("--certificate-principal must be URI=ARN, not '\(entry)'")
+                }
+                mapping[String(entry[..<equals])] = String(entry[entry.index(after: equals)...])
+            }
+            let clientCA = pick(tlsClientCa, "TLS_CLIENT_CA", file.tlsClientCA, { $0 })
+            if !mapping.isEmpty, clientCA == nil {
+                throw ValidationError("--certificate-principal needs --tls-client-ca to verify client certificates")
+            }
+            settings.tls = ServerTLS(certificatePath: certificate, privateKeyPath: key, clientCAPath: clientCA, certificatePrincipals: mapping)
+        } else if tlsKey != nil || tlsClientCa != nil || !certificatePrincipals.isEmpty {
+            throw ValidationError("--tls-key, --tls-client-ca and --certificate-principal need --tls-certificate")
+        }
+        settings.insecureNoAuthentication = insecureDevNoAuth || environment("INSECURE_DEV_NO_AUTH") == "1" || file.insecureDevNoAuth == true
         let connections = max(2, pick(databaseConnections, "DATABASE_CONNECTIONS", file.databaseConnections, { Int($0) }) ?? 20)
 
         LoggingSystem.bootstrap { label in

@@ -16,6 +16,12 @@ struct SettingsFile: Decodable {
     var cacheSeconds: Int?
     var reaperIntervalSeconds: Int?
     var logLevel: String?
+    var tlsCertificate: String?
+    var tlsKey: String?
+    var tlsClientCA: String?
+    /// URI SAN → principal ARN, for client certificates under mutual TLS.
+    var certificatePrincipals: [String: String]?
+    var insecureDevNoAuth: Bool?
 
     static func load(_ path: String?) throws -> SettingsFile {
         guard let path else { return SettingsFile() }

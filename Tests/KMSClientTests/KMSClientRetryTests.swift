@@ -17,7 +17,14 @@ import Testing
     static func server(_ register: (inout RPCHandlerTable) -> Void) async throws -> RPCServer {
         var table = RPCHandlerTable()
         register(&table)
-        return try await RPCServer.bind(to: SocketAddress(ipAddress: "127.0.0.1", port: 0), table: table, logger: Logger(label: "test"))
+        // kmsd always authenticates; this one lets anybody in, as insecure development mode does.
+        let authentication = RPCServerAuthentication(anonymousAllowed: true) { _ in
+            RPCIdentity(principalARN: "arn:aws:iam::111122223333:root", method: .anonymous)
+        }
+        return try await RPCServer.bind(
+            to: SocketAddress(ipAddress: "127.0.0.1", port: 0), table: table, logger: Logger(label: "test"),
+            authentication: authentication
+        )
     }
 
     static func client(_ server: RPCServer, timeout: TimeAmount = .seconds(5)) throws -> KMSClient {

@@ -8,7 +8,7 @@ import Testing
     @Test func appearsOnFirstUseAndIsTheServicesToManage() async throws {
         let stack = try await KMSStack.start()
         let other = try await stack.secondKMSD()
-        let kmsB = try other.client()
+        let kmsB = try other.client(credentials: stack.adminCredentials)
         let kms = stack.client
 
         // Two kmsd naming it at once still make exactly one key.

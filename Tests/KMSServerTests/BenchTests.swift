@@ -4,10 +4,11 @@ import Testing
 
 /// kms-bench keeps working: short runs against a real stack. Figures are never asserted.
 @Suite struct BenchTests {
-    static func bench(_ arguments: [String]) throws -> (status: Int32, json: [String: Any]?, stderr: String) {
+    static func bench(_ arguments: [String], env: [String: String]? = nil) throws -> (status: Int32, json: [String: Any]?, stderr: String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binaryPath("kms-bench", environment: "KMS_BENCH"))
         process.arguments = arguments
+        if let env { process.environment = env }
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err
@@ -26,7 +27,7 @@ import Testing
             "run", "--endpoint", endpoint, "--duration", "1", "--warmup", "0.2", "--json", "--no-progress",
             "--connections", "2", "--in-flight", "4", "--keys", "2", "--by", "alias", "--context", "app=bench",
             "--mix", "GenerateDataKey:1,Decrypt:1,Encrypt:1,ReEncrypt:1,GenerateRandom:1,GenerateDataKeyWithoutPlaintext:1",
-        ])
+        ], env: stack.environment)
         #expect(closed.status == 0, "\(closed.stderr)")
         let report = try #require(closed.json)
         #expect((report["requests"] as? Int ?? 0) > 0)
@@ -37,7 +38,7 @@ import Testing
 
         let open = try Self.bench([
             "run", "--endpoint", endpoint, "--rate", "200", "--requests", "100", "--warmup", "0", "--json", "--no-progress", "--mix", "Encrypt",
-        ])
+        ], env: stack.environment)
         #expect(open.status == 0, "\(open.stderr)")
         #expect(open.json?["requests"] as? Int == 100)
         #expect(open.json?["rate"] as? Double == 200)
@@ -51,7 +52,7 @@ import Testing
         let failing = try Self.bench([
             "run", "--endpoint", stack.kmsd.endpoint, "--key-id", key.keyID, "--requests", "20", "--warmup", "0",
             "--json", "--no-progress", "--mix", "GenerateRandom:1,Encrypt:1",
-        ])
+        ], env: stack.environment)
         // Setup generates a data key under the disabled key, so the run cannot even start.
         #expect(failing.status != 0)
         #expect(failing.stderr.contains("DisabledException"))

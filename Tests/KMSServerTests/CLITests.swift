@@ -10,13 +10,11 @@ import Testing
         let stderr: String
     }
 
-    static func kms(_ arguments: [String], endpoint: String, stdin: Data? = nil) throws -> Result {
+    static func kms(_ arguments: [String], env: [String: String], stdin: Data? = nil) throws -> Result {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binaryPath("kms", environment: "KMS_CLI"))
         process.arguments = arguments
-        var environment = ProcessInfo.processInfo.environment
-        environment["KMS_ENDPOINT"] = endpoint
-        process.environment = environment
+        process.environment = env
         let out = Pipe(), err = Pipe(), input = Pipe()
         process.standardOutput = out
         process.standardError = err
@@ -32,19 +30,19 @@ import Testing
 
     @Test func createAliasEncryptDecryptAndErrors() async throws {
         let stack = try await KMSStack.start()
-        let endpoint = stack.kmsd.endpoint
-        let keyID = try Self.kms(["create-key", "--description", "cli", "--query", "KeyMetadata.KeyId", "--output", "text"], endpoint: endpoint)
+        let env = stack.environment
+        let keyID = try Self.kms(["create-key", "--description", "cli", "--query", "KeyMetadata.KeyId", "--output", "text"], env: env)
         #expect(keyID.status == 0, "\(keyID.stderr)")
         let id = keyID.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(id.count == 36)
-        #expect(try Self.kms(["create-alias", "--alias-name", "alias/cli", "--target-key-id", id], endpoint: endpoint).status == 0)
+        #expect(try Self.kms(["create-alias", "--alias-name", "alias/cli", "--target-key-id", id], env: env).status == 0)
 
         let secret = stack.worker.directory.appendingPathComponent("secret.txt")
         try Data("top secret\n".utf8).write(to: secret)
         let encrypted = try Self.kms(
             ["encrypt", "--key-id", "alias/cli", "--plaintext", "fileb://\(secret.path)", "--encryption-context", "app=cli",
              "--output", "text", "--query", "CiphertextBlob"],
-            endpoint: endpoint
+            env: env
         )
         #expect(encrypted.status == 0, "\(encrypted.stderr)")
         let blobFile = stack.worker.directory.appendingPathComponent("c.bin")
@@ -53,28 +51,28 @@ import Testing
         let decrypted = try Self.kms(
             ["decrypt", "--ciphertext-blob", "fileb://\(blobFile.path)", "--encryption-context", "{\"app\":\"cli\"}",
              "--output", "text", "--query", "Plaintext"],
-            endpoint: endpoint
+            env: env
         )
         #expect(decrypted.status == 0, "\(decrypted.stderr)")
         #expect(Data(base64Encoded: decrypted.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) == Data("top secret\n".utf8))
 
         // Plaintext from standard input, full JSON output.
-        let fromStdin = try Self.kms(["encrypt", "--key-id", id, "--plaintext", "-"], endpoint: endpoint, stdin: Data("piped".utf8))
+        let fromStdin = try Self.kms(["encrypt", "--key-id", id, "--plaintext", "-"], env: env, stdin: Data("piped".utf8))
         #expect(fromStdin.status == 0)
         let json = try JSONSerialization.jsonObject(with: Data(fromStdin.stdout.utf8)) as? [String: Any]
         #expect(json?["KeyId"] as? String == "arn:aws:kms:us-east-1:111122223333:key/\(id)")
         #expect(json?["EncryptionAlgorithm"] as? String == "SYMMETRIC_DEFAULT")
 
-        let wrongContext = try Self.kms(["decrypt", "--ciphertext-blob", "fileb://\(blobFile.path)"], endpoint: endpoint)
+        let wrongContext = try Self.kms(["decrypt", "--ciphertext-blob", "fileb://\(blobFile.path)"], env: env)
         #expect(wrongContext.status == 254)
         #expect(wrongContext.stderr.contains("(InvalidCiphertextException) when calling the Decrypt operation"))
         #expect(wrongContext.stdout.isEmpty)
 
-        let missing = try Self.kms(["describe-key", "--key-id", "alias/none"], endpoint: endpoint)
+        let missing = try Self.kms(["describe-key", "--key-id", "alias/none"], env: env)
         #expect(missing.status == 254)
         #expect(missing.stderr.contains("NotFoundException"))
 
-        let unreachable = try Self.kms(["list-keys", "--endpoint", "127.0.0.1:1", "--timeout", "2"], endpoint: endpoint)
+        let unreachable = try Self.kms(["list-keys", "--endpoint", "127.0.0.1:1", "--timeout", "2"], env: env)
         #expect(unreachable.status == 254)
         #expect(unreachable.stderr.contains("ConnectionFailedException"))
         await stack.stop()
@@ -89,7 +87,7 @@ import Testing
             "create-grant", "list-grants", "list-retirable-grants", "retire-grant", "revoke-grant",
         ]
         for name in names {
-            let help = try Self.kms([name, "--help"], endpoint: "127.0.0.1:1")
+            let help = try Self.kms([name, "--help"], env: ["KMS_ENDPOINT": "127.0.0.1:1"])
             #expect(help.status == 0, "\(name)")
             #expect(help.stdout.contains("USAGE: kms \(name)"), "\(name)")
         }

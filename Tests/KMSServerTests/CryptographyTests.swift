@@ -78,7 +78,7 @@ import Testing
         await stack.client.close()
         await stack.kmsd.stop()
         try await stack.kmsd.start()
-        let afterKMSD = try stack.kmsd.client()
+        let afterKMSD = try stack.kmsd.client(credentials: stack.adminCredentials)
         #expect(Array(try await afterKMSD.decrypt(blob).plaintext) == [9, 8, 7])
 
         // kmsd keeps running and reconnects to the new worker by itself.
@@ -92,7 +92,7 @@ import Testing
     @Test func twoKMSDOnOneDatabaseSeeEachOthersChanges() async throws {
         let stack = try await KMSStack.start()
         let other = try await stack.secondKMSD()
-        let kmsB = try other.client()
+        let kmsB = try other.client(credentials: stack.adminCredentials)
         let key = try await stack.client.createKey()
         try await stack.client.createAlias("alias/shared", key.keyID)
         let blob = try await kmsB.encrypt("alias/shared", [1])  // B caches key and alias

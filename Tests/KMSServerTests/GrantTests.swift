@@ -4,10 +4,10 @@ import KMSProto
 import KMSTestSupport
 import Testing
 
-/// Grants end to end. Every caller is the account root until authentication lands, so the key
-/// policy here withholds Decrypt from the root and grants give it back, narrowly.
+/// Grants end to end, as the bootstrap admin: the key policy here withholds Decrypt from the
+/// account (so the admin's kms:* identity policy cannot give it) and grants give it back, narrowly.
 @Suite struct GrantTests {
-    static let root = "arn:aws:iam::111122223333:root"
+    static let root = "arn:aws:iam::111122223333:user/admin"
     static let noDecrypt = """
         {"Version": "2012-10-17", "Statement": [
           {"Effect": "Allow", "Principal": {"AWS": "111122223333"}, "NotAction": "kms:Decrypt", "Resource": "*"}
@@ -17,7 +17,7 @@ import Testing
     @Test func aGrantAllowsDecryptUnderOneContextUntilRetired() async throws {
         let stack = try await KMSStack.start()
         let other = try await stack.secondKMSD()
-        let kmsB = try other.client()
+        let kmsB = try other.client(credentials: stack.adminCredentials)
         let kms = stack.client
         var create = KMSCreateKeyRequest()
         create.policy = Self.noDecrypt

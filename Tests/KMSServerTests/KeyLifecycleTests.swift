@@ -158,7 +158,8 @@ import Testing
         async let a: Void = first.start()
         async let b: Void = second.start()
         _ = try await (a, b)
-        let one = try first.client(), two = try second.client()
+        let admin = try KMSDProcess.bootstrap(databaseURL: database.url, workerSocket: worker.socketPath)
+        let one = try first.client(credentials: admin), two = try second.client(credentials: admin)
         let key = try await one.createKey()
         #expect(try await two.describe(key.keyID).keyID == key.keyID)
         let migrations = try await database.withClient { client in

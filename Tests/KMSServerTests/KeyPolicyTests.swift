@@ -4,10 +4,10 @@ import KMSProto
 import KMSTestSupport
 import Testing
 
-/// Key policies decide, end to end (every connection acts as the account root until
-/// authentication lands, so these exercise what the root may do under each policy).
+/// Key policies decide, end to end, as the bootstrap admin: a user whose identity policy allows
+/// kms:*, which counts only where the key policy delegates to the account.
 @Suite struct KeyPolicyTests {
-    static let root = "arn:aws:iam::111122223333:root"
+    static let admin = "arn:aws:iam::111122223333:user/admin"
 
     @Test func getPutListAndTheLockoutSafetyCheck() async throws {
         let stack = try await KMSStack.start()
@@ -39,7 +39,7 @@ import Testing
         #expect(await code { _ = try await kms.call(KMSMethod.createKey, create) } == "MalformedPolicyDocumentException")
         #expect(try await kms.encrypt(key.keyID, [1]).count > 0)
 
-        // ... unless the caller says it knows what it is doing. Then the root is locked out.
+        // ... unless the caller says it knows what it is doing. Then the account is locked out.
         put.bypassPolicyLockoutSafetyCheck = true
         _ = try await kms.call(KMSMethod.putKeyPolicy, put)
         #expect(await code { _ = try await kms.encrypt(key.keyID, [1]) } == "AccessDeniedException")
@@ -70,7 +70,7 @@ import Testing
             Issue.record("decrypted despite the deny")
         } catch let error as KMSClientError {
             #expect(error.code == "AccessDeniedException")
-            #expect(error.message == "User: \(Self.root) is not authorized to perform: kms:Decrypt on resource: \(key.arn) with an explicit deny in a resource-based policy")
+            #expect(error.message == "User: \(Self.admin) is not authorized to perform: kms:Decrypt on resource: \(key.arn) with an explicit deny in a resource-based policy")
         }
         await stack.stop()
     }

@@ -1,5 +1,6 @@
 import Foundation
 import KMSClient
+import KMSProto
 
 /// A real kmsd process on a free loopback port, talking to a test database and a worker.
 public final class KMSDProcess: @unchecked Sendable {
@@ -9,6 +10,8 @@ public final class KMSDProcess: @unchecked Sendable {
     public private(set) var endpoint = ""
     public private(set) var process: Process?
     let extraArguments: [String]
+    /// TLS settings for the clients this kmsd hands out (nil: plain TCP).
+    public var tls: KMSClient.TLS?
 
     public init(databaseURL: String, workerSocket: String, directory: URL, extraArguments: [String] = []) {
         self.databaseURL = databaseURL
@@ -52,11 +55,41 @@ public final class KMSDProcess: @unchecked Sendable {
         self.process = nil
     }
 
-    public func client(_ configure: (inout KMSClient.Configuration) -> Void = { _ in }) throws -> KMSClient {
+    /// A client with `credentials` (nil: none, for handshake tests and insecure mode).
+    public func client(credentials: KMSCredentials?, _ configure: (inout KMSClient.Configuration) -> Void = { _ in }) throws -> KMSClient {
         var configuration = KMSClient.Configuration()
         configuration.timeout = .seconds(20)
+        configuration.credentials = credentials
+        configuration.tls = self.tls
         configure(&configuration)
         return try KMSClient(endpoint: self.endpoint, configuration: configuration)
+    }
+
+    /// `kmsd bootstrap` on this kmsd's database and worker: the first admin's credentials.
+    public static func bootstrap(databaseURL: String, workerSocket: String) throws -> KMSCredentials {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binaryPath("kmsd", environment: "KMSD"))
+        process.arguments = ["bootstrap", "--worker-socket", workerSocket]
+        var environment = ProcessInfo.processInfo.environment
+        environment["KMSD_DATABASE_URL"] = databaseURL
+        process.environment = environment
+        let out = Pipe()
+        process.standardOutput = out
+        try process.run()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { throw WorkerTestError("kmsd bootstrap exited with status \(process.terminationStatus)") }
+        var values: [String: String] = [:]
+        for line in text.split(separator: "\n") {
+            guard let equals = line.firstIndex(of: "=") else { continue }
+            let name = String(line[..<equals]).trimmingCharacters(in: .whitespaces)
+            let value = String(line[line.index(after: equals)...]).trimmingCharacters(in: .whitespaces)
+            values[name] = value
+        }
+        guard let id = values["aws_access_key_id"], let secret = values["aws_secret_access_key"] else {
+            throw WorkerTestError("kmsd bootstrap printed no credentials")
+        }
+        return KMSCredentials(accessKeyID: id, secretAccessKey: secret)
     }
 }
 
@@ -65,22 +98,73 @@ public final class KMSStack: @unchecked Sendable {
     public let database: TestDatabase
     public let worker: WorkerProcess
     public let kmsd: KMSDProcess
+    /// The bootstrap admin (arn:aws:iam::111122223333:user/admin, identity policy kms:*).
+    public let adminCredentials: KMSCredentials
+    /// A client acting as the admin.
     public let client: KMSClient
 
-    public static func start(kmsdArguments: [String] = []) async throws -> KMSStack {
+    /// `kmsdArguments` may make kmsd serve TLS; `tls` is then what its clients use.
+    public static func start(kmsdArguments: [String] = [], tls: KMSClient.TLS? = nil) async throws -> KMSStack {
         let database = try await TestDatabase.create()
         let worker = try WorkerProcess()
         try await worker.start()
+        let admin = try KMSDProcess.bootstrap(databaseURL: database.url, workerSocket: worker.socketPath)
         let kmsd = KMSDProcess(databaseURL: database.url, workerSocket: worker.socketPath, directory: worker.directory, extraArguments: kmsdArguments)
+        kmsd.tls = tls
         try await kmsd.start()
-        return KMSStack(database: database, worker: worker, kmsd: kmsd, client: try kmsd.client())
+        return KMSStack(database: database, worker: worker, kmsd: kmsd, adminCredentials: admin, client: try kmsd.client(credentials: admin))
     }
 
-    init(database: TestDatabase, worker: WorkerProcess, kmsd: KMSDProcess, client: KMSClient) {
+    init(database: TestDatabase, worker: WorkerProcess, kmsd: KMSDProcess, adminCredentials: KMSCredentials, client: KMSClient) {
         self.database = database
         self.worker = worker
         self.kmsd = kmsd
+        self.adminCredentials = adminCredentials
         self.client = client
+    }
+
+    /// The environment a child process (the kms CLI, kms-bench) needs to reach kmsd as the admin.
+    public var environment: [String: String] {
+        var environment = ProcessInfo.processInfo.environment
+        environment["KMS_ENDPOINT"] = self.kmsd.endpoint
+        environment["AWS_ACCESS_KEY_ID"] = self.adminCredentials.accessKeyID
+        environment["AWS_SECRET_ACCESS_KEY"] = self.adminCredentials.secretAccessKey
+        environment.removeValue(forKey: "AWS_PROFILE")
+        return environment
+    }
+
+    /// A new principal (`type` user or role) in `account` (created when missing), with the
+    /// given identity policies and an access key; returns its ARN and a client acting as it.
+    public func principal(
+        _ name: String, type: String = "user", account: String = "111122223333", policies: [String: String] = [:]
+    ) async throws -> (arn: String, client: KMSClient) {
+        if account != "111122223333" {
+            var create = AdminCreateAccountRequest()
+            create.accountID = account
+            create.name = "account \(account)"
+            do {
+                _ = try await self.client.call(AdminMethod.createAccount, create)
+            } catch let error {
+                guard error.code == "AlreadyExistsException" else { throw error }
+            }
+        }
+        var request = AdminCreatePrincipalRequest()
+        request.accountID = account
+        request.type = type
+        request.name = name
+        let arn = try await self.client.call(AdminMethod.createPrincipal, request).principal.arn
+        for (policyName, document) in policies {
+            var put = AdminPutPrincipalPolicyRequest()
+            put.principalArn = arn
+            put.policyName = policyName
+            put.policyDocument = document
+            _ = try await self.client.call(AdminMethod.putPrincipalPolicy, put)
+        }
+        var key = AdminCreateAccessKeyRequest()
+        key.principalArn = arn
+        let created = try await self.client.call(AdminMethod.createAccessKey, key)
+        let credentials = KMSCredentials(accessKeyID: created.accessKey.accessKeyID, secretAccessKey: created.secretAccessKey)
+        return (arn, try self.kmsd.client(credentials: credentials))
     }
 
     /// A second kmsd on the same database and worker.

@@ -12,6 +12,8 @@ public enum WorkerMethod {
     public static let reEncrypt = RPCMethod<WorkerReEncryptRequest, WorkerReEncryptResponse>("ReEncrypt")
     public static let generateDataKey = RPCMethod<WorkerGenerateDataKeyRequest, WorkerGenerateDataKeyResponse>("GenerateDataKey")
     public static let generateRandom = RPCMethod<WorkerGenerateRandomRequest, WorkerGenerateRandomResponse>("GenerateRandom")
+    public static let createAccessKeySecret = RPCMethod<WorkerCreateAccessKeySecretRequest, WorkerCreateAccessKeySecretResponse>("CreateAccessKeySecret")
+    public static let verifyAccessKeyProof = RPCMethod<WorkerVerifyAccessKeyProofRequest, WorkerVerifyAccessKeyProofResponse>("VerifyAccessKeyProof")
 
     /// Every rpc name, in the order of the service definition.
     public static let allNames: [String] = [
@@ -23,5 +25,7 @@ public enum WorkerMethod {
         "ReEncrypt",
         "GenerateDataKey",
         "GenerateRandom",
+        "CreateAccessKeySecret",
+        "VerifyAccessKeyProof",
     ]
 }

@@ -406,6 +406,76 @@ public nonisolated struct WorkerGenerateRandomResponse: Sendable {
   public init() {}
 }
 
+/// A secret access key for a new access key: generated here (or given, for an admin importing a
+/// fixed pair), returned wrapped for the database and, once, in plaintext for its owner.
+public nonisolated struct WorkerCreateAccessKeySecretRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var accessKeyID: String = String()
+
+  /// The principal the key belongs to; the wrapped secret is bound to it and to the key id.
+  public var principalArn: String = String()
+
+  /// Empty: generate one. Otherwise 16..128 printable ASCII characters to import.
+  public var secretAccessKey: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct WorkerCreateAccessKeySecretResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var secretAccessKey: String = String()
+
+  public var wrappedSecret: Data = Data()
+
+  public var rootKeyID: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// Checks a client's answer to a connection challenge without the secret leaving the worker.
+public nonisolated struct WorkerVerifyAccessKeyProofRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var accessKeyID: String = String()
+
+  public var principalArn: String = String()
+
+  public var wrappedSecret: Data = Data()
+
+  /// The server's nonce for this connection and the client's HMAC-SHA256 over it.
+  public var challenge: Data = Data()
+
+  public var proof: Data = Data()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct WorkerVerifyAccessKeyProofResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var valid: Bool = false
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "kms.worker.v1"
@@ -1071,6 +1141,166 @@ nonisolated extension WorkerGenerateRandomResponse: SwiftProtobuf.Message, Swift
 
   public static func ==(lhs: WorkerGenerateRandomResponse, rhs: WorkerGenerateRandomResponse) -> Bool {
     if lhs.plaintext != rhs.plaintext {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension WorkerCreateAccessKeySecretRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".CreateAccessKeySecretRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}access_key_id\0\u{3}principal_arn\0\u{3}secret_access_key\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.accessKeyID) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.principalArn) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.secretAccessKey) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.accessKeyID.isEmpty {
+      try visitor.visitSingularStringField(value: self.accessKeyID, fieldNumber: 1)
+    }
+    if !self.principalArn.isEmpty {
+      try visitor.visitSingularStringField(value: self.principalArn, fieldNumber: 2)
+    }
+    if !self.secretAccessKey.isEmpty {
+      try visitor.visitSingularStringField(value: self.secretAccessKey, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: WorkerCreateAccessKeySecretRequest, rhs: WorkerCreateAccessKeySecretRequest) -> Bool {
+    if lhs.accessKeyID != rhs.accessKeyID {return false}
+    if lhs.principalArn != rhs.principalArn {return false}
+    if lhs.secretAccessKey != rhs.secretAccessKey {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension WorkerCreateAccessKeySecretResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".CreateAccessKeySecretResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}secret_access_key\0\u{3}wrapped_secret\0\u{3}root_key_id\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.secretAccessKey) }()
+      case 2: try { try decoder.decodeSingularBytesField(value: &self.wrappedSecret) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.rootKeyID) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.secretAccessKey.isEmpty {
+      try visitor.visitSingularStringField(value: self.secretAccessKey, fieldNumber: 1)
+    }
+    if !self.wrappedSecret.isEmpty {
+      try visitor.visitSingularBytesField(value: self.wrappedSecret, fieldNumber: 2)
+    }
+    if !self.rootKeyID.isEmpty {
+      try visitor.visitSingularStringField(value: self.rootKeyID, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: WorkerCreateAccessKeySecretResponse, rhs: WorkerCreateAccessKeySecretResponse) -> Bool {
+    if lhs.secretAccessKey != rhs.secretAccessKey {return false}
+    if lhs.wrappedSecret != rhs.wrappedSecret {return false}
+    if lhs.rootKeyID != rhs.rootKeyID {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension WorkerVerifyAccessKeyProofRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".VerifyAccessKeyProofRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}access_key_id\0\u{3}principal_arn\0\u{3}wrapped_secret\0\u{1}challenge\0\u{1}proof\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.accessKeyID) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.principalArn) }()
+      case 3: try { try decoder.decodeSingularBytesField(value: &self.wrappedSecret) }()
+      case 4: try { try decoder.decodeSingularBytesField(value: &self.challenge) }()
+      case 5: try { try decoder.decodeSingularBytesField(value: &self.proof) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.accessKeyID.isEmpty {
+      try visitor.visitSingularStringField(value: self.accessKeyID, fieldNumber: 1)
+    }
+    if !self.principalArn.isEmpty {
+      try visitor.visitSingularStringField(value: self.principalArn, fieldNumber: 2)
+    }
+    if !self.wrappedSecret.isEmpty {
+      try visitor.visitSingularBytesField(value: self.wrappedSecret, fieldNumber: 3)
+    }
+    if !self.challenge.isEmpty {
+      try visitor.visitSingularBytesField(value: self.challenge, fieldNumber: 4)
+    }
+    if !self.proof.isEmpty {
+      try visitor.visitSingularBytesField(value: self.proof, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: WorkerVerifyAccessKeyProofRequest, rhs: WorkerVerifyAccessKeyProofRequest) -> Bool {
+    if lhs.accessKeyID != rhs.accessKeyID {return false}
+    if lhs.principalArn != rhs.principalArn {return false}
+    if lhs.wrappedSecret != rhs.wrappedSecret {return false}
+    if lhs.challenge != rhs.challenge {return false}
+    if lhs.proof != rhs.proof {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension WorkerVerifyAccessKeyProofResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".VerifyAccessKeyProofResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}valid\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularBoolField(value: &self.valid) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.valid != false {
+      try visitor.visitSingularBoolField(value: self.valid, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: WorkerVerifyAccessKeyProofResponse, rhs: WorkerVerifyAccessKeyProofResponse) -> Bool {
+    if lhs.valid != rhs.valid {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

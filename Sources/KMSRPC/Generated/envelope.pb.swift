@@ -92,6 +92,60 @@ public nonisolated struct RPCErrorBody: Sendable {
   public init() {}
 }
 
+/// Connection authentication (servers configured with it; kmsd's public listener always is).
+/// The server's first frame on a connection is an Envelope with request_id 0, method "Challenge"
+/// and a Challenge payload. The client's first request must be method "Authenticate"; until its
+/// answer (an Authenticated payload) arrives the client sends nothing else. Anything else, or a
+/// refused answer, gets an error frame and the connection is closed.
+public nonisolated struct RPCChallenge: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// 32 fresh random bytes: an answer to another connection's challenge is useless here.
+  public var nonce: Data = Data()
+
+  /// Set when the TLS client certificate of this connection maps to a principal: an empty
+  /// Authenticate then acts as that principal.
+  public var certificatePrincipal: String = String()
+
+  /// True only on a server started in insecure development mode: an empty Authenticate then
+  /// acts as the default account's root.
+  public var anonymousAllowed: Bool = false
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct RPCAuthenticate: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var accessKeyID: String = String()
+
+  /// HMAC-SHA256 keyed with the secret access key over
+  ///   "kms-rpc-auth-v1" || u32be(len(nonce)) || nonce || u32be(len(access_key_id)) || access_key_id
+  public var proof: Data = Data()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct RPCAuthenticated: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var principalArn: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "kms.rpc.v1"
@@ -203,6 +257,111 @@ nonisolated extension RPCErrorBody: SwiftProtobuf.Message, SwiftProtobuf._Messag
     if lhs.code != rhs.code {return false}
     if lhs.message != rhs.message {return false}
     if lhs.retryable != rhs.retryable {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension RPCChallenge: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".Challenge"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}nonce\0\u{3}certificate_principal\0\u{3}anonymous_allowed\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularBytesField(value: &self.nonce) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.certificatePrincipal) }()
+      case 3: try { try decoder.decodeSingularBoolField(value: &self.anonymousAllowed) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.nonce.isEmpty {
+      try visitor.visitSingularBytesField(value: self.nonce, fieldNumber: 1)
+    }
+    if !self.certificatePrincipal.isEmpty {
+      try visitor.visitSingularStringField(value: self.certificatePrincipal, fieldNumber: 2)
+    }
+    if self.anonymousAllowed != false {
+      try visitor.visitSingularBoolField(value: self.anonymousAllowed, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: RPCChallenge, rhs: RPCChallenge) -> Bool {
+    if lhs.nonce != rhs.nonce {return false}
+    if lhs.certificatePrincipal != rhs.certificatePrincipal {return false}
+    if lhs.anonymousAllowed != rhs.anonymousAllowed {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension RPCAuthenticate: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".Authenticate"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}access_key_id\0\u{1}proof\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.accessKeyID) }()
+      case 2: try { try decoder.decodeSingularBytesField(value: &self.proof) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.accessKeyID.isEmpty {
+      try visitor.visitSingularStringField(value: self.accessKeyID, fieldNumber: 1)
+    }
+    if !self.proof.isEmpty {
+      try visitor.visitSingularBytesField(value: self.proof, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: RPCAuthenticate, rhs: RPCAuthenticate) -> Bool {
+    if lhs.accessKeyID != rhs.accessKeyID {return false}
+    if lhs.proof != rhs.proof {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension RPCAuthenticated: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".Authenticated"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}principal_arn\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.principalArn) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.principalArn.isEmpty {
+      try visitor.visitSingularStringField(value: self.principalArn, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: RPCAuthenticated, rhs: RPCAuthenticated) -> Bool {
+    if lhs.principalArn != rhs.principalArn {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -40,7 +40,15 @@ extension KMSService {
         }
         var key = try await self.resolve(request.keyID, for: caller, accepting: .keyOnly)
         key = try await self.freshen(key, grantTokens: request.grantTokens)
-        try self.gate.authorize(caller, action: "CreateGrant", key: key)
+        var conditions: [String: [String]] = [
+            "kms:GrantOperations": operations.sorted(),
+            "kms:GranteePrincipal": [request.granteePrincipal],
+            "kms:GrantIsForAWSResource": ["false"],
+        ]
+        if request.hasRetiringPrincipal { conditions["kms:RetiringPrincipal"] = [request.retiringPrincipal] }
+        if equals != nil { conditions["kms:GrantConstraintType"] = ["EncryptionContextEquals"] }
+        if subset != nil { conditions["kms:GrantConstraintType"] = ["EncryptionContextSubset"] }
+        try self.gate.authorize(caller, action: "CreateGrant", key: key, conditions: conditions)
         try key.record.state.checkUsable(keyARN: key.record.arn)
         try Validation.dryRun(request.dryRun)
 

@@ -40,7 +40,10 @@ extension KMSService {
         }
         let policy = request.hasPolicy ? request.policy : DefaultKeyPolicy.document(partition: self.scope.partition, account: caller.account)
         let document = try PolicyDocument.parse(policy, kind: .resource)
-        try self.gate.authorize(caller, action: "CreateKey", key: nil)
+        try self.gate.authorize(caller, action: "CreateKey", key: nil, conditions: [
+            "kms:KeySpec": [spec.rawValue], "kms:KeyUsage": [usage.rawValue], "kms:KeyOrigin": ["AWS_KMS"],
+            "kms:BypassPolicyLockoutSafetyCheck": [request.hasBypassPolicyLockoutSafetyCheck && request.bypassPolicyLockoutSafetyCheck ? "true" : "false"],
+        ])
 
         let keyID = UUID().uuidString.lowercased()
         let arn = self.scope.keyARN(account: caller.account, region: caller.region, keyID: keyID)
@@ -150,10 +153,11 @@ extension KMSService {
     /// Read, change, write with the row version as guard; retried when another writer won.
     func change(
         _ keyText: String, caller: Caller, action: String, accepting: KeyReference.Accepted,
+        conditions: [String: [String]] = [:],
         _ mutate: (inout KeyRecord) throws(KMSError) -> Void
     ) async throws(KMSError) -> KeyRecord {
         var key = try await self.resolve(keyText, for: caller, accepting: accepting)
-        try self.gate.authorize(caller, action: action, key: key)
+        try self.gate.authorize(caller, action: action, key: key, conditions: conditions)
         for _ in 0..<5 {
             var record = key.record
             try mutate(&record)

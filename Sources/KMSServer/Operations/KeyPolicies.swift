@@ -20,7 +20,8 @@ extension KMSService {
         try Self.checkPolicyName(request.hasPolicyName ? request.policyName : nil)
         let document = try PolicyDocument.parse(request.policy, kind: .resource)
         let bypass = request.hasBypassPolicyLockoutSafetyCheck && request.bypassPolicyLockoutSafetyCheck
-        _ = try await self.change(request.keyID, caller: caller, action: "PutKeyPolicy", accepting: .keyOnly) { record throws(KMSError) in
+        let conditions = ["kms:BypassPolicyLockoutSafetyCheck": [bypass ? "true" : "false"]]
+        _ = try await self.change(request.keyID, caller: caller, action: "PutKeyPolicy", accepting: .keyOnly, conditions: conditions) { record throws(KMSError) in
             try Self.refuseIfAWSManaged(record, "PutKeyPolicy")
             try record.state.checkModifiable(keyARN: record.arn)
             if !bypass {
@@ -45,7 +46,7 @@ extension KMSService {
     func checkLockout(_ policy: PolicyDocument, caller: Caller, keyAccount: String, keyARN: String) throws(KMSError) {
         let administrable = KeyAccess.keepsPolicyAdministrable(
             policy, principalARN: caller.principalARN, principalAccount: caller.account, keyAccount: keyAccount,
-            keyARN: keyARN, identityPolicies: self.gate.identityPolicies(of: caller)
+            keyARN: keyARN, identityPolicies: caller.identityPolicies
         )
         guard administrable else {
             throw KMSError(.malformedPolicyDocument, "The new key policy will not allow you to update the key policy in the future.")

@@ -1,0 +1,59 @@
+import Foundation
+import KMSCrypto
+import KMSDomain
+import KMSProto
+
+extension CryptoWorker {
+    /// Makes (or imports) a secret access key and wraps it for the database. The plaintext
+    /// secret goes back once, to be shown to its owner; kmsd never stores it.
+    public func createAccessKeySecret(_ request: WorkerCreateAccessKeySecretRequest) throws(KMSError) -> WorkerCreateAccessKeySecretResponse {
+        guard AccessKeySecrets.isValidAccessKeyID(request.accessKeyID) else {
+            throw .validation("access_key_id must be 16..128 characters of A-Z and 0-9")
+        }
+        try Self.checkPrincipalARN(request.principalArn)
+        let secret: String
+        if request.secretAccessKey.isEmpty {
+            secret = AccessKeySecrets.generateSecret()
+        } else {
+            guard AccessKeySecrets.isValidSecret(request.secretAccessKey) else {
+                throw .validation("secret_access_key must be 16..128 printable ASCII characters")
+            }
+            secret = request.secretAccessKey
+        }
+        let root = self.keyring.newest
+        var response = WorkerCreateAccessKeySecretResponse()
+        response.secretAccessKey = secret
+        response.wrappedSecret = Data(AccessKeySecrets.wrap(
+            secret: secret, accessKeyID: request.accessKeyID, principalARN: request.principalArn, under: root
+        ))
+        response.rootKeyID = root.id.description
+        return response
+    }
+
+    /// Checks a connection's answer to its challenge. A wrong proof is an answer (valid false),
+    /// not an error: kmsd decides what the client hears.
+    public func verifyAccessKeyProof(_ request: WorkerVerifyAccessKeyProofRequest) throws(KMSError) -> WorkerVerifyAccessKeyProofResponse {
+        guard AccessKeySecrets.isValidAccessKeyID(request.accessKeyID) else {
+            throw .validation("access_key_id must be 16..128 characters of A-Z and 0-9")
+        }
+        try Self.checkPrincipalARN(request.principalArn)
+        guard (16...64).contains(request.challenge.count) else { throw .validation("challenge must be 16..64 bytes") }
+        var response = WorkerVerifyAccessKeyProofResponse()
+        guard request.proof.count == 32 else { return response }
+        let proof = [UInt8](request.proof)
+        let nonce = [UInt8](request.challenge)
+        response.valid = try AccessKeySecrets.withUnwrapped(
+            [UInt8](request.wrappedSecret), accessKeyID: request.accessKeyID, principalARN: request.principalArn,
+            keyring: self.keyring
+        ) { secret in
+            AccessKeySecrets.verify(proof: proof, secret: secret, nonce: nonce, accessKeyID: request.accessKeyID)
+        }
+        return response
+    }
+
+    static func checkPrincipalARN(_ arn: String) throws(KMSError) {
+        guard arn.hasPrefix("arn:"), arn.utf8.count <= 2048 else {
+            throw .validation("principal_arn must be an ARN of at most 2048 characters")
+        }
+    }
+}

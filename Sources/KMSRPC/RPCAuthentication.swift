@@ -1,0 +1,76 @@
+import NIOCore
+import NIOSSL
+
+/// Who a connection authenticated as.
+public struct RPCIdentity: Sendable, Hashable {
+    public enum Method: String, Sendable, Hashable {
+        /// Answered the challenge with an access key.
+        case accessKey
+        /// Presented a TLS client certificate mapped to a principal.
+        case certificate
+        /// Nothing, on a server in insecure development mode.
+        case anonymous
+    }
+
+    public let principalARN: String
+    /// The access key that answered the challenge (`.accessKey` only).
+    public let accessKeyID: String?
+    public let method: Method
+
+    public init(principalARN: String, accessKeyID: String? = nil, method: Method) {
+        self.principalARN = principalARN
+        self.accessKeyID = accessKeyID
+        self.method = method
+    }
+}
+
+/// One client's answer to its connection's challenge, as the server's verifier sees it.
+public struct RPCAuthenticationAttempt: Sendable {
+    public let connection: RPCConnectionInfo
+    public let nonce: [UInt8]
+    /// Empty when the client answered without credentials.
+    public let accessKeyID: String
+    public let proof: [UInt8]
+    /// The principal the TLS client certificate maps to, if any.
+    public let certificatePrincipal: String?
+}
+
+/// The server side of connection authentication (see `proto/kms/rpc/v1/envelope.proto`).
+public struct RPCServerAuthentication: Sendable {
+    /// Decides who the attempt is, or throws the error the client is sent before the connection
+    /// closes (an `RPCError`, or anything the handler table's `mapError` knows).
+    public typealias Verify = @Sendable (RPCAuthenticationAttempt) async throws -> RPCIdentity
+
+    public var verify: Verify
+    /// Maps a verified TLS client certificate to a principal ARN (mutual TLS), or nil.
+    public var certificatePrincipal: (@Sendable (NIOSSLCertificate) -> String?)?
+    /// Announced in the challenge: an empty answer is accepted (insecure development mode).
+    public var anonymousAllowed: Bool
+    /// A connection that has not authenticated by then is closed.
+    public var timeout: TimeAmount
+
+    public init(
+        anonymousAllowed: Bool = false,
+        timeout: TimeAmount = .seconds(10),
+        certificatePrincipal: (@Sendable (NIOSSLCertificate) -> String?)? = nil,
+        verify: @escaping Verify
+    ) {
+        self.verify = verify
+        self.certificatePrincipal = certificatePrincipal
+        self.anonymousAllowed = anonymousAllowed
+        self.timeout = timeout
+    }
+}
+
+/// The client side: turns the server's challenge into the answer.
+public typealias RPCClientHandshake = @Sendable (RPCChallenge) throws -> RPCAuthenticate
+
+extension RPCError {
+    /// AWS's codes for a request without, or with unusable, credentials.
+    public static let missingAuthenticationTokenCode = "MissingAuthenticationTokenException"
+    public static let unrecognizedClientCode = "UnrecognizedClientException"
+    public static let invalidSignatureCode = "InvalidSignatureException"
+
+    static let challengeMethod = "Challenge"
+    static let authenticateMethod = "Authenticate"
+}

@@ -1,0 +1,69 @@
+import KMSCrypto
+import KMSDomain
+import KMSProto
+import KMSRPC
+import KMSStore
+import Logging
+
+/// Decides who a connection is from its answer to the challenge: an access key whose proof
+/// kms-cryptod checks (the secret never leaves it), a TLS client certificate mapped to a
+/// principal, or, only in insecure development mode, nobody (the default account's root).
+public struct ConnectionAuthenticator: Sendable {
+    let scope: ServiceScope
+    let identities: IdentityStore
+    let worker: WorkerPool
+    let allowAnonymous: Bool
+    let logger: Logger
+
+    public init(scope: ServiceScope, identities: IdentityStore, worker: WorkerPool, allowAnonymous: Bool, logger: Logger) {
+        self.scope = scope
+        self.identities = identities
+        self.worker = worker
+        self.allowAnonymous = allowAnonymous
+        self.logger = logger
+    }
+
+    public func verify(_ attempt: RPCAuthenticationAttempt) async throws(KMSError) -> RPCIdentity {
+        if attempt.accessKeyID.isEmpty {
+            if let principal = attempt.certificatePrincipal {
+                guard try await self.lookup({ try await self.identities.principal(principal) }) != nil else {
+                    throw KMSError(.unrecognizedClient, "The client certificate maps to \(principal), which is not a known principal.")
+                }
+                return RPCIdentity(principalARN: principal, method: .certificate)
+            }
+            if self.allowAnonymous {
+                let root = PrincipalRecord.arn(partition: self.scope.partition, account: self.scope.defaultAccount, kind: .root, name: "root")
+                return RPCIdentity(principalARN: root, method: .anonymous)
+            }
+            throw KMSError(.missingAuthenticationToken, "The connection must authenticate with an access key or a client certificate.")
+        }
+        guard AccessKeySecrets.isValidAccessKeyID(attempt.accessKeyID),
+              let key = try await self.lookup({ try await self.identities.accessKey(attempt.accessKeyID) }),
+              key.status == .active
+        else {
+            throw PolicyGate.invalidToken()
+        }
+        var request = WorkerVerifyAccessKeyProofRequest()
+        request.accessKeyID = key.accessKeyID
+        request.principalArn = key.principalARN
+        request.wrappedSecret = .init(key.wrappedSecret)
+        request.challenge = .init(attempt.nonce)
+        request.proof = .init(attempt.proof)
+        guard try await self.worker.call(WorkerMethod.verifyAccessKeyProof, request).valid else {
+            throw KMSError(
+                .invalidClientSignature,
+                "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method."
+            )
+        }
+        return RPCIdentity(principalARN: key.principalARN, accessKeyID: key.accessKeyID, method: .accessKey)
+    }
+
+    private func lookup<T>(_ body: () async throws -> T) async throws(KMSError) -> T {
+        do {
+            return try await body()
+        } catch {
+            self.logger.error("database call failed", metadata: ["error": "\(String(reflecting: error))"])
+            throw KMSError.internalFailure("the identity store is unavailable; retry later")
+        }
+    }
+}

@@ -1,0 +1,48 @@
+import KMSDomain
+import NIOSSL
+
+/// TLS for kmsd's listener: a certificate and key from files, and for mutual TLS a CA whose
+/// client certificates are accepted and mapped to principals by their URI SAN (SPIFFE ids).
+public struct ServerTLS: Sendable {
+    public var certificatePath: String
+    public var privateKeyPath: String
+    /// When set, clients may present a certificate issued by this CA (PEM). Clients without one
+    /// still connect and authenticate with an access key.
+    public var clientCAPath: String?
+    /// URI SAN (e.g. spiffe://cluster.local/ns/payments/sa/api) → principal ARN. A trailing "*"
+    /// in the URI matches any suffix.
+    public var certificatePrincipals: [String: String]
+
+    public init(certificatePath: String, privateKeyPath: String, clientCAPath: String? = nil, certificatePrincipals: [String: String] = [:]) {
+        self.certificatePath = certificatePath
+        self.privateKeyPath = privateKeyPath
+        self.clientCAPath = clientCAPath
+        self.certificatePrincipals = certificatePrincipals
+    }
+
+    public func makeContext() throws -> NIOSSLContext {
+        var configuration = TLSConfiguration.makeServerConfiguration(
+            certificateChain: try NIOSSLCertificate.fromPEMFile(self.certificatePath).map { .certificate($0) },
+            privateKey: .privateKey(try NIOSSLPrivateKey(file: self.privateKeyPath, format: .pem))
+        )
+        configuration.minimumTLSVersion = .tlsv12
+        if let clientCAPath {
+            configuration.trustRoots = .file(clientCAPath)
+            configuration.certificateVerification = .optionalVerification
+        }
+        return try NIOSSLContext(configuration: configuration)
+    }
+
+    /// The principal a verified client certificate maps to, by its first matching URI SAN.
+    public func principal(for certificate: NIOSSLCertificate) -> String? {
+        guard !self.certificatePrincipals.isEmpty else { return nil }
+        for name in certificate._subjectAlternativeNames() where name.nameType == .uri {
+            let uri = String(decoding: name.contents, as: UTF8.self)
+            if let exact = self.certificatePrincipals[uri] { return exact }
+            for (pattern, principal) in self.certificatePrincipals where pattern.hasSuffix("*") {
+                if uri.hasPrefix(pattern.dropLast()) { return principal }
+            }
+        }
+        return nil
+    }
+}

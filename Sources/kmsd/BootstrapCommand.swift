@@ -1,0 +1,69 @@
+import ArgumentParser
+import Foundation
+import KMSDomain
+import KMSServer
+import KMSStore
+import Logging
+import PostgresNIO
+
+/// `kmsd bootstrap`: the first admin of a new database, whose secret is printed once.
+struct BootstrapCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bootstrap",
+        abstract: "Create the default account's first admin and print its access key, once.",
+        discussion: """
+            Applies the migrations, then, unless some admin exists already, creates the account \
+            (--account), the user arn:aws:iam::<account>:user/<admin-name> with admin rights and an \
+            identity policy allowing kms:*, and one access key. The secret is printed on stdout \
+            as an aws credentials-file profile and is not kept anywhere in plaintext: store it now. \
+            When an admin exists, prints nothing on stdout and exits 0. Reads KMSD_DATABASE_URL, \
+            KMSD_WORKER_SOCKET, KMSD_ACCOUNT and KMSD_PARTITION like `kmsd serve`.
+            """
+    )
+
+    @Option(name: .customLong("database-url"), help: "postgres://... (KMSD_DATABASE_URL).") var databaseURL: String?
+    @Option(help: "kms-cryptod's Unix socket (KMSD_WORKER_SOCKET).") var workerSocket: String?
+    @Option(help: "The 12-digit account (KMSD_ACCOUNT). Default 111122223333.") var account: String?
+    @Option(help: "ARN partition (KMSD_PARTITION). Default aws.") var partition: String?
+    @Option(help: "The admin user's name.") var adminName = "admin"
+    @Option(help: "The profile name printed.") var profile = "default"
+
+    func run() async throws {
+        guard let databaseURL = self.databaseURL ?? environment("DATABASE_URL") else {
+            throw ValidationError("a database URL is required: --database-url or KMSD_DATABASE_URL")
+        }
+        guard let workerSocket = self.workerSocket ?? environment("WORKER_SOCKET") else {
+            throw ValidationError("kms-cryptod's socket is required: --worker-socket or KMSD_WORKER_SOCKET")
+        }
+        let account = self.account ?? environment("ACCOUNT") ?? "111122223333"
+        guard AccountRecord.isValidID(account) else { throw ValidationError("the account must be 12 digits, not '\(account)'") }
+        let partition = self.partition ?? environment("PARTITION") ?? "aws"
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = .warning
+            return handler
+        }
+        let logger = Logger(label: "kmsd.bootstrap")
+        let client = PostgresClient(
+            configuration: try DatabaseConfiguration.parse(url: databaseURL, maximumConnections: 2), backgroundLogger: logger
+        )
+        let scope = ServiceScope(partition: partition, regions: [], defaultRegion: "us-east-1", defaultAccount: account)
+        let credentials = try await withThrowingTaskGroup(of: Bootstrap.Credentials?.self) { group in
+            group.addTask { await client.run(); return nil }
+            defer { group.cancelAll() }
+            return try await Bootstrap.run(
+                client: client, scope: scope, workerSocket: workerSocket, adminName: self.adminName, logger: logger
+            )
+        }
+        guard let credentials else {
+            FileHandle.standardError.write(Data("kmsd bootstrap: an admin exists already; nothing to do\n".utf8))
+            return
+        }
+        print("""
+            # \(credentials.principalARN): shown once, store it now.
+            [\(self.profile)]
+            aws_access_key_id = \(credentials.accessKeyID)
+            aws_secret_access_key = \(credentials.secretAccessKey)
+            """)
+    }
+}
