@@ -88,3 +88,51 @@ import Testing
         #expect(throws: KMSError.self) { try RootKeyringEncoding.decode([]) }
     }
 }
+
+/// Access key secrets: wrapped bound to their key id and principal; proofs checked exactly.
+@Suite struct AccessKeySecretTests {
+    static let keyring = RootKeyring(keys: [RootKey.generate()])
+
+    @Test func aWrappedSecretOpensOnlyForItsKeyIDAndPrincipal() throws {
+        let secret = AccessKeySecrets.generateSecret()
+        #expect(secret.count == 40)
+        let id = AccessKeySecrets.generateAccessKeyID()
+        #expect(id.hasPrefix("AKIA") && id.count == 20 && AccessKeySecrets.isValidAccessKeyID(id))
+        let principal = "arn:aws:iam::111122223333:user/app"
+        let wrapped = AccessKeySecrets.wrap(secret: secret, accessKeyID: id, principalARN: principal, under: Self.keyring.newest)
+        #expect(!String(decoding: wrapped, as: UTF8.self).contains(secret))
+        let opened = try AccessKeySecrets.withUnwrapped(wrapped, accessKeyID: id, principalARN: principal, keyring: Self.keyring) { String(decoding: $0, as: UTF8.self) }
+        #expect(opened == secret)
+        #expect(throws: KMSError.self) {
+            try AccessKeySecrets.withUnwrapped(wrapped, accessKeyID: id, principalARN: "arn:aws:iam::111122223333:user/admin", keyring: Self.keyring) { _ in }
+        }
+        #expect(throws: KMSError.self) {
+            try AccessKeySecrets.withUnwrapped(wrapped, accessKeyID: "AKIAOTHEROTHEROTHER2", principalARN: principal, keyring: Self.keyring) { _ in }
+        }
+        var flipped = wrapped
+        flipped[flipped.count - 1] ^= 1
+        #expect(throws: KMSError.self) {
+            try AccessKeySecrets.withUnwrapped(flipped, accessKeyID: id, principalARN: principal, keyring: Self.keyring) { _ in }
+        }
+    }
+
+    @Test func aProofHoldsForItsNonceKeyIDAndSecretOnly() {
+        let nonce = [UInt8](repeating: 7, count: 32)
+        let secret = Array("secret-secret-secret".utf8)
+        let proof = AccessKeySecrets.proof(secret: secret, nonce: nonce, accessKeyID: "AKIAEXAMPLEEXAMPLE12")
+        #expect(AccessKeySecrets.verify(proof: proof, secret: secret, nonce: nonce, accessKeyID: "AKIAEXAMPLEEXAMPLE12"))
+        #expect(!AccessKeySecrets.verify(proof: proof, secret: secret, nonce: [UInt8](repeating: 8, count: 32), accessKeyID: "AKIAEXAMPLEEXAMPLE12"))
+        #expect(!AccessKeySecrets.verify(proof: proof, secret: secret, nonce: nonce, accessKeyID: "AKIAEXAMPLEEXAMPLE13"))
+        #expect(!AccessKeySecrets.verify(proof: proof, secret: Array("secret-secret-secreT".utf8), nonce: nonce, accessKeyID: "AKIAEXAMPLEEXAMPLE12"))
+        #expect(!AccessKeySecrets.verify(proof: Array(proof.dropLast()), secret: secret, nonce: nonce, accessKeyID: "AKIAEXAMPLEEXAMPLE12"))
+    }
+
+    @Test func idsAndImportedSecretsAreChecked() {
+        #expect(!AccessKeySecrets.isValidAccessKeyID("akiaLOWERCASE12345"))
+        #expect(!AccessKeySecrets.isValidAccessKeyID("SHORT"))
+        #expect(AccessKeySecrets.isValidAccessKeyID("AKIAIOSFODNN7EXAMPLE"))
+        #expect(AccessKeySecrets.isValidSecret("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"))
+        #expect(!AccessKeySecrets.isValidSecret("has a space in it!!"))
+        #expect(!AccessKeySecrets.isValidSecret("short"))
+    }
+}

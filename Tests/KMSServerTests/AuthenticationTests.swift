@@ -133,4 +133,18 @@ import Testing
         #expect(missing.stderr.contains("could not be found"))
         await stack.stop()
     }
+
+    @Test func insecureDevelopmentModeLetsAnonymousCallersInAsTheRoot() async throws {
+        let stack = try await KMSStack.start(kmsdArguments: ["--insecure-dev-no-auth"])
+        let anonymous = try stack.kmsd.client(credentials: nil)
+        let identity = try await anonymous.callerIdentity()
+        #expect(identity.arn == "arn:aws:iam::111122223333:root")
+        _ = try await anonymous.createKey("dev")
+        // Credentials, when given, are still checked.
+        let wrong = try stack.kmsd.client(credentials: KMSCredentials(accessKeyID: stack.adminCredentials.accessKeyID, secretAccessKey: "wrong-wrong-wrong-wrong")) {
+            $0.maxAttempts = 1
+        }
+        #expect(await code { _ = try await wrong.callerIdentity() } == "InvalidSignatureException")
+        await stack.stop()
+    }
 }

@@ -125,9 +125,20 @@ import Testing
         let marker = Data("plaintext-marker-8c1f2e".utf8)
         _ = try await kms.encrypt(key.keyID, Array(marker))
         secrets.append(marker)
+        // Access key secrets too: the bootstrap admin's and an imported fixed pair.
+        secrets.append(Data(stack.adminCredentials.secretAccessKey.utf8))
+        var importKey = AdminCreateAccessKeyRequest()
+        importKey.principalArn = "arn:aws:iam::111122223333:user/admin"
+        importKey.accessKeyID = "AKIAIOSFODNN7EXAMPLE"
+        importKey.secretAccessKey = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+        _ = try await kms.call(AdminMethod.createAccessKey, importKey)
+        secrets.append(Data(importKey.secretAccessKey.utf8))
         let dump = try await stack.database.withClient { client in
             var text = ""
-            for table in ["kms_keys", "kms_key_materials", "kms_aliases", "kms_schema_migrations"] {
+            for table in [
+                "kms_keys", "kms_key_materials", "kms_aliases", "kms_grants", "kms_schema_migrations",
+                "kms_accounts", "kms_principals", "kms_access_keys", "kms_identity_policies",
+            ] {
                 for try await row in try await client.query("SELECT t::text FROM \(unescaped: table) t").decode(String.self) {
                     text += row + "\n"
                 }
@@ -139,6 +150,7 @@ import Testing
             let hex = secret.map { String(format: "%02x", $0) }.joined()
             #expect(!dump.contains(hex))
             #expect(!dump.contains(String(decoding: secret, as: UTF8.self)) || secret.count < 8)
+            #expect(!dump.contains(secret.base64EncodedString()) || secret.count < 8)
         }
         await stack.stop()
     }
