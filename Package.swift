@@ -84,7 +84,9 @@ let package = Package(
             dependencies: [
                 "KMSProto", "KMSRPC", "KMSDomain", "KMSPolicy", "KMSCrypto", "KMSStore",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),

@@ -57,3 +57,29 @@ extension CryptoWorker {
         }
     }
 }
+
+extension CryptoWorker {
+    /// kSigning = HMAC chain over the date, region, service and "aws4_request" from "AWS4" +
+    /// secret: valid for one day, region and service only.
+    public func deriveSigningKey(_ request: WorkerDeriveSigningKeyRequest) throws(KMSError) -> WorkerDeriveSigningKeyResponse {
+        guard AccessKeySecrets.isValidAccessKeyID(request.accessKeyID) else {
+            throw .validation("access_key_id must be 16..128 characters of A-Z and 0-9")
+        }
+        try Self.checkPrincipalARN(request.principalArn)
+        guard request.date.utf8.count == 8, request.date.utf8.allSatisfy({ (0x30...0x39).contains($0) }) else {
+            throw .validation("date must be yyyyMMdd")
+        }
+        let isName: (String) -> Bool = { name in
+            (1...64).contains(name.utf8.count) && name.utf8.allSatisfy { (0x61...0x7A).contains($0) || (0x30...0x39).contains($0) || $0 == 0x2D }
+        }
+        guard isName(request.region), isName(request.service) else { throw .validation("region and service must be 1..64 of a-z, 0-9 and -") }
+        let key = try AccessKeySecrets.withUnwrapped(
+            [UInt8](request.wrappedSecret), accessKeyID: request.accessKeyID, principalARN: request.principalArn, keyring: self.keyring
+        ) { secret in
+            SigV4.signingKey(secret: secret, date: request.date, region: request.region, service: request.service)
+        }
+        var response = WorkerDeriveSigningKeyResponse()
+        response.signingKey = key.withUnsafeBytes { Data($0) }
+        return response
+    }
+}

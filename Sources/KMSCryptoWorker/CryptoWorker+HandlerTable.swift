@@ -16,6 +16,7 @@ extension CryptoWorker {
         table.register(WorkerMethod.generateRandom) { request, _ in try self.generateRandom(request) }
         table.register(WorkerMethod.createAccessKeySecret) { request, _ in try self.createAccessKeySecret(request) }
         table.register(WorkerMethod.verifyAccessKeyProof) { request, _ in try self.verifyAccessKeyProof(request) }
+        table.register(WorkerMethod.deriveSigningKey) { request, _ in try self.deriveSigningKey(request) }
         return table
     }
 

@@ -57,8 +57,11 @@ public enum AWSJSON {
     }
 
     private static func convert(_ object: [String: Any], message: String, toAWS: Bool) throws -> [String: Any] {
-        guard let fields = schema[message] ?? adminSchema[message] else { return object }
         var out = object
+        if toAWS, let lists = schemaLists[message] ?? adminSchemaLists[message] {
+            for name in lists where out[name] == nil { out[name] = [Any]() }
+        }
+        guard let fields = schema[message] ?? adminSchema[message] else { return out }
         for (name, value) in object {
             guard let kind = fields[name] else { continue }
             if let array = value as? [Any] {

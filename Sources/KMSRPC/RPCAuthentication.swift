@@ -10,17 +10,22 @@ public struct RPCIdentity: Sendable, Hashable {
         case certificate
         /// Nothing, on a server in insecure development mode.
         case anonymous
+        /// An HTTP request signed with AWS Signature Version 4 by an access key.
+        case signature
     }
 
     public let principalARN: String
-    /// The access key that answered the challenge (`.accessKey` only).
+    /// The access key that answered the challenge or signed the request (`.accessKey`, `.signature`).
     public let accessKeyID: String?
     public let method: Method
+    /// The region the caller acts in, when the authentication names one (a SigV4 scope).
+    public let region: String?
 
-    public init(principalARN: String, accessKeyID: String? = nil, method: Method) {
+    public init(principalARN: String, accessKeyID: String? = nil, method: Method, region: String? = nil) {
         self.principalARN = principalARN
         self.accessKeyID = accessKeyID
         self.method = method
+        self.region = region
     }
 }
 

@@ -6,6 +6,14 @@ public struct RPCRequestContext: Sendable {
     public let method: String
     public let requestID: UInt64
     public let connection: RPCConnectionInfo
+
+    /// For front ends other than the binary protocol (the AWS JSON endpoint) that dispatch
+    /// through the same table.
+    public init(method: String, requestID: UInt64, connection: RPCConnectionInfo) {
+        self.method = method
+        self.requestID = requestID
+        self.connection = connection
+    }
 }
 
 /// What the server knows about one accepted connection.

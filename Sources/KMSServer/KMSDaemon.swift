@@ -4,6 +4,7 @@ import KMSStore
 import Logging
 import NIOCore
 import NIOPosix
+import NIOSSL
 import PostgresNIO
 import ServiceLifecycle
 
@@ -24,6 +25,10 @@ public struct KMSDaemon: Service {
         /// Accept connections that present no credentials, as the default account's root.
         /// Development only: kmsd warns loudly when it is on.
         public var insecureNoAuthentication = false
+        /// Where to serve the AWS JSON 1.1 API (over TLS when `tls` is set); nil: not served.
+        public var awsJSONHost: String?
+        public var awsJSONPort = 7480
+        public var awsJSONLimits = AWSJSONEndpoint.Limits()
 
         public init() {}
     }
@@ -32,9 +37,10 @@ public struct KMSDaemon: Service {
     let scope: ServiceScope
     let client: PostgresClient
     let logger: Logger
-    let onListening: @Sendable (SocketAddress) -> Void
+    let onListening: @Sendable (SocketAddress, SocketAddress?) -> Void
 
-    public init(settings: Settings, scope: ServiceScope, client: PostgresClient, logger: Logger, onListening: @escaping @Sendable (SocketAddress) -> Void = { _ in }) {
+    /// `onListening` gets the binary protocol's bound address and the AWS JSON endpoint's, if served.
+    public init(settings: Settings, scope: ServiceScope, client: PostgresClient, logger: Logger, onListening: @escaping @Sendable (SocketAddress, SocketAddress?) -> Void = { _, _ in }) {
         self.settings = settings
         self.scope = scope
         self.client = client
@@ -69,11 +75,14 @@ public struct KMSDaemon: Service {
             authentication.certificatePrincipal = { certificate in tls.principal(for: certificate) }
         }
         let address = try SocketAddress.makeAddressResolvingHost(self.settings.listenHost, port: self.settings.listenPort)
+        let table = service.handlerTable()
+        let tlsContext = try tls?.makeContext()
         let server = try await RPCServer.bind(
-            to: address, table: service.handlerTable(), configuration: self.settings.rpc, logger: self.logger,
-            tls: try tls?.makeContext(), authentication: authentication
+            to: address, table: table, configuration: self.settings.rpc, logger: self.logger,
+            tls: tlsContext, authentication: authentication
         )
-        if let address = server.localAddress { self.onListening(address) }
+        let awsJSON = try await self.bindAWSJSON(table: table, identities: identities, worker: worker, tls: tlsContext)
+        if let address = server.localAddress { self.onListening(address, awsJSON?.localAddress) }
         self.logger.notice("serving", metadata: [
             "listen": "\(server.localAddress.map { "\($0)" } ?? "?")",
             "region": "\(self.scope.defaultRegion)", "account": "\(self.scope.defaultAccount)",
@@ -85,12 +94,14 @@ public struct KMSDaemon: Service {
             group.addTask {
                 try? await gracefulShutdown()
                 await server.close()
+                try? await awsJSON?.close()
             }
             group.addTask { try? await server.channel.closeFuture.get() }
             await group.next()
             group.cancelAll()
         }
         await server.close()
+        try? await awsJSON?.close()
         await worker.close()
         self.logger.notice("stopped")
     }
@@ -98,5 +109,20 @@ public struct KMSDaemon: Service {
     static func describe(_ tls: ServerTLS?) -> String {
         guard let tls else { return "off" }
         return tls.clientCAPath == nil ? "on" : "on, client certificates accepted"
+    }
+
+    /// The AWS JSON endpoint, when configured, on the same handlers as the binary protocol.
+    private func bindAWSJSON(table: RPCHandlerTable, identities: IdentityStore, worker: WorkerPool, tls: NIOSSLContext?) async throws -> (any Channel)? {
+        guard let host = self.settings.awsJSONHost else { return nil }
+        let endpoint = AWSJSONEndpoint(
+            table: table,
+            authenticator: SigV4Authenticator(scope: self.scope, identities: identities, worker: worker, logger: self.logger),
+            limits: self.settings.awsJSONLimits, logger: self.logger
+        )
+        let channel = try await endpoint.bind(to: try SocketAddress.makeAddressResolvingHost(host, port: self.settings.awsJSONPort), tls: tls)
+        self.logger.notice("serving the AWS JSON API", metadata: [
+            "listen": "\(channel.localAddress.map { "\($0)" } ?? "?")", "https": "\(tls != nil)",
+        ])
+        return channel
     }
 }

@@ -61,7 +61,7 @@ public struct PolicyGate: RequestGate {
             throw Self.invalidToken()
         }
         return Caller(
-            account: principal.record.accountID, region: self.scope.defaultRegion, principalARN: principal.arn,
+            account: principal.record.accountID, region: identity.region ?? self.scope.defaultRegion, principalARN: principal.arn,
             accessKeyID: identity.accessKeyID, isAdmin: principal.record.isAdmin,
             identityPolicies: principal.record.kind == .root ? [] : principal.policies,
             sourceIP: sourceIP, secureTransport: connection.secureTransport

@@ -51,6 +51,8 @@ struct BootstrapCommand: AsyncParsableCommand {
         let credentials = try await withThrowingTaskGroup(of: Bootstrap.Credentials?.self) { group in
             group.addTask { await client.run(); return nil }
             defer { group.cancelAll() }
+            // PostgresClient warns about every lease made before run() has begun; let it begin.
+            try await Task.sleep(for: .milliseconds(50))
             return try await Bootstrap.run(
                 client: client, scope: scope, workerSocket: workerSocket, adminName: self.adminName, logger: logger
             )

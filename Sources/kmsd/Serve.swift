@@ -39,6 +39,7 @@ struct Serve: AsyncParsableCommand {
         name: .customLong("certificate-principal"),
         help: "URI=ARN: a client certificate with this URI SAN (a SPIFFE id; a trailing * matches any suffix) acts as this principal. Repeatable."
     ) var certificatePrincipals: [String] = []
+    @Option(name: .customLong("aws-json-listen"), help: "Serve the AWS JSON API (aws CLI, boto3, AWS SDKs) on host:port, HTTPS when TLS is configured (KMSD_AWS_JSON_LISTEN). Default: not served.") var awsJSONListen: String?
     @Flag(help: "DEVELOPMENT ONLY: serve connections that present no credentials as the default account's root.") var insecureDevNoAuth = false
 
     func run() async throws {
@@ -92,6 +93,11 @@ struct Serve: AsyncParsableCommand {
         } else if tlsKey != nil || tlsClientCa != nil || !certificatePrincipals.isEmpty {
             throw ValidationError("--tls-key, --tls-client-ca and --certificate-principal need --tls-certificate")
         }
+        if let text = pick(awsJSONListen, "AWS_JSON_LISTEN", file.awsJSONListen, { $0 }) {
+            guard let (jsonHost, jsonPort) = hostAndPort(text) else { throw ValidationError("--aws-json-listen must be host:port, not '\(text)'") }
+            settings.awsJSONHost = jsonHost
+            settings.awsJSONPort = jsonPort
+        }
         settings.insecureNoAuthentication = insecureDevNoAuth || environment("INSECURE_DEV_NO_AUTH") == "1" || file.insecureDevNoAuth == true
         let connections = max(2, pick(databaseConnections, "DATABASE_CONNECTIONS", file.databaseConnections, { Int($0) }) ?? 20)
 
@@ -107,9 +113,11 @@ struct Serve: AsyncParsableCommand {
         )
         let scope = ServiceScope(partition: partition, regions: Set(regionList), defaultRegion: region, defaultAccount: account)
         let readyFile = self.readyFile
-        let daemon = KMSDaemon(settings: settings, scope: scope, client: client, logger: logger) { address in
+        let daemon = KMSDaemon(settings: settings, scope: scope, client: client, logger: logger) { address, awsJSON in
             guard let readyFile, let port = address.port else { return }
-            let text = "\(address.ipAddress ?? host):\(port)\n"
+            // Line 1: the binary protocol; line 2, when served: the AWS JSON endpoint.
+            var text = "\(address.ipAddress ?? host):\(port)\n"
+            if let awsJSON, let jsonPort = awsJSON.port { text += "\(awsJSON.ipAddress ?? host):\(jsonPort)\n" }
             // Written whole under a temporary name, then renamed: a reader never sees half of it.
             try? text.write(toFile: readyFile + ".tmp", atomically: false, encoding: .utf8)
             _ = rename(readyFile + ".tmp", readyFile)

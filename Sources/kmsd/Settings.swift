@@ -22,6 +22,7 @@ struct SettingsFile: Decodable {
     /// URI SAN → principal ARN, for client certificates under mutual TLS.
     var certificatePrincipals: [String: String]?
     var insecureDevNoAuth: Bool?
+    var awsJSONListen: String?
 
     static func load(_ path: String?) throws -> SettingsFile {
         guard let path else { return SettingsFile() }

@@ -126,4 +126,42 @@ import Testing
         #expect(await code { _ = try await app.call(KMSMethod.createGrant, grant) } == "AccessDeniedException")
         await stack.stop()
     }
+
+    @Test func aGrantLetsARoleDecryptUnderOneContextUntilItRetiresIt() async throws {
+        let stack = try await KMSStack.start()
+        let (readerARN, reader) = try await stack.principal("reader", type: "role")
+        let key = try await stack.client.createKey()
+        let web = try await stack.client.encrypt(key.keyID, [1], context: ["app": "web"])
+        let db = try await stack.client.encrypt(key.keyID, [2], context: ["app": "db"])
+        #expect(await code { _ = try await reader.decrypt(web, context: ["app": "web"]) } == "AccessDeniedException")
+
+        var grant = KMSCreateGrantRequest()
+        grant.keyID = key.keyID
+        grant.granteePrincipal = readerARN
+        grant.retiringPrincipal = readerARN
+        grant.operations = [.decrypt]
+        grant.constraints.encryptionContextEquals = ["app": "web"]
+        let created = try await stack.client.call(KMSMethod.createGrant, grant)
+        var decrypt = KMSDecryptRequest()
+        decrypt.ciphertextBlob = web
+        decrypt.encryptionContext = ["app": "web"]
+        decrypt.grantTokens = [created.grantToken]
+        #expect(try await reader.call(KMSMethod.decrypt, decrypt).plaintext == Data([1]))
+        #expect(await code { _ = try await reader.decrypt(db, context: ["app": "db"]) } == "AccessDeniedException")
+        // The grant gives Decrypt and nothing else.
+        #expect(await code { _ = try await reader.encrypt(key.keyID, [3], context: ["app": "web"]) } == "AccessDeniedException")
+
+        // The retiring principal retires it; then it no longer works.
+        var retire = KMSRetireGrantRequest()
+        retire.grantToken = created.grantToken
+        _ = try await reader.call(KMSMethod.retireGrant, retire)
+        var denied: String?
+        for _ in 0..<50 {
+            denied = await code { _ = try await reader.decrypt(web, context: ["app": "web"]) }
+            if denied != nil { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(denied == "AccessDeniedException")
+        await stack.stop()
+    }
 }

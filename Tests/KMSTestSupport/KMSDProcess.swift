@@ -8,6 +8,8 @@ public final class KMSDProcess: @unchecked Sendable {
     public let workerSocket: String
     public let directory: URL
     public private(set) var endpoint = ""
+    /// host:port of the AWS JSON endpoint, when kmsd serves it (--aws-json-listen).
+    public private(set) var awsJSONEndpoint: String?
     public private(set) var process: Process?
     let extraArguments: [String]
     /// TLS settings for the clients this kmsd hands out (nil: plain TCP).
@@ -39,7 +41,9 @@ public final class KMSDProcess: @unchecked Sendable {
         self.process = process
         for _ in 0..<400 {
             if let text = try? String(contentsOfFile: readyFile, encoding: .utf8), text.hasSuffix("\n") {
-                self.endpoint = text.trimmingCharacters(in: .whitespacesAndNewlines)
+                let lines = text.split(separator: "\n").map(String.init)
+                self.endpoint = lines[0]
+                self.awsJSONEndpoint = lines.count > 1 ? lines[1] : nil
                 return
             }
             guard process.isRunning else { throw WorkerTestError("kmsd exited with status \(process.terminationStatus)") }

@@ -32,4 +32,12 @@ extension AWSJSON {
             "AccessKeys": .message("AccessKey"),
         ],
     ]
+
+    /// Message name → its list members, which AWS sends even when empty (protobuf omits them).
+    static let adminSchemaLists: [String: [String]] = [
+        "ListAccountsResponse": ["Accounts"],
+        "ListPrincipalsResponse": ["Principals"],
+        "ListAccessKeysResponse": ["AccessKeys"],
+        "ListPrincipalPoliciesResponse": ["PolicyNames"],
+    ]
 }

@@ -206,6 +206,39 @@ extension AWSJSON {
         ],
     ]
 
+    /// Message name → its list members, which AWS sends even when empty (protobuf omits them).
+    static let schemaLists: [String: [String]] = [
+        "CreateKeyRequest": ["Tags"],
+        "DescribeKeyRequest": ["GrantTokens"],
+        "ListKeysResponse": ["Keys"],
+        "EncryptRequest": ["GrantTokens"],
+        "DecryptRequest": ["GrantTokens", "DryRunModifiers"],
+        "ReEncryptRequest": ["GrantTokens", "DryRunModifiers"],
+        "GenerateDataKeyRequest": ["GrantTokens"],
+        "GenerateDataKeyWithoutPlaintextRequest": ["GrantTokens"],
+        "GenerateDataKeyPairRequest": ["GrantTokens"],
+        "GenerateDataKeyPairWithoutPlaintextRequest": ["GrantTokens"],
+        "SignRequest": ["GrantTokens"],
+        "VerifyRequest": ["GrantTokens"],
+        "GetPublicKeyRequest": ["GrantTokens"],
+        "GetPublicKeyResponse": ["EncryptionAlgorithms", "SigningAlgorithms", "KeyAgreementAlgorithms"],
+        "GenerateMacRequest": ["GrantTokens"],
+        "VerifyMacRequest": ["GrantTokens"],
+        "DeriveSharedSecretRequest": ["GrantTokens"],
+        "ListAliasesResponse": ["Aliases"],
+        "CreateGrantRequest": ["Operations", "GrantTokens"],
+        "ListGrantsResponse": ["Grants"],
+        "ListRetirableGrantsResponse": ["Grants"],
+        "ListKeyPoliciesResponse": ["PolicyNames"],
+        "ListKeyRotationsResponse": ["Rotations"],
+        "TagResourceRequest": ["Tags"],
+        "UntagResourceRequest": ["TagKeys"],
+        "ListResourceTagsResponse": ["Tags"],
+        "KeyMetadata": ["EncryptionAlgorithms", "SigningAlgorithms", "KeyAgreementAlgorithms", "MacAlgorithms"],
+        "MultiRegionConfiguration": ["ReplicaKeys"],
+        "GrantListEntry": ["Operations"],
+    ]
+
     /// Enum prefix → the AWS names it allows.
     static let enumValues: [String: [String]] = [
         "KEY_USAGE_": ["SIGN_VERIFY", "ENCRYPT_DECRYPT", "GENERATE_VERIFY_MAC", "KEY_AGREEMENT"],

@@ -14,6 +14,7 @@ public enum WorkerMethod {
     public static let generateRandom = RPCMethod<WorkerGenerateRandomRequest, WorkerGenerateRandomResponse>("GenerateRandom")
     public static let createAccessKeySecret = RPCMethod<WorkerCreateAccessKeySecretRequest, WorkerCreateAccessKeySecretResponse>("CreateAccessKeySecret")
     public static let verifyAccessKeyProof = RPCMethod<WorkerVerifyAccessKeyProofRequest, WorkerVerifyAccessKeyProofResponse>("VerifyAccessKeyProof")
+    public static let deriveSigningKey = RPCMethod<WorkerDeriveSigningKeyRequest, WorkerDeriveSigningKeyResponse>("DeriveSigningKey")
 
     /// Every rpc name, in the order of the service definition.
     public static let allNames: [String] = [
@@ -27,5 +28,6 @@ public enum WorkerMethod {
         "GenerateRandom",
         "CreateAccessKeySecret",
         "VerifyAccessKeyProof",
+        "DeriveSigningKey",
     ]
 }

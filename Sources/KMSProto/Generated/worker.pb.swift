@@ -476,6 +476,44 @@ public nonisolated struct WorkerVerifyAccessKeyProofResponse: Sendable {
   public init() {}
 }
 
+/// The SigV4 signing key of an access key for one day, region and service: what kmsd needs to
+/// check signatures of that day, without the long-term secret ever leaving the worker.
+public nonisolated struct WorkerDeriveSigningKeyRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var accessKeyID: String = String()
+
+  public var principalArn: String = String()
+
+  public var wrappedSecret: Data = Data()
+
+  /// yyyyMMdd
+  public var date: String = String()
+
+  public var region: String = String()
+
+  /// "kms"
+  public var service: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct WorkerDeriveSigningKeyResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var signingKey: Data = Data()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "kms.worker.v1"
@@ -1301,6 +1339,91 @@ nonisolated extension WorkerVerifyAccessKeyProofResponse: SwiftProtobuf.Message,
 
   public static func ==(lhs: WorkerVerifyAccessKeyProofResponse, rhs: WorkerVerifyAccessKeyProofResponse) -> Bool {
     if lhs.valid != rhs.valid {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension WorkerDeriveSigningKeyRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".DeriveSigningKeyRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}access_key_id\0\u{3}principal_arn\0\u{3}wrapped_secret\0\u{1}date\0\u{1}region\0\u{1}service\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.accessKeyID) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.principalArn) }()
+      case 3: try { try decoder.decodeSingularBytesField(value: &self.wrappedSecret) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.date) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.region) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.service) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.accessKeyID.isEmpty {
+      try visitor.visitSingularStringField(value: self.accessKeyID, fieldNumber: 1)
+    }
+    if !self.principalArn.isEmpty {
+      try visitor.visitSingularStringField(value: self.principalArn, fieldNumber: 2)
+    }
+    if !self.wrappedSecret.isEmpty {
+      try visitor.visitSingularBytesField(value: self.wrappedSecret, fieldNumber: 3)
+    }
+    if !self.date.isEmpty {
+      try visitor.visitSingularStringField(value: self.date, fieldNumber: 4)
+    }
+    if !self.region.isEmpty {
+      try visitor.visitSingularStringField(value: self.region, fieldNumber: 5)
+    }
+    if !self.service.isEmpty {
+      try visitor.visitSingularStringField(value: self.service, fieldNumber: 6)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: WorkerDeriveSigningKeyRequest, rhs: WorkerDeriveSigningKeyRequest) -> Bool {
+    if lhs.accessKeyID != rhs.accessKeyID {return false}
+    if lhs.principalArn != rhs.principalArn {return false}
+    if lhs.wrappedSecret != rhs.wrappedSecret {return false}
+    if lhs.date != rhs.date {return false}
+    if lhs.region != rhs.region {return false}
+    if lhs.service != rhs.service {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension WorkerDeriveSigningKeyResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".DeriveSigningKeyResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}signing_key\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularBytesField(value: &self.signingKey) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.signingKey.isEmpty {
+      try visitor.visitSingularBytesField(value: self.signingKey, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: WorkerDeriveSigningKeyResponse, rhs: WorkerDeriveSigningKeyResponse) -> Bool {
+    if lhs.signingKey != rhs.signingKey {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -1,0 +1,26 @@
+import Foundation
+import KMSRPC
+import SwiftProtobuf
+
+/// One operation's translation between the AWS JSON 1.1 protocol and the binary protocol, so
+/// that the HTTP endpoint serves every operation through the very handlers of the binary one.
+public struct AWSJSONOperation: Sendable {
+    public let name: String
+    /// A JSON request body → the serialized protobuf request (AWSJSON.DecodingError when the
+    /// body is not the operation's shape).
+    public let requestFromJSON: @Sendable (Data) throws -> [UInt8]
+    /// A serialized protobuf response → the JSON response body.
+    public let responseToJSON: @Sendable ([UInt8]) throws -> Data
+
+    public init<Request, Response>(_ method: RPCMethod<Request, Response>) {
+        self.name = method.name
+        self.requestFromJSON = { body in
+            // An empty body is an empty request, as botocore sends for ListKeys without members.
+            let request = body.isEmpty ? Request() : try AWSJSON.decode(Request.self, from: body)
+            return try request.serializedBytes()
+        }
+        self.responseToJSON = { bytes in
+            try AWSJSON.data(try Response(serializedBytes: bytes))
+        }
+    }
+}

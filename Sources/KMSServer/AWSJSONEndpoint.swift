@@ -1,0 +1,231 @@
+import Foundation
+import KMSDomain
+import KMSProto
+import KMSRPC
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import NIOSSL
+import Synchronization
+
+/// kmsd's AWS JSON 1.1 endpoint (`POST /`, `X-Amz-Target: TrentService.<Operation>`), so that
+/// the aws CLI, boto3 and the AWS Encryption SDK work unchanged. Each request is verified
+/// (SigV4), translated to the binary protocol's request message and served by the binary
+/// protocol's own handler: no operation exists twice.
+public final class AWSJSONEndpoint: Sendable {
+    public struct Limits: Sendable {
+        /// The largest request body accepted; AWS KMS requests are a few KiB at most.
+        public var maxBodyBytes = 64 * 1024
+        /// A request whose head and body do not arrive within this is answered 408 and closed,
+        /// so that a slow or half-sent request holds nothing for long.
+        public var requestTimeout: TimeAmount = .seconds(10)
+        /// An idle keep-alive connection is closed after this.
+        public var idleTimeout: TimeAmount = .seconds(60)
+
+        public init() {}
+    }
+
+    let table: RPCHandlerTable
+    let authenticator: SigV4Authenticator
+    let limits: Limits
+    let logger: Logger
+    private let requestIDs = Atomic<UInt64>(0)
+    private let connectionIDs = Atomic<UInt64>(1 << 62)
+
+    public init(table: RPCHandlerTable, authenticator: SigV4Authenticator, limits: Limits = .init(), logger: Logger) {
+        self.table = table
+        self.authenticator = authenticator
+        self.limits = limits
+        self.logger = logger
+    }
+
+    /// Binds and serves until the returned channel is closed.
+    public func bind(to address: SocketAddress, tls: NIOSSLContext?, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) async throws -> any Channel {
+        try await ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 256)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let operations = channel.pipeline.syncOperations
+                    if let tls { try operations.addHandler(NIOSSLServerHandler(context: tls)) }
+                    try operations.configureHTTPServerPipeline(withErrorHandling: true)
+                    try operations.addHandler(IdleStateHandler(readTimeout: self.limits.idleTimeout))
+                    try operations.addHandler(AWSJSONRequestHandler(
+                        endpoint: self, remoteAddress: channel.remoteAddress, secureTransport: tls != nil,
+                        connectionID: self.connectionIDs.wrappingAdd(1, ordering: .relaxed).newValue
+                    ))
+                }
+            }
+            .bind(to: address).get()
+    }
+
+    /// One complete request in, its response out. Never throws: every failure is an AWS error body.
+    func respond(to request: SigV4Authenticator.Request, remoteAddress: SocketAddress?, secureTransport: Bool, connectionID: UInt64) async -> AWSJSONResponse {
+        let requestID = UUID().uuidString.lowercased()
+        let target = request.header("x-amz-target") ?? ""
+        guard request.method == "POST", SigV4Authenticator.split(request.uri).path == "/" else {
+            return .error(requestID: requestID, status: .notFound, code: "UnknownOperationException", message: "POST / with an X-Amz-Target header is the only request served here")
+        }
+        guard target.hasPrefix("TrentService."), let operation = KMSMethod.awsJSON[String(target.dropFirst("TrentService.".count))],
+              let handler = self.table.handler(for: operation.name)
+        else {
+            return .error(requestID: requestID, status: .badRequest, code: "UnknownOperationException", message: "Unknown operation \(target.prefix(128))")
+        }
+        let identity: RPCIdentity
+        do {
+            identity = try await self.authenticator.verify(request)
+        } catch {
+            var metadata: Logger.Metadata = ["code": "\(error.code.rawValue)", "reason": "\(error.message)", "operation": "\(operation.name)"]
+            if let remoteAddress { metadata["remote"] = "\(remoteAddress)" }
+            self.logger.warning("request refused at authentication", metadata: metadata)
+            let status: HTTPResponseStatus = error.code == .missingAuthenticationToken ? .forbidden : .badRequest
+            return .error(requestID: requestID, status: status, code: error.code.rawValue, message: error.message)
+        }
+        let payload: [UInt8]
+        do {
+            payload = try operation.requestFromJSON(Data(request.body))
+        } catch {
+            return .error(requestID: requestID, status: .badRequest, code: "SerializationException", message: "\(error)")
+        }
+        let connection = RPCConnectionInfo(id: connectionID, remoteAddress: remoteAddress, secureTransport: secureTransport, identity: identity)
+        let context = RPCRequestContext(
+            method: operation.name, requestID: self.requestIDs.wrappingAdd(1, ordering: .relaxed).newValue, connection: connection
+        )
+        do {
+            let answer = try await handler(payload, context)
+            return AWSJSONResponse(status: .ok, requestID: requestID, body: try operation.responseToJSON(answer))
+        } catch {
+            let mapped = self.table.mapError(error)
+            return .error(requestID: requestID, status: Self.status(for: mapped.code), code: mapped.code, message: mapped.message)
+        }
+    }
+
+    /// AWS's statuses: client errors 400, the service's own failures 5xx (which botocore retries).
+    static func status(for code: String) -> HTTPResponseStatus {
+        switch code {
+        case KMSError.Code.internalFailure.rawValue, KMSError.Code.keyUnavailable.rawValue: .internalServerError
+        case KMSError.Code.dependencyTimeout.rawValue: .serviceUnavailable
+        default: .badRequest
+        }
+    }
+}
+
+struct AWSJSONResponse: Sendable {
+    var status: HTTPResponseStatus
+    var requestID: String
+    var body: Data
+
+    static func error(requestID: String, status: HTTPResponseStatus, code: String, message: String) -> AWSJSONResponse {
+        let object: [String: String] = ["__type": code, "message": message]
+        let body = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
+        return AWSJSONResponse(status: status, requestID: requestID, body: body)
+    }
+}
+
+/// One HTTP/1.1 connection: gathers each request (within the size and time limits), answers it
+/// through the endpoint, keeps the connection alive when the client asks.
+final class AWSJSONRequestHandler: ChannelInboundHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private let endpoint: AWSJSONEndpoint
+    private let remoteAddress: SocketAddress?
+    private let secureTransport: Bool
+    private let connectionID: UInt64
+    private var head: HTTPRequestHead?
+    private var body: [UInt8] = []
+    private var refused = false
+    private var deadline: Scheduled<Void>?
+
+    init(endpoint: AWSJSONEndpoint, remoteAddress: SocketAddress?, secureTransport: Bool, connectionID: UInt64) {
+        self.endpoint = endpoint
+        self.remoteAddress = remoteAddress
+        self.secureTransport = secureTransport
+        self.connectionID = connectionID
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch Self.unwrapInboundIn(data) {
+        case .head(let head):
+            self.head = head
+            self.body.removeAll(keepingCapacity: true)
+            self.refused = false
+            let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+            self.deadline = context.eventLoop.scheduleTask(in: self.endpoint.limits.requestTimeout) {
+                let (handler, context) = loopBound.value
+                handler.send(context: context, .error(requestID: UUID().uuidString.lowercased(), status: .requestTimeout, code: "RequestTimeoutException", message: "the request did not arrive in time"), keepAlive: false)
+            }
+            if let length = head.headers.first(name: "content-length").flatMap(Int.init), length > self.endpoint.limits.maxBodyBytes {
+                self.refuseTooLarge(context: context)
+            }
+        case .body(var buffer):
+            guard !self.refused, self.head != nil else { return }
+            guard self.body.count + buffer.readableBytes <= self.endpoint.limits.maxBodyBytes else {
+                self.refuseTooLarge(context: context)
+                return
+            }
+            self.body += buffer.readBytes(length: buffer.readableBytes) ?? []
+        case .end:
+            guard !self.refused, let head = self.head else { return }
+            self.head = nil
+            let request = SigV4Authenticator.Request(
+                method: head.method.rawValue, uri: head.uri,
+                headers: head.headers.map { (name: $0.name, value: $0.value) }, body: self.body
+            )
+            self.body = []
+            let keepAlive = head.isKeepAlive
+            let endpoint = self.endpoint
+            let (remote, secure, id) = (self.remoteAddress, self.secureTransport, self.connectionID)
+            let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+            let eventLoop = context.eventLoop
+            Task {
+                let response = await endpoint.respond(to: request, remoteAddress: remote, secureTransport: secure, connectionID: id)
+                eventLoop.execute {
+                    let (handler, context) = loopBound.value
+                    handler.send(context: context, response, keepAlive: keepAlive)
+                }
+            }
+        }
+    }
+
+    private func refuseTooLarge(context: ChannelHandlerContext) {
+        self.refused = true
+        self.body = []
+        self.send(context: context, .error(
+            requestID: UUID().uuidString.lowercased(), status: .payloadTooLarge, code: "SerializationException",
+            message: "the request body exceeds \(self.endpoint.limits.maxBodyBytes) bytes"
+        ), keepAlive: false)
+    }
+
+    private func send(context: ChannelHandlerContext, _ response: AWSJSONResponse, keepAlive: Bool) {
+        self.deadline?.cancel()
+        self.deadline = nil
+        guard context.channel.isActive else { return }
+        var headers = HTTPHeaders()
+        headers.add(name: "x-amzn-RequestId", value: response.requestID)
+        headers.add(name: "Content-Type", value: "application/x-amz-json-1.1")
+        headers.add(name: "Content-Length", value: "\(response.body.count)")
+        if !keepAlive { headers.add(name: "Connection", value: "close") }
+        context.write(Self.wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: response.status, headers: headers))), promise: nil)
+        context.write(Self.wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: response.body)))), promise: nil)
+        let done = context.writeAndFlush(Self.wrapOutboundOut(.end(nil)))
+        if !keepAlive {
+            done.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+        }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is IdleStateHandler.IdleStateEvent {
+            context.close(promise: nil)
+        } else {
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        self.deadline?.cancel()
+        context.fireChannelInactive()
+    }
+}

@@ -1,0 +1,79 @@
+import Foundation
+import KMSClient
+import KMSProto
+import KMSTestSupport
+import Testing
+
+/// Real AWS clients, unchanged, against kmsd's AWS JSON endpoint: the aws CLI, boto3 and the
+/// AWS Encryption SDK for Python (suites in Tests/aws-clients; scripts/test installs what they
+/// need from PyPI when missing).
+@Suite struct AWSClientTests {
+    static let suites = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("aws-clients")
+
+    /// Runs one suite; its output is recorded when it fails.
+    static func run(_ suite: String, _ environment: [String: String]) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", Self.suites.appendingPathComponent(suite).path]
+        process.environment = environment
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return (process.terminationStatus, text)
+    }
+
+    static func environment(_ stack: KMSStack) async throws -> [String: String] {
+        let endpoint = try #require(stack.kmsd.awsJSONEndpoint)
+        var environment = ProcessInfo.processInfo.environment
+        for name in ["AWS_PROFILE", "AWS_SHARED_CREDENTIALS_FILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_KMS", "AWS_CA_BUNDLE"] {
+            environment.removeValue(forKey: name)
+        }
+        environment["AWS_CONFIG_FILE"] = "/dev/null"
+        environment["KMS_AWS_ENDPOINT"] = "http://\(endpoint)"
+        environment["AWS_ACCESS_KEY_ID"] = stack.adminCredentials.accessKeyID
+        environment["AWS_SECRET_ACCESS_KEY"] = stack.adminCredentials.secretAccessKey
+        return environment
+    }
+
+    @Test func boto3AndTheAWSCLI() async throws {
+        let stack = try await KMSStack.start(kmsdArguments: ["--aws-json-listen", "127.0.0.1:0"])
+        var environment = try await Self.environment(stack)
+        // A principal without any permission, for the access-denied cases.
+        var create = AdminCreatePrincipalRequest()
+        create.accountID = "111122223333"
+        create.type = "user"
+        create.name = "nobody"
+        let nobody = try await stack.client.call(AdminMethod.createPrincipal, create).principal.arn
+        var key = AdminCreateAccessKeyRequest()
+        key.principalArn = nobody
+        let other = try await stack.client.call(AdminMethod.createAccessKey, key)
+        environment["KMS_OTHER_ACCESS_KEY_ID"] = other.accessKey.accessKeyID
+        environment["KMS_OTHER_SECRET_ACCESS_KEY"] = other.secretAccessKey
+
+        let boto3 = try Self.run("boto3_suite.py", environment)
+        #expect(boto3.status == 0, "\(boto3.output)")
+        let cli = try Self.run("awscli_suite.py", environment)
+        #expect(cli.status == 0, "\(cli.output)")
+        await stack.stop()
+    }
+
+    @Test func theAWSEncryptionSDKWithItsDataKeyCache() async throws {
+        let stack = try await KMSStack.start(kmsdArguments: ["--aws-json-listen", "127.0.0.1:0"])
+        var environment = try await Self.environment(stack)
+        environment["KMS_KEY_ARN"] = try await stack.client.createKey("encryption sdk").arn
+        let sdk = try Self.run("encryption_sdk_suite.py", environment)
+        #expect(sdk.status == 0, "\(sdk.output)")
+        await stack.stop()
+    }
+
+    @Test func brokenHostileAndSlowHTTPRequests() async throws {
+        let stack = try await KMSStack.start(kmsdArguments: ["--aws-json-listen", "127.0.0.1:0"])
+        let edges = try Self.run("http_edge_suite.py", try await Self.environment(stack))
+        #expect(edges.status == 0, "\(edges.output)")
+        await stack.stop()
+    }
+}

@@ -1,0 +1,95 @@
+"""The aws CLI against kmsd's AWS JSON endpoint: each command as a user types it, its output
+compared with what it must be. Needs KMS_AWS_ENDPOINT and an admin's AWS_ACCESS_KEY_ID /
+AWS_SECRET_ACCESS_KEY; run by Tests/KMSServerTests/AWSClientTests.swift."""
+import base64
+import json
+import os
+import subprocess
+import tempfile
+import unittest
+import uuid
+
+ENV = dict(os.environ, AWS_DEFAULT_REGION="us-east-1", AWS_PAGER="", AWS_MAX_ATTEMPTS="1")
+ENV.pop("AWS_PROFILE", None)
+
+
+def aws(*args, ok=True):
+    result = subprocess.run(
+        ["aws", "--endpoint-url", os.environ["KMS_AWS_ENDPOINT"], "--output", "json", "kms", *args],
+        capture_output=True, text=True, env=ENV, timeout=60,
+    )
+    if ok and result.returncode != 0:
+        raise AssertionError(f"aws kms {' '.join(args)} failed ({result.returncode}): {result.stderr}")
+    return result
+
+
+def out(*args):
+    text = aws(*args).stdout
+    return json.loads(text) if text.strip() else None
+
+
+class AwsCli(unittest.TestCase):
+    def test_the_key_commands(self):
+        meta = out("create-key", "--description", "from the aws CLI")["KeyMetadata"]
+        key = meta["KeyId"]
+        alias = f"alias/cli-{uuid.uuid4().hex[:8]}"
+        self.assertEqual((meta["Description"], meta["KeyState"], meta["Enabled"]), ("from the aws CLI", "Enabled", True))
+        self.assertIsNone(out("create-alias", "--alias-name", alias, "--target-key-id", key))
+        self.assertIn(key, [k["KeyId"] for k in out("list-keys")["Keys"]])
+        aliases = {a["AliasName"]: a.get("TargetKeyId") for a in out("list-aliases")["Aliases"]}
+        self.assertEqual(aliases[alias], key)
+        self.assertEqual(out("describe-key", "--key-id", alias)["KeyMetadata"]["Arn"], meta["Arn"])
+
+        with tempfile.TemporaryDirectory() as folder:
+            plain = os.path.join(folder, "plain")
+            with open(plain, "wb") as f:
+                f.write(b"the aws CLI was here")
+            encrypted = out("encrypt", "--key-id", alias, "--plaintext", f"fileb://{plain}", "--encryption-context", "app=cli")
+            self.assertEqual(encrypted["KeyId"], meta["Arn"])
+            blob = os.path.join(folder, "blob")
+            with open(blob, "wb") as f:
+                f.write(base64.b64decode(encrypted["CiphertextBlob"]))
+            decrypted = out("decrypt", "--ciphertext-blob", f"fileb://{blob}", "--encryption-context", "app=cli")
+            self.assertEqual(base64.b64decode(decrypted["Plaintext"]), b"the aws CLI was here")
+            other = out("create-key")["KeyMetadata"]
+            moved = out("re-encrypt", "--ciphertext-blob", f"fileb://{blob}", "--source-encryption-context", "app=cli",
+                        "--destination-key-id", other["KeyId"])
+            self.assertEqual((moved["SourceKeyId"], moved["KeyId"]), (meta["Arn"], other["Arn"]))
+
+        data_key = out("generate-data-key", "--key-id", key, "--key-spec", "AES_256")
+        self.assertEqual(len(base64.b64decode(data_key["Plaintext"])), 32)
+        without = out("generate-data-key-without-plaintext", "--key-id", key, "--number-of-bytes", "16")
+        self.assertNotIn("Plaintext", without)
+        self.assertEqual(len(base64.b64decode(out("generate-random", "--number-of-bytes", "24")["Plaintext"])), 24)
+
+        self.assertIsNone(out("disable-key", "--key-id", key))
+        self.assertFalse(out("describe-key", "--key-id", key)["KeyMetadata"]["Enabled"])
+        self.assertIsNone(out("enable-key", "--key-id", key))
+        deletion = out("schedule-key-deletion", "--key-id", key, "--pending-window-in-days", "7")
+        self.assertEqual((deletion["KeyState"], deletion["PendingWindowInDays"]), ("PendingDeletion", 7))
+        self.assertEqual(out("cancel-key-deletion", "--key-id", key)["KeyId"], meta["Arn"])
+
+    def test_policies_and_grants(self):
+        key = out("create-key")["KeyMetadata"]["KeyId"]
+        policy = json.loads(out("get-key-policy", "--key-id", key, "--policy-name", "default", "--query", "Policy", "--output", "json"))
+        self.assertEqual(policy["Statement"][0]["Action"], "kms:*")
+        self.assertIsNone(out("put-key-policy", "--key-id", key, "--policy-name", "default", "--policy", json.dumps(policy)))
+        grant = out("create-grant", "--key-id", key, "--grantee-principal", "arn:aws:iam::111122223333:role/reader",
+                    "--operations", "Decrypt", "Encrypt")
+        listed = out("list-grants", "--key-id", key)["Grants"]
+        self.assertEqual([g["GrantId"] for g in listed], [grant["GrantId"]])
+        self.assertEqual(sorted(listed[0]["Operations"]), ["Decrypt", "Encrypt"])
+        self.assertIsNone(out("revoke-grant", "--key-id", key, "--grant-id", grant["GrantId"]))
+        second = out("create-grant", "--key-id", key, "--grantee-principal", "arn:aws:iam::111122223333:role/reader",
+                     "--retiring-principal", "arn:aws:iam::111122223333:user/admin", "--operations", "Decrypt")
+        self.assertIsNone(out("retire-grant", "--grant-token", second["GrantToken"]))
+        self.assertEqual(out("list-grants", "--key-id", key)["Grants"], [])
+
+    def test_errors_read_as_aws_errors(self):
+        failed = aws("describe-key", "--key-id", "alias/missing", ok=False)
+        self.assertIn(failed.returncode, (254, 255))  # aws CLI v1 exits 255 on a service error, v2 254
+        self.assertIn("An error occurred (NotFoundException) when calling the DescribeKey operation", failed.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
