@@ -81,7 +81,7 @@ public struct KMSDaemon: Service {
             to: address, table: table, configuration: self.settings.rpc, logger: self.logger,
             tls: tlsContext, authentication: authentication
         )
-        let awsJSON = try await self.bindAWSJSON(table: table, identities: identities, worker: worker, tls: tlsContext)
+        let awsJSON = try await self.bindAWSJSON(table: table, identities: identities, worker: worker, cache: cache, tls: tlsContext)
         if let address = server.localAddress { self.onListening(address, awsJSON?.localAddress) }
         self.logger.notice("serving", metadata: [
             "listen": "\(server.localAddress.map { "\($0)" } ?? "?")",
@@ -112,11 +112,11 @@ public struct KMSDaemon: Service {
     }
 
     /// The AWS JSON endpoint, when configured, on the same handlers as the binary protocol.
-    private func bindAWSJSON(table: RPCHandlerTable, identities: IdentityStore, worker: WorkerPool, tls: NIOSSLContext?) async throws -> (any Channel)? {
+    private func bindAWSJSON(table: RPCHandlerTable, identities: IdentityStore, worker: WorkerPool, cache: KeyCache, tls: NIOSSLContext?) async throws -> (any Channel)? {
         guard let host = self.settings.awsJSONHost else { return nil }
         let endpoint = AWSJSONEndpoint(
             table: table,
-            authenticator: SigV4Authenticator(scope: self.scope, identities: identities, worker: worker, logger: self.logger),
+            authenticator: SigV4Authenticator(scope: self.scope, identities: identities, worker: worker, cache: cache, logger: self.logger),
             limits: self.settings.awsJSONLimits, logger: self.logger
         )
         let channel = try await endpoint.bind(to: try SocketAddress.makeAddressResolvingHost(host, port: self.settings.awsJSONPort), tls: tls)

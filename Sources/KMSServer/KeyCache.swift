@@ -1,3 +1,4 @@
+import Crypto
 import KMSDomain
 import KMSPolicy
 import KMSStore
@@ -36,7 +37,7 @@ public struct CachedKey: Sendable {
     public var currentMaterial: StoredMaterial? { self.materials[self.record.currentMaterialID] }
 }
 
-/// Key records, alias targets and principals, so that the hot path (Encrypt, Decrypt, GenerateDataKey on a
+/// Key records, alias targets, principals and SigV4 signing keys, so that the hot path (Encrypt, Decrypt, GenerateDataKey on a
 /// known key) makes no database round trip.
 ///
 /// Entries are dropped when PostgreSQL announces a change (LISTEN/NOTIFY, see ChangeListener)
@@ -53,6 +54,7 @@ public final class KeyCache: Sendable {
         var keys: [String: Entry<CachedKey>] = [:]
         var aliases: [String: Entry<String>] = [:]
         var principals: [String: Entry<CachedPrincipal>] = [:]
+        var signingKeys: [String: Entry<CachedSigningKey>] = [:]
         var generation: UInt64 = 0
         var listening = false
     }
@@ -120,10 +122,31 @@ public final class KeyCache: Sendable {
         }
     }
 
+    /// A SigV4 signing key by "access key id/date/region".
+    func signingKey(_ key: String) -> CachedSigningKey? {
+        let now = ContinuousClock.now
+        return self.state.withLock { state in
+            guard let entry = state.signingKeys[key], entry.expires > now else { return nil }
+            return entry.value
+        }
+    }
+
+    func storeSigningKey(_ value: CachedSigningKey, as key: String, loadedAt generation: UInt64) {
+        let expires = ContinuousClock.now + self.lifetime
+        self.state.withLock { state in
+            guard state.listening, state.generation == generation else { return }
+            if state.signingKeys.count >= self.capacity { state.signingKeys.removeAll(keepingCapacity: true) }
+            state.signingKeys[key] = Entry(value: value, expires: expires)
+        }
+    }
+
+    /// Any change to a principal (its access keys included) drops its signing keys too: an
+    /// access key deleted and imported again under the same id must not keep its old secret.
     public func invalidatePrincipal(_ arn: String) {
         self.state.withLock { state in
             state.generation &+= 1
             state.principals.removeValue(forKey: arn)
+            state.signingKeys = state.signingKeys.filter { $0.value.value.principalARN != arn }
         }
     }
 
@@ -149,10 +172,17 @@ public final class KeyCache: Sendable {
             state.keys.removeAll()
             state.aliases.removeAll()
             state.principals.removeAll()
+            state.signingKeys.removeAll()
         }
     }
 
     public static func aliasKey(account: String, region: String, name: String) -> String {
         "\(account):\(region):\(name)"
     }
+}
+
+/// The SigV4 signing key of one access key for one day and region, and whose key it is.
+struct CachedSigningKey: Sendable {
+    let principalARN: String
+    let key: SymmetricKey
 }

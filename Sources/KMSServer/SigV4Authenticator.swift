@@ -6,11 +6,11 @@ import KMSProto
 import KMSRPC
 import KMSStore
 import Logging
-import Synchronization
 
 /// Checks AWS Signature Version 4 on requests to the AWS JSON endpoint. The signing key of an
 /// access key for a day and region comes from kms-cryptod (the long-term secret never leaves
-/// it) and is cached, so a request costs one HMAC chain of its own and no round trip. Whether
+/// it) and is cached with the principals (dropped on any change to the principal or its keys),
+/// so a request costs one HMAC of its own and no round trip. Whether
 /// the key is still active is asked of the principal cache on every request (PolicyGate), so
 /// deactivating it takes effect at once.
 public final class SigV4Authenticator: Sendable {
@@ -33,23 +33,18 @@ public final class SigV4Authenticator: Sendable {
         }
     }
 
-    private struct CachedSigningKey {
-        let principalARN: String
-        let key: SymmetricKey
-    }
-
     let scope: ServiceScope
     let identities: IdentityStore
     let worker: WorkerPool
+    let cache: KeyCache
     let logger: Logger
     let now: @Sendable () -> Date
-    private let signingKeys = Mutex<[String: CachedSigningKey]>([:])
-    private let capacity = 10_000
 
-    public init(scope: ServiceScope, identities: IdentityStore, worker: WorkerPool, logger: Logger, now: @escaping @Sendable () -> Date = { Date() }) {
+    public init(scope: ServiceScope, identities: IdentityStore, worker: WorkerPool, cache: KeyCache, logger: Logger, now: @escaping @Sendable () -> Date = { Date() }) {
         self.scope = scope
         self.identities = identities
         self.worker = worker
+        self.cache = cache
         self.logger = logger
         self.now = now
     }
@@ -106,7 +101,8 @@ public final class SigV4Authenticator: Sendable {
 
     private func signingKey(for authorization: SigV4.Authorization) async throws(KMSError) -> CachedSigningKey {
         let cacheKey = "\(authorization.accessKeyID)/\(authorization.date)/\(authorization.region)"
-        if let cached = self.signingKeys.withLock({ $0[cacheKey] }) { return cached }
+        if let cached = self.cache.signingKey(cacheKey) { return cached }
+        let generation = self.cache.generation
         guard AccessKeySecrets.isValidAccessKeyID(authorization.accessKeyID) else { throw PolicyGate.invalidToken() }
         let record: AccessKeyRecord?
         do {
@@ -125,11 +121,7 @@ public final class SigV4Authenticator: Sendable {
         derive.service = authorization.service
         let derived = try await self.worker.call(WorkerMethod.deriveSigningKey, derive)
         let entry = CachedSigningKey(principalARN: record.principalARN, key: SymmetricKey(data: derived.signingKey))
-        self.signingKeys.withLock { keys in
-            // Keys of past days are useless: a full cache starts over rather than tracking age.
-            if keys.count >= self.capacity { keys.removeAll(keepingCapacity: true) }
-            keys[cacheKey] = entry
-        }
+        self.cache.storeSigningKey(entry, as: cacheKey, loadedAt: generation)
         return entry
     }
 

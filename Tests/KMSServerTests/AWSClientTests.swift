@@ -76,4 +76,56 @@ import Testing
         #expect(edges.status == 0, "\(edges.output)")
         await stack.stop()
     }
+
+    /// A fixed pair imported, deleted and imported again with another secret: the old secret
+    /// stops working at once, though its signing key was cached.
+    @Test func aReimportedAccessKeyLosesItsOldSecret() async throws {
+        let stack = try await KMSStack.start(kmsdArguments: ["--aws-json-listen", "127.0.0.1:0"])
+        let environment = try await Self.environment(stack)
+        let (arn, _) = try await stack.principal("fixture", policies: [
+            "list": #"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms:ListKeys","Resource":"*"}]}"#,
+        ])
+        func importKey(_ secret: String) async throws {
+            var request = AdminCreateAccessKeyRequest()
+            request.principalArn = arn
+            request.accessKeyID = "AKIAFIXTUREFIXTURE01"
+            request.secretAccessKey = secret
+            _ = try await stack.client.call(AdminMethod.createAccessKey, request)
+        }
+        func listKeys(_ secret: String) throws -> String {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = ["python3", "-c", """
+                import boto3, botocore, os
+                kms = boto3.client("kms", endpoint_url=os.environ["KMS_AWS_ENDPOINT"], region_name="us-east-1",
+                                   aws_access_key_id="AKIAFIXTUREFIXTURE01", aws_secret_access_key="\(secret)")
+                try:
+                    kms.list_keys(); print("ok")
+                except botocore.exceptions.ClientError as e:
+                    print(e.response["Error"]["Code"])
+                """]
+            process.environment = environment
+            let output = Pipe()
+            process.standardOutput = output
+            try process.run()
+            let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            process.waitUntilExit()
+            return text.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        try await importKey("first-secret-first-secret")
+        #expect(try listKeys("first-secret-first-secret") == "ok")
+        var delete = AdminDeleteAccessKeyRequest()
+        delete.accessKeyID = "AKIAFIXTUREFIXTURE01"
+        _ = try await stack.client.call(AdminMethod.deleteAccessKey, delete)
+        try await importKey("second-secret-second-secret")
+        var old = ""
+        for _ in 0..<50 {
+            old = try listKeys("first-secret-first-secret")
+            if old != "ok" { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(old == "InvalidSignatureException")
+        #expect(try listKeys("second-secret-second-secret") == "ok")
+        await stack.stop()
+    }
 }
