@@ -5,6 +5,8 @@ Prints one JSON object: throughput, errors and latency percentiles in millisecon
 
 usage: bench-moto.py ENDPOINT_URL OPERATION PAYLOAD THREADS SECONDS
 OPERATION: GenerateDataKey, Decrypt, Encrypt or Mix (GenerateDataKey and Decrypt, 50/50).
+Credentials: boto3's own chain (AWS_ACCESS_KEY_ID, AWS_PROFILE, ...; kmsd's AWS JSON endpoint
+checks them), else moto's "testing".
 """
 import json
 import os
@@ -19,10 +21,11 @@ from botocore.config import Config
 def main():
     url, operation, payload, threads, seconds = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5])
     config = Config(retries={"max_attempts": 1}, max_pool_connections=threads + 1)
+    configured = boto3.Session().get_credentials() is not None
+    credentials = {} if configured else {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 
     def client():
-        return boto3.client("kms", endpoint_url=url, region_name="us-east-1", aws_access_key_id="testing",
-                            aws_secret_access_key="testing", config=config)
+        return boto3.client("kms", endpoint_url=url, region_name="us-east-1", config=config, **credentials)
 
     setup = client()
     key = setup.create_key(Description="bench")["KeyMetadata"]["KeyId"]
