@@ -22,12 +22,16 @@ public struct KeyRecord: Sendable, Hashable {
     public var currentMaterialID: [UInt8]
     /// The row version, bumped by every change (optimistic concurrency, cache freshness).
     public var version: Int64
+    /// Set while automatic rotation is enabled (90..2560 days).
+    public var rotationPeriodInDays: Int?
+    /// When the scheduler rotates the key next (automatic rotation only).
+    public var nextRotationDate: Date?
 
     public init(
         keyID: String, arn: String, account: String, region: String, description: String,
         state: KeyState, usage: KeyUsage, spec: KeySpec, origin: Origin, manager: KeyManager,
         creationDate: Date, deletionDate: Date?, pendingWindowInDays: Int?, policy: String,
-        currentMaterialID: [UInt8], version: Int64
+        currentMaterialID: [UInt8], version: Int64, rotationPeriodInDays: Int? = nil, nextRotationDate: Date? = nil
     ) {
         self.keyID = keyID
         self.arn = arn
@@ -45,7 +49,12 @@ public struct KeyRecord: Sendable, Hashable {
         self.policy = policy
         self.currentMaterialID = currentMaterialID
         self.version = version
+        self.rotationPeriodInDays = rotationPeriodInDays
+        self.nextRotationDate = nextRotationDate
     }
+
+    /// Rotation exists for symmetric keys of origin AWS_KMS only, as in AWS.
+    public var canRotate: Bool { self.spec == .symmetricDefault && self.origin == .awsKMS }
 
     public var encryptionAlgorithms: [EncryptionAlgorithm] {
         self.spec == .symmetricDefault ? [.symmetricDefault] : []

@@ -20,6 +20,9 @@ public struct KMSDaemon: Service {
         public var rpc = RPCConfiguration()
         public var cacheLifetime: Duration = .seconds(30)
         public var reaperInterval: Duration = .seconds(60)
+        public var rotationInterval: Duration = .seconds(60)
+        /// How often remembered key uses are written; a crash loses at most this much of them.
+        public var lastUsageFlushInterval: Duration = .seconds(10)
         /// TLS on the listener; nil serves plain TCP (loopback development and tests).
         public var tls: ServerTLS?
         /// Accept connections that present no credentials, as the default account's root.
@@ -58,7 +61,8 @@ public struct KMSDaemon: Service {
         let identities = IdentityStore(client: self.client, logger: self.logger)
         let service = KMSService(
             scope: self.scope, client: self.client, cache: cache, worker: worker,
-            gate: PolicyGate(scope: self.scope, identities: identities, cache: cache, logger: self.logger), logger: self.logger
+            gate: PolicyGate(scope: self.scope, identities: identities, cache: cache, logger: self.logger), logger: self.logger,
+            lastUsageFlushInterval: self.settings.lastUsageFlushInterval
         )
         let authenticator = ConnectionAuthenticator(
             scope: self.scope, identities: identities, worker: worker,
@@ -91,6 +95,10 @@ public struct KMSDaemon: Service {
         await withTaskGroup(of: Void.self) { group in
             group.addTask { try? await ChangeListener(client: self.client, cache: cache, logger: self.logger).run() }
             group.addTask { try? await DeletionReaper(client: self.client, interval: self.settings.reaperInterval, logger: self.logger).run() }
+            group.addTask { try? await service.lastUsage.run() }
+            group.addTask {
+                try? await RotationScheduler(client: self.client, service: service, interval: self.settings.rotationInterval, logger: self.logger).run()
+            }
             group.addTask {
                 try? await gracefulShutdown()
                 await server.close()

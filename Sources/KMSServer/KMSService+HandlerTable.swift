@@ -42,6 +42,15 @@ extension KMSService {
         serve(KMSMethod.listRetirableGrants) { $0.listRetirableGrants }
         serve(KMSMethod.retireGrant) { $0.retireGrant }
         serve(KMSMethod.revokeGrant) { $0.revokeGrant }
+        serve(KMSMethod.enableKeyRotation) { $0.enableKeyRotation }
+        serve(KMSMethod.disableKeyRotation) { $0.disableKeyRotation }
+        serve(KMSMethod.getKeyRotationStatus) { $0.getKeyRotationStatus }
+        serve(KMSMethod.rotateKeyOnDemand) { $0.rotateKeyOnDemand }
+        serve(KMSMethod.listKeyRotations) { $0.listKeyRotations }
+        serve(KMSMethod.getKeyLastUsage) { $0.getKeyLastUsage }
+        serve(KMSMethod.tagResource) { $0.tagResource }
+        serve(KMSMethod.untagResource) { $0.untagResource }
+        serve(KMSMethod.listResourceTags) { $0.listResourceTags }
         serve(AdminMethod.getCallerIdentity) { $0.getCallerIdentity }
         serve(AdminMethod.createAccount) { $0.createAccount }
         serve(AdminMethod.listAccounts) { $0.listAccounts }

@@ -13,6 +13,10 @@ public final class KMSService: Sendable {
     let aliases: AliasStore
     let grants: GrantStore
     let identities: IdentityStore
+    let rotations: RotationStore
+    let lastUsageStore: LastUsageStore
+    /// Records successful cryptographic uses for GetKeyLastUsage (flushed by kmsd in batches).
+    public let lastUsage: LastUsageTracker
     let cache: KeyCache
     let worker: WorkerPool
     let gate: any RequestGate
@@ -26,6 +30,7 @@ public final class KMSService: Sendable {
         worker: WorkerPool,
         gate: any RequestGate,
         logger: Logger,
+        lastUsageFlushInterval: Duration = .seconds(10),
         now: @escaping @Sendable () -> Date = { Date() }
     ) {
         self.scope = scope
@@ -33,6 +38,9 @@ public final class KMSService: Sendable {
         self.aliases = AliasStore(client: client, scope: scope, logger: logger)
         self.grants = GrantStore(client: client, logger: logger)
         self.identities = IdentityStore(client: client, logger: logger)
+        self.rotations = RotationStore(client: client, logger: logger)
+        self.lastUsageStore = LastUsageStore(client: client, logger: logger)
+        self.lastUsage = LastUsageTracker(store: self.lastUsageStore, interval: lastUsageFlushInterval, logger: logger)
         self.cache = cache
         self.worker = worker
         self.gate = gate

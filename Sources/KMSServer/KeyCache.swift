@@ -17,10 +17,13 @@ public struct CachedKey: Sendable {
     public let aliases: [String]
     /// The alias the request named the key by, for kms:RequestAlias (set per request, not cached).
     public var requestAlias: String?
+    /// The key's tags, for aws:ResourceTag/<key>.
+    public let tags: [String: String]
 
-    public init(record: KeyRecord, materials: [StoredMaterial], grants: [GrantRecord] = [], aliases: [String] = []) {
+    public init(record: KeyRecord, materials: [StoredMaterial], grants: [GrantRecord] = [], aliases: [String] = [], tags: [String: String] = [:]) {
         self.record = record
         self.aliases = aliases
+        self.tags = tags
         self.materials = Dictionary(materials.map { ($0.materialID, $0) }, uniquingKeysWith: { first, _ in first })
         self.grants = grants.map {
             KeyAccess.GrantRule(

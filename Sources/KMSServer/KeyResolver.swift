@@ -38,7 +38,11 @@ extension KMSService {
         let aliases = try await self.store {
             try await self.aliases.list(account: record.account, region: record.region, keyID: keyID, after: nil, limit: 1000)
         }
-        let key = CachedKey(record: record, materials: materials, grants: grants, aliases: aliases.map(\.name))
+        let tags = try await self.store { try await self.rotations.tags(keyID: keyID) }
+        let key = CachedKey(
+            record: record, materials: materials, grants: grants, aliases: aliases.map(\.name),
+            tags: Dictionary(tags.map { ($0.key, $0.value) }, uniquingKeysWith: { first, _ in first })
+        )
         self.cache.store(key, loadedAt: generation)
         return key
     }

@@ -196,6 +196,45 @@ public enum Migrations {
                 FOR EACH ROW EXECUTE FUNCTION kms_notify_principal_change()
             """,
         ]),
+        Migration(version: 4, name: "key rotation and tags", statements: [
+            "ALTER TABLE kms_keys ADD COLUMN rotation_period_days integer, ADD COLUMN next_rotation_date timestamptz",
+            "CREATE INDEX kms_keys_rotation_due ON kms_keys (next_rotation_date) WHERE next_rotation_date IS NOT NULL",
+            // One row per rotation: the material it made current, when, and how.
+            """
+            CREATE TABLE kms_key_rotations (
+                key_id uuid NOT NULL REFERENCES kms_keys (key_id) ON DELETE CASCADE,
+                material_id bytea NOT NULL,
+                rotation_date timestamptz NOT NULL,
+                rotation_type text NOT NULL CHECK (rotation_type IN ('AUTOMATIC', 'ON_DEMAND')),
+                PRIMARY KEY (key_id, material_id)
+            )
+            """,
+            "CREATE INDEX kms_key_rotations_by_date ON kms_key_rotations (key_id, rotation_date)",
+            """
+            CREATE TABLE kms_tags (
+                key_id uuid NOT NULL REFERENCES kms_keys (key_id) ON DELETE CASCADE,
+                tag_key text NOT NULL,
+                tag_value text NOT NULL,
+                PRIMARY KEY (key_id, tag_key)
+            )
+            """,
+            // Tags are cached with their key (aws:ResourceTag): a tag change is a key change.
+            """
+            CREATE TRIGGER kms_tags_changed AFTER INSERT OR UPDATE OR DELETE ON kms_tags
+                FOR EACH ROW EXECUTE FUNCTION kms_notify_key_change()
+            """,
+        ]),
+        Migration(version: 5, name: "key last use", statements: [
+            // Written in batches from memory (never per request); a row only ever moves forward.
+            """
+            CREATE TABLE kms_key_last_usage (
+                key_id uuid PRIMARY KEY REFERENCES kms_keys (key_id) ON DELETE CASCADE,
+                operation text NOT NULL,
+                used_at timestamptz NOT NULL,
+                request_id text NOT NULL
+            )
+            """,
+        ]),
     ]
 
     /// Applies every migration not yet recorded. Safe to call from several processes at once.

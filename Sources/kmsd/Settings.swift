@@ -15,6 +15,8 @@ struct SettingsFile: Decodable {
     var databaseConnections: Int?
     var cacheSeconds: Int?
     var reaperIntervalSeconds: Int?
+    var rotationIntervalSeconds: Int?
+    var lastUseFlushSeconds: Int?
     var logLevel: String?
     var tlsCertificate: String?
     var tlsKey: String?

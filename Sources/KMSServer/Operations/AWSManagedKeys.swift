@@ -28,7 +28,9 @@ extension KMSService {
             creationDate: Date(timeIntervalSince1970: self.now().timeIntervalSince1970.rounded(.down)),
             deletionDate: nil, pendingWindowInDays: nil,
             policy: Self.awsManagedPolicy(partition: self.scope.partition, account: account, region: region, service: service),
-            currentMaterialID: material.materialID, version: 1
+            currentMaterialID: material.materialID, version: 1,
+            // AWS managed keys rotate every year, and nobody can change that.
+            rotationPeriodInDays: 365, nextRotationDate: self.now().addingTimeInterval(365 * 86400)
         )
         let created = try await self.store { try await self.keys.insert(record, material: material, alias: aliasName) }
         if created {

@@ -21,6 +21,7 @@ extension KMSService {
         response.ciphertextBlob = try await self.worker.call(WorkerMethod.encrypt, call).ciphertextBlob
         response.keyID = key.record.arn
         response.encryptionAlgorithm = .symmetricDefault
+        self.lastUsage.record(keyID: key.record.keyID, operation: "Encrypt")
         return response
     }
 
@@ -44,6 +45,7 @@ extension KMSService {
         response.keyID = key.record.arn
         response.encryptionAlgorithm = .symmetricDefault
         response.keyMaterialID = hex(material.materialID)
+        self.lastUsage.record(keyID: key.record.keyID, operation: "Decrypt")
         return response
     }
 
@@ -77,6 +79,8 @@ extension KMSService {
         response.destinationEncryptionAlgorithm = .symmetricDefault
         response.sourceKeyMaterialID = hex(sourceMaterial.materialID)
         response.destinationKeyMaterialID = hex(destinationMaterial.materialID)
+        self.lastUsage.record(keyID: source.record.keyID, operation: "ReEncrypt")
+        self.lastUsage.record(keyID: destination.record.keyID, operation: "ReEncrypt")
         return response
     }
 
@@ -93,6 +97,7 @@ extension KMSService {
         response.plaintext = plaintext
         response.keyID = key.record.arn
         response.keyMaterialID = hex(key.record.currentMaterialID)
+        self.lastUsage.record(keyID: key.record.keyID, operation: "GenerateDataKey")
         return response
     }
 
@@ -107,6 +112,7 @@ extension KMSService {
         response.ciphertextBlob = blob
         response.keyID = key.record.arn
         response.keyMaterialID = hex(key.record.currentMaterialID)
+        self.lastUsage.record(keyID: key.record.keyID, operation: "GenerateDataKeyWithoutPlaintext")
         return response
     }
 

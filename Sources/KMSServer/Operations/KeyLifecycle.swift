@@ -35,15 +35,18 @@ extension KMSService {
         if request.hasMultiRegion, request.multiRegion {
             throw KMSError(.unsupportedOperation, "Multi-Region keys are not supported.")
         }
-        if !request.tags.isEmpty {
-            throw KMSError(.unsupportedOperation, "Tags are not supported yet.")
-        }
+        let tags = request.tags.map { (key: $0.tagKey, value: $0.tagValue) }
+        try Tags.check(tags)
         let policy = request.hasPolicy ? request.policy : DefaultKeyPolicy.document(partition: self.scope.partition, account: caller.account)
         let document = try PolicyDocument.parse(policy, kind: .resource)
-        try self.gate.authorize(caller, action: "CreateKey", key: nil, conditions: [
+        var conditions: [String: [String]] = [
             "kms:KeySpec": [spec.rawValue], "kms:KeyUsage": [usage.rawValue], "kms:KeyOrigin": ["AWS_KMS"],
             "kms:BypassPolicyLockoutSafetyCheck": [request.hasBypassPolicyLockoutSafetyCheck && request.bypassPolicyLockoutSafetyCheck ? "true" : "false"],
-        ])
+        ]
+        if !tags.isEmpty { conditions.merge(Self.tagConditions(tags)) { first, _ in first } }
+        try self.gate.authorize(caller, action: "CreateKey", key: nil, conditions: conditions)
+        // Tagging at creation needs kms:TagResource as well, as in AWS.
+        if !tags.isEmpty { try self.gate.authorize(caller, action: "TagResource", key: nil, conditions: Self.tagConditions(tags)) }
 
         let keyID = UUID().uuidString.lowercased()
         let arn = self.scope.keyARN(account: caller.account, region: caller.region, keyID: keyID)
@@ -58,7 +61,7 @@ extension KMSService {
             deletionDate: nil, pendingWindowInDays: nil, policy: policy,
             currentMaterialID: material.materialID, version: 1
         )
-        try await self.store { try await self.keys.insert(record, material: material) }
+        try await self.store { try await self.keys.insert(record, material: material, tags: tags) }
         var response = KMSCreateKeyResponse()
         response.keyMetadata = KMSKeyMetadata(record)
         return response

@@ -1,0 +1,154 @@
+import Foundation
+import KMSDomain
+import KMSProto
+import KMSStore
+import SwiftProtobuf
+
+/// Automatic and on-demand rotation of symmetric keys of origin AWS_KMS. A rotation adds a
+/// material version and makes it current; every older version stays, so every ciphertext ever
+/// made under the key keeps decrypting.
+extension KMSService {
+    static let rotationPeriods = 90...2560
+    static let maximumOnDemandRotations = 25
+
+    func enableKeyRotation(_ request: KMSEnableKeyRotationRequest, caller: Caller) async throws(KMSError) -> KMSEnableKeyRotationResponse {
+        let period = request.hasRotationPeriodInDays ? Int(request.rotationPeriodInDays) : 365
+        guard Self.rotationPeriods.contains(period) else {
+            throw .validation("1 validation error detected: Value '\(period)' at 'rotationPeriodInDays' failed to satisfy constraint: Member must have value between 90 and 2560")
+        }
+        let now = self.now()
+        let lastRotation = try await self.lastRotationDate(request.keyID, caller: caller)
+        _ = try await self.change(request.keyID, caller: caller, action: "EnableKeyRotation", accepting: .keyOnly) { record throws(KMSError) in
+            try Self.checkRotatable(record, "EnableKeyRotation")
+            try record.state.checkUsable(keyARN: record.arn)
+            // A new period counts from the last rotation (or creation), but never lies in the past.
+            let from = record.rotationPeriodInDays == nil ? now : (lastRotation ?? record.creationDate)
+            record.nextRotationDate = max(now, from.addingTimeInterval(Double(period) * 86400))
+            record.rotationPeriodInDays = period
+        }
+        return KMSEnableKeyRotationResponse()
+    }
+
+    func disableKeyRotation(_ request: KMSDisableKeyRotationRequest, caller: Caller) async throws(KMSError) -> KMSDisableKeyRotationResponse {
+        _ = try await self.change(request.keyID, caller: caller, action: "DisableKeyRotation", accepting: .keyOnly) { record throws(KMSError) in
+            try Self.checkRotatable(record, "DisableKeyRotation")
+            try record.state.checkUsable(keyARN: record.arn)
+            record.rotationPeriodInDays = nil
+            record.nextRotationDate = nil
+        }
+        return KMSDisableKeyRotationResponse()
+    }
+
+    func getKeyRotationStatus(_ request: KMSGetKeyRotationStatusRequest, caller: Caller) async throws(KMSError) -> KMSGetKeyRotationStatusResponse {
+        let key = try await self.resolve(request.keyID, for: caller, accepting: .keyOnly)
+        try self.gate.authorize(caller, action: "GetKeyRotationStatus", key: key)
+        let record = key.record
+        guard record.canRotate else {
+            throw KMSError(.unsupportedOperation, "\(record.arn) does not support rotation: only symmetric encryption keys of origin AWS_KMS rotate.")
+        }
+        if record.state == .pendingDeletion { try record.state.checkUsable(keyARN: record.arn) }
+        var response = KMSGetKeyRotationStatusResponse()
+        response.keyID = record.arn
+        response.keyRotationEnabled = record.rotationPeriodInDays != nil
+        if let period = record.rotationPeriodInDays { response.rotationPeriodInDays = Int32(period) }
+        if let next = record.nextRotationDate { response.nextRotationDate = Google_Protobuf_Timestamp(date: next) }
+        return response
+    }
+
+    func rotateKeyOnDemand(_ request: KMSRotateKeyOnDemandRequest, caller: Caller) async throws(KMSError) -> KMSRotateKeyOnDemandResponse {
+        let key = try await self.resolve(request.keyID, for: caller, accepting: .keyOnly)
+        try self.gate.authorize(caller, action: "RotateKeyOnDemand", key: key)
+        try Self.checkRotatable(key.record, "RotateKeyOnDemand")
+        try key.record.state.checkUsable(keyARN: key.record.arn)
+        let count = try await self.store { try await self.rotations.onDemandRotationCount(keyID: key.record.keyID) }
+        guard count < Self.maximumOnDemandRotations else {
+            throw KMSError(.limitExceeded, "\(key.record.arn) has been rotated on demand \(count) times, the most allowed.")
+        }
+        guard try await self.rotate(key.record, kind: .onDemand) != nil else {
+            throw KMSError(.conflict, "\(key.record.arn) is being changed or rotated by another request; retry.")
+        }
+        var response = KMSRotateKeyOnDemandResponse()
+        response.keyID = key.record.arn
+        return response
+    }
+
+    func listKeyRotations(_ request: KMSListKeyRotationsRequest, caller: Caller) async throws(KMSError) -> KMSListKeyRotationsResponse {
+        let limit = try Validation.limit(request.hasLimit ? request.limit : nil, range: 1...1000, default: 100)
+        var offset = 0
+        if request.hasMarker {
+            guard let value = Int(request.marker), value >= 0 else { throw KMSError(.invalidMarker, "The marker is not one this operation returned.") }
+            offset = value
+        }
+        let key = try await self.resolve(request.keyID, for: caller, accepting: .keyOnly)
+        try self.gate.authorize(caller, action: "ListKeyRotations", key: key)
+        guard key.record.canRotate else {
+            throw KMSError(.unsupportedOperation, "\(key.record.arn) does not support rotation: only symmetric encryption keys of origin AWS_KMS rotate.")
+        }
+        let page = try await self.store { try await self.rotations.rotations(keyID: key.record.keyID, offset: offset, limit: limit + 1) }
+        var response = KMSListKeyRotationsResponse()
+        response.rotations = page.prefix(limit).map { rotation in
+            var entry = KMSRotationsListEntry()
+            entry.keyID = key.record.keyID
+            entry.keyMaterialID = hex(rotation.materialID)
+            entry.rotationDate = Google_Protobuf_Timestamp(date: rotation.date)
+            entry.rotationType = KMSRotationType(awsName: rotation.kind.rawValue) ?? .unspecified
+            return entry
+        }
+        response.truncated = page.count > limit
+        if page.count > limit { response.nextMarker = String(offset + limit) }
+        return response
+    }
+
+    /// Generates new material and makes it current. Nil when the key changed meanwhile.
+    func rotate(_ record: KeyRecord, kind: RotationRecord.Kind) async throws(KMSError) -> KeyRecord? {
+        let material = try await self.generateMaterial(keyID: record.keyID, keyARN: record.arn)
+        let now = self.now()
+        // An automatic rotation schedules the next; an on-demand one leaves the schedule alone.
+        var next = record.nextRotationDate
+        if kind == .automatic, let period = record.rotationPeriodInDays {
+            next = now.addingTimeInterval(Double(period) * 86400)
+        }
+        let rotated = try await self.store {
+            try await self.rotations.rotate(record, to: material, kind: kind, at: now, nextRotationDate: next)
+        }
+        if let rotated {
+            self.cache.invalidateKey(rotated.keyID)
+            self.logger.notice("rotated key", metadata: [
+                "key_arn": "\(rotated.arn)", "type": "\(kind.rawValue)", "material": "\(hex(material.materialID))",
+            ])
+        }
+        return rotated
+    }
+
+    /// One scheduler round: rotates every enabled key whose automatic rotation is due. Keys that
+    /// are disabled or pending deletion wait; re-enabled past their date, they rotate at once.
+    public func rotateDueKeys() async throws(KMSError) -> Int {
+        let due = try await self.store { try await self.rotations.due(now: self.now(), limit: 100) }
+        var rotated = 0
+        for keyID in due {
+            guard let (record, _) = try await self.store({ try await self.keys.fetch(keyID: keyID) }),
+                  record.state == .enabled, let next = record.nextRotationDate, next <= self.now()
+            else { continue }
+            if try await self.rotate(record, kind: .automatic) != nil { rotated += 1 }
+        }
+        return rotated
+    }
+
+    static func checkRotatable(_ record: KeyRecord, _ operation: String) throws(KMSError) {
+        guard record.canRotate else {
+            throw KMSError(.unsupportedOperation, "\(operation) is not supported for \(record.arn): only symmetric encryption keys of origin AWS_KMS rotate.")
+        }
+        if record.manager == .aws, operation != "RotateKeyOnDemand" {
+            throw KMSError(.unsupportedOperation, "\(record.arn) is an AWS managed key: it rotates every year and that cannot be changed.")
+        }
+        if record.manager == .aws {
+            throw KMSError(.unsupportedOperation, "\(record.arn) is an AWS managed key, which cannot be rotated on demand.")
+        }
+    }
+
+    private func lastRotationDate(_ keyText: String, caller: Caller) async throws(KMSError) -> Date? {
+        let key = try await self.resolve(keyText, for: caller, accepting: .keyOnly)
+        let rotations = try await self.store { try await self.rotations.rotations(keyID: key.record.keyID, offset: 0, limit: 10_000) }
+        return rotations.last?.date
+    }
+}

@@ -1,0 +1,65 @@
+import Foundation
+import Logging
+import PostgresNIO
+
+/// The last successful cryptographic use of a key (GetKeyLastUsage).
+public struct KeyUsageRecord: Sendable, Hashable {
+    public var operation: String
+    public var date: Date
+    public var requestID: String
+
+    public init(operation: String, date: Date, requestID: String) {
+        self.operation = operation
+        self.date = date
+        self.requestID = requestID
+    }
+}
+
+public struct LastUsageStore: Sendable {
+    let client: PostgresClient
+    let logger: Logger
+
+    public init(client: PostgresClient, logger: Logger) {
+        self.client = client
+        self.logger = logger
+    }
+
+    /// Writes a batch; a row is replaced only by a later use, so kmsd replicas and late
+    /// flushes never move it back.
+    public func record(_ uses: [String: KeyUsageRecord]) async throws {
+        guard !uses.isEmpty else { return }
+        let ids = uses.keys.compactMap(UUID.init(uuidString:))
+        let entries = ids.map { uses[$0.uuidString.lowercased()]! }
+        try await self.client.query(
+            """
+            INSERT INTO kms_key_last_usage (key_id, operation, used_at, request_id)
+            SELECT u.key_id, u.operation, u.used_at, u.request_id
+            FROM unnest(\(ids)::uuid[], \(entries.map(\.operation))::text[], \(entries.map(\.date))::timestamptz[],
+                        \(entries.map(\.requestID))::text[]) AS u(key_id, operation, used_at, request_id)
+            WHERE EXISTS (SELECT 1 FROM kms_keys k WHERE k.key_id = u.key_id)
+            ON CONFLICT (key_id) DO UPDATE SET operation = EXCLUDED.operation, used_at = EXCLUDED.used_at,
+                request_id = EXCLUDED.request_id
+            WHERE kms_key_last_usage.used_at < EXCLUDED.used_at
+            """,
+            logger: self.logger
+        )
+    }
+
+    public func lastUse(keyID: String) async throws -> KeyUsageRecord? {
+        guard let id = UUID(uuidString: keyID) else { return nil }
+        let rows = try await self.client.query(
+            "SELECT operation, used_at, request_id FROM kms_key_last_usage WHERE key_id = \(id)", logger: self.logger
+        )
+        for try await (operation, date, requestID) in rows.decode((String, Date, String).self) {
+            return KeyUsageRecord(operation: operation, date: date, requestID: requestID)
+        }
+        return nil
+    }
+
+    /// When tracking began: the migration that created the table.
+    public func trackingStart() async throws -> Date? {
+        let rows = try await self.client.query("SELECT applied_at FROM kms_schema_migrations WHERE version = 5", logger: self.logger)
+        for try await date in rows.decode(Date.self) { return date }
+        return nil
+    }
+}

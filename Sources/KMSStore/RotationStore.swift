@@ -1,0 +1,156 @@
+import Foundation
+import KMSDomain
+import Logging
+import PostgresNIO
+
+/// One rotation of a key, as ListKeyRotations shows it.
+public struct RotationRecord: Sendable, Hashable {
+    public enum Kind: String, Sendable {
+        case automatic = "AUTOMATIC"
+        case onDemand = "ON_DEMAND"
+    }
+
+    public var materialID: [UInt8]
+    public var date: Date
+    public var kind: Kind
+}
+
+/// Key rotations and tags in PostgreSQL.
+public struct RotationStore: Sendable {
+    let client: PostgresClient
+    let logger: Logger
+
+    public init(client: PostgresClient, logger: Logger) {
+        self.client = client
+        self.logger = logger
+    }
+
+    /// Makes `material` the key's current material, records the rotation and sets the next
+    /// automatic date, all at once, if the key is still at `record.version`; nil when it is not.
+    public func rotate(_ record: KeyRecord, to material: StoredMaterial, kind: RotationRecord.Kind, at date: Date, nextRotationDate: Date?) async throws -> KeyRecord? {
+        guard let id = UUID(uuidString: record.keyID) else { return nil }
+        return try await self.client.withTransaction(logger: self.logger) { connection in
+            let rows = try await connection.query(
+                """
+                UPDATE kms_keys SET current_material_id = \(Data(material.materialID)), next_rotation_date = \(nextRotationDate),
+                    row_version = row_version + 1
+                WHERE key_id = \(id) AND row_version = \(record.version)
+                RETURNING \(unescaped: KeyStore.columns)
+                """,
+                logger: self.logger
+            )
+            var updated: KeyRecord?
+            for try await row in rows { updated = try KeyStore.decode(row) }
+            guard let updated else { return nil }
+            try await connection.query(
+                """
+                INSERT INTO kms_key_materials (key_id, material_id, wrapped, root_key_id, created_at)
+                VALUES (\(id), \(Data(material.materialID)), \(Data(material.wrapped)), \(material.rootKeyID), \(date))
+                """,
+                logger: self.logger
+            )
+            try await connection.query(
+                """
+                INSERT INTO kms_key_rotations (key_id, material_id, rotation_date, rotation_type)
+                VALUES (\(id), \(Data(material.materialID)), \(date), \(kind.rawValue))
+                """,
+                logger: self.logger
+            )
+            return updated
+        }
+    }
+
+    public func rotations(keyID: String, offset: Int, limit: Int) async throws -> [RotationRecord] {
+        guard let id = UUID(uuidString: keyID) else { return [] }
+        let rows = try await self.client.query(
+            """
+            SELECT material_id, rotation_date, rotation_type FROM kms_key_rotations WHERE key_id = \(id)
+            ORDER BY rotation_date, material_id OFFSET \(offset) LIMIT \(limit)
+            """,
+            logger: self.logger
+        )
+        var rotations: [RotationRecord] = []
+        for try await (material, date, kind) in rows.decode((Data, Date, String).self) {
+            rotations.append(RotationRecord(materialID: Array(material), date: date, kind: RotationRecord.Kind(rawValue: kind) ?? .automatic))
+        }
+        return rotations
+    }
+
+    public func onDemandRotationCount(keyID: String) async throws -> Int {
+        guard let id = UUID(uuidString: keyID) else { return 0 }
+        let rows = try await self.client.query(
+            "SELECT count(*)::int FROM kms_key_rotations WHERE key_id = \(id) AND rotation_type = 'ON_DEMAND'", logger: self.logger
+        )
+        for try await count in rows.decode(Int.self) { return count }
+        return 0
+    }
+
+    /// Enabled keys whose automatic rotation is due, oldest first.
+    public func due(now: Date, limit: Int) async throws -> [String] {
+        let rows = try await self.client.query(
+            """
+            SELECT key_id FROM kms_keys
+            WHERE next_rotation_date IS NOT NULL AND next_rotation_date <= \(now) AND key_state = 'Enabled'
+            ORDER BY next_rotation_date LIMIT \(limit)
+            """,
+            logger: self.logger
+        )
+        var keys: [String] = []
+        for try await id in rows.decode(UUID.self) { keys.append(id.uuidString.lowercased()) }
+        return keys
+    }
+
+    // MARK: Tags
+
+    public func tags(keyID: String) async throws -> [(key: String, value: String)] {
+        guard let id = UUID(uuidString: keyID) else { return [] }
+        let rows = try await self.client.query(
+            "SELECT tag_key, tag_value FROM kms_tags WHERE key_id = \(id) ORDER BY tag_key", logger: self.logger
+        )
+        var tags: [(key: String, value: String)] = []
+        for try await (key, value) in rows.decode((String, String).self) { tags.append((key, value)) }
+        return tags
+    }
+
+    /// Adds or replaces tags unless the key would then have more than `Tags.maximumPerKey`;
+    /// false when it would.
+    public func putTags(keyID: String, _ tags: [(key: String, value: String)]) async throws -> Bool {
+        guard let id = UUID(uuidString: keyID) else { return false }
+        return try await self.client.withTransaction(logger: self.logger) { connection in
+            try await connection.query("SELECT 1 FROM kms_keys WHERE key_id = \(id) FOR UPDATE", logger: self.logger)
+            for tag in tags {
+                try await connection.query(
+                    """
+                    INSERT INTO kms_tags (key_id, tag_key, tag_value) VALUES (\(id), \(tag.key), \(tag.value))
+                    ON CONFLICT (key_id, tag_key) DO UPDATE SET tag_value = EXCLUDED.tag_value
+                    """,
+                    logger: self.logger
+                )
+            }
+            let rows = try await connection.query("SELECT count(*)::int FROM kms_tags WHERE key_id = \(id)", logger: self.logger)
+            var count = 0
+            for try await n in rows.decode(Int.self) { count = n }
+            // Throwing rolls the transaction back: no tag of this request is kept.
+            if count > Tags.maximumPerKey { throw TooManyTags() }
+            return true
+        }
+    }
+
+    private struct TooManyTags: Error {}
+
+    /// Like putTags, but false (nothing stored) when the key would exceed the limit.
+    public func putTagsWithinLimit(keyID: String, _ tags: [(key: String, value: String)]) async throws -> Bool {
+        do {
+            return try await self.putTags(keyID: keyID, tags)
+        } catch is TooManyTags {
+            return false
+        } catch let error as PostgresTransactionError where error.closureError is TooManyTags {
+            return false
+        }
+    }
+
+    public func removeTags(keyID: String, _ keys: [String]) async throws {
+        guard let id = UUID(uuidString: keyID) else { return }
+        try await self.client.query("DELETE FROM kms_tags WHERE key_id = \(id) AND tag_key = ANY(\(keys))", logger: self.logger)
+    }
+}
