@@ -82,6 +82,12 @@ public enum AccessKeySecrets {
         return try body(plaintext)
     }
 
+    /// The root key a wrapped secret names, without unwrapping it.
+    public static func rootKeyID(of wrapped: [UInt8]) -> KeyIdentifier? {
+        guard wrapped.count > headerLength + tagLength, wrapped[0] == version, wrapped[1] == kind else { return nil }
+        return KeyIdentifier(bytes: wrapped[2..<18])
+    }
+
     /// The handshake answer: HMAC-SHA256 keyed with the secret over the domain, the server's
     /// nonce and the access key id (each length-prefixed, so no two inputs share an encoding).
     public static func proof(secret: some ContiguousBytes, nonce: [UInt8], accessKeyID: String) -> [UInt8] {

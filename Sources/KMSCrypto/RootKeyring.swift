@@ -36,6 +36,14 @@ public struct RootKeyring: Sendable {
         self.keys.last { $0.id == id }
     }
 
+    /// Removes a root key that is not the newest; false when there is no such key or it is
+    /// the newest (new material is always wrapped under the newest).
+    public mutating func remove(id: KeyIdentifier) -> Bool {
+        guard let index = self.keys.firstIndex(where: { $0.id == id }), index != self.keys.count - 1 else { return false }
+        self.keys.remove(at: index)
+        return true
+    }
+
     public mutating func add(_ key: RootKey) {
         self.keys.append(key)
     }

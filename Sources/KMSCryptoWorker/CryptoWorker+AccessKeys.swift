@@ -83,3 +83,29 @@ extension CryptoWorker {
         return response
     }
 }
+
+extension CryptoWorker {
+    public func rewrapAccessKeySecret(_ request: WorkerRewrapAccessKeySecretRequest) throws(KMSError) -> WorkerRewrapAccessKeySecretResponse {
+        guard AccessKeySecrets.isValidAccessKeyID(request.accessKeyID) else {
+            throw .validation("access_key_id must be 16..128 characters of A-Z and 0-9")
+        }
+        try Self.checkPrincipalARN(request.principalArn)
+        let keyring = self.keyring
+        let wrapped = [UInt8](request.wrappedSecret)
+        let newest = keyring.newest
+        var response = WorkerRewrapAccessKeySecretResponse()
+        response.rootKeyID = newest.id.description
+        if AccessKeySecrets.rootKeyID(of: wrapped) == newest.id {
+            response.wrappedSecret = request.wrappedSecret
+            return response
+        }
+        let secret = try AccessKeySecrets.withUnwrapped(
+            wrapped, accessKeyID: request.accessKeyID, principalARN: request.principalArn, keyring: keyring
+        ) { bytes in String(decoding: bytes, as: UTF8.self) }
+        response.wrappedSecret = Data(AccessKeySecrets.wrap(
+            secret: secret, accessKeyID: request.accessKeyID, principalARN: request.principalArn, under: newest
+        ))
+        response.changed = true
+        return response
+    }
+}

@@ -17,6 +17,7 @@ extension CryptoWorker {
         table.register(WorkerMethod.createAccessKeySecret) { request, _ in try self.createAccessKeySecret(request) }
         table.register(WorkerMethod.verifyAccessKeyProof) { request, _ in try self.verifyAccessKeyProof(request) }
         table.register(WorkerMethod.deriveSigningKey) { request, _ in try self.deriveSigningKey(request) }
+        table.register(WorkerMethod.rewrapAccessKeySecret) { request, _ in try self.rewrapAccessKeySecret(request) }
         return table
     }
 

@@ -2,6 +2,7 @@ import Crypto
 import KMSCrypto
 import KMSDomain
 import KMSProto
+import Synchronization
 
 /// Every operation that touches key material. Stateless apart from the keyring and the cache of
 /// unwrapped material: each request carries the wrapped material it needs.
@@ -9,12 +10,20 @@ import KMSProto
 /// Nothing returned from here contains the plaintext of KMS key material; errors carry
 /// ids and lengths only.
 public final class CryptoWorker: Sendable {
-    let keyring: RootKeyring
+    private let currentKeyring: Mutex<RootKeyring>
     let cache: MaterialCache
 
     public init(keyring: RootKeyring, cacheCapacity: Int = 10_000) {
-        self.keyring = keyring
+        self.currentKeyring = Mutex(keyring)
         self.cache = MaterialCache(capacity: cacheCapacity)
+    }
+
+    var keyring: RootKeyring { self.currentKeyring.withLock { $0 } }
+
+    /// Replaces the keyring (kms-cryptod re-reads its file on SIGHUP): a new root key takes
+    /// effect for new material at once, without a restart or a failed request.
+    public func reload(_ keyring: RootKeyring) {
+        self.currentKeyring.withLock { $0 = keyring }
     }
 
     /// The material a request refers to, unwrapped (from the cache when possible).

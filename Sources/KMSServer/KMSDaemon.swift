@@ -23,6 +23,8 @@ public struct KMSDaemon: Service {
         public var rotationInterval: Duration = .seconds(60)
         /// How often remembered key uses are written; a crash loses at most this much of them.
         public var lastUsageFlushInterval: Duration = .seconds(10)
+        /// How often kmsd looks for a root key re-wrap job to work on.
+        public var rewrapInterval: Duration = .seconds(5)
         /// TLS on the listener; nil serves plain TCP (loopback development and tests).
         public var tls: ServerTLS?
         /// Accept connections that present no credentials, as the default account's root.
@@ -96,6 +98,9 @@ public struct KMSDaemon: Service {
             group.addTask { try? await ChangeListener(client: self.client, cache: cache, logger: self.logger).run() }
             group.addTask { try? await DeletionReaper(client: self.client, interval: self.settings.reaperInterval, logger: self.logger).run() }
             group.addTask { try? await service.lastUsage.run() }
+            group.addTask {
+                try? await RewrapJob(client: self.client, worker: worker, interval: self.settings.rewrapInterval, logger: self.logger).run()
+            }
             group.addTask {
                 try? await RotationScheduler(client: self.client, service: service, interval: self.settings.rotationInterval, logger: self.logger).run()
             }

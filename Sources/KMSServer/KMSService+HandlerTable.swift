@@ -65,6 +65,8 @@ extension KMSService {
         serve(AdminMethod.getPrincipalPolicy) { $0.getPrincipalPolicy }
         serve(AdminMethod.listPrincipalPolicies) { $0.listPrincipalPolicies }
         serve(AdminMethod.deletePrincipalPolicy) { $0.deletePrincipalPolicy }
+        serve(AdminMethod.startRewrap) { $0.startRewrap }
+        serve(AdminMethod.getRewrapStatus) { $0.getRewrapStatus }
         for name in KMSMethod.allNames where !table.methods.contains(name) {
             table.registerUnavailable(name, error: RPCError(
                 code: KMSError.Code.unsupportedOperation.rawValue, message: "\(name) is not implemented yet"

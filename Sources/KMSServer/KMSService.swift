@@ -15,6 +15,7 @@ public final class KMSService: Sendable {
     let identities: IdentityStore
     let rotations: RotationStore
     let lastUsageStore: LastUsageStore
+    let client: PostgresClient
     /// Records successful cryptographic uses for GetKeyLastUsage (flushed by kmsd in batches).
     public let lastUsage: LastUsageTracker
     let cache: KeyCache
@@ -40,6 +41,7 @@ public final class KMSService: Sendable {
         self.identities = IdentityStore(client: client, logger: logger)
         self.rotations = RotationStore(client: client, logger: logger)
         self.lastUsageStore = LastUsageStore(client: client, logger: logger)
+        self.client = client
         self.lastUsage = LastUsageTracker(store: self.lastUsageStore, interval: lastUsageFlushInterval, logger: logger)
         self.cache = cache
         self.worker = worker

@@ -235,6 +235,22 @@ public enum Migrations {
             )
             """,
         ]),
+        Migration(version: 6, name: "root key re-wrap jobs", statements: [
+            """
+            CREATE TABLE kms_rewrap_jobs (
+                job_id bigserial PRIMARY KEY,
+                requested_at timestamptz NOT NULL,
+                requested_by text NOT NULL,
+                finished_at timestamptz,
+                rewrapped bigint NOT NULL DEFAULT 0,
+                unavailable bigint NOT NULL DEFAULT 0
+            )
+            """,
+            // At most one job runs at a time.
+            "CREATE UNIQUE INDEX kms_rewrap_jobs_running ON kms_rewrap_jobs ((true)) WHERE finished_at IS NULL",
+            "CREATE INDEX kms_access_keys_by_root_key ON kms_access_keys (root_key_id)",
+            "CREATE INDEX kms_key_materials_by_root_key ON kms_key_materials (root_key_id)",
+        ]),
     ]
 
     /// Applies every migration not yet recorded. Safe to call from several processes at once.

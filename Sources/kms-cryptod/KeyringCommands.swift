@@ -24,7 +24,8 @@ struct RotateRootKey: ParsableCommand {
         abstract: "Add a new root key to the keyring; new material is wrapped under it.",
         discussion: """
             Older root keys stay in the keyring so that material wrapped under them still unwraps. \
-            Restart kms-cryptod to start using the new key.
+            Send kms-cryptod SIGHUP (or restart it) to start using the new key, then re-wrap the \
+            stored material under it with `kms admin rewrap`.
             """
     )
 
@@ -53,5 +54,30 @@ struct ListRootKeys: ParsableCommand {
         for (index, root) in ring.keys.reversed().enumerated() {
             print("\(root.id)  \(format.string(from: root.createdAt))\(index == 0 ? "  (newest)" : "")")
         }
+    }
+}
+
+struct RetireRootKey: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "retire-root-key",
+        abstract: "Remove an old root key from the keyring (never the newest).",
+        discussion: """
+            Run `kms admin rewrap --status` first: anything still wrapped under this root key \
+            becomes undecryptable (reported as KeyUnavailableException, never silently) until the \
+            key is back in the keyring. Send kms-cryptod SIGHUP afterwards.
+            """
+    )
+
+    @OptionGroup var keyring: KeyringOption
+    @Option(help: "The root key id to remove.") var rootKeyId: String
+
+    func run() throws {
+        var ring = try RootKeyringFile.load(path: keyring.path)
+        let id = try KeyIdentifier(string: rootKeyId)
+        guard ring.remove(id: id) else {
+            throw ValidationError("\(rootKeyId) is not a root key of \(keyring.path) other than the newest")
+        }
+        try RootKeyringFile.replace(path: keyring.path, keyring: ring)
+        print("removed root key \(rootKeyId); the keyring now holds \(ring.keys.count) root keys")
     }
 }

@@ -1,4 +1,6 @@
 import ArgumentParser
+import Dispatch
+import Foundation
 import KMSCryptoWorker
 import KMSRPC
 import Logging
@@ -45,6 +47,22 @@ struct Serve: AsyncParsableCommand {
         rpc.maxFrameLength = maxFrameLength
         let server = try await CryptoWorkerServer.start(worker: worker, socketPath: socket, configuration: rpc, logger: logger)
         logger.info("serving", metadata: ["socket": "\(socket)", "root_keys": "\(worker.rootKeyCount)"])
+        // SIGHUP re-reads the keyring: a rotated or retired root key takes effect without a
+        // restart (and so without a failed request). A file that does not load is refused.
+        signal(SIGHUP, SIG_IGN)
+        let hangup = DispatchSource.makeSignalSource(signal: SIGHUP)
+        let path = keyring.path
+        hangup.setEventHandler {
+            do {
+                let ring = try RootKeyringFile.load(path: path)
+                worker.reload(ring)
+                logger.notice("reloaded the root keyring", metadata: ["root_keys": "\(ring.keys.count)", "newest": "\(ring.newest.id)"])
+            } catch {
+                logger.error("keeping the current root keyring: the file does not load", metadata: ["error": "\(error)"])
+            }
+        }
+        hangup.resume()
+        defer { hangup.cancel() }
 
         let group = ServiceGroup(
             services: [WorkerService(server: server)],

@@ -1,4 +1,6 @@
 import ArgumentParser
+import Foundation
+import KMSClient
 import KMSProto
 import KMSRPC
 
@@ -13,6 +15,7 @@ struct Admin: AsyncParsableCommand {
             CreatePrincipal.self, ListPrincipals.self, DeletePrincipal.self,
             CreateAccessKey.self, ListAccessKeys.self, UpdateAccessKey.self, DeleteAccessKey.self,
             PutPrincipalPolicy.self, GetPrincipalPolicy.self, ListPrincipalPolicies.self, DeletePrincipalPolicy.self,
+            Rewrap.self,
         ]
     )
 }
@@ -162,4 +165,60 @@ struct DeletePrincipalPolicy: OperationCommand {
     @Option(help: "The policy's name.") var policyName: String
 
     func members() throws -> [String: Any?] { ["PrincipalArn": principalArn, "PolicyName": policyName] }
+}
+
+/// `kms admin rewrap`: starts the root key re-wrap and follows it with a progress line, or
+/// with --status shows where it stands.
+struct Rewrap: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rewrap",
+        abstract: "Re-wrap every stored key material and access key secret under the newest root key.",
+        discussion: """
+            After `kms-cryptod rotate-root-key` and a SIGHUP to kms-cryptod. The job runs inside \\
+            kmsd while traffic continues and resumes after a crash. Once --status shows nothing \\
+            under an old root key, `kms-cryptod retire-root-key` can remove it.
+            """
+    )
+
+    @OptionGroup var global: GlobalOptions
+    @Flag(help: "Only show the job's state and what each root key still wraps.") var status = false
+    @Flag(help: "Start the job and return at once.") var noWait = false
+
+    func run() async throws {
+        let client = try self.global.makeClient()
+        defer { Task { await client.close() } }
+        do {
+            if !self.status {
+                let started = try await client.call(AdminMethod.startRewrap, AdminStartRewrapRequest())
+                FileHandle.standardError.write(Data("re-wrap job \(started.jobID) \(started.started ? "started" : "already running")\n".utf8))
+                if !self.noWait { try await self.follow(client) }
+            }
+            let final = try await client.call(AdminMethod.getRewrapStatus, AdminGetRewrapStatusRequest())
+            print(try Output.render(try AWSJSON.object(final), format: self.global.output))
+        } catch let error as KMSClientError {
+            FileHandle.standardError.write(Data("An error occurred (\(error.code)) when calling the rewrap operation: \(error.message)\n".utf8))
+            throw ExitCode(254)
+        }
+    }
+
+    /// A progress line on stderr until the job finishes.
+    private func follow(_ client: KMSClient) async throws {
+        var total: Int64?
+        while true {
+            let status = try await client.call(AdminMethod.getRewrapStatus, AdminGetRewrapStatusRequest())
+            let remaining = status.rootKeys.filter { !$0.newest && $0.inKeyring }.reduce(Int64(0)) { $0 + $1.keyMaterials + $1.accessKeySecrets }
+            let all = total ?? (remaining + status.rewrapped)
+            total = all
+            let done = max(0, all - remaining)
+            let width = 30
+            let filled = all == 0 ? width : Int(Double(done) / Double(all) * Double(width))
+            let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
+            FileHandle.standardError.write(Data("\r[\(bar)] \(done)/\(all) re-wrapped, \(status.unavailable) unavailable  ".utf8))
+            if status.state != "Running" {
+                FileHandle.standardError.write(Data("\n".utf8))
+                return
+            }
+            try await Task.sleep(for: .milliseconds(500))
+        }
+    }
 }

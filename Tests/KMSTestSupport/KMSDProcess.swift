@@ -52,6 +52,14 @@ public final class KMSDProcess: @unchecked Sendable {
         throw WorkerTestError("kmsd did not start listening")
     }
 
+    /// SIGKILL: a crash, with no chance to finish anything.
+    public func crash() async {
+        guard let process = self.process else { return }
+        kill(process.processIdentifier, SIGKILL)
+        while process.isRunning { try? await Task.sleep(for: .milliseconds(20)) }
+        self.process = nil
+    }
+
     public func stop() async {
         guard let process = self.process else { return }
         process.terminate()

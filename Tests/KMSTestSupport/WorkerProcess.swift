@@ -61,6 +61,12 @@ public final class WorkerProcess: @unchecked Sendable {
         throw WorkerTestError("kms-cryptod did not start listening")
     }
 
+    /// Sends a signal (SIGHUP re-reads the keyring).
+    public func signal(_ number: Int32) {
+        guard let process = self.process else { return }
+        kill(process.processIdentifier, number)
+    }
+
     /// SIGTERM, then waits for the exit.
     public func stop() async {
         guard let process = self.process else { return }

@@ -31,6 +31,21 @@ extension AWSJSON {
         "ListAccessKeysResponse": [
             "AccessKeys": .message("AccessKey"),
         ],
+        "StartRewrapResponse": [
+            "JobId": .int64,
+        ],
+        "RootKeyUsage": [
+            "KeyMaterials": .int64,
+            "AccessKeySecrets": .int64,
+        ],
+        "GetRewrapStatusResponse": [
+            "JobId": .int64,
+            "RequestedAt": .timestamp,
+            "FinishedAt": .timestamp,
+            "Rewrapped": .int64,
+            "Unavailable": .int64,
+            "RootKeys": .message("RootKeyUsage"),
+        ],
     ]
 
     /// Message name → its list members, which AWS sends even when empty (protobuf omits them).
@@ -39,5 +54,6 @@ extension AWSJSON {
         "ListPrincipalsResponse": ["Principals"],
         "ListAccessKeysResponse": ["AccessKeys"],
         "ListPrincipalPoliciesResponse": ["PolicyNames"],
+        "GetRewrapStatusResponse": ["RootKeys"],
     ]
 }

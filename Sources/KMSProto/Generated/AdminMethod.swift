@@ -18,6 +18,8 @@ public enum AdminMethod {
     public static let getPrincipalPolicy = RPCMethod<AdminGetPrincipalPolicyRequest, AdminGetPrincipalPolicyResponse>("GetPrincipalPolicy")
     public static let listPrincipalPolicies = RPCMethod<AdminListPrincipalPoliciesRequest, AdminListPrincipalPoliciesResponse>("ListPrincipalPolicies")
     public static let deletePrincipalPolicy = RPCMethod<AdminDeletePrincipalPolicyRequest, AdminDeletePrincipalPolicyResponse>("DeletePrincipalPolicy")
+    public static let startRewrap = RPCMethod<AdminStartRewrapRequest, AdminStartRewrapResponse>("StartRewrap")
+    public static let getRewrapStatus = RPCMethod<AdminGetRewrapStatusRequest, AdminGetRewrapStatusResponse>("GetRewrapStatus")
 
     /// Every rpc name, in the order of the service definition.
     public static let allNames: [String] = [
@@ -35,5 +37,7 @@ public enum AdminMethod {
         "GetPrincipalPolicy",
         "ListPrincipalPolicies",
         "DeletePrincipalPolicy",
+        "StartRewrap",
+        "GetRewrapStatus",
     ]
 }

@@ -15,6 +15,7 @@ public enum WorkerMethod {
     public static let createAccessKeySecret = RPCMethod<WorkerCreateAccessKeySecretRequest, WorkerCreateAccessKeySecretResponse>("CreateAccessKeySecret")
     public static let verifyAccessKeyProof = RPCMethod<WorkerVerifyAccessKeyProofRequest, WorkerVerifyAccessKeyProofResponse>("VerifyAccessKeyProof")
     public static let deriveSigningKey = RPCMethod<WorkerDeriveSigningKeyRequest, WorkerDeriveSigningKeyResponse>("DeriveSigningKey")
+    public static let rewrapAccessKeySecret = RPCMethod<WorkerRewrapAccessKeySecretRequest, WorkerRewrapAccessKeySecretResponse>("RewrapAccessKeySecret")
 
     /// Every rpc name, in the order of the service definition.
     public static let allNames: [String] = [
@@ -29,5 +30,6 @@ public enum WorkerMethod {
         "CreateAccessKeySecret",
         "VerifyAccessKeyProof",
         "DeriveSigningKey",
+        "RewrapAccessKeySecret",
     ]
 }

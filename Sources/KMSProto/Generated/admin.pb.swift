@@ -514,6 +514,109 @@ public nonisolated struct AdminDeletePrincipalPolicyResponse: Sendable {
   public init() {}
 }
 
+/// Root key rotation: after `kms-cryptod rotate-root-key` and SIGHUP, one kmsd re-wraps every
+/// stored key material and access key secret under the newest root key, in batches, while
+/// traffic continues. The job is recorded in the database, so it resumes after a crash.
+public nonisolated struct AdminStartRewrapRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct AdminStartRewrapResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var jobID: Int64 = 0
+
+  /// False when a job was already running (its id is returned).
+  public var started: Bool = false
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct AdminGetRewrapStatusRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct AdminRootKeyUsage: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var rootKeyID: String = String()
+
+  public var keyMaterials: Int64 = 0
+
+  public var accessKeySecrets: Int64 = 0
+
+  /// The worker's keyring holds it; false means what is wrapped under it cannot be used.
+  public var inKeyring: Bool = false
+
+  public var newest: Bool = false
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct AdminGetRewrapStatusResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// 0: no job ever
+  public var jobID: Int64 = 0
+
+  /// "Running", "Finished" or "None"
+  public var state: String = String()
+
+  public var requestedAt: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_requestedAt ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_requestedAt = newValue}
+  }
+  /// Returns true if `requestedAt` has been explicitly set.
+  public var hasRequestedAt: Bool {self._requestedAt != nil}
+  /// Clears the value of `requestedAt`. Subsequent reads from it will return its default value.
+  public mutating func clearRequestedAt() {self._requestedAt = nil}
+
+  public var finishedAt: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_finishedAt ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_finishedAt = newValue}
+  }
+  /// Returns true if `finishedAt` has been explicitly set.
+  public var hasFinishedAt: Bool {self._finishedAt != nil}
+  /// Clears the value of `finishedAt`. Subsequent reads from it will return its default value.
+  public mutating func clearFinishedAt() {self._finishedAt = nil}
+
+  public var rewrapped: Int64 = 0
+
+  /// Blobs under a root key the keyring does not hold: reported, skipped, never lost silently.
+  public var unavailable: Int64 = 0
+
+  public var rootKeys: [AdminRootKeyUsage] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _requestedAt: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+  fileprivate var _finishedAt: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+}
+
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "kms.admin.v1"
@@ -1525,6 +1628,193 @@ nonisolated extension AdminDeletePrincipalPolicyResponse: SwiftProtobuf.Message,
   }
 
   public static func ==(lhs: AdminDeletePrincipalPolicyResponse, rhs: AdminDeletePrincipalPolicyResponse) -> Bool {
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension AdminStartRewrapRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".StartRewrapRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap()
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    // Load everything into unknown fields
+    while try decoder.nextFieldNumber() != nil {}
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: AdminStartRewrapRequest, rhs: AdminStartRewrapRequest) -> Bool {
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension AdminStartRewrapResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".StartRewrapResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{5}job_id\0JobId\0\u{5}started\0Started\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.jobID) }()
+      case 2: try { try decoder.decodeSingularBoolField(value: &self.started) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.jobID != 0 {
+      try visitor.visitSingularInt64Field(value: self.jobID, fieldNumber: 1)
+    }
+    if self.started != false {
+      try visitor.visitSingularBoolField(value: self.started, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: AdminStartRewrapResponse, rhs: AdminStartRewrapResponse) -> Bool {
+    if lhs.jobID != rhs.jobID {return false}
+    if lhs.started != rhs.started {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension AdminGetRewrapStatusRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".GetRewrapStatusRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap()
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    // Load everything into unknown fields
+    while try decoder.nextFieldNumber() != nil {}
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: AdminGetRewrapStatusRequest, rhs: AdminGetRewrapStatusRequest) -> Bool {
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension AdminRootKeyUsage: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".RootKeyUsage"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{5}root_key_id\0RootKeyId\0\u{5}key_materials\0KeyMaterials\0\u{5}access_key_secrets\0AccessKeySecrets\0\u{5}in_keyring\0InKeyring\0\u{5}newest\0Newest\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.rootKeyID) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.keyMaterials) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self.accessKeySecrets) }()
+      case 4: try { try decoder.decodeSingularBoolField(value: &self.inKeyring) }()
+      case 5: try { try decoder.decodeSingularBoolField(value: &self.newest) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.rootKeyID.isEmpty {
+      try visitor.visitSingularStringField(value: self.rootKeyID, fieldNumber: 1)
+    }
+    if self.keyMaterials != 0 {
+      try visitor.visitSingularInt64Field(value: self.keyMaterials, fieldNumber: 2)
+    }
+    if self.accessKeySecrets != 0 {
+      try visitor.visitSingularInt64Field(value: self.accessKeySecrets, fieldNumber: 3)
+    }
+    if self.inKeyring != false {
+      try visitor.visitSingularBoolField(value: self.inKeyring, fieldNumber: 4)
+    }
+    if self.newest != false {
+      try visitor.visitSingularBoolField(value: self.newest, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: AdminRootKeyUsage, rhs: AdminRootKeyUsage) -> Bool {
+    if lhs.rootKeyID != rhs.rootKeyID {return false}
+    if lhs.keyMaterials != rhs.keyMaterials {return false}
+    if lhs.accessKeySecrets != rhs.accessKeySecrets {return false}
+    if lhs.inKeyring != rhs.inKeyring {return false}
+    if lhs.newest != rhs.newest {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension AdminGetRewrapStatusResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".GetRewrapStatusResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{5}job_id\0JobId\0\u{5}state\0State\0\u{5}requested_at\0RequestedAt\0\u{5}finished_at\0FinishedAt\0\u{5}rewrapped\0Rewrapped\0\u{5}unavailable\0Unavailable\0\u{5}root_keys\0RootKeys\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.jobID) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.state) }()
+      case 3: try { try decoder.decodeSingularMessageField(value: &self._requestedAt) }()
+      case 4: try { try decoder.decodeSingularMessageField(value: &self._finishedAt) }()
+      case 5: try { try decoder.decodeSingularInt64Field(value: &self.rewrapped) }()
+      case 6: try { try decoder.decodeSingularInt64Field(value: &self.unavailable) }()
+      case 7: try { try decoder.decodeRepeatedMessageField(value: &self.rootKeys) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if self.jobID != 0 {
+      try visitor.visitSingularInt64Field(value: self.jobID, fieldNumber: 1)
+    }
+    if !self.state.isEmpty {
+      try visitor.visitSingularStringField(value: self.state, fieldNumber: 2)
+    }
+    try { if let v = self._requestedAt {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
+    } }()
+    try { if let v = self._finishedAt {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+    } }()
+    if self.rewrapped != 0 {
+      try visitor.visitSingularInt64Field(value: self.rewrapped, fieldNumber: 5)
+    }
+    if self.unavailable != 0 {
+      try visitor.visitSingularInt64Field(value: self.unavailable, fieldNumber: 6)
+    }
+    if !self.rootKeys.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.rootKeys, fieldNumber: 7)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: AdminGetRewrapStatusResponse, rhs: AdminGetRewrapStatusResponse) -> Bool {
+    if lhs.jobID != rhs.jobID {return false}
+    if lhs.state != rhs.state {return false}
+    if lhs._requestedAt != rhs._requestedAt {return false}
+    if lhs._finishedAt != rhs._finishedAt {return false}
+    if lhs.rewrapped != rhs.rewrapped {return false}
+    if lhs.unavailable != rhs.unavailable {return false}
+    if lhs.rootKeys != rhs.rootKeys {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -514,6 +514,39 @@ public nonisolated struct WorkerDeriveSigningKeyResponse: Sendable {
   public init() {}
 }
 
+/// Re-wraps a stored access key secret under the newest root key (root key rotation).
+public nonisolated struct WorkerRewrapAccessKeySecretRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var accessKeyID: String = String()
+
+  public var principalArn: String = String()
+
+  public var wrappedSecret: Data = Data()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct WorkerRewrapAccessKeySecretResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var wrappedSecret: Data = Data()
+
+  public var rootKeyID: String = String()
+
+  public var changed: Bool = false
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "kms.worker.v1"
@@ -1424,6 +1457,86 @@ nonisolated extension WorkerDeriveSigningKeyResponse: SwiftProtobuf.Message, Swi
 
   public static func ==(lhs: WorkerDeriveSigningKeyResponse, rhs: WorkerDeriveSigningKeyResponse) -> Bool {
     if lhs.signingKey != rhs.signingKey {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension WorkerRewrapAccessKeySecretRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".RewrapAccessKeySecretRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}access_key_id\0\u{3}principal_arn\0\u{3}wrapped_secret\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.accessKeyID) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.principalArn) }()
+      case 3: try { try decoder.decodeSingularBytesField(value: &self.wrappedSecret) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.accessKeyID.isEmpty {
+      try visitor.visitSingularStringField(value: self.accessKeyID, fieldNumber: 1)
+    }
+    if !self.principalArn.isEmpty {
+      try visitor.visitSingularStringField(value: self.principalArn, fieldNumber: 2)
+    }
+    if !self.wrappedSecret.isEmpty {
+      try visitor.visitSingularBytesField(value: self.wrappedSecret, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: WorkerRewrapAccessKeySecretRequest, rhs: WorkerRewrapAccessKeySecretRequest) -> Bool {
+    if lhs.accessKeyID != rhs.accessKeyID {return false}
+    if lhs.principalArn != rhs.principalArn {return false}
+    if lhs.wrappedSecret != rhs.wrappedSecret {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension WorkerRewrapAccessKeySecretResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".RewrapAccessKeySecretResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}wrapped_secret\0\u{3}root_key_id\0\u{1}changed\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularBytesField(value: &self.wrappedSecret) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.rootKeyID) }()
+      case 3: try { try decoder.decodeSingularBoolField(value: &self.changed) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.wrappedSecret.isEmpty {
+      try visitor.visitSingularBytesField(value: self.wrappedSecret, fieldNumber: 1)
+    }
+    if !self.rootKeyID.isEmpty {
+      try visitor.visitSingularStringField(value: self.rootKeyID, fieldNumber: 2)
+    }
+    if self.changed != false {
+      try visitor.visitSingularBoolField(value: self.changed, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: WorkerRewrapAccessKeySecretResponse, rhs: WorkerRewrapAccessKeySecretResponse) -> Bool {
+    if lhs.wrappedSecret != rhs.wrappedSecret {return false}
+    if lhs.rootKeyID != rhs.rootKeyID {return false}
+    if lhs.changed != rhs.changed {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -293,3 +293,44 @@ extension AdminAccessKey {
         self.creationDate = Google_Protobuf_Timestamp(date: key.creationDate)
     }
 }
+
+extension KMSService {
+    func startRewrap(_ request: AdminStartRewrapRequest, caller: Caller) async throws(KMSError) -> AdminStartRewrapResponse {
+        try Self.requireAdmin(caller, "StartRewrap")
+        let (job, started) = try await self.store { try await RewrapStore(client: self.client, logger: self.logger).start(requestedBy: caller.principalARN, at: self.now()) }
+        if started { self.logger.notice("root key re-wrap requested", metadata: ["job": "\(job.id)", "by": "\(caller.principalARN)"]) }
+        var response = AdminStartRewrapResponse()
+        response.jobID = job.id
+        response.started = started
+        return response
+    }
+
+    func getRewrapStatus(_ request: AdminGetRewrapStatusRequest, caller: Caller) async throws(KMSError) -> AdminGetRewrapStatusResponse {
+        try Self.requireAdmin(caller, "GetRewrapStatus")
+        let store = RewrapStore(client: self.client, logger: self.logger)
+        let job = try await self.store { try await store.latest() }
+        let usage = try await self.store { try await store.usage() }
+        let rootKeys = try await self.worker.call(WorkerMethod.describe, WorkerDescribeRequest()).rootKeyIds.compactMap(UUID.init(uuidString:))
+        var response = AdminGetRewrapStatusResponse()
+        if let job {
+            response.jobID = job.id
+            response.state = job.finishedAt == nil ? "Running" : "Finished"
+            response.requestedAt = Google_Protobuf_Timestamp(date: job.requestedAt)
+            if let finished = job.finishedAt { response.finishedAt = Google_Protobuf_Timestamp(date: finished) }
+            response.rewrapped = job.rewrapped
+        } else {
+            response.state = "None"
+        }
+        for id in Set(usage.keys).union(rootKeys).sorted(by: { $0.uuidString < $1.uuidString }) {
+            var entry = AdminRootKeyUsage()
+            entry.rootKeyID = id.uuidString.lowercased()
+            entry.keyMaterials = usage[id]?.materials ?? 0
+            entry.accessKeySecrets = usage[id]?.secrets ?? 0
+            entry.inKeyring = rootKeys.contains(id)
+            entry.newest = rootKeys.first == id
+            if !entry.inKeyring { response.unavailable += entry.keyMaterials + entry.accessKeySecrets }
+            response.rootKeys.append(entry)
+        }
+        return response
+    }
+}

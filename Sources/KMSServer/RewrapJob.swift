@@ -1,0 +1,103 @@
+import Foundation
+import KMSDomain
+import KMSProto
+import KMSStore
+import Logging
+import PostgresNIO
+import ServiceLifecycle
+
+/// Root key rotation's second half: re-wraps every stored key material and access key secret
+/// under the worker's newest root key, a batch at a time, while traffic continues. The job
+/// lives in the database (`kms_rewrap_jobs`): whichever kmsd holds the advisory lock works on
+/// it, and a kmsd that crashes mid-way leaves it for the next round of any kmsd. Each blob is
+/// replaced only if unchanged since it was read, so nothing races a rotation or a deletion.
+/// Blobs under a root key the keyring no longer holds are counted and skipped, never dropped.
+public struct RewrapJob: Service {
+    static let lockKey: Int64 = 0x4B4D_535F_5257_5250  // "KMS_RWRP"
+    static let batchSize = 100
+
+    let client: PostgresClient
+    let store: RewrapStore
+    let worker: WorkerPool
+    let interval: Duration
+    let logger: Logger
+
+    public init(client: PostgresClient, worker: WorkerPool, interval: Duration, logger: Logger) {
+        self.client = client
+        self.store = RewrapStore(client: client, logger: logger)
+        self.worker = worker
+        self.interval = interval
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            do {
+                try await self.roundOnce()
+            } catch {
+                if Task.isCancelled || Task.isShuttingDownGracefully { break }
+                self.logger.warning("re-wrap round failed; it resumes next round", metadata: ["error": "\(String(reflecting: error))"])
+            }
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: self.interval) }
+        }
+    }
+
+    func roundOnce() async throws {
+        guard let job = try await self.store.latest(), job.finishedAt == nil else { return }
+        try await self.client.withConnection { connection in
+            let lock = try await connection.query("SELECT pg_try_advisory_lock(\(Self.lockKey))", logger: self.logger)
+            var held = false
+            for try await acquired in lock.decode(Bool.self) { held = acquired }
+            guard held else { return }
+            let outcome: Result<Void, any Error>
+            do {
+                outcome = .success(try await self.work(on: job))
+            } catch {
+                outcome = .failure(error)
+            }
+            try await connection.query("SELECT pg_advisory_unlock(\(Self.lockKey))", logger: self.logger)
+            try outcome.get()
+        }
+    }
+
+    private func work(on job: RewrapStore.Job) async throws {
+        let rootKeys = try await self.worker.call(WorkerMethod.describe, WorkerDescribeRequest()).rootKeyIds.compactMap(UUID.init(uuidString:))
+        guard let newest = rootKeys.first else { return }
+        let usage = try await self.store.usage()
+        let missing = usage.keys.filter { !rootKeys.contains($0) }
+        let unavailable = missing.reduce(Int64(0)) { $0 + (usage[$1]?.materials ?? 0) + (usage[$1]?.secrets ?? 0) }
+        self.logger.notice("re-wrapping under the newest root key", metadata: [
+            "job": "\(job.id)", "root_key": "\(newest)", "unavailable": "\(unavailable)",
+        ])
+        while !Task.isCancelled {
+            var done: Int64 = 0
+            for row in try await self.store.materials(notUnder: newest, skipping: missing, limit: Self.batchSize) {
+                var request = WorkerRewrapKeyMaterialRequest()
+                request.key.keyID = row.keyID.uuidString.lowercased()
+                request.key.keyArn = row.keyARN
+                request.key.material.materialID = Data(row.materialID)
+                request.key.material.wrapped = Data(row.wrapped)
+                let answer = try await self.worker.call(WorkerMethod.rewrapKeyMaterial, request)
+                guard let root = UUID(uuidString: answer.rootKeyID) else { continue }
+                if try await self.store.replaceMaterial(row, wrapped: Array(answer.wrapped), rootKeyID: root) { done += 1 }
+            }
+            for row in try await self.store.secrets(notUnder: newest, skipping: missing, limit: Self.batchSize) {
+                var request = WorkerRewrapAccessKeySecretRequest()
+                request.accessKeyID = row.accessKeyID
+                request.principalArn = row.principalARN
+                request.wrappedSecret = Data(row.wrapped)
+                let answer = try await self.worker.call(WorkerMethod.rewrapAccessKeySecret, request)
+                guard let root = UUID(uuidString: answer.rootKeyID) else { continue }
+                if try await self.store.replaceSecret(row, wrapped: Array(answer.wrappedSecret), rootKeyID: root) { done += 1 }
+            }
+            let remaining = try await self.store.materials(notUnder: newest, skipping: missing, limit: 1).count
+                + self.store.secrets(notUnder: newest, skipping: missing, limit: 1).count
+            let finished = remaining == 0 ? Date() : nil
+            try await self.store.progress(job: job.id, rewrapped: done, unavailable: unavailable, finished: finished)
+            if finished != nil {
+                self.logger.notice("re-wrap finished", metadata: ["job": "\(job.id)", "unavailable": "\(unavailable)"])
+                return
+            }
+        }
+    }
+}

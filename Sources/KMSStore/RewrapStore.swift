@@ -1,0 +1,146 @@
+import Foundation
+import Logging
+import PostgresNIO
+
+/// Root key re-wrap jobs, and the stored blobs they move to the newest root key.
+public struct RewrapStore: Sendable {
+    public struct Job: Sendable {
+        public var id: Int64
+        public var requestedAt: Date
+        public var finishedAt: Date?
+        public var rewrapped: Int64
+        public var unavailable: Int64
+    }
+
+    public struct MaterialRow: Sendable {
+        public var keyID: UUID
+        public var keyARN: String
+        public var materialID: [UInt8]
+        public var wrapped: [UInt8]
+    }
+
+    public struct SecretRow: Sendable {
+        public var accessKeyID: String
+        public var principalARN: String
+        public var wrapped: [UInt8]
+    }
+
+    let client: PostgresClient
+    let logger: Logger
+
+    public init(client: PostgresClient, logger: Logger) {
+        self.client = client
+        self.logger = logger
+    }
+
+    /// Starts a job unless one is running; returns the running job and whether it is new.
+    public func start(requestedBy: String, at date: Date) async throws -> (Job, Bool) {
+        let rows = try await self.client.query(
+            """
+            INSERT INTO kms_rewrap_jobs (requested_at, requested_by) VALUES (\(date), \(requestedBy))
+            ON CONFLICT DO NOTHING RETURNING job_id
+            """,
+            logger: self.logger
+        )
+        var started = false
+        for try await _ in rows.decode(Int64.self) { started = true }
+        guard let job = try await self.latest() else { throw StoreError.invalid("no re-wrap job after starting one") }
+        return (job, started)
+    }
+
+    public func latest() async throws -> Job? {
+        let rows = try await self.client.query(
+            "SELECT job_id, requested_at, finished_at, rewrapped, unavailable FROM kms_rewrap_jobs ORDER BY job_id DESC LIMIT 1",
+            logger: self.logger
+        )
+        for try await (id, requested, finished, rewrapped, unavailable) in rows.decode((Int64, Date, Date?, Int64, Int64).self) {
+            return Job(id: id, requestedAt: requested, finishedAt: finished, rewrapped: rewrapped, unavailable: unavailable)
+        }
+        return nil
+    }
+
+    public func progress(job: Int64, rewrapped: Int64, unavailable: Int64, finished: Date?) async throws {
+        try await self.client.query(
+            """
+            UPDATE kms_rewrap_jobs SET rewrapped = rewrapped + \(rewrapped), unavailable = \(unavailable),
+                finished_at = \(finished)
+            WHERE job_id = \(job)
+            """,
+            logger: self.logger
+        )
+    }
+
+    /// Materials not under `newest` and not under a root key known to be missing.
+    public func materials(notUnder newest: UUID, skipping missing: [UUID], limit: Int) async throws -> [MaterialRow] {
+        let rows = try await self.client.query(
+            """
+            SELECT m.key_id, k.arn, m.material_id, m.wrapped FROM kms_key_materials m JOIN kms_keys k USING (key_id)
+            WHERE m.root_key_id <> \(newest) AND NOT (m.root_key_id = ANY(\(missing)))
+            LIMIT \(limit)
+            """,
+            logger: self.logger
+        )
+        var found: [MaterialRow] = []
+        for try await (id, arn, material, wrapped) in rows.decode((UUID, String, Data, Data).self) {
+            found.append(MaterialRow(keyID: id, keyARN: arn, materialID: Array(material), wrapped: Array(wrapped)))
+        }
+        return found
+    }
+
+    /// Replaces one blob if it is still the one read (a concurrent change wins).
+    public func replaceMaterial(_ row: MaterialRow, wrapped: [UInt8], rootKeyID: UUID) async throws -> Bool {
+        let rows = try await self.client.query(
+            """
+            UPDATE kms_key_materials SET wrapped = \(Data(wrapped)), root_key_id = \(rootKeyID)
+            WHERE key_id = \(row.keyID) AND material_id = \(Data(row.materialID)) AND wrapped = \(Data(row.wrapped))
+            RETURNING 1
+            """,
+            logger: self.logger
+        )
+        for try await _ in rows { return true }
+        return false
+    }
+
+    public func secrets(notUnder newest: UUID, skipping missing: [UUID], limit: Int) async throws -> [SecretRow] {
+        let rows = try await self.client.query(
+            """
+            SELECT access_key_id, principal_arn, wrapped_secret FROM kms_access_keys
+            WHERE root_key_id <> \(newest) AND NOT (root_key_id = ANY(\(missing)))
+            LIMIT \(limit)
+            """,
+            logger: self.logger
+        )
+        var found: [SecretRow] = []
+        for try await (id, principal, wrapped) in rows.decode((String, String, Data).self) {
+            found.append(SecretRow(accessKeyID: id, principalARN: principal, wrapped: Array(wrapped)))
+        }
+        return found
+    }
+
+    public func replaceSecret(_ row: SecretRow, wrapped: [UInt8], rootKeyID: UUID) async throws -> Bool {
+        let rows = try await self.client.query(
+            """
+            UPDATE kms_access_keys SET wrapped_secret = \(Data(wrapped)), root_key_id = \(rootKeyID)
+            WHERE access_key_id = \(row.accessKeyID) AND wrapped_secret = \(Data(row.wrapped))
+            RETURNING 1
+            """,
+            logger: self.logger
+        )
+        for try await _ in rows { return true }
+        return false
+    }
+
+    /// Root key id → (key materials, access key secrets) wrapped under it.
+    public func usage() async throws -> [UUID: (materials: Int64, secrets: Int64)] {
+        var usage: [UUID: (materials: Int64, secrets: Int64)] = [:]
+        let materials = try await self.client.query(
+            "SELECT root_key_id, count(*) FROM kms_key_materials GROUP BY root_key_id", logger: self.logger
+        )
+        for try await (id, count) in materials.decode((UUID, Int64).self) { usage[id, default: (0, 0)].materials = count }
+        let secrets = try await self.client.query(
+            "SELECT root_key_id, count(*) FROM kms_access_keys GROUP BY root_key_id", logger: self.logger
+        )
+        for try await (id, count) in secrets.decode((UUID, Int64).self) { usage[id, default: (0, 0)].secrets = count }
+        return usage
+    }
+}
