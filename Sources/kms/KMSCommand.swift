@@ -19,6 +19,8 @@ struct KMSCommand: AsyncParsableCommand {
             CreateAlias.self, UpdateAlias.self, DeleteAlias.self, ListAliases.self,
             GetKeyPolicy.self, PutKeyPolicy.self, ListKeyPolicies.self,
             CreateGrant.self, ListGrants.self, ListRetirableGrants.self, RetireGrant.self, RevokeGrant.self,
+            EnableKeyRotation.self, DisableKeyRotation.self, GetKeyRotationStatus.self, RotateKeyOnDemand.self,
+            ListKeyRotations.self, GetKeyLastUsage.self, TagResource.self, UntagResource.self, ListResourceTags.self,
             Admin.self,
         ]
     )

@@ -12,10 +12,12 @@ struct CreateKey: OperationCommand {
     @Option(help: "The key policy, a JSON document (file://PATH reads it from a file).") var policy: String?
     @Option(help: "AWS_KMS (default).") var origin: String?
     @Flag(help: "Skip the check that the policy does not lock the caller out.") var bypassPolicyLockoutSafetyCheck = false
+    @Option(parsing: .upToNextOption, help: "Tags as KEY=VALUE.") var tags: [String] = []
 
     func members() throws -> [String: Any?] {
         [
             "Description": description, "KeyUsage": keyUsage, "KeySpec": keySpec, "Origin": origin,
+            "Tags": tags.isEmpty ? nil : try TagResource.parse(tags),
             "Policy": try policy.map { String(decoding: try ArgumentValues.blob($0, option: "--policy"), as: UTF8.self) },
             "BypassPolicyLockoutSafetyCheck": bypassPolicyLockoutSafetyCheck ? true : nil,
         ]

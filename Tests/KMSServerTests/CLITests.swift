@@ -85,11 +85,34 @@ import Testing
             "generate-data-key-without-plaintext", "generate-random", "create-alias", "update-alias", "delete-alias", "list-aliases",
             "get-key-policy", "put-key-policy", "list-key-policies",
             "create-grant", "list-grants", "list-retirable-grants", "retire-grant", "revoke-grant",
+            "enable-key-rotation", "disable-key-rotation", "get-key-rotation-status", "rotate-key-on-demand",
+            "list-key-rotations", "get-key-last-usage", "tag-resource", "untag-resource", "list-resource-tags",
         ]
         for name in names {
             let help = try Self.kms([name, "--help"], env: ["KMS_ENDPOINT": "127.0.0.1:1"])
             #expect(help.status == 0, "\(name)")
             #expect(help.stdout.contains("USAGE: kms \(name)"), "\(name)")
         }
+    }
+
+    @Test func tagsAndRotationFromTheCommandLine() async throws {
+        let stack = try await KMSStack.start()
+        let env = stack.environment
+        let created = try Self.kms(["create-key", "--tags", "team=payments", "env=prod", "--query", "KeyMetadata.KeyId", "--output", "text"], env: env)
+        #expect(created.status == 0, "\(created.stderr)")
+        let id = created.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(try Self.kms(["tag-resource", "--key-id", id, "--tags", "TagKey=owner,TagValue=ops"], env: env).status == 0)
+        let listed = try Self.kms(["list-resource-tags", "--key-id", id, "--query", "Tags", "--output", "json"], env: env)
+        #expect(listed.stdout.contains("\"owner\"") && listed.stdout.contains("\"payments\""), "\(listed.stdout)")
+        #expect(try Self.kms(["untag-resource", "--key-id", id, "--tag-keys", "env", "owner"], env: env).status == 0)
+        #expect(try Self.kms(["enable-key-rotation", "--key-id", id, "--rotation-period-in-days", "180"], env: env).status == 0)
+        let status = try Self.kms(["get-key-rotation-status", "--key-id", id, "--query", "RotationPeriodInDays", "--output", "text"], env: env)
+        #expect(status.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "180")
+        #expect(try Self.kms(["rotate-key-on-demand", "--key-id", id], env: env).status == 0)
+        let rotations = try Self.kms(["list-key-rotations", "--key-id", id, "--query", "Rotations[0].RotationType", "--output", "text"], env: env)
+        #expect(rotations.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "ON_DEMAND")
+        let bad = try Self.kms(["tag-resource", "--key-id", id, "--tags", "aws:x=1"], env: env)
+        #expect(bad.status == 254 && bad.stderr.contains("TagException"))
+        await stack.stop()
     }
 }
