@@ -17,10 +17,15 @@ public struct Caller: Sendable {
     public var sourceIP: String?
     /// aws:SecureTransport.
     public var secureTransport: Bool
+    /// "binary" or "aws-json", for the audit record.
+    public var transport: String
+    /// What this request touched, for its audit record.
+    public let trail = AuditTrail()
 
     public init(
         account: String, region: String, principalARN: String, accessKeyID: String? = nil, isAdmin: Bool = false,
-        identityPolicies: [PolicyDocument] = [], sourceIP: String? = nil, secureTransport: Bool = false
+        identityPolicies: [PolicyDocument] = [], sourceIP: String? = nil, secureTransport: Bool = false,
+        transport: String = "binary"
     ) {
         self.account = account
         self.region = region
@@ -30,6 +35,7 @@ public struct Caller: Sendable {
         self.identityPolicies = identityPolicies
         self.sourceIP = sourceIP
         self.secureTransport = secureTransport
+        self.transport = transport
     }
 
     var isAccountRoot: Bool { self.principalARN.hasSuffix(":iam::\(self.account):root") }

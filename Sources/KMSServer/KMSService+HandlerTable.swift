@@ -12,8 +12,23 @@ extension KMSService {
             _ operation: @escaping @Sendable (KMSService) -> (Request, Caller) async throws(KMSError) -> Response
         ) {
             table.register(method) { request, context in
-                let caller = try await self.gate.caller(for: context.connection)
-                return try await operation(self)(request, caller)
+                let caller: Caller
+                do {
+                    caller = try await self.gate.caller(for: context.connection)
+                } catch {
+                    try await self.audit(nil, context: context, operation: method.name, error: error)
+                    throw error
+                }
+                let response: Response
+                do {
+                    response = try await operation(self)(request, caller)
+                } catch {
+                    try await self.audit(caller, context: context, operation: method.name, error: error)
+                    throw error
+                }
+                // No success is answered before its record is durable.
+                try await self.audit(caller, context: context, operation: method.name, error: nil)
+                return response
             }
         }
         serve(KMSMethod.createKey) { $0.createKey }
@@ -67,6 +82,8 @@ extension KMSService {
         serve(AdminMethod.deletePrincipalPolicy) { $0.deletePrincipalPolicy }
         serve(AdminMethod.startRewrap) { $0.startRewrap }
         serve(AdminMethod.getRewrapStatus) { $0.getRewrapStatus }
+        serve(AdminMethod.listAuditRecords) { $0.listAuditRecords }
+        serve(AdminMethod.verifyAuditLog) { $0.verifyAuditLog }
         for name in KMSMethod.allNames where !table.methods.contains(name) {
             table.registerUnavailable(name, error: RPCError(
                 code: KMSError.Code.unsupportedOperation.rawValue, message: "\(name) is not implemented yet"

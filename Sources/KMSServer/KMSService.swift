@@ -16,6 +16,8 @@ public final class KMSService: Sendable {
     let rotations: RotationStore
     let lastUsageStore: LastUsageStore
     let client: PostgresClient
+    /// Every request's record, durable before the answer (nil: not audited, tests of the service alone).
+    public let auditLog: AuditLog?
     /// Records successful cryptographic uses for GetKeyLastUsage (flushed by kmsd in batches).
     public let lastUsage: LastUsageTracker
     let cache: KeyCache
@@ -32,6 +34,7 @@ public final class KMSService: Sendable {
         gate: any RequestGate,
         logger: Logger,
         lastUsageFlushInterval: Duration = .seconds(10),
+        audit: Bool = true,
         now: @escaping @Sendable () -> Date = { Date() }
     ) {
         self.scope = scope
@@ -42,6 +45,7 @@ public final class KMSService: Sendable {
         self.rotations = RotationStore(client: client, logger: logger)
         self.lastUsageStore = LastUsageStore(client: client, logger: logger)
         self.client = client
+        self.auditLog = audit ? AuditLog(store: AuditStore(client: client, logger: logger), logger: logger) : nil
         self.lastUsage = LastUsageTracker(store: self.lastUsageStore, interval: lastUsageFlushInterval, logger: logger)
         self.cache = cache
         self.worker = worker

@@ -64,7 +64,8 @@ public struct PolicyGate: RequestGate {
             account: principal.record.accountID, region: identity.region ?? self.scope.defaultRegion, principalARN: principal.arn,
             accessKeyID: identity.accessKeyID, isAdmin: principal.record.isAdmin,
             identityPolicies: principal.record.kind == .root ? [] : principal.policies,
-            sourceIP: sourceIP, secureTransport: connection.secureTransport
+            sourceIP: sourceIP, secureTransport: connection.secureTransport,
+            transport: identity.method == .signature ? "aws-json" : "binary"
         )
     }
 
@@ -101,13 +102,16 @@ public struct PolicyGate: RequestGate {
             }
             return
         }
+        caller.trail.note(key: key, encryptionContext: encryptionContext)
         let decision = KeyAccess.decide(
             context, principalAccount: caller.account, keyAccount: key.record.account,
             keyPolicy: key.policy, identityPolicies: caller.identityPolicies, grants: key.grants,
             encryptionContext: encryptionContext
         )
-        if case .denied(let message) = decision {
-            throw KMSError(.accessDenied, message)
+        switch decision {
+        case .denied(let message): throw KMSError(.accessDenied, message)
+        case .allowed(.grant(let id)): caller.trail.note(grantID: id)
+        case .allowed: break
         }
     }
 

@@ -251,6 +251,44 @@ public enum Migrations {
             "CREATE INDEX kms_access_keys_by_root_key ON kms_access_keys (root_key_id)",
             "CREATE INDEX kms_key_materials_by_root_key ON kms_key_materials (root_key_id)",
         ]),
+        Migration(version: 7, name: "audit log", statements: [
+            """
+            CREATE TABLE kms_audit (
+                seq bigint PRIMARY KEY,
+                event_time timestamptz NOT NULL,
+                request_id text NOT NULL,
+                principal_arn text NOT NULL,
+                access_key_id text,
+                source_ip text,
+                transport text NOT NULL,
+                operation text NOT NULL,
+                key_arns text[] NOT NULL,
+                alias text,
+                encryption_context text,
+                grant_id text,
+                error_code text,
+                prev_hash bytea NOT NULL,
+                record_hash bytea NOT NULL
+            )
+            """,
+            "CREATE INDEX kms_audit_by_time ON kms_audit (event_time)",
+            "CREATE INDEX kms_audit_by_principal ON kms_audit (principal_arn, seq)",
+            "CREATE INDEX kms_audit_by_key ON kms_audit USING gin (key_arns)",
+            // The chain's head: appends lock this row, so every kmsd extends one chain in order.
+            "CREATE TABLE kms_audit_head (id boolean PRIMARY KEY DEFAULT true CHECK (id), last_seq bigint NOT NULL, last_hash bytea NOT NULL)",
+            "INSERT INTO kms_audit_head (last_seq, last_hash) VALUES (0, decode(repeat('00', 32), 'hex'))",
+            // Append-only for the service; the hash chain detects what a superuser might still do.
+            """
+            CREATE FUNCTION kms_audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                RAISE EXCEPTION 'the audit log is append-only';
+            END $$
+            """,
+            """
+            CREATE TRIGGER kms_audit_append_only BEFORE UPDATE OR DELETE ON kms_audit
+                FOR EACH ROW EXECUTE FUNCTION kms_audit_append_only()
+            """,
+        ]),
     ]
 
     /// Applies every migration not yet recorded. Safe to call from several processes at once.

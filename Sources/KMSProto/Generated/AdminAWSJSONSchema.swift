@@ -46,6 +46,21 @@ extension AWSJSON {
             "Unavailable": .int64,
             "RootKeys": .message("RootKeyUsage"),
         ],
+        "AuditRecord": [
+            "Sequence": .int64,
+            "EventTime": .timestamp,
+        ],
+        "ListAuditRecordsRequest": [
+            "StartTime": .timestamp,
+            "EndTime": .timestamp,
+        ],
+        "ListAuditRecordsResponse": [
+            "Records": .message("AuditRecord"),
+        ],
+        "VerifyAuditLogResponse": [
+            "RecordsChecked": .int64,
+            "FirstBrokenSequence": .int64,
+        ],
     ]
 
     /// Message name → its list members, which AWS sends even when empty (protobuf omits them).
@@ -55,5 +70,7 @@ extension AWSJSON {
         "ListAccessKeysResponse": ["AccessKeys"],
         "ListPrincipalPoliciesResponse": ["PolicyNames"],
         "GetRewrapStatusResponse": ["RootKeys"],
+        "AuditRecord": ["KeyArns"],
+        "ListAuditRecordsResponse": ["Records"],
     ]
 }

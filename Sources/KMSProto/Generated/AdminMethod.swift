@@ -20,6 +20,8 @@ public enum AdminMethod {
     public static let deletePrincipalPolicy = RPCMethod<AdminDeletePrincipalPolicyRequest, AdminDeletePrincipalPolicyResponse>("DeletePrincipalPolicy")
     public static let startRewrap = RPCMethod<AdminStartRewrapRequest, AdminStartRewrapResponse>("StartRewrap")
     public static let getRewrapStatus = RPCMethod<AdminGetRewrapStatusRequest, AdminGetRewrapStatusResponse>("GetRewrapStatus")
+    public static let listAuditRecords = RPCMethod<AdminListAuditRecordsRequest, AdminListAuditRecordsResponse>("ListAuditRecords")
+    public static let verifyAuditLog = RPCMethod<AdminVerifyAuditLogRequest, AdminVerifyAuditLogResponse>("VerifyAuditLog")
 
     /// Every rpc name, in the order of the service definition.
     public static let allNames: [String] = [
@@ -39,5 +41,7 @@ public enum AdminMethod {
         "DeletePrincipalPolicy",
         "StartRewrap",
         "GetRewrapStatus",
+        "ListAuditRecords",
+        "VerifyAuditLog",
     ]
 }

@@ -617,6 +617,143 @@ public nonisolated struct AdminGetRewrapStatusResponse: Sendable {
   fileprivate var _finishedAt: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
 }
 
+/// The audit log: one record per request, allowed or refused, chained by hashes.
+public nonisolated struct AdminAuditRecord: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var sequence: Int64 = 0
+
+  public var eventTime: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_eventTime ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_eventTime = newValue}
+  }
+  /// Returns true if `eventTime` has been explicitly set.
+  public var hasEventTime: Bool {self._eventTime != nil}
+  /// Clears the value of `eventTime`. Subsequent reads from it will return its default value.
+  public mutating func clearEventTime() {self._eventTime = nil}
+
+  public var requestID: String = String()
+
+  public var principalArn: String = String()
+
+  public var accessKeyID: String = String()
+
+  public var sourceIp: String = String()
+
+  /// "binary" or "aws-json"
+  public var transport: String = String()
+
+  public var operation: String = String()
+
+  public var keyArns: [String] = []
+
+  public var alias: String = String()
+
+  public var encryptionContext: Dictionary<String,String> = [:]
+
+  public var grantID: String = String()
+
+  /// empty on success
+  public var errorCode: String = String()
+
+  /// hex
+  public var hash: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _eventTime: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+}
+
+public nonisolated struct AdminListAuditRecordsRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var keyArn: String = String()
+
+  public var principalArn: String = String()
+
+  public var operation: String = String()
+
+  public var errorCode: String = String()
+
+  public var startTime: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_startTime ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_startTime = newValue}
+  }
+  /// Returns true if `startTime` has been explicitly set.
+  public var hasStartTime: Bool {self._startTime != nil}
+  /// Clears the value of `startTime`. Subsequent reads from it will return its default value.
+  public mutating func clearStartTime() {self._startTime = nil}
+
+  public var endTime: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_endTime ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_endTime = newValue}
+  }
+  /// Returns true if `endTime` has been explicitly set.
+  public var hasEndTime: Bool {self._endTime != nil}
+  /// Clears the value of `endTime`. Subsequent reads from it will return its default value.
+  public mutating func clearEndTime() {self._endTime = nil}
+
+  /// 1..1000, default 100
+  public var limit: Int32 = 0
+
+  public var marker: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _startTime: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+  fileprivate var _endTime: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+}
+
+public nonisolated struct AdminListAuditRecordsResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var records: [AdminAuditRecord] = []
+
+  public var nextMarker: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct AdminVerifyAuditLogRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct AdminVerifyAuditLogResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var recordsChecked: Int64 = 0
+
+  public var intact: Bool = false
+
+  public var firstBrokenSequence: Int64 = 0
+
+  public var reason: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "kms.admin.v1"
@@ -1815,6 +1952,273 @@ nonisolated extension AdminGetRewrapStatusResponse: SwiftProtobuf.Message, Swift
     if lhs.rewrapped != rhs.rewrapped {return false}
     if lhs.unavailable != rhs.unavailable {return false}
     if lhs.rootKeys != rhs.rootKeys {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension AdminAuditRecord: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".AuditRecord"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{5}sequence\0Sequence\0\u{5}event_time\0EventTime\0\u{5}request_id\0RequestId\0\u{5}principal_arn\0PrincipalArn\0\u{5}access_key_id\0AccessKeyId\0\u{5}source_ip\0SourceIp\0\u{5}transport\0Transport\0\u{5}operation\0Operation\0\u{5}key_arns\0KeyArns\0\u{5}alias\0Alias\0\u{5}encryption_context\0EncryptionContext\0\u{5}grant_id\0GrantId\0\u{5}error_code\0ErrorCode\0\u{5}hash\0Hash\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.sequence) }()
+      case 2: try { try decoder.decodeSingularMessageField(value: &self._eventTime) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.requestID) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.principalArn) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.accessKeyID) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.sourceIp) }()
+      case 7: try { try decoder.decodeSingularStringField(value: &self.transport) }()
+      case 8: try { try decoder.decodeSingularStringField(value: &self.operation) }()
+      case 9: try { try decoder.decodeRepeatedStringField(value: &self.keyArns) }()
+      case 10: try { try decoder.decodeSingularStringField(value: &self.alias) }()
+      case 11: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: &self.encryptionContext) }()
+      case 12: try { try decoder.decodeSingularStringField(value: &self.grantID) }()
+      case 13: try { try decoder.decodeSingularStringField(value: &self.errorCode) }()
+      case 14: try { try decoder.decodeSingularStringField(value: &self.hash) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if self.sequence != 0 {
+      try visitor.visitSingularInt64Field(value: self.sequence, fieldNumber: 1)
+    }
+    try { if let v = self._eventTime {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    } }()
+    if !self.requestID.isEmpty {
+      try visitor.visitSingularStringField(value: self.requestID, fieldNumber: 3)
+    }
+    if !self.principalArn.isEmpty {
+      try visitor.visitSingularStringField(value: self.principalArn, fieldNumber: 4)
+    }
+    if !self.accessKeyID.isEmpty {
+      try visitor.visitSingularStringField(value: self.accessKeyID, fieldNumber: 5)
+    }
+    if !self.sourceIp.isEmpty {
+      try visitor.visitSingularStringField(value: self.sourceIp, fieldNumber: 6)
+    }
+    if !self.transport.isEmpty {
+      try visitor.visitSingularStringField(value: self.transport, fieldNumber: 7)
+    }
+    if !self.operation.isEmpty {
+      try visitor.visitSingularStringField(value: self.operation, fieldNumber: 8)
+    }
+    if !self.keyArns.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.keyArns, fieldNumber: 9)
+    }
+    if !self.alias.isEmpty {
+      try visitor.visitSingularStringField(value: self.alias, fieldNumber: 10)
+    }
+    if !self.encryptionContext.isEmpty {
+      try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: self.encryptionContext, fieldNumber: 11)
+    }
+    if !self.grantID.isEmpty {
+      try visitor.visitSingularStringField(value: self.grantID, fieldNumber: 12)
+    }
+    if !self.errorCode.isEmpty {
+      try visitor.visitSingularStringField(value: self.errorCode, fieldNumber: 13)
+    }
+    if !self.hash.isEmpty {
+      try visitor.visitSingularStringField(value: self.hash, fieldNumber: 14)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: AdminAuditRecord, rhs: AdminAuditRecord) -> Bool {
+    if lhs.sequence != rhs.sequence {return false}
+    if lhs._eventTime != rhs._eventTime {return false}
+    if lhs.requestID != rhs.requestID {return false}
+    if lhs.principalArn != rhs.principalArn {return false}
+    if lhs.accessKeyID != rhs.accessKeyID {return false}
+    if lhs.sourceIp != rhs.sourceIp {return false}
+    if lhs.transport != rhs.transport {return false}
+    if lhs.operation != rhs.operation {return false}
+    if lhs.keyArns != rhs.keyArns {return false}
+    if lhs.alias != rhs.alias {return false}
+    if lhs.encryptionContext != rhs.encryptionContext {return false}
+    if lhs.grantID != rhs.grantID {return false}
+    if lhs.errorCode != rhs.errorCode {return false}
+    if lhs.hash != rhs.hash {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension AdminListAuditRecordsRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ListAuditRecordsRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{5}key_arn\0KeyArn\0\u{5}principal_arn\0PrincipalArn\0\u{5}operation\0Operation\0\u{5}error_code\0ErrorCode\0\u{5}start_time\0StartTime\0\u{5}end_time\0EndTime\0\u{5}limit\0Limit\0\u{5}marker\0Marker\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.keyArn) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.principalArn) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.operation) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.errorCode) }()
+      case 5: try { try decoder.decodeSingularMessageField(value: &self._startTime) }()
+      case 6: try { try decoder.decodeSingularMessageField(value: &self._endTime) }()
+      case 7: try { try decoder.decodeSingularInt32Field(value: &self.limit) }()
+      case 8: try { try decoder.decodeSingularStringField(value: &self.marker) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.keyArn.isEmpty {
+      try visitor.visitSingularStringField(value: self.keyArn, fieldNumber: 1)
+    }
+    if !self.principalArn.isEmpty {
+      try visitor.visitSingularStringField(value: self.principalArn, fieldNumber: 2)
+    }
+    if !self.operation.isEmpty {
+      try visitor.visitSingularStringField(value: self.operation, fieldNumber: 3)
+    }
+    if !self.errorCode.isEmpty {
+      try visitor.visitSingularStringField(value: self.errorCode, fieldNumber: 4)
+    }
+    try { if let v = self._startTime {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
+    } }()
+    try { if let v = self._endTime {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 6)
+    } }()
+    if self.limit != 0 {
+      try visitor.visitSingularInt32Field(value: self.limit, fieldNumber: 7)
+    }
+    if !self.marker.isEmpty {
+      try visitor.visitSingularStringField(value: self.marker, fieldNumber: 8)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: AdminListAuditRecordsRequest, rhs: AdminListAuditRecordsRequest) -> Bool {
+    if lhs.keyArn != rhs.keyArn {return false}
+    if lhs.principalArn != rhs.principalArn {return false}
+    if lhs.operation != rhs.operation {return false}
+    if lhs.errorCode != rhs.errorCode {return false}
+    if lhs._startTime != rhs._startTime {return false}
+    if lhs._endTime != rhs._endTime {return false}
+    if lhs.limit != rhs.limit {return false}
+    if lhs.marker != rhs.marker {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension AdminListAuditRecordsResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ListAuditRecordsResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{5}records\0Records\0\u{5}next_marker\0NextMarker\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.records) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.nextMarker) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.records.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.records, fieldNumber: 1)
+    }
+    if !self.nextMarker.isEmpty {
+      try visitor.visitSingularStringField(value: self.nextMarker, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: AdminListAuditRecordsResponse, rhs: AdminListAuditRecordsResponse) -> Bool {
+    if lhs.records != rhs.records {return false}
+    if lhs.nextMarker != rhs.nextMarker {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension AdminVerifyAuditLogRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".VerifyAuditLogRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap()
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    // Load everything into unknown fields
+    while try decoder.nextFieldNumber() != nil {}
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: AdminVerifyAuditLogRequest, rhs: AdminVerifyAuditLogRequest) -> Bool {
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension AdminVerifyAuditLogResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".VerifyAuditLogResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{5}records_checked\0RecordsChecked\0\u{5}intact\0Intact\0\u{5}first_broken_sequence\0FirstBrokenSequence\0\u{5}reason\0Reason\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.recordsChecked) }()
+      case 2: try { try decoder.decodeSingularBoolField(value: &self.intact) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self.firstBrokenSequence) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.reason) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.recordsChecked != 0 {
+      try visitor.visitSingularInt64Field(value: self.recordsChecked, fieldNumber: 1)
+    }
+    if self.intact != false {
+      try visitor.visitSingularBoolField(value: self.intact, fieldNumber: 2)
+    }
+    if self.firstBrokenSequence != 0 {
+      try visitor.visitSingularInt64Field(value: self.firstBrokenSequence, fieldNumber: 3)
+    }
+    if !self.reason.isEmpty {
+      try visitor.visitSingularStringField(value: self.reason, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: AdminVerifyAuditLogResponse, rhs: AdminVerifyAuditLogResponse) -> Bool {
+    if lhs.recordsChecked != rhs.recordsChecked {return false}
+    if lhs.intact != rhs.intact {return false}
+    if lhs.firstBrokenSequence != rhs.firstBrokenSequence {return false}
+    if lhs.reason != rhs.reason {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -1,0 +1,62 @@
+import Crypto
+import Foundation
+import KMSDomain
+
+/// The audit log's hash chain: each record's hash covers its sequence number, its content and
+/// the previous record's hash, so an edited, deleted, inserted or reordered record breaks the
+/// chain at that point.
+public enum AuditChain {
+    public static let genesis = [UInt8](repeating: 0, count: 32)
+
+    public static func hash(sequence: Int64, entry: AuditEntry, previous: [UInt8]) -> [UInt8] {
+        var hasher = SHA256()
+        var bytes = Array("kms-audit-v1".utf8)
+        bytes.appendBigEndian(UInt64(bitPattern: sequence))
+        bytes.appendBigEndian(UInt64(bitPattern: entry.microseconds))
+        for field in [entry.requestID, entry.principalARN, entry.accessKeyID, entry.sourceIP, entry.transport, entry.operation,
+                      entry.alias, entry.grantID, entry.errorCode] {
+            append(field, to: &bytes)
+        }
+        bytes.appendBigEndian(UInt32(entry.keyARNs.count))
+        for arn in entry.keyARNs { append(arn, to: &bytes) }
+        if let context = entry.encryptionContext {
+            bytes.append(1)
+            bytes.append(contentsOf: (try? EncryptionContextEncoding.canonicalBytes(context)) ?? [])
+        } else {
+            bytes.append(0)
+        }
+        bytes.append(contentsOf: previous)
+        hasher.update(data: bytes)
+        return Array(hasher.finalize())
+    }
+
+    /// Absent and empty differ: a marker byte, then the length-prefixed UTF-8.
+    private static func append(_ text: String?, to bytes: inout [UInt8]) {
+        guard let text else {
+            bytes.append(0)
+            return
+        }
+        bytes.append(1)
+        let utf8 = Array(text.utf8)
+        bytes.appendBigEndian(UInt32(utf8.count))
+        bytes.append(contentsOf: utf8)
+    }
+
+    /// The first record that does not follow from the one before it, and why; nil when all do.
+    public static func firstBreak(in records: [AuditRecord], after previous: (sequence: Int64, hash: [UInt8])) -> (sequence: Int64, reason: String)? {
+        var last = previous
+        for record in records {
+            if record.sequence != last.sequence + 1 {
+                return (record.sequence, "sequence \(record.sequence) follows \(last.sequence): records are missing or out of order")
+            }
+            if record.previousHash != last.hash {
+                return (record.sequence, "it does not link to the record before it (deleted, inserted or reordered records)")
+            }
+            if hash(sequence: record.sequence, entry: record.entry, previous: record.previousHash) != record.hash {
+                return (record.sequence, "its content does not match its hash (the record was edited)")
+            }
+            last = (record.sequence, record.hash)
+        }
+        return nil
+    }
+}

@@ -1,0 +1,58 @@
+import struct Foundation.Date
+
+/// One audit record: who asked what of which key, and what came of it. Never a plaintext, a
+/// data key, a signature input or a secret: the encryption context is kept (as CloudTrail
+/// keeps it) because it is metadata that callers are told not to put secrets in.
+public struct AuditEntry: Sendable, Hashable {
+    public var time: Date
+    public var requestID: String
+    public var principalARN: String
+    public var accessKeyID: String?
+    public var sourceIP: String?
+    /// "binary" or "aws-json".
+    public var transport: String
+    public var operation: String
+    public var keyARNs: [String]
+    public var alias: String?
+    public var encryptionContext: [String: String]?
+    public var grantID: String?
+    /// Nil on success.
+    public var errorCode: String?
+
+    public init(
+        time: Date, requestID: String, principalARN: String, accessKeyID: String?, sourceIP: String?, transport: String,
+        operation: String, keyARNs: [String], alias: String?, encryptionContext: [String: String]?, grantID: String?,
+        errorCode: String?
+    ) {
+        self.time = time
+        self.requestID = requestID
+        self.principalARN = principalARN
+        self.accessKeyID = accessKeyID
+        self.sourceIP = sourceIP
+        self.transport = transport
+        self.operation = operation
+        self.keyARNs = keyARNs
+        self.alias = alias
+        self.encryptionContext = encryptionContext
+        self.grantID = grantID
+        self.errorCode = errorCode
+    }
+
+    /// Microseconds since 1970: what PostgreSQL keeps of a timestamp, so the hash is reproducible.
+    public var microseconds: Int64 { Int64((self.time.timeIntervalSince1970 * 1_000_000).rounded()) }
+}
+
+/// A stored record: its place in the chain and the hashes that link it.
+public struct AuditRecord: Sendable, Hashable {
+    public var sequence: Int64
+    public var entry: AuditEntry
+    public var previousHash: [UInt8]
+    public var hash: [UInt8]
+
+    public init(sequence: Int64, entry: AuditEntry, previousHash: [UInt8], hash: [UInt8]) {
+        self.sequence = sequence
+        self.entry = entry
+        self.previousHash = previousHash
+        self.hash = hash
+    }
+}

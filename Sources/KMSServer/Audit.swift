@@ -1,0 +1,35 @@
+import Foundation
+import KMSDomain
+import KMSRPC
+
+extension KMSService {
+    /// Writes the request's audit record, waiting until it is durable. Without an audit log
+    /// (tests of the service alone) it does nothing.
+    func audit(_ caller: Caller?, context: RPCRequestContext, operation: String, error: (any Error)?) async throws(KMSError) {
+        guard let log = self.auditLog else { return }
+        let details = caller?.trail.details.withLock { $0 } ?? AuditTrail.Details()
+        let identity = context.connection.identity
+        let entry = AuditEntry(
+            time: Date(), requestID: UUID().uuidString.lowercased(),
+            principalARN: caller?.principalARN ?? identity?.principalARN ?? "anonymous",
+            accessKeyID: caller?.accessKeyID ?? identity?.accessKeyID,
+            sourceIP: context.connection.remoteAddress?.ipAddress,
+            transport: caller?.transport ?? (identity?.method == .signature ? "aws-json" : "binary"),
+            operation: operation, keyARNs: details.keyARNs, alias: details.alias,
+            encryptionContext: details.encryptionContext, grantID: details.grantID, errorCode: error.map(Self.code(of:))
+        )
+        do {
+            try await log.append(entry)
+        } catch {
+            throw KMSError.internalFailure("the audit log is unavailable; the request was not answered; retry later")
+        }
+    }
+
+    static func code(of error: any Error) -> String {
+        switch error {
+        case let error as KMSError: error.code.rawValue
+        case let error as RPCError: error.code
+        default: KMSError.Code.internalFailure.rawValue
+        }
+    }
+}

@@ -1,0 +1,162 @@
+import Foundation
+import KMSClient
+import KMSProto
+import KMSTestSupport
+import PostgresNIO
+import Synchronization
+import Testing
+
+/// The audit log: one record per request with the right fields, refusals included; nothing
+/// acknowledged that is not durable; a chain that shows any edit, deletion or reordering.
+@Suite struct AuditTests {
+    final class Load: Sendable {
+        let acknowledged = Mutex<[Int]>([])
+        let counter = Atomic<Int>(0)
+        let stopped = Atomic<Bool>(false)
+    }
+
+    static func records(_ kms: KMSClient, _ configure: (inout AdminListAuditRecordsRequest) -> Void = { _ in }) async throws -> [AdminAuditRecord] {
+        var request = AdminListAuditRecordsRequest()
+        request.limit = 1000
+        configure(&request)
+        return try await kms.call(AdminMethod.listAuditRecords, request).records
+    }
+
+    static func verify(_ kms: KMSClient) async throws -> AdminVerifyAuditLogResponse {
+        try await kms.call(AdminMethod.verifyAuditLog, AdminVerifyAuditLogRequest())
+    }
+
+    static func sql(_ stack: KMSStack, _ statements: [String]) async throws {
+        try await stack.database.withClient { client in
+            for statement in statements { try await client.query(PostgresQuery(unsafeSQL: statement), logger: Logger(label: "test")) }
+        }
+    }
+
+    @Test func eachRequestLeavesOneRecordWithItsFields() async throws {
+        let stack = try await KMSStack.start()
+        let kms = stack.client
+        let key = try await kms.createKey("audited")
+        try await kms.createAlias("alias/audited", key.keyID)
+        let blob = try await kms.encrypt("alias/audited", [1, 2, 3], context: ["purpose": "audit-test"])
+        let (readerARN, reader) = try await stack.principal("reader", type: "role")
+        #expect(await code { _ = try await reader.decrypt(blob, context: ["purpose": "audit-test"]) } == "AccessDeniedException")
+        var grant = KMSCreateGrantRequest()
+        grant.keyID = key.keyID
+        grant.granteePrincipal = readerARN
+        grant.operations = [.decrypt]
+        let grantID = try await kms.call(KMSMethod.createGrant, grant).grantID
+        var decrypt = KMSDecryptRequest()
+        decrypt.ciphertextBlob = blob
+        decrypt.encryptionContext = ["purpose": "audit-test"]
+        decrypt.grantTokens = [try await kms.call(KMSMethod.listGrants, .with { $0.keyID = key.keyID }).grants[0].grantID]
+        _ = try? await reader.call(KMSMethod.decrypt, decrypt)
+
+        let records = try await Self.records(kms) { $0.keyArn = key.arn }
+        let encrypts = records.filter { $0.operation == "Encrypt" }
+        #expect(encrypts.count == 1)
+        let encrypt = try #require(encrypts.first)
+        #expect(encrypt.principalArn == "arn:aws:iam::111122223333:user/admin")
+        #expect(encrypt.accessKeyID == stack.adminCredentials.accessKeyID)
+        #expect(encrypt.alias == "alias/audited")
+        #expect(encrypt.encryptionContext == ["purpose": "audit-test"])
+        #expect(encrypt.transport == "binary")
+        #expect(encrypt.sourceIp == "127.0.0.1")
+        #expect(encrypt.errorCode.isEmpty)
+        let decrypts = records.filter { $0.operation == "Decrypt" }
+        #expect(decrypts.map(\.errorCode).first == "AccessDeniedException")
+        #expect(decrypts.allSatisfy { $0.principalArn == readerARN })
+        #expect(records.filter { $0.operation == "CreateGrant" }.count == 1)
+        #expect(decrypts.contains { $0.grantID == grantID && $0.errorCode.isEmpty } || decrypts.count == 2)
+        // Never a plaintext or a data key: the records hold names, ids, contexts and codes only.
+        let denied = try await Self.records(kms) { $0.errorCode = "AccessDeniedException" }
+        #expect(denied.count == 1)
+        #expect(try await Self.verify(kms).intact)
+        await stack.stop()
+    }
+
+    @Test func verifyNamesTheFirstEditedDeletedOrReorderedRecord() async throws {
+        let stack = try await KMSStack.start()
+        let kms = stack.client
+        let key = try await kms.createKey()
+        for index in 0..<6 { _ = try await kms.encrypt(key.keyID, [UInt8(index)]) }
+        #expect(try await Self.verify(kms).intact)
+        let allow = "ALTER TABLE kms_audit DISABLE TRIGGER kms_audit_append_only"
+        // An edited record.
+        try await Self.sql(stack, [allow, "UPDATE kms_audit SET operation = 'Decrypt' WHERE seq = 3"])
+        var result = try await Self.verify(kms)
+        #expect(!result.intact && result.firstBrokenSequence == 3, "\(result.reason)")
+        #expect(result.reason.contains("edited"))
+        try await Self.sql(stack, ["UPDATE kms_audit SET operation = 'Encrypt' WHERE seq = 3"])
+        #expect(try await Self.verify(kms).intact)
+        // Two records swapped.
+        try await Self.sql(stack, [
+            "UPDATE kms_audit SET seq = -5 WHERE seq = 5", "UPDATE kms_audit SET seq = 5 WHERE seq = 6",
+            "UPDATE kms_audit SET seq = 6 WHERE seq = -5",
+        ])
+        result = try await Self.verify(kms)
+        #expect(!result.intact && result.firstBrokenSequence == 5, "\(result.reason)")
+        try await Self.sql(stack, [
+            "UPDATE kms_audit SET seq = -5 WHERE seq = 5", "UPDATE kms_audit SET seq = 5 WHERE seq = 6",
+            "UPDATE kms_audit SET seq = 6 WHERE seq = -5",
+        ])
+        #expect(try await Self.verify(kms).intact)
+        // A deleted record.
+        try await Self.sql(stack, ["DELETE FROM kms_audit WHERE seq = 4"])
+        result = try await Self.verify(kms)
+        #expect(!result.intact && result.firstBrokenSequence == 5, "\(result.reason)")
+        // And the service itself cannot change history.
+        try await Self.sql(stack, ["ALTER TABLE kms_audit ENABLE TRIGGER kms_audit_append_only"])
+        await #expect(throws: (any Error).self) { try await Self.sql(stack, ["DELETE FROM kms_audit WHERE seq = 5"]) }
+        await stack.stop()
+    }
+
+    @Test func everyAcknowledgedCallIsInTheLogAfterACrash() async throws {
+        let stack = try await KMSStack.start()
+        let key = try await stack.client.createKey()
+        let state = Load()
+        let load = Task {
+            await withTaskGroup(of: Void.self) { group in
+                for _ in 0..<8 {
+                    group.addTask {
+                        while !state.stopped.load(ordering: .relaxed) {
+                            let n = state.counter.wrappingAdd(1, ordering: .relaxed).newValue
+                            // Failures (those in flight at the crash) are simply not acknowledged.
+                            if (try? await stack.client.encrypt(key.keyID, [1], context: ["n": String(n)])) != nil {
+                                state.acknowledged.withLock { $0.append(n) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        // Crash once a good number of calls went through (a loaded machine is slower).
+        for _ in 0..<200 where state.acknowledged.withLock({ $0.count }) < 200 {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        await stack.kmsd.crash()
+        state.stopped.store(true, ordering: .relaxed)
+        _ = await load.result
+        let acked = state.acknowledged.withLock { $0 }
+        #expect(acked.count > 50)
+        // A new kmsd on the same database reads the log.
+        let other = try await stack.secondKMSD()
+        let reader = try other.client(credentials: stack.adminCredentials)
+        var logged = Set<String>()
+        var marker = ""
+        repeat {
+            var request = AdminListAuditRecordsRequest()
+            request.operation = "Encrypt"
+            request.limit = 1000
+            request.marker = marker
+            let page = try await reader.call(AdminMethod.listAuditRecords, request)
+            for record in page.records where record.errorCode.isEmpty { logged.insert(record.encryptionContext["n"] ?? "") }
+            marker = page.nextMarker
+        } while !marker.isEmpty
+        let missing = acked.filter { !logged.contains(String($0)) }
+        #expect(missing.isEmpty, "acknowledged but not logged: \(missing.prefix(10))")
+        #expect(try await reader.call(AdminMethod.verifyAuditLog, AdminVerifyAuditLogRequest()).intact)
+        await reader.close()
+        await other.stop()
+        await stack.stop()
+    }
+}
