@@ -115,4 +115,22 @@ import Testing
         #expect(bad.status == 254 && bad.stderr.contains("TagException"))
         await stack.stop()
     }
+
+    @Test func theAuditLogFromTheCommandLine() async throws {
+        let stack = try await KMSStack.start()
+        let env = stack.environment
+        let key = try await stack.client.createKey("for the audit")
+        _ = try await stack.client.encrypt(key.keyID, [1], context: ["app": "cli"])
+        let listed = try Self.kms(["audit", "--key-arn", key.arn, "--operation", "Encrypt"], env: env)
+        #expect(listed.status == 0, "\(listed.stderr)")
+        let lines = listed.stdout.split(separator: "\n")
+        #expect(lines.count == 1)
+        let event = try #require(try JSONSerialization.jsonObject(with: Data(lines[0].utf8)) as? [String: Any])
+        #expect(event["eventName"] as? String == "Encrypt")
+        #expect((event["userIdentity"] as? [String: Any])?["arn"] as? String == "arn:aws:iam::111122223333:user/admin")
+        #expect(((event["requestParameters"] as? [String: Any])?["encryptionContext"] as? [String: String]) == ["app": "cli"])
+        let verified = try Self.kms(["audit", "verify"], env: env)
+        #expect(verified.status == 0 && verified.stdout.hasPrefix("intact"), "\(verified.stdout)\(verified.stderr)")
+        await stack.stop()
+    }
 }
