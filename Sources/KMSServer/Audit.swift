@@ -3,11 +3,22 @@ import KMSDomain
 import KMSRPC
 
 extension KMSService {
-    /// Writes the request's audit record, waiting until it is durable. Without an audit log
-    /// (tests of the service alone) it does nothing.
+    /// Counts the request, and writes its audit record, waiting until it is durable. Without an
+    /// audit log (tests of the service alone) only counts.
     func audit(_ caller: Caller?, context: RPCRequestContext, operation: String, error: (any Error)?) async throws(KMSError) {
-        guard let log = self.auditLog else { return }
         let details = caller?.trail.details.withLock { $0 } ?? AuditTrail.Details()
+        if let caller {
+            self.usage.count(account: caller.account, keyARN: details.keyARNs.first, operation: operation, failed: error != nil)
+        }
+        // One log line per refused request; none per successful one at the default level.
+        if let error {
+            self.logger.info("request refused", metadata: [
+                "operation": "\(operation)", "code": "\(Self.code(of: error))",
+                "principal": "\(caller?.principalARN ?? context.connection.identity?.principalARN ?? "anonymous")",
+                "key": "\(details.keyARNs.first ?? "")",
+            ])
+        }
+        guard let log = self.auditLog else { return }
         let identity = context.connection.identity
         let entry = AuditEntry(
             time: Date(), requestID: UUID().uuidString.lowercased(),

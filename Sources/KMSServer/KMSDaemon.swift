@@ -23,6 +23,8 @@ public struct KMSDaemon: Service {
         public var rotationInterval: Duration = .seconds(60)
         /// How often remembered key uses are written; a crash loses at most this much of them.
         public var lastUsageFlushInterval: Duration = .seconds(10)
+        /// How often request counts are written; a crash loses at most this much of them.
+        public var usageFlushInterval: Duration = .seconds(10)
         /// How often kmsd looks for a root key re-wrap job to work on.
         public var rewrapInterval: Duration = .seconds(5)
         /// TLS on the listener; nil serves plain TCP (loopback development and tests).
@@ -64,7 +66,8 @@ public struct KMSDaemon: Service {
         let service = KMSService(
             scope: self.scope, client: self.client, cache: cache, worker: worker,
             gate: PolicyGate(scope: self.scope, identities: identities, cache: cache, logger: self.logger), logger: self.logger,
-            lastUsageFlushInterval: self.settings.lastUsageFlushInterval
+            lastUsageFlushInterval: self.settings.lastUsageFlushInterval,
+            usageFlushInterval: self.settings.usageFlushInterval
         )
         let authenticator = ConnectionAuthenticator(
             scope: self.scope, identities: identities, worker: worker,
@@ -98,6 +101,7 @@ public struct KMSDaemon: Service {
             group.addTask { try? await ChangeListener(client: self.client, cache: cache, logger: self.logger).run() }
             group.addTask { try? await DeletionReaper(client: self.client, interval: self.settings.reaperInterval, logger: self.logger).run() }
             group.addTask { try? await service.lastUsage.run() }
+            group.addTask { try? await service.usage.run() }
             group.addTask {
                 try? await RewrapJob(client: self.client, worker: worker, interval: self.settings.rewrapInterval, logger: self.logger).run()
             }

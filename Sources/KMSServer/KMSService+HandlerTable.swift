@@ -84,6 +84,7 @@ extension KMSService {
         serve(AdminMethod.getRewrapStatus) { $0.getRewrapStatus }
         serve(AdminMethod.listAuditRecords) { $0.listAuditRecords }
         serve(AdminMethod.verifyAuditLog) { $0.verifyAuditLog }
+        serve(AdminMethod.getUsage) { $0.getUsage }
         for name in KMSMethod.allNames where !table.methods.contains(name) {
             table.registerUnavailable(name, error: RPCError(
                 code: KMSError.Code.unsupportedOperation.rawValue, message: "\(name) is not implemented yet"

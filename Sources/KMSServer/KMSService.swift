@@ -18,6 +18,8 @@ public final class KMSService: Sendable {
     let client: PostgresClient
     /// Every request's record, durable before the answer (nil: not audited, tests of the service alone).
     public let auditLog: AuditLog?
+    /// Request counts per key, operation and hour (flushed by kmsd in batches).
+    public let usage: UsageCounter
     /// Records successful cryptographic uses for GetKeyLastUsage (flushed by kmsd in batches).
     public let lastUsage: LastUsageTracker
     let cache: KeyCache
@@ -34,6 +36,7 @@ public final class KMSService: Sendable {
         gate: any RequestGate,
         logger: Logger,
         lastUsageFlushInterval: Duration = .seconds(10),
+        usageFlushInterval: Duration = .seconds(10),
         audit: Bool = true,
         now: @escaping @Sendable () -> Date = { Date() }
     ) {
@@ -45,6 +48,7 @@ public final class KMSService: Sendable {
         self.rotations = RotationStore(client: client, logger: logger)
         self.lastUsageStore = LastUsageStore(client: client, logger: logger)
         self.client = client
+        self.usage = UsageCounter(store: UsageStore(client: client, logger: logger), interval: usageFlushInterval, logger: logger)
         self.auditLog = audit ? AuditLog(store: AuditStore(client: client, logger: logger), logger: logger) : nil
         self.lastUsage = LastUsageTracker(store: self.lastUsageStore, interval: lastUsageFlushInterval, logger: logger)
         self.cache = cache

@@ -289,6 +289,21 @@ public enum Migrations {
                 FOR EACH ROW EXECUTE FUNCTION kms_audit_append_only()
             """,
         ]),
+        Migration(version: 8, name: "usage counters", statements: [
+            // Requests per account, key, operation and hour, added to in batches from memory.
+            """
+            CREATE TABLE kms_usage (
+                account_id text NOT NULL,
+                key_arn text NOT NULL,
+                operation text NOT NULL,
+                hour timestamptz NOT NULL,
+                requests bigint NOT NULL,
+                failed bigint NOT NULL,
+                PRIMARY KEY (account_id, key_arn, operation, hour)
+            )
+            """,
+            "CREATE INDEX kms_usage_by_hour ON kms_usage (hour)",
+        ]),
     ]
 
     /// Applies every migration not yet recorded. Safe to call from several processes at once.

@@ -17,6 +17,7 @@ struct SettingsFile: Decodable {
     var reaperIntervalSeconds: Int?
     var rotationIntervalSeconds: Int?
     var lastUseFlushSeconds: Int?
+    var usageFlushSeconds: Int?
     var rewrapIntervalSeconds: Int?
     var logLevel: String?
     var tlsCertificate: String?

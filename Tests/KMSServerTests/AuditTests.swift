@@ -160,3 +160,44 @@ import Testing
         await stack.stop()
     }
 }
+
+/// Usage counters add up to the requests made, and cost what AWS would charge.
+@Suite struct UsageTests {
+    @Test func countersAddUpAndArePriced() async throws {
+        let stack = try await KMSStack.start(kmsdArguments: ["--usage-flush-seconds", "1"])
+        let kms = stack.client
+        let key = try await kms.createKey()
+        for _ in 0..<30 { _ = try await kms.encrypt(key.keyID, [1]) }
+        var generate = KMSGenerateDataKeyRequest()
+        generate.keyID = key.keyID
+        generate.numberOfBytes = 32
+        for _ in 0..<12 { _ = try await kms.call(KMSMethod.generateDataKey, generate) }
+        _ = try? await kms.encrypt(key.keyID, Array(repeating: 1, count: 4097))
+        // A second kmsd's requests arrive with its flush.
+        let other = try await stack.secondKMSD(arguments: ["--usage-flush-seconds", "1"])
+        let kmsB = try other.client(credentials: stack.adminCredentials)
+        for _ in 0..<5 { _ = try await kmsB.encrypt(key.keyID, [2]) }
+        try await Task.sleep(for: .seconds(2))
+
+        var request = AdminGetUsageRequest()
+        request.keyArn = key.arn
+        let usage = try await kms.call(AdminMethod.getUsage, request)
+        let encrypt = try #require(usage.requests.first { $0.operation == "Encrypt" })
+        // 30 + 5; the oversize one was refused before it named a key, so it counts against no key.
+        #expect(encrypt.requests == 35)
+        #expect(encrypt.failed == 0)
+        let dataKeys = try #require(usage.requests.first { $0.operation == "GenerateDataKey" })
+        #expect(dataKeys.requests == 12)
+        #expect(abs(usage.requestCost - Double(35 + 12) * 0.03 / 10_000) < 1e-9)
+        var all = AdminGetUsageRequest()
+        all.keyArn = ""
+        let everything = try await kms.call(AdminMethod.getUsage, all)
+        #expect(everything.requests.contains { $0.keyArn.isEmpty && $0.operation == "Encrypt" && $0.failed == 1 })
+        #expect(usage.keys.count == 1 && usage.keys[0].keyManager == "CUSTOMER")
+        #expect(abs(usage.totalCost - usage.requestCost - usage.keyCost) < 1e-12)
+        #expect(usage.busiestKeyArn == key.arn)
+        await kmsB.close()
+        await other.stop()
+        await stack.stop()
+    }
+}

@@ -61,6 +61,19 @@ extension AWSJSON {
             "RecordsChecked": .int64,
             "FirstBrokenSequence": .int64,
         ],
+        "GetUsageRequest": [
+            "StartTime": .timestamp,
+            "EndTime": .timestamp,
+        ],
+        "UsageLine": [
+            "Requests": .int64,
+            "Failed": .int64,
+        ],
+        "GetUsageResponse": [
+            "Requests": .message("UsageLine"),
+            "Keys": .message("KeyCharge"),
+            "BusiestKeyRequests": .int64,
+        ],
     ]
 
     /// Message name → its list members, which AWS sends even when empty (protobuf omits them).
@@ -72,5 +85,6 @@ extension AWSJSON {
         "GetRewrapStatusResponse": ["RootKeys"],
         "AuditRecord": ["KeyArns"],
         "ListAuditRecordsResponse": ["Records"],
+        "GetUsageResponse": ["Requests", "Keys"],
     ]
 }

@@ -22,6 +22,7 @@ public enum AdminMethod {
     public static let getRewrapStatus = RPCMethod<AdminGetRewrapStatusRequest, AdminGetRewrapStatusResponse>("GetRewrapStatus")
     public static let listAuditRecords = RPCMethod<AdminListAuditRecordsRequest, AdminListAuditRecordsResponse>("ListAuditRecords")
     public static let verifyAuditLog = RPCMethod<AdminVerifyAuditLogRequest, AdminVerifyAuditLogResponse>("VerifyAuditLog")
+    public static let getUsage = RPCMethod<AdminGetUsageRequest, AdminGetUsageResponse>("GetUsage")
 
     /// Every rpc name, in the order of the service definition.
     public static let allNames: [String] = [
@@ -43,5 +44,6 @@ public enum AdminMethod {
         "GetRewrapStatus",
         "ListAuditRecords",
         "VerifyAuditLog",
+        "GetUsage",
     ]
 }

@@ -754,6 +754,111 @@ public nonisolated struct AdminVerifyAuditLogResponse: Sendable {
   public init() {}
 }
 
+/// Requests by key and operation over a period, and what they and the keys would cost at AWS
+/// list prices (see KMSDomain/Pricing.swift).
+public nonisolated struct AdminGetUsageRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// default: the caller's account
+  public var accountID: String = String()
+
+  /// empty: every key
+  public var keyArn: String = String()
+
+  /// default: 30 days ago
+  public var startTime: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_startTime ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_startTime = newValue}
+  }
+  /// Returns true if `startTime` has been explicitly set.
+  public var hasStartTime: Bool {self._startTime != nil}
+  /// Clears the value of `startTime`. Subsequent reads from it will return its default value.
+  public mutating func clearStartTime() {self._startTime = nil}
+
+  /// default: now
+  public var endTime: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_endTime ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_endTime = newValue}
+  }
+  /// Returns true if `endTime` has been explicitly set.
+  public var hasEndTime: Bool {self._endTime != nil}
+  /// Clears the value of `endTime`. Subsequent reads from it will return its default value.
+  public mutating func clearEndTime() {self._endTime = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _startTime: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+  fileprivate var _endTime: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+}
+
+public nonisolated struct AdminUsageLine: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// empty for operations on no key
+  public var keyArn: String = String()
+
+  public var operation: String = String()
+
+  public var requests: Int64 = 0
+
+  public var failed: Int64 = 0
+
+  public var cost: Double = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct AdminKeyCharge: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var keyArn: String = String()
+
+  public var keyManager: String = String()
+
+  public var hours: Double = 0
+
+  public var cost: Double = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct AdminGetUsageResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var requests: [AdminUsageLine] = []
+
+  public var keys: [AdminKeyCharge] = []
+
+  public var requestCost: Double = 0
+
+  public var keyCost: Double = 0
+
+  public var totalCost: Double = 0
+
+  /// The busiest key of the period and its requests: where the bill goes.
+  public var busiestKeyArn: String = String()
+
+  public var busiestKeyRequests: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "kms.admin.v1"
@@ -2219,6 +2324,210 @@ nonisolated extension AdminVerifyAuditLogResponse: SwiftProtobuf.Message, SwiftP
     if lhs.intact != rhs.intact {return false}
     if lhs.firstBrokenSequence != rhs.firstBrokenSequence {return false}
     if lhs.reason != rhs.reason {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension AdminGetUsageRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".GetUsageRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{5}account_id\0AccountId\0\u{5}key_arn\0KeyArn\0\u{5}start_time\0StartTime\0\u{5}end_time\0EndTime\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.accountID) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.keyArn) }()
+      case 3: try { try decoder.decodeSingularMessageField(value: &self._startTime) }()
+      case 4: try { try decoder.decodeSingularMessageField(value: &self._endTime) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.accountID.isEmpty {
+      try visitor.visitSingularStringField(value: self.accountID, fieldNumber: 1)
+    }
+    if !self.keyArn.isEmpty {
+      try visitor.visitSingularStringField(value: self.keyArn, fieldNumber: 2)
+    }
+    try { if let v = self._startTime {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
+    } }()
+    try { if let v = self._endTime {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: AdminGetUsageRequest, rhs: AdminGetUsageRequest) -> Bool {
+    if lhs.accountID != rhs.accountID {return false}
+    if lhs.keyArn != rhs.keyArn {return false}
+    if lhs._startTime != rhs._startTime {return false}
+    if lhs._endTime != rhs._endTime {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension AdminUsageLine: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".UsageLine"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{5}key_arn\0KeyArn\0\u{5}operation\0Operation\0\u{5}requests\0Requests\0\u{5}failed\0Failed\0\u{5}cost\0CostUSD\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.keyArn) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.operation) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self.requests) }()
+      case 4: try { try decoder.decodeSingularInt64Field(value: &self.failed) }()
+      case 5: try { try decoder.decodeSingularDoubleField(value: &self.cost) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.keyArn.isEmpty {
+      try visitor.visitSingularStringField(value: self.keyArn, fieldNumber: 1)
+    }
+    if !self.operation.isEmpty {
+      try visitor.visitSingularStringField(value: self.operation, fieldNumber: 2)
+    }
+    if self.requests != 0 {
+      try visitor.visitSingularInt64Field(value: self.requests, fieldNumber: 3)
+    }
+    if self.failed != 0 {
+      try visitor.visitSingularInt64Field(value: self.failed, fieldNumber: 4)
+    }
+    if self.cost.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.cost, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: AdminUsageLine, rhs: AdminUsageLine) -> Bool {
+    if lhs.keyArn != rhs.keyArn {return false}
+    if lhs.operation != rhs.operation {return false}
+    if lhs.requests != rhs.requests {return false}
+    if lhs.failed != rhs.failed {return false}
+    if lhs.cost != rhs.cost {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension AdminKeyCharge: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".KeyCharge"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{5}key_arn\0KeyArn\0\u{5}key_manager\0KeyManager\0\u{5}hours\0Hours\0\u{5}cost\0CostUSD\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.keyArn) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.keyManager) }()
+      case 3: try { try decoder.decodeSingularDoubleField(value: &self.hours) }()
+      case 4: try { try decoder.decodeSingularDoubleField(value: &self.cost) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.keyArn.isEmpty {
+      try visitor.visitSingularStringField(value: self.keyArn, fieldNumber: 1)
+    }
+    if !self.keyManager.isEmpty {
+      try visitor.visitSingularStringField(value: self.keyManager, fieldNumber: 2)
+    }
+    if self.hours.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.hours, fieldNumber: 3)
+    }
+    if self.cost.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.cost, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: AdminKeyCharge, rhs: AdminKeyCharge) -> Bool {
+    if lhs.keyArn != rhs.keyArn {return false}
+    if lhs.keyManager != rhs.keyManager {return false}
+    if lhs.hours != rhs.hours {return false}
+    if lhs.cost != rhs.cost {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension AdminGetUsageResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".GetUsageResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{5}requests\0Requests\0\u{5}keys\0Keys\0\u{5}request_cost\0RequestCostUSD\0\u{5}key_cost\0KeyCostUSD\0\u{5}total_cost\0TotalCostUSD\0\u{5}busiest_key_arn\0BusiestKeyArn\0\u{5}busiest_key_requests\0BusiestKeyRequests\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.requests) }()
+      case 2: try { try decoder.decodeRepeatedMessageField(value: &self.keys) }()
+      case 3: try { try decoder.decodeSingularDoubleField(value: &self.requestCost) }()
+      case 4: try { try decoder.decodeSingularDoubleField(value: &self.keyCost) }()
+      case 5: try { try decoder.decodeSingularDoubleField(value: &self.totalCost) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.busiestKeyArn) }()
+      case 7: try { try decoder.decodeSingularInt64Field(value: &self.busiestKeyRequests) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.requests.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.requests, fieldNumber: 1)
+    }
+    if !self.keys.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.keys, fieldNumber: 2)
+    }
+    if self.requestCost.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.requestCost, fieldNumber: 3)
+    }
+    if self.keyCost.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.keyCost, fieldNumber: 4)
+    }
+    if self.totalCost.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.totalCost, fieldNumber: 5)
+    }
+    if !self.busiestKeyArn.isEmpty {
+      try visitor.visitSingularStringField(value: self.busiestKeyArn, fieldNumber: 6)
+    }
+    if self.busiestKeyRequests != 0 {
+      try visitor.visitSingularInt64Field(value: self.busiestKeyRequests, fieldNumber: 7)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: AdminGetUsageResponse, rhs: AdminGetUsageResponse) -> Bool {
+    if lhs.requests != rhs.requests {return false}
+    if lhs.keys != rhs.keys {return false}
+    if lhs.requestCost != rhs.requestCost {return false}
+    if lhs.keyCost != rhs.keyCost {return false}
+    if lhs.totalCost != rhs.totalCost {return false}
+    if lhs.busiestKeyArn != rhs.busiestKeyArn {return false}
+    if lhs.busiestKeyRequests != rhs.busiestKeyRequests {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

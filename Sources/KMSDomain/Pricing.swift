@@ -1,0 +1,38 @@
+import struct Foundation.Date
+import struct Foundation.TimeInterval
+
+/// AWS KMS list prices (US East, as published when this was written), to show a team what
+/// its use of the service would cost at AWS, and where the requests go:
+/// - a customer managed key: $1 per month, prorated by the hour (730 hours a month); AWS
+///   managed keys are free;
+/// - symmetric and HMAC requests: $0.03 per 10,000;
+/// - asymmetric requests (RSA, ECC): $0.15 per 10,000.
+/// AWS's free tier (20,000 requests a month) is not applied.
+public enum Pricing {
+    public static let keyPerMonth = 1.0
+    public static let hoursPerMonth = 730.0
+    public static let symmetricPer10k = 0.03
+    public static let asymmetricPer10k = 0.15
+
+    /// The price of one request on a key of `spec` (nil: an operation on no key, priced as symmetric).
+    public static func perRequest(_ spec: KeySpec?) -> Double {
+        switch spec {
+        case .rsa2048, .rsa3072, .rsa4096, .eccNistP256, .eccNistP384, .eccNistP521, .eccSecgP256k1,
+             .eccNistEdwards25519, .sm2, .mlDsa44, .mlDsa65, .mlDsa87:
+            return asymmetricPer10k / 10_000
+        default:
+            return symmetricPer10k / 10_000
+        }
+    }
+
+    /// Hours a customer managed key existed within [from, to).
+    public static func keyHours(created: Date, deleted: Date?, from: Date, to: Date) -> Double {
+        let start = max(created, from)
+        let end = min(deleted ?? to, to)
+        return max(0, end.timeIntervalSince(start) / 3600)
+    }
+
+    public static func keyCost(hours: Double) -> Double {
+        hours / hoursPerMonth * keyPerMonth
+    }
+}

@@ -1,0 +1,72 @@
+import Foundation
+import Logging
+import PostgresNIO
+
+/// Request counters per account, key (empty for operations on no key), operation and hour.
+public struct UsageKey: Sendable, Hashable {
+    public var account: String
+    public var keyARN: String
+    public var operation: String
+    public var hour: Date
+
+    public init(account: String, keyARN: String, operation: String, hour: Date) {
+        self.account = account
+        self.keyARN = keyARN
+        self.operation = operation
+        self.hour = hour
+    }
+}
+
+public struct UsageCount: Sendable, Hashable {
+    public var requests: Int64
+    public var failed: Int64
+
+    public init(requests: Int64 = 0, failed: Int64 = 0) {
+        self.requests = requests
+        self.failed = failed
+    }
+}
+
+public struct UsageStore: Sendable {
+    let client: PostgresClient
+    let logger: Logger
+
+    public init(client: PostgresClient, logger: Logger) {
+        self.client = client
+        self.logger = logger
+    }
+
+    /// Adds a batch of counts (one statement, whatever its size).
+    public func add(_ counts: [UsageKey: UsageCount]) async throws {
+        guard !counts.isEmpty else { return }
+        let entries = Array(counts)
+        try await self.client.query(
+            """
+            INSERT INTO kms_usage (account_id, key_arn, operation, hour, requests, failed)
+            SELECT * FROM unnest(\(entries.map(\.key.account)), \(entries.map(\.key.keyARN)), \(entries.map(\.key.operation)),
+                \(entries.map(\.key.hour)), \(entries.map(\.value.requests)), \(entries.map(\.value.failed)))
+            ON CONFLICT (account_id, key_arn, operation, hour)
+            DO UPDATE SET requests = kms_usage.requests + EXCLUDED.requests, failed = kms_usage.failed + EXCLUDED.failed
+            """,
+            logger: self.logger
+        )
+    }
+
+    /// Totals per key and operation over [from, to).
+    public func totals(account: String, keyARN: String?, from: Date, to: Date) async throws -> [UsageKey: UsageCount] {
+        let rows = try await self.client.query(
+            """
+            SELECT key_arn, operation, sum(requests)::bigint, sum(failed)::bigint FROM kms_usage
+            WHERE account_id = \(account) AND hour >= \(from) AND hour < \(to)
+              AND (\(keyARN)::text IS NULL OR key_arn = \(keyARN))
+            GROUP BY key_arn, operation ORDER BY key_arn, operation
+            """,
+            logger: self.logger
+        )
+        var totals: [UsageKey: UsageCount] = [:]
+        for try await (arn, operation, requests, failed) in rows.decode((String, String, Int64, Int64).self) {
+            totals[UsageKey(account: account, keyARN: arn, operation: operation, hour: from)] = UsageCount(requests: requests, failed: failed)
+        }
+        return totals
+    }
+}
