@@ -89,13 +89,17 @@ public final class AuditLog: Sendable {
             }
             if batch.isEmpty { return }
             do {
+                let started = ContinuousClock.now
                 try await self.store.append(batch.map(\.entry)) { sequence, entry, previous in
                     AuditChain.hash(sequence: sequence, entry: entry, previous: previous)
                 }
+                ServiceMetrics.shared.auditCommit.recordNanoseconds(ServiceMetrics.nanoseconds(ContinuousClock.now - started))
+                ServiceMetrics.shared.auditBatchSize.record(batch.count)
                 self.batches.add(1, ordering: .relaxed)
                 self.records.add(batch.count, ordering: .relaxed)
                 for pending in batch { pending.continuation.resume() }
             } catch {
+                ServiceMetrics.shared.auditFailures.increment()
                 self.logger.error("audit records could not be written; their requests fail", metadata: [
                     "records": "\(batch.count)", "error": "\(String(reflecting: error))",
                 ])

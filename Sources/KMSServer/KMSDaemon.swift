@@ -25,6 +25,10 @@ public struct KMSDaemon: Service {
         public var lastUsageFlushInterval: Duration = .seconds(10)
         /// How often request counts are written; a crash loses at most this much of them.
         public var usageFlushInterval: Duration = .seconds(10)
+        /// Where to serve GET /metrics, and what it returns; nil: not served.
+        public var metricsHost: String?
+        public var metricsPort = 9400
+        public var renderMetrics: (@Sendable () -> [UInt8])?
         /// How often kmsd looks for a root key re-wrap job to work on.
         public var rewrapInterval: Duration = .seconds(5)
         /// TLS on the listener; nil serves plain TCP (loopback development and tests).
@@ -91,6 +95,12 @@ public struct KMSDaemon: Service {
             tls: tlsContext, authentication: authentication
         )
         let awsJSON = try await self.bindAWSJSON(table: table, identities: identities, worker: worker, cache: cache, tls: tlsContext)
+        var metricsChannel: (any Channel)?
+        if let host = self.settings.metricsHost, let render = self.settings.renderMetrics {
+            metricsChannel = try await MetricsEndpoint.bind(to: try SocketAddress.makeAddressResolvingHost(host, port: self.settings.metricsPort), render: render)
+            self.logger.notice("serving metrics", metadata: ["listen": "\(metricsChannel?.localAddress.map { "\($0)" } ?? "?")"])
+        }
+        let metrics = metricsChannel
         if let address = server.localAddress { self.onListening(address, awsJSON?.localAddress) }
         self.logger.notice("serving", metadata: [
             "listen": "\(server.localAddress.map { "\($0)" } ?? "?")",
@@ -119,6 +129,7 @@ public struct KMSDaemon: Service {
         }
         await server.close()
         try? await awsJSON?.close()
+        try? await metrics?.close()
         await worker.close()
         self.logger.notice("stopped")
     }

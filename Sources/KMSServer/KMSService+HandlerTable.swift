@@ -12,6 +12,7 @@ extension KMSService {
             _ operation: @escaping @Sendable (KMSService) -> (Request, Caller) async throws(KMSError) -> Response
         ) {
             table.register(method) { request, context in
+                let started = ContinuousClock.now
                 let caller: Caller
                 do {
                     caller = try await self.gate.caller(for: context.connection)
@@ -24,10 +25,12 @@ extension KMSService {
                     response = try await operation(self)(request, caller)
                 } catch {
                     try await self.audit(caller, context: context, operation: method.name, error: error)
+                    ServiceMetrics.shared.request(method.name, result: Self.code(of: error), duration: ContinuousClock.now - started)
                     throw error
                 }
                 // No success is answered before its record is durable.
                 try await self.audit(caller, context: context, operation: method.name, error: nil)
+                ServiceMetrics.shared.request(method.name, result: "ok", duration: ContinuousClock.now - started)
                 return response
             }
         }

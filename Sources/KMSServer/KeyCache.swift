@@ -76,10 +76,12 @@ public final class KeyCache: Sendable {
 
     public func key(_ keyID: String) -> CachedKey? {
         let now = ContinuousClock.now
-        return self.state.withLock { state in
+        let found = self.state.withLock { state -> CachedKey? in
             guard let entry = state.keys[keyID], entry.expires > now else { return nil }
             return entry.value
         }
+        (found == nil ? ServiceMetrics.shared.cacheMisses : ServiceMetrics.shared.cacheHits).increment()
+        return found
     }
 
     public func store(_ key: CachedKey, loadedAt generation: UInt64) {

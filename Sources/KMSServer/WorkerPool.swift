@@ -26,7 +26,10 @@ public final class WorkerPool: Sendable {
             attempt += 1
             do {
                 let connection = try await self.pool.connection()
-                return try await connection.call(method, request)
+                let started = ContinuousClock.now
+                let response = try await connection.call(method, request)
+                ServiceMetrics.shared.workerCall(method.name, duration: ContinuousClock.now - started)
+                return response
             } catch let error as RPCError where error.code == RPCError.connectionClosedCode && attempt < 2 {
                 continue
             } catch let error as RPCError {

@@ -4,6 +4,8 @@ import KMSDomain
 import KMSServer
 import KMSStore
 import Logging
+import Metrics
+import Prometheus
 import PostgresNIO
 import ServiceLifecycle
 
@@ -43,6 +45,7 @@ struct Serve: AsyncParsableCommand {
         name: .customLong("certificate-principal"),
         help: "URI=ARN: a client certificate with this URI SAN (a SPIFFE id; a trailing * matches any suffix) acts as this principal. Repeatable."
     ) var certificatePrincipals: [String] = []
+    @Option(help: "Serve Prometheus metrics at GET /metrics on host:port (KMSD_METRICS_LISTEN). Default: not served.") var metricsListen: String?
     @Option(name: .customLong("aws-json-listen"), help: "Serve the AWS JSON API (aws CLI, boto3, AWS SDKs) on host:port, HTTPS when TLS is configured (KMSD_AWS_JSON_LISTEN). Default: not served.") var awsJSONListen: String?
     @Flag(help: "DEVELOPMENT ONLY: serve connections that present no credentials as the default account's root.") var insecureDevNoAuth = false
 
@@ -105,6 +108,14 @@ struct Serve: AsyncParsableCommand {
             guard let (jsonHost, jsonPort) = hostAndPort(text) else { throw ValidationError("--aws-json-listen must be host:port, not '\(text)'") }
             settings.awsJSONHost = jsonHost
             settings.awsJSONPort = jsonPort
+        }
+        if let text = pick(metricsListen, "METRICS_LISTEN", file.metricsListen, { $0 }) {
+            guard let (metricsHost, metricsPort) = hostAndPort(text) else { throw ValidationError("--metrics-listen must be host:port, not '\(text)'") }
+            let registry = PrometheusCollectorRegistry()
+            MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+            settings.metricsHost = metricsHost
+            settings.metricsPort = metricsPort
+            settings.renderMetrics = { registry.emitToBuffer() }
         }
         settings.insecureNoAuthentication = insecureDevNoAuth || environment("INSECURE_DEV_NO_AUTH") == "1" || file.insecureDevNoAuth == true
         let connections = max(2, pick(databaseConnections, "DATABASE_CONNECTIONS", file.databaseConnections, { Int($0) }) ?? 20)

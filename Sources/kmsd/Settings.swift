@@ -27,6 +27,7 @@ struct SettingsFile: Decodable {
     var certificatePrincipals: [String: String]?
     var insecureDevNoAuth: Bool?
     var awsJSONListen: String?
+    var metricsListen: String?
 
     static func load(_ path: String?) throws -> SettingsFile {
         guard let path else { return SettingsFile() }

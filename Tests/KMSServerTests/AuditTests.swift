@@ -201,3 +201,46 @@ import Testing
         await stack.stop()
     }
 }
+
+/// The Prometheus endpoint shows requests by operation and result, latencies, worker round
+/// trips, cache hits and audit batches.
+@Suite struct MetricsTests {
+    static func freePort() throws -> Int {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", "-c", "import socket; s=socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])"]
+        let out = Pipe()
+        process.standardOutput = out
+        try process.run()
+        process.waitUntilExit()
+        return Int(String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+    }
+
+    static func scrape(_ port: Int) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", "-c", "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:\(port)/metrics').read().decode())"]
+        let out = Pipe()
+        process.standardOutput = out
+        try process.run()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return text
+    }
+
+    @Test func prometheusSeesRequestsLatencyCacheAndAudit() async throws {
+        let port = try Self.freePort()
+        let stack = try await KMSStack.start(kmsdArguments: ["--metrics-listen", "127.0.0.1:\(port)"])
+        let key = try await stack.client.createKey()
+        for _ in 0..<5 { _ = try await stack.client.encrypt(key.keyID, [1]) }
+        _ = try? await stack.client.describe("alias/none")
+        let text = try Self.scrape(port)
+        #expect(text.contains(#"kms_requests_total{operation="Encrypt",result="ok"} 5"#), "\(text.prefix(2000))")
+        #expect(text.contains(#"kms_requests_total{operation="DescribeKey",result="NotFoundException"} 1"#))
+        #expect(text.contains("kms_request_duration_seconds_bucket"))
+        #expect(text.contains(#"kms_worker_call_duration_seconds_count{method="Encrypt"} 5"#))
+        #expect(text.contains(#"kms_cache_lookups_total{result="hit"}"#))
+        #expect(text.contains("kms_audit_commit_duration_seconds_count"))
+        await stack.stop()
+    }
+}

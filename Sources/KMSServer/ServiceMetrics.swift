@@ -1,0 +1,52 @@
+import Metrics
+import Synchronization
+
+/// kmsd's metrics through swift-metrics (kmsd exports them in Prometheus's format). Handles are
+/// made once per label set and kept, so the hot path only increments.
+public final class ServiceMetrics: Sendable {
+    public static let shared = ServiceMetrics()
+
+    private let requests = Mutex<[String: Counter]>([:])
+    private let durations = Mutex<[String: Metrics.Timer]>([:])
+    private let workerCalls = Mutex<[String: Metrics.Timer]>([:])
+    let cacheHits = Counter(label: "kms_cache_lookups_total", dimensions: [("result", "hit")])
+    let cacheMisses = Counter(label: "kms_cache_lookups_total", dimensions: [("result", "miss")])
+    let auditBatchSize = Recorder(label: "kms_audit_batch_records", aggregate: true)
+    let auditCommit = Metrics.Timer(label: "kms_audit_commit_duration_seconds")
+    let auditFailures = Counter(label: "kms_audit_commit_failures_total")
+
+    /// Requests by operation and result ("ok" or the error code).
+    func request(_ operation: String, result: String, duration: Duration) {
+        let key = operation + "|" + result
+        let counter = self.requests.withLock { counters in
+            if let counter = counters[key] { return counter }
+            let counter = Counter(label: "kms_requests_total", dimensions: [("operation", operation), ("result", result)])
+            counters[key] = counter
+            return counter
+        }
+        counter.increment()
+        let timer = self.durations.withLock { timers in
+            if let timer = timers[operation] { return timer }
+            let timer = Metrics.Timer(label: "kms_request_duration_seconds", dimensions: [("operation", operation)])
+            timers[operation] = timer
+            return timer
+        }
+        timer.recordNanoseconds(Self.nanoseconds(duration))
+    }
+
+    /// kms-cryptod round trips by method.
+    func workerCall(_ method: String, duration: Duration) {
+        let timer = self.workerCalls.withLock { timers in
+            if let timer = timers[method] { return timer }
+            let timer = Metrics.Timer(label: "kms_worker_call_duration_seconds", dimensions: [("method", method)])
+            timers[method] = timer
+            return timer
+        }
+        timer.recordNanoseconds(Self.nanoseconds(duration))
+    }
+
+    static func nanoseconds(_ duration: Duration) -> Int64 {
+        let (seconds, attoseconds) = duration.components
+        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+    }
+}
