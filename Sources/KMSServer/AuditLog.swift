@@ -47,6 +47,8 @@ public final class AuditLog: Sendable {
     private struct State {
         var queue: [Pending] = []
         var flushing = false
+        /// The chain's head as this kmsd last wrote or read it (only the flushing task uses it).
+        var head: AuditStore.Head?
     }
 
     private let state = Mutex(State())
@@ -75,6 +77,37 @@ public final class AuditLog: Sendable {
         }
     }
 
+    /// Chains the entries from the known head and writes them in one statement; when another
+    /// kmsd moved the head meanwhile, reads it and chains them again.
+    private func write(_ entries: [AuditEntry]) async throws {
+        var head = self.state.withLock { $0.head }
+        while true {
+            let expected: AuditStore.Head
+            if let head { expected = head } else { expected = try await self.store.head() }
+            var records: [AuditRecord] = []
+            var previous = expected
+            for entry in entries {
+                let sequence = previous.sequence + 1
+                let digest = AuditChain.hash(sequence: sequence, entry: entry, previous: previous.hash)
+                records.append(AuditRecord(sequence: sequence, entry: entry, previousHash: previous.hash, hash: digest))
+                previous = AuditStore.Head(sequence: sequence, hash: digest)
+            }
+            let written: Bool
+            do {
+                written = try await self.store.append(records, expecting: expected)
+            } catch {
+                self.state.withLock { $0.head = nil }
+                throw error
+            }
+            if written {
+                let newHead = previous
+                self.state.withLock { $0.head = newHead }
+                return
+            }
+            head = nil
+        }
+    }
+
     private func drain() async {
         while true {
             let batch = self.state.withLock { state -> [Pending] in
@@ -90,9 +123,7 @@ public final class AuditLog: Sendable {
             if batch.isEmpty { return }
             do {
                 let started = ContinuousClock.now
-                try await self.store.append(batch.map(\.entry)) { sequence, entry, previous in
-                    AuditChain.hash(sequence: sequence, entry: entry, previous: previous)
-                }
+                try await self.write(batch.map(\.entry))
                 ServiceMetrics.shared.auditCommit.recordNanoseconds(ServiceMetrics.nanoseconds(ContinuousClock.now - started))
                 ServiceMetrics.shared.auditBatchSize.record(batch.count)
                 self.batches.add(1, ordering: .relaxed)

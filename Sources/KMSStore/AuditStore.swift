@@ -32,44 +32,58 @@ public struct AuditStore: Sendable {
         self.logger = logger
     }
 
-    /// Appends `entries` in order to the one chain, all or nothing. `hash` computes a record's
-    /// hash from its sequence, content and the previous hash.
-    public func append(_ entries: [AuditEntry], hash: @Sendable (Int64, AuditEntry, [UInt8]) -> [UInt8]) async throws {
-        guard !entries.isEmpty else { return }
-        try await self.client.withTransaction(logger: self.logger) { connection in
-            let head = try await connection.query("SELECT last_seq, last_hash FROM kms_audit_head FOR UPDATE", logger: self.logger)
-            var last: (Int64, [UInt8]) = (0, [])
-            for try await (seq, digest) in head.decode((Int64, Data).self) { last = (seq, Array(digest)) }
-            var records: [AuditRecord] = []
-            for entry in entries {
-                let sequence = last.0 + 1
-                let digest = hash(sequence, entry, last.1)
-                records.append(AuditRecord(sequence: sequence, entry: entry, previousHash: last.1, hash: digest))
-                last = (sequence, digest)
-            }
-            try await connection.query(
-                """
-                INSERT INTO kms_audit (seq, event_time, request_id, principal_arn, access_key_id, source_ip, transport, operation,
-                    key_arns, alias, encryption_context, grant_id, error_code, prev_hash, record_hash)
-                SELECT r.seq, to_timestamp(r.micros / 1000000.0), r.request_id, r.principal_arn, NULLIF(r.access_key_id, ''),
-                    NULLIF(r.source_ip, ''), r.transport, r.operation, string_to_array(r.key_arns, ' '), NULLIF(r.alias, ''),
-                    NULLIF(r.context, ''), NULLIF(r.grant_id, ''), NULLIF(r.error_code, ''), decode(r.prev_hash, 'hex'),
-                    decode(r.record_hash, 'hex')
-                FROM unnest(\(records.map(\.sequence)), \(records.map(\.entry.microseconds)), \(records.map(\.entry.requestID)),
-                    \(records.map(\.entry.principalARN)), \(records.map { $0.entry.accessKeyID ?? "" }), \(records.map { $0.entry.sourceIP ?? "" }),
-                    \(records.map(\.entry.transport)), \(records.map(\.entry.operation)), \(records.map { $0.entry.keyARNs.joined(separator: " ") }),
-                    \(records.map { $0.entry.alias ?? "" }), \(records.map { Self.json($0.entry.encryptionContext) ?? "" }),
-                    \(records.map { $0.entry.grantID ?? "" }), \(records.map { $0.entry.errorCode ?? "" }),
-                    \(records.map { Self.hex($0.previousHash) }), \(records.map { Self.hex($0.hash) }))
-                    AS r(seq, micros, request_id, principal_arn, access_key_id, source_ip, transport, operation, key_arns, alias,
-                         context, grant_id, error_code, prev_hash, record_hash)
-                """,
-                logger: self.logger
-            )
-            try await connection.query(
-                "UPDATE kms_audit_head SET last_seq = \(last.0), last_hash = \(Data(last.1))", logger: self.logger
-            )
+    /// The chain's head: the last sequence number and hash.
+    public struct Head: Sendable, Hashable {
+        public var sequence: Int64
+        public var hash: [UInt8]
+
+        public init(sequence: Int64, hash: [UInt8]) {
+            self.sequence = sequence
+            self.hash = hash
         }
+    }
+
+    public func head() async throws -> Head {
+        let rows = try await self.client.query("SELECT last_seq, last_hash FROM kms_audit_head", logger: self.logger)
+        for try await (sequence, digest) in rows.decode((Int64, Data).self) { return Head(sequence: sequence, hash: Array(digest)) }
+        throw StoreError.invalid("the audit log has no head row")
+    }
+
+    /// Appends `records`, chained from `expected`, in one statement (one round trip, its own
+    /// commit): the head moves to the last record only if it is still `expected`, and the rows
+    /// go in only if it moved. False when another writer extended the chain first; nothing
+    /// was written then.
+    public func append(_ records: [AuditRecord], expecting expected: Head) async throws -> Bool {
+        guard let last = records.last else { return true }
+        let rows = try await self.client.query(
+            """
+            WITH moved AS (
+                UPDATE kms_audit_head SET last_seq = \(last.sequence), last_hash = \(Data(last.hash))
+                WHERE last_seq = \(expected.sequence) AND last_hash = \(Data(expected.hash))
+                RETURNING 1
+            )
+            INSERT INTO kms_audit (seq, event_time, request_id, principal_arn, access_key_id, source_ip, transport, operation,
+                key_arns, alias, encryption_context, grant_id, error_code, prev_hash, record_hash)
+            SELECT r.seq, to_timestamp(r.micros / 1000000.0), r.request_id, r.principal_arn, NULLIF(r.access_key_id, ''),
+                NULLIF(r.source_ip, ''), r.transport, r.operation, string_to_array(r.key_arns, ' '), NULLIF(r.alias, ''),
+                NULLIF(r.context, ''), NULLIF(r.grant_id, ''), NULLIF(r.error_code, ''), decode(r.prev_hash, 'hex'),
+                decode(r.record_hash, 'hex')
+            FROM unnest(\(records.map(\.sequence)), \(records.map(\.entry.microseconds)), \(records.map(\.entry.requestID)),
+                \(records.map(\.entry.principalARN)), \(records.map { $0.entry.accessKeyID ?? "" }), \(records.map { $0.entry.sourceIP ?? "" }),
+                \(records.map(\.entry.transport)), \(records.map(\.entry.operation)), \(records.map { $0.entry.keyARNs.joined(separator: " ") }),
+                \(records.map { $0.entry.alias ?? "" }), \(records.map { Self.json($0.entry.encryptionContext) ?? "" }),
+                \(records.map { $0.entry.grantID ?? "" }), \(records.map { $0.entry.errorCode ?? "" }),
+                \(records.map { Self.hex($0.previousHash) }), \(records.map { Self.hex($0.hash) }))
+                AS r(seq, micros, request_id, principal_arn, access_key_id, source_ip, transport, operation, key_arns, alias,
+                     context, grant_id, error_code, prev_hash, record_hash)
+            WHERE EXISTS (SELECT 1 FROM moved)
+            RETURNING 1
+            """,
+            logger: self.logger
+        )
+        var inserted = 0
+        for try await _ in rows { inserted += 1 }
+        return inserted == records.count
     }
 
     static let columns = """

@@ -110,6 +110,38 @@ import Testing
         await stack.stop()
     }
 
+    @Test func twoKMSDWritingAtOnceKeepOneIntactChain() async throws {
+        let stack = try await KMSStack.start()
+        let other = try await stack.secondKMSD()
+        let clients = [stack.client, try other.client(credentials: stack.adminCredentials)]
+        let key = try await stack.client.createKey()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for client in clients {
+                for _ in 0..<4 {
+                    group.addTask { for _ in 0..<50 { _ = try await client.encrypt(key.keyID, [1]) } }
+                }
+            }
+            try await group.waitForAll()
+        }
+        var count = 0
+        var marker = ""
+        repeat {
+            var request = AdminListAuditRecordsRequest()
+            request.operation = "Encrypt"
+            request.limit = 1000
+            request.marker = marker
+            let page = try await stack.client.call(AdminMethod.listAuditRecords, request)
+            count += page.records.count
+            marker = page.nextMarker
+        } while !marker.isEmpty
+        #expect(count == 400)
+        let verified = try await Self.verify(stack.client)
+        #expect(verified.intact, "\(verified.reason)")
+        await clients[1].close()
+        await other.stop()
+        await stack.stop()
+    }
+
     @Test func everyAcknowledgedCallIsInTheLogAfterACrash() async throws {
         let stack = try await KMSStack.start()
         let key = try await stack.client.createKey()
