@@ -6,13 +6,17 @@ public struct RPCRequestContext: Sendable {
     public let method: String
     public let requestID: UInt64
     public let connection: RPCConnectionInfo
+    /// The id the caller was given for this request by a front end that gives one (the AWS
+    /// JSON endpoint's x-amzn-RequestId), so that logs and records use the same id.
+    public let externalID: String?
 
     /// For front ends other than the binary protocol (the AWS JSON endpoint) that dispatch
     /// through the same table.
-    public init(method: String, requestID: UInt64, connection: RPCConnectionInfo) {
+    public init(method: String, requestID: UInt64, connection: RPCConnectionInfo, externalID: String? = nil) {
         self.method = method
         self.requestID = requestID
         self.connection = connection
+        self.externalID = externalID
     }
 }
 

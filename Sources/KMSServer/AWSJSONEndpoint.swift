@@ -91,7 +91,8 @@ public final class AWSJSONEndpoint: Sendable {
         }
         let connection = RPCConnectionInfo(id: connectionID, remoteAddress: remoteAddress, secureTransport: secureTransport, identity: identity)
         let context = RPCRequestContext(
-            method: operation.name, requestID: self.requestIDs.wrappingAdd(1, ordering: .relaxed).newValue, connection: connection
+            method: operation.name, requestID: self.requestIDs.wrappingAdd(1, ordering: .relaxed).newValue, connection: connection,
+            externalID: requestID
         )
         do {
             let answer = try await handler(payload, context)

@@ -21,6 +21,9 @@ public struct Caller: Sendable {
     public var transport: String
     /// What this request touched, for its audit record.
     public let trail = AuditTrail()
+    /// The request's id in the audit log and in GetKeyLastUsage (and x-amzn-RequestId on the
+    /// AWS JSON endpoint).
+    public var requestID = ""
 
     public init(
         account: String, region: String, principalARN: String, accessKeyID: String? = nil, isAdmin: Bool = false,

@@ -1,3 +1,4 @@
+import Foundation
 import KMSDomain
 import KMSProto
 import KMSRPC
@@ -13,9 +14,10 @@ extension KMSService {
         ) {
             table.register(method) { request, context in
                 let started = ContinuousClock.now
-                let caller: Caller
+                var caller: Caller
                 do {
                     caller = try await self.gate.caller(for: context.connection)
+                    caller.requestID = context.externalID ?? UUID().uuidString.lowercased()
                 } catch {
                     try await self.audit(nil, context: context, operation: method.name, error: error)
                     throw error

@@ -9,14 +9,13 @@ import Synchronization
 /// most the uses of the last interval; GetKeyLastUsage reads memory first, so this kmsd's own
 /// answers are always current.
 public final class LastUsageTracker: Service, Sendable {
-    /// What the hot path stores: no string formatting per request.
     private struct Use {
         let operation: String
         let date: Date
-        let requestID: UUID
+        let requestID: String
 
         var record: KeyUsageRecord {
-            KeyUsageRecord(operation: self.operation, date: self.date, requestID: self.requestID.uuidString.lowercased())
+            KeyUsageRecord(operation: self.operation, date: self.date, requestID: self.requestID)
         }
     }
 
@@ -32,8 +31,9 @@ public final class LastUsageTracker: Service, Sendable {
         self.logger = logger
     }
 
-    func record(keyID: String, operation: String) {
-        let use = Use(operation: operation, date: Date(), requestID: UUID())
+    /// `requestID` is the request's id in the audit log, so the two can be matched.
+    func record(keyID: String, operation: String, requestID: String) {
+        let use = Use(operation: operation, date: Date(), requestID: requestID)
         self.pending.withLock { $0[keyID] = use }
     }
 

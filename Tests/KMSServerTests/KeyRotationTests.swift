@@ -204,6 +204,12 @@ import Testing
         #expect(here.keyLastUsage.operation == .encrypt)
         #expect(here.keyLastUsage.timestamp.date >= before)
         #expect(here.keyLastUsage.kmsRequestID.count == 36)
+        // The same id as the request's audit record.
+        var audit = AdminListAuditRecordsRequest()
+        audit.keyArn = key.arn
+        audit.operation = "Encrypt"
+        let records = try await kms.call(AdminMethod.listAuditRecords, audit).records
+        #expect(records.map(\.requestID) == [here.keyLastUsage.kmsRequestID])
 
         _ = try await kmsB.decrypt(blob)
         var seen: KMSKeyLastUsageTrackingOperation?

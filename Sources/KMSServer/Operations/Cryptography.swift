@@ -21,7 +21,7 @@ extension KMSService {
         response.ciphertextBlob = try await self.worker.call(WorkerMethod.encrypt, call).ciphertextBlob
         response.keyID = key.record.arn
         response.encryptionAlgorithm = .symmetricDefault
-        self.lastUsage.record(keyID: key.record.keyID, operation: "Encrypt")
+        self.lastUsage.record(keyID: key.record.keyID, operation: "Encrypt", requestID: caller.requestID)
         return response
     }
 
@@ -45,7 +45,7 @@ extension KMSService {
         response.keyID = key.record.arn
         response.encryptionAlgorithm = .symmetricDefault
         response.keyMaterialID = hex(material.materialID)
-        self.lastUsage.record(keyID: key.record.keyID, operation: "Decrypt")
+        self.lastUsage.record(keyID: key.record.keyID, operation: "Decrypt", requestID: caller.requestID)
         return response
     }
 
@@ -79,8 +79,8 @@ extension KMSService {
         response.destinationEncryptionAlgorithm = .symmetricDefault
         response.sourceKeyMaterialID = hex(sourceMaterial.materialID)
         response.destinationKeyMaterialID = hex(destinationMaterial.materialID)
-        self.lastUsage.record(keyID: source.record.keyID, operation: "ReEncrypt")
-        self.lastUsage.record(keyID: destination.record.keyID, operation: "ReEncrypt")
+        self.lastUsage.record(keyID: source.record.keyID, operation: "ReEncrypt", requestID: caller.requestID)
+        self.lastUsage.record(keyID: destination.record.keyID, operation: "ReEncrypt", requestID: caller.requestID)
         return response
     }
 
@@ -97,7 +97,7 @@ extension KMSService {
         response.plaintext = plaintext
         response.keyID = key.record.arn
         response.keyMaterialID = hex(key.record.currentMaterialID)
-        self.lastUsage.record(keyID: key.record.keyID, operation: "GenerateDataKey")
+        self.lastUsage.record(keyID: key.record.keyID, operation: "GenerateDataKey", requestID: caller.requestID)
         return response
     }
 
@@ -112,7 +112,7 @@ extension KMSService {
         response.ciphertextBlob = blob
         response.keyID = key.record.arn
         response.keyMaterialID = hex(key.record.currentMaterialID)
-        self.lastUsage.record(keyID: key.record.keyID, operation: "GenerateDataKeyWithoutPlaintext")
+        self.lastUsage.record(keyID: key.record.keyID, operation: "GenerateDataKeyWithoutPlaintext", requestID: caller.requestID)
         return response
     }
 
