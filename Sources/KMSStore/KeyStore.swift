@@ -43,6 +43,9 @@ public struct KeyStore: Sendable {
             return true
         } catch is AliasTaken {
             return false
+        } catch let error as PostgresTransactionError where error.closureError is AliasTaken {
+            // postgres-nio wraps what the transaction's body throws.
+            return false
         }
     }
 

@@ -66,14 +66,14 @@ import Testing
         workerProcess.executableURL = URL(fileURLWithPath: binaryPath("kms-bench", environment: "KMS_BENCH"))
         workerProcess.arguments = ["ceiling-worker", "--socket", socket]
         try workerProcess.run()
-        defer { workerProcess.terminate() }
+        defer { if workerProcess.isRunning { workerProcess.terminate() } }
         for _ in 0..<100 where !FileManager.default.fileExists(atPath: socket) { try await Task.sleep(for: .milliseconds(20)) }
         let port = Int.random(in: 20_000...40_000)
         let front = Process()
         front.executableURL = workerProcess.executableURL
         front.arguments = ["ceiling-front", "--listen", "127.0.0.1:\(port)", "--worker-socket", socket]
         try front.run()
-        defer { front.terminate() }
+        defer { if front.isRunning { front.terminate() } }
         try await Task.sleep(for: .milliseconds(300))
         let run = try Self.bench(["run", "--endpoint", "127.0.0.1:\(port)", "--ceiling", "--requests", "200", "--warmup", "0", "--json", "--no-progress"])
         #expect(run.status == 0, "\(run.stderr)")

@@ -23,7 +23,8 @@ public final class KMSDProcess: @unchecked Sendable {
     }
 
     deinit {
-        self.process?.terminate()
+        // Only a process still running: the pid of one that exited may already be another's.
+        if let process = self.process, process.isRunning { process.terminate() }
     }
 
     public func start() async throws {
@@ -54,7 +55,7 @@ public final class KMSDProcess: @unchecked Sendable {
 
     /// SIGKILL: a crash, with no chance to finish anything.
     public func crash() async {
-        guard let process = self.process else { return }
+        guard let process = self.process, process.isRunning else { return }
         kill(process.processIdentifier, SIGKILL)
         while process.isRunning { try? await Task.sleep(for: .milliseconds(20)) }
         self.process = nil
@@ -62,7 +63,7 @@ public final class KMSDProcess: @unchecked Sendable {
 
     public func stop() async {
         guard let process = self.process else { return }
-        process.terminate()
+        if process.isRunning { process.terminate() }
         while process.isRunning { try? await Task.sleep(for: .milliseconds(20)) }
         self.process = nil
     }

@@ -25,7 +25,8 @@ public final class WorkerProcess: @unchecked Sendable {
     }
 
     deinit {
-        self.process?.terminate()
+        // Only a process still running: the pid of one that exited may already be another's.
+        if let process = self.process, process.isRunning { process.terminate() }
         try? FileManager.default.removeItem(at: self.directory)
     }
 
@@ -63,14 +64,14 @@ public final class WorkerProcess: @unchecked Sendable {
 
     /// Sends a signal (SIGHUP re-reads the keyring).
     public func signal(_ number: Int32) {
-        guard let process = self.process else { return }
+        guard let process = self.process, process.isRunning else { return }
         kill(process.processIdentifier, number)
     }
 
     /// SIGTERM, then waits for the exit.
     public func stop() async {
         guard let process = self.process else { return }
-        process.terminate()
+        if process.isRunning { process.terminate() }
         while process.isRunning { try? await Task.sleep(for: .milliseconds(20)) }
         self.process = nil
     }
