@@ -55,9 +55,6 @@ public final class AuditLog: Sendable {
     let store: AuditStore
     let logger: Logger
     static let maximumBatch = 2000
-    /// Totals since start, for the benchmark figures (records / batches = mean batch size).
-    public let batches = Atomic<Int>(0)
-    public let records = Atomic<Int>(0)
 
     public init(store: AuditStore, logger: Logger) {
         self.store = store
@@ -126,8 +123,6 @@ public final class AuditLog: Sendable {
                 try await self.write(batch.map(\.entry))
                 ServiceMetrics.shared.auditCommit.recordNanoseconds(ServiceMetrics.nanoseconds(ContinuousClock.now - started))
                 ServiceMetrics.shared.auditBatchSize.record(batch.count)
-                self.batches.add(1, ordering: .relaxed)
-                self.records.add(batch.count, ordering: .relaxed)
                 for pending in batch { pending.continuation.resume() }
             } catch {
                 ServiceMetrics.shared.auditFailures.increment()

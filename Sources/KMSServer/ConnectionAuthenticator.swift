@@ -59,11 +59,6 @@ public struct ConnectionAuthenticator: Sendable {
     }
 
     private func lookup<T>(_ body: () async throws -> T) async throws(KMSError) -> T {
-        do {
-            return try await body()
-        } catch {
-            self.logger.error("database call failed", metadata: ["error": "\(String(reflecting: error))"])
-            throw KMSError.internalFailure("the identity store is unavailable; retry later")
-        }
+        try await storeCall(logger: self.logger, body)
     }
 }

@@ -58,17 +58,21 @@ public final class KMSService: Sendable {
         self.now = now
     }
 
-    /// Runs a store call, turning database failures into a retryable internal error: the
-    /// caller learns nothing about the database, the log does.
     func store<T>(_ body: () async throws -> T) async throws(KMSError) -> T {
-        do {
-            return try await body()
-        } catch let error as KMSError {
-            throw error
-        } catch {
-            self.logger.error("database call failed", metadata: ["error": "\(String(reflecting: error))"])
-            throw KMSError.internalFailure("the key store is unavailable; retry later")
-        }
+        try await storeCall(logger: self.logger, body)
+    }
+}
+
+/// Runs a database call, turning its failures into a retryable internal error: the caller
+/// learns nothing about the database, the log does. KMSErrors pass through.
+func storeCall<T>(logger: Logger, _ body: () async throws -> T) async throws(KMSError) -> T {
+    do {
+        return try await body()
+    } catch let error as KMSError {
+        throw error
+    } catch {
+        logger.error("database call failed", metadata: ["error": "\(String(reflecting: error))"])
+        throw KMSError.internalFailure("the key store is unavailable; retry later")
     }
 }
 

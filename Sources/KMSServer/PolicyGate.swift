@@ -73,16 +73,13 @@ public struct PolicyGate: RequestGate {
     func principal(_ arn: String) async throws(KMSError) -> CachedPrincipal? {
         if let cached = self.cache.principal(arn) { return cached }
         let generation = self.cache.generation
-        do {
+        return try await storeCall(logger: self.logger) {
             guard let record = try await self.identities.principal(arn) else { return nil }
             let policies = try await self.identities.policies(of: arn)
             let keys = try await self.identities.accessKeys(of: arn)
             let principal = CachedPrincipal(record: record, policies: policies, accessKeys: keys)
             self.cache.storePrincipal(principal, loadedAt: generation)
             return principal
-        } catch {
-            self.logger.error("database call failed", metadata: ["error": "\(String(reflecting: error))"])
-            throw KMSError.internalFailure("the identity store is unavailable; retry later")
         }
     }
 

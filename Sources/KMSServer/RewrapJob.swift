@@ -44,19 +44,8 @@ public struct RewrapJob: Service {
 
     func roundOnce() async throws {
         guard let job = try await self.store.latest(), job.finishedAt == nil else { return }
-        try await self.client.withConnection { connection in
-            let lock = try await connection.query("SELECT pg_try_advisory_lock(\(Self.lockKey))", logger: self.logger)
-            var held = false
-            for try await acquired in lock.decode(Bool.self) { held = acquired }
-            guard held else { return }
-            let outcome: Result<Void, any Error>
-            do {
-                outcome = .success(try await self.work(on: job))
-            } catch {
-                outcome = .failure(error)
-            }
-            try await connection.query("SELECT pg_advisory_unlock(\(Self.lockKey))", logger: self.logger)
-            try outcome.get()
+        _ = try await self.client.withSessionAdvisoryLock(Self.lockKey, logger: self.logger) {
+            try await self.work(on: job)
         }
     }
 

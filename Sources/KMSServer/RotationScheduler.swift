@@ -33,24 +33,10 @@ public struct RotationScheduler: Service {
         }
     }
 
-    /// Holds the lock on one connection for the round; rotations themselves use other
-    /// connections (each its own transaction), so a long round never holds one transaction open.
     func roundOnce() async throws {
-        try await self.client.withConnection { connection in
-            let lock = try await connection.query("SELECT pg_try_advisory_lock(\(Self.lockKey))", logger: self.logger)
-            var held = false
-            for try await acquired in lock.decode(Bool.self) { held = acquired }
-            guard held else { return }
-            let outcome: Result<Int, any Error>
-            do {
-                outcome = .success(try await self.service.rotateDueKeys())
-            } catch {
-                outcome = .failure(error)
-            }
-            // Released before the connection goes back to the pool, whatever the round did.
-            try await connection.query("SELECT pg_advisory_unlock(\(Self.lockKey))", logger: self.logger)
-            let rotated = try outcome.get()
-            if rotated > 0 { self.logger.notice("automatic rotation round", metadata: ["rotated": "\(rotated)"]) }
+        let rotated = try await self.client.withSessionAdvisoryLock(Self.lockKey, logger: self.logger) {
+            try await self.service.rotateDueKeys()
         }
+        if let rotated, rotated > 0 { self.logger.notice("automatic rotation round", metadata: ["rotated": "\(rotated)"]) }
     }
 }

@@ -104,13 +104,7 @@ public final class SigV4Authenticator: Sendable {
         if let cached = self.cache.signingKey(cacheKey) { return cached }
         let generation = self.cache.generation
         guard AccessKeySecrets.isValidAccessKeyID(authorization.accessKeyID) else { throw PolicyGate.invalidToken() }
-        let record: AccessKeyRecord?
-        do {
-            record = try await self.identities.accessKey(authorization.accessKeyID)
-        } catch {
-            self.logger.error("database call failed", metadata: ["error": "\(String(reflecting: error))"])
-            throw KMSError.internalFailure("the identity store is unavailable; retry later")
-        }
+        let record = try await storeCall(logger: self.logger) { try await self.identities.accessKey(authorization.accessKeyID) }
         guard let record, record.status == .active else { throw PolicyGate.invalidToken() }
         var derive = WorkerDeriveSigningKeyRequest()
         derive.accessKeyID = record.accessKeyID

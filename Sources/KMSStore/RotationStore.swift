@@ -113,41 +113,34 @@ public struct RotationStore: Sendable {
     }
 
     /// Adds or replaces tags unless the key would then have more than `Tags.maximumPerKey`;
-    /// false when it would.
-    public func putTags(keyID: String, _ tags: [(key: String, value: String)]) async throws -> Bool {
-        guard let id = UUID(uuidString: keyID) else { return false }
-        return try await self.client.withTransaction(logger: self.logger) { connection in
-            try await connection.query("SELECT 1 FROM kms_keys WHERE key_id = \(id) FOR UPDATE", logger: self.logger)
-            for tag in tags {
-                try await connection.query(
-                    """
-                    INSERT INTO kms_tags (key_id, tag_key, tag_value) VALUES (\(id), \(tag.key), \(tag.value))
-                    ON CONFLICT (key_id, tag_key) DO UPDATE SET tag_value = EXCLUDED.tag_value
-                    """,
-                    logger: self.logger
-                )
-            }
-            let rows = try await connection.query("SELECT count(*)::int FROM kms_tags WHERE key_id = \(id)", logger: self.logger)
-            var count = 0
-            for try await n in rows.decode(Int.self) { count = n }
-            // Throwing rolls the transaction back: no tag of this request is kept.
-            if count > Tags.maximumPerKey { throw TooManyTags() }
-            return true
-        }
-    }
-
-    private struct TooManyTags: Error {}
-
-    /// Like putTags, but false (nothing stored) when the key would exceed the limit.
+    /// false (and nothing of the request stored) when it would.
     public func putTagsWithinLimit(keyID: String, _ tags: [(key: String, value: String)]) async throws -> Bool {
+        guard let id = UUID(uuidString: keyID) else { return false }
         do {
-            return try await self.putTags(keyID: keyID, tags)
-        } catch is TooManyTags {
-            return false
+            try await self.client.withTransaction(logger: self.logger) { connection in
+                try await connection.query("SELECT 1 FROM kms_keys WHERE key_id = \(id) FOR UPDATE", logger: self.logger)
+                for tag in tags {
+                    try await connection.query(
+                        """
+                        INSERT INTO kms_tags (key_id, tag_key, tag_value) VALUES (\(id), \(tag.key), \(tag.value))
+                        ON CONFLICT (key_id, tag_key) DO UPDATE SET tag_value = EXCLUDED.tag_value
+                        """,
+                        logger: self.logger
+                    )
+                }
+                let rows = try await connection.query("SELECT count(*)::int FROM kms_tags WHERE key_id = \(id)", logger: self.logger)
+                var count = 0
+                for try await n in rows.decode(Int.self) { count = n }
+                // Throwing rolls the transaction back: no tag of this request is kept.
+                if count > Tags.maximumPerKey { throw TooManyTags() }
+            }
+            return true
         } catch let error as PostgresTransactionError where error.closureError is TooManyTags {
             return false
         }
     }
+
+    private struct TooManyTags: Error {}
 
     public func removeTags(keyID: String, _ keys: [String]) async throws {
         guard let id = UUID(uuidString: keyID) else { return }

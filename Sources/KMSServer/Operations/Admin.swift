@@ -143,13 +143,7 @@ extension KMSService {
             accessKeyID: accessKeyID, principalARN: principal.arn, status: .active,
             wrappedSecret: Array(wrapped.wrappedSecret), creationDate: now
         )
-        let outcome: IdentityStore.AccessKeyInsert
-        do {
-            outcome = try await identities.insertAccessKey(record, rootKeyID: rootKeyID)
-        } catch {
-            logger.error("database call failed", metadata: ["error": "\(String(reflecting: error))"])
-            throw KMSError.internalFailure("the identity store is unavailable; retry later")
-        }
+        let outcome = try await storeCall(logger: logger) { try await identities.insertAccessKey(record, rootKeyID: rootKeyID) }
         switch outcome {
         case .inserted:
             return (record, wrapped.secretAccessKey)
