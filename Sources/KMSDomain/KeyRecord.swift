@@ -26,12 +26,16 @@ public struct KeyRecord: Sendable, Hashable {
     public var rotationPeriodInDays: Int?
     /// When the scheduler rotates the key next (automatic rotation only).
     public var nextRotationDate: Date?
+    /// Imported material only: when it expires (KEY_MATERIAL_EXPIRES), and the model itself.
+    public var validTo: Date?
+    public var expirationModel: ExpirationModel?
 
     public init(
         keyID: String, arn: String, account: String, region: String, description: String,
         state: KeyState, usage: KeyUsage, spec: KeySpec, origin: Origin, manager: KeyManager,
         creationDate: Date, deletionDate: Date?, pendingWindowInDays: Int?, policy: String,
-        currentMaterialID: [UInt8], version: Int64, rotationPeriodInDays: Int? = nil, nextRotationDate: Date? = nil
+        currentMaterialID: [UInt8], version: Int64, rotationPeriodInDays: Int? = nil, nextRotationDate: Date? = nil,
+        validTo: Date? = nil, expirationModel: ExpirationModel? = nil
     ) {
         self.keyID = keyID
         self.arn = arn
@@ -51,14 +55,21 @@ public struct KeyRecord: Sendable, Hashable {
         self.version = version
         self.rotationPeriodInDays = rotationPeriodInDays
         self.nextRotationDate = nextRotationDate
+        self.validTo = validTo
+        self.expirationModel = expirationModel
     }
 
     /// Rotation exists for symmetric keys of origin AWS_KMS only, as in AWS.
     public var canRotate: Bool { self.spec == .symmetricDefault && self.origin == .awsKMS }
 
-    public var encryptionAlgorithms: [EncryptionAlgorithm] {
-        self.spec == .symmetricDefault ? [.symmetricDefault] : []
-    }
+    public var encryptionAlgorithms: [EncryptionAlgorithm] { self.spec.encryptionAlgorithms(usage: self.usage) }
+    public var signingAlgorithms: [SigningAlgorithm] { self.spec.signingAlgorithms(usage: self.usage) }
+    public var macAlgorithms: [MacAlgorithm] { self.usage == .generateVerifyMac ? self.spec.macAlgorithms : [] }
+    public var keyAgreementAlgorithms: [KeyAgreementAlgorithm] { self.spec.keyAgreementAlgorithms(usage: self.usage) }
+
+    /// Whether the key has had material (an EXTERNAL key has none until its first import; after
+    /// its imported material is deleted or expires, the id stays: only that material may return).
+    public var hasMaterial: Bool { !self.currentMaterialID.isEmpty }
 }
 
 /// One alias as stored.

@@ -8,6 +8,9 @@ import ServiceLifecycle
 /// a time does it (a transaction-scoped advisory lock; the others skip the round), and each
 /// delete re-checks state and date, so a CancelKeyDeletion that lands first always wins.
 /// After this, ciphertexts under those keys can never be decrypted again.
+///
+/// The same round deletes imported key material past its ValidTo: the key goes back to
+/// PendingImport (or stays PendingDeletion) until the same material is imported again.
 public struct DeletionReaper: Service {
     static let lockKey: Int64 = 0x4B4D_535F_5245_4150  // "KMS_REAP"
 
@@ -58,6 +61,25 @@ public struct DeletionReaper: Service {
             for try await (id, arn) in rows.decode((UUID, String).self) {
                 deleted.append(id.uuidString.lowercased())
                 self.logger.notice("deleted key after its deletion window", metadata: ["key_arn": "\(arn)"])
+            }
+            let expired = try await connection.query(
+                """
+                WITH expired AS (
+                    SELECT key_id FROM kms_keys WHERE valid_to IS NOT NULL AND valid_to <= \(now)
+                    ORDER BY valid_to LIMIT 500 FOR UPDATE SKIP LOCKED
+                ), gone AS (
+                    DELETE FROM kms_key_materials WHERE key_id IN (SELECT key_id FROM expired)
+                )
+                UPDATE kms_keys SET
+                    key_state = CASE WHEN key_state = 'PendingDeletion' THEN key_state ELSE 'PendingImport' END,
+                    valid_to = NULL, row_version = row_version + 1
+                WHERE key_id IN (SELECT key_id FROM expired)
+                RETURNING arn
+                """,
+                logger: self.logger
+            )
+            for try await arn in expired.decode(String.self) {
+                self.logger.notice("deleted imported key material at its ValidTo", metadata: ["key_arn": "\(arn)"])
             }
             return deleted
         }

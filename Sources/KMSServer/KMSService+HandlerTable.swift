@@ -50,6 +50,17 @@ extension KMSService {
         serve(KMSMethod.generateDataKey) { $0.generateDataKey }
         serve(KMSMethod.generateDataKeyWithoutPlaintext) { $0.generateDataKeyWithoutPlaintext }
         serve(KMSMethod.generateRandom) { $0.generateRandom }
+        serve(KMSMethod.generateDataKeyPair) { $0.generateDataKeyPair }
+        serve(KMSMethod.generateDataKeyPairWithoutPlaintext) { $0.generateDataKeyPairWithoutPlaintext }
+        serve(KMSMethod.sign) { $0.sign }
+        serve(KMSMethod.verify) { $0.verify }
+        serve(KMSMethod.getPublicKey) { $0.getPublicKey }
+        serve(KMSMethod.generateMac) { $0.generateMac }
+        serve(KMSMethod.verifyMac) { $0.verifyMac }
+        serve(KMSMethod.deriveSharedSecret) { $0.deriveSharedSecret }
+        serve(KMSMethod.getParametersForImport) { $0.getParametersForImport }
+        serve(KMSMethod.importKeyMaterial) { $0.importKeyMaterial }
+        serve(KMSMethod.deleteImportedKeyMaterial) { $0.deleteImportedKeyMaterial }
         serve(KMSMethod.createAlias) { $0.createAlias }
         serve(KMSMethod.updateAlias) { $0.updateAlias }
         serve(KMSMethod.deleteAlias) { $0.deleteAlias }

@@ -77,12 +77,17 @@ func storeCall<T>(logger: Logger, _ body: () async throws -> T) async throws(KMS
 }
 
 extension KMSService {
-    /// New symmetric key material for a key, wrapped by kms-cryptod, as it will be stored.
-    func generateMaterial(keyID: String, keyARN: String) async throws(KMSError) -> StoredMaterial {
+    /// New key material for a key, wrapped by kms-cryptod, as it will be stored.
+    func generateMaterial(keyID: String, keyARN: String, spec: KeySpec = .symmetricDefault) async throws(KMSError) -> StoredMaterial {
         var generate = WorkerGenerateKeyMaterialRequest()
         generate.keyID = keyID
         generate.keyArn = keyARN
-        generate.kind = .symmetric256
+        if spec == .symmetricDefault {
+            generate.kind = .symmetric256
+        } else {
+            generate.kind = .byKeySpec
+            generate.keySpec = spec.rawValue
+        }
         let generated = try await self.worker.call(WorkerMethod.generateKeyMaterial, generate)
         guard let rootKeyID = UUID(uuidString: generated.rootKeyID) else {
             throw KMSError.internalFailure("the crypto worker named an invalid root key")

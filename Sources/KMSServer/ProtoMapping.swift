@@ -27,8 +27,13 @@ extension KMSKeyMetadata {
         self.keySpec = KMSKeySpec(awsName: key.spec.rawValue) ?? .unspecified
         self.customerMasterKeySpec = KMSCustomerMasterKeySpec(awsName: key.spec.rawValue) ?? .unspecified
         self.encryptionAlgorithms = key.encryptionAlgorithms.compactMap { KMSEncryptionAlgorithmSpec(awsName: $0.rawValue) }
+        self.signingAlgorithms = key.signingAlgorithms.compactMap { KMSSigningAlgorithmSpec(awsName: $0.rawValue) }
+        self.macAlgorithms = key.macAlgorithms.compactMap { KMSMacAlgorithmSpec(awsName: $0.rawValue) }
+        self.keyAgreementAlgorithms = key.keyAgreementAlgorithms.compactMap { KMSKeyAgreementAlgorithmSpec(awsName: $0.rawValue) }
         self.multiRegion = false
-        self.currentKeyMaterialID = hex(key.currentMaterialID)
+        if key.hasMaterial { self.currentKeyMaterialID = hex(key.currentMaterialID) }
+        if let validTo = key.validTo { self.validTo = Google_Protobuf_Timestamp(date: validTo) }
+        if let model = key.expirationModel { self.expirationModel = KMSExpirationModel(awsName: model.rawValue) ?? .unspecified }
     }
 }
 
@@ -40,6 +45,7 @@ extension WorkerKeyRef {
         self.keyArn = key.record.arn
         self.material.materialID = Data(material.materialID)
         self.material.wrapped = Data(material.wrapped)
+        if key.record.spec != .symmetricDefault { self.keySpec = key.record.spec.rawValue }
     }
 }
 

@@ -1,3 +1,4 @@
+import Foundation
 import KMSDomain
 
 /// Request checks shared by several operations, with AWS's messages.
@@ -23,18 +24,76 @@ enum Validation {
         return Int(value)
     }
 
-    /// Usable for symmetric encryption: state, usage and (if given) algorithm.
-    static func symmetricEncryption(_ key: KeyRecord, algorithm: String?) throws(KMSError) {
+    /// Usable now: its state, and imported material not past its ValidTo (the reaper deletes
+    /// such material within a round; until then it is already refused).
+    static func usable(_ key: KeyRecord, now: Date) throws(KMSError) {
         try key.state.checkUsable(keyARN: key.arn)
-        guard key.usage == .encryptDecrypt else {
+        if let validTo = key.validTo, validTo <= now {
+            throw KMSError(.invalidState, "\(key.arn)'s imported key material expired; import it again.")
+        }
+    }
+
+    /// Usable for Encrypt, Decrypt or ReEncrypt: state, usage and algorithm (SYMMETRIC_DEFAULT
+    /// when not given). Returns the algorithm.
+    static func encryption(_ key: KeyRecord, algorithm name: String?, now: Date) throws(KMSError) -> EncryptionAlgorithm {
+        try usable(key, now: now)
+        try usage(key, .encryptDecrypt)
+        let algorithm = name.flatMap(EncryptionAlgorithm.init(rawValue:)) ?? (name == nil ? .symmetricDefault : nil)
+        guard let algorithm, key.encryptionAlgorithms.contains(algorithm) else {
+            throw KMSError(.invalidKeyUsage, "The encryption algorithm \(name ?? "SYMMETRIC_DEFAULT") is not valid for \(key.arn); it supports \(key.encryptionAlgorithms.map(\.rawValue).joined(separator: ", ")).")
+        }
+        return algorithm
+    }
+
+    /// Usable for operations that only symmetric encryption keys do (data keys).
+    static func symmetricEncryption(_ key: KeyRecord, algorithm: String?, now: Date) throws(KMSError) {
+        _ = try encryption(key, algorithm: algorithm, now: now)
+        guard key.spec == .symmetricDefault else {
+            throw KMSError(.invalidKeyUsage, "\(key.arn) is an asymmetric key; this operation needs a symmetric encryption key.")
+        }
+    }
+
+    static func usage(_ key: KeyRecord, _ expected: KeyUsage) throws(KMSError) {
+        guard key.usage == expected else {
             throw KMSError(.invalidKeyUsage, "\(key.arn) key usage is \(key.usage.rawValue) which is not valid for this operation.")
         }
-        guard key.spec == .symmetricDefault else {
-            throw KMSError(.unsupportedOperation, "\(key.arn) is an asymmetric key; this operation needs a symmetric one.")
+    }
+
+    /// Sign and Verify: state, usage, algorithm for the key's spec, and the message (RAW:
+    /// 1..4096 bytes; DIGEST: exactly the algorithm's digest length).
+    static func signing(
+        _ key: KeyRecord, algorithm name: String, messageType typeName: String?, message: Int, now: Date
+    ) throws(KMSError) -> (SigningAlgorithm, MessageType) {
+        try Limits.check(message, in: Limits.plaintextBytes, field: "message")
+        try usable(key, now: now)
+        try usage(key, .signVerify)
+        guard let algorithm = SigningAlgorithm(rawValue: name), key.signingAlgorithms.contains(algorithm) else {
+            throw KMSError(.invalidKeyUsage, "The signing algorithm \(name.isEmpty ? "(none)" : name) is not valid for \(key.arn); it supports \(key.signingAlgorithms.map(\.rawValue).joined(separator: ", ")).")
         }
-        if let algorithm, algorithm != EncryptionAlgorithm.symmetricDefault.rawValue {
-            throw KMSError(.invalidKeyUsage, "The encryption algorithm \(algorithm) is not valid for \(key.arn).")
+        let type = typeName.flatMap(MessageType.init(rawValue:)) ?? (typeName == nil ? .raw : nil)
+        guard let type, type != .externalMu else {
+            throw .validation("1 validation error detected: Value '\(typeName ?? "")' at 'messageType' failed to satisfy constraint: Member must satisfy enum value set: [RAW, DIGEST]")
         }
+        if type == .digest {
+            guard let digest = algorithm.digestBytes else {
+                throw .validation("The signing algorithm \(algorithm.rawValue) signs RAW messages only.")
+            }
+            guard message == digest else {
+                throw .validation("Digest is invalid length for algorithm \(algorithm.rawValue): a DIGEST message must be \(digest) bytes, not \(message).")
+            }
+        }
+        return (algorithm, type)
+    }
+
+    /// GenerateMac and VerifyMac.
+    static func mac(_ key: KeyRecord, algorithm name: String, message: Int, now: Date) throws(KMSError) -> MacAlgorithm {
+        try Limits.check(message, in: Limits.plaintextBytes, field: "message")
+        try usable(key, now: now)
+        try usage(key, .generateVerifyMac)
+        guard let algorithm = MacAlgorithm(rawValue: name), key.macAlgorithms.contains(algorithm) else {
+            throw KMSError(.invalidKeyUsage, "The MAC algorithm \(name.isEmpty ? "(none)" : name) is not valid for \(key.arn); it supports \(key.macAlgorithms.map(\.rawValue).joined(separator: ", ")).")
+        }
+        return algorithm
     }
 
     static func dryRun(_ requested: Bool) throws(KMSError) {

@@ -30,13 +30,13 @@ public struct KeyStore: Sendable {
     static let columns = """
         key_id, arn, account_id, region, description, key_state, key_usage, key_spec, origin, key_manager,
         creation_date, deletion_date, pending_window_days, policy, current_material_id, row_version,
-        rotation_period_days, next_rotation_date
+        rotation_period_days, next_rotation_date, valid_to, expiration_model
         """
 
     /// Inserts a key with its first material; with `alias`, also that alias for it, all or
     /// nothing: returns false (and inserts nothing) when the alias exists already.
     @discardableResult
-    public func insert(_ key: KeyRecord, material: StoredMaterial, alias: String? = nil, tags: [(key: String, value: String)] = []) async throws -> Bool {
+    public func insert(_ key: KeyRecord, material: StoredMaterial?, alias: String? = nil, tags: [(key: String, value: String)] = []) async throws -> Bool {
         guard let id = UUID(uuidString: key.keyID) else { throw StoreError.invalid("key id \(key.keyID)") }
         do {
             try await self.insert(key, id: id, material: material, alias: alias, tags: tags)
@@ -51,27 +51,30 @@ public struct KeyStore: Sendable {
 
     private struct AliasTaken: Error {}
 
-    private func insert(_ key: KeyRecord, id: UUID, material: StoredMaterial, alias: String?, tags: [(key: String, value: String)]) async throws {
+    private func insert(_ key: KeyRecord, id: UUID, material: StoredMaterial?, alias: String?, tags: [(key: String, value: String)]) async throws {
         try await self.client.withTransaction(logger: self.logger) { connection in
             try await connection.query(
                 """
                 INSERT INTO kms_keys (key_id, arn, account_id, region, description, key_state, key_usage, key_spec,
                     origin, key_manager, creation_date, deletion_date, pending_window_days, policy,
-                    current_material_id, row_version, rotation_period_days, next_rotation_date)
+                    current_material_id, row_version, rotation_period_days, next_rotation_date, valid_to, expiration_model)
                 VALUES (\(id), \(key.arn), \(key.account), \(key.region), \(key.description), \(key.state.rawValue),
                     \(key.usage.rawValue), \(key.spec.rawValue), \(key.origin.rawValue), \(key.manager.rawValue),
                     \(key.creationDate), \(key.deletionDate), \(key.pendingWindowInDays), \(key.policy),
-                    \(Data(key.currentMaterialID)), \(key.version), \(key.rotationPeriodInDays), \(key.nextRotationDate))
+                    \(Data(key.currentMaterialID)), \(key.version), \(key.rotationPeriodInDays), \(key.nextRotationDate),
+                    \(key.validTo), \(key.expirationModel?.rawValue))
                 """,
                 logger: self.logger
             )
-            try await connection.query(
-                """
-                INSERT INTO kms_key_materials (key_id, material_id, wrapped, root_key_id, created_at)
-                VALUES (\(id), \(Data(material.materialID)), \(Data(material.wrapped)), \(material.rootKeyID), now())
-                """,
-                logger: self.logger
-            )
+            if let material {
+                try await connection.query(
+                    """
+                    INSERT INTO kms_key_materials (key_id, material_id, wrapped, root_key_id, created_at)
+                    VALUES (\(id), \(Data(material.materialID)), \(Data(material.wrapped)), \(material.rootKeyID), now())
+                    """,
+                    logger: self.logger
+                )
+            }
             for tag in tags {
                 try await connection.query(
                     "INSERT INTO kms_tags (key_id, tag_key, tag_value) VALUES (\(id), \(tag.key), \(tag.value))",
@@ -139,6 +142,7 @@ public struct KeyStore: Sendable {
                 deletion_date = \(record.deletionDate), pending_window_days = \(record.pendingWindowInDays),
                 policy = \(record.policy), current_material_id = \(Data(record.currentMaterialID)),
                 rotation_period_days = \(record.rotationPeriodInDays), next_rotation_date = \(record.nextRotationDate),
+                valid_to = \(record.validTo), expiration_model = \(record.expirationModel?.rawValue),
                 row_version = row_version + 1
             WHERE key_id = \(id) AND row_version = \(record.version)
             RETURNING \(unescaped: Self.columns)
@@ -163,6 +167,8 @@ public struct KeyStore: Sendable {
         let version = try columns["row_version"].decode(Int64.self)
         let rotationPeriod = try columns["rotation_period_days"].decode(Int?.self)
         let nextRotation = try columns["next_rotation_date"].decode(Date?.self)
+        let validTo = try columns["valid_to"].decode(Date?.self)
+        let expirationModel = try columns["expiration_model"].decode(String?.self).flatMap(ExpirationModel.init(rawValue:))
         guard let state = KeyState(rawValue: state), let usage = KeyUsage(rawValue: usage),
               let spec = KeySpec(rawValue: spec), let origin = Origin(rawValue: origin),
               let manager = KeyManager(rawValue: manager)
@@ -172,7 +178,7 @@ public struct KeyStore: Sendable {
             state: state, usage: usage, spec: spec, origin: origin, manager: manager, creationDate: creationDate,
             deletionDate: deletionDate, pendingWindowInDays: window, policy: policy,
             currentMaterialID: Array(material), version: version, rotationPeriodInDays: rotationPeriod,
-            nextRotationDate: nextRotation
+            nextRotationDate: nextRotation, validTo: validTo, expirationModel: expirationModel
         )
     }
 }

@@ -304,6 +304,12 @@ public enum Migrations {
             """,
             "CREATE INDEX kms_usage_by_hour ON kms_usage (hour)",
         ]),
+        Migration(version: 9, name: "imported key material", statements: [
+            // An EXTERNAL key has no material until ImportKeyMaterial; then, with
+            // KEY_MATERIAL_EXPIRES, the reaper deletes the material at valid_to.
+            "ALTER TABLE kms_keys ADD COLUMN valid_to timestamptz, ADD COLUMN expiration_model text",
+            "CREATE INDEX kms_keys_material_expiry ON kms_keys (valid_to) WHERE valid_to IS NOT NULL",
+        ]),
     ]
 
     /// Applies every migration not yet recorded. Safe to call from several processes at once.

@@ -16,6 +16,15 @@ public enum WorkerMethod {
     public static let verifyAccessKeyProof = RPCMethod<WorkerVerifyAccessKeyProofRequest, WorkerVerifyAccessKeyProofResponse>("VerifyAccessKeyProof")
     public static let deriveSigningKey = RPCMethod<WorkerDeriveSigningKeyRequest, WorkerDeriveSigningKeyResponse>("DeriveSigningKey")
     public static let rewrapAccessKeySecret = RPCMethod<WorkerRewrapAccessKeySecretRequest, WorkerRewrapAccessKeySecretResponse>("RewrapAccessKeySecret")
+    public static let sign = RPCMethod<WorkerSignRequest, WorkerSignResponse>("Sign")
+    public static let verify = RPCMethod<WorkerVerifyRequest, WorkerVerifyResponse>("Verify")
+    public static let getPublicKey = RPCMethod<WorkerGetPublicKeyRequest, WorkerGetPublicKeyResponse>("GetPublicKey")
+    public static let generateMac = RPCMethod<WorkerGenerateMacRequest, WorkerGenerateMacResponse>("GenerateMac")
+    public static let verifyMac = RPCMethod<WorkerVerifyMacRequest, WorkerVerifyMacResponse>("VerifyMac")
+    public static let generateDataKeyPair = RPCMethod<WorkerGenerateDataKeyPairRequest, WorkerGenerateDataKeyPairResponse>("GenerateDataKeyPair")
+    public static let deriveSharedSecret = RPCMethod<WorkerDeriveSharedSecretRequest, WorkerDeriveSharedSecretResponse>("DeriveSharedSecret")
+    public static let getParametersForImport = RPCMethod<WorkerGetParametersForImportRequest, WorkerGetParametersForImportResponse>("GetParametersForImport")
+    public static let importKeyMaterial = RPCMethod<WorkerImportKeyMaterialRequest, WorkerImportKeyMaterialResponse>("ImportKeyMaterial")
 
     /// Every rpc name, in the order of the service definition.
     public static let allNames: [String] = [
@@ -31,5 +40,14 @@ public enum WorkerMethod {
         "VerifyAccessKeyProof",
         "DeriveSigningKey",
         "RewrapAccessKeySecret",
+        "Sign",
+        "Verify",
+        "GetPublicKey",
+        "GenerateMac",
+        "VerifyMac",
+        "GenerateDataKeyPair",
+        "DeriveSharedSecret",
+        "GetParametersForImport",
+        "ImportKeyMaterial",
     ]
 }

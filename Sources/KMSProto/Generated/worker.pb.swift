@@ -36,6 +36,9 @@ public nonisolated enum WorkerMaterialKind: SwiftProtobuf.Enum, Swift.CaseIterab
 
   /// 256 random bits, the material of a SYMMETRIC_DEFAULT key.
   case symmetric256 // = 1
+
+  /// Any other spec: GenerateKeyMaterialRequest.key_spec says which.
+  case byKeySpec // = 2
   case UNRECOGNIZED(Int)
 
   public init() {
@@ -46,6 +49,7 @@ public nonisolated enum WorkerMaterialKind: SwiftProtobuf.Enum, Swift.CaseIterab
     switch rawValue {
     case 0: self = .unspecified
     case 1: self = .symmetric256
+    case 2: self = .byKeySpec
     default: self = .UNRECOGNIZED(rawValue)
     }
   }
@@ -54,6 +58,7 @@ public nonisolated enum WorkerMaterialKind: SwiftProtobuf.Enum, Swift.CaseIterab
     switch self {
     case .unspecified: return 0
     case .symmetric256: return 1
+    case .byKeySpec: return 2
     case .UNRECOGNIZED(let i): return i
     }
   }
@@ -62,6 +67,7 @@ public nonisolated enum WorkerMaterialKind: SwiftProtobuf.Enum, Swift.CaseIterab
   public static let allCases: [WorkerMaterialKind] = [
     .unspecified,
     .symmetric256,
+    .byKeySpec,
   ]
 
 }
@@ -103,6 +109,10 @@ public nonisolated struct WorkerKeyRef: Sendable {
   public var hasMaterial: Bool {self._material != nil}
   /// Clears the value of `material`. Subsequent reads from it will return its default value.
   public mutating func clearMaterial() {self._material = nil}
+
+  /// The key's KeySpec (AWS name); empty means SYMMETRIC_DEFAULT. The worker checks the
+  /// unwrapped material against it.
+  public var keySpec: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -146,6 +156,9 @@ public nonisolated struct WorkerGenerateKeyMaterialRequest: Sendable {
   public var keyArn: String = String()
 
   public var kind: WorkerMaterialKind = .unspecified
+
+  /// With MATERIAL_KIND_BY_KEY_SPEC: RSA_*, ECC_*, HMAC_* (AWS names).
+  public var keySpec: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -232,6 +245,9 @@ public nonisolated struct WorkerEncryptRequest: Sendable {
 
   public var encryptionContext: Dictionary<String,String> = [:]
 
+  /// Empty or SYMMETRIC_DEFAULT; RSAES_OAEP_SHA_1/SHA_256 for RSA keys (no context then).
+  public var encryptionAlgorithm: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -269,6 +285,8 @@ public nonisolated struct WorkerDecryptRequest: Sendable {
   public var ciphertextBlob: Data = Data()
 
   public var encryptionContext: Dictionary<String,String> = [:]
+
+  public var encryptionAlgorithm: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -317,6 +335,10 @@ public nonisolated struct WorkerReEncryptRequest: Sendable {
   public mutating func clearDestinationKey() {self._destinationKey = nil}
 
   public var destinationEncryptionContext: Dictionary<String,String> = [:]
+
+  public var sourceEncryptionAlgorithm: String = String()
+
+  public var destinationEncryptionAlgorithm: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -547,12 +569,377 @@ public nonisolated struct WorkerRewrapAccessKeySecretResponse: Sendable {
   public init() {}
 }
 
+public nonisolated struct WorkerSignRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var key: WorkerKeyRef {
+    get {_key ?? WorkerKeyRef()}
+    set {_key = newValue}
+  }
+  /// Returns true if `key` has been explicitly set.
+  public var hasKey: Bool {self._key != nil}
+  /// Clears the value of `key`. Subsequent reads from it will return its default value.
+  public mutating func clearKey() {self._key = nil}
+
+  /// RAW: 1..4096 bytes; DIGEST: the algorithm's digest length
+  public var message: Data = Data()
+
+  /// RAW or DIGEST
+  public var messageType: String = String()
+
+  public var signingAlgorithm: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _key: WorkerKeyRef? = nil
+}
+
+public nonisolated struct WorkerSignResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var signature: Data = Data()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct WorkerVerifyRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var key: WorkerKeyRef {
+    get {_key ?? WorkerKeyRef()}
+    set {_key = newValue}
+  }
+  /// Returns true if `key` has been explicitly set.
+  public var hasKey: Bool {self._key != nil}
+  /// Clears the value of `key`. Subsequent reads from it will return its default value.
+  public mutating func clearKey() {self._key = nil}
+
+  public var message: Data = Data()
+
+  public var messageType: String = String()
+
+  public var signingAlgorithm: String = String()
+
+  public var signature: Data = Data()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _key: WorkerKeyRef? = nil
+}
+
+public nonisolated struct WorkerVerifyResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var signatureValid: Bool = false
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct WorkerGetPublicKeyRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var key: WorkerKeyRef {
+    get {_key ?? WorkerKeyRef()}
+    set {_key = newValue}
+  }
+  /// Returns true if `key` has been explicitly set.
+  public var hasKey: Bool {self._key != nil}
+  /// Clears the value of `key`. Subsequent reads from it will return its default value.
+  public mutating func clearKey() {self._key = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _key: WorkerKeyRef? = nil
+}
+
+public nonisolated struct WorkerGetPublicKeyResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// DER SubjectPublicKeyInfo
+  public var publicKey: Data = Data()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct WorkerGenerateMacRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var key: WorkerKeyRef {
+    get {_key ?? WorkerKeyRef()}
+    set {_key = newValue}
+  }
+  /// Returns true if `key` has been explicitly set.
+  public var hasKey: Bool {self._key != nil}
+  /// Clears the value of `key`. Subsequent reads from it will return its default value.
+  public mutating func clearKey() {self._key = nil}
+
+  /// 1..4096 bytes
+  public var message: Data = Data()
+
+  public var macAlgorithm: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _key: WorkerKeyRef? = nil
+}
+
+public nonisolated struct WorkerGenerateMacResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var mac: Data = Data()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct WorkerVerifyMacRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var key: WorkerKeyRef {
+    get {_key ?? WorkerKeyRef()}
+    set {_key = newValue}
+  }
+  /// Returns true if `key` has been explicitly set.
+  public var hasKey: Bool {self._key != nil}
+  /// Clears the value of `key`. Subsequent reads from it will return its default value.
+  public mutating func clearKey() {self._key = nil}
+
+  public var message: Data = Data()
+
+  public var macAlgorithm: String = String()
+
+  public var mac: Data = Data()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _key: WorkerKeyRef? = nil
+}
+
+public nonisolated struct WorkerVerifyMacResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var macValid: Bool = false
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// A new asymmetric key pair, its private key returned encrypted under a symmetric KMS key (and
+/// in plaintext only when include_plaintext is set: GenerateDataKeyPair, not ...WithoutPlaintext).
+public nonisolated struct WorkerGenerateDataKeyPairRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var key: WorkerKeyRef {
+    get {_key ?? WorkerKeyRef()}
+    set {_key = newValue}
+  }
+  /// Returns true if `key` has been explicitly set.
+  public var hasKey: Bool {self._key != nil}
+  /// Clears the value of `key`. Subsequent reads from it will return its default value.
+  public mutating func clearKey() {self._key = nil}
+
+  public var keyPairSpec: String = String()
+
+  public var encryptionContext: Dictionary<String,String> = [:]
+
+  public var includePlaintext: Bool = false
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _key: WorkerKeyRef? = nil
+}
+
+public nonisolated struct WorkerGenerateDataKeyPairResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var privateKeyCiphertextBlob: Data = Data()
+
+  /// PKCS#8 DER
+  public var privateKeyPlaintext: Data = Data()
+
+  /// DER SubjectPublicKeyInfo
+  public var publicKey: Data = Data()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct WorkerDeriveSharedSecretRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var key: WorkerKeyRef {
+    get {_key ?? WorkerKeyRef()}
+    set {_key = newValue}
+  }
+  /// Returns true if `key` has been explicitly set.
+  public var hasKey: Bool {self._key != nil}
+  /// Clears the value of `key`. Subsequent reads from it will return its default value.
+  public mutating func clearKey() {self._key = nil}
+
+  /// the peer's DER SubjectPublicKeyInfo
+  public var publicKey: Data = Data()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _key: WorkerKeyRef? = nil
+}
+
+public nonisolated struct WorkerDeriveSharedSecretResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var sharedSecret: Data = Data()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// A fresh RSA wrapping key pair for importing material into one key. Its private half travels
+/// only inside the import token, wrapped under the root key and bound to the key ARN, the
+/// wrapping algorithm and the expiry, so the worker stays stateless.
+public nonisolated struct WorkerGetParametersForImportRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var keyID: String = String()
+
+  public var keyArn: String = String()
+
+  public var wrappingAlgorithm: String = String()
+
+  public var wrappingKeySpec: String = String()
+
+  /// Seconds since 1970 after which the token is refused.
+  public var validTo: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct WorkerGetParametersForImportResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var publicKey: Data = Data()
+
+  public var importToken: Data = Data()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct WorkerImportKeyMaterialRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// key_id, key_arn and key_spec; no material
+  public var key: WorkerKeyRef {
+    get {_key ?? WorkerKeyRef()}
+    set {_key = newValue}
+  }
+  /// Returns true if `key` has been explicitly set.
+  public var hasKey: Bool {self._key != nil}
+  /// Clears the value of `key`. Subsequent reads from it will return its default value.
+  public mutating func clearKey() {self._key = nil}
+
+  public var importToken: Data = Data()
+
+  public var encryptedKeyMaterial: Data = Data()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _key: WorkerKeyRef? = nil
+}
+
+public nonisolated struct WorkerImportKeyMaterialResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// material_id is derived from the material and the key ARN, so that importing the same
+  /// material again gives the same id (and other material a different one).
+  public var material: WorkerKeyMaterial {
+    get {_material ?? WorkerKeyMaterial()}
+    set {_material = newValue}
+  }
+  /// Returns true if `material` has been explicitly set.
+  public var hasMaterial: Bool {self._material != nil}
+  /// Clears the value of `material`. Subsequent reads from it will return its default value.
+  public mutating func clearMaterial() {self._material = nil}
+
+  public var rootKeyID: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _material: WorkerKeyMaterial? = nil
+}
+
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "kms.worker.v1"
 
 nonisolated extension WorkerMaterialKind: SwiftProtobuf._ProtoNameProviding {
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0MATERIAL_KIND_UNSPECIFIED\0\u{1}MATERIAL_KIND_SYMMETRIC_256\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0MATERIAL_KIND_UNSPECIFIED\0\u{1}MATERIAL_KIND_SYMMETRIC_256\0\u{1}MATERIAL_KIND_BY_KEY_SPEC\0")
 }
 
 nonisolated extension WorkerKeyMaterial: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
@@ -592,7 +979,7 @@ nonisolated extension WorkerKeyMaterial: SwiftProtobuf.Message, SwiftProtobuf._M
 
 nonisolated extension WorkerKeyRef: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".KeyRef"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}key_id\0\u{3}key_arn\0\u{1}material\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}key_id\0\u{3}key_arn\0\u{1}material\0\u{3}key_spec\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -603,6 +990,7 @@ nonisolated extension WorkerKeyRef: SwiftProtobuf.Message, SwiftProtobuf._Messag
       case 1: try { try decoder.decodeSingularStringField(value: &self.keyID) }()
       case 2: try { try decoder.decodeSingularStringField(value: &self.keyArn) }()
       case 3: try { try decoder.decodeSingularMessageField(value: &self._material) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.keySpec) }()
       default: break
       }
     }
@@ -622,6 +1010,9 @@ nonisolated extension WorkerKeyRef: SwiftProtobuf.Message, SwiftProtobuf._Messag
     try { if let v = self._material {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
     } }()
+    if !self.keySpec.isEmpty {
+      try visitor.visitSingularStringField(value: self.keySpec, fieldNumber: 4)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -629,6 +1020,7 @@ nonisolated extension WorkerKeyRef: SwiftProtobuf.Message, SwiftProtobuf._Messag
     if lhs.keyID != rhs.keyID {return false}
     if lhs.keyArn != rhs.keyArn {return false}
     if lhs._material != rhs._material {return false}
+    if lhs.keySpec != rhs.keySpec {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -690,7 +1082,7 @@ nonisolated extension WorkerDescribeResponse: SwiftProtobuf.Message, SwiftProtob
 
 nonisolated extension WorkerGenerateKeyMaterialRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".GenerateKeyMaterialRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}key_id\0\u{3}key_arn\0\u{1}kind\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}key_id\0\u{3}key_arn\0\u{1}kind\0\u{3}key_spec\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -701,6 +1093,7 @@ nonisolated extension WorkerGenerateKeyMaterialRequest: SwiftProtobuf.Message, S
       case 1: try { try decoder.decodeSingularStringField(value: &self.keyID) }()
       case 2: try { try decoder.decodeSingularStringField(value: &self.keyArn) }()
       case 3: try { try decoder.decodeSingularEnumField(value: &self.kind) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.keySpec) }()
       default: break
       }
     }
@@ -716,6 +1109,9 @@ nonisolated extension WorkerGenerateKeyMaterialRequest: SwiftProtobuf.Message, S
     if self.kind != .unspecified {
       try visitor.visitSingularEnumField(value: self.kind, fieldNumber: 3)
     }
+    if !self.keySpec.isEmpty {
+      try visitor.visitSingularStringField(value: self.keySpec, fieldNumber: 4)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -723,6 +1119,7 @@ nonisolated extension WorkerGenerateKeyMaterialRequest: SwiftProtobuf.Message, S
     if lhs.keyID != rhs.keyID {return false}
     if lhs.keyArn != rhs.keyArn {return false}
     if lhs.kind != rhs.kind {return false}
+    if lhs.keySpec != rhs.keySpec {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -843,7 +1240,7 @@ nonisolated extension WorkerRewrapKeyMaterialResponse: SwiftProtobuf.Message, Sw
 
 nonisolated extension WorkerEncryptRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".EncryptRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}key\0\u{1}plaintext\0\u{3}encryption_context\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}key\0\u{1}plaintext\0\u{3}encryption_context\0\u{3}encryption_algorithm\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -854,6 +1251,7 @@ nonisolated extension WorkerEncryptRequest: SwiftProtobuf.Message, SwiftProtobuf
       case 1: try { try decoder.decodeSingularMessageField(value: &self._key) }()
       case 2: try { try decoder.decodeSingularBytesField(value: &self.plaintext) }()
       case 3: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: &self.encryptionContext) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.encryptionAlgorithm) }()
       default: break
       }
     }
@@ -873,6 +1271,9 @@ nonisolated extension WorkerEncryptRequest: SwiftProtobuf.Message, SwiftProtobuf
     if !self.encryptionContext.isEmpty {
       try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: self.encryptionContext, fieldNumber: 3)
     }
+    if !self.encryptionAlgorithm.isEmpty {
+      try visitor.visitSingularStringField(value: self.encryptionAlgorithm, fieldNumber: 4)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -880,6 +1281,7 @@ nonisolated extension WorkerEncryptRequest: SwiftProtobuf.Message, SwiftProtobuf
     if lhs._key != rhs._key {return false}
     if lhs.plaintext != rhs.plaintext {return false}
     if lhs.encryptionContext != rhs.encryptionContext {return false}
+    if lhs.encryptionAlgorithm != rhs.encryptionAlgorithm {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -917,7 +1319,7 @@ nonisolated extension WorkerEncryptResponse: SwiftProtobuf.Message, SwiftProtobu
 
 nonisolated extension WorkerDecryptRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".DecryptRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}key\0\u{3}ciphertext_blob\0\u{3}encryption_context\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}key\0\u{3}ciphertext_blob\0\u{3}encryption_context\0\u{3}encryption_algorithm\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -928,6 +1330,7 @@ nonisolated extension WorkerDecryptRequest: SwiftProtobuf.Message, SwiftProtobuf
       case 1: try { try decoder.decodeSingularMessageField(value: &self._key) }()
       case 2: try { try decoder.decodeSingularBytesField(value: &self.ciphertextBlob) }()
       case 3: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: &self.encryptionContext) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.encryptionAlgorithm) }()
       default: break
       }
     }
@@ -947,6 +1350,9 @@ nonisolated extension WorkerDecryptRequest: SwiftProtobuf.Message, SwiftProtobuf
     if !self.encryptionContext.isEmpty {
       try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: self.encryptionContext, fieldNumber: 3)
     }
+    if !self.encryptionAlgorithm.isEmpty {
+      try visitor.visitSingularStringField(value: self.encryptionAlgorithm, fieldNumber: 4)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -954,6 +1360,7 @@ nonisolated extension WorkerDecryptRequest: SwiftProtobuf.Message, SwiftProtobuf
     if lhs._key != rhs._key {return false}
     if lhs.ciphertextBlob != rhs.ciphertextBlob {return false}
     if lhs.encryptionContext != rhs.encryptionContext {return false}
+    if lhs.encryptionAlgorithm != rhs.encryptionAlgorithm {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -991,7 +1398,7 @@ nonisolated extension WorkerDecryptResponse: SwiftProtobuf.Message, SwiftProtobu
 
 nonisolated extension WorkerReEncryptRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ReEncryptRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}source_key\0\u{3}ciphertext_blob\0\u{3}source_encryption_context\0\u{3}destination_key\0\u{3}destination_encryption_context\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}source_key\0\u{3}ciphertext_blob\0\u{3}source_encryption_context\0\u{3}destination_key\0\u{3}destination_encryption_context\0\u{3}source_encryption_algorithm\0\u{3}destination_encryption_algorithm\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1004,6 +1411,8 @@ nonisolated extension WorkerReEncryptRequest: SwiftProtobuf.Message, SwiftProtob
       case 3: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: &self.sourceEncryptionContext) }()
       case 4: try { try decoder.decodeSingularMessageField(value: &self._destinationKey) }()
       case 5: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: &self.destinationEncryptionContext) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.sourceEncryptionAlgorithm) }()
+      case 7: try { try decoder.decodeSingularStringField(value: &self.destinationEncryptionAlgorithm) }()
       default: break
       }
     }
@@ -1029,6 +1438,12 @@ nonisolated extension WorkerReEncryptRequest: SwiftProtobuf.Message, SwiftProtob
     if !self.destinationEncryptionContext.isEmpty {
       try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: self.destinationEncryptionContext, fieldNumber: 5)
     }
+    if !self.sourceEncryptionAlgorithm.isEmpty {
+      try visitor.visitSingularStringField(value: self.sourceEncryptionAlgorithm, fieldNumber: 6)
+    }
+    if !self.destinationEncryptionAlgorithm.isEmpty {
+      try visitor.visitSingularStringField(value: self.destinationEncryptionAlgorithm, fieldNumber: 7)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1038,6 +1453,8 @@ nonisolated extension WorkerReEncryptRequest: SwiftProtobuf.Message, SwiftProtob
     if lhs.sourceEncryptionContext != rhs.sourceEncryptionContext {return false}
     if lhs._destinationKey != rhs._destinationKey {return false}
     if lhs.destinationEncryptionContext != rhs.destinationEncryptionContext {return false}
+    if lhs.sourceEncryptionAlgorithm != rhs.sourceEncryptionAlgorithm {return false}
+    if lhs.destinationEncryptionAlgorithm != rhs.destinationEncryptionAlgorithm {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1537,6 +1954,712 @@ nonisolated extension WorkerRewrapAccessKeySecretResponse: SwiftProtobuf.Message
     if lhs.wrappedSecret != rhs.wrappedSecret {return false}
     if lhs.rootKeyID != rhs.rootKeyID {return false}
     if lhs.changed != rhs.changed {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension WorkerSignRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".SignRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}key\0\u{1}message\0\u{3}message_type\0\u{3}signing_algorithm\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._key) }()
+      case 2: try { try decoder.decodeSingularBytesField(value: &self.message) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.messageType) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.signingAlgorithm) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._key {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    if !self.message.isEmpty {
+      try visitor.visitSingularBytesField(value: self.message, fieldNumber: 2)
+    }
+    if !self.messageType.isEmpty {
+      try visitor.visitSingularStringField(value: self.messageType, fieldNumber: 3)
+    }
+    if !self.signingAlgorithm.isEmpty {
+      try visitor.visitSingularStringField(value: self.signingAlgorithm, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: WorkerSignRequest, rhs: WorkerSignRequest) -> Bool {
+    if lhs._key != rhs._key {return false}
+    if lhs.message != rhs.message {return false}
+    if lhs.messageType != rhs.messageType {return false}
+    if lhs.signingAlgorithm != rhs.signingAlgorithm {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension WorkerSignResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".SignResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}signature\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularBytesField(value: &self.signature) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.signature.isEmpty {
+      try visitor.visitSingularBytesField(value: self.signature, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: WorkerSignResponse, rhs: WorkerSignResponse) -> Bool {
+    if lhs.signature != rhs.signature {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension WorkerVerifyRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".VerifyRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}key\0\u{1}message\0\u{3}message_type\0\u{3}signing_algorithm\0\u{1}signature\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._key) }()
+      case 2: try { try decoder.decodeSingularBytesField(value: &self.message) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.messageType) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.signingAlgorithm) }()
+      case 5: try { try decoder.decodeSingularBytesField(value: &self.signature) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._key {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    if !self.message.isEmpty {
+      try visitor.visitSingularBytesField(value: self.message, fieldNumber: 2)
+    }
+    if !self.messageType.isEmpty {
+      try visitor.visitSingularStringField(value: self.messageType, fieldNumber: 3)
+    }
+    if !self.signingAlgorithm.isEmpty {
+      try visitor.visitSingularStringField(value: self.signingAlgorithm, fieldNumber: 4)
+    }
+    if !self.signature.isEmpty {
+      try visitor.visitSingularBytesField(value: self.signature, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: WorkerVerifyRequest, rhs: WorkerVerifyRequest) -> Bool {
+    if lhs._key != rhs._key {return false}
+    if lhs.message != rhs.message {return false}
+    if lhs.messageType != rhs.messageType {return false}
+    if lhs.signingAlgorithm != rhs.signingAlgorithm {return false}
+    if lhs.signature != rhs.signature {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension WorkerVerifyResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".VerifyResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}signature_valid\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularBoolField(value: &self.signatureValid) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.signatureValid != false {
+      try visitor.visitSingularBoolField(value: self.signatureValid, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: WorkerVerifyResponse, rhs: WorkerVerifyResponse) -> Bool {
+    if lhs.signatureValid != rhs.signatureValid {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension WorkerGetPublicKeyRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".GetPublicKeyRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}key\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._key) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._key {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: WorkerGetPublicKeyRequest, rhs: WorkerGetPublicKeyRequest) -> Bool {
+    if lhs._key != rhs._key {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension WorkerGetPublicKeyResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".GetPublicKeyResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}public_key\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularBytesField(value: &self.publicKey) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.publicKey.isEmpty {
+      try visitor.visitSingularBytesField(value: self.publicKey, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: WorkerGetPublicKeyResponse, rhs: WorkerGetPublicKeyResponse) -> Bool {
+    if lhs.publicKey != rhs.publicKey {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension WorkerGenerateMacRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".GenerateMacRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}key\0\u{1}message\0\u{3}mac_algorithm\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._key) }()
+      case 2: try { try decoder.decodeSingularBytesField(value: &self.message) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.macAlgorithm) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._key {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    if !self.message.isEmpty {
+      try visitor.visitSingularBytesField(value: self.message, fieldNumber: 2)
+    }
+    if !self.macAlgorithm.isEmpty {
+      try visitor.visitSingularStringField(value: self.macAlgorithm, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: WorkerGenerateMacRequest, rhs: WorkerGenerateMacRequest) -> Bool {
+    if lhs._key != rhs._key {return false}
+    if lhs.message != rhs.message {return false}
+    if lhs.macAlgorithm != rhs.macAlgorithm {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension WorkerGenerateMacResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".GenerateMacResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}mac\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularBytesField(value: &self.mac) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.mac.isEmpty {
+      try visitor.visitSingularBytesField(value: self.mac, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: WorkerGenerateMacResponse, rhs: WorkerGenerateMacResponse) -> Bool {
+    if lhs.mac != rhs.mac {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension WorkerVerifyMacRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".VerifyMacRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}key\0\u{1}message\0\u{3}mac_algorithm\0\u{1}mac\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._key) }()
+      case 2: try { try decoder.decodeSingularBytesField(value: &self.message) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.macAlgorithm) }()
+      case 4: try { try decoder.decodeSingularBytesField(value: &self.mac) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._key {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    if !self.message.isEmpty {
+      try visitor.visitSingularBytesField(value: self.message, fieldNumber: 2)
+    }
+    if !self.macAlgorithm.isEmpty {
+      try visitor.visitSingularStringField(value: self.macAlgorithm, fieldNumber: 3)
+    }
+    if !self.mac.isEmpty {
+      try visitor.visitSingularBytesField(value: self.mac, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: WorkerVerifyMacRequest, rhs: WorkerVerifyMacRequest) -> Bool {
+    if lhs._key != rhs._key {return false}
+    if lhs.message != rhs.message {return false}
+    if lhs.macAlgorithm != rhs.macAlgorithm {return false}
+    if lhs.mac != rhs.mac {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension WorkerVerifyMacResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".VerifyMacResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}mac_valid\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularBoolField(value: &self.macValid) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.macValid != false {
+      try visitor.visitSingularBoolField(value: self.macValid, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: WorkerVerifyMacResponse, rhs: WorkerVerifyMacResponse) -> Bool {
+    if lhs.macValid != rhs.macValid {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension WorkerGenerateDataKeyPairRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".GenerateDataKeyPairRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}key\0\u{3}key_pair_spec\0\u{3}encryption_context\0\u{3}include_plaintext\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._key) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.keyPairSpec) }()
+      case 3: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: &self.encryptionContext) }()
+      case 4: try { try decoder.decodeSingularBoolField(value: &self.includePlaintext) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._key {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    if !self.keyPairSpec.isEmpty {
+      try visitor.visitSingularStringField(value: self.keyPairSpec, fieldNumber: 2)
+    }
+    if !self.encryptionContext.isEmpty {
+      try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: self.encryptionContext, fieldNumber: 3)
+    }
+    if self.includePlaintext != false {
+      try visitor.visitSingularBoolField(value: self.includePlaintext, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: WorkerGenerateDataKeyPairRequest, rhs: WorkerGenerateDataKeyPairRequest) -> Bool {
+    if lhs._key != rhs._key {return false}
+    if lhs.keyPairSpec != rhs.keyPairSpec {return false}
+    if lhs.encryptionContext != rhs.encryptionContext {return false}
+    if lhs.includePlaintext != rhs.includePlaintext {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension WorkerGenerateDataKeyPairResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".GenerateDataKeyPairResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}private_key_ciphertext_blob\0\u{3}private_key_plaintext\0\u{3}public_key\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularBytesField(value: &self.privateKeyCiphertextBlob) }()
+      case 2: try { try decoder.decodeSingularBytesField(value: &self.privateKeyPlaintext) }()
+      case 3: try { try decoder.decodeSingularBytesField(value: &self.publicKey) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.privateKeyCiphertextBlob.isEmpty {
+      try visitor.visitSingularBytesField(value: self.privateKeyCiphertextBlob, fieldNumber: 1)
+    }
+    if !self.privateKeyPlaintext.isEmpty {
+      try visitor.visitSingularBytesField(value: self.privateKeyPlaintext, fieldNumber: 2)
+    }
+    if !self.publicKey.isEmpty {
+      try visitor.visitSingularBytesField(value: self.publicKey, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: WorkerGenerateDataKeyPairResponse, rhs: WorkerGenerateDataKeyPairResponse) -> Bool {
+    if lhs.privateKeyCiphertextBlob != rhs.privateKeyCiphertextBlob {return false}
+    if lhs.privateKeyPlaintext != rhs.privateKeyPlaintext {return false}
+    if lhs.publicKey != rhs.publicKey {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension WorkerDeriveSharedSecretRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".DeriveSharedSecretRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}key\0\u{3}public_key\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._key) }()
+      case 2: try { try decoder.decodeSingularBytesField(value: &self.publicKey) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._key {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    if !self.publicKey.isEmpty {
+      try visitor.visitSingularBytesField(value: self.publicKey, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: WorkerDeriveSharedSecretRequest, rhs: WorkerDeriveSharedSecretRequest) -> Bool {
+    if lhs._key != rhs._key {return false}
+    if lhs.publicKey != rhs.publicKey {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension WorkerDeriveSharedSecretResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".DeriveSharedSecretResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}shared_secret\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularBytesField(value: &self.sharedSecret) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.sharedSecret.isEmpty {
+      try visitor.visitSingularBytesField(value: self.sharedSecret, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: WorkerDeriveSharedSecretResponse, rhs: WorkerDeriveSharedSecretResponse) -> Bool {
+    if lhs.sharedSecret != rhs.sharedSecret {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension WorkerGetParametersForImportRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".GetParametersForImportRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}key_id\0\u{3}key_arn\0\u{3}wrapping_algorithm\0\u{3}wrapping_key_spec\0\u{3}valid_to\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.keyID) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.keyArn) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.wrappingAlgorithm) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.wrappingKeySpec) }()
+      case 5: try { try decoder.decodeSingularInt64Field(value: &self.validTo) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.keyID.isEmpty {
+      try visitor.visitSingularStringField(value: self.keyID, fieldNumber: 1)
+    }
+    if !self.keyArn.isEmpty {
+      try visitor.visitSingularStringField(value: self.keyArn, fieldNumber: 2)
+    }
+    if !self.wrappingAlgorithm.isEmpty {
+      try visitor.visitSingularStringField(value: self.wrappingAlgorithm, fieldNumber: 3)
+    }
+    if !self.wrappingKeySpec.isEmpty {
+      try visitor.visitSingularStringField(value: self.wrappingKeySpec, fieldNumber: 4)
+    }
+    if self.validTo != 0 {
+      try visitor.visitSingularInt64Field(value: self.validTo, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: WorkerGetParametersForImportRequest, rhs: WorkerGetParametersForImportRequest) -> Bool {
+    if lhs.keyID != rhs.keyID {return false}
+    if lhs.keyArn != rhs.keyArn {return false}
+    if lhs.wrappingAlgorithm != rhs.wrappingAlgorithm {return false}
+    if lhs.wrappingKeySpec != rhs.wrappingKeySpec {return false}
+    if lhs.validTo != rhs.validTo {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension WorkerGetParametersForImportResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".GetParametersForImportResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}public_key\0\u{3}import_token\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularBytesField(value: &self.publicKey) }()
+      case 2: try { try decoder.decodeSingularBytesField(value: &self.importToken) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.publicKey.isEmpty {
+      try visitor.visitSingularBytesField(value: self.publicKey, fieldNumber: 1)
+    }
+    if !self.importToken.isEmpty {
+      try visitor.visitSingularBytesField(value: self.importToken, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: WorkerGetParametersForImportResponse, rhs: WorkerGetParametersForImportResponse) -> Bool {
+    if lhs.publicKey != rhs.publicKey {return false}
+    if lhs.importToken != rhs.importToken {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension WorkerImportKeyMaterialRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ImportKeyMaterialRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}key\0\u{3}import_token\0\u{3}encrypted_key_material\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._key) }()
+      case 2: try { try decoder.decodeSingularBytesField(value: &self.importToken) }()
+      case 3: try { try decoder.decodeSingularBytesField(value: &self.encryptedKeyMaterial) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._key {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    if !self.importToken.isEmpty {
+      try visitor.visitSingularBytesField(value: self.importToken, fieldNumber: 2)
+    }
+    if !self.encryptedKeyMaterial.isEmpty {
+      try visitor.visitSingularBytesField(value: self.encryptedKeyMaterial, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: WorkerImportKeyMaterialRequest, rhs: WorkerImportKeyMaterialRequest) -> Bool {
+    if lhs._key != rhs._key {return false}
+    if lhs.importToken != rhs.importToken {return false}
+    if lhs.encryptedKeyMaterial != rhs.encryptedKeyMaterial {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension WorkerImportKeyMaterialResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ImportKeyMaterialResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}material\0\u{3}root_key_id\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._material) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.rootKeyID) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._material {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    if !self.rootKeyID.isEmpty {
+      try visitor.visitSingularStringField(value: self.rootKeyID, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: WorkerImportKeyMaterialResponse, rhs: WorkerImportKeyMaterialResponse) -> Bool {
+    if lhs._material != rhs._material {return false}
+    if lhs.rootKeyID != rhs.rootKeyID {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -8,19 +8,22 @@ extension KMSService {
     func encrypt(_ request: KMSEncryptRequest, caller: Caller) async throws(KMSError) -> KMSEncryptResponse {
         try Limits.check(request.plaintext.count, in: Limits.plaintextBytes, field: "plaintext")
         try Validation.grantTokens(request.grantTokens)
+        let named = request.hasEncryptionAlgorithm ? request.encryptionAlgorithm.awsName : nil
         let key = try await self.freshen(try await self.resolve(request.keyID, for: caller), grantTokens: request.grantTokens)
-        try self.gate.authorize(caller, action: "Encrypt", key: key, encryptionContext: request.encryptionContext)
-        try Validation.symmetricEncryption(key.record, algorithm: request.hasEncryptionAlgorithm ? request.encryptionAlgorithm.awsName : nil)
+        try self.gate.authorize(caller, action: "Encrypt", key: key, encryptionContext: request.encryptionContext, conditions: Self.algorithmCondition(named))
+        let algorithm = try Validation.encryption(key.record, algorithm: named, now: self.now())
+        try Self.checkAsymmetric(key.record, algorithm, context: request.encryptionContext, plaintext: request.plaintext.count)
         try Validation.dryRun(request.dryRun)
         let material = try self.currentMaterial(of: key)
         var call = WorkerEncryptRequest()
         call.key = WorkerKeyRef(key, material: material)
         call.plaintext = request.plaintext
         call.encryptionContext = request.encryptionContext
+        if algorithm != .symmetricDefault { call.encryptionAlgorithm = algorithm.rawValue }
         var response = KMSEncryptResponse()
         response.ciphertextBlob = try await self.worker.call(WorkerMethod.encrypt, call).ciphertextBlob
         response.keyID = key.record.arn
-        response.encryptionAlgorithm = .symmetricDefault
+        response.encryptionAlgorithm = KMSEncryptionAlgorithmSpec(awsName: algorithm.rawValue) ?? .symmetricDefault
         self.lastUsage.record(keyID: key.record.keyID, operation: "Encrypt", requestID: caller.requestID)
         return response
     }
@@ -30,21 +33,26 @@ extension KMSService {
         try Limits.check(blob.count, in: Limits.ciphertextBlobBytes, field: "ciphertextBlob")
         try Validation.grantTokens(request.grantTokens)
         if request.hasRecipient { throw KMSError(.unsupportedOperation, "Recipient (attested decryption) is not supported.") }
+        let named = request.hasEncryptionAlgorithm ? request.encryptionAlgorithm.awsName : nil
+        // An asymmetric ciphertext does not name its key: the caller must (as at AWS).
+        let given = request.hasKeyID ? try await self.resolve(request.keyID, for: caller) : nil
         let (key, material) = try await self.keyForCiphertext(
-            blob, expected: request.hasKeyID ? request.keyID : nil, caller: caller, action: "Decrypt", encryptionContext: request.encryptionContext,
-            grantTokens: request.grantTokens
+            blob, named: given, caller: caller, action: "Decrypt", encryptionContext: request.encryptionContext,
+            algorithm: named, grantTokens: request.grantTokens
         )
-        try Validation.symmetricEncryption(key.record, algorithm: request.hasEncryptionAlgorithm ? request.encryptionAlgorithm.awsName : nil)
+        let algorithm = try Validation.encryption(key.record, algorithm: named, now: self.now())
+        try Self.checkAsymmetric(key.record, algorithm, context: request.encryptionContext, plaintext: nil)
         try Validation.dryRun(request.dryRun)
         var call = WorkerDecryptRequest()
         call.key = WorkerKeyRef(key, material: material)
         call.ciphertextBlob = request.ciphertextBlob
         call.encryptionContext = request.encryptionContext
+        if algorithm != .symmetricDefault { call.encryptionAlgorithm = algorithm.rawValue }
         var response = KMSDecryptResponse()
         response.plaintext = try await self.worker.call(WorkerMethod.decrypt, call).plaintext
         response.keyID = key.record.arn
-        response.encryptionAlgorithm = .symmetricDefault
-        response.keyMaterialID = hex(material.materialID)
+        response.encryptionAlgorithm = KMSEncryptionAlgorithmSpec(awsName: algorithm.rawValue) ?? .symmetricDefault
+        if algorithm == .symmetricDefault { response.keyMaterialID = hex(material.materialID) }
         self.lastUsage.record(keyID: key.record.keyID, operation: "Decrypt", requestID: caller.requestID)
         return response
     }
@@ -53,16 +61,24 @@ extension KMSService {
         let blob = [UInt8](request.ciphertextBlob)
         try Limits.check(blob.count, in: Limits.ciphertextBlobBytes, field: "ciphertextBlob")
         try Validation.grantTokens(request.grantTokens)
+        let sourceNamed = request.hasSourceEncryptionAlgorithm ? request.sourceEncryptionAlgorithm.awsName : nil
+        let destinationNamed = request.hasDestinationEncryptionAlgorithm ? request.destinationEncryptionAlgorithm.awsName : nil
+        let given = request.hasSourceKeyID ? try await self.resolve(request.sourceKeyID, for: caller, field: "sourceKeyId") : nil
         let (source, sourceMaterial) = try await self.keyForCiphertext(
-            blob, expected: request.hasSourceKeyID ? request.sourceKeyID : nil, caller: caller, action: "ReEncryptFrom",
-            encryptionContext: request.sourceEncryptionContext, grantTokens: request.grantTokens
+            blob, named: given, caller: caller, action: "ReEncryptFrom", encryptionContext: request.sourceEncryptionContext,
+            algorithm: sourceNamed, grantTokens: request.grantTokens
         )
-        try Validation.symmetricEncryption(source.record, algorithm: request.hasSourceEncryptionAlgorithm ? request.sourceEncryptionAlgorithm.awsName : nil)
+        let sourceAlgorithm = try Validation.encryption(source.record, algorithm: sourceNamed, now: self.now())
+        try Self.checkAsymmetric(source.record, sourceAlgorithm, context: request.sourceEncryptionContext, plaintext: nil)
         let destination = try await self.freshen(
             try await self.resolve(request.destinationKeyID, for: caller, field: "destinationKeyId"), grantTokens: request.grantTokens
         )
-        try self.gate.authorize(caller, action: "ReEncryptTo", key: destination, encryptionContext: request.destinationEncryptionContext)
-        try Validation.symmetricEncryption(destination.record, algorithm: request.hasDestinationEncryptionAlgorithm ? request.destinationEncryptionAlgorithm.awsName : nil)
+        try self.gate.authorize(
+            caller, action: "ReEncryptTo", key: destination, encryptionContext: request.destinationEncryptionContext,
+            conditions: Self.algorithmCondition(destinationNamed)
+        )
+        let destinationAlgorithm = try Validation.encryption(destination.record, algorithm: destinationNamed, now: self.now())
+        try Self.checkAsymmetric(destination.record, destinationAlgorithm, context: request.destinationEncryptionContext, plaintext: nil)
         try Validation.dryRun(request.dryRun)
         let destinationMaterial = try self.currentMaterial(of: destination)
         var call = WorkerReEncryptRequest()
@@ -71,17 +87,36 @@ extension KMSService {
         call.sourceEncryptionContext = request.sourceEncryptionContext
         call.destinationKey = WorkerKeyRef(destination, material: destinationMaterial)
         call.destinationEncryptionContext = request.destinationEncryptionContext
+        if sourceAlgorithm != .symmetricDefault { call.sourceEncryptionAlgorithm = sourceAlgorithm.rawValue }
+        if destinationAlgorithm != .symmetricDefault { call.destinationEncryptionAlgorithm = destinationAlgorithm.rawValue }
         var response = KMSReEncryptResponse()
         response.ciphertextBlob = try await self.worker.call(WorkerMethod.reEncrypt, call).ciphertextBlob
         response.sourceKeyID = source.record.arn
         response.keyID = destination.record.arn
-        response.sourceEncryptionAlgorithm = .symmetricDefault
-        response.destinationEncryptionAlgorithm = .symmetricDefault
-        response.sourceKeyMaterialID = hex(sourceMaterial.materialID)
-        response.destinationKeyMaterialID = hex(destinationMaterial.materialID)
+        response.sourceEncryptionAlgorithm = KMSEncryptionAlgorithmSpec(awsName: sourceAlgorithm.rawValue) ?? .symmetricDefault
+        response.destinationEncryptionAlgorithm = KMSEncryptionAlgorithmSpec(awsName: destinationAlgorithm.rawValue) ?? .symmetricDefault
+        if sourceAlgorithm == .symmetricDefault { response.sourceKeyMaterialID = hex(sourceMaterial.materialID) }
+        if destinationAlgorithm == .symmetricDefault { response.destinationKeyMaterialID = hex(destinationMaterial.materialID) }
         self.lastUsage.record(keyID: source.record.keyID, operation: "ReEncrypt", requestID: caller.requestID)
         self.lastUsage.record(keyID: destination.record.keyID, operation: "ReEncrypt", requestID: caller.requestID)
         return response
+    }
+
+    /// RSA encryption takes no encryption context, and at most k - 2·hLen - 2 bytes.
+    static func checkAsymmetric(_ key: KeyRecord, _ algorithm: EncryptionAlgorithm, context: [String: String], plaintext: Int?) throws(KMSError) {
+        guard algorithm != .symmetricDefault else { return }
+        guard context.isEmpty else {
+            throw .validation("EncryptionContext is not supported with asymmetric KMS keys (\(key.arn)).")
+        }
+        if let plaintext, let maximum = key.spec.maximumPlaintextBytes(algorithm), plaintext > maximum {
+            throw .validation("The plaintext is \(plaintext) bytes; \(algorithm.rawValue) with \(key.spec.rawValue) encrypts at most \(maximum).")
+        }
+    }
+
+    /// kms:EncryptionAlgorithm as the caller named it (SYMMETRIC_DEFAULT is filled in for
+    /// symmetric keys by the gate itself).
+    static func algorithmCondition(_ algorithm: String?) -> [String: [String]] {
+        algorithm.map { ["kms:EncryptionAlgorithm": [$0]] } ?? [:]
     }
 
     func generateDataKey(_ request: KMSGenerateDataKeyRequest, caller: Caller) async throws(KMSError) -> KMSGenerateDataKeyResponse {
@@ -154,7 +189,7 @@ extension KMSService {
         try Validation.grantTokens(grantTokens)
         let key = try await self.freshen(try await self.resolve(keyID, for: caller), grantTokens: grantTokens)
         try self.gate.authorize(caller, action: action, key: key, encryptionContext: context)
-        try Validation.symmetricEncryption(key.record, algorithm: nil)
+        try Validation.symmetricEncryption(key.record, algorithm: nil, now: self.now())
         try Validation.dryRun(dryRun)
         var call = WorkerGenerateDataKeyRequest()
         call.key = WorkerKeyRef(key, material: try self.currentMaterial(of: key))
@@ -165,18 +200,26 @@ extension KMSService {
         return (answer.ciphertextBlob, answer.plaintext, key)
     }
 
-    /// The key a ciphertext names, checked against the KeyId the caller gave (if any), with
-    /// the material version the ciphertext was made with.
+    /// The key a ciphertext is under, with the material version it was made with. A symmetric
+    /// blob names both (checked against the key the caller named, if any); an asymmetric
+    /// ciphertext names neither, so the caller's key and its current material are used.
     private func keyForCiphertext(
-        _ blob: [UInt8], expected: String?, caller: Caller, action: String, encryptionContext: [String: String], grantTokens: [String]
+        _ blob: [UInt8], named given: CachedKey?, caller: Caller, action: String, encryptionContext: [String: String],
+        algorithm: String?, grantTokens: [String]
     ) async throws(KMSError) -> (CachedKey, StoredMaterial) {
+        if let given, given.record.spec != .symmetricDefault {
+            let key = try await self.freshen(given, grantTokens: grantTokens)
+            try self.gate.authorize(caller, action: action, key: key, encryptionContext: encryptionContext, conditions: Self.algorithmCondition(algorithm))
+            try Validation.usable(key.record, now: self.now())
+            guard key.record.spec.isRSA, key.record.usage == .encryptDecrypt else {
+                throw KMSError(.invalidKeyUsage, "\(key.record.arn) key usage is \(key.record.usage.rawValue) which is not valid for this operation.")
+            }
+            return (key, try self.currentMaterial(of: key))
+        }
         let header = try SymmetricCiphertext.header(of: blob)
         let keyID = header.keyID.description
-        if let expected {
-            let named = try await self.resolve(expected, for: caller)
-            guard named.record.keyID == keyID else {
-                throw KMSError(.incorrectKey, "The key ID in the request does not identify a CMK that can perform this operation.")
-            }
+        if let given, given.record.keyID != keyID {
+            throw KMSError(.incorrectKey, "The key ID in the request does not identify a CMK that can perform this operation.")
         }
         var key: CachedKey
         do {
@@ -185,7 +228,7 @@ extension KMSService {
             throw KMSError.invalidCiphertext("The ciphertext refers to a customer master key that does not exist, does not exist in this region, or you are not allowed to access.")
         }
         key = try await self.freshen(key, grantTokens: grantTokens)
-        try self.gate.authorize(caller, action: action, key: key, encryptionContext: encryptionContext)
+        try self.gate.authorize(caller, action: action, key: key, encryptionContext: encryptionContext, conditions: Self.algorithmCondition(algorithm))
         if key.materials[header.materialID.bytes] == nil {
             // Another kmsd may have rotated the key since we cached it.
             key = try await self.reloadKey(keyID)
@@ -198,7 +241,8 @@ extension KMSService {
 
     func currentMaterial(of key: CachedKey) throws(KMSError) -> StoredMaterial {
         guard let material = key.currentMaterial else {
-            throw KMSError.internalFailure("\(key.record.arn) has no current key material", retryable: false)
+            // An EXTERNAL key before its import, or after its material expired or was deleted.
+            throw KMSError(.invalidState, "\(key.record.arn) has no key material (state \(key.record.state.rawValue)).")
         }
         return material
     }

@@ -20,14 +20,15 @@ extension KMSService {
         if request.hasKeySpec, request.hasCustomerMasterKeySpec {
             throw .validation("You cannot specify KeySpec and CustomerMasterKeySpec in the same request. CustomerMasterKeySpec is deprecated.")
         }
-        if spec == .symmetricDefault, usage != .encryptDecrypt {
-            throw .validation("The operation failed because the KeyUsage value of the CMK is \(usage.rawValue). To perform this operation, the KeyUsage value must be ENCRYPT_DECRYPT.")
+        guard spec.isSupported else {
+            throw KMSError(.unsupportedOperation, "KeySpec \(spec.rawValue) is not supported by this service.")
         }
-        guard spec == .symmetricDefault else {
-            throw KMSError(.unsupportedOperation, "KeySpec \(spec.rawValue) is not supported yet; only SYMMETRIC_DEFAULT keys can be created.")
+        guard spec.allowedUsages.contains(usage) else {
+            throw .validation("KeyUsage \(usage.rawValue) is not valid for KeySpec \(spec.rawValue); it allows \(spec.allowedUsages.map(\.rawValue).joined(separator: ", ")).")
         }
-        if request.hasOrigin, request.origin.awsName != Origin.awsKMS.rawValue {
-            throw KMSError(.unsupportedOperation, "Origin \(request.origin.awsName) is not supported yet; only AWS_KMS.")
+        let origin = request.hasOrigin ? Origin(rawValue: request.origin.awsName) : .awsKMS
+        guard let origin, origin == .awsKMS || origin == .external else {
+            throw KMSError(.unsupportedOperation, "Origin \(request.origin.awsName) is not supported; only AWS_KMS and EXTERNAL.")
         }
         if request.hasCustomKeyStoreID || request.hasXksKeyID {
             throw KMSError(.unsupportedOperation, "Custom key stores are not supported.")
@@ -40,7 +41,7 @@ extension KMSService {
         let policy = request.hasPolicy ? request.policy : DefaultKeyPolicy.document(partition: self.scope.partition, account: caller.account)
         let document = try PolicyDocument.parse(policy, kind: .resource)
         var conditions: [String: [String]] = [
-            "kms:KeySpec": [spec.rawValue], "kms:KeyUsage": [usage.rawValue], "kms:KeyOrigin": ["AWS_KMS"],
+            "kms:KeySpec": [spec.rawValue], "kms:KeyUsage": [usage.rawValue], "kms:KeyOrigin": [origin.rawValue],
             "kms:BypassPolicyLockoutSafetyCheck": [request.hasBypassPolicyLockoutSafetyCheck && request.bypassPolicyLockoutSafetyCheck ? "true" : "false"],
         ]
         if !tags.isEmpty { conditions.merge(Self.tagConditions(tags)) { first, _ in first } }
@@ -53,13 +54,14 @@ extension KMSService {
         if request.hasPolicy, !(request.hasBypassPolicyLockoutSafetyCheck && request.bypassPolicyLockoutSafetyCheck) {
             try self.checkLockout(document, caller: caller, keyAccount: caller.account, keyARN: arn)
         }
-        let material = try await self.generateMaterial(keyID: keyID, keyARN: arn)
+        // An EXTERNAL key waits for its material in PendingImport.
+        let material = origin == .awsKMS ? try await self.generateMaterial(keyID: keyID, keyARN: arn, spec: spec) : nil
         let record = KeyRecord(
             keyID: keyID, arn: arn, account: caller.account, region: caller.region, description: request.description_p,
-            state: .enabled, usage: usage, spec: spec, origin: .awsKMS, manager: .customer,
+            state: material == nil ? .pendingImport : .enabled, usage: usage, spec: spec, origin: origin, manager: .customer,
             creationDate: Date(timeIntervalSince1970: self.now().timeIntervalSince1970.rounded(.down)),
             deletionDate: nil, pendingWindowInDays: nil, policy: policy,
-            currentMaterialID: material.materialID, version: 1
+            currentMaterialID: material?.materialID ?? [], version: 1
         )
         try await self.store { try await self.keys.insert(record, material: material, tags: tags) }
         var response = KMSCreateKeyResponse()

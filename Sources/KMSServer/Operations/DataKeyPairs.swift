@@ -1,0 +1,90 @@
+import Foundation
+import KMSDomain
+import KMSProto
+
+extension KMSService {
+    func generateDataKeyPair(_ request: KMSGenerateDataKeyPairRequest, caller: Caller) async throws(KMSError) -> KMSGenerateDataKeyPairResponse {
+        if request.hasRecipient { throw KMSError(.unsupportedOperation, "Recipient (attested decryption) is not supported.") }
+        let (pair, key, _) = try await self.dataKeyPair(
+            keyID: request.keyID, spec: request.keyPairSpec.awsName, context: request.encryptionContext,
+            grantTokens: request.grantTokens, dryRun: request.dryRun, includePlaintext: true,
+            caller: caller, action: "GenerateDataKeyPair"
+        )
+        var response = KMSGenerateDataKeyPairResponse()
+        response.privateKeyCiphertextBlob = pair.privateKeyCiphertextBlob
+        response.privateKeyPlaintext = pair.privateKeyPlaintext
+        response.publicKey = pair.publicKey
+        response.keyID = key.record.arn
+        response.keyPairSpec = request.keyPairSpec
+        response.keyMaterialID = hex(key.record.currentMaterialID)
+        self.lastUsage.record(keyID: key.record.keyID, operation: "GenerateDataKeyPair", requestID: caller.requestID)
+        return response
+    }
+
+    func generateDataKeyPairWithoutPlaintext(
+        _ request: KMSGenerateDataKeyPairWithoutPlaintextRequest, caller: Caller
+    ) async throws(KMSError) -> KMSGenerateDataKeyPairWithoutPlaintextResponse {
+        let (pair, key, _) = try await self.dataKeyPair(
+            keyID: request.keyID, spec: request.keyPairSpec.awsName, context: request.encryptionContext,
+            grantTokens: request.grantTokens, dryRun: request.dryRun, includePlaintext: false,
+            caller: caller, action: "GenerateDataKeyPairWithoutPlaintext"
+        )
+        var response = KMSGenerateDataKeyPairWithoutPlaintextResponse()
+        response.privateKeyCiphertextBlob = pair.privateKeyCiphertextBlob
+        response.publicKey = pair.publicKey
+        response.keyID = key.record.arn
+        response.keyPairSpec = request.keyPairSpec
+        response.keyMaterialID = hex(key.record.currentMaterialID)
+        self.lastUsage.record(keyID: key.record.keyID, operation: "GenerateDataKeyPairWithoutPlaintext", requestID: caller.requestID)
+        return response
+    }
+
+    /// A new key pair from kms-cryptod, its private key encrypted under a symmetric KMS key.
+    private func dataKeyPair(
+        keyID: String, spec name: String, context: [String: String], grantTokens: [String], dryRun: Bool,
+        includePlaintext: Bool, caller: Caller, action: String
+    ) async throws(KMSError) -> (WorkerGenerateDataKeyPairResponse, CachedKey, DataKeyPairSpec) {
+        guard let spec = DataKeyPairSpec(rawValue: name) else {
+            throw .validation("1 validation error detected: Value '\(name)' at 'keyPairSpec' failed to satisfy constraint: Member must satisfy enum value set: [\(DataKeyPairSpec.allCases.map(\.rawValue).joined(separator: ", "))]")
+        }
+        guard spec.keySpec.isSupported else {
+            throw KMSError(.unsupportedOperation, "KeyPairSpec \(spec.rawValue) is not supported by this service.")
+        }
+        try Validation.grantTokens(grantTokens)
+        let key = try await self.freshen(try await self.resolve(keyID, for: caller), grantTokens: grantTokens)
+        try self.gate.authorize(caller, action: action, key: key, encryptionContext: context, conditions: ["kms:DataKeyPairSpec": [spec.rawValue]])
+        try Validation.symmetricEncryption(key.record, algorithm: nil, now: self.now())
+        try Validation.dryRun(dryRun)
+        var call = WorkerGenerateDataKeyPairRequest()
+        call.key = WorkerKeyRef(key, material: try self.currentMaterial(of: key))
+        call.keyPairSpec = spec.rawValue
+        call.encryptionContext = context
+        call.includePlaintext = includePlaintext
+        return (try await self.worker.call(WorkerMethod.generateDataKeyPair, call), key, spec)
+    }
+
+    func deriveSharedSecret(_ request: KMSDeriveSharedSecretRequest, caller: Caller) async throws(KMSError) -> KMSDeriveSharedSecretResponse {
+        if request.hasRecipient { throw KMSError(.unsupportedOperation, "Recipient (attested decryption) is not supported.") }
+        try Validation.grantTokens(request.grantTokens)
+        try Limits.check(request.publicKey.count, in: 1...8192, field: "publicKey")
+        let algorithmName = request.keyAgreementAlgorithm.awsName
+        let key = try await self.freshen(try await self.resolve(request.keyID, for: caller), grantTokens: request.grantTokens)
+        try self.gate.authorize(caller, action: "DeriveSharedSecret", key: key, conditions: ["kms:KeyAgreementAlgorithm": [algorithmName]])
+        try Validation.usable(key.record, now: self.now())
+        try Validation.usage(key.record, .keyAgreement)
+        guard let algorithm = KeyAgreementAlgorithm(rawValue: algorithmName), key.record.keyAgreementAlgorithms.contains(algorithm) else {
+            throw KMSError(.invalidKeyUsage, "The key agreement algorithm \(algorithmName.isEmpty ? "(none)" : algorithmName) is not valid for \(key.record.arn); it supports ECDH.")
+        }
+        try Validation.dryRun(request.dryRun)
+        var call = WorkerDeriveSharedSecretRequest()
+        call.key = WorkerKeyRef(key, material: try self.currentMaterial(of: key))
+        call.publicKey = request.publicKey
+        var response = KMSDeriveSharedSecretResponse()
+        response.sharedSecret = try await self.worker.call(WorkerMethod.deriveSharedSecret, call).sharedSecret
+        response.keyID = key.record.arn
+        response.keyAgreementAlgorithm = request.keyAgreementAlgorithm
+        response.keyOrigin = KMSOrigin(awsName: key.record.origin.rawValue) ?? .unspecified
+        self.lastUsage.record(keyID: key.record.keyID, operation: "DeriveSharedSecret", requestID: caller.requestID)
+        return response
+    }
+}

@@ -1,0 +1,158 @@
+import Foundation
+import KMSDomain
+import KMSProto
+import KMSStore
+import SwiftProtobuf
+
+extension KMSService {
+    /// How long an import token and its wrapping key are valid, as at AWS.
+    static let importTokenLifetime: TimeInterval = 24 * 3600
+
+    func getParametersForImport(_ request: KMSGetParametersForImportRequest, caller: Caller) async throws(KMSError) -> KMSGetParametersForImportResponse {
+        let algorithmName = request.wrappingAlgorithm.awsName
+        let specName = request.wrappingKeySpec.awsName
+        let key = try await self.resolve(request.keyID, for: caller, accepting: .keyOnly)
+        try self.gate.authorize(caller, action: "GetParametersForImport", key: key, conditions: [
+            "kms:WrappingAlgorithm": [algorithmName], "kms:WrappingKeySpec": [specName],
+        ])
+        try Self.checkImportable(key.record)
+        guard let algorithm = WrappingAlgorithm(rawValue: algorithmName) else {
+            throw .validation("1 validation error detected: Value '\(algorithmName)' at 'wrappingAlgorithm' failed to satisfy constraint: Member must satisfy enum value set: [\(WrappingAlgorithm.allCases.map(\.rawValue).joined(separator: ", "))]")
+        }
+        guard let spec = WrappingKeySpec(rawValue: specName) else {
+            throw .validation("1 validation error detected: Value '\(specName)' at 'wrappingKeySpec' failed to satisfy constraint: Member must satisfy enum value set: [RSA_2048, RSA_3072, RSA_4096, SM2]")
+        }
+        guard algorithm != .rsaesPkcs1V15, algorithm != .sm2pke, spec != .sm2 else {
+            throw KMSError(.unsupportedOperation, "Wrapping algorithm \(algorithm.rawValue) with \(spec.rawValue) is not supported; use RSAES_OAEP_SHA_1/SHA_256 or RSA_AES_KEY_WRAP_SHA_1/SHA_256 with an RSA wrapping key.")
+        }
+        let validTo = Date(timeIntervalSince1970: (self.now().timeIntervalSince1970 + Self.importTokenLifetime).rounded(.down))
+        var call = WorkerGetParametersForImportRequest()
+        call.keyID = key.record.keyID
+        call.keyArn = key.record.arn
+        call.wrappingAlgorithm = algorithm.rawValue
+        call.wrappingKeySpec = spec.rawValue
+        call.validTo = Int64(validTo.timeIntervalSince1970)
+        let parameters = try await self.worker.call(WorkerMethod.getParametersForImport, call)
+        var response = KMSGetParametersForImportResponse()
+        response.keyID = key.record.arn
+        response.importToken = parameters.importToken
+        response.publicKey = parameters.publicKey
+        response.parametersValidTo = Google_Protobuf_Timestamp(date: validTo)
+        return response
+    }
+
+    func importKeyMaterial(_ request: KMSImportKeyMaterialRequest, caller: Caller) async throws(KMSError) -> KMSImportKeyMaterialResponse {
+        try Limits.check(request.importToken.count, in: Limits.ciphertextBlobBytes, field: "importToken")
+        try Limits.check(request.encryptedKeyMaterial.count, in: Limits.ciphertextBlobBytes, field: "encryptedKeyMaterial")
+        let validTo = request.hasValidTo ? request.validTo.date : nil
+        let model: ExpirationModel
+        if request.hasExpirationModel {
+            guard let named = ExpirationModel(rawValue: request.expirationModel.awsName) else {
+                throw .validation("1 validation error detected: Value at 'expirationModel' failed to satisfy constraint: Member must satisfy enum value set: [KEY_MATERIAL_EXPIRES, KEY_MATERIAL_DOES_NOT_EXPIRE]")
+            }
+            model = named
+        } else {
+            model = validTo == nil ? .keyMaterialDoesNotExpire : .keyMaterialExpires
+        }
+        switch (model, validTo) {
+        case (.keyMaterialExpires, nil):
+            throw .validation("ValidTo is required when ExpirationModel is KEY_MATERIAL_EXPIRES.")
+        case (.keyMaterialDoesNotExpire, .some):
+            throw .validation("ValidTo must be omitted when ExpirationModel is KEY_MATERIAL_DOES_NOT_EXPIRE.")
+        case (.keyMaterialExpires, let date?):
+            let now = self.now()
+            guard date > now, date <= now.addingTimeInterval(365 * 86_400) else {
+                throw .validation("ValidTo must be in the future and at most 365 days from now.")
+            }
+        default:
+            break
+        }
+        if request.hasImportType, request.importType.awsName == "NEW_KEY_MATERIAL" {
+            throw KMSError(.unsupportedOperation, "Rotating imported key material (ImportType NEW_KEY_MATERIAL) is not supported; import the key's existing material.")
+        }
+        var conditions: [String: [String]] = ["kms:ExpirationModel": [model.rawValue]]
+        if let validTo { conditions["kms:ValidTo"] = [String(Int64(validTo.timeIntervalSince1970))] }
+        var key = try await self.resolve(request.keyID, for: caller, accepting: .keyOnly)
+        try self.gate.authorize(caller, action: "ImportKeyMaterial", key: key, conditions: conditions)
+        try Self.checkImportable(key.record)
+        var call = WorkerImportKeyMaterialRequest()
+        call.key.keyID = key.record.keyID
+        call.key.keyArn = key.record.arn
+        call.key.keySpec = key.record.spec.rawValue
+        call.importToken = request.importToken
+        call.encryptedKeyMaterial = request.encryptedKeyMaterial
+        let imported = try await self.worker.call(WorkerMethod.importKeyMaterial, call)
+        guard let rootKeyID = UUID(uuidString: imported.rootKeyID) else {
+            throw KMSError.internalFailure("the crypto worker named an invalid root key")
+        }
+        let material = StoredMaterial(
+            materialID: Array(imported.material.materialID), wrapped: Array(imported.material.wrapped), rootKeyID: rootKeyID
+        )
+        if request.hasKeyMaterialID, request.keyMaterialID != hex(material.materialID) {
+            throw KMSError(.incorrectKeyMaterial, "The key material is not the material KeyMaterialId \(request.keyMaterialID) names.")
+        }
+        for _ in 0..<5 {
+            var record = key.record
+            try Self.checkImportable(record)
+            // A key is bound to the first material imported into it, for good: only that may return.
+            if record.hasMaterial, record.currentMaterialID != material.materialID {
+                throw KMSError(.incorrectKeyMaterial, "The key material is not the material previously imported into \(record.arn).")
+            }
+            if record.state == .pendingImport { record.state = .enabled }
+            record.validTo = validTo
+            record.expirationModel = model
+            let candidate = record
+            if let stored = try await self.store({ try await self.keys.importMaterial(candidate, material: material) }) {
+                self.cache.invalidateKey(stored.keyID)
+                self.logger.notice("imported key material", metadata: ["key_arn": "\(stored.arn)", "expiration_model": "\(model.rawValue)"])
+                var response = KMSImportKeyMaterialResponse()
+                response.keyID = stored.arn
+                response.keyMaterialID = hex(material.materialID)
+                return response
+            }
+            key = try await self.reloadKey(key.record.keyID)
+        }
+        throw KMSError(.internalFailure, "\(key.record.arn) is being changed concurrently; retry", retryable: true)
+    }
+
+    func deleteImportedKeyMaterial(_ request: KMSDeleteImportedKeyMaterialRequest, caller: Caller) async throws(KMSError) -> KMSDeleteImportedKeyMaterialResponse {
+        var key = try await self.resolve(request.keyID, for: caller, accepting: .keyOnly)
+        try self.gate.authorize(caller, action: "DeleteImportedKeyMaterial", key: key)
+        for _ in 0..<5 {
+            let record = key.record
+            guard record.origin == .external else {
+                throw KMSError(.unsupportedOperation, "\(record.arn) has origin \(record.origin.rawValue); only EXTERNAL keys have imported key material.")
+            }
+            if request.hasKeyMaterialID, request.keyMaterialID != hex(record.currentMaterialID) {
+                throw KMSError(.notFound, "\(record.arn) has no key material \(request.keyMaterialID).")
+            }
+            if record.state == .pendingImport {
+                // Nothing to delete: AWS answers success.
+                var response = KMSDeleteImportedKeyMaterialResponse()
+                response.keyID = record.arn
+                return response
+            }
+            if let stored = try await self.store({ try await self.keys.deleteImportedMaterial(record) }) {
+                self.cache.invalidateKey(stored.keyID)
+                self.logger.notice("deleted imported key material", metadata: ["key_arn": "\(stored.arn)"])
+                var response = KMSDeleteImportedKeyMaterialResponse()
+                response.keyID = stored.arn
+                response.keyMaterialID = hex(record.currentMaterialID)
+                return response
+            }
+            key = try await self.reloadKey(key.record.keyID)
+        }
+        throw KMSError(.internalFailure, "\(key.record.arn) is being changed concurrently; retry", retryable: true)
+    }
+
+    /// Import works on EXTERNAL keys that are not pending deletion.
+    static func checkImportable(_ record: KeyRecord) throws(KMSError) {
+        guard record.origin == .external else {
+            throw KMSError(.unsupportedOperation, "\(record.arn) has origin \(record.origin.rawValue); key material can be imported only into keys of origin EXTERNAL.")
+        }
+        switch record.state {
+        case .pendingImport, .enabled, .disabled: return
+        default: throw KMSError(.invalidState, "\(record.arn) is \(record.state.rawValue); key material cannot be imported in that state.")
+        }
+    }
+}
