@@ -52,12 +52,18 @@ let package = Package(
         .target(name: "KMSDomain"),
         // The AWS policy language: parse, validate, evaluate. Pure, no I/O.
         .target(name: "KMSPolicy", dependencies: ["KMSDomain"]),
-        // Ciphertext, wrapped-material and keyring formats. No network I/O.
+        // Small C shims over the system's OpenSSL 3 libcrypto (Debian: libssl-dev).
+        .target(name: "CKMSOpenSSL", linkerSettings: [.linkedLibrary("crypto")]),
+        // Ciphertext, wrapped-material and keyring formats; asymmetric, HMAC and import crypto.
+        // No network I/O.
         .target(
             name: "KMSCrypto",
             dependencies: [
                 "KMSDomain",
                 .product(name: "Crypto", package: "swift-crypto"),
+                // OpenSSL for what swift-crypto lacks: RSA over a given digest, SHA-224,
+                // secp256k1, AES key wrap with padding (RFC 5649).
+                "CKMSOpenSSL",
             ]
         ),
         // PostgreSQL: migrations, keys, wrapped material versions, aliases, change notifications.

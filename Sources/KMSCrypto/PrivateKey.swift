@@ -1,0 +1,73 @@
+import CKMSOpenSSL
+import KMSDomain
+
+/// An asymmetric private key held by kms-cryptod (wraps an EVP_PKEY; safe to use from many
+/// threads at once: each operation makes its own EVP_PKEY_CTX).
+public final class PrivateKey: @unchecked Sendable {
+    public let spec: KeySpec
+    public let publicKey: PublicKey
+    let key: OpenSSLKey
+
+    /// DER SubjectPublicKeyInfo, as AWS GetPublicKey returns it (named-curve OIDs for EC).
+    public var publicKeyDER: [UInt8] { publicKey.der }
+
+    /// RSA_2048/3072/4096 (e=65537), ECC_NIST_P256/P384/P521, ECC_SECG_P256K1,
+    /// ECC_NIST_EDWARDS25519. Other specs: KMSError(.unsupportedOperation, ...).
+    /// RSA generation takes from tens of milliseconds to seconds: never call it on an event loop.
+    public static func generate(_ spec: KeySpec) throws(KMSError) -> PrivateKey {
+        guard let shape = spec.keyShape else {
+            throw KMSError(.unsupportedOperation, "cannot generate a \(spec.rawValue) key pair")
+        }
+        let pointer = switch shape.kind {
+        case KMS_KIND_RSA: kms_pkey_generate_rsa(shape.param)
+        case KMS_KIND_EC: kms_pkey_generate_ec(shape.param)
+        default: kms_pkey_generate_ed25519()
+        }
+        guard let pointer else { throw .internalFailure("key pair generation failed") }
+        return PrivateKey(key: OpenSSLKey(pointer), spec: spec)
+    }
+
+    /// Parses a PKCS#8 DER PrivateKeyInfo and checks it is a key of `spec` (type, curve or
+    /// modulus size) whose public half matches its private half; otherwise
+    /// KMSError(.incorrectKeyMaterial, ...) (this is also how imported asymmetric material is
+    /// checked). A spec that is not asymmetric: KMSError(.unsupportedOperation, ...).
+    public init(pkcs8DER: [UInt8], spec: KeySpec) throws(KMSError) {
+        guard let expected = spec.keyShape else {
+            throw KMSError(.unsupportedOperation, "\(spec.rawValue) is not an asymmetric key spec")
+        }
+        let parsed = pkcs8DER.withUnsafeBufferPointer { kms_pkey_from_pkcs8($0.baseAddress, $0.count) }
+        guard let parsed else {
+            throw KMSError(.incorrectKeyMaterial, "the key material is not a valid DER PKCS#8 private key")
+        }
+        let key = OpenSSLKey(parsed)
+        guard let shape = key.shape, shape == expected else {
+            throw KMSError(.incorrectKeyMaterial, "the key material is \(key.shape.map { "an \($0.name) key" } ?? "a key of an unsupported kind"), not a \(spec.rawValue) key")
+        }
+        self.spec = spec
+        self.key = key
+        self.publicKey = PublicKey(key: Self.publicHalf(of: key), spec: spec)
+    }
+
+    /// `key` must be a key of `spec`.
+    private init(key: OpenSSLKey, spec: KeySpec) {
+        self.spec = spec
+        self.key = key
+        self.publicKey = PublicKey(key: Self.publicHalf(of: key), spec: spec)
+    }
+
+    /// A PublicKey of its own, so that handing out `publicKey` never hands out the private key.
+    private static func publicHalf(of key: OpenSSLKey) -> OpenSSLKey {
+        guard let parsed = OpenSSLKey.publicKey(spki: key.subjectPublicKeyInfo()) else {
+            preconditionFailure("OpenSSL could not parse the public key it just encoded")
+        }
+        return parsed
+    }
+
+    /// The PKCS#8 DER encoding, handed to `body` and zeroed afterwards (the stored form, and
+    /// GenerateDataKeyPair's PrivateKeyPlaintext).
+    public func withPKCS8DER<R>(_ body: ([UInt8]) throws -> R) rethrows -> R {
+        var der = key.pkcs8()
+        defer { zeroize(&der) }
+        return try body(der)
+    }
+}
