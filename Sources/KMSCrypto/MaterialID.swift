@@ -19,6 +19,20 @@ public struct MaterialID: Sendable, Hashable, CustomStringConvertible {
         return try! MaterialID(bytes: (0..<byteCount).map { _ in UInt8.random(in: .min ... .max, using: &generator) })
     }
 
+    /// The id of imported material: a hash of the material bound to the key's ARN, so that
+    /// importing the same material into the same key again gives the same id (AWS allows
+    /// re-importing only the material a key first had), and anything else a different one.
+    /// Imported material must be full-entropy key material, so the hash reveals nothing usable.
+    public static func imported(_ material: [UInt8], keyARN: String) -> MaterialID {
+        var hash = SHA256()
+        hash.update(data: Array("kms/imported-material-id/v1".utf8))
+        var length = UInt32(keyARN.utf8.count).bigEndian
+        withUnsafeBytes(of: &length) { hash.update(bufferPointer: $0) }
+        hash.update(data: Array(keyARN.utf8))
+        hash.update(data: material)
+        return try! MaterialID(bytes: Array(hash.finalize()))
+    }
+
     public var hex: String {
         let digits = Array("0123456789abcdef".utf8)
         var out: [UInt8] = []

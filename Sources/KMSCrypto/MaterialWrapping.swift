@@ -5,6 +5,11 @@ import KMSDomain
 public enum MaterialKind: UInt8, Sendable {
     /// 256 random bits: the material of a SYMMETRIC_DEFAULT key.
     case symmetric256 = 1
+    /// An asymmetric private key, PKCS#8 DER (its spec comes with each request, and parsing
+    /// checks the key against it).
+    case privateKey = 2
+    /// An HMAC key's bytes (28 to 128 of them, by spec).
+    case hmac = 3
 }
 
 /// Key material as stored: AES-256-GCM under a root key, its AAD binding it to the key ARN and

@@ -7,17 +7,26 @@ extension CryptoWorker {
     public func handlerTable() -> RPCHandlerTable {
         var table = RPCHandlerTable(mapError: Self.mapError)
         table.register(WorkerMethod.describe) { request, _ in self.describe(request) }
-        table.register(WorkerMethod.generateKeyMaterial) { request, _ in try self.generateKeyMaterial(request) }
+        table.register(WorkerMethod.generateKeyMaterial) { request, _ in try await self.generateKeyMaterial(request) }
         table.register(WorkerMethod.rewrapKeyMaterial) { request, _ in try self.rewrapKeyMaterial(request) }
-        table.register(WorkerMethod.encrypt) { request, _ in try self.encrypt(request) }
-        table.register(WorkerMethod.decrypt) { request, _ in try self.decrypt(request) }
-        table.register(WorkerMethod.reEncrypt) { request, _ in try self.reEncrypt(request) }
+        table.register(WorkerMethod.encrypt) { request, _ in try await self.encrypt(request) }
+        table.register(WorkerMethod.decrypt) { request, _ in try await self.decrypt(request) }
+        table.register(WorkerMethod.reEncrypt) { request, _ in try await self.reEncrypt(request) }
         table.register(WorkerMethod.generateDataKey) { request, _ in try self.generateDataKey(request) }
         table.register(WorkerMethod.generateRandom) { request, _ in try self.generateRandom(request) }
         table.register(WorkerMethod.createAccessKeySecret) { request, _ in try self.createAccessKeySecret(request) }
         table.register(WorkerMethod.verifyAccessKeyProof) { request, _ in try self.verifyAccessKeyProof(request) }
         table.register(WorkerMethod.deriveSigningKey) { request, _ in try self.deriveSigningKey(request) }
         table.register(WorkerMethod.rewrapAccessKeySecret) { request, _ in try self.rewrapAccessKeySecret(request) }
+        table.register(WorkerMethod.sign) { request, _ in try await self.sign(request) }
+        table.register(WorkerMethod.verify) { request, _ in try self.verify(request) }
+        table.register(WorkerMethod.getPublicKey) { request, _ in try self.getPublicKey(request) }
+        table.register(WorkerMethod.generateMac) { request, _ in try self.generateMac(request) }
+        table.register(WorkerMethod.verifyMac) { request, _ in try self.verifyMac(request) }
+        table.register(WorkerMethod.generateDataKeyPair) { request, _ in try await self.generateDataKeyPair(request) }
+        table.register(WorkerMethod.deriveSharedSecret) { request, _ in try self.deriveSharedSecret(request) }
+        table.register(WorkerMethod.getParametersForImport) { request, _ in try await self.getParametersForImport(request) }
+        table.register(WorkerMethod.importKeyMaterial) { request, _ in try await self.importKeyMaterial(request) }
         return table
     }
 

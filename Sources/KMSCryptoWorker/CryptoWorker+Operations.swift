@@ -12,22 +12,37 @@ extension CryptoWorker {
         return response
     }
 
-    public func generateKeyMaterial(_ request: WorkerGenerateKeyMaterialRequest) throws(KMSError) -> WorkerGenerateKeyMaterialResponse {
+    public func generateKeyMaterial(_ request: WorkerGenerateKeyMaterialRequest) async throws(KMSError) -> WorkerGenerateKeyMaterialResponse {
         _ = try KeyIdentifier(string: request.keyID)
         guard !request.keyArn.isEmpty, request.keyArn.utf8.count <= 2048 else {
             throw .validation("key_arn must be 1..2048 characters")
         }
-        guard request.kind == .symmetric256 else {
-            throw .unsupportedOperation("kms-cryptod cannot generate key material of kind \(request.kind)")
+        let spec: KeySpec
+        switch request.kind {
+        case .symmetric256: spec = .symmetricDefault
+        case .byKeySpec: spec = try Self.spec(request.keySpec, field: "key_spec")
+        default: throw .unsupportedOperation("kms-cryptod cannot generate key material of kind \(request.kind)")
         }
-        let material = SymmetricKey(size: .bits256)
         let materialID = MaterialID.random()
         let root = self.keyring.newest
+        let wrapped: [UInt8]
+        if spec == .symmetricDefault {
+            wrapped = MaterialWrapping.wrap(SymmetricKey(size: .bits256), kind: .symmetric256, keyARN: request.keyArn, materialID: materialID, under: root)
+        } else if let hmac = spec.hmacKeyBytes {
+            var bytes = randomBytes(hmac.generated)
+            defer { zeroize(&bytes) }
+            wrapped = MaterialWrapping.wrap(SymmetricKey(data: bytes), kind: .hmac, keyARN: request.keyArn, materialID: materialID, under: root)
+        } else {
+            let arn = request.keyArn
+            wrapped = try await self.heavy.run { () throws(KMSError) -> [UInt8] in
+                try PrivateKey.generate(spec).withPKCS8DER { der in
+                    MaterialWrapping.wrap(SymmetricKey(data: der), kind: .privateKey, keyARN: arn, materialID: materialID, under: root)
+                }
+            }
+        }
         var response = WorkerGenerateKeyMaterialResponse()
         response.material.materialID = Data(materialID.bytes)
-        response.material.wrapped = Data(MaterialWrapping.wrap(
-            material, kind: .symmetric256, keyARN: request.keyArn, materialID: materialID, under: root
-        ))
+        response.material.wrapped = Data(wrapped)
         response.rootKeyID = root.id.description
         return response
     }
@@ -55,58 +70,82 @@ extension CryptoWorker {
         return response
     }
 
-    public func encrypt(_ request: WorkerEncryptRequest) throws(KMSError) -> WorkerEncryptResponse {
+    public func encrypt(_ request: WorkerEncryptRequest) async throws(KMSError) -> WorkerEncryptResponse {
         try Limits.check(request.plaintext.count, in: Limits.plaintextBytes, field: "plaintext")
         let key = try self.resolve(request.key, field: "key")
         var response = WorkerEncryptResponse()
-        response.ciphertextBlob = Data(try SymmetricCiphertext.seal(
-            request.plaintext, keyID: key.keyID, materialID: key.materialID,
-            material: key.material, encryptionContext: request.encryptionContext
-        ))
+        response.ciphertextBlob = Data(try await self.seal([UInt8](request.plaintext), with: key, algorithm: request.encryptionAlgorithm, context: request.encryptionContext))
         return response
     }
 
-    public func decrypt(_ request: WorkerDecryptRequest) throws(KMSError) -> WorkerDecryptResponse {
+    public func decrypt(_ request: WorkerDecryptRequest) async throws(KMSError) -> WorkerDecryptResponse {
         let blob = [UInt8](request.ciphertextBlob)
         try Limits.check(blob.count, in: Limits.ciphertextBlobBytes, field: "ciphertextBlob")
         let key = try self.resolve(request.key, field: "key")
         var response = WorkerDecryptResponse()
-        response.plaintext = Data(try SymmetricCiphertext.open(
-            blob, keyID: key.keyID, materialID: key.materialID,
-            material: key.material, encryptionContext: request.encryptionContext
-        ))
+        var plaintext = try await self.open(blob, with: key, algorithm: request.encryptionAlgorithm, context: request.encryptionContext)
+        defer { zeroize(&plaintext) }
+        response.plaintext = Data(plaintext)
         return response
     }
 
     /// Decrypts under the source key and encrypts under the destination key; the plaintext
     /// never leaves this process.
-    public func reEncrypt(_ request: WorkerReEncryptRequest) throws(KMSError) -> WorkerReEncryptResponse {
+    public func reEncrypt(_ request: WorkerReEncryptRequest) async throws(KMSError) -> WorkerReEncryptResponse {
         let blob = [UInt8](request.ciphertextBlob)
         try Limits.check(blob.count, in: Limits.ciphertextBlobBytes, field: "ciphertextBlob")
         let source = try self.resolve(request.sourceKey, field: "source_key")
         let destination = try self.resolve(request.destinationKey, field: "destination_key")
-        var plaintext = try SymmetricCiphertext.open(
-            blob, keyID: source.keyID, materialID: source.materialID,
-            material: source.material, encryptionContext: request.sourceEncryptionContext
-        )
+        var plaintext = try await self.open(blob, with: source, algorithm: request.sourceEncryptionAlgorithm, context: request.sourceEncryptionContext)
         defer { zeroize(&plaintext) }
         var response = WorkerReEncryptResponse()
-        response.ciphertextBlob = Data(try SymmetricCiphertext.seal(
-            plaintext, keyID: destination.keyID, materialID: destination.materialID,
-            material: destination.material, encryptionContext: request.destinationEncryptionContext
+        response.ciphertextBlob = Data(try await self.seal(
+            plaintext, with: destination, algorithm: request.destinationEncryptionAlgorithm, context: request.destinationEncryptionContext
         ))
         return response
+    }
+
+    /// SYMMETRIC_DEFAULT (empty name) with the key's AES material, or RSAES-OAEP with its
+    /// public half (no context then: kmsd refuses one).
+    private func seal(_ plaintext: [UInt8], with key: ResolvedKey, algorithm name: String, context: [String: String]) async throws(KMSError) -> [UInt8] {
+        if name.isEmpty || name == EncryptionAlgorithm.symmetricDefault.rawValue {
+            return try SymmetricCiphertext.seal(
+                plaintext, keyID: key.keyID, materialID: key.materialID, material: try key.symmetric(), encryptionContext: context
+            )
+        }
+        let algorithm = try Self.rsaAlgorithm(name, key: key)
+        let publicKey = try key.privateKey().publicKey
+        return try await self.heavy.run { () throws(KMSError) -> [UInt8] in try publicKey.encrypt(plaintext, algorithm: algorithm) }
+    }
+
+    private func open(_ blob: [UInt8], with key: ResolvedKey, algorithm name: String, context: [String: String]) async throws(KMSError) -> [UInt8] {
+        if name.isEmpty || name == EncryptionAlgorithm.symmetricDefault.rawValue {
+            return try SymmetricCiphertext.open(
+                blob, keyID: key.keyID, materialID: key.materialID, material: try key.symmetric(), encryptionContext: context
+            )
+        }
+        let algorithm = try Self.rsaAlgorithm(name, key: key)
+        let privateKey = try key.privateKey()
+        return try await self.heavy.run { () throws(KMSError) -> [UInt8] in try privateKey.decrypt(blob, algorithm: algorithm) }
+    }
+
+    private static func rsaAlgorithm(_ name: String, key: ResolvedKey) throws(KMSError) -> EncryptionAlgorithm {
+        guard let algorithm = EncryptionAlgorithm(rawValue: name), key.spec.encryptionAlgorithms(usage: .encryptDecrypt).contains(algorithm) else {
+            throw .invalidKeyUsage("the encryption algorithm \(name) is not valid for a \(key.spec.rawValue) key")
+        }
+        return algorithm
     }
 
     public func generateDataKey(_ request: WorkerGenerateDataKeyRequest) throws(KMSError) -> WorkerGenerateDataKeyResponse {
         try Limits.check(value: Int(request.numberOfBytes), in: Limits.numberOfBytes, field: "numberOfBytes")
         let key = try self.resolve(request.key, field: "key")
+        let material = try key.symmetric()
         var dataKey = randomBytes(Int(request.numberOfBytes))
         defer { zeroize(&dataKey) }
         var response = WorkerGenerateDataKeyResponse()
         response.ciphertextBlob = Data(try SymmetricCiphertext.seal(
             dataKey, keyID: key.keyID, materialID: key.materialID,
-            material: key.material, encryptionContext: request.encryptionContext
+            material: material, encryptionContext: request.encryptionContext
         ))
         if request.includePlaintext {
             response.plaintext = Data(dataKey)

@@ -2,6 +2,7 @@ import Crypto
 import KMSCrypto
 import KMSDomain
 import KMSProto
+import NIOCore
 import Synchronization
 
 /// Every operation that touches key material. Stateless apart from the keyring and the cache of
@@ -11,11 +12,15 @@ import Synchronization
 /// ids and lengths only.
 public final class CryptoWorker: Sendable {
     private let currentKeyring: Mutex<RootKeyring>
-    let cache: MaterialCache
+    let cache: MaterialCache<UnwrappedMaterial>
+    /// RSA private-key operations and key generation: milliseconds each (RSA-4096 generation,
+    /// seconds), so never on an event loop.
+    let heavy: HeavyWork
 
-    public init(keyring: RootKeyring, cacheCapacity: Int = 10_000) {
+    public init(keyring: RootKeyring, cacheCapacity: Int = 10_000, heavyThreads: Int = NIOCore.System.coreCount, heavyQueueLimit: Int = 512) {
         self.currentKeyring = Mutex(keyring)
         self.cache = MaterialCache(capacity: cacheCapacity)
+        self.heavy = HeavyWork(threads: heavyThreads, queueLimit: heavyQueueLimit)
     }
 
     var keyring: RootKeyring { self.currentKeyring.withLock { $0 } }
@@ -26,12 +31,34 @@ public final class CryptoWorker: Sendable {
         self.currentKeyring.withLock { $0 = keyring }
     }
 
+    /// Stops the heavy-work threads (after the listener has closed).
+    public func shutdown() async {
+        await self.heavy.shutdown()
+    }
+
     /// The material a request refers to, unwrapped (from the cache when possible).
     struct ResolvedKey {
         let keyID: KeyIdentifier
         let keyARN: String
+        let spec: KeySpec
         let materialID: MaterialID
-        let material: SymmetricKey
+        let unwrapped: UnwrappedMaterial
+
+        /// The material of a SYMMETRIC_DEFAULT key.
+        func symmetric() throws(KMSError) -> SymmetricKey {
+            guard case .symmetric(let key) = self.unwrapped else { throw .invalidKeyUsage("this operation needs a symmetric encryption key") }
+            return key
+        }
+
+        func privateKey() throws(KMSError) -> PrivateKey {
+            guard case .privateKey(let key) = self.unwrapped else { throw .invalidKeyUsage("this operation needs an asymmetric key") }
+            return key
+        }
+
+        func hmac() throws(KMSError) -> SymmetricKey {
+            guard case .hmac(let key) = self.unwrapped else { throw .invalidKeyUsage("this operation needs an HMAC key") }
+            return key
+        }
     }
 
     func resolve(_ ref: WorkerKeyRef, field: String) throws(KMSError) -> ResolvedKey {
@@ -39,13 +66,14 @@ public final class CryptoWorker: Sendable {
             throw .validation("\(field).key_arn must be 1..2048 characters")
         }
         let keyID = try KeyIdentifier(string: ref.keyID)
+        let spec = try Self.spec(ref.keySpec, field: "\(field).key_spec")
         guard ref.hasMaterial else {
             throw .validation("\(field).material is required")
         }
         let materialID = try MaterialID(bytes: ref.material.materialID)
-        let cacheKey = MaterialCache.Key(keyARN: ref.keyArn, materialID: materialID.bytes)
+        let cacheKey = MaterialCache<UnwrappedMaterial>.Key(keyARN: ref.keyArn, materialID: materialID.bytes)
         if let material = self.cache.get(cacheKey) {
-            return ResolvedKey(keyID: keyID, keyARN: ref.keyArn, materialID: materialID, material: material)
+            return ResolvedKey(keyID: keyID, keyARN: ref.keyArn, spec: spec, materialID: materialID, unwrapped: material)
         }
         let (material, header) = try MaterialWrapping.unwrap(
             [UInt8](ref.material.wrapped),
@@ -53,16 +81,47 @@ public final class CryptoWorker: Sendable {
             materialID: materialID,
             keyring: self.keyring
         )
-        guard header.kind == .symmetric256 else {
-            throw .unsupportedOperation("this operation needs symmetric key material")
+        let unwrapped = try UnwrappedMaterial(material, kind: header.kind, spec: spec)
+        self.cache.put(cacheKey, unwrapped)
+        return ResolvedKey(keyID: keyID, keyARN: ref.keyArn, spec: spec, materialID: materialID, unwrapped: unwrapped)
+    }
+
+    static func spec(_ name: String, field: String) throws(KMSError) -> KeySpec {
+        if name.isEmpty { return .symmetricDefault }
+        guard let spec = KeySpec(rawValue: name), spec.isSupported else { throw .validation("\(field) \(name) is not a supported KeySpec") }
+        return spec
+    }
+}
+
+/// Unwrapped material, parsed once and cached: parsing an RSA key costs more than using it.
+enum UnwrappedMaterial: Sendable {
+    case symmetric(SymmetricKey)
+    case privateKey(PrivateKey)
+    case hmac(SymmetricKey)
+
+    init(_ material: SymmetricKey, kind: MaterialKind, spec: KeySpec) throws(KMSError) {
+        switch (kind, spec) {
+        case (.symmetric256, .symmetricDefault):
+            self = .symmetric(material)
+        case (.hmac, _) where spec.isHMAC:
+            self = .hmac(material)
+        case (.privateKey, _) where spec.isAsymmetric:
+            let key: PrivateKey
+            do {
+                key = try material.withUnsafeBytes { bytes in try PrivateKey(pkcs8DER: Array(bytes), spec: spec) }
+            } catch {
+                throw .internalFailure("stored key material does not parse as a \(spec.rawValue) key", retryable: false)
+            }
+            self = .privateKey(key)
+        default:
+            throw .internalFailure("stored key material of kind \(kind) does not belong to a \(spec.rawValue) key", retryable: false)
         }
-        self.cache.put(cacheKey, material)
-        return ResolvedKey(keyID: keyID, keyARN: ref.keyArn, materialID: materialID, material: material)
     }
 }
 
 extension KMSError {
     static func unsupportedOperation(_ message: String) -> KMSError { KMSError(.unsupportedOperation, message) }
+    static func invalidKeyUsage(_ message: String) -> KMSError { KMSError(.invalidKeyUsage, message) }
 }
 
 extension CryptoWorker {

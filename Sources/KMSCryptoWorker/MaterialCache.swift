@@ -1,10 +1,10 @@
-import Crypto
 import Synchronization
 
 /// Unwrapped key material kept in memory so that the hot path skips one AES-GCM open and the
 /// root key lookup. Bounded, least-recently-used eviction, keyed by key ARN and material id
-/// (the pair the wrapping AAD binds). Evicted keys are zeroed by `SymmetricKey` itself.
-final class MaterialCache: Sendable {
+/// (the pair the wrapping AAD binds). Evicted material is zeroed by its own type
+/// (swift-crypto's SymmetricKey, OpenSSL's key free).
+final class MaterialCache<Value: Sendable>: Sendable {
     struct Key: Hashable {
         let keyARN: String
         let materialID: [UInt8]
@@ -16,11 +16,11 @@ final class MaterialCache: Sendable {
         self.state = Mutex(LRU(capacity: max(0, capacity)))
     }
 
-    func get(_ key: Key) -> SymmetricKey? {
+    func get(_ key: Key) -> Value? {
         self.state.withLock { $0.get(key) }
     }
 
-    func put(_ key: Key, _ material: SymmetricKey) {
+    func put(_ key: Key, _ material: Value) {
         self.state.withLock { $0.put(key, material) }
     }
 
@@ -30,7 +30,7 @@ final class MaterialCache: Sendable {
     struct LRU {
         private struct Node {
             var key: Key
-            var value: SymmetricKey
+            var value: Value
             var previous: Int
             var next: Int
         }
@@ -47,13 +47,13 @@ final class MaterialCache: Sendable {
 
         var count: Int { self.index.count }
 
-        mutating func get(_ key: Key) -> SymmetricKey? {
+        mutating func get(_ key: Key) -> Value? {
             guard let slot = self.index[key] else { return nil }
             self.moveToFront(slot)
             return self.nodes[slot].value
         }
 
-        mutating func put(_ key: Key, _ value: SymmetricKey) {
+        mutating func put(_ key: Key, _ value: Value) {
             guard self.capacity > 0 else { return }
             if let slot = self.index[key] {
                 self.nodes[slot].value = value

@@ -70,6 +70,7 @@ struct Serve: AsyncParsableCommand {
             logger: logger
         )
         try await group.run()
+        await worker.shutdown()
         logger.info("stopped")
     }
 }

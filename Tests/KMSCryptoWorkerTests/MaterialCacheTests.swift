@@ -3,12 +3,12 @@ import Crypto
 import Testing
 
 @Suite struct MaterialCacheTests {
-    static func key(_ n: Int) -> MaterialCache.Key {
-        MaterialCache.Key(keyARN: "arn:aws:kms:us-east-1:111122223333:key/\(n)", materialID: [UInt8(n)])
+    static func key(_ n: Int) -> MaterialCache<SymmetricKey>.Key {
+        MaterialCache<SymmetricKey>.Key(keyARN: "arn:aws:kms:us-east-1:111122223333:key/\(n)", materialID: [UInt8(n)])
     }
 
     @Test func evictsTheLeastRecentlyUsed() {
-        let cache = MaterialCache(capacity: 3)
+        let cache = MaterialCache<SymmetricKey>(capacity: 3)
         let materials = (0..<5).map { _ in SymmetricKey(size: .bits256) }
         for n in 0..<3 { cache.put(Self.key(n), materials[n]) }
         #expect(cache.get(Self.key(0)) == materials[0])  // 0 becomes most recent
@@ -22,13 +22,13 @@ import Testing
     }
 
     @Test func aZeroCapacityCacheHoldsNothing() {
-        let cache = MaterialCache(capacity: 0)
+        let cache = MaterialCache<SymmetricKey>(capacity: 0)
         cache.put(Self.key(1), SymmetricKey(size: .bits256))
         #expect(cache.get(Self.key(1)) == nil)
     }
 
     @Test func staysBoundedUnderChurn() {
-        let cache = MaterialCache(capacity: 64)
+        let cache = MaterialCache<SymmetricKey>(capacity: 64)
         for n in 0..<10_000 {
             cache.put(Self.key(n % 200), SymmetricKey(size: .bits256))
             _ = cache.get(Self.key((n * 7) % 200))

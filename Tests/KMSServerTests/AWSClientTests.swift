@@ -61,6 +61,15 @@ import Testing
         await stack.stop()
     }
 
+    /// Asymmetric and HMAC keys, data key pairs, ECDH and imported material, cross-checked with
+    /// Python's cryptography package.
+    @Test func asymmetricKeysAgainstAnIndependentImplementation() async throws {
+        let stack = try await KMSStack.start(kmsdArguments: ["--aws-json-listen", "127.0.0.1:0"])
+        let suite = try Self.run("asymmetric_suite.py", try await Self.environment(stack))
+        #expect(suite.status == 0, "\(suite.output)")
+        await stack.stop()
+    }
+
     @Test func theAWSEncryptionSDKWithItsDataKeyCache() async throws {
         let stack = try await KMSStack.start(kmsdArguments: ["--aws-json-listen", "127.0.0.1:0"])
         var environment = try await Self.environment(stack)

@@ -234,6 +234,8 @@ extension KMSService {
             key = try await self.reloadKey(keyID)
         }
         guard let material = key.materials[header.materialID.bytes] else {
+            // A key whose imported material was deleted says so, not that the blob is bad.
+            try Validation.usable(key.record, now: self.now())
             throw KMSError.invalidCiphertext("The ciphertext names key material that \(key.record.arn) does not have.")
         }
         return (key, material)

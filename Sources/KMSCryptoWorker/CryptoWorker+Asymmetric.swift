@@ -1,0 +1,118 @@
+import Crypto
+import Foundation
+import KMSCrypto
+import KMSDomain
+import KMSProto
+
+/// Signing, MACs, data key pairs and key agreement. RSA private-key work runs on the heavy
+/// pool; EC and HMAC work is microseconds and runs where the request arrived.
+extension CryptoWorker {
+    public func sign(_ request: WorkerSignRequest) async throws(KMSError) -> WorkerSignResponse {
+        let key = try self.resolve(request.key, field: "key")
+        let (algorithm, type) = try Self.signing(request.signingAlgorithm, request.messageType, message: request.message.count)
+        let privateKey = try key.privateKey()
+        let message = [UInt8](request.message)
+        let sign = { @Sendable () throws(KMSError) -> [UInt8] in try privateKey.sign(message, messageType: type, algorithm: algorithm) }
+        var response = WorkerSignResponse()
+        response.signature = Data(key.spec.isRSA ? try await self.heavy.run(sign) : try sign())
+        return response
+    }
+
+    public func verify(_ request: WorkerVerifyRequest) throws(KMSError) -> WorkerVerifyResponse {
+        let key = try self.resolve(request.key, field: "key")
+        let (algorithm, type) = try Self.signing(request.signingAlgorithm, request.messageType, message: request.message.count)
+        try Limits.check(request.signature.count, in: Limits.ciphertextBlobBytes, field: "signature")
+        var response = WorkerVerifyResponse()
+        // RSA verification is a public-key operation: tens of microseconds, fine here.
+        response.signatureValid = try key.privateKey().publicKey.verify(
+            [UInt8](request.signature), message: [UInt8](request.message), messageType: type, algorithm: algorithm
+        )
+        return response
+    }
+
+    public func getPublicKey(_ request: WorkerGetPublicKeyRequest) throws(KMSError) -> WorkerGetPublicKeyResponse {
+        let key = try self.resolve(request.key, field: "key")
+        var response = WorkerGetPublicKeyResponse()
+        response.publicKey = Data(try key.privateKey().publicKeyDER)
+        return response
+    }
+
+    public func generateMac(_ request: WorkerGenerateMacRequest) throws(KMSError) -> WorkerGenerateMacResponse {
+        try Limits.check(request.message.count, in: Limits.plaintextBytes, field: "message")
+        let key = try self.resolve(request.key, field: "key")
+        let algorithm = try Self.mac(request.macAlgorithm, key: key)
+        var response = WorkerGenerateMacResponse()
+        response.mac = Data(MessageAuthentication.mac(algorithm, key: try key.hmac(), message: [UInt8](request.message)))
+        return response
+    }
+
+    public func verifyMac(_ request: WorkerVerifyMacRequest) throws(KMSError) -> WorkerVerifyMacResponse {
+        try Limits.check(request.message.count, in: Limits.plaintextBytes, field: "message")
+        let key = try self.resolve(request.key, field: "key")
+        let algorithm = try Self.mac(request.macAlgorithm, key: key)
+        var response = WorkerVerifyMacResponse()
+        response.macValid = MessageAuthentication.verify(
+            algorithm, key: try key.hmac(), message: [UInt8](request.message), mac: [UInt8](request.mac)
+        )
+        return response
+    }
+
+    /// A new key pair; its private key (PKCS#8 DER) sealed under a symmetric KMS key like a
+    /// data key, so Decrypt gives it back.
+    public func generateDataKeyPair(_ request: WorkerGenerateDataKeyPairRequest) async throws(KMSError) -> WorkerGenerateDataKeyPairResponse {
+        let key = try self.resolve(request.key, field: "key")
+        let material = try key.symmetric()
+        guard let pairSpec = DataKeyPairSpec(rawValue: request.keyPairSpec), pairSpec.keySpec.isSupported else {
+            throw .validation("key_pair_spec \(request.keyPairSpec) is not a supported DataKeyPairSpec")
+        }
+        let spec = pairSpec.keySpec
+        let pair = spec.isRSA
+            ? try await self.heavy.run { () throws(KMSError) -> PrivateKey in try PrivateKey.generate(spec) }
+            : try PrivateKey.generate(spec)
+        var response = WorkerGenerateDataKeyPairResponse()
+        response.publicKey = Data(pair.publicKeyDER)
+        // The DER copy is zeroed when the closure returns; the response's copies go to the caller.
+        let sealed = pair.withPKCS8DER { der -> Result<([UInt8], Data?), KMSError> in
+            Result { () throws(KMSError) in
+                (try SymmetricCiphertext.seal(der, keyID: key.keyID, materialID: key.materialID, material: material,
+                                              encryptionContext: request.encryptionContext),
+                 request.includePlaintext ? Data(der) : nil)
+            }
+        }
+        let (blob, plaintext) = try sealed.get()
+        response.privateKeyCiphertextBlob = Data(blob)
+        if let plaintext { response.privateKeyPlaintext = plaintext }
+        return response
+    }
+
+    public func deriveSharedSecret(_ request: WorkerDeriveSharedSecretRequest) throws(KMSError) -> WorkerDeriveSharedSecretResponse {
+        try Limits.check(request.publicKey.count, in: 1...8192, field: "publicKey")
+        let key = try self.resolve(request.key, field: "key")
+        guard key.spec.allowedUsages.contains(.keyAgreement) else {
+            throw .invalidKeyUsage("a \(key.spec.rawValue) key cannot derive shared secrets")
+        }
+        var secret = try key.privateKey().deriveSharedSecret(peerPublicKeyDER: [UInt8](request.publicKey))
+        defer { zeroize(&secret) }
+        var response = WorkerDeriveSharedSecretResponse()
+        response.sharedSecret = Data(secret)
+        return response
+    }
+
+    static func signing(_ algorithmName: String, _ typeName: String, message: Int) throws(KMSError) -> (SigningAlgorithm, MessageType) {
+        guard let algorithm = SigningAlgorithm(rawValue: algorithmName) else {
+            throw .validation("signing_algorithm \(algorithmName) is not a SigningAlgorithmSpec")
+        }
+        guard let type = typeName.isEmpty ? .raw : MessageType(rawValue: typeName) else {
+            throw .validation("message_type \(typeName) is not RAW or DIGEST")
+        }
+        try Limits.check(message, in: Limits.plaintextBytes, field: "message")
+        return (algorithm, type)
+    }
+
+    static func mac(_ name: String, key: ResolvedKey) throws(KMSError) -> MacAlgorithm {
+        guard let algorithm = MacAlgorithm(rawValue: name), key.spec.macAlgorithms.contains(algorithm) else {
+            throw .invalidKeyUsage("the MAC algorithm \(name) is not valid for a \(key.spec.rawValue) key")
+        }
+        return algorithm
+    }
+}
