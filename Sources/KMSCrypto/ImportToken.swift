@@ -53,9 +53,8 @@ public struct ImportToken: Sendable {
         let material: SymmetricKey
         do {
             (material, _) = try MaterialWrapping.unwrap(Array(reader), keyARN: keyARN, materialID: Self.materialID(header), keyring: keyring)
-        } catch where error.code == .keyUnavailable {
-            throw error
         } catch {
+            // Also a token sealed under a root key since retired: the caller asks for a new one.
             throw invalid
         }
         guard parsed.validTo > now else {
