@@ -4,8 +4,9 @@ import KMSProto
 import KMSRPC
 
 extension KMSService {
-    /// The binary protocol's dispatch table: one entry per implemented operation; the rest of
-    /// the service definition answers UnsupportedOperationException until it is built.
+    /// The binary protocol's dispatch table: one entry per operation. Every rpc of the service
+    /// definition is served; one added to the proto before its handler answers
+    /// UnsupportedOperationException rather than UnknownOperationException.
     public func handlerTable() -> RPCHandlerTable {
         var table = RPCHandlerTable(mapError: Self.mapError)
         func serve<Request, Response>(

@@ -39,7 +39,9 @@ enum Validation {
         try usable(key, now: now)
         try usage(key, .encryptDecrypt)
         let algorithm = name.flatMap(EncryptionAlgorithm.init(rawValue:)) ?? (name == nil ? .symmetricDefault : nil)
-        guard let algorithm, key.encryptionAlgorithms.contains(algorithm) else {
+        // The symmetric case is the hot path: decided without building the algorithm list.
+        let allowed = key.spec == .symmetricDefault ? algorithm == .symmetricDefault : algorithm.map(key.encryptionAlgorithms.contains) ?? false
+        guard let algorithm, allowed else {
             throw KMSError(.invalidKeyUsage, "The encryption algorithm \(name ?? "SYMMETRIC_DEFAULT") is not valid for \(key.arn); it supports \(key.encryptionAlgorithms.map(\.rawValue).joined(separator: ", ")).")
         }
         return algorithm
