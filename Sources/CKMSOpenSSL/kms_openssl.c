@@ -106,8 +106,8 @@ static int rsa_exponent_acceptable(const EVP_PKEY *pkey) {
 /* A pairwise consistency test: sign a fixed digest and verify it with the key's own public half.
  * Imported material whose public half is not the private key's (or an RSA key whose d does not
  * match e and n) fails it. EVP_PKEY_pairwise_check would say the same, but for RSA in OpenSSL
- * 3.0 it also proves p and q prime: a quarter of a second for RSA-2048 and over a second for
- * RSA-4096, on every load of a stored key, against about a millisecond here. */
+ * 3.0 it also tests p and q for primality: 44 ms for RSA-2048 and 0.4 s for RSA-4096 on this
+ * machine, on every load of a stored key, against 2 and 8 ms for this test. */
 static int pairwise_consistent(const EVP_PKEY *pkey) {
     static const uint8_t digest[32] = "kms pairwise consistency test..";
     int scheme = 0;
