@@ -168,7 +168,10 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .testTarget(name: "KMSCryptoTests", dependencies: ["KMSCrypto", "KMSDomain"]),
+        .testTarget(
+            name: "KMSCryptoTests",
+            dependencies: ["KMSCrypto", "KMSDomain", .product(name: "Crypto", package: "swift-crypto")]
+        ),
         .testTarget(name: "KMSDomainTests", dependencies: ["KMSDomain"]),
         .testTarget(name: "KMSPolicyTests", dependencies: ["KMSPolicy", "KMSDomain"]),
         .testTarget(

@@ -3,6 +3,7 @@
 #include <limits.h>
 #include <string.h>
 
+#include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/ec.h>
@@ -91,6 +92,42 @@ kms_pkey *kms_pkey_generate_ed25519(void) {
     return keygen(ctx, ok);
 }
 
+/* FIPS 186-4's rule for RSA public exponents: odd, 2^16 < e < 2^256. Keeps out e = 1 (a
+ * "signature" equal to its padded message) and other degenerate imported keys. */
+static int rsa_exponent_acceptable(const EVP_PKEY *pkey) {
+    if (EVP_PKEY_get_base_id(pkey) != EVP_PKEY_RSA) return 1;
+    BIGNUM *e = NULL;
+    int ok = EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_E, &e) == 1
+        && BN_is_odd(e) && BN_num_bits(e) > 16 && BN_num_bits(e) <= 256;
+    BN_free(e);
+    return ok;
+}
+
+/* A pairwise consistency test: sign a fixed digest and verify it with the key's own public half.
+ * Imported material whose public half is not the private key's (or an RSA key whose d does not
+ * match e and n) fails it. EVP_PKEY_pairwise_check would say the same, but for RSA in OpenSSL
+ * 3.0 it also tests p and q for primality: 44 ms for RSA-2048 and 0.4 s for RSA-4096 on this
+ * machine, on every load of a stored key, against 2 and 8 ms for this test. */
+static int pairwise_consistent(const EVP_PKEY *pkey) {
+    static const uint8_t digest[32] = "kms pairwise consistency test..";
+    int scheme = 0;
+    switch (EVP_PKEY_get_base_id(pkey)) {
+    case EVP_PKEY_RSA: scheme = KMS_SIG_RSA_PKCS1; break;
+    case EVP_PKEY_EC: scheme = KMS_SIG_ECDSA; break;
+    case EVP_PKEY_ED25519: scheme = KMS_SIG_ED25519; break;
+    default: return 0;
+    }
+    int size = EVP_PKEY_get_size(pkey);
+    if (size <= 0) return 0;
+    uint8_t *sig = OPENSSL_malloc((size_t)size);
+    size_t sig_len = (size_t)size;
+    int ok = sig != NULL
+        && kms_sign(pkey, scheme, KMS_HASH_SHA256, 1, digest, sizeof digest, sig, &sig_len) == 1
+        && kms_verify(pkey, scheme, KMS_HASH_SHA256, 1, digest, sizeof digest, sig, sig_len) == 1;
+    OPENSSL_free(sig);
+    return ok;
+}
+
 kms_pkey *kms_pkey_from_pkcs8(const uint8_t *der, size_t der_len) {
     if (der == NULL || der_len == 0 || der_len > LONG_MAX) { fail(); return NULL; }
     const unsigned char *p = der;
@@ -104,12 +141,7 @@ kms_pkey *kms_pkey_from_pkcs8(const uint8_t *der, size_t der_len) {
     EVP_PKEY *pkey = EVP_PKCS82PKEY(p8);
     PKCS8_PRIV_KEY_INFO_free(p8);
     if (pkey == NULL) { fail(); return NULL; }
-    /* Imported material may be inconsistent (a public half that is not the private key's):
-     * refuse it rather than sign with it. */
-    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new(pkey, NULL);
-    int ok = ctx != NULL && EVP_PKEY_pairwise_check(ctx) == 1 && normalize_ec(pkey);
-    EVP_PKEY_CTX_free(ctx);
-    if (!ok) {
+    if (!rsa_exponent_acceptable(pkey) || !pairwise_consistent(pkey) || !normalize_ec(pkey)) {
         EVP_PKEY_free(pkey);
         fail();
         return NULL;
