@@ -73,6 +73,7 @@ public final class CryptoWorker: Sendable {
         let materialID = try MaterialID(bytes: ref.material.materialID)
         let cacheKey = MaterialCache<UnwrappedMaterial>.Key(keyARN: ref.keyArn, materialID: materialID.bytes)
         if let material = self.cache.get(cacheKey) {
+            try material.check(spec)
             return ResolvedKey(keyID: keyID, keyARN: ref.keyArn, spec: spec, materialID: materialID, unwrapped: material)
         }
         let (material, header) = try MaterialWrapping.unwrap(
@@ -116,6 +117,16 @@ enum UnwrappedMaterial: Sendable {
         default:
             throw .internalFailure("stored key material of kind \(kind) does not belong to a \(spec.rawValue) key", retryable: false)
         }
+    }
+
+    /// A cached entry serves only requests naming the spec it was parsed for.
+    func check(_ spec: KeySpec) throws(KMSError) {
+        let matches = switch self {
+        case .symmetric: spec == .symmetricDefault
+        case .hmac: spec.isHMAC
+        case .privateKey(let key): key.spec == spec
+        }
+        guard matches else { throw .internalFailure("stored key material does not belong to a \(spec.rawValue) key", retryable: false) }
     }
 }
 

@@ -210,7 +210,7 @@ import Testing
         try await raw.writeAndFlush(garbage)
         try await raw.closeFuture.get()
 
-        #expect(await Self.code { _ = try await good.call(method: "Sign", payload: []) } == "UnknownOperationException")
+        #expect(await Self.code { _ = try await good.call(method: "MintMoney", payload: []) } == "UnknownOperationException")
         #expect(try await good.call(WorkerMethod.describe, WorkerDescribeRequest()).rootKeyIds.count == 1)
         await good.close()
         await worker.stop()
