@@ -37,7 +37,7 @@ public final class PrivateKey: @unchecked Sendable {
         }
         let parsed = pkcs8DER.withUnsafeBufferPointer { kms_pkey_from_pkcs8($0.baseAddress, $0.count) }
         guard let parsed else {
-            throw KMSError(.incorrectKeyMaterial, "the key material is not a valid DER PKCS#8 private key")
+            throw KMSError(.incorrectKeyMaterial, "the key material is not a DER PKCS#8 private key (PrivateKeyInfo; for a PKCS#1 or SEC1 key: openssl pkcs8 -topk8 -nocrypt -outform DER)")
         }
         let key = OpenSSLKey(parsed)
         guard let shape = key.shape, shape == expected else {
