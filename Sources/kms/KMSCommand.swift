@@ -16,6 +16,7 @@ struct KMSCommand: AsyncParsableCommand {
             EnableKey.self, DisableKey.self, ScheduleKeyDeletion.self, CancelKeyDeletion.self,
             Encrypt.self, Decrypt.self, ReEncrypt.self, GenerateDataKey.self,
             GenerateDataKeyWithoutPlaintext.self, GenerateRandom.self,
+            Sign.self, Verify.self, GetPublicKey.self, GenerateMac.self, VerifyMac.self,
             CreateAlias.self, UpdateAlias.self, DeleteAlias.self, ListAliases.self,
             GetKeyPolicy.self, PutKeyPolicy.self, ListKeyPolicies.self,
             CreateGrant.self, ListGrants.self, ListRetirableGrants.self, RetireGrant.self, RevokeGrant.self,
