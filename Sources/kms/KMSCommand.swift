@@ -18,6 +18,7 @@ struct KMSCommand: AsyncParsableCommand {
             GenerateDataKeyWithoutPlaintext.self, GenerateRandom.self,
             Sign.self, Verify.self, GetPublicKey.self, GenerateMac.self, VerifyMac.self,
             GenerateDataKeyPair.self, GenerateDataKeyPairWithoutPlaintext.self, DeriveSharedSecret.self,
+            GetParametersForImport.self, ImportKeyMaterial.self, DeleteImportedKeyMaterial.self,
             CreateAlias.self, UpdateAlias.self, DeleteAlias.self, ListAliases.self,
             GetKeyPolicy.self, PutKeyPolicy.self, ListKeyPolicies.self,
             CreateGrant.self, ListGrants.self, ListRetirableGrants.self, RetireGrant.self, RevokeGrant.self,

@@ -88,7 +88,8 @@ import Testing
             "enable-key-rotation", "disable-key-rotation", "get-key-rotation-status", "rotate-key-on-demand",
             "list-key-rotations", "get-key-last-usage", "tag-resource", "untag-resource", "list-resource-tags",
             "sign", "verify", "get-public-key", "generate-mac", "verify-mac", "generate-data-key-pair",
-            "generate-data-key-pair-without-plaintext", "derive-shared-secret",
+            "generate-data-key-pair-without-plaintext", "derive-shared-secret", "get-parameters-for-import",
+            "import-key-material", "delete-imported-key-material",
         ]
         for name in names {
             let help = try Self.kms([name, "--help"], env: ["KMS_ENDPOINT": "127.0.0.1:1"])
