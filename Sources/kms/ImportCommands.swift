@@ -12,7 +12,7 @@ struct GetParametersForImport: OperationCommand {
     static let method = KMSMethod.getParametersForImport
     @OptionGroup var global: GlobalOptions
     @Option(help: "Key id or key ARN of a key created with --origin EXTERNAL.") var keyId: String
-    @Option(help: "RSAES_OAEP_SHA_256, RSAES_OAEP_SHA_1, RSA_AES_KEY_WRAP_SHA_256, RSA_AES_KEY_WRAP_SHA_1 or RSAES_PKCS1_V1_5.") var wrappingAlgorithm: String
+    @Option(help: "RSAES_OAEP_SHA_256, RSAES_OAEP_SHA_1, RSA_AES_KEY_WRAP_SHA_256 or RSA_AES_KEY_WRAP_SHA_1 (RSAES_PKCS1_V1_5 is refused, as AWS now does).") var wrappingAlgorithm: String
     @Option(help: "RSA_2048, RSA_3072 or RSA_4096.") var wrappingKeySpec: String
 
     func members() throws -> [String: Any?] {
