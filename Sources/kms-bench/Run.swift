@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import KMSClient
+import KMSProto
 import KMSRPC
 import NIOCore
 
@@ -26,10 +27,12 @@ struct Run: AsyncParsableCommand {
     @Option(help: "Stop after this many requests instead of after --duration.") var requests: Int?
     @Option(help: "Seconds of load before measuring.") var warmup: Double = 1
     @Option(help: "Operations and weights, e.g. GenerateDataKey:50,Decrypt:50.") var mix = "GenerateDataKey:50,Decrypt:50"
-    @Option(help: "Plaintext bytes for Encrypt (1..4096) and GenerateRandom.") var payload = 32
+    @Option(help: "Plaintext bytes for Encrypt, GenerateMac and VerifyMac (1..4096), and GenerateRandom.") var payload = 32
     @Option(help: "Encryption context, k=v,k2=v2.") var context: String?
     @Option(help: "Keys to create and spread the load over (to exercise caches).") var keys = 1
-    @Option(help: "Use this existing key instead of creating keys.") var keyId: String?
+    @Option(help: "Use this existing key instead of creating keys (one of the kind the mix needs).") var keyId: String?
+    @Option(help: "Spec of the keys Sign and Verify create: ECC_NIST_P256 (default; ECDSA_SHA_256 over a 32-byte digest), ECC_NIST_P384, ECC_NIST_P521, ECC_SECG_P256K1, ECC_NIST_EDWARDS25519, or RSA_2048|3072|4096 (RSASSA_PSS_SHA_256).")
+    var signingKeySpec = "ECC_NIST_P256"
     @Option(help: "Name keys by alias or id.") var by = "id"
     @Flag(help: "Drive the ceiling pair (kms-bench ceiling-front) with Echo instead of a KMS.") var ceiling = false
     @Flag(help: "Print the result as JSON on stdout.") var json = false
@@ -42,6 +45,9 @@ struct Run: AsyncParsableCommand {
         guard (1...4096).contains(payload) else { throw ValidationError("--payload must be 1..4096") }
         guard by == "id" || by == "alias" else { throw ValidationError("--by is id or alias") }
         if let rate { guard rate > 0 else { throw ValidationError("--rate must be positive") } }
+        guard KMSKeySpec(awsName: signingKeySpec).flatMap(SigningTarget.algorithm(for:)) != nil else {
+            throw ValidationError("--signing-key-spec must be an RSA, ECC or ECC_NIST_EDWARDS25519 key spec")
+        }
         guard duration > 0 || requests != nil else { throw ValidationError("--duration must be positive") }
     }
 
@@ -76,7 +82,8 @@ struct Run: AsyncParsableCommand {
             do {
                 workload = try await Workload.prepare(
                     client: clients[0], keyID: self.keyId, keys: max(1, self.keys), byAlias: self.by == "alias",
-                    payload: self.payload, context: context
+                    payload: self.payload, context: context, kinds: mix.keyKinds,
+                    signingKeySpec: KMSKeySpec(awsName: self.signingKeySpec) ?? .eccNistP256
                 )
             } catch let error as KMSClientError {
                 throw ValidationError("setting up keys failed: \(error)")
@@ -108,7 +115,7 @@ struct Run: AsyncParsableCommand {
         let report = Report(
             transport: self.transport, endpoint: endpoint, connections: self.connections,
             inFlight: self.rate == nil ? self.inFlight : nil, rate: self.rate, mix: mix.description,
-            payload: self.payload, keys: workload.targets.count, seconds: measured, snapshot: recorder.snapshot
+            payload: self.payload, keys: workload.keyCount, seconds: measured, snapshot: recorder.snapshot
         )
         print(self.json ? report.json() : report.text())
         if report.errorRate > self.maxErrorRate {

@@ -11,8 +11,24 @@ enum Operation: String, CaseIterable, Sendable {
     case generateDataKeyWithoutPlaintext = "GenerateDataKeyWithoutPlaintext"
     case reEncrypt = "ReEncrypt"
     case generateRandom = "GenerateRandom"
+    case sign = "Sign"
+    case verify = "Verify"
+    case generateMac = "GenerateMac"
+    case verifyMac = "VerifyMac"
     /// The two-hop ceiling pair's echo (see `ceiling-front`).
     case echo = "Echo"
+
+    /// The kind of key the operation needs; setup makes keys only of the kinds the mix names.
+    enum KeyKind { case encryption, signing, mac, none }
+
+    var keyKind: KeyKind {
+        switch self {
+        case .encrypt, .decrypt, .generateDataKey, .generateDataKeyWithoutPlaintext, .reEncrypt: .encryption
+        case .sign, .verify: .signing
+        case .generateMac, .verifyMac: .mac
+        case .generateRandom, .echo: .none
+        }
+    }
 }
 
 /// Weighted operations, e.g. "GenerateDataKey:50,Decrypt:50" or just "Encrypt".
@@ -45,6 +61,8 @@ struct Mix: Sendable, CustomStringConvertible {
         return self.entries[0].operation
     }
 
+    var keyKinds: Set<Operation.KeyKind> { Set(self.entries.map(\.operation.keyKind)) }
+
     var description: String { self.entries.map { "\($0.operation.rawValue):\($0.weight)" }.joined(separator: ",") }
 }
 
@@ -65,34 +83,27 @@ struct Workload: Sendable {
     }
 
     let targets: [Target]
+    let signers: [SigningTarget]
+    let macs: [MacTarget]
     let random: KMSGenerateRandomRequest
     let echoPayload: [UInt8]
 
-    /// Creates `keys` keys (named by alias when `byAlias`), or uses `keyID`, and makes one data
-    /// key blob per key for Decrypt and ReEncrypt.
-    static func prepare(client: KMSClient, keyID: String?, keys: Int, byAlias: Bool, payload: Int, context: [String: String]) async throws -> Workload {
-        var references: [String] = []
-        if let keyID {
-            references = [keyID]
-        } else {
-            let run = UUID().uuidString.prefix(8).lowercased()
-            for index in 0..<keys {
-                var create = KMSCreateKeyRequest()
-                create.description_p = "kms-bench \(run) \(index)"
-                let key = try await client.call(KMSMethod.createKey, create).keyMetadata
-                if byAlias {
-                    var alias = KMSCreateAliasRequest()
-                    alias.aliasName = "alias/kms-bench/\(run)/\(index)"
-                    alias.targetKeyID = key.keyID
-                    _ = try await client.call(KMSMethod.createAlias, alias)
-                    references.append(alias.aliasName)
-                } else {
-                    references.append(key.keyID)
-                }
-            }
-        }
+    /// The keys the load is spread over, of all kinds.
+    var keyCount: Int { self.targets.count + self.signers.count + self.macs.count }
+
+    /// For each kind of key the mix needs, creates `keys` keys (named by alias when `byAlias`),
+    /// or uses `keyID`, and builds the requests: one data key blob per encryption key for
+    /// Decrypt and ReEncrypt, one signature per signing key for Verify, one MAC per HMAC key
+    /// for VerifyMac.
+    static func prepare(
+        client: KMSClient, keyID: String?, keys: Int, byAlias: Bool, payload: Int, context: [String: String],
+        kinds: Set<Operation.KeyKind>, signingKeySpec: KMSKeySpec
+    ) async throws -> Workload {
+        let run = UUID().uuidString.prefix(8).lowercased()
         let plaintext = Data((0..<max(1, min(payload, 4096))).map { UInt8(truncatingIfNeeded: $0 &* 31) })
         var targets: [Target] = []
+        let references = try await !kinds.contains(.encryption) ? []
+            : Self.keys(client: client, keyID: keyID, count: keys, byAlias: byAlias, name: "\(run)", create: KMSCreateKeyRequest())
         for reference in references {
             var generate = KMSGenerateDataKeyRequest()
             generate.keyID = reference
@@ -121,14 +132,62 @@ struct Workload: Sendable {
                 generateDataKeyWithoutPlaintext: withoutPlaintext, reEncrypt: reEncrypt
             ))
         }
+        var signers: [SigningTarget] = []
+        if kinds.contains(.signing) {
+            var create = KMSCreateKeyRequest()
+            create.keyUsage = .signVerify
+            create.keySpec = signingKeySpec
+            for reference in try await Self.keys(client: client, keyID: keyID, count: keys, byAlias: byAlias, name: "\(run)/sign", create: create) {
+                let spec = try await keyID == nil ? signingKeySpec : Self.keySpec(client: client, reference: reference)
+                signers.append(try await SigningTarget.prepare(client: client, keyReference: reference, spec: spec, payload: plaintext))
+            }
+        }
+        var macs: [MacTarget] = []
+        if kinds.contains(.mac) {
+            var create = KMSCreateKeyRequest()
+            create.keyUsage = .generateVerifyMac
+            create.keySpec = .hmac256
+            for reference in try await Self.keys(client: client, keyID: keyID, count: keys, byAlias: byAlias, name: "\(run)/mac", create: create) {
+                let spec = try await keyID == nil ? .hmac256 : Self.keySpec(client: client, reference: reference)
+                macs.append(try await MacTarget.prepare(client: client, keyReference: reference, spec: spec, payload: plaintext))
+            }
+        }
         var random = KMSGenerateRandomRequest()
         random.numberOfBytes = Int32(max(1, min(payload, 1024)))
-        return Workload(targets: targets, random: random, echoPayload: Array(plaintext))
+        return Workload(targets: targets, signers: signers, macs: macs, random: random, echoPayload: Array(plaintext))
+    }
+
+    /// `keyID` alone, or `count` new keys made by `create` (named by alias when `byAlias`).
+    private static func keys(client: KMSClient, keyID: String?, count: Int, byAlias: Bool, name: String, create: KMSCreateKeyRequest) async throws -> [String] {
+        if let keyID { return [keyID] }
+        var references: [String] = []
+        for index in 0..<count {
+            var create = create
+            create.description_p = "kms-bench \(name) \(index)"
+            let key = try await client.call(KMSMethod.createKey, create).keyMetadata
+            if byAlias {
+                var alias = KMSCreateAliasRequest()
+                alias.aliasName = "alias/kms-bench/\(name)/\(index)"
+                alias.targetKeyID = key.keyID
+                _ = try await client.call(KMSMethod.createAlias, alias)
+                references.append(alias.aliasName)
+            } else {
+                references.append(key.keyID)
+            }
+        }
+        return references
+    }
+
+    /// The spec of a key given by --key-id, which decides the signing or MAC algorithm.
+    private static func keySpec(client: KMSClient, reference: String) async throws -> KMSKeySpec {
+        var describe = KMSDescribeKeyRequest()
+        describe.keyID = reference
+        return try await client.call(KMSMethod.describeKey, describe).keyMetadata.keySpec
     }
 
     /// A workload for the ceiling pair, which needs no keys.
     static func echo(payload: Int) -> Workload {
-        Workload(targets: [], random: KMSGenerateRandomRequest(), echoPayload: [UInt8](repeating: 7, count: max(1, payload)))
+        Workload(targets: [], signers: [], macs: [], random: KMSGenerateRandomRequest(), echoPayload: [UInt8](repeating: 7, count: max(1, payload)))
     }
 
     /// Sends one request; throws the error code on failure.
@@ -147,13 +206,20 @@ struct Workload: Sendable {
             _ = try await client.call(KMSMethod.generateRandom, self.random)
             return
         }
-        let target = self.targets[index % self.targets.count]
+        // Each kind of key has its own targets; the index picks among that kind's.
+        func target() -> Target { self.targets[index % self.targets.count] }
+        func signer() -> SigningTarget { self.signers[index % self.signers.count] }
+        func mac() -> MacTarget { self.macs[index % self.macs.count] }
         switch operation {
-        case .encrypt: _ = try await client.call(KMSMethod.encrypt, target.encrypt)
-        case .decrypt: _ = try await client.call(KMSMethod.decrypt, target.decrypt)
-        case .generateDataKey: _ = try await client.call(KMSMethod.generateDataKey, target.generateDataKey)
-        case .generateDataKeyWithoutPlaintext: _ = try await client.call(KMSMethod.generateDataKeyWithoutPlaintext, target.generateDataKeyWithoutPlaintext)
-        case .reEncrypt: _ = try await client.call(KMSMethod.reEncrypt, target.reEncrypt)
+        case .encrypt: _ = try await client.call(KMSMethod.encrypt, target().encrypt)
+        case .decrypt: _ = try await client.call(KMSMethod.decrypt, target().decrypt)
+        case .generateDataKey: _ = try await client.call(KMSMethod.generateDataKey, target().generateDataKey)
+        case .generateDataKeyWithoutPlaintext: _ = try await client.call(KMSMethod.generateDataKeyWithoutPlaintext, target().generateDataKeyWithoutPlaintext)
+        case .reEncrypt: _ = try await client.call(KMSMethod.reEncrypt, target().reEncrypt)
+        case .sign: _ = try await client.call(KMSMethod.sign, signer().sign)
+        case .verify: _ = try await client.call(KMSMethod.verify, signer().verify)
+        case .generateMac: _ = try await client.call(KMSMethod.generateMac, mac().generate)
+        case .verifyMac: _ = try await client.call(KMSMethod.verifyMac, mac().verify)
         case .generateRandom, .echo: break
         }
     }

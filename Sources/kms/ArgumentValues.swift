@@ -38,4 +38,25 @@ enum ArgumentValues {
         }
         return context
     }
+
+    /// A timestamp as the aws CLI takes it: epoch seconds, or ISO 8601 (a date, or a date and
+    /// time with or without fractional seconds; no zone means UTC). The result is AWS JSON's
+    /// form, epoch seconds.
+    static func timestamp(_ text: String, option: String) throws -> NSNumber {
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        if let seconds = Double(trimmed), seconds.isFinite { return NSNumber(value: seconds) }
+        let formatter = ISO8601DateFormatter()
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        let date: ISO8601DateFormatter.Options = [.withFullDate, .withDashSeparatorInDate]
+        let local: ISO8601DateFormatter.Options = date.union([.withTime, .withColonSeparatorInTime])
+        let forms: [ISO8601DateFormatter.Options] = [
+            [.withInternetDateTime, .withFractionalSeconds], .withInternetDateTime,
+            local.union(.withFractionalSeconds), local, date,
+        ]
+        for form in forms {
+            formatter.formatOptions = form
+            if let date = formatter.date(from: trimmed) { return NSNumber(value: date.timeIntervalSince1970) }
+        }
+        throw ValidationError("\(option) must be ISO 8601 (e.g. 2027-01-31T00:00:00Z) or epoch seconds")
+    }
 }

@@ -7,10 +7,14 @@ struct CreateKey: OperationCommand {
     static let method = KMSMethod.createKey
     @OptionGroup var global: GlobalOptions
     @Option(help: "A description of the key (up to 8192 characters).") var description: String?
-    @Option(help: "ENCRYPT_DECRYPT (default), SIGN_VERIFY, GENERATE_VERIFY_MAC or KEY_AGREEMENT.") var keyUsage: String?
-    @Option(help: "SYMMETRIC_DEFAULT (default) or another AWS key spec.") var keySpec: String?
+    @Option(help: "ENCRYPT_DECRYPT (default), SIGN_VERIFY, GENERATE_VERIFY_MAC or KEY_AGREEMENT; ECC and HMAC keys must name theirs.") var keyUsage: String?
+    @Option(help: """
+        SYMMETRIC_DEFAULT (default); RSA_2048, RSA_3072, RSA_4096 (ENCRYPT_DECRYPT or SIGN_VERIFY); \
+        ECC_NIST_P256, ECC_NIST_P384, ECC_NIST_P521 (SIGN_VERIFY or KEY_AGREEMENT); ECC_SECG_P256K1, \
+        ECC_NIST_EDWARDS25519 (SIGN_VERIFY); HMAC_224, HMAC_256, HMAC_384, HMAC_512 (GENERATE_VERIFY_MAC).
+        """) var keySpec: String?
     @Option(help: "The key policy, a JSON document (file://PATH reads it from a file).") var policy: String?
-    @Option(help: "AWS_KMS (default).") var origin: String?
+    @Option(help: "AWS_KMS (default), or EXTERNAL for a key whose material you import (get-parameters-for-import, import-key-material).") var origin: String?
     @Flag(help: "Skip the check that the policy does not lock the caller out.") var bypassPolicyLockoutSafetyCheck = false
     @Option(parsing: .upToNextOption, help: "Tags as KEY=VALUE.") var tags: [String] = []
 

@@ -45,6 +45,32 @@ import Testing
         await stack.stop()
     }
 
+    @Test func signVerifyAndMacWorkloads() async throws {
+        let stack = try await KMSStack.start()
+        let endpoint = stack.kmsd.endpoint
+        let ecc = try Self.bench([
+            "run", "--endpoint", endpoint, "--requests", "80", "--warmup", "0", "--json", "--no-progress",
+            "--connections", "2", "--in-flight", "2", "--keys", "2", "--by", "alias",
+            "--mix", "Sign:1,Verify:1,GenerateMac:1,VerifyMac:1",
+        ], env: stack.environment)
+        #expect(ecc.status == 0, "\(ecc.stderr)")
+        #expect(ecc.json?["requests"] as? Int == 80)
+        #expect(ecc.json?["failed"] as? Int == 0)
+        // Two signing keys and two HMAC keys; no symmetric key, as the mix needs none.
+        #expect(ecc.json?["keys"] as? Int == 4)
+
+        let rsa = try Self.bench([
+            "run", "--endpoint", endpoint, "--requests", "10", "--warmup", "0", "--json", "--no-progress",
+            "--mix", "Sign:1,Verify:1", "--signing-key-spec", "RSA_2048",
+        ], env: stack.environment)
+        #expect(rsa.status == 0, "\(rsa.stderr)")
+        #expect(rsa.json?["failed"] as? Int == 0)
+
+        let wrongSpec = try Self.bench(["run", "--endpoint", endpoint, "--mix", "Sign", "--signing-key-spec", "HMAC_256"], env: stack.environment)
+        #expect(wrongSpec.status != 0 && wrongSpec.stderr.contains("--signing-key-spec"), "\(wrongSpec.stderr)")
+        await stack.stop()
+    }
+
     @Test func exitsNonZeroAboveTheErrorThreshold() async throws {
         let stack = try await KMSStack.start()
         let key = try await stack.client.createKey()

@@ -87,6 +87,9 @@ import Testing
             "create-grant", "list-grants", "list-retirable-grants", "retire-grant", "revoke-grant",
             "enable-key-rotation", "disable-key-rotation", "get-key-rotation-status", "rotate-key-on-demand",
             "list-key-rotations", "get-key-last-usage", "tag-resource", "untag-resource", "list-resource-tags",
+            "sign", "verify", "get-public-key", "generate-mac", "verify-mac", "generate-data-key-pair",
+            "generate-data-key-pair-without-plaintext", "derive-shared-secret", "get-parameters-for-import",
+            "import-key-material", "delete-imported-key-material",
         ]
         for name in names {
             let help = try Self.kms([name, "--help"], env: ["KMS_ENDPOINT": "127.0.0.1:1"])
@@ -131,6 +134,119 @@ import Testing
         #expect(((event["requestParameters"] as? [String: Any])?["encryptionContext"] as? [String: String]) == ["app": "cli"])
         let verified = try Self.kms(["audit", "verify"], env: env)
         #expect(verified.status == 0 && verified.stdout.hasPrefix("intact"), "\(verified.stdout)\(verified.stderr)")
+        await stack.stop()
+    }
+
+    /// Runs the openssl command line tool.
+    static func openssl(_ arguments: [String]) throws -> Result {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["openssl"] + arguments
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Result(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
+    }
+
+    static func json(_ result: Result) throws -> [String: Any] {
+        try #require((try? JSONSerialization.jsonObject(with: Data(result.stdout.utf8))) as? [String: Any], "\(result.stdout)\(result.stderr)")
+    }
+
+    @Test func signVerifyAndCheckThePublicKeyWithOpenSSL() async throws {
+        let stack = try await KMSStack.start()
+        let env = stack.environment
+        let created = try Self.kms(
+            ["create-key", "--key-spec", "ECC_NIST_P256", "--key-usage", "SIGN_VERIFY", "--query", "KeyMetadata.KeyId", "--output", "text"],
+            env: env
+        )
+        #expect(created.status == 0, "\(created.stderr)")
+        let id = created.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let directory = stack.worker.directory
+        let message = directory.appendingPathComponent("message.txt")
+        try Data("release 1.2.3\n".utf8).write(to: message)
+
+        let signed = try Self.kms(["sign", "--key-id", id, "--message", "fileb://\(message.path)", "--signing-algorithm", "ECDSA_SHA_256"], env: env)
+        #expect(signed.status == 0, "\(signed.stderr)")
+        let signResponse = try Self.json(signed)
+        #expect(signResponse["KeyId"] as? String == "arn:aws:kms:us-east-1:111122223333:key/\(id)")
+        #expect(signResponse["SigningAlgorithm"] as? String == "ECDSA_SHA_256")
+        let signature = try #require(Data(base64Encoded: signResponse["Signature"] as? String ?? ""))
+        let signatureFile = directory.appendingPathComponent("signature.der")
+        try signature.write(to: signatureFile)
+
+        let verified = try Self.kms(
+            ["verify", "--key-id", id, "--message", "fileb://\(message.path)", "--signature", "fileb://\(signatureFile.path)",
+             "--signing-algorithm", "ECDSA_SHA_256"],
+            env: env
+        )
+        #expect(verified.status == 0, "\(verified.stderr)")
+        #expect(try Self.json(verified)["SignatureValid"] as? Bool == true)
+
+        // AWS answers a signature that does not match with an error, not with SignatureValid false.
+        let tampered = try Self.kms(
+            ["verify", "--key-id", id, "--message", "release 1.2.4\n", "--signature", "fileb://\(signatureFile.path)",
+             "--signing-algorithm", "ECDSA_SHA_256"],
+            env: env
+        )
+        #expect(tampered.status == 254)
+        #expect(tampered.stderr.contains("(KMSInvalidSignatureException) when calling the Verify operation"), "\(tampered.stderr)")
+
+        // The public key checks the signature outside the service.
+        let publicKey = try Self.kms(["get-public-key", "--key-id", id], env: env)
+        #expect(publicKey.status == 0, "\(publicKey.stderr)")
+        let publicKeyResponse = try Self.json(publicKey)
+        #expect(publicKeyResponse["KeySpec"] as? String == "ECC_NIST_P256")
+        #expect(publicKeyResponse["KeyUsage"] as? String == "SIGN_VERIFY")
+        #expect(publicKeyResponse["SigningAlgorithms"] as? [String] == ["ECDSA_SHA_256"])
+        let der = try #require(Data(base64Encoded: publicKeyResponse["PublicKey"] as? String ?? ""))
+        let derFile = directory.appendingPathComponent("public.der"), pemFile = directory.appendingPathComponent("public.pem")
+        try der.write(to: derFile)
+        let converted = try Self.openssl(["pkey", "-pubin", "-inform", "DER", "-in", derFile.path, "-out", pemFile.path])
+        #expect(converted.status == 0, "\(converted.stderr)")
+        let checked = try Self.openssl(["dgst", "-sha256", "-verify", pemFile.path, "-signature", signatureFile.path, message.path])
+        #expect(checked.status == 0 && checked.stdout.contains("Verified OK"), "\(checked.stdout)\(checked.stderr)")
+        await stack.stop()
+    }
+
+    @Test func generateAndVerifyAMac() async throws {
+        let stack = try await KMSStack.start()
+        let env = stack.environment
+        let created = try Self.kms(
+            ["create-key", "--key-spec", "HMAC_256", "--key-usage", "GENERATE_VERIFY_MAC", "--query", "KeyMetadata.KeyId", "--output", "text"],
+            env: env
+        )
+        #expect(created.status == 0, "\(created.stderr)")
+        let id = created.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let message = stack.worker.directory.appendingPathComponent("mac-message.txt")
+        try Data("amount=100\n".utf8).write(to: message)
+
+        let generated = try Self.kms(["generate-mac", "--key-id", id, "--message", "fileb://\(message.path)", "--mac-algorithm", "HMAC_SHA_256"], env: env)
+        #expect(generated.status == 0, "\(generated.stderr)")
+        let response = try Self.json(generated)
+        #expect(response["MacAlgorithm"] as? String == "HMAC_SHA_256")
+        let mac = try #require(Data(base64Encoded: response["Mac"] as? String ?? ""))
+        #expect(mac.count == 32)
+        let macFile = stack.worker.directory.appendingPathComponent("mac.bin")
+        try mac.write(to: macFile)
+
+        let verified = try Self.kms(
+            ["verify-mac", "--key-id", id, "--message", "fileb://\(message.path)", "--mac-algorithm", "HMAC_SHA_256", "--mac", "fileb://\(macFile.path)"],
+            env: env
+        )
+        #expect(verified.status == 0, "\(verified.stderr)")
+        #expect(try Self.json(verified)["MacValid"] as? Bool == true)
+
+        let changed = try Self.kms(
+            ["verify-mac", "--key-id", id, "--message", "amount=900\n", "--mac-algorithm", "HMAC_SHA_256", "--mac", "fileb://\(macFile.path)"],
+            env: env
+        )
+        #expect(changed.status == 254)
+        #expect(changed.stderr.contains("(KMSInvalidMacException) when calling the VerifyMac operation"), "\(changed.stderr)")
+        #expect(changed.stdout.isEmpty)
         await stack.stop()
     }
 }
