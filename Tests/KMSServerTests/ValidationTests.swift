@@ -89,7 +89,13 @@ import Testing
         encrypt.grantTokens = Array(repeating: "t", count: 11)
         #expect(await code { _ = try await kms.call(KMSMethod.encrypt, encrypt) } == "ValidationException")
 
-        #expect(await code { _ = try await kms.call(KMSMethod.sign, KMSSignRequest()) } == "UnsupportedOperationException")
+        // Every operation is served; an empty Sign names no key.
+        #expect(await code { _ = try await kms.call(KMSMethod.sign, KMSSignRequest()) } == "ValidationException")
+        var sign = KMSSignRequest()
+        sign.keyID = "alias/ok"
+        sign.message = Data([1])
+        sign.signingAlgorithm = .ecdsaSha256
+        #expect(await code { _ = try await kms.call(KMSMethod.sign, sign) } == "InvalidKeyUsageException")
 
         // After all of that the service still serves.
         #expect(try await kms.decrypt(try await kms.encrypt("alias/ok", [5])).plaintext == Data([5]))

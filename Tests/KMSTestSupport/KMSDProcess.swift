@@ -34,6 +34,8 @@ public final class KMSDProcess: @unchecked Sendable {
         process.arguments = [
             "serve", "--listen", "127.0.0.1:0", "--worker-socket", self.workerSocket,
             "--ready-file", readyFile, "--log-level", "warning",
+            // Dozens of stacks run at once on one PostgreSQL; a test needs few connections.
+            "--database-connections", "6",
         ] + self.extraArguments
         var environment = ProcessInfo.processInfo.environment
         environment["KMSD_DATABASE_URL"] = self.databaseURL
