@@ -234,15 +234,11 @@ import Testing
             except (BrokenPipeError, ConnectionResetError):
                 print("closed")  # refused before the request was even read
             """
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
-        process.arguments = ["--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/python3", "-c", probe, worker.socketPath]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
+        let output = try await runChildProcess(
+            URL(fileURLWithPath: "/usr/bin/setpriv"),
+            ["--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/python3", "-c", probe, worker.socketPath],
+            mergeStandardError: true
+        ).stdoutText
         #expect(output.contains("closed") || output.contains("Connection reset"), "\(output)")
         #expect(!output.contains("answered"))
         await worker.stop()

@@ -12,18 +12,12 @@ import Testing
         .appendingPathComponent("aws-clients")
 
     /// Runs one suite; its output is recorded when it fails.
-    static func run(_ suite: String, _ environment: [String: String]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", Self.suites.appendingPathComponent(suite).path]
-        process.environment = environment
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        return (process.terminationStatus, text)
+    static func run(_ suite: String, _ environment: [String: String]) async throws -> (status: Int32, output: String) {
+        let run = try await runChildProcess(
+            URL(fileURLWithPath: "/usr/bin/env"), ["python3", Self.suites.appendingPathComponent(suite).path],
+            environment: environment, mergeStandardError: true
+        )
+        return (run.status, run.stdoutText)
     }
 
     static func environment(_ stack: KMSStack) async throws -> [String: String] {
@@ -54,9 +48,9 @@ import Testing
         environment["KMS_OTHER_ACCESS_KEY_ID"] = other.accessKey.accessKeyID
         environment["KMS_OTHER_SECRET_ACCESS_KEY"] = other.secretAccessKey
 
-        let boto3 = try Self.run("boto3_suite.py", environment)
+        let boto3 = try await Self.run("boto3_suite.py", environment)
         #expect(boto3.status == 0, "\(boto3.output)")
-        let cli = try Self.run("awscli_suite.py", environment)
+        let cli = try await Self.run("awscli_suite.py", environment)
         #expect(cli.status == 0, "\(cli.output)")
         await stack.stop()
     }
@@ -65,7 +59,7 @@ import Testing
     /// Python's cryptography package.
     @Test func asymmetricKeysAgainstAnIndependentImplementation() async throws {
         let stack = try await KMSStack.start(kmsdArguments: ["--aws-json-listen", "127.0.0.1:0"])
-        let suite = try Self.run("asymmetric_suite.py", try await Self.environment(stack))
+        let suite = try await Self.run("asymmetric_suite.py", try await Self.environment(stack))
         #expect(suite.status == 0, "\(suite.output)")
         await stack.stop()
     }
@@ -74,14 +68,14 @@ import Testing
         let stack = try await KMSStack.start(kmsdArguments: ["--aws-json-listen", "127.0.0.1:0"])
         var environment = try await Self.environment(stack)
         environment["KMS_KEY_ARN"] = try await stack.client.createKey("encryption sdk").arn
-        let sdk = try Self.run("encryption_sdk_suite.py", environment)
+        let sdk = try await Self.run("encryption_sdk_suite.py", environment)
         #expect(sdk.status == 0, "\(sdk.output)")
         await stack.stop()
     }
 
     @Test func brokenHostileAndSlowHTTPRequests() async throws {
         let stack = try await KMSStack.start(kmsdArguments: ["--aws-json-listen", "127.0.0.1:0"])
-        let edges = try Self.run("http_edge_suite.py", try await Self.environment(stack))
+        let edges = try await Self.run("http_edge_suite.py", try await Self.environment(stack))
         #expect(edges.status == 0, "\(edges.output)")
         await stack.stop()
     }
@@ -101,10 +95,8 @@ import Testing
             request.secretAccessKey = secret
             _ = try await stack.client.call(AdminMethod.createAccessKey, request)
         }
-        func listKeys(_ secret: String) throws -> String {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = ["python3", "-c", """
+        func listKeys(_ secret: String) async throws -> String {
+            let run = try await runChildProcess(URL(fileURLWithPath: "/usr/bin/env"), ["python3", "-c", """
                 import boto3, botocore, os
                 kms = boto3.client("kms", endpoint_url=os.environ["KMS_AWS_ENDPOINT"], region_name="us-east-1",
                                    aws_access_key_id="AKIAFIXTUREFIXTURE01", aws_secret_access_key="\(secret)")
@@ -112,29 +104,23 @@ import Testing
                     kms.list_keys(); print("ok")
                 except botocore.exceptions.ClientError as e:
                     print(e.response["Error"]["Code"])
-                """]
-            process.environment = environment
-            let output = Pipe()
-            process.standardOutput = output
-            try process.run()
-            let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            process.waitUntilExit()
-            return text.trimmingCharacters(in: .whitespacesAndNewlines)
+                """], environment: environment)
+            return run.stdoutText.trimmingCharacters(in: .whitespacesAndNewlines)
         }
         try await importKey("first-secret-first-secret")
-        #expect(try listKeys("first-secret-first-secret") == "ok")
+        #expect(try await listKeys("first-secret-first-secret") == "ok")
         var delete = AdminDeleteAccessKeyRequest()
         delete.accessKeyID = "AKIAFIXTUREFIXTURE01"
         _ = try await stack.client.call(AdminMethod.deleteAccessKey, delete)
         try await importKey("second-secret-second-secret")
         var old = ""
         for _ in 0..<50 {
-            old = try listKeys("first-secret-first-secret")
+            old = try await listKeys("first-secret-first-secret")
             if old != "ok" { break }
             try await Task.sleep(for: .milliseconds(50))
         }
         #expect(old == "InvalidSignatureException")
-        #expect(try listKeys("second-secret-second-secret") == "ok")
+        #expect(try await listKeys("second-secret-second-secret") == "ok")
         await stack.stop()
     }
 }

@@ -237,36 +237,26 @@ import Testing
 /// The Prometheus endpoint shows requests by operation and result, latencies, worker round
 /// trips, cache hits and audit batches.
 @Suite struct MetricsTests {
-    static func freePort() throws -> Int {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", "import socket; s=socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])"]
-        let out = Pipe()
-        process.standardOutput = out
-        try process.run()
-        process.waitUntilExit()
-        return Int(String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+    static func freePort() async throws -> Int {
+        let run = try await runChildProcess(URL(fileURLWithPath: "/usr/bin/env"), [
+            "python3", "-c", "import socket; s=socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])",
+        ])
+        return Int(run.stdoutText.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
     }
 
-    static func scrape(_ port: Int) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:\(port)/metrics').read().decode())"]
-        let out = Pipe()
-        process.standardOutput = out
-        try process.run()
-        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        return text
+    static func scrape(_ port: Int) async throws -> String {
+        try await runChildProcess(URL(fileURLWithPath: "/usr/bin/env"), [
+            "python3", "-c", "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:\(port)/metrics').read().decode())",
+        ]).stdoutText
     }
 
     @Test func prometheusSeesRequestsLatencyCacheAndAudit() async throws {
-        let port = try Self.freePort()
+        let port = try await Self.freePort()
         let stack = try await KMSStack.start(kmsdArguments: ["--metrics-listen", "127.0.0.1:\(port)"])
         let key = try await stack.client.createKey()
         for _ in 0..<5 { _ = try await stack.client.encrypt(key.keyID, [1]) }
         _ = try? await stack.client.describe("alias/none")
-        let text = try Self.scrape(port)
+        let text = try await Self.scrape(port)
         #expect(text.contains(#"kms_requests_total{operation="Encrypt",result="ok"} 5"#), "\(text.prefix(2000))")
         #expect(text.contains(#"kms_requests_total{operation="DescribeKey",result="NotFoundException"} 1"#))
         #expect(text.contains("kms_request_duration_seconds_bucket"))

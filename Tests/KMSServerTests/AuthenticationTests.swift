@@ -121,14 +121,14 @@ import Testing
         env["AWS_SHARED_CREDENTIALS_FILE"] = file.path
         env.removeValue(forKey: "AWS_ACCESS_KEY_ID")
         env.removeValue(forKey: "AWS_SECRET_ACCESS_KEY")
-        let who = try CLITests.kms(["admin", "get-caller-identity", "--profile", "ops", "--query", "Arn", "--output", "text"], env: env)
+        let who = try await CLITests.kms(["admin", "get-caller-identity", "--profile", "ops", "--query", "Arn", "--output", "text"], env: env)
         #expect(who.status == 0, "\(who.stderr)")
         #expect(who.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "arn:aws:iam::111122223333:user/admin")
-        let denied = try CLITests.kms(["list-keys"], env: env)
+        let denied = try await CLITests.kms(["list-keys"], env: env)
         #expect(denied.status == 254)
         #expect(denied.stderr.contains("UnrecognizedClientException"))
         env["AWS_PROFILE"] = "missing"
-        let missing = try CLITests.kms(["list-keys"], env: env)
+        let missing = try await CLITests.kms(["list-keys"], env: env)
         #expect(missing.status == 255)
         #expect(missing.stderr.contains("could not be found"))
         await stack.stop()

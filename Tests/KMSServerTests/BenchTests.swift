@@ -4,26 +4,16 @@ import Testing
 
 /// kms-bench keeps working: short runs against a real stack. Figures are never asserted.
 @Suite struct BenchTests {
-    static func bench(_ arguments: [String], env: [String: String]? = nil) throws -> (status: Int32, json: [String: Any]?, stderr: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: binaryPath("kms-bench", environment: "KMS_BENCH"))
-        process.arguments = arguments
-        if let env { process.environment = env }
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let json = try? JSONSerialization.jsonObject(with: stdout) as? [String: Any]
-        return (process.terminationStatus, json, String(decoding: stderr, as: UTF8.self))
+    static func bench(_ arguments: [String], env: [String: String]? = nil) async throws -> (status: Int32, json: [String: Any]?, stderr: String) {
+        let run = try await runChildProcess(URL(fileURLWithPath: binaryPath("kms-bench", environment: "KMS_BENCH")), arguments, environment: env)
+        let json = try? JSONSerialization.jsonObject(with: run.stdout) as? [String: Any]
+        return (run.status, json, run.stderrText)
     }
 
     @Test func closedAndOpenLoopRunsReport() async throws {
         let stack = try await KMSStack.start()
         let endpoint = stack.kmsd.endpoint
-        let closed = try Self.bench([
+        let closed = try await Self.bench([
             "run", "--endpoint", endpoint, "--duration", "1", "--warmup", "0.2", "--json", "--no-progress",
             "--connections", "2", "--in-flight", "4", "--keys", "2", "--by", "alias", "--context", "app=bench",
             "--mix", "GenerateDataKey:1,Decrypt:1,Encrypt:1,ReEncrypt:1,GenerateRandom:1,GenerateDataKeyWithoutPlaintext:1",
@@ -36,7 +26,7 @@ import Testing
         #expect(Set(latency.keys) == ["p50", "p90", "p99", "p99.9", "max"])
         #expect(latency["p50"]! <= latency["max"]!)
 
-        let open = try Self.bench([
+        let open = try await Self.bench([
             "run", "--endpoint", endpoint, "--rate", "200", "--requests", "100", "--warmup", "0", "--json", "--no-progress", "--mix", "Encrypt",
         ], env: stack.environment)
         #expect(open.status == 0, "\(open.stderr)")
@@ -48,7 +38,7 @@ import Testing
     @Test func signVerifyAndMacWorkloads() async throws {
         let stack = try await KMSStack.start()
         let endpoint = stack.kmsd.endpoint
-        let ecc = try Self.bench([
+        let ecc = try await Self.bench([
             "run", "--endpoint", endpoint, "--requests", "80", "--warmup", "0", "--json", "--no-progress",
             "--connections", "2", "--in-flight", "2", "--keys", "2", "--by", "alias",
             "--mix", "Sign:1,Verify:1,GenerateMac:1,VerifyMac:1",
@@ -59,14 +49,14 @@ import Testing
         // Two signing keys and two HMAC keys; no symmetric key, as the mix needs none.
         #expect(ecc.json?["keys"] as? Int == 4)
 
-        let rsa = try Self.bench([
+        let rsa = try await Self.bench([
             "run", "--endpoint", endpoint, "--requests", "10", "--warmup", "0", "--json", "--no-progress",
             "--mix", "Sign:1,Verify:1", "--signing-key-spec", "RSA_2048",
         ], env: stack.environment)
         #expect(rsa.status == 0, "\(rsa.stderr)")
         #expect(rsa.json?["failed"] as? Int == 0)
 
-        let wrongSpec = try Self.bench(["run", "--endpoint", endpoint, "--mix", "Sign", "--signing-key-spec", "HMAC_256"], env: stack.environment)
+        let wrongSpec = try await Self.bench(["run", "--endpoint", endpoint, "--mix", "Sign", "--signing-key-spec", "HMAC_256"], env: stack.environment)
         #expect(wrongSpec.status != 0 && wrongSpec.stderr.contains("--signing-key-spec"), "\(wrongSpec.stderr)")
         await stack.stop()
     }
@@ -75,7 +65,7 @@ import Testing
         let stack = try await KMSStack.start()
         let key = try await stack.client.createKey()
         try await stack.client.setEnabled(key.keyID, false)
-        let failing = try Self.bench([
+        let failing = try await Self.bench([
             "run", "--endpoint", stack.kmsd.endpoint, "--key-id", key.keyID, "--requests", "20", "--warmup", "0",
             "--json", "--no-progress", "--mix", "GenerateRandom:1,Encrypt:1",
         ], env: stack.environment)
@@ -101,7 +91,7 @@ import Testing
         try front.run()
         defer { if front.isRunning { front.terminate() } }
         try await Task.sleep(for: .milliseconds(300))
-        let run = try Self.bench(["run", "--endpoint", "127.0.0.1:\(port)", "--ceiling", "--requests", "200", "--warmup", "0", "--json", "--no-progress"])
+        let run = try await Self.bench(["run", "--endpoint", "127.0.0.1:\(port)", "--ceiling", "--requests", "200", "--warmup", "0", "--json", "--no-progress"])
         #expect(run.status == 0, "\(run.stderr)")
         #expect(run.json?["requests"] as? Int == 200)
         #expect(run.json?["failed"] as? Int == 0)

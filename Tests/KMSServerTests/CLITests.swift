@@ -10,36 +10,23 @@ import Testing
         let stderr: String
     }
 
-    static func kms(_ arguments: [String], env: [String: String], stdin: Data? = nil) throws -> Result {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: binaryPath("kms", environment: "KMS_CLI"))
-        process.arguments = arguments
-        process.environment = env
-        let out = Pipe(), err = Pipe(), input = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = input
-        try process.run()
-        if let stdin { input.fileHandleForWriting.write(stdin) }
-        try input.fileHandleForWriting.close()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Result(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
+    static func kms(_ arguments: [String], env: [String: String], stdin: Data? = nil) async throws -> Result {
+        let run = try await runChildProcess(URL(fileURLWithPath: binaryPath("kms", environment: "KMS_CLI")), arguments, environment: env, input: stdin ?? Data())
+        return Result(status: run.status, stdout: run.stdoutText, stderr: run.stderrText)
     }
 
     @Test func createAliasEncryptDecryptAndErrors() async throws {
         let stack = try await KMSStack.start()
         let env = stack.environment
-        let keyID = try Self.kms(["create-key", "--description", "cli", "--query", "KeyMetadata.KeyId", "--output", "text"], env: env)
+        let keyID = try await Self.kms(["create-key", "--description", "cli", "--query", "KeyMetadata.KeyId", "--output", "text"], env: env)
         #expect(keyID.status == 0, "\(keyID.stderr)")
         let id = keyID.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(id.count == 36)
-        #expect(try Self.kms(["create-alias", "--alias-name", "alias/cli", "--target-key-id", id], env: env).status == 0)
+        #expect(try await Self.kms(["create-alias", "--alias-name", "alias/cli", "--target-key-id", id], env: env).status == 0)
 
         let secret = stack.worker.directory.appendingPathComponent("secret.txt")
         try Data("top secret\n".utf8).write(to: secret)
-        let encrypted = try Self.kms(
+        let encrypted = try await Self.kms(
             ["encrypt", "--key-id", "alias/cli", "--plaintext", "fileb://\(secret.path)", "--encryption-context", "app=cli",
              "--output", "text", "--query", "CiphertextBlob"],
             env: env
@@ -48,7 +35,7 @@ import Testing
         let blobFile = stack.worker.directory.appendingPathComponent("c.bin")
         try #require(Data(base64Encoded: encrypted.stdout.trimmingCharacters(in: .whitespacesAndNewlines))).write(to: blobFile)
 
-        let decrypted = try Self.kms(
+        let decrypted = try await Self.kms(
             ["decrypt", "--ciphertext-blob", "fileb://\(blobFile.path)", "--encryption-context", "{\"app\":\"cli\"}",
              "--output", "text", "--query", "Plaintext"],
             env: env
@@ -57,28 +44,28 @@ import Testing
         #expect(Data(base64Encoded: decrypted.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) == Data("top secret\n".utf8))
 
         // Plaintext from standard input, full JSON output.
-        let fromStdin = try Self.kms(["encrypt", "--key-id", id, "--plaintext", "-"], env: env, stdin: Data("piped".utf8))
+        let fromStdin = try await Self.kms(["encrypt", "--key-id", id, "--plaintext", "-"], env: env, stdin: Data("piped".utf8))
         #expect(fromStdin.status == 0)
         let json = try JSONSerialization.jsonObject(with: Data(fromStdin.stdout.utf8)) as? [String: Any]
         #expect(json?["KeyId"] as? String == "arn:aws:kms:us-east-1:111122223333:key/\(id)")
         #expect(json?["EncryptionAlgorithm"] as? String == "SYMMETRIC_DEFAULT")
 
-        let wrongContext = try Self.kms(["decrypt", "--ciphertext-blob", "fileb://\(blobFile.path)"], env: env)
+        let wrongContext = try await Self.kms(["decrypt", "--ciphertext-blob", "fileb://\(blobFile.path)"], env: env)
         #expect(wrongContext.status == 254)
         #expect(wrongContext.stderr.contains("(InvalidCiphertextException) when calling the Decrypt operation"))
         #expect(wrongContext.stdout.isEmpty)
 
-        let missing = try Self.kms(["describe-key", "--key-id", "alias/none"], env: env)
+        let missing = try await Self.kms(["describe-key", "--key-id", "alias/none"], env: env)
         #expect(missing.status == 254)
         #expect(missing.stderr.contains("NotFoundException"))
 
-        let unreachable = try Self.kms(["list-keys", "--endpoint", "127.0.0.1:1", "--timeout", "2"], env: env)
+        let unreachable = try await Self.kms(["list-keys", "--endpoint", "127.0.0.1:1", "--timeout", "2"], env: env)
         #expect(unreachable.status == 254)
         #expect(unreachable.stderr.contains("ConnectionFailedException"))
         await stack.stop()
     }
 
-    @Test func everySubcommandHasHelp() throws {
+    @Test func everySubcommandHasHelp() async throws {
         let names = [
             "create-key", "describe-key", "list-keys", "update-key-description", "enable-key", "disable-key",
             "schedule-key-deletion", "cancel-key-deletion", "encrypt", "decrypt", "re-encrypt", "generate-data-key",
@@ -92,7 +79,7 @@ import Testing
             "import-key-material", "delete-imported-key-material",
         ]
         for name in names {
-            let help = try Self.kms([name, "--help"], env: ["KMS_ENDPOINT": "127.0.0.1:1"])
+            let help = try await Self.kms([name, "--help"], env: ["KMS_ENDPOINT": "127.0.0.1:1"])
             #expect(help.status == 0, "\(name)")
             #expect(help.stdout.contains("USAGE: kms \(name)"), "\(name)")
         }
@@ -101,20 +88,20 @@ import Testing
     @Test func tagsAndRotationFromTheCommandLine() async throws {
         let stack = try await KMSStack.start()
         let env = stack.environment
-        let created = try Self.kms(["create-key", "--tags", "team=payments", "env=prod", "--query", "KeyMetadata.KeyId", "--output", "text"], env: env)
+        let created = try await Self.kms(["create-key", "--tags", "team=payments", "env=prod", "--query", "KeyMetadata.KeyId", "--output", "text"], env: env)
         #expect(created.status == 0, "\(created.stderr)")
         let id = created.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-        #expect(try Self.kms(["tag-resource", "--key-id", id, "--tags", "TagKey=owner,TagValue=ops"], env: env).status == 0)
-        let listed = try Self.kms(["list-resource-tags", "--key-id", id, "--query", "Tags", "--output", "json"], env: env)
+        #expect(try await Self.kms(["tag-resource", "--key-id", id, "--tags", "TagKey=owner,TagValue=ops"], env: env).status == 0)
+        let listed = try await Self.kms(["list-resource-tags", "--key-id", id, "--query", "Tags", "--output", "json"], env: env)
         #expect(listed.stdout.contains("\"owner\"") && listed.stdout.contains("\"payments\""), "\(listed.stdout)")
-        #expect(try Self.kms(["untag-resource", "--key-id", id, "--tag-keys", "env", "owner"], env: env).status == 0)
-        #expect(try Self.kms(["enable-key-rotation", "--key-id", id, "--rotation-period-in-days", "180"], env: env).status == 0)
-        let status = try Self.kms(["get-key-rotation-status", "--key-id", id, "--query", "RotationPeriodInDays", "--output", "text"], env: env)
+        #expect(try await Self.kms(["untag-resource", "--key-id", id, "--tag-keys", "env", "owner"], env: env).status == 0)
+        #expect(try await Self.kms(["enable-key-rotation", "--key-id", id, "--rotation-period-in-days", "180"], env: env).status == 0)
+        let status = try await Self.kms(["get-key-rotation-status", "--key-id", id, "--query", "RotationPeriodInDays", "--output", "text"], env: env)
         #expect(status.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "180")
-        #expect(try Self.kms(["rotate-key-on-demand", "--key-id", id], env: env).status == 0)
-        let rotations = try Self.kms(["list-key-rotations", "--key-id", id, "--query", "Rotations[0].RotationType", "--output", "text"], env: env)
+        #expect(try await Self.kms(["rotate-key-on-demand", "--key-id", id], env: env).status == 0)
+        let rotations = try await Self.kms(["list-key-rotations", "--key-id", id, "--query", "Rotations[0].RotationType", "--output", "text"], env: env)
         #expect(rotations.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "ON_DEMAND")
-        let bad = try Self.kms(["tag-resource", "--key-id", id, "--tags", "aws:x=1"], env: env)
+        let bad = try await Self.kms(["tag-resource", "--key-id", id, "--tags", "aws:x=1"], env: env)
         #expect(bad.status == 254 && bad.stderr.contains("TagException"))
         await stack.stop()
     }
@@ -124,7 +111,7 @@ import Testing
         let env = stack.environment
         let key = try await stack.client.createKey("for the audit")
         _ = try await stack.client.encrypt(key.keyID, [1], context: ["app": "cli"])
-        let listed = try Self.kms(["audit", "--key-arn", key.arn, "--operation", "Encrypt"], env: env)
+        let listed = try await Self.kms(["audit", "--key-arn", key.arn, "--operation", "Encrypt"], env: env)
         #expect(listed.status == 0, "\(listed.stderr)")
         let lines = listed.stdout.split(separator: "\n")
         #expect(lines.count == 1)
@@ -132,24 +119,15 @@ import Testing
         #expect(event["eventName"] as? String == "Encrypt")
         #expect((event["userIdentity"] as? [String: Any])?["arn"] as? String == "arn:aws:iam::111122223333:user/admin")
         #expect(((event["requestParameters"] as? [String: Any])?["encryptionContext"] as? [String: String]) == ["app": "cli"])
-        let verified = try Self.kms(["audit", "verify"], env: env)
+        let verified = try await Self.kms(["audit", "verify"], env: env)
         #expect(verified.status == 0 && verified.stdout.hasPrefix("intact"), "\(verified.stdout)\(verified.stderr)")
         await stack.stop()
     }
 
     /// Runs the openssl command line tool.
-    static func openssl(_ arguments: [String]) throws -> Result {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["openssl"] + arguments
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Result(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
+    static func openssl(_ arguments: [String]) async throws -> Result {
+        let run = try await runChildProcess(URL(fileURLWithPath: "/usr/bin/env"), ["openssl"] + arguments)
+        return Result(status: run.status, stdout: run.stdoutText, stderr: run.stderrText)
     }
 
     static func json(_ result: Result) throws -> [String: Any] {
@@ -159,7 +137,7 @@ import Testing
     @Test func signVerifyAndCheckThePublicKeyWithOpenSSL() async throws {
         let stack = try await KMSStack.start()
         let env = stack.environment
-        let created = try Self.kms(
+        let created = try await Self.kms(
             ["create-key", "--key-spec", "ECC_NIST_P256", "--key-usage", "SIGN_VERIFY", "--query", "KeyMetadata.KeyId", "--output", "text"],
             env: env
         )
@@ -169,7 +147,7 @@ import Testing
         let message = directory.appendingPathComponent("message.txt")
         try Data("release 1.2.3\n".utf8).write(to: message)
 
-        let signed = try Self.kms(["sign", "--key-id", id, "--message", "fileb://\(message.path)", "--signing-algorithm", "ECDSA_SHA_256"], env: env)
+        let signed = try await Self.kms(["sign", "--key-id", id, "--message", "fileb://\(message.path)", "--signing-algorithm", "ECDSA_SHA_256"], env: env)
         #expect(signed.status == 0, "\(signed.stderr)")
         let signResponse = try Self.json(signed)
         #expect(signResponse["KeyId"] as? String == "arn:aws:kms:us-east-1:111122223333:key/\(id)")
@@ -178,7 +156,7 @@ import Testing
         let signatureFile = directory.appendingPathComponent("signature.der")
         try signature.write(to: signatureFile)
 
-        let verified = try Self.kms(
+        let verified = try await Self.kms(
             ["verify", "--key-id", id, "--message", "fileb://\(message.path)", "--signature", "fileb://\(signatureFile.path)",
              "--signing-algorithm", "ECDSA_SHA_256"],
             env: env
@@ -187,7 +165,7 @@ import Testing
         #expect(try Self.json(verified)["SignatureValid"] as? Bool == true)
 
         // AWS answers a signature that does not match with an error, not with SignatureValid false.
-        let tampered = try Self.kms(
+        let tampered = try await Self.kms(
             ["verify", "--key-id", id, "--message", "release 1.2.4\n", "--signature", "fileb://\(signatureFile.path)",
              "--signing-algorithm", "ECDSA_SHA_256"],
             env: env
@@ -196,7 +174,7 @@ import Testing
         #expect(tampered.stderr.contains("(KMSInvalidSignatureException) when calling the Verify operation"), "\(tampered.stderr)")
 
         // The public key checks the signature outside the service.
-        let publicKey = try Self.kms(["get-public-key", "--key-id", id], env: env)
+        let publicKey = try await Self.kms(["get-public-key", "--key-id", id], env: env)
         #expect(publicKey.status == 0, "\(publicKey.stderr)")
         let publicKeyResponse = try Self.json(publicKey)
         #expect(publicKeyResponse["KeySpec"] as? String == "ECC_NIST_P256")
@@ -205,9 +183,9 @@ import Testing
         let der = try #require(Data(base64Encoded: publicKeyResponse["PublicKey"] as? String ?? ""))
         let derFile = directory.appendingPathComponent("public.der"), pemFile = directory.appendingPathComponent("public.pem")
         try der.write(to: derFile)
-        let converted = try Self.openssl(["pkey", "-pubin", "-inform", "DER", "-in", derFile.path, "-out", pemFile.path])
+        let converted = try await Self.openssl(["pkey", "-pubin", "-inform", "DER", "-in", derFile.path, "-out", pemFile.path])
         #expect(converted.status == 0, "\(converted.stderr)")
-        let checked = try Self.openssl(["dgst", "-sha256", "-verify", pemFile.path, "-signature", signatureFile.path, message.path])
+        let checked = try await Self.openssl(["dgst", "-sha256", "-verify", pemFile.path, "-signature", signatureFile.path, message.path])
         #expect(checked.status == 0 && checked.stdout.contains("Verified OK"), "\(checked.stdout)\(checked.stderr)")
         await stack.stop()
     }
@@ -215,7 +193,7 @@ import Testing
     @Test func generateAndVerifyAMac() async throws {
         let stack = try await KMSStack.start()
         let env = stack.environment
-        let created = try Self.kms(
+        let created = try await Self.kms(
             ["create-key", "--key-spec", "HMAC_256", "--key-usage", "GENERATE_VERIFY_MAC", "--query", "KeyMetadata.KeyId", "--output", "text"],
             env: env
         )
@@ -224,7 +202,7 @@ import Testing
         let message = stack.worker.directory.appendingPathComponent("mac-message.txt")
         try Data("amount=100\n".utf8).write(to: message)
 
-        let generated = try Self.kms(["generate-mac", "--key-id", id, "--message", "fileb://\(message.path)", "--mac-algorithm", "HMAC_SHA_256"], env: env)
+        let generated = try await Self.kms(["generate-mac", "--key-id", id, "--message", "fileb://\(message.path)", "--mac-algorithm", "HMAC_SHA_256"], env: env)
         #expect(generated.status == 0, "\(generated.stderr)")
         let response = try Self.json(generated)
         #expect(response["MacAlgorithm"] as? String == "HMAC_SHA_256")
@@ -233,14 +211,14 @@ import Testing
         let macFile = stack.worker.directory.appendingPathComponent("mac.bin")
         try mac.write(to: macFile)
 
-        let verified = try Self.kms(
+        let verified = try await Self.kms(
             ["verify-mac", "--key-id", id, "--message", "fileb://\(message.path)", "--mac-algorithm", "HMAC_SHA_256", "--mac", "fileb://\(macFile.path)"],
             env: env
         )
         #expect(verified.status == 0, "\(verified.stderr)")
         #expect(try Self.json(verified)["MacValid"] as? Bool == true)
 
-        let changed = try Self.kms(
+        let changed = try await Self.kms(
             ["verify-mac", "--key-id", id, "--message", "amount=900\n", "--mac-algorithm", "HMAC_SHA_256", "--mac", "fileb://\(macFile.path)"],
             env: env
         )
