@@ -39,38 +39,99 @@ public final class AuditTrail: Sendable {
 /// batch commits, the next gathers, so under load a commit carries many records and costs
 /// each request a share of one round trip.
 public final class AuditLog: Sendable {
-    private struct Pending {
+    /// One request waiting for its record's commit. Resumed exactly once: by the commit, by
+    /// its failure, or by the watchdog when the wait outlasts the timeout.
+    final class Waiter: Sendable {
         let entry: AuditEntry
-        let continuation: CheckedContinuation<Void, any Error>
+        let enqueued: ContinuousClock.Instant
+        private let continuation: Mutex<CheckedContinuation<Void, any Error>?>
+
+        init(_ entry: AuditEntry, _ continuation: CheckedContinuation<Void, any Error>) {
+            self.entry = entry
+            self.enqueued = .now
+            self.continuation = Mutex(continuation)
+        }
+
+        func resume(throwing error: (any Error)? = nil) {
+            guard let continuation = self.continuation.withLock({ $0.take() }) else { return }
+            if let error { continuation.resume(throwing: error) } else { continuation.resume() }
+        }
     }
 
     private struct State {
-        var queue: [Pending] = []
+        var queue: [Waiter] = []
         var flushing = false
+        /// The batch being written, for the watchdog.
+        var writing: [Waiter] = []
+        var watching = false
         /// The chain's head as this kmsd last wrote or read it (only the flushing task uses it).
         var head: AuditStore.Head?
+    }
+
+    public struct TimedOut: Error, CustomStringConvertible {
+        public var description: String { "the audit record was not committed in time" }
     }
 
     private let state = Mutex(State())
     let store: AuditStore
     let logger: Logger
+    /// How long a request waits for its record before it fails (closed: its result is never
+    /// returned). PostgreSQL down, a full disk or a stalled connection cost callers this much
+    /// at most, not their own timeouts.
+    let timeout: Duration
     static let maximumBatch = 2000
+    static let maximumBacklog = 20_000
 
-    public init(store: AuditStore, logger: Logger) {
+    public init(store: AuditStore, timeout: Duration = .seconds(5), logger: Logger) {
         self.store = store
+        self.timeout = timeout
         self.logger = logger
     }
 
-    /// Returns once the record is committed; throws when it could not be.
+    /// Returns once the record is committed; throws when it could not be, or not in time.
     public func append(_ entry: AuditEntry) async throws {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            let start = self.state.withLock { state -> Bool in
-                state.queue.append(Pending(entry: entry, continuation: continuation))
-                guard !state.flushing else { return false }
+            let waiter = Waiter(entry, continuation)
+            let (accepted, start, watch) = self.state.withLock { state -> (Bool, Bool, Bool) in
+                // While PostgreSQL is away, requests fail at once past this backlog instead of
+                // queueing without bound.
+                guard state.queue.count < Self.maximumBacklog else { return (false, false, false) }
+                state.queue.append(waiter)
+                let watch = !state.watching
+                state.watching = true
+                guard !state.flushing else { return (true, false, watch) }
                 state.flushing = true
-                return true
+                return (true, true, watch)
             }
+            guard accepted else { return waiter.resume(throwing: TimedOut()) }
             if start { Task { await self.drain() } }
+            if watch { Task { await self.watch() } }
+        }
+    }
+
+    /// Fails the requests whose records wait longer than the timeout, a few times a second;
+    /// one loop for the whole log rather than a timer per request. Stops when nothing waits.
+    private func watch() async {
+        let tick = min(self.timeout / 4, .milliseconds(250))
+        while true {
+            try? await Task.sleep(for: tick)
+            let deadline = ContinuousClock.now - self.timeout
+            // Late records stay queued and are still written: the operation happened, only its
+            // answer is withheld. (Resuming a waiter twice does nothing.)
+            let (late, idle) = self.state.withLock { state -> ([Waiter], Bool) in
+                let late = state.writing.filter { $0.enqueued < deadline } + state.queue.prefix { $0.enqueued < deadline }
+                let idle = state.queue.isEmpty && state.writing.isEmpty
+                if idle { state.watching = false }
+                return (late, idle)
+            }
+            if !late.isEmpty {
+                ServiceMetrics.shared.auditFailures.increment()
+                self.logger.error("audit records were not committed in time; their requests fail", metadata: [
+                    "records": "\(late.count)", "timeout": "\(self.timeout)",
+                ])
+                for waiter in late { waiter.resume(throwing: TimedOut()) }
+            }
+            if idle { return }
         }
     }
 
@@ -107,29 +168,33 @@ public final class AuditLog: Sendable {
 
     private func drain() async {
         while true {
-            let batch = self.state.withLock { state -> [Pending] in
+            let batch = self.state.withLock { state -> [Waiter] in
                 guard !state.queue.isEmpty else {
                     state.flushing = false
+                    state.writing = []
                     return []
                 }
                 let count = min(state.queue.count, Self.maximumBatch)
                 let batch = Array(state.queue.prefix(count))
                 state.queue.removeFirst(count)
+                state.writing = batch
                 return batch
             }
             if batch.isEmpty { return }
             do {
                 let started = ContinuousClock.now
+                // Records of requests already failed by the watchdog are written all the same:
+                // the operation happened, only its answer was withheld.
                 try await self.write(batch.map(\.entry))
                 ServiceMetrics.shared.auditCommit.recordNanoseconds(ServiceMetrics.nanoseconds(ContinuousClock.now - started))
                 ServiceMetrics.shared.auditBatchSize.record(batch.count)
-                for pending in batch { pending.continuation.resume() }
+                for waiter in batch { waiter.resume() }
             } catch {
                 ServiceMetrics.shared.auditFailures.increment()
                 self.logger.error("audit records could not be written; their requests fail", metadata: [
                     "records": "\(batch.count)", "error": "\(String(reflecting: error))",
                 ])
-                for pending in batch { pending.continuation.resume(throwing: error) }
+                for waiter in batch { waiter.resume(throwing: error) }
             }
         }
     }

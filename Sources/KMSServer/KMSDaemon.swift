@@ -25,6 +25,7 @@ public struct KMSDaemon: Service {
         public var lastUsageFlushInterval: Duration = .seconds(10)
         /// How often request counts are written; a crash loses at most this much of them.
         public var usageFlushInterval: Duration = .seconds(10)
+        public var auditTimeout: Duration = .seconds(5)
         /// Where to serve GET /metrics, and what it returns; nil: not served.
         public var metricsHost: String?
         public var metricsPort = 9400
@@ -71,7 +72,7 @@ public struct KMSDaemon: Service {
             scope: self.scope, client: self.client, cache: cache, worker: worker,
             gate: PolicyGate(scope: self.scope, identities: identities, cache: cache, logger: self.logger), logger: self.logger,
             lastUsageFlushInterval: self.settings.lastUsageFlushInterval,
-            usageFlushInterval: self.settings.usageFlushInterval
+            usageFlushInterval: self.settings.usageFlushInterval, auditTimeout: self.settings.auditTimeout
         )
         let authenticator = ConnectionAuthenticator(
             scope: self.scope, identities: identities, worker: worker,

@@ -37,6 +37,7 @@ public final class KMSService: Sendable {
         logger: Logger,
         lastUsageFlushInterval: Duration = .seconds(10),
         usageFlushInterval: Duration = .seconds(10),
+        auditTimeout: Duration = .seconds(5),
         audit: Bool = true,
         now: @escaping @Sendable () -> Date = { Date() }
     ) {
@@ -49,7 +50,7 @@ public final class KMSService: Sendable {
         self.lastUsageStore = LastUsageStore(client: client, logger: logger)
         self.client = client
         self.usage = UsageCounter(store: UsageStore(client: client, logger: logger), interval: usageFlushInterval, logger: logger)
-        self.auditLog = audit ? AuditLog(store: AuditStore(client: client, logger: logger), logger: logger) : nil
+        self.auditLog = audit ? AuditLog(store: AuditStore(client: client, logger: logger), timeout: auditTimeout, logger: logger) : nil
         self.lastUsage = LastUsageTracker(store: self.lastUsageStore, interval: lastUsageFlushInterval, logger: logger)
         self.cache = cache
         self.worker = worker

@@ -35,6 +35,7 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Seconds between automatic rotation rounds (KMSD_ROTATION_INTERVAL_SECONDS). Default 60.") var rotationIntervalSeconds: Int?
     @Option(help: "Seconds between looks for a root key re-wrap job to resume (KMSD_REWRAP_INTERVAL_SECONDS). Default 5.") var rewrapIntervalSeconds: Int?
     @Option(help: "Seconds between writes of request counts; a crash loses at most this much (KMSD_USAGE_FLUSH_SECONDS). Default 10.") var usageFlushSeconds: Int?
+    @Option(help: "Seconds a request waits for its audit record to be committed before it fails, retryable, with its result withheld (KMSD_AUDIT_TIMEOUT_SECONDS). Default 5.") var auditTimeoutSeconds: Int?
     @Option(help: "Seconds between writes of keys' last use; a crash loses at most this much (KMSD_LAST_USE_FLUSH_SECONDS). Default 10.") var lastUseFlushSeconds: Int?
     @Option(help: "trace, debug, info, notice, warning, error (KMSD_LOG_LEVEL). Default info.") var logLevel: String?
     @Option(help: "Once listening, write the bound host:port to this file (for --listen with port 0).") var readyFile: String?
@@ -84,6 +85,7 @@ struct Serve: AsyncParsableCommand {
         settings.rotationInterval = .seconds(max(1, pick(rotationIntervalSeconds, "ROTATION_INTERVAL_SECONDS", file.rotationIntervalSeconds, { Int($0) }) ?? 60))
         settings.rewrapInterval = .seconds(max(1, pick(rewrapIntervalSeconds, "REWRAP_INTERVAL_SECONDS", file.rewrapIntervalSeconds, { Int($0) }) ?? 5))
         settings.usageFlushInterval = .seconds(max(1, pick(usageFlushSeconds, "USAGE_FLUSH_SECONDS", file.usageFlushSeconds, { Int($0) }) ?? 10))
+        settings.auditTimeout = .seconds(max(1, pick(auditTimeoutSeconds, "AUDIT_TIMEOUT_SECONDS", file.auditTimeoutSeconds, { Int($0) }) ?? 5))
         settings.lastUsageFlushInterval = .seconds(max(1, pick(lastUseFlushSeconds, "LAST_USE_FLUSH_SECONDS", file.lastUseFlushSeconds, { Int($0) }) ?? 10))
         if let certificate = pick(tlsCertificate, "TLS_CERTIFICATE", file.tlsCertificate, { $0 }) {
             guard let key = pick(tlsKey, "TLS_KEY", file.tlsKey, { $0 }) else {

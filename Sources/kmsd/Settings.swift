@@ -18,6 +18,7 @@ struct SettingsFile: Decodable {
     var rotationIntervalSeconds: Int?
     var lastUseFlushSeconds: Int?
     var usageFlushSeconds: Int?
+    var auditTimeoutSeconds: Int?
     var rewrapIntervalSeconds: Int?
     var logLevel: String?
     var tlsCertificate: String?

@@ -142,6 +142,33 @@ import Testing
         await stack.stop()
     }
 
+    /// A stalled audit write (the chain's head row locked behind kmsd's back) fails requests
+    /// after --audit-timeout-seconds, not the callers' own timeouts; their records are still
+    /// written once the stall ends, and the service carries on.
+    @Test func aStalledAuditLogFailsRequestsInBoundedTime() async throws {
+        let stack = try await KMSStack.start(kmsdArguments: ["--audit-timeout-seconds", "1"])
+        let key = try await stack.client.createKey("stall")
+        let once = try stack.kmsd.client(credentials: stack.adminCredentials) { $0.maxAttempts = 1 }
+        _ = try await once.encrypt(key.keyID, [1])
+        let started = ContinuousClock.now
+        let outcome: String? = try await stack.database.withClient { client in
+            try await client.withTransaction(logger: Logger(label: "test")) { connection in
+                try await connection.query("SELECT * FROM kms_audit_head FOR UPDATE", logger: Logger(label: "test"))
+                return await code { _ = try await once.encrypt(key.keyID, [2]) }
+            }
+        }
+        let waited = ContinuousClock.now - started
+        #expect(outcome == "KMSInternalException")
+        #expect(waited < .seconds(8), "waited \(waited)")
+        // The stall is over: requests are answered again, and the withheld one was recorded.
+        _ = try await once.encrypt(key.keyID, [3])
+        let encrypts = try await Self.records(stack.client) { $0.keyArn = key.arn; $0.operation = "Encrypt" }
+        #expect(encrypts.count == 3)
+        #expect(try await Self.verify(stack.client).intact)
+        await once.close()
+        await stack.stop()
+    }
+
     @Test func everyAcknowledgedCallIsInTheLogAfterACrash() async throws {
         let stack = try await KMSStack.start()
         let key = try await stack.client.createKey()

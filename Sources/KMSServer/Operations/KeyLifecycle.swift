@@ -63,7 +63,7 @@ extension KMSService {
             deletionDate: nil, pendingWindowInDays: nil, policy: policy,
             currentMaterialID: material?.materialID ?? [], version: 1
         )
-        try await self.store { try await self.keys.insert(record, material: material, tags: tags) }
+        _ = try await self.store { try await self.keys.insert(record, material: material, tags: tags) }
         var response = KMSCreateKeyResponse()
         response.keyMetadata = KMSKeyMetadata(record)
         return response
