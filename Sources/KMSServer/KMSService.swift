@@ -67,11 +67,17 @@ public final class KMSService: Sendable {
 /// Runs a database call, turning its failures into a retryable internal error: the caller
 /// learns nothing about the database, the log does. KMSErrors pass through.
 func storeCall<T>(logger: Logger, _ body: () async throws -> T) async throws(KMSError) -> T {
+    let started = ContinuousClock.now
+    ServiceMetrics.shared.databaseCallStarted()
     do {
-        return try await body()
+        let result = try await body()
+        ServiceMetrics.shared.databaseCallEnded(duration: ContinuousClock.now - started, failed: false)
+        return result
     } catch let error as KMSError {
+        ServiceMetrics.shared.databaseCallEnded(duration: ContinuousClock.now - started, failed: false)
         throw error
     } catch {
+        ServiceMetrics.shared.databaseCallEnded(duration: ContinuousClock.now - started, failed: true)
         logger.error("database call failed", metadata: ["error": "\(String(reflecting: error))"])
         throw KMSError.internalFailure("the key store is unavailable; retry later")
     }

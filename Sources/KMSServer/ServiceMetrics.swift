@@ -14,6 +14,28 @@ public final class ServiceMetrics: Sendable {
     let auditBatchSize = Recorder(label: "kms_audit_batch_records", aggregate: true)
     let auditCommit = Metrics.Timer(label: "kms_audit_commit_duration_seconds")
     let auditFailures = Counter(label: "kms_audit_commit_failures_total")
+    /// Database calls on the request path (key loads, metadata changes, lists): how many are in
+    /// flight against the pool's size, how long they take, how many fail.
+    private let databaseInFlight = Atomic<Int>(0)
+    let databaseInFlightGauge = Gauge(label: "kms_database_calls_in_flight")
+    let databasePoolSize = Gauge(label: "kms_database_pool_connections")
+    let databaseCall = Metrics.Timer(label: "kms_database_call_duration_seconds")
+    let databaseFailures = Counter(label: "kms_database_call_failures_total")
+
+    func databaseCallStarted() {
+        self.databaseInFlightGauge.record(self.databaseInFlight.wrappingAdd(1, ordering: .relaxed).newValue)
+    }
+
+    func databaseCallEnded(duration: Duration, failed: Bool) {
+        self.databaseInFlightGauge.record(self.databaseInFlight.wrappingSubtract(1, ordering: .relaxed).newValue)
+        self.databaseCall.recordNanoseconds(Self.nanoseconds(duration))
+        if failed { self.databaseFailures.increment() }
+    }
+
+    /// The configured maximum of database connections, for kms_database_pool_connections.
+    public func setDatabasePoolSize(_ connections: Int) {
+        self.databasePoolSize.record(connections)
+    }
 
     /// Requests by operation and result ("ok" or the error code).
     func request(_ operation: String, result: String, duration: Duration) {

@@ -128,6 +128,7 @@ struct Serve: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "kmsd")
+        ServiceMetrics.shared.setDatabasePoolSize(connections)
         let client = PostgresClient(
             configuration: try DatabaseConfiguration.parse(url: databaseURL, maximumConnections: connections),
             backgroundLogger: logger

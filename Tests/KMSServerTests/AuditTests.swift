@@ -290,6 +290,10 @@ import Testing
         #expect(text.contains(#"kms_worker_call_duration_seconds_count{method="Encrypt"} 5"#))
         #expect(text.contains(#"kms_cache_lookups_total{result="hit"}"#))
         #expect(text.contains("kms_audit_commit_duration_seconds_count"))
+        // The test's kmsd has 6 database connections; key loads went through them.
+        #expect(text.contains("kms_database_pool_connections 6"))
+        #expect(text.contains("kms_database_call_duration_seconds_count"))
+        #expect(text.contains("kms_database_calls_in_flight 0"))
         await stack.stop()
     }
 }
