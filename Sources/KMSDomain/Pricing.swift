@@ -3,8 +3,9 @@ import struct Foundation.TimeInterval
 
 /// AWS KMS list prices (US East, as published when this was written), to show a team what
 /// its use of the service would cost at AWS, and where the requests go:
-/// - a customer managed key: $1 per month, prorated by the hour (730 hours a month); AWS
-///   managed keys are free;
+/// - a customer managed key: $1 per month, prorated by the hour (730 hours a month), nothing
+///   while its deletion is pending; each of its first two rotations adds $1 per month from the
+///   rotation on (AWS caps the charge at the second rotation); AWS managed keys are free;
 /// - symmetric and HMAC requests: $0.03 per 10,000;
 /// - asymmetric requests (RSA, ECC): $0.15 per 10,000.
 /// AWS's free tier (20,000 requests a month) is not applied.
@@ -30,6 +31,14 @@ public enum Pricing {
         let start = max(created, from)
         let end = min(deleted ?? to, to)
         return max(0, end.timeIntervalSince(start) / 3600)
+    }
+
+    /// Hours of rotated material within [from, to): each of the first two rotations counts from
+    /// its date until the key stopped being billed.
+    public static func rotationHours(_ rotations: [Date], billedUntil: Date?, from: Date, to: Date) -> Double {
+        rotations.sorted().prefix(2).reduce(0) { total, rotated in
+            total + keyHours(created: rotated, deleted: billedUntil, from: from, to: to)
+        }
     }
 
     public static func keyCost(hours: Double) -> Double {

@@ -49,11 +49,23 @@ public struct DeletionReaper: Service {
             guard held else { return [] }
             let rows = try await connection.query(
                 """
-                DELETE FROM kms_keys WHERE key_id IN (
-                    SELECT key_id FROM kms_keys
-                    WHERE key_state = 'PendingDeletion' AND deletion_date <= \(now)
-                    ORDER BY deletion_date LIMIT 500 FOR UPDATE SKIP LOCKED)
-                RETURNING key_id, arn
+                WITH gone AS (
+                    DELETE FROM kms_keys WHERE key_id IN (
+                        SELECT key_id FROM kms_keys
+                        WHERE key_state = 'PendingDeletion' AND deletion_date <= \(now)
+                        ORDER BY deletion_date LIMIT 500 FOR UPDATE SKIP LOCKED)
+                    RETURNING key_id, arn, account_id, region, key_spec, key_manager, creation_date,
+                        deletion_date - make_interval(days => coalesce(pending_window_days, 0)) AS scheduled_at
+                ), kept AS (
+                    INSERT INTO kms_deleted_keys (arn, account_id, region, key_spec, key_manager, creation_date,
+                        scheduled_at, deleted_at, rotation_dates)
+                    SELECT arn, account_id, region, key_spec, key_manager, creation_date, scheduled_at, \(now),
+                        coalesce((SELECT array_agg(rotation_date ORDER BY rotation_date) FROM kms_key_rotations r
+                                  WHERE r.key_id = gone.key_id), '{}')
+                    FROM gone
+                    ON CONFLICT (arn) DO NOTHING
+                )
+                SELECT key_id, arn FROM gone
                 """,
                 logger: self.logger
             )

@@ -310,6 +310,24 @@ public enum Migrations {
             "ALTER TABLE kms_keys ADD COLUMN valid_to timestamptz, ADD COLUMN expiration_model text",
             "CREATE INDEX kms_keys_material_expiry ON kms_keys (valid_to) WHERE valid_to IS NOT NULL",
         ]),
+        Migration(version: 10, name: "deleted keys, for the usage report", statements: [
+            // The reaper copies what billing needs of a key it deletes: a key deleted within a
+            // period was still billed for the part of it before its deletion was scheduled.
+            """
+            CREATE TABLE kms_deleted_keys (
+                arn text PRIMARY KEY,
+                account_id text NOT NULL,
+                region text NOT NULL,
+                key_spec text NOT NULL,
+                key_manager text NOT NULL,
+                creation_date timestamptz NOT NULL,
+                scheduled_at timestamptz NOT NULL,
+                deleted_at timestamptz NOT NULL,
+                rotation_dates timestamptz[] NOT NULL
+            )
+            """,
+            "CREATE INDEX kms_deleted_keys_by_account ON kms_deleted_keys (account_id, deleted_at)",
+        ]),
     ]
 
     /// Applies every migration not yet recorded. Safe to call from several processes at once.

@@ -19,4 +19,15 @@ import Testing
         #expect(Pricing.keyHours(created: from.addingTimeInterval(-100), deleted: from.addingTimeInterval(7200), from: from, to: to) == 2)
         #expect(Pricing.keyHours(created: to.addingTimeInterval(10), deleted: nil, from: from, to: to) == 0)
     }
+
+    @Test func theFirstTwoRotationsAddKeyHours() {
+        let from = Date(timeIntervalSince1970: 0)
+        let to = from.addingTimeInterval(100 * 3600)
+        let rotations = [10, 40, 70].map { from.addingTimeInterval(Double($0) * 3600) }
+        // 90 + 60 hours; the third rotation is free (AWS caps the charge at the second).
+        #expect(Pricing.rotationHours(rotations, billedUntil: nil, from: from, to: to) == 150)
+        // Billing stopped at hour 50 (deletion scheduled): 40 + 10.
+        #expect(Pricing.rotationHours(rotations, billedUntil: from.addingTimeInterval(50 * 3600), from: from, to: to) == 50)
+        #expect(Pricing.rotationHours([], billedUntil: nil, from: from, to: to) == 0)
+    }
 }

@@ -255,8 +255,50 @@ import Testing
         #expect(usage.keys.count == 1 && usage.keys[0].keyManager == "CUSTOMER")
         #expect(abs(usage.totalCost - usage.requestCost - usage.keyCost) < 1e-12)
         #expect(usage.busiestKeyArn == key.arn)
+        // The 12 data keys, same principal and context: a 5-minute cache would have made 1 call
+        // (or 2, if the run straddled a window's edge).
+        request.cacheSeconds = 300
+        let estimate = try await kms.call(AdminMethod.getUsage, request)
+        let cached = try #require(estimate.cacheEstimates.first { $0.operation == "GenerateDataKey" })
+        #expect(cached.requests == 12)
+        #expect(cached.requestsWithCache <= 2)
+        #expect(estimate.cacheSavings > 0)
         await kmsB.close()
         await other.stop()
+        await stack.stop()
+    }
+
+    /// Pending deletion is not billed, a deleted key still is for its time before, and the
+    /// first two rotations add a key-month each.
+    @Test func keysAreBilledUntilTheirDeletionIsScheduledAndRotationsAddToThem() async throws {
+        let stack = try await KMSStack.start(kmsdArguments: ["--reaper-interval-seconds", "1"])
+        let kms = stack.client
+        let rotated = try await kms.createKey("rotated")
+        for _ in 0..<3 { _ = try await kms.call(KMSMethod.rotateKeyOnDemand, .with { $0.keyID = rotated.keyID }) }
+        let doomed = try await kms.createKey("doomed")
+        try await Task.sleep(for: .seconds(1))
+        _ = try await kms.call(KMSMethod.scheduleKeyDeletion, .with { $0.keyID = doomed.keyID; $0.pendingWindowInDays = 7 })
+        let usage = try await kms.call(AdminMethod.getUsage, AdminGetUsageRequest())
+        let pending = try #require(usage.keys.first { $0.keyArn == doomed.arn })
+        let hoursBefore = pending.hours
+        #expect(hoursBefore > 0 && !pending.deleted)
+        let rotatedCharge = try #require(usage.keys.first { $0.keyArn == rotated.arn })
+        #expect(rotatedCharge.rotatedMaterialHours > 0)
+        // Three rotations, two charged: about twice the key's own hours, never three times.
+        #expect(rotatedCharge.rotatedMaterialHours <= 2 * rotatedCharge.hours + 1e-9)
+        #expect(rotatedCharge.rotatedMaterialHours > rotatedCharge.hours)
+
+        // The window passes (behind the service's back; a zero window keeps the scheduling time) and
+        // the reaper deletes the key.
+        try await AuditTests.sql(stack, ["UPDATE kms_keys SET deletion_date = now() - interval '1 second', pending_window_days = 0 WHERE key_id = '\(doomed.keyID)'"])
+        var deleted: AdminKeyCharge?
+        for _ in 0..<40 where deleted == nil {
+            try await Task.sleep(for: .milliseconds(250))
+            deleted = try await kms.call(AdminMethod.getUsage, AdminGetUsageRequest()).keys.first { $0.keyArn == doomed.arn && $0.deleted }
+        }
+        let charge = try #require(deleted)
+        #expect(charge.cost > 0)
+        #expect(abs(charge.hours - hoursBefore) < 0.01)
         await stack.stop()
     }
 }

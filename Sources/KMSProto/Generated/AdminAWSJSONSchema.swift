@@ -69,10 +69,15 @@ extension AWSJSON {
             "Requests": .int64,
             "Failed": .int64,
         ],
+        "CacheEstimate": [
+            "Requests": .int64,
+            "RequestsWithCache": .int64,
+        ],
         "GetUsageResponse": [
             "Requests": .message("UsageLine"),
             "Keys": .message("KeyCharge"),
             "BusiestKeyRequests": .int64,
+            "CacheEstimates": .message("CacheEstimate"),
         ],
     ]
 
@@ -85,6 +90,6 @@ extension AWSJSON {
         "GetRewrapStatusResponse": ["RootKeys"],
         "AuditRecord": ["KeyArns"],
         "ListAuditRecordsResponse": ["Records"],
-        "GetUsageResponse": ["Requests", "Keys"],
+        "GetUsageResponse": ["Requests", "Keys", "CacheEstimates"],
     ]
 }

@@ -787,6 +787,9 @@ public nonisolated struct AdminGetUsageRequest: Sendable {
   /// Clears the value of `endTime`. Subsequent reads from it will return its default value.
   public mutating func clearEndTime() {self._endTime = nil}
 
+  /// With a value (seconds): estimate what a data key cache of that age would save.
+  public var cacheSeconds: Int32 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -825,9 +828,40 @@ public nonisolated struct AdminKeyCharge: Sendable {
 
   public var keyManager: String = String()
 
+  /// Hours billed in the period: none while the key's deletion is pending.
   public var hours: Double = 0
 
   public var cost: Double = 0
+
+  /// Hours of rotated material billed (the first two rotations each add a key-month).
+  public var rotatedMaterialHours: Double = 0
+
+  /// The key was deleted within the period (and is billed up to when its deletion was scheduled).
+  public var deleted: Bool = false
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// What a client-side data key cache (the AWS Encryption SDK's caching materials manager, say)
+/// of the request's CacheSeconds would have saved on one key's GenerateDataKey* or Decrypt calls:
+/// successful calls by the same principal with the same encryption context in the same window
+/// count once. An estimate from the audit log.
+public nonisolated struct AdminCacheEstimate: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var keyArn: String = String()
+
+  public var operation: String = String()
+
+  public var requests: Int64 = 0
+
+  public var requestsWithCache: Int64 = 0
+
+  public var savedCost: Double = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -853,6 +887,10 @@ public nonisolated struct AdminGetUsageResponse: Sendable {
   public var busiestKeyArn: String = String()
 
   public var busiestKeyRequests: Int64 = 0
+
+  public var cacheEstimates: [AdminCacheEstimate] = []
+
+  public var cacheSavings: Double = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -2331,7 +2369,7 @@ nonisolated extension AdminVerifyAuditLogResponse: SwiftProtobuf.Message, SwiftP
 
 nonisolated extension AdminGetUsageRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".GetUsageRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{5}account_id\0AccountId\0\u{5}key_arn\0KeyArn\0\u{5}start_time\0StartTime\0\u{5}end_time\0EndTime\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{5}account_id\0AccountId\0\u{5}key_arn\0KeyArn\0\u{5}start_time\0StartTime\0\u{5}end_time\0EndTime\0\u{5}cache_seconds\0CacheSeconds\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2343,6 +2381,7 @@ nonisolated extension AdminGetUsageRequest: SwiftProtobuf.Message, SwiftProtobuf
       case 2: try { try decoder.decodeSingularStringField(value: &self.keyArn) }()
       case 3: try { try decoder.decodeSingularMessageField(value: &self._startTime) }()
       case 4: try { try decoder.decodeSingularMessageField(value: &self._endTime) }()
+      case 5: try { try decoder.decodeSingularInt32Field(value: &self.cacheSeconds) }()
       default: break
       }
     }
@@ -2365,6 +2404,9 @@ nonisolated extension AdminGetUsageRequest: SwiftProtobuf.Message, SwiftProtobuf
     try { if let v = self._endTime {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
     } }()
+    if self.cacheSeconds != 0 {
+      try visitor.visitSingularInt32Field(value: self.cacheSeconds, fieldNumber: 5)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2373,6 +2415,7 @@ nonisolated extension AdminGetUsageRequest: SwiftProtobuf.Message, SwiftProtobuf
     if lhs.keyArn != rhs.keyArn {return false}
     if lhs._startTime != rhs._startTime {return false}
     if lhs._endTime != rhs._endTime {return false}
+    if lhs.cacheSeconds != rhs.cacheSeconds {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2430,7 +2473,7 @@ nonisolated extension AdminUsageLine: SwiftProtobuf.Message, SwiftProtobuf._Mess
 
 nonisolated extension AdminKeyCharge: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".KeyCharge"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{5}key_arn\0KeyArn\0\u{5}key_manager\0KeyManager\0\u{5}hours\0Hours\0\u{5}cost\0CostUSD\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{5}key_arn\0KeyArn\0\u{5}key_manager\0KeyManager\0\u{5}hours\0Hours\0\u{5}cost\0CostUSD\0\u{5}rotated_material_hours\0RotatedMaterialHours\0\u{5}deleted\0Deleted\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2442,6 +2485,8 @@ nonisolated extension AdminKeyCharge: SwiftProtobuf.Message, SwiftProtobuf._Mess
       case 2: try { try decoder.decodeSingularStringField(value: &self.keyManager) }()
       case 3: try { try decoder.decodeSingularDoubleField(value: &self.hours) }()
       case 4: try { try decoder.decodeSingularDoubleField(value: &self.cost) }()
+      case 5: try { try decoder.decodeSingularDoubleField(value: &self.rotatedMaterialHours) }()
+      case 6: try { try decoder.decodeSingularBoolField(value: &self.deleted) }()
       default: break
       }
     }
@@ -2460,6 +2505,12 @@ nonisolated extension AdminKeyCharge: SwiftProtobuf.Message, SwiftProtobuf._Mess
     if self.cost.bitPattern != 0 {
       try visitor.visitSingularDoubleField(value: self.cost, fieldNumber: 4)
     }
+    if self.rotatedMaterialHours.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.rotatedMaterialHours, fieldNumber: 5)
+    }
+    if self.deleted != false {
+      try visitor.visitSingularBoolField(value: self.deleted, fieldNumber: 6)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2468,6 +2519,58 @@ nonisolated extension AdminKeyCharge: SwiftProtobuf.Message, SwiftProtobuf._Mess
     if lhs.keyManager != rhs.keyManager {return false}
     if lhs.hours != rhs.hours {return false}
     if lhs.cost != rhs.cost {return false}
+    if lhs.rotatedMaterialHours != rhs.rotatedMaterialHours {return false}
+    if lhs.deleted != rhs.deleted {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension AdminCacheEstimate: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".CacheEstimate"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{5}key_arn\0KeyArn\0\u{5}operation\0Operation\0\u{5}requests\0Requests\0\u{5}requests_with_cache\0RequestsWithCache\0\u{5}saved_cost\0SavedCostUSD\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.keyArn) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.operation) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self.requests) }()
+      case 4: try { try decoder.decodeSingularInt64Field(value: &self.requestsWithCache) }()
+      case 5: try { try decoder.decodeSingularDoubleField(value: &self.savedCost) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.keyArn.isEmpty {
+      try visitor.visitSingularStringField(value: self.keyArn, fieldNumber: 1)
+    }
+    if !self.operation.isEmpty {
+      try visitor.visitSingularStringField(value: self.operation, fieldNumber: 2)
+    }
+    if self.requests != 0 {
+      try visitor.visitSingularInt64Field(value: self.requests, fieldNumber: 3)
+    }
+    if self.requestsWithCache != 0 {
+      try visitor.visitSingularInt64Field(value: self.requestsWithCache, fieldNumber: 4)
+    }
+    if self.savedCost.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.savedCost, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: AdminCacheEstimate, rhs: AdminCacheEstimate) -> Bool {
+    if lhs.keyArn != rhs.keyArn {return false}
+    if lhs.operation != rhs.operation {return false}
+    if lhs.requests != rhs.requests {return false}
+    if lhs.requestsWithCache != rhs.requestsWithCache {return false}
+    if lhs.savedCost != rhs.savedCost {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2475,7 +2578,7 @@ nonisolated extension AdminKeyCharge: SwiftProtobuf.Message, SwiftProtobuf._Mess
 
 nonisolated extension AdminGetUsageResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".GetUsageResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{5}requests\0Requests\0\u{5}keys\0Keys\0\u{5}request_cost\0RequestCostUSD\0\u{5}key_cost\0KeyCostUSD\0\u{5}total_cost\0TotalCostUSD\0\u{5}busiest_key_arn\0BusiestKeyArn\0\u{5}busiest_key_requests\0BusiestKeyRequests\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{5}requests\0Requests\0\u{5}keys\0Keys\0\u{5}request_cost\0RequestCostUSD\0\u{5}key_cost\0KeyCostUSD\0\u{5}total_cost\0TotalCostUSD\0\u{5}busiest_key_arn\0BusiestKeyArn\0\u{5}busiest_key_requests\0BusiestKeyRequests\0\u{5}cache_estimates\0CacheEstimates\0\u{5}cache_savings\0CacheSavingsUSD\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2490,6 +2593,8 @@ nonisolated extension AdminGetUsageResponse: SwiftProtobuf.Message, SwiftProtobu
       case 5: try { try decoder.decodeSingularDoubleField(value: &self.totalCost) }()
       case 6: try { try decoder.decodeSingularStringField(value: &self.busiestKeyArn) }()
       case 7: try { try decoder.decodeSingularInt64Field(value: &self.busiestKeyRequests) }()
+      case 8: try { try decoder.decodeRepeatedMessageField(value: &self.cacheEstimates) }()
+      case 9: try { try decoder.decodeSingularDoubleField(value: &self.cacheSavings) }()
       default: break
       }
     }
@@ -2517,6 +2622,12 @@ nonisolated extension AdminGetUsageResponse: SwiftProtobuf.Message, SwiftProtobu
     if self.busiestKeyRequests != 0 {
       try visitor.visitSingularInt64Field(value: self.busiestKeyRequests, fieldNumber: 7)
     }
+    if !self.cacheEstimates.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.cacheEstimates, fieldNumber: 8)
+    }
+    if self.cacheSavings.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.cacheSavings, fieldNumber: 9)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2528,6 +2639,8 @@ nonisolated extension AdminGetUsageResponse: SwiftProtobuf.Message, SwiftProtobu
     if lhs.totalCost != rhs.totalCost {return false}
     if lhs.busiestKeyArn != rhs.busiestKeyArn {return false}
     if lhs.busiestKeyRequests != rhs.busiestKeyRequests {return false}
+    if lhs.cacheEstimates != rhs.cacheEstimates {return false}
+    if lhs.cacheSavings != rhs.cacheSavings {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

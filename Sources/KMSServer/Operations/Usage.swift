@@ -17,7 +17,8 @@ extension KMSService {
         // This kmsd's counts not yet written are part of the answer.
         await self.usage.flush()
         let totals = try await self.store { try await UsageStore(client: self.client, logger: self.logger).totals(account: account, keyARN: keyARN, from: from, to: to) }
-        let keys = try await self.store { try await self.keys.list(account: account, region: caller.region, after: nil, limit: 10_000) }
+        let billing = BillingStore(client: self.client, logger: self.logger)
+        let keys = try await self.store { try await billing.keys(account: account, from: from) }
         let specs = Dictionary(keys.map { ($0.arn, $0.spec) }, uniquingKeysWith: { first, _ in first })
 
         var response = AdminGetUsageResponse()
@@ -37,10 +38,28 @@ extension KMSService {
             var charge = AdminKeyCharge()
             charge.keyArn = key.arn
             charge.keyManager = key.manager.rawValue
-            charge.hours = Pricing.keyHours(created: key.creationDate, deleted: nil, from: from, to: to)
-            charge.cost = key.manager == .customer ? Pricing.keyCost(hours: charge.hours) : 0
+            charge.deleted = key.deleted
+            charge.hours = Pricing.keyHours(created: key.creationDate, deleted: key.billedUntil, from: from, to: to)
+            charge.rotatedMaterialHours = Pricing.rotationHours(key.rotationDates, billedUntil: key.billedUntil, from: from, to: to)
+            charge.cost = key.manager == .customer ? Pricing.keyCost(hours: charge.hours + charge.rotatedMaterialHours) : 0
             response.keyCost += charge.cost
             response.keys.append(charge)
+        }
+        if request.cacheSeconds > 0 {
+            let seconds = Int(request.cacheSeconds)
+            let estimate = try await self.store {
+                try await billing.cacheEstimate(account: account, keyARN: keyARN, from: from, to: to, cacheSeconds: seconds)
+            }
+            for line in estimate {
+                var entry = AdminCacheEstimate()
+                entry.keyArn = line.keyARN
+                entry.operation = line.operation
+                entry.requests = line.requests
+                entry.requestsWithCache = line.withCache
+                entry.savedCost = Double(line.requests - line.withCache) * Pricing.perRequest(specs[line.keyARN])
+                response.cacheSavings += entry.savedCost
+                response.cacheEstimates.append(entry)
+            }
         }
         response.totalCost = response.requestCost + response.keyCost
         if let busiest = perKey.max(by: { $0.value < $1.value }) {
