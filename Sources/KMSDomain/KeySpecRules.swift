@@ -99,6 +99,30 @@ extension KeySpec {
     }
 }
 
+extension KeyRecord {
+    /// The grant operations that make sense on this key (CreateGrant refuses the others, as AWS
+    /// does): its usage's cryptographic operations, plus DescribeKey, CreateGrant and RetireGrant.
+    public var grantableOperations: Set<String> {
+        var operations: Set<String> = ["DescribeKey", "CreateGrant", "RetireGrant"]
+        switch self.usage {
+        case .encryptDecrypt where self.spec == .symmetricDefault:
+            operations.formUnion([
+                "Encrypt", "Decrypt", "ReEncryptFrom", "ReEncryptTo", "GenerateDataKey", "GenerateDataKeyWithoutPlaintext",
+                "GenerateDataKeyPair", "GenerateDataKeyPairWithoutPlaintext",
+            ])
+        case .encryptDecrypt:
+            operations.formUnion(["Encrypt", "Decrypt", "ReEncryptFrom", "ReEncryptTo", "GetPublicKey"])
+        case .signVerify:
+            operations.formUnion(["Sign", "Verify", "GetPublicKey"])
+        case .generateVerifyMac:
+            operations.formUnion(["GenerateMac", "VerifyMac"])
+        case .keyAgreement:
+            operations.formUnion(["DeriveSharedSecret", "GetPublicKey"])
+        }
+        return operations
+    }
+}
+
 public enum SigningAlgorithm: String, Sendable, CaseIterable, Codable {
     case rsassaPssSha256 = "RSASSA_PSS_SHA_256", rsassaPssSha384 = "RSASSA_PSS_SHA_384", rsassaPssSha512 = "RSASSA_PSS_SHA_512"
     case rsassaPkcs1V15Sha256 = "RSASSA_PKCS1_V1_5_SHA_256", rsassaPkcs1V15Sha384 = "RSASSA_PKCS1_V1_5_SHA_384"

@@ -1,3 +1,4 @@
+import Foundation
 import KMSDomain
 import Testing
 
@@ -35,5 +36,29 @@ import Testing
     @Test func metadataIsFrozenWhilePendingDeletion() {
         #expect(throws: KMSError.self) { try KeyState.pendingDeletion.checkModifiable(keyARN: arn) }
         #expect(throws: Never.self) { try KeyState.disabled.checkModifiable(keyARN: arn) }
+    }
+}
+
+@Suite struct GrantableOperationTests {
+    static func record(_ spec: KeySpec, _ usage: KeyUsage) -> KeyRecord {
+        KeyRecord(
+            keyID: "k", arn: "arn", account: "111122223333", region: "us-east-1", description: "", state: .enabled,
+            usage: usage, spec: spec, origin: .awsKMS, manager: .customer, creationDate: Date(), deletionDate: nil,
+            pendingWindowInDays: nil, policy: "", currentMaterialID: [], version: 1
+        )
+    }
+
+    @Test func eachUsageGrantsItsOwnOperations() {
+        let symmetric = Self.record(.symmetricDefault, .encryptDecrypt).grantableOperations
+        #expect(symmetric.isSuperset(of: ["Encrypt", "Decrypt", "GenerateDataKey", "GenerateDataKeyPair", "ReEncryptFrom", "CreateGrant"]))
+        #expect(!symmetric.contains("Sign") && !symmetric.contains("GetPublicKey"))
+        let rsa = Self.record(.rsa2048, .encryptDecrypt).grantableOperations
+        #expect(rsa.contains("GetPublicKey") && rsa.contains("Decrypt") && !rsa.contains("GenerateDataKey"))
+        let signing = Self.record(.eccNistP256, .signVerify).grantableOperations
+        #expect(signing == ["Sign", "Verify", "GetPublicKey", "DescribeKey", "CreateGrant", "RetireGrant"])
+        let mac = Self.record(.hmac256, .generateVerifyMac).grantableOperations
+        #expect(mac == ["GenerateMac", "VerifyMac", "DescribeKey", "CreateGrant", "RetireGrant"])
+        let agreement = Self.record(.eccNistP384, .keyAgreement).grantableOperations
+        #expect(agreement.contains("DeriveSharedSecret") && !agreement.contains("Sign"))
     }
 }

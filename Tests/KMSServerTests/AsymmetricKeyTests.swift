@@ -83,6 +83,11 @@ import Testing
         let hmac = try await Self.createKey(stack.client, spec: .hmac384, usage: .generateVerifyMac)
         #expect(hmac.macAlgorithms == [.hmacSha384])
         grant.keyID = hmac.keyID
+        // Operations that do not fit the key are refused, as AWS refuses them.
+        grant.operations = [.sign]
+        #expect(await code { _ = try await stack.client.call(KMSMethod.createGrant, grant) } == "ValidationException")
+        grant.operations = [.generateMac, .decrypt]
+        #expect(await code { _ = try await stack.client.call(KMSMethod.createGrant, grant) } == "ValidationException")
         grant.operations = [.generateMac]
         let macToken = try await stack.client.call(KMSMethod.createGrant, grant).grantToken
         var generate = KMSGenerateMacRequest()

@@ -50,6 +50,10 @@ extension KMSService {
         if subset != nil { conditions["kms:GrantConstraintType"] = ["EncryptionContextSubset"] }
         try self.gate.authorize(caller, action: "CreateGrant", key: key, conditions: conditions)
         try key.record.state.checkUsable(keyARN: key.record.arn)
+        let grantable = key.record.grantableOperations
+        if let invalid = operations.first(where: { !grantable.contains($0) }) {
+            throw .validation("\(invalid) is not a valid grant operation for \(key.record.arn), a \(key.record.spec.rawValue) key for \(key.record.usage.rawValue).")
+        }
         try Validation.dryRun(request.dryRun)
 
         let grant = GrantRecord(
