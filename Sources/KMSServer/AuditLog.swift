@@ -2,7 +2,9 @@ import Foundation
 import KMSCrypto
 import KMSDomain
 import KMSStore
+import KMSRPC
 import Logging
+import NIOPosix
 import Synchronization
 
 /// What one request did, filled in as it goes (the gate notes the key, alias, context and
@@ -82,6 +84,10 @@ public final class AuditLog: Sendable {
     static let maximumBatch = 2000
     static let maximumBacklog = 20_000
 
+    /// The writer runs on an event loop thread, as the requests and postgres-nio's connections do,
+    /// rather than on Swift's global pool: no third set of threads to wake for every batch.
+    private let executor = EventLoopTaskExecutor(MultiThreadedEventLoopGroup.singleton.next())
+
     public init(store: AuditStore, timeout: Duration = .seconds(5), logger: Logger) {
         self.store = store
         self.timeout = timeout
@@ -104,7 +110,7 @@ public final class AuditLog: Sendable {
                 return (true, true, watch)
             }
             guard accepted else { return waiter.resume(throwing: TimedOut()) }
-            if start { Task { await self.drain() } }
+            if start { Task(executorPreference: self.executor) { await self.drain() } }
             if watch { Task { await self.watch() } }
         }
     }
