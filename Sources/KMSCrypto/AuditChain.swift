@@ -9,14 +9,21 @@ public enum AuditChain {
     public static let genesis = [UInt8](repeating: 0, count: 32)
 
     public static func hash(sequence: Int64, entry: AuditEntry, previous: [UInt8]) -> [UInt8] {
-        var hasher = SHA256()
-        var bytes = Array("kms-audit-v1".utf8)
+        // One buffer, sized once: this runs for every request under load.
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(512)
+        bytes.append(contentsOf: "kms-audit-v1".utf8)
         bytes.appendBigEndian(UInt64(bitPattern: sequence))
         bytes.appendBigEndian(UInt64(bitPattern: entry.microseconds))
-        for field in [entry.requestID, entry.principalARN, entry.accessKeyID, entry.sourceIP, entry.transport, entry.operation,
-                      entry.alias, entry.grantID, entry.errorCode] {
-            append(field, to: &bytes)
-        }
+        append(entry.requestID, to: &bytes)
+        append(entry.principalARN, to: &bytes)
+        append(entry.accessKeyID, to: &bytes)
+        append(entry.sourceIP, to: &bytes)
+        append(entry.transport, to: &bytes)
+        append(entry.operation, to: &bytes)
+        append(entry.alias, to: &bytes)
+        append(entry.grantID, to: &bytes)
+        append(entry.errorCode, to: &bytes)
         bytes.appendBigEndian(UInt32(entry.keyARNs.count))
         for arn in entry.keyARNs { append(arn, to: &bytes) }
         if let context = entry.encryptionContext {
@@ -26,8 +33,7 @@ public enum AuditChain {
             bytes.append(0)
         }
         bytes.append(contentsOf: previous)
-        hasher.update(data: bytes)
-        return Array(hasher.finalize())
+        return Array(SHA256.hash(data: bytes))
     }
 
     /// Absent and empty differ: a marker byte, then the length-prefixed UTF-8.
@@ -37,9 +43,8 @@ public enum AuditChain {
             return
         }
         bytes.append(1)
-        let utf8 = Array(text.utf8)
-        bytes.appendBigEndian(UInt32(utf8.count))
-        bytes.append(contentsOf: utf8)
+        bytes.appendBigEndian(UInt32(text.utf8.count))
+        bytes.append(contentsOf: text.utf8)
     }
 
     /// The first record that does not follow from the one before it, and why; nil when all do.

@@ -66,14 +66,13 @@ public struct AuditStore: Sendable {
                 key_arns, alias, encryption_context, grant_id, error_code, prev_hash, record_hash)
             SELECT r.seq, to_timestamp(r.micros / 1000000.0), r.request_id, r.principal_arn, NULLIF(r.access_key_id, ''),
                 NULLIF(r.source_ip, ''), r.transport, r.operation, string_to_array(r.key_arns, ' '), NULLIF(r.alias, ''),
-                NULLIF(r.context, ''), NULLIF(r.grant_id, ''), NULLIF(r.error_code, ''), decode(r.prev_hash, 'hex'),
-                decode(r.record_hash, 'hex')
+                NULLIF(r.context, ''), NULLIF(r.grant_id, ''), NULLIF(r.error_code, ''), r.prev_hash, r.record_hash
             FROM unnest(\(records.map(\.sequence)), \(records.map(\.entry.microseconds)), \(records.map(\.entry.requestID)),
                 \(records.map(\.entry.principalARN)), \(records.map { $0.entry.accessKeyID ?? "" }), \(records.map { $0.entry.sourceIP ?? "" }),
                 \(records.map(\.entry.transport)), \(records.map(\.entry.operation)), \(records.map { $0.entry.keyARNs.joined(separator: " ") }),
                 \(records.map { $0.entry.alias ?? "" }), \(records.map { Self.json($0.entry.encryptionContext) ?? "" }),
                 \(records.map { $0.entry.grantID ?? "" }), \(records.map { $0.entry.errorCode ?? "" }),
-                \(records.map { Self.hex($0.previousHash) }), \(records.map { Self.hex($0.hash) }))
+                \(records.map { ByteBuffer(bytes: $0.previousHash) }), \(records.map { ByteBuffer(bytes: $0.hash) }))
                 AS r(seq, micros, request_id, principal_arn, access_key_id, source_ip, transport, operation, key_arns, alias,
                      context, grant_id, error_code, prev_hash, record_hash)
             WHERE EXISTS (SELECT 1 FROM moved)
@@ -129,17 +128,6 @@ public struct AuditStore: Sendable {
             ))
         }
         return records
-    }
-
-    static func hex(_ bytes: [UInt8]) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var out = [UInt8]()
-        out.reserveCapacity(bytes.count * 2)
-        for byte in bytes {
-            out.append(digits[Int(byte >> 4)])
-            out.append(digits[Int(byte & 0x0F)])
-        }
-        return String(decoding: out, as: UTF8.self)
     }
 
     static func json(_ context: [String: String]?) -> String? {
