@@ -67,7 +67,7 @@ extension CryptoWorker {
         }
         let spec = pairSpec.keySpec
         let pair = spec.isRSA
-            ? try await self.heavy.run { () throws(KMSError) -> PrivateKey in try PrivateKey.generate(spec) }
+            ? try await self.generation.run { () throws(KMSError) -> PrivateKey in try PrivateKey.generate(spec) }
             : try PrivateKey.generate(spec)
         var response = WorkerGenerateDataKeyPairResponse()
         response.publicKey = Data(pair.publicKeyDER)

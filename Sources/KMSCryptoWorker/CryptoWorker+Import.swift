@@ -21,7 +21,7 @@ extension CryptoWorker {
             throw .unsupportedOperation("wrapping key spec \(request.wrappingKeySpec) is not supported")
         }
         let token = ImportToken(validTo: Date(timeIntervalSince1970: TimeInterval(request.validTo)), algorithm: algorithm, spec: spec)
-        let wrappingKey = try await self.heavy.run { () throws(KMSError) -> PrivateKey in try PrivateKey.generate(keySpec) }
+        let wrappingKey = try await self.generation.run { () throws(KMSError) -> PrivateKey in try PrivateKey.generate(keySpec) }
         var response = WorkerGetParametersForImportResponse()
         response.publicKey = Data(wrappingKey.publicKeyDER)
         response.importToken = Data(token.seal(wrappingKey, keyARN: request.keyArn, under: self.keyring.newest))

@@ -34,7 +34,7 @@ extension CryptoWorker {
             wrapped = MaterialWrapping.wrap(SymmetricKey(data: bytes), kind: .hmac, keyARN: request.keyArn, materialID: materialID, under: root)
         } else {
             let arn = request.keyArn
-            wrapped = try await self.heavy.run { () throws(KMSError) -> [UInt8] in
+            wrapped = try await self.generation.run { () throws(KMSError) -> [UInt8] in
                 try PrivateKey.generate(spec).withPKCS8DER { der in
                     MaterialWrapping.wrap(SymmetricKey(data: der), kind: .privateKey, keyARN: arn, materialID: materialID, under: root)
                 }

@@ -13,14 +13,17 @@ import Synchronization
 public final class CryptoWorker: Sendable {
     private let currentKeyring: Mutex<RootKeyring>
     let cache: MaterialCache<UnwrappedMaterial>
-    /// RSA private-key operations and key generation: milliseconds each (RSA-4096 generation,
-    /// seconds), so never on an event loop.
+    /// RSA private-key operations: about a millisecond each, so never on an event loop.
     let heavy: HeavyWork
+    /// Key generation (RSA-4096 takes seconds) has a pool of its own, so a burst of CreateKey
+    /// calls never queues RSA Sign and Decrypt requests behind it.
+    let generation: HeavyWork
 
     public init(keyring: RootKeyring, cacheCapacity: Int = 10_000, heavyThreads: Int = NIOCore.System.coreCount, heavyQueueLimit: Int = 512) {
         self.currentKeyring = Mutex(keyring)
         self.cache = MaterialCache(capacity: cacheCapacity)
         self.heavy = HeavyWork(threads: heavyThreads, queueLimit: heavyQueueLimit)
+        self.generation = HeavyWork(threads: 1, queueLimit: 64)
     }
 
     var keyring: RootKeyring { self.currentKeyring.withLock { $0 } }
@@ -34,6 +37,7 @@ public final class CryptoWorker: Sendable {
     /// Stops the heavy-work threads (after the listener has closed).
     public func shutdown() async {
         await self.heavy.shutdown()
+        await self.generation.shutdown()
     }
 
     /// The material a request refers to, unwrapped (from the cache when possible).

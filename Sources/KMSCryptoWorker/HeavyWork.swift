@@ -2,9 +2,9 @@ import KMSDomain
 import NIOPosix
 import Synchronization
 
-/// A bounded thread pool for work too slow for an event loop (RSA private-key operations,
-/// key generation). Back-pressure: past `queueLimit` waiting jobs, new ones are refused at once
-/// with a retryable ThrottlingException instead of queueing without bound.
+/// A bounded thread pool for work too slow for an event loop (RSA private-key operations; key
+/// generation has one of its own). Back-pressure: past `queueLimit` waiting jobs, new ones are
+/// refused at once with a retryable ThrottlingException instead of queueing without bound.
 final class HeavyWork: Sendable {
     private let pool: NIOThreadPool
     private let queued = Atomic<Int>(0)
