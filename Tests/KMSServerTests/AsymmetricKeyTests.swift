@@ -148,13 +148,13 @@ import Testing
             return try await kms.call(KMSMethod.importKeyMaterial, request).keyMaterialID
         }
 
-        let materialID = try await importMaterial(validFor: 3)
+        let materialID = try await importMaterial(validFor: 8)
         #expect(materialID.count == 64)
         let blob = try await kms.encrypt(key.keyID, [1, 2, 3])
         #expect(try await kms.describe(key.keyID).expirationModel == .keyMaterialExpires)
         // The reaper deletes the material at ValidTo; the key waits for the same material again.
         var state = KMSKeyState.enabled
-        for _ in 0..<80 where state != .pendingImport {
+        for _ in 0..<160 where state != .pendingImport {
             try await Task.sleep(for: .milliseconds(250))
             state = try await kms.describe(key.keyID).keyState
         }
