@@ -74,7 +74,7 @@ extension CryptoWorker {
         try Limits.check(request.plaintext.count, in: Limits.plaintextBytes, field: "plaintext")
         let key = try self.resolve(request.key, field: "key")
         var response = WorkerEncryptResponse()
-        response.ciphertextBlob = Data(try await self.seal([UInt8](request.plaintext), with: key, algorithm: request.encryptionAlgorithm, context: request.encryptionContext))
+        response.ciphertextBlob = Data(try await self.seal(request.plaintext, with: key, algorithm: request.encryptionAlgorithm, context: request.encryptionContext))
         return response
     }
 
@@ -107,7 +107,7 @@ extension CryptoWorker {
 
     /// SYMMETRIC_DEFAULT (empty name) with the key's AES material, or RSAES-OAEP with its
     /// public half (no context then: kmsd refuses one).
-    private func seal(_ plaintext: [UInt8], with key: ResolvedKey, algorithm name: String, context: [String: String]) async throws(KMSError) -> [UInt8] {
+    private func seal(_ plaintext: some DataProtocol & Sendable, with key: ResolvedKey, algorithm name: String, context: [String: String]) async throws(KMSError) -> [UInt8] {
         if name.isEmpty || name == EncryptionAlgorithm.symmetricDefault.rawValue {
             return try SymmetricCiphertext.seal(
                 plaintext, keyID: key.keyID, materialID: key.materialID, material: try key.symmetric(), encryptionContext: context
@@ -115,7 +115,8 @@ extension CryptoWorker {
         }
         let algorithm = try Self.rsaAlgorithm(name, key: key)
         let publicKey = try key.privateKey().publicKey
-        return try await self.heavy.run { () throws(KMSError) -> [UInt8] in try publicKey.encrypt(plaintext, algorithm: algorithm) }
+        let bytes = [UInt8](plaintext)
+        return try await self.heavy.run { () throws(KMSError) -> [UInt8] in try publicKey.encrypt(bytes, algorithm: algorithm) }
     }
 
     private func open(_ blob: [UInt8], with key: ResolvedKey, algorithm name: String, context: [String: String]) async throws(KMSError) -> [UInt8] {

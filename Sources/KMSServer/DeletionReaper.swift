@@ -27,15 +27,7 @@ public struct DeletionReaper: Service {
     }
 
     public func run() async throws {
-        while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            do {
-                try await self.reapOnce()
-            } catch {
-                if Task.isCancelled || Task.isShuttingDownGracefully { break }
-                self.logger.warning("deletion reaper round failed", metadata: ["error": "\(String(reflecting: error))"])
-            }
-            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: self.interval) }
-        }
+        await Periodic.rounds(every: self.interval, logger: self.logger, failure: "deletion reaper round failed") { try await self.reapOnce() }
     }
 
     /// One round: returns the ids of the keys deleted.

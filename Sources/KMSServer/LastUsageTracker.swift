@@ -43,13 +43,7 @@ public final class LastUsageTracker: Service, Sendable {
     }
 
     public func run() async throws {
-        while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: self.interval) }
-            if Task.isCancelled || Task.isShuttingDownGracefully { break }
-            await self.flush()
-        }
-        // The last flush must not inherit the shutdown's cancellation, or it would be lost.
-        await Task { await self.flush() }.value
+        await Periodic.flushes(every: self.interval) { await self.flush() }
     }
 
     func flush() async {

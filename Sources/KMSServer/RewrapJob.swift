@@ -31,14 +31,8 @@ public struct RewrapJob: Service {
     }
 
     public func run() async throws {
-        while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            do {
-                try await self.roundOnce()
-            } catch {
-                if Task.isCancelled || Task.isShuttingDownGracefully { break }
-                self.logger.warning("re-wrap round failed; it resumes next round", metadata: ["error": "\(String(reflecting: error))"])
-            }
-            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: self.interval) }
+        await Periodic.rounds(every: self.interval, logger: self.logger, failure: "re-wrap round failed; it resumes next round") {
+            try await self.roundOnce()
         }
     }
 

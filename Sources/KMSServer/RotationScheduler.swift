@@ -22,15 +22,7 @@ public struct RotationScheduler: Service {
     }
 
     public func run() async throws {
-        while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            do {
-                try await self.roundOnce()
-            } catch {
-                if Task.isCancelled || Task.isShuttingDownGracefully { break }
-                self.logger.warning("rotation round failed", metadata: ["error": "\(String(reflecting: error))"])
-            }
-            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: self.interval) }
-        }
+        await Periodic.rounds(every: self.interval, logger: self.logger, failure: "rotation round failed") { try await self.roundOnce() }
     }
 
     func roundOnce() async throws {

@@ -208,12 +208,9 @@ extension KMSService {
         algorithm: String?, grantTokens: [String]
     ) async throws(KMSError) -> (CachedKey, StoredMaterial) {
         if let given, given.record.spec != .symmetricDefault {
+            // State, usage and algorithm are the caller's next step (Validation.encryption).
             let key = try await self.freshen(given, grantTokens: grantTokens)
             try self.gate.authorize(caller, action: action, key: key, encryptionContext: encryptionContext, conditions: Self.algorithmCondition(algorithm))
-            try Validation.usable(key.record, now: self.now())
-            guard key.record.spec.isRSA, key.record.usage == .encryptDecrypt else {
-                throw KMSError(.invalidKeyUsage, "\(key.record.arn) key usage is \(key.record.usage.rawValue) which is not valid for this operation.")
-            }
             return (key, try self.currentMaterial(of: key))
         }
         let header = try SymmetricCiphertext.header(of: blob)

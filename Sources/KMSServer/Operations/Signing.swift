@@ -63,13 +63,15 @@ extension KMSService {
         call.key = WorkerKeyRef(key, material: try self.currentMaterial(of: key))
         var response = KMSGetPublicKeyResponse()
         response.publicKey = try await self.worker.call(WorkerMethod.getPublicKey, call).publicKey
-        response.keyID = record.arn
-        response.keySpec = KMSKeySpec(awsName: record.spec.rawValue) ?? .unspecified
-        response.customerMasterKeySpec = KMSCustomerMasterKeySpec(awsName: record.spec.rawValue) ?? .unspecified
-        response.keyUsage = KMSKeyUsage(awsName: record.usage.rawValue) ?? .unspecified
-        response.encryptionAlgorithms = record.encryptionAlgorithms.compactMap { KMSEncryptionAlgorithmSpec(awsName: $0.rawValue) }
-        response.signingAlgorithms = record.signingAlgorithms.compactMap { KMSSigningAlgorithmSpec(awsName: $0.rawValue) }
-        response.keyAgreementAlgorithms = record.keyAgreementAlgorithms.compactMap { KMSKeyAgreementAlgorithmSpec(awsName: $0.rawValue) }
+        // The same fields as DescribeKey's, from the one mapping.
+        let metadata = KMSKeyMetadata(record)
+        response.keyID = metadata.arn
+        response.keySpec = metadata.keySpec
+        response.customerMasterKeySpec = metadata.customerMasterKeySpec
+        response.keyUsage = metadata.keyUsage
+        response.encryptionAlgorithms = metadata.encryptionAlgorithms
+        response.signingAlgorithms = metadata.signingAlgorithms
+        response.keyAgreementAlgorithms = metadata.keyAgreementAlgorithms
         return response
     }
 
