@@ -171,6 +171,10 @@ final class AWSJSONRequestHandler: ChannelInboundHandler {
         case .end:
             guard !self.refused, let head = self.head else { return }
             self.head = nil
+            // The deadline is for the request's arrival: a slow operation (an RSA-4096 CreateKey)
+            // must not be answered 408 while it goes on and succeeds.
+            self.deadline?.cancel()
+            self.deadline = nil
             let request = SigV4Authenticator.Request(
                 method: head.method.rawValue, uri: head.uri,
                 headers: head.headers.map { (name: $0.name, value: $0.value) }, body: self.body
