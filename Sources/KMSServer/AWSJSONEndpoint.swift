@@ -63,7 +63,7 @@ public final class AWSJSONEndpoint: Sendable {
 
     /// One complete request in, its response out. Never throws: every failure is an AWS error body.
     func respond(to request: SigV4Authenticator.Request, remoteAddress: SocketAddress?, secureTransport: Bool, connectionID: UInt64) async -> AWSJSONResponse {
-        let requestID = UUID().uuidString.lowercased()
+        let requestID = RequestID.next()
         let target = request.header("x-amz-target") ?? ""
         guard request.method == "POST", SigV4Authenticator.split(request.uri).path == "/" else {
             return .error(requestID: requestID, status: .notFound, code: "UnknownOperationException", message: "POST / with an X-Amz-Target header is the only request served here")
@@ -156,7 +156,7 @@ final class AWSJSONRequestHandler: ChannelInboundHandler {
             let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
             self.deadline = context.eventLoop.scheduleTask(in: self.endpoint.limits.requestTimeout) {
                 let (handler, context) = loopBound.value
-                handler.send(context: context, .error(requestID: UUID().uuidString.lowercased(), status: .requestTimeout, code: "RequestTimeoutException", message: "the request did not arrive in time"), keepAlive: false)
+                handler.send(context: context, .error(requestID: RequestID.next(), status: .requestTimeout, code: "RequestTimeoutException", message: "the request did not arrive in time"), keepAlive: false)
             }
             if let length = head.headers.first(name: "content-length").flatMap(Int.init), length > self.endpoint.limits.maxBodyBytes {
                 self.refuseTooLarge(context: context)
@@ -199,7 +199,7 @@ final class AWSJSONRequestHandler: ChannelInboundHandler {
         self.refused = true
         self.body = []
         self.send(context: context, .error(
-            requestID: UUID().uuidString.lowercased(), status: .payloadTooLarge, code: "SerializationException",
+            requestID: RequestID.next(), status: .payloadTooLarge, code: "SerializationException",
             message: "the request body exceeds \(self.endpoint.limits.maxBodyBytes) bytes"
         ), keepAlive: false)
     }

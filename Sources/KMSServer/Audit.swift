@@ -21,7 +21,7 @@ extension KMSService {
         guard let log = self.auditLog else { return }
         let identity = context.connection.identity
         let entry = AuditEntry(
-            time: Date(), requestID: caller?.requestID ?? context.externalID ?? UUID().uuidString.lowercased(),
+            time: Date(), requestID: caller?.requestID ?? context.externalID ?? RequestID.next(),
             principalARN: caller?.principalARN ?? identity?.principalARN ?? "anonymous",
             accessKeyID: caller?.accessKeyID ?? identity?.accessKeyID,
             sourceIP: context.connection.remoteAddress?.ipAddress,

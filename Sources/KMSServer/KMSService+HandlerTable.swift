@@ -18,7 +18,7 @@ extension KMSService {
                 var caller: Caller
                 do {
                     caller = try await self.gate.caller(for: context.connection)
-                    caller.requestID = context.externalID ?? UUID().uuidString.lowercased()
+                    caller.requestID = context.externalID ?? RequestID.next()
                 } catch {
                     try await self.audit(nil, context: context, operation: method.name, error: error)
                     throw error

@@ -3,8 +3,8 @@ import KMSDomain
 import Logging
 import PostgresNIO
 
-/// The audit log in PostgreSQL: chained appends in one transaction per batch, filtered listing,
-/// and reading in order for verification.
+/// The audit log in PostgreSQL: one segment per group commit (`AuditSegment`), chained from the
+/// head row; filtered listing; and reading in order for verification.
 public struct AuditStore: Sendable {
     public struct Filter: Sendable {
         public var keyARN: String?
@@ -21,6 +21,17 @@ public struct AuditStore: Sendable {
             self.errorCode = errorCode
             self.from = from
             self.to = to
+        }
+
+        /// Whether one record matches (the segments' summary columns only narrow the search).
+        public func matches(_ entry: AuditEntry) -> Bool {
+            if let keyARN = self.keyARN, !entry.keyARNs.contains(keyARN) { return false }
+            if let principal = self.principalARN, entry.principalARN != principal { return false }
+            if let operation = self.operation, entry.operation != operation { return false }
+            if let code = self.errorCode, entry.errorCode != code { return false }
+            if let from = self.from, entry.time < from { return false }
+            if let to = self.to, entry.time >= to { return false }
+            return true
         }
     }
 
@@ -49,94 +60,149 @@ public struct AuditStore: Sendable {
         throw StoreError.invalid("the audit log has no head row")
     }
 
-    /// Appends `records`, chained from `expected`, in one statement (one round trip, its own
-    /// commit): the head moves to the last record only if it is still `expected`, and the rows
-    /// go in only if it moved. False when another writer extended the chain first; nothing
-    /// was written then.
+    /// Appends `records`, chained from `expected`, as one segment in one statement (one round
+    /// trip, its own commit): the head moves to the last record only if it is still `expected`,
+    /// and the segment goes in only if it moved. False when another writer extended the chain
+    /// first; nothing was written then.
     public func append(_ records: [AuditRecord], expecting expected: Head) async throws -> Bool {
-        guard let last = records.last else { return true }
-        let rows = try await self.client.query(
-            """
+        guard let first = records.first, let last = records.last else { return true }
+        var keyARNs: Set<String> = [], principals: Set<String> = [], operations: Set<String> = [], errorCodes: Set<String> = []
+        var earliest = first.entry.microseconds, latest = earliest
+        for record in records {
+            keyARNs.formUnion(record.entry.keyARNs)
+            principals.insert(record.entry.principalARN)
+            operations.insert(record.entry.operation)
+            if let code = record.entry.errorCode { errorCodes.insert(code) }
+            let micros = record.entry.microseconds
+            earliest = min(earliest, micros)
+            latest = max(latest, micros)
+        }
+        let statement = AppendSegment(
+            lastSequence: last.sequence, lastHash: ByteBuffer(bytes: last.hash), expectedSequence: expected.sequence,
+            expectedHash: ByteBuffer(bytes: expected.hash), firstSequence: first.sequence, earliest: earliest, latest: latest,
+            keyARNs: Array(keyARNs), principals: Array(principals), operations: Array(operations), errorCodes: Array(errorCodes),
+            records: AuditSegment.encode(records)
+        )
+        var written = false
+        for try await _ in try await self.client.execute(statement, logger: self.logger) { written = true }
+        return written
+    }
+
+    /// Prepared once per connection: a batch costs PostgreSQL no parsing or planning.
+    struct AppendSegment: PostgresPreparedStatement {
+        static let name = "kms_audit_append_segment_v1"
+        static let sql = """
             WITH moved AS (
-                UPDATE kms_audit_head SET last_seq = \(last.sequence), last_hash = \(Data(last.hash))
-                WHERE last_seq = \(expected.sequence) AND last_hash = \(Data(expected.hash))
+                UPDATE kms_audit_head SET last_seq = $1, last_hash = $2
+                WHERE last_seq = $3 AND last_hash = $4
                 RETURNING 1
             )
-            INSERT INTO kms_audit (seq, event_time, request_id, principal_arn, access_key_id, source_ip, transport, operation,
-                key_arns, alias, encryption_context, grant_id, error_code, prev_hash, record_hash)
-            SELECT r.seq, to_timestamp(r.micros / 1000000.0), r.request_id, r.principal_arn, NULLIF(r.access_key_id, ''),
-                NULLIF(r.source_ip, ''), r.transport, r.operation, string_to_array(r.key_arns, ' '), NULLIF(r.alias, ''),
-                NULLIF(r.context, ''), NULLIF(r.grant_id, ''), NULLIF(r.error_code, ''), r.prev_hash, r.record_hash
-            FROM unnest(\(records.map(\.sequence)), \(records.map(\.entry.microseconds)), \(records.map(\.entry.requestID)),
-                \(records.map(\.entry.principalARN)), \(records.map { $0.entry.accessKeyID ?? "" }), \(records.map { $0.entry.sourceIP ?? "" }),
-                \(records.map(\.entry.transport)), \(records.map(\.entry.operation)), \(records.map { $0.entry.keyARNs.joined(separator: " ") }),
-                \(records.map { $0.entry.alias ?? "" }), \(records.map { Self.json($0.entry.encryptionContext) ?? "" }),
-                \(records.map { $0.entry.grantID ?? "" }), \(records.map { $0.entry.errorCode ?? "" }),
-                \(records.map { ByteBuffer(bytes: $0.previousHash) }), \(records.map { ByteBuffer(bytes: $0.hash) }))
-                AS r(seq, micros, request_id, principal_arn, access_key_id, source_ip, transport, operation, key_arns, alias,
-                     context, grant_id, error_code, prev_hash, record_hash)
+            INSERT INTO kms_audit_segments (first_seq, last_seq, min_time, max_time, key_arns, principal_arns, operations,
+                error_codes, records)
+            SELECT $5, $1, 'epoch'::timestamptz + $6 * interval '1 microsecond', 'epoch'::timestamptz + $7 * interval '1 microsecond',
+                $8, $9, $10, $11, $12
             WHERE EXISTS (SELECT 1 FROM moved)
             RETURNING 1
-            """,
-            logger: self.logger
-        )
-        var inserted = 0
-        for try await _ in rows { inserted += 1 }
-        return inserted == records.count
-    }
-
-    static let columns = """
-        seq, (extract(epoch from event_time) * 1000000)::bigint, request_id, principal_arn, access_key_id, source_ip, transport,
-        operation, key_arns, alias, encryption_context, grant_id, error_code, prev_hash, record_hash
-        """
-
-    /// Records in sequence order after `after`, matching `filter`.
-    public func list(_ filter: Filter, after: Int64, limit: Int) async throws -> [AuditRecord] {
-        let rows = try await self.client.query(
             """
-            SELECT \(unescaped: Self.columns) FROM kms_audit
-            WHERE seq > \(after)
-              AND (\(filter.keyARN)::text IS NULL OR \(filter.keyARN) = ANY(key_arns))
-              AND (\(filter.principalARN)::text IS NULL OR principal_arn = \(filter.principalARN))
-              AND (\(filter.operation)::text IS NULL OR operation = \(filter.operation))
-              AND (\(filter.errorCode)::text IS NULL OR error_code = \(filter.errorCode))
-              AND (\(filter.from)::timestamptz IS NULL OR event_time >= \(filter.from))
-              AND (\(filter.to)::timestamptz IS NULL OR event_time < \(filter.to))
-            ORDER BY seq LIMIT \(limit)
-            """,
-            logger: self.logger
-        )
-        return try await Self.decode(rows)
+        typealias Row = Int32
+
+        var lastSequence: Int64
+        var lastHash: ByteBuffer
+        var expectedSequence: Int64
+        var expectedHash: ByteBuffer
+        var firstSequence: Int64
+        var earliest: Int64
+        var latest: Int64
+        var keyARNs: [String]
+        var principals: [String]
+        var operations: [String]
+        var errorCodes: [String]
+        var records: ByteBuffer
+
+        func makeBindings() -> PostgresBindings {
+            var bindings = PostgresBindings(capacity: 12)
+            bindings.append(self.lastSequence)
+            bindings.append(self.lastHash)
+            bindings.append(self.expectedSequence)
+            bindings.append(self.expectedHash)
+            bindings.append(self.firstSequence)
+            bindings.append(self.earliest)
+            bindings.append(self.latest)
+            bindings.append(self.keyARNs)
+            bindings.append(self.principals)
+            bindings.append(self.operations)
+            bindings.append(self.errorCodes)
+            bindings.append(self.records)
+            return bindings
+        }
+
+        func decodeRow(_ row: PostgresRow) throws -> Int32 { try row.decode(Int32.self) }
     }
 
-    static func decode(_ rows: PostgresRowSequence) async throws -> [AuditRecord] {
+    /// Records after `after` matching `filter`, in sequence order, at most `limit`. Segments are
+    /// chosen by their summary columns (indexed), then their records filtered one by one.
+    public func list(_ filter: Filter, after: Int64, limit: Int) async throws -> [AuditRecord] {
         var records: [AuditRecord] = []
-        for try await row in rows {
-            let (seq, micros, requestID, principal, accessKey, sourceIP, transport, operation) =
-                try row.decode((Int64, Int64, String, String, String?, String?, String, String).self)
-            let columns = row.makeRandomAccess()
-            let entry = AuditEntry(
-                time: Date(timeIntervalSince1970: Double(micros) / 1_000_000), requestID: requestID, principalARN: principal,
-                accessKeyID: accessKey, sourceIP: sourceIP, transport: transport, operation: operation,
-                keyARNs: try columns[8].decode([String].self), alias: try columns[9].decode(String?.self),
-                encryptionContext: Self.context(try columns[10].decode(String?.self)), grantID: try columns[11].decode(String?.self),
-                errorCode: try columns[12].decode(String?.self)
-            )
-            records.append(AuditRecord(
-                sequence: seq, entry: entry, previousHash: Array(try columns[13].decode(Data.self)),
-                hash: Array(try columns[14].decode(Data.self))
-            ))
+        try await self.scan(filter, after: after) { batch in
+            records.append(contentsOf: batch.prefix(limit - records.count))
+            return records.count < limit
         }
         return records
     }
 
-    static func json(_ context: [String: String]?) -> String? {
-        guard let context, let data = try? JSONSerialization.data(withJSONObject: context, options: [.sortedKeys]) else { return nil }
-        return String(decoding: data, as: UTF8.self)
+    /// Calls `body` with the matching records of successive segments until it returns false or
+    /// the log ends.
+    public func scan(
+        _ filter: Filter, after: Int64, operations: [String]? = nil, _ body: ([AuditRecord]) throws -> Bool
+    ) async throws {
+        var cursor = Int64.min
+        while true {
+            let rows = try await self.client.query(
+                """
+                SELECT first_seq, records FROM kms_audit_segments
+                WHERE first_seq > \(cursor) AND last_seq > \(after)
+                  AND (\(filter.keyARN)::text IS NULL OR key_arns @> ARRAY[\(filter.keyARN)::text])
+                  AND (\(filter.principalARN)::text IS NULL OR principal_arns @> ARRAY[\(filter.principalARN)::text])
+                  AND (\(filter.operation)::text IS NULL OR operations @> ARRAY[\(filter.operation)::text])
+                  AND (\(operations)::text[] IS NULL OR operations && \(operations)::text[])
+                  AND (\(filter.errorCode)::text IS NULL OR error_codes @> ARRAY[\(filter.errorCode)::text])
+                  AND (\(filter.from)::timestamptz IS NULL OR max_time >= \(filter.from))
+                  AND (\(filter.to)::timestamptz IS NULL OR min_time < \(filter.to))
+                ORDER BY first_seq LIMIT 32
+                """,
+                logger: self.logger
+            )
+            var segments = 0
+            for try await (first, stored) in rows.decode((Int64, ByteBuffer).self) {
+                segments += 1
+                cursor = first
+                let matching = try AuditSegment.decode(stored, firstSequence: first).filter {
+                    $0.sequence > after && filter.matches($0.entry) && (operations?.contains($0.entry.operation) ?? true)
+                }
+                if !matching.isEmpty, try !body(matching) { return }
+            }
+            if segments < 32 { return }
+        }
     }
 
-    static func context(_ text: String?) -> [String: String]? {
-        guard let text else { return nil }
-        return (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: String]
+    /// Every record of the segments after the one that starts at `afterSegment`, in stored
+    /// order and unfiltered, for walking the chain: a tampered segment cannot hide records from
+    /// verification by their sequence numbers. Nil when no segment follows.
+    public func chain(afterSegment: Int64, segments: Int) async throws -> (records: [AuditRecord], lastSegment: Int64)? {
+        let rows = try await self.client.query(
+            """
+            SELECT first_seq, records FROM kms_audit_segments WHERE first_seq > \(afterSegment)
+            ORDER BY first_seq LIMIT \(segments)
+            """,
+            logger: self.logger
+        )
+        var records: [AuditRecord] = []
+        var last: Int64?
+        for try await (first, stored) in rows.decode((Int64, ByteBuffer).self) {
+            records.append(contentsOf: try AuditSegment.decode(stored, firstSequence: first))
+            last = first
+        }
+        return last.map { (records, $0) }
     }
+
 }

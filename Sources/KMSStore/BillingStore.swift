@@ -57,24 +57,25 @@ public struct BillingStore: Sendable {
     public func cacheEstimate(
         account: String, keyARN: String?, from: Date, to: Date, cacheSeconds: Int
     ) async throws -> [(keyARN: String, operation: String, requests: Int64, withCache: Int64)] {
-        let rows = try await self.client.query(
-            """
-            SELECT key_arns[1], operation, count(*)::bigint,
-                count(DISTINCT (principal_arn, coalesce(encryption_context, ''),
-                                floor(extract(epoch FROM event_time) / \(cacheSeconds))))::bigint
-            FROM kms_audit
-            WHERE event_time >= \(from) AND event_time < \(to) AND error_code IS NULL
-              AND operation IN ('GenerateDataKey', 'GenerateDataKeyWithoutPlaintext', 'Decrypt')
-              AND cardinality(key_arns) > 0 AND split_part(key_arns[1], ':', 5) = \(account)
-              AND (\(keyARN)::text IS NULL OR key_arns[1] = \(keyARN))
-            GROUP BY 1, 2 ORDER BY 1, 2
-            """,
-            logger: self.logger
-        )
-        var lines: [(keyARN: String, operation: String, requests: Int64, withCache: Int64)] = []
-        for try await (arn, operation, requests, withCache) in rows.decode((String, String, Int64, Int64).self) {
-            lines.append((arn, operation, requests, withCache))
+        struct Line: Hashable { var keyARN: String, operation: String }
+        struct Cached: Hashable { var principal: String, context: [String: String]?, window: Int64 }
+        var requests: [Line: Int64] = [:]
+        var distinct: [Line: Set<Cached>] = [:]
+        let window = Double(max(cacheSeconds, 1))
+        let audit = AuditStore(client: self.client, logger: self.logger)
+        let filter = AuditStore.Filter(keyARN: keyARN, from: from, to: to)
+        try await audit.scan(filter, after: 0, operations: ["GenerateDataKey", "GenerateDataKeyWithoutPlaintext", "Decrypt"]) { records in
+            for record in records where record.entry.errorCode == nil {
+                guard let arn = record.entry.keyARNs.first, KMSResourceARN(arn)?.account == account else { continue }
+                let line = Line(keyARN: arn, operation: record.entry.operation)
+                requests[line, default: 0] += 1
+                let slot = Int64((record.entry.time.timeIntervalSince1970 / window).rounded(.down))
+                distinct[line, default: []].insert(Cached(principal: record.entry.principalARN, context: record.entry.encryptionContext, window: slot))
+            }
+            return true
         }
-        return lines
+        return requests.keys.sorted { ($0.keyARN, $0.operation) < ($1.keyARN, $1.operation) }.map { line in
+            (line.keyARN, line.operation, requests[line] ?? 0, Int64(distinct[line]?.count ?? 0))
+        }
     }
 }

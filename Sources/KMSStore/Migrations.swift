@@ -328,10 +328,12 @@ public enum Migrations {
             """,
             "CREATE INDEX kms_deleted_keys_by_account ON kms_deleted_keys (account_id, deleted_at)",
         ]),
+        auditSegments,
     ]
 
     /// Applies every migration not yet recorded. Safe to call from several processes at once.
-    public static func apply(on client: PostgresClient, logger: Logger) async throws {
+    /// `upTo` stops after that version (tests of a migration start from the schema before it).
+    public static func apply(on client: PostgresClient, upTo last: Int = .max, logger: Logger) async throws {
         // CREATE TABLE IF NOT EXISTS races with itself across sessions; the lock serializes it.
         try await client.withTransaction(logger: logger) { connection in
             try await connection.query("SELECT pg_advisory_xact_lock(\(lockKey))", logger: logger)
@@ -346,7 +348,7 @@ public enum Migrations {
                 logger: logger
             )
         }
-        for migration in all {
+        for migration in all where migration.version <= last {
             try await client.withTransaction(logger: logger) { connection in
                 try await connection.query("SELECT pg_advisory_xact_lock(\(lockKey))", logger: logger)
                 let rows = try await connection.query(

@@ -1,6 +1,8 @@
 import Foundation
 import KMSClient
+import KMSDomain
 import KMSProto
+import KMSStore
 import KMSTestSupport
 import PostgresNIO
 import Synchronization
@@ -68,10 +70,49 @@ import Testing
         #expect(records.filter { $0.operation == "CreateGrant" }.count == 1)
         #expect(decrypts.contains { $0.grantID == grantID && $0.errorCode.isEmpty } || decrypts.count == 2)
         // Never a plaintext or a data key: the records hold names, ids, contexts and codes only.
+        // Request ids are UUIDs (RFC 9562 version 8, made without a system call), one per request.
+        let all = try await Self.records(kms)
+        #expect(Set(all.map(\.requestID)).count == all.count)
+        #expect(all.allSatisfy { UUID(uuidString: $0.requestID) != nil && $0.requestID == $0.requestID.lowercased() })
+        #expect(all.filter { $0.transport == "binary" }.allSatisfy { Array($0.requestID)[14] == "8" && "89ab".contains(Array($0.requestID)[19]) })
         let denied = try await Self.records(kms) { $0.errorCode = "AccessDeniedException" }
         #expect(denied.count == 1)
         #expect(try await Self.verify(kms).intact)
         await stack.stop()
+    }
+
+    static func decodeAll(_ rows: PostgresRowSequence) async throws -> [AuditRecord] {
+        var records: [AuditRecord] = []
+        for try await (first, stored) in rows.decode((Int64, ByteBuffer).self) {
+            records += try AuditSegment.decode(stored, firstSequence: first)
+        }
+        return records
+    }
+
+    /// Rewrites the stored log through `change`, a segment per record, behind the service's
+    /// back, as someone with the database's password could.
+    static func tamper(_ stack: KMSStack, _ change: @Sendable ([AuditRecord]) -> [AuditRecord]) async throws {
+        let logger = Logger(label: "test")
+        try await stack.database.withClient { client in
+            try await client.withTransaction(logger: logger) { connection in
+                let rows = try await connection.query("SELECT first_seq, records FROM kms_audit_segments ORDER BY first_seq FOR UPDATE", logger: logger)
+                let records = change(try await Self.decodeAll(rows))
+                try await connection.query("ALTER TABLE kms_audit_segments DISABLE TRIGGER kms_audit_segments_append_only", logger: logger)
+                try await connection.query("DELETE FROM kms_audit_segments", logger: logger)
+                for record in records {
+                    let entry = record.entry
+                    try await connection.query(
+                        """
+                        INSERT INTO kms_audit_segments VALUES (\(record.sequence), \(record.sequence), \(entry.time), \(entry.time),
+                            \(entry.keyARNs), \([entry.principalARN]), \([entry.operation]), \(entry.errorCode.map { [$0] } ?? []),
+                            \(AuditSegment.encode([record])))
+                        """,
+                        logger: logger
+                    )
+                }
+                try await connection.query("ALTER TABLE kms_audit_segments ENABLE TRIGGER kms_audit_segments_append_only", logger: logger)
+            }
+        }
     }
 
     @Test func verifyNamesTheFirstEditedDeletedOrReorderedRecord() async throws {
@@ -80,33 +121,53 @@ import Testing
         let key = try await kms.createKey()
         for index in 0..<6 { _ = try await kms.encrypt(key.keyID, [UInt8(index)]) }
         #expect(try await Self.verify(kms).intact)
-        let allow = "ALTER TABLE kms_audit DISABLE TRIGGER kms_audit_append_only"
+        let original = try await stack.database.withClient { client in
+            try await Self.decodeAll(try await client.query("SELECT first_seq, records FROM kms_audit_segments ORDER BY first_seq", logger: Logger(label: "test")))
+        }
+        #expect(original.map(\.sequence) == Array(1...Int64(original.count)))
+        let restore: @Sendable ([AuditRecord]) -> [AuditRecord] = { records in
+            let kept = records.filter { record in !original.contains { $0.sequence == record.sequence } }
+            return (original + kept).sorted { $0.sequence < $1.sequence }
+        }
         // An edited record.
-        try await Self.sql(stack, [allow, "UPDATE kms_audit SET operation = 'Decrypt' WHERE seq = 3"])
+        try await Self.tamper(stack) { records in
+            var records = records
+            records[2].entry.operation = "Decrypt"
+            return records
+        }
         var result = try await Self.verify(kms)
         #expect(!result.intact && result.firstBrokenSequence == 3, "\(result.reason)")
         #expect(result.reason.contains("edited"))
-        try await Self.sql(stack, ["UPDATE kms_audit SET operation = 'Encrypt' WHERE seq = 3"])
+        try await Self.tamper(stack, restore)
         #expect(try await Self.verify(kms).intact)
         // Two records swapped.
-        try await Self.sql(stack, [
-            "UPDATE kms_audit SET seq = -5 WHERE seq = 5", "UPDATE kms_audit SET seq = 5 WHERE seq = 6",
-            "UPDATE kms_audit SET seq = 6 WHERE seq = -5",
-        ])
+        try await Self.tamper(stack) { records in
+            var records = records
+            records.swapAt(4, 5)
+            (records[4].sequence, records[5].sequence) = (5, 6)
+            return records
+        }
         result = try await Self.verify(kms)
         #expect(!result.intact && result.firstBrokenSequence == 5, "\(result.reason)")
-        try await Self.sql(stack, [
-            "UPDATE kms_audit SET seq = -5 WHERE seq = 5", "UPDATE kms_audit SET seq = 5 WHERE seq = 6",
-            "UPDATE kms_audit SET seq = 6 WHERE seq = -5",
-        ])
+        try await Self.tamper(stack, restore)
         #expect(try await Self.verify(kms).intact)
         // A deleted record.
-        try await Self.sql(stack, ["DELETE FROM kms_audit WHERE seq = 4"])
+        try await Self.tamper(stack) { $0.filter { $0.sequence != 4 } }
         result = try await Self.verify(kms)
         #expect(!result.intact && result.firstBrokenSequence == 5, "\(result.reason)")
+        try await Self.tamper(stack, restore)
+        #expect(try await Self.verify(kms).intact)
+        // Bytes that no longer parse.
+        try await Self.sql(stack, [
+            "ALTER TABLE kms_audit_segments DISABLE TRIGGER kms_audit_segments_append_only",
+            "UPDATE kms_audit_segments SET records = '\\x0100' WHERE first_seq = 4",
+            "ALTER TABLE kms_audit_segments ENABLE TRIGGER kms_audit_segments_append_only",
+        ])
+        result = try await Self.verify(kms)
+        #expect(!result.intact && result.firstBrokenSequence == 4 && result.reason.contains("cannot be read"), "\(result.reason)")
         // And the service itself cannot change history.
-        try await Self.sql(stack, ["ALTER TABLE kms_audit ENABLE TRIGGER kms_audit_append_only"])
-        await #expect(throws: (any Error).self) { try await Self.sql(stack, ["DELETE FROM kms_audit WHERE seq = 5"]) }
+        await #expect(throws: (any Error).self) { try await Self.sql(stack, ["DELETE FROM kms_audit_segments WHERE first_seq = 5"]) }
+        await #expect(throws: (any Error).self) { try await Self.sql(stack, ["UPDATE kms_audit_segments SET records = '\\x01'"]) }
         await stack.stop()
     }
 

@@ -45,9 +45,28 @@ extension KMSService {
         let store = AuditStore(client: self.client, logger: self.logger)
         var previous: (sequence: Int64, hash: [UInt8]) = (0, AuditChain.genesis)
         var checked: Int64 = 0
+        var segment = Int64.min
         var response = AdminVerifyAuditLogResponse()
         while true {
-            let batch = try await self.store { try await store.list(AuditStore.Filter(), after: previous.sequence, limit: 5000) }
+            // An unreadable segment is a finding, not a failure of the walk.
+            let read: Result<(records: [AuditRecord], lastSegment: Int64)?, AuditSegment.Unreadable> = try await self.store {
+                do {
+                    return .success(try await store.chain(afterSegment: segment, segments: 16))
+                } catch let error as AuditSegment.Unreadable {
+                    return .failure(error)
+                }
+            }
+            let next: (records: [AuditRecord], lastSegment: Int64)?
+            switch read {
+            case .success(let value): next = value
+            case .failure(let error):
+                response.recordsChecked = checked
+                response.intact = false
+                response.firstBrokenSequence = error.firstSequence
+                response.reason = "record \(error.firstSequence): \(error.description) (the stored records were edited)"
+                return response
+            }
+            guard let (batch, lastSegment) = next else { break }
             if let broken = AuditChain.firstBreak(in: batch, after: previous) {
                 response.recordsChecked = checked + Int64(batch.firstIndex { $0.sequence == broken.sequence } ?? 0)
                 response.intact = false
@@ -55,9 +74,9 @@ extension KMSService {
                 response.reason = "record \(broken.sequence): \(broken.reason)"
                 return response
             }
-            guard let last = batch.last else { break }
             checked += Int64(batch.count)
-            previous = (last.sequence, last.hash)
+            segment = lastSegment
+            if let last = batch.last { previous = (last.sequence, last.hash) }
         }
         response.recordsChecked = checked
         response.intact = true
