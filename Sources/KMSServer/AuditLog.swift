@@ -5,6 +5,7 @@ import KMSStore
 import KMSRPC
 import Logging
 import NIOPosix
+import PostgresNIO
 import Synchronization
 
 /// What one request did, filled in as it goes (the gate notes the key, alias, context and
@@ -68,6 +69,10 @@ public final class AuditLog: Sendable {
         var watching = false
         /// The chain's head as this kmsd last wrote or read it (only the flushing task uses it).
         var head: AuditStore.Head?
+        /// The writer when it waits for records, its connection held: the next append resumes it
+        /// (true); the watchdog stops it (false) once nothing came for `linger`.
+        var idleWriter: CheckedContinuation<Bool, Never>?
+        var idleSince = ContinuousClock.now
     }
 
     public struct TimedOut: Error, CustomStringConvertible {
@@ -83,6 +88,10 @@ public final class AuditLog: Sendable {
     let timeout: Duration
     static let maximumBatch = 2000
     static let maximumBacklog = 20_000
+    /// How long the writer keeps its connection while no record comes. Under load a commit
+    /// often empties the queue until its requests come back with their next calls; without
+    /// this, each batch would pay for a new writer task and a pool lease.
+    static let linger = Duration.seconds(1)
 
     /// The writer runs on an event loop thread, as the requests and postgres-nio's connections do,
     /// rather than on Swift's global pool: no third set of threads to wake for every batch.
@@ -98,18 +107,24 @@ public final class AuditLog: Sendable {
     public func append(_ entry: AuditEntry) async throws {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
             let waiter = Waiter(entry, continuation)
-            let (accepted, start, watch) = self.state.withLock { state -> (Bool, Bool, Bool) in
+            let (accepted, start, watch, writer) = self.state.withLock {
+                state -> (Bool, Bool, Bool, CheckedContinuation<Bool, Never>?) in
                 // While PostgreSQL is away, requests fail at once past this backlog instead of
                 // queueing without bound.
-                guard state.queue.count < Self.maximumBacklog else { return (false, false, false) }
+                guard state.queue.count < Self.maximumBacklog else { return (false, false, false, nil) }
                 state.queue.append(waiter)
                 let watch = !state.watching
                 state.watching = true
-                guard !state.flushing else { return (true, false, watch) }
+                if let writer = state.idleWriter {
+                    state.idleWriter = nil
+                    return (true, false, watch, writer)
+                }
+                guard !state.flushing else { return (true, false, watch, nil) }
                 state.flushing = true
-                return (true, true, watch)
+                return (true, true, watch, nil)
             }
             guard accepted else { return waiter.resume(throwing: TimedOut()) }
+            writer?.resume(returning: true)
             if start { Task(executorPreference: self.executor) { await self.drain() } }
             if watch { Task { await self.watch() } }
         }
@@ -124,12 +139,19 @@ public final class AuditLog: Sendable {
             let deadline = ContinuousClock.now - self.timeout
             // Late records stay queued and are still written: the operation happened, only its
             // answer is withheld. (Resuming a waiter twice does nothing.)
-            let (late, idle) = self.state.withLock { state -> ([Waiter], Bool) in
+            let (late, idle, stopWriter) = self.state.withLock { state -> ([Waiter], Bool, CheckedContinuation<Bool, Never>?) in
                 let late = state.writing.filter { $0.enqueued < deadline } + state.queue.prefix { $0.enqueued < deadline }
-                let idle = state.queue.isEmpty && state.writing.isEmpty
+                var stopWriter: CheckedContinuation<Bool, Never>?
+                if let writer = state.idleWriter, state.queue.isEmpty, ContinuousClock.now - state.idleSince >= Self.linger {
+                    state.idleWriter = nil
+                    state.flushing = false
+                    stopWriter = writer
+                }
+                let idle = state.queue.isEmpty && state.writing.isEmpty && state.idleWriter == nil
                 if idle { state.watching = false }
-                return (late, idle)
+                return (late, idle, stopWriter)
             }
+            stopWriter?.resume(returning: false)
             if !late.isEmpty {
                 ServiceMetrics.shared.auditFailures.increment()
                 self.logger.error("audit records were not committed in time; their requests fail", metadata: [
@@ -143,12 +165,13 @@ public final class AuditLog: Sendable {
 
     /// Chains the entries from the known head and writes them in one statement; when another
     /// kmsd moved the head meanwhile, reads it and chains them again.
-    private func write(_ entries: [AuditEntry]) async throws {
+    private func write(_ entries: [AuditEntry], on connection: PostgresConnection) async throws {
         var head = self.state.withLock { $0.head }
         while true {
             let expected: AuditStore.Head
-            if let head { expected = head } else { expected = try await self.store.head() }
+            if let head { expected = head } else { expected = try await self.store.head(on: connection) }
             var records: [AuditRecord] = []
+            records.reserveCapacity(entries.count)
             var previous = expected
             for entry in entries {
                 let sequence = previous.sequence + 1
@@ -158,7 +181,7 @@ public final class AuditLog: Sendable {
             }
             let written: Bool
             do {
-                written = try await self.store.append(records, expecting: expected)
+                written = try await self.store.append(records, expecting: expected, on: connection)
             } catch {
                 self.state.withLock { $0.head = nil }
                 throw error
@@ -172,35 +195,77 @@ public final class AuditLog: Sendable {
         }
     }
 
-    private func drain() async {
-        while true {
-            let batch = self.state.withLock { state -> [Waiter] in
-                guard !state.queue.isEmpty else {
-                    state.flushing = false
-                    state.writing = []
-                    return []
-                }
-                let count = min(state.queue.count, Self.maximumBatch)
-                let batch = Array(state.queue.prefix(count))
-                state.queue.removeFirst(count)
-                state.writing = batch
-                return batch
+    /// The next batch to write (now `writing`), or nil when nothing waits. `stop`: then the
+    /// writer stops, and the next append starts another.
+    private func takeBatch(stopWhenEmpty stop: Bool) -> [Waiter]? {
+        self.state.withLock { state -> [Waiter]? in
+            guard !state.queue.isEmpty else {
+                if stop { state.flushing = false }
+                state.writing = []
+                return nil
             }
-            if batch.isEmpty { return }
+            let count = min(state.queue.count, Self.maximumBatch)
+            let batch = Array(state.queue.prefix(count))
+            state.queue.removeFirst(count)
+            state.writing = batch
+            return batch
+        }
+    }
+
+    /// Waits for the next record; false when the watchdog stopped the writer instead.
+    private func waitForRecords() async -> Bool {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
+            let (ready, watch) = self.state.withLock { state -> (Bool, Bool) in
+                guard state.queue.isEmpty else { return (true, false) }
+                state.idleWriter = continuation
+                state.idleSince = .now
+                // The watchdog may just have stopped, seeing nothing to do: one must run to end the wait.
+                let watch = !state.watching
+                state.watching = true
+                return (false, watch)
+            }
+            if ready { continuation.resume(returning: true) }
+            if watch { Task { await self.watch() } }
+        }
+    }
+
+    /// Writes batches while records come, on one connection held meanwhile and on that
+    /// connection's own event loop, so a batch's round trip crosses no threads. When a batch
+    /// fails, its requests fail, the connection goes back to the pool (which drops it if broken)
+    /// and the next batch takes another.
+    private func drain() async {
+        guard var batch = self.takeBatch(stopWhenEmpty: true) else { return }
+        while true {
             do {
-                let started = ContinuousClock.now
-                // Records of requests already failed by the watchdog are written all the same:
-                // the operation happened, only its answer was withheld.
-                try await self.write(batch.map(\.entry))
-                ServiceMetrics.shared.auditCommit.recordNanoseconds(ServiceMetrics.nanoseconds(ContinuousClock.now - started))
-                ServiceMetrics.shared.auditBatchSize.record(batch.count)
-                for waiter in batch { waiter.resume() }
+                try await self.store.withConnection { connection in
+                    try await withTaskExecutorPreference(EventLoopTaskExecutor(connection.eventLoop)) {
+                        while true {
+                            let started = ContinuousClock.now
+                            // Records of requests already failed by the watchdog are written all the
+                            // same: the operation happened, only its answer was withheld.
+                            try await self.write(batch.map(\.entry), on: connection)
+                            ServiceMetrics.shared.auditCommit.recordNanoseconds(ServiceMetrics.nanoseconds(ContinuousClock.now - started))
+                            ServiceMetrics.shared.auditBatchSize.record(batch.count)
+                            for waiter in batch { waiter.resume() }
+                            while true {
+                                if let next = self.takeBatch(stopWhenEmpty: false) {
+                                    batch = next
+                                    break
+                                }
+                                guard await self.waitForRecords() else { return }
+                            }
+                        }
+                    }
+                }
+                return
             } catch {
                 ServiceMetrics.shared.auditFailures.increment()
                 self.logger.error("audit records could not be written; their requests fail", metadata: [
                     "records": "\(batch.count)", "error": "\(String(reflecting: error))",
                 ])
                 for waiter in batch { waiter.resume(throwing: error) }
+                guard let next = self.takeBatch(stopWhenEmpty: true) else { return }
+                batch = next
             }
         }
     }

@@ -54,8 +54,17 @@ public struct AuditStore: Sendable {
         }
     }
 
+    /// Holds one of the pool's connections for `body` (the log's writer, for a run of batches).
+    public func withConnection<T>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
+        try await self.client.withConnection(body)
+    }
+
     public func head() async throws -> Head {
-        let rows = try await self.client.query("SELECT last_seq, last_hash FROM kms_audit_head", logger: self.logger)
+        try await self.client.withConnection { try await self.head(on: $0) }
+    }
+
+    public func head(on connection: PostgresConnection) async throws -> Head {
+        let rows = try await connection.query("SELECT last_seq, last_hash FROM kms_audit_head", logger: self.logger)
         for try await (sequence, digest) in rows.decode((Int64, Data).self) { return Head(sequence: sequence, hash: Array(digest)) }
         throw StoreError.invalid("the audit log has no head row")
     }
@@ -65,6 +74,13 @@ public struct AuditStore: Sendable {
     /// and the segment goes in only if it moved. False when another writer extended the chain
     /// first; nothing was written then.
     public func append(_ records: [AuditRecord], expecting expected: Head) async throws -> Bool {
+        try await self.client.withConnection { try await self.append(records, expecting: expected, on: $0) }
+    }
+
+    /// The same on a connection the writer holds: the log's one writer keeps a connection for as
+    /// long as records keep coming, rather than leasing one from the pool per batch (each lease
+    /// and release wakes the pool's own task on another thread).
+    public func append(_ records: [AuditRecord], expecting expected: Head, on connection: PostgresConnection) async throws -> Bool {
         guard let first = records.first, let last = records.last else { return true }
         var keyARNs: Set<String> = [], principals: Set<String> = [], operations: Set<String> = [], errorCodes: Set<String> = []
         var earliest = first.entry.microseconds, latest = earliest
@@ -84,7 +100,7 @@ public struct AuditStore: Sendable {
             records: AuditSegment.encode(records)
         )
         var written = false
-        for try await _ in try await self.client.execute(statement, logger: self.logger) { written = true }
+        for try await _ in try await connection.execute(statement, logger: self.logger) { written = true }
         return written
     }
 
