@@ -6,7 +6,7 @@ import KMSDomain
 /// the previous record's hash, so an edited, deleted, inserted or reordered record breaks the
 /// chain at that point.
 public enum AuditChain {
-    public static let genesis = [UInt8](repeating: 0, count: 32)
+    public static let genesis = AuditRecord.genesis
 
     public static func hash(sequence: Int64, entry: AuditEntry, previous: [UInt8]) -> [UInt8] {
         // One buffer, sized once: this runs for every request under load.

@@ -42,14 +42,21 @@ public struct AuditEntry: Sendable, Hashable {
     public var microseconds: Int64 { Int64((self.time.timeIntervalSince1970 * 1_000_000).rounded()) }
 }
 
-/// A stored record: its place in the chain and the hashes that link it.
+/// A stored record: its chain (one per writer), its place in it and the hashes that link it.
 public struct AuditRecord: Sendable, Hashable {
+    /// What the first record of every chain links to.
+    public static let genesis = [UInt8](repeating: 0, count: 32)
+    /// The chain of the records kept before there was one per writer.
+    public static let defaultChain = "default"
+
+    public var chain: String
     public var sequence: Int64
     public var entry: AuditEntry
     public var previousHash: [UInt8]
     public var hash: [UInt8]
 
-    public init(sequence: Int64, entry: AuditEntry, previousHash: [UInt8], hash: [UInt8]) {
+    public init(chain: String = AuditRecord.defaultChain, sequence: Int64, entry: AuditEntry, previousHash: [UInt8], hash: [UInt8]) {
+        self.chain = chain
         self.sequence = sequence
         self.entry = entry
         self.previousHash = previousHash

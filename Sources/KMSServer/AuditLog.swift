@@ -81,6 +81,9 @@ public final class AuditLog: Sendable {
 
     private let state = Mutex(State())
     let store: AuditStore
+    /// This writer's chain: its records link only to one another, so kmsd replicas never wait on
+    /// one another's head.
+    let chain: String
     let logger: Logger
     /// How long a request waits for its record before it fails (closed: its result is never
     /// returned). PostgreSQL down, a full disk or a stalled connection cost callers this much
@@ -97,8 +100,9 @@ public final class AuditLog: Sendable {
     /// rather than on Swift's global pool: no third set of threads to wake for every batch.
     private let executor = EventLoopTaskExecutor(MultiThreadedEventLoopGroup.singleton.next())
 
-    public init(store: AuditStore, timeout: Duration = .seconds(5), logger: Logger) {
+    public init(store: AuditStore, chain: String, timeout: Duration = .seconds(5), logger: Logger) {
         self.store = store
+        self.chain = chain
         self.timeout = timeout
         self.logger = logger
     }
@@ -164,24 +168,24 @@ public final class AuditLog: Sendable {
     }
 
     /// Chains the entries from the known head and writes them in one statement; when another
-    /// kmsd moved the head meanwhile, reads it and chains them again.
+    /// writer moved the head meanwhile (two kmsd given the same chain), reads it and chains them again.
     private func write(_ entries: [AuditEntry], on connection: PostgresConnection) async throws {
         var head = self.state.withLock { $0.head }
         while true {
             let expected: AuditStore.Head
-            if let head { expected = head } else { expected = try await self.store.head(on: connection) }
+            if let head { expected = head } else { expected = try await self.store.head(of: self.chain, on: connection) }
             var records: [AuditRecord] = []
             records.reserveCapacity(entries.count)
             var previous = expected
             for entry in entries {
                 let sequence = previous.sequence + 1
                 let digest = AuditChain.hash(sequence: sequence, entry: entry, previous: previous.hash)
-                records.append(AuditRecord(sequence: sequence, entry: entry, previousHash: previous.hash, hash: digest))
+                records.append(AuditRecord(chain: self.chain, sequence: sequence, entry: entry, previousHash: previous.hash, hash: digest))
                 previous = AuditStore.Head(sequence: sequence, hash: digest)
             }
             let written: Bool
             do {
-                written = try await self.store.append(records, expecting: expected, on: connection)
+                written = try await self.store.append(records, to: self.chain, expecting: expected, on: connection)
             } catch {
                 self.state.withLock { $0.head = nil }
                 throw error

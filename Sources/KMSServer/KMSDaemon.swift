@@ -26,6 +26,8 @@ public struct KMSDaemon: Service {
         /// How often request counts are written; a crash loses at most this much of them.
         public var usageFlushInterval: Duration = .seconds(10)
         public var auditTimeout: Duration = .seconds(5)
+        /// This kmsd's audit chain (`--audit-chain`; by default its host name).
+        public var auditChain = AuditRecord.defaultChain
         /// Where to serve GET /metrics, and what it returns; nil: not served.
         public var metricsHost: String?
         public var metricsPort = 9400
@@ -72,7 +74,8 @@ public struct KMSDaemon: Service {
             scope: self.scope, client: self.client, cache: cache, worker: worker,
             gate: PolicyGate(scope: self.scope, identities: identities, cache: cache, logger: self.logger), logger: self.logger,
             lastUsageFlushInterval: self.settings.lastUsageFlushInterval,
-            usageFlushInterval: self.settings.usageFlushInterval, auditTimeout: self.settings.auditTimeout
+            usageFlushInterval: self.settings.usageFlushInterval, auditTimeout: self.settings.auditTimeout,
+            auditChain: self.settings.auditChain
         )
         let authenticator = ConnectionAuthenticator(
             scope: self.scope, identities: identities, worker: worker,

@@ -38,6 +38,7 @@ public final class KMSService: Sendable {
         lastUsageFlushInterval: Duration = .seconds(10),
         usageFlushInterval: Duration = .seconds(10),
         auditTimeout: Duration = .seconds(5),
+        auditChain: String = AuditRecord.defaultChain,
         audit: Bool = true,
         now: @escaping @Sendable () -> Date = { Date() }
     ) {
@@ -50,7 +51,7 @@ public final class KMSService: Sendable {
         self.lastUsageStore = LastUsageStore(client: client, logger: logger)
         self.client = client
         self.usage = UsageCounter(store: UsageStore(client: client, logger: logger), interval: usageFlushInterval, logger: logger)
-        self.auditLog = audit ? AuditLog(store: AuditStore(client: client, logger: logger), timeout: auditTimeout, logger: logger) : nil
+        self.auditLog = audit ? AuditLog(store: AuditStore(client: client, logger: logger), chain: auditChain, timeout: auditTimeout, logger: logger) : nil
         self.lastUsage = LastUsageTracker(store: self.lastUsageStore, interval: lastUsageFlushInterval, logger: logger)
         self.cache = cache
         self.worker = worker

@@ -23,8 +23,9 @@ public enum AuditSegment {
 
     /// A segment that cannot be read: its bytes were changed outside the service.
     public struct Unreadable: Error, CustomStringConvertible {
+        public var chain: String
         public var firstSequence: Int64
-        public var description: String { "the stored records from sequence \(self.firstSequence) on cannot be read" }
+        public var description: String { "the stored records of chain \(self.chain) from sequence \(self.firstSequence) on cannot be read" }
     }
 
     public static func encode(_ records: [AuditRecord]) -> ByteBuffer {
@@ -61,19 +62,19 @@ public enum AuditSegment {
         return buffer
     }
 
-    /// The records of a segment whose first sequence number is `firstSequence` (for the error).
-    public static func decode(_ stored: ByteBuffer, firstSequence: Int64) throws(Unreadable) -> [AuditRecord] {
+    /// The records of a segment of `chain` whose first sequence number is `firstSequence`.
+    public static func decode(_ stored: ByteBuffer, chain: String, firstSequence: Int64) throws(Unreadable) -> [AuditRecord] {
         var buffer = stored
-        guard buffer.readInteger(as: UInt8.self) == Self.version else { throw Unreadable(firstSequence: firstSequence) }
+        guard buffer.readInteger(as: UInt8.self) == Self.version else { throw Unreadable(chain: chain, firstSequence: firstSequence) }
         var records: [AuditRecord] = []
         while buffer.readableBytes > 0 {
-            guard let record = readRecord(&buffer) else { throw Unreadable(firstSequence: firstSequence) }
+            guard let record = readRecord(&buffer, chain: chain) else { throw Unreadable(chain: chain, firstSequence: firstSequence) }
             records.append(record)
         }
         return records
     }
 
-    private static func readRecord(_ buffer: inout ByteBuffer) -> AuditRecord? {
+    private static func readRecord(_ buffer: inout ByteBuffer, chain: String) -> AuditRecord? {
         guard let sequence = buffer.readInteger(as: Int64.self), let micros = buffer.readInteger(as: Int64.self),
               let requestID = read(&buffer), let principal = read(&buffer),
               let accessKey = readOptional(&buffer), let sourceIP = readOptional(&buffer),
@@ -104,7 +105,7 @@ public enum AuditSegment {
             accessKeyID: accessKey, sourceIP: sourceIP, transport: transport, operation: operation, keyARNs: arns,
             alias: alias, encryptionContext: context, grantID: grantID, errorCode: errorCode
         )
-        return AuditRecord(sequence: sequence, entry: entry, previousHash: previous, hash: hash)
+        return AuditRecord(chain: chain, sequence: sequence, entry: entry, previousHash: previous, hash: hash)
     }
 
     private static func write(_ text: String, to buffer: inout ByteBuffer) {

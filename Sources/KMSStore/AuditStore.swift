@@ -3,8 +3,9 @@ import KMSDomain
 import Logging
 import PostgresNIO
 
-/// The audit log in PostgreSQL: one segment per group commit (`AuditSegment`), chained from the
-/// head row; filtered listing; and reading in order for verification.
+/// The audit log in PostgreSQL: a chain per writer (each kmsd its own, so replicas never wait
+/// on one another's head row), one segment per group commit (`AuditSegment`). This file
+/// writes; AuditStore+Reading lists and walks.
 public struct AuditStore: Sendable {
     public struct Filter: Sendable {
         public var keyARN: String?
@@ -43,7 +44,7 @@ public struct AuditStore: Sendable {
         self.logger = logger
     }
 
-    /// The chain's head: the last sequence number and hash.
+    /// A chain's head: the last sequence number and hash.
     public struct Head: Sendable, Hashable {
         public var sequence: Int64
         public var hash: [UInt8]
@@ -54,33 +55,50 @@ public struct AuditStore: Sendable {
         }
     }
 
+    /// A chain id names a writer (`--audit-chain`): 1 to 128 of letters, digits, `.`, `_`, `-`.
+    public static func isValidChain(_ chain: String) -> Bool {
+        (1...128).contains(chain.utf8.count) && chain.utf8.allSatisfy { byte in
+            (byte >= 48 && byte <= 57) || (byte >= 65 && byte <= 90) || (byte >= 97 && byte <= 122) || byte == 46 || byte == 95 || byte == 45
+        }
+    }
+
     /// Holds one of the pool's connections for `body` (the log's writer, for a run of batches).
     public func withConnection<T>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
         try await self.client.withConnection(body)
     }
 
-    public func head() async throws -> Head {
-        try await self.client.withConnection { try await self.head(on: $0) }
+    public func head(of chain: String) async throws -> Head {
+        try await self.client.withConnection { try await self.head(of: chain, on: $0) }
     }
 
-    public func head(on connection: PostgresConnection) async throws -> Head {
-        let rows = try await connection.query("SELECT last_seq, last_hash FROM kms_audit_head", logger: self.logger)
+    /// The chain's head; a chain written for the first time starts at sequence 0 and the genesis hash.
+    public func head(of chain: String, on connection: PostgresConnection) async throws -> Head {
+        try await connection.query(
+            """
+            INSERT INTO kms_audit_chains (chain_id, last_seq, last_hash) VALUES (\(chain), 0, \(ByteBuffer(bytes: AuditRecord.genesis)))
+            ON CONFLICT (chain_id) DO NOTHING
+            """,
+            logger: self.logger
+        )
+        let rows = try await connection.query("SELECT last_seq, last_hash FROM kms_audit_chains WHERE chain_id = \(chain)", logger: self.logger)
         for try await (sequence, digest) in rows.decode((Int64, Data).self) { return Head(sequence: sequence, hash: Array(digest)) }
-        throw StoreError.invalid("the audit log has no head row")
+        throw StoreError.invalid("the audit chain \(chain) has no head row")
     }
 
     /// Appends `records`, chained from `expected`, as one segment in one statement (one round
     /// trip, its own commit): the head moves to the last record only if it is still `expected`,
     /// and the segment goes in only if it moved. False when another writer extended the chain
     /// first; nothing was written then.
-    public func append(_ records: [AuditRecord], expecting expected: Head) async throws -> Bool {
-        try await self.client.withConnection { try await self.append(records, expecting: expected, on: $0) }
+    public func append(_ records: [AuditRecord], to chain: String, expecting expected: Head) async throws -> Bool {
+        try await self.client.withConnection { try await self.append(records, to: chain, expecting: expected, on: $0) }
     }
 
     /// The same on a connection the writer holds: the log's one writer keeps a connection for as
     /// long as records keep coming, rather than leasing one from the pool per batch (each lease
     /// and release wakes the pool's own task on another thread).
-    public func append(_ records: [AuditRecord], expecting expected: Head, on connection: PostgresConnection) async throws -> Bool {
+    public func append(
+        _ records: [AuditRecord], to chain: String, expecting expected: Head, on connection: PostgresConnection
+    ) async throws -> Bool {
         guard let first = records.first, let last = records.last else { return true }
         var keyARNs: Set<String> = [], principals: Set<String> = [], operations: Set<String> = [], errorCodes: Set<String> = []
         var earliest = first.entry.microseconds, latest = earliest
@@ -94,7 +112,7 @@ public struct AuditStore: Sendable {
             latest = max(latest, micros)
         }
         let statement = AppendSegment(
-            lastSequence: last.sequence, lastHash: ByteBuffer(bytes: last.hash), expectedSequence: expected.sequence,
+            chain: chain, lastSequence: last.sequence, lastHash: ByteBuffer(bytes: last.hash), expectedSequence: expected.sequence,
             expectedHash: ByteBuffer(bytes: expected.hash), firstSequence: first.sequence, earliest: earliest, latest: latest,
             keyARNs: Array(keyARNs), principals: Array(principals), operations: Array(operations), errorCodes: Array(errorCodes),
             records: AuditSegment.encode(records)
@@ -106,22 +124,23 @@ public struct AuditStore: Sendable {
 
     /// Prepared once per connection: a batch costs PostgreSQL no parsing or planning.
     struct AppendSegment: PostgresPreparedStatement {
-        static let name = "kms_audit_append_segment_v1"
+        static let name = "kms_audit_append_segment_v2"
         static let sql = """
             WITH moved AS (
-                UPDATE kms_audit_head SET last_seq = $1, last_hash = $2
-                WHERE last_seq = $3 AND last_hash = $4
+                UPDATE kms_audit_chains SET last_seq = $1, last_hash = $2
+                WHERE chain_id = $13 AND last_seq = $3 AND last_hash = $4
                 RETURNING 1
             )
-            INSERT INTO kms_audit_segments (first_seq, last_seq, min_time, max_time, key_arns, principal_arns, operations,
+            INSERT INTO kms_audit_segments (chain_id, first_seq, last_seq, min_time, max_time, key_arns, principal_arns, operations,
                 error_codes, records)
-            SELECT $5, $1, 'epoch'::timestamptz + $6 * interval '1 microsecond', 'epoch'::timestamptz + $7 * interval '1 microsecond',
+            SELECT $13, $5, $1, 'epoch'::timestamptz + $6 * interval '1 microsecond', 'epoch'::timestamptz + $7 * interval '1 microsecond',
                 $8, $9, $10, $11, $12
             WHERE EXISTS (SELECT 1 FROM moved)
             RETURNING 1
             """
         typealias Row = Int32
 
+        var chain: String
         var lastSequence: Int64
         var lastHash: ByteBuffer
         var expectedSequence: Int64
@@ -136,7 +155,7 @@ public struct AuditStore: Sendable {
         var records: ByteBuffer
 
         func makeBindings() -> PostgresBindings {
-            var bindings = PostgresBindings(capacity: 12)
+            var bindings = PostgresBindings(capacity: 13)
             bindings.append(self.lastSequence)
             bindings.append(self.lastHash)
             bindings.append(self.expectedSequence)
@@ -149,76 +168,10 @@ public struct AuditStore: Sendable {
             bindings.append(self.operations)
             bindings.append(self.errorCodes)
             bindings.append(self.records)
+            bindings.append(self.chain)
             return bindings
         }
 
         func decodeRow(_ row: PostgresRow) throws -> Int32 { try row.decode(Int32.self) }
     }
-
-    /// Records after `after` matching `filter`, in sequence order, at most `limit`. Segments are
-    /// chosen by their summary columns (indexed), then their records filtered one by one.
-    public func list(_ filter: Filter, after: Int64, limit: Int) async throws -> [AuditRecord] {
-        var records: [AuditRecord] = []
-        try await self.scan(filter, after: after) { batch in
-            records.append(contentsOf: batch.prefix(limit - records.count))
-            return records.count < limit
-        }
-        return records
-    }
-
-    /// Calls `body` with the matching records of successive segments until it returns false or
-    /// the log ends.
-    public func scan(
-        _ filter: Filter, after: Int64, operations: [String]? = nil, _ body: ([AuditRecord]) throws -> Bool
-    ) async throws {
-        var cursor = Int64.min
-        while true {
-            let rows = try await self.client.query(
-                """
-                SELECT first_seq, records FROM kms_audit_segments
-                WHERE first_seq > \(cursor) AND last_seq > \(after)
-                  AND (\(filter.keyARN)::text IS NULL OR key_arns @> ARRAY[\(filter.keyARN)::text])
-                  AND (\(filter.principalARN)::text IS NULL OR principal_arns @> ARRAY[\(filter.principalARN)::text])
-                  AND (\(filter.operation)::text IS NULL OR operations @> ARRAY[\(filter.operation)::text])
-                  AND (\(operations)::text[] IS NULL OR operations && \(operations)::text[])
-                  AND (\(filter.errorCode)::text IS NULL OR error_codes @> ARRAY[\(filter.errorCode)::text])
-                  AND (\(filter.from)::timestamptz IS NULL OR max_time >= \(filter.from))
-                  AND (\(filter.to)::timestamptz IS NULL OR min_time < \(filter.to))
-                ORDER BY first_seq LIMIT 32
-                """,
-                logger: self.logger
-            )
-            var segments = 0
-            for try await (first, stored) in rows.decode((Int64, ByteBuffer).self) {
-                segments += 1
-                cursor = first
-                let matching = try AuditSegment.decode(stored, firstSequence: first).filter {
-                    $0.sequence > after && filter.matches($0.entry) && (operations?.contains($0.entry.operation) ?? true)
-                }
-                if !matching.isEmpty, try !body(matching) { return }
-            }
-            if segments < 32 { return }
-        }
-    }
-
-    /// Every record of the segments after the one that starts at `afterSegment`, in stored
-    /// order and unfiltered, for walking the chain: a tampered segment cannot hide records from
-    /// verification by their sequence numbers. Nil when no segment follows.
-    public func chain(afterSegment: Int64, segments: Int) async throws -> (records: [AuditRecord], lastSegment: Int64)? {
-        let rows = try await self.client.query(
-            """
-            SELECT first_seq, records FROM kms_audit_segments WHERE first_seq > \(afterSegment)
-            ORDER BY first_seq LIMIT \(segments)
-            """,
-            logger: self.logger
-        )
-        var records: [AuditRecord] = []
-        var last: Int64?
-        for try await (first, stored) in rows.decode((Int64, ByteBuffer).self) {
-            records.append(contentsOf: try AuditSegment.decode(stored, firstSequence: first))
-            last = first
-        }
-        return last.map { (records, $0) }
-    }
-
 }

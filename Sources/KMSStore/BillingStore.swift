@@ -64,8 +64,8 @@ public struct BillingStore: Sendable {
         let window = Double(max(cacheSeconds, 1))
         let audit = AuditStore(client: self.client, logger: self.logger)
         let filter = AuditStore.Filter(keyARN: keyARN, from: from, to: to)
-        try await audit.scan(filter, after: 0, operations: ["GenerateDataKey", "GenerateDataKeyWithoutPlaintext", "Decrypt"]) { records in
-            for record in records where record.entry.errorCode == nil {
+        try await audit.scan(filter, operations: ["GenerateDataKey", "GenerateDataKeyWithoutPlaintext", "Decrypt"]) { listed in
+            for record in listed.lazy.map(\.record) where record.entry.errorCode == nil {
                 guard let arn = record.entry.keyARNs.first, KMSResourceARN(arn)?.account == account else { continue }
                 let line = Line(keyARN: arn, operation: record.entry.operation)
                 requests[line, default: 0] += 1

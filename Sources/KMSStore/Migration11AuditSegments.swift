@@ -2,12 +2,26 @@ import PostgresNIO
 
 extension Migrations {
     /// One row per group commit instead of one per record (`AuditSegment` has the layout and the
-    /// reasons). The records kept before it become segments of one record each, written by SQL
-    /// in the same layout, with their hashes unchanged, so existing chains still verify.
-    static let auditSegments = Migration(version: 11, name: "audit log in segments", statements: [
+    /// reasons), and a chain per writer (DESIGN.md: replicas never serialize on one head row).
+    /// The records kept before it become segments of one record each in chain `default`, written
+    /// by SQL in the same layout, with their hashes unchanged, so they still verify.
+    static let auditSegments = Migration(version: 11, name: "audit log in segments, a chain per writer", statements: [
+        """
+        CREATE TABLE kms_audit_chains (
+            chain_id text PRIMARY KEY,
+            last_seq bigint NOT NULL,
+            last_hash bytea NOT NULL,
+            created_at timestamptz NOT NULL DEFAULT now()
+        )
+        """,
+        "INSERT INTO kms_audit_chains (chain_id, last_seq, last_hash) SELECT 'default', last_seq, last_hash FROM kms_audit_head",
+        "DROP TABLE kms_audit_head",
         """
         CREATE TABLE kms_audit_segments (
-            first_seq bigint PRIMARY KEY,
+            -- Commit order across chains, for listing and paging.
+            segment_id bigint GENERATED ALWAYS AS IDENTITY UNIQUE,
+            chain_id text NOT NULL,
+            first_seq bigint NOT NULL,
             last_seq bigint NOT NULL,
             min_time timestamptz NOT NULL,
             max_time timestamptz NOT NULL,
@@ -16,7 +30,8 @@ extension Migrations {
             principal_arns text[] NOT NULL,
             operations text[] NOT NULL,
             error_codes text[] NOT NULL,
-            records bytea NOT NULL
+            records bytea NOT NULL,
+            PRIMARY KEY (chain_id, first_seq)
         )
         """,
         // Records repeat ARNs and names: lz4 keeps them small for little CPU, where the server has it.
@@ -45,8 +60,9 @@ extension Migrations {
             AS $$ SELECT CASE WHEN t IS NULL THEN '\\x00'::bytea ELSE '\\x01'::bytea || pg_temp.kms_audit_text(t) END $$
         """,
         """
-        INSERT INTO kms_audit_segments (first_seq, last_seq, min_time, max_time, key_arns, principal_arns, operations, error_codes, records)
-        SELECT seq, seq, event_time, event_time, ARRAY(SELECT DISTINCT unnest(key_arns)), ARRAY[principal_arn], ARRAY[operation],
+        INSERT INTO kms_audit_segments (chain_id, first_seq, last_seq, min_time, max_time, key_arns, principal_arns, operations,
+            error_codes, records)
+        SELECT 'default', seq, seq, event_time, event_time, ARRAY(SELECT DISTINCT unnest(key_arns)), ARRAY[principal_arn], ARRAY[operation],
             CASE WHEN error_code IS NULL THEN '{}'::text[] ELSE ARRAY[error_code] END,
             '\\x01'::bytea || int8send(seq) || int8send((extract(epoch FROM event_time) * 1000000)::bigint)
             || pg_temp.kms_audit_text(request_id) || pg_temp.kms_audit_text(principal_arn)
@@ -63,7 +79,7 @@ extension Migrations {
                END
             || pg_temp.kms_audit_optional(grant_id) || pg_temp.kms_audit_optional(error_code)
             || prev_hash || record_hash
-        FROM kms_audit
+        FROM kms_audit ORDER BY seq
         """,
         "DROP TABLE kms_audit",
     ])

@@ -69,7 +69,7 @@ struct AuditList: AsyncParsableCommand {
         if let key = record.keyArns.first { parameters["keyId"] = record.alias.isEmpty ? key : record.alias }
         if !record.encryptionContext.isEmpty { parameters["encryptionContext"] = record.encryptionContext }
         var event: [String: Any] = [
-            "eventID": String(record.sequence), "eventTime": format.string(from: record.eventTime.date), "eventSource": "kms",
+            "eventID": "\(record.chainID)/\(record.sequence)", "eventTime": format.string(from: record.eventTime.date), "eventSource": "kms",
             "eventName": record.operation, "requestID": record.requestID, "userIdentity": identity,
             "requestParameters": parameters, "resources": record.keyArns.map { ["ARN": $0, "type": "AWS::KMS::Key"] },
             "transport": record.transport, "hash": record.hash,
@@ -96,9 +96,9 @@ struct AuditVerify: AsyncParsableCommand {
             throw ExitCode(254)
         }
         if result.intact {
-            print("intact: \(result.recordsChecked) records, every one linked to the one before")
+            print("intact: \(result.recordsChecked) records in \(result.chainsChecked) chains, every one linked to the one before")
         } else {
-            print("BROKEN at record \(result.firstBrokenSequence): \(result.reason)")
+            print("BROKEN: \(result.reason)")
             throw ExitCode(1)
         }
     }

@@ -36,6 +36,7 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Seconds between looks for a root key re-wrap job to resume (KMSD_REWRAP_INTERVAL_SECONDS). Default 5.") var rewrapIntervalSeconds: Int?
     @Option(help: "Seconds between writes of request counts; a crash loses at most this much (KMSD_USAGE_FLUSH_SECONDS). Default 10.") var usageFlushSeconds: Int?
     @Option(help: "Seconds a request waits for its audit record to be committed before it fails, retryable, with its result withheld (KMSD_AUDIT_TIMEOUT_SECONDS). Default 5.") var auditTimeoutSeconds: Int?
+    @Option(help: "This kmsd's audit chain: its records link only to one another, so replicas never wait on one another (KMSD_AUDIT_CHAIN; 1-128 of letters, digits, '.', '_', '-'). Default: the host name (the pod's name on Kubernetes).") var auditChain: String?
     @Option(help: "Seconds between writes of keys' last use; a crash loses at most this much (KMSD_LAST_USE_FLUSH_SECONDS). Default 10.") var lastUseFlushSeconds: Int?
     @Option(help: "trace, debug, info, notice, warning, error (KMSD_LOG_LEVEL). Default info.") var logLevel: String?
     @Option(help: "Once listening, write the bound host:port to this file (for --listen with port 0).") var readyFile: String?
@@ -86,6 +87,10 @@ struct Serve: AsyncParsableCommand {
         settings.rewrapInterval = .seconds(max(1, pick(rewrapIntervalSeconds, "REWRAP_INTERVAL_SECONDS", file.rewrapIntervalSeconds, { Int($0) }) ?? 5))
         settings.usageFlushInterval = .seconds(max(1, pick(usageFlushSeconds, "USAGE_FLUSH_SECONDS", file.usageFlushSeconds, { Int($0) }) ?? 10))
         settings.auditTimeout = .seconds(max(1, pick(auditTimeoutSeconds, "AUDIT_TIMEOUT_SECONDS", file.auditTimeoutSeconds, { Int($0) }) ?? 5))
+        settings.auditChain = pick(auditChain, "AUDIT_CHAIN", file.auditChain, { $0 }) ?? Self.hostChain()
+        guard AuditStore.isValidChain(settings.auditChain) else {
+            throw ValidationError("the audit chain must be 1 to 128 of letters, digits, '.', '_' and '-'")
+        }
         settings.lastUsageFlushInterval = .seconds(max(1, pick(lastUseFlushSeconds, "LAST_USE_FLUSH_SECONDS", file.lastUseFlushSeconds, { Int($0) }) ?? 10))
         if let certificate = pick(tlsCertificate, "TLS_CERTIFICATE", file.tlsCertificate, { $0 }) {
             guard let key = pick(tlsKey, "TLS_KEY", file.tlsKey, { $0 }) else {
@@ -155,5 +160,12 @@ struct Serve: AsyncParsableCommand {
             )
         )
         try await group.run()
+    }
+
+    /// The host name as a chain id: each replica (each pod) its own chain without configuration.
+    static func hostChain() -> String {
+        let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
+        let name = String(ProcessInfo.processInfo.hostName.map { allowed.contains($0) ? $0 : "-" }.prefix(128))
+        return name.isEmpty ? AuditRecord.defaultChain : name
     }
 }

@@ -19,6 +19,7 @@ struct SettingsFile: Decodable {
     var lastUseFlushSeconds: Int?
     var usageFlushSeconds: Int?
     var auditTimeoutSeconds: Int?
+    var auditChain: String?
     var rewrapIntervalSeconds: Int?
     var logLevel: String?
     var tlsCertificate: String?

@@ -64,14 +64,14 @@ import Testing
             try await Migrations.apply(on: client, logger: Self.logger)
 
             let store = AuditStore(client: client, logger: Self.logger)
-            let moved = try #require(try await store.chain(afterSegment: .min, segments: 100))
+            let moved = try #require(try await store.walk(chain: "default", afterSegment: .min, segments: 100))
             #expect(moved.records == legacy)
             #expect(AuditChain.firstBreak(in: moved.records, after: (0, AuditChain.genesis)) == nil)
-            #expect(try await store.list(AuditStore.Filter(keyARN: other), after: 0, limit: 10).map(\.sequence) == [2])
-            #expect(try await store.list(AuditStore.Filter(errorCode: "AccessDeniedException"), after: 0, limit: 10).map(\.sequence) == [3])
+            #expect(try await store.list(AuditStore.Filter(keyARN: other), after: .start, limit: 10).map(\.record.sequence) == [2])
+            #expect(try await store.list(AuditStore.Filter(errorCode: "AccessDeniedException"), after: .start, limit: 10).map(\.record.sequence) == [3])
 
             // The chain goes on from the migrated head, in a segment of several records.
-            let head = try await store.head()
+            let head = try await store.head(of: "default")
             #expect(head == AuditStore.Head(sequence: 3, hash: legacy[2].hash))
             var appended: [AuditRecord] = []
             var last = head
@@ -81,14 +81,28 @@ import Testing
                 appended.append(AuditRecord(sequence: last.sequence + 1, entry: entry, previousHash: last.hash, hash: hash))
                 last = AuditStore.Head(sequence: last.sequence + 1, hash: hash)
             }
-            #expect(try await store.append(appended, expecting: head))
+            #expect(try await store.append(appended, to: "default", expecting: head))
             // A writer that lost the race writes nothing.
-            #expect(try await !store.append(appended, expecting: head))
-            let all = try #require(try await store.chain(afterSegment: .min, segments: 100)).records
+            #expect(try await !store.append(appended, to: "default", expecting: head))
+            let all = try #require(try await store.walk(chain: "default", afterSegment: .min, segments: 100)).records
             #expect(all == legacy + appended)
             #expect(AuditChain.firstBreak(in: all, after: (0, AuditChain.genesis)) == nil)
-            #expect(try await store.list(AuditStore.Filter(keyARN: other), after: 2, limit: 1).map(\.sequence) == [4])
-            let tables = try await client.query("SELECT count(*)::int FROM pg_tables WHERE tablename = 'kms_audit'", logger: Self.logger)
+            let first = try await store.list(AuditStore.Filter(keyARN: other), after: .start, limit: 1)
+            #expect(first.map(\.record.sequence) == [2])
+            let next = try await store.list(AuditStore.Filter(keyARN: other), after: try #require(first.first).marker, limit: 10)
+            #expect(next.map(\.record.sequence) == [4, 5])
+
+            // Another writer's chain starts at the genesis and does not touch this one.
+            let fresh = try await store.head(of: "replica-b")
+            #expect(fresh == AuditStore.Head(sequence: 0, hash: AuditChain.genesis))
+            let entry = Self.entry(1_764_400_003_000_000, operation: "Sign", keyARNs: [key])
+            let record = AuditRecord(chain: "replica-b", sequence: 1, entry: entry, previousHash: fresh.hash,
+                                     hash: AuditChain.hash(sequence: 1, entry: entry, previous: fresh.hash))
+            #expect(try await store.append([record], to: "replica-b", expecting: fresh))
+            #expect(try await store.chains().map(\.chain) == ["default", "replica-b"])
+            #expect(try await store.head(of: "default") == last)
+            #expect(try await store.walk(chain: "replica-b", afterSegment: .min, segments: 10)?.records == [record])
+            let tables = try await client.query("SELECT count(*)::int FROM pg_tables WHERE tablename IN ('kms_audit', 'kms_audit_head')", logger: Self.logger)
             for try await count in tables.decode(Int.self) { #expect(count == 0) }
         }
     }

@@ -83,8 +83,8 @@ import Testing
 
     static func decodeAll(_ rows: PostgresRowSequence) async throws -> [AuditRecord] {
         var records: [AuditRecord] = []
-        for try await (first, stored) in rows.decode((Int64, ByteBuffer).self) {
-            records += try AuditSegment.decode(stored, firstSequence: first)
+        for try await (chain, first, stored) in rows.decode((String, Int64, ByteBuffer).self) {
+            records += try AuditSegment.decode(stored, chain: chain, firstSequence: first)
         }
         return records
     }
@@ -95,7 +95,7 @@ import Testing
         let logger = Logger(label: "test")
         try await stack.database.withClient { client in
             try await client.withTransaction(logger: logger) { connection in
-                let rows = try await connection.query("SELECT first_seq, records FROM kms_audit_segments ORDER BY first_seq FOR UPDATE", logger: logger)
+                let rows = try await connection.query("SELECT chain_id, first_seq, records FROM kms_audit_segments ORDER BY chain_id, first_seq FOR UPDATE", logger: logger)
                 let records = change(try await Self.decodeAll(rows))
                 try await connection.query("ALTER TABLE kms_audit_segments DISABLE TRIGGER kms_audit_segments_append_only", logger: logger)
                 try await connection.query("DELETE FROM kms_audit_segments", logger: logger)
@@ -103,9 +103,10 @@ import Testing
                     let entry = record.entry
                     try await connection.query(
                         """
-                        INSERT INTO kms_audit_segments VALUES (\(record.sequence), \(record.sequence), \(entry.time), \(entry.time),
-                            \(entry.keyARNs), \([entry.principalARN]), \([entry.operation]), \(entry.errorCode.map { [$0] } ?? []),
-                            \(AuditSegment.encode([record])))
+                        INSERT INTO kms_audit_segments (chain_id, first_seq, last_seq, min_time, max_time, key_arns, principal_arns,
+                            operations, error_codes, records)
+                        VALUES (\(record.chain), \(record.sequence), \(record.sequence), \(entry.time), \(entry.time), \(entry.keyARNs),
+                            \([entry.principalARN]), \([entry.operation]), \(entry.errorCode.map { [$0] } ?? []), \(AuditSegment.encode([record])))
                         """,
                         logger: logger
                     )
@@ -122,7 +123,7 @@ import Testing
         for index in 0..<6 { _ = try await kms.encrypt(key.keyID, [UInt8(index)]) }
         #expect(try await Self.verify(kms).intact)
         let original = try await stack.database.withClient { client in
-            try await Self.decodeAll(try await client.query("SELECT first_seq, records FROM kms_audit_segments ORDER BY first_seq", logger: Logger(label: "test")))
+            try await Self.decodeAll(try await client.query("SELECT chain_id, first_seq, records FROM kms_audit_segments ORDER BY chain_id, first_seq", logger: Logger(label: "test")))
         }
         #expect(original.map(\.sequence) == Array(1...Int64(original.count)))
         let restore: @Sendable ([AuditRecord]) -> [AuditRecord] = { records in
@@ -157,6 +158,17 @@ import Testing
         #expect(!result.intact && result.firstBrokenSequence == 5, "\(result.reason)")
         try await Self.tamper(stack, restore)
         #expect(try await Self.verify(kms).intact)
+        // The newest record deleted: the chain's head row still names it.
+        let newest = try await Self.verify(kms).recordsChecked
+        let whole = try await stack.database.withClient { client in
+            try await Self.decodeAll(try await client.query("SELECT chain_id, first_seq, records FROM kms_audit_segments ORDER BY chain_id, first_seq", logger: Logger(label: "test")))
+        }
+        try await Self.tamper(stack) { _ in Array(whole.dropLast()) }
+        result = try await Self.verify(kms)
+        #expect(!result.intact && result.reason.contains("deleted from its end"), "\(result.reason)")
+        #expect(result.firstBrokenSequence > newest)
+        try await Self.tamper(stack) { records in (whole + records.filter { $0.sequence > whole.last!.sequence }) }
+        #expect(try await Self.verify(kms).intact)
         // Bytes that no longer parse.
         try await Self.sql(stack, [
             "ALTER TABLE kms_audit_segments DISABLE TRIGGER kms_audit_segments_append_only",
@@ -171,10 +183,13 @@ import Testing
         await stack.stop()
     }
 
-    @Test func twoKMSDWritingAtOnceKeepOneIntactChain() async throws {
-        let stack = try await KMSStack.start()
-        let other = try await stack.secondKMSD()
-        let clients = [stack.client, try other.client(credentials: stack.adminCredentials)]
+    /// Each kmsd writes its own chain (`--audit-chain`), so replicas never wait on one another;
+    /// two given the same chain still extend it in order. Listing pages across chains.
+    @Test func kmsdReplicasWriteTheirOwnChainsAndAllVerify() async throws {
+        let stack = try await KMSStack.start(kmsdArguments: ["--audit-chain", "replica-a"])
+        let second = try await stack.secondKMSD(arguments: ["--audit-chain", "replica-b"])
+        let third = try await stack.secondKMSD(arguments: ["--audit-chain", "replica-b"])
+        let clients = [stack.client, try second.client(credentials: stack.adminCredentials), try third.client(credentials: stack.adminCredentials)]
         let key = try await stack.client.createKey()
         try await withThrowingTaskGroup(of: Void.self) { group in
             for client in clients {
@@ -184,26 +199,35 @@ import Testing
             }
             try await group.waitForAll()
         }
-        var count = 0
+        var records: [AdminAuditRecord] = []
         var marker = ""
+        var pages = 0
         repeat {
             var request = AdminListAuditRecordsRequest()
             request.operation = "Encrypt"
-            request.limit = 1000
+            request.limit = 250
             request.marker = marker
             let page = try await stack.client.call(AdminMethod.listAuditRecords, request)
-            count += page.records.count
+            records += page.records
             marker = page.nextMarker
+            pages += 1
         } while !marker.isEmpty
-        #expect(count == 400)
+        #expect(records.count == 600 && pages >= 3)
+        #expect(Set(records.map { "\($0.chainID)/\($0.sequence)" }).count == 600)
+        #expect(records.filter { $0.chainID == "replica-a" }.count == 200)
+        #expect(records.filter { $0.chainID == "replica-b" }.count == 400)
         let verified = try await Self.verify(stack.client)
         #expect(verified.intact, "\(verified.reason)")
-        await clients[1].close()
-        await other.stop()
+        #expect(verified.chainsChecked >= 2)
+        // A marker that no listing returned.
+        #expect(await code { _ = try await stack.client.call(AdminMethod.listAuditRecords, .with { $0.marker = "12" }) } == "InvalidMarkerException")
+        for client in clients.dropFirst() { await client.close() }
+        await second.stop()
+        await third.stop()
         await stack.stop()
     }
 
-    /// A stalled audit write (the chain's head row locked behind kmsd's back) fails requests
+    /// A stalled audit write (the chains' head rows locked behind kmsd's back) fails requests
     /// after --audit-timeout-seconds, not the callers' own timeouts; their records are still
     /// written once the stall ends, and the service carries on.
     @Test func aStalledAuditLogFailsRequestsInBoundedTime() async throws {
@@ -214,7 +238,7 @@ import Testing
         let started = ContinuousClock.now
         let outcome: String? = try await stack.database.withClient { client in
             try await client.withTransaction(logger: Logger(label: "test")) { connection in
-                try await connection.query("SELECT * FROM kms_audit_head FOR UPDATE", logger: Logger(label: "test"))
+                try await connection.query("SELECT * FROM kms_audit_chains FOR UPDATE", logger: Logger(label: "test"))
                 return await code { _ = try await once.encrypt(key.keyID, [2]) }
             }
         }

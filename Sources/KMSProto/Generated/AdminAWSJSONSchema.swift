@@ -60,6 +60,7 @@ extension AWSJSON {
         "VerifyAuditLogResponse": [
             "RecordsChecked": .int64,
             "FirstBrokenSequence": .int64,
+            "ChainsChecked": .int64,
         ],
         "GetUsageRequest": [
             "StartTime": .timestamp,

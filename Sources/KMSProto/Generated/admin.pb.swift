@@ -661,6 +661,9 @@ public nonisolated struct AdminAuditRecord: Sendable {
   /// hex
   public var hash: String = String()
 
+  /// the writer's chain; sequence counts within it
+  public var chainID: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -748,6 +751,11 @@ public nonisolated struct AdminVerifyAuditLogResponse: Sendable {
   public var firstBrokenSequence: Int64 = 0
 
   public var reason: String = String()
+
+  /// the chain of first_broken_sequence
+  public var firstBrokenChain: String = String()
+
+  public var chainsChecked: Int64 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -2102,7 +2110,7 @@ nonisolated extension AdminGetRewrapStatusResponse: SwiftProtobuf.Message, Swift
 
 nonisolated extension AdminAuditRecord: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".AuditRecord"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{5}sequence\0Sequence\0\u{5}event_time\0EventTime\0\u{5}request_id\0RequestId\0\u{5}principal_arn\0PrincipalArn\0\u{5}access_key_id\0AccessKeyId\0\u{5}source_ip\0SourceIp\0\u{5}transport\0Transport\0\u{5}operation\0Operation\0\u{5}key_arns\0KeyArns\0\u{5}alias\0Alias\0\u{5}encryption_context\0EncryptionContext\0\u{5}grant_id\0GrantId\0\u{5}error_code\0ErrorCode\0\u{5}hash\0Hash\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{5}sequence\0Sequence\0\u{5}event_time\0EventTime\0\u{5}request_id\0RequestId\0\u{5}principal_arn\0PrincipalArn\0\u{5}access_key_id\0AccessKeyId\0\u{5}source_ip\0SourceIp\0\u{5}transport\0Transport\0\u{5}operation\0Operation\0\u{5}key_arns\0KeyArns\0\u{5}alias\0Alias\0\u{5}encryption_context\0EncryptionContext\0\u{5}grant_id\0GrantId\0\u{5}error_code\0ErrorCode\0\u{5}hash\0Hash\0\u{5}chain_id\0ChainId\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2124,6 +2132,7 @@ nonisolated extension AdminAuditRecord: SwiftProtobuf.Message, SwiftProtobuf._Me
       case 12: try { try decoder.decodeSingularStringField(value: &self.grantID) }()
       case 13: try { try decoder.decodeSingularStringField(value: &self.errorCode) }()
       case 14: try { try decoder.decodeSingularStringField(value: &self.hash) }()
+      case 15: try { try decoder.decodeSingularStringField(value: &self.chainID) }()
       default: break
       }
     }
@@ -2176,6 +2185,9 @@ nonisolated extension AdminAuditRecord: SwiftProtobuf.Message, SwiftProtobuf._Me
     if !self.hash.isEmpty {
       try visitor.visitSingularStringField(value: self.hash, fieldNumber: 14)
     }
+    if !self.chainID.isEmpty {
+      try visitor.visitSingularStringField(value: self.chainID, fieldNumber: 15)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2194,6 +2206,7 @@ nonisolated extension AdminAuditRecord: SwiftProtobuf.Message, SwiftProtobuf._Me
     if lhs.grantID != rhs.grantID {return false}
     if lhs.errorCode != rhs.errorCode {return false}
     if lhs.hash != rhs.hash {return false}
+    if lhs.chainID != rhs.chainID {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2324,7 +2337,7 @@ nonisolated extension AdminVerifyAuditLogRequest: SwiftProtobuf.Message, SwiftPr
 
 nonisolated extension AdminVerifyAuditLogResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".VerifyAuditLogResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{5}records_checked\0RecordsChecked\0\u{5}intact\0Intact\0\u{5}first_broken_sequence\0FirstBrokenSequence\0\u{5}reason\0Reason\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{5}records_checked\0RecordsChecked\0\u{5}intact\0Intact\0\u{5}first_broken_sequence\0FirstBrokenSequence\0\u{5}reason\0Reason\0\u{5}first_broken_chain\0FirstBrokenChain\0\u{5}chains_checked\0ChainsChecked\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2336,6 +2349,8 @@ nonisolated extension AdminVerifyAuditLogResponse: SwiftProtobuf.Message, SwiftP
       case 2: try { try decoder.decodeSingularBoolField(value: &self.intact) }()
       case 3: try { try decoder.decodeSingularInt64Field(value: &self.firstBrokenSequence) }()
       case 4: try { try decoder.decodeSingularStringField(value: &self.reason) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.firstBrokenChain) }()
+      case 6: try { try decoder.decodeSingularInt64Field(value: &self.chainsChecked) }()
       default: break
       }
     }
@@ -2354,6 +2369,12 @@ nonisolated extension AdminVerifyAuditLogResponse: SwiftProtobuf.Message, SwiftP
     if !self.reason.isEmpty {
       try visitor.visitSingularStringField(value: self.reason, fieldNumber: 4)
     }
+    if !self.firstBrokenChain.isEmpty {
+      try visitor.visitSingularStringField(value: self.firstBrokenChain, fieldNumber: 5)
+    }
+    if self.chainsChecked != 0 {
+      try visitor.visitSingularInt64Field(value: self.chainsChecked, fieldNumber: 6)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2362,6 +2383,8 @@ nonisolated extension AdminVerifyAuditLogResponse: SwiftProtobuf.Message, SwiftP
     if lhs.intact != rhs.intact {return false}
     if lhs.firstBrokenSequence != rhs.firstBrokenSequence {return false}
     if lhs.reason != rhs.reason {return false}
+    if lhs.firstBrokenChain != rhs.firstBrokenChain {return false}
+    if lhs.chainsChecked != rhs.chainsChecked {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -1,0 +1,126 @@
+import Foundation
+import KMSDomain
+import PostgresNIO
+
+extension AuditStore {
+    /// Where a listing goes on: after record `sequence` of segment `segment`. Segments are
+    /// numbered in the order they were inserted, across chains (ids start at 1).
+    public struct Marker: Sendable, Hashable, LosslessStringConvertible {
+        public var segment: Int64
+        public var sequence: Int64
+
+        public static let start = Marker(segment: 0, sequence: 0)
+
+        public init(segment: Int64, sequence: Int64) {
+            self.segment = segment
+            self.sequence = sequence
+        }
+
+        public init?(_ text: String) {
+            let parts = text.split(separator: ".", omittingEmptySubsequences: false)
+            guard parts.count == 2, let segment = Int64(parts[0]), let sequence = Int64(parts[1]), segment >= 0, sequence >= 0 else {
+                return nil
+            }
+            self.init(segment: segment, sequence: sequence)
+        }
+
+        public var description: String { "\(self.segment).\(self.sequence)" }
+    }
+
+    /// A record and the marker that continues a listing after it.
+    public struct Listed: Sendable {
+        public var record: AuditRecord
+        public var marker: Marker
+    }
+
+    /// Records after `after` matching `filter`, in the order their segments were inserted, at
+    /// most `limit`.
+    public func list(_ filter: Filter, after: Marker, limit: Int) async throws -> [Listed] {
+        var records: [Listed] = []
+        try await self.scan(filter, after: after) { batch in
+            records.append(contentsOf: batch.prefix(limit - records.count))
+            return records.count < limit
+        }
+        return records
+    }
+
+    /// Calls `body` with the matching records of successive segments until it returns false or
+    /// the log ends. Segments are chosen by their summary columns (indexed), then their records
+    /// filtered one by one. A segment inserted while this runs but numbered before where it has
+    /// got to (two chains committing at once) is not seen: listings are not snapshots.
+    public func scan(
+        _ filter: Filter, after: Marker = .start, operations: [String]? = nil, _ body: ([Listed]) throws -> Bool
+    ) async throws {
+        var cursor = after.segment - 1
+        while true {
+            let rows = try await self.client.query(
+                """
+                SELECT segment_id, chain_id, first_seq, records FROM kms_audit_segments
+                WHERE segment_id > \(cursor)
+                  AND (\(filter.keyARN)::text IS NULL OR key_arns @> ARRAY[\(filter.keyARN)::text])
+                  AND (\(filter.principalARN)::text IS NULL OR principal_arns @> ARRAY[\(filter.principalARN)::text])
+                  AND (\(filter.operation)::text IS NULL OR operations @> ARRAY[\(filter.operation)::text])
+                  AND (\(operations)::text[] IS NULL OR operations && \(operations)::text[])
+                  AND (\(filter.errorCode)::text IS NULL OR error_codes @> ARRAY[\(filter.errorCode)::text])
+                  AND (\(filter.from)::timestamptz IS NULL OR max_time >= \(filter.from))
+                  AND (\(filter.to)::timestamptz IS NULL OR min_time < \(filter.to))
+                ORDER BY segment_id LIMIT 32
+                """,
+                logger: self.logger
+            )
+            var segments = 0
+            for try await (segment, chain, first, stored) in rows.decode((Int64, String, Int64, ByteBuffer).self) {
+                segments += 1
+                cursor = segment
+                let matching = try AuditSegment.decode(stored, chain: chain, firstSequence: first).filter {
+                    (segment != after.segment || $0.sequence > after.sequence) && filter.matches($0.entry)
+                        && (operations?.contains($0.entry.operation) ?? true)
+                }
+                if !matching.isEmpty, try !body(matching.map { Listed(record: $0, marker: Marker(segment: segment, sequence: $0.sequence)) }) {
+                    return
+                }
+            }
+            if segments < 32 { return }
+        }
+    }
+
+    /// Every chain: those with a head row and those found only in segments (a head row deleted
+    /// behind the service's back), with the head when there is one.
+    public func chains() async throws -> [(chain: String, head: Head?)] {
+        let rows = try await self.client.query(
+            """
+            SELECT chain_id, last_seq, last_hash FROM kms_audit_chains
+            UNION ALL
+            SELECT DISTINCT chain_id, NULL::bigint, NULL::bytea FROM kms_audit_segments s
+            WHERE NOT EXISTS (SELECT 1 FROM kms_audit_chains c WHERE c.chain_id = s.chain_id)
+            ORDER BY 1
+            """,
+            logger: self.logger
+        )
+        var chains: [(chain: String, head: Head?)] = []
+        for try await (chain, sequence, hash) in rows.decode((String, Int64?, Data?).self) {
+            chains.append((chain, sequence.flatMap { sequence in hash.map { Head(sequence: sequence, hash: Array($0)) } }))
+        }
+        return chains
+    }
+
+    /// Every record of the segments of `chain` after the one that starts at `afterSegment`, in
+    /// stored order and unfiltered, for walking the chain: a tampered segment cannot hide
+    /// records from verification by their sequence numbers. Nil when no segment follows.
+    public func walk(chain: String, afterSegment: Int64, segments: Int) async throws -> (records: [AuditRecord], lastSegment: Int64)? {
+        let rows = try await self.client.query(
+            """
+            SELECT first_seq, records FROM kms_audit_segments WHERE chain_id = \(chain) AND first_seq > \(afterSegment)
+            ORDER BY first_seq LIMIT \(segments)
+            """,
+            logger: self.logger
+        )
+        var records: [AuditRecord] = []
+        var last: Int64?
+        for try await (first, stored) in rows.decode((Int64, ByteBuffer).self) {
+            records.append(contentsOf: try AuditSegment.decode(stored, chain: chain, firstSequence: first))
+            last = first
+        }
+        return last.map { (records, $0) }
+    }
+}
