@@ -25,6 +25,8 @@ public struct RPCConnectionInfo: Sendable {
     /// Unique within the server process, for logs.
     public let id: UInt64
     public let remoteAddress: SocketAddress?
+    /// The peer's address as text, formatted once per connection rather than per request.
+    public let remoteIP: String?
     /// True when the connection runs over TLS.
     public let secureTransport: Bool
     /// Who authenticated on this connection; nil on servers without authentication (the
@@ -34,6 +36,7 @@ public struct RPCConnectionInfo: Sendable {
     public init(id: UInt64, remoteAddress: SocketAddress?, secureTransport: Bool = false, identity: RPCIdentity? = nil) {
         self.id = id
         self.remoteAddress = remoteAddress
+        self.remoteIP = remoteAddress?.ipAddress
         self.secureTransport = secureTransport
         self.identity = identity
     }

@@ -24,7 +24,7 @@ extension KMSService {
             time: Date(), requestID: caller?.requestID ?? context.externalID ?? RequestID.next(),
             principalARN: caller?.principalARN ?? identity?.principalARN ?? "anonymous",
             accessKeyID: caller?.accessKeyID ?? identity?.accessKeyID,
-            sourceIP: context.connection.remoteAddress?.ipAddress,
+            sourceIP: caller?.sourceIP ?? context.connection.remoteIP,
             transport: caller?.transport ?? (identity?.method == .signature ? "aws-json" : "binary"),
             operation: operation, keyARNs: details.keyARNs, alias: details.alias,
             encryptionContext: details.encryptionContext, grantID: details.grantID, errorCode: error.map(Self.code(of:))

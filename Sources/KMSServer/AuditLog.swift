@@ -47,9 +47,10 @@ public final class AuditLog: Sendable {
     final class Waiter: Sendable {
         let entry: AuditEntry
         let enqueued: ContinuousClock.Instant
-        private let continuation: Mutex<CheckedContinuation<Void, any Error>?>
+        /// Unsafe (no checking box per request): the Mutex's take() resumes it exactly once.
+        private let continuation: Mutex<UnsafeContinuation<Void, any Error>?>
 
-        init(_ entry: AuditEntry, _ continuation: CheckedContinuation<Void, any Error>) {
+        init(_ entry: AuditEntry, _ continuation: UnsafeContinuation<Void, any Error>) {
             self.entry = entry
             self.enqueued = .now
             self.continuation = Mutex(continuation)
@@ -109,7 +110,7 @@ public final class AuditLog: Sendable {
 
     /// Returns once the record is committed; throws when it could not be, or not in time.
     public func append(_ entry: AuditEntry) async throws {
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+        try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
             let waiter = Waiter(entry, continuation)
             let (accepted, start, watch, writer) = self.state.withLock {
                 state -> (Bool, Bool, Bool, CheckedContinuation<Bool, Never>?) in
@@ -169,15 +170,16 @@ public final class AuditLog: Sendable {
 
     /// Chains the entries from the known head and writes them in one statement; when another
     /// writer moved the head meanwhile (two kmsd given the same chain), reads it and chains them again.
-    private func write(_ entries: [AuditEntry], on connection: PostgresConnection) async throws {
+    private func write(_ batch: [Waiter], on connection: PostgresConnection) async throws {
         var head = self.state.withLock { $0.head }
         while true {
             let expected: AuditStore.Head
             if let head { expected = head } else { expected = try await self.store.head(of: self.chain, on: connection) }
             var records: [AuditRecord] = []
-            records.reserveCapacity(entries.count)
+            records.reserveCapacity(batch.count)
             var previous = expected
-            for entry in entries {
+            for waiter in batch {
+                let entry = waiter.entry
                 let sequence = previous.sequence + 1
                 let digest = AuditChain.hash(sequence: sequence, entry: entry, previous: previous.hash)
                 records.append(AuditRecord(chain: self.chain, sequence: sequence, entry: entry, previousHash: previous.hash, hash: digest))
@@ -247,7 +249,7 @@ public final class AuditLog: Sendable {
                             let started = ContinuousClock.now
                             // Records of requests already failed by the watchdog are written all the
                             // same: the operation happened, only its answer was withheld.
-                            try await self.write(batch.map(\.entry), on: connection)
+                            try await self.write(batch, on: connection)
                             ServiceMetrics.shared.auditCommit.recordNanoseconds(ServiceMetrics.nanoseconds(ContinuousClock.now - started))
                             ServiceMetrics.shared.auditBatchSize.record(batch.count)
                             for waiter in batch { waiter.resume() }

@@ -48,7 +48,7 @@ public struct PolicyGate: RequestGate {
         guard let identity = connection.identity else {
             throw KMSError(.missingAuthenticationToken, "The request is not authenticated.")
         }
-        let sourceIP = connection.remoteAddress?.ipAddress
+        let sourceIP = connection.remoteIP
         if identity.method == .anonymous {
             // Insecure development mode only: the default account's root, with admin rights.
             return Caller(

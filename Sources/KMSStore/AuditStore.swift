@@ -100,13 +100,18 @@ public struct AuditStore: Sendable {
         _ records: [AuditRecord], to chain: String, expecting expected: Head, on connection: PostgresConnection
     ) async throws -> Bool {
         guard let first = records.first, let last = records.last else { return true }
-        var keyARNs: Set<String> = [], principals: Set<String> = [], operations: Set<String> = [], errorCodes: Set<String> = []
+        // A batch names few distinct values, mostly the same ones over and over: a linear look
+        // through a short array is cheaper than hashing every string into a set.
+        func add(_ value: String, to values: inout [String]) {
+            if !values.contains(value) { values.append(value) }
+        }
+        var keyARNs: [String] = [], principals: [String] = [], operations: [String] = [], errorCodes: [String] = []
         var earliest = first.entry.microseconds, latest = earliest
         for record in records {
-            keyARNs.formUnion(record.entry.keyARNs)
-            principals.insert(record.entry.principalARN)
-            operations.insert(record.entry.operation)
-            if let code = record.entry.errorCode { errorCodes.insert(code) }
+            for arn in record.entry.keyARNs { add(arn, to: &keyARNs) }
+            add(record.entry.principalARN, to: &principals)
+            add(record.entry.operation, to: &operations)
+            if let code = record.entry.errorCode { add(code, to: &errorCodes) }
             let micros = record.entry.microseconds
             earliest = min(earliest, micros)
             latest = max(latest, micros)
@@ -114,7 +119,7 @@ public struct AuditStore: Sendable {
         let statement = AppendSegment(
             chain: chain, lastSequence: last.sequence, lastHash: ByteBuffer(bytes: last.hash), expectedSequence: expected.sequence,
             expectedHash: ByteBuffer(bytes: expected.hash), firstSequence: first.sequence, earliest: earliest, latest: latest,
-            keyARNs: Array(keyARNs), principals: Array(principals), operations: Array(operations), errorCodes: Array(errorCodes),
+            keyARNs: keyARNs, principals: principals, operations: operations, errorCodes: errorCodes,
             records: AuditSegment.encode(records)
         )
         var written = false
