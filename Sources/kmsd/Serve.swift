@@ -119,7 +119,16 @@ struct Serve: AsyncParsableCommand {
         if let text = pick(metricsListen, "METRICS_LISTEN", file.metricsListen, { $0 }) {
             guard let (metricsHost, metricsPort) = hostAndPort(text) else { throw ValidationError("--metrics-listen must be host:port, not '\(text)'") }
             let registry = PrometheusCollectorRegistry()
-            MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+            var factory = PrometheusMetricsFactory(registry: registry)
+            // The library's buckets start at 5 ms; requests, worker calls and audit commits here
+            // mostly take less, and would all land in the first bucket.
+            factory.defaultDurationHistogramBuckets = [
+                .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .microseconds(2500),
+                .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100),
+                .milliseconds(250), .milliseconds(500), .seconds(1), .milliseconds(2500), .seconds(5), .seconds(10),
+            ]
+            factory.valueHistogramBuckets["kms_audit_batch_records"] = [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2000]
+            MetricsSystem.bootstrap(factory)
             settings.metricsHost = metricsHost
             settings.metricsPort = metricsPort
             settings.renderMetrics = { registry.emitToBuffer() }

@@ -420,6 +420,10 @@ import Testing
         #expect(text.contains(#"kms_worker_call_duration_seconds_count{method="Encrypt"} 5"#))
         #expect(text.contains(#"kms_cache_lookups_total{result="hit"}"#))
         #expect(text.contains("kms_audit_commit_duration_seconds_count"))
+        // Buckets fine enough for sub-millisecond requests and commits, and for batch sizes.
+        #expect(text.contains(#"kms_request_duration_seconds_bucket{operation="Encrypt",le="0.0005"}"#), "\(text.prefix(4000))")
+        #expect(text.contains(#"kms_audit_commit_duration_seconds_bucket{le="0.0001"}"#))
+        #expect(text.contains(#"kms_audit_batch_records_bucket{le="1.0"}"#) || text.contains(#"kms_audit_batch_records_bucket{le="1"}"#))
         // The test's kmsd has 6 database connections; key loads went through them.
         #expect(text.contains("kms_database_pool_connections 6"))
         #expect(text.contains("kms_database_call_duration_seconds_count"))
