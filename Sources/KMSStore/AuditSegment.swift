@@ -71,6 +71,8 @@ public enum AuditSegment {
             guard let record = readRecord(&buffer, chain: chain) else { throw Unreadable(chain: chain, firstSequence: firstSequence) }
             records.append(record)
         }
+        // The writer never stores an empty segment: one is bytes cut short.
+        guard !records.isEmpty else { throw Unreadable(chain: chain, firstSequence: firstSequence) }
         return records
     }
 
