@@ -88,13 +88,18 @@ struct AuditVerify: AsyncParsableCommand {
     func run() async throws {
         let client = try self.global.makeClient()
         defer { Task { await client.close() } }
-        let result: AdminVerifyAuditLogResponse
-        do {
-            result = try await client.call(AdminMethod.verifyAuditLog, AdminVerifyAuditLogRequest())
-        } catch {
-            FileHandle.standardError.write(Data("An error occurred (\(error.code)) when calling the VerifyAuditLog operation: \(error.message)\n".utf8))
-            throw ExitCode(254)
-        }
+        // A large log takes several calls, each a few seconds; the marker carries the walk on.
+        var request = AdminVerifyAuditLogRequest()
+        var result: AdminVerifyAuditLogResponse
+        repeat {
+            do {
+                result = try await client.call(AdminMethod.verifyAuditLog, request)
+            } catch {
+                FileHandle.standardError.write(Data("An error occurred (\(error.code)) when calling the VerifyAuditLog operation: \(error.message)\n".utf8))
+                throw ExitCode(254)
+            }
+            request.marker = result.nextMarker
+        } while result.intact && !result.nextMarker.isEmpty
         if result.intact {
             print("intact: \(result.recordsChecked) records in \(result.chainsChecked) chains, every one linked to the one before")
         } else {

@@ -28,6 +28,19 @@ import Testing
         try await kms.call(AdminMethod.verifyAuditLog, AdminVerifyAuditLogRequest())
     }
 
+    /// Verifies `maxRecords` at a time, following the markers as `kms audit verify` does.
+    static func verify(_ kms: KMSClient, maxRecords: Int64) async throws -> (result: AdminVerifyAuditLogResponse, calls: Int) {
+        var request = AdminVerifyAuditLogRequest()
+        request.maxRecords = maxRecords
+        var calls = 0
+        while true {
+            let result = try await kms.call(AdminMethod.verifyAuditLog, request)
+            calls += 1
+            guard result.intact, !result.nextMarker.isEmpty else { return (result, calls) }
+            request.marker = result.nextMarker
+        }
+    }
+
     static func sql(_ stack: KMSStack, _ statements: [String]) async throws {
         try await stack.database.withClient { client in
             for statement in statements { try await client.query(PostgresQuery(unsafeSQL: statement), logger: Logger(label: "test")) }
@@ -139,6 +152,9 @@ import Testing
         var result = try await Self.verify(kms)
         #expect(!result.intact && result.firstBrokenSequence == 3, "\(result.reason)")
         #expect(result.reason.contains("edited"))
+        // The same, found by a walk made of many calls.
+        let paged = try await Self.verify(kms, maxRecords: 1)
+        #expect(!paged.result.intact && paged.result.firstBrokenSequence == 3 && paged.calls >= 3, "\(paged.result.reason)")
         try await Self.tamper(stack, restore)
         #expect(try await Self.verify(kms).intact)
         // Two records swapped.
@@ -219,6 +235,11 @@ import Testing
         let verified = try await Self.verify(stack.client)
         #expect(verified.intact, "\(verified.reason)")
         #expect(verified.chainsChecked >= 2)
+        // In calls of 50 records: the same totals, and every marker resumes where the last call stopped.
+        let paged = try await Self.verify(stack.client, maxRecords: 50)
+        #expect(paged.result.intact && paged.calls >= 3, "\(paged.result.reason)")
+        #expect(paged.result.chainsChecked == verified.chainsChecked && paged.result.recordsChecked >= verified.recordsChecked)
+        #expect(await code { _ = try await stack.client.call(AdminMethod.verifyAuditLog, .with { $0.marker = "v1/replica-a/1/2/zz/0/0" }) } == "InvalidMarkerException")
         // A marker that no listing returned.
         #expect(await code { _ = try await stack.client.call(AdminMethod.listAuditRecords, .with { $0.marker = "12" }) } == "InvalidMarkerException")
         for client in clients.dropFirst() { await client.close() }

@@ -57,6 +57,9 @@ extension AWSJSON {
         "ListAuditRecordsResponse": [
             "Records": .message("AuditRecord"),
         ],
+        "VerifyAuditLogRequest": [
+            "MaxRecords": .int64,
+        ],
         "VerifyAuditLogResponse": [
             "RecordsChecked": .int64,
             "FirstBrokenSequence": .int64,

@@ -729,10 +729,17 @@ public nonisolated struct AdminListAuditRecordsResponse: Sendable {
   public init() {}
 }
 
+/// A walk of a large log takes several calls: each verifies for a few seconds (or max_records)
+/// and returns next_marker to go on from; totals in the response count from the first call.
 public nonisolated struct AdminVerifyAuditLogRequest: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
+
+  public var marker: String = String()
+
+  /// 0: as many as fit in about 3 s
+  public var maxRecords: Int64 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -756,6 +763,9 @@ public nonisolated struct AdminVerifyAuditLogResponse: Sendable {
   public var firstBrokenChain: String = String()
 
   public var chainsChecked: Int64 = 0
+
+  /// set: intact so far, call again with it
+  public var nextMarker: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -2318,18 +2328,34 @@ nonisolated extension AdminListAuditRecordsResponse: SwiftProtobuf.Message, Swif
 
 nonisolated extension AdminVerifyAuditLogRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".VerifyAuditLogRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap()
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{5}marker\0Marker\0\u{5}max_records\0MaxRecords\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    // Load everything into unknown fields
-    while try decoder.nextFieldNumber() != nil {}
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.marker) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.maxRecords) }()
+      default: break
+      }
+    }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.marker.isEmpty {
+      try visitor.visitSingularStringField(value: self.marker, fieldNumber: 1)
+    }
+    if self.maxRecords != 0 {
+      try visitor.visitSingularInt64Field(value: self.maxRecords, fieldNumber: 2)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: AdminVerifyAuditLogRequest, rhs: AdminVerifyAuditLogRequest) -> Bool {
+    if lhs.marker != rhs.marker {return false}
+    if lhs.maxRecords != rhs.maxRecords {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2337,7 +2363,7 @@ nonisolated extension AdminVerifyAuditLogRequest: SwiftProtobuf.Message, SwiftPr
 
 nonisolated extension AdminVerifyAuditLogResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".VerifyAuditLogResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{5}records_checked\0RecordsChecked\0\u{5}intact\0Intact\0\u{5}first_broken_sequence\0FirstBrokenSequence\0\u{5}reason\0Reason\0\u{5}first_broken_chain\0FirstBrokenChain\0\u{5}chains_checked\0ChainsChecked\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{5}records_checked\0RecordsChecked\0\u{5}intact\0Intact\0\u{5}first_broken_sequence\0FirstBrokenSequence\0\u{5}reason\0Reason\0\u{5}first_broken_chain\0FirstBrokenChain\0\u{5}chains_checked\0ChainsChecked\0\u{5}next_marker\0NextMarker\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2351,6 +2377,7 @@ nonisolated extension AdminVerifyAuditLogResponse: SwiftProtobuf.Message, SwiftP
       case 4: try { try decoder.decodeSingularStringField(value: &self.reason) }()
       case 5: try { try decoder.decodeSingularStringField(value: &self.firstBrokenChain) }()
       case 6: try { try decoder.decodeSingularInt64Field(value: &self.chainsChecked) }()
+      case 7: try { try decoder.decodeSingularStringField(value: &self.nextMarker) }()
       default: break
       }
     }
@@ -2375,6 +2402,9 @@ nonisolated extension AdminVerifyAuditLogResponse: SwiftProtobuf.Message, SwiftP
     if self.chainsChecked != 0 {
       try visitor.visitSingularInt64Field(value: self.chainsChecked, fieldNumber: 6)
     }
+    if !self.nextMarker.isEmpty {
+      try visitor.visitSingularStringField(value: self.nextMarker, fieldNumber: 7)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2385,6 +2415,7 @@ nonisolated extension AdminVerifyAuditLogResponse: SwiftProtobuf.Message, SwiftP
     if lhs.reason != rhs.reason {return false}
     if lhs.firstBrokenChain != rhs.firstBrokenChain {return false}
     if lhs.chainsChecked != rhs.chainsChecked {return false}
+    if lhs.nextMarker != rhs.nextMarker {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -45,27 +45,55 @@ extension KMSService {
     }
 
     /// Walks every chain from its first record: each must link to the one before it and match
-    /// its hash, and the chain must reach its head row (records deleted from its end show).
+    /// its hash, and the chain must reach its head row (records deleted from its end show). A
+    /// call stops after about 3 s (or `max_records`) with a marker to go on from, so that a
+    /// log of any size is verified in calls that each end well within a client's timeout.
     func verifyAuditLog(_ request: AdminVerifyAuditLogRequest, caller: Caller) async throws(KMSError) -> AdminVerifyAuditLogResponse {
         try Self.requireAdmin(caller, "VerifyAuditLog")
+        guard request.maxRecords >= 0 else { throw .validation("MaxRecords must not be negative") }
+        var walk = AuditWalk()
+        if !request.marker.isEmpty {
+            guard let resumed = AuditWalk(marker: request.marker) else {
+                throw KMSError(.invalidMarker, "The marker is not one this operation returned.")
+            }
+            walk = resumed
+        }
+        let deadline = ContinuousClock.now + .seconds(3)
+        let budget = request.maxRecords > 0 ? walk.records + request.maxRecords : Int64.max
         let store = AuditStore(client: self.client, logger: self.logger)
         var response = AdminVerifyAuditLogResponse()
+        func report() -> AdminVerifyAuditLogResponse {
+            response.recordsChecked = walk.records
+            response.chainsChecked = walk.chains
+            return response
+        }
         func broken(_ chain: String, _ sequence: Int64, _ reason: String) -> AdminVerifyAuditLogResponse {
             response.intact = false
             response.firstBrokenChain = chain
             response.firstBrokenSequence = sequence
             response.reason = "chain \(chain), record \(sequence): \(reason)"
-            return response
+            return report()
         }
-        for (chain, head) in try await self.store({ try await store.chains() }) {
-            response.chainsChecked += 1
-            var previous: (sequence: Int64, hash: [UInt8]) = (0, AuditChain.genesis)
-            var segment = Int64.min
+        // Chains in byte order, not the database's collation, so a marker resumes where it left.
+        let chains = try await self.store { try await store.chains() }
+            .sorted { $0.chain.utf8.lexicographicallyPrecedes($1.chain.utf8) }
+            .filter { !$0.chain.utf8.lexicographicallyPrecedes(walk.chain.utf8) }
+        // Each call checks at least one batch, so a caller that follows the markers always ends.
+        var progressed = false
+        for (chain, head) in chains {
+            if chain != walk.chain { walk.start(chain) }
             while true {
+                if progressed, walk.records >= budget || ContinuousClock.now >= deadline {
+                    response.intact = true
+                    response.nextMarker = walk.marker
+                    return report()
+                }
                 // An unreadable segment is a finding, not a failure of the walk.
+                let segment = walk.segment
+                let segments = Int(max(1, min(16, budget - walk.records)))
                 let read: Result<(records: [AuditRecord], lastSegment: Int64)?, AuditSegment.Unreadable> = try await self.store {
                     do {
-                        return .success(try await store.walk(chain: chain, afterSegment: segment, segments: 16))
+                        return .success(try await store.walk(chain: chain, afterSegment: segment, segments: segments))
                     } catch let error as AuditSegment.Unreadable {
                         return .failure(error)
                     }
@@ -76,24 +104,75 @@ extension KMSService {
                 case .failure(let error): return broken(chain, error.firstSequence, "\(error.description) (the stored records were edited)")
                 }
                 guard let (batch, lastSegment) = next else { break }
-                if let failure = AuditChain.firstBreak(in: batch, after: previous) {
-                    response.recordsChecked += Int64(batch.firstIndex { $0.sequence == failure.sequence } ?? 0)
+                if let failure = AuditChain.firstBreak(in: batch, after: (walk.sequence, walk.hash)) {
+                    walk.records += Int64(batch.firstIndex { $0.sequence == failure.sequence } ?? 0)
                     return broken(chain, failure.sequence, failure.reason)
                 }
                 if let head, let atHead = batch.first(where: { $0.sequence == head.sequence }), atHead.hash != head.hash {
                     return broken(chain, head.sequence, "it is not the record the chain's head names (the chain was rewritten from here)")
                 }
-                response.recordsChecked += Int64(batch.count)
-                segment = lastSegment
-                if let last = batch.last { previous = (last.sequence, last.hash) }
+                walk.records += Int64(batch.count)
+                walk.segment = lastSegment
+                progressed = true
+                if let last = batch.last { (walk.sequence, walk.hash) = (last.sequence, last.hash) }
             }
             // Records appended during the walk lie past the head read before it; none may be missing before it.
-            if let head, previous.sequence < head.sequence {
-                return broken(chain, previous.sequence + 1, "the chain ends at \(previous.sequence) but its head is at \(head.sequence) (records were deleted from its end)")
+            if let head, walk.sequence < head.sequence {
+                return broken(chain, walk.sequence + 1, "the chain ends at \(walk.sequence) but its head is at \(head.sequence) (records were deleted from its end)")
             }
+            walk.chains += 1
         }
         response.intact = true
-        return response
+        return report()
+    }
+}
+
+/// Where a verification has got to: the chain it walks, the last record it checked there (its
+/// sequence and hash) and the segment it read last, and the totals so far. A marker carries
+/// all of it, so kmsd keeps nothing between calls. (A forged marker only fools its own caller:
+/// verification is for admins checking the log for themselves.)
+struct AuditWalk {
+    var chain = ""
+    var segment = Int64.min
+    var sequence: Int64 = 0
+    var hash = AuditChain.genesis
+    var records: Int64 = 0
+    var chains: Int64 = 0
+
+    init() {}
+
+    mutating func start(_ chain: String) {
+        self.chain = chain
+        self.segment = .min
+        self.sequence = 0
+        self.hash = AuditChain.genesis
+    }
+
+    var marker: String {
+        let hex = self.hash.map { String(format: "%02x", $0) }.joined()
+        return "v1/\(self.chain)/\(self.segment)/\(self.sequence)/\(hex)/\(self.records)/\(self.chains)"
+    }
+
+    init?(marker: String) {
+        let parts = marker.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+        guard parts.count == 7, parts[0] == "v1", AuditStore.isValidChain(parts[1]),
+              let segment = Int64(parts[2]), let sequence = Int64(parts[3]), sequence >= 0,
+              parts[4].utf8.count == 64, let hash = Self.bytes(hex: parts[4]),
+              let records = Int64(parts[5]), records >= 0, let chains = Int64(parts[6]), chains >= 0
+        else { return nil }
+        (self.chain, self.segment, self.sequence, self.hash, self.records, self.chains) = (parts[1], segment, sequence, hash, records, chains)
+    }
+
+    static func bytes(hex: String) -> [UInt8]? {
+        var bytes: [UInt8] = []
+        var index = hex.startIndex
+        while index < hex.endIndex {
+            let next = hex.index(index, offsetBy: 2)
+            guard let byte = UInt8(hex[index..<next], radix: 16) else { return nil }
+            bytes.append(byte)
+            index = next
+        }
+        return bytes
     }
 }
 
