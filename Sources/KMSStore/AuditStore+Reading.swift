@@ -33,25 +33,37 @@ extension AuditStore {
         public var marker: Marker
     }
 
+    /// A page of a listing. `resume` is set when the page ended because `maxSegments` were read
+    /// before `limit` records matched (a rare filter over a long log): the listing goes on from
+    /// there, so no call reads the whole log.
+    public struct Page: Sendable {
+        public var records: [Listed]
+        public var resume: Marker?
+    }
+
     /// Records after `after` matching `filter`, in the order their segments were inserted, at
-    /// most `limit`.
-    public func list(_ filter: Filter, after: Marker, limit: Int) async throws -> [Listed] {
+    /// most `limit`, reading at most `maxSegments` segments.
+    public func list(_ filter: Filter, after: Marker, limit: Int, maxSegments: Int = 20_000) async throws -> Page {
         var records: [Listed] = []
-        try await self.scan(filter, after: after) { batch in
+        let resume = try await self.scan(filter, after: after, maxSegments: maxSegments) { batch in
             records.append(contentsOf: batch.prefix(limit - records.count))
             return records.count < limit
         }
-        return records
+        return Page(records: records, resume: resume)
     }
 
     /// Calls `body` with the matching records of successive segments until it returns false or
     /// the log ends. Segments are chosen by their summary columns (indexed), then their records
     /// filtered one by one. A segment inserted while this runs but numbered before where it has
     /// got to (two chains committing at once) is not seen: listings are not snapshots.
+    /// Past `maxSegments` read it stops and returns where to go on from.
+    @discardableResult
     public func scan(
-        _ filter: Filter, after: Marker = .start, operations: [String]? = nil, _ body: ([Listed]) throws -> Bool
-    ) async throws {
+        _ filter: Filter, after: Marker = .start, operations: [String]? = nil, maxSegments: Int = .max,
+        _ body: ([Listed]) throws -> Bool
+    ) async throws -> Marker? {
         var cursor = after.segment - 1
+        var read = 0
         while true {
             let rows = try await self.client.query(
                 """
@@ -71,16 +83,19 @@ extension AuditStore {
             var segments = 0
             for try await (segment, chain, first, stored) in rows.decode((Int64, String, Int64, ByteBuffer).self) {
                 segments += 1
+                read += 1
                 cursor = segment
                 let matching = try AuditSegment.decode(stored, chain: chain, firstSequence: first).filter {
                     (segment != after.segment || $0.sequence > after.sequence) && filter.matches($0.entry)
                         && (operations?.contains($0.entry.operation) ?? true)
                 }
                 if !matching.isEmpty, try !body(matching.map { Listed(record: $0, marker: Marker(segment: segment, sequence: $0.sequence)) }) {
-                    return
+                    return nil
                 }
+                // Past the whole of this segment: Int64.max as the sequence skips all of it.
+                if read >= maxSegments { return Marker(segment: segment, sequence: .max) }
             }
-            if segments < 32 { return }
+            if segments < 32 { return nil }
         }
     }
 

@@ -67,8 +67,8 @@ import Testing
             let moved = try #require(try await store.walk(chain: "default", afterSegment: .min, segments: 100))
             #expect(moved.records == legacy)
             #expect(AuditChain.firstBreak(in: moved.records, after: (0, AuditChain.genesis)) == nil)
-            #expect(try await store.list(AuditStore.Filter(keyARN: other), after: .start, limit: 10).map(\.record.sequence) == [2])
-            #expect(try await store.list(AuditStore.Filter(errorCode: "AccessDeniedException"), after: .start, limit: 10).map(\.record.sequence) == [3])
+            #expect(try await store.list(AuditStore.Filter(keyARN: other), after: .start, limit: 10).records.map(\.record.sequence) == [2])
+            #expect(try await store.list(AuditStore.Filter(errorCode: "AccessDeniedException"), after: .start, limit: 10).records.map(\.record.sequence) == [3])
 
             // The chain goes on from the migrated head, in a segment of several records.
             let head = try await store.head(of: "default")
@@ -87,10 +87,22 @@ import Testing
             let all = try #require(try await store.walk(chain: "default", afterSegment: .min, segments: 100)).records
             #expect(all == legacy + appended)
             #expect(AuditChain.firstBreak(in: all, after: (0, AuditChain.genesis)) == nil)
-            let first = try await store.list(AuditStore.Filter(keyARN: other), after: .start, limit: 1)
+            let first = try await store.list(AuditStore.Filter(keyARN: other), after: .start, limit: 1).records
             #expect(first.map(\.record.sequence) == [2])
             let next = try await store.list(AuditStore.Filter(keyARN: other), after: try #require(first.first).marker, limit: 10)
-            #expect(next.map(\.record.sequence) == [4, 5])
+            #expect(next.records.map(\.record.sequence) == [4, 5] && next.resume == nil)
+            // Reading at most two segments a page: short pages with a marker, nothing lost.
+            var found: [Int64] = []
+            var marker = AuditStore.Marker.start
+            var pages = 0
+            while true {
+                let page = try await store.list(AuditStore.Filter(keyARN: other), after: marker, limit: 10, maxSegments: 2)
+                found += page.records.map(\.record.sequence)
+                pages += 1
+                guard let resume = page.resume else { break }
+                marker = resume
+            }
+            #expect(found == [2, 4, 5] && pages >= 2)
 
             // Another writer's chain starts at the genesis and does not touch this one.
             let fresh = try await store.head(of: "replica-b")

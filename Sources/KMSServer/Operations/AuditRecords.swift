@@ -7,6 +7,10 @@ import SwiftProtobuf
 
 /// Reading the audit log (admins only): filtered pages, and a walk of the whole hash chain.
 extension KMSService {
+    /// How many segments one ListAuditRecords call reads at most: a rare filter over a long log
+    /// returns a short (even empty) page and a marker rather than outliving the client's timeout.
+    static let auditSegmentsPerPage = 20_000
+
     func listAuditRecords(_ request: AdminListAuditRecordsRequest, caller: Caller) async throws(KMSError) -> AdminListAuditRecordsResponse {
         try Self.requireAdmin(caller, "ListAuditRecords")
         let limit = request.limit == 0 ? 100 : Int(request.limit)
@@ -27,12 +31,12 @@ extension KMSService {
             to: request.hasEndTime ? request.endTime.date : nil
         )
         let store = AuditStore(client: self.client, logger: self.logger)
-        let page = try await self.store { try await store.list(filter, after: after, limit: limit + 1) }
+        let page = try await self.store { try await store.list(filter, after: after, limit: limit + 1, maxSegments: Self.auditSegmentsPerPage) }
         var response = AdminListAuditRecordsResponse()
         // A page also ends before it would outgrow a frame (48 KiB of records).
         var bytes = 0
         var next: AuditStore.Marker?
-        for listed in page.prefix(limit) {
+        for listed in page.records.prefix(limit) {
             let message = AdminAuditRecord(listed.record)
             let size = (try? message.serializedBytes() as [UInt8])?.count ?? 0
             if bytes + size > 48 * 1024, !response.records.isEmpty { break }
@@ -40,7 +44,12 @@ extension KMSService {
             response.records.append(message)
             next = listed.marker
         }
-        if page.count > response.records.count, let next { response.nextMarker = next.description }
+        if page.records.count > response.records.count, let next {
+            response.nextMarker = next.description
+        } else if let resume = page.resume {
+            // Fewer records than asked for, and more of the log to read: the caller goes on.
+            response.nextMarker = resume.description
+        }
         return response
     }
 
