@@ -19,8 +19,15 @@ public final class LastUsageTracker: Service, Sendable {
         }
     }
 
-    private let pending = Mutex<[String: Use]>([:])
-    private let recent = Mutex<[String: KeyUsageRecord]>([:])
+    private struct State {
+        /// Uses not yet written.
+        var pending: [String: Use] = [:]
+        /// The last batch taken for writing: answered from memory while its write is in flight
+        /// and one interval after, so no answer misses a use the database does not have yet.
+        var recent: [String: KeyUsageRecord] = [:]
+    }
+
+    private let state = Mutex(State())
     let store: LastUsageStore
     let interval: Duration
     let logger: Logger
@@ -34,12 +41,12 @@ public final class LastUsageTracker: Service, Sendable {
     /// `requestID` is the request's id in the audit log, so the two can be matched.
     func record(keyID: String, operation: String, requestID: String) {
         let use = Use(operation: operation, date: Date(), requestID: requestID)
-        self.pending.withLock { $0[keyID] = use }
+        self.state.withLock { $0.pending[keyID] = use }
     }
 
     /// The latest use this kmsd has seen and not yet flushed (or flushed lately).
     func latest(keyID: String) -> KeyUsageRecord? {
-        self.pending.withLock { $0[keyID] }?.record ?? self.recent.withLock { $0[keyID] }
+        self.state.withLock { $0.pending[keyID]?.record ?? $0.recent[keyID] }
     }
 
     public func run() async throws {
@@ -47,21 +54,23 @@ public final class LastUsageTracker: Service, Sendable {
     }
 
     func flush() async {
-        let taken = self.pending.withLock { pending in
-            let taken = pending
-            pending.removeAll(keepingCapacity: true)
+        // Taken and kept as `recent` under one lock: before, a use taken for writing was in
+        // neither map until its write committed, and GetKeyLastUsage could miss it.
+        let taken = self.state.withLock { state -> [String: Use] in
+            let taken = state.pending
+            guard !taken.isEmpty else { return taken }
+            state.pending.removeAll(keepingCapacity: true)
+            state.recent = taken.mapValues(\.record)
             return taken
         }
         guard !taken.isEmpty else { return }
         let batch = taken.mapValues(\.record)
         do {
             try await self.store.record(batch)
-            // Kept one more interval, so an answer in between never goes backwards.
-            self.recent.withLock { $0 = batch }
         } catch {
             self.logger.warning("writing key last use failed; retrying next round", metadata: ["keys": "\(batch.count)", "error": "\(String(reflecting: error))"])
-            self.pending.withLock { pending in
-                for (key, use) in taken where (pending[key]?.date ?? .distantPast) < use.date { pending[key] = use }
+            self.state.withLock { state in
+                for (key, use) in taken where (state.pending[key]?.date ?? .distantPast) < use.date { state.pending[key] = use }
             }
         }
     }
