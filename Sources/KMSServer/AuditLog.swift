@@ -187,7 +187,7 @@ public final class AuditLog: Sendable {
             }
             let written: Bool
             do {
-                written = try await self.store.append(records, to: self.chain, expecting: expected, on: connection)
+                written = try await self.store.append(records, expecting: expected, on: connection)
             } catch {
                 self.state.withLock { $0.head = nil }
                 throw error
@@ -235,6 +235,26 @@ public final class AuditLog: Sendable {
         }
     }
 
+    /// The next batch, waiting for one while the connection is held; nil once the watchdog
+    /// stopped the idle writer.
+    private func nextBatch() async -> [Waiter]? {
+        while true {
+            if let batch = self.takeBatch(stopWhenEmpty: false) { return batch }
+            guard await self.waitForRecords() else { return nil }
+        }
+    }
+
+    /// Writes one batch and answers its requests.
+    private func commit(_ batch: [Waiter], on connection: PostgresConnection) async throws {
+        let started = ContinuousClock.now
+        // Records of requests already failed by the watchdog are written all the same: the
+        // operation happened, only its answer was withheld.
+        try await self.write(batch, on: connection)
+        ServiceMetrics.shared.auditCommit.recordNanoseconds(ServiceMetrics.nanoseconds(ContinuousClock.now - started))
+        ServiceMetrics.shared.auditBatchSize.record(batch.count)
+        for waiter in batch { waiter.resume() }
+    }
+
     /// Writes batches while records come, on one connection held meanwhile and on that
     /// connection's own event loop, so a batch's round trip crosses no threads. When a batch
     /// fails, its requests fail, the connection goes back to the pool (which drops it if broken)
@@ -245,21 +265,10 @@ public final class AuditLog: Sendable {
             do {
                 try await self.store.withConnection { connection in
                     try await withTaskExecutorPreference(EventLoopTaskExecutor(connection.eventLoop)) {
-                        while true {
-                            let started = ContinuousClock.now
-                            // Records of requests already failed by the watchdog are written all the
-                            // same: the operation happened, only its answer was withheld.
-                            try await self.write(batch, on: connection)
-                            ServiceMetrics.shared.auditCommit.recordNanoseconds(ServiceMetrics.nanoseconds(ContinuousClock.now - started))
-                            ServiceMetrics.shared.auditBatchSize.record(batch.count)
-                            for waiter in batch { waiter.resume() }
-                            while true {
-                                if let next = self.takeBatch(stopWhenEmpty: false) {
-                                    batch = next
-                                    break
-                                }
-                                guard await self.waitForRecords() else { return }
-                            }
+                        try await self.commit(batch, on: connection)
+                        while let next = await self.nextBatch() {
+                            batch = next
+                            try await self.commit(batch, on: connection)
                         }
                     }
                 }

@@ -85,33 +85,29 @@ public struct AuditStore: Sendable {
         throw StoreError.invalid("the audit chain \(chain) has no head row")
     }
 
-    /// Appends `records`, chained from `expected`, as one segment in one statement (one round
+    /// Appends `records` to their chain, chained from `expected`, as one segment in one statement (one round
     /// trip, its own commit): the head moves to the last record only if it is still `expected`,
     /// and the segment goes in only if it moved. False when another writer extended the chain
     /// first; nothing was written then.
-    public func append(_ records: [AuditRecord], to chain: String, expecting expected: Head) async throws -> Bool {
-        try await self.client.withConnection { try await self.append(records, to: chain, expecting: expected, on: $0) }
+    public func append(_ records: [AuditRecord], expecting expected: Head) async throws -> Bool {
+        try await self.client.withConnection { try await self.append(records, expecting: expected, on: $0) }
     }
 
     /// The same on a connection the writer holds: the log's one writer keeps a connection for as
     /// long as records keep coming, rather than leasing one from the pool per batch (each lease
     /// and release wakes the pool's own task on another thread).
-    public func append(
-        _ records: [AuditRecord], to chain: String, expecting expected: Head, on connection: PostgresConnection
-    ) async throws -> Bool {
+    public func append(_ records: [AuditRecord], expecting expected: Head, on connection: PostgresConnection) async throws -> Bool {
         guard let first = records.first, let last = records.last else { return true }
-        // A batch names few distinct values, mostly the same ones over and over: a linear look
-        // through a short array is cheaper than hashing every string into a set.
-        func add(_ value: String, to values: inout [String]) {
-            if !values.contains(value) { values.append(value) }
-        }
-        var keyARNs: [String] = [], principals: [String] = [], operations: [String] = [], errorCodes: [String] = []
+        // A batch extends one chain: the one its records name.
+        let chain = first.chain
+        precondition(records.allSatisfy { $0.chain == chain }, "an audit batch spans chains")
+        var keyARNs: Set<String> = [], principals: Set<String> = [], operations: Set<String> = [], errorCodes: Set<String> = []
         var earliest = first.entry.microseconds, latest = earliest
         for record in records {
-            for arn in record.entry.keyARNs { add(arn, to: &keyARNs) }
-            add(record.entry.principalARN, to: &principals)
-            add(record.entry.operation, to: &operations)
-            if let code = record.entry.errorCode { add(code, to: &errorCodes) }
+            keyARNs.formUnion(record.entry.keyARNs)
+            principals.insert(record.entry.principalARN)
+            operations.insert(record.entry.operation)
+            if let code = record.entry.errorCode { errorCodes.insert(code) }
             let micros = record.entry.microseconds
             earliest = min(earliest, micros)
             latest = max(latest, micros)
@@ -119,7 +115,7 @@ public struct AuditStore: Sendable {
         let statement = AppendSegment(
             chain: chain, lastSequence: last.sequence, lastHash: ByteBuffer(bytes: last.hash), expectedSequence: expected.sequence,
             expectedHash: ByteBuffer(bytes: expected.hash), firstSequence: first.sequence, earliest: earliest, latest: latest,
-            keyARNs: keyARNs, principals: principals, operations: operations, errorCodes: errorCodes,
+            keyARNs: Array(keyARNs), principals: Array(principals), operations: Array(operations), errorCodes: Array(errorCodes),
             records: AuditSegment.encode(records)
         )
         var written = false

@@ -81,9 +81,9 @@ import Testing
                 appended.append(AuditRecord(sequence: last.sequence + 1, entry: entry, previousHash: last.hash, hash: hash))
                 last = AuditStore.Head(sequence: last.sequence + 1, hash: hash)
             }
-            #expect(try await store.append(appended, to: "default", expecting: head))
+            #expect(try await store.append(appended, expecting: head))
             // A writer that lost the race writes nothing.
-            #expect(try await !store.append(appended, to: "default", expecting: head))
+            #expect(try await !store.append(appended, expecting: head))
             let all = try #require(try await store.walk(chain: "default", afterSegment: .min, segments: 100)).records
             #expect(all == legacy + appended)
             #expect(AuditChain.firstBreak(in: all, after: (0, AuditChain.genesis)) == nil)
@@ -110,7 +110,7 @@ import Testing
             let entry = Self.entry(1_764_400_003_000_000, operation: "Sign", keyARNs: [key])
             let record = AuditRecord(chain: "replica-b", sequence: 1, entry: entry, previousHash: fresh.hash,
                                      hash: AuditChain.hash(sequence: 1, entry: entry, previous: fresh.hash))
-            #expect(try await store.append([record], to: "replica-b", expecting: fresh))
+            #expect(try await store.append([record], expecting: fresh))
             #expect(try await store.chains().map(\.chain) == ["default", "replica-b"])
             #expect(try await store.head(of: "default") == last)
             #expect(try await store.walk(chain: "replica-b", afterSegment: .min, segments: 10)?.records == [record])

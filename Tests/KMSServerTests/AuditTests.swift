@@ -94,6 +94,15 @@ import Testing
         await stack.stop()
     }
 
+    static let storedSegments = "SELECT chain_id, first_seq, records FROM kms_audit_segments ORDER BY chain_id, first_seq"
+
+    /// Every stored record, read behind the service's back.
+    static func storedRecords(_ stack: KMSStack) async throws -> [AuditRecord] {
+        try await stack.database.withClient { client in
+            try await Self.decodeAll(try await client.query(PostgresQuery(unsafeSQL: Self.storedSegments), logger: Logger(label: "test")))
+        }
+    }
+
     static func decodeAll(_ rows: PostgresRowSequence) async throws -> [AuditRecord] {
         var records: [AuditRecord] = []
         for try await (chain, first, stored) in rows.decode((String, Int64, ByteBuffer).self) {
@@ -108,7 +117,7 @@ import Testing
         let logger = Logger(label: "test")
         try await stack.database.withClient { client in
             try await client.withTransaction(logger: logger) { connection in
-                let rows = try await connection.query("SELECT chain_id, first_seq, records FROM kms_audit_segments ORDER BY chain_id, first_seq FOR UPDATE", logger: logger)
+                let rows = try await connection.query(PostgresQuery(unsafeSQL: Self.storedSegments + " FOR UPDATE"), logger: logger)
                 let records = change(try await Self.decodeAll(rows))
                 try await connection.query("ALTER TABLE kms_audit_segments DISABLE TRIGGER kms_audit_segments_append_only", logger: logger)
                 try await connection.query("DELETE FROM kms_audit_segments", logger: logger)
@@ -135,9 +144,7 @@ import Testing
         let key = try await kms.createKey()
         for index in 0..<6 { _ = try await kms.encrypt(key.keyID, [UInt8(index)]) }
         #expect(try await Self.verify(kms).intact)
-        let original = try await stack.database.withClient { client in
-            try await Self.decodeAll(try await client.query("SELECT chain_id, first_seq, records FROM kms_audit_segments ORDER BY chain_id, first_seq", logger: Logger(label: "test")))
-        }
+        let original = try await Self.storedRecords(stack)
         #expect(original.map(\.sequence) == Array(1...Int64(original.count)))
         let restore: @Sendable ([AuditRecord]) -> [AuditRecord] = { records in
             let kept = records.filter { record in !original.contains { $0.sequence == record.sequence } }
@@ -176,9 +183,7 @@ import Testing
         #expect(try await Self.verify(kms).intact)
         // The newest record deleted: the chain's head row still names it.
         let newest = try await Self.verify(kms).recordsChecked
-        let whole = try await stack.database.withClient { client in
-            try await Self.decodeAll(try await client.query("SELECT chain_id, first_seq, records FROM kms_audit_segments ORDER BY chain_id, first_seq", logger: Logger(label: "test")))
-        }
+        let whole = try await Self.storedRecords(stack)
         try await Self.tamper(stack) { _ in Array(whole.dropLast()) }
         result = try await Self.verify(kms)
         #expect(!result.intact && result.reason.contains("deleted from its end"), "\(result.reason)")

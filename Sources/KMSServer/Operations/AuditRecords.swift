@@ -152,7 +152,7 @@ extension AdminAuditRecord {
         self.encryptionContext = record.entry.encryptionContext ?? [:]
         self.grantID = record.entry.grantID ?? ""
         self.errorCode = record.entry.errorCode ?? ""
-        self.hash = record.hash.map { String(format: "%02x", $0) }.joined()
+        self.hash = hex(record.hash)
         self.chainID = record.chain
     }
 }
