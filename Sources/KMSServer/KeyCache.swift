@@ -19,25 +19,55 @@ public struct CachedKey: Sendable {
     public var requestAlias: String?
     /// The key's tags, for aws:ResourceTag/<key>.
     public let tags: [String: String]
+    /// Set on a provisional AWS managed key (not stored yet; see `KMSService.resolve`): the
+    /// alias that names it.
+    public var pendingAWSManagedAlias: String?
 
     public init(record: KeyRecord, materials: [StoredMaterial], grants: [GrantRecord] = [], aliases: [String] = [], tags: [String: String] = [:]) {
         self.record = record
         self.aliases = aliases
         self.tags = tags
         self.materials = Dictionary(materials.map { ($0.materialID, $0) }, uniquingKeysWith: { first, _ in first })
-        self.grants = grants.map {
-            KeyAccess.GrantRule(
-                id: $0.grantID, granteePrincipal: $0.granteePrincipal, operations: Set($0.operations),
-                encryptionContextEquals: $0.encryptionContextEquals, encryptionContextSubset: $0.encryptionContextSubset
-            )
-        }
+        self.grants = grants.map(Self.rule)
         self.grantIDs = Set(grants.map(\.grantID))
-        // Policies are validated before they are stored; one that no longer parses allows nothing.
-        self.policy = (try? PolicyDocument.parse(record.policy, kind: .resource))
-            ?? PolicyDocument(version: nil, id: nil, statements: [])
+        // Policies are validated before they are stored; one that no longer parses denies
+        // everything, grants included (see StoredPolicy).
+        self.policy = (try? PolicyDocument.parse(record.policy, kind: .resource)) ?? StoredPolicy.denyAllResource
     }
 
     public var currentMaterial: StoredMaterial? { self.materials[self.record.currentMaterialID] }
+
+    private init(copying key: CachedKey, grants: [KeyAccess.GrantRule], grantIDs: Set<String>) {
+        self.record = key.record
+        self.materials = key.materials
+        self.policy = key.policy
+        self.grants = grants
+        self.grantIDs = grantIDs
+        self.aliases = key.aliases
+        self.requestAlias = key.requestAlias
+        self.tags = key.tags
+        self.pendingAWSManagedAlias = key.pendingAWSManagedAlias
+    }
+
+    /// This key as policies alone judge it, without its grants.
+    func withoutGrants() -> CachedKey {
+        CachedKey(copying: self, grants: [], grantIDs: [])
+    }
+
+    /// This key with grants the cache did not have yet (a grant token's), for one request.
+    func adding(grants records: [GrantRecord]) -> CachedKey {
+        let new = records.filter { !self.grantIDs.contains($0.grantID) }
+        return CachedKey(
+            copying: self, grants: self.grants + new.map(Self.rule), grantIDs: self.grantIDs.union(new.map(\.grantID))
+        )
+    }
+
+    static func rule(_ grant: GrantRecord) -> KeyAccess.GrantRule {
+        KeyAccess.GrantRule(
+            id: grant.grantID, granteePrincipal: grant.granteePrincipal, operations: Set(grant.operations),
+            encryptionContextEquals: grant.encryptionContextEquals, encryptionContextSubset: grant.encryptionContextSubset
+        )
+    }
 }
 
 /// Key records, alias targets, principals and SigV4 signing keys, so that the hot path (Encrypt, Decrypt, GenerateDataKey on a
@@ -58,6 +88,8 @@ public final class KeyCache: Sendable {
         var aliases: [String: Entry<String>] = [:]
         var principals: [String: Entry<CachedPrincipal>] = [:]
         var signingKeys: [String: Entry<CachedSigningKey>] = [:]
+        /// "key id/grant id" of grant tokens that named no grant of that key.
+        var unknownGrants: [String: ContinuousClock.Instant] = [:]
         var generation: UInt64 = 0
         var listening = false
     }
@@ -144,6 +176,27 @@ public final class KeyCache: Sendable {
             state.signingKeys[key] = Entry(value: value, expires: expires)
         }
     }
+
+    /// Whether a grant token's grant id was looked up for this key recently and not found.
+    /// Kept even while the change listener is down: it only saves queries, and a grant id is
+    /// known to its caller only after the grant has committed, so a real one is never here.
+    func isUnknownGrant(_ grantID: String, keyID: String) -> Bool {
+        let now = ContinuousClock.now
+        return self.state.withLock { state in
+            guard let expires = state.unknownGrants["\(keyID)/\(grantID)"] else { return false }
+            return expires > now
+        }
+    }
+
+    func rememberUnknownGrant(_ grantID: String, keyID: String) {
+        let expires = ContinuousClock.now + self.lifetime
+        self.state.withLock { state in
+            if state.unknownGrants.count >= Self.unknownGrantCapacity { state.unknownGrants.removeAll(keepingCapacity: true) }
+            state.unknownGrants["\(keyID)/\(grantID)"] = expires
+        }
+    }
+
+    static let unknownGrantCapacity = 10_000
 
     /// Any change to a principal (its access keys included) drops its signing keys too: an
     /// access key deleted and imported again under the same id must not keep its old secret.

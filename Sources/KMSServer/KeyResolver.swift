@@ -3,28 +3,66 @@ import KMSDomain
 import KMSStore
 
 extension KMSService {
-    /// The one place a KeyId becomes a key: key id, key ARN, alias name or alias ARN, in the
-    /// caller's account and region, from the cache when possible.
-    func resolve(_ text: String, for caller: Caller, accepting accepted: KeyReference.Accepted = .keyOrAlias, field: String = "keyId") async throws(KMSError) -> CachedKey {
+    /// The one place a KeyId becomes a key: key id, key ARN, alias name or alias ARN, from the
+    /// cache when possible. As at AWS, a bare key id or alias name names a key of the caller's
+    /// own account and region; another account's key needs its key ARN or alias ARN; and every
+    /// key is regional: an ARN of another region than the caller's is not found.
+    ///
+    /// `creatingAWSManaged`: an operation that may be the first use of `alias/aws/<service>`
+    /// gets a provisional key (nothing written) that `authorizedUse` creates once the caller
+    /// is authorized; everywhere else such an alias is simply not found until it exists.
+    func resolve(
+        _ text: String, for caller: Caller, accepting accepted: KeyReference.Accepted = .keyOrAlias, field: String = "keyId",
+        creatingAWSManaged: Bool = false
+    ) async throws(KMSError) -> CachedKey {
         let reference = try KeyReference.parse(text, accepting: accepted, field: field)
         switch reference {
         case .keyID(let id):
-            return try await self.loadKey(id, named: text)
+            let key = try await self.loadKey(id, named: text)
+            guard key.record.account == caller.account, key.record.region == caller.region else { throw Self.notFound(text) }
+            return key
         case .keyARN(let arn):
             try self.checkScope(arn, caller: caller, text: text)
             guard case .key(let id) = arn.resource else { throw Self.notFound(text) }
-            return try await self.loadKey(id, named: text)
+            let key = try await self.loadKey(id, named: text)
+            // The ARN must be the key's own: a real key id under another account's ARN is not that key.
+            guard key.record.account == arn.account, key.record.region == arn.region else { throw Self.notFound(text) }
+            return key
         case .aliasName(let name):
-            var key = try await self.loadAlias(account: caller.account, region: caller.region, name: name, text: text)
+            var key = try await self.loadAlias(
+                account: caller.account, region: caller.region, name: name, text: text, caller: caller,
+                creatingAWSManaged: creatingAWSManaged
+            )
             key.requestAlias = name
             return key
         case .aliasARN(let arn):
             try self.checkScope(arn, caller: caller, text: text)
             guard case .alias(let name) = arn.resource else { throw Self.notFound(text) }
-            var key = try await self.loadAlias(account: arn.account, region: arn.region, name: name, text: text)
+            var key = try await self.loadAlias(
+                account: arn.account, region: arn.region, name: name, text: text, caller: caller,
+                creatingAWSManaged: creatingAWSManaged
+            )
             key.requestAlias = name
             return key
         }
+    }
+
+    /// Authorizes `action` on a key the caller named; when that key is a provisional AWS
+    /// managed key (see `resolve`), creates it now, so nothing is written for a caller who is
+    /// refused.
+    func authorizedUse(
+        _ key: CachedKey, _ caller: Caller, action: String, encryptionContext: [String: String]? = nil,
+        conditions: [String: [String]] = [:]
+    ) async throws(KMSError) -> CachedKey {
+        try self.gate.authorize(caller, action: action, key: key, encryptionContext: encryptionContext, conditions: conditions)
+        guard let alias = key.pendingAWSManagedAlias else { return key }
+        var created = try await self.createAWSManagedKey(key)
+        created.requestAlias = alias
+        if created.record.keyID != key.record.keyID {
+            // Another request (or kmsd) created it first: judge the caller against that key.
+            try self.gate.authorize(caller, action: action, key: created, encryptionContext: encryptionContext, conditions: conditions)
+        }
+        return created
     }
 
     /// A key by id, whatever its account: callers must still pass `authorize`.
@@ -48,11 +86,21 @@ extension KMSService {
     }
 
     /// A grant token makes its grant count at once, even before this kmsd has heard of it:
-    /// a key whose cached grants miss a token's grant is read again.
+    /// grants a token names that the cached key lacks are read (by id, one indexed query) and
+    /// added to this request's copy of the key. Nothing shared changes: the cached key is not
+    /// evicted, and a token that names no grant of this key is remembered as such for a while,
+    /// so made-up tokens cost their sender a query at most, and other callers nothing.
     func freshen(_ key: CachedKey, grantTokens: [String]) async throws(KMSError) -> CachedKey {
-        let named = grantTokens.compactMap(GrantToken.grantID(from:))
-        guard named.contains(where: { !key.grantIDs.contains($0) }) else { return key }
-        return try await self.reloadKey(key.record.keyID)
+        guard !grantTokens.isEmpty, key.pendingAWSManagedAlias == nil else { return key }
+        let missing = Set(grantTokens.compactMap(GrantToken.grantID(from:)))
+            .filter { !key.grantIDs.contains($0) && !self.cache.isUnknownGrant($0, keyID: key.record.keyID) }
+        guard !missing.isEmpty else { return key }
+        let found = try await self.store { try await self.grants.find(grantIDs: Array(missing)) }
+            .filter { $0.keyID == key.record.keyID }
+        for id in missing where !found.contains(where: { $0.grantID == id }) {
+            self.cache.rememberUnknownGrant(id, keyID: key.record.keyID)
+        }
+        return found.isEmpty ? key : key.adding(grants: found)
     }
 
     /// Drops a key from the cache and reads it again (after a change of our own, or when a
@@ -62,7 +110,9 @@ extension KMSService {
         return try await self.loadKey(keyID, named: keyID)
     }
 
-    private func loadAlias(account: String, region: String, name: String, text: String) async throws(KMSError) -> CachedKey {
+    private func loadAlias(
+        account: String, region: String, name: String, text: String, caller: Caller, creatingAWSManaged: Bool
+    ) async throws(KMSError) -> CachedKey {
         let aliasKey = KeyCache.aliasKey(account: account, region: region, name: name)
         if let target = self.cache.aliasTarget(aliasKey) {
             return try await self.loadKey(target, named: text)
@@ -72,16 +122,17 @@ extension KMSService {
             self.cache.storeAlias(aliasKey, target: alias.targetKeyID, loadedAt: generation)
             return try await self.loadKey(alias.targetKeyID, named: text)
         }
-        // alias/aws/<service> names the account's AWS managed key, which exists once named.
-        if let service = Self.awsManagedService(name), self.scope.regions.contains(region) {
-            let keyID = try await self.createAWSManagedKey(account: account, region: region, aliasName: name, service: service)
-            return try await self.loadKey(keyID, named: text)
+        // alias/aws/<service> names the AWS managed key of a real AWS service, which appears on
+        // first use: only the caller's own account and region, and only once authorized.
+        if creatingAWSManaged, account == caller.account, region == caller.region,
+           let service = AWSManagedServices.service(ofAlias: name) {
+            return self.provisionalAWSManagedKey(account: account, region: region, aliasName: name, service: service)
         }
         throw KMSError(.notFound, "Alias \(self.scope.aliasARN(account: account, region: region, name: name)) is not found.")
     }
 
     private func checkScope(_ arn: KMSResourceARN, caller: Caller, text: String) throws(KMSError) {
-        guard arn.partition == self.scope.partition, self.scope.regions.contains(arn.region) else {
+        guard arn.partition == self.scope.partition, arn.region == caller.region, self.scope.regions.contains(arn.region) else {
             throw Self.notFound(text)
         }
     }

@@ -16,8 +16,9 @@ public struct CachedPrincipal: Sendable {
 
     public init(record: PrincipalRecord, policies: [IdentityPolicyRecord], accessKeys: [AccessKeyRecord]) {
         self.record = record
-        // Policies are validated before they are stored; one that no longer parses allows nothing.
-        self.policies = policies.compactMap { try? PolicyDocument.parse($0.document, kind: .identity) }
+        // Policies are validated before they are stored. One that no longer parses (a newer
+        // grammar, a hand-edited row) denies everything: dropping it could drop its Deny.
+        self.policies = policies.map { (try? PolicyDocument.parse($0.document, kind: .identity)) ?? StoredPolicy.denyAllIdentity }
         self.activeAccessKeys = Set(accessKeys.filter { $0.status == .active }.map(\.accessKeyID))
         self.policiesHaveConditions = self.policies.contains(where: \.hasConditions)
     }
@@ -83,9 +84,10 @@ public struct PolicyGate: RequestGate {
         }
     }
 
+    @discardableResult
     public func authorize(
         _ caller: Caller, action: String, key: CachedKey?, encryptionContext: [String: String]?, conditions: [String: [String]]
-    ) throws(KMSError) {
+    ) throws(KMSError) -> KeyAccess.Via {
         let hasConditions = (key?.policy.hasConditions ?? false) || caller.identityPolicies.contains(where: \.hasConditions)
         let context = caller.requestContext(
             action: action, key: key, encryptionContext: encryptionContext, conditions: conditions,
@@ -97,18 +99,62 @@ public struct PolicyGate: RequestGate {
             if case .denied(let message) = Self.decideWithoutKey(context, caller: caller) {
                 throw KMSError(.accessDenied, message)
             }
-            return
+            return .identityPolicy
         }
         caller.trail.note(key: key, encryptionContext: encryptionContext)
+        if key.record.account != caller.account, !Self.crossAccountActions.contains(action) {
+            // AWS: permissions for other operations have no effect across accounts, whatever
+            // the key policy and the caller's identity policies say.
+            throw KMSError(.accessDenied, "User: \(caller.principalARN) is not authorized to perform: kms:\(action) on resource: \(key.record.arn) because kms:\(action) cannot be used on a key of another account")
+        }
         let decision = KeyAccess.decide(
             context, principalAccount: caller.account, keyAccount: key.record.account,
             keyPolicy: key.policy, identityPolicies: caller.identityPolicies, grants: key.grants,
             encryptionContext: encryptionContext
         )
         switch decision {
-        case .denied(let message): throw KMSError(.accessDenied, message)
-        case .allowed(.grant(let id)): caller.trail.note(grantID: id)
-        case .allowed: break
+        case .denied(let message):
+            throw KMSError(.accessDenied, message)
+        case .allowed(let via):
+            if case .grant(let id) = via { caller.trail.note(grantID: id) }
+            return via
+        }
+    }
+
+    /// The operations AWS lets a principal of another account call on a key (by its ARN), when
+    /// the key policy and the caller's identity policies both allow it. Every other operation
+    /// is refused across accounts.
+    static let crossAccountActions: Set<String> = [
+        "CreateGrant", "Decrypt", "DescribeKey", "DeriveSharedSecret", "Encrypt", "GenerateDataKey", "GenerateDataKeyPair",
+        "GenerateDataKeyPairWithoutPlaintext", "GenerateDataKeyWithoutPlaintext", "GenerateMac", "GetKeyRotationStatus",
+        "GetPublicKey", "ListGrants", "ReEncryptFrom", "ReEncryptTo", "RetireGrant", "RevokeGrant", "Sign", "Verify", "VerifyMac",
+    ]
+
+    /// An alias is an IAM resource of its own: CreateAlias, UpdateAlias and DeleteAlias need
+    /// the action on the alias ARN from an identity policy (an account root has it in its own
+    /// account), besides the action on the key(s) from the key policy.
+    public func authorizeAlias(_ caller: Caller, action: String, aliasARN: String) throws(KMSError) {
+        let hasConditions = caller.identityPolicies.contains(where: \.hasConditions)
+        var context = caller.requestContext(
+            action: action, key: nil, encryptionContext: nil, conditions: [:], policiesHaveConditions: hasConditions
+        )
+        context.resource = aliasARN
+        if case .denied(let message) = Self.decideWithoutKey(context, caller: caller) {
+            throw KMSError(.accessDenied, message)
+        }
+    }
+
+    /// Whether the key policy or an identity policy of the caller explicitly denies `action`
+    /// on `key`: a deny wins even where a grant's own terms would allow (RetireGrant).
+    public func explicitlyDenies(_ caller: Caller, action: String, key: CachedKey) -> Bool {
+        let hasConditions = key.policy.hasConditions || caller.identityPolicies.contains(where: \.hasConditions)
+        let context = caller.requestContext(
+            action: action, key: key, encryptionContext: nil, conditions: [:], policiesHaveConditions: hasConditions
+        )
+        if case .explicitDeny = key.policy.evaluate(context) { return true }
+        return caller.identityPolicies.contains {
+            if case .explicitDeny = $0.evaluate(context) { return true }
+            return false
         }
     }
 

@@ -68,6 +68,15 @@ public struct GrantStore: Sendable {
         return try await Self.decode(rows).first
     }
 
+    /// The grants with these ids that exist (grant tokens naming grants a cache lacks).
+    public func find(grantIDs: [String]) async throws -> [GrantRecord] {
+        guard !grantIDs.isEmpty else { return [] }
+        let rows = try await self.client.query(
+            "SELECT \(unescaped: Self.columns) FROM kms_grants WHERE grant_id = ANY(\(grantIDs))", logger: self.logger
+        )
+        return try await Self.decode(rows)
+    }
+
     /// Deletes a grant; false when there was none.
     public func delete(grantID: String) async throws -> Bool {
         let rows = try await self.client.query("DELETE FROM kms_grants WHERE grant_id = \(grantID) RETURNING 1", logger: self.logger)

@@ -4,43 +4,44 @@ import KMSProto
 import KMSStore
 
 extension KMSService {
-    /// `alias/aws/<service>`: letters, digits and dashes after the reserved prefix.
-    static func awsManagedService(_ aliasName: String) -> String? {
-        guard aliasName.hasPrefix(AliasName.reservedPrefix) else { return nil }
-        let service = aliasName.dropFirst(AliasName.reservedPrefix.count)
-        guard (1...64).contains(service.count),
-              service.unicodeScalars.allSatisfy({ ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "-" })
-        else { return nil }
-        return String(service)
-    }
-
-    /// Creates the account's AWS-managed key for a service on first use of its alias, as AWS
-    /// does. Two kmsd racing both create one; the alias insert picks the winner and the loser's
-    /// key is rolled back with it.
-    func createAWSManagedKey(account: String, region: String, aliasName: String, service: String) async throws(KMSError) -> String {
+    /// The account's AWS managed key for a service as it will be created, held in memory only
+    /// until `createAWSManagedKey` makes it real (after the caller is authorized).
+    func provisionalAWSManagedKey(account: String, region: String, aliasName: String, service: String) -> CachedKey {
         let keyID = UUID().uuidString.lowercased()
-        let arn = self.scope.keyARN(account: account, region: region, keyID: keyID)
-        let material = try await self.generateMaterial(keyID: keyID, keyARN: arn)
         let record = KeyRecord(
-            keyID: keyID, arn: arn, account: account, region: region,
+            keyID: keyID, arn: self.scope.keyARN(account: account, region: region, keyID: keyID), account: account, region: region,
             description: "Default key that protects my \(service) data when no other key is defined",
             state: .enabled, usage: .encryptDecrypt, spec: .symmetricDefault, origin: .awsKMS, manager: .aws,
             creationDate: Date(timeIntervalSince1970: self.now().timeIntervalSince1970.rounded(.down)),
             deletionDate: nil, pendingWindowInDays: nil,
             policy: Self.awsManagedPolicy(partition: self.scope.partition, account: account, region: region, service: service),
-            currentMaterialID: material.materialID, version: 1,
+            currentMaterialID: [], version: 1,
             // AWS managed keys rotate every year, and nobody can change that.
             rotationPeriodInDays: 365, nextRotationDate: self.now().addingTimeInterval(365 * 86400)
         )
-        let created = try await self.store { try await self.keys.insert(record, material: material, alias: aliasName) }
+        var key = CachedKey(record: record, materials: [], aliases: [aliasName])
+        key.pendingAWSManagedAlias = aliasName
+        return key
+    }
+
+    /// Creates a provisional AWS managed key, as AWS does on first use of its alias. Two kmsd
+    /// racing both create one; the alias insert picks the winner and the loser's key is rolled
+    /// back with it. Returns the key that holds the alias.
+    func createAWSManagedKey(_ provisional: CachedKey) async throws(KMSError) -> CachedKey {
+        guard let aliasName = provisional.pendingAWSManagedAlias else { return provisional }
+        var record = provisional.record
+        let material = try await self.generateMaterial(keyID: record.keyID, keyARN: record.arn)
+        record.currentMaterialID = material.materialID
+        let stored = record
+        let created = try await self.store { try await self.keys.insert(stored, material: material, alias: aliasName) }
         if created {
-            self.logger.notice("created AWS managed key", metadata: ["alias": "\(aliasName)", "key_arn": "\(arn)"])
-            return keyID
+            self.logger.notice("created AWS managed key", metadata: ["alias": "\(aliasName)", "key_arn": "\(record.arn)"])
+            return try await self.loadKey(record.keyID, named: aliasName)
         }
-        guard let winner = try await self.store({ try await self.aliases.find(account: account, region: region, name: aliasName) }) else {
+        guard let winner = try await self.store({ try await self.aliases.find(account: record.account, region: record.region, name: aliasName) }) else {
             throw KMSError.internalFailure("the AWS managed key for \(aliasName) could not be created; retry")
         }
-        return winner.targetKeyID
+        return try await self.loadKey(winner.targetKeyID, named: aliasName)
     }
 
     /// AWS's policy for AWS managed keys: the account's principals may use the key only through

@@ -5,12 +5,10 @@ import KMSProto
 extension KMSService {
     func createAlias(_ request: KMSCreateAliasRequest, caller: Caller) async throws(KMSError) -> KMSCreateAliasResponse {
         try AliasName.validate(request.aliasName, creating: true)
-        let target = try await self.resolve(request.targetKeyID, for: caller, accepting: .keyOnly, field: "targetKeyId")
+        let target = try await self.aliasTarget(request.targetKeyID, caller: caller)
+        try self.gate.authorizeAlias(caller, action: "CreateAlias", aliasARN: self.aliasARN(request.aliasName, caller))
         try self.gate.authorize(caller, action: "CreateAlias", key: target)
         try target.record.state.checkModifiable(keyARN: target.record.arn)
-        guard target.record.account == caller.account, target.record.region == caller.region else {
-            throw Self.notFound(request.targetKeyID)
-        }
         let created = try await self.store {
             try await self.aliases.create(account: caller.account, region: caller.region, name: request.aliasName, keyID: target.record.keyID, now: self.now())
         }
@@ -24,7 +22,9 @@ extension KMSService {
     func updateAlias(_ request: KMSUpdateAliasRequest, caller: Caller) async throws(KMSError) -> KMSUpdateAliasResponse {
         try AliasName.validate(request.aliasName, creating: true)
         let current = try await self.resolve(request.aliasName, for: caller, field: "aliasName")
-        let target = try await self.resolve(request.targetKeyID, for: caller, accepting: .keyOnly, field: "targetKeyId")
+        let target = try await self.aliasTarget(request.targetKeyID, caller: caller)
+        // AWS: UpdateAlias on the alias (identity policy) and on both keys (key policies).
+        try self.gate.authorizeAlias(caller, action: "UpdateAlias", aliasARN: self.aliasARN(request.aliasName, caller))
         try self.gate.authorize(caller, action: "UpdateAlias", key: current)
         try self.gate.authorize(caller, action: "UpdateAlias", key: target)
         try target.record.state.checkModifiable(keyARN: target.record.arn)
@@ -42,6 +42,7 @@ extension KMSService {
     func deleteAlias(_ request: KMSDeleteAliasRequest, caller: Caller) async throws(KMSError) -> KMSDeleteAliasResponse {
         try AliasName.validate(request.aliasName, creating: true)
         let current = try await self.resolve(request.aliasName, for: caller, field: "aliasName")
+        try self.gate.authorizeAlias(caller, action: "DeleteAlias", aliasARN: self.aliasARN(request.aliasName, caller))
         try self.gate.authorize(caller, action: "DeleteAlias", key: current)
         let deleted = try await self.store {
             try await self.aliases.delete(account: caller.account, region: caller.region, name: request.aliasName)
@@ -80,5 +81,20 @@ extension KMSService {
             response.nextMarker = Marker.encode(last.aliasName)
         }
         return response
+    }
+
+    /// The key an alias is to point to: by key id or key ARN, and always a key of the caller's
+    /// own account and region (an alias and its key never cross accounts or regions). Another
+    /// account's key is "not found", before any authorization, so nothing about it leaks.
+    private func aliasTarget(_ text: String, caller: Caller) async throws(KMSError) -> CachedKey {
+        let target = try await self.resolve(text, for: caller, accepting: .keyOnly, field: "targetKeyId")
+        guard target.record.account == caller.account, target.record.region == caller.region else {
+            throw Self.notFound(text)
+        }
+        return target
+    }
+
+    private func aliasARN(_ name: String, _ caller: Caller) -> String {
+        self.scope.aliasARN(account: caller.account, region: caller.region, name: name)
     }
 }

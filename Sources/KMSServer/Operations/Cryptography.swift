@@ -9,8 +9,8 @@ extension KMSService {
         try Limits.check(request.plaintext.count, in: Limits.plaintextBytes, field: "plaintext")
         try Validation.grantTokens(request.grantTokens)
         let named = request.hasEncryptionAlgorithm ? request.encryptionAlgorithm.awsName : nil
-        let key = try await self.freshen(try await self.resolve(request.keyID, for: caller), grantTokens: request.grantTokens)
-        try self.gate.authorize(caller, action: "Encrypt", key: key, encryptionContext: request.encryptionContext, conditions: Self.algorithmCondition(named))
+        let namedKey = try await self.freshen(try await self.resolve(request.keyID, for: caller, creatingAWSManaged: true), grantTokens: request.grantTokens)
+        let key = try await self.authorizedUse(namedKey, caller, action: "Encrypt", encryptionContext: request.encryptionContext, conditions: Self.algorithmCondition(named))
         let algorithm = try Validation.encryption(key.record, algorithm: named, now: self.now())
         try Self.checkAsymmetric(key.record, algorithm, context: request.encryptionContext, plaintext: request.plaintext.count)
         try Validation.dryRun(request.dryRun)
@@ -70,11 +70,12 @@ extension KMSService {
         )
         let sourceAlgorithm = try Validation.encryption(source.record, algorithm: sourceNamed, now: self.now())
         try Self.checkAsymmetric(source.record, sourceAlgorithm, context: request.sourceEncryptionContext, plaintext: nil)
-        let destination = try await self.freshen(
-            try await self.resolve(request.destinationKeyID, for: caller, field: "destinationKeyId"), grantTokens: request.grantTokens
+        let namedDestination = try await self.freshen(
+            try await self.resolve(request.destinationKeyID, for: caller, field: "destinationKeyId", creatingAWSManaged: true),
+            grantTokens: request.grantTokens
         )
-        try self.gate.authorize(
-            caller, action: "ReEncryptTo", key: destination, encryptionContext: request.destinationEncryptionContext,
+        let destination = try await self.authorizedUse(
+            namedDestination, caller, action: "ReEncryptTo", encryptionContext: request.destinationEncryptionContext,
             conditions: Self.algorithmCondition(destinationNamed)
         )
         let destinationAlgorithm = try Validation.encryption(destination.record, algorithm: destinationNamed, now: self.now())
@@ -187,8 +188,8 @@ extension KMSService {
             }
         }
         try Validation.grantTokens(grantTokens)
-        let key = try await self.freshen(try await self.resolve(keyID, for: caller), grantTokens: grantTokens)
-        try self.gate.authorize(caller, action: action, key: key, encryptionContext: context)
+        let named = try await self.freshen(try await self.resolve(keyID, for: caller, creatingAWSManaged: true), grantTokens: grantTokens)
+        let key = try await self.authorizedUse(named, caller, action: action, encryptionContext: context)
         try Validation.symmetricEncryption(key.record, algorithm: nil, now: self.now())
         try Validation.dryRun(dryRun)
         var call = WorkerGenerateDataKeyRequest()
@@ -219,11 +220,15 @@ extension KMSService {
             throw KMSError(.incorrectKey, "The key ID in the request does not identify a CMK that can perform this operation.")
         }
         var key: CachedKey
+        let unknownKey = KMSError.invalidCiphertext("The ciphertext refers to a customer master key that does not exist, does not exist in this region, or you are not allowed to access.")
         do {
             key = try await self.loadKey(keyID, named: keyID)
         } catch where error.code == .notFound {
-            throw KMSError.invalidCiphertext("The ciphertext refers to a customer master key that does not exist, does not exist in this region, or you are not allowed to access.")
+            throw unknownKey
         }
+        // Keys are regional: a ciphertext of another region's key is not decrypted here. (Another
+        // account's key is fine: the ciphertext names it, and authorization decides.)
+        guard key.record.region == caller.region else { throw unknownKey }
         key = try await self.freshen(key, grantTokens: grantTokens)
         try self.gate.authorize(caller, action: action, key: key, encryptionContext: encryptionContext, conditions: Self.algorithmCondition(algorithm))
         if key.materials[header.materialID.bytes] == nil {

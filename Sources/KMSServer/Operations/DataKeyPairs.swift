@@ -51,8 +51,8 @@ extension KMSService {
             throw KMSError(.unsupportedOperation, "KeyPairSpec \(spec.rawValue) is not supported by this service.")
         }
         try Validation.grantTokens(grantTokens)
-        let key = try await self.freshen(try await self.resolve(keyID, for: caller), grantTokens: grantTokens)
-        try self.gate.authorize(caller, action: action, key: key, encryptionContext: context, conditions: ["kms:DataKeyPairSpec": [spec.rawValue]])
+        let named = try await self.freshen(try await self.resolve(keyID, for: caller, creatingAWSManaged: true), grantTokens: grantTokens)
+        let key = try await self.authorizedUse(named, caller, action: action, encryptionContext: context, conditions: ["kms:DataKeyPairSpec": [spec.rawValue]])
         try Validation.symmetricEncryption(key.record, algorithm: nil, now: self.now())
         try Validation.dryRun(dryRun)
         var call = WorkerGenerateDataKeyPairRequest()

@@ -48,7 +48,21 @@ extension KMSService {
         if request.hasRetiringPrincipal { conditions["kms:RetiringPrincipal"] = [request.retiringPrincipal] }
         if equals != nil { conditions["kms:GrantConstraintType"] = ["EncryptionContextEquals"] }
         if subset != nil { conditions["kms:GrantConstraintType"] = ["EncryptionContextSubset"] }
-        try self.gate.authorize(caller, action: "CreateGrant", key: key, conditions: conditions)
+        // AWS evaluates kms:EncryptionContext:* of CreateGrant against the new grant's
+        // constraints; they are also what a parent grant's own constraints are checked against.
+        let via = try self.gate.authorize(caller, action: "CreateGrant", key: key, encryptionContext: equals ?? subset, conditions: conditions)
+        if case .grant = via {
+            // On a grant's authority a grantee may pass on only what that grant gives it: a
+            // subset of its operations under constraints at least as strict.
+            let parent = key.grants.first {
+                $0.granteePrincipal == caller.principalARN && $0.operations.contains("CreateGrant")
+                    && $0.permitsChild(operations: Set(operations), encryptionContextEquals: equals, encryptionContextSubset: subset)
+            }
+            guard let parent else {
+                throw KMSError(.accessDenied, "User: \(caller.principalARN) is not authorized to perform: kms:CreateGrant on resource: \(key.record.arn): a grant created on the authority of a grant may give only a subset of that grant's operations, with constraints at least as strict")
+            }
+            caller.trail.note(grantID: parent.id)
+        }
         try key.record.state.checkUsable(keyARN: key.record.arn)
         let grantable = key.record.grantableOperations
         if let invalid = operations.first(where: { !grantable.contains($0) }) {
@@ -59,7 +73,8 @@ extension KMSService {
         let grant = GrantRecord(
             grantID: hex(randomBytes(32)), keyID: key.record.keyID, name: request.hasName ? request.name : nil,
             granteePrincipal: request.granteePrincipal, retiringPrincipal: request.hasRetiringPrincipal ? request.retiringPrincipal : nil,
-            issuingAccount: "arn:\(self.scope.partition):iam::\(caller.account):root", operations: operations.sorted(),
+            // The key's account issues every grant on the key, whoever asked for it.
+            issuingAccount: "arn:\(self.scope.partition):iam::\(key.record.account):root", operations: operations.sorted(),
             encryptionContextEquals: equals, encryptionContextSubset: subset, creationDate: self.now()
         )
         // A retry with the same Name and parameters gets the grant the first attempt made.
@@ -96,6 +111,11 @@ extension KMSService {
         let limit = try Validation.limit(request.hasLimit ? request.limit : nil, range: 1...1000, default: 50)
         let after = try Marker.decode(request.hasMarker ? request.marker : nil)
         try self.gate.authorize(caller, action: "ListRetirableGrants", key: nil)
+        // AWS: the retiring principal must be a principal of the caller's own account; other
+        // accounts' grants (their keys, grantees and constraints) are theirs to list.
+        guard Self.account(ofPrincipal: request.retiringPrincipal) == caller.account else {
+            throw KMSError(.accessDenied, "User: \(caller.principalARN) is not authorized to perform: kms:ListRetirableGrants for a retiring principal of another account")
+        }
         let page = try await self.store { try await self.grants.retirable(by: request.retiringPrincipal, after: after, limit: limit + 1) }
         var response = KMSListRetirableGrantsResponse()
         response.grants = page.prefix(limit).map(Self.entry)
@@ -104,8 +124,10 @@ extension KMSService {
         return response
     }
 
-    /// By the retiring principal, by the grantee when RetireGrant is among its operations, or by
-    /// the account that issued it.
+    /// By the retiring principal, by the grantee when RetireGrant is among the grant's
+    /// operations, or by a principal that the key policy and identity policies allow
+    /// kms:RetireGrant on the grant's key (the key account's root has it by default); an
+    /// explicit deny of kms:RetireGrant wins over all three.
     func retireGrant(_ request: KMSRetireGrantRequest, caller: Caller) async throws(KMSError) -> KMSRetireGrantResponse {
         let grantID: String
         if request.hasGrantToken {
@@ -121,15 +143,24 @@ extension KMSService {
         guard let grant = try await self.store({ try await self.grants.find(grantID: grantID) }) else {
             throw KMSError(.notFound, "Grant \(grantID.prefix(128)) does not exist.")
         }
+        let key: CachedKey
         if request.hasKeyID {
-            let key = try await self.resolve(request.keyID, for: caller, accepting: .keyOnly)
+            key = try await self.resolve(request.keyID, for: caller, accepting: .keyOnly)
             guard key.record.keyID == grant.keyID else { throw KMSError(.notFound, "Grant \(grantID.prefix(128)) is not a grant of \(key.record.arn).") }
+        } else {
+            // A grant token names the grant, and the grant its key, whichever account holds it.
+            key = try await self.loadKey(grant.keyID, named: grant.keyID)
         }
-        let allowed = caller.principalARN == grant.retiringPrincipal
+        let namedByGrant = caller.principalARN == grant.retiringPrincipal
             || (caller.principalARN == grant.granteePrincipal && grant.operations.contains("RetireGrant"))
-            || "arn:\(self.scope.partition):iam::\(caller.account):root" == grant.issuingAccount
-        guard allowed else {
-            throw KMSError(.accessDenied, "User: \(caller.principalARN) is not authorized to perform: kms:RetireGrant on grant \(grantID)")
+        if namedByGrant {
+            caller.trail.note(key: key, encryptionContext: nil)
+            if self.gate.explicitlyDenies(caller, action: "RetireGrant", key: key) {
+                throw KMSError(.accessDenied, "User: \(caller.principalARN) is not authorized to perform: kms:RetireGrant on resource: \(key.record.arn) with an explicit deny")
+            }
+        } else {
+            // Policies only: another grant's RetireGrant operation retires that grant, not this one.
+            try self.gate.authorize(caller, action: "RetireGrant", key: key.withoutGrants())
         }
         try Validation.dryRun(request.dryRun)
         _ = try await self.store { try await self.grants.delete(grantID: grantID) }
@@ -174,6 +205,14 @@ extension KMSService {
     static func sameTerms(_ a: GrantRecord, _ b: GrantRecord) -> Bool {
         a.granteePrincipal == b.granteePrincipal && a.retiringPrincipal == b.retiringPrincipal && a.operations == b.operations
             && a.encryptionContextEquals == b.encryptionContextEquals && a.encryptionContextSubset == b.encryptionContextSubset
+    }
+
+    /// The account of an IAM principal ARN (`arn:aws:iam::<account>:...`); nil for a service
+    /// principal.
+    static func account(ofPrincipal arn: String) -> String? {
+        let parts = arn.split(separator: ":", maxSplits: 5, omittingEmptySubsequences: false)
+        guard parts.count == 6, parts[0] == "arn", parts[2] == "iam", parts[4].count == 12 else { return nil }
+        return String(parts[4])
     }
 
     static func checkPrincipal(_ text: String, field: String) throws(KMSError) {

@@ -71,8 +71,9 @@ extension KMSService {
 
     func describeKey(_ request: KMSDescribeKeyRequest, caller: Caller) async throws(KMSError) -> KMSDescribeKeyResponse {
         try Validation.grantTokens(request.grantTokens)
-        let key = try await self.resolve(request.keyID, for: caller)
-        try self.gate.authorize(caller, action: "DescribeKey", key: key)
+        let key = try await self.authorizedUse(
+            try await self.resolve(request.keyID, for: caller, creatingAWSManaged: true), caller, action: "DescribeKey"
+        )
         var response = KMSDescribeKeyResponse()
         response.keyMetadata = KMSKeyMetadata(key.record)
         return response

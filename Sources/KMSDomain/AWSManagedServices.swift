@@ -1,0 +1,18 @@
+/// The AWS services that own an AWS managed key (`alias/aws/<service>`), as AWS names their
+/// aliases. Only these names make a key appear on first use: a made-up service name is just an
+/// alias that does not exist, so naming it costs nothing and writes nothing.
+public enum AWSManagedServices {
+    public static let names: Set<String> = [
+        "acm", "airflow", "appflow", "backup", "cloud9", "codeartifact", "codecommit", "connect", "dms", "dynamodb",
+        "ebs", "ecr", "elasticfilesystem", "es", "fsx", "glue", "imagebuilder", "kafka", "kinesis", "kinesisvideo",
+        "lambda", "lex", "lightsail", "mq", "opensearchservice", "personalize", "qldb", "rds", "redshift", "s3",
+        "secretsmanager", "ses", "sns", "sqs", "ssm", "timestream", "transfer", "workspaces", "xray",
+    ]
+
+    /// The service of `alias/aws/<service>`, when it is one of `names`.
+    public static func service(ofAlias aliasName: String) -> String? {
+        guard aliasName.hasPrefix(AliasName.reservedPrefix) else { return nil }
+        let service = String(aliasName.dropFirst(AliasName.reservedPrefix.count))
+        return self.names.contains(service) ? service : nil
+    }
+}
