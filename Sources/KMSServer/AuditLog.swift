@@ -26,7 +26,10 @@ public final class AuditTrail: Sendable {
         self.details.withLock { details in
             if !details.keyARNs.contains(key.record.arn) { details.keyARNs.append(key.record.arn) }
             if let alias = key.requestAlias, details.alias == nil { details.alias = alias }
-            if let encryptionContext, !encryptionContext.isEmpty, details.encryptionContext == nil {
+            // The edge refuses larger contexts before anything is recorded; this keeps one
+            // that slipped past (a new operation) out of the log rather than storing it.
+            if let encryptionContext, !encryptionContext.isEmpty, details.encryptionContext == nil,
+               (try? Edge.encryptionContext(encryptionContext)) != nil {
                 details.encryptionContext = encryptionContext
             }
         }

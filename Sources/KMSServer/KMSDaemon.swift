@@ -43,6 +43,9 @@ public struct KMSDaemon: Service {
         public var awsJSONHost: String?
         public var awsJSONPort = 7480
         public var awsJSONLimits = AWSJSONEndpoint.Limits()
+        /// Requests a second (and burst) per calling principal and per source address; nil: unlimited.
+        public var principalRate: RequestLimiter.Rate?
+        public var sourceRate: RequestLimiter.Rate?
 
         public init() {}
     }
@@ -75,7 +78,8 @@ public struct KMSDaemon: Service {
             gate: PolicyGate(scope: self.scope, identities: identities, cache: cache, logger: self.logger), logger: self.logger,
             lastUsageFlushInterval: self.settings.lastUsageFlushInterval,
             usageFlushInterval: self.settings.usageFlushInterval, auditTimeout: self.settings.auditTimeout,
-            auditChain: self.settings.auditChain
+            auditChain: self.settings.auditChain,
+            limits: RequestLimits(perPrincipal: self.settings.principalRate, perSource: self.settings.sourceRate)
         )
         let authenticator = ConnectionAuthenticator(
             scope: self.scope, identities: identities, worker: worker,

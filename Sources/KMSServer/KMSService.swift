@@ -25,6 +25,8 @@ public final class KMSService: Sendable {
     let cache: KeyCache
     let worker: WorkerPool
     let gate: any RequestGate
+    /// Requests a second per principal and per source address (ThrottlingException past them).
+    let limits: RequestLimits
     let logger: Logger
     let now: @Sendable () -> Date
 
@@ -40,6 +42,7 @@ public final class KMSService: Sendable {
         auditTimeout: Duration = .seconds(5),
         auditChain: String = AuditRecord.defaultChain,
         audit: Bool = true,
+        limits: RequestLimits = RequestLimits(),
         now: @escaping @Sendable () -> Date = { Date() }
     ) {
         self.scope = scope
@@ -56,6 +59,7 @@ public final class KMSService: Sendable {
         self.cache = cache
         self.worker = worker
         self.gate = gate
+        self.limits = limits
         self.logger = logger
         self.now = now
     }

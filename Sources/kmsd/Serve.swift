@@ -49,6 +49,8 @@ struct Serve: AsyncParsableCommand {
     ) var certificatePrincipals: [String] = []
     @Option(help: "Serve Prometheus metrics at GET /metrics on host:port (KMSD_METRICS_LISTEN). Default: not served.") var metricsListen: String?
     @Option(name: .customLong("aws-json-listen"), help: "Serve the AWS JSON API (aws CLI, boto3, AWS SDKs) on host:port, HTTPS when TLS is configured (KMSD_AWS_JSON_LISTEN). Default: not served.") var awsJSONListen: String?
+    @Option(help: "Requests a second one principal may make, as RATE or RATE/BURST; past it, ThrottlingException (KMSD_MAX_REQUESTS_PER_PRINCIPAL). Default: unlimited.") var maxRequestsPerPrincipal: String?
+    @Option(help: "Requests a second from one source address, as RATE or RATE/BURST, counted before authentication (KMSD_MAX_REQUESTS_PER_SOURCE). Default: unlimited.") var maxRequestsPerSource: String?
     @Flag(help: "DEVELOPMENT ONLY: serve connections that present no credentials as the default account's root.") var insecureDevNoAuth = false
 
     func run() async throws {
@@ -133,6 +135,8 @@ struct Serve: AsyncParsableCommand {
             settings.metricsPort = metricsPort
             settings.renderMetrics = { registry.emitToBuffer() }
         }
+        settings.principalRate = try Self.rate(pick(maxRequestsPerPrincipal, "MAX_REQUESTS_PER_PRINCIPAL", file.maxRequestsPerPrincipal, { $0 }), "--max-requests-per-principal")
+        settings.sourceRate = try Self.rate(pick(maxRequestsPerSource, "MAX_REQUESTS_PER_SOURCE", file.maxRequestsPerSource, { $0 }), "--max-requests-per-source")
         settings.insecureNoAuthentication = insecureDevNoAuth || environment("INSECURE_DEV_NO_AUTH") == "1" || file.insecureDevNoAuth == true
         let connections = max(2, pick(databaseConnections, "DATABASE_CONNECTIONS", file.databaseConnections, { Int($0) }) ?? 20)
 
@@ -169,6 +173,16 @@ struct Serve: AsyncParsableCommand {
             )
         )
         try await group.run()
+    }
+
+    /// "RATE" or "RATE/BURST", both positive numbers.
+    static func rate(_ text: String?, _ option: String) throws -> RequestLimiter.Rate? {
+        guard let text else { return nil }
+        let parts = text.split(separator: "/", omittingEmptySubsequences: false)
+        guard (1...2).contains(parts.count), let perSecond = Double(parts[0]), perSecond > 0,
+              parts.count == 1 || Double(parts[1]).map({ $0 >= 1 }) == true
+        else { throw ValidationError("\(option) must be RATE or RATE/BURST (positive numbers), not '\(text)'") }
+        return RequestLimiter.Rate(perSecond: perSecond, burst: parts.count == 2 ? Double(parts[1]) : nil)
     }
 
     /// The host name as a chain id: each replica (each pod) its own chain without configuration.

@@ -30,6 +30,8 @@ struct SettingsFile: Decodable {
     var insecureDevNoAuth: Bool?
     var awsJSONListen: String?
     var metricsListen: String?
+    var maxRequestsPerPrincipal: String?
+    var maxRequestsPerSource: String?
 
     static func load(_ path: String?) throws -> SettingsFile {
         guard let path else { return SettingsFile() }
