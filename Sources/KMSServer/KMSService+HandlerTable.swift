@@ -17,15 +17,22 @@ extension KMSService {
                 let started = ContinuousClock.now
                 var caller: Caller
                 do {
-                    // Sizes and shapes first: nothing is looked up, authorized or written for a
-                    // request that breaks them (its refusal's record carries none of its fields).
-                    if let checked = request as? any EdgeChecked { try checked.checkAtEdge() }
                     try self.limits.admit(source: context.connection.remoteIP)
                     caller = try await self.gate.caller(for: context.connection)
-                    try self.limits.admit(principal: caller.principalARN)
                     caller.requestID = context.externalID ?? RequestID.next()
                 } catch {
                     try await self.audit(nil, context: context, operation: method.name, error: error)
+                    throw error
+                }
+                do {
+                    // Sizes and shapes next, once the caller is known (so the refusal is counted
+                    // and audited as theirs): no key is looked up or authorized, and nothing of
+                    // the request is recorded, for a request that breaks them.
+                    if let checked = request as? any EdgeChecked { try checked.checkAtEdge() }
+                    try self.limits.admit(principal: caller.principalARN)
+                } catch {
+                    try await self.audit(caller, context: context, operation: method.name, error: error)
+                    ServiceMetrics.shared.request(method.name, result: Self.code(of: error), duration: ContinuousClock.now - started)
                     throw error
                 }
                 let response: Response

@@ -164,11 +164,14 @@ import Testing
     }
 
     @Test func sizesAreCheckedBeforeAuthorizationAndCallersAreThrottled() async throws {
-        let stack = try await KMSStack.start(kmsdArguments: ["--max-requests-per-principal", "5/20"])
+        // A bucket of 12 that (at 0.01 a second) does not refill during the test: the admin
+        // makes 6 calls here, `nobody` 15, so exactly its last 3 are throttled.
+        let stack = try await KMSStack.start(kmsdArguments: ["--max-requests-per-principal", "0.01/12"])
         let (_, nobody) = try await stack.principal("nobody")
+        let (_, other) = try await stack.principal("other")
         let key = try await stack.client.createKey()
         // A caller with no permissions gets ValidationException for a 60 KB context, before
-        // authorization and before anything about it is recorded.
+        // authorization and before anything of it is recorded.
         let huge = ["k": String(repeating: "x", count: 60_000)]
         #expect(await code { _ = try await nobody.encrypt(key.keyID, [1], context: huge) } == "ValidationException")
         var tokens = KMSEncryptRequest()
@@ -178,13 +181,13 @@ import Testing
         #expect(await code { _ = try await nobody.call(KMSMethod.encrypt, tokens) } == "ValidationException")
         let records = try await AuditTests.records(stack.client)
         #expect(!records.contains { $0.encryptionContext["k"] != nil })
+        #expect(records.filter { $0.errorCode == "ValidationException" }.count == 2)
 
-        // Past its rate a principal is throttled; another principal is not.
+        // Past its burst a principal is throttled (retryable); another principal is not.
         var codes: [String?] = []
-        for _ in 0..<40 { codes.append(await code { _ = try await nobody.describe(key.keyID) }) }
-        #expect(codes.contains("ThrottlingException"))
-        #expect(codes.contains("AccessDeniedException"))
-        let (_, other) = try await stack.principal("other")
+        for _ in 0..<15 { codes.append(await code { _ = try await nobody.describe(key.keyID) }) }
+        #expect(codes.prefix(12).allSatisfy { $0 == "AccessDeniedException" })
+        #expect(codes.suffix(3).allSatisfy { $0 == "ThrottlingException" })
         #expect(await code { _ = try await other.describe(key.keyID) } == "AccessDeniedException")
         await stack.stop()
     }
