@@ -35,6 +35,11 @@ public final class AuditTrail: Sendable {
         }
     }
 
+    /// Takes back a key noted for a key that turned out not to exist (a provisional AWS managed key).
+    func forget(keyARN: String) {
+        self.details.withLock { $0.keyARNs.removeAll { $0 == keyARN } }
+    }
+
     func note(grantID: String) {
         self.details.withLock { $0.grantID = grantID }
     }

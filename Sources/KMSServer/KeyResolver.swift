@@ -54,14 +54,24 @@ extension KMSService {
         _ key: CachedKey, _ caller: Caller, action: String, encryptionContext: [String: String]? = nil,
         conditions: [String: [String]] = [:]
     ) async throws(KMSError) -> CachedKey {
-        try self.gate.authorize(caller, action: action, key: key, encryptionContext: encryptionContext, conditions: conditions)
-        guard let alias = key.pendingAWSManagedAlias else { return key }
+        guard let alias = key.pendingAWSManagedAlias else {
+            try self.gate.authorize(caller, action: action, key: key, encryptionContext: encryptionContext, conditions: conditions)
+            return key
+        }
+        do {
+            try self.gate.authorize(caller, action: action, key: key, encryptionContext: encryptionContext, conditions: conditions)
+        } catch {
+            // The provisional key never existed: neither the answer nor the record names it.
+            caller.trail.forget(keyARN: key.record.arn)
+            let aliasARN = self.scope.aliasARN(account: key.record.account, region: key.record.region, name: alias)
+            throw KMSError(.accessDenied, "User: \(caller.principalARN) is not authorized to perform: kms:\(action) on resource: \(aliasARN)")
+        }
+        caller.trail.forget(keyARN: key.record.arn)
         var created = try await self.createAWSManagedKey(key)
         created.requestAlias = alias
-        if created.record.keyID != key.record.keyID {
-            // Another request (or kmsd) created it first: judge the caller against that key.
-            try self.gate.authorize(caller, action: action, key: created, encryptionContext: encryptionContext, conditions: conditions)
-        }
+        // Judged again against the stored key (another request or kmsd may have created it
+        // first), which also puts the real key in the request's record.
+        try self.gate.authorize(caller, action: action, key: created, encryptionContext: encryptionContext, conditions: conditions)
         return created
     }
 

@@ -121,7 +121,14 @@ import Testing
         }
         let before = try await keyCount()
         // Nobody with no permissions names alias/aws/s3: refused, and nothing is created.
-        #expect(await code { _ = try await nobody.describe("alias/aws/s3") } == "AccessDeniedException")
+        do {
+            _ = try await nobody.describe("alias/aws/s3")
+            Issue.record("a caller without permissions described alias/aws/s3")
+        } catch let error as KMSClientError {
+            #expect(error.code == "AccessDeniedException")
+            // It names the alias, not the id of a key that was never created.
+            #expect(error.message.hasSuffix("on resource: arn:aws:kms:us-east-1:\(Self.accountA):alias/aws/s3"))
+        }
         #expect(await code { _ = try await nobody.encrypt("alias/aws/ebs", [1]) } == "AccessDeniedException")
         // A made-up service is just an alias that does not exist.
         #expect(await code { _ = try await stack.client.describe("alias/aws/not-a-service") } == "NotFoundException")
