@@ -13,13 +13,16 @@ public struct ConnectionAuthenticator: Sendable {
     let identities: IdentityStore
     let worker: WorkerPool
     let allowAnonymous: Bool
+    /// Remembers access key ids that named nothing, so repeating one costs no query.
+    let cache: KeyCache?
     let logger: Logger
 
-    public init(scope: ServiceScope, identities: IdentityStore, worker: WorkerPool, allowAnonymous: Bool, logger: Logger) {
+    public init(scope: ServiceScope, identities: IdentityStore, worker: WorkerPool, allowAnonymous: Bool, cache: KeyCache? = nil, logger: Logger) {
         self.scope = scope
         self.identities = identities
         self.worker = worker
         self.allowAnonymous = allowAnonymous
+        self.cache = cache
         self.logger = logger
     }
 
@@ -37,12 +40,12 @@ public struct ConnectionAuthenticator: Sendable {
             }
             throw KMSError(.missingAuthenticationToken, "The connection must authenticate with an access key or a client certificate.")
         }
-        guard AccessKeySecrets.isValidAccessKeyID(attempt.accessKeyID),
-              let key = try await self.lookup({ try await self.identities.accessKey(attempt.accessKeyID) }),
-              key.status == .active
-        else {
+        guard AccessKeySecrets.isValidAccessKeyID(attempt.accessKeyID), self.cache?.isUnknownAccessKey(attempt.accessKeyID) != true else {
             throw PolicyGate.invalidToken()
         }
+        let found = try await self.lookup { try await self.identities.accessKey(attempt.accessKeyID) }
+        if found == nil { self.cache?.rememberUnknownAccessKey(attempt.accessKeyID) }
+        guard let key = found, key.status == .active else { throw PolicyGate.invalidToken() }
         var request = WorkerVerifyAccessKeyProofRequest()
         request.accessKeyID = key.accessKeyID
         request.principalArn = key.principalARN

@@ -83,7 +83,7 @@ public struct KMSDaemon: Service {
         )
         let authenticator = ConnectionAuthenticator(
             scope: self.scope, identities: identities, worker: worker,
-            allowAnonymous: self.settings.insecureNoAuthentication, logger: self.logger
+            allowAnonymous: self.settings.insecureNoAuthentication, cache: cache, logger: self.logger
         )
         let tls = self.settings.tls
         if self.settings.insecureNoAuthentication {

@@ -90,6 +90,8 @@ public final class KeyCache: Sendable {
         var signingKeys: [String: Entry<CachedSigningKey>] = [:]
         /// "key id/grant id" of grant tokens that named no grant of that key.
         var unknownGrants: [String: ContinuousClock.Instant] = [:]
+        /// Well-formed access key ids that named no access key.
+        var unknownAccessKeys: [String: ContinuousClock.Instant] = [:]
         var generation: UInt64 = 0
         var listening = false
     }
@@ -198,6 +200,26 @@ public final class KeyCache: Sendable {
 
     static let unknownGrantCapacity = 10_000
 
+    /// Whether an access key id was looked up recently and not found: repeating a made-up id
+    /// costs no query. Cleared by any change to any access key (one could be imported under it).
+    func isUnknownAccessKey(_ accessKeyID: String) -> Bool {
+        let now = ContinuousClock.now
+        return self.state.withLock { state in
+            guard let expires = state.unknownAccessKeys[accessKeyID] else { return false }
+            return expires > now
+        }
+    }
+
+    func rememberUnknownAccessKey(_ accessKeyID: String) {
+        let expires = ContinuousClock.now + self.lifetime
+        self.state.withLock { state in
+            // Only while changes are heard: an access key created meanwhile must work at once.
+            guard state.listening else { return }
+            if state.unknownAccessKeys.count >= Self.unknownGrantCapacity { state.unknownAccessKeys.removeAll(keepingCapacity: true) }
+            state.unknownAccessKeys[accessKeyID] = expires
+        }
+    }
+
     /// Any change to a principal (its access keys included) drops its signing keys too: an
     /// access key deleted and imported again under the same id must not keep its old secret.
     public func invalidatePrincipal(_ arn: String) {
@@ -205,6 +227,7 @@ public final class KeyCache: Sendable {
             state.generation &+= 1
             state.principals.removeValue(forKey: arn)
             state.signingKeys = state.signingKeys.filter { $0.value.value.principalARN != arn }
+            state.unknownAccessKeys.removeAll()
         }
     }
 
@@ -231,6 +254,7 @@ public final class KeyCache: Sendable {
             state.aliases.removeAll()
             state.principals.removeAll()
             state.signingKeys.removeAll()
+            state.unknownAccessKeys.removeAll()
         }
     }
 

@@ -103,8 +103,11 @@ public final class SigV4Authenticator: Sendable {
         let cacheKey = "\(authorization.accessKeyID)/\(authorization.date)/\(authorization.region)"
         if let cached = self.cache.signingKey(cacheKey) { return cached }
         let generation = self.cache.generation
-        guard AccessKeySecrets.isValidAccessKeyID(authorization.accessKeyID) else { throw PolicyGate.invalidToken() }
+        guard AccessKeySecrets.isValidAccessKeyID(authorization.accessKeyID), !self.cache.isUnknownAccessKey(authorization.accessKeyID) else {
+            throw PolicyGate.invalidToken()
+        }
         let record = try await storeCall(logger: self.logger) { try await self.identities.accessKey(authorization.accessKeyID) }
+        if record == nil { self.cache.rememberUnknownAccessKey(authorization.accessKeyID) }
         guard let record, record.status == .active else { throw PolicyGate.invalidToken() }
         var derive = WorkerDeriveSigningKeyRequest()
         derive.accessKeyID = record.accessKeyID

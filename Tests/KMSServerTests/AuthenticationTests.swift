@@ -42,6 +42,25 @@ import Testing
         #expect(try await Self.handshake(stack) { challenge in
             KMSCredentials(accessKeyID: "AKIAUNKNOWNUNKNOWN12", secretAccessKey: admin.secretAccessKey).answer(challenge)
         } == "UnrecognizedClientException")
+        // Refused again (from memory now, without a query), until an admin imports a key under
+        // that very id: then it works at once (the change clears what was remembered).
+        #expect(try await Self.handshake(stack) { challenge in
+            KMSCredentials(accessKeyID: "AKIAUNKNOWNUNKNOWN12", secretAccessKey: admin.secretAccessKey).answer(challenge)
+        } == "UnrecognizedClientException")
+        var importKey = AdminCreateAccessKeyRequest()
+        importKey.principalArn = "arn:aws:iam::111122223333:user/admin"
+        importKey.accessKeyID = "AKIAUNKNOWNUNKNOWN12"
+        importKey.secretAccessKey = "imported-secret-0123456789"
+        _ = try await stack.client.call(AdminMethod.createAccessKey, importKey)
+        var accepted: String? = "not tried"
+        for _ in 0..<40 {
+            accepted = try await Self.handshake(stack) { challenge in
+                KMSCredentials(accessKeyID: "AKIAUNKNOWNUNKNOWN12", secretAccessKey: "imported-secret-0123456789").answer(challenge)
+            }
+            if accepted == nil { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(accepted == nil)
         // The right id with a wrong secret.
         #expect(try await Self.handshake(stack) { challenge in
             KMSCredentials(accessKeyID: admin.accessKeyID, secretAccessKey: "not-the-secret-at-all-000").answer(challenge)
