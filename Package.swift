@@ -72,6 +72,8 @@ let package = Package(
             dependencies: [
                 "KMSDomain",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+                // The database's TLS (sslmode, sslrootcert).
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -204,6 +206,7 @@ let package = Package(
                 "KMSTestSupport", "KMSClient", "KMSProto", "KMSRPC", "KMSDomain", "KMSStore", "KMSCrypto",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ]
         ),

@@ -58,6 +58,39 @@ extension CryptoWorker {
     }
 }
 
+/// The signing keys kms-cryptod derives: a signing key verifies (and forges) every request of
+/// its day, region and service, so a kmsd that asks for any other than the ones it serves today
+/// is asking for more than it needs. Those are refused (AccessDeniedException).
+public struct SigningKeyScope: Sendable {
+    /// The regions served (kms-cryptod's `--regions`; kmsd's `--regions` must be among them).
+    public var regions: Set<String>
+    public var service = "kms"
+    /// How many days either side of today (UTC) a scope's date may be: one covers clients
+    /// whose day has already turned, or not yet, within SigV4's 15-minute skew.
+    public var days = 1
+    public var now: @Sendable () -> Date
+
+    public init(regions: Set<String> = ["us-east-1"], now: @escaping @Sendable () -> Date = { Date() }) {
+        self.regions = regions
+        self.now = now
+    }
+
+    /// `date` is a scope's `yyyyMMdd`.
+    public func check(date: String, region: String, service: String) throws(KMSError) {
+        guard service == self.service else {
+            throw KMSError(.accessDenied, "kms-cryptod derives signing keys for service \(self.service) only, not \(service)")
+        }
+        guard self.regions.contains(region) else {
+            throw KMSError(.accessDenied, "kms-cryptod derives signing keys for regions \(self.regions.sorted().joined(separator: ", ")) only, not \(region)")
+        }
+        guard let day = SigV4.parseAmzDate(date + "T000000Z") else { throw .validation("date must be a real yyyyMMdd day") }
+        let today = (self.now().timeIntervalSince1970 / 86_400).rounded(.down)
+        guard abs(day.timeIntervalSince1970 / 86_400 - today) <= Double(self.days) else {
+            throw KMSError(.accessDenied, "kms-cryptod derives signing keys for dates within \(self.days) day of today (UTC) only, not \(date)")
+        }
+    }
+}
+
 extension CryptoWorker {
     /// kSigning = HMAC chain over the date, region, service and "aws4_request" from "AWS4" +
     /// secret: valid for one day, region and service only.
@@ -73,6 +106,7 @@ extension CryptoWorker {
             (1...64).contains(name.utf8.count) && name.utf8.allSatisfy { (0x61...0x7A).contains($0) || (0x30...0x39).contains($0) || $0 == 0x2D }
         }
         guard isName(request.region), isName(request.service) else { throw .validation("region and service must be 1..64 of a-z, 0-9 and -") }
+        try self.signingScope.check(date: request.date, region: request.region, service: request.service)
         let key = try AccessKeySecrets.withUnwrapped(
             [UInt8](request.wrappedSecret), accessKeyID: request.accessKeyID, principalARN: request.principalArn, keyring: self.keyring
         ) { secret in

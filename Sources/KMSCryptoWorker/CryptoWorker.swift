@@ -18,8 +18,14 @@ public final class CryptoWorker: Sendable {
     /// Key generation (RSA-4096 takes seconds) has a pool of its own, so a burst of CreateKey
     /// calls never queues RSA Sign and Decrypt requests behind it.
     let generation: HeavyWork
+    /// What SigV4 signing keys are derived for (kms-cryptod's `--regions`).
+    let signingScope: SigningKeyScope
 
-    public init(keyring: RootKeyring, cacheCapacity: Int = 10_000, heavyThreads: Int = NIOCore.System.coreCount, heavyQueueLimit: Int = 512) {
+    public init(
+        keyring: RootKeyring, cacheCapacity: Int = 10_000, heavyThreads: Int = NIOCore.System.coreCount, heavyQueueLimit: Int = 512,
+        signingScope: SigningKeyScope = SigningKeyScope()
+    ) {
+        self.signingScope = signingScope
         self.currentKeyring = Mutex(keyring)
         self.cache = MaterialCache(capacity: cacheCapacity)
         self.heavy = HeavyWork(threads: heavyThreads, queueLimit: heavyQueueLimit)

@@ -28,7 +28,7 @@ public final class CryptoWorkerServer: Sendable {
         logger: Logger
     ) async throws -> CryptoWorkerServer {
         try await removeStaleSocket(at: socketPath, group: group)
-        let uid = geteuid()
+        let uid = RPCPeerCredentials.ownUID
         // The socket file is created by bind(); a restrictive umask means it never exists with
         // looser permissions, even for an instant.
         let previousMask = umask(0o077)
@@ -40,10 +40,12 @@ public final class CryptoWorkerServer: Sendable {
             group: group,
             logger: logger,
             admission: { channel in
-                Self.peerUID(of: channel).flatMapThrowing { peer in
-                    guard peer == uid else {
+                RPCPeerCredentials.uid(of: channel).flatMapThrowing { peer in
+                    do {
+                        try RPCPeerCredentials.check(peerUID: peer, expected: uid)
+                    } catch {
                         logger.warning("refused a connection from another uid", metadata: ["peer_uid": "\(peer)"])
-                        throw RPCError(code: "AccessDeniedException", message: "peer uid \(peer) is not this worker's uid")
+                        throw error
                     }
                 }
             }
@@ -68,29 +70,6 @@ public final class CryptoWorkerServer: Sendable {
         unlink(self.socketPath)
         self.server.channel.close(promise: nil)
     }
-
-    static func peerUID(of channel: any Channel) -> EventLoopFuture<uid_t> {
-        #if os(Linux)
-        guard let provider = channel as? any SocketOptionProvider else {
-            return channel.eventLoop.makeFailedFuture(RPCError(code: "AccessDeniedException", message: "cannot read peer credentials"))
-        }
-        // Glibc's module map hides `struct ucred` (it needs _GNU_SOURCE); same layout, our name.
-        let credentials: EventLoopFuture<PeerCredentials> = provider.unsafeGetSocketOption(
-            level: SocketOptionLevel(SOL_SOCKET), name: SocketOptionName(17 /* SO_PEERCRED */)
-        )
-        return credentials.map { $0.uid }
-        #else
-        return channel.eventLoop.makeFailedFuture(RPCError(code: "AccessDeniedException", message: "peer credentials are read on Linux only"))
-        #endif
-    }
-
-    #if os(Linux)
-    struct PeerCredentials: Sendable {
-        var pid: pid_t = 0
-        var uid: uid_t = 0
-        var gid: gid_t = 0
-    }
-    #endif
 
     /// A socket file left by a worker that died is removed; a live worker on the same path, or a
     /// path that is not a socket, is an error (never delete what might be someone else's).

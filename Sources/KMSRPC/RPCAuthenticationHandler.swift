@@ -174,11 +174,13 @@ final class RPCAuthenticationHandler: ChannelInboundHandler, RemovableChannelHan
         if case .closing = self.state { return }
         self.state = .closing
         self.deadline?.cancel()
+        // The reason may repeat what the client sent (a method name), and the access key id is
+        // the client's own text: both escaped, so a client cannot write log lines of its own.
         var metadata: Logger.Metadata = [
-            "connection": "\(self.connection.id)", "code": "\(error.code)", "reason": "\(error.message)",
+            "connection": "\(self.connection.id)", "code": .untrusted(error.code), "reason": .untrusted(error.message),
         ]
-        if let remote = self.connection.remoteAddress { metadata["remote"] = "\(remote)" }
-        if let accessKeyID, !accessKeyID.isEmpty { metadata["access_key_id"] = "\(accessKeyID)" }
+        if let remote = self.connection.remoteIP { metadata["remote"] = "\(remote)" }
+        if let accessKeyID, !accessKeyID.isEmpty { metadata["access_key_id"] = .untrusted(accessKeyID, limit: 128) }
         self.logger.warning("connection refused at authentication", metadata: metadata)
         var envelope = RPCEnvelope()
         envelope.requestID = 0

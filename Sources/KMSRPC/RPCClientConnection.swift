@@ -17,25 +17,31 @@ public final class RPCClientConnection: Sendable {
         self.principalARN = principalARN
     }
 
-    /// Connects to a server on a Unix domain socket (the kmsd ↔ kms-cryptod link).
+    /// Connects to a server on a Unix domain socket (the kmsd ↔ kms-cryptod link), checking
+    /// the server's credentials with `peerCheck` (`RPCPeerCredentials`) when given.
     public static func connect(
         unixDomainSocketPath path: String,
         configuration: RPCConfiguration = .init(),
-        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        peerCheck: RPCPeerCredentials.Check? = nil
     ) async throws -> RPCClientConnection {
-        try await Self.connect(to: SocketAddress(unixDomainSocketPath: path), configuration: configuration, group: group)
+        try await Self.connect(to: SocketAddress(unixDomainSocketPath: path), configuration: configuration, group: group, peerCheck: peerCheck)
     }
 
     /// Connects to a server at `address` (TCP or Unix domain socket): over TLS when `tls` is
     /// given (verifying the server as `serverHostname`), and answering the server's challenge with
     /// `handshake` when given; it returns once the server has accepted the answer.
+    ///
+    /// `peerCheck` runs once the socket is connected and before a byte is written: a connection
+    /// it fails is closed and the error thrown, so nothing is ever sent to a peer it refuses.
     public static func connect(
         to address: SocketAddress,
         configuration: RPCConfiguration = .init(),
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         tls: NIOSSLContext? = nil,
         serverHostname: String? = nil,
-        handshake: RPCClientHandshake? = nil
+        handshake: RPCClientHandshake? = nil,
+        peerCheck: RPCPeerCredentials.Check? = nil
     ) async throws -> RPCClientConnection {
         let authenticated = group.any().makePromise(of: String.self)
         var bootstrap = ClientBootstrap(group: group)
@@ -66,6 +72,15 @@ public final class RPCClientConnection: Sendable {
         } catch {
             authenticated.fail(error)
             throw error
+        }
+        if let peerCheck {
+            do {
+                try await peerCheck(channel).get()
+            } catch {
+                authenticated.fail(error)
+                try? await channel.close()
+                throw error
+            }
         }
         guard handshake != nil else {
             authenticated.succeed("")

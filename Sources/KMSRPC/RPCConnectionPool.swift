@@ -24,6 +24,7 @@ public final class RPCConnectionPool: Sendable {
     private let tls: NIOSSLContext?
     private let serverHostname: String?
     private let handshake: RPCClientHandshake?
+    private let peerCheck: RPCPeerCredentials.Check?
     private let slots: Mutex<[Slot]>
     private let next = Atomic<Int>(0)
 
@@ -34,7 +35,8 @@ public final class RPCConnectionPool: Sendable {
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         tls: NIOSSLContext? = nil,
         serverHostname: String? = nil,
-        handshake: RPCClientHandshake? = nil
+        handshake: RPCClientHandshake? = nil,
+        peerCheck: RPCPeerCredentials.Check? = nil
     ) {
         self.address = address
         self.configuration = configuration
@@ -42,6 +44,7 @@ public final class RPCConnectionPool: Sendable {
         self.tls = tls
         self.serverHostname = serverHostname
         self.handshake = handshake
+        self.peerCheck = peerCheck
         self.slots = Mutex(Array(repeating: .idle, count: max(1, connections)))
     }
 
@@ -66,10 +69,10 @@ public final class RPCConnectionPool: Sendable {
                 return .wait(task, slot: index)
             case .idle, .connected:
                 // One connect per slot at a time; callers arriving meanwhile wait for it.
-                let task = Task { [address, configuration, group, tls, serverHostname, handshake] in
+                let task = Task { [address, configuration, group, tls, serverHostname, handshake, peerCheck] in
                     try await RPCClientConnection.connect(
                         to: address, configuration: configuration, group: group, tls: tls,
-                        serverHostname: serverHostname, handshake: handshake
+                        serverHostname: serverHostname, handshake: handshake, peerCheck: peerCheck
                     )
                 }
                 slots[index] = .connecting(task)

@@ -24,8 +24,11 @@ public struct RPCRequestContext: Sendable {
 public struct RPCConnectionInfo: Sendable {
     /// Unique within the server process, for logs.
     public let id: UInt64
+    /// The peer's address; an IPv4 client of a dual-stack listener as its IPv4 address, not
+    /// as `::ffff:a.b.c.d` (`SocketAddress.unmappingIPv4`).
     public let remoteAddress: SocketAddress?
-    /// The peer's address as text, formatted once per connection rather than per request.
+    /// The peer's address as text (what `aws:SourceIp` and the audit log see), formatted once
+    /// per connection rather than per request.
     public let remoteIP: String?
     /// True when the connection runs over TLS.
     public let secureTransport: Bool
@@ -35,8 +38,9 @@ public struct RPCConnectionInfo: Sendable {
 
     public init(id: UInt64, remoteAddress: SocketAddress?, secureTransport: Bool = false, identity: RPCIdentity? = nil) {
         self.id = id
-        self.remoteAddress = remoteAddress
-        self.remoteIP = remoteAddress?.ipAddress
+        let remote = remoteAddress?.unmappingIPv4
+        self.remoteAddress = remote
+        self.remoteIP = remote?.ipAddress
         self.secureTransport = secureTransport
         self.identity = identity
     }

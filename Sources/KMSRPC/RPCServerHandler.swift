@@ -91,7 +91,7 @@ public final class RPCServerHandler: ChannelDuplexHandler {
         case .success(let payload) where payload.count + 64 <= self.configuration.maxFrameLength:
             envelope.payload = .init(payload)
         case .success(let payload):
-            self.logger.error("response too large", metadata: ["method": "\(method)", "bytes": "\(payload.count)"])
+            self.logger.error("response too large", metadata: ["method": .untrusted(method, limit: 64), "bytes": "\(payload.count)"])
             envelope.error = Self.body(.internal("the response exceeds the frame limit"))
         case .failure(let error):
             envelope.error = Self.body(error)
@@ -106,7 +106,7 @@ public final class RPCServerHandler: ChannelDuplexHandler {
         self.closing = true
         self.logger.warning(
             "closing connection after a protocol error",
-            metadata: ["connection": "\(self.connection.id)", "code": "\(error.code)", "reason": "\(error.message)"]
+            metadata: ["connection": "\(self.connection.id)", "code": .untrusted(error.code), "reason": .untrusted(error.message)]
         )
         var envelope = RPCEnvelope()
         envelope.error = Self.body(error)
@@ -119,7 +119,7 @@ public final class RPCServerHandler: ChannelDuplexHandler {
         if let frameError = error as? RPCFrameError {
             self.fail(context: context, error: frameError.rpcError)
         } else {
-            self.logger.debug("connection error", metadata: ["connection": "\(self.connection.id)", "error": "\(error)"])
+            self.logger.debug("connection error", metadata: ["connection": "\(self.connection.id)", "error": .untrusted("\(error)")])
             context.close(promise: nil)
         }
     }

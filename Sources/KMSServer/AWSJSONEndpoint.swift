@@ -1,4 +1,5 @@
 import Foundation
+import KMSCrypto
 import KMSDomain
 import KMSProto
 import KMSRPC
@@ -77,8 +78,9 @@ public final class AWSJSONEndpoint: Sendable {
         do {
             identity = try await self.authenticator.verify(request)
         } catch {
-            var metadata: Logger.Metadata = ["code": "\(error.code.rawValue)", "reason": "\(error.message)", "operation": "\(operation.name)"]
-            if let remoteAddress { metadata["remote"] = "\(remoteAddress)" }
+            // The reason may repeat what the client sent (a header, a credential): escaped.
+            var metadata: Logger.Metadata = ["code": "\(error.code.rawValue)", "reason": .untrusted(error.message), "operation": "\(operation.name)"]
+            if let remote = remoteAddress?.unmappingIPv4.ipAddress { metadata["remote"] = "\(remote)" }
             self.logger.warning("request refused at authentication", metadata: metadata)
             let status: HTTPResponseStatus = error.code == .missingAuthenticationToken ? .forbidden : .badRequest
             return .error(requestID: requestID, status: status, code: error.code.rawValue, message: error.message)
@@ -232,5 +234,46 @@ final class AWSJSONRequestHandler: ChannelInboundHandler {
     func channelInactive(context: ChannelHandlerContext) {
         self.deadline?.cancel()
         context.fireChannelInactive()
+    }
+}
+
+extension AWSJSONEndpoint {
+    /// Throws a ValidationException naming the first entry that `SigV4.HostNames` refuses.
+    public static func checkHostNames(_ entries: [String]) throws(KMSError) {
+        _ = try SigV4.HostNames(entries)
+    }
+
+    /// The Host names the endpoint answers to when `--aws-json-host` is not given: the DNS and
+    /// IP names of the TLS certificate (what a verifying client can reach it by), and the
+    /// listen address (with `localhost` for a loopback one). Listening on every interface, also
+    /// the machine's host name and each interface's address. Each accepts any port.
+    public static func defaultHostNames(listenHost: String, certificatePath: String?) throws -> [String] {
+        var names: [String] = []
+        func add(ip: String) { names.append(ip.contains(":") ? "[\(ip)]" : ip) }
+        if let certificatePath, let leaf = try NIOSSLCertificate.fromPEMFile(certificatePath).first {
+            for name in leaf._subjectAlternativeNames() {
+                switch name.nameType {
+                case .dnsName:
+                    names.append(String(decoding: name.contents, as: UTF8.self))
+                case .ipAddress:
+                    if let ip = try? SocketAddress(packedIPAddress: ByteBuffer(bytes: Array(name.contents)), port: 0).ipAddress { add(ip: ip) }
+                default:
+                    break
+                }
+            }
+        }
+        if ["", "0.0.0.0", "::", "*"].contains(listenHost) {
+            names.append(ProcessInfo.processInfo.hostName)
+            names.append("localhost")
+            for device in (try? System.enumerateDevices()) ?? [] {
+                if let ip = device.address?.ipAddress { add(ip: ip) }
+            }
+        } else {
+            if (try? SocketAddress(ipAddress: listenHost, port: 0)) != nil { add(ip: listenHost) } else { names.append(listenHost) }
+            if listenHost == "::1" || listenHost == "localhost" || listenHost.hasPrefix("127.") { names.append("localhost") }
+        }
+        // A name that is not a valid host (a SAN of another form) is left out, not an error.
+        var seen = Set<String>()
+        return names.filter { (try? SigV4.HostNames([$0])) != nil && seen.insert($0.lowercased()).inserted }
     }
 }

@@ -1,3 +1,4 @@
+import KMSCrypto
 import KMSDomain
 import KMSRPC
 import KMSStore
@@ -46,6 +47,11 @@ public struct KMSDaemon: Service {
         /// Requests a second (and burst) per calling principal and per source address; nil: unlimited.
         public var principalRate: RequestLimiter.Rate?
         public var sourceRate: RequestLimiter.Rate?
+        /// The Host header values the AWS JSON endpoint accepts (`SigV4.HostNames` entries);
+        /// nil: `AWSJSONEndpoint.defaultHostNames` (the certificate's names, the listen address).
+        public var awsJSONHosts: [String]?
+        /// The uid kms-cryptod must run as (checked on every worker connection); nil: kmsd's own.
+        public var workerUID: UInt32?
 
         public init() {}
     }
@@ -70,7 +76,7 @@ public struct KMSDaemon: Service {
         let cache = KeyCache(lifetime: self.settings.cacheLifetime)
         let worker = try WorkerPool(
             socketPath: self.settings.workerSocket, connections: self.settings.workerConnections,
-            configuration: self.settings.rpc, logger: self.logger
+            configuration: self.settings.rpc, expectedUID: self.settings.workerUID ?? RPCPeerCredentials.ownUID, logger: self.logger
         )
         let identities = IdentityStore(client: self.client, logger: self.logger)
         let service = KMSService(
@@ -150,14 +156,20 @@ public struct KMSDaemon: Service {
     /// The AWS JSON endpoint, when configured, on the same handlers as the binary protocol.
     private func bindAWSJSON(table: RPCHandlerTable, identities: IdentityStore, worker: WorkerPool, cache: KeyCache, tls: NIOSSLContext?) async throws -> (any Channel)? {
         guard let host = self.settings.awsJSONHost else { return nil }
+        let hosts = try SigV4.HostNames(
+            self.settings.awsJSONHosts ?? AWSJSONEndpoint.defaultHostNames(listenHost: host, certificatePath: self.settings.tls?.certificatePath)
+        )
         let endpoint = AWSJSONEndpoint(
             table: table,
-            authenticator: SigV4Authenticator(scope: self.scope, identities: identities, worker: worker, cache: cache, logger: self.logger),
+            authenticator: SigV4Authenticator(
+                scope: self.scope, hosts: hosts, defaultPort: tls == nil ? 80 : 443, identities: identities, worker: worker, cache: cache,
+                logger: self.logger
+            ),
             limits: self.settings.awsJSONLimits, logger: self.logger
         )
         let channel = try await endpoint.bind(to: try SocketAddress.makeAddressResolvingHost(host, port: self.settings.awsJSONPort), tls: tls)
         self.logger.notice("serving the AWS JSON API", metadata: [
-            "listen": "\(channel.localAddress.map { "\($0)" } ?? "?")", "https": "\(tls != nil)",
+            "listen": "\(channel.localAddress.map { "\($0)" } ?? "?")", "https": "\(tls != nil)", "hosts": "\(hosts)",
         ])
         return channel
     }

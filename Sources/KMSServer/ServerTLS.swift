@@ -1,4 +1,5 @@
 import KMSDomain
+import KMSRPC
 import NIOSSL
 
 /// TLS for kmsd's listener: a certificate and key from files, and for mutual TLS a CA whose
@@ -10,7 +11,7 @@ public struct ServerTLS: Sendable {
     /// still connect and authenticate with an access key.
     public var clientCAPath: String?
     /// URI SAN (e.g. spiffe://cluster.local/ns/payments/sa/api) → principal ARN. A trailing "*"
-    /// in the URI matches any suffix.
+    /// in the URI matches any suffix; the exact URI, else the longest pattern, wins.
     public var certificatePrincipals: [String: String]
 
     public init(certificatePath: String, privateKeyPath: String, clientCAPath: String? = nil, certificatePrincipals: [String: String] = [:]) {
@@ -33,16 +34,10 @@ public struct ServerTLS: Sendable {
         return try NIOSSLContext(configuration: configuration)
     }
 
-    /// The principal a verified client certificate maps to, by its first matching URI SAN.
+    /// The principal a verified client certificate maps to: an exact URI SAN first, else the
+    /// longest matching pattern (`RPCCertificatePrincipals`), whatever the order of the mapping
+    /// or of the certificate's names.
     public func principal(for certificate: NIOSSLCertificate) -> String? {
-        guard !self.certificatePrincipals.isEmpty else { return nil }
-        for name in certificate._subjectAlternativeNames() where name.nameType == .uri {
-            let uri = String(decoding: name.contents, as: UTF8.self)
-            if let exact = self.certificatePrincipals[uri] { return exact }
-            for (pattern, principal) in self.certificatePrincipals where pattern.hasSuffix("*") {
-                if uri.hasPrefix(pattern.dropLast()) { return principal }
-            }
-        }
-        return nil
+        RPCCertificatePrincipals(self.certificatePrincipals).principal(for: certificate)
     }
 }

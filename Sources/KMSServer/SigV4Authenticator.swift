@@ -31,17 +31,30 @@ public final class SigV4Authenticator: Sendable {
         func header(_ name: String) -> String? {
             self.headers.first { $0.name.lowercased() == name }?.value
         }
+
+        func count(_ name: String) -> Int {
+            self.headers.reduce(0) { $0 + ($1.name.lowercased() == name ? 1 : 0) }
+        }
     }
 
     let scope: ServiceScope
+    let hosts: SigV4.HostNames
+    let defaultPort: Int
     let identities: IdentityStore
     let worker: WorkerPool
     let cache: KeyCache
     let logger: Logger
     let now: @Sendable () -> Date
 
-    public init(scope: ServiceScope, identities: IdentityStore, worker: WorkerPool, cache: KeyCache, logger: Logger, now: @escaping @Sendable () -> Date = { Date() }) {
+    /// `hosts` are the Host header values accepted (`--aws-json-host`); `defaultPort` is what a
+    /// Host without a port means (443 over TLS, else 80).
+    public init(
+        scope: ServiceScope, hosts: SigV4.HostNames, defaultPort: Int, identities: IdentityStore, worker: WorkerPool, cache: KeyCache,
+        logger: Logger, now: @escaping @Sendable () -> Date = { Date() }
+    ) {
         self.scope = scope
+        self.hosts = hosts
+        self.defaultPort = defaultPort
         self.identities = identities
         self.worker = worker
         self.cache = cache
@@ -56,9 +69,15 @@ public final class SigV4Authenticator: Sendable {
         )
     }
 
+    /// Everything that needs no key comes first (header shape, what is signed, host, scope,
+    /// clock, body hash), so a request that cannot be valid costs neither a database lookup
+    /// nor a worker call.
     public func verify(_ request: Request) async throws(KMSError) -> RPCIdentity {
         guard let header = request.header("authorization") else {
             throw KMSError(.missingAuthenticationToken, "Missing Authentication Token")
+        }
+        guard request.count("authorization") == 1 else {
+            throw KMSError(.incompleteSignature, "The request has more than one 'authorization' header; it must have one.")
         }
         let authorization = try SigV4.parseAuthorization(header)
         guard authorization.service == "kms" else {
@@ -66,6 +85,12 @@ public final class SigV4Authenticator: Sendable {
         }
         guard self.scope.regions.contains(authorization.region) else {
             throw KMSError(.unrecognizedClient, "Credential should be scoped to a valid region; this service serves \(self.scope.regions.sorted().joined(separator: ", ")).")
+        }
+        try SigV4.checkSignedHeaders(request.headers, signedHeaders: authorization.signedHeaders)
+        // Signed, so the client meant this host: a request signed for another endpoint is refused.
+        guard let host = request.header("host"), self.hosts.allows(host: host, defaultPort: self.defaultPort) else {
+            let shown = request.header("host").map { "'\(LogEscaping.escape($0, limit: 128))'" } ?? "none"
+            throw KMSError(.invalidClientSignature, "The request was signed for host \(shown), which is not a name this endpoint answers to.")
         }
         guard let amzDate = request.header("x-amz-date"), let date = SigV4.parseAmzDate(amzDate) else {
             throw KMSError(.incompleteSignature, "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.")
@@ -79,9 +104,7 @@ public final class SigV4Authenticator: Sendable {
         try SigV4.checkClockSkew(requestDate: date, now: self.now())
 
         let bodyHash = SigV4.sha256Hex(request.body)
-        if let declared = request.header("x-amz-content-sha256"), declared != "UNSIGNED-PAYLOAD", declared.lowercased() != bodyHash {
-            throw KMSError(.invalidClientSignature, "The provided 'x-amz-content-sha256' header does not match what was computed.")
-        }
+        try SigV4.checkContentSHA256(request.header("x-amz-content-sha256"), bodySHA256Hex: bodyHash)
         let (path, query) = Self.split(request.uri)
         let canonical = SigV4.canonicalRequest(
             method: request.method, path: path, query: query, headers: request.headers,
@@ -116,7 +139,17 @@ public final class SigV4Authenticator: Sendable {
         derive.date = authorization.date
         derive.region = authorization.region
         derive.service = authorization.service
-        let derived = try await self.worker.call(WorkerMethod.deriveSigningKey, derive)
+        let derived: WorkerDeriveSigningKeyResponse
+        do {
+            derived = try await self.worker.call(WorkerMethod.deriveSigningKey, derive)
+        } catch where error.code == .accessDenied {
+            // kmsd checked the scope already: kms-cryptod disagrees about the regions served
+            // (its --regions) or about today's date.
+            self.logger.error("kms-cryptod refused to derive a signing key; do its --regions match kmsd's?", metadata: [
+                "scope": "\(authorization.scope)", "reason": .untrusted(error.message),
+            ])
+            throw KMSError(.invalidClientSignature, "Credential scope '\(authorization.scope)' is not accepted by this service.")
+        }
         let entry = CachedSigningKey(principalARN: record.principalARN, key: SymmetricKey(data: derived.signingKey))
         self.cache.storeSigningKey(entry, as: cacheKey, loadedAt: generation)
         return entry

@@ -8,12 +8,22 @@ import NIOCore
 public final class WorkerPool: Sendable {
     private let pool: RPCConnectionPool
     private let socketPath: String
+    private let expectedUID: UInt32
     private let logger: Logger
 
-    public init(socketPath: String, connections: Int, configuration: RPCConfiguration = .init(), logger: Logger) throws {
+    /// Every connection is checked, before anything is sent on it, to have a peer running as
+    /// `expectedUID` (SO_PEERCRED; by default kmsd's own uid, which is also the only uid
+    /// kms-cryptod serves): whoever binds the socket path while kms-cryptod is down would
+    /// otherwise be sent access key proofs to accept and plaintexts to keep.
+    public init(
+        socketPath: String, connections: Int, configuration: RPCConfiguration = .init(),
+        expectedUID: UInt32 = RPCPeerCredentials.ownUID, logger: Logger
+    ) throws {
         self.socketPath = socketPath
+        self.expectedUID = expectedUID
         self.pool = RPCConnectionPool(
-            address: try SocketAddress(unixDomainSocketPath: socketPath), connections: connections, configuration: configuration
+            address: try SocketAddress(unixDomainSocketPath: socketPath), connections: connections, configuration: configuration,
+            peerCheck: RPCPeerCredentials.requireUID(expectedUID)
         )
         self.logger = logger
     }
@@ -32,10 +42,15 @@ public final class WorkerPool: Sendable {
                 return response
             } catch let error as RPCError where error.code == RPCError.connectionClosedCode && attempt < 2 {
                 continue
+            } catch let error as RPCError where error.code == RPCError.peerRefusedCode {
+                self.logger.critical("refused to talk to the process serving the worker socket: it is not kms-cryptod's user", metadata: [
+                    "socket": "\(self.socketPath)", "expected_uid": "\(self.expectedUID)", "reason": "\(error.message)",
+                ])
+                throw KMSError(.dependencyTimeout, "the crypto worker is unavailable; retry later", retryable: true)
             } catch let error as RPCError {
                 throw Self.map(error)
             } catch {
-                self.logger.warning("kms-cryptod is unreachable", metadata: ["socket": "\(self.socketPath)", "error": "\(error)"])
+                self.logger.warning("kms-cryptod is unreachable", metadata: ["socket": "\(self.socketPath)", "error": .untrusted("\(error)")])
                 throw KMSError(.dependencyTimeout, "the crypto worker is unavailable; retry later", retryable: true)
             }
         }

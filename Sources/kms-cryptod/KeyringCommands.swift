@@ -12,6 +12,7 @@ struct Init: ParsableCommand {
     @OptionGroup var keyring: KeyringOption
 
     func run() throws {
+        _ = ProcessHardening.apply(lockMemory: false)
         let root = RootKey.generate()
         try RootKeyringFile.create(path: keyring.path, keyring: RootKeyring(keys: [root]))
         print("created root keyring \(keyring.path) with root key \(root.id)")
@@ -32,6 +33,7 @@ struct RotateRootKey: ParsableCommand {
     @OptionGroup var keyring: KeyringOption
 
     func run() throws {
+        _ = ProcessHardening.apply(lockMemory: false)
         var ring = try RootKeyringFile.load(path: keyring.path)
         let root = RootKey.generate()
         ring.add(root)
@@ -49,6 +51,7 @@ struct ListRootKeys: ParsableCommand {
     @OptionGroup var keyring: KeyringOption
 
     func run() throws {
+        _ = ProcessHardening.apply(lockMemory: false)
         let ring = try RootKeyringFile.load(path: keyring.path)
         let format = ISO8601DateFormatter()
         for (index, root) in ring.keys.reversed().enumerated() {
@@ -72,6 +75,7 @@ struct RetireRootKey: ParsableCommand {
     @Option(help: "The root key id to remove.") var rootKeyId: String
 
     func run() throws {
+        _ = ProcessHardening.apply(lockMemory: false)
         var ring = try RootKeyringFile.load(path: keyring.path)
         let id = try KeyIdentifier(string: rootKeyId)
         guard ring.remove(id: id) else {

@@ -51,6 +51,11 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("aws-json-listen"), help: "Serve the AWS JSON API (aws CLI, boto3, AWS SDKs) on host:port, HTTPS when TLS is configured (KMSD_AWS_JSON_LISTEN). Default: not served.") var awsJSONListen: String?
     @Option(help: "Requests a second one principal may make, as RATE or RATE/BURST; past it, ThrottlingException (KMSD_MAX_REQUESTS_PER_PRINCIPAL). Default: unlimited.") var maxRequestsPerPrincipal: String?
     @Option(help: "Requests a second from one source address, as RATE or RATE/BURST, counted before authentication (KMSD_MAX_REQUESTS_PER_SOURCE). Default: unlimited.") var maxRequestsPerSource: String?
+    @Option(
+        name: .customLong("aws-json-host"),
+        help: "A Host the AWS JSON API answers to: NAME, NAME:PORT, [IPv6]:PORT or *.DOMAIN; a request signed for any other is refused. Repeatable (KMSD_AWS_JSON_HOSTS, comma separated). Default: the TLS certificate's DNS and IP names and the listen address (every interface's address and the host name when listening on all)."
+    ) var awsJSONHosts: [String] = []
+    @Option(help: "The uid kms-cryptod runs as; kmsd talks to nothing else on the worker socket (KMSD_WORKER_UID). Default: kmsd's own uid.") var workerUid: UInt32?
     @Flag(help: "DEVELOPMENT ONLY: serve connections that present no credentials as the default account's root.") var insecureDevNoAuth = false
 
     func run() async throws {
@@ -98,12 +103,23 @@ struct Serve: AsyncParsableCommand {
             guard let key = pick(tlsKey, "TLS_KEY", file.tlsKey, { $0 }) else {
                 throw ValidationError("--tls-certificate needs --tls-key")
             }
+            // Flags replace the file's mapping for a URI they name; a URI given twice on the
+            // command line with two principals is a mistake, not "the last one wins".
             var mapping = file.certificatePrincipals ?? [:]
+            var fromFlags: [String: String] = [:]
             for entry in certificatePrincipals {
                 guard let equals = entry.firstIndex(of: "="), entry[..<equals].contains(":"), entry[entry.index(after: equals)...].hasPrefix("arn:") else {
                     throw ValidationError("--certificate-principal must be URI=ARN, not '\(entry)'")
                 }
-                mapping[String(entry[..<equals])] = String(entry[entry.index(after: equals)...])
+                let (uri, principal) = (String(entry[..<equals]), String(entry[entry.index(after: equals)...]))
+                if let other = fromFlags[uri], other != principal {
+                    throw ValidationError("--certificate-principal maps \(uri) to both \(other) and \(principal)")
+                }
+                fromFlags[uri] = principal
+                mapping[uri] = principal
+            }
+            if let pattern = mapping.keys.first(where: { $0.dropLast().contains("*") }) {
+                throw ValidationError("a certificate principal pattern may have '*' only at its end, not '\(pattern)'")
             }
             let clientCA = pick(tlsClientCa, "TLS_CLIENT_CA", file.tlsClientCA, { $0 })
             if !mapping.isEmpty, clientCA == nil {
@@ -118,6 +134,19 @@ struct Serve: AsyncParsableCommand {
             settings.awsJSONHost = jsonHost
             settings.awsJSONPort = jsonPort
         }
+        let hostList = awsJSONHosts.isEmpty
+            ? pick(nil, "AWS_JSON_HOSTS", file.awsJSONHosts, { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } })
+            : awsJSONHosts
+        if let hostList {
+            do {
+                try AWSJSONEndpoint.checkHostNames(hostList)
+            } catch {
+                throw ValidationError("--aws-json-host: \(error.message)")
+            }
+            guard !hostList.isEmpty else { throw ValidationError("--aws-json-host needs at least one name") }
+            settings.awsJSONHosts = hostList
+        }
+        settings.workerUID = pick(workerUid, "WORKER_UID", file.workerUID, { UInt32($0) })
         if let text = pick(metricsListen, "METRICS_LISTEN", file.metricsListen, { $0 }) {
             guard let (metricsHost, metricsPort) = hostAndPort(text) else { throw ValidationError("--metrics-listen must be host:port, not '\(text)'") }
             let registry = PrometheusCollectorRegistry()

@@ -29,6 +29,10 @@ struct SettingsFile: Decodable {
     var certificatePrincipals: [String: String]?
     var insecureDevNoAuth: Bool?
     var awsJSONListen: String?
+    /// Host names the AWS JSON API answers to (`--aws-json-host`).
+    var awsJSONHosts: [String]?
+    /// The uid kms-cryptod must run as (`--worker-uid`).
+    var workerUID: UInt32?
     var metricsListen: String?
     var maxRequestsPerPrincipal: String?
     var maxRequestsPerSource: String?

@@ -575,3 +575,129 @@ import Testing
         #expect(Self.signingKeyHex(fromData) == "c4afb1cc5771d871763a393e44b703571b55cc28424d1a5e86da6ed3c154a4b9")
     }
 }
+
+/// What binds a signature to the request as it will be served: which headers must be signed,
+/// that none is repeated, the body hash, and the host names an endpoint answers to.
+@Suite struct SigV4BindingTests {
+    /// boto3 1.43.11's Encrypt as sent (SigV4Tests.aRequestCapturedFromBoto3Verifies): unsigned
+    /// User-Agent, amz-sdk-* and Content-Length, which botocore never signs.
+    static let boto3: [(name: String, value: String)] = [
+        ("Host", "127.0.0.1:7400"),
+        ("X-Amz-Target", "TrentService.Encrypt"),
+        ("Content-Type", "application/x-amz-json-1.1"),
+        ("User-Agent", "Boto3/1.43.11 md/Botocore#1.43.11"),
+        ("X-Amz-Date", "20150830T123600Z"),
+        ("Authorization", "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20150830/us-east-1/kms/aws4_request, SignedHeaders=content-type;host;x-amz-date;x-amz-target, Signature=421badd1b568c4dffd25d9ef1ffb36774bb2aff2fe0f0edd029d46efc5cd99c2"),
+        ("amz-sdk-invocation-id", "bfbad3fb-a94b-4f7c-8d48-8f97396c4939"),
+        ("amz-sdk-request", "attempt=1"),
+        ("Content-Length", "41"),
+        ("X-Amzn-Trace-Id", "Root=1-5759e988-bd862e3fe1be46a994272793"),
+    ]
+    static let signed = ["content-type", "host", "x-amz-date", "x-amz-target"]
+
+    static func refusal(_ headers: [(name: String, value: String)], signed: [String] = signed) -> KMSError? {
+        do {
+            try SigV4.checkSignedHeaders(headers, signedHeaders: signed)
+            return nil
+        } catch {
+            return error
+        }
+    }
+
+    @Test func whatBoto3SendsPasses() throws {
+        try SigV4.checkSignedHeaders(Self.boto3, signedHeaders: Self.signed)
+    }
+
+    /// The replay of issue 15: a request whose X-Amz-Target is not signed could be sent again as
+    /// any other operation. Now it is refused before any key is looked up.
+    @Test(arguments: ["x-amz-target", "content-type", "x-amz-date"])
+    func anUnsignedOperationHostOrTypeIsRefused(_ left: String) throws {
+        let error = try #require(Self.refusal(Self.boto3, signed: Self.signed.filter { $0 != left }))
+        #expect(error.code == .incompleteSignature)
+        #expect(error.message.contains("not signed: \(left)"))
+    }
+
+    @Test(arguments: ["X-Amz-Security-Token", "x-amz-content-sha256", "X-AMZ-Anything"])
+    func anyUnsignedAmzHeaderIsRefused(_ name: String) throws {
+        let error = try #require(Self.refusal(Self.boto3 + [(name, "x")]))
+        #expect(error.code == .incompleteSignature)
+        #expect(error.message.contains(name.lowercased()))
+        // Signed, it is fine.
+        let signed = (Self.signed + [name.lowercased()]).sorted()
+        #expect(Self.refusal(Self.boto3 + [(name, "x")], signed: signed) == nil)
+    }
+
+    /// A repeat would be joined into one signed line while the endpoint reads only one value.
+    @Test(arguments: ["X-Amz-Target", "x-amz-target", "HOST", "Content-Type", "Authorization", "X-Amz-Date"])
+    func aRepeatedHeaderIsRefused(_ name: String) throws {
+        let error = try #require(Self.refusal(Self.boto3 + [(name, "TrentService.DisableKey")]))
+        #expect(error.code == .incompleteSignature)
+        #expect(error.message.contains("more than one '\(name.lowercased())'"))
+    }
+
+    @Test func aRepeatedHeaderThatChangesNothingIsAllowed() throws {
+        try SigV4.checkSignedHeaders(Self.boto3 + [("Accept", "*/*"), ("Accept", "application/json")], signedHeaders: Self.signed)
+    }
+
+    @Test func aSignedHeaderTheRequestLacksIsNamed() throws {
+        let error = try #require(Self.refusal(Self.boto3, signed: (Self.signed + ["accept"]).sorted()))
+        #expect(error.code == .incompleteSignature)
+        #expect(error.message == "'accept' is named as a SignedHeader, but it does not exist in the HTTP request.")
+    }
+
+    @Test func theBodyHashIsCheckedWhenSent() throws {
+        let hash = SigV4.sha256Hex(Array("{}".utf8))
+        try SigV4.checkContentSHA256(nil, bodySHA256Hex: hash)
+        try SigV4.checkContentSHA256(hash, bodySHA256Hex: hash)
+        for (declared, code) in [
+            (hash.uppercased(), KMSError.Code.invalidClientSignature),
+            (SigV4.sha256Hex(Array("{ }".utf8)), .invalidClientSignature),
+            ("", .invalidClientSignature),
+            ("UNSIGNED-PAYLOAD", .incompleteSignature),
+            ("STREAMING-AWS4-HMAC-SHA256-PAYLOAD", .incompleteSignature),
+        ] {
+            do {
+                try SigV4.checkContentSHA256(declared, bodySHA256Hex: hash)
+                Issue.record("x-amz-content-sha256 '\(declared)' was accepted")
+            } catch {
+                #expect(error.code == code, "\(declared)")
+            }
+        }
+    }
+
+    // MARK: - Host names
+
+    @Test func hostsMatchByNameAndOptionalPort() throws {
+        let hosts = try SigV4.HostNames(["kms.internal", "127.0.0.1:7480", "*.kms.example.com", "[::1]", "KMS.Upper."])
+        for allowed in ["kms.internal", "kms.internal:7480", "kms.internal:443", "KMS.INTERNAL.", "127.0.0.1:7480",
+                        "a.kms.example.com", "a.kms.example.com:8443", "[::1]:7480", "[0:0::1]", "kms.upper"] {
+            #expect(hosts.allows(host: allowed, defaultPort: 443), "\(allowed)")
+        }
+        for refused in ["127.0.0.1", "127.0.0.1:7481", "kms.example.com", "a.b.kms.example.com", "evil.internal",
+                        "kms.internal.evil", "::1", "[::2]", "user@kms.internal", "kms.internal:0", "kms.internal:70000",
+                        "kms.internal:x", "kms internal", "", "[::1", "*.kms.example.com", "127.0.0.1:7480:1"] {
+            #expect(!hosts.allows(host: refused, defaultPort: 443), "\(refused)")
+        }
+        // 127.0.0.1:7480 without a port in the Host means the scheme's default.
+        #expect(hosts.allows(host: "127.0.0.1", defaultPort: 7480))
+    }
+
+    @Test func aStarAcceptsAnyWellFormedHost() throws {
+        let hosts = try SigV4.HostNames(["*"])
+        #expect(hosts.allows(host: "anything.example:1", defaultPort: 80))
+        #expect(!hosts.allows(host: "bad host", defaultPort: 80))
+    }
+
+    @Test(arguments: ["", "kms internal", "::1", "*.10.0.0.1", "host:99999", "a/b", "*", "x:"])
+    func entriesAreChecked(_ entry: String) {
+        if entry == "*" || entry == "x:" {
+            #expect(throws: Never.self) { try SigV4.HostNames([entry]) }
+        } else {
+            #expect(throws: KMSError.self) { try SigV4.HostNames([entry]) }
+        }
+    }
+
+    @Test func theListPrintsAsItIsConfigured() throws {
+        #expect(try SigV4.HostNames(["b.example:80", "[::1]", "*.a.example", "b.example:80"]).description == "b.example:80, [::1], *.a.example")
+    }
+}

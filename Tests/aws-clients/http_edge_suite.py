@@ -41,6 +41,41 @@ def send(method, body, headers):
     return result
 
 
+def send_raw(body, header_list):
+    """POST / with the endpoint's Host, then exactly these (name, value) pairs, repeats included."""
+    connection = http.client.HTTPConnection(ENDPOINT.hostname, ENDPOINT.port, timeout=30)
+    connection.putrequest("POST", "/", skip_host=True, skip_accept_encoding=True)
+    for name, value in [("Host", ENDPOINT.netloc)] + list(header_list):
+        connection.putheader(name, value)
+    connection.putheader("Content-Length", str(len(body)))
+    connection.endheaders(body)
+    response = connection.getresponse()
+    payload = response.read()
+    connection.close()
+    return response.status, json.loads(payload) if payload else {}
+
+
+def signed_without(target, body, leave_out, url=None):
+    """Signs a request as botocore does but without the headers in leave_out, which are then
+    added unsigned: what an attacker holding a captured request could send."""
+    extra = {"X-Amz-Target": f"TrentService.{target}", "Content-Type": "application/x-amz-json-1.1"}
+    request = AWSRequest(method="POST", url=(url or os.environ["KMS_AWS_ENDPOINT"]) + "/", data=body,
+                         headers={k: v for k, v in extra.items() if k not in leave_out})
+    SigV4Auth(CREDENTIALS, "kms", "us-east-1").add_auth(request)
+    headers = dict(request.headers.items())
+    headers.update({k: v for k, v in extra.items() if k in leave_out})
+    if url:
+        # botocore signs the URL's host but leaves the header to the HTTP client: send that one.
+        headers["Host"] = urlparse(url).netloc
+    return headers
+
+
+def key_state(key_id):
+    status, body, _ = send("POST", json.dumps({"KeyId": key_id}).encode(), signed("DescribeKey", json.dumps({"KeyId": key_id}).encode()))
+    assert status == 200, body
+    return body["KeyMetadata"]["KeyState"]
+
+
 class Edges(unittest.TestCase):
     def test_a_good_request_has_a_request_id(self):
         status, body, headers = send("POST", b"{}", signed("ListKeys", b"{}"))
@@ -85,6 +120,83 @@ class Edges(unittest.TestCase):
         self.assertIn(b" 408 ", answer.split(b"\r\n")[0] + b" ")
         self.assertLess(time.monotonic() - started, 25)
         slow.close()
+
+
+
+class SignatureBinding(unittest.TestCase):
+    """What a signature must cover: the operation, the host, the content type, the body; and
+    that no header it covers may be repeated with another value."""
+
+    @classmethod
+    def setUpClass(cls):
+        status, body, _ = send("POST", b"{}", signed("CreateKey", b"{}"))
+        assert status == 200, body
+        cls.key_id = body["KeyMetadata"]["KeyId"]
+        cls.body = json.dumps({"KeyId": cls.key_id}).encode()
+
+    def assertRefused(self, result, code, text=None):
+        status, body = result[0], result[1]
+        self.assertEqual((status, body.get("__type")), (400, code), body)
+        if text:
+            self.assertIn(text, body["message"])
+
+    def test_a_captured_request_cannot_be_replayed_as_another_operation(self):
+        # A DescribeKey signed without its X-Amz-Target, sent as DisableKey and ScheduleKeyDeletion.
+        for target in ("DisableKey", "ScheduleKeyDeletion"):
+            headers = signed_without("DescribeKey", self.body, {"X-Amz-Target"})
+            headers["X-Amz-Target"] = f"TrentService.{target}"
+            self.assertRefused(send("POST", self.body, headers), "IncompleteSignatureException", "x-amz-target")
+        self.assertEqual(key_state(self.key_id), "Enabled")
+
+    def test_the_content_type_must_be_signed(self):
+        headers = signed_without("DescribeKey", self.body, {"Content-Type"})
+        self.assertRefused(send("POST", self.body, headers), "IncompleteSignatureException", "content-type")
+
+    def test_any_x_amz_header_must_be_signed(self):
+        headers = signed("DescribeKey", self.body)
+        headers["X-Amz-Security-Token"] = "anything"
+        self.assertRefused(send("POST", self.body, headers), "IncompleteSignatureException", "x-amz-security-token")
+        # Signed, the same header is accepted (and ignored).
+        headers = signed("DescribeKey", self.body, headers={"X-Amz-Meta-Note": "fine"})
+        self.assertEqual(send("POST", self.body, headers)[0], 200)
+
+    def test_a_repeated_header_is_refused(self):
+        headers = signed("DescribeKey", self.body)
+        for name, value in (("X-Amz-Target", "TrentService.DisableKey"), ("Host", "evil.example"),
+                            ("Content-Type", "application/json"), ("Authorization", headers["Authorization"])):
+            pairs = list(headers.items()) + [(name, value)]
+            self.assertRefused(send_raw(self.body, pairs), "IncompleteSignatureException", "more than one")
+        self.assertEqual(key_state(self.key_id), "Enabled")
+
+    def test_a_request_signed_for_another_host_is_refused(self):
+        # Signed for evil.example (and sent with that Host): the signature is valid, the host is not ours.
+        headers = signed_without("DescribeKey", self.body, set(), url=f"http://evil.example:{ENDPOINT.port}")
+        self.assertEqual(headers["Host"], f"evil.example:{ENDPOINT.port}")
+        self.assertRefused(send("POST", self.body, headers), "InvalidSignatureException", "not a name this endpoint answers to")
+        # The listen address, with or without the port, is ours; localhost too, for a loopback listener.
+        for host in (f"127.0.0.1:{ENDPOINT.port}", "localhost"):
+            headers = signed_without("DescribeKey", self.body, set(), url=f"http://{host}")
+            self.assertEqual(send("POST", self.body, headers)[0], 200, host)
+
+    def test_a_changed_host_breaks_the_signature(self):
+        headers = signed("DescribeKey", self.body)
+        headers["Host"] = "localhost"
+        self.assertRefused(send("POST", self.body, headers), "InvalidSignatureException", "does not match")
+
+    def test_the_content_sha256_header_is_checked(self):
+        wrong = signed("DescribeKey", self.body, headers={"X-Amz-Content-SHA256": "0" * 64})
+        self.assertRefused(send("POST", self.body, wrong), "InvalidSignatureException", "x-amz-content-sha256")
+        unsigned = signed("DescribeKey", self.body, headers={"X-Amz-Content-SHA256": "UNSIGNED-PAYLOAD"})
+        self.assertRefused(send("POST", self.body, unsigned), "IncompleteSignatureException", "UNSIGNED-PAYLOAD")
+        import hashlib
+        right = signed("DescribeKey", self.body, headers={"X-Amz-Content-SHA256": hashlib.sha256(self.body).hexdigest()})
+        self.assertEqual(send("POST", self.body, right)[0], 200)
+
+    def test_a_signed_header_that_is_not_sent_is_named(self):
+        headers = signed("DescribeKey", self.body, headers={"X-Amz-Meta-Note": "fine"})
+        del headers["X-Amz-Meta-Note"]
+        self.assertRefused(send("POST", self.body, headers), "IncompleteSignatureException",
+                           "'x-amz-meta-note' is named as a SignedHeader")
 
 
 if __name__ == "__main__":
