@@ -1,3 +1,5 @@
+import KMSDomain
+
 /// A parsed, validated AWS JSON policy, ready to evaluate without further parsing: key
 /// policies are compiled once per key version and evaluated in microseconds on the hot path.
 public struct PolicyDocument: Sendable, Hashable {
@@ -41,15 +43,53 @@ public struct PolicyStatement: Sendable, Hashable {
 
 /// Principal or NotPrincipal.
 public struct PrincipalMatcher: Sendable, Hashable {
-    /// "*", or the AWS principals (ARNs; an account id is its root ARN) and service principals.
+    /// "*", or the AWS principals (ARNs) and service principals.
     public let anyone: Bool
     public let aws: Set<String>
+    /// Accounts named by their bare 12-digit id: each means that account's root in whatever
+    /// partition the deployment runs in (the policy text does not say which).
+    public let accounts: Set<String>
     public let services: Set<String>
     public let negated: Bool
 
+    init(anyone: Bool, aws: Set<String>, accounts: Set<String> = [], services: Set<String>, negated: Bool) {
+        self.anyone = anyone
+        self.aws = aws
+        self.accounts = accounts
+        self.services = services
+        self.negated = negated
+    }
+
     func matches(principalARN: String, service: String?) -> Bool {
-        let listed = self.anyone || self.aws.contains(principalARN) || service.map { self.services.contains($0) } == true
+        let listed = self.anyone || self.aws.contains(principalARN)
+            || (!self.accounts.isEmpty && RootARN.account(of: principalARN).map { self.accounts.contains($0) } == true)
+            || service.map { self.services.contains($0) } == true
         return self.negated ? !listed : listed
+    }
+}
+
+/// Account root ARNs (`arn:<partition>:iam::<account>:root`), read exactly: no suffix test, so
+/// no other principal's ARN can pass for a root.
+enum RootARN {
+    /// The account whose root `arn` is, if it is a root ARN.
+    static func account(of arn: String) -> String? {
+        guard arn.hasSuffix(":root") else { return nil }
+        let parts = arn.split(separator: ":", maxSplits: 5, omittingEmptySubsequences: false)
+        guard parts.count == 6, parts[0] == "arn", !parts[1].isEmpty, parts[2] == "iam", parts[3].isEmpty, parts[5] == "root",
+              Account.isValid(String(parts[4]))
+        else { return nil }
+        return String(parts[4])
+    }
+
+    /// The partition of any ARN, "aws" when `arn` is not one.
+    static func partition(of arn: String) -> String {
+        let parts = arn.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
+        guard parts.count == 3, parts[0] == "arn", !parts[1].isEmpty else { return "aws" }
+        return String(parts[1])
+    }
+
+    static func of(account: String, partition: String) -> String {
+        "arn:\(partition):iam::\(account):root"
     }
 }
 

@@ -121,7 +121,14 @@ import Testing
 
     @Test func anAccountIDPrincipalMeansItsRoot() throws {
         let policy = try PolicyDocument.parse("{\"Statement\": {\"Effect\": \"Allow\", \"Principal\": {\"AWS\": [\"111122223333\"]}, \"Action\": \"kms:*\", \"Resource\": \"*\"}}", kind: .resource)
-        #expect(policy.statements[0].principal?.aws == ["arn:aws:iam::111122223333:root"])
+        let principal = try #require(policy.statements[0].principal)
+        #expect(principal.accounts == ["111122223333"])
+        // In whatever partition the deployment runs, and for the root only.
+        #expect(principal.matches(principalARN: "arn:aws:iam::111122223333:root", service: nil))
+        #expect(principal.matches(principalARN: "arn:aws-cn:iam::111122223333:root", service: nil))
+        #expect(!principal.matches(principalARN: "arn:aws:iam::111122223333:user/root", service: nil))
+        #expect(!principal.matches(principalARN: "arn:aws:iam::444455556666:root", service: nil))
+        #expect(!principal.matches(principalARN: "arn:aws:sts::111122223333:root", service: nil))
     }
 }
 
