@@ -40,16 +40,26 @@ public enum KeyAccess {
             self.encryptionContextSubset = encryptionContextSubset
         }
 
+        /// Whether this grant lets `principal` do `operation` with `encryptionContext`.
+        ///
+        /// As AWS documents for grant constraints: they apply only to the operations that take
+        /// an encryption context (`encryptionContextOperations`), where a missing context is an
+        /// empty one; DescribeKey, RetireGrant, CreateGrant and the like ignore them (a grant
+        /// created on the authority of a constrained grant must carry the constraint instead:
+        /// `permitsChild`). Constraint keys ignore case, values do not.
         func allows(principal: String, operation: String, encryptionContext: [String: String]?) -> Bool {
             guard principal == self.granteePrincipal, self.operations.contains(operation) else { return false }
-            if let equals = self.encryptionContextEquals, (encryptionContext ?? [:]) != equals { return false }
-            if let subset = self.encryptionContextSubset {
-                let context = encryptionContext ?? [:]
-                guard subset.allSatisfy({ context[$0.key] == $0.value }) else { return false }
-            }
-            return true
+            guard KeyAccess.encryptionContextOperations.contains(operation) else { return true }
+            return GrantConstraints(equals: self.encryptionContextEquals, subset: self.encryptionContextSubset)
+                .allow(encryptionContext ?? [:])
         }
     }
+
+    /// The operations that take an encryption context, to which grant constraints apply.
+    public static let encryptionContextOperations: Set<String> = [
+        "Encrypt", "Decrypt", "ReEncryptFrom", "ReEncryptTo", "GenerateDataKey", "GenerateDataKeyWithoutPlaintext",
+        "GenerateDataKeyPair", "GenerateDataKeyPairWithoutPlaintext",
+    ]
 
     /// `context` names the principal, the kms: action and the key ARN, with its condition keys.
     /// An account's root has every identity permission in its own account implicitly.
