@@ -173,11 +173,14 @@ struct World {
         return keys
     }
 
-    /// Keys conditions are written on: those above, the encryption context's, and one never set.
+    /// Keys conditions are written on: those above, the encryption context's, and one never
+    /// set; the multi-valued ones (and kms:EncryptionContext:app, which is when the context
+    /// has "app" and "App") more often, as that is where order could leak in.
     static let conditionKeys = [
         "aws:PrincipalArn", "kms:CallerAccount", "aws:SecureTransport", "aws:SourceIp", "aws:CurrentTime", "kms:RotationPeriodInDays",
-        "aws:ResourceTag/env", "aws:TagKeys", "kms:GrantOperations", "kms:EncryptionContext:app", "kms:EncryptionContext:env",
-        "kms:EncryptionContextKeys", "kms:ViaService",
+        "aws:ResourceTag/env", "kms:EncryptionContext:env", "kms:ViaService",
+        "aws:TagKeys", "aws:TagKeys", "aws:TagKeys", "kms:GrantOperations", "kms:GrantOperations", "kms:EncryptionContext:app",
+        "kms:EncryptionContext:app", "kms:EncryptionContextKeys",
     ]
 
     func randomEncryptionContext(_ r: inout SplitMix64) -> [String: String] {

@@ -131,6 +131,41 @@ import Testing
         #expect(outcomes["allowed", default: 0] > 200 && outcomes["denied", default: 0] > 200 && outcomes["keyPolicyDeny", default: 0] > 100, "\(outcomes)")
     }
 
+    /// The same at the level of one condition, where a difference cannot hide behind another
+    /// statement: every operator, set form and IfExists, on request lists of zero to four values
+    /// drawn from every family, in every order of request and policy values tried.
+    @Test func noConditionDependsOnTheOrderOfValues() {
+        let world = World(partition: "aws")
+        let requestValues = Array(Set(
+            World.stringValues + world.arnValues + World.numericValues + World.dateValues + World.ipValues + World.tagKeys
+                + ["10.1.2.3", "::ffff:10.1.2.3", "1700000000", "webby", "arn:aws:iam::111122223333:user/alice"]
+        )).sorted()
+        var differing = 0
+        Self.forAll(6000) { r in
+            let generated = world.randomCondition(&r)
+            let condition = Condition(test: generated.test, setForm: generated.setForm, ifExists: generated.ifExists, key: "k", values: generated.values)
+            let request = r.some(requestValues, least: 0, most: 4)
+            func holds(_ condition: Condition, _ request: [String]) -> Bool {
+                var context = RequestContext(principalARN: "arn:aws:iam::111122223333:user/alice", action: "kms:Decrypt", resource: "*")
+                context.set("k", request)
+                return condition.holds(in: context)
+            }
+            let expected = holds(condition, request)
+            if request.count > 1, holds(condition, [request[0]]) != expected { differing += 1 }
+            for _ in 0..<3 {
+                let values = r.shuffled(condition.values)
+                let reordered = Condition(test: condition.test, setForm: condition.setForm, ifExists: condition.ifExists, key: "k", values: values)
+                let order = r.shuffled(request)
+                if holds(reordered, order) != expected {
+                    return "\(condition.test) \(condition.setForm) ifExists \(condition.ifExists) \(condition.values) vs \(request): \(expected), but with \(values) vs \(order): \(!expected)"
+                }
+            }
+            return nil
+        }
+        // Cases where one value alone decides otherwise than the list: the ones that matter.
+        #expect(differing > 300, "\(differing)")
+    }
+
     // MARK: Grants
 
     /// For random parent and child grants that `permitsChild` accepts, every operation and
