@@ -77,10 +77,10 @@ public enum KeyAccess {
         grants: [GrantRule] = [],
         encryptionContext: [String: String]? = nil
     ) -> Decision {
-        let subject = "User: \(context.principalARN) is not authorized to perform: \(context.action) on resource: \(context.resource)"
+        var subject: String { "User: \(context.principalARN) is not authorized to perform: \(context.action) on resource: \(context.resource)" }
         let root = RootARN.of(account: principalAccount, partition: RootARN.partition(of: context.principalARN))
         let isRoot = context.principalARN == root
-        let (direct, delegated) = keyPolicy.evaluate(context, alsoAs: isRoot ? nil : root)
+        let (direct, delegated) = keyPolicy.evaluate(context, alsoAs: isRoot ? nil : (root, principalAccount))
         if case .explicitDeny = direct {
             return .denied(message: "\(subject) with an explicit deny in a resource-based policy")
         }

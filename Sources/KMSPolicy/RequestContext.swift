@@ -7,7 +7,11 @@ public struct RequestContext: Sendable {
     /// Set when the caller is an AWS service principal (e.g. "kms.amazonaws.com").
     public var service: String?
     /// "kms:Encrypt".
-    public var action: String
+    public var action: String {
+        didSet { self.foldedAction = self.action.lowercased() }
+    }
+    /// `action` lowercased once, for the Action patterns (which ignore case) of every statement.
+    private(set) var foldedAction: String
     /// The key ARN, or "*" for operations on no key.
     public var resource: String
     private var values: [String: [String]] = [:]
@@ -15,6 +19,7 @@ public struct RequestContext: Sendable {
     public init(principalARN: String, action: String, resource: String, service: String? = nil) {
         self.principalARN = principalARN
         self.action = action
+        self.foldedAction = action.lowercased()
         self.resource = resource
         self.service = service
     }
