@@ -1,5 +1,3 @@
-import Foundation
-
 /// One condition: `"ForAnyValue:StringLikeIfExists": {"kms:EncryptionContext:app": ["a*"]}`
 /// for one key.
 public struct Condition: Sendable, Hashable {
@@ -39,6 +37,18 @@ public struct Condition: Sendable, Hashable {
     public let ifExists: Bool
     public let key: String
     public let values: [String]
+    /// `values` parsed once for the operator (numbers, dates, address blocks, folded case), so
+    /// that evaluation parses only the request's values.
+    let operands: Operands
+
+    init(test: Test, setForm: SetForm, ifExists: Bool, key: String, values: [String]) {
+        self.test = test
+        self.setForm = setForm
+        self.ifExists = ifExists
+        self.key = key
+        self.values = values
+        self.operands = Operands(test, values)
+    }
 
     /// Parses an operator name with its optional set prefix and IfExists suffix.
     static func parseOperator(_ name: String) -> (Test, SetForm, Bool)? {
@@ -60,85 +70,56 @@ public struct Condition: Sendable, Hashable {
         return (test, form, ifExists)
     }
 
+    /// IAM's documented semantics, which no order of request or policy values can change:
+    ///
+    /// - Several policy values for one key are ORed; for a Not* operator they are NORed (the
+    ///   request value matches none of them).
+    /// - An absent key, or one with an empty list of values (IAM's "null data set"), fails a
+    ///   positive operator and satisfies a Not* one; `...IfExists` makes the condition hold
+    ///   whatever the set form (IAM: "if the key is not present, evaluate the condition element
+    ///   as true"); ForAllValues holds (vacuously) and ForAnyValue fails. Null looks only at
+    ///   presence: an empty list is null.
+    /// - ForAnyValue: some request value satisfies the operator; ForAllValues: every one does.
+    ///   With a Not* operator, "satisfies" means it matches none of the policy values.
+    /// - Without a set prefix on a key that carries several values (aws:TagKeys, or
+    ///   kms:EncryptionContext:app when the context has both "app" and "APP"), IAM says a set
+    ///   prefix is required and leaves the result undefined. Looking at the first value, as
+    ///   this did, let `StringEquals aws:TagKeys Owner` in a Deny be dodged by listing another tag
+    ///   first. We take the reading that does not depend on order and never lets a Deny be
+    ///   escaped by adding values: a positive operator holds when any request value matches
+    ///   (ForAnyValue), a Not* operator only when no request value matches any policy value
+    ///   (ForAllValues:Not*), i.e. the Not* operator is exactly the negation of its positive over
+    ///   the whole set. With one value this is the ordinary single-valued comparison.
     func holds(in context: RequestContext) -> Bool {
-        let present = context.value(self.key)
+        let requestValues = context.value(self.key) ?? []
         if self.test == .null {
-            let isNull = present == nil || present!.isEmpty
+            let isNull = requestValues.isEmpty
             return self.values.contains { ($0.lowercased() == "true") == isNull }
         }
-        guard let requestValues = present, !requestValues.isEmpty else {
-            // Absent key: IfExists and ForAllValues hold vacuously; a Not* operator holds since
-            // nothing equals; anything else fails.
+        guard !requestValues.isEmpty else {
+            if self.ifExists { return true }
             switch self.setForm {
             case .forAllValues: return true
             case .forAnyValue: return false
-            case .single: return self.ifExists || self.test.isNegated
+            case .single: return self.test.isNegated
             }
         }
         switch self.setForm {
-        case .single:
-            return self.matches(requestValues[0])
         case .forAnyValue:
             return requestValues.contains { self.matches($0) }
         case .forAllValues:
             return requestValues.allSatisfy { self.matches($0) }
+        case .single where self.test.isNegated:
+            return requestValues.allSatisfy { self.matches($0) }
+        case .single:
+            return requestValues.contains { self.matches($0) }
         }
     }
 
     /// Whether one request value satisfies the operator against the policy's values (any of
     /// them for positive operators, none of them for Not* operators).
     private func matches(_ value: String) -> Bool {
-        let any = self.values.contains { self.positiveMatch(value, $0) }
+        let any = self.operands.anyMatches(value, self.test)
         return self.test.isNegated ? !any : any
-    }
-
-    private func positiveMatch(_ value: String, _ expected: String) -> Bool {
-        switch self.test {
-        case .stringEquals, .stringNotEquals:
-            return value == expected
-        case .stringEqualsIgnoreCase, .stringNotEqualsIgnoreCase:
-            return value.lowercased() == expected.lowercased()
-        case .stringLike, .stringNotLike:
-            return Wildcard.matches(pattern: expected, value)
-        case .arnEquals, .arnNotEquals, .arnLike, .arnNotLike:
-            return Wildcard.matchesARN(pattern: expected, value)
-        case .numericEquals, .numericNotEquals:
-            return Self.compare(Double(value), Double(expected)) { $0 == $1 }
-        case .numericLessThan: return Self.compare(Double(value), Double(expected)) { $0 < $1 }
-        case .numericLessThanEquals: return Self.compare(Double(value), Double(expected)) { $0 <= $1 }
-        case .numericGreaterThan: return Self.compare(Double(value), Double(expected)) { $0 > $1 }
-        case .numericGreaterThanEquals: return Self.compare(Double(value), Double(expected)) { $0 >= $1 }
-        case .dateEquals, .dateNotEquals:
-            return Self.compare(PolicyDate.parse(value), PolicyDate.parse(expected)) { $0 == $1 }
-        case .dateLessThan: return Self.compare(PolicyDate.parse(value), PolicyDate.parse(expected)) { $0 < $1 }
-        case .dateLessThanEquals: return Self.compare(PolicyDate.parse(value), PolicyDate.parse(expected)) { $0 <= $1 }
-        case .dateGreaterThan: return Self.compare(PolicyDate.parse(value), PolicyDate.parse(expected)) { $0 > $1 }
-        case .dateGreaterThanEquals: return Self.compare(PolicyDate.parse(value), PolicyDate.parse(expected)) { $0 >= $1 }
-        case .bool:
-            return value.lowercased() == expected.lowercased()
-        case .ipAddress, .notIpAddress:
-            guard let range = IPAddressRange(expected), let address = IPAddressRange.parseAddress(value) else { return false }
-            return range.contains(address)
-        case .null:
-            return false
-        }
-    }
-
-    private static func compare<T>(_ a: T?, _ b: T?, _ relation: (T, T) -> Bool) -> Bool {
-        guard let a, let b else { return false }
-        return relation(a, b)
-    }
-}
-
-/// Dates in policies: ISO 8601 (with or without time or fraction) or epoch seconds.
-enum PolicyDate {
-    static func parse(_ text: String) -> Double? {
-        if let seconds = Double(text) { return seconds }
-        let full = ISO8601DateFormatter()
-        if let date = full.date(from: text) { return date.timeIntervalSince1970 }
-        full.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        if let date = full.date(from: text) { return date.timeIntervalSince1970 }
-        full.formatOptions = [.withFullDate]
-        return full.date(from: text)?.timeIntervalSince1970
     }
 }

@@ -40,19 +40,34 @@ public enum KeyAccess {
             self.encryptionContextSubset = encryptionContextSubset
         }
 
+        /// Whether this grant lets `principal` do `operation` with `encryptionContext`.
+        ///
+        /// As AWS documents for grant constraints: they apply only to the operations that take
+        /// an encryption context (`encryptionContextOperations`), where a missing context is an
+        /// empty one; DescribeKey, RetireGrant, CreateGrant and the like ignore them (a grant
+        /// created on the authority of a constrained grant must carry the constraint instead:
+        /// `permitsChild`). Constraint keys ignore case, values do not.
         func allows(principal: String, operation: String, encryptionContext: [String: String]?) -> Bool {
             guard principal == self.granteePrincipal, self.operations.contains(operation) else { return false }
-            if let equals = self.encryptionContextEquals, (encryptionContext ?? [:]) != equals { return false }
-            if let subset = self.encryptionContextSubset {
-                let context = encryptionContext ?? [:]
-                guard subset.allSatisfy({ context[$0.key] == $0.value }) else { return false }
-            }
-            return true
+            guard KeyAccess.encryptionContextOperations.contains(operation) else { return true }
+            return GrantConstraints(equals: self.encryptionContextEquals, subset: self.encryptionContextSubset)
+                .allow(encryptionContext ?? [:])
         }
     }
 
+    /// The operations that take an encryption context, to which grant constraints apply.
+    public static let encryptionContextOperations: Set<String> = [
+        "Encrypt", "Decrypt", "ReEncryptFrom", "ReEncryptTo", "GenerateDataKey", "GenerateDataKeyWithoutPlaintext",
+        "GenerateDataKeyPair", "GenerateDataKeyPairWithoutPlaintext",
+    ]
+
     /// `context` names the principal, the kms: action and the key ARN, with its condition keys.
     /// An account's root has every identity permission in its own account implicitly.
+    ///
+    /// Every explicit deny is looked for before any allow counts: in an identity policy, and in
+    /// the key policy read both for the principal and for its account (a Deny naming the account
+    /// applies to all its principals, as in AWS). The account root is named in the principal's
+    /// own partition.
     public static func decide(
         _ context: RequestContext,
         principalAccount: String,
@@ -62,9 +77,14 @@ public enum KeyAccess {
         grants: [GrantRule] = [],
         encryptionContext: [String: String]? = nil
     ) -> Decision {
-        let subject = "User: \(context.principalARN) is not authorized to perform: \(context.action) on resource: \(context.resource)"
-        let direct = keyPolicy.evaluate(context)
+        var subject: String { "User: \(context.principalARN) is not authorized to perform: \(context.action) on resource: \(context.resource)" }
+        let root = RootARN.of(account: principalAccount, partition: RootARN.partition(of: context.principalARN))
+        let isRoot = context.principalARN == root
+        let (direct, delegated) = keyPolicy.evaluate(context, alsoAs: isRoot ? nil : (root, principalAccount))
         if case .explicitDeny = direct {
+            return .denied(message: "\(subject) with an explicit deny in a resource-based policy")
+        }
+        if case .explicitDeny = delegated {
             return .denied(message: "\(subject) with an explicit deny in a resource-based policy")
         }
         var identity: PolicyDecision = .notApplicable
@@ -78,35 +98,38 @@ public enum KeyAccess {
                 break
             }
         }
-        let root = "arn:aws:iam::\(principalAccount):root"
-        let isRoot = context.principalARN.hasSuffix(":iam::\(principalAccount):root")
         let identityAllows = identity == .allow || isRoot
         let sameAccount = principalAccount == keyAccount
+        // For the root itself, the delegated reading is the direct one.
+        let accountAllowed = isRoot ? direct == .allow : delegated == .allow
 
         if direct == .allow, sameAccount || identityAllows {
             return .allowed(.keyPolicy)
         }
-        var asRoot = context
-        asRoot.principalARN = root
-        let delegated = keyPolicy.evaluate(asRoot)
-        if case .explicitDeny = delegated {
-            return .denied(message: "\(subject) with an explicit deny in a resource-based policy")
-        }
-        if delegated == .allow, identityAllows {
+        if accountAllowed, identityAllows {
             return .allowed(identity == .allow && !isRoot ? .identityPolicy : .keyPolicy)
         }
         let operation = context.action.hasPrefix("kms:") ? String(context.action.dropFirst(4)) : context.action
-        if let grant = grants.first(where: { $0.allows(principal: context.principalARN, operation: operation, encryptionContext: encryptionContext) }) {
-            return .allowed(.grant(id: grant.id))
+        // The least id of the grants that allow, so the grant recorded does not depend on order.
+        var grantID: String?
+        for grant in grants where grantID.map({ grant.id < $0 }) ?? true {
+            if grant.allows(principal: context.principalARN, operation: operation, encryptionContext: encryptionContext) {
+                grantID = grant.id
+            }
         }
-        if delegated == .allow || direct == .allow {
+        if let grantID {
+            return .allowed(.grant(id: grantID))
+        }
+        if accountAllowed || direct == .allow {
             return .denied(message: "\(subject) because no identity-based policy allows the \(context.action) action")
         }
         return .denied(message: "\(subject) because no resource-based policy allows the \(context.action) action")
     }
 
     /// The lockout safety check of CreateKey and PutKeyPolicy: would the caller still be able to
-    /// change this policy under it?
+    /// change this policy under it? Read with only the caller's identity condition keys; prefer
+    /// the overload that takes the request's context, so that conditions on the source address,
+    /// transport or time read as they will on the caller's next PutKeyPolicy.
     public static func keepsPolicyAdministrable(
         _ policy: PolicyDocument, principalARN: String, principalAccount: String, keyAccount: String, keyARN: String,
         identityPolicies: [PolicyDocument]
@@ -115,6 +138,24 @@ public enum KeyAccess {
         context.set("aws:PrincipalArn", principalARN)
         context.set("aws:PrincipalAccount", principalAccount)
         context.set("kms:CallerAccount", principalAccount)
-        return decide(context, principalAccount: principalAccount, keyAccount: keyAccount, keyPolicy: policy, identityPolicies: identityPolicies).isAllowed
+        return keepsPolicyAdministrable(
+            policy, context: context, principalAccount: principalAccount, keyAccount: keyAccount, keyARN: keyARN,
+            identityPolicies: identityPolicies
+        )
+    }
+
+    /// The lockout safety check, for the request being made: `context` is its principal and
+    /// condition keys (build them all: whether the new policy has conditions is not known when
+    /// the request's context skips them for policies without). It asks whether a kms:PutKeyPolicy
+    /// on `keyARN`, under the same conditions and without the bypass, would be allowed.
+    public static func keepsPolicyAdministrable(
+        _ policy: PolicyDocument, context: RequestContext, principalAccount: String, keyAccount: String, keyARN: String,
+        identityPolicies: [PolicyDocument]
+    ) -> Bool {
+        var next = context
+        next.action = "kms:PutKeyPolicy"
+        next.resource = keyARN
+        next.set("kms:BypassPolicyLockoutSafetyCheck", false)
+        return decide(next, principalAccount: principalAccount, keyAccount: keyAccount, keyPolicy: policy, identityPolicies: identityPolicies).isAllowed
     }
 }

@@ -41,15 +41,61 @@ public struct PolicyStatement: Sendable, Hashable {
 
 /// Principal or NotPrincipal.
 public struct PrincipalMatcher: Sendable, Hashable {
-    /// "*", or the AWS principals (ARNs; an account id is its root ARN) and service principals.
+    /// "*", or the AWS principals (ARNs) and service principals.
     public let anyone: Bool
     public let aws: Set<String>
+    /// Accounts named by their bare 12-digit id: each means that account's root in whatever
+    /// partition the deployment runs in (the policy text does not say which).
+    public let accounts: Set<String>
     public let services: Set<String>
     public let negated: Bool
 
+    init(anyone: Bool, aws: Set<String>, accounts: Set<String> = [], services: Set<String>, negated: Bool) {
+        self.anyone = anyone
+        self.aws = aws
+        self.accounts = accounts
+        self.services = services
+        self.negated = negated
+    }
+
     func matches(principalARN: String, service: String?) -> Bool {
-        let listed = self.anyone || self.aws.contains(principalARN) || service.map { self.services.contains($0) } == true
+        let listed = self.anyone || self.aws.contains(principalARN)
+            || (!self.accounts.isEmpty && RootARN.account(of: principalARN).map { self.accounts.contains(String($0)) } == true)
+            || service.map { self.services.contains($0) } == true
         return self.negated ? !listed : listed
+    }
+
+    /// `matches` for an account's root, whose ARN `rootARN` the caller has already built.
+    func matches(root rootARN: String, account: String) -> Bool {
+        let listed = self.anyone || self.accounts.contains(account) || self.aws.contains(rootARN)
+        return self.negated ? !listed : listed
+    }
+}
+
+/// Account root ARNs (`arn:<partition>:iam::<account>:root`), read exactly: no suffix test, so
+/// no other principal's ARN can pass for a root. On every request, so without allocating.
+enum RootARN {
+    /// The account whose root `arn` is, if it is a root ARN.
+    static func account(of arn: String) -> Substring? {
+        guard arn.utf8.count > 23, arn.hasPrefix("arn:"), arn.hasSuffix(":root"),
+              let partitionEnd = arn.utf8.dropFirst(4).firstIndex(of: UInt8(ascii: ":"))
+        else { return nil }
+        let rest = arn.utf8[arn.utf8.index(after: partitionEnd)...]
+        guard partitionEnd > arn.utf8.index(arn.utf8.startIndex, offsetBy: 4), rest.starts(with: "iam::".utf8) else { return nil }
+        let account = rest.dropFirst(5).dropLast(5)
+        guard account.count == 12, account.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }) else { return nil }
+        return arn[account.startIndex..<account.endIndex]
+    }
+
+    /// The partition of any ARN, "aws" when `arn` is not one.
+    static func partition(of arn: String) -> Substring {
+        guard arn.hasPrefix("arn:"), let end = arn.utf8.dropFirst(4).firstIndex(of: UInt8(ascii: ":")) else { return "aws" }
+        let partition = arn[arn.utf8.index(arn.utf8.startIndex, offsetBy: 4)..<end]
+        return partition.isEmpty ? "aws" : partition
+    }
+
+    static func of(account: String, partition: Substring) -> String {
+        "arn:\(partition):iam::\(account):root"
     }
 }
 
@@ -58,10 +104,24 @@ public struct Matcher: Sendable, Hashable {
     public let patterns: [String]
     public let negated: Bool
     public let caseInsensitive: Bool
+    /// `patterns` sorted by shape once, so the common ones ("*", "kms:Decrypt", "kms:Gen*")
+    /// cost a comparison on every request rather than a general match.
+    let compiled: [WildcardPattern]
+
+    init(patterns: [String], negated: Bool, caseInsensitive: Bool) {
+        self.patterns = patterns
+        self.negated = negated
+        self.caseInsensitive = caseInsensitive
+        self.compiled = patterns.map(WildcardPattern.init)
+    }
 
     func matches(_ value: String) -> Bool {
-        let subject = self.caseInsensitive ? value.lowercased() : value
-        let listed = self.patterns.contains { Wildcard.matches(pattern: $0, subject) }
+        self.matches(prepared: self.caseInsensitive ? value.lowercased() : value)
+    }
+
+    /// `subject` already lowercased when this matcher ignores case.
+    func matches(prepared subject: String) -> Bool {
+        let listed = self.compiled.contains { $0.matches(subject) }
         return self.negated ? !listed : listed
     }
 }

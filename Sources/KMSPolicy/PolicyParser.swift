@@ -90,6 +90,7 @@ extension PolicyDocument {
         }
         var anyone = false
         var aws: Set<String> = []
+        var accounts: Set<String> = []
         var services: Set<String> = []
         for (type, entries) in object {
             guard let list = strings(entries), !list.isEmpty else { throw malformed("\(name): Principal \(type) must be a string or a list of strings.") }
@@ -99,7 +100,7 @@ extension PolicyDocument {
                     if entry == "*" {
                         anyone = true
                     } else if Account.isValid(entry) {
-                        aws.insert("arn:aws:iam::\(entry):root")
+                        accounts.insert(entry)
                     } else if isPrincipalARN(entry) {
                         aws.insert(entry)
                     } else {
@@ -112,7 +113,7 @@ extension PolicyDocument {
                 throw malformed("\(name) has an unsupported principal type '\(type.prefix(32))'.")
             }
         }
-        return PrincipalMatcher(anyone: anyone, aws: aws, services: services, negated: negated)
+        return PrincipalMatcher(anyone: anyone, aws: aws, accounts: accounts, services: services, negated: negated)
     }
 
     /// arn:<partition>:iam::<account>:<root|user/...|role/...> or an STS assumed-role ARN.

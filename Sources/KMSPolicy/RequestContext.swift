@@ -7,7 +7,11 @@ public struct RequestContext: Sendable {
     /// Set when the caller is an AWS service principal (e.g. "kms.amazonaws.com").
     public var service: String?
     /// "kms:Encrypt".
-    public var action: String
+    public var action: String {
+        didSet { self.foldedAction = self.action.lowercased() }
+    }
+    /// `action` lowercased once, for the Action patterns (which ignore case) of every statement.
+    private(set) var foldedAction: String
     /// The key ARN, or "*" for operations on no key.
     public var resource: String
     private var values: [String: [String]] = [:]
@@ -15,6 +19,7 @@ public struct RequestContext: Sendable {
     public init(principalARN: String, action: String, resource: String, service: String? = nil) {
         self.principalARN = principalARN
         self.action = action
+        self.foldedAction = action.lowercased()
         self.resource = resource
         self.service = service
     }
@@ -39,8 +44,18 @@ public struct RequestContext: Sendable {
 
     /// The encryption context as kms:EncryptionContext:<key> and kms:EncryptionContextKeys.
     public mutating func setEncryptionContext(_ context: [String: String]) {
-        for (key, value) in context { self.set("kms:EncryptionContext:\(key)", value) }
+        self.setPrefixed("kms:EncryptionContext:", context)
         self.set("kms:EncryptionContextKeys", context.keys.sorted())
+    }
+
+    /// One condition key `prefix + key` per pair ("aws:ResourceTag/" and a key's tags, say).
+    /// Pairs whose keys differ only by case are distinct in KMS but name the same condition key
+    /// in IAM, so they become one multi-valued key holding all their values; setting them one
+    /// by one would keep whichever the dictionary listed last, which differs from run to run.
+    public mutating func setPrefixed(_ prefix: String, _ pairs: [String: String]) {
+        var merged: [String: [String]] = [:]
+        for (key, value) in pairs { merged[(prefix + key).lowercased(), default: []].append(value) }
+        for (name, values) in merged { self.values[name] = values.count == 1 ? values : values.sorted() }
     }
 
     func value(_ key: String) -> [String]? {

@@ -35,3 +35,40 @@ enum Wildcard {
         return zip(patternParts, arnParts).allSatisfy { matches(pattern: String($0), String($1)) }
     }
 }
+
+/// A pattern of Action, NotAction, Resource or NotResource by its shape, decided once when the
+/// policy is compiled. Each shape compares Unicode scalars exactly, as `Wildcard.matches` does
+/// (String's == would equate canonically equivalent spellings that the general match tells
+/// apart).
+enum WildcardPattern: Sendable, Hashable {
+    /// "*".
+    case anything
+    /// No wildcard at all.
+    case exact(String)
+    /// Wildcards only as one trailing "*": "kms:Gen*".
+    case prefix(String)
+    case general(String)
+
+    init(_ pattern: String) {
+        let scalars = pattern.unicodeScalars
+        let wildcards = scalars.lazy.filter { $0 == "*" || $0 == "?" }.count
+        if pattern == "*" {
+            self = .anything
+        } else if wildcards == 0 {
+            self = .exact(pattern)
+        } else if wildcards == 1, scalars.last == "*" {
+            self = .prefix(String(scalars.dropLast()))
+        } else {
+            self = .general(pattern)
+        }
+    }
+
+    func matches(_ subject: String) -> Bool {
+        switch self {
+        case .anything: true
+        case .exact(let text): subject.unicodeScalars.elementsEqual(text.unicodeScalars)
+        case .prefix(let text): subject.unicodeScalars.starts(with: text.unicodeScalars)
+        case .general(let pattern): Wildcard.matches(pattern: pattern, subject)
+        }
+    }
+}

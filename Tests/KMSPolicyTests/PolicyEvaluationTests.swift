@@ -121,7 +121,14 @@ import Testing
 
     @Test func anAccountIDPrincipalMeansItsRoot() throws {
         let policy = try PolicyDocument.parse("{\"Statement\": {\"Effect\": \"Allow\", \"Principal\": {\"AWS\": [\"111122223333\"]}, \"Action\": \"kms:*\", \"Resource\": \"*\"}}", kind: .resource)
-        #expect(policy.statements[0].principal?.aws == ["arn:aws:iam::111122223333:root"])
+        let principal = try #require(policy.statements[0].principal)
+        #expect(principal.accounts == ["111122223333"])
+        // In whatever partition the deployment runs, and for the root only.
+        #expect(principal.matches(principalARN: "arn:aws:iam::111122223333:root", service: nil))
+        #expect(principal.matches(principalARN: "arn:aws-cn:iam::111122223333:root", service: nil))
+        #expect(!principal.matches(principalARN: "arn:aws:iam::111122223333:user/root", service: nil))
+        #expect(!principal.matches(principalARN: "arn:aws:iam::444455556666:root", service: nil))
+        #expect(!principal.matches(principalARN: "arn:aws:sts::111122223333:root", service: nil))
     }
 }
 
@@ -132,5 +139,47 @@ import Testing
     ])
     func matches(pattern: String, subject: String, expected: Bool) {
         #expect(Wildcard.matches(pattern: pattern, subject) == expected)
+    }
+}
+
+@Suite struct CompiledPatternTests {
+    /// Every shape a pattern is compiled to matches exactly as the general matcher does,
+    /// including strings that are equal to String's == but not scalar for scalar.
+    @Test func compiledPatternsAgreeWithTheGeneralMatcher() {
+        let patterns = ["*", "", "kms:Decrypt", "kms:Gen*", "kms:*", "kms:?ncrypt", "*crypt", "kms:*Key*", "caf\u{E9}", "cafe\u{301}*", "a**", "?"]
+        let subjects = ["", "kms:Decrypt", "kms:decrypt", "kms:GenerateDataKey", "kms:Gen", "kms:Encrypt", "caf\u{E9}", "cafe\u{301}", "cafe\u{301}s", "a", "ab"]
+        for pattern in patterns {
+            for subject in subjects {
+                #expect(WildcardPattern(pattern).matches(subject) == Wildcard.matches(pattern: pattern, subject), "\(pattern) vs \(subject)")
+            }
+        }
+        #expect(WildcardPattern("*") == .anything)
+        #expect(WildcardPattern("kms:Decrypt") == .exact("kms:Decrypt"))
+        #expect(WildcardPattern("kms:Gen*") == .prefix("kms:Gen"))
+        #expect(WildcardPattern("kms:*Key") == .general("kms:*Key"))
+    }
+
+    /// The action is lowercased once per context and kept in step when it is changed.
+    @Test func theFoldedActionFollowsTheAction() throws {
+        let policy = try PolicyDocument.parse(#"{"Statement": {"Effect": "Allow", "Principal": "*", "Action": "KMS:PUTKEYPOLICY", "Resource": "*"}}"#, kind: .resource)
+        var context = RequestContext(principalARN: "arn:aws:iam::111122223333:root", action: "kms:Decrypt", resource: "*")
+        #expect(policy.evaluate(context) == .notApplicable)
+        context.action = "kms:PutKeyPolicy"
+        #expect(policy.evaluate(context) == .allow)
+    }
+
+    @Test func rootARNsAreReadExactly() {
+        #expect(RootARN.account(of: "arn:aws:iam::111122223333:root") == "111122223333")
+        #expect(RootARN.account(of: "arn:aws-cn:iam::111122223333:root") == "111122223333")
+        for other in [
+            "arn::iam::111122223333:root", "arn:aws:sts::111122223333:root", "arn:aws:iam::11112222333:root", "arn:aws:iam::1111222233334:root",
+            "arn:aws:iam::111122223333:user/root", "arn:aws:iam:x:111122223333:root", "arn:aws:iam::111122223333:x:root", "xarn:aws:iam::111122223333:root",
+            "arn:aws:iam::11112222333a:root", "arn:aws:iam::111122223333:roots", "",
+        ] {
+            #expect(RootARN.account(of: other) == nil, "\(other)")
+        }
+        #expect(RootARN.partition(of: "arn:aws-us-gov:kms:x") == "aws-us-gov")
+        #expect(RootARN.partition(of: "arn::iam") == "aws")
+        #expect(RootARN.partition(of: "not an arn") == "aws")
     }
 }
