@@ -103,7 +103,8 @@ extension Caller {
             context.set("kms:KeyOrigin", key.record.origin.rawValue)
             if !key.aliases.isEmpty { context.set("kms:ResourceAliases", key.aliases) }
             if let alias = key.requestAlias { context.set("kms:RequestAlias", alias) }
-            for (tag, value) in key.tags { context.set("aws:ResourceTag/\(tag)", value) }
+            // Tag keys that differ only by case are one condition key in IAM: all their values.
+            context.setPrefixed("aws:ResourceTag/", key.tags)
             if key.record.spec == .symmetricDefault, Self.encryptionActions.contains(action) {
                 context.set("kms:EncryptionAlgorithm", "SYMMETRIC_DEFAULT")
             }

@@ -44,8 +44,13 @@ extension KMSService {
 
     /// Refuses a policy under which the caller could not change the policy again.
     func checkLockout(_ policy: PolicyDocument, caller: Caller, keyAccount: String, keyARN: String) throws(KMSError) {
+        // With the request's real condition keys (source address, transport, time), so a policy
+        // whose only administrator statement is conditioned on them is judged as it will be.
+        let context = caller.requestContext(
+            action: "PutKeyPolicy", key: nil, encryptionContext: nil, conditions: [:], policiesHaveConditions: true
+        )
         let administrable = KeyAccess.keepsPolicyAdministrable(
-            policy, principalARN: caller.principalARN, principalAccount: caller.account, keyAccount: keyAccount,
+            policy, context: context, principalAccount: caller.account, keyAccount: keyAccount,
             keyARN: keyARN, identityPolicies: caller.identityPolicies
         )
         guard administrable else {
