@@ -56,11 +56,7 @@ public struct AuditStore: Sendable {
     }
 
     /// A chain id names a writer (`--audit-chain`): 1 to 128 of letters, digits, `.`, `_`, `-`.
-    public static func isValidChain(_ chain: String) -> Bool {
-        (1...128).contains(chain.utf8.count) && chain.utf8.allSatisfy { byte in
-            (byte >= 48 && byte <= 57) || (byte >= 65 && byte <= 90) || (byte >= 97 && byte <= 122) || byte == 46 || byte == 95 || byte == 45
-        }
-    }
+    public static func isValidChain(_ chain: String) -> Bool { AuditRecord.isValidChain(chain) }
 
     /// Holds one of the pool's connections for `body` (the log's writer, for a run of batches).
     public func withConnection<T>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
