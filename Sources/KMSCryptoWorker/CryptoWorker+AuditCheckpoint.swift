@@ -7,8 +7,9 @@ import KMSProto
 /// key derived from a root key that never leaves this process, so that whoever holds the
 /// database cannot rewrite, truncate or replace a chain without `kms audit verify` seeing it.
 extension CryptoWorker {
-    /// Most checkpoints one VerifyAuditCheckpoints call checks.
-    static let checkpointsPerVerify = 256
+    /// Most checkpoints one VerifyAuditCheckpoints call checks: with chain ids of the longest,
+    /// such a request is about 40 KB, well inside a frame.
+    public static let checkpointsPerVerify = 128
 
     /// MACs a checkpoint under the newest root key, stamped with this worker's time.
     public func macAuditCheckpoint(_ request: WorkerMacAuditCheckpointRequest, now: Date = Date()) throws(KMSError) -> WorkerMacAuditCheckpointResponse {

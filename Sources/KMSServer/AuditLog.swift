@@ -369,10 +369,16 @@ public final class AuditLog: Sendable {
                 }
                 return
             } catch {
-                ServiceMetrics.shared.auditFailures.increment()
-                self.logger.error("audit records could not be written; their requests fail", metadata: [
-                    "records": "\(batch.count)", "error": "\(String(reflecting: error))",
-                ])
+                if batch.isEmpty {
+                    // Started to checkpoint the head (kmsd stopping), and no connection came.
+                    ServiceMetrics.shared.auditCheckpointFailures.increment()
+                    self.logger.error("the last audit records could not be checkpointed", metadata: ["error": "\(String(reflecting: error))"])
+                } else {
+                    ServiceMetrics.shared.auditFailures.increment()
+                    self.logger.error("audit records could not be written; their requests fail", metadata: [
+                        "records": "\(batch.count)", "error": "\(String(reflecting: error))",
+                    ])
+                }
                 for waiter in batch { waiter.resume(throwing: error) }
                 guard let next = self.takeBatch(stopWhenEmpty: true) else { return }
                 pending = .batch(next)

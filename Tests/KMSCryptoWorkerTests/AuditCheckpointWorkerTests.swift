@@ -4,6 +4,7 @@ import KMSCrypto
 import KMSCryptoWorker
 import KMSDomain
 import KMSProto
+import SwiftProtobuf
 import Testing
 
 /// The worker's two checkpoint methods: it MACs only the checkpoint encoding (pinned in
@@ -122,10 +123,17 @@ import Testing
         #expect(throws: KMSError.self) { try worker.verifyAuditCheckpoints(verify) }
         verify.checkpoints = []
         #expect(throws: KMSError.self) { try worker.verifyAuditCheckpoints(verify) }
-        verify.checkpoints = Array(repeating: Self.checked(request.checkpoint, made), count: 257)
+        verify.checkpoints = Array(repeating: Self.checked(request.checkpoint, made), count: 129)
         #expect(throws: KMSError.self) { try worker.verifyAuditCheckpoints(verify) }
-        verify.checkpoints = Array(repeating: Self.checked(request.checkpoint, made), count: 256)
+        verify.checkpoints = Array(repeating: Self.checked(request.checkpoint, made), count: 128)
         #expect(try worker.verifyAuditCheckpoints(verify).verdicts.allSatisfy { $0 == .valid })
+        // The most kmsd sends in one call fits a frame (64 KiB) with room to spare, even with
+        // chain ids and numbers of the longest.
+        var longest = Self.checked(request.checkpoint, made)
+        longest.checkpoint.chainID = String(repeating: "c", count: 128)
+        (longest.checkpoint.number, longest.checkpoint.sequence, longest.checkpoint.timeMicros) = (.max, .max, .max)
+        verify.checkpoints = Array(repeating: longest, count: CryptoWorker.checkpointsPerVerify)
+        #expect(try (verify.serializedBytes() as [UInt8]).count < 48 * 1024)
         await worker.shutdown()
     }
 }

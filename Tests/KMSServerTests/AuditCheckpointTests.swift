@@ -144,6 +144,37 @@ import Testing
         await stack.stop()
     }
 
+    /// A chain with more checkpoints than one page of them (256) or one call to kms-cryptod (128):
+    /// all are checked, in one call or in many, and a bad one far along is still named.
+    @Test func longChainsOfCheckpoints() async throws {
+        let stack = try await KMSStack.start(kmsdArguments: ["--audit-chain", "long", "--audit-checkpoint-ms", "0"])
+        var random = KMSGenerateRandomRequest()
+        random.numberOfBytes = 8
+        for _ in 0..<300 { _ = try await stack.client.call(KMSMethod.generateRandom, random) }
+        await stack.kmsd.stop()
+        let verifier = try await stack.secondKMSD(arguments: ["--audit-chain", "verifier"])
+        let kms = try verifier.client(credentials: stack.adminCredentials)
+        let stored = try await Self.checkpoints(stack, "long")
+        #expect(stored.count >= 300)
+        let whole = try await Self.verify(kms)
+        #expect(whole.result.intact && whole.result.checkpointsChecked >= Int64(stored.count), "\(whole.result.reason)")
+        let paged = try await Self.verify(kms, maxRecords: 40)
+        #expect(paged.result.intact && paged.chains.first { $0.chainID == "long" } == whole.chains.first { $0.chainID == "long" }, "\(paged.result.reason)")
+        try await Self.backUp(stack, chains: ["long"])
+        try await Self.asOwner(stack, ["UPDATE kms_audit_checkpoints SET mac = set_byte(mac, 5, get_byte(mac, 5) # 1) WHERE chain_id = 'long' AND checkpoint_no = 270"])
+        for maxRecords: Int64 in [0, 40] {
+            let forged = try await Self.verify(kms, maxRecords: maxRecords).result
+            #expect(!forged.intact && forged.reason.contains("checkpoint 270's MAC does not verify") && forged.firstBrokenSequence == stored[269].sequence, "\(forged.reason)")
+        }
+        try await Self.restore(stack, chains: ["long"])
+        try await Self.asOwner(stack, ["DELETE FROM kms_audit_checkpoints WHERE chain_id = 'long' AND checkpoint_no = 257"])
+        let deleted = try await Self.verify(kms).result
+        #expect(!deleted.intact && deleted.reason.contains("checkpoint 257 is missing before checkpoint 258"), "\(deleted.reason)")
+        await kms.close()
+        await verifier.stop()
+        await stack.stop()
+    }
+
     /// Each thing someone holding the database could do to the log, as its owner, and what
     /// verification says; each is undone before the next.
     @Test func whatADatabaseOwnerDoesIsNamed() async throws {

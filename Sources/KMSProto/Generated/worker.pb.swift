@@ -1081,7 +1081,7 @@ public nonisolated struct WorkerVerifyAuditCheckpointsRequest: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// 1..256
+  /// 1..128 (about 40 KB at most)
   public var checkpoints: [WorkerCheckedAuditCheckpoint] = []
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()

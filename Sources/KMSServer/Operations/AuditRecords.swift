@@ -235,7 +235,7 @@ extension KMSService {
             try await self.verifyCheckpointMACs(&cursor, &walk)
             throw error
         }
-        if cursor.unverified.count >= CheckpointCursor.page { try await self.verifyCheckpointMACs(&cursor, &walk) }
+        if cursor.unverified.count >= CheckpointCursor.perVerify { try await self.verifyCheckpointMACs(&cursor, &walk) }
     }
 
     /// Has kms-cryptod check the MACs of the checkpoints taken since the last call. Without it

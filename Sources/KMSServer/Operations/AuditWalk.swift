@@ -148,7 +148,10 @@ struct AuditWalk {
 /// The stored checkpoints of the chain being walked, read a page at a time, and those taken
 /// whose MACs kms-cryptod has yet to check.
 struct CheckpointCursor {
+    /// Checkpoints read from the database at a time.
     static let page = 256
+    /// Checkpoints whose MACs one call to kms-cryptod checks (its limit: a request within a frame).
+    static let perVerify = 128
 
     var pending: [AuditStore.Checkpoint] = []
     /// The highest number read.
