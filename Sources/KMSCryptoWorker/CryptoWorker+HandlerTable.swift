@@ -27,6 +27,8 @@ extension CryptoWorker {
         table.register(WorkerMethod.deriveSharedSecret) { request, _ in try self.deriveSharedSecret(request) }
         table.register(WorkerMethod.getParametersForImport) { request, _ in try await self.getParametersForImport(request) }
         table.register(WorkerMethod.importKeyMaterial) { request, _ in try await self.importKeyMaterial(request) }
+        table.register(WorkerMethod.macAuditCheckpoint) { request, _ in try self.macAuditCheckpoint(request) }
+        table.register(WorkerMethod.verifyAuditCheckpoints) { request, _ in try self.verifyAuditCheckpoints(request) }
         return table
     }
 

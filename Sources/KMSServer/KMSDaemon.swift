@@ -29,6 +29,9 @@ public struct KMSDaemon: Service {
         public var auditTimeout: Duration = .seconds(5)
         /// This kmsd's audit chain (`--audit-chain`; by default its host name).
         public var auditChain = AuditRecord.defaultChain
+        /// A batch of audit records brings kms-cryptod's checkpoint of the chain's head when the
+        /// last one is this old (`--audit-checkpoint-ms`; zero: every batch).
+        public var auditCheckpointInterval: Duration = .milliseconds(100)
         /// Where to serve GET /metrics, and what it returns; nil: not served.
         public var metricsHost: String?
         public var metricsPort = 9400
@@ -84,7 +87,7 @@ public struct KMSDaemon: Service {
             gate: PolicyGate(scope: self.scope, identities: identities, cache: cache, logger: self.logger), logger: self.logger,
             lastUsageFlushInterval: self.settings.lastUsageFlushInterval,
             usageFlushInterval: self.settings.usageFlushInterval, auditTimeout: self.settings.auditTimeout,
-            auditChain: self.settings.auditChain,
+            auditChain: self.settings.auditChain, auditCheckpointInterval: self.settings.auditCheckpointInterval,
             limits: RequestLimits(perPrincipal: self.settings.principalRate, perSource: self.settings.sourceRate)
         )
         let authenticator = ConnectionAuthenticator(
@@ -144,6 +147,8 @@ public struct KMSDaemon: Service {
         await server.close()
         try? await awsJSON?.close()
         try? await metrics?.close()
+        // The last records get their checkpoint while kms-cryptod is still reachable.
+        await service.auditLog?.close()
         await worker.close()
         self.logger.notice("stopped")
     }

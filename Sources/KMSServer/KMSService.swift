@@ -41,6 +41,7 @@ public final class KMSService: Sendable {
         usageFlushInterval: Duration = .seconds(10),
         auditTimeout: Duration = .seconds(5),
         auditChain: String = AuditRecord.defaultChain,
+        auditCheckpointInterval: Duration = .milliseconds(100),
         audit: Bool = true,
         limits: RequestLimits = RequestLimits(),
         now: @escaping @Sendable () -> Date = { Date() }
@@ -54,7 +55,10 @@ public final class KMSService: Sendable {
         self.lastUsageStore = LastUsageStore(client: client, logger: logger)
         self.client = client
         self.usage = UsageCounter(store: UsageStore(client: client, logger: logger), interval: usageFlushInterval, logger: logger)
-        self.auditLog = audit ? AuditLog(store: AuditStore(client: client, logger: logger), chain: auditChain, timeout: auditTimeout, logger: logger) : nil
+        self.auditLog = audit ? AuditLog(
+            store: AuditStore(client: client, logger: logger), chain: auditChain, timeout: auditTimeout, worker: worker,
+            checkpointInterval: auditCheckpointInterval, logger: logger
+        ) : nil
         self.lastUsage = LastUsageTracker(store: self.lastUsageStore, interval: lastUsageFlushInterval, logger: logger)
         self.cache = cache
         self.worker = worker

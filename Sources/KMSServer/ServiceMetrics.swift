@@ -14,6 +14,8 @@ public final class ServiceMetrics: Sendable {
     let auditBatchSize = Recorder(label: "kms_audit_batch_records", aggregate: true)
     let auditCommit = Metrics.Timer(label: "kms_audit_commit_duration_seconds")
     let auditFailures = Counter(label: "kms_audit_commit_failures_total")
+    /// Checkpoints kms-cryptod did not make, or that could not be stored (the records were).
+    let auditCheckpointFailures = Counter(label: "kms_audit_checkpoint_failures_total")
     /// Database calls on the request path (key loads, metadata changes, lists): how many are in
     /// flight against the pool's size, how long they take, how many fail.
     private let databaseInFlight = Atomic<Int>(0)

@@ -99,22 +99,31 @@ extension AuditStore {
         }
     }
 
-    /// Every chain: those with a head row and those found only in segments (a head row deleted
-    /// behind the service's back), with the head when there is one.
+    /// Every chain: those with a head row and those found only in segments or checkpoints (a
+    /// head row deleted behind the service's back), with the head when there is one.
     public func chains() async throws -> [(chain: String, head: Head?)] {
         let rows = try await self.client.query(
             """
-            SELECT chain_id, last_seq, last_hash FROM kms_audit_chains
+            SELECT chain_id, last_seq, last_hash, checkpoint_no, checkpoint_seq, checkpoint_mac FROM kms_audit_chains
             UNION ALL
-            SELECT DISTINCT chain_id, NULL::bigint, NULL::bytea FROM kms_audit_segments s
-            WHERE NOT EXISTS (SELECT 1 FROM kms_audit_chains c WHERE c.chain_id = s.chain_id)
+            SELECT chain_id, NULL::bigint, NULL::bytea, NULL::bigint, NULL::bigint, NULL::bytea FROM (
+                SELECT DISTINCT chain_id FROM kms_audit_segments UNION SELECT DISTINCT chain_id FROM kms_audit_checkpoints
+            ) o
+            WHERE NOT EXISTS (SELECT 1 FROM kms_audit_chains c WHERE c.chain_id = o.chain_id)
             ORDER BY 1
             """,
             logger: self.logger
         )
         var chains: [(chain: String, head: Head?)] = []
-        for try await (chain, sequence, hash) in rows.decode((String, Int64?, Data?).self) {
-            chains.append((chain, sequence.flatMap { sequence in hash.map { Head(sequence: sequence, hash: Array($0)) } }))
+        for try await (chain, sequence, hash, checkpoint, covered, mac) in rows.decode((String, Int64?, Data?, Int64?, Int64?, Data?).self) {
+            guard let sequence, let hash else {
+                chains.append((chain, nil))
+                continue
+            }
+            chains.append((chain, Head(
+                sequence: sequence, hash: Array(hash), checkpoint: checkpoint ?? 0, checkpointSequence: covered ?? 0,
+                checkpointMAC: mac.map(Array.init) ?? Head.noMAC
+            )))
         }
         return chains
     }

@@ -44,23 +44,60 @@ public struct AuditStore: Sendable {
         self.logger = logger
     }
 
-    /// A chain's head: the last sequence number and hash.
+    /// A chain's head row: the last record (sequence number and hash) and the chain's last
+    /// checkpoint (its number, 0 for none yet, the record it covers and its MAC).
     public struct Head: Sendable, Hashable {
         public var sequence: Int64
         public var hash: [UInt8]
+        public var checkpoint: Int64
+        public var checkpointSequence: Int64
+        /// 32 zero bytes while there is no checkpoint (what checkpoint 1 links to).
+        public var checkpointMAC: [UInt8]
 
-        public init(sequence: Int64, hash: [UInt8]) {
+        public static let noMAC = [UInt8](repeating: 0, count: 32)
+
+        public init(sequence: Int64, hash: [UInt8], checkpoint: Int64 = 0, checkpointSequence: Int64 = 0, checkpointMAC: [UInt8] = Head.noMAC) {
             self.sequence = sequence
             self.hash = hash
+            self.checkpoint = checkpoint
+            self.checkpointSequence = checkpointSequence
+            self.checkpointMAC = checkpointMAC
+        }
+
+        /// Records after the last checkpoint: only the hash chain covers them.
+        public var uncovered: Int64 { max(0, self.sequence - self.checkpointSequence) }
+
+        /// The head once `checkpoint` is stored (it covers `sequence`).
+        public func checkpointed(_ checkpoint: Checkpoint) -> Head {
+            Head(sequence: self.sequence, hash: self.hash, checkpoint: checkpoint.number, checkpointSequence: checkpoint.sequence, checkpointMAC: checkpoint.mac)
+        }
+    }
+
+    /// One checkpoint as stored: kms-cryptod's MAC over the chain, its number, the record it
+    /// covers, its time and the previous checkpoint's MAC (KMSCrypto's AuditCheckpoint).
+    public struct Checkpoint: Sendable, Hashable {
+        public var chain: String
+        public var number: Int64
+        public var sequence: Int64
+        public var hash: [UInt8]
+        /// kms-cryptod's time, microseconds since 1970.
+        public var microseconds: Int64
+        public var rootKeyID: UUID
+        public var mac: [UInt8]
+
+        public init(chain: String, number: Int64, sequence: Int64, hash: [UInt8], microseconds: Int64, rootKeyID: UUID, mac: [UInt8]) {
+            self.chain = chain
+            self.number = number
+            self.sequence = sequence
+            self.hash = hash
+            self.microseconds = microseconds
+            self.rootKeyID = rootKeyID
+            self.mac = mac
         }
     }
 
     /// A chain id names a writer (`--audit-chain`): 1 to 128 of letters, digits, `.`, `_`, `-`.
-    public static func isValidChain(_ chain: String) -> Bool {
-        (1...128).contains(chain.utf8.count) && chain.utf8.allSatisfy { byte in
-            (byte >= 48 && byte <= 57) || (byte >= 65 && byte <= 90) || (byte >= 97 && byte <= 122) || byte == 46 || byte == 95 || byte == 45
-        }
-    }
+    public static func isValidChain(_ chain: String) -> Bool { AuditRecord.isValidChain(chain) }
 
     /// Holds one of the pool's connections for `body` (the log's writer, for a run of batches).
     public func withConnection<T>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
@@ -80,24 +117,41 @@ public struct AuditStore: Sendable {
             """,
             logger: self.logger
         )
-        let rows = try await connection.query("SELECT last_seq, last_hash FROM kms_audit_chains WHERE chain_id = \(chain)", logger: self.logger)
-        for try await (sequence, digest) in rows.decode((Int64, Data).self) { return Head(sequence: sequence, hash: Array(digest)) }
+        let rows = try await connection.query(
+            "SELECT last_seq, last_hash, checkpoint_no, checkpoint_seq, checkpoint_mac FROM kms_audit_chains WHERE chain_id = \(chain)",
+            logger: self.logger
+        )
+        for try await (sequence, digest, checkpoint, covered, mac) in rows.decode((Int64, Data, Int64, Int64, Data?).self) {
+            return Head(sequence: sequence, hash: Array(digest), checkpoint: checkpoint, checkpointSequence: covered, checkpointMAC: mac.map(Array.init) ?? Head.noMAC)
+        }
         throw StoreError.invalid("the audit chain \(chain) has no head row")
     }
 
-    /// Appends `records` to their chain, chained from `expected`, as one segment in one statement (one round
-    /// trip, its own commit): the head moves to the last record only if it is still `expected`,
-    /// and the segment goes in only if it moved. False when another writer extended the chain
-    /// first; nothing was written then.
-    public func append(_ records: [AuditRecord], expecting expected: Head) async throws -> Bool {
-        try await self.client.withConnection { try await self.append(records, expecting: expected, on: $0) }
+    /// Appends `records` to their chain as one segment in one statement (one round trip, its own
+    /// commit), with `checkpoint` (of the last record) when there is one: the head row moves to
+    /// `head` only if it is still `expected`, and the segment and checkpoint go in only if it
+    /// moved. False when another writer extended the chain first; nothing was written then.
+    /// `head` is the last record's, with the checkpoint's fields when one comes along; the
+    /// records normally chain from `expected`, but a writer whose chain was cut back behind its
+    /// back goes on from where it knows the chain was, so the cut shows (AuditLog).
+    public func append(_ records: [AuditRecord], checkpoint: Checkpoint? = nil, head: Head? = nil, expecting expected: Head) async throws -> Bool {
+        try await self.client.withConnection { try await self.append(records, checkpoint: checkpoint, head: head, expecting: expected, on: $0) }
     }
 
     /// The same on a connection the writer holds: the log's one writer keeps a connection for as
     /// long as records keep coming, rather than leasing one from the pool per batch (each lease
     /// and release wakes the pool's own task on another thread).
-    public func append(_ records: [AuditRecord], expecting expected: Head, on connection: PostgresConnection) async throws -> Bool {
+    public func append(
+        _ records: [AuditRecord], checkpoint: Checkpoint? = nil, head: Head? = nil, expecting expected: Head, on connection: PostgresConnection
+    ) async throws -> Bool {
         guard let first = records.first, let last = records.last else { return true }
+        let head = head ?? Head(
+            sequence: last.sequence, hash: last.hash, checkpoint: expected.checkpoint, checkpointSequence: expected.checkpointSequence,
+            checkpointMAC: expected.checkpointMAC
+        )
+        precondition(head.sequence == last.sequence && head.hash == last.hash, "the new head is not the batch's last record")
+        precondition(checkpoint.map { $0.number == head.checkpoint && $0.sequence == last.sequence && $0.hash == last.hash } ?? true,
+                     "an audit checkpoint rides only with the record it covers")
         // A batch extends one chain: the one its records name.
         let chain = first.chain
         precondition(records.allSatisfy { $0.chain == chain }, "an audit batch spans chains")
@@ -116,21 +170,32 @@ public struct AuditStore: Sendable {
             chain: chain, lastSequence: last.sequence, lastHash: ByteBuffer(bytes: last.hash), expectedSequence: expected.sequence,
             expectedHash: ByteBuffer(bytes: expected.hash), firstSequence: first.sequence, earliest: earliest, latest: latest,
             keyARNs: Array(keyARNs), principals: Array(principals), operations: Array(operations), errorCodes: Array(errorCodes),
-            records: AuditSegment.encode(records)
+            records: AuditSegment.encode(records), expectedCheckpoint: expected.checkpoint, checkpoint: head.checkpoint,
+            checkpointSequence: head.checkpointSequence, checkpointMAC: head.checkpoint == 0 ? nil : ByteBuffer(bytes: head.checkpointMAC),
+            madeAt: checkpoint?.microseconds, rootKeyID: checkpoint?.rootKeyID
         )
         var written = false
         for try await _ in try await connection.execute(statement, logger: self.logger) { written = true }
         return written
     }
 
-    /// Prepared once per connection: a batch costs PostgreSQL no parsing or planning.
+    /// Prepared once per connection: a batch costs PostgreSQL no parsing or planning. The
+    /// checkpoint row goes in only with a time ($18); the head row always takes the checkpoint
+    /// columns it is given ($15..$17), which are its own unless a checkpoint comes along.
     struct AppendSegment: PostgresPreparedStatement {
-        static let name = "kms_audit_append_segment_v2"
+        static let name = "kms_audit_append_segment_v3"
+        static let bindingDataTypes: [PostgresDataType] = [
+            .int8, .bytea, .int8, .bytea, .int8, .int8, .int8, .textArray, .textArray, .textArray, .textArray, .bytea, .text,
+            .int8, .int8, .int8, .bytea, .int8, .uuid,
+        ]
         static let sql = """
             WITH moved AS (
-                UPDATE kms_audit_chains SET last_seq = $1, last_hash = $2
-                WHERE chain_id = $13 AND last_seq = $3 AND last_hash = $4
+                UPDATE kms_audit_chains SET last_seq = $1, last_hash = $2, checkpoint_no = $15, checkpoint_seq = $16, checkpoint_mac = $17
+                WHERE chain_id = $13 AND last_seq = $3 AND last_hash = $4 AND checkpoint_no = $14
                 RETURNING 1
+            ), checkpointed AS (
+                INSERT INTO kms_audit_checkpoints (chain_id, checkpoint_no, last_seq, last_hash, made_at_us, root_key_id, mac)
+                SELECT $13, $15, $1, $2, $18, $19, $17 WHERE $18 IS NOT NULL AND EXISTS (SELECT 1 FROM moved)
             )
             INSERT INTO kms_audit_segments (chain_id, first_seq, last_seq, min_time, max_time, key_arns, principal_arns, operations,
                 error_codes, records)
@@ -154,9 +219,15 @@ public struct AuditStore: Sendable {
         var operations: [String]
         var errorCodes: [String]
         var records: ByteBuffer
+        var expectedCheckpoint: Int64
+        var checkpoint: Int64
+        var checkpointSequence: Int64
+        var checkpointMAC: ByteBuffer?
+        var madeAt: Int64?
+        var rootKeyID: UUID?
 
         func makeBindings() -> PostgresBindings {
-            var bindings = PostgresBindings(capacity: 13)
+            var bindings = PostgresBindings(capacity: 19)
             bindings.append(self.lastSequence)
             bindings.append(self.lastHash)
             bindings.append(self.expectedSequence)
@@ -170,6 +241,12 @@ public struct AuditStore: Sendable {
             bindings.append(self.errorCodes)
             bindings.append(self.records)
             bindings.append(self.chain)
+            bindings.append(self.expectedCheckpoint)
+            bindings.append(self.checkpoint)
+            bindings.append(self.checkpointSequence)
+            if let mac = self.checkpointMAC { bindings.append(mac) } else { bindings.appendNull() }
+            if let madeAt = self.madeAt { bindings.append(madeAt) } else { bindings.appendNull() }
+            if let rootKeyID = self.rootKeyID { bindings.append(rootKeyID) } else { bindings.appendNull() }
             return bindings
         }
 

@@ -329,6 +329,7 @@ public enum Migrations {
             "CREATE INDEX kms_deleted_keys_by_account ON kms_deleted_keys (account_id, deleted_at)",
         ]),
         auditSegments,
+        auditCheckpoints,
     ]
 
     /// Applies every migration not yet recorded. Safe to call from several processes at once.

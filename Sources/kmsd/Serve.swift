@@ -37,6 +37,7 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Seconds between writes of request counts; a crash loses at most this much (KMSD_USAGE_FLUSH_SECONDS). Default 10.") var usageFlushSeconds: Int?
     @Option(help: "Seconds a request waits for its audit record to be committed before it fails, retryable, with its result withheld (KMSD_AUDIT_TIMEOUT_SECONDS). Default 5.") var auditTimeoutSeconds: Int?
     @Option(help: "This kmsd's audit chain: its records link only to one another, so replicas never wait on one another (KMSD_AUDIT_CHAIN; 1-128 of letters, digits, '.', '_', '-'). Default: the host name (the pod's name on Kubernetes).") var auditChain: String?
+    @Option(help: "Milliseconds between checkpoints of this kmsd's audit chain by kms-cryptod: a batch of records brings one when the last is this old, and records left without one get theirs this long after it; 0: every batch (KMSD_AUDIT_CHECKPOINT_MS). Default 100.") var auditCheckpointMs: Int?
     @Option(help: "Seconds between writes of keys' last use; a crash loses at most this much (KMSD_LAST_USE_FLUSH_SECONDS). Default 10.") var lastUseFlushSeconds: Int?
     @Option(help: "trace, debug, info, notice, warning, error (KMSD_LOG_LEVEL). Default info.") var logLevel: String?
     @Option(help: "Once listening, write the bound host:port to this file (for --listen with port 0).") var readyFile: String?
@@ -95,6 +96,9 @@ struct Serve: AsyncParsableCommand {
         settings.usageFlushInterval = .seconds(max(1, pick(usageFlushSeconds, "USAGE_FLUSH_SECONDS", file.usageFlushSeconds, { Int($0) }) ?? 10))
         settings.auditTimeout = .seconds(max(1, pick(auditTimeoutSeconds, "AUDIT_TIMEOUT_SECONDS", file.auditTimeoutSeconds, { Int($0) }) ?? 5))
         settings.auditChain = pick(auditChain, "AUDIT_CHAIN", file.auditChain, { $0 }) ?? Self.hostChain()
+        let checkpointMs = pick(auditCheckpointMs, "AUDIT_CHECKPOINT_MS", file.auditCheckpointMs, { Int($0) }) ?? 100
+        guard (0...60_000).contains(checkpointMs) else { throw ValidationError("--audit-checkpoint-ms must be 0..60000") }
+        settings.auditCheckpointInterval = .milliseconds(checkpointMs)
         guard AuditStore.isValidChain(settings.auditChain) else {
             throw ValidationError("the audit chain must be 1 to 128 of letters, digits, '.', '_' and '-'")
         }

@@ -20,6 +20,7 @@ struct SettingsFile: Decodable {
     var usageFlushSeconds: Int?
     var auditTimeoutSeconds: Int?
     var auditChain: String?
+    var auditCheckpointMs: Int?
     var rewrapIntervalSeconds: Int?
     var logLevel: String?
     var tlsCertificate: String?

@@ -59,11 +59,25 @@ extension AWSJSON {
         ],
         "VerifyAuditLogRequest": [
             "MaxRecords": .int64,
+            "ExpectedCheckpoints": .message("AuditCheckpointAnchor"),
+        ],
+        "AuditCheckpointAnchor": [
+            "Number": .int64,
+        ],
+        "AuditChainReport": [
+            "Records": .int64,
+            "Checkpoints": .int64,
+            "LastCheckpointNumber": .int64,
+            "LastCheckpointSequence": .int64,
+            "LastCheckpointTime": .timestamp,
+            "RecordsAfterCheckpoint": .int64,
         ],
         "VerifyAuditLogResponse": [
             "RecordsChecked": .int64,
             "FirstBrokenSequence": .int64,
             "ChainsChecked": .int64,
+            "Chains": .message("AuditChainReport"),
+            "CheckpointsChecked": .int64,
         ],
         "GetUsageRequest": [
             "StartTime": .timestamp,
@@ -94,6 +108,8 @@ extension AWSJSON {
         "GetRewrapStatusResponse": ["RootKeys"],
         "AuditRecord": ["KeyArns"],
         "ListAuditRecordsResponse": ["Records"],
+        "VerifyAuditLogRequest": ["ExpectedCheckpoints"],
+        "VerifyAuditLogResponse": ["Chains"],
         "GetUsageResponse": ["Requests", "Keys", "CacheEstimates"],
     ]
 }

@@ -25,6 +25,8 @@ public enum WorkerMethod {
     public static let deriveSharedSecret = RPCMethod<WorkerDeriveSharedSecretRequest, WorkerDeriveSharedSecretResponse>("DeriveSharedSecret")
     public static let getParametersForImport = RPCMethod<WorkerGetParametersForImportRequest, WorkerGetParametersForImportResponse>("GetParametersForImport")
     public static let importKeyMaterial = RPCMethod<WorkerImportKeyMaterialRequest, WorkerImportKeyMaterialResponse>("ImportKeyMaterial")
+    public static let macAuditCheckpoint = RPCMethod<WorkerMacAuditCheckpointRequest, WorkerMacAuditCheckpointResponse>("MacAuditCheckpoint")
+    public static let verifyAuditCheckpoints = RPCMethod<WorkerVerifyAuditCheckpointsRequest, WorkerVerifyAuditCheckpointsResponse>("VerifyAuditCheckpoints")
 
     /// Every rpc name, in the order of the service definition.
     public static let allNames: [String] = [
@@ -49,5 +51,7 @@ public enum WorkerMethod {
         "DeriveSharedSecret",
         "GetParametersForImport",
         "ImportKeyMaterial",
+        "MacAuditCheckpoint",
+        "VerifyAuditCheckpoints",
     ]
 }

@@ -741,9 +741,74 @@ public nonisolated struct AdminVerifyAuditLogRequest: Sendable {
   /// 0: as many as fit in about 3 s
   public var maxRecords: Int64 = 0
 
+  /// Checkpoints an earlier verification saw (kms audit verify --state): each must still be
+  /// stored, with the same MAC. Only this shows a database put back to an earlier state, records
+  /// and checkpoints together, which nothing stored in it can.
+  public var expectedCheckpoints: [AdminAuditCheckpointAnchor] = []
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
+}
+
+public nonisolated struct AdminAuditCheckpointAnchor: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var chainID: String = String()
+
+  public var number: Int64 = 0
+
+  /// hex
+  public var mac: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// One chain as verification found it. Records after its last checkpoint are covered only by the
+/// hash chain: those a database owner could drop or rewrite unseen.
+public nonisolated struct AdminAuditChainReport: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var chainID: String = String()
+
+  /// its last sequence number
+  public var records: Int64 = 0
+
+  /// checked with kms-cryptod
+  public var checkpoints: Int64 = 0
+
+  /// 0: none
+  public var lastCheckpointNumber: Int64 = 0
+
+  public var lastCheckpointSequence: Int64 = 0
+
+  public var lastCheckpointTime: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_lastCheckpointTime ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_lastCheckpointTime = newValue}
+  }
+  /// Returns true if `lastCheckpointTime` has been explicitly set.
+  public var hasLastCheckpointTime: Bool {self._lastCheckpointTime != nil}
+  /// Clears the value of `lastCheckpointTime`. Subsequent reads from it will return its default value.
+  public mutating func clearLastCheckpointTime() {self._lastCheckpointTime = nil}
+
+  /// hex
+  public var lastCheckpointMac: String = String()
+
+  public var lastCheckpointRootKeyID: String = String()
+
+  public var recordsAfterCheckpoint: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _lastCheckpointTime: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
 }
 
 public nonisolated struct AdminVerifyAuditLogResponse: Sendable {
@@ -766,6 +831,11 @@ public nonisolated struct AdminVerifyAuditLogResponse: Sendable {
 
   /// set: intact so far, call again with it
   public var nextMarker: String = String()
+
+  /// the chains this call finished
+  public var chains: [AdminAuditChainReport] = []
+
+  public var checkpointsChecked: Int64 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -2328,7 +2398,7 @@ nonisolated extension AdminListAuditRecordsResponse: SwiftProtobuf.Message, Swif
 
 nonisolated extension AdminVerifyAuditLogRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".VerifyAuditLogRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{5}marker\0Marker\0\u{5}max_records\0MaxRecords\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{5}marker\0Marker\0\u{5}max_records\0MaxRecords\0\u{5}expected_checkpoints\0ExpectedCheckpoints\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2338,6 +2408,7 @@ nonisolated extension AdminVerifyAuditLogRequest: SwiftProtobuf.Message, SwiftPr
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularStringField(value: &self.marker) }()
       case 2: try { try decoder.decodeSingularInt64Field(value: &self.maxRecords) }()
+      case 3: try { try decoder.decodeRepeatedMessageField(value: &self.expectedCheckpoints) }()
       default: break
       }
     }
@@ -2350,12 +2421,130 @@ nonisolated extension AdminVerifyAuditLogRequest: SwiftProtobuf.Message, SwiftPr
     if self.maxRecords != 0 {
       try visitor.visitSingularInt64Field(value: self.maxRecords, fieldNumber: 2)
     }
+    if !self.expectedCheckpoints.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.expectedCheckpoints, fieldNumber: 3)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: AdminVerifyAuditLogRequest, rhs: AdminVerifyAuditLogRequest) -> Bool {
     if lhs.marker != rhs.marker {return false}
     if lhs.maxRecords != rhs.maxRecords {return false}
+    if lhs.expectedCheckpoints != rhs.expectedCheckpoints {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension AdminAuditCheckpointAnchor: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".AuditCheckpointAnchor"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{5}chain_id\0ChainId\0\u{5}number\0Number\0\u{5}mac\0Mac\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.chainID) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.number) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.mac) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.chainID.isEmpty {
+      try visitor.visitSingularStringField(value: self.chainID, fieldNumber: 1)
+    }
+    if self.number != 0 {
+      try visitor.visitSingularInt64Field(value: self.number, fieldNumber: 2)
+    }
+    if !self.mac.isEmpty {
+      try visitor.visitSingularStringField(value: self.mac, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: AdminAuditCheckpointAnchor, rhs: AdminAuditCheckpointAnchor) -> Bool {
+    if lhs.chainID != rhs.chainID {return false}
+    if lhs.number != rhs.number {return false}
+    if lhs.mac != rhs.mac {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension AdminAuditChainReport: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".AuditChainReport"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{5}chain_id\0ChainId\0\u{5}records\0Records\0\u{5}checkpoints\0Checkpoints\0\u{5}last_checkpoint_number\0LastCheckpointNumber\0\u{5}last_checkpoint_sequence\0LastCheckpointSequence\0\u{5}last_checkpoint_time\0LastCheckpointTime\0\u{5}last_checkpoint_mac\0LastCheckpointMac\0\u{5}last_checkpoint_root_key_id\0LastCheckpointRootKeyId\0\u{5}records_after_checkpoint\0RecordsAfterCheckpoint\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.chainID) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.records) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self.checkpoints) }()
+      case 4: try { try decoder.decodeSingularInt64Field(value: &self.lastCheckpointNumber) }()
+      case 5: try { try decoder.decodeSingularInt64Field(value: &self.lastCheckpointSequence) }()
+      case 6: try { try decoder.decodeSingularMessageField(value: &self._lastCheckpointTime) }()
+      case 7: try { try decoder.decodeSingularStringField(value: &self.lastCheckpointMac) }()
+      case 8: try { try decoder.decodeSingularStringField(value: &self.lastCheckpointRootKeyID) }()
+      case 9: try { try decoder.decodeSingularInt64Field(value: &self.recordsAfterCheckpoint) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.chainID.isEmpty {
+      try visitor.visitSingularStringField(value: self.chainID, fieldNumber: 1)
+    }
+    if self.records != 0 {
+      try visitor.visitSingularInt64Field(value: self.records, fieldNumber: 2)
+    }
+    if self.checkpoints != 0 {
+      try visitor.visitSingularInt64Field(value: self.checkpoints, fieldNumber: 3)
+    }
+    if self.lastCheckpointNumber != 0 {
+      try visitor.visitSingularInt64Field(value: self.lastCheckpointNumber, fieldNumber: 4)
+    }
+    if self.lastCheckpointSequence != 0 {
+      try visitor.visitSingularInt64Field(value: self.lastCheckpointSequence, fieldNumber: 5)
+    }
+    try { if let v = self._lastCheckpointTime {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 6)
+    } }()
+    if !self.lastCheckpointMac.isEmpty {
+      try visitor.visitSingularStringField(value: self.lastCheckpointMac, fieldNumber: 7)
+    }
+    if !self.lastCheckpointRootKeyID.isEmpty {
+      try visitor.visitSingularStringField(value: self.lastCheckpointRootKeyID, fieldNumber: 8)
+    }
+    if self.recordsAfterCheckpoint != 0 {
+      try visitor.visitSingularInt64Field(value: self.recordsAfterCheckpoint, fieldNumber: 9)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: AdminAuditChainReport, rhs: AdminAuditChainReport) -> Bool {
+    if lhs.chainID != rhs.chainID {return false}
+    if lhs.records != rhs.records {return false}
+    if lhs.checkpoints != rhs.checkpoints {return false}
+    if lhs.lastCheckpointNumber != rhs.lastCheckpointNumber {return false}
+    if lhs.lastCheckpointSequence != rhs.lastCheckpointSequence {return false}
+    if lhs._lastCheckpointTime != rhs._lastCheckpointTime {return false}
+    if lhs.lastCheckpointMac != rhs.lastCheckpointMac {return false}
+    if lhs.lastCheckpointRootKeyID != rhs.lastCheckpointRootKeyID {return false}
+    if lhs.recordsAfterCheckpoint != rhs.recordsAfterCheckpoint {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2363,7 +2552,7 @@ nonisolated extension AdminVerifyAuditLogRequest: SwiftProtobuf.Message, SwiftPr
 
 nonisolated extension AdminVerifyAuditLogResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".VerifyAuditLogResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{5}records_checked\0RecordsChecked\0\u{5}intact\0Intact\0\u{5}first_broken_sequence\0FirstBrokenSequence\0\u{5}reason\0Reason\0\u{5}first_broken_chain\0FirstBrokenChain\0\u{5}chains_checked\0ChainsChecked\0\u{5}next_marker\0NextMarker\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{5}records_checked\0RecordsChecked\0\u{5}intact\0Intact\0\u{5}first_broken_sequence\0FirstBrokenSequence\0\u{5}reason\0Reason\0\u{5}first_broken_chain\0FirstBrokenChain\0\u{5}chains_checked\0ChainsChecked\0\u{5}next_marker\0NextMarker\0\u{5}chains\0Chains\0\u{5}checkpoints_checked\0CheckpointsChecked\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2378,6 +2567,8 @@ nonisolated extension AdminVerifyAuditLogResponse: SwiftProtobuf.Message, SwiftP
       case 5: try { try decoder.decodeSingularStringField(value: &self.firstBrokenChain) }()
       case 6: try { try decoder.decodeSingularInt64Field(value: &self.chainsChecked) }()
       case 7: try { try decoder.decodeSingularStringField(value: &self.nextMarker) }()
+      case 8: try { try decoder.decodeRepeatedMessageField(value: &self.chains) }()
+      case 9: try { try decoder.decodeSingularInt64Field(value: &self.checkpointsChecked) }()
       default: break
       }
     }
@@ -2405,6 +2596,12 @@ nonisolated extension AdminVerifyAuditLogResponse: SwiftProtobuf.Message, SwiftP
     if !self.nextMarker.isEmpty {
       try visitor.visitSingularStringField(value: self.nextMarker, fieldNumber: 7)
     }
+    if !self.chains.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.chains, fieldNumber: 8)
+    }
+    if self.checkpointsChecked != 0 {
+      try visitor.visitSingularInt64Field(value: self.checkpointsChecked, fieldNumber: 9)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2416,6 +2613,8 @@ nonisolated extension AdminVerifyAuditLogResponse: SwiftProtobuf.Message, SwiftP
     if lhs.firstBrokenChain != rhs.firstBrokenChain {return false}
     if lhs.chainsChecked != rhs.chainsChecked {return false}
     if lhs.nextMarker != rhs.nextMarker {return false}
+    if lhs.chains != rhs.chains {return false}
+    if lhs.checkpointsChecked != rhs.checkpointsChecked {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -72,6 +72,52 @@ public nonisolated enum WorkerMaterialKind: SwiftProtobuf.Enum, Swift.CaseIterab
 
 }
 
+public nonisolated enum WorkerAuditCheckpointVerdict: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+  case unspecified // = 0
+  case valid // = 1
+
+  /// Not this checkpoint's MAC (compared in constant time).
+  case invalid // = 2
+
+  /// Its root key is not in this worker's keyring (retired, or the id was made up).
+  case unknownRootKey // = 3
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .unspecified
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .valid
+    case 2: self = .invalid
+    case 3: self = .unknownRootKey
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .unspecified: return 0
+    case .valid: return 1
+    case .invalid: return 2
+    case .unknownRootKey: return 3
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [WorkerAuditCheckpointVerdict] = [
+    .unspecified,
+    .valid,
+    .invalid,
+    .unknownRootKey,
+  ]
+
+}
+
 /// One version of a KMS key's material, exactly as kmsd stores it.
 public nonisolated struct WorkerKeyMaterial: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
@@ -934,12 +980,138 @@ public nonisolated struct WorkerImportKeyMaterialResponse: Sendable {
   fileprivate var _material: WorkerKeyMaterial? = nil
 }
 
+/// An audit chain's head as kmsd checkpoints it. Fields only: the worker MACs its own fixed,
+/// versioned encoding of them (KMSCrypto's AuditCheckpoint), never bytes a caller chose, so it is
+/// no general MAC oracle. The key is derived from a root key and never leaves the worker.
+public nonisolated struct WorkerAuditCheckpoint: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// 1..128 of A-Z a-z 0-9 . _ -
+  public var chainID: String = String()
+
+  /// 1, 2, ... within the chain
+  public var number: Int64 = 0
+
+  /// the last record it covers, at least 1
+  public var sequence: Int64 = 0
+
+  /// that record's hash, 32 bytes
+  public var recordHash: Data = Data()
+
+  /// the chain's previous checkpoint's MAC; 32 zero bytes for number 1
+  public var previousMac: Data = Data()
+
+  /// when the worker made it (set by the worker; given back to verify)
+  public var timeMicros: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct WorkerMacAuditCheckpointRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// time_micros is ignored: the worker's clock sets it.
+  public var checkpoint: WorkerAuditCheckpoint {
+    get {_checkpoint ?? WorkerAuditCheckpoint()}
+    set {_checkpoint = newValue}
+  }
+  /// Returns true if `checkpoint` has been explicitly set.
+  public var hasCheckpoint: Bool {self._checkpoint != nil}
+  /// Clears the value of `checkpoint`. Subsequent reads from it will return its default value.
+  public mutating func clearCheckpoint() {self._checkpoint = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _checkpoint: WorkerAuditCheckpoint? = nil
+}
+
+public nonisolated struct WorkerMacAuditCheckpointResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var timeMicros: Int64 = 0
+
+  /// The root key the MAC key was derived from: the newest.
+  public var rootKeyID: String = String()
+
+  /// HMAC-SHA256, 32 bytes
+  public var mac: Data = Data()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct WorkerCheckedAuditCheckpoint: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var checkpoint: WorkerAuditCheckpoint {
+    get {_checkpoint ?? WorkerAuditCheckpoint()}
+    set {_checkpoint = newValue}
+  }
+  /// Returns true if `checkpoint` has been explicitly set.
+  public var hasCheckpoint: Bool {self._checkpoint != nil}
+  /// Clears the value of `checkpoint`. Subsequent reads from it will return its default value.
+  public mutating func clearCheckpoint() {self._checkpoint = nil}
+
+  public var rootKeyID: String = String()
+
+  public var mac: Data = Data()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _checkpoint: WorkerAuditCheckpoint? = nil
+}
+
+public nonisolated struct WorkerVerifyAuditCheckpointsRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// 1..128 (about 40 KB at most)
+  public var checkpoints: [WorkerCheckedAuditCheckpoint] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct WorkerVerifyAuditCheckpointsResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// one per checkpoint, in order
+  public var verdicts: [WorkerAuditCheckpointVerdict] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "kms.worker.v1"
 
 nonisolated extension WorkerMaterialKind: SwiftProtobuf._ProtoNameProviding {
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0MATERIAL_KIND_UNSPECIFIED\0\u{1}MATERIAL_KIND_SYMMETRIC_256\0\u{1}MATERIAL_KIND_BY_KEY_SPEC\0")
+}
+
+nonisolated extension WorkerAuditCheckpointVerdict: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0AUDIT_CHECKPOINT_VERDICT_UNSPECIFIED\0\u{1}AUDIT_CHECKPOINT_VERDICT_VALID\0\u{1}AUDIT_CHECKPOINT_VERDICT_INVALID\0\u{1}AUDIT_CHECKPOINT_VERDICT_UNKNOWN_ROOT_KEY\0")
 }
 
 nonisolated extension WorkerKeyMaterial: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
@@ -2660,6 +2832,239 @@ nonisolated extension WorkerImportKeyMaterialResponse: SwiftProtobuf.Message, Sw
   public static func ==(lhs: WorkerImportKeyMaterialResponse, rhs: WorkerImportKeyMaterialResponse) -> Bool {
     if lhs._material != rhs._material {return false}
     if lhs.rootKeyID != rhs.rootKeyID {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension WorkerAuditCheckpoint: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".AuditCheckpoint"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}chain_id\0\u{1}number\0\u{1}sequence\0\u{3}record_hash\0\u{3}previous_mac\0\u{3}time_micros\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.chainID) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.number) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self.sequence) }()
+      case 4: try { try decoder.decodeSingularBytesField(value: &self.recordHash) }()
+      case 5: try { try decoder.decodeSingularBytesField(value: &self.previousMac) }()
+      case 6: try { try decoder.decodeSingularInt64Field(value: &self.timeMicros) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.chainID.isEmpty {
+      try visitor.visitSingularStringField(value: self.chainID, fieldNumber: 1)
+    }
+    if self.number != 0 {
+      try visitor.visitSingularInt64Field(value: self.number, fieldNumber: 2)
+    }
+    if self.sequence != 0 {
+      try visitor.visitSingularInt64Field(value: self.sequence, fieldNumber: 3)
+    }
+    if !self.recordHash.isEmpty {
+      try visitor.visitSingularBytesField(value: self.recordHash, fieldNumber: 4)
+    }
+    if !self.previousMac.isEmpty {
+      try visitor.visitSingularBytesField(value: self.previousMac, fieldNumber: 5)
+    }
+    if self.timeMicros != 0 {
+      try visitor.visitSingularInt64Field(value: self.timeMicros, fieldNumber: 6)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: WorkerAuditCheckpoint, rhs: WorkerAuditCheckpoint) -> Bool {
+    if lhs.chainID != rhs.chainID {return false}
+    if lhs.number != rhs.number {return false}
+    if lhs.sequence != rhs.sequence {return false}
+    if lhs.recordHash != rhs.recordHash {return false}
+    if lhs.previousMac != rhs.previousMac {return false}
+    if lhs.timeMicros != rhs.timeMicros {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension WorkerMacAuditCheckpointRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".MacAuditCheckpointRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}checkpoint\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._checkpoint) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._checkpoint {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: WorkerMacAuditCheckpointRequest, rhs: WorkerMacAuditCheckpointRequest) -> Bool {
+    if lhs._checkpoint != rhs._checkpoint {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension WorkerMacAuditCheckpointResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".MacAuditCheckpointResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}time_micros\0\u{3}root_key_id\0\u{1}mac\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.timeMicros) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.rootKeyID) }()
+      case 3: try { try decoder.decodeSingularBytesField(value: &self.mac) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.timeMicros != 0 {
+      try visitor.visitSingularInt64Field(value: self.timeMicros, fieldNumber: 1)
+    }
+    if !self.rootKeyID.isEmpty {
+      try visitor.visitSingularStringField(value: self.rootKeyID, fieldNumber: 2)
+    }
+    if !self.mac.isEmpty {
+      try visitor.visitSingularBytesField(value: self.mac, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: WorkerMacAuditCheckpointResponse, rhs: WorkerMacAuditCheckpointResponse) -> Bool {
+    if lhs.timeMicros != rhs.timeMicros {return false}
+    if lhs.rootKeyID != rhs.rootKeyID {return false}
+    if lhs.mac != rhs.mac {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension WorkerCheckedAuditCheckpoint: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".CheckedAuditCheckpoint"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}checkpoint\0\u{3}root_key_id\0\u{1}mac\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._checkpoint) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.rootKeyID) }()
+      case 3: try { try decoder.decodeSingularBytesField(value: &self.mac) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._checkpoint {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    if !self.rootKeyID.isEmpty {
+      try visitor.visitSingularStringField(value: self.rootKeyID, fieldNumber: 2)
+    }
+    if !self.mac.isEmpty {
+      try visitor.visitSingularBytesField(value: self.mac, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: WorkerCheckedAuditCheckpoint, rhs: WorkerCheckedAuditCheckpoint) -> Bool {
+    if lhs._checkpoint != rhs._checkpoint {return false}
+    if lhs.rootKeyID != rhs.rootKeyID {return false}
+    if lhs.mac != rhs.mac {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension WorkerVerifyAuditCheckpointsRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".VerifyAuditCheckpointsRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}checkpoints\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.checkpoints) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.checkpoints.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.checkpoints, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: WorkerVerifyAuditCheckpointsRequest, rhs: WorkerVerifyAuditCheckpointsRequest) -> Bool {
+    if lhs.checkpoints != rhs.checkpoints {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension WorkerVerifyAuditCheckpointsResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".VerifyAuditCheckpointsResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}verdicts\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedEnumField(value: &self.verdicts) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.verdicts.isEmpty {
+      try visitor.visitPackedEnumField(value: self.verdicts, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: WorkerVerifyAuditCheckpointsResponse, rhs: WorkerVerifyAuditCheckpointsResponse) -> Bool {
+    if lhs.verdicts != rhs.verdicts {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

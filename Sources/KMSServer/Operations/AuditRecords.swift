@@ -54,9 +54,13 @@ extension KMSService {
     }
 
     /// Walks every chain from its first record: each must link to the one before it and match
-    /// its hash, and the chain must reach its head row (records deleted from its end show). A
-    /// call stops after about 3 s (or `max_records`) with a marker to go on from, so that a
-    /// log of any size is verified in calls that each end well within a client's timeout.
+    /// its hash, and the chain must reach its head row (records deleted from its end show).
+    /// Along the way each of the chain's checkpoints must follow the one before it and name the
+    /// record it covers, and kms-cryptod must find its MAC valid: so a chain rewritten with new
+    /// hashes, cut back before a checkpoint, or removed, and a checkpoint forged, copied or
+    /// deleted, show too. A call stops after about 3 s (or `max_records`) with a marker to go
+    /// on from, so that a log of any size is verified in calls that each end well within a
+    /// client's timeout; each call reports the chains it finished.
     func verifyAuditLog(_ request: AdminVerifyAuditLogRequest, caller: Caller) async throws(KMSError) -> AdminVerifyAuditLogResponse {
         try Self.requireAdmin(caller, "VerifyAuditLog")
         guard request.maxRecords >= 0 else { throw .validation("MaxRecords must not be negative") }
@@ -67,6 +71,7 @@ extension KMSService {
             }
             walk = resumed
         }
+        let anchors = try Self.anchors(request.expectedCheckpoints)
         let deadline = ContinuousClock.now + .seconds(3)
         let budget = request.maxRecords > 0 ? walk.records + request.maxRecords : Int64.max
         let store = AuditStore(client: self.client, logger: self.logger)
@@ -74,6 +79,7 @@ extension KMSService {
         func report() -> AdminVerifyAuditLogResponse {
             response.recordsChecked = walk.records
             response.chainsChecked = walk.chains
+            response.checkpointsChecked = walk.checkpoints
             return response
         }
         func broken(_ chain: String, _ sequence: Int64, _ reason: String) -> AdminVerifyAuditLogResponse {
@@ -84,55 +90,168 @@ extension KMSService {
             return report()
         }
         // Chains in byte order, not the database's collation, so a marker resumes where it left.
-        let chains = try await self.store { try await store.chains() }
-            .sorted { $0.chain.utf8.lexicographicallyPrecedes($1.chain.utf8) }
-            .filter { !$0.chain.utf8.lexicographicallyPrecedes(walk.chain.utf8) }
+        let all = try await self.store { try await store.chains() }.sorted { $0.chain.utf8.lexicographicallyPrecedes($1.chain.utf8) }
+        let chains = all.filter { !$0.chain.utf8.lexicographicallyPrecedes(walk.chain.utf8) }
         // Each call checks at least one batch, so a caller that follows the markers always ends.
         var progressed = false
         for (chain, head) in chains {
             if chain != walk.chain { walk.start(chain) }
-            while true {
-                if progressed, walk.records >= budget || ContinuousClock.now >= deadline {
-                    response.intact = true
-                    response.nextMarker = walk.marker
-                    return report()
-                }
-                // An unreadable segment is a finding, not a failure of the walk.
-                let segment = walk.segment
-                let segments = Int(max(1, min(16, budget - walk.records)))
-                let read: Result<(records: [AuditRecord], lastSegment: Int64)?, AuditSegment.Unreadable> = try await self.store {
-                    do {
-                        return .success(try await store.walk(chain: chain, afterSegment: segment, segments: segments))
-                    } catch let error as AuditSegment.Unreadable {
-                        return .failure(error)
+            var cursor = CheckpointCursor(after: walk.checkpoint)
+            // A checkpoint past the records read may be one stored after they were: read once more.
+            var recheckedEnd = false
+            do {
+                while true {
+                    if progressed, walk.records >= budget || ContinuousClock.now >= deadline {
+                        try await self.verifyCheckpointMACs(&cursor, &walk)
+                        response.intact = true
+                        response.nextMarker = walk.marker
+                        return report()
                     }
+                    // An unreadable segment is a finding, not a failure of the walk.
+                    let segment = walk.segment
+                    let segments = Int(max(1, min(16, budget - walk.records)))
+                    let read: Result<(records: [AuditRecord], lastSegment: Int64)?, AuditSegment.Unreadable> = try await self.store {
+                        do {
+                            return .success(try await store.walk(chain: chain, afterSegment: segment, segments: segments))
+                        } catch let error as AuditSegment.Unreadable {
+                            return .failure(error)
+                        }
+                    }
+                    let next: (records: [AuditRecord], lastSegment: Int64)?
+                    switch read {
+                    case .success(let value): next = value
+                    case .failure(let error): throw AuditWalk.Finding(sequence: error.firstSequence, reason: "\(error.description) (the stored records were edited)")
+                    }
+                    guard let (batch, lastSegment) = next, let first = batch.first, let last = batch.last else {
+                        // Checkpoints stored since the last records were read may cover the last of them.
+                        while let stored = try await self.nextCheckpoint(&cursor, of: chain, upTo: walk.sequence, store: store) {
+                            try await self.take(stored, recordHash: stored.sequence == walk.sequence ? walk.hash : nil, &cursor, &walk, anchors)
+                        }
+                        if !cursor.pending.isEmpty, !recheckedEnd {
+                            recheckedEnd = true
+                            continue
+                        }
+                        break
+                    }
+                    recheckedEnd = false
+                    if let failure = AuditChain.firstBreak(in: batch, after: (walk.sequence, walk.hash)) {
+                        walk.records += Int64(batch.firstIndex { $0.sequence == failure.sequence } ?? 0)
+                        throw AuditWalk.Finding(sequence: failure.sequence, reason: failure.reason)
+                    }
+                    if let head, let atHead = batch.first(where: { $0.sequence == head.sequence }), atHead.hash != head.hash {
+                        throw AuditWalk.Finding(sequence: head.sequence, reason: "it is not the record the chain's head names (the chain was rewritten from here)")
+                    }
+                    // The batch's records are consecutive (firstBreak): a checkpoint's is found by its sequence.
+                    while let stored = try await self.nextCheckpoint(&cursor, of: chain, upTo: last.sequence, store: store) {
+                        let recordHash = stored.sequence >= first.sequence
+                            ? batch[Int(stored.sequence - first.sequence)].hash : (stored.sequence == walk.sequence ? walk.hash : nil)
+                        try await self.take(stored, recordHash: recordHash, &cursor, &walk, anchors)
+                    }
+                    walk.records += Int64(batch.count)
+                    walk.segment = lastSegment
+                    progressed = true
+                    (walk.sequence, walk.hash) = (last.sequence, last.hash)
                 }
-                let next: (records: [AuditRecord], lastSegment: Int64)?
-                switch read {
-                case .success(let value): next = value
-                case .failure(let error): return broken(chain, error.firstSequence, "\(error.description) (the stored records were edited)")
+                // The chain's end: every check that needs all of it.
+                if let beyond = cursor.pending.first {
+                    try await self.verifyCheckpointMACs(&cursor, &walk)
+                    let removed = walk.sequence == 0 ? " (all of them: the chain was removed)" : ""
+                    throw AuditWalk.Finding(sequence: beyond.sequence, reason: "checkpoint \(beyond.number) covers record \(beyond.sequence), but the chain ends at \(walk.sequence): records were deleted from its end\(removed)")
                 }
-                guard let (batch, lastSegment) = next else { break }
-                if let failure = AuditChain.firstBreak(in: batch, after: (walk.sequence, walk.hash)) {
-                    walk.records += Int64(batch.firstIndex { $0.sequence == failure.sequence } ?? 0)
-                    return broken(chain, failure.sequence, failure.reason)
+                try await self.verifyCheckpointMACs(&cursor, &walk)
+                if walk.unverifiedFrom > 0 {
+                    throw AuditWalk.Finding(sequence: walk.checkpointSequence, reason: "checkpoints from \(walk.unverifiedFrom) on were made under a root key kms-cryptod does not hold (retired, or the rows were forged), and no later one vouches for them")
                 }
-                if let head, let atHead = batch.first(where: { $0.sequence == head.sequence }), atHead.hash != head.hash {
-                    return broken(chain, head.sequence, "it is not the record the chain's head names (the chain was rewritten from here)")
+                guard let head else {
+                    throw AuditWalk.Finding(sequence: walk.sequence, reason: "the chain has records or checkpoints but no head row (it was deleted)")
                 }
-                walk.records += Int64(batch.count)
-                walk.segment = lastSegment
-                progressed = true
-                if let last = batch.last { (walk.sequence, walk.hash) = (last.sequence, last.hash) }
+                // Records appended during the walk lie past the head read before it; none may be missing before it.
+                if walk.sequence < head.sequence {
+                    throw AuditWalk.Finding(sequence: walk.sequence + 1, reason: "the chain ends at \(walk.sequence) but its head is at \(head.sequence) (records were deleted from its end)")
+                }
+                if head.checkpoint > walk.checkpoint {
+                    throw AuditWalk.Finding(sequence: head.checkpointSequence, reason: "its head row names checkpoint \(head.checkpoint), but its checkpoints end at \(walk.checkpoint) (checkpoints were deleted)")
+                }
+                if let seen = anchors[chain]?.keys.max(), seen > walk.checkpoint {
+                    throw AuditWalk.Finding(sequence: walk.sequence, reason: "checkpoint \(seen), which an earlier verification saw, is gone: its checkpoints end at \(walk.checkpoint) (the chain was cut back or replaced)")
+                }
+            } catch let finding as AuditWalk.Finding {
+                return broken(chain, finding.sequence, finding.reason)
+            } catch let error as KMSError {
+                throw error
+            } catch {
+                throw KMSError.internalFailure("the audit log could not be verified; retry later")
             }
-            // Records appended during the walk lie past the head read before it; none may be missing before it.
-            if let head, walk.sequence < head.sequence {
-                return broken(chain, walk.sequence + 1, "the chain ends at \(walk.sequence) but its head is at \(head.sequence) (records were deleted from its end)")
-            }
+            response.chains.append(walk.report)
             walk.chains += 1
+        }
+        let names = Set(all.map(\.chain))
+        if let gone = anchors.keys.filter({ !names.contains($0) }).min(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }) {
+            return broken(gone, 0, "an earlier verification saw this chain, and it is gone (it was removed)")
         }
         response.intact = true
         return report()
+    }
+
+    /// The checkpoints an earlier verification saw, by chain and number: their MACs.
+    static func anchors(_ expected: [AdminAuditCheckpointAnchor]) throws(KMSError) -> [String: [Int64: [UInt8]]] {
+        guard expected.count <= 10_000 else { throw .validation("ExpectedCheckpoints holds at most 10000 checkpoints") }
+        var anchors: [String: [Int64: [UInt8]]] = [:]
+        for anchor in expected {
+            guard AuditStore.isValidChain(anchor.chainID), anchor.number >= 1, anchor.mac.utf8.count == 64, let mac = SigV4.decodeHex(anchor.mac) else {
+                throw .validation("each of ExpectedCheckpoints needs a ChainId, a Number of at least 1 and a Mac of 64 hex digits")
+            }
+            anchors[anchor.chainID, default: [:]][anchor.number] = mac
+        }
+        return anchors
+    }
+
+    /// The chain's next stored checkpoint if it covers a record up to `sequence` (reading the
+    /// next page when the last is used up).
+    private func nextCheckpoint(
+        _ cursor: inout CheckpointCursor, of chain: String, upTo sequence: Int64, store: AuditStore
+    ) async throws(KMSError) -> AuditStore.Checkpoint? {
+        if cursor.pending.isEmpty, !cursor.exhausted {
+            let after = cursor.read
+            let page = try await self.store { try await store.checkpoints(of: chain, after: after, limit: CheckpointCursor.page) }
+            cursor.pending = page
+            cursor.exhausted = page.count < CheckpointCursor.page
+            if let last = page.last { cursor.read = last.number }
+        }
+        guard let next = cursor.pending.first, next.sequence <= sequence else { return nil }
+        cursor.pending.removeFirst()
+        return next
+    }
+
+    /// Takes a checkpoint into the walk, its MAC to be verified with the next batch of them. On a
+    /// finding, the MACs taken before it are verified first: the first finding is the one named.
+    private func take(
+        _ stored: AuditStore.Checkpoint, recordHash: [UInt8]?, _ cursor: inout CheckpointCursor, _ walk: inout AuditWalk,
+        _ anchors: [String: [Int64: [UInt8]]]
+    ) async throws {
+        do {
+            cursor.unverified.append(try walk.take(stored, recordHash: recordHash, anchor: anchors[stored.chain]?[stored.number]))
+        } catch {
+            try await self.verifyCheckpointMACs(&cursor, &walk)
+            throw error
+        }
+        if cursor.unverified.count >= CheckpointCursor.perVerify { try await self.verifyCheckpointMACs(&cursor, &walk) }
+    }
+
+    /// Has kms-cryptod check the MACs of the checkpoints taken since the last call. Without it
+    /// nothing can be verified: that fails the call (retryable), it is not a finding.
+    private func verifyCheckpointMACs(_ cursor: inout CheckpointCursor, _ walk: inout AuditWalk) async throws {
+        guard !cursor.unverified.isEmpty else { return }
+        var request = WorkerVerifyAuditCheckpointsRequest()
+        request.checkpoints = cursor.unverified
+        cursor.unverified = []
+        let verdicts = try await self.worker.call(WorkerMethod.verifyAuditCheckpoints, request).verdicts
+        guard verdicts.count == request.checkpoints.count else {
+            throw KMSError.internalFailure("kms-cryptod answered \(verdicts.count) checkpoint verdicts for \(request.checkpoints.count)")
+        }
+        for (verdict, checked) in zip(verdicts, request.checkpoints) {
+            try walk.apply(verdict, to: checked)
+        }
     }
 }
 
