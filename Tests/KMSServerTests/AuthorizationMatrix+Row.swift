@@ -36,6 +36,8 @@ enum MatrixAuthority: Sendable {
     /// it may, which delegates kms:RetireGrant through identity policies only: "The
     /// kms:RetireGrant permission is not effective in a key policy" (developer guide, "Retiring
     /// and revoking grants"), so neither the key-policy user nor account B's partner may.
+    /// ("Cross-account use: Yes" is for the principals a grant names: a retiring principal of
+    /// another account, which the focused grant test covers.)
     case grant
 }
 

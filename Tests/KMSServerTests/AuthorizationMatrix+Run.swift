@@ -34,7 +34,8 @@ struct MatrixGroup: Sendable {
 extension MatrixWorld {
     /// Every cell of `rows`, grouped by the key they use; the groups whose keys are slowest to
     /// make (RSA wrapping keys for imports, then ECC keys) first, so they overlap the rest.
-    static func groups(_ rows: [MatrixRow]) -> [MatrixGroup] {
+    /// Without `otherRegion`, the cells of a caller signed for eu-west-1 are left out.
+    static func groups(_ rows: [MatrixRow], otherRegion: Bool = true) -> [MatrixGroup] {
         var groups: [MatrixGroup] = []
         for row in rows {
             let states: [MatrixState?] = row.key == nil ? [nil] : MatrixState.allCases
@@ -50,7 +51,8 @@ extension MatrixWorld {
                     // A reference that resolves nowhere is refused before the key's state is
                     // known, so one state shows it; the alias ARN finds the key, in every state.
                     for (actor, reference, transports) in MatrixReference.probes
-                    where (row.acceptsAlias || !reference.needsAlias) && (state == .enabled || reference == .aliasARN) {
+                    where (row.acceptsAlias || !reference.needsAlias) && (state == .enabled || reference == .aliasARN)
+                        && (otherRegion || reference != .callerInOtherRegion) {
                         cells += transports.map { MatrixCell(operation: row.operation, actor: actor, state: state, transport: $0, reference: reference) }
                     }
                 }

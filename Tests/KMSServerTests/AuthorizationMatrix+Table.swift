@@ -186,6 +186,8 @@ extension Matrix {
             request.expirationModel = .keyMaterialDoesNotExpire
             return MatrixRequest(KMSMethod.importKeyMaterial, request)
         },
+        // Pending deletion: X in the key state table (its footnote [9] is about keys that cannot
+        // have imported material; this one has), so the pending-deletion refusal of [3].
         MatrixRow("DeleteImportedKeyMaterial", .external, states: .notPendingDeletion, changesKeyState: true) { _, target in
             var request = KMSDeleteImportedKeyMaterialRequest()
             request.keyID = target.key
@@ -193,10 +195,15 @@ extension Matrix {
         },
 
         // MARK: aliases
-        // Account B names A's key by its ARN; CreateAlias is "Cross-account use: No", so, as for
-        // every key operation AWS keeps in the key's account, the key is found and refused.
+        // Account B names A's key by its ARN. CreateAlias is "Cross-account use: No" and "the
+        // alias and the KMS key must be in the same account and Region" (API reference), which
+        // does not say how it refuses: AccessDeniedException (the key is found and the
+        // operation refused across accounts, as for every key operation AWS keeps in the key's
+        // account) or NotFoundException (a target is looked for in the caller's account only)
+        // both tell account B nothing, so both are accepted.
         MatrixRow(
-            "CreateAlias", .symmetric, authority: .aliasAndKey(otherAccount: [Matrix.accessDenied]), states: .notPendingDeletion,
+            "CreateAlias", .symmetric, authority: .aliasAndKey(otherAccount: [Matrix.notFound, Matrix.accessDenied]),
+            states: .notPendingDeletion,
             perCell: .newAliasName
         ) { _, target in
             var request = KMSCreateAliasRequest()
@@ -255,7 +262,8 @@ extension Matrix {
             return MatrixRequest(KMSMethod.revokeGrant, request)
         },
 
-        // MARK: key policies (PutKeyPolicy writes the policy the key already has)
+        // MARK: key policies (PutKeyPolicy writes the policy the key already has; it works in
+        // every state, pending deletion included, by the key state table)
         MatrixRow("GetKeyPolicy", .symmetric) { _, target in
             var request = KMSGetKeyPolicyRequest()
             request.keyID = target.key

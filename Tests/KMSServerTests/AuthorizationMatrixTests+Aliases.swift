@@ -102,11 +102,10 @@ extension AuthorizationMatrixTests {
 
     /// Issue 15, item 3. CreateAlias and UpdateAlias are "Cross-account use: No" and "the alias
     /// and the KMS key must be in the same AWS account and Region" (API reference). Which code
-    /// AWS answers is not documented; this takes AccessDeniedException for another account's key
-    /// ARN (the key is found and the operation is refused across accounts, as for every key
-    /// operation AWS keeps in the key's account; the matrix asserts the same for account B's
-    /// callers) and NotFoundException for another region's ARN (nothing of the caller's region
-    /// has that ARN). Either way the alias keeps its key.
+    /// AWS answers for another account's key ARN is not documented: AccessDeniedException (found,
+    /// and refused across accounts) or NotFoundException (looked for in the caller's account
+    /// only) are both accepted, as in the matrix. Another region's ARN is NotFoundException
+    /// (nothing of the caller's region has it). Either way the alias keeps its key.
     @Test(arguments: MatrixProtocol.allCases)
     func anAliasAndItsKeyStayInOneAccountAndRegion(_ transport: MatrixProtocol) async throws {
         let world = try Self.world
@@ -122,16 +121,21 @@ extension AuthorizationMatrixTests {
             #"{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::\#(Matrix.accountA):root"},"Action":"kms:*","Resource":"*"}"#
         )), via: transport)
         let sharedARN = try shared.decode(KMSMethod.createKey).keyMetadata.arn
-        // A key of account A in eu-west-1 (made by a caller signed for that region).
-        let elsewhere = await world.adminInOtherRegion.call(MatrixRequests.createKey(policy: MatrixWorld.keyPolicy), via: .awsJSON)
-        let elsewhereARN = try elsewhere.decode(KMSMethod.createKey).keyMetadata.arn
-        #expect(elsewhereARN.contains(":\(Matrix.otherRegion):"))
-
         func by(_ request: MatrixRequest) async -> MatrixOutcome { await admin.call(request, via: transport) }
-        expectCode(await by(MatrixRequests.updateAlias("alias/mine-\(tag)", sharedARN)), Matrix.accessDenied, "UpdateAlias onto account B's key")
-        expectCode(await by(MatrixRequests.createAlias("alias/theirs-\(tag)", sharedARN)), Matrix.accessDenied, "CreateAlias for account B's key")
-        expectCode(await by(MatrixRequests.updateAlias("alias/mine-\(tag)", elsewhereARN)), Matrix.notFound, "UpdateAlias onto a key in eu-west-1")
-        expectCode(await by(MatrixRequests.createAlias("alias/away-\(tag)", elsewhereARN)), Matrix.notFound, "CreateAlias for a key in eu-west-1")
+        let refused = [Matrix.notFound, Matrix.accessDenied]
+        expectCode(await by(MatrixRequests.updateAlias("alias/mine-\(tag)", sharedARN)), oneOf: refused, "UpdateAlias onto account B's key")
+        expectCode(await by(MatrixRequests.createAlias("alias/theirs-\(tag)", sharedARN)), oneOf: refused, "CreateAlias for account B's key")
+
+        // A key of account A in eu-west-1, made by a caller signed for that region.
+        if let refusal = world.otherRegionRefusal {
+            Issue.record("No key in eu-west-1 could be made (\(refusal)): the cross-region half did not run.", severity: .warning)
+        } else {
+            let elsewhere = await world.adminInOtherRegion.call(MatrixRequests.createKey(policy: MatrixWorld.keyPolicy), via: .awsJSON)
+            let elsewhereARN = try elsewhere.decode(KMSMethod.createKey).keyMetadata.arn
+            #expect(elsewhereARN.contains(":\(Matrix.otherRegion):"))
+            expectCode(await by(MatrixRequests.updateAlias("alias/mine-\(tag)", elsewhereARN)), Matrix.notFound, "UpdateAlias onto a key in eu-west-1")
+            expectCode(await by(MatrixRequests.createAlias("alias/away-\(tag)", elsewhereARN)), Matrix.notFound, "CreateAlias for a key in eu-west-1")
+        }
         let now = await by(MatrixRequests.describeKey("alias/mine-\(tag)"))
         #expect(try now.decode(KMSMethod.describeKey).keyMetadata.keyID == mine)
         expectCode(await by(MatrixRequests.describeKey("alias/theirs-\(tag)")), Matrix.notFound, "no alias was made for account B's key")
