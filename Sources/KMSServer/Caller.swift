@@ -60,6 +60,8 @@ public protocol RequestGate: Sendable {
     ) throws(KMSError) -> KeyAccess.Via
     /// The alias half of CreateAlias, UpdateAlias and DeleteAlias: `action` on the alias ARN.
     func authorizeAlias(_ caller: Caller, action: String, aliasARN: String) throws(KMSError)
+    /// `action` on `key` by the caller's identity policies alone, in the key's account.
+    func authorizeByIdentity(_ caller: Caller, action: String, key: CachedKey) throws(KMSError)
     /// Whether a policy explicitly denies `action` on `key` to the caller.
     func explicitlyDenies(_ caller: Caller, action: String, key: CachedKey) -> Bool
 }

@@ -49,11 +49,6 @@ public struct CachedKey: Sendable {
         self.pendingAWSManagedAlias = key.pendingAWSManagedAlias
     }
 
-    /// This key as policies alone judge it, without its grants.
-    func withoutGrants() -> CachedKey {
-        CachedKey(copying: self, grants: [], grantIDs: [])
-    }
-
     /// This key with grants the cache did not have yet (a grant token's), for one request.
     func adding(grants records: [GrantRecord]) -> CachedKey {
         let new = records.filter { !self.grantIDs.contains($0.grantID) }

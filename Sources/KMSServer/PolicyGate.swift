@@ -144,6 +144,28 @@ public struct PolicyGate: RequestGate {
         }
     }
 
+    /// An action that only identity policies grant (AWS: "kms:RetireGrant is not effective in a
+    /// key policy"): a principal of the key's own account whose identity policy allows it on the
+    /// key (an account root has it implicitly); an explicit deny in either kind of policy wins.
+    public func authorizeByIdentity(_ caller: Caller, action: String, key: CachedKey) throws(KMSError) {
+        caller.trail.note(key: key, encryptionContext: nil)
+        let subject = "User: \(caller.principalARN) is not authorized to perform: kms:\(action) on resource: \(key.record.arn)"
+        if self.explicitlyDenies(caller, action: action, key: key) {
+            throw KMSError(.accessDenied, "\(subject) with an explicit deny")
+        }
+        guard caller.account == key.record.account else {
+            throw KMSError(.accessDenied, "\(subject): only principals of the key's account may be allowed it by policy")
+        }
+        var context = caller.requestContext(
+            action: action, key: key, encryptionContext: nil, conditions: [:],
+            policiesHaveConditions: caller.identityPolicies.contains(where: \.hasConditions)
+        )
+        context.resource = key.record.arn
+        if case .denied(let message) = Self.decideWithoutKey(context, caller: caller) {
+            throw KMSError(.accessDenied, message)
+        }
+    }
+
     /// Whether the key policy or an identity policy of the caller explicitly denies `action`
     /// on `key`: a deny wins even where a grant's own terms would allow (RetireGrant).
     public func explicitlyDenies(_ caller: Caller, action: String, key: CachedKey) -> Bool {

@@ -125,9 +125,9 @@ extension KMSService {
     }
 
     /// By the retiring principal, by the grantee when RetireGrant is among the grant's
-    /// operations, or by a principal that the key policy and identity policies allow
-    /// kms:RetireGrant on the grant's key (the key account's root has it by default); an
-    /// explicit deny of kms:RetireGrant wins over all three.
+    /// operations, or by a principal of the key's account whose identity policies allow
+    /// kms:RetireGrant on the grant's key (the account's root has it); an explicit deny of
+    /// kms:RetireGrant wins over all three.
     func retireGrant(_ request: KMSRetireGrantRequest, caller: Caller) async throws(KMSError) -> KMSRetireGrantResponse {
         let grantID: String
         if request.hasGrantToken {
@@ -159,8 +159,9 @@ extension KMSService {
                 throw KMSError(.accessDenied, "User: \(caller.principalARN) is not authorized to perform: kms:RetireGrant on resource: \(key.record.arn) with an explicit deny")
             }
         } else {
-            // Policies only: another grant's RetireGrant operation retires that grant, not this one.
-            try self.gate.authorize(caller, action: "RetireGrant", key: key.withoutGrants())
+            // Identity policies only (AWS: "kms:RetireGrant is not effective in a key policy"), and
+            // not another grant's RetireGrant operation, which retires that grant, not this one.
+            try self.gate.authorizeByIdentity(caller, action: "RetireGrant", key: key)
         }
         try Validation.dryRun(request.dryRun)
         _ = try await self.store { try await self.grants.delete(grantID: grantID) }

@@ -126,6 +126,10 @@ extension KMSService {
             if request.hasKeyMaterialID, request.keyMaterialID != hex(record.currentMaterialID) {
                 throw KMSError(.notFound, "\(record.arn) has no key material \(request.keyMaterialID).")
             }
+            if record.state == .pendingDeletion || record.state == .pendingReplicaDeletion {
+                // AWS's key state table: refused while the key waits for deletion.
+                throw KMSError(.invalidState, "\(record.arn) is pending deletion; its imported key material cannot be deleted in that state.")
+            }
             if record.state == .pendingImport {
                 // Nothing to delete: AWS answers success.
                 var response = KMSDeleteImportedKeyMaterialResponse()

@@ -22,8 +22,9 @@ extension KMSService {
         let bypass = request.hasBypassPolicyLockoutSafetyCheck && request.bypassPolicyLockoutSafetyCheck
         let conditions = ["kms:BypassPolicyLockoutSafetyCheck": [bypass ? "true" : "false"]]
         _ = try await self.change(request.keyID, caller: caller, action: "PutKeyPolicy", accepting: .keyOnly, conditions: conditions) { record throws(KMSError) in
+            // AWS's key state table allows PutKeyPolicy in every state, pending deletion included
+            // (the policy is what decides who may cancel the deletion).
             try Self.refuseIfAWSManaged(record, "PutKeyPolicy")
-            try record.state.checkModifiable(keyARN: record.arn)
             if !bypass {
                 try self.checkLockout(document, caller: caller, keyAccount: record.account, keyARN: record.arn)
             }

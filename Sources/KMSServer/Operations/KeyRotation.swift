@@ -46,12 +46,13 @@ extension KMSService {
         guard record.canRotate else {
             throw KMSError(.unsupportedOperation, "\(record.arn) does not support rotation: only symmetric encryption keys of origin AWS_KMS rotate.")
         }
-        if record.state == .pendingDeletion { try record.state.checkUsable(keyARN: record.arn) }
         var response = KMSGetKeyRotationStatusResponse()
         response.keyID = record.arn
-        response.keyRotationEnabled = record.rotationPeriodInDays != nil
-        if let period = record.rotationPeriodInDays { response.rotationPeriodInDays = Int32(period) }
-        if let next = record.nextRotationDate { response.nextRotationDate = Google_Protobuf_Timestamp(date: next) }
+        // AWS: "While a KMS key is pending deletion, its key rotation status is false"; the
+        // schedule is kept, and returns if the deletion is cancelled.
+        response.keyRotationEnabled = record.rotationPeriodInDays != nil && record.state != .pendingDeletion
+        if response.keyRotationEnabled, let period = record.rotationPeriodInDays { response.rotationPeriodInDays = Int32(period) }
+        if response.keyRotationEnabled, let next = record.nextRotationDate { response.nextRotationDate = Google_Protobuf_Timestamp(date: next) }
         return response
     }
 
