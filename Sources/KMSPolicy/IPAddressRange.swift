@@ -4,7 +4,10 @@ struct IPAddressRange: Sendable, Hashable {
     let prefixLength: Int
 
     init?(_ text: String) {
-        let parts = text.split(separator: "/", maxSplits: 1)
+        // Empty parts kept: "" and "/" used to leave no part at all and trap on parts[0] (a
+        // policy with such a value crashed the parser; found by fuzzing), and "10.0.0.0/" was
+        // taken for a /32.
+        let parts = text.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
         guard let address = Self.parseAddress(String(parts[0])) else { return nil }
         let maximum = address.count * 8
         let length = parts.count == 2 ? Int(parts[1]) : maximum
