@@ -6,7 +6,7 @@ import NIOEmbedded
 /// reference model written from the wire format's definition.
 ///
 /// Input: one byte that seeds how the stream is cut into reads, then the byte stream. The stream
-/// is decoded in one read, in pseudo-random reads and (when short) one byte per read; each
+/// is decoded in one read, cut at pseudo-random places and (when short) one byte per read; each
 /// time the decoder must yield exactly the model's envelopes, in order, and then the model's
 /// error, if any. So no frame above the cap is ever yielded, no split of the bytes changes the
 /// result, and nothing is yielded after an error.
@@ -26,16 +26,17 @@ enum FrameDecoderTarget {
         let splitSeed = input.byte()
         let stream = input.rest()
         let expected = model(stream)
+        // Where the stream is cut into reads: nowhere, at up to 32 pseudo-random places, and
+        // (for short streams, where a read per byte is affordable) everywhere.
         var random = SplitMix64(seed: UInt64(splitSeed) &* 0x9E37_79B9 &+ UInt64(stream.count))
-        var readsBySize: [(String, () -> Int)] = [
-            ("one read", { stream.count }),
-            ("random reads", { 1 + Int(random.next() % UInt64(2 * Int(splitSeed) + 2)) }),
-        ]
-        // A read per byte costs a pipeline pass per byte: kept to short streams, where the
-        // header and body boundaries are; the random reads cover the long ones.
-        if stream.count <= 96 { readsBySize.append(("one byte per read", { 1 })) }
-        for (name, nextSize) in readsBySize {
-            let decoded = decode(stream, nextSize: nextSize)
+        var cuts = Set<Int>()
+        if stream.count > 1 {
+            for _ in 0..<(1 + Int(splitSeed) % 32) { cuts.insert(1 + Int(random.next() % UInt64(stream.count - 1))) }
+        }
+        var splits: [(String, [Int])] = [("one read", []), ("random reads", cuts.sorted())]
+        if stream.count <= 48 { splits.append(("one byte per read", Array(0..<stream.count))) }
+        for (name, cuts) in splits {
+            let decoded = decode(stream, cuts: cuts)
             require(decoded == expected, "\(name): decoded \(decoded.envelopes.count) envelopes and \(String(describing: decoded.error)), the model \(expected.envelopes.count) and \(String(describing: expected.error))")
         }
     }
@@ -68,7 +69,8 @@ enum FrameDecoderTarget {
         return outcome
     }
 
-    static func decode(_ stream: [UInt8], nextSize: () -> Int) -> Outcome {
+    /// Decodes `stream` delivered in reads that end at `cuts` (ascending offsets) and at its end.
+    static func decode(_ stream: [UInt8], cuts: [Int]) -> Outcome {
         let channel = EmbeddedChannel(handler: ByteToMessageHandler(RPCFrameDecoder(maxFrameLength: maximumFrameLength)))
         var outcome = Outcome()
         // Envelopes are read out before an error is recorded: those the decoder yielded in the
@@ -92,14 +94,13 @@ enum FrameDecoderTarget {
             }
         }
         var offset = 0
-        while offset < stream.count, outcome.error == nil {
-            let size = min(max(1, nextSize()), stream.count - offset)
+        for end in cuts.filter({ $0 > 0 && $0 < stream.count }) + [stream.count] where offset < end && outcome.error == nil {
             do {
-                try channel.writeInbound(channel.allocator.buffer(bytes: stream[offset..<(offset + size)]))
+                try channel.writeInbound(channel.allocator.buffer(bytes: stream[offset..<end]))
             } catch {
                 record(error)
             }
-            offset += size
+            offset = end
             drain()
         }
         do {
