@@ -219,3 +219,23 @@ let package = Package(
         ),
     ]
 )
+
+// Fuzzing (README "Fuzzing"): one entry point per parser, a plain function of the input bytes
+// that checks properties with preconditions. The libFuzzer executables live in the separate
+// package Fuzz/, built with sanitizers by scripts/fuzz so that this package's build is
+// unchanged; KMSFuzzTargetsTests replays the committed corpus and every kept crash through the
+// same entry points in every build.
+package.products.append(.library(name: "KMSFuzzTargets", targets: ["KMSFuzzTargets"]))
+package.targets += [
+    .target(
+        name: "KMSFuzzTargets",
+        dependencies: [
+            "KMSRPC", "KMSProto", "KMSDomain", "KMSPolicy", "KMSCrypto", "KMSStore",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOEmbedded", package: "swift-nio"),
+            .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            .product(name: "Crypto", package: "swift-crypto"),
+        ]
+    ),
+    .testTarget(name: "KMSFuzzTargetsTests", dependencies: ["KMSFuzzTargets"]),
+]

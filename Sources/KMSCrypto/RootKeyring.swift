@@ -88,6 +88,11 @@ public enum RootKeyringEncoding {
             let start = headerLength + index * entryLength
             let id = KeyIdentifier(bytes: bytes[start..<(start + 16)])
             let seconds = bytes.readBigEndian(Int64.self, at: start + 16)
+            // A time the encoder wrote is exact as a Double; past 2^53 s it would not be, and
+            // near Int64.max encoding it again trapped (found by fuzzing).
+            guard seconds.magnitude <= 1 << 53 else {
+                throw .validation("the root keyring file is damaged (key \(index + 1) has an impossible creation time)")
+            }
             let key = SymmetricKey(data: bytes[(start + 24)..<(start + 56)])
             keys.append(RootKey(id: id, createdAt: Date(timeIntervalSince1970: TimeInterval(seconds)), key: key))
         }

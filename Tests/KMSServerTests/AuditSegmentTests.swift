@@ -57,6 +57,12 @@ import Testing
         changed = stored
         changed.replaceSubrange(17..<21, with: [0xFF, 0xFF, 0xFF, 0xFF])  // the request id's length
         #expect(throws: AuditSegment.Unreadable.self) { _ = try AuditSegment.decode(ByteBuffer(bytes: changed), chain: "c", firstSequence: 41) }
+        // A time near Int64's ends (a rewritten row): unreadable, where hashing it trapped.
+        for micros: Int64 in [.max, .min, (1 << 53) + 1] {
+            changed = stored
+            changed.replaceSubrange(9..<17, with: withUnsafeBytes(of: micros.bigEndian, Array.init))
+            #expect(throws: AuditSegment.Unreadable.self) { _ = try AuditSegment.decode(ByteBuffer(bytes: changed), chain: "c", firstSequence: 41) }
+        }
         // Random bytes after a valid version byte: unreadable or some records, never a trap.
         var generator = SystemRandomNumberGenerator()
         for _ in 0..<500 {

@@ -1,0 +1,57 @@
+import Foundation
+import KMSProto
+import Testing
+
+@testable import KMSFuzzTargets
+
+/// Replays the committed seed corpus and every kept crash through the fuzz targets, without
+/// sanitizers, so that every build tests them (scripts/fuzz runs them under libFuzzer and
+/// AddressSanitizer).
+@Suite struct FuzzCorpusTests {
+    static let fuzzFolder = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Fuzz")
+
+    static func files(_ kind: String, _ target: String) throws -> [URL] {
+        let folder = fuzzFolder.appendingPathComponent(kind).appendingPathComponent(target)
+        guard FileManager.default.fileExists(atPath: folder.path) else { return [] }
+        return try FileManager.default.contentsOfDirectory(at: folder, includingPropertiesForKeys: nil)
+            .filter { !$0.lastPathComponent.hasPrefix(".") && $0.lastPathComponent != "README.md" }
+            .sorted { $0.lastPathComponent < $1.lastPathComponent }
+    }
+
+    @Test(arguments: FuzzTarget.all.map(\.name))
+    func replaysTheCorpusAndEveryRegression(_ name: String) throws {
+        let target = try #require(FuzzTarget.named(name))
+        let corpus = try Self.files("corpus", name)
+        #expect(corpus.count >= target.seeds().count, "Fuzz/corpus/\(name) lacks seeds: run scripts/fuzz --write-seeds")
+        for file in corpus + (try Self.files("regressions", name)) {
+            target.run(Array(try Data(contentsOf: file)))
+        }
+    }
+
+    @Test(arguments: FuzzTarget.all.map(\.name))
+    func theSeedsHoldEveryProperty(_ name: String) throws {
+        let target = try #require(FuzzTarget.named(name))
+        for seed in target.seeds() { target.run(seed) }
+    }
+
+    @Test func everyFolderNamesATarget() throws {
+        let names = Set(FuzzTarget.all.map(\.name))
+        for kind in ["corpus", "regressions"] {
+            let folder = Self.fuzzFolder.appendingPathComponent(kind)
+            for entry in try FileManager.default.contentsOfDirectory(atPath: folder.path) where !entry.hasPrefix(".") && entry != "README.md" {
+                #expect(names.contains(entry), "Fuzz/\(kind)/\(entry) is not a target")
+            }
+        }
+    }
+
+    /// The protobuf and AWS JSON targets reach every message: a new rpc must be added to
+    /// RPCMessages.
+    @Test func everyRPCIsFuzzed() {
+        #expect(RPCMessages.kms.map(\.method) == KMSMethod.allNames)
+        #expect(RPCMessages.admin.map(\.method) == AdminMethod.allNames)
+        #expect(RPCMessages.worker.map(\.method) == WorkerMethod.allNames)
+        #expect(Set(KMSMethod.awsJSON.keys) == Set(KMSMethod.allNames))
+    }
+}
