@@ -156,9 +156,10 @@ enum PolicyWriter {
     }
 
     static func principal(_ p: PrincipalMatcher) -> Any {
-        if p.anyone, p.aws.isEmpty, p.services.isEmpty { return "*" }
+        if p.anyone, p.aws.isEmpty, p.accounts.isEmpty, p.services.isEmpty { return "*" }
         var object: [String: [String]] = [:]
-        let aws = p.aws.sorted() + (p.anyone ? ["*"] : [])
+        // Bare account ids are kept as accounts (they match that account's root in any partition).
+        let aws = p.aws.sorted() + p.accounts.sorted() + (p.anyone ? ["*"] : [])
         if !aws.isEmpty { object["AWS"] = aws }
         if !p.services.isEmpty { object["Service"] = p.services.sorted() }
         return object

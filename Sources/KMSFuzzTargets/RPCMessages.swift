@@ -112,6 +112,8 @@ struct RPCMessages {
         .init("worker", WorkerMethod.deriveSharedSecret),
         .init("worker", WorkerMethod.getParametersForImport),
         .init("worker", WorkerMethod.importKeyMaterial),
+        .init("worker", WorkerMethod.macAuditCheckpoint),
+        .init("worker", WorkerMethod.verifyAuditCheckpoints),
     ]
 
     static let all = kms + admin + worker
