@@ -53,10 +53,6 @@ struct FuzzInput {
         self.bytes = Array(raw)[...]
     }
 
-    init(_ bytes: [UInt8]) {
-        self.bytes = bytes[...]
-    }
-
     var isEmpty: Bool { self.bytes.isEmpty }
 
     /// The next byte, or 0 past the end.
