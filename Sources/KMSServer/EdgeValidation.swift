@@ -5,8 +5,8 @@ import KMSProto
 /// is looked up or authorized, before anything is written (an audit record included). A
 /// request that fails them costs its sender a ValidationException and nobody anything else:
 /// in particular a refused caller cannot make the audit log store a 60 KB encryption context.
-/// The handlers check again what they need in context (algorithm lengths, key usage); these
-/// are the bounds that hold whatever the key.
+/// The handlers check only what needs the key (algorithm lengths, key usage); these are the
+/// bounds that hold whatever the key, checked here and nowhere else.
 protocol EdgeChecked {
     func checkAtEdge() throws(KMSError)
 }

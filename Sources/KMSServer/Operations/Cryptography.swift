@@ -6,8 +6,6 @@ import KMSStore
 
 extension KMSService {
     func encrypt(_ request: KMSEncryptRequest, caller: Caller) async throws(KMSError) -> KMSEncryptResponse {
-        try Limits.check(request.plaintext.count, in: Limits.plaintextBytes, field: "plaintext")
-        try Validation.grantTokens(request.grantTokens)
         let named = request.hasEncryptionAlgorithm ? request.encryptionAlgorithm.awsName : nil
         let namedKey = try await self.freshen(try await self.resolve(request.keyID, for: caller, creatingAWSManaged: true), grantTokens: request.grantTokens)
         let key = try await self.authorizedUse(namedKey, caller, action: "Encrypt", encryptionContext: request.encryptionContext, conditions: Self.algorithmCondition(named))
@@ -30,8 +28,6 @@ extension KMSService {
 
     func decrypt(_ request: KMSDecryptRequest, caller: Caller) async throws(KMSError) -> KMSDecryptResponse {
         let blob = [UInt8](request.ciphertextBlob)
-        try Limits.check(blob.count, in: Limits.ciphertextBlobBytes, field: "ciphertextBlob")
-        try Validation.grantTokens(request.grantTokens)
         if request.hasRecipient { throw KMSError(.unsupportedOperation, "Recipient (attested decryption) is not supported.") }
         let named = request.hasEncryptionAlgorithm ? request.encryptionAlgorithm.awsName : nil
         // An asymmetric ciphertext does not name its key: the caller must (as at AWS).
@@ -59,8 +55,6 @@ extension KMSService {
 
     func reEncrypt(_ request: KMSReEncryptRequest, caller: Caller) async throws(KMSError) -> KMSReEncryptResponse {
         let blob = [UInt8](request.ciphertextBlob)
-        try Limits.check(blob.count, in: Limits.ciphertextBlobBytes, field: "ciphertextBlob")
-        try Validation.grantTokens(request.grantTokens)
         let sourceNamed = request.hasSourceEncryptionAlgorithm ? request.sourceEncryptionAlgorithm.awsName : nil
         let destinationNamed = request.hasDestinationEncryptionAlgorithm ? request.destinationEncryptionAlgorithm.awsName : nil
         let given = request.hasSourceKeyID ? try await self.resolve(request.sourceKeyID, for: caller, field: "sourceKeyId") : nil
@@ -187,7 +181,6 @@ extension KMSService {
             default: throw .validation("1 validation error detected: Value at 'keySpec' failed to satisfy constraint: Member must satisfy enum value set: [AES_256, AES_128]")
             }
         }
-        try Validation.grantTokens(grantTokens)
         let named = try await self.freshen(try await self.resolve(keyID, for: caller, creatingAWSManaged: true), grantTokens: grantTokens)
         let key = try await self.authorizedUse(named, caller, action: action, encryptionContext: context)
         try Validation.symmetricEncryption(key.record, algorithm: nil, now: self.now())

@@ -50,7 +50,6 @@ extension KMSService {
         guard spec.keySpec.isSupported else {
             throw KMSError(.unsupportedOperation, "KeyPairSpec \(spec.rawValue) is not supported by this service.")
         }
-        try Validation.grantTokens(grantTokens)
         let named = try await self.freshen(try await self.resolve(keyID, for: caller, creatingAWSManaged: true), grantTokens: grantTokens)
         let key = try await self.authorizedUse(named, caller, action: action, encryptionContext: context, conditions: ["kms:DataKeyPairSpec": [spec.rawValue]])
         try Validation.symmetricEncryption(key.record, algorithm: nil, now: self.now())
@@ -65,8 +64,6 @@ extension KMSService {
 
     func deriveSharedSecret(_ request: KMSDeriveSharedSecretRequest, caller: Caller) async throws(KMSError) -> KMSDeriveSharedSecretResponse {
         if request.hasRecipient { throw KMSError(.unsupportedOperation, "Recipient (attested decryption) is not supported.") }
-        try Validation.grantTokens(request.grantTokens)
-        try Limits.check(request.publicKey.count, in: 1...8192, field: "publicKey")
         let algorithmName = request.keyAgreementAlgorithm.awsName
         let key = try await self.freshen(try await self.resolve(request.keyID, for: caller), grantTokens: request.grantTokens)
         try self.gate.authorize(caller, action: "DeriveSharedSecret", key: key, conditions: ["kms:KeyAgreementAlgorithm": [algorithmName]])

@@ -14,7 +14,6 @@ extension KMSService {
     func createGrant(_ request: KMSCreateGrantRequest, caller: Caller) async throws(KMSError) -> KMSCreateGrantResponse {
         try Self.checkPrincipal(request.granteePrincipal, field: "granteePrincipal")
         if request.hasRetiringPrincipal { try Self.checkPrincipal(request.retiringPrincipal, field: "retiringPrincipal") }
-        try Validation.grantTokens(request.grantTokens)
         let operations = request.operations.map(\.awsName)
         guard !operations.isEmpty, !operations.contains("") else {
             throw .validation("1 validation error detected: Value at 'operations' failed to satisfy constraint: Member must have at least one valid GrantOperation")

@@ -70,7 +70,6 @@ extension KMSService {
     }
 
     func describeKey(_ request: KMSDescribeKeyRequest, caller: Caller) async throws(KMSError) -> KMSDescribeKeyResponse {
-        try Validation.grantTokens(request.grantTokens)
         let key = try await self.authorizedUse(
             try await self.resolve(request.keyID, for: caller, creatingAWSManaged: true), caller, action: "DescribeKey"
         )

@@ -4,7 +4,6 @@ import KMSProto
 
 extension KMSService {
     func generateMac(_ request: KMSGenerateMacRequest, caller: Caller) async throws(KMSError) -> KMSGenerateMacResponse {
-        try Validation.grantTokens(request.grantTokens)
         let algorithmName = request.macAlgorithm.awsName
         let key = try await self.freshen(try await self.resolve(request.keyID, for: caller), grantTokens: request.grantTokens)
         try self.gate.authorize(caller, action: "GenerateMac", key: key, conditions: ["kms:MacAlgorithm": [algorithmName]])
@@ -23,7 +22,6 @@ extension KMSService {
     }
 
     func verifyMac(_ request: KMSVerifyMacRequest, caller: Caller) async throws(KMSError) -> KMSVerifyMacResponse {
-        try Validation.grantTokens(request.grantTokens)
         try Limits.check(request.mac.count, in: Limits.ciphertextBlobBytes, field: "mac")
         let algorithmName = request.macAlgorithm.awsName
         let key = try await self.freshen(try await self.resolve(request.keyID, for: caller), grantTokens: request.grantTokens)

@@ -4,7 +4,6 @@ import KMSProto
 
 extension KMSService {
     func sign(_ request: KMSSignRequest, caller: Caller) async throws(KMSError) -> KMSSignResponse {
-        try Validation.grantTokens(request.grantTokens)
         let algorithmName = request.signingAlgorithm.awsName
         let typeName = request.hasMessageType ? request.messageType.awsName : nil
         let key = try await self.freshen(try await self.resolve(request.keyID, for: caller), grantTokens: request.grantTokens)
@@ -25,7 +24,6 @@ extension KMSService {
     }
 
     func verify(_ request: KMSVerifyRequest, caller: Caller) async throws(KMSError) -> KMSVerifyResponse {
-        try Validation.grantTokens(request.grantTokens)
         try Limits.check(request.signature.count, in: Limits.ciphertextBlobBytes, field: "signature")
         let algorithmName = request.signingAlgorithm.awsName
         let typeName = request.hasMessageType ? request.messageType.awsName : nil
@@ -51,7 +49,6 @@ extension KMSService {
     }
 
     func getPublicKey(_ request: KMSGetPublicKeyRequest, caller: Caller) async throws(KMSError) -> KMSGetPublicKeyResponse {
-        try Validation.grantTokens(request.grantTokens)
         let key = try await self.freshen(try await self.resolve(request.keyID, for: caller), grantTokens: request.grantTokens)
         try self.gate.authorize(caller, action: "GetPublicKey", key: key)
         let record = key.record
