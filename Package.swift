@@ -203,7 +203,7 @@ let package = Package(
         .testTarget(
             name: "KMSServerTests",
             dependencies: [
-                "KMSTestSupport", "KMSClient", "KMSProto", "KMSRPC", "KMSDomain", "KMSStore", "KMSCrypto",
+                "KMSTestSupport", "KMSServer", "KMSClient", "KMSProto", "KMSRPC", "KMSDomain", "KMSStore", "KMSCrypto",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),

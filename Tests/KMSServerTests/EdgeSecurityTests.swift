@@ -215,12 +215,16 @@ import Testing
         func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
         let ca = path("ca.pem"), wrongCA = other.appendingPathComponent("ca.pem").path
 
-        let byIP = try await FakeTLSPostgres.start(certificate: path("server.pem"), key: path("server.key"))
-        let byName = try await FakeTLSPostgres.start(certificate: path("db.pem"), key: path("db.key"))
-        defer { Task { await byIP.close(); await byName.close() } }
-        func handshake(_ server: FakeTLSPostgres, _ host: String, _ query: String) async throws -> Bool {
+        let byIP = (certificate: path("server.pem"), key: path("server.key"))
+        let byName = (certificate: path("db.pem"), key: path("db.key"))
+        // A server of its own per check: a refused client's pool retries, and a retry of one
+        // check that arrives late must not be taken for the next check's handshake.
+        func handshake(_ identity: (certificate: String, key: String), _ host: String, _ query: String) async throws -> Bool {
+            let server = try await FakeTLSPostgres.start(certificate: identity.certificate, key: identity.key)
             let configuration = try DatabaseConfiguration.parse(url: "postgres://u:p@\(host):\(server.port)/kms?\(query)", maximumConnections: 1)
-            return try await server.firstHandshake(of: PostgresClient(configuration: configuration))
+            let outcome = try await server.firstHandshake(of: PostgresClient(configuration: configuration))
+            await server.close()
+            return outcome
         }
         #expect(try await handshake(byIP, "127.0.0.1", "sslmode=verify-full&sslrootcert=\(ca)"))
         #expect(try await handshake(byName, "localhost", "sslmode=verify-full&sslrootcert=\(ca)"))

@@ -22,7 +22,6 @@ extension KMSService {
     }
 
     func verifyMac(_ request: KMSVerifyMacRequest, caller: Caller) async throws(KMSError) -> KMSVerifyMacResponse {
-        try Limits.check(request.mac.count, in: Limits.ciphertextBlobBytes, field: "mac")
         let algorithmName = request.macAlgorithm.awsName
         let key = try await self.freshen(try await self.resolve(request.keyID, for: caller), grantTokens: request.grantTokens)
         try self.gate.authorize(caller, action: "VerifyMac", key: key, conditions: ["kms:MacAlgorithm": [algorithmName]])

@@ -24,7 +24,6 @@ extension KMSService {
     }
 
     func verify(_ request: KMSVerifyRequest, caller: Caller) async throws(KMSError) -> KMSVerifyResponse {
-        try Limits.check(request.signature.count, in: Limits.ciphertextBlobBytes, field: "signature")
         let algorithmName = request.signingAlgorithm.awsName
         let typeName = request.hasMessageType ? request.messageType.awsName : nil
         let key = try await self.freshen(try await self.resolve(request.keyID, for: caller), grantTokens: request.grantTokens)
