@@ -76,7 +76,7 @@ import Testing
     }
 
     @Test func theCeilingPairServesEcho() async throws {
-        let worker = try WorkerProcess()
+        let worker = try await WorkerProcess()
         let socket = worker.directory.appendingPathComponent("ceiling.sock").path
         let workerProcess = Process()
         workerProcess.executableURL = URL(fileURLWithPath: binaryPath("kms-bench", environment: "KMS_BENCH"))

@@ -14,13 +14,13 @@ public final class WorkerProcess: @unchecked Sendable {
     static var binary: String { binaryPath("kms-cryptod", environment: "KMS_CRYPTOD") }
 
     /// A new folder with a freshly initialised keyring.
-    public init() throws {
+    public init() async throws {
         // Short path: a Unix socket path must fit in 108 bytes.
         self.directory = URL(fileURLWithPath: "/tmp").appendingPathComponent("kmsw-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: self.directory, withIntermediateDirectories: true)
         self.keyringPath = self.directory.appendingPathComponent("root.keyring").path
         self.socketPath = self.directory.appendingPathComponent("w.sock").path
-        let result = try Self.run(["init", "--root-key-file", self.keyringPath])
+        let result = try await Self.run(["init", "--root-key-file", self.keyringPath])
         guard result.status == 0 else { throw WorkerTestError("init failed: \(result.output)") }
     }
 
@@ -30,18 +30,10 @@ public final class WorkerProcess: @unchecked Sendable {
         try? FileManager.default.removeItem(at: self.directory)
     }
 
-    /// Runs a kms-cryptod subcommand to completion.
-    public static func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    /// Runs a kms-cryptod subcommand to completion, off the cooperative pool (`runChildProcess`).
+    public static func run(_ arguments: [String]) async throws -> (status: Int32, output: String) {
+        let result = try await runChildProcess(URL(fileURLWithPath: binary), arguments, mergeStandardError: true)
+        return (result.status, result.stdoutText)
     }
 
     /// Starts `serve` and waits until the socket answers.
