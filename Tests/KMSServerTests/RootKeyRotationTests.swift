@@ -49,7 +49,7 @@ import Testing
         let other = try await stack.secondKMSD(arguments: ["--rewrap-interval-seconds", "1"])
         let client = try other.client(credentials: stack.adminCredentials)
         let tally = Tally()
-        let traffic = Task {
+        let traffic = Task { [blobs] in
             while !tally.stop.load(ordering: .relaxed) {
                 for (keyID, blob) in blobs.prefix(8) {
                     do {

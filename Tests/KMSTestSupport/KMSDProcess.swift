@@ -42,7 +42,9 @@ public final class KMSDProcess: @unchecked Sendable {
         process.environment = environment
         try process.run()
         self.process = process
-        for _ in 0..<400 {
+        // Only a guard against a hang: a loaded machine may take many seconds to start a stack.
+        let hang = ContinuousClock.now + .seconds(120)
+        while ContinuousClock.now < hang {
             if let text = try? String(contentsOfFile: readyFile, encoding: .utf8), text.hasSuffix("\n") {
                 let lines = text.split(separator: "\n").map(String.init)
                 self.endpoint = lines[0]

@@ -43,7 +43,9 @@ public final class WorkerProcess: @unchecked Sendable {
         process.arguments = ["serve", "--root-key-file", self.keyringPath, "--socket", self.socketPath, "--log-level", "warning"] + extraArguments
         try process.run()
         self.process = process
-        for _ in 0..<200 {
+        // Only a guard against a hang: a loaded machine may take many seconds to start it.
+        let hang = ContinuousClock.now + .seconds(120)
+        while ContinuousClock.now < hang {
             if let connection = try? await RPCClientConnection.connect(unixDomainSocketPath: self.socketPath) {
                 await connection.close()
                 return
