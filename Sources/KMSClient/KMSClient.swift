@@ -152,8 +152,7 @@ public final class KMSClient: Sendable {
     /// Throws `failure` when no attempt is left, else sleeps the jittered backoff.
     private func pause(after attempt: Int, _ failure: KMSClientError) async throws(KMSClientError) {
         guard attempt < self.configuration.maxAttempts else { throw failure }
-        var random = SystemRandomNumberGenerator()
-        let delay = self.configuration.backoff.delay(afterFailures: attempt, using: &random)
+        let delay = self.configuration.backoff.delay(afterFailures: attempt)
         do {
             try await Task.sleep(for: delay)
         } catch {

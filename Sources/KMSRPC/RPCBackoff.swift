@@ -27,10 +27,19 @@ public struct RPCBackoff: Sendable, Hashable {
 
     /// The wait after `failures` consecutive failures: uniform in [ceiling/2, ceiling].
     public func delay(afterFailures failures: Int, using generator: inout some RandomNumberGenerator) -> Duration {
+        .nanoseconds(Int64.random(in: self.nanosecondRange(afterFailures: failures), using: &generator))
+    }
+
+    /// The same, drawn from the system's generator inside the standard library. (Passing the
+    /// empty SystemRandomNumberGenerator inout from concurrent tasks, ThreadSanitizer reports
+    /// a race on the one global address all such values share.)
+    public func delay(afterFailures failures: Int) -> Duration {
+        .nanoseconds(Int64.random(in: self.nanosecondRange(afterFailures: failures)))
+    }
+
+    private func nanosecondRange(afterFailures failures: Int) -> ClosedRange<Int64> {
         let ceiling = self.ceiling(afterFailures: failures).nanoseconds
-        let floor = ceiling / 2
-        guard ceiling > floor else { return .nanoseconds(ceiling) }
-        return .nanoseconds(Int64.random(in: floor...ceiling, using: &generator))
+        return (ceiling / 2)...ceiling
     }
 }
 
@@ -63,10 +72,23 @@ public struct RPCReconnectSchedule: Sendable {
         attemptStartedAt started: ContinuousClock.Instant, at now: ContinuousClock.Instant,
         using generator: inout some RandomNumberGenerator
     ) {
+        let backoff = self.backoff
+        self.failed(attemptStartedAt: started, at: now) { backoff.delay(afterFailures: $0, using: &generator) }
+    }
+
+    /// The same, with the system's generator.
+    public mutating func failed(attemptStartedAt started: ContinuousClock.Instant, at now: ContinuousClock.Instant) {
+        let backoff = self.backoff
+        self.failed(attemptStartedAt: started, at: now) { backoff.delay(afterFailures: $0) }
+    }
+
+    private mutating func failed(
+        attemptStartedAt started: ContinuousClock.Instant, at now: ContinuousClock.Instant, delay: (Int) -> Duration
+    ) {
         if let lastFailure, started < lastFailure { return }
         self.failures += 1
         self.lastFailure = now
-        self.notBefore = now + self.backoff.delay(afterFailures: self.failures, using: &generator)
+        self.notBefore = now + delay(self.failures)
     }
 
     /// An attempt succeeded: the endpoint is back, and the next failure starts from `base` again.

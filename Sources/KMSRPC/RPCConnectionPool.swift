@@ -24,7 +24,6 @@ public final class RPCConnectionPool: Sendable {
         var slots: [Slot]
         /// nil: reconnect at once.
         var schedule: RPCReconnectSchedule?
-        var random = SystemRandomNumberGenerator()
         /// Bumped by close(): a connect started before it is closed when it completes.
         var generation = 0
     }
@@ -132,11 +131,7 @@ public final class RPCConnectionPool: Sendable {
             self.state.withLock { state in state.schedule?.succeeded() }
             return connection
         } catch {
-            self.state.withLock { state in
-                guard var schedule = state.schedule else { return }
-                schedule.failed(attemptStartedAt: started, at: .now, using: &state.random)
-                state.schedule = schedule
-            }
+            self.state.withLock { state in state.schedule?.failed(attemptStartedAt: started, at: .now) }
             throw error
         }
     }

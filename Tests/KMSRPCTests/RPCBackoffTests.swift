@@ -36,6 +36,14 @@ import Testing
         }
     }
 
+    @Test func theSystemGeneratorsDelaysKeepToTheSameBounds() {
+        let backoff = RPCBackoff()
+        for failures in 1...12 {
+            let ceiling = backoff.ceiling(afterFailures: failures)
+            #expect((0..<50).allSatisfy { _ in (ceiling / 2...ceiling).contains(backoff.delay(afterFailures: failures)) })
+        }
+    }
+
     @Test func theSameSeedGivesTheSameSchedule() {
         let backoff = RPCBackoff()
         var first = SeededRandom(state: 7), second = SeededRandom(state: 7)
