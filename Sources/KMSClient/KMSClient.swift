@@ -18,7 +18,10 @@ public final class KMSClient: Sendable {
         public var timeout: TimeAmount = .seconds(10)
         /// Attempts per call, the first included.
         public var maxAttempts = 3
-        /// Backoff before retry n: a random delay up to min(maxBackoff, baseBackoff * 2^(n-1)).
+        /// Backoff before retry n, and before reconnecting after n failed connects in a row
+        /// (whichever calls are waiting): a random delay between half and all of
+        /// min(maxBackoff, baseBackoff * 2^(n-1)) (`RPCBackoff`). Reconnects back off even with
+        /// `maxAttempts` 1, so callers looping over a down kmsd do not hammer it.
         public var baseBackoff: Duration = .milliseconds(50)
         public var maxBackoff: Duration = .seconds(2)
         public var maxFrameLength = 64 * 1024
@@ -103,7 +106,7 @@ public final class KMSClient: Sendable {
         let isIP = (try? SocketAddress(ipAddress: host, port: 0)) != nil
         self.pool = RPCConnectionPool(
             address: address, connections: configuration.connections, configuration: rpc,
-            tls: tls, serverHostname: isIP ? nil : host, handshake: handshake
+            tls: tls, serverHostname: isIP ? nil : host, handshake: handshake, reconnectBackoff: configuration.backoff
         )
     }
 
@@ -149,8 +152,7 @@ public final class KMSClient: Sendable {
     /// Throws `failure` when no attempt is left, else sleeps the jittered backoff.
     private func pause(after attempt: Int, _ failure: KMSClientError) async throws(KMSClientError) {
         guard attempt < self.configuration.maxAttempts else { throw failure }
-        let ceiling = min(self.configuration.maxBackoff, self.configuration.baseBackoff * (1 << min(attempt - 1, 20)))
-        let delay = Duration.nanoseconds(Int64.random(in: 0...max(1, ceiling.nanoseconds)))
+        let delay = self.configuration.backoff.delay(afterFailures: attempt)
         do {
             try await Task.sleep(for: delay)
         } catch {
@@ -163,9 +165,6 @@ public final class KMSClient: Sendable {
     }
 }
 
-extension Duration {
-    var nanoseconds: Int64 {
-        let (seconds, attoseconds) = self.components
-        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
-    }
+extension KMSClient.Configuration {
+    var backoff: RPCBackoff { RPCBackoff(base: self.baseBackoff, cap: self.maxBackoff) }
 }

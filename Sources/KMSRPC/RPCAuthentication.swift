@@ -75,6 +75,8 @@ extension RPCError {
     public static let missingAuthenticationTokenCode = "MissingAuthenticationTokenException"
     public static let unrecognizedClientCode = "UnrecognizedClientException"
     public static let invalidSignatureCode = "InvalidSignatureException"
+    /// The server could not check credentials in time (AWS's code for a slow dependency).
+    public static let dependencyTimeoutCode = "DependencyTimeoutException"
 
     static let challengeMethod = "Challenge"
     static let authenticateMethod = "Authenticate"

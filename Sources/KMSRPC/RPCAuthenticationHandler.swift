@@ -55,16 +55,29 @@ final class RPCAuthenticationHandler: ChannelInboundHandler, RemovableChannelHan
         let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         self.deadline = context.eventLoop.scheduleTask(in: self.authentication.timeout) {
             let (handler, context) = loopBound.value
-            handler.refuse(context: context, RPCError(
-                code: RPCError.missingAuthenticationTokenCode,
-                message: "the connection did not authenticate within \(handler.authentication.timeout.nanoseconds / 1_000_000_000) seconds"
-            ), accessKeyID: nil)
+            handler.deadlinePassed(context: context)
         }
         if self.usesTLS {
             self.state = .waitingForTLS
         } else {
             self.sendChallenge(context: context, certificatePrincipal: nil)
         }
+    }
+
+    private func deadlinePassed(context: ChannelHandlerContext) {
+        if case .verifying = self.state {
+            // The client answered; this server is too slow to check the answer (a busy database
+            // or worker). Not the client's fault, and another try may well succeed.
+            self.refuse(context: context, RPCError(
+                code: RPCError.dependencyTimeoutCode,
+                message: "the server could not check the connection's credentials in time; retry later", retryable: true
+            ), accessKeyID: nil)
+            return
+        }
+        self.refuse(context: context, RPCError(
+            code: RPCError.missingAuthenticationTokenCode,
+            message: "the connection did not authenticate within \(self.authentication.timeout.nanoseconds / 1_000_000_000) seconds"
+        ), accessKeyID: nil)
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {

@@ -56,7 +56,8 @@ public final class RPCClientConnection: Sendable {
                     let makeClientHandler = { RPCClientHandler(maxFrameLength: configuration.maxFrameLength) }
                     if let handshake {
                         try operations.addHandler(RPCClientHandshakeHandler(
-                            handshake: handshake, authenticated: authenticated, makeClientHandler: makeClientHandler
+                            handshake: handshake, authenticated: authenticated, timeout: configuration.handshakeTimeout,
+                            usesTLS: tls != nil, makeClientHandler: makeClientHandler
                         ))
                     } else {
                         try operations.addHandler(makeClientHandler())
@@ -86,20 +87,6 @@ public final class RPCClientConnection: Sendable {
             authenticated.succeed("")
             return RPCClientConnection(channel: channel, configuration: configuration)
         }
-        // The handshake has its own deadline: a client with a short call timeout should not
-        // fail to connect on a busy server.
-        let deadline = channel.eventLoop.scheduleTask(in: .seconds(10)) {
-            // Most often a plain-TCP client at a TLS listener (both wait for the other): say so,
-            // and do not retry what will fail the same way.
-            authenticated.fail(RPCError(
-                code: RPCError.timeoutCode,
-                message: tls == nil
-                    ? "no authentication challenge from the server; if it serves TLS, use a tls:// endpoint"
-                    : "the server did not complete authentication in time"
-            ))
-            channel.close(promise: nil)
-        }
-        defer { deadline.cancel() }
         let principal = try await authenticated.futureResult.get()
         return RPCClientConnection(channel: channel, configuration: configuration, principalARN: principal)
     }

@@ -3,6 +3,10 @@ import NIOCore
 /// The client end of connection authentication: answers the server's challenge, waits for the
 /// verdict, then hands the connection to the multiplexing `RPCClientHandler`. Calls can only
 /// start after `authenticated` succeeds (`RPCClientConnection.connect` waits for it).
+///
+/// The handshake's deadline lives here, on the connection's event loop, so that it and the
+/// verdict are decided in one place: once the verdict is in, the deadline can no longer close
+/// the connection, however late the task waiting for `authenticated` gets to run.
 final class RPCClientHandshakeHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = RPCEnvelope
     typealias OutboundOut = RPCEnvelope
@@ -17,12 +21,61 @@ final class RPCClientHandshakeHandler: ChannelInboundHandler, RemovableChannelHa
     private let makeClientHandler: () -> RPCClientHandler
     /// Succeeds with the principal ARN the server says this connection acts as.
     let authenticated: EventLoopPromise<String>
+    private let timeout: TimeAmount
+    private let usesTLS: Bool
     private var state = State.waitingForChallenge
+    private var deadline: Scheduled<Void>?
 
-    init(handshake: @escaping RPCClientHandshake, authenticated: EventLoopPromise<String>, makeClientHandler: @escaping () -> RPCClientHandler) {
+    /// `timeout` runs from the moment the connection is established.
+    init(
+        handshake: @escaping RPCClientHandshake, authenticated: EventLoopPromise<String>, timeout: TimeAmount, usesTLS: Bool,
+        makeClientHandler: @escaping () -> RPCClientHandler
+    ) {
         self.handshake = handshake
         self.authenticated = authenticated
+        self.timeout = timeout
+        self.usesTLS = usesTLS
         self.makeClientHandler = makeClientHandler
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        if context.channel.isActive { self.armDeadline(context: context) }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        self.armDeadline(context: context)
+        context.fireChannelActive()
+    }
+
+    private func armDeadline(context: ChannelHandlerContext) {
+        guard self.deadline == nil, case .waitingForChallenge = self.state else { return }
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        self.deadline = context.eventLoop.scheduleTask(in: self.timeout) {
+            let (handler, context) = loopBound.value
+            handler.deadlinePassed(context: context)
+        }
+    }
+
+    private func deadlinePassed(context: ChannelHandlerContext) {
+        switch self.state {
+        case .waitingForChallenge:
+            // Most often a plain-TCP client at a TLS listener (both wait for the other): say so,
+            // and do not retry what will fail the same way.
+            self.fail(context: context, RPCError(
+                code: RPCError.timeoutCode,
+                message: self.usesTLS
+                    ? "the server did not complete the TLS handshake and its authentication challenge in time"
+                    : "no authentication challenge from the server; if it serves TLS, use a tls:// endpoint"
+            ))
+        case .waitingForVerdict:
+            // The server has the answer and is slow to check it (a busy server): another
+            // connection may fare better, and nothing was sent that could run twice.
+            self.fail(context: context, RPCError(
+                code: RPCError.timeoutCode, message: "the server did not complete authentication in time", retryable: true
+            ))
+        case .done:
+            break
+        }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -59,11 +112,12 @@ final class RPCClientHandshakeHandler: ChannelInboundHandler, RemovableChannelHa
                 self.fail(context: context, .serialization("the server answered Authenticate with something else"))
                 return
             }
-            self.state = .done
+            self.finish()
             do {
                 try context.pipeline.syncOperations.addHandler(self.makeClientHandler(), position: .after(self))
             } catch {
-                self.fail(context: context, .connectionClosed())
+                self.authenticated.fail(RPCError.connectionClosed())
+                context.close(promise: nil)
                 return
             }
             context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
@@ -73,9 +127,16 @@ final class RPCClientHandshakeHandler: ChannelInboundHandler, RemovableChannelHa
         }
     }
 
+    /// The handshake is decided: the deadline has nothing left to do.
+    private func finish() {
+        self.state = .done
+        self.deadline?.cancel()
+        self.deadline = nil
+    }
+
     private func fail(context: ChannelHandlerContext, _ error: RPCError) {
         guard case .done = self.state else {
-            self.state = .done
+            self.finish()
             self.authenticated.fail(error)
             context.close(promise: nil)
             return
@@ -88,7 +149,7 @@ final class RPCClientHandshakeHandler: ChannelInboundHandler, RemovableChannelHa
 
     func channelInactive(context: ChannelHandlerContext) {
         if case .done = self.state {} else {
-            self.state = .done
+            self.finish()
             self.authenticated.fail(RPCError(
                 code: RPCError.connectionClosedCode, message: "the server closed the connection during authentication", retryable: true
             ))

@@ -11,6 +11,10 @@ public struct RPCConfiguration: Sendable {
     public var maxInFlightPerConnection: Int = 256
     /// Client side: how long a call waits for its answer unless the call says otherwise.
     public var defaultTimeout: TimeAmount = .seconds(10)
+    /// Client side: how long an authenticated connection may take, from the moment it is
+    /// established, to receive the server's challenge and its verdict on the answer. Its own
+    /// limit: a client with a short call timeout should not fail to connect to a busy server.
+    public var handshakeTimeout: TimeAmount = .seconds(10)
 
     public init() {}
 

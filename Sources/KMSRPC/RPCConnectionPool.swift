@@ -5,7 +5,9 @@ import Synchronization
 
 /// A fixed number of multiplexed connections to one server, used round robin. A connection
 /// that dropped is replaced on next use, with one connect per slot at a time: callers arriving
-/// meanwhile wait for it rather than opening their own.
+/// meanwhile wait for it rather than opening their own. With a reconnect backoff, attempts
+/// after failures wait their turn in an `RPCReconnectSchedule` (callers wait with them), so an
+/// endpoint that is down is not hammered by every request.
 public final class RPCConnectionPool: Sendable {
     private enum Slot {
         case idle
@@ -15,7 +17,15 @@ public final class RPCConnectionPool: Sendable {
 
     private enum Pick {
         case ready(RPCClientConnection)
-        case wait(Task<RPCClientConnection, any Error>, slot: Int)
+        case wait(Task<RPCClientConnection, any Error>, slot: Int, generation: Int)
+    }
+
+    private struct State {
+        var slots: [Slot]
+        /// nil: reconnect at once.
+        var schedule: RPCReconnectSchedule?
+        /// Bumped by close(): a connect started before it is closed when it completes.
+        var generation = 0
     }
 
     public let address: SocketAddress
@@ -25,9 +35,10 @@ public final class RPCConnectionPool: Sendable {
     private let serverHostname: String?
     private let handshake: RPCClientHandshake?
     private let peerCheck: RPCPeerCredentials.Check?
-    private let slots: Mutex<[Slot]>
+    private let state: Mutex<State>
     private let next = Atomic<Int>(0)
 
+    /// `reconnectBackoff`: how attempts after failed connects are spaced (nil: not at all).
     public init(
         address: SocketAddress,
         connections: Int,
@@ -36,7 +47,8 @@ public final class RPCConnectionPool: Sendable {
         tls: NIOSSLContext? = nil,
         serverHostname: String? = nil,
         handshake: RPCClientHandshake? = nil,
-        peerCheck: RPCPeerCredentials.Check? = nil
+        peerCheck: RPCPeerCredentials.Check? = nil,
+        reconnectBackoff: RPCBackoff? = nil
     ) {
         self.address = address
         self.configuration = configuration
@@ -45,7 +57,10 @@ public final class RPCConnectionPool: Sendable {
         self.serverHostname = serverHostname
         self.handshake = handshake
         self.peerCheck = peerCheck
-        self.slots = Mutex(Array(repeating: .idle, count: max(1, connections)))
+        self.state = Mutex(State(
+            slots: Array(repeating: .idle, count: max(1, connections)),
+            schedule: reconnectBackoff.map(RPCReconnectSchedule.init(backoff:))
+        ))
     }
 
     /// A live connection (connecting first if its slot has none). A caller running on an event
@@ -53,59 +68,94 @@ public final class RPCConnectionPool: Sendable {
     /// without waking another thread.
     public func connection() async throws -> RPCClientConnection {
         let turn = self.next.wrappingAdd(1, ordering: .relaxed).oldValue
-        let pick: Pick = self.slots.withLock { slots in
-            let count = slots.count
+        let pick: Pick = self.state.withLock { state in
+            let count = state.slots.count
             for offset in 0..<count {
-                if case .connected(let connection) = slots[(turn &+ offset) % count],
+                if case .connected(let connection) = state.slots[(turn &+ offset) % count],
                    connection.isActive, connection.channel.eventLoop.inEventLoop {
                     return .ready(connection)
                 }
             }
             let index = turn % count
-            switch slots[index] {
+            switch state.slots[index] {
             case .connected(let connection) where connection.isActive:
                 return .ready(connection)
             case .connecting(let task):
-                return .wait(task, slot: index)
+                return .wait(task, slot: index, generation: state.generation)
             case .idle, .connected:
                 // One connect per slot at a time; callers arriving meanwhile wait for it.
-                let task = Task { [address, configuration, group, tls, serverHostname, handshake, peerCheck] in
-                    try await RPCClientConnection.connect(
-                        to: address, configuration: configuration, group: group, tls: tls,
-                        serverHostname: serverHostname, handshake: handshake, peerCheck: peerCheck
-                    )
+                let wait = state.schedule?.wait(at: .now) ?? .zero
+                let task = Task {
+                    if wait > .zero { try await Task.sleep(for: wait) }
+                    return try await self.attempt()
                 }
-                slots[index] = .connecting(task)
-                return .wait(task, slot: index)
+                state.slots[index] = .connecting(task)
+                return .wait(task, slot: index, generation: state.generation)
             }
         }
         switch pick {
         case .ready(let connection):
             return connection
-        case .wait(let task, let index):
+        case .wait(let task, let index, let generation):
+            let connection: RPCClientConnection
             do {
-                let connection = try await task.value
-                self.slots.withLock { slots in
-                    if case .connecting = slots[index] { slots[index] = .connected(connection) }
-                }
-                return connection
+                connection = try await task.value
             } catch {
-                self.slots.withLock { slots in
-                    if case .connecting = slots[index] { slots[index] = .idle }
+                self.state.withLock { state in
+                    if case .connecting(let current) = state.slots[index], current == task { state.slots[index] = .idle }
                 }
                 throw error
             }
+            let current = self.state.withLock { state -> Bool in
+                guard state.generation == generation else { return false }
+                if case .connecting(let pending) = state.slots[index], pending == task { state.slots[index] = .connected(connection) }
+                return true
+            }
+            guard current else {
+                // The pool was closed while this connect ran: nobody else would ever close it.
+                await connection.close()
+                throw RPCError.connectionClosed()
+            }
+            return connection
         }
     }
 
-    public func close() async {
-        let connections = self.slots.withLock { slots -> [RPCClientConnection] in
-            defer { slots = slots.map { _ in .idle } }
-            return slots.compactMap { slot in
-                if case .connected(let connection) = slot { return connection }
-                return nil
-            }
+    /// One connect, its outcome noted in the reconnect schedule.
+    private func attempt() async throws -> RPCClientConnection {
+        let started = ContinuousClock.now
+        do {
+            let connection = try await RPCClientConnection.connect(
+                to: self.address, configuration: self.configuration, group: self.group, tls: self.tls,
+                serverHostname: self.serverHostname, handshake: self.handshake, peerCheck: self.peerCheck
+            )
+            self.state.withLock { state in state.schedule?.succeeded() }
+            return connection
+        } catch {
+            self.state.withLock { state in state.schedule?.failed(attemptStartedAt: started, at: .now) }
+            throw error
         }
+    }
+
+    /// Closes the open connections and abandons connects under way (one waiting out its backoff
+    /// stops at once). The pool may be used again afterwards: it connects anew.
+    public func close() async {
+        let (connections, connecting) = self.state.withLock { state -> ([RPCClientConnection], [Task<RPCClientConnection, any Error>]) in
+            defer {
+                state.slots = state.slots.map { _ in .idle }
+                state.generation += 1
+            }
+            var connections: [RPCClientConnection] = []
+            var connecting: [Task<RPCClientConnection, any Error>] = []
+            for slot in state.slots {
+                switch slot {
+                case .connected(let connection): connections.append(connection)
+                case .connecting(let task): connecting.append(task)
+                case .idle: break
+                }
+            }
+            return (connections, connecting)
+        }
+        for task in connecting { task.cancel() }
         for connection in connections { await connection.close() }
     }
 }

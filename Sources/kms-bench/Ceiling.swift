@@ -14,6 +14,7 @@ struct CeilingWorker: AsyncParsableCommand {
     )
 
     @Option(help: "Unix socket to listen on.") var socket: String
+    @Option(help: "Once listening, write the socket's path to this file.") var readyFile: String?
 
     func run() async throws {
         let key = SymmetricKey(size: .bits256)
@@ -24,6 +25,7 @@ struct CeilingWorker: AsyncParsableCommand {
         }
         unlink(self.socket)
         let server = try await RPCServer.bind(to: try SocketAddress(unixDomainSocketPath: self.socket), table: table, logger: Logger(label: "ceiling-worker"))
+        try writeReadyFile(self.readyFile, self.socket)
         // Runs until killed: the pair holds nothing worth a graceful shutdown.
         try await server.channel.closeFuture.get()
     }
@@ -37,6 +39,7 @@ struct CeilingFront: AsyncParsableCommand {
     @Option(help: "host:port to listen on.") var listen: String
     @Option(help: "ceiling-worker's socket.") var workerSocket: String
     @Option(help: "Connections to the worker.") var workerConnections = 4
+    @Option(help: "Once listening, write the bound host:port to this file (for --listen with port 0).") var readyFile: String?
 
     func run() async throws {
         let pool = RPCConnectionPool(address: try SocketAddress(unixDomainSocketPath: self.workerSocket), connections: self.workerConnections)
@@ -45,7 +48,17 @@ struct CeilingFront: AsyncParsableCommand {
             try await pool.connection().call(method: "Seal", payload: payload)
         }
         let server = try await RPCServer.bind(to: try Run.address(self.listen), table: table, logger: Logger(label: "ceiling-front"))
+        if let address = server.localAddress, let port = address.port {
+            try writeReadyFile(self.readyFile, "\(address.ipAddress ?? "127.0.0.1"):\(port)")
+        }
         // Runs until killed: the pair holds nothing worth a graceful shutdown.
         try await server.channel.closeFuture.get()
     }
+}
+
+/// Written whole under a temporary name, then renamed: a reader never sees half of it.
+func writeReadyFile(_ path: String?, _ line: String) throws {
+    guard let path else { return }
+    try (line + "\n").write(toFile: path + ".tmp", atomically: false, encoding: .utf8)
+    guard rename(path + ".tmp", path) == 0 else { throw ValidationErrorText("cannot write \(path)") }
 }

@@ -24,7 +24,7 @@ import Testing
     }
 
     @Test func signMacAndKeyAgreementAndTheirMisuse() async throws {
-        let worker = try WorkerProcess()
+        let worker = try await WorkerProcess()
         try await worker.start()
         let c = try await worker.connect()
         let ecc = try await Self.newKey(c, spec: "ECC_NIST_P256")

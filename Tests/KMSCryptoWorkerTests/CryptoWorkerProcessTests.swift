@@ -51,7 +51,7 @@ import Testing
     }
 
     @Test func symmetricOperationsEndToEnd() async throws {
-        let worker = try WorkerProcess()
+        let worker = try await WorkerProcess()
         try await worker.start()
         let c = try await worker.connect()
 
@@ -135,7 +135,7 @@ import Testing
     }
 
     @Test func materialOfAnotherKeyringIsReportedAsUnavailable() async throws {
-        let mine = try WorkerProcess(), theirs = try WorkerProcess()
+        let mine = try await WorkerProcess(), theirs = try await WorkerProcess()
         try await mine.start()
         try await theirs.start()
         let myConnection = try await mine.connect()
@@ -149,7 +149,7 @@ import Testing
     }
 
     @Test func aRestartedWorkerDecryptsWhatItsPredecessorEncrypted() async throws {
-        let worker = try WorkerProcess()
+        let worker = try await WorkerProcess()
         try await worker.start()
         var c = try await worker.connect()
         let key = try await Self.newKey(c)
@@ -165,7 +165,7 @@ import Testing
     }
 
     @Test func rootKeyRotationAndRewrap() async throws {
-        let worker = try WorkerProcess()
+        let worker = try await WorkerProcess()
         try await worker.start()
         var c = try await worker.connect()
         let key = try await Self.newKey(c)
@@ -174,7 +174,7 @@ import Testing
         await c.close()
         await worker.stop()
 
-        #expect(try WorkerProcess.run(["rotate-root-key", "--root-key-file", worker.keyringPath]).status == 0)
+        #expect(try await WorkerProcess.run(["rotate-root-key", "--root-key-file", worker.keyringPath]).status == 0)
         try await worker.start()
         c = try await worker.connect()
         let roots = try await c.call(WorkerMethod.describe, WorkerDescribeRequest()).rootKeyIds
@@ -198,7 +198,7 @@ import Testing
     }
 
     @Test func garbageOnOneConnectionLeavesTheWorkerServing() async throws {
-        let worker = try WorkerProcess()
+        let worker = try await WorkerProcess()
         try await worker.start()
         let good = try await worker.connect()
 
@@ -218,7 +218,7 @@ import Testing
 
     @Test(.enabled(if: getuid() == 0 && FileManager.default.fileExists(atPath: "/usr/bin/setpriv") && FileManager.default.fileExists(atPath: "/usr/bin/python3")))
     func aPeerOfAnotherUidIsRefused() async throws {
-        let worker = try WorkerProcess()
+        let worker = try await WorkerProcess()
         try await worker.start()
         // Open the socket file and its folder to everyone, so that only the SO_PEERCRED check stands.
         chmod(worker.socketPath, 0o666)

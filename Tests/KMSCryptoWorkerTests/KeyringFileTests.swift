@@ -4,12 +4,12 @@ import Testing
 
 /// The keyring commands of the real binary, and how `serve` guards the keyring and the socket.
 @Suite struct KeyringFileTests {
-    @Test func initWritesAPrivateFileAndRefusesToOverwriteIt() throws {
-        let worker = try WorkerProcess()
+    @Test func initWritesAPrivateFileAndRefusesToOverwriteIt() async throws {
+        let worker = try await WorkerProcess()
         let attributes = try FileManager.default.attributesOfItem(atPath: worker.keyringPath)
         #expect((attributes[.posixPermissions] as? Int) == 0o600)
         let before = try Data(contentsOf: URL(fileURLWithPath: worker.keyringPath))
-        let again = try WorkerProcess.run(["init", "--root-key-file", worker.keyringPath])
+        let again = try await WorkerProcess.run(["init", "--root-key-file", worker.keyringPath])
         #expect(again.status != 0)
         #expect(again.output.contains("refusing to overwrite"))
         #expect(try Data(contentsOf: URL(fileURLWithPath: worker.keyringPath)) == before)
@@ -17,26 +17,26 @@ import Testing
 
     @Test(arguments: [0o640, 0o604, 0o644, 0o666])
     func serveRefusesAKeyringOpenToOthers(mode: Int) async throws {
-        let worker = try WorkerProcess()
+        let worker = try await WorkerProcess()
         chmod(worker.keyringPath, mode_t(mode))
-        let result = try WorkerProcess.run(["serve", "--root-key-file", worker.keyringPath, "--socket", worker.socketPath])
+        let result = try await WorkerProcess.run(["serve", "--root-key-file", worker.keyringPath, "--socket", worker.socketPath])
         #expect(result.status != 0)
         #expect(result.output.contains("must not be open to group or others"))
         #expect(!FileManager.default.fileExists(atPath: worker.socketPath))
     }
 
     @Test func serveAcceptsAReadOnlyKeyring() async throws {
-        let worker = try WorkerProcess()
+        let worker = try await WorkerProcess()
         chmod(worker.keyringPath, 0o400)
         try await worker.start()
         await worker.stop()
     }
 
-    @Test func rotateRootKeyAddsANewestKeyAndKeepsTheOld() throws {
-        let worker = try WorkerProcess()
-        let before = try WorkerProcess.run(["list-root-keys", "--root-key-file", worker.keyringPath]).output
-        #expect(try WorkerProcess.run(["rotate-root-key", "--root-key-file", worker.keyringPath]).status == 0)
-        let after = try WorkerProcess.run(["list-root-keys", "--root-key-file", worker.keyringPath]).output
+    @Test func rotateRootKeyAddsANewestKeyAndKeepsTheOld() async throws {
+        let worker = try await WorkerProcess()
+        let before = try await WorkerProcess.run(["list-root-keys", "--root-key-file", worker.keyringPath]).output
+        #expect(try await WorkerProcess.run(["rotate-root-key", "--root-key-file", worker.keyringPath]).status == 0)
+        let after = try await WorkerProcess.run(["list-root-keys", "--root-key-file", worker.keyringPath]).output
         let lines = after.split(separator: "\n")
         #expect(lines.count == 2)
         #expect(lines[0].hasSuffix("(newest)"))
@@ -46,7 +46,7 @@ import Testing
     }
 
     @Test func theSocketIsPrivateAndRemovedOnShutdown() async throws {
-        let worker = try WorkerProcess()
+        let worker = try await WorkerProcess()
         try await worker.start()
         var info = stat()
         #expect(lstat(worker.socketPath, &info) == 0)
@@ -56,9 +56,9 @@ import Testing
     }
 
     @Test func aSecondWorkerOnTheSameSocketIsRefused() async throws {
-        let worker = try WorkerProcess()
+        let worker = try await WorkerProcess()
         try await worker.start()
-        let second = try WorkerProcess.run(["serve", "--root-key-file", worker.keyringPath, "--socket", worker.socketPath])
+        let second = try await WorkerProcess.run(["serve", "--root-key-file", worker.keyringPath, "--socket", worker.socketPath])
         #expect(second.status != 0)
         #expect(second.output.contains("already serving"))
         await worker.stop()

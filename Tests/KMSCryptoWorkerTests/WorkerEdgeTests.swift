@@ -112,7 +112,7 @@ import Testing
     }
 
     @Test func kmsCryptodTurnsCoreDumpsOffAndLocksItsMemory() async throws {
-        let worker = try WorkerProcess()
+        let worker = try await WorkerProcess()
         try await worker.start()
         let pid = try #require(worker.process?.processIdentifier)
         #expect(try Self.coreLimit(pid) == ["0", "0"])
@@ -170,7 +170,7 @@ import Testing
     }
 
     @Test func signingKeysOnlyForTheRegionsItIsGiven() async throws {
-        let worker = try WorkerProcess()
+        let worker = try await WorkerProcess()
         try await worker.start(extraArguments: ["--regions", "eu-west-1,ap-south-1"])
         let connection = try await worker.connect()
         var create = WorkerCreateAccessKeySecretRequest()
@@ -203,7 +203,7 @@ import Testing
     }
 
     @Test func badRegionsAreRefusedAtStart() async throws {
-        let worker = try WorkerProcess()
+        let worker = try await WorkerProcess()
         await #expect(throws: (any Error).self) { try await worker.start(extraArguments: ["--regions", "US_EAST_1"]) }
         await worker.stop()
     }

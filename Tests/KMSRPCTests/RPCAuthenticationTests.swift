@@ -82,4 +82,26 @@ import Testing
         try await silent.closeFuture.get()
         await server.close()
     }
+
+    /// The client answered in time; the server's own check (database, worker) is what is slow:
+    /// that is no reason to tell the client its credentials are missing, nor to give up.
+    @Test func aServerTooSlowToCheckAnAnswerRefusesItRetryably() async throws {
+        let gate = RPCClientHandshakeDeadlineTests.Gate()
+        let server = try await RPCServer.bind(
+            to: SocketAddress(ipAddress: "127.0.0.1", port: 0), table: RPCHandlerTable(), logger: Logger(label: "test"),
+            authentication: RPCServerAuthentication(timeout: .milliseconds(200)) { _ in
+                await gate.pass()
+                return RPCIdentity(principalARN: "arn:aws:iam::111122223333:user/good", method: .accessKey)
+            }
+        )
+        do {
+            _ = try await RPCClientConnection.connect(to: try #require(server.localAddress), handshake: Self.answer(id: "GOOD") { $0.reversed() })
+            Issue.record("connected although the verifier never answered")
+        } catch let error as RPCError {
+            #expect(error.code == RPCError.dependencyTimeoutCode)
+            #expect(error.retryable)
+        }
+        gate.open()
+        await server.close()
+    }
 }

@@ -367,7 +367,7 @@ import Testing
         await idleClient.close()
         await idle.stop()
         let oldRoot = try #require(try await RootKeyRotationTests.status(stack.client).rootKeys.first { $0.newest }).rootKeyID
-        #expect(try WorkerProcess.run(["rotate-root-key", "--root-key-file", stack.worker.keyringPath]).status == 0)
+        #expect(try await WorkerProcess.run(["rotate-root-key", "--root-key-file", stack.worker.keyringPath]).status == 0)
         stack.worker.signal(SIGHUP)
         var newRoot: String?
         for _ in 0..<50 where newRoot == nil {
@@ -385,7 +385,7 @@ import Testing
         for _ in 0..<100 where try await RootKeyRotationTests.status(stack.client).state != "Finished" {
             try await Task.sleep(for: .milliseconds(100))
         }
-        #expect(try WorkerProcess.run(["retire-root-key", "--root-key-file", stack.worker.keyringPath, "--root-key-id", oldRoot]).status == 0)
+        #expect(try await WorkerProcess.run(["retire-root-key", "--root-key-file", stack.worker.keyringPath, "--root-key-id", oldRoot]).status == 0)
         stack.worker.signal(SIGHUP)
         for _ in 0..<50 where try await RootKeyRotationTests.status(stack.client).rootKeys.contains(where: { $0.rootKeyID == oldRoot && $0.inKeyring }) {
             try await Task.sleep(for: .milliseconds(100))

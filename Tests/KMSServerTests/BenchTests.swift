@@ -75,23 +75,34 @@ import Testing
         await stack.stop()
     }
 
+    /// The line a process wrote to `path` once listening (waiting for it; no guess at how long).
+    static func readyLine(_ path: String, of process: Process) async throws -> String {
+        while true {
+            if let text = try? String(contentsOfFile: path, encoding: .utf8), text.hasSuffix("\n") {
+                return text.trimmingCharacters(in: .newlines)
+            }
+            guard process.isRunning else { throw WorkerTestError("\(process.arguments?.first ?? "") exited with \(process.terminationStatus)") }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
     @Test func theCeilingPairServesEcho() async throws {
-        let worker = try WorkerProcess()
+        let worker = try await WorkerProcess()
         let socket = worker.directory.appendingPathComponent("ceiling.sock").path
         let workerProcess = Process()
         workerProcess.executableURL = URL(fileURLWithPath: binaryPath("kms-bench", environment: "KMS_BENCH"))
-        workerProcess.arguments = ["ceiling-worker", "--socket", socket]
+        workerProcess.arguments = ["ceiling-worker", "--socket", socket, "--ready-file", socket + ".ready"]
         try workerProcess.run()
         defer { if workerProcess.isRunning { workerProcess.terminate() } }
-        for _ in 0..<100 where !FileManager.default.fileExists(atPath: socket) { try await Task.sleep(for: .milliseconds(20)) }
-        let port = Int.random(in: 20_000...40_000)
+        _ = try await Self.readyLine(socket + ".ready", of: workerProcess)
         let front = Process()
         front.executableURL = workerProcess.executableURL
-        front.arguments = ["ceiling-front", "--listen", "127.0.0.1:\(port)", "--worker-socket", socket]
+        let frontReady = worker.directory.appendingPathComponent("front.ready").path
+        front.arguments = ["ceiling-front", "--listen", "127.0.0.1:0", "--worker-socket", socket, "--ready-file", frontReady]
         try front.run()
         defer { if front.isRunning { front.terminate() } }
-        try await Task.sleep(for: .milliseconds(300))
-        let run = try await Self.bench(["run", "--endpoint", "127.0.0.1:\(port)", "--ceiling", "--requests", "200", "--warmup", "0", "--json", "--no-progress"])
+        let endpoint = try await Self.readyLine(frontReady, of: front)
+        let run = try await Self.bench(["run", "--endpoint", endpoint, "--ceiling", "--requests", "200", "--warmup", "0", "--json", "--no-progress"])
         #expect(run.status == 0, "\(run.stderr)")
         #expect(run.json?["requests"] as? Int == 200)
         #expect(run.json?["failed"] as? Int == 0)

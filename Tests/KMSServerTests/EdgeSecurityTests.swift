@@ -23,9 +23,9 @@ import Testing
     /// on 127.0.0.0/8 did not apply, nor did a Deny on it.
     @Test func anIPv4ClientOfADualStackListenerIsSeenAsIPv4() async throws {
         let database = try await TestDatabase.create()
-        let worker = try WorkerProcess()
+        let worker = try await WorkerProcess()
         try await worker.start()
-        let admin = try KMSDProcess.bootstrap(databaseURL: database.url, workerSocket: worker.socketPath)
+        let admin = try await KMSDProcess.bootstrap(databaseURL: database.url, workerSocket: worker.socketPath)
         let kmsd = KMSDProcess(databaseURL: database.url, workerSocket: worker.socketPath, directory: worker.directory, extraArguments: ["--listen", "[::]:0"])
         try await kmsd.start()
         let port = try #require(kmsd.endpoint.split(separator: ":").last.map(String.init))
@@ -107,9 +107,9 @@ import Testing
     @Test func anImpostorOnTheWorkerSocketIsSentNothing() async throws {
         guard getuid() == 0 else { return }
         let database = try await TestDatabase.create()
-        let worker = try WorkerProcess()
+        let worker = try await WorkerProcess()
         try await worker.start()
-        let admin = try KMSDProcess.bootstrap(databaseURL: database.url, workerSocket: worker.socketPath)
+        let admin = try await KMSDProcess.bootstrap(databaseURL: database.url, workerSocket: worker.socketPath)
         await worker.stop()
 
         let impostorSocket = worker.directory.appendingPathComponent("i.sock").path
@@ -203,15 +203,15 @@ import Testing
     @Test func verifyFullChecksTheChainAndTheName() async throws {
         let directory = try Self.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        try TLSTests.makeCertificates(in: directory, clients: [:])
-        try Self.openssl(in: directory, ["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj", "/CN=db",
+        try await TLSTests.makeCertificates(in: directory, clients: [:])
+        try await Self.openssl(in: directory, ["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj", "/CN=db",
                                          "-keyout", "db.key", "-out", "db.csr"])
         try "subjectAltName=DNS:localhost\n".write(to: directory.appendingPathComponent("db.ext"), atomically: true, encoding: .utf8)
-        try Self.openssl(in: directory, ["x509", "-req", "-in", "db.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+        try await Self.openssl(in: directory, ["x509", "-req", "-in", "db.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
                                          "-days", "2", "-extfile", "db.ext", "-out", "db.pem"])
         let other = directory.appendingPathComponent("other")
         try FileManager.default.createDirectory(at: other, withIntermediateDirectories: true)
-        try TLSTests.makeCertificates(in: other, clients: [:])
+        try await TLSTests.makeCertificates(in: other, clients: [:])
         func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
         let ca = path("ca.pem"), wrongCA = other.appendingPathComponent("ca.pem").path
 
@@ -238,16 +238,10 @@ import Testing
         #expect(try await handshake(byName, "127.0.0.1", "sslmode=prefer"))
     }
 
-    static func openssl(in directory: URL, _ arguments: [String]) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["openssl"] + arguments
-        process.currentDirectoryURL = directory
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else { throw WorkerTestError("openssl \(arguments.first ?? "") failed") }
+    /// Off the cooperative pool (`runChildProcess`), as every child process of the tests.
+    static func openssl(in directory: URL, _ arguments: [String]) async throws {
+        let result = try await runChildProcess(URL(fileURLWithPath: "/usr/bin/env"), ["openssl"] + arguments, currentDirectory: directory)
+        guard result.status == 0 else { throw WorkerTestError("openssl \(arguments.first ?? "") failed: \(result.stderrText.suffix(500))") }
     }
 
     /// A server that declines TLS ('N' to the SSLRequest): only `disable` and `prefer` go on

@@ -151,14 +151,14 @@ import Testing
 @Suite struct StartupTests {
     @Test func twoKMSDStartingAtOnceOnAFreshDatabaseBothServe() async throws {
         let database = try await TestDatabase.create()
-        let worker = try WorkerProcess()
+        let worker = try await WorkerProcess()
         try await worker.start()
         let first = KMSDProcess(databaseURL: database.url, workerSocket: worker.socketPath, directory: worker.directory)
         let second = KMSDProcess(databaseURL: database.url, workerSocket: worker.socketPath, directory: worker.directory)
         async let a: Void = first.start()
         async let b: Void = second.start()
         _ = try await (a, b)
-        let admin = try KMSDProcess.bootstrap(databaseURL: database.url, workerSocket: worker.socketPath)
+        let admin = try await KMSDProcess.bootstrap(databaseURL: database.url, workerSocket: worker.socketPath)
         let one = try first.client(credentials: admin), two = try second.client(credentials: admin)
         let key = try await one.createKey()
         #expect(try await two.describe(key.keyID).keyID == key.keyID)

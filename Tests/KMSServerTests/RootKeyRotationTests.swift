@@ -32,7 +32,7 @@ import Testing
         let oldRoot = try #require(before.rootKeys.first { $0.newest })
         #expect(oldRoot.keyMaterials == 40)
 
-        #expect(try WorkerProcess.run(["rotate-root-key", "--root-key-file", stack.worker.keyringPath]).status == 0)
+        #expect(try await WorkerProcess.run(["rotate-root-key", "--root-key-file", stack.worker.keyringPath]).status == 0)
         stack.worker.signal(SIGHUP)
         var rotated = false
         for _ in 0..<50 where !rotated {
@@ -49,7 +49,7 @@ import Testing
         let other = try await stack.secondKMSD(arguments: ["--rewrap-interval-seconds", "1"])
         let client = try other.client(credentials: stack.adminCredentials)
         let tally = Tally()
-        let traffic = Task {
+        let traffic = Task { [blobs] in
             while !tally.stop.load(ordering: .relaxed) {
                 for (keyID, blob) in blobs.prefix(8) {
                     do {
@@ -78,7 +78,7 @@ import Testing
         #expect(tally.ok.load(ordering: .relaxed) > 0)
 
         // Retire the old root key; a restarted worker (no cached material) still serves everything.
-        #expect(try WorkerProcess.run(["retire-root-key", "--root-key-file", stack.worker.keyringPath, "--root-key-id", oldRoot.rootKeyID]).status == 0)
+        #expect(try await WorkerProcess.run(["retire-root-key", "--root-key-file", stack.worker.keyringPath, "--root-key-id", oldRoot.rootKeyID]).status == 0)
         await stack.worker.stop()
         try await stack.worker.start()
         let fresh = try other.client(credentials: stack.adminCredentials)

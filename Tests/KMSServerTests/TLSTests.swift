@@ -8,26 +8,19 @@ import Testing
 /// by openssl, as an operator (or cert-manager / SPIRE) would make them.
 @Suite struct TLSTests {
     /// A CA, a server certificate for 127.0.0.1, and client certificates with the given URI SANs.
-    static func makeCertificates(in directory: URL, clients: [String: String]) throws {
-        func openssl(_ arguments: [String]) throws {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = ["openssl"] + arguments
-            process.currentDirectoryURL = directory
-            process.standardError = FileHandle.nullDevice
-            try process.run()
-            process.waitUntilExit()
-            guard process.terminationStatus == 0 else { throw WorkerTestError("openssl \(arguments.first ?? "") failed") }
+    static func makeCertificates(in directory: URL, clients: [String: String]) async throws {
+        func openssl(_ arguments: [String]) async throws {
+            try await EdgeSecurityTests.openssl(in: directory, arguments)
         }
         let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
-        try openssl(["req", "-x509"] + ec + ["-days", "2", "-subj", "/CN=test CA", "-keyout", "ca.key", "-out", "ca.pem",
+        try await openssl(["req", "-x509"] + ec + ["-days", "2", "-subj", "/CN=test CA", "-keyout", "ca.key", "-out", "ca.pem",
                                             "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign"])
         var leaves = ["server": "IP:127.0.0.1"]
         for (name, uri) in clients { leaves[name] = "URI:\(uri)" }
         for (name, san) in leaves {
-            try openssl(["req"] + ec + ["-subj", "/CN=\(name)", "-keyout", "\(name).key", "-out", "\(name).csr"])
+            try await openssl(["req"] + ec + ["-subj", "/CN=\(name)", "-keyout", "\(name).key", "-out", "\(name).csr"])
             try "subjectAltName=\(san)\n".write(to: directory.appendingPathComponent("\(name).ext"), atomically: true, encoding: .utf8)
-            try openssl(["x509", "-req", "-in", "\(name).csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+            try await openssl(["x509", "-req", "-in", "\(name).csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
                          "-days", "2", "-extfile", "\(name).ext", "-out", "\(name).pem"])
         }
     }
@@ -36,7 +29,7 @@ import Testing
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("kms-tls-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
-        try Self.makeCertificates(in: directory, clients: [
+        try await Self.makeCertificates(in: directory, clients: [
             "api": "spiffe://cluster.local/ns/payments/sa/api",
             "stranger": "spiffe://elsewhere/ns/x/sa/y",
         ])

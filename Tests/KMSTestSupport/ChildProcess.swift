@@ -16,7 +16,8 @@ public struct ChildProcessResult: Sendable {
 /// of a Python suite, stalls every other test's event handling until its handshakes time out.)
 /// Both pipes are read at once, so a child filling one of them never deadlocks.
 public func runChildProcess(
-    _ executable: URL, _ arguments: [String], environment: [String: String]? = nil, input: Data? = nil, mergeStandardError: Bool = false
+    _ executable: URL, _ arguments: [String], environment: [String: String]? = nil, input: Data? = nil, mergeStandardError: Bool = false,
+    currentDirectory: URL? = nil
 ) async throws -> ChildProcessResult {
     try await withCheckedThrowingContinuation { continuation in
         DispatchQueue.global().async {
@@ -24,6 +25,7 @@ public func runChildProcess(
             process.executableURL = executable
             process.arguments = arguments
             if let environment { process.environment = environment }
+            if let currentDirectory { process.currentDirectoryURL = currentDirectory }
             let out = Pipe(), err = Pipe(), stdin = Pipe()
             process.standardOutput = out
             process.standardError = mergeStandardError ? out : err

@@ -42,7 +42,9 @@ public final class KMSDProcess: @unchecked Sendable {
         process.environment = environment
         try process.run()
         self.process = process
-        for _ in 0..<400 {
+        // Only a guard against a hang: a loaded machine may take many seconds to start a stack.
+        let hang = ContinuousClock.now + .seconds(120)
+        while ContinuousClock.now < hang {
             if let text = try? String(contentsOfFile: readyFile, encoding: .utf8), text.hasSuffix("\n") {
                 let lines = text.split(separator: "\n").map(String.init)
                 self.endpoint = lines[0]
@@ -81,19 +83,19 @@ public final class KMSDProcess: @unchecked Sendable {
     }
 
     /// `kmsd bootstrap` on this kmsd's database and worker: the first admin's credentials.
-    public static func bootstrap(databaseURL: String, workerSocket: String) throws -> KMSCredentials {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: binaryPath("kmsd", environment: "KMSD"))
-        process.arguments = ["bootstrap", "--worker-socket", workerSocket]
+    /// Run off the cooperative pool (`runChildProcess`): a test blocking one of its two threads
+    /// for a bootstrap's migrations stalls every other test's tasks meanwhile.
+    public static func bootstrap(databaseURL: String, workerSocket: String) async throws -> KMSCredentials {
         var environment = ProcessInfo.processInfo.environment
         environment["KMSD_DATABASE_URL"] = databaseURL
-        process.environment = environment
-        let out = Pipe()
-        process.standardOutput = out
-        try process.run()
-        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else { throw WorkerTestError("kmsd bootstrap exited with status \(process.terminationStatus)") }
+        let result = try await runChildProcess(
+            URL(fileURLWithPath: binaryPath("kmsd", environment: "KMSD")), ["bootstrap", "--worker-socket", workerSocket],
+            environment: environment
+        )
+        guard result.status == 0 else {
+            throw WorkerTestError("kmsd bootstrap exited with status \(result.status): \(result.stderrText.suffix(2000))")
+        }
+        let text = result.stdoutText
         var values: [String: String] = [:]
         for line in text.split(separator: "\n") {
             guard let equals = line.firstIndex(of: "=") else { continue }
@@ -121,9 +123,9 @@ public final class KMSStack: @unchecked Sendable {
     /// `kmsdArguments` may make kmsd serve TLS; `tls` is then what its clients use.
     public static func start(kmsdArguments: [String] = [], tls: KMSClient.TLS? = nil) async throws -> KMSStack {
         let database = try await TestDatabase.create()
-        let worker = try WorkerProcess()
+        let worker = try await WorkerProcess()
         try await worker.start()
-        let admin = try KMSDProcess.bootstrap(databaseURL: database.url, workerSocket: worker.socketPath)
+        let admin = try await KMSDProcess.bootstrap(databaseURL: database.url, workerSocket: worker.socketPath)
         let kmsd = KMSDProcess(databaseURL: database.url, workerSocket: worker.socketPath, directory: worker.directory, extraArguments: kmsdArguments)
         kmsd.tls = tls
         try await kmsd.start()

@@ -14,13 +14,13 @@ public final class WorkerProcess: @unchecked Sendable {
     static var binary: String { binaryPath("kms-cryptod", environment: "KMS_CRYPTOD") }
 
     /// A new folder with a freshly initialised keyring.
-    public init() throws {
+    public init() async throws {
         // Short path: a Unix socket path must fit in 108 bytes.
         self.directory = URL(fileURLWithPath: "/tmp").appendingPathComponent("kmsw-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: self.directory, withIntermediateDirectories: true)
         self.keyringPath = self.directory.appendingPathComponent("root.keyring").path
         self.socketPath = self.directory.appendingPathComponent("w.sock").path
-        let result = try Self.run(["init", "--root-key-file", self.keyringPath])
+        let result = try await Self.run(["init", "--root-key-file", self.keyringPath])
         guard result.status == 0 else { throw WorkerTestError("init failed: \(result.output)") }
     }
 
@@ -30,18 +30,10 @@ public final class WorkerProcess: @unchecked Sendable {
         try? FileManager.default.removeItem(at: self.directory)
     }
 
-    /// Runs a kms-cryptod subcommand to completion.
-    public static func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    /// Runs a kms-cryptod subcommand to completion, off the cooperative pool (`runChildProcess`).
+    public static func run(_ arguments: [String]) async throws -> (status: Int32, output: String) {
+        let result = try await runChildProcess(URL(fileURLWithPath: binary), arguments, mergeStandardError: true)
+        return (result.status, result.stdoutText)
     }
 
     /// Starts `serve` and waits until the socket answers.
@@ -51,7 +43,9 @@ public final class WorkerProcess: @unchecked Sendable {
         process.arguments = ["serve", "--root-key-file", self.keyringPath, "--socket", self.socketPath, "--log-level", "warning"] + extraArguments
         try process.run()
         self.process = process
-        for _ in 0..<200 {
+        // Only a guard against a hang: a loaded machine may take many seconds to start it.
+        let hang = ContinuousClock.now + .seconds(120)
+        while ContinuousClock.now < hang {
             if let connection = try? await RPCClientConnection.connect(unixDomainSocketPath: self.socketPath) {
                 await connection.close()
                 return
