@@ -40,6 +40,11 @@ public final class AuditTrail: Sendable {
         self.details.withLock { $0.keyARNs.removeAll { $0 == keyARN } }
     }
 
+    /// Names a key the request made (CreateKey), so the key's history starts with its creation.
+    func note(keyARN: String) {
+        self.details.withLock { if !$0.keyARNs.contains(keyARN) { $0.keyARNs.append(keyARN) } }
+    }
+
     func note(grantID: String) {
         self.details.withLock { $0.grantID = grantID }
     }

@@ -34,8 +34,8 @@ extension AuditStore {
     }
 
     /// A page of a listing. `resume` is set when the page ended because `maxSegments` were read
-    /// before `limit` records matched (a rare filter over a long log): the listing goes on from
-    /// there, so no call reads the whole log.
+    /// (or the deadline passed) before `limit` records matched (a rare combination of filters
+    /// over a long log): the listing goes on from there, so no call reads the whole log.
     public struct Page: Sendable {
         public var records: [Listed]
         public var resume: Marker?
@@ -53,18 +53,28 @@ extension AuditStore {
     }
 
     /// Calls `body` with the matching records of successive segments until it returns false or
-    /// the log ends. Segments are chosen by their summary columns (indexed), then their records
-    /// filtered one by one. A segment inserted while this runs but numbered before where it has
-    /// got to (two chains committing at once) is not seen: listings are not snapshots.
-    /// Past `maxSegments` read it stops and returns where to go on from.
+    /// the log ends. PostgreSQL chooses the segments by their summary columns, each filter
+    /// indexed (key and principal: migration 11; operation and error code: migration 14), so a
+    /// listing of one key reads only the segments that name it; their records are then
+    /// filtered one by one (a segment naming key K and operation Decrypt may hold no Decrypt
+    /// of K). A segment inserted while this runs but numbered before where it has got to (two
+    /// chains committing at once) is not seen: listings are not snapshots.
+    /// Past `maxSegments` read, or `deadline`, it stops and returns where to go on from.
     @discardableResult
     public func scan(
         _ filter: Filter, after: Marker = .start, operations: [String]? = nil, maxSegments: Int = .max,
-        _ body: ([Listed]) throws -> Bool
+        deadline: ContinuousClock.Instant? = nil, _ body: ([Listed]) throws -> Bool
     ) async throws -> Marker? {
-        var cursor = after.segment - 1
+        // The marker's segment is read again for its records after the marker, unless the
+        // marker is past all of them (a resume): then reading it again would count it again,
+        // and a call allowed one segment would never get past it.
+        var cursor = after.sequence == .max ? after.segment : after.segment - 1
         var read = 0
+        // A page often ends within a few segments; a sparse match needs many: fetch more each round.
+        var batch = 8
         while true {
+            // Each filter folds away when absent (PostgreSQL plans each query with its values).
+            // `error_codes <> '{}'` is the partial index's predicate: stated, the index is usable.
             let rows = try await self.client.query(
                 """
                 SELECT segment_id, chain_id, first_seq, records FROM kms_audit_segments
@@ -73,10 +83,10 @@ extension AuditStore {
                   AND (\(filter.principalARN)::text IS NULL OR principal_arns @> ARRAY[\(filter.principalARN)::text])
                   AND (\(filter.operation)::text IS NULL OR operations @> ARRAY[\(filter.operation)::text])
                   AND (\(operations)::text[] IS NULL OR operations && \(operations)::text[])
-                  AND (\(filter.errorCode)::text IS NULL OR error_codes @> ARRAY[\(filter.errorCode)::text])
+                  AND (\(filter.errorCode)::text IS NULL OR (error_codes <> '{}' AND error_codes @> ARRAY[\(filter.errorCode)::text]))
                   AND (\(filter.from)::timestamptz IS NULL OR max_time >= \(filter.from))
                   AND (\(filter.to)::timestamptz IS NULL OR min_time < \(filter.to))
-                ORDER BY segment_id LIMIT 32
+                ORDER BY segment_id LIMIT \(batch)
                 """,
                 logger: self.logger
             )
@@ -93,9 +103,12 @@ extension AuditStore {
                     return nil
                 }
                 // Past the whole of this segment: Int64.max as the sequence skips all of it.
-                if read >= maxSegments { return Marker(segment: segment, sequence: .max) }
+                if read >= maxSegments || deadline.map({ ContinuousClock.now >= $0 }) == true {
+                    return Marker(segment: segment, sequence: .max)
+                }
             }
-            if segments < 32 { return nil }
+            if segments < batch { return nil }
+            batch = min(batch * 2, 256)
         }
     }
 

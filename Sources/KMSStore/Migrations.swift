@@ -330,6 +330,7 @@ public enum Migrations {
         ]),
         auditSegments,
         auditCheckpoints,
+        auditFilters,
     ]
 
     /// Applies every migration not yet recorded. Safe to call from several processes at once.

@@ -25,6 +25,13 @@ struct AuditList: AsyncParsableCommand {
     @Option(help: "From this time (ISO 8601).") var startTime: String?
     @Option(help: "Before this time (ISO 8601).") var endTime: String?
     @Option(help: "At most this many records (default: all).") var maxItems: Int?
+    @Option(help: "Records asked for per call, 1..1000 (default 1000; a call returns fewer when they would not fit in one answer).")
+    var pageSize: Int = 1000
+
+    func validate() throws {
+        guard (1...1000).contains(self.pageSize) else { throw ValidationError("--page-size must be 1..1000") }
+        if let maxItems, maxItems < 1 { throw ValidationError("--max-items must be at least 1") }
+    }
 
     func run() async throws {
         let client = try self.global.makeClient()
@@ -43,9 +50,12 @@ struct AuditList: AsyncParsableCommand {
             guard let date = format.date(from: endTime) else { throw ValidationError("--end-time must be ISO 8601, e.g. 2026-11-29T00:00:00Z") }
             request.endTime = Google_Protobuf_Timestamp(date: date)
         }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         var printed = 0
         repeat {
-            request.limit = Int32(min(1000, max(1, (self.maxItems ?? 1000) - printed)))
+            // Only --max-items shrinks a page: without it every call asks for a full one.
+            request.limit = Int32(min(self.pageSize, (self.maxItems ?? .max) - printed))
             let page: AdminListAuditRecordsResponse
             do {
                 page = try await client.call(AdminMethod.listAuditRecords, request)
@@ -54,30 +64,11 @@ struct AuditList: AsyncParsableCommand {
                 throw ExitCode(254)
             }
             for record in page.records {
-                let data = try JSONSerialization.data(withJSONObject: Self.cloudTrail(record, format: format), options: [.sortedKeys, .withoutEscapingSlashes])
-                print(String(decoding: data, as: UTF8.self))
+                print(String(decoding: try encoder.encode(CloudTrailEvent(record, format: format)), as: UTF8.self))
                 printed += 1
             }
             request.marker = page.nextMarker
         } while !request.marker.isEmpty && printed < (self.maxItems ?? .max)
-    }
-
-    static func cloudTrail(_ record: AdminAuditRecord, format: ISO8601DateFormatter) -> [String: Any] {
-        var identity: [String: Any] = ["arn": record.principalArn]
-        if !record.accessKeyID.isEmpty { identity["accessKeyId"] = record.accessKeyID }
-        var parameters: [String: Any] = [:]
-        if let key = record.keyArns.first { parameters["keyId"] = record.alias.isEmpty ? key : record.alias }
-        if !record.encryptionContext.isEmpty { parameters["encryptionContext"] = record.encryptionContext }
-        var event: [String: Any] = [
-            "eventID": "\(record.chainID)/\(record.sequence)", "eventTime": format.string(from: record.eventTime.date), "eventSource": "kms",
-            "eventName": record.operation, "requestID": record.requestID, "userIdentity": identity,
-            "requestParameters": parameters, "resources": record.keyArns.map { ["ARN": $0, "type": "AWS::KMS::Key"] },
-            "transport": record.transport, "hash": record.hash,
-        ]
-        if !record.sourceIp.isEmpty { event["sourceIPAddress"] = record.sourceIp }
-        if !record.errorCode.isEmpty { event["errorCode"] = record.errorCode }
-        if !record.grantID.isEmpty { event["additionalEventData"] = ["grantId": record.grantID] }
-        return event
     }
 }
 

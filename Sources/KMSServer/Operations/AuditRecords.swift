@@ -7,10 +7,17 @@ import SwiftProtobuf
 
 /// Reading the audit log (admins only): filtered pages, and a walk of the whole hash chain.
 extension KMSService {
-    /// How many segments one ListAuditRecords call reads at most: a rare filter over a long log
-    /// returns a short (even empty) page and a marker rather than outliving the client's timeout.
+    /// How many segments one ListAuditRecords call reads at most, and for how long: a rare
+    /// combination of filters over a long log returns a short (even empty) page and a marker
+    /// rather than outliving the client's timeout.
     static let auditSegmentsPerPage = 20_000
+    static let auditReadingPerPage = Duration.seconds(2)
+    /// A page's records stop short of this many bytes, so the answer fits in a frame (64 KiB).
+    static let auditPageBytes = 60 * 1024
 
+    /// A page holds as many matching records as `Limit` and a frame allow; the store reads only
+    /// segments that can match (AuditStore.scan), and only as far as the page needs. NextMarker
+    /// is set only when a record was left for the next page (or reading stopped early).
     func listAuditRecords(_ request: AdminListAuditRecordsRequest, caller: Caller) async throws(KMSError) -> AdminListAuditRecordsResponse {
         try Self.requireAdmin(caller, "ListAuditRecords")
         let limit = request.limit == 0 ? 100 : Int(request.limit)
@@ -31,22 +38,17 @@ extension KMSService {
             to: request.hasEndTime ? request.endTime.date : nil
         )
         let store = AuditStore(client: self.client, logger: self.logger)
-        let page = try await self.store { try await store.list(filter, after: after, limit: limit + 1, maxSegments: Self.auditSegmentsPerPage) }
-        var response = AdminListAuditRecordsResponse()
-        // A page also ends before it would outgrow a frame (48 KiB of records).
-        var bytes = 0
-        var next: AuditStore.Marker?
-        for listed in page.records.prefix(limit) {
-            let message = AdminAuditRecord(listed.record)
-            let size = (try? message.serializedBytes() as [UInt8])?.count ?? 0
-            if bytes + size > 48 * 1024, !response.records.isEmpty { break }
-            bytes += size + 8
-            response.records.append(message)
-            next = listed.marker
+        let deadline = ContinuousClock.now + Self.auditReadingPerPage
+        let (page, resume) = try await self.store {
+            var page = AuditPage(limit: limit, bytes: Self.auditPageBytes)
+            let resume = try await store.scan(filter, after: after, maxSegments: Self.auditSegmentsPerPage, deadline: deadline) { page.take($0) }
+            return (page, resume)
         }
-        if page.records.count > response.records.count, let next {
+        var response = AdminListAuditRecordsResponse()
+        response.records = page.records
+        if let next = page.next {
             response.nextMarker = next.description
-        } else if let resume = page.resume {
+        } else if let resume {
             // Fewer records than asked for, and more of the log to read: the caller goes on.
             response.nextMarker = resume.description
         }
@@ -252,6 +254,39 @@ extension KMSService {
         for (verdict, checked) in zip(verdicts, request.checkpoints) {
             try walk.apply(verdict, to: checked)
         }
+    }
+}
+
+/// A ListAuditRecords page as it fills: records up to the limit and the byte budget (each
+/// record's size plus its field's tag and length; the first always goes in).
+struct AuditPage {
+    let limit: Int
+    let bytes: Int
+    var records: [AdminAuditRecord] = []
+    var used = 0
+    /// Set once a record did not fit: where the next page starts (after the last one taken).
+    var next: AuditStore.Marker?
+    var last: AuditStore.Marker?
+
+    init(limit: Int, bytes: Int) {
+        self.limit = limit
+        self.bytes = bytes
+    }
+
+    /// Takes what fits of `batch`; false once full.
+    mutating func take(_ batch: [AuditStore.Listed]) -> Bool {
+        for listed in batch {
+            let message = AdminAuditRecord(listed.record)
+            let size = ((try? message.serializedBytes() as [UInt8])?.count ?? 0) + 8
+            if self.records.count == self.limit || (self.used + size > self.bytes && !self.records.isEmpty) {
+                self.next = self.last
+                return false
+            }
+            self.records.append(message)
+            self.used += size
+            self.last = listed.marker
+        }
+        return true
     }
 }
 

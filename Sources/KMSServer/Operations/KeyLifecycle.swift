@@ -64,6 +64,7 @@ extension KMSService {
             currentMaterialID: material?.materialID ?? [], version: 1
         )
         _ = try await self.store { try await self.keys.insert(record, material: material, tags: tags) }
+        caller.trail.note(keyARN: arn)
         var response = KMSCreateKeyResponse()
         response.keyMetadata = KMSKeyMetadata(record)
         return response
