@@ -330,6 +330,7 @@ public enum Migrations {
         ]),
         auditSegments,
         auditCheckpoints,
+        auditPending,
     ]
 
     /// Applies every migration not yet recorded. Safe to call from several processes at once.

@@ -31,7 +31,7 @@ extension KMSService {
             to: request.hasEndTime ? request.endTime.date : nil
         )
         let store = AuditStore(client: self.client, logger: self.logger)
-        let page = try await self.store { try await store.list(filter, after: after, limit: limit + 1, maxSegments: Self.auditSegmentsPerPage) }
+        let page = try await self.store { [after] in try await store.list(filter, after: after, limit: limit + 1, maxSegments: Self.auditSegmentsPerPage) }
         var response = AdminListAuditRecordsResponse()
         // A page also ends before it would outgrow a frame (48 KiB of records).
         var bytes = 0
