@@ -1,15 +1,17 @@
 import Foundation
 import KMSDomain
 import KMSRPC
+import KMSStore
 
 extension KMSService {
-    /// Counts the request, and writes its audit record, waiting until it is durable. Without an
-    /// audit log (tests of the service alone) only counts.
+    /// Writes the request's audit record, waiting until it is durable, then counts the request
+    /// as what its caller is told: a result withheld for lack of its record counts as failed.
+    /// A change's record was committed with the change (`changeRecord`): it is chained here, and
+    /// the change is answered as done whatever the log does now. Without an audit log (tests of
+    /// the service alone) only counts.
     func audit(_ caller: Caller?, context: RPCRequestContext, operation: String, error: (any Error)?) async throws(KMSError) {
         let details = caller?.trail.details.withLock { $0 } ?? AuditTrail.Details()
-        if let caller {
-            self.usage.count(account: caller.account, keyARN: details.keyARNs.first, operation: operation, failed: error != nil)
-        }
+        let pending = caller?.trail.pending.withLock { $0 }.flatMap { $0.committed ? $0 : nil }
         // One log line per refused request; none per successful one at the default level.
         if let error {
             self.logger.info("request refused", metadata: [
@@ -17,22 +19,58 @@ extension KMSService {
                 "principal": "\(caller?.principalARN ?? context.connection.identity?.principalARN ?? "anonymous")",
                 "key": "\(details.keyARNs.first ?? "")",
             ])
+            if pending != nil {
+                // The change committed (with its record, which says it succeeded) before the
+                // request failed: the record stands, it tells what was done.
+                self.logger.warning("a request failed after its change was committed", metadata: ["operation": "\(operation)"])
+            }
         }
-        guard let log = self.auditLog else { return }
-        let identity = context.connection.identity
-        let entry = AuditEntry(
-            time: Date(), requestID: caller?.requestID ?? context.externalID ?? RequestID.next(),
-            principalARN: caller?.principalARN ?? identity?.principalARN ?? "anonymous",
-            accessKeyID: caller?.accessKeyID ?? identity?.accessKeyID,
-            sourceIP: caller?.sourceIP ?? context.connection.remoteIP,
-            transport: caller?.transport ?? (identity?.method == .signature ? "aws-json" : "binary"),
-            operation: operation, keyARNs: details.keyARNs, alias: details.alias,
-            encryptionContext: details.encryptionContext, grantID: details.grantID, errorCode: error.map(Self.code(of:))
-        )
+        func count(failed: Bool) {
+            guard let caller else { return }
+            self.usage.count(account: caller.account, keyARN: details.keyARNs.first, operation: operation, failed: failed)
+        }
+        guard let log = self.auditLog else { return count(failed: error != nil) }
+        let entry: AuditEntry
+        if let pending {
+            entry = pending.entry
+        } else {
+            let identity = context.connection.identity
+            entry = AuditEntry(
+                time: Date(), requestID: caller?.requestID ?? context.externalID ?? RequestID.next(),
+                principalARN: caller?.principalARN ?? identity?.principalARN ?? "anonymous",
+                accessKeyID: caller?.accessKeyID ?? identity?.accessKeyID,
+                sourceIP: caller?.sourceIP ?? context.connection.remoteIP,
+                transport: caller?.transport ?? (identity?.method == .signature ? "aws-json" : "binary"),
+                operation: operation, keyARNs: details.keyARNs, alias: details.alias,
+                encryptionContext: details.encryptionContext, grantID: details.grantID, errorCode: error.map(Self.code(of:))
+            )
+        }
         do {
-            try await log.append(entry)
+            try await log.append(entry, pending: pending)
         } catch {
+            count(failed: true)
             throw KMSError.internalFailure("the audit log is unavailable; the request was not answered; retry later")
+        }
+        count(failed: error != nil)
+    }
+
+    /// The record of the caller's change, to store in the change's transaction (nil without an
+    /// audit log). Made when the change is about to be written, from what the request noted so
+    /// far; one per request: a request whose record is committed already makes later changes
+    /// without one.
+    func changeRecord(_ caller: Caller) -> PendingAudit? {
+        guard let log = self.auditLog else { return nil }
+        return caller.trail.pending.withLock { pending -> PendingAudit? in
+            if let existing = pending { return existing.committed ? nil : existing }
+            let details = caller.trail.details.withLock { $0 }
+            let entry = AuditEntry(
+                time: Date(), requestID: caller.requestID, principalARN: caller.principalARN, accessKeyID: caller.accessKeyID,
+                sourceIP: caller.sourceIP, transport: caller.transport, operation: caller.operation, keyARNs: details.keyARNs,
+                alias: details.alias, encryptionContext: details.encryptionContext, grantID: details.grantID, errorCode: nil
+            )
+            let made = PendingAudit(chain: log.chain, entry: entry)
+            pending = made
+            return made
         }
     }
 

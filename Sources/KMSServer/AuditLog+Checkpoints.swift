@@ -84,7 +84,7 @@ extension AuditLog {
         request.checkpoint.previousMac = Data(head.checkpointMAC)
         let asked = request
         do {
-            let response = try await Self.withDeadline(Self.macDeadline) { try await worker.call(WorkerMethod.macAuditCheckpoint, asked) }
+            let response = try await withDeadline(Self.macDeadline) { try await worker.call(WorkerMethod.macAuditCheckpoint, asked) }
             guard let root = UUID(uuidString: response.rootKeyID), response.mac.count == 32 else {
                 throw KMSError.internalFailure("kms-cryptod answered a checkpoint without a root key id or a 32-byte MAC")
             }
@@ -150,40 +150,10 @@ extension AuditLog {
             case .done: return
             case .wait: break
             case .wake: self.wakeToCheckpoint()
-            case .start: Task { await self.drain(checkpointFirst: true) }
+            case .start: self.startWriter(checkpointFirst: true)
             }
             try? await Task.sleep(for: .milliseconds(10))
         }
         self.logger.warning("kmsd stops before its last audit records were checkpointed", metadata: ["chain": "\(self.chain)"])
-    }
-
-    struct MACTimedOut: Error, CustomStringConvertible {
-        var description: String { "kms-cryptod did not answer within \(AuditLog.macDeadline)" }
-    }
-
-    /// `body`'s result, or MACTimedOut after `limit` without waiting for `body` to notice its
-    /// cancellation: a stalled kms-cryptod never holds a batch up for longer.
-    static func withDeadline<T: Sendable>(_ limit: Duration, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
-        let outcome = Outcome<T>()
-        return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
-            outcome.continuation.withLock { $0 = continuation }
-            let work = Task {
-                do { outcome.resume(.success(try await body())) } catch { outcome.resume(.failure(error)) }
-            }
-            Task {
-                try? await Task.sleep(for: limit)
-                outcome.resume(.failure(MACTimedOut()))
-                work.cancel()
-            }
-        }
-    }
-
-    /// Resumed once, by whichever comes first.
-    final class Outcome<T: Sendable>: Sendable {
-        let continuation = Mutex<CheckedContinuation<T, any Error>?>(nil)
-
-        func resume(_ result: Result<T, any Error>) {
-            self.continuation.withLock { $0.take() }?.resume(with: result)
-        }
     }
 }

@@ -1,54 +1,12 @@
 import Foundation
 import KMSCrypto
 import KMSDomain
-import KMSStore
 import KMSRPC
+import KMSStore
 import Logging
 import NIOPosix
 import PostgresNIO
 import Synchronization
-
-/// What one request did, filled in as it goes (the gate notes the key, alias, context and
-/// grant), then written as its audit record.
-public final class AuditTrail: Sendable {
-    struct Details {
-        var keyARNs: [String] = []
-        var alias: String?
-        var encryptionContext: [String: String]?
-        var grantID: String?
-    }
-
-    let details = Mutex(Details())
-
-    public init() {}
-
-    func note(key: CachedKey, encryptionContext: [String: String]?) {
-        self.details.withLock { details in
-            if !details.keyARNs.contains(key.record.arn) { details.keyARNs.append(key.record.arn) }
-            if let alias = key.requestAlias, details.alias == nil { details.alias = alias }
-            // The edge refuses larger contexts before anything is recorded; this keeps one
-            // that slipped past (a new operation) out of the log rather than storing it.
-            if let encryptionContext, !encryptionContext.isEmpty, details.encryptionContext == nil,
-               (try? Edge.encryptionContext(encryptionContext)) != nil {
-                details.encryptionContext = encryptionContext
-            }
-        }
-    }
-
-    /// Takes back a key noted for a key that turned out not to exist (a provisional AWS managed key).
-    func forget(keyARN: String) {
-        self.details.withLock { $0.keyARNs.removeAll { $0 == keyARN } }
-    }
-
-    /// Names a key the request made (CreateKey), so the key's history starts with its creation.
-    func note(keyARN: String) {
-        self.details.withLock { if !$0.keyARNs.contains(keyARN) { $0.keyARNs.append(keyARN) } }
-    }
-
-    func note(grantID: String) {
-        self.details.withLock { $0.grantID = grantID }
-    }
-}
 
 /// The audit log's writer: a request's record is durable in PostgreSQL before its answer
 /// leaves. Records of concurrent requests share one transaction (group commit): while one
@@ -56,24 +14,56 @@ public final class AuditTrail: Sendable {
 /// each request a share of one round trip. The chain's head is checkpointed by kms-cryptod
 /// (AuditLog+Checkpoints): a batch brings a checkpoint of its last record along when the last
 /// one is `checkpointInterval` old, and an idle or stopping writer checkpoints what is left.
+///
+/// When the log cannot be written (PostgreSQL down, its disk full, a stalled connection), the
+/// log is in an outage (AuditLog+Outage): requests waiting for their records fail within
+/// `timeout`, new requests are refused before they do anything, and no record of an operation
+/// that did something is dropped: it stays queued, and the writer tries again with backoff
+/// until the log takes it. A change's record is committed with the change itself
+/// (`PendingAudit`), so its caller is answered whatever the log does after.
 public final class AuditLog: Sendable {
-    /// One request waiting for its record's commit. Resumed exactly once: by the commit, by
-    /// its failure, or by the watchdog when the wait outlasts the timeout.
+    /// One request's record, waiting for its commit. The request is answered exactly once: by
+    /// the commit, by its failure, or by the watchdog when the wait outlasts the timeout.
     final class Waiter: Sendable {
-        let entry: AuditEntry
-        let enqueued: ContinuousClock.Instant
-        /// Unsafe (no checking box per request): the Mutex's take() resumes it exactly once.
-        private let continuation: Mutex<UnsafeContinuation<Void, any Error>?>
-
-        init(_ entry: AuditEntry, _ continuation: UnsafeContinuation<Void, any Error>) {
-            self.entry = entry
-            self.enqueued = .now
-            self.continuation = Mutex(continuation)
+        struct State {
+            var entry: AuditEntry
+            var continuation: UnsafeContinuation<Void, any Error>?
         }
 
-        func resume(throwing error: (any Error)? = nil) {
-            guard let continuation = self.continuation.withLock({ $0.take() }) else { return }
-            if let error { continuation.resume(throwing: error) } else { continuation.resume() }
+        let enqueued: ContinuousClock.Instant
+        /// Set when the record was committed with its change: its caller is told of success
+        /// whatever happens here, and the writer removes it from the outbox as it chains it.
+        let pending: PendingAudit?
+        /// Unsafe (no checking box per request): the Mutex's take() resumes it exactly once.
+        private let state: Mutex<State>
+
+        init(_ entry: AuditEntry, pending: PendingAudit?, _ continuation: UnsafeContinuation<Void, any Error>?) {
+            self.enqueued = .now
+            self.pending = pending
+            self.state = Mutex(State(entry: entry, continuation: continuation))
+        }
+
+        var entry: AuditEntry { self.state.withLock { $0.entry } }
+
+        /// Whether the request is still waiting for its answer.
+        var waiting: Bool { self.state.withLock { $0.continuation != nil } }
+
+        /// A record of an operation that did something (a result, a change) is never dropped.
+        var mustBeKept: Bool { self.pending != nil || self.state.withLock { $0.entry.errorCode == nil } }
+
+        /// Answers the request. A result withheld for lack of its record is recorded as what its
+        /// caller was told (`code`), unless the record was committed with its change (the change
+        /// happened and its caller is told so). True when this call answered it.
+        @discardableResult
+        func resume(failing code: String? = nil, error: (any Error)? = nil) -> Bool {
+            let continuation = self.state.withLock { state -> UnsafeContinuation<Void, any Error>? in
+                guard let continuation = state.continuation.take() else { return nil }
+                if let code, self.pending == nil, state.entry.errorCode == nil { state.entry.errorCode = code }
+                return continuation
+            }
+            guard let continuation else { return false }
+            if let error, self.pending == nil { continuation.resume(throwing: error) } else { continuation.resume() }
+            return true
         }
     }
 
@@ -82,7 +72,19 @@ public final class AuditLog: Sendable {
         var flushing = false
         /// The batch being written, for the watchdog.
         var writing: [Waiter] = []
+        /// When the batch being written was sent (nil: none), and the connection it went on, so
+        /// the watchdog can close a connection that stopped answering.
+        var writingSince: ContinuousClock.Instant?
+        var writerConnection: PostgresConnection?
+        /// When the writer asked the pool for a connection it does not have yet, and the writer's
+        /// task, cancelled by the watchdog when no connection comes in time.
+        var leasingSince: ContinuousClock.Instant?
+        var writerTask: Task<Void, Never>?
         var watching = false
+        /// The outage the log is in (nil: healthy), and when the writer tries again.
+        var outage: Outage?
+        var retryAt: ContinuousClock.Instant?
+        var backoff = AuditLog.firstBackoff
         /// The chain's head row as this kmsd last wrote or read it (only the flushing task uses it).
         var head: AuditStore.Head?
         /// The furthest head this kmsd committed, kept through errors: a head row found behind it
@@ -133,11 +135,17 @@ public final class AuditLog: Sendable {
     /// uncovered when records stop is checkpointed this long after the last checkpoint.
     let checkpointInterval: Duration
     static let maximumBatch = 2000
+    /// Records of refused requests kept while the log cannot be written; past it they are
+    /// dropped (counted). Records of operations that did something are kept beyond it: the
+    /// door closed during an outage bounds them by the requests that were in flight.
     static let maximumBacklog = 20_000
     /// How long the writer keeps its connection while no record comes. Under load a commit
     /// often empties the queue until its requests come back with their next calls; without
     /// this, each batch would pay for a new writer task and a pool lease.
     static let linger = Duration.seconds(1)
+    /// The writer's retries during an outage: from this, doubling, up to `maximumBackoff`.
+    static let firstBackoff = Duration.milliseconds(100)
+    static let maximumBackoff = Duration.seconds(2)
 
     /// The writer runs on an event loop thread, as the requests and postgres-nio's connections do,
     /// rather than on Swift's global pool: no third set of threads to wake for every batch.
@@ -155,72 +163,71 @@ public final class AuditLog: Sendable {
         self.logger = logger
     }
 
-    /// Returns once the record is committed; throws when it could not be, or not in time.
-    public func append(_ entry: AuditEntry) async throws {
+    /// Returns once the record is committed; throws when it could not be, or not in time. A
+    /// record committed with its change (`pending`) returns once chained, or after the timeout
+    /// all the same: it is durable already, and its change happened.
+    public func append(_ entry: AuditEntry, pending: PendingAudit? = nil) async throws {
+        // A refusal during an outage is answered at once: nothing was done, and its record is
+        // written when the log can be (or dropped past the backlog).
+        if entry.errorCode != nil, pending == nil, self.state.withLock({ $0.outage != nil }) {
+            return self.enqueue(Waiter(entry, pending: nil, nil))
+        }
         try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
-            let waiter = Waiter(entry, continuation)
-            let (accepted, start, watch, writer) = self.state.withLock {
-                state -> (Bool, Bool, Bool, CheckedContinuation<Wake, Never>?) in
-                // While PostgreSQL is away, requests fail at once past this backlog instead of
-                // queueing without bound.
-                guard state.queue.count < Self.maximumBacklog else { return (false, false, false, nil) }
-                state.queue.append(waiter)
-                let watch = !state.watching
-                state.watching = true
-                if let writer = state.idleWriter {
-                    state.idleWriter = nil
-                    return (true, false, watch, writer)
-                }
-                guard !state.flushing else { return (true, false, watch, nil) }
-                state.flushing = true
-                return (true, true, watch, nil)
-            }
-            guard accepted else { return waiter.resume(throwing: TimedOut()) }
-            writer?.resume(returning: .records)
-            if start { Task(executorPreference: self.executor) { await self.drain() } }
-            if watch { Task { await self.watch() } }
+            self.enqueue(Waiter(entry, pending: pending, continuation))
         }
     }
 
-    /// Fails the requests whose records wait longer than the timeout, a few times a second;
-    /// one loop for the whole log rather than a timer per request. Stops when nothing waits.
-    private func watch() async {
-        let tick = min(self.timeout / 4, .milliseconds(250))
-        while true {
-            try? await Task.sleep(for: tick)
-            let deadline = ContinuousClock.now - self.timeout
-            // Late records stay queued and are still written: the operation happened, only its
-            // answer is withheld. (Resuming a waiter twice does nothing.)
-            let (late, idle, stopWriter) = self.state.withLock { state -> ([Waiter], Bool, CheckedContinuation<Wake, Never>?) in
-                let late = state.writing.filter { $0.enqueued < deadline } + state.queue.prefix { $0.enqueued < deadline }
-                var stopWriter: CheckedContinuation<Wake, Never>?
-                // A writer waiting to checkpoint its head is left to do it.
-                if let writer = state.idleWriter, state.queue.isEmpty, self.idleCheckpointDue(state) == nil,
-                   ContinuousClock.now - state.idleSince >= Self.linger {
-                    state.idleWriter = nil
-                    state.flushing = false
-                    stopWriter = writer
-                }
-                let idle = state.queue.isEmpty && state.writing.isEmpty && state.idleWriter == nil
-                if idle { state.watching = false }
-                return (late, idle, stopWriter)
+    /// Queues records committed with their changes by a kmsd that stopped before chaining them
+    /// (`AuditOutbox.pending`); nobody waits for them.
+    public func adopt(_ records: [PendingAudit]) {
+        for record in records { self.enqueue(Waiter(record.entry, pending: record, nil)) }
+    }
+
+    private func enqueue(_ waiter: Waiter) {
+        let (accepted, start, watch, writer) = self.state.withLock {
+            state -> (Bool, Bool, Bool, CheckedContinuation<Wake, Never>?) in
+            // While PostgreSQL is away, records of refusals past the backlog are dropped rather
+            // than queued without bound; those of operations that did something never are.
+            if state.queue.count >= Self.maximumBacklog, !waiter.mustBeKept {
+                state.outage?.dropped += 1
+                return (false, false, false, nil)
             }
-            stopWriter?.resume(returning: .stop)
-            if !late.isEmpty {
-                ServiceMetrics.shared.auditFailures.increment()
-                self.logger.error("audit records were not committed in time; their requests fail", metadata: [
-                    "records": "\(late.count)", "timeout": "\(self.timeout)",
-                ])
-                for waiter in late { waiter.resume(throwing: TimedOut()) }
+            state.queue.append(waiter)
+            let watch = !state.watching
+            state.watching = true
+            if let writer = state.idleWriter {
+                state.idleWriter = nil
+                return (true, false, watch, writer)
             }
-            if idle { return }
+            // During an outage the watchdog starts the next try, after its backoff.
+            guard !state.flushing, state.retryAt == nil else { return (true, false, watch, nil) }
+            state.flushing = true
+            return (true, true, watch, nil)
+        }
+        guard accepted else {
+            ServiceMetrics.shared.auditRecordsDropped.increment()
+            waiter.resume(failing: KMSError.Code.internalFailure.rawValue, error: TimedOut())
+            return
+        }
+        writer?.resume(returning: .records)
+        if start { self.startWriter() }
+        if watch { Task { await self.watch() } }
+    }
+
+    /// Starts a writer task (`state.flushing` is set by the caller).
+    func startWriter(checkpointFirst: Bool = false) {
+        let task = Task(executorPreference: self.executor) { await self.drain(checkpointFirst: checkpointFirst) }
+        self.state.withLock { state in
+            if state.flushing, state.writerTask == nil { state.writerTask = task }
         }
     }
 
     /// Chains the entries from the known head and writes them in one statement, with a
     /// checkpoint of the last one when one is due; when another writer moved the head meanwhile
-    /// (two kmsd given the same chain), reads it and chains them again.
-    private func write(_ batch: [Waiter], on connection: PostgresConnection) async throws {
+    /// (two kmsd given the same chain), reads it and chains them again. Returns the batch as
+    /// written: without records another writer chained from the outbox first.
+    private func write(_ batch: [Waiter], on connection: PostgresConnection) async throws -> [Waiter] {
+        var batch = batch
         var cached = self.state.withLock { $0.head }
         while true {
             let expected: AuditStore.Head
@@ -243,18 +250,27 @@ public final class AuditLog: Sendable {
                 checkpoint = made
                 head = head.checkpointed(made)
             }
+            let pending = batch.compactMap { $0.pending?.id }
             let written: Bool
             do {
-                written = try await self.store.append(records, checkpoint: checkpoint, head: head, expecting: expected, on: connection)
+                written = try await self.store.append(records, checkpoint: checkpoint, head: head, expecting: expected, pending: pending, on: connection)
             } catch {
                 self.state.withLock { $0.head = nil }
                 throw error
             }
             if written {
                 self.committed(head, checkpointed: checkpoint != nil)
-                return
+                return batch
             }
             cached = nil
+            guard !pending.isEmpty else { continue }
+            // Another writer may have chained some of these records from the outbox.
+            let still = try await AuditOutbox.stillPending(pending, on: connection, logger: self.logger)
+            let chainedElsewhere = batch.filter { $0.pending.map { !still.contains($0.id) } ?? false }
+            guard !chainedElsewhere.isEmpty else { continue }
+            for waiter in chainedElsewhere { waiter.resume() }
+            batch.removeAll { waiter in chainedElsewhere.contains { $0 === waiter } }
+            if batch.isEmpty { return [] }
         }
     }
 
@@ -263,7 +279,10 @@ public final class AuditLog: Sendable {
     private func takeBatch(stopWhenEmpty stop: Bool) -> [Waiter]? {
         self.state.withLock { state -> [Waiter]? in
             guard !state.queue.isEmpty else {
-                if stop { state.flushing = false }
+                if stop {
+                    state.flushing = false
+                    state.writerTask = nil
+                }
                 state.writing = []
                 return nil
             }
@@ -341,19 +360,23 @@ public final class AuditLog: Sendable {
     /// Writes one batch and answers its requests.
     private func commit(_ batch: [Waiter], on connection: PostgresConnection) async throws {
         let started = ContinuousClock.now
+        self.state.withLock { $0.writingSince = started }
         // Records of requests already failed by the watchdog are written all the same: the
         // operation happened, only its answer was withheld.
-        try await self.write(batch, on: connection)
+        let written = try await self.write(batch, on: connection)
+        self.state.withLock { $0.writingSince = nil }
         ServiceMetrics.shared.auditCommit.recordNanoseconds(ServiceMetrics.nanoseconds(ContinuousClock.now - started))
-        ServiceMetrics.shared.auditBatchSize.record(batch.count)
-        for waiter in batch { waiter.resume() }
+        ServiceMetrics.shared.auditBatchSize.record(written.count)
+        self.recovered(late: batch.count { !$0.waiting })
+        for waiter in written { waiter.resume() }
     }
 
     /// Writes batches while records come, on one connection held meanwhile and on that
     /// connection's own event loop, so a batch's round trip crosses no threads. When a batch
-    /// fails, its requests fail, the connection goes back to the pool (which drops it if broken)
-    /// and the next batch takes another. `checkpointFirst`: started to checkpoint the head
-    /// (kmsd stopping) rather than for a batch.
+    /// fails, its requests fail, its records go back to the head of the queue, the connection
+    /// goes back to the pool (which drops it if broken) and the writer stops: the log is in an
+    /// outage, and the watchdog starts the next try after a backoff. `checkpointFirst`: started
+    /// to checkpoint the head (kmsd stopping) rather than for a batch.
     func drain(checkpointFirst: Bool = false) async {
         var pending: Work
         if checkpointFirst {
@@ -362,40 +385,41 @@ public final class AuditLog: Sendable {
             guard let batch = self.takeBatch(stopWhenEmpty: true) else { return }
             pending = .batch(batch)
         }
-        while true {
-            var batch: [Waiter] = []
-            do {
-                try await self.store.withConnection { connection in
-                    try await withTaskExecutorPreference(EventLoopTaskExecutor(connection.eventLoop)) {
-                        var work: Work? = pending
-                        while let current = work {
-                            switch current {
-                            case .batch(let next):
-                                batch = next
-                                try await self.commit(batch, on: connection)
-                            case .checkpoint:
-                                await self.checkpointHead(on: connection)
-                            }
-                            work = await self.nextWork()
+        var batch: [Waiter] = []
+        if case .batch(let first) = pending { batch = first }
+        self.state.withLock { $0.leasingSince = .now }
+        do {
+            try await self.store.withConnection { connection in
+                self.state.withLock { state in
+                    state.leasingSince = nil
+                    state.writerConnection = connection
+                }
+                try await withTaskExecutorPreference(EventLoopTaskExecutor(connection.eventLoop)) {
+                    var work: Work? = pending
+                    while let current = work {
+                        switch current {
+                        case .batch(let next):
+                            batch = next
+                            try await self.commit(batch, on: connection)
+                            batch = []
+                        case .checkpoint:
+                            await self.checkpointHead(on: connection)
                         }
+                        work = await self.nextWork()
                     }
                 }
-                return
-            } catch {
-                if batch.isEmpty {
-                    // Started to checkpoint the head (kmsd stopping), and no connection came.
-                    ServiceMetrics.shared.auditCheckpointFailures.increment()
-                    self.logger.error("the last audit records could not be checkpointed", metadata: ["error": "\(String(reflecting: error))"])
-                } else {
-                    ServiceMetrics.shared.auditFailures.increment()
-                    self.logger.error("audit records could not be written; their requests fail", metadata: [
-                        "records": "\(batch.count)", "error": "\(String(reflecting: error))",
-                    ])
-                }
-                for waiter in batch { waiter.resume(throwing: error) }
-                guard let next = self.takeBatch(stopWhenEmpty: true) else { return }
-                pending = .batch(next)
             }
+            self.state.withLock { state in
+                state.writerConnection = nil
+                state.leasingSince = nil
+            }
+        } catch {
+            if batch.isEmpty, checkpointFirst {
+                // Started to checkpoint the head (kmsd stopping), and no connection came.
+                ServiceMetrics.shared.auditCheckpointFailures.increment()
+                self.logger.error("the last audit records could not be checkpointed", metadata: ["error": "\(String(reflecting: error))"])
+            }
+            self.failed(batch, error: error)
         }
     }
 }

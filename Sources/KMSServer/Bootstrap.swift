@@ -33,7 +33,8 @@ public enum Bootstrap {
                 root: PrincipalRecord(
                     arn: PrincipalRecord.arn(partition: scope.partition, account: account, kind: .root, name: "root"),
                     accountID: account, kind: .root, name: "root", isAdmin: false, creationDate: now
-                )
+                ),
+                audit: nil
             )
         }
         let admin = PrincipalRecord(
@@ -41,16 +42,16 @@ public enum Bootstrap {
             accountID: account, kind: .user, name: adminName, isAdmin: true, creationDate: now
         )
         // Re-runnable: a bootstrap that stopped after creating the principal finishes the job.
-        if try await !identities.insertPrincipal(admin) {
+        if try await !identities.insertPrincipal(admin, audit: nil) {
             guard try await identities.principal(admin.arn)?.isAdmin == true else {
                 throw KMSError(.alreadyExists, "Principal \(admin.arn) already exists but is not an admin.")
             }
         }
-        _ = try await identities.putPolicy(IdentityPolicyRecord(principalARN: admin.arn, name: "AdministerKMS", document: adminPolicy))
+        _ = try await identities.putPolicy(IdentityPolicyRecord(principalARN: admin.arn, name: "AdministerKMS", document: adminPolicy), audit: nil)
         let worker = try WorkerPool(socketPath: workerSocket, connections: 1, logger: logger)
         defer { Task { await worker.close() } }
         let (key, secret) = try await KMSService.createAccessKey(
-            for: admin, id: nil, secret: nil, identities: identities, worker: worker, now: now, logger: logger
+            for: admin, id: nil, secret: nil, identities: identities, worker: worker, now: now, audit: nil, logger: logger
         )
         logger.notice("bootstrapped the first admin", metadata: ["principal": "\(admin.arn)", "access_key_id": "\(key.accessKeyID)"])
         return Credentials(principalARN: admin.arn, accessKeyID: key.accessKeyID, secretAccessKey: secret)

@@ -24,6 +24,8 @@ public struct Caller: Sendable {
     /// The request's id in the audit log and in GetKeyLastUsage (and x-amzn-RequestId on the
     /// AWS JSON endpoint).
     public var requestID = ""
+    /// The operation asked for ("Encrypt", "CreateAlias"), for the record of a change.
+    public var operation = ""
 
     public init(
         account: String, region: String, principalARN: String, accessKeyID: String? = nil, isAdmin: Bool = false,

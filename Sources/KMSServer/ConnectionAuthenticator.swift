@@ -61,7 +61,7 @@ public struct ConnectionAuthenticator: Sendable {
         return RPCIdentity(principalARN: key.principalARN, accessKeyID: key.accessKeyID, method: .accessKey)
     }
 
-    private func lookup<T>(_ body: () async throws -> T) async throws(KMSError) -> T {
+    private func lookup<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws(KMSError) -> T {
         try await storeCall(logger: self.logger, body)
     }
 }

@@ -90,6 +90,7 @@ public struct KMSDaemon: Service {
             auditChain: self.settings.auditChain, auditCheckpointInterval: self.settings.auditCheckpointInterval,
             limits: RequestLimits(perPrincipal: self.settings.principalRate, perSource: self.settings.sourceRate)
         )
+        try await self.adoptPendingAuditRecords(into: service.auditLog)
         let authenticator = ConnectionAuthenticator(
             scope: self.scope, identities: identities, worker: worker,
             allowAnonymous: self.settings.insecureNoAuthentication, cache: cache, logger: self.logger
@@ -151,6 +152,23 @@ public struct KMSDaemon: Service {
         await service.auditLog?.close()
         await worker.close()
         self.logger.notice("stopped")
+    }
+
+    /// Changes this chain's writer committed with their records before it stopped, without
+    /// chaining the records (kmsd killed between the two): their records are chained first.
+    private func adoptPendingAuditRecords(into log: AuditLog?) async throws {
+        guard let log else { return }
+        let (records, unreadable) = try await AuditOutbox.pending(of: log.chain, client: self.client, logger: self.logger)
+        if !unreadable.isEmpty {
+            self.logger.critical("audit records committed with their changes cannot be read: they were changed outside the service; they are left in kms_audit_pending", metadata: [
+                "chain": "\(log.chain)", "ids": "\(unreadable.map { $0.uuidString.lowercased() }.joined(separator: ","))",
+            ])
+        }
+        guard !records.isEmpty else { return }
+        self.logger.notice("chaining audit records of changes committed before this kmsd last stopped", metadata: [
+            "chain": "\(log.chain)", "records": "\(records.count)",
+        ])
+        log.adopt(records)
     }
 
     static func describe(_ tls: ServerTLS?) -> String {

@@ -20,6 +20,7 @@ extension KMSService {
                     try self.limits.admit(source: context.connection.remoteIP)
                     caller = try await self.gate.caller(for: context.connection)
                     caller.requestID = context.externalID ?? RequestID.next()
+                    caller.operation = method.name
                 } catch {
                     try await self.audit(nil, context: context, operation: method.name, error: error)
                     throw error
@@ -30,6 +31,9 @@ extension KMSService {
                     // the request is recorded, for a request that breaks them.
                     if let checked = request as? any EdgeChecked { try checked.checkAtEdge() }
                     try self.limits.admit(principal: caller.principalARN)
+                    // While the audit log cannot be written, nothing is done whose result would
+                    // have to be withheld.
+                    try self.auditLog?.admit()
                 } catch {
                     try await self.audit(caller, context: context, operation: method.name, error: error)
                     ServiceMetrics.shared.request(method.name, result: Self.code(of: error), duration: ContinuousClock.now - started)

@@ -68,18 +68,23 @@ public final class KMSService: Sendable {
         self.now = now
     }
 
-    func store<T>(_ body: () async throws -> T) async throws(KMSError) -> T {
+    func store<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws(KMSError) -> T {
         try await storeCall(logger: self.logger, body)
     }
 }
 
-/// Runs a database call, turning its failures into a retryable internal error: the caller
-/// learns nothing about the database, the log does. KMSErrors pass through.
-func storeCall<T>(logger: Logger, _ body: () async throws -> T) async throws(KMSError) -> T {
+/// How long a database call may take, waiting for a pool connection included: with PostgreSQL
+/// down the pool would queue a checkout until its circuit breaker trips (15 s and more), and a
+/// query on a stalled connection never returns by itself.
+let storeCallLimit = Duration.seconds(5)
+
+/// Runs a database call within `storeCallLimit`, turning its failures into a retryable internal
+/// error: the caller learns nothing about the database, the log does. KMSErrors pass through.
+func storeCall<T: Sendable>(logger: Logger, _ body: @escaping @Sendable () async throws -> T) async throws(KMSError) -> T {
     let started = ContinuousClock.now
     ServiceMetrics.shared.databaseCallStarted()
     do {
-        let result = try await body()
+        let result = try await withDeadline(storeCallLimit, body)
         ServiceMetrics.shared.databaseCallEnded(duration: ContinuousClock.now - started, failed: false)
         return result
     } catch let error as KMSError {

@@ -13,7 +13,14 @@ public final class ServiceMetrics: Sendable {
     let cacheMisses = Counter(label: "kms_cache_lookups_total", dimensions: [("result", "miss")])
     let auditBatchSize = Recorder(label: "kms_audit_batch_records", aggregate: true)
     let auditCommit = Metrics.Timer(label: "kms_audit_commit_duration_seconds")
+    /// Commits of audit records that failed (each try once, retries back off).
     let auditFailures = Counter(label: "kms_audit_commit_failures_total")
+    /// Times the audit log could not be written (one per outage, however long).
+    let auditOutages = Counter(label: "kms_audit_outages_total")
+    /// Requests whose results were withheld because their records were not committed in time.
+    let auditWithheld = Counter(label: "kms_audit_withheld_results_total")
+    /// Records of refused requests dropped while the log could not be written (past its backlog).
+    let auditRecordsDropped = Counter(label: "kms_audit_records_dropped_total")
     /// Checkpoints kms-cryptod did not make, or that could not be stored (the records were).
     let auditCheckpointFailures = Counter(label: "kms_audit_checkpoint_failures_total")
     /// Database calls on the request path (key loads, metadata changes, lists): how many are in

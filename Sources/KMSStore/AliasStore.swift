@@ -16,48 +16,54 @@ public struct AliasStore: Sendable {
     }
 
     /// Inserts an alias; false when the name is taken in that account and region.
-    public func create(account: String, region: String, name: String, keyID: String, now: Date) async throws -> Bool {
+    public func create(account: String, region: String, name: String, keyID: String, now: Date, audit: PendingAudit?) async throws -> Bool {
         guard let id = UUID(uuidString: keyID) else { return false }
-        let rows = try await self.client.query(
-            """
-            INSERT INTO kms_aliases (account_id, region, alias_name, target_key_id, creation_date, last_updated_date)
-            VALUES (\(account), \(region), \(name), \(id), \(now), \(now))
-            ON CONFLICT DO NOTHING RETURNING 1
-            """,
-            logger: self.logger
-        )
-        var inserted = false
-        for try await _ in rows { inserted = true }
-        return inserted
+        return try await self.client.change(recording: audit, logger: self.logger, effective: { $0 }) { connection in
+            let rows = try await connection.query(
+                """
+                INSERT INTO kms_aliases (account_id, region, alias_name, target_key_id, creation_date, last_updated_date)
+                VALUES (\(account), \(region), \(name), \(id), \(now), \(now))
+                ON CONFLICT DO NOTHING RETURNING 1
+                """,
+                logger: self.logger
+            )
+            var inserted = false
+            for try await _ in rows { inserted = true }
+            return inserted
+        }
     }
 
     /// Points an existing alias at another key; false when there is no such alias.
-    public func update(account: String, region: String, name: String, keyID: String, now: Date) async throws -> Bool {
+    public func update(account: String, region: String, name: String, keyID: String, now: Date, audit: PendingAudit?) async throws -> Bool {
         guard let id = UUID(uuidString: keyID) else { return false }
-        let rows = try await self.client.query(
-            """
-            UPDATE kms_aliases SET target_key_id = \(id), last_updated_date = \(now)
-            WHERE account_id = \(account) AND region = \(region) AND alias_name = \(name)
-            RETURNING 1
-            """,
-            logger: self.logger
-        )
-        var updated = false
-        for try await _ in rows { updated = true }
-        return updated
+        return try await self.client.change(recording: audit, logger: self.logger, effective: { $0 }) { connection in
+            let rows = try await connection.query(
+                """
+                UPDATE kms_aliases SET target_key_id = \(id), last_updated_date = \(now)
+                WHERE account_id = \(account) AND region = \(region) AND alias_name = \(name)
+                RETURNING 1
+                """,
+                logger: self.logger
+            )
+            var updated = false
+            for try await _ in rows { updated = true }
+            return updated
+        }
     }
 
-    public func delete(account: String, region: String, name: String) async throws -> Bool {
-        let rows = try await self.client.query(
-            """
-            DELETE FROM kms_aliases WHERE account_id = \(account) AND region = \(region) AND alias_name = \(name)
-            RETURNING 1
-            """,
-            logger: self.logger
-        )
-        var deleted = false
-        for try await _ in rows { deleted = true }
-        return deleted
+    public func delete(account: String, region: String, name: String, audit: PendingAudit?) async throws -> Bool {
+        return try await self.client.change(recording: audit, logger: self.logger, effective: { $0 }) { connection in
+            let rows = try await connection.query(
+                """
+                DELETE FROM kms_aliases WHERE account_id = \(account) AND region = \(region) AND alias_name = \(name)
+                RETURNING 1
+                """,
+                logger: self.logger
+            )
+            var deleted = false
+            for try await _ in rows { deleted = true }
+            return deleted
+        }
     }
 
     public func find(account: String, region: String, name: String) async throws -> AliasRecord? {

@@ -138,11 +138,17 @@ public struct AuditStore: Sendable {
         try await self.client.withConnection { try await self.append(records, checkpoint: checkpoint, head: head, expecting: expected, on: $0) }
     }
 
+    /// The same for records some of which were committed with their changes (`AuditOutbox`):
+    /// `pending` names them, and the statement deletes them from the outbox as it chains them,
+    /// only if every one of them is still there (false, and nothing written, when another writer
+    /// chained one first: `AuditOutbox.stillPending` tells which).
+
     /// The same on a connection the writer holds: the log's one writer keeps a connection for as
     /// long as records keep coming, rather than leasing one from the pool per batch (each lease
     /// and release wakes the pool's own task on another thread).
     public func append(
-        _ records: [AuditRecord], checkpoint: Checkpoint? = nil, head: Head? = nil, expecting expected: Head, on connection: PostgresConnection
+        _ records: [AuditRecord], checkpoint: Checkpoint? = nil, head: Head? = nil, expecting expected: Head, pending: [UUID] = [],
+        on connection: PostgresConnection
     ) async throws -> Bool {
         guard let first = records.first, let last = records.last else { return true }
         let head = head ?? Head(
@@ -172,7 +178,7 @@ public struct AuditStore: Sendable {
             keyARNs: Array(keyARNs), principals: Array(principals), operations: Array(operations), errorCodes: Array(errorCodes),
             records: AuditSegment.encode(records), expectedCheckpoint: expected.checkpoint, checkpoint: head.checkpoint,
             checkpointSequence: head.checkpointSequence, checkpointMAC: head.checkpoint == 0 ? nil : ByteBuffer(bytes: head.checkpointMAC),
-            madeAt: checkpoint?.microseconds, rootKeyID: checkpoint?.rootKeyID
+            madeAt: checkpoint?.microseconds, rootKeyID: checkpoint?.rootKeyID, pending: pending
         )
         var written = false
         for try await _ in try await connection.execute(statement, logger: self.logger) { written = true }
@@ -181,18 +187,26 @@ public struct AuditStore: Sendable {
 
     /// Prepared once per connection: a batch costs PostgreSQL no parsing or planning. The
     /// checkpoint row goes in only with a time ($18); the head row always takes the checkpoint
-    /// columns it is given ($15..$17), which are its own unless a checkpoint comes along.
+    /// columns it is given ($15..$17), which are its own unless a checkpoint comes along. Records
+    /// that were committed with their changes ($20) leave the outbox in the same statement: the
+    /// head moves only when every one of them is still there, locked against another writer
+    /// chaining it at the same time (one record chained twice, or dropped unchained).
     struct AppendSegment: PostgresPreparedStatement {
-        static let name = "kms_audit_append_segment_v3"
+        static let name = "kms_audit_append_segment_v4"
         static let bindingDataTypes: [PostgresDataType] = [
             .int8, .bytea, .int8, .bytea, .int8, .int8, .int8, .textArray, .textArray, .textArray, .textArray, .bytea, .text,
-            .int8, .int8, .int8, .bytea, .int8, .uuid,
+            .int8, .int8, .int8, .bytea, .int8, .uuid, .uuidArray,
         ]
         static let sql = """
-            WITH moved AS (
+            WITH chained AS (
+                SELECT id FROM kms_audit_pending WHERE id = ANY($20) FOR UPDATE
+            ), moved AS (
                 UPDATE kms_audit_chains SET last_seq = $1, last_hash = $2, checkpoint_no = $15, checkpoint_seq = $16, checkpoint_mac = $17
                 WHERE chain_id = $13 AND last_seq = $3 AND last_hash = $4 AND checkpoint_no = $14
+                    AND (SELECT count(*) FROM chained) = cardinality($20)
                 RETURNING 1
+            ), unpended AS (
+                DELETE FROM kms_audit_pending WHERE id IN (SELECT id FROM chained) AND EXISTS (SELECT 1 FROM moved)
             ), checkpointed AS (
                 INSERT INTO kms_audit_checkpoints (chain_id, checkpoint_no, last_seq, last_hash, made_at_us, root_key_id, mac)
                 SELECT $13, $15, $1, $2, $18, $19, $17 WHERE $18 IS NOT NULL AND EXISTS (SELECT 1 FROM moved)
@@ -225,9 +239,10 @@ public struct AuditStore: Sendable {
         var checkpointMAC: ByteBuffer?
         var madeAt: Int64?
         var rootKeyID: UUID?
+        var pending: [UUID]
 
         func makeBindings() -> PostgresBindings {
-            var bindings = PostgresBindings(capacity: 19)
+            var bindings = PostgresBindings(capacity: 20)
             bindings.append(self.lastSequence)
             bindings.append(self.lastHash)
             bindings.append(self.expectedSequence)
@@ -247,6 +262,7 @@ public struct AuditStore: Sendable {
             if let mac = self.checkpointMAC { bindings.append(mac) } else { bindings.appendNull() }
             if let madeAt = self.madeAt { bindings.append(madeAt) } else { bindings.appendNull() }
             if let rootKeyID = self.rootKeyID { bindings.append(rootKeyID) } else { bindings.appendNull() }
+            bindings.append(self.pending)
             return bindings
         }
 

@@ -19,23 +19,25 @@ public struct GrantStore: Sendable {
         """
 
     /// Inserts a grant unless the key already holds `maximumPerKey`; false when it does.
-    public func insert(_ grant: GrantRecord) async throws -> Bool {
+    public func insert(_ grant: GrantRecord, audit: PendingAudit?) async throws -> Bool {
         guard let keyID = UUID(uuidString: grant.keyID) else { return false }
-        let rows = try await self.client.query(
-            """
-            INSERT INTO kms_grants (grant_id, key_id, name, grantee_principal, retiring_principal, issuing_account,
-                operations, context_equals, context_subset, creation_date)
-            SELECT \(grant.grantID), \(keyID), \(grant.name), \(grant.granteePrincipal), \(grant.retiringPrincipal),
-                \(grant.issuingAccount), \(grant.operations), \(Self.json(grant.encryptionContextEquals)),
-                \(Self.json(grant.encryptionContextSubset)), \(grant.creationDate)
-            WHERE (SELECT count(*) FROM kms_grants WHERE key_id = \(keyID)) < \(GrantRecord.maximumPerKey)
-            RETURNING 1
-            """,
-            logger: self.logger
-        )
-        var inserted = false
-        for try await _ in rows { inserted = true }
-        return inserted
+        return try await self.client.change(recording: audit, logger: self.logger, effective: { $0 }) { connection in
+            let rows = try await connection.query(
+                """
+                INSERT INTO kms_grants (grant_id, key_id, name, grantee_principal, retiring_principal, issuing_account,
+                    operations, context_equals, context_subset, creation_date)
+                SELECT \(grant.grantID), \(keyID), \(grant.name), \(grant.granteePrincipal), \(grant.retiringPrincipal),
+                    \(grant.issuingAccount), \(grant.operations), \(Self.json(grant.encryptionContextEquals)),
+                    \(Self.json(grant.encryptionContextSubset)), \(grant.creationDate)
+                WHERE (SELECT count(*) FROM kms_grants WHERE key_id = \(keyID)) < \(GrantRecord.maximumPerKey)
+                RETURNING 1
+                """,
+                logger: self.logger
+            )
+            var inserted = false
+            for try await _ in rows { inserted = true }
+            return inserted
+        }
     }
 
     public func forKey(_ keyID: String, after marker: String? = nil, limit: Int = GrantRecord.maximumPerKey) async throws -> [GrantRecord] {
@@ -78,11 +80,13 @@ public struct GrantStore: Sendable {
     }
 
     /// Deletes a grant; false when there was none.
-    public func delete(grantID: String) async throws -> Bool {
-        let rows = try await self.client.query("DELETE FROM kms_grants WHERE grant_id = \(grantID) RETURNING 1", logger: self.logger)
-        var deleted = false
-        for try await _ in rows { deleted = true }
-        return deleted
+    public func delete(grantID: String, audit: PendingAudit?) async throws -> Bool {
+        try await self.client.change(recording: audit, logger: self.logger, effective: { $0 }) { connection in
+            let rows = try await connection.query("DELETE FROM kms_grants WHERE grant_id = \(grantID) RETURNING 1", logger: self.logger)
+            var deleted = false
+            for try await _ in rows { deleted = true }
+            return deleted
+        }
     }
 
     static func decode(_ rows: PostgresRowSequence) async throws -> [GrantRecord] {

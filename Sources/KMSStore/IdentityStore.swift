@@ -16,8 +16,8 @@ public struct IdentityStore: Sendable {
     // MARK: Accounts
 
     /// Creates an account with its root principal; false when the account id is taken.
-    public func insertAccount(_ account: AccountRecord, root: PrincipalRecord) async throws -> Bool {
-        try await self.client.withTransaction(logger: self.logger) { connection in
+    public func insertAccount(_ account: AccountRecord, root: PrincipalRecord, audit: PendingAudit?) async throws -> Bool {
+        try await self.client.change(recording: audit, logger: self.logger, effective: { $0 }) { connection in
             let rows = try await connection.query(
                 """
                 INSERT INTO kms_accounts (account_id, name, creation_date)
@@ -60,8 +60,8 @@ public struct IdentityStore: Sendable {
     static let principalColumns = "arn, account_id, kind, name, is_admin, creation_date"
 
     /// False when a principal with that ARN exists.
-    public func insertPrincipal(_ principal: PrincipalRecord) async throws -> Bool {
-        try await self.client.withConnection { connection in
+    public func insertPrincipal(_ principal: PrincipalRecord, audit: PendingAudit?) async throws -> Bool {
+        try await self.client.change(recording: audit, logger: self.logger, effective: { $0 }) { connection in
             try await Self.insertPrincipal(principal, on: connection, logger: self.logger)
         }
     }
@@ -98,11 +98,13 @@ public struct IdentityStore: Sendable {
     }
 
     /// Deletes a principal with its access keys and policies; false when there was none.
-    public func deletePrincipal(_ arn: String) async throws -> Bool {
-        let rows = try await self.client.query("DELETE FROM kms_principals WHERE arn = \(arn) RETURNING 1", logger: self.logger)
-        var deleted = false
-        for try await _ in rows { deleted = true }
-        return deleted
+    public func deletePrincipal(_ arn: String, audit: PendingAudit?) async throws -> Bool {
+        try await self.client.change(recording: audit, logger: self.logger, effective: { $0 }) { connection in
+            let rows = try await connection.query("DELETE FROM kms_principals WHERE arn = \(arn) RETURNING 1", logger: self.logger)
+            var deleted = false
+            for try await _ in rows { deleted = true }
+            return deleted
+        }
     }
 
     /// True when some admin has an access key (the bootstrap has been done).
@@ -130,8 +132,8 @@ public struct IdentityStore: Sendable {
         case inserted, duplicateID, limitReached
     }
 
-    public func insertAccessKey(_ key: AccessKeyRecord, rootKeyID: UUID) async throws -> AccessKeyInsert {
-        try await self.client.withTransaction(logger: self.logger) { connection in
+    public func insertAccessKey(_ key: AccessKeyRecord, rootKeyID: UUID, audit: PendingAudit?) async throws -> AccessKeyInsert {
+        try await self.client.change(recording: audit, logger: self.logger, effective: { $0 == .inserted }) { connection in
             // Serializes concurrent inserts for one principal, so the limit holds.
             try await connection.query("SELECT 1 FROM kms_principals WHERE arn = \(key.principalARN) FOR UPDATE", logger: self.logger)
             let counted = try await connection.query(
@@ -173,18 +175,22 @@ public struct IdentityStore: Sendable {
     }
 
     /// False when there is no such access key.
-    public func setAccessKeyStatus(_ id: String, _ status: AccessKeyRecord.Status) async throws -> Bool {
-        let rows = try await self.client.query(
-            "UPDATE kms_access_keys SET status = \(status.rawValue) WHERE access_key_id = \(id) RETURNING 1", logger: self.logger
-        )
-        for try await _ in rows { return true }
-        return false
+    public func setAccessKeyStatus(_ id: String, _ status: AccessKeyRecord.Status, audit: PendingAudit?) async throws -> Bool {
+        try await self.client.change(recording: audit, logger: self.logger, effective: { $0 }) { connection in
+            let rows = try await connection.query(
+                "UPDATE kms_access_keys SET status = \(status.rawValue) WHERE access_key_id = \(id) RETURNING 1", logger: self.logger
+            )
+            for try await _ in rows { return true }
+            return false
+        }
     }
 
-    public func deleteAccessKey(_ id: String) async throws -> Bool {
-        let rows = try await self.client.query("DELETE FROM kms_access_keys WHERE access_key_id = \(id) RETURNING 1", logger: self.logger)
-        for try await _ in rows { return true }
-        return false
+    public func deleteAccessKey(_ id: String, audit: PendingAudit?) async throws -> Bool {
+        try await self.client.change(recording: audit, logger: self.logger, effective: { $0 }) { connection in
+            let rows = try await connection.query("DELETE FROM kms_access_keys WHERE access_key_id = \(id) RETURNING 1", logger: self.logger)
+            for try await _ in rows { return true }
+            return false
+        }
     }
 
     static func decodeAccessKeys(_ rows: PostgresRowSequence) async throws -> [AccessKeyRecord] {
@@ -204,8 +210,8 @@ public struct IdentityStore: Sendable {
         case stored, limitReached
     }
 
-    public func putPolicy(_ policy: IdentityPolicyRecord) async throws -> PolicyPut {
-        try await self.client.withTransaction(logger: self.logger) { connection in
+    public func putPolicy(_ policy: IdentityPolicyRecord, audit: PendingAudit?) async throws -> PolicyPut {
+        try await self.client.change(recording: audit, logger: self.logger, effective: { $0 == .stored }) { connection in
             try await connection.query("SELECT 1 FROM kms_principals WHERE arn = \(policy.principalARN) FOR UPDATE", logger: self.logger)
             let counted = try await connection.query(
                 """
@@ -243,12 +249,14 @@ public struct IdentityStore: Sendable {
         return policies
     }
 
-    public func deletePolicy(principalARN: String, name: String) async throws -> Bool {
-        let rows = try await self.client.query(
-            "DELETE FROM kms_identity_policies WHERE principal_arn = \(principalARN) AND policy_name = \(name) RETURNING 1",
-            logger: self.logger
-        )
-        for try await _ in rows { return true }
-        return false
+    public func deletePolicy(principalARN: String, name: String, audit: PendingAudit?) async throws -> Bool {
+        try await self.client.change(recording: audit, logger: self.logger, effective: { $0 }) { connection in
+            let rows = try await connection.query(
+                "DELETE FROM kms_identity_policies WHERE principal_arn = \(principalARN) AND policy_name = \(name) RETURNING 1",
+                logger: self.logger
+            )
+            for try await _ in rows { return true }
+            return false
+        }
     }
 }

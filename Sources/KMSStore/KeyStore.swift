@@ -34,12 +34,15 @@ public struct KeyStore: Sendable {
         """
 
     /// Inserts a key with its first material; with `alias`, also that alias for it, all or
-    /// nothing: returns false (and inserts nothing) when the alias exists already.
+    /// nothing: returns false (and inserts nothing) when the alias exists already. `audit`: the
+    /// request's record, committed with the key (nil: a change no caller asked for).
     @discardableResult
-    public func insert(_ key: KeyRecord, material: StoredMaterial?, alias: String? = nil, tags: [(key: String, value: String)] = []) async throws -> Bool {
+    public func insert(
+        _ key: KeyRecord, material: StoredMaterial?, alias: String? = nil, tags: [(key: String, value: String)] = [], audit: PendingAudit?
+    ) async throws -> Bool {
         guard let id = UUID(uuidString: key.keyID) else { throw StoreError.invalid("key id \(key.keyID)") }
         do {
-            try await self.insert(key, id: id, material: material, alias: alias, tags: tags)
+            try await self.insert(key, id: id, material: material, alias: alias, tags: tags, audit: audit)
             return true
         } catch is AliasTaken {
             return false
@@ -51,8 +54,10 @@ public struct KeyStore: Sendable {
 
     private struct AliasTaken: Error {}
 
-    private func insert(_ key: KeyRecord, id: UUID, material: StoredMaterial?, alias: String?, tags: [(key: String, value: String)]) async throws {
-        try await self.client.withTransaction(logger: self.logger) { connection in
+    private func insert(
+        _ key: KeyRecord, id: UUID, material: StoredMaterial?, alias: String?, tags: [(key: String, value: String)], audit: PendingAudit?
+    ) async throws {
+        try await self.client.change(recording: audit, logger: self.logger) { connection in
             try await connection.query(
                 """
                 INSERT INTO kms_keys (key_id, arn, account_id, region, description, key_state, key_usage, key_spec,
@@ -134,9 +139,15 @@ public struct KeyStore: Sendable {
 
     /// Applies `change` to the stored key if its row version is still `record.version`;
     /// returns the stored result, or nil when someone else changed the key first.
-    public func update(_ record: KeyRecord) async throws -> KeyRecord? {
+    public func update(_ record: KeyRecord, audit: PendingAudit?) async throws -> KeyRecord? {
         guard let id = UUID(uuidString: record.keyID) else { return nil }
-        let rows = try await self.client.query(
+        return try await self.client.change(recording: audit, logger: self.logger, effective: { $0 != nil }) { connection in
+            try await Self.update(record, id: id, on: connection, logger: self.logger)
+        }
+    }
+
+    static func update(_ record: KeyRecord, id: UUID, on connection: PostgresConnection, logger: Logger) async throws -> KeyRecord? {
+        let rows = try await connection.query(
             """
             UPDATE kms_keys SET description = \(record.description), key_state = \(record.state.rawValue),
                 deletion_date = \(record.deletionDate), pending_window_days = \(record.pendingWindowInDays),
@@ -147,7 +158,7 @@ public struct KeyStore: Sendable {
             WHERE key_id = \(id) AND row_version = \(record.version)
             RETURNING \(unescaped: Self.columns)
             """,
-            logger: self.logger
+            logger: logger
         )
         var updated: KeyRecord?
         for try await row in rows { updated = try Self.decode(row) }

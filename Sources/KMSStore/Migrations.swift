@@ -330,6 +330,7 @@ public enum Migrations {
         ]),
         auditSegments,
         auditCheckpoints,
+        auditPending,
         auditFilters,
     ]
 

@@ -34,16 +34,19 @@ public struct RewrapStore: Sendable {
     }
 
     /// Starts a job unless one is running; returns the running job and whether it is new.
-    public func start(requestedBy: String, at date: Date) async throws -> (Job, Bool) {
-        let rows = try await self.client.query(
-            """
-            INSERT INTO kms_rewrap_jobs (requested_at, requested_by) VALUES (\(date), \(requestedBy))
-            ON CONFLICT DO NOTHING RETURNING job_id
-            """,
-            logger: self.logger
-        )
-        var started = false
-        for try await _ in rows.decode(Int64.self) { started = true }
+    public func start(requestedBy: String, at date: Date, audit: PendingAudit?) async throws -> (Job, Bool) {
+        let started = try await self.client.change(recording: audit, logger: self.logger, effective: { $0 }) { connection in
+            let rows = try await connection.query(
+                """
+                INSERT INTO kms_rewrap_jobs (requested_at, requested_by) VALUES (\(date), \(requestedBy))
+                ON CONFLICT DO NOTHING RETURNING job_id
+                """,
+                logger: self.logger
+            )
+            var started = false
+            for try await _ in rows.decode(Int64.self) { started = true }
+            return started
+        }
         guard let job = try await self.latest() else { throw StoreError.invalid("no re-wrap job after starting one") }
         return (job, started)
     }

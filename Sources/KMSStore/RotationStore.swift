@@ -27,9 +27,12 @@ public struct RotationStore: Sendable {
 
     /// Makes `material` the key's current material, records the rotation and sets the next
     /// automatic date, all at once, if the key is still at `record.version`; nil when it is not.
-    public func rotate(_ record: KeyRecord, to material: StoredMaterial, kind: RotationRecord.Kind, at date: Date, nextRotationDate: Date?) async throws -> KeyRecord? {
+    public func rotate(
+        _ record: KeyRecord, to material: StoredMaterial, kind: RotationRecord.Kind, at date: Date, nextRotationDate: Date?,
+        audit: PendingAudit?
+    ) async throws -> KeyRecord? {
         guard let id = UUID(uuidString: record.keyID) else { return nil }
-        return try await self.client.withTransaction(logger: self.logger) { connection in
+        return try await self.client.change(recording: audit, logger: self.logger, effective: { $0 != nil }) { connection in
             let rows = try await connection.query(
                 """
                 UPDATE kms_keys SET current_material_id = \(Data(material.materialID)), next_rotation_date = \(nextRotationDate),
@@ -114,10 +117,10 @@ public struct RotationStore: Sendable {
 
     /// Adds or replaces tags unless the key would then have more than `Tags.maximumPerKey`;
     /// false (and nothing of the request stored) when it would.
-    public func putTagsWithinLimit(keyID: String, _ tags: [(key: String, value: String)]) async throws -> Bool {
+    public func putTagsWithinLimit(keyID: String, _ tags: [(key: String, value: String)], audit: PendingAudit?) async throws -> Bool {
         guard let id = UUID(uuidString: keyID) else { return false }
         do {
-            try await self.client.withTransaction(logger: self.logger) { connection in
+            try await self.client.change(recording: audit, logger: self.logger) { connection in
                 try await connection.query("SELECT 1 FROM kms_keys WHERE key_id = \(id) FOR UPDATE", logger: self.logger)
                 for tag in tags {
                     try await connection.query(
@@ -142,8 +145,10 @@ public struct RotationStore: Sendable {
 
     private struct TooManyTags: Error {}
 
-    public func removeTags(keyID: String, _ keys: [String]) async throws {
+    public func removeTags(keyID: String, _ keys: [String], audit: PendingAudit?) async throws {
         guard let id = UUID(uuidString: keyID) else { return }
-        try await self.client.query("DELETE FROM kms_tags WHERE key_id = \(id) AND tag_key = ANY(\(keys))", logger: self.logger)
+        try await self.client.change(recording: audit, logger: self.logger) { connection in
+            try await connection.query("DELETE FROM kms_tags WHERE key_id = \(id) AND tag_key = ANY(\(keys))", logger: self.logger)
+        }
     }
 }

@@ -272,10 +272,20 @@ import Testing
         }
         #expect(outcome == "KMSInternalException")
         #expect(waited < .seconds(8), "waited \(waited)")
-        // The stall is over: requests are answered again, and the withheld one was recorded.
-        _ = try await once.encrypt(key.keyID, [3])
+        // The stall is over: after the writer's backoff the log takes records again, without a
+        // restart (until then requests are refused at once, before they do anything), and the
+        // withheld one was recorded.
+        var answered = false
+        for _ in 0..<100 where !answered {
+            answered = (try? await once.encrypt(key.keyID, [3])) != nil
+            if !answered { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        #expect(answered)
         let encrypts = try await Self.records(stack.client) { $0.keyArn = key.arn; $0.operation = "Encrypt" }
-        #expect(encrypts.count == 3)
+        // [1] and [3] answered; [2] (and any try of [3] that ran before the log could take its
+        // record) recorded as what its caller was told.
+        // A record whose commit was under way when its caller was answered may say success.
+        #expect(encrypts.count >= 3 && encrypts.first?.errorCode == "" && encrypts.last?.errorCode == "", "\(encrypts.map(\.errorCode))")
         #expect(try await Self.verify(stack.client).intact)
         await once.close()
         await stack.stop()

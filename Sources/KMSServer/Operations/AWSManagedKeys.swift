@@ -33,12 +33,12 @@ extension KMSService {
         let material = try await self.generateMaterial(keyID: record.keyID, keyARN: record.arn)
         record.currentMaterialID = material.materialID
         let stored = record
-        let created = try await self.store { try await self.keys.insert(stored, material: material, alias: aliasName) }
+        let created = try await self.store { try await self.keys.insert(stored, material: material, alias: aliasName, audit: nil) }
         if created {
             self.logger.notice("created AWS managed key", metadata: ["alias": "\(aliasName)", "key_arn": "\(record.arn)"])
             return try await self.loadKey(record.keyID, named: aliasName)
         }
-        guard let winner = try await self.store({ try await self.aliases.find(account: record.account, region: record.region, name: aliasName) }) else {
+        guard let winner = try await self.store({ [record] in try await self.aliases.find(account: record.account, region: record.region, name: aliasName) }) else {
             throw KMSError.internalFailure("the AWS managed key for \(aliasName) could not be created; retry")
         }
         return try await self.loadKey(winner.targetKeyID, named: aliasName)

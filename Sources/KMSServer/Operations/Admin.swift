@@ -34,7 +34,8 @@ extension KMSService {
             arn: PrincipalRecord.arn(partition: self.scope.partition, account: accountID, kind: .root, name: "root"),
             accountID: accountID, kind: .root, name: "root", isAdmin: false, creationDate: now
         )
-        guard try await self.store({ try await self.identities.insertAccount(account, root: root) }) else {
+        let audit = self.changeRecord(caller)
+        guard try await self.store({ try await self.identities.insertAccount(account, root: root, audit: audit) }) else {
             throw KMSError(.alreadyExists, "Account \(accountID) already exists.")
         }
         self.logger.notice("account created", metadata: ["account": "\(accountID)", "by": "\(caller.principalARN)"])
@@ -65,7 +66,8 @@ extension KMSService {
             arn: PrincipalRecord.arn(partition: self.scope.partition, account: request.accountID, kind: kind, name: request.name),
             accountID: request.accountID, kind: kind, name: request.name, isAdmin: request.admin, creationDate: self.wholeSecondsNow()
         )
-        guard try await self.store({ try await self.identities.insertPrincipal(principal) }) else {
+        let audit = self.changeRecord(caller)
+        guard try await self.store({ try await self.identities.insertPrincipal(principal, audit: audit) }) else {
             throw KMSError(.alreadyExists, "Principal \(principal.arn) already exists.")
         }
         self.logger.notice("principal created", metadata: [
@@ -93,7 +95,8 @@ extension KMSService {
         guard principal.arn != caller.principalARN else {
             throw .validation("You cannot delete the principal you are calling as.")
         }
-        _ = try await self.store { try await self.identities.deletePrincipal(principal.arn) }
+        let audit = self.changeRecord(caller)
+        _ = try await self.store { try await self.identities.deletePrincipal(principal.arn, audit: audit) }
         self.logger.notice("principal deleted", metadata: ["principal": "\(principal.arn)", "by": "\(caller.principalARN)"])
         return AdminDeletePrincipalResponse()
     }
@@ -107,7 +110,7 @@ extension KMSService {
         let (record, secret) = try await Self.createAccessKey(
             for: principal, id: request.accessKeyID.isEmpty ? nil : request.accessKeyID,
             secret: request.secretAccessKey.isEmpty ? nil : request.secretAccessKey,
-            identities: self.identities, worker: self.worker, now: self.wholeSecondsNow(), logger: self.logger
+            identities: self.identities, worker: self.worker, now: self.wholeSecondsNow(), audit: self.changeRecord(caller), logger: self.logger
         )
         self.logger.notice("access key created", metadata: [
             "access_key_id": "\(record.accessKeyID)", "principal": "\(principal.arn)", "by": "\(caller.principalARN)",
@@ -122,7 +125,7 @@ extension KMSService {
     /// secret, the database stores only the wrapped form. Shared with the bootstrap.
     static func createAccessKey(
         for principal: PrincipalRecord, id: String?, secret: String?, identities: IdentityStore, worker: WorkerPool, now: Date,
-        logger: Logger
+        audit: PendingAudit?, logger: Logger
     ) async throws(KMSError) -> (AccessKeyRecord, String) {
         let accessKeyID = id ?? AccessKeySecrets.generateAccessKeyID()
         guard AccessKeySecrets.isValidAccessKeyID(accessKeyID) else {
@@ -143,7 +146,7 @@ extension KMSService {
             accessKeyID: accessKeyID, principalARN: principal.arn, status: .active,
             wrappedSecret: Array(wrapped.wrappedSecret), creationDate: now
         )
-        let outcome = try await storeCall(logger: logger) { try await identities.insertAccessKey(record, rootKeyID: rootKeyID) }
+        let outcome = try await storeCall(logger: logger) { try await identities.insertAccessKey(record, rootKeyID: rootKeyID, audit: audit) }
         switch outcome {
         case .inserted:
             return (record, wrapped.secretAccessKey)
@@ -167,7 +170,8 @@ extension KMSService {
         guard let status = AccessKeyRecord.Status(rawValue: request.status) else {
             throw .validation("Status must be 'Active' or 'Inactive'")
         }
-        guard try await self.store({ try await self.identities.setAccessKeyStatus(request.accessKeyID, status) }) else {
+        let audit = self.changeRecord(caller)
+        guard try await self.store({ try await self.identities.setAccessKeyStatus(request.accessKeyID, status, audit: audit) }) else {
             throw KMSError(.notFound, "The Access Key with id \(request.accessKeyID.prefix(128)) cannot be found.")
         }
         self.logger.notice("access key status changed", metadata: [
@@ -178,7 +182,8 @@ extension KMSService {
 
     func deleteAccessKey(_ request: AdminDeleteAccessKeyRequest, caller: Caller) async throws(KMSError) -> AdminDeleteAccessKeyResponse {
         try Self.requireAdmin(caller, "DeleteAccessKey")
-        guard try await self.store({ try await self.identities.deleteAccessKey(request.accessKeyID) }) else {
+        let audit = self.changeRecord(caller)
+        guard try await self.store({ try await self.identities.deleteAccessKey(request.accessKeyID, audit: audit) }) else {
             throw KMSError(.notFound, "The Access Key with id \(request.accessKeyID.prefix(128)) cannot be found.")
         }
         self.logger.notice("access key deleted", metadata: ["access_key_id": "\(request.accessKeyID)", "by": "\(caller.principalARN)"])
@@ -194,7 +199,8 @@ extension KMSService {
         }
         _ = try PolicyDocument.parse(request.policyDocument, kind: .identity)
         let record = IdentityPolicyRecord(principalARN: principal.arn, name: request.policyName, document: request.policyDocument)
-        guard try await self.store({ try await self.identities.putPolicy(record) }) == .stored else {
+        let audit = self.changeRecord(caller)
+        guard try await self.store({ try await self.identities.putPolicy(record, audit: audit) }) == .stored else {
             throw KMSError(.limitExceeded, "Cannot exceed quota for PoliciesPerPrincipal: \(IdentityPolicyRecord.maximumPerPrincipal)")
         }
         self.logger.notice("identity policy stored", metadata: [
@@ -227,7 +233,8 @@ extension KMSService {
     func deletePrincipalPolicy(_ request: AdminDeletePrincipalPolicyRequest, caller: Caller) async throws(KMSError) -> AdminDeletePrincipalPolicyResponse {
         try Self.requireAdmin(caller, "DeletePrincipalPolicy")
         let principal = try await self.existingPrincipal(request.principalArn)
-        guard try await self.store({ try await self.identities.deletePolicy(principalARN: principal.arn, name: request.policyName) }) else {
+        let audit = self.changeRecord(caller)
+        guard try await self.store({ try await self.identities.deletePolicy(principalARN: principal.arn, name: request.policyName, audit: audit) }) else {
             throw KMSError(.notFound, "The policy \(request.policyName.prefix(128)) of \(principal.arn) cannot be found.")
         }
         self.logger.notice("identity policy deleted", metadata: [
@@ -291,7 +298,8 @@ extension AdminAccessKey {
 extension KMSService {
     func startRewrap(_ request: AdminStartRewrapRequest, caller: Caller) async throws(KMSError) -> AdminStartRewrapResponse {
         try Self.requireAdmin(caller, "StartRewrap")
-        let (job, started) = try await self.store { try await RewrapStore(client: self.client, logger: self.logger).start(requestedBy: caller.principalARN, at: self.now()) }
+        let audit = self.changeRecord(caller)
+        let (job, started) = try await self.store { try await RewrapStore(client: self.client, logger: self.logger).start(requestedBy: caller.principalARN, at: self.now(), audit: audit) }
         if started { self.logger.notice("root key re-wrap requested", metadata: ["job": "\(job.id)", "by": "\(caller.principalARN)"]) }
         var response = AdminStartRewrapResponse()
         response.jobID = job.id

@@ -9,8 +9,12 @@ extension KMSService {
         try self.gate.authorizeAlias(caller, action: "CreateAlias", aliasARN: self.aliasARN(request.aliasName, caller))
         try self.gate.authorize(caller, action: "CreateAlias", key: target)
         try target.record.state.checkModifiable(keyARN: target.record.arn)
+        let audit = self.changeRecord(caller)
         let created = try await self.store {
-            try await self.aliases.create(account: caller.account, region: caller.region, name: request.aliasName, keyID: target.record.keyID, now: self.now())
+            try await self.aliases.create(
+                account: caller.account, region: caller.region, name: request.aliasName, keyID: target.record.keyID, now: self.now(),
+                audit: audit
+            )
         }
         guard created else {
             throw KMSError(.alreadyExists, "An alias with the name \(self.scope.aliasARN(account: caller.account, region: caller.region, name: request.aliasName)) already exists")
@@ -31,8 +35,12 @@ extension KMSService {
         guard current.record.usage == target.record.usage, current.record.spec == target.record.spec else {
             throw .validation("An alias can point only to a key of the same key spec and key usage as its current one.")
         }
+        let audit = self.changeRecord(caller)
         let updated = try await self.store {
-            try await self.aliases.update(account: caller.account, region: caller.region, name: request.aliasName, keyID: target.record.keyID, now: self.now())
+            try await self.aliases.update(
+                account: caller.account, region: caller.region, name: request.aliasName, keyID: target.record.keyID, now: self.now(),
+                audit: audit
+            )
         }
         guard updated else { throw KMSError(.notFound, "Alias \(request.aliasName) is not found.") }
         self.cache.invalidateAlias(KeyCache.aliasKey(account: caller.account, region: caller.region, name: request.aliasName))
@@ -44,8 +52,9 @@ extension KMSService {
         let current = try await self.resolve(request.aliasName, for: caller, field: "aliasName")
         try self.gate.authorizeAlias(caller, action: "DeleteAlias", aliasARN: self.aliasARN(request.aliasName, caller))
         try self.gate.authorize(caller, action: "DeleteAlias", key: current)
+        let audit = self.changeRecord(caller)
         let deleted = try await self.store {
-            try await self.aliases.delete(account: caller.account, region: caller.region, name: request.aliasName)
+            try await self.aliases.delete(account: caller.account, region: caller.region, name: request.aliasName, audit: audit)
         }
         guard deleted else { throw KMSError(.notFound, "Alias \(request.aliasName) is not found.") }
         self.cache.invalidateAlias(KeyCache.aliasKey(account: caller.account, region: caller.region, name: request.aliasName))
@@ -63,7 +72,7 @@ extension KMSService {
         } else {
             try self.gate.authorize(caller, action: "ListAliases", key: nil)
         }
-        let page = try await self.store {
+        let page = try await self.store { [keyID] in
             try await self.aliases.list(account: caller.account, region: caller.region, keyID: keyID, after: after, limit: limit + 1)
         }
         var response = KMSListAliasesResponse()

@@ -39,7 +39,7 @@ extension KMSService {
         )
         let store = AuditStore(client: self.client, logger: self.logger)
         let deadline = ContinuousClock.now + Self.auditReadingPerPage
-        let (page, resume) = try await self.store {
+        let (page, resume) = try await self.store { [after] in
             var page = AuditPage(limit: limit, bytes: Self.auditPageBytes)
             let resume = try await store.scan(filter, after: after, maxSegments: Self.auditSegmentsPerPage, deadline: deadline) { page.take($0) }
             return (page, resume)

@@ -78,12 +78,13 @@ extension KMSService {
         )
         // A retry with the same Name and parameters gets the grant the first attempt made.
         if let name = grant.name {
-            let existing = try await self.store { try await self.grants.forKey(key.record.keyID) }
+            let existing = try await self.store { [key] in try await self.grants.forKey(key.record.keyID) }
             if let same = existing.first(where: { $0.name == name && Self.sameTerms($0, grant) }) {
                 return Self.grantResponse(same.grantID)
             }
         }
-        guard try await self.store({ try await self.grants.insert(grant) }) else {
+        let record = self.changeRecord(caller)
+        guard try await self.store({ try await self.grants.insert(grant, audit: record) }) else {
             throw KMSError(.limitExceeded, "\(key.record.arn) already has \(GrantRecord.maximumPerKey) grants.")
         }
         self.cache.invalidateKey(key.record.keyID)
@@ -163,7 +164,8 @@ extension KMSService {
             try self.gate.authorizeByIdentity(caller, action: "RetireGrant", key: key)
         }
         try Validation.dryRun(request.dryRun)
-        _ = try await self.store { try await self.grants.delete(grantID: grantID) }
+        let record = self.changeRecord(caller)
+        _ = try await self.store { try await self.grants.delete(grantID: grantID, audit: record) }
         self.cache.invalidateKey(grant.keyID)
         return KMSRetireGrantResponse()
     }
@@ -175,7 +177,8 @@ extension KMSService {
         guard let grant = try await self.store({ try await self.grants.find(grantID: request.grantID) }), grant.keyID == key.record.keyID else {
             throw KMSError(.notFound, "Grant \(request.grantID.prefix(128)) does not exist on \(key.record.arn).")
         }
-        _ = try await self.store { try await self.grants.delete(grantID: grant.grantID) }
+        let record = self.changeRecord(caller)
+        _ = try await self.store { try await self.grants.delete(grantID: grant.grantID, audit: record) }
         self.cache.invalidateKey(key.record.keyID)
         return KMSRevokeGrantResponse()
     }

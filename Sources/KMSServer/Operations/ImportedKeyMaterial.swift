@@ -102,7 +102,8 @@ extension KMSService {
             record.validTo = validTo
             record.expirationModel = model
             let candidate = record
-            if let stored = try await self.store({ try await self.keys.importMaterial(candidate, material: material) }) {
+            let audit = self.changeRecord(caller)
+            if let stored = try await self.store({ try await self.keys.importMaterial(candidate, material: material, audit: audit) }) {
                 self.cache.invalidateKey(stored.keyID)
                 self.logger.notice("imported key material", metadata: ["key_arn": "\(stored.arn)", "expiration_model": "\(model.rawValue)"])
                 var response = KMSImportKeyMaterialResponse()
@@ -136,7 +137,8 @@ extension KMSService {
                 response.keyID = record.arn
                 return response
             }
-            if let stored = try await self.store({ try await self.keys.deleteImportedMaterial(record) }) {
+            let audit = self.changeRecord(caller)
+            if let stored = try await self.store({ try await self.keys.deleteImportedMaterial(record, audit: audit) }) {
                 self.cache.invalidateKey(stored.keyID)
                 self.logger.notice("deleted imported key material", metadata: ["key_arn": "\(stored.arn)"])
                 var response = KMSDeleteImportedKeyMaterialResponse()

@@ -63,8 +63,9 @@ extension KMSService {
             deletionDate: nil, pendingWindowInDays: nil, policy: policy,
             currentMaterialID: material?.materialID ?? [], version: 1
         )
-        _ = try await self.store { try await self.keys.insert(record, material: material, tags: tags) }
         caller.trail.note(keyARN: arn)
+        let audit = self.changeRecord(caller)
+        _ = try await self.store { try await self.keys.insert(record, material: material, tags: tags, audit: audit) }
         var response = KMSCreateKeyResponse()
         response.keyMetadata = KMSKeyMetadata(record)
         return response
@@ -168,7 +169,8 @@ extension KMSService {
             var record = key.record
             try mutate(&record)
             let candidate = record
-            if let stored = try await self.store({ try await self.keys.update(candidate) }) {
+            let audit = self.changeRecord(caller)
+            if let stored = try await self.store({ try await self.keys.update(candidate, audit: audit) }) {
                 self.cache.invalidateKey(stored.keyID)
                 return stored
             }

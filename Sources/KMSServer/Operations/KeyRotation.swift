@@ -65,7 +65,7 @@ extension KMSService {
         guard count < Self.maximumOnDemandRotations else {
             throw KMSError(.limitExceeded, "\(key.record.arn) has been rotated on demand \(count) times, the most allowed.")
         }
-        guard try await self.rotate(key.record, kind: .onDemand) != nil else {
+        guard try await self.rotate(key.record, kind: .onDemand, caller: caller) != nil else {
             throw KMSError(.conflict, "\(key.record.arn) is being changed or rotated by another request; retry.")
         }
         var response = KMSRotateKeyOnDemandResponse()
@@ -85,7 +85,7 @@ extension KMSService {
         guard key.record.canRotate else {
             throw KMSError(.unsupportedOperation, "\(key.record.arn) does not support rotation: only symmetric encryption keys of origin AWS_KMS rotate.")
         }
-        let page = try await self.store { try await self.rotations.rotations(keyID: key.record.keyID, offset: offset, limit: limit + 1) }
+        let page = try await self.store { [offset] in try await self.rotations.rotations(keyID: key.record.keyID, offset: offset, limit: limit + 1) }
         var response = KMSListKeyRotationsResponse()
         response.rotations = page.prefix(limit).map { rotation in
             var entry = KMSRotationsListEntry()
@@ -101,7 +101,9 @@ extension KMSService {
     }
 
     /// Generates new material and makes it current. Nil when the key changed meanwhile.
-    func rotate(_ record: KeyRecord, kind: RotationRecord.Kind) async throws(KMSError) -> KeyRecord? {
+    /// `caller`: who asked (RotateKeyOnDemand), whose record commits with the rotation; nil for
+    /// the scheduler's.
+    func rotate(_ record: KeyRecord, kind: RotationRecord.Kind, caller: Caller? = nil) async throws(KMSError) -> KeyRecord? {
         let material = try await self.generateMaterial(keyID: record.keyID, keyARN: record.arn)
         let now = self.now()
         // An automatic rotation schedules the next; an on-demand one leaves the schedule alone.
@@ -109,8 +111,9 @@ extension KMSService {
         if kind == .automatic, let period = record.rotationPeriodInDays {
             next = now.addingTimeInterval(Double(period) * 86400)
         }
-        let rotated = try await self.store {
-            try await self.rotations.rotate(record, to: material, kind: kind, at: now, nextRotationDate: next)
+        let audit = caller.flatMap(self.changeRecord)
+        let rotated = try await self.store { [next] in
+            try await self.rotations.rotate(record, to: material, kind: kind, at: now, nextRotationDate: next, audit: audit)
         }
         if let rotated {
             self.cache.invalidateKey(rotated.keyID)

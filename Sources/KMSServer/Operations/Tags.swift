@@ -13,7 +13,8 @@ extension KMSService {
         let key = try await self.resolve(request.keyID, for: caller, accepting: .keyOnly)
         try self.gate.authorize(caller, action: "TagResource", key: key, conditions: Self.tagConditions(tags))
         try Self.checkTaggable(key.record)
-        guard try await self.store({ try await self.rotations.putTagsWithinLimit(keyID: key.record.keyID, tags) }) else {
+        let audit = self.changeRecord(caller)
+        guard try await self.store({ try await self.rotations.putTagsWithinLimit(keyID: key.record.keyID, tags, audit: audit) }) else {
             throw KMSError(.limitExceeded, "A key can have at most \(Tags.maximumPerKey) tags.")
         }
         self.cache.invalidateKey(key.record.keyID)
@@ -26,7 +27,8 @@ extension KMSService {
         let key = try await self.resolve(request.keyID, for: caller, accepting: .keyOnly)
         try self.gate.authorize(caller, action: "UntagResource", key: key, conditions: ["aws:TagKeys": request.tagKeys])
         try Self.checkTaggable(key.record)
-        try await self.store { try await self.rotations.removeTags(keyID: key.record.keyID, request.tagKeys) }
+        let audit = self.changeRecord(caller)
+        try await self.store { try await self.rotations.removeTags(keyID: key.record.keyID, request.tagKeys, audit: audit) }
         self.cache.invalidateKey(key.record.keyID)
         return KMSUntagResourceResponse()
     }

@@ -1,0 +1,106 @@
+import Foundation
+import KMSDomain
+import Logging
+import PostgresNIO
+import Synchronization
+
+/// The audit record of a change (a key, alias, grant, tag, policy or principal written), stored
+/// in the change's own transaction: the change and its record commit together or not at all.
+/// The record waits in `kms_audit_pending` until the log's writer chains it (and deletes it in
+/// the same statement, `AuditStore.append`); a kmsd that stopped before chaining its own finds
+/// them when it starts again (`AuditOutbox.pending`). The chain itself cannot take the record in
+/// the change's transaction: its head is the one row every request of this kmsd goes through.
+public final class PendingAudit: Sendable {
+    public let id: UUID
+    public let chain: String
+    public let entry: AuditEntry
+    private let stored = Atomic<Bool>(false)
+
+    public init(id: UUID = UUID(), chain: String, entry: AuditEntry) {
+        self.id = id
+        self.chain = chain
+        self.entry = entry
+    }
+
+    /// Whether the change took effect and this record committed with it.
+    public var committed: Bool { self.stored.load(ordering: .acquiring) }
+
+    /// A record found in `kms_audit_pending`: committed by definition.
+    init(recovered id: UUID, chain: String, entry: AuditEntry) {
+        self.id = id
+        self.chain = chain
+        self.entry = entry
+        self.stored.store(true, ordering: .releasing)
+    }
+
+    fileprivate func markCommitted() { self.stored.store(true, ordering: .releasing) }
+}
+
+public enum AuditOutbox {
+    /// A pending record's bytes: a one-record segment (`AuditSegment`'s layout) with sequence 0
+    /// and zero hashes, which the writer replaces when it chains the record.
+    static func encode(_ entry: AuditEntry) -> ByteBuffer {
+        AuditSegment.encode([AuditRecord(sequence: 0, entry: entry, previousHash: AuditRecord.genesis, hash: AuditRecord.genesis)])
+    }
+
+    static func decode(_ stored: ByteBuffer, chain: String) -> AuditEntry? {
+        guard let records = try? AuditSegment.decode(stored, chain: chain, firstSequence: 0), records.count == 1 else { return nil }
+        return records[0].entry
+    }
+
+    static func insert(_ audit: PendingAudit, on connection: PostgresConnection, logger: Logger) async throws {
+        try await connection.query(
+            "INSERT INTO kms_audit_pending (id, chain_id, record) VALUES (\(audit.id), \(audit.chain), \(Self.encode(audit.entry)))",
+            logger: logger
+        )
+    }
+
+    /// The records of `chain` committed with their changes and not chained yet, oldest first:
+    /// those a kmsd stopped before chaining. One that no longer reads (its bytes changed outside
+    /// the service) is returned as unreadable, to be reported, never silently dropped.
+    public static func pending(of chain: String, client: PostgresClient, logger: Logger) async throws -> (records: [PendingAudit], unreadable: [UUID]) {
+        let rows = try await client.query(
+            "SELECT id, record FROM kms_audit_pending WHERE chain_id = \(chain) ORDER BY created_at, id",
+            logger: logger
+        )
+        var records: [PendingAudit] = []
+        var unreadable: [UUID] = []
+        for try await (id, record) in rows.decode((UUID, ByteBuffer).self) {
+            if let entry = Self.decode(record, chain: chain) {
+                records.append(PendingAudit(recovered: id, chain: chain, entry: entry))
+            } else {
+                unreadable.append(id)
+            }
+        }
+        return (records, unreadable)
+    }
+
+    /// Which of `ids` are still pending (the others were chained already, by another writer).
+    public static func stillPending(_ ids: [UUID], on connection: PostgresConnection, logger: Logger) async throws -> Set<UUID> {
+        let rows = try await connection.query("SELECT id FROM kms_audit_pending WHERE id = ANY(\(ids))", logger: logger)
+        var found: Set<UUID> = []
+        for try await id in rows.decode(UUID.self) { found.insert(id) }
+        return found
+    }
+}
+
+extension PostgresClient {
+    /// Runs a change in one transaction and, when it took effect (`effective` of its result),
+    /// stores `audit` in the same transaction: both commit or neither does.
+    func change<T>(
+        recording audit: PendingAudit?, logger: Logger, effective: (T) -> Bool = { _ in true },
+        _ body: (PostgresConnection) async throws -> T
+    ) async throws -> T {
+        var recorded = false
+        let result = try await self.withTransaction(logger: logger) { connection in
+            let result = try await body(connection)
+            if let audit, effective(result) {
+                try await AuditOutbox.insert(audit, on: connection, logger: logger)
+                recorded = true
+            }
+            return result
+        }
+        if recorded { audit?.markCommitted() }
+        return result
+    }
+}
