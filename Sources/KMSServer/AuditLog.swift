@@ -90,6 +90,11 @@ public final class AuditLog: Sendable {
         /// The furthest head this kmsd committed, kept through errors: a head row found behind it
         /// was cut back behind the service's back.
         var committed: AuditStore.Head?
+        /// A batch whose commit failed without saying whether it committed (its connection was
+        /// closed under it, or broke, after the statement was sent): the head it would have made
+        /// and its requests. The next write compares the head row with it before chaining them
+        /// again, which would record them twice.
+        var attempted: Attempt?
         /// The writer when it waits for records, its connection held: the next append resumes it
         /// (.records); the watchdog stops it (.stop) once nothing came for `linger`; a timer
         /// (.checkpoint) when its head is due a checkpoint of its own.
@@ -105,6 +110,12 @@ public final class AuditLog: Sendable {
         var closing = false
     }
 
+    struct Attempt {
+        var head: AuditStore.Head
+        var waiters: Set<ObjectIdentifier>
+        var checkpointed: Bool
+    }
+
     enum Wake {
         case records, stop, checkpoint
     }
@@ -113,6 +124,10 @@ public final class AuditLog: Sendable {
     enum Work {
         case batch([Waiter])
         case checkpoint
+    }
+
+    struct StaleConnection: Error, CustomStringConvertible {
+        var description: String { "the audit writer's connection had closed" }
     }
 
     public struct TimedOut: Error, CustomStringConvertible {
@@ -229,9 +244,25 @@ public final class AuditLog: Sendable {
     private func write(_ batch: [Waiter], on connection: PostgresConnection) async throws -> [Waiter] {
         var batch = batch
         var cached = self.state.withLock { $0.head }
+        var earlier: [Waiter] = []
         while true {
             let expected: AuditStore.Head
             if let cached { expected = cached } else { expected = try await self.store.head(of: self.chain, on: connection) }
+            if let attempt = self.state.withLock({ $0.attempted.take() }) {
+                // The head row is what the failed attempt would have made it: the attempt
+                // committed after all (hashes cover every record), so its records are chained.
+                if expected.sequence == attempt.head.sequence, expected.hash == attempt.head.hash {
+                    self.committed(expected, checkpointed: attempt.checkpointed)
+                    earlier = batch.filter { attempt.waiters.contains(ObjectIdentifier($0)) }
+                    batch.removeAll { attempt.waiters.contains(ObjectIdentifier($0)) }
+                    self.logger.notice("an audit commit reported as failed had committed; its records are not written again", metadata: [
+                        "chain": "\(self.chain)", "records": "\(earlier.count)", "sequence": "\(expected.sequence)",
+                    ])
+                    if batch.isEmpty { return earlier }
+                    cached = expected
+                    continue
+                }
+            }
             let base = self.continuation(of: expected)
             var records: [AuditRecord] = []
             records.reserveCapacity(batch.count)
@@ -255,12 +286,16 @@ public final class AuditLog: Sendable {
             do {
                 written = try await self.store.append(records, checkpoint: checkpoint, head: head, expecting: expected, pending: pending, on: connection)
             } catch {
-                self.state.withLock { $0.head = nil }
+                let attempt = Attempt(head: head, waiters: Set(batch.map(ObjectIdentifier.init)), checkpointed: checkpoint != nil)
+                self.state.withLock { state in
+                    state.head = nil
+                    state.attempted = attempt
+                }
                 throw error
             }
             if written {
                 self.committed(head, checkpointed: checkpoint != nil)
-                return batch
+                return earlier + batch
             }
             cached = nil
             guard !pending.isEmpty else { continue }
@@ -270,7 +305,7 @@ public final class AuditLog: Sendable {
             guard !chainedElsewhere.isEmpty else { continue }
             for waiter in chainedElsewhere { waiter.resume() }
             batch.removeAll { waiter in chainedElsewhere.contains { $0 === waiter } }
-            if batch.isEmpty { return [] }
+            if batch.isEmpty { return earlier }
         }
     }
 
@@ -377,7 +412,7 @@ public final class AuditLog: Sendable {
     /// goes back to the pool (which drops it if broken) and the writer stops: the log is in an
     /// outage, and the watchdog starts the next try after a backoff. `checkpointFirst`: started
     /// to checkpoint the head (kmsd stopping) rather than for a batch.
-    func drain(checkpointFirst: Bool = false) async {
+    func drain(checkpointFirst: Bool = false, staleOnce: Bool = false) async {
         var pending: Work
         if checkpointFirst {
             pending = .checkpoint
@@ -400,9 +435,14 @@ public final class AuditLog: Sendable {
                         switch current {
                         case .batch(let next):
                             batch = next
+                            // postgres-nio never answers a query sent on a connection that has
+                            // closed (PostgreSQL restarted while the writer held it): hand the
+                            // batch to a fresh lease instead.
+                            if connection.isClosed { throw StaleConnection() }
                             try await self.commit(batch, on: connection)
                             batch = []
                         case .checkpoint:
+                            if connection.isClosed { throw StaleConnection() }
                             await self.checkpointHead(on: connection)
                         }
                         work = await self.nextWork()
@@ -413,6 +453,13 @@ public final class AuditLog: Sendable {
                 state.writerConnection = nil
                 state.leasingSince = nil
             }
+        } catch is StaleConnection where !staleOnce {
+            self.state.withLock { state in
+                state.writerConnection = nil
+                state.writing = []
+                state.queue.insert(contentsOf: batch, at: 0)
+            }
+            await self.drain(checkpointFirst: batch.isEmpty, staleOnce: true)
         } catch {
             if batch.isEmpty, checkpointFirst {
                 // Started to checkpoint the head (kmsd stopping), and no connection came.
