@@ -17,8 +17,11 @@ import Testing
     static let arguments = ["--audit-timeout-seconds", "\(auditTimeout)", "--usage-flush-seconds", "1"]
     /// A request refused for want of its audit record ends by then.
     static let auditBound = Duration.seconds(auditTimeout + 10)
-    /// kmsd's wait for kms-cryptod (KMSDaemon.Settings.workerTimeout) plus the margin.
+    /// kmsd's wait for kms-cryptod (KMSDaemon.Settings.workerTimeout, 5 s) plus the margin.
     static let workerBound = Duration.seconds(5 + 10)
+    /// KMSClient's own default timeout: kmsd must answer a stalled worker's requests before
+    /// a client with default settings gives up on its own.
+    static let clientDefaultTimeout = Duration.seconds(10)
 
     /// A client that tries once and gives up after `timeout`, on one connection made (and
     /// authenticated) before the fault, so what is measured is the request alone.
@@ -111,7 +114,7 @@ import Testing
 
     @Test func workerKilledFailsRetryableAndKmsdRecoversWhenItReturns() async throws {
         let stack = try await KMSStack.start(kmsdArguments: Self.arguments)
-        let kms = try Self.onceClient(stack, timeout: Self.workerBound + .seconds(5))
+        let kms = try Self.onceClient(stack, timeout: Self.clientDefaultTimeout)
         let key = try await kms.createKey("worker")
         let blob = try await kms.encrypt(key.keyID, [1])
         let pid = stack.kmsd.pid
@@ -133,7 +136,7 @@ import Testing
     @Test func workerStalledGarbledOrResetFailsRetryableAndRecovers() async throws {
         let faults = try await FaultStack.start(kmsdArguments: Self.arguments)
         let stack = faults.stack
-        let kms = try Self.onceClient(stack, timeout: Self.workerBound + .seconds(5))
+        let kms = try Self.onceClient(stack, timeout: Self.clientDefaultTimeout)
         let key = try await kms.createKey("worker link")
         let blob = try await kms.encrypt(key.keyID, [1])
         let pids = (stack.kmsd.pid, stack.worker.process?.processIdentifier)
