@@ -17,6 +17,17 @@ import Testing
 
     @Test func nothingAcknowledgedIsLostWhenEachProcessCrashes() async throws {
         let cluster = try await PostgresCluster.create()
+        Self.note("PostgreSQL cluster of its own on port \(cluster.port)")
+        do {
+            try await Self.crashUnderLoad(on: cluster)
+        } catch {
+            await cluster.destroy()
+            throw error
+        }
+        await cluster.destroy()
+    }
+
+    static func crashUnderLoad(on cluster: PostgresCluster) async throws {
         let database = try await TestDatabase.create(adminURL: cluster.adminURL)
         let worker = try WorkerProcess()
         try await worker.start()
@@ -27,6 +38,7 @@ import Testing
         )
         try await kmsd.start()
         let setup = try kmsd.client(credentials: adminCredentials)
+        Self.note("kmsd at \(kmsd.endpoint), AWS JSON at \(kmsd.awsJSONEndpoint ?? "-")")
         let base = try await setup.createKey("crash base")
         let json = AWSJSONTestClient(endpoint: try #require(kmsd.awsJSONEndpoint), credentials: adminCredentials)
         // The clients the load runs on, kept across every crash: they must recover by themselves.
@@ -45,25 +57,34 @@ import Testing
         #expect(await load.waitForProgress(of: tasks, after: .now, limit: .seconds(30)), "the load did not start")
         try await Task.sleep(for: .seconds(1))
 
+        Self.note("load running: \(load.progress)")
         // kmsd: SIGKILL, and started again on the same ports.
         await kmsd.crash()
         let kmsdCrashed = ContinuousClock.now
         try await Task.sleep(for: .milliseconds(300))
         try await kmsd.restart()
         #expect(await load.waitForProgress(of: tasks, after: .now, limit: .seconds(30)), "the clients did not recover from kmsd's crash")
+        Self.note("kmsd crashed and restarted: \(load.progress)")
         // kms-cryptod: SIGKILL, and started again on the same socket.
         await worker.crash()
         try await Task.sleep(for: .milliseconds(300))
         try await worker.start()
         #expect(await load.waitForProgress(of: tasks, after: .now, limit: .seconds(30)), "the clients did not recover from kms-cryptod's crash")
+        Self.note("kms-cryptod crashed and restarted: \(load.progress)")
         // PostgreSQL: stopped as by a crash, and started again.
         try await cluster.stop(immediate: true)
         try await Task.sleep(for: .seconds(1))
         try await cluster.start()
         #expect(await load.waitForProgress(of: tasks, after: .now, limit: .seconds(40)), "the clients did not recover from PostgreSQL's crash")
+        Self.note("PostgreSQL crashed and restarted: \(load.progress)")
         load.stopped.store(true, ordering: .relaxed)
         await running.value
 
+        // The checks judge what is durable, not the state of the kmsd that went through the
+        // crashes: they run on a kmsd started afresh, once the last counts were written.
+        try await Task.sleep(for: .seconds(2))
+        await kmsd.crash()
+        try await kmsd.restart()
         let told = load.state.withLock { $0 }
         let admin = try kmsd.client(credentials: adminCredentials)
         #expect(told.hung.isEmpty, "requests that never ended: \(told.hung.prefix(5))")
@@ -104,7 +125,11 @@ import Testing
         await kmsd.stop()
         await worker.stop()
         await database.drop()
-        await cluster.destroy()
+    }
+
+    /// One line of progress on standard error: where a slow or stuck run is.
+    static func note(_ text: String) {
+        FileHandle.standardError.write(Data("crash test: \(text)\n".utf8))
     }
 
     /// Encrypt, GenerateDataKey and Decrypt in turn, each with a context naming it.
@@ -219,29 +244,29 @@ import Testing
     static func checkChanges(_ admin: KMSClient, base: KMSKeyMetadata, told: CrashLoad.State, records: [AdminAuditRecord]) async throws {
         func successes(_ operation: String) -> Int { records.filter { $0.operation == operation && $0.errorCode.isEmpty }.count }
 
-        var keys: [String] = []
-        var request = KMSListKeysRequest()
-        request.limit = 1000
-        keys = try await admin.call(KMSMethod.listKeys, request).keys.map(\.keyID)
+        let keys = try await Self.allPages { marker in
+            let page = try await admin.call(KMSMethod.listKeys, .with { $0.limit = 100; if let marker { $0.marker = marker } })
+            return (page.keys.map(\.keyID), page.truncated ? page.nextMarker : nil)
+        }
         let missingKeys = told.keys.values.filter { !keys.contains($0) }
         #expect(missingKeys.isEmpty, "acknowledged CreateKey, no key: \(missingKeys.prefix(5))")
         #expect(keys.count <= successes("CreateKey"), "\(keys.count) keys, \(successes("CreateKey")) recorded creations")
 
-        var aliasRequest = KMSListAliasesRequest()
-        aliasRequest.limit = 1000
-        let aliases = Set(try await admin.call(KMSMethod.listAliases, aliasRequest).aliases.map(\.aliasName).filter { $0.hasPrefix("alias/crash-") })
+        let aliases = Set(try await Self.allPages { marker in
+            let page = try await admin.call(KMSMethod.listAliases, .with { $0.limit = 100; if let marker { $0.marker = marker } })
+            return (page.aliases.map(\.aliasName), page.truncated ? page.nextMarker : nil)
+        }.filter { $0.hasPrefix("alias/crash-") })
         let missingAliases = told.aliases.filter { !aliases.contains("alias/crash-\($0)") }
         #expect(missingAliases.isEmpty, "acknowledged CreateAlias, no alias: \(missingAliases.sorted().prefix(5))")
         #expect(aliases.count <= successes("CreateAlias"), "\(aliases.count) aliases, \(successes("CreateAlias")) recorded creations")
 
-        var grantRequest = KMSListGrantsRequest()
-        grantRequest.keyID = base.keyID
-        grantRequest.limit = 1000
-        let grants = try await admin.call(KMSMethod.listGrants, grantRequest).grants
-        let grantIDs = Set(grants.map(\.grantID))
+        let grantIDs = Set(try await Self.allPages { marker in
+            let page = try await admin.call(KMSMethod.listGrants, .with { $0.keyID = base.keyID; $0.limit = 100; if let marker { $0.marker = marker } })
+            return (page.grants.map(\.grantID), page.truncated ? page.nextMarker : nil)
+        })
         let missingGrants = told.grants.filter { !grantIDs.contains($0.value) }
         #expect(missingGrants.isEmpty, "acknowledged CreateGrant, no grant: \(missingGrants.keys.sorted().prefix(5))")
-        #expect(grants.count <= successes("CreateGrant"), "\(grants.count) grants, \(successes("CreateGrant")) recorded creations")
+        #expect(grantIDs.count <= successes("CreateGrant"), "\(grantIDs.count) grants, \(successes("CreateGrant")) recorded creations")
 
         // The policy in force is the last acknowledged one or a later one, and a later one was
         // recorded as a success.
@@ -264,6 +289,18 @@ import Testing
             (values["t\(slot)"] ?? 0) >= acknowledged.max()! ? nil : acknowledged.max()!
         }
         #expect(lostTags.isEmpty, "acknowledged TagResource, tag not in force: \(lostTags.sorted())")
+    }
+
+    /// Every item of a listing, following its markers.
+    static func allPages<T>(_ page: (String?) async throws -> ([T], String?)) async throws -> [T] {
+        var items: [T] = []
+        var marker: String?
+        repeat {
+            let (more, next) = try await page(marker)
+            items += more
+            marker = next
+        } while marker != nil
+        return items
     }
 
     /// The blobs that do not decrypt to their plaintext, decrypted by a few tasks at once.

@@ -48,6 +48,13 @@ final class CrashLoad: Sendable {
         }
     }
 
+    /// Requests acknowledged and refused so far, for progress notes.
+    var progress: String {
+        self.state.withLock { state in
+            "\(state.cryptoAcks.count) crypto and \(state.requestIDs.count) AWS JSON requests acknowledged, refused: \(state.failures.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))"
+        }
+    }
+
     /// True once every task in `tasks` succeeded after `instant`; waits at most `limit`.
     func waitForProgress(of tasks: [String], after instant: ContinuousClock.Instant, limit: Duration) async -> Bool {
         let deadline = ContinuousClock.now + limit

@@ -30,7 +30,7 @@ public final class PostgresCluster: Sendable {
         let initdb = try await cluster.run("initdb", [
             "-D", cluster.dataPath, "-U", "kms", "--auth=trust", "--encoding=UTF8", "--locale=C", "--no-sync",
         ])
-        guard initdb.status == 0 else { throw WorkerTestError("initdb failed: \(initdb.stdoutText)") }
+        guard initdb.status == 0 else { throw WorkerTestError("initdb failed: \(initdb.output)") }
         try await cluster.start()
         return cluster
     }
@@ -49,14 +49,14 @@ public final class PostgresCluster: Sendable {
         let result = try await self.run("pg_ctl", [
             "-D", self.dataPath, "-l", self.directory.appendingPathComponent("log").path, "-o", options, "-w", "-t", "60", "start",
         ])
-        guard result.status == 0 else { throw WorkerTestError("pg_ctl start failed: \(result.stdoutText) \(self.log.suffix(2000))") }
+        guard result.status == 0 else { throw WorkerTestError("pg_ctl start failed: \(result.output) \(self.log.suffix(2000))") }
     }
 
     /// Stops the server: `immediate` is a crash (no checkpoint, every backend killed; recovery
     /// replays the WAL on the next start), otherwise a fast clean shutdown.
     public func stop(immediate: Bool) async throws {
         let result = try await self.run("pg_ctl", ["-D", self.dataPath, "-m", immediate ? "immediate" : "fast", "-w", "-t", "60", "stop"])
-        guard result.status == 0 else { throw WorkerTestError("pg_ctl stop failed: \(result.stdoutText)") }
+        guard result.status == 0 else { throw WorkerTestError("pg_ctl stop failed: \(result.output)") }
     }
 
     /// Stops the server and removes its folder.
@@ -70,16 +70,39 @@ public final class PostgresCluster: Sendable {
         (try? String(contentsOf: self.directory.appendingPathComponent("log"), encoding: .utf8)) ?? ""
     }
 
-    private func run(_ tool: String, _ arguments: [String]) async throws -> ChildProcessResult {
+    /// Runs a PostgreSQL tool to completion, its output kept in a file: pg_ctl leaves the server
+    /// running, and an output pipe that a server started by it might hold open would never end.
+    /// Spawned and waited for directly: Foundation's Process did not notice runuser's exit
+    /// after pg_ctl started the server (runuser stayed a zombie and waitUntilExit never returned).
+    private func run(_ tool: String, _ arguments: [String]) async throws -> ToolResult {
         let path = self.binaries.appendingPathComponent(tool).path
-        // As root: as the postgres user, from a folder it may enter.
+        let output = self.directory.appendingPathComponent("\(tool).out").path
+        let command: [String]
+        var environment = ["PATH=/usr/bin:/bin", "HOME=\(self.directory.path)", "LC_ALL=C"]
         if getuid() == 0 {
-            return try await runChildProcess(
-                URL(fileURLWithPath: "/usr/sbin/runuser"), ["-u", "postgres", "--", path] + arguments,
-                environment: ["PATH": "/usr/bin:/bin", "HOME": self.directory.path, "PWD": "/"], mergeStandardError: true
-            )
+            // As root: as the postgres user, from a folder it may enter.
+            command = ["/usr/sbin/runuser", "-u", "postgres", "--", path] + arguments
+        } else {
+            command = [path] + arguments
+            environment += ProcessInfo.processInfo.environment.filter { $0.key != "PATH" && $0.key != "HOME" }.map { "\($0.key)=\($0.value)" }
         }
-        return try await runChildProcess(URL(fileURLWithPath: path), arguments, mergeStandardError: true)
+        let finalEnvironment = environment
+        return try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async {
+                do {
+                    let status = try spawnAndWait(command, environment: finalEnvironment, outputPath: output)
+                    let text = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
+                    continuation.resume(returning: ToolResult(status: status, output: text))
+                } catch {
+                    continuation.resume(throwing: error)
+                }
+            }
+        }
+    }
+
+    struct ToolResult {
+        let status: Int32
+        let output: String
     }
 
     static func findBinaries() -> URL? {
@@ -115,4 +138,33 @@ public func freePort() throws -> Int {
     }
     guard bound else { throw WorkerTestError("could not find a free port") }
     return Int(UInt16(bigEndian: address.sin_port))
+}
+
+/// Runs `command` with its standard output and error in the file at `outputPath` (created or
+/// truncated), standard input from /dev/null, and waits for it; its exit status.
+func spawnAndWait(_ command: [String], environment: [String], outputPath: String) throws -> Int32 {
+    let output = open(outputPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+    guard output >= 0 else { throw WorkerTestError("cannot open \(outputPath)") }
+    defer { close(output) }
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+    posix_spawn_file_actions_adddup2(&actions, output, 1)
+    posix_spawn_file_actions_adddup2(&actions, output, 2)
+    let argv: [UnsafeMutablePointer<CChar>?] = command.map { strdup($0) } + [nil]
+    let envp: [UnsafeMutablePointer<CChar>?] = environment.map { strdup($0) } + [nil]
+    defer {
+        for pointer in argv { free(pointer) }
+        for pointer in envp { free(pointer) }
+    }
+    var pid = pid_t()
+    let spawned = posix_spawn(&pid, command[0], &actions, nil, argv, envp)
+    guard spawned == 0 else { throw WorkerTestError("cannot run \(command[0]): error \(spawned)") }
+    var status: Int32 = 0
+    while waitpid(pid, &status, 0) == -1 {
+        guard errno == EINTR else { throw WorkerTestError("waitpid failed for \(command[0])") }
+    }
+    // WIFEXITED / WEXITSTATUS, which Swift does not import.
+    return status & 0x7F == 0 ? (status >> 8) & 0xFF : -1
 }
