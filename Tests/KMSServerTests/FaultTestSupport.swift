@@ -44,7 +44,7 @@ func concurrently(_ requests: [(String, @Sendable () async throws -> Void)]) asy
 }
 
 /// Tries `body` every `interval` until it succeeds, at most `attempts` times; the last outcome.
-func untilSuccess(attempts: Int = 60, interval: Duration = .milliseconds(500), _ label: String, _ body: () async throws -> Void) async -> Outcome {
+func untilSuccess(attempts: Int = 20, interval: Duration = .milliseconds(500), _ label: String, _ body: () async throws -> Void) async -> Outcome {
     var last = Outcome(label: label, error: KMSClientError(code: "NotTried", message: "", retryable: false), elapsed: .zero)
     for attempt in 0..<attempts {
         if attempt > 0 { try? await Task.sleep(for: interval) }

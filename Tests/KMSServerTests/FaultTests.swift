@@ -51,6 +51,16 @@ import Testing
     /// CreateKey (it needs it throughout) while PostgreSQL is behind `fault`.
     func postgresFault(_ fault: FaultProxy.Mode, everyCryptoRequestFails: Bool) async throws {
         let faults = try await FaultStack.start(kmsdArguments: Self.arguments)
+        do {
+            try await self.postgresFault(fault, everyCryptoRequestFails: everyCryptoRequestFails, faults)
+        } catch {
+            await faults.stop()
+            throw error
+        }
+        await faults.stop()
+    }
+
+    func postgresFault(_ fault: FaultProxy.Mode, everyCryptoRequestFails: Bool, _ faults: FaultStack) async throws {
         let stack = faults.stack
         let kms = try Self.onceClient(stack, timeout: Self.auditBound + .seconds(2))
         let key = try await kms.createKey("faults")
@@ -107,7 +117,6 @@ import Testing
 
         await kms.close()
         await fresh.close()
-        await faults.stop()
     }
 
     // MARK: kms-cryptod
