@@ -18,6 +18,9 @@ public struct KMSDaemon: Service {
         public var listenPort = 7400
         public var workerSocket = "cryptod.sock"
         public var workerConnections = 4
+        /// How long kmsd waits for kms-cryptod's answer before the request fails, retryable
+        /// (slow calls such as RSA key generation get a multiple of it).
+        public var workerTimeout: Duration = WorkerPool.defaultTimeout
         public var rpc = RPCConfiguration()
         public var cacheLifetime: Duration = .seconds(30)
         public var reaperInterval: Duration = .seconds(60)
@@ -79,7 +82,7 @@ public struct KMSDaemon: Service {
         let cache = KeyCache(lifetime: self.settings.cacheLifetime)
         let worker = try WorkerPool(
             socketPath: self.settings.workerSocket, connections: self.settings.workerConnections,
-            configuration: self.settings.rpc, expectedUID: self.settings.workerUID ?? RPCPeerCredentials.ownUID, logger: self.logger
+            configuration: self.settings.rpc, timeout: self.settings.workerTimeout, expectedUID: self.settings.workerUID ?? RPCPeerCredentials.ownUID, logger: self.logger
         )
         let identities = IdentityStore(client: self.client, logger: self.logger)
         let service = KMSService(

@@ -29,6 +29,7 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "The 12-digit account callers act in (KMSD_ACCOUNT). Default 111122223333.") var account: String?
     @Option(help: "Largest frame accepted, bytes (KMSD_MAX_FRAME_LENGTH). Default 65536.") var maxFrameLength: Int?
     @Option(help: "Connections to kms-cryptod (KMSD_WORKER_CONNECTIONS). Default 4.") var workerConnections: Int?
+    @Option(help: "Seconds a request waits for kms-cryptod before it fails with a retryable DependencyTimeoutException; key pair generation gets 4 times as long (KMSD_WORKER_TIMEOUT_SECONDS). Default 5.") var workerTimeoutSeconds: Int?
     @Option(help: "Most PostgreSQL connections (KMSD_DATABASE_CONNECTIONS). Default 20.") var databaseConnections: Int?
     @Option(help: "Longest a cached key lives without a change notification, seconds (KMSD_CACHE_SECONDS). Default 30.") var cacheSeconds: Int?
     @Option(help: "Seconds between deletion reaper rounds (KMSD_REAPER_INTERVAL_SECONDS). Default 60.") var reaperIntervalSeconds: Int?
@@ -85,6 +86,7 @@ struct Serve: AsyncParsableCommand {
         settings.listenPort = port
         settings.workerSocket = workerSocket
         settings.workerConnections = max(1, pick(workerConnections, "WORKER_CONNECTIONS", file.workerConnections, { Int($0) }) ?? 4)
+        settings.workerTimeout = .seconds(max(1, pick(workerTimeoutSeconds, "WORKER_TIMEOUT_SECONDS", file.workerTimeoutSeconds, { Int($0) }) ?? 5))
         settings.rpc.maxFrameLength = pick(maxFrameLength, "MAX_FRAME_LENGTH", file.maxFrameLength, { Int($0) }) ?? 64 * 1024
         guard (1024...(16 << 20)).contains(settings.rpc.maxFrameLength) else {
             throw ValidationError("the frame limit must be between 1024 and 16777216 bytes")

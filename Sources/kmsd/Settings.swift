@@ -12,6 +12,7 @@ struct SettingsFile: Decodable {
     var account: String?
     var maxFrameLength: Int?
     var workerConnections: Int?
+    var workerTimeoutSeconds: Int?
     var databaseConnections: Int?
     var cacheSeconds: Int?
     var reaperIntervalSeconds: Int?

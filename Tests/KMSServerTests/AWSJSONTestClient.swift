@@ -8,6 +8,8 @@ import NIOPosix
 struct AWSJSONReply: Sendable {
     var status: Int
     var body: Data
+    /// x-amzn-RequestId: the request's id in the audit log.
+    var requestID: String?
 
     /// The error's `__type` without a `namespace#` prefix (as botocore reads it); nil on success.
     var code: String? {
@@ -119,12 +121,17 @@ struct AWSJSONTestClient: Sendable {
             guard parts.count == 2, parts[0].lowercased() == "content-length" else { return nil }
             return Int(parts[1].trimmingCharacters(in: .whitespaces))
         }.first
+        let requestID = lines.dropFirst().compactMap { line -> String? in
+            let parts = line.split(separator: ":", maxSplits: 1)
+            guard parts.count == 2, parts[0].lowercased() == "x-amzn-requestid" else { return nil }
+            return parts[1].trimmingCharacters(in: .whitespaces)
+        }.first
         let body = bytes[(headEnd + 4)...]
         if let length {
             guard body.count >= length else { return nil }
-            return AWSJSONReply(status: status, body: Data(body.prefix(length)))
+            return AWSJSONReply(status: status, body: Data(body.prefix(length)), requestID: requestID)
         }
-        return atEnd ? AWSJSONReply(status: status, body: Data(body)) : nil
+        return atEnd ? AWSJSONReply(status: status, body: Data(body), requestID: requestID) : nil
     }
 }
 

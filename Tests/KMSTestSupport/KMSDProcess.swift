@@ -27,16 +27,22 @@ public final class KMSDProcess: @unchecked Sendable {
         if let process = self.process, process.isRunning { process.terminate() }
     }
 
-    public func start() async throws {
+    /// `listen` and `awsJSONListen` (host:port) replace the free ports chosen by default (and an
+    /// `--aws-json-listen` among the extra arguments).
+    public func start(listen: String = "127.0.0.1:0", awsJSONListen: String? = nil) async throws {
         let readyFile = self.directory.appendingPathComponent("kmsd-\(UUID().uuidString.prefix(8)).ready").path
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binaryPath("kmsd", environment: "KMSD"))
+        var extra = self.extraArguments
+        if let awsJSONListen, let index = extra.firstIndex(of: "--aws-json-listen"), index + 1 < extra.count {
+            extra[index + 1] = awsJSONListen
+        }
         process.arguments = [
-            "serve", "--listen", "127.0.0.1:0", "--worker-socket", self.workerSocket,
+            "serve", "--listen", listen, "--worker-socket", self.workerSocket,
             "--ready-file", readyFile, "--log-level", "warning",
             // Dozens of stacks run at once on one PostgreSQL; a test needs few connections.
             "--database-connections", "6",
-        ] + self.extraArguments
+        ] + extra
         var environment = ProcessInfo.processInfo.environment
         environment["KMSD_DATABASE_URL"] = self.databaseURL
         process.environment = environment
@@ -63,6 +69,18 @@ public final class KMSDProcess: @unchecked Sendable {
         kill(process.processIdentifier, SIGKILL)
         while process.isRunning { try? await Task.sleep(for: .milliseconds(20)) }
         self.process = nil
+    }
+
+    /// Starts kmsd again on the ports it had (after `crash` or `stop`), so that clients holding
+    /// its endpoints reconnect to it by themselves.
+    public func restart() async throws {
+        try await self.start(listen: self.endpoint, awsJSONListen: self.awsJSONEndpoint)
+    }
+
+    /// The running process's id, if one runs.
+    public var pid: Int32? {
+        guard let process = self.process, process.isRunning else { return nil }
+        return process.processIdentifier
     }
 
     public func stop() async {

@@ -18,6 +18,12 @@ public final class TestDatabase: Sendable {
         guard let adminURL = Self.adminURL else {
             throw WorkerTestError("KMS_TEST_DATABASE_URL is not set: run the tests with scripts/test, which starts PostgreSQL")
         }
+        return try await Self.create(adminURL: adminURL)
+    }
+
+    /// A fresh database on the server whose admin database `adminURL` names (a test's own
+    /// `PostgresCluster`, say).
+    public static func create(adminURL: String) async throws -> TestDatabase {
         let name = "kms_t_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(16)
         try await Self.withClient(adminURL) { client in
             try await client.query("CREATE DATABASE \(unescaped: String(name))")
@@ -31,6 +37,20 @@ public final class TestDatabase: Sendable {
         self.url = url
         self.name = name
         self.adminURL = adminURL
+    }
+
+    /// This database's URL with another port: the same server reached through a `FaultProxy`.
+    public func url(port: Int) -> String {
+        var components = URLComponents(string: self.url)!
+        components.host = "127.0.0.1"
+        components.port = port
+        return components.string!
+    }
+
+    /// The server's host and port.
+    public var hostAndPort: (host: String, port: Int) {
+        let components = URLComponents(string: self.url)
+        return (components?.host ?? "127.0.0.1", components?.port ?? 5432)
     }
 
     /// Runs SQL against this database (for tests that look behind the service's back).

@@ -62,6 +62,14 @@ public final class WorkerProcess: @unchecked Sendable {
         kill(process.processIdentifier, number)
     }
 
+    /// SIGKILL: a crash; the socket file stays behind, as it would.
+    public func crash() async {
+        guard let process = self.process, process.isRunning else { return }
+        kill(process.processIdentifier, SIGKILL)
+        while process.isRunning { try? await Task.sleep(for: .milliseconds(20)) }
+        self.process = nil
+    }
+
     /// SIGTERM, then waits for the exit.
     public func stop() async {
         guard let process = self.process else { return }

@@ -1,0 +1,191 @@
+import Foundation
+import KMSClient
+import KMSProto
+import KMSTestSupport
+import Testing
+
+/// kmsd's links failing under it (issue 16 §3), short forms: PostgreSQL stalled, slow or down,
+/// kms-cryptod killed, stalled, slow, reset or answering garbage. Each fault sits between the
+/// processes (a FaultProxy) or kills one; none is restarted but the one that died. Requests
+/// fail, retryable, in bounded time; no result goes out without its record; full service
+/// comes back by itself once the fault clears. scripts/faults has the long forms.
+///
+/// The bounds only tell a request that finished from one that hung: the fault's own timeout
+/// plus a generous margin, never a tight timing.
+@Suite struct FaultTests {
+    static let auditTimeout = 1
+    static let arguments = ["--audit-timeout-seconds", "\(auditTimeout)", "--usage-flush-seconds", "1"]
+    /// A request refused for want of its audit record ends by then.
+    static let auditBound = Duration.seconds(auditTimeout + 10)
+    /// kmsd's wait for kms-cryptod (KMSDaemon.Settings.workerTimeout, 5 s) plus the margin.
+    static let workerBound = Duration.seconds(5 + 10)
+    /// KMSClient's own default timeout: kmsd must answer a stalled worker's requests before
+    /// a client with default settings gives up on its own.
+    static let clientDefaultTimeout = Duration.seconds(10)
+
+    /// A client that tries once and gives up after `timeout`, on one connection made (and
+    /// authenticated) before the fault, so what is measured is the request alone.
+    static func onceClient(_ stack: KMSStack, timeout: Duration) throws -> KMSClient {
+        try stack.kmsd.client(credentials: stack.adminCredentials) {
+            $0.maxAttempts = 1
+            $0.connections = 1
+            $0.timeout = .seconds(timeout.components.seconds)
+        }
+    }
+
+    // MARK: PostgreSQL
+
+    @Test func postgresStalledFailsClosedAndRecovers() async throws {
+        try await self.postgresFault(.stall, everyCryptoRequestFails: true)
+    }
+
+    @Test func postgresSlowAnswersOrFailsClosedInBoundedTime() async throws {
+        try await self.postgresFault(.slow(.milliseconds(300)), everyCryptoRequestFails: false)
+    }
+
+    @Test func postgresDownFailsClosedAndRecovers() async throws {
+        try await self.postgresFault(.drop, everyCryptoRequestFails: true)
+    }
+
+    /// Crypto requests on a cached key (they need PostgreSQL only for their records) and a
+    /// CreateKey (it needs it throughout) while PostgreSQL is behind `fault`.
+    func postgresFault(_ fault: FaultProxy.Mode, everyCryptoRequestFails: Bool) async throws {
+        let faults = try await FaultStack.start(kmsdArguments: Self.arguments)
+        do {
+            try await self.postgresFault(fault, everyCryptoRequestFails: everyCryptoRequestFails, faults)
+        } catch {
+            await faults.stop()
+            throw error
+        }
+        await faults.stop()
+    }
+
+    func postgresFault(_ fault: FaultProxy.Mode, everyCryptoRequestFails: Bool, _ faults: FaultStack) async throws {
+        let stack = faults.stack
+        let kms = try Self.onceClient(stack, timeout: Self.auditBound + .seconds(2))
+        let key = try await kms.createKey("faults")
+        _ = try await kms.encrypt(key.keyID, [1], context: ["n": "warm"])
+        let pids = (stack.kmsd.pid, stack.worker.process?.processIdentifier)
+
+        faults.database.set(fault)
+        var requests: [(String, @Sendable () async throws -> Void)] = []
+        for index in 0..<3 {
+            requests.append(("Encrypt n=f\(index)", { _ = try await kms.encrypt(key.keyID, [2], context: ["n": "f\(index)"]) }))
+            requests.append(("GenerateDataKey n=g\(index)", { _ = try await kms.generateDataKey(key.keyID, context: ["n": "g\(index)"]) }))
+        }
+        requests.append(("CreateKey", { _ = try await kms.createKey("made during \(fault)") }))
+        let outcomes = await concurrently(requests)
+        for outcome in outcomes {
+            #expect(outcome.elapsed < Self.auditBound, "\(fault): the request did not finish in bounded time: \(outcome)")
+            #expect(outcome.succeeded || outcome.error?.retryable == true, "\(fault): refused, but not as retryable: \(outcome)")
+        }
+        if everyCryptoRequestFails {
+            #expect(outcomes.allSatisfy { !$0.succeeded }, "\(fault): a result went out although its record cannot have been written: \(outcomes)")
+        }
+
+        faults.database.set(.pass)
+        let recovered = await untilSuccess("Encrypt after \(fault)") { _ = try await kms.encrypt(key.keyID, [3], context: ["n": "recovered"]) }
+        #expect(recovered.succeeded, "\(fault): no service again after the fault cleared: \(recovered)")
+        for index in 0..<5 {
+            let after = await timed("Encrypt n=a\(index)") { _ = try await kms.encrypt(key.keyID, [4], context: ["n": "a\(index)"]) }
+            #expect(after.succeeded, "\(fault): \(after)")
+        }
+        // A new connection is authenticated again too.
+        let fresh = try Self.onceClient(stack, timeout: .seconds(20))
+        #expect(await code { _ = try await fresh.encrypt(key.keyID, [5], context: ["n": "fresh"]) } == nil)
+        #expect(stack.kmsd.pid == pids.0 && stack.worker.process?.processIdentifier == pids.1, "a process was restarted")
+
+        let records = try await stack.client.auditRecords { $0.keyArn = key.arn }
+        let logged = Dictionary(records.map { ($0.encryptionContext["n"] ?? "", $0) }, uniquingKeysWith: { first, _ in first })
+        let acknowledged = ["warm", "recovered", "fresh"] + (0..<5).map { "a\($0)" }
+            + zip(outcomes.prefix(6), (0..<3).flatMap { ["f\($0)", "g\($0)"] }).filter { $0.0.succeeded }.map(\.1)
+        let unrecorded = acknowledged.filter { logged[$0] == nil }
+        #expect(unrecorded.isEmpty, "\(fault): acknowledged without a record: \(unrecorded)")
+        // A result withheld for want of its record is still recorded once the log can be written.
+        let withheld = zip(outcomes.prefix(6), (0..<3).flatMap { ["f\($0)", "g\($0)"] }).filter { !$0.0.succeeded }.map(\.1)
+        let lost = withheld.filter { logged[$0] == nil }
+        #expect(lost.isEmpty, "\(fault): operations that ran during the fault left no record: \(lost)")
+        let verified = try await stack.client.verifyAuditLog()
+        #expect(verified.intact, "\(fault): \(verified.reason)")
+        // Billing counts what callers were told.
+        let counted = try await stack.client.countedSuccesses(keyARN: key.arn, operations: ["Encrypt", "GenerateDataKey"])
+        #expect(counted == Int64(acknowledged.count), "\(fault): usage counts \(counted) successes; callers were told of \(acknowledged.count)")
+        // A key that exists was created by a request that has its record.
+        let keys = try await stack.client.call(KMSMethod.listKeys, KMSListKeysRequest()).keys.count
+        let creations = try await stack.client.auditRecords { $0.operation = "CreateKey" }.filter(\.errorCode.isEmpty).count
+        #expect(keys <= creations, "\(fault): \(keys) keys but \(creations) recorded creations")
+
+        await kms.close()
+        await fresh.close()
+    }
+
+    // MARK: kms-cryptod
+
+    @Test func workerKilledFailsRetryableAndKmsdRecoversWhenItReturns() async throws {
+        let stack = try await KMSStack.start(kmsdArguments: Self.arguments)
+        let kms = try Self.onceClient(stack, timeout: Self.clientDefaultTimeout)
+        let key = try await kms.createKey("worker")
+        let blob = try await kms.encrypt(key.keyID, [1])
+        let pid = stack.kmsd.pid
+
+        await stack.worker.crash()
+        let outcomes = await concurrently(Self.workerRequests(kms, key: key.keyID, blob: blob))
+        Self.expectDependencyFailures(outcomes, "kms-cryptod killed")
+        try await stack.worker.start()
+        let recovered = await untilSuccess("Encrypt after restart") { _ = try await kms.encrypt(key.keyID, [2]) }
+        #expect(recovered.succeeded, "kmsd did not use the restarted kms-cryptod: \(recovered)")
+        let decrypted = try await kms.decrypt(blob)
+        #expect(Array(decrypted.plaintext) == [1])
+        #expect(stack.kmsd.pid == pid, "kmsd was restarted")
+        #expect(try await stack.client.verifyAuditLog().intact)
+        await kms.close()
+        await stack.stop()
+    }
+
+    @Test func workerStalledGarbledOrResetFailsRetryableAndRecovers() async throws {
+        let faults = try await FaultStack.start(kmsdArguments: Self.arguments)
+        let stack = faults.stack
+        let kms = try Self.onceClient(stack, timeout: Self.clientDefaultTimeout)
+        let key = try await kms.createKey("worker link")
+        let blob = try await kms.encrypt(key.keyID, [1])
+        let pids = (stack.kmsd.pid, stack.worker.process?.processIdentifier)
+
+        for fault in [FaultProxy.Mode.stall, .garbage, .drop] {
+            faults.worker.set(fault)
+            let outcomes = await concurrently(Self.workerRequests(kms, key: key.keyID, blob: blob))
+            Self.expectDependencyFailures(outcomes, "kms-cryptod \(fault)")
+            faults.worker.set(.pass)
+            let recovered = await untilSuccess("Encrypt after \(fault)") { _ = try await kms.encrypt(key.keyID, [2]) }
+            #expect(recovered.succeeded, "no service again after kms-cryptod \(fault): \(recovered)")
+        }
+        // Slow but within the worker's deadline: answered.
+        faults.worker.set(.slow(.milliseconds(150)))
+        let slow = await concurrently(Self.workerRequests(kms, key: key.keyID, blob: blob))
+        for outcome in slow {
+            #expect(outcome.succeeded && outcome.elapsed < Self.workerBound, "kms-cryptod slow: \(outcome)")
+        }
+        faults.worker.set(.pass)
+        #expect(stack.kmsd.pid == pids.0 && stack.worker.process?.processIdentifier == pids.1, "a process was restarted")
+        let verified = try await stack.client.verifyAuditLog()
+        #expect(verified.intact, "\(verified.reason)")
+        await kms.close()
+        await faults.stop()
+    }
+
+    /// Requests that each need kms-cryptod: an encryption, a data key and a decryption.
+    static func workerRequests(_ kms: KMSClient, key: String, blob: Data) -> [(String, @Sendable () async throws -> Void)] {
+        [
+            ("Encrypt", { _ = try await kms.encrypt(key, [9]) }),
+            ("GenerateDataKey", { _ = try await kms.generateDataKey(key, context: [:]) }),
+            ("Decrypt", { _ = try await kms.decrypt(blob) }),
+        ]
+    }
+
+    /// Every request failed as a dependency failure (retryable), in bounded time.
+    static func expectDependencyFailures(_ outcomes: [Outcome], _ fault: String) {
+        for outcome in outcomes {
+            #expect(outcome.code == "DependencyTimeoutException" && outcome.error?.retryable == true, "\(fault): \(outcome)")
+            #expect(outcome.elapsed < Self.workerBound, "\(fault): the request did not finish in bounded time: \(outcome)")
+        }
+    }
+}
