@@ -11,7 +11,13 @@ extension KMSService {
     /// the service alone) only counts.
     func audit(_ caller: Caller?, context: RPCRequestContext, operation: String, error: (any Error)?) async throws(KMSError) {
         let details = caller?.trail.details.withLock { $0 } ?? AuditTrail.Details()
-        let pending = caller?.trail.pending.withLock { $0 }.flatMap { $0.committed ? $0 : nil }
+        let made = caller?.trail.pending.withLock { $0 }
+        var pending = made.flatMap { $0.committed ? $0 : nil }
+        // A change still under way (its database call passed its deadline and runs on): if it
+        // commits, its record is chained then; this request's record says what its caller is told.
+        if let made, pending == nil, let log = self.auditLog, !made.whenCommittedLate({ log.adopt([$0]) }) {
+            pending = made
+        }
         // One log line per refused request; none per successful one at the default level.
         if let error {
             self.logger.info("request refused", metadata: [

@@ -14,7 +14,14 @@ public final class PendingAudit: Sendable {
     public let id: UUID
     public let chain: String
     public let entry: AuditEntry
-    private let stored = Atomic<Bool>(false)
+    private struct State {
+        var committed = false
+        /// Set when the request gave up on its change before the change said how it went (a
+        /// database call past its deadline keeps running): called if it commits after all.
+        var late: (@Sendable (PendingAudit) -> Void)?
+    }
+
+    private let state = Mutex(State())
 
     public init(id: UUID = UUID(), chain: String, entry: AuditEntry) {
         self.id = id
@@ -23,17 +30,34 @@ public final class PendingAudit: Sendable {
     }
 
     /// Whether the change took effect and this record committed with it.
-    public var committed: Bool { self.stored.load(ordering: .acquiring) }
+    public var committed: Bool { self.state.withLock { $0.committed } }
 
     /// A record found in `kms_audit_pending`: committed by definition.
     init(recovered id: UUID, chain: String, entry: AuditEntry) {
         self.id = id
         self.chain = chain
         self.entry = entry
-        self.stored.store(true, ordering: .releasing)
+        self.state.withLock { $0.committed = true }
     }
 
-    fileprivate func markCommitted() { self.stored.store(true, ordering: .releasing) }
+    /// The request is answered without knowing whether its change will commit: `late` is called
+    /// with this record if it does, so the record is chained then rather than left in the outbox
+    /// until kmsd restarts. False when the change committed already (the caller chains it now).
+    public func whenCommittedLate(_ late: @escaping @Sendable (PendingAudit) -> Void) -> Bool {
+        self.state.withLock { state in
+            if state.committed { return false }
+            state.late = late
+            return true
+        }
+    }
+
+    fileprivate func markCommitted() {
+        let late = self.state.withLock { state in
+            state.committed = true
+            return state.late.take()
+        }
+        late?(self)
+    }
 }
 
 public enum AuditOutbox {

@@ -27,6 +27,10 @@ public final class FaultProxy: Sendable {
         /// kms-cryptod speak, so the garbage gets past the length check to the envelope's
         /// decoding); the client's bytes still reach the server. A peer answering garbage.
         case garbage
+        /// Forward the client's bytes; hold the server's answers (delivered when the mode
+        /// changes back, if the connection is still open). The server does the work and the
+        /// client never hears of it: a commit whose answer is lost.
+        case deaf
 
         public var description: String {
             switch self {
@@ -35,6 +39,7 @@ public final class FaultProxy: Sendable {
             case .slow(let delay): "slow(\(delay))"
             case .drop: "drop"
             case .garbage: "garbage"
+            case .deaf: "deaf"
             }
         }
     }
@@ -244,6 +249,9 @@ final class ProxyLink: @unchecked Sendable {
                 break loop
             case .stall:
                 break loop
+            case .deaf:
+                guard toServer else { break loop }
+                destination.write(first.bytes, promise: nil)
             case .pass:
                 destination.write(first.bytes, promise: nil)
             case .garbage:
@@ -271,7 +279,7 @@ final class ProxyLink: @unchecked Sendable {
         if wrote { destination.flush() }
         if mode == .drop {
             self.reset()
-        } else if mode == .stall {
+        } else if mode == .stall || (mode == .deaf && !toServer) {
             source.setOption(.autoRead, value: false).whenComplete { _ in }
         } else {
             source.setOption(.autoRead, value: true).whenComplete { _ in }
