@@ -51,10 +51,14 @@ extension KMSService {
                 encryptionContext: details.encryptionContext, grantID: details.grantID, errorCode: error.map(Self.code(of:))
             )
         }
+        let refused = error != nil
         do {
             try await log.append(entry, pending: pending)
         } catch {
             count(failed: true)
+            // A refused request did nothing: its caller hears why it was refused, and its record
+            // stays queued for when the log can take it. Only a result is withheld.
+            if refused { return }
             throw KMSError.internalFailure("the audit log is unavailable; the request was not answered; retry later")
         }
         count(failed: error != nil)

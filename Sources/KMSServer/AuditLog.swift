@@ -462,9 +462,12 @@ public final class AuditLog: Sendable {
             await self.drain(checkpointFirst: batch.isEmpty, staleOnce: true)
         } catch {
             if batch.isEmpty, checkpointFirst {
-                // Started to checkpoint the head (kmsd stopping), and no connection came.
+                // Started to checkpoint the head (kmsd stopping, or a checkpoint due when the
+                // held connection had closed), and no connection came.
                 ServiceMetrics.shared.auditCheckpointFailures.increment()
-                self.logger.error("the last audit records could not be checkpointed", metadata: ["error": "\(String(reflecting: error))"])
+                self.logger.error("the audit chain's head could not be checkpointed: no database connection", metadata: [
+                    "chain": "\(self.chain)", "error": "\(String(reflecting: error))",
+                ])
             }
             self.failed(batch, error: error)
         }

@@ -79,7 +79,7 @@ import Testing
 
         let records = try await stack.client.auditRecords { $0.keyArn = key.arn }
         let deaf = records.filter { $0.encryptionContext["n"] == "deaf" }
-        #expect(deaf.count == 1, "the record whose commit answer was lost is in the log \(deaf.count) times: \(deaf.map(\.requestID))")
+        #expect(deaf.count == 1, "the record whose commit answer was lost is in the log \(deaf.count) times: \(deaf.map(\.requestID)); the key's records: \(records.map { "\($0.operation) \($0.encryptionContext["n"] ?? "-") \($0.errorCode)" })")
         let verified = try await stack.client.verifyAuditLog()
         #expect(verified.intact, "\(verified.reason)")
         await kms.close()
