@@ -19,25 +19,11 @@ extension AuditLog {
 
     /// Whether the batch being written brings a checkpoint along.
     func checkpointDue() -> Bool {
-        guard self.worker != nil else { return false }
-        return self.state.withLock { state in
-            let now = ContinuousClock.now
-            if let retry = state.checkpointRetry, now < retry { return false }
-            guard !state.closing, let last = state.lastCheckpoint else { return true }
-            return now - last >= self.checkpointInterval
-        }
+        self.state.withLock { $0.checkpointDue(now: .now, self.timing) }
     }
 
-    /// When the idle writer should checkpoint its head; nil when a checkpoint covers it, or when
-    /// the last try failed (the next batch, or kmsd stopping, tries again).
     func idleCheckpointDue(_ state: State) -> ContinuousClock.Instant? {
-        guard self.worker != nil, let head = state.head, head.uncovered > 0 else { return nil }
-        let now = ContinuousClock.now
-        if let retry = state.checkpointRetry {
-            guard state.closing, now >= retry else { return nil }
-        }
-        guard !state.closing, let last = state.lastCheckpoint else { return now }
-        return max(now, last + self.checkpointInterval)
+        state.idleCheckpointDue(now: .now, self.timing)
     }
 
     /// Where the chain goes on from: the head row, unless it is behind what this kmsd committed.

@@ -18,24 +18,11 @@ extension AuditLog {
         var dropped = 0
     }
 
-    /// What the watchdog found on one tick, acted on outside the lock.
-    private struct Tick {
-        var late: [Waiter] = []
-        var began: String?
-        var closeConnection: PostgresConnection?
-        var cancelWriter: Task<Void, Never>?
-        var startWriter = false
-        var stopWriter: CheckedContinuation<Wake, Never>?
-        var idle = false
-    }
-
     /// Refuses a request before it does anything while the log cannot take records: it would
     /// only do work whose result must be withheld. Once nothing of the outage is left to write,
     /// requests go through again, and the first commit ends the outage.
     public func admit() throws(KMSError) {
-        let refusing = self.state.withLock { state in
-            state.outage != nil && !(state.queue.isEmpty && state.writing.isEmpty)
-        }
+        let refusing = self.state.withLock { $0.refusing }
         if refusing {
             throw KMSError.internalFailure("the audit log cannot be written at the moment, so nothing was done; retry later")
         }
@@ -48,18 +35,7 @@ extension AuditLog {
     /// queue, and the writer stops until the watchdog starts it again after a backoff.
     func failed(_ batch: [Waiter], error: any Error) {
         let (began, watch) = self.state.withLock { state -> (Bool, Bool) in
-            state.writing = []
-            state.writingSince = nil
-            state.writerConnection = nil
-            state.leasingSince = nil
-            state.flushing = false
-            state.writerTask = nil
-            state.queue.insert(contentsOf: batch, at: 0)
-            let began = state.outage == nil
-            if began { state.outage = Outage(since: .now, cause: "\(String(reflecting: error))") }
-            state.outage?.failedWrites += 1
-            state.retryAt = .now + state.backoff
-            state.backoff = min(state.backoff * 2, Self.maximumBackoff)
+            let began = state.failed(batch, cause: String(reflecting: error), now: .now)
             let watch = !state.watching
             state.watching = true
             return (began, watch)
@@ -76,10 +52,7 @@ extension AuditLog {
 
     /// A batch committed: ends the outage, if there was one, with one line that says what it cost.
     func recovered(late: Int) {
-        let outage = self.state.withLock { state -> Outage? in
-            state.backoff = Self.firstBackoff
-            return state.outage.take()
-        }
+        let outage = self.state.withLock { $0.recovered() }
         guard let outage else { return }
         self.logger.warning("the audit log is written again; the records kept during the outage are committed", metadata: [
             "chain": "\(self.chain)", "outage": "\(ContinuousClock.now - outage.since)", "failed_commits": "\(outage.failedWrites)",
@@ -109,45 +82,7 @@ extension AuditLog {
         let tick = min(self.timeout / 4, .milliseconds(250))
         while true {
             try? await Task.sleep(for: tick)
-            let now = ContinuousClock.now
-            let deadline = now - self.timeout
-            let found = self.state.withLock { state -> Tick in
-                var found = Tick()
-                // Late records stay queued and are still written: the operation happened, only
-                // its answer is withheld. A request already answered is not counted again.
-                found.late = (state.writing + state.queue.prefix { $0.enqueued < deadline }).filter { $0.enqueued < deadline && $0.waiting }
-                if let since = state.writingSince, now - since > self.timeout, let connection = state.writerConnection {
-                    state.writingSince = nil
-                    found.closeConnection = connection
-                }
-                if let since = state.leasingSince, now - since > self.timeout {
-                    state.leasingSince = nil
-                    found.cancelWriter = state.writerTask
-                }
-                if let retry = state.retryAt, now >= retry, !state.flushing {
-                    state.retryAt = nil
-                    if !state.queue.isEmpty {
-                        state.flushing = true
-                        found.startWriter = true
-                    }
-                }
-                // A writer waiting to checkpoint its head is left to do it.
-                if let writer = state.idleWriter, state.queue.isEmpty, self.idleCheckpointDue(state) == nil,
-                   now - state.idleSince >= Self.linger {
-                    state.idleWriter = nil
-                    state.flushing = false
-                    state.writerTask = nil
-                    found.stopWriter = writer
-                }
-                if !found.late.isEmpty, state.outage == nil {
-                    state.outage = Outage(since: now, cause: "records not committed within \(self.timeout)")
-                    found.began = state.outage?.cause
-                }
-                found.idle = state.queue.isEmpty && state.writing.isEmpty && state.idleWriter == nil && state.retryAt == nil
-                    && !found.startWriter
-                if found.idle { state.watching = false }
-                return found
-            }
+            let found = self.state.withLock { $0.tick(now: .now, self.timing) }
             found.stopWriter?.resume(returning: .stop)
             if let cause = found.began { self.logOutage(cause: cause) }
             var withheld = 0

@@ -37,8 +37,8 @@ public final class AuditLog: Sendable {
         /// Unsafe (no checking box per request): the Mutex's take() resumes it exactly once.
         private let state: Mutex<State>
 
-        init(_ entry: AuditEntry, pending: PendingAudit?, _ continuation: UnsafeContinuation<Void, any Error>?) {
-            self.enqueued = .now
+        init(_ entry: AuditEntry, pending: PendingAudit?, _ continuation: UnsafeContinuation<Void, any Error>?, enqueued: ContinuousClock.Instant = .now) {
+            self.enqueued = enqueued
             self.pending = pending
             self.state = Mutex(State(entry: entry, continuation: continuation))
         }
@@ -149,6 +149,7 @@ public final class AuditLog: Sendable {
     /// A batch brings a checkpoint when the last is this old (zero: every batch); a head left
     /// uncovered when records stop is checkpointed this long after the last checkpoint.
     let checkpointInterval: Duration
+    var timing: Timing { Timing(timeout: self.timeout, checkpointInterval: self.checkpointInterval, checkpoints: self.worker != nil) }
     static let maximumBatch = 2000
     /// Records of refused requests kept while the log cannot be written; past it they are
     /// dropped (counted). Records of operations that did something are kept beyond it: the
