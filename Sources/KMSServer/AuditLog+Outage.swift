@@ -47,7 +47,7 @@ extension AuditLog {
         }
         self.noteWithheld(withheld)
         if began { self.logOutage(cause: String(reflecting: error)) }
-        if watch { Task { await self.watch() } }
+        if watch { Self.detachedFromRequest { Task { await self.watch() } } }
     }
 
     /// A batch committed: ends the outage, if there was one, with one line that says what it cost.

@@ -92,7 +92,15 @@ extension AuditLog.State {
     mutating func tick(now: ContinuousClock.Instant, _ timing: AuditLog.Timing) -> AuditLog.Tick {
         var found = AuditLog.Tick()
         let deadline = now - timing.timeout
-        found.late = (self.writing + self.queue.prefix { $0.enqueued < deadline }).filter { $0.enqueued < deadline && $0.waiting }
+        // Requests whose own time is over are answered too, wherever they are in the queue;
+        // only records older than the log's timeout make an outage.
+        var logLate = false
+        found.late = (self.writing + self.queue).filter { waiter in
+            let overdue = waiter.enqueued < deadline
+            guard overdue || waiter.requestDeadline.map({ $0 <= now }) == true, waiter.waiting else { return false }
+            logLate = logLate || overdue
+            return true
+        }
         if let since = self.writingSince, now - since > timing.timeout {
             self.writingSince = nil
             found.writeOverdue = true
@@ -118,7 +126,7 @@ extension AuditLog.State {
             self.writerTask = nil
             found.stopWriter = writer
         }
-        if !found.late.isEmpty, self.outage == nil {
+        if logLate, self.outage == nil {
             self.outage = AuditLog.Outage(since: now, cause: "records not committed within \(timing.timeout)")
             found.began = self.outage?.cause
         }

@@ -31,14 +31,21 @@ public final class AuditLog: Sendable {
         }
 
         let enqueued: ContinuousClock.Instant
+        /// When the request's own time is over (RequestDeadline): it is answered then even if the
+        /// log is healthy, which is no outage.
+        let requestDeadline: ContinuousClock.Instant?
         /// Set when the record was committed with its change: its caller is told of success
         /// whatever happens here, and the writer removes it from the outbox as it chains it.
         let pending: PendingAudit?
         /// Unsafe (no checking box per request): the Mutex's take() resumes it exactly once.
         private let state: Mutex<State>
 
-        init(_ entry: AuditEntry, pending: PendingAudit?, _ continuation: UnsafeContinuation<Void, any Error>?, enqueued: ContinuousClock.Instant = .now) {
+        init(
+            _ entry: AuditEntry, pending: PendingAudit?, _ continuation: UnsafeContinuation<Void, any Error>?,
+            enqueued: ContinuousClock.Instant = .now, requestDeadline: ContinuousClock.Instant? = RequestDeadline.current
+        ) {
             self.enqueued = enqueued
+            self.requestDeadline = requestDeadline
             self.pending = pending
             self.state = Mutex(State(entry: entry, continuation: continuation))
         }
@@ -196,7 +203,7 @@ public final class AuditLog: Sendable {
     /// Queues records committed with their changes by a kmsd that stopped before chaining them
     /// (`AuditOutbox.pending`); nobody waits for them.
     public func adopt(_ records: [PendingAudit]) {
-        for record in records { self.enqueue(Waiter(record.entry, pending: record, nil)) }
+        for record in records { self.enqueue(Waiter(record.entry, pending: record, nil, requestDeadline: nil)) }
     }
 
     private func enqueue(_ waiter: Waiter) {
@@ -227,12 +234,14 @@ public final class AuditLog: Sendable {
         }
         writer?.resume(returning: .records)
         if start { self.startWriter() }
-        if watch { Task { await self.watch() } }
+        if watch { Self.detachedFromRequest { Task { await self.watch() } } }
     }
 
     /// Starts a writer task (`state.flushing` is set by the caller).
     func startWriter(checkpointFirst: Bool = false) {
-        let task = Task(executorPreference: self.executor) { await self.drain(checkpointFirst: checkpointFirst) }
+        // The writer serves every request, not the one whose record happened to start it: it
+        // must not inherit that request's deadline.
+        let task = Self.detachedFromRequest { Task(executorPreference: self.executor) { await self.drain(checkpointFirst: checkpointFirst) } }
         self.state.withLock { state in
             if state.flushing, state.writerTask == nil { state.writerTask = task }
         }
@@ -344,7 +353,7 @@ public final class AuditLog: Sendable {
                 return (false, watch)
             }
             if ready { continuation.resume(returning: .records) }
-            if watch { Task { await self.watch() } }
+            if watch { Self.detachedFromRequest { Task { await self.watch() } } }
             if !ready { self.armCheckpointTimer() }
         }
     }
@@ -359,7 +368,7 @@ public final class AuditLog: Sendable {
             return due
         }
         guard let due else { return }
-        Task {
+        Self.detachedFromRequest { Task {
             try? await Task.sleep(until: due, clock: .continuous)
             let writer = self.state.withLock { state -> CheckedContinuation<Wake, Never>? in
                 if state.checkpointTimer == due { state.checkpointTimer = nil }
@@ -368,7 +377,7 @@ public final class AuditLog: Sendable {
                 return state.idleWriter
             }
             if let writer { writer.resume(returning: .checkpoint) } else { self.armCheckpointTimer() }
-        }
+        } }
     }
 
     /// Resumes the idle writer, if one waits, to checkpoint its head.

@@ -30,6 +30,8 @@ public struct KMSDaemon: Service {
         /// How often request counts are written; a crash loses at most this much of them.
         public var usageFlushInterval: Duration = .seconds(10)
         public var auditTimeout: Duration = .seconds(5)
+        /// How long a request may take in kmsd, all its waits included (`--request-timeout-seconds`).
+        public var requestTimeout: Duration = KMSService.defaultRequestTimeout
         /// This kmsd's audit chain (`--audit-chain`; by default its host name).
         public var auditChain = AuditRecord.defaultChain
         /// A batch of audit records brings kms-cryptod's checkpoint of the chain's head when the
@@ -91,7 +93,8 @@ public struct KMSDaemon: Service {
             lastUsageFlushInterval: self.settings.lastUsageFlushInterval,
             usageFlushInterval: self.settings.usageFlushInterval, auditTimeout: self.settings.auditTimeout,
             auditChain: self.settings.auditChain, auditCheckpointInterval: self.settings.auditCheckpointInterval,
-            limits: RequestLimits(perPrincipal: self.settings.principalRate, perSource: self.settings.sourceRate)
+            limits: RequestLimits(perPrincipal: self.settings.principalRate, perSource: self.settings.sourceRate),
+            requestTimeout: self.settings.requestTimeout
         )
         try await self.adoptPendingAuditRecords(into: service.auditLog)
         let authenticator = ConnectionAuthenticator(

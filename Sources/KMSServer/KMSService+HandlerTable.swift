@@ -14,43 +14,47 @@ extension KMSService {
             _ operation: @escaping @Sendable (KMSService) -> (Request, Caller) async throws(KMSError) -> Response
         ) {
             table.register(method) { request, context in
-                let started = ContinuousClock.now
-                var caller: Caller
-                do {
-                    try self.limits.admit(source: context.connection.remoteIP)
-                    caller = try await self.gate.caller(for: context.connection)
-                    caller.requestID = context.externalID ?? RequestID.next()
-                    caller.operation = method.name
-                } catch {
-                    try await self.audit(nil, context: context, operation: method.name, error: error)
-                    throw error
+                // Every wait inside the request (a lookup, the worker, its record) gives up by
+                // this deadline, so the caller hears kmsd's answer before its own timeout.
+                try await RequestDeadline.$current.withValue(ContinuousClock.now + self.requestTimeout(for: method.name)) {
+                    let started = ContinuousClock.now
+                    var caller: Caller
+                    do {
+                        try self.limits.admit(source: context.connection.remoteIP)
+                        caller = try await self.gate.caller(for: context.connection)
+                        caller.requestID = context.externalID ?? RequestID.next()
+                        caller.operation = method.name
+                    } catch {
+                        try await self.audit(nil, context: context, operation: method.name, error: error)
+                        throw error
+                    }
+                    do {
+                        // Sizes and shapes next, once the caller is known (so the refusal is counted
+                        // and audited as theirs): no key is looked up or authorized, and nothing of
+                        // the request is recorded, for a request that breaks them.
+                        if let checked = request as? any EdgeChecked { try checked.checkAtEdge() }
+                        try self.limits.admit(principal: caller.principalARN)
+                        // While the audit log cannot be written, nothing is done whose result would
+                        // have to be withheld.
+                        try self.auditLog?.admit()
+                    } catch {
+                        try await self.audit(caller, context: context, operation: method.name, error: error)
+                        ServiceMetrics.shared.request(method.name, result: Self.code(of: error), duration: ContinuousClock.now - started)
+                        throw error
+                    }
+                    let response: Response
+                    do {
+                        response = try await operation(self)(request, caller)
+                    } catch {
+                        try await self.audit(caller, context: context, operation: method.name, error: error)
+                        ServiceMetrics.shared.request(method.name, result: Self.code(of: error), duration: ContinuousClock.now - started)
+                        throw error
+                    }
+                    // No success is answered before its record is durable.
+                    try await self.audit(caller, context: context, operation: method.name, error: nil)
+                    ServiceMetrics.shared.request(method.name, result: "ok", duration: ContinuousClock.now - started)
+                    return response
                 }
-                do {
-                    // Sizes and shapes next, once the caller is known (so the refusal is counted
-                    // and audited as theirs): no key is looked up or authorized, and nothing of
-                    // the request is recorded, for a request that breaks them.
-                    if let checked = request as? any EdgeChecked { try checked.checkAtEdge() }
-                    try self.limits.admit(principal: caller.principalARN)
-                    // While the audit log cannot be written, nothing is done whose result would
-                    // have to be withheld.
-                    try self.auditLog?.admit()
-                } catch {
-                    try await self.audit(caller, context: context, operation: method.name, error: error)
-                    ServiceMetrics.shared.request(method.name, result: Self.code(of: error), duration: ContinuousClock.now - started)
-                    throw error
-                }
-                let response: Response
-                do {
-                    response = try await operation(self)(request, caller)
-                } catch {
-                    try await self.audit(caller, context: context, operation: method.name, error: error)
-                    ServiceMetrics.shared.request(method.name, result: Self.code(of: error), duration: ContinuousClock.now - started)
-                    throw error
-                }
-                // No success is answered before its record is durable.
-                try await self.audit(caller, context: context, operation: method.name, error: nil)
-                ServiceMetrics.shared.request(method.name, result: "ok", duration: ContinuousClock.now - started)
-                return response
             }
         }
         serve(KMSMethod.createKey) { $0.createKey }

@@ -29,6 +29,18 @@ public final class KMSService: Sendable {
     let limits: RequestLimits
     let logger: Logger
     let now: @Sendable () -> Date
+    /// How long a request may take in kmsd, everything included (operations that generate key
+    /// pairs get `WorkerPool.slowFactor` times as long, as their worker calls do).
+    let requestTimeout: Duration
+
+    /// Operations that may generate a key pair in kms-cryptod.
+    static let slowOperations: Set<String> = [
+        "CreateKey", "GenerateDataKeyPair", "GenerateDataKeyPairWithoutPlaintext", "GetParametersForImport",
+    ]
+
+    func requestTimeout(for operation: String) -> Duration {
+        Self.slowOperations.contains(operation) ? self.requestTimeout * WorkerPool.slowFactor : self.requestTimeout
+    }
 
     public init(
         scope: ServiceScope,
@@ -44,8 +56,10 @@ public final class KMSService: Sendable {
         auditCheckpointInterval: Duration = .milliseconds(100),
         audit: Bool = true,
         limits: RequestLimits = RequestLimits(),
+        requestTimeout: Duration = KMSService.defaultRequestTimeout,
         now: @escaping @Sendable () -> Date = { Date() }
     ) {
+        self.requestTimeout = requestTimeout
         self.scope = scope
         self.keys = KeyStore(client: client, logger: logger)
         self.aliases = AliasStore(client: client, scope: scope, logger: logger)
@@ -78,13 +92,19 @@ public final class KMSService: Sendable {
 /// query on a stalled connection never returns by itself.
 let storeCallLimit = Duration.seconds(5)
 
+extension KMSService {
+    /// Below KMSClient's own timeout (10 s) with room for the network and the client's queue,
+    /// so a client hears kmsd's retryable error rather than timing out by itself.
+    public static let defaultRequestTimeout = Duration.seconds(8)
+}
+
 /// Runs a database call within `storeCallLimit`, turning its failures into a retryable internal
 /// error: the caller learns nothing about the database, the log does. KMSErrors pass through.
 func storeCall<T: Sendable>(logger: Logger, _ body: @escaping @Sendable () async throws -> T) async throws(KMSError) -> T {
     let started = ContinuousClock.now
     ServiceMetrics.shared.databaseCallStarted()
     do {
-        let result = try await withDeadline(storeCallLimit, body)
+        let result = try await withDeadline(RequestDeadline.bound(storeCallLimit), body)
         ServiceMetrics.shared.databaseCallEnded(duration: ContinuousClock.now - started, failed: false)
         return result
     } catch let error as KMSError {

@@ -49,7 +49,13 @@ public final class WorkerPool: Sendable {
     /// side effects, so that is safe. One that got no answer in time is not: the worker is
     /// busy or stalled, and a second wait would double the caller's.
     public func call<Request, Response>(_ method: RPCMethod<Request, Response>, _ request: Request) async throws(KMSError) -> Response {
-        let timeout = Self.isSlow(method.name, request) ? self.timeout * Self.slowFactor : self.timeout
+        var timeout = Self.isSlow(method.name, request) ? self.timeout * Self.slowFactor : self.timeout
+        // No longer than the request has left (an earlier wait may have used most of it).
+        if let deadline = RequestDeadline.current {
+            let left = deadline - ContinuousClock.now
+            let nanoseconds = max(0, left.components.seconds * 1_000_000_000 + left.components.attoseconds / 1_000_000_000)
+            timeout = min(timeout, .nanoseconds(max(1, nanoseconds)))
+        }
         var attempt = 0
         while true {
             attempt += 1

@@ -37,6 +37,7 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Seconds between looks for a root key re-wrap job to resume (KMSD_REWRAP_INTERVAL_SECONDS). Default 5.") var rewrapIntervalSeconds: Int?
     @Option(help: "Seconds between writes of request counts; a crash loses at most this much (KMSD_USAGE_FLUSH_SECONDS). Default 10.") var usageFlushSeconds: Int?
     @Option(help: "Seconds a request waits for its audit record to be committed before it fails, retryable, with its result withheld (KMSD_AUDIT_TIMEOUT_SECONDS). Default 5.") var auditTimeoutSeconds: Int?
+    @Option(help: "Seconds a request may take in kmsd, every wait included (database, kms-cryptod, its audit record), before it fails, retryable; operations that may generate a key pair get 4 times as long (KMSD_REQUEST_TIMEOUT_SECONDS). Default 8, below KMSClient's 10.") var requestTimeoutSeconds: Int?
     @Option(help: "This kmsd's audit chain: its records link only to one another, so replicas never wait on one another (KMSD_AUDIT_CHAIN; 1-128 of letters, digits, '.', '_', '-'). Default: the host name (the pod's name on Kubernetes).") var auditChain: String?
     @Option(help: "Milliseconds between checkpoints of this kmsd's audit chain by kms-cryptod: a batch of records brings one when the last is this old, and records left without one get theirs this long after it; 0: every batch (KMSD_AUDIT_CHECKPOINT_MS). Default 100.") var auditCheckpointMs: Int?
     @Option(help: "Seconds between writes of keys' last use; a crash loses at most this much (KMSD_LAST_USE_FLUSH_SECONDS). Default 10.") var lastUseFlushSeconds: Int?
@@ -97,6 +98,7 @@ struct Serve: AsyncParsableCommand {
         settings.rewrapInterval = .seconds(max(1, pick(rewrapIntervalSeconds, "REWRAP_INTERVAL_SECONDS", file.rewrapIntervalSeconds, { Int($0) }) ?? 5))
         settings.usageFlushInterval = .seconds(max(1, pick(usageFlushSeconds, "USAGE_FLUSH_SECONDS", file.usageFlushSeconds, { Int($0) }) ?? 10))
         settings.auditTimeout = .seconds(max(1, pick(auditTimeoutSeconds, "AUDIT_TIMEOUT_SECONDS", file.auditTimeoutSeconds, { Int($0) }) ?? 5))
+        settings.requestTimeout = .seconds(max(1, pick(requestTimeoutSeconds, "REQUEST_TIMEOUT_SECONDS", file.requestTimeoutSeconds, { Int($0) }) ?? 8))
         settings.auditChain = pick(auditChain, "AUDIT_CHAIN", file.auditChain, { $0 }) ?? Self.hostChain()
         let checkpointMs = pick(auditCheckpointMs, "AUDIT_CHECKPOINT_MS", file.auditCheckpointMs, { Int($0) }) ?? 100
         guard (0...60_000).contains(checkpointMs) else { throw ValidationError("--audit-checkpoint-ms must be 0..60000") }

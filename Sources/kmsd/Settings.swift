@@ -20,6 +20,7 @@ struct SettingsFile: Decodable {
     var lastUseFlushSeconds: Int?
     var usageFlushSeconds: Int?
     var auditTimeoutSeconds: Int?
+    var requestTimeoutSeconds: Int?
     var auditChain: String?
     var auditCheckpointMs: Int?
     var rewrapIntervalSeconds: Int?

@@ -20,12 +20,14 @@ import Testing
     }
 
     /// A request waiting for its record (a real suspended continuation), and what it was told.
-    static func waitingRequest(enqueued: ContinuousClock.Instant) async -> (AuditLog.Waiter, Task<String, Never>) {
+    static func waitingRequest(
+        enqueued: ContinuousClock.Instant, requestDeadline: ContinuousClock.Instant? = nil
+    ) async -> (AuditLog.Waiter, Task<String, Never>) {
         let (stream, handOut) = AsyncStream.makeStream(of: AuditLog.Waiter.self)
         let answer = Task { () -> String in
             do {
                 try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
-                    handOut.yield(AuditLog.Waiter(Self.entry(), pending: nil, continuation, enqueued: enqueued))
+                    handOut.yield(AuditLog.Waiter(Self.entry(), pending: nil, continuation, enqueued: enqueued, requestDeadline: requestDeadline))
                 }
                 return "ok"
             } catch {
@@ -58,6 +60,35 @@ import Testing
         tick = state.tick(now: Self.t0 + .milliseconds(1350), Self.timing)
         #expect(tick.late.isEmpty && tick.began == nil)
         #expect(state.outage?.since == Self.t0 + .milliseconds(1100))
+    }
+
+    @Test func aRequestWhoseOwnTimeIsOverIsAnsweredWithoutAnOutage() async {
+        var state = AuditLog.State()
+        let (early, earlyAnswer) = await Self.waitingRequest(enqueued: Self.t0, requestDeadline: Self.t0 + .milliseconds(300))
+        let (other, _) = await Self.waitingRequest(enqueued: Self.t0, requestDeadline: nil)
+        state.queue = [other, early]
+        var tick = state.tick(now: Self.t0 + .milliseconds(299), Self.timing)
+        #expect(tick.late.isEmpty)
+        tick = state.tick(now: Self.t0 + .milliseconds(300), Self.timing)
+        #expect(tick.late.count == 1 && tick.late.first === early, "found behind a request still in time")
+        #expect(tick.began == nil && state.outage == nil, "a request out of time is no outage of the log")
+        for late in tick.late { late.resume(failing: KMSError.Code.internalFailure.rawValue, error: AuditLog.TimedOut()) }
+        #expect(await earlyAnswer.value == "the audit record was not committed in time")
+        tick = state.tick(now: Self.t0 + .milliseconds(1001), Self.timing)
+        #expect(tick.late.count == 1 && tick.late.first === other && tick.began != nil, "the log's own timeout still makes one")
+        other.resume()
+    }
+
+    @Test func waitsAreBoundedByWhatIsLeftOfTheRequest() async {
+        #expect(RequestDeadline.bound(.seconds(5)) == .seconds(5), "outside a request: the wait's own bound")
+        await RequestDeadline.$current.withValue(Self.t0 + .seconds(2)) {
+            #expect(RequestDeadline.bound(.seconds(5), now: Self.t0) == .seconds(2))
+            #expect(RequestDeadline.bound(.seconds(1), now: Self.t0) == .seconds(1))
+            #expect(RequestDeadline.bound(.seconds(5), now: Self.t0 + .seconds(3)) == .zero)
+            // Tasks the request starts (withDeadline's work) inherit it.
+            let inherited = await Task { RequestDeadline.current }.value
+            #expect(inherited == Self.t0 + .seconds(2))
+        }
     }
 
     @Test func aStuckCommitAndAStuckLeaseAreEachGivenUpOnce() {

@@ -216,6 +216,37 @@ import Testing
         await faults.stop()
     }
 
+    /// A request's waits together end by its deadline (`--request-timeout-seconds`), whatever each
+    /// one's own bound: kms-cryptod stalled, with a worker timeout of a minute, still fails the
+    /// requests in about three seconds, retryable. The bound asserted is half the worker timeout:
+    /// it tells the request deadline from the worker's, not a timing.
+    @Test func aRequestEndsByItsDeadlineWhateverItsWaitsAllow() async throws {
+        let faults = try await FaultStack.start(kmsdArguments: Self.arguments + ["--worker-timeout-seconds", "60", "--request-timeout-seconds", "3"])
+        let stack = faults.stack
+        let kms = try Self.onceClient(stack, timeout: .seconds(90))
+        // Set up with a client that retries: on a loaded machine a short deadline may cut a
+        // setup call, which is not what is tested.
+        let setup = try stack.kmsd.client(credentials: stack.adminCredentials) { $0.maxAttempts = 5 }
+        let key = try await setup.createKey("request deadline")
+        let blob = try await setup.encrypt(key.keyID, [1])
+        await setup.close()
+        // The tested client's connection is authenticated before the fault (authentication
+        // needs kms-cryptod too, and the client's handshake deadline is not what is tested).
+        let warm = await untilSuccess("Encrypt before the stall") { _ = try await kms.encrypt(key.keyID, [0]) }
+        #expect(warm.succeeded, "\(warm)")
+        faults.worker.set(.stall)
+        let outcomes = await concurrently(Self.workerRequests(kms, key: key.keyID, blob: blob))
+        for outcome in outcomes {
+            #expect(outcome.code == "DependencyTimeoutException" && outcome.error?.retryable == true, "\(outcome)")
+            #expect(outcome.elapsed < .seconds(30), "the request waited out the worker's own timeout: \(outcome)")
+        }
+        faults.worker.set(.pass)
+        let recovered = await untilSuccess("Encrypt after the stall") { _ = try await kms.encrypt(key.keyID, [2]) }
+        #expect(recovered.succeeded, "\(recovered)")
+        await kms.close()
+        await faults.stop()
+    }
+
     /// Requests that each need kms-cryptod: an encryption, a data key and a decryption.
     static func workerRequests(_ kms: KMSClient, key: String, blob: Data) -> [(String, @Sendable () async throws -> Void)] {
         [
