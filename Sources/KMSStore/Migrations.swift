@@ -332,6 +332,7 @@ public enum Migrations {
         auditCheckpoints,
         auditPending,
         auditFilters,
+        usageFlushes,
     ]
 
     /// Applies every migration not yet recorded. Safe to call from several processes at once.

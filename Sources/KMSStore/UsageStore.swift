@@ -36,20 +36,33 @@ public struct UsageStore: Sendable {
         self.logger = logger
     }
 
-    /// Adds a batch of counts (one statement, whatever its size).
-    public func add(_ counts: [UsageKey: UsageCount]) async throws {
-        guard !counts.isEmpty else { return }
+    /// Adds a batch of counts (one statement, whatever its size), once: a batch sent again with
+    /// the same `id` (its first commit's answer was lost) adds nothing. True when this call added it.
+    @discardableResult
+    public func add(_ counts: [UsageKey: UsageCount], id: UUID = UUID()) async throws -> Bool {
+        guard !counts.isEmpty else { return false }
         let entries = Array(counts)
-        try await self.client.query(
+        let rows = try await self.client.query(
             """
-            INSERT INTO kms_usage (account_id, key_arn, operation, hour, requests, failed)
-            SELECT * FROM unnest(\(entries.map(\.key.account)), \(entries.map(\.key.keyARN)), \(entries.map(\.key.operation)),
-                \(entries.map(\.key.hour)), \(entries.map(\.value.requests)), \(entries.map(\.value.failed)))
-            ON CONFLICT (account_id, key_arn, operation, hour)
-            DO UPDATE SET requests = kms_usage.requests + EXCLUDED.requests, failed = kms_usage.failed + EXCLUDED.failed
+            WITH pruned AS (
+                DELETE FROM kms_usage_flushes WHERE added_at < now() - interval '1 day'
+            ), claimed AS (
+                INSERT INTO kms_usage_flushes (id) VALUES (\(id)) ON CONFLICT (id) DO NOTHING RETURNING 1
+            ), added AS (
+                INSERT INTO kms_usage (account_id, key_arn, operation, hour, requests, failed)
+                SELECT * FROM unnest(\(entries.map(\.key.account)), \(entries.map(\.key.keyARN)), \(entries.map(\.key.operation)),
+                    \(entries.map(\.key.hour)), \(entries.map(\.value.requests)), \(entries.map(\.value.failed)))
+                WHERE EXISTS (SELECT 1 FROM claimed)
+                ON CONFLICT (account_id, key_arn, operation, hour)
+                DO UPDATE SET requests = kms_usage.requests + EXCLUDED.requests, failed = kms_usage.failed + EXCLUDED.failed
+            )
+            SELECT count(*)::bigint FROM claimed
             """,
             logger: self.logger
         )
+        var added = false
+        for try await claimed in rows.decode(Int64.self) { added = claimed > 0 }
+        return added
     }
 
     /// Totals per key and operation over [from, to).

@@ -54,6 +54,21 @@ func untilSuccess(attempts: Int = 20, interval: Duration = .milliseconds(500), _
     return last
 }
 
+/// A setup step, tried again while kmsd refuses it retryably: with a one-second audit timeout
+/// on a loaded machine a slow commit can start an outage before the fault does, and the setup
+/// is not what is tested. A step that keeps failing fails the test.
+func settingUp<T: Sendable>(_ label: String, _ body: () async throws -> T) async throws -> T {
+    var attempt = 0
+    while true {
+        attempt += 1
+        do {
+            return try await body()
+        } catch let error as KMSClientError where error.retryable && attempt < 20 {
+            try await Task.sleep(for: .milliseconds(500))
+        }
+    }
+}
+
 extension KMSClient {
     func generateDataKey(_ keyID: String, context: [String: String]) async throws -> KMSGenerateDataKeyResponse {
         var request = KMSGenerateDataKeyRequest()

@@ -66,8 +66,8 @@ import Testing
     func answerLost(_ faults: FaultStack) async throws {
         let stack = faults.stack
         let kms = try Self.onceClient(stack, timeout: Self.auditBound + .seconds(2))
-        let key = try await kms.createKey("lost answer")
-        _ = try await kms.encrypt(key.keyID, [1], context: ["n": "warm"])
+        let key = try await settingUp("CreateKey") { try await kms.createKey("lost answer") }
+        _ = try await settingUp("Encrypt") { try await kms.encrypt(key.keyID, [1], context: ["n": "warm"]) }
 
         faults.database.set(.deaf)
         let lost = await timed("Encrypt n=deaf") { _ = try await kms.encrypt(key.keyID, [2], context: ["n": "deaf"]) }
@@ -103,8 +103,8 @@ import Testing
     func postgresFault(_ fault: FaultProxy.Mode, everyCryptoRequestFails: Bool, _ faults: FaultStack) async throws {
         let stack = faults.stack
         let kms = try Self.onceClient(stack, timeout: Self.auditBound + .seconds(2))
-        let key = try await kms.createKey("faults")
-        _ = try await kms.encrypt(key.keyID, [1], context: ["n": "warm"])
+        let key = try await settingUp("CreateKey") { try await kms.createKey("faults") }
+        _ = try await settingUp("Encrypt") { try await kms.encrypt(key.keyID, [1], context: ["n": "warm"]) }
         let pids = (stack.kmsd.pid, stack.worker.process?.processIdentifier)
 
         faults.database.set(fault)
@@ -168,8 +168,8 @@ import Testing
     @Test func workerKilledFailsRetryableAndKmsdRecoversWhenItReturns() async throws {
         let stack = try await KMSStack.start(kmsdArguments: Self.arguments)
         let kms = try Self.onceClient(stack, timeout: Self.clientDefaultTimeout)
-        let key = try await kms.createKey("worker")
-        let blob = try await kms.encrypt(key.keyID, [1])
+        let key = try await settingUp("CreateKey") { try await kms.createKey("worker") }
+        let blob = try await settingUp("Encrypt") { try await kms.encrypt(key.keyID, [1]) }
         let pid = stack.kmsd.pid
 
         await stack.worker.crash()
@@ -190,8 +190,8 @@ import Testing
         let faults = try await FaultStack.start(kmsdArguments: Self.arguments)
         let stack = faults.stack
         let kms = try Self.onceClient(stack, timeout: Self.clientDefaultTimeout)
-        let key = try await kms.createKey("worker link")
-        let blob = try await kms.encrypt(key.keyID, [1])
+        let key = try await settingUp("CreateKey") { try await kms.createKey("worker link") }
+        let blob = try await settingUp("Encrypt") { try await kms.encrypt(key.keyID, [1]) }
         let pids = (stack.kmsd.pid, stack.worker.process?.processIdentifier)
 
         for fault in [FaultProxy.Mode.stall, .garbage, .drop] {
