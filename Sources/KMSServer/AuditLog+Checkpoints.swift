@@ -103,11 +103,12 @@ extension AuditLog {
                 }
                 guard let made = await self.makeCheckpoint(of: base) else { return }
                 let head = base.checkpointed(made)
-                if try await self.store.checkpoint(made, head: head, expecting: row, on: connection) {
+                let expected = row
+                if try await self.bounded(connection, { try await self.store.checkpoint(made, head: head, expecting: expected, on: connection) }) {
                     self.committed(head, checkpointed: true)
                     return
                 }
-                row = try await self.store.head(of: self.chain, on: connection)
+                row = try await self.bounded(connection) { try await self.store.head(of: self.chain, on: connection) }
             }
         } catch {
             self.state.withLock { $0.head = nil }

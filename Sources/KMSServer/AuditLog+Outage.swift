@@ -86,7 +86,11 @@ extension AuditLog {
             found.stopWriter?.resume(returning: .stop)
             if let cause = found.began { self.logOutage(cause: cause) }
             var withheld = 0
-            for waiter in found.late where waiter.resume(failing: KMSError.Code.internalFailure.rawValue, error: TimedOut()) {
+            if found.leaseOverdue {
+                ServiceMetrics.shared.auditFailures.increment()
+                self.logger.debug("the audit writer got no database connection in time; trying again with another", metadata: ["chain": "\(self.chain)"])
+            }
+            for waiter in found.late + found.abandoned where waiter.resume(failing: KMSError.Code.internalFailure.rawValue, error: TimedOut()) {
                 if waiter.pending == nil { withheld += 1 }
             }
             self.noteWithheld(withheld)

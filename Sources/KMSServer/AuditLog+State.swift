@@ -28,6 +28,8 @@ extension AuditLog {
         /// The writer's task, to cancel: it got no connection from the pool in time.
         var cancelWriter: Task<Void, Never>?
         var leaseOverdue = false
+        /// The batch of the writer given up on, queued again: its requests are told it failed.
+        var abandoned: [AuditLog.Waiter] = []
         /// The backoff after a failure is over and records wait: start a writer.
         var startWriter = false
         /// The idle writer, to stop: nothing came for `linger`.
@@ -107,9 +109,16 @@ extension AuditLog.State {
             found.closeConnection = self.writerConnection
         }
         if let since = self.leasingSince, now - since > timing.timeout {
-            self.leasingSince = nil
+            // No connection in time (a pool waiting for a PostgreSQL that is down): the writer
+            // is cancelled and given up on, as a failed commit, whether or not the cancellation
+            // reaches it; the next try comes after the backoff.
             found.leaseOverdue = true
             found.cancelWriter = self.writerTask
+            found.abandoned = self.writing
+            self.generation += 1
+            if self.failed(self.writing, cause: "no database connection within \(timing.timeout)", now: now) {
+                found.began = self.outage?.cause
+            }
         }
         if let retry = self.retryAt, now >= retry, !self.flushing {
             self.retryAt = nil

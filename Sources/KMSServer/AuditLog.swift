@@ -87,6 +87,10 @@ public final class AuditLog: Sendable {
         /// task, cancelled by the watchdog when no connection comes in time.
         var leasingSince: ContinuousClock.Instant?
         var writerTask: Task<Void, Never>?
+        /// Bumped when the watchdog gives up on a writer stuck waiting for a connection (a
+        /// pool lease does not always end when cancelled): a writer of an older generation
+        /// that gets one after all goes away without touching the log.
+        var generation = 0
         var watching = false
         /// The outage the log is in (nil: healthy), and when the writer tries again.
         var outage: Outage?
@@ -257,7 +261,7 @@ public final class AuditLog: Sendable {
         var earlier: [Waiter] = []
         while true {
             let expected: AuditStore.Head
-            if let cached { expected = cached } else { expected = try await self.store.head(of: self.chain, on: connection) }
+            if let cached { expected = cached } else { expected = try await self.bounded(connection) { try await self.store.head(of: self.chain, on: connection) } }
             if let attempt = self.state.withLock({ $0.attempted.take() }) {
                 // The head row is what the failed attempt would have made it: the attempt
                 // committed after all (hashes cover every record), so its records are chained.
@@ -294,7 +298,10 @@ public final class AuditLog: Sendable {
             let pending = batch.compactMap { $0.pending?.id }
             let written: Bool
             do {
-                written = try await self.store.append(records, checkpoint: checkpoint, head: head, expecting: expected, pending: pending, on: connection)
+                let sent = records, checkpointSent = checkpoint, headSent = head, pendingSent = pending
+                written = try await self.bounded(connection) {
+                    try await self.store.append(sent, checkpoint: checkpointSent, head: headSent, expecting: expected, pending: pendingSent, on: connection)
+                }
             } catch {
                 let attempt = Attempt(head: head, waiters: Set(batch.map(ObjectIdentifier.init)), checkpointed: checkpoint != nil)
                 self.state.withLock { state in
@@ -310,12 +317,25 @@ public final class AuditLog: Sendable {
             cached = nil
             guard !pending.isEmpty else { continue }
             // Another writer may have chained some of these records from the outbox.
-            let still = try await AuditOutbox.stillPending(pending, on: connection, logger: self.logger)
+            let asked = pending
+            let still = try await self.bounded(connection) { try await AuditOutbox.stillPending(asked, on: connection, logger: self.logger) }
             let chainedElsewhere = batch.filter { $0.pending.map { !still.contains($0.id) } ?? false }
             guard !chainedElsewhere.isEmpty else { continue }
             for waiter in chainedElsewhere { waiter.resume() }
             batch.removeAll { waiter in chainedElsewhere.contains { $0 === waiter } }
             if batch.isEmpty { return earlier }
+        }
+    }
+
+    /// A statement on the writer's connection, given up after the log's timeout, the connection
+    /// closed: postgres-nio never answers a query on a connection that closed under it (a reset
+    /// PostgreSQL), and a writer stuck there would keep the log in an outage for good.
+    func bounded<T: Sendable>(_ connection: PostgresConnection, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+        do {
+            return try await withDeadline(self.timeout, executor: EventLoopTaskExecutor(connection.eventLoop), body)
+        } catch let error as DeadlineExceeded {
+            connection.close().whenComplete { _ in }
+            throw error
         }
     }
 
@@ -432,13 +452,21 @@ public final class AuditLog: Sendable {
         }
         var batch: [Waiter] = []
         if case .batch(let first) = pending { batch = first }
-        self.state.withLock { $0.leasingSince = .now }
+        let generation = self.state.withLock { state in
+            state.leasingSince = .now
+            return state.generation
+        }
+        let current = { self.state.withLock { $0.generation == generation } }
         do {
             try await self.store.withConnection { connection in
-                self.state.withLock { state in
+                let given = self.state.withLock { state in
+                    guard state.generation == generation else { return false }
                     state.leasingSince = nil
                     state.writerConnection = connection
+                    return true
                 }
+                // Given up on meanwhile: its batch is queued again and another writer runs.
+                guard given else { return }
                 try await withTaskExecutorPreference(EventLoopTaskExecutor(connection.eventLoop)) {
                     var work: Work? = pending
                     while let current = work {
@@ -460,9 +488,12 @@ public final class AuditLog: Sendable {
                 }
             }
             self.state.withLock { state in
+                guard state.generation == generation else { return }
                 state.writerConnection = nil
                 state.leasingSince = nil
             }
+        } catch _ where !current() {
+            // Given up on by the watchdog while it waited for a connection: nothing to undo.
         } catch is StaleConnection where !staleOnce {
             self.state.withLock { state in
                 state.writerConnection = nil

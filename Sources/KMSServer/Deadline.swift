@@ -11,11 +11,13 @@ struct DeadlineExceeded: Error, CustomStringConvertible {
 /// nor a worker call on a stalled socket returns when cancelled: the caller's bound would be
 /// theirs. `body` is cancelled (a pool checkout waiting for a connection gives up at once) and
 /// left to finish in the background.
-func withDeadline<T: Sendable>(_ limit: Duration, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+func withDeadline<T: Sendable>(
+    _ limit: Duration, executor: (any TaskExecutor)? = nil, _ body: @escaping @Sendable () async throws -> T
+) async throws -> T {
     let outcome = DeadlineOutcome<T>()
     return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
         outcome.state.withLock { $0.continuation = continuation }
-        let work = Task {
+        let work = Task(executorPreference: executor) {
             do { outcome.resume(.success(try await body())) } catch { outcome.resume(.failure(error)) }
         }
         outcome.arm(Task {

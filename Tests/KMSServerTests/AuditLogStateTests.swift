@@ -105,6 +105,30 @@ import Testing
         #expect(!tick.writeOverdue && !tick.leaseOverdue)
     }
 
+    /// A writer that gets no connection in time is given up on whether or not its cancellation
+    /// reaches it (a pool lease may not end when cancelled): its batch is queued again, an
+    /// outage begins, the next writer starts after the backoff, and the old writer, should it
+    /// get a connection after all, finds itself of an older generation.
+    @Test func aWriterWithoutAConnectionIsGivenUpOnAndReplaced() async {
+        var state = AuditLog.State()
+        let (waiter, answer) = await Self.waitingRequest(enqueued: Self.t0 + .milliseconds(600))
+        state.writing = [waiter]
+        state.flushing = true
+        state.leasingSince = Self.t0
+        let generation = state.generation
+        var tick = state.tick(now: Self.t0 + .milliseconds(1001), Self.timing)
+        #expect(tick.leaseOverdue && tick.abandoned.count == 1 && tick.abandoned.first === waiter)
+        #expect(tick.late.isEmpty, "its own record is not late yet: it is answered as abandoned")
+        #expect(tick.began != nil && state.outage?.failedWrites == 1)
+        #expect(state.generation == generation + 1 && !state.flushing && state.writing.isEmpty && state.queue.first === waiter)
+        for abandoned in tick.abandoned { abandoned.resume(failing: KMSError.Code.internalFailure.rawValue, error: AuditLog.TimedOut()) }
+        #expect(await answer.value == "the audit record was not committed in time")
+        tick = state.tick(now: Self.t0 + .milliseconds(1050), Self.timing)
+        #expect(!tick.startWriter && !tick.leaseOverdue)
+        tick = state.tick(now: Self.t0 + .milliseconds(1101), Self.timing)
+        #expect(tick.startWriter && state.flushing, "the next writer after the first backoff (100 ms)")
+    }
+
     @Test func failuresBackOffAndTheWriterStartsAgainOnlyAfterTheBackoff() async {
         var state = AuditLog.State()
         let (first, firstAnswer) = await Self.waitingRequest(enqueued: Self.t0)
