@@ -18,7 +18,7 @@ public final class WorkerPool: Sendable {
     public static let defaultTimeout: Duration = .seconds(5)
     /// Slow calls (key pair generation, RSA above all, which may queue behind other generations
     /// on kms-cryptod's bounded pool) get this many times the timeout.
-    static let slowFactor = 4
+    static let slowFactor = 6
 
     private let pool: RPCConnectionPool
     private let socketPath: String

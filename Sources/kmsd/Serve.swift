@@ -29,7 +29,7 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "The 12-digit account callers act in (KMSD_ACCOUNT). Default 111122223333.") var account: String?
     @Option(help: "Largest frame accepted, bytes (KMSD_MAX_FRAME_LENGTH). Default 65536.") var maxFrameLength: Int?
     @Option(help: "Connections to kms-cryptod (KMSD_WORKER_CONNECTIONS). Default 4.") var workerConnections: Int?
-    @Option(help: "Seconds a request waits for kms-cryptod before it fails with a retryable DependencyTimeoutException; key pair generation gets 4 times as long (KMSD_WORKER_TIMEOUT_SECONDS). Default 5.") var workerTimeoutSeconds: Int?
+    @Option(help: "Seconds a request waits for kms-cryptod before it fails with a retryable DependencyTimeoutException; key pair generation gets 6 times as long (KMSD_WORKER_TIMEOUT_SECONDS). Default 5.") var workerTimeoutSeconds: Int?
     @Option(help: "Most PostgreSQL connections (KMSD_DATABASE_CONNECTIONS). Default 20.") var databaseConnections: Int?
     @Option(help: "Longest a cached key lives without a change notification, seconds (KMSD_CACHE_SECONDS). Default 30.") var cacheSeconds: Int?
     @Option(help: "Seconds between deletion reaper rounds (KMSD_REAPER_INTERVAL_SECONDS). Default 60.") var reaperIntervalSeconds: Int?
@@ -37,7 +37,7 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Seconds between looks for a root key re-wrap job to resume (KMSD_REWRAP_INTERVAL_SECONDS). Default 5.") var rewrapIntervalSeconds: Int?
     @Option(help: "Seconds between writes of request counts; a crash loses at most this much (KMSD_USAGE_FLUSH_SECONDS). Default 10.") var usageFlushSeconds: Int?
     @Option(help: "Seconds a request waits for its audit record to be committed before it fails, retryable, with its result withheld (KMSD_AUDIT_TIMEOUT_SECONDS). Default 5.") var auditTimeoutSeconds: Int?
-    @Option(help: "Seconds a request may take in kmsd, every wait included (database, kms-cryptod, its audit record), before it fails, retryable; operations that may generate a key pair get 4 times as long (KMSD_REQUEST_TIMEOUT_SECONDS). Default 8, below KMSClient's 10.") var requestTimeoutSeconds: Int?
+    @Option(help: "Seconds a request may take in kmsd, every wait included (database, kms-cryptod, its audit record), before it fails, retryable; operations that may generate a key pair get 6 times as long (KMSD_REQUEST_TIMEOUT_SECONDS). Default 8, below KMSClient's 10.") var requestTimeoutSeconds: Int?
     @Option(help: "This kmsd's audit chain: its records link only to one another, so replicas never wait on one another (KMSD_AUDIT_CHAIN; 1-128 of letters, digits, '.', '_', '-'). Default: the host name (the pod's name on Kubernetes).") var auditChain: String?
     @Option(help: "Milliseconds between checkpoints of this kmsd's audit chain by kms-cryptod: a batch of records brings one when the last is this old, and records left without one get theirs this long after it; 0: every batch (KMSD_AUDIT_CHECKPOINT_MS). Default 100.") var auditCheckpointMs: Int?
     @Option(help: "Seconds between writes of keys' last use; a crash loses at most this much (KMSD_LAST_USE_FLUSH_SECONDS). Default 10.") var lastUseFlushSeconds: Int?

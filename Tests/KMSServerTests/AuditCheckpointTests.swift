@@ -30,12 +30,24 @@ import Testing
     }
 
     /// Runs `statements` in one transaction as the database's owner, the audit tables' triggers off.
+    /// kmsd keeps writing meanwhile, and its statement locks the audit tables in another order
+    /// than the ALTERs do: PostgreSQL may pick this transaction as a deadlock's victim
+    /// (40P01), and then it is run again, as any deadlock victim should be.
     static func asOwner(_ stack: KMSStack, _ statements: [String]) async throws {
-        try await stack.database.withClient { client in
-            try await client.withTransaction(logger: Self.logger) { connection in
-                for table in Self.tables { try await connection.query(PostgresQuery(unsafeSQL: "ALTER TABLE \(table) DISABLE TRIGGER USER"), logger: Self.logger) }
-                for statement in statements { try await connection.query(PostgresQuery(unsafeSQL: statement), logger: Self.logger) }
-                for table in Self.tables { try await connection.query(PostgresQuery(unsafeSQL: "ALTER TABLE \(table) ENABLE TRIGGER USER"), logger: Self.logger) }
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                try await stack.database.withClient { client in
+                    try await client.withTransaction(logger: Self.logger) { connection in
+                        for table in Self.tables { try await connection.query(PostgresQuery(unsafeSQL: "ALTER TABLE \(table) DISABLE TRIGGER USER"), logger: Self.logger) }
+                        for statement in statements { try await connection.query(PostgresQuery(unsafeSQL: statement), logger: Self.logger) }
+                        for table in Self.tables { try await connection.query(PostgresQuery(unsafeSQL: "ALTER TABLE \(table) ENABLE TRIGGER USER"), logger: Self.logger) }
+                    }
+                }
+                return
+            } catch where attempt < 5 && String(reflecting: error).contains("40P01") {
+                continue
             }
         }
     }
