@@ -17,23 +17,24 @@ public struct DeletionReaper: Service {
     let client: PostgresClient
     let interval: Duration
     let logger: Logger
-    let now: @Sendable () -> Date
+    /// Wall time decides which deletion dates and ValidTo have passed; monotonic time spaces the rounds.
+    let clock: ServiceClock
 
-    public init(client: PostgresClient, interval: Duration, logger: Logger, now: @escaping @Sendable () -> Date = { Date() }) {
+    public init(client: PostgresClient, interval: Duration, logger: Logger, clock: ServiceClock = .system) {
         self.client = client
         self.interval = interval
         self.logger = logger
-        self.now = now
+        self.clock = clock
     }
 
     public func run() async throws {
-        await Periodic.rounds(every: self.interval, logger: self.logger, failure: "deletion reaper round failed") { try await self.reapOnce() }
+        await Periodic.rounds(every: self.interval, clock: self.clock, logger: self.logger, failure: "deletion reaper round failed") { try await self.reapOnce() }
     }
 
     /// One round: returns the ids of the keys deleted.
     @discardableResult
     public func reapOnce() async throws -> [String] {
-        let now = self.now()
+        let now = self.clock.wallNow
         return try await self.client.withTransaction(logger: self.logger) { connection in
             let lock = try await connection.query("SELECT pg_try_advisory_xact_lock(\(Self.lockKey))", logger: self.logger)
             var held = false

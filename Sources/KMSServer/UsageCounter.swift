@@ -6,50 +6,46 @@ import Synchronization
 
 /// Request counts per account, key, operation and hour, added up in memory (one short lock
 /// per request) and written in one statement every `interval`. A crash loses at most the last
-/// interval's counts.
+/// interval's counts. The decisions are UsageTally's; this is the shell.
 public final class UsageCounter: Service, Sendable {
-    private let counts = Mutex<[UsageKey: UsageCount]>([:])
-    let store: UsageStore
+    private let tally = Mutex(UsageTally())
+    let write: @Sendable ([UsageKey: UsageCount]) async throws -> Void
     let interval: Duration
+    let clock: ServiceClock
     let logger: Logger
 
-    public init(store: UsageStore, interval: Duration, logger: Logger) {
-        self.store = store
+    public convenience init(store: UsageStore, interval: Duration, clock: ServiceClock = .system, logger: Logger) {
+        self.init(interval: interval, clock: clock, logger: logger) { batch in try await store.add(batch) }
+    }
+
+    /// `write` stores a batch (a test's fake in unit tests).
+    init(interval: Duration, clock: ServiceClock, logger: Logger, write: @escaping @Sendable ([UsageKey: UsageCount]) async throws -> Void) {
+        self.write = write
         self.interval = interval
+        self.clock = clock
         self.logger = logger
     }
 
     func count(account: String, keyARN: String?, operation: String, failed: Bool) {
-        let now = Date().timeIntervalSince1970
-        let hour = Date(timeIntervalSince1970: now - now.truncatingRemainder(dividingBy: 3600))
-        let key = UsageKey(account: account, keyARN: keyARN ?? "", operation: operation, hour: hour)
-        self.counts.withLock { counts in
-            counts[key, default: UsageCount()].requests += 1
-            if failed { counts[key, default: UsageCount()].failed += 1 }
-        }
+        let now = self.clock.wallNow
+        self.tally.withLock { $0.count(account: account, keyARN: keyARN, operation: operation, failed: failed, at: now) }
     }
 
+    /// The counts not yet written (tests).
+    var unwritten: [UsageKey: UsageCount] { self.tally.withLock { $0.counts } }
+
     public func run() async throws {
-        await Periodic.flushes(every: self.interval) { await self.flush() }
+        await Periodic.flushes(every: self.interval, clock: self.clock) { await self.flush() }
     }
 
     public func flush() async {
-        let batch = self.counts.withLock { counts in
-            let batch = counts
-            counts.removeAll(keepingCapacity: true)
-            return batch
-        }
+        let batch = self.tally.withLock { $0.takeBatch() }
         guard !batch.isEmpty else { return }
         do {
-            try await self.store.add(batch)
+            try await self.write(batch)
         } catch {
             self.logger.warning("writing usage counts failed; retrying next round", metadata: ["error": "\(String(reflecting: error))"])
-            self.counts.withLock { counts in
-                for (key, count) in batch {
-                    counts[key, default: UsageCount()].requests += count.requests
-                    counts[key, default: UsageCount()].failed += count.failed
-                }
-            }
+            self.tally.withLock { $0.writeFailed(batch) }
         }
     }
 }
