@@ -1,3 +1,4 @@
+import KMSProto
 import KMSRPC
 @testable import KMSServer
 import KMSTestSupport
@@ -108,5 +109,36 @@ import Testing
         let afterRecovery = schedule.failed(afterRunning: .seconds(600))
         #expect(afterRecovery.failures == 1 && afterRecovery.ceiling == .seconds(1))
         #expect(schedule.delay() >= .milliseconds(500) && schedule.delay() <= .seconds(1))
+    }
+}
+
+/// SIGTERM, end to end: kmsd's group shuts its jobs down in order, so the counts and last uses
+/// it never flushed (an hour's interval) are written before it exits, its requests' records
+/// are chained, and it exits 0.
+@Suite struct GracefulShutdownTests {
+    @Test func sigtermFlushesUsageAndLastUseAndExitsZero() async throws {
+        let stack = try await KMSStack.start()
+        let kms = stack.client
+        let key = try await kms.createKey()
+        let other = try await stack.secondKMSD(arguments: ["--usage-flush-seconds", "3600", "--last-use-flush-seconds", "3600"])
+        let kmsB = try other.client(credentials: stack.adminCredentials)
+        for _ in 0..<3 { _ = try await kmsB.encrypt(key.keyID, [7]) }
+        await kmsB.close()
+        let process = try #require(other.process)
+        await other.stop()
+        #expect(process.terminationReason == .exit && process.terminationStatus == 0)
+
+        var usageRequest = AdminGetUsageRequest()
+        usageRequest.keyArn = key.arn
+        let usage = try await kms.call(AdminMethod.getUsage, usageRequest)
+        #expect(usage.requests.first { $0.operation == "Encrypt" }?.requests == 3)
+        var lastUse = KMSGetKeyLastUsageRequest()
+        lastUse.keyID = key.keyID
+        #expect(try await kms.call(KMSMethod.getKeyLastUsage, lastUse).keyLastUsage.operation == .encrypt)
+        var audit = AdminListAuditRecordsRequest()
+        audit.keyArn = key.arn
+        audit.operation = "Encrypt"
+        #expect(try await kms.call(AdminMethod.listAuditRecords, audit).records.count == 3)
+        await stack.stop()
     }
 }
