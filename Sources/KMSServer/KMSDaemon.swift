@@ -239,7 +239,7 @@ public struct KMSDaemon: Service {
             table: table,
             authenticator: SigV4Authenticator(
                 scope: self.scope, hosts: hosts, defaultPort: tls == nil ? 80 : 443, identities: identities, worker: worker, cache: cache,
-                logger: self.logger
+                logger: self.logger, now: { [clock = self.clock] in clock.wallNow }
             ),
             limits: self.settings.awsJSONLimits, logger: self.logger
         )
