@@ -162,7 +162,7 @@ let package = Package(
         .testTarget(
             name: "KMSRPCTests",
             dependencies: [
-                "KMSRPC",
+                "KMSRPC", "KMSTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
