@@ -100,7 +100,7 @@ public struct KMSDaemon: Service {
         let identities = IdentityStore(client: self.client, logger: self.logger)
         let service = KMSService(
             scope: self.scope, client: self.client, cache: cache, worker: worker,
-            gate: PolicyGate(scope: self.scope, identities: identities, cache: cache, logger: self.logger), logger: self.logger,
+            gate: PolicyGate(scope: self.scope, identities: identities, cache: cache, logger: self.logger, clock: self.clock), logger: self.logger,
             lastUsageFlushInterval: self.settings.lastUsageFlushInterval,
             usageFlushInterval: self.settings.usageFlushInterval, auditTimeout: self.settings.auditTimeout,
             auditChain: self.settings.auditChain, auditCheckpointInterval: self.settings.auditCheckpointInterval,

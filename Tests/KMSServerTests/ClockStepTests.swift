@@ -1,6 +1,7 @@
 import Foundation
 import KMSCrypto
 import KMSDomain
+import KMSPolicy
 @testable import KMSServer
 import KMSStore
 import KMSTestSupport
@@ -58,5 +59,24 @@ import Testing
         let tracker = LastUsageTracker(interval: .seconds(10), clock: clock, logger: BackgroundJobTests.logger) { _ in }
         tracker.record(keyID: "k", operation: "Encrypt", requestID: "r1")
         #expect(tracker.latest(keyID: "k")?.date == manual.wallNow)
+    }
+
+    @Test func awsCurrentTimeInAPolicyIsTheInjectedWallClock() throws {
+        let (manual, clock) = Self.clocks()
+        let policy = try PolicyDocument.parse("""
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "kms:*", "Resource": "*",
+              "Condition": {"DateLessThan": {"aws:CurrentTime": "2026-01-02T00:00:00Z"}}}]}
+            """, kind: .resource)
+        let caller = Caller(account: "111122223333", region: "us-east-1", principalARN: "arn:aws:iam::111122223333:user/u")
+        func decision() -> PolicyDecision {
+            policy.evaluate(caller.requestContext(
+                action: "Encrypt", key: nil, encryptionContext: nil, conditions: [:], policiesHaveConditions: true, now: clock.wallNow
+            ))
+        }
+        #expect(decision() == .allow)
+        manual.stepWall(by: 2 * 86_400)
+        #expect(decision() == .notApplicable)
+        manual.stepWall(by: -2 * 86_400)
+        #expect(decision() == .allow)
     }
 }
