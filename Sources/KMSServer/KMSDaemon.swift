@@ -151,6 +151,10 @@ public struct KMSDaemon: Service {
         await server.close()
         try? await awsJSON?.close()
         try? await metrics?.close()
+        // The flushers flushed when they stopped; these find nothing then. They matter when a
+        // shutdown came before the flushers were added (the listener was already serving).
+        await service.usage.flush()
+        await service.lastUsage.flush()
         // The last records get their checkpoint while kms-cryptod is still reachable.
         await service.auditLog?.close()
         await worker.close()
