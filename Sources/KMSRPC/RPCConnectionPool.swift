@@ -37,9 +37,12 @@ public final class RPCConnectionPool: Sendable {
     private let peerCheck: RPCPeerCredentials.Check?
     private let state: Mutex<State>
     private let next = Atomic<Int>(0)
+    /// The clock the reconnect schedule reads and its waits sleep on (a test's manual clock).
+    private let now: @Sendable () -> ContinuousClock.Instant
+    private let sleep: @Sendable (ContinuousClock.Instant) async throws -> Void
 
     /// `reconnectBackoff`: how attempts after failed connects are spaced (nil: not at all).
-    public init(
+    public convenience init(
         address: SocketAddress,
         connections: Int,
         configuration: RPCConfiguration = .init(),
@@ -50,6 +53,28 @@ public final class RPCConnectionPool: Sendable {
         peerCheck: RPCPeerCredentials.Check? = nil,
         reconnectBackoff: RPCBackoff? = nil
     ) {
+        self.init(
+            address: address, connections: connections, configuration: configuration, group: group, tls: tls,
+            serverHostname: serverHostname, handshake: handshake, peerCheck: peerCheck, reconnectBackoff: reconnectBackoff,
+            clock: ContinuousClock()
+        )
+    }
+
+    /// The same, with the clock the reconnect waits are timed on.
+    public init<C: Clock>(
+        address: SocketAddress,
+        connections: Int,
+        configuration: RPCConfiguration = .init(),
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        tls: NIOSSLContext? = nil,
+        serverHostname: String? = nil,
+        handshake: RPCClientHandshake? = nil,
+        peerCheck: RPCPeerCredentials.Check? = nil,
+        reconnectBackoff: RPCBackoff? = nil,
+        clock: C
+    ) where C.Instant == ContinuousClock.Instant {
+        self.now = { clock.now }
+        self.sleep = { deadline in try await clock.sleep(until: deadline, tolerance: nil) }
         self.address = address
         self.configuration = configuration
         self.group = group
@@ -84,9 +109,10 @@ public final class RPCConnectionPool: Sendable {
                 return .wait(task, slot: index, generation: state.generation)
             case .idle, .connected:
                 // One connect per slot at a time; callers arriving meanwhile wait for it.
-                let wait = state.schedule?.wait(at: .now) ?? .zero
+                let now = self.now()
+                let wait = state.schedule?.wait(at: now) ?? .zero
                 let task = Task {
-                    if wait > .zero { try await Task.sleep(for: wait) }
+                    if wait > .zero { try await self.sleep(now + wait) }
                     return try await self.attempt()
                 }
                 state.slots[index] = .connecting(task)
@@ -122,7 +148,7 @@ public final class RPCConnectionPool: Sendable {
 
     /// One connect, its outcome noted in the reconnect schedule.
     private func attempt() async throws -> RPCClientConnection {
-        let started = ContinuousClock.now
+        let started = self.now()
         do {
             let connection = try await RPCClientConnection.connect(
                 to: self.address, configuration: self.configuration, group: self.group, tls: self.tls,
@@ -131,7 +157,7 @@ public final class RPCConnectionPool: Sendable {
             self.state.withLock { state in state.schedule?.succeeded() }
             return connection
         } catch {
-            self.state.withLock { state in state.schedule?.failed(attemptStartedAt: started, at: .now) }
+            self.state.withLock { state in state.schedule?.failed(attemptStartedAt: started, at: self.now()) }
             throw error
         }
     }

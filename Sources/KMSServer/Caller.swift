@@ -87,10 +87,11 @@ extension RequestGate {
 
 extension Caller {
     /// The policy evaluation context of this caller doing `action` on `key` (nil: on "*"),
-    /// with the request's condition keys when some policy in play has conditions.
+    /// with the request's condition keys when some policy in play has conditions. `now` is the
+    /// wall clock's (aws:CurrentTime), the service's injected one.
     func requestContext(
         action: String, key: CachedKey?, encryptionContext: [String: String]?, conditions: [String: [String]],
-        policiesHaveConditions: Bool
+        policiesHaveConditions: Bool, now: Date
     ) -> RequestContext {
         var context = RequestContext(principalARN: self.principalARN, action: "kms:\(action)", resource: key?.record.arn ?? "*")
         // Condition keys cost a few microseconds to build; policies without conditions read none.
@@ -98,7 +99,7 @@ extension Caller {
         context.set("aws:PrincipalArn", self.principalARN)
         context.set("aws:PrincipalAccount", self.account)
         context.set("kms:CallerAccount", self.account)
-        context.set("aws:CurrentTime", Date())
+        context.set("aws:CurrentTime", now)
         context.set("aws:SecureTransport", self.secureTransport)
         if let sourceIP = self.sourceIP { context.set("aws:SourceIp", sourceIP) }
         if let key {

@@ -9,8 +9,10 @@ public struct ChangeListener: Service {
     let client: PostgresClient
     let cache: KeyCache
     let logger: Logger
+    let clock: ServiceClock
 
-    public init(client: PostgresClient, cache: KeyCache, logger: Logger) {
+    public init(client: PostgresClient, cache: KeyCache, logger: Logger, clock: ServiceClock = .system) {
+        self.clock = clock
         self.client = client
         self.cache = cache
         self.logger = logger
@@ -46,7 +48,7 @@ public struct ChangeListener: Service {
                 self.logger.warning("change listener lost its connection; caching is off until it is back", metadata: ["error": "\(String(reflecting: error))"])
             }
             self.cache.setListening(false)
-            try? await Task.sleep(for: .seconds(1))
+            try? await cancelWhenGracefulShutdown { try await self.clock.sleep(for: .seconds(1)) }
         }
         self.cache.setListening(false)
     }

@@ -1,4 +1,5 @@
 import Foundation
+import KMSDomain
 import KMSStore
 import Logging
 import PostgresNIO
@@ -17,28 +18,37 @@ public struct DeletionReaper: Service {
     let client: PostgresClient
     let interval: Duration
     let logger: Logger
-    let now: @Sendable () -> Date
+    /// Wall time decides which deletion dates and ValidTo have passed; monotonic time spaces the rounds.
+    let clock: ServiceClock
 
-    public init(client: PostgresClient, interval: Duration, logger: Logger, now: @escaping @Sendable () -> Date = { Date() }) {
+    public init(client: PostgresClient, interval: Duration, logger: Logger, clock: ServiceClock = .system) {
         self.client = client
         self.interval = interval
         self.logger = logger
-        self.now = now
+        self.clock = clock
     }
 
     public func run() async throws {
-        await Periodic.rounds(every: self.interval, logger: self.logger, failure: "deletion reaper round failed") { try await self.reapOnce() }
+        await Periodic.rounds(every: self.interval, clock: self.clock, logger: self.logger, failure: "deletion reaper round failed") { try await self.reapOnce() }
     }
 
-    /// One round: returns the ids of the keys deleted.
+    /// One round: returns the ids of the keys deleted. Windows and ValidTo count as passed only
+    /// when both kmsd's wall clock and PostgreSQL's say so (KeySchedule.destructionCutoff).
     @discardableResult
     public func reapOnce() async throws -> [String] {
-        let now = self.now()
+        let serviceNow = self.clock.wallNow
         return try await self.client.withTransaction(logger: self.logger) { connection in
-            let lock = try await connection.query("SELECT pg_try_advisory_xact_lock(\(Self.lockKey))", logger: self.logger)
+            let lock = try await connection.query("SELECT pg_try_advisory_xact_lock(\(Self.lockKey)), now()", logger: self.logger)
             var held = false
-            for try await acquired in lock.decode(Bool.self) { held = acquired }
+            var databaseNow = serviceNow
+            for try await (acquired, date) in lock.decode((Bool, Date).self) { (held, databaseNow) = (acquired, date) }
             guard held else { return [] }
+            let now = KeySchedule.destructionCutoff(service: serviceNow, database: databaseNow)
+            if now < serviceNow.addingTimeInterval(-60) {
+                self.logger.warning("kmsd's clock is ahead of PostgreSQL's: keys and key material are deleted by PostgreSQL's", metadata: [
+                    "kmsd": "\(serviceNow)", "postgresql": "\(databaseNow)",
+                ])
+            }
             let rows = try await connection.query(
                 """
                 WITH gone AS (

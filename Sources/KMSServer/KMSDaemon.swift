@@ -9,9 +9,12 @@ import NIOSSL
 import PostgresNIO
 import ServiceLifecycle
 
-/// kmsd as one service: applies migrations, then serves the binary protocol with the change
-/// listener and the deletion reaper beside it, until a graceful shutdown closes the listener
-/// first (no new connections) and then everything else.
+/// kmsd as one service: applies migrations, then adds its listeners and background jobs to the
+/// process's ServiceGroup as services of their own (BackgroundJob: a failed job is logged and
+/// restarted or ends the process, never dropped). The group shuts services down in the reverse
+/// of the order they were added, so a graceful shutdown closes the listeners first (no new
+/// connections), then stops the periodic jobs, flushes the usage counts and then the key last
+/// uses, and only then reaches this service, which closes the audit log and the worker pool.
 public struct KMSDaemon: Service {
     public struct Settings: Sendable {
         public var listenHost = "127.0.0.1"
@@ -69,9 +72,19 @@ public struct KMSDaemon: Service {
     let client: PostgresClient
     let logger: Logger
     let onListening: @Sendable (SocketAddress, SocketAddress?) -> Void
+    /// The process's one group, which runs this service: the jobs are added to it.
+    let group: ServiceGroup
+    let clock: ServiceClock
 
-    /// `onListening` gets the binary protocol's bound address and the AWS JSON endpoint's, if served.
-    public init(settings: Settings, scope: ServiceScope, client: PostgresClient, logger: Logger, onListening: @escaping @Sendable (SocketAddress, SocketAddress?) -> Void = { _, _ in }) {
+    /// `onListening` gets the binary protocol's bound address and the AWS JSON endpoint's, if
+    /// served. `group` is the ServiceGroup this service runs in (add it with
+    /// `configuration`); the background jobs are added to it once the database is ready.
+    public init(
+        settings: Settings, scope: ServiceScope, client: PostgresClient, group: ServiceGroup, logger: Logger, clock: ServiceClock = .system,
+        onListening: @escaping @Sendable (SocketAddress, SocketAddress?) -> Void = { _, _ in }
+    ) {
+        self.group = group
+        self.clock = clock
         self.settings = settings
         self.scope = scope
         self.client = client
@@ -81,7 +94,7 @@ public struct KMSDaemon: Service {
 
     public func run() async throws {
         try await Migrations.apply(on: self.client, logger: self.logger)
-        let cache = KeyCache(lifetime: self.settings.cacheLifetime)
+        let cache = KeyCache(lifetime: self.settings.cacheLifetime, clock: self.clock)
         let worker = try WorkerPool(
             socketPath: self.settings.workerSocket, connections: self.settings.workerConnections,
             configuration: self.settings.rpc, timeout: self.settings.workerTimeout, expectedUID: self.settings.workerUID ?? RPCPeerCredentials.ownUID, logger: self.logger
@@ -89,12 +102,13 @@ public struct KMSDaemon: Service {
         let identities = IdentityStore(client: self.client, logger: self.logger)
         let service = KMSService(
             scope: self.scope, client: self.client, cache: cache, worker: worker,
-            gate: PolicyGate(scope: self.scope, identities: identities, cache: cache, logger: self.logger), logger: self.logger,
+            gate: PolicyGate(scope: self.scope, identities: identities, cache: cache, logger: self.logger, clock: self.clock), logger: self.logger,
             lastUsageFlushInterval: self.settings.lastUsageFlushInterval,
             usageFlushInterval: self.settings.usageFlushInterval, auditTimeout: self.settings.auditTimeout,
             auditChain: self.settings.auditChain, auditCheckpointInterval: self.settings.auditCheckpointInterval,
             limits: RequestLimits(perPrincipal: self.settings.principalRate, perSource: self.settings.sourceRate),
-            requestTimeout: self.settings.requestTimeout
+            requestTimeout: self.settings.requestTimeout,
+            clock: self.clock
         )
         try await self.adoptPendingAuditRecords(into: service.auditLog)
         let authenticator = ConnectionAuthenticator(
@@ -131,33 +145,73 @@ public struct KMSDaemon: Service {
             "region": "\(self.scope.defaultRegion)", "account": "\(self.scope.defaultAccount)",
             "tls": "\(Self.describe(tls))",
         ])
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask { try? await ChangeListener(client: self.client, cache: cache, logger: self.logger).run() }
-            group.addTask { try? await DeletionReaper(client: self.client, interval: self.settings.reaperInterval, logger: self.logger).run() }
-            group.addTask { try? await service.lastUsage.run() }
-            group.addTask { try? await service.usage.run() }
-            group.addTask {
-                try? await RewrapJob(client: self.client, worker: worker, interval: self.settings.rewrapInterval, logger: self.logger).run()
-            }
-            group.addTask {
-                try? await RotationScheduler(client: self.client, service: service, interval: self.settings.rotationInterval, logger: self.logger).run()
-            }
-            group.addTask {
-                try? await gracefulShutdown()
-                await server.close()
-                try? await awsJSON?.close()
-            }
-            group.addTask { try? await server.channel.closeFuture.get() }
-            await group.next()
-            group.cancelAll()
+        let jobs = self.jobs(service: service, cache: cache, worker: worker, server: server, awsJSON: awsJSON, metrics: metrics)
+        for job in jobs where !Task.isShuttingDownGracefully {
+            await self.group.addServiceUnlessShutdown(job.configuration)
         }
+        // This service's turn to shut down comes after every job it added has stopped.
+        try? await gracefulShutdown()
         await server.close()
         try? await awsJSON?.close()
         try? await metrics?.close()
+        // The flushers flushed when they stopped; these find nothing then. They matter when a
+        // shutdown came before the flushers were added (the listener was already serving).
+        await service.usage.flush()
+        await service.lastUsage.flush()
         // The last records get their checkpoint while kms-cryptod is still reachable.
         await service.auditLog?.close()
         await worker.close()
         self.logger.notice("stopped")
+    }
+
+    /// The order is the reverse of the shutdown's (see the type's comment). Restarted with
+    /// backoff: the jobs whose work lives in the database and that pick it up again by
+    /// themselves. Ending the process: the listeners (kmsd must not run on without them) and the
+    /// flushers (their loops catch write failures and keep what failed, so one that ends is a
+    /// bug; the group's shutdown then still flushes the other and closes the audit log).
+    private func jobs(
+        service: KMSService, cache: KeyCache, worker: WorkerPool, server: RPCServer, awsJSON: (any Channel)?, metrics: (any Channel)?
+    ) -> [BackgroundJob] {
+        let (client, logger, clock, settings) = (self.client, self.logger, self.clock, self.settings)
+        var jobs = [
+            BackgroundJob("last-use flusher", policy: .endProcess, clock: clock, logger: logger, running: service.lastUsage),
+            BackgroundJob("usage flusher", policy: .endProcess, clock: clock, logger: logger, running: service.usage),
+            BackgroundJob(
+                "change listener", policy: .restartWithBackoff, clock: clock, logger: logger,
+                running: ChangeListener(client: client, cache: cache, logger: logger, clock: clock)
+            ),
+            BackgroundJob(
+                "deletion reaper", policy: .restartWithBackoff, clock: clock, logger: logger,
+                running: DeletionReaper(client: client, interval: settings.reaperInterval, logger: logger, clock: clock)
+            ),
+            BackgroundJob(
+                "rewrap job", policy: .restartWithBackoff, clock: clock, logger: logger,
+                running: RewrapJob(client: client, worker: worker, interval: settings.rewrapInterval, logger: logger, clock: clock)
+            ),
+            BackgroundJob(
+                "rotation scheduler", policy: .restartWithBackoff, clock: clock, logger: logger,
+                running: RotationScheduler(client: client, service: service, interval: settings.rotationInterval, logger: logger, clock: clock)
+            ),
+        ]
+        if let metrics {
+            jobs.append(BackgroundJob("metrics listener", policy: .endProcess, clock: clock, logger: logger) {
+                try await BackgroundJob.serve(until: { try await metrics.closeFuture.get() }, close: { try? await metrics.close() })
+            })
+        }
+        if let awsJSON {
+            jobs.append(BackgroundJob("AWS JSON listener", policy: .endProcess, clock: clock, logger: logger) {
+                try await BackgroundJob.serve(until: { try await awsJSON.closeFuture.get() }, close: { try? await awsJSON.close() })
+            })
+        }
+        jobs.append(BackgroundJob("binary protocol listener", policy: .endProcess, clock: clock, logger: logger) {
+            try await BackgroundJob.serve(until: { try await server.channel.closeFuture.get() }, close: { await server.close() })
+        })
+        return jobs
+    }
+
+    /// How the process's group runs this service: its end, success or failure, ends the group.
+    public var configuration: ServiceGroupConfiguration.ServiceConfiguration {
+        .init(service: self, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup)
     }
 
     /// Changes this chain's writer committed with their records before it stopped, without
@@ -192,7 +246,7 @@ public struct KMSDaemon: Service {
             table: table,
             authenticator: SigV4Authenticator(
                 scope: self.scope, hosts: hosts, defaultPort: tls == nil ? 80 : 443, identities: identities, worker: worker, cache: cache,
-                logger: self.logger
+                logger: self.logger, now: { [clock = self.clock] in clock.wallNow }
             ),
             limits: self.settings.awsJSONLimits, logger: self.logger
         )

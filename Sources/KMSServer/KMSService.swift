@@ -28,6 +28,8 @@ public final class KMSService: Sendable {
     /// Requests a second per principal and per source address (ThrottlingException past them).
     let limits: RequestLimits
     let logger: Logger
+    /// Monotonic time for the background work, wall time for every date an operation stores or compares.
+    let clock: ServiceClock
     let now: @Sendable () -> Date
     /// How long a request may take in kmsd, everything included (operations that generate key
     /// pairs get `WorkerPool.slowFactor` times as long, as their worker calls do).
@@ -57,7 +59,7 @@ public final class KMSService: Sendable {
         audit: Bool = true,
         limits: RequestLimits = RequestLimits(),
         requestTimeout: Duration = KMSService.defaultRequestTimeout,
-        now: @escaping @Sendable () -> Date = { Date() }
+        clock: ServiceClock = .system
     ) {
         self.requestTimeout = requestTimeout
         self.scope = scope
@@ -68,18 +70,19 @@ public final class KMSService: Sendable {
         self.rotations = RotationStore(client: client, logger: logger)
         self.lastUsageStore = LastUsageStore(client: client, logger: logger)
         self.client = client
-        self.usage = UsageCounter(store: UsageStore(client: client, logger: logger), interval: usageFlushInterval, logger: logger)
+        self.usage = UsageCounter(store: UsageStore(client: client, logger: logger), interval: usageFlushInterval, clock: clock, logger: logger)
         self.auditLog = audit ? AuditLog(
             store: AuditStore(client: client, logger: logger), chain: auditChain, timeout: auditTimeout, worker: worker,
             checkpointInterval: auditCheckpointInterval, logger: logger
         ) : nil
-        self.lastUsage = LastUsageTracker(store: self.lastUsageStore, interval: lastUsageFlushInterval, logger: logger)
+        self.lastUsage = LastUsageTracker(store: self.lastUsageStore, interval: lastUsageFlushInterval, clock: clock, logger: logger)
         self.cache = cache
         self.worker = worker
         self.gate = gate
         self.limits = limits
         self.logger = logger
-        self.now = now
+        self.clock = clock
+        self.now = { clock.wallNow }
     }
 
     func store<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws(KMSError) -> T {

@@ -65,6 +65,109 @@ public struct CachedKey: Sendable {
     }
 }
 
+/// The key cache's decisions, as a value (KeyCache holds it under a lock and reads the clock):
+/// what is cached until when, and which loads may still be stored. Entries live `lifetime` on
+/// the monotonic clock, so a wall-clock step neither expires them early nor keeps them longer.
+struct KeyCacheState: Sendable {
+    struct Entry<Value: Sendable>: Sendable {
+        let value: Value
+        let expires: ContinuousClock.Instant
+    }
+
+    let lifetime: Duration
+    let capacity: Int
+    var keys: [String: Entry<CachedKey>] = [:]
+    var aliases: [String: Entry<String>] = [:]
+    var principals: [String: Entry<CachedPrincipal>] = [:]
+    var signingKeys: [String: Entry<CachedSigningKey>] = [:]
+    /// "key id/grant id" of grant tokens that named no grant of that key.
+    private(set) var unknownGrants: [String: ContinuousClock.Instant] = [:]
+    /// Well-formed access key ids that named no access key.
+    private(set) var unknownAccessKeys: [String: ContinuousClock.Instant] = [:]
+    /// Moves on every invalidation: a load taken at an older generation is not stored.
+    private(set) var generation: UInt64 = 0
+    private(set) var listening = false
+
+    init(lifetime: Duration, capacity: Int) {
+        self.lifetime = lifetime
+        self.capacity = capacity
+    }
+
+    static let unknownCapacity = 10_000
+
+    /// The live entry of `table` under `id` at `now`.
+    func lookup<Value>(_ table: KeyPath<KeyCacheState, [String: Entry<Value>]>, _ id: String, at now: ContinuousClock.Instant) -> Value? {
+        guard let entry = self[keyPath: table][id], entry.expires > now else { return nil }
+        return entry.value
+    }
+
+    /// Stores a load made at `generation` unless an invalidation came since or no changes are
+    /// heard; a full table is emptied first (cheaper than choosing victims). Whether it was stored.
+    @discardableResult
+    mutating func store<Value>(
+        _ table: WritableKeyPath<KeyCacheState, [String: Entry<Value>]>, _ id: String, _ value: Value,
+        loadedAt generation: UInt64, at now: ContinuousClock.Instant
+    ) -> Bool {
+        guard self.listening, self.generation == generation else { return false }
+        if self[keyPath: table].count >= self.capacity { self[keyPath: table].removeAll(keepingCapacity: true) }
+        self[keyPath: table][id] = Entry(value: value, expires: now + self.lifetime)
+        return true
+    }
+
+    func isUnknownGrant(_ id: String, at now: ContinuousClock.Instant) -> Bool {
+        self.unknownGrants[id].map { $0 > now } ?? false
+    }
+
+    /// Kept even while the change listener is down: it only saves queries, and a grant id is
+    /// known to its caller only after the grant has committed, so a real one is never here.
+    mutating func rememberUnknownGrant(_ id: String, at now: ContinuousClock.Instant) {
+        if self.unknownGrants.count >= Self.unknownCapacity { self.unknownGrants.removeAll(keepingCapacity: true) }
+        self.unknownGrants[id] = now + self.lifetime
+    }
+
+    func isUnknownAccessKey(_ id: String, at now: ContinuousClock.Instant) -> Bool {
+        self.unknownAccessKeys[id].map { $0 > now } ?? false
+    }
+
+    /// Only while changes are heard: an access key created meanwhile must work at once.
+    mutating func rememberUnknownAccessKey(_ id: String, at now: ContinuousClock.Instant) {
+        guard self.listening else { return }
+        if self.unknownAccessKeys.count >= Self.unknownCapacity { self.unknownAccessKeys.removeAll(keepingCapacity: true) }
+        self.unknownAccessKeys[id] = now + self.lifetime
+    }
+
+    /// Any change to a principal (its access keys included) drops its signing keys too: an
+    /// access key deleted and imported again under the same id must not keep its old secret.
+    mutating func invalidatePrincipal(_ arn: String) {
+        self.generation &+= 1
+        self.principals.removeValue(forKey: arn)
+        self.signingKeys = self.signingKeys.filter { $0.value.value.principalARN != arn }
+        self.unknownAccessKeys.removeAll()
+    }
+
+    mutating func invalidateKey(_ keyID: String) {
+        self.generation &+= 1
+        self.keys.removeValue(forKey: keyID)
+    }
+
+    mutating func invalidateAlias(_ aliasKey: String) {
+        self.generation &+= 1
+        self.aliases.removeValue(forKey: aliasKey)
+    }
+
+    /// The change listener connected (true) or lost its connection (false): either way what
+    /// is cached may have missed a change.
+    mutating func setListening(_ listening: Bool) {
+        self.generation &+= 1
+        self.listening = listening
+        self.keys.removeAll()
+        self.aliases.removeAll()
+        self.principals.removeAll()
+        self.signingKeys.removeAll()
+        self.unknownAccessKeys.removeAll()
+    }
+}
+
 /// Key records, alias targets, principals and SigV4 signing keys, so that the hot path (Encrypt, Decrypt, GenerateDataKey on a
 /// known key) makes no database round trip.
 ///
@@ -72,185 +175,100 @@ public struct CachedKey: Sendable {
 /// and expire after `lifetime` in case a notification is lost. While the listener is not
 /// connected nothing is cached at all. A load that started before an invalidation is not
 /// stored (the generation check), so a stale read can never outlive the change that made it stale.
+/// The decisions are KeyCacheState's; this holds it and reads the clock.
 public final class KeyCache: Sendable {
-    private struct Entry<Value> {
-        let value: Value
-        let expires: ContinuousClock.Instant
-    }
+    private let state: Mutex<KeyCacheState>
+    private let clock: ServiceClock
 
-    private struct State {
-        var keys: [String: Entry<CachedKey>] = [:]
-        var aliases: [String: Entry<String>] = [:]
-        var principals: [String: Entry<CachedPrincipal>] = [:]
-        var signingKeys: [String: Entry<CachedSigningKey>] = [:]
-        /// "key id/grant id" of grant tokens that named no grant of that key.
-        var unknownGrants: [String: ContinuousClock.Instant] = [:]
-        /// Well-formed access key ids that named no access key.
-        var unknownAccessKeys: [String: ContinuousClock.Instant] = [:]
-        var generation: UInt64 = 0
-        var listening = false
-    }
-
-    private let state = Mutex(State())
-    private let lifetime: Duration
-    private let capacity: Int
-
-    public init(lifetime: Duration = .seconds(30), capacity: Int = 100_000) {
-        self.lifetime = lifetime
-        self.capacity = capacity
+    public init(lifetime: Duration = .seconds(30), capacity: Int = 100_000, clock: ServiceClock = .system) {
+        self.state = Mutex(KeyCacheState(lifetime: lifetime, capacity: capacity))
+        self.clock = clock
     }
 
     /// Taken before a load; hand it back to `store` so a load that raced an invalidation is dropped.
     public var generation: UInt64 { self.state.withLock { $0.generation } }
 
     public func key(_ keyID: String) -> CachedKey? {
-        let now = ContinuousClock.now
-        let found = self.state.withLock { state -> CachedKey? in
-            guard let entry = state.keys[keyID], entry.expires > now else { return nil }
-            return entry.value
-        }
+        let now = self.clock.now
+        let found = self.state.withLock { $0.lookup(\.keys, keyID, at: now) }
         (found == nil ? ServiceMetrics.shared.cacheMisses : ServiceMetrics.shared.cacheHits).increment()
         return found
     }
 
     public func store(_ key: CachedKey, loadedAt generation: UInt64) {
-        let expires = ContinuousClock.now + self.lifetime
-        self.state.withLock { state in
-            guard state.listening, state.generation == generation else { return }
-            if state.keys.count >= self.capacity { state.keys.removeAll(keepingCapacity: true) }
-            state.keys[key.record.keyID] = Entry(value: key, expires: expires)
-        }
+        let now = self.clock.now
+        self.state.withLock { _ = $0.store(\.keys, key.record.keyID, key, loadedAt: generation, at: now) }
     }
 
     public func aliasTarget(_ aliasKey: String) -> String? {
-        let now = ContinuousClock.now
-        return self.state.withLock { state in
-            guard let entry = state.aliases[aliasKey], entry.expires > now else { return nil }
-            return entry.value
-        }
+        let now = self.clock.now
+        return self.state.withLock { $0.lookup(\.aliases, aliasKey, at: now) }
     }
 
     public func storeAlias(_ aliasKey: String, target: String, loadedAt generation: UInt64) {
-        let expires = ContinuousClock.now + self.lifetime
-        self.state.withLock { state in
-            guard state.listening, state.generation == generation else { return }
-            if state.aliases.count >= self.capacity { state.aliases.removeAll(keepingCapacity: true) }
-            state.aliases[aliasKey] = Entry(value: target, expires: expires)
-        }
+        let now = self.clock.now
+        self.state.withLock { _ = $0.store(\.aliases, aliasKey, target, loadedAt: generation, at: now) }
     }
 
     public func principal(_ arn: String) -> CachedPrincipal? {
-        let now = ContinuousClock.now
-        return self.state.withLock { state in
-            guard let entry = state.principals[arn], entry.expires > now else { return nil }
-            return entry.value
-        }
+        let now = self.clock.now
+        return self.state.withLock { $0.lookup(\.principals, arn, at: now) }
     }
 
     public func storePrincipal(_ principal: CachedPrincipal, loadedAt generation: UInt64) {
-        let expires = ContinuousClock.now + self.lifetime
-        self.state.withLock { state in
-            guard state.listening, state.generation == generation else { return }
-            if state.principals.count >= self.capacity { state.principals.removeAll(keepingCapacity: true) }
-            state.principals[principal.arn] = Entry(value: principal, expires: expires)
-        }
+        let now = self.clock.now
+        self.state.withLock { _ = $0.store(\.principals, principal.arn, principal, loadedAt: generation, at: now) }
     }
 
     /// A SigV4 signing key by "access key id/date/region".
     func signingKey(_ key: String) -> CachedSigningKey? {
-        let now = ContinuousClock.now
-        return self.state.withLock { state in
-            guard let entry = state.signingKeys[key], entry.expires > now else { return nil }
-            return entry.value
-        }
+        let now = self.clock.now
+        return self.state.withLock { $0.lookup(\.signingKeys, key, at: now) }
     }
 
     func storeSigningKey(_ value: CachedSigningKey, as key: String, loadedAt generation: UInt64) {
-        let expires = ContinuousClock.now + self.lifetime
-        self.state.withLock { state in
-            guard state.listening, state.generation == generation else { return }
-            if state.signingKeys.count >= self.capacity { state.signingKeys.removeAll(keepingCapacity: true) }
-            state.signingKeys[key] = Entry(value: value, expires: expires)
-        }
+        let now = self.clock.now
+        self.state.withLock { _ = $0.store(\.signingKeys, key, value, loadedAt: generation, at: now) }
     }
 
     /// Whether a grant token's grant id was looked up for this key recently and not found.
-    /// Kept even while the change listener is down: it only saves queries, and a grant id is
-    /// known to its caller only after the grant has committed, so a real one is never here.
     func isUnknownGrant(_ grantID: String, keyID: String) -> Bool {
-        let now = ContinuousClock.now
-        return self.state.withLock { state in
-            guard let expires = state.unknownGrants["\(keyID)/\(grantID)"] else { return false }
-            return expires > now
-        }
+        let now = self.clock.now
+        return self.state.withLock { $0.isUnknownGrant("\(keyID)/\(grantID)", at: now) }
     }
 
     func rememberUnknownGrant(_ grantID: String, keyID: String) {
-        let expires = ContinuousClock.now + self.lifetime
-        self.state.withLock { state in
-            if state.unknownGrants.count >= Self.unknownGrantCapacity { state.unknownGrants.removeAll(keepingCapacity: true) }
-            state.unknownGrants["\(keyID)/\(grantID)"] = expires
-        }
+        let now = self.clock.now
+        self.state.withLock { $0.rememberUnknownGrant("\(keyID)/\(grantID)", at: now) }
     }
-
-    static let unknownGrantCapacity = 10_000
 
     /// Whether an access key id was looked up recently and not found: repeating a made-up id
     /// costs no query. Cleared by any change to any access key (one could be imported under it).
     func isUnknownAccessKey(_ accessKeyID: String) -> Bool {
-        let now = ContinuousClock.now
-        return self.state.withLock { state in
-            guard let expires = state.unknownAccessKeys[accessKeyID] else { return false }
-            return expires > now
-        }
+        let now = self.clock.now
+        return self.state.withLock { $0.isUnknownAccessKey(accessKeyID, at: now) }
     }
 
     func rememberUnknownAccessKey(_ accessKeyID: String) {
-        let expires = ContinuousClock.now + self.lifetime
-        self.state.withLock { state in
-            // Only while changes are heard: an access key created meanwhile must work at once.
-            guard state.listening else { return }
-            if state.unknownAccessKeys.count >= Self.unknownGrantCapacity { state.unknownAccessKeys.removeAll(keepingCapacity: true) }
-            state.unknownAccessKeys[accessKeyID] = expires
-        }
+        let now = self.clock.now
+        self.state.withLock { $0.rememberUnknownAccessKey(accessKeyID, at: now) }
     }
 
-    /// Any change to a principal (its access keys included) drops its signing keys too: an
-    /// access key deleted and imported again under the same id must not keep its old secret.
     public func invalidatePrincipal(_ arn: String) {
-        self.state.withLock { state in
-            state.generation &+= 1
-            state.principals.removeValue(forKey: arn)
-            state.signingKeys = state.signingKeys.filter { $0.value.value.principalARN != arn }
-            state.unknownAccessKeys.removeAll()
-        }
+        self.state.withLock { $0.invalidatePrincipal(arn) }
     }
 
     public func invalidateKey(_ keyID: String) {
-        self.state.withLock { state in
-            state.generation &+= 1
-            state.keys.removeValue(forKey: keyID)
-        }
+        self.state.withLock { $0.invalidateKey(keyID) }
     }
 
     public func invalidateAlias(_ aliasKey: String) {
-        self.state.withLock { state in
-            state.generation &+= 1
-            state.aliases.removeValue(forKey: aliasKey)
-        }
+        self.state.withLock { $0.invalidateAlias(aliasKey) }
     }
 
     /// Called when the change listener connects (true) or loses its connection (false).
     public func setListening(_ listening: Bool) {
-        self.state.withLock { state in
-            state.generation &+= 1
-            state.listening = listening
-            state.keys.removeAll()
-            state.aliases.removeAll()
-            state.principals.removeAll()
-            state.signingKeys.removeAll()
-            state.unknownAccessKeys.removeAll()
-        }
+        self.state.withLock { $0.setListening(listening) }
     }
 
     public static func aliasKey(account: String, region: String, name: String) -> String {

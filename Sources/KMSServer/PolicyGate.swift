@@ -33,8 +33,11 @@ public struct PolicyGate: RequestGate {
     let identities: IdentityStore
     let cache: KeyCache
     let logger: Logger
+    /// Its wall time is aws:CurrentTime.
+    let clock: ServiceClock
 
-    public init(scope: ServiceScope, identities: IdentityStore, cache: KeyCache, logger: Logger) {
+    public init(scope: ServiceScope, identities: IdentityStore, cache: KeyCache, logger: Logger, clock: ServiceClock = .system) {
+        self.clock = clock
         self.scope = scope
         self.identities = identities
         self.cache = cache
@@ -91,7 +94,7 @@ public struct PolicyGate: RequestGate {
         let hasConditions = (key?.policy.hasConditions ?? false) || caller.identityPolicies.contains(where: \.hasConditions)
         let context = caller.requestContext(
             action: action, key: key, encryptionContext: encryptionContext, conditions: conditions,
-            policiesHaveConditions: hasConditions || !conditions.isEmpty
+            policiesHaveConditions: hasConditions || !conditions.isEmpty, now: self.clock.wallNow
         )
         guard let key else {
             // Operations on no key are IAM permissions: an account root has them all in its own
@@ -136,7 +139,7 @@ public struct PolicyGate: RequestGate {
     public func authorizeAlias(_ caller: Caller, action: String, aliasARN: String) throws(KMSError) {
         let hasConditions = caller.identityPolicies.contains(where: \.hasConditions)
         var context = caller.requestContext(
-            action: action, key: nil, encryptionContext: nil, conditions: [:], policiesHaveConditions: hasConditions
+            action: action, key: nil, encryptionContext: nil, conditions: [:], policiesHaveConditions: hasConditions, now: self.clock.wallNow
         )
         context.resource = aliasARN
         if case .denied(let message) = Self.decideWithoutKey(context, caller: caller) {
@@ -158,7 +161,7 @@ public struct PolicyGate: RequestGate {
         }
         var context = caller.requestContext(
             action: action, key: key, encryptionContext: nil, conditions: [:],
-            policiesHaveConditions: caller.identityPolicies.contains(where: \.hasConditions)
+            policiesHaveConditions: caller.identityPolicies.contains(where: \.hasConditions), now: self.clock.wallNow
         )
         context.resource = key.record.arn
         if case .denied(let message) = Self.decideWithoutKey(context, caller: caller) {
@@ -171,7 +174,7 @@ public struct PolicyGate: RequestGate {
     public func explicitlyDenies(_ caller: Caller, action: String, key: CachedKey) -> Bool {
         let hasConditions = key.policy.hasConditions || caller.identityPolicies.contains(where: \.hasConditions)
         let context = caller.requestContext(
-            action: action, key: key, encryptionContext: nil, conditions: [:], policiesHaveConditions: hasConditions
+            action: action, key: key, encryptionContext: nil, conditions: [:], policiesHaveConditions: hasConditions, now: self.clock.wallNow
         )
         if case .explicitDeny = key.policy.evaluate(context) { return true }
         return caller.identityPolicies.contains {

@@ -21,8 +21,10 @@ public struct RewrapJob: Service {
     let worker: WorkerPool
     let interval: Duration
     let logger: Logger
+    let clock: ServiceClock
 
-    public init(client: PostgresClient, worker: WorkerPool, interval: Duration, logger: Logger) {
+    public init(client: PostgresClient, worker: WorkerPool, interval: Duration, logger: Logger, clock: ServiceClock = .system) {
+        self.clock = clock
         self.client = client
         self.store = RewrapStore(client: client, logger: logger)
         self.worker = worker
@@ -31,7 +33,7 @@ public struct RewrapJob: Service {
     }
 
     public func run() async throws {
-        await Periodic.rounds(every: self.interval, logger: self.logger, failure: "re-wrap round failed; it resumes next round") {
+        await Periodic.rounds(every: self.interval, clock: self.clock, logger: self.logger, failure: "re-wrap round failed; it resumes next round") {
             try await self.roundOnce()
         }
     }
@@ -75,7 +77,7 @@ public struct RewrapJob: Service {
             }
             let remaining = try await self.store.materials(notUnder: newest, skipping: missing, limit: 1).count
                 + self.store.secrets(notUnder: newest, skipping: missing, limit: 1).count
-            let finished = remaining == 0 ? Date() : nil
+            let finished = remaining == 0 ? self.clock.wallNow : nil
             try await self.store.progress(job: job.id, rewrapped: done, unavailable: unavailable, finished: finished)
             if finished != nil {
                 self.logger.notice("re-wrap finished", metadata: ["job": "\(job.id)", "unavailable": "\(unavailable)"])

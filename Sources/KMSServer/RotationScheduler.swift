@@ -13,16 +13,18 @@ public struct RotationScheduler: Service {
     let service: KMSService
     let interval: Duration
     let logger: Logger
+    let clock: ServiceClock
 
-    public init(client: PostgresClient, service: KMSService, interval: Duration, logger: Logger) {
+    public init(client: PostgresClient, service: KMSService, interval: Duration, logger: Logger, clock: ServiceClock = .system) {
         self.client = client
         self.service = service
         self.interval = interval
         self.logger = logger
+        self.clock = clock
     }
 
     public func run() async throws {
-        await Periodic.rounds(every: self.interval, logger: self.logger, failure: "rotation round failed") { try await self.roundOnce() }
+        await Periodic.rounds(every: self.interval, clock: self.clock, logger: self.logger, failure: "rotation round failed") { try await self.roundOnce() }
     }
 
     func roundOnce() async throws {

@@ -9,6 +9,7 @@ public final class ServiceMetrics: Sendable {
     private let requests = Mutex<[String: Counter]>([:])
     private let durations = Mutex<[String: Metrics.Timer]>([:])
     private let workerCalls = Mutex<[String: Metrics.Timer]>([:])
+    private let jobFailures = Mutex<[String: Counter]>([:])
     let cacheHits = Counter(label: "kms_cache_lookups_total", dimensions: [("result", "hit")])
     let cacheMisses = Counter(label: "kms_cache_lookups_total", dimensions: [("result", "miss")])
     let auditBatchSize = Recorder(label: "kms_audit_batch_records", aggregate: true)
@@ -74,6 +75,17 @@ public final class ServiceMetrics: Sendable {
             return timer
         }
         timer.recordNanoseconds(Self.nanoseconds(duration))
+    }
+
+    /// Failures of a background job (restarted or ending the process), by job.
+    func backgroundJobFailed(_ job: String) {
+        let counter = self.jobFailures.withLock { counters in
+            if let counter = counters[job] { return counter }
+            let counter = Counter(label: "kms_background_job_failures_total", dimensions: [("job", job)])
+            counters[job] = counter
+            return counter
+        }
+        counter.increment()
     }
 
     static func nanoseconds(_ duration: Duration) -> Int64 {

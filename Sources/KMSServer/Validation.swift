@@ -28,7 +28,7 @@ enum Validation {
     /// such material within a round; until then it is already refused).
     static func usable(_ key: KeyRecord, now: Date) throws(KMSError) {
         try key.state.checkUsable(keyARN: key.arn)
-        if let validTo = key.validTo, validTo <= now {
+        if KeySchedule.materialExpired(key, at: now) {
             throw KMSError(.invalidState, "\(key.arn)'s imported key material expired; import it again.")
         }
     }

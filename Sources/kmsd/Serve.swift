@@ -190,7 +190,14 @@ struct Serve: AsyncParsableCommand {
         )
         let scope = ServiceScope(partition: partition, regions: Set(regionList), defaultRegion: region, defaultAccount: account)
         let readyFile = self.readyFile
-        let daemon = KMSDaemon(settings: settings, scope: scope, client: client, logger: logger) { address, awsJSON in
+        // One group for the whole process: the database client, kmsd, and the listeners and
+        // background jobs kmsd adds to it once the database is ready. A job that fails ends
+        // the group (a graceful shutdown, then `run` throws: a non-zero exit) unless it is one
+        // that is restarted (see KMSDaemon.jobs).
+        let group = ServiceGroup(
+            configuration: .init(services: [.init(service: client)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        )
+        let daemon = KMSDaemon(settings: settings, scope: scope, client: client, group: group, logger: logger) { address, awsJSON in
             guard let readyFile, let port = address.port else { return }
             // Line 1: the binary protocol; line 2, when served: the AWS JSON endpoint.
             var text = "\(address.ipAddress ?? host):\(port)\n"
@@ -199,16 +206,7 @@ struct Serve: AsyncParsableCommand {
             try? text.write(toFile: readyFile + ".tmp", atomically: false, encoding: .utf8)
             _ = rename(readyFile + ".tmp", readyFile)
         }
-        let group = ServiceGroup(
-            configuration: .init(
-                services: [
-                    .init(service: client),
-                    .init(service: daemon, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup),
-                ],
-                gracefulShutdownSignals: [.sigterm, .sigint],
-                logger: logger
-            )
-        )
+        await group.addServiceUnlessShutdown(daemon.configuration)
         try await group.run()
     }
 

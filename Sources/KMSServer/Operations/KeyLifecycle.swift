@@ -135,7 +135,7 @@ extension KMSService {
         let updated = try await self.change(request.keyID, caller: caller, action: "ScheduleKeyDeletion", accepting: .keyOnly) { record throws(KMSError) in
             try Self.refuseIfAWSManaged(record, "ScheduleKeyDeletion")
             record.state = try record.state.schedulingDeletion(keyARN: record.arn)
-            record.deletionDate = Date(timeIntervalSince1970: (now.timeIntervalSince1970 + Double(days) * 86_400).rounded(.down))
+            record.deletionDate = KeySchedule.deletionDate(scheduledAt: now, windowDays: days)
             record.pendingWindowInDays = days
         }
         var response = KMSScheduleKeyDeletionResponse()

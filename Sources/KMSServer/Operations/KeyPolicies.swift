@@ -48,7 +48,7 @@ extension KMSService {
         // With the request's real condition keys (source address, transport, time), so a policy
         // whose only administrator statement is conditioned on them is judged as it will be.
         let context = caller.requestContext(
-            action: "PutKeyPolicy", key: nil, encryptionContext: nil, conditions: [:], policiesHaveConditions: true
+            action: "PutKeyPolicy", key: nil, encryptionContext: nil, conditions: [:], policiesHaveConditions: true, now: self.now()
         )
         let administrable = KeyAccess.keepsPolicyAdministrable(
             policy, context: context, principalAccount: caller.account, keyAccount: keyAccount,

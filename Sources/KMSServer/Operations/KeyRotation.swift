@@ -22,8 +22,7 @@ extension KMSService {
             try Self.checkRotatable(record, "EnableKeyRotation")
             try record.state.checkUsable(keyARN: record.arn)
             // A new period counts from the last rotation (or creation), but never lies in the past.
-            let from = record.rotationPeriodInDays == nil ? now : (lastRotation ?? record.creationDate)
-            record.nextRotationDate = max(now, from.addingTimeInterval(Double(period) * 86400))
+            record.nextRotationDate = KeySchedule.nextRotation(enabling: record, periodInDays: period, lastRotation: lastRotation, at: now)
             record.rotationPeriodInDays = period
         }
         return KMSEnableKeyRotationResponse()
@@ -109,7 +108,7 @@ extension KMSService {
         // An automatic rotation schedules the next; an on-demand one leaves the schedule alone.
         var next = record.nextRotationDate
         if kind == .automatic, let period = record.rotationPeriodInDays {
-            next = now.addingTimeInterval(Double(period) * 86400)
+            next = KeySchedule.nextRotation(afterAutomaticRotationAt: now, periodInDays: period)
         }
         let audit = caller.flatMap(self.changeRecord)
         let rotated = try await self.store { [next] in
@@ -131,7 +130,7 @@ extension KMSService {
         var rotated = 0
         for keyID in due {
             guard let (record, _) = try await self.store({ try await self.keys.fetch(keyID: keyID) }),
-                  record.state == .enabled, let next = record.nextRotationDate, next <= self.now()
+                  KeySchedule.isRotationDue(record, at: self.now())
             else { continue }
             if try await self.rotate(record, kind: .automatic) != nil { rotated += 1 }
         }
