@@ -42,7 +42,7 @@ extension KMSService {
         } else {
             let identity = context.connection.identity
             entry = AuditEntry(
-                time: Date(), requestID: caller?.requestID ?? context.externalID ?? RequestID.next(),
+                time: self.now(), requestID: caller?.requestID ?? context.externalID ?? RequestID.next(),
                 principalARN: caller?.principalARN ?? identity?.principalARN ?? "anonymous",
                 accessKeyID: caller?.accessKeyID ?? identity?.accessKeyID,
                 sourceIP: caller?.sourceIP ?? context.connection.remoteIP,
@@ -74,7 +74,7 @@ extension KMSService {
             if let existing = pending { return existing.committed ? nil : existing }
             let details = caller.trail.details.withLock { $0 }
             let entry = AuditEntry(
-                time: Date(), requestID: caller.requestID, principalARN: caller.principalARN, accessKeyID: caller.accessKeyID,
+                time: self.now(), requestID: caller.requestID, principalARN: caller.principalARN, accessKeyID: caller.accessKeyID,
                 sourceIP: caller.sourceIP, transport: caller.transport, operation: caller.operation, keyARNs: details.keyARNs,
                 alias: details.alias, encryptionContext: details.encryptionContext, grantID: details.grantID, errorCode: nil
             )
