@@ -77,6 +77,29 @@ import Testing
         await stack.stop()
     }
 
+    /// The open loop sleeps between sends: it yielded in a loop instead whenever the next send
+    /// was under 1 ms away, spinning at rates above 1000/s (on two cores, half the
+    /// machine the service it measures runs on). The CPU kms-bench used, from the shell's
+    /// `times`, against the run's length: over half a core before, about a fifth now (debug build).
+    @Test func theOpenLoopDoesNotSpin() async throws {
+        let stack = try await KMSStack.start()
+        let run = try await runChildProcess(URL(fileURLWithPath: "/bin/sh"), [
+            "-c", "\"$0\" \"$@\"; times >&2", binaryPath("kms-bench", environment: "KMS_BENCH"),
+            "run", "--endpoint", stack.kmsd.endpoint, "--rate", "1200", "--duration", "2", "--warmup", "0", "--json", "--no-progress",
+            "--max-error-rate", "1", "--mix", "GenerateRandom",
+        ], environment: stack.environment)
+        #expect(run.status == 0, "\(run.stderrText)")
+        let seconds = try #require((try? JSONSerialization.jsonObject(with: run.stdout) as? [String: Any])?["seconds"] as? Double)
+        // `times` prints the shell's own user and system time, then its children's: "0m1.370s 0m0.210s".
+        let children = try #require(run.stderrText.split(separator: "\n").last)
+        let cpu = children.split(separator: " ").map { field -> Double in
+            let parts = field.dropLast().split(separator: "m")
+            return (Double(parts.first ?? "") ?? 0) * 60 + (Double(parts.last ?? "") ?? 0)
+        }.reduce(0, +)
+        #expect(cpu < seconds * 0.4, "kms-bench used \(cpu) s of CPU in a \(seconds) s open loop at 1200/s")
+        await stack.stop()
+    }
+
     /// --admin-rate with --admin-cycles: the cycles are done in full beside the load, and what
     /// the report counts is what the service holds afterwards.
     @Test func adminChurnLeavesWhatItReports() async throws {
