@@ -13,6 +13,8 @@ struct Report {
     let keys: Int
     let seconds: Double
     let snapshot: Recorder.Snapshot
+    /// The key administration beside the load (--admin-rate), reported apart from it.
+    var admin: AdminChurn? = nil
 
     var requests: Int { self.snapshot.succeeded + self.snapshot.failed }
     var throughput: Double { Double(self.requests) / self.seconds }
@@ -36,6 +38,7 @@ struct Report {
         for (code, count) in self.snapshot.errors.sorted(by: { $0.value > $1.value }) {
             lines.append("error \(code): \(count)")
         }
+        lines += self.admin?.text() ?? []
         return lines.joined(separator: "\n")
     }
 
@@ -49,6 +52,7 @@ struct Report {
         ]
         if let inFlight { object["inFlight"] = inFlight }
         if let rate { object["rate"] = rate }
+        if let admin { object["admin"] = admin.json() }
         let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
         return String(decoding: data, as: UTF8.self)
     }

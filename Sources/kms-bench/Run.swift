@@ -11,7 +11,9 @@ struct Run: AsyncParsableCommand {
         discussion: """
             Closed loop by default (--connections x --in-flight workers, each sending as soon as it is \
             answered); --rate switches to an open loop at that many requests per second, with latency \
-            measured from each request's intended send time. Exits 1 when the error rate passes \
+            measured from each request's intended send time. --admin-rate adds key administration \
+            beside the load (CreateKey, aliases, key policies, on-demand rotation, grants, deletions \
+            scheduled and cancelled), reported apart from it. Exits 1 when the error rate passes \
             --max-error-rate.
             """
     )
@@ -34,6 +36,10 @@ struct Run: AsyncParsableCommand {
     @Option(help: "Spec of the keys Sign and Verify create: ECC_NIST_P256 (default; ECDSA_SHA_256 over a 32-byte digest), ECC_NIST_P384, ECC_NIST_P521, ECC_SECG_P256K1, ECC_NIST_EDWARDS25519, or RSA_2048|3072|4096 (RSASSA_PSS_SHA_256).")
     var signingKeySpec = "ECC_NIST_P256"
     @Option(help: "Name keys by alias or id.") var by = "id"
+    @Option(help: "Key administration beside the load, this many requests per second, one at a time (see AdminChurn); its failures count toward --max-error-rate.")
+    var adminRate: Double?
+    @Option(help: "With --admin-rate: do exactly this many administration cycles, waiting for them after the load if need be.")
+    var adminCycles: Int?
     @Flag(help: "Drive the ceiling pair (kms-bench ceiling-front) with Echo instead of a KMS.") var ceiling = false
     @Flag(help: "Print the result as JSON on stdout.") var json = false
     @Option(help: "Fail (exit 1) above this fraction of failed requests.") var maxErrorRate = 0.001
@@ -45,6 +51,13 @@ struct Run: AsyncParsableCommand {
         guard (1...4096).contains(payload) else { throw ValidationError("--payload must be 1..4096") }
         guard by == "id" || by == "alias" else { throw ValidationError("--by is id or alias") }
         if let rate { guard rate > 0 else { throw ValidationError("--rate must be positive") } }
+        if let adminRate {
+            guard adminRate > 0 else { throw ValidationError("--admin-rate must be positive") }
+            guard !ceiling else { throw ValidationError("--admin-rate needs a KMS endpoint, not --ceiling") }
+        }
+        if let adminCycles {
+            guard adminRate != nil, adminCycles >= 1 else { throw ValidationError("--admin-cycles needs --admin-rate and must be at least 1") }
+        }
         guard KMSKeySpec(awsName: signingKeySpec).flatMap(SigningTarget.algorithm(for:)) != nil else {
             throw ValidationError("--signing-key-spec must be an RSA, ECC or ECC_NIST_EDWARDS25519 key spec")
         }
@@ -62,6 +75,7 @@ struct Run: AsyncParsableCommand {
 
         var lanes = Lanes(clients: [], echoes: [])
         let workload: Workload
+        var churn: (AdminChurn, KMSClient)?
         if self.ceiling {
             let address = try Self.address(endpoint)
             var echoes: [RPCClientConnection] = []
@@ -91,6 +105,18 @@ struct Run: AsyncParsableCommand {
             } catch let error as KMSClientError {
                 throw ValidationError("setting up keys failed: \(error)")
             }
+            if let adminRate {
+                // A connection of its own, so administration never waits behind the load's queue.
+                let client = try KMSClient(endpoint: resolved.endpoint, configuration: resolved.configuration)
+                // Policies change only on keys this run made, never on one given by --key-id.
+                let references = self.keyId != nil ? [] : workload.targets.map(\.keyReference) + workload.signers.map(\.sign.keyID) + workload.macs.map(\.generate.keyID)
+                do {
+                    let loadKeys = try await AdminChurn.keyIDs(of: references, client: client)
+                    churn = (AdminChurn(rate: adminRate, run: UUID().uuidString.prefix(8).lowercased(), loadKeys: loadKeys, cycles: self.adminCycles), client)
+                } catch {
+                    throw ValidationError("setting up --admin-rate failed: \(error)")
+                }
+            }
         }
 
         let start = ContinuousClock.now
@@ -104,12 +130,16 @@ struct Run: AsyncParsableCommand {
         let showProgress = self.progress ?? (isatty(2) == 1)
         let progressTask = showProgress ? Task { await Self.progress(recorder: recorder, start: start) } : nil
 
+        let churnTask = churn.map { churn, client in Task { await churn.drive(client: client) } }
         if let rate {
             await LoadShapes.openLoop(lanes: lanes, rate: rate, maxOutstanding: self.maxOutstanding, mix: mix, workload: workload, window: window, recorder: recorder)
         } else {
             await LoadShapes.closedLoop(lanes: lanes, inFlight: self.inFlight, mix: mix, workload: workload, window: window, recorder: recorder)
         }
         let measured = max(0.001, (ContinuousClock.now - max(measureFrom, start)).seconds)
+        churn?.0.stop()
+        await churnTask?.value
+        if let client = churn?.1 { await client.close() }
         progressTask?.cancel()
         if showProgress { FileHandle.standardError.write(Data("\n".utf8)) }
         for client in lanes.clients { await client.close() }
@@ -118,11 +148,16 @@ struct Run: AsyncParsableCommand {
         let report = Report(
             transport: self.transport, endpoint: endpoint, connections: self.connections,
             inFlight: self.rate == nil ? self.inFlight : nil, rate: self.rate, mix: mix.description,
-            payload: self.payload, keys: workload.keyCount, seconds: measured, snapshot: recorder.snapshot
+            payload: self.payload, keys: workload.keyCount, seconds: measured, snapshot: recorder.snapshot, admin: churn?.0
         )
         print(self.json ? report.json() : report.text())
-        if report.errorRate > self.maxErrorRate {
-            FileHandle.standardError.write(Data("kms-bench: error rate \(report.errorRate) is above --max-error-rate \(self.maxErrorRate)\n".utf8))
+        // Administration's failures count too, over all requests sent.
+        let admin = churn?.0.snapshot
+        let failed = report.snapshot.failed + (admin?.failed ?? 0)
+        let sent = report.requests + (admin.map { $0.succeeded + $0.failed } ?? 0)
+        let errorRate = sent == 0 ? 0 : Double(failed) / Double(sent)
+        if errorRate > self.maxErrorRate {
+            FileHandle.standardError.write(Data("kms-bench: error rate \(errorRate) is above --max-error-rate \(self.maxErrorRate)\n".utf8))
             throw ExitCode(1)
         }
     }

@@ -1,4 +1,6 @@
 import Foundation
+import KMSClient
+import KMSProto
 import KMSTestSupport
 import Testing
 
@@ -72,6 +74,89 @@ import Testing
         // Setup generates a data key under the disabled key, so the run cannot even start.
         #expect(failing.status != 0)
         #expect(failing.stderr.contains("DisabledException"))
+        await stack.stop()
+    }
+
+    /// The open loop sleeps between sends: it yielded in a loop instead whenever the next send
+    /// was under 1 ms away, spinning at rates above 1000/s (on two cores, half the
+    /// machine the service it measures runs on). The CPU kms-bench used, from the shell's
+    /// `times`, against the run's length: over half a core before, about a fifth now (debug build).
+    @Test func theOpenLoopDoesNotSpin() async throws {
+        let stack = try await KMSStack.start()
+        let run = try await runChildProcess(URL(fileURLWithPath: "/bin/sh"), [
+            "-c", "\"$0\" \"$@\"; times >&2", binaryPath("kms-bench", environment: "KMS_BENCH"),
+            "run", "--endpoint", stack.kmsd.endpoint, "--rate", "1200", "--duration", "2", "--warmup", "0", "--json", "--no-progress",
+            "--max-error-rate", "1", "--mix", "GenerateRandom",
+        ], environment: stack.environment)
+        #expect(run.status == 0, "\(run.stderrText)")
+        let seconds = try #require((try? JSONSerialization.jsonObject(with: run.stdout) as? [String: Any])?["seconds"] as? Double)
+        // `times` prints the shell's own user and system time, then its children's: "0m1.370s 0m0.210s".
+        let children = try #require(run.stderrText.split(separator: "\n").last)
+        let cpu = children.split(separator: " ").map { field -> Double in
+            let parts = field.dropLast().split(separator: "m")
+            return (Double(parts.first ?? "") ?? 0) * 60 + (Double(parts.last ?? "") ?? 0)
+        }.reduce(0, +)
+        #expect(cpu < seconds * 0.4, "kms-bench used \(cpu) s of CPU in a \(seconds) s open loop at 1200/s")
+        await stack.stop()
+    }
+
+    /// --admin-rate with --admin-cycles: the cycles are done in full beside the load, and what
+    /// the report counts is what the service holds afterwards.
+    @Test func adminChurnLeavesWhatItReports() async throws {
+        let stack = try await KMSStack.start()
+        let run = try await Self.bench([
+            "run", "--endpoint", stack.kmsd.endpoint, "--rate", "100", "--requests", "50", "--warmup", "0", "--json", "--no-progress",
+            "--keys", "2", "--by", "alias", "--mix", "Encrypt:1,Decrypt:1", "--admin-rate", "50", "--admin-cycles", "4",
+        ], env: stack.environment)
+        #expect(run.status == 0, "\(run.stderr)")
+        let report = try #require(run.json)
+        #expect(report["failed"] as? Int == 0)
+        let admin = try #require(report["admin"] as? [String: Any])
+        #expect(admin["failed"] as? Int == 0, "\(admin["firstFailures"] ?? "")")
+        let operations = try #require(admin["operations"] as? [String: Int])
+        // Four cycles of the churn key's life, the fourth deletion cancelled; a policy change
+        // on a load key after each.
+        #expect(operations == [
+            "CreateKey": 4, "CreateAlias": 4, "GetKeyPolicy": 4, "PutKeyPolicy": 4, "RotateKeyOnDemand": 4, "CreateGrant": 4,
+            "RetireGrant": 4, "DeleteAlias": 4, "ScheduleKeyDeletion": 4, "CancelKeyDeletion": 1,
+            "GetKeyPolicy (load key)": 4, "PutKeyPolicy (load key)": 4,
+        ])
+        #expect(admin["keysCreated"] as? Int == 4 && admin["deletionsScheduled"] as? Int == 4 && admin["deletionsCancelled"] as? Int == 1)
+
+        // What the service holds: the churn keys, three pending deletion and one disabled (a
+        // cancelled deletion leaves the key disabled), each rotated once and with no grant left;
+        // no churn alias; the load keys' policies relabelled and still serving.
+        var states: [KMSKeyState] = []
+        var loadPolicyIDs: [String] = []
+        for entry in try await stack.client.call(KMSMethod.listKeys, KMSListKeysRequest()).keys {
+            var describe = KMSDescribeKeyRequest()
+            describe.keyID = entry.keyID
+            let metadata = try await stack.client.call(KMSMethod.describeKey, describe).keyMetadata
+            var policy = KMSGetKeyPolicyRequest()
+            policy.keyID = entry.keyID
+            let document = try await stack.client.call(KMSMethod.getKeyPolicy, policy).policy
+            let id = (try JSONSerialization.jsonObject(with: Data(document.utf8)) as? [String: Any])?["Id"] as? String ?? ""
+            guard metadata.description_p.contains(" churn ") else {
+                loadPolicyIDs.append(id)
+                continue
+            }
+            states.append(metadata.keyState)
+            #expect(id.hasPrefix("kms-bench-churn-"))
+            var rotations = KMSListKeyRotationsRequest()
+            rotations.keyID = entry.keyID
+            #expect(try await stack.client.call(KMSMethod.listKeyRotations, rotations).rotations.count == 1)
+            var grants = KMSListGrantsRequest()
+            grants.keyID = entry.keyID
+            #expect(try await stack.client.call(KMSMethod.listGrants, grants).grants.isEmpty)
+        }
+        #expect(states.sorted { $0.rawValue < $1.rawValue } == [.disabled, .pendingDeletion, .pendingDeletion, .pendingDeletion])
+        #expect(loadPolicyIDs.count == 2 && loadPolicyIDs.allSatisfy { $0.hasPrefix("kms-bench-load-") }, "\(loadPolicyIDs)")
+        let aliases = try await stack.client.call(KMSMethod.listAliases, KMSListAliasesRequest()).aliases.map(\.aliasName)
+        #expect(!aliases.contains { $0.contains("/churn/") }, "\(aliases)")
+        #expect(aliases.filter { $0.hasPrefix("alias/kms-bench/") }.count == 2)
+
+        let ceilingAdmin = try await Self.bench(["run", "--ceiling", "--admin-rate", "1"])
+        #expect(ceilingAdmin.status != 0 && ceilingAdmin.stderr.contains("--admin-rate"), "\(ceilingAdmin.stderr)")
         await stack.stop()
     }
 
