@@ -221,7 +221,10 @@ import Testing
         #expect(untouched.intact, "\(untouched.reason)")
         let records = try await Self.records(stack, "a")
         let checkpoints = try await Self.checkpoints(stack, "a")
-        // With --audit-checkpoint-ms 0, every batch brought a checkpoint of its last record.
+        // With --audit-checkpoint-ms 0, every batch brings a checkpoint of its last record, unless
+        // kms-cryptod did not make it within its 250 ms (a loaded machine): then the head is
+        // checkpointed once records stop. Either way each checkpoint covers a batch's last
+        // record, and the last one covers the last record.
         let segments = try await stack.database.withClient { client in
             var lasts: [Int64] = []
             for try await last in try await client.query("SELECT last_seq FROM kms_audit_segments WHERE chain_id = 'a' ORDER BY first_seq", logger: Self.logger).decode(Int64.self) {
@@ -229,7 +232,8 @@ import Testing
             }
             return lasts
         }
-        #expect(checkpoints.map(\.sequence) == segments && segments.count >= 3, "\(segments)")
+        #expect(Set(checkpoints.map(\.sequence)).isSubset(of: segments) && checkpoints.last?.sequence == segments.last && segments.count >= 3,
+                "\(segments) \(checkpoints.map(\.sequence))")
         let reportA = try #require(chains.first { $0.chainID == "a" })
         #expect(reportA.records == Int64(records.count) && reportA.recordsAfterCheckpoint == 0 && reportA.checkpoints == Int64(checkpoints.count))
         try await Self.backUp(stack, chains: ["a", "b"])

@@ -37,6 +37,10 @@ public final class KMSDProcess: @unchecked Sendable {
         if let awsJSONListen, let index = extra.firstIndex(of: "--aws-json-listen"), index + 1 < extra.count {
             extra[index + 1] = awsJSONListen
         }
+        // The suites assert outcomes, not times: with a hundred stacks on two shared cores a
+        // request may take longer than production's 8 s deadline and would then fail
+        // retryably, which is not what they test. Tests of the deadline set their own.
+        if !extra.contains("--request-timeout-seconds") { extra += ["--request-timeout-seconds", "30"] }
         process.arguments = [
             "serve", "--listen", listen, "--worker-socket", self.workerSocket,
             "--ready-file", readyFile, "--log-level", "warning",
