@@ -79,7 +79,7 @@ extension AuditLog {
                 microseconds: response.timeMicros, rootKeyID: root, mac: Array(response.mac)
             )
         } catch {
-            ServiceMetrics.shared.auditCheckpointFailures.increment()
+            self.metrics.auditCheckpointFailures.increment()
             self.state.withLock { $0.checkpointRetry = .now + Self.checkpointBackoff }
             self.logger.warning("no audit checkpoint: kms-cryptod did not make one; records are written without one until it does", metadata: [
                 "chain": "\(self.chain)", "error": "\(error)",
@@ -112,7 +112,7 @@ extension AuditLog {
             }
         } catch {
             self.state.withLock { $0.head = nil }
-            ServiceMetrics.shared.auditCheckpointFailures.increment()
+            self.metrics.auditCheckpointFailures.increment()
             self.logger.error("an audit checkpoint could not be stored", metadata: ["chain": "\(self.chain)", "error": "\(String(reflecting: error))"])
         }
     }

@@ -40,7 +40,7 @@ extension AuditLog {
             state.watching = true
             return (began, watch)
         }
-        ServiceMetrics.shared.auditFailures.increment()
+        self.metrics.auditFailures.increment()
         var withheld = 0
         for waiter in batch where waiter.resume(failing: KMSError.Code.internalFailure.rawValue, error: error) {
             if waiter.pending == nil { withheld += 1 }
@@ -62,12 +62,12 @@ extension AuditLog {
 
     private func noteWithheld(_ count: Int) {
         guard count > 0 else { return }
-        ServiceMetrics.shared.auditWithheld.increment(by: count)
+        self.metrics.auditWithheld.increment(by: count)
         self.state.withLock { $0.outage?.withheld += count }
     }
 
     private func logOutage(cause: String) {
-        ServiceMetrics.shared.auditOutages.increment()
+        self.metrics.auditOutages.increment()
         self.logger.error("the audit log cannot be written: requests waiting for their records fail, new requests are refused until it can, and the records of what was done are kept and written then", metadata: [
             "chain": "\(self.chain)", "cause": "\(cause)", "timeout": "\(self.timeout)",
         ])
@@ -87,7 +87,7 @@ extension AuditLog {
             if let cause = found.began { self.logOutage(cause: cause) }
             var withheld = 0
             if found.leaseOverdue {
-                ServiceMetrics.shared.auditFailures.increment()
+                self.metrics.auditFailures.increment()
                 self.logger.debug("the audit writer got no database connection in time; trying again with another", metadata: ["chain": "\(self.chain)"])
             }
             for waiter in found.late + found.abandoned where waiter.resume(failing: KMSError.Code.internalFailure.rawValue, error: TimedOut()) {

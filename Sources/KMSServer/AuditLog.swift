@@ -151,6 +151,7 @@ public final class AuditLog: Sendable {
     /// one another's head.
     let chain: String
     let logger: Logger
+    let metrics: ServiceMetrics
     /// How long a request waits for its record before it fails (closed: its result is never
     /// returned). PostgreSQL down, a full disk or a stalled connection cost callers this much
     /// at most, not their own timeouts.
@@ -180,8 +181,9 @@ public final class AuditLog: Sendable {
 
     public init(
         store: AuditStore, chain: String, timeout: Duration = .seconds(5), worker: WorkerPool? = nil,
-        checkpointInterval: Duration = .milliseconds(100), logger: Logger
+        checkpointInterval: Duration = .milliseconds(100), logger: Logger, metrics: ServiceMetrics = ServiceMetrics()
     ) {
+        self.metrics = metrics
         self.store = store
         self.chain = chain
         self.timeout = timeout
@@ -232,7 +234,7 @@ public final class AuditLog: Sendable {
             return (true, true, watch, nil)
         }
         guard accepted else {
-            ServiceMetrics.shared.auditRecordsDropped.increment()
+            self.metrics.auditRecordsDropped.increment()
             waiter.resume(failing: KMSError.Code.internalFailure.rawValue, error: TimedOut())
             return
         }
@@ -430,8 +432,8 @@ public final class AuditLog: Sendable {
         // operation happened, only its answer was withheld.
         let written = try await self.write(batch, on: connection)
         self.state.withLock { $0.writingSince = nil }
-        ServiceMetrics.shared.auditCommit.recordNanoseconds(ServiceMetrics.nanoseconds(ContinuousClock.now - started))
-        ServiceMetrics.shared.auditBatchSize.record(written.count)
+        self.metrics.auditCommit.recordNanoseconds(ServiceMetrics.nanoseconds(ContinuousClock.now - started))
+        self.metrics.auditBatchSize.record(written.count)
         self.recovered(late: batch.count { !$0.waiting })
         for waiter in written { waiter.resume() }
     }
@@ -505,7 +507,7 @@ public final class AuditLog: Sendable {
             if batch.isEmpty, checkpointFirst {
                 // Started to checkpoint the head (kmsd stopping, or a checkpoint due when the
                 // held connection had closed), and no connection came.
-                ServiceMetrics.shared.auditCheckpointFailures.increment()
+                self.metrics.auditCheckpointFailures.increment()
                 self.logger.error("the audit chain's head could not be checkpointed: no database connection", metadata: [
                     "chain": "\(self.chain)", "error": "\(String(reflecting: error))",
                 ])

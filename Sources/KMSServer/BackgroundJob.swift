@@ -64,12 +64,14 @@ public struct BackgroundJob: Service, CustomStringConvertible {
     public let policy: JobFailurePolicy
     let clock: ServiceClock
     let logger: Logger
+    let metrics: ServiceMetrics
     let body: @Sendable () async throws -> Void
 
     public init(
-        _ name: String, policy: JobFailurePolicy, clock: ServiceClock = .system, logger: Logger,
+        _ name: String, policy: JobFailurePolicy, clock: ServiceClock = .system, logger: Logger, metrics: ServiceMetrics = ServiceMetrics(),
         _ body: @escaping @Sendable () async throws -> Void
     ) {
+        self.metrics = metrics
         self.name = name
         self.policy = policy
         self.clock = clock
@@ -78,8 +80,11 @@ public struct BackgroundJob: Service, CustomStringConvertible {
     }
 
     /// A service's `run` as a job.
-    public init(_ name: String, policy: JobFailurePolicy, clock: ServiceClock = .system, logger: Logger, running service: some Service) {
-        self.init(name, policy: policy, clock: clock, logger: logger) { try await service.run() }
+    public init(
+        _ name: String, policy: JobFailurePolicy, clock: ServiceClock = .system, logger: Logger, metrics: ServiceMetrics = ServiceMetrics(),
+        running service: some Service
+    ) {
+        self.init(name, policy: policy, clock: clock, logger: logger, metrics: metrics) { try await service.run() }
     }
 
     public var description: String { self.name }
@@ -106,7 +111,7 @@ public struct BackgroundJob: Service, CustomStringConvertible {
                 if Self.stopping { return }
                 failure = error
             }
-            ServiceMetrics.shared.backgroundJobFailed(self.name)
+            self.metrics.backgroundJobFailed(self.name)
             guard var restarts = schedule else {
                 self.logger.critical("background job failed; kmsd stops so that its supervisor restarts it", metadata: [
                     "job": "\(self.name)", "error": "\(String(reflecting: failure))",

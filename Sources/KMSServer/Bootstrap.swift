@@ -51,7 +51,8 @@ public enum Bootstrap {
         let worker = try WorkerPool(socketPath: workerSocket, connections: 1, logger: logger)
         defer { Task { await worker.close() } }
         let (key, secret) = try await KMSService.createAccessKey(
-            for: admin, id: nil, secret: nil, identities: identities, worker: worker, now: now, audit: nil, logger: logger
+            for: admin, id: nil, secret: nil, identities: identities, worker: worker, now: now, audit: nil, logger: logger,
+            metrics: ServiceMetrics()
         )
         logger.notice("bootstrapped the first admin", metadata: ["principal": "\(admin.arn)", "access_key_id": "\(key.accessKeyID)"])
         return Credentials(principalARN: admin.arn, accessKeyID: key.accessKeyID, secretAccessKey: secret)

@@ -16,8 +16,13 @@ public struct ConnectionAuthenticator: Sendable {
     /// Remembers access key ids that named nothing, so repeating one costs no query.
     let cache: KeyCache?
     let logger: Logger
+    let metrics: ServiceMetrics
 
-    public init(scope: ServiceScope, identities: IdentityStore, worker: WorkerPool, allowAnonymous: Bool, cache: KeyCache? = nil, logger: Logger) {
+    public init(
+        scope: ServiceScope, identities: IdentityStore, worker: WorkerPool, allowAnonymous: Bool, cache: KeyCache? = nil, logger: Logger,
+        metrics: ServiceMetrics = ServiceMetrics()
+    ) {
+        self.metrics = metrics
         self.scope = scope
         self.identities = identities
         self.worker = worker
@@ -62,6 +67,6 @@ public struct ConnectionAuthenticator: Sendable {
     }
 
     private func lookup<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws(KMSError) -> T {
-        try await storeCall(logger: self.logger, body)
+        try await storeCall(logger: self.logger, metrics: self.metrics, body)
     }
 }

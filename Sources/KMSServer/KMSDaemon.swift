@@ -75,14 +75,17 @@ public struct KMSDaemon: Service {
     /// The process's one group, which runs this service: the jobs are added to it.
     let group: ServiceGroup
     let clock: ServiceClock
+    let metrics: ServiceMetrics
 
     /// `onListening` gets the binary protocol's bound address and the AWS JSON endpoint's, if
     /// served. `group` is the ServiceGroup this service runs in (add it with
     /// `configuration`); the background jobs are added to it once the database is ready.
+    /// `metrics` is handed to every part that counts.
     public init(
         settings: Settings, scope: ServiceScope, client: PostgresClient, group: ServiceGroup, logger: Logger, clock: ServiceClock = .system,
-        onListening: @escaping @Sendable (SocketAddress, SocketAddress?) -> Void = { _, _ in }
+        metrics: ServiceMetrics = ServiceMetrics(), onListening: @escaping @Sendable (SocketAddress, SocketAddress?) -> Void = { _, _ in }
     ) {
+        self.metrics = metrics
         self.group = group
         self.clock = clock
         self.settings = settings
@@ -94,26 +97,29 @@ public struct KMSDaemon: Service {
 
     public func run() async throws {
         try await Migrations.apply(on: self.client, logger: self.logger)
-        let cache = KeyCache(lifetime: self.settings.cacheLifetime, clock: self.clock)
+        let cache = KeyCache(lifetime: self.settings.cacheLifetime, clock: self.clock, metrics: self.metrics)
         let worker = try WorkerPool(
             socketPath: self.settings.workerSocket, connections: self.settings.workerConnections,
-            configuration: self.settings.rpc, timeout: self.settings.workerTimeout, expectedUID: self.settings.workerUID ?? RPCPeerCredentials.ownUID, logger: self.logger
+            configuration: self.settings.rpc, timeout: self.settings.workerTimeout, expectedUID: self.settings.workerUID ?? RPCPeerCredentials.ownUID, logger: self.logger,
+            metrics: self.metrics
         )
         let identities = IdentityStore(client: self.client, logger: self.logger)
         let service = KMSService(
             scope: self.scope, client: self.client, cache: cache, worker: worker,
-            gate: PolicyGate(scope: self.scope, identities: identities, cache: cache, logger: self.logger, clock: self.clock), logger: self.logger,
+            gate: PolicyGate(scope: self.scope, identities: identities, cache: cache, logger: self.logger, clock: self.clock, metrics: self.metrics),
+            logger: self.logger,
             lastUsageFlushInterval: self.settings.lastUsageFlushInterval,
             usageFlushInterval: self.settings.usageFlushInterval, auditTimeout: self.settings.auditTimeout,
             auditChain: self.settings.auditChain, auditCheckpointInterval: self.settings.auditCheckpointInterval,
             limits: RequestLimits(perPrincipal: self.settings.principalRate, perSource: self.settings.sourceRate),
             requestTimeout: self.settings.requestTimeout,
-            clock: self.clock
+            clock: self.clock, metrics: self.metrics
         )
         try await self.adoptPendingAuditRecords(into: service.auditLog)
         let authenticator = ConnectionAuthenticator(
             scope: self.scope, identities: identities, worker: worker,
-            allowAnonymous: self.settings.insecureNoAuthentication, cache: cache, logger: self.logger
+            allowAnonymous: self.settings.insecureNoAuthentication, cache: cache, logger: self.logger,
+            metrics: self.metrics
         )
         let tls = self.settings.tls
         if self.settings.insecureNoAuthentication {
@@ -138,14 +144,14 @@ public struct KMSDaemon: Service {
             metricsChannel = try await MetricsEndpoint.bind(to: try SocketAddress.makeAddressResolvingHost(host, port: self.settings.metricsPort), render: render)
             self.logger.notice("serving metrics", metadata: ["listen": "\(metricsChannel?.localAddress.map { "\($0)" } ?? "?")"])
         }
-        let metrics = metricsChannel
+        let metricsListener = metricsChannel
         if let address = server.localAddress { self.onListening(address, awsJSON?.localAddress) }
         self.logger.notice("serving", metadata: [
             "listen": "\(server.localAddress.map { "\($0)" } ?? "?")",
             "region": "\(self.scope.defaultRegion)", "account": "\(self.scope.defaultAccount)",
             "tls": "\(Self.describe(tls))",
         ])
-        let jobs = self.jobs(service: service, cache: cache, worker: worker, server: server, awsJSON: awsJSON, metrics: metrics)
+        let jobs = self.jobs(service: service, cache: cache, worker: worker, server: server, awsJSON: awsJSON, metricsListener: metricsListener)
         for job in jobs where !Task.isShuttingDownGracefully {
             await self.group.addServiceUnlessShutdown(job.configuration)
         }
@@ -153,7 +159,7 @@ public struct KMSDaemon: Service {
         try? await gracefulShutdown()
         await server.close()
         try? await awsJSON?.close()
-        try? await metrics?.close()
+        try? await metricsListener?.close()
         // The flushers flushed when they stopped; these find nothing then. They matter when a
         // shutdown came before the flushers were added (the listener was already serving).
         await service.usage.flush()
@@ -170,40 +176,40 @@ public struct KMSDaemon: Service {
     /// flushers (their loops catch write failures and keep what failed, so one that ends is a
     /// bug; the group's shutdown then still flushes the other and closes the audit log).
     private func jobs(
-        service: KMSService, cache: KeyCache, worker: WorkerPool, server: RPCServer, awsJSON: (any Channel)?, metrics: (any Channel)?
+        service: KMSService, cache: KeyCache, worker: WorkerPool, server: RPCServer, awsJSON: (any Channel)?, metricsListener: (any Channel)?
     ) -> [BackgroundJob] {
-        let (client, logger, clock, settings) = (self.client, self.logger, self.clock, self.settings)
+        let (client, logger, clock, settings, metrics) = (self.client, self.logger, self.clock, self.settings, self.metrics)
         var jobs = [
-            BackgroundJob("last-use flusher", policy: .endProcess, clock: clock, logger: logger, running: service.lastUsage),
-            BackgroundJob("usage flusher", policy: .endProcess, clock: clock, logger: logger, running: service.usage),
+            BackgroundJob("last-use flusher", policy: .endProcess, clock: clock, logger: logger, metrics: metrics, running: service.lastUsage),
+            BackgroundJob("usage flusher", policy: .endProcess, clock: clock, logger: logger, metrics: metrics, running: service.usage),
             BackgroundJob(
-                "change listener", policy: .restartWithBackoff, clock: clock, logger: logger,
+                "change listener", policy: .restartWithBackoff, clock: clock, logger: logger, metrics: metrics,
                 running: ChangeListener(client: client, cache: cache, logger: logger, clock: clock)
             ),
             BackgroundJob(
-                "deletion reaper", policy: .restartWithBackoff, clock: clock, logger: logger,
+                "deletion reaper", policy: .restartWithBackoff, clock: clock, logger: logger, metrics: metrics,
                 running: DeletionReaper(client: client, interval: settings.reaperInterval, logger: logger, clock: clock)
             ),
             BackgroundJob(
-                "rewrap job", policy: .restartWithBackoff, clock: clock, logger: logger,
+                "rewrap job", policy: .restartWithBackoff, clock: clock, logger: logger, metrics: metrics,
                 running: RewrapJob(client: client, worker: worker, interval: settings.rewrapInterval, logger: logger, clock: clock)
             ),
             BackgroundJob(
-                "rotation scheduler", policy: .restartWithBackoff, clock: clock, logger: logger,
+                "rotation scheduler", policy: .restartWithBackoff, clock: clock, logger: logger, metrics: metrics,
                 running: RotationScheduler(client: client, service: service, interval: settings.rotationInterval, logger: logger, clock: clock)
             ),
         ]
-        if let metrics {
-            jobs.append(BackgroundJob("metrics listener", policy: .endProcess, clock: clock, logger: logger) {
-                try await BackgroundJob.serve(until: { try await metrics.closeFuture.get() }, close: { try? await metrics.close() })
+        if let metricsListener {
+            jobs.append(BackgroundJob("metrics listener", policy: .endProcess, clock: clock, logger: logger, metrics: metrics) {
+                try await BackgroundJob.serve(until: { try await metricsListener.closeFuture.get() }, close: { try? await metricsListener.close() })
             })
         }
         if let awsJSON {
-            jobs.append(BackgroundJob("AWS JSON listener", policy: .endProcess, clock: clock, logger: logger) {
+            jobs.append(BackgroundJob("AWS JSON listener", policy: .endProcess, clock: clock, logger: logger, metrics: metrics) {
                 try await BackgroundJob.serve(until: { try await awsJSON.closeFuture.get() }, close: { try? await awsJSON.close() })
             })
         }
-        jobs.append(BackgroundJob("binary protocol listener", policy: .endProcess, clock: clock, logger: logger) {
+        jobs.append(BackgroundJob("binary protocol listener", policy: .endProcess, clock: clock, logger: logger, metrics: metrics) {
             try await BackgroundJob.serve(until: { try await server.channel.closeFuture.get() }, close: { await server.close() })
         })
         return jobs
@@ -246,7 +252,7 @@ public struct KMSDaemon: Service {
             table: table,
             authenticator: SigV4Authenticator(
                 scope: self.scope, hosts: hosts, defaultPort: tls == nil ? 80 : 443, identities: identities, worker: worker, cache: cache,
-                logger: self.logger, now: { [clock = self.clock] in clock.wallNow }
+                logger: self.logger, now: { [clock = self.clock] in clock.wallNow }, metrics: self.metrics
             ),
             limits: self.settings.awsJSONLimits, logger: self.logger
         )

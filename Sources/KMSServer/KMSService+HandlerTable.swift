@@ -39,7 +39,7 @@ extension KMSService {
                         try self.auditLog?.admit()
                     } catch {
                         try await self.audit(caller, context: context, operation: method.name, error: error)
-                        ServiceMetrics.shared.request(method.name, result: Self.code(of: error), duration: ContinuousClock.now - started)
+                        self.metrics.request(method.name, result: Self.code(of: error), duration: ContinuousClock.now - started)
                         throw error
                     }
                     let response: Response
@@ -47,12 +47,12 @@ extension KMSService {
                         response = try await operation(self)(request, caller)
                     } catch {
                         try await self.audit(caller, context: context, operation: method.name, error: error)
-                        ServiceMetrics.shared.request(method.name, result: Self.code(of: error), duration: ContinuousClock.now - started)
+                        self.metrics.request(method.name, result: Self.code(of: error), duration: ContinuousClock.now - started)
                         throw error
                     }
                     // No success is answered before its record is durable.
                     try await self.audit(caller, context: context, operation: method.name, error: nil)
-                    ServiceMetrics.shared.request(method.name, result: "ok", duration: ContinuousClock.now - started)
+                    self.metrics.request(method.name, result: "ok", duration: ContinuousClock.now - started)
                     return response
                 }
             }

@@ -34,6 +34,8 @@ public final class KMSService: Sendable {
     /// How long a request may take in kmsd, everything included (operations that generate key
     /// pairs get `WorkerPool.slowFactor` times as long, as their worker calls do).
     let requestTimeout: Duration
+    /// kmsd's one set of metrics, shared with the parts it was built from.
+    let metrics: ServiceMetrics
 
     /// Operations that may generate a key pair in kms-cryptod.
     static let slowOperations: Set<String> = [
@@ -59,8 +61,10 @@ public final class KMSService: Sendable {
         audit: Bool = true,
         limits: RequestLimits = RequestLimits(),
         requestTimeout: Duration = KMSService.defaultRequestTimeout,
-        clock: ServiceClock = .system
+        clock: ServiceClock = .system,
+        metrics: ServiceMetrics = ServiceMetrics()
     ) {
+        self.metrics = metrics
         self.requestTimeout = requestTimeout
         self.scope = scope
         self.keys = KeyStore(client: client, logger: logger)
@@ -73,7 +77,7 @@ public final class KMSService: Sendable {
         self.usage = UsageCounter(store: UsageStore(client: client, logger: logger), interval: usageFlushInterval, clock: clock, logger: logger)
         self.auditLog = audit ? AuditLog(
             store: AuditStore(client: client, logger: logger), chain: auditChain, timeout: auditTimeout, worker: worker,
-            checkpointInterval: auditCheckpointInterval, logger: logger
+            checkpointInterval: auditCheckpointInterval, logger: logger, metrics: metrics
         ) : nil
         self.lastUsage = LastUsageTracker(store: self.lastUsageStore, interval: lastUsageFlushInterval, clock: clock, logger: logger)
         self.cache = cache
@@ -86,7 +90,7 @@ public final class KMSService: Sendable {
     }
 
     func store<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws(KMSError) -> T {
-        try await storeCall(logger: self.logger, body)
+        try await storeCall(logger: self.logger, metrics: self.metrics, body)
     }
 }
 
@@ -103,18 +107,20 @@ extension KMSService {
 
 /// Runs a database call within `storeCallLimit`, turning its failures into a retryable internal
 /// error: the caller learns nothing about the database, the log does. KMSErrors pass through.
-func storeCall<T: Sendable>(logger: Logger, _ body: @escaping @Sendable () async throws -> T) async throws(KMSError) -> T {
+func storeCall<T: Sendable>(
+    logger: Logger, metrics: ServiceMetrics, _ body: @escaping @Sendable () async throws -> T
+) async throws(KMSError) -> T {
     let started = ContinuousClock.now
-    ServiceMetrics.shared.databaseCallStarted()
+    metrics.databaseCallStarted()
     do {
         let result = try await withDeadline(RequestDeadline.bound(storeCallLimit), body)
-        ServiceMetrics.shared.databaseCallEnded(duration: ContinuousClock.now - started, failed: false)
+        metrics.databaseCallEnded(duration: ContinuousClock.now - started, failed: false)
         return result
     } catch let error as KMSError {
-        ServiceMetrics.shared.databaseCallEnded(duration: ContinuousClock.now - started, failed: false)
+        metrics.databaseCallEnded(duration: ContinuousClock.now - started, failed: false)
         throw error
     } catch {
-        ServiceMetrics.shared.databaseCallEnded(duration: ContinuousClock.now - started, failed: true)
+        metrics.databaseCallEnded(duration: ContinuousClock.now - started, failed: true)
         logger.error("database call failed", metadata: ["error": "\(String(reflecting: error))"])
         throw KMSError.internalFailure("the key store is unavailable; retry later")
     }

@@ -179,10 +179,12 @@ struct KeyCacheState: Sendable {
 public final class KeyCache: Sendable {
     private let state: Mutex<KeyCacheState>
     private let clock: ServiceClock
+    private let metrics: ServiceMetrics
 
-    public init(lifetime: Duration = .seconds(30), capacity: Int = 100_000, clock: ServiceClock = .system) {
+    public init(lifetime: Duration = .seconds(30), capacity: Int = 100_000, clock: ServiceClock = .system, metrics: ServiceMetrics = ServiceMetrics()) {
         self.state = Mutex(KeyCacheState(lifetime: lifetime, capacity: capacity))
         self.clock = clock
+        self.metrics = metrics
     }
 
     /// Taken before a load; hand it back to `store` so a load that raced an invalidation is dropped.
@@ -191,7 +193,7 @@ public final class KeyCache: Sendable {
     public func key(_ keyID: String) -> CachedKey? {
         let now = self.clock.now
         let found = self.state.withLock { $0.lookup(\.keys, keyID, at: now) }
-        (found == nil ? ServiceMetrics.shared.cacheMisses : ServiceMetrics.shared.cacheHits).increment()
+        (found == nil ? self.metrics.cacheMisses : self.metrics.cacheHits).increment()
         return found
     }
 

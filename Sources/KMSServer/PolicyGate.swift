@@ -35,9 +35,14 @@ public struct PolicyGate: RequestGate {
     let logger: Logger
     /// Its wall time is aws:CurrentTime.
     let clock: ServiceClock
+    let metrics: ServiceMetrics
 
-    public init(scope: ServiceScope, identities: IdentityStore, cache: KeyCache, logger: Logger, clock: ServiceClock = .system) {
+    public init(
+        scope: ServiceScope, identities: IdentityStore, cache: KeyCache, logger: Logger, clock: ServiceClock = .system,
+        metrics: ServiceMetrics = ServiceMetrics()
+    ) {
         self.clock = clock
+        self.metrics = metrics
         self.scope = scope
         self.identities = identities
         self.cache = cache
@@ -77,7 +82,7 @@ public struct PolicyGate: RequestGate {
     func principal(_ arn: String) async throws(KMSError) -> CachedPrincipal? {
         if let cached = self.cache.principal(arn) { return cached }
         let generation = self.cache.generation
-        return try await storeCall(logger: self.logger) {
+        return try await storeCall(logger: self.logger, metrics: self.metrics) {
             guard let record = try await self.identities.principal(arn) else { return nil }
             let policies = try await self.identities.policies(of: arn)
             let keys = try await self.identities.accessKeys(of: arn)

@@ -45,13 +45,15 @@ public final class SigV4Authenticator: Sendable {
     let cache: KeyCache
     let logger: Logger
     let now: @Sendable () -> Date
+    let metrics: ServiceMetrics
 
     /// `hosts` are the Host header values accepted (`--aws-json-host`); `defaultPort` is what a
     /// Host without a port means (443 over TLS, else 80).
     public init(
         scope: ServiceScope, hosts: SigV4.HostNames, defaultPort: Int, identities: IdentityStore, worker: WorkerPool, cache: KeyCache,
-        logger: Logger, now: @escaping @Sendable () -> Date = { Date() }
+        logger: Logger, now: @escaping @Sendable () -> Date = { Date() }, metrics: ServiceMetrics = ServiceMetrics()
     ) {
+        self.metrics = metrics
         self.scope = scope
         self.hosts = hosts
         self.defaultPort = defaultPort
@@ -129,7 +131,7 @@ public final class SigV4Authenticator: Sendable {
         guard AccessKeySecrets.isValidAccessKeyID(authorization.accessKeyID), !self.cache.isUnknownAccessKey(authorization.accessKeyID) else {
             throw PolicyGate.invalidToken()
         }
-        let record = try await storeCall(logger: self.logger) { try await self.identities.accessKey(authorization.accessKeyID) }
+        let record = try await storeCall(logger: self.logger, metrics: self.metrics) { try await self.identities.accessKey(authorization.accessKeyID) }
         if record == nil { self.cache.rememberUnknownAccessKey(authorization.accessKeyID) }
         guard let record, record.status == .active else { throw PolicyGate.invalidToken() }
         var derive = WorkerDeriveSigningKeyRequest()

@@ -25,6 +25,7 @@ public final class WorkerPool: Sendable {
     private let expectedUID: UInt32
     private let timeout: TimeAmount
     private let logger: Logger
+    private let metrics: ServiceMetrics
 
     /// Every connection is checked, before anything is sent on it, to have a peer running as
     /// `expectedUID` (SO_PEERCRED; by default kmsd's own uid, which is also the only uid
@@ -32,8 +33,9 @@ public final class WorkerPool: Sendable {
     /// otherwise be sent access key proofs to accept and plaintexts to keep.
     public init(
         socketPath: String, connections: Int, configuration: RPCConfiguration = .init(), timeout: Duration = WorkerPool.defaultTimeout,
-        expectedUID: UInt32 = RPCPeerCredentials.ownUID, logger: Logger
+        expectedUID: UInt32 = RPCPeerCredentials.ownUID, logger: Logger, metrics: ServiceMetrics = ServiceMetrics()
     ) throws {
+        self.metrics = metrics
         self.socketPath = socketPath
         self.expectedUID = expectedUID
         self.timeout = .nanoseconds(max(1, timeout.components.seconds * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000))
@@ -63,7 +65,7 @@ public final class WorkerPool: Sendable {
                 let connection = try await self.pool.connection()
                 let started = ContinuousClock.now
                 let response = try await connection.call(method, request, timeout: timeout)
-                ServiceMetrics.shared.workerCall(method.name, duration: ContinuousClock.now - started)
+                self.metrics.workerCall(method.name, duration: ContinuousClock.now - started)
                 return response
             } catch let error as RPCError where Self.isLinkFailure(error) && error.code != RPCError.timeoutCode && attempt < 2 {
                 continue

@@ -183,7 +183,9 @@ struct Serve: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "kmsd")
-        ServiceMetrics.shared.setDatabasePoolSize(connections)
+        // After MetricsSystem.bootstrap: its handles are made over the exporting factory.
+        let metrics = ServiceMetrics()
+        metrics.setDatabasePoolSize(connections)
         let client = PostgresClient(
             configuration: try DatabaseConfiguration.parse(url: databaseURL, maximumConnections: connections),
             backgroundLogger: logger
@@ -197,7 +199,7 @@ struct Serve: AsyncParsableCommand {
         let group = ServiceGroup(
             configuration: .init(services: [.init(service: client)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         )
-        let daemon = KMSDaemon(settings: settings, scope: scope, client: client, group: group, logger: logger) { address, awsJSON in
+        let daemon = KMSDaemon(settings: settings, scope: scope, client: client, group: group, logger: logger, metrics: metrics) { address, awsJSON in
             guard let readyFile, let port = address.port else { return }
             // Line 1: the binary protocol; line 2, when served: the AWS JSON endpoint.
             var text = "\(address.ipAddress ?? host):\(port)\n"

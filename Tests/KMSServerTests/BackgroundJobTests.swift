@@ -3,6 +3,7 @@ import KMSRPC
 @testable import KMSServer
 import KMSTestSupport
 import Logging
+import MetricsTestKit
 import ServiceLifecycle
 import Synchronization
 import Testing
@@ -24,7 +25,11 @@ import Testing
         let (manual, clock) = Self.clocks()
         let runs = Mutex(0)
         let (started, starts) = AsyncStream.makeStream(of: Int.self)
-        let job = BackgroundJob("flaky", policy: .restart(RPCBackoff(base: .seconds(1), cap: .seconds(8))), clock: clock, logger: Self.logger) {
+        let metrics = TestMetrics()
+        let job = BackgroundJob(
+            "flaky", policy: .restart(RPCBackoff(base: .seconds(1), cap: .seconds(8))), clock: clock, logger: Self.logger,
+            metrics: ServiceMetrics(factory: metrics)
+        ) {
             let run = runs.withLock { runs in
                 runs += 1
                 return runs
@@ -55,6 +60,8 @@ import Testing
         await group.triggerGracefulShutdown()
         try await running.value
         #expect(runs.withLock { $0 } == 3)
+        // Each failure counted once, under the job's name; the graceful end is not a failure.
+        #expect(try metrics.expectCounter("kms_background_job_failures_total", [("job", "flaky")]).totalValue == 2)
     }
 
     @Test func aJobThatMustNotFailEndsTheGroupWithItsErrorAfterTheOthersShutDownGracefully() async throws {

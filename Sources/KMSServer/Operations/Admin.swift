@@ -110,7 +110,8 @@ extension KMSService {
         let (record, secret) = try await Self.createAccessKey(
             for: principal, id: request.accessKeyID.isEmpty ? nil : request.accessKeyID,
             secret: request.secretAccessKey.isEmpty ? nil : request.secretAccessKey,
-            identities: self.identities, worker: self.worker, now: self.wholeSecondsNow(), audit: self.changeRecord(caller), logger: self.logger
+            identities: self.identities, worker: self.worker, now: self.wholeSecondsNow(), audit: self.changeRecord(caller), logger: self.logger,
+            metrics: self.metrics
         )
         self.logger.notice("access key created", metadata: [
             "access_key_id": "\(record.accessKeyID)", "principal": "\(principal.arn)", "by": "\(caller.principalARN)",
@@ -125,7 +126,7 @@ extension KMSService {
     /// secret, the database stores only the wrapped form. Shared with the bootstrap.
     static func createAccessKey(
         for principal: PrincipalRecord, id: String?, secret: String?, identities: IdentityStore, worker: WorkerPool, now: Date,
-        audit: PendingAudit?, logger: Logger
+        audit: PendingAudit?, logger: Logger, metrics: ServiceMetrics
     ) async throws(KMSError) -> (AccessKeyRecord, String) {
         let accessKeyID = id ?? AccessKeySecrets.generateAccessKeyID()
         guard AccessKeySecrets.isValidAccessKeyID(accessKeyID) else {
@@ -146,7 +147,7 @@ extension KMSService {
             accessKeyID: accessKeyID, principalARN: principal.arn, status: .active,
             wrappedSecret: Array(wrapped.wrappedSecret), creationDate: now
         )
-        let outcome = try await storeCall(logger: logger) { try await identities.insertAccessKey(record, rootKeyID: rootKeyID, audit: audit) }
+        let outcome = try await storeCall(logger: logger, metrics: metrics) { try await identities.insertAccessKey(record, rootKeyID: rootKeyID, audit: audit) }
         switch outcome {
         case .inserted:
             return (record, wrapped.secretAccessKey)
