@@ -23,6 +23,8 @@ public final class KMSService: Sendable {
     /// Records successful cryptographic uses for GetKeyLastUsage (flushed by kmsd in batches).
     public let lastUsage: LastUsageTracker
     let cache: KeyCache
+    /// Cache misses on the same key share one load.
+    let keyLoads = KeyLoads()
     let worker: WorkerPool
     let gate: any RequestGate
     /// Requests a second per principal and per source address (ThrottlingException past them).

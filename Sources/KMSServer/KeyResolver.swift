@@ -79,19 +79,22 @@ extension KMSService {
     func loadKey(_ keyID: String, named text: String) async throws(KMSError) -> CachedKey {
         if let cached = self.cache.key(keyID) { return cached }
         let generation = self.cache.generation
-        guard let (record, materials) = try await self.store({ try await self.keys.fetch(keyID: keyID) }) else {
+        guard let key = try await self.keyLoads.key(keyID, generation: generation, { () async throws(KMSError) -> CachedKey? in
+            guard let (record, materials) = try await self.store({ try await self.keys.fetch(keyID: keyID) }) else { return nil }
+            let grants = try await self.store { try await self.grants.forKey(keyID) }
+            let aliases = try await self.store {
+                try await self.aliases.list(account: record.account, region: record.region, keyID: keyID, after: nil, limit: 1000)
+            }
+            let tags = try await self.store { try await self.rotations.tags(keyID: keyID) }
+            let key = CachedKey(
+                record: record, materials: materials, grants: grants, aliases: aliases.map(\.name),
+                tags: Dictionary(tags.map { ($0.key, $0.value) }, uniquingKeysWith: { first, _ in first })
+            )
+            self.cache.store(key, loadedAt: generation)
+            return key
+        }) else {
             throw Self.notFound(text)
         }
-        let grants = try await self.store { try await self.grants.forKey(keyID) }
-        let aliases = try await self.store {
-            try await self.aliases.list(account: record.account, region: record.region, keyID: keyID, after: nil, limit: 1000)
-        }
-        let tags = try await self.store { try await self.rotations.tags(keyID: keyID) }
-        let key = CachedKey(
-            record: record, materials: materials, grants: grants, aliases: aliases.map(\.name),
-            tags: Dictionary(tags.map { ($0.key, $0.value) }, uniquingKeysWith: { first, _ in first })
-        )
-        self.cache.store(key, loadedAt: generation)
         return key
     }
 
