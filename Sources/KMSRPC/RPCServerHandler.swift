@@ -3,7 +3,10 @@ import NIOCore
 
 /// Serves requests on one connection: decodes nothing itself (the frame decoder sits before it),
 /// runs each request as its own task so that many are in flight and answered out of order, and
-/// stops reading from the peer while `maxInFlightPerConnection` requests are running.
+/// runs at most `maxInFlightPerConnection` at once. Past that it stops reading from the peer, and
+/// the requests one read already brought (a read holds up to hundreds of small frames) wait
+/// here as frames, not as tasks: under overload each connection's work stays bounded, and the
+/// backlog stays in the peer's socket, not in kmsd's memory.
 public final class RPCServerHandler: ChannelDuplexHandler {
     public typealias InboundIn = RPCEnvelope
     public typealias OutboundIn = RPCEnvelope
@@ -15,6 +18,8 @@ public final class RPCServerHandler: ChannelDuplexHandler {
     private let logger: Logger
 
     private var inFlight: [UInt64: Task<Void, Never>] = [:]
+    /// Requests read while `inFlight` was full, started in order as running ones finish.
+    private var waiting = CircularBuffer<RPCEnvelope>()
     private var readPending = false
     private var closing = false
     private let flush = CoalescedFlush()
@@ -30,7 +35,14 @@ public final class RPCServerHandler: ChannelDuplexHandler {
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let envelope = Self.unwrapInboundIn(data)
         guard !self.closing else { return }
+        if self.inFlight.count >= self.configuration.maxInFlightPerConnection || !self.waiting.isEmpty {
+            self.waiting.append(envelope)
+            return
+        }
+        self.start(envelope, context: context)
+    }
 
+    private func start(_ envelope: RPCEnvelope, context: ChannelHandlerContext) {
         let id = envelope.requestID
         guard id != 0, !envelope.isError else {
             // Clients never send errors, and id 0 is reserved: the peer is not speaking the protocol.
@@ -77,7 +89,10 @@ public final class RPCServerHandler: ChannelDuplexHandler {
     private func finish(context: ChannelHandlerContext, id: UInt64, method: String, result: Result<[UInt8], RPCError>) {
         guard self.inFlight.removeValue(forKey: id) != nil, !self.closing else { return }
         self.answer(context: context, id: id, method: method, result: result)
-        if self.readPending, self.inFlight.count < self.configuration.maxInFlightPerConnection {
+        while self.inFlight.count < self.configuration.maxInFlightPerConnection, !self.closing, let next = self.waiting.popFirst() {
+            self.start(next, context: context)
+        }
+        if self.readPending, self.waiting.isEmpty, self.inFlight.count < self.configuration.maxInFlightPerConnection {
             self.readPending = false
             context.read()
         }
@@ -129,11 +144,12 @@ public final class RPCServerHandler: ChannelDuplexHandler {
         self.closing = true
         for task in self.inFlight.values { task.cancel() }
         self.inFlight.removeAll()
+        self.waiting.removeAll()
         context.fireChannelInactive()
     }
 
     public func read(context: ChannelHandlerContext) {
-        if self.inFlight.count >= self.configuration.maxInFlightPerConnection {
+        if self.inFlight.count >= self.configuration.maxInFlightPerConnection || !self.waiting.isEmpty {
             self.readPending = true
         } else {
             context.read()
