@@ -2,7 +2,7 @@
 import PackageDescription
 
 // One target per layer; dependencies point one way (see README "Layout"):
-// KMSRPC → KMSProto → KMSDomain → KMSPolicy → KMSCrypto → KMSStore → KMSServer / KMSCryptoWorker →
+// KMSRPC → KMSProto / KMSWorkerProto → KMSDomain → KMSPolicy → KMSCrypto → KMSStore → KMSServer / KMSCryptoWorker →
 // KMSClient → executables.
 let package = Package(
     name: "kms",
@@ -30,9 +30,14 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
-        // Generated protobuf messages: the public KMS service and the kmsd ↔ kms-cryptod service.
+        // Generated protobuf messages: the public KMS and admin services, and their AWS JSON form.
         .target(
             name: "KMSProto",
+            dependencies: ["KMSRPC", .product(name: "SwiftProtobuf", package: "swift-protobuf")]
+        ),
+        // Generated protobuf messages of the kmsd ↔ kms-cryptod service: all the worker links.
+        .target(
+            name: "KMSWorkerProto",
             dependencies: ["KMSRPC", .product(name: "SwiftProtobuf", package: "swift-protobuf")]
         ),
         // Length-prefixed frames, the RPC envelope, TLS and connection authentication, the server
@@ -81,7 +86,7 @@ let package = Package(
         .target(
             name: "KMSCryptoWorker",
             dependencies: [
-                "KMSProto", "KMSRPC", "KMSDomain", "KMSCrypto",
+                "KMSWorkerProto", "KMSRPC", "KMSDomain", "KMSCrypto",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -92,7 +97,7 @@ let package = Package(
         .target(
             name: "KMSServer",
             dependencies: [
-                "KMSProto", "KMSRPC", "KMSDomain", "KMSPolicy", "KMSCrypto", "KMSStore",
+                "KMSProto", "KMSWorkerProto", "KMSRPC", "KMSDomain", "KMSPolicy", "KMSCrypto", "KMSStore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -215,7 +220,7 @@ let package = Package(
         .testTarget(
             name: "KMSCryptoWorkerTests",
             dependencies: [
-                "KMSTestSupport", "KMSCryptoWorker", "KMSRPC", "KMSProto", "KMSCrypto", "KMSDomain",
+                "KMSTestSupport", "KMSCryptoWorker", "KMSRPC", "KMSWorkerProto", "KMSCrypto", "KMSDomain",
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
@@ -232,12 +237,12 @@ package.targets += [
     .target(
         name: "KMSFuzzTargets",
         dependencies: [
-            "KMSRPC", "KMSProto", "KMSDomain", "KMSPolicy", "KMSCrypto", "KMSStore",
+            "KMSRPC", "KMSProto", "KMSWorkerProto", "KMSDomain", "KMSPolicy", "KMSCrypto", "KMSStore",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOEmbedded", package: "swift-nio"),
             .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             .product(name: "Crypto", package: "swift-crypto"),
         ]
     ),
-    .testTarget(name: "KMSFuzzTargetsTests", dependencies: ["KMSFuzzTargets"]),
+    .testTarget(name: "KMSFuzzTargetsTests", dependencies: ["KMSFuzzTargets", "KMSWorkerProto"]),
 ]

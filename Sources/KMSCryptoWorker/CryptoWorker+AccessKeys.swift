@@ -1,7 +1,7 @@
 import Foundation
 import KMSCrypto
 import KMSDomain
-import KMSProto
+import KMSWorkerProto
 
 extension CryptoWorker {
     /// Makes (or imports) a secret access key and wraps it for the database. The plaintext

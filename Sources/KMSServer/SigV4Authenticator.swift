@@ -2,9 +2,9 @@ import Crypto
 import Foundation
 import KMSCrypto
 import KMSDomain
-import KMSProto
 import KMSRPC
 import KMSStore
+import KMSWorkerProto
 import Logging
 
 /// Checks AWS Signature Version 4 on requests to the AWS JSON endpoint. The signing key of an

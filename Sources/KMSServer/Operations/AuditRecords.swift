@@ -3,6 +3,7 @@ import KMSCrypto
 import KMSDomain
 import KMSProto
 import KMSStore
+import KMSWorkerProto
 import SwiftProtobuf
 
 /// Reading the audit log (admins only): filtered pages, and a walk of the whole hash chain.

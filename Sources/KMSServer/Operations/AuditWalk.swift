@@ -2,6 +2,7 @@ import Foundation
 import KMSCrypto
 import KMSProto
 import KMSStore
+import KMSWorkerProto
 
 /// Where a verification has got to: the chain it walks, the last record it checked there (its
 /// sequence and hash), the segment it read last, the chain's last checkpoint checked (its MAC
