@@ -2,8 +2,8 @@
 import PackageDescription
 
 // One target per layer; dependencies point one way (see README "Layout"):
-// KMSRPC → KMSProto / KMSWorkerProto → KMSDomain → KMSPolicy → KMSCrypto → KMSStore → KMSServer / KMSCryptoWorker →
-// KMSClient → executables.
+// KMSRPC → KMSProto / KMSWorkerProto → KMSDomain → KMSPolicy → KMSCrypto → KMSSigV4 /
+// KMSAuditChain → KMSStore → KMSServer / KMSCryptoWorker → KMSClient → executables.
 let package = Package(
     name: "kms",
     platforms: [.macOS(.v15)],
@@ -59,8 +59,8 @@ let package = Package(
         .target(name: "KMSPolicy", dependencies: ["KMSDomain"]),
         // Small C shims over the system's OpenSSL 3 libcrypto (Debian: libssl-dev).
         .target(name: "CKMSOpenSSL", linkerSettings: [.linkedLibrary("crypto")]),
-        // Ciphertext, wrapped-material and keyring formats; asymmetric, HMAC and import crypto.
-        // No network I/O.
+        // Ciphertext, wrapped-material and keyring formats; asymmetric, HMAC and import crypto;
+        // the worker's half of SigV4 (signing keys). No network I/O.
         .target(
             name: "KMSCrypto",
             dependencies: [
@@ -70,6 +70,18 @@ let package = Package(
                 // secp256k1, AES key wrap with padding (RFC 5649).
                 "CKMSOpenSSL",
             ]
+        ),
+        // SigV4's front-end half: the Authorization header, canonical requests, signature and
+        // clock checks. kmsd's alone: kms-cryptod only derives signing keys (KMSCrypto).
+        .target(
+            name: "KMSSigV4",
+            dependencies: ["KMSCrypto", "KMSDomain", .product(name: "Crypto", package: "swift-crypto")]
+        ),
+        // The audit log's hash chain: record hashes and where a run of records stops linking up.
+        // kmsd's alone: kms-cryptod MACs the chain heads it is given (KMSCrypto's AuditCheckpoint).
+        .target(
+            name: "KMSAuditChain",
+            dependencies: ["KMSCrypto", "KMSDomain", .product(name: "Crypto", package: "swift-crypto")]
         ),
         // PostgreSQL: migrations, keys, wrapped material versions, aliases, change notifications.
         .target(
@@ -97,7 +109,8 @@ let package = Package(
         .target(
             name: "KMSServer",
             dependencies: [
-                "KMSProto", "KMSWorkerProto", "KMSRPC", "KMSDomain", "KMSPolicy", "KMSCrypto", "KMSStore",
+                "KMSProto", "KMSWorkerProto", "KMSRPC", "KMSDomain", "KMSPolicy", "KMSCrypto", "KMSSigV4",
+                "KMSAuditChain", "KMSStore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -179,6 +192,11 @@ let package = Package(
             name: "KMSCryptoTests",
             dependencies: ["KMSCrypto", "KMSDomain", .product(name: "Crypto", package: "swift-crypto")]
         ),
+        .testTarget(
+            name: "KMSSigV4Tests",
+            dependencies: ["KMSSigV4", "KMSCrypto", "KMSDomain", .product(name: "Crypto", package: "swift-crypto")]
+        ),
+        .testTarget(name: "KMSAuditChainTests", dependencies: ["KMSAuditChain", "KMSDomain"]),
         .testTarget(name: "KMSDomainTests", dependencies: ["KMSDomain"]),
         .testTarget(name: "KMSPolicyTests", dependencies: ["KMSPolicy", "KMSDomain"]),
         .testTarget(
@@ -209,6 +227,7 @@ let package = Package(
             name: "KMSServerTests",
             dependencies: [
                 "KMSTestSupport", "KMSServer", "KMSClient", "KMSProto", "KMSRPC", "KMSDomain", "KMSStore", "KMSCrypto",
+                "KMSSigV4", "KMSAuditChain",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -237,7 +256,8 @@ package.targets += [
     .target(
         name: "KMSFuzzTargets",
         dependencies: [
-            "KMSRPC", "KMSProto", "KMSWorkerProto", "KMSDomain", "KMSPolicy", "KMSCrypto", "KMSStore",
+            "KMSRPC", "KMSProto", "KMSWorkerProto", "KMSDomain", "KMSPolicy", "KMSCrypto", "KMSSigV4", "KMSAuditChain",
+            "KMSStore",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOEmbedded", package: "swift-nio"),
             .product(name: "SwiftProtobuf", package: "swift-protobuf"),

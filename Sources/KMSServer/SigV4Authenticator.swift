@@ -3,6 +3,7 @@ import Foundation
 import KMSCrypto
 import KMSDomain
 import KMSRPC
+import KMSSigV4
 import KMSStore
 import KMSWorkerProto
 import Logging

@@ -1,7 +1,9 @@
 import Foundation
+import KMSAuditChain
 import KMSCrypto
 import KMSDomain
 import KMSProto
+import KMSSigV4
 import KMSStore
 import KMSWorkerProto
 import SwiftProtobuf

@@ -1,6 +1,8 @@
 import Foundation
+import KMSAuditChain
 import KMSCrypto
 import KMSProto
+import KMSSigV4
 import KMSStore
 import KMSWorkerProto
 
