@@ -40,11 +40,12 @@ let package = Package(
             name: "KMSWorkerProto",
             dependencies: ["KMSRPC", .product(name: "SwiftProtobuf", package: "swift-protobuf")]
         ),
-        // Length-prefixed frames, the RPC envelope, TLS and connection authentication, the server
-        // dispatcher and the multiplexing client.
+        // Length-prefixed frames, the RPC envelope, TLS and connection authentication (with the
+        // access key proof, over swift-crypto), the server dispatcher and the multiplexing client.
         .target(
             name: "KMSRPC",
             dependencies: [
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -124,10 +125,11 @@ let package = Package(
             ]
         ),
         // The Swift client: pipelined connections to kmsd, typed errors, retries with backoff.
+        // No KMSCrypto: a client links swift-crypto (through KMSRPC) and no OpenSSL.
         .target(
             name: "KMSClient",
             dependencies: [
-                "KMSProto", "KMSRPC", "KMSCrypto",
+                "KMSProto", "KMSRPC",
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

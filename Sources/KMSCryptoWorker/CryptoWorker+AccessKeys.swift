@@ -1,6 +1,7 @@
 import Foundation
 import KMSCrypto
 import KMSDomain
+import KMSRPC
 import KMSWorkerProto
 
 extension CryptoWorker {
@@ -46,7 +47,7 @@ extension CryptoWorker {
             [UInt8](request.wrappedSecret), accessKeyID: request.accessKeyID, principalARN: request.principalArn,
             keyring: self.keyring
         ) { secret in
-            AccessKeySecrets.verify(proof: proof, secret: secret, nonce: nonce, accessKeyID: request.accessKeyID)
+            RPCAccessKeyProof.verify(proof: proof, secret: secret, nonce: nonce, accessKeyID: request.accessKeyID)
         }
         return response
     }
