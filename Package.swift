@@ -4,6 +4,9 @@ import PackageDescription
 // One target per layer; dependencies point one way (see README "Layout"):
 // KMSRPC → KMSProto / KMSWorkerProto → KMSDomain → KMSPolicy → KMSCrypto → KMSSigV4 /
 // KMSAuditChain → KMSStore → KMSServer / KMSCryptoWorker → KMSClient → executables.
+// The edges link only their layers (scripts/check-layers): kms-cryptod KMSCryptoWorker,
+// KMSWorkerProto, KMSCrypto, KMSDomain and KMSRPC; kms and kms-bench KMSClient, KMSProto and
+// KMSRPC (swift-crypto, no OpenSSL).
 let package = Package(
     name: "kms",
     platforms: [.macOS(.v15)],
