@@ -2,8 +2,11 @@
 import PackageDescription
 
 // One target per layer; dependencies point one way (see README "Layout"):
-// KMSRPC → KMSProto → KMSDomain → KMSPolicy → KMSCrypto → KMSStore → KMSServer / KMSCryptoWorker →
-// KMSClient → executables.
+// KMSRPC → KMSProto / KMSWorkerProto → KMSDomain → KMSPolicy → KMSCrypto → KMSSigV4 /
+// KMSAuditChain → KMSStore → KMSServer / KMSCryptoWorker → KMSClient → executables.
+// The edges link only their layers (scripts/check-layers): kms-cryptod KMSCryptoWorker,
+// KMSWorkerProto, KMSCrypto, KMSDomain and KMSRPC; kms and kms-bench KMSClient, KMSProto and
+// KMSRPC (swift-crypto, no OpenSSL).
 let package = Package(
     name: "kms",
     platforms: [.macOS(.v15)],
@@ -30,16 +33,22 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
-        // Generated protobuf messages: the public KMS service and the kmsd ↔ kms-cryptod service.
+        // Generated protobuf messages: the public KMS and admin services, and their AWS JSON form.
         .target(
             name: "KMSProto",
             dependencies: ["KMSRPC", .product(name: "SwiftProtobuf", package: "swift-protobuf")]
         ),
-        // Length-prefixed frames, the RPC envelope, TLS and connection authentication, the server
-        // dispatcher and the multiplexing client.
+        // Generated protobuf messages of the kmsd ↔ kms-cryptod service: all the worker links.
+        .target(
+            name: "KMSWorkerProto",
+            dependencies: ["KMSRPC", .product(name: "SwiftProtobuf", package: "swift-protobuf")]
+        ),
+        // Length-prefixed frames, the RPC envelope, TLS and connection authentication (with the
+        // access key proof, over swift-crypto), the server dispatcher and the multiplexing client.
         .target(
             name: "KMSRPC",
             dependencies: [
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -54,8 +63,8 @@ let package = Package(
         .target(name: "KMSPolicy", dependencies: ["KMSDomain"]),
         // Small C shims over the system's OpenSSL 3 libcrypto (Debian: libssl-dev).
         .target(name: "CKMSOpenSSL", linkerSettings: [.linkedLibrary("crypto")]),
-        // Ciphertext, wrapped-material and keyring formats; asymmetric, HMAC and import crypto.
-        // No network I/O.
+        // Ciphertext, wrapped-material and keyring formats; asymmetric, HMAC and import crypto;
+        // the worker's half of SigV4 (signing keys). No network I/O.
         .target(
             name: "KMSCrypto",
             dependencies: [
@@ -65,6 +74,18 @@ let package = Package(
                 // secp256k1, AES key wrap with padding (RFC 5649).
                 "CKMSOpenSSL",
             ]
+        ),
+        // SigV4's front-end half: the Authorization header, canonical requests, signature and
+        // clock checks. kmsd's alone: kms-cryptod only derives signing keys (KMSCrypto).
+        .target(
+            name: "KMSSigV4",
+            dependencies: ["KMSCrypto", "KMSDomain", .product(name: "Crypto", package: "swift-crypto")]
+        ),
+        // The audit log's hash chain: record hashes and where a run of records stops linking up.
+        // kmsd's alone: kms-cryptod MACs the chain heads it is given (KMSCrypto's AuditCheckpoint).
+        .target(
+            name: "KMSAuditChain",
+            dependencies: ["KMSCrypto", "KMSDomain", .product(name: "Crypto", package: "swift-crypto")]
         ),
         // PostgreSQL: migrations, keys, wrapped material versions, aliases, change notifications.
         .target(
@@ -81,7 +102,7 @@ let package = Package(
         .target(
             name: "KMSCryptoWorker",
             dependencies: [
-                "KMSProto", "KMSRPC", "KMSDomain", "KMSCrypto",
+                "KMSWorkerProto", "KMSRPC", "KMSDomain", "KMSCrypto",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -92,7 +113,8 @@ let package = Package(
         .target(
             name: "KMSServer",
             dependencies: [
-                "KMSProto", "KMSRPC", "KMSDomain", "KMSPolicy", "KMSCrypto", "KMSStore",
+                "KMSProto", "KMSWorkerProto", "KMSRPC", "KMSDomain", "KMSPolicy", "KMSCrypto", "KMSSigV4",
+                "KMSAuditChain", "KMSStore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -106,10 +128,11 @@ let package = Package(
             ]
         ),
         // The Swift client: pipelined connections to kmsd, typed errors, retries with backoff.
+        // No KMSCrypto: a client links swift-crypto (through KMSRPC) and no OpenSSL.
         .target(
             name: "KMSClient",
             dependencies: [
-                "KMSProto", "KMSRPC", "KMSCrypto",
+                "KMSProto", "KMSRPC",
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -174,6 +197,11 @@ let package = Package(
             name: "KMSCryptoTests",
             dependencies: ["KMSCrypto", "KMSDomain", .product(name: "Crypto", package: "swift-crypto")]
         ),
+        .testTarget(
+            name: "KMSSigV4Tests",
+            dependencies: ["KMSSigV4", "KMSCrypto", "KMSDomain", .product(name: "Crypto", package: "swift-crypto")]
+        ),
+        .testTarget(name: "KMSAuditChainTests", dependencies: ["KMSAuditChain", "KMSDomain"]),
         .testTarget(name: "KMSDomainTests", dependencies: ["KMSDomain"]),
         .testTarget(name: "KMSPolicyTests", dependencies: ["KMSPolicy", "KMSDomain"]),
         .testTarget(
@@ -204,6 +232,7 @@ let package = Package(
             name: "KMSServerTests",
             dependencies: [
                 "KMSTestSupport", "KMSServer", "KMSClient", "KMSProto", "KMSRPC", "KMSDomain", "KMSStore", "KMSCrypto",
+                "KMSSigV4", "KMSAuditChain",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -216,7 +245,7 @@ let package = Package(
         .testTarget(
             name: "KMSCryptoWorkerTests",
             dependencies: [
-                "KMSTestSupport", "KMSCryptoWorker", "KMSRPC", "KMSProto", "KMSCrypto", "KMSDomain",
+                "KMSTestSupport", "KMSCryptoWorker", "KMSRPC", "KMSWorkerProto", "KMSCrypto", "KMSDomain",
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
@@ -233,12 +262,13 @@ package.targets += [
     .target(
         name: "KMSFuzzTargets",
         dependencies: [
-            "KMSRPC", "KMSProto", "KMSDomain", "KMSPolicy", "KMSCrypto", "KMSStore",
+            "KMSRPC", "KMSProto", "KMSWorkerProto", "KMSDomain", "KMSPolicy", "KMSCrypto", "KMSSigV4", "KMSAuditChain",
+            "KMSStore",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOEmbedded", package: "swift-nio"),
             .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             .product(name: "Crypto", package: "swift-crypto"),
         ]
     ),
-    .testTarget(name: "KMSFuzzTargetsTests", dependencies: ["KMSFuzzTargets"]),
+    .testTarget(name: "KMSFuzzTargetsTests", dependencies: ["KMSFuzzTargets", "KMSWorkerProto"]),
 ]

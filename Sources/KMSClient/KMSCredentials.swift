@@ -1,5 +1,4 @@
 import Foundation
-import KMSCrypto
 import KMSRPC
 
 /// An access key, found the way the aws CLI finds one: AWS_ACCESS_KEY_ID and
@@ -62,7 +61,7 @@ public struct KMSCredentials: Sendable, Hashable {
     public func answer(_ challenge: RPCChallenge) -> RPCAuthenticate {
         var answer = RPCAuthenticate()
         answer.accessKeyID = self.accessKeyID
-        answer.proof = Data(AccessKeySecrets.proof(
+        answer.proof = Data(RPCAccessKeyProof.proof(
             secret: Array(self.secretAccessKey.utf8), nonce: [UInt8](challenge.nonce), accessKeyID: self.accessKeyID
         ))
         return answer

@@ -2,7 +2,8 @@ import Crypto
 import Foundation
 import KMSDomain
 
-/// Secret access keys: how they are made, wrapped for the database, and proven.
+/// Secret access keys: how they are made and wrapped for the database (KMSRPC's
+/// RPCAccessKeyProof is how a client proves it holds one).
 ///
 /// A secret is stored only wrapped under a root key (the material-wrapping format with its own
 /// domain), with AAD binding it to its access key id and its principal's ARN: a row edited to
@@ -13,7 +14,6 @@ public enum AccessKeySecrets {
     static let headerLength = 1 + 1 + 16 + 12
     static let tagLength = 16
     static let wrapDomain = Array("kms/wrapped-access-key-secret/v1".utf8)
-    static let proofDomain = Array("kms-rpc-auth-v1".utf8)
 
     /// The alphabet and length of AWS secret access keys: 40 base64 characters (30 random bytes).
     public static func generateSecret() -> String {
@@ -86,31 +86,6 @@ public enum AccessKeySecrets {
     public static func rootKeyID(of wrapped: [UInt8]) -> KeyIdentifier? {
         guard wrapped.count > headerLength + tagLength, wrapped[0] == version, wrapped[1] == kind else { return nil }
         return KeyIdentifier(bytes: wrapped[2..<18])
-    }
-
-    /// The handshake answer: HMAC-SHA256 keyed with the secret over the domain, the server's
-    /// nonce and the access key id (each length-prefixed, so no two inputs share an encoding).
-    public static func proof(secret: some ContiguousBytes, nonce: [UInt8], accessKeyID: String) -> [UInt8] {
-        Array(HMAC<SHA256>.authenticationCode(
-            for: proofMessage(nonce: nonce, accessKeyID: accessKeyID), using: SymmetricKey(data: secret)
-        ))
-    }
-
-    /// Checks a proof in constant time (HMAC's own comparison).
-    public static func verify(proof: [UInt8], secret: [UInt8], nonce: [UInt8], accessKeyID: String) -> Bool {
-        HMAC<SHA256>.isValidAuthenticationCode(
-            proof, authenticating: proofMessage(nonce: nonce, accessKeyID: accessKeyID), using: SymmetricKey(data: secret)
-        )
-    }
-
-    static func proofMessage(nonce: [UInt8], accessKeyID: String) -> [UInt8] {
-        let id = Array(accessKeyID.utf8)
-        var message = proofDomain
-        message.appendBigEndian(UInt32(nonce.count))
-        message.append(contentsOf: nonce)
-        message.appendBigEndian(UInt32(id.count))
-        message.append(contentsOf: id)
-        return message
     }
 
     static func additionalData(header: [UInt8], accessKeyID: String, principalARN: String) -> [UInt8] {

@@ -1,7 +1,8 @@
 import Foundation
 import KMSCrypto
 import KMSDomain
-import KMSProto
+import KMSRPC
+import KMSWorkerProto
 
 extension CryptoWorker {
     /// Makes (or imports) a secret access key and wraps it for the database. The plaintext
@@ -46,7 +47,7 @@ extension CryptoWorker {
             [UInt8](request.wrappedSecret), accessKeyID: request.accessKeyID, principalARN: request.principalArn,
             keyring: self.keyring
         ) { secret in
-            AccessKeySecrets.verify(proof: proof, secret: secret, nonce: nonce, accessKeyID: request.accessKeyID)
+            RPCAccessKeyProof.verify(proof: proof, secret: secret, nonce: nonce, accessKeyID: request.accessKeyID)
         }
         return response
     }

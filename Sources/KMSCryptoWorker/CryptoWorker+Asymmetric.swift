@@ -2,7 +2,7 @@ import Crypto
 import Foundation
 import KMSCrypto
 import KMSDomain
-import KMSProto
+import KMSWorkerProto
 
 /// Signing, MACs, data key pairs and key agreement. RSA private-key work runs on the heavy
 /// pool; EC and HMAC work is microseconds and runs where the request arrived.

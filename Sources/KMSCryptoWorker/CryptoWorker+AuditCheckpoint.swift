@@ -1,7 +1,7 @@
 import Foundation
 import KMSCrypto
 import KMSDomain
-import KMSProto
+import KMSWorkerProto
 
 /// Audit checkpoints (`AuditCheckpoint`): kmsd has each audit chain's head MACed here, under a
 /// key derived from a root key that never leaves this process, so that whoever holds the

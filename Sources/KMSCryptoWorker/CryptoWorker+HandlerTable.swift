@@ -1,6 +1,6 @@
 import KMSDomain
-import KMSProto
 import KMSRPC
+import KMSWorkerProto
 
 extension CryptoWorker {
     /// The worker's dispatch table: one entry per rpc of `proto/kms/worker/v1/worker.proto`.

@@ -2,7 +2,7 @@ import Crypto
 import Foundation
 import KMSCrypto
 import KMSDomain
-import KMSProto
+import KMSWorkerProto
 
 /// Bring your own key: a one-off RSA wrapping key per GetParametersForImport, whose private
 /// half travels only inside the import token; ImportKeyMaterial opens the token, unwraps the

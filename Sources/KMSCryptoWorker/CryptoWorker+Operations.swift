@@ -2,7 +2,7 @@ import Crypto
 import Foundation
 import KMSCrypto
 import KMSDomain
-import KMSProto
+import KMSWorkerProto
 
 extension CryptoWorker {
     public func describe(_ request: WorkerDescribeRequest) -> WorkerDescribeResponse {

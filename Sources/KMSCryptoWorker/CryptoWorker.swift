@@ -1,7 +1,7 @@
 import Crypto
 import KMSCrypto
 import KMSDomain
-import KMSProto
+import KMSWorkerProto
 import NIOCore
 import Synchronization
 

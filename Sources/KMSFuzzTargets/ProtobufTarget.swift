@@ -1,6 +1,7 @@
 import Foundation
 import KMSProto
 import KMSRPC
+import KMSWorkerProto
 import SwiftProtobuf
 
 /// Protobuf decoding of the RPC envelope and of every request and response message of the

@@ -1,6 +1,7 @@
 import Foundation
 import KMSProto
 import KMSRPC
+import KMSWorkerProto
 import SwiftProtobuf
 
 /// Every message of every service (client ↔ kmsd, admin, kmsd ↔ kms-cryptod), reachable without

@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import KMSCrypto
 import KMSDomain
+import KMSSigV4
 
 /// SigV4 on the receiving side: the Authorization header parser, X-Amz-Date, the scope and
 /// clock checks, and the canonical request (every input of which is what arrived on the wire).

@@ -1,8 +1,8 @@
 import KMSCrypto
 import KMSDomain
-import KMSProto
 import KMSRPC
 import KMSStore
+import KMSWorkerProto
 import Logging
 
 /// Decides who a connection is from its answer to the challenge: an access key whose proof

@@ -1,6 +1,7 @@
 import KMSCrypto
 import KMSDomain
 import KMSRPC
+import KMSSigV4
 import KMSStore
 import Logging
 import NIOCore

@@ -1,7 +1,7 @@
 import Foundation
 import KMSDomain
-import KMSProto
 import KMSStore
+import KMSWorkerProto
 import Logging
 import PostgresNIO
 

@@ -3,6 +3,7 @@ import KMSCrypto
 import KMSDomain
 import KMSProto
 import KMSStore
+import KMSWorkerProto
 import SwiftProtobuf
 
 extension KMSKeyMetadata {

@@ -2,9 +2,10 @@ import Crypto
 import Foundation
 import KMSCrypto
 import KMSDomain
-import KMSProto
 import KMSRPC
+import KMSSigV4
 import KMSStore
+import KMSWorkerProto
 import Logging
 
 /// Checks AWS Signature Version 4 on requests to the AWS JSON endpoint. The signing key of an

@@ -1,6 +1,6 @@
 import KMSDomain
-import KMSProto
 import KMSRPC
+import KMSWorkerProto
 import Logging
 import NIOCore
 

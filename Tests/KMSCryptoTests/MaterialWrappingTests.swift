@@ -116,17 +116,6 @@ import Testing
         }
     }
 
-    @Test func aProofHoldsForItsNonceKeyIDAndSecretOnly() {
-        let nonce = [UInt8](repeating: 7, count: 32)
-        let secret = Array("secret-secret-secret".utf8)
-        let proof = AccessKeySecrets.proof(secret: secret, nonce: nonce, accessKeyID: "AKIAEXAMPLEEXAMPLE12")
-        #expect(AccessKeySecrets.verify(proof: proof, secret: secret, nonce: nonce, accessKeyID: "AKIAEXAMPLEEXAMPLE12"))
-        #expect(!AccessKeySecrets.verify(proof: proof, secret: secret, nonce: [UInt8](repeating: 8, count: 32), accessKeyID: "AKIAEXAMPLEEXAMPLE12"))
-        #expect(!AccessKeySecrets.verify(proof: proof, secret: secret, nonce: nonce, accessKeyID: "AKIAEXAMPLEEXAMPLE13"))
-        #expect(!AccessKeySecrets.verify(proof: proof, secret: Array("secret-secret-secreT".utf8), nonce: nonce, accessKeyID: "AKIAEXAMPLEEXAMPLE12"))
-        #expect(!AccessKeySecrets.verify(proof: Array(proof.dropLast()), secret: secret, nonce: nonce, accessKeyID: "AKIAEXAMPLEEXAMPLE12"))
-    }
-
     @Test func idsAndImportedSecretsAreChecked() {
         #expect(!AccessKeySecrets.isValidAccessKeyID("akiaLOWERCASE12345"))
         #expect(!AccessKeySecrets.isValidAccessKeyID("SHORT"))

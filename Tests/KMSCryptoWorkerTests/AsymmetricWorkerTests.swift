@@ -1,7 +1,7 @@
 import Foundation
-import KMSProto
 import KMSRPC
 import KMSTestSupport
+import KMSWorkerProto
 import Testing
 
 /// The worker's asymmetric, HMAC and import rpcs over its socket, and what it refuses: material

@@ -3,7 +3,7 @@ import Foundation
 import KMSCrypto
 import KMSCryptoWorker
 import KMSDomain
-import KMSProto
+import KMSWorkerProto
 import SwiftProtobuf
 import Testing
 

@@ -1,6 +1,6 @@
 import Foundation
-import KMSProto
 import KMSRPC
+import KMSWorkerProto
 import NIOCore
 import NIOPosix
 import KMSTestSupport

@@ -5,9 +5,9 @@ import Foundation
 import KMSCrypto
 import KMSCryptoWorker
 import KMSDomain
-import KMSProto
 import KMSRPC
 import KMSTestSupport
+import KMSWorkerProto
 import Testing
 
 /// kms-cryptod derives SigV4 signing keys only for service kms, its --regions and dates within

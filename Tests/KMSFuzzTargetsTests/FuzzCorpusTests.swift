@@ -1,5 +1,6 @@
 import Foundation
 import KMSProto
+import KMSWorkerProto
 import Testing
 
 @testable import KMSFuzzTargets

@@ -1,6 +1,7 @@
 import Foundation
 import KMSClient
 import KMSCrypto
+import KMSSigV4
 import NIOCore
 import NIOPosix
 

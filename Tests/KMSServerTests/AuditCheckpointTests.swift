@@ -1,6 +1,6 @@
 import Foundation
+import KMSAuditChain
 import KMSClient
-import KMSCrypto
 import KMSDomain
 import KMSProto
 import KMSStore

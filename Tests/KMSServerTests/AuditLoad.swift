@@ -1,5 +1,5 @@
 import Foundation
-import KMSCrypto
+import KMSAuditChain
 import KMSDomain
 import KMSStore
 import KMSTestSupport

@@ -3,6 +3,7 @@ import KMSCrypto
 import KMSDomain
 import KMSPolicy
 @testable import KMSServer
+import KMSSigV4
 import KMSStore
 import KMSTestSupport
 import Testing

@@ -4,6 +4,7 @@ import KMSDomain
 import KMSPolicy
 import KMSProto
 import KMSStore
+import KMSWorkerProto
 import Logging
 import SwiftProtobuf
 

@@ -1,8 +1,11 @@
 import Foundation
+import KMSAuditChain
 import KMSCrypto
 import KMSDomain
 import KMSProto
+import KMSSigV4
 import KMSStore
+import KMSWorkerProto
 import SwiftProtobuf
 
 /// Reading the audit log (admins only): filtered pages, and a walk of the whole hash chain.

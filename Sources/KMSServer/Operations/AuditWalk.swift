@@ -1,7 +1,10 @@
 import Foundation
+import KMSAuditChain
 import KMSCrypto
 import KMSProto
+import KMSSigV4
 import KMSStore
+import KMSWorkerProto
 
 /// Where a verification has got to: the chain it walks, the last record it checked there (its
 /// sequence and hash), the segment it read last, the chain's last checkpoint checked (its MAC

@@ -3,6 +3,7 @@ import KMSCrypto
 import KMSDomain
 import KMSProto
 import KMSStore
+import KMSWorkerProto
 
 extension KMSService {
     func encrypt(_ request: KMSEncryptRequest, caller: Caller) async throws(KMSError) -> KMSEncryptResponse {

@@ -1,6 +1,7 @@
 import Foundation
 import KMSDomain
 import KMSProto
+import KMSWorkerProto
 
 extension KMSService {
     func generateDataKeyPair(_ request: KMSGenerateDataKeyPairRequest, caller: Caller) async throws(KMSError) -> KMSGenerateDataKeyPairResponse {

@@ -2,6 +2,7 @@ import Foundation
 import KMSDomain
 import KMSProto
 import KMSStore
+import KMSWorkerProto
 import SwiftProtobuf
 
 extension KMSService {

@@ -1,6 +1,7 @@
 import Foundation
 import KMSDomain
 import KMSProto
+import KMSWorkerProto
 
 extension KMSService {
     func generateMac(_ request: KMSGenerateMacRequest, caller: Caller) async throws(KMSError) -> KMSGenerateMacResponse {

@@ -1,6 +1,7 @@
 import Foundation
 import KMSDomain
 import KMSProto
+import KMSWorkerProto
 
 extension KMSService {
     func sign(_ request: KMSSignRequest, caller: Caller) async throws(KMSError) -> KMSSignResponse {

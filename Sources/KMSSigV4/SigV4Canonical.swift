@@ -1,3 +1,5 @@
+import KMSCrypto
+
 extension SigV4 {
     /// The canonical request of the SigV4 specification, rebuilt on the receiving side.
     ///

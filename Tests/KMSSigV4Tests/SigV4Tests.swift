@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import KMSCrypto
 import KMSDomain
+import KMSSigV4
 import Testing
 
 /// SigV4 against published vectors: the AWS documentation's worked example, cases of the

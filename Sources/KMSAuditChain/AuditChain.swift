@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import KMSCrypto
 import KMSDomain
 
 /// The audit log's hash chain: each record's hash covers its sequence number, its content and
@@ -63,5 +64,12 @@ public enum AuditChain {
             last = (record.sequence, record.hash)
         }
         return nil
+    }
+}
+
+/// The chain's integers, big-endian (KMSCrypto's formats have their own, internal to it).
+private extension Array where Element == UInt8 {
+    mutating func appendBigEndian<T: FixedWidthInteger>(_ value: T) {
+        Swift.withUnsafeBytes(of: value.bigEndian) { self.append(contentsOf: $0) }
     }
 }

@@ -1,3 +1,4 @@
+import KMSCrypto
 import KMSDomain
 
 extension SigV4 {
