@@ -3,6 +3,7 @@ import KMSCrypto
 import KMSDomain
 import KMSProto
 import KMSRPC
+import KMSSigV4
 import Logging
 import NIOCore
 import NIOHTTP1
