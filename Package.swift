@@ -2,11 +2,11 @@
 import PackageDescription
 
 // One target per layer; dependencies point one way (see README "Layout"):
-// KMSRPC → KMSProto / KMSWorkerProto → KMSDomain → KMSPolicy → KMSCrypto → KMSSigV4 /
+// KMSDomain → KMSRPC → KMSProto / KMSWorkerProto → KMSDomain → KMSPolicy → KMSCrypto → KMSSigV4 /
 // KMSAuditChain → KMSStore → KMSServer / KMSCryptoWorker → KMSClient → executables.
 // The edges link only their layers (scripts/check-layers): kms-cryptod KMSCryptoWorker,
-// KMSWorkerProto, KMSCrypto, KMSDomain and KMSRPC; kms and kms-bench KMSClient, KMSProto and
-// KMSRPC (swift-crypto, no OpenSSL).
+// KMSWorkerProto, KMSCrypto, KMSDomain and KMSRPC; kms and kms-bench KMSClient, KMSProto, KMSRPC
+// and KMSDomain (swift-crypto, no OpenSSL).
 let package = Package(
     name: "kms",
     platforms: [.macOS(.v15)],
@@ -48,6 +48,8 @@ let package = Package(
         .target(
             name: "KMSRPC",
             dependencies: [
+                // KMSError, so that a failure is turned into an answer in one place.
+                "KMSDomain",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -185,7 +187,7 @@ let package = Package(
         .testTarget(
             name: "KMSRPCTests",
             dependencies: [
-                "KMSRPC", "KMSTestSupport",
+                "KMSRPC", "KMSDomain", "KMSTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -5,7 +5,7 @@ import KMSWorkerProto
 extension CryptoWorker {
     /// The worker's dispatch table: one entry per rpc of `proto/kms/worker/v1/worker.proto`.
     public func handlerTable() -> RPCHandlerTable {
-        var table = RPCHandlerTable(mapError: Self.mapError)
+        var table = RPCHandlerTable()
         table.register(WorkerMethod.describe) { request, _ in self.describe(request) }
         table.register(WorkerMethod.generateKeyMaterial) { request, _ in try await self.generateKeyMaterial(request) }
         table.register(WorkerMethod.rewrapKeyMaterial) { request, _ in try self.rewrapKeyMaterial(request) }
@@ -30,18 +30,5 @@ extension CryptoWorker {
         table.register(WorkerMethod.macAuditCheckpoint) { request, _ in try self.macAuditCheckpoint(request) }
         table.register(WorkerMethod.verifyAuditCheckpoints) { request, _ in try self.verifyAuditCheckpoints(request) }
         return table
-    }
-
-    /// KMSError and RPCError pass through as they are; anything else becomes a generic
-    /// internal error so that no detail of an unexpected failure reaches the peer.
-    static let mapError: @Sendable (any Error) -> RPCError = { error in
-        switch error {
-        case let error as KMSError:
-            return RPCError(code: error.code.rawValue, message: error.message, retryable: error.retryable)
-        case let error as RPCError:
-            return error
-        default:
-            return .internal()
-        }
     }
 }

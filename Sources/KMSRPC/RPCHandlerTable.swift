@@ -60,9 +60,7 @@ public struct RPCHandlerTable: Sendable {
         self.mapError = mapError
     }
 
-    public static let defaultErrorMapping: @Sendable (any Error) -> RPCError = { error in
-        (error as? RPCError) ?? .internal()
-    }
+    public static let defaultErrorMapping: @Sendable (any Error) -> RPCError = { RPCError(answering: $0) }
 
     /// Registers a typed handler. The request is decoded before the handler runs; a payload
     /// that is not a valid `Request` is answered with `SerializationException`.

@@ -85,10 +85,6 @@ extension KMSService {
     }
 
     static func code(of error: any Error) -> String {
-        switch error {
-        case let error as KMSError: error.code.rawValue
-        case let error as RPCError: error.code
-        default: KMSError.Code.internalFailure.rawValue
-        }
+        RPCError(answering: error).code
     }
 }

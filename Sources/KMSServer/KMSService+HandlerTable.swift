@@ -8,7 +8,7 @@ extension KMSService {
     /// definition is served; one added to the proto before its handler answers
     /// UnsupportedOperationException rather than UnknownOperationException.
     public func handlerTable() -> RPCHandlerTable {
-        var table = RPCHandlerTable(mapError: Self.mapError)
+        var table = RPCHandlerTable()
         func serve<Request, Response>(
             _ method: RPCMethod<Request, Response>,
             _ operation: @escaping @Sendable (KMSService) -> (Request, Caller) async throws(KMSError) -> Response
@@ -39,7 +39,7 @@ extension KMSService {
                         try self.auditLog?.admit()
                     } catch {
                         try await self.audit(caller, context: context, operation: method.name, error: error)
-                        self.metrics.request(method.name, result: Self.code(of: error), duration: ContinuousClock.now - started)
+                        self.metrics.request(method.name, result: RPCError(answering: error).code, duration: ContinuousClock.now - started)
                         throw error
                     }
                     let response: Response
@@ -47,7 +47,7 @@ extension KMSService {
                         response = try await operation(self)(request, caller)
                     } catch {
                         try await self.audit(caller, context: context, operation: method.name, error: error)
-                        self.metrics.request(method.name, result: Self.code(of: error), duration: ContinuousClock.now - started)
+                        self.metrics.request(method.name, result: RPCError(answering: error).code, duration: ContinuousClock.now - started)
                         throw error
                     }
                     // No success is answered before its record is durable.
@@ -128,16 +128,5 @@ extension KMSService {
             ))
         }
         return table
-    }
-
-    static let mapError: @Sendable (any Error) -> RPCError = { error in
-        switch error {
-        case let error as KMSError:
-            return RPCError(code: error.code.rawValue, message: error.message, retryable: error.retryable)
-        case let error as RPCError:
-            return error
-        default:
-            return .internal()
-        }
     }
 }
