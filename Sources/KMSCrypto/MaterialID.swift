@@ -33,16 +33,7 @@ public struct MaterialID: Sendable, Hashable, CustomStringConvertible {
         return try! MaterialID(bytes: Array(hash.finalize()))
     }
 
-    public var hex: String {
-        let digits = Array("0123456789abcdef".utf8)
-        var out: [UInt8] = []
-        out.reserveCapacity(64)
-        for byte in self.bytes {
-            out.append(digits[Int(byte >> 4)])
-            out.append(digits[Int(byte & 0x0f)])
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
+    public var hex: String { Hex.encode(self.bytes) }
 
     public var description: String { self.hex }
 }

@@ -87,7 +87,7 @@ enum SigV4Target {
                 "a signed header name that is not a lowercase token was accepted: \(names)")
         require(authorization.signature.count == 32, "a signature of \(authorization.signature.count) bytes was accepted")
         require(authorization.date.utf8.count == 8 && authorization.date.utf8.allSatisfy { (48...57).contains($0) }, "a scope date that is not 8 digits was accepted")
-        let written = "AWS4-HMAC-SHA256 Credential=\(authorization.accessKeyID)/\(authorization.scope), SignedHeaders=\(names.joined(separator: ";")), Signature=\(SigV4.hex(authorization.signature))"
+        let written = "AWS4-HMAC-SHA256 Credential=\(authorization.accessKeyID)/\(authorization.scope), SignedHeaders=\(names.joined(separator: ";")), Signature=\(Hex.encode(authorization.signature))"
         do {
             let reparsed = try SigV4.parseAuthorization(written)
             require(reparsed == authorization, "the header written for what was parsed parses to something else: \(written)")

@@ -32,7 +32,7 @@ extension KMSKeyMetadata {
         self.macAlgorithms = key.macAlgorithms.compactMap { KMSMacAlgorithmSpec(awsName: $0.rawValue) }
         self.keyAgreementAlgorithms = key.keyAgreementAlgorithms.compactMap { KMSKeyAgreementAlgorithmSpec(awsName: $0.rawValue) }
         self.multiRegion = false
-        if key.hasMaterial { self.currentKeyMaterialID = hex(key.currentMaterialID) }
+        if key.hasMaterial { self.currentKeyMaterialID = Hex.encode(key.currentMaterialID) }
         if let validTo = key.validTo { self.validTo = Google_Protobuf_Timestamp(date: validTo) }
         if let model = key.expirationModel { self.expirationModel = KMSExpirationModel(awsName: model.rawValue) ?? .unspecified }
     }
@@ -47,18 +47,6 @@ extension WorkerKeyRef {
         self.material.materialID = Data(material.materialID)
         self.material.wrapped = Data(material.wrapped)
         if key.record.spec != .symmetricDefault { self.keySpec = key.record.spec.rawValue }
-    }
-}
-
-/// Lowercase hex, without Foundation's format machinery (which showed in profiles).
-func hex(_ bytes: [UInt8]) -> String {
-    let digits: [UInt8] = Array("0123456789abcdef".utf8)
-    return String(unsafeUninitializedCapacity: bytes.count * 2) { buffer in
-        for (index, byte) in bytes.enumerated() {
-            buffer[2 * index] = digits[Int(byte >> 4)]
-            buffer[2 * index + 1] = digits[Int(byte & 0x0f)]
-        }
-        return bytes.count * 2
     }
 }
 

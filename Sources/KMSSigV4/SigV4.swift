@@ -93,7 +93,7 @@ extension SigV4 {
 
         let signedHeaders = try parseSignedHeaders(signedHeadersText)
 
-        guard let signature = decodeHex(signatureText), signature.count == SHA256.byteCount else {
+        guard let signature = Hex.decode(signatureText), signature.count == SHA256.byteCount else {
             throw KMSError(.incompleteSignature,
                 "Signature should be \(SHA256.byteCount * 2) hexadecimal characters, not '\(echo(String(signatureText)))'.")
         }
@@ -185,41 +185,14 @@ extension SigV4 {
         }
     }
 
-    // MARK: - Hex and hashing
+    // MARK: - Hashing
 
     /// The payload hash of the canonical request, and the digest line of the string to sign.
     public static func sha256Hex(_ bytes: some Sequence<UInt8>) -> String {
         var hasher = SHA256()
         let hashed: Void? = bytes.withContiguousStorageIfAvailable { hasher.update(bufferPointer: UnsafeRawBufferPointer($0)) }
         if hashed == nil { hasher.update(data: Array(bytes)) }
-        return hex(hasher.finalize())
-    }
-
-    /// Lowercase hex, as SigV4 writes hashes and signatures.
-    public static func hex(_ bytes: some Sequence<UInt8>) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var out: [UInt8] = []
-        out.reserveCapacity(bytes.underestimatedCount * 2)
-        for byte in bytes {
-            out.append(digits[Int(byte >> 4)])
-            out.append(digits[Int(byte & 0x0F)])
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
-
-    /// Hex of either case to bytes; nil for an odd length or a non-hex character.
-    public static func decodeHex(_ text: some StringProtocol) -> [UInt8]? {
-        let digits = Array(text.utf8)
-        guard digits.count % 2 == 0 else { return nil }
-        var out: [UInt8] = []
-        out.reserveCapacity(digits.count / 2)
-        var index = 0
-        while index < digits.count {
-            guard let high = hexValue(digits[index]), let low = hexValue(digits[index + 1]) else { return nil }
-            out.append(high << 4 | low)
-            index += 2
-        }
-        return out
+        return Hex.encode(hasher.finalize())
     }
 
     /// At most `echoLimit` characters of client input, control characters replaced, for messages

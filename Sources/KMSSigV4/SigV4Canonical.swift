@@ -1,4 +1,5 @@
 import KMSCrypto
+import KMSDomain
 
 extension SigV4 {
     /// The canonical request of the SigV4 specification, rebuilt on the receiving side.
@@ -173,7 +174,7 @@ extension SigV4 {
         while index < bytes.endIndex {
             let byte = bytes[index]
             if byte == UInt8(ascii: "%"), bytes.endIndex - index >= 3,
-               let high = hexValue(bytes[index + 1]), let low = hexValue(bytes[index + 2]) {
+               let high = Hex.value(ofDigit: bytes[index + 1]), let low = Hex.value(ofDigit: bytes[index + 2]) {
                 out.append(high << 4 | low)
                 index += 3
             } else {
@@ -182,14 +183,5 @@ extension SigV4 {
             }
         }
         return out
-    }
-
-    static func hexValue(_ digit: UInt8) -> UInt8? {
-        switch digit {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): return digit - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): return digit - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): return digit - UInt8(ascii: "A") + 10
-        default: return nil
-        }
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import KMSClient
 import KMSCrypto
+import KMSDomain
 import KMSSigV4
 import NIOCore
 import NIOPosix
@@ -104,7 +105,7 @@ struct AWSJSONTestClient: Sendable {
         let scope = "\(date)/\(self.region)/kms/\(SigV4.terminator)"
         let key = SigV4.signingKey(secret: Array(credentials.secretAccessKey.utf8), date: date, region: self.region, service: "kms")
         let signature = SigV4.signature(signingKey: key, stringToSign: SigV4.stringToSign(amzDate: amzDate, scope: scope, canonicalRequest: canonical))
-        return "\(SigV4.algorithm) Credential=\(credentials.accessKeyID)/\(scope), SignedHeaders=\(signed.joined(separator: ";")), Signature=\(SigV4.hex(signature))"
+        return "\(SigV4.algorithm) Credential=\(credentials.accessKeyID)/\(scope), SignedHeaders=\(signed.joined(separator: ";")), Signature=\(Hex.encode(signature))"
     }
 
     /// A complete response in `buffer` (its Content-Length satisfied, or the connection ended).

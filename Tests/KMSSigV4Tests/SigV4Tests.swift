@@ -14,7 +14,7 @@ import Testing
     static let exampleSecret = Array("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY".utf8)
     static let emptySHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
-    static func signingKeyHex(_ key: SymmetricKey) -> String { key.withUnsafeBytes { SigV4.hex($0) } }
+    static func signingKeyHex(_ key: SymmetricKey) -> String { key.withUnsafeBytes { Hex.encode($0) } }
 
     // MARK: - The AWS documentation's example
 
@@ -51,7 +51,7 @@ import Testing
         let key = SigV4.signingKey(secret: Self.exampleSecret, date: "20150830", region: "us-east-1", service: "iam")
         #expect(Self.signingKeyHex(key) == "c4afb1cc5771d871763a393e44b703571b55cc28424d1a5e86da6ed3c154a4b9")
         let signature = SigV4.signature(signingKey: key, stringToSign: toSign)
-        #expect(SigV4.hex(signature) == "5d672d79c15b13162d9279b0855cfba6789a8edb4c82c400e06b5924a6f2b5d7")
+        #expect(Hex.encode(signature) == "5d672d79c15b13162d9279b0855cfba6789a8edb4c82c400e06b5924a6f2b5d7")
         #expect(SigV4.verify(signature: signature, signingKey: key, stringToSign: toSign))
     }
 
@@ -174,7 +174,7 @@ import Testing
         #expect(authorization.scope == "20150830/us-east-1/service/aws4_request")
         let toSign = SigV4.stringToSign(amzDate: "20150830T123600Z", scope: authorization.scope, canonicalRequest: canonical)
         let key = SigV4.signingKey(secret: Self.exampleSecret, date: authorization.date, region: authorization.region, service: authorization.service)
-        #expect(SigV4.hex(SigV4.signature(signingKey: key, stringToSign: toSign)) == vector.signature)
+        #expect(Hex.encode(SigV4.signature(signingKey: key, stringToSign: toSign)) == vector.signature)
         #expect(SigV4.verify(signature: authorization.signature, signingKey: key, stringToSign: toSign))
     }
 
@@ -268,7 +268,7 @@ import Testing
             """)
         let key = SigV4.signingKey(secret: Self.exampleSecret, date: "20150830", region: "us-east-1", service: "kms")
         #expect(Self.signingKeyHex(key) == "daf4bdf807b2e75aeddb12d90af33760aa260ac37875a093af71f7f0ddda481e")
-        #expect(SigV4.hex(SigV4.signature(signingKey: key, stringToSign: toSign)) == SigV4.hex(authorization.signature))
+        #expect(Hex.encode(SigV4.signature(signingKey: key, stringToSign: toSign)) == Hex.encode(authorization.signature))
         #expect(SigV4.verify(signature: authorization.signature, signingKey: key, stringToSign: toSign))
     }
 
@@ -320,7 +320,7 @@ import Testing
         let key = SigV4.signingKey(secret: Self.exampleSecret, date: "20150830", region: "us-east-1", service: "service")
         let toSign = "AWS4-HMAC-SHA256\n20150830T123600Z\n20150830/us-east-1/service/aws4_request\nbb579772317eb040ac9ed261061d46c1f17a8133879d6129b6e1c25292927e63"
         let good = SigV4.signature(signingKey: key, stringToSign: toSign)
-        #expect(SigV4.hex(good) == "5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31")
+        #expect(Hex.encode(good) == "5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31")
         #expect(SigV4.verify(signature: good, signingKey: key, stringToSign: toSign))
         for byte in good.indices {
             for bit in 0..<8 {
@@ -346,7 +346,7 @@ import Testing
         #expect(parsed == SigV4.Authorization(
             accessKeyID: "AKIDEXAMPLE", date: "20150830", region: "us-east-1", service: "kms",
             signedHeaders: ["content-type", "host", "x-amz-date"],
-            signature: SigV4.decodeHex("5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31")!
+            signature: Hex.decode("5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31")!
         ))
         #expect(parsed.scope == "20150830/us-east-1/kms/aws4_request")
     }
@@ -563,10 +563,10 @@ import Testing
         #expect(SigV4.sha256Hex(Data(text.utf8)) == expected)
         #expect(SigV4.sha256Hex(Array(text.utf8)[...]) == expected)
         #expect(SigV4.sha256Hex(AnySequence(text.utf8)) == expected)
-        #expect(SigV4.hex([0x00, 0x0f, 0xa0, 0xff]) == "000fa0ff")
-        #expect(SigV4.decodeHex("000FA0ff") == [0x00, 0x0f, 0xa0, 0xff])
-        #expect(SigV4.decodeHex("abc") == nil)
-        #expect(SigV4.decodeHex("zz") == nil)
+        #expect(Hex.encode([0x00, 0x0f, 0xa0, 0xff]) == "000fa0ff")
+        #expect(Hex.decode("000FA0ff") == [0x00, 0x0f, 0xa0, 0xff])
+        #expect(Hex.decode("abc") == nil)
+        #expect(Hex.decode("zz") == nil)
     }
 
     @Test func theSigningKeyTakesAnyContiguousBytes() {

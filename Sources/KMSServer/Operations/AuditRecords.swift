@@ -203,7 +203,7 @@ extension KMSService {
         guard expected.count <= 10_000 else { throw .validation("ExpectedCheckpoints holds at most 10000 checkpoints") }
         var anchors: [String: [Int64: [UInt8]]] = [:]
         for anchor in expected {
-            guard AuditStore.isValidChain(anchor.chainID), anchor.number >= 1, anchor.mac.utf8.count == 64, let mac = SigV4.decodeHex(anchor.mac) else {
+            guard AuditStore.isValidChain(anchor.chainID), anchor.number >= 1, anchor.mac.utf8.count == 64, let mac = Hex.decode(anchor.mac) else {
                 throw .validation("each of ExpectedCheckpoints needs a ChainId, a Number of at least 1 and a Mac of 64 hex digits")
             }
             anchors[anchor.chainID, default: [:]][anchor.number] = mac
@@ -309,7 +309,7 @@ extension AdminAuditRecord {
         self.encryptionContext = record.entry.encryptionContext ?? [:]
         self.grantID = record.entry.grantID ?? ""
         self.errorCode = record.entry.errorCode ?? ""
-        self.hash = hex(record.hash)
+        self.hash = Hex.encode(record.hash)
         self.chainID = record.chain
     }
 }

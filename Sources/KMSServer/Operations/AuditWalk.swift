@@ -1,6 +1,7 @@
 import Foundation
 import KMSAuditChain
 import KMSCrypto
+import KMSDomain
 import KMSProto
 import KMSSigV4
 import KMSStore
@@ -117,7 +118,7 @@ struct AuditWalk {
         if self.checkpoint > 0 {
             report.lastCheckpointSequence = self.checkpointSequence
             report.lastCheckpointTime = .init(date: Date(timeIntervalSince1970: Double(self.checkpointTime) / 1_000_000))
-            report.lastCheckpointMac = hex(self.checkpointMAC)
+            report.lastCheckpointMac = Hex.encode(self.checkpointMAC)
             report.lastCheckpointRootKeyID = self.checkpointRootKey?.uuidString.lowercased() ?? ""
         }
         return report
@@ -125,8 +126,8 @@ struct AuditWalk {
 
     var marker: String {
         [
-            "v2", self.chain, "\(self.segment)", "\(self.sequence)", hex(self.hash), "\(self.records)", "\(self.chains)",
-            "\(self.checkpoint)", "\(self.checkpointSequence)", hex(self.checkpointMAC), "\(self.checkpointTime)",
+            "v2", self.chain, "\(self.segment)", "\(self.sequence)", Hex.encode(self.hash), "\(self.records)", "\(self.chains)",
+            "\(self.checkpoint)", "\(self.checkpointSequence)", Hex.encode(self.checkpointMAC), "\(self.checkpointTime)",
             self.checkpointRootKey?.uuidString.lowercased() ?? "-", "\(self.unverifiedFrom)", "\(self.checkpoints)",
         ].joined(separator: "/")
     }
@@ -135,10 +136,10 @@ struct AuditWalk {
         let parts = marker.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
         guard parts.count == 14, parts[0] == "v2", AuditStore.isValidChain(parts[1]),
               let segment = Int64(parts[2]), let sequence = Int64(parts[3]), sequence >= 0,
-              parts[4].utf8.count == 64, let hash = SigV4.decodeHex(parts[4]),
+              parts[4].utf8.count == 64, let hash = Hex.decode(parts[4]),
               let records = Int64(parts[5]), records >= 0, let chains = Int64(parts[6]), chains >= 0,
               let checkpoint = Int64(parts[7]), checkpoint >= 0, let checkpointSequence = Int64(parts[8]), checkpointSequence >= 0,
-              parts[9].utf8.count == 64, let mac = SigV4.decodeHex(parts[9]), let time = Int64(parts[10]),
+              parts[9].utf8.count == 64, let mac = Hex.decode(parts[9]), let time = Int64(parts[10]),
               parts[11] == "-" || UUID(uuidString: parts[11]) != nil,
               let unverified = Int64(parts[12]), unverified >= 0, let checkpoints = Int64(parts[13]), checkpoints >= 0
         else { return nil }

@@ -49,7 +49,7 @@ extension KMSService {
         response.plaintext = try await self.worker.call(WorkerMethod.decrypt, call).plaintext
         response.keyID = key.record.arn
         response.encryptionAlgorithm = KMSEncryptionAlgorithmSpec(awsName: algorithm.rawValue) ?? .symmetricDefault
-        if algorithm == .symmetricDefault { response.keyMaterialID = hex(material.materialID) }
+        if algorithm == .symmetricDefault { response.keyMaterialID = Hex.encode(material.materialID) }
         self.lastUsage.record(keyID: key.record.keyID, operation: "Decrypt", requestID: caller.requestID)
         return response
     }
@@ -91,8 +91,8 @@ extension KMSService {
         response.keyID = destination.record.arn
         response.sourceEncryptionAlgorithm = KMSEncryptionAlgorithmSpec(awsName: sourceAlgorithm.rawValue) ?? .symmetricDefault
         response.destinationEncryptionAlgorithm = KMSEncryptionAlgorithmSpec(awsName: destinationAlgorithm.rawValue) ?? .symmetricDefault
-        if sourceAlgorithm == .symmetricDefault { response.sourceKeyMaterialID = hex(sourceMaterial.materialID) }
-        if destinationAlgorithm == .symmetricDefault { response.destinationKeyMaterialID = hex(destinationMaterial.materialID) }
+        if sourceAlgorithm == .symmetricDefault { response.sourceKeyMaterialID = Hex.encode(sourceMaterial.materialID) }
+        if destinationAlgorithm == .symmetricDefault { response.destinationKeyMaterialID = Hex.encode(destinationMaterial.materialID) }
         self.lastUsage.record(keyID: source.record.keyID, operation: "ReEncrypt", requestID: caller.requestID)
         self.lastUsage.record(keyID: destination.record.keyID, operation: "ReEncrypt", requestID: caller.requestID)
         return response
@@ -127,7 +127,7 @@ extension KMSService {
         response.ciphertextBlob = blob
         response.plaintext = plaintext
         response.keyID = key.record.arn
-        response.keyMaterialID = hex(key.record.currentMaterialID)
+        response.keyMaterialID = Hex.encode(key.record.currentMaterialID)
         self.lastUsage.record(keyID: key.record.keyID, operation: "GenerateDataKey", requestID: caller.requestID)
         return response
     }
@@ -142,7 +142,7 @@ extension KMSService {
         var response = KMSGenerateDataKeyWithoutPlaintextResponse()
         response.ciphertextBlob = blob
         response.keyID = key.record.arn
-        response.keyMaterialID = hex(key.record.currentMaterialID)
+        response.keyMaterialID = Hex.encode(key.record.currentMaterialID)
         self.lastUsage.record(keyID: key.record.keyID, operation: "GenerateDataKeyWithoutPlaintext", requestID: caller.requestID)
         return response
     }

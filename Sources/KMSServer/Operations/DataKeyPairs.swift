@@ -17,7 +17,7 @@ extension KMSService {
         response.publicKey = pair.publicKey
         response.keyID = key.record.arn
         response.keyPairSpec = request.keyPairSpec
-        response.keyMaterialID = hex(key.record.currentMaterialID)
+        response.keyMaterialID = Hex.encode(key.record.currentMaterialID)
         self.lastUsage.record(keyID: key.record.keyID, operation: "GenerateDataKeyPair", requestID: caller.requestID)
         return response
     }
@@ -35,7 +35,7 @@ extension KMSService {
         response.publicKey = pair.publicKey
         response.keyID = key.record.arn
         response.keyPairSpec = request.keyPairSpec
-        response.keyMaterialID = hex(key.record.currentMaterialID)
+        response.keyMaterialID = Hex.encode(key.record.currentMaterialID)
         self.lastUsage.record(keyID: key.record.keyID, operation: "GenerateDataKeyPairWithoutPlaintext", requestID: caller.requestID)
         return response
     }

@@ -70,7 +70,7 @@ extension KMSService {
         try Validation.dryRun(request.dryRun)
 
         let grant = GrantRecord(
-            grantID: hex(randomBytes(32)), keyID: key.record.keyID, name: request.hasName ? request.name : nil,
+            grantID: Hex.encode(randomBytes(32)), keyID: key.record.keyID, name: request.hasName ? request.name : nil,
             granteePrincipal: request.granteePrincipal, retiringPrincipal: request.hasRetiringPrincipal ? request.retiringPrincipal : nil,
             // The key's account issues every grant on the key, whoever asked for it.
             issuingAccount: "arn:\(self.scope.partition):iam::\(key.record.account):root", operations: operations.sorted(),

@@ -89,7 +89,7 @@ extension KMSService {
         let material = StoredMaterial(
             materialID: Array(imported.material.materialID), wrapped: Array(imported.material.wrapped), rootKeyID: rootKeyID
         )
-        if request.hasKeyMaterialID, request.keyMaterialID != hex(material.materialID) {
+        if request.hasKeyMaterialID, request.keyMaterialID != Hex.encode(material.materialID) {
             throw KMSError(.incorrectKeyMaterial, "The key material is not the material KeyMaterialId \(request.keyMaterialID) names.")
         }
         for _ in 0..<5 {
@@ -109,7 +109,7 @@ extension KMSService {
                 self.logger.notice("imported key material", metadata: ["key_arn": "\(stored.arn)", "expiration_model": "\(model.rawValue)"])
                 var response = KMSImportKeyMaterialResponse()
                 response.keyID = stored.arn
-                response.keyMaterialID = hex(material.materialID)
+                response.keyMaterialID = Hex.encode(material.materialID)
                 return response
             }
             key = try await self.reloadKey(key.record.keyID)
@@ -125,7 +125,7 @@ extension KMSService {
             guard record.origin == .external else {
                 throw KMSError(.unsupportedOperation, "\(record.arn) has origin \(record.origin.rawValue); only EXTERNAL keys have imported key material.")
             }
-            if request.hasKeyMaterialID, request.keyMaterialID != hex(record.currentMaterialID) {
+            if request.hasKeyMaterialID, request.keyMaterialID != Hex.encode(record.currentMaterialID) {
                 throw KMSError(.notFound, "\(record.arn) has no key material \(request.keyMaterialID).")
             }
             if record.state == .pendingDeletion || record.state == .pendingReplicaDeletion {
@@ -144,7 +144,7 @@ extension KMSService {
                 self.logger.notice("deleted imported key material", metadata: ["key_arn": "\(stored.arn)"])
                 var response = KMSDeleteImportedKeyMaterialResponse()
                 response.keyID = stored.arn
-                response.keyMaterialID = hex(record.currentMaterialID)
+                response.keyMaterialID = Hex.encode(record.currentMaterialID)
                 return response
             }
             key = try await self.reloadKey(key.record.keyID)

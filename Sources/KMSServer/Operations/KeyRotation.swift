@@ -89,7 +89,7 @@ extension KMSService {
         response.rotations = page.prefix(limit).map { rotation in
             var entry = KMSRotationsListEntry()
             entry.keyID = key.record.keyID
-            entry.keyMaterialID = hex(rotation.materialID)
+            entry.keyMaterialID = Hex.encode(rotation.materialID)
             entry.rotationDate = Google_Protobuf_Timestamp(date: rotation.date)
             entry.rotationType = KMSRotationType(awsName: rotation.kind.rawValue) ?? .unspecified
             return entry
@@ -117,7 +117,7 @@ extension KMSService {
         if let rotated {
             self.cache.invalidateKey(rotated.keyID)
             self.logger.notice("rotated key", metadata: [
-                "key_arn": "\(rotated.arn)", "type": "\(kind.rawValue)", "material": "\(hex(material.materialID))",
+                "key_arn": "\(rotated.arn)", "type": "\(kind.rawValue)", "material": "\(Hex.encode(material.materialID))",
             ])
         }
         return rotated

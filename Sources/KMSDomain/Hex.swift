@@ -1,0 +1,49 @@
+/// Lowercase hexadecimal, the one encoder and decoder of the package (material ids, SigV4
+/// hashes and signatures, audit hashes), without Foundation's format machinery, which showed in
+/// profiles.
+public enum Hex {
+    private static let digits: [UInt8] = Array("0123456789abcdef".utf8)
+
+    /// Two lowercase digits per byte.
+    public static func encode(_ bytes: some Collection<UInt8>) -> String {
+        String(unsafeUninitializedCapacity: bytes.count * 2) { buffer in
+            var index = 0
+            for byte in bytes {
+                buffer[index] = Self.digits[Int(byte >> 4)]
+                buffer[index + 1] = Self.digits[Int(byte & 0x0f)]
+                index += 2
+            }
+            return index
+        }
+    }
+
+    /// Two lowercase digits per byte, for sequences that are not collections (digests).
+    public static func encode(_ bytes: some Sequence<UInt8>) -> String {
+        Self.encode(Array(bytes))
+    }
+
+    /// The bytes of an even number of hex digits of either case; nil for anything else.
+    public static func decode(_ text: some StringProtocol) -> [UInt8]? {
+        let digits = Array(text.utf8)
+        guard digits.count % 2 == 0 else { return nil }
+        var out: [UInt8] = []
+        out.reserveCapacity(digits.count / 2)
+        var index = 0
+        while index < digits.count {
+            guard let high = Self.value(ofDigit: digits[index]), let low = Self.value(ofDigit: digits[index + 1]) else { return nil }
+            out.append(high << 4 | low)
+            index += 2
+        }
+        return out
+    }
+
+    /// The value of one hex digit (an ASCII byte) of either case.
+    public static func value(ofDigit digit: UInt8) -> UInt8? {
+        switch digit {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): digit - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): digit - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): digit - UInt8(ascii: "A") + 10
+        default: nil
+        }
+    }
+}
