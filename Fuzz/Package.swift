@@ -18,6 +18,6 @@ let package = Package(
         .executableTarget(
             name: "kms-fuzz",
             dependencies: [.product(name: "KMSFuzzTargets", package: "kms")]
-        ),
+        )
     ]
 )

@@ -49,14 +49,21 @@ public enum AuditChain {
     }
 
     /// The first record that does not follow from the one before it, and why; nil when all do.
-    public static func firstBreak(in records: [AuditRecord], after previous: (sequence: Int64, hash: [UInt8])) -> (sequence: Int64, reason: String)? {
+    public static func firstBreak(in records: [AuditRecord], after previous: (sequence: Int64, hash: [UInt8])) -> (
+        sequence: Int64, reason: String
+    )? {
         var last = previous
         for record in records {
             if record.sequence != last.sequence + 1 {
-                return (record.sequence, "sequence \(record.sequence) follows \(last.sequence): records are missing or out of order")
+                return (
+                    record.sequence,
+                    "sequence \(record.sequence) follows \(last.sequence): records are missing or out of order"
+                )
             }
             if record.previousHash != last.hash {
-                return (record.sequence, "it does not link to the record before it (deleted, inserted or reordered records)")
+                return (
+                    record.sequence, "it does not link to the record before it (deleted, inserted or reordered records)"
+                )
             }
             if hash(sequence: record.sequence, entry: record.entry, previous: record.previousHash) != record.hash {
                 return (record.sequence, "its content does not match its hash (the record was edited)")
@@ -68,8 +75,8 @@ public enum AuditChain {
 }
 
 /// The chain's integers, big-endian (KMSCrypto's formats have their own, internal to it).
-private extension Array where Element == UInt8 {
-    mutating func appendBigEndian<T: FixedWidthInteger>(_ value: T) {
+extension Array where Element == UInt8 {
+    fileprivate mutating func appendBigEndian<T: FixedWidthInteger>(_ value: T) {
         Swift.withUnsafeBytes(of: value.bigEndian) { self.append(contentsOf: $0) }
     }
 }

@@ -52,7 +52,9 @@ public final class KMSClient: Sendable {
             configuration.minimumTLSVersion = .tlsv12
             if let caBundlePath { configuration.trustRoots = .file(caBundlePath) }
             if let certificatePath, let privateKeyPath {
-                configuration.certificateChain = try NIOSSLCertificate.fromPEMFile(certificatePath).map { .certificate($0) }
+                configuration.certificateChain = try NIOSSLCertificate.fromPEMFile(certificatePath).map {
+                    .certificate($0)
+                }
                 configuration.privateKey = .privateKey(try NIOSSLPrivateKey(file: privateKeyPath, format: .pem))
             }
             return try NIOSSLContext(configuration: configuration)
@@ -70,7 +72,9 @@ public final class KMSClient: Sendable {
     /// `endpoint` is "host:port".
     public init(endpoint: String, configuration: Configuration = .init()) throws {
         guard let colon = endpoint.lastIndex(of: ":"), let port = Int(endpoint[endpoint.index(after: colon)...]) else {
-            throw KMSClientError(code: "ValidationException", message: "the endpoint must be host:port, not '\(endpoint)'", retryable: false)
+            throw KMSClientError(
+                code: "ValidationException", message: "the endpoint must be host:port, not '\(endpoint)'",
+                retryable: false)
         }
         var host = String(endpoint[..<colon])
         if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
@@ -78,7 +82,8 @@ public final class KMSClient: Sendable {
         do {
             address = try SocketAddress.makeAddressResolvingHost(host, port: port)
         } catch {
-            throw KMSClientError(code: "ValidationException", message: "cannot resolve \(host): \(error)", retryable: false)
+            throw KMSClientError(
+                code: "ValidationException", message: "cannot resolve \(host): \(error)", retryable: false)
         }
         var rpc = RPCConfiguration(maxFrameLength: configuration.maxFrameLength)
         rpc.defaultTimeout = configuration.timeout
@@ -97,7 +102,8 @@ public final class KMSClient: Sendable {
             guard !challenge.certificatePrincipal.isEmpty || challenge.anonymousAllowed else {
                 throw RPCError(
                     code: RPCError.missingAuthenticationTokenCode,
-                    message: "Unable to locate credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or a profile in ~/.aws/credentials"
+                    message:
+                        "Unable to locate credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or a profile in ~/.aws/credentials"
                 )
             }
             return RPCAuthenticate()
@@ -116,7 +122,9 @@ public final class KMSClient: Sendable {
     }
 
     /// Calls one operation, retrying what may be retried.
-    public func call<Request, Response>(_ method: RPCMethod<Request, Response>, _ request: Request) async throws(KMSClientError) -> Response {
+    public func call<Request, Response>(_ method: RPCMethod<Request, Response>, _ request: Request)
+        async throws(KMSClientError) -> Response
+    {
         var attempt = 0
         while true {
             attempt += 1
@@ -130,7 +138,9 @@ public final class KMSClient: Sendable {
             } catch {
                 // Could not connect (or authenticate in time): nothing was sent, so any
                 // operation may be tried again.
-                failure = KMSClientError(code: "ConnectionFailedException", message: "cannot connect to \(self.endpoint): \(error)", retryable: true)
+                failure = KMSClientError(
+                    code: "ConnectionFailedException", message: "cannot connect to \(self.endpoint): \(error)",
+                    retryable: true)
                 try await self.pause(after: attempt, failure)
                 continue
             }
@@ -139,11 +149,15 @@ public final class KMSClient: Sendable {
             } catch let error as RPCError {
                 failure = KMSClientError(code: error.code, message: error.message, retryable: error.retryable)
                 let inFlightLoss = error.code == RPCError.connectionClosedCode || error.code == RPCError.timeoutCode
-                guard error.retryable, !(inFlightLoss && Self.notIdempotent.contains(method.name)) else { throw failure }
+                guard error.retryable, !(inFlightLoss && Self.notIdempotent.contains(method.name)) else {
+                    throw failure
+                }
             } catch is CancellationError {
                 throw KMSClientError(code: "CancellationError", message: "the call was cancelled", retryable: false)
             } catch {
-                failure = KMSClientError(code: "ConnectionFailedException", message: "the connection to \(self.endpoint) failed: \(error)", retryable: true)
+                failure = KMSClientError(
+                    code: "ConnectionFailedException", message: "the connection to \(self.endpoint) failed: \(error)",
+                    retryable: true)
             }
             try await self.pause(after: attempt, failure)
         }

@@ -11,7 +11,10 @@ public struct KMSClientEnvironment: Sendable {
     public var clientCertificate: String?
     public var clientKey: String?
 
-    public init(endpoint: String? = nil, profile: String? = nil, caBundle: String? = nil, clientCertificate: String? = nil, clientKey: String? = nil) {
+    public init(
+        endpoint: String? = nil, profile: String? = nil, caBundle: String? = nil, clientCertificate: String? = nil,
+        clientKey: String? = nil
+    ) {
         self.endpoint = endpoint
         self.profile = profile
         self.caBundle = caBundle
@@ -37,16 +40,23 @@ public struct KMSClientEnvironment: Sendable {
         } else if endpoint.hasPrefix("tcp://") {
             endpoint.removeFirst("tcp://".count)
         } else if endpoint.contains("://") {
-            throw KMSClientError(code: "ValidationException", message: "the endpoint must be host:port, tls://host:port or tcp://host:port, not '\(endpoint)'", retryable: false)
+            throw KMSClientError(
+                code: "ValidationException",
+                message: "the endpoint must be host:port, tls://host:port or tcp://host:port, not '\(endpoint)'",
+                retryable: false)
         }
         let certificate = self.clientCertificate ?? env("KMS_CLIENT_CERTIFICATE")
         let key = self.clientKey ?? env("KMS_CLIENT_KEY")
         guard (certificate == nil) == (key == nil) else {
-            throw KMSClientError(code: "ValidationException", message: "a client certificate needs its key, and a key its certificate", retryable: false)
+            throw KMSClientError(
+                code: "ValidationException", message: "a client certificate needs its key, and a key its certificate",
+                retryable: false)
         }
         if useTLS || certificate != nil {
             guard useTLS else {
-                throw KMSClientError(code: "ValidationException", message: "a client certificate needs a tls:// endpoint", retryable: false)
+                throw KMSClientError(
+                    code: "ValidationException", message: "a client certificate needs a tls:// endpoint",
+                    retryable: false)
             }
             configuration.tls = KMSClient.TLS(
                 caBundlePath: self.caBundle ?? env("AWS_CA_BUNDLE"), certificatePath: certificate, privateKeyPath: key

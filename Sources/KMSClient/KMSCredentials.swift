@@ -14,24 +14,36 @@ public struct KMSCredentials: Sendable, Hashable {
     }
 
     /// Nil when none is configured. Throws when a profile was asked for by name and is missing.
-    public static func resolve(profile: String? = nil, environment: [String: String] = ProcessInfo.processInfo.environment) throws(KMSClientError) -> KMSCredentials? {
-        if profile == nil, let id = environment["AWS_ACCESS_KEY_ID"], let secret = environment["AWS_SECRET_ACCESS_KEY"], !id.isEmpty, !secret.isEmpty {
+    public static func resolve(
+        profile: String? = nil, environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws(KMSClientError) -> KMSCredentials? {
+        if profile == nil, let id = environment["AWS_ACCESS_KEY_ID"], let secret = environment["AWS_SECRET_ACCESS_KEY"],
+            !id.isEmpty, !secret.isEmpty
+        {
             return KMSCredentials(accessKeyID: id, secretAccessKey: secret)
         }
         let named = profile ?? environment["AWS_PROFILE"].flatMap { $0.isEmpty ? nil : $0 }
-        let path = environment["AWS_SHARED_CREDENTIALS_FILE"].flatMap { $0.isEmpty ? nil : $0 }
+        let path =
+            environment["AWS_SHARED_CREDENTIALS_FILE"].flatMap { $0.isEmpty ? nil : $0 }
             ?? ((environment["HOME"] ?? NSHomeDirectory()) + "/.aws/credentials")
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
             if let named {
-                throw KMSClientError(code: "ProfileNotFound", message: "The config profile (\(named)) could not be found: no credentials file at \(path)", retryable: false)
+                throw KMSClientError(
+                    code: "ProfileNotFound",
+                    message: "The config profile (\(named)) could not be found: no credentials file at \(path)",
+                    retryable: false)
             }
             return nil
         }
         let profiles = Self.parse(text)
         let wanted = named ?? "default"
-        guard let values = profiles[wanted], let id = values["aws_access_key_id"], let secret = values["aws_secret_access_key"] else {
+        guard let values = profiles[wanted], let id = values["aws_access_key_id"],
+            let secret = values["aws_secret_access_key"]
+        else {
             if named != nil {
-                throw KMSClientError(code: "ProfileNotFound", message: "The config profile (\(wanted)) could not be found in \(path)", retryable: false)
+                throw KMSClientError(
+                    code: "ProfileNotFound", message: "The config profile (\(wanted)) could not be found in \(path)",
+                    retryable: false)
             }
             return nil
         }
@@ -61,9 +73,10 @@ public struct KMSCredentials: Sendable, Hashable {
     public func answer(_ challenge: RPCChallenge) -> RPCAuthenticate {
         var answer = RPCAuthenticate()
         answer.accessKeyID = self.accessKeyID
-        answer.proof = Data(RPCAccessKeyProof.proof(
-            secret: Array(self.secretAccessKey.utf8), nonce: [UInt8](challenge.nonce), accessKeyID: self.accessKeyID
-        ))
+        answer.proof = Data(
+            RPCAccessKeyProof.proof(
+                secret: Array(self.secretAccessKey.utf8), nonce: [UInt8](challenge.nonce), accessKeyID: self.accessKeyID
+            ))
         return answer
     }
 }

@@ -20,9 +20,10 @@ public enum AESKeyWrapPadded {
         try checkKEK(kek)
         // RFC 5649: at least two 64-bit blocks.
         guard wrapped.count >= 16, wrapped.count % 8 == 0,
-              let key = run(wrap: false, wrapped, kek: kek, capacity: wrapped.count)
+            let key = run(wrap: false, wrapped, kek: kek, capacity: wrapped.count)
         else {
-            throw .invalidCiphertext("the wrapped key does not unwrap under this key (AES key wrap integrity check failed)")
+            throw .invalidCiphertext(
+                "the wrapped key does not unwrap under this key (AES key wrap integrity check failed)")
         }
         return key
     }
@@ -37,8 +38,9 @@ public enum AESKeyWrapPadded {
         kek.withUnsafeBytes { kek in
             withOutputBuffer(capacity: capacity) { out, length in
                 input.withUnsafeBufferPointer {
-                    kms_aes_wrap_pad(wrap ? 1 : 0, kek.baseAddress?.assumingMemoryBound(to: UInt8.self), kek.count,
-                                     $0.baseAddress, $0.count, out, &length)
+                    kms_aes_wrap_pad(
+                        wrap ? 1 : 0, kek.baseAddress?.assumingMemoryBound(to: UInt8.self), kek.count,
+                        $0.baseAddress, $0.count, out, &length)
                 }
             }
         }

@@ -32,7 +32,8 @@ public enum AccessKeySecrets {
 
     /// An access key id we accept: 16..128 of [A-Z0-9] (AWS ids and fixture ids alike).
     public static func isValidAccessKeyID(_ id: String) -> Bool {
-        (16...128).contains(id.utf8.count) && id.utf8.allSatisfy { (0x41...0x5A).contains($0) || (0x30...0x39).contains($0) }
+        (16...128).contains(id.utf8.count)
+            && id.utf8.allSatisfy { (0x41...0x5A).contains($0) || (0x30...0x39).contains($0) }
     }
 
     /// A secret we accept for import: 16..128 printable ASCII characters.
@@ -64,9 +65,12 @@ public enum AccessKeySecrets {
         }
         let rootID = KeyIdentifier(bytes: wrapped[2..<18])
         guard let root = keyring.key(id: rootID) else {
-            throw KMSError(.keyUnavailable, "the access key secret is wrapped under root key \(rootID), which this worker's keyring does not hold")
+            throw KMSError(
+                .keyUnavailable,
+                "the access key secret is wrapped under root key \(rootID), which this worker's keyring does not hold")
         }
-        let aad = additionalData(header: Array(wrapped[..<headerLength]), accessKeyID: accessKeyID, principalARN: principalARN)
+        let aad = additionalData(
+            header: Array(wrapped[..<headerLength]), accessKeyID: accessKeyID, principalARN: principalARN)
         var plaintext: [UInt8]
         do {
             let box = try AES.GCM.SealedBox(
@@ -76,7 +80,8 @@ public enum AccessKeySecrets {
             )
             plaintext = Array(try AES.GCM.open(box, using: root.key, authenticating: aad))
         } catch {
-            throw .internalFailure("a stored access key secret does not authenticate for its key id and principal", retryable: false)
+            throw .internalFailure(
+                "a stored access key secret does not authenticate for its key id and principal", retryable: false)
         }
         defer { zeroize(&plaintext) }
         return try body(plaintext)

@@ -29,7 +29,9 @@ public struct AuditCheckpoint: Sendable, Hashable {
     static let label = Array("KMS-AUDIT-CHECKPOINT".utf8)
     static let version: UInt8 = 1
 
-    public init(chain: String, number: Int64, sequence: Int64, recordHash: [UInt8], microseconds: Int64, previousMAC: [UInt8]) {
+    public init(
+        chain: String, number: Int64, sequence: Int64, recordHash: [UInt8], microseconds: Int64, previousMAC: [UInt8]
+    ) {
         self.chain = chain
         self.number = number
         self.sequence = sequence

@@ -11,12 +11,14 @@ public enum EncryptionContextEncoding {
         var pairs: [(key: [UInt8], value: [UInt8])] = []
         pairs.reserveCapacity(context.count)
         for (key, value) in context {
-            let k = Array(key.utf8), v = Array(value.utf8)
+            let k = Array(key.utf8)
+            let v = Array(value.utf8)
             total += k.count + v.count
             pairs.append((k, v))
         }
         guard total <= Limits.encryptionContextBytes else {
-            throw .validation("the encryption context is \(total) bytes; at most \(Limits.encryptionContextBytes) are allowed")
+            throw .validation(
+                "the encryption context is \(total) bytes; at most \(Limits.encryptionContextBytes) are allowed")
         }
         pairs.sort { $0.key.lexicographicallyPrecedes($1.key) }
         var out: [UInt8] = []

@@ -27,7 +27,8 @@ public struct ImportToken: Sendable {
         let header = self.header
         let wrapped = wrappingKey.withPKCS8DER { der in
             MaterialWrapping.wrap(
-                SymmetricKey(data: der), kind: .privateKey, keyARN: keyARN, materialID: Self.materialID(header), under: root
+                SymmetricKey(data: der), kind: .privateKey, keyARN: keyARN, materialID: Self.materialID(header),
+                under: root
             )
         }
         return header + wrapped
@@ -45,24 +46,30 @@ public struct ImportToken: Sendable {
         var seconds: UInt64 = 0
         for _ in 0..<8 { seconds = seconds << 8 | UInt64(reader.removeFirst()) }
         guard let algorithmName = Self.string(&reader), let algorithm = WrappingAlgorithm(rawValue: algorithmName),
-              let specName = Self.string(&reader), let spec = WrappingKeySpec(rawValue: specName),
-              let keySpec = KeySpec(rawValue: spec.rawValue)
+            let specName = Self.string(&reader), let spec = WrappingKeySpec(rawValue: specName),
+            let keySpec = KeySpec(rawValue: spec.rawValue)
         else { throw invalid }
-        let parsed = ImportToken(validTo: Date(timeIntervalSince1970: TimeInterval(seconds)), algorithm: algorithm, spec: spec)
+        let parsed = ImportToken(
+            validTo: Date(timeIntervalSince1970: TimeInterval(seconds)), algorithm: algorithm, spec: spec)
         let header = Array(token[..<reader.startIndex])
         let material: SymmetricKey
         do {
-            (material, _) = try MaterialWrapping.unwrap(Array(reader), keyARN: keyARN, materialID: Self.materialID(header), keyring: keyring)
+            (material, _) = try MaterialWrapping.unwrap(
+                Array(reader), keyARN: keyARN, materialID: Self.materialID(header), keyring: keyring)
         } catch {
             // Also a token sealed under a root key since retired: the caller asks for a new one.
             throw invalid
         }
         guard parsed.validTo > now else {
-            throw KMSError(.expiredImportToken, "The import token expired at \(parsed.validTo); call GetParametersForImport again.")
+            throw KMSError(
+                .expiredImportToken, "The import token expired at \(parsed.validTo); call GetParametersForImport again."
+            )
         }
         let key: PrivateKey
         do {
-            key = try material.withUnsafeBytes { bytes throws(KMSError) in try PrivateKey(pkcs8DER: Array(bytes), spec: keySpec) }
+            key = try material.withUnsafeBytes { bytes throws(KMSError) in
+                try PrivateKey(pkcs8DER: Array(bytes), spec: keySpec)
+            }
         } catch {
             throw invalid
         }
@@ -72,7 +79,9 @@ public struct ImportToken: Sendable {
     var header: [UInt8] {
         var bytes: [UInt8] = [Self.version]
         let seconds = UInt64(max(0, self.validTo.timeIntervalSince1970))
-        for shift in stride(from: 56, through: 0, by: -8) { bytes.append(UInt8(truncatingIfNeeded: seconds >> UInt64(shift))) }
+        for shift in stride(from: 56, through: 0, by: -8) {
+            bytes.append(UInt8(truncatingIfNeeded: seconds >> UInt64(shift)))
+        }
         for text in [self.algorithm.rawValue, self.spec.rawValue] {
             bytes.append(UInt8(text.utf8.count))
             bytes.append(contentsOf: text.utf8)

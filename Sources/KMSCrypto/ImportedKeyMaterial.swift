@@ -12,17 +12,23 @@ public enum ImportedKeyMaterial {
     /// `openssl enc -id-aes256-wrap-pad` produce it. RSAES_PKCS1_V1_5 and SM2PKE:
     /// KMSError(.unsupportedOperation, ...). Anything that does not open:
     /// KMSError(.invalidCiphertext, ...).
-    public static func unwrap(_ encrypted: [UInt8], algorithm: WrappingAlgorithm, wrappingKey: PrivateKey) throws(KMSError) -> [UInt8] {
+    public static func unwrap(_ encrypted: [UInt8], algorithm: WrappingAlgorithm, wrappingKey: PrivateKey)
+        throws(KMSError) -> [UInt8]
+    {
         let (hash, keyWrap) = try scheme(algorithm, wrappingKeySpec: wrappingKey.spec)
-        let failure = KMSError.invalidCiphertext("the encrypted key material does not decrypt with this wrapping key and \(algorithm.rawValue)")
+        let failure = KMSError.invalidCiphertext(
+            "the encrypted key material does not decrypt with this wrapping key and \(algorithm.rawValue)")
         guard keyWrap else {
-            do { return try wrappingKey.oaepDecrypt(encrypted, hash: hash, name: algorithm.rawValue) } catch { throw failure }
+            do { return try wrappingKey.oaepDecrypt(encrypted, hash: hash, name: algorithm.rawValue) } catch {
+                throw failure
+            }
         }
         let modulusBytes = wrappingKey.spec.rsaModulusBytes ?? 0
         guard encrypted.count > modulusBytes else { throw failure }
         var ephemeral: [UInt8]
         do {
-            ephemeral = try wrappingKey.oaepDecrypt(Array(encrypted[..<modulusBytes]), hash: hash, name: algorithm.rawValue)
+            ephemeral = try wrappingKey.oaepDecrypt(
+                Array(encrypted[..<modulusBytes]), hash: hash, name: algorithm.rawValue)
         } catch {
             throw failure
         }
@@ -37,7 +43,9 @@ public enum ImportedKeyMaterial {
 
     /// The inverse, for tests and tools: what a customer would do with the public wrapping key.
     /// Material too long for RSAES-OAEP: KMSError(.validation, ...).
-    public static func wrap(_ material: [UInt8], algorithm: WrappingAlgorithm, wrappingKey: PublicKey) throws(KMSError) -> [UInt8] {
+    public static func wrap(_ material: [UInt8], algorithm: WrappingAlgorithm, wrappingKey: PublicKey) throws(KMSError)
+        -> [UInt8]
+    {
         let (hash, keyWrap) = try scheme(algorithm, wrappingKeySpec: wrappingKey.spec)
         let oaep: EncryptionAlgorithm = hash == KMS_HASH_SHA1 ? .rsaesOaepSha1 : .rsaesOaepSha256
         guard keyWrap else { return try wrappingKey.encrypt(material, algorithm: oaep) }
@@ -49,7 +57,9 @@ public enum ImportedKeyMaterial {
     }
 
     /// The OAEP hash, and whether AES key wrap follows.
-    private static func scheme(_ algorithm: WrappingAlgorithm, wrappingKeySpec spec: KeySpec) throws(KMSError) -> (hash: Int32, keyWrap: Bool) {
+    private static func scheme(_ algorithm: WrappingAlgorithm, wrappingKeySpec spec: KeySpec) throws(KMSError) -> (
+        hash: Int32, keyWrap: Bool
+    ) {
         let scheme: (Int32, Bool)
         switch algorithm {
         case .rsaesOaepSha1: scheme = (KMS_HASH_SHA1, false)
@@ -61,7 +71,8 @@ public enum ImportedKeyMaterial {
             throw KMSError(.unsupportedOperation, "the wrapping algorithm \(algorithm.rawValue) is not supported")
         }
         guard spec.isRSA else {
-            throw KMSError(.unsupportedOperation, "\(algorithm.rawValue) needs an RSA wrapping key, not \(spec.rawValue)")
+            throw KMSError(
+                .unsupportedOperation, "\(algorithm.rawValue) needs an RSA wrapping key, not \(spec.rawValue)")
         }
         return scheme
     }

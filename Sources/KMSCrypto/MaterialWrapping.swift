@@ -48,7 +48,7 @@ public enum MaterialWrapping {
     /// Reads the header without unwrapping (to tell which root key a blob needs).
     public static func header(of wrapped: [UInt8]) throws(KMSError) -> Header {
         guard wrapped.count > headerLength + tagLength, wrapped[0] == version,
-              let kind = MaterialKind(rawValue: wrapped[1])
+            let kind = MaterialKind(rawValue: wrapped[1])
         else {
             throw .internalFailure("stored key material is not in a known format", retryable: false)
         }
@@ -66,7 +66,10 @@ public enum MaterialWrapping {
     ) throws(KMSError) -> (material: SymmetricKey, header: Header) {
         let header = try header(of: wrapped)
         guard let root = keyring.key(id: header.rootKeyID) else {
-            throw KMSError(.keyUnavailable, "the key material is wrapped under root key \(header.rootKeyID), which this worker's keyring does not hold")
+            throw KMSError(
+                .keyUnavailable,
+                "the key material is wrapped under root key \(header.rootKeyID), which this worker's keyring does not hold"
+            )
         }
         let headerBytes = Array(wrapped[..<headerLength])
         let aad = additionalData(header: headerBytes, keyARN: keyARN, materialID: materialID)
@@ -80,7 +83,8 @@ public enum MaterialWrapping {
             defer { plaintext.resetBytes(in: 0..<plaintext.count) }
             return (SymmetricKey(data: plaintext), header)
         } catch {
-            throw .internalFailure("stored key material does not authenticate for this key and material id", retryable: false)
+            throw .internalFailure(
+                "stored key material does not authenticate for this key and material id", retryable: false)
         }
     }
 

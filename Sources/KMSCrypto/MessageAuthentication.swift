@@ -15,8 +15,9 @@ public enum MessageAuthentication {
             let tag = key.withUnsafeBytes { key in
                 withOutputBuffer(capacity: 64) { out, length in
                     message.withUnsafeBufferPointer { message in
-                        kms_hmac(KMS_HASH_SHA224, key.baseAddress?.assumingMemoryBound(to: UInt8.self), key.count,
-                                 message.baseAddress, message.count, out, &length)
+                        kms_hmac(
+                            KMS_HASH_SHA224, key.baseAddress?.assumingMemoryBound(to: UInt8.self), key.count,
+                            message.baseAddress, message.count, out, &length)
                     }
                 }
             }

@@ -43,7 +43,8 @@ final class OpenSSLKey: @unchecked Sendable {
     }
 
     private func encoded(
-        _ encode: (OpaquePointer?, UnsafeMutablePointer<UnsafeMutablePointer<UInt8>?>?, UnsafeMutablePointer<Int>?) -> Int32,
+        _ encode: (OpaquePointer?, UnsafeMutablePointer<UnsafeMutablePointer<UInt8>?>?, UnsafeMutablePointer<Int>?) ->
+            Int32,
         _ name: String
     ) -> [UInt8] {
         var buffer: UnsafeMutablePointer<UInt8>? = nil

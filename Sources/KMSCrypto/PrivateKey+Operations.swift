@@ -8,12 +8,16 @@ extension PrivateKey {
     /// MGF1 with the same hash and a salt as long as the hash (AWS's choice). ECDSA signatures
     /// are DER (as AWS returns them). An algorithm that does not belong to the key's spec:
     /// KMSError(.invalidKeyUsage, ...); ED25519_PH_SHA_512: KMSError(.unsupportedOperation, ...).
-    public func sign(_ message: [UInt8], messageType: MessageType, algorithm: SigningAlgorithm) throws(KMSError) -> [UInt8] {
-        let scheme = try SignatureScheme(spec: spec, algorithm: algorithm, messageType: messageType, messageBytes: message.count)
+    public func sign(_ message: [UInt8], messageType: MessageType, algorithm: SigningAlgorithm) throws(KMSError)
+        -> [UInt8]
+    {
+        let scheme = try SignatureScheme(
+            spec: spec, algorithm: algorithm, messageType: messageType, messageBytes: message.count)
         let signature = withOutputBuffer(capacity: key.maximumOutputBytes) { out, length in
             message.withUnsafeBufferPointer {
-                kms_sign(key.pointer, scheme.scheme, scheme.hash, scheme.isDigest ? 1 : 0,
-                         $0.baseAddress, $0.count, out, &length)
+                kms_sign(
+                    key.pointer, scheme.scheme, scheme.hash, scheme.isDigest ? 1 : 0,
+                    $0.baseAddress, $0.count, out, &length)
             }
         }
         guard let signature else { throw .internalFailure("signing failed") }
@@ -48,13 +52,17 @@ extension PrivateKey {
     /// for key agreement (RSA, secp256k1, Ed25519): KMSError(.invalidKeyUsage, ...).
     public func deriveSharedSecret(peerPublicKeyDER: [UInt8]) throws(KMSError) -> [UInt8] {
         guard spec == .eccNistP256 || spec == .eccNistP384 || spec == .eccNistP521 else {
-            throw KMSError(.invalidKeyUsage, "a \(spec.rawValue) key cannot derive shared secrets (ECDH needs an ECC_NIST_P256, P384 or P521 key)")
+            throw KMSError(
+                .invalidKeyUsage,
+                "a \(spec.rawValue) key cannot derive shared secrets (ECDH needs an ECC_NIST_P256, P384 or P521 key)")
         }
         guard let peer = OpenSSLKey.publicKey(spki: peerPublicKeyDER) else {
             throw .validation("the public key is not a DER SubjectPublicKeyInfo")
         }
         guard let shape = peer.shape, shape == key.shape else {
-            throw .validation("the public key is \(peer.shape?.name ?? "of an unsupported kind"); ECDH with a \(spec.rawValue) key needs a public key on the same curve")
+            throw .validation(
+                "the public key is \(peer.shape?.name ?? "of an unsupported kind"); ECDH with a \(spec.rawValue) key needs a public key on the same curve"
+            )
         }
         let secret = withOutputBuffer(capacity: key.maximumOutputBytes) { out, length in
             kms_ecdh(key.pointer, peer.pointer, out, &length)

@@ -18,11 +18,12 @@ public final class PrivateKey: @unchecked Sendable {
         guard let shape = spec.keyShape else {
             throw KMSError(.unsupportedOperation, "cannot generate a \(spec.rawValue) key pair")
         }
-        let pointer = switch shape.kind {
-        case KMS_KIND_RSA: kms_pkey_generate_rsa(shape.param)
-        case KMS_KIND_EC: kms_pkey_generate_ec(shape.param)
-        default: kms_pkey_generate_ed25519()
-        }
+        let pointer =
+            switch shape.kind {
+            case KMS_KIND_RSA: kms_pkey_generate_rsa(shape.param)
+            case KMS_KIND_EC: kms_pkey_generate_ec(shape.param)
+            default: kms_pkey_generate_ed25519()
+            }
         guard let pointer else { throw .internalFailure("key pair generation failed") }
         return PrivateKey(key: OpenSSLKey(pointer), spec: spec)
     }
@@ -37,11 +38,17 @@ public final class PrivateKey: @unchecked Sendable {
         }
         let parsed = pkcs8DER.withUnsafeBufferPointer { kms_pkey_from_pkcs8($0.baseAddress, $0.count) }
         guard let parsed else {
-            throw KMSError(.incorrectKeyMaterial, "the key material is not a DER PKCS#8 private key (PrivateKeyInfo; for a PKCS#1 or SEC1 key: openssl pkcs8 -topk8 -nocrypt -outform DER)")
+            throw KMSError(
+                .incorrectKeyMaterial,
+                "the key material is not a DER PKCS#8 private key (PrivateKeyInfo; for a PKCS#1 or SEC1 key: openssl pkcs8 -topk8 -nocrypt -outform DER)"
+            )
         }
         let key = OpenSSLKey(parsed)
         guard let shape = key.shape, shape == expected else {
-            throw KMSError(.incorrectKeyMaterial, "the key material is \(key.shape.map { "an \($0.name) key" } ?? "a key of an unsupported kind"), not a \(spec.rawValue) key")
+            throw KMSError(
+                .incorrectKeyMaterial,
+                "the key material is \(key.shape.map { "an \($0.name) key" } ?? "a key of an unsupported kind"), not a \(spec.rawValue) key"
+            )
         }
         self.spec = spec
         self.key = key

@@ -19,7 +19,8 @@ public struct PublicKey: Sendable {
             throw .validation("the public key is not a DER SubjectPublicKeyInfo")
         }
         guard let shape = key.shape, shape == expected else {
-            throw .validation("the public key is \(key.shape?.name ?? "of an unsupported kind"), not a \(spec.rawValue) key")
+            throw .validation(
+                "the public key is \(key.shape?.name ?? "of an unsupported kind"), not a \(spec.rawValue) key")
         }
         self.init(key: key, spec: spec)
     }
@@ -39,11 +40,13 @@ public struct PublicKey: Sendable {
         messageType: MessageType,
         algorithm: SigningAlgorithm
     ) throws(KMSError) -> Bool {
-        let scheme = try SignatureScheme(spec: spec, algorithm: algorithm, messageType: messageType, messageBytes: message.count)
+        let scheme = try SignatureScheme(
+            spec: spec, algorithm: algorithm, messageType: messageType, messageBytes: message.count)
         let status = message.withUnsafeBufferPointer { message in
             signature.withUnsafeBufferPointer { signature in
-                kms_verify(key.pointer, scheme.scheme, scheme.hash, scheme.isDigest ? 1 : 0,
-                           message.baseAddress, message.count, signature.baseAddress, signature.count)
+                kms_verify(
+                    key.pointer, scheme.scheme, scheme.hash, scheme.isDigest ? 1 : 0,
+                    message.baseAddress, message.count, signature.baseAddress, signature.count)
             }
         }
         return status == 1
@@ -55,7 +58,9 @@ public struct PublicKey: Sendable {
         let hash = try oaepHash(spec: spec, algorithm: algorithm)
         let limit = spec.maximumPlaintextBytes(algorithm) ?? 0
         guard plaintext.count <= limit else {
-            throw .validation("\(algorithm.rawValue) with a \(spec.rawValue) key encrypts at most \(limit) bytes, not \(plaintext.count)")
+            throw .validation(
+                "\(algorithm.rawValue) with a \(spec.rawValue) key encrypts at most \(limit) bytes, not \(plaintext.count)"
+            )
         }
         let ciphertext = withOutputBuffer(capacity: key.maximumOutputBytes) { out, length in
             plaintext.withUnsafeBufferPointer {

@@ -39,7 +39,9 @@ public struct RootKeyring: Sendable {
     /// Removes a root key that is not the newest; false when there is no such key or it is
     /// the newest (new material is always wrapped under the newest).
     public mutating func remove(id: KeyIdentifier) -> Bool {
-        guard let index = self.keys.firstIndex(where: { $0.id == id }), index != self.keys.count - 1 else { return false }
+        guard let index = self.keys.firstIndex(where: { $0.id == id }), index != self.keys.count - 1 else {
+            return false
+        }
         self.keys.remove(at: index)
         return true
     }

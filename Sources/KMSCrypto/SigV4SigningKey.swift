@@ -30,7 +30,9 @@ public enum SigV4 {
     /// every intermediate key lives in a `SymmetricKey`, whose storage swift-crypto wipes.
     /// A signing key is only good for one day, region and service, which is what makes it
     /// safe to hand to (and cache in) a less trusted process instead of the secret.
-    public static func signingKey(secret: some ContiguousBytes, date: String, region: String, service: String) -> SymmetricKey {
+    public static func signingKey(secret: some ContiguousBytes, date: String, region: String, service: String)
+        -> SymmetricKey
+    {
         var keyBytes = secret.withUnsafeBytes { raw in
             var bytes: [UInt8] = []
             bytes.reserveCapacity(4 + raw.count)

@@ -12,12 +12,16 @@ struct SignatureScheme {
     init(spec: KeySpec, algorithm: SigningAlgorithm, messageType: MessageType, messageBytes: Int) throws(KMSError) {
         // Ed25519ph needs OpenSSL 3.2; refuse it plainly rather than call it a usage error.
         if algorithm == .ed25519PhSha512 {
-            throw KMSError(.unsupportedOperation, "ED25519_PH_SHA_512 (Ed25519ph) is not supported; use ED25519_SHA_512")
+            throw KMSError(
+                .unsupportedOperation, "ED25519_PH_SHA_512 (Ed25519ph) is not supported; use ED25519_SHA_512")
         }
         let allowed = spec.signingAlgorithms(usage: .signVerify)
         guard allowed.contains(algorithm) else {
             let names = allowed.map(\.rawValue).joined(separator: ", ")
-            throw KMSError(.invalidKeyUsage, "\(algorithm.rawValue) is not a signing algorithm of a \(spec.rawValue) key (it supports: \(names.isEmpty ? "none" : names))")
+            throw KMSError(
+                .invalidKeyUsage,
+                "\(algorithm.rawValue) is not a signing algorithm of a \(spec.rawValue) key (it supports: \(names.isEmpty ? "none" : names))"
+            )
         }
         switch messageType {
         case .raw:
@@ -27,7 +31,8 @@ struct SignatureScheme {
                 throw .validation("\(algorithm.rawValue) signs the message itself: MessageType must be RAW")
             }
             guard messageBytes == digestBytes else {
-                throw .validation("a DIGEST message for \(algorithm.rawValue) must be \(digestBytes) bytes, not \(messageBytes)")
+                throw .validation(
+                    "a DIGEST message for \(algorithm.rawValue) must be \(digestBytes) bytes, not \(messageBytes)")
             }
             self.isDigest = true
         case .externalMu:
@@ -54,7 +59,8 @@ struct SignatureScheme {
 /// The OAEP hash of an encryption algorithm, after checking the key's spec takes it.
 func oaepHash(spec: KeySpec, algorithm: EncryptionAlgorithm) throws(KMSError) -> Int32 {
     guard spec.encryptionAlgorithms(usage: .encryptDecrypt).contains(algorithm), spec.isRSA else {
-        throw KMSError(.invalidKeyUsage, "\(algorithm.rawValue) is not an encryption algorithm of a \(spec.rawValue) key")
+        throw KMSError(
+            .invalidKeyUsage, "\(algorithm.rawValue) is not an encryption algorithm of a \(spec.rawValue) key")
     }
     return algorithm == .rsaesOaepSha1 ? KMS_HASH_SHA1 : KMS_HASH_SHA256
 }

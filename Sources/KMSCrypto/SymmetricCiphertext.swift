@@ -102,7 +102,9 @@ public enum SymmetricCiphertext {
         }
     }
 
-    static func messageKey(material: SymmetricKey, salt: [UInt8], keyID: KeyIdentifier, materialID: MaterialID) -> SymmetricKey {
+    static func messageKey(material: SymmetricKey, salt: [UInt8], keyID: KeyIdentifier, materialID: MaterialID)
+        -> SymmetricKey
+    {
         HKDF<SHA256>.deriveKey(
             inputKeyMaterial: material,
             salt: salt,

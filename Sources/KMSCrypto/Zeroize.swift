@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Overwrites a buffer that held a secret (a plaintext data key, a keyring file) with zeros, in a
@@ -14,8 +14,8 @@ public func zeroize(_ bytes: inout [UInt8]) {
 func zeroize(_ buffer: UnsafeMutableRawBufferPointer) {
     guard let base = buffer.baseAddress, buffer.count > 0 else { return }
     #if canImport(Glibc)
-    explicit_bzero(base, buffer.count)
+        explicit_bzero(base, buffer.count)
     #else
-    _ = memset_s(base, buffer.count, 0, buffer.count)
+        _ = memset_s(base, buffer.count, 0, buffer.count)
     #endif
 }

@@ -7,7 +7,9 @@ import KMSWorkerProto
 extension CryptoWorker {
     /// Makes (or imports) a secret access key and wraps it for the database. The plaintext
     /// secret goes back once, to be shown to its owner; kmsd never stores it.
-    public func createAccessKeySecret(_ request: WorkerCreateAccessKeySecretRequest) throws(KMSError) -> WorkerCreateAccessKeySecretResponse {
+    public func createAccessKeySecret(_ request: WorkerCreateAccessKeySecretRequest) throws(KMSError)
+        -> WorkerCreateAccessKeySecretResponse
+    {
         guard AccessKeySecrets.isValidAccessKeyID(request.accessKeyID) else {
             throw .validation("access_key_id must be 16..128 characters of A-Z and 0-9")
         }
@@ -24,16 +26,19 @@ extension CryptoWorker {
         let root = self.keyring.newest
         var response = WorkerCreateAccessKeySecretResponse()
         response.secretAccessKey = secret
-        response.wrappedSecret = Data(AccessKeySecrets.wrap(
-            secret: secret, accessKeyID: request.accessKeyID, principalARN: request.principalArn, under: root
-        ))
+        response.wrappedSecret = Data(
+            AccessKeySecrets.wrap(
+                secret: secret, accessKeyID: request.accessKeyID, principalARN: request.principalArn, under: root
+            ))
         response.rootKeyID = root.id.description
         return response
     }
 
     /// Checks a connection's answer to its challenge. A wrong proof is an answer (valid false),
     /// not an error: kmsd decides what the client hears.
-    public func verifyAccessKeyProof(_ request: WorkerVerifyAccessKeyProofRequest) throws(KMSError) -> WorkerVerifyAccessKeyProofResponse {
+    public func verifyAccessKeyProof(_ request: WorkerVerifyAccessKeyProofRequest) throws(KMSError)
+        -> WorkerVerifyAccessKeyProofResponse
+    {
         guard AccessKeySecrets.isValidAccessKeyID(request.accessKeyID) else {
             throw .validation("access_key_id must be 16..128 characters of A-Z and 0-9")
         }
@@ -79,15 +84,23 @@ public struct SigningKeyScope: Sendable {
     /// `date` is a scope's `yyyyMMdd`.
     public func check(date: String, region: String, service: String) throws(KMSError) {
         guard service == self.service else {
-            throw KMSError(.accessDenied, "kms-cryptod derives signing keys for service \(self.service) only, not \(service)")
+            throw KMSError(
+                .accessDenied, "kms-cryptod derives signing keys for service \(self.service) only, not \(service)")
         }
         guard self.regions.contains(region) else {
-            throw KMSError(.accessDenied, "kms-cryptod derives signing keys for regions \(self.regions.sorted().joined(separator: ", ")) only, not \(region)")
+            throw KMSError(
+                .accessDenied,
+                "kms-cryptod derives signing keys for regions \(self.regions.sorted().joined(separator: ", ")) only, not \(region)"
+            )
         }
-        guard let day = SigV4.parseAmzDate(date + "T000000Z") else { throw .validation("date must be a real yyyyMMdd day") }
+        guard let day = SigV4.parseAmzDate(date + "T000000Z") else {
+            throw .validation("date must be a real yyyyMMdd day")
+        }
         let today = (self.now().timeIntervalSince1970 / 86_400).rounded(.down)
         guard abs(day.timeIntervalSince1970 / 86_400 - today) <= Double(self.days) else {
-            throw KMSError(.accessDenied, "kms-cryptod derives signing keys for dates within \(self.days) day of today (UTC) only, not \(date)")
+            throw KMSError(
+                .accessDenied,
+                "kms-cryptod derives signing keys for dates within \(self.days) day of today (UTC) only, not \(date)")
         }
     }
 }
@@ -95,7 +108,9 @@ public struct SigningKeyScope: Sendable {
 extension CryptoWorker {
     /// kSigning = HMAC chain over the date, region, service and "aws4_request" from "AWS4" +
     /// secret: valid for one day, region and service only.
-    public func deriveSigningKey(_ request: WorkerDeriveSigningKeyRequest) throws(KMSError) -> WorkerDeriveSigningKeyResponse {
+    public func deriveSigningKey(_ request: WorkerDeriveSigningKeyRequest) throws(KMSError)
+        -> WorkerDeriveSigningKeyResponse
+    {
         guard AccessKeySecrets.isValidAccessKeyID(request.accessKeyID) else {
             throw .validation("access_key_id must be 16..128 characters of A-Z and 0-9")
         }
@@ -104,12 +119,16 @@ extension CryptoWorker {
             throw .validation("date must be yyyyMMdd")
         }
         let isName: (String) -> Bool = { name in
-            (1...64).contains(name.utf8.count) && name.utf8.allSatisfy { (0x61...0x7A).contains($0) || (0x30...0x39).contains($0) || $0 == 0x2D }
+            (1...64).contains(name.utf8.count)
+                && name.utf8.allSatisfy { (0x61...0x7A).contains($0) || (0x30...0x39).contains($0) || $0 == 0x2D }
         }
-        guard isName(request.region), isName(request.service) else { throw .validation("region and service must be 1..64 of a-z, 0-9 and -") }
+        guard isName(request.region), isName(request.service) else {
+            throw .validation("region and service must be 1..64 of a-z, 0-9 and -")
+        }
         try self.signingScope.check(date: request.date, region: request.region, service: request.service)
         let key = try AccessKeySecrets.withUnwrapped(
-            [UInt8](request.wrappedSecret), accessKeyID: request.accessKeyID, principalARN: request.principalArn, keyring: self.keyring
+            [UInt8](request.wrappedSecret), accessKeyID: request.accessKeyID, principalARN: request.principalArn,
+            keyring: self.keyring
         ) { secret in
             SigV4.signingKey(secret: secret, date: request.date, region: request.region, service: request.service)
         }
@@ -120,7 +139,9 @@ extension CryptoWorker {
 }
 
 extension CryptoWorker {
-    public func rewrapAccessKeySecret(_ request: WorkerRewrapAccessKeySecretRequest) throws(KMSError) -> WorkerRewrapAccessKeySecretResponse {
+    public func rewrapAccessKeySecret(_ request: WorkerRewrapAccessKeySecretRequest) throws(KMSError)
+        -> WorkerRewrapAccessKeySecretResponse
+    {
         guard AccessKeySecrets.isValidAccessKeyID(request.accessKeyID) else {
             throw .validation("access_key_id must be 16..128 characters of A-Z and 0-9")
         }
@@ -137,9 +158,10 @@ extension CryptoWorker {
         let secret = try AccessKeySecrets.withUnwrapped(
             wrapped, accessKeyID: request.accessKeyID, principalARN: request.principalArn, keyring: keyring
         ) { bytes in String(decoding: bytes, as: UTF8.self) }
-        response.wrappedSecret = Data(AccessKeySecrets.wrap(
-            secret: secret, accessKeyID: request.accessKeyID, principalARN: request.principalArn, under: newest
-        ))
+        response.wrappedSecret = Data(
+            AccessKeySecrets.wrap(
+                secret: secret, accessKeyID: request.accessKeyID, principalARN: request.principalArn, under: newest
+            ))
         response.changed = true
         return response
     }

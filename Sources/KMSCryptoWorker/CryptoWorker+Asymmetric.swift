@@ -9,10 +9,13 @@ import KMSWorkerProto
 extension CryptoWorker {
     public func sign(_ request: WorkerSignRequest) async throws(KMSError) -> WorkerSignResponse {
         let key = try self.resolve(request.key, field: "key")
-        let (algorithm, type) = try Self.signing(request.signingAlgorithm, request.messageType, message: request.message.count)
+        let (algorithm, type) = try Self.signing(
+            request.signingAlgorithm, request.messageType, message: request.message.count)
         let privateKey = try key.privateKey()
         let message = [UInt8](request.message)
-        let sign = { @Sendable () throws(KMSError) -> [UInt8] in try privateKey.sign(message, messageType: type, algorithm: algorithm) }
+        let sign = { @Sendable () throws(KMSError) -> [UInt8] in
+            try privateKey.sign(message, messageType: type, algorithm: algorithm)
+        }
         var response = WorkerSignResponse()
         response.signature = Data(key.spec.isRSA ? try await self.heavy.run(sign) : try sign())
         return response
@@ -20,7 +23,8 @@ extension CryptoWorker {
 
     public func verify(_ request: WorkerVerifyRequest) throws(KMSError) -> WorkerVerifyResponse {
         let key = try self.resolve(request.key, field: "key")
-        let (algorithm, type) = try Self.signing(request.signingAlgorithm, request.messageType, message: request.message.count)
+        let (algorithm, type) = try Self.signing(
+            request.signingAlgorithm, request.messageType, message: request.message.count)
         try Limits.check(request.signature.count, in: Limits.ciphertextBlobBytes, field: "signature")
         var response = WorkerVerifyResponse()
         // RSA verification is a public-key operation: tens of microseconds, fine here.
@@ -42,7 +46,8 @@ extension CryptoWorker {
         let key = try self.resolve(request.key, field: "key")
         let algorithm = try Self.mac(request.macAlgorithm, key: key)
         var response = WorkerGenerateMacResponse()
-        response.mac = Data(MessageAuthentication.mac(algorithm, key: try key.hmac(), message: [UInt8](request.message)))
+        response.mac = Data(
+            MessageAuthentication.mac(algorithm, key: try key.hmac(), message: [UInt8](request.message)))
         return response
     }
 
@@ -59,14 +64,17 @@ extension CryptoWorker {
 
     /// A new key pair; its private key (PKCS#8 DER) sealed under a symmetric KMS key like a
     /// data key, so Decrypt gives it back.
-    public func generateDataKeyPair(_ request: WorkerGenerateDataKeyPairRequest) async throws(KMSError) -> WorkerGenerateDataKeyPairResponse {
+    public func generateDataKeyPair(_ request: WorkerGenerateDataKeyPairRequest) async throws(KMSError)
+        -> WorkerGenerateDataKeyPairResponse
+    {
         let key = try self.resolve(request.key, field: "key")
         let material = try key.symmetric()
         guard let pairSpec = DataKeyPairSpec(rawValue: request.keyPairSpec), pairSpec.keySpec.isSupported else {
             throw .validation("key_pair_spec \(request.keyPairSpec) is not a supported DataKeyPairSpec")
         }
         let spec = pairSpec.keySpec
-        let pair = spec.isRSA
+        let pair =
+            spec.isRSA
             ? try await self.generation.run { () throws(KMSError) -> PrivateKey in try PrivateKey.generate(spec) }
             : try PrivateKey.generate(spec)
         var response = WorkerGenerateDataKeyPairResponse()
@@ -74,9 +82,12 @@ extension CryptoWorker {
         // The DER copy is zeroed when the closure returns; the response's copies go to the caller.
         let sealed = pair.withPKCS8DER { der -> Result<([UInt8], Data?), KMSError> in
             Result { () throws(KMSError) in
-                (try SymmetricCiphertext.seal(der, keyID: key.keyID, materialID: key.materialID, material: material,
-                                              encryptionContext: request.encryptionContext),
-                 request.includePlaintext ? Data(der) : nil)
+                (
+                    try SymmetricCiphertext.seal(
+                        der, keyID: key.keyID, materialID: key.materialID, material: material,
+                        encryptionContext: request.encryptionContext),
+                    request.includePlaintext ? Data(der) : nil
+                )
             }
         }
         let (blob, plaintext) = try sealed.get()
@@ -85,7 +96,9 @@ extension CryptoWorker {
         return response
     }
 
-    public func deriveSharedSecret(_ request: WorkerDeriveSharedSecretRequest) throws(KMSError) -> WorkerDeriveSharedSecretResponse {
+    public func deriveSharedSecret(_ request: WorkerDeriveSharedSecretRequest) throws(KMSError)
+        -> WorkerDeriveSharedSecretResponse
+    {
         try Limits.check(request.publicKey.count, in: 1...8192, field: "publicKey")
         let key = try self.resolve(request.key, field: "key")
         guard key.spec.allowedUsages.contains(.keyAgreement) else {
@@ -98,7 +111,9 @@ extension CryptoWorker {
         return response
     }
 
-    static func signing(_ algorithmName: String, _ typeName: String, message: Int) throws(KMSError) -> (SigningAlgorithm, MessageType) {
+    static func signing(_ algorithmName: String, _ typeName: String, message: Int) throws(KMSError) -> (
+        SigningAlgorithm, MessageType
+    ) {
         guard let algorithm = SigningAlgorithm(rawValue: algorithmName) else {
             throw .validation("signing_algorithm \(algorithmName) is not a SigningAlgorithmSpec")
         }

@@ -12,7 +12,9 @@ extension CryptoWorker {
     public static let checkpointsPerVerify = 128
 
     /// MACs a checkpoint under the newest root key, stamped with this worker's time.
-    public func macAuditCheckpoint(_ request: WorkerMacAuditCheckpointRequest, now: Date = Date()) throws(KMSError) -> WorkerMacAuditCheckpointResponse {
+    public func macAuditCheckpoint(_ request: WorkerMacAuditCheckpointRequest, now: Date = Date()) throws(KMSError)
+        -> WorkerMacAuditCheckpointResponse
+    {
         var checkpoint = Self.checkpoint(request.checkpoint)
         checkpoint.microseconds = Int64((now.timeIntervalSince1970 * 1_000_000).rounded())
         let root = self.keyring.newest
@@ -25,7 +27,9 @@ extension CryptoWorker {
 
     /// A verdict per checkpoint. A checkpoint out of shape fails the whole call (kmsd checks
     /// shapes before asking); a MAC that does not match is a verdict, not an error.
-    public func verifyAuditCheckpoints(_ request: WorkerVerifyAuditCheckpointsRequest) throws(KMSError) -> WorkerVerifyAuditCheckpointsResponse {
+    public func verifyAuditCheckpoints(_ request: WorkerVerifyAuditCheckpointsRequest) throws(KMSError)
+        -> WorkerVerifyAuditCheckpointsResponse
+    {
         guard (1...Self.checkpointsPerVerify).contains(request.checkpoints.count) else {
             throw .validation("checkpoints must hold 1..\(Self.checkpointsPerVerify) checkpoints")
         }
@@ -48,7 +52,8 @@ extension CryptoWorker {
 
     static func checkpoint(_ message: WorkerAuditCheckpoint) -> AuditCheckpoint {
         AuditCheckpoint(
-            chain: message.chainID, number: message.number, sequence: message.sequence, recordHash: [UInt8](message.recordHash),
+            chain: message.chainID, number: message.number, sequence: message.sequence,
+            recordHash: [UInt8](message.recordHash),
             microseconds: message.timeMicros, previousMAC: [UInt8](message.previousMac)
         )
     }

@@ -25,7 +25,9 @@ extension CryptoWorker {
         table.register(WorkerMethod.verifyMac) { request, _ in try self.verifyMac(request) }
         table.register(WorkerMethod.generateDataKeyPair) { request, _ in try await self.generateDataKeyPair(request) }
         table.register(WorkerMethod.deriveSharedSecret) { request, _ in try self.deriveSharedSecret(request) }
-        table.register(WorkerMethod.getParametersForImport) { request, _ in try await self.getParametersForImport(request) }
+        table.register(WorkerMethod.getParametersForImport) { request, _ in
+            try await self.getParametersForImport(request)
+        }
         table.register(WorkerMethod.importKeyMaterial) { request, _ in try await self.importKeyMaterial(request) }
         table.register(WorkerMethod.macAuditCheckpoint) { request, _ in try self.macAuditCheckpoint(request) }
         table.register(WorkerMethod.verifyAuditCheckpoints) { request, _ in try self.verifyAuditCheckpoints(request) }

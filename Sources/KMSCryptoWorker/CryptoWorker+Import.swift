@@ -9,26 +9,35 @@ import KMSWorkerProto
 /// customer's material with it, checks the material against the key's spec and wraps it under
 /// the root key like generated material.
 extension CryptoWorker {
-    public func getParametersForImport(_ request: WorkerGetParametersForImportRequest) async throws(KMSError) -> WorkerGetParametersForImportResponse {
+    public func getParametersForImport(_ request: WorkerGetParametersForImportRequest) async throws(KMSError)
+        -> WorkerGetParametersForImportResponse
+    {
         _ = try KeyIdentifier(string: request.keyID)
         guard !request.keyArn.isEmpty, request.keyArn.utf8.count <= 2048 else {
             throw .validation("key_arn must be 1..2048 characters")
         }
         guard let algorithm = WrappingAlgorithm(rawValue: request.wrappingAlgorithm),
-              [.rsaesOaepSha1, .rsaesOaepSha256, .rsaAesKeyWrapSha1, .rsaAesKeyWrapSha256].contains(algorithm)
+            [.rsaesOaepSha1, .rsaesOaepSha256, .rsaAesKeyWrapSha1, .rsaAesKeyWrapSha256].contains(algorithm)
         else { throw .unsupportedOperation("wrapping algorithm \(request.wrappingAlgorithm) is not supported") }
-        guard let spec = WrappingKeySpec(rawValue: request.wrappingKeySpec), let keySpec = KeySpec(rawValue: spec.rawValue), keySpec.isRSA else {
+        guard let spec = WrappingKeySpec(rawValue: request.wrappingKeySpec),
+            let keySpec = KeySpec(rawValue: spec.rawValue), keySpec.isRSA
+        else {
             throw .unsupportedOperation("wrapping key spec \(request.wrappingKeySpec) is not supported")
         }
-        let token = ImportToken(validTo: Date(timeIntervalSince1970: TimeInterval(request.validTo)), algorithm: algorithm, spec: spec)
-        let wrappingKey = try await self.generation.run { () throws(KMSError) -> PrivateKey in try PrivateKey.generate(keySpec) }
+        let token = ImportToken(
+            validTo: Date(timeIntervalSince1970: TimeInterval(request.validTo)), algorithm: algorithm, spec: spec)
+        let wrappingKey = try await self.generation.run { () throws(KMSError) -> PrivateKey in
+            try PrivateKey.generate(keySpec)
+        }
         var response = WorkerGetParametersForImportResponse()
         response.publicKey = Data(wrappingKey.publicKeyDER)
         response.importToken = Data(token.seal(wrappingKey, keyARN: request.keyArn, under: self.keyring.newest))
         return response
     }
 
-    public func importKeyMaterial(_ request: WorkerImportKeyMaterialRequest) async throws(KMSError) -> WorkerImportKeyMaterialResponse {
+    public func importKeyMaterial(_ request: WorkerImportKeyMaterialRequest) async throws(KMSError)
+        -> WorkerImportKeyMaterialResponse
+    {
         let ref = request.key
         _ = try KeyIdentifier(string: ref.keyID)
         guard !ref.keyArn.isEmpty, ref.keyArn.utf8.count <= 2048 else {
@@ -36,7 +45,8 @@ extension CryptoWorker {
         }
         let spec = try Self.spec(ref.keySpec, field: "key.key_spec")
         let keyring = self.keyring
-        let (token, wrappingKey) = try ImportToken.open([UInt8](request.importToken), keyARN: ref.keyArn, keyring: keyring, now: Date())
+        let (token, wrappingKey) = try ImportToken.open(
+            [UInt8](request.importToken), keyARN: ref.keyArn, keyring: keyring, now: Date())
         let encrypted = [UInt8](request.encryptedKeyMaterial)
         var material = try await self.heavy.run { () throws(KMSError) -> [UInt8] in
             try ImportedKeyMaterial.unwrap(encrypted, algorithm: token.algorithm, wrappingKey: wrappingKey)
@@ -45,12 +55,17 @@ extension CryptoWorker {
         let kind: MaterialKind
         if spec == .symmetricDefault {
             guard material.count == 32 else {
-                throw KMSError(.incorrectKeyMaterial, "SYMMETRIC_DEFAULT key material must be 32 bytes (256 bits), not \(material.count).")
+                throw KMSError(
+                    .incorrectKeyMaterial,
+                    "SYMMETRIC_DEFAULT key material must be 32 bytes (256 bits), not \(material.count).")
             }
             kind = .symmetric256
         } else if let hmac = spec.hmacKeyBytes {
             guard hmac.importable.contains(material.count) else {
-                throw KMSError(.incorrectKeyMaterial, "\(spec.rawValue) key material must be \(hmac.importable.lowerBound) to \(hmac.importable.upperBound) bytes, not \(material.count).")
+                throw KMSError(
+                    .incorrectKeyMaterial,
+                    "\(spec.rawValue) key material must be \(hmac.importable.lowerBound) to \(hmac.importable.upperBound) bytes, not \(material.count)."
+                )
             }
             kind = .hmac
         } else {
@@ -65,9 +80,10 @@ extension CryptoWorker {
         let root = keyring.newest
         var response = WorkerImportKeyMaterialResponse()
         response.material.materialID = Data(materialID.bytes)
-        response.material.wrapped = Data(MaterialWrapping.wrap(
-            SymmetricKey(data: material), kind: kind, keyARN: ref.keyArn, materialID: materialID, under: root
-        ))
+        response.material.wrapped = Data(
+            MaterialWrapping.wrap(
+                SymmetricKey(data: material), kind: kind, keyARN: ref.keyArn, materialID: materialID, under: root
+            ))
         response.rootKeyID = root.id.description
         return response
     }

@@ -12,7 +12,9 @@ extension CryptoWorker {
         return response
     }
 
-    public func generateKeyMaterial(_ request: WorkerGenerateKeyMaterialRequest) async throws(KMSError) -> WorkerGenerateKeyMaterialResponse {
+    public func generateKeyMaterial(_ request: WorkerGenerateKeyMaterialRequest) async throws(KMSError)
+        -> WorkerGenerateKeyMaterialResponse
+    {
         _ = try KeyIdentifier(string: request.keyID)
         guard !request.keyArn.isEmpty, request.keyArn.utf8.count <= 2048 else {
             throw .validation("key_arn must be 1..2048 characters")
@@ -27,16 +29,20 @@ extension CryptoWorker {
         let root = self.keyring.newest
         let wrapped: [UInt8]
         if spec == .symmetricDefault {
-            wrapped = MaterialWrapping.wrap(SymmetricKey(size: .bits256), kind: .symmetric256, keyARN: request.keyArn, materialID: materialID, under: root)
+            wrapped = MaterialWrapping.wrap(
+                SymmetricKey(size: .bits256), kind: .symmetric256, keyARN: request.keyArn, materialID: materialID,
+                under: root)
         } else if let hmac = spec.hmacKeyBytes {
             var bytes = randomBytes(hmac.generated)
             defer { zeroize(&bytes) }
-            wrapped = MaterialWrapping.wrap(SymmetricKey(data: bytes), kind: .hmac, keyARN: request.keyArn, materialID: materialID, under: root)
+            wrapped = MaterialWrapping.wrap(
+                SymmetricKey(data: bytes), kind: .hmac, keyARN: request.keyArn, materialID: materialID, under: root)
         } else {
             let arn = request.keyArn
             wrapped = try await self.generation.run { () throws(KMSError) -> [UInt8] in
                 try PrivateKey.generate(spec).withPKCS8DER { der in
-                    MaterialWrapping.wrap(SymmetricKey(data: der), kind: .privateKey, keyARN: arn, materialID: materialID, under: root)
+                    MaterialWrapping.wrap(
+                        SymmetricKey(data: der), kind: .privateKey, keyARN: arn, materialID: materialID, under: root)
                 }
             }
         }
@@ -48,7 +54,9 @@ extension CryptoWorker {
     }
 
     /// Re-wraps one material blob under the newest root key (root key rotation).
-    public func rewrapKeyMaterial(_ request: WorkerRewrapKeyMaterialRequest) throws(KMSError) -> WorkerRewrapKeyMaterialResponse {
+    public func rewrapKeyMaterial(_ request: WorkerRewrapKeyMaterialRequest) throws(KMSError)
+        -> WorkerRewrapKeyMaterialResponse
+    {
         let ref = request.key
         let wrapped = [UInt8](ref.material.wrapped)
         let materialID = try MaterialID(bytes: ref.material.materialID)
@@ -62,9 +70,10 @@ extension CryptoWorker {
             response.wrapped = ref.material.wrapped
             response.changed = false
         } else {
-            response.wrapped = Data(MaterialWrapping.wrap(
-                material, kind: header.kind, keyARN: ref.keyArn, materialID: materialID, under: newest
-            ))
+            response.wrapped = Data(
+                MaterialWrapping.wrap(
+                    material, kind: header.kind, keyARN: ref.keyArn, materialID: materialID, under: newest
+                ))
             response.changed = true
         }
         return response
@@ -74,7 +83,10 @@ extension CryptoWorker {
         try Limits.check(request.plaintext.count, in: Limits.plaintextBytes, field: "plaintext")
         let key = try self.resolve(request.key, field: "key")
         var response = WorkerEncryptResponse()
-        response.ciphertextBlob = Data(try await self.seal(request.plaintext, with: key, algorithm: request.encryptionAlgorithm, context: request.encryptionContext))
+        response.ciphertextBlob = Data(
+            try await self.seal(
+                request.plaintext, with: key, algorithm: request.encryptionAlgorithm, context: request.encryptionContext
+            ))
         return response
     }
 
@@ -83,7 +95,8 @@ extension CryptoWorker {
         try Limits.check(blob.count, in: Limits.ciphertextBlobBytes, field: "ciphertextBlob")
         let key = try self.resolve(request.key, field: "key")
         var response = WorkerDecryptResponse()
-        var plaintext = try await self.open(blob, with: key, algorithm: request.encryptionAlgorithm, context: request.encryptionContext)
+        var plaintext = try await self.open(
+            blob, with: key, algorithm: request.encryptionAlgorithm, context: request.encryptionContext)
         defer { zeroize(&plaintext) }
         response.plaintext = Data(plaintext)
         return response
@@ -96,65 +109,85 @@ extension CryptoWorker {
         try Limits.check(blob.count, in: Limits.ciphertextBlobBytes, field: "ciphertextBlob")
         let source = try self.resolve(request.sourceKey, field: "source_key")
         let destination = try self.resolve(request.destinationKey, field: "destination_key")
-        var plaintext = try await self.open(blob, with: source, algorithm: request.sourceEncryptionAlgorithm, context: request.sourceEncryptionContext)
+        var plaintext = try await self.open(
+            blob, with: source, algorithm: request.sourceEncryptionAlgorithm, context: request.sourceEncryptionContext)
         defer { zeroize(&plaintext) }
         var response = WorkerReEncryptResponse()
-        response.ciphertextBlob = Data(try await self.seal(
-            plaintext, with: destination, algorithm: request.destinationEncryptionAlgorithm, context: request.destinationEncryptionContext
-        ))
+        response.ciphertextBlob = Data(
+            try await self.seal(
+                plaintext, with: destination, algorithm: request.destinationEncryptionAlgorithm,
+                context: request.destinationEncryptionContext
+            ))
         return response
     }
 
     /// SYMMETRIC_DEFAULT (empty name) with the key's AES material, or RSAES-OAEP with its
     /// public half (no context then: kmsd refuses one).
-    private func seal(_ plaintext: some DataProtocol & Sendable, with key: ResolvedKey, algorithm name: String, context: [String: String]) async throws(KMSError) -> [UInt8] {
+    private func seal(
+        _ plaintext: some DataProtocol & Sendable, with key: ResolvedKey, algorithm name: String,
+        context: [String: String]
+    ) async throws(KMSError) -> [UInt8] {
         if name.isEmpty || name == EncryptionAlgorithm.symmetricDefault.rawValue {
             return try SymmetricCiphertext.seal(
-                plaintext, keyID: key.keyID, materialID: key.materialID, material: try key.symmetric(), encryptionContext: context
+                plaintext, keyID: key.keyID, materialID: key.materialID, material: try key.symmetric(),
+                encryptionContext: context
             )
         }
         let algorithm = try Self.rsaAlgorithm(name, key: key)
         let publicKey = try key.privateKey().publicKey
         let bytes = [UInt8](plaintext)
-        return try await self.heavy.run { () throws(KMSError) -> [UInt8] in try publicKey.encrypt(bytes, algorithm: algorithm) }
+        return try await self.heavy.run { () throws(KMSError) -> [UInt8] in
+            try publicKey.encrypt(bytes, algorithm: algorithm)
+        }
     }
 
-    private func open(_ blob: [UInt8], with key: ResolvedKey, algorithm name: String, context: [String: String]) async throws(KMSError) -> [UInt8] {
+    private func open(_ blob: [UInt8], with key: ResolvedKey, algorithm name: String, context: [String: String])
+        async throws(KMSError) -> [UInt8]
+    {
         if name.isEmpty || name == EncryptionAlgorithm.symmetricDefault.rawValue {
             return try SymmetricCiphertext.open(
-                blob, keyID: key.keyID, materialID: key.materialID, material: try key.symmetric(), encryptionContext: context
+                blob, keyID: key.keyID, materialID: key.materialID, material: try key.symmetric(),
+                encryptionContext: context
             )
         }
         let algorithm = try Self.rsaAlgorithm(name, key: key)
         let privateKey = try key.privateKey()
-        return try await self.heavy.run { () throws(KMSError) -> [UInt8] in try privateKey.decrypt(blob, algorithm: algorithm) }
+        return try await self.heavy.run { () throws(KMSError) -> [UInt8] in
+            try privateKey.decrypt(blob, algorithm: algorithm)
+        }
     }
 
     private static func rsaAlgorithm(_ name: String, key: ResolvedKey) throws(KMSError) -> EncryptionAlgorithm {
-        guard let algorithm = EncryptionAlgorithm(rawValue: name), key.spec.encryptionAlgorithms(usage: .encryptDecrypt).contains(algorithm) else {
+        guard let algorithm = EncryptionAlgorithm(rawValue: name),
+            key.spec.encryptionAlgorithms(usage: .encryptDecrypt).contains(algorithm)
+        else {
             throw .invalidKeyUsage("the encryption algorithm \(name) is not valid for a \(key.spec.rawValue) key")
         }
         return algorithm
     }
 
-    public func generateDataKey(_ request: WorkerGenerateDataKeyRequest) throws(KMSError) -> WorkerGenerateDataKeyResponse {
+    public func generateDataKey(_ request: WorkerGenerateDataKeyRequest) throws(KMSError)
+        -> WorkerGenerateDataKeyResponse
+    {
         try Limits.check(value: Int(request.numberOfBytes), in: Limits.numberOfBytes, field: "numberOfBytes")
         let key = try self.resolve(request.key, field: "key")
         let material = try key.symmetric()
         var dataKey = randomBytes(Int(request.numberOfBytes))
         defer { zeroize(&dataKey) }
         var response = WorkerGenerateDataKeyResponse()
-        response.ciphertextBlob = Data(try SymmetricCiphertext.seal(
-            dataKey, keyID: key.keyID, materialID: key.materialID,
-            material: material, encryptionContext: request.encryptionContext
-        ))
+        response.ciphertextBlob = Data(
+            try SymmetricCiphertext.seal(
+                dataKey, keyID: key.keyID, materialID: key.materialID,
+                material: material, encryptionContext: request.encryptionContext
+            ))
         if request.includePlaintext {
             response.plaintext = Data(dataKey)
         }
         return response
     }
 
-    public func generateRandom(_ request: WorkerGenerateRandomRequest) throws(KMSError) -> WorkerGenerateRandomResponse {
+    public func generateRandom(_ request: WorkerGenerateRandomRequest) throws(KMSError) -> WorkerGenerateRandomResponse
+    {
         try Limits.check(value: Int(request.numberOfBytes), in: Limits.numberOfBytes, field: "numberOfBytes")
         var response = WorkerGenerateRandomResponse()
         response.plaintext = Data(randomBytes(Int(request.numberOfBytes)))

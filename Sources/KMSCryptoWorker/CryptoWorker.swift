@@ -22,7 +22,8 @@ public final class CryptoWorker: Sendable {
     let signingScope: SigningKeyScope
 
     public init(
-        keyring: RootKeyring, cacheCapacity: Int = 10_000, heavyThreads: Int = NIOCore.System.coreCount, heavyQueueLimit: Int = 512,
+        keyring: RootKeyring, cacheCapacity: Int = 10_000, heavyThreads: Int = NIOCore.System.coreCount,
+        heavyQueueLimit: Int = 512,
         signingScope: SigningKeyScope = SigningKeyScope()
     ) {
         self.signingScope = signingScope
@@ -56,17 +57,23 @@ public final class CryptoWorker: Sendable {
 
         /// The material of a SYMMETRIC_DEFAULT key.
         func symmetric() throws(KMSError) -> SymmetricKey {
-            guard case .symmetric(let key) = self.unwrapped else { throw .invalidKeyUsage("this operation needs a symmetric encryption key") }
+            guard case .symmetric(let key) = self.unwrapped else {
+                throw .invalidKeyUsage("this operation needs a symmetric encryption key")
+            }
             return key
         }
 
         func privateKey() throws(KMSError) -> PrivateKey {
-            guard case .privateKey(let key) = self.unwrapped else { throw .invalidKeyUsage("this operation needs an asymmetric key") }
+            guard case .privateKey(let key) = self.unwrapped else {
+                throw .invalidKeyUsage("this operation needs an asymmetric key")
+            }
             return key
         }
 
         func hmac() throws(KMSError) -> SymmetricKey {
-            guard case .hmac(let key) = self.unwrapped else { throw .invalidKeyUsage("this operation needs an HMAC key") }
+            guard case .hmac(let key) = self.unwrapped else {
+                throw .invalidKeyUsage("this operation needs an HMAC key")
+            }
             return key
         }
     }
@@ -84,7 +91,8 @@ public final class CryptoWorker: Sendable {
         let cacheKey = MaterialCache<UnwrappedMaterial>.Key(keyARN: ref.keyArn, materialID: materialID.bytes)
         if let material = self.cache.get(cacheKey) {
             try material.check(spec)
-            return ResolvedKey(keyID: keyID, keyARN: ref.keyArn, spec: spec, materialID: materialID, unwrapped: material)
+            return ResolvedKey(
+                keyID: keyID, keyARN: ref.keyArn, spec: spec, materialID: materialID, unwrapped: material)
         }
         let (material, header) = try MaterialWrapping.unwrap(
             [UInt8](ref.material.wrapped),
@@ -99,7 +107,9 @@ public final class CryptoWorker: Sendable {
 
     static func spec(_ name: String, field: String) throws(KMSError) -> KeySpec {
         if name.isEmpty { return .symmetricDefault }
-        guard let spec = KeySpec(rawValue: name), spec.isSupported else { throw .validation("\(field) \(name) is not a supported KeySpec") }
+        guard let spec = KeySpec(rawValue: name), spec.isSupported else {
+            throw .validation("\(field) \(name) is not a supported KeySpec")
+        }
         return spec
     }
 }
@@ -125,18 +135,22 @@ enum UnwrappedMaterial: Sendable {
             }
             self = .privateKey(key)
         default:
-            throw .internalFailure("stored key material of kind \(kind) does not belong to a \(spec.rawValue) key", retryable: false)
+            throw .internalFailure(
+                "stored key material of kind \(kind) does not belong to a \(spec.rawValue) key", retryable: false)
         }
     }
 
     /// A cached entry serves only requests naming the spec it was parsed for.
     func check(_ spec: KeySpec) throws(KMSError) {
-        let matches = switch self {
-        case .symmetric: spec == .symmetricDefault
-        case .hmac: spec.isHMAC
-        case .privateKey(let key): key.spec == spec
+        let matches =
+            switch self {
+            case .symmetric: spec == .symmetricDefault
+            case .hmac: spec.isHMAC
+            case .privateKey(let key): key.spec == spec
+            }
+        guard matches else {
+            throw .internalFailure("stored key material does not belong to a \(spec.rawValue) key", retryable: false)
         }
-        guard matches else { throw .internalFailure("stored key material does not belong to a \(spec.rawValue) key", retryable: false) }
     }
 }
 

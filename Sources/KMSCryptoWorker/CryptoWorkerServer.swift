@@ -1,12 +1,13 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import KMSRPC
 import Logging
 import NIOCore
 import NIOPosix
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// kms-cryptod's listener: a Unix socket of mode 0600 that serves only peers of this process's
 /// own uid (checked with SO_PEERCRED on every connection, since a socket file's mode alone can

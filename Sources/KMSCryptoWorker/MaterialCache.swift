@@ -81,7 +81,8 @@ final class MaterialCache<Value: Sendable>: Sendable {
         }
 
         private mutating func unlink(_ slot: Int) {
-            let previous = self.nodes[slot].previous, next = self.nodes[slot].next
+            let previous = self.nodes[slot].previous
+            let next = self.nodes[slot].next
             if previous >= 0 { self.nodes[previous].next = next } else { self.head = next }
             if next >= 0 { self.nodes[next].previous = previous } else { self.tail = previous }
             self.nodes[slot].previous = -1

@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// What kms-cryptod does to itself before it reads a root key, so that key material reaches
 /// neither a core dump, nor another process of the same user, nor swap:
@@ -74,19 +75,19 @@ public enum ProcessHardening {
         var limit = rlimit()
         if getrlimit(memlockResource, &limit) == 0, limit.rlim_cur == rlim_t.max { return true }  // RLIM_INFINITY
         guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
-              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("CapEff:") }),
-              let mask = UInt64(line.dropFirst("CapEff:".count).trimmingCharacters(in: .whitespaces), radix: 16)
+            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("CapEff:") }),
+            let mask = UInt64(line.dropFirst("CapEff:".count).trimmingCharacters(in: .whitespaces), radix: 16)
         else { return false }
         return mask & (1 << UInt64(capIPCLock)) != 0
     }
 
     #if os(Linux)
-    static let coreResource = __rlimit_resource_t(RLIMIT_CORE.rawValue)
-    // Glibc defines RLIMIT_MEMLOCK as a macro over this enum case, which Swift does not import.
-    static let memlockResource = __rlimit_resource_t(__RLIMIT_MEMLOCK.rawValue)
+        static let coreResource = __rlimit_resource_t(RLIMIT_CORE.rawValue)
+        // Glibc defines RLIMIT_MEMLOCK as a macro over this enum case, which Swift does not import.
+        static let memlockResource = __rlimit_resource_t(__RLIMIT_MEMLOCK.rawValue)
     #else
-    static let coreResource = RLIMIT_CORE
-    static let memlockResource = RLIMIT_MEMLOCK
+        static let coreResource = RLIMIT_CORE
+        static let memlockResource = RLIMIT_MEMLOCK
     #endif
 
     /// prctl is variadic in C, which Swift does not import; every argument it takes for
@@ -95,10 +96,10 @@ public enum ProcessHardening {
 
     static func prctl() -> PrctlFunction? {
         #if os(Linux)
-        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "prctl") else { return nil }
-        return unsafeBitCast(symbol, to: PrctlFunction.self)
+            guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "prctl") else { return nil }
+            return unsafeBitCast(symbol, to: PrctlFunction.self)
         #else
-        return nil
+            return nil
         #endif
     }
 }

@@ -1,10 +1,11 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import KMSCrypto
 import KMSDomain
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// Reads and writes the root keyring file. The file is the only place root keys live at rest:
 /// it must be a regular file owned by this user and closed to group and others (mode 0600 or
@@ -20,11 +21,15 @@ public enum RootKeyringFile {
             throw WorkerSetupError(description: "root keyring \(path) is not a regular file")
         }
         guard info.st_uid == geteuid() else {
-            throw WorkerSetupError(description: "root keyring \(path) belongs to uid \(info.st_uid), not to this user (uid \(geteuid()))")
+            throw WorkerSetupError(
+                description: "root keyring \(path) belongs to uid \(info.st_uid), not to this user (uid \(geteuid()))")
         }
         let mode = info.st_mode & 0o777
         guard mode & 0o077 == 0 else {
-            throw WorkerSetupError(description: "root keyring \(path) has mode \(String(mode, radix: 8)); it must not be open to group or others (use mode 600 or 400)")
+            throw WorkerSetupError(
+                description:
+                    "root keyring \(path) has mode \(String(mode, radix: 8)); it must not be open to group or others (use mode 600 or 400)"
+            )
         }
         guard info.st_size <= 1 << 20 else { throw WorkerSetupError(description: "root keyring \(path) is too large") }
         var bytes = [UInt8](repeating: 0, count: Int(info.st_size))

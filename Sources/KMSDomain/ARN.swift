@@ -22,7 +22,7 @@ public struct KMSResourceARN: Sendable, Hashable, CustomStringConvertible {
     public init?(_ text: String) {
         let parts = text.split(separator: ":", maxSplits: 5, omittingEmptySubsequences: false)
         guard parts.count == 6, parts[0] == "arn", parts[2] == "kms",
-              !parts[1].isEmpty, !parts[3].isEmpty, Account.isValid(String(parts[4]))
+            !parts[1].isEmpty, !parts[3].isEmpty, Account.isValid(String(parts[4]))
         else { return nil }
         let resource = parts[5]
         if resource.hasPrefix("key/") {

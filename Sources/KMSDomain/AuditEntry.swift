@@ -57,12 +57,17 @@ public struct AuditRecord: Sendable, Hashable {
 
     /// A chain id names a writer (`--audit-chain`): 1 to 128 of letters, digits, `.`, `_`, `-`.
     public static func isValidChain(_ chain: String) -> Bool {
-        (1...128).contains(chain.utf8.count) && chain.utf8.allSatisfy { byte in
-            (byte >= 48 && byte <= 57) || (byte >= 65 && byte <= 90) || (byte >= 97 && byte <= 122) || byte == 46 || byte == 95 || byte == 45
-        }
+        (1...128).contains(chain.utf8.count)
+            && chain.utf8.allSatisfy { byte in
+                (byte >= 48 && byte <= 57) || (byte >= 65 && byte <= 90) || (byte >= 97 && byte <= 122) || byte == 46
+                    || byte == 95 || byte == 45
+            }
     }
 
-    public init(chain: String = AuditRecord.defaultChain, sequence: Int64, entry: AuditEntry, previousHash: [UInt8], hash: [UInt8]) {
+    public init(
+        chain: String = AuditRecord.defaultChain, sequence: Int64, entry: AuditEntry, previousHash: [UInt8],
+        hash: [UInt8]
+    ) {
         self.chain = chain
         self.sequence = sequence
         self.entry = entry

@@ -69,7 +69,9 @@ public struct PrincipalRecord: Sendable, Hashable {
     /// The account of a principal ARN (`arn:*:iam::<account>:...`), if it is one.
     public static func account(ofARN arn: String) -> String? {
         let parts = arn.split(separator: ":", maxSplits: 5, omittingEmptySubsequences: false)
-        guard parts.count == 6, parts[0] == "arn", parts[2] == "iam", AccountRecord.isValidID(String(parts[4])) else { return nil }
+        guard parts.count == 6, parts[0] == "arn", parts[2] == "iam", AccountRecord.isValidID(String(parts[4])) else {
+            return nil
+        }
         return String(parts[4])
     }
 }

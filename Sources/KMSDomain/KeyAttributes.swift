@@ -2,12 +2,22 @@
 /// are known so that requests naming them get UnsupportedOperationException, not a parse error.
 public enum KeySpec: String, Sendable, CaseIterable, Codable {
     case symmetricDefault = "SYMMETRIC_DEFAULT"
-    case rsa2048 = "RSA_2048", rsa3072 = "RSA_3072", rsa4096 = "RSA_4096"
-    case eccNistP256 = "ECC_NIST_P256", eccNistP384 = "ECC_NIST_P384", eccNistP521 = "ECC_NIST_P521"
-    case eccSecgP256k1 = "ECC_SECG_P256K1", eccNistEdwards25519 = "ECC_NIST_EDWARDS25519"
-    case hmac224 = "HMAC_224", hmac256 = "HMAC_256", hmac384 = "HMAC_384", hmac512 = "HMAC_512"
+    case rsa2048 = "RSA_2048"
+    case rsa3072 = "RSA_3072"
+    case rsa4096 = "RSA_4096"
+    case eccNistP256 = "ECC_NIST_P256"
+    case eccNistP384 = "ECC_NIST_P384"
+    case eccNistP521 = "ECC_NIST_P521"
+    case eccSecgP256k1 = "ECC_SECG_P256K1"
+    case eccNistEdwards25519 = "ECC_NIST_EDWARDS25519"
+    case hmac224 = "HMAC_224"
+    case hmac256 = "HMAC_256"
+    case hmac384 = "HMAC_384"
+    case hmac512 = "HMAC_512"
     case sm2 = "SM2"
-    case mlDsa44 = "ML_DSA_44", mlDsa65 = "ML_DSA_65", mlDsa87 = "ML_DSA_87"
+    case mlDsa44 = "ML_DSA_44"
+    case mlDsa65 = "ML_DSA_65"
+    case mlDsa87 = "ML_DSA_87"
 }
 
 public enum KeyUsage: String, Sendable, CaseIterable, Codable {

@@ -13,9 +13,13 @@ public enum KeyReference: Sendable, Hashable {
         case keyOnly
     }
 
-    public static func parse(_ text: String, accepting accepted: Accepted = .keyOrAlias, field: String = "keyId") throws(KMSError) -> KeyReference {
+    public static func parse(_ text: String, accepting accepted: Accepted = .keyOrAlias, field: String = "keyId")
+        throws(KMSError) -> KeyReference
+    {
         guard !text.isEmpty, text.utf8.count <= 2048 else {
-            throw .validation("1 validation error detected: Value at '\(field)' failed to satisfy constraint: Member must have length between 1 and 2048")
+            throw .validation(
+                "1 validation error detected: Value at '\(field)' failed to satisfy constraint: Member must have length between 1 and 2048"
+            )
         }
         let reference: KeyReference
         if text.hasPrefix("arn:") {

@@ -23,7 +23,9 @@ public enum KeySchedule {
 
     /// Rotation enabled at `now`, or its period changed: a period after the last rotation (or
     /// the key's creation), never in the past; when it was off, a period from now.
-    public static func nextRotation(enabling key: KeyRecord, periodInDays: Int, lastRotation: Date?, at now: Date) -> Date {
+    public static func nextRotation(enabling key: KeyRecord, periodInDays: Int, lastRotation: Date?, at now: Date)
+        -> Date
+    {
         let from = key.rotationPeriodInDays == nil ? now : (lastRotation ?? key.creationDate)
         return max(now, from.addingTimeInterval(Double(periodInDays) * Self.day))
     }

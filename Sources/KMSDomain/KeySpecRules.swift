@@ -42,8 +42,10 @@ extension KeySpec {
         guard usage == .signVerify else { return [] }
         switch self {
         case .rsa2048, .rsa3072, .rsa4096:
-            return [.rsassaPssSha256, .rsassaPssSha384, .rsassaPssSha512,
-                    .rsassaPkcs1V15Sha256, .rsassaPkcs1V15Sha384, .rsassaPkcs1V15Sha512]
+            return [
+                .rsassaPssSha256, .rsassaPssSha384, .rsassaPssSha512,
+                .rsassaPkcs1V15Sha256, .rsassaPkcs1V15Sha384, .rsassaPkcs1V15Sha512,
+            ]
         case .eccNistP256, .eccSecgP256k1: return [.ecdsaSha256]
         case .eccNistP384: return [.ecdsaSha384]
         case .eccNistP521: return [.ecdsaSha512]
@@ -107,7 +109,8 @@ extension KeyRecord {
         switch self.usage {
         case .encryptDecrypt where self.spec == .symmetricDefault:
             operations.formUnion([
-                "Encrypt", "Decrypt", "ReEncryptFrom", "ReEncryptTo", "GenerateDataKey", "GenerateDataKeyWithoutPlaintext",
+                "Encrypt", "Decrypt", "ReEncryptFrom", "ReEncryptTo", "GenerateDataKey",
+                "GenerateDataKeyWithoutPlaintext",
                 "GenerateDataKeyPair", "GenerateDataKeyPairWithoutPlaintext",
             ])
         case .encryptDecrypt:
@@ -124,12 +127,19 @@ extension KeyRecord {
 }
 
 public enum SigningAlgorithm: String, Sendable, CaseIterable, Codable {
-    case rsassaPssSha256 = "RSASSA_PSS_SHA_256", rsassaPssSha384 = "RSASSA_PSS_SHA_384", rsassaPssSha512 = "RSASSA_PSS_SHA_512"
-    case rsassaPkcs1V15Sha256 = "RSASSA_PKCS1_V1_5_SHA_256", rsassaPkcs1V15Sha384 = "RSASSA_PKCS1_V1_5_SHA_384"
+    case rsassaPssSha256 = "RSASSA_PSS_SHA_256"
+    case rsassaPssSha384 = "RSASSA_PSS_SHA_384"
+    case rsassaPssSha512 = "RSASSA_PSS_SHA_512"
+    case rsassaPkcs1V15Sha256 = "RSASSA_PKCS1_V1_5_SHA_256"
+    case rsassaPkcs1V15Sha384 = "RSASSA_PKCS1_V1_5_SHA_384"
     case rsassaPkcs1V15Sha512 = "RSASSA_PKCS1_V1_5_SHA_512"
-    case ecdsaSha256 = "ECDSA_SHA_256", ecdsaSha384 = "ECDSA_SHA_384", ecdsaSha512 = "ECDSA_SHA_512"
-    case ed25519Sha512 = "ED25519_SHA_512", ed25519PhSha512 = "ED25519_PH_SHA_512"
-    case sm2dsa = "SM2DSA", mlDsaShake256 = "ML_DSA_SHAKE_256"
+    case ecdsaSha256 = "ECDSA_SHA_256"
+    case ecdsaSha384 = "ECDSA_SHA_384"
+    case ecdsaSha512 = "ECDSA_SHA_512"
+    case ed25519Sha512 = "ED25519_SHA_512"
+    case ed25519PhSha512 = "ED25519_PH_SHA_512"
+    case sm2dsa = "SM2DSA"
+    case mlDsaShake256 = "ML_DSA_SHAKE_256"
 
     /// The digest a DIGEST message must be (its length in bytes); nil where DIGEST is not
     /// accepted (ED25519_SHA_512 signs the message itself).
@@ -150,7 +160,10 @@ public enum MessageType: String, Sendable, CaseIterable, Codable {
 }
 
 public enum MacAlgorithm: String, Sendable, CaseIterable, Codable {
-    case hmacSha224 = "HMAC_SHA_224", hmacSha256 = "HMAC_SHA_256", hmacSha384 = "HMAC_SHA_384", hmacSha512 = "HMAC_SHA_512"
+    case hmacSha224 = "HMAC_SHA_224"
+    case hmacSha256 = "HMAC_SHA_256"
+    case hmacSha384 = "HMAC_SHA_384"
+    case hmacSha512 = "HMAC_SHA_512"
 
     /// The tag length in bytes.
     public var macBytes: Int {
@@ -169,9 +182,15 @@ public enum KeyAgreementAlgorithm: String, Sendable, CaseIterable, Codable {
 
 /// GenerateDataKeyPair's KeyPairSpec: the asymmetric key specs, as key pairs handed out.
 public enum DataKeyPairSpec: String, Sendable, CaseIterable, Codable {
-    case rsa2048 = "RSA_2048", rsa3072 = "RSA_3072", rsa4096 = "RSA_4096"
-    case eccNistP256 = "ECC_NIST_P256", eccNistP384 = "ECC_NIST_P384", eccNistP521 = "ECC_NIST_P521"
-    case eccSecgP256k1 = "ECC_SECG_P256K1", eccNistEdwards25519 = "ECC_NIST_EDWARDS25519", sm2 = "SM2"
+    case rsa2048 = "RSA_2048"
+    case rsa3072 = "RSA_3072"
+    case rsa4096 = "RSA_4096"
+    case eccNistP256 = "ECC_NIST_P256"
+    case eccNistP384 = "ECC_NIST_P384"
+    case eccNistP521 = "ECC_NIST_P521"
+    case eccSecgP256k1 = "ECC_SECG_P256K1"
+    case eccNistEdwards25519 = "ECC_NIST_EDWARDS25519"
+    case sm2 = "SM2"
 
     public var keySpec: KeySpec { KeySpec(rawValue: self.rawValue)! }
 }
@@ -179,14 +198,19 @@ public enum DataKeyPairSpec: String, Sendable, CaseIterable, Codable {
 /// GetParametersForImport's WrappingAlgorithm.
 public enum WrappingAlgorithm: String, Sendable, CaseIterable, Codable {
     case rsaesPkcs1V15 = "RSAES_PKCS1_V1_5"
-    case rsaesOaepSha1 = "RSAES_OAEP_SHA_1", rsaesOaepSha256 = "RSAES_OAEP_SHA_256"
-    case rsaAesKeyWrapSha1 = "RSA_AES_KEY_WRAP_SHA_1", rsaAesKeyWrapSha256 = "RSA_AES_KEY_WRAP_SHA_256"
+    case rsaesOaepSha1 = "RSAES_OAEP_SHA_1"
+    case rsaesOaepSha256 = "RSAES_OAEP_SHA_256"
+    case rsaAesKeyWrapSha1 = "RSA_AES_KEY_WRAP_SHA_1"
+    case rsaAesKeyWrapSha256 = "RSA_AES_KEY_WRAP_SHA_256"
     case sm2pke = "SM2PKE"
 }
 
 /// GetParametersForImport's WrappingKeySpec.
 public enum WrappingKeySpec: String, Sendable, CaseIterable, Codable {
-    case rsa2048 = "RSA_2048", rsa3072 = "RSA_3072", rsa4096 = "RSA_4096", sm2 = "SM2"
+    case rsa2048 = "RSA_2048"
+    case rsa3072 = "RSA_3072"
+    case rsa4096 = "RSA_4096"
+    case sm2 = "SM2"
 }
 
 public enum ExpirationModel: String, Sendable, CaseIterable, Codable {

@@ -18,7 +18,8 @@ public enum KeyState: String, Sendable, CaseIterable, Codable {
         case .disabled:
             throw KMSError(.disabled, "\(keyARN) is disabled.")
         default:
-            throw KMSError(.invalidState, "\(keyARN) is pending deletion or otherwise not usable (state \(self.rawValue)).")
+            throw KMSError(
+                .invalidState, "\(keyARN) is pending deletion or otherwise not usable (state \(self.rawValue)).")
         }
     }
 

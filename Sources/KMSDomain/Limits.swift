@@ -14,20 +14,28 @@ extension Limits {
     /// Checks a blob's size against a limit, naming the field as AWS's validation messages do.
     public static func check(_ count: Int, in range: ClosedRange<Int>, field: String) throws(KMSError) {
         if count < range.lowerBound {
-            throw .validation("1 validation error detected: Value at '\(field)' failed to satisfy constraint: Member must have length greater than or equal to \(range.lowerBound)")
+            throw .validation(
+                "1 validation error detected: Value at '\(field)' failed to satisfy constraint: Member must have length greater than or equal to \(range.lowerBound)"
+            )
         }
         if count > range.upperBound {
-            throw .validation("1 validation error detected: Value at '\(field)' failed to satisfy constraint: Member must have length less than or equal to \(range.upperBound)")
+            throw .validation(
+                "1 validation error detected: Value at '\(field)' failed to satisfy constraint: Member must have length less than or equal to \(range.upperBound)"
+            )
         }
     }
 
     /// Checks a number against a range, naming the field as AWS's validation messages do.
     public static func check(value: Int, in range: ClosedRange<Int>, field: String) throws(KMSError) {
         if value < range.lowerBound {
-            throw .validation("1 validation error detected: Value '\(value)' at '\(field)' failed to satisfy constraint: Member must have value greater than or equal to \(range.lowerBound)")
+            throw .validation(
+                "1 validation error detected: Value '\(value)' at '\(field)' failed to satisfy constraint: Member must have value greater than or equal to \(range.lowerBound)"
+            )
         }
         if value > range.upperBound {
-            throw .validation("1 validation error detected: Value '\(value)' at '\(field)' failed to satisfy constraint: Member must have value less than or equal to \(range.upperBound)")
+            throw .validation(
+                "1 validation error detected: Value '\(value)' at '\(field)' failed to satisfy constraint: Member must have value less than or equal to \(range.upperBound)"
+            )
         }
     }
 }

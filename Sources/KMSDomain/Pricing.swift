@@ -19,7 +19,7 @@ public enum Pricing {
     public static func perRequest(_ spec: KeySpec?) -> Double {
         switch spec {
         case .rsa2048, .rsa3072, .rsa4096, .eccNistP256, .eccNistP384, .eccNistP521, .eccSecgP256k1,
-             .eccNistEdwards25519, .sm2, .mlDsa44, .mlDsa65, .mlDsa87:
+            .eccNistEdwards25519, .sm2, .mlDsa44, .mlDsa65, .mlDsa87:
             return asymmetricPer10k / 10_000
         default:
             return symmetricPer10k / 10_000

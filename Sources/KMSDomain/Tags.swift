@@ -15,7 +15,8 @@ public enum Tags {
             }
         }
         guard tags.count <= maximumPerKey else {
-            throw KMSError(.limitExceeded, "A key can have at most \(maximumPerKey) tags; the request has \(tags.count).")
+            throw KMSError(
+                .limitExceeded, "A key can have at most \(maximumPerKey) tags; the request has \(tags.count).")
         }
     }
 

@@ -32,14 +32,17 @@ enum AuditSegmentTarget {
     static func seeds() -> [[UInt8]] {
         func record(_ sequence: Int64, seconds: Double, context: [String: String]?, error: String?) -> AuditRecord {
             let entry = AuditEntry(
-                time: Date(timeIntervalSince1970: seconds), requestID: "req-\(sequence)", principalARN: "arn:aws:iam::111122223333:role/app",
-                accessKeyID: sequence % 2 == 0 ? "AKIAIOSFODNN7EXAMPLE" : nil, sourceIP: "192.0.2.7", transport: "aws-json",
+                time: Date(timeIntervalSince1970: seconds), requestID: "req-\(sequence)",
+                principalARN: "arn:aws:iam::111122223333:role/app",
+                accessKeyID: sequence % 2 == 0 ? "AKIAIOSFODNN7EXAMPLE" : nil, sourceIP: "192.0.2.7",
+                transport: "aws-json",
                 operation: "Decrypt", keyARNs: [FuzzKeys.keyARN], alias: sequence % 3 == 0 ? "alias/app" : nil,
                 encryptionContext: context, grantID: nil, errorCode: error
             )
             let previous = [UInt8](repeating: UInt8(sequence), count: 32)
-            return AuditRecord(chain: "fuzz", sequence: sequence, entry: entry, previousHash: previous,
-                               hash: AuditChain.hash(sequence: sequence, entry: entry, previous: previous))
+            return AuditRecord(
+                chain: "fuzz", sequence: sequence, entry: entry, previousHash: previous,
+                hash: AuditChain.hash(sequence: sequence, entry: entry, previous: previous))
         }
         let one = [record(1, seconds: 1_700_000_000.123456, context: ["tenant": "acme"], error: nil)]
         let three = [

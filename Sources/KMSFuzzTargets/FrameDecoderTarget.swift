@@ -37,7 +37,10 @@ enum FrameDecoderTarget {
         if stream.count <= 48 { splits.append(("one byte per read", Array(0..<stream.count))) }
         for (name, cuts) in splits {
             let decoded = decode(stream, cuts: cuts)
-            require(decoded == expected, "\(name): decoded \(decoded.envelopes.count) envelopes and \(String(describing: decoded.error)), the model \(expected.envelopes.count) and \(String(describing: expected.error))")
+            require(
+                decoded == expected,
+                "\(name): decoded \(decoded.envelopes.count) envelopes and \(String(describing: decoded.error)), the model \(expected.envelopes.count) and \(String(describing: expected.error))"
+            )
         }
     }
 
@@ -59,7 +62,7 @@ enum FrameDecoderTarget {
             // "Challenge" is RPCError.challengeMethod (internal to KMSRPC): the one id-0 frame
             // the server sends that is not an error.
             guard let envelope = try? RPCEnvelope(serializedBytes: body),
-                  envelope.requestID != 0 || envelope.isError || envelope.method == "Challenge"
+                envelope.requestID != 0 || envelope.isError || envelope.method == "Challenge"
             else {
                 outcome.error = .malformedEnvelope
                 return outcome
@@ -71,7 +74,8 @@ enum FrameDecoderTarget {
 
     /// Decodes `stream` delivered in reads that end at `cuts` (ascending offsets) and at its end.
     static func decode(_ stream: [UInt8], cuts: [Int]) -> Outcome {
-        let channel = EmbeddedChannel(handler: ByteToMessageHandler(RPCFrameDecoder(maxFrameLength: maximumFrameLength)))
+        let channel = EmbeddedChannel(
+            handler: ByteToMessageHandler(RPCFrameDecoder(maxFrameLength: maximumFrameLength)))
         var outcome = Outcome()
         // Envelopes are read out before an error is recorded: those the decoder yielded in the
         // same read before it failed are legitimate. One yielded after the failure would make
@@ -94,7 +98,8 @@ enum FrameDecoderTarget {
             }
         }
         var offset = 0
-        for end in cuts.filter({ $0 > 0 && $0 < stream.count }) + [stream.count] where offset < end && outcome.error == nil {
+        for end in cuts.filter({ $0 > 0 && $0 < stream.count }) + [stream.count]
+        where offset < end && outcome.error == nil {
             do {
                 try channel.writeInbound(channel.allocator.buffer(bytes: stream[offset..<end]))
             } catch {
@@ -134,7 +139,8 @@ enum FrameDecoderTarget {
         body.message = "not allowed"
         body.retryable = false
         error.error = body
-        let encrypt = request(1, "Encrypt", Array("\u{0A}\u{24}1234abcd-12ab-34cd-56ef-1234567890ab\u{12}\u{05}hello".utf8))
+        let encrypt = request(
+            1, "Encrypt", Array("\u{0A}\u{24}1234abcd-12ab-34cd-56ef-1234567890ab\u{12}\u{05}hello".utf8))
         let big = request(2, "GenerateRandom", [UInt8](repeating: 0x5A, count: maximumFrameLength - 24))
         return [
             [0] + frame(encrypt),

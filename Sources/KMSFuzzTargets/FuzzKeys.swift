@@ -16,18 +16,21 @@ enum FuzzKeys {
     static let rootKeys = [
         RootKey(
             id: KeyIdentifier(UUID(uuidString: "2C9B1BD8-5A6B-4D3C-9D33-1F7F7E3A5E11")!),
-            createdAt: Date(timeIntervalSince1970: 1_700_000_000), key: SymmetricKey(data: [UInt8](repeating: 0x52, count: 32))
+            createdAt: Date(timeIntervalSince1970: 1_700_000_000),
+            key: SymmetricKey(data: [UInt8](repeating: 0x52, count: 32))
         ),
         RootKey(
             id: KeyIdentifier(UUID(uuidString: "3C9B1BD8-5A6B-4D3C-9D33-1F7F7E3A5E11")!),
-            createdAt: Date(timeIntervalSince1970: 1_750_000_000), key: SymmetricKey(data: [UInt8](repeating: 0x53, count: 32))
+            createdAt: Date(timeIntervalSince1970: 1_750_000_000),
+            key: SymmetricKey(data: [UInt8](repeating: 0x53, count: 32))
         ),
     ]
     static let keyring = RootKeyring(keys: rootKeys)
     /// A root key the keyring does not hold.
     static let retiredRoot = RootKey(
         id: KeyIdentifier(UUID(uuidString: "4C9B1BD8-5A6B-4D3C-9D33-1F7F7E3A5E11")!),
-        createdAt: Date(timeIntervalSince1970: 1_600_000_000), key: SymmetricKey(data: [UInt8](repeating: 0x54, count: 32))
+        createdAt: Date(timeIntervalSince1970: 1_600_000_000),
+        key: SymmetricKey(data: [UInt8](repeating: 0x54, count: 32))
     )
 
     /// The clock of the import token target.

@@ -13,7 +13,10 @@ public struct FuzzTarget: Sendable {
     /// Meaningful starting inputs, built from real frames, blobs, policies and headers.
     public let seeds: @Sendable () -> [[UInt8]]
 
-    public init(name: String, run: @escaping @Sendable (UnsafeRawBufferPointer) -> Void, seeds: @escaping @Sendable () -> [[UInt8]]) {
+    public init(
+        name: String, run: @escaping @Sendable (UnsafeRawBufferPointer) -> Void,
+        seeds: @escaping @Sendable () -> [[UInt8]]
+    ) {
         self.name = name
         self.run = run
         self.seeds = seeds
@@ -79,7 +82,10 @@ struct FuzzInput {
 /// Stops the fuzzer with `message` unless `condition` holds; named so that a target reads as
 /// the list of its properties.
 @inline(__always)
-func require(_ condition: @autoclosure () -> Bool, _ message: @autoclosure () -> String, file: StaticString = #fileID, line: UInt = #line) {
+func require(
+    _ condition: @autoclosure () -> Bool, _ message: @autoclosure () -> String, file: StaticString = #fileID,
+    line: UInt = #line
+) {
     if !condition() {
         fatalError("property violated: \(message())", file: file, line: line)
     }

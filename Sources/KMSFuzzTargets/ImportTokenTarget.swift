@@ -25,18 +25,26 @@ enum ImportTokenTarget {
         let headerLength = 1 + 8 + 1 + terms.algorithm.rawValue.utf8.count + 1 + terms.spec.rawValue.utf8.count
         let resealed = terms.seal(opened.wrappingKey, keyARN: FuzzKeys.keyARN, under: FuzzKeys.keyring.newest)
         require(resealed.prefix(headerLength) == token.prefix(headerLength), "the re-sealed token has another header")
-        guard let again = try? ImportToken.open(resealed, keyARN: FuzzKeys.keyARN, keyring: FuzzKeys.keyring, now: FuzzKeys.now) else {
+        guard
+            let again = try? ImportToken.open(
+                resealed, keyARN: FuzzKeys.keyARN, keyring: FuzzKeys.keyring, now: FuzzKeys.now)
+        else {
             require(false, "the re-sealed token does not open")
             return
         }
-        require(again.token.validTo == terms.validTo && again.token.algorithm == terms.algorithm && again.token.spec == terms.spec,
-                "the re-sealed token has other terms")
-        require(again.wrappingKey.publicKeyDER == opened.wrappingKey.publicKeyDER, "the re-sealed token holds another key")
+        require(
+            again.token.validTo == terms.validTo && again.token.algorithm == terms.algorithm
+                && again.token.spec == terms.spec,
+            "the re-sealed token has other terms")
+        require(
+            again.wrappingKey.publicKeyDER == opened.wrappingKey.publicKeyDER, "the re-sealed token holds another key")
     }
 
     static func seeds() -> [[UInt8]] {
         let key = try! PrivateKey.generate(.rsa2048)
-        func token(_ days: Double, _ algorithm: WrappingAlgorithm, under root: RootKey = FuzzKeys.keyring.newest) -> [UInt8] {
+        func token(_ days: Double, _ algorithm: WrappingAlgorithm, under root: RootKey = FuzzKeys.keyring.newest)
+            -> [UInt8]
+        {
             ImportToken(validTo: FuzzKeys.now.addingTimeInterval(days * 86_400), algorithm: algorithm, spec: .rsa2048)
                 .seal(key, keyARN: FuzzKeys.keyARN, under: root)
         }

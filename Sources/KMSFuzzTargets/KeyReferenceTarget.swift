@@ -19,7 +19,9 @@ enum KeyReferenceTarget {
 
         if let arn = KMSResourceARN(text) {
             require(KMSResourceARN(arn.description) == arn, "the ARN \(arn.description) does not parse back to itself")
-            if case .key(let id) = arn.resource { require(KeyID.isValid(id) && id == id.lowercased(), "a key ARN with an invalid id parsed") }
+            if case .key(let id) = arn.resource {
+                require(KeyID.isValid(id) && id == id.lowercased(), "a key ARN with an invalid id parsed")
+            }
         }
         do {
             let reference = try KeyReference.parse(text, accepting: accepted)
@@ -27,7 +29,8 @@ enum KeyReferenceTarget {
             require(accepted == .keyOrAlias || !reference.isAlias, "an alias was accepted where only keys are")
             switch reference {
             case .keyID(let id):
-                require(KeyID.isValid(id) && id == text.lowercased(), "the key id \(id) is not the text's lowercase form")
+                require(
+                    KeyID.isValid(id) && id == text.lowercased(), "the key id \(id) is not the text's lowercase form")
             case .keyARN(let arn), .aliasARN(let arn):
                 require(KMSResourceARN(text) == arn, "the reference's ARN is not the text's")
             case .aliasName(let name):
@@ -35,21 +38,31 @@ enum KeyReferenceTarget {
             }
         } catch {
             require(error.code == .validation || error.code == .notFound, "KeyReference.parse threw \(error.code)")
-            if error.code == .validation { require(text.isEmpty || text.utf8.count > 2048, "a reference of valid length was refused as too long") }
+            if error.code == .validation {
+                require(text.isEmpty || text.utf8.count > 2048, "a reference of valid length was refused as too long")
+            }
             require(!(KeyID.isValid(text) && text.utf8.count <= 2048), "a valid key id was refused")
         }
 
         for creating in [false, true] {
             do {
                 try AliasName.validate(text, creating: creating)
-                require(text.hasPrefix("alias/") && text.utf8.count > 6 && text.utf8.count <= 256, "the alias name \(text.prefix(64)) was accepted")
-                require(!creating || !text.hasPrefix(AliasName.reservedPrefix), "a reserved alias name was accepted for creation")
+                require(
+                    text.hasPrefix("alias/") && text.utf8.count > 6 && text.utf8.count <= 256,
+                    "the alias name \(text.prefix(64)) was accepted")
+                require(
+                    !creating || !text.hasPrefix(AliasName.reservedPrefix),
+                    "a reserved alias name was accepted for creation")
             } catch {
-                require(error.code == .validation || error.code == .invalidAliasName, "AliasName.validate threw \(error.code)")
+                require(
+                    error.code == .validation || error.code == .invalidAliasName,
+                    "AliasName.validate threw \(error.code)")
             }
         }
         if PolicyDocument.isPrincipalARN(text) {
-            require(text.hasPrefix("arn:") && (text.contains(":iam::") || text.contains(":sts::")), "\(text.prefix(64)) was taken for a principal ARN")
+            require(
+                text.hasPrefix("arn:") && (text.contains(":iam::") || text.contains(":sts::")),
+                "\(text.prefix(64)) was taken for a principal ARN")
         }
     }
 

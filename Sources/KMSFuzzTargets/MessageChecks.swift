@@ -43,7 +43,10 @@ enum MessageChecks {
         } catch is AWSJSON.DecodingError {
             return
         } catch {
-            require(false, "decoding \(M.protoMessageName) from AWS JSON threw \(type(of: error)), not AWSJSON.DecodingError: \(error)")
+            require(
+                false,
+                "decoding \(M.protoMessageName) from AWS JSON threw \(type(of: error)), not AWSJSON.DecodingError: \(error)"
+            )
             return
         }
         let encoded: Data
@@ -55,7 +58,10 @@ enum MessageChecks {
         }
         do {
             let again = try AWSJSON.decode(M.self, from: encoded)
-            require(again.isEqualTo(message: message), "\(M.protoMessageName) changed in an AWS JSON round trip: \(String(decoding: encoded, as: UTF8.self).prefix(512))")
+            require(
+                again.isEqualTo(message: message),
+                "\(M.protoMessageName) changed in an AWS JSON round trip: \(String(decoding: encoded, as: UTF8.self).prefix(512))"
+            )
         } catch {
             require(false, "\(M.protoMessageName) does not decode from its own AWS JSON: \(error)")
         }

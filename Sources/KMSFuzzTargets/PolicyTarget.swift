@@ -26,7 +26,9 @@ enum PolicyTarget {
             require(error.code == .malformedPolicyDocument, "parse threw \(error.code)")
             document = nil
         }
-        if text.utf8.count > PolicyDocument.maximumBytes { require(document == nil, "a policy over the size limit was accepted") }
+        if text.utf8.count > PolicyDocument.maximumBytes {
+            require(document == nil, "a policy over the size limit was accepted")
+        }
 
         if mode & 2 != 0 {
             let padded = text + String(repeating: " ", count: max(1, PolicyDocument.maximumBytes + 1 - text.utf8.count))
@@ -40,12 +42,15 @@ enum PolicyTarget {
             // One mode in 64: parsing 32 KiB is slow next to the rest of the target.
             let padded = text + String(repeating: " ", count: PolicyDocument.maximumBytes - text.utf8.count)
             let paddedDocument = try? PolicyDocument.parse(padded, kind: kind)
-            require(paddedDocument.map(Shape.init) == document.map(Shape.init), "trailing spaces up to the limit changed the result")
+            require(
+                paddedDocument.map(Shape.init) == document.map(Shape.init),
+                "trailing spaces up to the limit changed the result")
         }
 
         guard let document else { return }
         let written = PolicyWriter.json(document)
-        guard written.utf8.count <= PolicyDocument.maximumBytes else { return }  // grew past the limit (e.g. account ids to ARNs)
+        // It may have grown past the limit (account ids written out as ARNs).
+        guard written.utf8.count <= PolicyDocument.maximumBytes else { return }
         let reparsed: PolicyDocument
         do {
             reparsed = try PolicyDocument.parse(written, kind: kind)
@@ -53,20 +58,27 @@ enum PolicyTarget {
             require(false, "the written policy does not parse: \(error.message)\n\(written.prefix(1024))")
             return
         }
-        require(Shape(reparsed) == Shape(document), "the written policy parses to another document:\n\(written.prefix(1024))")
+        require(
+            Shape(reparsed) == Shape(document),
+            "the written policy parses to another document:\n\(written.prefix(1024))")
         for context in contexts(for: document) {
-            require(document.evaluate(context) == reparsed.evaluate(context), "the written policy evaluates differently")
+            require(
+                document.evaluate(context) == reparsed.evaluate(context), "the written policy evaluates differently")
         }
     }
 
     /// Requests that reach into the document: its condition keys set to its own values (one
     /// by one and all at once), and no keys at all.
     static func contexts(for document: PolicyDocument) -> [RequestContext] {
-        let principals = ["arn:aws:iam::111122223333:role/app", "arn:aws:iam::111122223333:root", "arn:aws:iam::444455556666:user/x"]
+        let principals = [
+            "arn:aws:iam::111122223333:role/app", "arn:aws:iam::111122223333:root", "arn:aws:iam::444455556666:user/x",
+        ]
         var contexts: [RequestContext] = []
         for (index, principal) in principals.enumerated() {
-            let base = RequestContext(principalARN: principal, action: index == 1 ? "kms:Decrypt" : "kms:CreateGrant", resource: FuzzKeys.keyARN,
-                                      service: index == 2 ? "logs.amazonaws.com" : nil)
+            let base = RequestContext(
+                principalARN: principal, action: index == 1 ? "kms:Decrypt" : "kms:CreateGrant",
+                resource: FuzzKeys.keyARN,
+                service: index == 2 ? "logs.amazonaws.com" : nil)
             contexts.append(base)
             var all = base
             for statement in document.statements {
@@ -103,8 +115,10 @@ enum PolicyTarget {
             self.version = document.version
             self.id = document.id
             self.statements = document.statements.map {
-                Statement(sid: $0.sid, effect: $0.effect, principal: $0.principal, actions: $0.actions, resources: $0.resources,
-                          conditions: Set($0.conditions), conditionCount: $0.conditions.count)
+                Statement(
+                    sid: $0.sid, effect: $0.effect, principal: $0.principal, actions: $0.actions,
+                    resources: $0.resources,
+                    conditions: Set($0.conditions), conditionCount: $0.conditions.count)
             }
         }
     }

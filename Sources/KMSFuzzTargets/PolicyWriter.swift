@@ -16,12 +16,16 @@ enum PolicyWriter {
     static func statement(_ s: PolicyStatement) -> [String: Any] {
         var object: [String: Any] = ["Effect": s.effect.rawValue]
         if let sid = s.sid { object["Sid"] = sid }
-        if let principal = s.principal { object[principal.negated ? "NotPrincipal" : "Principal"] = self.principal(principal) }
+        if let principal = s.principal {
+            object[principal.negated ? "NotPrincipal" : "Principal"] = self.principal(principal)
+        }
         object[s.actions.negated ? "NotAction" : "Action"] = s.actions.patterns
         if let resources = s.resources { object[resources.negated ? "NotResource" : "Resource"] = resources.patterns }
         if !s.conditions.isEmpty {
             var blocks: [String: [String: [String]]] = [:]
-            for condition in s.conditions { blocks[operatorName(condition), default: [:]][condition.key] = condition.values }
+            for condition in s.conditions {
+                blocks[operatorName(condition), default: [:]][condition.key] = condition.values
+            }
             object["Condition"] = blocks
         }
         return object
@@ -38,11 +42,12 @@ enum PolicyWriter {
     }
 
     static func operatorName(_ c: Condition) -> String {
-        let prefix = switch c.setForm {
-        case .single: ""
-        case .forAnyValue: "ForAnyValue:"
-        case .forAllValues: "ForAllValues:"
-        }
+        let prefix =
+            switch c.setForm {
+            case .single: ""
+            case .forAnyValue: "ForAnyValue:"
+            case .forAllValues: "ForAllValues:"
+            }
         return prefix + c.test.rawValue + (c.ifExists ? "IfExists" : "")
     }
 }

@@ -35,7 +35,8 @@ enum ProtobufTarget {
         envelope.payload = Data(repeating: 0x11, count: 40)
         var error = RPCErrorBody()
         error.code = "NotFoundException"
-        error.message = "Key 'arn:aws:kms:us-east-1:111122223333:key/0b9b1bd8-5a6b-4d3c-9d33-1f7f7e3a5e11' does not exist"
+        error.message =
+            "Key 'arn:aws:kms:us-east-1:111122223333:key/0b9b1bd8-5a6b-4d3c-9d33-1f7f7e3a5e11' does not exist"
         error.retryable = false
 
         var encrypt = KMSEncryptRequest()

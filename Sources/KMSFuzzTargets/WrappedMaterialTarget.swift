@@ -19,9 +19,13 @@ enum WrappedMaterialTarget {
         let header: MaterialWrapping.Header?
         do {
             let parsed = try MaterialWrapping.header(of: wrapped)
-            require(wrapped.count > headerLength + tagLength && wrapped[0] == 1, "a header parsed from a blob that is not of the format")
+            require(
+                wrapped.count > headerLength + tagLength && wrapped[0] == 1,
+                "a header parsed from a blob that is not of the format")
             require(parsed.kind.rawValue == wrapped[1], "the header's kind is not the blob's byte 1")
-            require(FuzzKeys.uuidBytes(parsed.rootKeyID) == Array(wrapped[2..<18]), "the header's root key id is not the blob's bytes 2..<18")
+            require(
+                FuzzKeys.uuidBytes(parsed.rootKeyID) == Array(wrapped[2..<18]),
+                "the header's root key id is not the blob's bytes 2..<18")
             header = parsed
         } catch {
             require(error.code == .internalFailure && !error.retryable, "header(of:) threw \(error.code)")
@@ -29,7 +33,8 @@ enum WrappedMaterialTarget {
         }
         let unwrapped: SymmetricKey
         do {
-            (unwrapped, _) = try MaterialWrapping.unwrap(wrapped, keyARN: FuzzKeys.keyARN, materialID: FuzzKeys.materialID, keyring: FuzzKeys.keyring)
+            (unwrapped, _) = try MaterialWrapping.unwrap(
+                wrapped, keyARN: FuzzKeys.keyARN, materialID: FuzzKeys.materialID, keyring: FuzzKeys.keyring)
         } catch {
             let heldRoot = header.map { FuzzKeys.keyring.key(id: $0.rootKeyID) != nil }
             let expected: KMSError.Code = heldRoot == false ? .keyUnavailable : .internalFailure
@@ -40,10 +45,16 @@ enum WrappedMaterialTarget {
             require(false, "a blob unwrapped without a header naming a held root key")
             return
         }
-        require(unwrapped.bitCount == (wrapped.count - headerLength - tagLength) * 8, "the material is not the blob's length less the overhead")
-        let rewrapped = MaterialWrapping.wrap(unwrapped, kind: header.kind, keyARN: FuzzKeys.keyARN, materialID: FuzzKeys.materialID, under: root)
-        let again = try? MaterialWrapping.unwrap(rewrapped, keyARN: FuzzKeys.keyARN, materialID: FuzzKeys.materialID, keyring: FuzzKeys.keyring)
-        require(again?.material == unwrapped && again?.header == header, "the re-wrapped material does not unwrap to the same")
+        require(
+            unwrapped.bitCount == (wrapped.count - headerLength - tagLength) * 8,
+            "the material is not the blob's length less the overhead")
+        let rewrapped = MaterialWrapping.wrap(
+            unwrapped, kind: header.kind, keyARN: FuzzKeys.keyARN, materialID: FuzzKeys.materialID, under: root)
+        let again = try? MaterialWrapping.unwrap(
+            rewrapped, keyARN: FuzzKeys.keyARN, materialID: FuzzKeys.materialID, keyring: FuzzKeys.keyring)
+        require(
+            again?.material == unwrapped && again?.header == header,
+            "the re-wrapped material does not unwrap to the same")
     }
 
     static func seeds() -> [[UInt8]] {

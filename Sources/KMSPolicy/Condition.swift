@@ -6,25 +6,38 @@ public struct Condition: Sendable, Hashable {
     }
 
     public enum Test: String, Sendable, Hashable, CaseIterable {
-        case stringEquals = "StringEquals", stringNotEquals = "StringNotEquals"
-        case stringEqualsIgnoreCase = "StringEqualsIgnoreCase", stringNotEqualsIgnoreCase = "StringNotEqualsIgnoreCase"
-        case stringLike = "StringLike", stringNotLike = "StringNotLike"
-        case arnEquals = "ArnEquals", arnNotEquals = "ArnNotEquals", arnLike = "ArnLike", arnNotLike = "ArnNotLike"
-        case numericEquals = "NumericEquals", numericNotEquals = "NumericNotEquals"
-        case numericLessThan = "NumericLessThan", numericLessThanEquals = "NumericLessThanEquals"
-        case numericGreaterThan = "NumericGreaterThan", numericGreaterThanEquals = "NumericGreaterThanEquals"
-        case dateEquals = "DateEquals", dateNotEquals = "DateNotEquals"
-        case dateLessThan = "DateLessThan", dateLessThanEquals = "DateLessThanEquals"
-        case dateGreaterThan = "DateGreaterThan", dateGreaterThanEquals = "DateGreaterThanEquals"
+        case stringEquals = "StringEquals"
+        case stringNotEquals = "StringNotEquals"
+        case stringEqualsIgnoreCase = "StringEqualsIgnoreCase"
+        case stringNotEqualsIgnoreCase = "StringNotEqualsIgnoreCase"
+        case stringLike = "StringLike"
+        case stringNotLike = "StringNotLike"
+        case arnEquals = "ArnEquals"
+        case arnNotEquals = "ArnNotEquals"
+        case arnLike = "ArnLike"
+        case arnNotLike = "ArnNotLike"
+        case numericEquals = "NumericEquals"
+        case numericNotEquals = "NumericNotEquals"
+        case numericLessThan = "NumericLessThan"
+        case numericLessThanEquals = "NumericLessThanEquals"
+        case numericGreaterThan = "NumericGreaterThan"
+        case numericGreaterThanEquals = "NumericGreaterThanEquals"
+        case dateEquals = "DateEquals"
+        case dateNotEquals = "DateNotEquals"
+        case dateLessThan = "DateLessThan"
+        case dateLessThanEquals = "DateLessThanEquals"
+        case dateGreaterThan = "DateGreaterThan"
+        case dateGreaterThanEquals = "DateGreaterThanEquals"
         case bool = "Bool"
-        case ipAddress = "IpAddress", notIpAddress = "NotIpAddress"
+        case ipAddress = "IpAddress"
+        case notIpAddress = "NotIpAddress"
         case null = "Null"
 
         /// The Not* operators: true when the request value matches none of the policy values.
         var isNegated: Bool {
             switch self {
             case .stringNotEquals, .stringNotEqualsIgnoreCase, .stringNotLike, .arnNotEquals, .arnNotLike,
-                 .numericNotEquals, .dateNotEquals, .notIpAddress:
+                .numericNotEquals, .dateNotEquals, .notIpAddress:
                 return true
             default:
                 return false
@@ -66,7 +79,9 @@ public struct Condition: Sendable, Hashable {
             ifExists = true
             rest = rest.dropLast("IfExists".count)
         }
-        guard let test = Test(rawValue: String(rest)), !(test == .null && (ifExists || form != .single)) else { return nil }
+        guard let test = Test(rawValue: String(rest)), !(test == .null && (ifExists || form != .single)) else {
+            return nil
+        }
         return (test, form, ifExists)
     }
 

@@ -15,13 +15,16 @@ extension Condition {
 
         init(_ test: Test, _ values: [String]) {
             switch test {
-            case .stringEquals, .stringNotEquals, .stringLike, .stringNotLike, .arnEquals, .arnNotEquals, .arnLike, .arnNotLike:
+            case .stringEquals, .stringNotEquals, .stringLike, .stringNotLike, .arnEquals, .arnNotEquals, .arnLike,
+                .arnNotLike:
                 self = .strings(values)
             case .stringEqualsIgnoreCase, .stringNotEqualsIgnoreCase, .bool:
                 self = .folded(values.map { $0.lowercased() })
-            case .numericEquals, .numericNotEquals, .numericLessThan, .numericLessThanEquals, .numericGreaterThan, .numericGreaterThanEquals:
+            case .numericEquals, .numericNotEquals, .numericLessThan, .numericLessThanEquals, .numericGreaterThan,
+                .numericGreaterThanEquals:
                 self = .numbers(values.compactMap { Double($0) })
-            case .dateEquals, .dateNotEquals, .dateLessThan, .dateLessThanEquals, .dateGreaterThan, .dateGreaterThanEquals:
+            case .dateEquals, .dateNotEquals, .dateLessThan, .dateLessThanEquals, .dateGreaterThan,
+                .dateGreaterThanEquals:
                 self = .numbers(values.compactMap { PolicyDate.parse($0) })
             case .ipAddress, .notIpAddress:
                 self = .ranges(values.compactMap { IPAddressRange($0) })
@@ -37,7 +40,8 @@ extension Condition {
             case .strings(let patterns):
                 switch test {
                 case .stringLike, .stringNotLike: return patterns.contains { Wildcard.matches(pattern: $0, value) }
-                case .arnEquals, .arnNotEquals, .arnLike, .arnNotLike: return patterns.contains { Wildcard.matchesARN(pattern: $0, value) }
+                case .arnEquals, .arnNotEquals, .arnLike, .arnNotLike:
+                    return patterns.contains { Wildcard.matchesARN(pattern: $0, value) }
                 default: return patterns.contains(value)
                 }
             case .folded(let expected):
@@ -60,7 +64,8 @@ extension Condition {
 extension Condition.Test {
     var isDate: Bool {
         switch self {
-        case .dateEquals, .dateNotEquals, .dateLessThan, .dateLessThanEquals, .dateGreaterThan, .dateGreaterThanEquals: true
+        case .dateEquals, .dateNotEquals, .dateLessThan, .dateLessThanEquals, .dateGreaterThan, .dateGreaterThanEquals:
+            true
         default: false
         }
     }

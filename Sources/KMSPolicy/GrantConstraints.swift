@@ -71,6 +71,7 @@ extension KeyAccess.GrantRule {
     ) -> Bool {
         guard self.operations.contains("CreateGrant"), operations.isSubset(of: self.operations) else { return false }
         let child = GrantConstraints(equals: encryptionContextEquals, subset: encryptionContextSubset)
-        return child.narrows(GrantConstraints(equals: self.encryptionContextEquals, subset: self.encryptionContextSubset))
+        return child.narrows(
+            GrantConstraints(equals: self.encryptionContextEquals, subset: self.encryptionContextSubset))
     }
 }

@@ -12,7 +12,9 @@ struct IPAddressRange: Sendable, Hashable {
         var length = maximum
         if let slash {
             let digits = text[text.index(after: slash)...]
-            guard (1...3).contains(digits.count), digits.allSatisfy(\.isASCIIDigit), let parsed = Int(digits) else { return nil }
+            guard (1...3).contains(digits.count), digits.allSatisfy(\.isASCIIDigit), let parsed = Int(digits) else {
+                return nil
+            }
             length = parsed
         }
         guard (0...maximum).contains(length) else { return nil }
@@ -68,7 +70,9 @@ struct IPAddressRange: Sendable, Hashable {
         func groups(_ part: String) -> [UInt16]? {
             if part.isEmpty { return [] }
             let pieces = part.split(separator: ":", omittingEmptySubsequences: false)
-            let values = pieces.compactMap { (1...4).contains($0.count) && $0.allSatisfy(\.isHexDigit) ? UInt16($0, radix: 16) : nil }
+            let values = pieces.compactMap {
+                (1...4).contains($0.count) && $0.allSatisfy(\.isHexDigit) ? UInt16($0, radix: 16) : nil
+            }
             return values.count == pieces.count ? values : nil
         }
         guard let head = groups(halves[0]) else { return nil }
@@ -88,6 +92,6 @@ struct IPAddressRange: Sendable, Hashable {
     }
 }
 
-private extension Character {
-    var isASCIIDigit: Bool { ("0"..."9").contains(self) }
+extension Character {
+    fileprivate var isASCIIDigit: Bool { ("0"..."9").contains(self) }
 }

@@ -32,7 +32,10 @@ public enum KeyAccess {
         public let encryptionContextEquals: [String: String]?
         public let encryptionContextSubset: [String: String]?
 
-        public init(id: String, granteePrincipal: String, operations: Set<String>, encryptionContextEquals: [String: String]? = nil, encryptionContextSubset: [String: String]? = nil) {
+        public init(
+            id: String, granteePrincipal: String, operations: Set<String>,
+            encryptionContextEquals: [String: String]? = nil, encryptionContextSubset: [String: String]? = nil
+        ) {
             self.id = id
             self.granteePrincipal = granteePrincipal
             self.operations = operations
@@ -77,7 +80,9 @@ public enum KeyAccess {
         grants: [GrantRule] = [],
         encryptionContext: [String: String]? = nil
     ) -> Decision {
-        var subject: String { "User: \(context.principalARN) is not authorized to perform: \(context.action) on resource: \(context.resource)" }
+        var subject: String {
+            "User: \(context.principalARN) is not authorized to perform: \(context.action) on resource: \(context.resource)"
+        }
         let root = RootARN.of(account: principalAccount, partition: RootARN.partition(of: context.principalARN))
         let isRoot = context.principalARN == root
         let (direct, delegated) = keyPolicy.evaluate(context, alsoAs: isRoot ? nil : (root, principalAccount))
@@ -113,7 +118,8 @@ public enum KeyAccess {
         // The least id of the grants that allow, so the grant recorded does not depend on order.
         var grantID: String?
         for grant in grants where grantID.map({ grant.id < $0 }) ?? true {
-            if grant.allows(principal: context.principalARN, operation: operation, encryptionContext: encryptionContext) {
+            if grant.allows(principal: context.principalARN, operation: operation, encryptionContext: encryptionContext)
+            {
                 grantID = grant.id
             }
         }
@@ -156,6 +162,9 @@ public enum KeyAccess {
         next.action = "kms:PutKeyPolicy"
         next.resource = keyARN
         next.set("kms:BypassPolicyLockoutSafetyCheck", false)
-        return decide(next, principalAccount: principalAccount, keyAccount: keyAccount, keyPolicy: policy, identityPolicies: identityPolicies).isAllowed
+        return decide(
+            next, principalAccount: principalAccount, keyAccount: keyAccount, keyPolicy: policy,
+            identityPolicies: identityPolicies
+        ).isAllowed
     }
 }

@@ -8,7 +8,9 @@ enum PolicyDate {
         let utf8 = Array(text.utf8)
         // Anything not shaped like a date is refused here, without building a formatter
         // (tens of microseconds each) for every word a request or policy holds.
-        guard utf8.count >= 8, utf8[0..<4].allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }) else { return nil }
+        guard utf8.count >= 8, utf8[0..<4].allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }) else {
+            return nil
+        }
         if utf8.count >= 10, let seconds = iso8601(utf8) { return seconds }
         // Rarer spellings Foundation accepts: so a policy stored before this parser existed
         // still reads the same.
@@ -32,14 +34,14 @@ enum PolicyDate {
             return value
         }
         guard s.count >= 10, s[4] == UInt8(ascii: "-"), s[7] == UInt8(ascii: "-"),
-              let year = number(0..<4), let month = number(5..<7), let day = number(8..<10),
-              (1...12).contains(month), (1...daysIn(month: month, year: year)).contains(day)
+            let year = number(0..<4), let month = number(5..<7), let day = number(8..<10),
+            (1...12).contains(month), (1...daysIn(month: month, year: year)).contains(day)
         else { return nil }
         let date = Double(daysSince1970(year: year, month: month, day: day) * 86_400)
         if s.count == 10 { return date }
         guard s.count >= 20, s[10] == UInt8(ascii: "T"), s[13] == UInt8(ascii: ":"), s[16] == UInt8(ascii: ":"),
-              let hour = number(11..<13), let minute = number(14..<16), let second = number(17..<19),
-              hour < 24, minute < 60, second < 60
+            let hour = number(11..<13), let minute = number(14..<16), let second = number(17..<19),
+            hour < 24, minute < 60, second < 60
         else { return nil }
         var index = 19
         var fraction = 0.0
@@ -58,8 +60,11 @@ enum PolicyDate {
         guard index < s.count else { return nil }
         if s[index] == UInt8(ascii: "Z"), index + 1 == s.count {
             offset = 0
-        } else if s[index] == UInt8(ascii: "+") || s[index] == UInt8(ascii: "-"), index + 6 == s.count, s[index + 3] == UInt8(ascii: ":"),
-                  let hours = number((index + 1)..<(index + 3)), let minutes = number((index + 4)..<(index + 6)), hours < 24, minutes < 60 {
+        } else if s[index] == UInt8(ascii: "+") || s[index] == UInt8(ascii: "-"), index + 6 == s.count,
+            s[index + 3] == UInt8(ascii: ":"),
+            let hours = number((index + 1)..<(index + 3)), let minutes = number((index + 4)..<(index + 6)), hours < 24,
+            minutes < 60
+        {
             offset = (hours * 3600 + minutes * 60) * (s[index] == UInt8(ascii: "+") ? 1 : -1)
         } else {
             return nil

@@ -59,8 +59,10 @@ public struct PrincipalMatcher: Sendable, Hashable {
     }
 
     func matches(principalARN: String, service: String?) -> Bool {
-        let listed = self.anyone || self.aws.contains(principalARN)
-            || (!self.accounts.isEmpty && RootARN.account(of: principalARN).map { self.accounts.contains(String($0)) } == true)
+        let listed =
+            self.anyone || self.aws.contains(principalARN)
+            || (!self.accounts.isEmpty
+                && RootARN.account(of: principalARN).map { self.accounts.contains(String($0)) } == true)
             || service.map { self.services.contains($0) } == true
         return self.negated ? !listed : listed
     }
@@ -78,18 +80,24 @@ enum RootARN {
     /// The account whose root `arn` is, if it is a root ARN.
     static func account(of arn: String) -> Substring? {
         guard arn.utf8.count > 23, arn.hasPrefix("arn:"), arn.hasSuffix(":root"),
-              let partitionEnd = arn.utf8.dropFirst(4).firstIndex(of: UInt8(ascii: ":"))
+            let partitionEnd = arn.utf8.dropFirst(4).firstIndex(of: UInt8(ascii: ":"))
         else { return nil }
         let rest = arn.utf8[arn.utf8.index(after: partitionEnd)...]
-        guard partitionEnd > arn.utf8.index(arn.utf8.startIndex, offsetBy: 4), rest.starts(with: "iam::".utf8) else { return nil }
+        guard partitionEnd > arn.utf8.index(arn.utf8.startIndex, offsetBy: 4), rest.starts(with: "iam::".utf8) else {
+            return nil
+        }
         let account = rest.dropFirst(5).dropLast(5)
-        guard account.count == 12, account.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }) else { return nil }
+        guard account.count == 12, account.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }) else {
+            return nil
+        }
         return arn[account.startIndex..<account.endIndex]
     }
 
     /// The partition of any ARN, "aws" when `arn` is not one.
     static func partition(of arn: String) -> Substring {
-        guard arn.hasPrefix("arn:"), let end = arn.utf8.dropFirst(4).firstIndex(of: UInt8(ascii: ":")) else { return "aws" }
+        guard arn.hasPrefix("arn:"), let end = arn.utf8.dropFirst(4).firstIndex(of: UInt8(ascii: ":")) else {
+            return "aws"
+        }
         let partition = arn[arn.utf8.index(arn.utf8.startIndex, offsetBy: 4)..<end]
         return partition.isEmpty ? "aws" : partition
     }

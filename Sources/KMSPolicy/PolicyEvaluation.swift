@@ -18,13 +18,21 @@ extension PolicyDocument {
     /// One pass deciding for the caller and, when `alsoAs` names another principal (the
     /// caller's account root), for that principal too: a key policy is read both ways on every
     /// request, and the action, resource and conditions do not depend on which.
-    func evaluate(_ context: RequestContext, alsoAs other: (root: String, account: String)?) -> (direct: PolicyDecision, other: PolicyDecision) {
-        var direct = Outcome(), delegated = Outcome()
+    func evaluate(_ context: RequestContext, alsoAs other: (root: String, account: String)?) -> (
+        direct: PolicyDecision, other: PolicyDecision
+    ) {
+        var direct = Outcome()
+        var delegated = Outcome()
         for statement in self.statements {
-            guard statement.actions.matches(prepared: statement.actions.caseInsensitive ? context.foldedAction : context.action) else { continue }
+            guard
+                statement.actions.matches(
+                    prepared: statement.actions.caseInsensitive ? context.foldedAction : context.action)
+            else { continue }
             if let resources = statement.resources, !resources.matches(context.resource) { continue }
-            let forCaller = statement.principal?.matches(principalARN: context.principalARN, service: context.service) ?? true
-            let forOther = other.map { statement.principal?.matches(root: $0.root, account: $0.account) ?? true } ?? false
+            let forCaller =
+                statement.principal?.matches(principalARN: context.principalARN, service: context.service) ?? true
+            let forOther =
+                other.map { statement.principal?.matches(root: $0.root, account: $0.account) ?? true } ?? false
             // Conditions last: they cost the most, and a statement that names neither principal
             // does not need them.
             guard forCaller || forOther, statement.conditions.allSatisfy({ $0.holds(in: context) }) else { continue }
@@ -62,10 +70,13 @@ private struct Outcome {
 extension PolicyStatement {
     /// Whether this statement speaks to the caller of `context` (whatever its effect).
     func applies(to context: RequestContext) -> Bool {
-        if let principal = self.principal, !principal.matches(principalARN: context.principalARN, service: context.service) {
+        if let principal = self.principal,
+            !principal.matches(principalARN: context.principalARN, service: context.service)
+        {
             return false
         }
-        guard self.actions.matches(prepared: self.actions.caseInsensitive ? context.foldedAction : context.action) else { return false }
+        guard self.actions.matches(prepared: self.actions.caseInsensitive ? context.foldedAction : context.action)
+        else { return false }
         if let resources = self.resources, !resources.matches(context.resource) { return false }
         return self.conditions.allSatisfy { $0.holds(in: context) }
     }

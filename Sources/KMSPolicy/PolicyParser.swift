@@ -30,7 +30,9 @@ extension PolicyDocument {
         guard !rawStatements.isEmpty else { throw malformed("The policy has no Statement.") }
         var statements: [PolicyStatement] = []
         for (index, raw) in rawStatements.enumerated() {
-            guard let statement = raw as? [String: Any] else { throw malformed("Statement \(index + 1) is not an object.") }
+            guard let statement = raw as? [String: Any] else {
+                throw malformed("Statement \(index + 1) is not an object.")
+            }
             statements.append(try parseStatement(statement, index: index + 1, kind: kind))
         }
         return PolicyDocument(version: version, id: object["Id"] as? String, statements: statements)
@@ -60,18 +62,24 @@ extension PolicyDocument {
         case (let p?, nil, .resource): principal = try parsePrincipal(p, negated: false, name: name)
         case (nil, _?, .resource) where effect == .allow:
             // AWS does not support it: it grants everyone not listed, never what was meant.
-            throw malformed("\(name): NotPrincipal is not supported with Effect Allow; use it only in a Deny statement.")
+            throw malformed(
+                "\(name): NotPrincipal is not supported with Effect Allow; use it only in a Deny statement.")
         case (nil, let p?, .resource): principal = try parsePrincipal(p, negated: true, name: name)
         case (nil, nil, .resource): throw malformed("\(name) has no Principal; key policy statements need one.")
         default: throw malformed("\(name) has both Principal and NotPrincipal.")
         }
-        let actions = try parseMatcher(s, positive: "Action", negative: "NotAction", name: name, caseInsensitive: true, required: true)!
+        let actions = try parseMatcher(
+            s, positive: "Action", negative: "NotAction", name: name, caseInsensitive: true, required: true)!
         for pattern in actions.patterns where pattern != "*" && !pattern.hasPrefix("kms:") {
             throw malformed("\(name) has an action '\(pattern.prefix(64))' that is not a kms: action.")
         }
-        let resources = try parseMatcher(s, positive: "Resource", negative: "NotResource", name: name, caseInsensitive: false, required: kind == .identity)
+        let resources = try parseMatcher(
+            s, positive: "Resource", negative: "NotResource", name: name, caseInsensitive: false,
+            required: kind == .identity)
         let conditions = try parseConditions(s["Condition"], name: name)
-        return PolicyStatement(sid: s["Sid"] as? String, effect: effect, principal: principal, actions: actions, resources: resources, conditions: conditions)
+        return PolicyStatement(
+            sid: s["Sid"] as? String, effect: effect, principal: principal, actions: actions, resources: resources,
+            conditions: conditions)
     }
 
     private static func strings(_ value: Any?) -> [String]? {
@@ -86,7 +94,9 @@ extension PolicyDocument {
 
     private static func parsePrincipal(_ value: Any, negated: Bool, name: String) throws(KMSError) -> PrincipalMatcher {
         if let text = value as? String {
-            guard text == "*" else { throw malformed("\(name) has an invalid Principal: use \"*\" or an object such as {\"AWS\": ...}.") }
+            guard text == "*" else {
+                throw malformed("\(name) has an invalid Principal: use \"*\" or an object such as {\"AWS\": ...}.")
+            }
             return PrincipalMatcher(anyone: true, aws: [], services: [], negated: negated)
         }
         guard let object = value as? [String: Any], !object.isEmpty else {
@@ -97,7 +107,9 @@ extension PolicyDocument {
         var accounts: Set<String> = []
         var services: Set<String> = []
         for (type, entries) in object {
-            guard let list = strings(entries), !list.isEmpty else { throw malformed("\(name): Principal \(type) must be a string or a list of strings.") }
+            guard let list = strings(entries), !list.isEmpty else {
+                throw malformed("\(name): Principal \(type) must be a string or a list of strings.")
+            }
             switch type {
             case "AWS":
                 for entry in list {
@@ -106,18 +118,24 @@ extension PolicyDocument {
                     } else if entry.utf8.contains(UInt8(ascii: "*")) || entry.utf8.contains(UInt8(ascii: "?")) {
                         // "*" alone is anyone; a wildcard inside a principal matches nothing
                         // (principals compare exactly), so a Deny naming one would deny no one.
-                        throw malformed("Policy contains a statement with one or more invalid principals: '\(entry.prefix(128))' in \(name) (a wildcard is allowed only as \"*\" alone).")
+                        throw malformed(
+                            "Policy contains a statement with one or more invalid principals: '\(entry.prefix(128))' in \(name) (a wildcard is allowed only as \"*\" alone)."
+                        )
                     } else if Account.isValid(entry) {
                         accounts.insert(entry)
                     } else if isPrincipalARN(entry) {
                         aws.insert(entry)
                     } else {
-                        throw malformed("Policy contains a statement with one or more invalid principals: '\(entry.prefix(128))' in \(name).")
+                        throw malformed(
+                            "Policy contains a statement with one or more invalid principals: '\(entry.prefix(128))' in \(name)."
+                        )
                     }
                 }
             case "Service":
                 for entry in list where !isServicePrincipal(entry) {
-                    throw malformed("Policy contains a statement with one or more invalid principals: service principal '\(entry.prefix(128))' in \(name).")
+                    throw malformed(
+                        "Policy contains a statement with one or more invalid principals: service principal '\(entry.prefix(128))' in \(name)."
+                    )
                 }
                 services.formUnion(list)
             default:
@@ -131,18 +149,22 @@ extension PolicyDocument {
     public static func isPrincipalARN(_ text: String) -> Bool {
         let parts = text.split(separator: ":", maxSplits: 5, omittingEmptySubsequences: false)
         guard parts.count == 6, parts[0] == "arn", !parts[1].isEmpty, parts[2] == "iam" || parts[2] == "sts",
-              parts[3].isEmpty, Account.isValid(String(parts[4])), !parts[5].isEmpty
+            parts[3].isEmpty, Account.isValid(String(parts[4])), !parts[5].isEmpty
         else { return false }
-        return parts[5] == "root" || parts[5].hasPrefix("user/") || parts[5].hasPrefix("role/") || parts[5].hasPrefix("assumed-role/")
+        return parts[5] == "root" || parts[5].hasPrefix("user/") || parts[5].hasPrefix("role/")
+            || parts[5].hasPrefix("assumed-role/")
     }
 
     /// A service principal such as "logs.us-east-1.amazonaws.com": no wildcard (services
     /// compare exactly), nothing but letters, digits, dots and dashes.
     static func isServicePrincipal(_ text: String) -> Bool {
-        (1...256).contains(text.utf8.count) && text.utf8.allSatisfy { byte in
-            (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
-                || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "-")
-        }
+        (1...256).contains(text.utf8.count)
+            && text.utf8.allSatisfy { byte in
+                (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte)
+                    || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
+                    || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || byte == UInt8(ascii: ".")
+                    || byte == UInt8(ascii: "-")
+            }
     }
 
     private static func parseMatcher(
@@ -154,7 +176,9 @@ extension PolicyDocument {
             return nil
         case (let value?, nil), (nil, let value?):
             guard let list = strings(value), !list.isEmpty else {
-                throw malformed("\(name): \(s[positive] != nil ? positive : negative) must be a string or a non-empty list of strings.")
+                throw malformed(
+                    "\(name): \(s[positive] != nil ? positive : negative) must be a string or a non-empty list of strings."
+                )
             }
             return Matcher(
                 patterns: caseInsensitive ? list.map { $0.lowercased() } : list,
@@ -180,9 +204,13 @@ extension PolicyDocument {
             // one key given twice, which AWS refuses.
             var seen: Set<String> = []
             for key in keys.keys {
-                guard !key.isEmpty else { throw malformed("\(name): the \(operatorName) block has an empty condition key.") }
+                guard !key.isEmpty else {
+                    throw malformed("\(name): the \(operatorName) block has an empty condition key.")
+                }
                 guard seen.insert(key.lowercased()).inserted else {
-                    throw malformed("\(name): duplicate keys with different case: condition key '\(key.prefix(64))' appears more than once in the \(operatorName) block.")
+                    throw malformed(
+                        "\(name): duplicate keys with different case: condition key '\(key.prefix(64))' appears more than once in the \(operatorName) block."
+                    )
                 }
             }
             for (key, raw) in keys {
@@ -202,28 +230,38 @@ extension PolicyDocument {
         values.reserveCapacity(list.count)
         for item in list {
             guard let text = scalarText(item) else {
-                throw malformed("\(name): condition key '\(key.prefix(64))' has a value that is not a string, number or boolean (objects, lists and null are not allowed).")
+                throw malformed(
+                    "\(name): condition key '\(key.prefix(64))' has a value that is not a string, number or boolean (objects, lists and null are not allowed)."
+                )
             }
             values.append(text)
         }
         guard !values.isEmpty else {
-            throw malformed("\(name): condition key '\(key.prefix(64))' needs a value (string, number, boolean or a list of them).")
+            throw malformed(
+                "\(name): condition key '\(key.prefix(64))' needs a value (string, number, boolean or a list of them).")
         }
         return values
     }
 
     /// Each value must mean something under its operator: one that the evaluator could not
     /// read (NaN, "inf", "0x10", "yes" for Bool) would make the condition silently never match.
-    private static func validate(_ values: [String], for test: Condition.Test, key: String, name: String) throws(KMSError) {
+    private static func validate(_ values: [String], for test: Condition.Test, key: String, name: String)
+        throws(KMSError)
+    {
         switch test {
         case .ipAddress, .notIpAddress:
-            for v in values where IPAddressRange(v) == nil { throw malformed("\(name): '\(v.prefix(64))' is not an IP address or CIDR block.") }
+            for v in values where IPAddressRange(v) == nil {
+                throw malformed("\(name): '\(v.prefix(64))' is not an IP address or CIDR block.")
+            }
         case .dateEquals, .dateNotEquals, .dateLessThan, .dateLessThanEquals, .dateGreaterThan, .dateGreaterThanEquals:
             for v in values {
                 let isNumber = Double(v) != nil
-                guard isNumber ? isDecimal(v) : PolicyDate.parse(v) != nil else { throw malformed("\(name): '\(v.prefix(64))' is not a date.") }
+                guard isNumber ? isDecimal(v) : PolicyDate.parse(v) != nil else {
+                    throw malformed("\(name): '\(v.prefix(64))' is not a date.")
+                }
             }
-        case .numericEquals, .numericNotEquals, .numericLessThan, .numericLessThanEquals, .numericGreaterThan, .numericGreaterThanEquals:
+        case .numericEquals, .numericNotEquals, .numericLessThan, .numericLessThanEquals, .numericGreaterThan,
+            .numericGreaterThanEquals:
             for v in values where !isDecimal(v) { throw malformed("\(name): '\(v.prefix(64))' is not a number.") }
         case .bool, .null:
             for v in values where !["true", "false"].contains(v.lowercased()) {

@@ -42,10 +42,14 @@ enum StrictJSON {
                 throw PolicyDocument.malformed("The policy starts with a byte order mark; send UTF-8 JSON without one.")
             }
             self.skipWhitespace()
-            guard self.current == UInt8(ascii: "{") else { throw PolicyDocument.malformed("The policy is not a JSON object.") }
+            guard self.current == UInt8(ascii: "{") else {
+                throw PolicyDocument.malformed("The policy is not a JSON object.")
+            }
             let value = try self.value(depth: 0)
             self.skipWhitespace()
-            guard self.index == self.bytes.count else { throw self.syntax("unexpected text after the policy's JSON object") }
+            guard self.index == self.bytes.count else {
+                throw self.syntax("unexpected text after the policy's JSON object")
+            }
             return value
         }
 
@@ -56,7 +60,9 @@ enum StrictJSON {
         private var current: UInt8? { self.index < self.bytes.count ? self.bytes[self.index] : nil }
 
         private mutating func skipWhitespace() {
-            while let byte = self.current, byte == 0x20 || byte == 0x0A || byte == 0x0D || byte == 0x09 { self.index += 1 }
+            while let byte = self.current, byte == 0x20 || byte == 0x0A || byte == 0x0D || byte == 0x09 {
+                self.index += 1
+            }
         }
 
         private mutating func expect(_ byte: UInt8, _ what: String) throws(KMSError) {
@@ -69,10 +75,17 @@ enum StrictJSON {
             case UInt8(ascii: "{"): return try self.object(depth: depth + 1)
             case UInt8(ascii: "["): return try self.array(depth: depth + 1)
             case UInt8(ascii: "\""): return try self.string()
-            case UInt8(ascii: "t"): try self.literal("true"); return true
-            case UInt8(ascii: "f"): try self.literal("false"); return false
-            case UInt8(ascii: "n"): try self.literal("null"); return JSONNull()
-            case let byte? where byte == UInt8(ascii: "-") || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte): return try self.number()
+            case UInt8(ascii: "t"):
+                try self.literal("true")
+                return true
+            case UInt8(ascii: "f"):
+                try self.literal("false")
+                return false
+            case UInt8(ascii: "n"):
+                try self.literal("null")
+                return JSONNull()
+            case let byte? where byte == UInt8(ascii: "-") || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte):
+                return try self.number()
             case nil: throw self.syntax("unexpected end of the document")
             default: throw self.syntax("unexpected character (NaN, Infinity, comments and single quotes are not JSON)")
             }
@@ -80,7 +93,8 @@ enum StrictJSON {
 
         private mutating func enter(_ depth: Int) throws(KMSError) {
             guard depth <= StrictJSON.maximumDepth else {
-                throw PolicyDocument.malformed("The policy nests JSON more than \(StrictJSON.maximumDepth) levels deep.")
+                throw PolicyDocument.malformed(
+                    "The policy nests JSON more than \(StrictJSON.maximumDepth) levels deep.")
             }
             self.index += 1
             self.skipWhitespace()
@@ -94,7 +108,9 @@ enum StrictJSON {
                 return object
             }
             while true {
-                guard self.current == UInt8(ascii: "\"") else { throw self.syntax("expected a string as an object key") }
+                guard self.current == UInt8(ascii: "\"") else {
+                    throw self.syntax("expected a string as an object key")
+                }
                 let keyStart = self.index
                 let key = try self.string()
                 self.skipWhitespace()
@@ -104,12 +120,18 @@ enum StrictJSON {
                 // Keys compare as Swift Strings, as the parser will look them up: escapes
                 // decoded and canonically equivalent spellings equal.
                 if object.updateValue(value, forKey: key) != nil {
-                    throw PolicyDocument.malformed("The policy has a duplicate key '\(key.prefix(64))' at byte \(keyStart); each key may appear only once in an object.")
+                    throw PolicyDocument.malformed(
+                        "The policy has a duplicate key '\(key.prefix(64))' at byte \(keyStart); each key may appear only once in an object."
+                    )
                 }
                 self.skipWhitespace()
                 switch self.current {
-                case UInt8(ascii: ","): self.index += 1; self.skipWhitespace()
-                case UInt8(ascii: "}"): self.index += 1; return object
+                case UInt8(ascii: ","):
+                    self.index += 1
+                    self.skipWhitespace()
+                case UInt8(ascii: "}"):
+                    self.index += 1
+                    return object
                 default: throw self.syntax("expected ',' or '}' in an object")
                 }
             }
@@ -126,8 +148,12 @@ enum StrictJSON {
                 array.append(try self.value(depth: depth))
                 self.skipWhitespace()
                 switch self.current {
-                case UInt8(ascii: ","): self.index += 1; self.skipWhitespace()
-                case UInt8(ascii: "]"): self.index += 1; return array
+                case UInt8(ascii: ","):
+                    self.index += 1
+                    self.skipWhitespace()
+                case UInt8(ascii: "]"):
+                    self.index += 1
+                    return array
                 default: throw self.syntax("expected ',' or ']' in a list")
                 }
             }
@@ -135,7 +161,8 @@ enum StrictJSON {
 
         private mutating func literal(_ word: String) throws(KMSError) {
             let count = word.utf8.count
-            guard self.bytes.count - self.index >= count, self.bytes[self.index..<self.index + count].elementsEqual(word.utf8)
+            guard self.bytes.count - self.index >= count,
+                self.bytes[self.index..<self.index + count].elementsEqual(word.utf8)
             else { throw self.syntax("unexpected character") }
             self.index += count
         }
@@ -144,7 +171,9 @@ enum StrictJSON {
             let start = self.index
             func digits(_ reader: inout Reader) -> Int {
                 let from = reader.index
-                while let byte = reader.current, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) { reader.index += 1 }
+                while let byte = reader.current, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) {
+                    reader.index += 1
+                }
                 return reader.index - from
             }
             if self.current == UInt8(ascii: "-") { self.index += 1 }
@@ -162,7 +191,8 @@ enum StrictJSON {
             }
             let text = String(decoding: self.bytes[start..<self.index], as: UTF8.self)
             guard let value = Double(text), value.isFinite else {
-                throw PolicyDocument.malformed("The policy has a number out of range at byte \(start): '\(text.prefix(32))'.")
+                throw PolicyDocument.malformed(
+                    "The policy has a number out of range at byte \(start): '\(text.prefix(32))'.")
             }
             return JSONNumber(text: text)
         }
@@ -171,7 +201,9 @@ enum StrictJSON {
             self.index += 1
             let start = self.index
             // The common case, no escapes: validate the UTF-8 in place.
-            while let byte = self.current, byte != UInt8(ascii: "\""), byte != UInt8(ascii: "\\"), byte >= 0x20 { self.index += 1 }
+            while let byte = self.current, byte != UInt8(ascii: "\""), byte != UInt8(ascii: "\\"), byte >= 0x20 {
+                self.index += 1
+            }
             if self.current == UInt8(ascii: "\"") {
                 defer { self.index += 1 }
                 return try self.text(self.bytes[start..<self.index], at: start)
@@ -215,12 +247,16 @@ enum StrictJSON {
             case UInt8(ascii: "u"):
                 var code = try self.hex4()
                 if (0xD800..<0xDC00).contains(code) {
-                    guard self.current == UInt8(ascii: "\\"), self.index + 1 < self.bytes.count, self.bytes[self.index + 1] == UInt8(ascii: "u") else {
+                    guard self.current == UInt8(ascii: "\\"), self.index + 1 < self.bytes.count,
+                        self.bytes[self.index + 1] == UInt8(ascii: "u")
+                    else {
                         throw self.syntax("unpaired UTF-16 surrogate in a \\u escape")
                     }
                     self.index += 2
                     let low = try self.hex4()
-                    guard (0xDC00..<0xE000).contains(low) else { throw self.syntax("unpaired UTF-16 surrogate in a \\u escape") }
+                    guard (0xDC00..<0xE000).contains(low) else {
+                        throw self.syntax("unpaired UTF-16 surrogate in a \\u escape")
+                    }
                     code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
                 } else if (0xDC00..<0xE000).contains(code) {
                     throw self.syntax("unpaired UTF-16 surrogate in a \\u escape")

@@ -3,9 +3,12 @@
 /// never exponential on hostile patterns.
 enum Wildcard {
     static func matches(pattern: String, _ subject: String) -> Bool {
-        let p = Array(pattern.unicodeScalars), s = Array(subject.unicodeScalars)
-        var pi = 0, si = 0
-        var starPattern = -1, starSubject = 0
+        let p = Array(pattern.unicodeScalars)
+        let s = Array(subject.unicodeScalars)
+        var pi = 0
+        var si = 0
+        var starPattern = -1
+        var starSubject = 0
         while si < s.count {
             if pi < p.count, p[pi] == "?" || p[pi] == s[si] {
                 pi += 1

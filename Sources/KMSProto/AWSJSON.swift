@@ -45,7 +45,8 @@ public enum AWSJSON {
     }
 
     public static func decode<M: SwiftProtobuf.Message>(_ type: M.Type, from data: Data) throws -> M {
-        guard let object = try? JSONSerialization.jsonObject(with: data), let dictionary = object as? [String: Any] else {
+        guard let object = try? JSONSerialization.jsonObject(with: data), let dictionary = object as? [String: Any]
+        else {
             throw DecodingError(description: "the request body is not a JSON object")
         }
         return try decode(type, from: dictionary)
@@ -83,7 +84,10 @@ public enum AWSJSON {
             let allowed = enumValues[prefix] ?? []
             guard allowed.contains(text) else {
                 let field = member.prefix(1).lowercased() + member.dropFirst()
-                throw DecodingError(description: "1 validation error detected: Value '\(text.prefix(64))' at '\(field)' failed to satisfy constraint: Member must satisfy enum value set: [\(allowed.joined(separator: ", "))]")
+                throw DecodingError(
+                    description:
+                        "1 validation error detected: Value '\(text.prefix(64))' at '\(field)' failed to satisfy constraint: Member must satisfy enum value set: [\(allowed.joined(separator: ", "))]"
+                )
             }
             return prefix + text
         case .timestamp:

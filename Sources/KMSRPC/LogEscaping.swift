@@ -3,7 +3,9 @@ import Logging
 extension Logger.MetadataValue {
     /// Text that came from a client (an access key id, a method name, a header, an error message
     /// that repeats one), made safe for a log line: see `LogEscaping.escape`.
-    public static func untrusted(_ text: some StringProtocol, limit: Int = LogEscaping.defaultLimit) -> Logger.MetadataValue {
+    public static func untrusted(_ text: some StringProtocol, limit: Int = LogEscaping.defaultLimit)
+        -> Logger.MetadataValue
+    {
         .string(LogEscaping.escape(text, limit: limit))
     }
 }

@@ -11,9 +11,10 @@ public enum RPCAccessKeyProof {
 
     /// The handshake answer under `secret`.
     public static func proof(secret: some ContiguousBytes, nonce: [UInt8], accessKeyID: String) -> [UInt8] {
-        Array(HMAC<SHA256>.authenticationCode(
-            for: message(nonce: nonce, accessKeyID: accessKeyID), using: SymmetricKey(data: secret)
-        ))
+        Array(
+            HMAC<SHA256>.authenticationCode(
+                for: message(nonce: nonce, accessKeyID: accessKeyID), using: SymmetricKey(data: secret)
+            ))
     }
 
     /// Checks a proof in constant time (HMAC's own comparison).
@@ -34,8 +35,8 @@ public enum RPCAccessKeyProof {
     }
 }
 
-private extension Array where Element == UInt8 {
-    mutating func appendBigEndian<T: FixedWidthInteger>(_ value: T) {
+extension Array where Element == UInt8 {
+    fileprivate mutating func appendBigEndian<T: FixedWidthInteger>(_ value: T) {
         Swift.withUnsafeBytes(of: value.bigEndian) { self.append(contentsOf: $0) }
     }
 }

@@ -68,23 +68,31 @@ final class RPCAuthenticationHandler: ChannelInboundHandler, RemovableChannelHan
         if case .verifying = self.state {
             // The client answered; this server is too slow to check the answer (a busy database
             // or worker). Not the client's fault, and another try may well succeed.
-            self.refuse(context: context, RPCError(
-                code: RPCError.dependencyTimeoutCode,
-                message: "the server could not check the connection's credentials in time; retry later", retryable: true
-            ), accessKeyID: nil)
+            self.refuse(
+                context: context,
+                RPCError(
+                    code: RPCError.dependencyTimeoutCode,
+                    message: "the server could not check the connection's credentials in time; retry later",
+                    retryable: true
+                ), accessKeyID: nil)
             return
         }
-        self.refuse(context: context, RPCError(
-            code: RPCError.missingAuthenticationTokenCode,
-            message: "the connection did not authenticate within \(self.authentication.timeout.nanoseconds / 1_000_000_000) seconds"
-        ), accessKeyID: nil)
+        self.refuse(
+            context: context,
+            RPCError(
+                code: RPCError.missingAuthenticationTokenCode,
+                message:
+                    "the connection did not authenticate within \(self.authentication.timeout.nanoseconds / 1_000_000_000) seconds"
+            ), accessKeyID: nil)
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if case .waitingForTLS = self.state, let event = event as? TLSUserEvent, case .handshakeCompleted = event {
             var principal: String?
             if let map = self.authentication.certificatePrincipal,
-               let certificate = try? context.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self).peerCertificate {
+                let certificate = try? context.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self)
+                    .peerCertificate
+            {
                 principal = map(certificate)
             }
             self.sendChallenge(context: context, certificatePrincipal: principal)
@@ -111,19 +119,24 @@ final class RPCAuthenticationHandler: ChannelInboundHandler, RemovableChannelHan
         let envelope = Self.unwrapInboundIn(data)
         guard case .challenged(let nonce, let certificatePrincipal) = self.state else {
             if case .closing = self.state { return }
-            self.refuse(context: context, RPCError(
-                code: RPCError.missingAuthenticationTokenCode,
-                message: "a request arrived before the connection authenticated"
-            ), accessKeyID: nil)
+            self.refuse(
+                context: context,
+                RPCError(
+                    code: RPCError.missingAuthenticationTokenCode,
+                    message: "a request arrived before the connection authenticated"
+                ), accessKeyID: nil)
             return
         }
         guard envelope.method == RPCError.authenticateMethod, envelope.requestID != 0, !envelope.isError,
-              let request = try? RPCAuthenticate(serializedBytes: envelope.payload)
+            let request = try? RPCAuthenticate(serializedBytes: envelope.payload)
         else {
-            self.refuse(context: context, RPCError(
-                code: RPCError.missingAuthenticationTokenCode,
-                message: "the first request on a connection must be Authenticate; got '\(envelope.method.prefix(64))'"
-            ), accessKeyID: nil)
+            self.refuse(
+                context: context,
+                RPCError(
+                    code: RPCError.missingAuthenticationTokenCode,
+                    message:
+                        "the first request on a connection must be Authenticate; got '\(envelope.method.prefix(64))'"
+                ), accessKeyID: nil)
             return
         }
         self.state = .verifying
@@ -175,10 +188,12 @@ final class RPCAuthenticationHandler: ChannelInboundHandler, RemovableChannelHan
         envelope.method = RPCError.authenticateMethod
         envelope.payload = (try? answer.serializedData()) ?? .init()
         context.writeAndFlush(Self.wrapOutboundOut(envelope), promise: nil)
-        self.logger.debug("connection authenticated", metadata: [
-            "connection": "\(self.connection.id)", "principal": "\(identity.principalARN)",
-            "method": "\(identity.method.rawValue)",
-        ])
+        self.logger.debug(
+            "connection authenticated",
+            metadata: [
+                "connection": "\(self.connection.id)", "principal": "\(identity.principalARN)",
+                "method": "\(identity.method.rawValue)",
+            ])
         context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
     }
 

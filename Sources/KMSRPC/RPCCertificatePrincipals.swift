@@ -40,7 +40,9 @@ public struct RPCCertificatePrincipals: Sendable {
         return self.principal(forURIs: uris)
     }
 
-    private static func precedes(_ a: (exact: Bool, length: Int, pattern: String), _ b: (exact: Bool, length: Int, pattern: String)) -> Bool {
+    private static func precedes(
+        _ a: (exact: Bool, length: Int, pattern: String), _ b: (exact: Bool, length: Int, pattern: String)
+    ) -> Bool {
         if a.exact != b.exact { return a.exact }
         if a.length != b.length { return a.length > b.length }
         return Array(a.pattern.utf8).lexicographicallyPrecedes(Array(b.pattern.utf8))

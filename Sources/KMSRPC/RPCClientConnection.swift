@@ -25,7 +25,9 @@ public final class RPCClientConnection: Sendable {
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         peerCheck: RPCPeerCredentials.Check? = nil
     ) async throws -> RPCClientConnection {
-        try await Self.connect(to: SocketAddress(unixDomainSocketPath: path), configuration: configuration, group: group, peerCheck: peerCheck)
+        try await Self.connect(
+            to: SocketAddress(unixDomainSocketPath: path), configuration: configuration, group: group,
+            peerCheck: peerCheck)
     }
 
     /// Connects to a server at `address` (TCP or Unix domain socket): over TLS when `tls` is
@@ -55,10 +57,12 @@ public final class RPCClientConnection: Sendable {
                     try operations.addRPCFraming(maxFrameLength: configuration.maxFrameLength)
                     let makeClientHandler = { RPCClientHandler(maxFrameLength: configuration.maxFrameLength) }
                     if let handshake {
-                        try operations.addHandler(RPCClientHandshakeHandler(
-                            handshake: handshake, authenticated: authenticated, timeout: configuration.handshakeTimeout,
-                            usesTLS: tls != nil, makeClientHandler: makeClientHandler
-                        ))
+                        try operations.addHandler(
+                            RPCClientHandshakeHandler(
+                                handshake: handshake, authenticated: authenticated,
+                                timeout: configuration.handshakeTimeout,
+                                usesTLS: tls != nil, makeClientHandler: makeClientHandler
+                            ))
                     } else {
                         try operations.addHandler(makeClientHandler())
                     }

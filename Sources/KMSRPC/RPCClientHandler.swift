@@ -53,7 +53,8 @@ public final class RPCClientHandler: ChannelDuplexHandler {
         guard call.payload.count + call.method.utf8.count + 32 <= self.maxFrameLength else {
             let error = RPCError(
                 code: "ValidationException",
-                message: "the \(call.method) request of \(call.payload.count) bytes exceeds the frame limit of \(self.maxFrameLength) bytes"
+                message:
+                    "the \(call.method) request of \(call.payload.count) bytes exceeds the frame limit of \(self.maxFrameLength) bytes"
             )
             call.promise.fail(error)
             promise?.fail(error)

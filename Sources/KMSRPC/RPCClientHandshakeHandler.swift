@@ -28,7 +28,8 @@ final class RPCClientHandshakeHandler: ChannelInboundHandler, RemovableChannelHa
 
     /// `timeout` runs from the moment the connection is established.
     init(
-        handshake: @escaping RPCClientHandshake, authenticated: EventLoopPromise<String>, timeout: TimeAmount, usesTLS: Bool,
+        handshake: @escaping RPCClientHandshake, authenticated: EventLoopPromise<String>, timeout: TimeAmount,
+        usesTLS: Bool,
         makeClientHandler: @escaping () -> RPCClientHandler
     ) {
         self.handshake = handshake
@@ -61,18 +62,23 @@ final class RPCClientHandshakeHandler: ChannelInboundHandler, RemovableChannelHa
         case .waitingForChallenge:
             // Most often a plain-TCP client at a TLS listener (both wait for the other): say so,
             // and do not retry what will fail the same way.
-            self.fail(context: context, RPCError(
-                code: RPCError.timeoutCode,
-                message: self.usesTLS
-                    ? "the server did not complete the TLS handshake and its authentication challenge in time"
-                    : "no authentication challenge from the server; if it serves TLS, use a tls:// endpoint"
-            ))
+            self.fail(
+                context: context,
+                RPCError(
+                    code: RPCError.timeoutCode,
+                    message: self.usesTLS
+                        ? "the server did not complete the TLS handshake and its authentication challenge in time"
+                        : "no authentication challenge from the server; if it serves TLS, use a tls:// endpoint"
+                ))
         case .waitingForVerdict:
             // The server has the answer and is slow to check it (a busy server): another
             // connection may fare better, and nothing was sent that could run twice.
-            self.fail(context: context, RPCError(
-                code: RPCError.timeoutCode, message: "the server did not complete authentication in time", retryable: true
-            ))
+            self.fail(
+                context: context,
+                RPCError(
+                    code: RPCError.timeoutCode, message: "the server did not complete authentication in time",
+                    retryable: true
+                ))
         case .done:
             break
         }
@@ -87,7 +93,7 @@ final class RPCClientHandshakeHandler: ChannelInboundHandler, RemovableChannelHa
         switch self.state {
         case .waitingForChallenge:
             guard envelope.requestID == 0, envelope.method == RPCError.challengeMethod,
-                  let challenge = try? RPCChallenge(serializedBytes: envelope.payload)
+                let challenge = try? RPCChallenge(serializedBytes: envelope.payload)
             else {
                 self.fail(context: context, .serialization("the server did not open with an authentication challenge"))
                 return
@@ -96,9 +102,13 @@ final class RPCClientHandshakeHandler: ChannelInboundHandler, RemovableChannelHa
             do {
                 answer = try self.handshake(challenge)
             } catch {
-                self.fail(context: context, (error as? RPCError) ?? RPCError(
-                    code: RPCError.missingAuthenticationTokenCode, message: "no credentials to answer the server's challenge: \(error)"
-                ))
+                self.fail(
+                    context: context,
+                    (error as? RPCError)
+                        ?? RPCError(
+                            code: RPCError.missingAuthenticationTokenCode,
+                            message: "no credentials to answer the server's challenge: \(error)"
+                        ))
                 return
             }
             var request = RPCEnvelope()
@@ -144,15 +154,21 @@ final class RPCClientHandshakeHandler: ChannelInboundHandler, RemovableChannelHa
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        self.fail(context: context, (error as? RPCFrameError)?.rpcError ?? RPCError(code: RPCError.connectionClosedCode, message: "\(error)", retryable: true))
+        self.fail(
+            context: context,
+            (error as? RPCFrameError)?.rpcError
+                ?? RPCError(code: RPCError.connectionClosedCode, message: "\(error)", retryable: true))
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        if case .done = self.state {} else {
+        if case .done = self.state {
+        } else {
             self.finish()
-            self.authenticated.fail(RPCError(
-                code: RPCError.connectionClosedCode, message: "the server closed the connection during authentication", retryable: true
-            ))
+            self.authenticated.fail(
+                RPCError(
+                    code: RPCError.connectionClosedCode,
+                    message: "the server closed the connection during authentication", retryable: true
+                ))
         }
         context.fireChannelInactive()
     }

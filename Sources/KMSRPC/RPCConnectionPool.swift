@@ -55,7 +55,8 @@ public final class RPCConnectionPool: Sendable {
     ) {
         self.init(
             address: address, connections: connections, configuration: configuration, group: group, tls: tls,
-            serverHostname: serverHostname, handshake: handshake, peerCheck: peerCheck, reconnectBackoff: reconnectBackoff,
+            serverHostname: serverHostname, handshake: handshake, peerCheck: peerCheck,
+            reconnectBackoff: reconnectBackoff,
             clock: ContinuousClock()
         )
     }
@@ -82,10 +83,11 @@ public final class RPCConnectionPool: Sendable {
         self.serverHostname = serverHostname
         self.handshake = handshake
         self.peerCheck = peerCheck
-        self.state = Mutex(State(
-            slots: Array(repeating: .idle, count: max(1, connections)),
-            schedule: reconnectBackoff.map(RPCReconnectSchedule.init(backoff:))
-        ))
+        self.state = Mutex(
+            State(
+                slots: Array(repeating: .idle, count: max(1, connections)),
+                schedule: reconnectBackoff.map(RPCReconnectSchedule.init(backoff:))
+            ))
     }
 
     /// A live connection (connecting first if its slot has none). A caller running on an event
@@ -97,7 +99,8 @@ public final class RPCConnectionPool: Sendable {
             let count = state.slots.count
             for offset in 0..<count {
                 if case .connected(let connection) = state.slots[(turn &+ offset) % count],
-                   connection.isActive, connection.channel.eventLoop.inEventLoop {
+                    connection.isActive, connection.channel.eventLoop.inEventLoop
+                {
                     return .ready(connection)
                 }
             }
@@ -128,13 +131,17 @@ public final class RPCConnectionPool: Sendable {
                 connection = try await task.value
             } catch {
                 self.state.withLock { state in
-                    if case .connecting(let current) = state.slots[index], current == task { state.slots[index] = .idle }
+                    if case .connecting(let current) = state.slots[index], current == task {
+                        state.slots[index] = .idle
+                    }
                 }
                 throw error
             }
             let current = self.state.withLock { state -> Bool in
                 guard state.generation == generation else { return false }
-                if case .connecting(let pending) = state.slots[index], pending == task { state.slots[index] = .connected(connection) }
+                if case .connecting(let pending) = state.slots[index], pending == task {
+                    state.slots[index] = .connected(connection)
+                }
                 return true
             }
             guard current else {
@@ -165,7 +172,8 @@ public final class RPCConnectionPool: Sendable {
     /// Closes the open connections and abandons connects under way (one waiting out its backoff
     /// stops at once). The pool may be used again afterwards: it connects anew.
     public func close() async {
-        let (connections, connecting) = self.state.withLock { state -> ([RPCClientConnection], [Task<RPCClientConnection, any Error>]) in
+        let (connections, connecting) = self.state.withLock {
+            state -> ([RPCClientConnection], [Task<RPCClientConnection, any Error>]) in
             defer {
                 state.slots = state.slots.map { _ in .idle }
                 state.generation += 1

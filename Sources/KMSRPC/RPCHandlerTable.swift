@@ -36,7 +36,8 @@ public struct RPCConnectionInfo: Sendable {
     /// kmsd ↔ kms-cryptod link, whose peer is checked by its Unix uid instead).
     public internal(set) var identity: RPCIdentity?
 
-    public init(id: UInt64, remoteAddress: SocketAddress?, secureTransport: Bool = false, identity: RPCIdentity? = nil) {
+    public init(id: UInt64, remoteAddress: SocketAddress?, secureTransport: Bool = false, identity: RPCIdentity? = nil)
+    {
         self.id = id
         let remote = remoteAddress?.unmappingIPv4
         self.remoteAddress = remote

@@ -48,10 +48,11 @@ public final class RPCServer: Sendable {
                         RPCServerHandler(table: table, configuration: configuration, connection: info, logger: logger)
                     }
                     if let authentication {
-                        try operations.addHandler(RPCAuthenticationHandler(
-                            authentication: authentication, connection: info, usesTLS: tls != nil,
-                            mapError: table.mapError, logger: logger, makeDispatcher: makeDispatcher
-                        ))
+                        try operations.addHandler(
+                            RPCAuthenticationHandler(
+                                authentication: authentication, connection: info, usesTLS: tls != nil,
+                                mapError: table.mapError, logger: logger, makeDispatcher: makeDispatcher
+                            ))
                     } else {
                         try operations.addHandler(makeDispatcher(info))
                     }

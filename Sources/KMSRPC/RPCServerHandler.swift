@@ -25,7 +25,8 @@ public final class RPCServerHandler: ChannelDuplexHandler {
     private let flush = CoalescedFlush()
     private var executor: EventLoopTaskExecutor?
 
-    public init(table: RPCHandlerTable, configuration: RPCConfiguration, connection: RPCConnectionInfo, logger: Logger) {
+    public init(table: RPCHandlerTable, configuration: RPCConfiguration, connection: RPCConnectionInfo, logger: Logger)
+    {
         self.table = table
         self.configuration = configuration
         self.connection = connection
@@ -50,13 +51,15 @@ public final class RPCServerHandler: ChannelDuplexHandler {
             return
         }
         guard self.inFlight[id] == nil else {
-            self.answer(context: context, id: id, method: envelope.method,
-                        result: .failure(.serialization("request id \(id) is already in flight")))
+            self.answer(
+                context: context, id: id, method: envelope.method,
+                result: .failure(.serialization("request id \(id) is already in flight")))
             return
         }
         guard let handler = self.table.handler(for: envelope.method) else {
-            self.answer(context: context, id: id, method: envelope.method,
-                        result: .failure(.unknownOperation(envelope.method)))
+            self.answer(
+                context: context, id: id, method: envelope.method,
+                result: .failure(.unknownOperation(envelope.method)))
             return
         }
 
@@ -89,7 +92,9 @@ public final class RPCServerHandler: ChannelDuplexHandler {
     private func finish(context: ChannelHandlerContext, id: UInt64, method: String, result: Result<[UInt8], RPCError>) {
         guard self.inFlight.removeValue(forKey: id) != nil, !self.closing else { return }
         self.answer(context: context, id: id, method: method, result: result)
-        while self.inFlight.count < self.configuration.maxInFlightPerConnection, !self.closing, let next = self.waiting.popFirst() {
+        while self.inFlight.count < self.configuration.maxInFlightPerConnection, !self.closing,
+            let next = self.waiting.popFirst()
+        {
             self.start(next, context: context)
         }
         if self.readPending, self.waiting.isEmpty, self.inFlight.count < self.configuration.maxInFlightPerConnection {
@@ -106,7 +111,8 @@ public final class RPCServerHandler: ChannelDuplexHandler {
         case .success(let payload) where payload.count + 64 <= self.configuration.maxFrameLength:
             envelope.payload = .init(payload)
         case .success(let payload):
-            self.logger.error("response too large", metadata: ["method": .untrusted(method, limit: 64), "bytes": "\(payload.count)"])
+            self.logger.error(
+                "response too large", metadata: ["method": .untrusted(method, limit: 64), "bytes": "\(payload.count)"])
             envelope.error = Self.body(.internal("the response exceeds the frame limit"))
         case .failure(let error):
             envelope.error = Self.body(error)
@@ -121,7 +127,10 @@ public final class RPCServerHandler: ChannelDuplexHandler {
         self.closing = true
         self.logger.warning(
             "closing connection after a protocol error",
-            metadata: ["connection": "\(self.connection.id)", "code": .untrusted(error.code), "reason": .untrusted(error.message)]
+            metadata: [
+                "connection": "\(self.connection.id)", "code": .untrusted(error.code),
+                "reason": .untrusted(error.message),
+            ]
         )
         var envelope = RPCEnvelope()
         envelope.error = Self.body(error)
@@ -134,7 +143,8 @@ public final class RPCServerHandler: ChannelDuplexHandler {
         if let frameError = error as? RPCFrameError {
             self.fail(context: context, error: frameError.rpcError)
         } else {
-            self.logger.debug("connection error", metadata: ["connection": "\(self.connection.id)", "error": .untrusted("\(error)")])
+            self.logger.debug(
+                "connection error", metadata: ["connection": "\(self.connection.id)", "error": .untrusted("\(error)")])
             context.close(promise: nil)
         }
     }

@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import NIOCore
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 extension SocketAddress {
     /// The IPv4 address an IPv4-mapped IPv6 address (`::ffff:a.b.c.d`) carries, with the same
@@ -15,7 +16,9 @@ extension SocketAddress {
     public var unmappingIPv4: SocketAddress {
         guard case .v6(let address) = self else { return self }
         let bytes = withUnsafeBytes(of: address.address.sin6_addr) { Array($0) }
-        guard bytes.count == 16, bytes[0..<10].allSatisfy({ $0 == 0 }), bytes[10] == 0xFF, bytes[11] == 0xFF else { return self }
+        guard bytes.count == 16, bytes[0..<10].allSatisfy({ $0 == 0 }), bytes[10] == 0xFF, bytes[11] == 0xFF else {
+            return self
+        }
         var ipv4 = sockaddr_in()
         ipv4.sin_family = sa_family_t(AF_INET)
         ipv4.sin_port = address.address.sin6_port

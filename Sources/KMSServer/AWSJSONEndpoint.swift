@@ -43,7 +43,10 @@ public final class AWSJSONEndpoint: Sendable {
     }
 
     /// Binds and serves until the returned channel is closed.
-    public func bind(to address: SocketAddress, tls: NIOSSLContext?, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) async throws -> any Channel {
+    public func bind(
+        to address: SocketAddress, tls: NIOSSLContext?,
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) async throws -> any Channel {
         try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -54,33 +57,44 @@ public final class AWSJSONEndpoint: Sendable {
                     if let tls { try operations.addHandler(NIOSSLServerHandler(context: tls)) }
                     try operations.configureHTTPServerPipeline(withErrorHandling: true)
                     try operations.addHandler(IdleStateHandler(readTimeout: self.limits.idleTimeout))
-                    try operations.addHandler(AWSJSONRequestHandler(
-                        endpoint: self, remoteAddress: channel.remoteAddress, secureTransport: tls != nil,
-                        connectionID: self.connectionIDs.wrappingAdd(1, ordering: .relaxed).newValue
-                    ))
+                    try operations.addHandler(
+                        AWSJSONRequestHandler(
+                            endpoint: self, remoteAddress: channel.remoteAddress, secureTransport: tls != nil,
+                            connectionID: self.connectionIDs.wrappingAdd(1, ordering: .relaxed).newValue
+                        ))
                 }
             }
             .bind(to: address).get()
     }
 
     /// One complete request in, its response out. Never throws: every failure is an AWS error body.
-    func respond(to request: SigV4Authenticator.Request, remoteAddress: SocketAddress?, secureTransport: Bool, connectionID: UInt64) async -> AWSJSONResponse {
+    func respond(
+        to request: SigV4Authenticator.Request, remoteAddress: SocketAddress?, secureTransport: Bool,
+        connectionID: UInt64
+    ) async -> AWSJSONResponse {
         let requestID = RequestID.next()
         let target = request.header("x-amz-target") ?? ""
         guard request.method == "POST", SigV4Authenticator.split(request.uri).path == "/" else {
-            return .error(requestID: requestID, status: .notFound, code: "UnknownOperationException", message: "POST / with an X-Amz-Target header is the only request served here")
+            return .error(
+                requestID: requestID, status: .notFound, code: "UnknownOperationException",
+                message: "POST / with an X-Amz-Target header is the only request served here")
         }
-        guard target.hasPrefix("TrentService."), let operation = KMSMethod.awsJSON[String(target.dropFirst("TrentService.".count))],
-              let handler = self.table.handler(for: operation.name)
+        guard target.hasPrefix("TrentService."),
+            let operation = KMSMethod.awsJSON[String(target.dropFirst("TrentService.".count))],
+            let handler = self.table.handler(for: operation.name)
         else {
-            return .error(requestID: requestID, status: .badRequest, code: "UnknownOperationException", message: "Unknown operation \(target.prefix(128))")
+            return .error(
+                requestID: requestID, status: .badRequest, code: "UnknownOperationException",
+                message: "Unknown operation \(target.prefix(128))")
         }
         let identity: RPCIdentity
         do {
             identity = try await self.authenticator.verify(request)
         } catch {
             // The reason may repeat what the client sent (a header, a credential): escaped.
-            var metadata: Logger.Metadata = ["code": "\(error.code.rawValue)", "reason": .untrusted(error.message), "operation": "\(operation.name)"]
+            var metadata: Logger.Metadata = [
+                "code": "\(error.code.rawValue)", "reason": .untrusted(error.message), "operation": "\(operation.name)",
+            ]
             if let remote = remoteAddress?.unmappingIPv4.ipAddress { metadata["remote"] = "\(remote)" }
             self.logger.warning("request refused at authentication", metadata: metadata)
             let status: HTTPResponseStatus = error.code == .missingAuthenticationToken ? .forbidden : .badRequest
@@ -90,11 +104,14 @@ public final class AWSJSONEndpoint: Sendable {
         do {
             payload = try operation.requestFromJSON(Data(request.body))
         } catch {
-            return .error(requestID: requestID, status: .badRequest, code: "SerializationException", message: "\(error)")
+            return .error(
+                requestID: requestID, status: .badRequest, code: "SerializationException", message: "\(error)")
         }
-        let connection = RPCConnectionInfo(id: connectionID, remoteAddress: remoteAddress, secureTransport: secureTransport, identity: identity)
+        let connection = RPCConnectionInfo(
+            id: connectionID, remoteAddress: remoteAddress, secureTransport: secureTransport, identity: identity)
         let context = RPCRequestContext(
-            method: operation.name, requestID: self.requestIDs.wrappingAdd(1, ordering: .relaxed).newValue, connection: connection,
+            method: operation.name, requestID: self.requestIDs.wrappingAdd(1, ordering: .relaxed).newValue,
+            connection: connection,
             externalID: requestID
         )
         do {
@@ -102,7 +119,8 @@ public final class AWSJSONEndpoint: Sendable {
             return AWSJSONResponse(status: .ok, requestID: requestID, body: try operation.responseToJSON(answer))
         } catch {
             let mapped = self.table.mapError(error)
-            return .error(requestID: requestID, status: Self.status(for: mapped.code), code: mapped.code, message: mapped.message)
+            return .error(
+                requestID: requestID, status: Self.status(for: mapped.code), code: mapped.code, message: mapped.message)
         }
     }
 
@@ -123,7 +141,9 @@ struct AWSJSONResponse: Sendable {
 
     static func error(requestID: String, status: HTTPResponseStatus, code: String, message: String) -> AWSJSONResponse {
         let object: [String: String] = ["__type": code, "message": message]
-        let body = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
+        let body =
+            (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]))
+            ?? Data()
         return AWSJSONResponse(status: status, requestID: requestID, body: body)
     }
 }
@@ -159,9 +179,15 @@ final class AWSJSONRequestHandler: ChannelInboundHandler {
             let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
             self.deadline = context.eventLoop.scheduleTask(in: self.endpoint.limits.requestTimeout) {
                 let (handler, context) = loopBound.value
-                handler.send(context: context, .error(requestID: RequestID.next(), status: .requestTimeout, code: "RequestTimeoutException", message: "the request did not arrive in time"), keepAlive: false)
+                handler.send(
+                    context: context,
+                    .error(
+                        requestID: RequestID.next(), status: .requestTimeout, code: "RequestTimeoutException",
+                        message: "the request did not arrive in time"), keepAlive: false)
             }
-            if let length = head.headers.first(name: "content-length").flatMap(Int.init), length > self.endpoint.limits.maxBodyBytes {
+            if let length = head.headers.first(name: "content-length").flatMap(Int.init),
+                length > self.endpoint.limits.maxBodyBytes
+            {
                 self.refuseTooLarge(context: context)
             }
         case .body(var buffer):
@@ -189,7 +215,8 @@ final class AWSJSONRequestHandler: ChannelInboundHandler {
             let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
             let eventLoop = context.eventLoop
             Task {
-                let response = await endpoint.respond(to: request, remoteAddress: remote, secureTransport: secure, connectionID: id)
+                let response = await endpoint.respond(
+                    to: request, remoteAddress: remote, secureTransport: secure, connectionID: id)
                 eventLoop.execute {
                     let (handler, context) = loopBound.value
                     handler.send(context: context, response, keepAlive: keepAlive)
@@ -201,10 +228,12 @@ final class AWSJSONRequestHandler: ChannelInboundHandler {
     private func refuseTooLarge(context: ChannelHandlerContext) {
         self.refused = true
         self.body = []
-        self.send(context: context, .error(
-            requestID: RequestID.next(), status: .payloadTooLarge, code: "SerializationException",
-            message: "the request body exceeds \(self.endpoint.limits.maxBodyBytes) bytes"
-        ), keepAlive: false)
+        self.send(
+            context: context,
+            .error(
+                requestID: RequestID.next(), status: .payloadTooLarge, code: "SerializationException",
+                message: "the request body exceeds \(self.endpoint.limits.maxBodyBytes) bytes"
+            ), keepAlive: false)
     }
 
     private func send(context: ChannelHandlerContext, _ response: AWSJSONResponse, keepAlive: Bool) {
@@ -216,7 +245,9 @@ final class AWSJSONRequestHandler: ChannelInboundHandler {
         headers.add(name: "Content-Type", value: "application/x-amz-json-1.1")
         headers.add(name: "Content-Length", value: "\(response.body.count)")
         if !keepAlive { headers.add(name: "Connection", value: "close") }
-        context.write(Self.wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: response.status, headers: headers))), promise: nil)
+        context.write(
+            Self.wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: response.status, headers: headers))),
+            promise: nil)
         context.write(Self.wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: response.body)))), promise: nil)
         let done = context.writeAndFlush(Self.wrapOutboundOut(.end(nil)))
         if !keepAlive {
@@ -257,7 +288,11 @@ extension AWSJSONEndpoint {
                 case .dnsName:
                     names.append(String(decoding: name.contents, as: UTF8.self))
                 case .ipAddress:
-                    if let ip = try? SocketAddress(packedIPAddress: ByteBuffer(bytes: Array(name.contents)), port: 0).ipAddress { add(ip: ip) }
+                    if let ip = try? SocketAddress(packedIPAddress: ByteBuffer(bytes: Array(name.contents)), port: 0)
+                        .ipAddress
+                    {
+                        add(ip: ip)
+                    }
                 default:
                     break
                 }
@@ -270,8 +305,14 @@ extension AWSJSONEndpoint {
                 if let ip = device.address?.ipAddress { add(ip: ip) }
             }
         } else {
-            if (try? SocketAddress(ipAddress: listenHost, port: 0)) != nil { add(ip: listenHost) } else { names.append(listenHost) }
-            if listenHost == "::1" || listenHost == "localhost" || listenHost.hasPrefix("127.") { names.append("localhost") }
+            if (try? SocketAddress(ipAddress: listenHost, port: 0)) != nil {
+                add(ip: listenHost)
+            } else {
+                names.append(listenHost)
+            }
+            if listenHost == "::1" || listenHost == "localhost" || listenHost.hasPrefix("127.") {
+                names.append("localhost")
+            }
         }
         // A name that is not a valid host (a SAN of another form) is left out, not an error.
         var seen = Set<String>()

@@ -9,7 +9,9 @@ extension KMSService {
     /// A change's record was committed with the change (`changeRecord`): it is chained here, and
     /// the change is answered as done whatever the log does now. Without an audit log (tests of
     /// the service alone) only counts.
-    func audit(_ caller: Caller?, context: RPCRequestContext, operation: String, error: (any Error)?) async throws(KMSError) {
+    func audit(_ caller: Caller?, context: RPCRequestContext, operation: String, error: (any Error)?)
+        async throws(KMSError)
+    {
         let details = caller?.trail.details.withLock { $0 } ?? AuditTrail.Details()
         let made = caller?.trail.pending.withLock { $0 }
         var pending = made.flatMap { $0.committed ? $0 : nil }
@@ -20,20 +22,24 @@ extension KMSService {
         }
         // One log line per refused request; none per successful one at the default level.
         if let error {
-            self.logger.info("request refused", metadata: [
-                "operation": "\(operation)", "code": "\(Self.code(of: error))",
-                "principal": "\(caller?.principalARN ?? context.connection.identity?.principalARN ?? "anonymous")",
-                "key": "\(details.keyARNs.first ?? "")",
-            ])
+            self.logger.info(
+                "request refused",
+                metadata: [
+                    "operation": "\(operation)", "code": "\(Self.code(of: error))",
+                    "principal": "\(caller?.principalARN ?? context.connection.identity?.principalARN ?? "anonymous")",
+                    "key": "\(details.keyARNs.first ?? "")",
+                ])
             if pending != nil {
                 // The change committed (with its record, which says it succeeded) before the
                 // request failed: the record stands, it tells what was done.
-                self.logger.warning("a request failed after its change was committed", metadata: ["operation": "\(operation)"])
+                self.logger.warning(
+                    "a request failed after its change was committed", metadata: ["operation": "\(operation)"])
             }
         }
         func count(failed: Bool) {
             guard let caller else { return }
-            self.usage.count(account: caller.account, keyARN: details.keyARNs.first, operation: operation, failed: failed)
+            self.usage.count(
+                account: caller.account, keyARN: details.keyARNs.first, operation: operation, failed: failed)
         }
         guard let log = self.auditLog else { return count(failed: error != nil) }
         let entry: AuditEntry
@@ -48,7 +54,8 @@ extension KMSService {
                 sourceIP: caller?.sourceIP ?? context.connection.remoteIP,
                 transport: caller?.transport ?? (identity?.method == .signature ? "aws-json" : "binary"),
                 operation: operation, keyARNs: details.keyARNs, alias: details.alias,
-                encryptionContext: details.encryptionContext, grantID: details.grantID, errorCode: error.map(Self.code(of:))
+                encryptionContext: details.encryptionContext, grantID: details.grantID,
+                errorCode: error.map(Self.code(of:))
             )
         }
         let refused = error != nil
@@ -74,9 +81,12 @@ extension KMSService {
             if let existing = pending { return existing.committed ? nil : existing }
             let details = caller.trail.details.withLock { $0 }
             let entry = AuditEntry(
-                time: self.now(), requestID: caller.requestID, principalARN: caller.principalARN, accessKeyID: caller.accessKeyID,
-                sourceIP: caller.sourceIP, transport: caller.transport, operation: caller.operation, keyARNs: details.keyARNs,
-                alias: details.alias, encryptionContext: details.encryptionContext, grantID: details.grantID, errorCode: nil
+                time: self.now(), requestID: caller.requestID, principalARN: caller.principalARN,
+                accessKeyID: caller.accessKeyID,
+                sourceIP: caller.sourceIP, transport: caller.transport, operation: caller.operation,
+                keyARNs: details.keyARNs,
+                alias: details.alias, encryptionContext: details.encryptionContext, grantID: details.grantID,
+                errorCode: nil
             )
             let made = PendingAudit(chain: log.chain, entry: entry)
             pending = made

@@ -32,16 +32,21 @@ extension AuditLog {
     /// than being papered over by new records and checkpoints.
     func continuation(of row: AuditStore.Head) -> AuditStore.Head {
         guard let committed = self.state.withLock({ $0.committed }),
-              row.sequence < committed.sequence || row.checkpoint < committed.checkpoint
+            row.sequence < committed.sequence || row.checkpoint < committed.checkpoint
         else { return row }
-        self.logger.critical("the audit chain's head row is behind what this kmsd wrote: records or checkpoints were deleted behind the service's back; the chain goes on from where it was, so kms audit verify shows the hole", metadata: [
-            "chain": "\(self.chain)", "head_row_sequence": "\(row.sequence)", "written_sequence": "\(committed.sequence)",
-            "head_row_checkpoint": "\(row.checkpoint)", "written_checkpoint": "\(committed.checkpoint)",
-        ])
+        self.logger.critical(
+            "the audit chain's head row is behind what this kmsd wrote: records or checkpoints were deleted behind the service's back; the chain goes on from where it was, so kms audit verify shows the hole",
+            metadata: [
+                "chain": "\(self.chain)", "head_row_sequence": "\(row.sequence)",
+                "written_sequence": "\(committed.sequence)",
+                "head_row_checkpoint": "\(row.checkpoint)", "written_checkpoint": "\(committed.checkpoint)",
+            ])
         var base = row
         if row.sequence < committed.sequence { (base.sequence, base.hash) = (committed.sequence, committed.hash) }
         if row.checkpoint < committed.checkpoint {
-            (base.checkpoint, base.checkpointSequence, base.checkpointMAC) = (committed.checkpoint, committed.checkpointSequence, committed.checkpointMAC)
+            (base.checkpoint, base.checkpointSequence, base.checkpointMAC) = (
+                committed.checkpoint, committed.checkpointSequence, committed.checkpointMAC
+            )
         }
         return base
     }
@@ -50,7 +55,9 @@ extension AuditLog {
     func committed(_ head: AuditStore.Head, checkpointed: Bool) {
         self.state.withLock { state in
             state.head = head
-            if state.committed.map({ head.sequence >= $0.sequence && head.checkpoint >= $0.checkpoint }) ?? true { state.committed = head }
+            if state.committed.map({ head.sequence >= $0.sequence && head.checkpoint >= $0.checkpoint }) ?? true {
+                state.committed = head
+            }
             if checkpointed {
                 state.lastCheckpoint = .now
                 state.checkpointRetry = nil
@@ -70,9 +77,12 @@ extension AuditLog {
         request.checkpoint.previousMac = Data(head.checkpointMAC)
         let asked = request
         do {
-            let response = try await withDeadline(Self.macDeadline) { try await worker.call(WorkerMethod.macAuditCheckpoint, asked) }
+            let response = try await withDeadline(Self.macDeadline) {
+                try await worker.call(WorkerMethod.macAuditCheckpoint, asked)
+            }
             guard let root = UUID(uuidString: response.rootKeyID), response.mac.count == 32 else {
-                throw KMSError.internalFailure("kms-cryptod answered a checkpoint without a root key id or a 32-byte MAC")
+                throw KMSError.internalFailure(
+                    "kms-cryptod answered a checkpoint without a root key id or a 32-byte MAC")
             }
             return AuditStore.Checkpoint(
                 chain: self.chain, number: head.checkpoint + 1, sequence: head.sequence, hash: head.hash,
@@ -81,9 +91,11 @@ extension AuditLog {
         } catch {
             self.metrics.auditCheckpointFailures.increment()
             self.state.withLock { $0.checkpointRetry = .now + Self.checkpointBackoff }
-            self.logger.warning("no audit checkpoint: kms-cryptod did not make one; records are written without one until it does", metadata: [
-                "chain": "\(self.chain)", "error": "\(error)",
-            ])
+            self.logger.warning(
+                "no audit checkpoint: kms-cryptod did not make one; records are written without one until it does",
+                metadata: [
+                    "chain": "\(self.chain)", "error": "\(error)",
+                ])
             return nil
         }
     }
@@ -104,7 +116,10 @@ extension AuditLog {
                 guard let made = await self.makeCheckpoint(of: base) else { return }
                 let head = base.checkpointed(made)
                 let expected = row
-                if try await self.bounded(connection, { try await self.store.checkpoint(made, head: head, expecting: expected, on: connection) }) {
+                if try await self.bounded(
+                    connection,
+                    { try await self.store.checkpoint(made, head: head, expecting: expected, on: connection) })
+                {
                     self.committed(head, checkpointed: true)
                     return
                 }
@@ -113,7 +128,9 @@ extension AuditLog {
         } catch {
             self.state.withLock { $0.head = nil }
             self.metrics.auditCheckpointFailures.increment()
-            self.logger.error("an audit checkpoint could not be stored", metadata: ["chain": "\(self.chain)", "error": "\(String(reflecting: error))"])
+            self.logger.error(
+                "an audit checkpoint could not be stored",
+                metadata: ["chain": "\(self.chain)", "error": "\(String(reflecting: error))"])
         }
     }
 
@@ -141,6 +158,7 @@ extension AuditLog {
             }
             try? await Task.sleep(for: .milliseconds(10))
         }
-        self.logger.warning("kmsd stops before its last audit records were checkpointed", metadata: ["chain": "\(self.chain)"])
+        self.logger.warning(
+            "kmsd stops before its last audit records were checkpointed", metadata: ["chain": "\(self.chain)"])
     }
 }

@@ -24,7 +24,8 @@ extension AuditLog {
     public func admit() throws(KMSError) {
         let refusing = self.state.withLock { $0.refusing }
         if refusing {
-            throw KMSError.internalFailure("the audit log cannot be written at the moment, so nothing was done; retry later")
+            throw KMSError.internalFailure(
+                "the audit log cannot be written at the moment, so nothing was done; retry later")
         }
     }
 
@@ -54,10 +55,13 @@ extension AuditLog {
     func recovered(late: Int) {
         let outage = self.state.withLock { $0.recovered() }
         guard let outage else { return }
-        self.logger.warning("the audit log is written again; the records kept during the outage are committed", metadata: [
-            "chain": "\(self.chain)", "outage": "\(ContinuousClock.now - outage.since)", "failed_commits": "\(outage.failedWrites)",
-            "withheld_results": "\(outage.withheld)", "dropped_refusal_records": "\(outage.dropped)",
-        ])
+        self.logger.warning(
+            "the audit log is written again; the records kept during the outage are committed",
+            metadata: [
+                "chain": "\(self.chain)", "outage": "\(ContinuousClock.now - outage.since)",
+                "failed_commits": "\(outage.failedWrites)",
+                "withheld_results": "\(outage.withheld)", "dropped_refusal_records": "\(outage.dropped)",
+            ])
     }
 
     private func noteWithheld(_ count: Int) {
@@ -68,9 +72,11 @@ extension AuditLog {
 
     private func logOutage(cause: String) {
         self.metrics.auditOutages.increment()
-        self.logger.error("the audit log cannot be written: requests waiting for their records fail, new requests are refused until it can, and the records of what was done are kept and written then", metadata: [
-            "chain": "\(self.chain)", "cause": "\(cause)", "timeout": "\(self.timeout)",
-        ])
+        self.logger.error(
+            "the audit log cannot be written: requests waiting for their records fail, new requests are refused until it can, and the records of what was done are kept and written then",
+            metadata: [
+                "chain": "\(self.chain)", "cause": "\(cause)", "timeout": "\(self.timeout)",
+            ])
     }
 
     /// A few times a second while anything waits: fails the requests whose records wait longer
@@ -88,16 +94,21 @@ extension AuditLog {
             var withheld = 0
             if found.leaseOverdue {
                 self.metrics.auditFailures.increment()
-                self.logger.debug("the audit writer got no database connection in time; trying again with another", metadata: ["chain": "\(self.chain)"])
+                self.logger.debug(
+                    "the audit writer got no database connection in time; trying again with another",
+                    metadata: ["chain": "\(self.chain)"])
             }
-            for waiter in found.late + found.abandoned where waiter.resume(failing: KMSError.Code.internalFailure.rawValue, error: TimedOut()) {
+            for waiter in found.late + found.abandoned
+            where waiter.resume(failing: KMSError.Code.internalFailure.rawValue, error: TimedOut()) {
                 if waiter.pending == nil { withheld += 1 }
             }
             self.noteWithheld(withheld)
             if let connection = found.closeConnection {
                 // A commit that outlasts the timeout is stuck (a stalled connection): closing it
                 // fails the commit, and the records go back to the queue for the next try.
-                self.logger.warning("closing the audit writer's connection: a commit did not finish in time", metadata: ["chain": "\(self.chain)"])
+                self.logger.warning(
+                    "closing the audit writer's connection: a commit did not finish in time",
+                    metadata: ["chain": "\(self.chain)"])
                 connection.close().whenComplete { _ in }
             }
             found.cancelWriter?.cancel()

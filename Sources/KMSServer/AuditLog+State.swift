@@ -66,7 +66,9 @@ extension AuditLog.State {
     /// A batch could not be written: it goes back to the head of the queue, the writer stops,
     /// and the next try waits out a backoff that doubles up to `maximumBackoff`. True when this
     /// failure began an outage. The caller answers the batch's requests.
-    mutating func failed(_ batch: [AuditLog.Waiter], cause: @autoclosure () -> String, now: ContinuousClock.Instant) -> Bool {
+    mutating func failed(_ batch: [AuditLog.Waiter], cause: @autoclosure () -> String, now: ContinuousClock.Instant)
+        -> Bool
+    {
         self.writing = []
         self.writingSince = nil
         self.writerConnection = nil
@@ -129,7 +131,8 @@ extension AuditLog.State {
         }
         // A writer waiting to checkpoint its head is left to do it.
         if let writer = self.idleWriter, self.queue.isEmpty, self.idleCheckpointDue(now: now, timing) == nil,
-           now - self.idleSince >= timing.linger {
+            now - self.idleSince >= timing.linger
+        {
             self.idleWriter = nil
             self.flushing = false
             self.writerTask = nil
@@ -139,7 +142,9 @@ extension AuditLog.State {
             self.outage = AuditLog.Outage(since: now, cause: "records not committed within \(timing.timeout)")
             found.began = self.outage?.cause
         }
-        found.idle = self.queue.isEmpty && self.writing.isEmpty && self.idleWriter == nil && self.retryAt == nil && !found.startWriter
+        found.idle =
+            self.queue.isEmpty && self.writing.isEmpty && self.idleWriter == nil && self.retryAt == nil
+            && !found.startWriter
         if found.idle { self.watching = false }
         return found
     }

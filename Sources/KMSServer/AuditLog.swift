@@ -42,7 +42,8 @@ public final class AuditLog: Sendable {
 
         init(
             _ entry: AuditEntry, pending: PendingAudit?, _ continuation: UnsafeContinuation<Void, any Error>?,
-            enqueued: ContinuousClock.Instant = .now, requestDeadline: ContinuousClock.Instant? = RequestDeadline.current
+            enqueued: ContinuousClock.Instant = .now,
+            requestDeadline: ContinuousClock.Instant? = RequestDeadline.current
         ) {
             self.enqueued = enqueued
             self.requestDeadline = requestDeadline
@@ -161,7 +162,9 @@ public final class AuditLog: Sendable {
     /// A batch brings a checkpoint when the last is this old (zero: every batch); a head left
     /// uncovered when records stop is checkpointed this long after the last checkpoint.
     let checkpointInterval: Duration
-    var timing: Timing { Timing(timeout: self.timeout, checkpointInterval: self.checkpointInterval, checkpoints: self.worker != nil) }
+    var timing: Timing {
+        Timing(timeout: self.timeout, checkpointInterval: self.checkpointInterval, checkpoints: self.worker != nil)
+    }
     static let maximumBatch = 2000
     /// Records of refused requests kept while the log cannot be written; past it they are
     /// dropped (counted). Records of operations that did something are kept beyond it: the
@@ -247,7 +250,9 @@ public final class AuditLog: Sendable {
     func startWriter(checkpointFirst: Bool = false) {
         // The writer serves every request, not the one whose record happened to start it: it
         // must not inherit that request's deadline.
-        let task = Self.detachedFromRequest { Task(executorPreference: self.executor) { await self.drain(checkpointFirst: checkpointFirst) } }
+        let task = Self.detachedFromRequest {
+            Task(executorPreference: self.executor) { await self.drain(checkpointFirst: checkpointFirst) }
+        }
         self.state.withLock { state in
             if state.flushing, state.writerTask == nil { state.writerTask = task }
         }
@@ -263,7 +268,13 @@ public final class AuditLog: Sendable {
         var earlier: [Waiter] = []
         while true {
             let expected: AuditStore.Head
-            if let cached { expected = cached } else { expected = try await self.bounded(connection) { try await self.store.head(of: self.chain, on: connection) } }
+            if let cached {
+                expected = cached
+            } else {
+                expected = try await self.bounded(connection) {
+                    try await self.store.head(of: self.chain, on: connection)
+                }
+            }
             if let attempt = self.state.withLock({ $0.attempted.take() }) {
                 // The head row is what the failed attempt would have made it: the attempt
                 // committed after all (hashes cover every record), so its records are chained.
@@ -271,9 +282,11 @@ public final class AuditLog: Sendable {
                     self.committed(expected, checkpointed: attempt.checkpointed)
                     earlier = batch.filter { attempt.waiters.contains(ObjectIdentifier($0)) }
                     batch.removeAll { attempt.waiters.contains(ObjectIdentifier($0)) }
-                    self.logger.notice("an audit commit reported as failed had committed; its records are not written again", metadata: [
-                        "chain": "\(self.chain)", "records": "\(earlier.count)", "sequence": "\(expected.sequence)",
-                    ])
+                    self.logger.notice(
+                        "an audit commit reported as failed had committed; its records are not written again",
+                        metadata: [
+                            "chain": "\(self.chain)", "records": "\(earlier.count)", "sequence": "\(expected.sequence)",
+                        ])
                     if batch.isEmpty { return earlier }
                     cached = expected
                     continue
@@ -287,7 +300,9 @@ public final class AuditLog: Sendable {
                 let entry = waiter.entry
                 let sequence = previous.sequence + 1
                 let digest = AuditChain.hash(sequence: sequence, entry: entry, previous: previous.hash)
-                records.append(AuditRecord(chain: self.chain, sequence: sequence, entry: entry, previousHash: previous.hash, hash: digest))
+                records.append(
+                    AuditRecord(
+                        chain: self.chain, sequence: sequence, entry: entry, previousHash: previous.hash, hash: digest))
                 previous = (sequence, digest)
             }
             var head = base
@@ -300,12 +315,18 @@ public final class AuditLog: Sendable {
             let pending = batch.compactMap { $0.pending?.id }
             let written: Bool
             do {
-                let sent = records, checkpointSent = checkpoint, headSent = head, pendingSent = pending
+                let sent = records
+                let checkpointSent = checkpoint
+                let headSent = head
+                let pendingSent = pending
                 written = try await self.bounded(connection) {
-                    try await self.store.append(sent, checkpoint: checkpointSent, head: headSent, expecting: expected, pending: pendingSent, on: connection)
+                    try await self.store.append(
+                        sent, checkpoint: checkpointSent, head: headSent, expecting: expected, pending: pendingSent,
+                        on: connection)
                 }
             } catch {
-                let attempt = Attempt(head: head, waiters: Set(batch.map(ObjectIdentifier.init)), checkpointed: checkpoint != nil)
+                let attempt = Attempt(
+                    head: head, waiters: Set(batch.map(ObjectIdentifier.init)), checkpointed: checkpoint != nil)
                 self.state.withLock { state in
                     state.head = nil
                     state.attempted = attempt
@@ -320,7 +341,9 @@ public final class AuditLog: Sendable {
             guard !pending.isEmpty else { continue }
             // Another writer may have chained some of these records from the outbox.
             let asked = pending
-            let still = try await self.bounded(connection) { try await AuditOutbox.stillPending(asked, on: connection, logger: self.logger) }
+            let still = try await self.bounded(connection) {
+                try await AuditOutbox.stillPending(asked, on: connection, logger: self.logger)
+            }
             let chainedElsewhere = batch.filter { $0.pending.map { !still.contains($0.id) } ?? false }
             guard !chainedElsewhere.isEmpty else { continue }
             for waiter in chainedElsewhere { waiter.resume() }
@@ -332,7 +355,9 @@ public final class AuditLog: Sendable {
     /// A statement on the writer's connection, given up after the log's timeout, the connection
     /// closed: postgres-nio never answers a query on a connection that closed under it (a reset
     /// PostgreSQL), and a writer stuck there would keep the log in an outage for good.
-    func bounded<T: Sendable>(_ connection: PostgresConnection, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+    func bounded<T: Sendable>(_ connection: PostgresConnection, _ body: @escaping @Sendable () async throws -> T)
+        async throws -> T
+    {
         do {
             return try await withDeadline(self.timeout, executor: EventLoopTaskExecutor(connection.eventLoop), body)
         } catch let error as DeadlineExceeded {
@@ -390,16 +415,20 @@ public final class AuditLog: Sendable {
             return due
         }
         guard let due else { return }
-        Self.detachedFromRequest { Task {
-            try? await Task.sleep(until: due, clock: .continuous)
-            let writer = self.state.withLock { state -> CheckedContinuation<Wake, Never>? in
-                if state.checkpointTimer == due { state.checkpointTimer = nil }
-                guard state.idleWriter != nil, let dueNow = self.idleCheckpointDue(state), dueNow <= .now else { return nil }
-                defer { state.idleWriter = nil }
-                return state.idleWriter
+        Self.detachedFromRequest {
+            Task {
+                try? await Task.sleep(until: due, clock: .continuous)
+                let writer = self.state.withLock { state -> CheckedContinuation<Wake, Never>? in
+                    if state.checkpointTimer == due { state.checkpointTimer = nil }
+                    guard state.idleWriter != nil, let dueNow = self.idleCheckpointDue(state), dueNow <= .now else {
+                        return nil
+                    }
+                    defer { state.idleWriter = nil }
+                    return state.idleWriter
+                }
+                if let writer { writer.resume(returning: .checkpoint) } else { self.armCheckpointTimer() }
             }
-            if let writer { writer.resume(returning: .checkpoint) } else { self.armCheckpointTimer() }
-        } }
+        }
     }
 
     /// Resumes the idle writer, if one waits, to checkpoint its head.
@@ -508,9 +537,11 @@ public final class AuditLog: Sendable {
                 // Started to checkpoint the head (kmsd stopping, or a checkpoint due when the
                 // held connection had closed), and no connection came.
                 self.metrics.auditCheckpointFailures.increment()
-                self.logger.error("the audit chain's head could not be checkpointed: no database connection", metadata: [
-                    "chain": "\(self.chain)", "error": "\(String(reflecting: error))",
-                ])
+                self.logger.error(
+                    "the audit chain's head could not be checkpointed: no database connection",
+                    metadata: [
+                        "chain": "\(self.chain)", "error": "\(String(reflecting: error))",
+                    ])
             }
             self.failed(batch, error: error)
         }

@@ -1,8 +1,8 @@
 import Foundation
 import KMSCrypto
 import KMSDomain
-import KMSStore
 import KMSRPC
+import KMSStore
 import Logging
 import Synchronization
 
@@ -27,7 +27,8 @@ public final class AuditTrail: Sendable {
             // The edge refuses larger contexts before anything is recorded; this keeps one
             // that slipped past (a new operation) out of the log rather than storing it.
             if let encryptionContext, !encryptionContext.isEmpty, details.encryptionContext == nil,
-               (try? Edge.encryptionContext(encryptionContext)) != nil {
+                (try? Edge.encryptionContext(encryptionContext)) != nil
+            {
                 details.encryptionContext = encryptionContext
             }
         }

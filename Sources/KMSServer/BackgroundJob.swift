@@ -68,7 +68,8 @@ public struct BackgroundJob: Service, CustomStringConvertible {
     let body: @Sendable () async throws -> Void
 
     public init(
-        _ name: String, policy: JobFailurePolicy, clock: ServiceClock = .system, logger: Logger, metrics: ServiceMetrics = ServiceMetrics(),
+        _ name: String, policy: JobFailurePolicy, clock: ServiceClock = .system, logger: Logger,
+        metrics: ServiceMetrics = ServiceMetrics(),
         _ body: @escaping @Sendable () async throws -> Void
     ) {
         self.metrics = metrics
@@ -81,7 +82,8 @@ public struct BackgroundJob: Service, CustomStringConvertible {
 
     /// A service's `run` as a job.
     public init(
-        _ name: String, policy: JobFailurePolicy, clock: ServiceClock = .system, logger: Logger, metrics: ServiceMetrics = ServiceMetrics(),
+        _ name: String, policy: JobFailurePolicy, clock: ServiceClock = .system, logger: Logger,
+        metrics: ServiceMetrics = ServiceMetrics(),
         running service: some Service
     ) {
         self.init(name, policy: policy, clock: clock, logger: logger, metrics: metrics) { try await service.run() }
@@ -92,7 +94,9 @@ public struct BackgroundJob: Service, CustomStringConvertible {
     /// How the ServiceGroup runs it: the job returns only when shut down, and throws only when
     /// the process must end; either way the group then shuts down gracefully.
     public var configuration: ServiceGroupConfiguration.ServiceConfiguration {
-        .init(service: self, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup)
+        .init(
+            service: self, successTerminationBehavior: .gracefullyShutdownGroup,
+            failureTerminationBehavior: .gracefullyShutdownGroup)
     }
 
     private static var stopping: Bool { Task.isShuttingDownGracefully || Task.isCancelled }
@@ -113,18 +117,22 @@ public struct BackgroundJob: Service, CustomStringConvertible {
             }
             self.metrics.backgroundJobFailed(self.name)
             guard var restarts = schedule else {
-                self.logger.critical("background job failed; kmsd stops so that its supervisor restarts it", metadata: [
-                    "job": "\(self.name)", "error": "\(String(reflecting: failure))",
-                ])
+                self.logger.critical(
+                    "background job failed; kmsd stops so that its supervisor restarts it",
+                    metadata: [
+                        "job": "\(self.name)", "error": "\(String(reflecting: failure))",
+                    ])
                 throw BackgroundJobFailed(job: self.name, error: failure)
             }
             let (failures, _) = restarts.failed(afterRunning: self.clock.now - started)
             schedule = restarts
             let delay = restarts.delay()
-            self.logger.error("background job failed; it restarts after a pause", metadata: [
-                "job": "\(self.name)", "error": "\(String(reflecting: failure))",
-                "failures": "\(failures)", "restart_in": "\(delay)",
-            ])
+            self.logger.error(
+                "background job failed; it restarts after a pause",
+                metadata: [
+                    "job": "\(self.name)", "error": "\(String(reflecting: failure))",
+                    "failures": "\(failures)", "restart_in": "\(delay)",
+                ])
             do {
                 try await cancelWhenGracefulShutdown { try await self.clock.sleep(for: delay) }
             } catch {
@@ -136,7 +144,9 @@ public struct BackgroundJob: Service, CustomStringConvertible {
 
     /// Serves until a graceful shutdown, which `close`s; a listener that closed by itself ends
     /// (and its job fails as ended early).
-    static func serve(until closed: @escaping @Sendable () async throws -> Void, close: @escaping @Sendable () async -> Void) async throws {
+    static func serve(
+        until closed: @escaping @Sendable () async throws -> Void, close: @escaping @Sendable () async -> Void
+    ) async throws {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await closed() }
             group.addTask {

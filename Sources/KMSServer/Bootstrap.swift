@@ -47,14 +47,18 @@ public enum Bootstrap {
                 throw KMSError(.alreadyExists, "Principal \(admin.arn) already exists but is not an admin.")
             }
         }
-        _ = try await identities.putPolicy(IdentityPolicyRecord(principalARN: admin.arn, name: "AdministerKMS", document: adminPolicy), audit: nil)
+        _ = try await identities.putPolicy(
+            IdentityPolicyRecord(principalARN: admin.arn, name: "AdministerKMS", document: adminPolicy), audit: nil)
         let worker = try WorkerPool(socketPath: workerSocket, connections: 1, logger: logger)
         defer { Task { await worker.close() } }
         let (key, secret) = try await KMSService.createAccessKey(
-            for: admin, id: nil, secret: nil, identities: identities, worker: worker, now: now, audit: nil, logger: logger,
+            for: admin, id: nil, secret: nil, identities: identities, worker: worker, now: now, audit: nil,
+            logger: logger,
             metrics: ServiceMetrics()
         )
-        logger.notice("bootstrapped the first admin", metadata: ["principal": "\(admin.arn)", "access_key_id": "\(key.accessKeyID)"])
+        logger.notice(
+            "bootstrapped the first admin",
+            metadata: ["principal": "\(admin.arn)", "access_key_id": "\(key.accessKeyID)"])
         return Credentials(principalARN: admin.arn, accessKeyID: key.accessKeyID, secretAccessKey: secret)
     }
 }

@@ -58,7 +58,8 @@ public protocol RequestGate: Sendable {
     /// Returns what allowed it (the key policy, an identity policy, or which grant).
     @discardableResult
     func authorize(
-        _ caller: Caller, action: String, key: CachedKey?, encryptionContext: [String: String]?, conditions: [String: [String]]
+        _ caller: Caller, action: String, key: CachedKey?, encryptionContext: [String: String]?,
+        conditions: [String: [String]]
     ) throws(KMSError) -> KeyAccess.Via
     /// The alias half of CreateAlias, UpdateAlias and DeleteAlias: `action` on the alias ARN.
     func authorizeAlias(_ caller: Caller, action: String, aliasARN: String) throws(KMSError)
@@ -75,12 +76,16 @@ extension RequestGate {
     }
 
     @discardableResult
-    func authorize(_ caller: Caller, action: String, key: CachedKey?, encryptionContext: [String: String]?) throws(KMSError) -> KeyAccess.Via {
+    func authorize(_ caller: Caller, action: String, key: CachedKey?, encryptionContext: [String: String]?)
+        throws(KMSError) -> KeyAccess.Via
+    {
         try self.authorize(caller, action: action, key: key, encryptionContext: encryptionContext, conditions: [:])
     }
 
     @discardableResult
-    func authorize(_ caller: Caller, action: String, key: CachedKey?, conditions: [String: [String]]) throws(KMSError) -> KeyAccess.Via {
+    func authorize(_ caller: Caller, action: String, key: CachedKey?, conditions: [String: [String]]) throws(KMSError)
+        -> KeyAccess.Via
+    {
         try self.authorize(caller, action: action, key: key, encryptionContext: nil, conditions: conditions)
     }
 }
@@ -93,7 +98,8 @@ extension Caller {
         action: String, key: CachedKey?, encryptionContext: [String: String]?, conditions: [String: [String]],
         policiesHaveConditions: Bool, now: Date
     ) -> RequestContext {
-        var context = RequestContext(principalARN: self.principalARN, action: "kms:\(action)", resource: key?.record.arn ?? "*")
+        var context = RequestContext(
+            principalARN: self.principalARN, action: "kms:\(action)", resource: key?.record.arn ?? "*")
         // Condition keys cost a few microseconds to build; policies without conditions read none.
         guard policiesHaveConditions else { return context }
         context.set("aws:PrincipalArn", self.principalARN)

@@ -33,10 +33,14 @@ public struct ChangeListener: Service {
                                 for try await notification in keys { self.cache.invalidateKey(notification.payload) }
                             }
                             group.addTask {
-                                for try await notification in aliases { self.cache.invalidateAlias(notification.payload) }
+                                for try await notification in aliases {
+                                    self.cache.invalidateAlias(notification.payload)
+                                }
                             }
                             group.addTask {
-                                for try await notification in principals { self.cache.invalidatePrincipal(notification.payload) }
+                                for try await notification in principals {
+                                    self.cache.invalidatePrincipal(notification.payload)
+                                }
                             }
                             try await group.next()
                             group.cancelAll()
@@ -45,7 +49,9 @@ public struct ChangeListener: Service {
                 }
             } catch {
                 if Task.isCancelled || Task.isShuttingDownGracefully { break }
-                self.logger.warning("change listener lost its connection; caching is off until it is back", metadata: ["error": "\(String(reflecting: error))"])
+                self.logger.warning(
+                    "change listener lost its connection; caching is off until it is back",
+                    metadata: ["error": "\(String(reflecting: error))"])
             }
             self.cache.setListening(false)
             try? await cancelWhenGracefulShutdown { try await self.clock.sleep(for: .seconds(1)) }

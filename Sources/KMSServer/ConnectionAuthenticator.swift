@@ -19,7 +19,8 @@ public struct ConnectionAuthenticator: Sendable {
     let metrics: ServiceMetrics
 
     public init(
-        scope: ServiceScope, identities: IdentityStore, worker: WorkerPool, allowAnonymous: Bool, cache: KeyCache? = nil, logger: Logger,
+        scope: ServiceScope, identities: IdentityStore, worker: WorkerPool, allowAnonymous: Bool,
+        cache: KeyCache? = nil, logger: Logger,
         metrics: ServiceMetrics = ServiceMetrics()
     ) {
         self.metrics = metrics
@@ -35,17 +36,24 @@ public struct ConnectionAuthenticator: Sendable {
         if attempt.accessKeyID.isEmpty {
             if let principal = attempt.certificatePrincipal {
                 guard try await self.lookup({ try await self.identities.principal(principal) }) != nil else {
-                    throw KMSError(.unrecognizedClient, "The client certificate maps to \(principal), which is not a known principal.")
+                    throw KMSError(
+                        .unrecognizedClient,
+                        "The client certificate maps to \(principal), which is not a known principal.")
                 }
                 return RPCIdentity(principalARN: principal, method: .certificate)
             }
             if self.allowAnonymous {
-                let root = PrincipalRecord.arn(partition: self.scope.partition, account: self.scope.defaultAccount, kind: .root, name: "root")
+                let root = PrincipalRecord.arn(
+                    partition: self.scope.partition, account: self.scope.defaultAccount, kind: .root, name: "root")
                 return RPCIdentity(principalARN: root, method: .anonymous)
             }
-            throw KMSError(.missingAuthenticationToken, "The connection must authenticate with an access key or a client certificate.")
+            throw KMSError(
+                .missingAuthenticationToken,
+                "The connection must authenticate with an access key or a client certificate.")
         }
-        guard AccessKeySecrets.isValidAccessKeyID(attempt.accessKeyID), self.cache?.isUnknownAccessKey(attempt.accessKeyID) != true else {
+        guard AccessKeySecrets.isValidAccessKeyID(attempt.accessKeyID),
+            self.cache?.isUnknownAccessKey(attempt.accessKeyID) != true
+        else {
             throw PolicyGate.invalidToken()
         }
         let found = try await self.lookup { try await self.identities.accessKey(attempt.accessKeyID) }

@@ -20,11 +20,12 @@ func withDeadline<T: Sendable>(
         let work = Task(executorPreference: executor) {
             do { outcome.resume(.success(try await body())) } catch { outcome.resume(.failure(error)) }
         }
-        outcome.arm(Task {
-            try await Task.sleep(for: limit)
-            outcome.resume(.failure(DeadlineExceeded(limit: limit)))
-            work.cancel()
-        })
+        outcome.arm(
+            Task {
+                try await Task.sleep(for: limit)
+                outcome.resume(.failure(DeadlineExceeded(limit: limit)))
+                work.cancel()
+            })
     }
 }
 

@@ -29,7 +29,9 @@ public struct DeletionReaper: Service {
     }
 
     public func run() async throws {
-        await Periodic.rounds(every: self.interval, clock: self.clock, logger: self.logger, failure: "deletion reaper round failed") { try await self.reapOnce() }
+        await Periodic.rounds(
+            every: self.interval, clock: self.clock, logger: self.logger, failure: "deletion reaper round failed"
+        ) { try await self.reapOnce() }
     }
 
     /// One round: returns the ids of the keys deleted. Windows and ValidTo count as passed only
@@ -38,16 +40,19 @@ public struct DeletionReaper: Service {
     public func reapOnce() async throws -> [String] {
         let serviceNow = self.clock.wallNow
         return try await self.client.withTransaction(logger: self.logger) { connection in
-            let lock = try await connection.query("SELECT pg_try_advisory_xact_lock(\(Self.lockKey)), now()", logger: self.logger)
+            let lock = try await connection.query(
+                "SELECT pg_try_advisory_xact_lock(\(Self.lockKey)), now()", logger: self.logger)
             var held = false
             var databaseNow = serviceNow
             for try await (acquired, date) in lock.decode((Bool, Date).self) { (held, databaseNow) = (acquired, date) }
             guard held else { return [] }
             let now = KeySchedule.destructionCutoff(service: serviceNow, database: databaseNow)
             if now < serviceNow.addingTimeInterval(-60) {
-                self.logger.warning("kmsd's clock is ahead of PostgreSQL's: keys and key material are deleted by PostgreSQL's", metadata: [
-                    "kmsd": "\(serviceNow)", "postgresql": "\(databaseNow)",
-                ])
+                self.logger.warning(
+                    "kmsd's clock is ahead of PostgreSQL's: keys and key material are deleted by PostgreSQL's",
+                    metadata: [
+                        "kmsd": "\(serviceNow)", "postgresql": "\(databaseNow)",
+                    ])
             }
             let rows = try await connection.query(
                 """

@@ -17,18 +17,24 @@ enum Edge {
         var total = 0
         for (key, value) in context {
             guard !key.isEmpty else {
-                throw .validation("1 validation error detected: Value at '\(field)' failed to satisfy constraint: Map keys must have length greater than or equal to 1")
+                throw .validation(
+                    "1 validation error detected: Value at '\(field)' failed to satisfy constraint: Map keys must have length greater than or equal to 1"
+                )
             }
             total += key.utf8.count + value.utf8.count
         }
         guard total <= Limits.encryptionContextBytes else {
-            throw .validation("1 validation error detected: Value at '\(field)' failed to satisfy constraint: the encryption context is \(total) bytes; at most \(Limits.encryptionContextBytes) are allowed")
+            throw .validation(
+                "1 validation error detected: Value at '\(field)' failed to satisfy constraint: the encryption context is \(total) bytes; at most \(Limits.encryptionContextBytes) are allowed"
+            )
         }
     }
 
     static func keyID(_ text: String, field: String = "keyId") throws(KMSError) {
         guard (1...2048).contains(text.utf8.count) else {
-            throw .validation("1 validation error detected: Value at '\(field)' failed to satisfy constraint: Member must have length between 1 and 2048")
+            throw .validation(
+                "1 validation error detected: Value at '\(field)' failed to satisfy constraint: Member must have length between 1 and 2048"
+            )
         }
     }
 
@@ -105,8 +111,10 @@ extension KMSGenerateDataKeyPairWithoutPlaintextRequest: EdgeChecked {
 extension KMSCreateGrantRequest: EdgeChecked {
     func checkAtEdge() throws(KMSError) {
         try Edge.keyID(self.keyID)
-        try Edge.encryptionContext(self.constraints.encryptionContextEquals, field: "constraints.encryptionContextEquals")
-        try Edge.encryptionContext(self.constraints.encryptionContextSubset, field: "constraints.encryptionContextSubset")
+        try Edge.encryptionContext(
+            self.constraints.encryptionContextEquals, field: "constraints.encryptionContextEquals")
+        try Edge.encryptionContext(
+            self.constraints.encryptionContextSubset, field: "constraints.encryptionContextSubset")
         try Validation.grantTokens(self.grantTokens)
     }
 }

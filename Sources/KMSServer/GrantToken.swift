@@ -12,8 +12,8 @@ enum GrantToken {
 
     static func grantID(from token: String) -> String? {
         guard token.hasPrefix(prefix), token.utf8.count <= 8192,
-              let data = Data(base64Encoded: String(token.dropFirst(prefix.count))),
-              let id = String(data: data, encoding: .utf8), (1...128).contains(id.utf8.count)
+            let data = Data(base64Encoded: String(token.dropFirst(prefix.count))),
+            let id = String(data: data, encoding: .utf8), (1...128).contains(id.utf8.count)
         else { return nil }
         return id
     }

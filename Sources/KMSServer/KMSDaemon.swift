@@ -83,8 +83,10 @@ public struct KMSDaemon: Service {
     /// `configuration`); the background jobs are added to it once the database is ready.
     /// `metrics` is handed to every part that counts.
     public init(
-        settings: Settings, scope: ServiceScope, client: PostgresClient, group: ServiceGroup, logger: Logger, clock: ServiceClock = .system,
-        metrics: ServiceMetrics = ServiceMetrics(), onListening: @escaping @Sendable (SocketAddress, SocketAddress?) -> Void = { _, _ in }
+        settings: Settings, scope: ServiceScope, client: PostgresClient, group: ServiceGroup, logger: Logger,
+        clock: ServiceClock = .system,
+        metrics: ServiceMetrics = ServiceMetrics(),
+        onListening: @escaping @Sendable (SocketAddress, SocketAddress?) -> Void = { _, _ in }
     ) {
         self.metrics = metrics
         self.group = group
@@ -101,13 +103,16 @@ public struct KMSDaemon: Service {
         let cache = KeyCache(lifetime: self.settings.cacheLifetime, clock: self.clock, metrics: self.metrics)
         let worker = try WorkerPool(
             socketPath: self.settings.workerSocket, connections: self.settings.workerConnections,
-            configuration: self.settings.rpc, timeout: self.settings.workerTimeout, expectedUID: self.settings.workerUID ?? RPCPeerCredentials.ownUID, logger: self.logger,
+            configuration: self.settings.rpc, timeout: self.settings.workerTimeout,
+            expectedUID: self.settings.workerUID ?? RPCPeerCredentials.ownUID, logger: self.logger,
             metrics: self.metrics
         )
         let identities = IdentityStore(client: self.client, logger: self.logger)
         let service = KMSService(
             scope: self.scope, client: self.client, cache: cache, worker: worker,
-            gate: PolicyGate(scope: self.scope, identities: identities, cache: cache, logger: self.logger, clock: self.clock, metrics: self.metrics),
+            gate: PolicyGate(
+                scope: self.scope, identities: identities, cache: cache, logger: self.logger, clock: self.clock,
+                metrics: self.metrics),
             logger: self.logger,
             lastUsageFlushInterval: self.settings.lastUsageFlushInterval,
             usageFlushInterval: self.settings.usageFlushInterval, auditTimeout: self.settings.auditTimeout,
@@ -124,35 +129,46 @@ public struct KMSDaemon: Service {
         )
         let tls = self.settings.tls
         if self.settings.insecureNoAuthentication {
-            self.logger.critical("INSECURE DEVELOPMENT MODE: connections without credentials act as the root of account \(self.scope.defaultAccount). Never run this way with keys that matter.")
+            self.logger.critical(
+                "INSECURE DEVELOPMENT MODE: connections without credentials act as the root of account \(self.scope.defaultAccount). Never run this way with keys that matter."
+            )
         }
-        var authentication = RPCServerAuthentication(anonymousAllowed: self.settings.insecureNoAuthentication) { attempt in
+        var authentication = RPCServerAuthentication(anonymousAllowed: self.settings.insecureNoAuthentication) {
+            attempt in
             try await authenticator.verify(attempt)
         }
         if let tls, tls.clientCAPath != nil {
             authentication.certificatePrincipal = { certificate in tls.principal(for: certificate) }
         }
-        let address = try SocketAddress.makeAddressResolvingHost(self.settings.listenHost, port: self.settings.listenPort)
+        let address = try SocketAddress.makeAddressResolvingHost(
+            self.settings.listenHost, port: self.settings.listenPort)
         let table = service.handlerTable()
         let tlsContext = try tls?.makeContext()
         let server = try await RPCServer.bind(
             to: address, table: table, configuration: self.settings.rpc, logger: self.logger,
             tls: tlsContext, authentication: authentication
         )
-        let awsJSON = try await self.bindAWSJSON(table: table, identities: identities, worker: worker, cache: cache, tls: tlsContext)
+        let awsJSON = try await self.bindAWSJSON(
+            table: table, identities: identities, worker: worker, cache: cache, tls: tlsContext)
         var metricsChannel: (any Channel)?
         if let host = self.settings.metricsHost, let render = self.settings.renderMetrics {
-            metricsChannel = try await MetricsEndpoint.bind(to: try SocketAddress.makeAddressResolvingHost(host, port: self.settings.metricsPort), render: render)
-            self.logger.notice("serving metrics", metadata: ["listen": "\(metricsChannel?.localAddress.map { "\($0)" } ?? "?")"])
+            metricsChannel = try await MetricsEndpoint.bind(
+                to: try SocketAddress.makeAddressResolvingHost(host, port: self.settings.metricsPort), render: render)
+            self.logger.notice(
+                "serving metrics", metadata: ["listen": "\(metricsChannel?.localAddress.map { "\($0)" } ?? "?")"])
         }
         let metricsListener = metricsChannel
         if let address = server.localAddress { self.onListening(address, awsJSON?.localAddress) }
-        self.logger.notice("serving", metadata: [
-            "listen": "\(server.localAddress.map { "\($0)" } ?? "?")",
-            "region": "\(self.scope.defaultRegion)", "account": "\(self.scope.defaultAccount)",
-            "tls": "\(Self.describe(tls))",
-        ])
-        let jobs = self.jobs(service: service, cache: cache, worker: worker, server: server, awsJSON: awsJSON, metricsListener: metricsListener)
+        self.logger.notice(
+            "serving",
+            metadata: [
+                "listen": "\(server.localAddress.map { "\($0)" } ?? "?")",
+                "region": "\(self.scope.defaultRegion)", "account": "\(self.scope.defaultAccount)",
+                "tls": "\(Self.describe(tls))",
+            ])
+        let jobs = self.jobs(
+            service: service, cache: cache, worker: worker, server: server, awsJSON: awsJSON,
+            metricsListener: metricsListener)
         for job in jobs where !Task.isShuttingDownGracefully {
             await self.group.addServiceUnlessShutdown(job.configuration)
         }
@@ -177,12 +193,19 @@ public struct KMSDaemon: Service {
     /// flushers (their loops catch write failures and keep what failed, so one that ends is a
     /// bug; the group's shutdown then still flushes the other and closes the audit log).
     private func jobs(
-        service: KMSService, cache: KeyCache, worker: WorkerPool, server: RPCServer, awsJSON: (any Channel)?, metricsListener: (any Channel)?
+        service: KMSService, cache: KeyCache, worker: WorkerPool, server: RPCServer, awsJSON: (any Channel)?,
+        metricsListener: (any Channel)?
     ) -> [BackgroundJob] {
-        let (client, logger, clock, settings, metrics) = (self.client, self.logger, self.clock, self.settings, self.metrics)
+        let (client, logger, clock, settings, metrics) = (
+            self.client, self.logger, self.clock, self.settings, self.metrics
+        )
         var jobs = [
-            BackgroundJob("last-use flusher", policy: .endProcess, clock: clock, logger: logger, metrics: metrics, running: service.lastUsage),
-            BackgroundJob("usage flusher", policy: .endProcess, clock: clock, logger: logger, metrics: metrics, running: service.usage),
+            BackgroundJob(
+                "last-use flusher", policy: .endProcess, clock: clock, logger: logger, metrics: metrics,
+                running: service.lastUsage),
+            BackgroundJob(
+                "usage flusher", policy: .endProcess, clock: clock, logger: logger, metrics: metrics,
+                running: service.usage),
             BackgroundJob(
                 "change listener", policy: .restartWithBackoff, clock: clock, logger: logger, metrics: metrics,
                 running: ChangeListener(client: client, cache: cache, logger: logger, clock: clock)
@@ -193,48 +216,68 @@ public struct KMSDaemon: Service {
             ),
             BackgroundJob(
                 "rewrap job", policy: .restartWithBackoff, clock: clock, logger: logger, metrics: metrics,
-                running: RewrapJob(client: client, worker: worker, interval: settings.rewrapInterval, logger: logger, clock: clock)
+                running: RewrapJob(
+                    client: client, worker: worker, interval: settings.rewrapInterval, logger: logger, clock: clock)
             ),
             BackgroundJob(
                 "rotation scheduler", policy: .restartWithBackoff, clock: clock, logger: logger, metrics: metrics,
-                running: RotationScheduler(client: client, service: service, interval: settings.rotationInterval, logger: logger, clock: clock)
+                running: RotationScheduler(
+                    client: client, service: service, interval: settings.rotationInterval, logger: logger, clock: clock)
             ),
         ]
         if let metricsListener {
-            jobs.append(BackgroundJob("metrics listener", policy: .endProcess, clock: clock, logger: logger, metrics: metrics) {
-                try await BackgroundJob.serve(until: { try await metricsListener.closeFuture.get() }, close: { try? await metricsListener.close() })
-            })
+            jobs.append(
+                BackgroundJob("metrics listener", policy: .endProcess, clock: clock, logger: logger, metrics: metrics) {
+                    try await BackgroundJob.serve(
+                        until: { try await metricsListener.closeFuture.get() },
+                        close: { try? await metricsListener.close() })
+                })
         }
         if let awsJSON {
-            jobs.append(BackgroundJob("AWS JSON listener", policy: .endProcess, clock: clock, logger: logger, metrics: metrics) {
-                try await BackgroundJob.serve(until: { try await awsJSON.closeFuture.get() }, close: { try? await awsJSON.close() })
-            })
+            jobs.append(
+                BackgroundJob("AWS JSON listener", policy: .endProcess, clock: clock, logger: logger, metrics: metrics)
+                {
+                    try await BackgroundJob.serve(
+                        until: { try await awsJSON.closeFuture.get() }, close: { try? await awsJSON.close() })
+                })
         }
-        jobs.append(BackgroundJob("binary protocol listener", policy: .endProcess, clock: clock, logger: logger, metrics: metrics) {
-            try await BackgroundJob.serve(until: { try await server.channel.closeFuture.get() }, close: { await server.close() })
-        })
+        jobs.append(
+            BackgroundJob(
+                "binary protocol listener", policy: .endProcess, clock: clock, logger: logger, metrics: metrics
+            ) {
+                try await BackgroundJob.serve(
+                    until: { try await server.channel.closeFuture.get() }, close: { await server.close() })
+            })
         return jobs
     }
 
     /// How the process's group runs this service: its end, success or failure, ends the group.
     public var configuration: ServiceGroupConfiguration.ServiceConfiguration {
-        .init(service: self, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup)
+        .init(
+            service: self, successTerminationBehavior: .gracefullyShutdownGroup,
+            failureTerminationBehavior: .gracefullyShutdownGroup)
     }
 
     /// Changes this chain's writer committed with their records before it stopped, without
     /// chaining the records (kmsd killed between the two): their records are chained first.
     private func adoptPendingAuditRecords(into log: AuditLog?) async throws {
         guard let log else { return }
-        let (records, unreadable) = try await AuditOutbox.pending(of: log.chain, client: self.client, logger: self.logger)
+        let (records, unreadable) = try await AuditOutbox.pending(
+            of: log.chain, client: self.client, logger: self.logger)
         if !unreadable.isEmpty {
-            self.logger.critical("audit records committed with their changes cannot be read: they were changed outside the service; they are left in kms_audit_pending", metadata: [
-                "chain": "\(log.chain)", "ids": "\(unreadable.map { $0.uuidString.lowercased() }.joined(separator: ","))",
-            ])
+            self.logger.critical(
+                "audit records committed with their changes cannot be read: they were changed outside the service; they are left in kms_audit_pending",
+                metadata: [
+                    "chain": "\(log.chain)",
+                    "ids": "\(unreadable.map { $0.uuidString.lowercased() }.joined(separator: ","))",
+                ])
         }
         guard !records.isEmpty else { return }
-        self.logger.notice("chaining audit records of changes committed before this kmsd last stopped", metadata: [
-            "chain": "\(log.chain)", "records": "\(records.count)",
-        ])
+        self.logger.notice(
+            "chaining audit records of changes committed before this kmsd last stopped",
+            metadata: [
+                "chain": "\(log.chain)", "records": "\(records.count)",
+            ])
         log.adopt(records)
     }
 
@@ -244,23 +287,32 @@ public struct KMSDaemon: Service {
     }
 
     /// The AWS JSON endpoint, when configured, on the same handlers as the binary protocol.
-    private func bindAWSJSON(table: RPCHandlerTable, identities: IdentityStore, worker: WorkerPool, cache: KeyCache, tls: NIOSSLContext?) async throws -> (any Channel)? {
+    private func bindAWSJSON(
+        table: RPCHandlerTable, identities: IdentityStore, worker: WorkerPool, cache: KeyCache, tls: NIOSSLContext?
+    ) async throws -> (any Channel)? {
         guard let host = self.settings.awsJSONHost else { return nil }
         let hosts = try SigV4.HostNames(
-            self.settings.awsJSONHosts ?? AWSJSONEndpoint.defaultHostNames(listenHost: host, certificatePath: self.settings.tls?.certificatePath)
+            self.settings.awsJSONHosts
+                ?? AWSJSONEndpoint.defaultHostNames(
+                    listenHost: host, certificatePath: self.settings.tls?.certificatePath)
         )
         let endpoint = AWSJSONEndpoint(
             table: table,
             authenticator: SigV4Authenticator(
-                scope: self.scope, hosts: hosts, defaultPort: tls == nil ? 80 : 443, identities: identities, worker: worker, cache: cache,
+                scope: self.scope, hosts: hosts, defaultPort: tls == nil ? 80 : 443, identities: identities,
+                worker: worker, cache: cache,
                 logger: self.logger, now: { [clock = self.clock] in clock.wallNow }, metrics: self.metrics
             ),
             limits: self.settings.awsJSONLimits, logger: self.logger
         )
-        let channel = try await endpoint.bind(to: try SocketAddress.makeAddressResolvingHost(host, port: self.settings.awsJSONPort), tls: tls)
-        self.logger.notice("serving the AWS JSON API", metadata: [
-            "listen": "\(channel.localAddress.map { "\($0)" } ?? "?")", "https": "\(tls != nil)", "hosts": "\(hosts)",
-        ])
+        let channel = try await endpoint.bind(
+            to: try SocketAddress.makeAddressResolvingHost(host, port: self.settings.awsJSONPort), tls: tls)
+        self.logger.notice(
+            "serving the AWS JSON API",
+            metadata: [
+                "listen": "\(channel.localAddress.map { "\($0)" } ?? "?")", "https": "\(tls != nil)",
+                "hosts": "\(hosts)",
+            ])
         return channel
     }
 }

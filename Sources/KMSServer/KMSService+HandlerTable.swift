@@ -16,7 +16,9 @@ extension KMSService {
             table.register(method) { request, context in
                 // Every wait inside the request (a lookup, the worker, its record) gives up by
                 // this deadline, so the caller hears kmsd's answer before its own timeout.
-                try await RequestDeadline.$current.withValue(ContinuousClock.now + self.requestTimeout(for: method.name)) {
+                try await RequestDeadline.$current.withValue(
+                    ContinuousClock.now + self.requestTimeout(for: method.name)
+                ) {
                     let started = ContinuousClock.now
                     var caller: Caller
                     do {
@@ -39,7 +41,9 @@ extension KMSService {
                         try self.auditLog?.admit()
                     } catch {
                         try await self.audit(caller, context: context, operation: method.name, error: error)
-                        self.metrics.request(method.name, result: RPCError(answering: error).code, duration: ContinuousClock.now - started)
+                        self.metrics.request(
+                            method.name, result: RPCError(answering: error).code,
+                            duration: ContinuousClock.now - started)
                         throw error
                     }
                     let response: Response
@@ -47,7 +51,9 @@ extension KMSService {
                         response = try await operation(self)(request, caller)
                     } catch {
                         try await self.audit(caller, context: context, operation: method.name, error: error)
-                        self.metrics.request(method.name, result: RPCError(answering: error).code, duration: ContinuousClock.now - started)
+                        self.metrics.request(
+                            method.name, result: RPCError(answering: error).code,
+                            duration: ContinuousClock.now - started)
                         throw error
                     }
                     // No success is answered before its record is durable.
@@ -123,9 +129,11 @@ extension KMSService {
         serve(AdminMethod.verifyAuditLog) { $0.verifyAuditLog }
         serve(AdminMethod.getUsage) { $0.getUsage }
         for name in KMSMethod.allNames where !table.methods.contains(name) {
-            table.registerUnavailable(name, error: RPCError(
-                code: KMSError.Code.unsupportedOperation.rawValue, message: "\(name) is not implemented yet"
-            ))
+            table.registerUnavailable(
+                name,
+                error: RPCError(
+                    code: KMSError.Code.unsupportedOperation.rawValue, message: "\(name) is not implemented yet"
+                ))
         }
         return table
     }

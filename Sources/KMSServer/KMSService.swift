@@ -76,12 +76,18 @@ public final class KMSService: Sendable {
         self.rotations = RotationStore(client: client, logger: logger)
         self.lastUsageStore = LastUsageStore(client: client, logger: logger)
         self.client = client
-        self.usage = UsageCounter(store: UsageStore(client: client, logger: logger), interval: usageFlushInterval, clock: clock, logger: logger)
-        self.auditLog = audit ? AuditLog(
-            store: AuditStore(client: client, logger: logger), chain: auditChain, timeout: auditTimeout, worker: worker,
-            checkpointInterval: auditCheckpointInterval, logger: logger, metrics: metrics
-        ) : nil
-        self.lastUsage = LastUsageTracker(store: self.lastUsageStore, interval: lastUsageFlushInterval, clock: clock, logger: logger)
+        self.usage = UsageCounter(
+            store: UsageStore(client: client, logger: logger), interval: usageFlushInterval, clock: clock,
+            logger: logger)
+        self.auditLog =
+            audit
+            ? AuditLog(
+                store: AuditStore(client: client, logger: logger), chain: auditChain, timeout: auditTimeout,
+                worker: worker,
+                checkpointInterval: auditCheckpointInterval, logger: logger, metrics: metrics
+            ) : nil
+        self.lastUsage = LastUsageTracker(
+            store: self.lastUsageStore, interval: lastUsageFlushInterval, clock: clock, logger: logger)
         self.cache = cache
         self.worker = worker
         self.gate = gate
@@ -130,7 +136,9 @@ func storeCall<T: Sendable>(
 
 extension KMSService {
     /// New key material for a key, wrapped by kms-cryptod, as it will be stored.
-    func generateMaterial(keyID: String, keyARN: String, spec: KeySpec = .symmetricDefault) async throws(KMSError) -> StoredMaterial {
+    func generateMaterial(keyID: String, keyARN: String, spec: KeySpec = .symmetricDefault) async throws(KMSError)
+        -> StoredMaterial
+    {
         var generate = WorkerGenerateKeyMaterialRequest()
         generate.keyID = keyID
         generate.keyArn = keyARN
@@ -145,7 +153,8 @@ extension KMSService {
             throw KMSError.internalFailure("the crypto worker named an invalid root key")
         }
         return StoredMaterial(
-            materialID: Array(generated.material.materialID), wrapped: Array(generated.material.wrapped), rootKeyID: rootKeyID
+            materialID: Array(generated.material.materialID), wrapped: Array(generated.material.wrapped),
+            rootKeyID: rootKeyID
         )
     }
 }

@@ -23,7 +23,10 @@ public struct CachedKey: Sendable {
     /// alias that names it.
     public var pendingAWSManagedAlias: String?
 
-    public init(record: KeyRecord, materials: [StoredMaterial], grants: [GrantRecord] = [], aliases: [String] = [], tags: [String: String] = [:]) {
+    public init(
+        record: KeyRecord, materials: [StoredMaterial], grants: [GrantRecord] = [], aliases: [String] = [],
+        tags: [String: String] = [:]
+    ) {
         self.record = record
         self.aliases = aliases
         self.tags = tags
@@ -60,7 +63,8 @@ public struct CachedKey: Sendable {
     static func rule(_ grant: GrantRecord) -> KeyAccess.GrantRule {
         KeyAccess.GrantRule(
             id: grant.grantID, granteePrincipal: grant.granteePrincipal, operations: Set(grant.operations),
-            encryptionContextEquals: grant.encryptionContextEquals, encryptionContextSubset: grant.encryptionContextSubset
+            encryptionContextEquals: grant.encryptionContextEquals,
+            encryptionContextSubset: grant.encryptionContextSubset
         )
     }
 }
@@ -96,7 +100,9 @@ struct KeyCacheState: Sendable {
     static let unknownCapacity = 10_000
 
     /// The live entry of `table` under `id` at `now`.
-    func lookup<Value>(_ table: KeyPath<KeyCacheState, [String: Entry<Value>]>, _ id: String, at now: ContinuousClock.Instant) -> Value? {
+    func lookup<Value>(
+        _ table: KeyPath<KeyCacheState, [String: Entry<Value>]>, _ id: String, at now: ContinuousClock.Instant
+    ) -> Value? {
         guard let entry = self[keyPath: table][id], entry.expires > now else { return nil }
         return entry.value
     }
@@ -132,7 +138,9 @@ struct KeyCacheState: Sendable {
     /// Only while changes are heard: an access key created meanwhile must work at once.
     mutating func rememberUnknownAccessKey(_ id: String, at now: ContinuousClock.Instant) {
         guard self.listening else { return }
-        if self.unknownAccessKeys.count >= Self.unknownCapacity { self.unknownAccessKeys.removeAll(keepingCapacity: true) }
+        if self.unknownAccessKeys.count >= Self.unknownCapacity {
+            self.unknownAccessKeys.removeAll(keepingCapacity: true)
+        }
         self.unknownAccessKeys[id] = now + self.lifetime
     }
 
@@ -181,7 +189,10 @@ public final class KeyCache: Sendable {
     private let clock: ServiceClock
     private let metrics: ServiceMetrics
 
-    public init(lifetime: Duration = .seconds(30), capacity: Int = 100_000, clock: ServiceClock = .system, metrics: ServiceMetrics = ServiceMetrics()) {
+    public init(
+        lifetime: Duration = .seconds(30), capacity: Int = 100_000, clock: ServiceClock = .system,
+        metrics: ServiceMetrics = ServiceMetrics()
+    ) {
         self.state = Mutex(KeyCacheState(lifetime: lifetime, capacity: capacity))
         self.clock = clock
         self.metrics = metrics

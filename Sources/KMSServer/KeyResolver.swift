@@ -12,14 +12,17 @@ extension KMSService {
     /// gets a provisional key (nothing written) that `authorizedUse` creates once the caller
     /// is authorized; everywhere else such an alias is simply not found until it exists.
     func resolve(
-        _ text: String, for caller: Caller, accepting accepted: KeyReference.Accepted = .keyOrAlias, field: String = "keyId",
+        _ text: String, for caller: Caller, accepting accepted: KeyReference.Accepted = .keyOrAlias,
+        field: String = "keyId",
         creatingAWSManaged: Bool = false
     ) async throws(KMSError) -> CachedKey {
         let reference = try KeyReference.parse(text, accepting: accepted, field: field)
         switch reference {
         case .keyID(let id):
             let key = try await self.loadKey(id, named: text)
-            guard key.record.account == caller.account, key.record.region == caller.region else { throw Self.notFound(text) }
+            guard key.record.account == caller.account, key.record.region == caller.region else {
+                throw Self.notFound(text)
+            }
             return key
         case .keyARN(let arn):
             try self.checkScope(arn, caller: caller, text: text)
@@ -55,23 +58,28 @@ extension KMSService {
         conditions: [String: [String]] = [:]
     ) async throws(KMSError) -> CachedKey {
         guard let alias = key.pendingAWSManagedAlias else {
-            try self.gate.authorize(caller, action: action, key: key, encryptionContext: encryptionContext, conditions: conditions)
+            try self.gate.authorize(
+                caller, action: action, key: key, encryptionContext: encryptionContext, conditions: conditions)
             return key
         }
         do {
-            try self.gate.authorize(caller, action: action, key: key, encryptionContext: encryptionContext, conditions: conditions)
+            try self.gate.authorize(
+                caller, action: action, key: key, encryptionContext: encryptionContext, conditions: conditions)
         } catch {
             // The provisional key never existed: neither the answer nor the record names it.
             caller.trail.forget(keyARN: key.record.arn)
             let aliasARN = self.scope.aliasARN(account: key.record.account, region: key.record.region, name: alias)
-            throw KMSError(.accessDenied, "User: \(caller.principalARN) is not authorized to perform: kms:\(action) on resource: \(aliasARN)")
+            throw KMSError(
+                .accessDenied,
+                "User: \(caller.principalARN) is not authorized to perform: kms:\(action) on resource: \(aliasARN)")
         }
         caller.trail.forget(keyARN: key.record.arn)
         var created = try await self.createAWSManagedKey(key)
         created.requestAlias = alias
         // Judged again against the stored key (another request or kmsd may have created it
         // first), which also puts the real key in the request's record.
-        try self.gate.authorize(caller, action: action, key: created, encryptionContext: encryptionContext, conditions: conditions)
+        try self.gate.authorize(
+            caller, action: action, key: created, encryptionContext: encryptionContext, conditions: conditions)
         return created
     }
 
@@ -79,20 +87,26 @@ extension KMSService {
     func loadKey(_ keyID: String, named text: String) async throws(KMSError) -> CachedKey {
         if let cached = self.cache.key(keyID) { return cached }
         let generation = self.cache.generation
-        guard let key = try await self.keyLoads.key(keyID, generation: generation, { () async throws(KMSError) -> CachedKey? in
-            guard let (record, materials) = try await self.store({ try await self.keys.fetch(keyID: keyID) }) else { return nil }
-            let grants = try await self.store { try await self.grants.forKey(keyID) }
-            let aliases = try await self.store {
-                try await self.aliases.list(account: record.account, region: record.region, keyID: keyID, after: nil, limit: 1000)
-            }
-            let tags = try await self.store { try await self.rotations.tags(keyID: keyID) }
-            let key = CachedKey(
-                record: record, materials: materials, grants: grants, aliases: aliases.map(\.name),
-                tags: Dictionary(tags.map { ($0.key, $0.value) }, uniquingKeysWith: { first, _ in first })
-            )
-            self.cache.store(key, loadedAt: generation)
-            return key
-        }) else {
+        guard
+            let key = try await self.keyLoads.key(
+                keyID, generation: generation,
+                { () async throws(KMSError) -> CachedKey? in
+                    guard let (record, materials) = try await self.store({ try await self.keys.fetch(keyID: keyID) })
+                    else { return nil }
+                    let grants = try await self.store { try await self.grants.forKey(keyID) }
+                    let aliases = try await self.store {
+                        try await self.aliases.list(
+                            account: record.account, region: record.region, keyID: keyID, after: nil, limit: 1000)
+                    }
+                    let tags = try await self.store { try await self.rotations.tags(keyID: keyID) }
+                    let key = CachedKey(
+                        record: record, materials: materials, grants: grants, aliases: aliases.map(\.name),
+                        tags: Dictionary(tags.map { ($0.key, $0.value) }, uniquingKeysWith: { first, _ in first })
+                    )
+                    self.cache.store(key, loadedAt: generation)
+                    return key
+                })
+        else {
             throw Self.notFound(text)
         }
         return key
@@ -131,21 +145,27 @@ extension KMSService {
             return try await self.loadKey(target, named: text)
         }
         let generation = self.cache.generation
-        if let alias = try await self.store({ try await self.aliases.find(account: account, region: region, name: name) }) {
+        if let alias = try await self.store({
+            try await self.aliases.find(account: account, region: region, name: name)
+        }) {
             self.cache.storeAlias(aliasKey, target: alias.targetKeyID, loadedAt: generation)
             return try await self.loadKey(alias.targetKeyID, named: text)
         }
         // alias/aws/<service> names the AWS managed key of a real AWS service, which appears on
         // first use: only the caller's own account and region, and only once authorized.
         if creatingAWSManaged, account == caller.account, region == caller.region,
-           let service = AWSManagedServices.service(ofAlias: name) {
+            let service = AWSManagedServices.service(ofAlias: name)
+        {
             return self.provisionalAWSManagedKey(account: account, region: region, aliasName: name, service: service)
         }
-        throw KMSError(.notFound, "Alias \(self.scope.aliasARN(account: account, region: region, name: name)) is not found.")
+        throw KMSError(
+            .notFound, "Alias \(self.scope.aliasARN(account: account, region: region, name: name)) is not found.")
     }
 
     private func checkScope(_ arn: KMSResourceARN, caller: Caller, text: String) throws(KMSError) {
-        guard arn.partition == self.scope.partition, arn.region == caller.region, self.scope.regions.contains(arn.region) else {
+        guard arn.partition == self.scope.partition, arn.region == caller.region,
+            self.scope.regions.contains(arn.region)
+        else {
             throw Self.notFound(text)
         }
     }

@@ -20,7 +20,10 @@ public final class LastUsageTracker: Service, Sendable {
     }
 
     /// `write` stores a batch (a test's fake in unit tests).
-    init(interval: Duration, clock: ServiceClock, logger: Logger, write: @escaping @Sendable ([String: KeyUsageRecord]) async throws -> Void) {
+    init(
+        interval: Duration, clock: ServiceClock, logger: Logger,
+        write: @escaping @Sendable ([String: KeyUsageRecord]) async throws -> Void
+    ) {
         self.write = write
         self.interval = interval
         self.clock = clock
@@ -50,7 +53,9 @@ public final class LastUsageTracker: Service, Sendable {
         do {
             try await self.write(batch)
         } catch {
-            self.logger.warning("writing key last use failed; retrying next round", metadata: ["keys": "\(batch.count)", "error": "\(String(reflecting: error))"])
+            self.logger.warning(
+                "writing key last use failed; retrying next round",
+                metadata: ["keys": "\(batch.count)", "error": "\(String(reflecting: error))"])
             self.buffer.withLock { $0.writeFailed(batch) }
         }
     }

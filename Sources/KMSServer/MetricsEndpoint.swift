@@ -5,7 +5,9 @@ import NIOPosix
 /// GET /metrics on its own listener, for Prometheus to scrape. `render` produces the body
 /// (kmsd passes its Prometheus registry's text exposition).
 public enum MetricsEndpoint {
-    public static func bind(to address: SocketAddress, render: @escaping @Sendable () -> [UInt8]) async throws -> any Channel {
+    public static func bind(to address: SocketAddress, render: @escaping @Sendable () -> [UInt8]) async throws
+        -> any Channel
+    {
         try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
@@ -38,7 +40,10 @@ public enum MetricsEndpoint {
                 var headers = HTTPHeaders()
                 headers.add(name: "Content-Type", value: found ? "text/plain; version=0.0.4" : "text/plain")
                 headers.add(name: "Content-Length", value: "\(body.count)")
-                context.write(Self.wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: found ? .ok : .notFound, headers: headers))), promise: nil)
+                context.write(
+                    Self.wrapOutboundOut(
+                        .head(HTTPResponseHead(version: .http1_1, status: found ? .ok : .notFound, headers: headers))),
+                    promise: nil)
                 context.write(Self.wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: body)))), promise: nil)
                 context.writeAndFlush(Self.wrapOutboundOut(.end(nil)), promise: nil)
                 self.head = nil

@@ -37,7 +37,8 @@ enum Periodic {
     /// Runs `round` at once and then `interval` after each round ends; a failed round is logged
     /// and the next one tries again.
     static func rounds(
-        every interval: Duration, clock: ServiceClock, logger: Logger, failure: Logger.Message, _ round: () async throws -> Void
+        every interval: Duration, clock: ServiceClock, logger: Logger, failure: Logger.Message,
+        _ round: () async throws -> Void
     ) async {
         var schedule = RoundSchedule(interval: interval, firstAt: clock.now)
         while !Self.stopping {
@@ -53,7 +54,9 @@ enum Periodic {
     }
 
     /// Runs `flush` `interval` after the last flush ended, and once more at shutdown.
-    static func flushes(every interval: Duration, clock: ServiceClock, _ flush: @escaping @Sendable () async -> Void) async {
+    static func flushes(every interval: Duration, clock: ServiceClock, _ flush: @escaping @Sendable () async -> Void)
+        async
+    {
         var schedule = RoundSchedule(interval: interval, firstAt: clock.now + interval)
         while !Self.stopping {
             guard await Self.wait(until: schedule.next, on: clock) else { break }

@@ -18,7 +18,9 @@ public struct CachedPrincipal: Sendable {
         self.record = record
         // Policies are validated before they are stored. One that no longer parses (a newer
         // grammar, a hand-edited row) denies everything: dropping it could drop its Deny.
-        self.policies = policies.map { (try? PolicyDocument.parse($0.document, kind: .identity)) ?? StoredPolicy.denyAllIdentity }
+        self.policies = policies.map {
+            (try? PolicyDocument.parse($0.document, kind: .identity)) ?? StoredPolicy.denyAllIdentity
+        }
         self.activeAccessKeys = Set(accessKeys.filter { $0.status == .active }.map(\.accessKeyID))
         self.policiesHaveConditions = self.policies.contains(where: \.hasConditions)
     }
@@ -61,7 +63,8 @@ public struct PolicyGate: RequestGate {
         if identity.method == .anonymous {
             // Insecure development mode only: the default account's root, with admin rights.
             return Caller(
-                account: self.scope.defaultAccount, region: self.scope.defaultRegion, principalARN: identity.principalARN,
+                account: self.scope.defaultAccount, region: self.scope.defaultRegion,
+                principalARN: identity.principalARN,
                 isAdmin: true, sourceIP: sourceIP, secureTransport: connection.secureTransport
             )
         }
@@ -70,7 +73,8 @@ public struct PolicyGate: RequestGate {
             throw Self.invalidToken()
         }
         return Caller(
-            account: principal.record.accountID, region: identity.region ?? self.scope.defaultRegion, principalARN: principal.arn,
+            account: principal.record.accountID, region: identity.region ?? self.scope.defaultRegion,
+            principalARN: principal.arn,
             accessKeyID: identity.accessKeyID, isAdmin: principal.record.isAdmin,
             identityPolicies: principal.record.kind == .root ? [] : principal.policies,
             sourceIP: sourceIP, secureTransport: connection.secureTransport,
@@ -94,9 +98,11 @@ public struct PolicyGate: RequestGate {
 
     @discardableResult
     public func authorize(
-        _ caller: Caller, action: String, key: CachedKey?, encryptionContext: [String: String]?, conditions: [String: [String]]
+        _ caller: Caller, action: String, key: CachedKey?, encryptionContext: [String: String]?,
+        conditions: [String: [String]]
     ) throws(KMSError) -> KeyAccess.Via {
-        let hasConditions = (key?.policy.hasConditions ?? false) || caller.identityPolicies.contains(where: \.hasConditions)
+        let hasConditions =
+            (key?.policy.hasConditions ?? false) || caller.identityPolicies.contains(where: \.hasConditions)
         let context = caller.requestContext(
             action: action, key: key, encryptionContext: encryptionContext, conditions: conditions,
             policiesHaveConditions: hasConditions || !conditions.isEmpty, now: self.clock.wallNow
@@ -113,7 +119,10 @@ public struct PolicyGate: RequestGate {
         if key.record.account != caller.account, !Self.crossAccountActions.contains(action) {
             // AWS: permissions for other operations have no effect across accounts, whatever
             // the key policy and the caller's identity policies say.
-            throw KMSError(.accessDenied, "User: \(caller.principalARN) is not authorized to perform: kms:\(action) on resource: \(key.record.arn) because kms:\(action) cannot be used on a key of another account")
+            throw KMSError(
+                .accessDenied,
+                "User: \(caller.principalARN) is not authorized to perform: kms:\(action) on resource: \(key.record.arn) because kms:\(action) cannot be used on a key of another account"
+            )
         }
         let decision = KeyAccess.decide(
             context, principalAccount: caller.account, keyAccount: key.record.account,
@@ -133,9 +142,11 @@ public struct PolicyGate: RequestGate {
     /// the key policy and the caller's identity policies both allow it. Every other operation
     /// is refused across accounts.
     static let crossAccountActions: Set<String> = [
-        "CreateGrant", "Decrypt", "DescribeKey", "DeriveSharedSecret", "Encrypt", "GenerateDataKey", "GenerateDataKeyPair",
+        "CreateGrant", "Decrypt", "DescribeKey", "DeriveSharedSecret", "Encrypt", "GenerateDataKey",
+        "GenerateDataKeyPair",
         "GenerateDataKeyPairWithoutPlaintext", "GenerateDataKeyWithoutPlaintext", "GenerateMac", "GetKeyRotationStatus",
-        "GetPublicKey", "ListGrants", "ReEncryptFrom", "ReEncryptTo", "RetireGrant", "RevokeGrant", "Sign", "Verify", "VerifyMac",
+        "GetPublicKey", "ListGrants", "ReEncryptFrom", "ReEncryptTo", "RetireGrant", "RevokeGrant", "Sign", "Verify",
+        "VerifyMac",
     ]
 
     /// An alias is an IAM resource of its own: CreateAlias, UpdateAlias and DeleteAlias need
@@ -144,7 +155,8 @@ public struct PolicyGate: RequestGate {
     public func authorizeAlias(_ caller: Caller, action: String, aliasARN: String) throws(KMSError) {
         let hasConditions = caller.identityPolicies.contains(where: \.hasConditions)
         var context = caller.requestContext(
-            action: action, key: nil, encryptionContext: nil, conditions: [:], policiesHaveConditions: hasConditions, now: self.clock.wallNow
+            action: action, key: nil, encryptionContext: nil, conditions: [:], policiesHaveConditions: hasConditions,
+            now: self.clock.wallNow
         )
         context.resource = aliasARN
         if case .denied(let message) = Self.decideWithoutKey(context, caller: caller) {
@@ -157,12 +169,14 @@ public struct PolicyGate: RequestGate {
     /// key (an account root has it implicitly); an explicit deny in either kind of policy wins.
     public func authorizeByIdentity(_ caller: Caller, action: String, key: CachedKey) throws(KMSError) {
         caller.trail.note(key: key, encryptionContext: nil)
-        let subject = "User: \(caller.principalARN) is not authorized to perform: kms:\(action) on resource: \(key.record.arn)"
+        let subject =
+            "User: \(caller.principalARN) is not authorized to perform: kms:\(action) on resource: \(key.record.arn)"
         if self.explicitlyDenies(caller, action: action, key: key) {
             throw KMSError(.accessDenied, "\(subject) with an explicit deny")
         }
         guard caller.account == key.record.account else {
-            throw KMSError(.accessDenied, "\(subject): only principals of the key's account may be allowed it by policy")
+            throw KMSError(
+                .accessDenied, "\(subject): only principals of the key's account may be allowed it by policy")
         }
         var context = caller.requestContext(
             action: action, key: key, encryptionContext: nil, conditions: [:],
@@ -179,7 +193,8 @@ public struct PolicyGate: RequestGate {
     public func explicitlyDenies(_ caller: Caller, action: String, key: CachedKey) -> Bool {
         let hasConditions = key.policy.hasConditions || caller.identityPolicies.contains(where: \.hasConditions)
         let context = caller.requestContext(
-            action: action, key: key, encryptionContext: nil, conditions: [:], policiesHaveConditions: hasConditions, now: self.clock.wallNow
+            action: action, key: key, encryptionContext: nil, conditions: [:], policiesHaveConditions: hasConditions,
+            now: self.clock.wallNow
         )
         if case .explicitDeny = key.policy.evaluate(context) { return true }
         return caller.identityPolicies.contains {
@@ -189,7 +204,8 @@ public struct PolicyGate: RequestGate {
     }
 
     static func decideWithoutKey(_ context: RequestContext, caller: Caller) -> KeyAccess.Decision {
-        let subject = "User: \(context.principalARN) is not authorized to perform: \(context.action) on resource: \(context.resource)"
+        let subject =
+            "User: \(context.principalARN) is not authorized to perform: \(context.action) on resource: \(context.resource)"
         var allowed = caller.isAccountRoot
         for policy in caller.identityPolicies {
             switch policy.evaluate(context) {
@@ -198,6 +214,8 @@ public struct PolicyGate: RequestGate {
             case .notApplicable: break
             }
         }
-        return allowed ? .allowed(.identityPolicy) : .denied(message: "\(subject) because no identity-based policy allows the \(context.action) action")
+        return allowed
+            ? .allowed(.identityPolicy)
+            : .denied(message: "\(subject) because no identity-based policy allows the \(context.action) action")
     }
 }

@@ -27,14 +27,20 @@ extension KMSKeyMetadata {
         self.keyManager = KMSKeyManager(awsName: key.manager.rawValue) ?? .unspecified
         self.keySpec = KMSKeySpec(awsName: key.spec.rawValue) ?? .unspecified
         self.customerMasterKeySpec = KMSCustomerMasterKeySpec(awsName: key.spec.rawValue) ?? .unspecified
-        self.encryptionAlgorithms = key.encryptionAlgorithms.compactMap { KMSEncryptionAlgorithmSpec(awsName: $0.rawValue) }
+        self.encryptionAlgorithms = key.encryptionAlgorithms.compactMap {
+            KMSEncryptionAlgorithmSpec(awsName: $0.rawValue)
+        }
         self.signingAlgorithms = key.signingAlgorithms.compactMap { KMSSigningAlgorithmSpec(awsName: $0.rawValue) }
         self.macAlgorithms = key.macAlgorithms.compactMap { KMSMacAlgorithmSpec(awsName: $0.rawValue) }
-        self.keyAgreementAlgorithms = key.keyAgreementAlgorithms.compactMap { KMSKeyAgreementAlgorithmSpec(awsName: $0.rawValue) }
+        self.keyAgreementAlgorithms = key.keyAgreementAlgorithms.compactMap {
+            KMSKeyAgreementAlgorithmSpec(awsName: $0.rawValue)
+        }
         self.multiRegion = false
         if key.hasMaterial { self.currentKeyMaterialID = Hex.encode(key.currentMaterialID) }
         if let validTo = key.validTo { self.validTo = Google_Protobuf_Timestamp(date: validTo) }
-        if let model = key.expirationModel { self.expirationModel = KMSExpirationModel(awsName: model.rawValue) ?? .unspecified }
+        if let model = key.expirationModel {
+            self.expirationModel = KMSExpirationModel(awsName: model.rawValue) ?? .unspecified
+        }
     }
 }
 
@@ -62,7 +68,9 @@ enum Marker {
         guard let marker, !marker.isEmpty else { return nil }
         var text = marker.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
         while text.count % 4 != 0 { text += "=" }
-        guard marker.utf8.count <= 1024, let data = Data(base64Encoded: text), let value = String(data: data, encoding: .utf8) else {
+        guard marker.utf8.count <= 1024, let data = Data(base64Encoded: text),
+            let value = String(data: data, encoding: .utf8)
+        else {
             throw KMSError(.invalidMarker, "The marker is not one this service issued.")
         }
         return value

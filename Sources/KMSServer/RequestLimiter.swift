@@ -49,7 +49,9 @@ public final class RequestLimiter: Sendable {
             let admitted = bucket.tokens >= 1
             if admitted { bucket.tokens -= 1 }
             if buckets[name] == nil, buckets.count >= capacity {
-                buckets = buckets.filter { Self.seconds(now - $0.value.updated) * rate.perSecond + $0.value.tokens < rate.burst }
+                buckets = buckets.filter {
+                    Self.seconds(now - $0.value.updated) * rate.perSecond + $0.value.tokens < rate.burst
+                }
                 if buckets.count >= capacity { buckets.removeAll(keepingCapacity: true) }
             }
             buckets[name] = bucket

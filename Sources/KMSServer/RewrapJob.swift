@@ -23,7 +23,9 @@ public struct RewrapJob: Service {
     let logger: Logger
     let clock: ServiceClock
 
-    public init(client: PostgresClient, worker: WorkerPool, interval: Duration, logger: Logger, clock: ServiceClock = .system) {
+    public init(
+        client: PostgresClient, worker: WorkerPool, interval: Duration, logger: Logger, clock: ServiceClock = .system
+    ) {
         self.clock = clock
         self.client = client
         self.store = RewrapStore(client: client, logger: logger)
@@ -33,7 +35,10 @@ public struct RewrapJob: Service {
     }
 
     public func run() async throws {
-        await Periodic.rounds(every: self.interval, clock: self.clock, logger: self.logger, failure: "re-wrap round failed; it resumes next round") {
+        await Periodic.rounds(
+            every: self.interval, clock: self.clock, logger: self.logger,
+            failure: "re-wrap round failed; it resumes next round"
+        ) {
             try await self.roundOnce()
         }
     }
@@ -46,14 +51,17 @@ public struct RewrapJob: Service {
     }
 
     private func work(on job: RewrapStore.Job) async throws {
-        let rootKeys = try await self.worker.call(WorkerMethod.describe, WorkerDescribeRequest()).rootKeyIds.compactMap(UUID.init(uuidString:))
+        let rootKeys = try await self.worker.call(WorkerMethod.describe, WorkerDescribeRequest()).rootKeyIds.compactMap(
+            UUID.init(uuidString:))
         guard let newest = rootKeys.first else { return }
         let usage = try await self.store.usage()
         let missing = usage.keys.filter { !rootKeys.contains($0) }
         let unavailable = missing.reduce(Int64(0)) { $0 + (usage[$1]?.materials ?? 0) + (usage[$1]?.secrets ?? 0) }
-        self.logger.notice("re-wrapping under the newest root key", metadata: [
-            "job": "\(job.id)", "root_key": "\(newest)", "unavailable": "\(unavailable)",
-        ])
+        self.logger.notice(
+            "re-wrapping under the newest root key",
+            metadata: [
+                "job": "\(job.id)", "root_key": "\(newest)", "unavailable": "\(unavailable)",
+            ])
         while !Task.isCancelled {
             var done: Int64 = 0
             for row in try await self.store.materials(notUnder: newest, skipping: missing, limit: Self.batchSize) {
@@ -64,7 +72,9 @@ public struct RewrapJob: Service {
                 request.key.material.wrapped = Data(row.wrapped)
                 let answer = try await self.worker.call(WorkerMethod.rewrapKeyMaterial, request)
                 guard let root = UUID(uuidString: answer.rootKeyID) else { continue }
-                if try await self.store.replaceMaterial(row, wrapped: Array(answer.wrapped), rootKeyID: root) { done += 1 }
+                if try await self.store.replaceMaterial(row, wrapped: Array(answer.wrapped), rootKeyID: root) {
+                    done += 1
+                }
             }
             for row in try await self.store.secrets(notUnder: newest, skipping: missing, limit: Self.batchSize) {
                 var request = WorkerRewrapAccessKeySecretRequest()
@@ -73,9 +83,12 @@ public struct RewrapJob: Service {
                 request.wrappedSecret = Data(row.wrapped)
                 let answer = try await self.worker.call(WorkerMethod.rewrapAccessKeySecret, request)
                 guard let root = UUID(uuidString: answer.rootKeyID) else { continue }
-                if try await self.store.replaceSecret(row, wrapped: Array(answer.wrappedSecret), rootKeyID: root) { done += 1 }
+                if try await self.store.replaceSecret(row, wrapped: Array(answer.wrappedSecret), rootKeyID: root) {
+                    done += 1
+                }
             }
-            let remaining = try await self.store.materials(notUnder: newest, skipping: missing, limit: 1).count
+            let remaining =
+                try await self.store.materials(notUnder: newest, skipping: missing, limit: 1).count
                 + self.store.secrets(notUnder: newest, skipping: missing, limit: 1).count
             let finished = remaining == 0 ? self.clock.wallNow : nil
             try await self.store.progress(job: job.id, rewrapped: done, unavailable: unavailable, finished: finished)

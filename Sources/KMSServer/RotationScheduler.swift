@@ -15,7 +15,9 @@ public struct RotationScheduler: Service {
     let logger: Logger
     let clock: ServiceClock
 
-    public init(client: PostgresClient, service: KMSService, interval: Duration, logger: Logger, clock: ServiceClock = .system) {
+    public init(
+        client: PostgresClient, service: KMSService, interval: Duration, logger: Logger, clock: ServiceClock = .system
+    ) {
         self.client = client
         self.service = service
         self.interval = interval
@@ -24,13 +26,17 @@ public struct RotationScheduler: Service {
     }
 
     public func run() async throws {
-        await Periodic.rounds(every: self.interval, clock: self.clock, logger: self.logger, failure: "rotation round failed") { try await self.roundOnce() }
+        await Periodic.rounds(
+            every: self.interval, clock: self.clock, logger: self.logger, failure: "rotation round failed"
+        ) { try await self.roundOnce() }
     }
 
     func roundOnce() async throws {
         let rotated = try await self.client.withSessionAdvisoryLock(Self.lockKey, logger: self.logger) {
             try await self.service.rotateDueKeys()
         }
-        if let rotated, rotated > 0 { self.logger.notice("automatic rotation round", metadata: ["rotated": "\(rotated)"]) }
+        if let rotated, rotated > 0 {
+            self.logger.notice("automatic rotation round", metadata: ["rotated": "\(rotated)"])
+        }
     }
 }

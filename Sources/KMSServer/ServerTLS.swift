@@ -14,7 +14,10 @@ public struct ServerTLS: Sendable {
     /// in the URI matches any suffix; the exact URI, else the longest pattern, wins.
     public var certificatePrincipals: [String: String]
 
-    public init(certificatePath: String, privateKeyPath: String, clientCAPath: String? = nil, certificatePrincipals: [String: String] = [:]) {
+    public init(
+        certificatePath: String, privateKeyPath: String, clientCAPath: String? = nil,
+        certificatePrincipals: [String: String] = [:]
+    ) {
         self.certificatePath = certificatePath
         self.privateKeyPath = privateKeyPath
         self.clientCAPath = clientCAPath

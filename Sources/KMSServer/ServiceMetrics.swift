@@ -71,14 +71,17 @@ public final class ServiceMetrics: Sendable {
         let key = operation + "|" + result
         let counter = self.requests.withLock { counters in
             if let counter = counters[key] { return counter }
-            let counter = Counter(label: "kms_requests_total", dimensions: [("operation", operation), ("result", result)], factory: self.factory)
+            let counter = Counter(
+                label: "kms_requests_total", dimensions: [("operation", operation), ("result", result)],
+                factory: self.factory)
             counters[key] = counter
             return counter
         }
         counter.increment()
         let timer = self.durations.withLock { timers in
             if let timer = timers[operation] { return timer }
-            let timer = Metrics.Timer(label: "kms_request_duration_seconds", dimensions: [("operation", operation)], factory: self.factory)
+            let timer = Metrics.Timer(
+                label: "kms_request_duration_seconds", dimensions: [("operation", operation)], factory: self.factory)
             timers[operation] = timer
             return timer
         }
@@ -89,7 +92,8 @@ public final class ServiceMetrics: Sendable {
     func workerCall(_ method: String, duration: Duration) {
         let timer = self.workerCalls.withLock { timers in
             if let timer = timers[method] { return timer }
-            let timer = Metrics.Timer(label: "kms_worker_call_duration_seconds", dimensions: [("method", method)], factory: self.factory)
+            let timer = Metrics.Timer(
+                label: "kms_worker_call_duration_seconds", dimensions: [("method", method)], factory: self.factory)
             timers[method] = timer
             return timer
         }
@@ -100,7 +104,8 @@ public final class ServiceMetrics: Sendable {
     func backgroundJobFailed(_ job: String) {
         let counter = self.jobFailures.withLock { counters in
             if let counter = counters[job] { return counter }
-            let counter = Counter(label: "kms_background_job_failures_total", dimensions: [("job", job)], factory: self.factory)
+            let counter = Counter(
+                label: "kms_background_job_failures_total", dimensions: [("job", job)], factory: self.factory)
             counters[job] = counter
             return counter
         }

@@ -51,7 +51,8 @@ public final class SigV4Authenticator: Sendable {
     /// `hosts` are the Host header values accepted (`--aws-json-host`); `defaultPort` is what a
     /// Host without a port means (443 over TLS, else 80).
     public init(
-        scope: ServiceScope, hosts: SigV4.HostNames, defaultPort: Int, identities: IdentityStore, worker: WorkerPool, cache: KeyCache,
+        scope: ServiceScope, hosts: SigV4.HostNames, defaultPort: Int, identities: IdentityStore, worker: WorkerPool,
+        cache: KeyCache,
         logger: Logger, now: @escaping @Sendable () -> Date = { Date() }, metrics: ServiceMetrics = ServiceMetrics()
     ) {
         self.metrics = metrics
@@ -80,26 +81,37 @@ public final class SigV4Authenticator: Sendable {
             throw KMSError(.missingAuthenticationToken, "Missing Authentication Token")
         }
         guard request.count("authorization") == 1 else {
-            throw KMSError(.incompleteSignature, "The request has more than one 'authorization' header; it must have one.")
+            throw KMSError(
+                .incompleteSignature, "The request has more than one 'authorization' header; it must have one.")
         }
         let authorization = try SigV4.parseAuthorization(header)
         guard authorization.service == "kms" else {
             throw KMSError(.invalidClientSignature, "Credential should be scoped to correct service: 'kms'.")
         }
         guard self.scope.regions.contains(authorization.region) else {
-            throw KMSError(.unrecognizedClient, "Credential should be scoped to a valid region; this service serves \(self.scope.regions.sorted().joined(separator: ", ")).")
+            throw KMSError(
+                .unrecognizedClient,
+                "Credential should be scoped to a valid region; this service serves \(self.scope.regions.sorted().joined(separator: ", "))."
+            )
         }
         try SigV4.checkSignedHeaders(request.headers, signedHeaders: authorization.signedHeaders)
         // Signed, so the client meant this host: a request signed for another endpoint is refused.
         guard let host = request.header("host"), self.hosts.allows(host: host, defaultPort: self.defaultPort) else {
             let shown = request.header("host").map { "'\(LogEscaping.escape($0, limit: 128))'" } ?? "none"
-            throw KMSError(.invalidClientSignature, "The request was signed for host \(shown), which is not a name this endpoint answers to.")
+            throw KMSError(
+                .invalidClientSignature,
+                "The request was signed for host \(shown), which is not a name this endpoint answers to.")
         }
         guard let amzDate = request.header("x-amz-date"), let date = SigV4.parseAmzDate(amzDate) else {
-            throw KMSError(.incompleteSignature, "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.")
+            throw KMSError(
+                .incompleteSignature,
+                "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.")
         }
         guard amzDate.hasPrefix(authorization.date) else {
-            throw KMSError(.invalidClientSignature, "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '\(authorization.date)' != '\(amzDate.prefix(8))'")
+            throw KMSError(
+                .invalidClientSignature,
+                "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '\(authorization.date)' != '\(amzDate.prefix(8))'"
+            )
         }
         guard authorization.signedHeaders.contains("x-amz-date") else {
             throw KMSError(.incompleteSignature, "The X-Amz-Date header must be signed.")
@@ -116,7 +128,8 @@ public final class SigV4Authenticator: Sendable {
         let scope = "\(authorization.date)/\(authorization.region)/\(authorization.service)/aws4_request"
         let stringToSign = SigV4.stringToSign(amzDate: amzDate, scope: scope, canonicalRequest: canonical)
         let signing = try await self.signingKey(for: authorization)
-        guard SigV4.verify(signature: authorization.signature, signingKey: signing.key, stringToSign: stringToSign) else {
+        guard SigV4.verify(signature: authorization.signature, signingKey: signing.key, stringToSign: stringToSign)
+        else {
             throw Self.mismatch()
         }
         return RPCIdentity(
@@ -129,10 +142,14 @@ public final class SigV4Authenticator: Sendable {
         let cacheKey = "\(authorization.accessKeyID)/\(authorization.date)/\(authorization.region)"
         if let cached = self.cache.signingKey(cacheKey) { return cached }
         let generation = self.cache.generation
-        guard AccessKeySecrets.isValidAccessKeyID(authorization.accessKeyID), !self.cache.isUnknownAccessKey(authorization.accessKeyID) else {
+        guard AccessKeySecrets.isValidAccessKeyID(authorization.accessKeyID),
+            !self.cache.isUnknownAccessKey(authorization.accessKeyID)
+        else {
             throw PolicyGate.invalidToken()
         }
-        let record = try await storeCall(logger: self.logger, metrics: self.metrics) { try await self.identities.accessKey(authorization.accessKeyID) }
+        let record = try await storeCall(logger: self.logger, metrics: self.metrics) {
+            try await self.identities.accessKey(authorization.accessKeyID)
+        }
         if record == nil { self.cache.rememberUnknownAccessKey(authorization.accessKeyID) }
         guard let record, record.status == .active else { throw PolicyGate.invalidToken() }
         var derive = WorkerDeriveSigningKeyRequest()
@@ -145,13 +162,16 @@ public final class SigV4Authenticator: Sendable {
         let derived: WorkerDeriveSigningKeyResponse
         do {
             derived = try await self.worker.call(WorkerMethod.deriveSigningKey, derive)
-        } catch where error.code == .accessDenied {
+        } catch  where error.code == .accessDenied {
             // kmsd checked the scope already: kms-cryptod disagrees about the regions served
             // (its --regions) or about today's date.
-            self.logger.error("kms-cryptod refused to derive a signing key; do its --regions match kmsd's?", metadata: [
-                "scope": "\(authorization.scope)", "reason": .untrusted(error.message),
-            ])
-            throw KMSError(.invalidClientSignature, "Credential scope '\(authorization.scope)' is not accepted by this service.")
+            self.logger.error(
+                "kms-cryptod refused to derive a signing key; do its --regions match kmsd's?",
+                metadata: [
+                    "scope": "\(authorization.scope)", "reason": .untrusted(error.message),
+                ])
+            throw KMSError(
+                .invalidClientSignature, "Credential scope '\(authorization.scope)' is not accepted by this service.")
         }
         let entry = CachedSigningKey(principalARN: record.principalARN, key: SymmetricKey(data: derived.signingKey))
         self.cache.storeSigningKey(entry, as: cacheKey, loadedAt: generation)

@@ -19,7 +19,10 @@ public final class UsageCounter: Service, Sendable {
     }
 
     /// `write` stores a batch (a test's fake in unit tests).
-    init(interval: Duration, clock: ServiceClock, logger: Logger, write: @escaping @Sendable ([UsageKey: UsageCount], UUID) async throws -> Void) {
+    init(
+        interval: Duration, clock: ServiceClock, logger: Logger,
+        write: @escaping @Sendable ([UsageKey: UsageCount], UUID) async throws -> Void
+    ) {
         self.write = write
         self.interval = interval
         self.clock = clock
@@ -28,7 +31,9 @@ public final class UsageCounter: Service, Sendable {
 
     func count(account: String, keyARN: String?, operation: String, failed: Bool) {
         let now = self.clock.wallNow
-        self.tally.withLock { $0.count(account: account, keyARN: keyARN, operation: operation, failed: failed, at: now) }
+        self.tally.withLock {
+            $0.count(account: account, keyARN: keyARN, operation: operation, failed: failed, at: now)
+        }
     }
 
     /// The counts not yet written (tests).
@@ -46,11 +51,15 @@ public final class UsageCounter: Service, Sendable {
             do {
                 try await self.write(batch.counts, batch.id)
             } catch {
-                self.logger.warning("writing usage counts failed; retrying next round", metadata: ["error": "\(String(reflecting: error))"])
+                self.logger.warning(
+                    "writing usage counts failed; retrying next round",
+                    metadata: ["error": "\(String(reflecting: error))"])
                 // The rest are not tried now: the database is likely down for them too.
                 let dropped = self.tally.withLock { $0.writeFailed(Array(batches[index...])) }
                 if dropped > 0 {
-                    self.logger.error("usage counts dropped: the database has refused them for too long", metadata: ["batches": "\(dropped)"])
+                    self.logger.error(
+                        "usage counts dropped: the database has refused them for too long",
+                        metadata: ["batches": "\(dropped)"])
                 }
                 return
             }

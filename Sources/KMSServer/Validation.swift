@@ -5,7 +5,9 @@ import KMSDomain
 enum Validation {
     static func grantTokens(_ tokens: [String]) throws(KMSError) {
         guard tokens.count <= 10 else {
-            throw .validation("1 validation error detected: Value at 'grantTokens' failed to satisfy constraint: Member must have length less than or equal to 10")
+            throw .validation(
+                "1 validation error detected: Value at 'grantTokens' failed to satisfy constraint: Member must have length less than or equal to 10"
+            )
         }
         for token in tokens where token.isEmpty || token.utf8.count > 8192 {
             throw KMSError(.invalidGrantToken, "grant token must be 1..8192 characters")
@@ -14,7 +16,9 @@ enum Validation {
 
     static func description(_ text: String) throws(KMSError) {
         guard text.utf8.count <= 8192 else {
-            throw .validation("1 validation error detected: Value at 'description' failed to satisfy constraint: Member must have length less than or equal to 8192")
+            throw .validation(
+                "1 validation error detected: Value at 'description' failed to satisfy constraint: Member must have length less than or equal to 8192"
+            )
         }
     }
 
@@ -35,14 +39,20 @@ enum Validation {
 
     /// Usable for Encrypt, Decrypt or ReEncrypt: state, usage and algorithm (SYMMETRIC_DEFAULT
     /// when not given). Returns the algorithm.
-    static func encryption(_ key: KeyRecord, algorithm name: String?, now: Date) throws(KMSError) -> EncryptionAlgorithm {
+    static func encryption(_ key: KeyRecord, algorithm name: String?, now: Date) throws(KMSError) -> EncryptionAlgorithm
+    {
         try usable(key, now: now)
         try usage(key, .encryptDecrypt)
         let algorithm = name.flatMap(EncryptionAlgorithm.init(rawValue:)) ?? (name == nil ? .symmetricDefault : nil)
         // The symmetric case is the hot path: decided without building the algorithm list.
-        let allowed = key.spec == .symmetricDefault ? algorithm == .symmetricDefault : algorithm.map(key.encryptionAlgorithms.contains) ?? false
+        let allowed =
+            key.spec == .symmetricDefault
+            ? algorithm == .symmetricDefault : algorithm.map(key.encryptionAlgorithms.contains) ?? false
         guard let algorithm, allowed else {
-            throw KMSError(.invalidKeyUsage, "The encryption algorithm \(name ?? "SYMMETRIC_DEFAULT") is not valid for \(key.arn); it supports \(key.encryptionAlgorithms.map(\.rawValue).joined(separator: ", ")).")
+            throw KMSError(
+                .invalidKeyUsage,
+                "The encryption algorithm \(name ?? "SYMMETRIC_DEFAULT") is not valid for \(key.arn); it supports \(key.encryptionAlgorithms.map(\.rawValue).joined(separator: ", "))."
+            )
         }
         return algorithm
     }
@@ -51,13 +61,16 @@ enum Validation {
     static func symmetricEncryption(_ key: KeyRecord, algorithm: String?, now: Date) throws(KMSError) {
         _ = try encryption(key, algorithm: algorithm, now: now)
         guard key.spec == .symmetricDefault else {
-            throw KMSError(.invalidKeyUsage, "\(key.arn) is an asymmetric key; this operation needs a symmetric encryption key.")
+            throw KMSError(
+                .invalidKeyUsage, "\(key.arn) is an asymmetric key; this operation needs a symmetric encryption key.")
         }
     }
 
     static func usage(_ key: KeyRecord, _ expected: KeyUsage) throws(KMSError) {
         guard key.usage == expected else {
-            throw KMSError(.invalidKeyUsage, "\(key.arn) key usage is \(key.usage.rawValue) which is not valid for this operation.")
+            throw KMSError(
+                .invalidKeyUsage, "\(key.arn) key usage is \(key.usage.rawValue) which is not valid for this operation."
+            )
         }
     }
 
@@ -70,30 +83,41 @@ enum Validation {
         try usable(key, now: now)
         try usage(key, .signVerify)
         guard let algorithm = SigningAlgorithm(rawValue: name), key.signingAlgorithms.contains(algorithm) else {
-            throw KMSError(.invalidKeyUsage, "The signing algorithm \(name.isEmpty ? "(none)" : name) is not valid for \(key.arn); it supports \(key.signingAlgorithms.map(\.rawValue).joined(separator: ", ")).")
+            throw KMSError(
+                .invalidKeyUsage,
+                "The signing algorithm \(name.isEmpty ? "(none)" : name) is not valid for \(key.arn); it supports \(key.signingAlgorithms.map(\.rawValue).joined(separator: ", "))."
+            )
         }
         let type = typeName.flatMap(MessageType.init(rawValue:)) ?? (typeName == nil ? .raw : nil)
         guard let type, type != .externalMu else {
-            throw .validation("1 validation error detected: Value '\(typeName ?? "")' at 'messageType' failed to satisfy constraint: Member must satisfy enum value set: [RAW, DIGEST]")
+            throw .validation(
+                "1 validation error detected: Value '\(typeName ?? "")' at 'messageType' failed to satisfy constraint: Member must satisfy enum value set: [RAW, DIGEST]"
+            )
         }
         if type == .digest {
             guard let digest = algorithm.digestBytes else {
                 throw .validation("The signing algorithm \(algorithm.rawValue) signs RAW messages only.")
             }
             guard message == digest else {
-                throw .validation("Digest is invalid length for algorithm \(algorithm.rawValue): a DIGEST message must be \(digest) bytes, not \(message).")
+                throw .validation(
+                    "Digest is invalid length for algorithm \(algorithm.rawValue): a DIGEST message must be \(digest) bytes, not \(message)."
+                )
             }
         }
         return (algorithm, type)
     }
 
     /// GenerateMac and VerifyMac.
-    static func mac(_ key: KeyRecord, algorithm name: String, message: Int, now: Date) throws(KMSError) -> MacAlgorithm {
+    static func mac(_ key: KeyRecord, algorithm name: String, message: Int, now: Date) throws(KMSError) -> MacAlgorithm
+    {
         try Limits.check(message, in: Limits.plaintextBytes, field: "message")
         try usable(key, now: now)
         try usage(key, .generateVerifyMac)
         guard let algorithm = MacAlgorithm(rawValue: name), key.macAlgorithms.contains(algorithm) else {
-            throw KMSError(.invalidKeyUsage, "The MAC algorithm \(name.isEmpty ? "(none)" : name) is not valid for \(key.arn); it supports \(key.macAlgorithms.map(\.rawValue).joined(separator: ", ")).")
+            throw KMSError(
+                .invalidKeyUsage,
+                "The MAC algorithm \(name.isEmpty ? "(none)" : name) is not valid for \(key.arn); it supports \(key.macAlgorithms.map(\.rawValue).joined(separator: ", "))."
+            )
         }
         return algorithm
     }

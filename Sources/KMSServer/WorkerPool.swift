@@ -32,15 +32,18 @@ public final class WorkerPool: Sendable {
     /// kms-cryptod serves): whoever binds the socket path while kms-cryptod is down would
     /// otherwise be sent access key proofs to accept and plaintexts to keep.
     public init(
-        socketPath: String, connections: Int, configuration: RPCConfiguration = .init(), timeout: Duration = WorkerPool.defaultTimeout,
+        socketPath: String, connections: Int, configuration: RPCConfiguration = .init(),
+        timeout: Duration = WorkerPool.defaultTimeout,
         expectedUID: UInt32 = RPCPeerCredentials.ownUID, logger: Logger, metrics: ServiceMetrics = ServiceMetrics()
     ) throws {
         self.metrics = metrics
         self.socketPath = socketPath
         self.expectedUID = expectedUID
-        self.timeout = .nanoseconds(max(1, timeout.components.seconds * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000))
+        self.timeout = .nanoseconds(
+            max(1, timeout.components.seconds * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000))
         self.pool = RPCConnectionPool(
-            address: try SocketAddress(unixDomainSocketPath: socketPath), connections: connections, configuration: configuration,
+            address: try SocketAddress(unixDomainSocketPath: socketPath), connections: connections,
+            configuration: configuration,
             peerCheck: RPCPeerCredentials.requireUID(expectedUID)
         )
         self.logger = logger
@@ -50,12 +53,15 @@ public final class WorkerPool: Sendable {
     /// before the answer is sent once more on a fresh connection: worker operations have no
     /// side effects, so that is safe. One that got no answer in time is not: the worker is
     /// busy or stalled, and a second wait would double the caller's.
-    public func call<Request, Response>(_ method: RPCMethod<Request, Response>, _ request: Request) async throws(KMSError) -> Response {
+    public func call<Request, Response>(_ method: RPCMethod<Request, Response>, _ request: Request)
+        async throws(KMSError) -> Response
+    {
         var timeout = Self.isSlow(method.name, request) ? self.timeout * Self.slowFactor : self.timeout
         // No longer than the request has left (an earlier wait may have used most of it).
         if let deadline = RequestDeadline.current {
             let left = deadline - ContinuousClock.now
-            let nanoseconds = max(0, left.components.seconds * 1_000_000_000 + left.components.attoseconds / 1_000_000_000)
+            let nanoseconds = max(
+                0, left.components.seconds * 1_000_000_000 + left.components.attoseconds / 1_000_000_000)
             timeout = min(timeout, .nanoseconds(max(1, nanoseconds)))
         }
         var attempt = 0
@@ -67,18 +73,25 @@ public final class WorkerPool: Sendable {
                 let response = try await connection.call(method, request, timeout: timeout)
                 self.metrics.workerCall(method.name, duration: ContinuousClock.now - started)
                 return response
-            } catch let error as RPCError where Self.isLinkFailure(error) && error.code != RPCError.timeoutCode && attempt < 2 {
+            } catch let error as RPCError
+                where Self.isLinkFailure(error) && error.code != RPCError.timeoutCode && attempt < 2
+            {
                 continue
             } catch let error as RPCError where error.code == RPCError.peerRefusedCode {
-                self.logger.critical("refused to talk to the process serving the worker socket: it is not kms-cryptod's user", metadata: [
-                    "socket": "\(self.socketPath)", "expected_uid": "\(self.expectedUID)", "reason": "\(error.message)",
-                ])
+                self.logger.critical(
+                    "refused to talk to the process serving the worker socket: it is not kms-cryptod's user",
+                    metadata: [
+                        "socket": "\(self.socketPath)", "expected_uid": "\(self.expectedUID)",
+                        "reason": "\(error.message)",
+                    ])
                 throw KMSError(.dependencyTimeout, "the crypto worker is unavailable; retry later", retryable: true)
             } catch let error as RPCError {
                 if Self.isGarbage(error) {
-                    self.logger.warning("kms-cryptod answered something that is not a valid response", metadata: [
-                        "socket": "\(self.socketPath)", "method": "\(method.name)", "error": .untrusted("\(error)"),
-                    ])
+                    self.logger.warning(
+                        "kms-cryptod answered something that is not a valid response",
+                        metadata: [
+                            "socket": "\(self.socketPath)", "method": "\(method.name)", "error": .untrusted("\(error)"),
+                        ])
                 }
                 throw Self.map(error)
             } catch is CancellationError {
@@ -86,7 +99,9 @@ public final class WorkerPool: Sendable {
                 // nothing is wrong with the worker for that.
                 throw KMSError(.dependencyTimeout, "the crypto worker call was cancelled", retryable: true)
             } catch {
-                self.logger.warning("kms-cryptod is unreachable", metadata: ["socket": "\(self.socketPath)", "error": .untrusted("\(error)")])
+                self.logger.warning(
+                    "kms-cryptod is unreachable",
+                    metadata: ["socket": "\(self.socketPath)", "error": .untrusted("\(error)")])
                 throw KMSError(.dependencyTimeout, "the crypto worker is unavailable; retry later", retryable: true)
             }
         }
@@ -100,7 +115,8 @@ public final class WorkerPool: Sendable {
     }
 
     static func isGarbage(_ error: RPCError) -> Bool {
-        error.code == RPCError.serializationCode || error.code == RPCError.frameTooLargeCode || error.code == RPCError.unknownOperationCode
+        error.code == RPCError.serializationCode || error.code == RPCError.frameTooLargeCode
+            || error.code == RPCError.unknownOperationCode
     }
 
     /// The worker answers with AWS codes; link failures become retryable dependency errors.
@@ -109,10 +125,12 @@ public final class WorkerPool: Sendable {
             return KMSError(code, error.message, retryable: error.retryable)
         }
         if error.code == RPCError.timeoutCode {
-            return KMSError(.dependencyTimeout, "the crypto worker did not answer in time; retry later", retryable: true)
+            return KMSError(
+                .dependencyTimeout, "the crypto worker did not answer in time; retry later", retryable: true)
         }
         if Self.isGarbage(error) {
-            return KMSError(.dependencyTimeout, "the crypto worker's answer was not valid; retry later", retryable: true)
+            return KMSError(
+                .dependencyTimeout, "the crypto worker's answer was not valid; retry later", retryable: true)
         }
         return KMSError(.dependencyTimeout, "the crypto worker did not answer; retry later", retryable: true)
     }
@@ -122,7 +140,8 @@ public final class WorkerPool: Sendable {
     /// checkpoints (as many MACs as the chain has checkpoints).
     static func isSlow<Request>(_ method: String, _ request: Request) -> Bool {
         switch method {
-        case WorkerMethod.generateDataKeyPair.name, WorkerMethod.getParametersForImport.name, WorkerMethod.verifyAuditCheckpoints.name:
+        case WorkerMethod.generateDataKeyPair.name, WorkerMethod.getParametersForImport.name,
+            WorkerMethod.verifyAuditCheckpoints.name:
             return true
         case WorkerMethod.generateKeyMaterial.name:
             return (request as? WorkerGenerateKeyMaterialRequest)?.kind != .symmetric256

@@ -27,7 +27,10 @@ extension SigV4 {
         /// The 32 bytes of the HMAC-SHA256 the client computed.
         public var signature: [UInt8]
 
-        public init(accessKeyID: String, date: String, region: String, service: String, signedHeaders: [String], signature: [UInt8]) {
+        public init(
+            accessKeyID: String, date: String, region: String, service: String, signedHeaders: [String],
+            signature: [UInt8]
+        ) {
             self.accessKeyID = accessKeyID
             self.date = date
             self.region = region
@@ -60,20 +63,24 @@ extension SigV4 {
             let part = component.trimmingCharacters(in: .whitespaces)
             if part.isEmpty { continue }
             guard let equals = part.firstIndex(of: "=") else {
-                throw KMSError(.incompleteSignature,
-                    "'\(echo(part))' not a valid key=value pair (missing equal-sign) in Authorization header: '\(echo(header))'.")
+                throw KMSError(
+                    .incompleteSignature,
+                    "'\(echo(part))' not a valid key=value pair (missing equal-sign) in Authorization header: '\(echo(header))'."
+                )
             }
             let key = String(part[..<equals])
             guard ["Credential", "SignedHeaders", "Signature"].contains(key) else { continue }
             guard fields[key] == nil else {
-                throw KMSError(.incompleteSignature, "Authorization header has more than one '\(key)' parameter. Authorization=\(echo(header))")
+                throw KMSError(
+                    .incompleteSignature,
+                    "Authorization header has more than one '\(key)' parameter. Authorization=\(echo(header))")
             }
             fields[key] = Substring(part[part.index(after: equals)...])
         }
 
         let missing = ["Credential", "Signature", "SignedHeaders"].filter { fields[$0] == nil }
         guard missing.isEmpty, let credential = fields["Credential"], let signedHeadersText = fields["SignedHeaders"],
-              let signatureText = fields["Signature"]
+            let signatureText = fields["Signature"]
         else {
             let sentences = missing.map { "Authorization header requires '\($0)' parameter." }
             throw KMSError(.incompleteSignature, (sentences + ["Authorization=\(echo(header))"]).joined(separator: " "))
@@ -81,21 +88,29 @@ extension SigV4 {
 
         let scope = credential.split(separator: "/", omittingEmptySubsequences: false)
         guard scope.count == 5, !scope[0].isEmpty, !scope[2].isEmpty, !scope[3].isEmpty else {
-            throw KMSError(.incompleteSignature,
-                "Credential should be of the form '<access key id>/<yyyyMMdd>/<region>/<service>/aws4_request', not '\(echo(String(credential)))'.")
+            throw KMSError(
+                .incompleteSignature,
+                "Credential should be of the form '<access key id>/<yyyyMMdd>/<region>/<service>/aws4_request', not '\(echo(String(credential)))'."
+            )
         }
         guard scope[4] == terminator else {
-            throw KMSError(.incompleteSignature, "Credential should be scoped with a valid terminator: 'aws4_request', not '\(echo(String(scope[4])))'.")
+            throw KMSError(
+                .incompleteSignature,
+                "Credential should be scoped with a valid terminator: 'aws4_request', not '\(echo(String(scope[4])))'.")
         }
         guard scope[1].utf8.count == 8, scope[1].utf8.allSatisfy({ (0x30...0x39).contains($0) }) else {
-            throw KMSError(.incompleteSignature, "Credential should be scoped to a date in the form yyyyMMdd, not '\(echo(String(scope[1])))'.")
+            throw KMSError(
+                .incompleteSignature,
+                "Credential should be scoped to a date in the form yyyyMMdd, not '\(echo(String(scope[1])))'.")
         }
 
         let signedHeaders = try parseSignedHeaders(signedHeadersText)
 
         guard let signature = Hex.decode(signatureText), signature.count == SHA256.byteCount else {
-            throw KMSError(.incompleteSignature,
-                "Signature should be \(SHA256.byteCount * 2) hexadecimal characters, not '\(echo(String(signatureText)))'.")
+            throw KMSError(
+                .incompleteSignature,
+                "Signature should be \(SHA256.byteCount * 2) hexadecimal characters, not '\(echo(String(signatureText)))'."
+            )
         }
 
         return Authorization(
@@ -111,13 +126,18 @@ extension SigV4 {
     static func parseSignedHeaders(_ text: Substring) throws(KMSError) -> [String] {
         let names = text.split(separator: ";", omittingEmptySubsequences: false).map(String.init)
         let wellFormed = names.allSatisfy { name in !name.isEmpty && name.utf8.allSatisfy(isLowercaseTokenByte) }
-        let sorted = zip(names, names.dropFirst()).allSatisfy { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
+        let sorted = zip(names, names.dropFirst()).allSatisfy {
+            Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8))
+        }
         guard wellFormed, sorted else {
-            throw KMSError(.incompleteSignature,
-                "SignedHeaders should be the signed header names, lowercase, sorted and separated by ';', not '\(echo(String(text)))'.")
+            throw KMSError(
+                .incompleteSignature,
+                "SignedHeaders should be the signed header names, lowercase, sorted and separated by ';', not '\(echo(String(text)))'."
+            )
         }
         guard names.contains("host") else {
-            throw KMSError(.incompleteSignature, "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.")
+            throw KMSError(
+                .incompleteSignature, "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.")
         }
         return names
     }
@@ -135,14 +155,20 @@ extension SigV4 {
     /// Checks the credential scope against the request and this server, with AWS's messages
     /// (InvalidSignatureException). The date must be X-Amz-Date's day: the signing key is
     /// derived from the scope's date, so a mismatch would let an old key sign a new request.
-    public static func checkScope(_ authorization: Authorization, amzDate: String, region: String, service: String) throws(KMSError) {
+    public static func checkScope(_ authorization: Authorization, amzDate: String, region: String, service: String)
+        throws(KMSError)
+    {
         let day = String(amzDate.prefix(8))
         guard authorization.date == day else {
-            throw KMSError(.invalidClientSignature,
-                "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '\(echo(authorization.date))' != '\(echo(day))', from '\(echo(amzDate))'.")
+            throw KMSError(
+                .invalidClientSignature,
+                "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '\(echo(authorization.date))' != '\(echo(day))', from '\(echo(amzDate))'."
+            )
         }
         guard authorization.region == region else {
-            throw KMSError(.invalidClientSignature, "Credential should be scoped to a valid region, not '\(echo(authorization.region))'.")
+            throw KMSError(
+                .invalidClientSignature,
+                "Credential should be scoped to a valid region, not '\(echo(authorization.region))'.")
         }
         guard authorization.service == service else {
             throw KMSError(.invalidClientSignature, "Credential should be scoped to correct service: '\(service)'.")
@@ -171,17 +197,23 @@ extension SigV4 {
 
     /// Refuses a request signed too long ago or too far ahead, with AWS's wording, so a
     /// captured request cannot be replayed after the window closes.
-    public static func checkClockSkew(requestDate: Date, now: Date, limit: TimeInterval = defaultClockSkewLimit) throws(KMSError) {
+    public static func checkClockSkew(requestDate: Date, now: Date, limit: TimeInterval = defaultClockSkewLimit)
+        throws(KMSError)
+    {
         let window = limit.truncatingRemainder(dividingBy: 60) == 0 ? "\(Int(limit / 60)) min." : "\(Int(limit)) sec."
         let earliest = now.addingTimeInterval(-limit)
         let latest = now.addingTimeInterval(limit)
         if requestDate < earliest {
-            throw KMSError(.invalidClientSignature,
-                "Signature expired: \(formatAmzDate(requestDate)) is now earlier than \(formatAmzDate(earliest)) (\(formatAmzDate(now)) - \(window))")
+            throw KMSError(
+                .invalidClientSignature,
+                "Signature expired: \(formatAmzDate(requestDate)) is now earlier than \(formatAmzDate(earliest)) (\(formatAmzDate(now)) - \(window))"
+            )
         }
         if requestDate > latest {
-            throw KMSError(.invalidClientSignature,
-                "Signature not yet current: \(formatAmzDate(requestDate)) is still later than \(formatAmzDate(latest)) (\(formatAmzDate(now)) + \(window))")
+            throw KMSError(
+                .invalidClientSignature,
+                "Signature not yet current: \(formatAmzDate(requestDate)) is still later than \(formatAmzDate(latest)) (\(formatAmzDate(now)) + \(window))"
+            )
         }
     }
 
@@ -190,7 +222,9 @@ extension SigV4 {
     /// The payload hash of the canonical request, and the digest line of the string to sign.
     public static func sha256Hex(_ bytes: some Sequence<UInt8>) -> String {
         var hasher = SHA256()
-        let hashed: Void? = bytes.withContiguousStorageIfAvailable { hasher.update(bufferPointer: UnsafeRawBufferPointer($0)) }
+        let hashed: Void? = bytes.withContiguousStorageIfAvailable {
+            hasher.update(bufferPointer: UnsafeRawBufferPointer($0))
+        }
         if hashed == nil { hasher.update(data: Array(bytes)) }
         return Hex.encode(hasher.finalize())
     }

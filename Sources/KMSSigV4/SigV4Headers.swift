@@ -18,21 +18,29 @@ extension SigV4 {
     ///   a repeat would let the signed and the served request differ;
     /// - every such header present is among `signedHeaders`;
     /// - every signed header is present (a signer lists only headers it sends).
-    public static func checkSignedHeaders(_ headers: [(name: String, value: String)], signedHeaders: [String]) throws(KMSError) {
+    public static func checkSignedHeaders(_ headers: [(name: String, value: String)], signedHeaders: [String])
+        throws(KMSError)
+    {
         var counts: [String: Int] = [:]
         for header in headers { counts[header.name.lowercased(), default: 0] += 1 }
-        let repeated = counts.filter { name, count in count > 1 && (name == "authorization" || mustBeSigned(name)) }.keys.sorted()
+        let repeated = counts.filter { name, count in count > 1 && (name == "authorization" || mustBeSigned(name)) }
+            .keys.sorted()
         if let name = repeated.first {
-            throw KMSError(.incompleteSignature, "The request has more than one '\(echo(name))' header; it must have one.")
+            throw KMSError(
+                .incompleteSignature, "The request has more than one '\(echo(name))' header; it must have one.")
         }
         let signed = Set(signedHeaders)
         let unsigned = counts.keys.filter { mustBeSigned($0) && !signed.contains($0) }.sorted()
         if !unsigned.isEmpty {
-            throw KMSError(.incompleteSignature,
-                "There were headers present in the request which were not signed: \(echo(unsigned.joined(separator: ", "))). Sign every x-amz-* header, Host and Content-Type.")
+            throw KMSError(
+                .incompleteSignature,
+                "There were headers present in the request which were not signed: \(echo(unsigned.joined(separator: ", "))). Sign every x-amz-* header, Host and Content-Type."
+            )
         }
         if let absent = signedHeaders.first(where: { counts[$0] == nil }) {
-            throw KMSError(.incompleteSignature, "'\(echo(absent))' is named as a SignedHeader, but it does not exist in the HTTP request.")
+            throw KMSError(
+                .incompleteSignature,
+                "'\(echo(absent))' is named as a SignedHeader, but it does not exist in the HTTP request.")
         }
     }
 
@@ -42,8 +50,11 @@ extension SigV4 {
     public static func checkContentSHA256(_ declared: String?, bodySHA256Hex: String) throws(KMSError) {
         guard let declared, declared != bodySHA256Hex else { return }
         if declared == "UNSIGNED-PAYLOAD" || declared.hasPrefix("STREAMING-") {
-            throw KMSError(.incompleteSignature, "x-amz-content-sha256 '\(echo(declared))' is not accepted: requests to this service sign their body.")
+            throw KMSError(
+                .incompleteSignature,
+                "x-amz-content-sha256 '\(echo(declared))' is not accepted: requests to this service sign their body.")
         }
-        throw KMSError(.invalidClientSignature, "The provided 'x-amz-content-sha256' header does not match what was computed.")
+        throw KMSError(
+            .invalidClientSignature, "The provided 'x-amz-content-sha256' header does not match what was computed.")
     }
 }

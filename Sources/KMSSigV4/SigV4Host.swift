@@ -1,10 +1,11 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import KMSCrypto
 import KMSDomain
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 extension SigV4 {
     /// The host names an endpoint answers to. A SigV4 signature covers the Host header, so
@@ -43,7 +44,8 @@ extension SigV4 {
                 let wildcard = text.hasPrefix("*.")
                 if wildcard { text = text.dropFirst(2) }
                 guard let (name, port) = Self.split(text), !(wildcard && Self.isIPAddress(name)) else {
-                    throw KMSError(.validation, "'\(echo(specification))' is not NAME, NAME:PORT, [IPv6]:PORT or *.DOMAIN")
+                    throw KMSError(
+                        .validation, "'\(echo(specification))' is not NAME, NAME:PORT, [IPv6]:PORT or *.DOMAIN")
                 }
                 let entry = Entry(name: name, wildcard: wildcard, port: port)
                 if !entries.contains(entry) { entries.append(entry) }
@@ -61,7 +63,9 @@ extension SigV4 {
             return self.entries.contains { entry in
                 if let wanted = entry.port, wanted != effectivePort { return false }
                 guard entry.wildcard else { return entry.name == name }
-                guard let dot = name.firstIndex(of: "."), dot != name.startIndex, !Self.isIPAddress(name) else { return false }
+                guard let dot = name.firstIndex(of: "."), dot != name.startIndex, !Self.isIPAddress(name) else {
+                    return false
+                }
                 return name[name.index(after: dot)...] == entry.name
             }
         }
@@ -108,7 +112,7 @@ extension SigV4 {
             var port: Int?
             if let portText, !portText.isEmpty {
                 guard portText.utf8.count <= 5, portText.utf8.allSatisfy({ (0x30...0x39).contains($0) }),
-                      let value = Int(portText), (1...65535).contains(value)
+                    let value = Int(portText), (1...65535).contains(value)
                 else { return nil }
                 port = value
             }
@@ -117,8 +121,9 @@ extension SigV4 {
 
         static func isHostNameByte(_ byte: UInt8) -> Bool {
             switch byte {
-            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-                 UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"):
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+                UInt8(ascii: "0")...UInt8(ascii: "9"),
+                UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"):
                 return true
             default:
                 return false

@@ -16,7 +16,9 @@ public struct AliasStore: Sendable {
     }
 
     /// Inserts an alias; false when the name is taken in that account and region.
-    public func create(account: String, region: String, name: String, keyID: String, now: Date, audit: PendingAudit?) async throws -> Bool {
+    public func create(account: String, region: String, name: String, keyID: String, now: Date, audit: PendingAudit?)
+        async throws -> Bool
+    {
         guard let id = UUID(uuidString: keyID) else { return false }
         return try await self.client.change(recording: audit, logger: self.logger, effective: { $0 }) { connection in
             let rows = try await connection.query(
@@ -34,7 +36,9 @@ public struct AliasStore: Sendable {
     }
 
     /// Points an existing alias at another key; false when there is no such alias.
-    public func update(account: String, region: String, name: String, keyID: String, now: Date, audit: PendingAudit?) async throws -> Bool {
+    public func update(account: String, region: String, name: String, keyID: String, now: Date, audit: PendingAudit?)
+        async throws -> Bool
+    {
         guard let id = UUID(uuidString: keyID) else { return false }
         return try await self.client.change(recording: audit, logger: self.logger, effective: { $0 }) { connection in
             let rows = try await connection.query(
@@ -81,7 +85,9 @@ public struct AliasStore: Sendable {
     }
 
     /// Aliases of an account and region (optionally of one key) in name order, after `marker`.
-    public func list(account: String, region: String, keyID: String?, after marker: String?, limit: Int) async throws -> [AliasRecord] {
+    public func list(account: String, region: String, keyID: String?, after marker: String?, limit: Int) async throws
+        -> [AliasRecord]
+    {
         let after = marker ?? ""
         let rows: PostgresRowSequence
         if let keyID, let id = UUID(uuidString: keyID) {

@@ -64,11 +64,15 @@ public enum AuditOutbox {
     /// A pending record's bytes: a one-record segment (`AuditSegment`'s layout) with sequence 0
     /// and zero hashes, which the writer replaces when it chains the record.
     static func encode(_ entry: AuditEntry) -> ByteBuffer {
-        AuditSegment.encode([AuditRecord(sequence: 0, entry: entry, previousHash: AuditRecord.genesis, hash: AuditRecord.genesis)])
+        AuditSegment.encode([
+            AuditRecord(sequence: 0, entry: entry, previousHash: AuditRecord.genesis, hash: AuditRecord.genesis)
+        ])
     }
 
     static func decode(_ stored: ByteBuffer, chain: String) -> AuditEntry? {
-        guard let records = try? AuditSegment.decode(stored, chain: chain, firstSequence: 0), records.count == 1 else { return nil }
+        guard let records = try? AuditSegment.decode(stored, chain: chain, firstSequence: 0), records.count == 1 else {
+            return nil
+        }
         return records[0].entry
     }
 
@@ -82,7 +86,9 @@ public enum AuditOutbox {
     /// The records of `chain` committed with their changes and not chained yet, oldest first:
     /// those a kmsd stopped before chaining. One that no longer reads (its bytes changed outside
     /// the service) is returned as unreadable, to be reported, never silently dropped.
-    public static func pending(of chain: String, client: PostgresClient, logger: Logger) async throws -> (records: [PendingAudit], unreadable: [UUID]) {
+    public static func pending(of chain: String, client: PostgresClient, logger: Logger) async throws -> (
+        records: [PendingAudit], unreadable: [UUID]
+    ) {
         let rows = try await client.query(
             "SELECT id, record FROM kms_audit_pending WHERE chain_id = \(chain) ORDER BY created_at, id",
             logger: logger
@@ -100,7 +106,9 @@ public enum AuditOutbox {
     }
 
     /// Which of `ids` are still pending (the others were chained already, by another writer).
-    public static func stillPending(_ ids: [UUID], on connection: PostgresConnection, logger: Logger) async throws -> Set<UUID> {
+    public static func stillPending(_ ids: [UUID], on connection: PostgresConnection, logger: Logger) async throws
+        -> Set<UUID>
+    {
         let rows = try await connection.query("SELECT id FROM kms_audit_pending WHERE id = ANY(\(ids))", logger: logger)
         var found: Set<UUID> = []
         for try await id in rows.decode(UUID.self) { found.insert(id) }

@@ -1,6 +1,7 @@
-import struct Foundation.Date
 import KMSDomain
 import NIOCore
+
+import struct Foundation.Date
 
 /// The stored form of one group commit: its records, one after another, in one bytea.
 ///
@@ -25,7 +26,9 @@ public enum AuditSegment {
     public struct Unreadable: Error, CustomStringConvertible {
         public var chain: String
         public var firstSequence: Int64
-        public var description: String { "the stored records of chain \(self.chain) from sequence \(self.firstSequence) on cannot be read" }
+        public var description: String {
+            "the stored records of chain \(self.chain) from sequence \(self.firstSequence) on cannot be read"
+        }
     }
 
     public static func encode(_ records: [AuditRecord]) -> ByteBuffer {
@@ -63,12 +66,18 @@ public enum AuditSegment {
     }
 
     /// The records of a segment of `chain` whose first sequence number is `firstSequence`.
-    public static func decode(_ stored: ByteBuffer, chain: String, firstSequence: Int64) throws(Unreadable) -> [AuditRecord] {
+    public static func decode(_ stored: ByteBuffer, chain: String, firstSequence: Int64) throws(Unreadable)
+        -> [AuditRecord]
+    {
         var buffer = stored
-        guard buffer.readInteger(as: UInt8.self) == Self.version else { throw Unreadable(chain: chain, firstSequence: firstSequence) }
+        guard buffer.readInteger(as: UInt8.self) == Self.version else {
+            throw Unreadable(chain: chain, firstSequence: firstSequence)
+        }
         var records: [AuditRecord] = []
         while buffer.readableBytes > 0 {
-            guard let record = readRecord(&buffer, chain: chain) else { throw Unreadable(chain: chain, firstSequence: firstSequence) }
+            guard let record = readRecord(&buffer, chain: chain) else {
+                throw Unreadable(chain: chain, firstSequence: firstSequence)
+            }
             records.append(record)
         }
         // The writer never stores an empty segment: one is bytes cut short.
@@ -80,18 +89,19 @@ public enum AuditSegment {
         // A time no clock wrote (past ±2^53 µs, ±285 years from 1970) is refused: near Int64's
         // ends, hashing the record for verification trapped converting it back (found by fuzzing).
         guard let sequence = buffer.readInteger(as: Int64.self), let micros = buffer.readInteger(as: Int64.self),
-              micros.magnitude <= 1 << 53,
-              let requestID = read(&buffer), let principal = read(&buffer),
-              let accessKey = readOptional(&buffer), let sourceIP = readOptional(&buffer),
-              let transport = read(&buffer), let operation = read(&buffer),
-              let arnCount = buffer.readInteger(as: UInt16.self)
+            micros.magnitude <= 1 << 53,
+            let requestID = read(&buffer), let principal = read(&buffer),
+            let accessKey = readOptional(&buffer), let sourceIP = readOptional(&buffer),
+            let transport = read(&buffer), let operation = read(&buffer),
+            let arnCount = buffer.readInteger(as: UInt16.self)
         else { return nil }
         var arns: [String] = []
         for _ in 0..<arnCount {
             guard let arn = read(&buffer) else { return nil }
             arns.append(arn)
         }
-        guard let alias = readOptional(&buffer), let hasContext = buffer.readInteger(as: UInt8.self), hasContext <= 1 else { return nil }
+        guard let alias = readOptional(&buffer), let hasContext = buffer.readInteger(as: UInt8.self), hasContext <= 1
+        else { return nil }
         var context: [String: String]?
         if hasContext == 1 {
             guard let count = buffer.readInteger(as: UInt16.self) else { return nil }
@@ -103,10 +113,11 @@ public enum AuditSegment {
             context = pairs
         }
         guard let grantID = readOptional(&buffer), let errorCode = readOptional(&buffer),
-              let previous = buffer.readBytes(length: hashLength), let hash = buffer.readBytes(length: hashLength)
+            let previous = buffer.readBytes(length: hashLength), let hash = buffer.readBytes(length: hashLength)
         else { return nil }
         let entry = AuditEntry(
-            time: Date(timeIntervalSince1970: Double(micros) / 1_000_000), requestID: requestID, principalARN: principal,
+            time: Date(timeIntervalSince1970: Double(micros) / 1_000_000), requestID: requestID,
+            principalARN: principal,
             accessKeyID: accessKey, sourceIP: sourceIP, transport: transport, operation: operation, keyARNs: arns,
             alias: alias, encryptionContext: context, grantID: grantID, errorCode: errorCode
         )

@@ -6,9 +6,13 @@ extension AuditStore {
     /// Stores a checkpoint with no records (a writer gone idle, or stopping, whose last records
     /// had none): the head row takes `head` only if it is still `expected`. False when another
     /// writer moved it first; nothing was written then. Rare, so not a prepared statement.
-    public func checkpoint(_ checkpoint: Checkpoint, head: Head, expecting expected: Head, on connection: PostgresConnection) async throws -> Bool {
-        precondition(checkpoint.number == head.checkpoint && checkpoint.sequence == head.sequence && checkpoint.hash == head.hash,
-                     "a checkpoint covers the head it is stored with")
+    public func checkpoint(
+        _ checkpoint: Checkpoint, head: Head, expecting expected: Head, on connection: PostgresConnection
+    ) async throws -> Bool {
+        precondition(
+            checkpoint.number == head.checkpoint && checkpoint.sequence == head.sequence
+                && checkpoint.hash == head.hash,
+            "a checkpoint covers the head it is stored with")
         let rows = try await connection.query(
             """
             WITH moved AS (
@@ -42,8 +46,13 @@ extension AuditStore {
             logger: self.logger
         )
         var checkpoints: [Checkpoint] = []
-        for try await (number, sequence, hash, made, root, mac) in rows.decode((Int64, Int64, Data, Int64, UUID, Data).self) {
-            checkpoints.append(Checkpoint(chain: chain, number: number, sequence: sequence, hash: Array(hash), microseconds: made, rootKeyID: root, mac: Array(mac)))
+        for try await (number, sequence, hash, made, root, mac) in rows.decode(
+            (Int64, Int64, Data, Int64, UUID, Data).self)
+        {
+            checkpoints.append(
+                Checkpoint(
+                    chain: chain, number: number, sequence: sequence, hash: Array(hash), microseconds: made,
+                    rootKeyID: root, mac: Array(mac)))
         }
         return checkpoints
     }

@@ -18,7 +18,9 @@ extension AuditStore {
 
         public init?(_ text: String) {
             let parts = text.split(separator: ".", omittingEmptySubsequences: false)
-            guard parts.count == 2, let segment = Int64(parts[0]), let sequence = Int64(parts[1]), segment >= 0, sequence >= 0 else {
+            guard parts.count == 2, let segment = Int64(parts[0]), let sequence = Int64(parts[1]), segment >= 0,
+                sequence >= 0
+            else {
                 return nil
             }
             self.init(segment: segment, sequence: sequence)
@@ -99,7 +101,10 @@ extension AuditStore {
                     (segment != after.segment || $0.sequence > after.sequence) && filter.matches($0.entry)
                         && (operations?.contains($0.entry.operation) ?? true)
                 }
-                if !matching.isEmpty, try !body(matching.map { Listed(record: $0, marker: Marker(segment: segment, sequence: $0.sequence)) }) {
+                if !matching.isEmpty,
+                    try !body(
+                        matching.map { Listed(record: $0, marker: Marker(segment: segment, sequence: $0.sequence)) })
+                {
                     return nil
                 }
                 // Past the whole of this segment: Int64.max as the sequence skips all of it.
@@ -128,15 +133,22 @@ extension AuditStore {
             logger: self.logger
         )
         var chains: [(chain: String, head: Head?)] = []
-        for try await (chain, sequence, hash, checkpoint, covered, mac) in rows.decode((String, Int64?, Data?, Int64?, Int64?, Data?).self) {
+        for try await (chain, sequence, hash, checkpoint, covered, mac) in rows.decode(
+            (String, Int64?, Data?, Int64?, Int64?, Data?).self)
+        {
             guard let sequence, let hash else {
                 chains.append((chain, nil))
                 continue
             }
-            chains.append((chain, Head(
-                sequence: sequence, hash: Array(hash), checkpoint: checkpoint ?? 0, checkpointSequence: covered ?? 0,
-                checkpointMAC: mac.map(Array.init) ?? Head.noMAC
-            )))
+            chains.append(
+                (
+                    chain,
+                    Head(
+                        sequence: sequence, hash: Array(hash), checkpoint: checkpoint ?? 0,
+                        checkpointSequence: covered ?? 0,
+                        checkpointMAC: mac.map(Array.init) ?? Head.noMAC
+                    )
+                ))
         }
         return chains
     }
@@ -144,7 +156,9 @@ extension AuditStore {
     /// Every record of the segments of `chain` after the one that starts at `afterSegment`, in
     /// stored order and unfiltered, for walking the chain: a tampered segment cannot hide
     /// records from verification by their sequence numbers. Nil when no segment follows.
-    public func walk(chain: String, afterSegment: Int64, segments: Int) async throws -> (records: [AuditRecord], lastSegment: Int64)? {
+    public func walk(chain: String, afterSegment: Int64, segments: Int) async throws -> (
+        records: [AuditRecord], lastSegment: Int64
+    )? {
         let rows = try await self.client.query(
             """
             SELECT first_seq, records FROM kms_audit_segments WHERE chain_id = \(chain) AND first_seq > \(afterSegment)

@@ -15,7 +15,10 @@ public struct AuditStore: Sendable {
         public var from: Date?
         public var to: Date?
 
-        public init(keyARN: String? = nil, principalARN: String? = nil, operation: String? = nil, errorCode: String? = nil, from: Date? = nil, to: Date? = nil) {
+        public init(
+            keyARN: String? = nil, principalARN: String? = nil, operation: String? = nil, errorCode: String? = nil,
+            from: Date? = nil, to: Date? = nil
+        ) {
             self.keyARN = keyARN
             self.principalARN = principalARN
             self.operation = operation
@@ -56,7 +59,10 @@ public struct AuditStore: Sendable {
 
         public static let noMAC = [UInt8](repeating: 0, count: 32)
 
-        public init(sequence: Int64, hash: [UInt8], checkpoint: Int64 = 0, checkpointSequence: Int64 = 0, checkpointMAC: [UInt8] = Head.noMAC) {
+        public init(
+            sequence: Int64, hash: [UInt8], checkpoint: Int64 = 0, checkpointSequence: Int64 = 0,
+            checkpointMAC: [UInt8] = Head.noMAC
+        ) {
             self.sequence = sequence
             self.hash = hash
             self.checkpoint = checkpoint
@@ -69,7 +75,9 @@ public struct AuditStore: Sendable {
 
         /// The head once `checkpoint` is stored (it covers `sequence`).
         public func checkpointed(_ checkpoint: Checkpoint) -> Head {
-            Head(sequence: self.sequence, hash: self.hash, checkpoint: checkpoint.number, checkpointSequence: checkpoint.sequence, checkpointMAC: checkpoint.mac)
+            Head(
+                sequence: self.sequence, hash: self.hash, checkpoint: checkpoint.number,
+                checkpointSequence: checkpoint.sequence, checkpointMAC: checkpoint.mac)
         }
     }
 
@@ -85,7 +93,10 @@ public struct AuditStore: Sendable {
         public var rootKeyID: UUID
         public var mac: [UInt8]
 
-        public init(chain: String, number: Int64, sequence: Int64, hash: [UInt8], microseconds: Int64, rootKeyID: UUID, mac: [UInt8]) {
+        public init(
+            chain: String, number: Int64, sequence: Int64, hash: [UInt8], microseconds: Int64, rootKeyID: UUID,
+            mac: [UInt8]
+        ) {
             self.chain = chain
             self.number = number
             self.sequence = sequence
@@ -121,8 +132,12 @@ public struct AuditStore: Sendable {
             "SELECT last_seq, last_hash, checkpoint_no, checkpoint_seq, checkpoint_mac FROM kms_audit_chains WHERE chain_id = \(chain)",
             logger: self.logger
         )
-        for try await (sequence, digest, checkpoint, covered, mac) in rows.decode((Int64, Data, Int64, Int64, Data?).self) {
-            return Head(sequence: sequence, hash: Array(digest), checkpoint: checkpoint, checkpointSequence: covered, checkpointMAC: mac.map(Array.init) ?? Head.noMAC)
+        for try await (sequence, digest, checkpoint, covered, mac) in rows.decode(
+            (Int64, Data, Int64, Int64, Data?).self)
+        {
+            return Head(
+                sequence: sequence, hash: Array(digest), checkpoint: checkpoint, checkpointSequence: covered,
+                checkpointMAC: mac.map(Array.init) ?? Head.noMAC)
         }
         throw StoreError.invalid("the audit chain \(chain) has no head row")
     }
@@ -134,8 +149,12 @@ public struct AuditStore: Sendable {
     /// `head` is the last record's, with the checkpoint's fields when one comes along; the
     /// records normally chain from `expected`, but a writer whose chain was cut back behind its
     /// back goes on from where it knows the chain was, so the cut shows (AuditLog).
-    public func append(_ records: [AuditRecord], checkpoint: Checkpoint? = nil, head: Head? = nil, expecting expected: Head) async throws -> Bool {
-        try await self.client.withConnection { try await self.append(records, checkpoint: checkpoint, head: head, expecting: expected, on: $0) }
+    public func append(
+        _ records: [AuditRecord], checkpoint: Checkpoint? = nil, head: Head? = nil, expecting expected: Head
+    ) async throws -> Bool {
+        try await self.client.withConnection {
+            try await self.append(records, checkpoint: checkpoint, head: head, expecting: expected, on: $0)
+        }
     }
 
     /// The same for records some of which were committed with their changes (`AuditOutbox`):
@@ -147,22 +166,33 @@ public struct AuditStore: Sendable {
     /// long as records keep coming, rather than leasing one from the pool per batch (each lease
     /// and release wakes the pool's own task on another thread).
     public func append(
-        _ records: [AuditRecord], checkpoint: Checkpoint? = nil, head: Head? = nil, expecting expected: Head, pending: [UUID] = [],
+        _ records: [AuditRecord], checkpoint: Checkpoint? = nil, head: Head? = nil, expecting expected: Head,
+        pending: [UUID] = [],
         on connection: PostgresConnection
     ) async throws -> Bool {
         guard let first = records.first, let last = records.last else { return true }
-        let head = head ?? Head(
-            sequence: last.sequence, hash: last.hash, checkpoint: expected.checkpoint, checkpointSequence: expected.checkpointSequence,
-            checkpointMAC: expected.checkpointMAC
-        )
-        precondition(head.sequence == last.sequence && head.hash == last.hash, "the new head is not the batch's last record")
-        precondition(checkpoint.map { $0.number == head.checkpoint && $0.sequence == last.sequence && $0.hash == last.hash } ?? true,
-                     "an audit checkpoint rides only with the record it covers")
+        let head =
+            head
+            ?? Head(
+                sequence: last.sequence, hash: last.hash, checkpoint: expected.checkpoint,
+                checkpointSequence: expected.checkpointSequence,
+                checkpointMAC: expected.checkpointMAC
+            )
+        precondition(
+            head.sequence == last.sequence && head.hash == last.hash, "the new head is not the batch's last record")
+        precondition(
+            checkpoint.map { $0.number == head.checkpoint && $0.sequence == last.sequence && $0.hash == last.hash }
+                ?? true,
+            "an audit checkpoint rides only with the record it covers")
         // A batch extends one chain: the one its records name.
         let chain = first.chain
         precondition(records.allSatisfy { $0.chain == chain }, "an audit batch spans chains")
-        var keyARNs: Set<String> = [], principals: Set<String> = [], operations: Set<String> = [], errorCodes: Set<String> = []
-        var earliest = first.entry.microseconds, latest = earliest
+        var keyARNs: Set<String> = []
+        var principals: Set<String> = []
+        var operations: Set<String> = []
+        var errorCodes: Set<String> = []
+        var earliest = first.entry.microseconds
+        var latest = earliest
         for record in records {
             keyARNs.formUnion(record.entry.keyARNs)
             principals.insert(record.entry.principalARN)
@@ -173,11 +203,15 @@ public struct AuditStore: Sendable {
             latest = max(latest, micros)
         }
         let statement = AppendSegment(
-            chain: chain, lastSequence: last.sequence, lastHash: ByteBuffer(bytes: last.hash), expectedSequence: expected.sequence,
-            expectedHash: ByteBuffer(bytes: expected.hash), firstSequence: first.sequence, earliest: earliest, latest: latest,
-            keyARNs: Array(keyARNs), principals: Array(principals), operations: Array(operations), errorCodes: Array(errorCodes),
+            chain: chain, lastSequence: last.sequence, lastHash: ByteBuffer(bytes: last.hash),
+            expectedSequence: expected.sequence,
+            expectedHash: ByteBuffer(bytes: expected.hash), firstSequence: first.sequence, earliest: earliest,
+            latest: latest,
+            keyARNs: Array(keyARNs), principals: Array(principals), operations: Array(operations),
+            errorCodes: Array(errorCodes),
             records: AuditSegment.encode(records), expectedCheckpoint: expected.checkpoint, checkpoint: head.checkpoint,
-            checkpointSequence: head.checkpointSequence, checkpointMAC: head.checkpoint == 0 ? nil : ByteBuffer(bytes: head.checkpointMAC),
+            checkpointSequence: head.checkpointSequence,
+            checkpointMAC: head.checkpoint == 0 ? nil : ByteBuffer(bytes: head.checkpointMAC),
             madeAt: checkpoint?.microseconds, rootKeyID: checkpoint?.rootKeyID, pending: pending
         )
         var written = false
@@ -194,7 +228,8 @@ public struct AuditStore: Sendable {
     struct AppendSegment: PostgresPreparedStatement {
         static let name = "kms_audit_append_segment_v4"
         static let bindingDataTypes: [PostgresDataType] = [
-            .int8, .bytea, .int8, .bytea, .int8, .int8, .int8, .textArray, .textArray, .textArray, .textArray, .bytea, .text,
+            .int8, .bytea, .int8, .bytea, .int8, .int8, .int8, .textArray, .textArray, .textArray, .textArray, .bytea,
+            .text,
             .int8, .int8, .int8, .bytea, .int8, .uuid, .uuidArray,
         ]
         static let sql = """

@@ -44,9 +44,14 @@ public struct BillingStore: Sendable {
             logger: self.logger
         )
         var keys: [BilledKey] = []
-        for try await (arn, spec, manager, created, until, deleted, rotations) in rows.decode((String, String, String, Date, Date?, Bool, [Date]).self) {
+        for try await (arn, spec, manager, created, until, deleted, rotations) in rows.decode(
+            (String, String, String, Date, Date?, Bool, [Date]).self)
+        {
             guard let spec = KeySpec(rawValue: spec), let manager = KeyManager(rawValue: manager) else { continue }
-            keys.append(BilledKey(arn: arn, spec: spec, manager: manager, creationDate: created, billedUntil: until, deleted: deleted, rotationDates: rotations))
+            keys.append(
+                BilledKey(
+                    arn: arn, spec: spec, manager: manager, creationDate: created, billedUntil: until, deleted: deleted,
+                    rotationDates: rotations))
         }
         return keys
     }
@@ -64,13 +69,15 @@ public struct BillingStore: Sendable {
         let window = Double(max(cacheSeconds, 1))
         let audit = AuditStore(client: self.client, logger: self.logger)
         let filter = AuditStore.Filter(keyARN: keyARN, from: from, to: to)
-        try await audit.scan(filter, operations: ["GenerateDataKey", "GenerateDataKeyWithoutPlaintext", "Decrypt"]) { listed in
+        try await audit.scan(filter, operations: ["GenerateDataKey", "GenerateDataKeyWithoutPlaintext", "Decrypt"]) {
+            listed in
             for record in listed.lazy.map(\.record) where record.entry.errorCode == nil {
                 guard let arn = record.entry.keyARNs.first, KMSResourceARN(arn)?.account == account else { continue }
                 let line = Line(keyARN: arn, operation: record.entry.operation)
                 requests[line, default: 0] += 1
                 let slot = Int64((record.entry.time.timeIntervalSince1970 / window).rounded(.down))
-                distinct[line, default: []].insert(Cached(principal: record.entry.principalARN, context: record.entry.encryptionContext, window: slot))
+                distinct[line, default: []].insert(
+                    Cached(principal: record.entry.principalARN, context: record.entry.encryptionContext, window: slot))
             }
             return true
         }

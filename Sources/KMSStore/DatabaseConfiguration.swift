@@ -13,7 +13,7 @@ public enum DatabaseConfiguration {
 
     public static func parse(url text: String, maximumConnections: Int = 20) throws -> PostgresClient.Configuration {
         guard let components = URLComponents(string: text),
-              components.scheme == "postgres" || components.scheme == "postgresql"
+            components.scheme == "postgres" || components.scheme == "postgresql"
         else {
             throw InvalidURL(description: "the database URL must look like postgres://user:password@host:port/database")
         }
@@ -78,12 +78,18 @@ public struct DatabaseTLS: Sendable, Hashable {
 
     public init(sslmode: String?, sslrootcert: String?) throws(DatabaseConfiguration.InvalidURL) {
         guard let mode = Mode(rawValue: sslmode ?? "prefer") else {
-            throw .init(description: "sslmode must be one of \(Mode.allCases.map(\.rawValue).joined(separator: ", ")), not '\(sslmode ?? "")'")
+            throw .init(
+                description:
+                    "sslmode must be one of \(Mode.allCases.map(\.rawValue).joined(separator: ", ")), not '\(sslmode ?? "")'"
+            )
         }
         // libpq's sslrootcert=system: the system's CAs, which it allows only with verify-full.
         let root = sslrootcert.flatMap { $0.isEmpty || $0 == "system" ? nil : $0 }
         if sslrootcert == "system", mode != .verifyFull {
-            throw .init(description: "sslrootcert=system needs sslmode=verify-full: any publicly trusted certificate would pass otherwise")
+            throw .init(
+                description:
+                    "sslrootcert=system needs sslmode=verify-full: any publicly trusted certificate would pass otherwise"
+            )
         }
         if let root {
             guard FileManager.default.isReadableFile(atPath: root) else {
@@ -98,7 +104,9 @@ public struct DatabaseTLS: Sendable, Hashable {
             self.verification = root.map { .chain(rootCertificate: $0) } ?? .none
         case .verifyCA:
             guard let root else {
-                throw .init(description: "sslmode=verify-ca needs sslrootcert=FILE, the CA that issued the server's certificate")
+                throw .init(
+                    description: "sslmode=verify-ca needs sslrootcert=FILE, the CA that issued the server's certificate"
+                )
             }
             self.verification = .chain(rootCertificate: root)
         case .verifyFull:

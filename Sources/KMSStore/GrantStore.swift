@@ -40,7 +40,9 @@ public struct GrantStore: Sendable {
         }
     }
 
-    public func forKey(_ keyID: String, after marker: String? = nil, limit: Int = GrantRecord.maximumPerKey) async throws -> [GrantRecord] {
+    public func forKey(_ keyID: String, after marker: String? = nil, limit: Int = GrantRecord.maximumPerKey)
+        async throws -> [GrantRecord]
+    {
         guard let id = UUID(uuidString: keyID) else { return [] }
         let rows = try await self.client.query(
             """
@@ -82,7 +84,8 @@ public struct GrantStore: Sendable {
     /// Deletes a grant; false when there was none.
     public func delete(grantID: String, audit: PendingAudit?) async throws -> Bool {
         try await self.client.change(recording: audit, logger: self.logger, effective: { $0 }) { connection in
-            let rows = try await connection.query("DELETE FROM kms_grants WHERE grant_id = \(grantID) RETURNING 1", logger: self.logger)
+            let rows = try await connection.query(
+                "DELETE FROM kms_grants WHERE grant_id = \(grantID) RETURNING 1", logger: self.logger)
             var deleted = false
             for try await _ in rows { deleted = true }
             return deleted
@@ -94,17 +97,20 @@ public struct GrantStore: Sendable {
         for try await row in rows {
             let (grantID, keyID, name, grantee, retiring, issuing, operations, equals, subset, created) =
                 try row.decode((String, UUID, String?, String, String?, String, [String], String?, String?, Date).self)
-            grants.append(GrantRecord(
-                grantID: grantID, keyID: keyID.uuidString.lowercased(), name: name, granteePrincipal: grantee,
-                retiringPrincipal: retiring, issuingAccount: issuing, operations: operations,
-                encryptionContextEquals: Self.context(equals), encryptionContextSubset: Self.context(subset), creationDate: created
-            ))
+            grants.append(
+                GrantRecord(
+                    grantID: grantID, keyID: keyID.uuidString.lowercased(), name: name, granteePrincipal: grantee,
+                    retiringPrincipal: retiring, issuingAccount: issuing, operations: operations,
+                    encryptionContextEquals: Self.context(equals), encryptionContextSubset: Self.context(subset),
+                    creationDate: created
+                ))
         }
         return grants
     }
 
     static func json(_ context: [String: String]?) -> String? {
-        guard let context, let data = try? JSONSerialization.data(withJSONObject: context, options: [.sortedKeys]) else { return nil }
+        guard let context, let data = try? JSONSerialization.data(withJSONObject: context, options: [.sortedKeys])
+        else { return nil }
         return String(decoding: data, as: UTF8.self)
     }
 

@@ -16,7 +16,9 @@ public struct IdentityStore: Sendable {
     // MARK: Accounts
 
     /// Creates an account with its root principal; false when the account id is taken.
-    public func insertAccount(_ account: AccountRecord, root: PrincipalRecord, audit: PendingAudit?) async throws -> Bool {
+    public func insertAccount(_ account: AccountRecord, root: PrincipalRecord, audit: PendingAudit?) async throws
+        -> Bool
+    {
         try await self.client.change(recording: audit, logger: self.logger, effective: { $0 }) { connection in
             let rows = try await connection.query(
                 """
@@ -36,7 +38,8 @@ public struct IdentityStore: Sendable {
 
     public func accounts() async throws -> [AccountRecord] {
         let rows = try await self.client.query(
-            "SELECT account_id, name, creation_date FROM kms_accounts ORDER BY account_id LIMIT 1000", logger: self.logger
+            "SELECT account_id, name, creation_date FROM kms_accounts ORDER BY account_id LIMIT 1000",
+            logger: self.logger
         )
         var accounts: [AccountRecord] = []
         for try await (id, name, created) in rows.decode((String, String, Date).self) {
@@ -67,7 +70,9 @@ public struct IdentityStore: Sendable {
     }
 
     @discardableResult
-    static func insertPrincipal(_ principal: PrincipalRecord, on connection: PostgresConnection, logger: Logger) async throws -> Bool {
+    static func insertPrincipal(_ principal: PrincipalRecord, on connection: PostgresConnection, logger: Logger)
+        async throws -> Bool
+    {
         let rows = try await connection.query(
             """
             INSERT INTO kms_principals (arn, account_id, kind, name, is_admin, creation_date)
@@ -100,7 +105,8 @@ public struct IdentityStore: Sendable {
     /// Deletes a principal with its access keys and policies; false when there was none.
     public func deletePrincipal(_ arn: String, audit: PendingAudit?) async throws -> Bool {
         try await self.client.change(recording: audit, logger: self.logger, effective: { $0 }) { connection in
-            let rows = try await connection.query("DELETE FROM kms_principals WHERE arn = \(arn) RETURNING 1", logger: self.logger)
+            let rows = try await connection.query(
+                "DELETE FROM kms_principals WHERE arn = \(arn) RETURNING 1", logger: self.logger)
             var deleted = false
             for try await _ in rows { deleted = true }
             return deleted
@@ -119,9 +125,13 @@ public struct IdentityStore: Sendable {
 
     static func decodePrincipals(_ rows: PostgresRowSequence) async throws -> [PrincipalRecord] {
         var principals: [PrincipalRecord] = []
-        for try await (arn, account, kind, name, admin, created) in rows.decode((String, String, String, String, Bool, Date).self) {
+        for try await (arn, account, kind, name, admin, created) in rows.decode(
+            (String, String, String, String, Bool, Date).self)
+        {
             guard let kind = PrincipalRecord.Kind(rawValue: kind) else { continue }
-            principals.append(PrincipalRecord(arn: arn, accountID: account, kind: kind, name: name, isAdmin: admin, creationDate: created))
+            principals.append(
+                PrincipalRecord(
+                    arn: arn, accountID: account, kind: kind, name: name, isAdmin: admin, creationDate: created))
         }
         return principals
     }
@@ -132,12 +142,17 @@ public struct IdentityStore: Sendable {
         case inserted, duplicateID, limitReached
     }
 
-    public func insertAccessKey(_ key: AccessKeyRecord, rootKeyID: UUID, audit: PendingAudit?) async throws -> AccessKeyInsert {
-        try await self.client.change(recording: audit, logger: self.logger, effective: { $0 == .inserted }) { connection in
+    public func insertAccessKey(_ key: AccessKeyRecord, rootKeyID: UUID, audit: PendingAudit?) async throws
+        -> AccessKeyInsert
+    {
+        try await self.client.change(recording: audit, logger: self.logger, effective: { $0 == .inserted }) {
+            connection in
             // Serializes concurrent inserts for one principal, so the limit holds.
-            try await connection.query("SELECT 1 FROM kms_principals WHERE arn = \(key.principalARN) FOR UPDATE", logger: self.logger)
+            try await connection.query(
+                "SELECT 1 FROM kms_principals WHERE arn = \(key.principalARN) FOR UPDATE", logger: self.logger)
             let counted = try await connection.query(
-                "SELECT count(*)::int FROM kms_access_keys WHERE principal_arn = \(key.principalARN)", logger: self.logger
+                "SELECT count(*)::int FROM kms_access_keys WHERE principal_arn = \(key.principalARN)",
+                logger: self.logger
             )
             var count = 0
             for try await (n) in counted.decode(Int.self) { count = n }
@@ -161,7 +176,8 @@ public struct IdentityStore: Sendable {
 
     public func accessKey(_ id: String) async throws -> AccessKeyRecord? {
         let rows = try await self.client.query(
-            "SELECT \(unescaped: Self.accessKeyColumns) FROM kms_access_keys WHERE access_key_id = \(id)", logger: self.logger
+            "SELECT \(unescaped: Self.accessKeyColumns) FROM kms_access_keys WHERE access_key_id = \(id)",
+            logger: self.logger
         )
         return try await Self.decodeAccessKeys(rows).first
     }
@@ -175,10 +191,13 @@ public struct IdentityStore: Sendable {
     }
 
     /// False when there is no such access key.
-    public func setAccessKeyStatus(_ id: String, _ status: AccessKeyRecord.Status, audit: PendingAudit?) async throws -> Bool {
+    public func setAccessKeyStatus(_ id: String, _ status: AccessKeyRecord.Status, audit: PendingAudit?) async throws
+        -> Bool
+    {
         try await self.client.change(recording: audit, logger: self.logger, effective: { $0 }) { connection in
             let rows = try await connection.query(
-                "UPDATE kms_access_keys SET status = \(status.rawValue) WHERE access_key_id = \(id) RETURNING 1", logger: self.logger
+                "UPDATE kms_access_keys SET status = \(status.rawValue) WHERE access_key_id = \(id) RETURNING 1",
+                logger: self.logger
             )
             for try await _ in rows { return true }
             return false
@@ -187,7 +206,8 @@ public struct IdentityStore: Sendable {
 
     public func deleteAccessKey(_ id: String, audit: PendingAudit?) async throws -> Bool {
         try await self.client.change(recording: audit, logger: self.logger, effective: { $0 }) { connection in
-            let rows = try await connection.query("DELETE FROM kms_access_keys WHERE access_key_id = \(id) RETURNING 1", logger: self.logger)
+            let rows = try await connection.query(
+                "DELETE FROM kms_access_keys WHERE access_key_id = \(id) RETURNING 1", logger: self.logger)
             for try await _ in rows { return true }
             return false
         }
@@ -195,11 +215,15 @@ public struct IdentityStore: Sendable {
 
     static func decodeAccessKeys(_ rows: PostgresRowSequence) async throws -> [AccessKeyRecord] {
         var keys: [AccessKeyRecord] = []
-        for try await (id, principal, status, wrapped, created) in rows.decode((String, String, String, Data, Date).self) {
-            keys.append(AccessKeyRecord(
-                accessKeyID: id, principalARN: principal, status: AccessKeyRecord.Status(rawValue: status) ?? .inactive,
-                wrappedSecret: Array(wrapped), creationDate: created
-            ))
+        for try await (id, principal, status, wrapped, created) in rows.decode(
+            (String, String, String, Data, Date).self)
+        {
+            keys.append(
+                AccessKeyRecord(
+                    accessKeyID: id, principalARN: principal,
+                    status: AccessKeyRecord.Status(rawValue: status) ?? .inactive,
+                    wrappedSecret: Array(wrapped), creationDate: created
+                ))
         }
         return keys
     }
@@ -211,8 +235,10 @@ public struct IdentityStore: Sendable {
     }
 
     public func putPolicy(_ policy: IdentityPolicyRecord, audit: PendingAudit?) async throws -> PolicyPut {
-        try await self.client.change(recording: audit, logger: self.logger, effective: { $0 == .stored }) { connection in
-            try await connection.query("SELECT 1 FROM kms_principals WHERE arn = \(policy.principalARN) FOR UPDATE", logger: self.logger)
+        try await self.client.change(recording: audit, logger: self.logger, effective: { $0 == .stored }) {
+            connection in
+            try await connection.query(
+                "SELECT 1 FROM kms_principals WHERE arn = \(policy.principalARN) FOR UPDATE", logger: self.logger)
             let counted = try await connection.query(
                 """
                 SELECT count(*)::int FROM kms_identity_policies

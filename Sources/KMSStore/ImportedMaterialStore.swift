@@ -8,9 +8,12 @@ extension KeyStore {
     /// Stores imported material as the key's only version and applies `updated` (state,
     /// ValidTo, expiration model, current material id) if the row is still at
     /// `updated.version`. Returns the stored record, or nil when someone changed the key first.
-    public func importMaterial(_ updated: KeyRecord, material: StoredMaterial, audit: PendingAudit?) async throws -> KeyRecord? {
+    public func importMaterial(_ updated: KeyRecord, material: StoredMaterial, audit: PendingAudit?) async throws
+        -> KeyRecord?
+    {
         guard let id = UUID(uuidString: updated.keyID) else { return nil }
-        return try await self.client.change(recording: audit, logger: self.logger, effective: { $0 != nil }) { connection in
+        return try await self.client.change(recording: audit, logger: self.logger, effective: { $0 != nil }) {
+            connection in
             let rows = try await connection.query(
                 """
                 UPDATE kms_keys SET key_state = \(updated.state.rawValue), current_material_id = \(Data(material.materialID)),
@@ -43,7 +46,8 @@ extension KeyStore {
     public func deleteImportedMaterial(_ record: KeyRecord, audit: PendingAudit?) async throws -> KeyRecord? {
         guard let id = UUID(uuidString: record.keyID) else { return nil }
         let state: KeyState = record.state == .pendingDeletion ? .pendingDeletion : .pendingImport
-        return try await self.client.change(recording: audit, logger: self.logger, effective: { $0 != nil }) { connection in
+        return try await self.client.change(recording: audit, logger: self.logger, effective: { $0 != nil }) {
+            connection in
             let rows = try await connection.query(
                 """
                 UPDATE kms_keys SET key_state = \(state.rawValue),

@@ -38,7 +38,8 @@ public struct KeyStore: Sendable {
     /// request's record, committed with the key (nil: a change no caller asked for).
     @discardableResult
     public func insert(
-        _ key: KeyRecord, material: StoredMaterial?, alias: String? = nil, tags: [(key: String, value: String)] = [], audit: PendingAudit?
+        _ key: KeyRecord, material: StoredMaterial?, alias: String? = nil, tags: [(key: String, value: String)] = [],
+        audit: PendingAudit?
     ) async throws -> Bool {
         guard let id = UUID(uuidString: key.keyID) else { throw StoreError.invalid("key id \(key.keyID)") }
         do {
@@ -55,7 +56,8 @@ public struct KeyStore: Sendable {
     private struct AliasTaken: Error {}
 
     private func insert(
-        _ key: KeyRecord, id: UUID, material: StoredMaterial?, alias: String?, tags: [(key: String, value: String)], audit: PendingAudit?
+        _ key: KeyRecord, id: UUID, material: StoredMaterial?, alias: String?, tags: [(key: String, value: String)],
+        audit: PendingAudit?
     ) async throws {
         try await self.client.change(recording: audit, logger: self.logger) { connection in
             try await connection.query(
@@ -116,7 +118,8 @@ public struct KeyStore: Sendable {
         )
         var materials: [StoredMaterial] = []
         for try await (materialID, wrapped, rootKeyID) in materialRows.decode((Data, Data, UUID).self) {
-            materials.append(StoredMaterial(materialID: Array(materialID), wrapped: Array(wrapped), rootKeyID: rootKeyID))
+            materials.append(
+                StoredMaterial(materialID: Array(materialID), wrapped: Array(wrapped), rootKeyID: rootKeyID))
         }
         return (record, materials)
     }
@@ -141,12 +144,15 @@ public struct KeyStore: Sendable {
     /// returns the stored result, or nil when someone else changed the key first.
     public func update(_ record: KeyRecord, audit: PendingAudit?) async throws -> KeyRecord? {
         guard let id = UUID(uuidString: record.keyID) else { return nil }
-        return try await self.client.change(recording: audit, logger: self.logger, effective: { $0 != nil }) { connection in
+        return try await self.client.change(recording: audit, logger: self.logger, effective: { $0 != nil }) {
+            connection in
             try await Self.update(record, id: id, on: connection, logger: self.logger)
         }
     }
 
-    static func update(_ record: KeyRecord, id: UUID, on connection: PostgresConnection, logger: Logger) async throws -> KeyRecord? {
+    static func update(_ record: KeyRecord, id: UUID, on connection: PostgresConnection, logger: Logger) async throws
+        -> KeyRecord?
+    {
         let rows = try await connection.query(
             """
             UPDATE kms_keys SET description = \(record.description), key_state = \(record.state.rawValue),
@@ -165,7 +171,6 @@ public struct KeyStore: Sendable {
         return updated
     }
 
-
     static func decode(_ row: PostgresRow) throws -> KeyRecord {
         let (id, arn, account, region, description, state, usage, spec, origin, manager) =
             try row.decode((UUID, String, String, String, String, String, String, String, String, String).self)
@@ -179,10 +184,11 @@ public struct KeyStore: Sendable {
         let rotationPeriod = try columns["rotation_period_days"].decode(Int?.self)
         let nextRotation = try columns["next_rotation_date"].decode(Date?.self)
         let validTo = try columns["valid_to"].decode(Date?.self)
-        let expirationModel = try columns["expiration_model"].decode(String?.self).flatMap(ExpirationModel.init(rawValue:))
+        let expirationModel = try columns["expiration_model"].decode(String?.self).flatMap(
+            ExpirationModel.init(rawValue:))
         guard let state = KeyState(rawValue: state), let usage = KeyUsage(rawValue: usage),
-              let spec = KeySpec(rawValue: spec), let origin = Origin(rawValue: origin),
-              let manager = KeyManager(rawValue: manager)
+            let spec = KeySpec(rawValue: spec), let origin = Origin(rawValue: origin),
+            let manager = KeyManager(rawValue: manager)
         else { throw StoreError.invalid("key \(id) has an unknown state, usage, spec, origin or manager") }
         return KeyRecord(
             keyID: id.uuidString.lowercased(), arn: arn, account: account, region: region, description: description,

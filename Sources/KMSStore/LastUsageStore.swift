@@ -58,7 +58,8 @@ public struct LastUsageStore: Sendable {
 
     /// When tracking began: the migration that created the table.
     public func trackingStart() async throws -> Date? {
-        let rows = try await self.client.query("SELECT applied_at FROM kms_schema_migrations WHERE version = 5", logger: self.logger)
+        let rows = try await self.client.query(
+            "SELECT applied_at FROM kms_schema_migrations WHERE version = 5", logger: self.logger)
         for try await date in rows.decode(Date.self) { return date }
         return nil
     }

@@ -7,8 +7,10 @@ extension Migrations {
     /// error codes' index holds only segments with a failure (most have none); a query uses it
     /// by stating `error_codes <> '{}'` (AuditStore+Reading). Both are small: a segment names a
     /// few operations, and few segments a failure.
-    static let auditFilters = Migration(version: 14, name: "audit listing by operation and error code", statements: [
-        "CREATE INDEX kms_audit_segments_by_operation ON kms_audit_segments USING gin (operations)",
-        "CREATE INDEX kms_audit_segments_by_error ON kms_audit_segments USING gin (error_codes) WHERE error_codes <> '{}'",
-    ])
+    static let auditFilters = Migration(
+        version: 14, name: "audit listing by operation and error code",
+        statements: [
+            "CREATE INDEX kms_audit_segments_by_operation ON kms_audit_segments USING gin (operations)",
+            "CREATE INDEX kms_audit_segments_by_error ON kms_audit_segments USING gin (error_codes) WHERE error_codes <> '{}'",
+        ])
 }

@@ -35,7 +35,8 @@ public struct RewrapStore: Sendable {
 
     /// Starts a job unless one is running; returns the running job and whether it is new.
     public func start(requestedBy: String, at date: Date, audit: PendingAudit?) async throws -> (Job, Bool) {
-        let started = try await self.client.change(recording: audit, logger: self.logger, effective: { $0 }) { connection in
+        let started = try await self.client.change(recording: audit, logger: self.logger, effective: { $0 }) {
+            connection in
             let rows = try await connection.query(
                 """
                 INSERT INTO kms_rewrap_jobs (requested_at, requested_by) VALUES (\(date), \(requestedBy))
@@ -56,8 +57,11 @@ public struct RewrapStore: Sendable {
             "SELECT job_id, requested_at, finished_at, rewrapped, unavailable FROM kms_rewrap_jobs ORDER BY job_id DESC LIMIT 1",
             logger: self.logger
         )
-        for try await (id, requested, finished, rewrapped, unavailable) in rows.decode((Int64, Date, Date?, Int64, Int64).self) {
-            return Job(id: id, requestedAt: requested, finishedAt: finished, rewrapped: rewrapped, unavailable: unavailable)
+        for try await (id, requested, finished, rewrapped, unavailable) in rows.decode(
+            (Int64, Date, Date?, Int64, Int64).self)
+        {
+            return Job(
+                id: id, requestedAt: requested, finishedAt: finished, rewrapped: rewrapped, unavailable: unavailable)
         }
         return nil
     }
@@ -139,7 +143,9 @@ public struct RewrapStore: Sendable {
         let materials = try await self.client.query(
             "SELECT root_key_id, count(*) FROM kms_key_materials GROUP BY root_key_id", logger: self.logger
         )
-        for try await (id, count) in materials.decode((UUID, Int64).self) { usage[id, default: (0, 0)].materials = count }
+        for try await (id, count) in materials.decode((UUID, Int64).self) {
+            usage[id, default: (0, 0)].materials = count
+        }
         let secrets = try await self.client.query(
             "SELECT root_key_id, count(*) FROM kms_access_keys GROUP BY root_key_id", logger: self.logger
         )

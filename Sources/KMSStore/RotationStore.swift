@@ -28,11 +28,13 @@ public struct RotationStore: Sendable {
     /// Makes `material` the key's current material, records the rotation and sets the next
     /// automatic date, all at once, if the key is still at `record.version`; nil when it is not.
     public func rotate(
-        _ record: KeyRecord, to material: StoredMaterial, kind: RotationRecord.Kind, at date: Date, nextRotationDate: Date?,
+        _ record: KeyRecord, to material: StoredMaterial, kind: RotationRecord.Kind, at date: Date,
+        nextRotationDate: Date?,
         audit: PendingAudit?
     ) async throws -> KeyRecord? {
         guard let id = UUID(uuidString: record.keyID) else { return nil }
-        return try await self.client.change(recording: audit, logger: self.logger, effective: { $0 != nil }) { connection in
+        return try await self.client.change(recording: audit, logger: self.logger, effective: { $0 != nil }) {
+            connection in
             let rows = try await connection.query(
                 """
                 UPDATE kms_keys SET current_material_id = \(Data(material.materialID)), next_rotation_date = \(nextRotationDate),
@@ -74,7 +76,9 @@ public struct RotationStore: Sendable {
         )
         var rotations: [RotationRecord] = []
         for try await (material, date, kind) in rows.decode((Data, Date, String).self) {
-            rotations.append(RotationRecord(materialID: Array(material), date: date, kind: RotationRecord.Kind(rawValue: kind) ?? .automatic))
+            rotations.append(
+                RotationRecord(
+                    materialID: Array(material), date: date, kind: RotationRecord.Kind(rawValue: kind) ?? .automatic))
         }
         return rotations
     }
@@ -82,7 +86,8 @@ public struct RotationStore: Sendable {
     public func onDemandRotationCount(keyID: String) async throws -> Int {
         guard let id = UUID(uuidString: keyID) else { return 0 }
         let rows = try await self.client.query(
-            "SELECT count(*)::int FROM kms_key_rotations WHERE key_id = \(id) AND rotation_type = 'ON_DEMAND'", logger: self.logger
+            "SELECT count(*)::int FROM kms_key_rotations WHERE key_id = \(id) AND rotation_type = 'ON_DEMAND'",
+            logger: self.logger
         )
         for try await count in rows.decode(Int.self) { return count }
         return 0
@@ -117,11 +122,14 @@ public struct RotationStore: Sendable {
 
     /// Adds or replaces tags unless the key would then have more than `Tags.maximumPerKey`;
     /// false (and nothing of the request stored) when it would.
-    public func putTagsWithinLimit(keyID: String, _ tags: [(key: String, value: String)], audit: PendingAudit?) async throws -> Bool {
+    public func putTagsWithinLimit(keyID: String, _ tags: [(key: String, value: String)], audit: PendingAudit?)
+        async throws -> Bool
+    {
         guard let id = UUID(uuidString: keyID) else { return false }
         do {
             try await self.client.change(recording: audit, logger: self.logger) { connection in
-                try await connection.query("SELECT 1 FROM kms_keys WHERE key_id = \(id) FOR UPDATE", logger: self.logger)
+                try await connection.query(
+                    "SELECT 1 FROM kms_keys WHERE key_id = \(id) FOR UPDATE", logger: self.logger)
                 for tag in tags {
                     try await connection.query(
                         """
@@ -131,7 +139,8 @@ public struct RotationStore: Sendable {
                         logger: self.logger
                     )
                 }
-                let rows = try await connection.query("SELECT count(*)::int FROM kms_tags WHERE key_id = \(id)", logger: self.logger)
+                let rows = try await connection.query(
+                    "SELECT count(*)::int FROM kms_tags WHERE key_id = \(id)", logger: self.logger)
                 var count = 0
                 for try await n in rows.decode(Int.self) { count = n }
                 // Throwing rolls the transaction back: no tag of this request is kept.
@@ -148,7 +157,8 @@ public struct RotationStore: Sendable {
     public func removeTags(keyID: String, _ keys: [String], audit: PendingAudit?) async throws {
         guard let id = UUID(uuidString: keyID) else { return }
         try await self.client.change(recording: audit, logger: self.logger) { connection in
-            try await connection.query("DELETE FROM kms_tags WHERE key_id = \(id) AND tag_key = ANY(\(keys))", logger: self.logger)
+            try await connection.query(
+                "DELETE FROM kms_tags WHERE key_id = \(id) AND tag_key = ANY(\(keys))", logger: self.logger)
         }
     }
 }

@@ -78,7 +78,8 @@ public struct UsageStore: Sendable {
         )
         var totals: [UsageKey: UsageCount] = [:]
         for try await (arn, operation, requests, failed) in rows.decode((String, String, Int64, Int64).self) {
-            totals[UsageKey(account: account, keyARN: arn, operation: operation, hour: from)] = UsageCount(requests: requests, failed: failed)
+            totals[UsageKey(account: account, keyARN: arn, operation: operation, hour: from)] = UsageCount(
+                requests: requests, failed: failed)
         }
         return totals
     }

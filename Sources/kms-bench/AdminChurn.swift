@@ -74,7 +74,10 @@ final class AdminChurn: Sendable {
 
     /// The steps of cycle `n`: the churn key's life, then a policy change on a load key.
     func steps(cycle n: Int) -> [Step] {
-        var steps: [Step] = [.createKey, .createAlias, .getKeyPolicy, .putKeyPolicy, .rotateKeyOnDemand, .createGrant, .retireGrant, .deleteAlias, .scheduleKeyDeletion]
+        var steps: [Step] = [
+            .createKey, .createAlias, .getKeyPolicy, .putKeyPolicy, .rotateKeyOnDemand, .createGrant, .retireGrant,
+            .deleteAlias, .scheduleKeyDeletion,
+        ]
         if n % 4 == 3 { steps.append(.cancelKeyDeletion) }
         if !self.loadKeys.isEmpty { steps += [.getLoadKeyPolicy, .putLoadKeyPolicy] }
         return steps
@@ -125,7 +128,8 @@ final class AdminChurn: Sendable {
                 case .getKeyPolicy:
                     policy = try await Self.policy(of: keyID, client: client)
                 case .putKeyPolicy:
-                    try await Self.putPolicy(Self.relabelled(policy, "kms-bench-churn-\(cycle)"), on: keyID, client: client)
+                    try await Self.putPolicy(
+                        Self.relabelled(policy, "kms-bench-churn-\(cycle)"), on: keyID, client: client)
                 case .rotateKeyOnDemand:
                     var request = KMSRotateKeyOnDemandRequest()
                     request.keyID = keyID
@@ -160,7 +164,8 @@ final class AdminChurn: Sendable {
                 case .getLoadKeyPolicy:
                     loadPolicy = try await Self.policy(of: loadKey, client: client)
                 case .putLoadKeyPolicy:
-                    try await Self.putPolicy(Self.relabelled(loadPolicy, "kms-bench-load-\(cycle)"), on: loadKey, client: client)
+                    try await Self.putPolicy(
+                        Self.relabelled(loadPolicy, "kms-bench-load-\(cycle)"), on: loadKey, client: client)
                 }
                 self.record(step, error: nil)
             } catch {
@@ -202,9 +207,13 @@ final class AdminChurn: Sendable {
     /// The key's own policy with a new Id: a real change that grants and denies exactly what
     /// the old one did, so the load it runs beside keeps its permissions.
     static func relabelled(_ policy: String, _ id: String) -> String {
-        guard var object = (try? JSONSerialization.jsonObject(with: Data(policy.utf8))) as? [String: Any] else { return policy }
+        guard var object = (try? JSONSerialization.jsonObject(with: Data(policy.utf8))) as? [String: Any] else {
+            return policy
+        }
         object["Id"] = id
-        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) else { return policy }
+        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) else {
+            return policy
+        }
         return String(decoding: data, as: UTF8.self)
     }
 
@@ -220,9 +229,11 @@ final class AdminChurn: Sendable {
     func json() -> [String: Any] {
         let totals = self.snapshot
         return [
-            "rate": self.rate, "requests": totals.succeeded + totals.failed, "succeeded": totals.succeeded, "failed": totals.failed,
+            "rate": self.rate, "requests": totals.succeeded + totals.failed, "succeeded": totals.succeeded,
+            "failed": totals.failed,
             "operations": totals.operations, "errors": totals.errors, "firstFailures": totals.firstFailures,
-            "keysCreated": totals.keysCreated, "deletionsScheduled": totals.deletionsScheduled, "deletionsCancelled": totals.deletionsCancelled,
+            "keysCreated": totals.keysCreated, "deletionsScheduled": totals.deletionsScheduled,
+            "deletionsCancelled": totals.deletionsCancelled,
         ]
     }
 

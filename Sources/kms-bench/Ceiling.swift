@@ -10,7 +10,8 @@ import NIOCore
 /// Whatever kmsd adds on top of this pair is the cost of KMS semantics.
 struct CeilingWorker: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "ceiling-worker", abstract: "The ceiling pair's second hop: seals each payload with AES-GCM.", shouldDisplay: false
+        commandName: "ceiling-worker", abstract: "The ceiling pair's second hop: seals each payload with AES-GCM.",
+        shouldDisplay: false
     )
 
     @Option(help: "Unix socket to listen on.") var socket: String
@@ -24,7 +25,9 @@ struct CeilingWorker: AsyncParsableCommand {
             return Array(sealed.combined ?? Data())
         }
         unlink(self.socket)
-        let server = try await RPCServer.bind(to: try SocketAddress(unixDomainSocketPath: self.socket), table: table, logger: Logger(label: "ceiling-worker"))
+        let server = try await RPCServer.bind(
+            to: try SocketAddress(unixDomainSocketPath: self.socket), table: table,
+            logger: Logger(label: "ceiling-worker"))
         try writeReadyFile(self.readyFile, self.socket)
         // Runs until killed: the pair holds nothing worth a graceful shutdown.
         try await server.channel.closeFuture.get()
@@ -33,21 +36,25 @@ struct CeilingWorker: AsyncParsableCommand {
 
 struct CeilingFront: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "ceiling-front", abstract: "The ceiling pair's first hop: forwards each Echo to ceiling-worker.", shouldDisplay: false
+        commandName: "ceiling-front", abstract: "The ceiling pair's first hop: forwards each Echo to ceiling-worker.",
+        shouldDisplay: false
     )
 
     @Option(help: "host:port to listen on.") var listen: String
     @Option(help: "ceiling-worker's socket.") var workerSocket: String
     @Option(help: "Connections to the worker.") var workerConnections = 4
-    @Option(help: "Once listening, write the bound host:port to this file (for --listen with port 0).") var readyFile: String?
+    @Option(help: "Once listening, write the bound host:port to this file (for --listen with port 0).") var readyFile:
+        String?
 
     func run() async throws {
-        let pool = RPCConnectionPool(address: try SocketAddress(unixDomainSocketPath: self.workerSocket), connections: self.workerConnections)
+        let pool = RPCConnectionPool(
+            address: try SocketAddress(unixDomainSocketPath: self.workerSocket), connections: self.workerConnections)
         var table = RPCHandlerTable()
         table.registerRaw("Echo") { payload, _ in
             try await pool.connection().call(method: "Seal", payload: payload)
         }
-        let server = try await RPCServer.bind(to: try Run.address(self.listen), table: table, logger: Logger(label: "ceiling-front"))
+        let server = try await RPCServer.bind(
+            to: try Run.address(self.listen), table: table, logger: Logger(label: "ceiling-front"))
         if let address = server.localAddress, let port = address.port {
             try writeReadyFile(self.readyFile, "\(address.ipAddress ?? "127.0.0.1"):\(port)")
         }

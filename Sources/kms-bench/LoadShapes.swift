@@ -11,7 +11,10 @@ final class RunWindow: Sendable {
     let requestLimit: Int?
     let issued = Atomic<Int>(0)
 
-    init(start: ContinuousClock.Instant, measureFrom: ContinuousClock.Instant, deadline: ContinuousClock.Instant?, requestLimit: Int?) {
+    init(
+        start: ContinuousClock.Instant, measureFrom: ContinuousClock.Instant, deadline: ContinuousClock.Instant?,
+        requestLimit: Int?
+    ) {
         self.start = start
         self.measureFrom = measureFrom
         self.deadline = deadline
@@ -40,7 +43,9 @@ struct Lanes: Sendable {
 enum LoadShapes {
     /// Closed loop: `inFlight` workers per connection, each sending its next request as soon as
     /// the previous one is answered.
-    static func closedLoop(lanes: Lanes, inFlight: Int, mix: Mix, workload: Workload, window: RunWindow, recorder: Recorder) async {
+    static func closedLoop(
+        lanes: Lanes, inFlight: Int, mix: Mix, workload: Workload, window: RunWindow, recorder: Recorder
+    ) async {
         await withDiscardingTaskGroup { group in
             for lane in 0..<lanes.count {
                 for slot in 0..<inFlight {
@@ -51,7 +56,9 @@ enum LoadShapes {
                         while window.claim(now: .now) {
                             let operation = mix.pick(Int(truncatingIfNeeded: random.next() >> 1))
                             let started = ContinuousClock.now
-                            let error = await Self.send(operation, target: Int(truncatingIfNeeded: random.next() >> 1), workload: workload, client: client, echo: echo)
+                            let error = await Self.send(
+                                operation, target: Int(truncatingIfNeeded: random.next() >> 1), workload: workload,
+                                client: client, echo: echo)
                             let finished = ContinuousClock.now
                             if finished >= window.measureFrom {
                                 recorder.record(microseconds: (finished - started).microseconds, error: error)
@@ -66,7 +73,10 @@ enum LoadShapes {
     /// Open loop: requests leave at `rate` per second whether or not earlier ones were answered;
     /// latency counts from the intended send time, so queueing is not hidden (no coordinated
     /// omission). More than `maxOutstanding` unanswered requests count as ClientOverloaded.
-    static func openLoop(lanes: Lanes, rate: Double, maxOutstanding: Int, mix: Mix, workload: Workload, window: RunWindow, recorder: Recorder) async {
+    static func openLoop(
+        lanes: Lanes, rate: Double, maxOutstanding: Int, mix: Mix, workload: Workload, window: RunWindow,
+        recorder: Recorder
+    ) async {
         let outstanding = SharedCounter()
         let interval = Duration.nanoseconds(Int64(1_000_000_000 / rate))
         await withDiscardingTaskGroup { group in
@@ -77,7 +87,10 @@ enum LoadShapes {
                 let now = ContinuousClock.now
                 var finished = false
                 while next <= now {
-                    guard window.claim(now: next) else { finished = true; break }
+                    guard window.claim(now: next) else {
+                        finished = true
+                        break
+                    }
                     let intended = next
                     next += interval
                     sequence += 1
@@ -86,13 +99,16 @@ enum LoadShapes {
                     let lane = sequence % lanes.count
                     guard outstanding.value.wrappingAdd(1, ordering: .relaxed).oldValue < maxOutstanding else {
                         outstanding.value.wrappingSubtract(1, ordering: .relaxed)
-                        if intended >= window.measureFrom { recorder.record(microseconds: 1, error: "ClientOverloaded") }
+                        if intended >= window.measureFrom {
+                            recorder.record(microseconds: 1, error: "ClientOverloaded")
+                        }
                         continue
                     }
                     group.addTask {
                         let client = lanes.clients.isEmpty ? nil : lanes.clients[lane % lanes.clients.count]
                         let echo = lanes.echoes.isEmpty ? nil : lanes.echoes[lane % lanes.echoes.count]
-                        let error = await Self.send(operation, target: target, workload: workload, client: client, echo: echo)
+                        let error = await Self.send(
+                            operation, target: target, workload: workload, client: client, echo: echo)
                         outstanding.value.wrappingSubtract(1, ordering: .relaxed)
                         if intended >= window.measureFrom {
                             recorder.record(microseconds: (ContinuousClock.now - intended).microseconds, error: error)
@@ -114,7 +130,9 @@ enum LoadShapes {
     }
 
     /// One request; the error code when it failed.
-    static func send(_ operation: Operation, target: Int, workload: Workload, client: KMSClient?, echo: RPCClientConnection?) async -> String? {
+    static func send(
+        _ operation: Operation, target: Int, workload: Workload, client: KMSClient?, echo: RPCClientConnection?
+    ) async -> String? {
         do {
             try await workload.perform(operation, target: target, on: client, echo: echo)
             return nil

@@ -23,16 +23,21 @@ struct Report {
     /// Milliseconds at the reported percentiles (and the maximum).
     var latencies: [(String, Double)] {
         let h = self.snapshot.total
-        return [("p50", 50.0), ("p90", 90.0), ("p99", 99.0), ("p99.9", 99.9)].map { ($0.0, Double(h.valueAtPercentile($0.1)) / 1000) }
+        return [("p50", 50.0), ("p90", 90.0), ("p99", 99.0), ("p99.9", 99.9)].map {
+            ($0.0, Double(h.valueAtPercentile($0.1)) / 1000)
+        }
             + [("max", Double(h.max) / 1000)]
     }
 
     func text() -> String {
-        let shape = self.rate.map { String(format: "open loop at %.0f req/s over %d connections", $0, self.connections) }
+        let shape =
+            self.rate.map { String(format: "open loop at %.0f req/s over %d connections", $0, self.connections) }
             ?? "\(self.connections) connections x \(self.inFlight ?? 1) in flight"
         var lines = [
             "kms-bench: \(self.transport) \(self.endpoint), \(shape), mix \(self.mix), payload \(self.payload) B, \(self.keys) key(s)",
-            String(format: "requests: %d ok, %d failed in %.2f s: %.1f req/s", self.snapshot.succeeded, self.snapshot.failed, self.seconds, self.throughput),
+            String(
+                format: "requests: %d ok, %d failed in %.2f s: %.1f req/s", self.snapshot.succeeded,
+                self.snapshot.failed, self.seconds, self.throughput),
             "latency (ms): " + self.latencies.map { String(format: "%@ %.3f", $0.0, $0.1) }.joined(separator: "  "),
         ]
         for (code, count) in self.snapshot.errors.sorted(by: { $0.value > $1.value }) {

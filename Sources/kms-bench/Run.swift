@@ -18,36 +18,57 @@ struct Run: AsyncParsableCommand {
             """
     )
 
-    @Option(help: "kmsd: host:port or tls://host:port (default: $KMS_ENDPOINT, else 127.0.0.1:7400).") var endpoint: String?
-    @Option(help: "Credentials profile (default: $AWS_ACCESS_KEY_ID/$AWS_SECRET_ACCESS_KEY, else $AWS_PROFILE or 'default').") var profile: String?
+    @Option(help: "kmsd: host:port or tls://host:port (default: $KMS_ENDPOINT, else 127.0.0.1:7400).") var endpoint:
+        String?
+    @Option(
+        help:
+            "Credentials profile (default: $AWS_ACCESS_KEY_ID/$AWS_SECRET_ACCESS_KEY, else $AWS_PROFILE or 'default').")
+    var profile: String?
     @Option(help: "binary (the aws-json transport arrives with the AWS JSON API).") var transport = "binary"
     @Option(help: "Connections to open.") var connections = 4
     @Option(help: "Requests in flight per connection (closed loop).") var inFlight = 16
     @Option(help: "Open loop: target requests per second over all connections.") var rate: Double?
-    @Option(help: "Open loop: most unanswered requests before new ones count as ClientOverloaded.") var maxOutstanding = 10_000
+    @Option(help: "Open loop: most unanswered requests before new ones count as ClientOverloaded.") var maxOutstanding =
+        10_000
     @Option(help: "Seconds to measure (after the warm-up).") var duration: Double = 10
     @Option(help: "Stop after this many requests instead of after --duration.") var requests: Int?
     @Option(help: "Seconds of load before measuring.") var warmup: Double = 1
-    @Option(help: "Operations and weights, e.g. GenerateDataKey:50,Decrypt:50.") var mix = "GenerateDataKey:50,Decrypt:50"
-    @Option(help: "Plaintext bytes for Encrypt, GenerateMac and VerifyMac (1..4096), and GenerateRandom.") var payload = 32
+    @Option(help: "Operations and weights, e.g. GenerateDataKey:50,Decrypt:50.") var mix =
+        "GenerateDataKey:50,Decrypt:50"
+    @Option(help: "Plaintext bytes for Encrypt, GenerateMac and VerifyMac (1..4096), and GenerateRandom.") var payload =
+        32
     @Option(help: "Encryption context, k=v,k2=v2.") var context: String?
     @Option(help: "Keys to create and spread the load over (to exercise caches).") var keys = 1
     @Option(help: "Use this existing key instead of creating keys (one of the kind the mix needs).") var keyId: String?
-    @Option(help: "Spec of the keys Sign and Verify create: ECC_NIST_P256 (default; ECDSA_SHA_256 over a 32-byte digest), ECC_NIST_P384, ECC_NIST_P521, ECC_SECG_P256K1, ECC_NIST_EDWARDS25519, or RSA_2048|3072|4096 (RSASSA_PSS_SHA_256).")
+    @Option(
+        help:
+            "Spec of the keys Sign and Verify create: ECC_NIST_P256 (default; ECDSA_SHA_256 over a 32-byte digest), ECC_NIST_P384, ECC_NIST_P521, ECC_SECG_P256K1, ECC_NIST_EDWARDS25519, or RSA_2048|3072|4096 (RSASSA_PSS_SHA_256)."
+    )
     var signingKeySpec = "ECC_NIST_P256"
     @Option(help: "Name keys by alias or id.") var by = "id"
-    @Option(help: "Key administration beside the load, this many requests per second, one at a time (see AdminChurn); its failures count toward --max-error-rate.")
+    @Option(
+        help:
+            "Key administration beside the load, this many requests per second, one at a time (see AdminChurn); its failures count toward --max-error-rate."
+    )
     var adminRate: Double?
-    @Option(help: "With --admin-rate: do exactly this many administration cycles, waiting for them after the load if need be.")
+    @Option(
+        help:
+            "With --admin-rate: do exactly this many administration cycles, waiting for them after the load if need be."
+    )
     var adminCycles: Int?
     @Flag(help: "Drive the ceiling pair (kms-bench ceiling-front) with Echo instead of a KMS.") var ceiling = false
     @Flag(help: "Print the result as JSON on stdout.") var json = false
     @Option(help: "Fail (exit 1) above this fraction of failed requests.") var maxErrorRate = 0.001
-    @Flag(inversion: .prefixedNo, help: "Live progress line on stderr (default: when stderr is a terminal).") var progress: Bool?
+    @Flag(inversion: .prefixedNo, help: "Live progress line on stderr (default: when stderr is a terminal).")
+    var progress: Bool?
 
     func validate() throws {
-        guard transport == "binary" else { throw ValidationError("--transport \(transport) is not available yet; use binary") }
-        guard connections >= 1, inFlight >= 1 else { throw ValidationError("--connections and --in-flight must be at least 1") }
+        guard transport == "binary" else {
+            throw ValidationError("--transport \(transport) is not available yet; use binary")
+        }
+        guard connections >= 1, inFlight >= 1 else {
+            throw ValidationError("--connections and --in-flight must be at least 1")
+        }
         guard (1...4096).contains(payload) else { throw ValidationError("--payload must be 1..4096") }
         guard by == "id" || by == "alias" else { throw ValidationError("--by is id or alias") }
         if let rate { guard rate > 0 else { throw ValidationError("--rate must be positive") } }
@@ -56,7 +77,9 @@ struct Run: AsyncParsableCommand {
             guard !ceiling else { throw ValidationError("--admin-rate needs a KMS endpoint, not --ceiling") }
         }
         if let adminCycles {
-            guard adminRate != nil, adminCycles >= 1 else { throw ValidationError("--admin-cycles needs --admin-rate and must be at least 1") }
+            guard adminRate != nil, adminCycles >= 1 else {
+                throw ValidationError("--admin-cycles needs --admin-rate and must be at least 1")
+            }
         }
         guard KMSKeySpec(awsName: signingKeySpec).flatMap(SigningTarget.algorithm(for:)) != nil else {
             throw ValidationError("--signing-key-spec must be an RSA, ECC or ECC_NIST_EDWARDS25519 key spec")
@@ -65,7 +88,9 @@ struct Run: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let endpoint = self.endpoint ?? ProcessInfo.processInfo.environment["KMS_ENDPOINT"].flatMap { $0.isEmpty ? nil : $0 } ?? "127.0.0.1:7400"
+        let endpoint =
+            self.endpoint ?? ProcessInfo.processInfo.environment["KMS_ENDPOINT"].flatMap { $0.isEmpty ? nil : $0 }
+            ?? "127.0.0.1:7400"
         let mix = try Mix(parsing: self.ceiling ? "Echo" : self.mix)
         var context: [String: String] = [:]
         for pair in (self.context ?? "").split(separator: ",") {
@@ -109,10 +134,18 @@ struct Run: AsyncParsableCommand {
                 // A connection of its own, so administration never waits behind the load's queue.
                 let client = try KMSClient(endpoint: resolved.endpoint, configuration: resolved.configuration)
                 // Policies change only on keys this run made, never on one given by --key-id.
-                let references = self.keyId != nil ? [] : workload.targets.map(\.keyReference) + workload.signers.map(\.sign.keyID) + workload.macs.map(\.generate.keyID)
+                let references =
+                    self.keyId != nil
+                    ? []
+                    : workload.targets.map(\.keyReference) + workload.signers.map(\.sign.keyID)
+                        + workload.macs.map(\.generate.keyID)
                 do {
                     let loadKeys = try await AdminChurn.keyIDs(of: references, client: client)
-                    churn = (AdminChurn(rate: adminRate, run: UUID().uuidString.prefix(8).lowercased(), loadKeys: loadKeys, cycles: self.adminCycles), client)
+                    churn = (
+                        AdminChurn(
+                            rate: adminRate, run: UUID().uuidString.prefix(8).lowercased(), loadKeys: loadKeys,
+                            cycles: self.adminCycles), client
+                    )
                 } catch {
                     throw ValidationError("setting up --admin-rate failed: \(error)")
                 }
@@ -132,9 +165,12 @@ struct Run: AsyncParsableCommand {
 
         let churnTask = churn.map { churn, client in Task { await churn.drive(client: client) } }
         if let rate {
-            await LoadShapes.openLoop(lanes: lanes, rate: rate, maxOutstanding: self.maxOutstanding, mix: mix, workload: workload, window: window, recorder: recorder)
+            await LoadShapes.openLoop(
+                lanes: lanes, rate: rate, maxOutstanding: self.maxOutstanding, mix: mix, workload: workload,
+                window: window, recorder: recorder)
         } else {
-            await LoadShapes.closedLoop(lanes: lanes, inFlight: self.inFlight, mix: mix, workload: workload, window: window, recorder: recorder)
+            await LoadShapes.closedLoop(
+                lanes: lanes, inFlight: self.inFlight, mix: mix, workload: workload, window: window, recorder: recorder)
         }
         let measured = max(0.001, (ContinuousClock.now - max(measureFrom, start)).seconds)
         churn?.0.stop()
@@ -148,7 +184,8 @@ struct Run: AsyncParsableCommand {
         let report = Report(
             transport: self.transport, endpoint: endpoint, connections: self.connections,
             inFlight: self.rate == nil ? self.inFlight : nil, rate: self.rate, mix: mix.description,
-            payload: self.payload, keys: workload.keyCount, seconds: measured, snapshot: recorder.snapshot, admin: churn?.0
+            payload: self.payload, keys: workload.keyCount, seconds: measured, snapshot: recorder.snapshot,
+            admin: churn?.0
         )
         print(self.json ? report.json() : report.text())
         // Administration's failures count too, over all requests sent.
@@ -157,7 +194,8 @@ struct Run: AsyncParsableCommand {
         let sent = report.requests + (admin.map { $0.succeeded + $0.failed } ?? 0)
         let errorRate = sent == 0 ? 0 : Double(failed) / Double(sent)
         if errorRate > self.maxErrorRate {
-            FileHandle.standardError.write(Data("kms-bench: error rate \(errorRate) is above --max-error-rate \(self.maxErrorRate)\n".utf8))
+            FileHandle.standardError.write(
+                Data("kms-bench: error rate \(errorRate) is above --max-error-rate \(self.maxErrorRate)\n".utf8))
             throw ExitCode(1)
         }
     }
@@ -167,7 +205,8 @@ struct Run: AsyncParsableCommand {
             try? await Task.sleep(for: .seconds(1))
             let (count, p99, errors, _) = recorder.takeInterval()
             let elapsed = Int((ContinuousClock.now - start).seconds)
-            let line = String(format: "\r%4ds  %8d req/s  errors %d  p99 %.3f ms   ", elapsed, count, errors, Double(p99) / 1000)
+            let line = String(
+                format: "\r%4ds  %8d req/s  errors %d  p99 %.3f ms   ", elapsed, count, errors, Double(p99) / 1000)
             FileHandle.standardError.write(Data(line.utf8))
         }
     }

@@ -22,9 +22,13 @@ struct SigningTarget: Sendable {
         }
     }
 
-    static func prepare(client: KMSClient, keyReference: String, spec: KMSKeySpec, payload: Data) async throws -> SigningTarget {
+    static func prepare(client: KMSClient, keyReference: String, spec: KMSKeySpec, payload: Data) async throws
+        -> SigningTarget
+    {
         guard let choice = Self.algorithm(for: spec) else {
-            throw KMSClientError(code: "ValidationException", message: "Sign and Verify need an RSA, ECC or Ed25519 key, not \(spec.awsName)", retryable: false)
+            throw KMSClientError(
+                code: "ValidationException",
+                message: "Sign and Verify need an RSA, ECC or Ed25519 key, not \(spec.awsName)", retryable: false)
         }
         let (algorithm, digestBytes) = choice
         var sign = KMSSignRequest()
@@ -63,9 +67,13 @@ struct MacTarget: Sendable {
         }
     }
 
-    static func prepare(client: KMSClient, keyReference: String, spec: KMSKeySpec, payload: Data) async throws -> MacTarget {
+    static func prepare(client: KMSClient, keyReference: String, spec: KMSKeySpec, payload: Data) async throws
+        -> MacTarget
+    {
         guard let algorithm = Self.algorithm(for: spec) else {
-            throw KMSClientError(code: "ValidationException", message: "GenerateMac and VerifyMac need an HMAC key, not \(spec.awsName)", retryable: false)
+            throw KMSClientError(
+                code: "ValidationException", message: "GenerateMac and VerifyMac need an HMAC key, not \(spec.awsName)",
+                retryable: false)
         }
         var generate = KMSGenerateMacRequest()
         generate.keyID = keyReference

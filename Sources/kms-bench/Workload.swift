@@ -41,10 +41,14 @@ struct Mix: Sendable, CustomStringConvertible {
         for part in text.split(separator: ",") {
             let pieces = part.split(separator: ":")
             guard let operation = Operation(rawValue: String(pieces[0])) else {
-                throw ValidationErrorText("unknown operation '\(pieces[0])'; known: \(Operation.allCases.map(\.rawValue).joined(separator: ", "))")
+                throw ValidationErrorText(
+                    "unknown operation '\(pieces[0])'; known: \(Operation.allCases.map(\.rawValue).joined(separator: ", "))"
+                )
             }
             let weight = pieces.count > 1 ? Int(pieces[1]) ?? -1 : 1
-            guard weight > 0 else { throw ValidationErrorText("weight of \(operation.rawValue) must be a positive integer") }
+            guard weight > 0 else {
+                throw ValidationErrorText("weight of \(operation.rawValue) must be a positive integer")
+            }
             entries.append((operation, weight))
         }
         guard !entries.isEmpty else { throw ValidationErrorText("--mix names no operation") }
@@ -102,8 +106,12 @@ struct Workload: Sendable {
         let run = UUID().uuidString.prefix(8).lowercased()
         let plaintext = Data((0..<max(1, min(payload, 4096))).map { UInt8(truncatingIfNeeded: $0 &* 31) })
         var targets: [Target] = []
-        let references = try await !kinds.contains(.encryption) ? []
-            : Self.keys(client: client, keyID: keyID, count: keys, byAlias: byAlias, name: "\(run)", create: KMSCreateKeyRequest())
+        let references =
+            try await !kinds.contains(.encryption)
+            ? []
+            : Self.keys(
+                client: client, keyID: keyID, count: keys, byAlias: byAlias, name: "\(run)",
+                create: KMSCreateKeyRequest())
         for reference in references {
             var generate = KMSGenerateDataKeyRequest()
             generate.keyID = reference
@@ -127,19 +135,24 @@ struct Workload: Sendable {
             reEncrypt.sourceEncryptionContext = context
             reEncrypt.destinationKeyID = reference
             reEncrypt.destinationEncryptionContext = context
-            targets.append(Target(
-                keyReference: reference, encrypt: encrypt, decrypt: decrypt, generateDataKey: generate,
-                generateDataKeyWithoutPlaintext: withoutPlaintext, reEncrypt: reEncrypt
-            ))
+            targets.append(
+                Target(
+                    keyReference: reference, encrypt: encrypt, decrypt: decrypt, generateDataKey: generate,
+                    generateDataKeyWithoutPlaintext: withoutPlaintext, reEncrypt: reEncrypt
+                ))
         }
         var signers: [SigningTarget] = []
         if kinds.contains(.signing) {
             var create = KMSCreateKeyRequest()
             create.keyUsage = .signVerify
             create.keySpec = signingKeySpec
-            for reference in try await Self.keys(client: client, keyID: keyID, count: keys, byAlias: byAlias, name: "\(run)/sign", create: create) {
+            for reference in try await Self.keys(
+                client: client, keyID: keyID, count: keys, byAlias: byAlias, name: "\(run)/sign", create: create)
+            {
                 let spec = try await keyID == nil ? signingKeySpec : Self.keySpec(client: client, reference: reference)
-                signers.append(try await SigningTarget.prepare(client: client, keyReference: reference, spec: spec, payload: plaintext))
+                signers.append(
+                    try await SigningTarget.prepare(
+                        client: client, keyReference: reference, spec: spec, payload: plaintext))
             }
         }
         var macs: [MacTarget] = []
@@ -147,9 +160,13 @@ struct Workload: Sendable {
             var create = KMSCreateKeyRequest()
             create.keyUsage = .generateVerifyMac
             create.keySpec = .hmac256
-            for reference in try await Self.keys(client: client, keyID: keyID, count: keys, byAlias: byAlias, name: "\(run)/mac", create: create) {
+            for reference in try await Self.keys(
+                client: client, keyID: keyID, count: keys, byAlias: byAlias, name: "\(run)/mac", create: create)
+            {
                 let spec = try await keyID == nil ? .hmac256 : Self.keySpec(client: client, reference: reference)
-                macs.append(try await MacTarget.prepare(client: client, keyReference: reference, spec: spec, payload: plaintext))
+                macs.append(
+                    try await MacTarget.prepare(client: client, keyReference: reference, spec: spec, payload: plaintext)
+                )
             }
         }
         var random = KMSGenerateRandomRequest()
@@ -158,7 +175,9 @@ struct Workload: Sendable {
     }
 
     /// `keyID` alone, or `count` new keys made by `create` (named by alias when `byAlias`).
-    private static func keys(client: KMSClient, keyID: String?, count: Int, byAlias: Bool, name: String, create: KMSCreateKeyRequest) async throws -> [String] {
+    private static func keys(
+        client: KMSClient, keyID: String?, count: Int, byAlias: Bool, name: String, create: KMSCreateKeyRequest
+    ) async throws -> [String] {
         if let keyID { return [keyID] }
         var references: [String] = []
         for index in 0..<count {
@@ -187,13 +206,19 @@ struct Workload: Sendable {
 
     /// A workload for the ceiling pair, which needs no keys.
     static func echo(payload: Int) -> Workload {
-        Workload(targets: [], signers: [], macs: [], random: KMSGenerateRandomRequest(), echoPayload: [UInt8](repeating: 7, count: max(1, payload)))
+        Workload(
+            targets: [], signers: [], macs: [], random: KMSGenerateRandomRequest(),
+            echoPayload: [UInt8](repeating: 7, count: max(1, payload)))
     }
 
     /// Sends one request; throws the error code on failure.
-    func perform(_ operation: Operation, target index: Int, on client: KMSClient?, echo: RPCClientConnection?) async throws {
+    func perform(_ operation: Operation, target index: Int, on client: KMSClient?, echo: RPCClientConnection?)
+        async throws
+    {
         if operation == .echo {
-            guard let echo else { throw KMSClientError(code: "ValidationException", message: "Echo needs --ceiling", retryable: false) }
+            guard let echo else {
+                throw KMSClientError(code: "ValidationException", message: "Echo needs --ceiling", retryable: false)
+            }
             do {
                 _ = try await echo.call(method: "Echo", payload: self.echoPayload)
             } catch let error as RPCError {
@@ -201,7 +226,10 @@ struct Workload: Sendable {
             }
             return
         }
-        guard let client else { throw KMSClientError(code: "ValidationException", message: "\(operation.rawValue) needs a KMS endpoint", retryable: false) }
+        guard let client else {
+            throw KMSClientError(
+                code: "ValidationException", message: "\(operation.rawValue) needs a KMS endpoint", retryable: false)
+        }
         if operation == .generateRandom {
             _ = try await client.call(KMSMethod.generateRandom, self.random)
             return
@@ -214,7 +242,9 @@ struct Workload: Sendable {
         case .encrypt: _ = try await client.call(KMSMethod.encrypt, target().encrypt)
         case .decrypt: _ = try await client.call(KMSMethod.decrypt, target().decrypt)
         case .generateDataKey: _ = try await client.call(KMSMethod.generateDataKey, target().generateDataKey)
-        case .generateDataKeyWithoutPlaintext: _ = try await client.call(KMSMethod.generateDataKeyWithoutPlaintext, target().generateDataKeyWithoutPlaintext)
+        case .generateDataKeyWithoutPlaintext:
+            _ = try await client.call(
+                KMSMethod.generateDataKeyWithoutPlaintext, target().generateDataKeyWithoutPlaintext)
         case .reEncrypt: _ = try await client.call(KMSMethod.reEncrypt, target().reEncrypt)
         case .sign: _ = try await client.call(KMSMethod.sign, signer().sign)
         case .verify: _ = try await client.call(KMSMethod.verify, signer().verify)

@@ -25,7 +25,10 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: String = "info"
 
-    @Option(help: "The regions kmsd serves, comma separated: SigV4 signing keys are derived for these only (service kms, today +/- one day, UTC).")
+    @Option(
+        help:
+            "The regions kmsd serves, comma separated: SigV4 signing keys are derived for these only (service kms, today +/- one day, UTC)."
+    )
     var regions: String = "us-east-1"
 
     var regionSet: Set<String> { Set(regions.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }) }
@@ -35,9 +38,12 @@ struct Serve: AsyncParsableCommand {
         guard (1024...(16 << 20)).contains(maxFrameLength) else {
             throw ValidationError("--max-frame-length must be between 1024 and 16777216")
         }
-        guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown --log-level '\(logLevel)'") }
+        guard Logger.Level(rawValue: logLevel) != nil else {
+            throw ValidationError("unknown --log-level '\(logLevel)'")
+        }
         let isRegion: (String) -> Bool = { name in
-            (1...64).contains(name.utf8.count) && name.utf8.allSatisfy { (0x61...0x7A).contains($0) || (0x30...0x39).contains($0) || $0 == 0x2D }
+            (1...64).contains(name.utf8.count)
+                && name.utf8.allSatisfy { (0x61...0x7A).contains($0) || (0x30...0x39).contains($0) || $0 == 0x2D }
         }
         guard !regionSet.isEmpty, regionSet.allSatisfy(isRegion) else {
             throw ValidationError("--regions must be region names (a-z, 0-9, -) separated by commas, not '\(regions)'")
@@ -62,11 +68,15 @@ struct Serve: AsyncParsableCommand {
         )
         var rpc = RPCConfiguration()
         rpc.maxFrameLength = maxFrameLength
-        let server = try await CryptoWorkerServer.start(worker: worker, socketPath: socket, configuration: rpc, logger: logger)
-        logger.info("serving", metadata: [
-            "socket": "\(socket)", "root_keys": "\(worker.rootKeyCount)", "regions": "\(regionSet.sorted().joined(separator: ","))",
-            "hardening": "\(hardening)",
-        ])
+        let server = try await CryptoWorkerServer.start(
+            worker: worker, socketPath: socket, configuration: rpc, logger: logger)
+        logger.info(
+            "serving",
+            metadata: [
+                "socket": "\(socket)", "root_keys": "\(worker.rootKeyCount)",
+                "regions": "\(regionSet.sorted().joined(separator: ","))",
+                "hardening": "\(hardening)",
+            ])
         // SIGHUP re-reads the keyring: a rotated or retired root key takes effect without a
         // restart (and so without a failed request). A file that does not load is refused.
         signal(SIGHUP, SIG_IGN)
@@ -76,9 +86,12 @@ struct Serve: AsyncParsableCommand {
             do {
                 let ring = try RootKeyringFile.load(path: path)
                 worker.reload(ring)
-                logger.notice("reloaded the root keyring", metadata: ["root_keys": "\(ring.keys.count)", "newest": "\(ring.newest.id)"])
+                logger.notice(
+                    "reloaded the root keyring",
+                    metadata: ["root_keys": "\(ring.keys.count)", "newest": "\(ring.newest.id)"])
             } catch {
-                logger.error("keeping the current root keyring: the file does not load", metadata: ["error": "\(error)"])
+                logger.error(
+                    "keeping the current root keyring: the file does not load", metadata: ["error": "\(error)"])
             }
         }
         hangup.resume()

@@ -21,7 +21,8 @@ struct Admin: AsyncParsableCommand {
 }
 
 struct GetCallerIdentity: OperationCommand {
-    static let configuration = CommandConfiguration(commandName: "get-caller-identity", abstract: "Show who these credentials are.")
+    static let configuration = CommandConfiguration(
+        commandName: "get-caller-identity", abstract: "Show who these credentials are.")
     static let method = AdminMethod.getCallerIdentity
     @OptionGroup var global: GlobalOptions
 
@@ -29,7 +30,8 @@ struct GetCallerIdentity: OperationCommand {
 }
 
 struct CreateAccount: OperationCommand {
-    static let configuration = CommandConfiguration(commandName: "create-account", abstract: "Create an account and its root principal.")
+    static let configuration = CommandConfiguration(
+        commandName: "create-account", abstract: "Create an account and its root principal.")
     static let method = AdminMethod.createAccount
     @OptionGroup var global: GlobalOptions
     @Option(help: "12 digits (default: a random free one).") var accountId: String?
@@ -47,7 +49,8 @@ struct ListAccounts: OperationCommand {
 }
 
 struct CreatePrincipal: OperationCommand {
-    static let configuration = CommandConfiguration(commandName: "create-principal", abstract: "Create a user or a role in an account.")
+    static let configuration = CommandConfiguration(
+        commandName: "create-principal", abstract: "Create a user or a role in an account.")
     static let method = AdminMethod.createPrincipal
     @OptionGroup var global: GlobalOptions
     @Option(help: "The account's 12 digits.") var accountId: String
@@ -59,7 +62,8 @@ struct CreatePrincipal: OperationCommand {
 }
 
 struct ListPrincipals: OperationCommand {
-    static let configuration = CommandConfiguration(commandName: "list-principals", abstract: "List an account's principals.")
+    static let configuration = CommandConfiguration(
+        commandName: "list-principals", abstract: "List an account's principals.")
     static let method = AdminMethod.listPrincipals
     @OptionGroup var global: GlobalOptions
     @Option(help: "The account's 12 digits.") var accountId: String
@@ -68,7 +72,8 @@ struct ListPrincipals: OperationCommand {
 }
 
 struct DeletePrincipal: OperationCommand {
-    static let configuration = CommandConfiguration(commandName: "delete-principal", abstract: "Delete a principal with its access keys and policies.")
+    static let configuration = CommandConfiguration(
+        commandName: "delete-principal", abstract: "Delete a principal with its access keys and policies.")
     static let method = AdminMethod.deletePrincipal
     @OptionGroup var global: GlobalOptions
     @Option(help: "The principal's ARN.") var principalArn: String
@@ -80,7 +85,8 @@ struct CreateAccessKey: OperationCommand {
     static let configuration = CommandConfiguration(
         commandName: "create-access-key",
         abstract: "Create an access key; its secret is shown once.",
-        discussion: "Give --access-key-id and --secret-access-key together to import a fixed pair (test fixtures, migrations)."
+        discussion:
+            "Give --access-key-id and --secret-access-key together to import a fixed pair (test fixtures, migrations)."
     )
     static let method = AdminMethod.createAccessKey
     @OptionGroup var global: GlobalOptions
@@ -89,13 +95,19 @@ struct CreateAccessKey: OperationCommand {
     @Option(help: "The secret to import (file:// or - to keep it off the command line).") var secretAccessKey: String?
 
     func members() throws -> [String: Any?] {
-        let secret = try secretAccessKey.map { String(decoding: try ArgumentValues.blob($0, option: "--secret-access-key"), as: UTF8.self) }
-        return ["PrincipalArn": principalArn, "AccessKeyId": accessKeyId, "SecretAccessKey": secret?.trimmingCharacters(in: .newlines)]
+        let secret = try secretAccessKey.map {
+            String(decoding: try ArgumentValues.blob($0, option: "--secret-access-key"), as: UTF8.self)
+        }
+        return [
+            "PrincipalArn": principalArn, "AccessKeyId": accessKeyId,
+            "SecretAccessKey": secret?.trimmingCharacters(in: .newlines),
+        ]
     }
 }
 
 struct ListAccessKeys: OperationCommand {
-    static let configuration = CommandConfiguration(commandName: "list-access-keys", abstract: "List a principal's access keys.")
+    static let configuration = CommandConfiguration(
+        commandName: "list-access-keys", abstract: "List a principal's access keys.")
     static let method = AdminMethod.listAccessKeys
     @OptionGroup var global: GlobalOptions
     @Option(help: "The principal's ARN.") var principalArn: String
@@ -104,7 +116,8 @@ struct ListAccessKeys: OperationCommand {
 }
 
 struct UpdateAccessKey: OperationCommand {
-    static let configuration = CommandConfiguration(commandName: "update-access-key", abstract: "Activate or deactivate an access key.")
+    static let configuration = CommandConfiguration(
+        commandName: "update-access-key", abstract: "Activate or deactivate an access key.")
     static let method = AdminMethod.updateAccessKey
     @OptionGroup var global: GlobalOptions
     @Option(help: "The access key id.") var accessKeyId: String
@@ -123,7 +136,8 @@ struct DeleteAccessKey: OperationCommand {
 }
 
 struct PutPrincipalPolicy: OperationCommand {
-    static let configuration = CommandConfiguration(commandName: "put-principal-policy", abstract: "Attach (or replace) a named identity policy.")
+    static let configuration = CommandConfiguration(
+        commandName: "put-principal-policy", abstract: "Attach (or replace) a named identity policy.")
     static let method = AdminMethod.putPrincipalPolicy
     @OptionGroup var global: GlobalOptions
     @Option(help: "The principal's ARN.") var principalArn: String
@@ -133,13 +147,15 @@ struct PutPrincipalPolicy: OperationCommand {
     func members() throws -> [String: Any?] {
         [
             "PrincipalArn": principalArn, "PolicyName": policyName,
-            "PolicyDocument": String(decoding: try ArgumentValues.blob(policyDocument, option: "--policy-document"), as: UTF8.self),
+            "PolicyDocument": String(
+                decoding: try ArgumentValues.blob(policyDocument, option: "--policy-document"), as: UTF8.self),
         ]
     }
 }
 
 struct GetPrincipalPolicy: OperationCommand {
-    static let configuration = CommandConfiguration(commandName: "get-principal-policy", abstract: "Show a named identity policy.")
+    static let configuration = CommandConfiguration(
+        commandName: "get-principal-policy", abstract: "Show a named identity policy.")
     static let method = AdminMethod.getPrincipalPolicy
     @OptionGroup var global: GlobalOptions
     @Option(help: "The principal's ARN.") var principalArn: String
@@ -149,7 +165,8 @@ struct GetPrincipalPolicy: OperationCommand {
 }
 
 struct ListPrincipalPolicies: OperationCommand {
-    static let configuration = CommandConfiguration(commandName: "list-principal-policies", abstract: "List a principal's identity policies.")
+    static let configuration = CommandConfiguration(
+        commandName: "list-principal-policies", abstract: "List a principal's identity policies.")
     static let method = AdminMethod.listPrincipalPolicies
     @OptionGroup var global: GlobalOptions
     @Option(help: "The principal's ARN.") var principalArn: String
@@ -158,7 +175,8 @@ struct ListPrincipalPolicies: OperationCommand {
 }
 
 struct DeletePrincipalPolicy: OperationCommand {
-    static let configuration = CommandConfiguration(commandName: "delete-principal-policy", abstract: "Detach a named identity policy.")
+    static let configuration = CommandConfiguration(
+        commandName: "delete-principal-policy", abstract: "Detach a named identity policy.")
     static let method = AdminMethod.deletePrincipalPolicy
     @OptionGroup var global: GlobalOptions
     @Option(help: "The principal's ARN.") var principalArn: String
@@ -190,13 +208,15 @@ struct Rewrap: AsyncParsableCommand {
         do {
             if !self.status {
                 let started = try await client.call(AdminMethod.startRewrap, AdminStartRewrapRequest())
-                FileHandle.standardError.write(Data("re-wrap job \(started.jobID) \(started.started ? "started" : "already running")\n".utf8))
+                FileHandle.standardError.write(
+                    Data("re-wrap job \(started.jobID) \(started.started ? "started" : "already running")\n".utf8))
                 if !self.noWait { try await self.follow(client) }
             }
             let final = try await client.call(AdminMethod.getRewrapStatus, AdminGetRewrapStatusRequest())
             print(try Output.render(try AWSJSON.object(final), format: self.global.output))
         } catch let error as KMSClientError {
-            FileHandle.standardError.write(Data("An error occurred (\(error.code)) when calling the rewrap operation: \(error.message)\n".utf8))
+            FileHandle.standardError.write(
+                Data("An error occurred (\(error.code)) when calling the rewrap operation: \(error.message)\n".utf8))
             throw ExitCode(254)
         }
     }
@@ -206,14 +226,17 @@ struct Rewrap: AsyncParsableCommand {
         var total: Int64?
         while true {
             let status = try await client.call(AdminMethod.getRewrapStatus, AdminGetRewrapStatusRequest())
-            let remaining = status.rootKeys.filter { !$0.newest && $0.inKeyring }.reduce(Int64(0)) { $0 + $1.keyMaterials + $1.accessKeySecrets }
+            let remaining = status.rootKeys.filter { !$0.newest && $0.inKeyring }.reduce(Int64(0)) {
+                $0 + $1.keyMaterials + $1.accessKeySecrets
+            }
             let all = total ?? (remaining + status.rewrapped)
             total = all
             let done = max(0, all - remaining)
             let width = 30
             let filled = all == 0 ? width : Int(Double(done) / Double(all) * Double(width))
             let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
-            FileHandle.standardError.write(Data("\r[\(bar)] \(done)/\(all) re-wrapped, \(status.unavailable) unavailable  ".utf8))
+            FileHandle.standardError.write(
+                Data("\r[\(bar)] \(done)/\(all) re-wrapped, \(status.unavailable) unavailable  ".utf8))
             if status.state != "Running" {
                 FileHandle.standardError.write(Data("\n".utf8))
                 return

@@ -13,7 +13,8 @@ struct CreateAlias: OperationCommand {
 }
 
 struct UpdateAlias: OperationCommand {
-    static let configuration = CommandConfiguration(commandName: "update-alias", abstract: "Point an alias at another key of the same type.")
+    static let configuration = CommandConfiguration(
+        commandName: "update-alias", abstract: "Point an alias at another key of the same type.")
     static let method = KMSMethod.updateAlias
     @OptionGroup var global: GlobalOptions
     @Option(help: "The alias.") var aliasName: String
@@ -23,7 +24,8 @@ struct UpdateAlias: OperationCommand {
 }
 
 struct DeleteAlias: OperationCommand {
-    static let configuration = CommandConfiguration(commandName: "delete-alias", abstract: "Delete an alias (not its key).")
+    static let configuration = CommandConfiguration(
+        commandName: "delete-alias", abstract: "Delete an alias (not its key).")
     static let method = KMSMethod.deleteAlias
     @OptionGroup var global: GlobalOptions
     @Option(help: "The alias.") var aliasName: String
@@ -32,7 +34,8 @@ struct DeleteAlias: OperationCommand {
 }
 
 struct ListAliases: OperationCommand {
-    static let configuration = CommandConfiguration(commandName: "list-aliases", abstract: "List aliases, of the account or of one key.")
+    static let configuration = CommandConfiguration(
+        commandName: "list-aliases", abstract: "List aliases, of the account or of one key.")
     static let method = KMSMethod.listAliases
     @OptionGroup var global: GlobalOptions
     @Option(help: "Only this key's aliases (key id or key ARN).") var keyId: String?

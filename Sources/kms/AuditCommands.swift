@@ -9,7 +9,8 @@ import SwiftProtobuf
 struct Audit: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "audit",
-        abstract: "List audit records as JSON lines (CloudTrail's eventName, userIdentity, requestParameters, errorCode).",
+        abstract:
+            "List audit records as JSON lines (CloudTrail's eventName, userIdentity, requestParameters, errorCode).",
         subcommands: [AuditList.self, AuditVerify.self],
         defaultSubcommand: AuditList.self
     )
@@ -25,7 +26,10 @@ struct AuditList: AsyncParsableCommand {
     @Option(help: "From this time (ISO 8601).") var startTime: String?
     @Option(help: "Before this time (ISO 8601).") var endTime: String?
     @Option(help: "At most this many records (default: all).") var maxItems: Int?
-    @Option(help: "Records asked for per call, 1..1000 (default 1000; a call returns fewer when they would not fit in one answer).")
+    @Option(
+        help:
+            "Records asked for per call, 1..1000 (default 1000; a call returns fewer when they would not fit in one answer)."
+    )
     var pageSize: Int = 1000
 
     func validate() throws {
@@ -43,11 +47,15 @@ struct AuditList: AsyncParsableCommand {
         request.errorCode = self.errorCode ?? ""
         let format = ISO8601DateFormatter()
         if let startTime {
-            guard let date = format.date(from: startTime) else { throw ValidationError("--start-time must be ISO 8601, e.g. 2026-11-29T00:00:00Z") }
+            guard let date = format.date(from: startTime) else {
+                throw ValidationError("--start-time must be ISO 8601, e.g. 2026-11-29T00:00:00Z")
+            }
             request.startTime = Google_Protobuf_Timestamp(date: date)
         }
         if let endTime {
-            guard let date = format.date(from: endTime) else { throw ValidationError("--end-time must be ISO 8601, e.g. 2026-11-29T00:00:00Z") }
+            guard let date = format.date(from: endTime) else {
+                throw ValidationError("--end-time must be ISO 8601, e.g. 2026-11-29T00:00:00Z")
+            }
             request.endTime = Google_Protobuf_Timestamp(date: date)
         }
         let encoder = JSONEncoder()
@@ -60,7 +68,10 @@ struct AuditList: AsyncParsableCommand {
             do {
                 page = try await client.call(AdminMethod.listAuditRecords, request)
             } catch {
-                FileHandle.standardError.write(Data("An error occurred (\(error.code)) when calling the ListAuditRecords operation: \(error.message)\n".utf8))
+                FileHandle.standardError.write(
+                    Data(
+                        "An error occurred (\(error.code)) when calling the ListAuditRecords operation: \(error.message)\n"
+                            .utf8))
                 throw ExitCode(254)
             }
             for record in page.records {
@@ -84,7 +95,8 @@ struct AuditVerify: AsyncParsableCommand {
             """
     )
     @OptionGroup var global: GlobalOptions
-    @Option(help: "Checkpoints seen by the last run: checked to be still there, then replaced by this run's.") var state: String?
+    @Option(help: "Checkpoints seen by the last run: checked to be still there, then replaced by this run's.")
+    var state: String?
 
     func run() async throws {
         let client = try self.global.makeClient()
@@ -98,7 +110,10 @@ struct AuditVerify: AsyncParsableCommand {
             do {
                 result = try await client.call(AdminMethod.verifyAuditLog, request)
             } catch {
-                FileHandle.standardError.write(Data("An error occurred (\(error.code)) when calling the VerifyAuditLog operation: \(error.message)\n".utf8))
+                FileHandle.standardError.write(
+                    Data(
+                        "An error occurred (\(error.code)) when calling the VerifyAuditLog operation: \(error.message)\n"
+                            .utf8))
                 throw ExitCode(254)
             }
             chains += result.chains
@@ -110,7 +125,9 @@ struct AuditVerify: AsyncParsableCommand {
             for chain in chains { print(Self.describe(chain)) }
             throw ExitCode(1)
         }
-        print("intact: \(result.recordsChecked) records in \(result.chainsChecked) chains, every one linked to the one before; \(result.checkpointsChecked) checkpoints verified by kms-cryptod")
+        print(
+            "intact: \(result.recordsChecked) records in \(result.chainsChecked) chains, every one linked to the one before; \(result.checkpointsChecked) checkpoints verified by kms-cryptod"
+        )
         for chain in chains { print(Self.describe(chain)) }
         if let state { try Self.writeState(chains, to: state) }
     }
@@ -120,20 +137,26 @@ struct AuditVerify: AsyncParsableCommand {
             return "chain \(chain.chainID): \(chain.records) records, no checkpoint (only the hash chain covers them)"
         }
         let time = ISO8601DateFormatter().string(from: chain.lastCheckpointTime.date)
-        let after = chain.recordsAfterCheckpoint == 0 ? "none after it" : "\(chain.recordsAfterCheckpoint) after it not yet checkpointed"
-        return "chain \(chain.chainID): \(chain.records) records, \(chain.checkpoints) checkpoints, the last at record \(chain.lastCheckpointSequence) (\(time)); \(after)"
+        let after =
+            chain.recordsAfterCheckpoint == 0
+            ? "none after it" : "\(chain.recordsAfterCheckpoint) after it not yet checkpointed"
+        return
+            "chain \(chain.chainID): \(chain.records) records, \(chain.checkpoints) checkpoints, the last at record \(chain.lastCheckpointSequence) (\(time)); \(after)"
     }
 
     /// The state file: per chain, its last checkpoint's number and MAC, as JSON.
     static func readState(_ path: String) throws -> [AdminAuditCheckpointAnchor] {
         guard FileManager.default.fileExists(atPath: path) else { return [] }
         let data = try Data(contentsOf: URL(fileURLWithPath: path))
-        guard let object = try JSONSerialization.jsonObject(with: data) as? [String: Any], let chains = object["chains"] as? [String: Any] else {
+        guard let object = try JSONSerialization.jsonObject(with: data) as? [String: Any],
+            let chains = object["chains"] as? [String: Any]
+        else {
             throw ValidationError("\(path) is not a state file written by kms audit verify")
         }
         return try chains.map { chain, value in
-            guard let value = value as? [String: Any], let number = value["checkpoint"] as? Int64 ?? (value["checkpoint"] as? Int).map(Int64.init),
-                  let mac = value["mac"] as? String
+            guard let value = value as? [String: Any],
+                let number = value["checkpoint"] as? Int64 ?? (value["checkpoint"] as? Int).map(Int64.init),
+                let mac = value["mac"] as? String
             else { throw ValidationError("\(path): chain \(chain) has no checkpoint and mac") }
             var anchor = AdminAuditCheckpointAnchor()
             anchor.chainID = chain
@@ -147,9 +170,13 @@ struct AuditVerify: AsyncParsableCommand {
     static func writeState(_ chains: [AdminAuditChainReport], to path: String) throws {
         var entries: [String: Any] = [:]
         for chain in chains where chain.lastCheckpointNumber > 0 {
-            entries[chain.chainID] = ["checkpoint": chain.lastCheckpointNumber, "mac": chain.lastCheckpointMac, "sequence": chain.lastCheckpointSequence]
+            entries[chain.chainID] = [
+                "checkpoint": chain.lastCheckpointNumber, "mac": chain.lastCheckpointMac,
+                "sequence": chain.lastCheckpointSequence,
+            ]
         }
-        let data = try JSONSerialization.data(withJSONObject: ["chains": entries], options: [.sortedKeys, .prettyPrinted])
+        let data = try JSONSerialization.data(
+            withJSONObject: ["chains": entries], options: [.sortedKeys, .prettyPrinted])
         let temporary = path + ".tmp"
         try data.write(to: URL(fileURLWithPath: temporary))
         guard rename(temporary, path) == 0 else { throw ValidationError("cannot replace \(path)") }

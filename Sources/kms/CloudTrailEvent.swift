@@ -20,7 +20,8 @@ struct CloudTrailEvent: Encodable {
         var type = "AWS::KMS::Key"
 
         enum CodingKeys: String, CodingKey {
-            case arn = "ARN", type
+            case arn = "ARN"
+            case type
         }
     }
 
@@ -53,11 +54,13 @@ struct CloudTrailEvent: Encodable {
     var additionalEventData: Additional?
 
     init(_ record: AdminAuditRecord, format: ISO8601DateFormatter) {
-        var parameters = Parameters(encryptionContext: record.encryptionContext.isEmpty ? nil : record.encryptionContext)
+        var parameters = Parameters(
+            encryptionContext: record.encryptionContext.isEmpty ? nil : record.encryptionContext)
         if record.operation == "CreateKey" {
             // As CloudTrail has it: the new key is in the response, not the request.
             if let key = record.keyArns.first {
-                self.responseElements = Response(keyMetadata: KeyMetadata(arn: key, keyId: String(key.split(separator: "/").last ?? "")))
+                self.responseElements = Response(
+                    keyMetadata: KeyMetadata(arn: key, keyId: String(key.split(separator: "/").last ?? "")))
             }
         } else if let key = record.keyArns.first {
             parameters.keyId = record.alias.isEmpty ? key : record.alias
@@ -66,7 +69,8 @@ struct CloudTrailEvent: Encodable {
         self.eventTime = format.string(from: record.eventTime.date)
         self.eventName = record.operation
         self.requestID = record.requestID
-        self.userIdentity = Identity(arn: record.principalArn, accessKeyId: record.accessKeyID.isEmpty ? nil : record.accessKeyID)
+        self.userIdentity = Identity(
+            arn: record.principalArn, accessKeyId: record.accessKeyID.isEmpty ? nil : record.accessKeyID)
         self.requestParameters = parameters
         self.resources = record.keyArns.map { Resource(arn: $0) }
         self.transport = record.transport

@@ -16,7 +16,8 @@ struct Encrypt: OperationCommand {
 
     func members() throws -> [String: Any?] {
         [
-            "KeyId": keyId, "Plaintext": try ArgumentValues.blob(plaintext, option: "--plaintext").base64EncodedString(),
+            "KeyId": keyId,
+            "Plaintext": try ArgumentValues.blob(plaintext, option: "--plaintext").base64EncodedString(),
             "EncryptionContext": try ArgumentValues.context(encryptionContext, option: "--encryption-context"),
             "EncryptionAlgorithm": encryptionAlgorithm, "GrantTokens": grantTokens.isEmpty ? nil : grantTokens,
             "DryRun": dryRun ? true : nil,
@@ -37,7 +38,8 @@ struct Decrypt: OperationCommand {
 
     func members() throws -> [String: Any?] {
         [
-            "CiphertextBlob": try ArgumentValues.blob(ciphertextBlob, option: "--ciphertext-blob").base64EncodedString(),
+            "CiphertextBlob": try ArgumentValues.blob(ciphertextBlob, option: "--ciphertext-blob")
+                .base64EncodedString(),
             "EncryptionContext": try ArgumentValues.context(encryptionContext, option: "--encryption-context"),
             "KeyId": keyId, "EncryptionAlgorithm": encryptionAlgorithm,
             "GrantTokens": grantTokens.isEmpty ? nil : grantTokens, "DryRun": dryRun ? true : nil,
@@ -46,7 +48,8 @@ struct Decrypt: OperationCommand {
 }
 
 struct ReEncrypt: OperationCommand {
-    static let configuration = CommandConfiguration(commandName: "re-encrypt", abstract: "Decrypt and encrypt again under another key, inside the service.")
+    static let configuration = CommandConfiguration(
+        commandName: "re-encrypt", abstract: "Decrypt and encrypt again under another key, inside the service.")
     static let method = KMSMethod.reEncrypt
     @OptionGroup var global: GlobalOptions
     @Option(help: "fileb://PATH or - for standard input.") var ciphertextBlob: String
@@ -58,10 +61,13 @@ struct ReEncrypt: OperationCommand {
 
     func members() throws -> [String: Any?] {
         [
-            "CiphertextBlob": try ArgumentValues.blob(ciphertextBlob, option: "--ciphertext-blob").base64EncodedString(),
+            "CiphertextBlob": try ArgumentValues.blob(ciphertextBlob, option: "--ciphertext-blob")
+                .base64EncodedString(),
             "DestinationKeyId": destinationKeyId, "SourceKeyId": sourceKeyId,
-            "SourceEncryptionContext": try ArgumentValues.context(sourceEncryptionContext, option: "--source-encryption-context"),
-            "DestinationEncryptionContext": try ArgumentValues.context(destinationEncryptionContext, option: "--destination-encryption-context"),
+            "SourceEncryptionContext": try ArgumentValues.context(
+                sourceEncryptionContext, option: "--source-encryption-context"),
+            "DestinationEncryptionContext": try ArgumentValues.context(
+                destinationEncryptionContext, option: "--destination-encryption-context"),
             "DryRun": dryRun ? true : nil,
         ]
     }
@@ -85,7 +91,8 @@ struct DataKeyOptions: ParsableArguments {
 }
 
 struct GenerateDataKey: OperationCommand {
-    static let configuration = CommandConfiguration(commandName: "generate-data-key", abstract: "Make a data key: its plaintext and its blob under a KMS key.")
+    static let configuration = CommandConfiguration(
+        commandName: "generate-data-key", abstract: "Make a data key: its plaintext and its blob under a KMS key.")
     static let method = KMSMethod.generateDataKey
     @OptionGroup var global: GlobalOptions
     @OptionGroup var dataKey: DataKeyOptions
@@ -94,7 +101,8 @@ struct GenerateDataKey: OperationCommand {
 }
 
 struct GenerateDataKeyWithoutPlaintext: OperationCommand {
-    static let configuration = CommandConfiguration(commandName: "generate-data-key-without-plaintext", abstract: "Make a data key and return only its blob.")
+    static let configuration = CommandConfiguration(
+        commandName: "generate-data-key-without-plaintext", abstract: "Make a data key and return only its blob.")
     static let method = KMSMethod.generateDataKeyWithoutPlaintext
     @OptionGroup var global: GlobalOptions
     @OptionGroup var dataKey: DataKeyOptions
@@ -103,7 +111,8 @@ struct GenerateDataKeyWithoutPlaintext: OperationCommand {
 }
 
 struct GenerateRandom: OperationCommand {
-    static let configuration = CommandConfiguration(commandName: "generate-random", abstract: "Random bytes from the service.")
+    static let configuration = CommandConfiguration(
+        commandName: "generate-random", abstract: "Random bytes from the service.")
     static let method = KMSMethod.generateRandom
     @OptionGroup var global: GlobalOptions
     @Option(help: "1..1024.") var numberOfBytes: Int

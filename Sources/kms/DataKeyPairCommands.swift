@@ -5,8 +5,12 @@ import KMSRPC
 
 /// The options GenerateDataKeyPair and GenerateDataKeyPairWithoutPlaintext share.
 struct DataKeyPairOptions: ParsableArguments {
-    @Option(help: "The symmetric key that encrypts the private key: key id, key ARN, alias name or alias ARN.") var keyId: String
-    @Option(help: "RSA_2048, RSA_3072, RSA_4096, ECC_NIST_P256, ECC_NIST_P384, ECC_NIST_P521, ECC_SECG_P256K1 or ECC_NIST_EDWARDS25519.") var keyPairSpec: String
+    @Option(help: "The symmetric key that encrypts the private key: key id, key ARN, alias name or alias ARN.")
+    var keyId: String
+    @Option(
+        help:
+            "RSA_2048, RSA_3072, RSA_4096, ECC_NIST_P256, ECC_NIST_P384, ECC_NIST_P521, ECC_SECG_P256K1 or ECC_NIST_EDWARDS25519."
+    ) var keyPairSpec: String
     @Option(help: "k=v,k2=v2 or a JSON object; needed again to decrypt the private key.") var encryptionContext: String?
     @Option(parsing: .upToNextOption, help: "Grant tokens.") var grantTokens: [String] = []
     @Flag(help: "Check the request only.") var dryRun = false
@@ -23,7 +27,8 @@ struct DataKeyPairOptions: ParsableArguments {
 struct GenerateDataKeyPair: OperationCommand {
     static let configuration = CommandConfiguration(
         commandName: "generate-data-key-pair",
-        abstract: "Make a key pair: its public key (DER), its private key (PKCS #8 DER) and the private key's blob under a KMS key."
+        abstract:
+            "Make a key pair: its public key (DER), its private key (PKCS #8 DER) and the private key's blob under a KMS key."
     )
     static let method = KMSMethod.generateDataKeyPair
     @OptionGroup var global: GlobalOptions

@@ -11,10 +11,14 @@ struct GlobalOptions: ParsableArguments {
     @Option(help: "kmsd: host:port, or tls://host:port (default: $KMS_ENDPOINT, else 127.0.0.1:7400).")
     var endpoint: String?
 
-    @Option(help: "A profile of the shared credentials file (default: $AWS_PROFILE, else the access key in $AWS_ACCESS_KEY_ID and $AWS_SECRET_ACCESS_KEY, else 'default').")
+    @Option(
+        help:
+            "A profile of the shared credentials file (default: $AWS_PROFILE, else the access key in $AWS_ACCESS_KEY_ID and $AWS_SECRET_ACCESS_KEY, else 'default')."
+    )
     var profile: String?
 
-    @Option(name: .customLong("ca-bundle"), help: "PEM CA bundle to verify kmsd's certificate (default: $AWS_CA_BUNDLE).")
+    @Option(
+        name: .customLong("ca-bundle"), help: "PEM CA bundle to verify kmsd's certificate (default: $AWS_CA_BUNDLE).")
     var caBundle: String?
 
     @Option(help: "PEM client certificate for mutual TLS (default: $KMS_CLIENT_CERTIFICATE).")

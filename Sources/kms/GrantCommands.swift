@@ -3,24 +3,32 @@ import KMSProto
 import KMSRPC
 
 struct CreateGrant: OperationCommand {
-    static let configuration = CommandConfiguration(commandName: "create-grant", abstract: "Give a principal narrow, revocable rights on a key.")
+    static let configuration = CommandConfiguration(
+        commandName: "create-grant", abstract: "Give a principal narrow, revocable rights on a key.")
     static let method = KMSMethod.createGrant
     @OptionGroup var global: GlobalOptions
     @Option(help: "Key id or key ARN.") var keyId: String
     @Option(help: "Principal ARN the grant is for.") var granteePrincipal: String
-    @Option(parsing: .upToNextOption, help: "Operations, e.g. Decrypt Encrypt GenerateDataKey.") var operations: [String]
+    @Option(parsing: .upToNextOption, help: "Operations, e.g. Decrypt Encrypt GenerateDataKey.") var operations:
+        [String]
     @Option(help: "Principal ARN allowed to retire the grant.") var retiringPrincipal: String?
     @Option(help: "Only with exactly this encryption context (k=v,k2=v2 or JSON).") var encryptionContextEquals: String?
-    @Option(help: "Only with encryption contexts containing these pairs (k=v,k2=v2 or JSON).") var encryptionContextSubset: String?
+    @Option(help: "Only with encryption contexts containing these pairs (k=v,k2=v2 or JSON).")
+    var encryptionContextSubset: String?
     @Option(help: "A name that makes retries idempotent.") var name: String?
     @Flag(help: "Check the request only.") var dryRun = false
 
     func members() throws -> [String: Any?] {
         var constraints: [String: Any] = [:]
-        if let equals = try ArgumentValues.context(encryptionContextEquals, option: "--encryption-context-equals") { constraints["EncryptionContextEquals"] = equals }
-        if let subset = try ArgumentValues.context(encryptionContextSubset, option: "--encryption-context-subset") { constraints["EncryptionContextSubset"] = subset }
+        if let equals = try ArgumentValues.context(encryptionContextEquals, option: "--encryption-context-equals") {
+            constraints["EncryptionContextEquals"] = equals
+        }
+        if let subset = try ArgumentValues.context(encryptionContextSubset, option: "--encryption-context-subset") {
+            constraints["EncryptionContextSubset"] = subset
+        }
         return [
-            "KeyId": keyId, "GranteePrincipal": granteePrincipal, "Operations": operations, "RetiringPrincipal": retiringPrincipal,
+            "KeyId": keyId, "GranteePrincipal": granteePrincipal, "Operations": operations,
+            "RetiringPrincipal": retiringPrincipal,
             "Constraints": constraints.isEmpty ? nil : constraints, "Name": name, "DryRun": dryRun ? true : nil,
         ]
     }
@@ -42,18 +50,22 @@ struct ListGrants: OperationCommand {
 }
 
 struct ListRetirableGrants: OperationCommand {
-    static let configuration = CommandConfiguration(commandName: "list-retirable-grants", abstract: "List the grants a principal may retire.")
+    static let configuration = CommandConfiguration(
+        commandName: "list-retirable-grants", abstract: "List the grants a principal may retire.")
     static let method = KMSMethod.listRetirableGrants
     @OptionGroup var global: GlobalOptions
     @Option(help: "The retiring principal's ARN.") var retiringPrincipal: String
     @Option(help: "Grants per page.") var limit: Int?
     @Option(help: "NextMarker of the previous page.") var marker: String?
 
-    func members() throws -> [String: Any?] { ["RetiringPrincipal": retiringPrincipal, "Limit": limit, "Marker": marker] }
+    func members() throws -> [String: Any?] {
+        ["RetiringPrincipal": retiringPrincipal, "Limit": limit, "Marker": marker]
+    }
 }
 
 struct RetireGrant: OperationCommand {
-    static let configuration = CommandConfiguration(commandName: "retire-grant", abstract: "Retire a grant, by its token or by key and grant id.")
+    static let configuration = CommandConfiguration(
+        commandName: "retire-grant", abstract: "Retire a grant, by its token or by key and grant id.")
     static let method = KMSMethod.retireGrant
     @OptionGroup var global: GlobalOptions
     @Option(help: "The grant token.") var grantToken: String?

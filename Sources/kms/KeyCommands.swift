@@ -7,22 +7,32 @@ struct CreateKey: OperationCommand {
     static let method = KMSMethod.createKey
     @OptionGroup var global: GlobalOptions
     @Option(help: "A description of the key (up to 8192 characters).") var description: String?
-    @Option(help: "ENCRYPT_DECRYPT (default), SIGN_VERIFY, GENERATE_VERIFY_MAC or KEY_AGREEMENT; ECC and HMAC keys must name theirs.") var keyUsage: String?
-    @Option(help: """
-        SYMMETRIC_DEFAULT (default); RSA_2048, RSA_3072, RSA_4096 (ENCRYPT_DECRYPT or SIGN_VERIFY); \
-        ECC_NIST_P256, ECC_NIST_P384, ECC_NIST_P521 (SIGN_VERIFY or KEY_AGREEMENT); ECC_SECG_P256K1, \
-        ECC_NIST_EDWARDS25519 (SIGN_VERIFY); HMAC_224, HMAC_256, HMAC_384, HMAC_512 (GENERATE_VERIFY_MAC).
-        """) var keySpec: String?
+    @Option(
+        help:
+            "ENCRYPT_DECRYPT (default), SIGN_VERIFY, GENERATE_VERIFY_MAC or KEY_AGREEMENT; ECC and HMAC keys must name theirs."
+    ) var keyUsage: String?
+    @Option(
+        help: """
+            SYMMETRIC_DEFAULT (default); RSA_2048, RSA_3072, RSA_4096 (ENCRYPT_DECRYPT or SIGN_VERIFY); \
+            ECC_NIST_P256, ECC_NIST_P384, ECC_NIST_P521 (SIGN_VERIFY or KEY_AGREEMENT); ECC_SECG_P256K1, \
+            ECC_NIST_EDWARDS25519 (SIGN_VERIFY); HMAC_224, HMAC_256, HMAC_384, HMAC_512 (GENERATE_VERIFY_MAC).
+            """) var keySpec: String?
     @Option(help: "The key policy, a JSON document (file://PATH reads it from a file).") var policy: String?
-    @Option(help: "AWS_KMS (default), or EXTERNAL for a key whose material you import (get-parameters-for-import, import-key-material).") var origin: String?
-    @Flag(help: "Skip the check that the policy does not lock the caller out.") var bypassPolicyLockoutSafetyCheck = false
+    @Option(
+        help:
+            "AWS_KMS (default), or EXTERNAL for a key whose material you import (get-parameters-for-import, import-key-material)."
+    ) var origin: String?
+    @Flag(help: "Skip the check that the policy does not lock the caller out.") var bypassPolicyLockoutSafetyCheck =
+        false
     @Option(parsing: .upToNextOption, help: "Tags as KEY=VALUE.") var tags: [String] = []
 
     func members() throws -> [String: Any?] {
         [
             "Description": description, "KeyUsage": keyUsage, "KeySpec": keySpec, "Origin": origin,
             "Tags": tags.isEmpty ? nil : try TagResource.parse(tags),
-            "Policy": try policy.map { String(decoding: try ArgumentValues.blob($0, option: "--policy"), as: UTF8.self) },
+            "Policy": try policy.map {
+                String(decoding: try ArgumentValues.blob($0, option: "--policy"), as: UTF8.self)
+            },
             "BypassPolicyLockoutSafetyCheck": bypassPolicyLockoutSafetyCheck ? true : nil,
         ]
     }
@@ -38,7 +48,8 @@ struct DescribeKey: OperationCommand {
 }
 
 struct ListKeys: OperationCommand {
-    static let configuration = CommandConfiguration(commandName: "list-keys", abstract: "List the keys of the account and region, a page at a time.")
+    static let configuration = CommandConfiguration(
+        commandName: "list-keys", abstract: "List the keys of the account and region, a page at a time.")
     static let method = KMSMethod.listKeys
     @OptionGroup var global: GlobalOptions
     @Option(help: "Keys per page, 1..1000 (default 100).") var limit: Int?
@@ -48,7 +59,8 @@ struct ListKeys: OperationCommand {
 }
 
 struct UpdateKeyDescription: OperationCommand {
-    static let configuration = CommandConfiguration(commandName: "update-key-description", abstract: "Replace a key's description.")
+    static let configuration = CommandConfiguration(
+        commandName: "update-key-description", abstract: "Replace a key's description.")
     static let method = KMSMethod.updateKeyDescription
     @OptionGroup var global: GlobalOptions
     @Option(help: "Key id or key ARN.") var keyId: String
@@ -67,7 +79,8 @@ struct EnableKey: OperationCommand {
 }
 
 struct DisableKey: OperationCommand {
-    static let configuration = CommandConfiguration(commandName: "disable-key", abstract: "Disable a key: it stays, but no operation may use it.")
+    static let configuration = CommandConfiguration(
+        commandName: "disable-key", abstract: "Disable a key: it stays, but no operation may use it.")
     static let method = KMSMethod.disableKey
     @OptionGroup var global: GlobalOptions
     @Option(help: "Key id or key ARN.") var keyId: String
@@ -78,7 +91,8 @@ struct DisableKey: OperationCommand {
 struct ScheduleKeyDeletion: OperationCommand {
     static let configuration = CommandConfiguration(
         commandName: "schedule-key-deletion",
-        abstract: "Delete a key after a waiting period of 7 to 30 days (default 30), which cancel-key-deletion can stop.",
+        abstract:
+            "Delete a key after a waiting period of 7 to 30 days (default 30), which cancel-key-deletion can stop.",
         discussion: "Once deleted, every ciphertext made under the key can never be decrypted again."
     )
     static let method = KMSMethod.scheduleKeyDeletion
@@ -90,7 +104,8 @@ struct ScheduleKeyDeletion: OperationCommand {
 }
 
 struct CancelKeyDeletion: OperationCommand {
-    static let configuration = CommandConfiguration(commandName: "cancel-key-deletion", abstract: "Cancel a scheduled deletion; the key is left disabled.")
+    static let configuration = CommandConfiguration(
+        commandName: "cancel-key-deletion", abstract: "Cancel a scheduled deletion; the key is left disabled.")
     static let method = KMSMethod.cancelKeyDeletion
     @OptionGroup var global: GlobalOptions
     @Option(help: "Key id or key ARN.") var keyId: String

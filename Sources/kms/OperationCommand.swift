@@ -30,7 +30,10 @@ extension OperationCommand {
         do {
             response = try await client.call(Self.method, request)
         } catch {
-            FileHandle.standardError.write(Data("An error occurred (\(error.code)) when calling the \(Self.method.name) operation: \(error.message)\n".utf8))
+            FileHandle.standardError.write(
+                Data(
+                    "An error occurred (\(error.code)) when calling the \(Self.method.name) operation: \(error.message)\n"
+                        .utf8))
             throw ExitCode(254)
         }
         let object = try AWSJSON.object(response)
@@ -51,7 +54,9 @@ enum Output {
         for step in path.split(separator: ".") {
             var name = Substring(step)
             var indexes: [Int] = []
-            while let open = name.lastIndex(of: "["), name.hasSuffix("]"), let index = Int(name[name.index(after: open)..<name.index(before: name.endIndex)]) {
+            while let open = name.lastIndex(of: "["), name.hasSuffix("]"),
+                let index = Int(name[name.index(after: open)..<name.index(before: name.endIndex)])
+            {
                 indexes.insert(index, at: 0)
                 name = name[..<open]
             }
@@ -68,7 +73,8 @@ enum Output {
         switch format {
         case .json:
             if value is [String: Any] || value is [Any] {
-                let data = try JSONSerialization.data(withJSONObject: value, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+                let data = try JSONSerialization.data(
+                    withJSONObject: value, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
                 return String(decoding: data, as: UTF8.self)
             }
             let data = try JSONSerialization.data(withJSONObject: [value], options: [.withoutEscapingSlashes])

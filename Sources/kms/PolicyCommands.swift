@@ -16,7 +16,8 @@ struct PutKeyPolicy: OperationCommand {
     static let configuration = CommandConfiguration(
         commandName: "put-key-policy",
         abstract: "Replace a key's policy.",
-        discussion: "A policy under which you could not change the policy again is refused unless --bypass-policy-lockout-safety-check is given."
+        discussion:
+            "A policy under which you could not change the policy again is refused unless --bypass-policy-lockout-safety-check is given."
     )
     static let method = KMSMethod.putKeyPolicy
     @OptionGroup var global: GlobalOptions
@@ -35,7 +36,8 @@ struct PutKeyPolicy: OperationCommand {
 }
 
 struct ListKeyPolicies: OperationCommand {
-    static let configuration = CommandConfiguration(commandName: "list-key-policies", abstract: "List a key's policy names (always \"default\").")
+    static let configuration = CommandConfiguration(
+        commandName: "list-key-policies", abstract: "List a key's policy names (always \"default\").")
     static let method = KMSMethod.listKeyPolicies
     @OptionGroup var global: GlobalOptions
     @Option(help: "Key id or key ARN.") var keyId: String

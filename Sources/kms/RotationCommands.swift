@@ -3,7 +3,8 @@ import KMSProto
 import KMSRPC
 
 struct EnableKeyRotation: OperationCommand {
-    static let configuration = CommandConfiguration(commandName: "enable-key-rotation", abstract: "Rotate a key automatically every period.")
+    static let configuration = CommandConfiguration(
+        commandName: "enable-key-rotation", abstract: "Rotate a key automatically every period.")
     static let method = KMSMethod.enableKeyRotation
     @OptionGroup var global: GlobalOptions
     @Option(help: "Key id or key ARN.") var keyId: String
@@ -13,7 +14,8 @@ struct EnableKeyRotation: OperationCommand {
 }
 
 struct DisableKeyRotation: OperationCommand {
-    static let configuration = CommandConfiguration(commandName: "disable-key-rotation", abstract: "Stop rotating a key automatically.")
+    static let configuration = CommandConfiguration(
+        commandName: "disable-key-rotation", abstract: "Stop rotating a key automatically.")
     static let method = KMSMethod.disableKeyRotation
     @OptionGroup var global: GlobalOptions
     @Option(help: "Key id or key ARN.") var keyId: String
@@ -22,7 +24,8 @@ struct DisableKeyRotation: OperationCommand {
 }
 
 struct GetKeyRotationStatus: OperationCommand {
-    static let configuration = CommandConfiguration(commandName: "get-key-rotation-status", abstract: "Show whether and when a key rotates.")
+    static let configuration = CommandConfiguration(
+        commandName: "get-key-rotation-status", abstract: "Show whether and when a key rotates.")
     static let method = KMSMethod.getKeyRotationStatus
     @OptionGroup var global: GlobalOptions
     @Option(help: "Key id or key ARN.") var keyId: String
@@ -31,7 +34,8 @@ struct GetKeyRotationStatus: OperationCommand {
 }
 
 struct RotateKeyOnDemand: OperationCommand {
-    static let configuration = CommandConfiguration(commandName: "rotate-key-on-demand", abstract: "Rotate a key now (25 times per key at most).")
+    static let configuration = CommandConfiguration(
+        commandName: "rotate-key-on-demand", abstract: "Rotate a key now (25 times per key at most).")
     static let method = KMSMethod.rotateKeyOnDemand
     @OptionGroup var global: GlobalOptions
     @Option(help: "Key id or key ARN.") var keyId: String
@@ -40,7 +44,8 @@ struct RotateKeyOnDemand: OperationCommand {
 }
 
 struct ListKeyRotations: OperationCommand {
-    static let configuration = CommandConfiguration(commandName: "list-key-rotations", abstract: "List a key's rotations, oldest first.")
+    static let configuration = CommandConfiguration(
+        commandName: "list-key-rotations", abstract: "List a key's rotations, oldest first.")
     static let method = KMSMethod.listKeyRotations
     @OptionGroup var global: GlobalOptions
     @Option(help: "Key id or key ARN.") var keyId: String
@@ -51,7 +56,8 @@ struct ListKeyRotations: OperationCommand {
 }
 
 struct GetKeyLastUsage: OperationCommand {
-    static let configuration = CommandConfiguration(commandName: "get-key-last-usage", abstract: "Show a key's last successful cryptographic operation.")
+    static let configuration = CommandConfiguration(
+        commandName: "get-key-last-usage", abstract: "Show a key's last successful cryptographic operation.")
     static let method = KMSMethod.getKeyLastUsage
     @OptionGroup var global: GlobalOptions
     @Option(help: "Key id, key ARN, alias name or alias ARN.") var keyId: String
@@ -60,21 +66,27 @@ struct GetKeyLastUsage: OperationCommand {
 }
 
 struct TagResource: OperationCommand {
-    static let configuration = CommandConfiguration(commandName: "tag-resource", abstract: "Add or replace tags of a key.")
+    static let configuration = CommandConfiguration(
+        commandName: "tag-resource", abstract: "Add or replace tags of a key.")
     static let method = KMSMethod.tagResource
     @OptionGroup var global: GlobalOptions
     @Option(help: "Key id or key ARN.") var keyId: String
-    @Option(parsing: .upToNextOption, help: "Tags as KEY=VALUE (the aws CLI's TagKey=K,TagValue=V also works).") var tags: [String]
+    @Option(parsing: .upToNextOption, help: "Tags as KEY=VALUE (the aws CLI's TagKey=K,TagValue=V also works).")
+    var tags: [String]
 
     func members() throws -> [String: Any?] { ["KeyId": keyId, "Tags": try Self.parse(tags)] }
 
     static func parse(_ tags: [String]) throws -> [[String: String]] {
         try tags.map { text in
             if text.hasPrefix("TagKey="), let comma = text.firstIndex(of: ","), text[comma...].hasPrefix(",TagValue=") {
-                return ["TagKey": String(text[text.index(text.startIndex, offsetBy: 7)..<comma]),
-                        "TagValue": String(text[text.index(comma, offsetBy: 10)...])]
+                return [
+                    "TagKey": String(text[text.index(text.startIndex, offsetBy: 7)..<comma]),
+                    "TagValue": String(text[text.index(comma, offsetBy: 10)...]),
+                ]
             }
-            guard let equals = text.firstIndex(of: "=") else { throw ValidationError("a tag is KEY=VALUE, not '\(text)'") }
+            guard let equals = text.firstIndex(of: "=") else {
+                throw ValidationError("a tag is KEY=VALUE, not '\(text)'")
+            }
             return ["TagKey": String(text[..<equals]), "TagValue": String(text[text.index(after: equals)...])]
         }
     }

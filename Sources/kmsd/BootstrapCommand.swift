@@ -36,7 +36,9 @@ struct BootstrapCommand: AsyncParsableCommand {
             throw ValidationError("kms-cryptod's socket is required: --worker-socket or KMSD_WORKER_SOCKET")
         }
         let account = self.account ?? environment("ACCOUNT") ?? "111122223333"
-        guard AccountRecord.isValidID(account) else { throw ValidationError("the account must be 12 digits, not '\(account)'") }
+        guard AccountRecord.isValidID(account) else {
+            throw ValidationError("the account must be 12 digits, not '\(account)'")
+        }
         let partition = self.partition ?? environment("PARTITION") ?? "aws"
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
@@ -45,11 +47,15 @@ struct BootstrapCommand: AsyncParsableCommand {
         }
         let logger = Logger(label: "kmsd.bootstrap")
         let client = PostgresClient(
-            configuration: try DatabaseConfiguration.parse(url: databaseURL, maximumConnections: 2), backgroundLogger: logger
+            configuration: try DatabaseConfiguration.parse(url: databaseURL, maximumConnections: 2),
+            backgroundLogger: logger
         )
         let scope = ServiceScope(partition: partition, regions: [], defaultRegion: "us-east-1", defaultAccount: account)
         let credentials = try await withThrowingTaskGroup(of: Bootstrap.Credentials?.self) { group in
-            group.addTask { await client.run(); return nil }
+            group.addTask {
+                await client.run()
+                return nil
+            }
             defer { group.cancelAll() }
             // PostgresClient warns about every lease made before run() has begun; let it begin.
             try await Task.sleep(for: .milliseconds(50))
@@ -61,7 +67,8 @@ struct BootstrapCommand: AsyncParsableCommand {
             FileHandle.standardError.write(Data("kmsd bootstrap: an admin exists already; nothing to do\n".utf8))
             return
         }
-        print("""
+        print(
+            """
             # \(credentials.principalARN): shown once, store it now.
             [\(self.profile)]
             aws_access_key_id = \(credentials.accessKeyID)

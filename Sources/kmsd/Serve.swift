@@ -5,8 +5,8 @@ import KMSServer
 import KMSStore
 import Logging
 import Metrics
-import Prometheus
 import PostgresNIO
+import Prometheus
 import ServiceLifecycle
 
 struct Serve: AsyncParsableCommand {
@@ -21,7 +21,8 @@ struct Serve: AsyncParsableCommand {
 
     @Option(help: "A JSON settings file.") var config: String?
     @Option(help: "Address to listen on, host:port (KMSD_LISTEN). Default 127.0.0.1:7400.") var listen: String?
-    @Option(name: .customLong("database-url"), help: "postgres://user:password@host:port/database (KMSD_DATABASE_URL).") var databaseURL: String?
+    @Option(name: .customLong("database-url"), help: "postgres://user:password@host:port/database (KMSD_DATABASE_URL).")
+    var databaseURL: String?
     @Option(help: "kms-cryptod's Unix socket (KMSD_WORKER_SOCKET).") var workerSocket: String?
     @Option(help: "ARN partition (KMSD_PARTITION). Default aws.") var partition: String?
     @Option(help: "The region callers act in by default (KMSD_REGION). Default us-east-1.") var region: String?
@@ -29,37 +30,82 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "The 12-digit account callers act in (KMSD_ACCOUNT). Default 111122223333.") var account: String?
     @Option(help: "Largest frame accepted, bytes (KMSD_MAX_FRAME_LENGTH). Default 65536.") var maxFrameLength: Int?
     @Option(help: "Connections to kms-cryptod (KMSD_WORKER_CONNECTIONS). Default 4.") var workerConnections: Int?
-    @Option(help: "Seconds a request waits for kms-cryptod before it fails with a retryable DependencyTimeoutException; key pair generation gets 6 times as long (KMSD_WORKER_TIMEOUT_SECONDS). Default 5.") var workerTimeoutSeconds: Int?
+    @Option(
+        help:
+            "Seconds a request waits for kms-cryptod before it fails with a retryable DependencyTimeoutException; key pair generation gets 6 times as long (KMSD_WORKER_TIMEOUT_SECONDS). Default 5."
+    ) var workerTimeoutSeconds: Int?
     @Option(help: "Most PostgreSQL connections (KMSD_DATABASE_CONNECTIONS). Default 20.") var databaseConnections: Int?
-    @Option(help: "Longest a cached key lives without a change notification, seconds (KMSD_CACHE_SECONDS). Default 30.") var cacheSeconds: Int?
-    @Option(help: "Seconds between deletion reaper rounds (KMSD_REAPER_INTERVAL_SECONDS). Default 60.") var reaperIntervalSeconds: Int?
-    @Option(help: "Seconds between automatic rotation rounds (KMSD_ROTATION_INTERVAL_SECONDS). Default 60.") var rotationIntervalSeconds: Int?
-    @Option(help: "Seconds between looks for a root key re-wrap job to resume (KMSD_REWRAP_INTERVAL_SECONDS). Default 5.") var rewrapIntervalSeconds: Int?
-    @Option(help: "Seconds between writes of request counts; a crash loses at most this much (KMSD_USAGE_FLUSH_SECONDS). Default 10.") var usageFlushSeconds: Int?
-    @Option(help: "Seconds a request waits for its audit record to be committed before it fails, retryable, with its result withheld (KMSD_AUDIT_TIMEOUT_SECONDS). Default 5.") var auditTimeoutSeconds: Int?
-    @Option(help: "Seconds a request may take in kmsd, every wait included (database, kms-cryptod, its audit record), before it fails, retryable; operations that may generate a key pair get 6 times as long (KMSD_REQUEST_TIMEOUT_SECONDS). Default 8, below KMSClient's 10.") var requestTimeoutSeconds: Int?
-    @Option(help: "This kmsd's audit chain: its records link only to one another, so replicas never wait on one another (KMSD_AUDIT_CHAIN; 1-128 of letters, digits, '.', '_', '-'). Default: the host name (the pod's name on Kubernetes).") var auditChain: String?
-    @Option(help: "Milliseconds between checkpoints of this kmsd's audit chain by kms-cryptod: a batch of records brings one when the last is this old, and records left without one get theirs this long after it; 0: every batch (KMSD_AUDIT_CHECKPOINT_MS). Default 100.") var auditCheckpointMs: Int?
-    @Option(help: "Seconds between writes of keys' last use; a crash loses at most this much (KMSD_LAST_USE_FLUSH_SECONDS). Default 10.") var lastUseFlushSeconds: Int?
+    @Option(help: "Longest a cached key lives without a change notification, seconds (KMSD_CACHE_SECONDS). Default 30.")
+    var cacheSeconds: Int?
+    @Option(help: "Seconds between deletion reaper rounds (KMSD_REAPER_INTERVAL_SECONDS). Default 60.")
+    var reaperIntervalSeconds: Int?
+    @Option(help: "Seconds between automatic rotation rounds (KMSD_ROTATION_INTERVAL_SECONDS). Default 60.")
+    var rotationIntervalSeconds: Int?
+    @Option(
+        help: "Seconds between looks for a root key re-wrap job to resume (KMSD_REWRAP_INTERVAL_SECONDS). Default 5.")
+    var rewrapIntervalSeconds: Int?
+    @Option(
+        help:
+            "Seconds between writes of request counts; a crash loses at most this much (KMSD_USAGE_FLUSH_SECONDS). Default 10."
+    ) var usageFlushSeconds: Int?
+    @Option(
+        help:
+            "Seconds a request waits for its audit record to be committed before it fails, retryable, with its result withheld (KMSD_AUDIT_TIMEOUT_SECONDS). Default 5."
+    ) var auditTimeoutSeconds: Int?
+    @Option(
+        help:
+            "Seconds a request may take in kmsd, every wait included (database, kms-cryptod, its audit record), before it fails, retryable; operations that may generate a key pair get 6 times as long (KMSD_REQUEST_TIMEOUT_SECONDS). Default 8, below KMSClient's 10."
+    ) var requestTimeoutSeconds: Int?
+    @Option(
+        help:
+            "This kmsd's audit chain: its records link only to one another, so replicas never wait on one another (KMSD_AUDIT_CHAIN; 1-128 of letters, digits, '.', '_', '-'). Default: the host name (the pod's name on Kubernetes)."
+    ) var auditChain: String?
+    @Option(
+        help:
+            "Milliseconds between checkpoints of this kmsd's audit chain by kms-cryptod: a batch of records brings one when the last is this old, and records left without one get theirs this long after it; 0: every batch (KMSD_AUDIT_CHECKPOINT_MS). Default 100."
+    ) var auditCheckpointMs: Int?
+    @Option(
+        help:
+            "Seconds between writes of keys' last use; a crash loses at most this much (KMSD_LAST_USE_FLUSH_SECONDS). Default 10."
+    ) var lastUseFlushSeconds: Int?
     @Option(help: "trace, debug, info, notice, warning, error (KMSD_LOG_LEVEL). Default info.") var logLevel: String?
-    @Option(help: "Once listening, write the bound host:port to this file (for --listen with port 0).") var readyFile: String?
+    @Option(help: "Once listening, write the bound host:port to this file (for --listen with port 0).") var readyFile:
+        String?
     @Option(help: "PEM certificate chain for TLS on the listener (KMSD_TLS_CERTIFICATE).") var tlsCertificate: String?
     @Option(help: "PEM private key for TLS (KMSD_TLS_KEY).") var tlsKey: String?
-    @Option(help: "PEM CA whose client certificates are accepted (mutual TLS) (KMSD_TLS_CLIENT_CA).") var tlsClientCa: String?
+    @Option(help: "PEM CA whose client certificates are accepted (mutual TLS) (KMSD_TLS_CLIENT_CA).") var tlsClientCa:
+        String?
     @Option(
         name: .customLong("certificate-principal"),
-        help: "URI=ARN: a client certificate with this URI SAN (a SPIFFE id; a trailing * matches any suffix) acts as this principal. Repeatable."
+        help:
+            "URI=ARN: a client certificate with this URI SAN (a SPIFFE id; a trailing * matches any suffix) acts as this principal. Repeatable."
     ) var certificatePrincipals: [String] = []
-    @Option(help: "Serve Prometheus metrics at GET /metrics on host:port (KMSD_METRICS_LISTEN). Default: not served.") var metricsListen: String?
-    @Option(name: .customLong("aws-json-listen"), help: "Serve the AWS JSON API (aws CLI, boto3, AWS SDKs) on host:port, HTTPS when TLS is configured (KMSD_AWS_JSON_LISTEN). Default: not served.") var awsJSONListen: String?
-    @Option(help: "Requests a second one principal may make, as RATE or RATE/BURST; past it, ThrottlingException (KMSD_MAX_REQUESTS_PER_PRINCIPAL). Default: unlimited.") var maxRequestsPerPrincipal: String?
-    @Option(help: "Requests a second from one source address, as RATE or RATE/BURST, counted before authentication (KMSD_MAX_REQUESTS_PER_SOURCE). Default: unlimited.") var maxRequestsPerSource: String?
+    @Option(help: "Serve Prometheus metrics at GET /metrics on host:port (KMSD_METRICS_LISTEN). Default: not served.")
+    var metricsListen: String?
+    @Option(
+        name: .customLong("aws-json-listen"),
+        help:
+            "Serve the AWS JSON API (aws CLI, boto3, AWS SDKs) on host:port, HTTPS when TLS is configured (KMSD_AWS_JSON_LISTEN). Default: not served."
+    ) var awsJSONListen: String?
+    @Option(
+        help:
+            "Requests a second one principal may make, as RATE or RATE/BURST; past it, ThrottlingException (KMSD_MAX_REQUESTS_PER_PRINCIPAL). Default: unlimited."
+    ) var maxRequestsPerPrincipal: String?
+    @Option(
+        help:
+            "Requests a second from one source address, as RATE or RATE/BURST, counted before authentication (KMSD_MAX_REQUESTS_PER_SOURCE). Default: unlimited."
+    ) var maxRequestsPerSource: String?
     @Option(
         name: .customLong("aws-json-host"),
-        help: "A Host the AWS JSON API answers to: NAME, NAME:PORT, [IPv6]:PORT or *.DOMAIN; a request signed for any other is refused. Repeatable (KMSD_AWS_JSON_HOSTS, comma separated). Default: the TLS certificate's DNS and IP names and the listen address (every interface's address and the host name when listening on all)."
+        help:
+            "A Host the AWS JSON API answers to: NAME, NAME:PORT, [IPv6]:PORT or *.DOMAIN; a request signed for any other is refused. Repeatable (KMSD_AWS_JSON_HOSTS, comma separated). Default: the TLS certificate's DNS and IP names and the listen address (every interface's address and the host name when listening on all)."
     ) var awsJSONHosts: [String] = []
-    @Option(help: "The uid kms-cryptod runs as; kmsd talks to nothing else on the worker socket (KMSD_WORKER_UID). Default: kmsd's own uid.") var workerUid: UInt32?
-    @Flag(help: "DEVELOPMENT ONLY: serve connections that present no credentials as the default account's root.") var insecureDevNoAuth = false
+    @Option(
+        help:
+            "The uid kms-cryptod runs as; kmsd talks to nothing else on the worker socket (KMSD_WORKER_UID). Default: kmsd's own uid."
+    ) var workerUid: UInt32?
+    @Flag(help: "DEVELOPMENT ONLY: serve connections that present no credentials as the default account's root.")
+    var insecureDevNoAuth = false
 
     func run() async throws {
         let file = try SettingsFile.load(config ?? environment("CONFIG"))
@@ -67,7 +113,9 @@ struct Serve: AsyncParsableCommand {
             flag ?? environment(env).flatMap(parse) ?? fromFile
         }
         let listenText = pick(listen, "LISTEN", file.listen, { $0 }) ?? "127.0.0.1:7400"
-        guard let (host, port) = hostAndPort(listenText) else { throw ValidationError("--listen must be host:port, not '\(listenText)'") }
+        guard let (host, port) = hostAndPort(listenText) else {
+            throw ValidationError("--listen must be host:port, not '\(listenText)'")
+        }
         guard let databaseURL = pick(self.databaseURL, "DATABASE_URL", file.databaseURL, { $0 }) else {
             throw ValidationError("a database URL is required: --database-url or KMSD_DATABASE_URL")
         }
@@ -75,38 +123,63 @@ struct Serve: AsyncParsableCommand {
             throw ValidationError("kms-cryptod's socket is required: --worker-socket or KMSD_WORKER_SOCKET")
         }
         let region = pick(self.region, "REGION", file.region, { $0 }) ?? "us-east-1"
-        let regionList = pick(self.regions.map { $0.split(separator: ",").map(String.init) }, "REGIONS", file.regions, { $0.split(separator: ",").map(String.init) }) ?? []
+        let regionList =
+            pick(
+                self.regions.map { $0.split(separator: ",").map(String.init) }, "REGIONS", file.regions,
+                { $0.split(separator: ",").map(String.init) }) ?? []
         let account = pick(self.account, "ACCOUNT", file.account, { $0 }) ?? "111122223333"
         guard Account.isValid(account) else { throw ValidationError("the account must be 12 digits, not '\(account)'") }
         let partition = pick(self.partition, "PARTITION", file.partition, { $0 }) ?? "aws"
         let level = pick(logLevel, "LOG_LEVEL", file.logLevel, { $0 }) ?? "info"
-        guard let logLevel = Logger.Level(rawValue: level) else { throw ValidationError("unknown log level '\(level)'") }
+        guard let logLevel = Logger.Level(rawValue: level) else {
+            throw ValidationError("unknown log level '\(level)'")
+        }
 
         var settings = KMSDaemon.Settings()
         settings.listenHost = host
         settings.listenPort = port
         settings.workerSocket = workerSocket
-        settings.workerConnections = max(1, pick(workerConnections, "WORKER_CONNECTIONS", file.workerConnections, { Int($0) }) ?? 4)
-        settings.workerTimeout = .seconds(max(1, pick(workerTimeoutSeconds, "WORKER_TIMEOUT_SECONDS", file.workerTimeoutSeconds, { Int($0) }) ?? 5))
-        settings.rpc.maxFrameLength = pick(maxFrameLength, "MAX_FRAME_LENGTH", file.maxFrameLength, { Int($0) }) ?? 64 * 1024
+        settings.workerConnections = max(
+            1, pick(workerConnections, "WORKER_CONNECTIONS", file.workerConnections, { Int($0) }) ?? 4)
+        settings.workerTimeout = .seconds(
+            max(1, pick(workerTimeoutSeconds, "WORKER_TIMEOUT_SECONDS", file.workerTimeoutSeconds, { Int($0) }) ?? 5))
+        settings.rpc.maxFrameLength =
+            pick(maxFrameLength, "MAX_FRAME_LENGTH", file.maxFrameLength, { Int($0) }) ?? 64 * 1024
         guard (1024...(16 << 20)).contains(settings.rpc.maxFrameLength) else {
             throw ValidationError("the frame limit must be between 1024 and 16777216 bytes")
         }
-        settings.cacheLifetime = .seconds(max(1, pick(cacheSeconds, "CACHE_SECONDS", file.cacheSeconds, { Int($0) }) ?? 30))
-        settings.reaperInterval = .seconds(max(1, pick(reaperIntervalSeconds, "REAPER_INTERVAL_SECONDS", file.reaperIntervalSeconds, { Int($0) }) ?? 60))
-        settings.rotationInterval = .seconds(max(1, pick(rotationIntervalSeconds, "ROTATION_INTERVAL_SECONDS", file.rotationIntervalSeconds, { Int($0) }) ?? 60))
-        settings.rewrapInterval = .seconds(max(1, pick(rewrapIntervalSeconds, "REWRAP_INTERVAL_SECONDS", file.rewrapIntervalSeconds, { Int($0) }) ?? 5))
-        settings.usageFlushInterval = .seconds(max(1, pick(usageFlushSeconds, "USAGE_FLUSH_SECONDS", file.usageFlushSeconds, { Int($0) }) ?? 10))
-        settings.auditTimeout = .seconds(max(1, pick(auditTimeoutSeconds, "AUDIT_TIMEOUT_SECONDS", file.auditTimeoutSeconds, { Int($0) }) ?? 5))
-        settings.requestTimeout = .seconds(max(1, pick(requestTimeoutSeconds, "REQUEST_TIMEOUT_SECONDS", file.requestTimeoutSeconds, { Int($0) }) ?? 8))
+        settings.cacheLifetime = .seconds(
+            max(1, pick(cacheSeconds, "CACHE_SECONDS", file.cacheSeconds, { Int($0) }) ?? 30))
+        settings.reaperInterval = .seconds(
+            max(
+                1, pick(reaperIntervalSeconds, "REAPER_INTERVAL_SECONDS", file.reaperIntervalSeconds, { Int($0) }) ?? 60
+            ))
+        settings.rotationInterval = .seconds(
+            max(
+                1,
+                pick(rotationIntervalSeconds, "ROTATION_INTERVAL_SECONDS", file.rotationIntervalSeconds, { Int($0) })
+                    ?? 60))
+        settings.rewrapInterval = .seconds(
+            max(1, pick(rewrapIntervalSeconds, "REWRAP_INTERVAL_SECONDS", file.rewrapIntervalSeconds, { Int($0) }) ?? 5)
+        )
+        settings.usageFlushInterval = .seconds(
+            max(1, pick(usageFlushSeconds, "USAGE_FLUSH_SECONDS", file.usageFlushSeconds, { Int($0) }) ?? 10))
+        settings.auditTimeout = .seconds(
+            max(1, pick(auditTimeoutSeconds, "AUDIT_TIMEOUT_SECONDS", file.auditTimeoutSeconds, { Int($0) }) ?? 5))
+        settings.requestTimeout = .seconds(
+            max(1, pick(requestTimeoutSeconds, "REQUEST_TIMEOUT_SECONDS", file.requestTimeoutSeconds, { Int($0) }) ?? 8)
+        )
         settings.auditChain = pick(auditChain, "AUDIT_CHAIN", file.auditChain, { $0 }) ?? Self.hostChain()
         let checkpointMs = pick(auditCheckpointMs, "AUDIT_CHECKPOINT_MS", file.auditCheckpointMs, { Int($0) }) ?? 100
-        guard (0...60_000).contains(checkpointMs) else { throw ValidationError("--audit-checkpoint-ms must be 0..60000") }
+        guard (0...60_000).contains(checkpointMs) else {
+            throw ValidationError("--audit-checkpoint-ms must be 0..60000")
+        }
         settings.auditCheckpointInterval = .milliseconds(checkpointMs)
         guard AuditStore.isValidChain(settings.auditChain) else {
             throw ValidationError("the audit chain must be 1 to 128 of letters, digits, '.', '_' and '-'")
         }
-        settings.lastUsageFlushInterval = .seconds(max(1, pick(lastUseFlushSeconds, "LAST_USE_FLUSH_SECONDS", file.lastUseFlushSeconds, { Int($0) }) ?? 10))
+        settings.lastUsageFlushInterval = .seconds(
+            max(1, pick(lastUseFlushSeconds, "LAST_USE_FLUSH_SECONDS", file.lastUseFlushSeconds, { Int($0) }) ?? 10))
         if let certificate = pick(tlsCertificate, "TLS_CERTIFICATE", file.tlsCertificate, { $0 }) {
             guard let key = pick(tlsKey, "TLS_KEY", file.tlsKey, { $0 }) else {
                 throw ValidationError("--tls-certificate needs --tls-key")
@@ -116,7 +189,9 @@ struct Serve: AsyncParsableCommand {
             var mapping = file.certificatePrincipals ?? [:]
             var fromFlags: [String: String] = [:]
             for entry in certificatePrincipals {
-                guard let equals = entry.firstIndex(of: "="), entry[..<equals].contains(":"), entry[entry.index(after: equals)...].hasPrefix("arn:") else {
+                guard let equals = entry.firstIndex(of: "="), entry[..<equals].contains(":"),
+                    entry[entry.index(after: equals)...].hasPrefix("arn:")
+                else {
                     throw ValidationError("--certificate-principal must be URI=ARN, not '\(entry)'")
                 }
                 let (uri, principal) = (String(entry[..<equals]), String(entry[entry.index(after: equals)...]))
@@ -133,17 +208,24 @@ struct Serve: AsyncParsableCommand {
             if !mapping.isEmpty, clientCA == nil {
                 throw ValidationError("--certificate-principal needs --tls-client-ca to verify client certificates")
             }
-            settings.tls = ServerTLS(certificatePath: certificate, privateKeyPath: key, clientCAPath: clientCA, certificatePrincipals: mapping)
+            settings.tls = ServerTLS(
+                certificatePath: certificate, privateKeyPath: key, clientCAPath: clientCA,
+                certificatePrincipals: mapping)
         } else if tlsKey != nil || tlsClientCa != nil || !certificatePrincipals.isEmpty {
             throw ValidationError("--tls-key, --tls-client-ca and --certificate-principal need --tls-certificate")
         }
         if let text = pick(awsJSONListen, "AWS_JSON_LISTEN", file.awsJSONListen, { $0 }) {
-            guard let (jsonHost, jsonPort) = hostAndPort(text) else { throw ValidationError("--aws-json-listen must be host:port, not '\(text)'") }
+            guard let (jsonHost, jsonPort) = hostAndPort(text) else {
+                throw ValidationError("--aws-json-listen must be host:port, not '\(text)'")
+            }
             settings.awsJSONHost = jsonHost
             settings.awsJSONPort = jsonPort
         }
-        let hostList = awsJSONHosts.isEmpty
-            ? pick(nil, "AWS_JSON_HOSTS", file.awsJSONHosts, { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } })
+        let hostList =
+            awsJSONHosts.isEmpty
+            ? pick(
+                nil, "AWS_JSON_HOSTS", file.awsJSONHosts,
+                { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } })
             : awsJSONHosts
         if let hostList {
             do {
@@ -156,7 +238,9 @@ struct Serve: AsyncParsableCommand {
         }
         settings.workerUID = pick(workerUid, "WORKER_UID", file.workerUID, { UInt32($0) })
         if let text = pick(metricsListen, "METRICS_LISTEN", file.metricsListen, { $0 }) {
-            guard let (metricsHost, metricsPort) = hostAndPort(text) else { throw ValidationError("--metrics-listen must be host:port, not '\(text)'") }
+            guard let (metricsHost, metricsPort) = hostAndPort(text) else {
+                throw ValidationError("--metrics-listen must be host:port, not '\(text)'")
+            }
             let registry = PrometheusCollectorRegistry()
             var factory = PrometheusMetricsFactory(registry: registry)
             // The library's buckets start at 5 ms; requests, worker calls and audit commits here
@@ -172,10 +256,16 @@ struct Serve: AsyncParsableCommand {
             settings.metricsPort = metricsPort
             settings.renderMetrics = { registry.emitToBuffer() }
         }
-        settings.principalRate = try Self.rate(pick(maxRequestsPerPrincipal, "MAX_REQUESTS_PER_PRINCIPAL", file.maxRequestsPerPrincipal, { $0 }), "--max-requests-per-principal")
-        settings.sourceRate = try Self.rate(pick(maxRequestsPerSource, "MAX_REQUESTS_PER_SOURCE", file.maxRequestsPerSource, { $0 }), "--max-requests-per-source")
-        settings.insecureNoAuthentication = insecureDevNoAuth || environment("INSECURE_DEV_NO_AUTH") == "1" || file.insecureDevNoAuth == true
-        let connections = max(2, pick(databaseConnections, "DATABASE_CONNECTIONS", file.databaseConnections, { Int($0) }) ?? 20)
+        settings.principalRate = try Self.rate(
+            pick(maxRequestsPerPrincipal, "MAX_REQUESTS_PER_PRINCIPAL", file.maxRequestsPerPrincipal, { $0 }),
+            "--max-requests-per-principal")
+        settings.sourceRate = try Self.rate(
+            pick(maxRequestsPerSource, "MAX_REQUESTS_PER_SOURCE", file.maxRequestsPerSource, { $0 }),
+            "--max-requests-per-source")
+        settings.insecureNoAuthentication =
+            insecureDevNoAuth || environment("INSECURE_DEV_NO_AUTH") == "1" || file.insecureDevNoAuth == true
+        let connections = max(
+            2, pick(databaseConnections, "DATABASE_CONNECTIONS", file.databaseConnections, { Int($0) }) ?? 20)
 
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
@@ -190,16 +280,20 @@ struct Serve: AsyncParsableCommand {
             configuration: try DatabaseConfiguration.parse(url: databaseURL, maximumConnections: connections),
             backgroundLogger: logger
         )
-        let scope = ServiceScope(partition: partition, regions: Set(regionList), defaultRegion: region, defaultAccount: account)
+        let scope = ServiceScope(
+            partition: partition, regions: Set(regionList), defaultRegion: region, defaultAccount: account)
         let readyFile = self.readyFile
         // One group for the whole process: the database client, kmsd, and the listeners and
         // background jobs kmsd adds to it once the database is ready. A job that fails ends
         // the group (a graceful shutdown, then `run` throws: a non-zero exit) unless it is one
         // that is restarted (see KMSDaemon.jobs).
         let group = ServiceGroup(
-            configuration: .init(services: [.init(service: client)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+            configuration: .init(
+                services: [.init(service: client)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         )
-        let daemon = KMSDaemon(settings: settings, scope: scope, client: client, group: group, logger: logger, metrics: metrics) { address, awsJSON in
+        let daemon = KMSDaemon(
+            settings: settings, scope: scope, client: client, group: group, logger: logger, metrics: metrics
+        ) { address, awsJSON in
             guard let readyFile, let port = address.port else { return }
             // Line 1: the binary protocol; line 2, when served: the AWS JSON endpoint.
             var text = "\(address.ipAddress ?? host):\(port)\n"
@@ -217,7 +311,7 @@ struct Serve: AsyncParsableCommand {
         guard let text else { return nil }
         let parts = text.split(separator: "/", omittingEmptySubsequences: false)
         guard (1...2).contains(parts.count), let perSecond = Double(parts[0]), perSecond > 0,
-              parts.count == 1 || Double(parts[1]).map({ $0 >= 1 }) == true
+            parts.count == 1 || Double(parts[1]).map({ $0 >= 1 }) == true
         else { throw ValidationError("\(option) must be RATE or RATE/BURST (positive numbers), not '\(text)'") }
         return RequestLimiter.Rate(perSecond: perSecond, burst: parts.count == 2 ? Double(parts[1]) : nil)
     }

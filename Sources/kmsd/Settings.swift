@@ -54,7 +54,9 @@ func environment(_ name: String) -> String? {
 
 /// Splits "host:port" (or "[v6]:port").
 func hostAndPort(_ text: String) -> (String, Int)? {
-    guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else {
+    guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
+        (0...65535).contains(port)
+    else {
         return nil
     }
     var host = String(text[..<colon])

@@ -8,8 +8,10 @@ import Testing
 @Suite struct AuditChainTests {
     static let entry = AuditEntry(
         time: Date(timeIntervalSince1970: 1_764_400_000.123456), requestID: "0f0e0d0c-0b0a-4908-8706-050403020100",
-        principalARN: "arn:aws:iam::111122223333:user/admin", accessKeyID: "AKIAEXAMPLEEXAMPLE01", sourceIP: "127.0.0.1",
-        transport: "binary", operation: "Decrypt", keyARNs: ["arn:aws:kms:us-east-1:111122223333:key/0b9b1bd8-5a6b-4d3c-9d33-1f7f7e3a5e11"],
+        principalARN: "arn:aws:iam::111122223333:user/admin", accessKeyID: "AKIAEXAMPLEEXAMPLE01",
+        sourceIP: "127.0.0.1",
+        transport: "binary", operation: "Decrypt",
+        keyARNs: ["arn:aws:kms:us-east-1:111122223333:key/0b9b1bd8-5a6b-4d3c-9d33-1f7f7e3a5e11"],
         alias: nil, encryptionContext: ["bucket": "logs", "app": "web"], grantID: nil, errorCode: nil
     )
 
@@ -24,7 +26,8 @@ import Testing
         let base = AuditChain.hash(sequence: 42, entry: Self.entry, previous: AuditChain.genesis)
         var other = Self.entry
         other.errorCode = ""
-        #expect(AuditChain.hash(sequence: 42, entry: other, previous: AuditChain.genesis) != base)  // absent and empty differ
+        // Absent and empty differ.
+        #expect(AuditChain.hash(sequence: 42, entry: other, previous: AuditChain.genesis) != base)
         #expect(AuditChain.hash(sequence: 43, entry: Self.entry, previous: AuditChain.genesis) != base)
         #expect(AuditChain.hash(sequence: 42, entry: Self.entry, previous: [UInt8](repeating: 1, count: 32)) != base)
     }

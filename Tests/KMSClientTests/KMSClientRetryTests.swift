@@ -27,7 +27,8 @@ import Testing
         )
     }
 
-    static func client(_ server: RPCServer, timeout: TimeAmount = .seconds(5), connections: Int = 2) throws -> KMSClient {
+    static func client(_ server: RPCServer, timeout: TimeAmount = .seconds(5), connections: Int = 2) throws -> KMSClient
+    {
         var configuration = KMSClient.Configuration()
         configuration.connections = connections
         configuration.baseBackoff = .milliseconds(1)
@@ -40,7 +41,9 @@ import Testing
         let calls = Counter()
         let server = try await Self.server { table in
             table.register(KMSMethod.generateRandom) { _, _ in
-                if calls.next() < 3 { throw RPCError(code: "ThrottlingException", message: "slow down", retryable: true) }
+                if calls.next() < 3 {
+                    throw RPCError(code: "ThrottlingException", message: "slow down", retryable: true)
+                }
                 var response = KMSGenerateRandomResponse()
                 response.plaintext = .init([1, 2])
                 return response
@@ -86,7 +89,8 @@ import Testing
     }
 
     @Test func aTimedOutCreateKeyIsNotSentTwice() async throws {
-        let creates = Counter(), describes = Counter()
+        let creates = Counter()
+        let describes = Counter()
         let server = try await Self.server { table in
             table.register(KMSMethod.createKey) { _, _ in
                 _ = creates.next()
@@ -102,9 +106,13 @@ import Testing
         // One connection: what the client sends arrives in order, and the server starts its
         // handlers in that order, so once it has seen a later request it has seen every earlier one.
         let client = try Self.client(server, timeout: .milliseconds(300), connections: 1)
-        await #expect(throws: KMSClientError.self) { _ = try await client.call(KMSMethod.createKey, KMSCreateKeyRequest()) }
+        await #expect(throws: KMSClientError.self) {
+            _ = try await client.call(KMSMethod.createKey, KMSCreateKeyRequest())
+        }
         // An idempotent operation is tried again after a timeout: all four attempts.
-        await #expect(throws: KMSClientError.self) { _ = try await client.call(KMSMethod.describeKey, KMSDescribeKeyRequest()) }
+        await #expect(throws: KMSClientError.self) {
+            _ = try await client.call(KMSMethod.describeKey, KMSDescribeKeyRequest())
+        }
         while describes.count < 4 { try await Task.sleep(for: .milliseconds(10)) }
         #expect(describes.count == 4)
         #expect(creates.count == 1)
@@ -154,7 +162,9 @@ import Testing
         // start within the time the loop took, plus the one under way, each one connect per
         // connection. A slower machine makes fewer. Without backoff: a connect per call.
         let elapsed = ContinuousClock.now - started
-        var rounds = 1, waited = Duration.zero, wait = Duration.milliseconds(25)
+        var rounds = 1
+        var waited = Duration.zero
+        var wait = Duration.milliseconds(25)
         while waited + wait <= elapsed {
             waited += wait
             rounds += 1

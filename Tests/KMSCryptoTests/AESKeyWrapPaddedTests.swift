@@ -8,7 +8,10 @@ import Testing
 
     /// RFC 5649 §6, with a 192-bit KEK: a 20-byte key and a 7-byte key.
     @Test(arguments: [
-        ("c37b7e6492584340bed12207808941155068f738", "138bdeaa9b8fa7fc61f97742e72248ee5ae6ae5360d1ae6a5f54f373fa543b6a"),
+        (
+            "c37b7e6492584340bed12207808941155068f738",
+            "138bdeaa9b8fa7fc61f97742e72248ee5ae6ae5360d1ae6a5f54f373fa543b6a"
+        ),
         ("466f7250617369", "afbeb0f07dfbf5419200f2ccb50bb24f"),
     ])
     func rfc5649KnownAnswers(key: String, wrapped: String) throws {
@@ -38,9 +41,13 @@ import Testing
         expectKMSError(.invalidCiphertext) { try AESKeyWrapPadded.unwrap(wrapped, kek: SymmetricKey(size: .bits192)) }
         expectKMSError(.invalidCiphertext) { try AESKeyWrapPadded.unwrap(Array(wrapped.dropLast(8)), kek: Self.kek) }
         for count in [0, 8, 15, 17] {
-            expectKMSError(.invalidCiphertext) { try AESKeyWrapPadded.unwrap(Array(wrapped.prefix(count)), kek: Self.kek) }
+            expectKMSError(.invalidCiphertext) {
+                try AESKeyWrapPadded.unwrap(Array(wrapped.prefix(count)), kek: Self.kek)
+            }
         }
         expectKMSError(.validation) { try AESKeyWrapPadded.wrap([], kek: Self.kek) }
-        expectKMSError(.validation) { try AESKeyWrapPadded.wrap([1], kek: SymmetricKey(data: [UInt8](repeating: 1, count: 20))) }
+        expectKMSError(.validation) {
+            try AESKeyWrapPadded.wrap([1], kek: SymmetricKey(data: [UInt8](repeating: 1, count: 20)))
+        }
     }
 }

@@ -39,7 +39,8 @@ enum OpenSSLFixture {
     static let message = Array("message signed by the openssl command line".utf8)
 
     /// `wk.der` as genpkey writes DER: a PKCS#1 RSAPrivateKey, not a PKCS#8 PrivateKeyInfo.
-    static let wrappingKeyPKCS1 = base64("""
+    static let wrappingKeyPKCS1 = base64(
+        """
         MIIEogIBAAKCAQEAu0vlFbbEAFVOZ+yuWlRZ4z4W0zvtHoFY5QRwM+R5tNJT5Ipz/wfn/76qiP72SPINoe9Xqg20boPsAmZU
         BmIx+sM1E1hCvy5muZv7ybob/VIr+QSUlR1V/Heyq0XZAt5uyzdhQApK8vcVbI1aVizUd70Pqkt3OJ+m8a90GMEL4+arJAui
         E9HoI1koi0SXoAdd82cSofplg/L1rwvAbGP8kMEk8+ETPGS0Zhos0U5I64xZ6e1JNdUDbSsFWjXp7aM7LjU++uqhfRsRFBiz
@@ -60,7 +61,8 @@ enum OpenSSLFixture {
         """)
 
     /// `openssl pkcs8 -topk8 -nocrypt -inform DER -outform DER -in wk.der`
-    static let wrappingKeyPKCS8 = base64("""
+    static let wrappingKeyPKCS8 = base64(
+        """
         MIIEvAIBADANBgkqhkiG9w0BAQEFAASCBKYwggSiAgEAAoIBAQC7S+UVtsQAVU5n7K5aVFnjPhbTO+0egVjlBHAz5Hm00lPk
         inP/B+f/vqqI/vZI8g2h71eqDbRug+wCZlQGYjH6wzUTWEK/Lma5m/vJuhv9Uiv5BJSVHVX8d7KrRdkC3m7LN2FACkry9xVs
         jVpWLNR3vQ+qS3c4n6bxr3QYwQvj5qskC6IT0egjWSiLRJegB13zZxKh+mWD8vWvC8BsY/yQwSTz4RM8ZLRmGizRTkjrjFnp
@@ -80,7 +82,8 @@ enum OpenSSLFixture {
         VcAsVrb41RvYkrC5Vl8LvaJu9DpcrInc8SsnyU95sxGRT3tWA72SxySfff5hPqnZhdqWaE4/OfBMcf0L1X7Ohg==
         """)
 
-    static let wrappingPublicKey = base64("""
+    static let wrappingPublicKey = base64(
+        """
         MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAu0vlFbbEAFVOZ+yuWlRZ4z4W0zvtHoFY5QRwM+R5tNJT5Ipz/wfn
         /76qiP72SPINoe9Xqg20boPsAmZUBmIx+sM1E1hCvy5muZv7ybob/VIr+QSUlR1V/Heyq0XZAt5uyzdhQApK8vcVbI1aVizU
         d70Pqkt3OJ+m8a90GMEL4+arJAuiE9HoI1koi0SXoAdd82cSofplg/L1rwvAbGP8kMEk8+ETPGS0Zhos0U5I64xZ6e1JNdUD
@@ -88,7 +91,8 @@ enum OpenSSLFixture {
         TwIDAQAB
         """)
 
-    static let rsaAESKeyWrapSHA256 = base64("""
+    static let rsaAESKeyWrapSHA256 = base64(
+        """
         Z14q0Wp+eDFLBPtAtCSGrCvdkzALBuSWb3gmcxwbELuQbDamvfL31pr+6jg0UlpGuRW2SZM9IFyGTBK5z0gvLIL0dqOdUf9t
         5g1FYhV5hSWCvolxscEFvN8GmRrikRvLDwZ/xzM/aF4GOLX/CJHbNKu8X4+J/6SeXifOxZlm3AvRpOJgfWsxgKRhjAnt6gO2
         bxOXVZQQqHL6TfVYcndXDkpGBTcXWKru+Tbimestopsg/wiTBCFc1qNAcMkzud9tJStOoZa12jCXed6FuzRevxr7c7hiEJF/
@@ -96,21 +100,24 @@ enum OpenSSLFixture {
         KWsp5oNq0SI=
         """)
 
-    static let oaepSHA1 = base64("""
+    static let oaepSHA1 = base64(
+        """
         TZELoN9RPFPBrOzAcWSa+p4KWKbaXA+2Uv74I+RshHt1K33ZUzcA2p0B6kd4npmNf2CbrLGUfBj2uF+L56hWxSaHrjAUDy1f
         wqTPHb+UGU1tKXjfR8FH0Gj4evOUjPT7Qtq5PWkUAR7l0YW84W9L+Ok+V591gfQSQU2R7tW1GUv7jHKYKfLAZw1l2S0+EgzY
         CDNz3NohgRWywHtR/LMxFsrgthGo3aX9MkyQ1xYa6bgnc+rv2uECHYaFNirHjNuAexzaLqS8luWL8DVooD/t+sMUQkwvKKH9
         ltyoAXelamelhBjcCe0IiCYVTuTp3fsLc2+0JZ1oNT7ybcCHIMwVSw==
         """)
 
-    static let pssSHA256Signature = base64("""
+    static let pssSHA256Signature = base64(
+        """
         BRt/DFYfoV9yCH7Pmqh8K+IVcE4XNg3mopJPjjbbH0SMFqjKnOSZvd7XmslHIGzf18/GGJ/+duMl/+4FE9kPqDRV0M/QsQGA
         08+jjGWARFp67a8czogwBQRGatBGJQ3AZFLhjQsRdju39A3QSIty+r6VxpuGsiJGWwYjxQN6omChdHsKZlIvlB8aOYebLU7c
         XdqdceUtzatQ+ogmGbtP5nkiG3jmT/H19rW7s4eZi4uRwlISKDLBih9s19QRlJ0+TXx13NWILQTiNvUaxTjkFI1FGaG4SXKl
         VQ4PFdkCL+ahz42OqoxrmIUxeJFDG/pKuS1rU4uFUnCiF4jAzuFuWw==
         """)
 
-    static let pkcs1SHA384Signature = base64("""
+    static let pkcs1SHA384Signature = base64(
+        """
         Fq1WsbeurNsP4nG/VtuH2cGxQ1MHARwiF/oEnkw0nQ4Gt0aFUm1zWjdyy7lj66fLZ1sSd+RYKZ172sJeGf0tnkDelctGfIll
         ckkHoL3PfUGPyOHE0JECSVuVqNz574368YkkiKRAsl5RNo53fMlh6jGGSZzGgIVJ2iIY977meMRtwDAJh8sChxATarx0Y7/F
         QdXtQ1kwDQwcvD5GgGP6Z2m+hID7fJRlOF4WYqL7X+QupIhtGtXsT2l4HtVzlhWdUrso5Wo7aH5n8wLUVipzbHRr8WgtnZlA
@@ -124,11 +131,14 @@ enum OpenSSLFixture {
 
 func hex(_ text: String) -> [UInt8] {
     let digits = Array(text.filter { !$0.isWhitespace }.utf8)
-    return stride(from: 0, to: digits.count, by: 2).map { UInt8(String(decoding: digits[$0...$0 + 1], as: UTF8.self), radix: 16)! }
+    return stride(from: 0, to: digits.count, by: 2).map {
+        UInt8(String(decoding: digits[$0...$0 + 1], as: UTF8.self), radix: 16)!
+    }
 }
 
 /// Records an issue unless `body` throws a KMSError with `code`.
-func expectKMSError<R>(_ code: KMSError.Code, sourceLocation: SourceLocation = #_sourceLocation, _ body: () throws -> R) {
+func expectKMSError<R>(_ code: KMSError.Code, sourceLocation: SourceLocation = #_sourceLocation, _ body: () throws -> R)
+{
     do {
         _ = try body()
         Issue.record("expected \(code.rawValue), but it succeeded", sourceLocation: sourceLocation)
@@ -145,7 +155,8 @@ func isDERECDSASignature(_ bytes: [UInt8]) -> Bool {
     var index = 0
     func length() -> Int? {
         guard index < bytes.count else { return nil }
-        let first = Int(bytes[index]); index += 1
+        let first = Int(bytes[index])
+        index += 1
         if first < 0x80 { return first }
         guard first == 0x81, index < bytes.count, bytes[index] >= 0x80 else { return nil }
         defer { index += 1 }

@@ -9,20 +9,24 @@ import Testing
 /// apart from this code (Python's hmac and hashlib, from the layout in AuditCheckpoint.message).
 @Suite struct AuditCheckpointEncodingTests {
     static let root = RootKey(
-        id: KeyIdentifier(UUID(uuidString: "00112233-4455-6677-8899-aabbccddeeff")!), createdAt: Date(timeIntervalSince1970: 0),
+        id: KeyIdentifier(UUID(uuidString: "00112233-4455-6677-8899-aabbccddeeff")!),
+        createdAt: Date(timeIntervalSince1970: 0),
         key: SymmetricKey(data: Array(0..<32) as [UInt8])
     )
     static let checkpoint = AuditCheckpoint(
-        chain: "replica-a", number: 7, sequence: 1234, recordHash: Array(0x20..<0x40), microseconds: 1_764_400_000_123_456,
+        chain: "replica-a", number: 7, sequence: 1234, recordHash: Array(0x20..<0x40),
+        microseconds: 1_764_400_000_123_456,
         previousMAC: Array(0x40..<0x60)
     )
 
     static func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", $0) }.joined() }
 
     @Test func theEncodingAndTheMACOfAKnownCheckpointArePinned() throws {
-        #expect(Self.hex(try Self.checkpoint.message()) == "4b4d532d41554449542d434845434b504f494e5401000000097265706c6963612d61"
-            + "000000000000000700000000000004d2202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f"
-            + "000644b6633fc240404142434445464748494a4b4c4d4e4f505152535455565758595a5b5c5d5e5f")
+        #expect(
+            Self.hex(try Self.checkpoint.message())
+                == "4b4d532d41554449542d434845434b504f494e5401000000097265706c6963612d61"
+                + "000000000000000700000000000004d2202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f"
+                + "000644b6633fc240404142434445464748494a4b4c4d4e4f505152535455565758595a5b5c5d5e5f")
         let mac = try Self.checkpoint.mac(under: Self.root)
         #expect(Self.hex(mac) == "c4a363a3aa5daa764fc9440959358cba99d3c5c0c7455310e3f22f0316025130")
         #expect(try Self.checkpoint.isValid(mac: mac, under: Self.root))

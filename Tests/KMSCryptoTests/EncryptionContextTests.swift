@@ -17,7 +17,9 @@ import Testing
         let three = try EncryptionContextEncoding.canonicalBytes(["a": "b", "c": ""])
         #expect(one != two)
         #expect(one != three)
-        #expect(try EncryptionContextEncoding.canonicalBytes([:]) != (try EncryptionContextEncoding.canonicalBytes(["": ""])))
+        #expect(
+            try EncryptionContextEncoding.canonicalBytes([:])
+                != (try EncryptionContextEncoding.canonicalBytes(["": ""])))
     }
 
     @Test func sortsByUTF8Bytes() throws {

@@ -16,13 +16,16 @@ import Testing
         let root = RootKey.generate()
         let ring = RootKeyring(keys: [root])
         let now = Date()
-        let terms = ImportToken(validTo: now.addingTimeInterval(86_400), algorithm: .rsaAesKeyWrapSha256, spec: .rsa2048)
+        let terms = ImportToken(
+            validTo: now.addingTimeInterval(86_400), algorithm: .rsaAesKeyWrapSha256, spec: .rsa2048)
         let token = terms.seal(Self.wrappingKey, keyARN: arn, under: root)
         let (opened, key) = try ImportToken.open(token, keyARN: arn, keyring: ring, now: now)
         #expect(opened.algorithm == .rsaAesKeyWrapSha256)
         #expect(opened.spec == .rsa2048)
         #expect(key.publicKeyDER == Self.wrappingKey.publicKeyDER)
-        #expect(code { _ = try ImportToken.open(token, keyARN: arn, keyring: ring, now: now.addingTimeInterval(86_401)) } == .expiredImportToken)
+        #expect(
+            code { _ = try ImportToken.open(token, keyARN: arn, keyring: ring, now: now.addingTimeInterval(86_401)) }
+                == .expiredImportToken)
         let other = arn.replacingOccurrences(of: "0b9b", with: "1b9b")
         #expect(code { _ = try ImportToken.open(token, keyARN: other, keyring: ring, now: now) } == .invalidImportToken)
     }
@@ -36,13 +39,17 @@ import Testing
         // A later expiry written over the header's bytes no longer authenticates.
         var extended = token
         extended[3] &+= 1
-        #expect(code { _ = try ImportToken.open(extended, keyARN: arn, keyring: ring, now: now) } == .invalidImportToken)
+        #expect(
+            code { _ = try ImportToken.open(extended, keyARN: arn, keyring: ring, now: now) } == .invalidImportToken)
         for index in [0, 12, 40, token.count - 1] {
             var damaged = token
             damaged[index] ^= 0x01
-            #expect(code { _ = try ImportToken.open(damaged, keyARN: arn, keyring: ring, now: now) } == .invalidImportToken, "byte \(index)")
+            #expect(
+                code { _ = try ImportToken.open(damaged, keyARN: arn, keyring: ring, now: now) } == .invalidImportToken,
+                "byte \(index)")
         }
-        #expect(code { _ = try ImportToken.open([1, 2, 3], keyARN: arn, keyring: ring, now: now) } == .invalidImportToken)
+        #expect(
+            code { _ = try ImportToken.open([1, 2, 3], keyARN: arn, keyring: ring, now: now) } == .invalidImportToken)
         #expect(code { _ = try ImportToken.open([], keyARN: arn, keyring: ring, now: now) } == .invalidImportToken)
     }
 }

@@ -19,18 +19,24 @@ import Testing
         let ours = TestKeys.key(.eccNistP256)
         let theirs = P256.KeyAgreement.PrivateKey()
         let secret = try ours.deriveSharedSecret(peerPublicKeyDER: Array(theirs.publicKey.derRepresentation))
-        let expected = try theirs.sharedSecretFromKeyAgreement(with: P256.KeyAgreement.PublicKey(derRepresentation: ours.publicKeyDER))
+        let expected = try theirs.sharedSecretFromKeyAgreement(
+            with: P256.KeyAgreement.PublicKey(derRepresentation: ours.publicKeyDER))
         #expect(secret == expected.withUnsafeBytes { Array($0) })
     }
 
     @Test func peerKeysThatAreNotOnTheKeysCurveAreValidationErrors() throws {
         let key = TestKeys.key(.eccNistP256)
-        for peer in [TestKeys.key(.eccNistP384), TestKeys.key(.eccSecgP256k1), TestKeys.key(.rsa2048), TestKeys.key(.eccNistEdwards25519)] {
+        for peer in [
+            TestKeys.key(.eccNistP384), TestKeys.key(.eccSecgP256k1), TestKeys.key(.rsa2048),
+            TestKeys.key(.eccNistEdwards25519),
+        ] {
             expectKMSError(.validation) { try key.deriveSharedSecret(peerPublicKeyDER: peer.publicKeyDER) }
         }
         expectKMSError(.validation) { try key.deriveSharedSecret(peerPublicKeyDER: []) }
         expectKMSError(.validation) { try key.deriveSharedSecret(peerPublicKeyDER: Array("not a public key".utf8)) }
-        expectKMSError(.validation) { try key.deriveSharedSecret(peerPublicKeyDER: TestKeys.key(.eccNistP256).publicKeyDER + [0]) }
+        expectKMSError(.validation) {
+            try key.deriveSharedSecret(peerPublicKeyDER: TestKeys.key(.eccNistP256).publicKeyDER + [0])
+        }
         // A point that is not on the curve: the last byte of y changed.
         var offCurve = try PrivateKey.generate(.eccNistP256).publicKeyDER
         offCurve[offCurve.count - 1] ^= 0x01

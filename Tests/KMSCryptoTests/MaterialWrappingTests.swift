@@ -23,17 +23,24 @@ import Testing
         let root = RootKey.generate()
         let ring = RootKeyring(keys: [root])
         let id = MaterialID.random()
-        let wrapped = MaterialWrapping.wrap(SymmetricKey(size: .bits256), kind: .symmetric256, keyARN: arn, materialID: id, under: root)
+        let wrapped = MaterialWrapping.wrap(
+            SymmetricKey(size: .bits256), kind: .symmetric256, keyARN: arn, materialID: id, under: root)
         let otherARN = arn.replacingOccurrences(of: "0b9b", with: "1b9b")
-        #expect(throws: KMSError.self) { try MaterialWrapping.unwrap(wrapped, keyARN: otherARN, materialID: id, keyring: ring) }
-        #expect(throws: KMSError.self) { try MaterialWrapping.unwrap(wrapped, keyARN: arn, materialID: .random(), keyring: ring) }
+        #expect(throws: KMSError.self) {
+            try MaterialWrapping.unwrap(wrapped, keyARN: otherARN, materialID: id, keyring: ring)
+        }
+        #expect(throws: KMSError.self) {
+            try MaterialWrapping.unwrap(wrapped, keyARN: arn, materialID: .random(), keyring: ring)
+        }
     }
 
     @Test func aRootKeyNotInTheKeyringIsReportedAsUnavailable() throws {
         let id = MaterialID.random()
-        let wrapped = MaterialWrapping.wrap(SymmetricKey(size: .bits256), kind: .symmetric256, keyARN: arn, materialID: id, under: .generate())
+        let wrapped = MaterialWrapping.wrap(
+            SymmetricKey(size: .bits256), kind: .symmetric256, keyARN: arn, materialID: id, under: .generate())
         do {
-            _ = try MaterialWrapping.unwrap(wrapped, keyARN: arn, materialID: id, keyring: RootKeyring(keys: [.generate()]))
+            _ = try MaterialWrapping.unwrap(
+                wrapped, keyARN: arn, materialID: id, keyring: RootKeyring(keys: [.generate()]))
             Issue.record("unwrapped under a root key the keyring does not hold")
         } catch {
             #expect(error.code == .keyUnavailable)
@@ -55,7 +62,8 @@ import Testing
         let root = RootKey.generate()
         let ring = RootKeyring(keys: [root])
         let id = MaterialID.random()
-        let wrapped = MaterialWrapping.wrap(SymmetricKey(size: .bits256), kind: .symmetric256, keyARN: arn, materialID: id, under: root)
+        let wrapped = MaterialWrapping.wrap(
+            SymmetricKey(size: .bits256), kind: .symmetric256, keyARN: arn, materialID: id, under: root)
         for byte in wrapped.indices {
             for bit in 0..<8 {
                 var damaged = wrapped
@@ -99,20 +107,28 @@ import Testing
         let id = AccessKeySecrets.generateAccessKeyID()
         #expect(id.hasPrefix("AKIA") && id.count == 20 && AccessKeySecrets.isValidAccessKeyID(id))
         let principal = "arn:aws:iam::111122223333:user/app"
-        let wrapped = AccessKeySecrets.wrap(secret: secret, accessKeyID: id, principalARN: principal, under: Self.keyring.newest)
+        let wrapped = AccessKeySecrets.wrap(
+            secret: secret, accessKeyID: id, principalARN: principal, under: Self.keyring.newest)
         #expect(!String(decoding: wrapped, as: UTF8.self).contains(secret))
-        let opened = try AccessKeySecrets.withUnwrapped(wrapped, accessKeyID: id, principalARN: principal, keyring: Self.keyring) { String(decoding: $0, as: UTF8.self) }
+        let opened = try AccessKeySecrets.withUnwrapped(
+            wrapped, accessKeyID: id, principalARN: principal, keyring: Self.keyring
+        ) { String(decoding: $0, as: UTF8.self) }
         #expect(opened == secret)
         #expect(throws: KMSError.self) {
-            try AccessKeySecrets.withUnwrapped(wrapped, accessKeyID: id, principalARN: "arn:aws:iam::111122223333:user/admin", keyring: Self.keyring) { _ in }
+            try AccessKeySecrets.withUnwrapped(
+                wrapped, accessKeyID: id, principalARN: "arn:aws:iam::111122223333:user/admin", keyring: Self.keyring
+            ) { _ in }
         }
         #expect(throws: KMSError.self) {
-            try AccessKeySecrets.withUnwrapped(wrapped, accessKeyID: "AKIAOTHEROTHEROTHER2", principalARN: principal, keyring: Self.keyring) { _ in }
+            try AccessKeySecrets.withUnwrapped(
+                wrapped, accessKeyID: "AKIAOTHEROTHEROTHER2", principalARN: principal, keyring: Self.keyring
+            ) { _ in }
         }
         var flipped = wrapped
         flipped[flipped.count - 1] ^= 1
         #expect(throws: KMSError.self) {
-            try AccessKeySecrets.withUnwrapped(flipped, accessKeyID: id, principalARN: principal, keyring: Self.keyring) { _ in }
+            try AccessKeySecrets.withUnwrapped(flipped, accessKeyID: id, principalARN: principal, keyring: Self.keyring)
+            { _ in }
         }
     }
 

@@ -34,11 +34,15 @@ import Testing
     @Test func bytesThatAreNotAPKCS8KeyAreIncorrectKeyMaterial() throws {
         let der = TestKeys.key(.eccNistP256).withPKCS8DER { $0 }
         expectKMSError(.incorrectKeyMaterial) { try PrivateKey(pkcs8DER: [], spec: .eccNistP256) }
-        expectKMSError(.incorrectKeyMaterial) { try PrivateKey(pkcs8DER: Array(repeating: 0x41, count: 64), spec: .eccNistP256) }
+        expectKMSError(.incorrectKeyMaterial) {
+            try PrivateKey(pkcs8DER: Array(repeating: 0x41, count: 64), spec: .eccNistP256)
+        }
         expectKMSError(.incorrectKeyMaterial) { try PrivateKey(pkcs8DER: der + [0], spec: .eccNistP256) }
         expectKMSError(.incorrectKeyMaterial) { try PrivateKey(pkcs8DER: Array(der.dropLast()), spec: .eccNistP256) }
         // A SubjectPublicKeyInfo is not a private key.
-        expectKMSError(.incorrectKeyMaterial) { try PrivateKey(pkcs8DER: TestKeys.key(.eccNistP256).publicKeyDER, spec: .eccNistP256) }
+        expectKMSError(.incorrectKeyMaterial) {
+            try PrivateKey(pkcs8DER: TestKeys.key(.eccNistP256).publicKeyDER, spec: .eccNistP256)
+        }
     }
 
     /// Imported material whose public half is another key's is refused, not used to sign.
@@ -63,6 +67,8 @@ import Testing
         let key = try PrivateKey(pkcs8DER: OpenSSLFixture.wrappingKeyPKCS8, spec: .rsa2048)
         #expect(key.publicKeyDER == OpenSSLFixture.wrappingPublicKey)
         // The same key as a PKCS#1 RSAPrivateKey is not a PKCS#8 PrivateKeyInfo.
-        expectKMSError(.incorrectKeyMaterial) { try PrivateKey(pkcs8DER: OpenSSLFixture.wrappingKeyPKCS1, spec: .rsa2048) }
+        expectKMSError(.incorrectKeyMaterial) {
+            try PrivateKey(pkcs8DER: OpenSSLFixture.wrappingKeyPKCS1, spec: .rsa2048)
+        }
     }
 }

@@ -36,7 +36,9 @@ import Testing
         expectKMSError(.invalidCiphertext) { try key.decrypt(ciphertext + [0], algorithm: algorithm) }
         expectKMSError(.invalidCiphertext) { try key.decrypt([], algorithm: algorithm) }
         // A value above the modulus.
-        expectKMSError(.invalidCiphertext) { try key.decrypt([UInt8](repeating: 0xff, count: ciphertext.count), algorithm: algorithm) }
+        expectKMSError(.invalidCiphertext) {
+            try key.decrypt([UInt8](repeating: 0xff, count: ciphertext.count), algorithm: algorithm)
+        }
         let other: EncryptionAlgorithm = algorithm == .rsaesOaepSha1 ? .rsaesOaepSha256 : .rsaesOaepSha1
         expectKMSError(.invalidCiphertext) { try key.decrypt(ciphertext, algorithm: other) }
     }
@@ -59,7 +61,9 @@ import Testing
         expectKMSError(.invalidKeyUsage) { try rsa.decrypt([1], algorithm: .sm2pke) }
         let ec = TestKeys.key(.eccNistP256)
         expectKMSError(.invalidKeyUsage) { try ec.publicKey.encrypt([1], algorithm: .rsaesOaepSha256) }
-        expectKMSError(.invalidKeyUsage) { try ec.decrypt([UInt8](repeating: 1, count: 64), algorithm: .rsaesOaepSha256) }
+        expectKMSError(.invalidKeyUsage) {
+            try ec.decrypt([UInt8](repeating: 1, count: 64), algorithm: .rsaesOaepSha256)
+        }
     }
 
     /// A ciphertext the openssl command line made (`pkeyutl -pkeyopt rsa_padding_mode:oaep`, SHA-1).

@@ -9,7 +9,9 @@ import Testing
 @Suite struct RootKeyringCreationTimeTests {
     @Test(arguments: [Int64.max, Int64.min, (1 << 53) + 1] as [Int64])
     func anImpossibleCreationTimeIsRefused(_ seconds: Int64) {
-        let key = RootKey(id: KeyIdentifier(UUID()), createdAt: Date(timeIntervalSince1970: 1_700_000_000), key: SymmetricKey(size: .bits256))
+        let key = RootKey(
+            id: KeyIdentifier(UUID()), createdAt: Date(timeIntervalSince1970: 1_700_000_000),
+            key: SymmetricKey(size: .bits256))
         var body = Array(RootKeyringEncoding.encode(RootKeyring(keys: [key])).dropLast(32))
         let offset = 17 + 4 + 16  // magic and version, the key count, the first key's id
         body.replaceSubrange(offset..<(offset + 8), with: withUnsafeBytes(of: seconds.bigEndian, Array.init))

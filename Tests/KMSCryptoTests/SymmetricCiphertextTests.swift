@@ -11,11 +11,13 @@ import Testing
         let material = SymmetricKey(size: .bits256)
 
         func seal(_ plaintext: [UInt8], _ context: [String: String] = [:]) throws -> [UInt8] {
-            try SymmetricCiphertext.seal(plaintext, keyID: id, materialID: materialID, material: material, encryptionContext: context)
+            try SymmetricCiphertext.seal(
+                plaintext, keyID: id, materialID: materialID, material: material, encryptionContext: context)
         }
 
         func open(_ blob: [UInt8], _ context: [String: String] = [:]) throws(KMSError) -> [UInt8] {
-            try SymmetricCiphertext.open(blob, keyID: id, materialID: materialID, material: material, encryptionContext: context)
+            try SymmetricCiphertext.open(
+                blob, keyID: id, materialID: materialID, material: material, encryptionContext: context)
         }
     }
 
@@ -73,10 +75,10 @@ import Testing
     }
 
     @Test(arguments: [
-        ["purpose": "other"],           // changed value
+        ["purpose": "other"],  // changed value
         ["purpose": "test", "x": "y"],  // added pair
-        [:],                            // removed pair
-        ["Purpose": "test"],            // keys are case-sensitive
+        [:],  // removed pair
+        ["Purpose": "test"],  // keys are case-sensitive
     ])
     func aDifferentContextIsRejected(context: [String: String]) throws {
         let key = Key()
@@ -87,7 +89,8 @@ import Testing
     }
 
     @Test func aBlobOfKeyAFailsUnderKeyB() throws {
-        let a = Key(), b = Key()
+        let a = Key()
+        let b = Key()
         let blob = try a.seal([1, 2, 3])
         #expect(throws: KMSError.incorrectKey("the ciphertext was encrypted under another KMS key")) {
             try b.open(blob)
@@ -99,8 +102,9 @@ import Testing
         let blob = try a.seal([1, 2, 3])
         // Right key id and material id, wrong material bytes (e.g. a forged material blob).
         #expect(throws: KMSError.self) {
-            try SymmetricCiphertext.open(blob, keyID: a.id, materialID: a.materialID,
-                                         material: SymmetricKey(size: .bits256), encryptionContext: [:])
+            try SymmetricCiphertext.open(
+                blob, keyID: a.id, materialID: a.materialID,
+                material: SymmetricKey(size: .bits256), encryptionContext: [:])
         }
     }
 

@@ -67,41 +67,59 @@ import Testing
 
         // Material used for what it is not: refused, and the worker keeps serving.
         sign.key = symmetric
-        #expect(await CryptoWorkerProcessTests.code { _ = try await c.call(WorkerMethod.sign, sign) } == "InvalidKeyUsageException")
+        #expect(
+            await CryptoWorkerProcessTests.code { _ = try await c.call(WorkerMethod.sign, sign) }
+                == "InvalidKeyUsageException")
         mac.key = ecc
-        #expect(await CryptoWorkerProcessTests.code { _ = try await c.call(WorkerMethod.generateMac, mac) } == "InvalidKeyUsageException")
+        #expect(
+            await CryptoWorkerProcessTests.code { _ = try await c.call(WorkerMethod.generateMac, mac) }
+                == "InvalidKeyUsageException")
         mac.key = hmac
         mac.macAlgorithm = "HMAC_SHA_512"
-        #expect(await CryptoWorkerProcessTests.code { _ = try await c.call(WorkerMethod.generateMac, mac) } == "InvalidKeyUsageException")
+        #expect(
+            await CryptoWorkerProcessTests.code { _ = try await c.call(WorkerMethod.generateMac, mac) }
+                == "InvalidKeyUsageException")
         var encrypt = WorkerEncryptRequest()
         encrypt.key = hmac
         encrypt.plaintext = Data([1])
-        #expect(await CryptoWorkerProcessTests.code { _ = try await c.call(WorkerMethod.encrypt, encrypt) } == "InvalidKeyUsageException")
+        #expect(
+            await CryptoWorkerProcessTests.code { _ = try await c.call(WorkerMethod.encrypt, encrypt) }
+                == "InvalidKeyUsageException")
         // A key ref claiming another spec than its material: the stored blob does not parse as one.
         var lying = ecc
         lying.keySpec = "ECC_NIST_P384"
         publicKey.key = lying
-        #expect(await CryptoWorkerProcessTests.code { _ = try await c.call(WorkerMethod.getPublicKey, publicKey) } == "KMSInternalException")
+        #expect(
+            await CryptoWorkerProcessTests.code { _ = try await c.call(WorkerMethod.getPublicKey, publicKey) }
+                == "KMSInternalException")
         sign.key = ecc
         sign.message = Data(repeating: 1, count: 31)
-        #expect(await CryptoWorkerProcessTests.code { _ = try await c.call(WorkerMethod.sign, sign) } == "ValidationException")
+        #expect(
+            await CryptoWorkerProcessTests.code { _ = try await c.call(WorkerMethod.sign, sign) }
+                == "ValidationException")
         var derive = WorkerDeriveSharedSecretRequest()
         derive.key = ecc
         derive.publicKey = Data("not a key".utf8)
-        #expect(await CryptoWorkerProcessTests.code { _ = try await c.call(WorkerMethod.deriveSharedSecret, derive) } == "ValidationException")
+        #expect(
+            await CryptoWorkerProcessTests.code { _ = try await c.call(WorkerMethod.deriveSharedSecret, derive) }
+                == "ValidationException")
         var generate = WorkerGenerateKeyMaterialRequest()
         generate.keyID = UUID().uuidString.lowercased()
         generate.keyArn = "arn:aws:kms:us-east-1:111122223333:key/\(generate.keyID)"
         generate.kind = .byKeySpec
         generate.keySpec = "SM2"
-        #expect(await CryptoWorkerProcessTests.code { _ = try await c.call(WorkerMethod.generateKeyMaterial, generate) } == "ValidationException")
+        #expect(
+            await CryptoWorkerProcessTests.code { _ = try await c.call(WorkerMethod.generateKeyMaterial, generate) }
+                == "ValidationException")
         var importing = WorkerImportKeyMaterialRequest()
         importing.key.keyID = ecc.keyID
         importing.key.keyArn = ecc.keyArn
         importing.key.keySpec = "ECC_NIST_P256"
         importing.importToken = Data("garbage".utf8)
         importing.encryptedKeyMaterial = Data([1])
-        #expect(await CryptoWorkerProcessTests.code { _ = try await c.call(WorkerMethod.importKeyMaterial, importing) } == "InvalidImportTokenException")
+        #expect(
+            await CryptoWorkerProcessTests.code { _ = try await c.call(WorkerMethod.importKeyMaterial, importing) }
+                == "InvalidImportTokenException")
         #expect(try await c.call(WorkerMethod.describe, WorkerDescribeRequest()).rootKeyIds.count == 1)
         await c.close()
         await worker.stop()

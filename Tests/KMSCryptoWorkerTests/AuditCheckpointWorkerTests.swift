@@ -12,7 +12,8 @@ import Testing
 /// holds it, and refuses anything out of shape.
 @Suite struct AuditCheckpointWorkerTests {
     static let old = RootKey(
-        id: KeyIdentifier(UUID(uuidString: "00112233-4455-6677-8899-aabbccddeeff")!), createdAt: Date(timeIntervalSince1970: 0),
+        id: KeyIdentifier(UUID(uuidString: "00112233-4455-6677-8899-aabbccddeeff")!),
+        createdAt: Date(timeIntervalSince1970: 0),
         key: SymmetricKey(data: Array(0..<32) as [UInt8])
     )
 
@@ -26,7 +27,9 @@ import Testing
         return checkpoint
     }
 
-    static func checked(_ checkpoint: WorkerAuditCheckpoint, _ made: WorkerMacAuditCheckpointResponse) -> WorkerCheckedAuditCheckpoint {
+    static func checked(_ checkpoint: WorkerAuditCheckpoint, _ made: WorkerMacAuditCheckpointResponse)
+        -> WorkerCheckedAuditCheckpoint
+    {
         var checked = WorkerCheckedAuditCheckpoint()
         checked.checkpoint = checkpoint
         checked.checkpoint.timeMicros = made.timeMicros
@@ -44,7 +47,9 @@ import Testing
         #expect(made.timeMicros == 1_764_400_000_123_456)
         #expect(made.rootKeyID == "00112233-4455-6677-8899-aabbccddeeff")
         // The known answer of AuditCheckpointEncodingTests, through the worker's request.
-        #expect(made.mac.map { String(format: "%02x", $0) }.joined() == "c4a363a3aa5daa764fc9440959358cba99d3c5c0c7455310e3f22f0316025130")
+        #expect(
+            made.mac.map { String(format: "%02x", $0) }.joined()
+                == "c4a363a3aa5daa764fc9440959358cba99d3c5c0c7455310e3f22f0316025130")
         await worker.shutdown()
     }
 

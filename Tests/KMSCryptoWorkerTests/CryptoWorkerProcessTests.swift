@@ -1,14 +1,15 @@
 import Foundation
 import KMSRPC
+import KMSTestSupport
 import KMSWorkerProto
 import NIOCore
 import NIOPosix
-import KMSTestSupport
 import Testing
 
 /// Drives a real kms-cryptod process over the framed RPC on its Unix socket.
 @Suite struct CryptoWorkerProcessTests {
-    static func newKey(_ connection: RPCClientConnection, account: String = "111122223333") async throws -> WorkerKeyRef {
+    static func newKey(_ connection: RPCClientConnection, account: String = "111122223333") async throws -> WorkerKeyRef
+    {
         let id = UUID().uuidString.lowercased()
         var request = WorkerGenerateKeyMaterialRequest()
         request.keyID = id
@@ -22,7 +23,9 @@ import Testing
         return ref
     }
 
-    static func encrypt(_ c: RPCClientConnection, _ key: WorkerKeyRef, _ plaintext: [UInt8], _ context: [String: String] = [:]) async throws -> Data {
+    static func encrypt(
+        _ c: RPCClientConnection, _ key: WorkerKeyRef, _ plaintext: [UInt8], _ context: [String: String] = [:]
+    ) async throws -> Data {
         var request = WorkerEncryptRequest()
         request.key = key
         request.plaintext = Data(plaintext)
@@ -30,7 +33,9 @@ import Testing
         return try await c.call(WorkerMethod.encrypt, request).ciphertextBlob
     }
 
-    static func decrypt(_ c: RPCClientConnection, _ key: WorkerKeyRef, _ blob: Data, _ context: [String: String] = [:]) async throws -> Data {
+    static func decrypt(_ c: RPCClientConnection, _ key: WorkerKeyRef, _ blob: Data, _ context: [String: String] = [:])
+        async throws -> Data
+    {
         var request = WorkerDecryptRequest()
         request.key = key
         request.ciphertextBlob = blob
@@ -71,16 +76,22 @@ import Testing
         #expect(!blob.contains(Data(secret)))
 
         // Wrong context, other key, damaged blob.
-        #expect(await Self.code { _ = try await Self.decrypt(c, a, blob, ["app": "billing"]) } == "InvalidCiphertextException")
+        #expect(
+            await Self.code { _ = try await Self.decrypt(c, a, blob, ["app": "billing"]) }
+                == "InvalidCiphertextException")
         #expect(await Self.code { _ = try await Self.decrypt(c, b, blob, context) } == "IncorrectKeyException")
         var damaged = blob
         damaged[damaged.count - 1] ^= 0x80
         #expect(await Self.code { _ = try await Self.decrypt(c, a, damaged, context) } == "InvalidCiphertextException")
-        #expect(await Self.code { _ = try await Self.decrypt(c, a, Data([1, 2, 3]), context) } == "InvalidCiphertextException")
+        #expect(
+            await Self.code { _ = try await Self.decrypt(c, a, Data([1, 2, 3]), context) }
+                == "InvalidCiphertextException")
 
         // Size limits.
         #expect(await Self.code { _ = try await Self.encrypt(c, a, []) } == "ValidationException")
-        #expect(await Self.code { _ = try await Self.encrypt(c, a, [UInt8](repeating: 1, count: 4097)) } == "ValidationException")
+        #expect(
+            await Self.code { _ = try await Self.encrypt(c, a, [UInt8](repeating: 1, count: 4097)) }
+                == "ValidationException")
         let largest = try await Self.encrypt(c, a, [UInt8](repeating: 1, count: 4096))
         #expect(try await Self.decrypt(c, a, largest).count == 4096)
 
@@ -99,7 +110,9 @@ import Testing
         #expect(try await Self.decrypt(c, a, withoutPlaintext.ciphertextBlob, context).count == 32)
         for bad in [0, 1025] {
             dataKeyRequest.numberOfBytes = UInt32(bad)
-            #expect(await Self.code { _ = try await c.call(WorkerMethod.generateDataKey, dataKeyRequest) } == "ValidationException")
+            #expect(
+                await Self.code { _ = try await c.call(WorkerMethod.generateDataKey, dataKeyRequest) }
+                    == "ValidationException")
         }
 
         // ReEncrypt from a to b: the result opens under b only, with the new context.
@@ -111,9 +124,11 @@ import Testing
         reEncrypt.destinationEncryptionContext = ["moved": "yes"]
         let moved = try await c.call(WorkerMethod.reEncrypt, reEncrypt).ciphertextBlob
         #expect(Array(try await Self.decrypt(c, b, moved, ["moved": "yes"])) == secret)
-        #expect(await Self.code { _ = try await Self.decrypt(c, a, moved, ["moved": "yes"]) } == "IncorrectKeyException")
+        #expect(
+            await Self.code { _ = try await Self.decrypt(c, a, moved, ["moved": "yes"]) } == "IncorrectKeyException")
         reEncrypt.sourceEncryptionContext = [:]
-        #expect(await Self.code { _ = try await c.call(WorkerMethod.reEncrypt, reEncrypt) } == "InvalidCiphertextException")
+        #expect(
+            await Self.code { _ = try await c.call(WorkerMethod.reEncrypt, reEncrypt) } == "InvalidCiphertextException")
 
         // GenerateRandom.
         for count in [1, 1024] {
@@ -135,7 +150,8 @@ import Testing
     }
 
     @Test func materialOfAnotherKeyringIsReportedAsUnavailable() async throws {
-        let mine = try await WorkerProcess(), theirs = try await WorkerProcess()
+        let mine = try await WorkerProcess()
+        let theirs = try await WorkerProcess()
         try await mine.start()
         try await theirs.start()
         let myConnection = try await mine.connect()
@@ -210,13 +226,18 @@ import Testing
         try await raw.writeAndFlush(garbage)
         try await raw.closeFuture.get()
 
-        #expect(await Self.code { _ = try await good.call(method: "MintMoney", payload: []) } == "UnknownOperationException")
+        #expect(
+            await Self.code { _ = try await good.call(method: "MintMoney", payload: []) } == "UnknownOperationException"
+        )
         #expect(try await good.call(WorkerMethod.describe, WorkerDescribeRequest()).rootKeyIds.count == 1)
         await good.close()
         await worker.stop()
     }
 
-    @Test(.enabled(if: getuid() == 0 && FileManager.default.fileExists(atPath: "/usr/bin/setpriv") && FileManager.default.fileExists(atPath: "/usr/bin/python3")))
+    @Test(
+        .enabled(
+            if: getuid() == 0 && FileManager.default.fileExists(atPath: "/usr/bin/setpriv")
+                && FileManager.default.fileExists(atPath: "/usr/bin/python3")))
     func aPeerOfAnotherUidIsRefused() async throws {
         let worker = try await WorkerProcess()
         try await worker.start()

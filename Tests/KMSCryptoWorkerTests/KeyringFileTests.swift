@@ -19,7 +19,9 @@ import Testing
     func serveRefusesAKeyringOpenToOthers(mode: Int) async throws {
         let worker = try await WorkerProcess()
         chmod(worker.keyringPath, mode_t(mode))
-        let result = try await WorkerProcess.run(["serve", "--root-key-file", worker.keyringPath, "--socket", worker.socketPath])
+        let result = try await WorkerProcess.run([
+            "serve", "--root-key-file", worker.keyringPath, "--socket", worker.socketPath,
+        ])
         #expect(result.status != 0)
         #expect(result.output.contains("must not be open to group or others"))
         #expect(!FileManager.default.fileExists(atPath: worker.socketPath))
@@ -58,7 +60,9 @@ import Testing
     @Test func aSecondWorkerOnTheSameSocketIsRefused() async throws {
         let worker = try await WorkerProcess()
         try await worker.start()
-        let second = try await WorkerProcess.run(["serve", "--root-key-file", worker.keyringPath, "--socket", worker.socketPath])
+        let second = try await WorkerProcess.run([
+            "serve", "--root-key-file", worker.keyringPath, "--socket", worker.socketPath,
+        ])
         #expect(second.status != 0)
         #expect(second.output.contains("already serving"))
         await worker.stop()

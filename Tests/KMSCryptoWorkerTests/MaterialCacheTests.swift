@@ -1,6 +1,7 @@
 import Crypto
-@testable import KMSCryptoWorker
 import Testing
+
+@testable import KMSCryptoWorker
 
 @Suite struct MaterialCacheTests {
     static func key(_ n: Int) -> MaterialCache<SymmetricKey>.Key {
@@ -12,11 +13,11 @@ import Testing
         let materials = (0..<5).map { _ in SymmetricKey(size: .bits256) }
         for n in 0..<3 { cache.put(Self.key(n), materials[n]) }
         #expect(cache.get(Self.key(0)) == materials[0])  // 0 becomes most recent
-        cache.put(Self.key(3), materials[3])             // evicts 1
+        cache.put(Self.key(3), materials[3])  // evicts 1
         #expect(cache.get(Self.key(1)) == nil)
         #expect(cache.get(Self.key(0)) == materials[0])
         #expect(cache.get(Self.key(2)) == materials[2])
-        cache.put(Self.key(4), materials[4])             // evicts 3
+        cache.put(Self.key(4), materials[4])  // evicts 3
         #expect(cache.get(Self.key(3)) == nil)
         #expect(cache.count == 3)
     }

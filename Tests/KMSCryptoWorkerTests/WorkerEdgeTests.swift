@@ -1,6 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Foundation
 import KMSCrypto
 import KMSCryptoWorker
@@ -10,6 +7,10 @@ import KMSTestSupport
 import KMSWorkerProto
 import Testing
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// kms-cryptod derives SigV4 signing keys only for service kms, its --regions and dates within
 /// a day of today (UTC): a signing key forges every request of its scope, so it is given out
 /// for no more scopes than kmsd serves.
@@ -17,7 +18,9 @@ import Testing
     /// 2015-08-30T12:36:00Z.
     static let now = Date(timeIntervalSince1970: 1_440_938_160)
 
-    static func request(_ worker: CryptoWorker, date: String, region: String = "us-east-1", service: String = "kms") throws -> WorkerDeriveSigningKeyRequest {
+    static func request(_ worker: CryptoWorker, date: String, region: String = "us-east-1", service: String = "kms")
+        throws -> WorkerDeriveSigningKeyRequest
+    {
         var create = WorkerCreateAccessKeySecretRequest()
         create.accessKeyID = "AKIAEDGETESTEDGETEST"
         create.principalArn = "arn:aws:iam::111122223333:user/edge"
@@ -32,7 +35,9 @@ import Testing
         return derive
     }
 
-    static func code(_ worker: CryptoWorker, date: String, region: String = "us-east-1", service: String = "kms") throws -> KMSError.Code? {
+    static func code(_ worker: CryptoWorker, date: String, region: String = "us-east-1", service: String = "kms") throws
+        -> KMSError.Code?
+    {
         let request = try Self.request(worker, date: date, region: region, service: service)
         do {
             _ = try worker.deriveSigningKey(request)
@@ -65,7 +70,9 @@ import Testing
     /// The key derived is the one SigV4 defines for that scope (the worker's check does not
     /// change what it derives).
     @Test func theKeyDerivedIsSigV4s() async throws {
-        let worker = CryptoWorker(keyring: RootKeyring(keys: [.generate()]), heavyThreads: 1, signingScope: SigningKeyScope(now: { Self.now }))
+        let worker = CryptoWorker(
+            keyring: RootKeyring(keys: [.generate()]), heavyThreads: 1, signingScope: SigningKeyScope(now: { Self.now })
+        )
         var create = WorkerCreateAccessKeySecretRequest()
         create.accessKeyID = "AKIAEDGETESTEDGETEST"
         create.principalArn = "arn:aws:iam::111122223333:user/edge"
@@ -78,7 +85,8 @@ import Testing
         derive.region = "us-east-1"
         derive.service = "kms"
         let key = try worker.deriveSigningKey(derive).signingKey
-        let expected = SigV4.signingKey(secret: Array(created.secretAccessKey.utf8), date: "20150830", region: "us-east-1", service: "kms")
+        let expected = SigV4.signingKey(
+            secret: Array(created.secretAccessKey.utf8), date: "20150830", region: "us-east-1", service: "kms")
         #expect(key == expected.withUnsafeBytes { Data($0) })
         await worker.shutdown()
     }
@@ -116,7 +124,9 @@ import Testing
         try await worker.start()
         let pid = try #require(worker.process?.processIdentifier)
         #expect(try Self.coreLimit(pid) == ["0", "0"])
-        #expect(try Self.coreLimit(getpid()) != ["0", "0"], "the test itself has a hard core limit of 0: the check says nothing")
+        #expect(
+            try Self.coreLimit(getpid()) != ["0", "0"],
+            "the test itself has a hard core limit of 0: the check says nothing")
         // Root has CAP_IPC_LOCK, so the memory is locked; elsewhere kms-cryptod warns instead.
         if getuid() == 0 {
             #expect(try Self.locked(pid) > 0)
@@ -137,12 +147,14 @@ import Testing
         let keyring = directory.appendingPathComponent("root.keyring").path
         let socket = directory.appendingPathComponent("w.sock").path
         let binary = binaryPath("kms-cryptod", environment: "KMS_CRYPTOD")
-        let initialised = try await runChildProcess(URL(fileURLWithPath: setpriv), asNobody + [binary, "init", "--root-key-file", keyring])
+        let initialised = try await runChildProcess(
+            URL(fileURLWithPath: setpriv), asNobody + [binary, "init", "--root-key-file", keyring])
         #expect(initialised.status == 0, "\(initialised.stderrText)")
 
         let cryptod = Process()
         cryptod.executableURL = URL(fileURLWithPath: setpriv)
-        cryptod.arguments = asNobody + [binary, "serve", "--root-key-file", keyring, "--socket", socket, "--log-level", "error"]
+        cryptod.arguments =
+            asNobody + [binary, "serve", "--root-key-file", keyring, "--socket", socket, "--log-level", "error"]
         cryptod.standardOutput = FileHandle.nullDevice
         cryptod.standardError = FileHandle.nullDevice
         try cryptod.run()

@@ -9,12 +9,18 @@ import Testing
         #expect(try KeyReference.parse(id.uppercased()) == .keyID(id))
         #expect(try KeyReference.parse("alias/app") == .aliasName("alias/app"))
         let keyARN = try KeyReference.parse("arn:aws:kms:us-east-1:111122223333:key/\(id)")
-        guard case .keyARN(let arn) = keyARN else { Issue.record("\(keyARN)"); return }
+        guard case .keyARN(let arn) = keyARN else {
+            Issue.record("\(keyARN)")
+            return
+        }
         #expect(arn.region == "us-east-1")
         #expect(arn.account == "111122223333")
         #expect(arn.resource == .key(id: id))
         let aliasARN = try KeyReference.parse("arn:aws-cn:kms:cn-north-1:111122223333:alias/app/x")
-        guard case .aliasARN(let alias) = aliasARN else { Issue.record("\(aliasARN)"); return }
+        guard case .aliasARN(let alias) = aliasARN else {
+            Issue.record("\(aliasARN)")
+            return
+        }
         #expect(alias.partition == "aws-cn")
         #expect(alias.resource == .alias(name: "alias/app/x"))
         #expect(alias.description == "arn:aws-cn:kms:cn-north-1:111122223333:alias/app/x")
@@ -78,7 +84,10 @@ import Testing
             try Limits.check(4097, in: Limits.plaintextBytes, field: "plaintext")
             Issue.record("accepted")
         } catch {
-            #expect(error.message == "1 validation error detected: Value at 'plaintext' failed to satisfy constraint: Member must have length less than or equal to 4096")
+            #expect(
+                error.message
+                    == "1 validation error detected: Value at 'plaintext' failed to satisfy constraint: Member must have length less than or equal to 4096"
+            )
         }
     }
 }

@@ -13,9 +13,11 @@ import Testing
     static func key(period: Int = 365, next: Date? = nil) -> KeyRecord {
         KeyRecord(
             keyID: "k", arn: "arn", account: "111122223333", region: "us-east-1", description: "", state: .enabled,
-            usage: .encryptDecrypt, spec: .symmetricDefault, origin: .awsKMS, manager: .customer, creationDate: Self.start,
+            usage: .encryptDecrypt, spec: .symmetricDefault, origin: .awsKMS, manager: .customer,
+            creationDate: Self.start,
             deletionDate: nil, pendingWindowInDays: nil, policy: "", currentMaterialID: [], version: 1,
-            rotationPeriodInDays: period, nextRotationDate: next ?? Self.start.addingTimeInterval(Double(period) * Self.day)
+            rotationPeriodInDays: period,
+            nextRotationDate: next ?? Self.start.addingTimeInterval(Double(period) * Self.day)
         )
     }
 
@@ -24,7 +26,8 @@ import Testing
         var rotations: [Date] = []
         for now in wallTimes where KeySchedule.isRotationDue(key, at: now) {
             rotations.append(now)
-            key.nextRotationDate = KeySchedule.nextRotation(afterAutomaticRotationAt: now, periodInDays: key.rotationPeriodInDays!)
+            key.nextRotationDate = KeySchedule.nextRotation(
+                afterAutomaticRotationAt: now, periodInDays: key.rotationPeriodInDays!)
         }
         return rotations
     }
@@ -32,11 +35,14 @@ import Testing
     @Test func aForwardStepOfSeveralPeriodsRotatesOnceAndTheStepBackDoesNotRotateAgain() {
         var key = Self.key(period: 90)
         let ahead = Self.start.addingTimeInterval(3 * 365 * Self.day)  // an operator's typo: three years ahead
-        let rotations = Self.rounds(&key, at: [
-            Self.start.addingTimeInterval(Self.day), ahead, ahead.addingTimeInterval(60), ahead.addingTimeInterval(120),
-            Self.start.addingTimeInterval(Self.day + 180),  // corrected
-            Self.start.addingTimeInterval(89 * Self.day),
-        ])
+        let rotations = Self.rounds(
+            &key,
+            at: [
+                Self.start.addingTimeInterval(Self.day), ahead, ahead.addingTimeInterval(60),
+                ahead.addingTimeInterval(120),
+                Self.start.addingTimeInterval(Self.day + 180),  // corrected
+                Self.start.addingTimeInterval(89 * Self.day),
+            ])
         #expect(rotations == [ahead])
         #expect(key.nextRotationDate == ahead.addingTimeInterval(90 * Self.day))
     }
@@ -44,21 +50,26 @@ import Testing
     @Test func aBackwardStepAfterARotationDoesNotRotateTheKeyTwice() {
         var key = Self.key(period: 90)
         let due = Self.start.addingTimeInterval(90 * Self.day)
-        let rotations = Self.rounds(&key, at: [
-            due, due.addingTimeInterval(60),
-            due.addingTimeInterval(-3600), due.addingTimeInterval(-30 * Self.day),  // stepped back an hour, then a month
-            due.addingTimeInterval(60),
-        ])
+        let rotations = Self.rounds(
+            &key,
+            at: [
+                due, due.addingTimeInterval(60),
+                // Stepped back an hour, then a month.
+                due.addingTimeInterval(-3600), due.addingTimeInterval(-30 * Self.day),
+                due.addingTimeInterval(60),
+            ])
         #expect(rotations == [due])
     }
 
     @Test func aBackwardStepBeforeTheDueDateDelaysTheRotationAndItStillHappensOnce() {
         var key = Self.key(period: 90)
         let due = Self.start.addingTimeInterval(90 * Self.day)
-        let rotations = Self.rounds(&key, at: [
-            due.addingTimeInterval(-60), due.addingTimeInterval(-3600 - 60), due.addingTimeInterval(-1),
-            due, due.addingTimeInterval(1),
-        ])
+        let rotations = Self.rounds(
+            &key,
+            at: [
+                due.addingTimeInterval(-60), due.addingTimeInterval(-3600 - 60), due.addingTimeInterval(-1),
+                due, due.addingTimeInterval(1),
+            ])
         #expect(rotations == [due])
     }
 
@@ -79,9 +90,13 @@ import Testing
         #expect(KeySchedule.nextRotation(enabling: key, periodInDays: 90, lastRotation: lastRotation, at: now) == now)
         // The clock stepped back before the last rotation: still a period after it.
         let back = lastRotation.addingTimeInterval(-10 * Self.day)
-        #expect(KeySchedule.nextRotation(enabling: key, periodInDays: 90, lastRotation: lastRotation, at: back) == lastRotation.addingTimeInterval(90 * Self.day))
+        #expect(
+            KeySchedule.nextRotation(enabling: key, periodInDays: 90, lastRotation: lastRotation, at: back)
+                == lastRotation.addingTimeInterval(90 * Self.day))
         key.rotationPeriodInDays = nil
-        #expect(KeySchedule.nextRotation(enabling: key, periodInDays: 90, lastRotation: lastRotation, at: back) == back.addingTimeInterval(90 * Self.day))
+        #expect(
+            KeySchedule.nextRotation(enabling: key, periodInDays: 90, lastRotation: lastRotation, at: back)
+                == back.addingTimeInterval(90 * Self.day))
     }
 
     @Test func theDeletionWindowIsNeverCutShortByOneClockSteppedAhead() {
@@ -90,11 +105,16 @@ import Testing
         #expect(deletion == scheduled.addingTimeInterval(7 * Self.day))
         let database = scheduled.addingTimeInterval(Self.day)
         // kmsd's clock jumped 8 days ahead: PostgreSQL's still says day 1, so nothing is deleted.
-        #expect(KeySchedule.destructionCutoff(service: database.addingTimeInterval(8 * Self.day), database: database) < deletion)
+        #expect(
+            KeySchedule.destructionCutoff(service: database.addingTimeInterval(8 * Self.day), database: database)
+                < deletion)
         // PostgreSQL's clock ahead instead: the same.
-        #expect(KeySchedule.destructionCutoff(service: database, database: database.addingTimeInterval(8 * Self.day)) < deletion)
+        #expect(
+            KeySchedule.destructionCutoff(service: database, database: database.addingTimeInterval(8 * Self.day))
+                < deletion)
         // A step back on either only delays it.
-        #expect(KeySchedule.destructionCutoff(service: deletion.addingTimeInterval(-3600), database: deletion) < deletion)
+        #expect(
+            KeySchedule.destructionCutoff(service: deletion.addingTimeInterval(-3600), database: deletion) < deletion)
         // Both past the window: due.
         #expect(KeySchedule.destructionCutoff(service: deletion, database: deletion.addingTimeInterval(1)) >= deletion)
     }

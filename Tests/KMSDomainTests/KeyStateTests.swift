@@ -50,7 +50,10 @@ import Testing
 
     @Test func eachUsageGrantsItsOwnOperations() {
         let symmetric = Self.record(.symmetricDefault, .encryptDecrypt).grantableOperations
-        #expect(symmetric.isSuperset(of: ["Encrypt", "Decrypt", "GenerateDataKey", "GenerateDataKeyPair", "ReEncryptFrom", "CreateGrant"]))
+        #expect(
+            symmetric.isSuperset(of: [
+                "Encrypt", "Decrypt", "GenerateDataKey", "GenerateDataKeyPair", "ReEncryptFrom", "CreateGrant",
+            ]))
         #expect(!symmetric.contains("Sign") && !symmetric.contains("GetPublicKey"))
         let rsa = Self.record(.rsa2048, .encryptDecrypt).grantableOperations
         #expect(rsa.contains("GetPublicKey") && rsa.contains("Decrypt") && !rsa.contains("GenerateDataKey"))

@@ -16,7 +16,10 @@ import Testing
         #expect(hours == 365)
         #expect(abs(Pricing.keyCost(hours: hours) - 0.5) < 1e-9)
         // Created before the period and deleted within it; created after it.
-        #expect(Pricing.keyHours(created: from.addingTimeInterval(-100), deleted: from.addingTimeInterval(7200), from: from, to: to) == 2)
+        #expect(
+            Pricing.keyHours(
+                created: from.addingTimeInterval(-100), deleted: from.addingTimeInterval(7200), from: from, to: to) == 2
+        )
         #expect(Pricing.keyHours(created: to.addingTimeInterval(10), deleted: nil, from: from, to: to) == 0)
     }
 
@@ -27,7 +30,8 @@ import Testing
         // 90 + 60 hours; the third rotation is free (AWS caps the charge at the second).
         #expect(Pricing.rotationHours(rotations, billedUntil: nil, from: from, to: to) == 150)
         // Billing stopped at hour 50 (deletion scheduled): 40 + 10.
-        #expect(Pricing.rotationHours(rotations, billedUntil: from.addingTimeInterval(50 * 3600), from: from, to: to) == 50)
+        #expect(
+            Pricing.rotationHours(rotations, billedUntil: from.addingTimeInterval(50 * 3600), from: from, to: to) == 50)
         #expect(Pricing.rotationHours([], billedUntil: nil, from: from, to: to) == 0)
     }
 }

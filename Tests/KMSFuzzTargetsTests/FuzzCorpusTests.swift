@@ -41,7 +41,8 @@ import Testing
         let names = Set(FuzzTarget.all.map(\.name))
         for kind in ["corpus", "regressions"] {
             let folder = Self.fuzzFolder.appendingPathComponent(kind)
-            for entry in try FileManager.default.contentsOfDirectory(atPath: folder.path) where !entry.hasPrefix(".") && entry != "README.md" {
+            for entry in try FileManager.default.contentsOfDirectory(atPath: folder.path)
+            where !entry.hasPrefix(".") && entry != "README.md" {
                 #expect(names.contains(entry), "Fuzz/\(kind)/\(entry) is not a target")
             }
         }

@@ -1,6 +1,7 @@
 import KMSDomain
-@testable import KMSPolicy
 import Testing
+
+@testable import KMSPolicy
 
 /// IpAddress and NotIpAddress: parsing of policy and request addresses, and IPv4-mapped IPv6.
 @Suite struct IPAddressRangeTests {
@@ -33,10 +34,14 @@ import Testing
 @Suite struct PolicyParserHardeningTests {
     /// IPAddressRange indexed the first part of "".split(separator: "/"), which is empty: a key
     /// policy with an empty IpAddress value trapped and took kmsd down from PutKeyPolicy.
-    @Test(arguments: ["", "/", "/8", "10.0.0.0/", "10.0.0.0/+8", "10.0.0.0/ 8", "10.0.0.0/33", "::ffff:1.2.3/8", "1.2.3.4.5", "1:2::3::4", "+1.2.3.4"])
+    @Test(arguments: [
+        "", "/", "/8", "10.0.0.0/", "10.0.0.0/+8", "10.0.0.0/ 8", "10.0.0.0/33", "::ffff:1.2.3/8", "1.2.3.4.5",
+        "1:2::3::4", "+1.2.3.4",
+    ])
     func malformedAddressesAreRefusedNotTrapped(value: String) {
         do {
-            _ = try PolicyDocument.parse("""
+            _ = try PolicyDocument.parse(
+                """
                 {"Statement": {"Effect": "Deny", "Principal": "*", "Action": "kms:*", "Resource": "*",
                  "Condition": {"IpAddress": {"aws:SourceIp": "\(value)"}}}}
                 """, kind: .resource)
@@ -46,9 +51,13 @@ import Testing
         }
     }
 
-    @Test(arguments: ["10.0.0.0/8", "::ffff:10.0.0.0/104", "::1.2.3.4", "2001:db8::/32", "1:2:3:4:5:6:7::", "1:2:3:4:5:6:1.2.3.4", "0.0.0.0/0"])
+    @Test(arguments: [
+        "10.0.0.0/8", "::ffff:10.0.0.0/104", "::1.2.3.4", "2001:db8::/32", "1:2:3:4:5:6:7::", "1:2:3:4:5:6:1.2.3.4",
+        "0.0.0.0/0",
+    ])
     func wellFormedAddressesAreAccepted(value: String) throws {
-        _ = try PolicyDocument.parse("""
+        _ = try PolicyDocument.parse(
+            """
             {"Statement": {"Effect": "Deny", "Principal": "*", "Action": "kms:*", "Resource": "*",
              "Condition": {"IpAddress": {"aws:SourceIp": "\(value)"}}}}
             """, kind: .resource)

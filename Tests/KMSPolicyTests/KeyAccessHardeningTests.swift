@@ -1,6 +1,7 @@
 import KMSDomain
-@testable import KMSPolicy
 import Testing
+
+@testable import KMSPolicy
 
 /// Holes found reading the policy engine as an attacker would (issue 15): each test fails on the
 /// code before the fix.
@@ -36,19 +37,23 @@ import Testing
             let keyPolicy = try Self.policy(DefaultKeyPolicy.document(partition: partition, account: Self.account))
             let alice = "arn:\(partition):iam::\(Self.account):user/alice"
             let identity = [try Self.policy(Self.adminIdentity, .identity)]
-            #expect(Self.decide(alice, "kms:Decrypt", keyPolicy: keyPolicy, identity: identity) == .allowed(.identityPolicy), "\(partition)")
+            #expect(
+                Self.decide(alice, "kms:Decrypt", keyPolicy: keyPolicy, identity: identity)
+                    == .allowed(.identityPolicy), "\(partition)")
             #expect(!Self.decide(alice, "kms:Decrypt", keyPolicy: keyPolicy).isAllowed, "\(partition)")
-            #expect(KeyAccess.keepsPolicyAdministrable(
-                keyPolicy, principalARN: alice, principalAccount: Self.account, keyAccount: Self.account,
-                keyARN: Self.keyARN, identityPolicies: identity
-            ), "\(partition)")
+            #expect(
+                KeyAccess.keepsPolicyAdministrable(
+                    keyPolicy, principalARN: alice, principalAccount: Self.account, keyAccount: Self.account,
+                    keyARN: Self.keyARN, identityPolicies: identity
+                ), "\(partition)")
         }
     }
 
     /// A bare account id in Principal was stored as "arn:aws:iam::<id>:root", so in another
     /// partition a Deny naming the account by its id did not apply to the account's root.
     @Test func aDenyNamingTheAccountByItsIDAppliesInEveryPartition() throws {
-        let keyPolicy = try Self.policy("""
+        let keyPolicy = try Self.policy(
+            """
             {"Statement": [
               {"Effect": "Allow", "Principal": "*", "Action": "kms:*", "Resource": "*"},
               {"Effect": "Deny", "Principal": {"AWS": "\(Self.account)"}, "Action": "kms:Decrypt", "Resource": "*"}
@@ -57,7 +62,12 @@ import Testing
         for partition in ["aws", "aws-cn"] {
             let root = "arn:\(partition):iam::\(Self.account):root"
             let decision = Self.decide(root, "kms:Decrypt", keyPolicy: keyPolicy)
-            #expect(decision == .denied(message: "User: \(root) is not authorized to perform: kms:Decrypt on resource: \(Self.keyARN) with an explicit deny in a resource-based policy"))
+            #expect(
+                decision
+                    == .denied(
+                        message:
+                            "User: \(root) is not authorized to perform: kms:Decrypt on resource: \(Self.keyARN) with an explicit deny in a resource-based policy"
+                    ))
             #expect(Self.decide(root, "kms:Encrypt", keyPolicy: keyPolicy).isAllowed)
         }
     }
@@ -68,25 +78,36 @@ import Testing
     /// asks NotPrincipal denies to list the account too). `decide` returned as soon as the key
     /// policy allowed the principal itself, before looking at the account-level deny.
     @Test func aDenyOnTheAccountAppliesToAPrincipalTheKeyPolicyAllowsByName() throws {
-        let keyPolicy = try Self.policy("""
+        let keyPolicy = try Self.policy(
+            """
             {"Statement": [
               {"Effect": "Allow", "Principal": {"AWS": "\(Self.alice)"}, "Action": "kms:*", "Resource": "*"},
               {"Effect": "Deny", "Principal": {"AWS": "arn:aws:iam::\(Self.account):root"}, "Action": "kms:Decrypt", "Resource": "*"}
             ]}
             """)
         #expect(Self.decide(Self.alice, "kms:Encrypt", keyPolicy: keyPolicy) == .allowed(.keyPolicy))
-        #expect(Self.decide(Self.alice, "kms:Decrypt", keyPolicy: keyPolicy) == .denied(message: "User: \(Self.alice) is not authorized to perform: kms:Decrypt on resource: \(Self.keyARN) with an explicit deny in a resource-based policy"))
+        #expect(
+            Self.decide(Self.alice, "kms:Decrypt", keyPolicy: keyPolicy)
+                == .denied(
+                    message:
+                        "User: \(Self.alice) is not authorized to perform: kms:Decrypt on resource: \(Self.keyARN) with an explicit deny in a resource-based policy"
+                ))
         // Across accounts too, where the principal's identity policy allows.
         let outsider = "arn:aws:iam::\(Self.other):role/app"
-        let crossAccount = try Self.policy("""
+        let crossAccount = try Self.policy(
+            """
             {"Statement": [
               {"Effect": "Allow", "Principal": {"AWS": "\(outsider)"}, "Action": "kms:*", "Resource": "*"},
               {"Effect": "Deny", "Principal": {"AWS": "\(Self.other)"}, "Action": "kms:Decrypt", "Resource": "*"}
             ]}
             """)
         let theirs = [try Self.policy(Self.adminIdentity, .identity)]
-        #expect(Self.decide(outsider, "kms:Encrypt", account: Self.other, keyPolicy: crossAccount, identity: theirs).isAllowed)
-        #expect(!Self.decide(outsider, "kms:Decrypt", account: Self.other, keyPolicy: crossAccount, identity: theirs).isAllowed)
+        #expect(
+            Self.decide(outsider, "kms:Encrypt", account: Self.other, keyPolicy: crossAccount, identity: theirs)
+                .isAllowed)
+        #expect(
+            !Self.decide(outsider, "kms:Decrypt", account: Self.other, keyPolicy: crossAccount, identity: theirs)
+                .isAllowed)
     }
 
     // MARK: The account root
@@ -102,7 +123,9 @@ import Testing
         ] {
             #expect(!Self.decide(impostor, "kms:Decrypt", keyPolicy: keyPolicy).isAllowed, "\(impostor)")
         }
-        #expect(Self.decide("arn:aws:iam::\(Self.account):root", "kms:Decrypt", keyPolicy: keyPolicy) == .allowed(.keyPolicy))
+        #expect(
+            Self.decide("arn:aws:iam::\(Self.account):root", "kms:Decrypt", keyPolicy: keyPolicy)
+                == .allowed(.keyPolicy))
     }
 
     // MARK: Determinism
@@ -118,12 +141,22 @@ import Testing
         ]
         let context = RequestContext(principalARN: Self.alice, action: "kms:Decrypt", resource: Self.keyARN)
         for order in [[0, 1, 2, 3], [3, 2, 1, 0], [2, 0, 3, 1], [1, 3, 0, 2]] {
-            let policy = try Self.policy(#"{"Statement": ["# + order.map { statements[$0] }.joined(separator: ",") + "]}")
+            let policy = try Self.policy(
+                #"{"Statement": ["# + order.map { statements[$0] }.joined(separator: ",") + "]}")
             #expect(policy.evaluate(context) == .explicitDeny(sid: "Alpha"), "\(order)")
         }
-        let keyPolicy = try Self.policy(#"{"Statement": {"Effect": "Allow", "Principal": {"AWS": "111122223333"}, "Action": "kms:*", "Resource": "*"}}"#)
-        let grants = ["g3", "g1", "g2"].map { KeyAccess.GrantRule(id: $0, granteePrincipal: Self.alice, operations: ["Decrypt"]) }
-        #expect(Self.decide(Self.alice, "kms:Decrypt", keyPolicy: keyPolicy, grants: grants, encryptionContext: [:]) == .allowed(.grant(id: "g1")))
-        #expect(Self.decide(Self.alice, "kms:Decrypt", keyPolicy: keyPolicy, grants: grants.reversed(), encryptionContext: [:]) == .allowed(.grant(id: "g1")))
+        let keyPolicy = try Self.policy(
+            #"{"Statement": {"Effect": "Allow", "Principal": {"AWS": "111122223333"}, "Action": "kms:*", "Resource": "*"}}"#
+        )
+        let grants = ["g3", "g1", "g2"].map {
+            KeyAccess.GrantRule(id: $0, granteePrincipal: Self.alice, operations: ["Decrypt"])
+        }
+        #expect(
+            Self.decide(Self.alice, "kms:Decrypt", keyPolicy: keyPolicy, grants: grants, encryptionContext: [:])
+                == .allowed(.grant(id: "g1")))
+        #expect(
+            Self.decide(
+                Self.alice, "kms:Decrypt", keyPolicy: keyPolicy, grants: grants.reversed(), encryptionContext: [:])
+                == .allowed(.grant(id: "g1")))
     }
 }

@@ -23,14 +23,20 @@ import Testing
     @Test func theDocsTrapAnIdentityAdminIsDeniedWithoutDelegation() throws {
         // The key policy names only a specific role, not the account root: identity policies
         // of the account count for nothing.
-        let keyPolicy = try Self.policy("""
+        let keyPolicy = try Self.policy(
+            """
             {"Statement": {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:role/keyadmin"}, "Action": "kms:*", "Resource": "*"}}
             """)
         let decision = KeyAccess.decide(
             Self.context(Self.alice, "kms:Decrypt"), principalAccount: Self.account, keyAccount: Self.account,
             keyPolicy: keyPolicy, identityPolicies: [try Self.policy(Self.adminIdentity, .identity)]
         )
-        #expect(decision == .denied(message: "User: \(Self.alice) is not authorized to perform: kms:Decrypt on resource: \(Self.keyARN) because no resource-based policy allows the kms:Decrypt action"))
+        #expect(
+            decision
+                == .denied(
+                    message:
+                        "User: \(Self.alice) is not authorized to perform: kms:Decrypt on resource: \(Self.keyARN) because no resource-based policy allows the kms:Decrypt action"
+                ))
     }
 
     @Test func theDefaultPolicyDelegatesToIdentityPolicies() throws {
@@ -53,60 +59,99 @@ import Testing
     }
 
     @Test func anIdentityDenyOverridesTheKeyPolicy() throws {
-        let keyPolicy = try Self.policy("""
+        let keyPolicy = try Self.policy(
+            """
             {"Statement": {"Effect": "Allow", "Principal": {"AWS": "\(Self.alice)"}, "Action": "kms:*", "Resource": "*"}}
             """)
-        let deny = try Self.policy("""
+        let deny = try Self.policy(
+            """
             {"Statement": {"Effect": "Deny", "Action": "kms:Decrypt", "Resource": "*"}}
             """, .identity)
-        #expect(KeyAccess.decide(Self.context(Self.alice, "kms:Encrypt"), principalAccount: Self.account, keyAccount: Self.account, keyPolicy: keyPolicy, identityPolicies: [deny]) == .allowed(.keyPolicy))
-        let decision = KeyAccess.decide(Self.context(Self.alice, "kms:Decrypt"), principalAccount: Self.account, keyAccount: Self.account, keyPolicy: keyPolicy, identityPolicies: [deny])
-        #expect(decision == .denied(message: "User: \(Self.alice) is not authorized to perform: kms:Decrypt on resource: \(Self.keyARN) with an explicit deny in an identity-based policy"))
+        #expect(
+            KeyAccess.decide(
+                Self.context(Self.alice, "kms:Encrypt"), principalAccount: Self.account, keyAccount: Self.account,
+                keyPolicy: keyPolicy, identityPolicies: [deny]) == .allowed(.keyPolicy))
+        let decision = KeyAccess.decide(
+            Self.context(Self.alice, "kms:Decrypt"), principalAccount: Self.account, keyAccount: Self.account,
+            keyPolicy: keyPolicy, identityPolicies: [deny])
+        #expect(
+            decision
+                == .denied(
+                    message:
+                        "User: \(Self.alice) is not authorized to perform: kms:Decrypt on resource: \(Self.keyARN) with an explicit deny in an identity-based policy"
+                ))
     }
 
     @Test func crossAccountNeedsBothTheKeyPolicyAndTheCallersAccount() throws {
-        let keyPolicy = try Self.policy("""
+        let keyPolicy = try Self.policy(
+            """
             {"Statement": [
               {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"}, "Action": "kms:*", "Resource": "*"},
               {"Effect": "Allow", "Principal": {"AWS": "444455556666"}, "Action": ["kms:Decrypt", "kms:Encrypt"], "Resource": "*"}
             ]}
             """)
         let theirs = try Self.policy(Self.adminIdentity, .identity)
-        #expect(KeyAccess.decide(Self.context(Self.outsider, "kms:Decrypt"), principalAccount: "444455556666", keyAccount: Self.account, keyPolicy: keyPolicy, identityPolicies: [theirs]) == .allowed(.identityPolicy))
-        #expect(!KeyAccess.decide(Self.context(Self.outsider, "kms:Decrypt"), principalAccount: "444455556666", keyAccount: Self.account, keyPolicy: keyPolicy, identityPolicies: []).isAllowed)
-        #expect(!KeyAccess.decide(Self.context(Self.outsider, "kms:DisableKey"), principalAccount: "444455556666", keyAccount: Self.account, keyPolicy: keyPolicy, identityPolicies: [theirs]).isAllowed)
+        #expect(
+            KeyAccess.decide(
+                Self.context(Self.outsider, "kms:Decrypt"), principalAccount: "444455556666", keyAccount: Self.account,
+                keyPolicy: keyPolicy, identityPolicies: [theirs]) == .allowed(.identityPolicy))
+        #expect(
+            !KeyAccess.decide(
+                Self.context(Self.outsider, "kms:Decrypt"), principalAccount: "444455556666", keyAccount: Self.account,
+                keyPolicy: keyPolicy, identityPolicies: []
+            ).isAllowed)
+        #expect(
+            !KeyAccess.decide(
+                Self.context(Self.outsider, "kms:DisableKey"), principalAccount: "444455556666",
+                keyAccount: Self.account, keyPolicy: keyPolicy, identityPolicies: [theirs]
+            ).isAllowed)
     }
 
     @Test func aGrantAllowsOnlyItsOperationsUnderItsConstraints() throws {
         let keyPolicy = try Self.policy(DefaultKeyPolicy.document(partition: "aws", account: Self.account))
-        let grant = KeyAccess.GrantRule(id: "g1", granteePrincipal: Self.alice, operations: ["Decrypt"], encryptionContextSubset: ["app": "web"])
+        let grant = KeyAccess.GrantRule(
+            id: "g1", granteePrincipal: Self.alice, operations: ["Decrypt"], encryptionContextSubset: ["app": "web"])
         func decide(_ action: String, _ context: [String: String]?) -> KeyAccess.Decision {
-            KeyAccess.decide(Self.context(Self.alice, action), principalAccount: Self.account, keyAccount: Self.account,
-                             keyPolicy: keyPolicy, identityPolicies: [], grants: [grant], encryptionContext: context)
+            KeyAccess.decide(
+                Self.context(Self.alice, action), principalAccount: Self.account, keyAccount: Self.account,
+                keyPolicy: keyPolicy, identityPolicies: [], grants: [grant], encryptionContext: context)
         }
         #expect(decide("kms:Decrypt", ["app": "web", "x": "y"]) == .allowed(.grant(id: "g1")))
         #expect(!decide("kms:Decrypt", ["app": "db"]).isAllowed)
         #expect(!decide("kms:Decrypt", nil).isAllowed)
         #expect(!decide("kms:Encrypt", ["app": "web"]).isAllowed)
-        let exact = KeyAccess.GrantRule(id: "g2", granteePrincipal: Self.alice, operations: ["Decrypt"], encryptionContextEquals: ["app": "web"])
-        let strict = KeyAccess.decide(Self.context(Self.alice, "kms:Decrypt"), principalAccount: Self.account, keyAccount: Self.account,
-                                      keyPolicy: keyPolicy, identityPolicies: [], grants: [exact], encryptionContext: ["app": "web", "x": "y"])
+        let exact = KeyAccess.GrantRule(
+            id: "g2", granteePrincipal: Self.alice, operations: ["Decrypt"], encryptionContextEquals: ["app": "web"])
+        let strict = KeyAccess.decide(
+            Self.context(Self.alice, "kms:Decrypt"), principalAccount: Self.account, keyAccount: Self.account,
+            keyPolicy: keyPolicy, identityPolicies: [], grants: [exact], encryptionContext: ["app": "web", "x": "y"])
         #expect(!strict.isAllowed)
     }
 
     @Test func lockoutSafetyCheck() throws {
-        let lockout = try Self.policy("""
+        let lockout = try Self.policy(
+            """
             {"Statement": {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:role/other"}, "Action": "kms:*", "Resource": "*"}}
             """)
-        #expect(!KeyAccess.keepsPolicyAdministrable(lockout, principalARN: "arn:aws:iam::111122223333:root", principalAccount: Self.account, keyAccount: Self.account, keyARN: Self.keyARN, identityPolicies: []))
+        #expect(
+            !KeyAccess.keepsPolicyAdministrable(
+                lockout, principalARN: "arn:aws:iam::111122223333:root", principalAccount: Self.account,
+                keyAccount: Self.account, keyARN: Self.keyARN, identityPolicies: []))
         let fine = try Self.policy(DefaultKeyPolicy.document(partition: "aws", account: Self.account))
-        #expect(KeyAccess.keepsPolicyAdministrable(fine, principalARN: "arn:aws:iam::111122223333:root", principalAccount: Self.account, keyAccount: Self.account, keyARN: Self.keyARN, identityPolicies: []))
-        let denyPut = try Self.policy("""
+        #expect(
+            KeyAccess.keepsPolicyAdministrable(
+                fine, principalARN: "arn:aws:iam::111122223333:root", principalAccount: Self.account,
+                keyAccount: Self.account, keyARN: Self.keyARN, identityPolicies: []))
+        let denyPut = try Self.policy(
+            """
             {"Statement": [
               {"Effect": "Allow", "Principal": {"AWS": "111122223333"}, "Action": "kms:*", "Resource": "*"},
               {"Effect": "Deny", "Principal": "*", "Action": "kms:PutKeyPolicy", "Resource": "*"}
             ]}
             """)
-        #expect(!KeyAccess.keepsPolicyAdministrable(denyPut, principalARN: "arn:aws:iam::111122223333:root", principalAccount: Self.account, keyAccount: Self.account, keyARN: Self.keyARN, identityPolicies: []))
+        #expect(
+            !KeyAccess.keepsPolicyAdministrable(
+                denyPut, principalARN: "arn:aws:iam::111122223333:root", principalAccount: Self.account,
+                keyAccount: Self.account, keyARN: Self.keyARN, identityPolicies: []))
     }
 }

@@ -1,7 +1,8 @@
 import Foundation
 import KMSDomain
-@testable import KMSPolicy
 import Testing
+
+@testable import KMSPolicy
 
 /// Issue 15 item 9: conditions over multi-valued keys, absent keys and empty value lists, as
 /// IAM documents them; where IAM leaves a case undefined (an operator without a set prefix on a
@@ -35,7 +36,8 @@ import Testing
         Case(op: "ForAllValues:StringEqualsIfExists", policyValues: ["Owner"], request: nil, expected: true),
         Case(op: "ForAnyValue:StringEqualsIfExists", policyValues: ["Owner"], request: ["A", "Owner"], expected: true),
         Case(op: "ForAnyValue:StringEqualsIfExists", policyValues: ["Owner"], request: ["A"], expected: false),
-        Case(op: "ForAllValues:StringEqualsIfExists", policyValues: ["Owner"], request: ["A", "Owner"], expected: false),
+        Case(
+            op: "ForAllValues:StringEqualsIfExists", policyValues: ["Owner"], request: ["A", "Owner"], expected: false),
         Case(op: "StringNotEqualsIfExists", policyValues: ["Owner"], request: ["A", "Owner"], expected: false),
         // Set forms on absent keys and empty lists: ForAllValues holds, ForAnyValue does not.
         Case(op: "ForAllValues:StringEquals", policyValues: ["Owner"], request: [], expected: true),
@@ -46,8 +48,12 @@ import Testing
         // value; ForAnyValue: some request value matches none.
         Case(op: "ForAllValues:StringNotLike", policyValues: ["key1*"], request: ["key1:legal"], expected: false),
         Case(op: "ForAllValues:StringNotLike", policyValues: ["key1*"], request: ["key2:audit"], expected: true),
-        Case(op: "ForAllValues:StringNotLike", policyValues: ["key1*"], request: ["key2:audit", "key1:hr"], expected: false),
-        Case(op: "ForAnyValue:StringNotLike", policyValues: ["key1*"], request: ["key1:hr", "key2:audit"], expected: true),
+        Case(
+            op: "ForAllValues:StringNotLike", policyValues: ["key1*"], request: ["key2:audit", "key1:hr"],
+            expected: false),
+        Case(
+            op: "ForAnyValue:StringNotLike", policyValues: ["key1*"], request: ["key1:hr", "key2:audit"], expected: true
+        ),
         Case(op: "ForAnyValue:StringNotLike", policyValues: ["key1*"], request: ["key1:hr"], expected: false),
         // Without a set prefix, absent: a Not* operator holds (nothing equals), a positive one fails.
         Case(op: "StringNotEquals", policyValues: ["Owner"], request: [], expected: true),
@@ -65,10 +71,12 @@ import Testing
         Case(op: "Null", policyValues: ["true"], request: ["A", "B"], expected: false),
     ]
 
-    static func holds(_ op: String, _ policyValues: [String], _ request: [String]?, key: String = "aws:TagKeys") -> Bool {
+    static func holds(_ op: String, _ policyValues: [String], _ request: [String]?, key: String = "aws:TagKeys") -> Bool
+    {
         let (test, form, ifExists) = Condition.parseOperator(op)!
         let condition = Condition(test: test, setForm: form, ifExists: ifExists, key: key, values: policyValues)
-        var context = RequestContext(principalARN: "arn:aws:iam::111122223333:role/app", action: "kms:TagResource", resource: "*")
+        var context = RequestContext(
+            principalARN: "arn:aws:iam::111122223333:role/app", action: "kms:TagResource", resource: "*")
         if let request { context.set(key, request) }
         return condition.holds(in: context)
     }
@@ -84,7 +92,8 @@ import Testing
 
     /// The issue's probe: a Deny on tag key Owner that ['Owner'] hits must hit ['A', 'Owner'] too.
     @Test func aDenyOnOneTagKeyCannotBeDodgedByListingAnotherFirst() throws {
-        let policy = try PolicyDocument.parse("""
+        let policy = try PolicyDocument.parse(
+            """
             {"Statement": [
               {"Effect": "Allow", "Principal": "*", "Action": "kms:*", "Resource": "*"},
               {"Sid": "NoOwnerTag", "Effect": "Deny", "Principal": "*", "Action": "kms:TagResource", "Resource": "*",
@@ -92,7 +101,8 @@ import Testing
             ]}
             """, kind: .resource)
         for tags in [["Owner"], ["A", "Owner"], ["Owner", "A"], ["A", "Owner", "B"]] {
-            var context = RequestContext(principalARN: "arn:aws:iam::111122223333:role/app", action: "kms:TagResource", resource: "*")
+            var context = RequestContext(
+                principalARN: "arn:aws:iam::111122223333:role/app", action: "kms:TagResource", resource: "*")
             context.set("aws:TagKeys", tags)
             #expect(policy.evaluate(context) == .explicitDeny(sid: "NoOwnerTag"), "\(tags)")
         }
@@ -102,7 +112,8 @@ import Testing
     /// Deny on kms:EncryptionContext:app must see every value of app, APP and App, not whichever
     /// the dictionary happened to list last.
     @Test func encryptionContextKeysThatDifferOnlyByCaseAreOneMultiValuedConditionKey() throws {
-        let policy = try PolicyDocument.parse("""
+        let policy = try PolicyDocument.parse(
+            """
             {"Statement": [
               {"Effect": "Allow", "Principal": "*", "Action": "kms:*", "Resource": "*"},
               {"Sid": "NoSecret", "Effect": "Deny", "Principal": "*", "Action": "kms:Decrypt", "Resource": "*",
@@ -110,10 +121,12 @@ import Testing
             ]}
             """, kind: .resource)
         for other in ["APP", "App", "aPp", "apP"] {
-            var context = RequestContext(principalARN: "arn:aws:iam::111122223333:role/app", action: "kms:Decrypt", resource: "*")
+            var context = RequestContext(
+                principalARN: "arn:aws:iam::111122223333:role/app", action: "kms:Decrypt", resource: "*")
             context.setEncryptionContext(["app": "secret", other: "harmless"])
             #expect(policy.evaluate(context) == .explicitDeny(sid: "NoSecret"), "\(other)")
-            var swapped = RequestContext(principalARN: "arn:aws:iam::111122223333:role/app", action: "kms:Decrypt", resource: "*")
+            var swapped = RequestContext(
+                principalARN: "arn:aws:iam::111122223333:role/app", action: "kms:Decrypt", resource: "*")
             swapped.setEncryptionContext(["app": "harmless", other: "secret"])
             #expect(policy.evaluate(swapped) == .explicitDeny(sid: "NoSecret"), "\(other)")
         }
@@ -121,9 +134,11 @@ import Testing
 
     /// A Deny on a tag of the key: tags whose keys differ only by case are one condition key.
     @Test func resourceTagsThatDifferOnlyByCaseAreOneMultiValuedConditionKey() {
-        let condition = Condition(test: .stringEquals, setForm: .single, ifExists: false, key: "aws:ResourceTag/env", values: ["prod"])
+        let condition = Condition(
+            test: .stringEquals, setForm: .single, ifExists: false, key: "aws:ResourceTag/env", values: ["prod"])
         for tags in [["env": "prod", "ENV": "dev"], ["env": "dev", "Env": "prod"]] {
-            var context = RequestContext(principalARN: "arn:aws:iam::111122223333:role/app", action: "kms:Decrypt", resource: "*")
+            var context = RequestContext(
+                principalARN: "arn:aws:iam::111122223333:role/app", action: "kms:Decrypt", resource: "*")
             context.setPrefixed("aws:ResourceTag/", tags)
             #expect(condition.holds(in: context), "\(tags)")
         }
@@ -133,18 +148,26 @@ import Testing
 @Suite struct PolicyDateTests {
     /// The hand-written ISO 8601 reader agrees with Foundation's on the forms policies use.
     @Test(arguments: [
-        "2023-11-14", "2023-11-14T22:13:20Z", "2023-11-14T22:13:20.5Z", "2023-11-14T22:13:20.250Z", "2023-11-14T22:13:20+01:30",
-        "2023-11-14T22:13:20-08:00", "2000-02-29", "1970-01-01T00:00:00Z", "2100-12-31T23:59:59Z", "1999-12-31T23:59:59.999Z",
+        "2023-11-14", "2023-11-14T22:13:20Z", "2023-11-14T22:13:20.5Z", "2023-11-14T22:13:20.250Z",
+        "2023-11-14T22:13:20+01:30",
+        "2023-11-14T22:13:20-08:00", "2000-02-29", "1970-01-01T00:00:00Z", "2100-12-31T23:59:59Z",
+        "1999-12-31T23:59:59.999Z",
     ])
     func agreesWithFoundation(text: String) throws {
         let ours = try #require(PolicyDate.iso8601(Array(text.utf8)))
         let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = text.count == 10 ? [.withFullDate] : text.contains(".") ? [.withInternetDateTime, .withFractionalSeconds] : [.withInternetDateTime]
+        formatter.formatOptions =
+            text.count == 10
+            ? [.withFullDate]
+            : text.contains(".") ? [.withInternetDateTime, .withFractionalSeconds] : [.withInternetDateTime]
         let theirs = try #require(formatter.date(from: text)).timeIntervalSince1970
         #expect(abs(ours - theirs) < 0.001, "\(ours) vs \(theirs)")
     }
 
-    @Test(arguments: ["2023-02-29", "2023-13-01", "2023-11-14T24:00:00Z", "2023-11-14T22:13:20", "2023-11-14T22:13:20.Z", "2023/11/14", "web", "2023-11-14T22:13:20+0100x"])
+    @Test(arguments: [
+        "2023-02-29", "2023-13-01", "2023-11-14T24:00:00Z", "2023-11-14T22:13:20", "2023-11-14T22:13:20.Z",
+        "2023/11/14", "web", "2023-11-14T22:13:20+0100x",
+    ])
     func refusesWhatIsNotADate(text: String) {
         #expect(PolicyDate.iso8601(Array(text.utf8)) == nil)
     }

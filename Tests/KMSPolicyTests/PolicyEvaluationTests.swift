@@ -1,6 +1,7 @@
 import KMSDomain
-@testable import KMSPolicy
 import Testing
+
+@testable import KMSPolicy
 
 @Suite struct PolicyEvaluationTests {
     static let keyARN = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
@@ -10,7 +11,8 @@ import Testing
     }
 
     @Test func theDefaultKeyPolicyAllowsTheAccountRootOnly() throws {
-        let policy = try PolicyDocument.parse(DefaultKeyPolicy.document(partition: "aws", account: "111122223333"), kind: .resource)
+        let policy = try PolicyDocument.parse(
+            DefaultKeyPolicy.document(partition: "aws", account: "111122223333"), kind: .resource)
         #expect(policy.evaluate(Self.context("arn:aws:iam::111122223333:root", "kms:PutKeyPolicy")) == .allow)
         #expect(policy.evaluate(Self.context("arn:aws:iam::111122223333:role/app", "kms:Decrypt")) == .notApplicable)
         #expect(policy.evaluate(Self.context("arn:aws:iam::444455556666:root", "kms:Decrypt")) == .notApplicable)
@@ -22,14 +24,16 @@ import Testing
         ("kms:Decrypt", "kms:DecryptX", false), ("kms:?ncrypt", "kms:Encrypt", true),
     ])
     func actionsMatchWithWildcardsAndIgnoreCase(pattern: String, action: String, matches: Bool) throws {
-        let policy = try PolicyDocument.parse("""
+        let policy = try PolicyDocument.parse(
+            """
             {"Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "\(pattern)", "Resource": "*"}]}
             """, kind: .resource)
         #expect((policy.evaluate(Self.context("arn:aws:iam::111122223333:role/r", action)) == .allow) == matches)
     }
 
     @Test func notActionNotResourceAndNotPrincipal() throws {
-        let policy = try PolicyDocument.parse("""
+        let policy = try PolicyDocument.parse(
+            """
             {"Statement": [
               {"Sid": "AllButDelete", "Effect": "Allow", "Principal": {"AWS": "111122223333"},
                "NotAction": ["kms:ScheduleKeyDeletion", "kms:Disable*"], "NotResource": "arn:aws:kms:*:*:key/secret-*"},
@@ -40,13 +44,19 @@ import Testing
         let root = "arn:aws:iam::111122223333:root"
         #expect(policy.evaluate(Self.context(root, "kms:Decrypt")) == .allow)
         #expect(policy.evaluate(Self.context(root, "kms:DisableKey")) == .notApplicable)
-        #expect(policy.evaluate(Self.context(root, "kms:Decrypt", resource: "arn:aws:kms:us-east-1:111122223333:key/secret-1")) == .notApplicable)
-        #expect(policy.evaluate(Self.context("arn:aws:iam::111122223333:role/r", "kms:Encrypt")) == .explicitDeny(sid: "OthersNoEncrypt"))
+        #expect(
+            policy.evaluate(
+                Self.context(root, "kms:Decrypt", resource: "arn:aws:kms:us-east-1:111122223333:key/secret-1"))
+                == .notApplicable)
+        #expect(
+            policy.evaluate(Self.context("arn:aws:iam::111122223333:role/r", "kms:Encrypt"))
+                == .explicitDeny(sid: "OthersNoEncrypt"))
         #expect(policy.evaluate(Self.context(root, "kms:Encrypt")) == .allow)
     }
 
     @Test func anExplicitDenyWinsOverAnAllow() throws {
-        let policy = try PolicyDocument.parse("""
+        let policy = try PolicyDocument.parse(
+            """
             {"Version": "2012-10-17", "Statement": [
               {"Effect": "Allow", "Principal": "*", "Action": "kms:*", "Resource": "*"},
               {"Sid": "NoDecryptWithoutContext", "Effect": "Deny", "Principal": "*", "Action": "kms:Decrypt", "Resource": "*",
@@ -60,7 +70,8 @@ import Testing
     }
 
     @Test func servicePrincipals() throws {
-        let policy = try PolicyDocument.parse("""
+        let policy = try PolicyDocument.parse(
+            """
             {"Statement": {"Effect": "Allow", "Principal": {"Service": "logs.amazonaws.com"}, "Action": "kms:Encrypt*"}}
             """, kind: .resource)
         var context = Self.context("arn:aws:iam::111122223333:root", "kms:Encrypt")
@@ -79,15 +90,39 @@ import Testing
         ("{\"Version\": \"2020-01-01\", \"Statement\": {}}", "Version"),
         ("{\"Statement\": {\"Effect\": \"Maybe\", \"Principal\": \"*\", \"Action\": \"kms:*\"}}", "Effect"),
         ("{\"Statement\": {\"Effect\": \"Allow\", \"Action\": \"kms:*\"}}", "no Principal"),
-        ("{\"Statement\": {\"Effect\": \"Allow\", \"Principal\": {\"AWS\": \"bob\"}, \"Action\": \"kms:*\"}}", "invalid principals"),
-        ("{\"Statement\": {\"Effect\": \"Allow\", \"Principal\": \"*\", \"NotPrincipal\": \"*\", \"Action\": \"kms:*\"}}", "both Principal and NotPrincipal"),
+        (
+            "{\"Statement\": {\"Effect\": \"Allow\", \"Principal\": {\"AWS\": \"bob\"}, \"Action\": \"kms:*\"}}",
+            "invalid principals"
+        ),
+        (
+            "{\"Statement\": {\"Effect\": \"Allow\", \"Principal\": \"*\", \"NotPrincipal\": \"*\", \"Action\": \"kms:*\"}}",
+            "both Principal and NotPrincipal"
+        ),
         ("{\"Statement\": {\"Effect\": \"Allow\", \"Principal\": \"*\"}}", "needs Action"),
-        ("{\"Statement\": {\"Effect\": \"Allow\", \"Principal\": \"*\", \"Action\": \"s3:GetObject\"}}", "not a kms: action"),
-        ("{\"Statement\": {\"Effect\": \"Allow\", \"Principal\": \"*\", \"Action\": \"kms:*\", \"Condition\": {\"StringSorta\": {\"a\": \"b\"}}}}", "unknown condition operator"),
-        ("{\"Statement\": {\"Effect\": \"Allow\", \"Principal\": \"*\", \"Action\": \"kms:*\", \"Condition\": {\"NullIfExists\": {\"a\": \"true\"}}}}", "unknown condition operator"),
-        ("{\"Statement\": {\"Effect\": \"Allow\", \"Principal\": \"*\", \"Action\": \"kms:*\", \"Condition\": {\"IpAddress\": {\"aws:SourceIp\": \"10.0.0.0/99\"}}}}", "not an IP address"),
-        ("{\"Statement\": {\"Effect\": \"Allow\", \"Principal\": \"*\", \"Action\": \"kms:*\", \"Condition\": {\"DateLessThan\": {\"aws:CurrentTime\": \"soon\"}}}}", "not a date"),
-        ("{\"Statement\": {\"Effect\": \"Allow\", \"Principal\": \"*\", \"Action\": \"kms:*\", \"Extra\": 1}}", "unknown element"),
+        (
+            "{\"Statement\": {\"Effect\": \"Allow\", \"Principal\": \"*\", \"Action\": \"s3:GetObject\"}}",
+            "not a kms: action"
+        ),
+        (
+            "{\"Statement\": {\"Effect\": \"Allow\", \"Principal\": \"*\", \"Action\": \"kms:*\", \"Condition\": {\"StringSorta\": {\"a\": \"b\"}}}}",
+            "unknown condition operator"
+        ),
+        (
+            "{\"Statement\": {\"Effect\": \"Allow\", \"Principal\": \"*\", \"Action\": \"kms:*\", \"Condition\": {\"NullIfExists\": {\"a\": \"true\"}}}}",
+            "unknown condition operator"
+        ),
+        (
+            "{\"Statement\": {\"Effect\": \"Allow\", \"Principal\": \"*\", \"Action\": \"kms:*\", \"Condition\": {\"IpAddress\": {\"aws:SourceIp\": \"10.0.0.0/99\"}}}}",
+            "not an IP address"
+        ),
+        (
+            "{\"Statement\": {\"Effect\": \"Allow\", \"Principal\": \"*\", \"Action\": \"kms:*\", \"Condition\": {\"DateLessThan\": {\"aws:CurrentTime\": \"soon\"}}}}",
+            "not a date"
+        ),
+        (
+            "{\"Statement\": {\"Effect\": \"Allow\", \"Principal\": \"*\", \"Action\": \"kms:*\", \"Extra\": 1}}",
+            "unknown element"
+        ),
     ])
     func malformedKeyPoliciesAreRefusedWithAReason(policy: String, reason: String) {
         do {
@@ -101,7 +136,9 @@ import Testing
 
     @Test func identityPoliciesMayNotNamePrincipalsAndMustNameResources() {
         #expect(throws: KMSError.self) {
-            try PolicyDocument.parse("{\"Statement\": {\"Effect\": \"Allow\", \"Principal\": \"*\", \"Action\": \"kms:*\", \"Resource\": \"*\"}}", kind: .identity)
+            try PolicyDocument.parse(
+                "{\"Statement\": {\"Effect\": \"Allow\", \"Principal\": \"*\", \"Action\": \"kms:*\", \"Resource\": \"*\"}}",
+                kind: .identity)
         }
         #expect(throws: KMSError.self) {
             try PolicyDocument.parse("{\"Statement\": {\"Effect\": \"Allow\", \"Action\": \"kms:*\"}}", kind: .identity)
@@ -120,7 +157,9 @@ import Testing
     }
 
     @Test func anAccountIDPrincipalMeansItsRoot() throws {
-        let policy = try PolicyDocument.parse("{\"Statement\": {\"Effect\": \"Allow\", \"Principal\": {\"AWS\": [\"111122223333\"]}, \"Action\": \"kms:*\", \"Resource\": \"*\"}}", kind: .resource)
+        let policy = try PolicyDocument.parse(
+            "{\"Statement\": {\"Effect\": \"Allow\", \"Principal\": {\"AWS\": [\"111122223333\"]}, \"Action\": \"kms:*\", \"Resource\": \"*\"}}",
+            kind: .resource)
         let principal = try #require(policy.statements[0].principal)
         #expect(principal.accounts == ["111122223333"])
         // In whatever partition the deployment runs, and for the root only.
@@ -135,7 +174,8 @@ import Testing
 @Suite struct WildcardTests {
     @Test(arguments: [
         ("*", "", true), ("a*", "abc", true), ("a*c", "abbbc", true), ("a*c", "abcd", false), ("a?c", "abc", true),
-        ("a?c", "ac", false), ("*a*a*a*a*b", String(repeating: "a", count: 200), false), ("", "", true), ("", "a", false),
+        ("a?c", "ac", false), ("*a*a*a*a*b", String(repeating: "a", count: 200), false), ("", "", true),
+        ("", "a", false),
     ])
     func matches(pattern: String, subject: String, expected: Bool) {
         #expect(Wildcard.matches(pattern: pattern, subject) == expected)
@@ -146,11 +186,19 @@ import Testing
     /// Every shape a pattern is compiled to matches exactly as the general matcher does,
     /// including strings that are equal to String's == but not scalar for scalar.
     @Test func compiledPatternsAgreeWithTheGeneralMatcher() {
-        let patterns = ["*", "", "kms:Decrypt", "kms:Gen*", "kms:*", "kms:?ncrypt", "*crypt", "kms:*Key*", "caf\u{E9}", "cafe\u{301}*", "a**", "?"]
-        let subjects = ["", "kms:Decrypt", "kms:decrypt", "kms:GenerateDataKey", "kms:Gen", "kms:Encrypt", "caf\u{E9}", "cafe\u{301}", "cafe\u{301}s", "a", "ab"]
+        let patterns = [
+            "*", "", "kms:Decrypt", "kms:Gen*", "kms:*", "kms:?ncrypt", "*crypt", "kms:*Key*", "caf\u{E9}",
+            "cafe\u{301}*", "a**", "?",
+        ]
+        let subjects = [
+            "", "kms:Decrypt", "kms:decrypt", "kms:GenerateDataKey", "kms:Gen", "kms:Encrypt", "caf\u{E9}",
+            "cafe\u{301}", "cafe\u{301}s", "a", "ab",
+        ]
         for pattern in patterns {
             for subject in subjects {
-                #expect(WildcardPattern(pattern).matches(subject) == Wildcard.matches(pattern: pattern, subject), "\(pattern) vs \(subject)")
+                #expect(
+                    WildcardPattern(pattern).matches(subject) == Wildcard.matches(pattern: pattern, subject),
+                    "\(pattern) vs \(subject)")
             }
         }
         #expect(WildcardPattern("*") == .anything)
@@ -161,8 +209,11 @@ import Testing
 
     /// The action is lowercased once per context and kept in step when it is changed.
     @Test func theFoldedActionFollowsTheAction() throws {
-        let policy = try PolicyDocument.parse(#"{"Statement": {"Effect": "Allow", "Principal": "*", "Action": "KMS:PUTKEYPOLICY", "Resource": "*"}}"#, kind: .resource)
-        var context = RequestContext(principalARN: "arn:aws:iam::111122223333:root", action: "kms:Decrypt", resource: "*")
+        let policy = try PolicyDocument.parse(
+            #"{"Statement": {"Effect": "Allow", "Principal": "*", "Action": "KMS:PUTKEYPOLICY", "Resource": "*"}}"#,
+            kind: .resource)
+        var context = RequestContext(
+            principalARN: "arn:aws:iam::111122223333:root", action: "kms:Decrypt", resource: "*")
         #expect(policy.evaluate(context) == .notApplicable)
         context.action = "kms:PutKeyPolicy"
         #expect(policy.evaluate(context) == .allow)
@@ -172,8 +223,10 @@ import Testing
         #expect(RootARN.account(of: "arn:aws:iam::111122223333:root") == "111122223333")
         #expect(RootARN.account(of: "arn:aws-cn:iam::111122223333:root") == "111122223333")
         for other in [
-            "arn::iam::111122223333:root", "arn:aws:sts::111122223333:root", "arn:aws:iam::11112222333:root", "arn:aws:iam::1111222233334:root",
-            "arn:aws:iam::111122223333:user/root", "arn:aws:iam:x:111122223333:root", "arn:aws:iam::111122223333:x:root", "xarn:aws:iam::111122223333:root",
+            "arn::iam::111122223333:root", "arn:aws:sts::111122223333:root", "arn:aws:iam::11112222333:root",
+            "arn:aws:iam::1111222233334:root",
+            "arn:aws:iam::111122223333:user/root", "arn:aws:iam:x:111122223333:root",
+            "arn:aws:iam::111122223333:x:root", "xarn:aws:iam::111122223333:root",
             "arn:aws:iam::11112222333a:root", "arn:aws:iam::111122223333:roots", "",
         ] {
             #expect(RootARN.account(of: other) == nil, "\(other)")

@@ -1,5 +1,6 @@
 import Foundation
 import KMSDomain
+
 @testable import KMSPolicy
 
 /// SplitMix64 (Steele, Lea, Flood 2014): a tiny seeded generator, so that every property case
@@ -39,7 +40,8 @@ struct SplitMix64 {
 /// The base seed of the property tests: KMS_PROPERTY_SEED when set (to replay a failure),
 /// else a fixed one. Case `i` runs on `caseSeed(i)`.
 enum PropertySeed {
-    static let base: UInt64 = ProcessInfo.processInfo.environment["KMS_PROPERTY_SEED"].flatMap { UInt64($0) } ?? 0x15_5EED
+    static let base: UInt64 =
+        ProcessInfo.processInfo.environment["KMS_PROPERTY_SEED"].flatMap { UInt64($0) } ?? 0x15_5EED
 
     static func caseSeed(_ index: Int) -> UInt64 {
         var mixer = SplitMix64(seed: base &+ UInt64(index))
@@ -98,7 +100,9 @@ struct World {
         "*", "kms:*", "kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:Gen*", "kms:?ncrypt", "KMS:DECRYPT",
         "kms:Re*", "kms:*Key*", "kms:CreateGrant", "kms:PutKeyPolicy", "kms:Describe*", "kms:*crypt",
     ]
-    static let grantOperations = ["Decrypt", "Encrypt", "GenerateDataKey", "ReEncryptFrom", "DescribeKey", "CreateGrant", "RetireGrant"]
+    static let grantOperations = [
+        "Decrypt", "Encrypt", "GenerateDataKey", "ReEncryptFrom", "DescribeKey", "CreateGrant", "RetireGrant",
+    ]
     static let contextKeys = ["app", "App", "APP", "env", "tenant"]
     static let contextValues = ["web", "Web", "db", "secret", ""]
     static let tagKeys = ["Owner", "owner", "A", "env", "Env", "B"]
@@ -120,8 +124,10 @@ struct World {
 
     var resourcePatterns: [String] {
         [
-            "*", self.keyARN, "arn:\(self.partition):kms:*:\(Self.accountA):key/*", "arn:\(self.partition):kms:us-east-1:*:key/k?",
-            "arn:\(self.partition):kms:*:\(Self.accountB):key/*", "arn:\(self.partition):kms:us-east-1:\(Self.accountA):key/other",
+            "*", self.keyARN, "arn:\(self.partition):kms:*:\(Self.accountA):key/*",
+            "arn:\(self.partition):kms:us-east-1:*:key/k?",
+            "arn:\(self.partition):kms:*:\(Self.accountB):key/*",
+            "arn:\(self.partition):kms:us-east-1:\(Self.accountA):key/other",
             "arn:*:kms:*:*:*",
         ]
     }
@@ -129,25 +135,33 @@ struct World {
     // MARK: Condition values, by operator family
 
     static let stringValues = [
-        "web", "Web", "db", "w*", "*", "d?", "Owner", "A", "env", "app", "tenant", accountA, accountB, "Decrypt", "Encrypt*", "secret", "",
+        "web", "Web", "db", "w*", "*", "d?", "Owner", "A", "env", "app", "tenant", accountA, accountB, "Decrypt",
+        "Encrypt*", "secret", "",
     ]
     var arnValues: [String] {
         self.principals.map(\.arn) + [
-            "arn:\(self.partition):iam::*:role/*", "arn:\(self.partition):iam::\(Self.accountA):*", "arn:*:iam::*:root", "*",
+            "arn:\(self.partition):iam::*:role/*", "arn:\(self.partition):iam::\(Self.accountA):*", "arn:*:iam::*:root",
+            "*",
             "arn:\(self.partition):iam::\(Self.accountA):user/?lice",
         ]
     }
     static let numericValues = ["30", "90", "365", "0", "-1", "1e2", "30.0"]
-    static let dateValues = ["2023-11-14T22:13:20Z", "1700000000", "2030-01-01", "1600000000", "2023-11-14T22:13:20.500Z"]
+    static let dateValues = [
+        "2023-11-14T22:13:20Z", "1700000000", "2030-01-01", "1600000000", "2023-11-14T22:13:20.500Z",
+    ]
     static let boolValues = ["true", "false", "TRUE"]
-    static let ipValues = ["10.0.0.0/8", "192.0.2.0/24", "::ffff:10.0.0.0/104", "2001:db8::/32", "0.0.0.0/0", "203.0.113.9"]
+    static let ipValues = [
+        "10.0.0.0/8", "192.0.2.0/24", "::ffff:10.0.0.0/104", "2001:db8::/32", "0.0.0.0/0", "203.0.113.9",
+    ]
 
     func policyValues(for test: Condition.Test) -> [String] {
         switch test {
-        case .stringEquals, .stringNotEquals, .stringEqualsIgnoreCase, .stringNotEqualsIgnoreCase, .stringLike, .stringNotLike:
+        case .stringEquals, .stringNotEquals, .stringEqualsIgnoreCase, .stringNotEqualsIgnoreCase, .stringLike,
+            .stringNotLike:
             Self.stringValues
         case .arnEquals, .arnNotEquals, .arnLike, .arnNotLike: self.arnValues
-        case .numericEquals, .numericNotEquals, .numericLessThan, .numericLessThanEquals, .numericGreaterThan, .numericGreaterThanEquals:
+        case .numericEquals, .numericNotEquals, .numericLessThan, .numericLessThanEquals, .numericGreaterThan,
+            .numericGreaterThanEquals:
             Self.numericValues
         case .dateEquals, .dateNotEquals, .dateLessThan, .dateLessThanEquals, .dateGreaterThan, .dateGreaterThanEquals:
             Self.dateValues
@@ -164,7 +178,18 @@ struct World {
         if r.chance(90) { keys.append(("aws:PrincipalArn", [principal])) }
         if r.chance(90) { keys.append(("kms:CallerAccount", [account])) }
         if r.chance(50) { keys.append(("aws:SecureTransport", [r.pick(["true", "false"])])) }
-        if r.chance(50) { keys.append(("aws:SourceIp", [r.pick(["10.1.2.3", "192.0.2.7", "::ffff:10.9.9.9", "2001:db8::1", "203.0.113.9", "::ffff:203.0.113.9"])])) }
+        if r.chance(50) {
+            keys.append(
+                (
+                    "aws:SourceIp",
+                    [
+                        r.pick([
+                            "10.1.2.3", "192.0.2.7", "::ffff:10.9.9.9", "2001:db8::1", "203.0.113.9",
+                            "::ffff:203.0.113.9",
+                        ])
+                    ]
+                ))
+        }
         if r.chance(40) { keys.append(("aws:CurrentTime", [r.pick(["1700000000", "1650000000.5", "1900000000"])])) }
         if r.chance(40) { keys.append(("kms:RotationPeriodInDays", [r.pick(["30", "90", "400", "x"])])) }
         if r.chance(40) { keys.append(("aws:ResourceTag/env", [r.pick(["prod", "dev"])])) }
@@ -177,9 +202,11 @@ struct World {
     /// set; the multi-valued ones (and kms:EncryptionContext:app, which is when the context
     /// has "app" and "App") more often, as that is where order could leak in.
     static let conditionKeys = [
-        "aws:PrincipalArn", "kms:CallerAccount", "aws:SecureTransport", "aws:SourceIp", "aws:CurrentTime", "kms:RotationPeriodInDays",
+        "aws:PrincipalArn", "kms:CallerAccount", "aws:SecureTransport", "aws:SourceIp", "aws:CurrentTime",
+        "kms:RotationPeriodInDays",
         "aws:ResourceTag/env", "kms:EncryptionContext:env", "kms:ViaService",
-        "aws:TagKeys", "aws:TagKeys", "aws:TagKeys", "kms:GrantOperations", "kms:GrantOperations", "kms:EncryptionContext:app",
+        "aws:TagKeys", "aws:TagKeys", "aws:TagKeys", "kms:GrantOperations", "kms:GrantOperations",
+        "kms:EncryptionContext:app",
         "kms:EncryptionContext:app", "kms:EncryptionContextKeys",
     ]
 
@@ -204,24 +231,33 @@ struct World {
         var aws: Set<String> = []
         var accounts: Set<String> = []
         for _ in 0..<(1 + r.below(3)) {
-            if r.chance(30) { accounts.insert(r.pick([Self.accountA, Self.accountB])) } else { aws.insert(r.pick(self.principals).arn) }
+            if r.chance(30) {
+                accounts.insert(r.pick([Self.accountA, Self.accountB]))
+            } else {
+                aws.insert(r.pick(self.principals).arn)
+            }
         }
         return PrincipalMatcher(anyone: false, aws: aws, accounts: accounts, services: [], negated: r.chance(15))
     }
 
     func randomStatement(_ r: inout SplitMix64, kind: PolicyDocument.Kind) -> PolicyStatement {
         let actions = Matcher.of(r.some(Self.actionPatterns, most: 3), negated: r.chance(15), caseInsensitive: true)
-        let resources: Matcher? = kind == .resource && r.chance(50)
+        let resources: Matcher? =
+            kind == .resource && r.chance(50)
             ? nil : Matcher.of(r.some(self.resourcePatterns, most: 2), negated: r.chance(10), caseInsensitive: false)
         let conditions = r.chance(50) ? [] : (0..<(1 + r.below(3))).map { _ in self.randomCondition(&r) }
         return PolicyStatement(
-            sid: r.chance(50) ? r.pick(["S1", "S2", "Alpha", "Beta", "Zeta"]) : nil, effect: r.chance(65) ? .allow : .deny,
-            principal: kind == .resource ? self.randomPrincipal(&r) : nil, actions: actions, resources: resources, conditions: conditions
+            sid: r.chance(50) ? r.pick(["S1", "S2", "Alpha", "Beta", "Zeta"]) : nil,
+            effect: r.chance(65) ? .allow : .deny,
+            principal: kind == .resource ? self.randomPrincipal(&r) : nil, actions: actions, resources: resources,
+            conditions: conditions
         )
     }
 
     func randomPolicy(_ r: inout SplitMix64, kind: PolicyDocument.Kind, most: Int) -> PolicyDocument {
-        PolicyDocument(version: "2012-10-17", id: nil, statements: (0..<(1 + r.below(most))).map { _ in self.randomStatement(&r, kind: kind) })
+        PolicyDocument(
+            version: "2012-10-17", id: nil,
+            statements: (0..<(1 + r.below(most))).map { _ in self.randomStatement(&r, kind: kind) })
     }
 
     // MARK: Grants
@@ -238,7 +274,8 @@ struct World {
     func randomGrant(_ r: inout SplitMix64, id: String) -> KeyAccess.GrantRule {
         let (equals, subset) = self.randomConstraints(&r)
         return KeyAccess.GrantRule(
-            id: id, granteePrincipal: r.pick(self.principals).arn, operations: Set(r.some(Self.grantOperations, most: 4)),
+            id: id, granteePrincipal: r.pick(self.principals).arn,
+            operations: Set(r.some(Self.grantOperations, most: 4)),
             encryptionContextEquals: equals, encryptionContextSubset: subset
         )
     }
@@ -247,7 +284,9 @@ struct World {
 extension Matcher {
     /// As the parser builds it: case-insensitive patterns are stored lowercased.
     static func of(_ patterns: [String], negated: Bool, caseInsensitive: Bool) -> Matcher {
-        Matcher(patterns: caseInsensitive ? patterns.map { $0.lowercased() } : patterns, negated: negated, caseInsensitive: caseInsensitive)
+        Matcher(
+            patterns: caseInsensitive ? patterns.map { $0.lowercased() } : patterns, negated: negated,
+            caseInsensitive: caseInsensitive)
     }
 }
 
@@ -304,17 +343,24 @@ struct AccessCase {
             var conditions: [Condition] = []
             for c in s.conditions {
                 let values = r.shuffled(c.values)
-                conditions.append(Condition(test: c.test, setForm: c.setForm, ifExists: c.ifExists, key: c.key, values: values))
+                conditions.append(
+                    Condition(test: c.test, setForm: c.setForm, ifExists: c.ifExists, key: c.key, values: values))
             }
-            let actions = Matcher(patterns: r.shuffled(s.actions.patterns), negated: s.actions.negated, caseInsensitive: s.actions.caseInsensitive)
+            let actions = Matcher(
+                patterns: r.shuffled(s.actions.patterns), negated: s.actions.negated,
+                caseInsensitive: s.actions.caseInsensitive)
             var resources: Matcher?
             if let given = s.resources {
-                resources = Matcher(patterns: r.shuffled(given.patterns), negated: given.negated, caseInsensitive: given.caseInsensitive)
+                resources = Matcher(
+                    patterns: r.shuffled(given.patterns), negated: given.negated, caseInsensitive: given.caseInsensitive
+                )
             }
             let shuffledConditions = r.shuffled(conditions)
-            statements.append(PolicyStatement(
-                sid: s.sid, effect: s.effect, principal: s.principal, actions: actions, resources: resources, conditions: shuffledConditions
-            ))
+            statements.append(
+                PolicyStatement(
+                    sid: s.sid, effect: s.effect, principal: s.principal, actions: actions, resources: resources,
+                    conditions: shuffledConditions
+                ))
         }
         return PolicyDocument(version: policy.version, id: policy.id, statements: r.shuffled(statements))
     }

@@ -1,6 +1,7 @@
 import Foundation
 import KMSDomain
 import Testing
+
 @testable import KMSPolicy
 
 /// Documents AWS refuses, several of which the parser used to read as something else: it now
@@ -24,7 +25,10 @@ import Testing
         }
     }
 
-    static func expectRefused(_ policy: String, _ reason: String, kind: PolicyDocument.Kind = .resource, sourceLocation: SourceLocation = #_sourceLocation) {
+    static func expectRefused(
+        _ policy: String, _ reason: String, kind: PolicyDocument.Kind = .resource,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) {
         guard let error = refusal(policy, kind: kind) else {
             Issue.record("accepted \(policy.prefix(300))", sourceLocation: sourceLocation)
             return
@@ -53,7 +57,8 @@ import Testing
     }
 
     @Test func theSameKeyInDifferentObjectsIsFine() throws {
-        let policy = try PolicyDocument.parse(#"""
+        let policy = try PolicyDocument.parse(
+            #"""
             {"Statement": [
               {"Effect": "Deny", "Principal": "*", "Action": "kms:Decrypt", "Condition": {"StringEquals": {"kms:ViaService": "a"}}},
               {"Effect": "Allow", "Principal": "*", "Action": "kms:Encrypt", "Condition": {"StringEquals": {"kms:ViaService": "a"}}}
@@ -63,7 +68,9 @@ import Testing
     }
 
     @Test func conditionKeysThatDifferOnlyByCaseInOneBlockAreRefused() {
-        Self.expectRefused(Self.condition(#"{"StringEquals": {"kms:ViaService": "a", "KMS:VIASERVICE": "b"}}"#), "duplicate keys with different case")
+        Self.expectRefused(
+            Self.condition(#"{"StringEquals": {"kms:ViaService": "a", "KMS:VIASERVICE": "b"}}"#),
+            "duplicate keys with different case")
     }
 
     // MARK: Principals
@@ -79,18 +86,25 @@ import Testing
         #"{"Service": ""}"#,
     ])
     func wildcardsInsidePrincipalsAreRefused(principal: String) {
-        Self.expectRefused(#"{"Statement": {"Effect": "Deny", "Principal": \#(principal), "Action": "kms:*"}}"#, "invalid principals")
+        Self.expectRefused(
+            #"{"Statement": {"Effect": "Deny", "Principal": \#(principal), "Action": "kms:*"}}"#, "invalid principals")
     }
 
     @Test func anyoneAndServicePrincipalsStillParse() throws {
-        let policy = try PolicyDocument.parse(#"{"Statement": {"Effect": "Allow", "Principal": {"AWS": ["*"], "Service": "logs.us-east-1.amazonaws.com"}, "Action": "kms:*"}}"#, kind: .resource)
+        let policy = try PolicyDocument.parse(
+            #"{"Statement": {"Effect": "Allow", "Principal": {"AWS": ["*"], "Service": "logs.us-east-1.amazonaws.com"}, "Action": "kms:*"}}"#,
+            kind: .resource)
         #expect(policy.statements[0].principal?.anyone == true)
         #expect(policy.statements[0].principal?.services == ["logs.us-east-1.amazonaws.com"])
     }
 
     @Test func notPrincipalIsRefusedWithAllowAndAcceptedWithDeny() throws {
-        Self.expectRefused(#"{"Statement": {"Effect": "Allow", "NotPrincipal": {"AWS": "arn:aws:iam::111122223333:root"}, "Action": "kms:*"}}"#, "NotPrincipal is not supported with Effect Allow")
-        let deny = try PolicyDocument.parse(#"{"Statement": {"Effect": "Deny", "NotPrincipal": {"AWS": "arn:aws:iam::111122223333:root"}, "Action": "kms:*"}}"#, kind: .resource)
+        Self.expectRefused(
+            #"{"Statement": {"Effect": "Allow", "NotPrincipal": {"AWS": "arn:aws:iam::111122223333:root"}, "Action": "kms:*"}}"#,
+            "NotPrincipal is not supported with Effect Allow")
+        let deny = try PolicyDocument.parse(
+            #"{"Statement": {"Effect": "Deny", "NotPrincipal": {"AWS": "arn:aws:iam::111122223333:root"}, "Action": "kms:*"}}"#,
+            kind: .resource)
         #expect(deny.statements[0].principal?.negated == true)
     }
 
@@ -99,7 +113,8 @@ import Testing
     /// Non-scalar values were dropped: `["a", ["b"]]` became `["a"]`, `[{"x": 1}]` was refused
     /// only when nothing else was left.
     @Test(arguments: [
-        #"[["kms:ViaService-value"]]"#, #"{"a": "b"}"#, "null", #"["a", null]"#, #"["a", {"b": 1}]"#, #"["a", ["b"]]"#, "[]",
+        #"[["kms:ViaService-value"]]"#, #"{"a": "b"}"#, "null", #"["a", null]"#, #"["a", {"b": 1}]"#, #"["a", ["b"]]"#,
+        "[]",
     ])
     func nonScalarConditionValuesAreRefused(value: String) {
         guard let error = Self.refusal(Self.condition(#"{"StringEquals": {"kms:ViaService": \#(value)}}"#)) else {
@@ -116,7 +131,8 @@ import Testing
         ("NumericEquals", #""0x10""#, "not a number"), ("NumericEquals", #""+5""#, "not a number"),
         ("NumericEquals", #"" 5""#, "not a number"), ("NumericEquals", #""1e400""#, "not a number"),
         ("NumericEquals", "true", "not a number"),
-        ("DateLessThan", #""nan""#, "not a date"), ("DateGreaterThan", #""-inf""#, "not a date"), ("DateLessThan", #""0x5""#, "not a date"),
+        ("DateLessThan", #""nan""#, "not a date"), ("DateGreaterThan", #""-inf""#, "not a date"),
+        ("DateLessThan", #""0x5""#, "not a date"),
         ("Bool", #""yes""#, "not a boolean"), ("Bool", "1", "not a boolean"), ("Null", #""maybe""#, "not a boolean"),
     ])
     func valuesTheOperatorCannotReadAreRefused(operatorName: String, value: String, reason: String) {
@@ -124,11 +140,13 @@ import Testing
     }
 
     @Test func scalarConditionValuesKeepTheirText() throws {
-        let policy = try PolicyDocument.parse(Self.condition(#"""
-            {"NumericEquals": {"kms:RotationPeriodInDays": [12345678901234567890, 1.50, -3e2, "90"]},
-             "Bool": {"aws:SecureTransport": false}, "StringEquals": {"kms:ViaService": "a\u0000b\"c"},
-             "DateLessThan": {"aws:CurrentTime": ["2030-01-01T00:00:00Z", 1700000000]}}
-            """#), kind: .resource)
+        let policy = try PolicyDocument.parse(
+            Self.condition(
+                #"""
+                {"NumericEquals": {"kms:RotationPeriodInDays": [12345678901234567890, 1.50, -3e2, "90"]},
+                 "Bool": {"aws:SecureTransport": false}, "StringEquals": {"kms:ViaService": "a\u0000b\"c"},
+                 "DateLessThan": {"aws:CurrentTime": ["2030-01-01T00:00:00Z", 1700000000]}}
+                """#), kind: .resource)
         let values = Dictionary(uniqueKeysWithValues: policy.statements[0].conditions.map { ($0.key, $0.values) })
         #expect(values["kms:RotationPeriodInDays"] == ["12345678901234567890", "1.50", "-3e2", "90"])
         #expect(values["aws:SecureTransport"] == ["false"])
@@ -177,7 +195,9 @@ import Testing
         let objects = String(repeating: #"{"a":"#, count: 5_000)
         Self.expectRefused(#"{"Statement": \#(objects)"#, "levels deep")
         // Past the size limit too: the reader itself never recurses past its bound.
-        #expect(throws: KMSError.self) { try StrictJSON.parse(Array(("{\"a\":" + String(repeating: "[", count: 500_000)).utf8)) }
+        #expect(throws: KMSError.self) {
+            try StrictJSON.parse(Array(("{\"a\":" + String(repeating: "[", count: 500_000)).utf8))
+        }
     }
 
     @Test func bytesThatAreNotUTF8AreRefused() {
@@ -201,21 +221,54 @@ import Testing
         (#"{"Statement": []}"#, "no Statement"),
         (#"{"Version": "2012-10-17"}"#, "no Statement"),
         (#"{"Statement": "kms:*"}"#, "no Statement"),
-        (#"{"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "kms:*"}], "Condition": {}}"#, "unknown element 'Condition'"),
-        (#"{"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "kms:*"}], "version": "2012-10-17"}"#, "unknown element 'version'"),
-        (#"{"Version": "2012-10-18", "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "kms:*"}]}"#, "Version must be"),
-        (#"{"Version": 2012, "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "kms:*"}]}"#, "Version must be"),
-        (#"{"Version": null, "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "kms:*"}]}"#, "Version must be"),
-        (#"{"Version": ["2012-10-17"], "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "kms:*"}]}"#, "Version must be"),
+        (
+            #"{"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "kms:*"}], "Condition": {}}"#,
+            "unknown element 'Condition'"
+        ),
+        (
+            #"{"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "kms:*"}], "version": "2012-10-17"}"#,
+            "unknown element 'version'"
+        ),
+        (
+            #"{"Version": "2012-10-18", "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "kms:*"}]}"#,
+            "Version must be"
+        ),
+        (
+            #"{"Version": 2012, "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "kms:*"}]}"#,
+            "Version must be"
+        ),
+        (
+            #"{"Version": null, "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "kms:*"}]}"#,
+            "Version must be"
+        ),
+        (
+            #"{"Version": ["2012-10-17"], "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "kms:*"}]}"#,
+            "Version must be"
+        ),
         (#"{"Id": 7, "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "kms:*"}]}"#, "Id must be a string"),
-        (#"{"Statement": [{"Sid": 1, "Effect": "Allow", "Principal": "*", "Action": "kms:*"}]}"#, "Sid must be a string"),
-        (#"{"Statement": [{"Sid": null, "Effect": "Allow", "Principal": "*", "Action": "kms:*"}]}"#, "Sid must be a string"),
+        (
+            #"{"Statement": [{"Sid": 1, "Effect": "Allow", "Principal": "*", "Action": "kms:*"}]}"#,
+            "Sid must be a string"
+        ),
+        (
+            #"{"Statement": [{"Sid": null, "Effect": "Allow", "Principal": "*", "Action": "kms:*"}]}"#,
+            "Sid must be a string"
+        ),
         (#"{"Statement": [{"Effect": true, "Principal": "*", "Action": "kms:*"}]}"#, "Effect of Allow or Deny"),
         (#"{"Statement": [{"Effect": "Deny", "Principal": null, "Action": "kms:*"}]}"#, "invalid Principal"),
-        (#"{"Statement": [{"Effect": "Deny", "Principal": "*", "Action": "kms:*", "Condition": null}]}"#, "Condition must be an object"),
-        (#"{"Statement": [{"Effect": "Deny", "Principal": "*", "Action": "kms:*", "Resource": null}]}"#, "Resource must be"),
+        (
+            #"{"Statement": [{"Effect": "Deny", "Principal": "*", "Action": "kms:*", "Condition": null}]}"#,
+            "Condition must be an object"
+        ),
+        (
+            #"{"Statement": [{"Effect": "Deny", "Principal": "*", "Action": "kms:*", "Resource": null}]}"#,
+            "Resource must be"
+        ),
         (#"{"Statement": [{"Effect": "Deny", "Principal": "*", "Action": ["kms:*", 1]}]}"#, "Action must be"),
-        (#"{"Statement": [{"Effect": "Deny", "Principal": "*", "Action": "kms:*", "Condition": {"StringEquals": {"": "a"}}}]}"#, "empty condition key"),
+        (
+            #"{"Statement": [{"Effect": "Deny", "Principal": "*", "Action": "kms:*", "Condition": {"StringEquals": {"": "a"}}}]}"#,
+            "empty condition key"
+        ),
     ]
 
     @Test(arguments: Self.refusedElements)
@@ -225,7 +278,9 @@ import Testing
 
     @Test(arguments: ["2012-10-17", "2008-10-17"])
     func bothVersionsParse(version: String) throws {
-        let policy = try PolicyDocument.parse(#"{"Version": "\#(version)", "Id": "p", "Statement": {"Sid": "s", "Effect": "Allow", "Principal": "*", "Action": "kms:*"}}"#, kind: .resource)
+        let policy = try PolicyDocument.parse(
+            #"{"Version": "\#(version)", "Id": "p", "Statement": {"Sid": "s", "Effect": "Allow", "Principal": "*", "Action": "kms:*"}}"#,
+            kind: .resource)
         #expect(policy.version == version)
         #expect(policy.id == "p")
         #expect(policy.statements[0].sid == "s")
@@ -237,16 +292,19 @@ import Testing
     /// whitespace JSON allows still parse.
     @Test(arguments: ["aws", "aws-cn", "aws-us-gov"])
     func theDefaultKeyPolicyStillParses(partition: String) throws {
-        let policy = try PolicyDocument.parse(DefaultKeyPolicy.document(partition: partition, account: "111122223333"), kind: .resource)
+        let policy = try PolicyDocument.parse(
+            DefaultKeyPolicy.document(partition: partition, account: "111122223333"), kind: .resource)
         #expect(policy.statements.count == 1)
-        let spaced = " \t\r\n{ \"Statement\" :\n[ { \"Effect\"\t: \"Allow\" , \"Principal\" : \"*\" , \"Action\" : [ ] } ] }\n"
+        let spaced =
+            " \t\r\n{ \"Statement\" :\n[ { \"Effect\"\t: \"Allow\" , \"Principal\" : \"*\" , \"Action\" : [ ] } ] }\n"
         Self.expectRefused(spaced, "Action must be")
     }
 
     /// Seeded mutations of a real policy: every one either parses or is refused with
     /// MalformedPolicyDocumentException; none traps.
     @Test func mutatedPoliciesAreParsedOrRefusedNeverTrapped() {
-        let base = Array(#"""
+        let base = Array(
+            #"""
             {"Version":"2012-10-17","Statement":[{"Sid":"a\u0041","Effect":"Deny","Principal":{"AWS":["arn:aws:iam::111122223333:root","*"]},
             "Action":["kms:Decrypt"],"Resource":"*","Condition":{"NumericLessThan":{"kms:RotationPeriodInDays":[90,1.5e1]},
             "Bool":{"aws:SecureTransport":false},"StringEquals":{"kms:ViaService":"\ud83d\ude00"}}}]}
@@ -276,9 +334,12 @@ import Testing
 
     /// Not a timed assertion: parsing a policy near the 32 KiB limit, so a slow parser shows.
     @Test func aLargePolicyParses() throws {
-        let statement = #"{"Sid":"S","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:role/app"},"Action":["kms:Decrypt","kms:Encrypt"],"Resource":"*","Condition":{"StringEquals":{"kms:EncryptionContext:app":["web","db"]}}}"#
+        let statement =
+            #"{"Sid":"S","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:role/app"},"Action":["kms:Decrypt","kms:Encrypt"],"Resource":"*","Condition":{"StringEquals":{"kms:EncryptionContext:app":["web","db"]}}}"#
         let count = 30_000 / (statement.utf8.count + 1)
-        let text = #"{"Version":"2012-10-17","Statement":["# + Array(repeating: statement, count: count).joined(separator: ",") + "]}"
+        let text =
+            #"{"Version":"2012-10-17","Statement":["# + Array(repeating: statement, count: count).joined(separator: ",")
+            + "]}"
         let clock = ContinuousClock()
         var policy: PolicyDocument?
         let elapsed = try clock.measure {
@@ -291,6 +352,8 @@ import Testing
         let reader = try clock.measure {
             for _ in 0..<20 { _ = try StrictJSON.parse(text) }
         }
-        print("parsed a \(text.utf8.count)-byte policy of \(count) statements in \(elapsed / 20) each (its JSON alone: StrictJSON \(reader / 20), JSONSerialization \(foundation / 20))")
+        print(
+            "parsed a \(text.utf8.count)-byte policy of \(count) statements in \(elapsed / 20) each (its JSON alone: StrictJSON \(reader / 20), JSONSerialization \(foundation / 20))"
+        )
     }
 }

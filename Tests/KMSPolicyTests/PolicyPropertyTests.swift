@@ -1,6 +1,7 @@
 import KMSDomain
-@testable import KMSPolicy
 import Testing
+
+@testable import KMSPolicy
 
 /// Properties of the evaluator over thousands of generated policies, requests and grants
 /// (PolicyGenerators.swift). Deterministic: a failure prints the seed to replay it with
@@ -58,23 +59,41 @@ import Testing
     /// caller's account, or excludes someone else; its action and resource patterns match, or
     /// their Not* forms exclude something else; its conditions are drawn at random and kept
     /// only when they hold.
-    static func matchingDeny(_ access: AccessCase, context: RequestContext, kind: PolicyDocument.Kind, _ r: inout SplitMix64) -> PolicyStatement {
+    static func matchingDeny(
+        _ access: AccessCase, context: RequestContext, kind: PolicyDocument.Kind, _ r: inout SplitMix64
+    ) -> PolicyStatement {
         let world = access.world
         let request = access.request
         var principal: PrincipalMatcher?
         if kind == .resource {
-            let others = world.principals.map(\.arn).filter { $0 != request.principal && $0 != world.root(request.account) }
+            let others = world.principals.map(\.arn).filter {
+                $0 != request.principal && $0 != world.root(request.account)
+            }
             switch r.below(5) {
             case 0: principal = PrincipalMatcher(anyone: true, aws: [], services: [], negated: false)
-            case 1: principal = PrincipalMatcher(anyone: false, aws: [], accounts: [request.account], services: [], negated: false)
-            case 2: principal = PrincipalMatcher(anyone: false, aws: [world.root(request.account)], services: [], negated: false)
-            case 3: principal = PrincipalMatcher(anyone: false, aws: Set(r.some(others, most: 2)), services: [], negated: true)
-            default: principal = PrincipalMatcher(anyone: false, aws: Set([request.principal] + r.some(others, least: 0, most: 1)), services: [], negated: false)
+            case 1:
+                principal = PrincipalMatcher(
+                    anyone: false, aws: [], accounts: [request.account], services: [], negated: false)
+            case 2:
+                principal = PrincipalMatcher(
+                    anyone: false, aws: [world.root(request.account)], services: [], negated: false)
+            case 3:
+                principal = PrincipalMatcher(
+                    anyone: false, aws: Set(r.some(others, most: 2)), services: [], negated: true)
+            default:
+                principal = PrincipalMatcher(
+                    anyone: false, aws: Set([request.principal] + r.some(others, least: 0, most: 1)), services: [],
+                    negated: false)
             }
         }
-        let matching = World.actionPatterns.filter { Matcher.of([$0], negated: false, caseInsensitive: true).matches(request.action) }
-        let notMatching = World.actionPatterns.filter { !Matcher.of([$0], negated: false, caseInsensitive: true).matches(request.action) }
-        let actions = r.chance(20) && !notMatching.isEmpty
+        let matching = World.actionPatterns.filter {
+            Matcher.of([$0], negated: false, caseInsensitive: true).matches(request.action)
+        }
+        let notMatching = World.actionPatterns.filter {
+            !Matcher.of([$0], negated: false, caseInsensitive: true).matches(request.action)
+        }
+        let actions =
+            r.chance(20) && !notMatching.isEmpty
             ? Matcher.of(r.some(notMatching, most: 2), negated: true, caseInsensitive: true)
             : Matcher.of(r.some(matching, most: 2), negated: false, caseInsensitive: true)
         let resourceMatching = world.resourcePatterns.filter { Wildcard.matches(pattern: $0, request.resource) }
@@ -87,12 +106,15 @@ import Testing
         }
         let conditions = (0..<r.below(4)).map { _ in world.randomCondition(&r) }.filter { $0.holds(in: context) }
         return PolicyStatement(
-            sid: r.chance(50) ? "Inserted" : nil, effect: .deny, principal: principal, actions: actions, resources: resources,
+            sid: r.chance(50) ? "Inserted" : nil, effect: .deny, principal: principal, actions: actions,
+            resources: resources,
             conditions: conditions
         )
     }
 
-    static func inserting(_ statement: PolicyStatement, into policy: PolicyDocument, _ r: inout SplitMix64) -> PolicyDocument {
+    static func inserting(_ statement: PolicyStatement, into policy: PolicyDocument, _ r: inout SplitMix64)
+        -> PolicyDocument
+    {
         var statements = policy.statements
         statements.insert(statement, at: r.below(statements.count + 1))
         return PolicyDocument(version: policy.version, id: policy.id, statements: statements)
@@ -122,13 +144,17 @@ import Testing
                 if otherKeyPolicy != keyPolicy {
                     return "variant \(variant): key policy \(otherKeyPolicy) ≠ \(keyPolicy)"
                 }
-                for (position, original) in order.enumerated() where other.identityPolicies[position].evaluate(otherContext) != identity[original] {
-                    return "variant \(variant): identity policy \(original) \(other.identityPolicies[position].evaluate(otherContext)) ≠ \(identity[original])"
+                for (position, original) in order.enumerated()
+                where other.identityPolicies[position].evaluate(otherContext) != identity[original] {
+                    return
+                        "variant \(variant): identity policy \(original) \(other.identityPolicies[position].evaluate(otherContext)) ≠ \(identity[original])"
                 }
             }
             return nil
         }
-        #expect(outcomes["allowed", default: 0] > 200 && outcomes["denied", default: 0] > 200 && outcomes["keyPolicyDeny", default: 0] > 100, "\(outcomes)")
+        #expect(
+            outcomes["allowed", default: 0] > 200 && outcomes["denied", default: 0] > 200
+                && outcomes["keyPolicyDeny", default: 0] > 100, "\(outcomes)")
     }
 
     /// The same at the level of one condition, where a difference cannot hide behind another
@@ -136,17 +162,23 @@ import Testing
     /// drawn from every family, in every order of request and policy values tried.
     @Test func noConditionDependsOnTheOrderOfValues() {
         let world = World(partition: "aws")
-        let requestValues = Array(Set(
-            World.stringValues + world.arnValues + World.numericValues + World.dateValues + World.ipValues + World.tagKeys
-                + ["10.1.2.3", "::ffff:10.1.2.3", "1700000000", "webby", "arn:aws:iam::111122223333:user/alice"]
-        )).sorted()
+        let requestValues = Array(
+            Set(
+                World.stringValues + world.arnValues + World.numericValues + World.dateValues + World.ipValues
+                    + World.tagKeys
+                    + ["10.1.2.3", "::ffff:10.1.2.3", "1700000000", "webby", "arn:aws:iam::111122223333:user/alice"]
+            )
+        ).sorted()
         var differing = 0
         Self.forAll(6000) { r in
             let generated = world.randomCondition(&r)
-            let condition = Condition(test: generated.test, setForm: generated.setForm, ifExists: generated.ifExists, key: "k", values: generated.values)
+            let condition = Condition(
+                test: generated.test, setForm: generated.setForm, ifExists: generated.ifExists, key: "k",
+                values: generated.values)
             let request = r.some(requestValues, least: 0, most: 4)
             func holds(_ condition: Condition, _ request: [String]) -> Bool {
-                var context = RequestContext(principalARN: "arn:aws:iam::111122223333:user/alice", action: "kms:Decrypt", resource: "*")
+                var context = RequestContext(
+                    principalARN: "arn:aws:iam::111122223333:user/alice", action: "kms:Decrypt", resource: "*")
                 context.set("k", request)
                 return condition.holds(in: context)
             }
@@ -154,10 +186,13 @@ import Testing
             if request.count > 1, holds(condition, [request[0]]) != expected { differing += 1 }
             for _ in 0..<3 {
                 let values = r.shuffled(condition.values)
-                let reordered = Condition(test: condition.test, setForm: condition.setForm, ifExists: condition.ifExists, key: "k", values: values)
+                let reordered = Condition(
+                    test: condition.test, setForm: condition.setForm, ifExists: condition.ifExists, key: "k",
+                    values: values)
                 let order = r.shuffled(request)
                 if holds(reordered, order) != expected {
-                    return "\(condition.test) \(condition.setForm) ifExists \(condition.ifExists) \(condition.values) vs \(request): \(expected), but with \(values) vs \(order): \(!expected)"
+                    return
+                        "\(condition.test) \(condition.setForm) ifExists \(condition.ifExists) \(condition.values) vs \(request): \(expected), but with \(values) vs \(order): \(!expected)"
                 }
             }
             return nil
@@ -178,26 +213,33 @@ import Testing
             let grantee = world.principals[1].arn
             var parent = world.randomGrant(&r, id: "parent")
             if r.chance(80) { parent = Self.withOperations(parent, parent.operations.union(["CreateGrant"])) }
-            let child = r.chance(60) ? Self.derivedChild(of: parent, world: world, &r) : world.randomGrant(&r, id: "child")
-            guard parent.permitsChild(
-                operations: child.operations, encryptionContextEquals: child.encryptionContextEquals,
-                encryptionContextSubset: child.encryptionContextSubset
-            ) else { return nil }
+            let child =
+                r.chance(60) ? Self.derivedChild(of: parent, world: world, &r) : world.randomGrant(&r, id: "child")
+            guard
+                parent.permitsChild(
+                    operations: child.operations, encryptionContextEquals: child.encryptionContextEquals,
+                    encryptionContextSubset: child.encryptionContextSubset
+                )
+            else { return nil }
             accepted += 1
             // Both for the same grantee: narrowing is about what the grant allows, not to whom.
             let parentRule = KeyAccess.GrantRule(
                 id: "parent", granteePrincipal: grantee, operations: parent.operations,
-                encryptionContextEquals: parent.encryptionContextEquals, encryptionContextSubset: parent.encryptionContextSubset
+                encryptionContextEquals: parent.encryptionContextEquals,
+                encryptionContextSubset: parent.encryptionContextSubset
             )
             let childRule = KeyAccess.GrantRule(
                 id: "child", granteePrincipal: grantee, operations: child.operations,
-                encryptionContextEquals: child.encryptionContextEquals, encryptionContextSubset: child.encryptionContextSubset
+                encryptionContextEquals: child.encryptionContextEquals,
+                encryptionContextSubset: child.encryptionContextSubset
             )
             for context in Self.probeContexts(parent: parent, child: child, world: world, &r) {
-                for operation in World.grantOperations where childRule.allows(principal: grantee, operation: operation, encryptionContext: context) {
+                for operation in World.grantOperations
+                where childRule.allows(principal: grantee, operation: operation, encryptionContext: context) {
                     childAllowed += 1
                     if !parentRule.allows(principal: grantee, operation: operation, encryptionContext: context) {
-                        return "child \(child) allows \(operation) with \(context.map { "\($0)" } ?? "nil") that parent \(parent) does not"
+                        return
+                            "child \(child) allows \(operation) with \(context.map { "\($0)" } ?? "nil") that parent \(parent) does not"
                     }
                 }
             }
@@ -209,13 +251,15 @@ import Testing
     static func withOperations(_ grant: KeyAccess.GrantRule, _ operations: Set<String>) -> KeyAccess.GrantRule {
         KeyAccess.GrantRule(
             id: grant.id, granteePrincipal: grant.granteePrincipal, operations: operations,
-            encryptionContextEquals: grant.encryptionContextEquals, encryptionContextSubset: grant.encryptionContextSubset
+            encryptionContextEquals: grant.encryptionContextEquals,
+            encryptionContextSubset: grant.encryptionContextSubset
         )
     }
 
     /// A child close to its parent, so that many are accepted and the boundary is probed:
     /// some of its operations, its constraints copied, re-cased, extended, dropped or swapped.
-    static func derivedChild(of parent: KeyAccess.GrantRule, world: World, _ r: inout SplitMix64) -> KeyAccess.GrantRule {
+    static func derivedChild(of parent: KeyAccess.GrantRule, world: World, _ r: inout SplitMix64) -> KeyAccess.GrantRule
+    {
         let operations = Set(r.some(Array(parent.operations).sorted(), most: parent.operations.count))
         func mutate(_ map: [String: String]?) -> [String: String]? {
             guard var map else { return r.chance(20) ? world.randomEncryptionContext(&r) : nil }
@@ -240,9 +284,14 @@ import Testing
 
     /// Contexts at the edges of both grants' constraints: each constraint itself, with a pair
     /// added or re-cased, the union of them, random ones, empty and none.
-    static func probeContexts(parent: KeyAccess.GrantRule, child: KeyAccess.GrantRule, world: World, _ r: inout SplitMix64) -> [[String: String]?] {
-        let maps = [parent.encryptionContextEquals, parent.encryptionContextSubset, child.encryptionContextEquals, child.encryptionContextSubset]
-            .compactMap { $0 }
+    static func probeContexts(
+        parent: KeyAccess.GrantRule, child: KeyAccess.GrantRule, world: World, _ r: inout SplitMix64
+    ) -> [[String: String]?] {
+        let maps = [
+            parent.encryptionContextEquals, parent.encryptionContextSubset, child.encryptionContextEquals,
+            child.encryptionContextSubset,
+        ]
+        .compactMap { $0 }
         var contexts: [[String: String]?] = [nil, [:]]
         for map in maps {
             contexts.append(map)
@@ -259,8 +308,10 @@ import Testing
     // MARK: Negated operators
 
     static let complements: [(Condition.Test, Condition.Test)] = [
-        (.stringEquals, .stringNotEquals), (.stringEqualsIgnoreCase, .stringNotEqualsIgnoreCase), (.stringLike, .stringNotLike),
-        (.arnEquals, .arnNotEquals), (.arnLike, .arnNotLike), (.numericEquals, .numericNotEquals), (.dateEquals, .dateNotEquals),
+        (.stringEquals, .stringNotEquals), (.stringEqualsIgnoreCase, .stringNotEqualsIgnoreCase),
+        (.stringLike, .stringNotLike),
+        (.arnEquals, .arnNotEquals), (.arnLike, .arnNotLike), (.numericEquals, .numericNotEquals),
+        (.dateEquals, .dateNotEquals),
         (.ipAddress, .notIpAddress),
     ]
 
@@ -270,10 +321,15 @@ import Testing
     /// against NumericEquals, a name against IpAddress) are covered too.
     @Test func aNegatedOperatorIsTheComplementOfItsPositive() {
         let world = World(partition: "aws")
-        let requestValues = Array(Set(
-            World.stringValues + world.arnValues + World.numericValues + World.dateValues + World.ipValues
-                + ["10.1.2.3", "::ffff:10.1.2.3", "1700000000", "Decrypt", "webby", "arn:aws:iam::111122223333:user/alice"]
-        )).sorted()
+        let requestValues = Array(
+            Set(
+                World.stringValues + world.arnValues + World.numericValues + World.dateValues + World.ipValues
+                    + [
+                        "10.1.2.3", "::ffff:10.1.2.3", "1700000000", "Decrypt", "webby",
+                        "arn:aws:iam::111122223333:user/alice",
+                    ]
+            )
+        ).sorted()
         Self.forAll(6000) { r in
             let (positive, negative) = r.pick(Self.complements)
             let values = r.some(world.policyValues(for: positive), most: 3)
@@ -281,9 +337,11 @@ import Testing
             let single = [r.pick(requestValues)]
             let several = r.some(requestValues, most: 4)
             func holds(_ test: Condition.Test, _ form: Condition.SetForm, _ request: [String]) -> Bool {
-                var context = RequestContext(principalARN: "arn:aws:iam::111122223333:user/alice", action: "kms:Decrypt", resource: "*")
+                var context = RequestContext(
+                    principalARN: "arn:aws:iam::111122223333:user/alice", action: "kms:Decrypt", resource: "*")
                 context.set("k", request)
-                return Condition(test: test, setForm: form, ifExists: ifExists, key: "k", values: values).holds(in: context)
+                return Condition(test: test, setForm: form, ifExists: ifExists, key: "k", values: values).holds(
+                    in: context)
             }
             if holds(negative, .single, single) == holds(positive, .single, single) {
                 return "\(negative) \(values) vs \(single) is not the complement of \(positive)"
@@ -292,10 +350,12 @@ import Testing
                 return "\(negative) \(values) vs \(several) (no set prefix) is not the complement of \(positive)"
             }
             if holds(negative, .forAllValues, several) == holds(positive, .forAnyValue, several) {
-                return "ForAllValues:\(negative) \(values) vs \(several) is not the complement of ForAnyValue:\(positive)"
+                return
+                    "ForAllValues:\(negative) \(values) vs \(several) is not the complement of ForAnyValue:\(positive)"
             }
             if holds(negative, .forAnyValue, several) == holds(positive, .forAllValues, several) {
-                return "ForAnyValue:\(negative) \(values) vs \(several) is not the complement of ForAllValues:\(positive)"
+                return
+                    "ForAnyValue:\(negative) \(values) vs \(several) is not the complement of ForAllValues:\(positive)"
             }
             return nil
         }

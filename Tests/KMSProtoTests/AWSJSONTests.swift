@@ -28,31 +28,41 @@ import Testing
     }
 
     @Test func decodesAWSRequests() throws {
-        let request = try AWSJSON.decode(KMSGenerateDataKeyRequest.self, from: Data("""
-            {"KeyId": "alias/app", "KeySpec": "AES_256", "EncryptionContext": {"a": "b"}, "Unknown": 1}
-            """.utf8))
+        let request = try AWSJSON.decode(
+            KMSGenerateDataKeyRequest.self,
+            from: Data(
+                """
+                {"KeyId": "alias/app", "KeySpec": "AES_256", "EncryptionContext": {"a": "b"}, "Unknown": 1}
+                """.utf8))
         #expect(request.keyID == "alias/app")
         #expect(request.keySpec == .aes256)
         #expect(request.encryptionContext == ["a": "b"])
         #expect(!request.hasNumberOfBytes)
 
-        let schedule = try AWSJSON.decode(KMSScheduleKeyDeletionRequest.self, from: ["KeyId": "k", "PendingWindowInDays": 7])
+        let schedule = try AWSJSON.decode(
+            KMSScheduleKeyDeletionRequest.self, from: ["KeyId": "k", "PendingWindowInDays": 7])
         #expect(schedule.pendingWindowInDays == 7)
     }
 
     /// ImportKeyMaterial's ValidTo arrives as epoch seconds (boto3, and the kms CLI's --valid-to).
     @Test func decodesTimestampsAndBlobsInRequests() throws {
-        let request = try AWSJSON.decode(KMSImportKeyMaterialRequest.self, from: [
-            "KeyId": "k", "ImportToken": Data([1, 2]).base64EncodedString(), "EncryptedKeyMaterial": Data([3]).base64EncodedString(),
-            "ValidTo": NSNumber(value: 1_801_353_600.5), "ExpirationModel": "KEY_MATERIAL_EXPIRES",
-        ])
+        let request = try AWSJSON.decode(
+            KMSImportKeyMaterialRequest.self,
+            from: [
+                "KeyId": "k", "ImportToken": Data([1, 2]).base64EncodedString(),
+                "EncryptedKeyMaterial": Data([3]).base64EncodedString(),
+                "ValidTo": NSNumber(value: 1_801_353_600.5), "ExpirationModel": "KEY_MATERIAL_EXPIRES",
+            ])
         #expect(request.validTo.seconds == 1_801_353_600 && request.validTo.nanos == 500_000_000)
         #expect(request.importToken == Data([1, 2]) && request.encryptedKeyMaterial == Data([3]))
         #expect(request.expirationModel == .keyMaterialExpires)
 
-        let sign = try AWSJSON.decode(KMSSignRequest.self, from: [
-            "KeyId": "k", "Message": Data([9]).base64EncodedString(), "MessageType": "DIGEST", "SigningAlgorithm": "ECDSA_SHA_256",
-        ])
+        let sign = try AWSJSON.decode(
+            KMSSignRequest.self,
+            from: [
+                "KeyId": "k", "Message": Data([9]).base64EncodedString(), "MessageType": "DIGEST",
+                "SigningAlgorithm": "ECDSA_SHA_256",
+            ])
         #expect(sign.message == Data([9]) && sign.messageType == .digest && sign.signingAlgorithm == .ecdsaSha256)
     }
 

@@ -25,7 +25,8 @@ import Testing
             guard attempt.proof == attempt.nonce.reversed() else {
                 throw RPCError(code: RPCError.invalidSignatureCode, message: "bad proof")
             }
-            return RPCIdentity(principalARN: "arn:aws:iam::111122223333:user/good", accessKeyID: "GOOD", method: .accessKey)
+            return RPCIdentity(
+                principalARN: "arn:aws:iam::111122223333:user/good", accessKeyID: "GOOD", method: .accessKey)
         }
         return try await RPCServer.bind(
             to: SocketAddress(ipAddress: "127.0.0.1", port: 0), table: table, logger: Logger(label: "test"),
@@ -45,7 +46,8 @@ import Testing
     @Test func anAcceptedAnswerIdentifiesTheConnectionToHandlers() async throws {
         let server = try await Self.startServer()
         let address = try #require(server.localAddress)
-        let client = try await RPCClientConnection.connect(to: address, handshake: Self.answer(id: "GOOD") { $0.reversed() })
+        let client = try await RPCClientConnection.connect(
+            to: address, handshake: Self.answer(id: "GOOD") { $0.reversed() })
         #expect(client.principalARN == "arn:aws:iam::111122223333:user/good")
         #expect(try await client.call(Self.whoAmI, RPCErrorBody()).message == "arn:aws:iam::111122223333:user/good")
         await client.close()
@@ -95,7 +97,8 @@ import Testing
             }
         )
         do {
-            _ = try await RPCClientConnection.connect(to: try #require(server.localAddress), handshake: Self.answer(id: "GOOD") { $0.reversed() })
+            _ = try await RPCClientConnection.connect(
+                to: try #require(server.localAddress), handshake: Self.answer(id: "GOOD") { $0.reversed() })
             Issue.record("connected although the verifier never answered")
         } catch let error as RPCError {
             #expect(error.code == RPCError.dependencyTimeoutCode)

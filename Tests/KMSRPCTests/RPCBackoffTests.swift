@@ -40,14 +40,18 @@ import Testing
         let backoff = RPCBackoff()
         for failures in 1...12 {
             let ceiling = backoff.ceiling(afterFailures: failures)
-            #expect((0..<50).allSatisfy { _ in (ceiling / 2...ceiling).contains(backoff.delay(afterFailures: failures)) })
+            #expect(
+                (0..<50).allSatisfy { _ in (ceiling / 2...ceiling).contains(backoff.delay(afterFailures: failures)) })
         }
     }
 
     @Test func theSameSeedGivesTheSameSchedule() {
         let backoff = RPCBackoff()
-        var first = SeededRandom(state: 7), second = SeededRandom(state: 7)
-        #expect((1...8).map { backoff.delay(afterFailures: $0, using: &first) } == (1...8).map { backoff.delay(afterFailures: $0, using: &second) })
+        var first = SeededRandom(state: 7)
+        var second = SeededRandom(state: 7)
+        #expect(
+            (1...8).map { backoff.delay(afterFailures: $0, using: &first) }
+                == (1...8).map { backoff.delay(afterFailures: $0, using: &second) })
     }
 
     @Test func aFailureDefersTheNextAttemptAndASuccessEndsTheBackoff() {

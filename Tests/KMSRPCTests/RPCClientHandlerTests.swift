@@ -13,10 +13,13 @@ import Testing
         return channel
     }
 
-    static func call(_ channel: NIOAsyncTestingChannel, _ method: String, timeout: TimeAmount = .seconds(5), payload: [UInt8] = []) async throws -> EventLoopFuture<[UInt8]> {
+    static func call(
+        _ channel: NIOAsyncTestingChannel, _ method: String, timeout: TimeAmount = .seconds(5), payload: [UInt8] = []
+    ) async throws -> EventLoopFuture<[UInt8]> {
         let promise = channel.eventLoop.makePromise(of: [UInt8].self)
         // A refused write also fails the call's promise, which is what the tests look at.
-        _ = try? await channel.writeOutbound(RPCOutboundCall(method: method, payload: payload, timeout: timeout, promise: promise))
+        _ = try? await channel.writeOutbound(
+            RPCOutboundCall(method: method, payload: payload, timeout: timeout, promise: promise))
         return promise.futureResult
     }
 
@@ -89,7 +92,9 @@ import Testing
         error.error.code = "SerializationException"
         error.error.message = "frame is not a valid request envelope"
         try await channel.writeInbound(error)
-        await #expect(throws: RPCError(code: "SerializationException", message: "frame is not a valid request envelope")) {
+        await #expect(
+            throws: RPCError(code: "SerializationException", message: "frame is not a valid request envelope")
+        ) {
             try await call.get()
         }
         // Later calls fail at once rather than waiting for a server that is closing.

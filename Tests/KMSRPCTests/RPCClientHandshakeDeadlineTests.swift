@@ -1,11 +1,12 @@
 import Foundation
-@testable import KMSRPC
 import Logging
 import NIOCore
 import NIOEmbedded
 import NIOPosix
 import Synchronization
 import Testing
+
+@testable import KMSRPC
 
 /// The client's handshake deadline against a connecting task that resumes late (a busy
 /// cooperative pool): a handshake that completed in time is never undone by the deadline.
@@ -31,7 +32,8 @@ import Testing
 
     /// Lets the server's verifier answer only when the test opens it.
     final class Gate: Sendable {
-        private let state = Mutex<(reached: Bool, open: CheckedContinuation<Void, Never>?, opened: Bool)>((false, nil, false))
+        private let state = Mutex<(reached: Bool, open: CheckedContinuation<Void, Never>?, opened: Bool)>(
+            (false, nil, false))
 
         var reached: Bool { self.state.withLock { $0.reached } }
 
@@ -77,7 +79,9 @@ import Testing
             do {
                 try await Self.resumeLate(handshakeTimeout: timeout) { connection async throws in
                     #expect(connection.isActive, "the deadline closed a connection whose handshake had completed")
-                    #expect(try await connection.call(Self.whoAmI, RPCErrorBody()).message == "arn:aws:iam::111122223333:user/late")
+                    #expect(
+                        try await connection.call(Self.whoAmI, RPCErrorBody()).message
+                            == "arn:aws:iam::111122223333:user/late")
                 }
                 return
             } catch let error as RPCError where error.code == RPCError.timeoutCode && timeout < .seconds(30) {
@@ -91,7 +95,8 @@ import Testing
     /// passed on the connection's loop; then lets it finish and hands the connection to `use`.
     /// Throws the handshake's timeout when the verdict itself came after the deadline (nothing
     /// shown then).
-    static func resumeLate(handshakeTimeout: TimeAmount, _ use: (RPCClientConnection) async throws -> Void) async throws {
+    static func resumeLate(handshakeTimeout: TimeAmount, _ use: (RPCClientConnection) async throws -> Void) async throws
+    {
         let gate = Gate()
         var table = RPCHandlerTable()
         table.register(Self.whoAmI) { _, context in
@@ -145,13 +150,16 @@ import Testing
 
     // The handler's deadline on a test loop: which state it finds decides what it does.
 
-    static func handshakeChannel(timeout: TimeAmount = .seconds(10)) throws -> (EmbeddedChannel, EventLoopFuture<String>) {
+    static func handshakeChannel(timeout: TimeAmount = .seconds(10)) throws -> (
+        EmbeddedChannel, EventLoopFuture<String>
+    ) {
         let channel = EmbeddedChannel()
         let authenticated = channel.eventLoop.makePromise(of: String.self)
-        try channel.pipeline.syncOperations.addHandler(RPCClientHandshakeHandler(
-            handshake: { _ in RPCAuthenticate() }, authenticated: authenticated, timeout: timeout, usesTLS: false,
-            makeClientHandler: { RPCClientHandler(maxFrameLength: 4096) }
-        ))
+        try channel.pipeline.syncOperations.addHandler(
+            RPCClientHandshakeHandler(
+                handshake: { _ in RPCAuthenticate() }, authenticated: authenticated, timeout: timeout, usesTLS: false,
+                makeClientHandler: { RPCClientHandler(maxFrameLength: 4096) }
+            ))
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
         return (channel, authenticated.futureResult)
     }
@@ -167,7 +175,8 @@ import Testing
         var envelope = RPCEnvelope()
         envelope.requestID = 1
         envelope.method = RPCError.authenticateMethod
-        envelope.payload = try RPCAuthenticated.with { $0.principalArn = "arn:aws:iam::111122223333:user/a" }.serializedData()
+        envelope.payload = try RPCAuthenticated.with { $0.principalArn = "arn:aws:iam::111122223333:user/a" }
+            .serializedData()
         return envelope
     }
 

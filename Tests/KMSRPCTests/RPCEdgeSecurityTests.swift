@@ -1,12 +1,13 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Foundation
 import KMSRPC
 import Logging
 import NIOCore
 import NIOPosix
 import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// IPv4 clients of a dual-stack listener are seen as IPv4 (what `aws:SourceIp` and the audit
 /// log get). Before, they were `::ffff:a.b.c.d` and escaped every IPv4 condition.
@@ -39,7 +40,8 @@ import Testing
         }
         let server: RPCServer
         do {
-            server = try await RPCServer.bind(to: SocketAddress(ipAddress: "::", port: 0), table: table, logger: Logger(label: "test"))
+            server = try await RPCServer.bind(
+                to: SocketAddress(ipAddress: "::", port: 0), table: table, logger: Logger(label: "test"))
         } catch {
             return  // no IPv6 on this machine: nothing to test
         }
@@ -87,8 +89,11 @@ import Testing
 
     @Test func theMostSpecificRuleWins() {
         let map = RPCCertificatePrincipals(Self.mapping)
-        #expect(map.principal(forURIs: ["spiffe://c/ns/payments/sa/admin-1"]) == "arn:aws:iam::111122223333:role/payments-admin")
-        #expect(map.principal(forURIs: ["spiffe://c/ns/payments/sa/worker"]) == "arn:aws:iam::111122223333:role/payments")
+        #expect(
+            map.principal(forURIs: ["spiffe://c/ns/payments/sa/admin-1"])
+                == "arn:aws:iam::111122223333:role/payments-admin")
+        #expect(
+            map.principal(forURIs: ["spiffe://c/ns/payments/sa/worker"]) == "arn:aws:iam::111122223333:role/payments")
         #expect(map.principal(forURIs: ["spiffe://c/ns/other/sa/x"]) == "arn:aws:iam::111122223333:role/cluster")
         #expect(map.principal(forURIs: ["spiffe://c/ns/payments/sa/api"]) == "arn:aws:iam::111122223333:role/api")
         #expect(map.principal(forURIs: ["spiffe://elsewhere/x"]) == nil)
@@ -98,7 +103,9 @@ import Testing
     /// Every order of the mapping's insertion and of the certificate's SANs gives one answer.
     @Test func orderNeverMatters() {
         let entries = Array(Self.mapping)
-        let uris = ["spiffe://c/ns/other/sa/x", "spiffe://c/ns/payments/sa/admin-1", "spiffe://c/ns/payments/sa/worker"]
+        let uris = [
+            "spiffe://c/ns/other/sa/x", "spiffe://c/ns/payments/sa/admin-1", "spiffe://c/ns/payments/sa/worker",
+        ]
         var answers = Set<String?>()
         var generator = SeededGenerator(seed: 15)
         for _ in 0..<200 {
@@ -113,7 +120,9 @@ import Testing
     }
 
     @Test func patternsOfOneLengthAreOrderedByTheirText() {
-        let map = RPCCertificatePrincipals(["spiffe://a/x*": "arn:aws:iam::1:role/ax", "spiffe://b/y*": "arn:aws:iam::1:role/by"])
+        let map = RPCCertificatePrincipals([
+            "spiffe://a/x*": "arn:aws:iam::1:role/ax", "spiffe://b/y*": "arn:aws:iam::1:role/by",
+        ])
         #expect(map.principal(forURIs: ["spiffe://b/y1", "spiffe://a/x1"]) == "arn:aws:iam::1:role/ax")
         #expect(map.principal(forURIs: ["spiffe://a/x1", "spiffe://b/y1"]) == "arn:aws:iam::1:role/ax")
     }
@@ -192,7 +201,8 @@ struct SeededGenerator: RandomNumberGenerator {
 
         // As kmsd's WorkerPool does: the expected uid is root's; the listener is nobody's.
         let pool = RPCConnectionPool(
-            address: try SocketAddress(unixDomainSocketPath: path), connections: 1, peerCheck: RPCPeerCredentials.requireUID(0)
+            address: try SocketAddress(unixDomainSocketPath: path), connections: 1,
+            peerCheck: RPCPeerCredentials.requireUID(0)
         )
         do {
             let connection = try await pool.connection()
@@ -204,7 +214,8 @@ struct SeededGenerator: RandomNumberGenerator {
         }
         await pool.close()
         // The same listener, expected as nobody's, is connected to (the check is the uid's).
-        let accepting = try await RPCClientConnection.connect(unixDomainSocketPath: path, peerCheck: RPCPeerCredentials.requireUID(65534))
+        let accepting = try await RPCClientConnection.connect(
+            unixDomainSocketPath: path, peerCheck: RPCPeerCredentials.requireUID(65534))
         await accepting.close()
 
         try await Self.waitForFile(path + ".result", child: child)
@@ -215,7 +226,9 @@ struct SeededGenerator: RandomNumberGenerator {
     static func waitForFile(_ path: String, child: Process) async throws {
         for _ in 0..<600 {
             if FileManager.default.fileExists(atPath: path) { return }
-            guard child.isRunning else { throw RPCError(code: "Test", message: "the fake worker exited with \(child.terminationStatus)") }
+            guard child.isRunning else {
+                throw RPCError(code: "Test", message: "the fake worker exited with \(child.terminationStatus)")
+            }
             try await Task.sleep(for: .milliseconds(25))
         }
         throw RPCError(code: "Test", message: "\(path) never appeared")

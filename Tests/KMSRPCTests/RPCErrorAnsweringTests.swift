@@ -5,7 +5,8 @@ import Testing
 /// The one mapping from a failure to what a peer hears, on every server.
 @Suite struct RPCErrorAnsweringTests {
     @Test func aKMSErrorIsAnsweredWithItsAWSNameMessageAndRetryability() {
-        let answer = RPCError(answering: KMSError(.dependencyTimeout, "the crypto worker is unavailable; retry later", retryable: true))
+        let answer = RPCError(
+            answering: KMSError(.dependencyTimeout, "the crypto worker is unavailable; retry later", retryable: true))
         #expect(answer.code == "DependencyTimeoutException")
         #expect(answer.message == "the crypto worker is unavailable; retry later")
         #expect(answer.retryable)

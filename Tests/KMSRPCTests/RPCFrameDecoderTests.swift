@@ -42,7 +42,8 @@ import Testing
     @Test func acceptsAFrameOfExactlyTheMaximum() throws {
         let payload = [UInt8](repeating: 1, count: 1000)
         let frame = try Frames.bytes(Frames.request(id: 1, method: "M", payload: payload))
-        let channel = EmbeddedChannel(handler: ByteToMessageHandler(RPCFrameDecoder(maxFrameLength: frame.readableBytes - 4)))
+        let channel = EmbeddedChannel(
+            handler: ByteToMessageHandler(RPCFrameDecoder(maxFrameLength: frame.readableBytes - 4)))
         try channel.writeInbound(frame)
         #expect(try channel.readInbound(as: RPCEnvelope.self)?.payload.count == 1000)
         _ = try channel.finish()

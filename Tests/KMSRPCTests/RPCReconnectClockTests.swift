@@ -10,7 +10,9 @@ import Testing
 @Suite struct RPCReconnectClockTests {
     @Test func aRefusedEndpointIsTriedAgainOnlyAfterItsBackoff() async throws {
         let manual = ManualClock()
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("kms-none-\(UUID().uuidString.prefix(8)).sock").path
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "kms-none-\(UUID().uuidString.prefix(8)).sock"
+        ).path
         let pool = RPCConnectionPool(
             address: try SocketAddress(unixDomainSocketPath: path), connections: 1,
             reconnectBackoff: RPCBackoff(base: .seconds(1), cap: .seconds(8)), clock: manual

@@ -13,10 +13,11 @@ import Testing
         let settings = configuration
         let channel = try await NIOAsyncTestingChannel { channel in
             try channel.pipeline.syncOperations.addRPCFraming(maxFrameLength: 4096)
-            try channel.pipeline.syncOperations.addHandler(RPCServerHandler(
-                table: table, configuration: settings,
-                connection: RPCConnectionInfo(id: 1, remoteAddress: nil), logger: Logger(label: "test")
-            ))
+            try channel.pipeline.syncOperations.addHandler(
+                RPCServerHandler(
+                    table: table, configuration: settings,
+                    connection: RPCConnectionInfo(id: 1, remoteAddress: nil), logger: Logger(label: "test")
+                ))
         }
         try await channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).get()
         return channel
@@ -44,7 +45,8 @@ import Testing
         let channel = try await Self.makeChannel(table)
         var body = RPCErrorBody()
         body.message = "ping"
-        try await channel.writeInbound(Frames.bytes(Frames.request(id: 7, method: "Echo", payload: try body.serializedBytes())))
+        try await channel.writeInbound(
+            Frames.bytes(Frames.request(id: 7, method: "Echo", payload: try body.serializedBytes())))
         let answer = try await Self.nextEnvelope(channel)
         #expect(answer.requestID == 7)
         #expect(try RPCErrorBody(serializedBytes: answer.payload).message == "ping")
@@ -71,7 +73,8 @@ import Testing
         var table = RPCHandlerTable()
         table.register(Self.echo) { request, _ in request }
         let channel = try await Self.makeChannel(table)
-        try await channel.writeInbound(Frames.bytes(Frames.request(id: 3, method: "Echo", payload: [0xff, 0xff, 0xff])))
+        try await channel.writeInbound(
+            Frames.bytes(Frames.request(id: 3, method: "Echo", payload: [0xff, 0xff, 0xff])))
         let answer = try await Self.nextEnvelope(channel)
         #expect(answer.error.code == "SerializationException")
         #expect(channel.isActive)
@@ -99,10 +102,11 @@ import Testing
         }
         table.register(Self.echo) { request, _ in request }
         let channel = try await Self.makeChannel(table)
-        try await channel.writeInbound(Frames.bytes(
-            Frames.request(id: 10, method: "Slow"),
-            Frames.request(id: 11, method: "Echo")
-        ))
+        try await channel.writeInbound(
+            Frames.bytes(
+                Frames.request(id: 10, method: "Slow"),
+                Frames.request(id: 11, method: "Echo")
+            ))
         #expect(try await Self.nextEnvelope(channel).requestID == 11)
         await gate.open()
         #expect(try await Self.nextEnvelope(channel).requestID == 10)

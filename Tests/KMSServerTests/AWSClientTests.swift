@@ -23,7 +23,9 @@ import Testing
     static func environment(_ stack: KMSStack) async throws -> [String: String] {
         let endpoint = try #require(stack.kmsd.awsJSONEndpoint)
         var environment = ProcessInfo.processInfo.environment
-        for name in ["AWS_PROFILE", "AWS_SHARED_CREDENTIALS_FILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_KMS", "AWS_CA_BUNDLE"] {
+        for name in [
+            "AWS_PROFILE", "AWS_SHARED_CREDENTIALS_FILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_KMS", "AWS_CA_BUNDLE",
+        ] {
             environment.removeValue(forKey: name)
         }
         environment["AWS_CONFIG_FILE"] = "/dev/null"
@@ -85,9 +87,12 @@ import Testing
     @Test func aReimportedAccessKeyLosesItsOldSecret() async throws {
         let stack = try await KMSStack.start(kmsdArguments: ["--aws-json-listen", "127.0.0.1:0"])
         let environment = try await Self.environment(stack)
-        let (arn, _) = try await stack.principal("fixture", policies: [
-            "list": #"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms:ListKeys","Resource":"*"}]}"#,
-        ])
+        let (arn, _) = try await stack.principal(
+            "fixture",
+            policies: [
+                "list":
+                    #"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms:ListKeys","Resource":"*"}]}"#
+            ])
         func importKey(_ secret: String) async throws {
             var request = AdminCreateAccessKeyRequest()
             request.principalArn = arn
@@ -96,15 +101,20 @@ import Testing
             _ = try await stack.client.call(AdminMethod.createAccessKey, request)
         }
         func listKeys(_ secret: String) async throws -> String {
-            let run = try await runChildProcess(URL(fileURLWithPath: "/usr/bin/env"), ["python3", "-c", """
-                import boto3, botocore, os
-                kms = boto3.client("kms", endpoint_url=os.environ["KMS_AWS_ENDPOINT"], region_name="us-east-1",
-                                   aws_access_key_id="AKIAFIXTUREFIXTURE01", aws_secret_access_key="\(secret)")
-                try:
-                    kms.list_keys(); print("ok")
-                except botocore.exceptions.ClientError as e:
-                    print(e.response["Error"]["Code"])
-                """], environment: environment)
+            let run = try await runChildProcess(
+                URL(fileURLWithPath: "/usr/bin/env"),
+                [
+                    "python3", "-c",
+                    """
+                    import boto3, botocore, os
+                    kms = boto3.client("kms", endpoint_url=os.environ["KMS_AWS_ENDPOINT"], region_name="us-east-1",
+                                       aws_access_key_id="AKIAFIXTUREFIXTURE01", aws_secret_access_key="\(secret)")
+                    try:
+                        kms.list_keys(); print("ok")
+                    except botocore.exceptions.ClientError as e:
+                        print(e.response["Error"]["Code"])
+                    """,
+                ], environment: environment)
             return run.stdoutText.trimmingCharacters(in: .whitespacesAndNewlines)
         }
         try await importKey("first-secret-first-secret")

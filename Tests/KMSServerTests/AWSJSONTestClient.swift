@@ -65,7 +65,8 @@ struct AWSJSONTestClient: Sendable {
             ("X-Amz-Target", "TrentService.\(operation)"),
         ]
         if let credentials = self.credentials {
-            headers.append(("Authorization", self.authorization(credentials, headers: headers, body: body, amzDate: amzDate)))
+            headers.append(
+                ("Authorization", self.authorization(credentials, headers: headers, body: body, amzDate: amzDate)))
         }
         var head = "POST / HTTP/1.1\r\n"
         for header in headers { head += "\(header.name): \(header.value)\r\n" }
@@ -88,14 +89,17 @@ struct AWSJSONTestClient: Sendable {
                 if let reply = Self.parse(received) { return reply }
             }
             guard let reply = Self.parse(received, atEnd: true) else {
-                throw AWSJSONTestClientError("the connection closed before a whole response arrived (\(received.readableBytes) bytes)")
+                throw AWSJSONTestClientError(
+                    "the connection closed before a whole response arrived (\(received.readableBytes) bytes)")
             }
             return reply
         }
     }
 
     /// `AWS4-HMAC-SHA256 Credential=..., SignedHeaders=..., Signature=...` over every header sent.
-    private func authorization(_ credentials: KMSCredentials, headers: [(name: String, value: String)], body: Data, amzDate: String) -> String {
+    private func authorization(
+        _ credentials: KMSCredentials, headers: [(name: String, value: String)], body: Data, amzDate: String
+    ) -> String {
         let signed = headers.map { $0.name.lowercased() }.sorted()
         let canonical = SigV4.canonicalRequest(
             method: "POST", path: "/", query: "", headers: headers, signedHeaders: signed,
@@ -103,19 +107,26 @@ struct AWSJSONTestClient: Sendable {
         )
         let date = String(amzDate.prefix(8))
         let scope = "\(date)/\(self.region)/kms/\(SigV4.terminator)"
-        let key = SigV4.signingKey(secret: Array(credentials.secretAccessKey.utf8), date: date, region: self.region, service: "kms")
-        let signature = SigV4.signature(signingKey: key, stringToSign: SigV4.stringToSign(amzDate: amzDate, scope: scope, canonicalRequest: canonical))
-        return "\(SigV4.algorithm) Credential=\(credentials.accessKeyID)/\(scope), SignedHeaders=\(signed.joined(separator: ";")), Signature=\(Hex.encode(signature))"
+        let key = SigV4.signingKey(
+            secret: Array(credentials.secretAccessKey.utf8), date: date, region: self.region, service: "kms")
+        let signature = SigV4.signature(
+            signingKey: key,
+            stringToSign: SigV4.stringToSign(amzDate: amzDate, scope: scope, canonicalRequest: canonical))
+        return
+            "\(SigV4.algorithm) Credential=\(credentials.accessKeyID)/\(scope), SignedHeaders=\(signed.joined(separator: ";")), Signature=\(Hex.encode(signature))"
     }
 
     /// A complete response in `buffer` (its Content-Length satisfied, or the connection ended).
     static func parse(_ buffer: ByteBuffer, atEnd: Bool = false) -> AWSJSONReply? {
         let bytes = Array(buffer.readableBytesView)
         let separator: [UInt8] = Array("\r\n\r\n".utf8)
-        guard let headEnd = bytes.indices.dropLast(3).first(where: { bytes[$0..<($0 + 4)].elementsEqual(separator) }) else { return nil }
+        guard let headEnd = bytes.indices.dropLast(3).first(where: { bytes[$0..<($0 + 4)].elementsEqual(separator) })
+        else { return nil }
         let head = String(decoding: bytes[..<headEnd], as: UTF8.self)
         let lines = head.split(separator: "\r\n")
-        guard let statusLine = lines.first, let status = statusLine.split(separator: " ").dropFirst().first.flatMap({ Int($0) }) else {
+        guard let statusLine = lines.first,
+            let status = statusLine.split(separator: " ").dropFirst().first.flatMap({ Int($0) })
+        else {
             return nil
         }
         let length = lines.dropFirst().compactMap { line -> Int? in

@@ -29,7 +29,8 @@ import Testing
         // And nobody may change it.
         var put = KMSPutKeyPolicyRequest()
         put.keyID = first.keyID
-        put.policy = "{\"Statement\": {\"Effect\": \"Allow\", \"Principal\": {\"AWS\": \"111122223333\"}, \"Action\": \"kms:*\", \"Resource\": \"*\"}}"
+        put.policy =
+            "{\"Statement\": {\"Effect\": \"Allow\", \"Principal\": {\"AWS\": \"111122223333\"}, \"Action\": \"kms:*\", \"Resource\": \"*\"}}"
         #expect(await code { _ = try await kms.call(KMSMethod.putKeyPolicy, put) } != nil)
         #expect(await code { try await kms.setEnabled(first.keyID, false) } != nil)
         var schedule = KMSScheduleKeyDeletionRequest()

@@ -15,9 +15,12 @@ import Testing
         #"{"Version": "2012-10-17", "Statement": [\#(statements)]}"#
     }
 
-    static let root = #"{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"}, "Action": "kms:*", "Resource": "*"}"#
+    static let root =
+        #"{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"}, "Action": "kms:*", "Resource": "*"}"#
 
-    static func createKey(_ kms: KMSClient, spec: KMSKeySpec, usage: KMSKeyUsage, policy: String? = nil, origin: KMSOrigin? = nil) async throws -> KMSKeyMetadata {
+    static func createKey(
+        _ kms: KMSClient, spec: KMSKeySpec, usage: KMSKeyUsage, policy: String? = nil, origin: KMSOrigin? = nil
+    ) async throws -> KMSKeyMetadata {
         var create = KMSCreateKeyRequest()
         create.keySpec = spec
         create.keyUsage = usage
@@ -26,7 +29,9 @@ import Testing
         return try await kms.call(KMSMethod.createKey, create).keyMetadata
     }
 
-    static func sign(_ kms: KMSClient, _ keyID: String, _ message: [UInt8], _ type: KMSMessageType, grantTokens: [String] = []) async throws -> Data {
+    static func sign(
+        _ kms: KMSClient, _ keyID: String, _ message: [UInt8], _ type: KMSMessageType, grantTokens: [String] = []
+    ) async throws -> Data {
         var sign = KMSSignRequest()
         sign.keyID = keyID
         sign.message = Data(message)
@@ -36,7 +41,9 @@ import Testing
         return try await kms.call(KMSMethod.sign, sign).signature
     }
 
-    static func verify(_ kms: KMSClient, _ keyID: String, _ message: [UInt8], _ signature: Data, grantTokens: [String] = []) async throws -> Bool {
+    static func verify(
+        _ kms: KMSClient, _ keyID: String, _ message: [UInt8], _ signature: Data, grantTokens: [String] = []
+    ) async throws -> Bool {
         var verify = KMSVerifyRequest()
         verify.keyID = keyID
         verify.message = Data(message)
@@ -49,24 +56,31 @@ import Testing
 
     @Test func conditionKeysAndGrantsForSigningMacsAndKeyPairs() async throws {
         let stack = try await KMSStack.start()
-        let (signerARN, signer) = try await stack.principal("signer", policies: [
-            "pairs": Self.policy(#"""
-                {"Effect": "Allow", "Action": "kms:GenerateDataKeyPair", "Resource": "*",
-                 "Condition": {"StringEquals": {"kms:DataKeyPairSpec": "ECC_NIST_P256"}}}
-                """#),
-        ])
+        let (signerARN, signer) = try await stack.principal(
+            "signer",
+            policies: [
+                "pairs": Self.policy(
+                    #"""
+                    {"Effect": "Allow", "Action": "kms:GenerateDataKeyPair", "Resource": "*",
+                     "Condition": {"StringEquals": {"kms:DataKeyPairSpec": "ECC_NIST_P256"}}}
+                    """#)
+            ])
         // The key policy lets the signer sign digests only.
-        let key = try await Self.createKey(stack.client, spec: .eccNistP256, usage: .signVerify, policy: Self.policy("""
-            \(Self.root),
-            {"Effect": "Allow", "Principal": {"AWS": "\(signerARN)"}, "Action": "kms:Sign", "Resource": "*",
-             "Condition": {"StringEquals": {"kms:SigningAlgorithm": "ECDSA_SHA_256", "kms:MessageType": "DIGEST"}}}
-            """))
+        let key = try await Self.createKey(
+            stack.client, spec: .eccNistP256, usage: .signVerify,
+            policy: Self.policy(
+                """
+                \(Self.root),
+                {"Effect": "Allow", "Principal": {"AWS": "\(signerARN)"}, "Action": "kms:Sign", "Resource": "*",
+                 "Condition": {"StringEquals": {"kms:SigningAlgorithm": "ECDSA_SHA_256", "kms:MessageType": "DIGEST"}}}
+                """))
         #expect(key.signingAlgorithms == [.ecdsaSha256])
         #expect(key.encryptionAlgorithms.isEmpty)
         let digest = Array(repeating: UInt8(7), count: 32)
         let signature = try await Self.sign(signer, key.keyID, digest, .digest)
         #expect(await code { _ = try await Self.sign(signer, key.keyID, digest, .raw) } == "AccessDeniedException")
-        #expect(await code { _ = try await Self.verify(signer, key.keyID, digest, signature) } == "AccessDeniedException")
+        #expect(
+            await code { _ = try await Self.verify(signer, key.keyID, digest, signature) } == "AccessDeniedException")
 
         // A grant for Verify alone, used at once through its token.
         var grant = KMSCreateGrantRequest()
@@ -77,7 +91,9 @@ import Testing
         #expect(try await Self.verify(signer, key.keyID, digest, signature, grantTokens: [token]))
         var tampered = signature
         tampered[tampered.count - 1] ^= 1
-        #expect(await code { _ = try await Self.verify(signer, key.keyID, digest, tampered, grantTokens: [token]) } == "KMSInvalidSignatureException")
+        #expect(
+            await code { _ = try await Self.verify(signer, key.keyID, digest, tampered, grantTokens: [token]) }
+                == "KMSInvalidSignatureException")
 
         // HMAC: a grant for GenerateMac does not give VerifyMac.
         let hmac = try await Self.createKey(stack.client, spec: .hmac384, usage: .generateVerifyMac)
@@ -105,7 +121,9 @@ import Testing
         #expect(await code { _ = try await signer.call(KMSMethod.verifyMac, verifyMac) } == "AccessDeniedException")
         #expect(try await stack.client.call(KMSMethod.verifyMac, verifyMac).macValid)
         verifyMac.macAlgorithm = .hmacSha256
-        #expect(await code { _ = try await stack.client.call(KMSMethod.verifyMac, verifyMac) } == "InvalidKeyUsageException")
+        #expect(
+            await code { _ = try await stack.client.call(KMSMethod.verifyMac, verifyMac) } == "InvalidKeyUsageException"
+        )
 
         // kms:DataKeyPairSpec in an identity policy, under the default key policy.
         let wrapping = try await stack.client.createKey()
@@ -116,7 +134,8 @@ import Testing
         #expect(!p256.privateKeyPlaintext.isEmpty)
         #expect(try await stack.client.decrypt(p256.privateKeyCiphertextBlob).plaintext == p256.privateKeyPlaintext)
         pair.keyPairSpec = .rsa2048
-        #expect(await code { _ = try await signer.call(KMSMethod.generateDataKeyPair, pair) } == "AccessDeniedException")
+        #expect(
+            await code { _ = try await signer.call(KMSMethod.generateDataKeyPair, pair) } == "AccessDeniedException")
         await stack.stop()
     }
 
@@ -140,7 +159,8 @@ import Testing
             var request = KMSImportKeyMaterialRequest()
             request.keyID = key.keyID
             request.importToken = answer.importToken
-            request.encryptedKeyMaterial = Data(try ImportedKeyMaterial.wrap(material, algorithm: .rsaAesKeyWrapSha256, wrappingKey: wrappingKey))
+            request.encryptedKeyMaterial = Data(
+                try ImportedKeyMaterial.wrap(material, algorithm: .rsaAesKeyWrapSha256, wrappingKey: wrappingKey))
             if let validFor {
                 request.validTo = .init(date: Date().addingTimeInterval(validFor))
                 request.expirationModel = .keyMaterialExpires

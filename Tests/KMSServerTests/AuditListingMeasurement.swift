@@ -20,7 +20,10 @@ import Testing
         let count = try #require(Self.records)
         let stack = try await KMSStack.start()
         let real = try await stack.client.createKey("measured")
-        let keys = ["sparse": AuditLoad.keyARN(900_001), "medium": AuditLoad.keyARN(900_002), "dense": AuditLoad.keyARN(900_003)]
+        let keys = [
+            "sparse": AuditLoad.keyARN(900_001), "medium": AuditLoad.keyARN(900_002),
+            "dense": AuditLoad.keyARN(900_003),
+        ]
         let loading = ContinuousClock.now
         let written = try await AuditLoad.append(
             stack.database, count: count, extra: [keys["sparse"]!: 0.002, keys["medium"]!: 0.05, keys["dense"]!: 0.9]
@@ -42,7 +45,9 @@ import Testing
             let took = ContinuousClock.now - started
             let calls = try await AuditListingTests.listCalls(stack.database) - callsBefore
             let lines = run.stdout.split(separator: "\n").count
-            print("measure: key \(name): \(lines) records (\(expected) synthetic) in \(took), \(calls) ListAuditRecords calls")
+            print(
+                "measure: key \(name): \(lines) records (\(expected) synthetic) in \(took), \(calls) ListAuditRecords calls"
+            )
             #expect(run.status == 0, "\(run.stderr)")
             #expect(lines >= expected)
             // The same through the API alone, without the CLI's JSON.
@@ -56,18 +61,22 @@ import Testing
                 listed += page.records.count
                 request.marker = page.nextMarker
             } while !request.marker.isEmpty
-            print("measure: key \(name): \(listed) records through the API (this test's client) in \(ContinuousClock.now - apiStarted)")
+            print(
+                "measure: key \(name): \(listed) records through the API (this test's client) in \(ContinuousClock.now - apiStarted)"
+            )
             let storeStarted = ContinuousClock.now
             // And from the store alone, without the service's pages and messages.
             let scanned = try await stack.database.withClient { client in
                 var scanned = 0
-                try await AuditStore(client: client, logger: Logger(label: "test")).scan(AuditStore.Filter(keyARN: arn)) { batch in
+                try await AuditStore(client: client, logger: Logger(label: "test")).scan(AuditStore.Filter(keyARN: arn))
+                { batch in
                     scanned += batch.count
                     return true
                 }
                 return scanned
             }
-            print("measure: key \(name): \(scanned) records read from the store in \(ContinuousClock.now - storeStarted)")
+            print(
+                "measure: key \(name): \(scanned) records read from the store in \(ContinuousClock.now - storeStarted)")
         }
         await stack.stop()
     }

@@ -37,7 +37,9 @@ import Testing
     static func listCalls(_ database: TestDatabase) async throws -> Int {
         try await database.withClient { client in
             var calls = 0
-            try await AuditStore(client: client, logger: Self.logger).scan(AuditStore.Filter(operation: "ListAuditRecords")) {
+            try await AuditStore(client: client, logger: Self.logger).scan(
+                AuditStore.Filter(operation: "ListAuditRecords")
+            ) {
                 calls += $0.count
                 return true
             }
@@ -57,8 +59,12 @@ import Testing
             for (index, key) in keys.enumerated() {
                 group.addTask {
                     for round in 0..<40 {
-                        _ = try await kms.encrypt(key.keyID, [UInt8(round)], context: ["round": "\(round)", "pad": pad])
-                        if round % 10 == index { #expect(await code { _ = try await reader.encrypt(key.keyID, [1]) } == "AccessDeniedException") }
+                        _ = try await kms.encrypt(
+                            key.keyID, [UInt8(round)], context: ["round": "\(round)", "pad": pad])
+                        if round % 10 == index {
+                            #expect(
+                                await code { _ = try await reader.encrypt(key.keyID, [1]) } == "AccessDeniedException")
+                        }
                         if round % 13 == 0 { _ = try await kms.describe(key.keyID) }
                     }
                 }
@@ -82,11 +88,23 @@ import Testing
         let filters: [(String, (inout AdminListAuditRecordsRequest) -> Void, (AdminAuditRecord) -> Bool)] = [
             ("key a", { $0.keyArn = keys[0].arn }, { $0.keyArns.contains(keys[0].arn) }),
             ("key b", { $0.keyArn = keys[1].arn }, { $0.keyArns.contains(keys[1].arn) }),
-            ("key c, Encrypt", { $0.keyArn = keys[2].arn; $0.operation = "Encrypt" }, { $0.keyArns.contains(keys[2].arn) && $0.operation == "Encrypt" }),
+            (
+                "key c, Encrypt",
+                {
+                    $0.keyArn = keys[2].arn
+                    $0.operation = "Encrypt"
+                }, { $0.keyArns.contains(keys[2].arn) && $0.operation == "Encrypt" }
+            ),
             ("reader", { $0.principalArn = readerARN }, { $0.principalArn == readerARN }),
             ("refused", { $0.errorCode = "AccessDeniedException" }, { $0.errorCode == "AccessDeniedException" }),
-            ("key a, refused", { $0.keyArn = keys[0].arn; $0.errorCode = "AccessDeniedException" },
-             { $0.keyArns.contains(keys[0].arn) && $0.errorCode == "AccessDeniedException" }),
+            (
+                "key a, refused",
+                {
+                    $0.keyArn = keys[0].arn
+                    $0.errorCode = "AccessDeniedException"
+                },
+                { $0.keyArns.contains(keys[0].arn) && $0.errorCode == "AccessDeniedException" }
+            ),
             ("CreateKey", { $0.operation = "CreateKey" }, { $0.operation == "CreateKey" }),
         ]
         for (name, configure, matches) in filters {
@@ -96,15 +114,20 @@ import Testing
                 let (listed, pages) = try await Self.listAll(kms, limit: limit, configure)
                 #expect(listed.map(Self.id) == expected, "\(name), pages of \(limit)")
                 // Every page but the last is full: a call reads on until it has a page's worth.
-                if limit < 7 { #expect(pages.dropLast().allSatisfy { $0 == limit }, "\(name), pages of \(limit): \(pages)") }
+                if limit < 7 {
+                    #expect(pages.dropLast().allSatisfy { $0 == limit }, "\(name), pages of \(limit): \(pages)")
+                }
             }
         }
 
         // The command line: the key's history from its creation, in pages of two, CloudTrail-shaped.
         let history = full.filter { $0.keyArns.contains(keys[0].arn) }.map(Self.id)
-        let cli = try await CLITests.kms(["audit", "--key-arn", keys[0].arn, "--page-size", "2"], env: stack.environment)
+        let cli = try await CLITests.kms(
+            ["audit", "--key-arn", keys[0].arn, "--page-size", "2"], env: stack.environment)
         #expect(cli.status == 0, "\(cli.stderr)")
-        let events = try cli.stdout.split(separator: "\n").map { try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]) }
+        let events = try cli.stdout.split(separator: "\n").map {
+            try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
+        }
         #expect(events.compactMap { $0["eventID"] as? String } == history)
         let creation = try #require(events.first)
         #expect(creation["eventName"] as? String == "CreateKey")
@@ -113,13 +136,18 @@ import Testing
         #expect((creation["resources"] as? [[String: String]])?.first?["ARN"] == keys[0].arn)
         #expect(cli.stdout.hasPrefix("{\"eventID\":\""))
         let encrypt = try #require(events.first { $0["eventName"] as? String == "Encrypt" && $0["errorCode"] == nil })
-        #expect(Set(encrypt.keys) == [
-            "eventID", "eventName", "eventSource", "eventTime", "hash", "requestID", "requestParameters", "resources", "sourceIPAddress",
-            "transport", "userIdentity",
-        ])
+        #expect(
+            Set(encrypt.keys) == [
+                "eventID", "eventName", "eventSource", "eventTime", "hash", "requestID", "requestParameters",
+                "resources", "sourceIPAddress",
+                "transport", "userIdentity",
+            ])
         #expect((encrypt["requestParameters"] as? [String: Any])?["keyId"] as? String == keys[0].arn)
-        #expect(((encrypt["userIdentity"] as? [String: Any])?["accessKeyId"] as? String) == stack.adminCredentials.accessKeyID)
-        let first5 = try await CLITests.kms(["audit", "--key-arn", keys[0].arn, "--page-size", "2", "--max-items", "5"], env: stack.environment)
+        #expect(
+            ((encrypt["userIdentity"] as? [String: Any])?["accessKeyId"] as? String)
+                == stack.adminCredentials.accessKeyID)
+        let first5 = try await CLITests.kms(
+            ["audit", "--key-arn", keys[0].arn, "--page-size", "2", "--max-items", "5"], env: stack.environment)
         #expect(first5.stdout.split(separator: "\n").count == 5)
         #expect(try await CLITests.kms(["audit", "--page-size", "0"], env: stack.environment).status != 0)
         await reader.close()
@@ -148,9 +176,11 @@ import Testing
         let database = try await TestDatabase.create()
         defer { Task { await database.drop() } }
         try await database.withClient { try await Migrations.apply(on: $0, logger: Self.logger) }
-        let sparse = AuditLoad.keyARN(900_001), medium = AuditLoad.keyARN(900_002)
+        let sparse = AuditLoad.keyARN(900_001)
+        let medium = AuditLoad.keyARN(900_002)
         let written = try await AuditLoad.append(
-            database, chains: ["replica-a", "replica-b"], count: 300, maxSegment: 8, keys: 12, extra: [sparse: 0.02, medium: 0.25], seed: 16
+            database, chains: ["replica-a", "replica-b"], count: 300, maxSegment: 8, keys: 12,
+            extra: [sparse: 0.02, medium: 0.25], seed: 16
         )
         let times = written.map(\.entry.time)
         let filters: [AuditStore.Filter] = [

@@ -48,7 +48,8 @@ struct AuditLoad {
             let store = AuditStore(client: client, logger: Logger(label: "test"))
             var heads: [AuditStore.Head] = []
             for chain in chains { heads.append(try await store.head(of: chain)) }
-            var made = 0, segments = 0
+            var made = 0
+            var segments = 0
             while made < count {
                 let size = min(count - made, Int.random(in: 1...maxSegment, using: &random))
                 let which = segments % chains.count
@@ -61,23 +62,33 @@ struct AuditLoad {
                     let operation = operations.randomElement(using: &random)!
                     var arns = [keyARN(Int.random(in: 0..<keys, using: &random))]
                     if operation == "ReEncrypt" { arns.append(keyARN(Int.random(in: 0..<keys, using: &random))) }
-                    for (arn, share) in extraKeys where Double.random(in: 0..<1, using: &random) < share { arns.insert(arn, at: 0) }
+                    for (arn, share) in extraKeys where Double.random(in: 0..<1, using: &random) < share {
+                        arns.insert(arn, at: 0)
+                    }
                     let failed = Int.random(in: 0..<50, using: &random) == 0
                     let entry = AuditEntry(
-                        time: Date(timeIntervalSince1970: Double(start + Int64(written.count + batch.count) * 1000) / 1_000_000),
+                        time: Date(
+                            timeIntervalSince1970: Double(start + Int64(written.count + batch.count) * 1000) / 1_000_000
+                        ),
                         requestID: UUID(uuid: Self.uuid(&random)).uuidString.lowercased(),
-                        principalARN: principals.randomElement(using: &random)!, accessKeyID: "AKIAEXAMPLE000000001", sourceIP: "10.0.0.7",
+                        principalARN: principals.randomElement(using: &random)!, accessKeyID: "AKIAEXAMPLE000000001",
+                        sourceIP: "10.0.0.7",
                         transport: "binary", operation: operation, keyARNs: arns, alias: nil,
-                        encryptionContext: operation == "DescribeKey" ? nil : ["app": "load", "tenant": "t\(Int.random(in: 0..<9, using: &random))"],
+                        encryptionContext: operation == "DescribeKey"
+                            ? nil : ["app": "load", "tenant": "t\(Int.random(in: 0..<9, using: &random))"],
                         grantID: nil, errorCode: failed ? "AccessDeniedException" : nil
                     )
                     let sequence = head.sequence + 1
                     let hash = AuditChain.hash(sequence: sequence, entry: entry, previous: head.hash)
-                    batch.append(AuditRecord(chain: chain, sequence: sequence, entry: entry, previousHash: head.hash, hash: hash))
+                    batch.append(
+                        AuditRecord(chain: chain, sequence: sequence, entry: entry, previousHash: head.hash, hash: hash)
+                    )
                     head.sequence = sequence
                     head.hash = hash
                 }
-                guard try await store.append(batch, expecting: expected) else { throw StoreError.invalid("the synthetic chain \(chain) moved") }
+                guard try await store.append(batch, expecting: expected) else {
+                    throw StoreError.invalid("the synthetic chain \(chain) moved")
+                }
                 heads[which] = head
                 written += batch
                 made += size
@@ -87,9 +98,14 @@ struct AuditLoad {
     }
 
     private static func uuid(_ random: inout Random) -> uuid_t {
-        let a = random.next(), b = random.next()
+        let a = random.next()
+        let b = random.next()
         func byte(_ value: UInt64, _ index: Int) -> UInt8 { UInt8(truncatingIfNeeded: value >> (8 * index)) }
-        return (byte(a, 0), byte(a, 1), byte(a, 2), byte(a, 3), byte(a, 4), byte(a, 5), 0x40 | (byte(a, 6) & 0x0F), byte(a, 7),
-                0x80 | (byte(b, 0) & 0x3F), byte(b, 1), byte(b, 2), byte(b, 3), byte(b, 4), byte(b, 5), byte(b, 6), byte(b, 7))
+        return (
+            byte(a, 0), byte(a, 1), byte(a, 2), byte(a, 3), byte(a, 4), byte(a, 5), 0x40 | (byte(a, 6) & 0x0F),
+            byte(a, 7),
+            0x80 | (byte(b, 0) & 0x3F), byte(b, 1), byte(b, 2), byte(b, 3), byte(b, 4), byte(b, 5), byte(b, 6),
+            byte(b, 7)
+        )
     }
 }

@@ -13,8 +13,10 @@ import Testing
 
     static func entry(_ operation: String = "Encrypt") -> AuditEntry {
         AuditEntry(
-            time: Date(timeIntervalSince1970: 0), requestID: "r", principalARN: "arn:aws:iam::111122223333:root", accessKeyID: nil,
-            sourceIP: nil, transport: "binary", operation: operation, keyARNs: [], alias: nil, encryptionContext: nil, grantID: nil,
+            time: Date(timeIntervalSince1970: 0), requestID: "r", principalARN: "arn:aws:iam::111122223333:root",
+            accessKeyID: nil,
+            sourceIP: nil, transport: "binary", operation: operation, keyARNs: [], alias: nil, encryptionContext: nil,
+            grantID: nil,
             errorCode: nil
         )
     }
@@ -27,7 +29,10 @@ import Testing
         let answer = Task { () -> String in
             do {
                 try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
-                    handOut.yield(AuditLog.Waiter(Self.entry(), pending: nil, continuation, enqueued: enqueued, requestDeadline: requestDeadline))
+                    handOut.yield(
+                        AuditLog.Waiter(
+                            Self.entry(), pending: nil, continuation, enqueued: enqueued,
+                            requestDeadline: requestDeadline))
                 }
                 return "ok"
             } catch {
@@ -51,7 +56,9 @@ import Testing
         #expect(tick.late.count == 1 && tick.late.first === waiter)
         #expect(tick.began != nil, "the outage begins with the first late record")
         #expect(state.refusing, "new requests are refused while the late record is still to be written")
-        for late in tick.late { late.resume(failing: KMSError.Code.internalFailure.rawValue, error: AuditLog.TimedOut()) }
+        for late in tick.late {
+            late.resume(failing: KMSError.Code.internalFailure.rawValue, error: AuditLog.TimedOut())
+        }
         #expect(await answer.value == "the audit record was not committed in time")
         // The record stays queued, marked as what its caller was told.
         #expect(state.queue.count == 1 && waiter.entry.errorCode == KMSError.Code.internalFailure.rawValue)
@@ -64,7 +71,8 @@ import Testing
 
     @Test func aRequestWhoseOwnTimeIsOverIsAnsweredWithoutAnOutage() async {
         var state = AuditLog.State()
-        let (early, earlyAnswer) = await Self.waitingRequest(enqueued: Self.t0, requestDeadline: Self.t0 + .milliseconds(300))
+        let (early, earlyAnswer) = await Self.waitingRequest(
+            enqueued: Self.t0, requestDeadline: Self.t0 + .milliseconds(300))
         let (other, _) = await Self.waitingRequest(enqueued: Self.t0, requestDeadline: nil)
         state.queue = [other, early]
         var tick = state.tick(now: Self.t0 + .milliseconds(299), Self.timing)
@@ -72,10 +80,14 @@ import Testing
         tick = state.tick(now: Self.t0 + .milliseconds(300), Self.timing)
         #expect(tick.late.count == 1 && tick.late.first === early, "found behind a request still in time")
         #expect(tick.began == nil && state.outage == nil, "a request out of time is no outage of the log")
-        for late in tick.late { late.resume(failing: KMSError.Code.internalFailure.rawValue, error: AuditLog.TimedOut()) }
+        for late in tick.late {
+            late.resume(failing: KMSError.Code.internalFailure.rawValue, error: AuditLog.TimedOut())
+        }
         #expect(await earlyAnswer.value == "the audit record was not committed in time")
         tick = state.tick(now: Self.t0 + .milliseconds(1001), Self.timing)
-        #expect(tick.late.count == 1 && tick.late.first === other && tick.began != nil, "the log's own timeout still makes one")
+        #expect(
+            tick.late.count == 1 && tick.late.first === other && tick.began != nil,
+            "the log's own timeout still makes one")
         other.resume()
     }
 
@@ -120,8 +132,12 @@ import Testing
         #expect(tick.leaseOverdue && tick.abandoned.count == 1 && tick.abandoned.first === waiter)
         #expect(tick.late.isEmpty, "its own record is not late yet: it is answered as abandoned")
         #expect(tick.began != nil && state.outage?.failedWrites == 1)
-        #expect(state.generation == generation + 1 && !state.flushing && state.writing.isEmpty && state.queue.first === waiter)
-        for abandoned in tick.abandoned { abandoned.resume(failing: KMSError.Code.internalFailure.rawValue, error: AuditLog.TimedOut()) }
+        #expect(
+            state.generation == generation + 1 && !state.flushing && state.writing.isEmpty
+                && state.queue.first === waiter)
+        for abandoned in tick.abandoned {
+            abandoned.resume(failing: KMSError.Code.internalFailure.rawValue, error: AuditLog.TimedOut())
+        }
         #expect(await answer.value == "the audit record was not committed in time")
         tick = state.tick(now: Self.t0 + .milliseconds(1050), Self.timing)
         #expect(!tick.startWriter && !tick.leaseOverdue)
@@ -139,8 +155,9 @@ import Testing
 
         let began = state.failed([first], cause: "disk full", now: Self.t0)
         #expect(began, "the first failure begins the outage")
-        #expect(state.queue.map(ObjectIdentifier.init) == [ObjectIdentifier(first), ObjectIdentifier(second)],
-                "the failed batch goes back to the head of the queue, in order")
+        #expect(
+            state.queue.map(ObjectIdentifier.init) == [ObjectIdentifier(first), ObjectIdentifier(second)],
+            "the failed batch goes back to the head of the queue, in order")
         #expect(state.writing.isEmpty && !state.flushing && state.retryAt == Self.t0 + .milliseconds(100))
 
         // Each failure doubles the wait, up to two seconds; only the first begins an outage.
@@ -152,7 +169,11 @@ import Testing
             #expect(!began)
             waits.append(state.retryAt! - now)
         }
-        #expect(waits == [.milliseconds(200), .milliseconds(400), .milliseconds(800), .milliseconds(1600), .seconds(2), .seconds(2)])
+        #expect(
+            waits == [
+                .milliseconds(200), .milliseconds(400), .milliseconds(800), .milliseconds(1600), .seconds(2),
+                .seconds(2),
+            ])
         #expect(state.outage?.failedWrites == 7 && state.outage?.cause == "disk full")
 
         var tick = state.tick(now: state.retryAt! - .milliseconds(1), Self.timing)
@@ -202,11 +223,14 @@ import Testing
         #expect(!state.checkpointDue(now: Self.t0 + .milliseconds(99), Self.timing))
         #expect(state.checkpointDue(now: Self.t0 + .milliseconds(100), Self.timing))
         state.checkpointRetry = Self.t0 + .seconds(1)
-        #expect(!state.checkpointDue(now: Self.t0 + .milliseconds(500), Self.timing), "kms-cryptod failed one: not before the retry")
+        #expect(
+            !state.checkpointDue(now: Self.t0 + .milliseconds(500), Self.timing),
+            "kms-cryptod failed one: not before the retry")
         #expect(state.checkpointDue(now: Self.t0 + .seconds(1), Self.timing))
         state.checkpointRetry = nil
         state.closing = true
-        #expect(state.checkpointDue(now: Self.t0 + .milliseconds(1), Self.timing), "kmsd stopping: every batch brings one")
+        #expect(
+            state.checkpointDue(now: Self.t0 + .milliseconds(1), Self.timing), "kmsd stopping: every batch brings one")
     }
 
     @Test func anIdleHeadIsCheckpointedOnceItsIntervalIsOver() {
@@ -220,6 +244,8 @@ import Testing
         #expect(state.idleCheckpointDue(now: Self.t0 + .milliseconds(10), Self.timing) == Self.t0 + .milliseconds(100))
         #expect(state.idleCheckpointDue(now: Self.t0 + .milliseconds(300), Self.timing) == Self.t0 + .milliseconds(300))
         state.checkpointRetry = Self.t0 + .seconds(1)
-        #expect(state.idleCheckpointDue(now: Self.t0 + .seconds(2), Self.timing) == nil, "after a failure the next batch tries again")
+        #expect(
+            state.idleCheckpointDue(now: Self.t0 + .seconds(2), Self.timing) == nil,
+            "after a failure the next batch tries again")
     }
 }

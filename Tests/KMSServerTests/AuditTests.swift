@@ -17,7 +17,9 @@ import Testing
         let stopped = Atomic<Bool>(false)
     }
 
-    static func records(_ kms: KMSClient, _ configure: (inout AdminListAuditRecordsRequest) -> Void = { _ in }) async throws -> [AdminAuditRecord] {
+    static func records(_ kms: KMSClient, _ configure: (inout AdminListAuditRecordsRequest) -> Void = { _ in })
+        async throws -> [AdminAuditRecord]
+    {
         var request = AdminListAuditRecordsRequest()
         request.limit = 1000
         configure(&request)
@@ -29,7 +31,9 @@ import Testing
     }
 
     /// Verifies `maxRecords` at a time, following the markers as `kms audit verify` does.
-    static func verify(_ kms: KMSClient, maxRecords: Int64) async throws -> (result: AdminVerifyAuditLogResponse, calls: Int) {
+    static func verify(_ kms: KMSClient, maxRecords: Int64) async throws -> (
+        result: AdminVerifyAuditLogResponse, calls: Int
+    ) {
         var request = AdminVerifyAuditLogRequest()
         request.maxRecords = maxRecords
         var calls = 0
@@ -43,7 +47,9 @@ import Testing
 
     static func sql(_ stack: KMSStack, _ statements: [String]) async throws {
         try await stack.database.withClient { client in
-            for statement in statements { try await client.query(PostgresQuery(unsafeSQL: statement), logger: Logger(label: "test")) }
+            for statement in statements {
+                try await client.query(PostgresQuery(unsafeSQL: statement), logger: Logger(label: "test"))
+            }
         }
     }
 
@@ -54,7 +60,9 @@ import Testing
         try await kms.createAlias("alias/audited", key.keyID)
         let blob = try await kms.encrypt("alias/audited", [1, 2, 3], context: ["purpose": "audit-test"])
         let (readerARN, reader) = try await stack.principal("reader", type: "role")
-        #expect(await code { _ = try await reader.decrypt(blob, context: ["purpose": "audit-test"]) } == "AccessDeniedException")
+        #expect(
+            await code { _ = try await reader.decrypt(blob, context: ["purpose": "audit-test"]) }
+                == "AccessDeniedException")
         var grant = KMSCreateGrantRequest()
         grant.keyID = key.keyID
         grant.granteePrincipal = readerARN
@@ -63,7 +71,9 @@ import Testing
         var decrypt = KMSDecryptRequest()
         decrypt.ciphertextBlob = blob
         decrypt.encryptionContext = ["purpose": "audit-test"]
-        decrypt.grantTokens = [try await kms.call(KMSMethod.listGrants, .with { $0.keyID = key.keyID }).grants[0].grantID]
+        decrypt.grantTokens = [
+            try await kms.call(KMSMethod.listGrants, .with { $0.keyID = key.keyID }).grants[0].grantID
+        ]
         _ = try? await reader.call(KMSMethod.decrypt, decrypt)
 
         let records = try await Self.records(kms) { $0.keyArn = key.arn }
@@ -87,19 +97,24 @@ import Testing
         let all = try await Self.records(kms)
         #expect(Set(all.map(\.requestID)).count == all.count)
         #expect(all.allSatisfy { UUID(uuidString: $0.requestID) != nil && $0.requestID == $0.requestID.lowercased() })
-        #expect(all.filter { $0.transport == "binary" }.allSatisfy { Array($0.requestID)[14] == "8" && "89ab".contains(Array($0.requestID)[19]) })
+        #expect(
+            all.filter { $0.transport == "binary" }.allSatisfy {
+                Array($0.requestID)[14] == "8" && "89ab".contains(Array($0.requestID)[19])
+            })
         let denied = try await Self.records(kms) { $0.errorCode = "AccessDeniedException" }
         #expect(denied.count == 1)
         #expect(try await Self.verify(kms).intact)
         await stack.stop()
     }
 
-    static let storedSegments = "SELECT chain_id, first_seq, records FROM kms_audit_segments ORDER BY chain_id, first_seq"
+    static let storedSegments =
+        "SELECT chain_id, first_seq, records FROM kms_audit_segments ORDER BY chain_id, first_seq"
 
     /// Every stored record, read behind the service's back.
     static func storedRecords(_ stack: KMSStack) async throws -> [AuditRecord] {
         try await stack.database.withClient { client in
-            try await Self.decodeAll(try await client.query(PostgresQuery(unsafeSQL: Self.storedSegments), logger: Logger(label: "test")))
+            try await Self.decodeAll(
+                try await client.query(PostgresQuery(unsafeSQL: Self.storedSegments), logger: Logger(label: "test")))
         }
     }
 
@@ -117,9 +132,11 @@ import Testing
         let logger = Logger(label: "test")
         try await stack.database.withClient { client in
             try await client.withTransaction(logger: logger) { connection in
-                let rows = try await connection.query(PostgresQuery(unsafeSQL: Self.storedSegments + " FOR UPDATE"), logger: logger)
+                let rows = try await connection.query(
+                    PostgresQuery(unsafeSQL: Self.storedSegments + " FOR UPDATE"), logger: logger)
                 let records = change(try await Self.decodeAll(rows))
-                try await connection.query("ALTER TABLE kms_audit_segments DISABLE TRIGGER kms_audit_segments_append_only", logger: logger)
+                try await connection.query(
+                    "ALTER TABLE kms_audit_segments DISABLE TRIGGER kms_audit_segments_append_only", logger: logger)
                 try await connection.query("DELETE FROM kms_audit_segments", logger: logger)
                 for record in records {
                     let entry = record.entry
@@ -133,7 +150,8 @@ import Testing
                         logger: logger
                     )
                 }
-                try await connection.query("ALTER TABLE kms_audit_segments ENABLE TRIGGER kms_audit_segments_append_only", logger: logger)
+                try await connection.query(
+                    "ALTER TABLE kms_audit_segments ENABLE TRIGGER kms_audit_segments_append_only", logger: logger)
             }
         }
     }
@@ -161,7 +179,8 @@ import Testing
         #expect(result.reason.contains("edited"))
         // The same, found by a walk made of many calls.
         let paged = try await Self.verify(kms, maxRecords: 1)
-        #expect(!paged.result.intact && paged.result.firstBrokenSequence == 3 && paged.calls >= 3, "\(paged.result.reason)")
+        #expect(
+            !paged.result.intact && paged.result.firstBrokenSequence == 3 && paged.calls >= 3, "\(paged.result.reason)")
         try await Self.tamper(stack, restore)
         #expect(try await Self.verify(kms).intact)
         // Two records swapped.
@@ -191,16 +210,24 @@ import Testing
         try await Self.tamper(stack) { records in (whole + records.filter { $0.sequence > whole.last!.sequence }) }
         #expect(try await Self.verify(kms).intact)
         // Bytes that no longer parse.
-        try await Self.sql(stack, [
-            "ALTER TABLE kms_audit_segments DISABLE TRIGGER kms_audit_segments_append_only",
-            "UPDATE kms_audit_segments SET records = '\\x0100' WHERE first_seq = 4",
-            "ALTER TABLE kms_audit_segments ENABLE TRIGGER kms_audit_segments_append_only",
-        ])
+        try await Self.sql(
+            stack,
+            [
+                "ALTER TABLE kms_audit_segments DISABLE TRIGGER kms_audit_segments_append_only",
+                "UPDATE kms_audit_segments SET records = '\\x0100' WHERE first_seq = 4",
+                "ALTER TABLE kms_audit_segments ENABLE TRIGGER kms_audit_segments_append_only",
+            ])
         result = try await Self.verify(kms)
-        #expect(!result.intact && result.firstBrokenSequence == 4 && result.reason.contains("cannot be read"), "\(result.reason)")
+        #expect(
+            !result.intact && result.firstBrokenSequence == 4 && result.reason.contains("cannot be read"),
+            "\(result.reason)")
         // And the service itself cannot change history.
-        await #expect(throws: (any Error).self) { try await Self.sql(stack, ["DELETE FROM kms_audit_segments WHERE first_seq = 5"]) }
-        await #expect(throws: (any Error).self) { try await Self.sql(stack, ["UPDATE kms_audit_segments SET records = '\\x01'"]) }
+        await #expect(throws: (any Error).self) {
+            try await Self.sql(stack, ["DELETE FROM kms_audit_segments WHERE first_seq = 5"])
+        }
+        await #expect(throws: (any Error).self) {
+            try await Self.sql(stack, ["UPDATE kms_audit_segments SET records = '\\x01'"])
+        }
         await stack.stop()
     }
 
@@ -210,7 +237,10 @@ import Testing
         let stack = try await KMSStack.start(kmsdArguments: ["--audit-chain", "replica-a"])
         let second = try await stack.secondKMSD(arguments: ["--audit-chain", "replica-b"])
         let third = try await stack.secondKMSD(arguments: ["--audit-chain", "replica-b"])
-        let clients = [stack.client, try second.client(credentials: stack.adminCredentials), try third.client(credentials: stack.adminCredentials)]
+        let clients = [
+            stack.client, try second.client(credentials: stack.adminCredentials),
+            try third.client(credentials: stack.adminCredentials),
+        ]
         let key = try await stack.client.createKey()
         try await withThrowingTaskGroup(of: Void.self) { group in
             for client in clients {
@@ -243,10 +273,18 @@ import Testing
         // In calls of 50 records: the same totals, and every marker resumes where the last call stopped.
         let paged = try await Self.verify(stack.client, maxRecords: 50)
         #expect(paged.result.intact && paged.calls >= 3, "\(paged.result.reason)")
-        #expect(paged.result.chainsChecked == verified.chainsChecked && paged.result.recordsChecked >= verified.recordsChecked)
-        #expect(await code { _ = try await stack.client.call(AdminMethod.verifyAuditLog, .with { $0.marker = "v1/replica-a/1/2/zz/0/0" }) } == "InvalidMarkerException")
+        #expect(
+            paged.result.chainsChecked == verified.chainsChecked
+                && paged.result.recordsChecked >= verified.recordsChecked)
+        #expect(
+            await code {
+                _ = try await stack.client.call(
+                    AdminMethod.verifyAuditLog, .with { $0.marker = "v1/replica-a/1/2/zz/0/0" })
+            } == "InvalidMarkerException")
         // A marker that no listing returned.
-        #expect(await code { _ = try await stack.client.call(AdminMethod.listAuditRecords, .with { $0.marker = "12" }) } == "InvalidMarkerException")
+        #expect(
+            await code { _ = try await stack.client.call(AdminMethod.listAuditRecords, .with { $0.marker = "12" }) }
+                == "InvalidMarkerException")
         for client in clients.dropFirst() { await client.close() }
         await second.stop()
         await third.stop()
@@ -281,11 +319,16 @@ import Testing
             if !answered { try await Task.sleep(for: .milliseconds(100)) }
         }
         #expect(answered)
-        let encrypts = try await Self.records(stack.client) { $0.keyArn = key.arn; $0.operation = "Encrypt" }
+        let encrypts = try await Self.records(stack.client) {
+            $0.keyArn = key.arn
+            $0.operation = "Encrypt"
+        }
         // [1] and [3] answered; [2] (and any try of [3] that ran before the log could take its
         // record) recorded as what its caller was told.
         // A record whose commit was under way when its caller was answered may say success.
-        #expect(encrypts.count >= 3 && encrypts.first?.errorCode == "" && encrypts.last?.errorCode == "", "\(encrypts.map(\.errorCode))")
+        #expect(
+            encrypts.count >= 3 && encrypts.first?.errorCode == "" && encrypts.last?.errorCode == "",
+            "\(encrypts.map(\.errorCode))")
         #expect(try await Self.verify(stack.client).intact)
         await once.close()
         await stack.stop()
@@ -330,7 +373,9 @@ import Testing
             request.limit = 1000
             request.marker = marker
             let page = try await reader.call(AdminMethod.listAuditRecords, request)
-            for record in page.records where record.errorCode.isEmpty { logged.insert(record.encryptionContext["n"] ?? "") }
+            for record in page.records where record.errorCode.isEmpty {
+                logged.insert(record.encryptionContext["n"] ?? "")
+            }
             marker = page.nextMarker
         } while !marker.isEmpty
         let missing = acked.filter { !logged.contains(String($0)) }
@@ -401,7 +446,12 @@ import Testing
         for _ in 0..<3 { _ = try await kms.call(KMSMethod.rotateKeyOnDemand, .with { $0.keyID = rotated.keyID }) }
         let doomed = try await kms.createKey("doomed")
         try await Task.sleep(for: .seconds(1))
-        _ = try await kms.call(KMSMethod.scheduleKeyDeletion, .with { $0.keyID = doomed.keyID; $0.pendingWindowInDays = 7 })
+        _ = try await kms.call(
+            KMSMethod.scheduleKeyDeletion,
+            .with {
+                $0.keyID = doomed.keyID
+                $0.pendingWindowInDays = 7
+            })
         let usage = try await kms.call(AdminMethod.getUsage, AdminGetUsageRequest())
         let pending = try #require(usage.keys.first { $0.keyArn == doomed.arn })
         let hoursBefore = pending.hours
@@ -411,17 +461,26 @@ import Testing
         // rotations aside), never 3, however slowly the machine ran the rotations.
         var ahead = AdminGetUsageRequest()
         ahead.endTime = .init(date: Date().addingTimeInterval(3600))
-        let rotatedCharge = try #require(try await kms.call(AdminMethod.getUsage, ahead).keys.first { $0.keyArn == rotated.arn })
+        let rotatedCharge = try #require(
+            try await kms.call(AdminMethod.getUsage, ahead).keys.first { $0.keyArn == rotated.arn })
         #expect(rotatedCharge.hours > 1 && rotatedCharge.hours < 1.1)
-        #expect(rotatedCharge.rotatedMaterialHours > 1.9 && rotatedCharge.rotatedMaterialHours <= 2 * rotatedCharge.hours + 1e-9)
+        #expect(
+            rotatedCharge.rotatedMaterialHours > 1.9
+                && rotatedCharge.rotatedMaterialHours <= 2 * rotatedCharge.hours + 1e-9)
 
         // The window passes (behind the service's back; a zero window keeps the scheduling time) and
         // the reaper deletes the key.
-        try await AuditTests.sql(stack, ["UPDATE kms_keys SET deletion_date = now() - interval '1 second', pending_window_days = 0 WHERE key_id = '\(doomed.keyID)'"])
+        try await AuditTests.sql(
+            stack,
+            [
+                "UPDATE kms_keys SET deletion_date = now() - interval '1 second', pending_window_days = 0 WHERE key_id = '\(doomed.keyID)'"
+            ])
         var deleted: AdminKeyCharge?
         for _ in 0..<40 where deleted == nil {
             try await Task.sleep(for: .milliseconds(250))
-            deleted = try await kms.call(AdminMethod.getUsage, AdminGetUsageRequest()).keys.first { $0.keyArn == doomed.arn && $0.deleted }
+            deleted = try await kms.call(AdminMethod.getUsage, AdminGetUsageRequest()).keys.first {
+                $0.keyArn == doomed.arn && $0.deleted
+            }
         }
         let charge = try #require(deleted)
         #expect(charge.cost > 0)
@@ -434,16 +493,23 @@ import Testing
 /// trips, cache hits and audit batches.
 @Suite struct MetricsTests {
     static func freePort() async throws -> Int {
-        let run = try await runChildProcess(URL(fileURLWithPath: "/usr/bin/env"), [
-            "python3", "-c", "import socket; s=socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])",
-        ])
+        let run = try await runChildProcess(
+            URL(fileURLWithPath: "/usr/bin/env"),
+            [
+                "python3", "-c",
+                "import socket; s=socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])",
+            ])
         return Int(run.stdoutText.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
     }
 
     static func scrape(_ port: Int) async throws -> String {
-        try await runChildProcess(URL(fileURLWithPath: "/usr/bin/env"), [
-            "python3", "-c", "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:\(port)/metrics').read().decode())",
-        ]).stdoutText
+        try await runChildProcess(
+            URL(fileURLWithPath: "/usr/bin/env"),
+            [
+                "python3", "-c",
+                "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:\(port)/metrics').read().decode())",
+            ]
+        ).stdoutText
     }
 
     @Test func prometheusSeesRequestsLatencyCacheAndAudit() async throws {
@@ -460,9 +526,13 @@ import Testing
         #expect(text.contains(#"kms_cache_lookups_total{result="hit"}"#))
         #expect(text.contains("kms_audit_commit_duration_seconds_count"))
         // Buckets fine enough for sub-millisecond requests and commits, and for batch sizes.
-        #expect(text.contains(#"kms_request_duration_seconds_bucket{operation="Encrypt",le="0.0005"}"#), "\(text.prefix(4000))")
+        #expect(
+            text.contains(#"kms_request_duration_seconds_bucket{operation="Encrypt",le="0.0005"}"#),
+            "\(text.prefix(4000))")
         #expect(text.contains(#"kms_audit_commit_duration_seconds_bucket{le="0.0001"}"#))
-        #expect(text.contains(#"kms_audit_batch_records_bucket{le="1.0"}"#) || text.contains(#"kms_audit_batch_records_bucket{le="1"}"#))
+        #expect(
+            text.contains(#"kms_audit_batch_records_bucket{le="1.0"}"#)
+                || text.contains(#"kms_audit_batch_records_bucket{le="1"}"#))
         // The test's kmsd has 6 database connections; key loads went through them.
         #expect(text.contains("kms_database_pool_connections 6"))
         #expect(text.contains("kms_database_call_duration_seconds_count"))

@@ -18,7 +18,8 @@ import Testing
     static func address(_ stack: KMSStack) throws -> SocketAddress {
         let endpoint = stack.kmsd.endpoint
         let colon = endpoint.lastIndex(of: ":")!
-        return try SocketAddress(ipAddress: String(endpoint[..<colon]), port: Int(endpoint[endpoint.index(after: colon)...])!)
+        return try SocketAddress(
+            ipAddress: String(endpoint[..<colon]), port: Int(endpoint[endpoint.index(after: colon)...])!)
     }
 
     /// Connects answering the challenge with `answer`; the error code of a refusal, or nil.
@@ -35,18 +36,24 @@ import Testing
     @Test func wrongKeysWrongSecretsReplaysAndSilenceAreRefused() async throws {
         let stack = try await KMSStack.start()
         let admin = stack.adminCredentials
-        let good: RPCClientHandshake = { KMSCredentials(accessKeyID: admin.accessKeyID, secretAccessKey: admin.secretAccessKey).answer($0) }
+        let good: RPCClientHandshake = {
+            KMSCredentials(accessKeyID: admin.accessKeyID, secretAccessKey: admin.secretAccessKey).answer($0)
+        }
         #expect(try await Self.handshake(stack, good) == nil)
 
         // An access key id nobody has.
-        #expect(try await Self.handshake(stack) { challenge in
-            KMSCredentials(accessKeyID: "AKIAUNKNOWNUNKNOWN12", secretAccessKey: admin.secretAccessKey).answer(challenge)
-        } == "UnrecognizedClientException")
+        #expect(
+            try await Self.handshake(stack) { challenge in
+                KMSCredentials(accessKeyID: "AKIAUNKNOWNUNKNOWN12", secretAccessKey: admin.secretAccessKey).answer(
+                    challenge)
+            } == "UnrecognizedClientException")
         // Refused again (from memory now, without a query), until an admin imports a key under
         // that very id: then it works at once (the change clears what was remembered).
-        #expect(try await Self.handshake(stack) { challenge in
-            KMSCredentials(accessKeyID: "AKIAUNKNOWNUNKNOWN12", secretAccessKey: admin.secretAccessKey).answer(challenge)
-        } == "UnrecognizedClientException")
+        #expect(
+            try await Self.handshake(stack) { challenge in
+                KMSCredentials(accessKeyID: "AKIAUNKNOWNUNKNOWN12", secretAccessKey: admin.secretAccessKey).answer(
+                    challenge)
+            } == "UnrecognizedClientException")
         var importKey = AdminCreateAccessKeyRequest()
         importKey.principalArn = "arn:aws:iam::111122223333:user/admin"
         importKey.accessKeyID = "AKIAUNKNOWNUNKNOWN12"
@@ -55,16 +62,19 @@ import Testing
         var accepted: String? = "not tried"
         for _ in 0..<40 {
             accepted = try await Self.handshake(stack) { challenge in
-                KMSCredentials(accessKeyID: "AKIAUNKNOWNUNKNOWN12", secretAccessKey: "imported-secret-0123456789").answer(challenge)
+                KMSCredentials(accessKeyID: "AKIAUNKNOWNUNKNOWN12", secretAccessKey: "imported-secret-0123456789")
+                    .answer(challenge)
             }
             if accepted == nil { break }
             try await Task.sleep(for: .milliseconds(50))
         }
         #expect(accepted == nil)
         // The right id with a wrong secret.
-        #expect(try await Self.handshake(stack) { challenge in
-            KMSCredentials(accessKeyID: admin.accessKeyID, secretAccessKey: "not-the-secret-at-all-000").answer(challenge)
-        } == "InvalidSignatureException")
+        #expect(
+            try await Self.handshake(stack) { challenge in
+                KMSCredentials(accessKeyID: admin.accessKeyID, secretAccessKey: "not-the-secret-at-all-000").answer(
+                    challenge)
+            } == "InvalidSignatureException")
         // A proof recorded on one connection, replayed on the next: its challenge differs.
         let recorder = Recorder()
         let first = try await RPCClientConnection.connect(to: try Self.address(stack)) { challenge in
@@ -92,9 +102,12 @@ import Testing
 
     @Test func aDeactivatedKeyIsRefusedAtOnceAndTheCLIReadsProfiles() async throws {
         let stack = try await KMSStack.start()
-        let (arn, client) = try await stack.principal("app", policies: [
-            "use": #"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms:GenerateRandom","Resource":"*"}]}"#,
-        ])
+        let (arn, client) = try await stack.principal(
+            "app",
+            policies: [
+                "use":
+                    #"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms:GenerateRandom","Resource":"*"}]}"#
+            ])
         var random = KMSGenerateRandomRequest()
         random.numberOfBytes = 4
         #expect(try await client.call(KMSMethod.generateRandom, random).plaintext.count == 4)
@@ -104,7 +117,8 @@ import Testing
 
         var list = AdminListAccessKeysRequest()
         list.principalArn = arn
-        let keyID = try #require(try await stack.client.call(AdminMethod.listAccessKeys, list).accessKeys.first?.accessKeyID)
+        let keyID = try #require(
+            try await stack.client.call(AdminMethod.listAccessKeys, list).accessKeys.first?.accessKeyID)
         var update = AdminUpdateAccessKeyRequest()
         update.accessKeyID = keyID
         update.status = "Inactive"
@@ -118,29 +132,35 @@ import Testing
         }
         #expect(refused == "UnrecognizedClientException")
         // ...and a new connection is refused at the handshake.
-        let fresh = try stack.kmsd.client(credentials: KMSCredentials(accessKeyID: keyID, secretAccessKey: "unused-the-key-is-inactive")) { $0.maxAttempts = 1 }
-        #expect(await code { _ = try await fresh.call(KMSMethod.generateRandom, random) } == "UnrecognizedClientException")
+        let fresh = try stack.kmsd.client(
+            credentials: KMSCredentials(accessKeyID: keyID, secretAccessKey: "unused-the-key-is-inactive")
+        ) { $0.maxAttempts = 1 }
+        #expect(
+            await code { _ = try await fresh.call(KMSMethod.generateRandom, random) } == "UnrecognizedClientException")
         // A non-admin cannot use the admin service.
         let (_, other) = try await stack.principal("other")
-        #expect(await code { _ = try await other.call(AdminMethod.listAccounts, AdminListAccountsRequest()) } == "AccessDeniedException")
+        #expect(
+            await code { _ = try await other.call(AdminMethod.listAccounts, AdminListAccountsRequest()) }
+                == "AccessDeniedException")
 
         // The CLI finds credentials in a shared credentials file profile, as the aws CLI does.
         let file = stack.worker.directory.appendingPathComponent("credentials")
         try """
-            [default]
-            aws_access_key_id = AKIANOTVALIDNOTVALID
-            aws_secret_access_key = nope-nope-nope-nope
+        [default]
+        aws_access_key_id = AKIANOTVALIDNOTVALID
+        aws_secret_access_key = nope-nope-nope-nope
 
-            [ops]
-            aws_access_key_id = \(stack.adminCredentials.accessKeyID)
-            aws_secret_access_key = \(stack.adminCredentials.secretAccessKey)
-            """.write(to: file, atomically: true, encoding: .utf8)
+        [ops]
+        aws_access_key_id = \(stack.adminCredentials.accessKeyID)
+        aws_secret_access_key = \(stack.adminCredentials.secretAccessKey)
+        """.write(to: file, atomically: true, encoding: .utf8)
         var env = ProcessInfo.processInfo.environment
         env["KMS_ENDPOINT"] = stack.kmsd.endpoint
         env["AWS_SHARED_CREDENTIALS_FILE"] = file.path
         env.removeValue(forKey: "AWS_ACCESS_KEY_ID")
         env.removeValue(forKey: "AWS_SECRET_ACCESS_KEY")
-        let who = try await CLITests.kms(["admin", "get-caller-identity", "--profile", "ops", "--query", "Arn", "--output", "text"], env: env)
+        let who = try await CLITests.kms(
+            ["admin", "get-caller-identity", "--profile", "ops", "--query", "Arn", "--output", "text"], env: env)
         #expect(who.status == 0, "\(who.stderr)")
         #expect(who.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "arn:aws:iam::111122223333:user/admin")
         let denied = try await CLITests.kms(["list-keys"], env: env)
@@ -160,7 +180,10 @@ import Testing
         #expect(identity.arn == "arn:aws:iam::111122223333:root")
         _ = try await anonymous.createKey("dev")
         // Credentials, when given, are still checked.
-        let wrong = try stack.kmsd.client(credentials: KMSCredentials(accessKeyID: stack.adminCredentials.accessKeyID, secretAccessKey: "wrong-wrong-wrong-wrong")) {
+        let wrong = try stack.kmsd.client(
+            credentials: KMSCredentials(
+                accessKeyID: stack.adminCredentials.accessKeyID, secretAccessKey: "wrong-wrong-wrong-wrong")
+        ) {
             $0.maxAttempts = 1
         }
         #expect(await code { _ = try await wrong.callerIdentity() } == "InvalidSignatureException")

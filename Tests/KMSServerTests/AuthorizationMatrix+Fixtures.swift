@@ -40,7 +40,9 @@ extension MatrixWorld {
     /// Makes `row`'s key in `state`, with an alias when `aliased`, and the resources `cells`
     /// consume; grants for the grantee (the row's operations, or DescribeKey when no grant can
     /// allow it) and the other grantee (an operation that is not the row's).
-    func fixture(for row: MatrixRow, state: MatrixState, cells: [MatrixCell], aliased: Bool) async throws -> MatrixFixture {
+    func fixture(for row: MatrixRow, state: MatrixState, cells: [MatrixCell], aliased: Bool) async throws
+        -> MatrixFixture
+    {
         let kind = try requireValue(row.key, "\(row.operation) is not a key operation")
         var fixture = try await self.keyWithInputs(kind)
         let granted = row.grant ?? [.describeKey]
@@ -50,12 +52,22 @@ extension MatrixWorld {
         if aliased { fixture.aliasName = "alias/m-\(row.operation)-\(state.rawValue)" }
         // Everything below only adds to the key: made concurrently.
         var jobs: [@Sendable () async throws -> (String, String)?] = [
-            { try await self.grant(keyID, to: grantee, granted); return nil },
-            { try await self.grant(keyID, to: otherGrantee, granted.contains(.describeKey) ? [.retireGrant] : [.describeKey]); return nil },
+            {
+                try await self.grant(keyID, to: grantee, granted)
+                return nil
+            },
+            {
+                try await self.grant(
+                    keyID, to: otherGrantee, granted.contains(.describeKey) ? [.retireGrant] : [.describeKey])
+                return nil
+            },
         ]
         if aliased {
             let name = fixture.aliasName
-            jobs.append { try await self.alias(name, to: keyID); return nil }
+            jobs.append {
+                try await self.alias(name, to: keyID)
+                return nil
+            }
         }
         for cell in cells {
             let slug = cell.slug
@@ -63,7 +75,10 @@ extension MatrixWorld {
             case .newAliasName:
                 fixture.resources[slug] = "alias/m-\(slug)"
             case .alias:
-                jobs.append { try await self.alias("alias/m-\(slug)", to: keyID); return (slug, "alias/m-\(slug)") }
+                jobs.append {
+                    try await self.alias("alias/m-\(slug)", to: keyID)
+                    return (slug, "alias/m-\(slug)")
+                }
             case .grantToRevoke:
                 jobs.append { (slug, try await self.grant(keyID, to: Self.grantTargetARN, [.describeKey])) }
             case .grantToRetire:
@@ -127,7 +142,8 @@ extension MatrixWorld {
             let wrappingKey = try PublicKey(spkiDER: [UInt8](answer.publicKey), spec: .rsa2048)
             let material = (0..<32).map { UInt8($0 &* 7 &+ 3) }
             fixture.importToken = answer.importToken
-            fixture.encryptedMaterial = Data(try ImportedKeyMaterial.wrap(material, algorithm: .rsaAesKeyWrapSha256, wrappingKey: wrappingKey))
+            fixture.encryptedMaterial = Data(
+                try ImportedKeyMaterial.wrap(material, algorithm: .rsaAesKeyWrapSha256, wrappingKey: wrappingKey))
             var request = KMSImportKeyMaterialRequest()
             request.keyID = fixture.keyID
             request.importToken = fixture.importToken
@@ -161,7 +177,9 @@ extension MatrixWorld {
     }
 
     /// Runs `jobs`, at most `limit` at a time; the pairs they return.
-    static func all(_ jobs: [@Sendable () async throws -> (String, String)?], limit: Int) async throws -> [(String, String)] {
+    static func all(_ jobs: [@Sendable () async throws -> (String, String)?], limit: Int) async throws -> [(
+        String, String
+    )] {
         try await withThrowingTaskGroup(of: (String, String)?.self) { group in
             var pending = jobs.makeIterator()
             for _ in 0..<limit {
@@ -179,7 +197,9 @@ extension MatrixWorld {
 
     /// A grant by the admin; returns its id.
     @discardableResult
-    func grant(_ keyID: String, to grantee: String, _ operations: [KMSGrantOperation], retiring: String? = nil) async throws -> String {
+    func grant(_ keyID: String, to grantee: String, _ operations: [KMSGrantOperation], retiring: String? = nil)
+        async throws -> String
+    {
         var request = KMSCreateGrantRequest()
         request.keyID = keyID
         request.granteePrincipal = grantee

@@ -49,10 +49,16 @@ struct MatrixStates: Sendable {
 
     static let always = MatrixStates(outcomes: [.enabled: Matrix.ok, .disabled: Matrix.ok, .pendingDeletion: Matrix.ok])
     /// Cryptographic operations, CreateGrant, Enable/DisableKeyRotation, RotateKeyOnDemand.
-    static let usable = MatrixStates(outcomes: [.enabled: Matrix.ok, .disabled: Matrix.disabled, .pendingDeletion: Matrix.invalidState])
+    static let usable = MatrixStates(outcomes: [
+        .enabled: Matrix.ok, .disabled: Matrix.disabled, .pendingDeletion: Matrix.invalidState,
+    ])
     /// Management that works on a disabled key but not on one pending deletion.
-    static let notPendingDeletion = MatrixStates(outcomes: [.enabled: Matrix.ok, .disabled: Matrix.ok, .pendingDeletion: Matrix.invalidState])
-    static let onlyPendingDeletion = MatrixStates(outcomes: [.enabled: Matrix.invalidState, .disabled: Matrix.invalidState, .pendingDeletion: Matrix.ok])
+    static let notPendingDeletion = MatrixStates(outcomes: [
+        .enabled: Matrix.ok, .disabled: Matrix.ok, .pendingDeletion: Matrix.invalidState,
+    ])
+    static let onlyPendingDeletion = MatrixStates(outcomes: [
+        .enabled: Matrix.invalidState, .disabled: Matrix.invalidState, .pendingDeletion: Matrix.ok,
+    ])
 }
 
 /// What a cell's request is built from: how it names the key, and the alias or grant the cell
@@ -105,7 +111,8 @@ struct MatrixRow: Sendable {
     init(
         _ operation: String, _ key: MatrixKeyKind?, crossAccount: Bool = false, grant: [KMSGrantOperation]? = nil,
         authority: MatrixAuthority = .key, states: MatrixStates = .always, aliases: Bool = false,
-        changesKeyState: Bool = false, serial: Bool = false, makesRSAKey: Bool = false, namesKey: Bool = true, perCell: MatrixPerCell? = nil,
+        changesKeyState: Bool = false, serial: Bool = false, makesRSAKey: Bool = false, namesKey: Bool = true,
+        perCell: MatrixPerCell? = nil,
         build: @escaping @Sendable (MatrixFixture, MatrixTarget) -> MatrixRequest
     ) {
         self.operation = operation

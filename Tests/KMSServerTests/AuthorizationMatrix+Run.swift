@@ -11,8 +11,10 @@ struct MatrixFailure: Sendable, CustomStringConvertible {
     static func ordered(_ failures: [MatrixFailure]) -> [MatrixFailure] {
         let rows = Dictionary(uniqueKeysWithValues: Matrix.rows.enumerated().map { ($1.operation, $0) })
         func key(_ cell: MatrixCell) -> (Int, Int, Int, String) {
-            (rows[cell.operation] ?? -1, cell.state.flatMap { MatrixState.allCases.firstIndex(of: $0) } ?? -1,
-             MatrixActor.allCases.firstIndex(of: cell.actor) ?? -1, cell.description)
+            (
+                rows[cell.operation] ?? -1, cell.state.flatMap { MatrixState.allCases.firstIndex(of: $0) } ?? -1,
+                MatrixActor.allCases.firstIndex(of: cell.actor) ?? -1, cell.description
+            )
         }
         return failures.sorted { key($0.cell) < key($1.cell) }
     }
@@ -43,17 +45,27 @@ extension MatrixWorld {
                 // Credentials are checked before anything is looked up (the binary protocol
                 // refuses them at the handshake, before any request), so the key's state cannot
                 // matter: one state shows them, for every operation and both protocols.
-                let actors = MatrixActor.allCases.filter { state == nil || state == .enabled || $0.credentialFailure(.awsJSON) == nil }
+                let actors = MatrixActor.allCases.filter {
+                    state == nil || state == .enabled || $0.credentialFailure(.awsJSON) == nil
+                }
                 var cells = actors.flatMap { actor in
-                    MatrixProtocol.allCases.map { MatrixCell(operation: row.operation, actor: actor, state: state, transport: $0, reference: .natural) }
+                    MatrixProtocol.allCases.map {
+                        MatrixCell(
+                            operation: row.operation, actor: actor, state: state, transport: $0, reference: .natural)
+                    }
                 }
                 if row.key != nil, row.namesKey {
                     // A reference that resolves nowhere is refused before the key's state is
                     // known, so one state shows it; the alias ARN finds the key, in every state.
                     for (actor, reference, transports) in MatrixReference.probes
                     where (row.acceptsAlias || !reference.needsAlias) && (state == .enabled || reference == .aliasARN)
-                        && (otherRegion || reference != .callerInOtherRegion) {
-                        cells += transports.map { MatrixCell(operation: row.operation, actor: actor, state: state, transport: $0, reference: reference) }
+                        && (otherRegion || reference != .callerInOtherRegion)
+                    {
+                        cells += transports.map {
+                            MatrixCell(
+                                operation: row.operation, actor: actor, state: state, transport: $0,
+                                reference: reference)
+                        }
                     }
                 }
                 groups.append(MatrixGroup(row: row, state: state, cells: cells))
@@ -66,7 +78,8 @@ extension MatrixWorld {
             default: 2
             }
         }
-        return groups.enumerated().sorted { (cost($0.element), $0.offset) < (cost($1.element), $1.offset) }.map(\.element)
+        return groups.enumerated().sorted { (cost($0.element), $0.offset) < (cost($1.element), $1.offset) }.map(
+            \.element)
     }
 
     /// Runs every group, making its key first; returns the cells that failed, and the setups
@@ -80,9 +93,12 @@ extension MatrixWorld {
             var fixture = MatrixFixture()
             if let state = group.state {
                 do {
-                    fixture = try await self.fixture(for: group.row, state: state, cells: group.cells, aliased: group.row.acceptsAlias)
+                    fixture = try await self.fixture(
+                        for: group.row, state: state, cells: group.cells, aliased: group.row.acceptsAlias)
                 } catch {
-                    setupErrors.withLock { $0.append("setting up \(group.row.operation) in \(state.rawValue): \(error)") }
+                    setupErrors.withLock {
+                        $0.append("setting up \(group.row.operation) in \(state.rawValue): \(error)")
+                    }
                     return
                 }
             }
@@ -108,7 +124,11 @@ extension MatrixWorld {
                 do {
                     try await self.restore(ready, to: group.state!)
                 } catch {
-                    setupErrors.withLock { $0.append("restoring \(group.row.operation)'s key to \(group.state!.rawValue) after \(cell): \(error)") }
+                    setupErrors.withLock {
+                        $0.append(
+                            "restoring \(group.row.operation)'s key to \(group.state!.rawValue) after \(cell): \(error)"
+                        )
+                    }
                     return
                 }
             }

@@ -78,33 +78,41 @@ extension Matrix {
         },
 
         // MARK: cryptography
-        MatrixRow("Encrypt", .symmetric, crossAccount: true, grant: [.encrypt], states: .usable, aliases: true) { _, target in
+        MatrixRow("Encrypt", .symmetric, crossAccount: true, grant: [.encrypt], states: .usable, aliases: true) {
+            _, target in
             var request = KMSEncryptRequest()
             request.keyID = target.key
             request.plaintext = Matrix.message
             return MatrixRequest(KMSMethod.encrypt, request)
         },
-        MatrixRow("Decrypt", .symmetric, crossAccount: true, grant: [.decrypt], states: .usable, aliases: true) { fixture, target in
+        MatrixRow("Decrypt", .symmetric, crossAccount: true, grant: [.decrypt], states: .usable, aliases: true) {
+            fixture, target in
             var request = KMSDecryptRequest()
             request.ciphertextBlob = fixture.ciphertext
             request.keyID = target.key
             return MatrixRequest(KMSMethod.decrypt, request)
         },
-        MatrixRow("ReEncrypt", .symmetric, crossAccount: true, grant: [.reEncryptFrom, .reEncryptTo], states: .usable, aliases: true) { fixture, target in
+        MatrixRow(
+            "ReEncrypt", .symmetric, crossAccount: true, grant: [.reEncryptFrom, .reEncryptTo], states: .usable,
+            aliases: true
+        ) { fixture, target in
             var request = KMSReEncryptRequest()
             request.ciphertextBlob = fixture.ciphertext
             request.sourceKeyID = target.key
             request.destinationKeyID = target.key
             return MatrixRequest(KMSMethod.reEncrypt, request)
         },
-        MatrixRow("GenerateDataKey", .symmetric, crossAccount: true, grant: [.generateDataKey], states: .usable, aliases: true) { _, target in
+        MatrixRow(
+            "GenerateDataKey", .symmetric, crossAccount: true, grant: [.generateDataKey], states: .usable, aliases: true
+        ) { _, target in
             var request = KMSGenerateDataKeyRequest()
             request.keyID = target.key
             request.keySpec = .aes256
             return MatrixRequest(KMSMethod.generateDataKey, request)
         },
         MatrixRow(
-            "GenerateDataKeyWithoutPlaintext", .symmetric, crossAccount: true, grant: [.generateDataKeyWithoutPlaintext],
+            "GenerateDataKeyWithoutPlaintext", .symmetric, crossAccount: true,
+            grant: [.generateDataKeyWithoutPlaintext],
             states: .usable, aliases: true
         ) { _, target in
             var request = KMSGenerateDataKeyWithoutPlaintextRequest()
@@ -112,14 +120,18 @@ extension Matrix {
             request.keySpec = .aes256
             return MatrixRequest(KMSMethod.generateDataKeyWithoutPlaintext, request)
         },
-        MatrixRow("GenerateDataKeyPair", .symmetric, crossAccount: true, grant: [.generateDataKeyPair], states: .usable, aliases: true) { _, target in
+        MatrixRow(
+            "GenerateDataKeyPair", .symmetric, crossAccount: true, grant: [.generateDataKeyPair], states: .usable,
+            aliases: true
+        ) { _, target in
             var request = KMSGenerateDataKeyPairRequest()
             request.keyID = target.key
             request.keyPairSpec = .eccNistP256
             return MatrixRequest(KMSMethod.generateDataKeyPair, request)
         },
         MatrixRow(
-            "GenerateDataKeyPairWithoutPlaintext", .symmetric, crossAccount: true, grant: [.generateDataKeyPairWithoutPlaintext],
+            "GenerateDataKeyPairWithoutPlaintext", .symmetric, crossAccount: true,
+            grant: [.generateDataKeyPairWithoutPlaintext],
             states: .usable, aliases: true
         ) { _, target in
             var request = KMSGenerateDataKeyPairWithoutPlaintextRequest()
@@ -134,7 +146,8 @@ extension Matrix {
             request.signingAlgorithm = .ecdsaSha256
             return MatrixRequest(KMSMethod.sign, request)
         },
-        MatrixRow("Verify", .signing, crossAccount: true, grant: [.verify], states: .usable, aliases: true) { fixture, target in
+        MatrixRow("Verify", .signing, crossAccount: true, grant: [.verify], states: .usable, aliases: true) {
+            fixture, target in
             var request = KMSVerifyRequest()
             request.keyID = target.key
             request.message = Matrix.message
@@ -142,19 +155,22 @@ extension Matrix {
             request.signingAlgorithm = .ecdsaSha256
             return MatrixRequest(KMSMethod.verify, request)
         },
-        MatrixRow("GetPublicKey", .signing, crossAccount: true, grant: [.getPublicKey], states: .usable, aliases: true) { _, target in
+        MatrixRow("GetPublicKey", .signing, crossAccount: true, grant: [.getPublicKey], states: .usable, aliases: true)
+        { _, target in
             var request = KMSGetPublicKeyRequest()
             request.keyID = target.key
             return MatrixRequest(KMSMethod.getPublicKey, request)
         },
-        MatrixRow("GenerateMac", .hmac, crossAccount: true, grant: [.generateMac], states: .usable, aliases: true) { _, target in
+        MatrixRow("GenerateMac", .hmac, crossAccount: true, grant: [.generateMac], states: .usable, aliases: true) {
+            _, target in
             var request = KMSGenerateMacRequest()
             request.keyID = target.key
             request.message = Matrix.message
             request.macAlgorithm = .hmacSha256
             return MatrixRequest(KMSMethod.generateMac, request)
         },
-        MatrixRow("VerifyMac", .hmac, crossAccount: true, grant: [.verifyMac], states: .usable, aliases: true) { fixture, target in
+        MatrixRow("VerifyMac", .hmac, crossAccount: true, grant: [.verifyMac], states: .usable, aliases: true) {
+            fixture, target in
             var request = KMSVerifyMacRequest()
             request.keyID = target.key
             request.message = Matrix.message
@@ -162,7 +178,10 @@ extension Matrix {
             request.macAlgorithm = .hmacSha256
             return MatrixRequest(KMSMethod.verifyMac, request)
         },
-        MatrixRow("DeriveSharedSecret", .agreement, crossAccount: true, grant: [.deriveSharedSecret], states: .usable, aliases: true) { fixture, target in
+        MatrixRow(
+            "DeriveSharedSecret", .agreement, crossAccount: true, grant: [.deriveSharedSecret], states: .usable,
+            aliases: true
+        ) { fixture, target in
             var request = KMSDeriveSharedSecretRequest()
             request.keyID = target.key
             request.keyAgreementAlgorithm = .ecdh
@@ -188,7 +207,8 @@ extension Matrix {
         },
         // Pending deletion: X in the key state table (its footnote [9] is about keys that cannot
         // have imported material; this one has), so the pending-deletion refusal of [3].
-        MatrixRow("DeleteImportedKeyMaterial", .external, states: .notPendingDeletion, changesKeyState: true) { _, target in
+        MatrixRow("DeleteImportedKeyMaterial", .external, states: .notPendingDeletion, changesKeyState: true) {
+            _, target in
             var request = KMSDeleteImportedKeyMaterialRequest()
             request.keyID = target.key
             return MatrixRequest(KMSMethod.deleteImportedKeyMaterial, request)
@@ -227,7 +247,8 @@ extension Matrix {
             return MatrixRequest(KMSMethod.updateAlias, request)
         },
         MatrixRow(
-            "DeleteAlias", .symmetric, authority: .aliasAndKey(otherAccount: [Matrix.notFound]), namesKey: false, perCell: .alias
+            "DeleteAlias", .symmetric, authority: .aliasAndKey(otherAccount: [Matrix.notFound]), namesKey: false,
+            perCell: .alias
         ) { _, target in
             var request = KMSDeleteAliasRequest()
             request.aliasName = target.resource
@@ -237,7 +258,8 @@ extension Matrix {
         // MARK: grants
         // A grant-authorized CreateGrant may pass on only operations of its own grant, so the
         // grantee's grant here carries DescribeKey, the operation the request grants.
-        MatrixRow("CreateGrant", .symmetric, crossAccount: true, grant: [.createGrant, .describeKey], states: .usable) { _, target in
+        MatrixRow("CreateGrant", .symmetric, crossAccount: true, grant: [.createGrant, .describeKey], states: .usable) {
+            _, target in
             var request = KMSCreateGrantRequest()
             request.keyID = target.key
             request.granteePrincipal = MatrixWorld.grantTargetARN
@@ -249,7 +271,10 @@ extension Matrix {
             request.keyID = target.key
             return MatrixRequest(KMSMethod.listGrants, request)
         },
-        MatrixRow("RetireGrant", .symmetric, crossAccount: true, grant: [.retireGrant], authority: .grant, perCell: .grantToRetire) { _, target in
+        MatrixRow(
+            "RetireGrant", .symmetric, crossAccount: true, grant: [.retireGrant], authority: .grant,
+            perCell: .grantToRetire
+        ) { _, target in
             var request = KMSRetireGrantRequest()
             request.keyID = target.key
             request.grantID = target.resource

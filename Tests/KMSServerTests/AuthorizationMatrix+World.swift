@@ -22,7 +22,9 @@ struct MatrixParty: Sendable {
                     return MatrixOutcome(code: Matrix.ok, body: try await request.binary(binary))
                 }
                 // What a client without credentials can do: answer the challenge with nothing.
-                let connection = try await RPCClientConnection.connect(to: try Self.address(self.endpoint)) { _ in RPCAuthenticate() }
+                let connection = try await RPCClientConnection.connect(to: try Self.address(self.endpoint)) { _ in
+                    RPCAuthenticate()
+                }
                 defer { Task { await connection.close() } }
                 return MatrixOutcome(code: Matrix.ok, body: try await request.raw(connection))
             case .awsJSON:
@@ -41,7 +43,8 @@ struct MatrixParty: Sendable {
 
     static func address(_ endpoint: String) throws -> SocketAddress {
         let colon = endpoint.lastIndex(of: ":")!
-        return try SocketAddress(ipAddress: String(endpoint[..<colon]), port: Int(endpoint[endpoint.index(after: colon)...])!)
+        return try SocketAddress(
+            ipAddress: String(endpoint[..<colon]), port: Int(endpoint[endpoint.index(after: colon)...])!)
     }
 }
 
@@ -60,8 +63,10 @@ final class MatrixWorld: Sendable {
 
     static let keyPolicyUserName = "m-keypolicy"
     static let grantTargetARN = "arn:aws:iam::\(Matrix.accountA):role/m-target"
-    static let allowEverything = #"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms:*","Resource":"*"}]}"#
-    static let denyEverything = #"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"kms:*","Resource":"*"}]}"#
+    static let allowEverything =
+        #"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms:*","Resource":"*"}]}"#
+    static let denyEverything =
+        #"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"kms:*","Resource":"*"}]}"#
     /// Every matrix key's policy: the account's root (delegation to identity policies), and
     /// three principals by name.
     static let keyPolicy = """
@@ -89,7 +94,8 @@ final class MatrixWorld: Sendable {
     var admin: KMSClient { self.stack.client }
 
     private init(
-        stack: KMSStack, awsEndpoint: String, parties: [MatrixActor: MatrixParty], adminInOtherRegion: MatrixParty, otherRegionRefusal: String?
+        stack: KMSStack, awsEndpoint: String, parties: [MatrixActor: MatrixParty], adminInOtherRegion: MatrixParty,
+        otherRegionRefusal: String?
     ) {
         self.stack = stack
         self.awsEndpoint = awsEndpoint
@@ -124,11 +130,17 @@ final class MatrixWorld: Sendable {
         target.name = "m-target"
         _ = try await stack.client.call(AdminMethod.createPrincipal, target)
 
-        func make(_ name: String, _ account: String = Matrix.accountA, _ policy: String? = nil) async throws -> MatrixParty {
-            try await Self.party(stack, awsEndpoint: awsEndpoint, name: name, account: account, policies: policy.map { ["matrix": $0] } ?? [:])
+        func make(_ name: String, _ account: String = Matrix.accountA, _ policy: String? = nil) async throws
+            -> MatrixParty
+        {
+            try await Self.party(
+                stack, awsEndpoint: awsEndpoint, name: name, account: account,
+                policies: policy.map { ["matrix": $0] } ?? [:])
         }
         var parties: [MatrixActor: MatrixParty] = [:]
-        parties[.admin] = Self.party(stack, awsEndpoint: awsEndpoint, arn: Matrix.user(Matrix.accountA, "admin"), credentials: stack.adminCredentials)
+        parties[.admin] = Self.party(
+            stack, awsEndpoint: awsEndpoint, arn: Matrix.user(Matrix.accountA, "admin"),
+            credentials: stack.adminCredentials)
         parties[.root] = Self.party(
             stack, awsEndpoint: awsEndpoint, arn: "arn:aws:iam::\(Matrix.accountA):root",
             credentials: try await Self.accessKey(stack, for: "arn:aws:iam::\(Matrix.accountA):root")
@@ -144,29 +156,35 @@ final class MatrixWorld: Sendable {
 
         let admin = stack.adminCredentials
         parties[.noCredentials] = MatrixParty(
-            arn: "(none)", binary: nil, json: AWSJSONTestClient(endpoint: awsEndpoint, credentials: nil), endpoint: stack.kmsd.endpoint
+            arn: "(none)", binary: nil, json: AWSJSONTestClient(endpoint: awsEndpoint, credentials: nil),
+            endpoint: stack.kmsd.endpoint
         )
         parties[.badSecret] = Self.party(
             stack, awsEndpoint: awsEndpoint, arn: "(wrong secret)",
-            credentials: KMSCredentials(accessKeyID: admin.accessKeyID, secretAccessKey: "not-the-secret-not-the-secret-0000")
+            credentials: KMSCredentials(
+                accessKeyID: admin.accessKeyID, secretAccessKey: "not-the-secret-not-the-secret-0000")
         )
         parties[.unknownAccessKey] = Self.party(
             stack, awsEndpoint: awsEndpoint, arn: "(unknown key)",
-            credentials: KMSCredentials(accessKeyID: "AKIAMATRIXUNKNOWN0000", secretAccessKey: "some-secret-some-secret-0000")
+            credentials: KMSCredentials(
+                accessKeyID: "AKIAMATRIXUNKNOWN0000", secretAccessKey: "some-secret-some-secret-0000")
         )
         // A principal allowed everything whose only access key is deactivated.
         let inactive = try await make("m-inactive", Matrix.accountA, Self.allowEverything)
         var list = AdminListAccessKeysRequest()
         list.principalArn = inactive.arn
         var update = AdminUpdateAccessKeyRequest()
-        update.accessKeyID = try requireValue(try await stack.client.call(AdminMethod.listAccessKeys, list).accessKeys.first?.accessKeyID, "no access key")
+        update.accessKeyID = try requireValue(
+            try await stack.client.call(AdminMethod.listAccessKeys, list).accessKeys.first?.accessKeyID, "no access key"
+        )
         update.status = "Inactive"
         _ = try await stack.client.call(AdminMethod.updateAccessKey, update)
         parties[.inactiveAccessKey] = inactive
 
         let adminParty = parties[.admin]!
         let adminInOtherRegion = MatrixParty(
-            arn: adminParty.arn, binary: adminParty.binary, json: adminParty.json.with(region: Matrix.otherRegion), endpoint: adminParty.endpoint
+            arn: adminParty.arn, binary: adminParty.binary, json: adminParty.json.with(region: Matrix.otherRegion),
+            endpoint: adminParty.endpoint
         )
         var listKeys = KMSListKeysRequest()
         listKeys.limit = 1
@@ -187,8 +205,11 @@ final class MatrixWorld: Sendable {
     func party(_ actor: MatrixActor) -> MatrixParty { self.parties[actor]! }
 
     /// A new principal of `account` with `policies` and an access key, for the focused tests.
-    func party(_ name: String, account: String = Matrix.accountA, policies: [String: String] = [:]) async throws -> MatrixParty {
-        try await Self.party(self.stack, awsEndpoint: self.awsEndpoint, name: name, account: account, policies: policies)
+    func party(_ name: String, account: String = Matrix.accountA, policies: [String: String] = [:]) async throws
+        -> MatrixParty
+    {
+        try await Self.party(
+            self.stack, awsEndpoint: self.awsEndpoint, name: name, account: account, policies: policies)
     }
 
     private static func party(
@@ -206,13 +227,20 @@ final class MatrixWorld: Sendable {
             put.policyDocument = document
             _ = try await stack.client.call(AdminMethod.putPrincipalPolicy, put)
         }
-        return Self.party(stack, awsEndpoint: awsEndpoint, arn: arn, credentials: try await Self.accessKey(stack, for: arn))
+        return Self.party(
+            stack, awsEndpoint: awsEndpoint, arn: arn, credentials: try await Self.accessKey(stack, for: arn))
     }
 
-    private static func party(_ stack: KMSStack, awsEndpoint: String, arn: String, credentials: KMSCredentials) -> MatrixParty {
+    private static func party(_ stack: KMSStack, awsEndpoint: String, arn: String, credentials: KMSCredentials)
+        -> MatrixParty
+    {
         // One attempt: a cell records what the server said, never a retry's second answer.
-        let binary = credentials == stack.adminCredentials ? stack.client : try! stack.kmsd.client(credentials: credentials) { $0.maxAttempts = 1 }
-        return MatrixParty(arn: arn, binary: binary, json: AWSJSONTestClient(endpoint: awsEndpoint, credentials: credentials), endpoint: stack.kmsd.endpoint)
+        let binary =
+            credentials == stack.adminCredentials
+            ? stack.client : try! stack.kmsd.client(credentials: credentials) { $0.maxAttempts = 1 }
+        return MatrixParty(
+            arn: arn, binary: binary, json: AWSJSONTestClient(endpoint: awsEndpoint, credentials: credentials),
+            endpoint: stack.kmsd.endpoint)
     }
 
     private static func accessKey(_ stack: KMSStack, for arn: String) async throws -> KMSCredentials {

@@ -76,7 +76,8 @@ enum MatrixActor: String, CaseIterable, Sendable {
         case .badSecret:
             // The binary handshake proves the secret with an HMAC over the challenge; either
             // name for a proof that does not verify is what the client reports.
-            return transport == .binary ? ["InvalidSignatureException", "UnrecognizedClientException"] : ["InvalidSignatureException"]
+            return transport == .binary
+                ? ["InvalidSignatureException", "UnrecognizedClientException"] : ["InvalidSignatureException"]
         case .unknownAccessKey, .inactiveAccessKey:
             return ["UnrecognizedClientException"]
         default:
@@ -123,14 +124,18 @@ struct MatrixCell: Hashable, Sendable, CustomStringConvertible {
     let reference: MatrixReference
 
     var description: String {
-        var text = "\(self.operation) × \(self.actor.rawValue) × \(self.state?.rawValue ?? "no key") × \(self.transport.rawValue)"
+        var text =
+            "\(self.operation) × \(self.actor.rawValue) × \(self.state?.rawValue ?? "no key") × \(self.transport.rawValue)"
         if self.reference != .natural { text += " [\(self.reference.rawValue)]" }
         return text
     }
 
     /// A name unique to this cell, for the aliases and grants it consumes.
     var slug: String {
-        let parts = [self.operation, self.state?.rawValue ?? "none", String(describing: self.actor), self.transport.rawValue, String(describing: self.reference)]
+        let parts = [
+            self.operation, self.state?.rawValue ?? "none", String(describing: self.actor), self.transport.rawValue,
+            String(describing: self.reference),
+        ]
         return parts.joined(separator: "-")
     }
 }

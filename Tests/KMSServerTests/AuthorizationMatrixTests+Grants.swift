@@ -44,11 +44,14 @@ extension MatrixRequests {
 extension AuthorizationMatrixTests {
     /// The grants of `keyID`, as the admin sees them.
     static func grants(_ world: MatrixWorld, of keyID: String) async throws -> [KMSGrantListEntry] {
-        try await world.admin.call(KMSMethod.listGrants, {
-            var request = KMSListGrantsRequest()
-            request.keyID = keyID
-            return request
-        }()).grants
+        try await world.admin.call(
+            KMSMethod.listGrants,
+            {
+                var request = KMSListGrantsRequest()
+                request.keyID = keyID
+                return request
+            }()
+        ).grants
     }
 
     /// Issue 15, item 1. A grant created on the authority of a grant carries a subset of the
@@ -60,23 +63,35 @@ extension AuthorizationMatrixTests {
         let tag = transport == .binary ? "b" : "j"
         let key = try await world.createKey(.symmetric)
         let keyARN = Matrix.keyARN(key)
-        func by(_ party: MatrixParty, _ request: MatrixRequest) async -> MatrixOutcome { await party.call(request, via: transport) }
+        func by(_ party: MatrixParty, _ request: MatrixRequest) async -> MatrixOutcome {
+            await party.call(request, via: transport)
+        }
 
         let creator = try await world.party("g-creator-\(tag)")
-        let outsider = try await world.party("g-outsider-\(tag)", account: Matrix.accountB, policies: ["all": MatrixWorld.allowEverything])
+        let outsider = try await world.party(
+            "g-outsider-\(tag)", account: Matrix.accountB, policies: ["all": MatrixWorld.allowEverything])
         try await world.grant(key, to: creator.arn, [.createGrant])
-        expectCode(await by(creator, MatrixRequests.createGrant(key, to: creator.arn, [.decrypt])), Matrix.accessDenied, "Decrypt for itself")
-        expectCode(await by(creator, MatrixRequests.createGrant(key, to: outsider.arn, [.encrypt])), Matrix.accessDenied, "Encrypt for account B")
-        expectCode(await by(creator, MatrixRequests.createGrant(key, to: creator.arn, [.createGrant, .decrypt])), Matrix.accessDenied, "CreateGrant and Decrypt for itself")
+        expectCode(
+            await by(creator, MatrixRequests.createGrant(key, to: creator.arn, [.decrypt])), Matrix.accessDenied,
+            "Decrypt for itself")
+        expectCode(
+            await by(creator, MatrixRequests.createGrant(key, to: outsider.arn, [.encrypt])), Matrix.accessDenied,
+            "Encrypt for account B")
+        expectCode(
+            await by(creator, MatrixRequests.createGrant(key, to: creator.arn, [.createGrant, .decrypt])),
+            Matrix.accessDenied, "CreateGrant and Decrypt for itself")
         // What it has, it may pass on.
-        expectCode(await by(creator, MatrixRequests.createGrant(key, to: MatrixWorld.grantTargetARN, [.createGrant])), Matrix.ok, "CreateGrant passed on")
+        expectCode(
+            await by(creator, MatrixRequests.createGrant(key, to: MatrixWorld.grantTargetARN, [.createGrant])),
+            Matrix.ok, "CreateGrant passed on")
         // The refusals wrote nothing: the admin's grant and the one allowed, no more.
         #expect(try await Self.grants(world, of: key).count == 2)
         var encrypt = KMSEncryptRequest()
         encrypt.keyID = key
         encrypt.plaintext = Matrix.message
         let blob = try await world.admin.call(KMSMethod.encrypt, encrypt).ciphertextBlob
-        expectCode(await by(creator, MatrixRequests.decrypt(blob)), Matrix.accessDenied, "Decrypt by the CreateGrant grantee")
+        expectCode(
+            await by(creator, MatrixRequests.decrypt(blob)), Matrix.accessDenied, "Decrypt by the CreateGrant grantee")
 
         // Constraints at least as strict as the parent's.
         let scoped = try await world.party("g-scoped-\(tag)")
@@ -87,9 +102,15 @@ extension AuthorizationMatrixTests {
         parent.constraints.encryptionContextEquals = ["app": "web"]
         _ = try await world.admin.call(KMSMethod.createGrant, parent)
         let target = MatrixWorld.grantTargetARN
-        expectCode(await by(scoped, MatrixRequests.createGrant(key, to: target, [.decrypt])), Matrix.accessDenied, "a child grant without the constraint")
-        expectCode(await by(scoped, MatrixRequests.createGrant(key, to: target, [.decrypt], equals: ["app": "db"])), Matrix.accessDenied, "a child grant with another constraint")
-        expectCode(await by(scoped, MatrixRequests.createGrant(key, to: target, [.decrypt], equals: ["app": "web"])), Matrix.ok, "a child grant with the same constraint")
+        expectCode(
+            await by(scoped, MatrixRequests.createGrant(key, to: target, [.decrypt])), Matrix.accessDenied,
+            "a child grant without the constraint")
+        expectCode(
+            await by(scoped, MatrixRequests.createGrant(key, to: target, [.decrypt], equals: ["app": "db"])),
+            Matrix.accessDenied, "a child grant with another constraint")
+        expectCode(
+            await by(scoped, MatrixRequests.createGrant(key, to: target, [.decrypt], equals: ["app": "web"])),
+            Matrix.ok, "a child grant with the same constraint")
 
         // A principal of account B whose grant allows CreateGrant (and nothing in the key policy
         // names it) makes a grant on A's key: issued by A, the key's account.
@@ -119,9 +140,13 @@ extension AuthorizationMatrixTests {
         let grantee = try await world.party("r-grantee-\(tag)")
         let nobody = try await world.party("r-nobody-\(tag)")
         let denied = try await world.party("r-denied-\(tag)", policies: ["deny": MatrixWorld.denyEverything])
-        let delegated = try await world.party("r-delegated-\(tag)", policies: ["retire": MatrixRequests.policy(
-            #"{"Effect":"Allow","Action":"kms:RetireGrant","Resource":"*"}"#
-        )])
+        let delegated = try await world.party(
+            "r-delegated-\(tag)",
+            policies: [
+                "retire": MatrixRequests.policy(
+                    #"{"Effect":"Allow","Action":"kms:RetireGrant","Resource":"*"}"#
+                )
+            ])
         let foreignRetirer = try await world.party("r-foreign-\(tag)", account: Matrix.accountB)
         func retire(_ party: MatrixParty, _ grantID: String) async -> MatrixOutcome {
             let keyID = party.arn.contains(":\(Matrix.accountB):") ? Matrix.keyARN(key) : key
@@ -138,10 +163,16 @@ extension AuthorizationMatrixTests {
 
         expectCode(await retire(retirer, byRetirer), Matrix.ok, "the retiring principal")
         expectCode(await retire(grantee, withRetireGrant), Matrix.ok, "the grantee of a grant with RetireGrant")
-        expectCode(await retire(delegated, forDelegate), Matrix.ok, "a principal allowed kms:RetireGrant by its identity policy")
+        expectCode(
+            await retire(delegated, forDelegate), Matrix.ok,
+            "a principal allowed kms:RetireGrant by its identity policy")
         expectCode(await retire(foreignRetirer, acrossAccounts), Matrix.ok, "a retiring principal of account B")
-        expectCode(await retire(grantee, withoutRetireGrant), Matrix.accessDenied, "the grantee of a grant without RetireGrant")
-        expectCode(await retire(nobody, unrelated), Matrix.accessDenied, "a principal of the issuing account without permission")
+        expectCode(
+            await retire(grantee, withoutRetireGrant), Matrix.accessDenied, "the grantee of a grant without RetireGrant"
+        )
+        expectCode(
+            await retire(nobody, unrelated), Matrix.accessDenied,
+            "a principal of the issuing account without permission")
         expectCode(await retire(denied, deniedRetirer), Matrix.accessDenied, "the retiring principal under a deny")
         expectCode(await retire(denied, unrelated), Matrix.accessDenied, "a principal under a deny")
         let left = Set(try await Self.grants(world, of: key).map(\.grantID))
@@ -159,7 +190,8 @@ extension AuthorizationMatrixTests {
         let tag = transport == .binary ? "b" : "j"
         let key = try await world.createKey(.symmetric)
         let local = try await world.party("l-local-\(tag)", policies: ["all": MatrixWorld.allowEverything])
-        let foreign = try await world.party("l-foreign-\(tag)", account: Matrix.accountB, policies: ["all": MatrixWorld.allowEverything])
+        let foreign = try await world.party(
+            "l-foreign-\(tag)", account: Matrix.accountB, policies: ["all": MatrixWorld.allowEverything])
         let localGrant = try await world.grant(key, to: MatrixWorld.grantTargetARN, [.decrypt], retiring: local.arn)
         let foreignGrant = try await world.grant(key, to: MatrixWorld.grantTargetARN, [.decrypt], retiring: foreign.arn)
         func list(_ party: MatrixParty, _ principal: String) async throws -> (code: String, ids: [String]) {
@@ -186,8 +218,12 @@ extension AuthorizationMatrixTests {
         grant.granteePrincipal = user.arn
         grant.operations = [.encrypt]
         let token = try await world.admin.call(KMSMethod.createGrant, grant).grantToken
-        expectCode(await user.call(MatrixRequests.encrypt(key, grantTokens: [token]), via: transport), Matrix.ok, "Encrypt with the grant token")
+        expectCode(
+            await user.call(MatrixRequests.encrypt(key, grantTokens: [token]), via: transport), Matrix.ok,
+            "Encrypt with the grant token")
         // The grant gives Encrypt and nothing else.
-        expectCode(await user.call(MatrixRequests.describeKey(key), via: transport), Matrix.accessDenied, "DescribeKey beside the grant")
+        expectCode(
+            await user.call(MatrixRequests.describeKey(key), via: transport), Matrix.accessDenied,
+            "DescribeKey beside the grant")
     }
 }

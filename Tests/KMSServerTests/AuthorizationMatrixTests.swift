@@ -7,7 +7,9 @@ import Testing
 struct MatrixWorldTrait: SuiteTrait, TestScoping {
     var isRecursive: Bool { false }
 
-    func provideScope(for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void) async throws {
+    func provideScope(for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void)
+        async throws
+    {
         let world = try await MatrixWorld.start()
         do {
             try await MatrixWorld.$current.withValue(world) { try await function() }
@@ -21,12 +23,19 @@ struct MatrixWorldTrait: SuiteTrait, TestScoping {
 
 /// Expects `outcome` to have come back as `code`; a mismatch shows what came instead, with its
 /// message.
-func expectCode(_ outcome: MatrixOutcome, _ code: String, _ what: String, sourceLocation: SourceLocation = #_sourceLocation) {
+func expectCode(
+    _ outcome: MatrixOutcome, _ code: String, _ what: String, sourceLocation: SourceLocation = #_sourceLocation
+) {
     expectCode(outcome, oneOf: [code], what, sourceLocation: sourceLocation)
 }
 
-func expectCode(_ outcome: MatrixOutcome, oneOf codes: [String], _ what: String, sourceLocation: SourceLocation = #_sourceLocation) {
-    #expect(codes.contains(outcome.code), "\(what): expected \(codes.joined(separator: " or ")), got \(outcome.code) \(outcome.message)", sourceLocation: sourceLocation)
+func expectCode(
+    _ outcome: MatrixOutcome, oneOf codes: [String], _ what: String, sourceLocation: SourceLocation = #_sourceLocation
+) {
+    #expect(
+        codes.contains(outcome.code),
+        "\(what): expected \(codes.joined(separator: " or ")), got \(outcome.code) \(outcome.message)",
+        sourceLocation: sourceLocation)
 }
 
 extension Trait where Self == MatrixWorldTrait {
@@ -56,7 +65,9 @@ extension Trait where Self == MatrixWorldTrait {
     @Test func everyOperationByEveryPrincipalInEveryStateThroughBothProtocols() async throws {
         let world = try Self.world
         if let refusal = world.otherRegionRefusal {
-            Issue.record("The cells of a caller signed for eu-west-1 did not run: kmsd refused the region (\(refusal)). Start kms-cryptod with --regions us-east-1,eu-west-1.", severity: .warning)
+            Issue.record(
+                "The cells of a caller signed for eu-west-1 did not run: kmsd refused the region (\(refusal)). Start kms-cryptod with --regions us-east-1,eu-west-1.",
+                severity: .warning)
         }
         let groups = MatrixWorld.groups(Matrix.rows, otherRegion: world.otherRegionRefusal == nil)
         let started = ContinuousClock.now
@@ -71,7 +82,8 @@ extension Trait where Self == MatrixWorldTrait {
         // The console may interleave thousands of lines with kmsd's; the whole list, in order,
         // goes to a file when asked for.
         if let path = ProcessInfo.processInfo.environment["KMS_MATRIX_REPORT"] {
-            try (setupErrors + sorted.map(\.description)).joined(separator: "\n").write(toFile: path, atomically: true, encoding: .utf8)
+            try (setupErrors + sorted.map(\.description)).joined(separator: "\n").write(
+                toFile: path, atomically: true, encoding: .utf8)
         }
     }
 }

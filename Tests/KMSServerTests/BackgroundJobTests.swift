@@ -1,12 +1,13 @@
 import KMSProto
 import KMSRPC
-@testable import KMSServer
 import KMSTestSupport
 import Logging
 import MetricsTestKit
 import ServiceLifecycle
 import Synchronization
 import Testing
+
+@testable import KMSServer
 
 /// kmsd's background jobs run as services of one ServiceGroup: a job that fails is restarted
 /// after its backoff or ends the group with an error (kmsd exits non-zero), and either way the
@@ -27,7 +28,8 @@ import Testing
         let (started, starts) = AsyncStream.makeStream(of: Int.self)
         let metrics = TestMetrics()
         let job = BackgroundJob(
-            "flaky", policy: .restart(RPCBackoff(base: .seconds(1), cap: .seconds(8))), clock: clock, logger: Self.logger,
+            "flaky", policy: .restart(RPCBackoff(base: .seconds(1), cap: .seconds(8))), clock: clock,
+            logger: Self.logger,
             metrics: ServiceMetrics(factory: metrics)
         ) {
             let run = runs.withLock { runs in
@@ -74,7 +76,8 @@ import Testing
         let broken = BackgroundJob("broken", policy: .endProcess, clock: clock, logger: Self.logger) {
             throw Broken()
         }
-        let group = ServiceGroup(configuration: .init(services: [flusher.configuration, broken.configuration], logger: Self.logger))
+        let group = ServiceGroup(
+            configuration: .init(services: [flusher.configuration, broken.configuration], logger: Self.logger))
         do {
             try await group.run()
             Issue.record("the group ended without an error: kmsd would exit 0")
@@ -100,7 +103,9 @@ import Testing
 
     @Test func aRestartableJobWaitingForItsRestartStopsAtShutdown() async throws {
         let (manual, clock) = Self.clocks()
-        let job = BackgroundJob("always failing", policy: .restartWithBackoff, clock: clock, logger: Self.logger) { throw Broken() }
+        let job = BackgroundJob("always failing", policy: .restartWithBackoff, clock: clock, logger: Self.logger) {
+            throw Broken()
+        }
         let group = ServiceGroup(configuration: .init(services: [job.configuration], logger: Self.logger))
         let running = Task { try await group.run() }
         await manual.waitForSleepers(1)
@@ -110,9 +115,14 @@ import Testing
     }
 
     @Test func restartWaitsDoubleUpToTheCapAndALongHealthyRunStartsOver() {
-        var schedule = JobRestartSchedule(backoff: RPCBackoff(base: .seconds(1), cap: .seconds(60)), healthyRun: .seconds(60))
+        var schedule = JobRestartSchedule(
+            backoff: RPCBackoff(base: .seconds(1), cap: .seconds(60)), healthyRun: .seconds(60))
         let ceilings = (0..<8).map { _ in schedule.failed(afterRunning: .seconds(1)).ceiling }
-        #expect(ceilings == [.seconds(1), .seconds(2), .seconds(4), .seconds(8), .seconds(16), .seconds(32), .seconds(60), .seconds(60)])
+        #expect(
+            ceilings == [
+                .seconds(1), .seconds(2), .seconds(4), .seconds(8), .seconds(16), .seconds(32), .seconds(60),
+                .seconds(60),
+            ])
         let afterRecovery = schedule.failed(afterRunning: .seconds(600))
         #expect(afterRecovery.failures == 1 && afterRecovery.ceiling == .seconds(1))
         #expect(schedule.delay() >= .milliseconds(500) && schedule.delay() <= .seconds(1))
@@ -127,7 +137,9 @@ import Testing
         let stack = try await KMSStack.start()
         let kms = stack.client
         let key = try await kms.createKey()
-        let other = try await stack.secondKMSD(arguments: ["--usage-flush-seconds", "3600", "--last-use-flush-seconds", "3600"])
+        let other = try await stack.secondKMSD(arguments: [
+            "--usage-flush-seconds", "3600", "--last-use-flush-seconds", "3600",
+        ])
         let kmsB = try other.client(credentials: stack.adminCredentials)
         for _ in 0..<3 { _ = try await kmsB.encrypt(key.keyID, [7]) }
         await kmsB.close()

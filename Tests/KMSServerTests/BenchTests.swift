@@ -6,8 +6,11 @@ import Testing
 
 /// kms-bench keeps working: short runs against a real stack. Figures are never asserted.
 @Suite struct BenchTests {
-    static func bench(_ arguments: [String], env: [String: String]? = nil) async throws -> (status: Int32, json: [String: Any]?, stderr: String) {
-        let run = try await runChildProcess(URL(fileURLWithPath: binaryPath("kms-bench", environment: "KMS_BENCH")), arguments, environment: env)
+    static func bench(_ arguments: [String], env: [String: String]? = nil) async throws -> (
+        status: Int32, json: [String: Any]?, stderr: String
+    ) {
+        let run = try await runChildProcess(
+            URL(fileURLWithPath: binaryPath("kms-bench", environment: "KMS_BENCH")), arguments, environment: env)
         let json = try? JSONSerialization.jsonObject(with: run.stdout) as? [String: Any]
         return (run.status, json, run.stderrText)
     }
@@ -15,11 +18,13 @@ import Testing
     @Test func closedAndOpenLoopRunsReport() async throws {
         let stack = try await KMSStack.start()
         let endpoint = stack.kmsd.endpoint
-        let closed = try await Self.bench([
-            "run", "--endpoint", endpoint, "--duration", "1", "--warmup", "0.2", "--json", "--no-progress",
-            "--connections", "2", "--in-flight", "4", "--keys", "2", "--by", "alias", "--context", "app=bench",
-            "--mix", "GenerateDataKey:1,Decrypt:1,Encrypt:1,ReEncrypt:1,GenerateRandom:1,GenerateDataKeyWithoutPlaintext:1",
-        ], env: stack.environment)
+        let closed = try await Self.bench(
+            [
+                "run", "--endpoint", endpoint, "--duration", "1", "--warmup", "0.2", "--json", "--no-progress",
+                "--connections", "2", "--in-flight", "4", "--keys", "2", "--by", "alias", "--context", "app=bench",
+                "--mix",
+                "GenerateDataKey:1,Decrypt:1,Encrypt:1,ReEncrypt:1,GenerateRandom:1,GenerateDataKeyWithoutPlaintext:1",
+            ], env: stack.environment)
         #expect(closed.status == 0, "\(closed.stderr)")
         let report = try #require(closed.json)
         #expect((report["requests"] as? Int ?? 0) > 0)
@@ -28,9 +33,11 @@ import Testing
         #expect(Set(latency.keys) == ["p50", "p90", "p99", "p99.9", "max"])
         #expect(latency["p50"]! <= latency["max"]!)
 
-        let open = try await Self.bench([
-            "run", "--endpoint", endpoint, "--rate", "200", "--requests", "100", "--warmup", "0", "--json", "--no-progress", "--mix", "Encrypt",
-        ], env: stack.environment)
+        let open = try await Self.bench(
+            [
+                "run", "--endpoint", endpoint, "--rate", "200", "--requests", "100", "--warmup", "0", "--json",
+                "--no-progress", "--mix", "Encrypt",
+            ], env: stack.environment)
         #expect(open.status == 0, "\(open.stderr)")
         #expect(open.json?["requests"] as? Int == 100)
         #expect(open.json?["rate"] as? Double == 200)
@@ -40,25 +47,28 @@ import Testing
     @Test func signVerifyAndMacWorkloads() async throws {
         let stack = try await KMSStack.start()
         let endpoint = stack.kmsd.endpoint
-        let ecc = try await Self.bench([
-            "run", "--endpoint", endpoint, "--requests", "80", "--warmup", "0", "--json", "--no-progress",
-            "--connections", "2", "--in-flight", "2", "--keys", "2", "--by", "alias",
-            "--mix", "Sign:1,Verify:1,GenerateMac:1,VerifyMac:1",
-        ], env: stack.environment)
+        let ecc = try await Self.bench(
+            [
+                "run", "--endpoint", endpoint, "--requests", "80", "--warmup", "0", "--json", "--no-progress",
+                "--connections", "2", "--in-flight", "2", "--keys", "2", "--by", "alias",
+                "--mix", "Sign:1,Verify:1,GenerateMac:1,VerifyMac:1",
+            ], env: stack.environment)
         #expect(ecc.status == 0, "\(ecc.stderr)")
         #expect(ecc.json?["requests"] as? Int == 80)
         #expect(ecc.json?["failed"] as? Int == 0)
         // Two signing keys and two HMAC keys; no symmetric key, as the mix needs none.
         #expect(ecc.json?["keys"] as? Int == 4)
 
-        let rsa = try await Self.bench([
-            "run", "--endpoint", endpoint, "--requests", "10", "--warmup", "0", "--json", "--no-progress",
-            "--mix", "Sign:1,Verify:1", "--signing-key-spec", "RSA_2048",
-        ], env: stack.environment)
+        let rsa = try await Self.bench(
+            [
+                "run", "--endpoint", endpoint, "--requests", "10", "--warmup", "0", "--json", "--no-progress",
+                "--mix", "Sign:1,Verify:1", "--signing-key-spec", "RSA_2048",
+            ], env: stack.environment)
         #expect(rsa.status == 0, "\(rsa.stderr)")
         #expect(rsa.json?["failed"] as? Int == 0)
 
-        let wrongSpec = try await Self.bench(["run", "--endpoint", endpoint, "--mix", "Sign", "--signing-key-spec", "HMAC_256"], env: stack.environment)
+        let wrongSpec = try await Self.bench(
+            ["run", "--endpoint", endpoint, "--mix", "Sign", "--signing-key-spec", "HMAC_256"], env: stack.environment)
         #expect(wrongSpec.status != 0 && wrongSpec.stderr.contains("--signing-key-spec"), "\(wrongSpec.stderr)")
         await stack.stop()
     }
@@ -67,10 +77,11 @@ import Testing
         let stack = try await KMSStack.start()
         let key = try await stack.client.createKey()
         try await stack.client.setEnabled(key.keyID, false)
-        let failing = try await Self.bench([
-            "run", "--endpoint", stack.kmsd.endpoint, "--key-id", key.keyID, "--requests", "20", "--warmup", "0",
-            "--json", "--no-progress", "--mix", "GenerateRandom:1,Encrypt:1",
-        ], env: stack.environment)
+        let failing = try await Self.bench(
+            [
+                "run", "--endpoint", stack.kmsd.endpoint, "--key-id", key.keyID, "--requests", "20", "--warmup", "0",
+                "--json", "--no-progress", "--mix", "GenerateRandom:1,Encrypt:1",
+            ], env: stack.environment)
         // Setup generates a data key under the disabled key, so the run cannot even start.
         #expect(failing.status != 0)
         #expect(failing.stderr.contains("DisabledException"))
@@ -83,13 +94,17 @@ import Testing
     /// `times`, against the run's length: over half a core before, about a fifth now (debug build).
     @Test func theOpenLoopDoesNotSpin() async throws {
         let stack = try await KMSStack.start()
-        let run = try await runChildProcess(URL(fileURLWithPath: "/bin/sh"), [
-            "-c", "\"$0\" \"$@\"; times >&2", binaryPath("kms-bench", environment: "KMS_BENCH"),
-            "run", "--endpoint", stack.kmsd.endpoint, "--rate", "1200", "--duration", "2", "--warmup", "0", "--json", "--no-progress",
-            "--max-error-rate", "1", "--mix", "GenerateRandom",
-        ], environment: stack.environment)
+        let run = try await runChildProcess(
+            URL(fileURLWithPath: "/bin/sh"),
+            [
+                "-c", "\"$0\" \"$@\"; times >&2", binaryPath("kms-bench", environment: "KMS_BENCH"),
+                "run", "--endpoint", stack.kmsd.endpoint, "--rate", "1200", "--duration", "2", "--warmup", "0",
+                "--json", "--no-progress",
+                "--max-error-rate", "1", "--mix", "GenerateRandom",
+            ], environment: stack.environment)
         #expect(run.status == 0, "\(run.stderrText)")
-        let seconds = try #require((try? JSONSerialization.jsonObject(with: run.stdout) as? [String: Any])?["seconds"] as? Double)
+        let seconds = try #require(
+            (try? JSONSerialization.jsonObject(with: run.stdout) as? [String: Any])?["seconds"] as? Double)
         // `times` prints the shell's own user and system time, then its children's: "0m1.370s 0m0.210s".
         let children = try #require(run.stderrText.split(separator: "\n").last)
         let cpu = children.split(separator: " ").map { field -> Double in
@@ -104,10 +119,13 @@ import Testing
     /// the report counts is what the service holds afterwards.
     @Test func adminChurnLeavesWhatItReports() async throws {
         let stack = try await KMSStack.start()
-        let run = try await Self.bench([
-            "run", "--endpoint", stack.kmsd.endpoint, "--rate", "100", "--requests", "50", "--warmup", "0", "--json", "--no-progress",
-            "--keys", "2", "--by", "alias", "--mix", "Encrypt:1,Decrypt:1", "--admin-rate", "50", "--admin-cycles", "4",
-        ], env: stack.environment)
+        let run = try await Self.bench(
+            [
+                "run", "--endpoint", stack.kmsd.endpoint, "--rate", "100", "--requests", "50", "--warmup", "0",
+                "--json", "--no-progress",
+                "--keys", "2", "--by", "alias", "--mix", "Encrypt:1,Decrypt:1", "--admin-rate", "50", "--admin-cycles",
+                "4",
+            ], env: stack.environment)
         #expect(run.status == 0, "\(run.stderr)")
         let report = try #require(run.json)
         #expect(report["failed"] as? Int == 0)
@@ -116,12 +134,16 @@ import Testing
         let operations = try #require(admin["operations"] as? [String: Int])
         // Four cycles of the churn key's life, the fourth deletion cancelled; a policy change
         // on a load key after each.
-        #expect(operations == [
-            "CreateKey": 4, "CreateAlias": 4, "GetKeyPolicy": 4, "PutKeyPolicy": 4, "RotateKeyOnDemand": 4, "CreateGrant": 4,
-            "RetireGrant": 4, "DeleteAlias": 4, "ScheduleKeyDeletion": 4, "CancelKeyDeletion": 1,
-            "GetKeyPolicy (load key)": 4, "PutKeyPolicy (load key)": 4,
-        ])
-        #expect(admin["keysCreated"] as? Int == 4 && admin["deletionsScheduled"] as? Int == 4 && admin["deletionsCancelled"] as? Int == 1)
+        #expect(
+            operations == [
+                "CreateKey": 4, "CreateAlias": 4, "GetKeyPolicy": 4, "PutKeyPolicy": 4, "RotateKeyOnDemand": 4,
+                "CreateGrant": 4,
+                "RetireGrant": 4, "DeleteAlias": 4, "ScheduleKeyDeletion": 4, "CancelKeyDeletion": 1,
+                "GetKeyPolicy (load key)": 4, "PutKeyPolicy (load key)": 4,
+            ])
+        #expect(
+            admin["keysCreated"] as? Int == 4 && admin["deletionsScheduled"] as? Int == 4
+                && admin["deletionsCancelled"] as? Int == 1)
 
         // What the service holds: the churn keys, three pending deletion and one disabled (a
         // cancelled deletion leaves the key disabled), each rotated once and with no grant left;
@@ -135,7 +157,8 @@ import Testing
             var policy = KMSGetKeyPolicyRequest()
             policy.keyID = entry.keyID
             let document = try await stack.client.call(KMSMethod.getKeyPolicy, policy).policy
-            let id = (try JSONSerialization.jsonObject(with: Data(document.utf8)) as? [String: Any])?["Id"] as? String ?? ""
+            let id =
+                (try JSONSerialization.jsonObject(with: Data(document.utf8)) as? [String: Any])?["Id"] as? String ?? ""
             guard metadata.description_p.contains(" churn ") else {
                 loadPolicyIDs.append(id)
                 continue
@@ -149,9 +172,15 @@ import Testing
             grants.keyID = entry.keyID
             #expect(try await stack.client.call(KMSMethod.listGrants, grants).grants.isEmpty)
         }
-        #expect(states.sorted { $0.rawValue < $1.rawValue } == [.disabled, .pendingDeletion, .pendingDeletion, .pendingDeletion])
-        #expect(loadPolicyIDs.count == 2 && loadPolicyIDs.allSatisfy { $0.hasPrefix("kms-bench-load-") }, "\(loadPolicyIDs)")
-        let aliases = try await stack.client.call(KMSMethod.listAliases, KMSListAliasesRequest()).aliases.map(\.aliasName)
+        #expect(
+            states.sorted { $0.rawValue < $1.rawValue } == [
+                .disabled, .pendingDeletion, .pendingDeletion, .pendingDeletion,
+            ])
+        #expect(
+            loadPolicyIDs.count == 2 && loadPolicyIDs.allSatisfy { $0.hasPrefix("kms-bench-load-") }, "\(loadPolicyIDs)"
+        )
+        let aliases = try await stack.client.call(KMSMethod.listAliases, KMSListAliasesRequest()).aliases.map(
+            \.aliasName)
         #expect(!aliases.contains { $0.contains("/churn/") }, "\(aliases)")
         #expect(aliases.filter { $0.hasPrefix("alias/kms-bench/") }.count == 2)
 
@@ -166,7 +195,9 @@ import Testing
             if let text = try? String(contentsOfFile: path, encoding: .utf8), text.hasSuffix("\n") {
                 return text.trimmingCharacters(in: .newlines)
             }
-            guard process.isRunning else { throw WorkerTestError("\(process.arguments?.first ?? "") exited with \(process.terminationStatus)") }
+            guard process.isRunning else {
+                throw WorkerTestError("\(process.arguments?.first ?? "") exited with \(process.terminationStatus)")
+            }
             try await Task.sleep(for: .milliseconds(20))
         }
     }
@@ -183,11 +214,15 @@ import Testing
         let front = Process()
         front.executableURL = workerProcess.executableURL
         let frontReady = worker.directory.appendingPathComponent("front.ready").path
-        front.arguments = ["ceiling-front", "--listen", "127.0.0.1:0", "--worker-socket", socket, "--ready-file", frontReady]
+        front.arguments = [
+            "ceiling-front", "--listen", "127.0.0.1:0", "--worker-socket", socket, "--ready-file", frontReady,
+        ]
         try front.run()
         defer { if front.isRunning { front.terminate() } }
         let endpoint = try await Self.readyLine(frontReady, of: front)
-        let run = try await Self.bench(["run", "--endpoint", endpoint, "--ceiling", "--requests", "200", "--warmup", "0", "--json", "--no-progress"])
+        let run = try await Self.bench([
+            "run", "--endpoint", endpoint, "--ceiling", "--requests", "200", "--warmup", "0", "--json", "--no-progress",
+        ])
         #expect(run.status == 0, "\(run.stderr)")
         #expect(run.json?["requests"] as? Int == 200)
         #expect(run.json?["failed"] as? Int == 0)

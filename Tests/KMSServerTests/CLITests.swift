@@ -11,40 +11,54 @@ import Testing
     }
 
     static func kms(_ arguments: [String], env: [String: String], stdin: Data? = nil) async throws -> Result {
-        let run = try await runChildProcess(URL(fileURLWithPath: binaryPath("kms", environment: "KMS_CLI")), arguments, environment: env, input: stdin ?? Data())
+        let run = try await runChildProcess(
+            URL(fileURLWithPath: binaryPath("kms", environment: "KMS_CLI")), arguments, environment: env,
+            input: stdin ?? Data())
         return Result(status: run.status, stdout: run.stdoutText, stderr: run.stderrText)
     }
 
     @Test func createAliasEncryptDecryptAndErrors() async throws {
         let stack = try await KMSStack.start()
         let env = stack.environment
-        let keyID = try await Self.kms(["create-key", "--description", "cli", "--query", "KeyMetadata.KeyId", "--output", "text"], env: env)
+        let keyID = try await Self.kms(
+            ["create-key", "--description", "cli", "--query", "KeyMetadata.KeyId", "--output", "text"], env: env)
         #expect(keyID.status == 0, "\(keyID.stderr)")
         let id = keyID.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(id.count == 36)
-        #expect(try await Self.kms(["create-alias", "--alias-name", "alias/cli", "--target-key-id", id], env: env).status == 0)
+        #expect(
+            try await Self.kms(["create-alias", "--alias-name", "alias/cli", "--target-key-id", id], env: env).status
+                == 0)
 
         let secret = stack.worker.directory.appendingPathComponent("secret.txt")
         try Data("top secret\n".utf8).write(to: secret)
         let encrypted = try await Self.kms(
-            ["encrypt", "--key-id", "alias/cli", "--plaintext", "fileb://\(secret.path)", "--encryption-context", "app=cli",
-             "--output", "text", "--query", "CiphertextBlob"],
+            [
+                "encrypt", "--key-id", "alias/cli", "--plaintext", "fileb://\(secret.path)", "--encryption-context",
+                "app=cli",
+                "--output", "text", "--query", "CiphertextBlob",
+            ],
             env: env
         )
         #expect(encrypted.status == 0, "\(encrypted.stderr)")
         let blobFile = stack.worker.directory.appendingPathComponent("c.bin")
-        try #require(Data(base64Encoded: encrypted.stdout.trimmingCharacters(in: .whitespacesAndNewlines))).write(to: blobFile)
+        try #require(Data(base64Encoded: encrypted.stdout.trimmingCharacters(in: .whitespacesAndNewlines))).write(
+            to: blobFile)
 
         let decrypted = try await Self.kms(
-            ["decrypt", "--ciphertext-blob", "fileb://\(blobFile.path)", "--encryption-context", "{\"app\":\"cli\"}",
-             "--output", "text", "--query", "Plaintext"],
+            [
+                "decrypt", "--ciphertext-blob", "fileb://\(blobFile.path)", "--encryption-context", "{\"app\":\"cli\"}",
+                "--output", "text", "--query", "Plaintext",
+            ],
             env: env
         )
         #expect(decrypted.status == 0, "\(decrypted.stderr)")
-        #expect(Data(base64Encoded: decrypted.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) == Data("top secret\n".utf8))
+        #expect(
+            Data(base64Encoded: decrypted.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
+                == Data("top secret\n".utf8))
 
         // Plaintext from standard input, full JSON output.
-        let fromStdin = try await Self.kms(["encrypt", "--key-id", id, "--plaintext", "-"], env: env, stdin: Data("piped".utf8))
+        let fromStdin = try await Self.kms(
+            ["encrypt", "--key-id", id, "--plaintext", "-"], env: env, stdin: Data("piped".utf8))
         #expect(fromStdin.status == 0)
         let json = try JSONSerialization.jsonObject(with: Data(fromStdin.stdout.utf8)) as? [String: Any]
         #expect(json?["KeyId"] as? String == "arn:aws:kms:us-east-1:111122223333:key/\(id)")
@@ -69,7 +83,8 @@ import Testing
         let names = [
             "create-key", "describe-key", "list-keys", "update-key-description", "enable-key", "disable-key",
             "schedule-key-deletion", "cancel-key-deletion", "encrypt", "decrypt", "re-encrypt", "generate-data-key",
-            "generate-data-key-without-plaintext", "generate-random", "create-alias", "update-alias", "delete-alias", "list-aliases",
+            "generate-data-key-without-plaintext", "generate-random", "create-alias", "update-alias", "delete-alias",
+            "list-aliases",
             "get-key-policy", "put-key-policy", "list-key-policies",
             "create-grant", "list-grants", "list-retirable-grants", "retire-grant", "revoke-grant",
             "enable-key-rotation", "disable-key-rotation", "get-key-rotation-status", "rotate-key-on-demand",
@@ -88,18 +103,30 @@ import Testing
     @Test func tagsAndRotationFromTheCommandLine() async throws {
         let stack = try await KMSStack.start()
         let env = stack.environment
-        let created = try await Self.kms(["create-key", "--tags", "team=payments", "env=prod", "--query", "KeyMetadata.KeyId", "--output", "text"], env: env)
+        let created = try await Self.kms(
+            ["create-key", "--tags", "team=payments", "env=prod", "--query", "KeyMetadata.KeyId", "--output", "text"],
+            env: env)
         #expect(created.status == 0, "\(created.stderr)")
         let id = created.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-        #expect(try await Self.kms(["tag-resource", "--key-id", id, "--tags", "TagKey=owner,TagValue=ops"], env: env).status == 0)
-        let listed = try await Self.kms(["list-resource-tags", "--key-id", id, "--query", "Tags", "--output", "json"], env: env)
+        #expect(
+            try await Self.kms(["tag-resource", "--key-id", id, "--tags", "TagKey=owner,TagValue=ops"], env: env).status
+                == 0)
+        let listed = try await Self.kms(
+            ["list-resource-tags", "--key-id", id, "--query", "Tags", "--output", "json"], env: env)
         #expect(listed.stdout.contains("\"owner\"") && listed.stdout.contains("\"payments\""), "\(listed.stdout)")
-        #expect(try await Self.kms(["untag-resource", "--key-id", id, "--tag-keys", "env", "owner"], env: env).status == 0)
-        #expect(try await Self.kms(["enable-key-rotation", "--key-id", id, "--rotation-period-in-days", "180"], env: env).status == 0)
-        let status = try await Self.kms(["get-key-rotation-status", "--key-id", id, "--query", "RotationPeriodInDays", "--output", "text"], env: env)
+        #expect(
+            try await Self.kms(["untag-resource", "--key-id", id, "--tag-keys", "env", "owner"], env: env).status == 0)
+        #expect(
+            try await Self.kms(["enable-key-rotation", "--key-id", id, "--rotation-period-in-days", "180"], env: env)
+                .status == 0)
+        let status = try await Self.kms(
+            ["get-key-rotation-status", "--key-id", id, "--query", "RotationPeriodInDays", "--output", "text"], env: env
+        )
         #expect(status.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "180")
         #expect(try await Self.kms(["rotate-key-on-demand", "--key-id", id], env: env).status == 0)
-        let rotations = try await Self.kms(["list-key-rotations", "--key-id", id, "--query", "Rotations[0].RotationType", "--output", "text"], env: env)
+        let rotations = try await Self.kms(
+            ["list-key-rotations", "--key-id", id, "--query", "Rotations[0].RotationType", "--output", "text"], env: env
+        )
         #expect(rotations.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "ON_DEMAND")
         let bad = try await Self.kms(["tag-resource", "--key-id", id, "--tags", "aws:x=1"], env: env)
         #expect(bad.status == 254 && bad.stderr.contains("TagException"))
@@ -118,7 +145,10 @@ import Testing
         let event = try #require(try JSONSerialization.jsonObject(with: Data(lines[0].utf8)) as? [String: Any])
         #expect(event["eventName"] as? String == "Encrypt")
         #expect((event["userIdentity"] as? [String: Any])?["arn"] as? String == "arn:aws:iam::111122223333:user/admin")
-        #expect(((event["requestParameters"] as? [String: Any])?["encryptionContext"] as? [String: String]) == ["app": "cli"])
+        #expect(
+            ((event["requestParameters"] as? [String: Any])?["encryptionContext"] as? [String: String]) == [
+                "app": "cli"
+            ])
         let verified = try await Self.kms(["audit", "verify"], env: env)
         #expect(verified.status == 0 && verified.stdout.hasPrefix("intact"), "\(verified.stdout)\(verified.stderr)")
         await stack.stop()
@@ -131,14 +161,19 @@ import Testing
     }
 
     static func json(_ result: Result) throws -> [String: Any] {
-        try #require((try? JSONSerialization.jsonObject(with: Data(result.stdout.utf8))) as? [String: Any], "\(result.stdout)\(result.stderr)")
+        try #require(
+            (try? JSONSerialization.jsonObject(with: Data(result.stdout.utf8))) as? [String: Any],
+            "\(result.stdout)\(result.stderr)")
     }
 
     @Test func signVerifyAndCheckThePublicKeyWithOpenSSL() async throws {
         let stack = try await KMSStack.start()
         let env = stack.environment
         let created = try await Self.kms(
-            ["create-key", "--key-spec", "ECC_NIST_P256", "--key-usage", "SIGN_VERIFY", "--query", "KeyMetadata.KeyId", "--output", "text"],
+            [
+                "create-key", "--key-spec", "ECC_NIST_P256", "--key-usage", "SIGN_VERIFY", "--query",
+                "KeyMetadata.KeyId", "--output", "text",
+            ],
             env: env
         )
         #expect(created.status == 0, "\(created.stderr)")
@@ -147,7 +182,9 @@ import Testing
         let message = directory.appendingPathComponent("message.txt")
         try Data("release 1.2.3\n".utf8).write(to: message)
 
-        let signed = try await Self.kms(["sign", "--key-id", id, "--message", "fileb://\(message.path)", "--signing-algorithm", "ECDSA_SHA_256"], env: env)
+        let signed = try await Self.kms(
+            ["sign", "--key-id", id, "--message", "fileb://\(message.path)", "--signing-algorithm", "ECDSA_SHA_256"],
+            env: env)
         #expect(signed.status == 0, "\(signed.stderr)")
         let signResponse = try Self.json(signed)
         #expect(signResponse["KeyId"] as? String == "arn:aws:kms:us-east-1:111122223333:key/\(id)")
@@ -157,8 +194,11 @@ import Testing
         try signature.write(to: signatureFile)
 
         let verified = try await Self.kms(
-            ["verify", "--key-id", id, "--message", "fileb://\(message.path)", "--signature", "fileb://\(signatureFile.path)",
-             "--signing-algorithm", "ECDSA_SHA_256"],
+            [
+                "verify", "--key-id", id, "--message", "fileb://\(message.path)", "--signature",
+                "fileb://\(signatureFile.path)",
+                "--signing-algorithm", "ECDSA_SHA_256",
+            ],
             env: env
         )
         #expect(verified.status == 0, "\(verified.stderr)")
@@ -166,12 +206,17 @@ import Testing
 
         // AWS answers a signature that does not match with an error, not with SignatureValid false.
         let tampered = try await Self.kms(
-            ["verify", "--key-id", id, "--message", "release 1.2.4\n", "--signature", "fileb://\(signatureFile.path)",
-             "--signing-algorithm", "ECDSA_SHA_256"],
+            [
+                "verify", "--key-id", id, "--message", "release 1.2.4\n", "--signature",
+                "fileb://\(signatureFile.path)",
+                "--signing-algorithm", "ECDSA_SHA_256",
+            ],
             env: env
         )
         #expect(tampered.status == 254)
-        #expect(tampered.stderr.contains("(KMSInvalidSignatureException) when calling the Verify operation"), "\(tampered.stderr)")
+        #expect(
+            tampered.stderr.contains("(KMSInvalidSignatureException) when calling the Verify operation"),
+            "\(tampered.stderr)")
 
         // The public key checks the signature outside the service.
         let publicKey = try await Self.kms(["get-public-key", "--key-id", id], env: env)
@@ -181,11 +226,16 @@ import Testing
         #expect(publicKeyResponse["KeyUsage"] as? String == "SIGN_VERIFY")
         #expect(publicKeyResponse["SigningAlgorithms"] as? [String] == ["ECDSA_SHA_256"])
         let der = try #require(Data(base64Encoded: publicKeyResponse["PublicKey"] as? String ?? ""))
-        let derFile = directory.appendingPathComponent("public.der"), pemFile = directory.appendingPathComponent("public.pem")
+        let derFile = directory.appendingPathComponent("public.der")
+        let pemFile = directory.appendingPathComponent("public.pem")
         try der.write(to: derFile)
-        let converted = try await Self.openssl(["pkey", "-pubin", "-inform", "DER", "-in", derFile.path, "-out", pemFile.path])
+        let converted = try await Self.openssl([
+            "pkey", "-pubin", "-inform", "DER", "-in", derFile.path, "-out", pemFile.path,
+        ])
         #expect(converted.status == 0, "\(converted.stderr)")
-        let checked = try await Self.openssl(["dgst", "-sha256", "-verify", pemFile.path, "-signature", signatureFile.path, message.path])
+        let checked = try await Self.openssl([
+            "dgst", "-sha256", "-verify", pemFile.path, "-signature", signatureFile.path, message.path,
+        ])
         #expect(checked.status == 0 && checked.stdout.contains("Verified OK"), "\(checked.stdout)\(checked.stderr)")
         await stack.stop()
     }
@@ -194,7 +244,10 @@ import Testing
         let stack = try await KMSStack.start()
         let env = stack.environment
         let created = try await Self.kms(
-            ["create-key", "--key-spec", "HMAC_256", "--key-usage", "GENERATE_VERIFY_MAC", "--query", "KeyMetadata.KeyId", "--output", "text"],
+            [
+                "create-key", "--key-spec", "HMAC_256", "--key-usage", "GENERATE_VERIFY_MAC", "--query",
+                "KeyMetadata.KeyId", "--output", "text",
+            ],
             env: env
         )
         #expect(created.status == 0, "\(created.stderr)")
@@ -202,7 +255,11 @@ import Testing
         let message = stack.worker.directory.appendingPathComponent("mac-message.txt")
         try Data("amount=100\n".utf8).write(to: message)
 
-        let generated = try await Self.kms(["generate-mac", "--key-id", id, "--message", "fileb://\(message.path)", "--mac-algorithm", "HMAC_SHA_256"], env: env)
+        let generated = try await Self.kms(
+            [
+                "generate-mac", "--key-id", id, "--message", "fileb://\(message.path)", "--mac-algorithm",
+                "HMAC_SHA_256",
+            ], env: env)
         #expect(generated.status == 0, "\(generated.stderr)")
         let response = try Self.json(generated)
         #expect(response["MacAlgorithm"] as? String == "HMAC_SHA_256")
@@ -212,18 +269,26 @@ import Testing
         try mac.write(to: macFile)
 
         let verified = try await Self.kms(
-            ["verify-mac", "--key-id", id, "--message", "fileb://\(message.path)", "--mac-algorithm", "HMAC_SHA_256", "--mac", "fileb://\(macFile.path)"],
+            [
+                "verify-mac", "--key-id", id, "--message", "fileb://\(message.path)", "--mac-algorithm", "HMAC_SHA_256",
+                "--mac", "fileb://\(macFile.path)",
+            ],
             env: env
         )
         #expect(verified.status == 0, "\(verified.stderr)")
         #expect(try Self.json(verified)["MacValid"] as? Bool == true)
 
         let changed = try await Self.kms(
-            ["verify-mac", "--key-id", id, "--message", "amount=900\n", "--mac-algorithm", "HMAC_SHA_256", "--mac", "fileb://\(macFile.path)"],
+            [
+                "verify-mac", "--key-id", id, "--message", "amount=900\n", "--mac-algorithm", "HMAC_SHA_256", "--mac",
+                "fileb://\(macFile.path)",
+            ],
             env: env
         )
         #expect(changed.status == 254)
-        #expect(changed.stderr.contains("(KMSInvalidMacException) when calling the VerifyMac operation"), "\(changed.stderr)")
+        #expect(
+            changed.stderr.contains("(KMSInvalidMacException) when calling the VerifyMac operation"),
+            "\(changed.stderr)")
         #expect(changed.stdout.isEmpty)
         await stack.stop()
     }

@@ -2,11 +2,12 @@ import Foundation
 import KMSCrypto
 import KMSDomain
 import KMSPolicy
-@testable import KMSServer
 import KMSSigV4
 import KMSStore
 import KMSTestSupport
 import Testing
+
+@testable import KMSServer
 
 /// The service's own reading of the wall clock, stepped forward and back with a manual clock:
 /// SigV4's skew is judged against wall time (as AWS does), imported material's ValidTo too,
@@ -26,7 +27,9 @@ import Testing
         let ahead = #expect(throws: KMSError.self) { try SigV4.checkClockSkew(requestDate: signed, now: clock.wallNow) }
         #expect(ahead?.message.contains("Signature expired") == true)
         manual.stepWall(by: -32 * 60)
-        let behind = #expect(throws: KMSError.self) { try SigV4.checkClockSkew(requestDate: signed, now: clock.wallNow) }
+        let behind = #expect(throws: KMSError.self) {
+            try SigV4.checkClockSkew(requestDate: signed, now: clock.wallNow)
+        }
         #expect(behind?.message.contains("not yet current") == true)
         // Monotonic time alone does not matter: the request is as old as the wall clock says.
         manual.stepWall(by: 16 * 60)
@@ -38,8 +41,10 @@ import Testing
         let (manual, clock) = Self.clocks()
         let key = KeyRecord(
             keyID: "k", arn: "arn:aws:kms:us-east-1:111122223333:key/k", account: "111122223333", region: "us-east-1",
-            description: "", state: .enabled, usage: .encryptDecrypt, spec: .symmetricDefault, origin: .external, manager: .customer,
-            creationDate: manual.wallNow, deletionDate: nil, pendingWindowInDays: nil, policy: "", currentMaterialID: [], version: 1,
+            description: "", state: .enabled, usage: .encryptDecrypt, spec: .symmetricDefault, origin: .external,
+            manager: .customer,
+            creationDate: manual.wallNow, deletionDate: nil, pendingWindowInDays: nil, policy: "",
+            currentMaterialID: [], version: 1,
             validTo: manual.wallNow.addingTimeInterval(3600), expirationModel: .keyMaterialExpires
         )
         #expect(throws: Never.self) { try Validation.usable(key, now: clock.wallNow) }
@@ -64,15 +69,19 @@ import Testing
 
     @Test func awsCurrentTimeInAPolicyIsTheInjectedWallClock() throws {
         let (manual, clock) = Self.clocks()
-        let policy = try PolicyDocument.parse("""
+        let policy = try PolicyDocument.parse(
+            """
             {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "kms:*", "Resource": "*",
               "Condition": {"DateLessThan": {"aws:CurrentTime": "2026-01-02T00:00:00Z"}}}]}
             """, kind: .resource)
-        let caller = Caller(account: "111122223333", region: "us-east-1", principalARN: "arn:aws:iam::111122223333:user/u")
+        let caller = Caller(
+            account: "111122223333", region: "us-east-1", principalARN: "arn:aws:iam::111122223333:user/u")
         func decision() -> PolicyDecision {
-            policy.evaluate(caller.requestContext(
-                action: "Encrypt", key: nil, encryptionContext: nil, conditions: [:], policiesHaveConditions: true, now: clock.wallNow
-            ))
+            policy.evaluate(
+                caller.requestContext(
+                    action: "Encrypt", key: nil, encryptionContext: nil, conditions: [:], policiesHaveConditions: true,
+                    now: clock.wallNow
+                ))
         }
         #expect(decision() == .allow)
         manual.stepWall(by: 2 * 86_400)

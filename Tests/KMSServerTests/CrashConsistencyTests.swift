@@ -31,10 +31,13 @@ import Testing
         let database = try await TestDatabase.create(adminURL: cluster.adminURL)
         let worker = try await WorkerProcess()
         try await worker.start()
-        let adminCredentials = try await KMSDProcess.bootstrap(databaseURL: database.url, workerSocket: worker.socketPath)
+        let adminCredentials = try await KMSDProcess.bootstrap(
+            databaseURL: database.url, workerSocket: worker.socketPath)
         let kmsd = KMSDProcess(
             databaseURL: database.url, workerSocket: worker.socketPath, directory: worker.directory,
-            extraArguments: ["--aws-json-listen", "127.0.0.1:0", "--audit-timeout-seconds", "2", "--usage-flush-seconds", "1"]
+            extraArguments: [
+                "--aws-json-listen", "127.0.0.1:0", "--audit-timeout-seconds", "2", "--usage-flush-seconds", "1",
+            ]
         )
         try await kmsd.start()
         let setup = try kmsd.client(credentials: adminCredentials)
@@ -49,7 +52,9 @@ import Testing
         let running = Task {
             await withTaskGroup(of: Void.self) { group in
                 for (index, client) in clients.enumerated() {
-                    group.addTask { await Self.cryptoLoad(client, task: "binary-\(index)", key: base.keyID, load: load) }
+                    group.addTask {
+                        await Self.cryptoLoad(client, task: "binary-\(index)", key: base.keyID, load: load)
+                    }
                 }
                 group.addTask { await Self.mutatingLoad(json, base: base.keyID, load: load) }
             }
@@ -63,19 +68,25 @@ import Testing
         let kmsdCrashed = ContinuousClock.now
         try await Task.sleep(for: .milliseconds(300))
         try await kmsd.restart()
-        #expect(await load.waitForProgress(of: tasks, after: .now, limit: .seconds(30)), "the clients did not recover from kmsd's crash")
+        #expect(
+            await load.waitForProgress(of: tasks, after: .now, limit: .seconds(30)),
+            "the clients did not recover from kmsd's crash")
         Self.note("kmsd crashed and restarted: \(load.progress)")
         // kms-cryptod: SIGKILL, and started again on the same socket.
         await worker.crash()
         try await Task.sleep(for: .milliseconds(300))
         try await worker.start()
-        #expect(await load.waitForProgress(of: tasks, after: .now, limit: .seconds(30)), "the clients did not recover from kms-cryptod's crash")
+        #expect(
+            await load.waitForProgress(of: tasks, after: .now, limit: .seconds(30)),
+            "the clients did not recover from kms-cryptod's crash")
         Self.note("kms-cryptod crashed and restarted: \(load.progress)")
         // PostgreSQL: stopped as by a crash, and started again.
         try await cluster.stop(immediate: true)
         try await Task.sleep(for: .seconds(1))
         try await cluster.start()
-        #expect(await load.waitForProgress(of: tasks, after: .now, limit: .seconds(40)), "the clients did not recover from PostgreSQL's crash")
+        #expect(
+            await load.waitForProgress(of: tasks, after: .now, limit: .seconds(40)),
+            "the clients did not recover from PostgreSQL's crash")
         Self.note("PostgreSQL crashed and restarted: \(load.progress)")
         load.stopped.store(true, ordering: .relaxed)
         await running.value
@@ -94,26 +105,40 @@ import Testing
         // memory when it was killed (--usage-flush-seconds plus a second).
         let operations: Set = ["Encrypt", "GenerateDataKey", "Decrypt"]
         let usage = try await admin.call(AdminMethod.getUsage, AdminGetUsageRequest())
-        let counted = usage.requests.filter { operations.contains($0.operation) && !$0.keyArn.isEmpty }.reduce(0) { $0 + $1.requests - $1.failed }
+        let counted = usage.requests.filter { operations.contains($0.operation) && !$0.keyArn.isEmpty }.reduce(0) {
+            $0 + $1.requests - $1.failed
+        }
         let acknowledged = told.cryptoAcks.count + told.requestIDs.values.filter { $0.hasPrefix("Encrypt") }.count
         let inWindow = told.cryptoAcks.filter { $0.at <= kmsdCrashed && kmsdCrashed - $0.at < .seconds(2) }.count
-        #expect(counted >= Int64(acknowledged - inWindow), "usage counts \(counted) successes; callers were told of \(acknowledged), \(inWindow) of them just before kmsd's crash")
+        #expect(
+            counted >= Int64(acknowledged - inWindow),
+            "usage counts \(counted) successes; callers were told of \(acknowledged), \(inWindow) of them just before kmsd's crash"
+        )
 
         // Every acknowledged request has its record.
         let records = try await admin.auditRecords()
         let ids = Set(records.map(\.requestID))
         let recordedContexts = Set(records.filter(\.errorCode.isEmpty).compactMap { $0.encryptionContext["n"] })
         let missingIDs = told.requestIDs.filter { !ids.contains($0.key) }
-        #expect(missingIDs.isEmpty, "\(missingIDs.count) of \(told.requestIDs.count) acknowledged AWS JSON requests have no record: \(missingIDs.prefix(5))")
+        #expect(
+            missingIDs.isEmpty,
+            "\(missingIDs.count) of \(told.requestIDs.count) acknowledged AWS JSON requests have no record: \(missingIDs.prefix(5))"
+        )
         let missingContexts = told.cryptoAcks.filter { !recordedContexts.contains($0.n) }
-        #expect(missingContexts.isEmpty, "\(missingContexts.count) of \(told.cryptoAcks.count) acknowledged crypto requests have no record: \(missingContexts.prefix(5).map { "\($0.operation) \($0.n)" })")
+        #expect(
+            missingContexts.isEmpty,
+            "\(missingContexts.count) of \(told.cryptoAcks.count) acknowledged crypto requests have no record: \(missingContexts.prefix(5).map { "\($0.operation) \($0.n)" })"
+        )
 
         // Every acknowledged change exists; none exists without a record of its success.
         try await Self.checkChanges(admin, base: base, told: told, records: records)
 
         // Every ciphertext returned decrypts to what was sent.
         let undecryptable = try await Self.undecryptable(told.blobs, clients: clients)
-        #expect(undecryptable.isEmpty, "\(undecryptable.count) of \(told.blobs.count) returned ciphertexts do not decrypt: \(undecryptable.prefix(3))")
+        #expect(
+            undecryptable.isEmpty,
+            "\(undecryptable.count) of \(told.blobs.count) returned ciphertexts do not decrypt: \(undecryptable.prefix(3))"
+        )
 
         let verified = try await admin.verifyAuditLog()
         #expect(verified.intact, "\(verified.reason)")
@@ -157,7 +182,8 @@ import Testing
                 case 1:
                     operation = "GenerateDataKey"
                     let answer = try await client.generateDataKey(key, context: context)
-                    mine.append(CrashLoad.Blob(blob: answer.ciphertextBlob, context: context, plaintext: answer.plaintext))
+                    mine.append(
+                        CrashLoad.Blob(blob: answer.ciphertextBlob, context: context, plaintext: answer.plaintext))
                 default:
                     operation = "Encrypt"
                     let blob = try await client.encrypt(key, Array(plaintext), context: context)
@@ -192,10 +218,16 @@ import Testing
             let steps: [(String, [String: Any])] = [
                 ("CreateKey", ["Description": "crash-\(i)"]),
                 ("CreateAlias", ["AliasName": "alias/crash-\(i)", "TargetKeyId": created ?? base]),
-                ("CreateGrant", ["KeyId": base, "GranteePrincipal": Self.admin, "Operations": ["Decrypt"], "Name": "crash-\(i)"]),
+                (
+                    "CreateGrant",
+                    ["KeyId": base, "GranteePrincipal": Self.admin, "Operations": ["Decrypt"], "Name": "crash-\(i)"]
+                ),
                 ("PutKeyPolicy", ["KeyId": base, "PolicyName": "default", "Policy": Self.policy(i)]),
                 ("TagResource", ["KeyId": base, "Tags": [["TagKey": "t\(i % 10)", "TagValue": "\(i)"]]]),
-                ("Encrypt", ["KeyId": base, "Plaintext": plaintext.base64EncodedString(), "EncryptionContext": ["j": "\(i)"]]),
+                (
+                    "Encrypt",
+                    ["KeyId": base, "Plaintext": plaintext.base64EncodedString(), "EncryptionContext": ["j": "\(i)"]]
+                ),
             ]
             for (operation, body) in steps {
                 let label = "\(operation) \(i)"
@@ -216,7 +248,8 @@ import Testing
                             case "TagResource": state.tags.append(i)
                             default:
                                 if let text = answer.fields["CiphertextBlob"], let blob = Data(base64Encoded: text) {
-                                    state.blobs.append(CrashLoad.Blob(blob: blob, context: ["j": "\(i)"], plaintext: plaintext))
+                                    state.blobs.append(
+                                        CrashLoad.Blob(blob: blob, context: ["j": "\(i)"], plaintext: plaintext))
                                 }
                             }
                         }
@@ -241,32 +274,59 @@ import Testing
 
     /// Acknowledged keys, aliases, grants, the policy and tags exist; and there are no more of
     /// each than records of a successful request that made one.
-    static func checkChanges(_ admin: KMSClient, base: KMSKeyMetadata, told: CrashLoad.State, records: [AdminAuditRecord]) async throws {
-        func successes(_ operation: String) -> Int { records.filter { $0.operation == operation && $0.errorCode.isEmpty }.count }
+    static func checkChanges(
+        _ admin: KMSClient, base: KMSKeyMetadata, told: CrashLoad.State, records: [AdminAuditRecord]
+    ) async throws {
+        func successes(_ operation: String) -> Int {
+            records.filter { $0.operation == operation && $0.errorCode.isEmpty }.count
+        }
 
         let keys = try await Self.allPages { marker in
-            let page = try await admin.call(KMSMethod.listKeys, .with { $0.limit = 100; if let marker { $0.marker = marker } })
+            let page = try await admin.call(
+                KMSMethod.listKeys,
+                .with {
+                    $0.limit = 100
+                    if let marker { $0.marker = marker }
+                })
             return (page.keys.map(\.keyID), page.truncated ? page.nextMarker : nil)
         }
         let missingKeys = told.keys.values.filter { !keys.contains($0) }
         #expect(missingKeys.isEmpty, "acknowledged CreateKey, no key: \(missingKeys.prefix(5))")
-        #expect(keys.count <= successes("CreateKey"), "\(keys.count) keys, \(successes("CreateKey")) recorded creations")
+        #expect(
+            keys.count <= successes("CreateKey"), "\(keys.count) keys, \(successes("CreateKey")) recorded creations")
 
-        let aliases = Set(try await Self.allPages { marker in
-            let page = try await admin.call(KMSMethod.listAliases, .with { $0.limit = 100; if let marker { $0.marker = marker } })
-            return (page.aliases.map(\.aliasName), page.truncated ? page.nextMarker : nil)
-        }.filter { $0.hasPrefix("alias/crash-") })
+        let aliases = Set(
+            try await Self.allPages { marker in
+                let page = try await admin.call(
+                    KMSMethod.listAliases,
+                    .with {
+                        $0.limit = 100
+                        if let marker { $0.marker = marker }
+                    })
+                return (page.aliases.map(\.aliasName), page.truncated ? page.nextMarker : nil)
+            }.filter { $0.hasPrefix("alias/crash-") })
         let missingAliases = told.aliases.filter { !aliases.contains("alias/crash-\($0)") }
         #expect(missingAliases.isEmpty, "acknowledged CreateAlias, no alias: \(missingAliases.sorted().prefix(5))")
-        #expect(aliases.count <= successes("CreateAlias"), "\(aliases.count) aliases, \(successes("CreateAlias")) recorded creations")
+        #expect(
+            aliases.count <= successes("CreateAlias"),
+            "\(aliases.count) aliases, \(successes("CreateAlias")) recorded creations")
 
-        let grantIDs = Set(try await Self.allPages { marker in
-            let page = try await admin.call(KMSMethod.listGrants, .with { $0.keyID = base.keyID; $0.limit = 100; if let marker { $0.marker = marker } })
-            return (page.grants.map(\.grantID), page.truncated ? page.nextMarker : nil)
-        })
+        let grantIDs = Set(
+            try await Self.allPages { marker in
+                let page = try await admin.call(
+                    KMSMethod.listGrants,
+                    .with {
+                        $0.keyID = base.keyID
+                        $0.limit = 100
+                        if let marker { $0.marker = marker }
+                    })
+                return (page.grants.map(\.grantID), page.truncated ? page.nextMarker : nil)
+            })
         let missingGrants = told.grants.filter { !grantIDs.contains($0.value) }
         #expect(missingGrants.isEmpty, "acknowledged CreateGrant, no grant: \(missingGrants.keys.sorted().prefix(5))")
-        #expect(grantIDs.count <= successes("CreateGrant"), "\(grantIDs.count) grants, \(successes("CreateGrant")) recorded creations")
+        #expect(
+            grantIDs.count <= successes("CreateGrant"),
+            "\(grantIDs.count) grants, \(successes("CreateGrant")) recorded creations")
 
         // The policy in force is the last acknowledged one or a later one, and a later one was
         // recorded as a success.
@@ -275,10 +335,15 @@ import Testing
         let policy = try await admin.call(KMSMethod.getKeyPolicy, policyRequest).policy
         let current = policy.firstRange(of: #/"Sid"\s*:\s*"crash(\d+)"/#).flatMap { Int(policy[$0].filter(\.isNumber)) }
         if let last = told.policies.last {
-            #expect((current ?? 0) >= last, "the policy of PutKeyPolicy \(last) was acknowledged; in force: \(current.map(String.init) ?? "the default")")
+            #expect(
+                (current ?? 0) >= last,
+                "the policy of PutKeyPolicy \(last) was acknowledged; in force: \(current.map(String.init) ?? "the default")"
+            )
         }
         if let current, !told.policies.contains(current) {
-            #expect(successes("PutKeyPolicy") > told.policies.count, "PutKeyPolicy \(current) was refused, yet is in force without a record")
+            #expect(
+                successes("PutKeyPolicy") > told.policies.count,
+                "PutKeyPolicy \(current) was refused, yet is in force without a record")
         }
 
         var tagRequest = KMSListResourceTagsRequest()

@@ -59,7 +59,8 @@ final class CrashLoad: Sendable {
     func waitForProgress(of tasks: [String], after instant: ContinuousClock.Instant, limit: Duration) async -> Bool {
         let deadline = ContinuousClock.now + limit
         while ContinuousClock.now < deadline {
-            let done = self.state.withLock { state in tasks.allSatisfy { (state.lastSuccess[$0] ?? instant) > instant } }
+            let done = self.state.withLock { state in tasks.allSatisfy { (state.lastSuccess[$0] ?? instant) > instant }
+            }
             if done { return true }
             try? await Task.sleep(for: .milliseconds(100))
         }
@@ -118,7 +119,9 @@ extension AWSJSONTestClient {
                 for (name, value) in object {
                     if let text = value as? String { fields[name] = text }
                     if let nested = value as? [String: Any] {
-                        for (inner, value) in nested { if let text = value as? String { fields["\(name).\(inner)"] = text } }
+                        for (inner, value) in nested {
+                            if let text = value as? String { fields["\(name).\(inner)"] = text }
+                        }
                     }
                 }
             }

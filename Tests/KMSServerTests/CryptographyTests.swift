@@ -8,7 +8,8 @@ import Testing
     @Test func dataKeysReEncryptAndRandom() async throws {
         let stack = try await KMSStack.start()
         let kms = stack.client
-        let a = try await kms.createKey(), b = try await kms.createKey()
+        let a = try await kms.createKey()
+        let b = try await kms.createKey()
 
         var generate = KMSGenerateDataKeyRequest()
         generate.keyID = a.arn
@@ -17,7 +18,8 @@ import Testing
         let dataKey = try await kms.call(KMSMethod.generateDataKey, generate)
         #expect(dataKey.plaintext.count == 32)
         #expect(dataKey.keyID == a.arn)
-        #expect(try await kms.decrypt(dataKey.ciphertextBlob, context: ["bucket": "logs"]).plaintext == dataKey.plaintext)
+        #expect(
+            try await kms.decrypt(dataKey.ciphertextBlob, context: ["bucket": "logs"]).plaintext == dataKey.plaintext)
 
         generate.clearKeySpec()
         generate.numberOfBytes = 1024
@@ -54,11 +56,14 @@ import Testing
     @Test func wrongContextTamperedBlobsAndWrongKeyAreRejected() async throws {
         let stack = try await KMSStack.start()
         let kms = stack.client
-        let a = try await kms.createKey(), b = try await kms.createKey()
+        let a = try await kms.createKey()
+        let b = try await kms.createKey()
         let blob = try await kms.encrypt(a.keyID, Array("secret".utf8), context: ["k": "v"])
         #expect(await code { _ = try await kms.decrypt(blob) } == "InvalidCiphertextException")
         #expect(await code { _ = try await kms.decrypt(blob, context: ["k": "w"]) } == "InvalidCiphertextException")
-        #expect(await code { _ = try await kms.decrypt(blob, keyID: b.keyID, context: ["k": "v"]) } == "IncorrectKeyException")
+        #expect(
+            await code { _ = try await kms.decrypt(blob, keyID: b.keyID, context: ["k": "v"]) }
+                == "IncorrectKeyException")
         #expect(try await kms.decrypt(blob, keyID: "\(a.arn)", context: ["k": "v"]).plaintext.count == 6)
         for index in [0, 20, 60, 80, blob.count - 1] {
             var damaged = blob
@@ -141,7 +146,9 @@ import Testing
                 "kms_keys", "kms_key_materials", "kms_aliases", "kms_grants", "kms_schema_migrations",
                 "kms_accounts", "kms_principals", "kms_access_keys", "kms_identity_policies",
             ] {
-                for try await row in try await client.query("SELECT t::text FROM \(unescaped: table) t").decode(String.self) {
+                for try await row in try await client.query("SELECT t::text FROM \(unescaped: table) t").decode(
+                    String.self)
+                {
                     text += row + "\n"
                 }
             }

@@ -1,6 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Foundation
 import KMSClient
 import KMSProto
@@ -12,6 +9,10 @@ import NIOSSL
 import PostgresNIO
 import Synchronization
 import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// The service's edges, through real processes: an IPv4 client of a dual-stack listener as seen
 /// by conditions and the audit log; kmsd refusing a worker socket served by another user; and
@@ -26,7 +27,9 @@ import Testing
         let worker = try await WorkerProcess()
         try await worker.start()
         let admin = try await KMSDProcess.bootstrap(databaseURL: database.url, workerSocket: worker.socketPath)
-        let kmsd = KMSDProcess(databaseURL: database.url, workerSocket: worker.socketPath, directory: worker.directory, extraArguments: ["--listen", "[::]:0"])
+        let kmsd = KMSDProcess(
+            databaseURL: database.url, workerSocket: worker.socketPath, directory: worker.directory,
+            extraArguments: ["--listen", "[::]:0"])
         try await kmsd.start()
         let port = try #require(kmsd.endpoint.split(separator: ":").last.map(String.init))
         func client(_ credentials: KMSCredentials) throws -> KMSClient {
@@ -56,12 +59,14 @@ import Testing
         var key = AdminCreateAccessKeyRequest()
         key.principalArn = arn
         let created = try await adminClient.call(AdminMethod.createAccessKey, key)
-        let user = try client(KMSCredentials(accessKeyID: created.accessKey.accessKeyID, secretAccessKey: created.secretAccessKey))
+        let user = try client(
+            KMSCredentials(accessKeyID: created.accessKey.accessKeyID, secretAccessKey: created.secretAccessKey))
 
         var random = KMSGenerateRandomRequest()
         random.numberOfBytes = 8
         #expect(await code { _ = try await user.call(KMSMethod.generateRandom, random) } == nil)
-        #expect(await code { _ = try await user.call(KMSMethod.listKeys, KMSListKeysRequest()) } == "AccessDeniedException")
+        #expect(
+            await code { _ = try await user.call(KMSMethod.listKeys, KMSListKeysRequest()) } == "AccessDeniedException")
 
         var query = AdminListAuditRecordsRequest()
         query.principalArn = arn
@@ -183,12 +188,17 @@ import Testing
         #expect(try DatabaseTLS(sslmode: "verify-ca", sslrootcert: ca).verification == .chain(rootCertificate: ca))
         #expect(try DatabaseTLS(sslmode: "verify-full", sslrootcert: ca).verification == .full(rootCertificate: ca))
         #expect(try DatabaseTLS(sslmode: "verify-full", sslrootcert: nil).verification == .full(rootCertificate: nil))
-        #expect(try DatabaseTLS(sslmode: "verify-full", sslrootcert: "system").verification == .full(rootCertificate: nil))
+        #expect(
+            try DatabaseTLS(sslmode: "verify-full", sslrootcert: "system").verification == .full(rootCertificate: nil))
         // A typo is not a quiet `prefer`; verify-ca needs its CA; the system's CAs prove no name
         // without verify-full; a CA file that is not there is said at once.
-        for (mode, root) in [("verify_full", nil), ("allow", nil), ("VERIFY-FULL", nil), ("verify-ca", nil),
-                             ("verify-ca", "system"), ("require", "system"), ("verify-full", "/nonexistent/ca.pem")] as [(String, String?)] {
-            #expect(throws: DatabaseConfiguration.InvalidURL.self, "\(mode) \(root ?? "-")") { try DatabaseTLS(sslmode: mode, sslrootcert: root) }
+        for (mode, root) in [
+            ("verify_full", nil), ("allow", nil), ("VERIFY-FULL", nil), ("verify-ca", nil),
+            ("verify-ca", "system"), ("require", "system"), ("verify-full", "/nonexistent/ca.pem"),
+        ] as [(String, String?)] {
+            #expect(throws: DatabaseConfiguration.InvalidURL.self, "\(mode) \(root ?? "-")") {
+                try DatabaseTLS(sslmode: mode, sslrootcert: root)
+            }
         }
         #expect(throws: DatabaseConfiguration.InvalidURL.self) {
             try DatabaseConfiguration.parse(url: "postgres://u:p@db.internal/kms?sslmode=verify-fulll")
@@ -204,32 +214,49 @@ import Testing
         let directory = try Self.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         try await TLSTests.makeCertificates(in: directory, clients: [:])
-        try await Self.openssl(in: directory, ["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj", "/CN=db",
-                                         "-keyout", "db.key", "-out", "db.csr"])
-        try "subjectAltName=DNS:localhost\n".write(to: directory.appendingPathComponent("db.ext"), atomically: true, encoding: .utf8)
-        try await Self.openssl(in: directory, ["x509", "-req", "-in", "db.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
-                                         "-days", "2", "-extfile", "db.ext", "-out", "db.pem"])
+        try await Self.openssl(
+            in: directory,
+            [
+                "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj", "/CN=db",
+                "-keyout", "db.key", "-out", "db.csr",
+            ])
+        try "subjectAltName=DNS:localhost\n".write(
+            to: directory.appendingPathComponent("db.ext"), atomically: true, encoding: .utf8)
+        try await Self.openssl(
+            in: directory,
+            [
+                "x509", "-req", "-in", "db.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+                "-days", "2", "-extfile", "db.ext", "-out", "db.pem",
+            ])
         let other = directory.appendingPathComponent("other")
         try FileManager.default.createDirectory(at: other, withIntermediateDirectories: true)
         try await TLSTests.makeCertificates(in: other, clients: [:])
         func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
-        let ca = path("ca.pem"), wrongCA = other.appendingPathComponent("ca.pem").path
+        let ca = path("ca.pem")
+        let wrongCA = other.appendingPathComponent("ca.pem").path
 
         let byIP = (certificate: path("server.pem"), key: path("server.key"))
         let byName = (certificate: path("db.pem"), key: path("db.key"))
         // A server of its own per check: a refused client's pool retries, and a retry of one
         // check that arrives late must not be taken for the next check's handshake.
-        func handshake(_ identity: (certificate: String, key: String), _ host: String, _ query: String) async throws -> Bool {
+        func handshake(_ identity: (certificate: String, key: String), _ host: String, _ query: String) async throws
+            -> Bool
+        {
             let server = try await FakeTLSPostgres.start(certificate: identity.certificate, key: identity.key)
-            let configuration = try DatabaseConfiguration.parse(url: "postgres://u:p@\(host):\(server.port)/kms?\(query)", maximumConnections: 1)
+            let configuration = try DatabaseConfiguration.parse(
+                url: "postgres://u:p@\(host):\(server.port)/kms?\(query)", maximumConnections: 1)
             let outcome = try await server.firstHandshake(of: PostgresClient(configuration: configuration))
             await server.close()
             return outcome
         }
         #expect(try await handshake(byIP, "127.0.0.1", "sslmode=verify-full&sslrootcert=\(ca)"))
         #expect(try await handshake(byName, "localhost", "sslmode=verify-full&sslrootcert=\(ca)"))
-        #expect(try await !handshake(byName, "127.0.0.1", "sslmode=verify-full&sslrootcert=\(ca)"), "the name is not checked")
-        #expect(try await !handshake(byIP, "127.0.0.1", "sslmode=verify-full&sslrootcert=\(wrongCA)"), "the chain is not checked")
+        #expect(
+            try await !handshake(byName, "127.0.0.1", "sslmode=verify-full&sslrootcert=\(ca)"),
+            "the name is not checked")
+        #expect(
+            try await !handshake(byIP, "127.0.0.1", "sslmode=verify-full&sslrootcert=\(wrongCA)"),
+            "the chain is not checked")
         #expect(try await !handshake(byIP, "127.0.0.1", "sslmode=verify-full"), "a private CA passed as a system one")
         #expect(try await handshake(byName, "127.0.0.1", "sslmode=verify-ca&sslrootcert=\(ca)"))
         #expect(try await !handshake(byName, "127.0.0.1", "sslmode=verify-ca&sslrootcert=\(wrongCA)"))
@@ -240,8 +267,11 @@ import Testing
 
     /// Off the cooperative pool (`runChildProcess`), as every child process of the tests.
     static func openssl(in directory: URL, _ arguments: [String]) async throws {
-        let result = try await runChildProcess(URL(fileURLWithPath: "/usr/bin/env"), ["openssl"] + arguments, currentDirectory: directory)
-        guard result.status == 0 else { throw WorkerTestError("openssl \(arguments.first ?? "") failed: \(result.stderrText.suffix(500))") }
+        let result = try await runChildProcess(
+            URL(fileURLWithPath: "/usr/bin/env"), ["openssl"] + arguments, currentDirectory: directory)
+        guard result.status == 0 else {
+            throw WorkerTestError("openssl \(arguments.first ?? "") failed: \(result.stderrText.suffix(500))")
+        }
     }
 
     /// A server that declines TLS ('N' to the SSLRequest): only `disable` and `prefer` go on
@@ -250,7 +280,8 @@ import Testing
         let server = try await FakeTLSPostgres.start(certificate: nil, key: nil)
         defer { Task { await server.close() } }
         func continuesInPlaintext(_ query: String) async throws -> Bool {
-            let configuration = try DatabaseConfiguration.parse(url: "postgres://u:p@127.0.0.1:\(server.port)/kms?\(query)", maximumConnections: 1)
+            let configuration = try DatabaseConfiguration.parse(
+                url: "postgres://u:p@127.0.0.1:\(server.port)/kms?\(query)", maximumConnections: 1)
             return try await server.firstHandshake(of: PostgresClient(configuration: configuration))
         }
         #expect(try await continuesInPlaintext("sslmode=prefer"))
@@ -259,7 +290,8 @@ import Testing
     }
 
     static func temporaryDirectory() throws -> URL {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("kms-edge-\(UUID().uuidString.prefix(8))")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "kms-edge-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         return directory
     }
@@ -294,9 +326,10 @@ final class FakeTLSPostgres: Sendable {
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(SSLRequestHandler(context: context) { completed in
-                        box.withLock { $0 }?.outcomes.withLock { $0.append(completed) }
-                    })
+                    try channel.pipeline.syncOperations.addHandler(
+                        SSLRequestHandler(context: context) { completed in
+                            box.withLock { $0 }?.outcomes.withLock { $0.append(completed) }
+                        })
                 }
             }
             .bind(host: "127.0.0.1", port: 0).get()
@@ -359,7 +392,8 @@ final class FakeTLSPostgres: Sendable {
             self.buffer.writeBuffer(&incoming)
             guard self.buffer.readableBytes >= 8 else { return }
             // Length 8, code 80877103: the SSLRequest.
-            guard self.buffer.readInteger(as: UInt32.self) == 8, self.buffer.readInteger(as: UInt32.self) == 80_877_103 else {
+            guard self.buffer.readInteger(as: UInt32.self) == 8, self.buffer.readInteger(as: UInt32.self) == 80_877_103
+            else {
                 context.close(promise: nil)
                 return
             }

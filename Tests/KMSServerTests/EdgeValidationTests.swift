@@ -1,8 +1,9 @@
 import Foundation
 import KMSDomain
 import KMSProto
-@testable import KMSServer
 import Testing
+
+@testable import KMSServer
 
 /// The sizes every request is held to are checked at the edge and nowhere else (the handlers no
 /// longer check them again), so each request type's conformance is what stands between an
@@ -22,52 +23,162 @@ import Testing
 
     @Test func everyRequestThatTakesGrantTokensRefusesMoreThanTen() {
         let requests: [any EdgeChecked] = [
-            KMSEncryptRequest.with { $0.keyID = Self.keyID; $0.plaintext = Data([1]); $0.grantTokens = Self.elevenTokens },
-            KMSDecryptRequest.with { $0.ciphertextBlob = Data([1]); $0.grantTokens = Self.elevenTokens },
-            KMSReEncryptRequest.with { $0.ciphertextBlob = Data([1]); $0.destinationKeyID = Self.keyID; $0.grantTokens = Self.elevenTokens },
-            KMSGenerateDataKeyRequest.with { $0.keyID = Self.keyID; $0.grantTokens = Self.elevenTokens },
-            KMSGenerateDataKeyWithoutPlaintextRequest.with { $0.keyID = Self.keyID; $0.grantTokens = Self.elevenTokens },
-            KMSGenerateDataKeyPairRequest.with { $0.keyID = Self.keyID; $0.grantTokens = Self.elevenTokens },
-            KMSGenerateDataKeyPairWithoutPlaintextRequest.with { $0.keyID = Self.keyID; $0.grantTokens = Self.elevenTokens },
-            KMSSignRequest.with { $0.keyID = Self.keyID; $0.message = Data([1]); $0.grantTokens = Self.elevenTokens },
-            KMSVerifyRequest.with { $0.keyID = Self.keyID; $0.message = Data([1]); $0.signature = Data([1]); $0.grantTokens = Self.elevenTokens },
-            KMSGenerateMacRequest.with { $0.keyID = Self.keyID; $0.message = Data([1]); $0.grantTokens = Self.elevenTokens },
-            KMSVerifyMacRequest.with { $0.keyID = Self.keyID; $0.message = Data([1]); $0.mac = Data([1]); $0.grantTokens = Self.elevenTokens },
-            KMSDescribeKeyRequest.with { $0.keyID = Self.keyID; $0.grantTokens = Self.elevenTokens },
-            KMSGetPublicKeyRequest.with { $0.keyID = Self.keyID; $0.grantTokens = Self.elevenTokens },
-            KMSDeriveSharedSecretRequest.with { $0.keyID = Self.keyID; $0.publicKey = Data([1]); $0.grantTokens = Self.elevenTokens },
+            KMSEncryptRequest.with {
+                $0.keyID = Self.keyID
+                $0.plaintext = Data([1])
+                $0.grantTokens = Self.elevenTokens
+            },
+            KMSDecryptRequest.with {
+                $0.ciphertextBlob = Data([1])
+                $0.grantTokens = Self.elevenTokens
+            },
+            KMSReEncryptRequest.with {
+                $0.ciphertextBlob = Data([1])
+                $0.destinationKeyID = Self.keyID
+                $0.grantTokens = Self.elevenTokens
+            },
+            KMSGenerateDataKeyRequest.with {
+                $0.keyID = Self.keyID
+                $0.grantTokens = Self.elevenTokens
+            },
+            KMSGenerateDataKeyWithoutPlaintextRequest.with {
+                $0.keyID = Self.keyID
+                $0.grantTokens = Self.elevenTokens
+            },
+            KMSGenerateDataKeyPairRequest.with {
+                $0.keyID = Self.keyID
+                $0.grantTokens = Self.elevenTokens
+            },
+            KMSGenerateDataKeyPairWithoutPlaintextRequest.with {
+                $0.keyID = Self.keyID
+                $0.grantTokens = Self.elevenTokens
+            },
+            KMSSignRequest.with {
+                $0.keyID = Self.keyID
+                $0.message = Data([1])
+                $0.grantTokens = Self.elevenTokens
+            },
+            KMSVerifyRequest.with {
+                $0.keyID = Self.keyID
+                $0.message = Data([1])
+                $0.signature = Data([1])
+                $0.grantTokens = Self.elevenTokens
+            },
+            KMSGenerateMacRequest.with {
+                $0.keyID = Self.keyID
+                $0.message = Data([1])
+                $0.grantTokens = Self.elevenTokens
+            },
+            KMSVerifyMacRequest.with {
+                $0.keyID = Self.keyID
+                $0.message = Data([1])
+                $0.mac = Data([1])
+                $0.grantTokens = Self.elevenTokens
+            },
+            KMSDescribeKeyRequest.with {
+                $0.keyID = Self.keyID
+                $0.grantTokens = Self.elevenTokens
+            },
+            KMSGetPublicKeyRequest.with {
+                $0.keyID = Self.keyID
+                $0.grantTokens = Self.elevenTokens
+            },
+            KMSDeriveSharedSecretRequest.with {
+                $0.keyID = Self.keyID
+                $0.publicKey = Data([1])
+                $0.grantTokens = Self.elevenTokens
+            },
         ]
         for request in requests {
             let error = self.refusal(request)
-            #expect(error?.code == .validation && error?.message.contains("'grantTokens'") == true, "\(type(of: request)): \(String(describing: error))")
+            #expect(
+                error?.code == .validation && error?.message.contains("'grantTokens'") == true,
+                "\(type(of: request)): \(String(describing: error))")
         }
     }
 
     @Test func oversizedBlobsAreRefusedNamingTheirField() {
         let cases: [(any EdgeChecked, String)] = [
-            (KMSEncryptRequest.with { $0.keyID = Self.keyID; $0.plaintext = Data(count: 4097) }, "plaintext"),
+            (
+                KMSEncryptRequest.with {
+                    $0.keyID = Self.keyID
+                    $0.plaintext = Data(count: 4097)
+                }, "plaintext"
+            ),
             (KMSDecryptRequest.with { $0.ciphertextBlob = Data(count: 6145) }, "ciphertextBlob"),
-            (KMSReEncryptRequest.with { $0.ciphertextBlob = Data(count: 6145); $0.destinationKeyID = Self.keyID }, "ciphertextBlob"),
-            (KMSSignRequest.with { $0.keyID = Self.keyID; $0.message = Data(count: 4097) }, "message"),
-            (KMSVerifyRequest.with { $0.keyID = Self.keyID; $0.message = Data([1]); $0.signature = Data(count: 6145) }, "signature"),
-            (KMSGenerateMacRequest.with { $0.keyID = Self.keyID; $0.message = Data(count: 4097) }, "message"),
-            (KMSVerifyMacRequest.with { $0.keyID = Self.keyID; $0.message = Data([1]); $0.mac = Data(count: 6145) }, "mac"),
-            (KMSDeriveSharedSecretRequest.with { $0.keyID = Self.keyID; $0.publicKey = Data(count: 8193) }, "publicKey"),
+            (
+                KMSReEncryptRequest.with {
+                    $0.ciphertextBlob = Data(count: 6145)
+                    $0.destinationKeyID = Self.keyID
+                }, "ciphertextBlob"
+            ),
+            (
+                KMSSignRequest.with {
+                    $0.keyID = Self.keyID
+                    $0.message = Data(count: 4097)
+                }, "message"
+            ),
+            (
+                KMSVerifyRequest.with {
+                    $0.keyID = Self.keyID
+                    $0.message = Data([1])
+                    $0.signature = Data(count: 6145)
+                }, "signature"
+            ),
+            (
+                KMSGenerateMacRequest.with {
+                    $0.keyID = Self.keyID
+                    $0.message = Data(count: 4097)
+                }, "message"
+            ),
+            (
+                KMSVerifyMacRequest.with {
+                    $0.keyID = Self.keyID
+                    $0.message = Data([1])
+                    $0.mac = Data(count: 6145)
+                }, "mac"
+            ),
+            (
+                KMSDeriveSharedSecretRequest.with {
+                    $0.keyID = Self.keyID
+                    $0.publicKey = Data(count: 8193)
+                }, "publicKey"
+            ),
         ]
         for (request, field) in cases {
             let error = self.refusal(request)
-            #expect(error?.code == .validation && error?.message.contains(field) == true, "\(type(of: request)): \(String(describing: error))")
+            #expect(
+                error?.code == .validation && error?.message.contains(field) == true,
+                "\(type(of: request)): \(String(describing: error))")
         }
     }
 
     @Test func requestsWithinTheLimitsPass() {
         let tenTokens = Array(repeating: "token", count: 10)
         let requests: [any EdgeChecked] = [
-            KMSEncryptRequest.with { $0.keyID = Self.keyID; $0.plaintext = Data(count: 4096); $0.grantTokens = tenTokens },
-            KMSDecryptRequest.with { $0.ciphertextBlob = Data(count: 6144); $0.grantTokens = tenTokens },
-            KMSVerifyRequest.with { $0.keyID = Self.keyID; $0.message = Data(count: 4096); $0.signature = Data(count: 6144) },
-            KMSVerifyMacRequest.with { $0.keyID = Self.keyID; $0.message = Data(count: 4096); $0.mac = Data(count: 6144) },
-            KMSDeriveSharedSecretRequest.with { $0.keyID = Self.keyID; $0.publicKey = Data(count: 8192) },
+            KMSEncryptRequest.with {
+                $0.keyID = Self.keyID
+                $0.plaintext = Data(count: 4096)
+                $0.grantTokens = tenTokens
+            },
+            KMSDecryptRequest.with {
+                $0.ciphertextBlob = Data(count: 6144)
+                $0.grantTokens = tenTokens
+            },
+            KMSVerifyRequest.with {
+                $0.keyID = Self.keyID
+                $0.message = Data(count: 4096)
+                $0.signature = Data(count: 6144)
+            },
+            KMSVerifyMacRequest.with {
+                $0.keyID = Self.keyID
+                $0.message = Data(count: 4096)
+                $0.mac = Data(count: 6144)
+            },
+            KMSDeriveSharedSecretRequest.with {
+                $0.keyID = Self.keyID
+                $0.publicKey = Data(count: 8192)
+            },
         ]
         for request in requests {
             #expect(self.refusal(request) == nil, "\(type(of: request))")

@@ -27,7 +27,9 @@ func timed(_ label: String, _ body: () async throws -> Void) async -> Outcome {
     } catch let error as KMSClientError {
         return Outcome(label: label, error: error, elapsed: ContinuousClock.now - started)
     } catch {
-        return Outcome(label: label, error: KMSClientError(code: "\(type(of: error))", message: "\(error)", retryable: false), elapsed: ContinuousClock.now - started)
+        return Outcome(
+            label: label, error: KMSClientError(code: "\(type(of: error))", message: "\(error)", retryable: false),
+            elapsed: ContinuousClock.now - started)
     }
 }
 
@@ -44,8 +46,11 @@ func concurrently(_ requests: [(String, @Sendable () async throws -> Void)]) asy
 }
 
 /// Tries `body` every `interval` until it succeeds, at most `attempts` times; the last outcome.
-func untilSuccess(attempts: Int = 20, interval: Duration = .milliseconds(500), _ label: String, _ body: () async throws -> Void) async -> Outcome {
-    var last = Outcome(label: label, error: KMSClientError(code: "NotTried", message: "", retryable: false), elapsed: .zero)
+func untilSuccess(
+    attempts: Int = 20, interval: Duration = .milliseconds(500), _ label: String, _ body: () async throws -> Void
+) async -> Outcome {
+    var last = Outcome(
+        label: label, error: KMSClientError(code: "NotTried", message: "", retryable: false), elapsed: .zero)
     for attempt in 0..<attempts {
         if attempt > 0 { try? await Task.sleep(for: interval) }
         last = await timed(label, body)
@@ -79,7 +84,9 @@ extension KMSClient {
     }
 
     /// Every audit record that `configure` selects, page by page.
-    func auditRecords(_ configure: (inout AdminListAuditRecordsRequest) -> Void = { _ in }) async throws -> [AdminAuditRecord] {
+    func auditRecords(_ configure: (inout AdminListAuditRecordsRequest) -> Void = { _ in }) async throws
+        -> [AdminAuditRecord]
+    {
         var records: [AdminAuditRecord] = []
         var request = AdminListAuditRecordsRequest()
         request.limit = 1000

@@ -73,15 +73,22 @@ import Testing
         let lost = await timed("Encrypt n=deaf") { _ = try await kms.encrypt(key.keyID, [2], context: ["n": "deaf"]) }
         // Withheld after its crypto ran (not refused before: then there would be nothing to find).
         #expect(!lost.succeeded && lost.error?.retryable == true, "\(lost)")
-        #expect(lost.error?.message.contains("the request was not answered") == true, "\(lost): \(lost.error?.message ?? "")")
+        #expect(
+            lost.error?.message.contains("the request was not answered") == true,
+            "\(lost): \(lost.error?.message ?? "")")
         #expect(lost.elapsed < Self.auditBound, "\(lost)")
         faults.database.set(.pass)
-        let recovered = await untilSuccess("Encrypt after the lost answer") { _ = try await kms.encrypt(key.keyID, [3], context: ["n": "recovered"]) }
+        let recovered = await untilSuccess("Encrypt after the lost answer") {
+            _ = try await kms.encrypt(key.keyID, [3], context: ["n": "recovered"])
+        }
         #expect(recovered.succeeded, "\(recovered)")
 
         let records = try await stack.client.auditRecords { $0.keyArn = key.arn }
         let deaf = records.filter { $0.encryptionContext["n"] == "deaf" }
-        #expect(deaf.count == 1, "the record whose commit answer was lost is in the log \(deaf.count) times: \(deaf.map(\.requestID)); the key's records: \(records.map { "\($0.operation) \($0.encryptionContext["n"] ?? "-") \($0.errorCode)" })")
+        #expect(
+            deaf.count == 1,
+            "the record whose commit answer was lost is in the log \(deaf.count) times: \(deaf.map(\.requestID)); the key's records: \(records.map { "\($0.operation) \($0.encryptionContext["n"] ?? "-") \($0.errorCode)" })"
+        )
         let verified = try await stack.client.verifyAuditLog()
         #expect(verified.intact, "\(verified.reason)")
         await kms.close()
@@ -110,34 +117,51 @@ import Testing
         faults.database.set(fault)
         var requests: [(String, @Sendable () async throws -> Void)] = []
         for index in 0..<3 {
-            requests.append(("Encrypt n=f\(index)", { _ = try await kms.encrypt(key.keyID, [2], context: ["n": "f\(index)"]) }))
-            requests.append(("GenerateDataKey n=g\(index)", { _ = try await kms.generateDataKey(key.keyID, context: ["n": "g\(index)"]) }))
+            requests.append(
+                ("Encrypt n=f\(index)", { _ = try await kms.encrypt(key.keyID, [2], context: ["n": "f\(index)"]) }))
+            requests.append(
+                (
+                    "GenerateDataKey n=g\(index)",
+                    { _ = try await kms.generateDataKey(key.keyID, context: ["n": "g\(index)"]) }
+                ))
         }
         requests.append(("CreateKey", { _ = try await kms.createKey("made during \(fault)") }))
         let outcomes = await concurrently(requests)
         for outcome in outcomes {
-            #expect(outcome.elapsed < Self.auditBound, "\(fault): the request did not finish in bounded time: \(outcome)")
-            #expect(outcome.succeeded || outcome.error?.retryable == true, "\(fault): refused, but not as retryable: \(outcome)")
+            #expect(
+                outcome.elapsed < Self.auditBound, "\(fault): the request did not finish in bounded time: \(outcome)")
+            #expect(
+                outcome.succeeded || outcome.error?.retryable == true,
+                "\(fault): refused, but not as retryable: \(outcome)")
         }
         if everyCryptoRequestFails {
-            #expect(outcomes.allSatisfy { !$0.succeeded }, "\(fault): a result went out although its record cannot have been written: \(outcomes)")
+            #expect(
+                outcomes.allSatisfy { !$0.succeeded },
+                "\(fault): a result went out although its record cannot have been written: \(outcomes)")
         }
 
         faults.database.set(.pass)
-        let recovered = await untilSuccess("Encrypt after \(fault)") { _ = try await kms.encrypt(key.keyID, [3], context: ["n": "recovered"]) }
+        let recovered = await untilSuccess("Encrypt after \(fault)") {
+            _ = try await kms.encrypt(key.keyID, [3], context: ["n": "recovered"])
+        }
         #expect(recovered.succeeded, "\(fault): no service again after the fault cleared: \(recovered)")
         for index in 0..<5 {
-            let after = await timed("Encrypt n=a\(index)") { _ = try await kms.encrypt(key.keyID, [4], context: ["n": "a\(index)"]) }
+            let after = await timed("Encrypt n=a\(index)") {
+                _ = try await kms.encrypt(key.keyID, [4], context: ["n": "a\(index)"])
+            }
             #expect(after.succeeded, "\(fault): \(after)")
         }
         // A new connection is authenticated again too.
         let fresh = try Self.onceClient(stack, timeout: .seconds(20))
         #expect(await code { _ = try await fresh.encrypt(key.keyID, [5], context: ["n": "fresh"]) } == nil)
-        #expect(stack.kmsd.pid == pids.0 && stack.worker.process?.processIdentifier == pids.1, "a process was restarted")
+        #expect(
+            stack.kmsd.pid == pids.0 && stack.worker.process?.processIdentifier == pids.1, "a process was restarted")
 
         let records = try await stack.client.auditRecords { $0.keyArn = key.arn }
-        let logged = Dictionary(records.map { ($0.encryptionContext["n"] ?? "", $0) }, uniquingKeysWith: { first, _ in first })
-        let acknowledged = ["warm", "recovered", "fresh"] + (0..<5).map { "a\($0)" }
+        let logged = Dictionary(
+            records.map { ($0.encryptionContext["n"] ?? "", $0) }, uniquingKeysWith: { first, _ in first })
+        let acknowledged =
+            ["warm", "recovered", "fresh"] + (0..<5).map { "a\($0)" }
             + zip(outcomes.prefix(6), (0..<3).flatMap { ["f\($0)", "g\($0)"] }).filter { $0.0.succeeded }.map(\.1)
         let unrecorded = acknowledged.filter { logged[$0] == nil }
         #expect(unrecorded.isEmpty, "\(fault): acknowledged without a record: \(unrecorded)")
@@ -146,17 +170,25 @@ import Testing
         // says so). Requests refused at the door or failed at the key lookup did nothing, and
         // their records name no context.
         let withheld = zip(outcomes.prefix(6), (0..<3).flatMap { ["f\($0)", "g\($0)"] })
-            .filter { !$0.0.succeeded && ($0.0.error?.message.contains("the request was not answered") ?? false) }.map(\.1)
+            .filter { !$0.0.succeeded && ($0.0.error?.message.contains("the request was not answered") ?? false) }.map(
+                \.1)
         let lost = withheld.filter { logged[$0] == nil }
-        #expect(lost.isEmpty, "\(fault): operations that ran during the fault left no record: \(lost); outcomes: \(outcomes.map { "\($0) \($0.error?.message ?? "")" })")
+        #expect(
+            lost.isEmpty,
+            "\(fault): operations that ran during the fault left no record: \(lost); outcomes: \(outcomes.map { "\($0) \($0.error?.message ?? "")" })"
+        )
         let verified = try await stack.client.verifyAuditLog()
         #expect(verified.intact, "\(fault): \(verified.reason)")
         // Billing counts what callers were told.
-        let counted = try await stack.client.countedSuccesses(keyARN: key.arn, operations: ["Encrypt", "GenerateDataKey"])
-        #expect(counted == Int64(acknowledged.count), "\(fault): usage counts \(counted) successes; callers were told of \(acknowledged.count)")
+        let counted = try await stack.client.countedSuccesses(
+            keyARN: key.arn, operations: ["Encrypt", "GenerateDataKey"])
+        #expect(
+            counted == Int64(acknowledged.count),
+            "\(fault): usage counts \(counted) successes; callers were told of \(acknowledged.count)")
         // A key that exists was created by a request that has its record.
         let keys = try await stack.client.call(KMSMethod.listKeys, KMSListKeysRequest()).keys.count
-        let creations = try await stack.client.auditRecords { $0.operation = "CreateKey" }.filter(\.errorCode.isEmpty).count
+        let creations = try await stack.client.auditRecords { $0.operation = "CreateKey" }.filter(\.errorCode.isEmpty)
+            .count
         #expect(keys <= creations, "\(fault): \(keys) keys but \(creations) recorded creations")
 
         await kms.close()
@@ -209,7 +241,8 @@ import Testing
             #expect(outcome.succeeded && outcome.elapsed < Self.workerBound, "kms-cryptod slow: \(outcome)")
         }
         faults.worker.set(.pass)
-        #expect(stack.kmsd.pid == pids.0 && stack.worker.process?.processIdentifier == pids.1, "a process was restarted")
+        #expect(
+            stack.kmsd.pid == pids.0 && stack.worker.process?.processIdentifier == pids.1, "a process was restarted")
         let verified = try await stack.client.verifyAuditLog()
         #expect(verified.intact, "\(verified.reason)")
         await kms.close()
@@ -221,7 +254,8 @@ import Testing
     /// requests in about three seconds, retryable. The bound asserted is half the worker timeout:
     /// it tells the request deadline from the worker's, not a timing.
     @Test func aRequestEndsByItsDeadlineWhateverItsWaitsAllow() async throws {
-        let faults = try await FaultStack.start(kmsdArguments: Self.arguments + ["--worker-timeout-seconds", "60", "--request-timeout-seconds", "3"])
+        let faults = try await FaultStack.start(
+            kmsdArguments: Self.arguments + ["--worker-timeout-seconds", "60", "--request-timeout-seconds", "3"])
         let stack = faults.stack
         let kms = try Self.onceClient(stack, timeout: .seconds(90))
         // Set up with a client that retries: on a loaded machine a short deadline may cut a
@@ -248,7 +282,9 @@ import Testing
     }
 
     /// Requests that each need kms-cryptod: an encryption, a data key and a decryption.
-    static func workerRequests(_ kms: KMSClient, key: String, blob: Data) -> [(String, @Sendable () async throws -> Void)] {
+    static func workerRequests(_ kms: KMSClient, key: String, blob: Data) -> [(
+        String, @Sendable () async throws -> Void
+    )] {
         [
             ("Encrypt", { _ = try await kms.encrypt(key, [9]) }),
             ("GenerateDataKey", { _ = try await kms.generateDataKey(key, context: [:]) }),
@@ -259,8 +295,11 @@ import Testing
     /// Every request failed as a dependency failure (retryable), in bounded time.
     static func expectDependencyFailures(_ outcomes: [Outcome], _ fault: String) {
         for outcome in outcomes {
-            #expect(outcome.code == "DependencyTimeoutException" && outcome.error?.retryable == true, "\(fault): \(outcome)")
-            #expect(outcome.elapsed < Self.workerBound, "\(fault): the request did not finish in bounded time: \(outcome)")
+            #expect(
+                outcome.code == "DependencyTimeoutException" && outcome.error?.retryable == true, "\(fault): \(outcome)"
+            )
+            #expect(
+                outcome.elapsed < Self.workerBound, "\(fault): the request did not finish in bounded time: \(outcome)")
         }
     }
 }

@@ -28,16 +28,34 @@ import Testing
         _ = try await stack.client.call(KMSMethod.createGrant, Self.grant(key.keyID, to: granterARN, [.createGrant]))
 
         // CreateGrant alone does not let it give itself, or another account, Decrypt or Encrypt.
-        #expect(await code { _ = try await granter.call(KMSMethod.createGrant, Self.grant(key.keyID, to: granterARN, [.decrypt])) } == "AccessDeniedException")
-        #expect(await code { _ = try await granter.call(KMSMethod.createGrant, Self.grant(key.keyID, to: partnerARN, [.encrypt, .decrypt])) } == "AccessDeniedException")
+        #expect(
+            await code {
+                _ = try await granter.call(KMSMethod.createGrant, Self.grant(key.keyID, to: granterARN, [.decrypt]))
+            } == "AccessDeniedException")
+        #expect(
+            await code {
+                _ = try await granter.call(
+                    KMSMethod.createGrant, Self.grant(key.keyID, to: partnerARN, [.encrypt, .decrypt]))
+            } == "AccessDeniedException")
         // A subset of its own operations it may pass on.
         _ = try await granter.call(KMSMethod.createGrant, Self.grant(key.keyID, to: partnerARN, [.createGrant]))
 
         // Constraints pass on at least as strict: a Subset parent gives only supersets of its pairs.
-        _ = try await stack.client.call(KMSMethod.createGrant, Self.grant(key.keyID, to: granterARN, [.createGrant, .decrypt], subset: ["app": "web"]))
-        #expect(await code { _ = try await granter.call(KMSMethod.createGrant, Self.grant(key.keyID, to: partnerARN, [.decrypt])) } == "AccessDeniedException")
-        #expect(await code { _ = try await granter.call(KMSMethod.createGrant, Self.grant(key.keyID, to: partnerARN, [.decrypt], subset: ["app": "db"])) } == "AccessDeniedException")
-        _ = try await granter.call(KMSMethod.createGrant, Self.grant(key.keyID, to: partnerARN, [.decrypt], subset: ["app": "web", "stage": "prod"]))
+        _ = try await stack.client.call(
+            KMSMethod.createGrant,
+            Self.grant(key.keyID, to: granterARN, [.createGrant, .decrypt], subset: ["app": "web"]))
+        #expect(
+            await code {
+                _ = try await granter.call(KMSMethod.createGrant, Self.grant(key.keyID, to: partnerARN, [.decrypt]))
+            } == "AccessDeniedException")
+        #expect(
+            await code {
+                _ = try await granter.call(
+                    KMSMethod.createGrant, Self.grant(key.keyID, to: partnerARN, [.decrypt], subset: ["app": "db"]))
+            } == "AccessDeniedException")
+        _ = try await granter.call(
+            KMSMethod.createGrant,
+            Self.grant(key.keyID, to: partnerARN, [.decrypt], subset: ["app": "web", "stage": "prod"]))
 
         // A grantee of another account, on its grant's authority (the key policy gives B
         // nothing), creates a grant whose issuing account is the key's, not its own.
@@ -53,15 +71,21 @@ import Testing
     @Test func retiringAGrantTakesTheGrantsWordOrThePoliciesAndADenyWins() async throws {
         let stack = try await KMSStack.start()
         let (readerARN, reader) = try await stack.principal("reader")
-        let (_, denied) = try await stack.principal("denied", policies: [
-            "deny": PrincipalPolicyTests.policy(#"{"Effect": "Deny", "Action": "kms:*", "Resource": "*"}"#),
-        ])
-        let (retirerARN, retirer) = try await stack.principal("retirer", policies: [
-            "no-retire": PrincipalPolicyTests.policy(#"{"Effect": "Deny", "Action": "kms:RetireGrant", "Resource": "*"}"#),
-        ])
+        let (_, denied) = try await stack.principal(
+            "denied",
+            policies: [
+                "deny": PrincipalPolicyTests.policy(#"{"Effect": "Deny", "Action": "kms:*", "Resource": "*"}"#)
+            ])
+        let (retirerARN, retirer) = try await stack.principal(
+            "retirer",
+            policies: [
+                "no-retire": PrincipalPolicyTests.policy(
+                    #"{"Effect": "Deny", "Action": "kms:RetireGrant", "Resource": "*"}"#)
+            ])
         let (otherARN, other) = try await stack.principal("other")
         let key = try await stack.client.createKey()
-        let first = try await stack.client.call(KMSMethod.createGrant, Self.grant(key.keyID, to: readerARN, [.decrypt], retiring: retirerARN))
+        let first = try await stack.client.call(
+            KMSMethod.createGrant, Self.grant(key.keyID, to: readerARN, [.decrypt], retiring: retirerARN))
         _ = try await stack.client.call(KMSMethod.createGrant, Self.grant(key.keyID, to: otherARN, [.retireGrant]))
         func retire(_ client: KMSClient, _ token: String) async -> String? {
             var request = KMSRetireGrantRequest()
@@ -84,12 +108,15 @@ import Testing
     @Test func retirableGrantsAreListedOnlyForTheCallersOwnAccount() async throws {
         let stack = try await KMSStack.start()
         let (readerARN, _) = try await stack.principal("reader")
-        let (_, partner) = try await stack.principal("partner", account: TenancyTests.accountB, policies: ["all": TenancyTests.kmsAll])
+        let (_, partner) = try await stack.principal(
+            "partner", account: TenancyTests.accountB, policies: ["all": TenancyTests.kmsAll])
         let key = try await stack.client.createKey()
-        _ = try await stack.client.call(KMSMethod.createGrant, Self.grant(key.keyID, to: readerARN, [.decrypt], retiring: readerARN))
+        _ = try await stack.client.call(
+            KMSMethod.createGrant, Self.grant(key.keyID, to: readerARN, [.decrypt], retiring: readerARN))
         var list = KMSListRetirableGrantsRequest()
         list.retiringPrincipal = readerARN
-        #expect(await code { _ = try await partner.call(KMSMethod.listRetirableGrants, list) } == "AccessDeniedException")
+        #expect(
+            await code { _ = try await partner.call(KMSMethod.listRetirableGrants, list) } == "AccessDeniedException")
         #expect(try await stack.client.call(KMSMethod.listRetirableGrants, list).grants.count == 1)
         await stack.stop()
     }

@@ -30,7 +30,8 @@ extension KMSClient {
         return try await self.call(KMSMethod.encrypt, request).ciphertextBlob
     }
 
-    func decrypt(_ blob: Data, keyID: String? = nil, context: [String: String] = [:]) async throws -> KMSDecryptResponse {
+    func decrypt(_ blob: Data, keyID: String? = nil, context: [String: String] = [:]) async throws -> KMSDecryptResponse
+    {
         var request = KMSDecryptRequest()
         request.ciphertextBlob = blob
         request.encryptionContext = context

@@ -61,7 +61,9 @@ import Testing
         schedule.pendingWindowInDays = 30
         _ = try await kms.call(KMSMethod.scheduleKeyDeletion, schedule)
         try await stack.database.withClient { client in
-            try await client.query("UPDATE kms_keys SET deletion_date = now() - interval '1 minute' WHERE key_id = \(UUID(uuidString: key.keyID)!)")
+            try await client.query(
+                "UPDATE kms_keys SET deletion_date = now() - interval '1 minute' WHERE key_id = \(UUID(uuidString: key.keyID)!)"
+            )
         }
         var gone = false
         for _ in 0..<100 where !gone {
@@ -69,11 +71,14 @@ import Testing
             if !gone { try await Task.sleep(for: .milliseconds(100)) }
         }
         #expect(gone)
-        #expect(await code { _ = try await kms.decrypt(blob, context: ["order": "17"]) } == "InvalidCiphertextException")
+        #expect(
+            await code { _ = try await kms.decrypt(blob, context: ["order": "17"]) } == "InvalidCiphertextException")
         #expect(await code { _ = try await kms.describe("alias/payments") } == "NotFoundException")
         let leftovers = try await stack.database.withClient { client in
             var count = 0
-            for try await n in try await client.query("SELECT count(*) FROM kms_key_materials").decode(Int.self) { count = n }
+            for try await n in try await client.query("SELECT count(*) FROM kms_key_materials").decode(Int.self) {
+                count = n
+            }
             return count
         }
         #expect(leftovers == 0)
@@ -113,7 +118,8 @@ import Testing
     @Test func aliasesCreateUpdateDeleteAndList() async throws {
         let stack = try await KMSStack.start()
         let kms = stack.client
-        let a = try await kms.createKey(), b = try await kms.createKey()
+        let a = try await kms.createKey()
+        let b = try await kms.createKey()
         for name in ["alias/one", "alias/two", "alias/three"] { try await kms.createAlias(name, a.keyID) }
         #expect(await code { try await kms.createAlias("alias/one", b.keyID) } == "AlreadyExistsException")
 
@@ -125,7 +131,10 @@ import Testing
 
         var list = KMSListAliasesRequest()
         list.keyID = a.keyID
-        #expect(Set(try await kms.call(KMSMethod.listAliases, list).aliases.map(\.aliasName)) == ["alias/one", "alias/three"])
+        #expect(
+            Set(try await kms.call(KMSMethod.listAliases, list).aliases.map(\.aliasName)) == [
+                "alias/one", "alias/three",
+            ])
 
         var all = KMSListAliasesRequest()
         all.limit = 2
@@ -154,17 +163,21 @@ import Testing
         let worker = try await WorkerProcess()
         try await worker.start()
         let first = KMSDProcess(databaseURL: database.url, workerSocket: worker.socketPath, directory: worker.directory)
-        let second = KMSDProcess(databaseURL: database.url, workerSocket: worker.socketPath, directory: worker.directory)
+        let second = KMSDProcess(
+            databaseURL: database.url, workerSocket: worker.socketPath, directory: worker.directory)
         async let a: Void = first.start()
         async let b: Void = second.start()
         _ = try await (a, b)
         let admin = try await KMSDProcess.bootstrap(databaseURL: database.url, workerSocket: worker.socketPath)
-        let one = try first.client(credentials: admin), two = try second.client(credentials: admin)
+        let one = try first.client(credentials: admin)
+        let two = try second.client(credentials: admin)
         let key = try await one.createKey()
         #expect(try await two.describe(key.keyID).keyID == key.keyID)
         let migrations = try await database.withClient { client in
             var count = 0
-            for try await n in try await client.query("SELECT count(*) FROM kms_schema_migrations").decode(Int.self) { count = n }
+            for try await n in try await client.query("SELECT count(*) FROM kms_schema_migrations").decode(Int.self) {
+                count = n
+            }
             return count
         }
         #expect(migrations == Migrations.all.count)

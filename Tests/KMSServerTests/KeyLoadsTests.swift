@@ -1,7 +1,8 @@
 import KMSDomain
-@testable import KMSServer
 import Synchronization
 import Testing
+
+@testable import KMSServer
 
 /// Requests that miss the cache on the same key at once share one load; one that missed after
 /// a change (a newer cache generation) never joins a load that began before it.

@@ -33,10 +33,12 @@ import Testing
         var put = KMSPutKeyPolicyRequest()
         put.keyID = key.keyID
         put.policy = lockout
-        #expect(await code { _ = try await kms.call(KMSMethod.putKeyPolicy, put) } == "MalformedPolicyDocumentException")
+        #expect(
+            await code { _ = try await kms.call(KMSMethod.putKeyPolicy, put) } == "MalformedPolicyDocumentException")
         var create = KMSCreateKeyRequest()
         create.policy = lockout
-        #expect(await code { _ = try await kms.call(KMSMethod.createKey, create) } == "MalformedPolicyDocumentException")
+        #expect(
+            await code { _ = try await kms.call(KMSMethod.createKey, create) } == "MalformedPolicyDocumentException")
         #expect(try await kms.encrypt(key.keyID, [1]).count > 0)
 
         // ... unless the caller says it knows what it is doing. Then the account is locked out.
@@ -46,7 +48,8 @@ import Testing
         #expect(await code { _ = try await kms.describe(key.keyID) } == "AccessDeniedException")
         put.bypassPolicyLockoutSafetyCheck = false
         put.policy = "{}"
-        #expect(await code { _ = try await kms.call(KMSMethod.putKeyPolicy, put) } == "MalformedPolicyDocumentException")
+        #expect(
+            await code { _ = try await kms.call(KMSMethod.putKeyPolicy, put) } == "MalformedPolicyDocumentException")
         await stack.stop()
     }
 
@@ -70,7 +73,10 @@ import Testing
             Issue.record("decrypted despite the deny")
         } catch let error as KMSClientError {
             #expect(error.code == "AccessDeniedException")
-            #expect(error.message == "User: \(Self.admin) is not authorized to perform: kms:Decrypt on resource: \(key.arn) with an explicit deny in a resource-based policy")
+            #expect(
+                error.message
+                    == "User: \(Self.admin) is not authorized to perform: kms:Decrypt on resource: \(key.arn) with an explicit deny in a resource-based policy"
+            )
         }
         await stack.stop()
     }

@@ -97,7 +97,8 @@ import Testing
         var onDemand = KMSRotateKeyOnDemandRequest()
         onDemand.keyID = key.keyID
         for _ in 0..<25 { _ = try await kms.call(KMSMethod.rotateKeyOnDemand, onDemand) }
-        #expect(await code { _ = try await kms.call(KMSMethod.rotateKeyOnDemand, onDemand) } == "LimitExceededException")
+        #expect(
+            await code { _ = try await kms.call(KMSMethod.rotateKeyOnDemand, onDemand) } == "LimitExceededException")
 
         var enable = KMSEnableKeyRotationRequest()
         enable.keyID = key.keyID
@@ -162,10 +163,14 @@ import Testing
         #expect(try await kms.call(KMSMethod.listResourceTags, list).tags.count == 3)  // nothing of the refused request
 
         // ABAC: the app may encrypt with keys of its team only.
-        let (_, app) = try await stack.principal("app", policies: ["team": """
-            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "kms:Encrypt", "Resource": "*",
-              "Condition": {"StringEquals": {"aws:ResourceTag/team": "payments"}}}]}
-            """])
+        let (_, app) = try await stack.principal(
+            "app",
+            policies: [
+                "team": """
+                {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "kms:Encrypt", "Resource": "*",
+                  "Condition": {"StringEquals": {"aws:ResourceTag/team": "payments"}}}]}
+                """
+            ])
         _ = try await app.encrypt(tagged.keyID, [1])
         #expect(await code { _ = try await app.encrypt(untagged.keyID, [1]) } == "AccessDeniedException")
         var remove = KMSUntagResourceRequest()

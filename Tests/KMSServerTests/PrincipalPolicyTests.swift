@@ -11,17 +11,20 @@ import Testing
         #"{"Version": "2012-10-17", "Statement": [\#(statements)]}"#
     }
 
-    static let useAnyKey = policy(#"{"Effect": "Allow", "Action": ["kms:Encrypt", "kms:Decrypt", "kms:DescribeKey"], "Resource": "*"}"#)
+    static let useAnyKey = policy(
+        #"{"Effect": "Allow", "Action": ["kms:Encrypt", "kms:Decrypt", "kms:DescribeKey"], "Resource": "*"}"#)
 
     @Test func theIdentityPolicyAdminTrapAndAKeyPolicyThatNamesThePrincipal() async throws {
         let stack = try await KMSStack.start()
-        let (_, ops) = try await stack.principal("ops", policies: ["admin": Self.policy(#"{"Effect": "Allow", "Action": "kms:*", "Resource": "*"}"#)])
+        let (_, ops) = try await stack.principal(
+            "ops", policies: ["admin": Self.policy(#"{"Effect": "Allow", "Action": "kms:*", "Resource": "*"}"#)])
         let (appARN, app) = try await stack.principal("app", type: "role")
 
         // A key policy that names only the app role and the bootstrap admin, not the account
         // root: identity policies no longer count, so "ops" with kms:* is denied (the AWS docs' trap).
         var create = KMSCreateKeyRequest()
-        create.policy = Self.policy("""
+        create.policy = Self.policy(
+            """
             {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:user/admin"}, "Action": "kms:*", "Resource": "*"},
             {"Effect": "Allow", "Principal": {"AWS": "\(appARN)"}, "Action": ["kms:Encrypt", "kms:Decrypt"], "Resource": "*"}
             """)
@@ -31,7 +34,10 @@ import Testing
             _ = try await ops.encrypt(key.keyID, [1])
             Issue.record("ops encrypted under a key policy that does not delegate to the account")
         } catch let error as KMSClientError {
-            #expect(error.message == "User: arn:aws:iam::111122223333:user/ops is not authorized to perform: kms:Encrypt on resource: \(key.arn) because no resource-based policy allows the kms:Encrypt action")
+            #expect(
+                error.message
+                    == "User: arn:aws:iam::111122223333:user/ops is not authorized to perform: kms:Encrypt on resource: \(key.arn) because no resource-based policy allows the kms:Encrypt action"
+            )
         }
         // The role the key policy names needs no identity policy at all.
         let blob = try await app.encrypt(key.keyID, [7])
@@ -48,13 +54,16 @@ import Testing
 
     @Test func anExplicitDenyInAnIdentityPolicyOverridesTheKeyPolicy() async throws {
         let stack = try await KMSStack.start()
-        let (_, app) = try await stack.principal("app", policies: [
-            "use": Self.useAnyKey,
-            "no-decrypt-outside-prod": Self.policy(#"""
-                {"Effect": "Deny", "Action": "kms:Decrypt", "Resource": "*",
-                 "Condition": {"StringNotEquals": {"kms:EncryptionContext:stage": "prod"}}}
-                """#),
-        ])
+        let (_, app) = try await stack.principal(
+            "app",
+            policies: [
+                "use": Self.useAnyKey,
+                "no-decrypt-outside-prod": Self.policy(
+                    #"""
+                    {"Effect": "Deny", "Action": "kms:Decrypt", "Resource": "*",
+                     "Condition": {"StringNotEquals": {"kms:EncryptionContext:stage": "prod"}}}
+                    """#),
+            ])
         let key = try await stack.client.createKey()
         let prod = try await app.encrypt(key.keyID, [1], context: ["stage": "prod"])
         let dev = try await app.encrypt(key.keyID, [2], context: ["stage": "dev"])
@@ -78,7 +87,8 @@ import Testing
         let (_, unallowed) = try await stack.principal("stranger", account: other)
 
         var create = KMSCreateKeyRequest()
-        create.policy = Self.policy("""
+        create.policy = Self.policy(
+            """
             {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"}, "Action": "kms:*", "Resource": "*"},
             {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::\(other):root"}, "Action": ["kms:Encrypt", "kms:Decrypt", "kms:DescribeKey"], "Resource": "*"}
             """)
@@ -101,17 +111,21 @@ import Testing
 
     @Test func conditionKeysOfTheRequestReachThePolicies() async throws {
         let stack = try await KMSStack.start()
-        let (_, app) = try await stack.principal("app", policies: [
-            "by-alias-only": Self.policy(#"""
-                {"Effect": "Allow", "Action": "kms:Encrypt", "Resource": "*",
-                 "Condition": {"StringEquals": {"kms:RequestAlias": "alias/app"}}}
-                """#),
-            "grants-for-decrypt-only": Self.policy(#"""
-                {"Effect": "Allow", "Action": "kms:CreateGrant", "Resource": "*",
-                 "Condition": {"ForAllValues:StringEquals": {"kms:GrantOperations": ["Decrypt"]}, "Bool": {"aws:SecureTransport": "false"},
-                               "IpAddress": {"aws:SourceIp": "127.0.0.0/8"}}}
-                """#),
-        ])
+        let (_, app) = try await stack.principal(
+            "app",
+            policies: [
+                "by-alias-only": Self.policy(
+                    #"""
+                    {"Effect": "Allow", "Action": "kms:Encrypt", "Resource": "*",
+                     "Condition": {"StringEquals": {"kms:RequestAlias": "alias/app"}}}
+                    """#),
+                "grants-for-decrypt-only": Self.policy(
+                    #"""
+                    {"Effect": "Allow", "Action": "kms:CreateGrant", "Resource": "*",
+                     "Condition": {"ForAllValues:StringEquals": {"kms:GrantOperations": ["Decrypt"]}, "Bool": {"aws:SecureTransport": "false"},
+                                   "IpAddress": {"aws:SourceIp": "127.0.0.0/8"}}}
+                    """#),
+            ])
         let key = try await stack.client.createKey()
         try await stack.client.createAlias("alias/app", key.keyID)
         _ = try await app.encrypt("alias/app", [1])
@@ -149,7 +163,9 @@ import Testing
         #expect(try await reader.call(KMSMethod.decrypt, decrypt).plaintext == Data([1]))
         #expect(await code { _ = try await reader.decrypt(db, context: ["app": "db"]) } == "AccessDeniedException")
         // The grant gives Decrypt and nothing else.
-        #expect(await code { _ = try await reader.encrypt(key.keyID, [3], context: ["app": "web"]) } == "AccessDeniedException")
+        #expect(
+            await code { _ = try await reader.encrypt(key.keyID, [3], context: ["app": "web"]) }
+                == "AccessDeniedException")
 
         // The retiring principal retires it; then it no longer works.
         var retire = KMSRetireGrantRequest()

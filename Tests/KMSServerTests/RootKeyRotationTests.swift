@@ -32,7 +32,8 @@ import Testing
         let oldRoot = try #require(before.rootKeys.first { $0.newest })
         #expect(oldRoot.keyMaterials == 40)
 
-        #expect(try await WorkerProcess.run(["rotate-root-key", "--root-key-file", stack.worker.keyringPath]).status == 0)
+        #expect(
+            try await WorkerProcess.run(["rotate-root-key", "--root-key-file", stack.worker.keyringPath]).status == 0)
         stack.worker.signal(SIGHUP)
         var rotated = false
         for _ in 0..<50 where !rotated {
@@ -65,7 +66,10 @@ import Testing
         var finished: AdminGetRewrapStatusResponse?
         for _ in 0..<200 {
             let status = try await Self.status(client)
-            if status.state == "Finished" { finished = status; break }
+            if status.state == "Finished" {
+                finished = status
+                break
+            }
             try await Task.sleep(for: .milliseconds(100))
         }
         tally.stop.store(true, ordering: .relaxed)
@@ -73,12 +77,17 @@ import Testing
         let done = try #require(finished)
         #expect(done.jobID == started.jobID)
         #expect(done.rewrapped >= 41)  // 40 materials and the admin's access key secret at least
-        #expect(done.rootKeys.first { $0.rootKeyID == oldRoot.rootKeyID }.map { $0.keyMaterials + $0.accessKeySecrets } == 0)
+        #expect(
+            done.rootKeys.first { $0.rootKeyID == oldRoot.rootKeyID }.map { $0.keyMaterials + $0.accessKeySecrets } == 0
+        )
         #expect(tally.failed.withLock { $0 }.isEmpty, "\(tally.failed.withLock { $0.prefix(3) })")
         #expect(tally.ok.load(ordering: .relaxed) > 0)
 
         // Retire the old root key; a restarted worker (no cached material) still serves everything.
-        #expect(try await WorkerProcess.run(["retire-root-key", "--root-key-file", stack.worker.keyringPath, "--root-key-id", oldRoot.rootKeyID]).status == 0)
+        #expect(
+            try await WorkerProcess.run([
+                "retire-root-key", "--root-key-file", stack.worker.keyringPath, "--root-key-id", oldRoot.rootKeyID,
+            ]).status == 0)
         await stack.worker.stop()
         try await stack.worker.start()
         let fresh = try other.client(credentials: stack.adminCredentials)

@@ -1,9 +1,10 @@
 import Foundation
 import KMSDomain
-@testable import KMSServer
 import Logging
 import MetricsTestKit
 import Testing
+
+@testable import KMSServer
 
 /// Each part counts into the ServiceMetrics it was given, so a test reads what that part alone
 /// counted, whatever else runs in the same process.
@@ -11,12 +12,16 @@ import Testing
     static let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
 
     static func key(_ id: String) -> CachedKey {
-        CachedKey(record: KeyRecord(
-            keyID: id, arn: "arn:aws:kms:us-east-1:111122223333:key/\(id)", account: "111122223333", region: "us-east-1",
-            description: "", state: .enabled, usage: .encryptDecrypt, spec: .symmetricDefault, origin: .awsKMS, manager: .customer,
-            creationDate: Date(timeIntervalSince1970: 0), deletionDate: nil, pendingWindowInDays: nil, policy: "", currentMaterialID: [],
-            version: 1
-        ), materials: [])
+        CachedKey(
+            record: KeyRecord(
+                keyID: id, arn: "arn:aws:kms:us-east-1:111122223333:key/\(id)", account: "111122223333",
+                region: "us-east-1",
+                description: "", state: .enabled, usage: .encryptDecrypt, spec: .symmetricDefault, origin: .awsKMS,
+                manager: .customer,
+                creationDate: Date(timeIntervalSince1970: 0), deletionDate: nil, pendingWindowInDays: nil, policy: "",
+                currentMaterialID: [],
+                version: 1
+            ), materials: [])
     }
 
     @Test func theKeyCacheCountsItsOwnHitsAndMisses() throws {
@@ -42,7 +47,9 @@ import Testing
         }
         // A KMSError is the operation's answer (not found, a limit), not the database failing.
         await #expect(throws: KMSError.self) {
-            try await storeCall(logger: Self.logger, metrics: service) { () async throws -> Int in throw KMSService.notFound("k") }
+            try await storeCall(logger: Self.logger, metrics: service) { () async throws -> Int in
+                throw KMSService.notFound("k")
+            }
         }
         #expect(try await storeCall(logger: Self.logger, metrics: service) { 7 } == 7)
         #expect(try metrics.expectCounter("kms_database_call_failures_total").totalValue == 1)
@@ -57,8 +64,16 @@ import Testing
         service.request("Encrypt", result: "ok", duration: .milliseconds(2))
         service.request("Encrypt", result: "ok", duration: .milliseconds(3))
         service.request("Encrypt", result: "AccessDeniedException", duration: .milliseconds(1))
-        #expect(try metrics.expectCounter("kms_requests_total", [("operation", "Encrypt"), ("result", "ok")]).totalValue == 2)
-        #expect(try metrics.expectCounter("kms_requests_total", [("operation", "Encrypt"), ("result", "AccessDeniedException")]).totalValue == 1)
-        #expect(try metrics.expectTimer("kms_request_duration_seconds", [("operation", "Encrypt")]).values == [2_000_000, 3_000_000, 1_000_000])
+        #expect(
+            try metrics.expectCounter("kms_requests_total", [("operation", "Encrypt"), ("result", "ok")]).totalValue
+                == 2)
+        #expect(
+            try metrics.expectCounter(
+                "kms_requests_total", [("operation", "Encrypt"), ("result", "AccessDeniedException")]
+            ).totalValue == 1)
+        #expect(
+            try metrics.expectTimer("kms_request_duration_seconds", [("operation", "Encrypt")]).values == [
+                2_000_000, 3_000_000, 1_000_000,
+            ])
     }
 }

@@ -15,7 +15,8 @@ import Testing
     /// cross-account rules stand between B and the key).
     static func sharedKey(_ stack: KMSStack) async throws -> KMSKeyMetadata {
         var create = KMSCreateKeyRequest()
-        create.policy = PrincipalPolicyTests.policy("""
+        create.policy = PrincipalPolicyTests.policy(
+            """
             {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::\(accountA):root"}, "Action": "kms:*", "Resource": "*"},
             {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::\(accountB):root"}, "Action": "kms:*", "Resource": "*"}
             """)
@@ -38,14 +39,27 @@ import Testing
         // The alias ARN names it (crypto operations accept alias ARNs across accounts).
         _ = try await partner.encrypt("arn:aws:kms:us-east-1:\(Self.accountA):alias/shared", [1])
         // An ARN must be the key's own: its key id under another account, or in another region, is no key.
-        #expect(await code { _ = try await partner.encrypt("arn:aws:kms:us-east-1:\(Self.accountB):key/\(key.keyID)", [1]) } == "NotFoundException")
-        #expect(await code { _ = try await stack.client.encrypt("arn:aws:kms:eu-west-1:\(Self.accountA):key/\(key.keyID)", [1]) } == "NotFoundException")
-        #expect(await code { _ = try await stack.client.encrypt("arn:aws:kms:eu-west-1:\(Self.accountA):alias/shared", [1]) } == "NotFoundException")
+        #expect(
+            await code { _ = try await partner.encrypt("arn:aws:kms:us-east-1:\(Self.accountB):key/\(key.keyID)", [1]) }
+                == "NotFoundException")
+        #expect(
+            await code {
+                _ = try await stack.client.encrypt("arn:aws:kms:eu-west-1:\(Self.accountA):key/\(key.keyID)", [1])
+            } == "NotFoundException")
+        #expect(
+            await code {
+                _ = try await stack.client.encrypt("arn:aws:kms:eu-west-1:\(Self.accountA):alias/shared", [1])
+            } == "NotFoundException")
         // Operations AWS does not allow across accounts stay refused, whatever the policies say.
         #expect(await code { try await partner.setEnabled(key.arn, false) } == "AccessDeniedException")
         var tag = KMSTagResourceRequest()
         tag.keyID = key.arn
-        tag.tags = [KMSTag.with { $0.tagKey = "owner"; $0.tagValue = "b" }]
+        tag.tags = [
+            KMSTag.with {
+                $0.tagKey = "owner"
+                $0.tagValue = "b"
+            }
+        ]
         #expect(await code { _ = try await partner.call(KMSMethod.tagResource, tag) } == "AccessDeniedException")
         #expect(try await stack.client.describe(key.keyID).keyState == .enabled)
         await stack.stop()
@@ -71,13 +85,23 @@ import Testing
 
         // Alias permissions are evaluated on the alias ARN: an identity policy that allows the
         // alias actions on keys only, or denies them on some alias names, is obeyed.
-        let (_, keysOnly) = try await stack.principal("keys-only", policies: ["p": PrincipalPolicyTests.policy("""
-            {"Effect": "Allow", "Action": "kms:*", "Resource": "arn:aws:kms:*:*:key/*"}
-            """)])
-        let (_, guarded) = try await stack.principal("guarded", policies: ["p": PrincipalPolicyTests.policy("""
-            {"Effect": "Allow", "Action": "kms:*", "Resource": "*"},
-            {"Effect": "Deny", "Action": ["kms:CreateAlias", "kms:DeleteAlias", "kms:UpdateAlias"], "Resource": "arn:aws:kms:*:*:alias/prod-*"}
-            """)])
+        let (_, keysOnly) = try await stack.principal(
+            "keys-only",
+            policies: [
+                "p": PrincipalPolicyTests.policy(
+                    """
+                    {"Effect": "Allow", "Action": "kms:*", "Resource": "arn:aws:kms:*:*:key/*"}
+                    """)
+            ])
+        let (_, guarded) = try await stack.principal(
+            "guarded",
+            policies: [
+                "p": PrincipalPolicyTests.policy(
+                    """
+                    {"Effect": "Allow", "Action": "kms:*", "Resource": "*"},
+                    {"Effect": "Deny", "Action": ["kms:CreateAlias", "kms:DeleteAlias", "kms:UpdateAlias"], "Resource": "arn:aws:kms:*:*:alias/prod-*"}
+                    """)
+            ])
         let key = try await stack.client.createKey()
         let second = try await stack.client.createKey()
         #expect(await code { try await keysOnly.createAlias("alias/app", key.keyID) } == "AccessDeniedException")
@@ -95,7 +119,8 @@ import Testing
         _ = try await guarded.call(KMSMethod.deleteAlias, delete)
         // UpdateAlias needs the permission on the new key too: a key whose policy names only the admin.
         var create = KMSCreateKeyRequest()
-        create.policy = PrincipalPolicyTests.policy("""
+        create.policy = PrincipalPolicyTests.policy(
+            """
             {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::\(Self.accountA):user/admin"}, "Action": "kms:*", "Resource": "*"}
             """)
         let adminsOnly = try await stack.client.call(KMSMethod.createKey, create).keyMetadata
@@ -115,7 +140,9 @@ import Testing
         func keyCount() async throws -> Int {
             try await stack.database.withClient { client in
                 var count = 0
-                for try await (n,) in try await client.query("SELECT count(*)::int FROM kms_keys").decode(Int.self) { count = n }
+                for try await (n, ) in try await client.query("SELECT count(*)::int FROM kms_keys").decode(Int.self) {
+                    count = n
+                }
                 return count
             }
         }
@@ -133,8 +160,12 @@ import Testing
         // A made-up service is just an alias that does not exist.
         #expect(await code { _ = try await stack.client.describe("alias/aws/not-a-service") } == "NotFoundException")
         // Another account's managed key is that account's to create, not ours.
-        #expect(await code { _ = try await partner.encrypt("arn:aws:kms:us-east-1:\(Self.accountA):alias/aws/s3", [1]) } == "NotFoundException")
-        #expect(await code { _ = try await stack.client.describe("arn:aws:kms:us-east-1:999988887777:alias/aws/s3") } == "NotFoundException")
+        #expect(
+            await code { _ = try await partner.encrypt("arn:aws:kms:us-east-1:\(Self.accountA):alias/aws/s3", [1]) }
+                == "NotFoundException")
+        #expect(
+            await code { _ = try await stack.client.describe("arn:aws:kms:us-east-1:999988887777:alias/aws/s3") }
+                == "NotFoundException")
         #expect(try await keyCount() == before)
         // The account's own authorized caller makes it appear.
         let managed = try await stack.client.describe("alias/aws/s3")
@@ -148,16 +179,21 @@ import Testing
 
     @Test func anUnreadableStoredPolicyDeniesInsteadOfDisappearing() async throws {
         let stack = try await KMSStack.start()
-        let (arn, app) = try await stack.principal("app", policies: [
-            "allow": PrincipalPolicyTests.useAnyKey,
-            "deny-decrypt": PrincipalPolicyTests.policy(#"{"Effect": "Deny", "Action": "kms:Decrypt", "Resource": "*"}"#),
-        ])
+        let (arn, app) = try await stack.principal(
+            "app",
+            policies: [
+                "allow": PrincipalPolicyTests.useAnyKey,
+                "deny-decrypt": PrincipalPolicyTests.policy(
+                    #"{"Effect": "Deny", "Action": "kms:Decrypt", "Resource": "*"}"#),
+            ])
         let key = try await stack.client.createKey()
         let blob = try await app.encrypt(key.keyID, [1])
         #expect(await code { _ = try await app.decrypt(blob) } == "AccessDeniedException")
         // The deny's row no longer parses (a hand edit, a newer grammar): it must not vanish.
         try await stack.database.withClient { client in
-            try await client.query("UPDATE kms_identity_policies SET document = '{not json' WHERE principal_arn = \(arn) AND policy_name = 'deny-decrypt'")
+            try await client.query(
+                "UPDATE kms_identity_policies SET document = '{not json' WHERE principal_arn = \(arn) AND policy_name = 'deny-decrypt'"
+            )
         }
         var decrypted: String?
         for _ in 0..<20 {

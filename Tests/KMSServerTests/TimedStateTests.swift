@@ -1,10 +1,11 @@
 import Foundation
-@testable import KMSServer
 import KMSStore
 import KMSTestSupport
 import Logging
 import Synchronization
 import Testing
+
+@testable import KMSServer
 
 /// The timed parts' decisions as values (the key cache's lifetimes and generations, the
 /// flushers' buffers, the periodic jobs' schedule), and their shells driven by a manual clock:
@@ -113,7 +114,12 @@ import Testing
         let next = UsageKey(account: "111122223333", keyARN: "arn:k", operation: "Encrypt", hour: hour + 3600)
         let first = UUID()
         let batches = tally.takeBatches(id: first)
-        #expect(batches == [UsageBatch(id: first, counts: [key: UsageCount(requests: 2, failed: 1), next: UsageCount(requests: 1, failed: 0)])])
+        #expect(
+            batches == [
+                UsageBatch(
+                    id: first,
+                    counts: [key: UsageCount(requests: 2, failed: 1), next: UsageCount(requests: 1, failed: 0)])
+            ])
         #expect(tally.counts.isEmpty && tally.takeBatches(id: UUID()).isEmpty)
         tally.count(account: "111122223333", keyARN: "arn:k", operation: "Encrypt", failed: false, at: hour + 10)
         #expect(tally.writeFailed(batches) == 0)

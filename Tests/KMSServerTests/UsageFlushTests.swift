@@ -17,13 +17,16 @@ import Testing
         try await database.withClient { client in
             let store = UsageStore(client: client, logger: Self.logger)
             let hour = Date(timeIntervalSince1970: 1_800_000_000 - 1_800_000_000.truncatingRemainder(dividingBy: 3600))
-            let key = UsageKey(account: "111122223333", keyARN: "arn:aws:kms:us-east-1:111122223333:key/k", operation: "Encrypt", hour: hour)
+            let key = UsageKey(
+                account: "111122223333", keyARN: "arn:aws:kms:us-east-1:111122223333:key/k", operation: "Encrypt",
+                hour: hour)
             let batch = [key: UsageCount(requests: 5, failed: 1)]
             let id = UUID()
             #expect(try await store.add(batch, id: id))
             #expect(try await !store.add(batch, id: id), "the same batch again adds nothing")
             #expect(try await store.add(batch, id: UUID()), "another batch of the same counts is added")
-            let totals = try await store.totals(account: "111122223333", keyARN: key.keyARN, from: hour, to: hour + 3600)
+            let totals = try await store.totals(
+                account: "111122223333", keyARN: key.keyARN, from: hour, to: hour + 3600)
             #expect(totals.values.first == UsageCount(requests: 10, failed: 2))
             #expect(try await !store.add([:], id: UUID()), "an empty batch is not sent")
         }

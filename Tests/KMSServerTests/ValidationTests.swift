@@ -15,12 +15,16 @@ import Testing
         let key = try await kms.createKey()
 
         #expect(await code { _ = try await kms.encrypt(key.keyID, []) } == "ValidationException")
-        #expect(await code { _ = try await kms.encrypt(key.keyID, [UInt8](repeating: 0, count: 4097)) } == "ValidationException")
+        #expect(
+            await code { _ = try await kms.encrypt(key.keyID, [UInt8](repeating: 0, count: 4097)) }
+                == "ValidationException")
         #expect(await code { _ = try await kms.decrypt(Data()) } == "ValidationException")
         #expect(await code { _ = try await kms.encrypt("not-a-key", [1]) } == "NotFoundException")
         #expect(await code { _ = try await kms.encrypt(UUID().uuidString.lowercased(), [1]) } == "NotFoundException")
         #expect(await code { _ = try await kms.encrypt("alias/missing", [1]) } == "NotFoundException")
-        #expect(await code { _ = try await kms.encrypt("arn:aws:kms:eu-west-9:111122223333:key/\(key.keyID)", [1]) } == "NotFoundException")
+        #expect(
+            await code { _ = try await kms.encrypt("arn:aws:kms:eu-west-9:111122223333:key/\(key.keyID)", [1]) }
+                == "NotFoundException")
 
         var generate = KMSGenerateDataKeyRequest()
         generate.keyID = key.keyID
@@ -43,7 +47,8 @@ import Testing
         schedule.keyID = key.keyID
         for bad: Int32 in [6, 31] {
             schedule.pendingWindowInDays = bad
-            #expect(await code { _ = try await kms.call(KMSMethod.scheduleKeyDeletion, schedule) } == "ValidationException")
+            #expect(
+                await code { _ = try await kms.call(KMSMethod.scheduleKeyDeletion, schedule) } == "ValidationException")
         }
         schedule.keyID = "alias/anything"
         schedule.pendingWindowInDays = 7
@@ -66,7 +71,8 @@ import Testing
         #expect(await code { _ = try await kms.call(KMSMethod.createKey, create) } == "ValidationException")
         create.clearKeyUsage()
         create.policy = "{not json"
-        #expect(await code { _ = try await kms.call(KMSMethod.createKey, create) } == "MalformedPolicyDocumentException")
+        #expect(
+            await code { _ = try await kms.call(KMSMethod.createKey, create) } == "MalformedPolicyDocumentException")
 
         for (name, expected) in [
             ("payments", "InvalidAliasNameException"),
@@ -105,8 +111,12 @@ import Testing
     @Test func aMalformedFrameOnOneConnectionLeavesTheOthersServing() async throws {
         let stack = try await KMSStack.start()
         let key = try await stack.client.createKey()
-        let (host, port) = (String(stack.kmsd.endpoint.split(separator: ":")[0]), Int(stack.kmsd.endpoint.split(separator: ":")[1])!)
-        let raw = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(host: host, port: port).get()
+        let (host, port) = (
+            String(stack.kmsd.endpoint.split(separator: ":")[0]), Int(stack.kmsd.endpoint.split(separator: ":")[1])!
+        )
+        let raw = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(
+            host: host, port: port
+        ).get()
         var garbage = ByteBuffer()
         garbage.writeInteger(UInt32(0x7fff_ffff))
         garbage.writeBytes([1, 2, 3])

@@ -29,25 +29,28 @@ import Testing
             ],
             signedHeaders: ["content-type", "host", "x-amz-date"], payloadSHA256Hex: SigV4.sha256Hex([UInt8]())
         )
-        #expect(canonical == """
-            GET
-            /
-            Action=ListUsers&Version=2010-05-08
-            content-type:application/x-www-form-urlencoded; charset=utf-8
-            host:iam.amazonaws.com
-            x-amz-date:20150830T123600Z
+        #expect(
+            canonical == """
+                GET
+                /
+                Action=ListUsers&Version=2010-05-08
+                content-type:application/x-www-form-urlencoded; charset=utf-8
+                host:iam.amazonaws.com
+                x-amz-date:20150830T123600Z
 
-            content-type;host;x-amz-date
-            e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855
-            """)
+                content-type;host;x-amz-date
+                e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855
+                """)
         #expect(SigV4.sha256Hex(canonical.utf8) == "f536975d06c0309214f805bb90ccff089219ecd68b2577efef23edd43b7e1a59")
-        let toSign = SigV4.stringToSign(amzDate: "20150830T123600Z", scope: "20150830/us-east-1/iam/aws4_request", canonicalRequest: canonical)
-        #expect(toSign == """
-            AWS4-HMAC-SHA256
-            20150830T123600Z
-            20150830/us-east-1/iam/aws4_request
-            f536975d06c0309214f805bb90ccff089219ecd68b2577efef23edd43b7e1a59
-            """)
+        let toSign = SigV4.stringToSign(
+            amzDate: "20150830T123600Z", scope: "20150830/us-east-1/iam/aws4_request", canonicalRequest: canonical)
+        #expect(
+            toSign == """
+                AWS4-HMAC-SHA256
+                20150830T123600Z
+                20150830/us-east-1/iam/aws4_request
+                f536975d06c0309214f805bb90ccff089219ecd68b2577efef23edd43b7e1a59
+                """)
         let key = SigV4.signingKey(secret: Self.exampleSecret, date: "20150830", region: "us-east-1", service: "iam")
         #expect(Self.signingKeyHex(key) == "c4afb1cc5771d871763a393e44b703571b55cc28424d1a5e86da6ed3c154a4b9")
         let signature = SigV4.signature(signingKey: key, stringToSign: toSign)
@@ -80,13 +83,15 @@ import Testing
     static let suite: [SuiteCase] = [
         SuiteCase(
             name: "get-vanilla",
-            canonicalRequest: "GET\n/\n\nhost:example.amazonaws.com\nx-amz-date:20150830T123600Z\n\nhost;x-amz-date\n\(emptySHA256)",
+            canonicalRequest:
+                "GET\n/\n\nhost:example.amazonaws.com\nx-amz-date:20150830T123600Z\n\nhost;x-amz-date\n\(emptySHA256)",
             canonicalRequestSHA256: "bb579772317eb040ac9ed261061d46c1f17a8133879d6129b6e1c25292927e63",
             signature: "5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31"
         ),
         SuiteCase(
             name: "get-vanilla-query-order-key-case", query: "Param2=value2&Param1=value1",
-            canonicalRequest: "GET\n/\nParam1=value1&Param2=value2\nhost:example.amazonaws.com\nx-amz-date:20150830T123600Z\n\nhost;x-amz-date\n\(emptySHA256)",
+            canonicalRequest:
+                "GET\n/\nParam1=value1&Param2=value2\nhost:example.amazonaws.com\nx-amz-date:20150830T123600Z\n\nhost;x-amz-date\n\(emptySHA256)",
             canonicalRequestSHA256: "816cd5b414d056048ba4f7c5386d6e0533120fb1fcfa93762cf0fc39e2cf19e0",
             signature: "b97d918cfa904a5beff61c982a1b6f458b799221646efd99d3219ec94cdf2500"
         ),
@@ -127,7 +132,9 @@ import Testing
         ),
         SuiteCase(
             name: "get-header-value-order",
-            headers: [("My-Header1", "value4"), ("My-Header1", "value1"), ("My-Header1", "value3"), ("My-Header1", "value2")],
+            headers: [
+                ("My-Header1", "value4"), ("My-Header1", "value1"), ("My-Header1", "value3"), ("My-Header1", "value2"),
+            ],
             signedHeaders: ["host", "my-header1", "x-amz-date"],
             signature: "08c7e5a9acfcfeb3ab6b2185e75ce8b1deb5e634ec47601a50643f830c755c01"
         ),
@@ -168,12 +175,16 @@ import Testing
         if let expected = vector.canonicalRequestSHA256 { #expect(SigV4.sha256Hex(canonical.utf8) == expected) }
 
         // Through the header, as the front end will receive it.
-        let header = "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, "
+        let header =
+            "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, "
             + "SignedHeaders=\(vector.signedHeaders.joined(separator: ";")), Signature=\(vector.signature)"
         let authorization = try SigV4.parseAuthorization(header)
         #expect(authorization.scope == "20150830/us-east-1/service/aws4_request")
-        let toSign = SigV4.stringToSign(amzDate: "20150830T123600Z", scope: authorization.scope, canonicalRequest: canonical)
-        let key = SigV4.signingKey(secret: Self.exampleSecret, date: authorization.date, region: authorization.region, service: authorization.service)
+        let toSign = SigV4.stringToSign(
+            amzDate: "20150830T123600Z", scope: authorization.scope, canonicalRequest: canonical)
+        let key = SigV4.signingKey(
+            secret: Self.exampleSecret, date: authorization.date, region: authorization.region,
+            service: authorization.service)
         #expect(Hex.encode(SigV4.signature(signingKey: key, stringToSign: toSign)) == vector.signature)
         #expect(SigV4.verify(signature: authorization.signature, signingKey: key, stringToSign: toSign))
     }
@@ -181,14 +192,14 @@ import Testing
     /// The suite's normalize-path cases (canonical URI lines from their .creq files), and the
     /// double encoding of a path that arrives percent-encoded.
     @Test(arguments: [
-        ("/example/..", "/"),                       // get-relative
-        ("/example1/example2/../..", "/"),          // get-relative-relative
-        ("//", "/"),                                // get-slash
-        ("/./", "/"),                               // get-slash-dot-slash
-        ("/./example", "/example"),                 // get-slash-pointless-dot
-        ("//example//", "/example/"),               // get-slashes
-        ("/example space/", "/example%20space/"),   // get-space
-        ("/\u{1234}", "/%E1%88%B4"),                // get-utf8
+        ("/example/..", "/"),  // get-relative
+        ("/example1/example2/../..", "/"),  // get-relative-relative
+        ("//", "/"),  // get-slash
+        ("/./", "/"),  // get-slash-dot-slash
+        ("/./example", "/example"),  // get-slash-pointless-dot
+        ("//example//", "/example/"),  // get-slashes
+        ("/example space/", "/example%20space/"),  // get-space
+        ("/\u{1234}", "/%E1%88%B4"),  // get-utf8
         ("/example%20space/", "/example%2520space/"),
         ("/a/%2E%2E/b", "/a/%252E%252E/b"),
         ("", "/"),
@@ -205,14 +216,14 @@ import Testing
     @Test(arguments: [
         ("Param2=value2&Param1=value1", "Param1=value1&Param2=value2"),
         ("Param1=value2&Param1=value1", "Param1=value1&Param1=value2"),
-        ("b&a=1", "a=1&b="),                        // no '=' means an empty value
+        ("b&a=1", "a=1&b="),  // no '=' means an empty value
         ("Param1=", "Param1="),
-        ("q=a%20b", "q=a%20b"),                     // already encoded: not encoded again
+        ("q=a%20b", "q=a%20b"),  // already encoded: not encoded again
         ("q=a b", "q=a%20b"),
-        ("q=a+b", "q=a%2Bb"),                       // '+' is a plus, not a space
-        ("q=a%2fb", "q=a%2Fb"),                     // escapes come out uppercase
+        ("q=a+b", "q=a%2Bb"),  // '+' is a plus, not a space
+        ("q=a%2fb", "q=a%2Fb"),  // escapes come out uppercase
         ("a=1=2", "a=1%3D2"),
-        ("B=1&a=2", "B=1&a=2"),                     // byte order: uppercase first
+        ("B=1&a=2", "B=1&a=2"),  // byte order: uppercase first
         ("-._~=-._~", "-._~=-._~"),
         ("", ""),
     ])
@@ -247,28 +258,32 @@ import Testing
             ],
             signedHeaders: authorization.signedHeaders, payloadSHA256Hex: payloadHash
         )
-        #expect(canonical == """
-            POST
-            /
+        #expect(
+            canonical == """
+                POST
+                /
 
-            content-type:application/x-amz-json-1.1
-            host:127.0.0.1:7400
-            x-amz-date:20150830T123600Z
-            x-amz-target:TrentService.Encrypt
+                content-type:application/x-amz-json-1.1
+                host:127.0.0.1:7400
+                x-amz-date:20150830T123600Z
+                x-amz-target:TrentService.Encrypt
 
-            content-type;host;x-amz-date;x-amz-target
-            42b03e1a349acabac42f561a312702754ae0de1b30c78fe82a9f863d37015756
-            """)
-        let toSign = SigV4.stringToSign(amzDate: "20150830T123600Z", scope: authorization.scope, canonicalRequest: canonical)
-        #expect(toSign == """
-            AWS4-HMAC-SHA256
-            20150830T123600Z
-            20150830/us-east-1/kms/aws4_request
-            c50aa7ba1ab3a8af69ee9bd508cfe310f88178f25446dd70d4b77b1f726cb792
-            """)
+                content-type;host;x-amz-date;x-amz-target
+                42b03e1a349acabac42f561a312702754ae0de1b30c78fe82a9f863d37015756
+                """)
+        let toSign = SigV4.stringToSign(
+            amzDate: "20150830T123600Z", scope: authorization.scope, canonicalRequest: canonical)
+        #expect(
+            toSign == """
+                AWS4-HMAC-SHA256
+                20150830T123600Z
+                20150830/us-east-1/kms/aws4_request
+                c50aa7ba1ab3a8af69ee9bd508cfe310f88178f25446dd70d4b77b1f726cb792
+                """)
         let key = SigV4.signingKey(secret: Self.exampleSecret, date: "20150830", region: "us-east-1", service: "kms")
         #expect(Self.signingKeyHex(key) == "daf4bdf807b2e75aeddb12d90af33760aa260ac37875a093af71f7f0ddda481e")
-        #expect(Hex.encode(SigV4.signature(signingKey: key, stringToSign: toSign)) == Hex.encode(authorization.signature))
+        #expect(
+            Hex.encode(SigV4.signature(signingKey: key, stringToSign: toSign)) == Hex.encode(authorization.signature))
         #expect(SigV4.verify(signature: authorization.signature, signingKey: key, stringToSign: toSign))
     }
 
@@ -280,16 +295,23 @@ import Testing
             ("Host", "127.0.0.1:7400"),
             ("X-Amz-Target", "TrentService.Encrypt"),
             ("Content-Type", "application/x-amz-json-1.1"),
-            ("User-Agent", "Boto3/1.43.11 md/Botocore#1.43.11 ua/2.1 os/linux#6.18.44-fc-v595 md/arch#x86_64 lang/python#3.11.7 md/pyimpl#CPython m/b,D,N,Z,e cfg/retry-mode#legacy Botocore/1.43.11"),
+            (
+                "User-Agent",
+                "Boto3/1.43.11 md/Botocore#1.43.11 ua/2.1 os/linux#6.18.44-fc-v595 md/arch#x86_64 lang/python#3.11.7 md/pyimpl#CPython m/b,D,N,Z,e cfg/retry-mode#legacy Botocore/1.43.11"
+            ),
             ("X-Amz-Date", "20150830T123600Z"),
-            ("Authorization", "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20150830/us-east-1/kms/aws4_request, SignedHeaders=content-type;host;x-amz-date;x-amz-target, Signature=421badd1b568c4dffd25d9ef1ffb36774bb2aff2fe0f0edd029d46efc5cd99c2"),
+            (
+                "Authorization",
+                "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20150830/us-east-1/kms/aws4_request, SignedHeaders=content-type;host;x-amz-date;x-amz-target, Signature=421badd1b568c4dffd25d9ef1ffb36774bb2aff2fe0f0edd029d46efc5cd99c2"
+            ),
             ("amz-sdk-invocation-id", "bfbad3fb-a94b-4f7c-8d48-8f97396c4939"),
             ("amz-sdk-request", "attempt=1"),
             ("Content-Length", "41"),
         ]
         let body = Array(#"{"KeyId": "alias/x", "Plaintext": "AQID"}"#.utf8)
         let amzDate = try #require(headers.first { $0.name == "X-Amz-Date" }?.value)
-        let authorization = try SigV4.parseAuthorization(try #require(headers.first { $0.name == "Authorization" }?.value))
+        let authorization = try SigV4.parseAuthorization(
+            try #require(headers.first { $0.name == "Authorization" }?.value))
         #expect(authorization.accessKeyID == "AKIAIOSFODNN7EXAMPLE")
         try SigV4.checkScope(authorization, amzDate: amzDate, region: "us-east-1", service: "kms")
         let requestDate = try #require(SigV4.parseAmzDate(amzDate))
@@ -300,7 +322,9 @@ import Testing
             signedHeaders: authorization.signedHeaders, payloadSHA256Hex: SigV4.sha256Hex(body)
         )
         let toSign = SigV4.stringToSign(amzDate: amzDate, scope: authorization.scope, canonicalRequest: canonical)
-        let key = SigV4.signingKey(secret: Self.exampleSecret, date: authorization.date, region: authorization.region, service: authorization.service)
+        let key = SigV4.signingKey(
+            secret: Self.exampleSecret, date: authorization.date, region: authorization.region,
+            service: authorization.service)
         #expect(SigV4.verify(signature: authorization.signature, signingKey: key, stringToSign: toSign))
 
         // The same request with its body changed by one byte does not.
@@ -310,15 +334,18 @@ import Testing
             method: "POST", path: "/", query: "", headers: headers,
             signedHeaders: authorization.signedHeaders, payloadSHA256Hex: SigV4.sha256Hex(tampered)
         )
-        let tamperedToSign = SigV4.stringToSign(amzDate: amzDate, scope: authorization.scope, canonicalRequest: tamperedCanonical)
+        let tamperedToSign = SigV4.stringToSign(
+            amzDate: amzDate, scope: authorization.scope, canonicalRequest: tamperedCanonical)
         #expect(!SigV4.verify(signature: authorization.signature, signingKey: key, stringToSign: tamperedToSign))
     }
 
     // MARK: - verify
 
     @Test func everySingleBitFlipOfTheSignatureFails() {
-        let key = SigV4.signingKey(secret: Self.exampleSecret, date: "20150830", region: "us-east-1", service: "service")
-        let toSign = "AWS4-HMAC-SHA256\n20150830T123600Z\n20150830/us-east-1/service/aws4_request\nbb579772317eb040ac9ed261061d46c1f17a8133879d6129b6e1c25292927e63"
+        let key = SigV4.signingKey(
+            secret: Self.exampleSecret, date: "20150830", region: "us-east-1", service: "service")
+        let toSign =
+            "AWS4-HMAC-SHA256\n20150830T123600Z\n20150830/us-east-1/service/aws4_request\nbb579772317eb040ac9ed261061d46c1f17a8133879d6129b6e1c25292927e63"
         let good = SigV4.signature(signingKey: key, stringToSign: toSign)
         #expect(Hex.encode(good) == "5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31")
         #expect(SigV4.verify(signature: good, signingKey: key, stringToSign: toSign))
@@ -332,22 +359,26 @@ import Testing
         #expect(!SigV4.verify(signature: Array(good.dropLast()), signingKey: key, stringToSign: toSign))
         #expect(!SigV4.verify(signature: [], signingKey: key, stringToSign: toSign))
         #expect(!SigV4.verify(signature: good, signingKey: key, stringToSign: toSign + "0"))
-        let otherDay = SigV4.signingKey(secret: Self.exampleSecret, date: "20150831", region: "us-east-1", service: "service")
+        let otherDay = SigV4.signingKey(
+            secret: Self.exampleSecret, date: "20150831", region: "us-east-1", service: "service")
         #expect(!SigV4.verify(signature: good, signingKey: otherDay, stringToSign: toSign))
     }
 
     // MARK: - The Authorization header
 
-    static let goodHeader = "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/kms/aws4_request, "
+    static let goodHeader =
+        "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/kms/aws4_request, "
         + "SignedHeaders=content-type;host;x-amz-date, Signature=5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31"
 
     @Test func aGoodHeaderParses() throws {
         let parsed = try SigV4.parseAuthorization(Self.goodHeader)
-        #expect(parsed == SigV4.Authorization(
-            accessKeyID: "AKIDEXAMPLE", date: "20150830", region: "us-east-1", service: "kms",
-            signedHeaders: ["content-type", "host", "x-amz-date"],
-            signature: Hex.decode("5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31")!
-        ))
+        #expect(
+            parsed
+                == SigV4.Authorization(
+                    accessKeyID: "AKIDEXAMPLE", date: "20150830", region: "us-east-1", service: "kms",
+                    signedHeaders: ["content-type", "host", "x-amz-date"],
+                    signature: Hex.decode("5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31")!
+                ))
         #expect(parsed.scope == "20150830/us-east-1/kms/aws4_request")
     }
 
@@ -368,23 +399,30 @@ import Testing
     }
 
     @Test func aMissingSignatureIsIncomplete() throws {
-        let header = "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/kms/aws4_request, SignedHeaders=host;x-amz-date"
+        let header =
+            "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/kms/aws4_request, SignedHeaders=host;x-amz-date"
         let error = try #require(Self.parseError(header))
         #expect(error.code == .incompleteSignature)
         #expect(error.message == "Authorization header requires 'Signature' parameter. Authorization=\(header)")
     }
 
     @Test func aMissingCredentialIsIncomplete() throws {
-        let header = "AWS4-HMAC-SHA256 SignedHeaders=host;x-amz-date, Signature=5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31"
+        let header =
+            "AWS4-HMAC-SHA256 SignedHeaders=host;x-amz-date, Signature=5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31"
         let error = try #require(Self.parseError(header))
         #expect(error.code == .incompleteSignature)
-        #expect(error.message.hasPrefix("Authorization header requires 'Credential' parameter. Authorization=AWS4-HMAC-SHA256 "))
+        #expect(
+            error.message.hasPrefix(
+                "Authorization header requires 'Credential' parameter. Authorization=AWS4-HMAC-SHA256 "))
     }
 
     @Test func everyMissingPartIsNamed() throws {
         let error = try #require(Self.parseError("AWS4-HMAC-SHA256"))
         #expect(error.code == .incompleteSignature)
-        #expect(error.message == "Authorization header requires 'Credential' parameter. Authorization header requires 'Signature' parameter. Authorization header requires 'SignedHeaders' parameter. Authorization=AWS4-HMAC-SHA256")
+        #expect(
+            error.message
+                == "Authorization header requires 'Credential' parameter. Authorization header requires 'Signature' parameter. Authorization header requires 'SignedHeaders' parameter. Authorization=AWS4-HMAC-SHA256"
+        )
     }
 
     @Test(arguments: ["AWS4-HMAC-SHA1", "AWS4-ECDSA-P256-SHA256", "aws4-hmac-sha256", "AWS", ""])
@@ -396,32 +434,35 @@ import Testing
     }
 
     @Test func aScopeWithAnotherTerminatorIsRefused() throws {
-        let error = try #require(Self.parseError(Self.goodHeader.replacingOccurrences(of: "kms/aws4_request", with: "kms/aws4_reques")))
+        let error = try #require(
+            Self.parseError(Self.goodHeader.replacingOccurrences(of: "kms/aws4_request", with: "kms/aws4_reques")))
         #expect(error.code == .incompleteSignature)
-        #expect(error.message == "Credential should be scoped with a valid terminator: 'aws4_request', not 'aws4_reques'.")
+        #expect(
+            error.message == "Credential should be scoped with a valid terminator: 'aws4_request', not 'aws4_reques'.")
     }
 
     @Test(arguments: [
-        "AKIDEXAMPLE/20150830/us-east-1/aws4_request",             // no service
-        "AKIDEXAMPLE/20150830/us-east-1/kms/x/aws4_request",       // one part too many
-        "/20150830/us-east-1/kms/aws4_request",                    // no access key id
-        "AKIDEXAMPLE/2015083/us-east-1/kms/aws4_request",          // not yyyyMMdd
+        "AKIDEXAMPLE/20150830/us-east-1/aws4_request",  // no service
+        "AKIDEXAMPLE/20150830/us-east-1/kms/x/aws4_request",  // one part too many
+        "/20150830/us-east-1/kms/aws4_request",  // no access key id
+        "AKIDEXAMPLE/2015083/us-east-1/kms/aws4_request",  // not yyyyMMdd
         "AKIDEXAMPLE/2015-08-30/us-east-1/kms/aws4_request",
-        "AKIDEXAMPLE/20150830//kms/aws4_request",                  // no region
+        "AKIDEXAMPLE/20150830//kms/aws4_request",  // no region
     ])
     func aMalformedCredentialIsRefused(_ credential: String) throws {
-        let header = "AWS4-HMAC-SHA256 Credential=\(credential), SignedHeaders=host, Signature=5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31"
+        let header =
+            "AWS4-HMAC-SHA256 Credential=\(credential), SignedHeaders=host, Signature=5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31"
         #expect(Self.parseError(header)?.code == .incompleteSignature)
     }
 
     @Test(arguments: [
-        "host;content-type;x-amz-date",     // unsorted
-        "content-type;Host;x-amz-date",     // uppercase
+        "host;content-type;x-amz-date",  // unsorted
+        "content-type;Host;x-amz-date",  // uppercase
         "Content-Type;host;X-Amz-Date",
-        "content-type;host;host",           // duplicate
-        "content-type;;host",               // empty entry
+        "content-type;host;host",  // duplicate
+        "content-type;;host",  // empty entry
         "content-type;host;",
-        "content-type; host",               // whitespace inside
+        "content-type; host",  // whitespace inside
         "",
     ])
     func signedHeadersThatNoSignerWritesAreRefused(_ signedHeaders: String) throws {
@@ -430,27 +471,31 @@ import Testing
     }
 
     @Test func signedHeadersMustIncludeHost() throws {
-        let header = Self.goodHeader.replacingOccurrences(of: "content-type;host;x-amz-date", with: "content-type;x-amz-date")
+        let header = Self.goodHeader.replacingOccurrences(
+            of: "content-type;host;x-amz-date", with: "content-type;x-amz-date")
         let error = try #require(Self.parseError(header))
         #expect(error.code == .incompleteSignature)
         #expect(error.message == "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.")
     }
 
     @Test(arguments: [
-        "5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf3",    // 63 digits
+        "5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf3",  // 63 digits
         "5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf3100",
         "5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf3g",
         "",
     ])
     func aSignatureThatIsNot32BytesOfHexIsRefused(_ signature: String) throws {
-        let header = Self.goodHeader.replacingOccurrences(of: "5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31", with: signature)
+        let header = Self.goodHeader.replacingOccurrences(
+            of: "5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31", with: signature)
         #expect(Self.parseError(header)?.code == .incompleteSignature)
     }
 
     @Test func aPartWithoutAnEqualsSignIsRefused() throws {
         let error = try #require(Self.parseError(Self.goodHeader + ", Bogus"))
         #expect(error.code == .incompleteSignature)
-        #expect(error.message.hasPrefix("'Bogus' not a valid key=value pair (missing equal-sign) in Authorization header: "))
+        #expect(
+            error.message.hasPrefix("'Bogus' not a valid key=value pair (missing equal-sign) in Authorization header: ")
+        )
     }
 
     @Test func aRepeatedPartIsRefused() throws {
@@ -475,7 +520,10 @@ import Testing
             try SigV4.checkScope(authorization, amzDate: "20150831T000100Z", region: "us-east-1", service: "kms")
         }
         #expect(wrongDay?.code == .invalidClientSignature)
-        #expect(wrongDay?.message == "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '20150830' != '20150831', from '20150831T000100Z'.")
+        #expect(
+            wrongDay?.message
+                == "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '20150830' != '20150831', from '20150831T000100Z'."
+        )
         let wrongRegion = #expect(throws: KMSError.self) {
             try SigV4.checkScope(authorization, amzDate: "20150830T123600Z", region: "eu-west-1", service: "kms")
         }
@@ -502,14 +550,14 @@ import Testing
     }
 
     @Test(arguments: [
-        "20150230T000000Z",     // February 30
-        "20150229T000000Z",     // not a leap year
-        "21000229T000000Z",     // nor is 2100
+        "20150230T000000Z",  // February 30
+        "20150229T000000Z",  // not a leap year
+        "21000229T000000Z",  // nor is 2100
         "20151301T000000Z", "20150001T000000Z", "20150800T000000Z",
         "20150830T240000Z", "20150830T126000Z", "20150830T123660Z",
         "20150830T123600", "20150830T123600ZZ", "20150830t123600Z", "20150830T123600z",
         "2015-08-30T12:36:00Z", "20150830 123600Z", "+0150830T123600Z", "",
-        "２0150830T123600Z",     // a fullwidth digit
+        "２0150830T123600Z",  // a fullwidth digit
     ])
     func malformedAmzDatesAreRefused(_ text: String) {
         #expect(SigV4.parseAmzDate(text) == nil)
@@ -518,7 +566,9 @@ import Testing
     @Test func withinFifteenMinutesEitherWayIsAccepted() throws {
         let request = try #require(SigV4.parseAmzDate("20150830T123600Z"))
         for offset: TimeInterval in [-900, -14 * 60, 0, 14 * 60, 900] {
-            #expect(throws: Never.self) { try SigV4.checkClockSkew(requestDate: request, now: request.addingTimeInterval(offset)) }
+            #expect(throws: Never.self) {
+                try SigV4.checkClockSkew(requestDate: request, now: request.addingTimeInterval(offset))
+            }
         }
     }
 
@@ -528,12 +578,18 @@ import Testing
             try SigV4.checkClockSkew(requestDate: request, now: request.addingTimeInterval(16 * 60))
         }
         #expect(error?.code == .invalidClientSignature)
-        #expect(error?.message == "Signature expired: 20150830T123600Z is now earlier than 20150830T123700Z (20150830T125200Z - 15 min.)")
+        #expect(
+            error?.message
+                == "Signature expired: 20150830T123600Z is now earlier than 20150830T123700Z (20150830T125200Z - 15 min.)"
+        )
 
         let twenty = #expect(throws: KMSError.self) {
             try SigV4.checkClockSkew(requestDate: request, now: request.addingTimeInterval(20 * 60))
         }
-        #expect(twenty?.message == "Signature expired: 20150830T123600Z is now earlier than 20150830T124100Z (20150830T125600Z - 15 min.)")
+        #expect(
+            twenty?.message
+                == "Signature expired: 20150830T123600Z is now earlier than 20150830T124100Z (20150830T125600Z - 15 min.)"
+        )
     }
 
     @Test func sixteenMinutesAheadIsNotYetCurrent() throws {
@@ -542,13 +598,20 @@ import Testing
             try SigV4.checkClockSkew(requestDate: request, now: request.addingTimeInterval(-16 * 60))
         }
         #expect(error?.code == .invalidClientSignature)
-        #expect(error?.message == "Signature not yet current: 20150830T123600Z is still later than 20150830T123500Z (20150830T122000Z + 15 min.)")
+        #expect(
+            error?.message
+                == "Signature not yet current: 20150830T123600Z is still later than 20150830T123500Z (20150830T122000Z + 15 min.)"
+        )
     }
 
     @Test func theLimitIsTheCallers() throws {
         let request = try #require(SigV4.parseAmzDate("20150830T123600Z"))
-        #expect(throws: KMSError.self) { try SigV4.checkClockSkew(requestDate: request, now: request.addingTimeInterval(61), limit: 60) }
-        #expect(throws: Never.self) { try SigV4.checkClockSkew(requestDate: request, now: request.addingTimeInterval(59), limit: 60) }
+        #expect(throws: KMSError.self) {
+            try SigV4.checkClockSkew(requestDate: request, now: request.addingTimeInterval(61), limit: 60)
+        }
+        #expect(throws: Never.self) {
+            try SigV4.checkClockSkew(requestDate: request, now: request.addingTimeInterval(59), limit: 60)
+        }
     }
 
     // MARK: - Helpers
@@ -570,8 +633,10 @@ import Testing
     }
 
     @Test func theSigningKeyTakesAnyContiguousBytes() {
-        let fromArray = SigV4.signingKey(secret: Self.exampleSecret, date: "20150830", region: "us-east-1", service: "iam")
-        let fromData = SigV4.signingKey(secret: Data(Self.exampleSecret), date: "20150830", region: "us-east-1", service: "iam")
+        let fromArray = SigV4.signingKey(
+            secret: Self.exampleSecret, date: "20150830", region: "us-east-1", service: "iam")
+        let fromData = SigV4.signingKey(
+            secret: Data(Self.exampleSecret), date: "20150830", region: "us-east-1", service: "iam")
         #expect(fromArray == fromData)
         #expect(Self.signingKeyHex(fromData) == "c4afb1cc5771d871763a393e44b703571b55cc28424d1a5e86da6ed3c154a4b9")
     }
@@ -588,7 +653,10 @@ import Testing
         ("Content-Type", "application/x-amz-json-1.1"),
         ("User-Agent", "Boto3/1.43.11 md/Botocore#1.43.11"),
         ("X-Amz-Date", "20150830T123600Z"),
-        ("Authorization", "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20150830/us-east-1/kms/aws4_request, SignedHeaders=content-type;host;x-amz-date;x-amz-target, Signature=421badd1b568c4dffd25d9ef1ffb36774bb2aff2fe0f0edd029d46efc5cd99c2"),
+        (
+            "Authorization",
+            "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20150830/us-east-1/kms/aws4_request, SignedHeaders=content-type;host;x-amz-date;x-amz-target, Signature=421badd1b568c4dffd25d9ef1ffb36774bb2aff2fe0f0edd029d46efc5cd99c2"
+        ),
         ("amz-sdk-invocation-id", "bfbad3fb-a94b-4f7c-8d48-8f97396c4939"),
         ("amz-sdk-request", "attempt=1"),
         ("Content-Length", "41"),
@@ -637,7 +705,8 @@ import Testing
     }
 
     @Test func aRepeatedHeaderThatChangesNothingIsAllowed() throws {
-        try SigV4.checkSignedHeaders(Self.boto3 + [("Accept", "*/*"), ("Accept", "application/json")], signedHeaders: Self.signed)
+        try SigV4.checkSignedHeaders(
+            Self.boto3 + [("Accept", "*/*"), ("Accept", "application/json")], signedHeaders: Self.signed)
     }
 
     @Test func aSignedHeaderTheRequestLacksIsNamed() throws {
@@ -670,13 +739,17 @@ import Testing
 
     @Test func hostsMatchByNameAndOptionalPort() throws {
         let hosts = try SigV4.HostNames(["kms.internal", "127.0.0.1:7480", "*.kms.example.com", "[::1]", "KMS.Upper."])
-        for allowed in ["kms.internal", "kms.internal:7480", "kms.internal:443", "KMS.INTERNAL.", "127.0.0.1:7480",
-                        "a.kms.example.com", "a.kms.example.com:8443", "[::1]:7480", "[0:0::1]", "kms.upper"] {
+        for allowed in [
+            "kms.internal", "kms.internal:7480", "kms.internal:443", "KMS.INTERNAL.", "127.0.0.1:7480",
+            "a.kms.example.com", "a.kms.example.com:8443", "[::1]:7480", "[0:0::1]", "kms.upper",
+        ] {
             #expect(hosts.allows(host: allowed, defaultPort: 443), "\(allowed)")
         }
-        for refused in ["127.0.0.1", "127.0.0.1:7481", "kms.example.com", "a.b.kms.example.com", "evil.internal",
-                        "kms.internal.evil", "::1", "[::2]", "user@kms.internal", "kms.internal:0", "kms.internal:70000",
-                        "kms.internal:x", "kms internal", "", "[::1", "*.kms.example.com", "127.0.0.1:7480:1"] {
+        for refused in [
+            "127.0.0.1", "127.0.0.1:7481", "kms.example.com", "a.b.kms.example.com", "evil.internal",
+            "kms.internal.evil", "::1", "[::2]", "user@kms.internal", "kms.internal:0", "kms.internal:70000",
+            "kms.internal:x", "kms internal", "", "[::1", "*.kms.example.com", "127.0.0.1:7480:1",
+        ] {
             #expect(!hosts.allows(host: refused, defaultPort: 443), "\(refused)")
         }
         // 127.0.0.1:7480 without a port in the Host means the scheme's default.
@@ -699,6 +772,8 @@ import Testing
     }
 
     @Test func theListPrintsAsItIsConfigured() throws {
-        #expect(try SigV4.HostNames(["b.example:80", "[::1]", "*.a.example", "b.example:80"]).description == "b.example:80, [::1], *.a.example")
+        #expect(
+            try SigV4.HostNames(["b.example:80", "[::1]", "*.a.example", "b.example:80"]).description
+                == "b.example:80, [::1], *.a.example")
     }
 }

@@ -16,7 +16,8 @@ public struct ChildProcessResult: Sendable {
 /// of a Python suite, stalls every other test's event handling until its handshakes time out.)
 /// Both pipes are read at once, so a child filling one of them never deadlocks.
 public func runChildProcess(
-    _ executable: URL, _ arguments: [String], environment: [String: String]? = nil, input: Data? = nil, mergeStandardError: Bool = false,
+    _ executable: URL, _ arguments: [String], environment: [String: String]? = nil, input: Data? = nil,
+    mergeStandardError: Bool = false,
     currentDirectory: URL? = nil
 ) async throws -> ChildProcessResult {
     try await withCheckedThrowingContinuation { continuation in
@@ -26,7 +27,9 @@ public func runChildProcess(
             process.arguments = arguments
             if let environment { process.environment = environment }
             if let currentDirectory { process.currentDirectoryURL = currentDirectory }
-            let out = Pipe(), err = Pipe(), stdin = Pipe()
+            let out = Pipe()
+            let err = Pipe()
+            let stdin = Pipe()
             process.standardOutput = out
             process.standardError = mergeStandardError ? out : err
             process.standardInput = stdin
@@ -46,7 +49,8 @@ public func runChildProcess(
             let stdout = out.fileHandleForReading.readDataToEndOfFile()
             group.wait()
             process.waitUntilExit()
-            continuation.resume(returning: ChildProcessResult(status: process.terminationStatus, stdout: stdout, stderr: stderr))
+            continuation.resume(
+                returning: ChildProcessResult(status: process.terminationStatus, stdout: stdout, stderr: stderr))
         }
     }
 }

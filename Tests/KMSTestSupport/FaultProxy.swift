@@ -69,7 +69,9 @@ public final class FaultProxy: Sendable {
 
     /// A proxy listening on the Unix socket `path` in front of the one at `upstream`.
     public static func unix(at path: String, to upstream: String, seed: UInt64 = 16) async throws -> FaultProxy {
-        try await FaultProxy(listen: try SocketAddress(unixDomainSocketPath: path), upstream: try SocketAddress(unixDomainSocketPath: upstream), seed: seed)
+        try await FaultProxy(
+            listen: try SocketAddress(unixDomainSocketPath: path),
+            upstream: try SocketAddress(unixDomainSocketPath: upstream), seed: seed)
     }
 
     init(listen: SocketAddress, upstream: SocketAddress, seed: UInt64) async throws {
@@ -261,7 +263,10 @@ final class ProxyLink: @unchecked Sendable {
                     destination.write(self.proxy.garbageFrame(first.bytes.readableBytes), promise: nil)
                 }
             case .slow(let delay):
-                let due = first.arrived + TimeAmount.nanoseconds(delay.components.seconds * 1_000_000_000 + delay.components.attoseconds / 1_000_000_000)
+                let due =
+                    first.arrived
+                    + TimeAmount.nanoseconds(
+                        delay.components.seconds * 1_000_000_000 + delay.components.attoseconds / 1_000_000_000)
                 guard due <= .now() else {
                     if lane.timer == nil {
                         lane.timer = self.eventLoop.scheduleTask(deadline: due) {

@@ -13,20 +13,28 @@ public final class FaultStack: Sendable {
     /// `adminURL`: the server to make the database on (default: the shared test server).
     public static func start(kmsdArguments: [String] = [], adminURL: String? = nil) async throws -> FaultStack {
         let database: TestDatabase
-        if let adminURL { database = try await TestDatabase.create(adminURL: adminURL) } else { database = try await TestDatabase.create() }
+        if let adminURL {
+            database = try await TestDatabase.create(adminURL: adminURL)
+        } else {
+            database = try await TestDatabase.create()
+        }
         let worker = try await WorkerProcess()
         try await worker.start()
         let (host, port) = database.hostAndPort
         let databaseProxy = try await FaultProxy.tcp(to: host, port: port)
-        let workerProxy = try await FaultProxy.unix(at: worker.directory.appendingPathComponent("p.sock").path, to: worker.socketPath)
+        let workerProxy = try await FaultProxy.unix(
+            at: worker.directory.appendingPathComponent("p.sock").path, to: worker.socketPath)
         // Bootstrapped directly: the faults are for kmsd's links, not for the test's setup.
         let admin = try await KMSDProcess.bootstrap(databaseURL: database.url, workerSocket: worker.socketPath)
         let kmsd = KMSDProcess(
-            databaseURL: database.url(port: databaseProxy.port!), workerSocket: workerProxy.path!, directory: worker.directory,
+            databaseURL: database.url(port: databaseProxy.port!), workerSocket: workerProxy.path!,
+            directory: worker.directory,
             extraArguments: kmsdArguments
         )
         try await kmsd.start()
-        let stack = KMSStack(database: database, worker: worker, kmsd: kmsd, adminCredentials: admin, client: try kmsd.client(credentials: admin))
+        let stack = KMSStack(
+            database: database, worker: worker, kmsd: kmsd, adminCredentials: admin,
+            client: try kmsd.client(credentials: admin))
         return FaultStack(stack: stack, database: databaseProxy, worker: workerProxy)
     }
 

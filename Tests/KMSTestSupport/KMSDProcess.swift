@@ -41,12 +41,13 @@ public final class KMSDProcess: @unchecked Sendable {
         // request may take longer than production's 8 s deadline and would then fail
         // retryably, which is not what they test. Tests of the deadline set their own.
         if !extra.contains("--request-timeout-seconds") { extra += ["--request-timeout-seconds", "30"] }
-        process.arguments = [
-            "serve", "--listen", listen, "--worker-socket", self.workerSocket,
-            "--ready-file", readyFile, "--log-level", "warning",
-            // Dozens of stacks run at once on one PostgreSQL; a test needs few connections.
-            "--database-connections", "6",
-        ] + extra
+        process.arguments =
+            [
+                "serve", "--listen", listen, "--worker-socket", self.workerSocket,
+                "--ready-file", readyFile, "--log-level", "warning",
+                // Dozens of stacks run at once on one PostgreSQL; a test needs few connections.
+                "--database-connections", "6",
+            ] + extra
         var environment = ProcessInfo.processInfo.environment
         environment["KMSD_DATABASE_URL"] = self.databaseURL
         process.environment = environment
@@ -61,7 +62,9 @@ public final class KMSDProcess: @unchecked Sendable {
                 self.awsJSONEndpoint = lines.count > 1 ? lines[1] : nil
                 return
             }
-            guard process.isRunning else { throw WorkerTestError("kmsd exited with status \(process.terminationStatus)") }
+            guard process.isRunning else {
+                throw WorkerTestError("kmsd exited with status \(process.terminationStatus)")
+            }
             try await Task.sleep(for: .milliseconds(25))
         }
         throw WorkerTestError("kmsd did not start listening")
@@ -95,7 +98,9 @@ public final class KMSDProcess: @unchecked Sendable {
     }
 
     /// A client with `credentials` (nil: none, for handshake tests and insecure mode).
-    public func client(credentials: KMSCredentials?, _ configure: (inout KMSClient.Configuration) -> Void = { _ in }) throws -> KMSClient {
+    public func client(credentials: KMSCredentials?, _ configure: (inout KMSClient.Configuration) -> Void = { _ in })
+        throws -> KMSClient
+    {
         var configuration = KMSClient.Configuration()
         configuration.timeout = .seconds(20)
         configuration.credentials = credentials
@@ -111,11 +116,13 @@ public final class KMSDProcess: @unchecked Sendable {
         var environment = ProcessInfo.processInfo.environment
         environment["KMSD_DATABASE_URL"] = databaseURL
         let result = try await runChildProcess(
-            URL(fileURLWithPath: binaryPath("kmsd", environment: "KMSD")), ["bootstrap", "--worker-socket", workerSocket],
+            URL(fileURLWithPath: binaryPath("kmsd", environment: "KMSD")),
+            ["bootstrap", "--worker-socket", workerSocket],
             environment: environment
         )
         guard result.status == 0 else {
-            throw WorkerTestError("kmsd bootstrap exited with status \(result.status): \(result.stderrText.suffix(2000))")
+            throw WorkerTestError(
+                "kmsd bootstrap exited with status \(result.status): \(result.stderrText.suffix(2000))")
         }
         let text = result.stdoutText
         var values: [String: String] = [:]
@@ -148,13 +155,20 @@ public final class KMSStack: @unchecked Sendable {
         let worker = try await WorkerProcess()
         try await worker.start()
         let admin = try await KMSDProcess.bootstrap(databaseURL: database.url, workerSocket: worker.socketPath)
-        let kmsd = KMSDProcess(databaseURL: database.url, workerSocket: worker.socketPath, directory: worker.directory, extraArguments: kmsdArguments)
+        let kmsd = KMSDProcess(
+            databaseURL: database.url, workerSocket: worker.socketPath, directory: worker.directory,
+            extraArguments: kmsdArguments)
         kmsd.tls = tls
         try await kmsd.start()
-        return KMSStack(database: database, worker: worker, kmsd: kmsd, adminCredentials: admin, client: try kmsd.client(credentials: admin))
+        return KMSStack(
+            database: database, worker: worker, kmsd: kmsd, adminCredentials: admin,
+            client: try kmsd.client(credentials: admin))
     }
 
-    init(database: TestDatabase, worker: WorkerProcess, kmsd: KMSDProcess, adminCredentials: KMSCredentials, client: KMSClient) {
+    init(
+        database: TestDatabase, worker: WorkerProcess, kmsd: KMSDProcess, adminCredentials: KMSCredentials,
+        client: KMSClient
+    ) {
         self.database = database
         self.worker = worker
         self.kmsd = kmsd
@@ -202,13 +216,16 @@ public final class KMSStack: @unchecked Sendable {
         var key = AdminCreateAccessKeyRequest()
         key.principalArn = arn
         let created = try await self.client.call(AdminMethod.createAccessKey, key)
-        let credentials = KMSCredentials(accessKeyID: created.accessKey.accessKeyID, secretAccessKey: created.secretAccessKey)
+        let credentials = KMSCredentials(
+            accessKeyID: created.accessKey.accessKeyID, secretAccessKey: created.secretAccessKey)
         return (arn, try self.kmsd.client(credentials: credentials))
     }
 
     /// A second kmsd on the same database and worker.
     public func secondKMSD(arguments: [String] = []) async throws -> KMSDProcess {
-        let other = KMSDProcess(databaseURL: self.database.url, workerSocket: self.worker.socketPath, directory: self.worker.directory, extraArguments: arguments)
+        let other = KMSDProcess(
+            databaseURL: self.database.url, workerSocket: self.worker.socketPath, directory: self.worker.directory,
+            extraArguments: arguments)
         try await other.start()
         return other
     }

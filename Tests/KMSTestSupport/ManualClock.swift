@@ -85,7 +85,8 @@ public final class ManualClock: Clock, Sendable {
         precondition(duration >= .zero, "a monotonic clock never goes back")
         let due = self.state.withLock { state -> [Sleeper] in
             state.now += duration
-            state.wall += TimeInterval(duration.components.seconds) + TimeInterval(duration.components.attoseconds) / 1e18
+            state.wall +=
+                TimeInterval(duration.components.seconds) + TimeInterval(duration.components.attoseconds) / 1e18
             let due = state.sleepers.filter { $0.value.deadline <= state.now }
             for id in due.keys { state.sleepers.removeValue(forKey: id) }
             return due.values.sorted { $0.deadline < $1.deadline }

@@ -23,13 +23,17 @@ public final class PostgresCluster: Sendable {
         let directory = URL(fileURLWithPath: "/tmp").appendingPathComponent("kmspg-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         if getuid() == 0 {
-            guard let user = getpwnam("postgres") else { throw WorkerTestError("running as root, but there is no postgres user to run PostgreSQL as") }
+            guard let user = getpwnam("postgres") else {
+                throw WorkerTestError("running as root, but there is no postgres user to run PostgreSQL as")
+            }
             chown(directory.path, user.pointee.pw_uid, user.pointee.pw_gid)
         }
         let cluster = PostgresCluster(directory: directory, port: try freePort(), binaries: binaries)
-        let initdb = try await cluster.run("initdb", [
-            "-D", cluster.dataPath, "-U", "kms", "--auth=trust", "--encoding=UTF8", "--locale=C", "--no-sync",
-        ])
+        let initdb = try await cluster.run(
+            "initdb",
+            [
+                "-D", cluster.dataPath, "-U", "kms", "--auth=trust", "--encoding=UTF8", "--locale=C", "--no-sync",
+            ])
         guard initdb.status == 0 else { throw WorkerTestError("initdb failed: \(initdb.output)") }
         try await cluster.start()
         return cluster
@@ -45,17 +49,24 @@ public final class PostgresCluster: Sendable {
 
     /// Starts the server and waits until it accepts connections.
     public func start() async throws {
-        let options = "-p \(self.port) -k \(self.directory.path) -c listen_addresses=127.0.0.1 -c max_connections=60 -c shared_buffers=16MB"
-        let result = try await self.run("pg_ctl", [
-            "-D", self.dataPath, "-l", self.directory.appendingPathComponent("log").path, "-o", options, "-w", "-t", "60", "start",
-        ])
-        guard result.status == 0 else { throw WorkerTestError("pg_ctl start failed: \(result.output) \(self.log.suffix(2000))") }
+        let options =
+            "-p \(self.port) -k \(self.directory.path) -c listen_addresses=127.0.0.1 -c max_connections=60 -c shared_buffers=16MB"
+        let result = try await self.run(
+            "pg_ctl",
+            [
+                "-D", self.dataPath, "-l", self.directory.appendingPathComponent("log").path, "-o", options, "-w", "-t",
+                "60", "start",
+            ])
+        guard result.status == 0 else {
+            throw WorkerTestError("pg_ctl start failed: \(result.output) \(self.log.suffix(2000))")
+        }
     }
 
     /// Stops the server: `immediate` is a crash (no checkpoint, every backend killed; recovery
     /// replays the WAL on the next start), otherwise a fast clean shutdown.
     public func stop(immediate: Bool) async throws {
-        let result = try await self.run("pg_ctl", ["-D", self.dataPath, "-m", immediate ? "immediate" : "fast", "-w", "-t", "60", "stop"])
+        let result = try await self.run(
+            "pg_ctl", ["-D", self.dataPath, "-m", immediate ? "immediate" : "fast", "-w", "-t", "60", "stop"])
         guard result.status == 0 else { throw WorkerTestError("pg_ctl stop failed: \(result.output)") }
     }
 
@@ -84,7 +95,9 @@ public final class PostgresCluster: Sendable {
             command = ["/usr/sbin/runuser", "-u", "postgres", "--", path] + arguments
         } else {
             command = [path] + arguments
-            environment += ProcessInfo.processInfo.environment.filter { $0.key != "PATH" && $0.key != "HOME" }.map { "\($0.key)=\($0.value)" }
+            environment += ProcessInfo.processInfo.environment.filter { $0.key != "PATH" && $0.key != "HOME" }.map {
+                "\($0.key)=\($0.value)"
+            }
         }
         let finalEnvironment = environment
         return try await withCheckedThrowingContinuation { continuation in
@@ -107,10 +120,13 @@ public final class PostgresCluster: Sendable {
 
     static func findBinaries() -> URL? {
         let manager = FileManager.default
-        if let given = ProcessInfo.processInfo.environment["PG_BIN"], manager.isExecutableFile(atPath: given + "/pg_ctl") {
+        if let given = ProcessInfo.processInfo.environment["PG_BIN"],
+            manager.isExecutableFile(atPath: given + "/pg_ctl")
+        {
             return URL(fileURLWithPath: given)
         }
-        let versions = ((try? manager.contentsOfDirectory(atPath: "/usr/lib/postgresql")) ?? []).compactMap(Int.init).sorted()
+        let versions = ((try? manager.contentsOfDirectory(atPath: "/usr/lib/postgresql")) ?? []).compactMap(Int.init)
+            .sorted()
         for version in versions.reversed() {
             let bin = "/usr/lib/postgresql/\(version)/bin"
             if manager.isExecutableFile(atPath: bin + "/initdb"), manager.isExecutableFile(atPath: bin + "/pg_ctl") {

@@ -16,7 +16,8 @@ public final class TestDatabase: Sendable {
 
     public static func create() async throws -> TestDatabase {
         guard let adminURL = Self.adminURL else {
-            throw WorkerTestError("KMS_TEST_DATABASE_URL is not set: run the tests with scripts/test, which starts PostgreSQL")
+            throw WorkerTestError(
+                "KMS_TEST_DATABASE_URL is not set: run the tests with scripts/test, which starts PostgreSQL")
         }
         return try await Self.create(adminURL: adminURL)
     }
@@ -28,7 +29,9 @@ public final class TestDatabase: Sendable {
         try await Self.withClient(adminURL) { client in
             try await client.query("CREATE DATABASE \(unescaped: String(name))")
         }
-        guard var components = URLComponents(string: adminURL) else { throw WorkerTestError("bad KMS_TEST_DATABASE_URL") }
+        guard var components = URLComponents(string: adminURL) else {
+            throw WorkerTestError("bad KMS_TEST_DATABASE_URL")
+        }
         components.path = "/\(name)"
         return TestDatabase(url: components.string!, name: String(name), adminURL: adminURL)
     }
@@ -64,7 +67,9 @@ public final class TestDatabase: Sendable {
         }
     }
 
-    static func withClient<T: Sendable>(_ url: String, _ body: @Sendable (PostgresClient) async throws -> T) async throws -> T {
+    static func withClient<T: Sendable>(_ url: String, _ body: @Sendable (PostgresClient) async throws -> T)
+        async throws -> T
+    {
         var configuration = try DatabaseConfiguration.parse(url: url, maximumConnections: 2)
         configuration.tls = .disable
         let client = PostgresClient(configuration: configuration)

@@ -40,7 +40,9 @@ public final class WorkerProcess: @unchecked Sendable {
     public func start(extraArguments: [String] = []) async throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Self.binary)
-        process.arguments = ["serve", "--root-key-file", self.keyringPath, "--socket", self.socketPath, "--log-level", "warning"] + extraArguments
+        process.arguments =
+            ["serve", "--root-key-file", self.keyringPath, "--socket", self.socketPath, "--log-level", "warning"]
+            + extraArguments
         try process.run()
         self.process = process
         // Only a guard against a hang: a loaded machine may take many seconds to start it.
@@ -50,7 +52,9 @@ public final class WorkerProcess: @unchecked Sendable {
                 await connection.close()
                 return
             }
-            guard process.isRunning else { throw WorkerTestError("kms-cryptod exited with status \(process.terminationStatus)") }
+            guard process.isRunning else {
+                throw WorkerTestError("kms-cryptod exited with status \(process.terminationStatus)")
+            }
             try await Task.sleep(for: .milliseconds(50))
         }
         throw WorkerTestError("kms-cryptod did not start listening")
@@ -94,7 +98,9 @@ public func binaryPath(_ name: String, environment: String) -> String {
     let testBundle = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
     var directory = testBundle.deletingLastPathComponent()
     // On macOS the test binary sits inside a .xctest bundle.
-    while directory.pathExtension == "xctest" || directory.lastPathComponent == "MacOS" || directory.lastPathComponent == "Contents" {
+    while directory.pathExtension == "xctest" || directory.lastPathComponent == "MacOS"
+        || directory.lastPathComponent == "Contents"
+    {
         directory.deleteLastPathComponent()
     }
     return directory.appendingPathComponent(name).path

@@ -21,7 +21,10 @@ func fail(_ message: String) -> Never {
 }
 
 @_cdecl("LLVMFuzzerInitialize")
-public func initialize(_ argc: UnsafeMutablePointer<CInt>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>) -> CInt {
+public func initialize(
+    _ argc: UnsafeMutablePointer<CInt>,
+    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>
+) -> CInt {
     let count = Int(argc.pointee)
     let arguments = (0..<count).map { String(cString: argv.pointee![$0]!) }
     switch arguments.dropFirst().first {
@@ -32,7 +35,8 @@ public func initialize(_ argc: UnsafeMutablePointer<CInt>, _ argv: UnsafeMutable
         guard arguments.count == 3 else { fail("usage: kms-fuzz --write-seeds FOLDER") }
         do {
             for target in FuzzTarget.all {
-                let written = try target.writeSeeds(to: URL(fileURLWithPath: arguments[2]).appendingPathComponent(target.name))
+                let written = try target.writeSeeds(
+                    to: URL(fileURLWithPath: arguments[2]).appendingPathComponent(target.name))
                 print("\(target.name): \(written) new seed(s)")
             }
         } catch {

@@ -9,12 +9,14 @@ extension KMSService {
     func provisionalAWSManagedKey(account: String, region: String, aliasName: String, service: String) -> CachedKey {
         let keyID = UUID().uuidString.lowercased()
         let record = KeyRecord(
-            keyID: keyID, arn: self.scope.keyARN(account: account, region: region, keyID: keyID), account: account, region: region,
+            keyID: keyID, arn: self.scope.keyARN(account: account, region: region, keyID: keyID), account: account,
+            region: region,
             description: "Default key that protects my \(service) data when no other key is defined",
             state: .enabled, usage: .encryptDecrypt, spec: .symmetricDefault, origin: .awsKMS, manager: .aws,
             creationDate: Date(timeIntervalSince1970: self.now().timeIntervalSince1970.rounded(.down)),
             deletionDate: nil, pendingWindowInDays: nil,
-            policy: Self.awsManagedPolicy(partition: self.scope.partition, account: account, region: region, service: service),
+            policy: Self.awsManagedPolicy(
+                partition: self.scope.partition, account: account, region: region, service: service),
             currentMaterialID: [], version: 1,
             // AWS managed keys rotate every year, and nobody can change that.
             rotationPeriodInDays: 365, nextRotationDate: self.now().addingTimeInterval(365 * 86400)
@@ -33,12 +35,19 @@ extension KMSService {
         let material = try await self.generateMaterial(keyID: record.keyID, keyARN: record.arn)
         record.currentMaterialID = material.materialID
         let stored = record
-        let created = try await self.store { try await self.keys.insert(stored, material: material, alias: aliasName, audit: nil) }
+        let created = try await self.store {
+            try await self.keys.insert(stored, material: material, alias: aliasName, audit: nil)
+        }
         if created {
-            self.logger.notice("created AWS managed key", metadata: ["alias": "\(aliasName)", "key_arn": "\(record.arn)"])
+            self.logger.notice(
+                "created AWS managed key", metadata: ["alias": "\(aliasName)", "key_arn": "\(record.arn)"])
             return try await self.loadKey(record.keyID, named: aliasName)
         }
-        guard let winner = try await self.store({ [record] in try await self.aliases.find(account: record.account, region: record.region, name: aliasName) }) else {
+        guard
+            let winner = try await self.store({ [record] in
+                try await self.aliases.find(account: record.account, region: record.region, name: aliasName)
+            })
+        else {
             throw KMSError.internalFailure("the AWS managed key for \(aliasName) could not be created; retry")
         }
         return try await self.loadKey(winner.targetKeyID, named: aliasName)
@@ -76,7 +85,8 @@ extension KMSService {
     /// the caller's to change.
     static func refuseIfAWSManaged(_ record: KeyRecord, _ operation: String) throws(KMSError) {
         if record.manager == .aws {
-            throw KMSError(.unsupportedOperation, "\(record.arn) is an AWS managed key; \(operation) is not allowed on it.")
+            throw KMSError(
+                .unsupportedOperation, "\(record.arn) is an AWS managed key; \(operation) is not allowed on it.")
         }
     }
 }

@@ -11,7 +11,9 @@ import SwiftProtobuf
 /// The admin service (`proto/kms/admin/v1/admin.proto`): accounts, principals, access keys and
 /// identity policies. Every operation but GetCallerIdentity is for admin principals only.
 extension KMSService {
-    func getCallerIdentity(_ request: AdminGetCallerIdentityRequest, caller: Caller) async throws(KMSError) -> AdminGetCallerIdentityResponse {
+    func getCallerIdentity(_ request: AdminGetCallerIdentityRequest, caller: Caller) async throws(KMSError)
+        -> AdminGetCallerIdentityResponse
+    {
         var response = AdminGetCallerIdentityResponse()
         response.arn = caller.principalARN
         response.account = caller.account
@@ -20,7 +22,9 @@ extension KMSService {
         return response
     }
 
-    func createAccount(_ request: AdminCreateAccountRequest, caller: Caller) async throws(KMSError) -> AdminCreateAccountResponse {
+    func createAccount(_ request: AdminCreateAccountRequest, caller: Caller) async throws(KMSError)
+        -> AdminCreateAccountResponse
+    {
         try Self.requireAdmin(caller, "CreateAccount")
         try AccountRecord.checkName(request.name)
         var accountID = request.accountID
@@ -36,7 +40,8 @@ extension KMSService {
             accountID: accountID, kind: .root, name: "root", isAdmin: false, creationDate: now
         )
         let audit = self.changeRecord(caller)
-        guard try await self.store({ try await self.identities.insertAccount(account, root: root, audit: audit) }) else {
+        guard try await self.store({ try await self.identities.insertAccount(account, root: root, audit: audit) })
+        else {
             throw KMSError(.alreadyExists, "Account \(accountID) already exists.")
         }
         self.logger.notice("account created", metadata: ["account": "\(accountID)", "by": "\(caller.principalARN)"])
@@ -46,14 +51,18 @@ extension KMSService {
         return response
     }
 
-    func listAccounts(_ request: AdminListAccountsRequest, caller: Caller) async throws(KMSError) -> AdminListAccountsResponse {
+    func listAccounts(_ request: AdminListAccountsRequest, caller: Caller) async throws(KMSError)
+        -> AdminListAccountsResponse
+    {
         try Self.requireAdmin(caller, "ListAccounts")
         var response = AdminListAccountsResponse()
         response.accounts = try await self.store { try await self.identities.accounts() }.map(AdminAccount.init)
         return response
     }
 
-    func createPrincipal(_ request: AdminCreatePrincipalRequest, caller: Caller) async throws(KMSError) -> AdminCreatePrincipalResponse {
+    func createPrincipal(_ request: AdminCreatePrincipalRequest, caller: Caller) async throws(KMSError)
+        -> AdminCreatePrincipalResponse
+    {
         try Self.requireAdmin(caller, "CreatePrincipal")
         guard let kind = PrincipalRecord.Kind(rawValue: request.type), kind != .root else {
             throw .validation("Type must be 'user' or 'role' (an account's root is created with the account)")
@@ -64,30 +73,39 @@ extension KMSService {
             throw KMSError(.notFound, "Account \(request.accountID) does not exist.")
         }
         let principal = PrincipalRecord(
-            arn: PrincipalRecord.arn(partition: self.scope.partition, account: request.accountID, kind: kind, name: request.name),
-            accountID: request.accountID, kind: kind, name: request.name, isAdmin: request.admin, creationDate: self.wholeSecondsNow()
+            arn: PrincipalRecord.arn(
+                partition: self.scope.partition, account: request.accountID, kind: kind, name: request.name),
+            accountID: request.accountID, kind: kind, name: request.name, isAdmin: request.admin,
+            creationDate: self.wholeSecondsNow()
         )
         let audit = self.changeRecord(caller)
         guard try await self.store({ try await self.identities.insertPrincipal(principal, audit: audit) }) else {
             throw KMSError(.alreadyExists, "Principal \(principal.arn) already exists.")
         }
-        self.logger.notice("principal created", metadata: [
-            "principal": "\(principal.arn)", "admin": "\(principal.isAdmin)", "by": "\(caller.principalARN)",
-        ])
+        self.logger.notice(
+            "principal created",
+            metadata: [
+                "principal": "\(principal.arn)", "admin": "\(principal.isAdmin)", "by": "\(caller.principalARN)",
+            ])
         var response = AdminCreatePrincipalResponse()
         response.principal = AdminPrincipal(principal)
         return response
     }
 
-    func listPrincipals(_ request: AdminListPrincipalsRequest, caller: Caller) async throws(KMSError) -> AdminListPrincipalsResponse {
+    func listPrincipals(_ request: AdminListPrincipalsRequest, caller: Caller) async throws(KMSError)
+        -> AdminListPrincipalsResponse
+    {
         try Self.requireAdmin(caller, "ListPrincipals")
         guard AccountRecord.isValidID(request.accountID) else { throw .validation("AccountId must be 12 digits") }
         var response = AdminListPrincipalsResponse()
-        response.principals = try await self.store { try await self.identities.principals(account: request.accountID) }.map(AdminPrincipal.init)
+        response.principals = try await self.store { try await self.identities.principals(account: request.accountID) }
+            .map(AdminPrincipal.init)
         return response
     }
 
-    func deletePrincipal(_ request: AdminDeletePrincipalRequest, caller: Caller) async throws(KMSError) -> AdminDeletePrincipalResponse {
+    func deletePrincipal(_ request: AdminDeletePrincipalRequest, caller: Caller) async throws(KMSError)
+        -> AdminDeletePrincipalResponse
+    {
         try Self.requireAdmin(caller, "DeletePrincipal")
         let principal = try await self.existingPrincipal(request.principalArn)
         guard principal.kind != .root else {
@@ -98,25 +116,33 @@ extension KMSService {
         }
         let audit = self.changeRecord(caller)
         _ = try await self.store { try await self.identities.deletePrincipal(principal.arn, audit: audit) }
-        self.logger.notice("principal deleted", metadata: ["principal": "\(principal.arn)", "by": "\(caller.principalARN)"])
+        self.logger.notice(
+            "principal deleted", metadata: ["principal": "\(principal.arn)", "by": "\(caller.principalARN)"])
         return AdminDeletePrincipalResponse()
     }
 
-    func createAccessKey(_ request: AdminCreateAccessKeyRequest, caller: Caller) async throws(KMSError) -> AdminCreateAccessKeyResponse {
+    func createAccessKey(_ request: AdminCreateAccessKeyRequest, caller: Caller) async throws(KMSError)
+        -> AdminCreateAccessKeyResponse
+    {
         try Self.requireAdmin(caller, "CreateAccessKey")
         guard request.accessKeyID.isEmpty == request.secretAccessKey.isEmpty else {
-            throw .validation("Give both AccessKeyId and SecretAccessKey to import a fixed pair, or neither for a new one.")
+            throw .validation(
+                "Give both AccessKeyId and SecretAccessKey to import a fixed pair, or neither for a new one.")
         }
         let principal = try await self.existingPrincipal(request.principalArn)
         let (record, secret) = try await Self.createAccessKey(
             for: principal, id: request.accessKeyID.isEmpty ? nil : request.accessKeyID,
             secret: request.secretAccessKey.isEmpty ? nil : request.secretAccessKey,
-            identities: self.identities, worker: self.worker, now: self.wholeSecondsNow(), audit: self.changeRecord(caller), logger: self.logger,
+            identities: self.identities, worker: self.worker, now: self.wholeSecondsNow(),
+            audit: self.changeRecord(caller), logger: self.logger,
             metrics: self.metrics
         )
-        self.logger.notice("access key created", metadata: [
-            "access_key_id": "\(record.accessKeyID)", "principal": "\(principal.arn)", "by": "\(caller.principalARN)",
-        ])
+        self.logger.notice(
+            "access key created",
+            metadata: [
+                "access_key_id": "\(record.accessKeyID)", "principal": "\(principal.arn)",
+                "by": "\(caller.principalARN)",
+            ])
         var response = AdminCreateAccessKeyResponse()
         response.accessKey = AdminAccessKey(record)
         response.secretAccessKey = secret
@@ -126,7 +152,8 @@ extension KMSService {
     /// Makes an access key (or imports a given pair) for `principal`: the worker wraps the
     /// secret, the database stores only the wrapped form. Shared with the bootstrap.
     static func createAccessKey(
-        for principal: PrincipalRecord, id: String?, secret: String?, identities: IdentityStore, worker: WorkerPool, now: Date,
+        for principal: PrincipalRecord, id: String?, secret: String?, identities: IdentityStore, worker: WorkerPool,
+        now: Date,
         audit: PendingAudit?, logger: Logger, metrics: ServiceMetrics
     ) async throws(KMSError) -> (AccessKeyRecord, String) {
         let accessKeyID = id ?? AccessKeySecrets.generateAccessKeyID()
@@ -148,51 +175,72 @@ extension KMSService {
             accessKeyID: accessKeyID, principalARN: principal.arn, status: .active,
             wrappedSecret: Array(wrapped.wrappedSecret), creationDate: now
         )
-        let outcome = try await storeCall(logger: logger, metrics: metrics) { try await identities.insertAccessKey(record, rootKeyID: rootKeyID, audit: audit) }
+        let outcome = try await storeCall(logger: logger, metrics: metrics) {
+            try await identities.insertAccessKey(record, rootKeyID: rootKeyID, audit: audit)
+        }
         switch outcome {
         case .inserted:
             return (record, wrapped.secretAccessKey)
         case .duplicateID:
             throw KMSError(.alreadyExists, "Access key \(accessKeyID) already exists.")
         case .limitReached:
-            throw KMSError(.limitExceeded, "Cannot exceed quota for AccessKeysPerUser: \(AccessKeyRecord.maximumPerPrincipal)")
+            throw KMSError(
+                .limitExceeded, "Cannot exceed quota for AccessKeysPerUser: \(AccessKeyRecord.maximumPerPrincipal)")
         }
     }
 
-    func listAccessKeys(_ request: AdminListAccessKeysRequest, caller: Caller) async throws(KMSError) -> AdminListAccessKeysResponse {
+    func listAccessKeys(_ request: AdminListAccessKeysRequest, caller: Caller) async throws(KMSError)
+        -> AdminListAccessKeysResponse
+    {
         try Self.requireAdmin(caller, "ListAccessKeys")
         let principal = try await self.existingPrincipal(request.principalArn)
         var response = AdminListAccessKeysResponse()
-        response.accessKeys = try await self.store { try await self.identities.accessKeys(of: principal.arn) }.map(AdminAccessKey.init)
+        response.accessKeys = try await self.store { try await self.identities.accessKeys(of: principal.arn) }.map(
+            AdminAccessKey.init)
         return response
     }
 
-    func updateAccessKey(_ request: AdminUpdateAccessKeyRequest, caller: Caller) async throws(KMSError) -> AdminUpdateAccessKeyResponse {
+    func updateAccessKey(_ request: AdminUpdateAccessKeyRequest, caller: Caller) async throws(KMSError)
+        -> AdminUpdateAccessKeyResponse
+    {
         try Self.requireAdmin(caller, "UpdateAccessKey")
         guard let status = AccessKeyRecord.Status(rawValue: request.status) else {
             throw .validation("Status must be 'Active' or 'Inactive'")
         }
         let audit = self.changeRecord(caller)
-        guard try await self.store({ try await self.identities.setAccessKeyStatus(request.accessKeyID, status, audit: audit) }) else {
+        guard
+            try await self.store({
+                try await self.identities.setAccessKeyStatus(request.accessKeyID, status, audit: audit)
+            })
+        else {
             throw KMSError(.notFound, "The Access Key with id \(request.accessKeyID.prefix(128)) cannot be found.")
         }
-        self.logger.notice("access key status changed", metadata: [
-            "access_key_id": "\(request.accessKeyID)", "status": "\(status.rawValue)", "by": "\(caller.principalARN)",
-        ])
+        self.logger.notice(
+            "access key status changed",
+            metadata: [
+                "access_key_id": "\(request.accessKeyID)", "status": "\(status.rawValue)",
+                "by": "\(caller.principalARN)",
+            ])
         return AdminUpdateAccessKeyResponse()
     }
 
-    func deleteAccessKey(_ request: AdminDeleteAccessKeyRequest, caller: Caller) async throws(KMSError) -> AdminDeleteAccessKeyResponse {
+    func deleteAccessKey(_ request: AdminDeleteAccessKeyRequest, caller: Caller) async throws(KMSError)
+        -> AdminDeleteAccessKeyResponse
+    {
         try Self.requireAdmin(caller, "DeleteAccessKey")
         let audit = self.changeRecord(caller)
-        guard try await self.store({ try await self.identities.deleteAccessKey(request.accessKeyID, audit: audit) }) else {
+        guard try await self.store({ try await self.identities.deleteAccessKey(request.accessKeyID, audit: audit) })
+        else {
             throw KMSError(.notFound, "The Access Key with id \(request.accessKeyID.prefix(128)) cannot be found.")
         }
-        self.logger.notice("access key deleted", metadata: ["access_key_id": "\(request.accessKeyID)", "by": "\(caller.principalARN)"])
+        self.logger.notice(
+            "access key deleted", metadata: ["access_key_id": "\(request.accessKeyID)", "by": "\(caller.principalARN)"])
         return AdminDeleteAccessKeyResponse()
     }
 
-    func putPrincipalPolicy(_ request: AdminPutPrincipalPolicyRequest, caller: Caller) async throws(KMSError) -> AdminPutPrincipalPolicyResponse {
+    func putPrincipalPolicy(_ request: AdminPutPrincipalPolicyRequest, caller: Caller) async throws(KMSError)
+        -> AdminPutPrincipalPolicyResponse
+    {
         try Self.requireAdmin(caller, "PutPrincipalPolicy")
         try PrincipalRecord.checkName(request.policyName, field: "PolicyName", maximum: 128)
         let principal = try await self.existingPrincipal(request.principalArn)
@@ -200,23 +248,31 @@ extension KMSService {
             throw .validation("An account's root has every permission in its account; it takes no identity policies.")
         }
         _ = try PolicyDocument.parse(request.policyDocument, kind: .identity)
-        let record = IdentityPolicyRecord(principalARN: principal.arn, name: request.policyName, document: request.policyDocument)
+        let record = IdentityPolicyRecord(
+            principalARN: principal.arn, name: request.policyName, document: request.policyDocument)
         let audit = self.changeRecord(caller)
         guard try await self.store({ try await self.identities.putPolicy(record, audit: audit) }) == .stored else {
-            throw KMSError(.limitExceeded, "Cannot exceed quota for PoliciesPerPrincipal: \(IdentityPolicyRecord.maximumPerPrincipal)")
+            throw KMSError(
+                .limitExceeded,
+                "Cannot exceed quota for PoliciesPerPrincipal: \(IdentityPolicyRecord.maximumPerPrincipal)")
         }
-        self.logger.notice("identity policy stored", metadata: [
-            "principal": "\(principal.arn)", "policy": "\(request.policyName)", "by": "\(caller.principalARN)",
-        ])
+        self.logger.notice(
+            "identity policy stored",
+            metadata: [
+                "principal": "\(principal.arn)", "policy": "\(request.policyName)", "by": "\(caller.principalARN)",
+            ])
         return AdminPutPrincipalPolicyResponse()
     }
 
-    func getPrincipalPolicy(_ request: AdminGetPrincipalPolicyRequest, caller: Caller) async throws(KMSError) -> AdminGetPrincipalPolicyResponse {
+    func getPrincipalPolicy(_ request: AdminGetPrincipalPolicyRequest, caller: Caller) async throws(KMSError)
+        -> AdminGetPrincipalPolicyResponse
+    {
         try Self.requireAdmin(caller, "GetPrincipalPolicy")
         let principal = try await self.existingPrincipal(request.principalArn)
         let policies = try await self.store { try await self.identities.policies(of: principal.arn) }
         guard let policy = policies.first(where: { $0.name == request.policyName }) else {
-            throw KMSError(.notFound, "The policy \(request.policyName.prefix(128)) of \(principal.arn) cannot be found.")
+            throw KMSError(
+                .notFound, "The policy \(request.policyName.prefix(128)) of \(principal.arn) cannot be found.")
         }
         var response = AdminGetPrincipalPolicyResponse()
         response.policyName = policy.name
@@ -224,24 +280,37 @@ extension KMSService {
         return response
     }
 
-    func listPrincipalPolicies(_ request: AdminListPrincipalPoliciesRequest, caller: Caller) async throws(KMSError) -> AdminListPrincipalPoliciesResponse {
+    func listPrincipalPolicies(_ request: AdminListPrincipalPoliciesRequest, caller: Caller) async throws(KMSError)
+        -> AdminListPrincipalPoliciesResponse
+    {
         try Self.requireAdmin(caller, "ListPrincipalPolicies")
         let principal = try await self.existingPrincipal(request.principalArn)
         var response = AdminListPrincipalPoliciesResponse()
-        response.policyNames = try await self.store { try await self.identities.policies(of: principal.arn) }.map(\.name)
+        response.policyNames = try await self.store { try await self.identities.policies(of: principal.arn) }.map(
+            \.name)
         return response
     }
 
-    func deletePrincipalPolicy(_ request: AdminDeletePrincipalPolicyRequest, caller: Caller) async throws(KMSError) -> AdminDeletePrincipalPolicyResponse {
+    func deletePrincipalPolicy(_ request: AdminDeletePrincipalPolicyRequest, caller: Caller) async throws(KMSError)
+        -> AdminDeletePrincipalPolicyResponse
+    {
         try Self.requireAdmin(caller, "DeletePrincipalPolicy")
         let principal = try await self.existingPrincipal(request.principalArn)
         let audit = self.changeRecord(caller)
-        guard try await self.store({ try await self.identities.deletePolicy(principalARN: principal.arn, name: request.policyName, audit: audit) }) else {
-            throw KMSError(.notFound, "The policy \(request.policyName.prefix(128)) of \(principal.arn) cannot be found.")
+        guard
+            try await self.store({
+                try await self.identities.deletePolicy(
+                    principalARN: principal.arn, name: request.policyName, audit: audit)
+            })
+        else {
+            throw KMSError(
+                .notFound, "The policy \(request.policyName.prefix(128)) of \(principal.arn) cannot be found.")
         }
-        self.logger.notice("identity policy deleted", metadata: [
-            "principal": "\(principal.arn)", "policy": "\(request.policyName)", "by": "\(caller.principalARN)",
-        ])
+        self.logger.notice(
+            "identity policy deleted",
+            metadata: [
+                "principal": "\(principal.arn)", "policy": "\(request.policyName)", "by": "\(caller.principalARN)",
+            ])
         return AdminDeletePrincipalPolicyResponse()
     }
 
@@ -249,12 +318,17 @@ extension KMSService {
 
     static func requireAdmin(_ caller: Caller, _ operation: String) throws(KMSError) {
         guard caller.isAdmin else {
-            throw KMSError(.accessDenied, "User: \(caller.principalARN) is not authorized to perform: kms-admin:\(operation) because it is not an admin principal")
+            throw KMSError(
+                .accessDenied,
+                "User: \(caller.principalARN) is not authorized to perform: kms-admin:\(operation) because it is not an admin principal"
+            )
         }
     }
 
     func existingPrincipal(_ arn: String) async throws(KMSError) -> PrincipalRecord {
-        guard arn.hasPrefix("arn:"), arn.utf8.count <= 2048 else { throw .validation("PrincipalArn must be a principal ARN") }
+        guard arn.hasPrefix("arn:"), arn.utf8.count <= 2048 else {
+            throw .validation("PrincipalArn must be a principal ARN")
+        }
         guard let principal = try await self.store({ try await self.identities.principal(arn) }) else {
             throw KMSError(.notFound, "Principal \(arn) does not exist.")
         }
@@ -298,23 +372,34 @@ extension AdminAccessKey {
 }
 
 extension KMSService {
-    func startRewrap(_ request: AdminStartRewrapRequest, caller: Caller) async throws(KMSError) -> AdminStartRewrapResponse {
+    func startRewrap(_ request: AdminStartRewrapRequest, caller: Caller) async throws(KMSError)
+        -> AdminStartRewrapResponse
+    {
         try Self.requireAdmin(caller, "StartRewrap")
         let audit = self.changeRecord(caller)
-        let (job, started) = try await self.store { try await RewrapStore(client: self.client, logger: self.logger).start(requestedBy: caller.principalARN, at: self.now(), audit: audit) }
-        if started { self.logger.notice("root key re-wrap requested", metadata: ["job": "\(job.id)", "by": "\(caller.principalARN)"]) }
+        let (job, started) = try await self.store {
+            try await RewrapStore(client: self.client, logger: self.logger).start(
+                requestedBy: caller.principalARN, at: self.now(), audit: audit)
+        }
+        if started {
+            self.logger.notice(
+                "root key re-wrap requested", metadata: ["job": "\(job.id)", "by": "\(caller.principalARN)"])
+        }
         var response = AdminStartRewrapResponse()
         response.jobID = job.id
         response.started = started
         return response
     }
 
-    func getRewrapStatus(_ request: AdminGetRewrapStatusRequest, caller: Caller) async throws(KMSError) -> AdminGetRewrapStatusResponse {
+    func getRewrapStatus(_ request: AdminGetRewrapStatusRequest, caller: Caller) async throws(KMSError)
+        -> AdminGetRewrapStatusResponse
+    {
         try Self.requireAdmin(caller, "GetRewrapStatus")
         let store = RewrapStore(client: self.client, logger: self.logger)
         let job = try await self.store { try await store.latest() }
         let usage = try await self.store { try await store.usage() }
-        let rootKeys = try await self.worker.call(WorkerMethod.describe, WorkerDescribeRequest()).rootKeyIds.compactMap(UUID.init(uuidString:))
+        let rootKeys = try await self.worker.call(WorkerMethod.describe, WorkerDescribeRequest()).rootKeyIds.compactMap(
+            UUID.init(uuidString:))
         var response = AdminGetRewrapStatusResponse()
         if let job {
             response.jobID = job.id

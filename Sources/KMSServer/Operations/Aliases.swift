@@ -3,7 +3,8 @@ import KMSDomain
 import KMSProto
 
 extension KMSService {
-    func createAlias(_ request: KMSCreateAliasRequest, caller: Caller) async throws(KMSError) -> KMSCreateAliasResponse {
+    func createAlias(_ request: KMSCreateAliasRequest, caller: Caller) async throws(KMSError) -> KMSCreateAliasResponse
+    {
         try AliasName.validate(request.aliasName, creating: true)
         let target = try await self.aliasTarget(request.targetKeyID, caller: caller)
         try self.gate.authorizeAlias(caller, action: "CreateAlias", aliasARN: self.aliasARN(request.aliasName, caller))
@@ -12,18 +13,24 @@ extension KMSService {
         let audit = self.changeRecord(caller)
         let created = try await self.store {
             try await self.aliases.create(
-                account: caller.account, region: caller.region, name: request.aliasName, keyID: target.record.keyID, now: self.now(),
+                account: caller.account, region: caller.region, name: request.aliasName, keyID: target.record.keyID,
+                now: self.now(),
                 audit: audit
             )
         }
         guard created else {
-            throw KMSError(.alreadyExists, "An alias with the name \(self.scope.aliasARN(account: caller.account, region: caller.region, name: request.aliasName)) already exists")
+            throw KMSError(
+                .alreadyExists,
+                "An alias with the name \(self.scope.aliasARN(account: caller.account, region: caller.region, name: request.aliasName)) already exists"
+            )
         }
-        self.cache.invalidateAlias(KeyCache.aliasKey(account: caller.account, region: caller.region, name: request.aliasName))
+        self.cache.invalidateAlias(
+            KeyCache.aliasKey(account: caller.account, region: caller.region, name: request.aliasName))
         return KMSCreateAliasResponse()
     }
 
-    func updateAlias(_ request: KMSUpdateAliasRequest, caller: Caller) async throws(KMSError) -> KMSUpdateAliasResponse {
+    func updateAlias(_ request: KMSUpdateAliasRequest, caller: Caller) async throws(KMSError) -> KMSUpdateAliasResponse
+    {
         try AliasName.validate(request.aliasName, creating: true)
         let current = try await self.resolve(request.aliasName, for: caller, field: "aliasName")
         let target = try await self.aliasTarget(request.targetKeyID, caller: caller)
@@ -38,30 +45,36 @@ extension KMSService {
         let audit = self.changeRecord(caller)
         let updated = try await self.store {
             try await self.aliases.update(
-                account: caller.account, region: caller.region, name: request.aliasName, keyID: target.record.keyID, now: self.now(),
+                account: caller.account, region: caller.region, name: request.aliasName, keyID: target.record.keyID,
+                now: self.now(),
                 audit: audit
             )
         }
         guard updated else { throw KMSError(.notFound, "Alias \(request.aliasName) is not found.") }
-        self.cache.invalidateAlias(KeyCache.aliasKey(account: caller.account, region: caller.region, name: request.aliasName))
+        self.cache.invalidateAlias(
+            KeyCache.aliasKey(account: caller.account, region: caller.region, name: request.aliasName))
         return KMSUpdateAliasResponse()
     }
 
-    func deleteAlias(_ request: KMSDeleteAliasRequest, caller: Caller) async throws(KMSError) -> KMSDeleteAliasResponse {
+    func deleteAlias(_ request: KMSDeleteAliasRequest, caller: Caller) async throws(KMSError) -> KMSDeleteAliasResponse
+    {
         try AliasName.validate(request.aliasName, creating: true)
         let current = try await self.resolve(request.aliasName, for: caller, field: "aliasName")
         try self.gate.authorizeAlias(caller, action: "DeleteAlias", aliasARN: self.aliasARN(request.aliasName, caller))
         try self.gate.authorize(caller, action: "DeleteAlias", key: current)
         let audit = self.changeRecord(caller)
         let deleted = try await self.store {
-            try await self.aliases.delete(account: caller.account, region: caller.region, name: request.aliasName, audit: audit)
+            try await self.aliases.delete(
+                account: caller.account, region: caller.region, name: request.aliasName, audit: audit)
         }
         guard deleted else { throw KMSError(.notFound, "Alias \(request.aliasName) is not found.") }
-        self.cache.invalidateAlias(KeyCache.aliasKey(account: caller.account, region: caller.region, name: request.aliasName))
+        self.cache.invalidateAlias(
+            KeyCache.aliasKey(account: caller.account, region: caller.region, name: request.aliasName))
         return KMSDeleteAliasResponse()
     }
 
-    func listAliases(_ request: KMSListAliasesRequest, caller: Caller) async throws(KMSError) -> KMSListAliasesResponse {
+    func listAliases(_ request: KMSListAliasesRequest, caller: Caller) async throws(KMSError) -> KMSListAliasesResponse
+    {
         let limit = try Validation.limit(request.hasLimit ? request.limit : nil, range: 1...100, default: 50)
         let after = try Marker.decode(request.hasMarker ? request.marker : nil)
         var keyID: String?
@@ -73,7 +86,8 @@ extension KMSService {
             try self.gate.authorize(caller, action: "ListAliases", key: nil)
         }
         let page = try await self.store { [keyID] in
-            try await self.aliases.list(account: caller.account, region: caller.region, keyID: keyID, after: after, limit: limit + 1)
+            try await self.aliases.list(
+                account: caller.account, region: caller.region, keyID: keyID, after: after, limit: limit + 1)
         }
         var response = KMSListAliasesResponse()
         response.aliases = page.prefix(limit).map { alias in

@@ -21,7 +21,9 @@ extension KMSService {
     /// A page holds as many matching records as `Limit` and a frame allow; the store reads only
     /// segments that can match (AuditStore.scan), and only as far as the page needs. NextMarker
     /// is set only when a record was left for the next page (or reading stopped early).
-    func listAuditRecords(_ request: AdminListAuditRecordsRequest, caller: Caller) async throws(KMSError) -> AdminListAuditRecordsResponse {
+    func listAuditRecords(_ request: AdminListAuditRecordsRequest, caller: Caller) async throws(KMSError)
+        -> AdminListAuditRecordsResponse
+    {
         try Self.requireAdmin(caller, "ListAuditRecords")
         let limit = request.limit == 0 ? 100 : Int(request.limit)
         guard (1...1000).contains(limit) else { throw .validation("Limit must be 1..1000") }
@@ -44,7 +46,9 @@ extension KMSService {
         let deadline = ContinuousClock.now + Self.auditReadingPerPage
         let (page, resume) = try await self.store { [after] in
             var page = AuditPage(limit: limit, bytes: Self.auditPageBytes)
-            let resume = try await store.scan(filter, after: after, maxSegments: Self.auditSegmentsPerPage, deadline: deadline) { page.take($0) }
+            let resume = try await store.scan(
+                filter, after: after, maxSegments: Self.auditSegmentsPerPage, deadline: deadline
+            ) { page.take($0) }
             return (page, resume)
         }
         var response = AdminListAuditRecordsResponse()
@@ -66,7 +70,9 @@ extension KMSService {
     /// deleted, show too. A call stops after about 3 s (or `max_records`) with a marker to go
     /// on from, so that a log of any size is verified in calls that each end well within a
     /// client's timeout; each call reports the chains it finished.
-    func verifyAuditLog(_ request: AdminVerifyAuditLogRequest, caller: Caller) async throws(KMSError) -> AdminVerifyAuditLogResponse {
+    func verifyAuditLog(_ request: AdminVerifyAuditLogRequest, caller: Caller) async throws(KMSError)
+        -> AdminVerifyAuditLogResponse
+    {
         try Self.requireAdmin(caller, "VerifyAuditLog")
         guard request.maxRecords >= 0 else { throw .validation("MaxRecords must not be negative") }
         var walk = AuditWalk()
@@ -95,7 +101,9 @@ extension KMSService {
             return report()
         }
         // Chains in byte order, not the database's collation, so a marker resumes where it left.
-        let all = try await self.store { try await store.chains() }.sorted { $0.chain.utf8.lexicographicallyPrecedes($1.chain.utf8) }
+        let all = try await self.store { try await store.chains() }.sorted {
+            $0.chain.utf8.lexicographicallyPrecedes($1.chain.utf8)
+        }
         let chains = all.filter { !$0.chain.utf8.lexicographicallyPrecedes(walk.chain.utf8) }
         // Each call checks at least one batch, so a caller that follows the markers always ends.
         var progressed = false
@@ -115,22 +123,31 @@ extension KMSService {
                     // An unreadable segment is a finding, not a failure of the walk.
                     let segment = walk.segment
                     let segments = Int(max(1, min(16, budget - walk.records)))
-                    let read: Result<(records: [AuditRecord], lastSegment: Int64)?, AuditSegment.Unreadable> = try await self.store {
-                        do {
-                            return .success(try await store.walk(chain: chain, afterSegment: segment, segments: segments))
-                        } catch let error as AuditSegment.Unreadable {
-                            return .failure(error)
+                    let read: Result<(records: [AuditRecord], lastSegment: Int64)?, AuditSegment.Unreadable> =
+                        try await self.store {
+                            do {
+                                return .success(
+                                    try await store.walk(chain: chain, afterSegment: segment, segments: segments))
+                            } catch let error as AuditSegment.Unreadable {
+                                return .failure(error)
+                            }
                         }
-                    }
                     let next: (records: [AuditRecord], lastSegment: Int64)?
                     switch read {
                     case .success(let value): next = value
-                    case .failure(let error): throw AuditWalk.Finding(sequence: error.firstSequence, reason: "\(error.description) (the stored records were edited)")
+                    case .failure(let error):
+                        throw AuditWalk.Finding(
+                            sequence: error.firstSequence,
+                            reason: "\(error.description) (the stored records were edited)")
                     }
                     guard let (batch, lastSegment) = next, let first = batch.first, let last = batch.last else {
                         // Checkpoints stored since the last records were read may cover the last of them.
-                        while let stored = try await self.nextCheckpoint(&cursor, of: chain, upTo: walk.sequence, store: store) {
-                            try await self.take(stored, recordHash: stored.sequence == walk.sequence ? walk.hash : nil, &cursor, &walk, anchors)
+                        while let stored = try await self.nextCheckpoint(
+                            &cursor, of: chain, upTo: walk.sequence, store: store)
+                        {
+                            try await self.take(
+                                stored, recordHash: stored.sequence == walk.sequence ? walk.hash : nil, &cursor, &walk,
+                                anchors)
                         }
                         if !cursor.pending.isEmpty, !recheckedEnd {
                             recheckedEnd = true
@@ -143,13 +160,21 @@ extension KMSService {
                         walk.records += Int64(batch.firstIndex { $0.sequence == failure.sequence } ?? 0)
                         throw AuditWalk.Finding(sequence: failure.sequence, reason: failure.reason)
                     }
-                    if let head, let atHead = batch.first(where: { $0.sequence == head.sequence }), atHead.hash != head.hash {
-                        throw AuditWalk.Finding(sequence: head.sequence, reason: "it is not the record the chain's head names (the chain was rewritten from here)")
+                    if let head, let atHead = batch.first(where: { $0.sequence == head.sequence }),
+                        atHead.hash != head.hash
+                    {
+                        throw AuditWalk.Finding(
+                            sequence: head.sequence,
+                            reason: "it is not the record the chain's head names (the chain was rewritten from here)")
                     }
                     // The batch's records are consecutive (firstBreak): a checkpoint's is found by its sequence.
-                    while let stored = try await self.nextCheckpoint(&cursor, of: chain, upTo: last.sequence, store: store) {
-                        let recordHash = stored.sequence >= first.sequence
-                            ? batch[Int(stored.sequence - first.sequence)].hash : (stored.sequence == walk.sequence ? walk.hash : nil)
+                    while let stored = try await self.nextCheckpoint(
+                        &cursor, of: chain, upTo: last.sequence, store: store)
+                    {
+                        let recordHash =
+                            stored.sequence >= first.sequence
+                            ? batch[Int(stored.sequence - first.sequence)].hash
+                            : (stored.sequence == walk.sequence ? walk.hash : nil)
                         try await self.take(stored, recordHash: recordHash, &cursor, &walk, anchors)
                     }
                     walk.records += Int64(batch.count)
@@ -161,24 +186,46 @@ extension KMSService {
                 if let beyond = cursor.pending.first {
                     try await self.verifyCheckpointMACs(&cursor, &walk)
                     let removed = walk.sequence == 0 ? " (all of them: the chain was removed)" : ""
-                    throw AuditWalk.Finding(sequence: beyond.sequence, reason: "checkpoint \(beyond.number) covers record \(beyond.sequence), but the chain ends at \(walk.sequence): records were deleted from its end\(removed)")
+                    throw AuditWalk.Finding(
+                        sequence: beyond.sequence,
+                        reason:
+                            "checkpoint \(beyond.number) covers record \(beyond.sequence), but the chain ends at \(walk.sequence): records were deleted from its end\(removed)"
+                    )
                 }
                 try await self.verifyCheckpointMACs(&cursor, &walk)
                 if walk.unverifiedFrom > 0 {
-                    throw AuditWalk.Finding(sequence: walk.checkpointSequence, reason: "checkpoints from \(walk.unverifiedFrom) on were made under a root key kms-cryptod does not hold (retired, or the rows were forged), and no later one vouches for them")
+                    throw AuditWalk.Finding(
+                        sequence: walk.checkpointSequence,
+                        reason:
+                            "checkpoints from \(walk.unverifiedFrom) on were made under a root key kms-cryptod does not hold (retired, or the rows were forged), and no later one vouches for them"
+                    )
                 }
                 guard let head else {
-                    throw AuditWalk.Finding(sequence: walk.sequence, reason: "the chain has records or checkpoints but no head row (it was deleted)")
+                    throw AuditWalk.Finding(
+                        sequence: walk.sequence,
+                        reason: "the chain has records or checkpoints but no head row (it was deleted)")
                 }
                 // Records appended during the walk lie past the head read before it; none may be missing before it.
                 if walk.sequence < head.sequence {
-                    throw AuditWalk.Finding(sequence: walk.sequence + 1, reason: "the chain ends at \(walk.sequence) but its head is at \(head.sequence) (records were deleted from its end)")
+                    throw AuditWalk.Finding(
+                        sequence: walk.sequence + 1,
+                        reason:
+                            "the chain ends at \(walk.sequence) but its head is at \(head.sequence) (records were deleted from its end)"
+                    )
                 }
                 if head.checkpoint > walk.checkpoint {
-                    throw AuditWalk.Finding(sequence: head.checkpointSequence, reason: "its head row names checkpoint \(head.checkpoint), but its checkpoints end at \(walk.checkpoint) (checkpoints were deleted)")
+                    throw AuditWalk.Finding(
+                        sequence: head.checkpointSequence,
+                        reason:
+                            "its head row names checkpoint \(head.checkpoint), but its checkpoints end at \(walk.checkpoint) (checkpoints were deleted)"
+                    )
                 }
                 if let seen = anchors[chain]?.keys.max(), seen > walk.checkpoint {
-                    throw AuditWalk.Finding(sequence: walk.sequence, reason: "checkpoint \(seen), which an earlier verification saw, is gone: its checkpoints end at \(walk.checkpoint) (the chain was cut back or replaced)")
+                    throw AuditWalk.Finding(
+                        sequence: walk.sequence,
+                        reason:
+                            "checkpoint \(seen), which an earlier verification saw, is gone: its checkpoints end at \(walk.checkpoint) (the chain was cut back or replaced)"
+                    )
                 }
             } catch let finding as AuditWalk.Finding {
                 return broken(chain, finding.sequence, finding.reason)
@@ -191,7 +238,9 @@ extension KMSService {
             walk.chains += 1
         }
         let names = Set(all.map(\.chain))
-        if let gone = anchors.keys.filter({ !names.contains($0) }).min(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }) {
+        if let gone = anchors.keys.filter({ !names.contains($0) }).min(by: {
+            $0.utf8.lexicographicallyPrecedes($1.utf8)
+        }) {
             return broken(gone, 0, "an earlier verification saw this chain, and it is gone (it was removed)")
         }
         response.intact = true
@@ -203,8 +252,11 @@ extension KMSService {
         guard expected.count <= 10_000 else { throw .validation("ExpectedCheckpoints holds at most 10000 checkpoints") }
         var anchors: [String: [Int64: [UInt8]]] = [:]
         for anchor in expected {
-            guard AuditStore.isValidChain(anchor.chainID), anchor.number >= 1, anchor.mac.utf8.count == 64, let mac = Hex.decode(anchor.mac) else {
-                throw .validation("each of ExpectedCheckpoints needs a ChainId, a Number of at least 1 and a Mac of 64 hex digits")
+            guard AuditStore.isValidChain(anchor.chainID), anchor.number >= 1, anchor.mac.utf8.count == 64,
+                let mac = Hex.decode(anchor.mac)
+            else {
+                throw .validation(
+                    "each of ExpectedCheckpoints needs a ChainId, a Number of at least 1 and a Mac of 64 hex digits")
             }
             anchors[anchor.chainID, default: [:]][anchor.number] = mac
         }
@@ -218,7 +270,9 @@ extension KMSService {
     ) async throws(KMSError) -> AuditStore.Checkpoint? {
         if cursor.pending.isEmpty, !cursor.exhausted {
             let after = cursor.read
-            let page = try await self.store { try await store.checkpoints(of: chain, after: after, limit: CheckpointCursor.page) }
+            let page = try await self.store {
+                try await store.checkpoints(of: chain, after: after, limit: CheckpointCursor.page)
+            }
             cursor.pending = page
             cursor.exhausted = page.count < CheckpointCursor.page
             if let last = page.last { cursor.read = last.number }
@@ -231,11 +285,13 @@ extension KMSService {
     /// Takes a checkpoint into the walk, its MAC to be verified with the next batch of them. On a
     /// finding, the MACs taken before it are verified first: the first finding is the one named.
     private func take(
-        _ stored: AuditStore.Checkpoint, recordHash: [UInt8]?, _ cursor: inout CheckpointCursor, _ walk: inout AuditWalk,
+        _ stored: AuditStore.Checkpoint, recordHash: [UInt8]?, _ cursor: inout CheckpointCursor,
+        _ walk: inout AuditWalk,
         _ anchors: [String: [Int64: [UInt8]]]
     ) async throws {
         do {
-            cursor.unverified.append(try walk.take(stored, recordHash: recordHash, anchor: anchors[stored.chain]?[stored.number]))
+            cursor.unverified.append(
+                try walk.take(stored, recordHash: recordHash, anchor: anchors[stored.chain]?[stored.number]))
         } catch {
             try await self.verifyCheckpointMACs(&cursor, &walk)
             throw error
@@ -252,7 +308,8 @@ extension KMSService {
         cursor.unverified = []
         let verdicts = try await self.worker.call(WorkerMethod.verifyAuditCheckpoints, request).verdicts
         guard verdicts.count == request.checkpoints.count else {
-            throw KMSError.internalFailure("kms-cryptod answered \(verdicts.count) checkpoint verdicts for \(request.checkpoints.count)")
+            throw KMSError.internalFailure(
+                "kms-cryptod answered \(verdicts.count) checkpoint verdicts for \(request.checkpoints.count)")
         }
         for (verdict, checked) in zip(verdicts, request.checkpoints) {
             try walk.apply(verdict, to: checked)

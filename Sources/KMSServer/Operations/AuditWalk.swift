@@ -58,26 +58,45 @@ struct AuditWalk {
     /// when the walk passed it before the checkpoint was read) must be the one it names, and it
     /// must be the one an earlier verification saw (`anchor`: its MAC then). Returns what to ask
     /// kms-cryptod about its MAC.
-    mutating func take(_ stored: AuditStore.Checkpoint, recordHash: [UInt8]?, anchor: [UInt8]?) throws(Finding) -> WorkerCheckedAuditCheckpoint {
-        let number = stored.number, sequence = stored.sequence
+    mutating func take(_ stored: AuditStore.Checkpoint, recordHash: [UInt8]?, anchor: [UInt8]?) throws(Finding)
+        -> WorkerCheckedAuditCheckpoint
+    {
+        let number = stored.number
+        let sequence = stored.sequence
         guard number == self.checkpoint + 1 else {
-            let missing = number == self.checkpoint + 2 ? "checkpoint \(self.checkpoint + 1) is" : "checkpoints \(self.checkpoint + 1)..\(number - 1) are"
-            throw Finding(sequence: sequence, reason: "\(missing) missing before checkpoint \(number) (checkpoint rows were deleted)")
+            let missing =
+                number == self.checkpoint + 2
+                ? "checkpoint \(self.checkpoint + 1) is" : "checkpoints \(self.checkpoint + 1)..\(number - 1) are"
+            throw Finding(
+                sequence: sequence,
+                reason: "\(missing) missing before checkpoint \(number) (checkpoint rows were deleted)")
         }
         guard sequence > self.checkpointSequence else {
-            throw Finding(sequence: sequence, reason: "checkpoint \(number) covers record \(sequence), not one after checkpoint \(self.checkpoint)'s (\(self.checkpointSequence))")
+            throw Finding(
+                sequence: sequence,
+                reason:
+                    "checkpoint \(number) covers record \(sequence), not one after checkpoint \(self.checkpoint)'s (\(self.checkpointSequence))"
+            )
         }
         guard stored.hash.count == 32, stored.mac.count == AuditCheckpoint.macLength, stored.microseconds > 0 else {
             throw Finding(sequence: sequence, reason: "checkpoint \(number) is malformed (it was edited)")
         }
         guard let recordHash else {
-            throw Finding(sequence: sequence, reason: "checkpoint \(number) covers record \(sequence), which comes before the records it follows")
+            throw Finding(
+                sequence: sequence,
+                reason: "checkpoint \(number) covers record \(sequence), which comes before the records it follows")
         }
         guard recordHash == stored.hash else {
-            throw Finding(sequence: sequence, reason: "it is not the record checkpoint \(number) covers (the chain was rewritten or replaced)")
+            throw Finding(
+                sequence: sequence,
+                reason: "it is not the record checkpoint \(number) covers (the chain was rewritten or replaced)")
         }
         if let anchor, anchor != stored.mac {
-            throw Finding(sequence: sequence, reason: "checkpoint \(number) is not the one an earlier verification saw (the log was put back or replaced)")
+            throw Finding(
+                sequence: sequence,
+                reason:
+                    "checkpoint \(number) is not the one an earlier verification saw (the log was put back or replaced)"
+            )
         }
         var checked = WorkerCheckedAuditCheckpoint()
         checked.checkpoint.chainID = stored.chain
@@ -95,7 +114,9 @@ struct AuditWalk {
     }
 
     /// Applies kms-cryptod's verdict on a checkpoint taken earlier.
-    mutating func apply(_ verdict: WorkerAuditCheckpointVerdict, to checked: WorkerCheckedAuditCheckpoint) throws(Finding) {
+    mutating func apply(_ verdict: WorkerAuditCheckpointVerdict, to checked: WorkerCheckedAuditCheckpoint)
+        throws(Finding)
+    {
         let number = checked.checkpoint.number
         switch verdict {
         case .valid:
@@ -103,7 +124,9 @@ struct AuditWalk {
         case .unknownRootKey:
             if self.unverifiedFrom == 0 { self.unverifiedFrom = number }
         default:
-            throw Finding(sequence: checked.checkpoint.sequence, reason: "checkpoint \(number)'s MAC does not verify (it was forged, altered or copied)")
+            throw Finding(
+                sequence: checked.checkpoint.sequence,
+                reason: "checkpoint \(number)'s MAC does not verify (it was forged, altered or copied)")
         }
     }
 
@@ -117,7 +140,8 @@ struct AuditWalk {
         report.recordsAfterCheckpoint = self.sequence - self.checkpointSequence
         if self.checkpoint > 0 {
             report.lastCheckpointSequence = self.checkpointSequence
-            report.lastCheckpointTime = .init(date: Date(timeIntervalSince1970: Double(self.checkpointTime) / 1_000_000))
+            report.lastCheckpointTime = .init(
+                date: Date(timeIntervalSince1970: Double(self.checkpointTime) / 1_000_000))
             report.lastCheckpointMac = Hex.encode(self.checkpointMAC)
             report.lastCheckpointRootKeyID = self.checkpointRootKey?.uuidString.lowercased() ?? ""
         }
@@ -126,8 +150,10 @@ struct AuditWalk {
 
     var marker: String {
         [
-            "v2", self.chain, "\(self.segment)", "\(self.sequence)", Hex.encode(self.hash), "\(self.records)", "\(self.chains)",
-            "\(self.checkpoint)", "\(self.checkpointSequence)", Hex.encode(self.checkpointMAC), "\(self.checkpointTime)",
+            "v2", self.chain, "\(self.segment)", "\(self.sequence)", Hex.encode(self.hash), "\(self.records)",
+            "\(self.chains)",
+            "\(self.checkpoint)", "\(self.checkpointSequence)", Hex.encode(self.checkpointMAC),
+            "\(self.checkpointTime)",
             self.checkpointRootKey?.uuidString.lowercased() ?? "-", "\(self.unverifiedFrom)", "\(self.checkpoints)",
         ].joined(separator: "/")
     }
@@ -135,17 +161,24 @@ struct AuditWalk {
     init?(marker: String) {
         let parts = marker.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
         guard parts.count == 14, parts[0] == "v2", AuditStore.isValidChain(parts[1]),
-              let segment = Int64(parts[2]), let sequence = Int64(parts[3]), sequence >= 0,
-              parts[4].utf8.count == 64, let hash = Hex.decode(parts[4]),
-              let records = Int64(parts[5]), records >= 0, let chains = Int64(parts[6]), chains >= 0,
-              let checkpoint = Int64(parts[7]), checkpoint >= 0, let checkpointSequence = Int64(parts[8]), checkpointSequence >= 0,
-              parts[9].utf8.count == 64, let mac = Hex.decode(parts[9]), let time = Int64(parts[10]),
-              parts[11] == "-" || UUID(uuidString: parts[11]) != nil,
-              let unverified = Int64(parts[12]), unverified >= 0, let checkpoints = Int64(parts[13]), checkpoints >= 0
+            let segment = Int64(parts[2]), let sequence = Int64(parts[3]), sequence >= 0,
+            parts[4].utf8.count == 64, let hash = Hex.decode(parts[4]),
+            let records = Int64(parts[5]), records >= 0, let chains = Int64(parts[6]), chains >= 0,
+            let checkpoint = Int64(parts[7]), checkpoint >= 0, let checkpointSequence = Int64(parts[8]),
+            checkpointSequence >= 0,
+            parts[9].utf8.count == 64, let mac = Hex.decode(parts[9]), let time = Int64(parts[10]),
+            parts[11] == "-" || UUID(uuidString: parts[11]) != nil,
+            let unverified = Int64(parts[12]), unverified >= 0, let checkpoints = Int64(parts[13]), checkpoints >= 0
         else { return nil }
-        (self.chain, self.segment, self.sequence, self.hash, self.records, self.chains) = (parts[1], segment, sequence, hash, records, chains)
-        (self.checkpoint, self.checkpointSequence, self.checkpointMAC, self.checkpointTime) = (checkpoint, checkpointSequence, mac, time)
-        (self.checkpointRootKey, self.unverifiedFrom, self.checkpoints) = (UUID(uuidString: parts[11]), unverified, checkpoints)
+        (self.chain, self.segment, self.sequence, self.hash, self.records, self.chains) = (
+            parts[1], segment, sequence, hash, records, chains
+        )
+        (self.checkpoint, self.checkpointSequence, self.checkpointMAC, self.checkpointTime) = (
+            checkpoint, checkpointSequence, mac, time
+        )
+        (self.checkpointRootKey, self.unverifiedFrom, self.checkpoints) = (
+            UUID(uuidString: parts[11]), unverified, checkpoints
+        )
     }
 }
 

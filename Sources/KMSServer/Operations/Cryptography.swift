@@ -8,10 +8,15 @@ import KMSWorkerProto
 extension KMSService {
     func encrypt(_ request: KMSEncryptRequest, caller: Caller) async throws(KMSError) -> KMSEncryptResponse {
         let named = request.hasEncryptionAlgorithm ? request.encryptionAlgorithm.awsName : nil
-        let namedKey = try await self.freshen(try await self.resolve(request.keyID, for: caller, creatingAWSManaged: true), grantTokens: request.grantTokens)
-        let key = try await self.authorizedUse(namedKey, caller, action: "Encrypt", encryptionContext: request.encryptionContext, conditions: Self.algorithmCondition(named))
+        let namedKey = try await self.freshen(
+            try await self.resolve(request.keyID, for: caller, creatingAWSManaged: true),
+            grantTokens: request.grantTokens)
+        let key = try await self.authorizedUse(
+            namedKey, caller, action: "Encrypt", encryptionContext: request.encryptionContext,
+            conditions: Self.algorithmCondition(named))
         let algorithm = try Validation.encryption(key.record, algorithm: named, now: self.now())
-        try Self.checkAsymmetric(key.record, algorithm, context: request.encryptionContext, plaintext: request.plaintext.count)
+        try Self.checkAsymmetric(
+            key.record, algorithm, context: request.encryptionContext, plaintext: request.plaintext.count)
         try Validation.dryRun(request.dryRun)
         let material = try self.currentMaterial(of: key)
         var call = WorkerEncryptRequest()
@@ -29,7 +34,9 @@ extension KMSService {
 
     func decrypt(_ request: KMSDecryptRequest, caller: Caller) async throws(KMSError) -> KMSDecryptResponse {
         let blob = [UInt8](request.ciphertextBlob)
-        if request.hasRecipient { throw KMSError(.unsupportedOperation, "Recipient (attested decryption) is not supported.") }
+        if request.hasRecipient {
+            throw KMSError(.unsupportedOperation, "Recipient (attested decryption) is not supported.")
+        }
         let named = request.hasEncryptionAlgorithm ? request.encryptionAlgorithm.awsName : nil
         // An asymmetric ciphertext does not name its key: the caller must (as at AWS).
         let given = request.hasKeyID ? try await self.resolve(request.keyID, for: caller) : nil
@@ -57,24 +64,32 @@ extension KMSService {
     func reEncrypt(_ request: KMSReEncryptRequest, caller: Caller) async throws(KMSError) -> KMSReEncryptResponse {
         let blob = [UInt8](request.ciphertextBlob)
         let sourceNamed = request.hasSourceEncryptionAlgorithm ? request.sourceEncryptionAlgorithm.awsName : nil
-        let destinationNamed = request.hasDestinationEncryptionAlgorithm ? request.destinationEncryptionAlgorithm.awsName : nil
-        let given = request.hasSourceKeyID ? try await self.resolve(request.sourceKeyID, for: caller, field: "sourceKeyId") : nil
+        let destinationNamed =
+            request.hasDestinationEncryptionAlgorithm ? request.destinationEncryptionAlgorithm.awsName : nil
+        let given =
+            request.hasSourceKeyID
+            ? try await self.resolve(request.sourceKeyID, for: caller, field: "sourceKeyId") : nil
         let (source, sourceMaterial) = try await self.keyForCiphertext(
-            blob, named: given, caller: caller, action: "ReEncryptFrom", encryptionContext: request.sourceEncryptionContext,
+            blob, named: given, caller: caller, action: "ReEncryptFrom",
+            encryptionContext: request.sourceEncryptionContext,
             algorithm: sourceNamed, grantTokens: request.grantTokens
         )
         let sourceAlgorithm = try Validation.encryption(source.record, algorithm: sourceNamed, now: self.now())
-        try Self.checkAsymmetric(source.record, sourceAlgorithm, context: request.sourceEncryptionContext, plaintext: nil)
+        try Self.checkAsymmetric(
+            source.record, sourceAlgorithm, context: request.sourceEncryptionContext, plaintext: nil)
         let namedDestination = try await self.freshen(
-            try await self.resolve(request.destinationKeyID, for: caller, field: "destinationKeyId", creatingAWSManaged: true),
+            try await self.resolve(
+                request.destinationKeyID, for: caller, field: "destinationKeyId", creatingAWSManaged: true),
             grantTokens: request.grantTokens
         )
         let destination = try await self.authorizedUse(
             namedDestination, caller, action: "ReEncryptTo", encryptionContext: request.destinationEncryptionContext,
             conditions: Self.algorithmCondition(destinationNamed)
         )
-        let destinationAlgorithm = try Validation.encryption(destination.record, algorithm: destinationNamed, now: self.now())
-        try Self.checkAsymmetric(destination.record, destinationAlgorithm, context: request.destinationEncryptionContext, plaintext: nil)
+        let destinationAlgorithm = try Validation.encryption(
+            destination.record, algorithm: destinationNamed, now: self.now())
+        try Self.checkAsymmetric(
+            destination.record, destinationAlgorithm, context: request.destinationEncryptionContext, plaintext: nil)
         try Validation.dryRun(request.dryRun)
         let destinationMaterial = try self.currentMaterial(of: destination)
         var call = WorkerReEncryptRequest()
@@ -84,28 +99,38 @@ extension KMSService {
         call.destinationKey = WorkerKeyRef(destination, material: destinationMaterial)
         call.destinationEncryptionContext = request.destinationEncryptionContext
         if sourceAlgorithm != .symmetricDefault { call.sourceEncryptionAlgorithm = sourceAlgorithm.rawValue }
-        if destinationAlgorithm != .symmetricDefault { call.destinationEncryptionAlgorithm = destinationAlgorithm.rawValue }
+        if destinationAlgorithm != .symmetricDefault {
+            call.destinationEncryptionAlgorithm = destinationAlgorithm.rawValue
+        }
         var response = KMSReEncryptResponse()
         response.ciphertextBlob = try await self.worker.call(WorkerMethod.reEncrypt, call).ciphertextBlob
         response.sourceKeyID = source.record.arn
         response.keyID = destination.record.arn
-        response.sourceEncryptionAlgorithm = KMSEncryptionAlgorithmSpec(awsName: sourceAlgorithm.rawValue) ?? .symmetricDefault
-        response.destinationEncryptionAlgorithm = KMSEncryptionAlgorithmSpec(awsName: destinationAlgorithm.rawValue) ?? .symmetricDefault
+        response.sourceEncryptionAlgorithm =
+            KMSEncryptionAlgorithmSpec(awsName: sourceAlgorithm.rawValue) ?? .symmetricDefault
+        response.destinationEncryptionAlgorithm =
+            KMSEncryptionAlgorithmSpec(awsName: destinationAlgorithm.rawValue) ?? .symmetricDefault
         if sourceAlgorithm == .symmetricDefault { response.sourceKeyMaterialID = Hex.encode(sourceMaterial.materialID) }
-        if destinationAlgorithm == .symmetricDefault { response.destinationKeyMaterialID = Hex.encode(destinationMaterial.materialID) }
+        if destinationAlgorithm == .symmetricDefault {
+            response.destinationKeyMaterialID = Hex.encode(destinationMaterial.materialID)
+        }
         self.lastUsage.record(keyID: source.record.keyID, operation: "ReEncrypt", requestID: caller.requestID)
         self.lastUsage.record(keyID: destination.record.keyID, operation: "ReEncrypt", requestID: caller.requestID)
         return response
     }
 
     /// RSA encryption takes no encryption context, and at most k - 2·hLen - 2 bytes.
-    static func checkAsymmetric(_ key: KeyRecord, _ algorithm: EncryptionAlgorithm, context: [String: String], plaintext: Int?) throws(KMSError) {
+    static func checkAsymmetric(
+        _ key: KeyRecord, _ algorithm: EncryptionAlgorithm, context: [String: String], plaintext: Int?
+    ) throws(KMSError) {
         guard algorithm != .symmetricDefault else { return }
         guard context.isEmpty else {
             throw .validation("EncryptionContext is not supported with asymmetric KMS keys (\(key.arn)).")
         }
         if let plaintext, let maximum = key.spec.maximumPlaintextBytes(algorithm), plaintext > maximum {
-            throw .validation("The plaintext is \(plaintext) bytes; \(algorithm.rawValue) with \(key.spec.rawValue) encrypts at most \(maximum).")
+            throw .validation(
+                "The plaintext is \(plaintext) bytes; \(algorithm.rawValue) with \(key.spec.rawValue) encrypts at most \(maximum)."
+            )
         }
     }
 
@@ -115,8 +140,12 @@ extension KMSService {
         algorithm.map { ["kms:EncryptionAlgorithm": [$0]] } ?? [:]
     }
 
-    func generateDataKey(_ request: KMSGenerateDataKeyRequest, caller: Caller) async throws(KMSError) -> KMSGenerateDataKeyResponse {
-        if request.hasRecipient { throw KMSError(.unsupportedOperation, "Recipient (attested decryption) is not supported.") }
+    func generateDataKey(_ request: KMSGenerateDataKeyRequest, caller: Caller) async throws(KMSError)
+        -> KMSGenerateDataKeyResponse
+    {
+        if request.hasRecipient {
+            throw KMSError(.unsupportedOperation, "Recipient (attested decryption) is not supported.")
+        }
         let (blob, plaintext, key) = try await self.dataKey(
             keyID: request.keyID, numberOfBytes: request.hasNumberOfBytes ? request.numberOfBytes : nil,
             keySpec: request.hasKeySpec ? request.keySpec.awsName : nil, context: request.encryptionContext,
@@ -132,7 +161,9 @@ extension KMSService {
         return response
     }
 
-    func generateDataKeyWithoutPlaintext(_ request: KMSGenerateDataKeyWithoutPlaintextRequest, caller: Caller) async throws(KMSError) -> KMSGenerateDataKeyWithoutPlaintextResponse {
+    func generateDataKeyWithoutPlaintext(_ request: KMSGenerateDataKeyWithoutPlaintextRequest, caller: Caller)
+        async throws(KMSError) -> KMSGenerateDataKeyWithoutPlaintextResponse
+    {
         let (blob, _, key) = try await self.dataKey(
             keyID: request.keyID, numberOfBytes: request.hasNumberOfBytes ? request.numberOfBytes : nil,
             keySpec: request.hasKeySpec ? request.keySpec.awsName : nil, context: request.encryptionContext,
@@ -143,15 +174,22 @@ extension KMSService {
         response.ciphertextBlob = blob
         response.keyID = key.record.arn
         response.keyMaterialID = Hex.encode(key.record.currentMaterialID)
-        self.lastUsage.record(keyID: key.record.keyID, operation: "GenerateDataKeyWithoutPlaintext", requestID: caller.requestID)
+        self.lastUsage.record(
+            keyID: key.record.keyID, operation: "GenerateDataKeyWithoutPlaintext", requestID: caller.requestID)
         return response
     }
 
-    func generateRandom(_ request: KMSGenerateRandomRequest, caller: Caller) async throws(KMSError) -> KMSGenerateRandomResponse {
+    func generateRandom(_ request: KMSGenerateRandomRequest, caller: Caller) async throws(KMSError)
+        -> KMSGenerateRandomResponse
+    {
         if request.hasCustomKeyStoreID { throw KMSError(.unsupportedOperation, "Custom key stores are not supported.") }
-        if request.hasRecipient { throw KMSError(.unsupportedOperation, "Recipient (attested decryption) is not supported.") }
+        if request.hasRecipient {
+            throw KMSError(.unsupportedOperation, "Recipient (attested decryption) is not supported.")
+        }
         guard request.hasNumberOfBytes else {
-            throw .validation("1 validation error detected: Value null at 'numberOfBytes' failed to satisfy constraint: Member must not be null")
+            throw .validation(
+                "1 validation error detected: Value null at 'numberOfBytes' failed to satisfy constraint: Member must not be null"
+            )
         }
         try Limits.check(value: Int(request.numberOfBytes), in: Limits.numberOfBytes, field: "numberOfBytes")
         try self.gate.authorize(caller, action: "GenerateRandom", key: nil)
@@ -179,10 +217,14 @@ extension KMSService {
             switch spec {
             case "AES_256": count = 32
             case "AES_128": count = 16
-            default: throw .validation("1 validation error detected: Value at 'keySpec' failed to satisfy constraint: Member must satisfy enum value set: [AES_256, AES_128]")
+            default:
+                throw .validation(
+                    "1 validation error detected: Value at 'keySpec' failed to satisfy constraint: Member must satisfy enum value set: [AES_256, AES_128]"
+                )
             }
         }
-        let named = try await self.freshen(try await self.resolve(keyID, for: caller, creatingAWSManaged: true), grantTokens: grantTokens)
+        let named = try await self.freshen(
+            try await self.resolve(keyID, for: caller, creatingAWSManaged: true), grantTokens: grantTokens)
         let key = try await self.authorizedUse(named, caller, action: action, encryptionContext: context)
         try Validation.symmetricEncryption(key.record, algorithm: nil, now: self.now())
         try Validation.dryRun(dryRun)
@@ -205,26 +247,33 @@ extension KMSService {
         if let given, given.record.spec != .symmetricDefault {
             // State, usage and algorithm are the caller's next step (Validation.encryption).
             let key = try await self.freshen(given, grantTokens: grantTokens)
-            try self.gate.authorize(caller, action: action, key: key, encryptionContext: encryptionContext, conditions: Self.algorithmCondition(algorithm))
+            try self.gate.authorize(
+                caller, action: action, key: key, encryptionContext: encryptionContext,
+                conditions: Self.algorithmCondition(algorithm))
             return (key, try self.currentMaterial(of: key))
         }
         let header = try SymmetricCiphertext.header(of: blob)
         let keyID = header.keyID.description
         if let given, given.record.keyID != keyID {
-            throw KMSError(.incorrectKey, "The key ID in the request does not identify a CMK that can perform this operation.")
+            throw KMSError(
+                .incorrectKey, "The key ID in the request does not identify a CMK that can perform this operation.")
         }
         var key: CachedKey
-        let unknownKey = KMSError.invalidCiphertext("The ciphertext refers to a customer master key that does not exist, does not exist in this region, or you are not allowed to access.")
+        let unknownKey = KMSError.invalidCiphertext(
+            "The ciphertext refers to a customer master key that does not exist, does not exist in this region, or you are not allowed to access."
+        )
         do {
             key = try await self.loadKey(keyID, named: keyID)
-        } catch where error.code == .notFound {
+        } catch  where error.code == .notFound {
             throw unknownKey
         }
         // Keys are regional: a ciphertext of another region's key is not decrypted here. (Another
         // account's key is fine: the ciphertext names it, and authorization decides.)
         guard key.record.region == caller.region else { throw unknownKey }
         key = try await self.freshen(key, grantTokens: grantTokens)
-        try self.gate.authorize(caller, action: action, key: key, encryptionContext: encryptionContext, conditions: Self.algorithmCondition(algorithm))
+        try self.gate.authorize(
+            caller, action: action, key: key, encryptionContext: encryptionContext,
+            conditions: Self.algorithmCondition(algorithm))
         if key.materials[header.materialID.bytes] == nil {
             // Another kmsd may have rotated the key since we cached it.
             key = try await self.reloadKey(keyID)

@@ -4,8 +4,12 @@ import KMSProto
 import KMSWorkerProto
 
 extension KMSService {
-    func generateDataKeyPair(_ request: KMSGenerateDataKeyPairRequest, caller: Caller) async throws(KMSError) -> KMSGenerateDataKeyPairResponse {
-        if request.hasRecipient { throw KMSError(.unsupportedOperation, "Recipient (attested decryption) is not supported.") }
+    func generateDataKeyPair(_ request: KMSGenerateDataKeyPairRequest, caller: Caller) async throws(KMSError)
+        -> KMSGenerateDataKeyPairResponse
+    {
+        if request.hasRecipient {
+            throw KMSError(.unsupportedOperation, "Recipient (attested decryption) is not supported.")
+        }
         let (pair, key, _) = try await self.dataKeyPair(
             keyID: request.keyID, spec: request.keyPairSpec.awsName, context: request.encryptionContext,
             grantTokens: request.grantTokens, dryRun: request.dryRun, includePlaintext: true,
@@ -36,7 +40,8 @@ extension KMSService {
         response.keyID = key.record.arn
         response.keyPairSpec = request.keyPairSpec
         response.keyMaterialID = Hex.encode(key.record.currentMaterialID)
-        self.lastUsage.record(keyID: key.record.keyID, operation: "GenerateDataKeyPairWithoutPlaintext", requestID: caller.requestID)
+        self.lastUsage.record(
+            keyID: key.record.keyID, operation: "GenerateDataKeyPairWithoutPlaintext", requestID: caller.requestID)
         return response
     }
 
@@ -46,13 +51,18 @@ extension KMSService {
         includePlaintext: Bool, caller: Caller, action: String
     ) async throws(KMSError) -> (WorkerGenerateDataKeyPairResponse, CachedKey, DataKeyPairSpec) {
         guard let spec = DataKeyPairSpec(rawValue: name) else {
-            throw .validation("1 validation error detected: Value '\(name)' at 'keyPairSpec' failed to satisfy constraint: Member must satisfy enum value set: [\(DataKeyPairSpec.allCases.map(\.rawValue).joined(separator: ", "))]")
+            throw .validation(
+                "1 validation error detected: Value '\(name)' at 'keyPairSpec' failed to satisfy constraint: Member must satisfy enum value set: [\(DataKeyPairSpec.allCases.map(\.rawValue).joined(separator: ", "))]"
+            )
         }
         guard spec.keySpec.isSupported else {
             throw KMSError(.unsupportedOperation, "KeyPairSpec \(spec.rawValue) is not supported by this service.")
         }
-        let named = try await self.freshen(try await self.resolve(keyID, for: caller, creatingAWSManaged: true), grantTokens: grantTokens)
-        let key = try await self.authorizedUse(named, caller, action: action, encryptionContext: context, conditions: ["kms:DataKeyPairSpec": [spec.rawValue]])
+        let named = try await self.freshen(
+            try await self.resolve(keyID, for: caller, creatingAWSManaged: true), grantTokens: grantTokens)
+        let key = try await self.authorizedUse(
+            named, caller, action: action, encryptionContext: context,
+            conditions: ["kms:DataKeyPairSpec": [spec.rawValue]])
         try Validation.symmetricEncryption(key.record, algorithm: nil, now: self.now())
         try Validation.dryRun(dryRun)
         var call = WorkerGenerateDataKeyPairRequest()
@@ -63,15 +73,26 @@ extension KMSService {
         return (try await self.worker.call(WorkerMethod.generateDataKeyPair, call), key, spec)
     }
 
-    func deriveSharedSecret(_ request: KMSDeriveSharedSecretRequest, caller: Caller) async throws(KMSError) -> KMSDeriveSharedSecretResponse {
-        if request.hasRecipient { throw KMSError(.unsupportedOperation, "Recipient (attested decryption) is not supported.") }
+    func deriveSharedSecret(_ request: KMSDeriveSharedSecretRequest, caller: Caller) async throws(KMSError)
+        -> KMSDeriveSharedSecretResponse
+    {
+        if request.hasRecipient {
+            throw KMSError(.unsupportedOperation, "Recipient (attested decryption) is not supported.")
+        }
         let algorithmName = request.keyAgreementAlgorithm.awsName
-        let key = try await self.freshen(try await self.resolve(request.keyID, for: caller), grantTokens: request.grantTokens)
-        try self.gate.authorize(caller, action: "DeriveSharedSecret", key: key, conditions: ["kms:KeyAgreementAlgorithm": [algorithmName]])
+        let key = try await self.freshen(
+            try await self.resolve(request.keyID, for: caller), grantTokens: request.grantTokens)
+        try self.gate.authorize(
+            caller, action: "DeriveSharedSecret", key: key, conditions: ["kms:KeyAgreementAlgorithm": [algorithmName]])
         try Validation.usable(key.record, now: self.now())
         try Validation.usage(key.record, .keyAgreement)
-        guard let algorithm = KeyAgreementAlgorithm(rawValue: algorithmName), key.record.keyAgreementAlgorithms.contains(algorithm) else {
-            throw KMSError(.invalidKeyUsage, "The key agreement algorithm \(algorithmName.isEmpty ? "(none)" : algorithmName) is not valid for \(key.record.arn); it supports ECDH.")
+        guard let algorithm = KeyAgreementAlgorithm(rawValue: algorithmName),
+            key.record.keyAgreementAlgorithms.contains(algorithm)
+        else {
+            throw KMSError(
+                .invalidKeyUsage,
+                "The key agreement algorithm \(algorithmName.isEmpty ? "(none)" : algorithmName) is not valid for \(key.record.arn); it supports ECDH."
+            )
         }
         try Validation.dryRun(request.dryRun)
         var call = WorkerDeriveSharedSecretRequest()

@@ -11,12 +11,17 @@ extension KMSService {
         "GenerateDataKeyPair", "GenerateDataKeyPairWithoutPlaintext", "CreateGrant", "RetireGrant",
     ]
 
-    func createGrant(_ request: KMSCreateGrantRequest, caller: Caller) async throws(KMSError) -> KMSCreateGrantResponse {
+    func createGrant(_ request: KMSCreateGrantRequest, caller: Caller) async throws(KMSError) -> KMSCreateGrantResponse
+    {
         try Self.checkPrincipal(request.granteePrincipal, field: "granteePrincipal")
-        if request.hasRetiringPrincipal { try Self.checkPrincipal(request.retiringPrincipal, field: "retiringPrincipal") }
+        if request.hasRetiringPrincipal {
+            try Self.checkPrincipal(request.retiringPrincipal, field: "retiringPrincipal")
+        }
         let operations = request.operations.map(\.awsName)
         guard !operations.isEmpty, !operations.contains("") else {
-            throw .validation("1 validation error detected: Value at 'operations' failed to satisfy constraint: Member must have at least one valid GrantOperation")
+            throw .validation(
+                "1 validation error detected: Value at 'operations' failed to satisfy constraint: Member must have at least one valid GrantOperation"
+            )
         }
         var equals: [String: String]?
         var subset: [String: String]?
@@ -27,14 +32,19 @@ extension KMSService {
             }
             equals = constraints.encryptionContextEquals.isEmpty ? nil : constraints.encryptionContextEquals
             subset = constraints.encryptionContextSubset.isEmpty ? nil : constraints.encryptionContextSubset
-            if equals != nil || subset != nil, let other = operations.first(where: { !Self.contextOperations.contains($0) }) {
-                throw .validation("Grant constraints are not allowed with the \(other) operation, which takes no encryption context.")
+            if equals != nil || subset != nil,
+                let other = operations.first(where: { !Self.contextOperations.contains($0) })
+            {
+                throw .validation(
+                    "Grant constraints are not allowed with the \(other) operation, which takes no encryption context.")
             }
             _ = try EncryptionContextEncoding.canonicalBytes(equals ?? subset ?? [:])
         }
         if request.hasName {
             guard (1...256).contains(request.name.utf8.count), request.name.utf8.allSatisfy(Self.isNameByte) else {
-                throw .validation("1 validation error detected: Value at 'name' failed to satisfy constraint: Member must satisfy regular expression pattern: ^[a-zA-Z0-9:/_-]+$")
+                throw .validation(
+                    "1 validation error detected: Value at 'name' failed to satisfy constraint: Member must satisfy regular expression pattern: ^[a-zA-Z0-9:/_-]+$"
+                )
             }
         }
         var key = try await self.resolve(request.keyID, for: caller, accepting: .keyOnly)
@@ -49,31 +59,40 @@ extension KMSService {
         if subset != nil { conditions["kms:GrantConstraintType"] = ["EncryptionContextSubset"] }
         // AWS evaluates kms:EncryptionContext:* of CreateGrant against the new grant's
         // constraints; they are also what a parent grant's own constraints are checked against.
-        let via = try self.gate.authorize(caller, action: "CreateGrant", key: key, encryptionContext: equals ?? subset, conditions: conditions)
+        let via = try self.gate.authorize(
+            caller, action: "CreateGrant", key: key, encryptionContext: equals ?? subset, conditions: conditions)
         if case .grant = via {
             // On a grant's authority a grantee may pass on only what that grant gives it: a
             // subset of its operations under constraints at least as strict.
             let parent = key.grants.first {
                 $0.granteePrincipal == caller.principalARN && $0.operations.contains("CreateGrant")
-                    && $0.permitsChild(operations: Set(operations), encryptionContextEquals: equals, encryptionContextSubset: subset)
+                    && $0.permitsChild(
+                        operations: Set(operations), encryptionContextEquals: equals, encryptionContextSubset: subset)
             }
             guard let parent else {
-                throw KMSError(.accessDenied, "User: \(caller.principalARN) is not authorized to perform: kms:CreateGrant on resource: \(key.record.arn): a grant created on the authority of a grant may give only a subset of that grant's operations, with constraints at least as strict")
+                throw KMSError(
+                    .accessDenied,
+                    "User: \(caller.principalARN) is not authorized to perform: kms:CreateGrant on resource: \(key.record.arn): a grant created on the authority of a grant may give only a subset of that grant's operations, with constraints at least as strict"
+                )
             }
             caller.trail.note(grantID: parent.id)
         }
         try key.record.state.checkUsable(keyARN: key.record.arn)
         let grantable = key.record.grantableOperations
         if let invalid = operations.first(where: { !grantable.contains($0) }) {
-            throw .validation("\(invalid) is not a valid grant operation for \(key.record.arn), a \(key.record.spec.rawValue) key for \(key.record.usage.rawValue).")
+            throw .validation(
+                "\(invalid) is not a valid grant operation for \(key.record.arn), a \(key.record.spec.rawValue) key for \(key.record.usage.rawValue)."
+            )
         }
         try Validation.dryRun(request.dryRun)
 
         let grant = GrantRecord(
             grantID: Hex.encode(randomBytes(32)), keyID: key.record.keyID, name: request.hasName ? request.name : nil,
-            granteePrincipal: request.granteePrincipal, retiringPrincipal: request.hasRetiringPrincipal ? request.retiringPrincipal : nil,
+            granteePrincipal: request.granteePrincipal,
+            retiringPrincipal: request.hasRetiringPrincipal ? request.retiringPrincipal : nil,
             // The key's account issues every grant on the key, whoever asked for it.
-            issuingAccount: "arn:\(self.scope.partition):iam::\(key.record.account):root", operations: operations.sorted(),
+            issuingAccount: "arn:\(self.scope.partition):iam::\(key.record.account):root",
+            operations: operations.sorted(),
             encryptionContextEquals: equals, encryptionContextSubset: subset, creationDate: self.now()
         )
         // A retry with the same Name and parameters gets the grant the first attempt made.
@@ -96,7 +115,9 @@ extension KMSService {
         let after = try Marker.decode(request.hasMarker ? request.marker : nil)
         let key = try await self.resolve(request.keyID, for: caller, accepting: .keyOnly)
         try self.gate.authorize(caller, action: "ListGrants", key: key)
-        var page = try await self.store { try await self.grants.forKey(key.record.keyID, after: after, limit: limit + 1) }
+        var page = try await self.store {
+            try await self.grants.forKey(key.record.keyID, after: after, limit: limit + 1)
+        }
         if request.hasGrantID { page = page.filter { $0.grantID == request.grantID } }
         if request.hasGranteePrincipal { page = page.filter { $0.granteePrincipal == request.granteePrincipal } }
         var response = KMSListGrantsResponse()
@@ -106,7 +127,9 @@ extension KMSService {
         return response
     }
 
-    func listRetirableGrants(_ request: KMSListRetirableGrantsRequest, caller: Caller) async throws(KMSError) -> KMSListRetirableGrantsResponse {
+    func listRetirableGrants(_ request: KMSListRetirableGrantsRequest, caller: Caller) async throws(KMSError)
+        -> KMSListRetirableGrantsResponse
+    {
         try Self.checkPrincipal(request.retiringPrincipal, field: "retiringPrincipal")
         let limit = try Validation.limit(request.hasLimit ? request.limit : nil, range: 1...1000, default: 50)
         let after = try Marker.decode(request.hasMarker ? request.marker : nil)
@@ -114,9 +137,14 @@ extension KMSService {
         // AWS: the retiring principal must be a principal of the caller's own account; other
         // accounts' grants (their keys, grantees and constraints) are theirs to list.
         guard Self.account(ofPrincipal: request.retiringPrincipal) == caller.account else {
-            throw KMSError(.accessDenied, "User: \(caller.principalARN) is not authorized to perform: kms:ListRetirableGrants for a retiring principal of another account")
+            throw KMSError(
+                .accessDenied,
+                "User: \(caller.principalARN) is not authorized to perform: kms:ListRetirableGrants for a retiring principal of another account"
+            )
         }
-        let page = try await self.store { try await self.grants.retirable(by: request.retiringPrincipal, after: after, limit: limit + 1) }
+        let page = try await self.store {
+            try await self.grants.retirable(by: request.retiringPrincipal, after: after, limit: limit + 1)
+        }
         var response = KMSListRetirableGrantsResponse()
         response.grants = page.prefix(limit).map(Self.entry)
         response.truncated = page.count > limit
@@ -128,7 +156,8 @@ extension KMSService {
     /// operations, or by a principal of the key's account whose identity policies allow
     /// kms:RetireGrant on the grant's key (the account's root has it); an explicit deny of
     /// kms:RetireGrant wins over all three.
-    func retireGrant(_ request: KMSRetireGrantRequest, caller: Caller) async throws(KMSError) -> KMSRetireGrantResponse {
+    func retireGrant(_ request: KMSRetireGrantRequest, caller: Caller) async throws(KMSError) -> KMSRetireGrantResponse
+    {
         let grantID: String
         if request.hasGrantToken {
             guard let id = GrantToken.grantID(from: request.grantToken) else {
@@ -146,17 +175,23 @@ extension KMSService {
         let key: CachedKey
         if request.hasKeyID {
             key = try await self.resolve(request.keyID, for: caller, accepting: .keyOnly)
-            guard key.record.keyID == grant.keyID else { throw KMSError(.notFound, "Grant \(grantID.prefix(128)) is not a grant of \(key.record.arn).") }
+            guard key.record.keyID == grant.keyID else {
+                throw KMSError(.notFound, "Grant \(grantID.prefix(128)) is not a grant of \(key.record.arn).")
+            }
         } else {
             // A grant token names the grant, and the grant its key, whichever account holds it.
             key = try await self.loadKey(grant.keyID, named: grant.keyID)
         }
-        let namedByGrant = caller.principalARN == grant.retiringPrincipal
+        let namedByGrant =
+            caller.principalARN == grant.retiringPrincipal
             || (caller.principalARN == grant.granteePrincipal && grant.operations.contains("RetireGrant"))
         if namedByGrant {
             caller.trail.note(key: key, encryptionContext: nil)
             if self.gate.explicitlyDenies(caller, action: "RetireGrant", key: key) {
-                throw KMSError(.accessDenied, "User: \(caller.principalARN) is not authorized to perform: kms:RetireGrant on resource: \(key.record.arn) with an explicit deny")
+                throw KMSError(
+                    .accessDenied,
+                    "User: \(caller.principalARN) is not authorized to perform: kms:RetireGrant on resource: \(key.record.arn) with an explicit deny"
+                )
             }
         } else {
             // Identity policies only (AWS: "kms:RetireGrant is not effective in a key policy"), and
@@ -170,11 +205,14 @@ extension KMSService {
         return KMSRetireGrantResponse()
     }
 
-    func revokeGrant(_ request: KMSRevokeGrantRequest, caller: Caller) async throws(KMSError) -> KMSRevokeGrantResponse {
+    func revokeGrant(_ request: KMSRevokeGrantRequest, caller: Caller) async throws(KMSError) -> KMSRevokeGrantResponse
+    {
         let key = try await self.resolve(request.keyID, for: caller, accepting: .keyOnly)
         try self.gate.authorize(caller, action: "RevokeGrant", key: key)
         try Validation.dryRun(request.dryRun)
-        guard let grant = try await self.store({ try await self.grants.find(grantID: request.grantID) }), grant.keyID == key.record.keyID else {
+        guard let grant = try await self.store({ try await self.grants.find(grantID: request.grantID) }),
+            grant.keyID == key.record.keyID
+        else {
             throw KMSError(.notFound, "Grant \(request.grantID.prefix(128)) does not exist on \(key.record.arn).")
         }
         let record = self.changeRecord(caller)
@@ -206,8 +244,10 @@ extension KMSService {
     }
 
     static func sameTerms(_ a: GrantRecord, _ b: GrantRecord) -> Bool {
-        a.granteePrincipal == b.granteePrincipal && a.retiringPrincipal == b.retiringPrincipal && a.operations == b.operations
-            && a.encryptionContextEquals == b.encryptionContextEquals && a.encryptionContextSubset == b.encryptionContextSubset
+        a.granteePrincipal == b.granteePrincipal && a.retiringPrincipal == b.retiringPrincipal
+            && a.operations == b.operations
+            && a.encryptionContextEquals == b.encryptionContextEquals
+            && a.encryptionContextSubset == b.encryptionContextSubset
     }
 
     /// The account of an IAM principal ARN (`arn:aws:iam::<account>:...`); nil for a service
@@ -219,15 +259,20 @@ extension KMSService {
     }
 
     static func checkPrincipal(_ text: String, field: String) throws(KMSError) {
-        guard (1...256).contains(text.utf8.count), PolicyDocument.isPrincipalARN(text) || text.hasSuffix(".amazonaws.com") else {
-            throw .validation("1 validation error detected: Value at '\(field)' failed to satisfy constraint: Member must be a principal ARN (arn:aws:iam::<account>:root, user/..., role/...) or a service principal")
+        guard (1...256).contains(text.utf8.count),
+            PolicyDocument.isPrincipalARN(text) || text.hasSuffix(".amazonaws.com")
+        else {
+            throw .validation(
+                "1 validation error detected: Value at '\(field)' failed to satisfy constraint: Member must be a principal ARN (arn:aws:iam::<account>:root, user/..., role/...) or a service principal"
+            )
         }
     }
 
     static func isNameByte(_ byte: UInt8) -> Bool {
         switch byte {
-        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-             UInt8(ascii: ":"), UInt8(ascii: "/"), UInt8(ascii: "_"), UInt8(ascii: "-"):
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+            UInt8(ascii: "0")...UInt8(ascii: "9"),
+            UInt8(ascii: ":"), UInt8(ascii: "/"), UInt8(ascii: "_"), UInt8(ascii: "-"):
             return true
         default:
             return false

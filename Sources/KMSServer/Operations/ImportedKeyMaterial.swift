@@ -9,24 +9,36 @@ extension KMSService {
     /// How long an import token and its wrapping key are valid, as at AWS.
     static let importTokenLifetime: TimeInterval = 24 * 3600
 
-    func getParametersForImport(_ request: KMSGetParametersForImportRequest, caller: Caller) async throws(KMSError) -> KMSGetParametersForImportResponse {
+    func getParametersForImport(_ request: KMSGetParametersForImportRequest, caller: Caller) async throws(KMSError)
+        -> KMSGetParametersForImportResponse
+    {
         let algorithmName = request.wrappingAlgorithm.awsName
         let specName = request.wrappingKeySpec.awsName
         let key = try await self.resolve(request.keyID, for: caller, accepting: .keyOnly)
-        try self.gate.authorize(caller, action: "GetParametersForImport", key: key, conditions: [
-            "kms:WrappingAlgorithm": [algorithmName], "kms:WrappingKeySpec": [specName],
-        ])
+        try self.gate.authorize(
+            caller, action: "GetParametersForImport", key: key,
+            conditions: [
+                "kms:WrappingAlgorithm": [algorithmName], "kms:WrappingKeySpec": [specName],
+            ])
         try Self.checkImportable(key.record)
         guard let algorithm = WrappingAlgorithm(rawValue: algorithmName) else {
-            throw .validation("1 validation error detected: Value '\(algorithmName)' at 'wrappingAlgorithm' failed to satisfy constraint: Member must satisfy enum value set: [\(WrappingAlgorithm.allCases.map(\.rawValue).joined(separator: ", "))]")
+            throw .validation(
+                "1 validation error detected: Value '\(algorithmName)' at 'wrappingAlgorithm' failed to satisfy constraint: Member must satisfy enum value set: [\(WrappingAlgorithm.allCases.map(\.rawValue).joined(separator: ", "))]"
+            )
         }
         guard let spec = WrappingKeySpec(rawValue: specName) else {
-            throw .validation("1 validation error detected: Value '\(specName)' at 'wrappingKeySpec' failed to satisfy constraint: Member must satisfy enum value set: [RSA_2048, RSA_3072, RSA_4096, SM2]")
+            throw .validation(
+                "1 validation error detected: Value '\(specName)' at 'wrappingKeySpec' failed to satisfy constraint: Member must satisfy enum value set: [RSA_2048, RSA_3072, RSA_4096, SM2]"
+            )
         }
         guard algorithm != .rsaesPkcs1V15, algorithm != .sm2pke, spec != .sm2 else {
-            throw KMSError(.unsupportedOperation, "Wrapping algorithm \(algorithm.rawValue) with \(spec.rawValue) is not supported; use RSAES_OAEP_SHA_1/SHA_256 or RSA_AES_KEY_WRAP_SHA_1/SHA_256 with an RSA wrapping key.")
+            throw KMSError(
+                .unsupportedOperation,
+                "Wrapping algorithm \(algorithm.rawValue) with \(spec.rawValue) is not supported; use RSAES_OAEP_SHA_1/SHA_256 or RSA_AES_KEY_WRAP_SHA_1/SHA_256 with an RSA wrapping key."
+            )
         }
-        let validTo = Date(timeIntervalSince1970: (self.now().timeIntervalSince1970 + Self.importTokenLifetime).rounded(.down))
+        let validTo = Date(
+            timeIntervalSince1970: (self.now().timeIntervalSince1970 + Self.importTokenLifetime).rounded(.down))
         var call = WorkerGetParametersForImportRequest()
         call.keyID = key.record.keyID
         call.keyArn = key.record.arn
@@ -42,14 +54,19 @@ extension KMSService {
         return response
     }
 
-    func importKeyMaterial(_ request: KMSImportKeyMaterialRequest, caller: Caller) async throws(KMSError) -> KMSImportKeyMaterialResponse {
+    func importKeyMaterial(_ request: KMSImportKeyMaterialRequest, caller: Caller) async throws(KMSError)
+        -> KMSImportKeyMaterialResponse
+    {
         try Limits.check(request.importToken.count, in: Limits.ciphertextBlobBytes, field: "importToken")
-        try Limits.check(request.encryptedKeyMaterial.count, in: Limits.ciphertextBlobBytes, field: "encryptedKeyMaterial")
+        try Limits.check(
+            request.encryptedKeyMaterial.count, in: Limits.ciphertextBlobBytes, field: "encryptedKeyMaterial")
         let validTo = request.hasValidTo ? request.validTo.date : nil
         let model: ExpirationModel
         if request.hasExpirationModel {
             guard let named = ExpirationModel(rawValue: request.expirationModel.awsName) else {
-                throw .validation("1 validation error detected: Value at 'expirationModel' failed to satisfy constraint: Member must satisfy enum value set: [KEY_MATERIAL_EXPIRES, KEY_MATERIAL_DOES_NOT_EXPIRE]")
+                throw .validation(
+                    "1 validation error detected: Value at 'expirationModel' failed to satisfy constraint: Member must satisfy enum value set: [KEY_MATERIAL_EXPIRES, KEY_MATERIAL_DOES_NOT_EXPIRE]"
+                )
             }
             model = named
         } else {
@@ -69,7 +86,10 @@ extension KMSService {
             break
         }
         if request.hasImportType, request.importType.awsName == "NEW_KEY_MATERIAL" {
-            throw KMSError(.unsupportedOperation, "Rotating imported key material (ImportType NEW_KEY_MATERIAL) is not supported; import the key's existing material.")
+            throw KMSError(
+                .unsupportedOperation,
+                "Rotating imported key material (ImportType NEW_KEY_MATERIAL) is not supported; import the key's existing material."
+            )
         }
         var conditions: [String: [String]] = ["kms:ExpirationModel": [model.rawValue]]
         if let validTo { conditions["kms:ValidTo"] = [String(Int64(validTo.timeIntervalSince1970))] }
@@ -87,26 +107,35 @@ extension KMSService {
             throw KMSError.internalFailure("the crypto worker named an invalid root key")
         }
         let material = StoredMaterial(
-            materialID: Array(imported.material.materialID), wrapped: Array(imported.material.wrapped), rootKeyID: rootKeyID
+            materialID: Array(imported.material.materialID), wrapped: Array(imported.material.wrapped),
+            rootKeyID: rootKeyID
         )
         if request.hasKeyMaterialID, request.keyMaterialID != Hex.encode(material.materialID) {
-            throw KMSError(.incorrectKeyMaterial, "The key material is not the material KeyMaterialId \(request.keyMaterialID) names.")
+            throw KMSError(
+                .incorrectKeyMaterial,
+                "The key material is not the material KeyMaterialId \(request.keyMaterialID) names.")
         }
         for _ in 0..<5 {
             var record = key.record
             try Self.checkImportable(record)
             // A key is bound to the first material imported into it, for good: only that may return.
             if record.hasMaterial, record.currentMaterialID != material.materialID {
-                throw KMSError(.incorrectKeyMaterial, "The key material is not the material previously imported into \(record.arn).")
+                throw KMSError(
+                    .incorrectKeyMaterial,
+                    "The key material is not the material previously imported into \(record.arn).")
             }
             if record.state == .pendingImport { record.state = .enabled }
             record.validTo = validTo
             record.expirationModel = model
             let candidate = record
             let audit = self.changeRecord(caller)
-            if let stored = try await self.store({ try await self.keys.importMaterial(candidate, material: material, audit: audit) }) {
+            if let stored = try await self.store({
+                try await self.keys.importMaterial(candidate, material: material, audit: audit)
+            }) {
                 self.cache.invalidateKey(stored.keyID)
-                self.logger.notice("imported key material", metadata: ["key_arn": "\(stored.arn)", "expiration_model": "\(model.rawValue)"])
+                self.logger.notice(
+                    "imported key material",
+                    metadata: ["key_arn": "\(stored.arn)", "expiration_model": "\(model.rawValue)"])
                 var response = KMSImportKeyMaterialResponse()
                 response.keyID = stored.arn
                 response.keyMaterialID = Hex.encode(material.materialID)
@@ -117,20 +146,27 @@ extension KMSService {
         throw KMSError(.internalFailure, "\(key.record.arn) is being changed concurrently; retry", retryable: true)
     }
 
-    func deleteImportedKeyMaterial(_ request: KMSDeleteImportedKeyMaterialRequest, caller: Caller) async throws(KMSError) -> KMSDeleteImportedKeyMaterialResponse {
+    func deleteImportedKeyMaterial(_ request: KMSDeleteImportedKeyMaterialRequest, caller: Caller)
+        async throws(KMSError) -> KMSDeleteImportedKeyMaterialResponse
+    {
         var key = try await self.resolve(request.keyID, for: caller, accepting: .keyOnly)
         try self.gate.authorize(caller, action: "DeleteImportedKeyMaterial", key: key)
         for _ in 0..<5 {
             let record = key.record
             guard record.origin == .external else {
-                throw KMSError(.unsupportedOperation, "\(record.arn) has origin \(record.origin.rawValue); only EXTERNAL keys have imported key material.")
+                throw KMSError(
+                    .unsupportedOperation,
+                    "\(record.arn) has origin \(record.origin.rawValue); only EXTERNAL keys have imported key material."
+                )
             }
             if request.hasKeyMaterialID, request.keyMaterialID != Hex.encode(record.currentMaterialID) {
                 throw KMSError(.notFound, "\(record.arn) has no key material \(request.keyMaterialID).")
             }
             if record.state == .pendingDeletion || record.state == .pendingReplicaDeletion {
                 // AWS's key state table: refused while the key waits for deletion.
-                throw KMSError(.invalidState, "\(record.arn) is pending deletion; its imported key material cannot be deleted in that state.")
+                throw KMSError(
+                    .invalidState,
+                    "\(record.arn) is pending deletion; its imported key material cannot be deleted in that state.")
             }
             if record.state == .pendingImport {
                 // Nothing to delete: AWS answers success.
@@ -155,11 +191,17 @@ extension KMSService {
     /// Import works on EXTERNAL keys that are not pending deletion.
     static func checkImportable(_ record: KeyRecord) throws(KMSError) {
         guard record.origin == .external else {
-            throw KMSError(.unsupportedOperation, "\(record.arn) has origin \(record.origin.rawValue); key material can be imported only into keys of origin EXTERNAL.")
+            throw KMSError(
+                .unsupportedOperation,
+                "\(record.arn) has origin \(record.origin.rawValue); key material can be imported only into keys of origin EXTERNAL."
+            )
         }
         switch record.state {
         case .pendingImport, .enabled, .disabled: return
-        default: throw KMSError(.invalidState, "\(record.arn) is \(record.state.rawValue); key material cannot be imported in that state.")
+        default:
+            throw KMSError(
+                .invalidState,
+                "\(record.arn) is \(record.state.rawValue); key material cannot be imported in that state.")
         }
     }
 }

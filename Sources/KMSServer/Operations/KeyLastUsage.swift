@@ -7,13 +7,16 @@ import SwiftProtobuf
 extension KMSService {
     /// The key's last successful cryptographic operation: this kmsd's memory or the database,
     /// whichever is later (other replicas' uses arrive with their next flush).
-    func getKeyLastUsage(_ request: KMSGetKeyLastUsageRequest, caller: Caller) async throws(KMSError) -> KMSGetKeyLastUsageResponse {
+    func getKeyLastUsage(_ request: KMSGetKeyLastUsageRequest, caller: Caller) async throws(KMSError)
+        -> KMSGetKeyLastUsageResponse
+    {
         let key = try await self.resolve(request.keyID, for: caller)
         try self.gate.authorize(caller, action: "GetKeyLastUsage", key: key)
         let stored = try await self.store { try await self.lastUsageStore.lastUse(keyID: key.record.keyID) }
         let local = self.lastUsage.latest(keyID: key.record.keyID)
         let last = [stored, local].compactMap { $0 }.max { $0.date < $1.date }
-        let trackingStart = try await self.store { try await self.lastUsageStore.trackingStart() } ?? key.record.creationDate
+        let trackingStart =
+            try await self.store { try await self.lastUsageStore.trackingStart() } ?? key.record.creationDate
         var response = KMSGetKeyLastUsageResponse()
         response.keyID = key.record.arn
         response.keyCreationDate = Google_Protobuf_Timestamp(date: key.record.creationDate)

@@ -9,26 +9,39 @@ extension KMSService {
     func createKey(_ request: KMSCreateKeyRequest, caller: Caller) async throws(KMSError) -> KMSCreateKeyResponse {
         try Validation.description(request.description_p)
         let usage = request.hasKeyUsage ? KeyUsage(rawValue: request.keyUsage.awsName) : .encryptDecrypt
-        guard let usage else { throw .validation("1 validation error detected: Value at 'keyUsage' failed to satisfy constraint: Member must satisfy enum value set") }
+        guard let usage else {
+            throw .validation(
+                "1 validation error detected: Value at 'keyUsage' failed to satisfy constraint: Member must satisfy enum value set"
+            )
+        }
         var spec: KeySpec? = .symmetricDefault
         if request.hasKeySpec {
             spec = KeySpec(rawValue: request.keySpec.awsName)
         } else if request.hasCustomerMasterKeySpec {
             spec = KeySpec(rawValue: request.customerMasterKeySpec.awsName)
         }
-        guard let spec else { throw .validation("1 validation error detected: Value at 'keySpec' failed to satisfy constraint: Member must satisfy enum value set") }
+        guard let spec else {
+            throw .validation(
+                "1 validation error detected: Value at 'keySpec' failed to satisfy constraint: Member must satisfy enum value set"
+            )
+        }
         if request.hasKeySpec, request.hasCustomerMasterKeySpec {
-            throw .validation("You cannot specify KeySpec and CustomerMasterKeySpec in the same request. CustomerMasterKeySpec is deprecated.")
+            throw .validation(
+                "You cannot specify KeySpec and CustomerMasterKeySpec in the same request. CustomerMasterKeySpec is deprecated."
+            )
         }
         guard spec.isSupported else {
             throw KMSError(.unsupportedOperation, "KeySpec \(spec.rawValue) is not supported by this service.")
         }
         guard spec.allowedUsages.contains(usage) else {
-            throw .validation("KeyUsage \(usage.rawValue) is not valid for KeySpec \(spec.rawValue); it allows \(spec.allowedUsages.map(\.rawValue).joined(separator: ", ")).")
+            throw .validation(
+                "KeyUsage \(usage.rawValue) is not valid for KeySpec \(spec.rawValue); it allows \(spec.allowedUsages.map(\.rawValue).joined(separator: ", "))."
+            )
         }
         let origin = request.hasOrigin ? Origin(rawValue: request.origin.awsName) : .awsKMS
         guard let origin, origin == .awsKMS || origin == .external else {
-            throw KMSError(.unsupportedOperation, "Origin \(request.origin.awsName) is not supported; only AWS_KMS and EXTERNAL.")
+            throw KMSError(
+                .unsupportedOperation, "Origin \(request.origin.awsName) is not supported; only AWS_KMS and EXTERNAL.")
         }
         if request.hasCustomKeyStoreID || request.hasXksKeyID {
             throw KMSError(.unsupportedOperation, "Custom key stores are not supported.")
@@ -38,16 +51,22 @@ extension KMSService {
         }
         let tags = request.tags.map { (key: $0.tagKey, value: $0.tagValue) }
         try Tags.check(tags)
-        let policy = request.hasPolicy ? request.policy : DefaultKeyPolicy.document(partition: self.scope.partition, account: caller.account)
+        let policy =
+            request.hasPolicy
+            ? request.policy : DefaultKeyPolicy.document(partition: self.scope.partition, account: caller.account)
         let document = try PolicyDocument.parse(policy, kind: .resource)
         var conditions: [String: [String]] = [
             "kms:KeySpec": [spec.rawValue], "kms:KeyUsage": [usage.rawValue], "kms:KeyOrigin": [origin.rawValue],
-            "kms:BypassPolicyLockoutSafetyCheck": [request.hasBypassPolicyLockoutSafetyCheck && request.bypassPolicyLockoutSafetyCheck ? "true" : "false"],
+            "kms:BypassPolicyLockoutSafetyCheck": [
+                request.hasBypassPolicyLockoutSafetyCheck && request.bypassPolicyLockoutSafetyCheck ? "true" : "false"
+            ],
         ]
         if !tags.isEmpty { conditions.merge(Self.tagConditions(tags)) { first, _ in first } }
         try self.gate.authorize(caller, action: "CreateKey", key: nil, conditions: conditions)
         // Tagging at creation needs kms:TagResource as well, as in AWS.
-        if !tags.isEmpty { try self.gate.authorize(caller, action: "TagResource", key: nil, conditions: Self.tagConditions(tags)) }
+        if !tags.isEmpty {
+            try self.gate.authorize(caller, action: "TagResource", key: nil, conditions: Self.tagConditions(tags))
+        }
 
         let keyID = UUID().uuidString.lowercased()
         let arn = self.scope.keyARN(account: caller.account, region: caller.region, keyID: keyID)
@@ -58,7 +77,8 @@ extension KMSService {
         let material = origin == .awsKMS ? try await self.generateMaterial(keyID: keyID, keyARN: arn, spec: spec) : nil
         let record = KeyRecord(
             keyID: keyID, arn: arn, account: caller.account, region: caller.region, description: request.description_p,
-            state: material == nil ? .pendingImport : .enabled, usage: usage, spec: spec, origin: origin, manager: .customer,
+            state: material == nil ? .pendingImport : .enabled, usage: usage, spec: spec, origin: origin,
+            manager: .customer,
             creationDate: Date(timeIntervalSince1970: self.now().timeIntervalSince1970.rounded(.down)),
             deletionDate: nil, pendingWindowInDays: nil, policy: policy,
             currentMaterialID: material?.materialID ?? [], version: 1
@@ -71,7 +91,8 @@ extension KMSService {
         return response
     }
 
-    func describeKey(_ request: KMSDescribeKeyRequest, caller: Caller) async throws(KMSError) -> KMSDescribeKeyResponse {
+    func describeKey(_ request: KMSDescribeKeyRequest, caller: Caller) async throws(KMSError) -> KMSDescribeKeyResponse
+    {
         let key = try await self.authorizedUse(
             try await self.resolve(request.keyID, for: caller, creatingAWSManaged: true), caller, action: "DescribeKey"
         )
@@ -83,7 +104,9 @@ extension KMSService {
     func listKeys(_ request: KMSListKeysRequest, caller: Caller) async throws(KMSError) -> KMSListKeysResponse {
         let limit = try Validation.limit(request.hasLimit ? request.limit : nil, range: 1...1000, default: 100)
         let after = try Marker.decode(request.hasMarker ? request.marker : nil)
-        if let after, !KeyID.isValid(after) { throw KMSError(.invalidMarker, "The marker is not one this service issued.") }
+        if let after, !KeyID.isValid(after) {
+            throw KMSError(.invalidMarker, "The marker is not one this service issued.")
+        }
         try self.gate.authorize(caller, action: "ListKeys", key: nil)
         // One more than asked, to know whether the list is truncated.
         let page = try await self.store {
@@ -103,9 +126,12 @@ extension KMSService {
         return response
     }
 
-    func updateKeyDescription(_ request: KMSUpdateKeyDescriptionRequest, caller: Caller) async throws(KMSError) -> KMSUpdateKeyDescriptionResponse {
+    func updateKeyDescription(_ request: KMSUpdateKeyDescriptionRequest, caller: Caller) async throws(KMSError)
+        -> KMSUpdateKeyDescriptionResponse
+    {
         try Validation.description(request.description_p)
-        _ = try await self.change(request.keyID, caller: caller, action: "UpdateKeyDescription", accepting: .keyOnly) { record throws(KMSError) in
+        _ = try await self.change(request.keyID, caller: caller, action: "UpdateKeyDescription", accepting: .keyOnly) {
+            record throws(KMSError) in
             try Self.refuseIfAWSManaged(record, "UpdateKeyDescription")
             try record.state.checkModifiable(keyARN: record.arn)
             record.description = request.description_p
@@ -114,25 +140,31 @@ extension KMSService {
     }
 
     func enableKey(_ request: KMSEnableKeyRequest, caller: Caller) async throws(KMSError) -> KMSEnableKeyResponse {
-        _ = try await self.change(request.keyID, caller: caller, action: "EnableKey", accepting: .keyOnly) { record throws(KMSError) in
+        _ = try await self.change(request.keyID, caller: caller, action: "EnableKey", accepting: .keyOnly) {
+            record throws(KMSError) in
             record.state = try record.state.enabling(keyARN: record.arn)
         }
         return KMSEnableKeyResponse()
     }
 
     func disableKey(_ request: KMSDisableKeyRequest, caller: Caller) async throws(KMSError) -> KMSDisableKeyResponse {
-        _ = try await self.change(request.keyID, caller: caller, action: "DisableKey", accepting: .keyOnly) { record throws(KMSError) in
+        _ = try await self.change(request.keyID, caller: caller, action: "DisableKey", accepting: .keyOnly) {
+            record throws(KMSError) in
             try Self.refuseIfAWSManaged(record, "DisableKey")
             record.state = try record.state.disabling(keyARN: record.arn)
         }
         return KMSDisableKeyResponse()
     }
 
-    func scheduleKeyDeletion(_ request: KMSScheduleKeyDeletionRequest, caller: Caller) async throws(KMSError) -> KMSScheduleKeyDeletionResponse {
+    func scheduleKeyDeletion(_ request: KMSScheduleKeyDeletionRequest, caller: Caller) async throws(KMSError)
+        -> KMSScheduleKeyDeletionResponse
+    {
         let days = request.hasPendingWindowInDays ? Int(request.pendingWindowInDays) : 30
         try Limits.check(value: days, in: 7...30, field: "pendingWindowInDays")
         let now = self.now()
-        let updated = try await self.change(request.keyID, caller: caller, action: "ScheduleKeyDeletion", accepting: .keyOnly) { record throws(KMSError) in
+        let updated = try await self.change(
+            request.keyID, caller: caller, action: "ScheduleKeyDeletion", accepting: .keyOnly
+        ) { record throws(KMSError) in
             try Self.refuseIfAWSManaged(record, "ScheduleKeyDeletion")
             record.state = try record.state.schedulingDeletion(keyARN: record.arn)
             record.deletionDate = KeySchedule.deletionDate(scheduledAt: now, windowDays: days)
@@ -146,8 +178,12 @@ extension KMSService {
         return response
     }
 
-    func cancelKeyDeletion(_ request: KMSCancelKeyDeletionRequest, caller: Caller) async throws(KMSError) -> KMSCancelKeyDeletionResponse {
-        let updated = try await self.change(request.keyID, caller: caller, action: "CancelKeyDeletion", accepting: .keyOnly) { record throws(KMSError) in
+    func cancelKeyDeletion(_ request: KMSCancelKeyDeletionRequest, caller: Caller) async throws(KMSError)
+        -> KMSCancelKeyDeletionResponse
+    {
+        let updated = try await self.change(
+            request.keyID, caller: caller, action: "CancelKeyDeletion", accepting: .keyOnly
+        ) { record throws(KMSError) in
             record.state = try record.state.cancellingDeletion(keyARN: record.arn)
             record.deletionDate = nil
             record.pendingWindowInDays = nil

@@ -6,7 +6,9 @@ extension KMSService {
     /// The only key policy name AWS KMS has.
     static let policyName = "default"
 
-    func getKeyPolicy(_ request: KMSGetKeyPolicyRequest, caller: Caller) async throws(KMSError) -> KMSGetKeyPolicyResponse {
+    func getKeyPolicy(_ request: KMSGetKeyPolicyRequest, caller: Caller) async throws(KMSError)
+        -> KMSGetKeyPolicyResponse
+    {
         try Self.checkPolicyName(request.hasPolicyName ? request.policyName : nil)
         let key = try await self.resolve(request.keyID, for: caller, accepting: .keyOnly)
         try self.gate.authorize(caller, action: "GetKeyPolicy", key: key)
@@ -16,12 +18,16 @@ extension KMSService {
         return response
     }
 
-    func putKeyPolicy(_ request: KMSPutKeyPolicyRequest, caller: Caller) async throws(KMSError) -> KMSPutKeyPolicyResponse {
+    func putKeyPolicy(_ request: KMSPutKeyPolicyRequest, caller: Caller) async throws(KMSError)
+        -> KMSPutKeyPolicyResponse
+    {
         try Self.checkPolicyName(request.hasPolicyName ? request.policyName : nil)
         let document = try PolicyDocument.parse(request.policy, kind: .resource)
         let bypass = request.hasBypassPolicyLockoutSafetyCheck && request.bypassPolicyLockoutSafetyCheck
         let conditions = ["kms:BypassPolicyLockoutSafetyCheck": [bypass ? "true" : "false"]]
-        _ = try await self.change(request.keyID, caller: caller, action: "PutKeyPolicy", accepting: .keyOnly, conditions: conditions) { record throws(KMSError) in
+        _ = try await self.change(
+            request.keyID, caller: caller, action: "PutKeyPolicy", accepting: .keyOnly, conditions: conditions
+        ) { record throws(KMSError) in
             // AWS's key state table allows PutKeyPolicy in every state, pending deletion included
             // (the policy is what decides who may cancel the deletion).
             try Self.refuseIfAWSManaged(record, "PutKeyPolicy")
@@ -33,7 +39,9 @@ extension KMSService {
         return KMSPutKeyPolicyResponse()
     }
 
-    func listKeyPolicies(_ request: KMSListKeyPoliciesRequest, caller: Caller) async throws(KMSError) -> KMSListKeyPoliciesResponse {
+    func listKeyPolicies(_ request: KMSListKeyPoliciesRequest, caller: Caller) async throws(KMSError)
+        -> KMSListKeyPoliciesResponse
+    {
         _ = try Validation.limit(request.hasLimit ? request.limit : nil, range: 1...1000, default: 100)
         let key = try await self.resolve(request.keyID, for: caller, accepting: .keyOnly)
         try self.gate.authorize(caller, action: "ListKeyPolicies", key: key)
@@ -48,21 +56,25 @@ extension KMSService {
         // With the request's real condition keys (source address, transport, time), so a policy
         // whose only administrator statement is conditioned on them is judged as it will be.
         let context = caller.requestContext(
-            action: "PutKeyPolicy", key: nil, encryptionContext: nil, conditions: [:], policiesHaveConditions: true, now: self.now()
+            action: "PutKeyPolicy", key: nil, encryptionContext: nil, conditions: [:], policiesHaveConditions: true,
+            now: self.now()
         )
         let administrable = KeyAccess.keepsPolicyAdministrable(
             policy, context: context, principalAccount: caller.account, keyAccount: keyAccount,
             keyARN: keyARN, identityPolicies: caller.identityPolicies
         )
         guard administrable else {
-            throw KMSError(.malformedPolicyDocument, "The new key policy will not allow you to update the key policy in the future.")
+            throw KMSError(
+                .malformedPolicyDocument,
+                "The new key policy will not allow you to update the key policy in the future.")
         }
     }
 
     static func checkPolicyName(_ name: String?) throws(KMSError) {
         guard let name else { return }
         guard name == policyName else {
-            throw KMSError(.notFound, "No such policy exists: '\(name.prefix(128))'; the only key policy name is 'default'.")
+            throw KMSError(
+                .notFound, "No such policy exists: '\(name.prefix(128))'; the only key policy name is 'default'.")
         }
     }
 }

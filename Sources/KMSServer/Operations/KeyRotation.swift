@@ -11,25 +11,34 @@ extension KMSService {
     static let rotationPeriods = 90...2560
     static let maximumOnDemandRotations = 25
 
-    func enableKeyRotation(_ request: KMSEnableKeyRotationRequest, caller: Caller) async throws(KMSError) -> KMSEnableKeyRotationResponse {
+    func enableKeyRotation(_ request: KMSEnableKeyRotationRequest, caller: Caller) async throws(KMSError)
+        -> KMSEnableKeyRotationResponse
+    {
         let period = request.hasRotationPeriodInDays ? Int(request.rotationPeriodInDays) : 365
         guard Self.rotationPeriods.contains(period) else {
-            throw .validation("1 validation error detected: Value '\(period)' at 'rotationPeriodInDays' failed to satisfy constraint: Member must have value between 90 and 2560")
+            throw .validation(
+                "1 validation error detected: Value '\(period)' at 'rotationPeriodInDays' failed to satisfy constraint: Member must have value between 90 and 2560"
+            )
         }
         let now = self.now()
         let lastRotation = try await self.lastRotationDate(request.keyID, caller: caller)
-        _ = try await self.change(request.keyID, caller: caller, action: "EnableKeyRotation", accepting: .keyOnly) { record throws(KMSError) in
+        _ = try await self.change(request.keyID, caller: caller, action: "EnableKeyRotation", accepting: .keyOnly) {
+            record throws(KMSError) in
             try Self.checkRotatable(record, "EnableKeyRotation")
             try record.state.checkUsable(keyARN: record.arn)
             // A new period counts from the last rotation (or creation), but never lies in the past.
-            record.nextRotationDate = KeySchedule.nextRotation(enabling: record, periodInDays: period, lastRotation: lastRotation, at: now)
+            record.nextRotationDate = KeySchedule.nextRotation(
+                enabling: record, periodInDays: period, lastRotation: lastRotation, at: now)
             record.rotationPeriodInDays = period
         }
         return KMSEnableKeyRotationResponse()
     }
 
-    func disableKeyRotation(_ request: KMSDisableKeyRotationRequest, caller: Caller) async throws(KMSError) -> KMSDisableKeyRotationResponse {
-        _ = try await self.change(request.keyID, caller: caller, action: "DisableKeyRotation", accepting: .keyOnly) { record throws(KMSError) in
+    func disableKeyRotation(_ request: KMSDisableKeyRotationRequest, caller: Caller) async throws(KMSError)
+        -> KMSDisableKeyRotationResponse
+    {
+        _ = try await self.change(request.keyID, caller: caller, action: "DisableKeyRotation", accepting: .keyOnly) {
+            record throws(KMSError) in
             try Self.checkRotatable(record, "DisableKeyRotation")
             try record.state.checkUsable(keyARN: record.arn)
             record.rotationPeriodInDays = nil
@@ -38,31 +47,42 @@ extension KMSService {
         return KMSDisableKeyRotationResponse()
     }
 
-    func getKeyRotationStatus(_ request: KMSGetKeyRotationStatusRequest, caller: Caller) async throws(KMSError) -> KMSGetKeyRotationStatusResponse {
+    func getKeyRotationStatus(_ request: KMSGetKeyRotationStatusRequest, caller: Caller) async throws(KMSError)
+        -> KMSGetKeyRotationStatusResponse
+    {
         let key = try await self.resolve(request.keyID, for: caller, accepting: .keyOnly)
         try self.gate.authorize(caller, action: "GetKeyRotationStatus", key: key)
         let record = key.record
         guard record.canRotate else {
-            throw KMSError(.unsupportedOperation, "\(record.arn) does not support rotation: only symmetric encryption keys of origin AWS_KMS rotate.")
+            throw KMSError(
+                .unsupportedOperation,
+                "\(record.arn) does not support rotation: only symmetric encryption keys of origin AWS_KMS rotate.")
         }
         var response = KMSGetKeyRotationStatusResponse()
         response.keyID = record.arn
         // AWS: "While a KMS key is pending deletion, its key rotation status is false"; the
         // schedule is kept, and returns if the deletion is cancelled.
         response.keyRotationEnabled = record.rotationPeriodInDays != nil && record.state != .pendingDeletion
-        if response.keyRotationEnabled, let period = record.rotationPeriodInDays { response.rotationPeriodInDays = Int32(period) }
-        if response.keyRotationEnabled, let next = record.nextRotationDate { response.nextRotationDate = Google_Protobuf_Timestamp(date: next) }
+        if response.keyRotationEnabled, let period = record.rotationPeriodInDays {
+            response.rotationPeriodInDays = Int32(period)
+        }
+        if response.keyRotationEnabled, let next = record.nextRotationDate {
+            response.nextRotationDate = Google_Protobuf_Timestamp(date: next)
+        }
         return response
     }
 
-    func rotateKeyOnDemand(_ request: KMSRotateKeyOnDemandRequest, caller: Caller) async throws(KMSError) -> KMSRotateKeyOnDemandResponse {
+    func rotateKeyOnDemand(_ request: KMSRotateKeyOnDemandRequest, caller: Caller) async throws(KMSError)
+        -> KMSRotateKeyOnDemandResponse
+    {
         let key = try await self.resolve(request.keyID, for: caller, accepting: .keyOnly)
         try self.gate.authorize(caller, action: "RotateKeyOnDemand", key: key)
         try Self.checkRotatable(key.record, "RotateKeyOnDemand")
         try key.record.state.checkUsable(keyARN: key.record.arn)
         let count = try await self.store { try await self.rotations.onDemandRotationCount(keyID: key.record.keyID) }
         guard count < Self.maximumOnDemandRotations else {
-            throw KMSError(.limitExceeded, "\(key.record.arn) has been rotated on demand \(count) times, the most allowed.")
+            throw KMSError(
+                .limitExceeded, "\(key.record.arn) has been rotated on demand \(count) times, the most allowed.")
         }
         guard try await self.rotate(key.record, kind: .onDemand, caller: caller) != nil else {
             throw KMSError(.conflict, "\(key.record.arn) is being changed or rotated by another request; retry.")
@@ -72,19 +92,27 @@ extension KMSService {
         return response
     }
 
-    func listKeyRotations(_ request: KMSListKeyRotationsRequest, caller: Caller) async throws(KMSError) -> KMSListKeyRotationsResponse {
+    func listKeyRotations(_ request: KMSListKeyRotationsRequest, caller: Caller) async throws(KMSError)
+        -> KMSListKeyRotationsResponse
+    {
         let limit = try Validation.limit(request.hasLimit ? request.limit : nil, range: 1...1000, default: 100)
         var offset = 0
         if request.hasMarker {
-            guard let value = Int(request.marker), value >= 0 else { throw KMSError(.invalidMarker, "The marker is not one this operation returned.") }
+            guard let value = Int(request.marker), value >= 0 else {
+                throw KMSError(.invalidMarker, "The marker is not one this operation returned.")
+            }
             offset = value
         }
         let key = try await self.resolve(request.keyID, for: caller, accepting: .keyOnly)
         try self.gate.authorize(caller, action: "ListKeyRotations", key: key)
         guard key.record.canRotate else {
-            throw KMSError(.unsupportedOperation, "\(key.record.arn) does not support rotation: only symmetric encryption keys of origin AWS_KMS rotate.")
+            throw KMSError(
+                .unsupportedOperation,
+                "\(key.record.arn) does not support rotation: only symmetric encryption keys of origin AWS_KMS rotate.")
         }
-        let page = try await self.store { [offset] in try await self.rotations.rotations(keyID: key.record.keyID, offset: offset, limit: limit + 1) }
+        let page = try await self.store { [offset] in
+            try await self.rotations.rotations(keyID: key.record.keyID, offset: offset, limit: limit + 1)
+        }
         var response = KMSListKeyRotationsResponse()
         response.rotations = page.prefix(limit).map { rotation in
             var entry = KMSRotationsListEntry()
@@ -102,7 +130,9 @@ extension KMSService {
     /// Generates new material and makes it current. Nil when the key changed meanwhile.
     /// `caller`: who asked (RotateKeyOnDemand), whose record commits with the rotation; nil for
     /// the scheduler's.
-    func rotate(_ record: KeyRecord, kind: RotationRecord.Kind, caller: Caller? = nil) async throws(KMSError) -> KeyRecord? {
+    func rotate(_ record: KeyRecord, kind: RotationRecord.Kind, caller: Caller? = nil) async throws(KMSError)
+        -> KeyRecord?
+    {
         let material = try await self.generateMaterial(keyID: record.keyID, keyARN: record.arn)
         let now = self.now()
         // An automatic rotation schedules the next; an on-demand one leaves the schedule alone.
@@ -112,13 +142,17 @@ extension KMSService {
         }
         let audit = caller.flatMap(self.changeRecord)
         let rotated = try await self.store { [next] in
-            try await self.rotations.rotate(record, to: material, kind: kind, at: now, nextRotationDate: next, audit: audit)
+            try await self.rotations.rotate(
+                record, to: material, kind: kind, at: now, nextRotationDate: next, audit: audit)
         }
         if let rotated {
             self.cache.invalidateKey(rotated.keyID)
-            self.logger.notice("rotated key", metadata: [
-                "key_arn": "\(rotated.arn)", "type": "\(kind.rawValue)", "material": "\(Hex.encode(material.materialID))",
-            ])
+            self.logger.notice(
+                "rotated key",
+                metadata: [
+                    "key_arn": "\(rotated.arn)", "type": "\(kind.rawValue)",
+                    "material": "\(Hex.encode(material.materialID))",
+                ])
         }
         return rotated
     }
@@ -130,7 +164,7 @@ extension KMSService {
         var rotated = 0
         for keyID in due {
             guard let (record, _) = try await self.store({ try await self.keys.fetch(keyID: keyID) }),
-                  KeySchedule.isRotationDue(record, at: self.now())
+                KeySchedule.isRotationDue(record, at: self.now())
             else { continue }
             if try await self.rotate(record, kind: .automatic) != nil { rotated += 1 }
         }
@@ -139,19 +173,27 @@ extension KMSService {
 
     static func checkRotatable(_ record: KeyRecord, _ operation: String) throws(KMSError) {
         guard record.canRotate else {
-            throw KMSError(.unsupportedOperation, "\(operation) is not supported for \(record.arn): only symmetric encryption keys of origin AWS_KMS rotate.")
+            throw KMSError(
+                .unsupportedOperation,
+                "\(operation) is not supported for \(record.arn): only symmetric encryption keys of origin AWS_KMS rotate."
+            )
         }
         if record.manager == .aws, operation != "RotateKeyOnDemand" {
-            throw KMSError(.unsupportedOperation, "\(record.arn) is an AWS managed key: it rotates every year and that cannot be changed.")
+            throw KMSError(
+                .unsupportedOperation,
+                "\(record.arn) is an AWS managed key: it rotates every year and that cannot be changed.")
         }
         if record.manager == .aws {
-            throw KMSError(.unsupportedOperation, "\(record.arn) is an AWS managed key, which cannot be rotated on demand.")
+            throw KMSError(
+                .unsupportedOperation, "\(record.arn) is an AWS managed key, which cannot be rotated on demand.")
         }
     }
 
     private func lastRotationDate(_ keyText: String, caller: Caller) async throws(KMSError) -> Date? {
         let key = try await self.resolve(keyText, for: caller, accepting: .keyOnly)
-        let rotations = try await self.store { try await self.rotations.rotations(keyID: key.record.keyID, offset: 0, limit: 10_000) }
+        let rotations = try await self.store {
+            try await self.rotations.rotations(keyID: key.record.keyID, offset: 0, limit: 10_000)
+        }
         return rotations.last?.date
     }
 }

@@ -7,9 +7,13 @@ extension KMSService {
     func sign(_ request: KMSSignRequest, caller: Caller) async throws(KMSError) -> KMSSignResponse {
         let algorithmName = request.signingAlgorithm.awsName
         let typeName = request.hasMessageType ? request.messageType.awsName : nil
-        let key = try await self.freshen(try await self.resolve(request.keyID, for: caller), grantTokens: request.grantTokens)
-        try self.gate.authorize(caller, action: "Sign", key: key, conditions: Self.signingConditions(algorithmName, typeName))
-        let (algorithm, type) = try Validation.signing(key.record, algorithm: algorithmName, messageType: typeName, message: request.message.count, now: self.now())
+        let key = try await self.freshen(
+            try await self.resolve(request.keyID, for: caller), grantTokens: request.grantTokens)
+        try self.gate.authorize(
+            caller, action: "Sign", key: key, conditions: Self.signingConditions(algorithmName, typeName))
+        let (algorithm, type) = try Validation.signing(
+            key.record, algorithm: algorithmName, messageType: typeName, message: request.message.count, now: self.now()
+        )
         try Validation.dryRun(request.dryRun)
         var call = WorkerSignRequest()
         call.key = WorkerKeyRef(key, material: try self.currentMaterial(of: key))
@@ -27,9 +31,13 @@ extension KMSService {
     func verify(_ request: KMSVerifyRequest, caller: Caller) async throws(KMSError) -> KMSVerifyResponse {
         let algorithmName = request.signingAlgorithm.awsName
         let typeName = request.hasMessageType ? request.messageType.awsName : nil
-        let key = try await self.freshen(try await self.resolve(request.keyID, for: caller), grantTokens: request.grantTokens)
-        try self.gate.authorize(caller, action: "Verify", key: key, conditions: Self.signingConditions(algorithmName, typeName))
-        let (algorithm, type) = try Validation.signing(key.record, algorithm: algorithmName, messageType: typeName, message: request.message.count, now: self.now())
+        let key = try await self.freshen(
+            try await self.resolve(request.keyID, for: caller), grantTokens: request.grantTokens)
+        try self.gate.authorize(
+            caller, action: "Verify", key: key, conditions: Self.signingConditions(algorithmName, typeName))
+        let (algorithm, type) = try Validation.signing(
+            key.record, algorithm: algorithmName, messageType: typeName, message: request.message.count, now: self.now()
+        )
         try Validation.dryRun(request.dryRun)
         var call = WorkerVerifyRequest()
         call.key = WorkerKeyRef(key, material: try self.currentMaterial(of: key))
@@ -40,7 +48,10 @@ extension KMSService {
         let valid = try await self.worker.call(WorkerMethod.verify, call).signatureValid
         self.lastUsage.record(keyID: key.record.keyID, operation: "Verify", requestID: caller.requestID)
         // AWS answers an invalid signature with an exception, not SignatureValid=false.
-        guard valid else { throw KMSError(.invalidSignature, "The signature does not verify with \(key.record.arn) and \(algorithm.rawValue).") }
+        guard valid else {
+            throw KMSError(
+                .invalidSignature, "The signature does not verify with \(key.record.arn) and \(algorithm.rawValue).")
+        }
         var response = KMSVerifyResponse()
         response.keyID = key.record.arn
         response.signatureValid = true
@@ -48,8 +59,11 @@ extension KMSService {
         return response
     }
 
-    func getPublicKey(_ request: KMSGetPublicKeyRequest, caller: Caller) async throws(KMSError) -> KMSGetPublicKeyResponse {
-        let key = try await self.freshen(try await self.resolve(request.keyID, for: caller), grantTokens: request.grantTokens)
+    func getPublicKey(_ request: KMSGetPublicKeyRequest, caller: Caller) async throws(KMSError)
+        -> KMSGetPublicKeyResponse
+    {
+        let key = try await self.freshen(
+            try await self.resolve(request.keyID, for: caller), grantTokens: request.grantTokens)
         try self.gate.authorize(caller, action: "GetPublicKey", key: key)
         let record = key.record
         guard record.spec.isAsymmetric else {

@@ -6,34 +6,52 @@ import KMSStore
 /// TagResource, UntagResource, ListResourceTags. Tags are cached with their key, so
 /// aws:ResourceTag/<key> conditions cost nothing per request.
 extension KMSService {
-    func tagResource(_ request: KMSTagResourceRequest, caller: Caller) async throws(KMSError) -> KMSTagResourceResponse {
+    func tagResource(_ request: KMSTagResourceRequest, caller: Caller) async throws(KMSError) -> KMSTagResourceResponse
+    {
         let tags = request.tags.map { (key: $0.tagKey, value: $0.tagValue) }
-        guard !tags.isEmpty else { throw .validation("1 validation error detected: Value at 'tags' failed to satisfy constraint: Member must not be empty") }
+        guard !tags.isEmpty else {
+            throw .validation(
+                "1 validation error detected: Value at 'tags' failed to satisfy constraint: Member must not be empty")
+        }
         try Tags.check(tags)
         let key = try await self.resolve(request.keyID, for: caller, accepting: .keyOnly)
         try self.gate.authorize(caller, action: "TagResource", key: key, conditions: Self.tagConditions(tags))
         try Self.checkTaggable(key.record)
         let audit = self.changeRecord(caller)
-        guard try await self.store({ try await self.rotations.putTagsWithinLimit(keyID: key.record.keyID, tags, audit: audit) }) else {
+        guard
+            try await self.store({
+                try await self.rotations.putTagsWithinLimit(keyID: key.record.keyID, tags, audit: audit)
+            })
+        else {
             throw KMSError(.limitExceeded, "A key can have at most \(Tags.maximumPerKey) tags.")
         }
         self.cache.invalidateKey(key.record.keyID)
         return KMSTagResourceResponse()
     }
 
-    func untagResource(_ request: KMSUntagResourceRequest, caller: Caller) async throws(KMSError) -> KMSUntagResourceResponse {
-        guard !request.tagKeys.isEmpty else { throw .validation("1 validation error detected: Value at 'tagKeys' failed to satisfy constraint: Member must not be empty") }
+    func untagResource(_ request: KMSUntagResourceRequest, caller: Caller) async throws(KMSError)
+        -> KMSUntagResourceResponse
+    {
+        guard !request.tagKeys.isEmpty else {
+            throw .validation(
+                "1 validation error detected: Value at 'tagKeys' failed to satisfy constraint: Member must not be empty"
+            )
+        }
         for tagKey in request.tagKeys { try Tags.checkKey(tagKey) }
         let key = try await self.resolve(request.keyID, for: caller, accepting: .keyOnly)
         try self.gate.authorize(caller, action: "UntagResource", key: key, conditions: ["aws:TagKeys": request.tagKeys])
         try Self.checkTaggable(key.record)
         let audit = self.changeRecord(caller)
-        try await self.store { try await self.rotations.removeTags(keyID: key.record.keyID, request.tagKeys, audit: audit) }
+        try await self.store {
+            try await self.rotations.removeTags(keyID: key.record.keyID, request.tagKeys, audit: audit)
+        }
         self.cache.invalidateKey(key.record.keyID)
         return KMSUntagResourceResponse()
     }
 
-    func listResourceTags(_ request: KMSListResourceTagsRequest, caller: Caller) async throws(KMSError) -> KMSListResourceTagsResponse {
+    func listResourceTags(_ request: KMSListResourceTagsRequest, caller: Caller) async throws(KMSError)
+        -> KMSListResourceTagsResponse
+    {
         let limit = try Validation.limit(request.hasLimit ? request.limit : nil, range: 1...50, default: 50)
         let key = try await self.resolve(request.keyID, for: caller, accepting: .keyOnly)
         try self.gate.authorize(caller, action: "ListResourceTags", key: key)

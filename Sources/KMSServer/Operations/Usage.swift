@@ -16,14 +16,18 @@ extension KMSService {
         let keyARN = request.keyArn.isEmpty ? nil : request.keyArn
         // This kmsd's counts not yet written are part of the answer.
         await self.usage.flush()
-        let totals = try await self.store { try await UsageStore(client: self.client, logger: self.logger).totals(account: account, keyARN: keyARN, from: from, to: to) }
+        let totals = try await self.store {
+            try await UsageStore(client: self.client, logger: self.logger).totals(
+                account: account, keyARN: keyARN, from: from, to: to)
+        }
         let billing = BillingStore(client: self.client, logger: self.logger)
         let keys = try await self.store { try await billing.keys(account: account, from: from) }
         let specs = Dictionary(keys.map { ($0.arn, $0.spec) }, uniquingKeysWith: { first, _ in first })
 
         var response = AdminGetUsageResponse()
         var perKey: [String: Int64] = [:]
-        for (key, count) in totals.sorted(by: { ($0.key.keyARN, $0.key.operation) < ($1.key.keyARN, $1.key.operation) }) {
+        for (key, count) in totals.sorted(by: { ($0.key.keyARN, $0.key.operation) < ($1.key.keyARN, $1.key.operation) })
+        {
             var line = AdminUsageLine()
             line.keyArn = key.keyARN
             line.operation = key.operation
@@ -40,15 +44,18 @@ extension KMSService {
             charge.keyManager = key.manager.rawValue
             charge.deleted = key.deleted
             charge.hours = Pricing.keyHours(created: key.creationDate, deleted: key.billedUntil, from: from, to: to)
-            charge.rotatedMaterialHours = Pricing.rotationHours(key.rotationDates, billedUntil: key.billedUntil, from: from, to: to)
-            charge.cost = key.manager == .customer ? Pricing.keyCost(hours: charge.hours + charge.rotatedMaterialHours) : 0
+            charge.rotatedMaterialHours = Pricing.rotationHours(
+                key.rotationDates, billedUntil: key.billedUntil, from: from, to: to)
+            charge.cost =
+                key.manager == .customer ? Pricing.keyCost(hours: charge.hours + charge.rotatedMaterialHours) : 0
             response.keyCost += charge.cost
             response.keys.append(charge)
         }
         if request.cacheSeconds > 0 {
             let seconds = Int(request.cacheSeconds)
             let estimate = try await self.store {
-                try await billing.cacheEstimate(account: account, keyARN: keyARN, from: from, to: to, cacheSeconds: seconds)
+                try await billing.cacheEstimate(
+                    account: account, keyARN: keyARN, from: from, to: to, cacheSeconds: seconds)
             }
             for line in estimate {
                 var entry = AdminCacheEstimate()
