@@ -7,8 +7,11 @@ import KMSDomain
 /// the previous record's hash, so an edited, deleted, inserted or reordered record breaks the
 /// chain at that point.
 public enum AuditChain {
+    /// The hash the first record of every chain links to: 32 zero bytes.
     public static let genesis = AuditRecord.genesis
 
+    /// The record's SHA-256 over its sequence, every field of `entry` and `previous`, in a fixed,
+    /// versioned encoding; changing the encoding breaks every chain already written.
     public static func hash(sequence: Int64, entry: AuditEntry, previous: [UInt8]) -> [UInt8] {
         // One buffer, sized once: this runs for every request under load.
         var bytes: [UInt8] = []

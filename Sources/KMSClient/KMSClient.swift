@@ -11,6 +11,7 @@ import NIOSSL
 ///     let kms = try KMSClient(endpoint: "127.0.0.1:7400")
 ///     let blob = try await kms.call(KMSMethod.encrypt, .with { $0.keyID = "alias/app"; $0.plaintext = data })
 public final class KMSClient: Sendable {
+    /// How many connections, how long to wait and how to retry; the defaults suit a local kmsd.
     public struct Configuration: Sendable {
         /// Connections to open (lazily); each carries many requests at once.
         public var connections = 2
@@ -23,7 +24,9 @@ public final class KMSClient: Sendable {
         /// min(maxBackoff, baseBackoff * 2^(n-1)) (`RPCBackoff`). Reconnects back off even with
         /// `maxAttempts` 1, so callers looping over a down kmsd do not hammer it.
         public var baseBackoff: Duration = .milliseconds(50)
+        /// The ceiling on any one backoff delay, before jitter.
         public var maxBackoff: Duration = .seconds(2)
+        /// The largest frame sent or accepted, in bytes; must not be below what kmsd answers with.
         public var maxFrameLength = 64 * 1024
         /// The access key each connection authenticates with. Nil: a client certificate
         /// (mutual TLS), or a server in insecure development mode.
@@ -31,16 +34,20 @@ public final class KMSClient: Sendable {
         /// TLS to kmsd; nil for plain TCP.
         public var tls: TLS?
 
+        /// The defaults: 2 connections, 10 s per attempt, 3 attempts, no credentials, plain TCP.
         public init() {}
     }
 
+    /// TLS to kmsd: the CAs to trust and, for mutual TLS, a client certificate and its key (both or neither).
     public struct TLS: Sendable {
         /// PEM bundle of the CAs to trust (AWS_CA_BUNDLE); nil: the system's.
         public var caBundlePath: String?
         /// Client certificate and key (PEM) for mutual TLS.
         public var certificatePath: String?
+        /// The client certificate's private key (PEM); used only with `certificatePath`.
         public var privateKeyPath: String?
 
+        /// TLS settings from PEM file paths; the files are read when the client is made.
         public init(caBundlePath: String? = nil, certificatePath: String? = nil, privateKeyPath: String? = nil) {
             self.caBundlePath = caBundlePath
             self.certificatePath = certificatePath
@@ -65,6 +72,7 @@ public final class KMSClient: Sendable {
     /// because the first attempt may have taken effect (a second key would be created).
     static let notIdempotent: Set<String> = ["CreateKey", "CreateGrant", "RotateKeyOnDemand", "ImportKeyMaterial"]
 
+    /// "host:port" as given to `init`; error messages name it.
     public let endpoint: String
     private let configuration: Configuration
     private let pool: RPCConnectionPool
@@ -174,6 +182,7 @@ public final class KMSClient: Sendable {
         }
     }
 
+    /// Closes every connection and cancels those being opened; calls still waiting fail.
     public func close() async {
         await self.pool.close()
     }

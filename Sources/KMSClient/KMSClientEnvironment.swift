@@ -5,12 +5,19 @@ import Foundation
 /// AWS_SECRET_ACCESS_KEY, AWS_SHARED_CREDENTIALS_FILE, AWS_CA_BUNDLE, KMS_CLIENT_CERTIFICATE /
 /// KMS_CLIENT_KEY), then defaults.
 public struct KMSClientEnvironment: Sendable {
+    /// "host:port", "tls://host:port" or "tcp://host:port"; nil: KMS_ENDPOINT, else `defaultEndpoint`.
     public var endpoint: String?
+    /// The shared credentials file's profile; given, it wins over AWS_ACCESS_KEY_ID. Nil: the environment's
+    /// keys, else AWS_PROFILE's profile, else "default".
     public var profile: String?
+    /// PEM bundle of the CAs to trust over TLS; nil: AWS_CA_BUNDLE, else the system's.
     public var caBundle: String?
+    /// Client certificate (PEM path) for mutual TLS; nil: KMS_CLIENT_CERTIFICATE. Needs a tls:// endpoint.
     public var clientCertificate: String?
+    /// The client certificate's key (PEM path); nil: KMS_CLIENT_KEY. Given with the certificate or not at all.
     public var clientKey: String?
 
+    /// Flag values; nil leaves each to the environment or its default.
     public init(
         endpoint: String? = nil, profile: String? = nil, caBundle: String? = nil, clientCertificate: String? = nil,
         clientKey: String? = nil

@@ -5,9 +5,12 @@ import KMSRPC
 /// AWS_SECRET_ACCESS_KEY, else the profile (AWS_PROFILE, else "default") of the shared
 /// credentials file (AWS_SHARED_CREDENTIALS_FILE, else ~/.aws/credentials).
 public struct KMSCredentials: Sendable, Hashable {
+    /// The access key's id, sent in the clear to name the key.
     public let accessKeyID: String
+    /// The secret; never sent, only used to prove possession in answer to the server's challenge.
     public let secretAccessKey: String
 
+    /// An access key given directly rather than found.
     public init(accessKeyID: String, secretAccessKey: String) {
         self.accessKeyID = accessKeyID
         self.secretAccessKey = secretAccessKey
