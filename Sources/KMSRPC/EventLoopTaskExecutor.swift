@@ -5,12 +5,15 @@ import NIOCore
 /// a futex wake and a context switch: the largest cost in profiles of the two-hop path).
 /// Handlers must therefore never block: CPU-heavy work belongs on a bounded pool of its own.
 public final class EventLoopTaskExecutor: TaskExecutor, @unchecked Sendable {
+    /// The loop every job enqueued here runs on.
     public let eventLoop: any EventLoop
 
+    /// An executor for tasks that should run on `eventLoop`'s thread.
     public init(_ eventLoop: any EventLoop) {
         self.eventLoop = eventLoop
     }
 
+    /// Runs the job on the event loop, after whatever the loop is doing now.
     public func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)
         self.eventLoop.execute {

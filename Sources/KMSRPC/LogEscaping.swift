@@ -14,6 +14,7 @@ extension Logger.MetadataValue {
 /// would start a line of the client's choosing; a terminal escape or a bidirectional override
 /// would rewrite what an operator sees; a megabyte of method name would bury everything else.
 public enum LogEscaping {
+    /// Characters kept by default: enough for any legitimate id, name or message.
     public static let defaultLimit = 256
 
     /// At most `limit` characters of `text`; control characters, Unicode format characters (the

@@ -3,6 +3,7 @@ import NIOSSL
 
 /// Who a connection authenticated as.
 public struct RPCIdentity: Sendable, Hashable {
+    /// How the caller proved who it is; policies and the audit log see it.
     public enum Method: String, Sendable, Hashable {
         /// Answered the challenge with an access key.
         case accessKey
@@ -14,13 +15,16 @@ public struct RPCIdentity: Sendable, Hashable {
         case signature
     }
 
+    /// The ARN of the principal every authorization decision on this connection or request is made for.
     public let principalARN: String
     /// The access key that answered the challenge or signed the request (`.accessKey`, `.signature`).
     public let accessKeyID: String?
+    /// How the principal was established.
     public let method: Method
     /// The region the caller acts in, when the authentication names one (a SigV4 scope).
     public let region: String?
 
+    /// An identity as the verifier decided it.
     public init(principalARN: String, accessKeyID: String? = nil, method: Method, region: String? = nil) {
         self.principalARN = principalARN
         self.accessKeyID = accessKeyID
@@ -31,10 +35,14 @@ public struct RPCIdentity: Sendable, Hashable {
 
 /// One client's answer to its connection's challenge, as the server's verifier sees it.
 public struct RPCAuthenticationAttempt: Sendable {
+    /// The connection the answer came on: peer address, TLS or not.
     public let connection: RPCConnectionInfo
+    /// The random nonce of this connection's challenge, which `proof` must cover.
     public let nonce: [UInt8]
     /// Empty when the client answered without credentials.
     public let accessKeyID: String
+    /// The HMAC of the nonce and access key id under the secret (`RPCAccessKeyProof`); compare it in
+    /// constant time. Empty when the client answered without credentials.
     public let proof: [UInt8]
     /// The principal the TLS client certificate maps to, if any.
     public let certificatePrincipal: String?
@@ -46,6 +54,7 @@ public struct RPCServerAuthentication: Sendable {
     /// closes (an `RPCError`, or anything the handler table's `mapError` knows).
     public typealias Verify = @Sendable (RPCAuthenticationAttempt) async throws -> RPCIdentity
 
+    /// Called once per connection, before any request on it is served.
     public var verify: Verify
     /// Maps a verified TLS client certificate to a principal ARN (mutual TLS), or nil.
     public var certificatePrincipal: (@Sendable (NIOSSLCertificate) -> String?)?
@@ -54,6 +63,7 @@ public struct RPCServerAuthentication: Sendable {
     /// A connection that has not authenticated by then is closed.
     public var timeout: TimeAmount
 
+    /// Authentication that accepts only what `verify` accepts; anonymous answers are refused unless allowed.
     public init(
         anonymousAllowed: Bool = false,
         timeout: TimeAmount = .seconds(10),
@@ -73,7 +83,9 @@ public typealias RPCClientHandshake = @Sendable (RPCChallenge) throws -> RPCAuth
 extension RPCError {
     /// AWS's codes for a request without, or with unusable, credentials.
     public static let missingAuthenticationTokenCode = "MissingAuthenticationTokenException"
+    /// The access key is unknown or no longer active.
     public static let unrecognizedClientCode = "UnrecognizedClientException"
+    /// The proof or signature does not match the access key's secret.
     public static let invalidSignatureCode = "InvalidSignatureException"
     /// The server could not check credentials in time (AWS's code for a slow dependency).
     public static let dependencyTimeoutCode = "DependencyTimeoutException"

@@ -8,6 +8,7 @@ public struct RPCBackoff: Sendable, Hashable {
     /// The largest ceiling, however many failures.
     public var cap: Duration
 
+    /// A `cap` below `base` is raised to `base`.
     public init(base: Duration = .milliseconds(50), cap: Duration = .seconds(2)) {
         self.base = base
         self.cap = max(base, cap)
@@ -48,6 +49,7 @@ public struct RPCBackoff: Sendable, Hashable {
 /// pool only sleeps and connects. One schedule per endpoint, not per connection: when one
 /// connection is refused, so would another be.
 public struct RPCReconnectSchedule: Sendable {
+    /// How far apart failed rounds push the next attempt.
     public let backoff: RPCBackoff
     /// Failed rounds since the last success.
     public private(set) var failures = 0
@@ -56,6 +58,7 @@ public struct RPCReconnectSchedule: Sendable {
     /// When the last failure was counted: attempts started before it were of the same round.
     private var lastFailure: ContinuousClock.Instant?
 
+    /// A schedule with no failures: the first attempt starts at once.
     public init(backoff: RPCBackoff) {
         self.backoff = backoff
     }

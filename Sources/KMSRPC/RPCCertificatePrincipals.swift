@@ -8,8 +8,10 @@ import NIOSSL
 /// so `spiffe://c/ns/payments/sa/admin` can map elsewhere than `spiffe://c/ns/payments/*`), and
 /// two patterns of one length matching different SANs are ordered by their text.
 public struct RPCCertificatePrincipals: Sendable {
+    /// URI or `prefix*` pattern → principal ARN.
     public let mapping: [String: String]
 
+    /// Patterns and their principals; the order of `mapping` never matters (see above).
     public init(_ mapping: [String: String]) {
         self.mapping = mapping
     }

@@ -6,7 +6,9 @@ import SwiftProtobuf
 /// One client connection of a framed RPC link, safe to share between tasks: calls from any
 /// number of tasks are pipelined over it and answered in whatever order the server finishes.
 public final class RPCClientConnection: Sendable {
+    /// The NIO channel underneath; closing it fails every call still waiting.
     public let channel: any Channel
+    /// The limits this connection was opened with (frame size, default call timeout).
     public let configuration: RPCConfiguration
     /// The principal the server says this connection acts as (authenticated links only).
     public let principalARN: String?
@@ -95,6 +97,7 @@ public final class RPCClientConnection: Sendable {
         return RPCClientConnection(channel: channel, configuration: configuration, principalARN: principal)
     }
 
+    /// False once the connection has closed; a pool replaces it on next use.
     public var isActive: Bool { self.channel.isActive }
 
     /// Sends one request and waits for its answer. Throws the server's `RPCError`, or a local
@@ -132,6 +135,7 @@ public final class RPCClientConnection: Sendable {
         }
     }
 
+    /// Closes the connection; calls still waiting fail with `ConnectionClosedException`.
     public func close() async {
         try? await self.channel.close()
     }

@@ -2,11 +2,16 @@ import NIOCore
 
 /// A request handed to the client pipeline by `RPCClientConnection`.
 public struct RPCOutboundCall: Sendable {
+    /// The rpc's name on the wire.
     public let method: String
+    /// The serialized request message.
     public let payload: [UInt8]
+    /// How long to wait for the answer before failing with `RequestTimeoutException`.
     public let timeout: TimeAmount
+    /// Succeeded with the serialized answer or failed with an `RPCError`; completed on the channel's loop.
     public let promise: EventLoopPromise<[UInt8]>
 
+    /// A call as `RPCClientConnection` writes it to the pipeline.
     public init(method: String, payload: [UInt8], timeout: TimeAmount, promise: EventLoopPromise<[UInt8]>) {
         self.method = method
         self.payload = payload
@@ -19,8 +24,11 @@ public struct RPCOutboundCall: Sendable {
 /// order), fails a call whose answer does not come within its timeout, and fails every call
 /// still waiting when the connection goes away.
 public final class RPCClientHandler: ChannelDuplexHandler {
+    /// Answers and connection-level errors, from the frame decoder.
     public typealias InboundIn = RPCEnvelope
+    /// Calls written by `RPCClientConnection`.
     public typealias OutboundIn = RPCOutboundCall
+    /// Requests, to the frame encoder.
     public typealias OutboundOut = RPCEnvelope
 
     private struct Pending {
@@ -36,12 +44,16 @@ public final class RPCClientHandler: ChannelDuplexHandler {
     /// Set once the connection is unusable; later calls fail at once with it.
     private var terminalError: RPCError?
 
+    /// `maxFrameLength` must match the framing's: a request too large for it fails here, unsent.
     public init(maxFrameLength: Int) {
         self.maxFrameLength = maxFrameLength
     }
 
+    /// Calls sent and not yet answered, failed or timed out; read it on the channel's event loop.
     public var inFlightCount: Int { self.pending.count }
 
+    /// Sends the call under a fresh id and starts its timeout; fails it at once when the connection is
+    /// already unusable or the request exceeds the frame limit.
     public func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         let call = Self.unwrapOutboundIn(data)
         if let error = self.terminalError {
@@ -77,6 +89,7 @@ public final class RPCClientHandler: ChannelDuplexHandler {
         self.flush.schedule(context)
     }
 
+    /// Completes the call the answer's id names; an answer to a call that timed out is dropped.
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let envelope = Self.unwrapInboundIn(data)
         if envelope.requestID == 0 {
@@ -99,6 +112,7 @@ public final class RPCClientHandler: ChannelDuplexHandler {
         }
     }
 
+    /// A framing error fails every waiting call with its `RPCError`; any error closes the connection.
     public func errorCaught(context: ChannelHandlerContext, error: any Error) {
         if let frameError = error as? RPCFrameError {
             self.failAll(frameError.rpcError)
@@ -106,6 +120,7 @@ public final class RPCClientHandler: ChannelDuplexHandler {
         context.close(promise: nil)
     }
 
+    /// Fails every waiting call with `ConnectionClosedException`: the request may or may not have run.
     public func channelInactive(context: ChannelHandlerContext) {
         self.failAll(.connectionClosed())
         context.fireChannelInactive()

@@ -16,8 +16,10 @@ public struct RPCConfiguration: Sendable {
     /// limit: a client with a short call timeout should not fail to connect to a busy server.
     public var handshakeTimeout: TimeAmount = .seconds(10)
 
+    /// The defaults: 64 KiB frames, 256 requests in flight per connection, 10 s timeouts.
     public init() {}
 
+    /// The defaults with another frame limit (the client's `Configuration.maxFrameLength`).
     public init(maxFrameLength: Int) {
         self.maxFrameLength = maxFrameLength
     }

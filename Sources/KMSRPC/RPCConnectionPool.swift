@@ -28,7 +28,9 @@ public final class RPCConnectionPool: Sendable {
         var generation = 0
     }
 
+    /// The one endpoint every connection goes to.
     public let address: SocketAddress
+    /// The limits each connection is opened with.
     public let configuration: RPCConfiguration
     private let group: any EventLoopGroup
     private let tls: NIOSSLContext?

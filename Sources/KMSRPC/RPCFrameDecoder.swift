@@ -8,6 +8,7 @@ import NIOCore
 /// with an error frame and close the connection: after either, the peer cannot be trusted to
 /// be in step.
 public struct RPCFrameDecoder: ByteToMessageDecoder {
+    /// One envelope per complete frame.
     public typealias InboundOut = RPCEnvelope
 
     private enum State {
@@ -18,10 +19,13 @@ public struct RPCFrameDecoder: ByteToMessageDecoder {
     private var state: State = .waitingForHeader
     private let maxFrameLength: Int
 
+    /// `maxFrameLength`: the largest frame body accepted, in bytes, the length prefix excluded.
     public init(maxFrameLength: Int) {
         self.maxFrameLength = maxFrameLength
     }
 
+    /// Emits the next envelope once its whole frame has arrived; throws `RPCFrameError` on a frame
+    /// that is too long, not an envelope, or uses id 0 where only errors and the challenge may.
     public mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
         let length: Int
         switch self.state {
@@ -58,6 +62,7 @@ public struct RPCFrameDecoder: ByteToMessageDecoder {
         return .continue
     }
 
+    /// Decodes the complete frames left at end of stream; a partial one is dropped.
     public mutating func decodeLast(
         context: ChannelHandlerContext,
         buffer: inout ByteBuffer,

@@ -3,8 +3,11 @@ import SwiftProtobuf
 
 /// What a handler knows about the request it serves.
 public struct RPCRequestContext: Sendable {
+    /// The rpc's name as the client sent it.
     public let method: String
+    /// The id the client chose, unique among its connection's requests in flight (not across connections).
     public let requestID: UInt64
+    /// The connection the request came on, with who authenticated on it.
     public let connection: RPCConnectionInfo
     /// The id the caller was given for this request by a front end that gives one (the AWS
     /// JSON endpoint's x-amzn-RequestId), so that logs and records use the same id.
@@ -36,6 +39,7 @@ public struct RPCConnectionInfo: Sendable {
     /// kmsd ↔ kms-cryptod link, whose peer is checked by its Unix uid instead).
     public internal(set) var identity: RPCIdentity?
 
+    /// `remoteAddress` is stored with an IPv4-mapped IPv6 address unmapped.
     public init(id: UInt64, remoteAddress: SocketAddress?, secureTransport: Bool = false, identity: RPCIdentity? = nil)
     {
         self.id = id
@@ -57,10 +61,12 @@ public struct RPCHandlerTable: Sendable {
     /// must become a generic internal error, so that no detail of a failure leaks to the peer.
     public let mapError: @Sendable (any Error) -> RPCError
 
+    /// An empty table; `mapError` decides what peers are told about failures.
     public init(mapError: @escaping @Sendable (any Error) -> RPCError = RPCHandlerTable.defaultErrorMapping) {
         self.mapError = mapError
     }
 
+    /// `KMSError` and `RPCError` go through as they are; anything else becomes `KMSInternalException`.
     public static let defaultErrorMapping: @Sendable (any Error) -> RPCError = { RPCError(answering: $0) }
 
     /// Registers a typed handler. The request is decoded before the handler runs; a payload
@@ -93,9 +99,11 @@ public struct RPCHandlerTable: Sendable {
         self.handlers[name] = { _, _ in throw error }
     }
 
+    /// The handler registered for `method`, or nil (answered with `UnknownOperationException`).
     public func handler(for method: String) -> RawHandler? {
         self.handlers[method]
     }
 
+    /// Every registered method name, sorted.
     public var methods: [String] { self.handlers.keys.sorted() }
 }

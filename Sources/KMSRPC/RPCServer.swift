@@ -10,6 +10,7 @@ public final class RPCServer: Sendable {
     /// A failed future closes the connection.
     public typealias Admission = @Sendable (any Channel) -> EventLoopFuture<Void>
 
+    /// The listening channel; closing it stops accepting.
     public let channel: any Channel
 
     private init(channel: any Channel) {
@@ -65,6 +66,7 @@ public final class RPCServer: Sendable {
         return RPCServer(channel: channel)
     }
 
+    /// The bound address, with the real port when bound to port 0.
     public var localAddress: SocketAddress? { self.channel.localAddress }
 
     /// Stops accepting; connections already open are closed by their peers or the event loop.

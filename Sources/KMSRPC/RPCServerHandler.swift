@@ -8,8 +8,11 @@ import NIOCore
 /// here as frames, not as tasks: under overload each connection's work stays bounded, and the
 /// backlog stays in the peer's socket, not in kmsd's memory.
 public final class RPCServerHandler: ChannelDuplexHandler {
+    /// Requests, from the frame decoder (or the authentication handler once it has let the peer in).
     public typealias InboundIn = RPCEnvelope
+    /// Envelopes passed through on their way out.
     public typealias OutboundIn = RPCEnvelope
+    /// Answers and error frames, to the frame encoder.
     public typealias OutboundOut = RPCEnvelope
 
     private let table: RPCHandlerTable
@@ -25,6 +28,7 @@ public final class RPCServerHandler: ChannelDuplexHandler {
     private let flush = CoalescedFlush()
     private var executor: EventLoopTaskExecutor?
 
+    /// A handler for one connection, serving `table` as `connection`'s peer.
     public init(table: RPCHandlerTable, configuration: RPCConfiguration, connection: RPCConnectionInfo, logger: Logger)
     {
         self.table = table
@@ -33,6 +37,7 @@ public final class RPCServerHandler: ChannelDuplexHandler {
         self.logger = logger
     }
 
+    /// Starts the request as a task, or queues it when the connection is at its in-flight limit.
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let envelope = Self.unwrapInboundIn(data)
         guard !self.closing else { return }
@@ -139,6 +144,7 @@ public final class RPCServerHandler: ChannelDuplexHandler {
         }
     }
 
+    /// A framing error is answered with an error frame before closing; any other error just closes.
     public func errorCaught(context: ChannelHandlerContext, error: any Error) {
         if let frameError = error as? RPCFrameError {
             self.fail(context: context, error: frameError.rpcError)
@@ -149,6 +155,7 @@ public final class RPCServerHandler: ChannelDuplexHandler {
         }
     }
 
+    /// Cancels every request still running or queued: nobody is left to read the answers.
     public func channelInactive(context: ChannelHandlerContext) {
         // Nobody is left to read the answers: stop the work.
         self.closing = true
@@ -158,6 +165,7 @@ public final class RPCServerHandler: ChannelDuplexHandler {
         context.fireChannelInactive()
     }
 
+    /// Holds the read back while the connection is at its in-flight limit (back-pressure to the peer).
     public func read(context: ChannelHandlerContext) {
         if self.inFlight.count >= self.configuration.maxInFlightPerConnection || !self.waiting.isEmpty {
             self.readPending = true
