@@ -70,12 +70,15 @@ extension CryptoWorker {
 public struct SigningKeyScope: Sendable {
     /// The regions served (kms-cryptod's `--regions`; kmsd's `--regions` must be among them).
     public var regions: Set<String>
+    /// The only service signing keys are derived for.
     public var service = "kms"
     /// How many days either side of today (UTC) a scope's date may be: one covers clients
     /// whose day has already turned, or not yet, within SigV4's 15-minute skew.
     public var days = 1
+    /// The clock dates are checked against (a fixed one in tests).
     public var now: @Sendable () -> Date
 
+    /// A scope for `regions`, service "kms", one day either side of today.
     public init(regions: Set<String> = ["us-east-1"], now: @escaping @Sendable () -> Date = { Date() }) {
         self.regions = regions
         self.now = now
@@ -139,6 +142,8 @@ extension CryptoWorker {
 }
 
 extension CryptoWorker {
+    /// Re-wraps a stored secret under the newest root key (root key rotation); `changed` false when it
+    /// already was, so kmsd writes nothing. The secret never leaves this process.
     public func rewrapAccessKeySecret(_ request: WorkerRewrapAccessKeySecretRequest) throws(KMSError)
         -> WorkerRewrapAccessKeySecretResponse
     {

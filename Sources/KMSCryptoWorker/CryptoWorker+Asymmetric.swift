@@ -7,6 +7,7 @@ import KMSWorkerProto
 /// Signing, MACs, data key pairs and key agreement. RSA private-key work runs on the heavy
 /// pool; EC and HMAC work is microseconds and runs where the request arrived.
 extension CryptoWorker {
+    /// Signs with the key's private half: RSA on the heavy pool, EC where the request arrived.
     public func sign(_ request: WorkerSignRequest) async throws(KMSError) -> WorkerSignResponse {
         let key = try self.resolve(request.key, field: "key")
         let (algorithm, type) = try Self.signing(
@@ -21,6 +22,8 @@ extension CryptoWorker {
         return response
     }
 
+    /// Checks a signature; a mismatch is `signatureValid` false, not an error (kmsd decides what the
+    /// caller hears).
     public func verify(_ request: WorkerVerifyRequest) throws(KMSError) -> WorkerVerifyResponse {
         let key = try self.resolve(request.key, field: "key")
         let (algorithm, type) = try Self.signing(
@@ -34,6 +37,7 @@ extension CryptoWorker {
         return response
     }
 
+    /// The key's public half, DER (SubjectPublicKeyInfo).
     public func getPublicKey(_ request: WorkerGetPublicKeyRequest) throws(KMSError) -> WorkerGetPublicKeyResponse {
         let key = try self.resolve(request.key, field: "key")
         var response = WorkerGetPublicKeyResponse()
@@ -41,6 +45,7 @@ extension CryptoWorker {
         return response
     }
 
+    /// An HMAC of the message under the key's material; the algorithm must be one the key's spec allows.
     public func generateMac(_ request: WorkerGenerateMacRequest) throws(KMSError) -> WorkerGenerateMacResponse {
         try Limits.check(request.message.count, in: Limits.plaintextBytes, field: "message")
         let key = try self.resolve(request.key, field: "key")
@@ -51,6 +56,7 @@ extension CryptoWorker {
         return response
     }
 
+    /// Recomputes the HMAC and compares it in constant time; a mismatch is `macValid` false, not an error.
     public func verifyMac(_ request: WorkerVerifyMacRequest) throws(KMSError) -> WorkerVerifyMacResponse {
         try Limits.check(request.message.count, in: Limits.plaintextBytes, field: "message")
         let key = try self.resolve(request.key, field: "key")
@@ -96,6 +102,8 @@ extension CryptoWorker {
         return response
     }
 
+    /// ECDH between the key's private half and the peer's public key (DER); the raw shared secret goes
+    /// back, for kmsd to return to the caller as AWS does.
     public func deriveSharedSecret(_ request: WorkerDeriveSharedSecretRequest) throws(KMSError)
         -> WorkerDeriveSharedSecretResponse
     {

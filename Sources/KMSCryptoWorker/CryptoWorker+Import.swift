@@ -9,6 +9,8 @@ import KMSWorkerProto
 /// customer's material with it, checks the material against the key's spec and wraps it under
 /// the root key like generated material.
 extension CryptoWorker {
+    /// A fresh RSA wrapping key and the token that carries its private half, sealed under the newest root
+    /// key and bound to the key's ARN; nothing is kept here, so any worker can open the token later.
     public func getParametersForImport(_ request: WorkerGetParametersForImportRequest) async throws(KMSError)
         -> WorkerGetParametersForImportResponse
     {
@@ -35,6 +37,8 @@ extension CryptoWorker {
         return response
     }
 
+    /// Opens the import token (expired, or made for another key: refused), unwraps the customer's
+    /// material, checks it fits the key's spec and wraps it under the newest root key.
     public func importKeyMaterial(_ request: WorkerImportKeyMaterialRequest) async throws(KMSError)
         -> WorkerImportKeyMaterialResponse
     {

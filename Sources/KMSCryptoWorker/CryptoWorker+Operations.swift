@@ -5,6 +5,7 @@ import KMSDomain
 import KMSWorkerProto
 
 extension CryptoWorker {
+    /// The root key ids (newest first) and how much unwrapped material is cached; no secrets.
     public func describe(_ request: WorkerDescribeRequest) -> WorkerDescribeResponse {
         var response = WorkerDescribeResponse()
         response.rootKeyIds = self.keyring.keys.reversed().map(\.id.description)
@@ -12,6 +13,8 @@ extension CryptoWorker {
         return response
     }
 
+    /// New material for a key, wrapped under the newest root key and bound to the key's ARN; its plaintext
+    /// never leaves this process. Asymmetric keys are generated on a pool of their own (RSA-4096 takes seconds).
     public func generateKeyMaterial(_ request: WorkerGenerateKeyMaterialRequest) async throws(KMSError)
         -> WorkerGenerateKeyMaterialResponse
     {
@@ -79,6 +82,7 @@ extension CryptoWorker {
         return response
     }
 
+    /// SYMMETRIC_DEFAULT with the key's AES material, or RSAES-OAEP with its public half.
     public func encrypt(_ request: WorkerEncryptRequest) async throws(KMSError) -> WorkerEncryptResponse {
         try Limits.check(request.plaintext.count, in: Limits.plaintextBytes, field: "plaintext")
         let key = try self.resolve(request.key, field: "key")
@@ -90,6 +94,7 @@ extension CryptoWorker {
         return response
     }
 
+    /// Opens a ciphertext blob with the request's key material; the plaintext buffer is zeroed once copied out.
     public func decrypt(_ request: WorkerDecryptRequest) async throws(KMSError) -> WorkerDecryptResponse {
         let blob = [UInt8](request.ciphertextBlob)
         try Limits.check(blob.count, in: Limits.ciphertextBlobBytes, field: "ciphertextBlob")
@@ -166,6 +171,7 @@ extension CryptoWorker {
         return algorithm
     }
 
+    /// A random data key sealed under the key as Encrypt would; the plaintext only when asked for.
     public func generateDataKey(_ request: WorkerGenerateDataKeyRequest) throws(KMSError)
         -> WorkerGenerateDataKeyResponse
     {
@@ -186,6 +192,7 @@ extension CryptoWorker {
         return response
     }
 
+    /// Random bytes from the system's generator, within `Limits.numberOfBytes`.
     public func generateRandom(_ request: WorkerGenerateRandomRequest) throws(KMSError) -> WorkerGenerateRandomResponse
     {
         try Limits.check(value: Int(request.numberOfBytes), in: Limits.numberOfBytes, field: "numberOfBytes")

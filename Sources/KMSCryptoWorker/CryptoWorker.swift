@@ -21,6 +21,8 @@ public final class CryptoWorker: Sendable {
     /// What SigV4 signing keys are derived for (kms-cryptod's `--regions`).
     let signingScope: SigningKeyScope
 
+    /// `cacheCapacity`: unwrapped materials kept; `heavyThreads` and `heavyQueueLimit` size the pool for
+    /// RSA private-key work (past the queue limit, requests fail with a retryable ThrottlingException).
     public init(
         keyring: RootKeyring, cacheCapacity: Int = 10_000, heavyThreads: Int = NIOCore.System.coreCount,
         heavyQueueLimit: Int = 512,
@@ -160,5 +162,6 @@ extension KMSError {
 }
 
 extension CryptoWorker {
+    /// Root keys in the current keyring (kms-cryptod logs it at start).
     public var rootKeyCount: Int { self.keyring.keys.count }
 }

@@ -13,6 +13,7 @@ import NIOPosix
 /// own uid (checked with SO_PEERCRED on every connection, since a socket file's mode alone can
 /// be loosened by anyone who owns the directory).
 public final class CryptoWorkerServer: Sendable {
+    /// The socket file; removed on shutdown.
     public let socketPath: String
     private let server: RPCServer
 
@@ -21,6 +22,8 @@ public final class CryptoWorkerServer: Sendable {
         self.server = server
     }
 
+    /// Serves `worker` on a new socket at `socketPath` (mode 0600, own uid only). A stale socket left by
+    /// a dead worker is replaced; a live worker there, or a file that is not a socket, is an error.
     public static func start(
         worker: CryptoWorker,
         socketPath: String,
@@ -61,6 +64,7 @@ public final class CryptoWorkerServer: Sendable {
     /// Resolves when the listener closes.
     public var closeFuture: EventLoopFuture<Void> { self.server.channel.closeFuture }
 
+    /// Stops accepting, removes the socket file and waits until the listener has closed.
     public func close() async {
         self.beginShutdown()
         try? await self.closeFuture.get()

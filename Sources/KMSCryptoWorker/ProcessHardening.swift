@@ -19,13 +19,18 @@ import Foundation
 ///   later allocations (a thread's stack) fail; then the memory stays unlocked and a warning
 ///   says how to allow it (or to run without swap, as Kubernetes nodes do by default).
 public enum ProcessHardening {
+    /// What `apply` managed to do; anything false has its reason in `problems`.
     public struct Report: Sendable, CustomStringConvertible {
+        /// PR_SET_DUMPABLE is 0: no ptrace by other processes of the same uid, no core file.
         public var nonDumpable = false
+        /// RLIMIT_CORE is 0.
         public var coreDumpsOff = false
+        /// mlockall succeeded: no page of this process is written to swap.
         public var memoryLocked = false
         /// Why something could not be done, for a warning.
         public var problems: [String] = []
 
+        /// One line for the startup log.
         public var description: String {
             "non-dumpable: \(nonDumpable), core dumps off: \(coreDumpsOff), memory locked: \(memoryLocked)"
         }

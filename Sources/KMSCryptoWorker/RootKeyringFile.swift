@@ -11,6 +11,8 @@ import KMSDomain
 /// it must be a regular file owned by this user and closed to group and others (mode 0600 or
 /// 0400); anything looser is refused rather than "fixed", because the keys may already be out.
 public enum RootKeyringFile {
+    /// Reads and decodes the keyring, refusing a file that is not regular, not this user's, open to group
+    /// or others, over 1 MiB, or a symbolic link. Throws `WorkerSetupError`.
     public static func load(path: String) throws -> RootKeyring {
         let fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
         guard fd >= 0 else { throw WorkerSetupError(description: "cannot open root keyring \(path): \(errnoText())") }
@@ -99,6 +101,7 @@ public enum RootKeyringFile {
 
 /// A worker cannot start or its keyring cannot be used; the description says why and what to do.
 public struct WorkerSetupError: Error, CustomStringConvertible {
+    /// What went wrong and what to do about it, for the operator; never key material.
     public let description: String
 }
 
