@@ -9,6 +9,7 @@ public struct AliasStore: Sendable {
     let logger: Logger
     let scope: ServiceScope
 
+    /// A store over `client`; `scope` supplies the partition of the alias ARNs it builds.
     public init(client: PostgresClient, scope: ServiceScope, logger: Logger) {
         self.client = client
         self.scope = scope
@@ -55,6 +56,7 @@ public struct AliasStore: Sendable {
         }
     }
 
+    /// Deletes an alias, with its audit record in the same transaction; false when there was none.
     public func delete(account: String, region: String, name: String, audit: PendingAudit?) async throws -> Bool {
         return try await self.client.change(recording: audit, logger: self.logger, effective: { $0 }) { connection in
             let rows = try await connection.query(
@@ -70,6 +72,7 @@ public struct AliasStore: Sendable {
         }
     }
 
+    /// The alias named `name` in that account and region, or nil.
     public func find(account: String, region: String, name: String) async throws -> AliasRecord? {
         let rows = try await self.client.query(
             """

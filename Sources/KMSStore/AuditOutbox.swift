@@ -11,8 +11,11 @@ import Synchronization
 /// them when it starts again (`AuditOutbox.pending`). The chain itself cannot take the record in
 /// the change's transaction: its head is the one row every request of this kmsd goes through.
 public final class PendingAudit: Sendable {
+    /// The outbox row's id; the writer deletes the row by it as it chains the record.
     public let id: UUID
+    /// The chain (the kmsd writer) the record is to join.
     public let chain: String
+    /// The record as it will be chained.
     public let entry: AuditEntry
     private struct State {
         var committed = false
@@ -23,6 +26,7 @@ public final class PendingAudit: Sendable {
 
     private let state = Mutex(State())
 
+    /// A record to pass to a store's change, which inserts it in the change's transaction.
     public init(id: UUID = UUID(), chain: String, entry: AuditEntry) {
         self.id = id
         self.chain = chain
@@ -60,6 +64,7 @@ public final class PendingAudit: Sendable {
     }
 }
 
+/// The table of change records waiting to be chained (`kms_audit_pending`).
 public enum AuditOutbox {
     /// A pending record's bytes: a one-record segment (`AuditSegment`'s layout) with sequence 0
     /// and zero hashes, which the writer replaces when it chains the record.

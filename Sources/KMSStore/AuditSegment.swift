@@ -24,13 +24,18 @@ public enum AuditSegment {
 
     /// A segment that cannot be read: its bytes were changed outside the service.
     public struct Unreadable: Error, CustomStringConvertible {
+        /// The chain whose segment it is.
         public var chain: String
+        /// The sequence number of the segment's first record, which finds the segment.
         public var firstSequence: Int64
+        /// Which records cannot be read; not what is wrong with the bytes.
         public var description: String {
             "the stored records of chain \(self.chain) from sequence \(self.firstSequence) on cannot be read"
         }
     }
 
+    /// The segment's bytes for `records` (of one chain) in the layout above; the chain id is not among
+    /// them: the row holds it.
     public static func encode(_ records: [AuditRecord]) -> ByteBuffer {
         var buffer = ByteBufferAllocator().buffer(capacity: 1 + records.count * 320)
         buffer.writeInteger(Self.version)

@@ -6,16 +6,21 @@ extension AuditStore {
     /// Where a listing goes on: after record `sequence` of segment `segment`. Segments are
     /// numbered in the order they were inserted, across chains (ids start at 1).
     public struct Marker: Sendable, Hashable, LosslessStringConvertible {
+        /// The segment's id (`kms_audit_segments.segment_id`); 0 before the first.
         public var segment: Int64
+        /// The last record returned from that segment; `Int64.max`: all of it was read.
         public var sequence: Int64
 
+        /// Before every record: a listing's first page.
         public static let start = Marker(segment: 0, sequence: 0)
 
+        /// A marker from its parts.
         public init(segment: Int64, sequence: Int64) {
             self.segment = segment
             self.sequence = sequence
         }
 
+        /// Parses `description`'s "segment.sequence"; nil for anything else, negatives included.
         public init?(_ text: String) {
             let parts = text.split(separator: ".", omittingEmptySubsequences: false)
             guard parts.count == 2, let segment = Int64(parts[0]), let sequence = Int64(parts[1]), segment >= 0,
@@ -26,12 +31,15 @@ extension AuditStore {
             self.init(segment: segment, sequence: sequence)
         }
 
+        /// "segment.sequence": the opaque marker a listing hands its caller.
         public var description: String { "\(self.segment).\(self.sequence)" }
     }
 
     /// A record and the marker that continues a listing after it.
     public struct Listed: Sendable {
+        /// The record, as chained.
         public var record: AuditRecord
+        /// Where a listing that ends with this record goes on.
         public var marker: Marker
     }
 
@@ -39,7 +47,9 @@ extension AuditStore {
     /// (or the deadline passed) before `limit` records matched (a rare combination of filters
     /// over a long log): the listing goes on from there, so no call reads the whole log.
     public struct Page: Sendable {
+        /// The matching records, at most the listing's `limit`.
         public var records: [Listed]
+        /// Where to go on when the page stopped before the log ended; nil when no record is left.
         public var resume: Marker?
     }
 

@@ -7,14 +7,22 @@ import PostgresNIO
 /// on one another's head row), one segment per group commit (`AuditSegment`). This file
 /// writes; AuditStore+Reading lists and walks.
 public struct AuditStore: Sendable {
+    /// What a listing keeps; nil fields match anything, and all given must match.
     public struct Filter: Sendable {
+        /// Records naming this key ARN among theirs.
         public var keyARN: String?
+        /// Records of requests by this principal ARN.
         public var principalARN: String?
+        /// Records of this operation, by its AWS name ("Decrypt").
         public var operation: String?
+        /// Records that failed with this AWS exception name.
         public var errorCode: String?
+        /// Records at or after this time.
         public var from: Date?
+        /// Records before this time.
         public var to: Date?
 
+        /// A filter; with no arguments, every record.
         public init(
             keyARN: String? = nil, principalARN: String? = nil, operation: String? = nil, errorCode: String? = nil,
             from: Date? = nil, to: Date? = nil
@@ -42,6 +50,7 @@ public struct AuditStore: Sendable {
     let client: PostgresClient
     let logger: Logger
 
+    /// A store over `client`.
     public init(client: PostgresClient, logger: Logger) {
         self.client = client
         self.logger = logger
@@ -50,15 +59,21 @@ public struct AuditStore: Sendable {
     /// A chain's head row: the last record (sequence number and hash) and the chain's last
     /// checkpoint (its number, 0 for none yet, the record it covers and its MAC).
     public struct Head: Sendable, Hashable {
+        /// The last record's sequence number; 0 for a chain with no records.
         public var sequence: Int64
+        /// The last record's hash, which the next record links to (`AuditRecord.genesis` at first).
         public var hash: [UInt8]
+        /// The last checkpoint's number; 0 for none yet.
         public var checkpoint: Int64
+        /// The sequence of the record the last checkpoint covers.
         public var checkpointSequence: Int64
         /// 32 zero bytes while there is no checkpoint (what checkpoint 1 links to).
         public var checkpointMAC: [UInt8]
 
+        /// The MAC of "no checkpoint": 32 zero bytes.
         public static let noMAC = [UInt8](repeating: 0, count: 32)
 
+        /// A head as stored; without checkpoint fields, a chain never checkpointed.
         public init(
             sequence: Int64, hash: [UInt8], checkpoint: Int64 = 0, checkpointSequence: Int64 = 0,
             checkpointMAC: [UInt8] = Head.noMAC
@@ -84,15 +99,22 @@ public struct AuditStore: Sendable {
     /// One checkpoint as stored: kms-cryptod's MAC over the chain, its number, the record it
     /// covers, its time and the previous checkpoint's MAC (KMSCrypto's AuditCheckpoint).
     public struct Checkpoint: Sendable, Hashable {
+        /// The chain the checkpoint covers.
         public var chain: String
+        /// Its number in the chain, from 1; each links to the previous one's MAC.
         public var number: Int64
+        /// The sequence of the record it covers (with every record before it).
         public var sequence: Int64
+        /// That record's hash, which the MAC covers.
         public var hash: [UInt8]
         /// kms-cryptod's time, microseconds since 1970.
         public var microseconds: Int64
+        /// The root key the MAC key was derived from: the one to check the MAC with.
         public var rootKeyID: UUID
+        /// kms-cryptod's MAC; only it can make one, so kmsd cannot rewrite the log and forge it.
         public var mac: [UInt8]
 
+        /// A checkpoint as kms-cryptod made it.
         public init(
             chain: String, number: Int64, sequence: Int64, hash: [UInt8], microseconds: Int64, rootKeyID: UUID,
             mac: [UInt8]
@@ -115,6 +137,7 @@ public struct AuditStore: Sendable {
         try await self.client.withConnection(body)
     }
 
+    /// The chain's head, on a connection of its own (see `head(of:on:)`).
     public func head(of chain: String) async throws -> Head {
         try await self.client.withConnection { try await self.head(of: chain, on: $0) }
     }

@@ -7,10 +7,14 @@ import PostgresNIO
 /// URL. A `host=/path` query parameter or a host starting with `/` means a Unix socket folder
 /// (no TLS). Over TCP, `sslmode` and `sslrootcert` mean what they mean to libpq (`DatabaseTLS`).
 public enum DatabaseConfiguration {
+    /// A database URL or TLS setting that cannot be used; the description says which part and why.
     public struct InvalidURL: Error, CustomStringConvertible {
+        /// What is wrong; it never repeats the password.
         public let description: String
     }
 
+    /// The configuration for `text`, with at most `maximumConnections` pooled connections; throws
+    /// `InvalidURL` for anything it cannot use.
     public static func parse(url text: String, maximumConnections: Int = 20) throws -> PostgresClient.Configuration {
         guard let components = URLComponents(string: text),
             components.scheme == "postgres" || components.scheme == "postgresql"
@@ -59,12 +63,14 @@ public enum DatabaseConfiguration {
 /// unknown mode is refused rather than read as `prefer`: a typo must not quietly turn off
 /// verification.
 public struct DatabaseTLS: Sendable, Hashable {
+    /// libpq's `sslmode` values, less `allow`.
     public enum Mode: String, Sendable, Hashable, CaseIterable {
         case disable, prefer, require
         case verifyCA = "verify-ca"
         case verifyFull = "verify-full"
     }
 
+    /// What the certificate is checked against.
     public enum Verification: Sendable, Hashable {
         case none
         /// The chain, to these roots (nil: the system's); not the name.
@@ -73,9 +79,12 @@ public struct DatabaseTLS: Sendable, Hashable {
         case full(rootCertificate: String?)
     }
 
+    /// The mode asked for (`prefer` when none was).
     public let mode: Mode
+    /// What `mode` and `sslrootcert` amount to.
     public let verification: Verification
 
+    /// The URL's `sslmode` and `sslrootcert`, read as libpq reads them; an unknown mode throws.
     public init(sslmode: String?, sslrootcert: String?) throws(DatabaseConfiguration.InvalidURL) {
         guard let mode = Mode(rawValue: sslmode ?? "prefer") else {
             throw .init(

@@ -8,6 +8,7 @@ public struct GrantStore: Sendable {
     let client: PostgresClient
     let logger: Logger
 
+    /// A store over `client`.
     public init(client: PostgresClient, logger: Logger) {
         self.client = client
         self.logger = logger
@@ -40,6 +41,7 @@ public struct GrantStore: Sendable {
         }
     }
 
+    /// A key's grants in grant id order, after grant id `marker`; none for a key id that is not a UUID.
     public func forKey(_ keyID: String, after marker: String? = nil, limit: Int = GrantRecord.maximumPerKey)
         async throws -> [GrantRecord]
     {
@@ -54,6 +56,7 @@ public struct GrantStore: Sendable {
         return try await Self.decode(rows)
     }
 
+    /// Grants `principal` may retire (ListRetirableGrants), in grant id order after `marker`.
     public func retirable(by principal: String, after marker: String?, limit: Int) async throws -> [GrantRecord] {
         let rows = try await self.client.query(
             """
@@ -65,6 +68,7 @@ public struct GrantStore: Sendable {
         return try await Self.decode(rows)
     }
 
+    /// The grant with this id, or nil.
     public func find(grantID: String) async throws -> GrantRecord? {
         let rows = try await self.client.query(
             "SELECT \(unescaped: Self.columns) FROM kms_grants WHERE grant_id = \(grantID)", logger: self.logger
