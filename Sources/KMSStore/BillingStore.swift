@@ -5,13 +5,18 @@ import PostgresNIO
 
 /// What the usage report bills a key for over a period.
 public struct BilledKey: Sendable, Hashable {
+    /// The key's ARN, as the report names it.
     public var arn: String
+    /// Its key spec; the price of its requests depends on it.
     public var spec: KeySpec
+    /// AWS-managed keys are not billed to the account; customer-managed ones are.
     public var manager: KeyManager
+    /// When billing started.
     public var creationDate: Date
     /// When billing stopped: the time its deletion was scheduled (AWS bills nothing for a key
     /// pending deletion, and a cancelled deletion bills as if never scheduled). Nil: still billed.
     public var billedUntil: Date?
+    /// True for a key already deleted (from `kms_deleted_keys`), billed up to its scheduling.
     public var deleted: Bool
     /// Its rotations, oldest first: each of the first two adds a key-month (AWS's cap).
     public var rotationDates: [Date]
@@ -22,11 +27,14 @@ public struct BillingStore: Sendable {
     let client: PostgresClient
     let logger: Logger
 
+    /// A store over `client`.
     public init(client: PostgresClient, logger: Logger) {
         self.client = client
         self.logger = logger
     }
 
+    /// The account's keys, live or pending deletion, and those deleted at or after `from`; rows whose
+    /// spec or manager this build does not know are left out.
     public func keys(account: String, from: Date) async throws -> [BilledKey] {
         let rows = try await self.client.query(
             """

@@ -8,6 +8,7 @@ public struct IdentityStore: Sendable {
     let client: PostgresClient
     let logger: Logger
 
+    /// A store over `client`.
     public init(client: PostgresClient, logger: Logger) {
         self.client = client
         self.logger = logger
@@ -36,6 +37,7 @@ public struct IdentityStore: Sendable {
         }
     }
 
+    /// Every account, by id; at most 1000.
     public func accounts() async throws -> [AccountRecord] {
         let rows = try await self.client.query(
             "SELECT account_id, name, creation_date FROM kms_accounts ORDER BY account_id LIMIT 1000",
@@ -48,6 +50,7 @@ public struct IdentityStore: Sendable {
         return accounts
     }
 
+    /// The account with this id, or nil.
     public func account(_ id: String) async throws -> AccountRecord? {
         let rows = try await self.client.query(
             "SELECT account_id, name, creation_date FROM kms_accounts WHERE account_id = \(id)", logger: self.logger
@@ -87,6 +90,7 @@ public struct IdentityStore: Sendable {
         return inserted
     }
 
+    /// The principal with this ARN, or nil.
     public func principal(_ arn: String) async throws -> PrincipalRecord? {
         let rows = try await self.client.query(
             "SELECT \(unescaped: Self.principalColumns) FROM kms_principals WHERE arn = \(arn)", logger: self.logger
@@ -94,6 +98,7 @@ public struct IdentityStore: Sendable {
         return try await Self.decodePrincipals(rows).first
     }
 
+    /// The account's principals, by ARN; at most 1000.
     public func principals(account: String) async throws -> [PrincipalRecord] {
         let rows = try await self.client.query(
             "SELECT \(unescaped: Self.principalColumns) FROM kms_principals WHERE account_id = \(account) ORDER BY arn LIMIT 1000",
@@ -138,10 +143,14 @@ public struct IdentityStore: Sendable {
 
     // MARK: Access keys
 
+    /// How `insertAccessKey` went: inserted, the id already exists, or the principal has
+    /// `AccessKeyRecord.maximumPerPrincipal` keys already.
     public enum AccessKeyInsert: Sendable {
         case inserted, duplicateID, limitReached
     }
 
+    /// Stores an access key (its secret wrapped under root key `rootKeyID`), with its audit record when
+    /// inserted; the principal's row is locked meanwhile, so concurrent inserts cannot pass the limit.
     public func insertAccessKey(_ key: AccessKeyRecord, rootKeyID: UUID, audit: PendingAudit?) async throws
         -> AccessKeyInsert
     {
@@ -174,6 +183,7 @@ public struct IdentityStore: Sendable {
 
     static let accessKeyColumns = "access_key_id, principal_arn, status, wrapped_secret, creation_date"
 
+    /// The access key with this id, its secret still wrapped; nil when there is none.
     public func accessKey(_ id: String) async throws -> AccessKeyRecord? {
         let rows = try await self.client.query(
             "SELECT \(unescaped: Self.accessKeyColumns) FROM kms_access_keys WHERE access_key_id = \(id)",
@@ -182,6 +192,7 @@ public struct IdentityStore: Sendable {
         return try await Self.decodeAccessKeys(rows).first
     }
 
+    /// The principal's access keys, oldest first.
     public func accessKeys(of principalARN: String) async throws -> [AccessKeyRecord] {
         let rows = try await self.client.query(
             "SELECT \(unescaped: Self.accessKeyColumns) FROM kms_access_keys WHERE principal_arn = \(principalARN) ORDER BY creation_date",
@@ -204,6 +215,7 @@ public struct IdentityStore: Sendable {
         }
     }
 
+    /// Deletes an access key, with its audit record; false when there was none.
     public func deleteAccessKey(_ id: String, audit: PendingAudit?) async throws -> Bool {
         try await self.client.change(recording: audit, logger: self.logger, effective: { $0 }) { connection in
             let rows = try await connection.query(
@@ -230,10 +242,14 @@ public struct IdentityStore: Sendable {
 
     // MARK: Identity policies
 
+    /// How `putPolicy` went: stored, or the principal has `IdentityPolicyRecord.maximumPerPrincipal`
+    /// other policies already.
     public enum PolicyPut: Sendable {
         case stored, limitReached
     }
 
+    /// Creates or replaces the principal's policy of that name, with its audit record when stored;
+    /// replacing one never counts against the limit.
     public func putPolicy(_ policy: IdentityPolicyRecord, audit: PendingAudit?) async throws -> PolicyPut {
         try await self.client.change(recording: audit, logger: self.logger, effective: { $0 == .stored }) {
             connection in
@@ -261,6 +277,7 @@ public struct IdentityStore: Sendable {
         }
     }
 
+    /// The principal's identity policies, by name.
     public func policies(of principalARN: String) async throws -> [IdentityPolicyRecord] {
         let rows = try await self.client.query(
             """
@@ -275,6 +292,7 @@ public struct IdentityStore: Sendable {
         return policies
     }
 
+    /// Deletes the principal's policy of that name, with its audit record; false when there was none.
     public func deletePolicy(principalARN: String, name: String, audit: PendingAudit?) async throws -> Bool {
         try await self.client.change(recording: audit, logger: self.logger, effective: { $0 }) { connection in
             let rows = try await connection.query(

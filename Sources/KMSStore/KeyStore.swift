@@ -5,10 +5,14 @@ import PostgresNIO
 
 /// One stored version of a key's material, still wrapped.
 public struct StoredMaterial: Sendable, Hashable {
+    /// The material's id, which every ciphertext made with it names.
     public let materialID: [UInt8]
+    /// The material wrapped by kms-cryptod under a root key; opaque to kmsd.
     public let wrapped: [UInt8]
+    /// The root key it is wrapped under; root key rotation re-wraps whatever is not under the newest.
     public let rootKeyID: UUID
 
+    /// A material version as stored.
     public init(materialID: [UInt8], wrapped: [UInt8], rootKeyID: UUID) {
         self.materialID = materialID
         self.wrapped = wrapped
@@ -22,6 +26,7 @@ public struct KeyStore: Sendable {
     let client: PostgresClient
     let logger: Logger
 
+    /// A store over `client`.
     public init(client: PostgresClient, logger: Logger) {
         self.client = client
         self.logger = logger
@@ -200,9 +205,11 @@ public struct KeyStore: Sendable {
     }
 }
 
+/// Stored data the service cannot use: a row changed outside it, or one that must exist and does not.
 public enum StoreError: Error, CustomStringConvertible {
     case invalid(String)
 
+    /// "stored data is not valid: " and which row (by id; no secret is ever part of it).
     public var description: String {
         switch self {
         case .invalid(let what): return "stored data is not valid: \(what)"

@@ -4,10 +4,14 @@ import PostgresNIO
 
 /// The last successful cryptographic use of a key (GetKeyLastUsage).
 public struct KeyUsageRecord: Sendable, Hashable {
+    /// The operation's AWS name ("Decrypt").
     public var operation: String
+    /// When it ran; a later use replaces the record, an earlier one never does.
     public var date: Date
+    /// The request's id, to find it in the audit log.
     public var requestID: String
 
+    /// A use as recorded.
     public init(operation: String, date: Date, requestID: String) {
         self.operation = operation
         self.date = date
@@ -15,10 +19,12 @@ public struct KeyUsageRecord: Sendable, Hashable {
     }
 }
 
+/// Each key's last use in PostgreSQL, written in batches (not per request) and read by GetKeyLastUsage.
 public struct LastUsageStore: Sendable {
     let client: PostgresClient
     let logger: Logger
 
+    /// A store over `client`.
     public init(client: PostgresClient, logger: Logger) {
         self.client = client
         self.logger = logger
@@ -45,6 +51,7 @@ public struct LastUsageStore: Sendable {
         )
     }
 
+    /// The key's last recorded use; nil when it has none or `keyID` is not a UUID.
     public func lastUse(keyID: String) async throws -> KeyUsageRecord? {
         guard let id = UUID(uuidString: keyID) else { return nil }
         let rows = try await self.client.query(

@@ -5,15 +5,20 @@ import PostgresNIO
 /// advisory lock and is recorded in `kms_schema_migrations`, so that two kmsd starting at once
 /// apply each migration exactly once. Migrations are append-only: never edit a shipped one.
 public enum Migrations {
+    /// One step of the schema; its statements run in one transaction.
     public struct Migration: Sendable {
+        /// Its number: migrations run in this order, and the number recorded is what says it ran.
         public let version: Int
+        /// What it changes, for the migrations table and the log.
         public let name: String
+        /// The SQL, run in order.
         public let statements: [PostgresQuery]
     }
 
     /// The advisory lock key that serializes migrations (any constant unique to this purpose).
     static let lockKey: Int64 = 0x4B4D_535F_4D49_4752  // "KMS_MIGR"
 
+    /// Every migration, in version order; add new ones at the end.
     public static let all: [Migration] = [
         Migration(
             version: 1, name: "keys, key materials and aliases",

@@ -4,30 +4,47 @@ import PostgresNIO
 
 /// Root key re-wrap jobs, and the stored blobs they move to the newest root key.
 public struct RewrapStore: Sendable {
+    /// One re-wrap run, as `kms_rewrap_jobs` keeps it; at most one runs at a time.
     public struct Job: Sendable {
+        /// Increasing: the latest job has the largest id.
         public var id: Int64
+        /// When an operator asked for it.
         public var requestedAt: Date
+        /// Nil while it runs.
         public var finishedAt: Date?
+        /// Blobs moved to the newest root key so far.
         public var rewrapped: Int64
+        /// Blobs under root keys the worker's keyring no longer has: they cannot be re-wrapped, nor
+        /// used, until that key is back.
         public var unavailable: Int64
     }
 
+    /// A key material blob to re-wrap; `wrapped` is what was read, so a replace can tell if it changed.
     public struct MaterialRow: Sendable {
+        /// The key the material belongs to.
         public var keyID: UUID
+        /// The key's ARN, which the wrapping is bound to.
         public var keyARN: String
+        /// The material version within the key.
         public var materialID: [UInt8]
+        /// The blob as read.
         public var wrapped: [UInt8]
     }
 
+    /// An access key secret to re-wrap; `wrapped` is what was read, so a replace can tell if it changed.
     public struct SecretRow: Sendable {
+        /// The access key, which the wrapping is bound to.
         public var accessKeyID: String
+        /// Its principal, which the wrapping is bound to as well.
         public var principalARN: String
+        /// The wrapped secret as read.
         public var wrapped: [UInt8]
     }
 
     let client: PostgresClient
     let logger: Logger
 
+    /// A store over `client`.
     public init(client: PostgresClient, logger: Logger) {
         self.client = client
         self.logger = logger
@@ -52,6 +69,7 @@ public struct RewrapStore: Sendable {
         return (job, started)
     }
 
+    /// The most recent job, running or finished; nil before the first.
     public func latest() async throws -> Job? {
         let rows = try await self.client.query(
             "SELECT job_id, requested_at, finished_at, rewrapped, unavailable FROM kms_rewrap_jobs ORDER BY job_id DESC LIMIT 1",
@@ -66,6 +84,8 @@ public struct RewrapStore: Sendable {
         return nil
     }
 
+    /// Adds `rewrapped` to the job's count (a delta), sets `unavailable` (a total) and, when given,
+    /// marks the job finished.
     public func progress(job: Int64, rewrapped: Int64, unavailable: Int64, finished: Date?) async throws {
         try await self.client.query(
             """
@@ -108,6 +128,7 @@ public struct RewrapStore: Sendable {
         return false
     }
 
+    /// Access key secrets not under `newest` and not under a root key known to be missing.
     public func secrets(notUnder newest: UUID, skipping missing: [UUID], limit: Int) async throws -> [SecretRow] {
         let rows = try await self.client.query(
             """
@@ -124,6 +145,7 @@ public struct RewrapStore: Sendable {
         return found
     }
 
+    /// Replaces one secret if it is still the one read (a concurrent change wins).
     public func replaceSecret(_ row: SecretRow, wrapped: [UInt8], rootKeyID: UUID) async throws -> Bool {
         let rows = try await self.client.query(
             """

@@ -5,13 +5,17 @@ import PostgresNIO
 
 /// One rotation of a key, as ListKeyRotations shows it.
 public struct RotationRecord: Sendable, Hashable {
+    /// Who started the rotation: the schedule or a RotateKeyOnDemand call (the AWS names as raw values).
     public enum Kind: String, Sendable {
         case automatic = "AUTOMATIC"
         case onDemand = "ON_DEMAND"
     }
 
+    /// The material the rotation made current.
     public var materialID: [UInt8]
+    /// When it became current.
     public var date: Date
+    /// Automatic or on demand; a stored value this build does not know reads as automatic.
     public var kind: Kind
 }
 
@@ -20,6 +24,7 @@ public struct RotationStore: Sendable {
     let client: PostgresClient
     let logger: Logger
 
+    /// A store over `client`.
     public init(client: PostgresClient, logger: Logger) {
         self.client = client
         self.logger = logger
@@ -65,6 +70,7 @@ public struct RotationStore: Sendable {
         }
     }
 
+    /// A page of the key's rotations, oldest first; none for a key id that is not a UUID.
     public func rotations(keyID: String, offset: Int, limit: Int) async throws -> [RotationRecord] {
         guard let id = UUID(uuidString: keyID) else { return [] }
         let rows = try await self.client.query(
@@ -83,6 +89,7 @@ public struct RotationStore: Sendable {
         return rotations
     }
 
+    /// How many on-demand rotations the key has had (AWS caps them per key).
     public func onDemandRotationCount(keyID: String) async throws -> Int {
         guard let id = UUID(uuidString: keyID) else { return 0 }
         let rows = try await self.client.query(
@@ -110,6 +117,7 @@ public struct RotationStore: Sendable {
 
     // MARK: Tags
 
+    /// The key's tags, by tag key; none for a key id that is not a UUID.
     public func tags(keyID: String) async throws -> [(key: String, value: String)] {
         guard let id = UUID(uuidString: keyID) else { return [] }
         let rows = try await self.client.query(
@@ -154,6 +162,7 @@ public struct RotationStore: Sendable {
 
     private struct TooManyTags: Error {}
 
+    /// Removes the tags with these keys (absent ones are ignored), with the audit record.
     public func removeTags(keyID: String, _ keys: [String], audit: PendingAudit?) async throws {
         guard let id = UUID(uuidString: keyID) else { return }
         try await self.client.change(recording: audit, logger: self.logger) { connection in

@@ -4,11 +4,16 @@ import PostgresNIO
 
 /// Request counters per account, key (empty for operations on no key), operation and hour.
 public struct UsageKey: Sendable, Hashable {
+    /// The account billed.
     public var account: String
+    /// The key's ARN; empty for operations on no key (GenerateRandom, for one).
     public var keyARN: String
+    /// The operation's AWS name.
     public var operation: String
+    /// The start of the wall-clock hour (UTC) the requests fell in.
     public var hour: Date
 
+    /// A counter's key; `hour` must already be truncated to the hour.
     public init(account: String, keyARN: String, operation: String, hour: Date) {
         self.account = account
         self.keyARN = keyARN
@@ -17,20 +22,26 @@ public struct UsageKey: Sendable, Hashable {
     }
 }
 
+/// Requests counted under one `UsageKey`.
 public struct UsageCount: Sendable, Hashable {
+    /// All requests, failed ones included.
     public var requests: Int64
+    /// Those among them that failed.
     public var failed: Int64
 
+    /// Counts to add; zero by default.
     public init(requests: Int64 = 0, failed: Int64 = 0) {
         self.requests = requests
         self.failed = failed
     }
 }
 
+/// Request counters in PostgreSQL, added to in batches and summed for the usage report.
 public struct UsageStore: Sendable {
     let client: PostgresClient
     let logger: Logger
 
+    /// A store over `client`.
     public init(client: PostgresClient, logger: Logger) {
         self.client = client
         self.logger = logger
