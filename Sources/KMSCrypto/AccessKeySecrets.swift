@@ -41,6 +41,8 @@ public enum AccessKeySecrets {
         (16...128).contains(secret.utf8.count) && secret.utf8.allSatisfy { (0x21...0x7E).contains($0) }
     }
 
+    /// Wraps `secret` for the database under `root` (the keyring's newest), bound to its access key id and
+    /// principal ARN; `withUnwrapped` opens it only with that same pair.
     public static func wrap(secret: String, accessKeyID: String, principalARN: String, under root: RootKey) -> [UInt8] {
         let nonce = AES.GCM.Nonce()
         var header: [UInt8] = [version, kind]

@@ -11,6 +11,7 @@ import KMSDomain
 /// from a root key and exists only inside kms-cryptod. And the worker MACs only this fixed
 /// encoding of these fields, never bytes a caller chose, so it is no general MAC oracle.
 public struct AuditCheckpoint: Sendable, Hashable {
+    /// The chain id, as `AuditRecord.isValidChain(_:)` allows; `message()` refuses any other.
     public var chain: String
     /// 1, 2, ... within the chain.
     public var number: Int64
@@ -23,12 +24,14 @@ public struct AuditCheckpoint: Sendable, Hashable {
     /// The chain's previous checkpoint's MAC; `AuditCheckpoint.first` for number 1.
     public var previousMAC: [UInt8]
 
+    /// The length of a checkpoint MAC (HMAC-SHA256) in bytes.
     public static let macLength = 32
     /// What checkpoint 1 links to.
     public static let first = [UInt8](repeating: 0, count: 32)
     static let label = Array("KMS-AUDIT-CHECKPOINT".utf8)
     static let version: UInt8 = 1
 
+    /// A checkpoint's fields, unchecked: `message()` validates them.
     public init(
         chain: String, number: Int64, sequence: Int64, recordHash: [UInt8], microseconds: Int64, previousMAC: [UInt8]
     ) {

@@ -12,10 +12,14 @@ public struct ImportToken: Sendable {
     static let version: UInt8 = 1
     static let domain = Array("kms/import-token/v1".utf8)
 
+    /// When the token expires, to the whole second (the token encodes seconds).
     public let validTo: Date
+    /// How the caller must wrap the material it imports with this token.
     public let algorithm: WrappingAlgorithm
+    /// The spec of the RSA wrapping key the token holds.
     public let spec: WrappingKeySpec
 
+    /// A token's terms; `validTo` is rounded down to the second, as the token stores it.
     public init(validTo: Date, algorithm: WrappingAlgorithm, spec: WrappingKeySpec) {
         self.validTo = Date(timeIntervalSince1970: validTo.timeIntervalSince1970.rounded(.down))
         self.algorithm = algorithm

@@ -3,8 +3,10 @@ import KMSDomain
 
 /// A KMS key id (a UUID) in the 16-byte form that ciphertext blobs carry.
 public struct KeyIdentifier: Sendable, Hashable, CustomStringConvertible {
+    /// The key id; `description` is its lowercase text form.
     public let uuid: UUID
 
+    /// The identifier of `uuid`.
     public init(_ uuid: UUID) {
         self.uuid = uuid
     }

@@ -4,9 +4,12 @@ import KMSDomain
 /// The id of one version of a key's material: 32 random bytes, shown as 64 lowercase hex
 /// digits (AWS's KeyMaterialId). Not secret.
 public struct MaterialID: Sendable, Hashable, CustomStringConvertible {
+    /// The length of every material id in bytes.
     public static let byteCount = 32
+    /// The id's 32 bytes, as ciphertext blobs and stored rows carry them.
     public let bytes: [UInt8]
 
+    /// An id from its bytes; throws ValidationException unless there are exactly `byteCount`.
     public init(bytes: some Collection<UInt8>) throws(KMSError) {
         guard bytes.count == Self.byteCount else {
             throw .validation("a key material id is \(Self.byteCount) bytes, not \(bytes.count)")
@@ -14,6 +17,7 @@ public struct MaterialID: Sendable, Hashable, CustomStringConvertible {
         self.bytes = Array(bytes)
     }
 
+    /// A fresh id for generated material.
     public static func random() -> MaterialID {
         var generator = SystemRandomNumberGenerator()
         return try! MaterialID(bytes: (0..<byteCount).map { _ in UInt8.random(in: .min ... .max, using: &generator) })
@@ -33,7 +37,9 @@ public struct MaterialID: Sendable, Hashable, CustomStringConvertible {
         return try! MaterialID(bytes: Array(hash.finalize()))
     }
 
+    /// 64 lowercase hex digits, AWS's KeyMaterialId form.
     public var hex: String { Hex.encode(self.bytes) }
 
+    /// The same as `hex`.
     public var description: String { self.hex }
 }

@@ -22,11 +22,16 @@ public enum MaterialWrapping {
     static let tagLength = 16
     static let domain = Array("kms/wrapped-material/v1".utf8)
 
+    /// What a wrapped blob's header says, readable without unwrapping.
     public struct Header: Sendable, Equatable {
+        /// What the blob holds.
         public let kind: MaterialKind
+        /// The root key that wrapped it; the keyring must hold it for `unwrap` to succeed.
         public let rootKeyID: KeyIdentifier
     }
 
+    /// Wraps `material` under `root` (the keyring's newest), bound to `keyARN` and `materialID`: `unwrap` succeeds
+    /// only with both the same.
     public static func wrap(
         _ material: SymmetricKey,
         kind: MaterialKind,

@@ -4,7 +4,9 @@ import KMSDomain
 /// An asymmetric private key held by kms-cryptod (wraps an EVP_PKEY; safe to use from many
 /// threads at once: each operation makes its own EVP_PKEY_CTX).
 public final class PrivateKey: @unchecked Sendable {
+    /// The spec the key was generated or parsed as.
     public let spec: KeySpec
+    /// The public half, for GetPublicKey, Verify and Encrypt.
     public let publicKey: PublicKey
     let key: OpenSSLKey
 

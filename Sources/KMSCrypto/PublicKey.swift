@@ -3,6 +3,7 @@ import KMSDomain
 
 /// The public half of an asymmetric key: verifies signatures and encrypts with RSAES-OAEP.
 public struct PublicKey: Sendable {
+    /// The spec of the key this is the public half of.
     public let spec: KeySpec
     /// The DER SubjectPublicKeyInfo, as AWS GetPublicKey returns it (named-curve OIDs for EC,
     /// uncompressed points).

@@ -4,10 +4,14 @@ import KMSDomain
 
 /// One root key: the AES-256 key that wraps key material. Held only by kms-cryptod.
 public struct RootKey: Sendable {
+    /// The root key's id, written into every blob it wraps so that unwrapping finds it.
     public let id: KeyIdentifier
+    /// When the key was generated, to the second once it has been through the keyring file.
     public let createdAt: Date
+    /// The 256-bit AES key; only kms-cryptod holds it.
     public let key: SymmetricKey
 
+    /// A root key from its parts; `key` must be 256 bits (a precondition).
     public init(id: KeyIdentifier, createdAt: Date, key: SymmetricKey) {
         precondition(key.bitCount == 256, "root keys are 256-bit")
         self.id = id
@@ -15,6 +19,7 @@ public struct RootKey: Sendable {
         self.key = key
     }
 
+    /// A new root key with a random id and key.
     public static func generate(now: Date = Date()) -> RootKey {
         RootKey(id: KeyIdentifier(UUID()), createdAt: now, key: SymmetricKey(size: .bits256))
     }
@@ -23,15 +28,19 @@ public struct RootKey: Sendable {
 /// The root keys a worker holds, oldest first. New material is wrapped under the newest; any
 /// of them unwraps what it wrapped, so old material keeps working after a rotation.
 public struct RootKeyring: Sendable {
+    /// The root keys, oldest first; never empty.
     public private(set) var keys: [RootKey]
 
+    /// A keyring of `keys`, oldest first; a precondition refuses an empty list.
     public init(keys: [RootKey]) {
         precondition(!keys.isEmpty, "a keyring holds at least one root key")
         self.keys = keys
     }
 
+    /// The key new material is wrapped under.
     public var newest: RootKey { self.keys[self.keys.count - 1] }
 
+    /// The root key with id `id`, or nil when the keyring does not hold it.
     public func key(id: KeyIdentifier) -> RootKey? {
         self.keys.last { $0.id == id }
     }
@@ -46,6 +55,7 @@ public struct RootKeyring: Sendable {
         return true
     }
 
+    /// Adds `key` as the newest: material is wrapped under it from now on.
     public mutating func add(_ key: RootKey) {
         self.keys.append(key)
     }
@@ -58,6 +68,7 @@ public enum RootKeyringEncoding {
     static let magic = Array("KMS-ROOT-KEYRING".utf8) + [1]
     static let entryLength = 16 + 8 + 32
 
+    /// The keyring file's bytes for `keyring`; they hold the root keys in the clear, so the caller should zero them.
     public static func encode(_ keyring: RootKeyring) -> [UInt8] {
         var out = magic
         out.appendBigEndian(UInt32(keyring.keys.count))

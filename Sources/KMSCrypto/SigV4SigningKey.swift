@@ -20,7 +20,9 @@ import Foundation
 /// half (the Authorization header, the canonical request, the signature check, the clock
 /// skew), which kms-cryptod does not link.
 public enum SigV4 {
+    /// The algorithm name an Authorization header and the string to sign begin with.
     public static let algorithm = "AWS4-HMAC-SHA256"
+    /// The last element of a credential scope, which the signing key derivation also ends with.
     public static let terminator = "aws4_request"
 
     /// kSigning = HMAC(HMAC(HMAC(HMAC("AWS4" + secret, date), region), service), "aws4_request").

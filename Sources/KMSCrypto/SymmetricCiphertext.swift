@@ -11,10 +11,15 @@ import KMSDomain
 /// the header followed by the canonical encryption context. The blob names its key and material,
 /// so Decrypt needs no key id.
 public enum SymmetricCiphertext {
+    /// The format's version byte, the blob's first.
     public static let version: UInt8 = 1
+    /// Bytes of the per-message HKDF salt.
     public static let saltLength = 16
+    /// Bytes of the AES-GCM nonce.
     public static let nonceLength = 12
+    /// Bytes of the AES-GCM tag that ends the blob.
     public static let tagLength = 16
+    /// Bytes before the ciphertext: version, key id, material id, salt and nonce.
     public static let headerLength = 1 + 16 + MaterialID.byteCount + saltLength + nonceLength
     /// The bytes a blob adds to its plaintext.
     public static let overhead = headerLength + tagLength
@@ -22,7 +27,9 @@ public enum SymmetricCiphertext {
 
     /// What a blob's header says; readable without any key (kmsd reads it to find the key).
     public struct Header: Sendable, Equatable {
+        /// The key the blob was made under.
         public let keyID: KeyIdentifier
+        /// The version of that key's material that sealed it.
         public let materialID: MaterialID
     }
 
@@ -38,6 +45,8 @@ public enum SymmetricCiphertext {
         )
     }
 
+    /// Encrypts `plaintext` under a fresh per-message key from `material`, binding `encryptionContext`; throws
+    /// ValidationException when the context is over its size limit.
     public static func seal(
         _ plaintext: some DataProtocol,
         keyID: KeyIdentifier,

@@ -1,16 +1,22 @@
 /// The KMS ARNs: `arn:<partition>:kms:<region>:<account>:key/<key id>` and
 /// `arn:<partition>:kms:<region>:<account>:alias/<name>`.
 public struct KMSResourceARN: Sendable, Hashable, CustomStringConvertible {
+    /// What an ARN names: a key by its id, or an alias by its full `alias/...` name.
     public enum Resource: Sendable, Hashable {
         case key(id: String)
         case alias(name: String)  // the full "alias/..." name
     }
 
+    /// `aws` for AWS's commercial regions; a deployment may choose its own.
     public let partition: String
+    /// The region the resource lives in, as written in the ARN.
     public let region: String
+    /// The owning account's 12-digit id.
     public let account: String
+    /// The key or alias the ARN names.
     public let resource: Resource
 
+    /// An ARN from its parts, unchecked: callers pass values they have already validated.
     public init(partition: String, region: String, account: String, resource: Resource) {
         self.partition = partition
         self.region = region
@@ -39,6 +45,7 @@ public struct KMSResourceARN: Sendable, Hashable, CustomStringConvertible {
         self.account = String(parts[4])
     }
 
+    /// The ARN as AWS writes it; parsing it gives back an equal value.
     public var description: String {
         switch self.resource {
         case .key(let id): return "arn:\(partition):kms:\(region):\(account):key/\(id)"
@@ -47,6 +54,7 @@ public struct KMSResourceARN: Sendable, Hashable, CustomStringConvertible {
     }
 }
 
+/// AWS account id rules.
 public enum Account {
     /// AWS account ids are exactly 12 digits.
     public static func isValid(_ text: String) -> Bool {
@@ -54,6 +62,7 @@ public enum Account {
     }
 }
 
+/// Key id rules.
 public enum KeyID {
     /// A key id is a UUID in its 8-4-4-4-12 hex form.
     public static func isValid(_ text: String) -> Bool {

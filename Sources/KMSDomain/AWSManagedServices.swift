@@ -2,6 +2,7 @@
 /// aliases. Only these names make a key appear on first use: a made-up service name is just an
 /// alias that does not exist, so naming it costs nothing and writes nothing.
 public enum AWSManagedServices {
+    /// The service names AWS uses in its managed keys' aliases (`alias/aws/<name>`).
     public static let names: Set<String> = [
         "acm", "airflow", "appflow", "backup", "cloud9", "codeartifact", "codecommit", "connect", "dms", "dynamodb",
         "ebs", "ecr", "elasticfilesystem", "es", "fsx", "glue", "imagebuilder", "kafka", "kinesis", "kinesisvideo",

@@ -1,5 +1,6 @@
 /// Alias name rules, as AWS applies them.
 public enum AliasName {
+    /// The prefix of AWS managed keys' aliases, which callers may not create.
     public static let reservedPrefix = "alias/aws/"
 
     /// Validates a name for CreateAlias/UpdateAlias/DeleteAlias. `creating` also refuses the

@@ -2,18 +2,28 @@ import struct Foundation.Date
 
 /// One grant as stored: narrow, revocable permission for a grantee on one key.
 public struct GrantRecord: Sendable, Hashable {
+    /// 64 lowercase hex digits of randomness, made by CreateGrant.
     public var grantID: String
+    /// The lowercase UUID of the key the grant is on.
     public var keyID: String
+    /// The caller's idempotency name: CreateGrant with the same name and parameters returns this grant.
     public var name: String?
+    /// The principal ARN the grant gives its operations to.
     public var granteePrincipal: String
+    /// The principal ARN that may retire the grant (and list it with ListRetirableGrants); nil when none was named.
     public var retiringPrincipal: String?
+    /// The root ARN of the key's account, whoever created the grant.
     public var issuingAccount: String
     /// AWS GrantOperation names ("Decrypt", "ReEncryptFrom", ...).
     public var operations: [String]
+    /// The grant applies only when the request's encryption context is exactly this.
     public var encryptionContextEquals: [String: String]?
+    /// The grant applies only when the request's encryption context includes all of these pairs.
     public var encryptionContextSubset: [String: String]?
+    /// When CreateGrant made it.
     public var creationDate: Date
 
+    /// A grant as stored.
     public init(
         grantID: String, keyID: String, name: String?, granteePrincipal: String, retiringPrincipal: String?,
         issuingAccount: String, operations: [String], encryptionContextEquals: [String: String]?,

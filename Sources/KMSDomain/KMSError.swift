@@ -3,17 +3,21 @@
 /// The message crosses trust boundaries (to kmsd, to clients, into logs): it never contains
 /// key material, a plaintext, a data key or a secret. Build it from lengths, names and ids.
 public struct KMSError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// The AWS exception name the caller sees.
     public var code: Code
+    /// What went wrong, for the caller; never contains key material, plaintext or a secret.
     public var message: String
     /// True when the same request may succeed if sent again later.
     public var retryable: Bool
 
+    /// A failure with `code` and `message`; not retryable unless said so.
     public init(_ code: Code, _ message: String, retryable: Bool = false) {
         self.code = code
         self.message = message
         self.retryable = retryable
     }
 
+    /// `<exception name>: <message>`, safe to log.
     public var description: String { "\(code.rawValue): \(message)" }
 
     /// The AWS KMS exception names (botocore model kms 2014-11-01), plus the generic AWS ones
@@ -59,8 +63,11 @@ public struct KMSError: Error, Sendable, Hashable, CustomStringConvertible {
 }
 
 extension KMSError {
+    /// A `ValidationException`: the request is malformed.
     public static func validation(_ message: String) -> KMSError { KMSError(.validation, message) }
+    /// An `InvalidCiphertextException`: the ciphertext or its encryption context is not one this service made.
     public static func invalidCiphertext(_ message: String) -> KMSError { KMSError(.invalidCiphertext, message) }
+    /// An `IncorrectKeyException`: the ciphertext was made under another key than the one named.
     public static func incorrectKey(_ message: String) -> KMSError { KMSError(.incorrectKey, message) }
     /// A failure that says nothing about the request; the message stays generic on purpose.
     public static func internalFailure(_ message: String = "internal error", retryable: Bool = true) -> KMSError {

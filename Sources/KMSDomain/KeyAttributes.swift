@@ -20,6 +20,7 @@ public enum KeySpec: String, Sendable, CaseIterable, Codable {
     case mlDsa87 = "ML_DSA_87"
 }
 
+/// KeyUsage as AWS names it: which family of operations a key serves, fixed at creation.
 public enum KeyUsage: String, Sendable, CaseIterable, Codable {
     case signVerify = "SIGN_VERIFY"
     case encryptDecrypt = "ENCRYPT_DECRYPT"
@@ -27,6 +28,7 @@ public enum KeyUsage: String, Sendable, CaseIterable, Codable {
     case keyAgreement = "KEY_AGREEMENT"
 }
 
+/// Where a key's material came from, as AWS names it; only AWS_KMS and EXTERNAL keys can be created here.
 public enum Origin: String, Sendable, CaseIterable, Codable {
     case awsKMS = "AWS_KMS"
     case external = "EXTERNAL"
@@ -34,11 +36,13 @@ public enum Origin: String, Sendable, CaseIterable, Codable {
     case externalKeyStore = "EXTERNAL_KEY_STORE"
 }
 
+/// Whether AWS (an `alias/aws/...` key made on first use) or the customer manages the key.
 public enum KeyManager: String, Sendable, CaseIterable, Codable {
     case aws = "AWS"
     case customer = "CUSTOMER"
 }
 
+/// EncryptionAlgorithm as AWS names it; which ones a key accepts is `KeySpec.encryptionAlgorithms(usage:)`.
 public enum EncryptionAlgorithm: String, Sendable, CaseIterable, Codable {
     case symmetricDefault = "SYMMETRIC_DEFAULT"
     case rsaesOaepSha1 = "RSAES_OAEP_SHA_1"

@@ -3,20 +3,33 @@ import struct Foundation.Date
 /// Everything kmsd knows about one key, as stored; what DescribeKey shows and what every
 /// operation checks. A value: changes produce a new record with a higher `version`.
 public struct KeyRecord: Sendable, Hashable {
+    /// The key's lowercase UUID, as in its ARN.
     public var keyID: String
+    /// The full key ARN, fixed at creation.
     public var arn: String
+    /// The 12-digit id of the owning account.
     public var account: String
+    /// The region the key was created in.
     public var region: String
+    /// The caller's free-text description; may be empty.
     public var description: String
+    /// Where the key is in its life cycle; `KeyState` says which transitions are allowed.
     public var state: KeyState
+    /// What the key is for, fixed at creation.
     public var usage: KeyUsage
+    /// The kind of material, fixed at creation.
     public var spec: KeySpec
+    /// Where the material comes from: generated here or imported.
     public var origin: Origin
+    /// CUSTOMER, or AWS for keys made on first use of an `alias/aws/...` alias.
     public var manager: KeyManager
+    /// When CreateKey made the key.
     public var creationDate: Date
     /// Set while PendingDeletion.
     public var deletionDate: Date?
+    /// The waiting period ScheduleKeyDeletion was given (7..30 days); set while PendingDeletion.
     public var pendingWindowInDays: Int?
+    /// The key policy as JSON text, stored as given.
     public var policy: String
     /// The material Encrypt uses; older versions stay for Decrypt.
     public var currentMaterialID: [UInt8]
@@ -28,8 +41,10 @@ public struct KeyRecord: Sendable, Hashable {
     public var nextRotationDate: Date?
     /// Imported material only: when it expires (KEY_MATERIAL_EXPIRES), and the model itself.
     public var validTo: Date?
+    /// Set with `validTo` for imported material.
     public var expirationModel: ExpirationModel?
 
+    /// A key as stored.
     public init(
         keyID: String, arn: String, account: String, region: String, description: String,
         state: KeyState, usage: KeyUsage, spec: KeySpec, origin: Origin, manager: KeyManager,
@@ -62,9 +77,13 @@ public struct KeyRecord: Sendable, Hashable {
     /// Rotation exists for symmetric keys of origin AWS_KMS only, as in AWS.
     public var canRotate: Bool { self.spec == .symmetricDefault && self.origin == .awsKMS }
 
+    /// What Encrypt and Decrypt accept on this key; empty unless its usage is ENCRYPT_DECRYPT.
     public var encryptionAlgorithms: [EncryptionAlgorithm] { self.spec.encryptionAlgorithms(usage: self.usage) }
+    /// What Sign and Verify accept on this key; empty unless its usage is SIGN_VERIFY.
     public var signingAlgorithms: [SigningAlgorithm] { self.spec.signingAlgorithms(usage: self.usage) }
+    /// What GenerateMac and VerifyMac accept on this key; empty unless its usage is GENERATE_VERIFY_MAC.
     public var macAlgorithms: [MacAlgorithm] { self.usage == .generateVerifyMac ? self.spec.macAlgorithms : [] }
+    /// What DeriveSharedSecret accepts on this key; empty unless its usage is KEY_AGREEMENT.
     public var keyAgreementAlgorithms: [KeyAgreementAlgorithm] { self.spec.keyAgreementAlgorithms(usage: self.usage) }
 
     /// Whether the key has had material (an EXTERNAL key has none until its first import; after
@@ -74,12 +93,18 @@ public struct KeyRecord: Sendable, Hashable {
 
 /// One alias as stored.
 public struct AliasRecord: Sendable, Hashable {
+    /// The full `alias/...` name.
     public var name: String
+    /// The alias ARN, in the account and region of its key.
     public var arn: String
+    /// The lowercase UUID of the key the alias points to.
     public var targetKeyID: String
+    /// When CreateAlias made it.
     public var creationDate: Date
+    /// When UpdateAlias last moved it; the creation date until then.
     public var lastUpdatedDate: Date
 
+    /// An alias as stored.
     public init(name: String, arn: String, targetKeyID: String, creationDate: Date, lastUpdatedDate: Date) {
         self.name = name
         self.arn = arn
@@ -92,11 +117,16 @@ public struct AliasRecord: Sendable, Hashable {
 /// Where a deployment lives: its partition, the regions it serves and the account a caller acts
 /// in until authentication decides otherwise.
 public struct ServiceScope: Sendable, Hashable {
+    /// The ARN partition of every key, alias and principal (`aws` unless configured).
     public var partition: String
+    /// The regions served; always includes `defaultRegion`.
     public var regions: Set<String>
+    /// The region of requests whose credentials name none.
     public var defaultRegion: String
+    /// The account a caller acts in until authentication names another.
     public var defaultAccount: String
 
+    /// A scope; `regions` is widened to include `defaultRegion`.
     public init(partition: String = "aws", regions: Set<String>, defaultRegion: String, defaultAccount: String) {
         self.partition = partition
         self.regions = regions.union([defaultRegion])
@@ -104,10 +134,12 @@ public struct ServiceScope: Sendable, Hashable {
         self.defaultAccount = defaultAccount
     }
 
+    /// The ARN of key `keyID` in `account` and `region`, in this scope's partition.
     public func keyARN(account: String, region: String, keyID: String) -> String {
         KMSResourceARN(partition: partition, region: region, account: account, resource: .key(id: keyID)).description
     }
 
+    /// The ARN of alias `name` (the full `alias/...` name) in `account` and `region`.
     public func aliasARN(account: String, region: String, name: String) -> String {
         KMSResourceARN(partition: partition, region: region, account: account, resource: .alias(name: name)).description
     }
@@ -116,6 +148,7 @@ public struct ServiceScope: Sendable, Hashable {
 /// The default key policy: the account root may do everything, which delegates access to the
 /// account's identity policies (AWS's default).
 public enum DefaultKeyPolicy {
+    /// The default policy of a key of `account`, as the JSON text AWS writes.
     public static func document(partition: String, account: String) -> String {
         """
         {

@@ -13,6 +13,9 @@ public enum KeyReference: Sendable, Hashable {
         case keyOnly
     }
 
+    /// Parses a KeyId parameter. Key ids are lowercased; throws ValidationException when `text` is empty or longer
+    /// than 2048 bytes, NotFoundException when it is no key or alias reference or is an alias where `accepted`
+    /// allows keys only. `field` names the parameter in messages.
     public static func parse(_ text: String, accepting accepted: Accepted = .keyOrAlias, field: String = "keyId")
         throws(KMSError) -> KeyReference
     {
@@ -43,6 +46,7 @@ public enum KeyReference: Sendable, Hashable {
         return reference
     }
 
+    /// Whether it names an alias (by name or ARN) rather than a key.
     public var isAlias: Bool {
         switch self {
         case .aliasName, .aliasARN: return true

@@ -11,8 +11,11 @@ extension KeySpec {
         }
     }
 
+    /// RSA_2048, RSA_3072 or RSA_4096.
     public var isRSA: Bool { self == .rsa2048 || self == .rsa3072 || self == .rsa4096 }
+    /// One of the HMAC_* specs.
     public var isHMAC: Bool { self == .hmac224 || self == .hmac256 || self == .hmac384 || self == .hmac512 }
+    /// An RSA, ECC, SM2 or ML-DSA spec: anything with a public key.
     public var isAsymmetric: Bool { self != .symmetricDefault && !self.isHMAC }
 
     /// The usages a key of this spec may be created with. CreateKey's KeyUsage defaults to
@@ -29,6 +32,7 @@ extension KeySpec {
         }
     }
 
+    /// The algorithms Encrypt and Decrypt accept on a key of this spec with `usage`; empty when none.
     public func encryptionAlgorithms(usage: KeyUsage) -> [EncryptionAlgorithm] {
         guard usage == .encryptDecrypt else { return [] }
         switch self {
@@ -38,6 +42,7 @@ extension KeySpec {
         }
     }
 
+    /// The algorithms Sign and Verify accept on a key of this spec with `usage`; empty when none.
     public func signingAlgorithms(usage: KeyUsage) -> [SigningAlgorithm] {
         guard usage == .signVerify else { return [] }
         switch self {
@@ -54,6 +59,7 @@ extension KeySpec {
         }
     }
 
+    /// The one algorithm of an HMAC spec; empty for the others. Callers check the usage themselves.
     public var macAlgorithms: [MacAlgorithm] {
         switch self {
         case .hmac224: [.hmacSha224]
@@ -64,6 +70,7 @@ extension KeySpec {
         }
     }
 
+    /// ECDH for a key with KEY_AGREEMENT usage, else none; CreateKey has already tied that usage to ECC specs.
     public func keyAgreementAlgorithms(usage: KeyUsage) -> [KeyAgreementAlgorithm] {
         usage == .keyAgreement ? [.ecdh] : []
     }
@@ -126,6 +133,7 @@ extension KeyRecord {
     }
 }
 
+/// SigningAlgorithm as AWS names it.
 public enum SigningAlgorithm: String, Sendable, CaseIterable, Codable {
     case rsassaPssSha256 = "RSASSA_PSS_SHA_256"
     case rsassaPssSha384 = "RSASSA_PSS_SHA_384"
@@ -153,12 +161,14 @@ public enum SigningAlgorithm: String, Sendable, CaseIterable, Codable {
     }
 }
 
+/// Sign and Verify's MessageType: whether `message` is the message itself or a digest of it.
 public enum MessageType: String, Sendable, CaseIterable, Codable {
     case raw = "RAW"
     case digest = "DIGEST"
     case externalMu = "EXTERNAL_MU"
 }
 
+/// MacAlgorithm as AWS names it.
 public enum MacAlgorithm: String, Sendable, CaseIterable, Codable {
     case hmacSha224 = "HMAC_SHA_224"
     case hmacSha256 = "HMAC_SHA_256"
@@ -176,6 +186,7 @@ public enum MacAlgorithm: String, Sendable, CaseIterable, Codable {
     }
 }
 
+/// KeyAgreementAlgorithm as AWS names it.
 public enum KeyAgreementAlgorithm: String, Sendable, CaseIterable, Codable {
     case ecdh = "ECDH"
 }
@@ -192,6 +203,7 @@ public enum DataKeyPairSpec: String, Sendable, CaseIterable, Codable {
     case eccNistEdwards25519 = "ECC_NIST_EDWARDS25519"
     case sm2 = "SM2"
 
+    /// The key spec of the same name.
     public var keySpec: KeySpec { KeySpec(rawValue: self.rawValue)! }
 }
 
@@ -213,6 +225,7 @@ public enum WrappingKeySpec: String, Sendable, CaseIterable, Codable {
     case sm2 = "SM2"
 }
 
+/// Whether imported key material expires (ImportKeyMaterial's ExpirationModel).
 public enum ExpirationModel: String, Sendable, CaseIterable, Codable {
     case keyMaterialExpires = "KEY_MATERIAL_EXPIRES"
     case keyMaterialDoesNotExpire = "KEY_MATERIAL_DOES_NOT_EXPIRE"

@@ -23,6 +23,7 @@ public enum KeyState: String, Sendable, CaseIterable, Codable {
         }
     }
 
+    /// The state EnableKey leaves; throws KMSInvalidStateException unless the key is Enabled or Disabled.
     public func enabling(keyARN: String) throws(KMSError) -> KeyState {
         switch self {
         case .enabled, .disabled: return .enabled
@@ -30,6 +31,7 @@ public enum KeyState: String, Sendable, CaseIterable, Codable {
         }
     }
 
+    /// The state DisableKey leaves; throws KMSInvalidStateException unless the key is Enabled or Disabled.
     public func disabling(keyARN: String) throws(KMSError) -> KeyState {
         switch self {
         case .enabled, .disabled: return .disabled
@@ -37,6 +39,8 @@ public enum KeyState: String, Sendable, CaseIterable, Codable {
         }
     }
 
+    /// PendingDeletion, from Enabled, Disabled, PendingImport or Unavailable; throws KMSInvalidStateException
+    /// otherwise.
     public func schedulingDeletion(keyARN: String) throws(KMSError) -> KeyState {
         switch self {
         case .enabled, .disabled, .pendingImport, .unavailable: return .pendingDeletion

@@ -10,9 +10,13 @@ import struct Foundation.TimeInterval
 /// - asymmetric requests (RSA, ECC): $0.15 per 10,000.
 /// AWS's free tier (20,000 requests a month) is not applied.
 public enum Pricing {
+    /// US dollars a customer managed key costs per month.
     public static let keyPerMonth = 1.0
+    /// Hours in AWS's billing month, by which key prices are prorated.
     public static let hoursPerMonth = 730.0
+    /// US dollars per 10,000 symmetric or HMAC requests.
     public static let symmetricPer10k = 0.03
+    /// US dollars per 10,000 asymmetric requests.
     public static let asymmetricPer10k = 0.15
 
     /// The price of one request on a key of `spec` (nil: an operation on no key, priced as symmetric).
@@ -41,6 +45,7 @@ public enum Pricing {
         }
     }
 
+    /// US dollars for `hours` of one key (or of one rotation's extra material).
     public static func keyCost(hours: Double) -> Double {
         hours / hoursPerMonth * keyPerMonth
     }

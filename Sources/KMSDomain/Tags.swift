@@ -1,8 +1,11 @@
 /// Key tags as AWS allows them: keys of 1..128 and values of 0..256 characters, at most 50 per
 /// key, the `aws:` prefix reserved. Failures are TagException, as AWS answers them.
 public enum Tags {
+    /// At most this many tags per key, as AWS allows.
     public static let maximumPerKey = 50
 
+    /// Checks a request's tags: each key as `checkKey(_:)`, values up to 256 characters, no key twice, at most
+    /// `maximumPerKey`. Throws TagException, or LimitExceededException when there are too many.
     public static func check(_ tags: [(key: String, value: String)]) throws(KMSError) {
         var seen = Set<String>()
         for (key, value) in tags {
@@ -20,6 +23,7 @@ public enum Tags {
         }
     }
 
+    /// Checks one tag key: 1 to 128 characters, not starting with `aws:` (any case); throws TagException otherwise.
     public static func checkKey(_ key: String) throws(KMSError) {
         guard (1...128).contains(key.count) else {
             throw KMSError(.tag, "Tag keys must be 1 to 128 characters; '\(key.prefix(128))' is \(key.count).")

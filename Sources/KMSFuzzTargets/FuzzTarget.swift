@@ -9,10 +9,12 @@
 public struct FuzzTarget: Sendable {
     /// The name of the target and of its corpus and regression folders (`Fuzz/corpus/<name>/`).
     public let name: String
+    /// Checks the target's properties on one input; stops the process when one does not hold.
     public let run: @Sendable (UnsafeRawBufferPointer) -> Void
     /// Meaningful starting inputs, built from real frames, blobs, policies and headers.
     public let seeds: @Sendable () -> [[UInt8]]
 
+    /// A target; `all` lists the ones that exist.
     public init(
         name: String, run: @escaping @Sendable (UnsafeRawBufferPointer) -> Void,
         seeds: @escaping @Sendable () -> [[UInt8]]
@@ -42,6 +44,7 @@ public struct FuzzTarget: Sendable {
         AuditSegmentTarget.target,
     ]
 
+    /// The target called `name` (as `scripts/fuzz` and `Fuzz/` name it), or nil when there is none.
     public static func named(_ name: String) -> FuzzTarget? {
         all.first { $0.name == name }
     }

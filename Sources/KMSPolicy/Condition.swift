@@ -1,10 +1,12 @@
 /// One condition: `"ForAnyValue:StringLikeIfExists": {"kms:EncryptionContext:app": ["a*"]}`
 /// for one key.
 public struct Condition: Sendable, Hashable {
+    /// How a multi-valued request key is tested: as one value, or with IAM's `ForAnyValue:`/`ForAllValues:` prefixes.
     public enum SetForm: Sendable, Hashable {
         case single, forAnyValue, forAllValues
     }
 
+    /// The condition operator, by its IAM name without set prefix or IfExists suffix.
     public enum Test: String, Sendable, Hashable, CaseIterable {
         case stringEquals = "StringEquals"
         case stringNotEquals = "StringNotEquals"
@@ -45,10 +47,15 @@ public struct Condition: Sendable, Hashable {
         }
     }
 
+    /// The operator.
     public let test: Test
+    /// The set prefix the operator was written with, `.single` when none.
     public let setForm: SetForm
+    /// Written with the `IfExists` suffix: the condition holds when the request lacks `key`.
     public let ifExists: Bool
+    /// The condition key as written (`kms:EncryptionContext:app`); matched to the request's keys ignoring case.
     public let key: String
+    /// The policy's values for `key`, as written; the parser has checked they suit the operator.
     public let values: [String]
     /// `values` parsed once for the operator (numbers, dates, address blocks, folded case), so
     /// that evaluation parses only the request's values.

@@ -7,16 +7,19 @@
 ///   an identity policy of the principal allowing it allows; across accounts this is the only way;
 /// - else a grant for this principal and operation, whose constraints hold, allows.
 public enum KeyAccess {
+    /// The outcome: allowed, and by what, or denied with a message naming the caller and the action.
     public enum Decision: Sendable, Hashable {
         case allowed(Via)
         case denied(message: String)
 
+        /// Whether the request may go ahead.
         public var isAllowed: Bool {
             if case .allowed = self { return true }
             return false
         }
     }
 
+    /// What allowed a request: the grant's id is recorded in the audit log.
     public enum Via: Sendable, Hashable {
         case keyPolicy
         case identityPolicy
@@ -25,13 +28,18 @@ public enum KeyAccess {
 
     /// A grant as evaluation needs it.
     public struct GrantRule: Sendable, Hashable {
+        /// The grant's id, which the audit log records when the grant allows a request.
         public let id: String
+        /// The principal ARN the grant is for, compared exactly.
         public let granteePrincipal: String
         /// Operation names without the kms: prefix ("Decrypt").
         public let operations: Set<String>
+        /// Applies, where an operation takes an encryption context, only when it is exactly this.
         public let encryptionContextEquals: [String: String]?
+        /// Applies, where an operation takes an encryption context, only when it includes all of these pairs.
         public let encryptionContextSubset: [String: String]?
 
+        /// A grant rule from a stored grant's fields; no constraints unless given.
         public init(
             id: String, granteePrincipal: String, operations: Set<String>,
             encryptionContextEquals: [String: String]? = nil, encryptionContextSubset: [String: String]? = nil

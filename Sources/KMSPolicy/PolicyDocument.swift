@@ -1,6 +1,7 @@
 /// A parsed, validated AWS JSON policy, ready to evaluate without further parsing: key
 /// policies are compiled once per key version and evaluated in microseconds on the hot path.
 public struct PolicyDocument: Sendable, Hashable {
+    /// Which rules a policy is parsed under; the same JSON may be valid as one kind and not the other.
     public enum Kind: Sendable {
         /// A key policy: every statement names a Principal or NotPrincipal.
         case resource
@@ -8,13 +9,17 @@ public struct PolicyDocument: Sendable, Hashable {
         case identity
     }
 
+    /// "2012-10-17" or "2008-10-17"; nil when the document has no Version.
     public let version: String?
+    /// The document's optional Id, as written.
     public let id: String?
+    /// The statements in document order; order does not change a decision.
     public let statements: [PolicyStatement]
     /// Whether any statement has a Condition: without one, evaluation needs no condition keys
     /// and the hot path can skip building them.
     public let hasConditions: Bool
 
+    /// A policy from parsed statements (`hasConditions` follows from them).
     public init(version: String?, id: String?, statements: [PolicyStatement]) {
         self.version = version
         self.id = id
@@ -23,19 +28,25 @@ public struct PolicyDocument: Sendable, Hashable {
     }
 }
 
+/// One Statement of a policy, parsed.
 public struct PolicyStatement: Sendable, Hashable {
+    /// Allow or Deny; a matching Deny wins over every Allow.
     public enum Effect: String, Sendable {
         case allow = "Allow"
         case deny = "Deny"
     }
 
+    /// The statement's optional Sid, as written; messages use it to name the statement.
     public let sid: String?
+    /// Whether a match allows or denies.
     public let effect: Effect
     /// nil in identity policies.
     public let principal: PrincipalMatcher?
+    /// Action or NotAction, lowercased: actions are compared ignoring case.
     public let actions: Matcher
     /// nil means every resource (identity policies always say, key policies may omit it).
     public let resources: Matcher?
+    /// Every condition must hold for the statement to apply; empty when it has none.
     public let conditions: [Condition]
 }
 
@@ -43,11 +54,14 @@ public struct PolicyStatement: Sendable, Hashable {
 public struct PrincipalMatcher: Sendable, Hashable {
     /// "*", or the AWS principals (ARNs) and service principals.
     public let anyone: Bool
+    /// Principal ARNs, matched exactly (a wildcard other than "*" alone is refused when parsing).
     public let aws: Set<String>
     /// Accounts named by their bare 12-digit id: each means that account's root in whatever
     /// partition the deployment runs in (the policy text does not say which).
     public let accounts: Set<String>
+    /// Service principals ("logs.us-east-1.amazonaws.com"), matched against a request's service.
     public let services: Set<String>
+    /// Written as NotPrincipal: matches whoever is not listed. Only allowed in Deny statements.
     public let negated: Bool
 
     init(anyone: Bool, aws: Set<String>, accounts: Set<String> = [], services: Set<String>, negated: Bool) {
@@ -109,8 +123,11 @@ enum RootARN {
 
 /// Action/NotAction or Resource/NotResource: patterns with * and ?.
 public struct Matcher: Sendable, Hashable {
+    /// The patterns as written, lowercased when `caseInsensitive`.
     public let patterns: [String]
+    /// Written as NotAction or NotResource: matches what no pattern matches.
     public let negated: Bool
+    /// True for actions, false for resources (ARNs compare with case).
     public let caseInsensitive: Bool
     /// `patterns` sorted by shape once, so the common ones ("*", "kms:Decrypt", "kms:Gen*")
     /// cost a comparison on every request rather than a general match.

@@ -3,6 +3,7 @@ import struct Foundation.Date
 /// What a policy is evaluated against: who asks, for what, on which resource, and the
 /// condition keys of the request (names compared without regard to case, as IAM does).
 public struct RequestContext: Sendable {
+    /// The caller's principal ARN, compared exactly with the ARNs Principal elements name.
     public var principalARN: String
     /// Set when the caller is an AWS service principal (e.g. "kms.amazonaws.com").
     public var service: String?
@@ -16,6 +17,7 @@ public struct RequestContext: Sendable {
     public var resource: String
     private var values: [String: [String]] = [:]
 
+    /// A context with no condition keys yet; `resource` is "*" for operations on no key.
     public init(principalARN: String, action: String, resource: String, service: String? = nil) {
         self.principalARN = principalARN
         self.action = action
@@ -30,14 +32,17 @@ public struct RequestContext: Sendable {
         self.values[key.lowercased()] = values
     }
 
+    /// Sets a single-valued condition key.
     public mutating func set(_ key: String, _ value: String) {
         self.set(key, [value])
     }
 
+    /// Sets a Bool condition key as "true" or "false".
     public mutating func set(_ key: String, _ value: Bool) {
         self.set(key, [value ? "true" : "false"])
     }
 
+    /// Sets a Date condition key as seconds since 1970, a form the Date operators accept.
     public mutating func set(_ key: String, _ date: Date) {
         self.set(key, [String(date.timeIntervalSince1970)])
     }

@@ -6,6 +6,7 @@ import SwiftProtobuf
 /// numbers. Built on protobuf's own JSON codec plus a generated table of the fields that
 /// differ, so the mapping is one to one and never written by hand per operation.
 public enum AWSJSON {
+    /// How a field's JSON differs between protobuf's codec and AWS's (the generated table lists these fields only).
     public enum FieldKind: Sendable {
         case enumeration(prefix: String)
         case timestamp
@@ -13,7 +14,9 @@ public enum AWSJSON {
         case message(String)
     }
 
+    /// A request body that is not a JSON object or not the operation's shape.
     public struct DecodingError: Error, CustomStringConvertible {
+        /// What is wrong, for the caller: AWS's validation message for an unknown enum value, else the shape mismatch.
         public let description: String
     }
 
@@ -44,6 +47,7 @@ public enum AWSJSON {
         }
     }
 
+    /// Decodes an AWS JSON request body; throws `DecodingError` unless it is a JSON object of the message's shape.
     public static func decode<M: SwiftProtobuf.Message>(_ type: M.Type, from data: Data) throws -> M {
         guard let object = try? JSONSerialization.jsonObject(with: data), let dictionary = object as? [String: Any]
         else {

@@ -5,6 +5,7 @@ import SwiftProtobuf
 /// One operation's translation between the AWS JSON 1.1 protocol and the binary protocol, so
 /// that the HTTP endpoint serves every operation through the very handlers of the binary one.
 public struct AWSJSONOperation: Sendable {
+    /// The AWS operation name, as `X-Amz-Target: TrentService.<name>` names it.
     public let name: String
     /// A JSON request body → the serialized protobuf request (AWSJSON.DecodingError when the
     /// body is not the operation's shape).
@@ -12,6 +13,7 @@ public struct AWSJSONOperation: Sendable {
     /// A serialized protobuf response → the JSON response body.
     public let responseToJSON: @Sendable ([UInt8]) throws -> Data
 
+    /// The translation of `method`'s request and response.
     public init<Request, Response>(_ method: RPCMethod<Request, Response>) {
         self.name = method.name
         self.requestFromJSON = { body in

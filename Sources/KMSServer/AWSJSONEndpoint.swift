@@ -16,6 +16,7 @@ import Synchronization
 /// (SigV4), translated to the binary protocol's request message and served by the binary
 /// protocol's own handler: no operation exists twice.
 public final class AWSJSONEndpoint: Sendable {
+    /// What the endpoint accepts of a client before it answers or closes the connection.
     public struct Limits: Sendable {
         /// The largest request body accepted; AWS KMS requests are a few KiB at most.
         public var maxBodyBytes = 64 * 1024
@@ -25,6 +26,7 @@ public final class AWSJSONEndpoint: Sendable {
         /// An idle keep-alive connection is closed after this.
         public var idleTimeout: TimeAmount = .seconds(60)
 
+        /// The defaults: 64 KiB bodies, 10 s to send a request, 60 s idle.
         public init() {}
     }
 
@@ -35,6 +37,7 @@ public final class AWSJSONEndpoint: Sendable {
     private let requestIDs = Atomic<UInt64>(0)
     private let connectionIDs = Atomic<UInt64>(1 << 62)
 
+    /// An endpoint serving `table`'s operations to requests `authenticator` has verified.
     public init(table: RPCHandlerTable, authenticator: SigV4Authenticator, limits: Limits = .init(), logger: Logger) {
         self.table = table
         self.authenticator = authenticator

@@ -142,7 +142,9 @@ public final class AuditLog: Sendable {
         var description: String { "the audit writer's connection had closed" }
     }
 
+    /// A request's record was not committed within `timeout`; the request fails and its result is withheld.
     public struct TimedOut: Error, CustomStringConvertible {
+        /// A fixed text: nothing of the request or the record.
         public var description: String { "the audit record was not committed in time" }
     }
 
@@ -182,6 +184,8 @@ public final class AuditLog: Sendable {
     /// rather than on Swift's global pool: no third set of threads to wake for every batch.
     private let executor = EventLoopTaskExecutor(MultiThreadedEventLoopGroup.singleton.next())
 
+    /// An audit log writing `chain` through `store`. `worker` MACs checkpoints of the chain's head (nil: none);
+    /// `timeout` bounds each request's wait for its record.
     public init(
         store: AuditStore, chain: String, timeout: Duration = .seconds(5), worker: WorkerPool? = nil,
         checkpointInterval: Duration = .milliseconds(100), logger: Logger, metrics: ServiceMetrics = ServiceMetrics()

@@ -18,6 +18,7 @@ public final class AuditTrail: Sendable {
 
     let details = Mutex(Details())
 
+    /// An empty trail, made with each `Caller`.
     public init() {}
 
     func note(key: CachedKey, encryptionContext: [String: String]?) {

@@ -21,8 +21,11 @@ public enum JobFailurePolicy: Sendable, Hashable {
 /// A job that failed under the `.endProcess` policy: thrown out of the ServiceGroup, it makes
 /// kmsd exit non-zero.
 public struct BackgroundJobFailed: Error, CustomStringConvertible {
+    /// The failed job's name.
     public let job: String
+    /// What the job threw, or `JobEndedEarly` when it returned on its own.
     public let error: any Error
+    /// The job and its error, for the log of kmsd's exit.
     public var description: String { "background job '\(self.job)' failed: \(String(reflecting: self.error))" }
 }
 
@@ -60,13 +63,16 @@ struct JobRestartSchedule: Sendable {
 /// logged, then restarted or ends the process by `policy`, never dropped. A graceful shutdown
 /// reaches the job as the service's own (ServiceGroup shuts its services down in reverse order).
 public struct BackgroundJob: Service, CustomStringConvertible {
+    /// The job's name in logs and metrics.
     public let name: String
+    /// What happens when the job fails.
     public let policy: JobFailurePolicy
     let clock: ServiceClock
     let logger: Logger
     let metrics: ServiceMetrics
     let body: @Sendable () async throws -> Void
 
+    /// A job that runs `body`; `body` should return only once a shutdown is asked for.
     public init(
         _ name: String, policy: JobFailurePolicy, clock: ServiceClock = .system, logger: Logger,
         metrics: ServiceMetrics = ServiceMetrics(),
@@ -89,6 +95,7 @@ public struct BackgroundJob: Service, CustomStringConvertible {
         self.init(name, policy: policy, clock: clock, logger: logger, metrics: metrics) { try await service.run() }
     }
 
+    /// The job's name, as ServiceGroup's logs show the service.
     public var description: String { self.name }
 
     /// How the ServiceGroup runs it: the job returns only when shut down, and throws only when
@@ -101,6 +108,8 @@ public struct BackgroundJob: Service, CustomStringConvertible {
 
     private static var stopping: Bool { Task.isShuttingDownGracefully || Task.isCancelled }
 
+    /// Runs the job until a graceful shutdown or cancellation; throws `BackgroundJobFailed` when it fails under
+    /// `.endProcess`, and restarts it after a backoff under `.restart`.
     public func run() async throws {
         var schedule: JobRestartSchedule?
         if case .restart(let backoff) = self.policy { schedule = JobRestartSchedule(backoff: backoff) }

@@ -7,9 +7,13 @@ import PostgresNIO
 /// The first admin of a fresh deployment: the default account, a user with admin rights and an
 /// identity policy allowing kms:*, and one access key whose secret is returned once.
 public enum Bootstrap {
+    /// The first admin's credentials, to be shown once: the secret is stored only wrapped.
     public struct Credentials: Sendable {
+        /// The admin user's principal ARN.
         public let principalARN: String
+        /// The access key id to sign with.
         public let accessKeyID: String
+        /// The secret access key; nothing can show it again.
         public let secretAccessKey: String
     }
 

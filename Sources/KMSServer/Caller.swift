@@ -5,11 +5,15 @@ import KMSRPC
 
 /// Who is calling, in which account and region, with what the policies may ask about them.
 public struct Caller: Sendable {
+    /// The 12-digit account the caller acts in: its principal's account.
     public var account: String
+    /// The region of the request: its credential scope's, else the deployment's default.
     public var region: String
+    /// The authenticated principal's ARN, as policies and grants name it.
     public var principalARN: String
     /// The access key the connection authenticated with, if any.
     public var accessKeyID: String?
+    /// May call the admin service (accounts, principals, access keys, identity policies).
     public var isAdmin: Bool
     /// The principal's identity policies, compiled (none for an account root).
     public var identityPolicies: [PolicyDocument]
@@ -27,6 +31,7 @@ public struct Caller: Sendable {
     /// The operation asked for ("Encrypt", "CreateAlias"), for the record of a change.
     public var operation = ""
 
+    /// A caller as authenticated; kmsd's gate (`PolicyGate.caller(for:)`) makes these, tests make their own.
     public init(
         account: String, region: String, principalARN: String, accessKeyID: String? = nil, isAdmin: Bool = false,
         identityPolicies: [PolicyDocument] = [], sourceIP: String? = nil, secureTransport: Bool = false,

@@ -11,6 +11,7 @@ public struct ChangeListener: Service {
     let logger: Logger
     let clock: ServiceClock
 
+    /// A listener that drops `cache`'s entries as the database announces changes.
     public init(client: PostgresClient, cache: KeyCache, logger: Logger, clock: ServiceClock = .system) {
         self.clock = clock
         self.client = client
@@ -18,6 +19,7 @@ public struct ChangeListener: Service {
         self.logger = logger
     }
 
+    /// Listens until a graceful shutdown, reconnecting a second after any failure; caching stays off meanwhile.
     public func run() async throws {
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             do {

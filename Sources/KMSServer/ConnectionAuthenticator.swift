@@ -18,6 +18,8 @@ public struct ConnectionAuthenticator: Sendable {
     let logger: Logger
     let metrics: ServiceMetrics
 
+    /// An authenticator for the binary listener's handshake. `allowAnonymous` (development only) lets a connection
+    /// without credentials act as the default account's root; `cache` remembers unknown access key ids.
     public init(
         scope: ServiceScope, identities: IdentityStore, worker: WorkerPool, allowAnonymous: Bool,
         cache: KeyCache? = nil, logger: Logger,
@@ -32,6 +34,9 @@ public struct ConnectionAuthenticator: Sendable {
         self.logger = logger
     }
 
+    /// The identity of a handshake's answer: a certificate's mapped principal, an access key whose proof kms-cryptod
+    /// accepts or, if allowed, anonymous. Throws UnrecognizedClientException, InvalidSignatureException or
+    /// MissingAuthenticationTokenException as AWS would answer.
     public func verify(_ attempt: RPCAuthenticationAttempt) async throws(KMSError) -> RPCIdentity {
         if attempt.accessKeyID.isEmpty {
             if let principal = attempt.certificatePrincipal {

@@ -21,6 +21,7 @@ public struct DeletionReaper: Service {
     /// Wall time decides which deletion dates and ValidTo have passed; monotonic time spaces the rounds.
     let clock: ServiceClock
 
+    /// A reaper that runs a round every `interval`.
     public init(client: PostgresClient, interval: Duration, logger: Logger, clock: ServiceClock = .system) {
         self.client = client
         self.interval = interval
@@ -28,6 +29,7 @@ public struct DeletionReaper: Service {
         self.clock = clock
     }
 
+    /// Runs rounds until a graceful shutdown; a failed round is logged and the next tries again.
     public func run() async throws {
         await Periodic.rounds(
             every: self.interval, clock: self.clock, logger: self.logger, failure: "deletion reaper round failed"

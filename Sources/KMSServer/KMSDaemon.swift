@@ -17,22 +17,33 @@ import ServiceLifecycle
 /// connections), then stops the periodic jobs, flushes the usage counts and then the key last
 /// uses, and only then reaches this service, which closes the audit log and the worker pool.
 public struct KMSDaemon: Service {
+    /// Everything kmsd's command line and settings file decide; the defaults suit a local development run.
     public struct Settings: Sendable {
+        /// The binary protocol's listen address (`--listen`).
         public var listenHost = "127.0.0.1"
+        /// The binary protocol's port; 0 picks a free one, which `onListening` reports.
         public var listenPort = 7400
+        /// kms-cryptod's Unix socket (`--worker-socket`).
         public var workerSocket = "cryptod.sock"
+        /// Connections kept open to kms-cryptod (`--worker-connections`).
         public var workerConnections = 4
         /// How long kmsd waits for kms-cryptod's answer before the request fails, retryable
         /// (slow calls such as RSA key generation get a multiple of it).
         public var workerTimeout: Duration = WorkerPool.defaultTimeout
+        /// The binary protocol's framing and timeouts, for both the listener and the worker connections.
         public var rpc = RPCConfiguration()
+        /// The longest a cached key, alias or principal lives without a change notification (`--cache-seconds`).
         public var cacheLifetime: Duration = .seconds(30)
+        /// The time between deletion reaper rounds (`--reaper-interval-seconds`).
         public var reaperInterval: Duration = .seconds(60)
+        /// The time between automatic rotation rounds (`--rotation-interval-seconds`).
         public var rotationInterval: Duration = .seconds(60)
         /// How often remembered key uses are written; a crash loses at most this much of them.
         public var lastUsageFlushInterval: Duration = .seconds(10)
         /// How often request counts are written; a crash loses at most this much of them.
         public var usageFlushInterval: Duration = .seconds(10)
+        /// How long a request waits for its audit record to commit before it fails, its result withheld
+        /// (`--audit-timeout-seconds`).
         public var auditTimeout: Duration = .seconds(5)
         /// How long a request may take in kmsd, all its waits included (`--request-timeout-seconds`).
         public var requestTimeout: Duration = KMSService.defaultRequestTimeout
@@ -43,7 +54,9 @@ public struct KMSDaemon: Service {
         public var auditCheckpointInterval: Duration = .milliseconds(100)
         /// Where to serve GET /metrics, and what it returns; nil: not served.
         public var metricsHost: String?
+        /// The metrics listener's port (`--metrics-listen`).
         public var metricsPort = 9400
+        /// The metrics body; kmsd's command sets it with `metricsHost`, and nothing is served without both.
         public var renderMetrics: (@Sendable () -> [UInt8])?
         /// How often kmsd looks for a root key re-wrap job to work on.
         public var rewrapInterval: Duration = .seconds(5)
@@ -54,10 +67,13 @@ public struct KMSDaemon: Service {
         public var insecureNoAuthentication = false
         /// Where to serve the AWS JSON 1.1 API (over TLS when `tls` is set); nil: not served.
         public var awsJSONHost: String?
+        /// The AWS JSON endpoint's port (`--aws-json-listen`).
         public var awsJSONPort = 7480
+        /// The AWS JSON endpoint's body size and timeouts.
         public var awsJSONLimits = AWSJSONEndpoint.Limits()
         /// Requests a second (and burst) per calling principal and per source address; nil: unlimited.
         public var principalRate: RequestLimiter.Rate?
+        /// The per-source-address limit, checked before authentication (`--max-requests-per-source`).
         public var sourceRate: RequestLimiter.Rate?
         /// The Host header values the AWS JSON endpoint accepts (`SigV4.HostNames` entries);
         /// nil: `AWSJSONEndpoint.defaultHostNames` (the certificate's names, the listen address).
@@ -65,6 +81,7 @@ public struct KMSDaemon: Service {
         /// The uid kms-cryptod must run as (checked on every worker connection); nil: kmsd's own.
         public var workerUID: UInt32?
 
+        /// Every default: a loopback kmsd without TLS, metrics, the AWS JSON endpoint or request limits.
         public init() {}
     }
 
@@ -98,6 +115,8 @@ public struct KMSDaemon: Service {
         self.onListening = onListening
     }
 
+    /// Applies migrations, starts the listeners and adds the background jobs to `group`, then waits for a graceful
+    /// shutdown and closes the listeners, flushes counts and last uses, and closes the audit log and worker pool.
     public func run() async throws {
         try await Migrations.apply(on: self.client, logger: self.logger)
         let cache = KeyCache(lifetime: self.settings.cacheLifetime, clock: self.clock, metrics: self.metrics)

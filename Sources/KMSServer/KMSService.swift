@@ -8,6 +8,7 @@ import PostgresNIO
 /// kmsd's operations and everything they share. Each operation reads as the request's path:
 /// caller → resolve → authorize → check state → crypto → answer.
 public final class KMSService: Sendable {
+    /// The partition, regions and default account every ARN and caller is made in.
     public let scope: ServiceScope
     let keys: KeyStore
     let aliases: AliasStore
@@ -48,6 +49,8 @@ public final class KMSService: Sendable {
         Self.slowOperations.contains(operation) ? self.requestTimeout * WorkerPool.slowFactor : self.requestTimeout
     }
 
+    /// The service over `client`'s database and `worker`, authorizing with `gate`. With `audit` false, nothing is
+    /// audited (tests of the service alone); the other parameters are kmsd's settings of the same names.
     public init(
         scope: ServiceScope,
         client: PostgresClient,

@@ -6,12 +6,15 @@ import Synchronization
 
 /// A key with the wrapped material versions it has, as kmsd caches it.
 public struct CachedKey: Sendable {
+    /// The key as stored when loaded.
     public let record: KeyRecord
+    /// The key's wrapped material versions, by material id bytes.
     public let materials: [[UInt8]: StoredMaterial]
     /// The key policy, compiled once per key version.
     public let policy: PolicyDocument
     /// The key's grants, as evaluation needs them.
     public let grants: [KeyAccess.GrantRule]
+    /// The ids of `grants`, so a grant token naming one of them needs no query.
     public let grantIDs: Set<String>
     /// The key's alias names ("alias/name"), for kms:ResourceAliases.
     public let aliases: [String]
@@ -23,6 +26,7 @@ public struct CachedKey: Sendable {
     /// alias that names it.
     public var pendingAWSManagedAlias: String?
 
+    /// A key as loaded. A policy that no longer parses becomes one that denies everything.
     public init(
         record: KeyRecord, materials: [StoredMaterial], grants: [GrantRecord] = [], aliases: [String] = [],
         tags: [String: String] = [:]
@@ -38,6 +42,7 @@ public struct CachedKey: Sendable {
         self.policy = (try? PolicyDocument.parse(record.policy, kind: .resource)) ?? StoredPolicy.denyAllResource
     }
 
+    /// The material Encrypt uses; nil for a key without material (an EXTERNAL key before its import).
     public var currentMaterial: StoredMaterial? { self.materials[self.record.currentMaterialID] }
 
     private init(copying key: CachedKey, grants: [KeyAccess.GrantRule], grantIDs: Set<String>) {
@@ -189,6 +194,7 @@ public final class KeyCache: Sendable {
     private let clock: ServiceClock
     private let metrics: ServiceMetrics
 
+    /// An empty cache; it stores nothing until the change listener says it is listening.
     public init(
         lifetime: Duration = .seconds(30), capacity: Int = 100_000, clock: ServiceClock = .system,
         metrics: ServiceMetrics = ServiceMetrics()
@@ -201,6 +207,7 @@ public final class KeyCache: Sendable {
     /// Taken before a load; hand it back to `store` so a load that raced an invalidation is dropped.
     public var generation: UInt64 { self.state.withLock { $0.generation } }
 
+    /// The cached key `keyID`, or nil when absent or expired (counted as a hit or a miss).
     public func key(_ keyID: String) -> CachedKey? {
         let now = self.clock.now
         let found = self.state.withLock { $0.lookup(\.keys, keyID, at: now) }
@@ -208,26 +215,31 @@ public final class KeyCache: Sendable {
         return found
     }
 
+    /// Caches `key` unless an invalidation came since `generation` was taken.
     public func store(_ key: CachedKey, loadedAt generation: UInt64) {
         let now = self.clock.now
         self.state.withLock { _ = $0.store(\.keys, key.record.keyID, key, loadedAt: generation, at: now) }
     }
 
+    /// The key id an alias (by `aliasKey(account:region:name:)`) points to, when cached.
     public func aliasTarget(_ aliasKey: String) -> String? {
         let now = self.clock.now
         return self.state.withLock { $0.lookup(\.aliases, aliasKey, at: now) }
     }
 
+    /// Caches an alias's target unless an invalidation came since `generation` was taken.
     public func storeAlias(_ aliasKey: String, target: String, loadedAt generation: UInt64) {
         let now = self.clock.now
         self.state.withLock { _ = $0.store(\.aliases, aliasKey, target, loadedAt: generation, at: now) }
     }
 
+    /// The cached principal with ARN `arn`, or nil when absent or expired.
     public func principal(_ arn: String) -> CachedPrincipal? {
         let now = self.clock.now
         return self.state.withLock { $0.lookup(\.principals, arn, at: now) }
     }
 
+    /// Caches `principal` unless an invalidation came since `generation` was taken.
     public func storePrincipal(_ principal: CachedPrincipal, loadedAt generation: UInt64) {
         let now = self.clock.now
         self.state.withLock { _ = $0.store(\.principals, principal.arn, principal, loadedAt: generation, at: now) }
@@ -267,14 +279,17 @@ public final class KeyCache: Sendable {
         self.state.withLock { $0.rememberUnknownAccessKey(accessKeyID, at: now) }
     }
 
+    /// Drops the principal, its cached signing keys and the remembered unknown access key ids.
     public func invalidatePrincipal(_ arn: String) {
         self.state.withLock { $0.invalidatePrincipal(arn) }
     }
 
+    /// Drops the key `keyID`; loads begun before are not stored.
     public func invalidateKey(_ keyID: String) {
         self.state.withLock { $0.invalidateKey(keyID) }
     }
 
+    /// Drops the alias `aliasKey`; loads begun before are not stored.
     public func invalidateAlias(_ aliasKey: String) {
         self.state.withLock { $0.invalidateAlias(aliasKey) }
     }
@@ -284,6 +299,7 @@ public final class KeyCache: Sendable {
         self.state.withLock { $0.setListening(listening) }
     }
 
+    /// The cache key of an alias: `account:region:alias/name`, as the database's change notifications send it.
     public static func aliasKey(account: String, region: String, name: String) -> String {
         "\(account):\(region):\(name)"
     }

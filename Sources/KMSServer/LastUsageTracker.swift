@@ -15,6 +15,7 @@ public final class LastUsageTracker: Service, Sendable {
     let clock: ServiceClock
     let logger: Logger
 
+    /// A tracker writing to `store` every `interval`.
     public convenience init(store: LastUsageStore, interval: Duration, clock: ServiceClock = .system, logger: Logger) {
         self.init(interval: interval, clock: clock, logger: logger) { batch in try await store.record(batch) }
     }
@@ -41,6 +42,7 @@ public final class LastUsageTracker: Service, Sendable {
         self.buffer.withLock { $0.latest(keyID: keyID) }
     }
 
+    /// Writes the remembered uses every `interval` until a shutdown, and once more then.
     public func run() async throws {
         await Periodic.flushes(every: self.interval, clock: self.clock) { await self.flush() }
     }

@@ -5,6 +5,7 @@ import NIOPosix
 /// GET /metrics on its own listener, for Prometheus to scrape. `render` produces the body
 /// (kmsd passes its Prometheus registry's text exposition).
 public enum MetricsEndpoint {
+    /// Binds to `address` and serves `render`'s output at GET /metrics until the returned channel is closed.
     public static func bind(to address: SocketAddress, render: @escaping @Sendable () -> [UInt8]) async throws
         -> any Channel
     {

@@ -9,11 +9,16 @@ import NIOCore
 /// policies and which of its access keys are active (a deactivated key stops working on the
 /// next request of a connection it opened, not only at the next handshake).
 public struct CachedPrincipal: Sendable {
+    /// The principal as stored.
     public let record: PrincipalRecord
+    /// The identity policies, compiled; one that no longer parses is a deny-everything policy.
     public let policies: [PolicyDocument]
+    /// The ids of the principal's active access keys: a request signed with any other is refused.
     public let activeAccessKeys: Set<String>
+    /// Whether any identity policy has a Condition, so that requests can skip building condition keys.
     public let policiesHaveConditions: Bool
 
+    /// A principal as loaded, with its identity policies and access keys.
     public init(record: PrincipalRecord, policies: [IdentityPolicyRecord], accessKeys: [AccessKeyRecord]) {
         self.record = record
         // Policies are validated before they are stored. One that no longer parses (a newer
@@ -25,6 +30,7 @@ public struct CachedPrincipal: Sendable {
         self.policiesHaveConditions = self.policies.contains(where: \.hasConditions)
     }
 
+    /// The principal's ARN, by which the cache holds it.
     public var arn: String { self.record.arn }
 }
 
@@ -39,6 +45,7 @@ public struct PolicyGate: RequestGate {
     let clock: ServiceClock
     let metrics: ServiceMetrics
 
+    /// A gate that reads principals through `cache`, loading misses from `identities`.
     public init(
         scope: ServiceScope, identities: IdentityStore, cache: KeyCache, logger: Logger, clock: ServiceClock = .system,
         metrics: ServiceMetrics = ServiceMetrics()
@@ -55,6 +62,9 @@ public struct PolicyGate: RequestGate {
         KMSError(.unrecognizedClient, "The security token included in the request is invalid.")
     }
 
+    /// The caller of a request on `connection`: its principal, account, region and identity policies. Throws
+    /// MissingAuthenticationTokenException for an unauthenticated connection, and UnrecognizedClientException when
+    /// the principal or its access key is gone or inactive.
     public func caller(for connection: RPCConnectionInfo) async throws(KMSError) -> Caller {
         guard let identity = connection.identity else {
             throw KMSError(.missingAuthenticationToken, "The request is not authenticated.")
@@ -96,6 +106,8 @@ public struct PolicyGate: RequestGate {
         }
     }
 
+    /// Authorizes `action` by the key policy, identity policies and grants (`KeyAccess`); throws
+    /// AccessDeniedException naming the caller and the action when nothing allows it.
     @discardableResult
     public func authorize(
         _ caller: Caller, action: String, key: CachedKey?, encryptionContext: [String: String]?,

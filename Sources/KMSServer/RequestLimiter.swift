@@ -6,10 +6,14 @@ import Synchronization
 /// until its bucket refills. Memory is bounded: at `capacity` names, the buckets that have
 /// refilled (idle names) are dropped, and if that frees nothing, all of them.
 public final class RequestLimiter: Sendable {
+    /// A bucket's refill rate and size.
     public struct Rate: Sendable, Hashable {
+        /// Requests a second a name may make on average.
         public var perSecond: Double
+        /// Requests a name may make at once; at least 1.
         public var burst: Double
 
+        /// A rate; `burst` defaults to `perSecond`, and is at least 1.
         public init(perSecond: Double, burst: Double? = nil) {
             self.perSecond = perSecond
             self.burst = max(1, burst ?? perSecond)
@@ -30,6 +34,7 @@ public final class RequestLimiter: Sendable {
     private let rate: Rate
     private let capacityPerShard: Int
 
+    /// A limiter giving every name `rate`, remembering at most about `capacity` names.
     public init(rate: Rate, capacity: Int = 100_000) {
         self.rate = rate
         self.shards = (0..<16).map { _ in Shard() }
@@ -67,9 +72,12 @@ public final class RequestLimiter: Sendable {
 
 /// kmsd's request limits: per calling principal and per source address, each off when nil.
 public struct RequestLimits: Sendable {
+    /// Buckets per calling principal ARN; nil: unlimited.
     public var perPrincipal: RequestLimiter?
+    /// Buckets per source address, checked before authentication; nil: unlimited.
     public var perSource: RequestLimiter?
 
+    /// Limits at these rates; nil leaves that limit off.
     public init(perPrincipal: RequestLimiter.Rate? = nil, perSource: RequestLimiter.Rate? = nil) {
         self.perPrincipal = perPrincipal.map { RequestLimiter(rate: $0) }
         self.perSource = perSource.map { RequestLimiter(rate: $0) }

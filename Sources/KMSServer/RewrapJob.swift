@@ -23,6 +23,7 @@ public struct RewrapJob: Service {
     let logger: Logger
     let clock: ServiceClock
 
+    /// A job that looks every `interval` for a re-wrap job to work on.
     public init(
         client: PostgresClient, worker: WorkerPool, interval: Duration, logger: Logger, clock: ServiceClock = .system
     ) {
@@ -34,6 +35,7 @@ public struct RewrapJob: Service {
         self.logger = logger
     }
 
+    /// Runs rounds until a graceful shutdown; a failed round resumes where it stopped, next round.
     public func run() async throws {
         await Periodic.rounds(
             every: self.interval, clock: self.clock, logger: self.logger,

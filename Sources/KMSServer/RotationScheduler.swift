@@ -15,6 +15,7 @@ public struct RotationScheduler: Service {
     let logger: Logger
     let clock: ServiceClock
 
+    /// A scheduler that rotates due keys through `service`, a round every `interval`.
     public init(
         client: PostgresClient, service: KMSService, interval: Duration, logger: Logger, clock: ServiceClock = .system
     ) {
@@ -25,6 +26,7 @@ public struct RotationScheduler: Service {
         self.clock = clock
     }
 
+    /// Runs rounds until a graceful shutdown; a failed round is logged and the next tries again.
     public func run() async throws {
         await Periodic.rounds(
             every: self.interval, clock: self.clock, logger: self.logger, failure: "rotation round failed"

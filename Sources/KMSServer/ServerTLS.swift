@@ -5,7 +5,9 @@ import NIOSSL
 /// TLS for kmsd's listener: a certificate and key from files, and for mutual TLS a CA whose
 /// client certificates are accepted and mapped to principals by their URI SAN (SPIFFE ids).
 public struct ServerTLS: Sendable {
+    /// The PEM certificate chain the listener presents.
     public var certificatePath: String
+    /// The PEM private key of the certificate.
     public var privateKeyPath: String
     /// When set, clients may present a certificate issued by this CA (PEM). Clients without one
     /// still connect and authenticate with an access key.
@@ -14,6 +16,7 @@ public struct ServerTLS: Sendable {
     /// in the URI matches any suffix; the exact URI, else the longest pattern, wins.
     public var certificatePrincipals: [String: String]
 
+    /// TLS settings from these files; nothing is read until `makeContext()`.
     public init(
         certificatePath: String, privateKeyPath: String, clientCAPath: String? = nil,
         certificatePrincipals: [String: String] = [:]
@@ -24,6 +27,8 @@ public struct ServerTLS: Sendable {
         self.certificatePrincipals = certificatePrincipals
     }
 
+    /// Reads the files into a server context (TLS 1.2 at least; client certificates optional, verified against
+    /// `clientCAPath` when set). Throws when a file is missing or not PEM.
     public func makeContext() throws -> NIOSSLContext {
         var configuration = TLSConfiguration.makeServerConfiguration(
             certificateChain: try NIOSSLCertificate.fromPEMFile(self.certificatePath).map { .certificate($0) },

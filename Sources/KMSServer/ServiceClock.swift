@@ -31,6 +31,7 @@ public struct ServiceClock: Sendable {
         try await self.sleeper(deadline)
     }
 
+    /// Waits `duration` on the monotonic clock; throws CancellationError when cancelled.
     public func sleep(for duration: Duration) async throws {
         try await self.sleeper(self.now + duration)
     }

@@ -15,13 +15,18 @@ import Logging
 /// the key is still active is asked of the principal cache on every request (PolicyGate), so
 /// deactivating it takes effect at once.
 public final class SigV4Authenticator: Sendable {
+    /// An HTTP request as SigV4 signs it.
     public struct Request: Sendable {
+        /// The HTTP method, as received ("POST").
         public var method: String
+        /// The request target, path and query, as received.
         public var uri: String
         /// In the order received, names as sent.
         public var headers: [(name: String, value: String)]
+        /// The whole body, whose SHA-256 the signature covers.
         public var body: [UInt8]
 
+        /// A request as received.
         public init(method: String, uri: String, headers: [(name: String, value: String)], body: [UInt8]) {
             self.method = method
             self.uri = uri

@@ -14,6 +14,7 @@ public final class UsageCounter: Service, Sendable {
     let clock: ServiceClock
     let logger: Logger
 
+    /// A counter writing to `store` every `interval`.
     public convenience init(store: UsageStore, interval: Duration, clock: ServiceClock = .system, logger: Logger) {
         self.init(interval: interval, clock: clock, logger: logger) { batch, id in try await store.add(batch, id: id) }
     }
@@ -39,6 +40,7 @@ public final class UsageCounter: Service, Sendable {
     /// The counts not yet written (tests).
     var unwritten: [UsageKey: UsageCount] { self.tally.withLock { $0.unwritten } }
 
+    /// Writes the counts every `interval` until a shutdown, and once more then.
     public func run() async throws {
         await Periodic.flushes(every: self.interval, clock: self.clock) { await self.flush() }
     }

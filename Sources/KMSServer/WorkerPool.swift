@@ -150,6 +150,7 @@ public final class WorkerPool: Sendable {
         }
     }
 
+    /// Closes the connections to kms-cryptod; a later call connects anew.
     public func close() async {
         await self.pool.close()
     }

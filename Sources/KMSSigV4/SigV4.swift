@@ -17,16 +17,20 @@ extension SigV4 {
 
     /// The three parts of `AWS4-HMAC-SHA256 Credential=..., SignedHeaders=..., Signature=...`.
     public struct Authorization: Sendable, Hashable {
+        /// The credential's access key id, as the client sent it; looked up to find the signing key.
         public var accessKeyID: String
         /// The credential scope's date, `yyyyMMdd`; it must match X-Amz-Date's day (`checkScope`).
         public var date: String
+        /// The credential scope's region; kmsd accepts only the regions it serves (`ServiceScope.regions`).
         public var region: String
+        /// The credential scope's service; kmsd accepts only `kms`.
         public var service: String
         /// Lowercase, sorted, without duplicates, and always including `host`.
         public var signedHeaders: [String]
         /// The 32 bytes of the HMAC-SHA256 the client computed.
         public var signature: [UInt8]
 
+        /// An Authorization from its parts, unchecked; `parseAuthorization(_:)` is the checked way in.
         public init(
             accessKeyID: String, date: String, region: String, service: String, signedHeaders: [String],
             signature: [UInt8]

@@ -19,15 +19,20 @@ extension SigV4 {
     /// need not be the one kmsd listens on. Names compare case-insensitively, without a
     /// trailing dot, and IP addresses in canonical form (`::0:1` is `::1`).
     public struct HostNames: Sendable, Hashable, CustomStringConvertible {
+        /// One accepted host, parsed from `NAME`, `NAME:PORT`, `[IPv6]` or `[IPv6]:PORT`, optionally `*.`-prefixed.
         public struct Entry: Sendable, Hashable {
             /// Lowercase, without a trailing dot; an IP address in canonical form; for a
             /// wildcard entry, the part after `*.`.
             public let name: String
+            /// Written `*.NAME`: matches a host of exactly one more label before `name`, never an IP address.
             public let wildcard: Bool
+            /// The only port accepted; nil accepts any.
             public let port: Int?
         }
 
+        /// The entries in the order given, without duplicates; `*` is not among them but sets `anyHost`.
         public let entries: [Entry]
+        /// A `*` entry was given: every well-formed Host is accepted.
         public let anyHost: Bool
 
         /// Parses entries as `--aws-json-host` takes them; throws a ValidationException naming
@@ -70,6 +75,7 @@ extension SigV4 {
             }
         }
 
+        /// The entries as `--aws-json-host` takes them, comma-separated, for logs.
         public var description: String {
             var names = self.entries.map { entry in
                 var name = entry.name.contains(":") ? "[\(entry.name)]" : entry.name
