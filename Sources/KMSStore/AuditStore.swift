@@ -180,14 +180,14 @@ public struct AuditStore: Sendable {
         }
     }
 
-    /// The same for records some of which were committed with their changes (`AuditOutbox`):
-    /// `pending` names them, and the statement deletes them from the outbox as it chains them,
-    /// only if every one of them is still there (false, and nothing written, when another writer
-    /// chained one first: `AuditOutbox.stillPending` tells which).
-
     /// The same on a connection the writer holds: the log's one writer keeps a connection for as
     /// long as records keep coming, rather than leasing one from the pool per batch (each lease
     /// and release wakes the pool's own task on another thread).
+    ///
+    /// `pending` names the records that were committed with their changes (`AuditOutbox`): the
+    /// statement deletes them from the outbox as it chains them, only if every one of them is
+    /// still there (false, and nothing written, when another writer chained one first:
+    /// `AuditOutbox.stillPending` tells which).
     public func append(
         _ records: [AuditRecord], checkpoint: Checkpoint? = nil, head: Head? = nil, expecting expected: Head,
         pending: [UUID] = [],
