@@ -24,6 +24,9 @@ public final class RPCServerHandler: ChannelDuplexHandler {
     /// Requests read while `inFlight` was full, started in order as running ones finish.
     private var waiting = CircularBuffer<RPCEnvelope>()
     private var readPending = false
+    private var hasRoom: Bool { self.inFlight.count < self.configuration.maxInFlightPerConnection }
+    /// A new request waits (and reading stops) while the limit is reached or others wait before it.
+    private var mustWait: Bool { !self.hasRoom || !self.waiting.isEmpty }
     private var closing = false
     private let flush = CoalescedFlush()
     private var executor: EventLoopTaskExecutor?
@@ -41,7 +44,7 @@ public final class RPCServerHandler: ChannelDuplexHandler {
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let envelope = Self.unwrapInboundIn(data)
         guard !self.closing else { return }
-        if self.inFlight.count >= self.configuration.maxInFlightPerConnection || !self.waiting.isEmpty {
+        if self.mustWait {
             self.waiting.append(envelope)
             return
         }
@@ -97,12 +100,12 @@ public final class RPCServerHandler: ChannelDuplexHandler {
     private func finish(context: ChannelHandlerContext, id: UInt64, method: String, result: Result<[UInt8], RPCError>) {
         guard self.inFlight.removeValue(forKey: id) != nil, !self.closing else { return }
         self.answer(context: context, id: id, method: method, result: result)
-        while self.inFlight.count < self.configuration.maxInFlightPerConnection, !self.closing,
+        while self.hasRoom, !self.closing,
             let next = self.waiting.popFirst()
         {
             self.start(next, context: context)
         }
-        if self.readPending, self.waiting.isEmpty, self.inFlight.count < self.configuration.maxInFlightPerConnection {
+        if self.readPending, !self.mustWait {
             self.readPending = false
             context.read()
         }
@@ -167,7 +170,7 @@ public final class RPCServerHandler: ChannelDuplexHandler {
 
     /// Holds the read back while the connection is at its in-flight limit (back-pressure to the peer).
     public func read(context: ChannelHandlerContext) {
-        if self.inFlight.count >= self.configuration.maxInFlightPerConnection || !self.waiting.isEmpty {
+        if self.mustWait {
             self.readPending = true
         } else {
             context.read()

@@ -25,7 +25,7 @@ extension KMSService {
             self.logger.info(
                 "request refused",
                 metadata: [
-                    "operation": "\(operation)", "code": "\(Self.code(of: error))",
+                    "operation": "\(operation)", "code": "\(RPCError(answering: error).code)",
                     "principal": "\(caller?.principalARN ?? context.connection.identity?.principalARN ?? "anonymous")",
                     "key": "\(details.keyARNs.first ?? "")",
                 ])
@@ -55,7 +55,7 @@ extension KMSService {
                 transport: caller?.transport ?? (identity?.method == .signature ? "aws-json" : "binary"),
                 operation: operation, keyARNs: details.keyARNs, alias: details.alias,
                 encryptionContext: details.encryptionContext, grantID: details.grantID,
-                errorCode: error.map(Self.code(of:))
+                errorCode: error.map { RPCError(answering: $0).code }
             )
         }
         let refused = error != nil
@@ -92,9 +92,5 @@ extension KMSService {
             pending = made
             return made
         }
-    }
-
-    static func code(of error: any Error) -> String {
-        RPCError(answering: error).code
     }
 }
