@@ -3,42 +3,56 @@ import Histogram
 import Synchronization
 
 /// Latencies (microseconds, HdrHistogram) and error counts of the measured part of a run, plus
-/// the current second's figures for the progress line.
+/// the current interval's figures for the progress line and the timeline.
 final class Recorder: Sendable {
     struct Snapshot: Sendable {
         var total = Histogram<UInt64>(highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three)
-        var interval = Histogram<UInt64>(highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three)
         var succeeded = 0
         var failed = 0
-        var intervalCount = 0
         var errors: [String: Int] = [:]
     }
 
-    private let state = Mutex(Snapshot())
+    /// One interval's figures: what the run did in that second, not so far.
+    struct Interval: Sendable {
+        var latency = Histogram<UInt64>(highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three)
+        var succeeded = 0
+        var failed = 0
+        var errors: [String: Int] = [:]
+
+        var count: Int { self.succeeded + self.failed }
+    }
+
+    private struct State {
+        var snapshot = Snapshot()
+        var interval = Interval()
+    }
+
+    private let state = Mutex(State())
 
     func record(microseconds: UInt64, error: String?) {
         self.state.withLock { state in
-            _ = state.total.record(max(1, microseconds))
-            _ = state.interval.record(max(1, microseconds))
-            state.intervalCount += 1
+            let value = max(1, microseconds)
+            _ = state.snapshot.total.record(value)
+            _ = state.interval.latency.record(value)
             if let error {
-                state.failed += 1
-                state.errors[error, default: 0] += 1
+                state.snapshot.failed += 1
+                state.snapshot.errors[error, default: 0] += 1
+                state.interval.failed += 1
+                state.interval.errors[error, default: 0] += 1
             } else {
-                state.succeeded += 1
+                state.snapshot.succeeded += 1
+                state.interval.succeeded += 1
             }
         }
     }
 
-    /// The figures so far; starts a new progress interval.
-    func takeInterval() -> (count: Int, p99: UInt64, errors: Int, total: Histogram<UInt64>) {
+    /// The figures since the last call; starts a new interval.
+    func takeInterval() -> Interval {
         self.state.withLock { state in
-            let result = (state.intervalCount, state.interval.valueAtPercentile(99), state.failed, state.total)
-            state.interval.reset()
-            state.intervalCount = 0
-            return result
+            defer { state.interval = Interval() }
+            return state.interval
         }
     }
 
-    var snapshot: Snapshot { self.state.withLock { $0 } }
+    var snapshot: Snapshot { self.state.withLock { $0.snapshot } }
 }

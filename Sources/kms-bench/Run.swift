@@ -61,6 +61,11 @@ struct Run: AsyncParsableCommand {
     @Option(help: "Fail (exit 1) above this fraction of failed requests.") var maxErrorRate = 0.001
     @Flag(inversion: .prefixedNo, help: "Live progress line on stderr (default: when stderr is a terminal).")
     var progress: Bool?
+    @Option(
+        help:
+            "Write one line per second to this file: second, requests, succeeded, failed, p50/p99/max ms and errors by code (seconds count from the start; the warm-up records nothing)."
+    )
+    var timeline: String?
 
     func validate() throws {
         guard transport == "binary" else {
@@ -161,7 +166,9 @@ struct Run: AsyncParsableCommand {
         )
         let recorder = Recorder()
         let showProgress = self.progress ?? (isatty(2) == 1)
-        let progressTask = showProgress ? Task { await Self.progress(recorder: recorder, start: start) } : nil
+        let timeline = Timeline(
+            recorder: recorder, start: start, progress: showProgress, file: try Timeline.open(path: self.timeline))
+        let timelineTask = showProgress || self.timeline != nil ? Task { await timeline.run() } : nil
 
         let churnTask = churn.map { churn, client in Task { await churn.drive(client: client) } }
         if let rate {
@@ -176,7 +183,9 @@ struct Run: AsyncParsableCommand {
         churn?.0.stop()
         await churnTask?.value
         if let client = churn?.1 { await client.close() }
-        progressTask?.cancel()
+        timelineTask?.cancel()
+        await timelineTask?.value
+        timeline.finish()
         if showProgress { FileHandle.standardError.write(Data("\n".utf8)) }
         for client in lanes.clients { await client.close() }
         for echo in lanes.echoes { await echo.close() }
@@ -197,17 +206,6 @@ struct Run: AsyncParsableCommand {
             FileHandle.standardError.write(
                 Data("kms-bench: error rate \(errorRate) is above --max-error-rate \(self.maxErrorRate)\n".utf8))
             throw ExitCode(1)
-        }
-    }
-
-    static func progress(recorder: Recorder, start: ContinuousClock.Instant) async {
-        while !Task.isCancelled {
-            try? await Task.sleep(for: .seconds(1))
-            let (count, p99, errors, _) = recorder.takeInterval()
-            let elapsed = Int((ContinuousClock.now - start).seconds)
-            let line = String(
-                format: "\r%4ds  %8d req/s  errors %d  p99 %.3f ms   ", elapsed, count, errors, Double(p99) / 1000)
-            FileHandle.standardError.write(Data(line.utf8))
         }
     }
 

@@ -33,14 +33,22 @@ import Testing
         #expect(Set(latency.keys) == ["p50", "p90", "p99", "p99.9", "max"])
         #expect(latency["p50"]! <= latency["max"]!)
 
+        let timeline = FileManager.default.temporaryDirectory.appendingPathComponent("timeline-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: timeline) }
         let open = try await Self.bench(
             [
                 "run", "--endpoint", endpoint, "--rate", "200", "--requests", "100", "--warmup", "0", "--json",
-                "--no-progress", "--mix", "Encrypt",
+                "--no-progress", "--mix", "Encrypt", "--timeline", timeline.path,
             ], env: stack.environment)
         #expect(open.status == 0, "\(open.stderr)")
         #expect(open.json?["requests"] as? Int == 100)
         #expect(open.json?["rate"] as? Double == 200)
+        // The timeline accounts for every request, second by second, the partial last one included.
+        let lines = try String(contentsOf: timeline, encoding: .utf8).split(separator: "\n")
+        #expect(lines.first == "second requests succeeded failed p50_ms p99_ms max_ms errors")
+        let rows = lines.dropFirst().map { $0.split(separator: " ") }
+        #expect(rows.allSatisfy { $0.count == 8 && $0[3] == "0" && $0[7] == "-" }, "\(lines)")
+        #expect(rows.reduce(0) { $0 + (Int($1[1]) ?? 0) } == 100, "\(lines)")
         await stack.stop()
     }
 
