@@ -231,7 +231,9 @@ public struct KMSDaemon: Service {
             ),
             BackgroundJob(
                 "deletion reaper", policy: .restartWithBackoff, clock: clock, logger: logger, metrics: metrics,
-                running: DeletionReaper(client: client, interval: settings.reaperInterval, logger: logger, clock: clock)
+                running: DeletionReaper(
+                    keys: KeyStore(client: client, logger: logger), interval: settings.reaperInterval, logger: logger,
+                    clock: clock)
             ),
             BackgroundJob(
                 "rewrap job", policy: .restartWithBackoff, clock: clock, logger: logger, metrics: metrics,

@@ -16,7 +16,11 @@ public final class KMSService: Sendable {
     let identities: IdentityStore
     let rotations: RotationStore
     let lastUsageStore: LastUsageStore
-    let client: PostgresClient
+    /// The audit log as read back (ListAuditRecords, the audit walk); AuditLog writes it.
+    let auditRecords: AuditStore
+    let usageStore: UsageStore
+    let billing: BillingStore
+    let rewraps: RewrapStore
     /// Every request's record, durable before the answer (nil: not audited, tests of the service alone).
     public let auditLog: AuditLog?
     /// Request counts per key, operation and hour (flushed by kmsd in batches).
@@ -78,14 +82,15 @@ public final class KMSService: Sendable {
         self.identities = IdentityStore(client: client, logger: logger)
         self.rotations = RotationStore(client: client, logger: logger)
         self.lastUsageStore = LastUsageStore(client: client, logger: logger)
-        self.client = client
-        self.usage = UsageCounter(
-            store: UsageStore(client: client, logger: logger), interval: usageFlushInterval, clock: clock,
-            logger: logger)
+        self.auditRecords = AuditStore(client: client, logger: logger)
+        self.usageStore = UsageStore(client: client, logger: logger)
+        self.billing = BillingStore(client: client, logger: logger)
+        self.rewraps = RewrapStore(client: client, logger: logger)
+        self.usage = UsageCounter(store: self.usageStore, interval: usageFlushInterval, clock: clock, logger: logger)
         self.auditLog =
             audit
             ? AuditLog(
-                store: AuditStore(client: client, logger: logger), chain: auditChain, timeout: auditTimeout,
+                store: self.auditRecords, chain: auditChain, timeout: auditTimeout,
                 worker: worker,
                 checkpointInterval: auditCheckpointInterval, logger: logger, metrics: metrics
             ) : nil

@@ -378,7 +378,7 @@ extension KMSService {
         try Self.requireAdmin(caller, "StartRewrap")
         let audit = self.changeRecord(caller)
         let (job, started) = try await self.store {
-            try await RewrapStore(client: self.client, logger: self.logger).start(
+            try await self.rewraps.start(
                 requestedBy: caller.principalARN, at: self.now(), audit: audit)
         }
         if started {
@@ -395,7 +395,7 @@ extension KMSService {
         -> AdminGetRewrapStatusResponse
     {
         try Self.requireAdmin(caller, "GetRewrapStatus")
-        let store = RewrapStore(client: self.client, logger: self.logger)
+        let store = self.rewraps
         let job = try await self.store { try await store.latest() }
         let usage = try await self.store { try await store.usage() }
         let rootKeys = try await self.worker.call(WorkerMethod.describe, WorkerDescribeRequest()).rootKeyIds.compactMap(
