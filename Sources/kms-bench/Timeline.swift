@@ -54,7 +54,8 @@ struct Timeline {
         if let file {
             let errors =
                 interval.errors.isEmpty
-                ? "-" : interval.errors.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
+                ? "-"
+                : interval.errors.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
             let figures = String(
                 format: "%d %d %d %d %.3f %.3f %.3f", second, interval.count, interval.succeeded, interval.failed,
                 milliseconds(50), p99, interval.count == 0 ? 0 : Double(interval.latency.max) / 1000)
