@@ -54,8 +54,7 @@ struct Run: AsyncParsableCommand {
         help:
             ArgumentHelp(
                 "Key administration beside the load, this many requests per second, one at a time (see AdminChurn); "
-                    + "its "
-                    + "failures count toward --max-error-rate.")
+                    + "its failures count toward --max-error-rate.")
     )
     var adminRate: Double?
     @Option(

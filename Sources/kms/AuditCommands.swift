@@ -30,8 +30,7 @@ struct AuditList: AsyncParsableCommand {
         help:
             ArgumentHelp(
                 "Records asked for per call, 1..1000 (default 1000; a call returns fewer when they would not fit in "
-                    + "one "
-                    + "answer).")
+                    + "one answer).")
     )
     var pageSize: Int = 1000
 
@@ -72,8 +71,7 @@ struct AuditList: AsyncParsableCommand {
                 page = try await client.call(AdminMethod.listAuditRecords, request)
             } catch {
                 let message =
-                    "An error occurred (\(error.code)) when calling the ListAuditRecords operation: "
-                    + "\(error.message)\n"
+                    "An error occurred (\(error.code)) when calling the ListAuditRecords operation: \(error.message)\n"
                 FileHandle.standardError.write(Data(message.utf8))
                 throw ExitCode(254)
             }
@@ -114,8 +112,7 @@ struct AuditVerify: AsyncParsableCommand {
                 result = try await client.call(AdminMethod.verifyAuditLog, request)
             } catch {
                 let message =
-                    "An error occurred (\(error.code)) when calling the VerifyAuditLog operation: "
-                    + "\(error.message)\n"
+                    "An error occurred (\(error.code)) when calling the VerifyAuditLog operation: \(error.message)\n"
                 FileHandle.standardError.write(Data(message.utf8))
                 throw ExitCode(254)
             }

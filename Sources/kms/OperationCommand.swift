@@ -31,8 +31,7 @@ extension OperationCommand {
             response = try await client.call(Self.method, request)
         } catch {
             let message =
-                "An error occurred (\(error.code)) when calling the \(Self.method.name) operation: "
-                + "\(error.message)\n"
+                "An error occurred (\(error.code)) when calling the \(Self.method.name) operation: \(error.message)\n"
             FileHandle.standardError.write(Data(message.utf8))
             throw ExitCode(254)
         }

@@ -70,16 +70,14 @@ struct Serve: AsyncParsableCommand {
             ArgumentHelp(
                 "This kmsd's audit chain: its records link only to one another, so replicas never wait on one another "
                     + "(KMSD_AUDIT_CHAIN; 1-128 of letters, digits, '.', '_', '-'). Default: the host name (the "
-                    + "pod's name "
-                    + "on Kubernetes).")
+                    + "pod's name on Kubernetes).")
     ) var auditChain: String?
     @Option(
         help:
             ArgumentHelp(
                 "Milliseconds between checkpoints of this kmsd's audit chain by kms-cryptod: a batch of records brings "
                     + "one when the last is this old, and records left without one get theirs this long after it; 0: "
-                    + "every "
-                    + "batch (KMSD_AUDIT_CHECKPOINT_MS). Default 100.")
+                    + "every batch (KMSD_AUDIT_CHECKPOINT_MS). Default 100.")
     ) var auditCheckpointMs: Int?
     @Option(
         help:
@@ -99,8 +97,7 @@ struct Serve: AsyncParsableCommand {
         help:
             ArgumentHelp(
                 "URI=ARN: a client certificate with this URI SAN (a SPIFFE id; a trailing * matches any suffix) acts "
-                    + "as "
-                    + "this principal. Repeatable.")
+                    + "as this principal. Repeatable.")
     ) var certificatePrincipals: [String] = []
     @Option(help: "Serve Prometheus metrics at GET /metrics on host:port (KMSD_METRICS_LISTEN). Default: not served.")
     var metricsListen: String?
@@ -128,8 +125,7 @@ struct Serve: AsyncParsableCommand {
         help:
             ArgumentHelp(
                 "A Host the AWS JSON API answers to: NAME, NAME:PORT, [IPv6]:PORT or *.DOMAIN; a request signed for "
-                    + "any "
-                    + "other is refused. Repeatable (KMSD_AWS_JSON_HOSTS, comma separated). Default: the TLS "
+                    + "any other is refused. Repeatable (KMSD_AWS_JSON_HOSTS, comma separated). Default: the TLS "
                     + "certificate's "
                     + "DNS and IP names and the listen address (every interface's address and the host name when "
                     + "listening on all).")
