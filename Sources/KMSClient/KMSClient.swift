@@ -111,7 +111,8 @@ public final class KMSClient: Sendable {
                 throw RPCError(
                     code: RPCError.missingAuthenticationTokenCode,
                     message:
-                        "Unable to locate credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or a profile in ~/.aws/credentials"
+                        "Unable to locate credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or a profile "
+                        + "in ~/.aws/credentials"
                 )
             }
             return RPCAuthenticate()

@@ -73,7 +73,8 @@ public enum MaterialWrapping {
         guard let root = keyring.key(id: header.rootKeyID) else {
             throw KMSError(
                 .keyUnavailable,
-                "the key material is wrapped under root key \(header.rootKeyID), which this worker's keyring does not hold"
+                "the key material is wrapped under root key \(header.rootKeyID), which this worker's keyring does "
+                    + "not hold"
             )
         }
         let headerBytes = Array(wrapped[..<headerLength])

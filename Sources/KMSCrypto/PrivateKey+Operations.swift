@@ -61,7 +61,8 @@ extension PrivateKey {
         }
         guard let shape = peer.shape, shape == key.shape else {
             throw .validation(
-                "the public key is \(peer.shape?.name ?? "of an unsupported kind"); ECDH with a \(spec.rawValue) key needs a public key on the same curve"
+                "the public key is \(peer.shape?.name ?? "of an unsupported kind"); ECDH with a \(spec.rawValue) key "
+                    + "needs a public key on the same curve"
             )
         }
         let secret = withOutputBuffer(capacity: key.maximumOutputBytes) { out, length in

@@ -42,14 +42,16 @@ public final class PrivateKey: @unchecked Sendable {
         guard let parsed else {
             throw KMSError(
                 .incorrectKeyMaterial,
-                "the key material is not a DER PKCS#8 private key (PrivateKeyInfo; for a PKCS#1 or SEC1 key: openssl pkcs8 -topk8 -nocrypt -outform DER)"
+                "the key material is not a DER PKCS#8 private key (PrivateKeyInfo; for a PKCS#1 or SEC1 key: openssl "
+                    + "pkcs8 -topk8 -nocrypt -outform DER)"
             )
         }
         let key = OpenSSLKey(parsed)
         guard let shape = key.shape, shape == expected else {
             throw KMSError(
                 .incorrectKeyMaterial,
-                "the key material is \(key.shape.map { "an \($0.name) key" } ?? "a key of an unsupported kind"), not a \(spec.rawValue) key"
+                "the key material is \(key.shape.map { "an \($0.name) key" } ?? "a key of an unsupported kind"), not "
+                    + "a \(spec.rawValue) key"
             )
         }
         self.spec = spec

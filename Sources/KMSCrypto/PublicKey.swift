@@ -60,7 +60,8 @@ public struct PublicKey: Sendable {
         let limit = spec.maximumPlaintextBytes(algorithm) ?? 0
         guard plaintext.count <= limit else {
             throw .validation(
-                "\(algorithm.rawValue) with a \(spec.rawValue) key encrypts at most \(limit) bytes, not \(plaintext.count)"
+                "\(algorithm.rawValue) with a \(spec.rawValue) key encrypts at most \(limit) bytes, not "
+                    + "\(plaintext.count)"
             )
         }
         let ciphertext = withOutputBuffer(capacity: key.maximumOutputBytes) { out, length in

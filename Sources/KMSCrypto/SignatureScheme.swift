@@ -20,7 +20,8 @@ struct SignatureScheme {
             let names = allowed.map(\.rawValue).joined(separator: ", ")
             throw KMSError(
                 .invalidKeyUsage,
-                "\(algorithm.rawValue) is not a signing algorithm of a \(spec.rawValue) key (it supports: \(names.isEmpty ? "none" : names))"
+                "\(algorithm.rawValue) is not a signing algorithm of a \(spec.rawValue) key (it supports: "
+                    + "\(names.isEmpty ? "none" : names))"
             )
         }
         switch messageType {

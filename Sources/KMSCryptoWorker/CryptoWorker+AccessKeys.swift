@@ -93,7 +93,8 @@ public struct SigningKeyScope: Sendable {
         guard self.regions.contains(region) else {
             throw KMSError(
                 .accessDenied,
-                "kms-cryptod derives signing keys for regions \(self.regions.sorted().joined(separator: ", ")) only, not \(region)"
+                "kms-cryptod derives signing keys for regions \(self.regions.sorted().joined(separator: ", ")) only, "
+                    + "not \(region)"
             )
         }
         guard let day = SigV4.parseAmzDate(date + "T000000Z") else {

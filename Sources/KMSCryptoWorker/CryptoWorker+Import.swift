@@ -68,7 +68,8 @@ extension CryptoWorker {
             guard hmac.importable.contains(material.count) else {
                 throw KMSError(
                     .incorrectKeyMaterial,
-                    "\(spec.rawValue) key material must be \(hmac.importable.lowerBound) to \(hmac.importable.upperBound) bytes, not \(material.count)."
+                    "\(spec.rawValue) key material must be \(hmac.importable.lowerBound) to "
+                        + "\(hmac.importable.upperBound) bytes, not \(material.count)."
                 )
             }
             kind = .hmac

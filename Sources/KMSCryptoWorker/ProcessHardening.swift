@@ -69,7 +69,8 @@ public enum ProcessHardening {
             }
         } else {
             report.problems.append(
-                "memory is not locked, so key material may reach swap: give kms-cryptod CAP_IPC_LOCK or an unlimited RLIMIT_MEMLOCK (ulimit -l unlimited), or run it where there is no swap"
+                "memory is not locked, so key material may reach swap: give kms-cryptod CAP_IPC_LOCK or an unlimited "
+                    + "RLIMIT_MEMLOCK (ulimit -l unlimited), or run it where there is no swap"
             )
         }
         return report

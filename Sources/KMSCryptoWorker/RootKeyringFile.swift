@@ -30,7 +30,8 @@ public enum RootKeyringFile {
         guard mode & 0o077 == 0 else {
             throw WorkerSetupError(
                 description:
-                    "root keyring \(path) has mode \(String(mode, radix: 8)); it must not be open to group or others (use mode 600 or 400)"
+                    "root keyring \(path) has mode \(String(mode, radix: 8)); it must not be open to group or others "
+                    + "(use mode 600 or 400)"
             )
         }
         guard info.st_size <= 1 << 20 else { throw WorkerSetupError(description: "root keyring \(path) is too large") }

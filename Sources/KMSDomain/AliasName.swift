@@ -9,12 +9,14 @@ public enum AliasName {
         let length = name.utf8.count
         guard (1...256).contains(length) else {
             throw .validation(
-                "1 validation error detected: Value at 'aliasName' failed to satisfy constraint: Member must have length between 1 and 256"
+                "1 validation error detected: Value at 'aliasName' failed to satisfy constraint: Member must have "
+                    + "length between 1 and 256"
             )
         }
         guard name.utf8.allSatisfy(isAllowed) else {
             throw .validation(
-                "1 validation error detected: Value '\(name.prefix(256))' at 'aliasName' failed to satisfy constraint: Member must satisfy regular expression pattern: ^[a-zA-Z0-9/_-]+$"
+                "1 validation error detected: Value '\(name.prefix(256))' at 'aliasName' failed to satisfy "
+                    + "constraint: Member must satisfy regular expression pattern: ^[a-zA-Z0-9/_-]+$"
             )
         }
         guard name.hasPrefix("alias/"), length > 6 else {

@@ -21,7 +21,8 @@ public enum KeyReference: Sendable, Hashable {
     {
         guard !text.isEmpty, text.utf8.count <= 2048 else {
             throw .validation(
-                "1 validation error detected: Value at '\(field)' failed to satisfy constraint: Member must have length between 1 and 2048"
+                "1 validation error detected: Value at '\(field)' failed to satisfy constraint: Member must have "
+                    + "length between 1 and 2048"
             )
         }
         let reference: KeyReference

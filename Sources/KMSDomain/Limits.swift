@@ -15,12 +15,14 @@ extension Limits {
     public static func check(_ count: Int, in range: ClosedRange<Int>, field: String) throws(KMSError) {
         if count < range.lowerBound {
             throw .validation(
-                "1 validation error detected: Value at '\(field)' failed to satisfy constraint: Member must have length greater than or equal to \(range.lowerBound)"
+                "1 validation error detected: Value at '\(field)' failed to satisfy constraint: Member must have "
+                    + "length greater than or equal to \(range.lowerBound)"
             )
         }
         if count > range.upperBound {
             throw .validation(
-                "1 validation error detected: Value at '\(field)' failed to satisfy constraint: Member must have length less than or equal to \(range.upperBound)"
+                "1 validation error detected: Value at '\(field)' failed to satisfy constraint: Member must have "
+                    + "length less than or equal to \(range.upperBound)"
             )
         }
     }
@@ -29,12 +31,14 @@ extension Limits {
     public static func check(value: Int, in range: ClosedRange<Int>, field: String) throws(KMSError) {
         if value < range.lowerBound {
             throw .validation(
-                "1 validation error detected: Value '\(value)' at '\(field)' failed to satisfy constraint: Member must have value greater than or equal to \(range.lowerBound)"
+                "1 validation error detected: Value '\(value)' at '\(field)' failed to satisfy constraint: Member "
+                    + "must have value greater than or equal to \(range.lowerBound)"
             )
         }
         if value > range.upperBound {
             throw .validation(
-                "1 validation error detected: Value '\(value)' at '\(field)' failed to satisfy constraint: Member must have value less than or equal to \(range.upperBound)"
+                "1 validation error detected: Value '\(value)' at '\(field)' failed to satisfy constraint: Member "
+                    + "must have value less than or equal to \(range.upperBound)"
             )
         }
     }

@@ -36,15 +36,20 @@ enum AWSJSONTarget {
     static let exampleBodies: [(String, String)] = [
         (
             "CreateKey",
-            #"{"Description": "orders", "KeySpec": "ECC_NIST_P256", "KeyUsage": "SIGN_VERIFY", "Tags": [{"TagKey": "team", "TagValue": "payments"}], "Policy": "{\"Version\": \"2012-10-17\", \"Statement\": [{\"Effect\": \"Allow\", \"Principal\": {\"AWS\": \"111122223333\"}, \"Action\": \"kms:*\", \"Resource\": \"*\"}]}"}"#
+            #"{"Description": "orders", "KeySpec": "ECC_NIST_P256", "KeyUsage": "SIGN_VERIFY", "Tags": [{"TagKey": "#
+                + #""team", "TagValue": "payments"}], "Policy": "{\"Version\": \"2012-10-17\", \"Statement\": "#
+                + #"[{\"Effect\": \"Allow\", \"Principal\": {\"AWS\": \"111122223333\"}, \"Action\": \"kms:*\", "#
+                + #"\"Resource\": \"*\"}]}"}"#
         ),
         (
             "Encrypt",
-            #"{"KeyId": "alias/app", "Plaintext": "YXR0YWNrIGF0IGRhd24=", "EncryptionContext": {"tenant": "acme"}, "EncryptionAlgorithm": "SYMMETRIC_DEFAULT"}"#
+            #"{"KeyId": "alias/app", "Plaintext": "YXR0YWNrIGF0IGRhd24=", "EncryptionContext": {"tenant": "acme"}, "#
+                + #""EncryptionAlgorithm": "SYMMETRIC_DEFAULT"}"#
         ),
         (
             "Decrypt",
-            #"{"CiphertextBlob": "AQIDBAUGBwgJCgsMDQ4PEA==", "EncryptionContext": {"tenant": "acme"}, "GrantTokens": ["t1", "t2"]}"#
+            #"{"CiphertextBlob": "AQIDBAUGBwgJCgsMDQ4PEA==", "EncryptionContext": {"tenant": "acme"}, "#
+                + #""GrantTokens": ["t1", "t2"]}"#
         ),
         (
             "GenerateDataKey",
@@ -53,29 +58,38 @@ enum AWSJSONTarget {
         ("GenerateDataKeyPair", #"{"KeyId": "alias/app", "KeyPairSpec": "ECC_NIST_P384"}"#),
         (
             "ReEncrypt",
-            #"{"CiphertextBlob": "AQID", "DestinationKeyId": "arn:aws:kms:us-east-1:111122223333:key/0b9b1bd8-5a6b-4d3c-9d33-1f7f7e3a5e11", "SourceEncryptionAlgorithm": "SYMMETRIC_DEFAULT", "DestinationEncryptionAlgorithm": "RSAES_OAEP_SHA_256"}"#
+            #"{"CiphertextBlob": "AQID", "DestinationKeyId": "#
+                + #""arn:aws:kms:us-east-1:111122223333:key/0b9b1bd8-5a6b-4d3c-9d33-1f7f7e3a5e11", "#
+                + #""SourceEncryptionAlgorithm": "SYMMETRIC_DEFAULT", "DestinationEncryptionAlgorithm": "#
+                + #""RSAES_OAEP_SHA_256"}"#
         ),
         ("ScheduleKeyDeletion", #"{"KeyId": "0b9b1bd8-5a6b-4d3c-9d33-1f7f7e3a5e11", "PendingWindowInDays": 7}"#),
         (
             "Sign",
-            #"{"KeyId": "alias/signer", "Message": "CQ==", "MessageType": "DIGEST", "SigningAlgorithm": "ECDSA_SHA_256"}"#
+            #"{"KeyId": "alias/signer", "Message": "CQ==", "MessageType": "DIGEST", "SigningAlgorithm": "#
+                + #""ECDSA_SHA_256"}"#
         ),
         (
             "Verify",
-            #"{"KeyId": "alias/signer", "Message": "aGVsbG8=", "Signature": "MEUCIQ==", "SigningAlgorithm": "RSASSA_PSS_SHA_256", "DryRun": true}"#
+            #"{"KeyId": "alias/signer", "Message": "aGVsbG8=", "Signature": "MEUCIQ==", "SigningAlgorithm": "#
+                + #""RSASSA_PSS_SHA_256", "DryRun": true}"#
         ),
         ("GenerateMac", #"{"KeyId": "alias/mac", "Message": "aGVsbG8=", "MacAlgorithm": "HMAC_SHA_384"}"#),
         (
             "CreateGrant",
-            #"{"KeyId": "alias/app", "GranteePrincipal": "arn:aws:iam::111122223333:role/app", "Operations": ["Decrypt", "CreateGrant"], "Constraints": {"EncryptionContextSubset": {"tenant": "acme"}}, "Name": "g1"}"#
+            #"{"KeyId": "alias/app", "GranteePrincipal": "arn:aws:iam::111122223333:role/app", "Operations": "#
+                + #"["Decrypt", "CreateGrant"], "Constraints": {"EncryptionContextSubset": {"tenant": "acme"}}, "#
+                + #""Name": "g1"}"#
         ),
         (
             "ImportKeyMaterial",
-            #"{"KeyId": "0b9b1bd8-5a6b-4d3c-9d33-1f7f7e3a5e11", "ImportToken": "AQI=", "EncryptedKeyMaterial": "Aw==", "ValidTo": 1801353600.5, "ExpirationModel": "KEY_MATERIAL_EXPIRES"}"#
+            #"{"KeyId": "0b9b1bd8-5a6b-4d3c-9d33-1f7f7e3a5e11", "ImportToken": "AQI=", "EncryptedKeyMaterial": "#
+                + #""Aw==", "ValidTo": 1801353600.5, "ExpirationModel": "KEY_MATERIAL_EXPIRES"}"#
         ),
         (
             "GetParametersForImport",
-            #"{"KeyId": "0b9b1bd8-5a6b-4d3c-9d33-1f7f7e3a5e11", "WrappingAlgorithm": "RSA_AES_KEY_WRAP_SHA_256", "WrappingKeySpec": "RSA_4096"}"#
+            #"{"KeyId": "0b9b1bd8-5a6b-4d3c-9d33-1f7f7e3a5e11", "WrappingAlgorithm": "RSA_AES_KEY_WRAP_SHA_256", "#
+                + #""WrappingKeySpec": "RSA_4096"}"#
         ),
         ("ListAliases", #"{"KeyId": "alias/app", "Limit": 50, "Marker": "abc"}"#),
         (
@@ -89,7 +103,8 @@ enum AWSJSONTarget {
         ("ListKeys", ""),
         (
             "DeriveSharedSecret",
-            #"{"KeyId": "alias/ecdh", "KeyAgreementAlgorithm": "ECDH", "PublicKey": "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE"}"#
+            #"{"KeyId": "alias/ecdh", "KeyAgreementAlgorithm": "ECDH", "PublicKey": "#
+                + #""MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE"}"#
         ),
     ]
 

@@ -39,7 +39,8 @@ enum FrameDecoderTarget {
             let decoded = decode(stream, cuts: cuts)
             require(
                 decoded == expected,
-                "\(name): decoded \(decoded.envelopes.count) envelopes and \(String(describing: decoded.error)), the model \(expected.envelopes.count) and \(String(describing: expected.error))"
+                "\(name): decoded \(decoded.envelopes.count) envelopes and \(String(describing: decoded.error)), the "
+                    + "model \(expected.envelopes.count) and \(String(describing: expected.error))"
             )
         }
     }

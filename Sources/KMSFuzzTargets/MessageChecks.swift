@@ -45,7 +45,8 @@ enum MessageChecks {
         } catch {
             require(
                 false,
-                "decoding \(M.protoMessageName) from AWS JSON threw \(type(of: error)), not AWSJSON.DecodingError: \(error)"
+                "decoding \(M.protoMessageName) from AWS JSON threw \(type(of: error)), not AWSJSON.DecodingError: "
+                    + "\(error)"
             )
             return
         }
@@ -60,7 +61,8 @@ enum MessageChecks {
             let again = try AWSJSON.decode(M.self, from: encoded)
             require(
                 again.isEqualTo(message: message),
-                "\(M.protoMessageName) changed in an AWS JSON round trip: \(String(decoding: encoded, as: UTF8.self).prefix(512))"
+                "\(M.protoMessageName) changed in an AWS JSON round trip: "
+                    + "\(String(decoding: encoded, as: UTF8.self).prefix(512))"
             )
         } catch {
             require(false, "\(M.protoMessageName) does not decode from its own AWS JSON: \(error)")

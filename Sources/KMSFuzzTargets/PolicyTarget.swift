@@ -125,13 +125,34 @@ enum PolicyTarget {
 
     /// Policies from the policy tests and the service's default key policy.
     static let examplePolicies: [String] = [
-        #"{"Version": "2012-10-17", "Id": "key-default-1", "Statement": [{"Sid": "Enable IAM User Permissions", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"}, "Action": "kms:*", "Resource": "*"}]}"#,
-        #"{"Statement": [{"Sid": "AllButDelete", "Effect": "Allow", "Principal": {"AWS": "111122223333"}, "NotAction": ["kms:ScheduleKeyDeletion", "kms:Disable*"], "NotResource": "arn:aws:kms:*:*:key/secret-*"}, {"Sid": "OthersNoEncrypt", "Effect": "Deny", "NotPrincipal": {"AWS": ["arn:aws:iam::111122223333:root"]}, "Action": "kms:Encrypt", "Resource": "*"}]}"#,
-        #"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "kms:*", "Resource": "*"}, {"Sid": "NoDecryptWithoutContext", "Effect": "Deny", "Principal": "*", "Action": "kms:Decrypt", "Resource": "*", "Condition": {"Null": {"kms:EncryptionContext:app": "true"}}}]}"#,
-        #"{"Statement": {"Effect": "Allow", "Principal": {"Service": "logs.amazonaws.com"}, "Action": "kms:Encrypt*"}}"#,
-        #"{"Version": "2012-10-17", "Statement": {"Effect": "Allow", "Principal": {"AWS": ["arn:aws:iam::111122223333:role/app", "arn:aws:sts::111122223333:assumed-role/app/session"]}, "Action": ["kms:Decrypt", "kms:GenerateDataKey*"], "Resource": "*", "Condition": {"StringEquals": {"kms:EncryptionContext:app": "web", "kms:CallerAccount": "111122223333"}, "Bool": {"aws:SecureTransport": "true"}, "ForAnyValue:StringLike": {"kms:EncryptionContextKeys": ["app*", "tenant?"]}}}}"#,
-        #"{"Statement": [{"Effect": "Deny", "Principal": "*", "Action": "kms:*", "Resource": "*", "Condition": {"NotIpAddress": {"aws:SourceIp": ["192.0.2.7", "2001:db8::/32", "10.0.0.0/8"]}, "DateGreaterThan": {"aws:CurrentTime": "2030-01-01T00:00:00Z"}, "NumericLessThanIfExists": {"kms:ExpirationDays": 30}}}, {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "kms:CreateGrant", "Resource": "*", "Condition": {"ForAllValues:StringEquals": {"kms:GrantOperations": ["Decrypt", "Encrypt"]}, "Bool": {"kms:GrantIsForAWSResource": true}, "ArnLike": {"aws:PrincipalArn": "arn:aws:iam::*:role/app-*"}}}]}"#,
-        #"{"Version": "2012-10-17", "Statement": {"Effect": "Allow", "Action": "kms:*", "Resource": "arn:aws:kms:us-east-1:111122223333:key/*", "Condition": {"StringEqualsIgnoreCase": {"kms:RequestAlias": "alias/App"}, "DateLessThanEquals": {"aws:CurrentTime": "2023-11-14"}}}}"#,
+        #"{"Version": "2012-10-17", "Id": "key-default-1", "Statement": [{"Sid": "Enable IAM User Permissions", "#
+            + #""Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"}, "Action": "kms:*", "#
+            + #""Resource": "*"}]}"#,
+        #"{"Statement": [{"Sid": "AllButDelete", "Effect": "Allow", "Principal": {"AWS": "111122223333"}, "#
+            + #""NotAction": ["kms:ScheduleKeyDeletion", "kms:Disable*"], "NotResource": "#
+            + #""arn:aws:kms:*:*:key/secret-*"}, {"Sid": "OthersNoEncrypt", "Effect": "Deny", "NotPrincipal": "#
+            + #"{"AWS": ["arn:aws:iam::111122223333:root"]}, "Action": "kms:Encrypt", "Resource": "*"}]}"#,
+        #"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "kms:*", "#
+            + #""Resource": "*"}, {"Sid": "NoDecryptWithoutContext", "Effect": "Deny", "Principal": "*", "Action": "#
+            + #""kms:Decrypt", "Resource": "*", "Condition": {"Null": {"kms:EncryptionContext:app": "true"}}}]}"#,
+        #"{"Statement": {"Effect": "Allow", "Principal": {"Service": "logs.amazonaws.com"}, "Action": "#
+            + #""kms:Encrypt*"}}"#,
+        #"{"Version": "2012-10-17", "Statement": {"Effect": "Allow", "Principal": {"AWS": "#
+            + #"["arn:aws:iam::111122223333:role/app", "arn:aws:sts::111122223333:assumed-role/app/session"]}, "#
+            + #""Action": ["kms:Decrypt", "kms:GenerateDataKey*"], "Resource": "*", "Condition": {"StringEquals": "#
+            + #"{"kms:EncryptionContext:app": "web", "kms:CallerAccount": "111122223333"}, "Bool": "#
+            + #"{"aws:SecureTransport": "true"}, "ForAnyValue:StringLike": {"kms:EncryptionContextKeys": "#
+            + #"["app*", "tenant?"]}}}}"#,
+        #"{"Statement": [{"Effect": "Deny", "Principal": "*", "Action": "kms:*", "Resource": "*", "Condition": "#
+            + #"{"NotIpAddress": {"aws:SourceIp": ["192.0.2.7", "2001:db8::/32", "10.0.0.0/8"]}, "DateGreaterThan": "#
+            + #"{"aws:CurrentTime": "2030-01-01T00:00:00Z"}, "NumericLessThanIfExists": {"kms:ExpirationDays": "#
+            + #"30}}}, {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "kms:CreateGrant", "#
+            + #""Resource": "*", "Condition": {"ForAllValues:StringEquals": {"kms:GrantOperations": "#
+            + #"["Decrypt", "Encrypt"]}, "Bool": {"kms:GrantIsForAWSResource": true}, "ArnLike": "#
+            + #"{"aws:PrincipalArn": "arn:aws:iam::*:role/app-*"}}}]}"#,
+        #"{"Version": "2012-10-17", "Statement": {"Effect": "Allow", "Action": "kms:*", "Resource": "#
+            + #""arn:aws:kms:us-east-1:111122223333:key/*", "Condition": {"StringEqualsIgnoreCase": "#
+            + #"{"kms:RequestAlias": "alias/App"}, "DateLessThanEquals": {"aws:CurrentTime": "2023-11-14"}}}}"#,
     ]
 
     static func seeds() -> [[UInt8]] {

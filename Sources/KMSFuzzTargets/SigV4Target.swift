@@ -106,7 +106,8 @@ enum SigV4Target {
             authorization.date.utf8.count == 8 && authorization.date.utf8.allSatisfy { (48...57).contains($0) },
             "a scope date that is not 8 digits was accepted")
         let written =
-            "AWS4-HMAC-SHA256 Credential=\(authorization.accessKeyID)/\(authorization.scope), SignedHeaders=\(names.joined(separator: ";")), Signature=\(Hex.encode(authorization.signature))"
+            "AWS4-HMAC-SHA256 Credential=\(authorization.accessKeyID)/\(authorization.scope), "
+            + "SignedHeaders=\(names.joined(separator: ";")), Signature=\(Hex.encode(authorization.signature))"
         do {
             let reparsed = try SigV4.parseAuthorization(written)
             require(
@@ -208,9 +209,13 @@ enum SigV4Target {
             [method] + Array(lines.joined(separator: "\n").utf8)
         }
         let boto3 =
-            "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20150830/us-east-1/kms/aws4_request, SignedHeaders=content-type;host;x-amz-date;x-amz-target, Signature=421badd1b568c4dffd25d9ef1ffb36774bb2aff2fe0f0edd029d46efc5cd99c2"
+            "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20150830/us-east-1/kms/aws4_request, "
+            + "SignedHeaders=content-type;host;x-amz-date;x-amz-target, "
+            + "Signature=421badd1b568c4dffd25d9ef1ffb36774bb2aff2fe0f0edd029d46efc5cd99c2"
         let suite =
-            "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, SignedHeaders=host;my-header1;my-header2;x-amz-date, Signature=acc3ed3afb60bb290fc8d2dd0098b9911fcaa05412b367055dee359757a9c736"
+            "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, "
+            + "SignedHeaders=host;my-header1;my-header2;x-amz-date, "
+            + "Signature=acc3ed3afb60bb290fc8d2dd0098b9911fcaa05412b367055dee359757a9c736"
         let now = SigV4.formatAmzDate(FuzzKeys.now)
         return [
             seed(
@@ -230,7 +235,9 @@ enum SigV4Target {
             seed(
                 1,
                 [
-                    "AWS4-HMAC-SHA256 Credential=AKID/\(now.prefix(8))/us-east-1/kms/aws4_request,SignedHeaders=host;x-amz-date,Signature="
+                    "AWS4-HMAC-SHA256 "
+                        + "Credential=AKID/\(now.prefix(8))/us-east-1/kms/aws4_request,SignedHeaders=host;x-amz-date,"
+                        + "Signature="
                         + String(repeating: "ab", count: 32),
                     "/a/./b/../c/%2E%2E/-._~0123456789%41", "b=2&a=1&a=%7e&c&=x&%zz=+", now,
                     "host:kms.us-east-1.amazonaws.com",
@@ -244,7 +251,8 @@ enum SigV4Target {
             seed(
                 2,
                 [
-                    "AWS4-HMAC-SHA256 Credential=A/2015/r/s/aws4_request, SignedHeaders=Host;a, Signature=zz, Signature=00",
+                    "AWS4-HMAC-SHA256 Credential=A/2015/r/s/aws4_request, SignedHeaders=Host;a, Signature=zz, "
+                        + "Signature=00",
                     "", "", "19700101T000000Z",
                 ]),
         ]

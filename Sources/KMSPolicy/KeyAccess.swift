@@ -89,7 +89,8 @@ public enum KeyAccess {
         encryptionContext: [String: String]? = nil
     ) -> Decision {
         var subject: String {
-            "User: \(context.principalARN) is not authorized to perform: \(context.action) on resource: \(context.resource)"
+            "User: \(context.principalARN) is not authorized to perform: \(context.action) on resource: "
+                + "\(context.resource)"
         }
         let root = RootARN.of(account: principalAccount, partition: RootARN.partition(of: context.principalARN))
         let isRoot = context.principalARN == root

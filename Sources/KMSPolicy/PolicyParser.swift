@@ -119,7 +119,8 @@ extension PolicyDocument {
                         // "*" alone is anyone; a wildcard inside a principal matches nothing
                         // (principals compare exactly), so a Deny naming one would deny no one.
                         throw malformed(
-                            "Policy contains a statement with one or more invalid principals: '\(entry.prefix(128))' in \(name) (a wildcard is allowed only as \"*\" alone)."
+                            "Policy contains a statement with one or more invalid principals: '\(entry.prefix(128))' "
+                                + "in \(name) (a wildcard is allowed only as \"*\" alone)."
                         )
                     } else if Account.isValid(entry) {
                         accounts.insert(entry)
@@ -127,14 +128,16 @@ extension PolicyDocument {
                         aws.insert(entry)
                     } else {
                         throw malformed(
-                            "Policy contains a statement with one or more invalid principals: '\(entry.prefix(128))' in \(name)."
+                            "Policy contains a statement with one or more invalid principals: '\(entry.prefix(128))' "
+                                + "in \(name)."
                         )
                     }
                 }
             case "Service":
                 for entry in list where !isServicePrincipal(entry) {
                     throw malformed(
-                        "Policy contains a statement with one or more invalid principals: service principal '\(entry.prefix(128))' in \(name)."
+                        "Policy contains a statement with one or more invalid principals: service principal "
+                            + "'\(entry.prefix(128))' in \(name)."
                     )
                 }
                 services.formUnion(list)
@@ -177,7 +180,8 @@ extension PolicyDocument {
         case (let value?, nil), (nil, let value?):
             guard let list = strings(value), !list.isEmpty else {
                 throw malformed(
-                    "\(name): \(s[positive] != nil ? positive : negative) must be a string or a non-empty list of strings."
+                    "\(name): \(s[positive] != nil ? positive : negative) must be a string or a non-empty list of "
+                        + "strings."
                 )
             }
             return Matcher(
@@ -209,7 +213,8 @@ extension PolicyDocument {
                 }
                 guard seen.insert(key.lowercased()).inserted else {
                     throw malformed(
-                        "\(name): duplicate keys with different case: condition key '\(key.prefix(64))' appears more than once in the \(operatorName) block."
+                        "\(name): duplicate keys with different case: condition key '\(key.prefix(64))' appears more "
+                            + "than once in the \(operatorName) block."
                     )
                 }
             }
@@ -231,7 +236,8 @@ extension PolicyDocument {
         for item in list {
             guard let text = scalarText(item) else {
                 throw malformed(
-                    "\(name): condition key '\(key.prefix(64))' has a value that is not a string, number or boolean (objects, lists and null are not allowed)."
+                    "\(name): condition key '\(key.prefix(64))' has a value that is not a string, number or boolean "
+                        + "(objects, lists and null are not allowed)."
                 )
             }
             values.append(text)

@@ -121,7 +121,8 @@ enum StrictJSON {
                 // decoded and canonically equivalent spellings equal.
                 if object.updateValue(value, forKey: key) != nil {
                     throw PolicyDocument.malformed(
-                        "The policy has a duplicate key '\(key.prefix(64))' at byte \(keyStart); each key may appear only once in an object."
+                        "The policy has a duplicate key '\(key.prefix(64))' at byte \(keyStart); each key may appear "
+                            + "only once in an object."
                     )
                 }
                 self.skipWhitespace()

@@ -90,7 +90,8 @@ public enum AWSJSON {
                 let field = member.prefix(1).lowercased() + member.dropFirst()
                 throw DecodingError(
                     description:
-                        "1 validation error detected: Value '\(text.prefix(64))' at '\(field)' failed to satisfy constraint: Member must satisfy enum value set: [\(allowed.joined(separator: ", "))]"
+                        "1 validation error detected: Value '\(text.prefix(64))' at '\(field)' failed to satisfy "
+                        + "constraint: Member must satisfy enum value set: [\(allowed.joined(separator: ", "))]"
                 )
             }
             return prefix + text

@@ -82,7 +82,8 @@ final class RPCAuthenticationHandler: ChannelInboundHandler, RemovableChannelHan
             RPCError(
                 code: RPCError.missingAuthenticationTokenCode,
                 message:
-                    "the connection did not authenticate within \(self.authentication.timeout.nanoseconds / 1_000_000_000) seconds"
+                    "the connection did not authenticate within "
+                    + "\(self.authentication.timeout.nanoseconds / 1_000_000_000) seconds"
             ), accessKeyID: nil)
     }
 

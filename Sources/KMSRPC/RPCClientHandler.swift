@@ -66,7 +66,8 @@ public final class RPCClientHandler: ChannelDuplexHandler {
             let error = RPCError(
                 code: "ValidationException",
                 message:
-                    "the \(call.method) request of \(call.payload.count) bytes exceeds the frame limit of \(self.maxFrameLength) bytes"
+                    "the \(call.method) request of \(call.payload.count) bytes exceeds the frame limit of "
+                    + "\(self.maxFrameLength) bytes"
             )
             call.promise.fail(error)
             promise?.fail(error)

@@ -35,7 +35,10 @@ extension AuditLog {
             row.sequence < committed.sequence || row.checkpoint < committed.checkpoint
         else { return row }
         self.logger.critical(
-            "the audit chain's head row is behind what this kmsd wrote: records or checkpoints were deleted behind the service's back; the chain goes on from where it was, so kms audit verify shows the hole",
+            """
+            the audit chain's head row is behind what this kmsd wrote: records or checkpoints were deleted behind \
+            the service's back; the chain goes on from where it was, so kms audit verify shows the hole
+            """,
             metadata: [
                 "chain": "\(self.chain)", "head_row_sequence": "\(row.sequence)",
                 "written_sequence": "\(committed.sequence)",

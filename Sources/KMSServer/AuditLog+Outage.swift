@@ -73,7 +73,10 @@ extension AuditLog {
     private func logOutage(cause: String) {
         self.metrics.auditOutages.increment()
         self.logger.error(
-            "the audit log cannot be written: requests waiting for their records fail, new requests are refused until it can, and the records of what was done are kept and written then",
+            """
+            the audit log cannot be written: requests waiting for their records fail, new requests are refused \
+            until it can, and the records of what was done are kept and written then
+            """,
             metadata: [
                 "chain": "\(self.chain)", "cause": "\(cause)", "timeout": "\(self.timeout)",
             ])

@@ -73,7 +73,8 @@ public struct ConnectionAuthenticator: Sendable {
         guard try await self.worker.call(WorkerMethod.verifyAccessKeyProof, request).valid else {
             throw KMSError(
                 .invalidClientSignature,
-                "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method."
+                "The request signature we calculated does not match the signature you provided. Check your AWS "
+                    + "Secret Access Key and signing method."
             )
         }
         return RPCIdentity(principalARN: key.principalARN, accessKeyID: key.accessKeyID, method: .accessKey)

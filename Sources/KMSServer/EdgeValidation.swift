@@ -18,14 +18,16 @@ enum Edge {
         for (key, value) in context {
             guard !key.isEmpty else {
                 throw .validation(
-                    "1 validation error detected: Value at '\(field)' failed to satisfy constraint: Map keys must have length greater than or equal to 1"
+                    "1 validation error detected: Value at '\(field)' failed to satisfy constraint: Map keys must "
+                        + "have length greater than or equal to 1"
                 )
             }
             total += key.utf8.count + value.utf8.count
         }
         guard total <= Limits.encryptionContextBytes else {
             throw .validation(
-                "1 validation error detected: Value at '\(field)' failed to satisfy constraint: the encryption context is \(total) bytes; at most \(Limits.encryptionContextBytes) are allowed"
+                "1 validation error detected: Value at '\(field)' failed to satisfy constraint: the encryption "
+                    + "context is \(total) bytes; at most \(Limits.encryptionContextBytes) are allowed"
             )
         }
     }
@@ -33,7 +35,8 @@ enum Edge {
     static func keyID(_ text: String, field: String = "keyId") throws(KMSError) {
         guard (1...2048).contains(text.utf8.count) else {
             throw .validation(
-                "1 validation error detected: Value at '\(field)' failed to satisfy constraint: Member must have length between 1 and 2048"
+                "1 validation error detected: Value at '\(field)' failed to satisfy constraint: Member must have "
+                    + "length between 1 and 2048"
             )
         }
     }

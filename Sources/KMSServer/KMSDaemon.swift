@@ -149,7 +149,10 @@ public struct KMSDaemon: Service {
         let tls = self.settings.tls
         if self.settings.insecureNoAuthentication {
             self.logger.critical(
-                "INSECURE DEVELOPMENT MODE: connections without credentials act as the root of account \(self.scope.defaultAccount). Never run this way with keys that matter."
+                """
+                INSECURE DEVELOPMENT MODE: connections without credentials act as the root of account \
+                \(self.scope.defaultAccount). Never run this way with keys that matter.
+                """
             )
         }
         var authentication = RPCServerAuthentication(anonymousAllowed: self.settings.insecureNoAuthentication) {
@@ -287,7 +290,10 @@ public struct KMSDaemon: Service {
             of: log.chain, client: self.client, logger: self.logger)
         if !unreadable.isEmpty {
             self.logger.critical(
-                "audit records committed with their changes cannot be read: they were changed outside the service; they are left in kms_audit_pending",
+                """
+                audit records committed with their changes cannot be read: they were changed outside the service; \
+                they are left in kms_audit_pending
+                """,
                 metadata: [
                     "chain": "\(log.chain)",
                     "ids": "\(unreadable.map { $0.uuidString.lowercased() }.joined(separator: ","))",

@@ -181,8 +181,8 @@ struct KeyCacheState: Sendable {
     }
 }
 
-/// Key records, alias targets, principals and SigV4 signing keys, so that the hot path (Encrypt, Decrypt, GenerateDataKey on a
-/// known key) makes no database round trip.
+/// Key records, alias targets, principals and SigV4 signing keys, so that the hot path (Encrypt, Decrypt,
+/// GenerateDataKey on a known key) makes no database round trip.
 ///
 /// Entries are dropped when PostgreSQL announces a change (LISTEN/NOTIFY, see ChangeListener)
 /// and expire after `lifetime` in case a notification is lost. While the listener is not

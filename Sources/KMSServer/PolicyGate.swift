@@ -133,7 +133,8 @@ public struct PolicyGate: RequestGate {
             // the key policy and the caller's identity policies say.
             throw KMSError(
                 .accessDenied,
-                "User: \(caller.principalARN) is not authorized to perform: kms:\(action) on resource: \(key.record.arn) because kms:\(action) cannot be used on a key of another account"
+                "User: \(caller.principalARN) is not authorized to perform: kms:\(action) on resource: "
+                    + "\(key.record.arn) because kms:\(action) cannot be used on a key of another account"
             )
         }
         let decision = KeyAccess.decide(
@@ -217,7 +218,8 @@ public struct PolicyGate: RequestGate {
 
     static func decideWithoutKey(_ context: RequestContext, caller: Caller) -> KeyAccess.Decision {
         let subject =
-            "User: \(context.principalARN) is not authorized to perform: \(context.action) on resource: \(context.resource)"
+            "User: \(context.principalARN) is not authorized to perform: \(context.action) on resource: "
+            + "\(context.resource)"
         var allowed = caller.isAccountRoot
         for policy in caller.identityPolicies {
             switch policy.evaluate(context) {

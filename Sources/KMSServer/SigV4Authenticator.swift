@@ -74,7 +74,8 @@ public final class SigV4Authenticator: Sendable {
     static func mismatch() -> KMSError {
         KMSError(
             .invalidClientSignature,
-            "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details."
+            "The request signature we calculated does not match the signature you provided. Check your AWS Secret "
+                + "Access Key and signing method. Consult the service documentation for details."
         )
     }
 
@@ -96,7 +97,8 @@ public final class SigV4Authenticator: Sendable {
         guard self.scope.regions.contains(authorization.region) else {
             throw KMSError(
                 .unrecognizedClient,
-                "Credential should be scoped to a valid region; this service serves \(self.scope.regions.sorted().joined(separator: ", "))."
+                "Credential should be scoped to a valid region; this service serves "
+                    + "\(self.scope.regions.sorted().joined(separator: ", "))."
             )
         }
         try SigV4.checkSignedHeaders(request.headers, signedHeaders: authorization.signedHeaders)
@@ -115,7 +117,8 @@ public final class SigV4Authenticator: Sendable {
         guard amzDate.hasPrefix(authorization.date) else {
             throw KMSError(
                 .invalidClientSignature,
-                "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '\(authorization.date)' != '\(amzDate.prefix(8))'"
+                "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: "
+                    + "'\(authorization.date)' != '\(amzDate.prefix(8))'"
             )
         }
         guard authorization.signedHeaders.contains("x-amz-date") else {

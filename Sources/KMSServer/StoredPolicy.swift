@@ -6,12 +6,14 @@ import KMSPolicy
 /// would silently drop its Deny statements.
 enum StoredPolicy {
     static let denyAllIdentity = parseFixed(
-        #"{"Version":"2012-10-17","Statement":[{"Sid":"UnreadableStoredPolicy","Effect":"Deny","Action":"*","Resource":"*"}]}"#,
+        #"{"Version":"2012-10-17","Statement":[{"Sid":"UnreadableStoredPolicy","Effect":"Deny","Action":"*","#
+            + #""Resource":"*"}]}"#,
         kind: .identity
     )
 
     static let denyAllResource = parseFixed(
-        #"{"Version":"2012-10-17","Statement":[{"Sid":"UnreadableStoredPolicy","Effect":"Deny","Principal":"*","Action":"*","Resource":"*"}]}"#,
+        #"{"Version":"2012-10-17","Statement":[{"Sid":"UnreadableStoredPolicy","Effect":"Deny","Principal":"*","#
+            + #""Action":"*","Resource":"*"}]}"#,
         kind: .resource
     )
 

@@ -6,7 +6,8 @@ enum Validation {
     static func grantTokens(_ tokens: [String]) throws(KMSError) {
         guard tokens.count <= 10 else {
             throw .validation(
-                "1 validation error detected: Value at 'grantTokens' failed to satisfy constraint: Member must have length less than or equal to 10"
+                "1 validation error detected: Value at 'grantTokens' failed to satisfy constraint: Member must have "
+                    + "length less than or equal to 10"
             )
         }
         for token in tokens where token.isEmpty || token.utf8.count > 8192 {
@@ -17,7 +18,8 @@ enum Validation {
     static func description(_ text: String) throws(KMSError) {
         guard text.utf8.count <= 8192 else {
             throw .validation(
-                "1 validation error detected: Value at 'description' failed to satisfy constraint: Member must have length less than or equal to 8192"
+                "1 validation error detected: Value at 'description' failed to satisfy constraint: Member must have "
+                    + "length less than or equal to 8192"
             )
         }
     }
@@ -51,7 +53,8 @@ enum Validation {
         guard let algorithm, allowed else {
             throw KMSError(
                 .invalidKeyUsage,
-                "The encryption algorithm \(name ?? "SYMMETRIC_DEFAULT") is not valid for \(key.arn); it supports \(key.encryptionAlgorithms.map(\.rawValue).joined(separator: ", "))."
+                "The encryption algorithm \(name ?? "SYMMETRIC_DEFAULT") is not valid for \(key.arn); it supports "
+                    + "\(key.encryptionAlgorithms.map(\.rawValue).joined(separator: ", "))."
             )
         }
         return algorithm
@@ -85,13 +88,15 @@ enum Validation {
         guard let algorithm = SigningAlgorithm(rawValue: name), key.signingAlgorithms.contains(algorithm) else {
             throw KMSError(
                 .invalidKeyUsage,
-                "The signing algorithm \(name.isEmpty ? "(none)" : name) is not valid for \(key.arn); it supports \(key.signingAlgorithms.map(\.rawValue).joined(separator: ", "))."
+                "The signing algorithm \(name.isEmpty ? "(none)" : name) is not valid for \(key.arn); it supports "
+                    + "\(key.signingAlgorithms.map(\.rawValue).joined(separator: ", "))."
             )
         }
         let type = typeName.flatMap(MessageType.init(rawValue:)) ?? (typeName == nil ? .raw : nil)
         guard let type, type != .externalMu else {
             throw .validation(
-                "1 validation error detected: Value '\(typeName ?? "")' at 'messageType' failed to satisfy constraint: Member must satisfy enum value set: [RAW, DIGEST]"
+                "1 validation error detected: Value '\(typeName ?? "")' at 'messageType' failed to satisfy "
+                    + "constraint: Member must satisfy enum value set: [RAW, DIGEST]"
             )
         }
         if type == .digest {
@@ -100,7 +105,8 @@ enum Validation {
             }
             guard message == digest else {
                 throw .validation(
-                    "Digest is invalid length for algorithm \(algorithm.rawValue): a DIGEST message must be \(digest) bytes, not \(message)."
+                    "Digest is invalid length for algorithm \(algorithm.rawValue): a DIGEST message must be "
+                        + "\(digest) bytes, not \(message)."
                 )
             }
         }
@@ -116,7 +122,8 @@ enum Validation {
         guard let algorithm = MacAlgorithm(rawValue: name), key.macAlgorithms.contains(algorithm) else {
             throw KMSError(
                 .invalidKeyUsage,
-                "The MAC algorithm \(name.isEmpty ? "(none)" : name) is not valid for \(key.arn); it supports \(key.macAlgorithms.map(\.rawValue).joined(separator: ", "))."
+                "The MAC algorithm \(name.isEmpty ? "(none)" : name) is not valid for \(key.arn); it supports "
+                    + "\(key.macAlgorithms.map(\.rawValue).joined(separator: ", "))."
             )
         }
         return algorithm

@@ -69,7 +69,8 @@ extension SigV4 {
             guard let equals = part.firstIndex(of: "=") else {
                 throw KMSError(
                     .incompleteSignature,
-                    "'\(echo(part))' not a valid key=value pair (missing equal-sign) in Authorization header: '\(echo(header))'."
+                    "'\(echo(part))' not a valid key=value pair (missing equal-sign) in Authorization header: "
+                        + "'\(echo(header))'."
                 )
             }
             let key = String(part[..<equals])
@@ -94,7 +95,8 @@ extension SigV4 {
         guard scope.count == 5, !scope[0].isEmpty, !scope[2].isEmpty, !scope[3].isEmpty else {
             throw KMSError(
                 .incompleteSignature,
-                "Credential should be of the form '<access key id>/<yyyyMMdd>/<region>/<service>/aws4_request', not '\(echo(String(credential)))'."
+                "Credential should be of the form '<access key id>/<yyyyMMdd>/<region>/<service>/aws4_request', not "
+                    + "'\(echo(String(credential)))'."
             )
         }
         guard scope[4] == terminator else {
@@ -113,7 +115,8 @@ extension SigV4 {
         guard let signature = Hex.decode(signatureText), signature.count == SHA256.byteCount else {
             throw KMSError(
                 .incompleteSignature,
-                "Signature should be \(SHA256.byteCount * 2) hexadecimal characters, not '\(echo(String(signatureText)))'."
+                "Signature should be \(SHA256.byteCount * 2) hexadecimal characters, not "
+                    + "'\(echo(String(signatureText)))'."
             )
         }
 
@@ -136,7 +139,8 @@ extension SigV4 {
         guard wellFormed, sorted else {
             throw KMSError(
                 .incompleteSignature,
-                "SignedHeaders should be the signed header names, lowercase, sorted and separated by ';', not '\(echo(String(text)))'."
+                "SignedHeaders should be the signed header names, lowercase, sorted and separated by ';', not "
+                    + "'\(echo(String(text)))'."
             )
         }
         guard names.contains("host") else {
@@ -166,7 +170,8 @@ extension SigV4 {
         guard authorization.date == day else {
             throw KMSError(
                 .invalidClientSignature,
-                "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '\(echo(authorization.date))' != '\(echo(day))', from '\(echo(amzDate))'."
+                "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: "
+                    + "'\(echo(authorization.date))' != '\(echo(day))', from '\(echo(amzDate))'."
             )
         }
         guard authorization.region == region else {
@@ -210,13 +215,15 @@ extension SigV4 {
         if requestDate < earliest {
             throw KMSError(
                 .invalidClientSignature,
-                "Signature expired: \(formatAmzDate(requestDate)) is now earlier than \(formatAmzDate(earliest)) (\(formatAmzDate(now)) - \(window))"
+                "Signature expired: \(formatAmzDate(requestDate)) is now earlier than \(formatAmzDate(earliest)) "
+                    + "(\(formatAmzDate(now)) - \(window))"
             )
         }
         if requestDate > latest {
             throw KMSError(
                 .invalidClientSignature,
-                "Signature not yet current: \(formatAmzDate(requestDate)) is still later than \(formatAmzDate(latest)) (\(formatAmzDate(now)) + \(window))"
+                "Signature not yet current: \(formatAmzDate(requestDate)) is still later than "
+                    + "\(formatAmzDate(latest)) (\(formatAmzDate(now)) + \(window))"
             )
         }
     }

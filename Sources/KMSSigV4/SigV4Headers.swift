@@ -34,7 +34,8 @@ extension SigV4 {
         if !unsigned.isEmpty {
             throw KMSError(
                 .incompleteSignature,
-                "There were headers present in the request which were not signed: \(echo(unsigned.joined(separator: ", "))). Sign every x-amz-* header, Host and Content-Type."
+                "There were headers present in the request which were not signed: "
+                    + "\(echo(unsigned.joined(separator: ", "))). Sign every x-amz-* header, Host and Content-Type."
             )
         }
         if let absent = signedHeaders.first(where: { counts[$0] == nil }) {

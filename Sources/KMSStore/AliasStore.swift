@@ -24,7 +24,8 @@ public struct AliasStore: Sendable {
         return try await self.client.change(recording: audit, logger: self.logger, effective: { $0 }) { connection in
             let rows = try await connection.query(
                 """
-                INSERT INTO kms_aliases (account_id, region, alias_name, target_key_id, creation_date, last_updated_date)
+                INSERT INTO kms_aliases (account_id, region, alias_name, target_key_id, creation_date,
+                    last_updated_date)
                 VALUES (\(account), \(region), \(name), \(id), \(now), \(now))
                 ON CONFLICT DO NOTHING RETURNING 1
                 """,

@@ -83,7 +83,10 @@ public enum AuditOutbox {
 
     static func insert(_ audit: PendingAudit, on connection: PostgresConnection, logger: Logger) async throws {
         try await connection.query(
-            "INSERT INTO kms_audit_pending (id, chain_id, record) VALUES (\(audit.id), \(audit.chain), \(Self.encode(audit.entry)))",
+            """
+            INSERT INTO kms_audit_pending (id, chain_id, record)
+                VALUES (\(audit.id), \(audit.chain), \(Self.encode(audit.entry)))
+            """,
             logger: logger
         )
     }

@@ -19,12 +19,15 @@ extension AuditStore {
                 UPDATE kms_audit_chains SET last_seq = \(head.sequence), last_hash = \(ByteBuffer(bytes: head.hash)),
                     checkpoint_no = \(head.checkpoint), checkpoint_seq = \(head.checkpointSequence),
                     checkpoint_mac = \(ByteBuffer(bytes: head.checkpointMAC))
-                WHERE chain_id = \(checkpoint.chain) AND last_seq = \(expected.sequence) AND last_hash = \(ByteBuffer(bytes: expected.hash))
+                WHERE chain_id = \(checkpoint.chain) AND last_seq = \(expected.sequence)
+                    AND last_hash = \(ByteBuffer(bytes: expected.hash))
                     AND checkpoint_no = \(expected.checkpoint)
                 RETURNING 1
             )
-            INSERT INTO kms_audit_checkpoints (chain_id, checkpoint_no, last_seq, last_hash, made_at_us, root_key_id, mac)
-            SELECT \(checkpoint.chain), \(checkpoint.number), \(checkpoint.sequence), \(ByteBuffer(bytes: checkpoint.hash)),
+            INSERT INTO kms_audit_checkpoints (chain_id, checkpoint_no, last_seq, last_hash, made_at_us, root_key_id,
+                mac)
+            SELECT \(checkpoint.chain), \(checkpoint.number), \(checkpoint.sequence),
+                \(ByteBuffer(bytes: checkpoint.hash)),
                 \(checkpoint.microseconds), \(checkpoint.rootKeyID), \(ByteBuffer(bytes: checkpoint.mac))
             WHERE EXISTS (SELECT 1 FROM moved)
             RETURNING 1

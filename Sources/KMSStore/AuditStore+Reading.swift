@@ -95,7 +95,8 @@ extension AuditStore {
                   AND (\(filter.principalARN)::text IS NULL OR principal_arns @> ARRAY[\(filter.principalARN)::text])
                   AND (\(filter.operation)::text IS NULL OR operations @> ARRAY[\(filter.operation)::text])
                   AND (\(operations)::text[] IS NULL OR operations && \(operations)::text[])
-                  AND (\(filter.errorCode)::text IS NULL OR (error_codes <> '{}' AND error_codes @> ARRAY[\(filter.errorCode)::text]))
+                  AND (\(filter.errorCode)::text IS NULL OR (error_codes <> '{}'
+                      AND error_codes @> ARRAY[\(filter.errorCode)::text]))
                   AND (\(filter.from)::timestamptz IS NULL OR max_time >= \(filter.from))
                   AND (\(filter.to)::timestamptz IS NULL OR min_time < \(filter.to))
                 ORDER BY segment_id LIMIT \(batch)
@@ -135,7 +136,8 @@ extension AuditStore {
             SELECT chain_id, last_seq, last_hash, checkpoint_no, checkpoint_seq, checkpoint_mac FROM kms_audit_chains
             UNION ALL
             SELECT chain_id, NULL::bigint, NULL::bytea, NULL::bigint, NULL::bigint, NULL::bytea FROM (
-                SELECT DISTINCT chain_id FROM kms_audit_segments UNION SELECT DISTINCT chain_id FROM kms_audit_checkpoints
+                SELECT DISTINCT chain_id FROM kms_audit_segments UNION SELECT DISTINCT chain_id
+                    FROM kms_audit_checkpoints
             ) o
             WHERE NOT EXISTS (SELECT 1 FROM kms_audit_chains c WHERE c.chain_id = o.chain_id)
             ORDER BY 1

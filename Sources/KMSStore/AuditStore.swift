@@ -146,13 +146,17 @@ public struct AuditStore: Sendable {
     public func head(of chain: String, on connection: PostgresConnection) async throws -> Head {
         try await connection.query(
             """
-            INSERT INTO kms_audit_chains (chain_id, last_seq, last_hash) VALUES (\(chain), 0, \(ByteBuffer(bytes: AuditRecord.genesis)))
+            INSERT INTO kms_audit_chains (chain_id, last_seq, last_hash)
+                VALUES (\(chain), 0, \(ByteBuffer(bytes: AuditRecord.genesis)))
             ON CONFLICT (chain_id) DO NOTHING
             """,
             logger: self.logger
         )
         let rows = try await connection.query(
-            "SELECT last_seq, last_hash, checkpoint_no, checkpoint_seq, checkpoint_mac FROM kms_audit_chains WHERE chain_id = \(chain)",
+            """
+            SELECT last_seq, last_hash, checkpoint_no, checkpoint_seq, checkpoint_mac FROM kms_audit_chains
+                WHERE chain_id = \(chain)
+            """,
             logger: self.logger
         )
         for try await (sequence, digest, checkpoint, covered, mac) in rows.decode(
@@ -259,19 +263,23 @@ public struct AuditStore: Sendable {
             WITH chained AS (
                 SELECT id FROM kms_audit_pending WHERE id = ANY($20) FOR UPDATE
             ), moved AS (
-                UPDATE kms_audit_chains SET last_seq = $1, last_hash = $2, checkpoint_no = $15, checkpoint_seq = $16, checkpoint_mac = $17
+                UPDATE kms_audit_chains SET last_seq = $1, last_hash = $2, checkpoint_no = $15, checkpoint_seq = $16,
+                    checkpoint_mac = $17
                 WHERE chain_id = $13 AND last_seq = $3 AND last_hash = $4 AND checkpoint_no = $14
                     AND (SELECT count(*) FROM chained) = cardinality($20)
                 RETURNING 1
             ), unpended AS (
                 DELETE FROM kms_audit_pending WHERE id IN (SELECT id FROM chained) AND EXISTS (SELECT 1 FROM moved)
             ), checkpointed AS (
-                INSERT INTO kms_audit_checkpoints (chain_id, checkpoint_no, last_seq, last_hash, made_at_us, root_key_id, mac)
+                INSERT INTO kms_audit_checkpoints (chain_id, checkpoint_no, last_seq, last_hash, made_at_us,
+                    root_key_id, mac)
                 SELECT $13, $15, $1, $2, $18, $19, $17 WHERE $18 IS NOT NULL AND EXISTS (SELECT 1 FROM moved)
             )
-            INSERT INTO kms_audit_segments (chain_id, first_seq, last_seq, min_time, max_time, key_arns, principal_arns, operations,
+            INSERT INTO kms_audit_segments (chain_id, first_seq, last_seq, min_time, max_time, key_arns, principal_arns,
+                operations,
                 error_codes, records)
-            SELECT $13, $5, $1, 'epoch'::timestamptz + $6 * interval '1 microsecond', 'epoch'::timestamptz + $7 * interval '1 microsecond',
+            SELECT $13, $5, $1, 'epoch'::timestamptz + $6 * interval '1 microsecond',
+                'epoch'::timestamptz + $7 * interval '1 microsecond',
                 $8, $9, $10, $11, $12
             WHERE EXISTS (SELECT 1 FROM moved)
             RETURNING 1

@@ -89,7 +89,8 @@ public struct DatabaseTLS: Sendable, Hashable {
         guard let mode = Mode(rawValue: sslmode ?? "prefer") else {
             throw .init(
                 description:
-                    "sslmode must be one of \(Mode.allCases.map(\.rawValue).joined(separator: ", ")), not '\(sslmode ?? "")'"
+                    "sslmode must be one of \(Mode.allCases.map(\.rawValue).joined(separator: ", ")), not "
+                    + "'\(sslmode ?? "")'"
             )
         }
         // libpq's sslrootcert=system: the system's CAs, which it allows only with verify-full.
@@ -97,7 +98,8 @@ public struct DatabaseTLS: Sendable, Hashable {
         if sslrootcert == "system", mode != .verifyFull {
             throw .init(
                 description:
-                    "sslrootcert=system needs sslmode=verify-full: any publicly trusted certificate would pass otherwise"
+                    "sslrootcert=system needs sslmode=verify-full: any publicly trusted certificate would pass "
+                    + "otherwise"
             )
         }
         if let root {

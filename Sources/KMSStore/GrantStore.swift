@@ -60,7 +60,8 @@ public struct GrantStore: Sendable {
     public func retirable(by principal: String, after marker: String?, limit: Int) async throws -> [GrantRecord] {
         let rows = try await self.client.query(
             """
-            SELECT \(unescaped: Self.columns) FROM kms_grants WHERE retiring_principal = \(principal) AND grant_id > \(marker ?? "")
+            SELECT \(unescaped: Self.columns) FROM kms_grants WHERE retiring_principal = \(principal)
+                AND grant_id > \(marker ?? "")
             ORDER BY grant_id LIMIT \(limit)
             """,
             logger: self.logger

@@ -101,7 +101,10 @@ public struct IdentityStore: Sendable {
     /// The account's principals, by ARN; at most 1000.
     public func principals(account: String) async throws -> [PrincipalRecord] {
         let rows = try await self.client.query(
-            "SELECT \(unescaped: Self.principalColumns) FROM kms_principals WHERE account_id = \(account) ORDER BY arn LIMIT 1000",
+            """
+            SELECT \(unescaped: Self.principalColumns) FROM kms_principals WHERE account_id = \(account) ORDER BY arn
+                LIMIT 1000
+            """,
             logger: self.logger
         )
         return try await Self.decodePrincipals(rows)
@@ -168,7 +171,8 @@ public struct IdentityStore: Sendable {
             guard count < AccessKeyRecord.maximumPerPrincipal else { return .limitReached }
             let rows = try await connection.query(
                 """
-                INSERT INTO kms_access_keys (access_key_id, principal_arn, status, wrapped_secret, root_key_id, creation_date)
+                INSERT INTO kms_access_keys (access_key_id, principal_arn, status, wrapped_secret, root_key_id,
+                    creation_date)
                 VALUES (\(key.accessKeyID), \(key.principalARN), \(key.status.rawValue), \(Data(key.wrappedSecret)),
                     \(rootKeyID), \(key.creationDate))
                 ON CONFLICT DO NOTHING RETURNING 1
@@ -195,7 +199,10 @@ public struct IdentityStore: Sendable {
     /// The principal's access keys, oldest first.
     public func accessKeys(of principalARN: String) async throws -> [AccessKeyRecord] {
         let rows = try await self.client.query(
-            "SELECT \(unescaped: Self.accessKeyColumns) FROM kms_access_keys WHERE principal_arn = \(principalARN) ORDER BY creation_date",
+            """
+            SELECT \(unescaped: Self.accessKeyColumns) FROM kms_access_keys WHERE principal_arn = \(principalARN)
+                ORDER BY creation_date
+            """,
             logger: self.logger
         )
         return try await Self.decodeAccessKeys(rows)
@@ -281,7 +288,8 @@ public struct IdentityStore: Sendable {
     public func policies(of principalARN: String) async throws -> [IdentityPolicyRecord] {
         let rows = try await self.client.query(
             """
-            SELECT policy_name, document FROM kms_identity_policies WHERE principal_arn = \(principalARN) ORDER BY policy_name
+            SELECT policy_name, document FROM kms_identity_policies WHERE principal_arn = \(principalARN)
+                ORDER BY policy_name
             """,
             logger: self.logger
         )
@@ -296,7 +304,10 @@ public struct IdentityStore: Sendable {
     public func deletePolicy(principalARN: String, name: String, audit: PendingAudit?) async throws -> Bool {
         try await self.client.change(recording: audit, logger: self.logger, effective: { $0 }) { connection in
             let rows = try await connection.query(
-                "DELETE FROM kms_identity_policies WHERE principal_arn = \(principalARN) AND policy_name = \(name) RETURNING 1",
+                """
+                DELETE FROM kms_identity_policies WHERE principal_arn = \(principalARN) AND policy_name = \(name)
+                    RETURNING 1
+                """,
                 logger: self.logger
             )
             for try await _ in rows { return true }

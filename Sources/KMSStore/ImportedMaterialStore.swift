@@ -16,7 +16,8 @@ extension KeyStore {
             connection in
             let rows = try await connection.query(
                 """
-                UPDATE kms_keys SET key_state = \(updated.state.rawValue), current_material_id = \(Data(material.materialID)),
+                UPDATE kms_keys SET key_state = \(updated.state.rawValue),
+                    current_material_id = \(Data(material.materialID)),
                     valid_to = \(updated.validTo), expiration_model = \(updated.expirationModel?.rawValue),
                     row_version = row_version + 1
                 WHERE key_id = \(id) AND row_version = \(updated.version)

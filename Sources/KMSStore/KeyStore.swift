@@ -69,11 +69,13 @@ public struct KeyStore: Sendable {
                 """
                 INSERT INTO kms_keys (key_id, arn, account_id, region, description, key_state, key_usage, key_spec,
                     origin, key_manager, creation_date, deletion_date, pending_window_days, policy,
-                    current_material_id, row_version, rotation_period_days, next_rotation_date, valid_to, expiration_model)
+                    current_material_id, row_version, rotation_period_days, next_rotation_date, valid_to,
+                        expiration_model)
                 VALUES (\(id), \(key.arn), \(key.account), \(key.region), \(key.description), \(key.state.rawValue),
                     \(key.usage.rawValue), \(key.spec.rawValue), \(key.origin.rawValue), \(key.manager.rawValue),
                     \(key.creationDate), \(key.deletionDate), \(key.pendingWindowInDays), \(key.policy),
-                    \(Data(key.currentMaterialID)), \(key.version), \(key.rotationPeriodInDays), \(key.nextRotationDate),
+                    \(Data(key.currentMaterialID)), \(key.version), \(key.rotationPeriodInDays),
+                        \(key.nextRotationDate),
                     \(key.validTo), \(key.expirationModel?.rawValue))
                 """,
                 logger: self.logger
@@ -82,7 +84,8 @@ public struct KeyStore: Sendable {
                 try await connection.query(
                     """
                     INSERT INTO kms_key_materials (key_id, material_id, wrapped, root_key_id, created_at)
-                    VALUES (\(id), \(Data(material.materialID)), \(Data(material.wrapped)), \(material.rootKeyID), now())
+                    VALUES (\(id), \(Data(material.materialID)), \(Data(material.wrapped)), \(material.rootKeyID),
+                        now())
                     """,
                     logger: self.logger
                 )
@@ -96,7 +99,8 @@ public struct KeyStore: Sendable {
             if let alias {
                 let rows = try await connection.query(
                     """
-                    INSERT INTO kms_aliases (account_id, region, alias_name, target_key_id, creation_date, last_updated_date)
+                    INSERT INTO kms_aliases (account_id, region, alias_name, target_key_id, creation_date,
+                        last_updated_date)
                     VALUES (\(key.account), \(key.region), \(alias), \(id), \(key.creationDate), \(key.creationDate))
                     ON CONFLICT DO NOTHING RETURNING 1
                     """,

@@ -16,7 +16,10 @@ extension Migrations {
                 created_at timestamptz NOT NULL DEFAULT now()
             )
             """,
-            "INSERT INTO kms_audit_chains (chain_id, last_seq, last_hash) SELECT 'default', last_seq, last_hash FROM kms_audit_head",
+            """
+            INSERT INTO kms_audit_chains (chain_id, last_seq, last_hash) SELECT 'default', last_seq, last_hash
+                FROM kms_audit_head
+            """,
             "DROP TABLE kms_audit_head",
             """
             CREATE TABLE kms_audit_segments (
@@ -39,7 +42,8 @@ extension Migrations {
             // Records repeat ARNs and names: lz4 keeps them small for little CPU, where the server has it.
             """
             DO $$ BEGIN
-                IF EXISTS (SELECT 1 FROM pg_settings WHERE name = 'default_toast_compression' AND 'lz4' = ANY (enumvals)) THEN
+                IF EXISTS (SELECT 1 FROM pg_settings WHERE name = 'default_toast_compression'
+                    AND 'lz4' = ANY (enumvals)) THEN
                     ALTER TABLE kms_audit_segments ALTER COLUMN records SET COMPRESSION lz4;
                 END IF;
             END $$
@@ -59,12 +63,15 @@ extension Migrations {
             """,
             """
             CREATE FUNCTION pg_temp.kms_audit_optional(t text) RETURNS bytea LANGUAGE sql IMMUTABLE
-                AS $$ SELECT CASE WHEN t IS NULL THEN '\\x00'::bytea ELSE '\\x01'::bytea || pg_temp.kms_audit_text(t) END $$
+                AS $$ SELECT CASE WHEN t IS NULL THEN '\\x00'::bytea ELSE '\\x01'::bytea ||
+                    pg_temp.kms_audit_text(t) END $$
             """,
             """
-            INSERT INTO kms_audit_segments (chain_id, first_seq, last_seq, min_time, max_time, key_arns, principal_arns, operations,
+            INSERT INTO kms_audit_segments (chain_id, first_seq, last_seq, min_time, max_time, key_arns, principal_arns,
+                operations,
                 error_codes, records)
-            SELECT 'default', seq, seq, event_time, event_time, ARRAY(SELECT DISTINCT unnest(key_arns)), ARRAY[principal_arn], ARRAY[operation],
+            SELECT 'default', seq, seq, event_time, event_time, ARRAY(SELECT DISTINCT unnest(key_arns)),
+                ARRAY[principal_arn], ARRAY[operation],
                 CASE WHEN error_code IS NULL THEN '{}'::text[] ELSE ARRAY[error_code] END,
                 '\\x01'::bytea || int8send(seq) || int8send((extract(epoch FROM event_time) * 1000000)::bigint)
                 || pg_temp.kms_audit_text(request_id) || pg_temp.kms_audit_text(principal_arn)
@@ -75,8 +82,10 @@ extension Migrations {
                              FROM unnest(key_arns) WITH ORDINALITY AS u (a, o)), ''::bytea)
                 || pg_temp.kms_audit_optional(alias)
                 || CASE WHEN encryption_context IS NULL THEN '\\x00'::bytea ELSE
-                       '\\x01'::bytea || int2send((SELECT count(*) FROM json_each_text(encryption_context::json))::smallint)
-                       || coalesce((SELECT string_agg(pg_temp.kms_audit_text(c.key) || pg_temp.kms_audit_text(c.value), ''::bytea ORDER BY c.key)
+                       '\\x01'::bytea || int2send((SELECT count(*) FROM
+                           json_each_text(encryption_context::json))::smallint)
+                       || coalesce((SELECT string_agg(pg_temp.kms_audit_text(c.key) ||
+                           pg_temp.kms_audit_text(c.value), ''::bytea ORDER BY c.key)
                                     FROM json_each_text(encryption_context::json) AS c), ''::bytea)
                    END
                 || pg_temp.kms_audit_optional(grant_id) || pg_temp.kms_audit_optional(error_code)

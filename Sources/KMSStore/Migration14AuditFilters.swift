@@ -11,6 +11,9 @@ extension Migrations {
         version: 14, name: "audit listing by operation and error code",
         statements: [
             "CREATE INDEX kms_audit_segments_by_operation ON kms_audit_segments USING gin (operations)",
-            "CREATE INDEX kms_audit_segments_by_error ON kms_audit_segments USING gin (error_codes) WHERE error_codes <> '{}'",
+            """
+            CREATE INDEX kms_audit_segments_by_error ON kms_audit_segments USING gin (error_codes)
+                WHERE error_codes <> '{}'
+            """,
         ])
 }

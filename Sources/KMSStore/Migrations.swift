@@ -44,7 +44,9 @@ public enum Migrations {
                 )
                 """,
                 "CREATE INDEX kms_keys_by_account ON kms_keys (account_id, region, key_id)",
-                "CREATE INDEX kms_keys_pending_deletion ON kms_keys (deletion_date) WHERE key_state = 'PendingDeletion'",
+                """
+                CREATE INDEX kms_keys_pending_deletion ON kms_keys (deletion_date) WHERE key_state = 'PendingDeletion'
+                """,
                 """
                 CREATE TABLE kms_key_materials (
                     key_id uuid NOT NULL REFERENCES kms_keys (key_id) ON DELETE CASCADE,
@@ -91,7 +93,8 @@ public enum Migrations {
                         COALESCE(NEW.account_id, OLD.account_id) || ':' || COALESCE(NEW.region, OLD.region) || ':' ||
                         COALESCE(NEW.alias_name, OLD.alias_name));
                     IF TG_OP = 'UPDATE' AND OLD.alias_name <> NEW.alias_name THEN
-                        PERFORM pg_notify('kms_alias_changed', OLD.account_id || ':' || OLD.region || ':' || OLD.alias_name);
+                        PERFORM pg_notify('kms_alias_changed', OLD.account_id || ':' || OLD.region || ':' ||
+                            OLD.alias_name);
                     END IF;
                     RETURN NULL;
                 END $$
@@ -210,8 +213,12 @@ public enum Migrations {
         Migration(
             version: 4, name: "key rotation and tags",
             statements: [
-                "ALTER TABLE kms_keys ADD COLUMN rotation_period_days integer, ADD COLUMN next_rotation_date timestamptz",
-                "CREATE INDEX kms_keys_rotation_due ON kms_keys (next_rotation_date) WHERE next_rotation_date IS NOT NULL",
+                """
+                ALTER TABLE kms_keys ADD COLUMN rotation_period_days integer, ADD COLUMN next_rotation_date timestamptz
+                """,
+                """
+                CREATE INDEX kms_keys_rotation_due ON kms_keys (next_rotation_date) WHERE next_rotation_date IS NOT NULL
+                """,
                 // One row per rotation: the material it made current, when, and how.
                 """
                 CREATE TABLE kms_key_rotations (
@@ -294,7 +301,10 @@ public enum Migrations {
                 "CREATE INDEX kms_audit_by_principal ON kms_audit (principal_arn, seq)",
                 "CREATE INDEX kms_audit_by_key ON kms_audit USING gin (key_arns)",
                 // The chain's head: appends lock this row, so every kmsd extends one chain in order.
-                "CREATE TABLE kms_audit_head (id boolean PRIMARY KEY DEFAULT true CHECK (id), last_seq bigint NOT NULL, last_hash bytea NOT NULL)",
+                """
+                CREATE TABLE kms_audit_head (id boolean PRIMARY KEY DEFAULT true CHECK (id), last_seq bigint NOT NULL,
+                    last_hash bytea NOT NULL)
+                """,
                 "INSERT INTO kms_audit_head (last_seq, last_hash) VALUES (0, decode(repeat('00', 32), 'hex'))",
                 // Append-only for the service; the hash chain detects what a superuser might still do.
                 """
@@ -390,7 +400,9 @@ public enum Migrations {
                     try await connection.query(statement, logger: logger)
                 }
                 try await connection.query(
-                    "INSERT INTO kms_schema_migrations (version, name) VALUES (\(migration.version), \(migration.name))",
+                    """
+                    INSERT INTO kms_schema_migrations (version, name) VALUES (\(migration.version), \(migration.name))
+                    """,
                     logger: logger
                 )
                 logger.notice(

@@ -72,7 +72,10 @@ public struct RewrapStore: Sendable {
     /// The most recent job, running or finished; nil before the first.
     public func latest() async throws -> Job? {
         let rows = try await self.client.query(
-            "SELECT job_id, requested_at, finished_at, rewrapped, unavailable FROM kms_rewrap_jobs ORDER BY job_id DESC LIMIT 1",
+            """
+            SELECT job_id, requested_at, finished_at, rewrapped, unavailable FROM kms_rewrap_jobs ORDER BY job_id DESC
+                LIMIT 1
+            """,
             logger: self.logger
         )
         for try await (id, requested, finished, rewrapped, unavailable) in rows.decode(

@@ -42,7 +42,8 @@ public struct RotationStore: Sendable {
             connection in
             let rows = try await connection.query(
                 """
-                UPDATE kms_keys SET current_material_id = \(Data(material.materialID)), next_rotation_date = \(nextRotationDate),
+                UPDATE kms_keys SET current_material_id = \(Data(material.materialID)),
+                    next_rotation_date = \(nextRotationDate),
                     row_version = row_version + 1
                 WHERE key_id = \(id) AND row_version = \(record.version)
                 RETURNING \(unescaped: KeyStore.columns)

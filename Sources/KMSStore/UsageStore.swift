@@ -61,11 +61,13 @@ public struct UsageStore: Sendable {
                 INSERT INTO kms_usage_flushes (id) VALUES (\(id)) ON CONFLICT (id) DO NOTHING RETURNING 1
             ), added AS (
                 INSERT INTO kms_usage (account_id, key_arn, operation, hour, requests, failed)
-                SELECT * FROM unnest(\(entries.map(\.key.account)), \(entries.map(\.key.keyARN)), \(entries.map(\.key.operation)),
+                SELECT * FROM unnest(\(entries.map(\.key.account)), \(entries.map(\.key.keyARN)),
+                    \(entries.map(\.key.operation)),
                     \(entries.map(\.key.hour)), \(entries.map(\.value.requests)), \(entries.map(\.value.failed)))
                 WHERE EXISTS (SELECT 1 FROM claimed)
                 ON CONFLICT (account_id, key_arn, operation, hour)
-                DO UPDATE SET requests = kms_usage.requests + EXCLUDED.requests, failed = kms_usage.failed + EXCLUDED.failed
+                DO UPDATE SET requests = kms_usage.requests + EXCLUDED.requests,
+                    failed = kms_usage.failed + EXCLUDED.failed
             )
             SELECT count(*)::bigint FROM claimed
             """,

@@ -243,7 +243,8 @@ final class AdminChurn: Sendable {
         var lines = [
             String(format: "admin (%.2f/s): %d ok, %d failed; ", self.rate, totals.succeeded, totals.failed)
                 + totals.operations.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "),
-            "admin keys: \(totals.keysCreated) created, \(totals.deletionsScheduled) scheduled for deletion, \(totals.deletionsCancelled) deletions cancelled",
+            "admin keys: \(totals.keysCreated) created, \(totals.deletionsScheduled) scheduled for deletion, "
+                + "\(totals.deletionsCancelled) deletions cancelled",
         ]
         lines += totals.firstFailures.map { "admin error \($0)" }
         return lines

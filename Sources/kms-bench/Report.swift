@@ -34,7 +34,8 @@ struct Report {
             self.rate.map { String(format: "open loop at %.0f req/s over %d connections", $0, self.connections) }
             ?? "\(self.connections) connections x \(self.inFlight ?? 1) in flight"
         var lines = [
-            "kms-bench: \(self.transport) \(self.endpoint), \(shape), mix \(self.mix), payload \(self.payload) B, \(self.keys) key(s)",
+            "kms-bench: \(self.transport) \(self.endpoint), \(shape), mix \(self.mix), payload \(self.payload) B, "
+                + "\(self.keys) key(s)",
             String(
                 format: "requests: %d ok, %d failed in %.2f s: %.1f req/s", self.snapshot.succeeded,
                 self.snapshot.failed, self.seconds, self.throughput),

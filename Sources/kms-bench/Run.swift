@@ -42,13 +42,19 @@ struct Run: AsyncParsableCommand {
     @Option(help: "Use this existing key instead of creating keys (one of the kind the mix needs).") var keyId: String?
     @Option(
         help:
-            "Spec of the keys Sign and Verify create: ECC_NIST_P256 (default; ECDSA_SHA_256 over a 32-byte digest), ECC_NIST_P384, ECC_NIST_P521, ECC_SECG_P256K1, ECC_NIST_EDWARDS25519, or RSA_2048|3072|4096 (RSASSA_PSS_SHA_256)."
+            ArgumentHelp(
+                "Spec of the keys Sign and Verify create: ECC_NIST_P256 (default; ECDSA_SHA_256 over a 32-byte "
+                    + "digest), "
+                    + "ECC_NIST_P384, ECC_NIST_P521, ECC_SECG_P256K1, ECC_NIST_EDWARDS25519, or RSA_2048|3072|4096 "
+                    + "(RSASSA_PSS_SHA_256).")
     )
     var signingKeySpec = "ECC_NIST_P256"
     @Option(help: "Name keys by alias or id.") var by = "id"
     @Option(
         help:
-            "Key administration beside the load, this many requests per second, one at a time (see AdminChurn); its failures count toward --max-error-rate."
+            ArgumentHelp(
+                "Key administration beside the load, this many requests per second, one at a time (see AdminChurn); "
+                    + "its failures count toward --max-error-rate.")
     )
     var adminRate: Double?
     @Option(

@@ -42,7 +42,8 @@ struct Mix: Sendable, CustomStringConvertible {
             let pieces = part.split(separator: ":")
             guard let operation = Operation(rawValue: String(pieces[0])) else {
                 throw ValidationErrorText(
-                    "unknown operation '\(pieces[0])'; known: \(Operation.allCases.map(\.rawValue).joined(separator: ", "))"
+                    "unknown operation '\(pieces[0])'; known: "
+                        + "\(Operation.allCases.map(\.rawValue).joined(separator: ", "))"
                 )
             }
             let weight = pieces.count > 1 ? Int(pieces[1]) ?? -1 : 1

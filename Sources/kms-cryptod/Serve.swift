@@ -27,7 +27,9 @@ struct Serve: AsyncParsableCommand {
 
     @Option(
         help:
-            "The regions kmsd serves, comma separated: SigV4 signing keys are derived for these only (service kms, today +/- one day, UTC)."
+            ArgumentHelp(
+                "The regions kmsd serves, comma separated: SigV4 signing keys are derived for these only (service kms, "
+                    + "today +/- one day, UTC).")
     )
     var regions: String = "us-east-1"
 

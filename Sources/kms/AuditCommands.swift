@@ -28,7 +28,9 @@ struct AuditList: AsyncParsableCommand {
     @Option(help: "At most this many records (default: all).") var maxItems: Int?
     @Option(
         help:
-            "Records asked for per call, 1..1000 (default 1000; a call returns fewer when they would not fit in one answer)."
+            ArgumentHelp(
+                "Records asked for per call, 1..1000 (default 1000; a call returns fewer when they would not fit in "
+                    + "one answer).")
     )
     var pageSize: Int = 1000
 
@@ -68,10 +70,9 @@ struct AuditList: AsyncParsableCommand {
             do {
                 page = try await client.call(AdminMethod.listAuditRecords, request)
             } catch {
-                FileHandle.standardError.write(
-                    Data(
-                        "An error occurred (\(error.code)) when calling the ListAuditRecords operation: \(error.message)\n"
-                            .utf8))
+                let message =
+                    "An error occurred (\(error.code)) when calling the ListAuditRecords operation: \(error.message)\n"
+                FileHandle.standardError.write(Data(message.utf8))
                 throw ExitCode(254)
             }
             for record in page.records {
@@ -110,10 +111,9 @@ struct AuditVerify: AsyncParsableCommand {
             do {
                 result = try await client.call(AdminMethod.verifyAuditLog, request)
             } catch {
-                FileHandle.standardError.write(
-                    Data(
-                        "An error occurred (\(error.code)) when calling the VerifyAuditLog operation: \(error.message)\n"
-                            .utf8))
+                let message =
+                    "An error occurred (\(error.code)) when calling the VerifyAuditLog operation: \(error.message)\n"
+                FileHandle.standardError.write(Data(message.utf8))
                 throw ExitCode(254)
             }
             chains += result.chains
@@ -126,7 +126,8 @@ struct AuditVerify: AsyncParsableCommand {
             throw ExitCode(1)
         }
         print(
-            "intact: \(result.recordsChecked) records in \(result.chainsChecked) chains, every one linked to the one before; \(result.checkpointsChecked) checkpoints verified by kms-cryptod"
+            "intact: \(result.recordsChecked) records in \(result.chainsChecked) chains, every one linked to the one "
+                + "before; \(result.checkpointsChecked) checkpoints verified by kms-cryptod"
         )
         for chain in chains { print(Self.describe(chain)) }
         if let state { try Self.writeState(chains, to: state) }
@@ -141,7 +142,8 @@ struct AuditVerify: AsyncParsableCommand {
             chain.recordsAfterCheckpoint == 0
             ? "none after it" : "\(chain.recordsAfterCheckpoint) after it not yet checkpointed"
         return
-            "chain \(chain.chainID): \(chain.records) records, \(chain.checkpoints) checkpoints, the last at record \(chain.lastCheckpointSequence) (\(time)); \(after)"
+            "chain \(chain.chainID): \(chain.records) records, \(chain.checkpoints) checkpoints, the last at record "
+            + "\(chain.lastCheckpointSequence) (\(time)); \(after)"
     }
 
     /// The state file: per chain, its last checkpoint's number and MAC, as JSON.

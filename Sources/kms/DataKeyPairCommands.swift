@@ -9,7 +9,9 @@ struct DataKeyPairOptions: ParsableArguments {
     var keyId: String
     @Option(
         help:
-            "RSA_2048, RSA_3072, RSA_4096, ECC_NIST_P256, ECC_NIST_P384, ECC_NIST_P521, ECC_SECG_P256K1 or ECC_NIST_EDWARDS25519."
+            ArgumentHelp(
+                "RSA_2048, RSA_3072, RSA_4096, ECC_NIST_P256, ECC_NIST_P384, ECC_NIST_P521, ECC_SECG_P256K1 or "
+                    + "ECC_NIST_EDWARDS25519.")
     ) var keyPairSpec: String
     @Option(help: "k=v,k2=v2 or a JSON object; needed again to decrypt the private key.") var encryptionContext: String?
     @Option(parsing: .upToNextOption, help: "Grant tokens.") var grantTokens: [String] = []
@@ -28,7 +30,8 @@ struct GenerateDataKeyPair: OperationCommand {
     static let configuration = CommandConfiguration(
         commandName: "generate-data-key-pair",
         abstract:
-            "Make a key pair: its public key (DER), its private key (PKCS #8 DER) and the private key's blob under a KMS key."
+            "Make a key pair: its public key (DER), its private key (PKCS #8 DER) and the private key's blob under a "
+            + "KMS key."
     )
     static let method = KMSMethod.generateDataKeyPair
     @OptionGroup var global: GlobalOptions

@@ -13,7 +13,9 @@ struct GlobalOptions: ParsableArguments {
 
     @Option(
         help:
-            "A profile of the shared credentials file (default: $AWS_PROFILE, else the access key in $AWS_ACCESS_KEY_ID and $AWS_SECRET_ACCESS_KEY, else 'default')."
+            ArgumentHelp(
+                "A profile of the shared credentials file (default: $AWS_PROFILE, else the access key in "
+                    + "$AWS_ACCESS_KEY_ID and $AWS_SECRET_ACCESS_KEY, else 'default').")
     )
     var profile: String?
 

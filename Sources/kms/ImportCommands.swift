@@ -8,14 +8,17 @@ struct GetParametersForImport: OperationCommand {
         commandName: "get-parameters-for-import",
         abstract: "A wrapping public key and an import token for bringing key material to an EXTERNAL key.",
         discussion:
-            "Encrypt the key material under PublicKey with the wrapping algorithm, then call import-key-material with the token before ParametersValidTo."
+            "Encrypt the key material under PublicKey with the wrapping algorithm, then call import-key-material "
+            + "with the token before ParametersValidTo."
     )
     static let method = KMSMethod.getParametersForImport
     @OptionGroup var global: GlobalOptions
     @Option(help: "Key id or key ARN of a key created with --origin EXTERNAL.") var keyId: String
     @Option(
         help:
-            "RSAES_OAEP_SHA_256, RSAES_OAEP_SHA_1, RSA_AES_KEY_WRAP_SHA_256 or RSA_AES_KEY_WRAP_SHA_1 (RSAES_PKCS1_V1_5 is refused, as AWS now does)."
+            ArgumentHelp(
+                "RSAES_OAEP_SHA_256, RSAES_OAEP_SHA_1, RSA_AES_KEY_WRAP_SHA_256 or RSA_AES_KEY_WRAP_SHA_1 "
+                    + "(RSAES_PKCS1_V1_5 is refused, as AWS now does).")
     ) var wrappingAlgorithm: String
     @Option(help: "RSA_2048, RSA_3072 or RSA_4096.") var wrappingKeySpec: String
 
@@ -37,7 +40,9 @@ struct ImportKeyMaterial: OperationCommand {
     @Option(help: "fileb://PATH (the wrapped key material), or - for standard input.") var encryptedKeyMaterial: String
     @Option(
         help:
-            "When the material expires: ISO 8601 (2027-01-31T00:00:00Z; no zone means UTC) or epoch seconds. Needs KEY_MATERIAL_EXPIRES."
+            ArgumentHelp(
+                "When the material expires: ISO 8601 (2027-01-31T00:00:00Z; no zone means UTC) or epoch seconds. Needs "
+                    + "KEY_MATERIAL_EXPIRES.")
     ) var validTo: String?
     @Option(help: "KEY_MATERIAL_EXPIRES (give --valid-to) or KEY_MATERIAL_DOES_NOT_EXPIRE.") var expirationModel:
         String?

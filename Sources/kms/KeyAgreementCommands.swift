@@ -7,7 +7,8 @@ struct DeriveSharedSecret: OperationCommand {
     static let configuration = CommandConfiguration(
         commandName: "derive-shared-secret",
         abstract:
-            "ECDH between a KEY_AGREEMENT key's private key and another party's public key; prints the raw shared secret."
+            "ECDH between a KEY_AGREEMENT key's private key and another party's public key; prints the raw shared "
+            + "secret."
     )
     static let method = KMSMethod.deriveSharedSecret
     @OptionGroup var global: GlobalOptions
@@ -15,7 +16,9 @@ struct DeriveSharedSecret: OperationCommand {
     @Option(help: "ECDH.") var keyAgreementAlgorithm: String
     @Option(
         help:
-            "The other party's public key, DER SubjectPublicKeyInfo on the key's curve: fileb://PATH or - for standard input."
+            ArgumentHelp(
+                "The other party's public key, DER SubjectPublicKeyInfo on the key's curve: fileb://PATH or - for "
+                    + "standard input.")
     ) var publicKey: String
     @Option(parsing: .upToNextOption, help: "Grant tokens.") var grantTokens: [String] = []
     @Flag(help: "Check the request without deriving.") var dryRun = false

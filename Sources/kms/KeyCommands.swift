@@ -9,7 +9,9 @@ struct CreateKey: OperationCommand {
     @Option(help: "A description of the key (up to 8192 characters).") var description: String?
     @Option(
         help:
-            "ENCRYPT_DECRYPT (default), SIGN_VERIFY, GENERATE_VERIFY_MAC or KEY_AGREEMENT; ECC and HMAC keys must name theirs."
+            ArgumentHelp(
+                "ENCRYPT_DECRYPT (default), SIGN_VERIFY, GENERATE_VERIFY_MAC or KEY_AGREEMENT; ECC and HMAC keys must "
+                    + "name theirs.")
     ) var keyUsage: String?
     @Option(
         help: """
@@ -20,7 +22,9 @@ struct CreateKey: OperationCommand {
     @Option(help: "The key policy, a JSON document (file://PATH reads it from a file).") var policy: String?
     @Option(
         help:
-            "AWS_KMS (default), or EXTERNAL for a key whose material you import (get-parameters-for-import, import-key-material)."
+            ArgumentHelp(
+                "AWS_KMS (default), or EXTERNAL for a key whose material you import (get-parameters-for-import, "
+                    + "import-key-material).")
     ) var origin: String?
     @Flag(help: "Skip the check that the policy does not lock the caller out.") var bypassPolicyLockoutSafetyCheck =
         false

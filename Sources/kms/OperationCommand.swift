@@ -30,10 +30,9 @@ extension OperationCommand {
         do {
             response = try await client.call(Self.method, request)
         } catch {
-            FileHandle.standardError.write(
-                Data(
-                    "An error occurred (\(error.code)) when calling the \(Self.method.name) operation: \(error.message)\n"
-                        .utf8))
+            let message =
+                "An error occurred (\(error.code)) when calling the \(Self.method.name) operation: \(error.message)\n"
+            FileHandle.standardError.write(Data(message.utf8))
             throw ExitCode(254)
         }
         let object = try AWSJSON.object(response)

@@ -17,7 +17,8 @@ struct PutKeyPolicy: OperationCommand {
         commandName: "put-key-policy",
         abstract: "Replace a key's policy.",
         discussion:
-            "A policy under which you could not change the policy again is refused unless --bypass-policy-lockout-safety-check is given."
+            "A policy under which you could not change the policy again is refused unless "
+            + "--bypass-policy-lockout-safety-check is given."
     )
     static let method = KMSMethod.putKeyPolicy
     @OptionGroup var global: GlobalOptions

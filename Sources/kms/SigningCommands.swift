@@ -63,7 +63,8 @@ struct GetPublicKey: OperationCommand {
     static let configuration = CommandConfiguration(
         commandName: "get-public-key",
         abstract:
-            "The public key of an asymmetric key (DER SubjectPublicKeyInfo, base64 in the output) and what it may be used for."
+            "The public key of an asymmetric key (DER SubjectPublicKeyInfo, base64 in the output) and what it may be "
+            + "used for."
     )
     static let method = KMSMethod.getPublicKey
     @OptionGroup var global: GlobalOptions

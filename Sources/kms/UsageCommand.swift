@@ -10,7 +10,10 @@ struct Usage: OperationCommand {
         commandName: "usage",
         abstract: "Requests by key and operation, and what they and the keys would cost at AWS list prices.",
         discussion:
-            "Prices: $1 per customer managed key-month (prorated by the hour; nothing while deletion is pending; the first two rotations add one each), $0.03 per 10,000 symmetric or HMAC requests, $0.15 per 10,000 asymmetric requests; no free tier. Keys deleted within the period are billed up to when their deletion was scheduled."
+            "Prices: $1 per customer managed key-month (prorated by the hour; nothing while deletion is pending; the "
+            + "first two rotations add one each), $0.03 per 10,000 symmetric or HMAC requests, $0.15 per 10,000 "
+            + "asymmetric requests; no free tier. Keys deleted within the period are billed up to when their "
+            + "deletion was scheduled."
     )
     static let method = AdminMethod.getUsage
     @OptionGroup var global: GlobalOptions
@@ -20,7 +23,9 @@ struct Usage: OperationCommand {
     @Option(help: "Until (ISO 8601; default now).") var endTime: String?
     @Option(
         help:
-            "Also estimate, from the audit log, what a client-side data key cache of this many seconds (the AWS Encryption SDK's, say) would save on GenerateDataKey and Decrypt."
+            ArgumentHelp(
+                "Also estimate, from the audit log, what a client-side data key cache of this many seconds (the AWS "
+                    + "Encryption SDK's, say) would save on GenerateDataKey and Decrypt.")
     ) var cacheSeconds: Int?
 
     func members() throws -> [String: Any?] {

@@ -32,7 +32,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Connections to kms-cryptod (KMSD_WORKER_CONNECTIONS). Default 4.") var workerConnections: Int?
     @Option(
         help:
-            "Seconds a request waits for kms-cryptod before it fails with a retryable DependencyTimeoutException; key pair generation gets 6 times as long (KMSD_WORKER_TIMEOUT_SECONDS). Default 5."
+            ArgumentHelp(
+                "Seconds a request waits for kms-cryptod before it fails with a retryable DependencyTimeoutException; "
+                    + "key pair generation gets 6 times as long (KMSD_WORKER_TIMEOUT_SECONDS). Default 5.")
     ) var workerTimeoutSeconds: Int?
     @Option(help: "Most PostgreSQL connections (KMSD_DATABASE_CONNECTIONS). Default 20.") var databaseConnections: Int?
     @Option(help: "Longest a cached key lives without a change notification, seconds (KMSD_CACHE_SECONDS). Default 30.")
@@ -46,27 +48,42 @@ struct Serve: AsyncParsableCommand {
     var rewrapIntervalSeconds: Int?
     @Option(
         help:
-            "Seconds between writes of request counts; a crash loses at most this much (KMSD_USAGE_FLUSH_SECONDS). Default 10."
+            ArgumentHelp(
+                "Seconds between writes of request counts; a crash loses at most this much (KMSD_USAGE_FLUSH_SECONDS). "
+                    + "Default 10.")
     ) var usageFlushSeconds: Int?
     @Option(
         help:
-            "Seconds a request waits for its audit record to be committed before it fails, retryable, with its result withheld (KMSD_AUDIT_TIMEOUT_SECONDS). Default 5."
+            ArgumentHelp(
+                "Seconds a request waits for its audit record to be committed before it fails, retryable, with its "
+                    + "result withheld (KMSD_AUDIT_TIMEOUT_SECONDS). Default 5.")
     ) var auditTimeoutSeconds: Int?
     @Option(
         help:
-            "Seconds a request may take in kmsd, every wait included (database, kms-cryptod, its audit record), before it fails, retryable; operations that may generate a key pair get 6 times as long (KMSD_REQUEST_TIMEOUT_SECONDS). Default 8, below KMSClient's 10."
+            ArgumentHelp(
+                "Seconds a request may take in kmsd, every wait included (database, kms-cryptod, its audit record), "
+                    + "before it fails, retryable; operations that may generate a key pair get 6 times as long "
+                    + "(KMSD_REQUEST_TIMEOUT_SECONDS). Default 8, below KMSClient's 10.")
     ) var requestTimeoutSeconds: Int?
     @Option(
         help:
-            "This kmsd's audit chain: its records link only to one another, so replicas never wait on one another (KMSD_AUDIT_CHAIN; 1-128 of letters, digits, '.', '_', '-'). Default: the host name (the pod's name on Kubernetes)."
+            ArgumentHelp(
+                "This kmsd's audit chain: its records link only to one another, so replicas never wait on one another "
+                    + "(KMSD_AUDIT_CHAIN; 1-128 of letters, digits, '.', '_', '-'). Default: the host name (the "
+                    + "pod's name on Kubernetes).")
     ) var auditChain: String?
     @Option(
         help:
-            "Milliseconds between checkpoints of this kmsd's audit chain by kms-cryptod: a batch of records brings one when the last is this old, and records left without one get theirs this long after it; 0: every batch (KMSD_AUDIT_CHECKPOINT_MS). Default 100."
+            ArgumentHelp(
+                "Milliseconds between checkpoints of this kmsd's audit chain by kms-cryptod: a batch of records brings "
+                    + "one when the last is this old, and records left without one get theirs this long after it; 0: "
+                    + "every batch (KMSD_AUDIT_CHECKPOINT_MS). Default 100.")
     ) var auditCheckpointMs: Int?
     @Option(
         help:
-            "Seconds between writes of keys' last use; a crash loses at most this much (KMSD_LAST_USE_FLUSH_SECONDS). Default 10."
+            ArgumentHelp(
+                "Seconds between writes of keys' last use; a crash loses at most this much "
+                    + "(KMSD_LAST_USE_FLUSH_SECONDS). Default 10.")
     ) var lastUseFlushSeconds: Int?
     @Option(help: "trace, debug, info, notice, warning, error (KMSD_LOG_LEVEL). Default info.") var logLevel: String?
     @Option(help: "Once listening, write the bound host:port to this file (for --listen with port 0).") var readyFile:
@@ -78,31 +95,46 @@ struct Serve: AsyncParsableCommand {
     @Option(
         name: .customLong("certificate-principal"),
         help:
-            "URI=ARN: a client certificate with this URI SAN (a SPIFFE id; a trailing * matches any suffix) acts as this principal. Repeatable."
+            ArgumentHelp(
+                "URI=ARN: a client certificate with this URI SAN (a SPIFFE id; a trailing * matches any suffix) acts "
+                    + "as this principal. Repeatable.")
     ) var certificatePrincipals: [String] = []
     @Option(help: "Serve Prometheus metrics at GET /metrics on host:port (KMSD_METRICS_LISTEN). Default: not served.")
     var metricsListen: String?
     @Option(
         name: .customLong("aws-json-listen"),
         help:
-            "Serve the AWS JSON API (aws CLI, boto3, AWS SDKs) on host:port, HTTPS when TLS is configured (KMSD_AWS_JSON_LISTEN). Default: not served."
+            ArgumentHelp(
+                "Serve the AWS JSON API (aws CLI, boto3, AWS SDKs) on host:port, HTTPS when TLS is configured "
+                    + "(KMSD_AWS_JSON_LISTEN). Default: not served.")
     ) var awsJSONListen: String?
     @Option(
         help:
-            "Requests a second one principal may make, as RATE or RATE/BURST; past it, ThrottlingException (KMSD_MAX_REQUESTS_PER_PRINCIPAL). Default: unlimited."
+            ArgumentHelp(
+                "Requests a second one principal may make, as RATE or RATE/BURST; past it, ThrottlingException "
+                    + "(KMSD_MAX_REQUESTS_PER_PRINCIPAL). Default: unlimited.")
     ) var maxRequestsPerPrincipal: String?
     @Option(
         help:
-            "Requests a second from one source address, as RATE or RATE/BURST, counted before authentication (KMSD_MAX_REQUESTS_PER_SOURCE). Default: unlimited."
+            ArgumentHelp(
+                "Requests a second from one source address, as RATE or RATE/BURST, counted before authentication "
+                    + "(KMSD_MAX_REQUESTS_PER_SOURCE). Default: unlimited.")
     ) var maxRequestsPerSource: String?
     @Option(
         name: .customLong("aws-json-host"),
         help:
-            "A Host the AWS JSON API answers to: NAME, NAME:PORT, [IPv6]:PORT or *.DOMAIN; a request signed for any other is refused. Repeatable (KMSD_AWS_JSON_HOSTS, comma separated). Default: the TLS certificate's DNS and IP names and the listen address (every interface's address and the host name when listening on all)."
+            ArgumentHelp(
+                "A Host the AWS JSON API answers to: NAME, NAME:PORT, [IPv6]:PORT or *.DOMAIN; a request signed for "
+                    + "any other is refused. Repeatable (KMSD_AWS_JSON_HOSTS, comma separated). Default: the TLS "
+                    + "certificate's "
+                    + "DNS and IP names and the listen address (every interface's address and the host name when "
+                    + "listening on all).")
     ) var awsJSONHosts: [String] = []
     @Option(
         help:
-            "The uid kms-cryptod runs as; kmsd talks to nothing else on the worker socket (KMSD_WORKER_UID). Default: kmsd's own uid."
+            ArgumentHelp(
+                "The uid kms-cryptod runs as; kmsd talks to nothing else on the worker socket (KMSD_WORKER_UID). "
+                    + "Default: kmsd's own uid.")
     ) var workerUid: UInt32?
     @Flag(help: "DEVELOPMENT ONLY: serve connections that present no credentials as the default account's root.")
     var insecureDevNoAuth = false

@@ -86,7 +86,8 @@ import Testing
         } catch {
             #expect(
                 error.message
-                    == "1 validation error detected: Value at 'plaintext' failed to satisfy constraint: Member must have length less than or equal to 4096"
+                    == "1 validation error detected: Value at 'plaintext' failed to satisfy constraint: Member must "
+                    + "have length less than or equal to 4096"
             )
         }
     }

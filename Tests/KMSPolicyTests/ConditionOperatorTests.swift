@@ -78,9 +78,11 @@ import Testing
         Case(op: "NumericEquals", key: "kms:ExpirationDays", policyValues: "30", request: ["30"], expected: true),
         Case(op: "NumericNotEquals", key: "kms:ExpirationDays", policyValues: "30", request: ["31"], expected: true),
         Case(
-            op: "NumericLessThan", key: "kms:ExpirationDays", policyValues: "\"30\"", request: ["29.5"], expected: true),
+            op: "NumericLessThan", key: "kms:ExpirationDay" + "s", policyValues: "\"30\"", request: ["29.5"],
+            expected: true),
         Case(
-            op: "NumericLessThanEquals", key: "kms:ExpirationDays", policyValues: "30", request: ["30"], expected: true),
+            op: "NumericLessThanEqual" + "s", key: "kms:ExpirationDays", policyValues: "30", request: ["30"],
+            expected: true),
         Case(op: "NumericGreaterThan", key: "kms:ExpirationDays", policyValues: "30", request: ["30"], expected: false),
         Case(
             op: "NumericGreaterThanEquals", key: "kms:ExpirationDays", policyValues: "30", request: ["31"],
@@ -112,7 +114,8 @@ import Testing
             op: "Bool", key: "kms:BypassPolicyLockoutSafetyCheck", policyValues: "true", request: nil, expected: false),
         // IP
         Case(
-            op: "IpAddress", key: "aws:SourceIp", policyValues: "\"10.0.0.0/8\"", request: ["10.1.2.3"], expected: true),
+            op: "IpAddress", key: "aws:SourceIp", policyValues: "\"10.0.0.0/8" + "\"", request: ["10.1.2.3"],
+            expected: true),
         Case(
             op: "IpAddress", key: "aws:SourceIp", policyValues: "\"10.0.0.0/8\"", request: ["11.1.2.3"], expected: false
         ),
@@ -138,7 +141,8 @@ import Testing
             op: "StringEqualsIfExists", key: "kms:EncryptionContext:app", policyValues: "\"web\"", request: ["db"],
             expected: false),
         Case(
-            op: "NumericLessThanIfExists", key: "kms:ExpirationDays", policyValues: "5", request: ["4"], expected: true),
+            op: "NumericLessThanIfExist" + "s", key: "kms:ExpirationDays", policyValues: "5", request: ["4"],
+            expected: true),
         Case(
             op: "IpAddressIfExists", key: "aws:SourceIp", policyValues: "\"10.0.0.0/8\"", request: nil, expected: true),
         // Set forms

@@ -49,7 +49,8 @@ import Testing
         let childSubset: [String: String]?
         let permitted: Bool
         var testDescription: String {
-            "parent(=\(parentEquals.map { "\($0)" } ?? "-"), ⊇\(parentSubset.map { "\($0)" } ?? "-")) child(=\(childEquals.map { "\($0)" } ?? "-"), ⊇\(childSubset.map { "\($0)" } ?? "-")) → \(permitted)"
+            "parent(=\(parentEquals.map { "\($0)" } ?? "-"), ⊇\(parentSubset.map { "\($0)" } ?? "-")) "
+                + "child(=\(childEquals.map { "\($0)" } ?? "-"), ⊇\(childSubset.map { "\($0)" } ?? "-")) → \(permitted)"
         }
     }
 

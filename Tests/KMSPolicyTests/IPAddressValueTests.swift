@@ -8,7 +8,8 @@ import Testing
     @Test(arguments: ["", "/", "/8", "10.0.0.0/", "10.0.0.0//8", "::/", "/::"])
     func isRefusedAsMalformed(_ value: String) {
         let policy = """
-            {"Statement": {"Effect": "Allow", "Action": "kms:*", "Resource": "*", "Condition": {"IpAddress": {"aws:SourceIp": "\(value)"}}}}
+            {"Statement": {"Effect": "Allow", "Action": "kms:*", "Resource": "*", "Condition": {"IpAddress": \
+            {"aws:SourceIp": "\(value)"}}}}
             """
         #expect(throws: KMSError.self) { _ = try PolicyDocument.parse(policy, kind: .identity) }
         do {
@@ -21,7 +22,8 @@ import Testing
     @Test(arguments: ["10.0.0.0/8", "10.1.2.3", "2001:db8::/32", "::1", "0.0.0.0/0"])
     func isAcceptedWhenItIsOne(_ value: String) throws {
         let policy = """
-            {"Statement": {"Effect": "Allow", "Action": "kms:*", "Resource": "*", "Condition": {"IpAddress": {"aws:SourceIp": "\(value)"}}}}
+            {"Statement": {"Effect": "Allow", "Action": "kms:*", "Resource": "*", "Condition": {"IpAddress": \
+            {"aws:SourceIp": "\(value)"}}}}
             """
         _ = try PolicyDocument.parse(policy, kind: .identity)
     }

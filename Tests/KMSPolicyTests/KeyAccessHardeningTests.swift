@@ -66,7 +66,8 @@ import Testing
                 decision
                     == .denied(
                         message:
-                            "User: \(root) is not authorized to perform: kms:Decrypt on resource: \(Self.keyARN) with an explicit deny in a resource-based policy"
+                            "User: \(root) is not authorized to perform: kms:Decrypt on resource: \(Self.keyARN) "
+                            + "with an explicit deny in a resource-based policy"
                     ))
             #expect(Self.decide(root, "kms:Encrypt", keyPolicy: keyPolicy).isAllowed)
         }
@@ -82,7 +83,8 @@ import Testing
             """
             {"Statement": [
               {"Effect": "Allow", "Principal": {"AWS": "\(Self.alice)"}, "Action": "kms:*", "Resource": "*"},
-              {"Effect": "Deny", "Principal": {"AWS": "arn:aws:iam::\(Self.account):root"}, "Action": "kms:Decrypt", "Resource": "*"}
+              {"Effect": "Deny", "Principal": {"AWS": "arn:aws:iam::\(Self.account):root"}, "Action": "kms:Decrypt", \
+            "Resource": "*"}
             ]}
             """)
         #expect(Self.decide(Self.alice, "kms:Encrypt", keyPolicy: keyPolicy) == .allowed(.keyPolicy))
@@ -90,7 +92,8 @@ import Testing
             Self.decide(Self.alice, "kms:Decrypt", keyPolicy: keyPolicy)
                 == .denied(
                     message:
-                        "User: \(Self.alice) is not authorized to perform: kms:Decrypt on resource: \(Self.keyARN) with an explicit deny in a resource-based policy"
+                        "User: \(Self.alice) is not authorized to perform: kms:Decrypt on resource: \(Self.keyARN) "
+                        + "with an explicit deny in a resource-based policy"
                 ))
         // Across accounts too, where the principal's identity policy allows.
         let outsider = "arn:aws:iam::\(Self.other):role/app"
@@ -146,7 +149,8 @@ import Testing
             #expect(policy.evaluate(context) == .explicitDeny(sid: "Alpha"), "\(order)")
         }
         let keyPolicy = try Self.policy(
-            #"{"Statement": {"Effect": "Allow", "Principal": {"AWS": "111122223333"}, "Action": "kms:*", "Resource": "*"}}"#
+            #"{"Statement": {"Effect": "Allow", "Principal": {"AWS": "111122223333"}, "Action": "kms:*", "#
+                + #""Resource": "*"}}"#
         )
         let grants = ["g3", "g1", "g2"].map {
             KeyAccess.GrantRule(id: $0, granteePrincipal: Self.alice, operations: ["Decrypt"])

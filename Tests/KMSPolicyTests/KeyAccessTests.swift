@@ -25,7 +25,8 @@ import Testing
         // of the account count for nothing.
         let keyPolicy = try Self.policy(
             """
-            {"Statement": {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:role/keyadmin"}, "Action": "kms:*", "Resource": "*"}}
+            {"Statement": {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:role/keyadmin"}, \
+            "Action": "kms:*", "Resource": "*"}}
             """)
         let decision = KeyAccess.decide(
             Self.context(Self.alice, "kms:Decrypt"), principalAccount: Self.account, keyAccount: Self.account,
@@ -35,7 +36,8 @@ import Testing
             decision
                 == .denied(
                     message:
-                        "User: \(Self.alice) is not authorized to perform: kms:Decrypt on resource: \(Self.keyARN) because no resource-based policy allows the kms:Decrypt action"
+                        "User: \(Self.alice) is not authorized to perform: kms:Decrypt on resource: \(Self.keyARN) "
+                        + "because no resource-based policy allows the kms:Decrypt action"
                 ))
     }
 
@@ -61,7 +63,8 @@ import Testing
     @Test func anIdentityDenyOverridesTheKeyPolicy() throws {
         let keyPolicy = try Self.policy(
             """
-            {"Statement": {"Effect": "Allow", "Principal": {"AWS": "\(Self.alice)"}, "Action": "kms:*", "Resource": "*"}}
+            {"Statement": {"Effect": "Allow", "Principal": {"AWS": "\(Self.alice)"}, "Action": "kms:*", "Resource": \
+            "*"}}
             """)
         let deny = try Self.policy(
             """
@@ -78,7 +81,8 @@ import Testing
             decision
                 == .denied(
                     message:
-                        "User: \(Self.alice) is not authorized to perform: kms:Decrypt on resource: \(Self.keyARN) with an explicit deny in an identity-based policy"
+                        "User: \(Self.alice) is not authorized to perform: kms:Decrypt on resource: \(Self.keyARN) "
+                        + "with an explicit deny in an identity-based policy"
                 ))
     }
 
@@ -86,8 +90,10 @@ import Testing
         let keyPolicy = try Self.policy(
             """
             {"Statement": [
-              {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"}, "Action": "kms:*", "Resource": "*"},
-              {"Effect": "Allow", "Principal": {"AWS": "444455556666"}, "Action": ["kms:Decrypt", "kms:Encrypt"], "Resource": "*"}
+              {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"}, "Action": "kms:*", \
+            "Resource": "*"},
+              {"Effect": "Allow", "Principal": {"AWS": "444455556666"}, "Action": ["kms:Decrypt", "kms:Encrypt"], \
+            "Resource": "*"}
             ]}
             """)
         let theirs = try Self.policy(Self.adminIdentity, .identity)
@@ -131,7 +137,8 @@ import Testing
     @Test func lockoutSafetyCheck() throws {
         let lockout = try Self.policy(
             """
-            {"Statement": {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:role/other"}, "Action": "kms:*", "Resource": "*"}}
+            {"Statement": {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:role/other"}, "Action": \
+            "kms:*", "Resource": "*"}}
             """)
         #expect(
             !KeyAccess.keepsPolicyAdministrable(

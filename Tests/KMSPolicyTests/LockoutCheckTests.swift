@@ -36,7 +36,8 @@ import Testing
         other.set("aws:SourceIp", "10.1.2.3")
         let onlyThisKey = try PolicyDocument.parse(
             """
-            {"Statement": {"Effect": "Allow", "Principal": {"AWS": "\(Self.alice)"}, "Action": "kms:PutKeyPolicy", "Resource": "\(Self.keyARN)"}}
+            {"Statement": {"Effect": "Allow", "Principal": {"AWS": "\(Self.alice)"}, "Action": "kms:PutKeyPolicy", \
+            "Resource": "\(Self.keyARN)"}}
             """, kind: .resource)
         #expect(
             KeyAccess.keepsPolicyAdministrable(

@@ -59,7 +59,8 @@ import Testing
             """
             {"Version": "2012-10-17", "Statement": [
               {"Effect": "Allow", "Principal": "*", "Action": "kms:*", "Resource": "*"},
-              {"Sid": "NoDecryptWithoutContext", "Effect": "Deny", "Principal": "*", "Action": "kms:Decrypt", "Resource": "*",
+              {"Sid": "NoDecryptWithoutContext", "Effect": "Deny", "Principal": "*", "Action": "kms:Decrypt", \
+            "Resource": "*",
                "Condition": {"Null": {"kms:EncryptionContext:app": "true"}}}
             ]}
             """, kind: .resource)
@@ -95,7 +96,8 @@ import Testing
             "invalid principals"
         ),
         (
-            "{\"Statement\": {\"Effect\": \"Allow\", \"Principal\": \"*\", \"NotPrincipal\": \"*\", \"Action\": \"kms:*\"}}",
+            "{\"Statement\": {\"Effect\": \"Allow\", \"Principal\": \"*\", \"NotPrincipal\": \"*\", \"Action\": "
+                + "\"kms:*\"}}",
             "both Principal and NotPrincipal"
         ),
         ("{\"Statement\": {\"Effect\": \"Allow\", \"Principal\": \"*\"}}", "needs Action"),
@@ -104,19 +106,23 @@ import Testing
             "not a kms: action"
         ),
         (
-            "{\"Statement\": {\"Effect\": \"Allow\", \"Principal\": \"*\", \"Action\": \"kms:*\", \"Condition\": {\"StringSorta\": {\"a\": \"b\"}}}}",
+            "{\"Statement\": {\"Effect\": \"Allow\", \"Principal\": \"*\", \"Action\": \"kms:*\", \"Condition\": "
+                + "{\"StringSorta\": {\"a\": \"b\"}}}}",
             "unknown condition operator"
         ),
         (
-            "{\"Statement\": {\"Effect\": \"Allow\", \"Principal\": \"*\", \"Action\": \"kms:*\", \"Condition\": {\"NullIfExists\": {\"a\": \"true\"}}}}",
+            "{\"Statement\": {\"Effect\": \"Allow\", \"Principal\": \"*\", \"Action\": \"kms:*\", \"Condition\": "
+                + "{\"NullIfExists\": {\"a\": \"true\"}}}}",
             "unknown condition operator"
         ),
         (
-            "{\"Statement\": {\"Effect\": \"Allow\", \"Principal\": \"*\", \"Action\": \"kms:*\", \"Condition\": {\"IpAddress\": {\"aws:SourceIp\": \"10.0.0.0/99\"}}}}",
+            "{\"Statement\": {\"Effect\": \"Allow\", \"Principal\": \"*\", \"Action\": \"kms:*\", \"Condition\": "
+                + "{\"IpAddress\": {\"aws:SourceIp\": \"10.0.0.0/99\"}}}}",
             "not an IP address"
         ),
         (
-            "{\"Statement\": {\"Effect\": \"Allow\", \"Principal\": \"*\", \"Action\": \"kms:*\", \"Condition\": {\"DateLessThan\": {\"aws:CurrentTime\": \"soon\"}}}}",
+            "{\"Statement\": {\"Effect\": \"Allow\", \"Principal\": \"*\", \"Action\": \"kms:*\", \"Condition\": "
+                + "{\"DateLessThan\": {\"aws:CurrentTime\": \"soon\"}}}}",
             "not a date"
         ),
         (
@@ -137,7 +143,8 @@ import Testing
     @Test func identityPoliciesMayNotNamePrincipalsAndMustNameResources() {
         #expect(throws: KMSError.self) {
             try PolicyDocument.parse(
-                "{\"Statement\": {\"Effect\": \"Allow\", \"Principal\": \"*\", \"Action\": \"kms:*\", \"Resource\": \"*\"}}",
+                "{\"Statement\": {\"Effect\": \"Allow\", \"Principal\": \"*\", \"Action\": \"kms:*\", \"Resource\": "
+                    + "\"*\"}}",
                 kind: .identity)
         }
         #expect(throws: KMSError.self) {
@@ -158,7 +165,8 @@ import Testing
 
     @Test func anAccountIDPrincipalMeansItsRoot() throws {
         let policy = try PolicyDocument.parse(
-            "{\"Statement\": {\"Effect\": \"Allow\", \"Principal\": {\"AWS\": [\"111122223333\"]}, \"Action\": \"kms:*\", \"Resource\": \"*\"}}",
+            "{\"Statement\": {\"Effect\": \"Allow\", \"Principal\": {\"AWS\": [\"111122223333\"]}, \"Action\": "
+                + "\"kms:*\", \"Resource\": \"*\"}}",
             kind: .resource)
         let principal = try #require(policy.statements[0].principal)
         #expect(principal.accounts == ["111122223333"])

@@ -9,7 +9,8 @@ import Testing
 @Suite struct PolicyParserStrictnessTests {
     /// A key policy statement with `extra` spliced into it.
     static func statement(_ extra: String, effect: String = "Deny") -> String {
-        #"{"Version": "2012-10-17", "Statement": [{"Effect": "\#(effect)", "Principal": "*", "Action": "kms:*", "Resource": "*"\#(extra)}]}"#
+        #"{"Version": "2012-10-17", "Statement": [{"Effect": "\#(effect)", "Principal": "*", "Action": "kms:*", "#
+            + #""Resource": "*"\#(extra)}]}"#
     }
 
     static func condition(_ block: String, effect: String = "Deny") -> String {
@@ -41,16 +42,25 @@ import Testing
 
     /// JSONSerialization kept the last of duplicate keys: this Deny read as an Allow for anyone.
     @Test(arguments: [
-        #"{"Statement": [{"Effect": "Deny", "Effect": "Allow", "Principal": "*", "Action": "kms:*", "Resource": "*"}]}"#,
-        #"{"Statement": [{"Effect": "Deny", "\u0045ffect": "Allow", "Principal": "*", "Action": "kms:*", "Resource": "*"}]}"#,
-        #"{"Statement": [{"Effect": "Deny", "Eff\u0065ct": "Allow", "Principal": "*", "Action": "kms:*", "Resource": "*"}]}"#,
-        #"{"Statement": [{"Sid": "a", "Effect": "Deny", "Principal": "*", "Action": "kms:Decrypt", "Action": "kms:Nothing", "Resource": "*"}]}"#,
-        #"{"Statement": [{"Effect": "Deny", "Principal": "*", "Action": "kms:*"}], "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "kms:*"}]}"#,
-        #"{"Statement": [{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root", "AWS": "*"}, "Action": "kms:*"}]}"#,
-        #"{"Statement": [{"Effect": "Deny", "Principal": "*", "Action": "kms:*", "Condition": {"StringEquals": {"kms:ViaService": "a"}, "StringEquals": {"kms:ViaService": "b"}}}]}"#,
-        #"{"Statement": [{"Effect": "Deny", "Principal": "*", "Action": "kms:*", "Condition": {"StringEquals": {"kms:ViaService": "a", "kms:ViaService": "b"}}}]}"#,
+        #"{"Statement": [{"Effect": "Deny", "Effect": "Allow", "Principal": "*", "Action": "kms:*", "Resource": "#
+            + #""*"}]}"#,
+        #"{"Statement": [{"Effect": "Deny", "\u0045ffect": "Allow", "Principal": "*", "Action": "kms:*", "#
+            + #""Resource": "*"}]}"#,
+        #"{"Statement": [{"Effect": "Deny", "Eff\u0065ct": "Allow", "Principal": "*", "Action": "kms:*", "#
+            + #""Resource": "*"}]}"#,
+        #"{"Statement": [{"Sid": "a", "Effect": "Deny", "Principal": "*", "Action": "kms:Decrypt", "Action": "#
+            + #""kms:Nothing", "Resource": "*"}]}"#,
+        #"{"Statement": [{"Effect": "Deny", "Principal": "*", "Action": "kms:*"}], "Statement": [{"Effect": "#
+            + #""Allow", "Principal": "*", "Action": "kms:*"}]}"#,
+        #"{"Statement": [{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root", "AWS": "*"}, "#
+            + #""Action": "kms:*"}]}"#,
+        #"{"Statement": [{"Effect": "Deny", "Principal": "*", "Action": "kms:*", "Condition": {"StringEquals": "#
+            + #"{"kms:ViaService": "a"}, "StringEquals": {"kms:ViaService": "b"}}}]}"#,
+        #"{"Statement": [{"Effect": "Deny", "Principal": "*", "Action": "kms:*", "Condition": {"StringEquals": "#
+            + #"{"kms:ViaService": "a", "kms:ViaService": "b"}}}]}"#,
         // Canonically equivalent spellings are one key to Swift's Dictionary.
-        #"{"Statement": [{"Effect": "Deny", "Principal": "*", "Action": "kms:*", "Condition": {"StringEquals": {"kms:EncryptionContext:caf\u00e9": "a", "kms:EncryptionContext:cafe\u0301": "b"}}}]}"#,
+        #"{"Statement": [{"Effect": "Deny", "Principal": "*", "Action": "kms:*", "Condition": {"StringEquals": "#
+            + #"{"kms:EncryptionContext:caf\u00e9": "a", "kms:EncryptionContext:cafe\u0301": "b"}}}]}"#,
     ])
     func duplicateKeysAreRefused(policy: String) {
         Self.expectRefused(policy, "duplicate key")
@@ -60,8 +70,10 @@ import Testing
         let policy = try PolicyDocument.parse(
             #"""
             {"Statement": [
-              {"Effect": "Deny", "Principal": "*", "Action": "kms:Decrypt", "Condition": {"StringEquals": {"kms:ViaService": "a"}}},
-              {"Effect": "Allow", "Principal": "*", "Action": "kms:Encrypt", "Condition": {"StringEquals": {"kms:ViaService": "a"}}}
+              {"Effect": "Deny", "Principal": "*", "Action": "kms:Decrypt", "Condition": {"StringEquals": \#
+            {"kms:ViaService": "a"}}},
+              {"Effect": "Allow", "Principal": "*", "Action": "kms:Encrypt", "Condition": {"StringEquals": \#
+            {"kms:ViaService": "a"}}}
             ]}
             """#, kind: .resource)
         #expect(policy.statements.map(\.effect) == [.deny, .allow])
@@ -92,7 +104,8 @@ import Testing
 
     @Test func anyoneAndServicePrincipalsStillParse() throws {
         let policy = try PolicyDocument.parse(
-            #"{"Statement": {"Effect": "Allow", "Principal": {"AWS": ["*"], "Service": "logs.us-east-1.amazonaws.com"}, "Action": "kms:*"}}"#,
+            #"{"Statement": {"Effect": "Allow", "Principal": {"AWS": ["*"], "Service": "#
+                + #""logs.us-east-1.amazonaws.com"}, "Action": "kms:*"}}"#,
             kind: .resource)
         #expect(policy.statements[0].principal?.anyone == true)
         #expect(policy.statements[0].principal?.services == ["logs.us-east-1.amazonaws.com"])
@@ -100,10 +113,12 @@ import Testing
 
     @Test func notPrincipalIsRefusedWithAllowAndAcceptedWithDeny() throws {
         Self.expectRefused(
-            #"{"Statement": {"Effect": "Allow", "NotPrincipal": {"AWS": "arn:aws:iam::111122223333:root"}, "Action": "kms:*"}}"#,
+            #"{"Statement": {"Effect": "Allow", "NotPrincipal": {"AWS": "arn:aws:iam::111122223333:root"}, "#
+                + #""Action": "kms:*"}}"#,
             "NotPrincipal is not supported with Effect Allow")
         let deny = try PolicyDocument.parse(
-            #"{"Statement": {"Effect": "Deny", "NotPrincipal": {"AWS": "arn:aws:iam::111122223333:root"}, "Action": "kms:*"}}"#,
+            #"{"Statement": {"Effect": "Deny", "NotPrincipal": {"AWS": "arn:aws:iam::111122223333:root"}, "Action": "#
+                + #""kms:*"}}"#,
             kind: .resource)
         #expect(deny.statements[0].principal?.negated == true)
     }
@@ -266,7 +281,8 @@ import Testing
         ),
         (#"{"Statement": [{"Effect": "Deny", "Principal": "*", "Action": ["kms:*", 1]}]}"#, "Action must be"),
         (
-            #"{"Statement": [{"Effect": "Deny", "Principal": "*", "Action": "kms:*", "Condition": {"StringEquals": {"": "a"}}}]}"#,
+            #"{"Statement": [{"Effect": "Deny", "Principal": "*", "Action": "kms:*", "Condition": {"StringEquals": "#
+                + #"{"": "a"}}}]}"#,
             "empty condition key"
         ),
     ]
@@ -279,7 +295,8 @@ import Testing
     @Test(arguments: ["2012-10-17", "2008-10-17"])
     func bothVersionsParse(version: String) throws {
         let policy = try PolicyDocument.parse(
-            #"{"Version": "\#(version)", "Id": "p", "Statement": {"Sid": "s", "Effect": "Allow", "Principal": "*", "Action": "kms:*"}}"#,
+            #"{"Version": "\#(version)", "Id": "p", "Statement": {"Sid": "s", "Effect": "Allow", "Principal": "*", "#
+                + #""Action": "kms:*"}}"#,
             kind: .resource)
         #expect(policy.version == version)
         #expect(policy.id == "p")
@@ -305,8 +322,10 @@ import Testing
     @Test func mutatedPoliciesAreParsedOrRefusedNeverTrapped() {
         let base = Array(
             #"""
-            {"Version":"2012-10-17","Statement":[{"Sid":"a\u0041","Effect":"Deny","Principal":{"AWS":["arn:aws:iam::111122223333:root","*"]},
-            "Action":["kms:Decrypt"],"Resource":"*","Condition":{"NumericLessThan":{"kms:RotationPeriodInDays":[90,1.5e1]},
+            {"Version":"2012-10-17","Statement":[{"Sid":"a\u0041","Effect":"Deny",\#
+            "Principal":{"AWS":["arn:aws:iam::111122223333:root","*"]},
+            "Action":["kms:Decrypt"],"Resource":"*","Condition":{"NumericLessThan":{"kms:RotationPeriodInDays":[90,\#
+            1.5e1]},
             "Bool":{"aws:SecureTransport":false},"StringEquals":{"kms:ViaService":"\ud83d\ude00"}}}]}
             """#.utf8)
         let alphabet = Array(#"{}[]":,\u0123456789eE.-+ tfnrsa"#.utf8) + [0x00, 0x1F, 0x80, 0xFF, 0xEF, 0xBB, 0xBF]
@@ -335,7 +354,9 @@ import Testing
     /// Not a timed assertion: parsing a policy near the 32 KiB limit, so a slow parser shows.
     @Test func aLargePolicyParses() throws {
         let statement =
-            #"{"Sid":"S","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:role/app"},"Action":["kms:Decrypt","kms:Encrypt"],"Resource":"*","Condition":{"StringEquals":{"kms:EncryptionContext:app":["web","db"]}}}"#
+            #"{"Sid":"S","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:role/app"},"#
+            + #""Action":["kms:Decrypt","kms:Encrypt"],"Resource":"*","#
+            + #""Condition":{"StringEquals":{"kms:EncryptionContext:app":["web","db"]}}}"#
         let count = 30_000 / (statement.utf8.count + 1)
         let text =
             #"{"Version":"2012-10-17","Statement":["# + Array(repeating: statement, count: count).joined(separator: ",")
@@ -353,7 +374,8 @@ import Testing
             for _ in 0..<20 { _ = try StrictJSON.parse(text) }
         }
         print(
-            "parsed a \(text.utf8.count)-byte policy of \(count) statements in \(elapsed / 20) each (its JSON alone: StrictJSON \(reader / 20), JSONSerialization \(foundation / 20))"
+            "parsed a \(text.utf8.count)-byte policy of \(count) statements in \(elapsed / 20) each (its JSON alone: "
+                + "StrictJSON \(reader / 20), JSONSerialization \(foundation / 20))"
         )
     }
 }

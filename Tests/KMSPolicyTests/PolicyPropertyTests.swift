@@ -147,7 +147,8 @@ import Testing
                 for (position, original) in order.enumerated()
                 where other.identityPolicies[position].evaluate(otherContext) != identity[original] {
                     return
-                        "variant \(variant): identity policy \(original) \(other.identityPolicies[position].evaluate(otherContext)) ≠ \(identity[original])"
+                        "variant \(variant): identity policy \(original) "
+                        + "\(other.identityPolicies[position].evaluate(otherContext)) ≠ \(identity[original])"
                 }
             }
             return nil
@@ -192,7 +193,8 @@ import Testing
                 let order = r.shuffled(request)
                 if holds(reordered, order) != expected {
                     return
-                        "\(condition.test) \(condition.setForm) ifExists \(condition.ifExists) \(condition.values) vs \(request): \(expected), but with \(values) vs \(order): \(!expected)"
+                        "\(condition.test) \(condition.setForm) ifExists \(condition.ifExists) \(condition.values) "
+                        + "vs \(request): \(expected), but with \(values) vs \(order): \(!expected)"
                 }
             }
             return nil
@@ -239,7 +241,8 @@ import Testing
                     childAllowed += 1
                     if !parentRule.allows(principal: grantee, operation: operation, encryptionContext: context) {
                         return
-                            "child \(child) allows \(operation) with \(context.map { "\($0)" } ?? "nil") that parent \(parent) does not"
+                            "child \(child) allows \(operation) with \(context.map { "\($0)" } ?? "nil") that parent "
+                            + "\(parent) does not"
                     }
                 }
             }

@@ -113,7 +113,8 @@ struct AWSJSONTestClient: Sendable {
             signingKey: key,
             stringToSign: SigV4.stringToSign(amzDate: amzDate, scope: scope, canonicalRequest: canonical))
         return
-            "\(SigV4.algorithm) Credential=\(credentials.accessKeyID)/\(scope), SignedHeaders=\(signed.joined(separator: ";")), Signature=\(Hex.encode(signature))"
+            "\(SigV4.algorithm) Credential=\(credentials.accessKeyID)/\(scope), "
+            + "SignedHeaders=\(signed.joined(separator: ";")), Signature=\(Hex.encode(signature))"
     }
 
     /// A complete response in `buffer` (its Content-Length satisfied, or the connection ended).

@@ -30,7 +30,8 @@ import Testing
         var put = KMSPutKeyPolicyRequest()
         put.keyID = first.keyID
         put.policy =
-            "{\"Statement\": {\"Effect\": \"Allow\", \"Principal\": {\"AWS\": \"111122223333\"}, \"Action\": \"kms:*\", \"Resource\": \"*\"}}"
+            "{\"Statement\": {\"Effect\": \"Allow\", \"Principal\": {\"AWS\": \"111122223333\"}, \"Action\": "
+            + "\"kms:*\", \"Resource\": \"*\"}}"
         #expect(await code { _ = try await kms.call(KMSMethod.putKeyPolicy, put) } != nil)
         #expect(await code { try await kms.setEnabled(first.keyID, false) } != nil)
         var schedule = KMSScheduleKeyDeletionRequest()

@@ -16,7 +16,8 @@ import Testing
     }
 
     static let root =
-        #"{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"}, "Action": "kms:*", "Resource": "*"}"#
+        #"{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"}, "Action": "kms:*", "#
+        + #""Resource": "*"}"#
 
     static func createKey(
         _ kms: KMSClient, spec: KMSKeySpec, usage: KMSKeyUsage, policy: String? = nil, origin: KMSOrigin? = nil

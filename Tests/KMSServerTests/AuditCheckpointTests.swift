@@ -79,7 +79,8 @@ import Testing
             Self.tables.flatMap { table in
                 [
                     "DELETE FROM \(table) WHERE chain_id IN (\(names))",
-                    "INSERT INTO \(table) \(table == "kms_audit_segments" ? "OVERRIDING SYSTEM VALUE" : "") SELECT * FROM backup_\(table)",
+                    "INSERT INTO \(table) \(table == "kms_audit_segments" ? "OVERRIDING SYSTEM VALUE" : "") SELECT * "
+                        + "FROM backup_\(table)",
                 ]
             })
     }
@@ -89,7 +90,10 @@ import Testing
         try await stack.database.withClient { client in
             try await AuditTests.decodeAll(
                 try await client.query(
-                    "SELECT chain_id, first_seq, records FROM kms_audit_segments WHERE chain_id = \(chain) ORDER BY first_seq",
+                    """
+                    SELECT chain_id, first_seq, records FROM kms_audit_segments WHERE chain_id = \(chain)
+                        ORDER BY first_seq
+                    """,
                     logger: Self.logger
                 ))
         }
@@ -101,7 +105,10 @@ import Testing
     )] {
         try await stack.database.withClient { client in
             let rows = try await client.query(
-                "SELECT checkpoint_no, last_seq, encode(mac, 'hex') FROM kms_audit_checkpoints WHERE chain_id = \(chain) ORDER BY checkpoint_no",
+                """
+                SELECT checkpoint_no, last_seq, encode(mac, 'hex') FROM kms_audit_checkpoints WHERE chain_id = \(chain)
+                    ORDER BY checkpoint_no
+                """,
                 logger: Self.logger
             )
             var found: [(number: Int64, sequence: Int64, mac: String)] = []
@@ -119,8 +126,10 @@ import Testing
             let entry = record.entry
             let bytes = AuditSegment.encode([record])
             return """
-                INSERT INTO kms_audit_segments (chain_id, first_seq, last_seq, min_time, max_time, key_arns, principal_arns, operations, error_codes, records)
-                VALUES ('\(chain)', \(record.sequence), \(record.sequence), now(), now(), '{}', ARRAY['\(entry.principalARN)'], ARRAY['\(entry.operation)'], '{}',
+                INSERT INTO kms_audit_segments (chain_id, first_seq, last_seq, min_time, max_time, key_arns,
+                    principal_arns, operations, error_codes, records)
+                VALUES ('\(chain)', \(record.sequence), \(record.sequence), now(), now(), '{}',
+                    ARRAY['\(entry.principalARN)'], ARRAY['\(entry.operation)'], '{}',
                     decode('\(bytes.readableBytesView.map { String(format: "%02x", $0) }.joined())', 'hex'))
                 """
         }
@@ -213,7 +222,10 @@ import Testing
         try await Self.asOwner(
             stack,
             [
-                "UPDATE kms_audit_checkpoints SET mac = set_byte(mac, 5, get_byte(mac, 5) # 1) WHERE chain_id = 'long' AND checkpoint_no = 270"
+                """
+                UPDATE kms_audit_checkpoints SET mac = set_byte(mac, 5, get_byte(mac, 5) # 1) WHERE chain_id = 'long'
+                    AND checkpoint_no = 270
+                """
             ])
         for maxRecords: Int64 in [0, 40] {
             let forged = try await Self.verify(kms, maxRecords: maxRecords).result
@@ -318,7 +330,10 @@ import Testing
         try await Self.rewrite(
             stack, "a",
             extra: [
-                "UPDATE kms_audit_chains SET last_hash = decode('\(Self.hex(replaced.last!.hash))', 'hex') WHERE chain_id = 'a'"
+                """
+                UPDATE kms_audit_chains SET last_hash = decode('\(Self.hex(replaced.last!.hash))', 'hex')
+                    WHERE chain_id = 'a'
+                """
             ]
         ) { _ in replaced }
         try await expectBroken("a", "checkpoint 2 covers (the chain was rewritten or replaced)")
@@ -330,7 +345,10 @@ import Testing
             stack,
             [
                 "DELETE FROM kms_audit_segments WHERE chain_id = 'a' AND first_seq > \(cut)",
-                "UPDATE kms_audit_chains SET last_seq = \(cut), last_hash = decode('\(Self.hex(kept.hash))', 'hex') WHERE chain_id = 'a'",
+                """
+                UPDATE kms_audit_chains SET last_seq = \(cut), last_hash = decode('\(Self.hex(kept.hash))', 'hex')
+                    WHERE chain_id = 'a'
+                """,
             ])
         try await expectBroken(
             "a",
@@ -340,7 +358,10 @@ import Testing
         try await Self.asOwner(
             stack,
             [
-                "UPDATE kms_audit_checkpoints SET mac = set_byte(mac, 0, get_byte(mac, 0) # 1) WHERE chain_id = 'a' AND checkpoint_no = 2"
+                """
+                UPDATE kms_audit_checkpoints SET mac = set_byte(mac, 0, get_byte(mac, 0) # 1) WHERE chain_id = 'a'
+                    AND checkpoint_no = 2
+                """
             ])
         try await expectBroken("a", "checkpoint 2's MAC does not verify")
         try await Self.asOwner(
@@ -348,7 +369,8 @@ import Testing
             [
                 """
                 UPDATE kms_audit_checkpoints a SET mac = b.mac, made_at_us = b.made_at_us, root_key_id = b.root_key_id
-                FROM kms_audit_checkpoints b WHERE a.chain_id = 'a' AND a.checkpoint_no = 2 AND b.chain_id = 'b' AND b.checkpoint_no = 2
+                FROM kms_audit_checkpoints b WHERE a.chain_id = 'a' AND a.checkpoint_no = 2 AND b.chain_id = 'b'
+                    AND b.checkpoint_no = 2
                 """
             ])
         try await expectBroken("a", "checkpoint 2's MAC does not verify")
@@ -387,8 +409,10 @@ import Testing
                 "DELETE FROM kms_audit_segments WHERE chain_id = 'a' AND first_seq > \(cut)",
                 "DELETE FROM kms_audit_checkpoints WHERE chain_id = 'a' AND checkpoint_no > 1",
                 """
-                UPDATE kms_audit_chains SET last_seq = \(cut), last_hash = decode('\(Self.hex(kept.hash))', 'hex'), checkpoint_no = 1,
-                    checkpoint_seq = \(cut), checkpoint_mac = decode('\(checkpoints[0].mac)', 'hex') WHERE chain_id = 'a'
+                UPDATE kms_audit_chains SET last_seq = \(cut), last_hash = decode('\(Self.hex(kept.hash))', 'hex'),
+                    checkpoint_no = 1,
+                    checkpoint_seq = \(cut), checkpoint_mac = decode('\(checkpoints[0].mac)', 'hex')
+                        WHERE chain_id = 'a'
                 """,
             ])
         let rolledBack = try await Self.verify(kms)
@@ -442,8 +466,10 @@ import Testing
                 "DELETE FROM kms_audit_segments WHERE chain_id = 'live' AND first_seq > \(back.sequence)",
                 "DELETE FROM kms_audit_checkpoints WHERE chain_id = 'live' AND checkpoint_no > \(back.number)",
                 """
-                UPDATE kms_audit_chains SET last_seq = \(back.sequence), last_hash = decode('\(Self.hex(kept.hash))', 'hex'),
-                    checkpoint_no = \(back.number), checkpoint_seq = \(back.sequence), checkpoint_mac = decode('\(back.mac)', 'hex')
+                UPDATE kms_audit_chains SET last_seq = \(back.sequence), last_hash = decode('\(Self.hex(kept.hash))',
+                    'hex'),
+                    checkpoint_no = \(back.number), checkpoint_seq = \(back.sequence),
+                        checkpoint_mac = decode('\(back.mac)', 'hex')
                 WHERE chain_id = 'live'
                 """,
             ])
@@ -548,8 +574,10 @@ import Testing
                 "DELETE FROM kms_audit_segments WHERE chain_id = 'cli' AND first_seq > \(kept.sequence)",
                 "DELETE FROM kms_audit_checkpoints WHERE chain_id = 'cli' AND checkpoint_no > 1",
                 """
-                UPDATE kms_audit_chains SET last_seq = \(kept.sequence), last_hash = decode('\(Self.hex(kept.hash))', 'hex'), checkpoint_no = 1,
-                    checkpoint_seq = \(kept.sequence), checkpoint_mac = decode('\(checkpoints[0].mac)', 'hex') WHERE chain_id = 'cli'
+                UPDATE kms_audit_chains SET last_seq = \(kept.sequence), last_hash = decode('\(Self.hex(kept.hash))',
+                    'hex'), checkpoint_no = 1,
+                    checkpoint_seq = \(kept.sequence), checkpoint_mac = decode('\(checkpoints[0].mac)', 'hex')
+                        WHERE chain_id = 'cli'
                 """,
             ])
         let broken = try await CLITests.kms(["audit", "verify", "--state", state], env: env)

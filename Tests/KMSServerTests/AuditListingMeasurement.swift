@@ -46,7 +46,8 @@ import Testing
             let calls = try await AuditListingTests.listCalls(stack.database) - callsBefore
             let lines = run.stdout.split(separator: "\n").count
             print(
-                "measure: key \(name): \(lines) records (\(expected) synthetic) in \(took), \(calls) ListAuditRecords calls"
+                "measure: key \(name): \(lines) records (\(expected) synthetic) in \(took), \(calls) "
+                    + "ListAuditRecords calls"
             )
             #expect(run.status == 0, "\(run.stderr)")
             #expect(lines >= expected)
@@ -62,7 +63,8 @@ import Testing
                 request.marker = page.nextMarker
             } while !request.marker.isEmpty
             print(
-                "measure: key \(name): \(listed) records through the API (this test's client) in \(ContinuousClock.now - apiStarted)"
+                "measure: key \(name): \(listed) records through the API (this test's client) in "
+                    + "\(ContinuousClock.now - apiStarted)"
             )
             let storeStarted = ContinuousClock.now
             // And from the store alone, without the service's pages and messages.

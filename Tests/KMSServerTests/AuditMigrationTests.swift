@@ -57,11 +57,15 @@ import Testing
                 }
                 try await client.query(
                     """
-                    INSERT INTO kms_audit (seq, event_time, request_id, principal_arn, access_key_id, source_ip, transport, operation,
+                    INSERT INTO kms_audit (seq, event_time, request_id, principal_arn, access_key_id, source_ip,
+                        transport, operation,
                         key_arns, alias, encryption_context, grant_id, error_code, prev_hash, record_hash)
-                    VALUES (\(record.sequence), 'epoch'::timestamptz + \(entry.microseconds) * interval '1 microsecond', \(entry.requestID),
-                        \(entry.principalARN), \(entry.accessKeyID), \(entry.sourceIP), \(entry.transport), \(entry.operation), \(entry.keyARNs),
-                        \(entry.alias), \(context), \(entry.grantID), \(entry.errorCode), \(ByteBuffer(bytes: record.previousHash)),
+                    VALUES (\(record.sequence), 'epoch'::timestamptz + \(entry.microseconds) * interval '1 microsecond',
+                        \(entry.requestID),
+                        \(entry.principalARN), \(entry.accessKeyID), \(entry.sourceIP), \(entry.transport),
+                            \(entry.operation), \(entry.keyARNs),
+                        \(entry.alias), \(context), \(entry.grantID), \(entry.errorCode),
+                            \(ByteBuffer(bytes: record.previousHash)),
                         \(ByteBuffer(bytes: record.hash)))
                     """,
                     logger: Self.logger

@@ -142,10 +142,13 @@ import Testing
                     let entry = record.entry
                     try await connection.query(
                         """
-                        INSERT INTO kms_audit_segments (chain_id, first_seq, last_seq, min_time, max_time, key_arns, principal_arns,
+                        INSERT INTO kms_audit_segments (chain_id, first_seq, last_seq, min_time, max_time, key_arns,
+                            principal_arns,
                             operations, error_codes, records)
-                        VALUES (\(record.chain), \(record.sequence), \(record.sequence), \(entry.time), \(entry.time), \(entry.keyARNs),
-                            \([entry.principalARN]), \([entry.operation]), \(entry.errorCode.map { [$0] } ?? []), \(AuditSegment.encode([record])))
+                        VALUES (\(record.chain), \(record.sequence), \(record.sequence), \(entry.time), \(entry.time),
+                            \(entry.keyARNs),
+                            \([entry.principalARN]), \([entry.operation]), \(entry.errorCode.map { [$0] } ?? []),
+                                \(AuditSegment.encode([record])))
                         """,
                         logger: logger
                     )
@@ -473,7 +476,10 @@ import Testing
         try await AuditTests.sql(
             stack,
             [
-                "UPDATE kms_keys SET deletion_date = now() - interval '1 second', pending_window_days = 0 WHERE key_id = '\(doomed.keyID)'"
+                """
+                UPDATE kms_keys SET deletion_date = now() - interval '1 second', pending_window_days = 0
+                    WHERE key_id = '\(doomed.keyID)'
+                """
             ])
         var deleted: AdminKeyCharge?
         for _ in 0..<40 where deleted == nil {
@@ -507,7 +513,8 @@ import Testing
             URL(fileURLWithPath: "/usr/bin/env"),
             [
                 "python3", "-c",
-                "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:\(port)/metrics').read().decode())",
+                "import urllib.request; "
+                    + "print(urllib.request.urlopen('http://127.0.0.1:\(port)/metrics').read().decode())",
             ]
         ).stdoutText
     }

@@ -106,7 +106,8 @@ import Testing
             "app",
             policies: [
                 "use":
-                    #"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms:GenerateRandom","Resource":"*"}]}"#
+                    #"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms:GenerateRandom","#
+                    + #""Resource":"*"}]}"#
             ])
         var random = KMSGenerateRandomRequest()
         random.numberOfBytes = 4

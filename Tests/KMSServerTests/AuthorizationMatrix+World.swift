@@ -71,7 +71,8 @@ final class MatrixWorld: Sendable {
     /// three principals by name.
     static let keyPolicy = """
         {"Version":"2012-10-17","Statement":[
-          {"Sid":"Account","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::\(Matrix.accountA):root"},"Action":"kms:*","Resource":"*"},
+          {"Sid":"Account","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::\(Matrix.accountA):root"},\
+        "Action":"kms:*","Resource":"*"},
           {"Sid":"Named","Effect":"Allow","Principal":{"AWS":[
             "\(Matrix.user(Matrix.accountA, keyPolicyUserName))",
             "\(Matrix.user(Matrix.accountA, "m-denied"))",

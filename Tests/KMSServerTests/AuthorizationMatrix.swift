@@ -125,7 +125,8 @@ struct MatrixCell: Hashable, Sendable, CustomStringConvertible {
 
     var description: String {
         var text =
-            "\(self.operation) × \(self.actor.rawValue) × \(self.state?.rawValue ?? "no key") × \(self.transport.rawValue)"
+            "\(self.operation) × \(self.actor.rawValue) × \(self.state?.rawValue ?? "no key") × "
+            + "\(self.transport.rawValue)"
         if self.reference != .natural { text += " [\(self.reference.rawValue)]" }
         return text
     }

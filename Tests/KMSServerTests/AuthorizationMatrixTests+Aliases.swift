@@ -63,8 +63,10 @@ extension AuthorizationMatrixTests {
             "alias-team-\(tag)",
             policies: [
                 "aliases": MatrixRequests.policy(
-                    #"{"Effect":"Allow","Action":\#(aliasActions),"Resource":"arn:aws:kms:us-east-1:\#(Matrix.accountA):alias/team-*"}"#,
-                    #"{"Effect":"Allow","Action":\#(aliasActions),"Resource":"arn:aws:kms:us-east-1:\#(Matrix.accountA):key/*"}"#
+                    #"{"Effect":"Allow","Action":\#(aliasActions),"#
+                        + #""Resource":"arn:aws:kms:us-east-1:\#(Matrix.accountA):alias/team-*"}"#,
+                    #"{"Effect":"Allow","Action":\#(aliasActions),"#
+                        + #""Resource":"arn:aws:kms:us-east-1:\#(Matrix.accountA):key/*"}"#
                 )
             ])
         let first = try await world.createKey(.symmetric)
@@ -118,7 +120,8 @@ extension AuthorizationMatrixTests {
             policies: [
                 "everything": MatrixWorld.allowEverything,
                 "protect": MatrixRequests.policy(
-                    #"{"Effect":"Deny","Action":"kms:DeleteAlias","Resource":"arn:aws:kms:us-east-1:\#(Matrix.accountA):alias/protected-*"}"#
+                    #"{"Effect":"Deny","Action":"kms:DeleteAlias","#
+                        + #""Resource":"arn:aws:kms:us-east-1:\#(Matrix.accountA):alias/protected-*"}"#
                 ),
             ])
         try await world.alias("alias/protected-\(tag)", to: first)
@@ -154,8 +157,10 @@ extension AuthorizationMatrixTests {
         let shared = await owner.call(
             MatrixRequests.createKey(
                 policy: MatrixRequests.policy(
-                    #"{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::\#(Matrix.accountB):root"},"Action":"kms:*","Resource":"*"}"#,
-                    #"{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::\#(Matrix.accountA):root"},"Action":"kms:*","Resource":"*"}"#
+                    #"{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::\#(Matrix.accountB):root"},"#
+                        + #""Action":"kms:*","Resource":"*"}"#,
+                    #"{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::\#(Matrix.accountA):root"},"#
+                        + #""Action":"kms:*","Resource":"*"}"#
                 )), via: transport)
         let sharedARN = try shared.decode(KMSMethod.createKey).keyMetadata.arn
         func by(_ request: MatrixRequest) async -> MatrixOutcome { await admin.call(request, via: transport) }

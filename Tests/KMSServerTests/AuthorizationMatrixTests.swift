@@ -66,7 +66,10 @@ extension Trait where Self == MatrixWorldTrait {
         let world = try Self.world
         if let refusal = world.otherRegionRefusal {
             Issue.record(
-                "The cells of a caller signed for eu-west-1 did not run: kmsd refused the region (\(refusal)). Start kms-cryptod with --regions us-east-1,eu-west-1.",
+                """
+                The cells of a caller signed for eu-west-1 did not run: kmsd refused the region (\(refusal)). Start \
+                kms-cryptod with --regions us-east-1,eu-west-1.
+                """,
                 severity: .warning)
         }
         let groups = MatrixWorld.groups(Matrix.rows, otherRegion: world.otherRegionRefusal == nil)

@@ -71,7 +71,8 @@ import Testing
         let (manual, clock) = Self.clocks()
         let policy = try PolicyDocument.parse(
             """
-            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "kms:*", "Resource": "*",
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "kms:*", \
+            "Resource": "*",
               "Condition": {"DateLessThan": {"aws:CurrentTime": "2026-01-02T00:00:00Z"}}}]}
             """, kind: .resource)
         let caller = Caller(

@@ -112,7 +112,10 @@ import Testing
         let inWindow = told.cryptoAcks.filter { $0.at <= kmsdCrashed && kmsdCrashed - $0.at < .seconds(2) }.count
         #expect(
             counted >= Int64(acknowledged - inWindow),
-            "usage counts \(counted) successes; callers were told of \(acknowledged), \(inWindow) of them just before kmsd's crash"
+            """
+            usage counts \(counted) successes; callers were told of \(acknowledged), \(inWindow) of them just \
+            before kmsd's crash
+            """
         )
 
         // Every acknowledged request has its record.
@@ -122,12 +125,18 @@ import Testing
         let missingIDs = told.requestIDs.filter { !ids.contains($0.key) }
         #expect(
             missingIDs.isEmpty,
-            "\(missingIDs.count) of \(told.requestIDs.count) acknowledged AWS JSON requests have no record: \(missingIDs.prefix(5))"
+            """
+            \(missingIDs.count) of \(told.requestIDs.count) acknowledged AWS JSON requests have no record: \
+            \(missingIDs.prefix(5))
+            """
         )
         let missingContexts = told.cryptoAcks.filter { !recordedContexts.contains($0.n) }
         #expect(
             missingContexts.isEmpty,
-            "\(missingContexts.count) of \(told.cryptoAcks.count) acknowledged crypto requests have no record: \(missingContexts.prefix(5).map { "\($0.operation) \($0.n)" })"
+            """
+            \(missingContexts.count) of \(told.cryptoAcks.count) acknowledged crypto requests have no record: \
+            \(missingContexts.prefix(5).map { "\($0.operation) \($0.n)" })
+            """
         )
 
         // Every acknowledged change exists; none exists without a record of its success.
@@ -137,7 +146,10 @@ import Testing
         let undecryptable = try await Self.undecryptable(told.blobs, clients: clients)
         #expect(
             undecryptable.isEmpty,
-            "\(undecryptable.count) of \(told.blobs.count) returned ciphertexts do not decrypt: \(undecryptable.prefix(3))"
+            """
+            \(undecryptable.count) of \(told.blobs.count) returned ciphertexts do not decrypt: \
+            \(undecryptable.prefix(3))
+            """
         )
 
         let verified = try await admin.verifyAuditLog()
@@ -269,7 +281,8 @@ import Testing
 
     /// A key policy that keeps the account root's delegation, with a statement id naming `i`.
     static func policy(_ i: Int) -> String {
-        #"{"Version":"2012-10-17","Statement":[{"Sid":"crash\#(i)","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"kms:*","Resource":"*"}]}"#
+        #"{"Version":"2012-10-17","Statement":[{"Sid":"crash\#(i)","Effect":"Allow","#
+            + #""Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"kms:*","Resource":"*"}]}"#
     }
 
     /// Acknowledged keys, aliases, grants, the policy and tags exist; and there are no more of
@@ -337,7 +350,10 @@ import Testing
         if let last = told.policies.last {
             #expect(
                 (current ?? 0) >= last,
-                "the policy of PutKeyPolicy \(last) was acknowledged; in force: \(current.map(String.init) ?? "the default")"
+                """
+                the policy of PutKeyPolicy \(last) was acknowledged; in force: \
+                \(current.map(String.init) ?? "the default")
+                """
             )
         }
         if let current, !told.policies.contains(current) {

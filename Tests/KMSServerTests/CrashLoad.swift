@@ -51,7 +51,8 @@ final class CrashLoad: Sendable {
     /// Requests acknowledged and refused so far, for progress notes.
     var progress: String {
         self.state.withLock { state in
-            "\(state.cryptoAcks.count) crypto and \(state.requestIDs.count) AWS JSON requests acknowledged, refused: \(state.failures.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))"
+            "\(state.cryptoAcks.count) crypto and \(state.requestIDs.count) AWS JSON requests acknowledged, refused: "
+                + "\(state.failures.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))"
         }
     }
 

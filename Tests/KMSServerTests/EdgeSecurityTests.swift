@@ -50,9 +50,11 @@ import Testing
         policy.policyName = "by-address"
         policy.policyDocument = #"""
             {"Version":"2012-10-17","Statement":[
-              {"Effect":"Allow","Action":"kms:GenerateRandom","Resource":"*","Condition":{"IpAddress":{"aws:SourceIp":"127.0.0.0/8"}}},
+              {"Effect":"Allow","Action":"kms:GenerateRandom","Resource":"*",\#
+            "Condition":{"IpAddress":{"aws:SourceIp":"127.0.0.0/8"}}},
               {"Effect":"Allow","Action":"kms:ListKeys","Resource":"*"},
-              {"Effect":"Deny","Action":"kms:ListKeys","Resource":"*","Condition":{"IpAddress":{"aws:SourceIp":"127.0.0.0/8"}}}
+              {"Effect":"Deny","Action":"kms:ListKeys","Resource":"*",\#
+            "Condition":{"IpAddress":{"aws:SourceIp":"127.0.0.0/8"}}}
             ]}
             """#
         _ = try await adminClient.call(AdminMethod.putPrincipalPolicy, policy)

@@ -14,7 +14,8 @@ struct Outcome: Sendable, CustomStringConvertible {
     var code: String? { self.error?.code }
 
     var description: String {
-        "\(self.label): \(self.error.map { "\($0.code)\($0.retryable ? " (retryable)" : "")" } ?? "ok") after \(self.elapsed)"
+        "\(self.label): \(self.error.map { "\($0.code)\($0.retryable ? " (retryable)" : "")" } ?? "ok") after "
+            + "\(self.elapsed)"
     }
 }
 

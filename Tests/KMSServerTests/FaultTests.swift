@@ -101,7 +101,11 @@ import Testing
         let deaf = records.filter { $0.encryptionContext["n"] == context }
         #expect(
             deaf.count == 1,
-            "the record whose commit answer was lost is in the log \(deaf.count) times: \(deaf.map(\.requestID)); the key's records: \(records.map { "\($0.operation) \($0.encryptionContext["n"] ?? "-") \($0.errorCode)" })"
+            """
+            the record whose commit answer was lost is in the log \(deaf.count) times: \(deaf.map(\.requestID)); \
+            the key's records: \
+            \(records.map { "\($0.operation) \($0.encryptionContext["n"] ?? "-") \($0.errorCode)" })
+            """
         )
         let verified = try await stack.client.verifyAuditLog()
         #expect(verified.intact, "\(verified.reason)")
@@ -189,7 +193,10 @@ import Testing
         let lost = withheld.filter { logged[$0] == nil }
         #expect(
             lost.isEmpty,
-            "\(fault): operations that ran during the fault left no record: \(lost); outcomes: \(outcomes.map { "\($0) \($0.error?.message ?? "")" })"
+            """
+            \(fault): operations that ran during the fault left no record: \(lost); outcomes: \
+            \(outcomes.map { "\($0) \($0.error?.message ?? "")" })
+            """
         )
         let verified = try await stack.client.verifyAuditLog()
         #expect(verified.intact, "\(fault): \(verified.reason)")

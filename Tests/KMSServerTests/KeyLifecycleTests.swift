@@ -62,7 +62,10 @@ import Testing
         _ = try await kms.call(KMSMethod.scheduleKeyDeletion, schedule)
         try await stack.database.withClient { client in
             try await client.query(
-                "UPDATE kms_keys SET deletion_date = now() - interval '1 minute' WHERE key_id = \(UUID(uuidString: key.keyID)!)"
+                """
+                UPDATE kms_keys SET deletion_date = now() - interval '1 minute'
+                    WHERE key_id = \(UUID(uuidString: key.keyID)!)
+                """
             )
         }
         var gone = false

@@ -28,7 +28,8 @@ import Testing
 
         // A policy that leaves nobody able to change it is refused...
         let lockout = """
-            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:role/gone"}, "Action": "kms:*", "Resource": "*"}]}
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": \
+            "arn:aws:iam::111122223333:role/gone"}, "Action": "kms:*", "Resource": "*"}]}
             """
         var put = KMSPutKeyPolicyRequest()
         put.keyID = key.keyID
@@ -59,8 +60,10 @@ import Testing
         var create = KMSCreateKeyRequest()
         create.policy = """
             {"Version": "2012-10-17", "Statement": [
-              {"Sid": "Root", "Effect": "Allow", "Principal": {"AWS": "111122223333"}, "Action": "kms:*", "Resource": "*"},
-              {"Sid": "OnlyBillingDecrypts", "Effect": "Deny", "Principal": "*", "Action": "kms:Decrypt", "Resource": "*",
+              {"Sid": "Root", "Effect": "Allow", "Principal": {"AWS": "111122223333"}, "Action": "kms:*", "Resource": \
+            "*"},
+              {"Sid": "OnlyBillingDecrypts", "Effect": "Deny", "Principal": "*", "Action": "kms:Decrypt", "Resource": \
+            "*",
                "Condition": {"StringNotEquals": {"kms:EncryptionContext:app": "billing"}}}
             ]}
             """
@@ -75,7 +78,8 @@ import Testing
             #expect(error.code == "AccessDeniedException")
             #expect(
                 error.message
-                    == "User: \(Self.admin) is not authorized to perform: kms:Decrypt on resource: \(key.arn) with an explicit deny in a resource-based policy"
+                    == "User: \(Self.admin) is not authorized to perform: kms:Decrypt on resource: \(key.arn) with "
+                    + "an explicit deny in a resource-based policy"
             )
         }
         await stack.stop()

@@ -12,7 +12,10 @@ import Testing
     static func makeDue(_ stack: KMSStack, _ keyID: String) async throws {
         try await stack.database.withClient { client in
             try await client.query(
-                "UPDATE kms_keys SET next_rotation_date = now() - interval '1 day' WHERE key_id = \(UUID(uuidString: keyID)!)",
+                """
+                UPDATE kms_keys SET next_rotation_date = now() - interval '1 day'
+                    WHERE key_id = \(UUID(uuidString: keyID)!)
+                """,
                 logger: Logger(label: "test")
             )
         }

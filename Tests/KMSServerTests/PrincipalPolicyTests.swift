@@ -25,8 +25,10 @@ import Testing
         var create = KMSCreateKeyRequest()
         create.policy = Self.policy(
             """
-            {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:user/admin"}, "Action": "kms:*", "Resource": "*"},
-            {"Effect": "Allow", "Principal": {"AWS": "\(appARN)"}, "Action": ["kms:Encrypt", "kms:Decrypt"], "Resource": "*"}
+            {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:user/admin"}, "Action": "kms:*", \
+            "Resource": "*"},
+            {"Effect": "Allow", "Principal": {"AWS": "\(appARN)"}, "Action": ["kms:Encrypt", "kms:Decrypt"], \
+            "Resource": "*"}
             """)
         let key = try await stack.client.call(KMSMethod.createKey, create).keyMetadata
         #expect(await code { _ = try await ops.describe(key.keyID) } == "AccessDeniedException")
@@ -36,7 +38,8 @@ import Testing
         } catch let error as KMSClientError {
             #expect(
                 error.message
-                    == "User: arn:aws:iam::111122223333:user/ops is not authorized to perform: kms:Encrypt on resource: \(key.arn) because no resource-based policy allows the kms:Encrypt action"
+                    == "User: arn:aws:iam::111122223333:user/ops is not authorized to perform: kms:Encrypt on "
+                    + "resource: \(key.arn) because no resource-based policy allows the kms:Encrypt action"
             )
         }
         // The role the key policy names needs no identity policy at all.
@@ -89,8 +92,10 @@ import Testing
         var create = KMSCreateKeyRequest()
         create.policy = Self.policy(
             """
-            {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"}, "Action": "kms:*", "Resource": "*"},
-            {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::\(other):root"}, "Action": ["kms:Encrypt", "kms:Decrypt", "kms:DescribeKey"], "Resource": "*"}
+            {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"}, "Action": "kms:*", "Resource": \
+            "*"},
+            {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::\(other):root"}, "Action": ["kms:Encrypt", \
+            "kms:Decrypt", "kms:DescribeKey"], "Resource": "*"}
             """)
         let shared = try await stack.client.call(KMSMethod.createKey, create).keyMetadata
         let privateKey = try await stack.client.createKey("not shared")
@@ -122,7 +127,8 @@ import Testing
                 "grants-for-decrypt-only": Self.policy(
                     #"""
                     {"Effect": "Allow", "Action": "kms:CreateGrant", "Resource": "*",
-                     "Condition": {"ForAllValues:StringEquals": {"kms:GrantOperations": ["Decrypt"]}, "Bool": {"aws:SecureTransport": "false"},
+                     "Condition": {"ForAllValues:StringEquals": {"kms:GrantOperations": ["Decrypt"]}, "Bool": \#
+                    {"aws:SecureTransport": "false"},
                                    "IpAddress": {"aws:SourceIp": "127.0.0.0/8"}}}
                     """#),
             ])

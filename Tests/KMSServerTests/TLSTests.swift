@@ -57,7 +57,8 @@ import Testing
             "secure",
             policies: [
                 "tls-only":
-                    #"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms:GenerateRandom","Resource":"*","Condition":{"Bool":{"aws:SecureTransport":"true"}}}]}"#
+                    #"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms:GenerateRandom","#
+                    + #""Resource":"*","Condition":{"Bool":{"aws:SecureTransport":"true"}}}]}"#
             ])
         var random = KMSGenerateRandomRequest()
         random.numberOfBytes = 16

@@ -17,8 +17,10 @@ import Testing
         var create = KMSCreateKeyRequest()
         create.policy = PrincipalPolicyTests.policy(
             """
-            {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::\(accountA):root"}, "Action": "kms:*", "Resource": "*"},
-            {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::\(accountB):root"}, "Action": "kms:*", "Resource": "*"}
+            {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::\(accountA):root"}, "Action": "kms:*", "Resource": \
+            "*"},
+            {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::\(accountB):root"}, "Action": "kms:*", "Resource": \
+            "*"}
             """)
         return try await stack.client.call(KMSMethod.createKey, create).keyMetadata
     }
@@ -99,7 +101,8 @@ import Testing
                 "p": PrincipalPolicyTests.policy(
                     """
                     {"Effect": "Allow", "Action": "kms:*", "Resource": "*"},
-                    {"Effect": "Deny", "Action": ["kms:CreateAlias", "kms:DeleteAlias", "kms:UpdateAlias"], "Resource": "arn:aws:kms:*:*:alias/prod-*"}
+                    {"Effect": "Deny", "Action": ["kms:CreateAlias", "kms:DeleteAlias", "kms:UpdateAlias"], \
+                    "Resource": "arn:aws:kms:*:*:alias/prod-*"}
                     """)
             ])
         let key = try await stack.client.createKey()
@@ -121,7 +124,8 @@ import Testing
         var create = KMSCreateKeyRequest()
         create.policy = PrincipalPolicyTests.policy(
             """
-            {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::\(Self.accountA):user/admin"}, "Action": "kms:*", "Resource": "*"}
+            {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::\(Self.accountA):user/admin"}, "Action": "kms:*", \
+            "Resource": "*"}
             """)
         let adminsOnly = try await stack.client.call(KMSMethod.createKey, create).keyMetadata
         try await guarded.createAlias("alias/dev-x", key.keyID)
@@ -192,7 +196,10 @@ import Testing
         // The deny's row no longer parses (a hand edit, a newer grammar): it must not vanish.
         try await stack.database.withClient { client in
             try await client.query(
-                "UPDATE kms_identity_policies SET document = '{not json' WHERE principal_arn = \(arn) AND policy_name = 'deny-decrypt'"
+                """
+                UPDATE kms_identity_policies SET document = '{not json' WHERE principal_arn = \(arn)
+                    AND policy_name = 'deny-decrypt'
+                """
             )
         }
         var decrypted: String?

@@ -91,7 +91,8 @@ import Testing
         SuiteCase(
             name: "get-vanilla-query-order-key-case", query: "Param2=value2&Param1=value1",
             canonicalRequest:
-                "GET\n/\nParam1=value1&Param2=value2\nhost:example.amazonaws.com\nx-amz-date:20150830T123600Z\n\nhost;x-amz-date\n\(emptySHA256)",
+                "GET\n/\nParam1=value1&Param2=value2\nhost:example.amazonaws.com\nx-amz-date:20150830T123600Z\n\nhost"
+                + ";x-amz-date\n\(emptySHA256)",
             canonicalRequestSHA256: "816cd5b414d056048ba4f7c5386d6e0533120fb1fcfa93762cf0fc39e2cf19e0",
             signature: "b97d918cfa904a5beff61c982a1b6f458b799221646efd99d3219ec94cdf2500"
         ),
@@ -297,12 +298,15 @@ import Testing
             ("Content-Type", "application/x-amz-json-1.1"),
             (
                 "User-Agent",
-                "Boto3/1.43.11 md/Botocore#1.43.11 ua/2.1 os/linux#6.18.44-fc-v595 md/arch#x86_64 lang/python#3.11.7 md/pyimpl#CPython m/b,D,N,Z,e cfg/retry-mode#legacy Botocore/1.43.11"
+                "Boto3/1.43.11 md/Botocore#1.43.11 ua/2.1 os/linux#6.18.44-fc-v595 md/arch#x86_64 lang/python#3.11.7 "
+                    + "md/pyimpl#CPython m/b,D,N,Z,e cfg/retry-mode#legacy Botocore/1.43.11"
             ),
             ("X-Amz-Date", "20150830T123600Z"),
             (
                 "Authorization",
-                "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20150830/us-east-1/kms/aws4_request, SignedHeaders=content-type;host;x-amz-date;x-amz-target, Signature=421badd1b568c4dffd25d9ef1ffb36774bb2aff2fe0f0edd029d46efc5cd99c2"
+                "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20150830/us-east-1/kms/aws4_request, "
+                    + "SignedHeaders=content-type;host;x-amz-date;x-amz-target, "
+                    + "Signature=421badd1b568c4dffd25d9ef1ffb36774bb2aff2fe0f0edd029d46efc5cd99c2"
             ),
             ("amz-sdk-invocation-id", "bfbad3fb-a94b-4f7c-8d48-8f97396c4939"),
             ("amz-sdk-request", "attempt=1"),
@@ -345,7 +349,8 @@ import Testing
         let key = SigV4.signingKey(
             secret: Self.exampleSecret, date: "20150830", region: "us-east-1", service: "service")
         let toSign =
-            "AWS4-HMAC-SHA256\n20150830T123600Z\n20150830/us-east-1/service/aws4_request\nbb579772317eb040ac9ed261061d46c1f17a8133879d6129b6e1c25292927e63"
+            "AWS4-HMAC-SHA256\n20150830T123600Z\n20150830/us-east-1/service/aws4_request\nbb579772317eb040ac9ed261061"
+            + "d46c1f17a8133879d6129b6e1c25292927e63"
         let good = SigV4.signature(signingKey: key, stringToSign: toSign)
         #expect(Hex.encode(good) == "5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31")
         #expect(SigV4.verify(signature: good, signingKey: key, stringToSign: toSign))
@@ -368,7 +373,8 @@ import Testing
 
     static let goodHeader =
         "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/kms/aws4_request, "
-        + "SignedHeaders=content-type;host;x-amz-date, Signature=5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31"
+        + "SignedHeaders=content-type;host;x-amz-date, "
+        + "Signature=5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31"
 
     @Test func aGoodHeaderParses() throws {
         let parsed = try SigV4.parseAuthorization(Self.goodHeader)
@@ -384,10 +390,16 @@ import Testing
 
     @Test(arguments: [
         // No space after the commas, as some signers write it.
-        "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/kms/aws4_request,SignedHeaders=content-type;host;x-amz-date,Signature=5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31",
+        "AWS4-HMAC-SHA256 "
+            + "Credential=AKIDEXAMPLE/20150830/us-east-1/kms/aws4_request,SignedHeaders=content-type;host;x-amz-date,"
+            + "Signature=5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31",
         // Any order, extra whitespace.
-        "  AWS4-HMAC-SHA256   Signature=5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31 ,  Credential=AKIDEXAMPLE/20150830/us-east-1/kms/aws4_request,\tSignedHeaders=content-type;host;x-amz-date  ",
-        "AWS4-HMAC-SHA256 SignedHeaders=content-type;host;x-amz-date, Signature=5FA00FA31553B73EBF1942676E86291E8372FF2A2260956D9B8AAE1D763FBF31, Credential=AKIDEXAMPLE/20150830/us-east-1/kms/aws4_request",
+        "  AWS4-HMAC-SHA256   Signature=5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31 , "
+            + " Credential=AKIDEXAMPLE/20150830/us-east-1/kms/aws4_request,"
+            + "\tSignedHeaders=content-type;host;x-amz-date  ",
+        "AWS4-HMAC-SHA256 SignedHeaders=content-type;host;x-amz-date, "
+            + "Signature=5FA00FA31553B73EBF1942676E86291E8372FF2A2260956D9B8AAE1D763FBF31, "
+            + "Credential=AKIDEXAMPLE/20150830/us-east-1/kms/aws4_request",
     ])
     func spacingAndOrderDoNotMatter(_ header: String) throws {
         #expect(try SigV4.parseAuthorization(header) == SigV4.parseAuthorization(Self.goodHeader))
@@ -408,7 +420,8 @@ import Testing
 
     @Test func aMissingCredentialIsIncomplete() throws {
         let header =
-            "AWS4-HMAC-SHA256 SignedHeaders=host;x-amz-date, Signature=5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31"
+            "AWS4-HMAC-SHA256 SignedHeaders=host;x-amz-date, "
+            + "Signature=5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31"
         let error = try #require(Self.parseError(header))
         #expect(error.code == .incompleteSignature)
         #expect(
@@ -421,7 +434,8 @@ import Testing
         #expect(error.code == .incompleteSignature)
         #expect(
             error.message
-                == "Authorization header requires 'Credential' parameter. Authorization header requires 'Signature' parameter. Authorization header requires 'SignedHeaders' parameter. Authorization=AWS4-HMAC-SHA256"
+                == "Authorization header requires 'Credential' parameter. Authorization header requires 'Signature' "
+                + "parameter. Authorization header requires 'SignedHeaders' parameter. Authorization=AWS4-HMAC-SHA256"
         )
     }
 
@@ -451,7 +465,8 @@ import Testing
     ])
     func aMalformedCredentialIsRefused(_ credential: String) throws {
         let header =
-            "AWS4-HMAC-SHA256 Credential=\(credential), SignedHeaders=host, Signature=5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31"
+            "AWS4-HMAC-SHA256 Credential=\(credential), SignedHeaders=host, "
+            + "Signature=5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31"
         #expect(Self.parseError(header)?.code == .incompleteSignature)
     }
 
@@ -522,7 +537,8 @@ import Testing
         #expect(wrongDay?.code == .invalidClientSignature)
         #expect(
             wrongDay?.message
-                == "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '20150830' != '20150831', from '20150831T000100Z'."
+                == "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: "
+                + "'20150830' != '20150831', from '20150831T000100Z'."
         )
         let wrongRegion = #expect(throws: KMSError.self) {
             try SigV4.checkScope(authorization, amzDate: "20150830T123600Z", region: "eu-west-1", service: "kms")
@@ -580,7 +596,8 @@ import Testing
         #expect(error?.code == .invalidClientSignature)
         #expect(
             error?.message
-                == "Signature expired: 20150830T123600Z is now earlier than 20150830T123700Z (20150830T125200Z - 15 min.)"
+                == "Signature expired: 20150830T123600Z is now earlier than 20150830T123700Z (20150830T125200Z - 15 "
+                + "min.)"
         )
 
         let twenty = #expect(throws: KMSError.self) {
@@ -588,7 +605,8 @@ import Testing
         }
         #expect(
             twenty?.message
-                == "Signature expired: 20150830T123600Z is now earlier than 20150830T124100Z (20150830T125600Z - 15 min.)"
+                == "Signature expired: 20150830T123600Z is now earlier than 20150830T124100Z (20150830T125600Z - 15 "
+                + "min.)"
         )
     }
 
@@ -600,7 +618,8 @@ import Testing
         #expect(error?.code == .invalidClientSignature)
         #expect(
             error?.message
-                == "Signature not yet current: 20150830T123600Z is still later than 20150830T123500Z (20150830T122000Z + 15 min.)"
+                == "Signature not yet current: 20150830T123600Z is still later than 20150830T123500Z "
+                + "(20150830T122000Z + 15 min.)"
         )
     }
 
@@ -655,7 +674,9 @@ import Testing
         ("X-Amz-Date", "20150830T123600Z"),
         (
             "Authorization",
-            "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20150830/us-east-1/kms/aws4_request, SignedHeaders=content-type;host;x-amz-date;x-amz-target, Signature=421badd1b568c4dffd25d9ef1ffb36774bb2aff2fe0f0edd029d46efc5cd99c2"
+            "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20150830/us-east-1/kms/aws4_request, "
+                + "SignedHeaders=content-type;host;x-amz-date;x-amz-target, "
+                + "Signature=421badd1b568c4dffd25d9ef1ffb36774bb2aff2fe0f0edd029d46efc5cd99c2"
         ),
         ("amz-sdk-invocation-id", "bfbad3fb-a94b-4f7c-8d48-8f97396c4939"),
         ("amz-sdk-request", "attempt=1"),

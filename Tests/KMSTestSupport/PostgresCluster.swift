@@ -50,7 +50,8 @@ public final class PostgresCluster: Sendable {
     /// Starts the server and waits until it accepts connections.
     public func start() async throws {
         let options =
-            "-p \(self.port) -k \(self.directory.path) -c listen_addresses=127.0.0.1 -c max_connections=60 -c shared_buffers=16MB"
+            "-p \(self.port) -k \(self.directory.path) -c listen_addresses=127.0.0.1 -c max_connections=60 -c "
+            + "shared_buffers=16MB"
         let result = try await self.run(
             "pg_ctl",
             [

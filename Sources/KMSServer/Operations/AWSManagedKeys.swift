@@ -61,7 +61,8 @@ extension KMSService {
           "Version" : "2012-10-17",
           "Id" : "auto-\(service)",
           "Statement" : [ {
-            "Sid" : "Allow access through \(service) for all principals in the account that are authorized to use \(service)",
+            "Sid" : "Allow access through \(service) for all principals in the account that are authorized to use \
+        \(service)",
             "Effect" : "Allow",
             "Principal" : { "AWS" : "*" },
             "Action" : [ "kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey" ],

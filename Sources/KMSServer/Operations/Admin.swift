@@ -320,7 +320,8 @@ extension KMSService {
         guard caller.isAdmin else {
             throw KMSError(
                 .accessDenied,
-                "User: \(caller.principalARN) is not authorized to perform: kms-admin:\(operation) because it is not an admin principal"
+                "User: \(caller.principalARN) is not authorized to perform: kms-admin:\(operation) because it is not "
+                    + "an admin principal"
             )
         }
     }

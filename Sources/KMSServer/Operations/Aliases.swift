@@ -21,7 +21,9 @@ extension KMSService {
         guard created else {
             throw KMSError(
                 .alreadyExists,
-                "An alias with the name \(self.scope.aliasARN(account: caller.account, region: caller.region, name: request.aliasName)) already exists"
+                "An alias with the name "
+                    + "\(self.scope.aliasARN(account: caller.account, region: caller.region, name: request.aliasName)) "
+                    + "already exists"
             )
         }
         self.cache.invalidateAlias(

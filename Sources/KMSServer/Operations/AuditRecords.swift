@@ -189,7 +189,8 @@ extension KMSService {
                     throw AuditWalk.Finding(
                         sequence: beyond.sequence,
                         reason:
-                            "checkpoint \(beyond.number) covers record \(beyond.sequence), but the chain ends at \(walk.sequence): records were deleted from its end\(removed)"
+                            "checkpoint \(beyond.number) covers record \(beyond.sequence), but the chain ends at "
+                            + "\(walk.sequence): records were deleted from its end\(removed)"
                     )
                 }
                 try await self.verifyCheckpointMACs(&cursor, &walk)
@@ -197,7 +198,8 @@ extension KMSService {
                     throw AuditWalk.Finding(
                         sequence: walk.checkpointSequence,
                         reason:
-                            "checkpoints from \(walk.unverifiedFrom) on were made under a root key kms-cryptod does not hold (retired, or the rows were forged), and no later one vouches for them"
+                            "checkpoints from \(walk.unverifiedFrom) on were made under a root key kms-cryptod does "
+                            + "not hold (retired, or the rows were forged), and no later one vouches for them"
                     )
                 }
                 guard let head else {
@@ -210,21 +212,24 @@ extension KMSService {
                     throw AuditWalk.Finding(
                         sequence: walk.sequence + 1,
                         reason:
-                            "the chain ends at \(walk.sequence) but its head is at \(head.sequence) (records were deleted from its end)"
+                            "the chain ends at \(walk.sequence) but its head is at \(head.sequence) (records were "
+                            + "deleted from its end)"
                     )
                 }
                 if head.checkpoint > walk.checkpoint {
                     throw AuditWalk.Finding(
                         sequence: head.checkpointSequence,
                         reason:
-                            "its head row names checkpoint \(head.checkpoint), but its checkpoints end at \(walk.checkpoint) (checkpoints were deleted)"
+                            "its head row names checkpoint \(head.checkpoint), but its checkpoints end at "
+                            + "\(walk.checkpoint) (checkpoints were deleted)"
                     )
                 }
                 if let seen = anchors[chain]?.keys.max(), seen > walk.checkpoint {
                     throw AuditWalk.Finding(
                         sequence: walk.sequence,
                         reason:
-                            "checkpoint \(seen), which an earlier verification saw, is gone: its checkpoints end at \(walk.checkpoint) (the chain was cut back or replaced)"
+                            "checkpoint \(seen), which an earlier verification saw, is gone: its checkpoints end at "
+                            + "\(walk.checkpoint) (the chain was cut back or replaced)"
                     )
                 }
             } catch let finding as AuditWalk.Finding {

@@ -75,7 +75,8 @@ struct AuditWalk {
             throw Finding(
                 sequence: sequence,
                 reason:
-                    "checkpoint \(number) covers record \(sequence), not one after checkpoint \(self.checkpoint)'s (\(self.checkpointSequence))"
+                    "checkpoint \(number) covers record \(sequence), not one after checkpoint \(self.checkpoint)'s "
+                    + "(\(self.checkpointSequence))"
             )
         }
         guard stored.hash.count == 32, stored.mac.count == AuditCheckpoint.macLength, stored.microseconds > 0 else {

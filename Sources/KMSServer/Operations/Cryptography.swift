@@ -129,7 +129,8 @@ extension KMSService {
         }
         if let plaintext, let maximum = key.spec.maximumPlaintextBytes(algorithm), plaintext > maximum {
             throw .validation(
-                "The plaintext is \(plaintext) bytes; \(algorithm.rawValue) with \(key.spec.rawValue) encrypts at most \(maximum)."
+                "The plaintext is \(plaintext) bytes; \(algorithm.rawValue) with \(key.spec.rawValue) encrypts at "
+                    + "most \(maximum)."
             )
         }
     }
@@ -188,7 +189,8 @@ extension KMSService {
         }
         guard request.hasNumberOfBytes else {
             throw .validation(
-                "1 validation error detected: Value null at 'numberOfBytes' failed to satisfy constraint: Member must not be null"
+                "1 validation error detected: Value null at 'numberOfBytes' failed to satisfy constraint: Member "
+                    + "must not be null"
             )
         }
         try Limits.check(value: Int(request.numberOfBytes), in: Limits.numberOfBytes, field: "numberOfBytes")
@@ -219,7 +221,8 @@ extension KMSService {
             case "AES_128": count = 16
             default:
                 throw .validation(
-                    "1 validation error detected: Value at 'keySpec' failed to satisfy constraint: Member must satisfy enum value set: [AES_256, AES_128]"
+                    "1 validation error detected: Value at 'keySpec' failed to satisfy constraint: Member must "
+                        + "satisfy enum value set: [AES_256, AES_128]"
                 )
             }
         }
@@ -260,7 +263,8 @@ extension KMSService {
         }
         var key: CachedKey
         let unknownKey = KMSError.invalidCiphertext(
-            "The ciphertext refers to a customer master key that does not exist, does not exist in this region, or you are not allowed to access."
+            "The ciphertext refers to a customer master key that does not exist, does not exist in this region, or "
+                + "you are not allowed to access."
         )
         do {
             key = try await self.loadKey(keyID, named: keyID)

@@ -52,7 +52,9 @@ extension KMSService {
     ) async throws(KMSError) -> (WorkerGenerateDataKeyPairResponse, CachedKey, DataKeyPairSpec) {
         guard let spec = DataKeyPairSpec(rawValue: name) else {
             throw .validation(
-                "1 validation error detected: Value '\(name)' at 'keyPairSpec' failed to satisfy constraint: Member must satisfy enum value set: [\(DataKeyPairSpec.allCases.map(\.rawValue).joined(separator: ", "))]"
+                "1 validation error detected: Value '\(name)' at 'keyPairSpec' failed to satisfy constraint: Member "
+                    + "must satisfy enum value set: "
+                    + "[\(DataKeyPairSpec.allCases.map(\.rawValue).joined(separator: ", "))]"
             )
         }
         guard spec.keySpec.isSupported else {
@@ -91,7 +93,8 @@ extension KMSService {
         else {
             throw KMSError(
                 .invalidKeyUsage,
-                "The key agreement algorithm \(algorithmName.isEmpty ? "(none)" : algorithmName) is not valid for \(key.record.arn); it supports ECDH."
+                "The key agreement algorithm \(algorithmName.isEmpty ? "(none)" : algorithmName) is not valid for "
+                    + "\(key.record.arn); it supports ECDH."
             )
         }
         try Validation.dryRun(request.dryRun)

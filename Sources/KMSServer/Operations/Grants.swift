@@ -20,7 +20,8 @@ extension KMSService {
         let operations = request.operations.map(\.awsName)
         guard !operations.isEmpty, !operations.contains("") else {
             throw .validation(
-                "1 validation error detected: Value at 'operations' failed to satisfy constraint: Member must have at least one valid GrantOperation"
+                "1 validation error detected: Value at 'operations' failed to satisfy constraint: Member must have "
+                    + "at least one valid GrantOperation"
             )
         }
         var equals: [String: String]?
@@ -43,7 +44,8 @@ extension KMSService {
         if request.hasName {
             guard (1...256).contains(request.name.utf8.count), request.name.utf8.allSatisfy(Self.isNameByte) else {
                 throw .validation(
-                    "1 validation error detected: Value at 'name' failed to satisfy constraint: Member must satisfy regular expression pattern: ^[a-zA-Z0-9:/_-]+$"
+                    "1 validation error detected: Value at 'name' failed to satisfy constraint: Member must satisfy "
+                        + "regular expression pattern: ^[a-zA-Z0-9:/_-]+$"
                 )
             }
         }
@@ -72,7 +74,9 @@ extension KMSService {
             guard let parent else {
                 throw KMSError(
                     .accessDenied,
-                    "User: \(caller.principalARN) is not authorized to perform: kms:CreateGrant on resource: \(key.record.arn): a grant created on the authority of a grant may give only a subset of that grant's operations, with constraints at least as strict"
+                    "User: \(caller.principalARN) is not authorized to perform: kms:CreateGrant on resource: "
+                        + "\(key.record.arn): a grant created on the authority of a grant may give only a subset of "
+                        + "that grant's operations, with constraints at least as strict"
                 )
             }
             caller.trail.note(grantID: parent.id)
@@ -81,7 +85,8 @@ extension KMSService {
         let grantable = key.record.grantableOperations
         if let invalid = operations.first(where: { !grantable.contains($0) }) {
             throw .validation(
-                "\(invalid) is not a valid grant operation for \(key.record.arn), a \(key.record.spec.rawValue) key for \(key.record.usage.rawValue)."
+                "\(invalid) is not a valid grant operation for \(key.record.arn), a \(key.record.spec.rawValue) key "
+                    + "for \(key.record.usage.rawValue)."
             )
         }
         try Validation.dryRun(request.dryRun)
@@ -139,7 +144,8 @@ extension KMSService {
         guard Self.account(ofPrincipal: request.retiringPrincipal) == caller.account else {
             throw KMSError(
                 .accessDenied,
-                "User: \(caller.principalARN) is not authorized to perform: kms:ListRetirableGrants for a retiring principal of another account"
+                "User: \(caller.principalARN) is not authorized to perform: kms:ListRetirableGrants for a retiring "
+                    + "principal of another account"
             )
         }
         let page = try await self.store {
@@ -190,7 +196,8 @@ extension KMSService {
             if self.gate.explicitlyDenies(caller, action: "RetireGrant", key: key) {
                 throw KMSError(
                     .accessDenied,
-                    "User: \(caller.principalARN) is not authorized to perform: kms:RetireGrant on resource: \(key.record.arn) with an explicit deny"
+                    "User: \(caller.principalARN) is not authorized to perform: kms:RetireGrant on resource: "
+                        + "\(key.record.arn) with an explicit deny"
                 )
             }
         } else {
@@ -263,7 +270,8 @@ extension KMSService {
             PolicyDocument.isPrincipalARN(text) || text.hasSuffix(".amazonaws.com")
         else {
             throw .validation(
-                "1 validation error detected: Value at '\(field)' failed to satisfy constraint: Member must be a principal ARN (arn:aws:iam::<account>:root, user/..., role/...) or a service principal"
+                "1 validation error detected: Value at '\(field)' failed to satisfy constraint: Member must be a "
+                    + "principal ARN (arn:aws:iam::<account>:root, user/..., role/...) or a service principal"
             )
         }
     }

@@ -23,18 +23,22 @@ extension KMSService {
         try Self.checkImportable(key.record)
         guard let algorithm = WrappingAlgorithm(rawValue: algorithmName) else {
             throw .validation(
-                "1 validation error detected: Value '\(algorithmName)' at 'wrappingAlgorithm' failed to satisfy constraint: Member must satisfy enum value set: [\(WrappingAlgorithm.allCases.map(\.rawValue).joined(separator: ", "))]"
+                "1 validation error detected: Value '\(algorithmName)' at 'wrappingAlgorithm' failed to satisfy "
+                    + "constraint: Member must satisfy enum value set: "
+                    + "[\(WrappingAlgorithm.allCases.map(\.rawValue).joined(separator: ", "))]"
             )
         }
         guard let spec = WrappingKeySpec(rawValue: specName) else {
             throw .validation(
-                "1 validation error detected: Value '\(specName)' at 'wrappingKeySpec' failed to satisfy constraint: Member must satisfy enum value set: [RSA_2048, RSA_3072, RSA_4096, SM2]"
+                "1 validation error detected: Value '\(specName)' at 'wrappingKeySpec' failed to satisfy constraint: "
+                    + "Member must satisfy enum value set: [RSA_2048, RSA_3072, RSA_4096, SM2]"
             )
         }
         guard algorithm != .rsaesPkcs1V15, algorithm != .sm2pke, spec != .sm2 else {
             throw KMSError(
                 .unsupportedOperation,
-                "Wrapping algorithm \(algorithm.rawValue) with \(spec.rawValue) is not supported; use RSAES_OAEP_SHA_1/SHA_256 or RSA_AES_KEY_WRAP_SHA_1/SHA_256 with an RSA wrapping key."
+                "Wrapping algorithm \(algorithm.rawValue) with \(spec.rawValue) is not supported; use "
+                    + "RSAES_OAEP_SHA_1/SHA_256 or RSA_AES_KEY_WRAP_SHA_1/SHA_256 with an RSA wrapping key."
             )
         }
         let validTo = Date(
@@ -65,7 +69,8 @@ extension KMSService {
         if request.hasExpirationModel {
             guard let named = ExpirationModel(rawValue: request.expirationModel.awsName) else {
                 throw .validation(
-                    "1 validation error detected: Value at 'expirationModel' failed to satisfy constraint: Member must satisfy enum value set: [KEY_MATERIAL_EXPIRES, KEY_MATERIAL_DOES_NOT_EXPIRE]"
+                    "1 validation error detected: Value at 'expirationModel' failed to satisfy constraint: Member "
+                        + "must satisfy enum value set: [KEY_MATERIAL_EXPIRES, KEY_MATERIAL_DOES_NOT_EXPIRE]"
                 )
             }
             model = named
@@ -88,7 +93,8 @@ extension KMSService {
         if request.hasImportType, request.importType.awsName == "NEW_KEY_MATERIAL" {
             throw KMSError(
                 .unsupportedOperation,
-                "Rotating imported key material (ImportType NEW_KEY_MATERIAL) is not supported; import the key's existing material."
+                "Rotating imported key material (ImportType NEW_KEY_MATERIAL) is not supported; import the key's "
+                    + "existing material."
             )
         }
         var conditions: [String: [String]] = ["kms:ExpirationModel": [model.rawValue]]
@@ -193,7 +199,8 @@ extension KMSService {
         guard record.origin == .external else {
             throw KMSError(
                 .unsupportedOperation,
-                "\(record.arn) has origin \(record.origin.rawValue); key material can be imported only into keys of origin EXTERNAL."
+                "\(record.arn) has origin \(record.origin.rawValue); key material can be imported only into keys of "
+                    + "origin EXTERNAL."
             )
         }
         switch record.state {

@@ -11,7 +11,8 @@ extension KMSService {
         let usage = request.hasKeyUsage ? KeyUsage(rawValue: request.keyUsage.awsName) : .encryptDecrypt
         guard let usage else {
             throw .validation(
-                "1 validation error detected: Value at 'keyUsage' failed to satisfy constraint: Member must satisfy enum value set"
+                "1 validation error detected: Value at 'keyUsage' failed to satisfy constraint: Member must satisfy "
+                    + "enum value set"
             )
         }
         var spec: KeySpec? = .symmetricDefault
@@ -22,12 +23,14 @@ extension KMSService {
         }
         guard let spec else {
             throw .validation(
-                "1 validation error detected: Value at 'keySpec' failed to satisfy constraint: Member must satisfy enum value set"
+                "1 validation error detected: Value at 'keySpec' failed to satisfy constraint: Member must satisfy "
+                    + "enum value set"
             )
         }
         if request.hasKeySpec, request.hasCustomerMasterKeySpec {
             throw .validation(
-                "You cannot specify KeySpec and CustomerMasterKeySpec in the same request. CustomerMasterKeySpec is deprecated."
+                "You cannot specify KeySpec and CustomerMasterKeySpec in the same request. CustomerMasterKeySpec is "
+                    + "deprecated."
             )
         }
         guard spec.isSupported else {
@@ -35,7 +38,8 @@ extension KMSService {
         }
         guard spec.allowedUsages.contains(usage) else {
             throw .validation(
-                "KeyUsage \(usage.rawValue) is not valid for KeySpec \(spec.rawValue); it allows \(spec.allowedUsages.map(\.rawValue).joined(separator: ", "))."
+                "KeyUsage \(usage.rawValue) is not valid for KeySpec \(spec.rawValue); it allows "
+                    + "\(spec.allowedUsages.map(\.rawValue).joined(separator: ", "))."
             )
         }
         let origin = request.hasOrigin ? Origin(rawValue: request.origin.awsName) : .awsKMS

@@ -17,7 +17,8 @@ extension KMSService {
         let period = request.hasRotationPeriodInDays ? Int(request.rotationPeriodInDays) : 365
         guard Self.rotationPeriods.contains(period) else {
             throw .validation(
-                "1 validation error detected: Value '\(period)' at 'rotationPeriodInDays' failed to satisfy constraint: Member must have value between 90 and 2560"
+                "1 validation error detected: Value '\(period)' at 'rotationPeriodInDays' failed to satisfy "
+                    + "constraint: Member must have value between 90 and 2560"
             )
         }
         let now = self.now()
@@ -175,7 +176,8 @@ extension KMSService {
         guard record.canRotate else {
             throw KMSError(
                 .unsupportedOperation,
-                "\(operation) is not supported for \(record.arn): only symmetric encryption keys of origin AWS_KMS rotate."
+                "\(operation) is not supported for \(record.arn): only symmetric encryption keys of origin AWS_KMS "
+                    + "rotate."
             )
         }
         if record.manager == .aws, operation != "RotateKeyOnDemand" {
