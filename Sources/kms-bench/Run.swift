@@ -69,7 +69,9 @@ struct Run: AsyncParsableCommand {
     var progress: Bool?
     @Option(
         help:
-            "Write one line per second to this file: second, requests, succeeded, failed, p50/p99/max ms and errors by code (seconds count from the start; the warm-up records nothing)."
+            ArgumentHelp(
+                "Write one line per second to this file: second, requests, succeeded, failed, p50/p99/max ms and "
+                    + "errors by code (seconds count from the start; the warm-up records nothing).")
     )
     var timeline: String?
 
