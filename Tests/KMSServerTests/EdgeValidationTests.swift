@@ -153,6 +153,107 @@ import Testing
         }
     }
 
+    @Test func everyEncryptionContextIsCheckedForSizeAndEmptyKeysNamingItsField() {
+        let oversized = ["k": String(repeating: "x", count: Limits.encryptionContextBytes)]
+        let withinLimit = ["k": String(repeating: "x", count: Limits.encryptionContextBytes - 1)]
+        let emptyKey = ["": "v"]
+        let requests: [(String, ([String: String]) -> any EdgeChecked)] = [
+            (
+                "encryptionContext",
+                { context in
+                    KMSEncryptRequest.with {
+                        $0.keyID = Self.keyID
+                        $0.plaintext = Data([1])
+                        $0.encryptionContext = context
+                    }
+                }
+            ),
+            (
+                "encryptionContext",
+                { context in
+                    KMSDecryptRequest.with {
+                        $0.ciphertextBlob = Data([1])
+                        $0.encryptionContext = context
+                    }
+                }
+            ),
+            (
+                "sourceEncryptionContext",
+                { context in
+                    KMSReEncryptRequest.with {
+                        $0.ciphertextBlob = Data([1])
+                        $0.destinationKeyID = Self.keyID
+                        $0.sourceEncryptionContext = context
+                    }
+                }
+            ),
+            (
+                "destinationEncryptionContext",
+                { context in
+                    KMSReEncryptRequest.with {
+                        $0.ciphertextBlob = Data([1])
+                        $0.destinationKeyID = Self.keyID
+                        $0.destinationEncryptionContext = context
+                    }
+                }
+            ),
+            (
+                "encryptionContext",
+                { context in
+                    KMSGenerateDataKeyRequest.with {
+                        $0.keyID = Self.keyID
+                        $0.encryptionContext = context
+                    }
+                }
+            ),
+            (
+                "encryptionContext",
+                { context in
+                    KMSGenerateDataKeyWithoutPlaintextRequest.with {
+                        $0.keyID = Self.keyID
+                        $0.encryptionContext = context
+                    }
+                }
+            ),
+            (
+                "encryptionContext",
+                { context in
+                    KMSGenerateDataKeyPairRequest.with {
+                        $0.keyID = Self.keyID
+                        $0.encryptionContext = context
+                    }
+                }
+            ),
+            (
+                "encryptionContext",
+                { context in
+                    KMSGenerateDataKeyPairWithoutPlaintextRequest.with {
+                        $0.keyID = Self.keyID
+                        $0.encryptionContext = context
+                    }
+                }
+            ),
+            (
+                "constraints.encryptionContextSubset",
+                { context in
+                    KMSCreateGrantRequest.with {
+                        $0.keyID = Self.keyID
+                        $0.constraints.encryptionContextSubset = context
+                    }
+                }
+            ),
+        ]
+        for (field, request) in requests {
+            for bad in [oversized, emptyKey] {
+                let error = self.refusal(request(bad))
+                #expect(
+                    error?.code == .validation && error?.message.contains("'\(field)'") == true,
+                    "\(field): \(String(describing: error))")
+            }
+            #expect(self.refusal(request(withinLimit)) == nil, "\(field)")
+        }
+    }
+
     @Test func requestsWithinTheLimitsPass() {
         let tenTokens = Array(repeating: "token", count: 10)
         let requests: [any EdgeChecked] = [

@@ -108,6 +108,62 @@ import Testing
         await stack.stop()
     }
 
+    /// The encryption context's shape and size are kmsd's to check, at the edge: before the key
+    /// is looked up (a key that does not exist is not what the caller hears about), on either
+    /// transport. kms-cryptod checks the size again, as a second line only.
+    @Test func aBadEncryptionContextIsRefusedBeforeTheKeyIsResolved() async throws {
+        let stack = try await KMSStack.start(kmsdArguments: ["--aws-json-listen", "127.0.0.1:0"])
+        let kms = stack.client
+        let missing = UUID().uuidString.lowercased()
+        let oversized = ["k": String(repeating: "x", count: 8192)]
+        let emptyKey = ["": "v"]
+
+        var encrypt = KMSEncryptRequest()
+        encrypt.keyID = missing
+        encrypt.plaintext = Data([1])
+        #expect(await code { _ = try await kms.call(KMSMethod.encrypt, encrypt) } == "NotFoundException")
+        for context in [oversized, emptyKey] {
+            encrypt.encryptionContext = context
+            #expect(await code { _ = try await kms.call(KMSMethod.encrypt, encrypt) } == "ValidationException")
+        }
+        var generate = KMSGenerateDataKeyRequest()
+        generate.keyID = "alias/missing"
+        generate.numberOfBytes = 32
+        generate.encryptionContext = oversized
+        #expect(await code { _ = try await kms.call(KMSMethod.generateDataKey, generate) } == "ValidationException")
+        // A blob that names no key would be InvalidCiphertextException; the context comes first.
+        var decrypt = KMSDecryptRequest()
+        decrypt.ciphertextBlob = Data(repeating: 7, count: 64)
+        #expect(await code { _ = try await kms.call(KMSMethod.decrypt, decrypt) } == "InvalidCiphertextException")
+        decrypt.encryptionContext = emptyKey
+        #expect(await code { _ = try await kms.call(KMSMethod.decrypt, decrypt) } == "ValidationException")
+        var reEncrypt = KMSReEncryptRequest()
+        reEncrypt.ciphertextBlob = Data(repeating: 7, count: 64)
+        reEncrypt.destinationKeyID = missing
+        reEncrypt.destinationEncryptionContext = oversized
+        do {
+            _ = try await kms.call(KMSMethod.reEncrypt, reEncrypt)
+            Issue.record("a ReEncrypt with an oversized destination context was served")
+        } catch {
+            #expect(error.code == "ValidationException")
+            #expect(error.message.contains("'destinationEncryptionContext'"), "\(error.message)")
+        }
+
+        let json = AWSJSONTestClient(
+            endpoint: try #require(stack.kmsd.awsJSONEndpoint), credentials: stack.adminCredentials)
+        func jsonEncrypt(_ context: [String: String]) async throws -> AWSJSONReply {
+            let body: [String: Any] = ["KeyId": missing, "Plaintext": "AQ==", "EncryptionContext": context]
+            return try await json.call("Encrypt", body: try JSONSerialization.data(withJSONObject: body))
+        }
+        #expect(try await jsonEncrypt(["purpose": "test"]).code == "NotFoundException")
+        for context in [oversized, emptyKey] {
+            let reply = try await jsonEncrypt(context)
+            #expect(reply.code == "ValidationException")
+            #expect(reply.message.contains("'encryptionContext'"), "\(reply.message)")
+        }
+        await stack.stop()
+    }
+
     @Test func aMalformedFrameOnOneConnectionLeavesTheOthersServing() async throws {
         let stack = try await KMSStack.start()
         let key = try await stack.client.createKey()

@@ -8,19 +8,19 @@ import KMSWorkerProto
 extension KMSService {
     func encrypt(_ request: KMSEncryptRequest, caller: Caller) async throws(KMSError) -> KMSEncryptResponse {
         let named = request.hasEncryptionAlgorithm ? request.encryptionAlgorithm.awsName : nil
-        let namedKey = try await self.freshen(
-            try await self.resolve(request.keyID, for: caller, creatingAWSManaged: true),
-            grantTokens: request.grantTokens)
-        let key = try await self.authorizedUse(
-            namedKey, caller, action: "Encrypt", encryptionContext: request.encryptionContext,
-            conditions: Self.algorithmCondition(named))
-        let algorithm = try Validation.encryption(key.record, algorithm: named, now: self.now())
-        try Self.checkAsymmetric(
-            key.record, algorithm, context: request.encryptionContext, plaintext: request.plaintext.count)
-        try Validation.dryRun(request.dryRun)
-        let material = try self.currentMaterial(of: key)
+        let key = try await self.openKey(
+            .encrypt, named: request.keyID, caller: caller, grantTokens: request.grantTokens,
+            encryptionContext: request.encryptionContext, conditions: Self.algorithmCondition(named),
+            dryRun: request.dryRun
+        ) { record throws(KMSError) in
+            let algorithm = try Validation.encryption(record, algorithm: named, now: self.now())
+            try Self.checkAsymmetric(
+                record, algorithm, context: request.encryptionContext, plaintext: request.plaintext.count)
+            return algorithm
+        }
+        let algorithm = key.checked
         var call = WorkerEncryptRequest()
-        call.key = WorkerKeyRef(key, material: material)
+        call.key = key.workerKey
         call.plaintext = request.plaintext
         call.encryptionContext = request.encryptionContext
         if algorithm != .symmetricDefault { call.encryptionAlgorithm = algorithm.rawValue }
@@ -28,7 +28,7 @@ extension KMSService {
         response.ciphertextBlob = try await self.worker.call(WorkerMethod.encrypt, call).ciphertextBlob
         response.keyID = key.record.arn
         response.encryptionAlgorithm = KMSEncryptionAlgorithmSpec(awsName: algorithm.rawValue) ?? .symmetricDefault
-        self.lastUsage.record(keyID: key.record.keyID, operation: "Encrypt", requestID: caller.requestID)
+        self.recordUse(of: key, by: caller)
         return response
     }
 
@@ -38,17 +38,18 @@ extension KMSService {
             throw KMSError(.unsupportedOperation, "Recipient (attested decryption) is not supported.")
         }
         let named = request.hasEncryptionAlgorithm ? request.encryptionAlgorithm.awsName : nil
-        // An asymmetric ciphertext does not name its key: the caller must (as at AWS).
-        let given = request.hasKeyID ? try await self.resolve(request.keyID, for: caller) : nil
-        let (key, material) = try await self.keyForCiphertext(
-            blob, named: given, caller: caller, action: "Decrypt", encryptionContext: request.encryptionContext,
-            algorithm: named, grantTokens: request.grantTokens
-        )
-        let algorithm = try Validation.encryption(key.record, algorithm: named, now: self.now())
-        try Self.checkAsymmetric(key.record, algorithm, context: request.encryptionContext, plaintext: nil)
-        try Validation.dryRun(request.dryRun)
+        let key = try await self.openCiphertextKey(
+            .decrypt, blob: blob, named: request.hasKeyID ? request.keyID : nil, caller: caller,
+            grantTokens: request.grantTokens, encryptionContext: request.encryptionContext,
+            conditions: Self.algorithmCondition(named), dryRun: request.dryRun
+        ) { record throws(KMSError) in
+            let algorithm = try Validation.encryption(record, algorithm: named, now: self.now())
+            try Self.checkAsymmetric(record, algorithm, context: request.encryptionContext, plaintext: nil)
+            return algorithm
+        }
+        let algorithm = key.checked
         var call = WorkerDecryptRequest()
-        call.key = WorkerKeyRef(key, material: material)
+        call.key = key.workerKey
         call.ciphertextBlob = request.ciphertextBlob
         call.encryptionContext = request.encryptionContext
         if algorithm != .symmetricDefault { call.encryptionAlgorithm = algorithm.rawValue }
@@ -56,8 +57,8 @@ extension KMSService {
         response.plaintext = try await self.worker.call(WorkerMethod.decrypt, call).plaintext
         response.keyID = key.record.arn
         response.encryptionAlgorithm = KMSEncryptionAlgorithmSpec(awsName: algorithm.rawValue) ?? .symmetricDefault
-        if algorithm == .symmetricDefault { response.keyMaterialID = Hex.encode(material.materialID) }
-        self.lastUsage.record(keyID: key.record.keyID, operation: "Decrypt", requestID: caller.requestID)
+        if algorithm == .symmetricDefault { response.keyMaterialID = Hex.encode(key.material.materialID) }
+        self.recordUse(of: key, by: caller)
         return response
     }
 
@@ -66,37 +67,32 @@ extension KMSService {
         let sourceNamed = request.hasSourceEncryptionAlgorithm ? request.sourceEncryptionAlgorithm.awsName : nil
         let destinationNamed =
             request.hasDestinationEncryptionAlgorithm ? request.destinationEncryptionAlgorithm.awsName : nil
-        let given =
-            request.hasSourceKeyID
-            ? try await self.resolve(request.sourceKeyID, for: caller, field: "sourceKeyId") : nil
-        let (source, sourceMaterial) = try await self.keyForCiphertext(
-            blob, named: given, caller: caller, action: "ReEncryptFrom",
-            encryptionContext: request.sourceEncryptionContext,
-            algorithm: sourceNamed, grantTokens: request.grantTokens
-        )
-        let sourceAlgorithm = try Validation.encryption(source.record, algorithm: sourceNamed, now: self.now())
-        try Self.checkAsymmetric(
-            source.record, sourceAlgorithm, context: request.sourceEncryptionContext, plaintext: nil)
-        let namedDestination = try await self.freshen(
-            try await self.resolve(
-                request.destinationKeyID, for: caller, field: "destinationKeyId", creatingAWSManaged: true),
-            grantTokens: request.grantTokens
-        )
-        let destination = try await self.authorizedUse(
-            namedDestination, caller, action: "ReEncryptTo", encryptionContext: request.destinationEncryptionContext,
-            conditions: Self.algorithmCondition(destinationNamed)
-        )
-        let destinationAlgorithm = try Validation.encryption(
-            destination.record, algorithm: destinationNamed, now: self.now())
-        try Self.checkAsymmetric(
-            destination.record, destinationAlgorithm, context: request.destinationEncryptionContext, plaintext: nil)
-        try Validation.dryRun(request.dryRun)
-        let destinationMaterial = try self.currentMaterial(of: destination)
+        // DryRun is checked once both keys have passed their checks: the source is opened without it.
+        let source = try await self.openCiphertextKey(
+            .reEncryptFrom, blob: blob, named: request.hasSourceKeyID ? request.sourceKeyID : nil,
+            field: "sourceKeyId", caller: caller, grantTokens: request.grantTokens,
+            encryptionContext: request.sourceEncryptionContext, conditions: Self.algorithmCondition(sourceNamed),
+            dryRun: false
+        ) { record throws(KMSError) in
+            let algorithm = try Validation.encryption(record, algorithm: sourceNamed, now: self.now())
+            try Self.checkAsymmetric(record, algorithm, context: request.sourceEncryptionContext, plaintext: nil)
+            return algorithm
+        }
+        let destination = try await self.openKey(
+            .reEncryptTo, named: request.destinationKeyID, field: "destinationKeyId", caller: caller,
+            grantTokens: request.grantTokens, encryptionContext: request.destinationEncryptionContext,
+            conditions: Self.algorithmCondition(destinationNamed), dryRun: request.dryRun
+        ) { record throws(KMSError) in
+            let algorithm = try Validation.encryption(record, algorithm: destinationNamed, now: self.now())
+            try Self.checkAsymmetric(record, algorithm, context: request.destinationEncryptionContext, plaintext: nil)
+            return algorithm
+        }
+        let (sourceAlgorithm, destinationAlgorithm) = (source.checked, destination.checked)
         var call = WorkerReEncryptRequest()
-        call.sourceKey = WorkerKeyRef(source, material: sourceMaterial)
+        call.sourceKey = source.workerKey
         call.ciphertextBlob = request.ciphertextBlob
         call.sourceEncryptionContext = request.sourceEncryptionContext
-        call.destinationKey = WorkerKeyRef(destination, material: destinationMaterial)
+        call.destinationKey = destination.workerKey
         call.destinationEncryptionContext = request.destinationEncryptionContext
         if sourceAlgorithm != .symmetricDefault { call.sourceEncryptionAlgorithm = sourceAlgorithm.rawValue }
         if destinationAlgorithm != .symmetricDefault {
@@ -110,12 +106,14 @@ extension KMSService {
             KMSEncryptionAlgorithmSpec(awsName: sourceAlgorithm.rawValue) ?? .symmetricDefault
         response.destinationEncryptionAlgorithm =
             KMSEncryptionAlgorithmSpec(awsName: destinationAlgorithm.rawValue) ?? .symmetricDefault
-        if sourceAlgorithm == .symmetricDefault { response.sourceKeyMaterialID = Hex.encode(sourceMaterial.materialID) }
-        if destinationAlgorithm == .symmetricDefault {
-            response.destinationKeyMaterialID = Hex.encode(destinationMaterial.materialID)
+        if sourceAlgorithm == .symmetricDefault {
+            response.sourceKeyMaterialID = Hex.encode(source.material.materialID)
         }
-        self.lastUsage.record(keyID: source.record.keyID, operation: "ReEncrypt", requestID: caller.requestID)
-        self.lastUsage.record(keyID: destination.record.keyID, operation: "ReEncrypt", requestID: caller.requestID)
+        if destinationAlgorithm == .symmetricDefault {
+            response.destinationKeyMaterialID = Hex.encode(destination.material.materialID)
+        }
+        self.recordUse(of: source, by: caller)
+        self.recordUse(of: destination, by: caller)
         return response
     }
 
@@ -151,14 +149,14 @@ extension KMSService {
             keyID: request.keyID, numberOfBytes: request.hasNumberOfBytes ? request.numberOfBytes : nil,
             keySpec: request.hasKeySpec ? request.keySpec.awsName : nil, context: request.encryptionContext,
             grantTokens: request.grantTokens, dryRun: request.dryRun, includePlaintext: true,
-            caller: caller, action: "GenerateDataKey"
+            caller: caller, use: .generateDataKey
         )
         var response = KMSGenerateDataKeyResponse()
         response.ciphertextBlob = blob
         response.plaintext = plaintext
         response.keyID = key.record.arn
         response.keyMaterialID = Hex.encode(key.record.currentMaterialID)
-        self.lastUsage.record(keyID: key.record.keyID, operation: "GenerateDataKey", requestID: caller.requestID)
+        self.recordUse(of: key, by: caller)
         return response
     }
 
@@ -169,14 +167,13 @@ extension KMSService {
             keyID: request.keyID, numberOfBytes: request.hasNumberOfBytes ? request.numberOfBytes : nil,
             keySpec: request.hasKeySpec ? request.keySpec.awsName : nil, context: request.encryptionContext,
             grantTokens: request.grantTokens, dryRun: request.dryRun, includePlaintext: false,
-            caller: caller, action: "GenerateDataKeyWithoutPlaintext"
+            caller: caller, use: .generateDataKeyWithoutPlaintext
         )
         var response = KMSGenerateDataKeyWithoutPlaintextResponse()
         response.ciphertextBlob = blob
         response.keyID = key.record.arn
         response.keyMaterialID = Hex.encode(key.record.currentMaterialID)
-        self.lastUsage.record(
-            keyID: key.record.keyID, operation: "GenerateDataKeyWithoutPlaintext", requestID: caller.requestID)
+        self.recordUse(of: key, by: caller)
         return response
     }
 
@@ -206,8 +203,8 @@ extension KMSService {
 
     private func dataKey(
         keyID: String, numberOfBytes: Int32?, keySpec: String?, context: [String: String], grantTokens: [String],
-        dryRun: Bool, includePlaintext: Bool, caller: Caller, action: String
-    ) async throws(KMSError) -> (Data, Data, CachedKey) {
+        dryRun: Bool, includePlaintext: Bool, caller: Caller, use: KeyUse
+    ) async throws(KMSError) -> (Data, Data, KeyInUse<Void>) {
         let count: Int
         switch (numberOfBytes, keySpec) {
         case (nil, nil), (.some, .some):
@@ -226,13 +223,13 @@ extension KMSService {
                 )
             }
         }
-        let named = try await self.freshen(
-            try await self.resolve(keyID, for: caller, creatingAWSManaged: true), grantTokens: grantTokens)
-        let key = try await self.authorizedUse(named, caller, action: action, encryptionContext: context)
-        try Validation.symmetricEncryption(key.record, algorithm: nil, now: self.now())
-        try Validation.dryRun(dryRun)
+        let key = try await self.openKey(
+            use, named: keyID, caller: caller, grantTokens: grantTokens, encryptionContext: context, dryRun: dryRun
+        ) { record throws(KMSError) in
+            try Validation.symmetricEncryption(record, algorithm: nil, now: self.now())
+        }
         var call = WorkerGenerateDataKeyRequest()
-        call.key = WorkerKeyRef(key, material: try self.currentMaterial(of: key))
+        call.key = key.workerKey
         call.numberOfBytes = UInt32(count)
         call.encryptionContext = context
         call.includePlaintext = includePlaintext
@@ -243,16 +240,16 @@ extension KMSService {
     /// The key a ciphertext is under, with the material version it was made with. A symmetric
     /// blob names both (checked against the key the caller named, if any); an asymmetric
     /// ciphertext names neither, so the caller's key and its current material are used.
-    private func keyForCiphertext(
+    func keyForCiphertext(
         _ blob: [UInt8], named given: CachedKey?, caller: Caller, action: String, encryptionContext: [String: String],
-        algorithm: String?, grantTokens: [String]
+        conditions: [String: [String]], grantTokens: [String]
     ) async throws(KMSError) -> (CachedKey, StoredMaterial) {
         if let given, given.record.spec != .symmetricDefault {
             // State, usage and algorithm are the caller's next step (Validation.encryption).
             let key = try await self.freshen(given, grantTokens: grantTokens)
             try self.gate.authorize(
                 caller, action: action, key: key, encryptionContext: encryptionContext,
-                conditions: Self.algorithmCondition(algorithm))
+                conditions: conditions)
             return (key, try self.currentMaterial(of: key))
         }
         let header = try SymmetricCiphertext.header(of: blob)
@@ -277,7 +274,7 @@ extension KMSService {
         key = try await self.freshen(key, grantTokens: grantTokens)
         try self.gate.authorize(
             caller, action: action, key: key, encryptionContext: encryptionContext,
-            conditions: Self.algorithmCondition(algorithm))
+            conditions: conditions)
         if key.materials[header.materialID.bytes] == nil {
             // Another kmsd may have rotated the key since we cached it.
             key = try await self.reloadKey(keyID)

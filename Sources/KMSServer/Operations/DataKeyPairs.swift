@@ -13,7 +13,7 @@ extension KMSService {
         let (pair, key, _) = try await self.dataKeyPair(
             keyID: request.keyID, spec: request.keyPairSpec.awsName, context: request.encryptionContext,
             grantTokens: request.grantTokens, dryRun: request.dryRun, includePlaintext: true,
-            caller: caller, action: "GenerateDataKeyPair"
+            caller: caller, use: .generateDataKeyPair
         )
         var response = KMSGenerateDataKeyPairResponse()
         response.privateKeyCiphertextBlob = pair.privateKeyCiphertextBlob
@@ -22,7 +22,7 @@ extension KMSService {
         response.keyID = key.record.arn
         response.keyPairSpec = request.keyPairSpec
         response.keyMaterialID = Hex.encode(key.record.currentMaterialID)
-        self.lastUsage.record(keyID: key.record.keyID, operation: "GenerateDataKeyPair", requestID: caller.requestID)
+        self.recordUse(of: key, by: caller)
         return response
     }
 
@@ -32,7 +32,7 @@ extension KMSService {
         let (pair, key, _) = try await self.dataKeyPair(
             keyID: request.keyID, spec: request.keyPairSpec.awsName, context: request.encryptionContext,
             grantTokens: request.grantTokens, dryRun: request.dryRun, includePlaintext: false,
-            caller: caller, action: "GenerateDataKeyPairWithoutPlaintext"
+            caller: caller, use: .generateDataKeyPairWithoutPlaintext
         )
         var response = KMSGenerateDataKeyPairWithoutPlaintextResponse()
         response.privateKeyCiphertextBlob = pair.privateKeyCiphertextBlob
@@ -40,16 +40,15 @@ extension KMSService {
         response.keyID = key.record.arn
         response.keyPairSpec = request.keyPairSpec
         response.keyMaterialID = Hex.encode(key.record.currentMaterialID)
-        self.lastUsage.record(
-            keyID: key.record.keyID, operation: "GenerateDataKeyPairWithoutPlaintext", requestID: caller.requestID)
+        self.recordUse(of: key, by: caller)
         return response
     }
 
     /// A new key pair from kms-cryptod, its private key encrypted under a symmetric KMS key.
     private func dataKeyPair(
         keyID: String, spec name: String, context: [String: String], grantTokens: [String], dryRun: Bool,
-        includePlaintext: Bool, caller: Caller, action: String
-    ) async throws(KMSError) -> (WorkerGenerateDataKeyPairResponse, CachedKey, DataKeyPairSpec) {
+        includePlaintext: Bool, caller: Caller, use: KeyUse
+    ) async throws(KMSError) -> (WorkerGenerateDataKeyPairResponse, KeyInUse<Void>, DataKeyPairSpec) {
         guard let spec = DataKeyPairSpec(rawValue: name) else {
             throw .validation(
                 "1 validation error detected: Value '\(name)' at 'keyPairSpec' failed to satisfy constraint: Member "
@@ -60,15 +59,14 @@ extension KMSService {
         guard spec.keySpec.isSupported else {
             throw KMSError(.unsupportedOperation, "KeyPairSpec \(spec.rawValue) is not supported by this service.")
         }
-        let named = try await self.freshen(
-            try await self.resolve(keyID, for: caller, creatingAWSManaged: true), grantTokens: grantTokens)
-        let key = try await self.authorizedUse(
-            named, caller, action: action, encryptionContext: context,
-            conditions: ["kms:DataKeyPairSpec": [spec.rawValue]])
-        try Validation.symmetricEncryption(key.record, algorithm: nil, now: self.now())
-        try Validation.dryRun(dryRun)
+        let key = try await self.openKey(
+            use, named: keyID, caller: caller, grantTokens: grantTokens, encryptionContext: context,
+            conditions: ["kms:DataKeyPairSpec": [spec.rawValue]], dryRun: dryRun
+        ) { record throws(KMSError) in
+            try Validation.symmetricEncryption(record, algorithm: nil, now: self.now())
+        }
         var call = WorkerGenerateDataKeyPairRequest()
-        call.key = WorkerKeyRef(key, material: try self.currentMaterial(of: key))
+        call.key = key.workerKey
         call.keyPairSpec = spec.rawValue
         call.encryptionContext = context
         call.includePlaintext = includePlaintext
@@ -82,31 +80,31 @@ extension KMSService {
             throw KMSError(.unsupportedOperation, "Recipient (attested decryption) is not supported.")
         }
         let algorithmName = request.keyAgreementAlgorithm.awsName
-        let key = try await self.freshen(
-            try await self.resolve(request.keyID, for: caller), grantTokens: request.grantTokens)
-        try self.gate.authorize(
-            caller, action: "DeriveSharedSecret", key: key, conditions: ["kms:KeyAgreementAlgorithm": [algorithmName]])
-        try Validation.usable(key.record, now: self.now())
-        try Validation.usage(key.record, .keyAgreement)
-        guard let algorithm = KeyAgreementAlgorithm(rawValue: algorithmName),
-            key.record.keyAgreementAlgorithms.contains(algorithm)
-        else {
-            throw KMSError(
-                .invalidKeyUsage,
-                "The key agreement algorithm \(algorithmName.isEmpty ? "(none)" : algorithmName) is not valid for "
-                    + "\(key.record.arn); it supports ECDH."
-            )
+        let key = try await self.openKey(
+            .deriveSharedSecret, named: request.keyID, caller: caller, grantTokens: request.grantTokens,
+            conditions: ["kms:KeyAgreementAlgorithm": [algorithmName]], dryRun: request.dryRun
+        ) { record throws(KMSError) in
+            try Validation.usable(record, now: self.now())
+            try Validation.usage(record, .keyAgreement)
+            guard let algorithm = KeyAgreementAlgorithm(rawValue: algorithmName),
+                record.keyAgreementAlgorithms.contains(algorithm)
+            else {
+                throw KMSError(
+                    .invalidKeyUsage,
+                    "The key agreement algorithm \(algorithmName.isEmpty ? "(none)" : algorithmName) is not valid for "
+                        + "\(record.arn); it supports ECDH."
+                )
+            }
         }
-        try Validation.dryRun(request.dryRun)
         var call = WorkerDeriveSharedSecretRequest()
-        call.key = WorkerKeyRef(key, material: try self.currentMaterial(of: key))
+        call.key = key.workerKey
         call.publicKey = request.publicKey
         var response = KMSDeriveSharedSecretResponse()
         response.sharedSecret = try await self.worker.call(WorkerMethod.deriveSharedSecret, call).sharedSecret
         response.keyID = key.record.arn
         response.keyAgreementAlgorithm = request.keyAgreementAlgorithm
         response.keyOrigin = KMSOrigin(awsName: key.record.origin.rawValue) ?? .unspecified
-        self.lastUsage.record(keyID: key.record.keyID, operation: "DeriveSharedSecret", requestID: caller.requestID)
+        self.recordUse(of: key, by: caller)
         return response
     }
 }

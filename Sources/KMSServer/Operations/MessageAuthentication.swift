@@ -7,41 +7,41 @@ extension KMSService {
     func generateMac(_ request: KMSGenerateMacRequest, caller: Caller) async throws(KMSError) -> KMSGenerateMacResponse
     {
         let algorithmName = request.macAlgorithm.awsName
-        let key = try await self.freshen(
-            try await self.resolve(request.keyID, for: caller), grantTokens: request.grantTokens)
-        try self.gate.authorize(
-            caller, action: "GenerateMac", key: key, conditions: ["kms:MacAlgorithm": [algorithmName]])
-        let algorithm = try Validation.mac(
-            key.record, algorithm: algorithmName, message: request.message.count, now: self.now())
-        try Validation.dryRun(request.dryRun)
+        let key = try await self.openKey(
+            .generateMac, named: request.keyID, caller: caller, grantTokens: request.grantTokens,
+            conditions: ["kms:MacAlgorithm": [algorithmName]], dryRun: request.dryRun
+        ) { record throws(KMSError) in
+            try Validation.mac(record, algorithm: algorithmName, message: request.message.count, now: self.now())
+        }
+        let algorithm = key.checked
         var call = WorkerGenerateMacRequest()
-        call.key = WorkerKeyRef(key, material: try self.currentMaterial(of: key))
+        call.key = key.workerKey
         call.message = request.message
         call.macAlgorithm = algorithm.rawValue
         var response = KMSGenerateMacResponse()
         response.mac = try await self.worker.call(WorkerMethod.generateMac, call).mac
         response.macAlgorithm = request.macAlgorithm
         response.keyID = key.record.arn
-        self.lastUsage.record(keyID: key.record.keyID, operation: "GenerateMac", requestID: caller.requestID)
+        self.recordUse(of: key, by: caller)
         return response
     }
 
     func verifyMac(_ request: KMSVerifyMacRequest, caller: Caller) async throws(KMSError) -> KMSVerifyMacResponse {
         let algorithmName = request.macAlgorithm.awsName
-        let key = try await self.freshen(
-            try await self.resolve(request.keyID, for: caller), grantTokens: request.grantTokens)
-        try self.gate.authorize(
-            caller, action: "VerifyMac", key: key, conditions: ["kms:MacAlgorithm": [algorithmName]])
-        let algorithm = try Validation.mac(
-            key.record, algorithm: algorithmName, message: request.message.count, now: self.now())
-        try Validation.dryRun(request.dryRun)
+        let key = try await self.openKey(
+            .verifyMac, named: request.keyID, caller: caller, grantTokens: request.grantTokens,
+            conditions: ["kms:MacAlgorithm": [algorithmName]], dryRun: request.dryRun
+        ) { record throws(KMSError) in
+            try Validation.mac(record, algorithm: algorithmName, message: request.message.count, now: self.now())
+        }
+        let algorithm = key.checked
         var call = WorkerVerifyMacRequest()
-        call.key = WorkerKeyRef(key, material: try self.currentMaterial(of: key))
+        call.key = key.workerKey
         call.message = request.message
         call.macAlgorithm = algorithm.rawValue
         call.mac = request.mac
         let valid = try await self.worker.call(WorkerMethod.verifyMac, call).macValid
-        self.lastUsage.record(keyID: key.record.keyID, operation: "VerifyMac", requestID: caller.requestID)
+        self.recordUse(of: key, by: caller)
         guard valid else {
             throw KMSError(.invalidMac, "The MAC does not verify with \(key.record.arn) and \(algorithm.rawValue).")
         }

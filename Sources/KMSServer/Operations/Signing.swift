@@ -7,16 +7,17 @@ extension KMSService {
     func sign(_ request: KMSSignRequest, caller: Caller) async throws(KMSError) -> KMSSignResponse {
         let algorithmName = request.signingAlgorithm.awsName
         let typeName = request.hasMessageType ? request.messageType.awsName : nil
-        let key = try await self.freshen(
-            try await self.resolve(request.keyID, for: caller), grantTokens: request.grantTokens)
-        try self.gate.authorize(
-            caller, action: "Sign", key: key, conditions: Self.signingConditions(algorithmName, typeName))
-        let (algorithm, type) = try Validation.signing(
-            key.record, algorithm: algorithmName, messageType: typeName, message: request.message.count, now: self.now()
-        )
-        try Validation.dryRun(request.dryRun)
+        let key = try await self.openKey(
+            .sign, named: request.keyID, caller: caller, grantTokens: request.grantTokens,
+            conditions: Self.signingConditions(algorithmName, typeName), dryRun: request.dryRun
+        ) { record throws(KMSError) in
+            try Validation.signing(
+                record, algorithm: algorithmName, messageType: typeName, message: request.message.count,
+                now: self.now())
+        }
+        let (algorithm, type) = key.checked
         var call = WorkerSignRequest()
-        call.key = WorkerKeyRef(key, material: try self.currentMaterial(of: key))
+        call.key = key.workerKey
         call.message = request.message
         call.messageType = type.rawValue
         call.signingAlgorithm = algorithm.rawValue
@@ -24,29 +25,30 @@ extension KMSService {
         response.signature = try await self.worker.call(WorkerMethod.sign, call).signature
         response.keyID = key.record.arn
         response.signingAlgorithm = request.signingAlgorithm
-        self.lastUsage.record(keyID: key.record.keyID, operation: "Sign", requestID: caller.requestID)
+        self.recordUse(of: key, by: caller)
         return response
     }
 
     func verify(_ request: KMSVerifyRequest, caller: Caller) async throws(KMSError) -> KMSVerifyResponse {
         let algorithmName = request.signingAlgorithm.awsName
         let typeName = request.hasMessageType ? request.messageType.awsName : nil
-        let key = try await self.freshen(
-            try await self.resolve(request.keyID, for: caller), grantTokens: request.grantTokens)
-        try self.gate.authorize(
-            caller, action: "Verify", key: key, conditions: Self.signingConditions(algorithmName, typeName))
-        let (algorithm, type) = try Validation.signing(
-            key.record, algorithm: algorithmName, messageType: typeName, message: request.message.count, now: self.now()
-        )
-        try Validation.dryRun(request.dryRun)
+        let key = try await self.openKey(
+            .verify, named: request.keyID, caller: caller, grantTokens: request.grantTokens,
+            conditions: Self.signingConditions(algorithmName, typeName), dryRun: request.dryRun
+        ) { record throws(KMSError) in
+            try Validation.signing(
+                record, algorithm: algorithmName, messageType: typeName, message: request.message.count,
+                now: self.now())
+        }
+        let (algorithm, type) = key.checked
         var call = WorkerVerifyRequest()
-        call.key = WorkerKeyRef(key, material: try self.currentMaterial(of: key))
+        call.key = key.workerKey
         call.message = request.message
         call.messageType = type.rawValue
         call.signingAlgorithm = algorithm.rawValue
         call.signature = request.signature
         let valid = try await self.worker.call(WorkerMethod.verify, call).signatureValid
-        self.lastUsage.record(keyID: key.record.keyID, operation: "Verify", requestID: caller.requestID)
+        self.recordUse(of: key, by: caller)
         // AWS answers an invalid signature with an exception, not SignatureValid=false.
         guard valid else {
             throw KMSError(
@@ -62,16 +64,18 @@ extension KMSService {
     func getPublicKey(_ request: KMSGetPublicKeyRequest, caller: Caller) async throws(KMSError)
         -> KMSGetPublicKeyResponse
     {
-        let key = try await self.freshen(
-            try await self.resolve(request.keyID, for: caller), grantTokens: request.grantTokens)
-        try self.gate.authorize(caller, action: "GetPublicKey", key: key)
-        let record = key.record
-        guard record.spec.isAsymmetric else {
-            throw KMSError(.unsupportedOperation, "\(record.arn) is not an asymmetric key; it has no public key.")
+        // GetPublicKey has no DryRun, and reads no secret: it is no use for GetKeyLastUsage.
+        let key = try await self.openKey(
+            .getPublicKey, named: request.keyID, caller: caller, grantTokens: request.grantTokens, dryRun: false
+        ) { record throws(KMSError) in
+            guard record.spec.isAsymmetric else {
+                throw KMSError(.unsupportedOperation, "\(record.arn) is not an asymmetric key; it has no public key.")
+            }
+            try Validation.usable(record, now: self.now())
         }
-        try Validation.usable(record, now: self.now())
+        let record = key.record
         var call = WorkerGetPublicKeyRequest()
-        call.key = WorkerKeyRef(key, material: try self.currentMaterial(of: key))
+        call.key = key.workerKey
         var response = KMSGetPublicKeyResponse()
         response.publicKey = try await self.worker.call(WorkerMethod.getPublicKey, call).publicKey
         // The same fields as DescribeKey's, from the one mapping.
