@@ -41,7 +41,8 @@ let package = Package(
         // Generated protobuf messages of the kmsd ↔ kms-cryptod service: all the worker links.
         .target(
             name: "KMSWorkerProto",
-            dependencies: ["KMSRPC", .product(name: "SwiftProtobuf", package: "swift-protobuf")]
+            // KMSDomain: its enums map onto the domain's types (WorkerEnums+Domain.swift).
+            dependencies: ["KMSRPC", "KMSDomain", .product(name: "SwiftProtobuf", package: "swift-protobuf")]
         ),
         // Length-prefixed frames, the RPC envelope, TLS and connection authentication (with the
         // access key proof, over swift-crypto), the server dispatcher and the multiplexing client.

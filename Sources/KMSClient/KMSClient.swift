@@ -143,7 +143,7 @@ public final class KMSClient: Sendable {
                 connection = try await self.pool.connection()
             } catch let error as RPCError where !error.retryable {
                 // The server refused the credentials: trying again cannot help.
-                throw KMSClientError(code: error.code, message: error.message, retryable: false)
+                throw KMSClientError(error)
             } catch {
                 // Could not connect (or authenticate in time): nothing was sent, so any
                 // operation may be tried again.
@@ -156,7 +156,7 @@ public final class KMSClient: Sendable {
             do {
                 return try await connection.call(method, request)
             } catch let error as RPCError {
-                failure = KMSClientError(code: error.code, message: error.message, retryable: error.retryable)
+                failure = KMSClientError(error)
                 let inFlightLoss = error.code == RPCError.connectionClosedCode || error.code == RPCError.timeoutCode
                 guard error.retryable, !(inFlightLoss && Self.notIdempotent.contains(method.name)) else {
                     throw failure

@@ -1,3 +1,5 @@
+import KMSRPC
+
 /// A failed call: the AWS exception name the service answered with (or a local one for link
 /// failures: ConnectionClosedException, RequestTimeoutException, ...), and its message.
 public struct KMSClientError: Error, Sendable, Hashable, CustomStringConvertible {
@@ -14,6 +16,12 @@ public struct KMSClientError: Error, Sendable, Hashable, CustomStringConvertible
         self.code = code
         self.message = message
         self.retryable = retryable
+    }
+
+    /// A failure as kmsd answered it, or as the RPC layer raised it for the link (a closed
+    /// connection, a timeout): its code, message and retryability unchanged.
+    public init(_ error: RPCError) {
+        self.init(code: error.code, message: error.message, retryable: error.retryable)
     }
 
     /// "Code: message", as the aws CLI prints errors.

@@ -75,8 +75,9 @@ extension CryptoWorker {
     {
         let key = try self.resolve(request.key, field: "key")
         let material = try key.symmetric()
-        guard let pairSpec = DataKeyPairSpec(rawValue: request.keyPairSpec), pairSpec.keySpec.isSupported else {
-            throw .validation("key_pair_spec \(request.keyPairSpec) is not a supported DataKeyPairSpec")
+        let pairSpec = try request.keyPairSpec.required("key_pair_spec")
+        guard pairSpec.keySpec.isSupported else {
+            throw .validation("key_pair_spec \(pairSpec.rawValue) is not a supported DataKeyPairSpec")
         }
         let spec = pairSpec.keySpec
         let pair =
@@ -119,22 +120,20 @@ extension CryptoWorker {
         return response
     }
 
-    static func signing(_ algorithmName: String, _ typeName: String, message: Int) throws(KMSError) -> (
-        SigningAlgorithm, MessageType
-    ) {
-        guard let algorithm = SigningAlgorithm(rawValue: algorithmName) else {
-            throw .validation("signing_algorithm \(algorithmName) is not a SigningAlgorithmSpec")
-        }
-        guard let type = typeName.isEmpty ? .raw : MessageType(rawValue: typeName) else {
-            throw .validation("message_type \(typeName) is not RAW or DIGEST")
-        }
+    static func signing(_ algorithmValue: WorkerSigningAlgorithm, _ typeValue: WorkerMessageType, message: Int)
+        throws(KMSError) -> (SigningAlgorithm, MessageType)
+    {
+        let algorithm = try algorithmValue.required("signing_algorithm")
+        let type = try typeValue.required("message_type", unspecified: .raw)
         try Limits.check(message, in: Limits.plaintextBytes, field: "message")
         return (algorithm, type)
     }
 
-    static func mac(_ name: String, key: ResolvedKey) throws(KMSError) -> MacAlgorithm {
-        guard let algorithm = MacAlgorithm(rawValue: name), key.spec.macAlgorithms.contains(algorithm) else {
-            throw .invalidKeyUsage("the MAC algorithm \(name) is not valid for a \(key.spec.rawValue) key")
+    static func mac(_ value: WorkerMacAlgorithm, key: ResolvedKey) throws(KMSError) -> MacAlgorithm {
+        let algorithm = try value.required("mac_algorithm")
+        guard key.spec.macAlgorithms.contains(algorithm) else {
+            throw .invalidKeyUsage(
+                "the MAC algorithm \(algorithm.rawValue) is not valid for a \(key.spec.rawValue) key")
         }
         return algorithm
     }

@@ -18,13 +18,13 @@ extension CryptoWorker {
         guard !request.keyArn.isEmpty, request.keyArn.utf8.count <= 2048 else {
             throw .validation("key_arn must be 1..2048 characters")
         }
-        guard let algorithm = WrappingAlgorithm(rawValue: request.wrappingAlgorithm),
-            [.rsaesOaepSha1, .rsaesOaepSha256, .rsaAesKeyWrapSha1, .rsaAesKeyWrapSha256].contains(algorithm)
-        else { throw .unsupportedOperation("wrapping algorithm \(request.wrappingAlgorithm) is not supported") }
-        guard let spec = WrappingKeySpec(rawValue: request.wrappingKeySpec),
-            let keySpec = KeySpec(rawValue: spec.rawValue), keySpec.isRSA
-        else {
-            throw .unsupportedOperation("wrapping key spec \(request.wrappingKeySpec) is not supported")
+        let algorithm = try request.wrappingAlgorithm.required("wrapping_algorithm")
+        guard [.rsaesOaepSha1, .rsaesOaepSha256, .rsaAesKeyWrapSha1, .rsaAesKeyWrapSha256].contains(algorithm) else {
+            throw .unsupportedOperation("wrapping algorithm \(algorithm.rawValue) is not supported")
+        }
+        let spec = try request.wrappingKeySpec.required("wrapping_key_spec")
+        guard let keySpec = KeySpec(rawValue: spec.rawValue), keySpec.isRSA else {
+            throw .unsupportedOperation("wrapping key spec \(spec.rawValue) is not supported")
         }
         let token = ImportToken(
             validTo: Date(timeIntervalSince1970: TimeInterval(request.validTo)), algorithm: algorithm, spec: spec)

@@ -86,11 +86,10 @@ extension CryptoWorker {
     public func encrypt(_ request: WorkerEncryptRequest) async throws(KMSError) -> WorkerEncryptResponse {
         try Limits.check(request.plaintext.count, in: Limits.plaintextBytes, field: "plaintext")
         let key = try self.resolve(request.key, field: "key")
+        let algorithm = try request.encryptionAlgorithm.required("encryption_algorithm", unspecified: .symmetricDefault)
         var response = WorkerEncryptResponse()
         response.ciphertextBlob = Data(
-            try await self.seal(
-                request.plaintext, with: key, algorithm: request.encryptionAlgorithm, context: request.encryptionContext
-            ))
+            try await self.seal(request.plaintext, with: key, algorithm: algorithm, context: request.encryptionContext))
         return response
     }
 
@@ -99,9 +98,9 @@ extension CryptoWorker {
         let blob = [UInt8](request.ciphertextBlob)
         try Limits.check(blob.count, in: Limits.ciphertextBlobBytes, field: "ciphertextBlob")
         let key = try self.resolve(request.key, field: "key")
+        let algorithm = try request.encryptionAlgorithm.required("encryption_algorithm", unspecified: .symmetricDefault)
         var response = WorkerDecryptResponse()
-        var plaintext = try await self.open(
-            blob, with: key, algorithm: request.encryptionAlgorithm, context: request.encryptionContext)
+        var plaintext = try await self.open(blob, with: key, algorithm: algorithm, context: request.encryptionContext)
         defer { zeroize(&plaintext) }
         response.plaintext = Data(plaintext)
         return response
@@ -114,31 +113,35 @@ extension CryptoWorker {
         try Limits.check(blob.count, in: Limits.ciphertextBlobBytes, field: "ciphertextBlob")
         let source = try self.resolve(request.sourceKey, field: "source_key")
         let destination = try self.resolve(request.destinationKey, field: "destination_key")
+        let sourceAlgorithm = try request.sourceEncryptionAlgorithm.required(
+            "source_encryption_algorithm", unspecified: .symmetricDefault)
+        let destinationAlgorithm = try request.destinationEncryptionAlgorithm.required(
+            "destination_encryption_algorithm", unspecified: .symmetricDefault)
         var plaintext = try await self.open(
-            blob, with: source, algorithm: request.sourceEncryptionAlgorithm, context: request.sourceEncryptionContext)
+            blob, with: source, algorithm: sourceAlgorithm, context: request.sourceEncryptionContext)
         defer { zeroize(&plaintext) }
         var response = WorkerReEncryptResponse()
         response.ciphertextBlob = Data(
             try await self.seal(
-                plaintext, with: destination, algorithm: request.destinationEncryptionAlgorithm,
+                plaintext, with: destination, algorithm: destinationAlgorithm,
                 context: request.destinationEncryptionContext
             ))
         return response
     }
 
-    /// SYMMETRIC_DEFAULT (empty name) with the key's AES material, or RSAES-OAEP with its
-    /// public half (no context then: kmsd refuses one).
+    /// SYMMETRIC_DEFAULT with the key's AES material, or RSAES-OAEP with its public half (no
+    /// context then: kmsd refuses one).
     private func seal(
-        _ plaintext: some DataProtocol & Sendable, with key: ResolvedKey, algorithm name: String,
+        _ plaintext: some DataProtocol & Sendable, with key: ResolvedKey, algorithm: EncryptionAlgorithm,
         context: [String: String]
     ) async throws(KMSError) -> [UInt8] {
-        if name.isEmpty || name == EncryptionAlgorithm.symmetricDefault.rawValue {
+        if algorithm == .symmetricDefault {
             return try SymmetricCiphertext.seal(
                 plaintext, keyID: key.keyID, materialID: key.materialID, material: try key.symmetric(),
                 encryptionContext: context
             )
         }
-        let algorithm = try Self.rsaAlgorithm(name, key: key)
+        try Self.checkRSA(algorithm, key: key)
         let publicKey = try key.privateKey().publicKey
         let bytes = [UInt8](plaintext)
         return try await self.heavy.run { () throws(KMSError) -> [UInt8] in
@@ -146,29 +149,27 @@ extension CryptoWorker {
         }
     }
 
-    private func open(_ blob: [UInt8], with key: ResolvedKey, algorithm name: String, context: [String: String])
-        async throws(KMSError) -> [UInt8]
-    {
-        if name.isEmpty || name == EncryptionAlgorithm.symmetricDefault.rawValue {
+    private func open(
+        _ blob: [UInt8], with key: ResolvedKey, algorithm: EncryptionAlgorithm, context: [String: String]
+    ) async throws(KMSError) -> [UInt8] {
+        if algorithm == .symmetricDefault {
             return try SymmetricCiphertext.open(
                 blob, keyID: key.keyID, materialID: key.materialID, material: try key.symmetric(),
                 encryptionContext: context
             )
         }
-        let algorithm = try Self.rsaAlgorithm(name, key: key)
+        try Self.checkRSA(algorithm, key: key)
         let privateKey = try key.privateKey()
         return try await self.heavy.run { () throws(KMSError) -> [UInt8] in
             try privateKey.decrypt(blob, algorithm: algorithm)
         }
     }
 
-    private static func rsaAlgorithm(_ name: String, key: ResolvedKey) throws(KMSError) -> EncryptionAlgorithm {
-        guard let algorithm = EncryptionAlgorithm(rawValue: name),
-            key.spec.encryptionAlgorithms(usage: .encryptDecrypt).contains(algorithm)
-        else {
-            throw .invalidKeyUsage("the encryption algorithm \(name) is not valid for a \(key.spec.rawValue) key")
+    private static func checkRSA(_ algorithm: EncryptionAlgorithm, key: ResolvedKey) throws(KMSError) {
+        guard key.spec.encryptionAlgorithms(usage: .encryptDecrypt).contains(algorithm) else {
+            throw .invalidKeyUsage(
+                "the encryption algorithm \(algorithm.rawValue) is not valid for a \(key.spec.rawValue) key")
         }
-        return algorithm
     }
 
     /// A random data key sealed under the key as Encrypt would; the plaintext only when asked for.

@@ -107,10 +107,10 @@ public final class CryptoWorker: Sendable {
         return ResolvedKey(keyID: keyID, keyARN: ref.keyArn, spec: spec, materialID: materialID, unwrapped: unwrapped)
     }
 
-    static func spec(_ name: String, field: String) throws(KMSError) -> KeySpec {
-        if name.isEmpty { return .symmetricDefault }
-        guard let spec = KeySpec(rawValue: name), spec.isSupported else {
-            throw .validation("\(field) \(name) is not a supported KeySpec")
+    static func spec(_ value: WorkerKeySpec, field: String) throws(KMSError) -> KeySpec {
+        let spec = try value.required(field, unspecified: .symmetricDefault)
+        guard spec.isSupported else {
+            throw .validation("\(field) \(spec.rawValue) is not a supported KeySpec")
         }
         return spec
     }

@@ -16,3 +16,13 @@ extension RPCError {
         }
     }
 }
+
+extension KMSError {
+    /// The failure a peer answered with, the inverse of `RPCError(answering:)`: its AWS exception,
+    /// message and retryability as they came; nil when the code names no exception this build
+    /// knows (the link's own codes: a timeout, a closed connection).
+    public init?(answered error: RPCError) {
+        guard let code = KMSError.Code(rawValue: error.code) else { return nil }
+        self.init(code, error.message, retryable: error.retryable)
+    }
+}

@@ -154,7 +154,7 @@ extension KMSService {
             generate.kind = .symmetric256
         } else {
             generate.kind = .byKeySpec
-            generate.keySpec = spec.rawValue
+            generate.keySpec = WorkerKeySpec(spec)
         }
         let generated = try await self.worker.call(WorkerMethod.generateKeyMaterial, generate)
         guard let rootKeyID = UUID(uuidString: generated.rootKeyID) else {

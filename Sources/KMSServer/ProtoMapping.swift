@@ -52,7 +52,7 @@ extension WorkerKeyRef {
         self.keyArn = key.record.arn
         self.material.materialID = Data(material.materialID)
         self.material.wrapped = Data(material.wrapped)
-        if key.record.spec != .symmetricDefault { self.keySpec = key.record.spec.rawValue }
+        self.keySpec = WorkerKeySpec(key.record.spec)
     }
 }
 

@@ -121,8 +121,8 @@ public final class WorkerPool: Sendable {
 
     /// The worker answers with AWS codes; link failures become retryable dependency errors.
     static func map(_ error: RPCError) -> KMSError {
-        if !Self.isLinkFailure(error), let code = KMSError.Code(rawValue: error.code) {
-            return KMSError(code, error.message, retryable: error.retryable)
+        if !Self.isLinkFailure(error), let answered = KMSError(answered: error) {
+            return answered
         }
         if error.code == RPCError.timeoutCode {
             return KMSError(

@@ -223,7 +223,7 @@ struct Workload: Sendable {
             do {
                 _ = try await echo.call(method: "Echo", payload: self.echoPayload)
             } catch let error as RPCError {
-                throw KMSClientError(code: error.code, message: error.message, retryable: error.retryable)
+                throw KMSClientError(error)
             }
             return
         }

@@ -7,7 +7,7 @@ import Testing
 /// The worker's asymmetric, HMAC and import rpcs over its socket, and what it refuses: material
 /// used for an operation of another kind, a spec it was not made for, requests of the wrong shape.
 @Suite struct AsymmetricWorkerTests {
-    static func newKey(_ c: RPCClientConnection, spec: String) async throws -> WorkerKeyRef {
+    static func newKey(_ c: RPCClientConnection, spec: WorkerKeySpec) async throws -> WorkerKeyRef {
         let id = UUID().uuidString.lowercased()
         var request = WorkerGenerateKeyMaterialRequest()
         request.keyID = id
@@ -27,21 +27,21 @@ import Testing
         let worker = try await WorkerProcess()
         try await worker.start()
         let c = try await worker.connect()
-        let ecc = try await Self.newKey(c, spec: "ECC_NIST_P256")
-        let hmac = try await Self.newKey(c, spec: "HMAC_256")
+        let ecc = try await Self.newKey(c, spec: .eccNistP256)
+        let hmac = try await Self.newKey(c, spec: .hmac256)
         let symmetric = try await CryptoWorkerProcessTests.newKey(c)
 
         var sign = WorkerSignRequest()
         sign.key = ecc
         sign.message = Data(repeating: 1, count: 32)
-        sign.messageType = "DIGEST"
-        sign.signingAlgorithm = "ECDSA_SHA_256"
+        sign.messageType = .digest
+        sign.signingAlgorithm = .ecdsaSha256
         let signature = try await c.call(WorkerMethod.sign, sign).signature
         var verify = WorkerVerifyRequest()
         verify.key = ecc
         verify.message = sign.message
-        verify.messageType = "DIGEST"
-        verify.signingAlgorithm = "ECDSA_SHA_256"
+        verify.messageType = .digest
+        verify.signingAlgorithm = .ecdsaSha256
         verify.signature = signature
         #expect(try await c.call(WorkerMethod.verify, verify).signatureValid)
         verify.signature = Data(signature.reversed())
@@ -54,12 +54,12 @@ import Testing
         var mac = WorkerGenerateMacRequest()
         mac.key = hmac
         mac.message = Data("m".utf8)
-        mac.macAlgorithm = "HMAC_SHA_256"
+        mac.macAlgorithm = .hmacSha256
         let tag = try await c.call(WorkerMethod.generateMac, mac).mac
         var check = WorkerVerifyMacRequest()
         check.key = hmac
         check.message = mac.message
-        check.macAlgorithm = "HMAC_SHA_256"
+        check.macAlgorithm = .hmacSha256
         check.mac = tag
         #expect(try await c.call(WorkerMethod.verifyMac, check).macValid)
         check.mac = Data(tag.dropLast())
@@ -75,7 +75,7 @@ import Testing
             await CryptoWorkerProcessTests.code { _ = try await c.call(WorkerMethod.generateMac, mac) }
                 == "InvalidKeyUsageException")
         mac.key = hmac
-        mac.macAlgorithm = "HMAC_SHA_512"
+        mac.macAlgorithm = .hmacSha512
         #expect(
             await CryptoWorkerProcessTests.code { _ = try await c.call(WorkerMethod.generateMac, mac) }
                 == "InvalidKeyUsageException")
@@ -87,12 +87,18 @@ import Testing
                 == "InvalidKeyUsageException")
         // A key ref claiming another spec than its material: the stored blob does not parse as one.
         var lying = ecc
-        lying.keySpec = "ECC_NIST_P384"
+        lying.keySpec = .eccNistP384
         publicKey.key = lying
         #expect(
             await CryptoWorkerProcessTests.code { _ = try await c.call(WorkerMethod.getPublicKey, publicKey) }
                 == "KMSInternalException")
+        // A value this build does not know (a kmsd of another build): refused, never guessed or fatal.
         sign.key = ecc
+        sign.signingAlgorithm = .UNRECOGNIZED(99)
+        #expect(
+            await CryptoWorkerProcessTests.code { _ = try await c.call(WorkerMethod.sign, sign) }
+                == "ValidationException")
+        sign.signingAlgorithm = .ecdsaSha256
         sign.message = Data(repeating: 1, count: 31)
         #expect(
             await CryptoWorkerProcessTests.code { _ = try await c.call(WorkerMethod.sign, sign) }
@@ -107,14 +113,14 @@ import Testing
         generate.keyID = UUID().uuidString.lowercased()
         generate.keyArn = "arn:aws:kms:us-east-1:111122223333:key/\(generate.keyID)"
         generate.kind = .byKeySpec
-        generate.keySpec = "SM2"
+        generate.keySpec = .sm2
         #expect(
             await CryptoWorkerProcessTests.code { _ = try await c.call(WorkerMethod.generateKeyMaterial, generate) }
                 == "ValidationException")
         var importing = WorkerImportKeyMaterialRequest()
         importing.key.keyID = ecc.keyID
         importing.key.keyArn = ecc.keyArn
-        importing.key.keySpec = "ECC_NIST_P256"
+        importing.key.keySpec = .eccNistP256
         importing.importToken = Data("garbage".utf8)
         importing.encryptedKeyMaterial = Data([1])
         #expect(

@@ -19,6 +19,19 @@ import Testing
         #expect(RPCError(answering: error) == error)
     }
 
+    @Test func anAnsweredKMSErrorComesBackAsItWas() {
+        for code in KMSError.Code.allCases {
+            for retryable in [false, true] {
+                let error = KMSError(code, "message of \(code.rawValue)", retryable: retryable)
+                #expect(KMSError(answered: RPCError(answering: error)) == error)
+            }
+        }
+        // The link's own codes are no AWS exception: the caller decides what they become.
+        #expect(KMSError(answered: .timeout(method: "Encrypt")) == nil)
+        #expect(KMSError(answered: .connectionClosed()) == nil)
+        #expect(KMSError(answered: RPCError(code: "SomethingNewException", message: "m")) == nil)
+    }
+
     @Test func anythingElseSaysNothingOfItself() {
         struct Leaky: Error, CustomStringConvertible { var description: String { "password=hunter2" } }
         let answer = RPCError(answering: Leaky())

@@ -23,7 +23,7 @@ extension KMSService {
         call.key = key.workerKey
         call.plaintext = request.plaintext
         call.encryptionContext = request.encryptionContext
-        if algorithm != .symmetricDefault { call.encryptionAlgorithm = algorithm.rawValue }
+        call.encryptionAlgorithm = WorkerEncryptionAlgorithm(algorithm)
         var response = KMSEncryptResponse()
         response.ciphertextBlob = try await self.worker.call(WorkerMethod.encrypt, call).ciphertextBlob
         response.keyID = key.record.arn
@@ -52,7 +52,7 @@ extension KMSService {
         call.key = key.workerKey
         call.ciphertextBlob = request.ciphertextBlob
         call.encryptionContext = request.encryptionContext
-        if algorithm != .symmetricDefault { call.encryptionAlgorithm = algorithm.rawValue }
+        call.encryptionAlgorithm = WorkerEncryptionAlgorithm(algorithm)
         var response = KMSDecryptResponse()
         response.plaintext = try await self.worker.call(WorkerMethod.decrypt, call).plaintext
         response.keyID = key.record.arn
@@ -94,10 +94,8 @@ extension KMSService {
         call.sourceEncryptionContext = request.sourceEncryptionContext
         call.destinationKey = destination.workerKey
         call.destinationEncryptionContext = request.destinationEncryptionContext
-        if sourceAlgorithm != .symmetricDefault { call.sourceEncryptionAlgorithm = sourceAlgorithm.rawValue }
-        if destinationAlgorithm != .symmetricDefault {
-            call.destinationEncryptionAlgorithm = destinationAlgorithm.rawValue
-        }
+        call.sourceEncryptionAlgorithm = WorkerEncryptionAlgorithm(sourceAlgorithm)
+        call.destinationEncryptionAlgorithm = WorkerEncryptionAlgorithm(destinationAlgorithm)
         var response = KMSReEncryptResponse()
         response.ciphertextBlob = try await self.worker.call(WorkerMethod.reEncrypt, call).ciphertextBlob
         response.sourceKeyID = source.record.arn

@@ -67,7 +67,7 @@ extension KMSService {
         }
         var call = WorkerGenerateDataKeyPairRequest()
         call.key = key.workerKey
-        call.keyPairSpec = spec.rawValue
+        call.keyPairSpec = WorkerDataKeyPairSpec(spec)
         call.encryptionContext = context
         call.includePlaintext = includePlaintext
         return (try await self.worker.call(WorkerMethod.generateDataKeyPair, call), key, spec)

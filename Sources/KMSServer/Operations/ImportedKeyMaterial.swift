@@ -46,8 +46,8 @@ extension KMSService {
         var call = WorkerGetParametersForImportRequest()
         call.keyID = key.record.keyID
         call.keyArn = key.record.arn
-        call.wrappingAlgorithm = algorithm.rawValue
-        call.wrappingKeySpec = spec.rawValue
+        call.wrappingAlgorithm = WorkerWrappingAlgorithm(algorithm)
+        call.wrappingKeySpec = WorkerWrappingKeySpec(spec)
         call.validTo = Int64(validTo.timeIntervalSince1970)
         let parameters = try await self.worker.call(WorkerMethod.getParametersForImport, call)
         var response = KMSGetParametersForImportResponse()
@@ -105,7 +105,7 @@ extension KMSService {
         var call = WorkerImportKeyMaterialRequest()
         call.key.keyID = key.record.keyID
         call.key.keyArn = key.record.arn
-        call.key.keySpec = key.record.spec.rawValue
+        call.key.keySpec = WorkerKeySpec(key.record.spec)
         call.importToken = request.importToken
         call.encryptedKeyMaterial = request.encryptedKeyMaterial
         let imported = try await self.worker.call(WorkerMethod.importKeyMaterial, call)

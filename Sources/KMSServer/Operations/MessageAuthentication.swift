@@ -17,7 +17,7 @@ extension KMSService {
         var call = WorkerGenerateMacRequest()
         call.key = key.workerKey
         call.message = request.message
-        call.macAlgorithm = algorithm.rawValue
+        call.macAlgorithm = WorkerMacAlgorithm(algorithm)
         var response = KMSGenerateMacResponse()
         response.mac = try await self.worker.call(WorkerMethod.generateMac, call).mac
         response.macAlgorithm = request.macAlgorithm
@@ -38,7 +38,7 @@ extension KMSService {
         var call = WorkerVerifyMacRequest()
         call.key = key.workerKey
         call.message = request.message
-        call.macAlgorithm = algorithm.rawValue
+        call.macAlgorithm = WorkerMacAlgorithm(algorithm)
         call.mac = request.mac
         let valid = try await self.worker.call(WorkerMethod.verifyMac, call).macValid
         self.recordUse(of: key, by: caller)

@@ -19,8 +19,8 @@ extension KMSService {
         var call = WorkerSignRequest()
         call.key = key.workerKey
         call.message = request.message
-        call.messageType = type.rawValue
-        call.signingAlgorithm = algorithm.rawValue
+        call.messageType = WorkerMessageType(type)
+        call.signingAlgorithm = WorkerSigningAlgorithm(algorithm)
         var response = KMSSignResponse()
         response.signature = try await self.worker.call(WorkerMethod.sign, call).signature
         response.keyID = key.record.arn
@@ -44,8 +44,8 @@ extension KMSService {
         var call = WorkerVerifyRequest()
         call.key = key.workerKey
         call.message = request.message
-        call.messageType = type.rawValue
-        call.signingAlgorithm = algorithm.rawValue
+        call.messageType = WorkerMessageType(type)
+        call.signingAlgorithm = WorkerSigningAlgorithm(algorithm)
         call.signature = request.signature
         let valid = try await self.worker.call(WorkerMethod.verify, call).signatureValid
         self.recordUse(of: key, by: caller)

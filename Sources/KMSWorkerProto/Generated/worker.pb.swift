@@ -12,6 +12,10 @@
 /// the public protocol. kms-cryptod keeps no state besides its root keyring: every request carries
 /// the wrapped key material it needs, as stored by kmsd. Nothing here ever carries the plaintext
 /// of KMS key material; plaintexts and data keys travel only to and from the caller's request.
+///
+/// Not a public API: kmsd and kms-cryptod are always built and deployed together, so a change here
+/// may renumber or retype fields (the algorithm and spec fields were strings before they were the
+/// enums below). A value one side does not know is refused with a ValidationException, never guessed.
 
 #if canImport(FoundationEssentials)
 import FoundationEssentials
@@ -68,6 +72,502 @@ public nonisolated enum WorkerMaterialKind: SwiftProtobuf.Enum, Swift.CaseIterab
     .unspecified,
     .symmetric256,
     .byKeySpec,
+  ]
+
+}
+
+public nonisolated enum WorkerKeySpec: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+
+  /// SYMMETRIC_DEFAULT, as in a KeyRef of a symmetric key.
+  case unspecified // = 0
+  case symmetricDefault // = 1
+  case rsa2048 // = 2
+  case rsa3072 // = 3
+  case rsa4096 // = 4
+  case eccNistP256 // = 5
+  case eccNistP384 // = 6
+  case eccNistP521 // = 7
+  case eccSecgP256K1 // = 8
+  case eccNistEdwards25519 // = 9
+  case hmac224 // = 10
+  case hmac256 // = 11
+  case hmac384 // = 12
+  case hmac512 // = 13
+  case sm2 // = 14
+  case mlDsa44 // = 15
+  case mlDsa65 // = 16
+  case mlDsa87 // = 17
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .unspecified
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .symmetricDefault
+    case 2: self = .rsa2048
+    case 3: self = .rsa3072
+    case 4: self = .rsa4096
+    case 5: self = .eccNistP256
+    case 6: self = .eccNistP384
+    case 7: self = .eccNistP521
+    case 8: self = .eccSecgP256K1
+    case 9: self = .eccNistEdwards25519
+    case 10: self = .hmac224
+    case 11: self = .hmac256
+    case 12: self = .hmac384
+    case 13: self = .hmac512
+    case 14: self = .sm2
+    case 15: self = .mlDsa44
+    case 16: self = .mlDsa65
+    case 17: self = .mlDsa87
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .unspecified: return 0
+    case .symmetricDefault: return 1
+    case .rsa2048: return 2
+    case .rsa3072: return 3
+    case .rsa4096: return 4
+    case .eccNistP256: return 5
+    case .eccNistP384: return 6
+    case .eccNistP521: return 7
+    case .eccSecgP256K1: return 8
+    case .eccNistEdwards25519: return 9
+    case .hmac224: return 10
+    case .hmac256: return 11
+    case .hmac384: return 12
+    case .hmac512: return 13
+    case .sm2: return 14
+    case .mlDsa44: return 15
+    case .mlDsa65: return 16
+    case .mlDsa87: return 17
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [WorkerKeySpec] = [
+    .unspecified,
+    .symmetricDefault,
+    .rsa2048,
+    .rsa3072,
+    .rsa4096,
+    .eccNistP256,
+    .eccNistP384,
+    .eccNistP521,
+    .eccSecgP256K1,
+    .eccNistEdwards25519,
+    .hmac224,
+    .hmac256,
+    .hmac384,
+    .hmac512,
+    .sm2,
+    .mlDsa44,
+    .mlDsa65,
+    .mlDsa87,
+  ]
+
+}
+
+public nonisolated enum WorkerEncryptionAlgorithm: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+
+  /// SYMMETRIC_DEFAULT.
+  case unspecified // = 0
+  case symmetricDefault // = 1
+  case rsaesOaepSha1 // = 2
+  case rsaesOaepSha256 // = 3
+  case sm2Pke // = 4
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .unspecified
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .symmetricDefault
+    case 2: self = .rsaesOaepSha1
+    case 3: self = .rsaesOaepSha256
+    case 4: self = .sm2Pke
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .unspecified: return 0
+    case .symmetricDefault: return 1
+    case .rsaesOaepSha1: return 2
+    case .rsaesOaepSha256: return 3
+    case .sm2Pke: return 4
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [WorkerEncryptionAlgorithm] = [
+    .unspecified,
+    .symmetricDefault,
+    .rsaesOaepSha1,
+    .rsaesOaepSha256,
+    .sm2Pke,
+  ]
+
+}
+
+public nonisolated enum WorkerSigningAlgorithm: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+
+  /// Refused: a signing request names its algorithm.
+  case unspecified // = 0
+  case rsassaPssSha256 // = 1
+  case rsassaPssSha384 // = 2
+  case rsassaPssSha512 // = 3
+  case rsassaPkcs1V15Sha256 // = 4
+  case rsassaPkcs1V15Sha384 // = 5
+  case rsassaPkcs1V15Sha512 // = 6
+  case ecdsaSha256 // = 7
+  case ecdsaSha384 // = 8
+  case ecdsaSha512 // = 9
+  case ed25519Sha512 // = 10
+  case ed25519PhSha512 // = 11
+  case sm2Dsa // = 12
+  case mlDsaShake256 // = 13
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .unspecified
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .rsassaPssSha256
+    case 2: self = .rsassaPssSha384
+    case 3: self = .rsassaPssSha512
+    case 4: self = .rsassaPkcs1V15Sha256
+    case 5: self = .rsassaPkcs1V15Sha384
+    case 6: self = .rsassaPkcs1V15Sha512
+    case 7: self = .ecdsaSha256
+    case 8: self = .ecdsaSha384
+    case 9: self = .ecdsaSha512
+    case 10: self = .ed25519Sha512
+    case 11: self = .ed25519PhSha512
+    case 12: self = .sm2Dsa
+    case 13: self = .mlDsaShake256
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .unspecified: return 0
+    case .rsassaPssSha256: return 1
+    case .rsassaPssSha384: return 2
+    case .rsassaPssSha512: return 3
+    case .rsassaPkcs1V15Sha256: return 4
+    case .rsassaPkcs1V15Sha384: return 5
+    case .rsassaPkcs1V15Sha512: return 6
+    case .ecdsaSha256: return 7
+    case .ecdsaSha384: return 8
+    case .ecdsaSha512: return 9
+    case .ed25519Sha512: return 10
+    case .ed25519PhSha512: return 11
+    case .sm2Dsa: return 12
+    case .mlDsaShake256: return 13
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [WorkerSigningAlgorithm] = [
+    .unspecified,
+    .rsassaPssSha256,
+    .rsassaPssSha384,
+    .rsassaPssSha512,
+    .rsassaPkcs1V15Sha256,
+    .rsassaPkcs1V15Sha384,
+    .rsassaPkcs1V15Sha512,
+    .ecdsaSha256,
+    .ecdsaSha384,
+    .ecdsaSha512,
+    .ed25519Sha512,
+    .ed25519PhSha512,
+    .sm2Dsa,
+    .mlDsaShake256,
+  ]
+
+}
+
+public nonisolated enum WorkerMessageType: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+
+  /// RAW.
+  case unspecified // = 0
+  case raw // = 1
+  case digest // = 2
+  case externalMu // = 3
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .unspecified
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .raw
+    case 2: self = .digest
+    case 3: self = .externalMu
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .unspecified: return 0
+    case .raw: return 1
+    case .digest: return 2
+    case .externalMu: return 3
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [WorkerMessageType] = [
+    .unspecified,
+    .raw,
+    .digest,
+    .externalMu,
+  ]
+
+}
+
+public nonisolated enum WorkerMacAlgorithm: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+
+  /// Refused: a MAC request names its algorithm.
+  case unspecified // = 0
+  case hmacSha224 // = 1
+  case hmacSha256 // = 2
+  case hmacSha384 // = 3
+  case hmacSha512 // = 4
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .unspecified
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .hmacSha224
+    case 2: self = .hmacSha256
+    case 3: self = .hmacSha384
+    case 4: self = .hmacSha512
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .unspecified: return 0
+    case .hmacSha224: return 1
+    case .hmacSha256: return 2
+    case .hmacSha384: return 3
+    case .hmacSha512: return 4
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [WorkerMacAlgorithm] = [
+    .unspecified,
+    .hmacSha224,
+    .hmacSha256,
+    .hmacSha384,
+    .hmacSha512,
+  ]
+
+}
+
+public nonisolated enum WorkerDataKeyPairSpec: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+
+  /// Refused: GenerateDataKeyPair names its spec.
+  case unspecified // = 0
+  case rsa2048 // = 1
+  case rsa3072 // = 2
+  case rsa4096 // = 3
+  case eccNistP256 // = 4
+  case eccNistP384 // = 5
+  case eccNistP521 // = 6
+  case eccSecgP256K1 // = 7
+  case eccNistEdwards25519 // = 8
+  case sm2 // = 9
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .unspecified
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .rsa2048
+    case 2: self = .rsa3072
+    case 3: self = .rsa4096
+    case 4: self = .eccNistP256
+    case 5: self = .eccNistP384
+    case 6: self = .eccNistP521
+    case 7: self = .eccSecgP256K1
+    case 8: self = .eccNistEdwards25519
+    case 9: self = .sm2
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .unspecified: return 0
+    case .rsa2048: return 1
+    case .rsa3072: return 2
+    case .rsa4096: return 3
+    case .eccNistP256: return 4
+    case .eccNistP384: return 5
+    case .eccNistP521: return 6
+    case .eccSecgP256K1: return 7
+    case .eccNistEdwards25519: return 8
+    case .sm2: return 9
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [WorkerDataKeyPairSpec] = [
+    .unspecified,
+    .rsa2048,
+    .rsa3072,
+    .rsa4096,
+    .eccNistP256,
+    .eccNistP384,
+    .eccNistP521,
+    .eccSecgP256K1,
+    .eccNistEdwards25519,
+    .sm2,
+  ]
+
+}
+
+public nonisolated enum WorkerWrappingAlgorithm: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+
+  /// Refused: GetParametersForImport names its algorithm.
+  case unspecified // = 0
+  case rsaesPkcs1V15 // = 1
+  case rsaesOaepSha1 // = 2
+  case rsaesOaepSha256 // = 3
+  case rsaAesKeyWrapSha1 // = 4
+  case rsaAesKeyWrapSha256 // = 5
+  case sm2Pke // = 6
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .unspecified
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .rsaesPkcs1V15
+    case 2: self = .rsaesOaepSha1
+    case 3: self = .rsaesOaepSha256
+    case 4: self = .rsaAesKeyWrapSha1
+    case 5: self = .rsaAesKeyWrapSha256
+    case 6: self = .sm2Pke
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .unspecified: return 0
+    case .rsaesPkcs1V15: return 1
+    case .rsaesOaepSha1: return 2
+    case .rsaesOaepSha256: return 3
+    case .rsaAesKeyWrapSha1: return 4
+    case .rsaAesKeyWrapSha256: return 5
+    case .sm2Pke: return 6
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [WorkerWrappingAlgorithm] = [
+    .unspecified,
+    .rsaesPkcs1V15,
+    .rsaesOaepSha1,
+    .rsaesOaepSha256,
+    .rsaAesKeyWrapSha1,
+    .rsaAesKeyWrapSha256,
+    .sm2Pke,
+  ]
+
+}
+
+public nonisolated enum WorkerWrappingKeySpec: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+
+  /// Refused: GetParametersForImport names its spec.
+  case unspecified // = 0
+  case rsa2048 // = 1
+  case rsa3072 // = 2
+  case rsa4096 // = 3
+  case sm2 // = 4
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .unspecified
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .rsa2048
+    case 2: self = .rsa3072
+    case 3: self = .rsa4096
+    case 4: self = .sm2
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .unspecified: return 0
+    case .rsa2048: return 1
+    case .rsa3072: return 2
+    case .rsa4096: return 3
+    case .sm2: return 4
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [WorkerWrappingKeySpec] = [
+    .unspecified,
+    .rsa2048,
+    .rsa3072,
+    .rsa4096,
+    .sm2,
   ]
 
 }
@@ -156,9 +656,8 @@ public nonisolated struct WorkerKeyRef: Sendable {
   /// Clears the value of `material`. Subsequent reads from it will return its default value.
   public mutating func clearMaterial() {self._material = nil}
 
-  /// The key's KeySpec (AWS name); empty means SYMMETRIC_DEFAULT. The worker checks the
-  /// unwrapped material against it.
-  public var keySpec: String = String()
+  /// UNSPECIFIED means SYMMETRIC_DEFAULT. The worker checks the unwrapped material against it.
+  public var keySpec: WorkerKeySpec = .unspecified
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -203,8 +702,8 @@ public nonisolated struct WorkerGenerateKeyMaterialRequest: Sendable {
 
   public var kind: WorkerMaterialKind = .unspecified
 
-  /// With MATERIAL_KIND_BY_KEY_SPEC: RSA_*, ECC_*, HMAC_* (AWS names).
-  public var keySpec: String = String()
+  /// With MATERIAL_KIND_BY_KEY_SPEC: RSA_*, ECC_*, HMAC_*.
+  public var keySpec: WorkerKeySpec = .unspecified
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -291,8 +790,8 @@ public nonisolated struct WorkerEncryptRequest: Sendable {
 
   public var encryptionContext: Dictionary<String,String> = [:]
 
-  /// Empty or SYMMETRIC_DEFAULT; RSAES_OAEP_SHA_1/SHA_256 for RSA keys (no context then).
-  public var encryptionAlgorithm: String = String()
+  /// UNSPECIFIED or SYMMETRIC_DEFAULT; RSAES_OAEP_SHA_1/SHA_256 for RSA keys (no context then).
+  public var encryptionAlgorithm: WorkerEncryptionAlgorithm = .unspecified
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -332,7 +831,7 @@ public nonisolated struct WorkerDecryptRequest: Sendable {
 
   public var encryptionContext: Dictionary<String,String> = [:]
 
-  public var encryptionAlgorithm: String = String()
+  public var encryptionAlgorithm: WorkerEncryptionAlgorithm = .unspecified
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -382,9 +881,9 @@ public nonisolated struct WorkerReEncryptRequest: Sendable {
 
   public var destinationEncryptionContext: Dictionary<String,String> = [:]
 
-  public var sourceEncryptionAlgorithm: String = String()
+  public var sourceEncryptionAlgorithm: WorkerEncryptionAlgorithm = .unspecified
 
-  public var destinationEncryptionAlgorithm: String = String()
+  public var destinationEncryptionAlgorithm: WorkerEncryptionAlgorithm = .unspecified
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -632,10 +1131,9 @@ public nonisolated struct WorkerSignRequest: Sendable {
   /// RAW: 1..4096 bytes; DIGEST: the algorithm's digest length
   public var message: Data = Data()
 
-  /// RAW or DIGEST
-  public var messageType: String = String()
+  public var messageType: WorkerMessageType = .unspecified
 
-  public var signingAlgorithm: String = String()
+  public var signingAlgorithm: WorkerSigningAlgorithm = .unspecified
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -672,9 +1170,9 @@ public nonisolated struct WorkerVerifyRequest: Sendable {
 
   public var message: Data = Data()
 
-  public var messageType: String = String()
+  public var messageType: WorkerMessageType = .unspecified
 
-  public var signingAlgorithm: String = String()
+  public var signingAlgorithm: WorkerSigningAlgorithm = .unspecified
 
   public var signature: Data = Data()
 
@@ -748,7 +1246,7 @@ public nonisolated struct WorkerGenerateMacRequest: Sendable {
   /// 1..4096 bytes
   public var message: Data = Data()
 
-  public var macAlgorithm: String = String()
+  public var macAlgorithm: WorkerMacAlgorithm = .unspecified
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -785,7 +1283,7 @@ public nonisolated struct WorkerVerifyMacRequest: Sendable {
 
   public var message: Data = Data()
 
-  public var macAlgorithm: String = String()
+  public var macAlgorithm: WorkerMacAlgorithm = .unspecified
 
   public var mac: Data = Data()
 
@@ -824,7 +1322,7 @@ public nonisolated struct WorkerGenerateDataKeyPairRequest: Sendable {
   /// Clears the value of `key`. Subsequent reads from it will return its default value.
   public mutating func clearKey() {self._key = nil}
 
-  public var keyPairSpec: String = String()
+  public var keyPairSpec: WorkerDataKeyPairSpec = .unspecified
 
   public var encryptionContext: Dictionary<String,String> = [:]
 
@@ -903,9 +1401,9 @@ public nonisolated struct WorkerGetParametersForImportRequest: Sendable {
 
   public var keyArn: String = String()
 
-  public var wrappingAlgorithm: String = String()
+  public var wrappingAlgorithm: WorkerWrappingAlgorithm = .unspecified
 
-  public var wrappingKeySpec: String = String()
+  public var wrappingKeySpec: WorkerWrappingKeySpec = .unspecified
 
   /// Seconds since 1970 after which the token is refused.
   public var validTo: Int64 = 0
@@ -1110,6 +1608,38 @@ nonisolated extension WorkerMaterialKind: SwiftProtobuf._ProtoNameProviding {
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0MATERIAL_KIND_UNSPECIFIED\0\u{1}MATERIAL_KIND_SYMMETRIC_256\0\u{1}MATERIAL_KIND_BY_KEY_SPEC\0")
 }
 
+nonisolated extension WorkerKeySpec: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0KEY_SPEC_UNSPECIFIED\0\u{1}KEY_SPEC_SYMMETRIC_DEFAULT\0\u{1}KEY_SPEC_RSA_2048\0\u{1}KEY_SPEC_RSA_3072\0\u{1}KEY_SPEC_RSA_4096\0\u{1}KEY_SPEC_ECC_NIST_P256\0\u{1}KEY_SPEC_ECC_NIST_P384\0\u{1}KEY_SPEC_ECC_NIST_P521\0\u{1}KEY_SPEC_ECC_SECG_P256K1\0\u{1}KEY_SPEC_ECC_NIST_EDWARDS25519\0\u{1}KEY_SPEC_HMAC_224\0\u{1}KEY_SPEC_HMAC_256\0\u{1}KEY_SPEC_HMAC_384\0\u{1}KEY_SPEC_HMAC_512\0\u{1}KEY_SPEC_SM2\0\u{1}KEY_SPEC_ML_DSA_44\0\u{1}KEY_SPEC_ML_DSA_65\0\u{1}KEY_SPEC_ML_DSA_87\0")
+}
+
+nonisolated extension WorkerEncryptionAlgorithm: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0ENCRYPTION_ALGORITHM_UNSPECIFIED\0\u{1}ENCRYPTION_ALGORITHM_SYMMETRIC_DEFAULT\0\u{1}ENCRYPTION_ALGORITHM_RSAES_OAEP_SHA_1\0\u{1}ENCRYPTION_ALGORITHM_RSAES_OAEP_SHA_256\0\u{1}ENCRYPTION_ALGORITHM_SM2PKE\0")
+}
+
+nonisolated extension WorkerSigningAlgorithm: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0SIGNING_ALGORITHM_UNSPECIFIED\0\u{1}SIGNING_ALGORITHM_RSASSA_PSS_SHA_256\0\u{1}SIGNING_ALGORITHM_RSASSA_PSS_SHA_384\0\u{1}SIGNING_ALGORITHM_RSASSA_PSS_SHA_512\0\u{1}SIGNING_ALGORITHM_RSASSA_PKCS1_V1_5_SHA_256\0\u{1}SIGNING_ALGORITHM_RSASSA_PKCS1_V1_5_SHA_384\0\u{1}SIGNING_ALGORITHM_RSASSA_PKCS1_V1_5_SHA_512\0\u{1}SIGNING_ALGORITHM_ECDSA_SHA_256\0\u{1}SIGNING_ALGORITHM_ECDSA_SHA_384\0\u{1}SIGNING_ALGORITHM_ECDSA_SHA_512\0\u{1}SIGNING_ALGORITHM_ED25519_SHA_512\0\u{1}SIGNING_ALGORITHM_ED25519_PH_SHA_512\0\u{1}SIGNING_ALGORITHM_SM2DSA\0\u{1}SIGNING_ALGORITHM_ML_DSA_SHAKE_256\0")
+}
+
+nonisolated extension WorkerMessageType: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0MESSAGE_TYPE_UNSPECIFIED\0\u{1}MESSAGE_TYPE_RAW\0\u{1}MESSAGE_TYPE_DIGEST\0\u{1}MESSAGE_TYPE_EXTERNAL_MU\0")
+}
+
+nonisolated extension WorkerMacAlgorithm: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0MAC_ALGORITHM_UNSPECIFIED\0\u{1}MAC_ALGORITHM_HMAC_SHA_224\0\u{1}MAC_ALGORITHM_HMAC_SHA_256\0\u{1}MAC_ALGORITHM_HMAC_SHA_384\0\u{1}MAC_ALGORITHM_HMAC_SHA_512\0")
+}
+
+nonisolated extension WorkerDataKeyPairSpec: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0DATA_KEY_PAIR_SPEC_UNSPECIFIED\0\u{1}DATA_KEY_PAIR_SPEC_RSA_2048\0\u{1}DATA_KEY_PAIR_SPEC_RSA_3072\0\u{1}DATA_KEY_PAIR_SPEC_RSA_4096\0\u{1}DATA_KEY_PAIR_SPEC_ECC_NIST_P256\0\u{1}DATA_KEY_PAIR_SPEC_ECC_NIST_P384\0\u{1}DATA_KEY_PAIR_SPEC_ECC_NIST_P521\0\u{1}DATA_KEY_PAIR_SPEC_ECC_SECG_P256K1\0\u{1}DATA_KEY_PAIR_SPEC_ECC_NIST_EDWARDS25519\0\u{1}DATA_KEY_PAIR_SPEC_SM2\0")
+}
+
+nonisolated extension WorkerWrappingAlgorithm: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0WRAPPING_ALGORITHM_UNSPECIFIED\0\u{1}WRAPPING_ALGORITHM_RSAES_PKCS1_V1_5\0\u{1}WRAPPING_ALGORITHM_RSAES_OAEP_SHA_1\0\u{1}WRAPPING_ALGORITHM_RSAES_OAEP_SHA_256\0\u{1}WRAPPING_ALGORITHM_RSA_AES_KEY_WRAP_SHA_1\0\u{1}WRAPPING_ALGORITHM_RSA_AES_KEY_WRAP_SHA_256\0\u{1}WRAPPING_ALGORITHM_SM2PKE\0")
+}
+
+nonisolated extension WorkerWrappingKeySpec: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0WRAPPING_KEY_SPEC_UNSPECIFIED\0\u{1}WRAPPING_KEY_SPEC_RSA_2048\0\u{1}WRAPPING_KEY_SPEC_RSA_3072\0\u{1}WRAPPING_KEY_SPEC_RSA_4096\0\u{1}WRAPPING_KEY_SPEC_SM2\0")
+}
+
 nonisolated extension WorkerAuditCheckpointVerdict: SwiftProtobuf._ProtoNameProviding {
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0AUDIT_CHECKPOINT_VERDICT_UNSPECIFIED\0\u{1}AUDIT_CHECKPOINT_VERDICT_VALID\0\u{1}AUDIT_CHECKPOINT_VERDICT_INVALID\0\u{1}AUDIT_CHECKPOINT_VERDICT_UNKNOWN_ROOT_KEY\0")
 }
@@ -1162,7 +1692,7 @@ nonisolated extension WorkerKeyRef: SwiftProtobuf.Message, SwiftProtobuf._Messag
       case 1: try { try decoder.decodeSingularStringField(value: &self.keyID) }()
       case 2: try { try decoder.decodeSingularStringField(value: &self.keyArn) }()
       case 3: try { try decoder.decodeSingularMessageField(value: &self._material) }()
-      case 4: try { try decoder.decodeSingularStringField(value: &self.keySpec) }()
+      case 4: try { try decoder.decodeSingularEnumField(value: &self.keySpec) }()
       default: break
       }
     }
@@ -1182,8 +1712,8 @@ nonisolated extension WorkerKeyRef: SwiftProtobuf.Message, SwiftProtobuf._Messag
     try { if let v = self._material {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
     } }()
-    if !self.keySpec.isEmpty {
-      try visitor.visitSingularStringField(value: self.keySpec, fieldNumber: 4)
+    if self.keySpec != .unspecified {
+      try visitor.visitSingularEnumField(value: self.keySpec, fieldNumber: 4)
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -1265,7 +1795,7 @@ nonisolated extension WorkerGenerateKeyMaterialRequest: SwiftProtobuf.Message, S
       case 1: try { try decoder.decodeSingularStringField(value: &self.keyID) }()
       case 2: try { try decoder.decodeSingularStringField(value: &self.keyArn) }()
       case 3: try { try decoder.decodeSingularEnumField(value: &self.kind) }()
-      case 4: try { try decoder.decodeSingularStringField(value: &self.keySpec) }()
+      case 4: try { try decoder.decodeSingularEnumField(value: &self.keySpec) }()
       default: break
       }
     }
@@ -1281,8 +1811,8 @@ nonisolated extension WorkerGenerateKeyMaterialRequest: SwiftProtobuf.Message, S
     if self.kind != .unspecified {
       try visitor.visitSingularEnumField(value: self.kind, fieldNumber: 3)
     }
-    if !self.keySpec.isEmpty {
-      try visitor.visitSingularStringField(value: self.keySpec, fieldNumber: 4)
+    if self.keySpec != .unspecified {
+      try visitor.visitSingularEnumField(value: self.keySpec, fieldNumber: 4)
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -1423,7 +1953,7 @@ nonisolated extension WorkerEncryptRequest: SwiftProtobuf.Message, SwiftProtobuf
       case 1: try { try decoder.decodeSingularMessageField(value: &self._key) }()
       case 2: try { try decoder.decodeSingularBytesField(value: &self.plaintext) }()
       case 3: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: &self.encryptionContext) }()
-      case 4: try { try decoder.decodeSingularStringField(value: &self.encryptionAlgorithm) }()
+      case 4: try { try decoder.decodeSingularEnumField(value: &self.encryptionAlgorithm) }()
       default: break
       }
     }
@@ -1443,8 +1973,8 @@ nonisolated extension WorkerEncryptRequest: SwiftProtobuf.Message, SwiftProtobuf
     if !self.encryptionContext.isEmpty {
       try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: self.encryptionContext, fieldNumber: 3)
     }
-    if !self.encryptionAlgorithm.isEmpty {
-      try visitor.visitSingularStringField(value: self.encryptionAlgorithm, fieldNumber: 4)
+    if self.encryptionAlgorithm != .unspecified {
+      try visitor.visitSingularEnumField(value: self.encryptionAlgorithm, fieldNumber: 4)
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -1502,7 +2032,7 @@ nonisolated extension WorkerDecryptRequest: SwiftProtobuf.Message, SwiftProtobuf
       case 1: try { try decoder.decodeSingularMessageField(value: &self._key) }()
       case 2: try { try decoder.decodeSingularBytesField(value: &self.ciphertextBlob) }()
       case 3: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: &self.encryptionContext) }()
-      case 4: try { try decoder.decodeSingularStringField(value: &self.encryptionAlgorithm) }()
+      case 4: try { try decoder.decodeSingularEnumField(value: &self.encryptionAlgorithm) }()
       default: break
       }
     }
@@ -1522,8 +2052,8 @@ nonisolated extension WorkerDecryptRequest: SwiftProtobuf.Message, SwiftProtobuf
     if !self.encryptionContext.isEmpty {
       try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: self.encryptionContext, fieldNumber: 3)
     }
-    if !self.encryptionAlgorithm.isEmpty {
-      try visitor.visitSingularStringField(value: self.encryptionAlgorithm, fieldNumber: 4)
+    if self.encryptionAlgorithm != .unspecified {
+      try visitor.visitSingularEnumField(value: self.encryptionAlgorithm, fieldNumber: 4)
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -1583,8 +2113,8 @@ nonisolated extension WorkerReEncryptRequest: SwiftProtobuf.Message, SwiftProtob
       case 3: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: &self.sourceEncryptionContext) }()
       case 4: try { try decoder.decodeSingularMessageField(value: &self._destinationKey) }()
       case 5: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: &self.destinationEncryptionContext) }()
-      case 6: try { try decoder.decodeSingularStringField(value: &self.sourceEncryptionAlgorithm) }()
-      case 7: try { try decoder.decodeSingularStringField(value: &self.destinationEncryptionAlgorithm) }()
+      case 6: try { try decoder.decodeSingularEnumField(value: &self.sourceEncryptionAlgorithm) }()
+      case 7: try { try decoder.decodeSingularEnumField(value: &self.destinationEncryptionAlgorithm) }()
       default: break
       }
     }
@@ -1610,11 +2140,11 @@ nonisolated extension WorkerReEncryptRequest: SwiftProtobuf.Message, SwiftProtob
     if !self.destinationEncryptionContext.isEmpty {
       try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: self.destinationEncryptionContext, fieldNumber: 5)
     }
-    if !self.sourceEncryptionAlgorithm.isEmpty {
-      try visitor.visitSingularStringField(value: self.sourceEncryptionAlgorithm, fieldNumber: 6)
+    if self.sourceEncryptionAlgorithm != .unspecified {
+      try visitor.visitSingularEnumField(value: self.sourceEncryptionAlgorithm, fieldNumber: 6)
     }
-    if !self.destinationEncryptionAlgorithm.isEmpty {
-      try visitor.visitSingularStringField(value: self.destinationEncryptionAlgorithm, fieldNumber: 7)
+    if self.destinationEncryptionAlgorithm != .unspecified {
+      try visitor.visitSingularEnumField(value: self.destinationEncryptionAlgorithm, fieldNumber: 7)
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -2143,8 +2673,8 @@ nonisolated extension WorkerSignRequest: SwiftProtobuf.Message, SwiftProtobuf._M
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularMessageField(value: &self._key) }()
       case 2: try { try decoder.decodeSingularBytesField(value: &self.message) }()
-      case 3: try { try decoder.decodeSingularStringField(value: &self.messageType) }()
-      case 4: try { try decoder.decodeSingularStringField(value: &self.signingAlgorithm) }()
+      case 3: try { try decoder.decodeSingularEnumField(value: &self.messageType) }()
+      case 4: try { try decoder.decodeSingularEnumField(value: &self.signingAlgorithm) }()
       default: break
       }
     }
@@ -2161,11 +2691,11 @@ nonisolated extension WorkerSignRequest: SwiftProtobuf.Message, SwiftProtobuf._M
     if !self.message.isEmpty {
       try visitor.visitSingularBytesField(value: self.message, fieldNumber: 2)
     }
-    if !self.messageType.isEmpty {
-      try visitor.visitSingularStringField(value: self.messageType, fieldNumber: 3)
+    if self.messageType != .unspecified {
+      try visitor.visitSingularEnumField(value: self.messageType, fieldNumber: 3)
     }
-    if !self.signingAlgorithm.isEmpty {
-      try visitor.visitSingularStringField(value: self.signingAlgorithm, fieldNumber: 4)
+    if self.signingAlgorithm != .unspecified {
+      try visitor.visitSingularEnumField(value: self.signingAlgorithm, fieldNumber: 4)
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -2222,8 +2752,8 @@ nonisolated extension WorkerVerifyRequest: SwiftProtobuf.Message, SwiftProtobuf.
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularMessageField(value: &self._key) }()
       case 2: try { try decoder.decodeSingularBytesField(value: &self.message) }()
-      case 3: try { try decoder.decodeSingularStringField(value: &self.messageType) }()
-      case 4: try { try decoder.decodeSingularStringField(value: &self.signingAlgorithm) }()
+      case 3: try { try decoder.decodeSingularEnumField(value: &self.messageType) }()
+      case 4: try { try decoder.decodeSingularEnumField(value: &self.signingAlgorithm) }()
       case 5: try { try decoder.decodeSingularBytesField(value: &self.signature) }()
       default: break
       }
@@ -2241,11 +2771,11 @@ nonisolated extension WorkerVerifyRequest: SwiftProtobuf.Message, SwiftProtobuf.
     if !self.message.isEmpty {
       try visitor.visitSingularBytesField(value: self.message, fieldNumber: 2)
     }
-    if !self.messageType.isEmpty {
-      try visitor.visitSingularStringField(value: self.messageType, fieldNumber: 3)
+    if self.messageType != .unspecified {
+      try visitor.visitSingularEnumField(value: self.messageType, fieldNumber: 3)
     }
-    if !self.signingAlgorithm.isEmpty {
-      try visitor.visitSingularStringField(value: self.signingAlgorithm, fieldNumber: 4)
+    if self.signingAlgorithm != .unspecified {
+      try visitor.visitSingularEnumField(value: self.signingAlgorithm, fieldNumber: 4)
     }
     if !self.signature.isEmpty {
       try visitor.visitSingularBytesField(value: self.signature, fieldNumber: 5)
@@ -2370,7 +2900,7 @@ nonisolated extension WorkerGenerateMacRequest: SwiftProtobuf.Message, SwiftProt
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularMessageField(value: &self._key) }()
       case 2: try { try decoder.decodeSingularBytesField(value: &self.message) }()
-      case 3: try { try decoder.decodeSingularStringField(value: &self.macAlgorithm) }()
+      case 3: try { try decoder.decodeSingularEnumField(value: &self.macAlgorithm) }()
       default: break
       }
     }
@@ -2387,8 +2917,8 @@ nonisolated extension WorkerGenerateMacRequest: SwiftProtobuf.Message, SwiftProt
     if !self.message.isEmpty {
       try visitor.visitSingularBytesField(value: self.message, fieldNumber: 2)
     }
-    if !self.macAlgorithm.isEmpty {
-      try visitor.visitSingularStringField(value: self.macAlgorithm, fieldNumber: 3)
+    if self.macAlgorithm != .unspecified {
+      try visitor.visitSingularEnumField(value: self.macAlgorithm, fieldNumber: 3)
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -2444,7 +2974,7 @@ nonisolated extension WorkerVerifyMacRequest: SwiftProtobuf.Message, SwiftProtob
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularMessageField(value: &self._key) }()
       case 2: try { try decoder.decodeSingularBytesField(value: &self.message) }()
-      case 3: try { try decoder.decodeSingularStringField(value: &self.macAlgorithm) }()
+      case 3: try { try decoder.decodeSingularEnumField(value: &self.macAlgorithm) }()
       case 4: try { try decoder.decodeSingularBytesField(value: &self.mac) }()
       default: break
       }
@@ -2462,8 +2992,8 @@ nonisolated extension WorkerVerifyMacRequest: SwiftProtobuf.Message, SwiftProtob
     if !self.message.isEmpty {
       try visitor.visitSingularBytesField(value: self.message, fieldNumber: 2)
     }
-    if !self.macAlgorithm.isEmpty {
-      try visitor.visitSingularStringField(value: self.macAlgorithm, fieldNumber: 3)
+    if self.macAlgorithm != .unspecified {
+      try visitor.visitSingularEnumField(value: self.macAlgorithm, fieldNumber: 3)
     }
     if !self.mac.isEmpty {
       try visitor.visitSingularBytesField(value: self.mac, fieldNumber: 4)
@@ -2522,7 +3052,7 @@ nonisolated extension WorkerGenerateDataKeyPairRequest: SwiftProtobuf.Message, S
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularMessageField(value: &self._key) }()
-      case 2: try { try decoder.decodeSingularStringField(value: &self.keyPairSpec) }()
+      case 2: try { try decoder.decodeSingularEnumField(value: &self.keyPairSpec) }()
       case 3: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: &self.encryptionContext) }()
       case 4: try { try decoder.decodeSingularBoolField(value: &self.includePlaintext) }()
       default: break
@@ -2538,8 +3068,8 @@ nonisolated extension WorkerGenerateDataKeyPairRequest: SwiftProtobuf.Message, S
     try { if let v = self._key {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
     } }()
-    if !self.keyPairSpec.isEmpty {
-      try visitor.visitSingularStringField(value: self.keyPairSpec, fieldNumber: 2)
+    if self.keyPairSpec != .unspecified {
+      try visitor.visitSingularEnumField(value: self.keyPairSpec, fieldNumber: 2)
     }
     if !self.encryptionContext.isEmpty {
       try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: self.encryptionContext, fieldNumber: 3)
@@ -2681,8 +3211,8 @@ nonisolated extension WorkerGetParametersForImportRequest: SwiftProtobuf.Message
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularStringField(value: &self.keyID) }()
       case 2: try { try decoder.decodeSingularStringField(value: &self.keyArn) }()
-      case 3: try { try decoder.decodeSingularStringField(value: &self.wrappingAlgorithm) }()
-      case 4: try { try decoder.decodeSingularStringField(value: &self.wrappingKeySpec) }()
+      case 3: try { try decoder.decodeSingularEnumField(value: &self.wrappingAlgorithm) }()
+      case 4: try { try decoder.decodeSingularEnumField(value: &self.wrappingKeySpec) }()
       case 5: try { try decoder.decodeSingularInt64Field(value: &self.validTo) }()
       default: break
       }
@@ -2696,11 +3226,11 @@ nonisolated extension WorkerGetParametersForImportRequest: SwiftProtobuf.Message
     if !self.keyArn.isEmpty {
       try visitor.visitSingularStringField(value: self.keyArn, fieldNumber: 2)
     }
-    if !self.wrappingAlgorithm.isEmpty {
-      try visitor.visitSingularStringField(value: self.wrappingAlgorithm, fieldNumber: 3)
+    if self.wrappingAlgorithm != .unspecified {
+      try visitor.visitSingularEnumField(value: self.wrappingAlgorithm, fieldNumber: 3)
     }
-    if !self.wrappingKeySpec.isEmpty {
-      try visitor.visitSingularStringField(value: self.wrappingKeySpec, fieldNumber: 4)
+    if self.wrappingKeySpec != .unspecified {
+      try visitor.visitSingularEnumField(value: self.wrappingKeySpec, fieldNumber: 4)
     }
     if self.validTo != 0 {
       try visitor.visitSingularInt64Field(value: self.validTo, fieldNumber: 5)
