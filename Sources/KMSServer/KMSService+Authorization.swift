@@ -10,7 +10,7 @@ extension KMSService {
         _ caller: Caller, action: String, key: CachedKey?, encryptionContext: [String: String]? = nil,
         conditions: [String: [String]] = [:]
     ) throws(KMSError) -> KeyAccess.Via {
-        try self.noted(
+        try self.record(
             self.gate.decide(
                 caller, action: action, key: key, encryptionContext: encryptionContext, conditions: conditions),
             for: caller)
@@ -20,10 +20,13 @@ extension KMSService {
     /// recorded as `authorize` records.
     @discardableResult
     func authorizeByIdentity(_ caller: Caller, action: String, key: CachedKey) throws(KMSError) -> KeyAccess.Via {
-        try self.noted(self.gate.decideByIdentity(caller, action: action, key: key), for: caller)
+        try self.record(self.gate.decideByIdentity(caller, action: action, key: key), for: caller)
     }
 
-    private func noted(_ decision: AccessDecision, for caller: Caller) throws(KMSError) -> KeyAccess.Via {
+    /// Notes `decision` in the caller's audit trail (the key, a refused one's too, its encryption
+    /// context and the grant that allowed it), then returns what allowed it or throws the refusal.
+    @discardableResult
+    func record(_ decision: AccessDecision, for caller: Caller) throws(KMSError) -> KeyAccess.Via {
         caller.trail.note(decision)
         return try decision.get()
     }

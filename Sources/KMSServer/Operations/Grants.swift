@@ -79,7 +79,11 @@ extension KMSService {
                         + "that grant's operations, with constraints at least as strict"
                 )
             }
-            caller.trail.note(grantID: parent.id)
+            // The operation's own decision, recorded as the gate's are: the grant the new one is
+            // created on the authority of is the one its record names.
+            try self.record(
+                AccessDecision(key: key, encryptionContext: equals ?? subset, outcome: .success(.grant(id: parent.id))),
+                for: caller)
         }
         try key.record.state.checkUsable(keyARN: key.record.arn)
         let grantable = key.record.grantableOperations
