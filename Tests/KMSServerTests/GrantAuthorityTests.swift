@@ -68,6 +68,28 @@ import Testing
         await stack.stop()
     }
 
+    /// A grant made on a grant's authority names in its audit record the grant that lets it pass
+    /// the operations on (its parent), not only some grant of CreateGrant.
+    @Test func aGrantMadeOnAGrantsAuthorityRecordsItsParent() async throws {
+        let stack = try await KMSStack.start()
+        let (granterARN, granter) = try await stack.principal("granter")
+        let (partnerARN, _) = try await stack.principal("partner")
+        let key = try await stack.client.createKey()
+        let createOnly = try await stack.client.call(
+            KMSMethod.createGrant, Self.grant(key.keyID, to: granterARN, [.createGrant])
+        ).grantID
+        let parent = try await stack.client.call(
+            KMSMethod.createGrant, Self.grant(key.keyID, to: granterARN, [.createGrant, .decrypt])
+        ).grantID
+        _ = try await granter.call(KMSMethod.createGrant, Self.grant(key.keyID, to: partnerARN, [.decrypt]))
+        let records = try await AuditTests.records(stack.client) { $0.keyArn = key.arn }
+        let made = records.filter { $0.operation == "CreateGrant" && $0.principalArn == granterARN }
+        #expect(made.map(\.grantID) == [parent])
+        #expect(made.map(\.errorCode) == [""])
+        #expect(createOnly != parent)
+        await stack.stop()
+    }
+
     @Test func retiringAGrantTakesTheGrantsWordOrThePoliciesAndADenyWins() async throws {
         let stack = try await KMSStack.start()
         let (readerARN, reader) = try await stack.principal("reader")
