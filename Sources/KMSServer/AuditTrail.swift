@@ -6,8 +6,8 @@ import KMSStore
 import Logging
 import Synchronization
 
-/// What one request did, filled in as it goes (the gate notes the key, alias, context and
-/// grant), then written as its audit record.
+/// What one request did, filled in as it goes (the service notes the key, alias, context and
+/// grant of each of the gate's decisions, `KMSService.authorize`), then written as its audit record.
 public final class AuditTrail: Sendable {
     struct Details {
         var keyARNs: [String] = []
@@ -45,6 +45,14 @@ public final class AuditTrail: Sendable {
         self.details.withLock { details in
             if !details.keyARNs.contains(keyARN) { details.keyARNs.append(keyARN) }
         }
+    }
+
+    /// A decision of the gate: the key it was on (a refusal's too) with its encryption context,
+    /// and the grant that allowed it.
+    func note(_ decision: AccessDecision) {
+        guard let key = decision.key else { return }
+        self.note(key: key, encryptionContext: decision.encryptionContext)
+        if let grantID = decision.grantID { self.note(grantID: grantID) }
     }
 
     func note(grantID: String) {

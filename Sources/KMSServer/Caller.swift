@@ -60,39 +60,18 @@ public protocol RequestGate: Sendable {
     /// `key` is nil for operations on no key (CreateKey, ListKeys, GenerateRandom, ...).
     /// `action` is the operation name without its kms: prefix ("Decrypt", "ReEncryptFrom").
     /// `conditions` are the request's own condition keys (kms:GrantOperations, ...).
-    /// Returns what allowed it (the key policy, an identity policy, or which grant).
-    @discardableResult
-    func authorize(
+    /// Decides only, and records nothing: the decision says on which key, under which encryption
+    /// context, and what allowed it (the key policy, an identity policy, or which grant) or why not.
+    func decide(
         _ caller: Caller, action: String, key: CachedKey?, encryptionContext: [String: String]?,
         conditions: [String: [String]]
-    ) throws(KMSError) -> KeyAccess.Via
+    ) -> AccessDecision
     /// The alias half of CreateAlias, UpdateAlias and DeleteAlias: `action` on the alias ARN.
     func authorizeAlias(_ caller: Caller, action: String, aliasARN: String) throws(KMSError)
     /// `action` on `key` by the caller's identity policies alone, in the key's account.
-    func authorizeByIdentity(_ caller: Caller, action: String, key: CachedKey) throws(KMSError)
+    func decideByIdentity(_ caller: Caller, action: String, key: CachedKey) -> AccessDecision
     /// Whether a policy explicitly denies `action` on `key` to the caller.
     func explicitlyDenies(_ caller: Caller, action: String, key: CachedKey) -> Bool
-}
-
-extension RequestGate {
-    @discardableResult
-    func authorize(_ caller: Caller, action: String, key: CachedKey?) throws(KMSError) -> KeyAccess.Via {
-        try self.authorize(caller, action: action, key: key, encryptionContext: nil, conditions: [:])
-    }
-
-    @discardableResult
-    func authorize(_ caller: Caller, action: String, key: CachedKey?, encryptionContext: [String: String]?)
-        throws(KMSError) -> KeyAccess.Via
-    {
-        try self.authorize(caller, action: action, key: key, encryptionContext: encryptionContext, conditions: [:])
-    }
-
-    @discardableResult
-    func authorize(_ caller: Caller, action: String, key: CachedKey?, conditions: [String: [String]]) throws(KMSError)
-        -> KeyAccess.Via
-    {
-        try self.authorize(caller, action: action, key: key, encryptionContext: nil, conditions: conditions)
-    }
 }
 
 extension Caller {

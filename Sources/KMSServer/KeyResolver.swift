@@ -58,12 +58,12 @@ extension KMSService {
         conditions: [String: [String]] = [:]
     ) async throws(KMSError) -> CachedKey {
         guard let alias = key.pendingAWSManagedAlias else {
-            try self.gate.authorize(
+            try self.authorize(
                 caller, action: action, key: key, encryptionContext: encryptionContext, conditions: conditions)
             return key
         }
         do {
-            try self.gate.authorize(
+            try self.authorize(
                 caller, action: action, key: key, encryptionContext: encryptionContext, conditions: conditions)
         } catch {
             // The provisional key never existed: neither the answer nor the record names it.
@@ -78,7 +78,7 @@ extension KMSService {
         created.requestAlias = alias
         // Judged again against the stored key (another request or kmsd may have created it
         // first), which also puts the real key in the request's record.
-        try self.gate.authorize(
+        try self.authorize(
             caller, action: action, key: created, encryptionContext: encryptionContext, conditions: conditions)
         return created
     }

@@ -106,13 +106,17 @@ public struct PolicyGate: RequestGate {
         }
     }
 
-    /// Authorizes `action` by the key policy, identity policies and grants (`KeyAccess`); throws
-    /// AccessDeniedException naming the caller and the action when nothing allows it.
-    @discardableResult
-    public func authorize(
+    /// Decides `action` by the key policy, identity policies and grants (`KeyAccess`): what
+    /// allowed it, or the AccessDeniedException naming the caller and the action when nothing
+    /// does. Only decides: the service records the decision (`KMSService.authorize`).
+    public func decide(
         _ caller: Caller, action: String, key: CachedKey?, encryptionContext: [String: String]?,
         conditions: [String: [String]]
-    ) throws(KMSError) -> KeyAccess.Via {
+    ) -> AccessDecision {
+        func decision(_ outcome: Result<KeyAccess.Via, KMSError>) -> AccessDecision {
+            AccessDecision(key: key, encryptionContext: encryptionContext, outcome: outcome)
+        }
+        func refused(_ message: String) -> AccessDecision { decision(.failure(KMSError(.accessDenied, message))) }
         let hasConditions =
             (key?.policy.hasConditions ?? false) || caller.identityPolicies.contains(where: \.hasConditions)
         let context = caller.requestContext(
@@ -123,31 +127,26 @@ public struct PolicyGate: RequestGate {
             // Operations on no key are IAM permissions: an account root has them all in its own
             // account; anyone else needs an identity policy that allows the action on "*".
             if case .denied(let message) = Self.decideWithoutKey(context, caller: caller) {
-                throw KMSError(.accessDenied, message)
+                return refused(message)
             }
-            return .identityPolicy
+            return decision(.success(.identityPolicy))
         }
-        caller.trail.note(key: key, encryptionContext: encryptionContext)
         if key.record.account != caller.account, !Self.crossAccountActions.contains(action) {
             // AWS: permissions for other operations have no effect across accounts, whatever
             // the key policy and the caller's identity policies say.
-            throw KMSError(
-                .accessDenied,
+            return refused(
                 "User: \(caller.principalARN) is not authorized to perform: kms:\(action) on resource: "
                     + "\(key.record.arn) because kms:\(action) cannot be used on a key of another account"
             )
         }
-        let decision = KeyAccess.decide(
+        let access = KeyAccess.decide(
             context, principalAccount: caller.account, keyAccount: key.record.account,
             keyPolicy: key.policy, identityPolicies: caller.identityPolicies, grants: key.grants,
             encryptionContext: encryptionContext
         )
-        switch decision {
-        case .denied(let message):
-            throw KMSError(.accessDenied, message)
-        case .allowed(let via):
-            if case .grant(let id) = via { caller.trail.note(grantID: id) }
-            return via
+        switch access {
+        case .denied(let message): return refused(message)
+        case .allowed(let via): return decision(.success(via))
         }
     }
 
@@ -180,16 +179,18 @@ public struct PolicyGate: RequestGate {
     /// An action that only identity policies grant (AWS: "kms:RetireGrant is not effective in a
     /// key policy"): a principal of the key's own account whose identity policy allows it on the
     /// key (an account root has it implicitly); an explicit deny in either kind of policy wins.
-    public func authorizeByIdentity(_ caller: Caller, action: String, key: CachedKey) throws(KMSError) {
-        caller.trail.note(key: key, encryptionContext: nil)
+    /// The decision is on `key`, under no encryption context.
+    public func decideByIdentity(_ caller: Caller, action: String, key: CachedKey) -> AccessDecision {
+        func denied(_ message: String) -> AccessDecision {
+            AccessDecision(key: key, encryptionContext: nil, outcome: .failure(KMSError(.accessDenied, message)))
+        }
         let subject =
             "User: \(caller.principalARN) is not authorized to perform: kms:\(action) on resource: \(key.record.arn)"
         if self.explicitlyDenies(caller, action: action, key: key) {
-            throw KMSError(.accessDenied, "\(subject) with an explicit deny")
+            return denied("\(subject) with an explicit deny")
         }
         guard caller.account == key.record.account else {
-            throw KMSError(
-                .accessDenied, "\(subject): only principals of the key's account may be allowed it by policy")
+            return denied("\(subject): only principals of the key's account may be allowed it by policy")
         }
         var context = caller.requestContext(
             action: action, key: key, encryptionContext: nil, conditions: [:],
@@ -197,8 +198,9 @@ public struct PolicyGate: RequestGate {
         )
         context.resource = key.record.arn
         if case .denied(let message) = Self.decideWithoutKey(context, caller: caller) {
-            throw KMSError(.accessDenied, message)
+            return denied(message)
         }
+        return AccessDecision(key: key, encryptionContext: nil, outcome: .success(.identityPolicy))
     }
 
     /// Whether the key policy or an identity policy of the caller explicitly denies `action`

@@ -68,6 +68,34 @@ import Testing
         await stack.stop()
     }
 
+    /// A grant made on a grant's authority names in its audit record the grant that lets it pass
+    /// the operations on (its parent), not only some grant of CreateGrant.
+    @Test func aGrantMadeOnAGrantsAuthorityRecordsItsParent() async throws {
+        let stack = try await KMSStack.start()
+        let (granterARN, granter) = try await stack.principal("granter")
+        let (partnerARN, _) = try await stack.principal("partner")
+        let key = try await stack.client.createKey()
+        let parent = try await stack.client.call(
+            KMSMethod.createGrant, Self.grant(key.keyID, to: granterARN, [.createGrant, .decrypt])
+        ).grantID
+        // The gate names the least id among the grants that allow CreateGrant: give the granter a
+        // CreateGrant-only grant whose id sorts first, so that the gate's grant is not the parent.
+        var createOnly: [String] = []
+        while createOnly.allSatisfy({ $0 > parent }), createOnly.count < 40 {
+            createOnly.append(
+                try await stack.client.call(
+                    KMSMethod.createGrant, Self.grant(key.keyID, to: granterARN, [.createGrant])
+                ).grantID)
+        }
+        try #require(createOnly.contains { $0 < parent })
+        _ = try await granter.call(KMSMethod.createGrant, Self.grant(key.keyID, to: partnerARN, [.decrypt]))
+        let records = try await AuditTests.records(stack.client) { $0.keyArn = key.arn }
+        let made = records.filter { $0.operation == "CreateGrant" && $0.principalArn == granterARN }
+        #expect(made.map(\.grantID) == [parent])
+        #expect(made.map(\.errorCode) == [""])
+        await stack.stop()
+    }
+
     @Test func retiringAGrantTakesTheGrantsWordOrThePoliciesAndADenyWins() async throws {
         let stack = try await KMSStack.start()
         let (readerARN, reader) = try await stack.principal("reader")

@@ -8,7 +8,7 @@ extension KMSService {
         try AliasName.validate(request.aliasName, creating: true)
         let target = try await self.aliasTarget(request.targetKeyID, caller: caller)
         try self.gate.authorizeAlias(caller, action: "CreateAlias", aliasARN: self.aliasARN(request.aliasName, caller))
-        try self.gate.authorize(caller, action: "CreateAlias", key: target)
+        try self.authorize(caller, action: "CreateAlias", key: target)
         try target.record.state.checkModifiable(keyARN: target.record.arn)
         let audit = self.changeRecord(caller)
         let created = try await self.store {
@@ -38,8 +38,8 @@ extension KMSService {
         let target = try await self.aliasTarget(request.targetKeyID, caller: caller)
         // AWS: UpdateAlias on the alias (identity policy) and on both keys (key policies).
         try self.gate.authorizeAlias(caller, action: "UpdateAlias", aliasARN: self.aliasARN(request.aliasName, caller))
-        try self.gate.authorize(caller, action: "UpdateAlias", key: current)
-        try self.gate.authorize(caller, action: "UpdateAlias", key: target)
+        try self.authorize(caller, action: "UpdateAlias", key: current)
+        try self.authorize(caller, action: "UpdateAlias", key: target)
         try target.record.state.checkModifiable(keyARN: target.record.arn)
         guard current.record.usage == target.record.usage, current.record.spec == target.record.spec else {
             throw .validation("An alias can point only to a key of the same key spec and key usage as its current one.")
@@ -63,7 +63,7 @@ extension KMSService {
         try AliasName.validate(request.aliasName, creating: true)
         let current = try await self.resolve(request.aliasName, for: caller, field: "aliasName")
         try self.gate.authorizeAlias(caller, action: "DeleteAlias", aliasARN: self.aliasARN(request.aliasName, caller))
-        try self.gate.authorize(caller, action: "DeleteAlias", key: current)
+        try self.authorize(caller, action: "DeleteAlias", key: current)
         let audit = self.changeRecord(caller)
         let deleted = try await self.store {
             try await self.aliases.delete(
@@ -82,10 +82,10 @@ extension KMSService {
         var keyID: String?
         if request.hasKeyID {
             let key = try await self.resolve(request.keyID, for: caller, accepting: .keyOnly)
-            try self.gate.authorize(caller, action: "ListAliases", key: key)
+            try self.authorize(caller, action: "ListAliases", key: key)
             keyID = key.record.keyID
         } else {
-            try self.gate.authorize(caller, action: "ListAliases", key: nil)
+            try self.authorize(caller, action: "ListAliases", key: nil)
         }
         let page = try await self.store { [keyID] in
             try await self.aliases.list(

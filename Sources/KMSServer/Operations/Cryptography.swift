@@ -189,7 +189,7 @@ extension KMSService {
             )
         }
         try Limits.check(value: Int(request.numberOfBytes), in: Limits.numberOfBytes, field: "numberOfBytes")
-        try self.gate.authorize(caller, action: "GenerateRandom", key: nil)
+        try self.authorize(caller, action: "GenerateRandom", key: nil)
         var call = WorkerGenerateRandomRequest()
         call.numberOfBytes = UInt32(request.numberOfBytes)
         var response = KMSGenerateRandomResponse()
@@ -245,7 +245,7 @@ extension KMSService {
         if let given, given.record.spec != .symmetricDefault {
             // State, usage and algorithm are the caller's next step (Validation.encryption).
             let key = try await self.freshen(given, grantTokens: grantTokens)
-            try self.gate.authorize(
+            try self.authorize(
                 caller, action: action, key: key, encryptionContext: encryptionContext,
                 conditions: conditions)
             return (key, try self.currentMaterial(of: key))
@@ -270,7 +270,7 @@ extension KMSService {
         // account's key is fine: the ciphertext names it, and authorization decides.)
         guard key.record.region == caller.region else { throw unknownKey }
         key = try await self.freshen(key, grantTokens: grantTokens)
-        try self.gate.authorize(
+        try self.authorize(
             caller, action: action, key: key, encryptionContext: encryptionContext,
             conditions: conditions)
         if key.materials[header.materialID.bytes] == nil {

@@ -61,7 +61,7 @@ extension KMSService {
         if subset != nil { conditions["kms:GrantConstraintType"] = ["EncryptionContextSubset"] }
         // AWS evaluates kms:EncryptionContext:* of CreateGrant against the new grant's
         // constraints; they are also what a parent grant's own constraints are checked against.
-        let via = try self.gate.authorize(
+        let via = try self.authorize(
             caller, action: "CreateGrant", key: key, encryptionContext: equals ?? subset, conditions: conditions)
         if case .grant = via {
             // On a grant's authority a grantee may pass on only what that grant gives it: a
@@ -79,7 +79,11 @@ extension KMSService {
                         + "that grant's operations, with constraints at least as strict"
                 )
             }
-            caller.trail.note(grantID: parent.id)
+            // The operation's own decision, recorded as the gate's are: the grant the new one is
+            // created on the authority of is the one its record names.
+            try self.record(
+                AccessDecision(key: key, encryptionContext: equals ?? subset, outcome: .success(.grant(id: parent.id))),
+                for: caller)
         }
         try key.record.state.checkUsable(keyARN: key.record.arn)
         let grantable = key.record.grantableOperations
@@ -119,7 +123,7 @@ extension KMSService {
         let limit = try Validation.limit(request.hasLimit ? request.limit : nil, range: 1...1000, default: 50)
         let after = try Marker.decode(request.hasMarker ? request.marker : nil)
         let key = try await self.resolve(request.keyID, for: caller, accepting: .keyOnly)
-        try self.gate.authorize(caller, action: "ListGrants", key: key)
+        try self.authorize(caller, action: "ListGrants", key: key)
         var page = try await self.store {
             try await self.grants.forKey(key.record.keyID, after: after, limit: limit + 1)
         }
@@ -138,7 +142,7 @@ extension KMSService {
         try Self.checkPrincipal(request.retiringPrincipal, field: "retiringPrincipal")
         let limit = try Validation.limit(request.hasLimit ? request.limit : nil, range: 1...1000, default: 50)
         let after = try Marker.decode(request.hasMarker ? request.marker : nil)
-        try self.gate.authorize(caller, action: "ListRetirableGrants", key: nil)
+        try self.authorize(caller, action: "ListRetirableGrants", key: nil)
         // AWS: the retiring principal must be a principal of the caller's own account; other
         // accounts' grants (their keys, grantees and constraints) are theirs to list.
         guard Self.account(ofPrincipal: request.retiringPrincipal) == caller.account else {
@@ -203,7 +207,7 @@ extension KMSService {
         } else {
             // Identity policies only (AWS: "kms:RetireGrant is not effective in a key policy"), and
             // not another grant's RetireGrant operation, which retires that grant, not this one.
-            try self.gate.authorizeByIdentity(caller, action: "RetireGrant", key: key)
+            try self.authorizeByIdentity(caller, action: "RetireGrant", key: key)
         }
         try Validation.dryRun(request.dryRun)
         let record = self.changeRecord(caller)
@@ -215,7 +219,7 @@ extension KMSService {
     func revokeGrant(_ request: KMSRevokeGrantRequest, caller: Caller) async throws(KMSError) -> KMSRevokeGrantResponse
     {
         let key = try await self.resolve(request.keyID, for: caller, accepting: .keyOnly)
-        try self.gate.authorize(caller, action: "RevokeGrant", key: key)
+        try self.authorize(caller, action: "RevokeGrant", key: key)
         try Validation.dryRun(request.dryRun)
         guard let grant = try await self.store({ try await self.grants.find(grantID: request.grantID) }),
             grant.keyID == key.record.keyID

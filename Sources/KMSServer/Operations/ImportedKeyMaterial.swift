@@ -15,7 +15,7 @@ extension KMSService {
         let algorithmName = request.wrappingAlgorithm.awsName
         let specName = request.wrappingKeySpec.awsName
         let key = try await self.resolve(request.keyID, for: caller, accepting: .keyOnly)
-        try self.gate.authorize(
+        try self.authorize(
             caller, action: "GetParametersForImport", key: key,
             conditions: [
                 "kms:WrappingAlgorithm": [algorithmName], "kms:WrappingKeySpec": [specName],
@@ -100,7 +100,7 @@ extension KMSService {
         var conditions: [String: [String]] = ["kms:ExpirationModel": [model.rawValue]]
         if let validTo { conditions["kms:ValidTo"] = [String(Int64(validTo.timeIntervalSince1970))] }
         var key = try await self.resolve(request.keyID, for: caller, accepting: .keyOnly)
-        try self.gate.authorize(caller, action: "ImportKeyMaterial", key: key, conditions: conditions)
+        try self.authorize(caller, action: "ImportKeyMaterial", key: key, conditions: conditions)
         try Self.checkImportable(key.record)
         var call = WorkerImportKeyMaterialRequest()
         call.key.keyID = key.record.keyID
@@ -156,7 +156,7 @@ extension KMSService {
         async throws(KMSError) -> KMSDeleteImportedKeyMaterialResponse
     {
         var key = try await self.resolve(request.keyID, for: caller, accepting: .keyOnly)
-        try self.gate.authorize(caller, action: "DeleteImportedKeyMaterial", key: key)
+        try self.authorize(caller, action: "DeleteImportedKeyMaterial", key: key)
         for _ in 0..<5 {
             let record = key.record
             guard record.origin == .external else {

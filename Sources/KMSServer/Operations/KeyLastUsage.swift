@@ -11,7 +11,7 @@ extension KMSService {
         -> KMSGetKeyLastUsageResponse
     {
         let key = try await self.resolve(request.keyID, for: caller)
-        try self.gate.authorize(caller, action: "GetKeyLastUsage", key: key)
+        try self.authorize(caller, action: "GetKeyLastUsage", key: key)
         let stored = try await self.store { try await self.lastUsageStore.lastUse(keyID: key.record.keyID) }
         let local = self.lastUsage.latest(keyID: key.record.keyID)
         let last = [stored, local].compactMap { $0 }.max { $0.date < $1.date }

@@ -66,10 +66,10 @@ extension KMSService {
             ],
         ]
         if !tags.isEmpty { conditions.merge(Self.tagConditions(tags)) { first, _ in first } }
-        try self.gate.authorize(caller, action: "CreateKey", key: nil, conditions: conditions)
+        try self.authorize(caller, action: "CreateKey", key: nil, conditions: conditions)
         // Tagging at creation needs kms:TagResource as well, as in AWS.
         if !tags.isEmpty {
-            try self.gate.authorize(caller, action: "TagResource", key: nil, conditions: Self.tagConditions(tags))
+            try self.authorize(caller, action: "TagResource", key: nil, conditions: Self.tagConditions(tags))
         }
 
         let keyID = UUID().uuidString.lowercased()
@@ -111,7 +111,7 @@ extension KMSService {
         if let after, !KeyID.isValid(after) {
             throw KMSError(.invalidMarker, "The marker is not one this service issued.")
         }
-        try self.gate.authorize(caller, action: "ListKeys", key: nil)
+        try self.authorize(caller, action: "ListKeys", key: nil)
         // One more than asked, to know whether the list is truncated.
         let page = try await self.store {
             try await self.keys.list(account: caller.account, region: caller.region, after: after, limit: limit + 1)
@@ -204,7 +204,7 @@ extension KMSService {
         _ mutate: (inout KeyRecord) throws(KMSError) -> Void
     ) async throws(KMSError) -> KeyRecord {
         var key = try await self.resolve(keyText, for: caller, accepting: accepting)
-        try self.gate.authorize(caller, action: action, key: key, conditions: conditions)
+        try self.authorize(caller, action: action, key: key, conditions: conditions)
         for _ in 0..<5 {
             var record = key.record
             try mutate(&record)

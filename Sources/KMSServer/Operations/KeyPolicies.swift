@@ -11,7 +11,7 @@ extension KMSService {
     {
         try Self.checkPolicyName(request.hasPolicyName ? request.policyName : nil)
         let key = try await self.resolve(request.keyID, for: caller, accepting: .keyOnly)
-        try self.gate.authorize(caller, action: "GetKeyPolicy", key: key)
+        try self.authorize(caller, action: "GetKeyPolicy", key: key)
         var response = KMSGetKeyPolicyResponse()
         response.policy = key.record.policy
         response.policyName = Self.policyName
@@ -44,7 +44,7 @@ extension KMSService {
     {
         _ = try Validation.limit(request.hasLimit ? request.limit : nil, range: 1...1000, default: 100)
         let key = try await self.resolve(request.keyID, for: caller, accepting: .keyOnly)
-        try self.gate.authorize(caller, action: "ListKeyPolicies", key: key)
+        try self.authorize(caller, action: "ListKeyPolicies", key: key)
         var response = KMSListKeyPoliciesResponse()
         response.policyNames = [Self.policyName]
         response.truncated = false

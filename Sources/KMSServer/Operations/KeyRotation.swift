@@ -52,7 +52,7 @@ extension KMSService {
         -> KMSGetKeyRotationStatusResponse
     {
         let key = try await self.resolve(request.keyID, for: caller, accepting: .keyOnly)
-        try self.gate.authorize(caller, action: "GetKeyRotationStatus", key: key)
+        try self.authorize(caller, action: "GetKeyRotationStatus", key: key)
         let record = key.record
         guard record.canRotate else {
             throw KMSError(
@@ -77,7 +77,7 @@ extension KMSService {
         -> KMSRotateKeyOnDemandResponse
     {
         let key = try await self.resolve(request.keyID, for: caller, accepting: .keyOnly)
-        try self.gate.authorize(caller, action: "RotateKeyOnDemand", key: key)
+        try self.authorize(caller, action: "RotateKeyOnDemand", key: key)
         try Self.checkRotatable(key.record, "RotateKeyOnDemand")
         try key.record.state.checkUsable(keyARN: key.record.arn)
         let count = try await self.store { try await self.rotations.onDemandRotationCount(keyID: key.record.keyID) }
@@ -105,7 +105,7 @@ extension KMSService {
             offset = value
         }
         let key = try await self.resolve(request.keyID, for: caller, accepting: .keyOnly)
-        try self.gate.authorize(caller, action: "ListKeyRotations", key: key)
+        try self.authorize(caller, action: "ListKeyRotations", key: key)
         guard key.record.canRotate else {
             throw KMSError(
                 .unsupportedOperation,

@@ -15,7 +15,7 @@ extension KMSService {
         }
         try Tags.check(tags)
         let key = try await self.resolve(request.keyID, for: caller, accepting: .keyOnly)
-        try self.gate.authorize(caller, action: "TagResource", key: key, conditions: Self.tagConditions(tags))
+        try self.authorize(caller, action: "TagResource", key: key, conditions: Self.tagConditions(tags))
         try Self.checkTaggable(key.record)
         let audit = self.changeRecord(caller)
         guard
@@ -39,7 +39,7 @@ extension KMSService {
         }
         for tagKey in request.tagKeys { try Tags.checkKey(tagKey) }
         let key = try await self.resolve(request.keyID, for: caller, accepting: .keyOnly)
-        try self.gate.authorize(caller, action: "UntagResource", key: key, conditions: ["aws:TagKeys": request.tagKeys])
+        try self.authorize(caller, action: "UntagResource", key: key, conditions: ["aws:TagKeys": request.tagKeys])
         try Self.checkTaggable(key.record)
         let audit = self.changeRecord(caller)
         try await self.store {
@@ -54,7 +54,7 @@ extension KMSService {
     {
         let limit = try Validation.limit(request.hasLimit ? request.limit : nil, range: 1...50, default: 50)
         let key = try await self.resolve(request.keyID, for: caller, accepting: .keyOnly)
-        try self.gate.authorize(caller, action: "ListResourceTags", key: key)
+        try self.authorize(caller, action: "ListResourceTags", key: key)
         let all = try await self.store { try await self.rotations.tags(keyID: key.record.keyID) }
         let after = request.hasMarker ? request.marker : ""
         let page = all.filter { $0.key > after }
