@@ -55,11 +55,16 @@ import Testing
     }
 
     @Test func refusedAnswersCloseTheConnectionWithTheVerifiersCode() async throws {
-        let server = try await Self.startServer()
+        // Which code, not how soon: handshakes get 30 s on both sides (at load average 22 one
+        // took past the default 10 s, and the client saw RequestTimeoutException instead).
+        let server = try await Self.startServer(timeout: .seconds(30))
         let address = try #require(server.localAddress)
+        var configuration = RPCConfiguration()
+        configuration.handshakeTimeout = .seconds(30)
         for (id, code) in [("BAD", RPCError.unrecognizedClientCode), ("GOOD", RPCError.invalidSignatureCode)] {
             do {
-                _ = try await RPCClientConnection.connect(to: address, handshake: Self.answer(id: id) { $0 })
+                _ = try await RPCClientConnection.connect(
+                    to: address, configuration: configuration, handshake: Self.answer(id: id) { $0 })
                 Issue.record("\(id) was accepted")
             } catch let error as RPCError {
                 #expect(error.code == code)
