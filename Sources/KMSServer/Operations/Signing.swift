@@ -5,16 +5,10 @@ import KMSWorkerProto
 
 extension KMSService {
     func sign(_ request: KMSSignRequest, caller: Caller) async throws(KMSError) -> KMSSignResponse {
-        let algorithmName = request.signingAlgorithm.awsName
-        let typeName = request.hasMessageType ? request.messageType.awsName : nil
-        let key = try await self.openKey(
-            .sign, named: request.keyID, caller: caller, grantTokens: request.grantTokens,
-            conditions: Self.signingConditions(algorithmName, typeName), dryRun: request.dryRun
-        ) { record throws(KMSError) in
-            try Validation.signing(
-                record, algorithm: algorithmName, messageType: typeName, message: request.message.count,
-                now: self.now())
-        }
+        let key = try await self.openSigningKey(
+            .sign, keyID: request.keyID, algorithm: request.signingAlgorithm,
+            messageType: request.hasMessageType ? request.messageType : nil, message: request.message.count,
+            grantTokens: request.grantTokens, dryRun: request.dryRun, caller: caller)
         let (algorithm, type) = key.checked
         var call = WorkerSignRequest()
         call.key = key.workerKey
@@ -30,16 +24,10 @@ extension KMSService {
     }
 
     func verify(_ request: KMSVerifyRequest, caller: Caller) async throws(KMSError) -> KMSVerifyResponse {
-        let algorithmName = request.signingAlgorithm.awsName
-        let typeName = request.hasMessageType ? request.messageType.awsName : nil
-        let key = try await self.openKey(
-            .verify, named: request.keyID, caller: caller, grantTokens: request.grantTokens,
-            conditions: Self.signingConditions(algorithmName, typeName), dryRun: request.dryRun
-        ) { record throws(KMSError) in
-            try Validation.signing(
-                record, algorithm: algorithmName, messageType: typeName, message: request.message.count,
-                now: self.now())
-        }
+        let key = try await self.openSigningKey(
+            .verify, keyID: request.keyID, algorithm: request.signingAlgorithm,
+            messageType: request.hasMessageType ? request.messageType : nil, message: request.message.count,
+            grantTokens: request.grantTokens, dryRun: request.dryRun, caller: caller)
         let (algorithm, type) = key.checked
         var call = WorkerVerifyRequest()
         call.key = key.workerKey
@@ -88,6 +76,23 @@ extension KMSService {
         response.signingAlgorithms = metadata.signingAlgorithms
         response.keyAgreementAlgorithms = metadata.keyAgreementAlgorithms
         return response
+    }
+
+    /// Sign's and Verify's shared opening: the key, checked for the algorithm and message type
+    /// the caller named (both also conditions of the policy), and the message's size.
+    func openSigningKey(
+        _ use: KeyUse, keyID: String, algorithm: KMSSigningAlgorithmSpec, messageType: KMSMessageType?,
+        message: Int, grantTokens: [String], dryRun: Bool, caller: Caller
+    ) async throws(KMSError) -> KeyInUse<(SigningAlgorithm, MessageType)> {
+        let algorithmName = algorithm.awsName
+        let typeName = messageType?.awsName
+        return try await self.openKey(
+            use, named: keyID, caller: caller, grantTokens: grantTokens,
+            conditions: Self.signingConditions(algorithmName, typeName), dryRun: dryRun
+        ) { record throws(KMSError) in
+            try Validation.signing(
+                record, algorithm: algorithmName, messageType: typeName, message: message, now: self.now())
+        }
     }
 
     /// kms:SigningAlgorithm and kms:MessageType as the request names them.
