@@ -11,7 +11,7 @@ import Synchronization
 /// The audit log's writer: a request's record is durable in PostgreSQL before its answer
 /// leaves. Records of concurrent requests share one transaction (group commit): while one
 /// batch commits, the next gathers, so under load a commit carries many records and costs
-/// each request a share of one round trip. The chain's head is checkpointed by kms-cryptod
+/// each request a share of one commit. The chain's head is checkpointed by kms-cryptod
 /// (AuditLog+Checkpoints): a batch brings a checkpoint of its last record along when the last
 /// one is `checkpointInterval` old, and an idle or stopping writer checkpoints what is left.
 ///

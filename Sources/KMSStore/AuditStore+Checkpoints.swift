@@ -13,8 +13,7 @@ extension AuditStore {
             checkpoint.number == head.checkpoint && checkpoint.sequence == head.sequence
                 && checkpoint.hash == head.hash,
             "a checkpoint covers the head it is stored with")
-        let rows = try await connection.query(
-            """
+        let query: PostgresQuery = """
             WITH moved AS (
                 UPDATE kms_audit_chains SET last_seq = \(head.sequence), last_hash = \(ByteBuffer(bytes: head.hash)),
                     checkpoint_no = \(head.checkpoint), checkpoint_seq = \(head.checkpointSequence),
@@ -31,12 +30,12 @@ extension AuditStore {
                 \(checkpoint.microseconds), \(checkpoint.rootKeyID), \(ByteBuffer(bytes: checkpoint.mac))
             WHERE EXISTS (SELECT 1 FROM moved)
             RETURNING 1
-            """,
-            logger: self.logger
-        )
-        var written = false
-        for try await _ in rows { written = true }
-        return written
+            """
+        return try await connection.committing(logger: self.logger) { connection in
+            var written = false
+            for try await _ in try await connection.query(query, logger: self.logger) { written = true }
+            return written
+        }
     }
 
     /// The checkpoints of `chain` numbered after `number`, in order, at most `limit`.

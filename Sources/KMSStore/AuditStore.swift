@@ -169,13 +169,13 @@ public struct AuditStore: Sendable {
         throw StoreError.invalid("the audit chain \(chain) has no head row")
     }
 
-    /// Appends `records` to their chain as one segment in one statement (one round trip, its own
-    /// commit), with `checkpoint` (of the last record) when there is one: the head row moves to
-    /// `head` only if it is still `expected`, and the segment and checkpoint go in only if it
-    /// moved. False when another writer extended the chain first; nothing was written then.
-    /// `head` is the last record's, with the checkpoint's fields when one comes along; the
-    /// records normally chain from `expected`, but a writer whose chain was cut back behind its
-    /// back goes on from where it knows the chain was, so the cut shows (AuditLog).
+    /// Appends `records` to their chain as one segment in one statement (in its own transaction),
+    /// with `checkpoint` (of the last record) when there is one: the head row moves to `head`
+    /// only if it is still `expected`, and the segment and checkpoint go in only if it moved.
+    /// False when another writer extended the chain first; nothing was written then. `head` is
+    /// the last record's, with the checkpoint's fields when one comes along; the records
+    /// normally chain from `expected`, but a writer whose chain was cut back behind its back
+    /// goes on from where it knows the chain was, so the cut shows (AuditLog).
     public func append(
         _ records: [AuditRecord], checkpoint: Checkpoint? = nil, head: Head? = nil, expecting expected: Head
     ) async throws -> Bool {
@@ -241,9 +241,12 @@ public struct AuditStore: Sendable {
             checkpointMAC: head.checkpoint == 0 ? nil : ByteBuffer(bytes: head.checkpointMAC),
             madeAt: checkpoint?.microseconds, rootKeyID: checkpoint?.rootKeyID, pending: pending
         )
-        var written = false
-        for try await _ in try await connection.execute(statement, logger: self.logger) { written = true }
-        return written
+        // In a transaction of its own: true only once the segment committed (CommittedWrite).
+        return try await connection.committing(logger: self.logger) { connection in
+            var written = false
+            for try await _ in try await connection.execute(statement, logger: self.logger) { written = true }
+            return written
+        }
     }
 
     /// Prepared once per connection: a batch costs PostgreSQL no parsing or planning. The

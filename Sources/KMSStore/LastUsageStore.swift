@@ -36,8 +36,7 @@ public struct LastUsageStore: Sendable {
         guard !uses.isEmpty else { return }
         let ids = uses.keys.compactMap(UUID.init(uuidString:))
         let entries = ids.map { uses[$0.uuidString.lowercased()]! }
-        try await self.client.query(
-            """
+        let query: PostgresQuery = """
             INSERT INTO kms_key_last_usage (key_id, operation, used_at, request_id)
             SELECT u.key_id, u.operation, u.used_at, u.request_id
             FROM unnest(\(ids)::uuid[], \(entries.map(\.operation))::text[], \(entries.map(\.date))::timestamptz[],
@@ -46,9 +45,11 @@ public struct LastUsageStore: Sendable {
             ON CONFLICT (key_id) DO UPDATE SET operation = EXCLUDED.operation, used_at = EXCLUDED.used_at,
                 request_id = EXCLUDED.request_id
             WHERE kms_key_last_usage.used_at < EXCLUDED.used_at
-            """,
-            logger: self.logger
-        )
+            """
+        // Committed before the caller drops the batch (CommittedWrite).
+        try await self.client.committing(logger: self.logger) { connection in
+            try await connection.query(query, logger: self.logger)
+        }
     }
 
     /// The key's last recorded use; nil when it has none or `keyID` is not a UUID.

@@ -90,14 +90,17 @@ public struct RewrapStore: Sendable {
     /// Adds `rewrapped` to the job's count (a delta), sets `unavailable` (a total) and, when given,
     /// marks the job finished.
     public func progress(job: Int64, rewrapped: Int64, unavailable: Int64, finished: Date?) async throws {
-        try await self.client.query(
-            """
-            UPDATE kms_rewrap_jobs SET rewrapped = rewrapped + \(rewrapped), unavailable = \(unavailable),
-                finished_at = \(finished)
-            WHERE job_id = \(job)
-            """,
-            logger: self.logger
-        )
+        // Committed before the job goes on (CommittedWrite).
+        try await self.client.committing(logger: self.logger) { connection in
+            try await connection.query(
+                """
+                UPDATE kms_rewrap_jobs SET rewrapped = rewrapped + \(rewrapped), unavailable = \(unavailable),
+                    finished_at = \(finished)
+                WHERE job_id = \(job)
+                """,
+                logger: self.logger
+            )
+        }
     }
 
     /// Materials not under `newest` and not under a root key known to be missing.
@@ -119,16 +122,19 @@ public struct RewrapStore: Sendable {
 
     /// Replaces one blob if it is still the one read (a concurrent change wins).
     public func replaceMaterial(_ row: MaterialRow, wrapped: [UInt8], rootKeyID: UUID) async throws -> Bool {
-        let rows = try await self.client.query(
-            """
-            UPDATE kms_key_materials SET wrapped = \(Data(wrapped)), root_key_id = \(rootKeyID)
-            WHERE key_id = \(row.keyID) AND material_id = \(Data(row.materialID)) AND wrapped = \(Data(row.wrapped))
-            RETURNING 1
-            """,
-            logger: self.logger
-        )
-        for try await _ in rows { return true }
-        return false
+        // Committed before the blob under the old root key counts as replaced (CommittedWrite).
+        return try await self.client.committing(logger: self.logger) { connection in
+            let rows = try await connection.query(
+                """
+                UPDATE kms_key_materials SET wrapped = \(Data(wrapped)), root_key_id = \(rootKeyID)
+                WHERE key_id = \(row.keyID) AND material_id = \(Data(row.materialID)) AND wrapped = \(Data(row.wrapped))
+                RETURNING 1
+                """,
+                logger: self.logger
+            )
+            for try await _ in rows { return true }
+            return false
+        }
     }
 
     /// Access key secrets not under `newest` and not under a root key known to be missing.
@@ -150,16 +156,19 @@ public struct RewrapStore: Sendable {
 
     /// Replaces one secret if it is still the one read (a concurrent change wins).
     public func replaceSecret(_ row: SecretRow, wrapped: [UInt8], rootKeyID: UUID) async throws -> Bool {
-        let rows = try await self.client.query(
-            """
-            UPDATE kms_access_keys SET wrapped_secret = \(Data(wrapped)), root_key_id = \(rootKeyID)
-            WHERE access_key_id = \(row.accessKeyID) AND wrapped_secret = \(Data(row.wrapped))
-            RETURNING 1
-            """,
-            logger: self.logger
-        )
-        for try await _ in rows { return true }
-        return false
+        // Committed before the blob under the old root key counts as replaced (CommittedWrite).
+        return try await self.client.committing(logger: self.logger) { connection in
+            let rows = try await connection.query(
+                """
+                UPDATE kms_access_keys SET wrapped_secret = \(Data(wrapped)), root_key_id = \(rootKeyID)
+                WHERE access_key_id = \(row.accessKeyID) AND wrapped_secret = \(Data(row.wrapped))
+                RETURNING 1
+                """,
+                logger: self.logger
+            )
+            for try await _ in rows { return true }
+            return false
+        }
     }
 
     /// Root key id → (key materials, access key secrets) wrapped under it.

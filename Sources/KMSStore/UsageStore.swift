@@ -53,8 +53,7 @@ public struct UsageStore: Sendable {
     public func add(_ counts: [UsageKey: UsageCount], id: UUID = UUID()) async throws -> Bool {
         guard !counts.isEmpty else { return false }
         let entries = Array(counts)
-        let rows = try await self.client.query(
-            """
+        let query: PostgresQuery = """
             WITH pruned AS (
                 DELETE FROM kms_usage_flushes WHERE added_at < now() - interval '1 day'
             ), claimed AS (
@@ -70,12 +69,15 @@ public struct UsageStore: Sendable {
                     failed = kms_usage.failed + EXCLUDED.failed
             )
             SELECT count(*)::bigint FROM claimed
-            """,
-            logger: self.logger
-        )
-        var added = false
-        for try await claimed in rows.decode(Int64.self) { added = claimed > 0 }
-        return added
+            """
+        // Committed before the caller drops the counts (CommittedWrite).
+        return try await self.client.committing(logger: self.logger) { connection in
+            var added = false
+            for try await claimed in try await connection.query(query, logger: self.logger).decode(Int64.self) {
+                added = claimed > 0
+            }
+            return added
+        }
     }
 
     /// Totals per key and operation over [from, to).

@@ -353,6 +353,50 @@ import Testing
         return try await body()
     }
 
+    /// A record whose commit fails after its statement ran is not acknowledged. PostgreSQL answers
+    /// a statement (CommandComplete) before it commits the statement's own transaction, and a
+    /// commit can still fail then: PostgreSQL stopped while it flushes the commit (how a record
+    /// was lost in the crash test), or, here, where it can be made to happen every time, a
+    /// deferred constraint trigger that refuses. The request fails; its record stays queued and
+    /// is written once commits succeed again, and the chain has no hole.
+    @Test func aRecordWhoseCommitFailsIsNotAcknowledged() async throws {
+        let stack = try await KMSStack.start(kmsdArguments: ["--audit-timeout-seconds", "2"])
+        let key = try await Self.untilAudited { try await stack.client.createKey("commit") }
+        let once = try stack.kmsd.client(credentials: stack.adminCredentials) { $0.maxAttempts = 1 }
+        _ = try await Self.untilAudited { try await once.encrypt(key.keyID, [1]) }
+        try await Self.sql(
+            stack,
+            [
+                """
+                CREATE FUNCTION kms_test_refuse_commit() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN RAISE EXCEPTION 'refused at commit'; END $$
+                """,
+                """
+                CREATE CONSTRAINT TRIGGER kms_test_refuse_commit AFTER INSERT ON kms_audit_segments
+                    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION kms_test_refuse_commit()
+                """,
+            ])
+        let outcome = await code { _ = try await once.encrypt(key.keyID, [2]) }
+        #expect(outcome == "KMSInternalException", "a call whose record did not commit was answered")
+        try await Self.sql(stack, ["DROP TRIGGER kms_test_refuse_commit ON kms_audit_segments"])
+        _ = try await Self.untilAudited { try await once.encrypt(key.keyID, [3]) }
+        let encrypts = try await Self.untilAudited {
+            try await Self.records(stack.client) {
+                $0.keyArn = key.arn
+                $0.operation = "Encrypt"
+            }
+        }
+        // [2] is recorded as what its caller was told; a refused try of [3] may be there too.
+        #expect(
+            encrypts.count >= 3 && encrypts.first?.errorCode == "" && encrypts.last?.errorCode == ""
+                && encrypts[1].errorCode == "KMSInternalException",
+            "\(encrypts.map(\.errorCode))")
+        let verified = try await Self.verify(stack.client)
+        #expect(verified.intact, "\(verified.reason) at \(verified.firstBrokenSequence)")
+        await once.close()
+        await stack.stop()
+    }
+
     @Test func everyAcknowledgedCallIsInTheLogAfterACrash() async throws {
         let stack = try await KMSStack.start()
         let key = try await stack.client.createKey()
