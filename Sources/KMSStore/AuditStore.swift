@@ -169,7 +169,7 @@ public struct AuditStore: Sendable {
         throw StoreError.invalid("the audit chain \(chain) has no head row")
     }
 
-    /// Appends `records` to their chain as one segment in one statement (in its own transaction),
+    /// Appends `records` to their chain as one segment in one call that commits before it answers,
     /// with `checkpoint` (of the last record) when there is one: the head row moves to `head`
     /// only if it is still `expected`, and the segment and checkpoint go in only if it moved.
     /// False when another writer extended the chain first; nothing was written then. `head` is
@@ -241,53 +241,32 @@ public struct AuditStore: Sendable {
             checkpointMAC: head.checkpoint == 0 ? nil : ByteBuffer(bytes: head.checkpointMAC),
             madeAt: checkpoint?.microseconds, rootKeyID: checkpoint?.rootKeyID, pending: pending
         )
-        // In a transaction of its own: true only once the segment committed (CommittedWrite).
-        return try await connection.committing(logger: self.logger) { connection in
-            var written = false
-            for try await _ in try await connection.execute(statement, logger: self.logger) { written = true }
-            return written
-        }
+        var written = false
+        for try await moved in try await connection.execute(statement, logger: self.logger) { written = moved }
+        return written
     }
 
     /// Prepared once per connection: a batch costs PostgreSQL no parsing or planning. The
+    /// procedure (Migration16AuditAppendCommits) commits before the CALL is answered, so an
+    /// answer means durable, in one round trip; the connection must not be in a transaction. The
     /// checkpoint row goes in only with a time ($18); the head row always takes the checkpoint
     /// columns it is given ($15..$17), which are its own unless a checkpoint comes along. Records
-    /// that were committed with their changes ($20) leave the outbox in the same statement: the
+    /// that were committed with their changes ($20) leave the outbox in the same transaction: the
     /// head moves only when every one of them is still there, locked against another writer
-    /// chaining it at the same time (one record chained twice, or dropped unchained).
+    /// chaining it at the same time (one record chained twice, or dropped unchained). Answers
+    /// whether the head moved.
     struct AppendSegment: PostgresPreparedStatement {
-        static let name = "kms_audit_append_segment_v4"
+        static let name = "kms_audit_append_segment_v5"
         static let bindingDataTypes: [PostgresDataType] = [
             .int8, .bytea, .int8, .bytea, .int8, .int8, .int8, .textArray, .textArray, .textArray, .textArray, .bytea,
             .text,
             .int8, .int8, .int8, .bytea, .int8, .uuid, .uuidArray,
         ]
         static let sql = """
-            WITH chained AS (
-                SELECT id FROM kms_audit_pending WHERE id = ANY($20) FOR UPDATE
-            ), moved AS (
-                UPDATE kms_audit_chains SET last_seq = $1, last_hash = $2, checkpoint_no = $15, checkpoint_seq = $16,
-                    checkpoint_mac = $17
-                WHERE chain_id = $13 AND last_seq = $3 AND last_hash = $4 AND checkpoint_no = $14
-                    AND (SELECT count(*) FROM chained) = cardinality($20)
-                RETURNING 1
-            ), unpended AS (
-                DELETE FROM kms_audit_pending WHERE id IN (SELECT id FROM chained) AND EXISTS (SELECT 1 FROM moved)
-            ), checkpointed AS (
-                INSERT INTO kms_audit_checkpoints (chain_id, checkpoint_no, last_seq, last_hash, made_at_us,
-                    root_key_id, mac)
-                SELECT $13, $15, $1, $2, $18, $19, $17 WHERE $18 IS NOT NULL AND EXISTS (SELECT 1 FROM moved)
-            )
-            INSERT INTO kms_audit_segments (chain_id, first_seq, last_seq, min_time, max_time, key_arns, principal_arns,
-                operations,
-                error_codes, records)
-            SELECT $13, $5, $1, 'epoch'::timestamptz + $6 * interval '1 microsecond',
-                'epoch'::timestamptz + $7 * interval '1 microsecond',
-                $8, $9, $10, $11, $12
-            WHERE EXISTS (SELECT 1 FROM moved)
-            RETURNING 1
+            CALL kms_audit_append_segment($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
+                $18, $19, $20, NULL)
             """
-        typealias Row = Int32
+        typealias Row = Bool
 
         var chain: String
         var lastSequence: Int64
@@ -335,6 +314,6 @@ public struct AuditStore: Sendable {
             return bindings
         }
 
-        func decodeRow(_ row: PostgresRow) throws -> Int32 { try row.decode(Int32.self) }
+        func decodeRow(_ row: PostgresRow) throws -> Bool { try row.decode(Bool.self) }
     }
 }

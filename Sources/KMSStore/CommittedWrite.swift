@@ -10,7 +10,8 @@ import PostgresNIO
 /// (PostgreSQL stopped while it flushes the commit record, a deferred constraint) is reported
 /// as a success that never happened; postgres-nio only sees an unexpected message afterwards.
 /// COMMIT's own CommandComplete comes after the commit. The price is two short round trips per
-/// write, which the audit log's group commit pays per batch, not per request.
+/// write: fine for the flushes and the rewrap; the audit log's append, on every request's path,
+/// gets the same guarantee in one round trip from a procedure (Migration16AuditAppendCommits).
 extension PostgresConnection {
     /// Runs `body` in one transaction; returns once PostgreSQL has committed it.
     public func committing<T>(

@@ -368,6 +368,7 @@ public enum Migrations {
         auditPending,
         auditFilters,
         usageFlushes,
+        auditAppendCommits,
     ]
 
     /// Applies every migration not yet recorded. Safe to call from several processes at once.
