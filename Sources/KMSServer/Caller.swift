@@ -70,8 +70,9 @@ public protocol RequestGate: Sendable {
     func authorizeAlias(_ caller: Caller, action: String, aliasARN: String) throws(KMSError)
     /// `action` on `key` by the caller's identity policies alone, in the key's account.
     func decideByIdentity(_ caller: Caller, action: String, key: CachedKey) -> AccessDecision
-    /// Whether a policy explicitly denies `action` on `key` to the caller.
-    func explicitlyDenies(_ caller: Caller, action: String, key: CachedKey) -> Bool
+    /// RetireGrant by a principal the grant itself names (its retiring principal, or its grantee
+    /// when it grants RetireGrant): allowed by that grant unless a policy explicitly denies it.
+    func decideRetirement(_ caller: Caller, of grant: GrantRecord, key: CachedKey) -> AccessDecision
 }
 
 extension Caller {

@@ -203,9 +203,22 @@ public struct PolicyGate: RequestGate {
         return AccessDecision(key: key, encryptionContext: nil, outcome: .success(.identityPolicy))
     }
 
+    /// RetireGrant by a principal `grant` names: the grant allows it (recorded as what allowed
+    /// it), but an explicit deny in the key policy or the caller's identity policies still wins.
+    public func decideRetirement(_ caller: Caller, of grant: GrantRecord, key: CachedKey) -> AccessDecision {
+        guard self.explicitlyDenies(caller, action: "RetireGrant", key: key) else {
+            return AccessDecision(key: key, encryptionContext: nil, outcome: .success(.grant(id: grant.grantID)))
+        }
+        let refusal = KMSError(
+            .accessDenied,
+            "User: \(caller.principalARN) is not authorized to perform: kms:RetireGrant on resource: "
+                + "\(key.record.arn) with an explicit deny")
+        return AccessDecision(key: key, encryptionContext: nil, outcome: .failure(refusal))
+    }
+
     /// Whether the key policy or an identity policy of the caller explicitly denies `action`
     /// on `key`: a deny wins even where a grant's own terms would allow (RetireGrant).
-    public func explicitlyDenies(_ caller: Caller, action: String, key: CachedKey) -> Bool {
+    func explicitlyDenies(_ caller: Caller, action: String, key: CachedKey) -> Bool {
         let hasConditions = key.policy.hasConditions || caller.identityPolicies.contains(where: \.hasConditions)
         let context = caller.requestContext(
             action: action, key: key, encryptionContext: nil, conditions: [:], policiesHaveConditions: hasConditions,

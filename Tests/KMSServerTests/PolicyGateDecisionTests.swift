@@ -28,20 +28,28 @@ import Testing
             identities: IdentityStore(client: client, logger: logger), cache: KeyCache(), logger: logger)
     }
 
-    /// A key whose policy allows only the account's root, with one grant of Encrypt to alice.
-    static func key() -> CachedKey {
-        let id = "1234abcd-12ab-34cd-56ef-1234567890ab"
-        let grant = GrantRecord(
-            grantID: "grant-1", keyID: id, name: nil, granteePrincipal: Self.alice, retiringPrincipal: nil,
-            issuingAccount: Self.account, operations: ["Encrypt"], encryptionContextEquals: nil,
-            encryptionContextSubset: nil, creationDate: Date(timeIntervalSince1970: 0))
+    /// A key whose policy allows only the account's root (or is `policy`), with one grant of
+    /// Encrypt to alice.
+    static let keyID = "1234abcd-12ab-34cd-56ef-1234567890ab"
+
+    /// The key's one grant: Encrypt to alice, retired by `retiring`.
+    static func grant(retiring: String? = nil) -> GrantRecord {
+        GrantRecord(
+            grantID: "grant-1", keyID: Self.keyID, name: nil, granteePrincipal: Self.alice,
+            retiringPrincipal: retiring, issuingAccount: Self.account, operations: ["Encrypt"],
+            encryptionContextEquals: nil, encryptionContextSubset: nil, creationDate: Date(timeIntervalSince1970: 0))
+    }
+
+    static func key(policy: String = Self.rootOnlyPolicy) -> CachedKey {
+        let id = Self.keyID
+        let grant = Self.grant()
         return CachedKey(
             record: KeyRecord(
                 keyID: id, arn: "arn:aws:kms:us-east-1:\(Self.account):key/\(id)", account: Self.account,
                 region: "us-east-1", description: "", state: .enabled, usage: .encryptDecrypt,
                 spec: .symmetricDefault, origin: .awsKMS, manager: .customer,
                 creationDate: Date(timeIntervalSince1970: 0), deletionDate: nil, pendingWindowInDays: nil,
-                policy: Self.rootOnlyPolicy, currentMaterialID: [], version: 1),
+                policy: policy, currentMaterialID: [], version: 1),
             materials: [], grants: [grant])
     }
 
@@ -98,5 +106,32 @@ import Testing
         #expect((try? decision.get()) == .identityPolicy)
         root.trail.note(decision)
         #expect(Self.trailIsEmpty(root))
+    }
+
+    /// RetireGrant by the principal a grant names is allowed by that grant, which the decision
+    /// names; an explicit deny in the key policy still wins, and the refusal names the key.
+    @Test func aGrantsOwnRetiringPrincipalIsAllowedByItUnlessExplicitlyDenied() throws {
+        let caller = Caller(account: Self.account, region: "us-east-1", principalARN: Self.alice)
+        let grant = Self.grant(retiring: Self.alice)
+        let allowed = Self.gate().decideRetirement(caller, of: grant, key: Self.key())
+        #expect(try allowed.get() == .grant(id: "grant-1"))
+        #expect(allowed.key?.record.arn == Self.key().record.arn)
+        #expect(Self.trailIsEmpty(caller))
+
+        let denying = Self.key(
+            policy: """
+                {"Version":"2012-10-17","Statement":[{"Effect":"Allow",
+                "Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"kms:*","Resource":"*"},
+                {"Effect":"Deny","Principal":{"AWS":"\(Self.alice)"},"Action":"kms:RetireGrant","Resource":"*"}]}
+                """)
+        let refused = Self.gate().decideRetirement(caller, of: grant, key: denying)
+        guard case .failure(let error) = refused.outcome else {
+            Issue.record("an explicit deny did not refuse RetireGrant")
+            return
+        }
+        #expect(error.code == KMSError.Code.accessDenied)
+        #expect(error.message.contains("explicit deny"))
+        #expect(refused.key?.record.arn == denying.record.arn)
+        #expect(Self.trailIsEmpty(caller))
     }
 }

@@ -196,14 +196,7 @@ extension KMSService {
             caller.principalARN == grant.retiringPrincipal
             || (caller.principalARN == grant.granteePrincipal && grant.operations.contains("RetireGrant"))
         if namedByGrant {
-            caller.trail.note(key: key, encryptionContext: nil)
-            if self.gate.explicitlyDenies(caller, action: "RetireGrant", key: key) {
-                throw KMSError(
-                    .accessDenied,
-                    "User: \(caller.principalARN) is not authorized to perform: kms:RetireGrant on resource: "
-                        + "\(key.record.arn) with an explicit deny"
-                )
-            }
+            try self.record(self.gate.decideRetirement(caller, of: grant, key: key), for: caller)
         } else {
             // Identity policies only (AWS: "kms:RetireGrant is not effective in a key policy"), and
             // not another grant's RetireGrant operation, which retires that grant, not this one.
