@@ -143,12 +143,7 @@ extension KMSService {
         if request.hasRecipient {
             throw KMSError(.unsupportedOperation, "Recipient (attested decryption) is not supported.")
         }
-        let (blob, plaintext, key) = try await self.dataKey(
-            keyID: request.keyID, numberOfBytes: request.hasNumberOfBytes ? request.numberOfBytes : nil,
-            keySpec: request.hasKeySpec ? request.keySpec.awsName : nil, context: request.encryptionContext,
-            grantTokens: request.grantTokens, dryRun: request.dryRun, includePlaintext: true,
-            caller: caller, use: .generateDataKey
-        )
+        let (blob, plaintext, key) = try await self.dataKey(request, caller: caller)
         var response = KMSGenerateDataKeyResponse()
         response.ciphertextBlob = blob
         response.plaintext = plaintext
@@ -161,12 +156,7 @@ extension KMSService {
     func generateDataKeyWithoutPlaintext(_ request: KMSGenerateDataKeyWithoutPlaintextRequest, caller: Caller)
         async throws(KMSError) -> KMSGenerateDataKeyWithoutPlaintextResponse
     {
-        let (blob, _, key) = try await self.dataKey(
-            keyID: request.keyID, numberOfBytes: request.hasNumberOfBytes ? request.numberOfBytes : nil,
-            keySpec: request.hasKeySpec ? request.keySpec.awsName : nil, context: request.encryptionContext,
-            grantTokens: request.grantTokens, dryRun: request.dryRun, includePlaintext: false,
-            caller: caller, use: .generateDataKeyWithoutPlaintext
-        )
+        let (blob, _, key) = try await self.dataKey(request, caller: caller)
         var response = KMSGenerateDataKeyWithoutPlaintextResponse()
         response.ciphertextBlob = blob
         response.keyID = key.record.arn
@@ -199,10 +189,13 @@ extension KMSService {
 
     // MARK: shared steps
 
-    private func dataKey(
-        keyID: String, numberOfBytes: Int32?, keySpec: String?, context: [String: String], grantTokens: [String],
-        dryRun: Bool, includePlaintext: Bool, caller: Caller, use: KeyUse
-    ) async throws(KMSError) -> (Data, Data, KeyInUse<Void>) {
+    /// A new data key from kms-cryptod under the request's symmetric KMS key: its ciphertext,
+    /// its plaintext (empty unless the request type returns it) and the key.
+    private func dataKey<Request: DataKeyRequest>(_ request: Request, caller: Caller) async throws(KMSError)
+        -> (Data, Data, KeyInUse<Void>)
+    {
+        let numberOfBytes = request.hasNumberOfBytes ? request.numberOfBytes : nil
+        let keySpec = request.hasKeySpec ? request.keySpec.awsName : nil
         let count: Int
         switch (numberOfBytes, keySpec) {
         case (nil, nil), (.some, .some):
@@ -222,15 +215,16 @@ extension KMSService {
             }
         }
         let key = try await self.openKey(
-            use, named: keyID, caller: caller, grantTokens: grantTokens, encryptionContext: context, dryRun: dryRun
+            Request.use, named: request.keyID, caller: caller, grantTokens: request.grantTokens,
+            encryptionContext: request.encryptionContext, dryRun: request.dryRun
         ) { record throws(KMSError) in
             try Validation.symmetricEncryption(record, algorithm: nil, now: self.now())
         }
         var call = WorkerGenerateDataKeyRequest()
         call.key = key.workerKey
         call.numberOfBytes = UInt32(count)
-        call.encryptionContext = context
-        call.includePlaintext = includePlaintext
+        call.encryptionContext = request.encryptionContext
+        call.includePlaintext = Request.returnsPlaintext
         let answer = try await self.worker.call(WorkerMethod.generateDataKey, call)
         return (answer.ciphertextBlob, answer.plaintext, key)
     }

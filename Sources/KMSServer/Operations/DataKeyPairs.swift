@@ -10,11 +10,7 @@ extension KMSService {
         if request.hasRecipient {
             throw KMSError(.unsupportedOperation, "Recipient (attested decryption) is not supported.")
         }
-        let (pair, key, _) = try await self.dataKeyPair(
-            keyID: request.keyID, spec: request.keyPairSpec.awsName, context: request.encryptionContext,
-            grantTokens: request.grantTokens, dryRun: request.dryRun, includePlaintext: true,
-            caller: caller, use: .generateDataKeyPair
-        )
+        let (pair, key) = try await self.dataKeyPair(request, caller: caller)
         var response = KMSGenerateDataKeyPairResponse()
         response.privateKeyCiphertextBlob = pair.privateKeyCiphertextBlob
         response.privateKeyPlaintext = pair.privateKeyPlaintext
@@ -29,11 +25,7 @@ extension KMSService {
     func generateDataKeyPairWithoutPlaintext(
         _ request: KMSGenerateDataKeyPairWithoutPlaintextRequest, caller: Caller
     ) async throws(KMSError) -> KMSGenerateDataKeyPairWithoutPlaintextResponse {
-        let (pair, key, _) = try await self.dataKeyPair(
-            keyID: request.keyID, spec: request.keyPairSpec.awsName, context: request.encryptionContext,
-            grantTokens: request.grantTokens, dryRun: request.dryRun, includePlaintext: false,
-            caller: caller, use: .generateDataKeyPairWithoutPlaintext
-        )
+        let (pair, key) = try await self.dataKeyPair(request, caller: caller)
         var response = KMSGenerateDataKeyPairWithoutPlaintextResponse()
         response.privateKeyCiphertextBlob = pair.privateKeyCiphertextBlob
         response.publicKey = pair.publicKey
@@ -44,11 +36,12 @@ extension KMSService {
         return response
     }
 
-    /// A new key pair from kms-cryptod, its private key encrypted under a symmetric KMS key.
-    private func dataKeyPair(
-        keyID: String, spec name: String, context: [String: String], grantTokens: [String], dryRun: Bool,
-        includePlaintext: Bool, caller: Caller, use: KeyUse
-    ) async throws(KMSError) -> (WorkerGenerateDataKeyPairResponse, KeyInUse<Void>, DataKeyPairSpec) {
+    /// A new key pair from kms-cryptod, its private key encrypted under the request's symmetric KMS
+    /// key (and in plaintext too when the request type returns it), and the key.
+    private func dataKeyPair<Request: DataKeyPairRequest>(_ request: Request, caller: Caller)
+        async throws(KMSError) -> (pair: WorkerGenerateDataKeyPairResponse, key: KeyInUse<Void>)
+    {
+        let name = request.keyPairSpec.awsName
         guard let spec = DataKeyPairSpec(rawValue: name) else {
             throw .validation(
                 "1 validation error detected: Value '\(name)' at 'keyPairSpec' failed to satisfy constraint: Member "
@@ -60,17 +53,18 @@ extension KMSService {
             throw KMSError(.unsupportedOperation, "KeyPairSpec \(spec.rawValue) is not supported by this service.")
         }
         let key = try await self.openKey(
-            use, named: keyID, caller: caller, grantTokens: grantTokens, encryptionContext: context,
-            conditions: ["kms:DataKeyPairSpec": [spec.rawValue]], dryRun: dryRun
+            Request.use, named: request.keyID, caller: caller, grantTokens: request.grantTokens,
+            encryptionContext: request.encryptionContext, conditions: ["kms:DataKeyPairSpec": [spec.rawValue]],
+            dryRun: request.dryRun
         ) { record throws(KMSError) in
             try Validation.symmetricEncryption(record, algorithm: nil, now: self.now())
         }
         var call = WorkerGenerateDataKeyPairRequest()
         call.key = key.workerKey
         call.keyPairSpec = WorkerDataKeyPairSpec(spec)
-        call.encryptionContext = context
-        call.includePlaintext = includePlaintext
-        return (try await self.worker.call(WorkerMethod.generateDataKeyPair, call), key, spec)
+        call.encryptionContext = request.encryptionContext
+        call.includePlaintext = Request.returnsPlaintext
+        return (try await self.worker.call(WorkerMethod.generateDataKeyPair, call), key)
     }
 
     func deriveSharedSecret(_ request: KMSDeriveSharedSecretRequest, caller: Caller) async throws(KMSError)
