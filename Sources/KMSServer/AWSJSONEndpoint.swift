@@ -100,8 +100,9 @@ public final class AWSJSONEndpoint: Sendable {
             ]
             if let remote = remoteAddress?.unmappingIPv4.ipAddress { metadata["remote"] = "\(remote)" }
             self.logger.warning("request refused at authentication", metadata: metadata)
-            let status: HTTPResponseStatus = error.code == .missingAuthenticationToken ? .forbidden : .badRequest
-            return .error(requestID: requestID, status: status, code: error.code.rawValue, message: error.message)
+            return .error(
+                requestID: requestID, status: Self.status(for: error.code.rawValue), code: error.code.rawValue,
+                message: error.message)
         }
         let payload: [UInt8]
         do {
@@ -127,11 +128,13 @@ public final class AWSJSONEndpoint: Sendable {
         }
     }
 
-    /// AWS's statuses: client errors 400, the service's own failures 5xx (which botocore retries).
+    /// AWS's statuses, the one mapping of every answer's code: client errors 400, a request
+    /// without credentials 403, the service's own failures 5xx (which botocore retries).
     static func status(for code: String) -> HTTPResponseStatus {
         switch code {
         case KMSError.Code.internalFailure.rawValue, KMSError.Code.keyUnavailable.rawValue: .internalServerError
         case KMSError.Code.dependencyTimeout.rawValue: .serviceUnavailable
+        case KMSError.Code.missingAuthenticationToken.rawValue: .forbidden
         default: .badRequest
         }
     }
