@@ -87,18 +87,35 @@ extension AuditLog {
                 throw KMSError.internalFailure(
                     "kms-cryptod answered a checkpoint without a root key id or a 32-byte MAC")
             }
+            let failed = self.state.withLock { state in
+                defer { state.checkpointsFailing = 0 }
+                return state.checkpointsFailing
+            }
+            if failed > 0 {
+                self.logger.notice(
+                    "kms-cryptod makes audit checkpoints again",
+                    metadata: ["chain": "\(self.chain)", "failed_tries": "\(failed)"])
+            }
             return AuditStore.Checkpoint(
                 chain: self.chain, number: head.checkpoint + 1, sequence: head.sequence, hash: head.hash,
                 microseconds: response.timeMicros, rootKeyID: root, mac: Array(response.mac)
             )
         } catch {
             self.metrics.auditCheckpointFailures.increment()
-            self.state.withLock { $0.checkpointRetry = .now + Self.checkpointBackoff }
-            self.logger.warning(
-                "no audit checkpoint: kms-cryptod did not make one; records are written without one until it does",
-                metadata: [
-                    "chain": "\(self.chain)", "error": "\(error)",
-                ])
+            let first = self.state.withLock { state in
+                state.checkpointRetry = .now + Self.checkpointBackoff
+                state.checkpointsFailing += 1
+                return state.checkpointsFailing == 1
+            }
+            // Once per incident (a saturated kms-cryptod misses the deadline every second or so);
+            // the metric counts every try.
+            if first {
+                self.logger.warning(
+                    "no audit checkpoint: kms-cryptod did not make one; records are written without one until it does",
+                    metadata: [
+                        "chain": "\(self.chain)", "error": "\(error)",
+                    ])
+            }
             return nil
         }
     }

@@ -118,6 +118,8 @@ public final class AuditLog: Sendable {
         var lastCheckpoint: ContinuousClock.Instant?
         /// Set when kms-cryptod did not answer for a checkpoint: none is tried before then.
         var checkpointRetry: ContinuousClock.Instant?
+        /// Checkpoints failed since the last that was made: logged once per incident, not per try.
+        var checkpointsFailing = 0
         /// kmsd is stopping: every batch brings a checkpoint, and the last records get one.
         var closing = false
     }
