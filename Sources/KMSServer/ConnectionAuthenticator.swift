@@ -10,7 +10,7 @@ import Logging
 /// principal, or, only in insecure development mode, nobody (the default account's root).
 public struct ConnectionAuthenticator: Sendable {
     let scope: ServiceScope
-    let identities: IdentityStore
+    let identities: any IdentityStoring
     let worker: WorkerPool
     let allowAnonymous: Bool
     /// Remembers access key ids that named nothing, so repeating one costs no query.
@@ -21,7 +21,7 @@ public struct ConnectionAuthenticator: Sendable {
     /// An authenticator for the binary listener's handshake. `allowAnonymous` (development only) lets a connection
     /// without credentials act as the default account's root; `cache` remembers unknown access key ids.
     public init(
-        scope: ServiceScope, identities: IdentityStore, worker: WorkerPool, allowAnonymous: Bool,
+        scope: ServiceScope, identities: any IdentityStoring, worker: WorkerPool, allowAnonymous: Bool,
         cache: KeyCache? = nil, logger: Logger,
         metrics: ServiceMetrics = ServiceMetrics()
     ) {

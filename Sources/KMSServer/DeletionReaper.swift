@@ -4,17 +4,17 @@ import Logging
 import ServiceLifecycle
 
 /// Deletes keys whose deletion window has passed, with their material and aliases, and imported
-/// key material past its ValidTo (KeyStore.reapDue). One kmsd at a time does it (the others
+/// key material past its ValidTo (KeyStoring.reapDue). One kmsd at a time does it (the others
 /// skip the round). After this, ciphertexts under those keys can never be decrypted again.
 public struct DeletionReaper: Service {
-    let keys: KeyStore
+    let keys: any KeyStoring
     let interval: Duration
     let logger: Logger
     /// Wall time decides which deletion dates and ValidTo have passed; monotonic time spaces the rounds.
     let clock: ServiceClock
 
     /// A reaper over `keys` that runs a round every `interval`.
-    public init(keys: KeyStore, interval: Duration, logger: Logger, clock: ServiceClock = .system) {
+    public init(keys: any KeyStoring, interval: Duration, logger: Logger, clock: ServiceClock = .system) {
         self.keys = keys
         self.interval = interval
         self.logger = logger

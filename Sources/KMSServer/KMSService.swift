@@ -10,17 +10,17 @@ import PostgresNIO
 public final class KMSService: Sendable {
     /// The partition, regions and default account every ARN and caller is made in.
     public let scope: ServiceScope
-    let keys: KeyStore
-    let aliases: AliasStore
-    let grants: GrantStore
-    let identities: IdentityStore
-    let rotations: RotationStore
-    let lastUsageStore: LastUsageStore
+    let keys: any KeyStoring
+    let aliases: any AliasStoring
+    let grants: any GrantStoring
+    let identities: any IdentityStoring
+    let rotations: any RotationStoring
+    let lastUsageStore: any LastUsageStoring
     /// The audit log as read back (ListAuditRecords, the audit walk); AuditLog writes it.
-    let auditRecords: AuditStore
-    let usageStore: UsageStore
-    let billing: BillingStore
-    let rewraps: RewrapStore
+    let auditRecords: any AuditReading
+    let usageStore: any UsageStoring
+    let billing: any BillingStoring
+    let rewraps: any RewrapStoring
     /// Every request's record, durable before the answer (nil: not audited, tests of the service alone).
     public let auditLog: AuditLog?
     /// Request counts per key, operation and hour (flushed by kmsd in batches).
@@ -55,7 +55,7 @@ public final class KMSService: Sendable {
 
     /// The service over `client`'s database and `worker`, authorizing with `gate`. With `audit` false, nothing is
     /// audited (tests of the service alone); the other parameters are kmsd's settings of the same names.
-    public init(
+    public convenience init(
         scope: ServiceScope,
         client: PostgresClient,
         cache: KeyCache,
@@ -73,29 +73,56 @@ public final class KMSService: Sendable {
         clock: ServiceClock = .system,
         metrics: ServiceMetrics = ServiceMetrics()
     ) {
-        self.metrics = metrics
-        self.requestTimeout = requestTimeout
-        self.scope = scope
-        self.keys = KeyStore(client: client, logger: logger)
-        self.aliases = AliasStore(client: client, scope: scope, logger: logger)
-        self.grants = GrantStore(client: client, logger: logger)
-        self.identities = IdentityStore(client: client, logger: logger)
-        self.rotations = RotationStore(client: client, logger: logger)
-        self.lastUsageStore = LastUsageStore(client: client, logger: logger)
-        self.auditRecords = AuditStore(client: client, logger: logger)
-        self.usageStore = UsageStore(client: client, logger: logger)
-        self.billing = BillingStore(client: client, logger: logger)
-        self.rewraps = RewrapStore(client: client, logger: logger)
-        self.usage = UsageCounter(store: self.usageStore, interval: usageFlushInterval, clock: clock, logger: logger)
-        self.auditLog =
+        let auditLog =
             audit
             ? AuditLog(
-                store: self.auditRecords, chain: auditChain, timeout: auditTimeout,
+                store: AuditStore(client: client, logger: logger), chain: auditChain, timeout: auditTimeout,
                 worker: worker,
                 checkpointInterval: auditCheckpointInterval, logger: logger, metrics: metrics
             ) : nil
+        self.init(
+            scope: scope, stores: .postgres(client: client, scope: scope, logger: logger), cache: cache,
+            worker: worker, gate: gate, logger: logger, auditLog: auditLog,
+            lastUsageFlushInterval: lastUsageFlushInterval, usageFlushInterval: usageFlushInterval, limits: limits,
+            requestTimeout: requestTimeout, clock: clock, metrics: metrics
+        )
+    }
+
+    /// The service over `stores` and `worker`, authorizing with `gate` and recording every
+    /// request in `auditLog` (nil: nothing is audited, tests of the service alone); the other
+    /// parameters are kmsd's settings of the same names.
+    public init(
+        scope: ServiceScope,
+        stores: ServiceStores,
+        cache: KeyCache,
+        worker: WorkerPool,
+        gate: any RequestGate,
+        logger: Logger,
+        auditLog: AuditLog?,
+        lastUsageFlushInterval: Duration = .seconds(10),
+        usageFlushInterval: Duration = .seconds(10),
+        limits: RequestLimits = RequestLimits(),
+        requestTimeout: Duration = KMSService.defaultRequestTimeout,
+        clock: ServiceClock = .system,
+        metrics: ServiceMetrics = ServiceMetrics()
+    ) {
+        self.metrics = metrics
+        self.requestTimeout = requestTimeout
+        self.scope = scope
+        self.keys = stores.keys
+        self.aliases = stores.aliases
+        self.grants = stores.grants
+        self.identities = stores.identities
+        self.rotations = stores.rotations
+        self.lastUsageStore = stores.lastUsage
+        self.auditRecords = stores.auditRecords
+        self.usageStore = stores.usage
+        self.billing = stores.billing
+        self.rewraps = stores.rewraps
+        self.usage = UsageCounter(store: stores.usage, interval: usageFlushInterval, clock: clock, logger: logger)
+        self.auditLog = auditLog
         self.lastUsage = LastUsageTracker(
-            store: self.lastUsageStore, interval: lastUsageFlushInterval, clock: clock, logger: logger)
+            store: stores.lastUsage, interval: lastUsageFlushInterval, clock: clock, logger: logger)
         self.cache = cache
         self.worker = worker
         self.gate = gate

@@ -93,7 +93,9 @@ extension KMSService {
                 { () async throws(KMSError) -> CachedKey? in
                     guard let (record, materials) = try await self.store({ try await self.keys.fetch(keyID: keyID) })
                     else { return nil }
-                    let grants = try await self.store { try await self.grants.forKey(keyID) }
+                    let grants = try await self.store {
+                        try await self.grants.forKey(keyID, after: nil, limit: GrantRecord.maximumPerKey)
+                    }
                     let aliases = try await self.store {
                         try await self.aliases.list(
                             account: record.account, region: record.region, keyID: keyID, after: nil, limit: 1000)

@@ -16,7 +16,9 @@ public final class LastUsageTracker: Service, Sendable {
     let logger: Logger
 
     /// A tracker writing to `store` every `interval`.
-    public convenience init(store: LastUsageStore, interval: Duration, clock: ServiceClock = .system, logger: Logger) {
+    public convenience init(
+        store: any LastUsageStoring, interval: Duration, clock: ServiceClock = .system, logger: Logger
+    ) {
         self.init(interval: interval, clock: clock, logger: logger) { batch in try await store.record(batch) }
     }
 

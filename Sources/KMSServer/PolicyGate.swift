@@ -38,7 +38,7 @@ public struct CachedPrincipal: Sendable {
 /// grants (see `KeyAccess`), for the principal each connection authenticated as.
 public struct PolicyGate: RequestGate {
     let scope: ServiceScope
-    let identities: IdentityStore
+    let identities: any IdentityStoring
     let cache: KeyCache
     let logger: Logger
     /// Its wall time is aws:CurrentTime.
@@ -47,7 +47,8 @@ public struct PolicyGate: RequestGate {
 
     /// A gate that reads principals through `cache`, loading misses from `identities`.
     public init(
-        scope: ServiceScope, identities: IdentityStore, cache: KeyCache, logger: Logger, clock: ServiceClock = .system,
+        scope: ServiceScope, identities: any IdentityStoring, cache: KeyCache, logger: Logger,
+        clock: ServiceClock = .system,
         metrics: ServiceMetrics = ServiceMetrics()
     ) {
         self.clock = clock

@@ -13,11 +13,9 @@ import ServiceLifecycle
 /// replaced only if unchanged since it was read, so nothing races a rotation or a deletion.
 /// Blobs under a root key the keyring no longer holds are counted and skipped, never dropped.
 public struct RewrapJob: Service {
-    static let lockKey: Int64 = 0x4B4D_535F_5257_5250  // "KMS_RWRP"
     static let batchSize = 100
 
-    let client: PostgresClient
-    let store: RewrapStore
+    let store: any RewrapStoring
     let worker: WorkerPool
     let interval: Duration
     let logger: Logger
@@ -27,9 +25,18 @@ public struct RewrapJob: Service {
     public init(
         client: PostgresClient, worker: WorkerPool, interval: Duration, logger: Logger, clock: ServiceClock = .system
     ) {
+        self.init(
+            store: RewrapStore(client: client, logger: logger), worker: worker, interval: interval, logger: logger,
+            clock: clock)
+    }
+
+    /// A job over `store`'s jobs and blobs, which also keeps a second kmsd off a job this one works on.
+    public init(
+        store: any RewrapStoring, worker: WorkerPool, interval: Duration, logger: Logger,
+        clock: ServiceClock = .system
+    ) {
         self.clock = clock
-        self.client = client
-        self.store = RewrapStore(client: client, logger: logger)
+        self.store = store
         self.worker = worker
         self.interval = interval
         self.logger = logger
@@ -47,9 +54,7 @@ public struct RewrapJob: Service {
 
     func roundOnce() async throws {
         guard let job = try await self.store.latest(), job.finishedAt == nil else { return }
-        _ = try await self.client.withSessionAdvisoryLock(Self.lockKey, logger: self.logger) {
-            try await self.work(on: job)
-        }
+        _ = try await self.store.exclusively { try await self.work(on: job) }
     }
 
     private func work(on job: RewrapStore.Job) async throws {

@@ -15,7 +15,9 @@ public final class UsageCounter: Service, Sendable {
     let logger: Logger
 
     /// A counter writing to `store` every `interval`.
-    public convenience init(store: UsageStore, interval: Duration, clock: ServiceClock = .system, logger: Logger) {
+    public convenience init(
+        store: any UsageStoring, interval: Duration, clock: ServiceClock = .system, logger: Logger
+    ) {
         self.init(interval: interval, clock: clock, logger: logger) { batch, id in try await store.add(batch, id: id) }
     }
 

@@ -55,7 +55,10 @@ public final class PendingAudit: Sendable {
         }
     }
 
-    fileprivate func markCommitted() {
+    /// Marks the record committed with its change. Only a store calls this (KMSServer's store
+    /// ports require it), once the change and this record are durable together; PostgreSQL's
+    /// stores call it after their COMMIT. Runs the `whenCommittedLate` handler, if one was set.
+    public func markCommitted() {
         let late = self.state.withLock { state in
             state.committed = true
             return state.late.take()

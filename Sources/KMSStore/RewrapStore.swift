@@ -171,6 +171,14 @@ public struct RewrapStore: Sendable {
         }
     }
 
+    static let lockKey: Int64 = 0x4B4D_535F_5257_5250  // "KMS_RWRP"
+
+    /// Runs `body` only if this process takes the re-wrap job's session advisory lock (another
+    /// kmsd working on the job: nil, and `body` does not run); held for the whole of `body`.
+    public func exclusively<T: Sendable>(_ body: () async throws -> T) async throws -> T? {
+        try await self.client.withSessionAdvisoryLock(Self.lockKey, logger: self.logger, body)
+    }
+
     /// Root key id → (key materials, access key secrets) wrapped under it.
     public func usage() async throws -> [UUID: (materials: Int64, secrets: Int64)] {
         var usage: [UUID: (materials: Int64, secrets: Int64)] = [:]

@@ -36,7 +36,7 @@ extension KMSService {
         record.currentMaterialID = material.materialID
         let stored = record
         let created = try await self.store {
-            try await self.keys.insert(stored, material: material, alias: aliasName, audit: nil)
+            try await self.keys.insert(stored, material: material, alias: aliasName, tags: [], audit: nil)
         }
         if created {
             self.logger.notice(

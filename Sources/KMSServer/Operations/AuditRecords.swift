@@ -19,7 +19,7 @@ extension KMSService {
     static let auditPageBytes = 60 * 1024
 
     /// A page holds as many matching records as `Limit` and a frame allow; the store reads only
-    /// segments that can match (AuditStore.scan), and only as far as the page needs. NextMarker
+    /// segments that can match (AuditReading.scan), and only as far as the page needs. NextMarker
     /// is set only when a record was left for the next page (or reading stopped early).
     func listAuditRecords(_ request: AdminListAuditRecordsRequest, caller: Caller) async throws(KMSError)
         -> AdminListAuditRecordsResponse
@@ -47,7 +47,7 @@ extension KMSService {
         let (page, resume) = try await self.store { [after] in
             var page = AuditPage(limit: limit, bytes: Self.auditPageBytes)
             let resume = try await store.scan(
-                filter, after: after, maxSegments: Self.auditSegmentsPerPage, deadline: deadline
+                filter, after: after, operations: nil, maxSegments: Self.auditSegmentsPerPage, deadline: deadline
             ) { page.take($0) }
             return (page, resume)
         }
@@ -271,7 +271,7 @@ extension KMSService {
     /// The chain's next stored checkpoint if it covers a record up to `sequence` (reading the
     /// next page when the last is used up).
     private func nextCheckpoint(
-        _ cursor: inout CheckpointCursor, of chain: String, upTo sequence: Int64, store: AuditStore
+        _ cursor: inout CheckpointCursor, of chain: String, upTo sequence: Int64, store: any AuditReading
     ) async throws(KMSError) -> AuditStore.Checkpoint? {
         if cursor.pending.isEmpty, !cursor.exhausted {
             let after = cursor.read

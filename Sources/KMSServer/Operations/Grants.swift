@@ -106,7 +106,9 @@ extension KMSService {
         )
         // A retry with the same Name and parameters gets the grant the first attempt made.
         if let name = grant.name {
-            let existing = try await self.store { [key] in try await self.grants.forKey(key.record.keyID) }
+            let existing = try await self.store { [key] in
+                try await self.grants.forKey(key.record.keyID, after: nil, limit: GrantRecord.maximumPerKey)
+            }
             if let same = existing.first(where: { $0.name == name && Self.sameTerms($0, grant) }) {
                 return Self.grantResponse(same.grantID)
             }

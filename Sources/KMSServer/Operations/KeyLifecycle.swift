@@ -89,7 +89,9 @@ extension KMSService {
         )
         caller.trail.note(keyARN: arn)
         let audit = self.changeRecord(caller)
-        _ = try await self.store { try await self.keys.insert(record, material: material, tags: tags, audit: audit) }
+        _ = try await self.store {
+            try await self.keys.insert(record, material: material, alias: nil, tags: tags, audit: audit)
+        }
         var response = KMSCreateKeyResponse()
         response.keyMetadata = KMSKeyMetadata(record)
         return response

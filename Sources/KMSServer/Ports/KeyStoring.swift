@@ -1,0 +1,64 @@
+import Foundation
+import KMSDomain
+import KMSStore
+
+/// Keys and their material versions, as the service core reads and changes them (KeyStore in
+/// PostgreSQL). What an implementation must keep:
+///
+/// - Every change is all or nothing, and takes `audit` (the request's record; nil: a change no
+///   caller asked for) with it: when the change takes effect, the record is stored with it and
+///   `audit.markCommitted()` is called once both are durable; when it does not (a taken alias,
+///   a stale row version), neither is stored and the record stays uncommitted.
+/// - Optimistic concurrency: `update`, `importMaterial` and `deleteImportedMaterial` apply only
+///   while the stored key is still at `record.version`; each success stores `version + 1` and
+///   returns the stored record; nil means someone changed the key first (or there is no such
+///   key), and the caller reads it again.
+/// - Key ids are lowercase UUIDs; an id that is not one names no key (nil, not an error).
+/// - Deleting a key (`reapDue`) deletes everything that hangs off it: its material versions,
+///   aliases, grants, tags, rotations and last use (PostgreSQL's ON DELETE CASCADE).
+public protocol KeyStoring: Sendable {
+    /// Inserts a key with its first material (nil: none yet, a key pending import) and `tags`;
+    /// with `alias`, also that alias for it, all or nothing: false (and nothing inserted) when
+    /// the alias exists already in the key's account and region.
+    @discardableResult
+    func insert(
+        _ key: KeyRecord, material: StoredMaterial?, alias: String?, tags: [(key: String, value: String)],
+        audit: PendingAudit?
+    ) async throws -> Bool
+
+    /// The key and all its material versions, or nil when there is no such key.
+    func fetch(keyID: String) async throws -> (KeyRecord, [StoredMaterial])?
+
+    /// At most `limit` keys of one account and region in key id order, after key id `marker`
+    /// (exclusive; nil: from the first).
+    func list(account: String, region: String, after marker: String?, limit: Int) async throws -> [KeyRecord]
+
+    /// Stores `record`'s changeable fields (description, state, deletion date and window,
+    /// policy, current material id, rotation period and next date, ValidTo, expiration model)
+    /// if the key is still at `record.version`; nil when it is not. The other fields never change.
+    func update(_ record: KeyRecord, audit: PendingAudit?) async throws -> KeyRecord?
+
+    /// Stores imported material as the key's only version (replacing any, the same material
+    /// imported again included) and applies `updated`'s state, ValidTo, expiration model and
+    /// current material id, if the key is still at `updated.version`; nil when it is not.
+    func importMaterial(_ updated: KeyRecord, material: StoredMaterial, audit: PendingAudit?) async throws
+        -> KeyRecord?
+
+    /// Deletes the key's material; the key goes to PendingImport (PendingDeletion stays so),
+    /// without ValidTo or expiration model, its current material id kept; nil when the key is
+    /// no longer at `record.version`.
+    func deleteImportedMaterial(_ record: KeyRecord, audit: PendingAudit?) async throws -> KeyRecord?
+
+    /// One round of the deletion reaper. Only one process runs a round at a time (`held` false:
+    /// another did, and nothing was done). Windows count as passed at
+    /// `KeySchedule.destructionCutoff(service: serviceNow, database:)` with the store's own
+    /// clock. Deletes at most 500 keys PendingDeletion whose deletion date has passed, keeping
+    /// for each a tombstone that `BillingStoring.keys` reads (ARN, account, region, spec,
+    /// manager, creation date, when the deletion was scheduled, rotation dates); and deletes
+    /// the material of at most 500 keys whose ValidTo has passed (state PendingImport unless
+    /// PendingDeletion, ValidTo cleared, row version + 1). Each re-checks state and date at
+    /// the moment of deleting, so a CancelKeyDeletion that lands first always wins.
+    func reapDue(serviceNow: Date) async throws -> ReapRound
+}
+
+extension KeyStore: KeyStoring {}
