@@ -18,14 +18,15 @@ public struct RewrapJob: Service {
 
     let client: PostgresClient
     let store: RewrapStore
-    let worker: WorkerPool
+    let worker: any CryptoBackend
     let interval: Duration
     let logger: Logger
     let clock: ServiceClock
 
     /// A job that looks every `interval` for a re-wrap job to work on.
     public init(
-        client: PostgresClient, worker: WorkerPool, interval: Duration, logger: Logger, clock: ServiceClock = .system
+        client: PostgresClient, worker: any CryptoBackend, interval: Duration, logger: Logger,
+        clock: ServiceClock = .system
     ) {
         self.clock = clock
         self.client = client

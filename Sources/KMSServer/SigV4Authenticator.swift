@@ -47,7 +47,7 @@ public final class SigV4Authenticator: Sendable {
     let hosts: SigV4.HostNames
     let defaultPort: Int
     let identities: IdentityStore
-    let worker: WorkerPool
+    let worker: any CryptoBackend
     let cache: KeyCache
     let logger: Logger
     let now: @Sendable () -> Date
@@ -56,7 +56,8 @@ public final class SigV4Authenticator: Sendable {
     /// `hosts` are the Host header values accepted (`--aws-json-host`); `defaultPort` is what a
     /// Host without a port means (443 over TLS, else 80).
     public init(
-        scope: ServiceScope, hosts: SigV4.HostNames, defaultPort: Int, identities: IdentityStore, worker: WorkerPool,
+        scope: ServiceScope, hosts: SigV4.HostNames, defaultPort: Int, identities: IdentityStore,
+        worker: any CryptoBackend,
         cache: KeyCache,
         logger: Logger, now: @escaping @Sendable () -> Date = { Date() }, metrics: ServiceMetrics = ServiceMetrics()
     ) {

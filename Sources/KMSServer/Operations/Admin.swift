@@ -152,7 +152,8 @@ extension KMSService {
     /// Makes an access key (or imports a given pair) for `principal`: the worker wraps the
     /// secret, the database stores only the wrapped form. Shared with the bootstrap.
     static func createAccessKey(
-        for principal: PrincipalRecord, id: String?, secret: String?, identities: IdentityStore, worker: WorkerPool,
+        for principal: PrincipalRecord, id: String?, secret: String?, identities: IdentityStore,
+        worker: any CryptoBackend,
         now: Date,
         audit: PendingAudit?, logger: Logger, metrics: ServiceMetrics
     ) async throws(KMSError) -> (AccessKeyRecord, String) {
