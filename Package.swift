@@ -219,15 +219,17 @@ let package = Package(
             name: "KMSProtoTests",
             dependencies: ["KMSProto", .product(name: "SwiftProtobuf", package: "swift-protobuf")]
         ),
-        // Starts the real processes (kms-cryptod, kmsd) and test databases for the integration tests.
+        // Starts the real processes (kms-cryptod, kmsd) and test databases for the integration tests;
+        // the in-process crypto backend (KMSServer's CryptoBackend over a KMSCryptoWorker) for unit tests.
         .target(
             name: "KMSTestSupport",
             dependencies: [
-                "KMSRPC", "KMSStore", "KMSClient", "KMSProto",
+                "KMSRPC", "KMSStore", "KMSClient", "KMSProto", "KMSServer", "KMSCryptoWorker", "KMSCrypto", "KMSDomain",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ],
             path: "Tests/KMSTestSupport"
         ),
@@ -235,7 +237,7 @@ let package = Package(
             name: "KMSServerTests",
             dependencies: [
                 "KMSTestSupport", "KMSServer", "KMSClient", "KMSProto", "KMSRPC", "KMSDomain", "KMSStore", "KMSCrypto",
-                "KMSSigV4", "KMSAuditChain",
+                "KMSSigV4", "KMSAuditChain", "KMSWorkerProto", "KMSCryptoWorker",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),

@@ -162,7 +162,7 @@ public final class AuditLog: Sendable {
     /// at most, not their own timeouts.
     let timeout: Duration
     /// kms-cryptod, which MACs the checkpoints (nil: none are made).
-    let worker: WorkerPool?
+    let worker: (any CryptoBackend)?
     /// A batch brings a checkpoint when the last is this old (zero: every batch); a head left
     /// uncovered when records stop is checkpointed this long after the last checkpoint.
     let checkpointInterval: Duration
@@ -189,7 +189,7 @@ public final class AuditLog: Sendable {
     /// An audit log writing `chain` through `store`. `worker` MACs checkpoints of the chain's head (nil: none);
     /// `timeout` bounds each request's wait for its record.
     public init(
-        store: AuditStore, chain: String, timeout: Duration = .seconds(5), worker: WorkerPool? = nil,
+        store: AuditStore, chain: String, timeout: Duration = .seconds(5), worker: (any CryptoBackend)? = nil,
         checkpointInterval: Duration = .milliseconds(100), logger: Logger, metrics: ServiceMetrics = ServiceMetrics()
     ) {
         self.metrics = metrics

@@ -11,7 +11,7 @@ import Logging
 public struct ConnectionAuthenticator: Sendable {
     let scope: ServiceScope
     let identities: any IdentityStoring
-    let worker: WorkerPool
+    let worker: any CryptoBackend
     let allowAnonymous: Bool
     /// Remembers access key ids that named nothing, so repeating one costs no query.
     let cache: KeyCache?
@@ -21,7 +21,7 @@ public struct ConnectionAuthenticator: Sendable {
     /// An authenticator for the binary listener's handshake. `allowAnonymous` (development only) lets a connection
     /// without credentials act as the default account's root; `cache` remembers unknown access key ids.
     public init(
-        scope: ServiceScope, identities: any IdentityStoring, worker: WorkerPool, allowAnonymous: Bool,
+        scope: ServiceScope, identities: any IdentityStoring, worker: any CryptoBackend, allowAnonymous: Bool,
         cache: KeyCache? = nil, logger: Logger,
         metrics: ServiceMetrics = ServiceMetrics()
     ) {

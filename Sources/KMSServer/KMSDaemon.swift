@@ -215,7 +215,7 @@ public struct KMSDaemon: Service {
     /// flushers (their loops catch write failures and keep what failed, so one that ends is a
     /// bug; the group's shutdown then still flushes the other and closes the audit log).
     private func jobs(
-        service: KMSService, cache: KeyCache, worker: WorkerPool, server: RPCServer, awsJSON: (any Channel)?,
+        service: KMSService, cache: KeyCache, worker: any CryptoBackend, server: RPCServer, awsJSON: (any Channel)?,
         metricsListener: (any Channel)?
     ) -> [BackgroundJob] {
         let (client, logger, clock, settings, metrics) = (
@@ -315,7 +315,8 @@ public struct KMSDaemon: Service {
 
     /// The AWS JSON endpoint, when configured, on the same handlers as the binary protocol.
     private func bindAWSJSON(
-        table: RPCHandlerTable, identities: IdentityStore, worker: WorkerPool, cache: KeyCache, tls: NIOSSLContext?
+        table: RPCHandlerTable, identities: IdentityStore, worker: any CryptoBackend, cache: KeyCache,
+        tls: NIOSSLContext?
     ) async throws -> (any Channel)? {
         guard let host = self.settings.awsJSONHost else { return nil }
         let hosts = try SigV4.HostNames(

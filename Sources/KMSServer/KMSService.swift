@@ -30,7 +30,7 @@ public final class KMSService: Sendable {
     let cache: KeyCache
     /// Cache misses on the same key share one load.
     let keyLoads = KeyLoads()
-    let worker: WorkerPool
+    let worker: any CryptoBackend
     let gate: any RequestGate
     /// Requests a second per principal and per source address (ThrottlingException past them).
     let limits: RequestLimits
@@ -59,7 +59,7 @@ public final class KMSService: Sendable {
         scope: ServiceScope,
         client: PostgresClient,
         cache: KeyCache,
-        worker: WorkerPool,
+        worker: any CryptoBackend,
         gate: any RequestGate,
         logger: Logger,
         lastUsageFlushInterval: Duration = .seconds(10),
@@ -95,7 +95,7 @@ public final class KMSService: Sendable {
         scope: ServiceScope,
         stores: ServiceStores,
         cache: KeyCache,
-        worker: WorkerPool,
+        worker: any CryptoBackend,
         gate: any RequestGate,
         logger: Logger,
         auditLog: AuditLog?,

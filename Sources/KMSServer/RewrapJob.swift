@@ -16,14 +16,15 @@ public struct RewrapJob: Service {
     static let batchSize = 100
 
     let store: any RewrapStoring
-    let worker: WorkerPool
+    let worker: any CryptoBackend
     let interval: Duration
     let logger: Logger
     let clock: ServiceClock
 
     /// A job that looks every `interval` for a re-wrap job to work on.
     public init(
-        client: PostgresClient, worker: WorkerPool, interval: Duration, logger: Logger, clock: ServiceClock = .system
+        client: PostgresClient, worker: any CryptoBackend, interval: Duration, logger: Logger,
+        clock: ServiceClock = .system
     ) {
         self.init(
             store: RewrapStore(client: client, logger: logger), worker: worker, interval: interval, logger: logger,
@@ -32,7 +33,7 @@ public struct RewrapJob: Service {
 
     /// A job over `store`'s jobs and blobs, which also keeps a second kmsd off a job this one works on.
     public init(
-        store: any RewrapStoring, worker: WorkerPool, interval: Duration, logger: Logger,
+        store: any RewrapStoring, worker: any CryptoBackend, interval: Duration, logger: Logger,
         clock: ServiceClock = .system
     ) {
         self.clock = clock

@@ -47,7 +47,7 @@ public final class SigV4Authenticator: Sendable {
     let hosts: SigV4.HostNames
     let defaultPort: Int
     let identities: any IdentityStoring
-    let worker: WorkerPool
+    let worker: any CryptoBackend
     let cache: KeyCache
     let logger: Logger
     let now: @Sendable () -> Date
@@ -57,7 +57,7 @@ public final class SigV4Authenticator: Sendable {
     /// Host without a port means (443 over TLS, else 80).
     public init(
         scope: ServiceScope, hosts: SigV4.HostNames, defaultPort: Int, identities: any IdentityStoring,
-        worker: WorkerPool,
+        worker: any CryptoBackend,
         cache: KeyCache,
         logger: Logger, now: @escaping @Sendable () -> Date = { Date() }, metrics: ServiceMetrics = ServiceMetrics()
     ) {

@@ -120,7 +120,8 @@ public final class WorkerPool: Sendable {
     }
 
     /// The worker answers with AWS codes; link failures become retryable dependency errors.
-    static func map(_ error: RPCError) -> KMSError {
+    /// Public so that an in-process `CryptoBackend` (tests) answers exactly as this pool does.
+    public static func map(_ error: RPCError) -> KMSError {
         if !Self.isLinkFailure(error), let answered = KMSError(answered: error) {
             return answered
         }

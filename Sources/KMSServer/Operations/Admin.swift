@@ -153,7 +153,7 @@ extension KMSService {
     /// secret, the database stores only the wrapped form. Shared with the bootstrap.
     static func createAccessKey(
         for principal: PrincipalRecord, id: String?, secret: String?, identities: any IdentityStoring,
-        worker: WorkerPool,
+        worker: any CryptoBackend,
         now: Date,
         audit: PendingAudit?, logger: Logger, metrics: ServiceMetrics
     ) async throws(KMSError) -> (AccessKeyRecord, String) {
