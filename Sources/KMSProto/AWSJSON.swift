@@ -81,7 +81,13 @@ public enum AWSJSON {
     private static func convert(value: Any, kind: FieldKind, member: String, toAWS: Bool) throws -> Any {
         switch kind {
         case .enumeration(let prefix):
-            guard let text = value as? String else { return value }
+            guard let text = value as? String else {
+                // AWS enums are strings. Protobuf's JSON decoder would take a number as the enum's
+                // number (0: unspecified), a value no AWS name stands for, which the answer or a
+                // second decoding then refuses.
+                if toAWS || value is NSNull { return value }
+                throw DecodingError(description: "the member \(member) must be a string, one of its enum's names")
+            }
             if toAWS { return text.hasPrefix(prefix) ? String(text.dropFirst(prefix.count)) : text }
             // Protobuf's JSON decoder drops unknown enum names when unknown members are ignored,
             // so they are refused here, with AWS's message.

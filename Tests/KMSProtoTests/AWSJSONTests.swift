@@ -76,6 +76,19 @@ import Testing
         #expect(throws: AWSJSON.DecodingError.self) {
             try AWSJSON.decode(KMSEncryptRequest.self, from: Data("[1,2]".utf8))
         }
+        // An enum given as a number (the fuzzer's find): protobuf would take 0 as "unspecified",
+        // which no AWS name stands for, and the request would not survive its own encoding.
+        for number in [0, 1, 42] {
+            #expect(throws: AWSJSON.DecodingError.self) {
+                try AWSJSON.decode(KMSGenerateDataKeyRequest.self, from: ["KeyId": "alias/a", "KeySpec": number])
+            }
+        }
+        #expect(throws: AWSJSON.DecodingError.self) {
+            try AWSJSON.decode(KMSEncryptRequest.self, from: ["KeyId": "k", "EncryptionAlgorithm": true])
+        }
+        // null stays "not given", as AWS takes it.
+        let absent = try? AWSJSON.decode(KMSGenerateDataKeyRequest.self, from: ["KeyId": "k", "KeySpec": NSNull()])
+        #expect(absent?.hasKeySpec == false)
     }
 
     @Test func enumNamesRoundTrip() {
