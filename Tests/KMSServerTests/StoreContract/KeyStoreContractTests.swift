@@ -129,6 +129,9 @@ import Testing
             #expect(
                 try await stores.keys.list(account: Fixture.account, region: Fixture.region, after: nil, limit: 0)
                     .isEmpty)
+            await #expect(throws: (any Error).self) {
+                try await stores.keys.list(account: Fixture.account, region: Fixture.region, after: nil, limit: -1)
+            }
         }
     }
 
