@@ -15,6 +15,18 @@ public struct ReapRound: Sendable {
     public var deletedKeys: [(keyID: String, arn: String)] = []
     /// ARNs of keys whose imported material passed its ValidTo and was deleted.
     public var expiredMaterial: [String] = []
+
+    /// A round's outcome (the stores build these; the in-memory store of the tests too).
+    public init(
+        held: Bool = false, cutoff: Date, databaseNow: Date, deletedKeys: [(keyID: String, arn: String)] = [],
+        expiredMaterial: [String] = []
+    ) {
+        self.held = held
+        self.cutoff = cutoff
+        self.databaseNow = databaseNow
+        self.deletedKeys = deletedKeys
+        self.expiredMaterial = expiredMaterial
+    }
 }
 
 extension KeyStore {

@@ -17,6 +17,13 @@ public struct RotationRecord: Sendable, Hashable {
     public var date: Date
     /// Automatic or on demand; a stored value this build does not know reads as automatic.
     public var kind: Kind
+
+    /// A rotation as stored (the stores build these; the in-memory store of the tests too).
+    public init(materialID: [UInt8], date: Date, kind: Kind) {
+        self.materialID = materialID
+        self.date = date
+        self.kind = kind
+    }
 }
 
 /// Key rotations and tags in PostgreSQL.

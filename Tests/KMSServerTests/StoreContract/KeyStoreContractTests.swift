@@ -1,0 +1,173 @@
+import Foundation
+import KMSDomain
+import KMSServer
+import KMSStore
+import Testing
+
+/// `KeyStoring`'s contract, on PostgreSQL and in memory alike.
+@Suite struct KeyStoreContractTests {
+    @Test(arguments: StoreBackend.allCases)
+    func insertThenFetchGivesTheKeyAsStored(_ backend: StoreBackend) async throws {
+        try await backend.run { stores in
+            let id = Fixture.newID()
+            var key = Fixture.key(id.uppercased())
+            key.nextRotationDate = Fixture.created.addingTimeInterval(86_400)
+            let audit = Fixture.audit("CreateKey")
+            let inserted = try await stores.keys.insert(
+                key, material: Fixture.material(1), alias: "alias/app", tags: [("b", "2"), ("a", "1")], audit: audit)
+            #expect(inserted)
+            #expect(audit.committed)
+            let (stored, materials) = try #require(try await stores.keys.fetch(keyID: id))
+            var expected = key
+            expected.keyID = id
+            expected.creationDate = Fixture.stored(key.creationDate)
+            expected.nextRotationDate = Fixture.stored(key.nextRotationDate!)
+            #expect(stored == expected)
+            #expect(materials == [Fixture.material(1)])
+            #expect(try await stores.keys.fetch(keyID: id.uppercased())?.0 == expected)
+            #expect(try await stores.rotations.tags(keyID: id).map { "\($0.key)=\($0.value)" } == ["a=1", "b=2"])
+            let alias = try #require(
+                try await stores.aliases.find(account: Fixture.account, region: Fixture.region, name: "alias/app"))
+            #expect(alias.targetKeyID == id)
+            #expect(alias.creationDate == expected.creationDate)
+            #expect(alias.arn == "arn:aws:kms:us-east-1:111122223333:alias/app")
+            #expect(try await stores.keys.fetch(keyID: "not-a-uuid") == nil)
+            #expect(try await stores.keys.fetch(keyID: Fixture.newID()) == nil)
+        }
+    }
+
+    @Test(arguments: StoreBackend.allCases)
+    func anInsertIsAllOrNothing(_ backend: StoreBackend) async throws {
+        try await backend.run { stores in
+            let first = Fixture.key()
+            try await stores.keys.insert(
+                first, material: Fixture.material(1), alias: "alias/taken", tags: [], audit: nil)
+            let second = Fixture.key()
+            let audit = Fixture.audit("CreateKey")
+            let inserted = try await stores.keys.insert(
+                second, material: Fixture.material(2), alias: "alias/taken", tags: [("t", "v")], audit: audit)
+            #expect(!inserted)
+            #expect(!audit.committed)
+            #expect(try await stores.keys.fetch(keyID: second.keyID) == nil)
+            #expect(try await stores.rotations.tags(keyID: second.keyID).isEmpty)
+            // The same name in another region is another alias.
+            let elsewhere = Fixture.key(region: "eu-west-1")
+            #expect(try await stores.keys.insert(elsewhere, material: nil, alias: "alias/taken", tags: [], audit: nil))
+            // Refused by the database: not a UUID, a key id or ARN taken, a tag key twice.
+            await #expect(throws: StoreError.self) {
+                try await stores.keys.insert(Fixture.key("key-1"), material: nil, alias: nil, tags: [], audit: nil)
+            }
+            await #expect(throws: (any Error).self) {
+                try await stores.keys.insert(first, material: nil, alias: nil, tags: [], audit: nil)
+            }
+            let twice = Fixture.key()
+            await #expect(throws: (any Error).self) {
+                try await stores.keys.insert(
+                    twice, material: nil, alias: nil, tags: [("t", "1"), ("t", "2")], audit: nil)
+            }
+            #expect(try await stores.keys.fetch(keyID: twice.keyID) == nil)
+        }
+    }
+
+    @Test(arguments: StoreBackend.allCases)
+    func anUpdateAppliesOnlyAtTheVersionItRead(_ backend: StoreBackend) async throws {
+        try await backend.run { stores in
+            let key = Fixture.key()
+            try await stores.keys.insert(key, material: Fixture.material(1), alias: nil, tags: [], audit: nil)
+            var changed = key
+            changed.description = "changed"
+            changed.state = .pendingDeletion
+            changed.deletionDate = Fixture.created.addingTimeInterval(7 * 86_400)
+            changed.pendingWindowInDays = 7
+            changed.arn = "arn:aws:kms:us-east-1:111122223333:key/ignored"
+            let audit = Fixture.audit("ScheduleKeyDeletion")
+            let stored = try #require(try await stores.keys.update(changed, audit: audit))
+            #expect(audit.committed)
+            #expect(stored.version == 2)
+            #expect(stored.description == "changed")
+            #expect(stored.deletionDate == Fixture.stored(changed.deletionDate!))
+            #expect(stored.arn == key.arn)
+            #expect(try await stores.keys.fetch(keyID: key.keyID)?.0 == stored)
+            let stale = Fixture.audit("CancelKeyDeletion")
+            #expect(try await stores.keys.update(key, audit: stale) == nil)
+            #expect(!stale.committed)
+            #expect(try await stores.keys.fetch(keyID: key.keyID)?.0.version == 2)
+            var missing = Fixture.key()
+            #expect(try await stores.keys.update(missing, audit: nil) == nil)
+            missing.keyID = "nope"
+            #expect(try await stores.keys.update(missing, audit: nil) == nil)
+        }
+    }
+
+    @Test(arguments: StoreBackend.allCases)
+    func listPagesByKeyIDWithinOneAccountAndRegion(_ backend: StoreBackend) async throws {
+        try await backend.run { stores in
+            var ids: [String] = []
+            for _ in 0..<5 {
+                let key = Fixture.key()
+                ids.append(key.keyID)
+                try await stores.keys.insert(key, material: nil, alias: nil, tags: [], audit: nil)
+            }
+            try await stores.keys.insert(
+                Fixture.key(region: "eu-west-1"), material: nil, alias: nil, tags: [], audit: nil)
+            try await stores.keys.insert(
+                Fixture.key(account: "444455556666"), material: nil, alias: nil, tags: [], audit: nil)
+            var listed: [String] = []
+            var marker: String?
+            while true {
+                let page = try await stores.keys.list(
+                    account: Fixture.account, region: Fixture.region, after: marker, limit: 2)
+                #expect(page.count <= 2)
+                guard let last = page.last else { break }
+                listed += page.map(\.keyID)
+                marker = last.keyID
+            }
+            #expect(listed == ids.sorted())
+            let fromStart = try await stores.keys.list(
+                account: Fixture.account, region: Fixture.region, after: "not-a-uuid", limit: 10)
+            #expect(fromStart.map(\.keyID) == ids.sorted())
+            #expect(
+                try await stores.keys.list(account: Fixture.account, region: Fixture.region, after: nil, limit: 0)
+                    .isEmpty)
+            await #expect(throws: (any Error).self) {
+                try await stores.keys.list(account: Fixture.account, region: Fixture.region, after: nil, limit: -1)
+            }
+        }
+    }
+
+    @Test(arguments: StoreBackend.allCases)
+    func importedMaterialIsReplacedAndDeleted(_ backend: StoreBackend) async throws {
+        try await backend.run { stores in
+            let key = Fixture.key(state: .pendingImport, origin: .external, material: [])
+            try await stores.keys.insert(key, material: nil, alias: nil, tags: [], audit: nil)
+            #expect(try await stores.keys.fetch(keyID: key.keyID)?.1 == [])
+            var imported = key
+            imported.state = .enabled
+            imported.validTo = Fixture.created.addingTimeInterval(3600)
+            imported.expirationModel = .keyMaterialExpires
+            imported.description = "not stored by an import"
+            let first = try #require(
+                try await stores.keys.importMaterial(imported, material: Fixture.material(9), audit: nil))
+            #expect(first.state == .enabled)
+            #expect(first.currentMaterialID == [9])
+            #expect(first.validTo == Fixture.stored(imported.validTo!))
+            #expect(first.description == "a key")
+            #expect(try await stores.keys.importMaterial(imported, material: Fixture.material(9), audit: nil) == nil)
+            var again = first
+            again.validTo = nil
+            again.expirationModel = .keyMaterialDoesNotExpire
+            let second = try #require(
+                try await stores.keys.importMaterial(again, material: Fixture.material(9, blob: 1), audit: nil))
+            #expect(second.version == 3)
+            #expect(try await stores.keys.fetch(keyID: key.keyID)?.1 == [Fixture.material(9, blob: 1)])
+            let audit = Fixture.audit("DeleteImportedKeyMaterial")
+            let deleted = try #require(try await stores.keys.deleteImportedMaterial(second, audit: audit))
+            #expect(audit.committed)
+            #expect(deleted.state == .pendingImport)
+            #expect(deleted.validTo == nil && deleted.expirationModel == nil)
+            #expect(deleted.currentMaterialID == [9])
+            #expect(try await stores.keys.fetch(keyID: key.keyID)?.1 == [])
+            #expect(try await stores.keys.deleteImportedMaterial(second, audit: nil) == nil)
+        }
+    }
+}

@@ -1,0 +1,130 @@
+import Foundation
+import KMSDomain
+import KMSServer
+import KMSStore
+
+/// Keys and material versions as KeyStore and ImportedMaterialStore change them.
+extension InMemoryDatabase: KeyStoring {
+    /// KeyStore.insert: the key, its material, its tags, then its alias; all or nothing.
+    @discardableResult
+    public func insert(
+        _ key: KeyRecord, material: StoredMaterial?, alias: String?, tags: [(key: String, value: String)],
+        audit: PendingAudit?
+    ) async throws -> Bool {
+        guard let id = SQL.uuid(key.keyID) else { throw StoreError.invalid("key id \(key.keyID)") }
+        let now = self.now
+        return try self.change(recording: audit, effective: { $0 }) { tables in
+            guard tables.keys[id] == nil else { throw Refused("duplicate key value violates kms_keys_pkey") }
+            guard !tables.keys.values.contains(where: { SQLText($0.arn) == SQLText(key.arn) }) else {
+                throw Refused("duplicate key value violates kms_keys_arn_key")
+            }
+            var tagRows: [SQLText: String] = [:]
+            for tag in tags {
+                guard tagRows.updateValue(tag.value, forKey: SQLText(tag.key)) == nil else {
+                    throw Refused("duplicate key value violates kms_tags_pkey")
+                }
+            }
+            let aliasName = alias.map { Tables.AliasName(key.account, key.region, $0) }
+            if let aliasName, tables.aliases[aliasName] != nil { return false }  // rolls the key back too
+            tables.keys[id] = Self.stored(key, id: id)
+            tables.materials[id] = material.map { [Tables.MaterialRow(material: $0, createdAt: now)] } ?? []
+            if !tagRows.isEmpty { tables.tags[id] = tagRows }
+            if let aliasName {
+                let created = SQL.timestamptz(key.creationDate)
+                tables.aliases[aliasName] = Tables.AliasRow(
+                    targetKeyID: id, creationDate: created, lastUpdatedDate: created)
+            }
+            return true
+        }
+    }
+
+    /// KeyStore.fetch.
+    public func fetch(keyID: String) async throws -> (KeyRecord, [StoredMaterial])? {
+        guard let id = SQL.uuid(keyID) else { return nil }
+        return self.read { tables in
+            tables.keys[id].map { ($0, (tables.materials[id] ?? []).map(\.material)) }
+        }
+    }
+
+    /// KeyStore.list: `key_id > marker` (a marker that is not a UUID: the nil UUID) by key id.
+    public func list(account: String, region: String, after marker: String?, limit: Int) async throws -> [KeyRecord] {
+        try SQL.checkPage(limit: limit)
+        let after = SQL.text(marker.flatMap(SQL.uuid) ?? Self.nilUUID)
+        return self.read { tables in
+            tables.keys.values
+                .filter { SQLText($0.account) == SQLText(account) && SQLText($0.region) == SQLText(region) }
+                .filter { $0.keyID > after }
+                .sorted { $0.keyID < $1.keyID }
+                .prefix(limit).map { $0 }
+        }
+    }
+
+    /// KeyStore.update: the changeable fields, if the row is still at `record.version`.
+    public func update(_ record: KeyRecord, audit: PendingAudit?) async throws -> KeyRecord? {
+        guard let id = SQL.uuid(record.keyID) else { return nil }
+        return try self.change(recording: audit, effective: { $0 != nil }) { tables in
+            guard var stored = tables.keys[id], stored.version == record.version else { return nil }
+            stored.description = record.description
+            stored.state = record.state
+            stored.deletionDate = SQL.timestamptz(record.deletionDate)
+            stored.pendingWindowInDays = record.pendingWindowInDays
+            stored.policy = record.policy
+            stored.currentMaterialID = record.currentMaterialID
+            stored.rotationPeriodInDays = record.rotationPeriodInDays
+            stored.nextRotationDate = SQL.timestamptz(record.nextRotationDate)
+            stored.validTo = SQL.timestamptz(record.validTo)
+            stored.expirationModel = record.expirationModel
+            stored.version += 1
+            tables.keys[id] = stored
+            return stored
+        }
+    }
+
+    /// ImportedMaterialStore.importMaterial: the current material id is the imported one's.
+    public func importMaterial(_ updated: KeyRecord, material: StoredMaterial, audit: PendingAudit?) async throws
+        -> KeyRecord?
+    {
+        guard let id = SQL.uuid(updated.keyID) else { return nil }
+        let now = self.now
+        return try self.change(recording: audit, effective: { $0 != nil }) { tables in
+            guard var stored = tables.keys[id], stored.version == updated.version else { return nil }
+            stored.state = updated.state
+            stored.currentMaterialID = material.materialID
+            stored.validTo = SQL.timestamptz(updated.validTo)
+            stored.expirationModel = updated.expirationModel
+            stored.version += 1
+            tables.keys[id] = stored
+            tables.materials[id] = [Tables.MaterialRow(material: material, createdAt: now)]
+            return stored
+        }
+    }
+
+    /// ImportedMaterialStore.deleteImportedMaterial: the state follows the record given.
+    public func deleteImportedMaterial(_ record: KeyRecord, audit: PendingAudit?) async throws -> KeyRecord? {
+        guard let id = SQL.uuid(record.keyID) else { return nil }
+        let state: KeyState = record.state == .pendingDeletion ? .pendingDeletion : .pendingImport
+        return try self.change(recording: audit, effective: { $0 != nil }) { tables in
+            guard var stored = tables.keys[id], stored.version == record.version else { return nil }
+            stored.state = state
+            stored.validTo = nil
+            stored.expirationModel = nil
+            stored.version += 1
+            tables.keys[id] = stored
+            tables.materials[id] = []
+            return stored
+        }
+    }
+
+    static let nilUUID = UUID(uuidString: "00000000-0000-0000-0000-000000000000")!
+
+    /// A key as kms_keys returns it: a lowercase id, timestamps in microseconds.
+    static func stored(_ key: KeyRecord, id: UUID) -> KeyRecord {
+        var stored = key
+        stored.keyID = SQL.text(id)
+        stored.creationDate = SQL.timestamptz(key.creationDate)
+        stored.deletionDate = SQL.timestamptz(key.deletionDate)
+        stored.nextRotationDate = SQL.timestamptz(key.nextRotationDate)
+        stored.validTo = SQL.timestamptz(key.validTo)
+        return stored
+    }
+}

@@ -1,0 +1,81 @@
+import Foundation
+import KMSDomain
+import KMSStore
+
+/// The in-memory database's tables, one property per PostgreSQL table the ports reach. Rows are
+/// stored as PostgreSQL returns them: ids lowercase, timestamps truncated to microseconds.
+struct Tables {
+    /// kms_keys, by key id.
+    var keys: [UUID: KeyRecord] = [:]
+    /// kms_key_materials: per key, in insertion order (the SELECT has no ORDER BY).
+    var materials: [UUID: [MaterialRow]] = [:]
+    /// kms_aliases, by (account, region, name).
+    var aliases: [AliasName: AliasRow] = [:]
+    /// kms_grants, per key and by grant id; `grantKeys` finds a grant's key.
+    var grants: [UUID: [SQLText: GrantRecord]] = [:]
+    var grantKeys: [SQLText: UUID] = [:]
+    /// kms_key_rotations, per key.
+    var rotations: [UUID: [RotationRecord]] = [:]
+    /// kms_tags, per key, by tag key.
+    var tags: [UUID: [SQLText: String]] = [:]
+    /// kms_key_last_usage.
+    var lastUsage: [UUID: KeyUsageRecord] = [:]
+    /// kms_usage, by (account, key ARN, operation, hour).
+    var usage: [UsageRow: UsageCount] = [:]
+    /// kms_usage_flushes: id → when it was added.
+    var usageFlushes: [UUID: Date] = [:]
+    /// kms_deleted_keys, by ARN.
+    var deletedKeys: [SQLText: InMemoryDatabase.DeletedKey] = [:]
+    /// kms_audit_pending: the records committed with their changes.
+    var outbox: [PendingAudit] = []
+    /// When migration 5 ran (LastUsageStore.trackingStart): the database's creation.
+    let trackingStart: Date
+
+    init(trackingStart: Date) { self.trackingStart = trackingStart }
+
+    struct MaterialRow {
+        var material: StoredMaterial
+        var createdAt: Date
+    }
+
+    struct AliasName: Hashable {
+        var account: SQLText
+        var region: SQLText
+        var name: SQLText
+
+        init(_ account: String, _ region: String, _ name: String) {
+            (self.account, self.region, self.name) = (SQLText(account), SQLText(region), SQLText(name))
+        }
+    }
+
+    struct AliasRow {
+        var targetKeyID: UUID
+        var creationDate: Date
+        var lastUpdatedDate: Date
+    }
+
+    struct UsageRow: Hashable {
+        var account: SQLText
+        var keyARN: SQLText
+        var operation: SQLText
+        var hour: Date
+    }
+
+    /// Deletes a key and what hangs off it (ON DELETE CASCADE on every table that names it).
+    mutating func deleteKey(_ id: UUID) {
+        self.keys[id] = nil
+        self.materials[id] = nil
+        self.aliases = self.aliases.filter { $0.value.targetKeyID != id }
+        for grantID in (self.grants.removeValue(forKey: id) ?? [:]).keys { self.grantKeys[grantID] = nil }
+        self.rotations[id] = nil
+        self.tags[id] = nil
+        self.lastUsage[id] = nil
+    }
+
+    /// A foreign key to kms_keys: the referenced key must exist.
+    func requireKey(_ id: UUID, for table: String) throws {
+        guard self.keys[id] != nil else {
+            throw InMemoryDatabase.Refused("insert or update on \(table) violates its foreign key to kms_keys")
+        }
+    }
+}
