@@ -34,8 +34,11 @@ public struct LastUsageStore: Sendable {
     /// flushes never move it back.
     public func record(_ uses: [String: KeyUsageRecord]) async throws {
         guard !uses.isEmpty else { return }
-        let ids = uses.keys.compactMap(UUID.init(uuidString:))
-        let entries = ids.map { uses[$0.uuidString.lowercased()]! }
+        // Keys that are not UUIDs name no key (and are dropped, as uses of a gone key are); the
+        // id is looked up as given, whatever its case.
+        let parsed = uses.compactMap { key, use in UUID(uuidString: key).map { ($0, use) } }
+        let ids = parsed.map(\.0)
+        let entries = parsed.map(\.1)
         let query: PostgresQuery = """
             INSERT INTO kms_key_last_usage (key_id, operation, used_at, request_id)
             SELECT u.key_id, u.operation, u.used_at, u.request_id

@@ -39,6 +39,12 @@ import Testing
                     == KeyUsageRecord(operation: "Encrypt", date: Fixture.stored(later), requestID: "r4"))
             #expect(try await stores.lastUsage.lastUse(keyID: "nope") == nil)
             #expect(try await stores.lastUsage.lastUse(keyID: Fixture.newID()) == nil)
+            // A key id in capitals is the same key (the PostgreSQL store crashed on it before).
+            let latest = t.addingTimeInterval(60)
+            try await stores.lastUsage.record([
+                key.keyID.uppercased(): KeyUsageRecord(operation: "Decrypt", date: latest, requestID: "r7")
+            ])
+            #expect(try await stores.lastUsage.lastUse(keyID: key.keyID)?.requestID == "r7")
             #expect(try await stores.lastUsage.trackingStart() != nil)
         }
     }
