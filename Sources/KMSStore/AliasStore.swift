@@ -94,7 +94,9 @@ public struct AliasStore: Sendable {
     {
         let after = marker ?? ""
         let rows: PostgresRowSequence
-        if let keyID, let id = UUID(uuidString: keyID) {
+        if let keyID {
+            // A key id that is not a UUID names no key, so no alias names it.
+            guard let id = UUID(uuidString: keyID) else { return [] }
             rows = try await self.client.query(
                 """
                 SELECT alias_name, target_key_id, creation_date, last_updated_date FROM kms_aliases

@@ -53,12 +53,13 @@ extension InMemoryDatabase: AliasStoring {
     }
 
     /// AliasStore.list: `alias_name > marker` (nil: the empty name) by name. As there, a
-    /// `keyID` that is not a UUID filters nothing: every alias of the account and region.
+    /// `keyID` that is not a UUID names no key: no alias.
     public func list(account: String, region: String, keyID: String?, after marker: String?, limit: Int) async throws
         -> [AliasRecord]
     {
         try SQL.checkPage(limit: limit)
         let target = keyID.flatMap(SQL.uuid)
+        if keyID != nil, target == nil { return [] }
         let after = SQLText(marker ?? "")
         return self.read { tables in
             tables.aliases
