@@ -106,11 +106,16 @@ final class MatrixWorld: Sendable {
     }
 
     static func start() async throws -> MatrixWorld {
-        let stack = try await KMSStack.start(kmsdArguments: [
-            "--aws-json-listen", "127.0.0.1:0", "--regions", "\(Matrix.region),\(Matrix.otherRegion)",
-            // Thousands of refusals are the point here; a warning line for each is noise.
-            "--log-level", "error",
-        ])
+        // kms-cryptod derives SigV4 signing keys only for its own --regions: both, or no request
+        // signed for the other region would authenticate and the cross-region cells would not run.
+        let regions = "\(Matrix.region),\(Matrix.otherRegion)"
+        let stack = try await KMSStack.start(
+            kmsdArguments: [
+                "--aws-json-listen", "127.0.0.1:0", "--regions", regions,
+                // Thousands of refusals are the point here; a warning line for each is noise.
+                "--log-level", "error",
+            ],
+            workerArguments: ["--regions", regions])
         do {
             return try await Self.populate(stack)
         } catch {

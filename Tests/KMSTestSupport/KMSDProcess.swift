@@ -150,10 +150,12 @@ public final class KMSStack: @unchecked Sendable {
     public let client: KMSClient
 
     /// `kmsdArguments` may make kmsd serve TLS; `tls` is then what its clients use.
-    public static func start(kmsdArguments: [String] = [], tls: KMSClient.TLS? = nil) async throws -> KMSStack {
+    public static func start(
+        kmsdArguments: [String] = [], workerArguments: [String] = [], tls: KMSClient.TLS? = nil
+    ) async throws -> KMSStack {
         let database = try await TestDatabase.create()
         let worker = try await WorkerProcess()
-        try await worker.start()
+        try await worker.start(extraArguments: workerArguments)
         let admin = try await KMSDProcess.bootstrap(databaseURL: database.url, workerSocket: worker.socketPath)
         let kmsd = KMSDProcess(
             databaseURL: database.url, workerSocket: worker.socketPath, directory: worker.directory,
