@@ -2,7 +2,7 @@ import Foundation
 import KMSDomain
 import KMSServer
 
-@testable import KMSStore
+import KMSStore
 
 /// Re-wrap jobs and the blobs they move, as RewrapStore reads and changes them: at most one
 /// job runs (the partial unique index), blobs are replaced only if unchanged since read, and
