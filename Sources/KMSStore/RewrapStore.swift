@@ -17,6 +17,15 @@ public struct RewrapStore: Sendable {
         /// Blobs under root keys the worker's keyring no longer has: they cannot be re-wrapped, nor
         /// used, until that key is back.
         public var unavailable: Int64
+
+        /// A job as stored (the store builds these; so does an in-memory store of the same port).
+        public init(id: Int64, requestedAt: Date, finishedAt: Date?, rewrapped: Int64, unavailable: Int64) {
+            self.id = id
+            self.requestedAt = requestedAt
+            self.finishedAt = finishedAt
+            self.rewrapped = rewrapped
+            self.unavailable = unavailable
+        }
     }
 
     /// A key material blob to re-wrap; `wrapped` is what was read, so a replace can tell if it changed.
@@ -29,6 +38,14 @@ public struct RewrapStore: Sendable {
         public var materialID: [UInt8]
         /// The blob as read.
         public var wrapped: [UInt8]
+
+        /// A blob as read.
+        public init(keyID: UUID, keyARN: String, materialID: [UInt8], wrapped: [UInt8]) {
+            self.keyID = keyID
+            self.keyARN = keyARN
+            self.materialID = materialID
+            self.wrapped = wrapped
+        }
     }
 
     /// An access key secret to re-wrap; `wrapped` is what was read, so a replace can tell if it changed.
@@ -39,6 +56,13 @@ public struct RewrapStore: Sendable {
         public var principalARN: String
         /// The wrapped secret as read.
         public var wrapped: [UInt8]
+
+        /// A secret as read.
+        public init(accessKeyID: String, principalARN: String, wrapped: [UInt8]) {
+            self.accessKeyID = accessKeyID
+            self.principalARN = principalARN
+            self.wrapped = wrapped
+        }
     }
 
     let client: PostgresClient

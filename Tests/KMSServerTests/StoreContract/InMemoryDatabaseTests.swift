@@ -67,4 +67,17 @@ import Testing
             database.deletedKeys.map { Fixture.micros($0.scheduledAt) }
                 == [Fixture.micros(Fixture.stored(key.deletionDate!)) - 7 * 86_400_000_000])
     }
+
+    @Test func theRewrapLockExcludesOtherCallersUntilItsBodyEnds() async throws {
+        let database = InMemoryDatabase()
+        let inner = try await database.exclusively {
+            try await database.exclusively { "nested" }
+        }
+        #expect(inner == .some(nil))
+        struct Failure: Error {}
+        await #expect(throws: Failure.self) {
+            _ = try await database.exclusively { () async throws -> Int in throw Failure() }
+        }
+        #expect(try await database.exclusively { 1 } == 1)
+    }
 }

@@ -30,8 +30,8 @@ enum StoreBackend: String, CaseIterable, Sendable, CustomTestStringConvertible {
             let database = InMemoryDatabase()
             try await body(
                 ContractStores(
-                    keys: database, aliases: database, grants: database, rotations: database, lastUsage: database,
-                    usage: database,
+                    keys: database, aliases: database, grants: database, identities: database, rotations: database,
+                    lastUsage: database, usage: database, rewraps: database,
                     fillGrants: { keyID, count in
                         for index in 0..<count {
                             _ = try await database.insert(Fixture.grant("fill-\(index)", keyID: keyID), audit: nil)
@@ -53,8 +53,9 @@ enum StoreBackend: String, CaseIterable, Sendable, CustomTestStringConvertible {
                 let stores = ServiceStores.postgres(client: client, scope: Self.scope, logger: Self.logger)
                 try await body(
                     ContractStores(
-                        keys: stores.keys, aliases: stores.aliases, grants: stores.grants, rotations: stores.rotations,
-                        lastUsage: stores.lastUsage, usage: stores.usage,
+                        keys: stores.keys, aliases: stores.aliases, grants: stores.grants,
+                        identities: stores.identities, rotations: stores.rotations, lastUsage: stores.lastUsage,
+                        usage: stores.usage, rewraps: stores.rewraps,
                         fillGrants: { keyID, count in
                             // One statement: 50,000 transactions would take minutes.
                             let id = UUID(uuidString: keyID)!
@@ -114,9 +115,11 @@ struct ContractStores: Sendable {
     var keys: any KeyStoring
     var aliases: any AliasStoring
     var grants: any GrantStoring
+    var identities: any IdentityStoring
     var rotations: any RotationStoring
     var lastUsage: any LastUsageStoring
     var usage: any UsageStoring
+    var rewraps: any RewrapStoring
     var fillGrants: @Sendable (_ keyID: String, _ count: Int) async throws -> Void
     var tombstones: @Sendable () async throws -> [Tombstone]
 }

@@ -5,9 +5,11 @@ import Synchronization
 
 /// The service core's database in memory, for unit tests of KMSService: one object whose tables
 /// are those the store ports reach (keys, material versions, aliases, grants, rotations, tags,
-/// last use, usage counters, deleted-key tombstones), implementing `KeyStoring`,
-/// `AliasStoring`, `GrantStoring`, `RotationStoring`, `LastUsageStoring` and `UsageStoring` as
-/// the PostgreSQL stores' SQL does, constraints and cascades included. Every call runs under
+/// last use, usage counters, deleted-key tombstones, accounts, principals, access keys,
+/// identity policies, re-wrap jobs), implementing `KeyStoring`, `AliasStoring`, `GrantStoring`,
+/// `IdentityStoring`, `RotationStoring`, `LastUsageStoring`, `UsageStoring` and `RewrapStoring`
+/// as the PostgreSQL stores' SQL does, constraints and cascades included. Not yet: the audit
+/// log (`AuditReading`) and `BillingStoring`, whose cache estimate reads that log. Every call runs under
 /// one lock, so each is atomic and calls are serialized, as PostgreSQL's row locks serialize
 /// the stores' transactions. StoreContractTests runs the same scenarios against both.
 ///

@@ -26,6 +26,20 @@ struct Tables {
     var usageFlushes: [UUID: Date] = [:]
     /// kms_deleted_keys, by ARN.
     var deletedKeys: [SQLText: InMemoryDatabase.DeletedKey] = [:]
+    /// kms_accounts, by id.
+    var accounts: [SQLText: AccountRecord] = [:]
+    /// kms_principals, by ARN.
+    var principals: [SQLText: PrincipalRecord] = [:]
+    /// kms_access_keys, in insertion order (ties of `creation_date` keep it).
+    var accessKeys: [AccessKeyRow] = []
+    /// kms_identity_policies, per principal ARN, by policy name.
+    var identityPolicies: [SQLText: [SQLText: String]] = [:]
+    /// kms_rewrap_jobs, by job id; `rewrapJobSequence` is its bigserial's last value (an insert
+    /// that conflicts still takes one, as nextval does).
+    var rewrapJobs: [Int64: RewrapJobRow] = [:]
+    var rewrapJobSequence: Int64 = 0
+    /// Whether RewrapStore's session advisory lock is held.
+    var rewrapLockHeld = false
     /// kms_audit_pending: the records committed with their changes.
     var outbox: [PendingAudit] = []
     /// When migration 5 ran (LastUsageStore.trackingStart): the database's creation.
@@ -52,6 +66,16 @@ struct Tables {
         var targetKeyID: UUID
         var creationDate: Date
         var lastUpdatedDate: Date
+    }
+
+    struct AccessKeyRow {
+        var key: AccessKeyRecord
+        var rootKeyID: UUID
+    }
+
+    struct RewrapJobRow {
+        var job: RewrapStore.Job
+        var requestedBy: String
     }
 
     struct UsageRow: Hashable {
