@@ -185,13 +185,11 @@ public struct PolicyGate: RequestGate {
         func denied(_ message: String) -> AccessDecision {
             AccessDecision(key: key, encryptionContext: nil, outcome: .failure(KMSError(.accessDenied, message)))
         }
-        let subject =
-            "User: \(caller.principalARN) is not authorized to perform: kms:\(action) on resource: \(key.record.arn)"
-        if self.explicitlyDenies(caller, action: action, key: key) {
-            return denied("\(subject) with an explicit deny")
-        }
+        if let refusal = self.explicitDenial(caller, action: action, key: key) { return refusal }
         guard caller.account == key.record.account else {
-            return denied("\(subject): only principals of the key's account may be allowed it by policy")
+            return denied(
+                "User: \(caller.principalARN) is not authorized to perform: kms:\(action) on resource: "
+                    + "\(key.record.arn): only principals of the key's account may be allowed it by policy")
         }
         var context = caller.requestContext(
             action: action, key: key, encryptionContext: nil, conditions: [:],
@@ -207,12 +205,17 @@ public struct PolicyGate: RequestGate {
     /// RetireGrant by a principal `grant` names: the grant allows it (recorded as what allowed
     /// it), but an explicit deny in the key policy or the caller's identity policies still wins.
     public func decideRetirement(_ caller: Caller, of grant: GrantRecord, key: CachedKey) -> AccessDecision {
-        guard self.explicitlyDenies(caller, action: "RetireGrant", key: key) else {
-            return AccessDecision(key: key, encryptionContext: nil, outcome: .success(.grant(id: grant.grantID)))
-        }
+        self.explicitDenial(caller, action: "RetireGrant", key: key)
+            ?? AccessDecision(key: key, encryptionContext: nil, outcome: .success(.grant(id: grant.grantID)))
+    }
+
+    /// The refusal of `action` on `key` when a policy explicitly denies it to the caller; nil
+    /// when none does.
+    func explicitDenial(_ caller: Caller, action: String, key: CachedKey) -> AccessDecision? {
+        guard self.explicitlyDenies(caller, action: action, key: key) else { return nil }
         let refusal = KMSError(
             .accessDenied,
-            "User: \(caller.principalARN) is not authorized to perform: kms:RetireGrant on resource: "
+            "User: \(caller.principalARN) is not authorized to perform: kms:\(action) on resource: "
                 + "\(key.record.arn) with an explicit deny")
         return AccessDecision(key: key, encryptionContext: nil, outcome: .failure(refusal))
     }

@@ -60,6 +60,12 @@ import Testing
         return try await service.createKey(request, caller: Self.caller()).keyMetadata.arn
     }
 
+    static func enable(_ service: KMSService, _ keyID: String) async throws {
+        var request = KMSEnableKeyRequest()
+        request.keyID = keyID
+        _ = try await service.enableKey(request, caller: Self.caller())
+    }
+
     static func encrypt(_ service: KMSService, _ keyID: String, as principal: String = Self.root) async throws
         -> Data
     {
@@ -127,9 +133,7 @@ import Testing
             disable.keyID = key
             _ = try await service.disableKey(disable, caller: Self.caller())
             await Self.expect(.disabled) { _ = try await Self.encrypt(service, key) }
-            var enable = KMSEnableKeyRequest()
-            enable.keyID = key
-            _ = try await service.enableKey(enable, caller: Self.caller())
+            try await Self.enable(service, key)
             _ = try await Self.encrypt(service, key)
         }
     }
@@ -149,9 +153,7 @@ import Testing
             _ = try await service.cancelKeyDeletion(cancel, caller: Self.caller())
             // As in AWS, a cancelled deletion leaves the key disabled.
             await Self.expect(.disabled) { _ = try await Self.encrypt(service, key) }
-            var enable = KMSEnableKeyRequest()
-            enable.keyID = key
-            _ = try await service.enableKey(enable, caller: Self.caller())
+            try await Self.enable(service, key)
             _ = try await Self.encrypt(service, key)
         }
     }
