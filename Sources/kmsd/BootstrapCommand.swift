@@ -16,12 +16,15 @@ struct BootstrapCommand: AsyncParsableCommand {
             (--account), the user arn:aws:iam::<account>:user/<admin-name> with admin rights and an \
             identity policy allowing kms:*, and one access key. The secret is printed on stdout \
             as an aws credentials-file profile and is not kept anywhere in plaintext: store it now. \
-            When an admin exists, prints nothing on stdout and exits 0. Reads KMSD_DATABASE_URL, \
+            When an admin exists, prints nothing on stdout and exits 0. Reads KMSD_DATABASE_URL(_FILE), \
             KMSD_WORKER_SOCKET, KMSD_ACCOUNT and KMSD_PARTITION like `kmsd serve`.
             """
     )
 
-    @Option(name: .customLong("database-url"), help: "postgres://... (KMSD_DATABASE_URL).") var databaseURL: String?
+    @Option(name: .customLong("database-url"), help: "postgres://..., no password (KMSD_DATABASE_URL).")
+    var databaseURL: String?
+    @Option(name: .customLong("database-url-file"), help: "A file holding the URL (KMSD_DATABASE_URL_FILE).")
+    var databaseURLFile: String?
     @Option(help: "kms-cryptod's Unix socket (KMSD_WORKER_SOCKET).") var workerSocket: String?
     @Option(help: "The 12-digit account (KMSD_ACCOUNT). Default 111122223333.") var account: String?
     @Option(help: "ARN partition (KMSD_PARTITION). Default aws.") var partition: String?
@@ -29,8 +32,9 @@ struct BootstrapCommand: AsyncParsableCommand {
     @Option(help: "The profile name printed.") var profile = "default"
 
     func run() async throws {
-        guard let databaseURL = self.databaseURL ?? environment("DATABASE_URL") else {
-            throw ValidationError("a database URL is required: --database-url or KMSD_DATABASE_URL")
+        guard let databaseURL = try DatabaseURLSetting.resolve(flag: self.databaseURL, flagFile: self.databaseURLFile)
+        else {
+            throw ValidationError(DatabaseURLSetting.missing)
         }
         guard let workerSocket = self.workerSocket ?? environment("WORKER_SOCKET") else {
             throw ValidationError("kms-cryptod's socket is required: --worker-socket or KMSD_WORKER_SOCKET")

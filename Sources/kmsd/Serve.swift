@@ -21,8 +21,14 @@ struct Serve: AsyncParsableCommand {
 
     @Option(help: "A JSON settings file.") var config: String?
     @Option(help: "Address to listen on, host:port (KMSD_LISTEN). Default 127.0.0.1:7400.") var listen: String?
-    @Option(name: .customLong("database-url"), help: "postgres://user:password@host:port/database (KMSD_DATABASE_URL).")
+    @Option(
+        name: .customLong("database-url"),
+        help: "postgres://user@host:port/database, no password: see --database-url-file (KMSD_DATABASE_URL).")
     var databaseURL: String?
+    @Option(
+        name: .customLong("database-url-file"),
+        help: "A file holding postgres://user:password@host:port/database (KMSD_DATABASE_URL_FILE).")
+    var databaseURLFile: String?
     @Option(help: "kms-cryptod's Unix socket (KMSD_WORKER_SOCKET).") var workerSocket: String?
     @Option(help: "ARN partition (KMSD_PARTITION). Default aws.") var partition: String?
     @Option(help: "The region callers act in by default (KMSD_REGION). Default us-east-1.") var region: String?
@@ -148,8 +154,12 @@ struct Serve: AsyncParsableCommand {
         guard let (host, port) = hostAndPort(listenText) else {
             throw ValidationError("--listen must be host:port, not '\(listenText)'")
         }
-        guard let databaseURL = pick(self.databaseURL, "DATABASE_URL", file.databaseURL, { $0 }) else {
-            throw ValidationError("a database URL is required: --database-url or KMSD_DATABASE_URL")
+        guard
+            let databaseURL = try DatabaseURLSetting.resolve(
+                flag: self.databaseURL, flagFile: self.databaseURLFile, configURL: file.databaseURL,
+                configFile: file.databaseURLFile)
+        else {
+            throw ValidationError(DatabaseURLSetting.missing)
         }
         guard let workerSocket = pick(self.workerSocket, "WORKER_SOCKET", file.workerSocket, { $0 }) else {
             throw ValidationError("kms-cryptod's socket is required: --worker-socket or KMSD_WORKER_SOCKET")

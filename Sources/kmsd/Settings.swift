@@ -5,6 +5,8 @@ import Foundation
 struct SettingsFile: Decodable {
     var listen: String?
     var databaseURL: String?
+    /// A file holding the database URL (`--database-url-file`).
+    var databaseURLFile: String?
     var workerSocket: String?
     var partition: String?
     var region: String?
