@@ -37,8 +37,28 @@ public struct RootKeyring: Sendable {
         self.keys = keys
     }
 
-    /// The key new material is wrapped under.
+    /// The most recently added key.
     public var newest: RootKey { self.keys[self.keys.count - 1] }
+
+    /// The key new material, secrets, import tokens and audit checkpoints are wrapped or
+    /// MACed under: the newest, unless `pinned(to:)` chose an older one. Every key of the ring
+    /// unwraps whatever it wrapped either way.
+    public var active: RootKey { self.activeID.flatMap { self.key(id: $0) } ?? self.newest }
+
+    /// The key chosen to stay active although newer keys were added (nil: the newest).
+    public private(set) var activeID: KeyIdentifier?
+
+    /// This keyring with `id` as its active key, or nil when it holds no such key. Several
+    /// kms-cryptod rotating one keyring stage the new key this way: each first holds it (and
+    /// can unwrap what it wraps) while still wrapping under the old one; only once every
+    /// process holds it is the pin dropped, so that no process ever meets material wrapped
+    /// under a key it does not have.
+    public func pinned(to id: KeyIdentifier) -> RootKeyring? {
+        guard self.key(id: id) != nil else { return nil }
+        var ring = self
+        ring.activeID = id
+        return ring
+    }
 
     /// The root key with id `id`, or nil when the keyring does not hold it.
     public func key(id: KeyIdentifier) -> RootKey? {

@@ -23,7 +23,7 @@ extension CryptoWorker {
             }
             secret = request.secretAccessKey
         }
-        let root = self.keyring.newest
+        let root = self.keyring.active
         var response = WorkerCreateAccessKeySecretResponse()
         response.secretAccessKey = secret
         response.wrappedSecret = Data(
@@ -143,7 +143,7 @@ extension CryptoWorker {
 }
 
 extension CryptoWorker {
-    /// Re-wraps a stored secret under the newest root key (root key rotation); `changed` false when it
+    /// Re-wraps a stored secret under the active root key (root key rotation); `changed` false when it
     /// already was, so kmsd writes nothing. The secret never leaves this process.
     public func rewrapAccessKeySecret(_ request: WorkerRewrapAccessKeySecretRequest) throws(KMSError)
         -> WorkerRewrapAccessKeySecretResponse
@@ -154,10 +154,10 @@ extension CryptoWorker {
         try Self.checkPrincipalARN(request.principalArn)
         let keyring = self.keyring
         let wrapped = [UInt8](request.wrappedSecret)
-        let newest = keyring.newest
+        let active = keyring.active
         var response = WorkerRewrapAccessKeySecretResponse()
-        response.rootKeyID = newest.id.description
-        if AccessKeySecrets.rootKeyID(of: wrapped) == newest.id {
+        response.rootKeyID = active.id.description
+        if AccessKeySecrets.rootKeyID(of: wrapped) == active.id {
             response.wrappedSecret = request.wrappedSecret
             return response
         }
@@ -166,7 +166,7 @@ extension CryptoWorker {
         ) { bytes in String(decoding: bytes, as: UTF8.self) }
         response.wrappedSecret = Data(
             AccessKeySecrets.wrap(
-                secret: secret, accessKeyID: request.accessKeyID, principalARN: request.principalArn, under: newest
+                secret: secret, accessKeyID: request.accessKeyID, principalARN: request.principalArn, under: active
             ))
         response.changed = true
         return response

@@ -11,13 +11,13 @@ extension CryptoWorker {
     /// such a request is about 40 KB, well inside a frame.
     public static let checkpointsPerVerify = 128
 
-    /// MACs a checkpoint under the newest root key, stamped with this worker's time.
+    /// MACs a checkpoint under the active root key, stamped with this worker's time.
     public func macAuditCheckpoint(_ request: WorkerMacAuditCheckpointRequest, now: Date = Date()) throws(KMSError)
         -> WorkerMacAuditCheckpointResponse
     {
         var checkpoint = Self.checkpoint(request.checkpoint)
         checkpoint.microseconds = Int64((now.timeIntervalSince1970 * 1_000_000).rounded())
-        let root = self.keyring.newest
+        let root = self.keyring.active
         var response = WorkerMacAuditCheckpointResponse()
         response.mac = Data(try checkpoint.mac(under: root))
         response.timeMicros = checkpoint.microseconds

@@ -9,7 +9,7 @@ import KMSWorkerProto
 /// customer's material with it, checks the material against the key's spec and wraps it under
 /// the root key like generated material.
 extension CryptoWorker {
-    /// A fresh RSA wrapping key and the token that carries its private half, sealed under the newest root
+    /// A fresh RSA wrapping key and the token that carries its private half, sealed under the active root
     /// key and bound to the key's ARN; nothing is kept here, so any worker can open the token later.
     public func getParametersForImport(_ request: WorkerGetParametersForImportRequest) async throws(KMSError)
         -> WorkerGetParametersForImportResponse
@@ -33,12 +33,12 @@ extension CryptoWorker {
         }
         var response = WorkerGetParametersForImportResponse()
         response.publicKey = Data(wrappingKey.publicKeyDER)
-        response.importToken = Data(token.seal(wrappingKey, keyARN: request.keyArn, under: self.keyring.newest))
+        response.importToken = Data(token.seal(wrappingKey, keyARN: request.keyArn, under: self.keyring.active))
         return response
     }
 
     /// Opens the import token (expired, or made for another key: refused), unwraps the customer's
-    /// material, checks it fits the key's spec and wraps it under the newest root key.
+    /// material, checks it fits the key's spec and wraps it under the active root key.
     public func importKeyMaterial(_ request: WorkerImportKeyMaterialRequest) async throws(KMSError)
         -> WorkerImportKeyMaterialResponse
     {
@@ -82,7 +82,7 @@ extension CryptoWorker {
             kind = .privateKey
         }
         let materialID = MaterialID.imported(material, keyARN: ref.keyArn)
-        let root = keyring.newest
+        let root = keyring.active
         var response = WorkerImportKeyMaterialResponse()
         response.material.materialID = Data(materialID.bytes)
         response.material.wrapped = Data(

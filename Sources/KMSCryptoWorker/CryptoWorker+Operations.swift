@@ -5,15 +5,18 @@ import KMSDomain
 import KMSWorkerProto
 
 extension CryptoWorker {
-    /// The root key ids (newest first) and how much unwrapped material is cached; no secrets.
+    /// The root key ids, the active one first (kmsd re-wraps under the first), then the others
+    /// newest first; and how much unwrapped material is cached; no secrets.
     public func describe(_ request: WorkerDescribeRequest) -> WorkerDescribeResponse {
         var response = WorkerDescribeResponse()
-        response.rootKeyIds = self.keyring.keys.reversed().map(\.id.description)
+        let keyring = self.keyring
+        let others = keyring.keys.reversed().filter { $0.id != keyring.active.id }
+        response.rootKeyIds = ([keyring.active] + others).map(\.id.description)
         response.cachedMaterials = UInt32(clamping: self.cache.count)
         return response
     }
 
-    /// New material for a key, wrapped under the newest root key and bound to the key's ARN; its plaintext
+    /// New material for a key, wrapped under the active root key and bound to the key's ARN; its plaintext
     /// never leaves this process. Asymmetric keys are generated on a pool of their own (RSA-4096 takes seconds).
     public func generateKeyMaterial(_ request: WorkerGenerateKeyMaterialRequest) async throws(KMSError)
         -> WorkerGenerateKeyMaterialResponse
@@ -29,7 +32,7 @@ extension CryptoWorker {
         default: throw .unsupportedOperation("kms-cryptod cannot generate key material of kind \(request.kind)")
         }
         let materialID = MaterialID.random()
-        let root = self.keyring.newest
+        let root = self.keyring.active
         let wrapped: [UInt8]
         if spec == .symmetricDefault {
             wrapped = MaterialWrapping.wrap(
@@ -56,7 +59,7 @@ extension CryptoWorker {
         return response
     }
 
-    /// Re-wraps one material blob under the newest root key (root key rotation).
+    /// Re-wraps one material blob under the active root key (root key rotation).
     public func rewrapKeyMaterial(_ request: WorkerRewrapKeyMaterialRequest) throws(KMSError)
         -> WorkerRewrapKeyMaterialResponse
     {
@@ -66,16 +69,16 @@ extension CryptoWorker {
         let (material, header) = try MaterialWrapping.unwrap(
             wrapped, keyARN: ref.keyArn, materialID: materialID, keyring: self.keyring
         )
-        let newest = self.keyring.newest
+        let active = self.keyring.active
         var response = WorkerRewrapKeyMaterialResponse()
-        response.rootKeyID = newest.id.description
-        if header.rootKeyID == newest.id {
+        response.rootKeyID = active.id.description
+        if header.rootKeyID == active.id {
             response.wrapped = ref.material.wrapped
             response.changed = false
         } else {
             response.wrapped = Data(
                 MaterialWrapping.wrap(
-                    material, kind: header.kind, keyARN: ref.keyArn, materialID: materialID, under: newest
+                    material, kind: header.kind, keyARN: ref.keyArn, materialID: materialID, under: active
                 ))
             response.changed = true
         }

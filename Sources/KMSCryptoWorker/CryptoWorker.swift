@@ -164,4 +164,7 @@ extension KMSError {
 extension CryptoWorker {
     /// Root keys in the current keyring (kms-cryptod logs it at start).
     public var rootKeyCount: Int { self.keyring.keys.count }
+
+    /// The id of the root key new material is wrapped under (kms-cryptod logs it at start).
+    public var activeRootKeyID: String { self.keyring.active.id.description }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Dispatch
 import Foundation
+import KMSCrypto
 import KMSCryptoWorker
 import KMSRPC
 import Logging
@@ -15,6 +16,12 @@ struct Serve: AsyncParsableCommand {
 
     @Option(help: "Path of the Unix socket to listen on.")
     var socket: String
+
+    @Option(
+        help: ArgumentHelp(
+            "The root key id new material is wrapped under (default: the keyring's newest). Pin the old one "
+                + "while a new root key reaches every kms-cryptod (README, \"kms-cryptod\"). Empty: the newest."))
+    var activeRootKey: String?
 
     @Option(help: "How many unwrapped key materials to keep in memory (least recently used evicted).")
     var cacheSize: Int = 10_000
@@ -64,8 +71,22 @@ struct Serve: AsyncParsableCommand {
         let hardening = ProcessHardening.apply()
         for problem in hardening.problems { logger.warning("\(problem)") }
 
+        let path = keyring.path
+        // Empty is unset, so that a manifest can always pass the flag from a setting of its own.
+        let pin = try activeRootKey.flatMap { $0.isEmpty ? nil : $0 }.map { text in
+            do { return try KeyIdentifier(string: text) } catch { throw ValidationError("--active-root-key: \(error)") }
+        }
+        // The pin holds across SIGHUP reloads: a reloaded file without the pinned key is refused.
+        let load = { @Sendable () throws -> RootKeyring in
+            let ring = try RootKeyringFile.load(path: path)
+            guard let pin else { return ring }
+            guard let pinned = ring.pinned(to: pin) else {
+                throw ValidationError("--active-root-key \(pin): the keyring \(path) holds no such root key")
+            }
+            return pinned
+        }
         let worker = CryptoWorker(
-            keyring: try RootKeyringFile.load(path: keyring.path), cacheCapacity: cacheSize,
+            keyring: try load(), cacheCapacity: cacheSize,
             signingScope: SigningKeyScope(regions: regionSet)
         )
         var rpc = RPCConfiguration()
@@ -76,6 +97,7 @@ struct Serve: AsyncParsableCommand {
             "serving",
             metadata: [
                 "socket": "\(socket)", "root_keys": "\(worker.rootKeyCount)",
+                "active_root_key": "\(worker.activeRootKeyID)",
                 "regions": "\(regionSet.sorted().joined(separator: ","))",
                 "hardening": "\(hardening)",
             ])
@@ -83,14 +105,13 @@ struct Serve: AsyncParsableCommand {
         // restart (and so without a failed request). A file that does not load is refused.
         signal(SIGHUP, SIG_IGN)
         let hangup = DispatchSource.makeSignalSource(signal: SIGHUP)
-        let path = keyring.path
         hangup.setEventHandler {
             do {
-                let ring = try RootKeyringFile.load(path: path)
+                let ring = try load()
                 worker.reload(ring)
                 logger.notice(
                     "reloaded the root keyring",
-                    metadata: ["root_keys": "\(ring.keys.count)", "newest": "\(ring.newest.id)"])
+                    metadata: ["root_keys": "\(ring.keys.count)", "active_root_key": "\(ring.active.id)"])
             } catch {
                 logger.error(
                     "keeping the current root keyring: the file does not load", metadata: ["error": "\(error)"])
