@@ -173,7 +173,8 @@ extension MultiReplicaTests {
                     }
                     let answer = try await client.call(KMSMethod.encrypt, request)
                     Self.answered(answer.replica, replies)
-                    let blob = CrashLoad.Blob(blob: answer.response.ciphertextBlob, context: context, plaintext: plaintext)
+                    let blob = CrashLoad.Blob(
+                        blob: answer.response.ciphertextBlob, context: context, plaintext: plaintext)
                     mine.append(blob)
                     Self.acknowledged(n, "Encrypt", blob, load)
                 }
@@ -212,7 +213,8 @@ extension MultiReplicaTests {
                 let answer = try await client.call(KMSMethod.encrypt, request)
                 Self.answered(answer.replica, replies)
                 Self.acknowledged(
-                    n, "Encrypt", CrashLoad.Blob(blob: answer.response.ciphertextBlob, context: ["n": n], plaintext: plaintext),
+                    n, "Encrypt",
+                    CrashLoad.Blob(blob: answer.response.ciphertextBlob, context: ["n": n], plaintext: plaintext),
                     load)
             } catch {
                 failure = error.error.code

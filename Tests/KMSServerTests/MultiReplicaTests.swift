@@ -179,10 +179,12 @@ private func runnableOrNotSkipped() async -> Bool {
     /// Expects the propagation within the bound, and prints how long it took.
     static func check(_ label: String, _ result: (took: Duration?, last: String?)) {
         guard let took = result.took else {
-            Issue.record("\(label): not within \(Self.pollLimit); the other replica still answered \(result.last ?? "-")")
+            Issue.record(
+                "\(label): not within \(Self.pollLimit); the other replica still answered \(result.last ?? "-")")
             return
         }
-        Self.note("\(label) after \(took.formatted(.units(allowed: [.milliseconds], fractionalPart: .show(length: 1))))")
+        Self.note(
+            "\(label) after \(took.formatted(.units(allowed: [.milliseconds], fractionalPart: .show(length: 1))))")
         #expect(took < Self.propagationBound, "\(label): took \(took)")
     }
 

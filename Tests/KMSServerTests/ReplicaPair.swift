@@ -86,7 +86,9 @@ final class ReplicaPair: @unchecked Sendable {
         var key = AdminCreateAccessKeyRequest()
         key.principalArn = arn
         let created = try await admin.call(AdminMethod.createAccessKey, key)
-        return (arn, KMSCredentials(accessKeyID: created.accessKey.accessKeyID, secretAccessKey: created.secretAccessKey))
+        return (
+            arn, KMSCredentials(accessKeyID: created.accessKey.accessKeyID, secretAccessKey: created.secretAccessKey)
+        )
     }
 
     /// Stops every process, removes the proxies and namespaces, drops the database.

@@ -30,7 +30,9 @@ public final class NetworkNamespace: Sendable {
 
     /// The `ip` binary, or nil when iproute2 is not installed.
     public static var ipPath: String? {
-        ["/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"].first { FileManager.default.isExecutableFile(atPath: $0) }
+        ["/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"].first {
+            FileManager.default.isExecutableFile(atPath: $0)
+        }
     }
 
     /// The command prefix that runs a program inside this namespace (`ip netns exec NAME`,
