@@ -2,7 +2,6 @@ import Foundation
 import KMSClient
 import KMSProto
 import KMSTestSupport
-import Synchronization
 import Testing
 
 /// False (skip) only when namespaces are unavailable and KMS_SKIP_NETNS_TESTS=1 asks to skip;
@@ -31,7 +30,6 @@ private func runnableOrNotSkipped() async -> Bool {
     static let pollLimit = Duration.seconds(5)
     /// The cache lifetime: far beyond the test, so only a notification can end an entry.
     static let kmsdArguments = ["--cache-seconds", "600"]
-    static let admin = "arn:aws:iam::111122223333:user/admin"
 
     @Test(
         .enabled("needs root and ip netns; KMS_SKIP_NETNS_TESTS=1 skips it where they are missing") {
