@@ -55,14 +55,17 @@ public final class FaultProxy: Sendable {
     let upstream: SocketAddress
     private let server: any Channel
     private let group: any EventLoopGroup
-    /// Where clients connect: 127.0.0.1's port, or the Unix socket's path.
+    /// Where clients connect: the listening address's port, or the Unix socket's path.
     public let port: Int?
     public let path: String?
 
-    /// A proxy on a free loopback port in front of the TCP server at `host`:`port`.
-    public static func tcp(to host: String, port: Int, seed: UInt64 = 16) async throws -> FaultProxy {
+    /// A proxy on a free port of `address` (default loopback) in front of the TCP server at
+    /// `host`:`port`.
+    public static func tcp(
+        listeningOn address: String = "127.0.0.1", to host: String, port: Int, seed: UInt64 = 16
+    ) async throws -> FaultProxy {
         try await FaultProxy(
-            listen: try SocketAddress(ipAddress: "127.0.0.1", port: 0),
+            listen: try SocketAddress(ipAddress: address, port: 0),
             upstream: try SocketAddress.makeAddressResolvingHost(host, port: port), seed: seed
         )
     }

@@ -14,6 +14,9 @@ public final class KMSDProcess: @unchecked Sendable {
     let extraArguments: [String]
     /// TLS settings for the clients this kmsd hands out (nil: plain TCP).
     public var tls: KMSClient.TLS?
+    /// A command that runs kmsd for us (`NetworkNamespace.launcher`: inside a network
+    /// namespace); it must exec kmsd, so that `crash` kills kmsd itself. Empty: kmsd directly.
+    public var launcher: [String] = []
 
     public init(databaseURL: String, workerSocket: String, directory: URL, extraArguments: [String] = []) {
         self.databaseURL = databaseURL
@@ -32,7 +35,8 @@ public final class KMSDProcess: @unchecked Sendable {
     public func start(listen: String = "127.0.0.1:0", awsJSONListen: String? = nil) async throws {
         let readyFile = self.directory.appendingPathComponent("kmsd-\(UUID().uuidString.prefix(8)).ready").path
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: binaryPath("kmsd", environment: "KMSD"))
+        let kmsd = binaryPath("kmsd", environment: "KMSD")
+        process.executableURL = URL(fileURLWithPath: self.launcher.first ?? kmsd)
         var extra = self.extraArguments
         if let awsJSONListen, let index = extra.firstIndex(of: "--aws-json-listen"), index + 1 < extra.count {
             extra[index + 1] = awsJSONListen
@@ -42,7 +46,8 @@ public final class KMSDProcess: @unchecked Sendable {
         // retryably, which is not what they test. Tests of the deadline set their own.
         if !extra.contains("--request-timeout-seconds") { extra += ["--request-timeout-seconds", "30"] }
         process.arguments =
-            [
+            (self.launcher.isEmpty ? [] : Array(self.launcher.dropFirst()) + [kmsd])
+            + [
                 "serve", "--listen", listen, "--worker-socket", self.workerSocket,
                 "--ready-file", readyFile, "--log-level", "warning",
                 // Dozens of stacks run at once on one PostgreSQL; a test needs few connections.

@@ -13,13 +13,20 @@ public final class WorkerProcess: @unchecked Sendable {
 
     static var binary: String { binaryPath("kms-cryptod", environment: "KMS_CRYPTOD") }
 
-    /// A new folder with a freshly initialised keyring.
-    public init() async throws {
+    /// A new folder with a freshly initialised keyring, or with a copy of the keyring file at
+    /// `keyring` (a second kms-cryptod with the same root keys, as replicas mount one Secret).
+    public init(keyring: String? = nil) async throws {
         // Short path: a Unix socket path must fit in 108 bytes.
         self.directory = URL(fileURLWithPath: "/tmp").appendingPathComponent("kmsw-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: self.directory, withIntermediateDirectories: true)
         self.keyringPath = self.directory.appendingPathComponent("root.keyring").path
         self.socketPath = self.directory.appendingPathComponent("w.sock").path
+        if let keyring {
+            try FileManager.default.copyItem(atPath: keyring, toPath: self.keyringPath)
+            // kms-cryptod refuses a keyring others may read.
+            try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: self.keyringPath)
+            return
+        }
         let result = try await Self.run(["init", "--root-key-file", self.keyringPath])
         guard result.status == 0 else { throw WorkerTestError("init failed: \(result.output)") }
     }
@@ -36,12 +43,14 @@ public final class WorkerProcess: @unchecked Sendable {
         return (result.status, result.stdoutText)
     }
 
-    /// Starts `serve` and waits until the socket answers.
-    public func start(extraArguments: [String] = []) async throws {
+    /// Starts `serve` and waits until the socket answers. `launcher`: a command that execs
+    /// kms-cryptod for us (`NetworkNamespace.launcher`); empty: kms-cryptod directly.
+    public func start(extraArguments: [String] = [], launcher: [String] = []) async throws {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.binary)
+        process.executableURL = URL(fileURLWithPath: launcher.first ?? Self.binary)
         process.arguments =
-            ["serve", "--root-key-file", self.keyringPath, "--socket", self.socketPath, "--log-level", "warning"]
+            (launcher.isEmpty ? [] : Array(launcher.dropFirst()) + [Self.binary])
+            + ["serve", "--root-key-file", self.keyringPath, "--socket", self.socketPath, "--log-level", "warning"]
             + extraArguments
         try process.run()
         self.process = process
