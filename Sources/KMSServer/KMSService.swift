@@ -171,11 +171,11 @@ func storeCall<T: Sendable>(
 
 extension KMSService {
     /// New key material for a key, wrapped by kms-cryptod, as it will be stored.
-    func generateMaterial(keyID: String, keyARN: String, spec: KeySpec = .symmetricDefault) async throws(KMSError)
+    func generateMaterial(keyID: KeyID, keyARN: String, spec: KeySpec = .symmetricDefault) async throws(KMSError)
         -> StoredMaterial
     {
         var generate = WorkerGenerateKeyMaterialRequest()
-        generate.keyID = keyID
+        generate.keyID = keyID.description
         generate.keyArn = keyARN
         if spec == .symmetricDefault {
             generate.kind = .symmetric256

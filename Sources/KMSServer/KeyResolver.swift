@@ -84,7 +84,7 @@ extension KMSService {
     }
 
     /// A key by id, whatever its account: callers must still pass `authorize`.
-    func loadKey(_ keyID: String, named text: String) async throws(KMSError) -> CachedKey {
+    func loadKey(_ keyID: KeyID, named text: String) async throws(KMSError) -> CachedKey {
         if let cached = self.cache.key(keyID) { return cached }
         let generation = self.cache.generation
         guard
@@ -134,9 +134,9 @@ extension KMSService {
 
     /// Drops a key from the cache and reads it again (after a change of our own, or when a
     /// ciphertext names material the cached copy does not have yet).
-    func reloadKey(_ keyID: String) async throws(KMSError) -> CachedKey {
+    func reloadKey(_ keyID: KeyID) async throws(KMSError) -> CachedKey {
         self.cache.invalidateKey(keyID)
-        return try await self.loadKey(keyID, named: keyID)
+        return try await self.loadKey(keyID, named: keyID.description)
     }
 
     private func loadAlias(

@@ -7,7 +7,7 @@ extension KMSService {
     /// The account's AWS managed key for a service as it will be created, held in memory only
     /// until `createAWSManagedKey` makes it real (after the caller is authorized).
     func provisionalAWSManagedKey(account: String, region: String, aliasName: String, service: String) -> CachedKey {
-        let keyID = UUID().uuidString.lowercased()
+        let keyID = KeyID.random()
         let record = KeyRecord(
             keyID: keyID, arn: self.scope.keyARN(account: account, region: region, keyID: keyID), account: account,
             region: region,

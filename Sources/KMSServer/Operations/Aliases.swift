@@ -79,7 +79,7 @@ extension KMSService {
     {
         let limit = try Validation.limit(request.hasLimit ? request.limit : nil, range: 1...100, default: 50)
         let after = try Marker.decode(request.hasMarker ? request.marker : nil)
-        var keyID: String?
+        var keyID: KeyID?
         if request.hasKeyID {
             let key = try await self.resolve(request.keyID, for: caller, accepting: .keyOnly)
             try self.authorize(caller, action: "ListAliases", key: key)
@@ -96,7 +96,7 @@ extension KMSService {
             var entry = KMSAliasListEntry()
             entry.aliasName = alias.name
             entry.aliasArn = alias.arn
-            entry.targetKeyID = alias.targetKeyID
+            entry.targetKeyID = alias.targetKeyID.description
             entry.creationDate = .init(date: alias.creationDate)
             entry.lastUpdatedDate = .init(date: alias.lastUpdatedDate)
             return entry

@@ -192,7 +192,7 @@ extension KMSService {
             }
         } else {
             // A grant token names the grant, and the grant its key, whichever account holds it.
-            key = try await self.loadKey(grant.keyID, named: grant.keyID)
+            key = try await self.loadKey(grant.keyID, named: grant.keyID.description)
         }
         let namedByGrant =
             caller.principalARN == grant.retiringPrincipal
@@ -236,7 +236,7 @@ extension KMSService {
 
     static func entry(_ grant: GrantRecord) -> KMSGrantListEntry {
         var entry = KMSGrantListEntry()
-        entry.keyID = grant.keyID
+        entry.keyID = grant.keyID.description
         entry.grantID = grant.grantID
         if let name = grant.name { entry.name = name }
         entry.creationDate = .init(date: grant.creationDate)

@@ -44,7 +44,7 @@ extension KMSService {
         let validTo = Date(
             timeIntervalSince1970: (self.now().timeIntervalSince1970 + Self.importTokenLifetime).rounded(.down))
         var call = WorkerGetParametersForImportRequest()
-        call.keyID = key.record.keyID
+        call.keyID = key.record.keyID.description
         call.keyArn = key.record.arn
         call.wrappingAlgorithm = WorkerWrappingAlgorithm(algorithm)
         call.wrappingKeySpec = WorkerWrappingKeySpec(spec)
@@ -103,7 +103,7 @@ extension KMSService {
         try self.authorize(caller, action: "ImportKeyMaterial", key: key, conditions: conditions)
         try Self.checkImportable(key.record)
         var call = WorkerImportKeyMaterialRequest()
-        call.key.keyID = key.record.keyID
+        call.key.keyID = key.record.keyID.description
         call.key.keyArn = key.record.arn
         call.key.keySpec = WorkerKeySpec(key.record.spec)
         call.importToken = request.importToken

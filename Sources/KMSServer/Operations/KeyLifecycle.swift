@@ -72,7 +72,7 @@ extension KMSService {
             try self.authorize(caller, action: "TagResource", key: nil, conditions: Self.tagConditions(tags))
         }
 
-        let keyID = UUID().uuidString.lowercased()
+        let keyID = KeyID.random()
         let arn = self.scope.keyARN(account: caller.account, region: caller.region, keyID: keyID)
         if request.hasPolicy, !(request.hasBypassPolicyLockoutSafetyCheck && request.bypassPolicyLockoutSafetyCheck) {
             try self.checkLockout(document, caller: caller, keyAccount: caller.account, keyARN: arn)
@@ -109,8 +109,9 @@ extension KMSService {
 
     func listKeys(_ request: KMSListKeysRequest, caller: Caller) async throws(KMSError) -> KMSListKeysResponse {
         let limit = try Validation.limit(request.hasLimit ? request.limit : nil, range: 1...1000, default: 100)
-        let after = try Marker.decode(request.hasMarker ? request.marker : nil)
-        if let after, !KeyID.isValid(after) {
+        let marker = try Marker.decode(request.hasMarker ? request.marker : nil)
+        let after = marker.flatMap { KeyID($0) }
+        if marker != nil, after == nil {
             throw KMSError(.invalidMarker, "The marker is not one this service issued.")
         }
         try self.authorize(caller, action: "ListKeys", key: nil)
@@ -121,7 +122,7 @@ extension KMSService {
         var response = KMSListKeysResponse()
         response.keys = page.prefix(limit).map { key in
             var entry = KMSKeyListEntry()
-            entry.keyID = key.keyID
+            entry.keyID = key.keyID.description
             entry.keyArn = key.arn
             return entry
         }

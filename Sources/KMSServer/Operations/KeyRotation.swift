@@ -117,7 +117,7 @@ extension KMSService {
         var response = KMSListKeyRotationsResponse()
         response.rotations = page.prefix(limit).map { rotation in
             var entry = KMSRotationsListEntry()
-            entry.keyID = key.record.keyID
+            entry.keyID = key.record.keyID.description
             entry.keyMaterialID = Hex.encode(rotation.materialID)
             entry.rotationDate = Google_Protobuf_Timestamp(date: rotation.date)
             entry.rotationType = KMSRotationType(awsName: rotation.kind.rawValue) ?? .unspecified
