@@ -107,14 +107,14 @@ extension KMSService {
         // A retry with the same Name and parameters gets the grant the first attempt made.
         if let name = grant.name {
             let existing = try await self.store { [key] in
-                try await self.grants.forKey(key.record.keyID, after: nil, limit: GrantRecord.maximumPerKey)
+                try await self.stores.grants.forKey(key.record.keyID, after: nil, limit: GrantRecord.maximumPerKey)
             }
             if let same = existing.first(where: { $0.name == name && Self.sameTerms($0, grant) }) {
                 return Self.grantResponse(same.grantID)
             }
         }
         let record = self.changeRecord(caller)
-        guard try await self.store({ try await self.grants.insert(grant, audit: record) }) else {
+        guard try await self.store({ try await self.stores.grants.insert(grant, audit: record) }) else {
             throw KMSError(.limitExceeded, "\(key.record.arn) already has \(GrantRecord.maximumPerKey) grants.")
         }
         self.cache.invalidateKey(key.record.keyID)
@@ -127,7 +127,7 @@ extension KMSService {
         let key = try await self.resolve(request.keyID, for: caller, accepting: .keyOnly)
         try self.authorize(caller, action: "ListGrants", key: key)
         var page = try await self.store {
-            try await self.grants.forKey(key.record.keyID, after: after, limit: limit + 1)
+            try await self.stores.grants.forKey(key.record.keyID, after: after, limit: limit + 1)
         }
         if request.hasGrantID { page = page.filter { $0.grantID == request.grantID } }
         if request.hasGranteePrincipal { page = page.filter { $0.granteePrincipal == request.granteePrincipal } }
@@ -155,7 +155,7 @@ extension KMSService {
             )
         }
         let page = try await self.store {
-            try await self.grants.retirable(by: request.retiringPrincipal, after: after, limit: limit + 1)
+            try await self.stores.grants.retirable(by: request.retiringPrincipal, after: after, limit: limit + 1)
         }
         var response = KMSListRetirableGrantsResponse()
         response.grants = page.prefix(limit).map(Self.entry)
@@ -181,7 +181,7 @@ extension KMSService {
         } else {
             throw .validation("RetireGrant needs a GrantToken, or a KeyId and a GrantId.")
         }
-        guard let grant = try await self.store({ try await self.grants.find(grantID: grantID) }) else {
+        guard let grant = try await self.store({ try await self.stores.grants.find(grantID: grantID) }) else {
             throw KMSError(.notFound, "Grant \(grantID.prefix(128)) does not exist.")
         }
         let key: CachedKey
@@ -206,7 +206,7 @@ extension KMSService {
         }
         try Validation.dryRun(request.dryRun)
         let record = self.changeRecord(caller)
-        _ = try await self.store { try await self.grants.delete(grantID: grantID, audit: record) }
+        _ = try await self.store { try await self.stores.grants.delete(grantID: grantID, audit: record) }
         self.cache.invalidateKey(grant.keyID)
         return KMSRetireGrantResponse()
     }
@@ -216,13 +216,13 @@ extension KMSService {
         let key = try await self.resolve(request.keyID, for: caller, accepting: .keyOnly)
         try self.authorize(caller, action: "RevokeGrant", key: key)
         try Validation.dryRun(request.dryRun)
-        guard let grant = try await self.store({ try await self.grants.find(grantID: request.grantID) }),
+        guard let grant = try await self.store({ try await self.stores.grants.find(grantID: request.grantID) }),
             grant.keyID == key.record.keyID
         else {
             throw KMSError(.notFound, "Grant \(request.grantID.prefix(128)) does not exist on \(key.record.arn).")
         }
         let record = self.changeRecord(caller)
-        _ = try await self.store { try await self.grants.delete(grantID: grant.grantID, audit: record) }
+        _ = try await self.store { try await self.stores.grants.delete(grantID: grant.grantID, audit: record) }
         self.cache.invalidateKey(key.record.keyID)
         return KMSRevokeGrantResponse()
     }

@@ -136,7 +136,7 @@ extension KMSService {
             let candidate = record
             let audit = self.changeRecord(caller)
             if let stored = try await self.store({
-                try await self.keys.importMaterial(candidate, material: material, audit: audit)
+                try await self.stores.keys.importMaterial(candidate, material: material, audit: audit)
             }) {
                 self.cache.invalidateKey(stored.keyID)
                 self.logger.notice(
@@ -181,7 +181,9 @@ extension KMSService {
                 return response
             }
             let audit = self.changeRecord(caller)
-            if let stored = try await self.store({ try await self.keys.deleteImportedMaterial(record, audit: audit) }) {
+            if let stored = try await self.store({
+                try await self.stores.keys.deleteImportedMaterial(record, audit: audit)
+            }) {
                 self.cache.invalidateKey(stored.keyID)
                 self.logger.notice("deleted imported key material", metadata: ["key_arn": "\(stored.arn)"])
                 var response = KMSDeleteImportedKeyMaterialResponse()

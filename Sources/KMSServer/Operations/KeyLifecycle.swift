@@ -90,7 +90,7 @@ extension KMSService {
         caller.trail.note(keyARN: arn)
         let audit = self.changeRecord(caller)
         _ = try await self.store {
-            try await self.keys.insert(record, material: material, alias: nil, tags: tags, audit: audit)
+            try await self.stores.keys.insert(record, material: material, alias: nil, tags: tags, audit: audit)
         }
         var response = KMSCreateKeyResponse()
         response.keyMetadata = KMSKeyMetadata(record)
@@ -117,7 +117,8 @@ extension KMSService {
         try self.authorize(caller, action: "ListKeys", key: nil)
         // One more than asked, to know whether the list is truncated.
         let page = try await self.store {
-            try await self.keys.list(account: caller.account, region: caller.region, after: after, limit: limit + 1)
+            try await self.stores.keys.list(
+                account: caller.account, region: caller.region, after: after, limit: limit + 1)
         }
         var response = KMSListKeysResponse()
         response.keys = page.prefix(limit).map { key in
@@ -213,7 +214,7 @@ extension KMSService {
             try mutate(&record)
             let candidate = record
             let audit = self.changeRecord(caller)
-            if let stored = try await self.store({ try await self.keys.update(candidate, audit: audit) }) {
+            if let stored = try await self.store({ try await self.stores.keys.update(candidate, audit: audit) }) {
                 self.cache.invalidateKey(stored.keyID)
                 return stored
             }
