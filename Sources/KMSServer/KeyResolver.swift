@@ -69,9 +69,8 @@ extension KMSService {
             // The provisional key never existed: neither the answer nor the record names it.
             caller.trail.forget(keyARN: key.record.arn)
             let aliasARN = self.scope.aliasARN(account: key.record.account, region: key.record.region, name: alias)
-            throw KMSError(
-                .accessDenied,
-                "User: \(caller.principalARN) is not authorized to perform: kms:\(action) on resource: \(aliasARN)")
+            throw KMSError.accessDenied(
+                AccessDenial(principal: caller.principalARN, action: "kms:\(action)", resource: aliasARN))
         }
         caller.trail.forget(keyARN: key.record.arn)
         var created = try await self.createAWSManagedKey(key)

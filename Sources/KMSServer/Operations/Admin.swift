@@ -326,11 +326,10 @@ extension KMSService {
 
     static func requireAdmin(_ caller: Caller, _ operation: String) throws(KMSError) {
         guard caller.isAdmin else {
-            throw KMSError(
-                .accessDenied,
-                "User: \(caller.principalARN) is not authorized to perform: kms-admin:\(operation) because it is not "
-                    + "an admin principal"
-            )
+            throw KMSError.accessDenied(
+                AccessDenial(
+                    principal: caller.principalARN, action: "kms-admin:\(operation)", resource: nil,
+                    .because("it is not an admin principal")))
         }
     }
 

@@ -72,12 +72,12 @@ extension KMSService {
                         operations: Set(operations), encryptionContextEquals: equals, encryptionContextSubset: subset)
             }
             guard let parent else {
-                throw KMSError(
-                    .accessDenied,
-                    "User: \(caller.principalARN) is not authorized to perform: kms:CreateGrant on resource: "
-                        + "\(key.record.arn): a grant created on the authority of a grant may give only a subset of "
-                        + "that grant's operations, with constraints at least as strict"
-                )
+                throw KMSError.accessDenied(
+                    AccessDenial(
+                        principal: caller.principalARN, action: "kms:CreateGrant", resource: key.record.arn,
+                        .detail(
+                            "a grant created on the authority of a grant may give only a subset of that grant's "
+                                + "operations, with constraints at least as strict")))
             }
             // The operation's own decision, recorded as the gate's are: the grant the new one is
             // created on the authority of is the one its record names.
@@ -148,11 +148,10 @@ extension KMSService {
         // AWS: the retiring principal must be a principal of the caller's own account; other
         // accounts' grants (their keys, grantees and constraints) are theirs to list.
         guard Self.account(ofPrincipal: request.retiringPrincipal) == caller.account else {
-            throw KMSError(
-                .accessDenied,
-                "User: \(caller.principalARN) is not authorized to perform: kms:ListRetirableGrants for a retiring "
-                    + "principal of another account"
-            )
+            throw KMSError.accessDenied(
+                AccessDenial(
+                    principal: caller.principalARN, action: "kms:ListRetirableGrants", resource: nil,
+                    .qualifier("for a retiring principal of another account")))
         }
         let page = try await self.store {
             try await self.stores.grants.retirable(by: request.retiringPrincipal, after: after, limit: limit + 1)
