@@ -65,7 +65,7 @@ public enum AccessKeySecrets {
         guard wrapped.count > headerLength + tagLength, wrapped[0] == version, wrapped[1] == kind else {
             throw .internalFailure("a stored access key secret is not in a known format", retryable: false)
         }
-        let rootID = KeyIdentifier(bytes: wrapped[2..<18])
+        let rootID = RootKeyID(bytes: wrapped[2..<18])
         guard let root = keyring.key(id: rootID) else {
             throw KMSError(
                 .keyUnavailable,
@@ -90,9 +90,9 @@ public enum AccessKeySecrets {
     }
 
     /// The root key a wrapped secret names, without unwrapping it.
-    public static func rootKeyID(of wrapped: [UInt8]) -> KeyIdentifier? {
+    public static func rootKeyID(of wrapped: [UInt8]) -> RootKeyID? {
         guard wrapped.count > headerLength + tagLength, wrapped[0] == version, wrapped[1] == kind else { return nil }
-        return KeyIdentifier(bytes: wrapped[2..<18])
+        return RootKeyID(bytes: wrapped[2..<18])
     }
 
     static func additionalData(header: [UInt8], accessKeyID: String, principalARN: String) -> [UInt8] {

@@ -27,7 +27,7 @@ public enum MaterialWrapping {
         /// What the blob holds.
         public let kind: MaterialKind
         /// The root key that wrapped it; the keyring must hold it for `unwrap` to succeed.
-        public let rootKeyID: KeyIdentifier
+        public let rootKeyID: RootKeyID
     }
 
     /// Wraps `material` under `root` (the keyring's newest), bound to `keyARN` and `materialID`: `unwrap` succeeds
@@ -57,7 +57,7 @@ public enum MaterialWrapping {
         else {
             throw .internalFailure("stored key material is not in a known format", retryable: false)
         }
-        return Header(kind: kind, rootKeyID: KeyIdentifier(bytes: wrapped[2..<18]))
+        return Header(kind: kind, rootKeyID: RootKeyID(bytes: wrapped[2..<18]))
     }
 
     /// Unwraps with whichever root key of `keyring` wrapped the blob.

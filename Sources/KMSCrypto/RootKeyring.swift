@@ -5,14 +5,14 @@ import KMSDomain
 /// One root key: the AES-256 key that wraps key material. Held only by kms-cryptod.
 public struct RootKey: Sendable {
     /// The root key's id, written into every blob it wraps so that unwrapping finds it.
-    public let id: KeyIdentifier
+    public let id: RootKeyID
     /// When the key was generated, to the second once it has been through the keyring file.
     public let createdAt: Date
     /// The 256-bit AES key; only kms-cryptod holds it.
     public let key: SymmetricKey
 
     /// A root key from its parts; `key` must be 256 bits (a precondition).
-    public init(id: KeyIdentifier, createdAt: Date, key: SymmetricKey) {
+    public init(id: RootKeyID, createdAt: Date, key: SymmetricKey) {
         precondition(key.bitCount == 256, "root keys are 256-bit")
         self.id = id
         self.createdAt = createdAt
@@ -21,7 +21,7 @@ public struct RootKey: Sendable {
 
     /// A new root key with a random id and key.
     public static func generate(now: Date = Date()) -> RootKey {
-        RootKey(id: KeyIdentifier(UUID()), createdAt: now, key: SymmetricKey(size: .bits256))
+        RootKey(id: RootKeyID(UUID()), createdAt: now, key: SymmetricKey(size: .bits256))
     }
 }
 
@@ -61,13 +61,13 @@ public struct RootKeyring: Sendable {
     }
 
     /// The root key with id `id`, or nil when the keyring does not hold it.
-    public func key(id: KeyIdentifier) -> RootKey? {
+    public func key(id: RootKeyID) -> RootKey? {
         self.keys.last { $0.id == id }
     }
 
     /// Removes a root key that is not the newest; false when there is no such key or it is
     /// the newest (new material is always wrapped under the newest).
-    public mutating func remove(id: KeyIdentifier) -> Bool {
+    public mutating func remove(id: RootKeyID) -> Bool {
         guard let index = self.keys.firstIndex(where: { $0.id == id }), index != self.keys.count - 1 else {
             return false
         }
@@ -119,7 +119,7 @@ public enum RootKeyringEncoding {
         var keys: [RootKey] = []
         for index in 0..<count {
             let start = headerLength + index * entryLength
-            let id = KeyIdentifier(bytes: bytes[start..<(start + 16)])
+            let id = RootKeyID(bytes: bytes[start..<(start + 16)])
             let seconds = bytes.readBigEndian(Int64.self, at: start + 16)
             // A time the encoder wrote is exact as a Double; past 2^53 s it would not be, and
             // near Int64.max encoding it again trapped (found by fuzzing).

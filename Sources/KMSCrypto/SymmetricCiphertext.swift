@@ -28,7 +28,7 @@ public enum SymmetricCiphertext {
     /// What a blob's header says; readable without any key (kmsd reads it to find the key).
     public struct Header: Sendable, Equatable {
         /// The key the blob was made under.
-        public let keyID: KeyIdentifier
+        public let keyID: KeyID
         /// The version of that key's material that sealed it.
         public let materialID: MaterialID
     }
@@ -40,7 +40,7 @@ public enum SymmetricCiphertext {
             throw .invalidCiphertext("the ciphertext is not a blob this service produced (bad length or version)")
         }
         return Header(
-            keyID: KeyIdentifier(bytes: blob[1..<17]),
+            keyID: KeyID(bytes: blob[1..<17]),
             materialID: try MaterialID(bytes: blob[17..<(17 + MaterialID.byteCount)])
         )
     }
@@ -49,7 +49,7 @@ public enum SymmetricCiphertext {
     /// ValidationException when the context is over its size limit.
     public static func seal(
         _ plaintext: some DataProtocol,
-        keyID: KeyIdentifier,
+        keyID: KeyID,
         materialID: MaterialID,
         material: SymmetricKey,
         encryptionContext: [String: String]
@@ -81,7 +81,7 @@ public enum SymmetricCiphertext {
     /// names them too, then authenticates header, context and ciphertext together.
     public static func open(
         _ blob: [UInt8],
-        keyID: KeyIdentifier,
+        keyID: KeyID,
         materialID: MaterialID,
         material: SymmetricKey,
         encryptionContext: [String: String]
@@ -111,7 +111,7 @@ public enum SymmetricCiphertext {
         }
     }
 
-    static func messageKey(material: SymmetricKey, salt: [UInt8], keyID: KeyIdentifier, materialID: MaterialID)
+    static func messageKey(material: SymmetricKey, salt: [UInt8], keyID: KeyID, materialID: MaterialID)
         -> SymmetricKey
     {
         HKDF<SHA256>.deriveKey(

@@ -40,7 +40,7 @@ extension CryptoWorker {
             let checkpoint = Self.checkpoint(checked.checkpoint)
             // Refuses a malformed checkpoint whether or not its root key is held.
             _ = try checkpoint.message()
-            let rootKeyID = try KeyIdentifier(string: checked.rootKeyID)
+            let rootKeyID = try RootKeyID(string: checked.rootKeyID)
             guard let root = keyring.key(id: rootKeyID) else {
                 response.verdicts.append(.unknownRootKey)
                 continue

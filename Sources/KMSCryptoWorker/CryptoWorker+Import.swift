@@ -14,7 +14,7 @@ extension CryptoWorker {
     public func getParametersForImport(_ request: WorkerGetParametersForImportRequest) async throws(KMSError)
         -> WorkerGetParametersForImportResponse
     {
-        _ = try KeyIdentifier(string: request.keyID)
+        _ = try KeyID(parsing: request.keyID)
         guard !request.keyArn.isEmpty, request.keyArn.utf8.count <= 2048 else {
             throw .validation("key_arn must be 1..2048 characters")
         }
@@ -43,7 +43,7 @@ extension CryptoWorker {
         -> WorkerImportKeyMaterialResponse
     {
         let ref = request.key
-        _ = try KeyIdentifier(string: ref.keyID)
+        _ = try KeyID(parsing: ref.keyID)
         guard !ref.keyArn.isEmpty, ref.keyArn.utf8.count <= 2048 else {
             throw .validation("key.key_arn must be 1..2048 characters")
         }

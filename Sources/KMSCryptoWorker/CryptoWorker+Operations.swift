@@ -21,7 +21,7 @@ extension CryptoWorker {
     public func generateKeyMaterial(_ request: WorkerGenerateKeyMaterialRequest) async throws(KMSError)
         -> WorkerGenerateKeyMaterialResponse
     {
-        _ = try KeyIdentifier(string: request.keyID)
+        _ = try KeyID(parsing: request.keyID)
         guard !request.keyArn.isEmpty, request.keyArn.utf8.count <= 2048 else {
             throw .validation("key_arn must be 1..2048 characters")
         }

@@ -51,7 +51,7 @@ public final class CryptoWorker: Sendable {
 
     /// The material a request refers to, unwrapped (from the cache when possible).
     struct ResolvedKey {
-        let keyID: KeyIdentifier
+        let keyID: KeyID
         let keyARN: String
         let spec: KeySpec
         let materialID: MaterialID
@@ -84,7 +84,7 @@ public final class CryptoWorker: Sendable {
         guard !ref.keyArn.isEmpty, ref.keyArn.utf8.count <= 2048 else {
             throw .validation("\(field).key_arn must be 1..2048 characters")
         }
-        let keyID = try KeyIdentifier(string: ref.keyID)
+        let keyID = try KeyID(parsing: ref.keyID)
         let spec = try Self.spec(ref.keySpec, field: "\(field).key_spec")
         guard ref.hasMaterial else {
             throw .validation("\(field).material is required")

@@ -3,7 +3,7 @@
 public struct KMSResourceARN: Sendable, Hashable, CustomStringConvertible {
     /// What an ARN names: a key by its id, or an alias by its full `alias/...` name.
     public enum Resource: Sendable, Hashable {
-        case key(id: String)
+        case key(id: KeyID)
         case alias(name: String)  // the full "alias/..." name
     }
 
@@ -32,9 +32,8 @@ public struct KMSResourceARN: Sendable, Hashable, CustomStringConvertible {
         else { return nil }
         let resource = parts[5]
         if resource.hasPrefix("key/") {
-            let id = String(resource.dropFirst(4))
-            guard KeyID.isValid(id) else { return nil }
-            self.resource = .key(id: id.lowercased())
+            guard let id = KeyID(String(resource.dropFirst(4))) else { return nil }
+            self.resource = .key(id: id)
         } else if resource.hasPrefix("alias/") {
             self.resource = .alias(name: String(resource))
         } else {
@@ -59,23 +58,5 @@ public enum Account {
     /// AWS account ids are exactly 12 digits.
     public static func isValid(_ text: String) -> Bool {
         text.utf8.count == 12 && text.utf8.allSatisfy { $0 >= 48 && $0 <= 57 }
-    }
-}
-
-/// Key id rules.
-public enum KeyID {
-    /// A key id is a UUID in its 8-4-4-4-12 hex form.
-    public static func isValid(_ text: String) -> Bool {
-        let bytes = Array(text.utf8)
-        guard bytes.count == 36 else { return false }
-        for (index, byte) in bytes.enumerated() {
-            if [8, 13, 18, 23].contains(index) {
-                guard byte == UInt8(ascii: "-") else { return false }
-            } else {
-                let isHex = (48...57).contains(byte) || (97...102).contains(byte) || (65...70).contains(byte)
-                guard isHex else { return false }
-            }
-        }
-        return true
     }
 }

@@ -4,8 +4,8 @@ import struct Foundation.Date
 public struct GrantRecord: Sendable, Hashable {
     /// 64 lowercase hex digits of randomness, made by CreateGrant.
     public var grantID: String
-    /// The lowercase UUID of the key the grant is on.
-    public var keyID: String
+    /// The key the grant is on.
+    public var keyID: KeyID
     /// The caller's idempotency name: CreateGrant with the same name and parameters returns this grant.
     public var name: String?
     /// The principal ARN the grant gives its operations to.
@@ -25,7 +25,7 @@ public struct GrantRecord: Sendable, Hashable {
 
     /// A grant as stored.
     public init(
-        grantID: String, keyID: String, name: String?, granteePrincipal: String, retiringPrincipal: String?,
+        grantID: String, keyID: KeyID, name: String?, granteePrincipal: String, retiringPrincipal: String?,
         issuingAccount: String, operations: [String], encryptionContextEquals: [String: String]?,
         encryptionContextSubset: [String: String]?, creationDate: Date
     ) {

@@ -3,8 +3,8 @@ import struct Foundation.Date
 /// Everything kmsd knows about one key, as stored; what DescribeKey shows and what every
 /// operation checks. A value: changes produce a new record with a higher `version`.
 public struct KeyRecord: Sendable, Hashable {
-    /// The key's lowercase UUID, as in its ARN.
-    public var keyID: String
+    /// The key's id, as in its ARN.
+    public var keyID: KeyID
     /// The full key ARN, fixed at creation.
     public var arn: String
     /// The 12-digit id of the owning account.
@@ -46,7 +46,7 @@ public struct KeyRecord: Sendable, Hashable {
 
     /// A key as stored.
     public init(
-        keyID: String, arn: String, account: String, region: String, description: String,
+        keyID: KeyID, arn: String, account: String, region: String, description: String,
         state: KeyState, usage: KeyUsage, spec: KeySpec, origin: Origin, manager: KeyManager,
         creationDate: Date, deletionDate: Date?, pendingWindowInDays: Int?, policy: String,
         currentMaterialID: [UInt8], version: Int64, rotationPeriodInDays: Int? = nil, nextRotationDate: Date? = nil,
@@ -97,15 +97,15 @@ public struct AliasRecord: Sendable, Hashable {
     public var name: String
     /// The alias ARN, in the account and region of its key.
     public var arn: String
-    /// The lowercase UUID of the key the alias points to.
-    public var targetKeyID: String
+    /// The key the alias points to.
+    public var targetKeyID: KeyID
     /// When CreateAlias made it.
     public var creationDate: Date
     /// When UpdateAlias last moved it; the creation date until then.
     public var lastUpdatedDate: Date
 
     /// An alias as stored.
-    public init(name: String, arn: String, targetKeyID: String, creationDate: Date, lastUpdatedDate: Date) {
+    public init(name: String, arn: String, targetKeyID: KeyID, creationDate: Date, lastUpdatedDate: Date) {
         self.name = name
         self.arn = arn
         self.targetKeyID = targetKeyID
@@ -135,7 +135,7 @@ public struct ServiceScope: Sendable, Hashable {
     }
 
     /// The ARN of key `keyID` in `account` and `region`, in this scope's partition.
-    public func keyARN(account: String, region: String, keyID: String) -> String {
+    public func keyARN(account: String, region: String, keyID: KeyID) -> String {
         KMSResourceARN(partition: partition, region: region, account: account, resource: .key(id: keyID)).description
     }
 

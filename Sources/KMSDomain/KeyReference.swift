@@ -1,7 +1,7 @@
 /// What a request's KeyId names: a key id, a key ARN, an alias name or an alias ARN. Parsed in
 /// this one place; resolving it to a key (which needs the store) happens in one place in kmsd.
 public enum KeyReference: Sendable, Hashable {
-    case keyID(String)
+    case keyID(KeyID)
     case keyARN(KMSResourceARN)
     case aliasName(String)
     case aliasARN(KMSResourceARN)
@@ -13,7 +13,7 @@ public enum KeyReference: Sendable, Hashable {
         case keyOnly
     }
 
-    /// Parses a KeyId parameter. Key ids are lowercased; throws ValidationException when `text` is empty or longer
+    /// Parses a KeyId parameter. Key ids become `KeyID`s; throws ValidationException when `text` is empty or longer
     /// than 2048 bytes, NotFoundException when it is no key or alias reference or is an alias where `accepted`
     /// allows keys only. `field` names the parameter in messages.
     public static func parse(_ text: String, accepting accepted: Accepted = .keyOrAlias, field: String = "keyId")
@@ -36,8 +36,8 @@ public enum KeyReference: Sendable, Hashable {
             }
         } else if text.hasPrefix("alias/") {
             reference = .aliasName(text)
-        } else if KeyID.isValid(text) {
-            reference = .keyID(text.lowercased())
+        } else if let id = KeyID(text) {
+            reference = .keyID(id)
         } else {
             throw KMSError(.notFound, "Invalid keyId '\(text.prefix(256))'")
         }

@@ -30,7 +30,7 @@ enum CiphertextTarget {
                 blob.count >= SymmetricCiphertext.overhead && blob[0] == SymmetricCiphertext.version,
                 "a header parsed from a blob that is not of the format")
             require(
-                FuzzKeys.uuidBytes(parsed.keyID) == Array(blob[1..<17]),
+                FuzzKeys.uuidBytes(parsed.keyID.uuid) == Array(blob[1..<17]),
                 "the header's key id is not the blob's bytes 1..<17")
             require(
                 parsed.materialID.bytes == Array(blob[17..<(17 + MaterialID.byteCount)]),
@@ -80,7 +80,7 @@ enum CiphertextTarget {
     }
 
     static func seeds() -> [[UInt8]] {
-        func seal(_ plaintext: String, context index: Int, keyID: KeyIdentifier = FuzzKeys.keyID) -> [UInt8] {
+        func seal(_ plaintext: String, context index: Int, keyID: KeyID = FuzzKeys.keyID) -> [UInt8] {
             [UInt8(index)]
                 + (try! SymmetricCiphertext.seal(
                     Array(plaintext.utf8), keyID: keyID, materialID: FuzzKeys.materialID, material: FuzzKeys.material,

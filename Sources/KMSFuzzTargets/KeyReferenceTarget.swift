@@ -20,7 +20,9 @@ enum KeyReferenceTarget {
         if let arn = KMSResourceARN(text) {
             require(KMSResourceARN(arn.description) == arn, "the ARN \(arn.description) does not parse back to itself")
             if case .key(let id) = arn.resource {
-                require(KeyID.isValid(id) && id == id.lowercased(), "a key ARN with an invalid id parsed")
+                require(
+                    KeyID(id.description) == id && id.description == id.description.lowercased(),
+                    "a key ARN's id does not write as a lowercase key id")
             }
         }
         do {
@@ -29,8 +31,7 @@ enum KeyReferenceTarget {
             require(accepted == .keyOrAlias || !reference.isAlias, "an alias was accepted where only keys are")
             switch reference {
             case .keyID(let id):
-                require(
-                    KeyID.isValid(id) && id == text.lowercased(), "the key id \(id) is not the text's lowercase form")
+                require(id.description == text.lowercased(), "the key id \(id) is not the text's lowercase form")
             case .keyARN(let arn), .aliasARN(let arn):
                 require(KMSResourceARN(text) == arn, "the reference's ARN is not the text's")
             case .aliasName(let name):

@@ -24,7 +24,7 @@ enum WrappedMaterialTarget {
                 "a header parsed from a blob that is not of the format")
             require(parsed.kind.rawValue == wrapped[1], "the header's kind is not the blob's byte 1")
             require(
-                FuzzKeys.uuidBytes(parsed.rootKeyID) == Array(wrapped[2..<18]),
+                FuzzKeys.uuidBytes(parsed.rootKeyID.uuid) == Array(wrapped[2..<18]),
                 "the header's root key id is not the blob's bytes 2..<18")
             header = parsed
         } catch {

@@ -1,3 +1,5 @@
+import KMSDomain
+
 /// The AWS KMS authorization decision for one request on one key, from the key policy, the
 /// caller's identity policies and the key's grants:
 ///
@@ -88,24 +90,26 @@ public enum KeyAccess {
         grants: [GrantRule] = [],
         encryptionContext: [String: String]? = nil
     ) -> Decision {
-        var subject: String {
-            "User: \(context.principalARN) is not authorized to perform: \(context.action) on resource: "
-                + "\(context.resource)"
+        func denied(_ reason: AccessDenial.Reason) -> Decision {
+            .denied(
+                message: AccessDenial(
+                    principal: context.principalARN, action: context.action, resource: context.resource, reason
+                ).description)
         }
         let root = RootARN.of(account: principalAccount, partition: RootARN.partition(of: context.principalARN))
         let isRoot = context.principalARN == root
         let (direct, delegated) = keyPolicy.evaluate(context, alsoAs: isRoot ? nil : (root, principalAccount))
         if case .explicitDeny = direct {
-            return .denied(message: "\(subject) with an explicit deny in a resource-based policy")
+            return denied(.explicitDeny(in: .resourceBased))
         }
         if case .explicitDeny = delegated {
-            return .denied(message: "\(subject) with an explicit deny in a resource-based policy")
+            return denied(.explicitDeny(in: .resourceBased))
         }
         var identity: PolicyDecision = .notApplicable
         for policy in identityPolicies {
             switch policy.evaluate(context) {
             case .explicitDeny:
-                return .denied(message: "\(subject) with an explicit deny in an identity-based policy")
+                return denied(.explicitDeny(in: .identityBased))
             case .allow:
                 identity = .allow
             case .notApplicable:
@@ -136,9 +140,9 @@ public enum KeyAccess {
             return .allowed(.grant(id: grantID))
         }
         if accountAllowed || direct == .allow {
-            return .denied(message: "\(subject) because no identity-based policy allows the \(context.action) action")
+            return denied(.noPolicyAllows(.identityBased))
         }
-        return .denied(message: "\(subject) because no resource-based policy allows the \(context.action) action")
+        return denied(.noPolicyAllows(.resourceBased))
     }
 
     /// The lockout safety check of CreateKey and PutKeyPolicy: would the caller still be able to

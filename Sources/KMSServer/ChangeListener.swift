@@ -1,3 +1,4 @@
+import KMSDomain
 import Logging
 import PostgresNIO
 import ServiceLifecycle
@@ -32,7 +33,11 @@ public struct ChangeListener: Service {
                         self.logger.debug("listening for key, alias and principal changes")
                         try await withThrowingTaskGroup(of: Void.self) { group in
                             group.addTask {
-                                for try await notification in keys { self.cache.invalidateKey(notification.payload) }
+                                for try await notification in keys {
+                                    // The payload is a uuid column's text: always a key id.
+                                    guard let keyID = KeyID(notification.payload) else { continue }
+                                    self.cache.invalidateKey(keyID)
+                                }
                             }
                             group.addTask {
                                 for try await notification in aliases {

@@ -1,4 +1,5 @@
 import Foundation
+import KMSDomain
 import KMSStore
 import Logging
 import ServiceLifecycle
@@ -30,7 +31,7 @@ public struct DeletionReaper: Service {
 
     /// One round: returns the ids of the keys deleted.
     @discardableResult
-    public func reapOnce() async throws -> [String] {
+    public func reapOnce() async throws -> [KeyID] {
         let serviceNow = self.clock.wallNow
         let round = try await self.keys.reapDue(serviceNow: serviceNow)
         guard round.held else { return [] }

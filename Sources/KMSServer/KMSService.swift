@@ -10,17 +10,9 @@ import PostgresNIO
 public final class KMSService: Sendable {
     /// The partition, regions and default account every ARN and caller is made in.
     public let scope: ServiceScope
-    let keys: any KeyStoring
-    let aliases: any AliasStoring
-    let grants: any GrantStoring
-    let identities: any IdentityStoring
-    let rotations: any RotationStoring
-    let lastUsageStore: any LastUsageStoring
-    /// The audit log as read back (ListAuditRecords, the audit walk); AuditLog writes it.
-    let auditRecords: any AuditReading
-    let usageStore: any UsageStoring
-    let billing: any BillingStoring
-    let rewraps: any RewrapStoring
+    /// The database's ports (PostgreSQL's stores, or one in-memory database in unit tests),
+    /// which the operations reach as `stores.keys`, `stores.grants`, ...
+    let stores: ServiceStores
     /// Every request's record, durable before the answer (nil: not audited, tests of the service alone).
     public let auditLog: AuditLog?
     /// Request counts per key, operation and hour (flushed by kmsd in batches).
@@ -109,16 +101,7 @@ public final class KMSService: Sendable {
         self.metrics = metrics
         self.requestTimeout = requestTimeout
         self.scope = scope
-        self.keys = stores.keys
-        self.aliases = stores.aliases
-        self.grants = stores.grants
-        self.identities = stores.identities
-        self.rotations = stores.rotations
-        self.lastUsageStore = stores.lastUsage
-        self.auditRecords = stores.auditRecords
-        self.usageStore = stores.usage
-        self.billing = stores.billing
-        self.rewraps = stores.rewraps
+        self.stores = stores
         self.usage = UsageCounter(store: stores.usage, interval: usageFlushInterval, clock: clock, logger: logger)
         self.auditLog = auditLog
         self.lastUsage = LastUsageTracker(
@@ -171,11 +154,11 @@ func storeCall<T: Sendable>(
 
 extension KMSService {
     /// New key material for a key, wrapped by kms-cryptod, as it will be stored.
-    func generateMaterial(keyID: String, keyARN: String, spec: KeySpec = .symmetricDefault) async throws(KMSError)
+    func generateMaterial(keyID: KeyID, keyARN: String, spec: KeySpec = .symmetricDefault) async throws(KMSError)
         -> StoredMaterial
     {
         var generate = WorkerGenerateKeyMaterialRequest()
-        generate.keyID = keyID
+        generate.keyID = keyID.description
         generate.keyArn = keyARN
         if spec == .symmetricDefault {
             generate.kind = .symmetric256

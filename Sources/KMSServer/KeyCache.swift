@@ -85,8 +85,8 @@ struct KeyCacheState: Sendable {
 
     let lifetime: Duration
     let capacity: Int
-    var keys: [String: Entry<CachedKey>] = [:]
-    var aliases: [String: Entry<String>] = [:]
+    var keys: [KeyID: Entry<CachedKey>] = [:]
+    var aliases: [String: Entry<KeyID>] = [:]
     var principals: [String: Entry<CachedPrincipal>] = [:]
     var signingKeys: [String: Entry<CachedSigningKey>] = [:]
     /// "key id/grant id" of grant tokens that named no grant of that key.
@@ -105,8 +105,8 @@ struct KeyCacheState: Sendable {
     static let unknownCapacity = 10_000
 
     /// The live entry of `table` under `id` at `now`.
-    func lookup<Value>(
-        _ table: KeyPath<KeyCacheState, [String: Entry<Value>]>, _ id: String, at now: ContinuousClock.Instant
+    func lookup<ID: Hashable, Value>(
+        _ table: KeyPath<KeyCacheState, [ID: Entry<Value>]>, _ id: ID, at now: ContinuousClock.Instant
     ) -> Value? {
         guard let entry = self[keyPath: table][id], entry.expires > now else { return nil }
         return entry.value
@@ -115,8 +115,8 @@ struct KeyCacheState: Sendable {
     /// Stores a load made at `generation` unless an invalidation came since or no changes are
     /// heard; a full table is emptied first (cheaper than choosing victims). Whether it was stored.
     @discardableResult
-    mutating func store<Value>(
-        _ table: WritableKeyPath<KeyCacheState, [String: Entry<Value>]>, _ id: String, _ value: Value,
+    mutating func store<ID: Hashable, Value>(
+        _ table: WritableKeyPath<KeyCacheState, [ID: Entry<Value>]>, _ id: ID, _ value: Value,
         loadedAt generation: UInt64, at now: ContinuousClock.Instant
     ) -> Bool {
         guard self.listening, self.generation == generation else { return false }
@@ -158,7 +158,7 @@ struct KeyCacheState: Sendable {
         self.unknownAccessKeys.removeAll()
     }
 
-    mutating func invalidateKey(_ keyID: String) {
+    mutating func invalidateKey(_ keyID: KeyID) {
         self.generation &+= 1
         self.keys.removeValue(forKey: keyID)
     }
@@ -208,7 +208,7 @@ public final class KeyCache: Sendable {
     public var generation: UInt64 { self.state.withLock { $0.generation } }
 
     /// The cached key `keyID`, or nil when absent or expired (counted as a hit or a miss).
-    public func key(_ keyID: String) -> CachedKey? {
+    public func key(_ keyID: KeyID) -> CachedKey? {
         let now = self.clock.now
         let found = self.state.withLock { $0.lookup(\.keys, keyID, at: now) }
         (found == nil ? self.metrics.cacheMisses : self.metrics.cacheHits).increment()
@@ -222,13 +222,13 @@ public final class KeyCache: Sendable {
     }
 
     /// The key id an alias (by `aliasKey(account:region:name:)`) points to, when cached.
-    public func aliasTarget(_ aliasKey: String) -> String? {
+    public func aliasTarget(_ aliasKey: String) -> KeyID? {
         let now = self.clock.now
         return self.state.withLock { $0.lookup(\.aliases, aliasKey, at: now) }
     }
 
     /// Caches an alias's target unless an invalidation came since `generation` was taken.
-    public func storeAlias(_ aliasKey: String, target: String, loadedAt generation: UInt64) {
+    public func storeAlias(_ aliasKey: String, target: KeyID, loadedAt generation: UInt64) {
         let now = self.clock.now
         self.state.withLock { _ = $0.store(\.aliases, aliasKey, target, loadedAt: generation, at: now) }
     }
@@ -257,12 +257,12 @@ public final class KeyCache: Sendable {
     }
 
     /// Whether a grant token's grant id was looked up for this key recently and not found.
-    func isUnknownGrant(_ grantID: String, keyID: String) -> Bool {
+    func isUnknownGrant(_ grantID: String, keyID: KeyID) -> Bool {
         let now = self.clock.now
         return self.state.withLock { $0.isUnknownGrant("\(keyID)/\(grantID)", at: now) }
     }
 
-    func rememberUnknownGrant(_ grantID: String, keyID: String) {
+    func rememberUnknownGrant(_ grantID: String, keyID: KeyID) {
         let now = self.clock.now
         self.state.withLock { $0.rememberUnknownGrant("\(keyID)/\(grantID)", at: now) }
     }
@@ -285,7 +285,7 @@ public final class KeyCache: Sendable {
     }
 
     /// Drops the key `keyID`; loads begun before are not stored.
-    public func invalidateKey(_ keyID: String) {
+    public func invalidateKey(_ keyID: KeyID) {
         self.state.withLock { $0.invalidateKey(keyID) }
     }
 

@@ -18,7 +18,7 @@ final class KeyLoads: Sendable {
     }
 
     private struct State {
-        var flights: [String: Flight] = [:]
+        var flights: [KeyID: Flight] = [:]
         var nextToken: UInt64 = 0
         var waiting = 0
     }
@@ -30,7 +30,7 @@ final class KeyLoads: Sendable {
     /// of the one that started it (its store calls have their own bound), and each caller
     /// waits for it no longer than its own request deadline allows.
     func key(
-        _ keyID: String, generation: UInt64, _ load: @escaping @Sendable () async throws(KMSError) -> CachedKey?
+        _ keyID: KeyID, generation: UInt64, _ load: @escaping @Sendable () async throws(KMSError) -> CachedKey?
     ) async throws(KMSError) -> CachedKey? {
         let task = self.state.withLock { state -> Task<CachedKey?, any Error> in
             state.waiting += 1
@@ -59,7 +59,7 @@ final class KeyLoads: Sendable {
     /// Loads in flight, and callers waiting for them.
     var inFlight: (loads: Int, callers: Int) { self.state.withLock { ($0.flights.count, $0.waiting) } }
 
-    private func finished(_ keyID: String, token: UInt64) {
+    private func finished(_ keyID: KeyID, token: UInt64) {
         self.state.withLock { state in
             if state.flights[keyID]?.token == token { state.flights[keyID] = nil }
         }

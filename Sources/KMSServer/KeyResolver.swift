@@ -69,9 +69,8 @@ extension KMSService {
             // The provisional key never existed: neither the answer nor the record names it.
             caller.trail.forget(keyARN: key.record.arn)
             let aliasARN = self.scope.aliasARN(account: key.record.account, region: key.record.region, name: alias)
-            throw KMSError(
-                .accessDenied,
-                "User: \(caller.principalARN) is not authorized to perform: kms:\(action) on resource: \(aliasARN)")
+            throw KMSError.accessDenied(
+                AccessDenial(principal: caller.principalARN, action: "kms:\(action)", resource: aliasARN))
         }
         caller.trail.forget(keyARN: key.record.arn)
         var created = try await self.createAWSManagedKey(key)
@@ -84,23 +83,23 @@ extension KMSService {
     }
 
     /// A key by id, whatever its account: callers must still pass `authorize`.
-    func loadKey(_ keyID: String, named text: String) async throws(KMSError) -> CachedKey {
+    func loadKey(_ keyID: KeyID, named text: String) async throws(KMSError) -> CachedKey {
         if let cached = self.cache.key(keyID) { return cached }
         let generation = self.cache.generation
         guard
             let key = try await self.keyLoads.key(
                 keyID, generation: generation,
                 { () async throws(KMSError) -> CachedKey? in
-                    guard let (record, materials) = try await self.store({ try await self.keys.fetch(keyID: keyID) })
-                    else { return nil }
+                    let found = try await self.store { try await self.stores.keys.fetch(keyID: keyID) }
+                    guard let (record, materials) = found else { return nil }
                     let grants = try await self.store {
-                        try await self.grants.forKey(keyID, after: nil, limit: GrantRecord.maximumPerKey)
+                        try await self.stores.grants.forKey(keyID, after: nil, limit: GrantRecord.maximumPerKey)
                     }
                     let aliases = try await self.store {
-                        try await self.aliases.list(
+                        try await self.stores.aliases.list(
                             account: record.account, region: record.region, keyID: keyID, after: nil, limit: 1000)
                     }
-                    let tags = try await self.store { try await self.rotations.tags(keyID: keyID) }
+                    let tags = try await self.store { try await self.stores.rotations.tags(keyID: keyID) }
                     let key = CachedKey(
                         record: record, materials: materials, grants: grants, aliases: aliases.map(\.name),
                         tags: Dictionary(tags.map { ($0.key, $0.value) }, uniquingKeysWith: { first, _ in first })
@@ -124,7 +123,7 @@ extension KMSService {
         let missing = Set(grantTokens.compactMap(GrantToken.grantID(from:)))
             .filter { !key.grantIDs.contains($0) && !self.cache.isUnknownGrant($0, keyID: key.record.keyID) }
         guard !missing.isEmpty else { return key }
-        let found = try await self.store { try await self.grants.find(grantIDs: Array(missing)) }
+        let found = try await self.store { try await self.stores.grants.find(grantIDs: Array(missing)) }
             .filter { $0.keyID == key.record.keyID }
         for id in missing where !found.contains(where: { $0.grantID == id }) {
             self.cache.rememberUnknownGrant(id, keyID: key.record.keyID)
@@ -134,9 +133,9 @@ extension KMSService {
 
     /// Drops a key from the cache and reads it again (after a change of our own, or when a
     /// ciphertext names material the cached copy does not have yet).
-    func reloadKey(_ keyID: String) async throws(KMSError) -> CachedKey {
+    func reloadKey(_ keyID: KeyID) async throws(KMSError) -> CachedKey {
         self.cache.invalidateKey(keyID)
-        return try await self.loadKey(keyID, named: keyID)
+        return try await self.loadKey(keyID, named: keyID.description)
     }
 
     private func loadAlias(
@@ -148,7 +147,7 @@ extension KMSService {
         }
         let generation = self.cache.generation
         if let alias = try await self.store({
-            try await self.aliases.find(account: account, region: region, name: name)
+            try await self.stores.aliases.find(account: account, region: region, name: name)
         }) {
             self.cache.storeAlias(aliasKey, target: alias.targetKeyID, loadedAt: generation)
             return try await self.loadKey(alias.targetKeyID, named: text)

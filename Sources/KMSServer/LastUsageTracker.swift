@@ -1,4 +1,5 @@
 import Foundation
+import KMSDomain
 import KMSStore
 import Logging
 import ServiceLifecycle
@@ -10,7 +11,7 @@ import Synchronization
 /// answers are always current. The decisions are LastUseBuffer's; this is the shell.
 public final class LastUsageTracker: Service, Sendable {
     private let buffer = Mutex(LastUseBuffer())
-    let write: @Sendable ([String: KeyUsageRecord]) async throws -> Void
+    let write: @Sendable ([KeyID: KeyUsageRecord]) async throws -> Void
     let interval: Duration
     let clock: ServiceClock
     let logger: Logger
@@ -25,7 +26,7 @@ public final class LastUsageTracker: Service, Sendable {
     /// `write` stores a batch (a test's fake in unit tests).
     init(
         interval: Duration, clock: ServiceClock, logger: Logger,
-        write: @escaping @Sendable ([String: KeyUsageRecord]) async throws -> Void
+        write: @escaping @Sendable ([KeyID: KeyUsageRecord]) async throws -> Void
     ) {
         self.write = write
         self.interval = interval
@@ -34,13 +35,13 @@ public final class LastUsageTracker: Service, Sendable {
     }
 
     /// `requestID` is the request's id in the audit log, so the two can be matched.
-    func record(keyID: String, operation: String, requestID: String) {
+    func record(keyID: KeyID, operation: String, requestID: String) {
         let use = KeyUsageRecord(operation: operation, date: self.clock.wallNow, requestID: requestID)
         self.buffer.withLock { $0.record(keyID: keyID, use) }
     }
 
     /// The latest use this kmsd has seen and not yet flushed (or flushed lately).
-    func latest(keyID: String) -> KeyUsageRecord? {
+    func latest(keyID: KeyID) -> KeyUsageRecord? {
         self.buffer.withLock { $0.latest(keyID: keyID) }
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import KMSDomain
 import KMSStore
 
 /// The last-use flusher's decisions, as a value (LastUsageTracker holds it under a lock and does
@@ -6,24 +7,24 @@ import KMSStore
 /// failed write keeps.
 struct LastUseBuffer: Sendable, Hashable {
     /// Uses not yet written, by key id.
-    private(set) var pending: [String: KeyUsageRecord] = [:]
+    private(set) var pending: [KeyID: KeyUsageRecord] = [:]
     /// The last batch taken for writing: answered from memory while its write is in flight and
     /// one interval after, so no answer misses a use the database does not have yet.
-    private(set) var recent: [String: KeyUsageRecord] = [:]
+    private(set) var recent: [KeyID: KeyUsageRecord] = [:]
 
     /// A use, in the order requests finished: the later one wins whatever its date says (a wall
     /// clock stepped back does not make an older use look newer).
-    mutating func record(keyID: String, _ use: KeyUsageRecord) {
+    mutating func record(keyID: KeyID, _ use: KeyUsageRecord) {
         self.pending[keyID] = use
     }
 
     /// The latest use of a key not yet written (or written lately).
-    func latest(keyID: String) -> KeyUsageRecord? {
+    func latest(keyID: KeyID) -> KeyUsageRecord? {
         self.pending[keyID] ?? self.recent[keyID]
     }
 
     /// The uses to write now (empty: nothing to flush); they stay answerable as `recent`.
-    mutating func takeBatch() -> [String: KeyUsageRecord] {
+    mutating func takeBatch() -> [KeyID: KeyUsageRecord] {
         let batch = self.pending
         guard !batch.isEmpty else { return batch }
         self.pending.removeAll(keepingCapacity: true)
@@ -33,7 +34,7 @@ struct LastUseBuffer: Sendable, Hashable {
 
     /// The write of `batch` failed: its uses wait for the next flush, except where a key was
     /// used again meanwhile (that use is the later one, by order, not by date).
-    mutating func writeFailed(_ batch: [String: KeyUsageRecord]) {
+    mutating func writeFailed(_ batch: [KeyID: KeyUsageRecord]) {
         for (key, use) in batch where self.pending[key] == nil { self.pending[key] = use }
     }
 }

@@ -136,9 +136,10 @@ public struct PolicyGate: RequestGate {
             // AWS: permissions for other operations have no effect across accounts, whatever
             // the key policy and the caller's identity policies say.
             return refused(
-                "User: \(caller.principalARN) is not authorized to perform: kms:\(action) on resource: "
-                    + "\(key.record.arn) because kms:\(action) cannot be used on a key of another account"
-            )
+                AccessDenial(
+                    principal: caller.principalARN, action: "kms:\(action)", resource: key.record.arn,
+                    .because("kms:\(action) cannot be used on a key of another account")
+                ).description)
         }
         let access = KeyAccess.decide(
             context, principalAccount: caller.account, keyAccount: key.record.account,
@@ -188,8 +189,10 @@ public struct PolicyGate: RequestGate {
         if let refusal = self.explicitDenial(caller, action: action, key: key) { return refusal }
         guard caller.account == key.record.account else {
             return denied(
-                "User: \(caller.principalARN) is not authorized to perform: kms:\(action) on resource: "
-                    + "\(key.record.arn): only principals of the key's account may be allowed it by policy")
+                AccessDenial(
+                    principal: caller.principalARN, action: "kms:\(action)", resource: key.record.arn,
+                    .detail("only principals of the key's account may be allowed it by policy")
+                ).description)
         }
         var context = caller.requestContext(
             action: action, key: key, encryptionContext: nil, conditions: [:],
@@ -213,10 +216,10 @@ public struct PolicyGate: RequestGate {
     /// when none does.
     func explicitDenial(_ caller: Caller, action: String, key: CachedKey) -> AccessDecision? {
         guard self.explicitlyDenies(caller, action: action, key: key) else { return nil }
-        let refusal = KMSError(
-            .accessDenied,
-            "User: \(caller.principalARN) is not authorized to perform: kms:\(action) on resource: "
-                + "\(key.record.arn) with an explicit deny")
+        let refusal = KMSError.accessDenied(
+            AccessDenial(
+                principal: caller.principalARN, action: "kms:\(action)", resource: key.record.arn,
+                .explicitDeny(in: nil)))
         return AccessDecision(key: key, encryptionContext: nil, outcome: .failure(refusal))
     }
 
@@ -236,19 +239,22 @@ public struct PolicyGate: RequestGate {
     }
 
     static func decideWithoutKey(_ context: RequestContext, caller: Caller) -> KeyAccess.Decision {
-        let subject =
-            "User: \(context.principalARN) is not authorized to perform: \(context.action) on resource: "
-            + "\(context.resource)"
+        func denied(_ reason: AccessDenial.Reason) -> KeyAccess.Decision {
+            .denied(
+                message: AccessDenial(
+                    principal: context.principalARN, action: context.action, resource: context.resource, reason
+                ).description)
+        }
         var allowed = caller.isAccountRoot
         for policy in caller.identityPolicies {
             switch policy.evaluate(context) {
-            case .explicitDeny: return .denied(message: "\(subject) with an explicit deny in an identity-based policy")
+            case .explicitDeny: return denied(.explicitDeny(in: .identityBased))
             case .allow: allowed = true
             case .notApplicable: break
             }
         }
         return allowed
             ? .allowed(.identityPolicy)
-            : .denied(message: "\(subject) because no identity-based policy allows the \(context.action) action")
+            : denied(.noPolicyAllows(.identityBased))
     }
 }

@@ -10,7 +10,7 @@ extension KMSKeyMetadata {
     init(_ key: KeyRecord) {
         self.init()
         self.awsAccountID = key.account
-        self.keyID = key.keyID
+        self.keyID = key.keyID.description
         self.arn = key.arn
         self.creationDate = Google_Protobuf_Timestamp(date: key.creationDate)
         self.enabled = key.state == .enabled
@@ -48,7 +48,7 @@ extension WorkerKeyRef {
     /// The worker's view of a key and one of its material versions.
     init(_ key: CachedKey, material: StoredMaterial) {
         self.init()
-        self.keyID = key.record.keyID
+        self.keyID = key.record.keyID.description
         self.keyArn = key.record.arn
         self.material.materialID = Data(material.materialID)
         self.material.wrapped = Data(material.wrapped)

@@ -74,7 +74,7 @@ public struct RewrapJob: Service {
             var done: Int64 = 0
             for row in try await self.store.materials(notUnder: newest, skipping: missing, limit: Self.batchSize) {
                 var request = WorkerRewrapKeyMaterialRequest()
-                request.key.keyID = row.keyID.uuidString.lowercased()
+                request.key.keyID = row.keyID.description
                 request.key.keyArn = row.keyARN
                 request.key.material.materialID = Data(row.materialID)
                 request.key.material.wrapped = Data(row.wrapped)

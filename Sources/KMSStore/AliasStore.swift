@@ -17,10 +17,10 @@ public struct AliasStore: Sendable {
     }
 
     /// Inserts an alias; false when the name is taken in that account and region.
-    public func create(account: String, region: String, name: String, keyID: String, now: Date, audit: PendingAudit?)
+    public func create(account: String, region: String, name: String, keyID: KeyID, now: Date, audit: PendingAudit?)
         async throws -> Bool
     {
-        guard let id = UUID(uuidString: keyID) else { return false }
+        let id = keyID.uuid
         return try await self.client.change(recording: audit, logger: self.logger, effective: { $0 }) { connection in
             let rows = try await connection.query(
                 """
@@ -38,10 +38,10 @@ public struct AliasStore: Sendable {
     }
 
     /// Points an existing alias at another key; false when there is no such alias.
-    public func update(account: String, region: String, name: String, keyID: String, now: Date, audit: PendingAudit?)
+    public func update(account: String, region: String, name: String, keyID: KeyID, now: Date, audit: PendingAudit?)
         async throws -> Bool
     {
-        guard let id = UUID(uuidString: keyID) else { return false }
+        let id = keyID.uuid
         return try await self.client.change(recording: audit, logger: self.logger, effective: { $0 }) { connection in
             let rows = try await connection.query(
                 """
@@ -89,14 +89,13 @@ public struct AliasStore: Sendable {
     }
 
     /// Aliases of an account and region (optionally of one key) in name order, after `marker`.
-    public func list(account: String, region: String, keyID: String?, after marker: String?, limit: Int) async throws
+    public func list(account: String, region: String, keyID: KeyID?, after marker: String?, limit: Int) async throws
         -> [AliasRecord]
     {
         let after = marker ?? ""
         let rows: PostgresRowSequence
         if let keyID {
-            // A key id that is not a UUID names no key, so no alias names it.
-            guard let id = UUID(uuidString: keyID) else { return [] }
+            let id = keyID.uuid
             rows = try await self.client.query(
                 """
                 SELECT alias_name, target_key_id, creation_date, last_updated_date FROM kms_aliases
@@ -125,7 +124,7 @@ public struct AliasStore: Sendable {
     private func record(account: String, region: String, _ row: (String, UUID, Date, Date)) -> AliasRecord {
         AliasRecord(
             name: row.0, arn: self.scope.aliasARN(account: account, region: region, name: row.0),
-            targetKeyID: row.1.uuidString.lowercased(), creationDate: row.2, lastUpdatedDate: row.3
+            targetKeyID: KeyID(row.1), creationDate: row.2, lastUpdatedDate: row.3
         )
     }
 }

@@ -21,7 +21,7 @@ public struct GrantStore: Sendable {
 
     /// Inserts a grant unless the key already holds `maximumPerKey`; false when it does.
     public func insert(_ grant: GrantRecord, audit: PendingAudit?) async throws -> Bool {
-        guard let keyID = UUID(uuidString: grant.keyID) else { return false }
+        let keyID = grant.keyID.uuid
         return try await self.client.change(recording: audit, logger: self.logger, effective: { $0 }) { connection in
             let rows = try await connection.query(
                 """
@@ -41,11 +41,11 @@ public struct GrantStore: Sendable {
         }
     }
 
-    /// A key's grants in grant id order, after grant id `marker`; none for a key id that is not a UUID.
-    public func forKey(_ keyID: String, after marker: String? = nil, limit: Int = GrantRecord.maximumPerKey)
+    /// A key's grants in grant id order, after grant id `marker`.
+    public func forKey(_ keyID: KeyID, after marker: String? = nil, limit: Int = GrantRecord.maximumPerKey)
         async throws -> [GrantRecord]
     {
-        guard let id = UUID(uuidString: keyID) else { return [] }
+        let id = keyID.uuid
         let rows = try await self.client.query(
             """
             SELECT \(unescaped: Self.columns) FROM kms_grants WHERE key_id = \(id) AND grant_id > \(marker ?? "")
@@ -104,7 +104,7 @@ public struct GrantStore: Sendable {
                 try row.decode((String, UUID, String?, String, String?, String, [String], String?, String?, Date).self)
             grants.append(
                 GrantRecord(
-                    grantID: grantID, keyID: keyID.uuidString.lowercased(), name: name, granteePrincipal: grantee,
+                    grantID: grantID, keyID: KeyID(keyID), name: name, granteePrincipal: grantee,
                     retiringPrincipal: retiring, issuingAccount: issuing, operations: operations,
                     encryptionContextEquals: Self.context(equals), encryptionContextSubset: Self.context(subset),
                     creationDate: created

@@ -11,7 +11,7 @@ extension KeyStore {
     public func importMaterial(_ updated: KeyRecord, material: StoredMaterial, audit: PendingAudit?) async throws
         -> KeyRecord?
     {
-        guard let id = UUID(uuidString: updated.keyID) else { return nil }
+        let id = updated.keyID.uuid
         return try await self.client.change(recording: audit, logger: self.logger, effective: { $0 != nil }) {
             connection in
             let rows = try await connection.query(
@@ -45,7 +45,7 @@ extension KeyStore {
     /// stays so). The current material id stays, naming the only material that may be imported
     /// again. Returns the stored record, or nil when someone changed the key first.
     public func deleteImportedMaterial(_ record: KeyRecord, audit: PendingAudit?) async throws -> KeyRecord? {
-        guard let id = UUID(uuidString: record.keyID) else { return nil }
+        let id = record.keyID.uuid
         let state: KeyState = record.state == .pendingDeletion ? .pendingDeletion : .pendingImport
         return try await self.client.change(recording: audit, logger: self.logger, effective: { $0 != nil }) {
             connection in

@@ -12,13 +12,13 @@ public struct ReapRound: Sendable {
     /// PostgreSQL's clock at the round.
     public var databaseNow: Date
     /// Keys deleted after their deletion window: lowercase key id and ARN.
-    public var deletedKeys: [(keyID: String, arn: String)] = []
+    public var deletedKeys: [(keyID: KeyID, arn: String)] = []
     /// ARNs of keys whose imported material passed its ValidTo and was deleted.
     public var expiredMaterial: [String] = []
 
     /// A round's outcome (the stores build these; the in-memory store of the tests too).
     public init(
-        held: Bool = false, cutoff: Date, databaseNow: Date, deletedKeys: [(keyID: String, arn: String)] = [],
+        held: Bool = false, cutoff: Date, databaseNow: Date, deletedKeys: [(keyID: KeyID, arn: String)] = [],
         expiredMaterial: [String] = []
     ) {
         self.held = held
@@ -73,7 +73,7 @@ extension KeyStore {
                 logger: self.logger
             )
             for try await (id, arn) in rows.decode((UUID, String).self) {
-                round.deletedKeys.append((id.uuidString.lowercased(), arn))
+                round.deletedKeys.append((KeyID(id), arn))
             }
             let expired = try await connection.query(
                 """

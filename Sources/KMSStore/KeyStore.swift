@@ -46,7 +46,7 @@ public struct KeyStore: Sendable {
         _ key: KeyRecord, material: StoredMaterial?, alias: String? = nil, tags: [(key: String, value: String)] = [],
         audit: PendingAudit?
     ) async throws -> Bool {
-        guard let id = UUID(uuidString: key.keyID) else { throw StoreError.invalid("key id \(key.keyID)") }
+        let id = key.keyID.uuid
         do {
             try await self.insert(key, id: id, material: material, alias: alias, tags: tags, audit: audit)
             return true
@@ -114,8 +114,8 @@ public struct KeyStore: Sendable {
     }
 
     /// The key and all its material versions, or nil when there is no such key.
-    public func fetch(keyID: String) async throws -> (KeyRecord, [StoredMaterial])? {
-        guard let id = UUID(uuidString: keyID) else { return nil }
+    public func fetch(keyID: KeyID) async throws -> (KeyRecord, [StoredMaterial])? {
+        let id = keyID.uuid
         let rows = try await self.client.query(
             "SELECT \(unescaped: Self.columns) FROM kms_keys WHERE key_id = \(id)", logger: self.logger
         )
@@ -134,8 +134,8 @@ public struct KeyStore: Sendable {
     }
 
     /// Keys of one account and region in key id order, after `marker` (exclusive).
-    public func list(account: String, region: String, after marker: String?, limit: Int) async throws -> [KeyRecord] {
-        let after = marker.flatMap(UUID.init(uuidString:)) ?? UUID(uuidString: "00000000-0000-0000-0000-000000000000")!
+    public func list(account: String, region: String, after marker: KeyID?, limit: Int) async throws -> [KeyRecord] {
+        let after = marker?.uuid ?? UUID(uuidString: "00000000-0000-0000-0000-000000000000")!
         let rows = try await self.client.query(
             """
             SELECT \(unescaped: Self.columns) FROM kms_keys
@@ -152,7 +152,7 @@ public struct KeyStore: Sendable {
     /// Applies `change` to the stored key if its row version is still `record.version`;
     /// returns the stored result, or nil when someone else changed the key first.
     public func update(_ record: KeyRecord, audit: PendingAudit?) async throws -> KeyRecord? {
-        guard let id = UUID(uuidString: record.keyID) else { return nil }
+        let id = record.keyID.uuid
         return try await self.client.change(recording: audit, logger: self.logger, effective: { $0 != nil }) {
             connection in
             try await Self.update(record, id: id, on: connection, logger: self.logger)
@@ -200,7 +200,7 @@ public struct KeyStore: Sendable {
             let manager = KeyManager(rawValue: manager)
         else { throw StoreError.invalid("key \(id) has an unknown state, usage, spec, origin or manager") }
         return KeyRecord(
-            keyID: id.uuidString.lowercased(), arn: arn, account: account, region: region, description: description,
+            keyID: KeyID(id), arn: arn, account: account, region: region, description: description,
             state: state, usage: usage, spec: spec, origin: origin, manager: manager, creationDate: creationDate,
             deletionDate: deletionDate, pendingWindowInDays: window, policy: policy,
             currentMaterialID: Array(material), version: version, rotationPeriodInDays: rotationPeriod,

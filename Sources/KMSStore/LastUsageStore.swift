@@ -1,4 +1,5 @@
 import Foundation
+import KMSDomain
 import Logging
 import PostgresNIO
 
@@ -32,13 +33,11 @@ public struct LastUsageStore: Sendable {
 
     /// Writes a batch; a row is replaced only by a later use, so kmsd replicas and late
     /// flushes never move it back.
-    public func record(_ uses: [String: KeyUsageRecord]) async throws {
+    public func record(_ uses: [KeyID: KeyUsageRecord]) async throws {
         guard !uses.isEmpty else { return }
-        // Keys that are not UUIDs name no key (and are dropped, as uses of a gone key are); the
-        // id is looked up as given, whatever its case.
-        let parsed = uses.compactMap { key, use in UUID(uuidString: key).map { ($0, use) } }
-        let ids = parsed.map(\.0)
-        let entries = parsed.map(\.1)
+        let batch = Array(uses)
+        let ids = batch.map(\.key.uuid)
+        let entries = batch.map(\.value)
         let query: PostgresQuery = """
             INSERT INTO kms_key_last_usage (key_id, operation, used_at, request_id)
             SELECT u.key_id, u.operation, u.used_at, u.request_id
@@ -55,9 +54,9 @@ public struct LastUsageStore: Sendable {
         }
     }
 
-    /// The key's last recorded use; nil when it has none or `keyID` is not a UUID.
-    public func lastUse(keyID: String) async throws -> KeyUsageRecord? {
-        guard let id = UUID(uuidString: keyID) else { return nil }
+    /// The key's last recorded use; nil when it has none (or there is no such key).
+    public func lastUse(keyID: KeyID) async throws -> KeyUsageRecord? {
+        let id = keyID.uuid
         let rows = try await self.client.query(
             "SELECT operation, used_at, request_id FROM kms_key_last_usage WHERE key_id = \(id)", logger: self.logger
         )

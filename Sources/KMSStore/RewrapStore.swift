@@ -1,4 +1,5 @@
 import Foundation
+import KMSDomain
 import Logging
 import PostgresNIO
 
@@ -31,7 +32,7 @@ public struct RewrapStore: Sendable {
     /// A key material blob to re-wrap; `wrapped` is what was read, so a replace can tell if it changed.
     public struct MaterialRow: Sendable {
         /// The key the material belongs to.
-        public var keyID: UUID
+        public var keyID: KeyID
         /// The key's ARN, which the wrapping is bound to.
         public var keyARN: String
         /// The material version within the key.
@@ -40,7 +41,7 @@ public struct RewrapStore: Sendable {
         public var wrapped: [UInt8]
 
         /// A blob as read.
-        public init(keyID: UUID, keyARN: String, materialID: [UInt8], wrapped: [UInt8]) {
+        public init(keyID: KeyID, keyARN: String, materialID: [UInt8], wrapped: [UInt8]) {
             self.keyID = keyID
             self.keyARN = keyARN
             self.materialID = materialID
@@ -139,7 +140,8 @@ public struct RewrapStore: Sendable {
         )
         var found: [MaterialRow] = []
         for try await (id, arn, material, wrapped) in rows.decode((UUID, String, Data, Data).self) {
-            found.append(MaterialRow(keyID: id, keyARN: arn, materialID: Array(material), wrapped: Array(wrapped)))
+            found.append(
+                MaterialRow(keyID: KeyID(id), keyARN: arn, materialID: Array(material), wrapped: Array(wrapped)))
         }
         return found
     }
@@ -151,7 +153,8 @@ public struct RewrapStore: Sendable {
             let rows = try await connection.query(
                 """
                 UPDATE kms_key_materials SET wrapped = \(Data(wrapped)), root_key_id = \(rootKeyID)
-                WHERE key_id = \(row.keyID) AND material_id = \(Data(row.materialID)) AND wrapped = \(Data(row.wrapped))
+                WHERE key_id = \(row.keyID.uuid) AND material_id = \(Data(row.materialID))
+                    AND wrapped = \(Data(row.wrapped))
                 RETURNING 1
                 """,
                 logger: self.logger

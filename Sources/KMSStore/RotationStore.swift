@@ -44,7 +44,7 @@ public struct RotationStore: Sendable {
         nextRotationDate: Date?,
         audit: PendingAudit?
     ) async throws -> KeyRecord? {
-        guard let id = UUID(uuidString: record.keyID) else { return nil }
+        let id = record.keyID.uuid
         return try await self.client.change(recording: audit, logger: self.logger, effective: { $0 != nil }) {
             connection in
             let rows = try await connection.query(
@@ -78,9 +78,9 @@ public struct RotationStore: Sendable {
         }
     }
 
-    /// A page of the key's rotations, oldest first; none for a key id that is not a UUID.
-    public func rotations(keyID: String, offset: Int, limit: Int) async throws -> [RotationRecord] {
-        guard let id = UUID(uuidString: keyID) else { return [] }
+    /// A page of the key's rotations, oldest first.
+    public func rotations(keyID: KeyID, offset: Int, limit: Int) async throws -> [RotationRecord] {
+        let id = keyID.uuid
         let rows = try await self.client.query(
             """
             SELECT material_id, rotation_date, rotation_type FROM kms_key_rotations WHERE key_id = \(id)
@@ -98,8 +98,8 @@ public struct RotationStore: Sendable {
     }
 
     /// How many on-demand rotations the key has had (AWS caps them per key).
-    public func onDemandRotationCount(keyID: String) async throws -> Int {
-        guard let id = UUID(uuidString: keyID) else { return 0 }
+    public func onDemandRotationCount(keyID: KeyID) async throws -> Int {
+        let id = keyID.uuid
         let rows = try await self.client.query(
             "SELECT count(*)::int FROM kms_key_rotations WHERE key_id = \(id) AND rotation_type = 'ON_DEMAND'",
             logger: self.logger
@@ -109,7 +109,7 @@ public struct RotationStore: Sendable {
     }
 
     /// Enabled keys whose automatic rotation is due, oldest first.
-    public func due(now: Date, limit: Int) async throws -> [String] {
+    public func due(now: Date, limit: Int) async throws -> [KeyID] {
         let rows = try await self.client.query(
             """
             SELECT key_id FROM kms_keys
@@ -118,16 +118,16 @@ public struct RotationStore: Sendable {
             """,
             logger: self.logger
         )
-        var keys: [String] = []
-        for try await id in rows.decode(UUID.self) { keys.append(id.uuidString.lowercased()) }
+        var keys: [KeyID] = []
+        for try await id in rows.decode(UUID.self) { keys.append(KeyID(id)) }
         return keys
     }
 
     // MARK: Tags
 
-    /// The key's tags, by tag key; none for a key id that is not a UUID.
-    public func tags(keyID: String) async throws -> [(key: String, value: String)] {
-        guard let id = UUID(uuidString: keyID) else { return [] }
+    /// The key's tags, by tag key.
+    public func tags(keyID: KeyID) async throws -> [(key: String, value: String)] {
+        let id = keyID.uuid
         let rows = try await self.client.query(
             "SELECT tag_key, tag_value FROM kms_tags WHERE key_id = \(id) ORDER BY tag_key", logger: self.logger
         )
@@ -138,10 +138,10 @@ public struct RotationStore: Sendable {
 
     /// Adds or replaces tags unless the key would then have more than `Tags.maximumPerKey`;
     /// false (and nothing of the request stored) when it would.
-    public func putTagsWithinLimit(keyID: String, _ tags: [(key: String, value: String)], audit: PendingAudit?)
+    public func putTagsWithinLimit(keyID: KeyID, _ tags: [(key: String, value: String)], audit: PendingAudit?)
         async throws -> Bool
     {
-        guard let id = UUID(uuidString: keyID) else { return false }
+        let id = keyID.uuid
         do {
             try await self.client.change(recording: audit, logger: self.logger) { connection in
                 try await connection.query(
@@ -171,8 +171,8 @@ public struct RotationStore: Sendable {
     private struct TooManyTags: Error {}
 
     /// Removes the tags with these keys (absent ones are ignored), with the audit record.
-    public func removeTags(keyID: String, _ keys: [String], audit: PendingAudit?) async throws {
-        guard let id = UUID(uuidString: keyID) else { return }
+    public func removeTags(keyID: KeyID, _ keys: [String], audit: PendingAudit?) async throws {
+        let id = keyID.uuid
         try await self.client.change(recording: audit, logger: self.logger) { connection in
             try await connection.query(
                 "DELETE FROM kms_tags WHERE key_id = \(id) AND tag_key = ANY(\(keys))", logger: self.logger)

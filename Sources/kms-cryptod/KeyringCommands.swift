@@ -77,7 +77,7 @@ struct RetireRootKey: ParsableCommand {
     func run() throws {
         _ = ProcessHardening.apply(lockMemory: false)
         var ring = try RootKeyringFile.load(path: keyring.path)
-        let id = try KeyIdentifier(string: rootKeyId)
+        let id = try RootKeyID(string: rootKeyId)
         guard ring.remove(id: id) else {
             throw ValidationError("\(rootKeyId) is not a root key of \(keyring.path) other than the newest")
         }

@@ -9,7 +9,7 @@ import Testing
 /// apart from this code (Python's hmac and hashlib, from the layout in AuditCheckpoint.message).
 @Suite struct AuditCheckpointEncodingTests {
     static let root = RootKey(
-        id: KeyIdentifier(UUID(uuidString: "00112233-4455-6677-8899-aabbccddeeff")!),
+        id: RootKeyID(UUID(uuidString: "00112233-4455-6677-8899-aabbccddeeff")!),
         createdAt: Date(timeIntervalSince1970: 0),
         key: SymmetricKey(data: Array(0..<32) as [UInt8])
     )

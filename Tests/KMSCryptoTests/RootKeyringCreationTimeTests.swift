@@ -10,7 +10,7 @@ import Testing
     @Test(arguments: [Int64.max, Int64.min, (1 << 53) + 1] as [Int64])
     func anImpossibleCreationTimeIsRefused(_ seconds: Int64) {
         let key = RootKey(
-            id: KeyIdentifier(UUID()), createdAt: Date(timeIntervalSince1970: 1_700_000_000),
+            id: RootKeyID(UUID()), createdAt: Date(timeIntervalSince1970: 1_700_000_000),
             key: SymmetricKey(size: .bits256))
         var body = Array(RootKeyringEncoding.encode(RootKeyring(keys: [key])).dropLast(32))
         let offset = 17 + 4 + 16  // magic and version, the key count, the first key's id

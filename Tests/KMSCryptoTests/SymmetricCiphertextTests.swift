@@ -6,7 +6,7 @@ import Testing
 
 @Suite struct SymmetricCiphertextTests {
     struct Key {
-        let id = KeyIdentifier(UUID())
+        let id = KeyID.random()
         let materialID = MaterialID.random()
         let material = SymmetricKey(size: .bits256)
 

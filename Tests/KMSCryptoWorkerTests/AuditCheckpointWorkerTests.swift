@@ -12,7 +12,7 @@ import Testing
 /// holds it, and refuses anything out of shape.
 @Suite struct AuditCheckpointWorkerTests {
     static let old = RootKey(
-        id: KeyIdentifier(UUID(uuidString: "00112233-4455-6677-8899-aabbccddeeff")!),
+        id: RootKeyID(UUID(uuidString: "00112233-4455-6677-8899-aabbccddeeff")!),
         createdAt: Date(timeIntervalSince1970: 0),
         key: SymmetricKey(data: Array(0..<32) as [UInt8])
     )

@@ -3,10 +3,11 @@ import Testing
 
 @Suite struct KeyReferenceTests {
     let id = "1234abcd-12ab-34cd-56ef-1234567890ab"
+    var keyID: KeyID { KeyID(self.id)! }
 
     @Test func parsesTheFourForms() throws {
-        #expect(try KeyReference.parse(id) == .keyID(id))
-        #expect(try KeyReference.parse(id.uppercased()) == .keyID(id))
+        #expect(try KeyReference.parse(id) == .keyID(keyID))
+        #expect(try KeyReference.parse(id.uppercased()) == .keyID(keyID))
         #expect(try KeyReference.parse("alias/app") == .aliasName("alias/app"))
         let keyARN = try KeyReference.parse("arn:aws:kms:us-east-1:111122223333:key/\(id)")
         guard case .keyARN(let arn) = keyARN else {
@@ -15,7 +16,7 @@ import Testing
         }
         #expect(arn.region == "us-east-1")
         #expect(arn.account == "111122223333")
-        #expect(arn.resource == .key(id: id))
+        #expect(arn.resource == .key(id: keyID))
         let aliasARN = try KeyReference.parse("arn:aws-cn:kms:cn-north-1:111122223333:alias/app/x")
         guard case .aliasARN(let alias) = aliasARN else {
             Issue.record("\(aliasARN)")

@@ -12,7 +12,8 @@ import Testing
 
     static func key(period: Int = 365, next: Date? = nil) -> KeyRecord {
         KeyRecord(
-            keyID: "k", arn: "arn", account: "111122223333", region: "us-east-1", description: "", state: .enabled,
+            keyID: KeyID.random(), arn: "arn", account: "111122223333", region: "us-east-1", description: "",
+            state: .enabled,
             usage: .encryptDecrypt, spec: .symmetricDefault, origin: .awsKMS, manager: .customer,
             creationDate: Self.start,
             deletionDate: nil, pendingWindowInDays: nil, policy: "", currentMaterialID: [], version: 1,

@@ -42,7 +42,8 @@ import Testing
 @Suite struct GrantableOperationTests {
     static func record(_ spec: KeySpec, _ usage: KeyUsage) -> KeyRecord {
         KeyRecord(
-            keyID: "k", arn: "arn", account: "111122223333", region: "us-east-1", description: "", state: .enabled,
+            keyID: KeyID.random(), arn: "arn", account: "111122223333", region: "us-east-1", description: "",
+            state: .enabled,
             usage: usage, spec: spec, origin: .awsKMS, manager: .customer, creationDate: Date(), deletionDate: nil,
             pendingWindowInDays: nil, policy: "", currentMaterialID: [], version: 1
         )

@@ -40,7 +40,8 @@ import Testing
     @Test func importedMaterialIsRefusedWhileTheWallClockIsPastItsValidTo() throws {
         let (manual, clock) = Self.clocks()
         let key = KeyRecord(
-            keyID: "k", arn: "arn:aws:kms:us-east-1:111122223333:key/k", account: "111122223333", region: "us-east-1",
+            keyID: ServiceMetricsTests.k, arn: "arn:aws:kms:us-east-1:111122223333:key/k", account: "111122223333",
+            region: "us-east-1",
             description: "", state: .enabled, usage: .encryptDecrypt, spec: .symmetricDefault, origin: .external,
             manager: .customer,
             creationDate: manual.wallNow, deletionDate: nil, pendingWindowInDays: nil, policy: "",
@@ -63,8 +64,8 @@ import Testing
         let hours = Set(counter.unwritten.keys.map(\.hour))
         #expect(hours == [UsageTally.hour(of: manual.wallNow), UsageTally.hour(of: manual.wallNow + 3600)])
         let tracker = LastUsageTracker(interval: .seconds(10), clock: clock, logger: BackgroundJobTests.logger) { _ in }
-        tracker.record(keyID: "k", operation: "Encrypt", requestID: "r1")
-        #expect(tracker.latest(keyID: "k")?.date == manual.wallNow)
+        tracker.record(keyID: ServiceMetricsTests.k, operation: "Encrypt", requestID: "r1")
+        #expect(tracker.latest(keyID: ServiceMetricsTests.k)?.date == manual.wallNow)
     }
 
     @Test func awsCurrentTimeInAPolicyIsTheInjectedWallClock() throws {

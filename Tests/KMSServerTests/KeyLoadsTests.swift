@@ -7,13 +7,15 @@ import Testing
 /// Requests that miss the cache on the same key at once share one load; one that missed after
 /// a change (a newer cache generation) never joins a load that began before it.
 @Suite struct KeyLoadsTests {
+    static let k = ServiceMetricsTests.k
+
     /// A load that waits until the test lets it finish, counting how often it ran.
     final class HeldLoad: Sendable {
         let runs = Mutex(0)
         let held = Mutex<[CheckedContinuation<Void, Never>]>([])
         let (started, starts) = AsyncStream.makeStream(of: Void.self)
 
-        func load(_ id: String, failing: Bool = false) -> @Sendable () async throws(KMSError) -> CachedKey? {
+        func load(_ id: KeyID, failing: Bool = false) -> @Sendable () async throws(KMSError) -> CachedKey? {
             { () async throws(KMSError) -> CachedKey? in
                 self.runs.withLock { $0 += 1 }
                 await withCheckedContinuation { continuation in
@@ -36,19 +38,19 @@ import Testing
         let loads = KeyLoads()
         let held = HeldLoad()
         var startIterator = held.started.makeAsyncIterator()
-        let results = try await withThrowingTaskGroup(of: String?.self) { group in
+        let results = try await withThrowingTaskGroup(of: KeyID?.self) { group in
             for _ in 0..<50 {
-                group.addTask { try await loads.key("k", generation: 7, held.load("k"))?.record.keyID }
+                group.addTask { try await loads.key(Self.k, generation: 7, held.load(Self.k))?.record.keyID }
             }
             await startIterator.next()
             // Every caller is waiting on the one load before it is let go.
             try await Self.until { loads.inFlight == (1, 50) }
             held.release()
-            var all: [String?] = []
+            var all: [KeyID?] = []
             for try await result in group { all.append(result) }
             return all
         }
-        #expect(results.count == 50 && results.allSatisfy { $0 == "k" })
+        #expect(results.count == 50 && results.allSatisfy { $0 == Self.k })
         #expect(held.runs.withLock { $0 } == 1)
         #expect(loads.inFlight == (0, 0))
     }
@@ -67,15 +69,15 @@ import Testing
         let loads = KeyLoads()
         let held = HeldLoad()
         var startIterator = held.started.makeAsyncIterator()
-        let before = Task { try await loads.key("k", generation: 1, held.load("k")) }
+        let before = Task { try await loads.key(Self.k, generation: 1, held.load(Self.k)) }
         await startIterator.next()
-        let after = Task { try await loads.key("k", generation: 2, held.load("k")) }
+        let after = Task { try await loads.key(Self.k, generation: 2, held.load(Self.k)) }
         await startIterator.next()
         #expect(held.runs.withLock { $0 } == 2)
         held.release()
         held.release()
-        #expect(try await before.value?.record.keyID == "k")
-        #expect(try await after.value?.record.keyID == "k")
+        #expect(try await before.value?.record.keyID == Self.k)
+        #expect(try await after.value?.record.keyID == Self.k)
         #expect(loads.inFlight == (0, 0))
     }
 
@@ -83,15 +85,15 @@ import Testing
         let loads = KeyLoads()
         let held = HeldLoad()
         var startIterator = held.started.makeAsyncIterator()
-        let first = Task { try await loads.key("k", generation: 3, held.load("k", failing: true)) }
+        let first = Task { try await loads.key(Self.k, generation: 3, held.load(Self.k, failing: true)) }
         await startIterator.next()
         held.release()
         let error = await #expect(throws: KMSError.self) { try await first.value }
         #expect(error?.code == .internalFailure)
-        let second = Task { try await loads.key("k", generation: 3, held.load("k")) }
+        let second = Task { try await loads.key(Self.k, generation: 3, held.load(Self.k)) }
         await startIterator.next()
         held.release()
-        #expect(try await second.value?.record.keyID == "k")
+        #expect(try await second.value?.record.keyID == Self.k)
         #expect(held.runs.withLock { $0 } == 2)
     }
 }

@@ -30,7 +30,7 @@ import Testing
 
     /// A key whose policy allows only the account's root (or is `policy`), with one grant of
     /// Encrypt to alice.
-    static let keyID = "1234abcd-12ab-34cd-56ef-1234567890ab"
+    static let keyID = KeyID("1234abcd-12ab-34cd-56ef-1234567890ab")!
 
     /// The key's one grant: Encrypt to alice, retired by `retiring`.
     static func grant(retiring: String? = nil) -> GrantRecord {

@@ -11,7 +11,10 @@ import Testing
 @Suite struct ServiceMetricsTests {
     static let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
 
-    static func key(_ id: String) -> CachedKey {
+    /// The id the cache and load tests use.
+    static let k = KeyID("0000000b-0000-4000-8000-000000000000")!
+
+    static func key(_ id: KeyID) -> CachedKey {
         CachedKey(
             record: KeyRecord(
                 keyID: id, arn: "arn:aws:kms:us-east-1:111122223333:key/\(id)", account: "111122223333",
@@ -29,11 +32,11 @@ import Testing
         let cache = KeyCache(metrics: ServiceMetrics(factory: metrics))
         let other = KeyCache()
         cache.setListening(true)
-        #expect(cache.key("k") == nil)
-        cache.store(Self.key("k"), loadedAt: cache.generation)
-        #expect(cache.key("k")?.record.keyID == "k")
-        #expect(cache.key("k") != nil)
-        _ = other.key("k")
+        #expect(cache.key(Self.k) == nil)
+        cache.store(Self.key(Self.k), loadedAt: cache.generation)
+        #expect(cache.key(Self.k)?.record.keyID == Self.k)
+        #expect(cache.key(Self.k) != nil)
+        _ = other.key(Self.k)
         #expect(try metrics.expectCounter("kms_cache_lookups_total", [("result", "miss")]).totalValue == 1)
         #expect(try metrics.expectCounter("kms_cache_lookups_total", [("result", "hit")]).totalValue == 2)
     }

@@ -1,4 +1,5 @@
 import Foundation
+import KMSDomain
 import KMSStore
 import KMSTestSupport
 import Logging
@@ -12,6 +13,8 @@ import Testing
 /// no I/O, no sleep.
 @Suite struct TimedStateTests {
     static let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+    static let k1 = KeyID("00000000-0000-4000-8000-000000000001")!
+    static let k2 = KeyID("00000000-0000-4000-8000-000000000002")!
     let t0 = ContinuousClock.now
 
     static func clocks() -> (ManualClock, ServiceClock) {
@@ -29,29 +32,29 @@ import Testing
 
     @Test func aCacheEntryLivesItsLifetimeAndNoLonger() {
         var state = self.listeningCache()
-        let stored = state.store(\.aliases, "alias/a", "key-1", loadedAt: state.generation, at: self.t0)
+        let stored = state.store(\.aliases, "alias/a", Self.k1, loadedAt: state.generation, at: self.t0)
         #expect(stored)
-        #expect(state.lookup(\.aliases, "alias/a", at: self.t0 + .seconds(29)) == "key-1")
+        #expect(state.lookup(\.aliases, "alias/a", at: self.t0 + .seconds(29)) == Self.k1)
         #expect(state.lookup(\.aliases, "alias/a", at: self.t0 + .seconds(30)) == nil)
     }
 
     @Test func aLoadThatStartedBeforeAnInvalidationIsNotStored() {
         var state = self.listeningCache()
         let loadedAt = state.generation
-        state.invalidateKey("some other key")
-        let stale = state.store(\.aliases, "alias/a", "stale", loadedAt: loadedAt, at: self.t0)
+        state.invalidateKey(Self.k2)
+        let stale = state.store(\.aliases, "alias/a", Self.k2, loadedAt: loadedAt, at: self.t0)
         #expect(!stale)
         #expect(state.lookup(\.aliases, "alias/a", at: self.t0) == nil)
-        let fresh = state.store(\.aliases, "alias/a", "fresh", loadedAt: state.generation, at: self.t0)
+        let fresh = state.store(\.aliases, "alias/a", Self.k1, loadedAt: state.generation, at: self.t0)
         #expect(fresh)
     }
 
     @Test func nothingIsCachedWhileChangesAreNotHeardAndLosingTheListenerEmptiesTheCache() {
         var state = KeyCacheState(lifetime: .seconds(30), capacity: 100)
-        let notListening = state.store(\.aliases, "alias/a", "key-1", loadedAt: state.generation, at: self.t0)
+        let notListening = state.store(\.aliases, "alias/a", Self.k1, loadedAt: state.generation, at: self.t0)
         #expect(!notListening)
         state.setListening(true)
-        state.store(\.aliases, "alias/a", "key-1", loadedAt: state.generation, at: self.t0)
+        state.store(\.aliases, "alias/a", Self.k1, loadedAt: state.generation, at: self.t0)
         state.rememberUnknownAccessKey("AKIAUNKNOWN", at: self.t0)
         state.rememberUnknownGrant("k/g", at: self.t0)
         state.setListening(false)
@@ -66,7 +69,7 @@ import Testing
 
     @Test func aFullTableIsEmptiedBeforeTheNextEntry() {
         var state = self.listeningCache(capacity: 2)
-        for name in ["a", "b", "c"] { state.store(\.aliases, name, name, loadedAt: state.generation, at: self.t0) }
+        for name in ["a", "b", "c"] { state.store(\.aliases, name, Self.k1, loadedAt: state.generation, at: self.t0) }
         #expect(state.aliases.keys.sorted() == ["c"])
     }
 
@@ -74,12 +77,12 @@ import Testing
         let (manual, clock) = Self.clocks()
         let cache = KeyCache(lifetime: .seconds(30), clock: clock)
         cache.setListening(true)
-        cache.storeAlias("alias/a", target: "key-1", loadedAt: cache.generation)
+        cache.storeAlias("alias/a", target: Self.k1, loadedAt: cache.generation)
         manual.stepWall(by: 86_400)
-        #expect(cache.aliasTarget("alias/a") == "key-1")
+        #expect(cache.aliasTarget("alias/a") == Self.k1)
         manual.stepWall(by: -2 * 86_400)
         manual.advance(by: .seconds(29))
-        #expect(cache.aliasTarget("alias/a") == "key-1")
+        #expect(cache.aliasTarget("alias/a") == Self.k1)
         manual.advance(by: .seconds(1))
         #expect(cache.aliasTarget("alias/a") == nil)
     }
@@ -89,19 +92,19 @@ import Testing
     @Test func aFailedLastUseWriteKeepsItsUsesButNotOverALaterUseEvenWhenTheWallClockWentBack() {
         var buffer = LastUseBuffer()
         let noon = Date(timeIntervalSince1970: 1_767_268_800)
-        buffer.record(keyID: "k1", KeyUsageRecord(operation: "Encrypt", date: noon, requestID: "r1"))
-        buffer.record(keyID: "k2", KeyUsageRecord(operation: "Decrypt", date: noon, requestID: "r2"))
+        buffer.record(keyID: Self.k1, KeyUsageRecord(operation: "Encrypt", date: noon, requestID: "r1"))
+        buffer.record(keyID: Self.k2, KeyUsageRecord(operation: "Decrypt", date: noon, requestID: "r2"))
         let batch = buffer.takeBatch()
         #expect(batch.count == 2)
         // Answered from memory while the write is in flight.
-        #expect(buffer.latest(keyID: "k1")?.requestID == "r1")
+        #expect(buffer.latest(keyID: Self.k1)?.requestID == "r1")
         // The wall clock stepped back an hour; k1 is used again meanwhile.
-        buffer.record(keyID: "k1", KeyUsageRecord(operation: "Decrypt", date: noon - 3600, requestID: "r3"))
+        buffer.record(keyID: Self.k1, KeyUsageRecord(operation: "Decrypt", date: noon - 3600, requestID: "r3"))
         buffer.writeFailed(batch)
-        #expect(buffer.latest(keyID: "k1")?.requestID == "r3")
-        #expect(buffer.latest(keyID: "k2")?.requestID == "r2")
+        #expect(buffer.latest(keyID: Self.k1)?.requestID == "r3")
+        #expect(buffer.latest(keyID: Self.k2)?.requestID == "r2")
         let next = buffer.takeBatch()
-        #expect(next.mapValues(\.requestID) == ["k1": "r3", "k2": "r2"])
+        #expect(next.mapValues(\.requestID) == [Self.k1: "r3", Self.k2: "r2"])
     }
 
     @Test func usageIsCountedByWallClockHourAndAFailedWriteIsKeptWithItsId() {
@@ -172,7 +175,7 @@ import Testing
     @Test func theLastUseFlusherKeepsAFailedBatchForTheNextRound() async throws {
         let (manual, clock) = Self.clocks()
         let attempts = Mutex(0)
-        let written = Mutex<[String: KeyUsageRecord]>([:])
+        let written = Mutex<[KeyID: KeyUsageRecord]>([:])
         let (writes, wrote) = AsyncStream.makeStream(of: Void.self)
         let tracker = LastUsageTracker(interval: .seconds(10), clock: clock, logger: Self.logger) { batch in
             defer { wrote.yield() }
@@ -185,16 +188,16 @@ import Testing
         }
         var wroteOnce = writes.makeAsyncIterator()
         let running = Task { try await tracker.run() }
-        tracker.record(keyID: "k1", operation: "Encrypt", requestID: "r1")
-        #expect(tracker.latest(keyID: "k1")?.date == manual.wallNow)
+        tracker.record(keyID: Self.k1, operation: "Encrypt", requestID: "r1")
+        #expect(tracker.latest(keyID: Self.k1)?.date == manual.wallNow)
         await manual.waitForSleepers(1)
         manual.advance(by: .seconds(10))
         await wroteOnce.next()
-        #expect(tracker.latest(keyID: "k1")?.requestID == "r1")
+        #expect(tracker.latest(keyID: Self.k1)?.requestID == "r1")
         await manual.waitForSleepers(1)
         manual.advance(by: .seconds(10))
         await wroteOnce.next()
-        #expect(written.withLock { $0 }["k1"]?.requestID == "r1")
+        #expect(written.withLock { $0 }[Self.k1]?.requestID == "r1")
         running.cancel()
         try await running.value
     }

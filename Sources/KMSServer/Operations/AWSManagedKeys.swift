@@ -7,7 +7,7 @@ extension KMSService {
     /// The account's AWS managed key for a service as it will be created, held in memory only
     /// until `createAWSManagedKey` makes it real (after the caller is authorized).
     func provisionalAWSManagedKey(account: String, region: String, aliasName: String, service: String) -> CachedKey {
-        let keyID = UUID().uuidString.lowercased()
+        let keyID = KeyID.random()
         let record = KeyRecord(
             keyID: keyID, arn: self.scope.keyARN(account: account, region: region, keyID: keyID), account: account,
             region: region,
@@ -36,7 +36,7 @@ extension KMSService {
         record.currentMaterialID = material.materialID
         let stored = record
         let created = try await self.store {
-            try await self.keys.insert(stored, material: material, alias: aliasName, tags: [], audit: nil)
+            try await self.stores.keys.insert(stored, material: material, alias: aliasName, tags: [], audit: nil)
         }
         if created {
             self.logger.notice(
@@ -45,7 +45,7 @@ extension KMSService {
         }
         guard
             let winner = try await self.store({ [record] in
-                try await self.aliases.find(account: record.account, region: record.region, name: aliasName)
+                try await self.stores.aliases.find(account: record.account, region: record.region, name: aliasName)
             })
         else {
             throw KMSError.internalFailure("the AWS managed key for \(aliasName) could not be created; retry")

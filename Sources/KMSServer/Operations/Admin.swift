@@ -40,7 +40,8 @@ extension KMSService {
             accountID: accountID, kind: .root, name: "root", isAdmin: false, creationDate: now
         )
         let audit = self.changeRecord(caller)
-        guard try await self.store({ try await self.identities.insertAccount(account, root: root, audit: audit) })
+        guard
+            try await self.store({ try await self.stores.identities.insertAccount(account, root: root, audit: audit) })
         else {
             throw KMSError(.alreadyExists, "Account \(accountID) already exists.")
         }
@@ -56,7 +57,7 @@ extension KMSService {
     {
         try Self.requireAdmin(caller, "ListAccounts")
         var response = AdminListAccountsResponse()
-        response.accounts = try await self.store { try await self.identities.accounts() }.map(AdminAccount.init)
+        response.accounts = try await self.store { try await self.stores.identities.accounts() }.map(AdminAccount.init)
         return response
     }
 
@@ -69,7 +70,7 @@ extension KMSService {
         }
         try PrincipalRecord.checkName(request.name, field: "Name")
         guard AccountRecord.isValidID(request.accountID) else { throw .validation("AccountId must be 12 digits") }
-        guard try await self.store({ try await self.identities.account(request.accountID) }) != nil else {
+        guard try await self.store({ try await self.stores.identities.account(request.accountID) }) != nil else {
             throw KMSError(.notFound, "Account \(request.accountID) does not exist.")
         }
         let principal = PrincipalRecord(
@@ -79,7 +80,7 @@ extension KMSService {
             creationDate: self.wholeSecondsNow()
         )
         let audit = self.changeRecord(caller)
-        guard try await self.store({ try await self.identities.insertPrincipal(principal, audit: audit) }) else {
+        guard try await self.store({ try await self.stores.identities.insertPrincipal(principal, audit: audit) }) else {
             throw KMSError(.alreadyExists, "Principal \(principal.arn) already exists.")
         }
         self.logger.notice(
@@ -98,8 +99,10 @@ extension KMSService {
         try Self.requireAdmin(caller, "ListPrincipals")
         guard AccountRecord.isValidID(request.accountID) else { throw .validation("AccountId must be 12 digits") }
         var response = AdminListPrincipalsResponse()
-        response.principals = try await self.store { try await self.identities.principals(account: request.accountID) }
-            .map(AdminPrincipal.init)
+        response.principals = try await self.store {
+            try await self.stores.identities.principals(account: request.accountID)
+        }
+        .map(AdminPrincipal.init)
         return response
     }
 
@@ -115,7 +118,7 @@ extension KMSService {
             throw .validation("You cannot delete the principal you are calling as.")
         }
         let audit = self.changeRecord(caller)
-        _ = try await self.store { try await self.identities.deletePrincipal(principal.arn, audit: audit) }
+        _ = try await self.store { try await self.stores.identities.deletePrincipal(principal.arn, audit: audit) }
         self.logger.notice(
             "principal deleted", metadata: ["principal": "\(principal.arn)", "by": "\(caller.principalARN)"])
         return AdminDeletePrincipalResponse()
@@ -133,7 +136,7 @@ extension KMSService {
         let (record, secret) = try await Self.createAccessKey(
             for: principal, id: request.accessKeyID.isEmpty ? nil : request.accessKeyID,
             secret: request.secretAccessKey.isEmpty ? nil : request.secretAccessKey,
-            identities: self.identities, worker: self.worker, now: self.wholeSecondsNow(),
+            identities: self.stores.identities, worker: self.worker, now: self.wholeSecondsNow(),
             audit: self.changeRecord(caller), logger: self.logger,
             metrics: self.metrics
         )
@@ -196,8 +199,8 @@ extension KMSService {
         try Self.requireAdmin(caller, "ListAccessKeys")
         let principal = try await self.existingPrincipal(request.principalArn)
         var response = AdminListAccessKeysResponse()
-        response.accessKeys = try await self.store { try await self.identities.accessKeys(of: principal.arn) }.map(
-            AdminAccessKey.init)
+        response.accessKeys = try await self.store { try await self.stores.identities.accessKeys(of: principal.arn) }
+            .map(AdminAccessKey.init)
         return response
     }
 
@@ -211,7 +214,7 @@ extension KMSService {
         let audit = self.changeRecord(caller)
         guard
             try await self.store({
-                try await self.identities.setAccessKeyStatus(request.accessKeyID, status, audit: audit)
+                try await self.stores.identities.setAccessKeyStatus(request.accessKeyID, status, audit: audit)
             })
         else {
             throw KMSError(.notFound, "The Access Key with id \(request.accessKeyID.prefix(128)) cannot be found.")
@@ -230,7 +233,9 @@ extension KMSService {
     {
         try Self.requireAdmin(caller, "DeleteAccessKey")
         let audit = self.changeRecord(caller)
-        guard try await self.store({ try await self.identities.deleteAccessKey(request.accessKeyID, audit: audit) })
+        guard
+            try await self.store({ try await self.stores.identities.deleteAccessKey(request.accessKeyID, audit: audit) }
+            )
         else {
             throw KMSError(.notFound, "The Access Key with id \(request.accessKeyID.prefix(128)) cannot be found.")
         }
@@ -252,7 +257,8 @@ extension KMSService {
         let record = IdentityPolicyRecord(
             principalARN: principal.arn, name: request.policyName, document: request.policyDocument)
         let audit = self.changeRecord(caller)
-        guard try await self.store({ try await self.identities.putPolicy(record, audit: audit) }) == .stored else {
+        guard try await self.store({ try await self.stores.identities.putPolicy(record, audit: audit) }) == .stored
+        else {
             throw KMSError(
                 .limitExceeded,
                 "Cannot exceed quota for PoliciesPerPrincipal: \(IdentityPolicyRecord.maximumPerPrincipal)")
@@ -270,7 +276,7 @@ extension KMSService {
     {
         try Self.requireAdmin(caller, "GetPrincipalPolicy")
         let principal = try await self.existingPrincipal(request.principalArn)
-        let policies = try await self.store { try await self.identities.policies(of: principal.arn) }
+        let policies = try await self.store { try await self.stores.identities.policies(of: principal.arn) }
         guard let policy = policies.first(where: { $0.name == request.policyName }) else {
             throw KMSError(
                 .notFound, "The policy \(request.policyName.prefix(128)) of \(principal.arn) cannot be found.")
@@ -287,8 +293,9 @@ extension KMSService {
         try Self.requireAdmin(caller, "ListPrincipalPolicies")
         let principal = try await self.existingPrincipal(request.principalArn)
         var response = AdminListPrincipalPoliciesResponse()
-        response.policyNames = try await self.store { try await self.identities.policies(of: principal.arn) }.map(
-            \.name)
+        response.policyNames = try await self.store { try await self.stores.identities.policies(of: principal.arn) }
+            .map(
+                \.name)
         return response
     }
 
@@ -300,7 +307,7 @@ extension KMSService {
         let audit = self.changeRecord(caller)
         guard
             try await self.store({
-                try await self.identities.deletePolicy(
+                try await self.stores.identities.deletePolicy(
                     principalARN: principal.arn, name: request.policyName, audit: audit)
             })
         else {
@@ -319,11 +326,10 @@ extension KMSService {
 
     static func requireAdmin(_ caller: Caller, _ operation: String) throws(KMSError) {
         guard caller.isAdmin else {
-            throw KMSError(
-                .accessDenied,
-                "User: \(caller.principalARN) is not authorized to perform: kms-admin:\(operation) because it is not "
-                    + "an admin principal"
-            )
+            throw KMSError.accessDenied(
+                AccessDenial(
+                    principal: caller.principalARN, action: "kms-admin:\(operation)", resource: nil,
+                    .because("it is not an admin principal")))
         }
     }
 
@@ -331,7 +337,7 @@ extension KMSService {
         guard arn.hasPrefix("arn:"), arn.utf8.count <= 2048 else {
             throw .validation("PrincipalArn must be a principal ARN")
         }
-        guard let principal = try await self.store({ try await self.identities.principal(arn) }) else {
+        guard let principal = try await self.store({ try await self.stores.identities.principal(arn) }) else {
             throw KMSError(.notFound, "Principal \(arn) does not exist.")
         }
         return principal
@@ -380,7 +386,7 @@ extension KMSService {
         try Self.requireAdmin(caller, "StartRewrap")
         let audit = self.changeRecord(caller)
         let (job, started) = try await self.store {
-            try await self.rewraps.start(
+            try await self.stores.rewraps.start(
                 requestedBy: caller.principalARN, at: self.now(), audit: audit)
         }
         if started {
@@ -397,7 +403,7 @@ extension KMSService {
         -> AdminGetRewrapStatusResponse
     {
         try Self.requireAdmin(caller, "GetRewrapStatus")
-        let store = self.rewraps
+        let store = self.stores.rewraps
         let job = try await self.store { try await store.latest() }
         let usage = try await self.store { try await store.usage() }
         let rootKeys = try await self.worker.call(WorkerMethod.describe, WorkerDescribeRequest()).rootKeyIds.compactMap(

@@ -12,7 +12,7 @@ extension KMSService {
         try target.record.state.checkModifiable(keyARN: target.record.arn)
         let audit = self.changeRecord(caller)
         let created = try await self.store {
-            try await self.aliases.create(
+            try await self.stores.aliases.create(
                 account: caller.account, region: caller.region, name: request.aliasName, keyID: target.record.keyID,
                 now: self.now(),
                 audit: audit
@@ -46,7 +46,7 @@ extension KMSService {
         }
         let audit = self.changeRecord(caller)
         let updated = try await self.store {
-            try await self.aliases.update(
+            try await self.stores.aliases.update(
                 account: caller.account, region: caller.region, name: request.aliasName, keyID: target.record.keyID,
                 now: self.now(),
                 audit: audit
@@ -66,7 +66,7 @@ extension KMSService {
         try self.authorize(caller, action: "DeleteAlias", key: current)
         let audit = self.changeRecord(caller)
         let deleted = try await self.store {
-            try await self.aliases.delete(
+            try await self.stores.aliases.delete(
                 account: caller.account, region: caller.region, name: request.aliasName, audit: audit)
         }
         guard deleted else { throw KMSError(.notFound, "Alias \(request.aliasName) is not found.") }
@@ -79,7 +79,7 @@ extension KMSService {
     {
         let limit = try Validation.limit(request.hasLimit ? request.limit : nil, range: 1...100, default: 50)
         let after = try Marker.decode(request.hasMarker ? request.marker : nil)
-        var keyID: String?
+        var keyID: KeyID?
         if request.hasKeyID {
             let key = try await self.resolve(request.keyID, for: caller, accepting: .keyOnly)
             try self.authorize(caller, action: "ListAliases", key: key)
@@ -88,7 +88,7 @@ extension KMSService {
             try self.authorize(caller, action: "ListAliases", key: nil)
         }
         let page = try await self.store { [keyID] in
-            try await self.aliases.list(
+            try await self.stores.aliases.list(
                 account: caller.account, region: caller.region, keyID: keyID, after: after, limit: limit + 1)
         }
         var response = KMSListAliasesResponse()
@@ -96,7 +96,7 @@ extension KMSService {
             var entry = KMSAliasListEntry()
             entry.aliasName = alias.name
             entry.aliasArn = alias.arn
-            entry.targetKeyID = alias.targetKeyID
+            entry.targetKeyID = alias.targetKeyID.description
             entry.creationDate = .init(date: alias.creationDate)
             entry.lastUpdatedDate = .init(date: alias.lastUpdatedDate)
             return entry

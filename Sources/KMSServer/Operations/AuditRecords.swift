@@ -42,7 +42,7 @@ extension KMSService {
             from: request.hasStartTime ? request.startTime.date : nil,
             to: request.hasEndTime ? request.endTime.date : nil
         )
-        let store = self.auditRecords
+        let store = self.stores.auditRecords
         let deadline = ContinuousClock.now + Self.auditReadingPerPage
         let (page, resume) = try await self.store { [after] in
             var page = AuditPage(limit: limit, bytes: Self.auditPageBytes)
@@ -85,7 +85,7 @@ extension KMSService {
         let anchors = try Self.anchors(request.expectedCheckpoints)
         let deadline = ContinuousClock.now + .seconds(3)
         let budget = request.maxRecords > 0 ? walk.records + request.maxRecords : Int64.max
-        let store = self.auditRecords
+        let store = self.stores.auditRecords
         var response = AdminVerifyAuditLogResponse()
         func report() -> AdminVerifyAuditLogResponse {
             response.recordsChecked = walk.records

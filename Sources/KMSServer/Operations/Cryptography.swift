@@ -245,7 +245,7 @@ extension KMSService {
             return (key, try self.currentMaterial(of: key))
         }
         let header = try SymmetricCiphertext.header(of: blob)
-        let keyID = header.keyID.description
+        let keyID = header.keyID
         if let given, given.record.keyID != keyID {
             throw KMSError(
                 .incorrectKey, "The key ID in the request does not identify a CMK that can perform this operation.")
@@ -256,7 +256,7 @@ extension KMSService {
                 + "you are not allowed to access."
         )
         do {
-            key = try await self.loadKey(keyID, named: keyID)
+            key = try await self.loadKey(keyID, named: keyID.description)
         } catch  where error.code == .notFound {
             throw unknownKey
         }

@@ -72,12 +72,12 @@ extension KMSService {
                         operations: Set(operations), encryptionContextEquals: equals, encryptionContextSubset: subset)
             }
             guard let parent else {
-                throw KMSError(
-                    .accessDenied,
-                    "User: \(caller.principalARN) is not authorized to perform: kms:CreateGrant on resource: "
-                        + "\(key.record.arn): a grant created on the authority of a grant may give only a subset of "
-                        + "that grant's operations, with constraints at least as strict"
-                )
+                throw KMSError.accessDenied(
+                    AccessDenial(
+                        principal: caller.principalARN, action: "kms:CreateGrant", resource: key.record.arn,
+                        .detail(
+                            "a grant created on the authority of a grant may give only a subset of that grant's "
+                                + "operations, with constraints at least as strict")))
             }
             // The operation's own decision, recorded as the gate's are: the grant the new one is
             // created on the authority of is the one its record names.
@@ -107,14 +107,14 @@ extension KMSService {
         // A retry with the same Name and parameters gets the grant the first attempt made.
         if let name = grant.name {
             let existing = try await self.store { [key] in
-                try await self.grants.forKey(key.record.keyID, after: nil, limit: GrantRecord.maximumPerKey)
+                try await self.stores.grants.forKey(key.record.keyID, after: nil, limit: GrantRecord.maximumPerKey)
             }
             if let same = existing.first(where: { $0.name == name && Self.sameTerms($0, grant) }) {
                 return Self.grantResponse(same.grantID)
             }
         }
         let record = self.changeRecord(caller)
-        guard try await self.store({ try await self.grants.insert(grant, audit: record) }) else {
+        guard try await self.store({ try await self.stores.grants.insert(grant, audit: record) }) else {
             throw KMSError(.limitExceeded, "\(key.record.arn) already has \(GrantRecord.maximumPerKey) grants.")
         }
         self.cache.invalidateKey(key.record.keyID)
@@ -127,7 +127,7 @@ extension KMSService {
         let key = try await self.resolve(request.keyID, for: caller, accepting: .keyOnly)
         try self.authorize(caller, action: "ListGrants", key: key)
         var page = try await self.store {
-            try await self.grants.forKey(key.record.keyID, after: after, limit: limit + 1)
+            try await self.stores.grants.forKey(key.record.keyID, after: after, limit: limit + 1)
         }
         if request.hasGrantID { page = page.filter { $0.grantID == request.grantID } }
         if request.hasGranteePrincipal { page = page.filter { $0.granteePrincipal == request.granteePrincipal } }
@@ -148,14 +148,13 @@ extension KMSService {
         // AWS: the retiring principal must be a principal of the caller's own account; other
         // accounts' grants (their keys, grantees and constraints) are theirs to list.
         guard Self.account(ofPrincipal: request.retiringPrincipal) == caller.account else {
-            throw KMSError(
-                .accessDenied,
-                "User: \(caller.principalARN) is not authorized to perform: kms:ListRetirableGrants for a retiring "
-                    + "principal of another account"
-            )
+            throw KMSError.accessDenied(
+                AccessDenial(
+                    principal: caller.principalARN, action: "kms:ListRetirableGrants", resource: nil,
+                    .qualifier("for a retiring principal of another account")))
         }
         let page = try await self.store {
-            try await self.grants.retirable(by: request.retiringPrincipal, after: after, limit: limit + 1)
+            try await self.stores.grants.retirable(by: request.retiringPrincipal, after: after, limit: limit + 1)
         }
         var response = KMSListRetirableGrantsResponse()
         response.grants = page.prefix(limit).map(Self.entry)
@@ -181,7 +180,7 @@ extension KMSService {
         } else {
             throw .validation("RetireGrant needs a GrantToken, or a KeyId and a GrantId.")
         }
-        guard let grant = try await self.store({ try await self.grants.find(grantID: grantID) }) else {
+        guard let grant = try await self.store({ try await self.stores.grants.find(grantID: grantID) }) else {
             throw KMSError(.notFound, "Grant \(grantID.prefix(128)) does not exist.")
         }
         let key: CachedKey
@@ -192,7 +191,7 @@ extension KMSService {
             }
         } else {
             // A grant token names the grant, and the grant its key, whichever account holds it.
-            key = try await self.loadKey(grant.keyID, named: grant.keyID)
+            key = try await self.loadKey(grant.keyID, named: grant.keyID.description)
         }
         let namedByGrant =
             caller.principalARN == grant.retiringPrincipal
@@ -206,7 +205,7 @@ extension KMSService {
         }
         try Validation.dryRun(request.dryRun)
         let record = self.changeRecord(caller)
-        _ = try await self.store { try await self.grants.delete(grantID: grantID, audit: record) }
+        _ = try await self.store { try await self.stores.grants.delete(grantID: grantID, audit: record) }
         self.cache.invalidateKey(grant.keyID)
         return KMSRetireGrantResponse()
     }
@@ -216,13 +215,13 @@ extension KMSService {
         let key = try await self.resolve(request.keyID, for: caller, accepting: .keyOnly)
         try self.authorize(caller, action: "RevokeGrant", key: key)
         try Validation.dryRun(request.dryRun)
-        guard let grant = try await self.store({ try await self.grants.find(grantID: request.grantID) }),
+        guard let grant = try await self.store({ try await self.stores.grants.find(grantID: request.grantID) }),
             grant.keyID == key.record.keyID
         else {
             throw KMSError(.notFound, "Grant \(request.grantID.prefix(128)) does not exist on \(key.record.arn).")
         }
         let record = self.changeRecord(caller)
-        _ = try await self.store { try await self.grants.delete(grantID: grant.grantID, audit: record) }
+        _ = try await self.store { try await self.stores.grants.delete(grantID: grant.grantID, audit: record) }
         self.cache.invalidateKey(key.record.keyID)
         return KMSRevokeGrantResponse()
     }
@@ -236,7 +235,7 @@ extension KMSService {
 
     static func entry(_ grant: GrantRecord) -> KMSGrantListEntry {
         var entry = KMSGrantListEntry()
-        entry.keyID = grant.keyID
+        entry.keyID = grant.keyID.description
         entry.grantID = grant.grantID
         if let name = grant.name { entry.name = name }
         entry.creationDate = .init(date: grant.creationDate)

@@ -44,7 +44,7 @@ extension KMSService {
         let validTo = Date(
             timeIntervalSince1970: (self.now().timeIntervalSince1970 + Self.importTokenLifetime).rounded(.down))
         var call = WorkerGetParametersForImportRequest()
-        call.keyID = key.record.keyID
+        call.keyID = key.record.keyID.description
         call.keyArn = key.record.arn
         call.wrappingAlgorithm = WorkerWrappingAlgorithm(algorithm)
         call.wrappingKeySpec = WorkerWrappingKeySpec(spec)
@@ -103,7 +103,7 @@ extension KMSService {
         try self.authorize(caller, action: "ImportKeyMaterial", key: key, conditions: conditions)
         try Self.checkImportable(key.record)
         var call = WorkerImportKeyMaterialRequest()
-        call.key.keyID = key.record.keyID
+        call.key.keyID = key.record.keyID.description
         call.key.keyArn = key.record.arn
         call.key.keySpec = WorkerKeySpec(key.record.spec)
         call.importToken = request.importToken
@@ -136,7 +136,7 @@ extension KMSService {
             let candidate = record
             let audit = self.changeRecord(caller)
             if let stored = try await self.store({
-                try await self.keys.importMaterial(candidate, material: material, audit: audit)
+                try await self.stores.keys.importMaterial(candidate, material: material, audit: audit)
             }) {
                 self.cache.invalidateKey(stored.keyID)
                 self.logger.notice(
@@ -181,7 +181,9 @@ extension KMSService {
                 return response
             }
             let audit = self.changeRecord(caller)
-            if let stored = try await self.store({ try await self.keys.deleteImportedMaterial(record, audit: audit) }) {
+            if let stored = try await self.store({
+                try await self.stores.keys.deleteImportedMaterial(record, audit: audit)
+            }) {
                 self.cache.invalidateKey(stored.keyID)
                 self.logger.notice("deleted imported key material", metadata: ["key_arn": "\(stored.arn)"])
                 var response = KMSDeleteImportedKeyMaterialResponse()

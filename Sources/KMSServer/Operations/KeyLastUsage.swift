@@ -12,11 +12,11 @@ extension KMSService {
     {
         let key = try await self.resolve(request.keyID, for: caller)
         try self.authorize(caller, action: "GetKeyLastUsage", key: key)
-        let stored = try await self.store { try await self.lastUsageStore.lastUse(keyID: key.record.keyID) }
+        let stored = try await self.store { try await self.stores.lastUsage.lastUse(keyID: key.record.keyID) }
         let local = self.lastUsage.latest(keyID: key.record.keyID)
         let last = [stored, local].compactMap { $0 }.max { $0.date < $1.date }
         let trackingStart =
-            try await self.store { try await self.lastUsageStore.trackingStart() } ?? key.record.creationDate
+            try await self.store { try await self.stores.lastUsage.trackingStart() } ?? key.record.creationDate
         var response = KMSGetKeyLastUsageResponse()
         response.keyID = key.record.arn
         response.keyCreationDate = Google_Protobuf_Timestamp(date: key.record.creationDate)

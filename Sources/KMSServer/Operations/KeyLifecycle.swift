@@ -72,7 +72,7 @@ extension KMSService {
             try self.authorize(caller, action: "TagResource", key: nil, conditions: Self.tagConditions(tags))
         }
 
-        let keyID = UUID().uuidString.lowercased()
+        let keyID = KeyID.random()
         let arn = self.scope.keyARN(account: caller.account, region: caller.region, keyID: keyID)
         if request.hasPolicy, !(request.hasBypassPolicyLockoutSafetyCheck && request.bypassPolicyLockoutSafetyCheck) {
             try self.checkLockout(document, caller: caller, keyAccount: caller.account, keyARN: arn)
@@ -90,7 +90,7 @@ extension KMSService {
         caller.trail.note(keyARN: arn)
         let audit = self.changeRecord(caller)
         _ = try await self.store {
-            try await self.keys.insert(record, material: material, alias: nil, tags: tags, audit: audit)
+            try await self.stores.keys.insert(record, material: material, alias: nil, tags: tags, audit: audit)
         }
         var response = KMSCreateKeyResponse()
         response.keyMetadata = KMSKeyMetadata(record)
@@ -109,19 +109,21 @@ extension KMSService {
 
     func listKeys(_ request: KMSListKeysRequest, caller: Caller) async throws(KMSError) -> KMSListKeysResponse {
         let limit = try Validation.limit(request.hasLimit ? request.limit : nil, range: 1...1000, default: 100)
-        let after = try Marker.decode(request.hasMarker ? request.marker : nil)
-        if let after, !KeyID.isValid(after) {
+        let marker = try Marker.decode(request.hasMarker ? request.marker : nil)
+        let after = marker.flatMap { KeyID($0) }
+        if marker != nil, after == nil {
             throw KMSError(.invalidMarker, "The marker is not one this service issued.")
         }
         try self.authorize(caller, action: "ListKeys", key: nil)
         // One more than asked, to know whether the list is truncated.
         let page = try await self.store {
-            try await self.keys.list(account: caller.account, region: caller.region, after: after, limit: limit + 1)
+            try await self.stores.keys.list(
+                account: caller.account, region: caller.region, after: after, limit: limit + 1)
         }
         var response = KMSListKeysResponse()
         response.keys = page.prefix(limit).map { key in
             var entry = KMSKeyListEntry()
-            entry.keyID = key.keyID
+            entry.keyID = key.keyID.description
             entry.keyArn = key.arn
             return entry
         }
@@ -212,7 +214,7 @@ extension KMSService {
             try mutate(&record)
             let candidate = record
             let audit = self.changeRecord(caller)
-            if let stored = try await self.store({ try await self.keys.update(candidate, audit: audit) }) {
+            if let stored = try await self.store({ try await self.stores.keys.update(candidate, audit: audit) }) {
                 self.cache.invalidateKey(stored.keyID)
                 return stored
             }

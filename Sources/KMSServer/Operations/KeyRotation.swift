@@ -80,7 +80,9 @@ extension KMSService {
         try self.authorize(caller, action: "RotateKeyOnDemand", key: key)
         try Self.checkRotatable(key.record, "RotateKeyOnDemand")
         try key.record.state.checkUsable(keyARN: key.record.arn)
-        let count = try await self.store { try await self.rotations.onDemandRotationCount(keyID: key.record.keyID) }
+        let count = try await self.store {
+            try await self.stores.rotations.onDemandRotationCount(keyID: key.record.keyID)
+        }
         guard count < Self.maximumOnDemandRotations else {
             throw KMSError(
                 .limitExceeded, "\(key.record.arn) has been rotated on demand \(count) times, the most allowed.")
@@ -112,12 +114,12 @@ extension KMSService {
                 "\(key.record.arn) does not support rotation: only symmetric encryption keys of origin AWS_KMS rotate.")
         }
         let page = try await self.store { [offset] in
-            try await self.rotations.rotations(keyID: key.record.keyID, offset: offset, limit: limit + 1)
+            try await self.stores.rotations.rotations(keyID: key.record.keyID, offset: offset, limit: limit + 1)
         }
         var response = KMSListKeyRotationsResponse()
         response.rotations = page.prefix(limit).map { rotation in
             var entry = KMSRotationsListEntry()
-            entry.keyID = key.record.keyID
+            entry.keyID = key.record.keyID.description
             entry.keyMaterialID = Hex.encode(rotation.materialID)
             entry.rotationDate = Google_Protobuf_Timestamp(date: rotation.date)
             entry.rotationType = KMSRotationType(awsName: rotation.kind.rawValue) ?? .unspecified
@@ -143,7 +145,7 @@ extension KMSService {
         }
         let audit = caller.flatMap(self.changeRecord)
         let rotated = try await self.store { [next] in
-            try await self.rotations.rotate(
+            try await self.stores.rotations.rotate(
                 record, to: material, kind: kind, at: now, nextRotationDate: next, audit: audit)
         }
         if let rotated {
@@ -161,10 +163,10 @@ extension KMSService {
     /// One scheduler round: rotates every enabled key whose automatic rotation is due. Keys that
     /// are disabled or pending deletion wait; re-enabled past their date, they rotate at once.
     public func rotateDueKeys() async throws(KMSError) -> Int {
-        let due = try await self.store { try await self.rotations.due(now: self.now(), limit: 100) }
+        let due = try await self.store { try await self.stores.rotations.due(now: self.now(), limit: 100) }
         var rotated = 0
         for keyID in due {
-            guard let (record, _) = try await self.store({ try await self.keys.fetch(keyID: keyID) }),
+            guard let (record, _) = try await self.store({ try await self.stores.keys.fetch(keyID: keyID) }),
                 KeySchedule.isRotationDue(record, at: self.now())
             else { continue }
             if try await self.rotate(record, kind: .automatic) != nil { rotated += 1 }
@@ -194,7 +196,7 @@ extension KMSService {
     private func lastRotationDate(_ keyText: String, caller: Caller) async throws(KMSError) -> Date? {
         let key = try await self.resolve(keyText, for: caller, accepting: .keyOnly)
         let rotations = try await self.store {
-            try await self.rotations.rotations(keyID: key.record.keyID, offset: 0, limit: 10_000)
+            try await self.stores.rotations.rotations(keyID: key.record.keyID, offset: 0, limit: 10_000)
         }
         return rotations.last?.date
     }

@@ -20,7 +20,7 @@ extension KMSService {
         let audit = self.changeRecord(caller)
         guard
             try await self.store({
-                try await self.rotations.putTagsWithinLimit(keyID: key.record.keyID, tags, audit: audit)
+                try await self.stores.rotations.putTagsWithinLimit(keyID: key.record.keyID, tags, audit: audit)
             })
         else {
             throw KMSError(.limitExceeded, "A key can have at most \(Tags.maximumPerKey) tags.")
@@ -43,7 +43,7 @@ extension KMSService {
         try Self.checkTaggable(key.record)
         let audit = self.changeRecord(caller)
         try await self.store {
-            try await self.rotations.removeTags(keyID: key.record.keyID, request.tagKeys, audit: audit)
+            try await self.stores.rotations.removeTags(keyID: key.record.keyID, request.tagKeys, audit: audit)
         }
         self.cache.invalidateKey(key.record.keyID)
         return KMSUntagResourceResponse()
@@ -55,7 +55,7 @@ extension KMSService {
         let limit = try Validation.limit(request.hasLimit ? request.limit : nil, range: 1...50, default: 50)
         let key = try await self.resolve(request.keyID, for: caller, accepting: .keyOnly)
         try self.authorize(caller, action: "ListResourceTags", key: key)
-        let all = try await self.store { try await self.rotations.tags(keyID: key.record.keyID) }
+        let all = try await self.store { try await self.stores.rotations.tags(keyID: key.record.keyID) }
         let after = request.hasMarker ? request.marker : ""
         let page = all.filter { $0.key > after }
         var response = KMSListResourceTagsResponse()

@@ -17,9 +17,9 @@ extension KMSService {
         // This kmsd's counts not yet written are part of the answer.
         await self.usage.flush()
         let totals = try await self.store {
-            try await self.usageStore.totals(account: account, keyARN: keyARN, from: from, to: to)
+            try await self.stores.usage.totals(account: account, keyARN: keyARN, from: from, to: to)
         }
-        let billing = self.billing
+        let billing = self.stores.billing
         let keys = try await self.store { try await billing.keys(account: account, from: from) }
         let specs = Dictionary(keys.map { ($0.arn, $0.spec) }, uniquingKeysWith: { first, _ in first })
 

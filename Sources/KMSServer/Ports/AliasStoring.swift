@@ -5,15 +5,15 @@ import KMSStore
 /// Aliases, unique by name within an account and region (AliasStore in PostgreSQL). Each change
 /// stores `audit` with it only when it takes effect (a true answer), then calls
 /// `audit.markCommitted()`; a false answer stored nothing. An alias goes when its key is
-/// deleted (`KeyStoring.reapDue`). A key id that is not a UUID names no key: false, or none.
+/// deleted (`KeyStoring.reapDue`).
 public protocol AliasStoring: Sendable {
     /// Inserts an alias for `keyID`, created and last updated `now`; false when the name is
     /// taken in that account and region (whatever key it names).
-    func create(account: String, region: String, name: String, keyID: String, now: Date, audit: PendingAudit?)
+    func create(account: String, region: String, name: String, keyID: KeyID, now: Date, audit: PendingAudit?)
         async throws -> Bool
 
     /// Points an existing alias at `keyID`, last updated `now`; false when there is no such alias.
-    func update(account: String, region: String, name: String, keyID: String, now: Date, audit: PendingAudit?)
+    func update(account: String, region: String, name: String, keyID: KeyID, now: Date, audit: PendingAudit?)
         async throws -> Bool
 
     /// Deletes an alias; false when there was none.
@@ -24,7 +24,7 @@ public protocol AliasStoring: Sendable {
 
     /// At most `limit` aliases of an account and region (with `keyID`, only those naming that
     /// key) in name order, after name `marker` (exclusive; nil: from the first).
-    func list(account: String, region: String, keyID: String?, after marker: String?, limit: Int) async throws
+    func list(account: String, region: String, keyID: KeyID?, after marker: String?, limit: Int) async throws
         -> [AliasRecord]
 }
 

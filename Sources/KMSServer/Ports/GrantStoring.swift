@@ -4,7 +4,7 @@ import KMSStore
 
 /// Grants (GrantStore in PostgreSQL). Each change stores `audit` with it only when it takes
 /// effect (a true answer), then calls `audit.markCommitted()`. A grant goes when its key is
-/// deleted (`KeyStoring.reapDue`). A key id that is not a UUID names no key: false, or none.
+/// deleted (`KeyStoring.reapDue`).
 public protocol GrantStoring: Sendable {
     /// Inserts a grant unless its key holds `GrantRecord.maximumPerKey` already: false (nothing
     /// stored) when it does. The count and the insert are one step, so concurrent inserts for
@@ -13,7 +13,7 @@ public protocol GrantStoring: Sendable {
 
     /// At most `limit` of the key's grants in grant id order, after grant id `marker`
     /// (exclusive; nil: from the first).
-    func forKey(_ keyID: String, after marker: String?, limit: Int) async throws -> [GrantRecord]
+    func forKey(_ keyID: KeyID, after marker: String?, limit: Int) async throws -> [GrantRecord]
 
     /// At most `limit` grants whose retiring principal is `principal`, in grant id order, after
     /// grant id `marker` (exclusive; nil: from the first).

@@ -13,7 +13,6 @@ import KMSStore
 ///   while the stored key is still at `record.version`; each success stores `version + 1` and
 ///   returns the stored record; nil means someone changed the key first (or there is no such
 ///   key), and the caller reads it again.
-/// - Key ids are lowercase UUIDs; an id that is not one names no key (nil, not an error).
 /// - Deleting a key (`reapDue`) deletes everything that hangs off it: its material versions,
 ///   aliases, grants, tags, rotations and last use (PostgreSQL's ON DELETE CASCADE).
 public protocol KeyStoring: Sendable {
@@ -27,11 +26,11 @@ public protocol KeyStoring: Sendable {
     ) async throws -> Bool
 
     /// The key and all its material versions, or nil when there is no such key.
-    func fetch(keyID: String) async throws -> (KeyRecord, [StoredMaterial])?
+    func fetch(keyID: KeyID) async throws -> (KeyRecord, [StoredMaterial])?
 
     /// At most `limit` keys of one account and region in key id order, after key id `marker`
     /// (exclusive; nil: from the first).
-    func list(account: String, region: String, after marker: String?, limit: Int) async throws -> [KeyRecord]
+    func list(account: String, region: String, after marker: KeyID?, limit: Int) async throws -> [KeyRecord]
 
     /// Stores `record`'s changeable fields (description, state, deletion date and window,
     /// policy, current material id, rotation period and next date, ValidTo, expiration model)

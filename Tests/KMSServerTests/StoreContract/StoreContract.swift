@@ -58,7 +58,7 @@ enum StoreBackend: String, CaseIterable, Sendable, CustomTestStringConvertible {
                         usage: stores.usage, rewraps: stores.rewraps,
                         fillGrants: { keyID, count in
                             // One statement: 50,000 transactions would take minutes.
-                            let id = UUID(uuidString: keyID)!
+                            let id = keyID.uuid
                             try await client.query(
                                 """
                                 INSERT INTO kms_grants (grant_id, key_id, grantee_principal, issuing_account,
@@ -120,7 +120,7 @@ struct ContractStores: Sendable {
     var lastUsage: any LastUsageStoring
     var usage: any UsageStoring
     var rewraps: any RewrapStoring
-    var fillGrants: @Sendable (_ keyID: String, _ count: Int) async throws -> Void
+    var fillGrants: @Sendable (_ keyID: KeyID, _ count: Int) async throws -> Void
     var tombstones: @Sendable () async throws -> [Tombstone]
 }
 
@@ -142,14 +142,14 @@ enum Fixture {
     /// computed with different rounding errors.
     static func micros(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1_000_000).rounded()) }
 
-    static func newID() -> String { UUID().uuidString.lowercased() }
+    static func newID() -> KeyID { KeyID.random() }
 
     static func key(
-        _ id: String = Fixture.newID(), account: String = Fixture.account, region: String = Fixture.region,
+        _ id: KeyID = Fixture.newID(), account: String = Fixture.account, region: String = Fixture.region,
         state: KeyState = .enabled, origin: Origin = .awsKMS, material: [UInt8] = [1]
     ) -> KeyRecord {
         KeyRecord(
-            keyID: id, arn: "arn:aws:kms:\(region):\(account):key/\(id.lowercased())", account: account,
+            keyID: id, arn: "arn:aws:kms:\(region):\(account):key/\(id)", account: account,
             region: region, description: "a key", state: state, usage: .encryptDecrypt, spec: .symmetricDefault,
             origin: origin, manager: .customer, creationDate: Self.created, deletionDate: nil,
             pendingWindowInDays: nil, policy: "{}", currentMaterialID: material, version: 1
@@ -162,7 +162,7 @@ enum Fixture {
             rootKeyID: UUID(uuidString: "7c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f")!)
     }
 
-    static func grant(_ id: String, keyID: String, retiring: String? = nil) -> GrantRecord {
+    static func grant(_ id: String, keyID: KeyID, retiring: String? = nil) -> GrantRecord {
         GrantRecord(
             grantID: id, keyID: keyID, name: nil, granteePrincipal: "arn:aws:iam::111122223333:role/app",
             retiringPrincipal: retiring, issuingAccount: "arn:aws:iam::111122223333:root",

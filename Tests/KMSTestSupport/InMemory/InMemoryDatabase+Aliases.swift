@@ -7,10 +7,10 @@ import KMSStore
 /// exists (the foreign key), gone with their key.
 extension InMemoryDatabase: AliasStoring {
     /// AliasStore.create: INSERT ... ON CONFLICT DO NOTHING.
-    public func create(account: String, region: String, name: String, keyID: String, now: Date, audit: PendingAudit?)
+    public func create(account: String, region: String, name: String, keyID: KeyID, now: Date, audit: PendingAudit?)
         async throws -> Bool
     {
-        guard let id = SQL.uuid(keyID) else { return false }
+        let id = keyID
         return try self.change(recording: audit, effective: { $0 }) { tables in
             let alias = Tables.AliasName(account, region, name)
             guard tables.aliases[alias] == nil else { return false }
@@ -22,10 +22,10 @@ extension InMemoryDatabase: AliasStoring {
     }
 
     /// AliasStore.update: the foreign key is checked only when the alias exists.
-    public func update(account: String, region: String, name: String, keyID: String, now: Date, audit: PendingAudit?)
+    public func update(account: String, region: String, name: String, keyID: KeyID, now: Date, audit: PendingAudit?)
         async throws -> Bool
     {
-        guard let id = SQL.uuid(keyID) else { return false }
+        let id = keyID
         return try self.change(recording: audit, effective: { $0 }) { tables in
             let alias = Tables.AliasName(account, region, name)
             guard var row = tables.aliases[alias] else { return false }
@@ -52,14 +52,12 @@ extension InMemoryDatabase: AliasStoring {
         }
     }
 
-    /// AliasStore.list: `alias_name > marker` (nil: the empty name) by name. As there, a
-    /// `keyID` that is not a UUID names no key: no alias.
-    public func list(account: String, region: String, keyID: String?, after marker: String?, limit: Int) async throws
+    /// AliasStore.list: `alias_name > marker` (nil: the empty name) by name.
+    public func list(account: String, region: String, keyID: KeyID?, after marker: String?, limit: Int) async throws
         -> [AliasRecord]
     {
         try SQL.checkPage(limit: limit)
-        let target = keyID.flatMap(SQL.uuid)
-        if keyID != nil, target == nil { return [] }
+        let target = keyID
         let after = SQLText(marker ?? "")
         return self.read { tables in
             tables.aliases
@@ -78,7 +76,7 @@ extension InMemoryDatabase: AliasStoring {
             resource: .alias(name: alias.name.value)
         ).description
         return AliasRecord(
-            name: alias.name.value, arn: arn, targetKeyID: SQL.text(row.targetKeyID), creationDate: row.creationDate,
+            name: alias.name.value, arn: arn, targetKeyID: row.targetKeyID, creationDate: row.creationDate,
             lastUpdatedDate: row.lastUpdatedDate)
     }
 }

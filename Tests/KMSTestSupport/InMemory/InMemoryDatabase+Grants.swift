@@ -9,7 +9,7 @@ extension InMemoryDatabase: GrantStoring {
     /// GrantStore.insert: INSERT ... SELECT ... WHERE the key's count is under the limit, so a
     /// full key answers false before any constraint is checked.
     public func insert(_ grant: GrantRecord, audit: PendingAudit?) async throws -> Bool {
-        guard let keyID = SQL.uuid(grant.keyID) else { return false }
+        let keyID = grant.keyID
         return try self.change(recording: audit, effective: { $0 }) { tables in
             guard (tables.grants[keyID]?.count ?? 0) < GrantRecord.maximumPerKey else { return false }
             let grantID = SQLText(grant.grantID)
@@ -18,7 +18,6 @@ extension InMemoryDatabase: GrantStoring {
             }
             try tables.requireKey(keyID, for: "kms_grants")
             var stored = grant
-            stored.keyID = SQL.text(keyID)
             stored.creationDate = SQL.timestamptz(grant.creationDate)
             tables.grants[keyID, default: [:]][grantID] = stored
             tables.grantKeys[grantID] = keyID
@@ -27,8 +26,8 @@ extension InMemoryDatabase: GrantStoring {
     }
 
     /// GrantStore.forKey: `grant_id > marker` (nil: the empty id) by grant id.
-    public func forKey(_ keyID: String, after marker: String?, limit: Int) async throws -> [GrantRecord] {
-        guard let id = SQL.uuid(keyID) else { return [] }
+    public func forKey(_ keyID: KeyID, after marker: String?, limit: Int) async throws -> [GrantRecord] {
+        let id = keyID
         try SQL.checkPage(limit: limit)
         return self.read { tables in Self.page(tables.grants[id]?.values ?? [:].values, after: marker, limit: limit) }
     }

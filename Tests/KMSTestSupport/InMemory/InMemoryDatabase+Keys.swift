@@ -11,7 +11,7 @@ extension InMemoryDatabase: KeyStoring {
         _ key: KeyRecord, material: StoredMaterial?, alias: String?, tags: [(key: String, value: String)],
         audit: PendingAudit?
     ) async throws -> Bool {
-        guard let id = SQL.uuid(key.keyID) else { throw StoreError.invalid("key id \(key.keyID)") }
+        let id = key.keyID
         let now = self.now
         return try self.change(recording: audit, effective: { $0 }) { tables in
             guard tables.keys[id] == nil else { throw Refused("duplicate key value violates kms_keys_pkey") }
@@ -26,7 +26,7 @@ extension InMemoryDatabase: KeyStoring {
             }
             let aliasName = alias.map { Tables.AliasName(key.account, key.region, $0) }
             if let aliasName, tables.aliases[aliasName] != nil { return false }  // rolls the key back too
-            tables.keys[id] = Self.stored(key, id: id)
+            tables.keys[id] = Self.stored(key)
             tables.materials[id] = material.map { [Tables.MaterialRow(material: $0, createdAt: now)] } ?? []
             if !tagRows.isEmpty { tables.tags[id] = tagRows }
             if let aliasName {
@@ -39,17 +39,17 @@ extension InMemoryDatabase: KeyStoring {
     }
 
     /// KeyStore.fetch.
-    public func fetch(keyID: String) async throws -> (KeyRecord, [StoredMaterial])? {
-        guard let id = SQL.uuid(keyID) else { return nil }
+    public func fetch(keyID: KeyID) async throws -> (KeyRecord, [StoredMaterial])? {
+        let id = keyID
         return self.read { tables in
             tables.keys[id].map { ($0, (tables.materials[id] ?? []).map(\.material)) }
         }
     }
 
-    /// KeyStore.list: `key_id > marker` (a marker that is not a UUID: the nil UUID) by key id.
-    public func list(account: String, region: String, after marker: String?, limit: Int) async throws -> [KeyRecord] {
+    /// KeyStore.list: `key_id > marker` (nil: the nil UUID) by key id.
+    public func list(account: String, region: String, after marker: KeyID?, limit: Int) async throws -> [KeyRecord] {
         try SQL.checkPage(limit: limit)
-        let after = SQL.text(marker.flatMap(SQL.uuid) ?? Self.nilUUID)
+        let after = marker ?? Self.nilKeyID
         return self.read { tables in
             tables.keys.values
                 .filter { SQLText($0.account) == SQLText(account) && SQLText($0.region) == SQLText(region) }
@@ -61,7 +61,7 @@ extension InMemoryDatabase: KeyStoring {
 
     /// KeyStore.update: the changeable fields, if the row is still at `record.version`.
     public func update(_ record: KeyRecord, audit: PendingAudit?) async throws -> KeyRecord? {
-        guard let id = SQL.uuid(record.keyID) else { return nil }
+        let id = record.keyID
         return try self.change(recording: audit, effective: { $0 != nil }) { tables in
             guard var stored = tables.keys[id], stored.version == record.version else { return nil }
             stored.description = record.description
@@ -84,7 +84,7 @@ extension InMemoryDatabase: KeyStoring {
     public func importMaterial(_ updated: KeyRecord, material: StoredMaterial, audit: PendingAudit?) async throws
         -> KeyRecord?
     {
-        guard let id = SQL.uuid(updated.keyID) else { return nil }
+        let id = updated.keyID
         let now = self.now
         return try self.change(recording: audit, effective: { $0 != nil }) { tables in
             guard var stored = tables.keys[id], stored.version == updated.version else { return nil }
@@ -101,7 +101,7 @@ extension InMemoryDatabase: KeyStoring {
 
     /// ImportedMaterialStore.deleteImportedMaterial: the state follows the record given.
     public func deleteImportedMaterial(_ record: KeyRecord, audit: PendingAudit?) async throws -> KeyRecord? {
-        guard let id = SQL.uuid(record.keyID) else { return nil }
+        let id = record.keyID
         let state: KeyState = record.state == .pendingDeletion ? .pendingDeletion : .pendingImport
         return try self.change(recording: audit, effective: { $0 != nil }) { tables in
             guard var stored = tables.keys[id], stored.version == record.version else { return nil }
@@ -115,12 +115,11 @@ extension InMemoryDatabase: KeyStoring {
         }
     }
 
-    static let nilUUID = UUID(uuidString: "00000000-0000-0000-0000-000000000000")!
+    static let nilKeyID = KeyID(UUID(uuidString: "00000000-0000-0000-0000-000000000000")!)
 
-    /// A key as kms_keys returns it: a lowercase id, timestamps in microseconds.
-    static func stored(_ key: KeyRecord, id: UUID) -> KeyRecord {
+    /// A key as kms_keys returns it: timestamps in microseconds.
+    static func stored(_ key: KeyRecord) -> KeyRecord {
         var stored = key
-        stored.keyID = SQL.text(id)
         stored.creationDate = SQL.timestamptz(key.creationDate)
         stored.deletionDate = SQL.timestamptz(key.deletionDate)
         stored.nextRotationDate = SQL.timestamptz(key.nextRotationDate)

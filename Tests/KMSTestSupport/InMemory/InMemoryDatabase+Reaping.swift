@@ -49,7 +49,7 @@ extension InMemoryDatabase {
     }
 
     /// ORDER BY a date; PostgreSQL leaves ties in no particular order, here by key id.
-    static func earlier(_ a: Date, _ aID: UUID, than b: Date, _ bID: UUID) -> Bool {
-        a != b ? a < b : UUID.sqlLess(aID, bID)
+    static func earlier(_ a: Date, _ aID: KeyID, than b: Date, _ bID: KeyID) -> Bool {
+        a != b ? a < b : aID < bID
     }
 }

@@ -52,7 +52,7 @@ extension InMemoryDatabase: RewrapStoring {
         try SQL.checkPage(limit: limit)
         return self.read { tables in
             var found: [RewrapStore.MaterialRow] = []
-            for (keyID, rows) in tables.materials.sorted(by: { UUID.sqlLess($0.key, $1.key) }) {
+            for (keyID, rows) in tables.materials.sorted(by: { $0.key < $1.key }) {
                 guard let key = tables.keys[keyID] else { continue }
                 for row in rows {
                     let root = row.material.rootKeyID

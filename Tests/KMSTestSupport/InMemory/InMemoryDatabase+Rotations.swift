@@ -12,7 +12,7 @@ extension InMemoryDatabase: RotationStoring {
         _ record: KeyRecord, to material: StoredMaterial, kind: RotationRecord.Kind, at date: Date,
         nextRotationDate: Date?, audit: PendingAudit?
     ) async throws -> KeyRecord? {
-        guard let id = SQL.uuid(record.keyID) else { return nil }
+        let id = record.keyID
         return try self.change(recording: audit, effective: { $0 != nil }) { tables in
             guard var stored = tables.keys[id], stored.version == record.version else { return nil }
             guard !(tables.materials[id] ?? []).contains(where: { $0.material.materialID == material.materialID })
@@ -33,8 +33,8 @@ extension InMemoryDatabase: RotationStoring {
     }
 
     /// RotationStore.rotations: ORDER BY rotation_date, material_id OFFSET LIMIT.
-    public func rotations(keyID: String, offset: Int, limit: Int) async throws -> [RotationRecord] {
-        guard let id = SQL.uuid(keyID) else { return [] }
+    public func rotations(keyID: KeyID, offset: Int, limit: Int) async throws -> [RotationRecord] {
+        let id = keyID
         try SQL.checkPage(limit: limit, offset: offset)
         return self.read { tables in
             (tables.rotations[id] ?? [])
@@ -44,25 +44,25 @@ extension InMemoryDatabase: RotationStoring {
     }
 
     /// RotationStore.onDemandRotationCount.
-    public func onDemandRotationCount(keyID: String) async throws -> Int {
-        guard let id = SQL.uuid(keyID) else { return 0 }
+    public func onDemandRotationCount(keyID: KeyID) async throws -> Int {
+        let id = keyID
         return self.read { tables in (tables.rotations[id] ?? []).filter { $0.kind == .onDemand }.count }
     }
 
     /// RotationStore.due: Enabled keys whose next date is at or before `now`, the earliest first.
-    public func due(now: Date, limit: Int) async throws -> [String] {
+    public func due(now: Date, limit: Int) async throws -> [KeyID] {
         try SQL.checkPage(limit: limit)
         let bound = SQL.timestamptz(now)
         return self.read { tables in
             tables.keys.filter { _, key in key.state == .enabled && key.nextRotationDate.map { $0 <= bound } == true }
                 .sorted { Self.earlier($0.value.nextRotationDate!, $0.key, than: $1.value.nextRotationDate!, $1.key) }
-                .prefix(limit).map { SQL.text($0.key) }
+                .prefix(limit).map(\.key)
         }
     }
 
     /// RotationStore.tags: by tag key.
-    public func tags(keyID: String) async throws -> [(key: String, value: String)] {
-        guard let id = SQL.uuid(keyID) else { return [] }
+    public func tags(keyID: KeyID) async throws -> [(key: String, value: String)] {
+        let id = keyID
         return self.read { tables in
             (tables.tags[id] ?? [:]).sorted { $0.key < $1.key }.map { (key: $0.key.value, value: $0.value) }
         }
@@ -71,10 +71,10 @@ extension InMemoryDatabase: RotationStoring {
     /// RotationStore.putTagsWithinLimit: upserts in order (a key named twice: the last value),
     /// then counts; over `Tags.maximumPerKey`, nothing is kept. A tag for a key that does not
     /// exist violates the foreign key; an empty list changes nothing and succeeds.
-    public func putTagsWithinLimit(keyID: String, _ tags: [(key: String, value: String)], audit: PendingAudit?)
+    public func putTagsWithinLimit(keyID: KeyID, _ tags: [(key: String, value: String)], audit: PendingAudit?)
         async throws -> Bool
     {
-        guard let id = SQL.uuid(keyID) else { return false }
+        let id = keyID
         return try self.change(recording: audit, effective: { $0 }) { tables in
             if !tags.isEmpty { try tables.requireKey(id, for: "kms_tags") }
             var stored = tables.tags[id] ?? [:]
@@ -86,8 +86,8 @@ extension InMemoryDatabase: RotationStoring {
     }
 
     /// RotationStore.removeTags: the record is stored whether or not any tag was there.
-    public func removeTags(keyID: String, _ keys: [String], audit: PendingAudit?) async throws {
-        guard let id = SQL.uuid(keyID) else { return }
+    public func removeTags(keyID: KeyID, _ keys: [String], audit: PendingAudit?) async throws {
+        let id = keyID
         try self.change(recording: audit) { tables in
             for key in keys { tables.tags[id]?[SQLText(key)] = nil }
         }

@@ -1,15 +1,16 @@
 import Foundation
+import KMSDomain
 import KMSServer
 import KMSStore
 
 /// Each key's last use, as LastUsageStore writes it.
 extension InMemoryDatabase: LastUsageStoring {
     /// LastUsageStore.record: a use replaces the stored one only when strictly later (compared
-    /// in microseconds); uses of ids that are not UUIDs or of keys that do not exist are dropped.
-    public func record(_ uses: [String: KeyUsageRecord]) async throws {
+    /// in microseconds); uses of keys that do not exist are dropped.
+    public func record(_ uses: [KeyID: KeyUsageRecord]) async throws {
         self.state.withLock { tables in
-            for (keyID, use) in uses {
-                guard let id = SQL.uuid(keyID), tables.keys[id] != nil else { continue }
+            for (id, use) in uses {
+                guard tables.keys[id] != nil else { continue }
                 var stored = use
                 stored.date = SQL.timestamptz(use.date)
                 if let current = tables.lastUsage[id], current.date >= stored.date { continue }
@@ -19,8 +20,8 @@ extension InMemoryDatabase: LastUsageStoring {
     }
 
     /// LastUsageStore.lastUse.
-    public func lastUse(keyID: String) async throws -> KeyUsageRecord? {
-        guard let id = SQL.uuid(keyID) else { return nil }
+    public func lastUse(keyID: KeyID) async throws -> KeyUsageRecord? {
+        let id = keyID
         return self.read { $0.lastUsage[id] }
     }
 

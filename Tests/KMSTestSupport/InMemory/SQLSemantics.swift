@@ -2,8 +2,8 @@ import Foundation
 
 /// What PostgreSQL does to the values the stores send it, so that the in-memory store answers
 /// exactly as the real one: `timestamptz` keeps microseconds, `text` compares byte by byte
-/// (the test cluster and kmsd's databases use the C collation), `uuid` parses as PostgreSQL
-/// does and prints lowercase, and a negative LIMIT or OFFSET is an error.
+/// (the test cluster and kmsd's databases use the C collation), `uuid` orders by its bytes
+/// (`KeyID`'s order), and a negative LIMIT or OFFSET is an error.
 enum SQL {
     /// postgres-nio sends a Date as whole microseconds since 2000-01-01, truncated toward zero,
     /// and reads it back from them: the Date a store gets back for `date`.
@@ -21,12 +21,6 @@ enum SQL {
         let micros = Int64(date.timeIntervalSince(start) * 1_000_000) + seconds * 1_000_000
         return Date(timeInterval: Double(micros) / 1_000_000, since: start)
     }
-
-    /// The id as the stores parse it (`UUID(uuidString:)`); nil names no key.
-    static func uuid(_ text: String) -> UUID? { UUID(uuidString: text) }
-
-    /// A uuid as PostgreSQL prints it (and the stores return it).
-    static func text(_ id: UUID) -> String { id.uuidString.lowercased() }
 
     /// PostgreSQL refuses a negative LIMIT or OFFSET.
     static func checkPage(limit: Int, offset: Int = 0) throws {
@@ -53,9 +47,4 @@ struct SQLText: Hashable, Comparable, Sendable {
     func hash(into hasher: inout Hasher) {
         for byte in self.value.utf8 { hasher.combine(byte) }
     }
-}
-
-extension UUID {
-    /// uuid's order in PostgreSQL: by its bytes, which is the order of the lowercase text.
-    static func sqlLess(_ a: UUID, _ b: UUID) -> Bool { SQL.text(a) < SQL.text(b) }
 }

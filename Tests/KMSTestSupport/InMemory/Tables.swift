@@ -3,23 +3,23 @@ import KMSDomain
 import KMSStore
 
 /// The in-memory database's tables, one property per PostgreSQL table the ports reach. Rows are
-/// stored as PostgreSQL returns them: ids lowercase, timestamps truncated to microseconds.
+/// stored as PostgreSQL returns them: timestamps truncated to microseconds.
 struct Tables {
     /// kms_keys, by key id.
-    var keys: [UUID: KeyRecord] = [:]
+    var keys: [KeyID: KeyRecord] = [:]
     /// kms_key_materials: per key, in insertion order (the SELECT has no ORDER BY).
-    var materials: [UUID: [MaterialRow]] = [:]
+    var materials: [KeyID: [MaterialRow]] = [:]
     /// kms_aliases, by (account, region, name).
     var aliases: [AliasName: AliasRow] = [:]
     /// kms_grants, per key and by grant id; `grantKeys` finds a grant's key.
-    var grants: [UUID: [SQLText: GrantRecord]] = [:]
-    var grantKeys: [SQLText: UUID] = [:]
+    var grants: [KeyID: [SQLText: GrantRecord]] = [:]
+    var grantKeys: [SQLText: KeyID] = [:]
     /// kms_key_rotations, per key.
-    var rotations: [UUID: [RotationRecord]] = [:]
+    var rotations: [KeyID: [RotationRecord]] = [:]
     /// kms_tags, per key, by tag key.
-    var tags: [UUID: [SQLText: String]] = [:]
+    var tags: [KeyID: [SQLText: String]] = [:]
     /// kms_key_last_usage.
-    var lastUsage: [UUID: KeyUsageRecord] = [:]
+    var lastUsage: [KeyID: KeyUsageRecord] = [:]
     /// kms_usage, by (account, key ARN, operation, hour).
     var usage: [UsageRow: UsageCount] = [:]
     /// kms_usage_flushes: id → when it was added.
@@ -63,7 +63,7 @@ struct Tables {
     }
 
     struct AliasRow {
-        var targetKeyID: UUID
+        var targetKeyID: KeyID
         var creationDate: Date
         var lastUpdatedDate: Date
     }
@@ -86,7 +86,7 @@ struct Tables {
     }
 
     /// Deletes a key and what hangs off it (ON DELETE CASCADE on every table that names it).
-    mutating func deleteKey(_ id: UUID) {
+    mutating func deleteKey(_ id: KeyID) {
         self.keys[id] = nil
         self.materials[id] = nil
         self.aliases = self.aliases.filter { $0.value.targetKeyID != id }
@@ -97,7 +97,7 @@ struct Tables {
     }
 
     /// A foreign key to kms_keys: the referenced key must exist.
-    func requireKey(_ id: UUID, for table: String) throws {
+    func requireKey(_ id: KeyID, for table: String) throws {
         guard self.keys[id] != nil else {
             throw InMemoryDatabase.Refused("insert or update on \(table) violates its foreign key to kms_keys")
         }

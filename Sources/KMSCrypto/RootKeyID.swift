@@ -1,9 +1,10 @@
 import Foundation
 import KMSDomain
 
-/// A KMS key id (a UUID) in the 16-byte form that ciphertext blobs carry.
-public struct KeyIdentifier: Sendable, Hashable, CustomStringConvertible {
-    /// The key id; `description` is its lowercase text form.
+/// A root key's id (a UUID), in the 16-byte form that wrapped blobs carry. Not a KMS key id
+/// (`KeyID`): root keys are the worker keyring's own, and no request names one as a KMS key.
+public struct RootKeyID: Sendable, Hashable, CustomStringConvertible {
+    /// The root key id; `description` is its lowercase text form.
     public let uuid: UUID
 
     /// The identifier of `uuid`.
@@ -14,6 +15,7 @@ public struct KeyIdentifier: Sendable, Hashable, CustomStringConvertible {
     /// Parses the canonical lowercase or uppercase UUID text form.
     public init(string: String) throws(KMSError) {
         guard let uuid = UUID(uuidString: string) else {
+            // The words of the message are those the worker has always answered.
             throw .validation("'\(string.prefix(64))' is not a key id (a UUID)")
         }
         self.uuid = uuid
@@ -33,6 +35,6 @@ public struct KeyIdentifier: Sendable, Hashable, CustomStringConvertible {
         withUnsafeBytes(of: self.uuid.uuid) { Array($0) }
     }
 
-    /// Lowercase, as AWS shows key ids.
+    /// Lowercase, as the worker's answers and the keyring commands write root key ids.
     public var description: String { self.uuid.uuidString.lowercased() }
 }

@@ -1,0 +1,74 @@
+import struct Foundation.UUID
+
+/// A KMS key's id: a UUID, written in lowercase (in ARNs, answers and records) as AWS writes it.
+/// The one type a key id has from where its text enters (a request, a ciphertext, the worker's
+/// protocol, a database row) to where it leaves; it is text only on the wire.
+public struct KeyID: Sendable, Hashable, Comparable, CustomStringConvertible {
+    /// The id itself.
+    public let uuid: UUID
+
+    /// The id `uuid`.
+    public init(_ uuid: UUID) {
+        self.uuid = uuid
+    }
+
+    /// A new random id, for a key being created.
+    public static func random() -> KeyID {
+        KeyID(UUID())
+    }
+
+    /// Parses the 8-4-4-4-12 hex form, in any case; nil when `text` is not one.
+    public init?(_ text: String) {
+        guard Self.isValid(text), let uuid = UUID(uuidString: text) else { return nil }
+        self.uuid = uuid
+    }
+
+    /// Parses text that must be a key id (not a key reference: see `KeyReference.parse`);
+    /// ValidationException when it is not one.
+    public init(parsing text: String) throws(KMSError) {
+        guard let id = KeyID(text) else {
+            throw .validation("'\(text.prefix(64))' is not a key id (a UUID)")
+        }
+        self = id
+    }
+
+    /// The id of the 16 bytes that ciphertexts carry (`bytes`); `bytes` must hold exactly 16.
+    public init(bytes: some Collection<UInt8>) {
+        precondition(bytes.count == 16, "a key id is 16 bytes")
+        let b = Array(bytes)
+        self.uuid = UUID(
+            uuid: (
+                b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7],
+                b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]
+            ))
+    }
+
+    /// The 16 bytes of the UUID, in the order its text form writes them.
+    public var bytes: [UInt8] {
+        withUnsafeBytes(of: self.uuid.uuid) { Array($0) }
+    }
+
+    /// Lowercase, as AWS shows key ids.
+    public var description: String { self.uuid.uuidString.lowercased() }
+
+    /// Byte order, which is PostgreSQL's order of its uuid type (ListKeys pages by it) and also
+    /// the order of the lowercase text form (hex digits sort as their ASCII codes).
+    public static func < (lhs: KeyID, rhs: KeyID) -> Bool {
+        lhs.bytes.lexicographicallyPrecedes(rhs.bytes)
+    }
+
+    /// Whether `text` is a key id: a UUID in its 8-4-4-4-12 hex form, in any case.
+    public static func isValid(_ text: String) -> Bool {
+        let bytes = Array(text.utf8)
+        guard bytes.count == 36 else { return false }
+        for (index, byte) in bytes.enumerated() {
+            if [8, 13, 18, 23].contains(index) {
+                guard byte == UInt8(ascii: "-") else { return false }
+            } else {
+                let isHex = (48...57).contains(byte) || (97...102).contains(byte) || (65...70).contains(byte)
+                guard isHex else { return false }
+            }
+        }
+        return true
+    }
+}
