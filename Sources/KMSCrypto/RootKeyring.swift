@@ -46,14 +46,14 @@ public struct RootKeyring: Sendable {
     public var active: RootKey { self.activeID.flatMap { self.key(id: $0) } ?? self.newest }
 
     /// The key chosen to stay active although newer keys were added (nil: the newest).
-    public private(set) var activeID: KeyIdentifier?
+    public private(set) var activeID: RootKeyID?
 
     /// This keyring with `id` as its active key, or nil when it holds no such key. Several
     /// kms-cryptod rotating one keyring stage the new key this way: each first holds it (and
     /// can unwrap what it wraps) while still wrapping under the old one; only once every
     /// process holds it is the pin dropped, so that no process ever meets material wrapped
     /// under a key it does not have.
-    public func pinned(to id: KeyIdentifier) -> RootKeyring? {
+    public func pinned(to id: RootKeyID) -> RootKeyring? {
         guard self.key(id: id) != nil else { return nil }
         var ring = self
         ring.activeID = id

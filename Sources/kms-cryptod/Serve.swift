@@ -74,7 +74,7 @@ struct Serve: AsyncParsableCommand {
         let path = keyring.path
         // Empty is unset, so that a manifest can always pass the flag from a setting of its own.
         let pin = try activeRootKey.flatMap { $0.isEmpty ? nil : $0 }.map { text in
-            do { return try KeyIdentifier(string: text) } catch { throw ValidationError("--active-root-key: \(error)") }
+            do { return try RootKeyID(string: text) } catch { throw ValidationError("--active-root-key: \(error)") }
         }
         // The pin holds across SIGHUP reloads: a reloaded file without the pinned key is refused.
         let load = { @Sendable () throws -> RootKeyring in
