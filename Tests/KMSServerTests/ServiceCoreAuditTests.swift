@@ -121,7 +121,9 @@ import Testing
             #expect(second.records.last?.transport == "binary")
             let decrypts = try await Self.list(core) { $0.operation = "Decrypt" }
             #expect(decrypts.records.map(\.sequence) == [3])
-            await Self.expect(.accessDenied) { _ = try await core.call(AdminMethod.listAuditRecords, .init(), as: Self.asAlice) }
+            await Self.expect(.accessDenied) {
+                _ = try await core.call(AdminMethod.listAuditRecords, .init(), as: Self.asAlice)
+            }
         }
     }
 

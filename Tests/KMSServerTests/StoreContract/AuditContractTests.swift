@@ -87,7 +87,8 @@ import Testing
             #expect(all.resume == nil)
 
             // Filters, each alone and together.
-            #expect(try await Self.list(stores, AuditStore.Filter(keyARN: Self.keyA)).seen.map(\.sequence) == [1, 1, 4])
+            #expect(
+                try await Self.list(stores, AuditStore.Filter(keyARN: Self.keyA)).seen.map(\.sequence) == [1, 1, 4])
             #expect(
                 try await Self.list(stores, AuditStore.Filter(principalARN: Self.bob)).seen.map(\.chain) == [
                     "default", "replica-2",

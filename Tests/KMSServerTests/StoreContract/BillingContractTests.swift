@@ -23,7 +23,9 @@ import Testing
 
         /// What `key` is billed as, given its deletion date's window (days), as stored.
         init(_ key: KeyRecord, window: Int? = nil, deleted: Bool = false, rotations: [Date] = []) {
-            (self.arn, self.created, self.deleted) = (key.arn, Fixture.micros(Fixture.stored(key.creationDate)), deleted)
+            (self.arn, self.created, self.deleted) = (
+                key.arn, Fixture.micros(Fixture.stored(key.creationDate)), deleted
+            )
             self.until = window.map {
                 Fixture.micros(Fixture.stored(key.deletionDate!).addingTimeInterval(-Double($0) * 86_400))
             }

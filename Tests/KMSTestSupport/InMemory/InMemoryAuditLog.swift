@@ -81,7 +81,8 @@ public final class InMemoryAuditLog: AuditWriting {
                 let sequence = previous.sequence + 1
                 let digest = AuditChain.hash(sequence: sequence, entry: entry, previous: previous.hash)
                 records.append(
-                    AuditRecord(chain: self.chain, sequence: sequence, entry: entry, previousHash: previous.hash, hash: digest))
+                    AuditRecord(
+                        chain: self.chain, sequence: sequence, entry: entry, previousHash: previous.hash, hash: digest))
                 previous = (sequence, digest)
             }
             var head = expected

@@ -12,11 +12,11 @@ extension InMemoryDatabase: BillingStoring {
         let bound = SQL.timestamptz(from)
         return self.read { tables in
             let live = tables.keys.filter { SQLText($0.value.account) == SQLText(account) }.map { id, key in
-                // PostgreSQL subtracts whole days of its session's time zone: 86,400 s in UTC.
-                let until = key.state == .pendingDeletion
-                    ? key.deletionDate.map {
-                        SQL.timestamptz($0, plusSeconds: -Int64(key.pendingWindowInDays ?? 0) * 86_400)
-                    } : nil
+                var until: Date?
+                if key.state == .pendingDeletion, let deletion = key.deletionDate {
+                    // PostgreSQL subtracts whole days of its session's time zone: 86,400 s in UTC.
+                    until = SQL.timestamptz(deletion, plusSeconds: -Int64(key.pendingWindowInDays ?? 0) * 86_400)
+                }
                 return BilledKey(
                     arn: key.arn, spec: key.spec, manager: key.manager, creationDate: key.creationDate,
                     billedUntil: until, deleted: false,
