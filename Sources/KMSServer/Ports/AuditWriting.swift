@@ -7,6 +7,8 @@ import KMSStore
 ///
 /// - A record is durable before `append` returns: no answer leaves before its record is kept.
 ///   When it cannot be kept (in time), `append` throws, and the request's result is withheld.
+///   The one exception: a refusal's record while the log cannot be written may be queued and
+///   `append` return at once (the request did nothing; its caller hears why it was refused).
 /// - Records of `chain` are hash-chained (`AuditChain`) in the order they were written: each
 ///   links to the one before, from `AuditRecord.genesis`.
 /// - A change's record was stored with the change (`PendingAudit`, committed): it is chained
