@@ -46,7 +46,8 @@ import Testing
         }
         await #expect(throws: AuditSegment.Unreadable.self) {
             try await database.scan(
-                AuditStore.Filter(), after: .start, operations: nil, maxSegments: 1, deadline: nil) { _ in true }
+                AuditStore.Filter(), after: .start, operations: nil, maxSegments: 1, deadline: nil
+            ) { _ in true }
         }
     }
 }
