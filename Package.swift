@@ -225,6 +225,7 @@ let package = Package(
             name: "KMSTestSupport",
             dependencies: [
                 "KMSRPC", "KMSStore", "KMSClient", "KMSProto", "KMSServer", "KMSCryptoWorker", "KMSCrypto", "KMSDomain",
+                "KMSAuditChain", "KMSWorkerProto",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),

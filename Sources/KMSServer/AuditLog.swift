@@ -154,7 +154,7 @@ public final class AuditLog: Sendable {
     let store: AuditStore
     /// This writer's chain: its records link only to one another, so kmsd replicas never wait on
     /// one another's head.
-    let chain: String
+    public let chain: String
     let logger: Logger
     let metrics: ServiceMetrics
     /// How long a request waits for its record before it fails (closed: its result is never

@@ -284,7 +284,7 @@ public struct KMSDaemon: Service {
 
     /// Changes this chain's writer committed with their records before it stopped, without
     /// chaining the records (kmsd killed between the two): their records are chained first.
-    private func adoptPendingAuditRecords(into log: AuditLog?) async throws {
+    private func adoptPendingAuditRecords(into log: (any AuditWriting)?) async throws {
         guard let log else { return }
         let (records, unreadable) = try await AuditOutbox.pending(
             of: log.chain, client: self.client, logger: self.logger)

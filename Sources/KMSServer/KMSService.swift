@@ -13,8 +13,8 @@ public final class KMSService: Sendable {
     /// The database's ports (PostgreSQL's stores, or one in-memory database in unit tests),
     /// which the operations reach as `stores.keys`, `stores.grants`, ...
     let stores: ServiceStores
-    /// Every request's record, durable before the answer (nil: not audited, tests of the service alone).
-    public let auditLog: AuditLog?
+    /// Every request's record, durable before the answer (`AuditLog` in kmsd; nil: not audited).
+    public let auditLog: (any AuditWriting)?
     /// Request counts per key, operation and hour (flushed by kmsd in batches).
     public let usage: UsageCounter
     /// Records successful cryptographic uses for GetKeyLastUsage (flushed by kmsd in batches).
@@ -90,7 +90,7 @@ public final class KMSService: Sendable {
         worker: any CryptoBackend,
         gate: any RequestGate,
         logger: Logger,
-        auditLog: AuditLog?,
+        auditLog: (any AuditWriting)?,
         lastUsageFlushInterval: Duration = .seconds(10),
         usageFlushInterval: Duration = .seconds(10),
         limits: RequestLimits = RequestLimits(),

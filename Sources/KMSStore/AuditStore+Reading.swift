@@ -41,6 +41,12 @@ extension AuditStore {
         public var record: AuditRecord
         /// Where a listing that ends with this record goes on.
         public var marker: Marker
+
+        /// A listed record from its parts (other `AuditReading` implementations make them too).
+        public init(record: AuditRecord, marker: Marker) {
+            self.record = record
+            self.marker = marker
+        }
     }
 
     /// A page of a listing. `resume` is set when the page ended because `maxSegments` were read

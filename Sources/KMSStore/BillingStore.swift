@@ -20,6 +20,20 @@ public struct BilledKey: Sendable, Hashable {
     public var deleted: Bool
     /// Its rotations, oldest first: each of the first two adds a key-month (AWS's cap).
     public var rotationDates: [Date]
+
+    /// A billed key from its parts (other `BillingStoring` implementations make them too).
+    public init(
+        arn: String, spec: KeySpec, manager: KeyManager, creationDate: Date, billedUntil: Date?, deleted: Bool,
+        rotationDates: [Date]
+    ) {
+        self.arn = arn
+        self.spec = spec
+        self.manager = manager
+        self.creationDate = creationDate
+        self.billedUntil = billedUntil
+        self.deleted = deleted
+        self.rotationDates = rotationDates
+    }
 }
 
 /// Keys as billing sees them: the account's live keys, and those deleted since `from`.

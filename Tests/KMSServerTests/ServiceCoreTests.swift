@@ -3,15 +3,13 @@ import KMSDomain
 import KMSProto
 import KMSStore
 import KMSTestSupport
-import Logging
-import PostgresNIO
 import Testing
 
 @testable import KMSServer
 
 /// The service's operations in-process, called as the handler table calls them: a `KMSService`
 /// over the in-memory database, kms-cryptod's logic in-process (`InProcessCryptoBackend`) and
-/// the real `PolicyGate`. No process, no PostgreSQL, no sleep.
+/// the real `PolicyGate` (`ServiceCore`). No process, no PostgreSQL, no sleep.
 @Suite struct ServiceCoreTests {
     static let account = "111122223333"
     static let other = "444455556666"
@@ -20,34 +18,9 @@ import Testing
     static let otherRoot = "arn:aws:iam::444455556666:root"
     static let alice = "arn:aws:iam::111122223333:user/alice"
 
-    /// Runs `body` with a service over a fresh in-memory database.
-    ///
-    /// Billing and the audit log's reading have no in-memory store yet (both read the audit
-    /// log): they are PostgreSQL's over a client that is never run, which no scenario here
-    /// reaches (a call would wait for a connection that never comes).
+    /// Runs `body` with a service over a fresh in-memory database, audited (`ServiceCore`).
     static func withService(_ body: (KMSService) async throws -> Void) async throws {
-        let logger = Logger(label: "service-core", factory: { _ in SwiftLogNoOpLogHandler() })
-        let scope = ServiceScope(regions: [Self.region], defaultRegion: Self.region, defaultAccount: Self.account)
-        let database = InMemoryDatabase()
-        let unrun = PostgresClient(
-            configuration: .init(host: "127.0.0.1", username: "unused", password: nil, database: nil, tls: .disable))
-        let stores = ServiceStores(
-            keys: database, aliases: database, grants: database, identities: database, rotations: database,
-            lastUsage: database, auditRecords: AuditStore(client: unrun, logger: logger), usage: database,
-            billing: BillingStore(client: unrun, logger: logger), rewraps: database)
-        let cache = KeyCache()
-        let worker = InProcessCryptoBackend()
-        let service = KMSService(
-            scope: scope, stores: stores, cache: cache, worker: worker,
-            gate: PolicyGate(scope: scope, identities: database, cache: cache, logger: logger), logger: logger,
-            auditLog: nil)
-        do {
-            try await body(service)
-        } catch {
-            await worker.shutdown()
-            throw error
-        }
-        await worker.shutdown()
+        try await ServiceCore.with { try await body($0.service) }
     }
 
     static func caller(_ principal: String = Self.root) -> Caller {

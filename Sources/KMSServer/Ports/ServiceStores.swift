@@ -4,8 +4,8 @@ import Logging
 import PostgresNIO
 
 /// The stores the service core runs on, one per port: PostgreSQL's in kmsd (`postgres`), any
-/// others that keep the ports' contracts elsewhere. The audit log's writer (`AuditLog`) is not
-/// among them; `auditRecords` only reads what it wrote.
+/// others that keep the ports' contracts elsewhere. The audit log's writer (`AuditWriting`) is
+/// not among them: it is the service's own; `auditRecords` only reads what it wrote.
 public struct ServiceStores: Sendable {
     /// Keys and their material versions.
     public var keys: any KeyStoring

@@ -31,7 +31,9 @@ enum StoreBackend: String, CaseIterable, Sendable, CustomTestStringConvertible {
             try await body(
                 ContractStores(
                     keys: database, aliases: database, grants: database, identities: database, rotations: database,
-                    lastUsage: database, usage: database, rewraps: database,
+                    lastUsage: database, usage: database, rewraps: database, auditRecords: database,
+                    billing: database,
+                    writer: { chain, worker in InMemoryAuditLog(database: database, chain: chain, worker: worker) },
                     fillGrants: { keyID, count in
                         for index in 0..<count {
                             _ = try await database.insert(Fixture.grant("fill-\(index)", keyID: keyID), audit: nil)
@@ -55,7 +57,14 @@ enum StoreBackend: String, CaseIterable, Sendable, CustomTestStringConvertible {
                     ContractStores(
                         keys: stores.keys, aliases: stores.aliases, grants: stores.grants,
                         identities: stores.identities, rotations: stores.rotations, lastUsage: stores.lastUsage,
-                        usage: stores.usage, rewraps: stores.rewraps,
+                        usage: stores.usage, rewraps: stores.rewraps, auditRecords: stores.auditRecords,
+                        billing: stores.billing,
+                        writer: { chain, worker in
+                            // Every batch checkpointed, as the in-memory writer does every append.
+                            AuditLog(
+                                store: AuditStore(client: client, logger: Self.logger), chain: chain, worker: worker,
+                                checkpointInterval: .zero, logger: Self.logger)
+                        },
                         fillGrants: { keyID, count in
                             // One statement: 50,000 transactions would take minutes.
                             let id = keyID.uuid
@@ -109,8 +118,9 @@ struct Tombstone: Sendable, Equatable {
     }
 }
 
-/// One backend's stores, through the ports, and the two things no port offers: filling a key
-/// with grants fast (the limit is 50,000) and reading the reaper's tombstones.
+/// One backend's stores, through the ports, its audit log's writer (a new one per call, for a
+/// chain; with a worker, every record is checkpointed), and the two things no port offers:
+/// filling a key with grants fast (the limit is 50,000) and reading the reaper's tombstones.
 struct ContractStores: Sendable {
     var keys: any KeyStoring
     var aliases: any AliasStoring
@@ -120,6 +130,9 @@ struct ContractStores: Sendable {
     var lastUsage: any LastUsageStoring
     var usage: any UsageStoring
     var rewraps: any RewrapStoring
+    var auditRecords: any AuditReading
+    var billing: any BillingStoring
+    var writer: @Sendable (_ chain: String, _ worker: (any CryptoBackend)?) -> any AuditWriting
     var fillGrants: @Sendable (_ keyID: KeyID, _ count: Int) async throws -> Void
     var tombstones: @Sendable () async throws -> [Tombstone]
 }

@@ -1,7 +1,6 @@
 import Foundation
 import KMSDomain
 import KMSServer
-
 import KMSStore
 
 /// Re-wrap jobs and the blobs they move, as RewrapStore reads and changes them: at most one

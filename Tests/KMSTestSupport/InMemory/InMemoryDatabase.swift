@@ -6,15 +6,15 @@ import Synchronization
 /// The service core's database in memory, for unit tests of KMSService: one object whose tables
 /// are those the store ports reach (keys, material versions, aliases, grants, rotations, tags,
 /// last use, usage counters, deleted-key tombstones, accounts, principals, access keys,
-/// identity policies, re-wrap jobs), implementing `KeyStoring`, `AliasStoring`, `GrantStoring`,
-/// `IdentityStoring`, `RotationStoring`, `LastUsageStoring`, `UsageStoring` and `RewrapStoring`
-/// as the PostgreSQL stores' SQL does, constraints and cascades included. Not yet: the audit
-/// log (`AuditReading`) and `BillingStoring`, whose cache estimate reads that log. Every call runs under
-/// one lock, so each is atomic and calls are serialized, as PostgreSQL's row locks serialize
-/// the stores' transactions. StoreContractTests runs the same scenarios against both.
+/// identity policies, re-wrap jobs, the audit log's segments, chain heads and checkpoints),
+/// implementing all ten ports (`stores`) as the PostgreSQL stores' SQL does, constraints and
+/// cascades included; `InMemoryAuditLog` writes its audit log. Every call runs under one lock,
+/// so each is atomic and calls are serialized, as PostgreSQL's row locks serialize the stores'
+/// transactions. StoreContractTests runs the same scenarios against both.
 ///
 /// The audit records of changes that took effect are kept in `committedAudits` (PostgreSQL's
-/// `kms_audit_pending`), each marked committed after its change, as the stores do after COMMIT.
+/// `kms_audit_pending`), each marked committed after its change, as the stores do after COMMIT,
+/// until the audit log's writer chains them.
 public final class InMemoryDatabase: Sendable {
     /// A statement PostgreSQL would refuse: a unique or foreign key violation, a negative LIMIT.
     /// The PostgreSQL stores throw PSQLError there; callers treat both as a failed call.

@@ -42,6 +42,13 @@ struct Tables {
     var rewrapLockHeld = false
     /// kms_audit_pending: the records committed with their changes.
     var outbox: [PendingAudit] = []
+    /// kms_audit_segments, in segment id order; `auditSegmentSequence` is its bigserial's last value.
+    var auditSegments: [AuditSegmentRow] = []
+    var auditSegmentSequence: Int64 = 0
+    /// kms_audit_chains: each chain's head row.
+    var auditHeads: [SQLText: AuditStore.Head] = [:]
+    /// kms_audit_checkpoints, per chain, in number order.
+    var auditCheckpoints: [SQLText: [AuditStore.Checkpoint]] = [:]
     /// When migration 5 ran (LastUsageStore.trackingStart): the database's creation.
     let trackingStart: Date
 
