@@ -120,18 +120,13 @@ public final class KMSService: Sendable {
     }
 }
 
-/// How long a database call may take, waiting for a pool connection included: with PostgreSQL
-/// down the pool would queue a checkout until its circuit breaker trips (15 s and more), and a
-/// query on a stalled connection never returns by itself.
-let storeCallLimit = Duration.seconds(5)
-
 extension KMSService {
     /// Below KMSClient's own timeout (10 s) with room for the network and the client's queue,
     /// so a client hears kmsd's retryable error rather than timing out by itself.
     public static let defaultRequestTimeout = Duration.seconds(8)
 }
 
-/// Runs a database call within `storeCallLimit`, turning its failures into a retryable internal
+/// Runs a database call within `ServiceTimeouts.current.storeCall`, turning its failures into a retryable internal
 /// error: the caller learns nothing about the database, the log does. KMSErrors pass through.
 func storeCall<T: Sendable>(
     logger: Logger, metrics: ServiceMetrics, _ body: @escaping @Sendable () async throws -> T
@@ -139,7 +134,7 @@ func storeCall<T: Sendable>(
     let started = ContinuousClock.now
     metrics.databaseCallStarted()
     do {
-        let result = try await withDeadline(RequestDeadline.bound(storeCallLimit), body)
+        let result = try await withDeadline(RequestDeadline.bound(ServiceTimeouts.current.storeCall), body)
         metrics.databaseCallEnded(duration: ContinuousClock.now - started, failed: false)
         return result
     } catch let error as KMSError {

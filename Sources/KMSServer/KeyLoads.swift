@@ -48,7 +48,7 @@ final class KeyLoads: Sendable {
         }
         defer { self.state.withLock { $0.waiting -= 1 } }
         do {
-            return try await withDeadline(RequestDeadline.bound(storeCallLimit * 4)) { try await task.value }
+            return try await withDeadline(RequestDeadline.bound(ServiceTimeouts.current.storeCall * 4)) { try await task.value }
         } catch let error as KMSError {
             throw error
         } catch {

@@ -24,8 +24,15 @@ struct ServiceCore {
     let log: InMemoryAuditLog
     let table: RPCHandlerTable
 
-    /// Runs `body` on a fresh service; the worker is shut down after it, whatever it did.
+    /// Runs `body` on a fresh service; the worker is shut down after it, whatever it did. No
+    /// bound of the service's waits applies (`ServiceTimeouts.unbounded`, and a request timeout of
+    /// an hour): beside the other suites' processes on two cores, a call can wait seconds for a
+    /// thread, and these tests are about what the service does, not how fast.
     static func with(_ body: (ServiceCore) async throws -> Void) async throws {
+        try await ServiceTimeouts.$current.withValue(.unbounded) { try await Self.unbounded(body) }
+    }
+
+    private static func unbounded(_ body: (ServiceCore) async throws -> Void) async throws {
         let logger = Logger(label: "service-core", factory: { _ in SwiftLogNoOpLogHandler() })
         let database = InMemoryDatabase()
         let cache = KeyCache()
@@ -34,7 +41,7 @@ struct ServiceCore {
         let service = KMSService(
             scope: Self.scope, stores: database.stores, cache: cache, worker: worker,
             gate: PolicyGate(scope: Self.scope, identities: database, cache: cache, logger: logger), logger: logger,
-            auditLog: log)
+            auditLog: log, requestTimeout: .seconds(3600))
         let core = ServiceCore(service: service, database: database, log: log, table: service.handlerTable())
         do {
             try await body(core)

@@ -10,11 +10,10 @@ import SwiftProtobuf
 
 /// Reading the audit log (admins only): filtered pages, and a walk of the whole hash chain.
 extension KMSService {
-    /// How many segments one ListAuditRecords call reads at most, and for how long: a rare
-    /// combination of filters over a long log returns a short (even empty) page and a marker
-    /// rather than outliving the client's timeout.
+    /// How many segments one ListAuditRecords call reads at most (for how long:
+    /// `ServiceTimeouts.auditPage`): a rare combination of filters over a long log returns a
+    /// short (even empty) page and a marker rather than outliving the client's timeout.
     static let auditSegmentsPerPage = 20_000
-    static let auditReadingPerPage = Duration.seconds(2)
     /// A page's records stop short of this many bytes, so the answer fits in a frame (64 KiB).
     static let auditPageBytes = 60 * 1024
 
@@ -43,7 +42,7 @@ extension KMSService {
             to: request.hasEndTime ? request.endTime.date : nil
         )
         let store = self.stores.auditRecords
-        let deadline = ContinuousClock.now + Self.auditReadingPerPage
+        let deadline = ContinuousClock.now + ServiceTimeouts.current.auditPage
         let (page, resume) = try await self.store { [after] in
             var page = AuditPage(limit: limit, bytes: Self.auditPageBytes)
             let resume = try await store.scan(
@@ -83,7 +82,7 @@ extension KMSService {
             walk = resumed
         }
         let anchors = try Self.anchors(request.expectedCheckpoints)
-        let deadline = ContinuousClock.now + .seconds(3)
+        let deadline = ContinuousClock.now + ServiceTimeouts.current.auditVerify
         let budget = request.maxRecords > 0 ? walk.records + request.maxRecords : Int64.max
         let store = self.stores.auditRecords
         var response = AdminVerifyAuditLogResponse()
