@@ -48,7 +48,8 @@ final class KeyLoads: Sendable {
         }
         defer { self.state.withLock { $0.waiting -= 1 } }
         do {
-            return try await withDeadline(RequestDeadline.bound(ServiceTimeouts.current.storeCall * 4)) { try await task.value }
+            let bound = RequestDeadline.bound(ServiceTimeouts.current.storeCall * 4)
+            return try await withDeadline(bound) { try await task.value }
         } catch let error as KMSError {
             throw error
         } catch {
