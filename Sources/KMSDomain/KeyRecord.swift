@@ -31,8 +31,10 @@ public struct KeyRecord: Sendable, Hashable {
     public var pendingWindowInDays: Int?
     /// The key policy as JSON text, stored as given.
     public var policy: String
-    /// The material Encrypt uses; older versions stay for Decrypt.
-    public var currentMaterialID: [UInt8]
+    /// The material Encrypt uses; older versions stay for Decrypt. Nil while the key has never had
+    /// material (an EXTERNAL key until its first import); after its imported material is deleted
+    /// or expires, the id stays: only that material may return.
+    public var currentMaterialID: MaterialID?
     /// The row version, bumped by every change (optimistic concurrency, cache freshness).
     public var version: Int64
     /// Set while automatic rotation is enabled (90..2560 days).
@@ -49,7 +51,7 @@ public struct KeyRecord: Sendable, Hashable {
         keyID: KeyID, arn: String, account: String, region: String, description: String,
         state: KeyState, usage: KeyUsage, spec: KeySpec, origin: Origin, manager: KeyManager,
         creationDate: Date, deletionDate: Date?, pendingWindowInDays: Int?, policy: String,
-        currentMaterialID: [UInt8], version: Int64, rotationPeriodInDays: Int? = nil, nextRotationDate: Date? = nil,
+        currentMaterialID: MaterialID?, version: Int64, rotationPeriodInDays: Int? = nil, nextRotationDate: Date? = nil,
         validTo: Date? = nil, expirationModel: ExpirationModel? = nil
     ) {
         self.keyID = keyID
@@ -85,10 +87,6 @@ public struct KeyRecord: Sendable, Hashable {
     public var macAlgorithms: [MacAlgorithm] { self.usage == .generateVerifyMac ? self.spec.macAlgorithms : [] }
     /// What DeriveSharedSecret accepts on this key; empty unless its usage is KEY_AGREEMENT.
     public var keyAgreementAlgorithms: [KeyAgreementAlgorithm] { self.spec.keyAgreementAlgorithms(usage: self.usage) }
-
-    /// Whether the key has had material (an EXTERNAL key has none until its first import; after
-    /// its imported material is deleted or expires, the id stays: only that material may return).
-    public var hasMaterial: Bool { !self.currentMaterialID.isEmpty }
 }
 
 /// One alias as stored.

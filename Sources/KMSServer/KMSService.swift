@@ -166,7 +166,8 @@ extension KMSService {
             throw KMSError.internalFailure("the crypto worker named an invalid root key")
         }
         return StoredMaterial(
-            materialID: Array(generated.material.materialID), wrapped: Array(generated.material.wrapped),
+            materialID: try MaterialID(worker: generated.material.materialID),
+            wrapped: Array(generated.material.wrapped),
             rootKeyID: rootKeyID
         )
     }

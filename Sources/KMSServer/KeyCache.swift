@@ -9,7 +9,7 @@ public struct CachedKey: Sendable {
     /// The key as stored when loaded.
     public let record: KeyRecord
     /// The key's wrapped material versions, by material id bytes.
-    public let materials: [[UInt8]: StoredMaterial]
+    public let materials: [MaterialID: StoredMaterial]
     /// The key policy, compiled once per key version.
     public let policy: PolicyDocument
     /// The key's grants, as evaluation needs them.
@@ -43,7 +43,7 @@ public struct CachedKey: Sendable {
     }
 
     /// The material Encrypt uses; nil for a key without material (an EXTERNAL key before its import).
-    public var currentMaterial: StoredMaterial? { self.materials[self.record.currentMaterialID] }
+    public var currentMaterial: StoredMaterial? { self.record.currentMaterialID.flatMap { self.materials[$0] } }
 
     private init(copying key: CachedKey, grants: [KeyAccess.GrantRule], grantIDs: Set<String>) {
         self.record = key.record

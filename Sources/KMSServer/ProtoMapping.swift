@@ -36,7 +36,7 @@ extension KMSKeyMetadata {
             KMSKeyAgreementAlgorithmSpec(awsName: $0.rawValue)
         }
         self.multiRegion = false
-        if key.hasMaterial { self.currentKeyMaterialID = Hex.encode(key.currentMaterialID) }
+        if let material = key.currentMaterialID { self.currentKeyMaterialID = material.hex }
         if let validTo = key.validTo { self.validTo = Google_Protobuf_Timestamp(date: validTo) }
         if let model = key.expirationModel {
             self.expirationModel = KMSExpirationModel(awsName: model.rawValue) ?? .unspecified
@@ -50,7 +50,7 @@ extension WorkerKeyRef {
         self.init()
         self.keyID = key.record.keyID.description
         self.keyArn = key.record.arn
-        self.material.materialID = Data(material.materialID)
+        self.material.materialID = Data(material.materialID.bytes)
         self.material.wrapped = Data(material.wrapped)
         self.keySpec = WorkerKeySpec(key.record.spec)
     }

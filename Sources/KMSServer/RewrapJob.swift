@@ -76,7 +76,7 @@ public struct RewrapJob: Service {
                 var request = WorkerRewrapKeyMaterialRequest()
                 request.key.keyID = row.keyID.description
                 request.key.keyArn = row.keyARN
-                request.key.material.materialID = Data(row.materialID)
+                request.key.material.materialID = Data(row.materialID.bytes)
                 request.key.material.wrapped = Data(row.wrapped)
                 let answer = try await self.worker.call(WorkerMethod.rewrapKeyMaterial, request)
                 guard let root = UUID(uuidString: answer.rootKeyID) else { continue }

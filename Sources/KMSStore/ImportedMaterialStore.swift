@@ -17,7 +17,7 @@ extension KeyStore {
             let rows = try await connection.query(
                 """
                 UPDATE kms_keys SET key_state = \(updated.state.rawValue),
-                    current_material_id = \(Data(material.materialID)),
+                    current_material_id = \(material.materialID.stored),
                     valid_to = \(updated.validTo), expiration_model = \(updated.expirationModel?.rawValue),
                     row_version = row_version + 1
                 WHERE key_id = \(id) AND row_version = \(updated.version)
@@ -33,7 +33,7 @@ extension KeyStore {
             try await connection.query(
                 """
                 INSERT INTO kms_key_materials (key_id, material_id, wrapped, root_key_id, created_at)
-                VALUES (\(id), \(Data(material.materialID)), \(Data(material.wrapped)), \(material.rootKeyID), now())
+                VALUES (\(id), \(material.materialID.stored), \(Data(material.wrapped)), \(material.rootKeyID), now())
                 """,
                 logger: self.logger
             )

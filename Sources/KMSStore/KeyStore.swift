@@ -6,14 +6,14 @@ import PostgresNIO
 /// One stored version of a key's material, still wrapped.
 public struct StoredMaterial: Sendable, Hashable {
     /// The material's id, which every ciphertext made with it names.
-    public let materialID: [UInt8]
+    public let materialID: MaterialID
     /// The material wrapped by kms-cryptod under a root key; opaque to kmsd.
     public let wrapped: [UInt8]
     /// The root key it is wrapped under; root key rotation re-wraps whatever is not under the newest.
     public let rootKeyID: UUID
 
     /// A material version as stored.
-    public init(materialID: [UInt8], wrapped: [UInt8], rootKeyID: UUID) {
+    public init(materialID: MaterialID, wrapped: [UInt8], rootKeyID: UUID) {
         self.materialID = materialID
         self.wrapped = wrapped
         self.rootKeyID = rootKeyID
@@ -74,7 +74,7 @@ public struct KeyStore: Sendable {
                 VALUES (\(id), \(key.arn), \(key.account), \(key.region), \(key.description), \(key.state.rawValue),
                     \(key.usage.rawValue), \(key.spec.rawValue), \(key.origin.rawValue), \(key.manager.rawValue),
                     \(key.creationDate), \(key.deletionDate), \(key.pendingWindowInDays), \(key.policy),
-                    \(Data(key.currentMaterialID)), \(key.version), \(key.rotationPeriodInDays),
+                    \(key.currentMaterialID.stored), \(key.version), \(key.rotationPeriodInDays),
                         \(key.nextRotationDate),
                     \(key.validTo), \(key.expirationModel?.rawValue))
                 """,
@@ -84,7 +84,7 @@ public struct KeyStore: Sendable {
                 try await connection.query(
                     """
                     INSERT INTO kms_key_materials (key_id, material_id, wrapped, root_key_id, created_at)
-                    VALUES (\(id), \(Data(material.materialID)), \(Data(material.wrapped)), \(material.rootKeyID),
+                    VALUES (\(id), \(material.materialID.stored), \(Data(material.wrapped)), \(material.rootKeyID),
                         now())
                     """,
                     logger: self.logger
@@ -128,7 +128,9 @@ public struct KeyStore: Sendable {
         var materials: [StoredMaterial] = []
         for try await (materialID, wrapped, rootKeyID) in materialRows.decode((Data, Data, UUID).self) {
             materials.append(
-                StoredMaterial(materialID: Array(materialID), wrapped: Array(wrapped), rootKeyID: rootKeyID))
+                StoredMaterial(
+                    materialID: try .stored(materialID, in: "key \(id)'s material"), wrapped: Array(wrapped),
+                    rootKeyID: rootKeyID))
         }
         return (record, materials)
     }
@@ -166,7 +168,7 @@ public struct KeyStore: Sendable {
             """
             UPDATE kms_keys SET description = \(record.description), key_state = \(record.state.rawValue),
                 deletion_date = \(record.deletionDate), pending_window_days = \(record.pendingWindowInDays),
-                policy = \(record.policy), current_material_id = \(Data(record.currentMaterialID)),
+                policy = \(record.policy), current_material_id = \(record.currentMaterialID.stored),
                 rotation_period_days = \(record.rotationPeriodInDays), next_rotation_date = \(record.nextRotationDate),
                 valid_to = \(record.validTo), expiration_model = \(record.expirationModel?.rawValue),
                 row_version = row_version + 1
@@ -188,7 +190,8 @@ public struct KeyStore: Sendable {
         let deletionDate = try columns["deletion_date"].decode(Date?.self)
         let window = try columns["pending_window_days"].decode(Int?.self)
         let policy = try columns["policy"].decode(String.self)
-        let material = try columns["current_material_id"].decode(Data.self)
+        let materialColumn = try columns["current_material_id"].decode(Data.self)
+        let material = materialColumn.isEmpty ? nil : try MaterialID.stored(materialColumn, in: "key \(id)")
         let version = try columns["row_version"].decode(Int64.self)
         let rotationPeriod = try columns["rotation_period_days"].decode(Int?.self)
         let nextRotation = try columns["next_rotation_date"].decode(Date?.self)
@@ -203,7 +206,7 @@ public struct KeyStore: Sendable {
             keyID: KeyID(id), arn: arn, account: account, region: region, description: description,
             state: state, usage: usage, spec: spec, origin: origin, manager: manager, creationDate: creationDate,
             deletionDate: deletionDate, pendingWindowInDays: window, policy: policy,
-            currentMaterialID: Array(material), version: version, rotationPeriodInDays: rotationPeriod,
+            currentMaterialID: material, version: version, rotationPeriodInDays: rotationPeriod,
             nextRotationDate: nextRotation, validTo: validTo, expirationModel: expirationModel
         )
     }

@@ -36,12 +36,12 @@ public struct RewrapStore: Sendable {
         /// The key's ARN, which the wrapping is bound to.
         public var keyARN: String
         /// The material version within the key.
-        public var materialID: [UInt8]
+        public var materialID: MaterialID
         /// The blob as read.
         public var wrapped: [UInt8]
 
         /// A blob as read.
-        public init(keyID: KeyID, keyARN: String, materialID: [UInt8], wrapped: [UInt8]) {
+        public init(keyID: KeyID, keyARN: String, materialID: MaterialID, wrapped: [UInt8]) {
             self.keyID = keyID
             self.keyARN = keyARN
             self.materialID = materialID
@@ -141,7 +141,9 @@ public struct RewrapStore: Sendable {
         var found: [MaterialRow] = []
         for try await (id, arn, material, wrapped) in rows.decode((UUID, String, Data, Data).self) {
             found.append(
-                MaterialRow(keyID: KeyID(id), keyARN: arn, materialID: Array(material), wrapped: Array(wrapped)))
+                MaterialRow(
+                    keyID: KeyID(id), keyARN: arn, materialID: try .stored(material, in: "key \(id)'s material"),
+                    wrapped: Array(wrapped)))
         }
         return found
     }
@@ -153,7 +155,7 @@ public struct RewrapStore: Sendable {
             let rows = try await connection.query(
                 """
                 UPDATE kms_key_materials SET wrapped = \(Data(wrapped)), root_key_id = \(rootKeyID)
-                WHERE key_id = \(row.keyID.uuid) AND material_id = \(Data(row.materialID))
+                WHERE key_id = \(row.keyID.uuid) AND material_id = \(row.materialID.stored)
                     AND wrapped = \(Data(row.wrapped))
                 RETURNING 1
                 """,

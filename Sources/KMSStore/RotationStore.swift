@@ -12,14 +12,14 @@ public struct RotationRecord: Sendable, Hashable {
     }
 
     /// The material the rotation made current.
-    public var materialID: [UInt8]
+    public var materialID: MaterialID
     /// When it became current.
     public var date: Date
     /// Automatic or on demand; a stored value this build does not know reads as automatic.
     public var kind: Kind
 
     /// A rotation as stored (the stores build these; the in-memory store of the tests too).
-    public init(materialID: [UInt8], date: Date, kind: Kind) {
+    public init(materialID: MaterialID, date: Date, kind: Kind) {
         self.materialID = materialID
         self.date = date
         self.kind = kind
@@ -49,7 +49,7 @@ public struct RotationStore: Sendable {
             connection in
             let rows = try await connection.query(
                 """
-                UPDATE kms_keys SET current_material_id = \(Data(material.materialID)),
+                UPDATE kms_keys SET current_material_id = \(material.materialID.stored),
                     next_rotation_date = \(nextRotationDate),
                     row_version = row_version + 1
                 WHERE key_id = \(id) AND row_version = \(record.version)
@@ -63,14 +63,14 @@ public struct RotationStore: Sendable {
             try await connection.query(
                 """
                 INSERT INTO kms_key_materials (key_id, material_id, wrapped, root_key_id, created_at)
-                VALUES (\(id), \(Data(material.materialID)), \(Data(material.wrapped)), \(material.rootKeyID), \(date))
+                VALUES (\(id), \(material.materialID.stored), \(Data(material.wrapped)), \(material.rootKeyID), \(date))
                 """,
                 logger: self.logger
             )
             try await connection.query(
                 """
                 INSERT INTO kms_key_rotations (key_id, material_id, rotation_date, rotation_type)
-                VALUES (\(id), \(Data(material.materialID)), \(date), \(kind.rawValue))
+                VALUES (\(id), \(material.materialID.stored), \(date), \(kind.rawValue))
                 """,
                 logger: self.logger
             )
@@ -92,7 +92,8 @@ public struct RotationStore: Sendable {
         for try await (material, date, kind) in rows.decode((Data, Date, String).self) {
             rotations.append(
                 RotationRecord(
-                    materialID: Array(material), date: date, kind: RotationRecord.Kind(rawValue: kind) ?? .automatic))
+                    materialID: try .stored(material, in: "a rotation of key \(id)"), date: date,
+                    kind: RotationRecord.Kind(rawValue: kind) ?? .automatic))
         }
         return rotations
     }

@@ -16,7 +16,7 @@ import Testing
             state: .enabled,
             usage: .encryptDecrypt, spec: .symmetricDefault, origin: .awsKMS, manager: .customer,
             creationDate: Self.start,
-            deletionDate: nil, pendingWindowInDays: nil, policy: "", currentMaterialID: [], version: 1,
+            deletionDate: nil, pendingWindowInDays: nil, policy: "", currentMaterialID: nil, version: 1,
             rotationPeriodInDays: period,
             nextRotationDate: next ?? Self.start.addingTimeInterval(Double(period) * Self.day)
         )

@@ -45,7 +45,7 @@ import Testing
             keyID: KeyID.random(), arn: "arn", account: "111122223333", region: "us-east-1", description: "",
             state: .enabled,
             usage: usage, spec: spec, origin: .awsKMS, manager: .customer, creationDate: Date(), deletionDate: nil,
-            pendingWindowInDays: nil, policy: "", currentMaterialID: [], version: 1
+            pendingWindowInDays: nil, policy: "", currentMaterialID: nil, version: 1
         )
     }
 

@@ -45,7 +45,7 @@ import Testing
             description: "", state: .enabled, usage: .encryptDecrypt, spec: .symmetricDefault, origin: .external,
             manager: .customer,
             creationDate: manual.wallNow, deletionDate: nil, pendingWindowInDays: nil, policy: "",
-            currentMaterialID: [], version: 1,
+            currentMaterialID: nil, version: 1,
             validTo: manual.wallNow.addingTimeInterval(3600), expirationModel: .keyMaterialExpires
         )
         #expect(throws: Never.self) { try Validation.usable(key, now: clock.wallNow) }

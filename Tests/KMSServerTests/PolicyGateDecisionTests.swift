@@ -49,7 +49,7 @@ import Testing
                 region: "us-east-1", description: "", state: .enabled, usage: .encryptDecrypt,
                 spec: .symmetricDefault, origin: .awsKMS, manager: .customer,
                 creationDate: Date(timeIntervalSince1970: 0), deletionDate: nil, pendingWindowInDays: nil,
-                policy: policy, currentMaterialID: [], version: 1),
+                policy: policy, currentMaterialID: nil, version: 1),
             materials: [], grants: [grant])
     }
 

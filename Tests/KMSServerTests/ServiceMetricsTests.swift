@@ -22,7 +22,7 @@ import Testing
                 description: "", state: .enabled, usage: .encryptDecrypt, spec: .symmetricDefault, origin: .awsKMS,
                 manager: .customer,
                 creationDate: Date(timeIntervalSince1970: 0), deletionDate: nil, pendingWindowInDays: nil, policy: "",
-                currentMaterialID: [],
+                currentMaterialID: nil,
                 version: 1
             ), materials: [])
     }

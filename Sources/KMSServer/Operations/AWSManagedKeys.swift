@@ -17,7 +17,7 @@ extension KMSService {
             deletionDate: nil, pendingWindowInDays: nil,
             policy: Self.awsManagedPolicy(
                 partition: self.scope.partition, account: account, region: region, service: service),
-            currentMaterialID: [], version: 1,
+            currentMaterialID: nil, version: 1,
             // AWS managed keys rotate every year, and nobody can change that.
             rotationPeriodInDays: 365, nextRotationDate: self.now().addingTimeInterval(365 * 86400)
         )

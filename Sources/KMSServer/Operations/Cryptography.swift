@@ -57,7 +57,7 @@ extension KMSService {
         response.plaintext = try await self.worker.call(WorkerMethod.decrypt, call).plaintext
         response.keyID = key.record.arn
         response.encryptionAlgorithm = KMSEncryptionAlgorithmSpec(awsName: algorithm.rawValue) ?? .symmetricDefault
-        if algorithm == .symmetricDefault { response.keyMaterialID = Hex.encode(key.material.materialID) }
+        if algorithm == .symmetricDefault { response.keyMaterialID = key.material.materialID.hex }
         self.recordUse(of: key, by: caller)
         return response
     }
@@ -105,10 +105,10 @@ extension KMSService {
         response.destinationEncryptionAlgorithm =
             KMSEncryptionAlgorithmSpec(awsName: destinationAlgorithm.rawValue) ?? .symmetricDefault
         if sourceAlgorithm == .symmetricDefault {
-            response.sourceKeyMaterialID = Hex.encode(source.material.materialID)
+            response.sourceKeyMaterialID = source.material.materialID.hex
         }
         if destinationAlgorithm == .symmetricDefault {
-            response.destinationKeyMaterialID = Hex.encode(destination.material.materialID)
+            response.destinationKeyMaterialID = destination.material.materialID.hex
         }
         self.recordUse(of: source, by: caller)
         self.recordUse(of: destination, by: caller)
@@ -148,7 +148,7 @@ extension KMSService {
         response.ciphertextBlob = blob
         response.plaintext = plaintext
         response.keyID = key.record.arn
-        response.keyMaterialID = Hex.encode(key.record.currentMaterialID)
+        response.keyMaterialID = key.record.currentMaterialID?.hex ?? ""
         self.recordUse(of: key, by: caller)
         return response
     }
@@ -160,7 +160,7 @@ extension KMSService {
         var response = KMSGenerateDataKeyWithoutPlaintextResponse()
         response.ciphertextBlob = blob
         response.keyID = key.record.arn
-        response.keyMaterialID = Hex.encode(key.record.currentMaterialID)
+        response.keyMaterialID = key.record.currentMaterialID?.hex ?? ""
         self.recordUse(of: key, by: caller)
         return response
     }
@@ -267,11 +267,11 @@ extension KMSService {
         try self.authorize(
             caller, action: action, key: key, encryptionContext: encryptionContext,
             conditions: conditions)
-        if key.materials[header.materialID.bytes] == nil {
+        if key.materials[header.materialID] == nil {
             // Another kmsd may have rotated the key since we cached it.
             key = try await self.reloadKey(keyID)
         }
-        guard let material = key.materials[header.materialID.bytes] else {
+        guard let material = key.materials[header.materialID] else {
             // A key whose imported material was deleted says so, not that the blob is bad.
             try Validation.usable(key.record, now: self.now())
             throw KMSError.invalidCiphertext("The ciphertext names key material that \(key.record.arn) does not have.")

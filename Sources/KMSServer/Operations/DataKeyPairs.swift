@@ -17,7 +17,7 @@ extension KMSService {
         response.publicKey = pair.publicKey
         response.keyID = key.record.arn
         response.keyPairSpec = request.keyPairSpec
-        response.keyMaterialID = Hex.encode(key.record.currentMaterialID)
+        response.keyMaterialID = key.record.currentMaterialID?.hex ?? ""
         self.recordUse(of: key, by: caller)
         return response
     }
@@ -31,7 +31,7 @@ extension KMSService {
         response.publicKey = pair.publicKey
         response.keyID = key.record.arn
         response.keyPairSpec = request.keyPairSpec
-        response.keyMaterialID = Hex.encode(key.record.currentMaterialID)
+        response.keyMaterialID = key.record.currentMaterialID?.hex ?? ""
         self.recordUse(of: key, by: caller)
         return response
     }

@@ -113,10 +113,10 @@ extension KMSService {
             throw KMSError.internalFailure("the crypto worker named an invalid root key")
         }
         let material = StoredMaterial(
-            materialID: Array(imported.material.materialID), wrapped: Array(imported.material.wrapped),
+            materialID: try MaterialID(worker: imported.material.materialID), wrapped: Array(imported.material.wrapped),
             rootKeyID: rootKeyID
         )
-        if request.hasKeyMaterialID, request.keyMaterialID != Hex.encode(material.materialID) {
+        if request.hasKeyMaterialID, request.keyMaterialID != material.materialID.hex {
             throw KMSError(
                 .incorrectKeyMaterial,
                 "The key material is not the material KeyMaterialId \(request.keyMaterialID) names.")
@@ -125,7 +125,7 @@ extension KMSService {
             var record = key.record
             try Self.checkImportable(record)
             // A key is bound to the first material imported into it, for good: only that may return.
-            if record.hasMaterial, record.currentMaterialID != material.materialID {
+            if let current = record.currentMaterialID, current != material.materialID {
                 throw KMSError(
                     .incorrectKeyMaterial,
                     "The key material is not the material previously imported into \(record.arn).")
@@ -144,7 +144,7 @@ extension KMSService {
                     metadata: ["key_arn": "\(stored.arn)", "expiration_model": "\(model.rawValue)"])
                 var response = KMSImportKeyMaterialResponse()
                 response.keyID = stored.arn
-                response.keyMaterialID = Hex.encode(material.materialID)
+                response.keyMaterialID = material.materialID.hex
                 return response
             }
             key = try await self.reloadKey(key.record.keyID)
@@ -165,7 +165,7 @@ extension KMSService {
                     "\(record.arn) has origin \(record.origin.rawValue); only EXTERNAL keys have imported key material."
                 )
             }
-            if request.hasKeyMaterialID, request.keyMaterialID != Hex.encode(record.currentMaterialID) {
+            if request.hasKeyMaterialID, request.keyMaterialID != record.currentMaterialID?.hex ?? "" {
                 throw KMSError(.notFound, "\(record.arn) has no key material \(request.keyMaterialID).")
             }
             if record.state == .pendingDeletion || record.state == .pendingReplicaDeletion {
@@ -188,7 +188,7 @@ extension KMSService {
                 self.logger.notice("deleted imported key material", metadata: ["key_arn": "\(stored.arn)"])
                 var response = KMSDeleteImportedKeyMaterialResponse()
                 response.keyID = stored.arn
-                response.keyMaterialID = Hex.encode(record.currentMaterialID)
+                response.keyMaterialID = record.currentMaterialID?.hex ?? ""
                 return response
             }
             key = try await self.reloadKey(key.record.keyID)

@@ -85,7 +85,7 @@ extension KMSService {
             manager: .customer,
             creationDate: Date(timeIntervalSince1970: self.now().timeIntervalSince1970.rounded(.down)),
             deletionDate: nil, pendingWindowInDays: nil, policy: policy,
-            currentMaterialID: material?.materialID ?? [], version: 1
+            currentMaterialID: material?.materialID, version: 1
         )
         caller.trail.note(keyARN: arn)
         let audit = self.changeRecord(caller)

@@ -120,7 +120,7 @@ extension KMSService {
         response.rotations = page.prefix(limit).map { rotation in
             var entry = KMSRotationsListEntry()
             entry.keyID = key.record.keyID.description
-            entry.keyMaterialID = Hex.encode(rotation.materialID)
+            entry.keyMaterialID = rotation.materialID.hex
             entry.rotationDate = Google_Protobuf_Timestamp(date: rotation.date)
             entry.rotationType = KMSRotationType(awsName: rotation.kind.rawValue) ?? .unspecified
             return entry
@@ -154,7 +154,7 @@ extension KMSService {
                 "rotated key",
                 metadata: [
                     "key_arn": "\(rotated.arn)", "type": "\(kind.rawValue)",
-                    "material": "\(Hex.encode(material.materialID))",
+                    "material": "\(material.materialID.hex)",
                 ])
         }
         return rotated

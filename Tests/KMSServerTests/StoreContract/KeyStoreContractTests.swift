@@ -157,7 +157,7 @@ import Testing
     @Test(arguments: StoreBackend.allCases)
     func importedMaterialIsReplacedAndDeleted(_ backend: StoreBackend) async throws {
         try await backend.run { stores in
-            let key = Fixture.key(state: .pendingImport, origin: .external, material: [])
+            let key = Fixture.key(state: .pendingImport, origin: .external, material: nil)
             try await stores.keys.insert(key, material: nil, alias: nil, tags: [], audit: nil)
             #expect(try await stores.keys.fetch(keyID: key.keyID)?.1 == [])
             var imported = key
@@ -168,7 +168,7 @@ import Testing
             let first = try #require(
                 try await stores.keys.importMaterial(imported, material: Fixture.material(9), audit: nil))
             #expect(first.state == .enabled)
-            #expect(first.currentMaterialID == [9])
+            #expect(first.currentMaterialID == MaterialID(repeating: 9))
             #expect(first.validTo == Fixture.stored(imported.validTo!))
             #expect(first.description == "a key")
             #expect(try await stores.keys.importMaterial(imported, material: Fixture.material(9), audit: nil) == nil)
@@ -184,7 +184,7 @@ import Testing
             #expect(audit.committed)
             #expect(deleted.state == .pendingImport)
             #expect(deleted.validTo == nil && deleted.expirationModel == nil)
-            #expect(deleted.currentMaterialID == [9])
+            #expect(deleted.currentMaterialID == MaterialID(repeating: 9))
             #expect(try await stores.keys.fetch(keyID: key.keyID)?.1 == [])
             #expect(try await stores.keys.deleteImportedMaterial(second, audit: nil) == nil)
         }

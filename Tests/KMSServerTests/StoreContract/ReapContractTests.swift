@@ -35,7 +35,7 @@ import Testing
             try await stores.keys.insert(
                 waiting, material: Fixture.material(3), alias: "alias/waiting", tags: [], audit: nil)
 
-            var expiring = Fixture.key(state: .enabled, origin: .external, material: [4])
+            var expiring = Fixture.key(state: .enabled, origin: .external, material: MaterialID(repeating: 4))
             expiring.validTo = now.addingTimeInterval(-60)
             expiring.expirationModel = .keyMaterialExpires
             try await stores.keys.insert(expiring, material: Fixture.material(4), alias: nil, tags: [], audit: nil)
@@ -73,7 +73,7 @@ import Testing
             #expect(expired.validTo == nil)
             #expect(expired.expirationModel == .keyMaterialExpires)
             #expect(expired.version == 2)
-            #expect(expired.currentMaterialID == [4])
+            #expect(expired.currentMaterialID == MaterialID(repeating: 4))
             #expect(materials.isEmpty)
 
             let next = try await stores.keys.reapDue(serviceNow: now)

@@ -41,8 +41,9 @@ import Testing
         try await backend.run { stores in
             let current = Fixture.key()
             try await stores.keys.insert(current, material: Fixture.material(1), alias: nil, tags: [], audit: nil)
-            let old = Fixture.key(material: [2])
-            let stale = StoredMaterial(materialID: [2], wrapped: [2, 0, 0xAA], rootKeyID: Self.oldRoot)
+            let old = Fixture.key(material: MaterialID(repeating: 2))
+            let stale = StoredMaterial(
+                materialID: MaterialID(repeating: 2), wrapped: [2, 0, 0xAA], rootKeyID: Self.oldRoot)
             try await stores.keys.insert(old, material: stale, alias: nil, tags: [], audit: nil)
 
             let account = AccountRecord(accountID: Fixture.account, name: "ops", creationDate: Fixture.created)

@@ -18,7 +18,7 @@ import Testing
                 try await stores.rotations.rotate(
                     key, to: Fixture.material(5), kind: .onDemand, at: first, nextRotationDate: next, audit: audit))
             #expect(audit.committed)
-            #expect(once.version == 2 && once.currentMaterialID == [5])
+            #expect(once.version == 2 && once.currentMaterialID == MaterialID(repeating: 5))
             #expect(once.nextRotationDate == Fixture.stored(next))
             #expect(
                 try await stores.rotations.rotate(
@@ -35,11 +35,12 @@ import Testing
                 try await stores.rotations.rotate(
                     once, to: Fixture.material(3), kind: .automatic, at: first, nextRotationDate: nil, audit: nil))
             let all = try await stores.rotations.rotations(keyID: key.keyID, offset: 0, limit: 10)
-            #expect(all.map(\.materialID) == [[3], [5]])
+            #expect(all.map(\.materialID) == [MaterialID(repeating: 3), MaterialID(repeating: 5)])
             #expect(all.map(\.kind) == [.automatic, .onDemand])
             #expect(all.map(\.date) == [Fixture.stored(first), Fixture.stored(first)])
             #expect(
-                try await stores.rotations.rotations(keyID: key.keyID, offset: 1, limit: 1).map(\.materialID) == [[5]])
+                try await stores.rotations.rotations(keyID: key.keyID, offset: 1, limit: 1).map(\.materialID)
+                    == [MaterialID(repeating: 5)])
             #expect(try await stores.rotations.onDemandRotationCount(keyID: key.keyID) == 1)
             #expect(try await stores.rotations.onDemandRotationCount(keyID: Fixture.newID()) == 0)
             #expect(Set(try await stores.keys.fetch(keyID: key.keyID)?.1 ?? []).count == 3)

@@ -159,7 +159,7 @@ enum Fixture {
 
     static func key(
         _ id: KeyID = Fixture.newID(), account: String = Fixture.account, region: String = Fixture.region,
-        state: KeyState = .enabled, origin: Origin = .awsKMS, material: [UInt8] = [1]
+        state: KeyState = .enabled, origin: Origin = .awsKMS, material: MaterialID? = MaterialID(repeating: 1)
     ) -> KeyRecord {
         KeyRecord(
             keyID: id, arn: "arn:aws:kms:\(region):\(account):key/\(id)", account: account,
@@ -171,7 +171,7 @@ enum Fixture {
 
     static func material(_ id: UInt8, blob: UInt8 = 0) -> StoredMaterial {
         StoredMaterial(
-            materialID: [id], wrapped: [id, blob, 0xAA],
+            materialID: MaterialID(repeating: id), wrapped: [id, blob, 0xAA],
             rootKeyID: UUID(uuidString: "7c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f")!)
     }
 

@@ -38,7 +38,7 @@ extension InMemoryDatabase: RotationStoring {
         try SQL.checkPage(limit: limit, offset: offset)
         return self.read { tables in
             (tables.rotations[id] ?? [])
-                .sorted { $0.date != $1.date ? $0.date < $1.date : SQL.less($0.materialID, $1.materialID) }
+                .sorted { $0.date != $1.date ? $0.date < $1.date : SQL.less($0.materialID.bytes, $1.materialID.bytes) }
                 .dropFirst(offset).prefix(limit).map { $0 }
         }
     }
