@@ -3,7 +3,9 @@ import Synchronization
 /// Whether a daemon is ready to serve, for `GET /readyz`: its checks (each bounded by its owner)
 /// run together, and their result is kept for `window`, so that any number of probes costs at
 /// most one round of checks a window and a probe never waits behind another's round. Once
-/// `beginShutdown` is called the answer is "not ready" at once, without any check.
+/// `beginShutdown` is called the answer is "not ready" at once, without any check. A daemon
+/// that serves its probes before it is set up (kmsd, while it applies migrations) starts
+/// without checks, "not ready: starting", and gives them with `start(checks:)`.
 public final class Readiness: Sendable {
     /// A check that failed: its name ("database", "worker", ...) and a short reason, which the
     /// probe's body shows (so never an error's text that might carry a secret).
@@ -43,6 +45,7 @@ public final class Readiness: Sendable {
     }
 
     private struct State {
+        var checks: [Check]?
         var last: (at: ContinuousClock.Instant, report: Report)?
         var running: Task<Report, Never>?
     }
@@ -52,16 +55,23 @@ public final class Readiness: Sendable {
         case round(Task<Report, Never>)
     }
 
-    private let checks: [Check]
     private let window: Duration
-    private let state = Mutex(State())
+    private let state: Mutex<State>
     private let stopping = Atomic<Bool>(false)
 
-    /// Readiness by `checks`, each round's result kept for `window`.
-    public init(checks: [Check], window: Duration = .seconds(1)) {
-        self.checks = checks
+    /// Readiness by `checks`, each round's result kept for `window`; nil: not ready, starting,
+    /// until `start(checks:)`.
+    public init(checks: [Check]?, window: Duration = .seconds(1)) {
+        self.state = Mutex(State(checks: checks))
         self.window = window
     }
+
+    /// The setup is done: from now on readiness is what `checks` find.
+    public func start(checks: [Check]) {
+        self.state.withLock { $0.checks = checks }
+    }
+
+    static let starting = Report(failures: [Failure("startup", "the process is still starting")])
 
     /// From now on not ready: the process is shutting down.
     public func beginShutdown() {
@@ -78,9 +88,10 @@ public final class Readiness: Sendable {
         if self.isShuttingDown { return Self.shuttingDown }
         let now = ContinuousClock.now
         let pick = self.state.withLock { state -> Pick in
+            guard let checks = state.checks else { return .kept(Self.starting) }
             if let last = state.last, now - last.at < self.window { return .kept(last.report) }
             if let running = state.running { return .round(running) }
-            let round = Task { await self.runChecks() }
+            let round = Task { await self.runChecks(checks) }
             state.running = round
             return .round(round)
         }
@@ -92,9 +103,9 @@ public final class Readiness: Sendable {
         return self.isShuttingDown ? Self.shuttingDown : report
     }
 
-    private func runChecks() async -> Report {
+    private func runChecks(_ checks: [Check]) async -> Report {
         let failures = await withTaskGroup(of: [Failure].self) { group in
-            for check in self.checks { group.addTask { await check() } }
+            for check in checks { group.addTask { await check() } }
             var all: [Failure] = []
             for await failures in group { all += failures }
             return all

@@ -13,9 +13,9 @@ extension KMSDaemon {
     /// kmsd's readiness (GET /readyz): the database answers a cheap query and has every
     /// migration of this binary; kms-cryptod answers Describe over the pool; the audit log takes
     /// records (not in an outage). Each check is bounded, and their result is kept a second.
-    static func readiness(
+    static func readinessChecks(
         client: PostgresClient, worker: WorkerPool, auditLog: AuditLog?, logger: Logger
-    ) -> Readiness {
+    ) -> [Readiness.Check] {
         let limit = Self.readinessCheckLimit
         var checks: [Readiness.Check] = [
             {
@@ -54,6 +54,6 @@ extension KMSDaemon {
                 }
             }
         }
-        return Readiness(checks: checks)
+        return checks
     }
 }

@@ -125,6 +125,27 @@ public struct KMSDaemon: Service {
     /// Applies migrations, starts the listeners and adds the background jobs to `group`, then waits for a graceful
     /// shutdown and closes the listeners, flushes counts and last uses, and closes the audit log and worker pool.
     public func run() async throws {
+        // The probes answer from the start: alive, and not ready ("starting") until the setup is
+        // done, since the migrations may wait for another kmsd's (a liveness probe must not kill it).
+        let readiness = Readiness(checks: nil)
+        var metricsListener: (any Channel)?
+        if let host = self.settings.metricsHost, let render = self.settings.renderMetrics {
+            metricsListener = try await MetricsEndpoint.bind(
+                to: try SocketAddress.makeAddressResolvingHost(host, port: self.settings.metricsPort), render: render,
+                readiness: readiness)
+            self.logger.notice(
+                "serving metrics and probes",
+                metadata: ["listen": "\(metricsListener?.localAddress.map { "\($0)" } ?? "?")"])
+        }
+        do {
+            try await self.serve(readiness: readiness, metricsListener: metricsListener)
+        } catch {
+            try? await metricsListener?.close()
+            throw error
+        }
+    }
+
+    private func serve(readiness: Readiness, metricsListener: (any Channel)?) async throws {
         try await Migrations.apply(on: self.client, logger: self.logger)
         let cache = KeyCache(lifetime: self.settings.cacheLifetime, clock: self.clock, metrics: self.metrics)
         let worker = try WorkerPool(
@@ -180,22 +201,14 @@ public struct KMSDaemon: Service {
         let awsJSONEndpoint = try await self.bindAWSJSON(
             table: table, identities: identities, worker: worker, cache: cache, tls: tlsContext)
         let awsJSON = awsJSONEndpoint?.channel
-        let readiness = Self.readiness(
-            client: self.client, worker: worker, auditLog: service.auditLog, logger: self.logger)
+        readiness.start(
+            checks: Self.readinessChecks(
+                client: self.client, worker: worker, auditLog: service.auditLog, logger: self.logger))
         var listeners = [(channel: server.channel, connections: server.connections)]
         if let awsJSONEndpoint { listeners.append(awsJSONEndpoint) }
         let drain = ListenerDrain(
             readiness: readiness, delay: self.settings.shutdownDelay, grace: self.settings.shutdownGrace,
             listeners: listeners, logger: self.logger)
-        var metricsChannel: (any Channel)?
-        if let host = self.settings.metricsHost, let render = self.settings.renderMetrics {
-            metricsChannel = try await MetricsEndpoint.bind(
-                to: try SocketAddress.makeAddressResolvingHost(host, port: self.settings.metricsPort), render: render,
-                readiness: readiness)
-            self.logger.notice(
-                "serving metrics", metadata: ["listen": "\(metricsChannel?.localAddress.map { "\($0)" } ?? "?")"])
-        }
-        let metricsListener = metricsChannel
         if let address = server.localAddress { self.onListening(address, awsJSON?.localAddress) }
         self.logger.notice(
             "serving",

@@ -62,4 +62,15 @@ import Testing
         #expect(report.answer.status == 503)
         #expect(counter.rounds.load(ordering: .relaxed) == 1)
     }
+
+    @Test func notReadyWhileStartingThenWhatTheChecksFind() async {
+        let counter = Counter()
+        let readiness = Readiness(checks: nil, window: .seconds(3600))
+        let starting = await readiness.report()
+        #expect(starting.failures.map(\.check) == ["startup"])
+        #expect(counter.rounds.load(ordering: .relaxed) == 0)
+        readiness.start(checks: [counter.check])
+        #expect(await readiness.report().isReady)
+        #expect(counter.rounds.load(ordering: .relaxed) == 1)
+    }
 }

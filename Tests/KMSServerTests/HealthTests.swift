@@ -2,6 +2,7 @@ import Foundation
 import KMSClient
 import KMSProto
 import KMSTestSupport
+import PostgresNIO
 import Synchronization
 import Testing
 
@@ -48,6 +49,58 @@ import Testing
         #expect(try await httpGet("/metrics", port: port).body.contains("kms_"))
         #expect(try await httpGet("/keys", port: port).status == 404)
         await faults.stop()
+    }
+
+    /// Migrations may wait for another kmsd's (their lock) or for the database: meanwhile kmsd
+    /// is alive, not ready.
+    @Test func whileStartingKMSDIsAliveAndNotReady() async throws {
+        let port = try await freeLoopbackPort()
+        let database = try await TestDatabase.create()
+        let worker = try await WorkerProcess()
+        try await worker.start()
+        let (host, databasePort) = database.hostAndPort
+        let proxy = try await FaultProxy.tcp(to: host, port: databasePort)
+        proxy.set(.stall)
+        let kmsd = KMSDProcess(
+            databaseURL: database.url(port: try #require(proxy.port)), workerSocket: worker.socketPath,
+            directory: worker.directory, extraArguments: ["--metrics-listen", "127.0.0.1:\(port)"])
+        let starting = Task { try await kmsd.start() }
+        let alive = await pollHTTP("/healthz", port: port) { status, _ in status == 200 }
+        #expect(alive.status == 200 && alive.body == "ok\n", "\(alive)")
+        let notReady = try await httpGet("/readyz", port: port)
+        #expect(notReady.status == 503 && notReady.body.contains("startup:"), "\(notReady)")
+        proxy.set(.pass)
+        try await starting.value
+        let ready = await pollHTTP("/readyz", port: port) { status, _ in status == 200 }
+        #expect(ready.status == 200, "\(ready)")
+        await kmsd.stop()
+        await proxy.close()
+        await worker.stop()
+        await database.drop()
+    }
+
+    /// Migrations missing from the schema (rolled back behind kmsd's back) make it not ready.
+    @Test func aMissingMigrationMakesKMSDNotReady() async throws {
+        let port = try await freeLoopbackPort()
+        let stack = try await KMSStack.start(kmsdArguments: ["--metrics-listen", "127.0.0.1:\(port)"])
+        #expect(await pollHTTP("/readyz", port: port) { status, _ in status == 200 }.status == 200)
+        let removed = try await stack.database.withClient { client in
+            var version = 0
+            let rows = try await client.query(
+                """
+                DELETE FROM kms_schema_migrations WHERE version = (SELECT max(version) FROM kms_schema_migrations)
+                RETURNING version
+                """)
+            for try await value in rows.decode(Int.self) { version = value }
+            return version
+        }
+        let notReady = await pollHTTP("/readyz", port: port) { status, _ in status == 503 }
+        #expect(notReady.status == 503 && notReady.body.contains("migrations:"), "\(notReady)")
+        try await stack.database.withClient { client in
+            try await client.query("INSERT INTO kms_schema_migrations (version, name) VALUES (\(removed), 'restored')")
+        }
+        #expect(await pollHTTP("/readyz", port: port) { status, _ in status == 200 }.status == 200)
+        await stack.stop()
     }
 
     @Test func sigtermAnswersEveryRequestInFlightThenExitsZero() async throws {

@@ -1,22 +1,29 @@
 import Foundation
 import NIOCore
 import NIOPosix
+import Synchronization
 
 /// One HTTP/1.1 GET on a new connection (`Connection: close`): the status code and the body, as
 /// a probe (kubelet, a load balancer) sees them. Throws when nothing listens.
 public func httpGet(_ path: String, port: Int, host: String = "127.0.0.1") async throws -> (status: Int, body: String) {
-    let received = MultiThreadedEventLoopGroup.singleton.any().makePromise(of: [UInt8].self)
-    let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-        .connectTimeout(.seconds(5))
-        .channelInitializer { channel in
-            channel.eventLoop.makeCompletedFuture {
-                try channel.pipeline.syncOperations.addHandler(ReadToEnd(received: received))
+    let received = Once(MultiThreadedEventLoopGroup.singleton.any().makePromise(of: [UInt8].self))
+    do {
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .connectTimeout(.seconds(5))
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(ReadToEnd(received: received))
+                }
             }
-        }
-        .connect(host: host, port: port).get()
-    let request = "GET \(path) HTTP/1.1\r\nHost: \(host)\r\nConnection: close\r\n\r\n"
-    try await channel.writeAndFlush(ByteBuffer(string: request))
-    let bytes = try await received.futureResult.get()
+            .connect(host: host, port: port).get()
+        let request = "GET \(path) HTTP/1.1\r\nHost: \(host)\r\nConnection: close\r\n\r\n"
+        try await channel.writeAndFlush(ByteBuffer(string: request))
+    } catch {
+        // Nothing to read (nobody listens): the promise must not be left unfulfilled.
+        received.complete(.failure(error))
+        throw error
+    }
+    let bytes = try await received.promise.futureResult.get()
     let text = String(decoding: bytes, as: UTF8.self)
     guard let statusLine = text.split(separator: "\r\n").first,
         let status = statusLine.split(separator: " ").dropFirst().first.flatMap({ Int($0) }),
@@ -53,12 +60,27 @@ public func freeLoopbackPort() async throws -> Int {
     return port
 }
 
+/// A promise completed once, by whichever side gets there first (the handler, or a failed connect).
+private final class Once: Sendable {
+    let promise: EventLoopPromise<[UInt8]>
+    private let done = Atomic<Bool>(false)
+
+    init(_ promise: EventLoopPromise<[UInt8]>) {
+        self.promise = promise
+    }
+
+    func complete(_ result: Result<[UInt8], any Error>) {
+        guard !self.done.exchange(true, ordering: .relaxed) else { return }
+        self.promise.completeWith(result)
+    }
+}
+
 private final class ReadToEnd: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
-    let received: EventLoopPromise<[UInt8]>
+    let received: Once
     var bytes: [UInt8] = []
 
-    init(received: EventLoopPromise<[UInt8]>) {
+    init(received: Once) {
         self.received = received
     }
 
@@ -68,12 +90,12 @@ private final class ReadToEnd: ChannelInboundHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        self.received.succeed(self.bytes)
+        self.received.complete(.success(self.bytes))
         context.fireChannelInactive()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        self.received.fail(error)
+        self.received.complete(.failure(error))
         context.close(promise: nil)
     }
 }
