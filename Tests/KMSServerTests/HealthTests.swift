@@ -184,6 +184,30 @@ import Testing
         await faults.stop()
     }
 
+    /// A request that outlasts the grace period (a worker that never answers) is cut off with
+    /// its connection, and kmsd still exits 0.
+    @Test func theGracePeriodBoundsTheShutdown() async throws {
+        let faults = try await FaultStack.start(kmsdArguments: [
+            "--shutdown-grace-seconds", "1", "--worker-timeout-seconds", "600", "--request-timeout-seconds", "600",
+        ])
+        let stack = faults.stack
+        let key = try await stack.client.createKey()
+        let client = try stack.kmsd.client(credentials: stack.adminCredentials) {
+            $0.connections = 1
+            $0.maxAttempts = 1
+            $0.timeout = .seconds(600)
+        }
+        _ = try await client.encrypt(key.keyID, [0])
+        faults.worker.set(.stall)
+        let request = Task { await timed("held") { _ = try await client.encrypt(key.keyID, [1]) } }
+        stack.kmsd.signal(SIGTERM)
+        #expect(await stack.kmsd.waitForExit(within: .seconds(120)) == 0)
+        let outcome = await request.value
+        #expect(outcome.code == "ConnectionClosedException", "\(outcome)")
+        await client.close()
+        await faults.stop()
+    }
+
     /// In a pod both containers get SIGTERM at once: kms-cryptod keeps serving kmsd's open
     /// connections, so kmsd's last requests and its last audit checkpoint still reach it.
     @Test func kmsdAndTheWorkerStoppedTogetherLoseNothing() async throws {
