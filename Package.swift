@@ -45,7 +45,8 @@ let package = Package(
             dependencies: ["KMSRPC", "KMSDomain", .product(name: "SwiftProtobuf", package: "swift-protobuf")]
         ),
         // Length-prefixed frames, the RPC envelope, TLS and connection authentication (with the
-        // access key proof, over swift-crypto), the server dispatcher and the multiplexing client.
+        // access key proof, over swift-crypto), the server dispatcher and the multiplexing client;
+        // the health probes and the connection drain both daemons share.
         .target(
             name: "KMSRPC",
             dependencies: [
@@ -56,6 +57,8 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOTLS", package: "swift-nio"),
+                // The health probes' small HTTP listener (ProbeEndpoint), shared by kmsd and kms-cryptod.
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -182,6 +185,7 @@ let package = Package(
                 "KMSCryptoWorker", "KMSCrypto", "KMSRPC",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),

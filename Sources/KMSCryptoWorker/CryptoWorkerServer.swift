@@ -61,6 +61,10 @@ public final class CryptoWorkerServer: Sendable {
         return CryptoWorkerServer(socketPath: socketPath, server: server)
     }
 
+    /// kmsd's open connections: after the listener closed they are served until kmsd closes
+    /// them (it needs the worker for its in-flight requests and its last audit checkpoint).
+    public var connections: OpenConnections { self.server.connections }
+
     /// Resolves when the listener closes.
     public var closeFuture: EventLoopFuture<Void> { self.server.channel.closeFuture }
 

@@ -88,6 +88,11 @@ final class RPCAuthenticationHandler: ChannelInboundHandler, RemovableChannelHan
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is ChannelShouldQuiesceEvent {
+            // A graceful shutdown before the connection was let in: it has no request in flight.
+            context.close(promise: nil)
+            return
+        }
         if case .waitingForTLS = self.state, let event = event as? TLSUserEvent, case .handshakeCompleted = event {
             var principal: String?
             if let map = self.authentication.certificatePrincipal,

@@ -116,6 +116,9 @@ public final class RPCConnectionPool: Sendable {
                 // One connect per slot at a time; callers arriving meanwhile wait for it.
                 let now = self.now()
                 let wait = state.schedule?.wait(at: now) ?? .zero
+                // Connects are failing (a server that stopped accepting, shutting down): a live
+                // connection of another slot serves now rather than after the backoff.
+                if wait > .zero, let live = Self.anyLive(state.slots) { return .ready(live) }
                 let task = Task {
                     if wait > .zero { try await self.sleep(now + wait) }
                     return try await self.attempt()
@@ -132,11 +135,15 @@ public final class RPCConnectionPool: Sendable {
             do {
                 connection = try await task.value
             } catch {
-                self.state.withLock { state in
+                let live = self.state.withLock { state -> RPCClientConnection? in
                     if case .connecting(let current) = state.slots[index], current == task {
                         state.slots[index] = .idle
                     }
+                    return Self.anyLive(state.slots)
                 }
+                // The server stopped accepting but still serves the connections it has (a
+                // kms-cryptod shutting down beside kmsd): one of those rather than a failure.
+                if let live { return live }
                 throw error
             }
             let current = self.state.withLock { state -> Bool in
@@ -153,6 +160,13 @@ public final class RPCConnectionPool: Sendable {
             }
             return connection
         }
+    }
+
+    private static func anyLive(_ slots: [Slot]) -> RPCClientConnection? {
+        for slot in slots {
+            if case .connected(let connection) = slot, connection.isActive { return connection }
+        }
+        return nil
     }
 
     /// One connect, its outcome noted in the reconnect schedule.

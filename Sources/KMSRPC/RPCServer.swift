@@ -12,9 +12,13 @@ public final class RPCServer: Sendable {
 
     /// The listening channel; closing it stops accepting.
     public let channel: any Channel
+    /// The connections it accepted that are still open, for a graceful shutdown: quiesced, each
+    /// answers the requests it has in flight, refuses new ones (retryable) and closes.
+    public let connections: OpenConnections
 
-    private init(channel: any Channel) {
+    private init(channel: any Channel, connections: OpenConnections) {
         self.channel = channel
+        self.connections = connections
     }
 
     /// Binds `address` (TCP or Unix domain socket) and starts serving: over TLS when `tls` is
@@ -30,11 +34,13 @@ public final class RPCServer: Sendable {
         admission: Admission? = nil
     ) async throws -> RPCServer {
         let connectionIDs = ConnectionIDs()
+        let connections = OpenConnections()
         var bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.maxMessagesPerRead, value: 16)
             .childChannelInitializer { channel in
+                connections.track(channel)
                 let admitted = admission?(channel) ?? channel.eventLoop.makeSucceededVoidFuture()
                 return admitted.flatMapThrowing {
                     let info = RPCConnectionInfo(
@@ -63,7 +69,7 @@ public final class RPCServer: Sendable {
             bootstrap = bootstrap.childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
         }
         let channel = try await bootstrap.bind(to: address).get()
-        return RPCServer(channel: channel)
+        return RPCServer(channel: channel, connections: connections)
     }
 
     /// The bound address, with the real port when bound to port 0.

@@ -28,6 +28,10 @@ public final class RPCServerHandler: ChannelDuplexHandler {
     /// A new request waits (and reading stops) while the limit is reached or others wait before it.
     private var mustWait: Bool { !self.hasRoom || !self.waiting.isEmpty }
     private var closing = false
+    /// Set by a graceful shutdown (`ChannelShouldQuiesceEvent`): requests already read are
+    /// served, new ones refused, and the connection closes once the last answer is written.
+    private var draining = false
+    private var lastWrite: EventLoopFuture<Void>?
     private let flush = CoalescedFlush()
     private var executor: EventLoopTaskExecutor?
 
@@ -44,6 +48,10 @@ public final class RPCServerHandler: ChannelDuplexHandler {
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let envelope = Self.unwrapInboundIn(data)
         guard !self.closing else { return }
+        if self.draining {
+            self.refuseWhileDraining(envelope, context: context)
+            return
+        }
         if self.mustWait {
             self.waiting.append(envelope)
             return
@@ -109,6 +117,43 @@ public final class RPCServerHandler: ChannelDuplexHandler {
             self.readPending = false
             context.read()
         }
+        self.closeIfDrained(context: context)
+    }
+
+    /// A request that arrived after the shutdown began: answered at once, retryable, so that
+    /// the client sends it again on another connection (to another kmsd).
+    private func refuseWhileDraining(_ envelope: RPCEnvelope, context: ChannelHandlerContext) {
+        guard envelope.requestID != 0, !envelope.isError else { return }
+        self.answer(
+            context: context, id: envelope.requestID, method: envelope.method,
+            result: .failure(
+                RPCError(
+                    code: RPCError.internalCode,
+                    message: "the server is shutting down and takes no new requests on this connection; retry",
+                    retryable: true)))
+        self.closeIfDrained(context: context)
+    }
+
+    /// While draining, closes the connection once nothing is in flight or queued and every answer is written.
+    private func closeIfDrained(context: ChannelHandlerContext) {
+        guard self.draining, !self.closing, self.inFlight.isEmpty, self.waiting.isEmpty else { return }
+        self.closing = true
+        context.flush()
+        guard let written = self.lastWrite else {
+            context.close(promise: nil)
+            return
+        }
+        written.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+    }
+
+    /// A graceful shutdown's `ChannelShouldQuiesceEvent` starts draining the connection.
+    public func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        guard event is ChannelShouldQuiesceEvent else {
+            context.fireUserInboundEventTriggered(event)
+            return
+        }
+        self.draining = true
+        self.closeIfDrained(context: context)
     }
 
     private func answer(context: ChannelHandlerContext, id: UInt64, method: String, result: Result<[UInt8], RPCError>) {
@@ -125,7 +170,14 @@ public final class RPCServerHandler: ChannelDuplexHandler {
         case .failure(let error):
             envelope.error = Self.body(error)
         }
-        context.write(Self.wrapOutboundOut(envelope), promise: nil)
+        if self.draining {
+            // The connection closes after its last answer: that one must be written first.
+            let promise = context.eventLoop.makePromise(of: Void.self)
+            context.write(Self.wrapOutboundOut(envelope), promise: promise)
+            self.lastWrite = promise.futureResult
+        } else {
+            context.write(Self.wrapOutboundOut(envelope), promise: nil)
+        }
         self.flush.schedule(context)
     }
 

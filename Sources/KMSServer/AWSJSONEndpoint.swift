@@ -34,6 +34,9 @@ public final class AWSJSONEndpoint: Sendable {
     let authenticator: SigV4Authenticator
     let limits: Limits
     let logger: Logger
+    /// Its open connections, for a graceful shutdown: quiesced, each answers the request under
+    /// way with `Connection: close` and closes (NIO's HTTP server pipeline does it).
+    public let connections = OpenConnections()
     private let requestIDs = Atomic<UInt64>(0)
     private let connectionIDs = Atomic<UInt64>(1 << 62)
 
@@ -55,7 +58,8 @@ public final class AWSJSONEndpoint: Sendable {
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
+                self.connections.track(channel)
+                return channel.eventLoop.makeCompletedFuture {
                     let operations = channel.pipeline.syncOperations
                     if let tls { try operations.addHandler(NIOSSLServerHandler(context: tls)) }
                     try operations.configureHTTPServerPipeline(withErrorHandling: true)

@@ -13,8 +13,9 @@ import ServiceLifecycle
 /// kmsd as one service: applies migrations, then adds its listeners and background jobs to the
 /// process's ServiceGroup as services of their own (BackgroundJob: a failed job is logged and
 /// restarted or ends the process, never dropped). The group shuts services down in the reverse
-/// of the order they were added, so a graceful shutdown closes the listeners first (no new
-/// connections), then stops the periodic jobs, flushes the usage counts and then the key last
+/// of the order they were added, so a graceful shutdown first drains the listeners
+/// (ListenerDrain: not ready, no new connections, open ones finish their requests within the
+/// grace period), then stops the periodic jobs, flushes the usage counts and then the key last
 /// uses, and only then reaches this service, which closes the audit log and the worker pool.
 public struct KMSDaemon: Service {
     /// Everything kmsd's command line and settings file decide; the defaults suit a local development run.
@@ -60,6 +61,12 @@ public struct KMSDaemon: Service {
         public var renderMetrics: (@Sendable () -> [UInt8])?
         /// How often kmsd looks for a root key re-wrap job to work on.
         public var rewrapInterval: Duration = .seconds(5)
+        /// How long kmsd keeps accepting after a SIGTERM made it not ready, for load balancers to
+        /// notice (`--shutdown-delay-seconds`).
+        public var shutdownDelay: Duration = .zero
+        /// How long open connections get to finish their requests once the listeners stopped
+        /// accepting; then they are closed (`--shutdown-grace-seconds`).
+        public var shutdownGrace: Duration = .seconds(20)
         /// TLS on the listener; nil serves plain TCP (loopback development and tests).
         public var tls: ServerTLS?
         /// Accept connections that present no credentials, as the default account's root.
@@ -118,6 +125,27 @@ public struct KMSDaemon: Service {
     /// Applies migrations, starts the listeners and adds the background jobs to `group`, then waits for a graceful
     /// shutdown and closes the listeners, flushes counts and last uses, and closes the audit log and worker pool.
     public func run() async throws {
+        // The probes answer from the start: alive, and not ready ("starting") until the setup is
+        // done, since the migrations may wait for another kmsd's (a liveness probe must not kill it).
+        let readiness = Readiness(checks: nil)
+        var metricsListener: (any Channel)?
+        if let host = self.settings.metricsHost, let render = self.settings.renderMetrics {
+            metricsListener = try await MetricsEndpoint.bind(
+                to: try SocketAddress.makeAddressResolvingHost(host, port: self.settings.metricsPort), render: render,
+                readiness: readiness)
+            self.logger.notice(
+                "serving metrics and probes",
+                metadata: ["listen": "\(metricsListener?.localAddress.map { "\($0)" } ?? "?")"])
+        }
+        do {
+            try await self.serve(readiness: readiness, metricsListener: metricsListener)
+        } catch {
+            try? await metricsListener?.close()
+            throw error
+        }
+    }
+
+    private func serve(readiness: Readiness, metricsListener: (any Channel)?) async throws {
         try await Migrations.apply(on: self.client, logger: self.logger)
         let cache = KeyCache(lifetime: self.settings.cacheLifetime, clock: self.clock, metrics: self.metrics)
         let worker = try WorkerPool(
@@ -170,16 +198,17 @@ public struct KMSDaemon: Service {
             to: address, table: table, configuration: self.settings.rpc, logger: self.logger,
             tls: tlsContext, authentication: authentication
         )
-        let awsJSON = try await self.bindAWSJSON(
+        let awsJSONEndpoint = try await self.bindAWSJSON(
             table: table, identities: identities, worker: worker, cache: cache, tls: tlsContext)
-        var metricsChannel: (any Channel)?
-        if let host = self.settings.metricsHost, let render = self.settings.renderMetrics {
-            metricsChannel = try await MetricsEndpoint.bind(
-                to: try SocketAddress.makeAddressResolvingHost(host, port: self.settings.metricsPort), render: render)
-            self.logger.notice(
-                "serving metrics", metadata: ["listen": "\(metricsChannel?.localAddress.map { "\($0)" } ?? "?")"])
-        }
-        let metricsListener = metricsChannel
+        let awsJSON = awsJSONEndpoint?.channel
+        readiness.start(
+            checks: Self.readinessChecks(
+                client: self.client, worker: worker, auditLog: service.auditLog, logger: self.logger))
+        var listeners = [(channel: server.channel, connections: server.connections)]
+        if let awsJSONEndpoint { listeners.append(awsJSONEndpoint) }
+        let drain = ListenerDrain(
+            readiness: readiness, delay: self.settings.shutdownDelay, grace: self.settings.shutdownGrace,
+            listeners: listeners, logger: self.logger)
         if let address = server.localAddress { self.onListening(address, awsJSON?.localAddress) }
         self.logger.notice(
             "serving",
@@ -190,12 +219,14 @@ public struct KMSDaemon: Service {
             ])
         let jobs = self.jobs(
             service: service, cache: cache, worker: worker, server: server, awsJSON: awsJSON,
-            metricsListener: metricsListener)
+            metricsListener: metricsListener, drain: drain)
         for job in jobs where !Task.isShuttingDownGracefully {
             await self.group.addServiceUnlessShutdown(job.configuration)
         }
         // This service's turn to shut down comes after every job it added has stopped.
         try? await gracefulShutdown()
+        // Done already, unless the shutdown came before the jobs were added.
+        await drain.drain()
         await server.close()
         try? await awsJSON?.close()
         try? await metricsListener?.close()
@@ -216,7 +247,7 @@ public struct KMSDaemon: Service {
     /// bug; the group's shutdown then still flushes the other and closes the audit log).
     private func jobs(
         service: KMSService, cache: KeyCache, worker: any CryptoBackend, server: RPCServer, awsJSON: (any Channel)?,
-        metricsListener: (any Channel)?
+        metricsListener: (any Channel)?, drain: ListenerDrain
     ) -> [BackgroundJob] {
         let (client, logger, clock, settings, metrics) = (
             self.client, self.logger, self.clock, self.settings, self.metrics
@@ -262,7 +293,10 @@ public struct KMSDaemon: Service {
                 BackgroundJob("AWS JSON listener", policy: .endProcess, clock: clock, logger: logger, metrics: metrics)
                 {
                     try await BackgroundJob.serve(
-                        until: { try await awsJSON.closeFuture.get() }, close: { try? await awsJSON.close() })
+                        until: {
+                            try await awsJSON.closeFuture.get()
+                            try await drain.awaitTurn()
+                        }, close: { try? await awsJSON.close() })
                 })
         }
         jobs.append(
@@ -270,7 +304,15 @@ public struct KMSDaemon: Service {
                 "binary protocol listener", policy: .endProcess, clock: clock, logger: logger, metrics: metrics
             ) {
                 try await BackgroundJob.serve(
-                    until: { try await server.channel.closeFuture.get() }, close: { await server.close() })
+                    until: {
+                        try await server.channel.closeFuture.get()
+                        try await drain.awaitTurn()
+                    }, close: { await server.close() })
+            })
+        // Last: the shutdown reaches it first, while everything else still runs.
+        jobs.append(
+            BackgroundJob("listener drain", policy: .endProcess, clock: clock, logger: logger, metrics: metrics) {
+                try await drain.run()
             })
         return jobs
     }
@@ -317,7 +359,7 @@ public struct KMSDaemon: Service {
     private func bindAWSJSON(
         table: RPCHandlerTable, identities: IdentityStore, worker: any CryptoBackend, cache: KeyCache,
         tls: NIOSSLContext?
-    ) async throws -> (any Channel)? {
+    ) async throws -> (channel: any Channel, connections: OpenConnections)? {
         guard let host = self.settings.awsJSONHost else { return nil }
         let hosts = try SigV4.HostNames(
             self.settings.awsJSONHosts
@@ -341,6 +383,6 @@ public struct KMSDaemon: Service {
                 "listen": "\(channel.localAddress.map { "\($0)" } ?? "?")", "https": "\(tls != nil)",
                 "hosts": "\(hosts)",
             ])
-        return channel
+        return (channel, endpoint.connections)
     }
 }

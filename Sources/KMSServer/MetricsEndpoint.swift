@@ -1,54 +1,22 @@
+import KMSRPC
 import NIOCore
-import NIOHTTP1
-import NIOPosix
 
-/// GET /metrics on its own listener, for Prometheus to scrape. `render` produces the body
-/// (kmsd passes its Prometheus registry's text exposition).
+/// kmsd's metrics listener: GET /metrics for Prometheus to scrape (`render` produces the body,
+/// kmsd's registry's text exposition), and the probes: GET /healthz (200 while the process
+/// runs) and GET /readyz (200 when ready to serve, else 503 naming each failed check).
 public enum MetricsEndpoint {
-    /// Binds to `address` and serves `render`'s output at GET /metrics until the returned channel is closed.
-    public static func bind(to address: SocketAddress, render: @escaping @Sendable () -> [UInt8]) async throws
-        -> any Channel
-    {
-        try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.configureHTTPServerPipeline()
-                    try channel.pipeline.syncOperations.addHandler(Handler(render: render))
-                }
-            }
-            .bind(to: address).get()
-    }
-
-    final class Handler: ChannelInboundHandler {
-        typealias InboundIn = HTTPServerRequestPart
-        typealias OutboundOut = HTTPServerResponsePart
-        let render: @Sendable () -> [UInt8]
-        var head: HTTPRequestHead?
-
-        init(render: @escaping @Sendable () -> [UInt8]) {
-            self.render = render
-        }
-
-        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-            switch Self.unwrapInboundIn(data) {
-            case .head(let head): self.head = head
-            case .body: break
-            case .end:
-                guard let head = self.head else { return }
-                let found = head.method == .GET && head.uri.split(separator: "?").first == "/metrics"
-                let body = found ? self.render() : Array("GET /metrics\n".utf8)
-                var headers = HTTPHeaders()
-                headers.add(name: "Content-Type", value: found ? "text/plain; version=0.0.4" : "text/plain")
-                headers.add(name: "Content-Length", value: "\(body.count)")
-                context.write(
-                    Self.wrapOutboundOut(
-                        .head(HTTPResponseHead(version: .http1_1, status: found ? .ok : .notFound, headers: headers))),
-                    promise: nil)
-                context.write(Self.wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: body)))), promise: nil)
-                context.writeAndFlush(Self.wrapOutboundOut(.end(nil)), promise: nil)
-                self.head = nil
-            }
-        }
+    /// Binds to `address` and serves the three paths until the returned channel is closed.
+    public static func bind(
+        to address: SocketAddress, render: @escaping @Sendable () -> [UInt8], readiness: Readiness
+    ) async throws -> any Channel {
+        try await ProbeEndpoint.bind(
+            to: address,
+            routes: [
+                "/metrics": {
+                    ProbeEndpoint.Answer(status: 200, contentType: "text/plain; version=0.0.4", body: render())
+                },
+                "/healthz": { .alive },
+                "/readyz": { await readiness.report().answer },
+            ])
     }
 }

@@ -411,4 +411,15 @@ public enum Migrations {
             }
         }
     }
+
+    /// How many of this binary's migrations the database has not recorded as applied: 0 when
+    /// the schema is at this binary's latest. One cheap query (kmsd's readiness probe).
+    public static func missing(on client: PostgresClient, logger: Logger) async throws -> Int {
+        let versions = all.map(\.version)
+        let rows = try await client.query(
+            "SELECT count(*) FROM kms_schema_migrations WHERE version = ANY(\(versions))", logger: logger)
+        var applied = 0
+        for try await count in rows.decode(Int.self) { applied = count }
+        return versions.count - applied
+    }
 }

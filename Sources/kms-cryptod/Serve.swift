@@ -5,6 +5,7 @@ import KMSCrypto
 import KMSCryptoWorker
 import KMSRPC
 import Logging
+import NIOCore
 import ServiceLifecycle
 
 struct Serve: AsyncParsableCommand {
@@ -40,12 +41,34 @@ struct Serve: AsyncParsableCommand {
     )
     var regions: String = "us-east-1"
 
+    @Option(
+        help:
+            ArgumentHelp(
+                "Serve GET /healthz and GET /readyz (keyring loaded, socket accepting) over HTTP on host:port, and "
+                    + "nothing else. Default: not served.")
+    )
+    var healthListen: String?
+
+    @Option(
+        help:
+            ArgumentHelp(
+                "Seconds kmsd's open connections are still served after SIGTERM (the socket accepts no new ones), "
+                    + "unless kmsd closes them first.")
+    )
+    var shutdownGraceSeconds: Int = 25
+
     var regionSet: Set<String> { Set(regions.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }) }
 
     func validate() throws {
         guard cacheSize >= 0 else { throw ValidationError("--cache-size must be 0 or more") }
         guard (1024...(16 << 20)).contains(maxFrameLength) else {
             throw ValidationError("--max-frame-length must be between 1024 and 16777216")
+        }
+        guard (0...3600).contains(shutdownGraceSeconds) else {
+            throw ValidationError("--shutdown-grace-seconds must be 0..3600")
+        }
+        if let healthListen, HealthListener.hostAndPort(healthListen) == nil {
+            throw ValidationError("--health-listen must be host:port, not '\(healthListen)'")
         }
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("unknown --log-level '\(logLevel)'")
@@ -120,26 +143,53 @@ struct Serve: AsyncParsableCommand {
         hangup.resume()
         defer { hangup.cancel() }
 
+        let readiness = HealthListener.readiness(worker: worker, socketPath: socket)
+        var health: (any Channel)?
+        if let healthListen {
+            health = try await HealthListener.bind(healthListen, readiness: readiness, logger: logger)
+        }
         let group = ServiceGroup(
-            services: [WorkerService(server: server)],
+            services: [
+                WorkerService(
+                    server: server, readiness: readiness, grace: .seconds(shutdownGraceSeconds), logger: logger)
+            ],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger
         )
         try await group.run()
+        try? await health?.close()
         await worker.shutdown()
         logger.info("stopped")
     }
 }
 
-/// Runs until the listener closes; a graceful shutdown closes it.
+/// Runs until the listener closes; a graceful shutdown closes it (not ready from then on), and
+/// kmsd's open connections are then served until kmsd closes them or `grace` ends: in a pod
+/// both get SIGTERM at once, and kmsd still needs the worker for its in-flight requests and
+/// its last audit checkpoint.
 struct WorkerService: Service {
     let server: CryptoWorkerServer
+    let readiness: Readiness
+    let grace: Duration
+    let logger: Logger
 
     func run() async throws {
         try await withGracefulShutdownHandler {
             try await server.closeFuture.get()
         } onGracefulShutdown: {
+            readiness.beginShutdown()
             server.beginShutdown()
+        }
+        let open = server.connections.count
+        guard open > 0 else { return }
+        logger.notice(
+            "no longer accepting; serving the open connections until they close",
+            metadata: ["connections": "\(open)", "grace": "\(grace)"])
+        if !(await server.connections.waitUntilClosed(within: grace)) {
+            logger.warning(
+                "closing the connections still open after the grace period",
+                metadata: ["connections": "\(server.connections.count)"])
+            await server.connections.closeAll()
         }
     }
 }

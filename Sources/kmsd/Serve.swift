@@ -105,8 +105,24 @@ struct Serve: AsyncParsableCommand {
                 "URI=ARN: a client certificate with this URI SAN (a SPIFFE id; a trailing * matches any suffix) acts "
                     + "as this principal. Repeatable.")
     ) var certificatePrincipals: [String] = []
-    @Option(help: "Serve Prometheus metrics at GET /metrics on host:port (KMSD_METRICS_LISTEN). Default: not served.")
-    var metricsListen: String?
+    @Option(
+        help:
+            ArgumentHelp(
+                "Serve Prometheus metrics at GET /metrics, and the probes GET /healthz and GET /readyz, on host:port "
+                    + "(KMSD_METRICS_LISTEN). Default: not served.")
+    ) var metricsListen: String?
+    @Option(
+        help:
+            ArgumentHelp(
+                "Seconds kmsd keeps accepting connections after SIGTERM made /readyz answer 503, for load balancers "
+                    + "to notice (KMSD_SHUTDOWN_DELAY_SECONDS). Default 0.")
+    ) var shutdownDelaySeconds: Int?
+    @Option(
+        help:
+            ArgumentHelp(
+                "Seconds open connections get after SIGTERM to finish their requests once the listeners stopped "
+                    + "accepting; then they are closed (KMSD_SHUTDOWN_GRACE_SECONDS). Default 20.")
+    ) var shutdownGraceSeconds: Int?
     @Option(
         name: .customLong("aws-json-listen"),
         help:
@@ -298,6 +314,15 @@ struct Serve: AsyncParsableCommand {
             settings.metricsPort = metricsPort
             settings.renderMetrics = { registry.emitToBuffer() }
         }
+        let shutdownDelay =
+            pick(shutdownDelaySeconds, "SHUTDOWN_DELAY_SECONDS", file.shutdownDelaySeconds, { Int($0) }) ?? 0
+        let shutdownGrace =
+            pick(shutdownGraceSeconds, "SHUTDOWN_GRACE_SECONDS", file.shutdownGraceSeconds, { Int($0) }) ?? 20
+        guard (0...3600).contains(shutdownDelay), (0...3600).contains(shutdownGrace) else {
+            throw ValidationError("--shutdown-delay-seconds and --shutdown-grace-seconds must be 0..3600")
+        }
+        settings.shutdownDelay = .seconds(shutdownDelay)
+        settings.shutdownGrace = .seconds(shutdownGrace)
         settings.principalRate = try Self.rate(
             pick(maxRequestsPerPrincipal, "MAX_REQUESTS_PER_PRINCIPAL", file.maxRequestsPerPrincipal, { $0 }),
             "--max-requests-per-principal")

@@ -41,6 +41,8 @@ struct SettingsFile: Decodable {
     var metricsListen: String?
     var maxRequestsPerPrincipal: String?
     var maxRequestsPerSource: String?
+    var shutdownDelaySeconds: Int?
+    var shutdownGraceSeconds: Int?
 
     static func load(_ path: String?) throws -> SettingsFile {
         guard let path else { return SettingsFile() }

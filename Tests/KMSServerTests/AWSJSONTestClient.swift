@@ -12,6 +12,8 @@ struct AWSJSONReply: Sendable {
     var body: Data
     /// x-amzn-RequestId: the request's id in the audit log.
     var requestID: String?
+    /// The answer said `Connection: close`.
+    var closesConnection = false
 
     /// The error's `__type` without a `namespace#` prefix (as botocore reads it); nil on success.
     var code: String? {
@@ -55,8 +57,9 @@ struct AWSJSONTestClient: Sendable {
         AWSJSONTestClient(endpoint: "\(self.host):\(self.port)", credentials: self.credentials, region: region)
     }
 
-    /// POSTs `body` as `TrentService.<operation>`.
-    func call(_ operation: String, body: Data) async throws -> AWSJSONReply {
+    /// POSTs `body` as `TrentService.<operation>`; with `keepAlive`, without `Connection: close`
+    /// (the connection is still closed once the answer arrived).
+    func call(_ operation: String, body: Data, keepAlive: Bool = false) async throws -> AWSJSONReply {
         let amzDate = SigV4.formatAmzDate(Date())
         var headers: [(name: String, value: String)] = [
             ("Host", "\(self.host):\(self.port)"),
@@ -70,7 +73,7 @@ struct AWSJSONTestClient: Sendable {
         }
         var head = "POST / HTTP/1.1\r\n"
         for header in headers { head += "\(header.name): \(header.value)\r\n" }
-        head += "Content-Length: \(body.count)\r\nConnection: close\r\n\r\n"
+        head += "Content-Length: \(body.count)\r\n" + (keepAlive ? "" : "Connection: close\r\n") + "\r\n"
         var request = ByteBuffer(string: head)
         request.writeBytes(body)
 
@@ -140,12 +143,19 @@ struct AWSJSONTestClient: Sendable {
             guard parts.count == 2, parts[0].lowercased() == "x-amzn-requestid" else { return nil }
             return parts[1].trimmingCharacters(in: .whitespaces)
         }.first
+        let closes = lines.dropFirst().contains { line in
+            let parts = line.split(separator: ":", maxSplits: 1)
+            return parts.count == 2 && parts[0].lowercased() == "connection"
+                && parts[1].trimmingCharacters(in: .whitespaces).lowercased() == "close"
+        }
         let body = bytes[(headEnd + 4)...]
         if let length {
             guard body.count >= length else { return nil }
-            return AWSJSONReply(status: status, body: Data(body.prefix(length)), requestID: requestID)
+            return AWSJSONReply(
+                status: status, body: Data(body.prefix(length)), requestID: requestID, closesConnection: closes)
         }
-        return atEnd ? AWSJSONReply(status: status, body: Data(body), requestID: requestID) : nil
+        return atEnd
+            ? AWSJSONReply(status: status, body: Data(body), requestID: requestID, closesConnection: closes) : nil
     }
 }
 

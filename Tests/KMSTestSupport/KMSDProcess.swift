@@ -89,6 +89,18 @@ public final class KMSDProcess: @unchecked Sendable {
         try await self.start(listen: self.endpoint, awsJSONListen: self.awsJSONEndpoint)
     }
 
+    /// Sends `number` (SIGTERM: a graceful shutdown) without waiting.
+    public func signal(_ number: Int32) {
+        guard let process = self.process, process.isRunning else { return }
+        kill(process.processIdentifier, number)
+    }
+
+    /// Waits until the process exits, at most `limit`: its exit status, or nil if it still runs.
+    public func waitForExit(within limit: Duration) async -> Int32? {
+        guard let process = self.process else { return nil }
+        return await waitForProcessExit(process, within: limit)
+    }
+
     /// The running process's id, if one runs.
     public var pid: Int32? {
         guard let process = self.process, process.isRunning else { return nil }

@@ -48,10 +48,14 @@ public final class WorkerProcess: @unchecked Sendable {
     public func start(extraArguments: [String] = [], launcher: [String] = []) async throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: launcher.first ?? Self.binary)
+        // SIGTERM stops it at once unless a test asks for the grace period a pod gets (25 s by
+        // default: kmsd's open connections are served until kmsd closes them): the suites that
+        // restart the worker under a running kmsd test the reconnection, not the drain.
+        let grace = extraArguments.contains("--shutdown-grace-seconds") ? [] : ["--shutdown-grace-seconds", "0"]
         process.arguments =
             (launcher.isEmpty ? [] : Array(launcher.dropFirst()) + [Self.binary])
             + ["serve", "--root-key-file", self.keyringPath, "--socket", self.socketPath, "--log-level", "warning"]
-            + extraArguments
+            + grace + extraArguments
         try process.run()
         self.process = process
         // Only a guard against a hang: a loaded machine may take many seconds to start it.
@@ -73,6 +77,12 @@ public final class WorkerProcess: @unchecked Sendable {
     public func signal(_ number: Int32) {
         guard let process = self.process, process.isRunning else { return }
         kill(process.processIdentifier, number)
+    }
+
+    /// Waits until the process exits, at most `limit`: its exit status, or nil if it still runs.
+    public func waitForExit(within limit: Duration) async -> Int32? {
+        guard let process = self.process else { return nil }
+        return await waitForProcessExit(process, within: limit)
     }
 
     /// SIGKILL: a crash; the socket file stays behind, as it would.
@@ -99,6 +109,16 @@ public final class WorkerProcess: @unchecked Sendable {
 public struct WorkerTestError: Error, CustomStringConvertible {
     public let description: String
     public init(_ description: String) { self.description = description }
+}
+
+/// Waits until `process` exits, at most `limit`: its exit status, or nil if it still runs.
+func waitForProcessExit(_ process: Process, within limit: Duration) async -> Int32? {
+    let end = ContinuousClock.now + limit
+    while process.isRunning {
+        guard ContinuousClock.now < end else { return nil }
+        try? await Task.sleep(for: .milliseconds(20))
+    }
+    return process.terminationStatus
 }
 
 /// A binary that `swift build` put beside the test bundle (or the path in `environment`).
