@@ -3,8 +3,6 @@ import Foundation
 import KMSDomain
 import KMSServer
 import KMSStore
-import Logging
-import PostgresNIO
 
 /// `kmsd bootstrap`: the first admin of a new database, whose secret is printed once.
 struct BootstrapCommand: AsyncParsableCommand {
@@ -44,28 +42,11 @@ struct BootstrapCommand: AsyncParsableCommand {
             throw ValidationError("the account must be 12 digits, not '\(account)'")
         }
         let partition = self.partition ?? environment("PARTITION") ?? "aws"
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = .warning
-            return handler
-        }
-        let logger = Logger(label: "kmsd.bootstrap")
-        let client = PostgresClient(
-            configuration: try DatabaseConfiguration.parse(url: databaseURL, maximumConnections: 2),
-            backgroundLogger: logger
-        )
         let scope = ServiceScope(partition: partition, regions: [], defaultRegion: "us-east-1", defaultAccount: account)
-        let credentials = try await withThrowingTaskGroup(of: Bootstrap.Credentials?.self) { group in
-            group.addTask {
-                await client.run()
-                return nil
-            }
-            defer { group.cancelAll() }
-            // PostgresClient warns about every lease made before run() has begun; let it begin.
-            try await Task.sleep(for: .milliseconds(50))
-            return try await Bootstrap.run(
-                client: client, scope: scope, workerSocket: workerSocket, adminName: self.adminName, logger: logger
-            )
+        let adminName = self.adminName
+        let credentials = try await withDatabase(url: databaseURL, label: "kmsd.bootstrap") { client, logger in
+            try await Bootstrap.run(
+                client: client, scope: scope, workerSocket: workerSocket, adminName: adminName, logger: logger)
         }
         guard let credentials else {
             FileHandle.standardError.write(Data("kmsd bootstrap: an admin exists already; nothing to do\n".utf8))

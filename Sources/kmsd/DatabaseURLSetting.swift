@@ -1,5 +1,8 @@
 import ArgumentParser
 import Foundation
+import KMSStore
+import Logging
+import PostgresNIO
 
 /// Where kmsd finds its database URL. The URL usually carries the database password, and a
 /// command line is readable by every user of the machine (`ps`, /proc/PID/cmdline) and lands in
@@ -53,5 +56,30 @@ enum DatabaseURLSetting {
         let url = line.trimmingCharacters(in: .whitespaces)
         guard !url.isEmpty else { throw ValidationError("the database URL file '\(path)' is empty") }
         return url
+    }
+}
+
+/// A one-shot command's database session (`kmsd bootstrap`, `kmsd migrate`): warnings and worse
+/// on standard error, a pool of two connections, run for as long as `body` runs.
+func withDatabase<T: Sendable>(
+    url: String, label: String, _ body: @escaping @Sendable (PostgresClient, Logger) async throws -> T
+) async throws -> T {
+    LoggingSystem.bootstrap { label in
+        var handler = StreamLogHandler.standardError(label: label)
+        handler.logLevel = .warning
+        return handler
+    }
+    let logger = Logger(label: label)
+    let client = PostgresClient(
+        configuration: try DatabaseConfiguration.parse(url: url, maximumConnections: 2), backgroundLogger: logger)
+    return try await withThrowingTaskGroup(of: T?.self) { group in
+        group.addTask {
+            await client.run()
+            return nil
+        }
+        defer { group.cancelAll() }
+        // PostgresClient warns about every lease made before run() has begun; let it begin.
+        try await Task.sleep(for: .milliseconds(50))
+        return try await body(client, logger)
     }
 }

@@ -1,8 +1,6 @@
 import ArgumentParser
 import Foundation
 import KMSStore
-import Logging
-import PostgresNIO
 
 /// `kmsd migrate`: brings the database's schema up to this build's, then exits. `kmsd serve`
 /// and `kmsd bootstrap` migrate too; this is the step a deployment runs once before rolling out a
@@ -29,21 +27,7 @@ struct MigrateCommand: AsyncParsableCommand {
         else {
             throw ValidationError(DatabaseURLSetting.missing)
         }
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = .warning
-            return handler
-        }
-        let logger = Logger(label: "kmsd.migrate")
-        let client = PostgresClient(
-            configuration: try DatabaseConfiguration.parse(url: databaseURL, maximumConnections: 2),
-            backgroundLogger: logger
-        )
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { await client.run() }
-            defer { group.cancelAll() }
-            // PostgresClient warns about every lease made before run() has begun; let it begin.
-            try await Task.sleep(for: .milliseconds(50))
+        try await withDatabase(url: databaseURL, label: "kmsd.migrate") { client, logger in
             try await Migrations.apply(on: client, logger: logger)
         }
         print("schema at migration \(Migrations.all.last?.version ?? 0)")
