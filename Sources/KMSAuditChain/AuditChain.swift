@@ -10,6 +10,25 @@ public enum AuditChain {
     /// The hash the first record of every chain links to: 32 zero bytes.
     public static let genesis = AuditRecord.genesis
 
+    /// `entries` as the records of `chain` that follow the record (`previous.sequence`,
+    /// `previous.hash`), in order, and the last one's sequence and hash (`previous` for none):
+    /// what every writer of the log, kmsd's and the in-memory one of the tests, appends.
+    public static func link(
+        _ entries: some Sequence<AuditEntry>, chain: String, after previous: (sequence: Int64, hash: [UInt8])
+    ) -> (records: [AuditRecord], last: (sequence: Int64, hash: [UInt8])) {
+        var records: [AuditRecord] = []
+        records.reserveCapacity(entries.underestimatedCount)
+        var last = previous
+        for entry in entries {
+            let sequence = last.sequence + 1
+            let digest = Self.hash(sequence: sequence, entry: entry, previous: last.hash)
+            records.append(
+                AuditRecord(chain: chain, sequence: sequence, entry: entry, previousHash: last.hash, hash: digest))
+            last = (sequence, digest)
+        }
+        return (records, last)
+    }
+
     /// The record's SHA-256 over its sequence, every field of `entry` and `previous`, in a fixed,
     /// versioned encoding; changing the encoding breaks every chain already written.
     public static func hash(sequence: Int64, entry: AuditEntry, previous: [UInt8]) -> [UInt8] {

@@ -72,13 +72,7 @@ extension AuditLog {
     /// nil when it did not answer in time (logged; nothing is tried for a while then).
     func makeCheckpoint(of head: AuditStore.Head) async -> AuditStore.Checkpoint? {
         guard let worker = self.worker else { return nil }
-        var request = WorkerMacAuditCheckpointRequest()
-        request.checkpoint.chainID = self.chain
-        request.checkpoint.number = head.checkpoint + 1
-        request.checkpoint.sequence = head.sequence
-        request.checkpoint.recordHash = Data(head.hash)
-        request.checkpoint.previousMac = Data(head.checkpointMAC)
-        let asked = request
+        let asked = WorkerMacAuditCheckpointRequest(next: head, of: self.chain)
         do {
             let response = try await withDeadline(Self.macDeadline) {
                 try await worker.call(WorkerMethod.macAuditCheckpoint, asked)
@@ -180,5 +174,19 @@ extension AuditLog {
         }
         self.logger.warning(
             "kmsd stops before its last audit records were checkpointed", metadata: ["chain": "\(self.chain)"])
+    }
+}
+
+extension WorkerMacAuditCheckpointRequest {
+    /// The request for the checkpoint that follows `head` of `chain`: the next number, covering
+    /// the head's record and linking to the previous checkpoint's MAC (what every writer of the
+    /// log, kmsd's and the in-memory one of the tests, asks kms-cryptod to MAC).
+    public init(next head: AuditStore.Head, of chain: String) {
+        self.init()
+        self.checkpoint.chainID = chain
+        self.checkpoint.number = head.checkpoint + 1
+        self.checkpoint.sequence = head.sequence
+        self.checkpoint.recordHash = Data(head.hash)
+        self.checkpoint.previousMac = Data(head.checkpointMAC)
     }
 }

@@ -299,20 +299,10 @@ public final class AuditLog: Sendable {
                 }
             }
             let base = self.continuation(of: expected)
-            var records: [AuditRecord] = []
-            records.reserveCapacity(batch.count)
-            var previous = (sequence: base.sequence, hash: base.hash)
-            for waiter in batch {
-                let entry = waiter.entry
-                let sequence = previous.sequence + 1
-                let digest = AuditChain.hash(sequence: sequence, entry: entry, previous: previous.hash)
-                records.append(
-                    AuditRecord(
-                        chain: self.chain, sequence: sequence, entry: entry, previousHash: previous.hash, hash: digest))
-                previous = (sequence, digest)
-            }
+            let (records, last) = AuditChain.link(
+                batch.lazy.map(\.entry), chain: self.chain, after: (base.sequence, base.hash))
             var head = base
-            (head.sequence, head.hash) = previous
+            (head.sequence, head.hash) = last
             var checkpoint: AuditStore.Checkpoint?
             if self.checkpointDue(), let made = await self.makeCheckpoint(of: head) {
                 checkpoint = made

@@ -22,6 +22,22 @@ import Testing
         #expect(Self.hex(digest) == "9583579605bd74d5e846a7d9ed40b5147710ed10a4094cb4c4cd54d7458738ad")
     }
 
+    @Test func linkedRecordsFollowTheirPredecessorAndVerify() {
+        var second = Self.entry
+        second.operation = "Encrypt"
+        let earlier = AuditChain.hash(sequence: 41, entry: second, previous: AuditChain.genesis)
+        let start = (sequence: Int64(41), hash: earlier)
+        let (records, last) = AuditChain.link([Self.entry, second], chain: "a", after: start)
+        #expect(records.map(\.sequence) == [42, 43])
+        #expect(records.allSatisfy { $0.chain == "a" })
+        #expect(records[0].previousHash == start.hash && records[1].previousHash == records[0].hash)
+        #expect(records[0].hash == AuditChain.hash(sequence: 42, entry: Self.entry, previous: start.hash))
+        #expect(last.sequence == 43 && last.hash == records[1].hash)
+        #expect(AuditChain.firstBreak(in: records, after: start) == nil)
+        let none = AuditChain.link([AuditEntry](), chain: "a", after: start)
+        #expect(none.records.isEmpty && none.last.sequence == 41 && none.last.hash == start.hash)
+    }
+
     @Test func everyFieldAndThePreviousHashCount() {
         let base = AuditChain.hash(sequence: 42, entry: Self.entry, previous: AuditChain.genesis)
         var other = Self.entry

@@ -75,18 +75,10 @@ public final class InMemoryAuditLog: AuditWriting {
             let batch = batch.filter { $0.pending.map { outbox.contains($0.id) } ?? true }
             guard !batch.isEmpty else { return nil }
             let expected = tables.auditHead(of: self.chain)
-            var records: [AuditRecord] = []
-            var previous = (sequence: expected.sequence, hash: expected.hash)
-            for (entry, _) in batch {
-                let sequence = previous.sequence + 1
-                let digest = AuditChain.hash(sequence: sequence, entry: entry, previous: previous.hash)
-                records.append(
-                    AuditRecord(
-                        chain: self.chain, sequence: sequence, entry: entry, previousHash: previous.hash, hash: digest))
-                previous = (sequence, digest)
-            }
+            let (records, last) = AuditChain.link(
+                batch.lazy.map(\.0), chain: self.chain, after: (expected.sequence, expected.hash))
             var head = expected
-            (head.sequence, head.hash) = previous
+            (head.sequence, head.hash) = last
             let written = tables.appendAudit(
                 records, checkpoint: nil, head: head, expecting: expected, pending: batch.compactMap { $0.pending?.id })
             precondition(written, "the in-memory audit head moved under its lock")
@@ -98,12 +90,7 @@ public final class InMemoryAuditLog: AuditWriting {
     /// not moved meanwhile (else the next append brings one).
     private func checkpoint(_ head: AuditStore.Head) async {
         guard let worker = self.worker else { return }
-        var request = WorkerMacAuditCheckpointRequest()
-        request.checkpoint.chainID = self.chain
-        request.checkpoint.number = head.checkpoint + 1
-        request.checkpoint.sequence = head.sequence
-        request.checkpoint.recordHash = Data(head.hash)
-        request.checkpoint.previousMac = Data(head.checkpointMAC)
+        let request = WorkerMacAuditCheckpointRequest(next: head, of: self.chain)
         guard let response = try? await worker.call(WorkerMethod.macAuditCheckpoint, request),
             let root = UUID(uuidString: response.rootKeyID)
         else { return }
