@@ -38,29 +38,15 @@ extension InMemoryDatabase: BillingStoring {
     public func cacheEstimate(
         account: String, keyARN: String?, from: Date, to: Date, cacheSeconds: Int
     ) async throws -> [(keyARN: String, operation: String, requests: Int64, withCache: Int64)] {
-        struct Line: Hashable { var keyARN: String, operation: String }
-        struct Cached: Hashable { var principal: String, context: [String: String]?, window: Int64 }
-        var requests: [Line: Int64] = [:]
-        var distinct: [Line: Set<Cached>] = [:]
-        let window = Double(max(cacheSeconds, 1))
+        var estimate = CacheEstimate(account: account, cacheSeconds: cacheSeconds)
         let filter = AuditStore.Filter(keyARN: keyARN, from: from, to: to)
         try await self.scan(
-            filter, after: .start, operations: ["GenerateDataKey", "GenerateDataKeyWithoutPlaintext", "Decrypt"],
-            maxSegments: .max, deadline: nil
+            filter, after: .start, operations: CacheEstimate.operations, maxSegments: .max, deadline: nil
         ) { listed in
-            for record in listed.lazy.map(\.record) where record.entry.errorCode == nil {
-                guard let arn = record.entry.keyARNs.first, KMSResourceARN(arn)?.account == account else { continue }
-                let line = Line(keyARN: arn, operation: record.entry.operation)
-                requests[line, default: 0] += 1
-                let slot = Int64((record.entry.time.timeIntervalSince1970 / window).rounded(.down))
-                distinct[line, default: []].insert(
-                    Cached(principal: record.entry.principalARN, context: record.entry.encryptionContext, window: slot))
-            }
+            estimate.add(listed.lazy.map(\.record))
             return true
         }
-        return requests.keys.sorted { ($0.keyARN, $0.operation) < ($1.keyARN, $1.operation) }.map { line in
-            (line.keyARN, line.operation, requests[line] ?? 0, Int64(distinct[line]?.count ?? 0))
-        }
+        return estimate.lines
     }
 }
 
