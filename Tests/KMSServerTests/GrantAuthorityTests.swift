@@ -75,11 +75,23 @@ import Testing
         let (granterARN, granter) = try await stack.principal("granter")
         let (partnerARN, _) = try await stack.principal("partner")
         let key = try await stack.client.createKey()
-        let parent = try await stack.client.call(
-            KMSMethod.createGrant, Self.grant(key.keyID, to: granterARN, [.createGrant, .decrypt])
-        ).grantID
         // The gate names the least id among the grants that allow CreateGrant: give the granter a
         // CreateGrant-only grant whose id sorts first, so that the gate's grant is not the parent.
+        // Ids are random: a parent in the lowest quarter (which 40 tries might not undercut, one
+        // run in about 41) is revoked and made again; from the upper three quarters, 40 tries all
+        // missing has a chance of 0.75^40, about 1 in 100,000.
+        var parent = ""
+        for _ in 0..<50 {
+            parent = try await stack.client.call(
+                KMSMethod.createGrant, Self.grant(key.keyID, to: granterARN, [.createGrant, .decrypt])
+            ).grantID
+            if parent >= "4" { break }
+            var revoke = KMSRevokeGrantRequest()
+            revoke.keyID = key.keyID
+            revoke.grantID = parent
+            _ = try await stack.client.call(KMSMethod.revokeGrant, revoke)
+        }
+        try #require(parent >= "4")
         var createOnly: [String] = []
         while createOnly.allSatisfy({ $0 > parent }), createOnly.count < 40 {
             createOnly.append(
