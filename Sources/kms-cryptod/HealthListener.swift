@@ -7,16 +7,6 @@ import NIOCore
 /// only, never anything about keys. Ready means the keyring is loaded and the socket accepts a
 /// connection.
 enum HealthListener {
-    /// Splits "host:port" (or "[v6]:port").
-    static func hostAndPort(_ text: String) -> (String, Int)? {
-        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
-            (0...65535).contains(port)
-        else { return nil }
-        var host = String(text[..<colon])
-        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-        return (host.isEmpty ? "0.0.0.0" : host, port)
-    }
-
     static func readiness(worker: CryptoWorker, socketPath: String) -> Readiness {
         Readiness(checks: [
             { worker.rootKeyCount > 0 ? [] : [Readiness.Failure("keyring", "no root key is loaded")] },
@@ -32,7 +22,7 @@ enum HealthListener {
     }
 
     static func bind(_ text: String, readiness: Readiness, logger: Logger) async throws -> any Channel {
-        guard let (host, port) = Self.hostAndPort(text) else { throw HealthListenError(text: text) }
+        guard let (host, port) = ListenAddress.split(text) else { throw HealthListenError(text: text) }
         let channel = try await ProbeEndpoint.bind(
             to: try SocketAddress.makeAddressResolvingHost(host, port: port),
             routes: ["/healthz": { .alive }, "/readyz": { await readiness.report().answer }])

@@ -67,7 +67,7 @@ struct Serve: AsyncParsableCommand {
         guard (0...3600).contains(shutdownGraceSeconds) else {
             throw ValidationError("--shutdown-grace-seconds must be 0..3600")
         }
-        if let healthListen, HealthListener.hostAndPort(healthListen) == nil {
+        if let healthListen, ListenAddress.split(healthListen) == nil {
             throw ValidationError("--health-listen must be host:port, not '\(healthListen)'")
         }
         guard Logger.Level(rawValue: logLevel) != nil else {

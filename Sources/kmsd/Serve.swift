@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import KMSDomain
+import KMSRPC
 import KMSServer
 import KMSStore
 import Logging
@@ -167,7 +168,7 @@ struct Serve: AsyncParsableCommand {
             flag ?? environment(env).flatMap(parse) ?? fromFile
         }
         let listenText = pick(listen, "LISTEN", file.listen, { $0 }) ?? "127.0.0.1:7400"
-        guard let (host, port) = hostAndPort(listenText) else {
+        guard let (host, port) = ListenAddress.split(listenText) else {
             throw ValidationError("--listen must be host:port, not '\(listenText)'")
         }
         guard
@@ -273,7 +274,7 @@ struct Serve: AsyncParsableCommand {
             throw ValidationError("--tls-key, --tls-client-ca and --certificate-principal need --tls-certificate")
         }
         if let text = pick(awsJSONListen, "AWS_JSON_LISTEN", file.awsJSONListen, { $0 }) {
-            guard let (jsonHost, jsonPort) = hostAndPort(text) else {
+            guard let (jsonHost, jsonPort) = ListenAddress.split(text) else {
                 throw ValidationError("--aws-json-listen must be host:port, not '\(text)'")
             }
             settings.awsJSONHost = jsonHost
@@ -296,7 +297,7 @@ struct Serve: AsyncParsableCommand {
         }
         settings.workerUID = pick(workerUid, "WORKER_UID", file.workerUID, { UInt32($0) })
         if let text = pick(metricsListen, "METRICS_LISTEN", file.metricsListen, { $0 }) {
-            guard let (metricsHost, metricsPort) = hostAndPort(text) else {
+            guard let (metricsHost, metricsPort) = ListenAddress.split(text) else {
                 throw ValidationError("--metrics-listen must be host:port, not '\(text)'")
             }
             let registry = PrometheusCollectorRegistry()

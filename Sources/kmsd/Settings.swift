@@ -55,15 +55,3 @@ struct SettingsFile: Decodable {
 func environment(_ name: String) -> String? {
     ProcessInfo.processInfo.environment["KMSD_\(name)"].flatMap { $0.isEmpty ? nil : $0 }
 }
-
-/// Splits "host:port" (or "[v6]:port").
-func hostAndPort(_ text: String) -> (String, Int)? {
-    guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
-        (0...65535).contains(port)
-    else {
-        return nil
-    }
-    var host = String(text[..<colon])
-    if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-    return (host.isEmpty ? "0.0.0.0" : host, port)
-}
