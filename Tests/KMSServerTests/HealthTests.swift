@@ -188,7 +188,8 @@ import Testing
     /// its connection, and kmsd still exits 0.
     @Test func theGracePeriodBoundsTheShutdown() async throws {
         let faults = try await FaultStack.start(kmsdArguments: [
-            "--shutdown-grace-seconds", "1", "--worker-timeout-seconds", "600", "--request-timeout-seconds", "600",
+            "--shutdown-delay-seconds", "1", "--shutdown-grace-seconds", "1", "--worker-timeout-seconds", "600",
+            "--request-timeout-seconds", "600",
         ])
         let stack = faults.stack
         let key = try await stack.client.createKey()
@@ -198,8 +199,20 @@ import Testing
             $0.timeout = .seconds(600)
         }
         _ = try await client.encrypt(key.keyID, [0])
-        faults.worker.set(.stall)
+        // Deaf rather than stalled: the request reaches the worker (so the proxy sees it come)
+        // and its answer never comes back.
+        faults.worker.set(.deaf)
+        let reads = faults.worker.readsFromClients
         let request = Task { await timed("held") { _ = try await client.encrypt(key.keyID, [1]) } }
+        // SIGTERM only once the request is held at the worker: one still on its way to kmsd
+        // would meet a connection closed as idle and fail to reconnect (a different outcome).
+        // Other traffic to the worker (an audit checkpoint) could end this wait early; the
+        // second of shutdown delay covers that.
+        let heldBy = ContinuousClock.now + .seconds(60)
+        while faults.worker.readsFromClients == reads, ContinuousClock.now < heldBy {
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        #expect(faults.worker.readsFromClients > reads)
         stack.kmsd.signal(SIGTERM)
         #expect(await stack.kmsd.waitForExit(within: .seconds(120)) == 0)
         let outcome = await request.value

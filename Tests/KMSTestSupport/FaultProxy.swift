@@ -48,6 +48,7 @@ public final class FaultProxy: Sendable {
         var mode: Mode = .pass
         var links: [ObjectIdentifier: ProxyLink] = [:]
         var accepted = 0
+        var readsFromClients = 0
         var random: SplitMix64
     }
 
@@ -110,6 +111,10 @@ public final class FaultProxy: Sendable {
 
     /// Connections accepted so far.
     public var acceptedConnections: Int { self.state.withLock { $0.accepted } }
+
+    /// Reads from clients so far, carried on or held: a test that stalls the server waits for
+    /// this to grow to know its request reached the proxy, rather than sleeping.
+    public var readsFromClients: Int { self.state.withLock { $0.readsFromClients } }
 
     /// Switches every connection, open or to come, to `mode`.
     public func set(_ mode: Mode) {
@@ -234,6 +239,7 @@ final class ProxyLink: @unchecked Sendable {
 
     func received(_ bytes: ByteBuffer, fromClient: Bool) {
         guard !self.closed else { return }
+        if fromClient { self.proxy.state.withLock { $0.readsFromClients += 1 } }
         let chunk = Chunk(bytes: bytes, arrived: .now())
         if fromClient { self.toServer.queue.append(chunk) } else { self.toClient.queue.append(chunk) }
         self.pump(toServer: fromClient)
