@@ -216,9 +216,16 @@ public final class AuditLog: Sendable {
     }
 
     /// Queues records committed with their changes by a kmsd that stopped before chaining them
-    /// (`AuditOutbox.pending`); nobody waits for them.
+    /// (`AuditOutbox.pending`, `.orphaned`); nobody waits for them. Records this log holds already
+    /// are skipped: one batch naming a pending record twice could never be written (the append
+    /// finds fewer rows than it names). One caller at a time (kmsd's start, then its sweeper).
     public func adopt(_ records: [PendingAudit]) {
-        for record in records { self.enqueue(Waiter(record.entry, pending: record, nil, requestDeadline: nil)) }
+        let held = self.state.withLock { state in
+            Set((state.writing + state.queue).compactMap { $0.pending?.id })
+        }
+        for record in records where !held.contains(record.id) {
+            self.enqueue(Waiter(record.entry, pending: record, nil, requestDeadline: nil))
+        }
     }
 
     private func enqueue(_ waiter: Waiter) {

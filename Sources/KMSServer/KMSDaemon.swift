@@ -50,6 +50,9 @@ public struct KMSDaemon: Service {
         public var requestTimeout: Duration = KMSService.defaultRequestTimeout
         /// This kmsd's audit chain (`--audit-chain`; by default its host name).
         public var auditChain = AuditRecord.defaultChain
+        /// Records another chain left in the outbox this long are chained into this kmsd's
+        /// (`--audit-adopt-after-seconds`): their kmsd stopped and its chain did not come back.
+        public var auditAdoptAfter: Duration = .seconds(300)
         /// A batch of audit records brings kms-cryptod's checkpoint of the chain's head when the
         /// last one is this old (`--audit-checkpoint-ms`; zero: every batch).
         public var auditCheckpointInterval: Duration = .milliseconds(100)
@@ -280,6 +283,15 @@ public struct KMSDaemon: Service {
                     client: client, service: service, interval: settings.rotationInterval, logger: logger, clock: clock)
             ),
         ]
+        if let log = service.auditLog {
+            jobs.append(
+                BackgroundJob(
+                    "audit outbox sweeper", policy: .restartWithBackoff, clock: clock, logger: logger, metrics: metrics,
+                    running: AuditOrphanSweeper(
+                        client: client, log: log, age: settings.auditAdoptAfter,
+                        interval: AuditOrphanSweeper.interval(forAge: settings.auditAdoptAfter), logger: logger,
+                        clock: clock)))
+        }
         if let metricsListener {
             jobs.append(
                 BackgroundJob("metrics listener", policy: .endProcess, clock: clock, logger: logger, metrics: metrics) {

@@ -13,7 +13,8 @@ import Synchronization
 public final class PendingAudit: Sendable {
     /// The outbox row's id; the writer deletes the row by it as it chains the record.
     public let id: UUID
-    /// The chain (the kmsd writer) the record is to join.
+    /// The chain of the kmsd writer that stored the record: the one to chain it, unless that kmsd
+    /// stopped for good and another adopts it (`AuditOutbox.orphaned`).
     public let chain: String
     /// The record as it will be chained.
     public let entry: AuditEntry
@@ -111,6 +112,36 @@ public enum AuditOutbox {
                 records.append(PendingAudit(recovered: id, chain: chain, entry: entry))
             } else {
                 unreadable.append(id)
+            }
+        }
+        return (records, unreadable)
+    }
+
+    /// Records of other chains than `chain` that have waited longer than `age` by PostgreSQL's
+    /// clock, oldest first, at most `limit`: those of a kmsd that stopped before chaining them
+    /// and does not come back under its chain (a pod's chain is its name, and a new pod has a
+    /// new one). A live kmsd chains its own within milliseconds; one that still holds them
+    /// when they are adopted finds them chained elsewhere (`stillPending`) and lets them go.
+    /// Unreadable ones are returned by id with their chain, as `pending` does.
+    public static func orphaned(
+        excluding chain: String, olderThan age: Duration, limit: Int, client: PostgresClient, logger: Logger
+    ) async throws -> (records: [PendingAudit], unreadable: [(id: UUID, chain: String)]) {
+        let seconds = Double(age.components.seconds) + Double(age.components.attoseconds) / 1e18
+        let rows = try await client.query(
+            """
+            SELECT id, chain_id, record FROM kms_audit_pending
+                WHERE chain_id <> \(chain) AND created_at < clock_timestamp() - make_interval(secs => \(seconds))
+                ORDER BY created_at, id LIMIT \(limit)
+            """,
+            logger: logger
+        )
+        var records: [PendingAudit] = []
+        var unreadable: [(id: UUID, chain: String)] = []
+        for try await (id, owner, record) in rows.decode((UUID, String, ByteBuffer).self) {
+            if let entry = Self.decode(record, chain: owner) {
+                records.append(PendingAudit(recovered: id, chain: owner, entry: entry))
+            } else {
+                unreadable.append((id, owner))
             }
         }
         return (records, unreadable)

@@ -89,6 +89,13 @@ struct Serve: AsyncParsableCommand {
     @Option(
         help:
             ArgumentHelp(
+                "Seconds after which this kmsd chains the audit records another kmsd committed with its changes and "
+                    + "left unchained (it was killed, and its chain, a pod's name, does not come back) "
+                    + "(KMSD_AUDIT_ADOPT_AFTER_SECONDS; 1-86400). Default 300.")
+    ) var auditAdoptAfterSeconds: Int?
+    @Option(
+        help:
+            ArgumentHelp(
                 "Seconds between writes of keys' last use; a crash loses at most this much "
                     + "(KMSD_LAST_USE_FLUSH_SECONDS). Default 10.")
     ) var lastUseFlushSeconds: Int?
@@ -234,6 +241,12 @@ struct Serve: AsyncParsableCommand {
             throw ValidationError("--audit-checkpoint-ms must be 0..60000")
         }
         settings.auditCheckpointInterval = .milliseconds(checkpointMs)
+        let adoptAfter =
+            pick(auditAdoptAfterSeconds, "AUDIT_ADOPT_AFTER_SECONDS", file.auditAdoptAfterSeconds, { Int($0) }) ?? 300
+        guard (1...86_400).contains(adoptAfter) else {
+            throw ValidationError("--audit-adopt-after-seconds must be 1..86400")
+        }
+        settings.auditAdoptAfter = .seconds(adoptAfter)
         guard AuditStore.isValidChain(settings.auditChain) else {
             throw ValidationError("the audit chain must be 1 to 128 of letters, digits, '.', '_' and '-'")
         }

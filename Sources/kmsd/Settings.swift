@@ -25,6 +25,7 @@ struct SettingsFile: Decodable {
     var requestTimeoutSeconds: Int?
     var auditChain: String?
     var auditCheckpointMs: Int?
+    var auditAdoptAfterSeconds: Int?
     var rewrapIntervalSeconds: Int?
     var logLevel: String?
     var tlsCertificate: String?
