@@ -79,6 +79,31 @@ import Testing
         await database.drop()
     }
 
+    /// An audit log that cannot be written (its chain's head row locked: the database answers
+    /// everything else) makes kmsd not ready, naming only the audit log, until it can again.
+    @Test func anAuditLogThatCannotBeWrittenMakesKMSDNotReady() async throws {
+        let port = try await freeLoopbackPort()
+        let stack = try await KMSStack.start(kmsdArguments: [
+            "--metrics-listen", "127.0.0.1:\(port)", "--audit-chain", "held", "--audit-timeout-seconds", "1",
+        ])
+        let key = try await stack.client.createKey()
+        #expect(await pollHTTP("/readyz", port: port) { status, _ in status == 200 }.status == 200)
+        let lock = try await HeldLock.take(
+            stack.database, "SELECT 1 FROM kms_audit_chains WHERE chain_id = 'held' FOR UPDATE")
+        let client = try stack.kmsd.client(credentials: stack.adminCredentials) { $0.maxAttempts = 1 }
+        // Its record cannot be committed: the request fails, and the log is in an outage.
+        await #expect(throws: (any Error).self) { try await client.encrypt(key.keyID, [1]) }
+        let notReady = await pollHTTP("/readyz", port: port) { status, _ in status == 503 }
+        #expect(notReady.status == 503 && notReady.body.contains("audit:"), "\(notReady)")
+        #expect(!notReady.body.contains("database:") && !notReady.body.contains("worker:"), "\(notReady)")
+        try await lock.release()
+        let ready = await pollHTTP("/readyz", port: port) { status, _ in status == 200 }
+        #expect(ready.status == 200, "\(ready)")
+        _ = try await client.encrypt(key.keyID, [2])
+        await client.close()
+        await stack.stop()
+    }
+
     /// Migrations missing from the schema (rolled back behind kmsd's back) make it not ready.
     @Test func aMissingMigrationMakesKMSDNotReady() async throws {
         let port = try await freeLoopbackPort()
