@@ -26,6 +26,9 @@ public final class WorkerPool: Sendable {
     private let timeout: TimeAmount
     private let logger: Logger
     private let metrics: ServiceMetrics
+    /// kms-cryptod unreachable, or served by another user: one log line per incident, not per call.
+    private let unreachable = IncidentLog()
+    private let impostor = IncidentLog()
 
     /// Every connection is checked, before anything is sent on it, to have a peer running as
     /// `expectedUID` (SO_PEERCRED; by default kmsd's own uid, which is also the only uid
@@ -72,18 +75,21 @@ public final class WorkerPool: Sendable {
                 let started = ContinuousClock.now
                 let response = try await connection.call(method, request, timeout: timeout)
                 self.metrics.workerCall(method.name, duration: ContinuousClock.now - started)
+                self.recovered()
                 return response
             } catch let error as RPCError
                 where Self.isLinkFailure(error) && error.code != RPCError.timeoutCode && attempt < 2
             {
                 continue
             } catch let error as RPCError where error.code == RPCError.peerRefusedCode {
-                self.logger.critical(
-                    "refused to talk to the process serving the worker socket: it is not kms-cryptod's user",
-                    metadata: [
-                        "socket": "\(self.socketPath)", "expected_uid": "\(self.expectedUID)",
-                        "reason": "\(error.message)",
-                    ])
+                self.impostor.failed { unlogged in
+                    self.logger.critical(
+                        "refused to talk to the process serving the worker socket: it is not kms-cryptod's user",
+                        metadata: [
+                            "socket": "\(self.socketPath)", "expected_uid": "\(self.expectedUID)",
+                            "reason": "\(error.message)", "refusals_not_logged": "\(unlogged)",
+                        ])
+                }
                 throw KMSError(.dependencyTimeout, "the crypto worker is unavailable; retry later", retryable: true)
             } catch let error as RPCError {
                 if Self.isGarbage(error) {
@@ -99,12 +105,30 @@ public final class WorkerPool: Sendable {
                 // nothing is wrong with the worker for that.
                 throw KMSError(.dependencyTimeout, "the crypto worker call was cancelled", retryable: true)
             } catch {
-                self.logger.warning(
-                    "kms-cryptod is unreachable",
-                    metadata: ["socket": "\(self.socketPath)", "error": .untrusted("\(error)")])
+                self.unreachable.failed { unlogged in
+                    self.logger.warning(
+                        "kms-cryptod is unreachable",
+                        metadata: [
+                            "socket": "\(self.socketPath)", "error": .untrusted("\(error)"),
+                            "failures_not_logged": "\(unlogged)",
+                        ])
+                }
                 throw KMSError(.dependencyTimeout, "the crypto worker is unavailable; retry later", retryable: true)
             }
         }
+    }
+
+    /// A call was answered: an incident of failures that was open is logged as over.
+    private func recovered() {
+        self.unreachable.succeeded { lasted, unlogged in
+            self.logger.notice(
+                "kms-cryptod is reachable again",
+                metadata: [
+                    "socket": "\(self.socketPath)", "unreachable_for": "\(lasted)",
+                    "failures_not_logged": "\(unlogged)",
+                ])
+        }
+        self.impostor.succeeded { _, _ in }
     }
 
     /// Failures of the link rather than answers of the worker: no answer in time, a closed
