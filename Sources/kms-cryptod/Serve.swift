@@ -15,37 +15,41 @@ struct Serve: AsyncParsableCommand {
 
     @OptionGroup var keyring: KeyringOption
 
-    @Option(help: "Path of the Unix socket to listen on.")
-    var socket: String
+    @Option(help: "Path of the Unix socket to listen on (KMS_CRYPTOD_SOCKET).")
+    var socket: String?
 
     @Option(
         help: ArgumentHelp(
             "The root key id new material is wrapped under (default: the keyring's newest). Pin the old one "
-                + "while a new root key reaches every kms-cryptod (README, \"kms-cryptod\"). Empty: the newest."))
+                + "while a new root key reaches every kms-cryptod (README, \"kms-cryptod\"). Empty: the newest "
+                + "(KMS_CRYPTOD_ACTIVE_ROOT_KEY)."))
     var activeRootKey: String?
 
-    @Option(help: "How many unwrapped key materials to keep in memory (least recently used evicted).")
-    var cacheSize: Int = 10_000
+    @Option(
+        help: ArgumentHelp(
+            "How many unwrapped key materials to keep in memory, least recently used evicted "
+                + "(KMS_CRYPTOD_CACHE_SIZE). Default 10000."))
+    var cacheSize: Int?
 
-    @Option(help: "Largest frame accepted, in bytes.")
-    var maxFrameLength: Int = 64 * 1024
+    @Option(help: "Largest frame accepted, in bytes (KMS_CRYPTOD_MAX_FRAME_LENGTH). Default 65536.")
+    var maxFrameLength: Int?
 
-    @Option(help: "trace, debug, info, notice, warning, error or critical.")
-    var logLevel: String = "info"
+    @Option(help: "trace, debug, info, notice, warning, error or critical (KMS_CRYPTOD_LOG_LEVEL). Default info.")
+    var logLevel: String?
 
     @Option(
         help:
             ArgumentHelp(
                 "The regions kmsd serves, comma separated: SigV4 signing keys are derived for these only (service kms, "
-                    + "today +/- one day, UTC).")
+                    + "today +/- one day, UTC) (KMS_CRYPTOD_REGIONS). Default us-east-1.")
     )
-    var regions: String = "us-east-1"
+    var regions: String?
 
     @Option(
         help:
             ArgumentHelp(
                 "Serve GET /healthz and GET /readyz (keyring loaded, socket accepting) over HTTP on host:port, and "
-                    + "nothing else. Default: not served.")
+                    + "nothing else (KMS_CRYPTOD_HEALTH_LISTEN). Default: not served.")
     )
     var healthListen: String?
 
@@ -53,13 +57,31 @@ struct Serve: AsyncParsableCommand {
         help:
             ArgumentHelp(
                 "Seconds kmsd's open connections are still served after SIGTERM (the socket accepts no new ones), "
-                    + "unless kmsd closes them first.")
+                    + "unless kmsd closes them first (KMS_CRYPTOD_SHUTDOWN_GRACE_SECONDS). Default 25.")
     )
-    var shutdownGraceSeconds: Int = 25
+    var shutdownGraceSeconds: Int?
 
-    var regionSet: Set<String> { Set(regions.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }) }
+    var regionSet: Set<String> {
+        Set((regions ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
+    }
 
-    func validate() throws {
+    /// Fills what no flag gave from `KMS_CRYPTOD_*`, then the defaults, then checks them all.
+    mutating func validate() throws {
+        socket = socket ?? CryptodEnvironment.string("SOCKET")
+        activeRootKey = activeRootKey ?? CryptodEnvironment.string("ACTIVE_ROOT_KEY")
+        cacheSize = try cacheSize ?? CryptodEnvironment.integer("CACHE_SIZE") ?? 10_000
+        maxFrameLength = try maxFrameLength ?? CryptodEnvironment.integer("MAX_FRAME_LENGTH") ?? 64 * 1024
+        logLevel = logLevel ?? CryptodEnvironment.string("LOG_LEVEL") ?? "info"
+        regions = regions ?? CryptodEnvironment.string("REGIONS") ?? "us-east-1"
+        healthListen = healthListen ?? CryptodEnvironment.string("HEALTH_LISTEN").flatMap { $0.isEmpty ? nil : $0 }
+        shutdownGraceSeconds = try shutdownGraceSeconds ?? CryptodEnvironment.integer("SHUTDOWN_GRACE_SECONDS") ?? 25
+        guard let socket, !socket.isEmpty else {
+            throw ValidationError("--socket (or KMS_CRYPTOD_SOCKET) is required")
+        }
+        let (cacheSize, maxFrameLength, shutdownGraceSeconds) = (
+            self.cacheSize ?? 0, self.maxFrameLength ?? 0, self.shutdownGraceSeconds ?? 0
+        )
+        let (logLevel, regions) = (self.logLevel ?? "", self.regions ?? "")
         guard cacheSize >= 0 else { throw ValidationError("--cache-size must be 0 or more") }
         guard (1024...(16 << 20)).contains(maxFrameLength) else {
             throw ValidationError("--max-frame-length must be between 1024 and 16777216")
@@ -83,7 +105,11 @@ struct Serve: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let level = Logger.Level(rawValue: logLevel) ?? .info
+        // validate() set every setting below from a flag, the environment or its default.
+        let (socket, cacheSize, maxFrameLength) = (
+            self.socket ?? "", self.cacheSize ?? 10_000, self.maxFrameLength ?? 0
+        )
+        let level = Logger.Level(rawValue: logLevel ?? "info") ?? .info
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = level
@@ -151,7 +177,7 @@ struct Serve: AsyncParsableCommand {
         let group = ServiceGroup(
             services: [
                 WorkerService(
-                    server: server, readiness: readiness, grace: .seconds(shutdownGraceSeconds), logger: logger)
+                    server: server, readiness: readiness, grace: .seconds(shutdownGraceSeconds ?? 25), logger: logger)
             ],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger

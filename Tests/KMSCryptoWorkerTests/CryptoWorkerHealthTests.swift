@@ -26,6 +26,43 @@ import Testing
         await worker.stop()
     }
 
+    /// Every setting of `serve` from `KMS_CRYPTOD_*` (as a manifest's ConfigMap gives them), and
+    /// a value there that is not one is refused by name before anything starts.
+    @Test func settingsComeFromTheEnvironmentWhenNoFlagGivesThem() async throws {
+        let port = try await freeLoopbackPort()
+        let worker = try await WorkerProcess()
+        try await worker.start(environment: [
+            "KMS_CRYPTOD_ROOT_KEY_FILE": worker.keyringPath, "KMS_CRYPTOD_SOCKET": worker.socketPath,
+            "KMS_CRYPTOD_HEALTH_LISTEN": "127.0.0.1:\(port)", "KMS_CRYPTOD_LOG_LEVEL": "warning",
+            "KMS_CRYPTOD_SHUTDOWN_GRACE_SECONDS": "0", "KMS_CRYPTOD_CACHE_SIZE": "10",
+            "KMS_CRYPTOD_REGIONS": "eu-west-1,us-east-1", "KMS_CRYPTOD_ACTIVE_ROOT_KEY": "",
+        ])
+        let ready = await pollHTTP("/readyz", port: port) { status, _ in status == 200 }
+        #expect(ready.status == 200, "\(ready)")
+        let connection = try await worker.connect()
+        #expect(try await Self.describe(connection) == 1)
+        await connection.close()
+        #expect(await worker.waitForExit(within: .zero) == nil)
+        await worker.stop()
+
+        var environment = ProcessInfo.processInfo.environment
+        environment["KMS_CRYPTOD_ROOT_KEY_FILE"] = worker.keyringPath
+        environment["KMS_CRYPTOD_SOCKET"] = worker.socketPath
+        for (name, value, says) in [
+            ("KMS_CRYPTOD_CACHE_SIZE", "lots", "KMS_CRYPTOD_CACHE_SIZE must be an integer"),
+            ("KMS_CRYPTOD_MAX_FRAME_LENGTH", "12", "--max-frame-length must be between"),
+            ("KMS_CRYPTOD_REGIONS", "EU West", "--regions must be region names"),
+            ("KMS_CRYPTOD_SOCKET", "", "--socket (or KMS_CRYPTOD_SOCKET) is required"),
+        ] {
+            var bad = environment
+            bad[name] = value
+            let result = try await runChildProcess(
+                URL(fileURLWithPath: binaryPath("kms-cryptod", environment: "KMS_CRYPTOD")), ["serve"],
+                environment: bad, mergeStandardError: true)
+            #expect(result.status != 0 && result.stdoutText.contains(says), "\(name)=\(value): \(result.stdoutText)")
+        }
+    }
+
     @Test func onSIGTERMTheOpenConnectionsAreServedUntilTheyClose() async throws {
         let port = try await freeLoopbackPort()
         let worker = try await WorkerProcess()

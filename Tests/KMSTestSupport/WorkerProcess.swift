@@ -45,7 +45,11 @@ public final class WorkerProcess: @unchecked Sendable {
 
     /// Starts `serve` and waits until the socket answers. `launcher`: a command that execs
     /// kms-cryptod for us (`NetworkNamespace.launcher`); empty: kms-cryptod directly.
-    public func start(extraArguments: [String] = [], launcher: [String] = []) async throws {
+    /// `environment`: settings as `KMS_CRYPTOD_*` variables instead of the flags (the socket and
+    /// keyring flags are then left out; the test sets those variables).
+    public func start(
+        extraArguments: [String] = [], launcher: [String] = [], environment: [String: String]? = nil
+    ) async throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: launcher.first ?? Self.binary)
         // SIGTERM stops it at once unless a test asks for the grace period a pod gets (25 s by
@@ -54,8 +58,14 @@ public final class WorkerProcess: @unchecked Sendable {
         let grace = extraArguments.contains("--shutdown-grace-seconds") ? [] : ["--shutdown-grace-seconds", "0"]
         process.arguments =
             (launcher.isEmpty ? [] : Array(launcher.dropFirst()) + [Self.binary])
-            + ["serve", "--root-key-file", self.keyringPath, "--socket", self.socketPath, "--log-level", "warning"]
-            + grace + extraArguments
+            + ["serve"]
+            + (environment == nil
+                ? ["--root-key-file", self.keyringPath, "--socket", self.socketPath, "--log-level", "warning"] + grace
+                : [])
+            + extraArguments
+        if let environment {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
         try process.run()
         self.process = process
         // Only a guard against a hang: a loaded machine may take many seconds to start it.
