@@ -15,6 +15,7 @@ let package = Package(
         .executable(name: "kmsd", targets: ["kmsd"]),
         .executable(name: "kms", targets: ["kms"]),
         .executable(name: "kms-bench", targets: ["kms-bench"]),
+        .executable(name: "kms-k8s-plugin", targets: ["kms-k8s-plugin"]),
         .library(name: "KMSClient", targets: ["KMSClient"]),
         .library(name: "KMSRPC", targets: ["KMSRPC"]),
         .library(name: "KMSProto", targets: ["KMSProto"]),
@@ -31,6 +32,10 @@ let package = Package(
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        // gRPC, for the one API that is gRPC: the Kubernetes KMS v2 plugin's (kms-k8s-plugin).
+        .package(url: "https://github.com/grpc/grpc-swift-2.git", from: "2.4.3"),
+        .package(url: "https://github.com/grpc/grpc-swift-nio-transport.git", from: "2.9.2"),
+        .package(url: "https://github.com/grpc/grpc-swift-protobuf.git", from: "2.4.1"),
     ],
     targets: [
         // Generated protobuf messages: the public KMS and admin services, and their AWS JSON form.
@@ -177,6 +182,38 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // Generated messages and gRPC stubs of the Kubernetes KMS v2 plugin API (proto/k8s).
+        .target(
+            name: "KMSKubernetesProto",
+            dependencies: [
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+            ]
+        ),
+        // The Kubernetes sidecars' logic over KMSClient: the KMS v2 plugin service and its
+        // health check. No server module: they are kmsd's clients like any other.
+        .target(
+            name: "KMSKubernetes",
+            dependencies: [
+                "KMSClient", "KMSProto", "KMSRPC", "KMSKubernetesProto",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ]
+        ),
+        // kube-apiserver's KMS v2 provider: gRPC on a Unix socket, wrapping DEK seeds under one of our keys.
+        .executableTarget(
+            name: "kms-k8s-plugin",
+            dependencies: [
+                "KMSKubernetes", "KMSKubernetesProto", "KMSClient",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2Posix", package: "grpc-swift-nio-transport"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .executableTarget(

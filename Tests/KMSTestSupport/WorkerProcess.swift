@@ -122,7 +122,7 @@ public struct WorkerTestError: Error, CustomStringConvertible {
 }
 
 /// Waits until `process` exits, at most `limit`: its exit status, or nil if it still runs.
-func waitForProcessExit(_ process: Process, within limit: Duration) async -> Int32? {
+public func waitForProcessExit(_ process: Process, within limit: Duration) async -> Int32? {
     let end = ContinuousClock.now + limit
     while process.isRunning {
         guard ContinuousClock.now < end else { return nil }
