@@ -17,18 +17,7 @@ import Synchronization
 /// protocol's own handler: no operation exists twice.
 public final class AWSJSONEndpoint: Sendable {
     /// What the endpoint accepts of a client before it answers or closes the connection.
-    public struct Limits: Sendable {
-        /// The largest request body accepted; AWS KMS requests are a few KiB at most.
-        public var maxBodyBytes = 64 * 1024
-        /// A request whose head and body do not arrive within this is answered 408 and closed,
-        /// so that a slow or half-sent request holds nothing for long.
-        public var requestTimeout: TimeAmount = .seconds(10)
-        /// An idle keep-alive connection is closed after this.
-        public var idleTimeout: TimeAmount = .seconds(60)
-
-        /// The defaults: 64 KiB bodies, 10 s to send a request, 60 s idle.
-        public init() {}
-    }
+    public typealias Limits = AWSJSONLimits
 
     let table: RPCHandlerTable
     let authenticator: SigV4Authenticator
@@ -64,11 +53,13 @@ public final class AWSJSONEndpoint: Sendable {
                     if let tls { try operations.addHandler(NIOSSLServerHandler(context: tls)) }
                     try operations.configureHTTPServerPipeline(withErrorHandling: true)
                     try operations.addHandler(IdleStateHandler(readTimeout: self.limits.idleTimeout))
+                    let (remote, secure) = (channel.remoteAddress, tls != nil)
+                    let id = self.connectionIDs.wrappingAdd(1, ordering: .relaxed).newValue
                     try operations.addHandler(
-                        AWSJSONRequestHandler(
-                            endpoint: self, remoteAddress: channel.remoteAddress, secureTransport: tls != nil,
-                            connectionID: self.connectionIDs.wrappingAdd(1, ordering: .relaxed).newValue
-                        ))
+                        AWSJSONHTTPHandler(limits: self.limits, newRequestID: { RequestID.next() }) { request in
+                            await self.respond(
+                                to: request, remoteAddress: remote, secureTransport: secure, connectionID: id)
+                        })
                 }
             }
             .bind(to: address).get()
@@ -78,7 +69,7 @@ public final class AWSJSONEndpoint: Sendable {
     func respond(
         to request: SigV4Authenticator.Request, remoteAddress: SocketAddress?, secureTransport: Bool,
         connectionID: UInt64
-    ) async -> AWSJSONResponse {
+    ) async -> AWSJSONAnswer {
         let requestID = RequestID.next()
         let target = request.header("x-amz-target") ?? ""
         guard request.method == "POST", SigV4Authenticator.split(request.uri).path == "/" else {
@@ -124,7 +115,7 @@ public final class AWSJSONEndpoint: Sendable {
         )
         do {
             let answer = try await handler(payload, context)
-            return AWSJSONResponse(status: .ok, requestID: requestID, body: try operation.responseToJSON(answer))
+            return AWSJSONAnswer(status: .ok, requestID: requestID, body: try operation.responseToJSON(answer))
         } catch {
             let mapped = self.table.mapError(error)
             return .error(
@@ -141,141 +132,6 @@ public final class AWSJSONEndpoint: Sendable {
         case KMSError.Code.missingAuthenticationToken.rawValue: .forbidden
         default: .badRequest
         }
-    }
-}
-
-struct AWSJSONResponse: Sendable {
-    var status: HTTPResponseStatus
-    var requestID: String
-    var body: Data
-
-    static func error(requestID: String, status: HTTPResponseStatus, code: String, message: String) -> AWSJSONResponse {
-        let object: [String: String] = ["__type": code, "message": message]
-        let body =
-            (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]))
-            ?? Data()
-        return AWSJSONResponse(status: status, requestID: requestID, body: body)
-    }
-}
-
-/// One HTTP/1.1 connection: gathers each request (within the size and time limits), answers it
-/// through the endpoint, keeps the connection alive when the client asks.
-final class AWSJSONRequestHandler: ChannelInboundHandler {
-    typealias InboundIn = HTTPServerRequestPart
-    typealias OutboundOut = HTTPServerResponsePart
-
-    private let endpoint: AWSJSONEndpoint
-    private let remoteAddress: SocketAddress?
-    private let secureTransport: Bool
-    private let connectionID: UInt64
-    private var head: HTTPRequestHead?
-    private var body: [UInt8] = []
-    private var refused = false
-    private var deadline: Scheduled<Void>?
-
-    init(endpoint: AWSJSONEndpoint, remoteAddress: SocketAddress?, secureTransport: Bool, connectionID: UInt64) {
-        self.endpoint = endpoint
-        self.remoteAddress = remoteAddress
-        self.secureTransport = secureTransport
-        self.connectionID = connectionID
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch Self.unwrapInboundIn(data) {
-        case .head(let head):
-            self.head = head
-            self.body.removeAll(keepingCapacity: true)
-            self.refused = false
-            let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-            self.deadline = context.eventLoop.scheduleTask(in: self.endpoint.limits.requestTimeout) {
-                let (handler, context) = loopBound.value
-                handler.send(
-                    context: context,
-                    .error(
-                        requestID: RequestID.next(), status: .requestTimeout, code: "RequestTimeoutException",
-                        message: "the request did not arrive in time"), keepAlive: false)
-            }
-            if let length = head.headers.first(name: "content-length").flatMap(Int.init),
-                length > self.endpoint.limits.maxBodyBytes
-            {
-                self.refuseTooLarge(context: context)
-            }
-        case .body(var buffer):
-            guard !self.refused, self.head != nil else { return }
-            guard self.body.count + buffer.readableBytes <= self.endpoint.limits.maxBodyBytes else {
-                self.refuseTooLarge(context: context)
-                return
-            }
-            self.body += buffer.readBytes(length: buffer.readableBytes) ?? []
-        case .end:
-            guard !self.refused, let head = self.head else { return }
-            self.head = nil
-            // The deadline is for the request's arrival: a slow operation (an RSA-4096 CreateKey)
-            // must not be answered 408 while it goes on and succeeds.
-            self.deadline?.cancel()
-            self.deadline = nil
-            let request = SigV4Authenticator.Request(
-                method: head.method.rawValue, uri: head.uri,
-                headers: head.headers.map { (name: $0.name, value: $0.value) }, body: self.body
-            )
-            self.body = []
-            let keepAlive = head.isKeepAlive
-            let endpoint = self.endpoint
-            let (remote, secure, id) = (self.remoteAddress, self.secureTransport, self.connectionID)
-            let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-            let eventLoop = context.eventLoop
-            Task {
-                let response = await endpoint.respond(
-                    to: request, remoteAddress: remote, secureTransport: secure, connectionID: id)
-                eventLoop.execute {
-                    let (handler, context) = loopBound.value
-                    handler.send(context: context, response, keepAlive: keepAlive)
-                }
-            }
-        }
-    }
-
-    private func refuseTooLarge(context: ChannelHandlerContext) {
-        self.refused = true
-        self.body = []
-        self.send(
-            context: context,
-            .error(
-                requestID: RequestID.next(), status: .payloadTooLarge, code: "SerializationException",
-                message: "the request body exceeds \(self.endpoint.limits.maxBodyBytes) bytes"
-            ), keepAlive: false)
-    }
-
-    private func send(context: ChannelHandlerContext, _ response: AWSJSONResponse, keepAlive: Bool) {
-        self.deadline?.cancel()
-        self.deadline = nil
-        guard context.channel.isActive else { return }
-        var headers = HTTPHeaders()
-        headers.add(name: "x-amzn-RequestId", value: response.requestID)
-        headers.add(name: "Content-Type", value: "application/x-amz-json-1.1")
-        headers.add(name: "Content-Length", value: "\(response.body.count)")
-        if !keepAlive { headers.add(name: "Connection", value: "close") }
-        context.write(
-            Self.wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: response.status, headers: headers))),
-            promise: nil)
-        context.write(Self.wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: response.body)))), promise: nil)
-        let done = context.writeAndFlush(Self.wrapOutboundOut(.end(nil)))
-        if !keepAlive {
-            done.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
-        }
-    }
-
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if event is IdleStateHandler.IdleStateEvent {
-            context.close(promise: nil)
-        } else {
-            context.fireUserInboundEventTriggered(event)
-        }
-    }
-
-    func channelInactive(context: ChannelHandlerContext) {
-        self.deadline?.cancel()
-        context.fireChannelInactive()
     }
 }
 

@@ -15,33 +15,8 @@ import Logging
 /// the key is still active is asked of the principal cache on every request (PolicyGate), so
 /// deactivating it takes effect at once.
 public final class SigV4Authenticator: Sendable {
-    /// An HTTP request as SigV4 signs it.
-    public struct Request: Sendable {
-        /// The HTTP method, as received ("POST").
-        public var method: String
-        /// The request target, path and query, as received.
-        public var uri: String
-        /// In the order received, names as sent.
-        public var headers: [(name: String, value: String)]
-        /// The whole body, whose SHA-256 the signature covers.
-        public var body: [UInt8]
-
-        /// A request as received.
-        public init(method: String, uri: String, headers: [(name: String, value: String)], body: [UInt8]) {
-            self.method = method
-            self.uri = uri
-            self.headers = headers
-            self.body = body
-        }
-
-        func header(_ name: String) -> String? {
-            self.headers.first { $0.name.lowercased() == name }?.value
-        }
-
-        func count(_ name: String) -> Int {
-            self.headers.reduce(0) { $0 + ($1.name.lowercased() == name ? 1 : 0) }
-        }
-    }
+    /// An HTTP request as SigV4 signs it: method, target, headers in the order received, the body.
+    public typealias Request = HTTPRequest
 
     let scope: ServiceScope
     let hosts: SigV4.HostNames
