@@ -16,6 +16,7 @@ let package = Package(
         .executable(name: "kms", targets: ["kms"]),
         .executable(name: "kms-bench", targets: ["kms-bench"]),
         .executable(name: "kms-k8s-plugin", targets: ["kms-k8s-plugin"]),
+        .executable(name: "kms-agent", targets: ["kms-agent"]),
         .library(name: "KMSClient", targets: ["KMSClient"]),
         .library(name: "KMSRPC", targets: ["KMSRPC"]),
         .library(name: "KMSProto", targets: ["KMSProto"]),
@@ -193,8 +194,9 @@ let package = Package(
                 .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
             ]
         ),
-        // The Kubernetes sidecars' logic over KMSClient: the KMS v2 plugin service and its
-        // health check. No server module: they are kmsd's clients like any other.
+        // The Kubernetes sidecars' logic over KMSClient: the KMS v2 plugin service and its health
+        // check; kms-agent's AWS JSON endpoint and caches. No server module: they are kmsd's
+        // clients like any other.
         .target(
             name: "KMSKubernetes",
             dependencies: [
@@ -202,6 +204,11 @@ let package = Package(
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                // kms-agent: its AWS JSON endpoint (NIO HTTP/1.1) and its caches' keys (SHA-256).
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
         // kube-apiserver's KMS v2 provider: gRPC on a Unix socket, wrapping DEK seeds under one of our keys.
@@ -213,6 +220,17 @@ let package = Package(
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2Posix", package: "grpc-swift-nio-transport"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // The workload sidecar: the AWS KMS JSON API on the pod's loopback, through kmsd.
+        .executableTarget(
+            name: "kms-agent",
+            dependencies: [
+                "KMSKubernetes", "KMSClient", "KMSRPC",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),

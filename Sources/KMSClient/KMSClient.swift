@@ -134,6 +134,20 @@ public final class KMSClient: Sendable {
     public func call<Request, Response>(_ method: RPCMethod<Request, Response>, _ request: Request)
         async throws(KMSClientError) -> Response
     {
+        try await self.withRetries(method.name) { connection in try await connection.call(method, request) }
+    }
+
+    /// Calls one operation by name with its serialized request, retrying as `call` does: for a
+    /// proxy that forwards what it was given (kms-agent's AWS JSON endpoint).
+    public func call(method: String, payload: [UInt8]) async throws(KMSClientError) -> [UInt8] {
+        try await self.withRetries(method) { connection in
+            try await connection.call(method: method, payload: payload)
+        }
+    }
+
+    private func withRetries<T: Sendable>(
+        _ name: String, _ send: @Sendable (RPCClientConnection) async throws -> T
+    ) async throws(KMSClientError) -> T {
         var attempt = 0
         while true {
             attempt += 1
@@ -154,11 +168,11 @@ public final class KMSClient: Sendable {
                 continue
             }
             do {
-                return try await connection.call(method, request)
+                return try await send(connection)
             } catch let error as RPCError {
                 failure = KMSClientError(error)
                 let inFlightLoss = error.code == RPCError.connectionClosedCode || error.code == RPCError.timeoutCode
-                guard error.retryable, !(inFlightLoss && Self.notIdempotent.contains(method.name)) else {
+                guard error.retryable, !(inFlightLoss && Self.notIdempotent.contains(name)) else {
                     throw failure
                 }
             } catch is CancellationError {

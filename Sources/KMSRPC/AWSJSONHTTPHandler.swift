@@ -76,7 +76,9 @@ public struct AWSJSONLimits: Sendable {
 /// within the size and time limits, answers it through `respond`, keeps the connection alive when
 /// the client asks. Added after NIO's HTTP server pipeline and an IdleStateHandler.
 public final class AWSJSONHTTPHandler: ChannelInboundHandler {
+    /// The parts NIO's HTTP server pipeline decodes.
     public typealias InboundIn = HTTPServerRequestPart
+    /// The parts it encodes.
     public typealias OutboundOut = HTTPServerResponsePart
 
     private let limits: AWSJSONLimits
@@ -98,6 +100,7 @@ public final class AWSJSONHTTPHandler: ChannelInboundHandler {
         self.respond = respond
     }
 
+    /// Gathers a request's head and body, and answers it once it is whole.
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch Self.unwrapInboundIn(data) {
         case .head(let head):
@@ -181,6 +184,7 @@ public final class AWSJSONHTTPHandler: ChannelInboundHandler {
         }
     }
 
+    /// An idle connection is closed.
     public func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if event is IdleStateHandler.IdleStateEvent {
             context.close(promise: nil)
@@ -189,6 +193,7 @@ public final class AWSJSONHTTPHandler: ChannelInboundHandler {
         }
     }
 
+    /// The request's arrival deadline goes with the connection.
     public func channelInactive(context: ChannelHandlerContext) {
         self.deadline?.cancel()
         context.fireChannelInactive()

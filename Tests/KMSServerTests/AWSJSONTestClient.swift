@@ -26,7 +26,7 @@ struct AWSJSONReply: Sendable {
         (self.object?["message"] as? String) ?? (self.object?["Message"] as? String) ?? ""
     }
 
-    private var object: [String: Any]? {
+    var object: [String: Any]? {
         (try? JSONSerialization.jsonObject(with: self.body)) as? [String: Any]
     }
 }
@@ -59,14 +59,17 @@ struct AWSJSONTestClient: Sendable {
 
     /// POSTs `body` as `TrentService.<operation>`; with `keepAlive`, without `Connection: close`
     /// (the connection is still closed once the answer arrived).
-    func call(_ operation: String, body: Data, keepAlive: Bool = false) async throws -> AWSJSONReply {
+    func call(
+        _ operation: String, body: Data, keepAlive: Bool = false, headers extra: [(name: String, value: String)] = []
+    ) async throws -> AWSJSONReply {
         let amzDate = SigV4.formatAmzDate(Date())
-        var headers: [(name: String, value: String)] = [
-            ("Host", "\(self.host):\(self.port)"),
-            ("Content-Type", "application/x-amz-json-1.1"),
-            ("X-Amz-Date", amzDate),
-            ("X-Amz-Target", "TrentService.\(operation)"),
-        ]
+        var headers: [(name: String, value: String)] =
+            [
+                ("Host", "\(self.host):\(self.port)"),
+                ("Content-Type", "application/x-amz-json-1.1"),
+                ("X-Amz-Date", amzDate),
+                ("X-Amz-Target", "TrentService.\(operation)"),
+            ] + extra
         if let credentials = self.credentials {
             headers.append(
                 ("Authorization", self.authorization(credentials, headers: headers, body: body, amzDate: amzDate)))
