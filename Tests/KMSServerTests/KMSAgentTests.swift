@@ -220,6 +220,86 @@ import Testing
         await fixture.stop()
     }
 
+    /// Upstream, the agent is the pod's SPIFFE identity (mutual TLS, no access key); when SPIRE
+    /// or cert-manager rewrites the certificate files, new connections present the new one.
+    @Test func aSPIFFECertificateIsItsIdentityAndItsRotationIsPickedUp() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "agent-tls-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try await TLSTests.makeCertificates(
+            in: directory,
+            clients: [
+                "payments": "spiffe://cluster.local/ns/payments/sa/api",
+                "orders": "spiffe://cluster.local/ns/orders/sa/app",
+            ])
+        func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
+        let stack = try await KMSStack.start(
+            kmsdArguments: [
+                "--tls-certificate", path("server.pem"), "--tls-key", path("server.key"), "--tls-client-ca",
+                path("ca.pem"), "--certificate-principal",
+                "spiffe://cluster.local/ns/payments/*=arn:aws:iam::111122223333:role/payments-api",
+                "--certificate-principal",
+                "spiffe://cluster.local/ns/orders/*=arn:aws:iam::111122223333:role/orders-app",
+            ], tls: KMSClient.TLS(caBundlePath: path("ca.pem")))
+        let key = try await stack.client.createKey("shared")
+        let policy = """
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "kms:Encrypt",
+              "Resource": "\(key.arn)"}]}
+            """
+        for role in ["payments-api", "orders-app"] {
+            let arn = try await stack.client.call(
+                AdminMethod.createPrincipal,
+                .with {
+                    $0.accountID = "111122223333"
+                    $0.type = "role"
+                    $0.name = role
+                }
+            ).principal.arn
+            _ = try await stack.client.call(
+                AdminMethod.putPrincipalPolicy,
+                .with {
+                    $0.principalArn = arn
+                    $0.policyName = "encrypt"
+                    $0.policyDocument = policy
+                })
+        }
+        // The SVID files as SPIRE's helper writes them, each replaced whole.
+        func install(_ name: String) throws {
+            for (from, to) in [("\(name).key", "svid.key"), ("\(name).pem", "svid.pem")] {
+                try? FileManager.default.removeItem(atPath: path(to + ".new"))
+                try FileManager.default.copyItem(atPath: path(from), toPath: path(to + ".new"))
+                guard rename(path(to + ".new"), path(to)) == 0 else { throw WorkerTestError("rename: \(errno)") }
+            }
+        }
+        try install("payments")
+        let port = try await freeLoopbackPort()
+        let healthPort = try await freeLoopbackPort()
+        let agent = Process()
+        agent.executableURL = URL(fileURLWithPath: binaryPath("kms-agent", environment: "KMS_AGENT"))
+        agent.arguments = [
+            "--listen", "127.0.0.1:\(port)", "--endpoint", "tls://\(stack.kmsd.endpoint)", "--ca-bundle",
+            path("ca.pem"), "--client-certificate", path("svid.pem"), "--client-key", path("svid.key"),
+            "--health-listen", "127.0.0.1:\(healthPort)", "--log-level", "warning",
+        ]
+        try agent.run()
+        defer { if agent.isRunning { agent.terminate() } }
+        #expect(await pollHTTP("/readyz", port: healthPort) { status, _ in status == 200 }.status == 200)
+        let client = AWSJSONTestClient(endpoint: "127.0.0.1:\(port)", credentials: nil)
+        let body = try JSONSerialization.data(withJSONObject: ["KeyId": key.keyID, "Plaintext": "aGk="])
+        #expect(try await client.call("Encrypt", body: body).status == 200)
+
+        try install("orders")
+        try await Task.sleep(for: .milliseconds(1500))
+        #expect(try await client.call("Encrypt", body: body).status == 200)
+        let principals = try await stack.client.auditRecords { $0.operation = "Encrypt" }
+            .filter(\.errorCode.isEmpty).map(\.principalArn)
+        #expect(principals.contains("arn:aws:iam::111122223333:role/payments-api"))
+        #expect(principals.contains("arn:aws:iam::111122223333:role/orders-app"), "after the rotation: \(principals)")
+        agent.terminate()
+        await stack.stop()
+    }
+
     static func residentKiB(_ pid: Int32) throws -> Int {
         let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
         let line = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") } ?? ""
