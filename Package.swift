@@ -170,6 +170,8 @@ let package = Package(
                 "KMSClient", "KMSProto", "KMSRPC",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                // P-256 keys for `kms admin create-seal-key` (the sealing itself is KMSRPC's).
+                .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
         // The load-test harness.
@@ -247,7 +249,7 @@ let package = Package(
         .testTarget(
             name: "KMSRPCTests",
             dependencies: [
-                "KMSRPC", "KMSDomain", "KMSTestSupport",
+                "KMSRPC", "KMSDomain", "KMSTestSupport", .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

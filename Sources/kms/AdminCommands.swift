@@ -15,7 +15,7 @@ struct Admin: AsyncParsableCommand {
             CreatePrincipal.self, ListPrincipals.self, DeletePrincipal.self,
             CreateAccessKey.self, ListAccessKeys.self, UpdateAccessKey.self, DeleteAccessKey.self,
             PutPrincipalPolicy.self, GetPrincipalPolicy.self, ListPrincipalPolicies.self, DeletePrincipalPolicy.self,
-            Rewrap.self,
+            Rewrap.self, CreateSealKey.self, OpenSealedCredentials.self,
         ]
     )
 }
