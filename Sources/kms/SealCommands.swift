@@ -22,10 +22,15 @@ struct CreateSealKey: ParsableCommand {
 
     func run() throws {
         let key = P256.KeyAgreement.PrivateKey()
-        guard FileManager.default.createFile(atPath: self.privateKeyOut, contents: nil, attributes: [.posixPermissions: 0o600]),
-            let handle = FileHandle(forWritingAtPath: self.privateKeyOut)
-        else { throw ValidationError("cannot create \(self.privateKeyOut)") }
-        guard (try? handle.seekToEnd()) == 0 else { throw ValidationError("\(self.privateKeyOut) exists; not replaced") }
+        // O_EXCL: an existing private key (perhaps the one a sealed log needs) is never overwritten.
+        let fd = open(self.privateKeyOut, O_WRONLY | O_CREAT | O_EXCL, 0o600)
+        guard fd >= 0 else {
+            throw ValidationError(
+                errno == EEXIST
+                    ? "\(self.privateKeyOut) exists; not replaced"
+                    : "cannot create \(self.privateKeyOut): errno \(errno)")
+        }
+        let handle = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
         handle.write(Data((key.pemRepresentation + "\n").utf8))
         try handle.close()
         try (key.publicKey.pemRepresentation + "\n").write(toFile: self.publicKeyOut, atomically: true, encoding: .utf8)

@@ -20,6 +20,13 @@ import Testing
         #expect(made.status == 0, "\(made.stderrText)")
         let mode = try FileManager.default.attributesOfItem(atPath: path("op.pem"))[.posixPermissions] as? Int
         #expect(mode == 0o600)
+        // An existing private key is never overwritten.
+        let before = try Data(contentsOf: URL(fileURLWithPath: path("op.pem")))
+        let again = try await runChildProcess(
+            kms, ["admin", "create-seal-key", "--private-key-out", path("op.pem"), "--public-key-out", path("x.pub")],
+            mergeStandardError: true)
+        #expect(again.status != 0 && again.stdoutText.contains("exists"), "\(again.stdoutText)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path("op.pem"))) == before)
         try "not a key".write(toFile: path("bad.pub"), atomically: true, encoding: .utf8)
 
         var environment = ProcessInfo.processInfo.environment
@@ -58,7 +65,8 @@ import Testing
 
         // Another private key opens nothing.
         let other = try await runChildProcess(
-            kms, ["admin", "create-seal-key", "--private-key-out", path("other.pem"), "--public-key-out", path("other.pub")])
+            kms,
+            ["admin", "create-seal-key", "--private-key-out", path("other.pem"), "--public-key-out", path("other.pub")])
         #expect(other.status == 0)
         let wrong = try await runChildProcess(
             kms, ["admin", "open-sealed-credentials", "--private-key", path("other.pem")],
