@@ -26,6 +26,16 @@ struct K8sPlugin: AsyncParsableCommand {
     @Option(help: "The Unix socket the apiserver's EncryptionConfiguration names (KMS_K8S_PLUGIN_SOCKET).")
     var socket: String?
 
+    @Option(
+        help: ArgumentHelp(
+            "The socket's mode, octal: 0600 lets only its owner (kube-apiserver as root) connect; 0660 with "
+                + "--socket-group lets that group (a non-root apiserver) in (KMS_K8S_PLUGIN_SOCKET_MODE). Default 0600."
+        ))
+    var socketMode: String?
+
+    @Option(help: "The socket's group, a numeric gid (KMS_K8S_PLUGIN_SOCKET_GROUP). Default: the plugin's.")
+    var socketGroup: UInt32?
+
     @Option(help: "kmsd: host:port or tls://host:port (KMS_K8S_PLUGIN_ENDPOINT, else KMS_ENDPOINT).")
     var endpoint: String?
 
@@ -84,6 +94,11 @@ struct K8sPlugin: AsyncParsableCommand {
             return value
         }
         socket = socket ?? env("SOCKET")
+        socketMode = socketMode ?? env("SOCKET_MODE") ?? "0600"
+        if socketGroup == nil, let text = env("SOCKET_GROUP") {
+            guard let gid = UInt32(text) else { throw ValidationError("KMS_K8S_PLUGIN_SOCKET_GROUP must be a gid") }
+            socketGroup = gid
+        }
         endpoint = endpoint ?? env("ENDPOINT") ?? environment["KMS_ENDPOINT"]
         keyId = keyId ?? env("KEY_ID")
         clusterName = clusterName ?? env("CLUSTER_NAME")
@@ -104,6 +119,10 @@ struct K8sPlugin: AsyncParsableCommand {
         for (flag, value) in [("--socket", socket), ("--key-id", keyId), ("--cluster-name", clusterName)]
         where (value ?? "").isEmpty {
             throw ValidationError("\(flag) is required")
+        }
+        // Owner and group bits only: a KMS socket is never open to every local user.
+        guard let mode = UInt32(socketMode ?? "", radix: 8), mode & 0o007 == 0, mode & 0o600 == 0o600 else {
+            throw ValidationError("--socket-mode must be octal, 0600 to 0660, with nothing for others")
         }
         guard let clusterName, (1...255).contains(clusterName.utf8.count) else {
             throw ValidationError("--cluster-name must be 1 to 255 bytes")
@@ -193,8 +212,12 @@ struct K8sPlugin: AsyncParsableCommand {
                 "socket": "\(path)", "key": "\(settings.keyID)", "cluster": "\(settings.clusterName)",
                 "endpoint": "\(source.endpoint)",
             ])
+        let mode = mode_t(UInt32(socketMode ?? "0600", radix: 8) ?? 0o600)
         let group = ServiceGroup(
-            services: [PluginServer(server: server)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+            services: [
+                PluginServer(server: server, socketPath: path, mode: mode, group: socketGroup.map { gid_t($0) })
+            ],
+            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         try await group.run()
         try? await health?.close()
         await clients.close()
@@ -214,12 +237,26 @@ struct K8sPlugin: AsyncParsableCommand {
 }
 
 /// The gRPC server as a service of the process's group: SIGTERM lets the calls in flight finish.
+/// The socket gets its mode and group once it is bound (until then the umask's, which lets no one
+/// but the owner connect); a failure there stops the plugin rather than serve on the wrong mode.
 struct PluginServer: Service {
     let server: GRPCServer<HTTP2ServerTransport.Posix>
+    let socketPath: String
+    let mode: mode_t
+    let group: gid_t?
 
     func run() async throws {
         try await withGracefulShutdownHandler {
-            try await self.server.serve()
+            try await withThrowingDiscardingTaskGroup { tasks in
+                tasks.addTask { try await self.server.serve() }
+                _ = try await self.server.listeningAddress
+                if let group = self.group, chown(self.socketPath, uid_t.max, group) != 0 {
+                    throw ValidationError("cannot give \(self.socketPath) group \(group): errno \(errno)")
+                }
+                guard chmod(self.socketPath, self.mode) == 0 else {
+                    throw ValidationError("cannot set the mode of \(self.socketPath): errno \(errno)")
+                }
+            }
         } onGracefulShutdown: {
             self.server.beginGracefulShutdown()
         }

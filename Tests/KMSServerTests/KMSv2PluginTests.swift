@@ -151,6 +151,47 @@ import Testing
         }
     }
 
+    /// The socket's mode and group as given (0660 and a group: a non-root apiserver in that
+    /// group connects), 0600 by default, never anything for other users.
+    @Test func theSocketModeAndGroup() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "k8s-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let credentials = directory.appendingPathComponent("credentials").path
+        try "[default]\naws_access_key_id = AKIAEXAMPLEEXAMPLE00\naws_secret_access_key = x\n".write(
+            toFile: credentials, atomically: true, encoding: .utf8)
+        for (arguments, mode) in [
+            ([String](), 0o600), (["--socket-mode", "0660", "--socket-group", "\(getgid())"], 0o660),
+        ] {
+            let socket = directory.appendingPathComponent("p-\(mode).sock").path
+            let plugin = try Self.startPlugin(
+                [
+                    "--socket", socket, "--endpoint", "127.0.0.1:1", "--key-id", "alias/k", "--cluster-name", "c",
+                    "--credentials-file", credentials, "--log-level", "error",
+                ] + arguments)
+            var info = stat()
+            let until = ContinuousClock.now + .seconds(60)
+            while ContinuousClock.now < until {
+                if lstat(socket, &info) == 0, info.st_mode & 0o777 == mode_t(mode) { break }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            #expect(
+                lstat(socket, &info) == 0 && info.st_mode & 0o777 == mode_t(mode),
+                "mode \(String(info.st_mode & 0o777, radix: 8))")
+            #expect(info.st_gid == getgid())
+            plugin.terminate()
+            #expect(await waitForProcessExit(plugin, within: .seconds(30)) == 0)
+        }
+        let refused = try await runChildProcess(
+            URL(fileURLWithPath: binaryPath("kms-k8s-plugin", environment: "KMS_K8S_PLUGIN")),
+            [
+                "--socket", "/tmp/s", "--key-id", "k", "--cluster-name", "c", "--credentials-file", credentials,
+                "--socket-mode", "0666",
+            ], mergeStandardError: true)
+        #expect(refused.status != 0 && refused.stdoutText.contains("--socket-mode"), "\(refused.stdoutText)")
+    }
+
     static func phase(_ name: String, _ environment: [String: String]) async throws {
         let run = try await runChildProcess(
             URL(fileURLWithPath: "/usr/bin/env"), ["python3", Self.script, name], environment: environment,
