@@ -206,6 +206,8 @@ let package = Package(
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                // The flags both sidecars share (KMSConnectionOptions).
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 // kms-agent: its AWS JSON endpoint (NIO HTTP/1.1) and its caches' keys (SHA-256).
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

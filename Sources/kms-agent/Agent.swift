@@ -24,26 +24,10 @@ struct Agent: AsyncParsableCommand {
             """
     )
 
+    @OptionGroup var connection: KMSConnectionOptions
+
     @Option(help: "Where to serve, a loopback host:port (KMS_AGENT_LISTEN). Default 127.0.0.1:7481.")
     var listen: String?
-
-    @Option(help: "kmsd: host:port or tls://host:port (KMS_AGENT_ENDPOINT, else KMS_ENDPOINT).")
-    var endpoint: String?
-
-    @Option(help: "An AWS shared credentials file with the agent's access key (KMS_AGENT_CREDENTIALS_FILE).")
-    var credentialsFile: String?
-
-    @Option(help: "Its profile; default: default (KMS_AGENT_PROFILE).")
-    var profile: String?
-
-    @Option(help: "PEM bundle of the CAs that sign kmsd's certificate (KMS_AGENT_CA_BUNDLE).")
-    var caBundle: String?
-
-    @Option(help: "Client certificate (PEM; a SPIFFE SVID) for mutual TLS (KMS_AGENT_CLIENT_CERTIFICATE).")
-    var clientCertificate: String?
-
-    @Option(help: "Its private key (PEM) (KMS_AGENT_CLIENT_KEY).")
-    var clientKey: String?
 
     @Option(help: "Cache Decrypt answers this many seconds; 0: off (KMS_AGENT_DECRYPT_CACHE_SECONDS). Default 0.")
     var decryptCacheSeconds: Int?
@@ -78,24 +62,12 @@ struct Agent: AsyncParsableCommand {
                 + "(KMS_AGENT_HEALTH_LISTEN). Default: not served."))
     var healthListen: String?
 
-    @Option(help: "trace, debug, info, notice, warning, error or critical (KMS_AGENT_LOG_LEVEL). Default info.")
-    var logLevel: String?
-
     mutating func validate() throws {
-        let environment = ProcessInfo.processInfo.environment
-        func env(_ name: String) -> String? { environment["KMS_AGENT_" + name].flatMap { $0.isEmpty ? nil : $0 } }
-        func integer(_ name: String) throws -> Int? {
-            guard let text = env(name) else { return nil }
-            guard let value = Int(text) else { throw ValidationError("KMS_AGENT_\(name) must be an integer") }
-            return value
-        }
+        let environment = SidecarEnvironment(prefix: "KMS_AGENT_")
+        func env(_ name: String) -> String? { environment.string(name) }
+        func integer(_ name: String) throws -> Int? { try environment.integer(name) }
+        try connection.resolve(environment)
         listen = listen ?? env("LISTEN") ?? "127.0.0.1:7481"
-        endpoint = endpoint ?? env("ENDPOINT") ?? environment["KMS_ENDPOINT"]
-        credentialsFile = credentialsFile ?? env("CREDENTIALS_FILE")
-        profile = profile ?? env("PROFILE")
-        caBundle = caBundle ?? env("CA_BUNDLE")
-        clientCertificate = clientCertificate ?? env("CLIENT_CERTIFICATE")
-        clientKey = clientKey ?? env("CLIENT_KEY")
         decryptCacheSeconds = try decryptCacheSeconds ?? integer("DECRYPT_CACHE_SECONDS") ?? 0
         decryptCacheEntries = try decryptCacheEntries ?? integer("DECRYPT_CACHE_ENTRIES") ?? 1000
         dataKeyCacheSeconds = try dataKeyCacheSeconds ?? integer("DATA_KEY_CACHE_SECONDS") ?? 0
@@ -104,17 +76,10 @@ struct Agent: AsyncParsableCommand {
         dataKeyCacheEntries = try dataKeyCacheEntries ?? integer("DATA_KEY_CACHE_ENTRIES") ?? 100
         timeoutMs = try timeoutMs ?? integer("TIMEOUT_MS") ?? 5000
         healthListen = healthListen ?? env("HEALTH_LISTEN")
-        logLevel = logLevel ?? env("LOG_LEVEL") ?? "info"
 
         guard let (host, _) = ListenAddress.split(listen ?? ""), Self.isLoopback(host) else {
             throw ValidationError(
                 "--listen must be a loopback host:port (127.0.0.1, ::1): the agent speaks for the pod to the pod only")
-        }
-        guard credentialsFile != nil || clientCertificate != nil else {
-            throw ValidationError("give --credentials-file (an access key) or --client-certificate and --client-key")
-        }
-        guard (clientCertificate == nil) == (clientKey == nil) else {
-            throw ValidationError("--client-certificate and --client-key go together")
         }
         for (flag, value, range) in [
             ("--decrypt-cache-seconds", decryptCacheSeconds, 0...86_400),
@@ -130,9 +95,6 @@ struct Agent: AsyncParsableCommand {
         if let healthListen, ListenAddress.split(healthListen) == nil {
             throw ValidationError("--health-listen must be host:port, not '\(healthListen)'")
         }
-        guard Logger.Level(rawValue: logLevel ?? "") != nil else {
-            throw ValidationError("unknown --log-level '\(logLevel ?? "")'")
-        }
     }
 
     static func isLoopback(_ host: String) -> Bool {
@@ -141,23 +103,11 @@ struct Agent: AsyncParsableCommand {
 
     func run() async throws {
         // validate() filled every setting below.
-        let level = Logger.Level(rawValue: logLevel ?? "info") ?? .info
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
-        let logger = Logger(label: "kms-agent")
+        let logger = connection.bootstrapLogging(label: "kms-agent")
         var client = KMSClient.Configuration()
         client.connections = 2
         client.timeout = .milliseconds(Int64(timeoutMs ?? 5000))
-        var source = ReloadingKMSClient.Source(
-            endpoint: endpoint ?? KMSClientEnvironment.defaultEndpoint, configuration: client)
-        source.credentialsFile = credentialsFile
-        source.profile = profile
-        source.caBundle = caBundle
-        source.clientCertificate = clientCertificate
-        source.clientKey = clientKey
+        let source = connection.source(client)
         let clients = try ReloadingKMSClient(source, logger: logger)
 
         var caches = AgentCacheSettings()

@@ -23,6 +23,8 @@ struct K8sPlugin: AsyncParsableCommand {
             """
     )
 
+    @OptionGroup var connection: KMSConnectionOptions
+
     @Option(help: "The Unix socket the apiserver's EncryptionConfiguration names (KMS_K8S_PLUGIN_SOCKET).")
     var socket: String?
 
@@ -36,29 +38,11 @@ struct K8sPlugin: AsyncParsableCommand {
     @Option(help: "The socket's group, a numeric gid (KMS_K8S_PLUGIN_SOCKET_GROUP). Default: the plugin's.")
     var socketGroup: UInt32?
 
-    @Option(help: "kmsd: host:port or tls://host:port (KMS_K8S_PLUGIN_ENDPOINT, else KMS_ENDPOINT).")
-    var endpoint: String?
-
     @Option(help: "The key that wraps new DEK seeds: key id, ARN, alias name or alias ARN (KMS_K8S_PLUGIN_KEY_ID).")
     var keyId: String?
 
     @Option(help: "The cluster's name, bound into every ciphertext's encryption context (KMS_K8S_PLUGIN_CLUSTER_NAME).")
     var clusterName: String?
-
-    @Option(help: "An AWS shared credentials file with the plugin's access key (KMS_K8S_PLUGIN_CREDENTIALS_FILE).")
-    var credentialsFile: String?
-
-    @Option(help: "Its profile; default: default (KMS_K8S_PLUGIN_PROFILE).")
-    var profile: String?
-
-    @Option(help: "PEM bundle of the CAs that sign kmsd's certificate (KMS_K8S_PLUGIN_CA_BUNDLE).")
-    var caBundle: String?
-
-    @Option(help: "Client certificate (PEM) for mutual TLS (KMS_K8S_PLUGIN_CLIENT_CERTIFICATE).")
-    var clientCertificate: String?
-
-    @Option(help: "Its private key (PEM) (KMS_K8S_PLUGIN_CLIENT_KEY).")
-    var clientKey: String?
 
     @Option(
         help: ArgumentHelp(
@@ -82,31 +66,19 @@ struct K8sPlugin: AsyncParsableCommand {
         help: "Serve GET /healthz and GET /readyz on host:port (KMS_K8S_PLUGIN_HEALTH_LISTEN). Default: not served.")
     var healthListen: String?
 
-    @Option(help: "trace, debug, info, notice, warning, error or critical (KMS_K8S_PLUGIN_LOG_LEVEL). Default info.")
-    var logLevel: String?
-
     mutating func validate() throws {
-        let environment = ProcessInfo.processInfo.environment
-        func env(_ name: String) -> String? { environment["KMS_K8S_PLUGIN_" + name].flatMap { $0.isEmpty ? nil : $0 } }
-        func integer(_ name: String) throws -> Int? {
-            guard let text = env(name) else { return nil }
-            guard let value = Int(text) else { throw ValidationError("KMS_K8S_PLUGIN_\(name) must be an integer") }
-            return value
-        }
+        let environment = SidecarEnvironment(prefix: "KMS_K8S_PLUGIN_")
+        func env(_ name: String) -> String? { environment.string(name) }
+        func integer(_ name: String) throws -> Int? { try environment.integer(name) }
+        try connection.resolve(environment)
         socket = socket ?? env("SOCKET")
         socketMode = socketMode ?? env("SOCKET_MODE") ?? "0600"
         if socketGroup == nil, let text = env("SOCKET_GROUP") {
             guard let gid = UInt32(text) else { throw ValidationError("KMS_K8S_PLUGIN_SOCKET_GROUP must be a gid") }
             socketGroup = gid
         }
-        endpoint = endpoint ?? env("ENDPOINT") ?? environment["KMS_ENDPOINT"]
         keyId = keyId ?? env("KEY_ID")
         clusterName = clusterName ?? env("CLUSTER_NAME")
-        credentialsFile = credentialsFile ?? env("CREDENTIALS_FILE")
-        profile = profile ?? env("PROFILE")
-        caBundle = caBundle ?? env("CA_BUNDLE")
-        clientCertificate = clientCertificate ?? env("CLIENT_CERTIFICATE")
-        clientKey = clientKey ?? env("CLIENT_KEY")
         if decryptKeyArn.isEmpty, let list = env("DECRYPT_KEY_ARNS") {
             decryptKeyArn = list.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
         }
@@ -114,7 +86,6 @@ struct K8sPlugin: AsyncParsableCommand {
         statusCacheSeconds = try statusCacheSeconds ?? integer("STATUS_CACHE_SECONDS") ?? 5
         timeoutMs = try timeoutMs ?? integer("TIMEOUT_MS") ?? 2000
         healthListen = healthListen ?? env("HEALTH_LISTEN")
-        logLevel = logLevel ?? env("LOG_LEVEL") ?? "info"
 
         for (flag, value) in [("--socket", socket), ("--key-id", keyId), ("--cluster-name", clusterName)]
         where (value ?? "").isEmpty {
@@ -126,12 +97,6 @@ struct K8sPlugin: AsyncParsableCommand {
         }
         guard let clusterName, (1...255).contains(clusterName.utf8.count) else {
             throw ValidationError("--cluster-name must be 1 to 255 bytes")
-        }
-        guard credentialsFile != nil || clientCertificate != nil else {
-            throw ValidationError("give --credentials-file (an access key) or --client-certificate and --client-key")
-        }
-        guard (clientCertificate == nil) == (clientKey == nil) else {
-            throw ValidationError("--client-certificate and --client-key go together")
         }
         guard KMSv2PluginSettings.isValidAnnotationDomain(annotationDomain ?? "") else {
             throw ValidationError("--annotation-domain must be a DNS subdomain (lower case letters, digits, '-', '.')")
@@ -146,20 +111,11 @@ struct K8sPlugin: AsyncParsableCommand {
         if let healthListen, ListenAddress.split(healthListen) == nil {
             throw ValidationError("--health-listen must be host:port, not '\(healthListen)'")
         }
-        guard Logger.Level(rawValue: logLevel ?? "") != nil else {
-            throw ValidationError("unknown --log-level '\(logLevel ?? "")'")
-        }
     }
 
     func run() async throws {
         // validate() filled every setting below.
-        let level = Logger.Level(rawValue: logLevel ?? "info") ?? .info
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
-        let logger = Logger(label: "kms-k8s-plugin")
+        let logger = connection.bootstrapLogging(label: "kms-k8s-plugin")
         let timeout = Duration.milliseconds(timeoutMs ?? 2000)
         var settings = KMSv2PluginSettings(keyID: keyId ?? "", clusterName: clusterName ?? "")
         settings.decryptKeyARNs = decryptKeyArn
@@ -172,13 +128,7 @@ struct K8sPlugin: AsyncParsableCommand {
         // One try per call within the plugin's timeout: the apiserver retries, and its deadline is short.
         client.maxAttempts = 1
         client.timeout = .milliseconds(Int64(timeoutMs ?? 2000))
-        var source = ReloadingKMSClient.Source(
-            endpoint: endpoint ?? KMSClientEnvironment.defaultEndpoint, configuration: client)
-        source.credentialsFile = credentialsFile
-        source.profile = profile
-        source.caBundle = caBundle
-        source.clientCertificate = clientCertificate
-        source.clientKey = clientKey
+        let source = connection.source(client)
         let clients = try ReloadingKMSClient(source, logger: logger)
         let service = KMSv2PluginService(settings: settings, clients: clients, logger: logger)
 
