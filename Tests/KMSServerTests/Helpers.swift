@@ -16,6 +16,26 @@ func code(_ body: () async throws -> Void) async -> String? {
 }
 
 extension KMSClient {
+    /// A role (or user) of account 111122223333 with one identity policy (admin calls): its ARN.
+    func createPrincipal(_ name: String, type: String = "role", policy: String) async throws -> String {
+        let arn = try await self.call(
+            AdminMethod.createPrincipal,
+            .with {
+                $0.accountID = "111122223333"
+                $0.type = type
+                $0.name = name
+            }
+        ).principal.arn
+        _ = try await self.call(
+            AdminMethod.putPrincipalPolicy,
+            .with {
+                $0.principalArn = arn
+                $0.policyName = "policy"
+                $0.policyDocument = policy
+            })
+        return arn
+    }
+
     func createKey(_ description: String = "") async throws -> KMSKeyMetadata {
         var request = KMSCreateKeyRequest()
         request.description_p = description

@@ -30,24 +30,12 @@ import Testing
             self.stack = stack
             self.key = key
             self.other = try await admin.createKey("not the app's")
-            let principal = try await admin.call(
-                AdminMethod.createPrincipal,
-                .with {
-                    $0.accountID = "111122223333"
-                    $0.type = "role"
-                    $0.name = "orders-pod"
-                }
-            ).principal.arn
-            _ = try await admin.call(
-                AdminMethod.putPrincipalPolicy,
-                .with {
-                    $0.principalArn = principal
-                    $0.policyName = "app"
-                    $0.policyDocument = """
-                        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["kms:Encrypt",
-                          "kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"], "Resource": "\(key.arn)"}]}
-                        """
-                })
+            let principal = try await admin.createPrincipal(
+                "orders-pod",
+                policy: """
+                    {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["kms:Encrypt",
+                      "kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"], "Resource": "\(key.arn)"}]}
+                    """)
             let access = try await admin.call(AdminMethod.createAccessKey, .with { $0.principalArn = principal })
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
                 "agent-\(UUID().uuidString.prefix(8))")
@@ -247,23 +235,7 @@ import Testing
             {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "kms:Encrypt",
               "Resource": "\(key.arn)"}]}
             """
-        for role in ["payments-api", "orders-app"] {
-            let arn = try await stack.client.call(
-                AdminMethod.createPrincipal,
-                .with {
-                    $0.accountID = "111122223333"
-                    $0.type = "role"
-                    $0.name = role
-                }
-            ).principal.arn
-            _ = try await stack.client.call(
-                AdminMethod.putPrincipalPolicy,
-                .with {
-                    $0.principalArn = arn
-                    $0.policyName = "encrypt"
-                    $0.policyDocument = policy
-                })
-        }
+        for role in ["payments-api", "orders-app"] { _ = try await stack.client.createPrincipal(role, policy: policy) }
         // The SVID files as SPIRE's helper writes them, each replaced whole.
         func install(_ name: String) throws {
             for (from, to) in [("\(name).key", "svid.key"), ("\(name).pem", "svid.pem")] {

@@ -36,24 +36,12 @@ import Testing
         ).ciphertextBlob
 
         // The plugin's principal may use its key and nothing else.
-        let principal = try await admin.call(
-            AdminMethod.createPrincipal,
-            .with {
-                $0.accountID = "111122223333"
-                $0.type = "role"
-                $0.name = "kms-k8s-plugin"
-            }
-        ).principal.arn
-        _ = try await admin.call(
-            AdminMethod.putPrincipalPolicy,
-            .with {
-                $0.principalArn = principal
-                $0.policyName = "plugin"
-                $0.policyDocument = """
-                    {"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
-                      "Action": ["kms:Encrypt", "kms:Decrypt", "kms:DescribeKey"], "Resource": "\(key.arn)"}]}
-                    """
-            })
+        let principal = try await admin.createPrincipal(
+            "kms-k8s-plugin",
+            policy: """
+                {"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+                  "Action": ["kms:Encrypt", "kms:Decrypt", "kms:DescribeKey"], "Resource": "\(key.arn)"}]}
+                """)
         let firstKey = try await admin.call(AdminMethod.createAccessKey, .with { $0.principalArn = principal })
 
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
