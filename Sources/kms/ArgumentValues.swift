@@ -39,6 +39,33 @@ enum ArgumentValues {
         return context
     }
 
+    /// A Recipient (a Nitro enclave's attestation) in the aws CLI's shorthand,
+    /// KeyEncryptionAlgorithm=RSAES_OAEP_SHA_256,AttestationDocument=fileb://PATH, or JSON.
+    static func recipient(_ text: String?, option: String) throws -> [String: Any]? {
+        guard let text else { return nil }
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        var fields: [String: String] = [:]
+        if trimmed.hasPrefix("{") {
+            guard let object = try? JSONSerialization.jsonObject(with: Data(trimmed.utf8)) as? [String: String] else {
+                throw ValidationError("\(option) must be KeyEncryptionAlgorithm=..,AttestationDocument=fileb://PATH")
+            }
+            fields = object
+        } else {
+            for pair in trimmed.split(separator: ",") {
+                guard let equals = pair.firstIndex(of: "=") else {
+                    throw ValidationError("\(option): '\(pair)' is not Name=value")
+                }
+                fields[String(pair[..<equals])] = String(pair[pair.index(after: equals)...])
+            }
+        }
+        var recipient: [String: Any] = [:]
+        if let algorithm = fields["KeyEncryptionAlgorithm"] { recipient["KeyEncryptionAlgorithm"] = algorithm }
+        if let document = fields["AttestationDocument"] {
+            recipient["AttestationDocument"] = try Self.blob(document, option: option).base64EncodedString()
+        }
+        return recipient
+    }
+
     /// A timestamp as the aws CLI takes it: epoch seconds, or ISO 8601 (a date, or a date and
     /// time with or without fractional seconds; no zone means UTC). The result is AWS JSON's
     /// form, epoch seconds.

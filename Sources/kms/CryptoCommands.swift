@@ -35,6 +35,9 @@ struct Decrypt: OperationCommand {
     @Option(help: "SYMMETRIC_DEFAULT.") var encryptionAlgorithm: String?
     @Option(parsing: .upToNextOption, help: "Grant tokens.") var grantTokens: [String] = []
     @Flag(help: "Check the request without decrypting.") var dryRun = false
+    @Option(parsing: .upToNextOption, help: "With --dry-run: IGNORE_CIPHERTEXT.") var dryRunModifiers: [String] = []
+    @Option(help: "A Nitro enclave: KeyEncryptionAlgorithm=RSAES_OAEP_SHA_256,AttestationDocument=fileb://PATH.")
+    var recipient: String?
 
     func members() throws -> [String: Any?] {
         [
@@ -43,6 +46,8 @@ struct Decrypt: OperationCommand {
             "EncryptionContext": try ArgumentValues.context(encryptionContext, option: "--encryption-context"),
             "KeyId": keyId, "EncryptionAlgorithm": encryptionAlgorithm,
             "GrantTokens": grantTokens.isEmpty ? nil : grantTokens, "DryRun": dryRun ? true : nil,
+            "DryRunModifiers": dryRunModifiers.isEmpty ? nil : dryRunModifiers,
+            "Recipient": try ArgumentValues.recipient(recipient, option: "--recipient"),
         ]
     }
 }
@@ -57,7 +62,11 @@ struct ReEncrypt: OperationCommand {
     @Option(help: "The context of the ciphertext.") var sourceEncryptionContext: String?
     @Option(help: "The context for the new ciphertext.") var destinationEncryptionContext: String?
     @Option(help: "Optional: fail unless the blob is under this key.") var sourceKeyId: String?
+    @Option(help: "The algorithm the ciphertext was made with.") var sourceEncryptionAlgorithm: String?
+    @Option(help: "The algorithm for the new ciphertext.") var destinationEncryptionAlgorithm: String?
+    @Option(parsing: .upToNextOption, help: "Grant tokens.") var grantTokens: [String] = []
     @Flag(help: "Check the request only.") var dryRun = false
+    @Option(parsing: .upToNextOption, help: "With --dry-run: IGNORE_CIPHERTEXT.") var dryRunModifiers: [String] = []
 
     func members() throws -> [String: Any?] {
         [
@@ -68,7 +77,10 @@ struct ReEncrypt: OperationCommand {
                 sourceEncryptionContext, option: "--source-encryption-context"),
             "DestinationEncryptionContext": try ArgumentValues.context(
                 destinationEncryptionContext, option: "--destination-encryption-context"),
-            "DryRun": dryRun ? true : nil,
+            "SourceEncryptionAlgorithm": sourceEncryptionAlgorithm,
+            "DestinationEncryptionAlgorithm": destinationEncryptionAlgorithm,
+            "GrantTokens": grantTokens.isEmpty ? nil : grantTokens, "DryRun": dryRun ? true : nil,
+            "DryRunModifiers": dryRunModifiers.isEmpty ? nil : dryRunModifiers,
         ]
     }
 }
@@ -79,13 +91,14 @@ struct DataKeyOptions: ParsableArguments {
     @Option(help: "AES_256 or AES_128 (or give --number-of-bytes).") var keySpec: String?
     @Option(help: "1..1024 (or give --key-spec).") var numberOfBytes: Int?
     @Option(help: "k=v,k2=v2 or a JSON object.") var encryptionContext: String?
+    @Option(parsing: .upToNextOption, help: "Grant tokens.") var grantTokens: [String] = []
     @Flag(help: "Check the request only.") var dryRun = false
 
     func members() throws -> [String: Any?] {
         [
             "KeyId": keyId, "KeySpec": keySpec, "NumberOfBytes": numberOfBytes,
             "EncryptionContext": try ArgumentValues.context(encryptionContext, option: "--encryption-context"),
-            "DryRun": dryRun ? true : nil,
+            "GrantTokens": grantTokens.isEmpty ? nil : grantTokens, "DryRun": dryRun ? true : nil,
         ]
     }
 }
@@ -96,8 +109,14 @@ struct GenerateDataKey: OperationCommand {
     static let method = KMSMethod.generateDataKey
     @OptionGroup var global: GlobalOptions
     @OptionGroup var dataKey: DataKeyOptions
+    @Option(help: "A Nitro enclave: KeyEncryptionAlgorithm=RSAES_OAEP_SHA_256,AttestationDocument=fileb://PATH.")
+    var recipient: String?
 
-    func members() throws -> [String: Any?] { try dataKey.members() }
+    func members() throws -> [String: Any?] {
+        try dataKey.members().merging(["Recipient": try ArgumentValues.recipient(recipient, option: "--recipient")]) {
+            $1
+        }
+    }
 }
 
 struct GenerateDataKeyWithoutPlaintext: OperationCommand {
@@ -116,6 +135,10 @@ struct GenerateRandom: OperationCommand {
     static let method = KMSMethod.generateRandom
     @OptionGroup var global: GlobalOptions
     @Option(help: "1..1024.") var numberOfBytes: Int
+    @Option(help: "A Nitro enclave: KeyEncryptionAlgorithm=RSAES_OAEP_SHA_256,AttestationDocument=fileb://PATH.")
+    var recipient: String?
 
-    func members() throws -> [String: Any?] { ["NumberOfBytes": numberOfBytes] }
+    func members() throws -> [String: Any?] {
+        ["NumberOfBytes": numberOfBytes, "Recipient": try ArgumentValues.recipient(recipient, option: "--recipient")]
+    }
 }

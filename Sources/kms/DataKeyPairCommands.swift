@@ -37,7 +37,13 @@ struct GenerateDataKeyPair: OperationCommand {
     @OptionGroup var global: GlobalOptions
     @OptionGroup var dataKeyPair: DataKeyPairOptions
 
-    func members() throws -> [String: Any?] { try dataKeyPair.members() }
+    @Option(help: "A Nitro enclave: KeyEncryptionAlgorithm=RSAES_OAEP_SHA_256,AttestationDocument=fileb://PATH.")
+    var recipient: String?
+
+    func members() throws -> [String: Any?] {
+        try dataKeyPair.members().merging(
+            ["Recipient": try ArgumentValues.recipient(recipient, option: "--recipient")]) { $1 }
+    }
 }
 
 struct GenerateDataKeyPairWithoutPlaintext: OperationCommand {

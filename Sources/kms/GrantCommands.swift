@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import KMSProto
 import KMSRPC
 
@@ -16,10 +17,22 @@ struct CreateGrant: OperationCommand {
     @Option(help: "Only with encryption contexts containing these pairs (k=v,k2=v2 or JSON).")
     var encryptionContextSubset: String?
     @Option(help: "A name that makes retries idempotent.") var name: String?
+    @Option(
+        help: ArgumentHelp(
+            "Constraints as JSON, {\"EncryptionContextSubset\": {..}} or {\"EncryptionContextEquals\": {..}} (or "
+                + "use the two options above)."))
+    var constraints: String?
+    @Option(parsing: .upToNextOption, help: "Grant tokens.") var grantTokens: [String] = []
     @Flag(help: "Check the request only.") var dryRun = false
 
     func members() throws -> [String: Any?] {
         var constraints: [String: Any] = [:]
+        if let given = self.constraints {
+            guard let object = try? JSONSerialization.jsonObject(with: Data(given.utf8)) as? [String: Any] else {
+                throw ValidationError("--constraints must be a JSON object")
+            }
+            constraints = object
+        }
         if let equals = try ArgumentValues.context(encryptionContextEquals, option: "--encryption-context-equals") {
             constraints["EncryptionContextEquals"] = equals
         }
@@ -30,6 +43,7 @@ struct CreateGrant: OperationCommand {
             "KeyId": keyId, "GranteePrincipal": granteePrincipal, "Operations": operations,
             "RetiringPrincipal": retiringPrincipal,
             "Constraints": constraints.isEmpty ? nil : constraints, "Name": name, "DryRun": dryRun ? true : nil,
+            "GrantTokens": grantTokens.isEmpty ? nil : grantTokens,
         ]
     }
 }
@@ -71,8 +85,11 @@ struct RetireGrant: OperationCommand {
     @Option(help: "The grant token.") var grantToken: String?
     @Option(help: "Key id or key ARN (with --grant-id).") var keyId: String?
     @Option(help: "The grant id (with --key-id).") var grantId: String?
+    @Flag(help: "Check the request only.") var dryRun = false
 
-    func members() throws -> [String: Any?] { ["GrantToken": grantToken, "KeyId": keyId, "GrantId": grantId] }
+    func members() throws -> [String: Any?] {
+        ["GrantToken": grantToken, "KeyId": keyId, "GrantId": grantId, "DryRun": dryRun ? true : nil]
+    }
 }
 
 struct RevokeGrant: OperationCommand {
@@ -81,6 +98,7 @@ struct RevokeGrant: OperationCommand {
     @OptionGroup var global: GlobalOptions
     @Option(help: "Key id or key ARN.") var keyId: String
     @Option(help: "The grant id.") var grantId: String
+    @Flag(help: "Check the request only.") var dryRun = false
 
-    func members() throws -> [String: Any?] { ["KeyId": keyId, "GrantId": grantId] }
+    func members() throws -> [String: Any?] { ["KeyId": keyId, "GrantId": grantId, "DryRun": dryRun ? true : nil] }
 }

@@ -22,12 +22,15 @@ struct DeriveSharedSecret: OperationCommand {
     ) var publicKey: String
     @Option(parsing: .upToNextOption, help: "Grant tokens.") var grantTokens: [String] = []
     @Flag(help: "Check the request without deriving.") var dryRun = false
+    @Option(help: "A Nitro enclave: KeyEncryptionAlgorithm=RSAES_OAEP_SHA_256,AttestationDocument=fileb://PATH.")
+    var recipient: String?
 
     func members() throws -> [String: Any?] {
         [
             "KeyId": keyId, "KeyAgreementAlgorithm": keyAgreementAlgorithm,
             "PublicKey": try ArgumentValues.blob(publicKey, option: "--public-key").base64EncodedString(),
             "GrantTokens": grantTokens.isEmpty ? nil : grantTokens, "DryRun": dryRun ? true : nil,
+            "Recipient": try ArgumentValues.recipient(recipient, option: "--recipient"),
         ]
     }
 }

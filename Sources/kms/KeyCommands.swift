@@ -29,10 +29,13 @@ struct CreateKey: OperationCommand {
     @Flag(help: "Skip the check that the policy does not lock the caller out.") var bypassPolicyLockoutSafetyCheck =
         false
     @Option(parsing: .upToNextOption, help: "Tags as KEY=VALUE.") var tags: [String] = []
+    @Option(help: "The former name of --key-spec (deprecated by AWS; give one or the other).")
+    var customerMasterKeySpec: String?
 
     func members() throws -> [String: Any?] {
         [
             "Description": description, "KeyUsage": keyUsage, "KeySpec": keySpec, "Origin": origin,
+            "CustomerMasterKeySpec": customerMasterKeySpec,
             "Tags": tags.isEmpty ? nil : try TagResource.parse(tags),
             "Policy": try policy.map {
                 String(decoding: try ArgumentValues.blob($0, option: "--policy"), as: UTF8.self)
@@ -47,8 +50,11 @@ struct DescribeKey: OperationCommand {
     static let method = KMSMethod.describeKey
     @OptionGroup var global: GlobalOptions
     @Option(help: "Key id, key ARN, alias name or alias ARN.") var keyId: String
+    @Option(parsing: .upToNextOption, help: "Grant tokens.") var grantTokens: [String] = []
 
-    func members() throws -> [String: Any?] { ["KeyId": keyId] }
+    func members() throws -> [String: Any?] {
+        ["KeyId": keyId, "GrantTokens": grantTokens.isEmpty ? nil : grantTokens]
+    }
 }
 
 struct ListKeys: OperationCommand {

@@ -42,6 +42,8 @@ struct ListKeyPolicies: OperationCommand {
     static let method = KMSMethod.listKeyPolicies
     @OptionGroup var global: GlobalOptions
     @Option(help: "Key id or key ARN.") var keyId: String
+    @Option(help: "Names per page, 1..1000 (default 100).") var limit: Int?
+    @Option(help: "NextMarker of the previous page.") var marker: String?
 
-    func members() throws -> [String: Any?] { ["KeyId": keyId] }
+    func members() throws -> [String: Any?] { ["KeyId": keyId, "Limit": limit, "Marker": marker] }
 }

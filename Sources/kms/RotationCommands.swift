@@ -51,8 +51,11 @@ struct ListKeyRotations: OperationCommand {
     @Option(help: "Key id or key ARN.") var keyId: String
     @Option(help: "Rotations per page, 1..1000 (default 100).") var limit: Int?
     @Option(help: "NextMarker of the previous page.") var marker: String?
+    @Option(help: "ALL_KEY_MATERIAL or ROTATIONS_ONLY (the default).") var includeKeyMaterial: String?
 
-    func members() throws -> [String: Any?] { ["KeyId": keyId, "Limit": limit, "Marker": marker] }
+    func members() throws -> [String: Any?] {
+        ["KeyId": keyId, "Limit": limit, "Marker": marker, "IncludeKeyMaterial": includeKeyMaterial]
+    }
 }
 
 struct GetKeyLastUsage: OperationCommand {

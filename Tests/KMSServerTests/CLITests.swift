@@ -79,6 +79,47 @@ import Testing
         await stack.stop()
     }
 
+    /// Every request member of botocore's model has its option (Tests/aws-clients/cli_coverage.py),
+    /// and a few of the options added for it reach the service.
+    @Test func everyRequestMemberHasAnOption() async throws {
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("aws-clients/cli_coverage.py").path
+        var environment = ProcessInfo.processInfo.environment
+        environment["KMS_CLI"] = binaryPath("kms", environment: "KMS_CLI")
+        let coverage = try await runChildProcess(
+            URL(fileURLWithPath: "/usr/bin/env"), ["python3", script], environment: environment,
+            mergeStandardError: true)
+        #expect(coverage.status == 0, "\(coverage.stdoutText)")
+
+        let stack = try await KMSStack.start()
+        let env = stack.environment
+        let key = try await Self.kms(
+            ["create-key", "--query", "KeyMetadata.KeyId", "--output", "text"], env: env
+        ).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let names = try await Self.kms(
+            ["list-key-policies", "--key-id", key, "--limit", "1", "--query", "PolicyNames", "--output", "text"],
+            env: env)
+        #expect(names.status == 0 && names.stdout == "default\n", "\(names.stderr)")
+        let blob = try await Self.kms(
+            ["encrypt", "--key-id", key, "--plaintext", "hello", "--query", "CiphertextBlob", "--output", "text"],
+            env: env)
+        let raw = try #require(Data(base64Encoded: blob.stdout.trimmingCharacters(in: .whitespacesAndNewlines)))
+        let moved = try await Self.kms(
+            [
+                "re-encrypt", "--ciphertext-blob", "-", "--destination-key-id", key,
+                "--source-encryption-algorithm", "SYMMETRIC_DEFAULT", "--destination-encryption-algorithm",
+                "SYMMETRIC_DEFAULT", "--query", "SourceEncryptionAlgorithm", "--output", "text",
+            ], env: env, stdin: raw)
+        #expect(moved.status == 0 && moved.stdout == "SYMMETRIC_DEFAULT\n", "\(moved.stderr)")
+        let wrong = try await Self.kms(
+            [
+                "re-encrypt", "--ciphertext-blob", "-", "--destination-key-id", key,
+                "--destination-encryption-algorithm", "RSAES_OAEP_SHA_256",
+            ], env: env, stdin: raw)
+        #expect(wrong.status != 0, "RSAES_OAEP_SHA_256 for a symmetric destination: \(wrong.stdout)")
+        await stack.stop()
+    }
+
     @Test func everySubcommandHasHelp() async throws {
         let names = [
             "create-key", "describe-key", "list-keys", "update-key-description", "enable-key", "disable-key",
