@@ -71,16 +71,63 @@ enum Output {
     static func render(_ value: Any, format: OutputFormat) throws -> String {
         switch format {
         case .json:
-            if value is [String: Any] || value is [Any] {
-                let data = try JSONSerialization.data(
-                    withJSONObject: value, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
-                return String(decoding: data, as: UTF8.self)
-            }
-            let data = try JSONSerialization.data(withJSONObject: [value], options: [.withoutEscapingSlashes])
-            return String(String(decoding: data, as: UTF8.self).dropFirst().dropLast())
+            return json(value, depth: 0)
         case .text:
             return text(value)
         }
+    }
+
+    /// JSON as the aws CLI prints it (Python's json.dumps with indent=4 and ensure_ascii=False):
+    /// four spaces a level, `"Key": value`, `[]` and `{}` for empty ones, non-ASCII as it is,
+    /// control characters escaped. Keys are sorted (the aws CLI prints botocore's model order).
+    static func json(_ value: Any, depth: Int) -> String {
+        let indent = String(repeating: " ", count: 4 * (depth + 1))
+        let closing = String(repeating: " ", count: 4 * depth)
+        switch value {
+        case let dictionary as [String: Any]:
+            if dictionary.isEmpty { return "{}" }
+            let members = dictionary.keys.sorted().map { key in
+                indent + quoted(key) + ": " + json(dictionary[key]!, depth: depth + 1)
+            }
+            return "{\n" + members.joined(separator: ",\n") + "\n" + closing + "}"
+        case let array as [Any]:
+            if array.isEmpty { return "[]" }
+            return "[\n" + array.map { indent + json($0, depth: depth + 1) }.joined(separator: ",\n") + "\n" + closing
+                + "]"
+        case let string as String:
+            return quoted(string)
+        case let number as NSNumber where String(cString: number.objCType) == "c":
+            return number.boolValue ? "true" : "false"
+        case let number as NSNumber:
+            // Integral values as Python reads them from the body: ints. Others in the shortest
+            // form that reads back, which is Python's repr too.
+            if let int = Int64(exactly: number.doubleValue) { return "\(int)" }
+            return "\(number.doubleValue)"
+        case is NSNull:
+            return "null"
+        default:
+            return quoted("\(value)")
+        }
+    }
+
+    /// A JSON string as Python writes it with ensure_ascii=False.
+    static func quoted(_ text: String) -> String {
+        var out = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case "\u{08}": out += "\\b"
+            case "\u{0C}": out += "\\f"
+            case _ where scalar.value < 0x20 || scalar.value == 0x7F:
+                out += String(format: "\\u%04x", scalar.value)
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
     }
 
     /// The aws CLI's text output: scalars as they are, lists tab separated, objects' values in
