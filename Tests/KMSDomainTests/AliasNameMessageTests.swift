@@ -3,7 +3,7 @@ import Testing
 
 /// Alias names as AWS checks them: the model's length and pattern first (ValidationException in
 /// its words), then the `alias/` prefix (ValidationException), then KMS's own rules.
-@Suite struct AliasNameTests {
+@Suite struct AliasNameMessageTests {
     static func refusal(_ name: String, creating: Bool = true) -> KMSError? {
         do {
             try AliasName.validate(name, creating: creating)
