@@ -67,7 +67,7 @@ public enum AWSJSON {
         }
         // A body AWS cannot read is refused as such before any of its values is validated.
         guard violations.isEmpty else {
-            throw DecodingError(description: validationMessage(violations.sorted()), isValidation: true)
+            throw DecodingError(description: validationMessage(violations), isValidation: true)
         }
         return message
     }
@@ -102,7 +102,8 @@ public enum AWSJSON {
             for name in lists where out[name] == nil { out[name] = [Any]() }
         }
         guard let fields = schema[message] ?? adminSchema[message] else { return out }
-        for (name, value) in object {
+        // By member name, so that several violations are always listed in one order.
+        for (name, value) in object.sorted(by: { $0.key < $1.key }) {
             guard let kind = fields[name] else { continue }
             let member = path + name.prefix(1).lowercased() + name.dropFirst()
             if let array = value as? [Any] {

@@ -219,7 +219,7 @@ class EnumsAndTags(unittest.TestCase):
     def test_wrong_json_types_stay_serialization_errors(self):
         refused = Refusal(self, lambda: raw.create_key(KeySpec=5))
         self.assertEqual((refused.status, refused.code), (400, "SerializationException"))
-        refused = Refusal(self, lambda: raw.create_key(Tags="not a list"))
+        refused = Refusal(self, lambda: raw.create_key(Description=5))
         self.assertEqual(refused.code, "SerializationException")
 
     def test_tag_lengths(self):
