@@ -10,6 +10,14 @@ public enum AWSManagedServices {
         "secretsmanager", "ses", "sns", "sqs", "ssm", "timestream", "transfer", "workspaces", "xray",
     ]
 
+    /// The aliases AWS lists in every account and region before their keys exist (ListAliases
+    /// shows them without a TargetKeyId, as an account that never used these services sees
+    /// them), in name order. Each is one of `names`.
+    public static let predefinedAliases: [String] = [
+        "acm", "dynamodb", "ebs", "elasticfilesystem", "es", "glue", "kinesisvideo", "lambda", "rds", "redshift", "s3",
+        "secretsmanager", "ssm", "xray",
+    ].map { AliasName.reservedPrefix + $0 }
+
     /// The service of `alias/aws/<service>`, when it is one of `names`.
     public static func service(ofAlias aliasName: String) -> String? {
         guard aliasName.hasPrefix(AliasName.reservedPrefix) else { return nil }

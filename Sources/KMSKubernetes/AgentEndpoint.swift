@@ -94,6 +94,10 @@ public final class AgentEndpoint: Sendable {
         let payload: [UInt8]
         do {
             payload = try operation.requestFromJSON(Data(request.body))
+        } catch let error as AWSJSON.DecodingError where error.isValidation {
+            // As kmsd answers it: a value outside its enum breaks the model, the body is readable.
+            return .error(
+                requestID: requestID, status: .badRequest, code: "ValidationException", message: error.description)
         } catch {
             return .error(
                 requestID: requestID, status: .badRequest, code: "SerializationException", message: "\(error)")

@@ -18,13 +18,31 @@ public enum AWSJSON {
     public struct DecodingError: Error, CustomStringConvertible {
         /// What is wrong, for the caller: AWS's validation message for an unknown enum value, else the shape mismatch.
         public let description: String
+        /// True when the body is well-formed JSON of the right types but breaks a constraint of
+        /// the model (an enum value outside its set): AWS answers those with ValidationException,
+        /// and bodies it cannot read with SerializationException.
+        public let isValidation: Bool
+
+        init(description: String, isValidation: Bool = false) {
+            self.description = description
+            self.isValidation = isValidation
+        }
+    }
+
+    /// AWS's validation message for constraint violations, each `Value '...' at '...' failed to
+    /// satisfy constraint: ...`, in one text as AWS joins them.
+    static func validationMessage(_ violations: [String]) -> String {
+        let count = violations.count
+        return "\(count) validation error\(count == 1 ? "" : "s") detected: " + violations.joined(separator: "; ")
     }
 
     /// Encodes a message as an AWS JSON object.
     public static func object(_ message: some SwiftProtobuf.Message) throws -> [String: Any] {
         let data = try message.jsonUTF8Data()
         guard let tree = try JSONSerialization.jsonObject(with: data) as? [String: Any] else { return [:] }
-        return try convert(tree, message: Self.name(of: type(of: message)), toAWS: true)
+        var violations: [String] = []
+        return try convert(
+            tree, message: Self.name(of: type(of: message)), toAWS: true, path: "", violations: &violations)
     }
 
     /// Encodes a message as AWS JSON bytes (keys sorted, so output is stable).
@@ -36,15 +54,22 @@ public enum AWSJSON {
 
     /// Decodes an AWS JSON object into a message. Unknown members are ignored, as AWS does.
     public static func decode<M: SwiftProtobuf.Message>(_ type: M.Type, from object: [String: Any]) throws -> M {
-        let tree = try convert(object, message: Self.name(of: type), toAWS: false)
+        var violations: [String] = []
+        let tree = try convert(object, message: Self.name(of: type), toAWS: false, path: "", violations: &violations)
         let data = try JSONSerialization.data(withJSONObject: tree)
         var options = JSONDecodingOptions()
         options.ignoreUnknownFields = true
+        let message: M
         do {
-            return try M(jsonUTF8Data: data, options: options)
+            message = try M(jsonUTF8Data: data, options: options)
         } catch {
             throw DecodingError(description: "the request does not match \(Self.name(of: type)): \(error)")
         }
+        // A body AWS cannot read is refused as such before any of its values is validated.
+        guard violations.isEmpty else {
+            throw DecodingError(description: validationMessage(violations), isValidation: true)
+        }
+        return message
     }
 
     /// Decodes an AWS JSON request body; throws `DecodingError` unless it is a JSON object of the message's shape.
@@ -61,24 +86,77 @@ public enum AWSJSON {
         return full.split(separator: ".").last.map(String.init) ?? full
     }
 
-    private static func convert(_ object: [String: Any], message: String, toAWS: Bool) throws -> [String: Any] {
+    /// Messages whose empty lists AWS leaves out: a key's algorithm lists name only those of its
+    /// key usage (EncryptionAlgorithms for ENCRYPT_DECRYPT, SigningAlgorithms for SIGN_VERIFY, ...).
+    static let listsOmittedWhenEmpty: Set<String> = ["KeyMetadata", "GetPublicKeyResponse"]
+
+    /// `path` is the AWS member path of `object` in validation messages ("" at the top,
+    /// "recipient." or "tags.1.member." below); unknown enum names are added to `violations`.
+    private static func convert(
+        _ object: [String: Any], message: String, toAWS: Bool, path: String, violations: inout [String]
+    ) throws -> [String: Any] {
         var out = object
-        if toAWS, let lists = schemaLists[message] ?? adminSchemaLists[message] {
+        if toAWS, !listsOmittedWhenEmpty.contains(message),
+            let lists = schemaLists[message] ?? adminSchemaLists[message]
+        {
             for name in lists where out[name] == nil { out[name] = [Any]() }
         }
         guard let fields = schema[message] ?? adminSchema[message] else { return out }
-        for (name, value) in object {
+        // By member name, so that several violations are always listed in one order.
+        for (name, value) in object.sorted(by: { $0.key < $1.key }) {
             guard let kind = fields[name] else { continue }
+            let member = path + name.prefix(1).lowercased() + name.dropFirst()
             if let array = value as? [Any] {
-                out[name] = try array.map { try convert(value: $0, kind: kind, member: name, toAWS: toAWS) }
+                var unknown: [String] = []
+                out[name] = try array.enumerated().compactMap { index, element -> Any? in
+                    if case .enumeration = kind, !toAWS {
+                        return try convert(enumeration: element, kind: kind, member: member, unknown: &unknown)
+                    }
+                    return try convert(
+                        value: element, kind: kind, member: "\(member).\(index + 1).member", toAWS: toAWS,
+                        violations: &violations)
+                }
+                if case .enumeration(let prefix) = kind, !unknown.isEmpty {
+                    // AWS names the whole list, and wraps the members' constraint in the list's.
+                    let values = array.map { "\($0)".prefix(64) }.joined(separator: ", ")
+                    violations.append(
+                        "Value '[\(values)]' at '\(member)' failed to satisfy constraint: Member must satisfy "
+                            + "constraint: [Member must satisfy enum value set: [\(allowedText(prefix))]]")
+                }
             } else {
-                out[name] = try convert(value: value, kind: kind, member: name, toAWS: toAWS)
+                let count = violations.count
+                out[name] = try convert(value: value, kind: kind, member: member, toAWS: toAWS, violations: &violations)
+                // An unknown enum name is left out (the request is refused with it).
+                if case .enumeration = kind, violations.count > count { out[name] = nil }
             }
         }
         return out
     }
 
-    private static func convert(value: Any, kind: FieldKind, member: String, toAWS: Bool) throws -> Any {
+    private static func allowedText(_ prefix: String) -> String {
+        (enumValues[prefix] ?? []).joined(separator: ", ")
+    }
+
+    /// One member of a list of enums, from AWS's name to protobuf's; an unknown name is left
+    /// out (the request is refused with it) and added to `unknown`.
+    private static func convert(enumeration value: Any, kind: FieldKind, member: String, unknown: inout [String])
+        throws -> Any?
+    {
+        guard case .enumeration(let prefix) = kind else { return value }
+        guard let text = value as? String else {
+            if value is NSNull { return value }
+            throw DecodingError(description: "the members of \(member) must be strings, each one of its enum's names")
+        }
+        guard (enumValues[prefix] ?? []).contains(text) else {
+            unknown.append(text)
+            return nil
+        }
+        return prefix + text
+    }
+
+    private static func convert(value: Any, kind: FieldKind, member: String, toAWS: Bool, violations: inout [String])
+        throws -> Any
+    {
         switch kind {
         case .enumeration(let prefix):
             guard let text = value as? String else {
@@ -91,14 +169,11 @@ public enum AWSJSON {
             if toAWS { return text.hasPrefix(prefix) ? String(text.dropFirst(prefix.count)) : text }
             // Protobuf's JSON decoder drops unknown enum names when unknown members are ignored,
             // so they are refused here, with AWS's message.
-            let allowed = enumValues[prefix] ?? []
-            guard allowed.contains(text) else {
-                let field = member.prefix(1).lowercased() + member.dropFirst()
-                throw DecodingError(
-                    description:
-                        "1 validation error detected: Value '\(text.prefix(64))' at '\(field)' failed to satisfy "
-                        + "constraint: Member must satisfy enum value set: [\(allowed.joined(separator: ", "))]"
-                )
+            guard (enumValues[prefix] ?? []).contains(text) else {
+                violations.append(
+                    "Value '\(text.prefix(64))' at '\(member)' failed to satisfy constraint: Member must satisfy enum "
+                        + "value set: [\(allowedText(prefix))]")
+                return text
             }
             return prefix + text
         case .timestamp:
@@ -113,7 +188,7 @@ public enum AWSJSON {
             return value
         case .message(let name):
             guard let nested = value as? [String: Any] else { return value }
-            return try convert(nested, message: name, toAWS: toAWS)
+            return try convert(nested, message: name, toAWS: toAWS, path: member + ".", violations: &violations)
         }
     }
 

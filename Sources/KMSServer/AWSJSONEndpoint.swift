@@ -102,6 +102,10 @@ public final class AWSJSONEndpoint: Sendable {
         let payload: [UInt8]
         do {
             payload = try operation.requestFromJSON(Data(request.body))
+        } catch let error as AWSJSON.DecodingError where error.isValidation {
+            return .error(
+                requestID: requestID, status: .badRequest, code: KMSError.Code.validation.rawValue,
+                message: error.description)
         } catch {
             return .error(
                 requestID: requestID, status: .badRequest, code: "SerializationException", message: "\(error)")

@@ -36,7 +36,11 @@ extension KMSKeyMetadata {
             KMSKeyAgreementAlgorithmSpec(awsName: $0.rawValue)
         }
         self.multiRegion = false
-        if let material = key.currentMaterialID { self.currentKeyMaterialID = material.hex }
+        // AWS names the current material of symmetric encryption keys only (of an EXTERNAL one,
+        // once material is imported); asymmetric and HMAC keys' metadata has no such member.
+        if let material = key.currentMaterialID, key.spec == .symmetricDefault {
+            self.currentKeyMaterialID = material.hex
+        }
         if let validTo = key.validTo { self.validTo = Google_Protobuf_Timestamp(date: validTo) }
         if let model = key.expirationModel {
             self.expirationModel = KMSExpirationModel(awsName: model.rawValue) ?? .unspecified

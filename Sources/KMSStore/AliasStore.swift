@@ -88,7 +88,9 @@ public struct AliasStore: Sendable {
         return nil
     }
 
-    /// Aliases of an account and region (optionally of one key) in name order, after `marker`.
+    /// Aliases of an account and region (optionally of one key) in name order, after `marker`:
+    /// byte order, whatever the database's collation, as ListAliases merges AWS's predefined
+    /// aliases into the page in that order.
     public func list(account: String, region: String, keyID: KeyID?, after marker: String?, limit: Int) async throws
         -> [AliasRecord]
     {
@@ -99,8 +101,9 @@ public struct AliasStore: Sendable {
             rows = try await self.client.query(
                 """
                 SELECT alias_name, target_key_id, creation_date, last_updated_date FROM kms_aliases
-                WHERE account_id = \(account) AND region = \(region) AND target_key_id = \(id) AND alias_name > \(after)
-                ORDER BY alias_name LIMIT \(limit)
+                WHERE account_id = \(account) AND region = \(region) AND target_key_id = \(id)
+                    AND alias_name > \(after) COLLATE "C"
+                ORDER BY alias_name COLLATE "C" LIMIT \(limit)
                 """,
                 logger: self.logger
             )
@@ -108,8 +111,8 @@ public struct AliasStore: Sendable {
             rows = try await self.client.query(
                 """
                 SELECT alias_name, target_key_id, creation_date, last_updated_date FROM kms_aliases
-                WHERE account_id = \(account) AND region = \(region) AND alias_name > \(after)
-                ORDER BY alias_name LIMIT \(limit)
+                WHERE account_id = \(account) AND region = \(region) AND alias_name > \(after) COLLATE "C"
+                ORDER BY alias_name COLLATE "C" LIMIT \(limit)
                 """,
                 logger: self.logger
             )

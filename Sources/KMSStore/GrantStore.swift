@@ -56,17 +56,57 @@ public struct GrantStore: Sendable {
         return try await Self.decode(rows)
     }
 
-    /// Grants `principal` may retire (ListRetirableGrants), in grant id order after `marker`.
-    public func retirable(by principal: String, after marker: String?, limit: Int) async throws -> [GrantRecord] {
+    /// A key's grants with this grant id and grantee principal (nil: any), in grant id order after
+    /// grant id `marker`: ListGrants' filters, in the query so that the limit counts matches only.
+    public func forKey(_ keyID: KeyID, grantID: String?, granteePrincipal: String?, after marker: String?, limit: Int)
+        async throws -> [GrantRecord]
+    {
+        let id = keyID.uuid
         let rows = try await self.client.query(
             """
-            SELECT \(unescaped: Self.columns) FROM kms_grants WHERE retiring_principal = \(principal)
-                AND grant_id > \(marker ?? "")
+            SELECT \(unescaped: Self.columns) FROM kms_grants WHERE key_id = \(id) AND grant_id > \(marker ?? "")
+                AND (\(grantID)::text IS NULL OR grant_id = \(grantID))
+                AND (\(granteePrincipal)::text IS NULL OR grantee_principal = \(granteePrincipal))
             ORDER BY grant_id LIMIT \(limit)
             """,
             logger: self.logger
         )
         return try await Self.decode(rows)
+    }
+
+    /// Grants `principal` may retire (ListRetirableGrants), in grant id order after `marker`,
+    /// each with its key's ARN.
+    public func retirable(by principal: String, after marker: String?, limit: Int) async throws
+        -> [(grant: GrantRecord, keyARN: String)]
+    {
+        let columns = Self.columns.split(separator: ",").map {
+            "g." + $0.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        .joined(separator: ", ")
+        let rows = try await self.client.query(
+            """
+            SELECT \(unescaped: columns), k.arn FROM kms_grants g JOIN kms_keys k ON k.key_id = g.key_id
+            WHERE g.retiring_principal = \(principal) AND g.grant_id > \(marker ?? "")
+            ORDER BY g.grant_id LIMIT \(limit)
+            """,
+            logger: self.logger
+        )
+        var grants: [(grant: GrantRecord, keyARN: String)] = []
+        for try await row in rows {
+            let (grantID, keyID, name, grantee, retiring, issuing, operations, equals, subset, created, arn) =
+                try row.decode(
+                    (String, UUID, String?, String, String?, String, [String], String?, String?, Date, String).self)
+            grants.append(
+                (
+                    GrantRecord(
+                        grantID: grantID, keyID: KeyID(keyID), name: name, granteePrincipal: grantee,
+                        retiringPrincipal: retiring, issuingAccount: issuing, operations: operations,
+                        encryptionContextEquals: Self.context(equals), encryptionContextSubset: Self.context(subset),
+                        creationDate: created
+                    ), arn
+                ))
+        }
+        return grants
     }
 
     /// The grant with this id, or nil.

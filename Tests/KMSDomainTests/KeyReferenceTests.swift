@@ -61,7 +61,7 @@ import Testing
     }
 
     @Test(arguments: [
-        ("app", KMSError.Code.invalidAliasName), ("alias/", .invalidAliasName), ("alias/aws/s3", .invalidAliasName),
+        ("app", KMSError.Code.validation), ("alias/", .invalidAliasName), ("alias/aws/s3", .invalidAliasName),
         ("alias/a b", .validation), ("alias/ü", .validation), ("", .validation),
         ("alias/" + String(repeating: "x", count: 251), .validation),
     ])

@@ -75,13 +75,15 @@ import Testing
             await code { _ = try await kms.call(KMSMethod.createKey, create) } == "MalformedPolicyDocumentException")
 
         for (name, expected) in [
-            ("payments", "InvalidAliasNameException"),
+            // AWS: a name without the prefix is a ValidationException (its model's pattern allows it).
+            ("payments", "ValidationException"),
+            ("alias/with:colon", "OK"),
             ("alias/", "InvalidAliasNameException"),
             ("alias/aws/s3", "InvalidAliasNameException"),
             ("alias/has space", "ValidationException"),
             ("alias/" + String(repeating: "a", count: 251), "ValidationException"),
         ] {
-            #expect(await code { try await kms.createAlias(name, key.keyID) } == expected, "\(name)")
+            #expect(await code { try await kms.createAlias(name, key.keyID) } ?? "OK" == expected, "\(name)")
         }
         try await kms.createAlias("alias/ok", key.keyID)
         #expect(await code { try await kms.createAlias("alias/via-alias", "alias/ok") } == "NotFoundException")

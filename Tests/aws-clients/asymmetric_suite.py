@@ -69,7 +69,9 @@ class Signing(unittest.TestCase):
             self.assertEqual(meta["KeySpec"], spec)
             if spec != "RSA_3072" and spec != "RSA_4096":
                 self.assertEqual(meta["SigningAlgorithms"], algorithms)
-            self.assertNotIn("EncryptionAlgorithms", [k for k, v in meta.items() if v])
+            # AWS sends the algorithm list of the key's usage only, never an empty one.
+            for absent in ("EncryptionAlgorithms", "MacAlgorithms", "KeyAgreementAlgorithms", "CurrentKeyMaterialId"):
+                self.assertNotIn(absent, meta)
             key = meta["KeyId"]
             public = public_key(key)
             info = kms.get_public_key(KeyId=key)

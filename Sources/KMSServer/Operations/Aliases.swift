@@ -91,8 +91,7 @@ extension KMSService {
             try await self.stores.aliases.list(
                 account: caller.account, region: caller.region, keyID: keyID, after: after, limit: limit + 1)
         }
-        var response = KMSListAliasesResponse()
-        response.aliases = page.prefix(limit).map { alias in
+        var entries = page.map { alias in
             var entry = KMSAliasListEntry()
             entry.aliasName = alias.name
             entry.aliasArn = alias.arn
@@ -101,11 +100,40 @@ extension KMSService {
             entry.lastUpdatedDate = .init(date: alias.lastUpdatedDate)
             return entry
         }
-        response.truncated = page.count > limit
+        if keyID == nil {
+            entries = Self.withPredefinedAliases(
+                entries, after: after, storePageFull: page.count > limit,
+                arn: { self.aliasARN($0, caller) })
+        }
+        var response = KMSListAliasesResponse()
+        response.aliases = Array(entries.prefix(limit))
+        response.truncated = entries.count > limit
         if response.truncated, let last = response.aliases.last {
             response.nextMarker = Marker.encode(last.aliasName)
         }
         return response
+    }
+
+    /// A page of stored aliases (in byte order, after `after`) with AWS's predefined aliases
+    /// merged in, as AWS lists them: name and ARN only, until their AWS managed key exists and
+    /// the alias is stored. A predefined name past the last stored alias of a full page belongs
+    /// to a later page (and may be stored there), so it waits for that page.
+    static func withPredefinedAliases(
+        _ stored: [KMSAliasListEntry], after: String?, storePageFull: Bool, arn: (String) -> String
+    ) -> [KMSAliasListEntry] {
+        func precedes(_ a: String, _ b: String) -> Bool { a.utf8.lexicographicallyPrecedes(b.utf8) }
+        let names = Set(stored.map(\.aliasName))
+        let predefined = AWSManagedServices.predefinedAliases.filter { name in
+            !names.contains(name) && after.map { precedes($0, name) } ?? true
+                && (!storePageFull || stored.last.map { precedes(name, $0.aliasName) } ?? true)
+        }
+        let entries = predefined.map { name in
+            var entry = KMSAliasListEntry()
+            entry.aliasName = name
+            entry.aliasArn = arn(name)
+            return entry
+        }
+        return (stored + entries).sorted { precedes($0.aliasName, $1.aliasName) }
     }
 
     /// The key an alias is to point to: by key id or key ARN, and always a key of the caller's

@@ -126,13 +126,14 @@ extension KMSService {
         let after = try Marker.decode(request.hasMarker ? request.marker : nil)
         let key = try await self.resolve(request.keyID, for: caller, accepting: .keyOnly)
         try self.authorize(caller, action: "ListGrants", key: key)
-        var page = try await self.store {
-            try await self.stores.grants.forKey(key.record.keyID, after: after, limit: limit + 1)
+        let page = try await self.store {
+            try await self.stores.grants.forKey(
+                key.record.keyID, grantID: request.hasGrantID ? request.grantID : nil,
+                granteePrincipal: request.hasGranteePrincipal ? request.granteePrincipal : nil, after: after,
+                limit: limit + 1)
         }
-        if request.hasGrantID { page = page.filter { $0.grantID == request.grantID } }
-        if request.hasGranteePrincipal { page = page.filter { $0.granteePrincipal == request.granteePrincipal } }
         var response = KMSListGrantsResponse()
-        response.grants = page.prefix(limit).map(Self.entry)
+        response.grants = page.prefix(limit).map { Self.entry($0, keyARN: key.record.arn) }
         response.truncated = page.count > limit
         if response.truncated, let last = page.prefix(limit).last { response.nextMarker = Marker.encode(last.grantID) }
         return response
@@ -157,9 +158,11 @@ extension KMSService {
             try await self.stores.grants.retirable(by: request.retiringPrincipal, after: after, limit: limit + 1)
         }
         var response = KMSListRetirableGrantsResponse()
-        response.grants = page.prefix(limit).map(Self.entry)
+        response.grants = page.prefix(limit).map { Self.entry($0.grant, keyARN: $0.keyARN) }
         response.truncated = page.count > limit
-        if response.truncated, let last = page.prefix(limit).last { response.nextMarker = Marker.encode(last.grantID) }
+        if response.truncated, let last = page.prefix(limit).last {
+            response.nextMarker = Marker.encode(last.grant.grantID)
+        }
         return response
     }
 
@@ -233,9 +236,10 @@ extension KMSService {
         return response
     }
 
-    static func entry(_ grant: GrantRecord) -> KMSGrantListEntry {
+    /// A grant as ListGrants and ListRetirableGrants list it; AWS names its key by ARN.
+    static func entry(_ grant: GrantRecord, keyARN: String) -> KMSGrantListEntry {
         var entry = KMSGrantListEntry()
-        entry.keyID = grant.keyID.description
+        entry.keyID = keyARN
         entry.grantID = grant.grantID
         if let name = grant.name { entry.name = name }
         entry.creationDate = .init(date: grant.creationDate)

@@ -54,6 +54,8 @@ extension KMSService {
             throw KMSError(.unsupportedOperation, "Multi-Region keys are not supported.")
         }
         let tags = request.tags.map { (key: $0.tagKey, value: $0.tagValue) }
+        try Validation.tags(tags)
+        guard tags.count <= Tags.maximumPerKey else { throw KMSError(.tag, "Too many tags") }
         try Tags.check(tags)
         let policy =
             request.hasPolicy

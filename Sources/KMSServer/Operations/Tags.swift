@@ -13,6 +13,7 @@ extension KMSService {
             throw .validation(
                 "1 validation error detected: Value at 'tags' failed to satisfy constraint: Member must not be empty")
         }
+        try Validation.tags(tags)
         try Tags.check(tags)
         let key = try await self.resolve(request.keyID, for: caller, accepting: .keyOnly)
         try self.authorize(caller, action: "TagResource", key: key, conditions: Self.tagConditions(tags))
@@ -37,6 +38,7 @@ extension KMSService {
                 "1 validation error detected: Value at 'tagKeys' failed to satisfy constraint: Member must not be empty"
             )
         }
+        try Validation.tagKeys(request.tagKeys)
         for tagKey in request.tagKeys { try Tags.checkKey(tagKey) }
         let key = try await self.resolve(request.keyID, for: caller, accepting: .keyOnly)
         try self.authorize(caller, action: "UntagResource", key: key, conditions: ["aws:TagKeys": request.tagKeys])

@@ -23,7 +23,8 @@ public protocol AliasStoring: Sendable {
     func find(account: String, region: String, name: String) async throws -> AliasRecord?
 
     /// At most `limit` aliases of an account and region (with `keyID`, only those naming that
-    /// key) in name order, after name `marker` (exclusive; nil: from the first).
+    /// key) in name order (byte order, whatever the collation), after name `marker` (exclusive; nil:
+    /// from the first).
     func list(account: String, region: String, keyID: KeyID?, after marker: String?, limit: Int) async throws
         -> [AliasRecord]
 }

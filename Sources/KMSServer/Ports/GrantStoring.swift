@@ -15,9 +15,16 @@ public protocol GrantStoring: Sendable {
     /// (exclusive; nil: from the first).
     func forKey(_ keyID: KeyID, after marker: String?, limit: Int) async throws -> [GrantRecord]
 
+    /// At most `limit` of the key's grants that have this grant id and grantee principal (nil:
+    /// any), in grant id order after grant id `marker` (exclusive; nil: from the first): ListGrants'
+    /// filters, applied before the limit so that every page is full but the last.
+    func forKey(_ keyID: KeyID, grantID: String?, granteePrincipal: String?, after marker: String?, limit: Int)
+        async throws -> [GrantRecord]
+
     /// At most `limit` grants whose retiring principal is `principal`, in grant id order, after
-    /// grant id `marker` (exclusive; nil: from the first).
-    func retirable(by principal: String, after marker: String?, limit: Int) async throws -> [GrantRecord]
+    /// grant id `marker` (exclusive; nil: from the first), each with its key's ARN.
+    func retirable(by principal: String, after marker: String?, limit: Int) async throws
+        -> [(grant: GrantRecord, keyARN: String)]
 
     /// The grant with this id, or nil.
     func find(grantID: String) async throws -> GrantRecord?

@@ -129,7 +129,24 @@ import Testing
             #expect(ids == ["g1", "g2", "g3", "g4", "g5"])
             #expect(try await stores.grants.forKey(Fixture.newID(), after: nil, limit: 10).isEmpty)
             let retirable = try await stores.grants.retirable(by: retiring, after: "g0", limit: 10)
-            #expect(retirable.map(\.grantID) == ["g2", "g4"])
+            #expect(retirable.map(\.grant.grantID) == ["g2", "g4"])
+            #expect(retirable.map(\.keyARN) == [key.arn, key.arn])
+            // ListGrants' filters count before the limit: a page of matches, however far apart.
+            var grantee = Fixture.grant("g6", keyID: key.keyID)
+            let otherGrantee = "arn:aws:iam::111122223333:role/other"
+            grantee.granteePrincipal = otherGrantee
+            #expect(try await stores.grants.insert(grantee, audit: nil))
+            let byGrantee = try await stores.grants.forKey(
+                key.keyID, grantID: nil, granteePrincipal: otherGrantee, after: nil, limit: 1)
+            #expect(byGrantee.map(\.grantID) == ["g6"])
+            let byID = try await stores.grants.forKey(
+                key.keyID, grantID: "g4", granteePrincipal: nil, after: "g1", limit: 1)
+            #expect(byID.map(\.grantID) == ["g4"])
+            #expect(
+                try await stores.grants.forKey(
+                    key.keyID, grantID: "g4", granteePrincipal: otherGrantee, after: nil, limit: 10
+                ).isEmpty)
+            #expect(try await stores.grants.delete(grantID: "g6", audit: nil))
             let stored = try #require(try await stores.grants.find(grantID: "g3"))
             var expected = Fixture.grant("g3", keyID: key.keyID)
             expected.creationDate = Fixture.stored(expected.creationDate)

@@ -32,14 +32,35 @@ extension InMemoryDatabase: GrantStoring {
         return self.read { tables in Self.page(tables.grants[id]?.values ?? [:].values, after: marker, limit: limit) }
     }
 
-    /// GrantStore.retirable: grants whose retiring principal is `principal`, by grant id.
-    public func retirable(by principal: String, after marker: String?, limit: Int) async throws -> [GrantRecord] {
+    /// GrantStore.forKey with ListGrants' filters: equality on grant id and grantee principal
+    /// where given, before the limit.
+    public func forKey(_ keyID: KeyID, grantID: String?, granteePrincipal: String?, after marker: String?, limit: Int)
+        async throws -> [GrantRecord]
+    {
+        let id = keyID
+        try SQL.checkPage(limit: limit)
+        return self.read { tables in
+            let matching = (tables.grants[id]?.values ?? [:].values).filter { grant in
+                (grantID.map { SQLText($0) == SQLText(grant.grantID) } ?? true)
+                    && (granteePrincipal.map { SQLText($0) == SQLText(grant.granteePrincipal) } ?? true)
+            }
+            return Self.page(matching, after: marker, limit: limit)
+        }
+    }
+
+    /// GrantStore.retirable: grants whose retiring principal is `principal`, by grant id, each
+    /// with its key's ARN (the join on kms_keys).
+    public func retirable(by principal: String, after marker: String?, limit: Int) async throws
+        -> [(grant: GrantRecord, keyARN: String)]
+    {
         try SQL.checkPage(limit: limit)
         return self.read { tables in
             let named = tables.grants.values.flatMap(\.values).filter { grant in
                 grant.retiringPrincipal.map { SQLText($0) == SQLText(principal) } == true
             }
-            return Self.page(named, after: marker, limit: limit)
+            return Self.page(named, after: marker, limit: limit).compactMap { grant in
+                tables.keys[grant.keyID].map { (grant: grant, keyARN: $0.arn) }
+            }
         }
     }
 
