@@ -14,21 +14,17 @@ public enum KeyReference: Sendable, Hashable {
     }
 
     /// Parses a KeyId parameter. Key ids become `KeyID`s; throws ValidationException when `text` is empty or longer
-    /// than 2048 bytes, NotFoundException when it is no key or alias reference or is an alias where `accepted`
-    /// allows keys only. `field` names the parameter in messages.
+    /// than 2048 bytes, InvalidArnException for a malformed ARN, NotFoundException when it is no key or alias
+    /// reference or is an alias where `accepted` allows keys only. `field` names the parameter in messages.
     public static func parse(_ text: String, accepting accepted: Accepted = .keyOrAlias, field: String = "keyId")
         throws(KMSError) -> KeyReference
     {
-        guard !text.isEmpty, text.utf8.count <= 2048 else {
-            throw .validation(
-                "1 validation error detected: Value at '\(field)' failed to satisfy constraint: Member must have "
-                    + "length between 1 and 2048"
-            )
-        }
+        try Limits.check(text.utf8.count, in: 1...2048, field: field)
         let reference: KeyReference
         if text.hasPrefix("arn:") {
             guard let arn = KMSResourceARN(text) else {
-                throw KMSError(.notFound, "Invalid arn \(text.prefix(256))")
+                // AWS's exact text is not documented; the code is its model's InvalidArnException.
+                throw KMSError(.invalidArn, "Invalid arn \(text.prefix(256))")
             }
             switch arn.resource {
             case .key: reference = .keyARN(arn)

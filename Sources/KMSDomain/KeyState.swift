@@ -10,13 +10,18 @@ public enum KeyState: String, Sendable, CaseIterable, Codable {
     case updating = "Updating"
 
     /// Whether a cryptographic operation may use a key in this state; the error otherwise,
-    /// with AWS's codes: Disabled → DisabledException, anything else → KMSInvalidStateException.
+    /// with AWS's codes and messages: Disabled → DisabledException, anything else →
+    /// KMSInvalidStateException (`<ARN> is pending import.`, `<ARN> is pending deletion.`).
     public func checkUsable(keyARN: String) throws(KMSError) {
         switch self {
         case .enabled:
             return
         case .disabled:
             throw KMSError(.disabled, "\(keyARN) is disabled.")
+        case .pendingImport:
+            throw KMSError(.invalidState, "\(keyARN) is pending import.")
+        case .pendingDeletion:
+            throw KMSError(.invalidState, "\(keyARN) is pending deletion.")
         default:
             throw KMSError(
                 .invalidState, "\(keyARN) is pending deletion or otherwise not usable (state \(self.rawValue)).")

@@ -14,7 +14,7 @@ public enum Tags {
                 throw KMSError(.tag, "Tag value for key '\(key.prefix(128))' must be at most 256 characters.")
             }
             guard seen.insert(key).inserted else {
-                throw KMSError(.tag, "Duplicate tag key '\(key.prefix(128))' in the request.")
+                throw KMSError(.tag, "Duplicate tag keys")
             }
         }
         guard tags.count <= maximumPerKey else {
@@ -29,7 +29,7 @@ public enum Tags {
             throw KMSError(.tag, "Tag keys must be 1 to 128 characters; '\(key.prefix(128))' is \(key.count).")
         }
         guard !key.lowercased().hasPrefix("aws:") else {
-            throw KMSError(.tag, "Tag keys beginning with 'aws:' are reserved for AWS.")
+            throw KMSError(.tag, "Tags beginning with aws: are reserved")
         }
     }
 }

@@ -38,7 +38,9 @@ enum KeyReferenceTarget {
                 require(name == text && name.hasPrefix("alias/"), "the alias name is not the text")
             }
         } catch {
-            require(error.code == .validation || error.code == .notFound, "KeyReference.parse threw \(error.code)")
+            require(
+                error.code == .validation || error.code == .notFound || error.code == .invalidArn,
+                "KeyReference.parse threw \(error.code)")
             if error.code == .validation {
                 require(text.isEmpty || text.utf8.count > 2048, "a reference of valid length was refused as too long")
             }

@@ -48,9 +48,17 @@ public struct AWSJSONAnswer: Sendable {
         self.body = body
     }
 
-    /// An AWS error body: `{"__type": code, "message": message}`.
+    /// The exceptions AWS KMS answers with no message at all: a caller learns nothing more from
+    /// a bad ciphertext, signature or MAC than that it is bad.
+    public static let silentCodes: Set<String> = [
+        "InvalidCiphertextException", "KMSInvalidSignatureException", "KMSInvalidMacException",
+    ]
+
+    /// An AWS error body: `{"__type": code, "message": message}`, or only `{"__type": code}` for
+    /// `silentCodes` and empty messages.
     public static func error(requestID: String, status: HTTPResponseStatus, code: String, message: String) -> Self {
-        let object: [String: String] = ["__type": code, "message": message]
+        var object: [String: String] = ["__type": code]
+        if !message.isEmpty, !silentCodes.contains(code) { object["message"] = message }
         let body =
             (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]))
             ?? Data()

@@ -32,13 +32,9 @@ enum Edge {
         }
     }
 
+    /// 1...2048 bytes; the message names the bound broken, as AWS's does.
     static func keyID(_ text: String, field: String = "keyId") throws(KMSError) {
-        guard (1...2048).contains(text.utf8.count) else {
-            throw .validation(
-                "1 validation error detected: Value at '\(field)' failed to satisfy constraint: Member must have "
-                    + "length between 1 and 2048"
-            )
-        }
+        try Limits.check(text.utf8.count, in: 1...2048, field: field)
     }
 
     static func optionalKeyID(_ text: String, present: Bool, field: String) throws(KMSError) {

@@ -22,6 +22,8 @@ public final class KMSService: Sendable {
     let cache: KeyCache
     /// Cache misses on the same key share one load.
     let keyLoads = KeyLoads()
+    /// This kmsd's on-demand rotations in progress (GetKeyRotationStatus's OnDemandRotationStartDate).
+    let onDemandRotations = OnDemandRotations()
     let worker: any CryptoBackend
     let gate: any RequestGate
     /// Requests a second per principal and per source address (ThrottlingException past them).

@@ -16,12 +16,21 @@ extension KMSService {
         field: String = "keyId",
         creatingAWSManaged: Bool = false
     ) async throws(KMSError) -> CachedKey {
-        let reference = try KeyReference.parse(text, accepting: accepted, field: field)
+        let reference: KeyReference
+        do {
+            reference = try KeyReference.parse(text, accepting: accepted, field: field)
+        } catch  where error.code == .invalidArn && !Self.operationsWithInvalidArn.contains(caller.operation) {
+            // AWS's model lists InvalidArnException for the operations on one key by ARN; the
+            // others (Encrypt, Sign, CreateAlias, ...) answer NotFoundException.
+            throw KMSError(.notFound, error.message)
+        }
         switch reference {
         case .keyID(let id):
-            let key = try await self.loadKey(id, named: text)
+            // AWS names a missing key by the ARN the id would have in the caller's account and region.
+            let named = self.scope.keyARN(account: caller.account, region: caller.region, keyID: id)
+            let key = try await self.loadKey(id, named: named)
             guard key.record.account == caller.account, key.record.region == caller.region else {
-                throw Self.notFound(text)
+                throw Self.notFound(named)
             }
             return key
         case .keyARN(let arn):
@@ -170,6 +179,16 @@ extension KMSService {
             throw Self.notFound(text)
         }
     }
+
+    /// The operations whose errors in botocore's model include InvalidArnException.
+    static let operationsWithInvalidArn: Set<String> = [
+        "CancelKeyDeletion", "CreateGrant", "CreateKey", "DeleteImportedKeyMaterial", "DescribeKey", "DisableKey",
+        "DisableKeyRotation", "EnableKey", "EnableKeyRotation", "GetKeyLastUsage", "GetKeyPolicy",
+        "GetKeyRotationStatus", "GetParametersForImport", "GetPublicKey", "ImportKeyMaterial", "ListAliases",
+        "ListGrants", "ListKeyPolicies", "ListKeyRotations", "ListResourceTags", "ListRetirableGrants", "PutKeyPolicy",
+        "ReplicateKey", "RetireGrant", "RevokeGrant", "RotateKeyOnDemand", "ScheduleKeyDeletion", "TagResource",
+        "UntagResource", "UpdateKeyDescription", "UpdatePrimaryRegion",
+    ]
 
     static func notFound(_ text: String) -> KMSError {
         KMSError(.notFound, "Key '\(text.prefix(2048))' does not exist")

@@ -13,6 +13,11 @@ enum Validation {
         for token in tokens where token.isEmpty || token.utf8.count > 8192 {
             throw KMSError(.invalidGrantToken, "grant token must be 1..8192 characters")
         }
+        // A token this service did not issue names no grant anywhere: refused, as AWS refuses one
+        // (its exact message is not documented). Whether the grant it names exists is not told here.
+        for token in tokens where GrantToken.grantID(from: token) == nil {
+            throw KMSError(.invalidGrantToken, "The grant token is not valid.")
+        }
     }
 
     static func description(_ text: String) throws(KMSError) {
@@ -40,11 +45,12 @@ enum Validation {
     }
 
     /// Usable for Encrypt, Decrypt or ReEncrypt: state, usage and algorithm (SYMMETRIC_DEFAULT
-    /// when not given). Returns the algorithm.
-    static func encryption(_ key: KeyRecord, algorithm name: String?, now: Date) throws(KMSError) -> EncryptionAlgorithm
+    /// when not given). Returns the algorithm. `operation` is the request's, named in the usage error.
+    static func encryption(_ key: KeyRecord, algorithm name: String?, operation: String, now: Date) throws(KMSError)
+        -> EncryptionAlgorithm
     {
         try usable(key, now: now)
-        try usage(key, .encryptDecrypt)
+        try usage(key, .encryptDecrypt, operation: operation)
         let algorithm = name.flatMap(EncryptionAlgorithm.init(rawValue:)) ?? (name == nil ? .symmetricDefault : nil)
         // The symmetric case is the hot path: decided without building the algorithm list.
         let allowed =
@@ -61,30 +67,33 @@ enum Validation {
     }
 
     /// Usable for operations that only symmetric encryption keys do (data keys).
-    static func symmetricEncryption(_ key: KeyRecord, algorithm: String?, now: Date) throws(KMSError) {
-        _ = try encryption(key, algorithm: algorithm, now: now)
+    static func symmetricEncryption(_ key: KeyRecord, algorithm: String?, operation: String, now: Date)
+        throws(KMSError)
+    {
+        _ = try encryption(key, algorithm: algorithm, operation: operation, now: now)
         guard key.spec == .symmetricDefault else {
             throw KMSError(
                 .invalidKeyUsage, "\(key.arn) is an asymmetric key; this operation needs a symmetric encryption key.")
         }
     }
 
-    static func usage(_ key: KeyRecord, _ expected: KeyUsage) throws(KMSError) {
+    /// AWS's message names the operation: `<ARN> key usage is SIGN_VERIFY which is not valid for Encrypt.`
+    static func usage(_ key: KeyRecord, _ expected: KeyUsage, operation: String) throws(KMSError) {
         guard key.usage == expected else {
             throw KMSError(
-                .invalidKeyUsage, "\(key.arn) key usage is \(key.usage.rawValue) which is not valid for this operation."
-            )
+                .invalidKeyUsage, "\(key.arn) key usage is \(key.usage.rawValue) which is not valid for \(operation).")
         }
     }
 
     /// Sign and Verify: state, usage, algorithm for the key's spec, and the message (RAW:
     /// 1..4096 bytes; DIGEST: exactly the algorithm's digest length).
     static func signing(
-        _ key: KeyRecord, algorithm name: String, messageType typeName: String?, message: Int, now: Date
+        _ key: KeyRecord, algorithm name: String, messageType typeName: String?, message: Int, operation: String,
+        now: Date
     ) throws(KMSError) -> (SigningAlgorithm, MessageType) {
         try Limits.check(message, in: Limits.plaintextBytes, field: "message")
         try usable(key, now: now)
-        try usage(key, .signVerify)
+        try usage(key, .signVerify, operation: operation)
         guard let algorithm = SigningAlgorithm(rawValue: name), key.signingAlgorithms.contains(algorithm) else {
             throw KMSError(
                 .invalidKeyUsage,
@@ -104,21 +113,23 @@ enum Validation {
                 throw .validation("The signing algorithm \(algorithm.rawValue) signs RAW messages only.")
             }
             guard message == digest else {
-                throw .validation(
-                    "Digest is invalid length for algorithm \(algorithm.rawValue): a DIGEST message must be "
-                        + "\(digest) bytes, not \(message)."
-                )
+                throw .validation("Digest is invalid length for algorithm \(algorithm.rawValue).")
             }
         }
         return (algorithm, type)
     }
 
     /// GenerateMac and VerifyMac.
-    static func mac(_ key: KeyRecord, algorithm name: String, message: Int, now: Date) throws(KMSError) -> MacAlgorithm
+    static func mac(_ key: KeyRecord, algorithm name: String, message: Int, operation: String, now: Date)
+        throws(KMSError) -> MacAlgorithm
     {
         try Limits.check(message, in: Limits.plaintextBytes, field: "message")
         try usable(key, now: now)
-        try usage(key, .generateVerifyMac)
+        try usage(key, .generateVerifyMac, operation: operation)
+        if let algorithm = MacAlgorithm(rawValue: name), !key.macAlgorithms.contains(algorithm) {
+            throw KMSError(
+                .invalidKeyUsage, "Algorithm \(algorithm.rawValue) is incompatible with key spec \(key.spec.rawValue).")
+        }
         guard let algorithm = MacAlgorithm(rawValue: name), key.macAlgorithms.contains(algorithm) else {
             throw KMSError(
                 .invalidKeyUsage,

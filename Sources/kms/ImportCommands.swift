@@ -44,8 +44,8 @@ struct ImportKeyMaterial: OperationCommand {
                 "When the material expires: ISO 8601 (2027-01-31T00:00:00Z; no zone means UTC) or epoch seconds. Needs "
                     + "KEY_MATERIAL_EXPIRES.")
     ) var validTo: String?
-    @Option(help: "KEY_MATERIAL_EXPIRES (give --valid-to) or KEY_MATERIAL_DOES_NOT_EXPIRE.") var expirationModel:
-        String?
+    @Option(help: "KEY_MATERIAL_EXPIRES (the default; give --valid-to) or KEY_MATERIAL_DOES_NOT_EXPIRE.")
+    var expirationModel: String?
     @Option(help: "NEW_KEY_MATERIAL or EXISTING_KEY_MATERIAL (reimport).") var importType: String?
     @Option(help: "A description of this key material.") var keyMaterialDescription: String?
     @Option(help: "Reimport: the id of the key material being reimported.") var keyMaterialId: String?

@@ -36,6 +36,27 @@ import Testing
         #expect(throws: KMSError.self) { try KeyReference.parse(text) }
     }
 
+    /// A text that starts as an ARN but is no KMS ARN is InvalidArnException (issue 20, 1.8);
+    /// a length out of bounds names the bound broken.
+    @Test func malformedARNsAndLengths() {
+        for text in [
+            "arn:aws:kms:us-east-1:1111:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+            "arn:aws:kms:us-east-1:111122223333:key/not-a-uuid", "arn:aws:kms:us-east-1:111122223333:key",
+        ] {
+            #expect(throws: KMSError(.invalidArn, "Invalid arn \(text)")) { try KeyReference.parse(text) }
+        }
+        #expect(
+            throws: KMSError.validation(
+                "1 validation error detected: Value at 'keyId' failed to satisfy constraint: Member must have "
+                    + "length greater than or equal to 1")
+        ) { try KeyReference.parse("") }
+        #expect(
+            throws: KMSError.validation(
+                "1 validation error detected: Value at 'keyId' failed to satisfy constraint: Member must have "
+                    + "length less than or equal to 2048")
+        ) { try KeyReference.parse(String(repeating: "k", count: 2049)) }
+    }
+
     @Test func keyOnlyOperationsRefuseAliases() {
         #expect(throws: KMSError.self) { try KeyReference.parse("alias/app", accepting: .keyOnly) }
         #expect(throws: KMSError.self) {

@@ -12,6 +12,14 @@ import Testing
             #expect(throws: KMSError.self) { try state.checkUsable(keyARN: arn) }
             do { try state.checkUsable(keyARN: arn) } catch { #expect(error.code == expected, "\(state)") }
         }
+        // AWS's messages for the states a caller meets most.
+        #expect(throws: KMSError(.disabled, "\(arn) is disabled.")) { try KeyState.disabled.checkUsable(keyARN: arn) }
+        #expect(throws: KMSError(.invalidState, "\(arn) is pending import.")) {
+            try KeyState.pendingImport.checkUsable(keyARN: arn)
+        }
+        #expect(throws: KMSError(.invalidState, "\(arn) is pending deletion.")) {
+            try KeyState.pendingDeletion.checkUsable(keyARN: arn)
+        }
     }
 
     @Test func enableAndDisableMoveBetweenEnabledAndDisabledOnly() throws {

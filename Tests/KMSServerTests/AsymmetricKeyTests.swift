@@ -165,6 +165,8 @@ import Testing
             if let validFor {
                 request.validTo = .init(date: Date().addingTimeInterval(validFor))
                 request.expirationModel = .keyMaterialExpires
+            } else {
+                request.expirationModel = .keyMaterialDoesNotExpire
             }
             return try await kms.call(KMSMethod.importKeyMaterial, request).keyMaterialID
         }

@@ -67,13 +67,13 @@ import Testing
         grant.keyID = key.keyID
         grant.granteePrincipal = readerARN
         grant.operations = [.decrypt]
-        let grantID = try await kms.call(KMSMethod.createGrant, grant).grantID
+        let created = try await kms.call(KMSMethod.createGrant, grant)
+        let grantID = created.grantID
         var decrypt = KMSDecryptRequest()
         decrypt.ciphertextBlob = blob
         decrypt.encryptionContext = ["purpose": "audit-test"]
-        decrypt.grantTokens = [
-            try await kms.call(KMSMethod.listGrants, .with { $0.keyID = key.keyID }).grants[0].grantID
-        ]
+        // A grant token, not a grant id: a token this service did not issue is InvalidGrantTokenException.
+        decrypt.grantTokens = [created.grantToken]
         _ = try? await reader.call(KMSMethod.decrypt, decrypt)
 
         let records = try await Self.records(kms) { $0.keyArn = key.arn }

@@ -97,6 +97,25 @@ import Testing
         }
     }
 
+    /// A grant token this service did not issue is InvalidGrantTokenException (issue 20, 1.8),
+    /// DescribeKey's included.
+    @Test func foreignGrantTokensAreRefused() {
+        let requests: [any EdgeChecked] = [
+            KMSEncryptRequest.with {
+                $0.keyID = Self.keyID
+                $0.plaintext = Data([1])
+                $0.grantTokens = ["token"]
+            },
+            KMSDescribeKeyRequest.with {
+                $0.keyID = Self.keyID
+                $0.grantTokens = [GrantToken.make(grantID: "grant"), "kmsgt1.not base64"]
+            },
+        ]
+        for request in requests {
+            #expect(self.refusal(request)?.code == .invalidGrantToken, "\(type(of: request))")
+        }
+    }
+
     @Test func oversizedBlobsAreRefusedNamingTheirField() {
         let cases: [(any EdgeChecked, String)] = [
             (
@@ -255,7 +274,8 @@ import Testing
     }
 
     @Test func requestsWithinTheLimitsPass() {
-        let tenTokens = Array(repeating: "token", count: 10)
+        // Tokens of this service's form: one it did not issue is InvalidGrantTokenException.
+        let tenTokens = Array(repeating: GrantToken.make(grantID: "grant"), count: 10)
         let requests: [any EdgeChecked] = [
             KMSEncryptRequest.with {
                 $0.keyID = Self.keyID

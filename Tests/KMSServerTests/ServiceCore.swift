@@ -28,18 +28,23 @@ struct ServiceCore {
     /// bound of the service's waits applies (`ServiceTimeouts.unbounded`, and a request timeout of
     /// an hour): beside the other suites' processes on two cores, a call can wait seconds for a
     /// thread, and these tests are about what the service does, not how fast.
-    static func with(_ body: (ServiceCore) async throws -> Void) async throws {
-        try await ServiceTimeouts.$current.withValue(.unbounded) { try await Self.unbounded(body) }
+    /// `worker` wraps the in-process kms-cryptod the service calls (a test that holds a call).
+    static func with(
+        worker wrap: (any CryptoBackend) -> any CryptoBackend = { $0 }, _ body: (ServiceCore) async throws -> Void
+    ) async throws {
+        try await ServiceTimeouts.$current.withValue(.unbounded) { try await Self.unbounded(wrap, body) }
     }
 
-    private static func unbounded(_ body: (ServiceCore) async throws -> Void) async throws {
+    private static func unbounded(
+        _ wrap: (any CryptoBackend) -> any CryptoBackend, _ body: (ServiceCore) async throws -> Void
+    ) async throws {
         let logger = Logger(label: "service-core", factory: { _ in SwiftLogNoOpLogHandler() })
         let database = InMemoryDatabase()
         let cache = KeyCache()
         let worker = InProcessCryptoBackend()
         let log = InMemoryAuditLog(database: database, worker: worker)
         let service = KMSService(
-            scope: Self.scope, stores: database.stores, cache: cache, worker: worker,
+            scope: Self.scope, stores: database.stores, cache: cache, worker: wrap(worker),
             gate: PolicyGate(scope: Self.scope, identities: database, cache: cache, logger: logger), logger: logger,
             auditLog: log, requestTimeout: .seconds(3600))
         let core = ServiceCore(service: service, database: database, log: log, table: service.handlerTable())

@@ -269,6 +269,8 @@ def wrap(material, params, algorithm):
 class ImportedKeyMaterial(unittest.TestCase):
     def import_into(self, key, material, algorithm="RSAES_OAEP_SHA_256", spec="RSA_2048", **extra):
         params = kms.get_parameters_for_import(KeyId=key, WrappingAlgorithm=algorithm, WrappingKeySpec=spec)
+        # AWS's default ExpirationModel is KEY_MATERIAL_EXPIRES, which needs a ValidTo.
+        extra.setdefault("ExpirationModel", "KEY_MATERIAL_DOES_NOT_EXPIRE")
         return kms.import_key_material(KeyId=key, ImportToken=params["ImportToken"],
                                        EncryptedKeyMaterial=wrap(material, params, algorithm), **extra)
 
@@ -334,11 +336,14 @@ class ImportedKeyMaterial(unittest.TestCase):
         self.assertGreater(params["ParametersValidTo"], datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=23))
         with self.assertRaises(kms.exceptions.InvalidImportTokenException):
             kms.import_key_material(KeyId=key, ImportToken=params["ImportToken"],
-                                    EncryptedKeyMaterial=wrap(os.urandom(32), params, "RSAES_OAEP_SHA_256"))
+                                    EncryptedKeyMaterial=wrap(os.urandom(32), params, "RSAES_OAEP_SHA_256"),
+                                    ExpirationModel="KEY_MATERIAL_DOES_NOT_EXPIRE")
         with self.assertRaises(kms.exceptions.InvalidImportTokenException):
-            kms.import_key_material(KeyId=other, ImportToken=b"\x01garbage" * 8, EncryptedKeyMaterial=b"x" * 256)
+            kms.import_key_material(KeyId=other, ImportToken=b"\x01garbage" * 8, EncryptedKeyMaterial=b"x" * 256,
+                                    ExpirationModel="KEY_MATERIAL_DOES_NOT_EXPIRE")
         with self.assertRaises(kms.exceptions.InvalidCiphertextException):
-            kms.import_key_material(KeyId=other, ImportToken=params["ImportToken"], EncryptedKeyMaterial=os.urandom(256))
+            kms.import_key_material(KeyId=other, ImportToken=params["ImportToken"], EncryptedKeyMaterial=os.urandom(256),
+                                    ExpirationModel="KEY_MATERIAL_DOES_NOT_EXPIRE")
         with self.assertRaises(kms.exceptions.UnsupportedOperationException):
             kms.get_parameters_for_import(KeyId=kms.create_key()["KeyMetadata"]["KeyId"],
                                           WrappingAlgorithm="RSAES_OAEP_SHA_256", WrappingKeySpec="RSA_2048")

@@ -13,7 +13,7 @@ extension KMSService {
             encryptionContext: request.encryptionContext, conditions: Self.algorithmCondition(named),
             dryRun: request.dryRun
         ) { record throws(KMSError) in
-            let algorithm = try Validation.encryption(record, algorithm: named, now: self.now())
+            let algorithm = try Validation.encryption(record, algorithm: named, operation: "Encrypt", now: self.now())
             try Self.checkAsymmetric(
                 record, algorithm, context: request.encryptionContext, plaintext: request.plaintext.count)
             return algorithm
@@ -38,12 +38,19 @@ extension KMSService {
             throw KMSError(.unsupportedOperation, "Recipient (attested decryption) is not supported.")
         }
         let named = request.hasEncryptionAlgorithm ? request.encryptionAlgorithm.awsName : nil
+        if request.dryRun, request.dryRunModifiers.contains(.ignoreCiphertext) {
+            try await self.authorizeIgnoringCiphertext(
+                .decrypt, named: request.hasKeyID ? request.keyID : nil, field: "keyId", caller: caller,
+                grantTokens: request.grantTokens, encryptionContext: request.encryptionContext,
+                conditions: Self.algorithmCondition(named))
+            try Validation.dryRun(true)
+        }
         let key = try await self.openCiphertextKey(
             .decrypt, blob: blob, named: request.hasKeyID ? request.keyID : nil, caller: caller,
             grantTokens: request.grantTokens, encryptionContext: request.encryptionContext,
             conditions: Self.algorithmCondition(named), dryRun: request.dryRun
         ) { record throws(KMSError) in
-            let algorithm = try Validation.encryption(record, algorithm: named, now: self.now())
+            let algorithm = try Validation.encryption(record, algorithm: named, operation: "Decrypt", now: self.now())
             try Self.checkAsymmetric(record, algorithm, context: request.encryptionContext, plaintext: nil)
             return algorithm
         }
@@ -67,6 +74,21 @@ extension KMSService {
         let sourceNamed = request.hasSourceEncryptionAlgorithm ? request.sourceEncryptionAlgorithm.awsName : nil
         let destinationNamed =
             request.hasDestinationEncryptionAlgorithm ? request.destinationEncryptionAlgorithm.awsName : nil
+        if request.dryRun, request.dryRunModifiers.contains(.ignoreCiphertext) {
+            // The source key is authorized as named; the destination is opened as always, which
+            // answers DryRunOperationException once it passes.
+            try await self.authorizeIgnoringCiphertext(
+                .reEncryptFrom, named: request.hasSourceKeyID ? request.sourceKeyID : nil, field: "sourceKeyId",
+                caller: caller, grantTokens: request.grantTokens, encryptionContext: request.sourceEncryptionContext,
+                conditions: Self.algorithmCondition(sourceNamed))
+            _ = try await self.openKey(
+                .reEncryptTo, named: request.destinationKeyID, field: "destinationKeyId", caller: caller,
+                grantTokens: request.grantTokens, encryptionContext: request.destinationEncryptionContext,
+                conditions: Self.algorithmCondition(destinationNamed), dryRun: true
+            ) { record throws(KMSError) in
+                try Validation.encryption(record, algorithm: destinationNamed, operation: "ReEncrypt", now: self.now())
+            }
+        }
         // DryRun is checked once both keys have passed their checks: the source is opened without it.
         let source = try await self.openCiphertextKey(
             .reEncryptFrom, blob: blob, named: request.hasSourceKeyID ? request.sourceKeyID : nil,
@@ -74,7 +96,8 @@ extension KMSService {
             encryptionContext: request.sourceEncryptionContext, conditions: Self.algorithmCondition(sourceNamed),
             dryRun: false
         ) { record throws(KMSError) in
-            let algorithm = try Validation.encryption(record, algorithm: sourceNamed, now: self.now())
+            let algorithm = try Validation.encryption(
+                record, algorithm: sourceNamed, operation: "ReEncrypt", now: self.now())
             try Self.checkAsymmetric(record, algorithm, context: request.sourceEncryptionContext, plaintext: nil)
             return algorithm
         }
@@ -83,7 +106,8 @@ extension KMSService {
             grantTokens: request.grantTokens, encryptionContext: request.destinationEncryptionContext,
             conditions: Self.algorithmCondition(destinationNamed), dryRun: request.dryRun
         ) { record throws(KMSError) in
-            let algorithm = try Validation.encryption(record, algorithm: destinationNamed, now: self.now())
+            let algorithm = try Validation.encryption(
+                record, algorithm: destinationNamed, operation: "ReEncrypt", now: self.now())
             try Self.checkAsymmetric(record, algorithm, context: request.destinationEncryptionContext, plaintext: nil)
             return algorithm
         }
@@ -125,8 +149,8 @@ extension KMSService {
         }
         if let plaintext, let maximum = key.spec.maximumPlaintextBytes(algorithm), plaintext > maximum {
             throw .validation(
-                "The plaintext is \(plaintext) bytes; \(algorithm.rawValue) with \(key.spec.rawValue) encrypts at "
-                    + "most \(maximum)."
+                "Algorithm \(algorithm.rawValue) and key spec \(key.spec.rawValue) cannot encrypt data larger than "
+                    + "\(maximum) bytes."
             )
         }
     }
@@ -173,10 +197,7 @@ extension KMSService {
             throw KMSError(.unsupportedOperation, "Recipient (attested decryption) is not supported.")
         }
         guard request.hasNumberOfBytes else {
-            throw .validation(
-                "1 validation error detected: Value null at 'numberOfBytes' failed to satisfy constraint: Member "
-                    + "must not be null"
-            )
+            throw .validation("NumberOfBytes is required.")
         }
         try Limits.check(value: Int(request.numberOfBytes), in: Limits.numberOfBytes, field: "numberOfBytes")
         try self.authorize(caller, action: "GenerateRandom", key: nil)
@@ -188,6 +209,22 @@ extension KMSService {
     }
 
     // MARK: shared steps
+
+    /// DryRun with IGNORE_CIPHERTEXT: "KMS performs only authorization validation without
+    /// ciphertext validation", so the key must be named (the ciphertext is not read for it).
+    func authorizeIgnoringCiphertext(
+        _ use: KeyUse, named text: String?, field: String, caller: Caller, grantTokens: [String],
+        encryptionContext: [String: String], conditions: [String: [String]]
+    ) async throws(KMSError) {
+        guard let text else {
+            // AWS's text for this case is not documented.
+            throw .validation("\(field) is required when DryRunModifiers includes IGNORE_CIPHERTEXT.")
+        }
+        let key = try await self.freshen(
+            try await self.resolve(text, for: caller, field: field), grantTokens: grantTokens)
+        try self.authorize(
+            caller, action: use.action, key: key, encryptionContext: encryptionContext, conditions: conditions)
+    }
 
     /// A new data key from kms-cryptod under the request's symmetric KMS key: its ciphertext,
     /// its plaintext (empty unless the request type returns it) and the key.
@@ -218,7 +255,7 @@ extension KMSService {
             Request.use, named: request.keyID, caller: caller, grantTokens: request.grantTokens,
             encryptionContext: request.encryptionContext, dryRun: request.dryRun
         ) { record throws(KMSError) in
-            try Validation.symmetricEncryption(record, algorithm: nil, now: self.now())
+            try Validation.symmetricEncryption(record, algorithm: nil, operation: Request.use.rawValue, now: self.now())
         }
         var call = WorkerGenerateDataKeyRequest()
         call.key = key.workerKey
@@ -236,7 +273,9 @@ extension KMSService {
         _ blob: [UInt8], named given: CachedKey?, caller: Caller, action: String, encryptionContext: [String: String],
         conditions: [String: [String]], grantTokens: [String]
     ) async throws(KMSError) -> (CachedKey, StoredMaterial) {
-        if let given, given.record.spec != .symmetricDefault {
+        // An HMAC key takes the symmetric path: a symmetric ciphertext names another key, so the
+        // answer is IncorrectKeyException, as at AWS (not InvalidKeyUsageException).
+        if let given, given.record.spec.isAsymmetric {
             // State, usage and algorithm are the caller's next step (Validation.encryption).
             let key = try await self.freshen(given, grantTokens: grantTokens)
             try self.authorize(

@@ -57,7 +57,7 @@ extension KMSService {
             encryptionContext: request.encryptionContext, conditions: ["kms:DataKeyPairSpec": [spec.rawValue]],
             dryRun: request.dryRun
         ) { record throws(KMSError) in
-            try Validation.symmetricEncryption(record, algorithm: nil, now: self.now())
+            try Validation.symmetricEncryption(record, algorithm: nil, operation: Request.use.rawValue, now: self.now())
         }
         var call = WorkerGenerateDataKeyPairRequest()
         call.key = key.workerKey
@@ -79,7 +79,7 @@ extension KMSService {
             conditions: ["kms:KeyAgreementAlgorithm": [algorithmName]], dryRun: request.dryRun
         ) { record throws(KMSError) in
             try Validation.usable(record, now: self.now())
-            try Validation.usage(record, .keyAgreement)
+            try Validation.usage(record, .keyAgreement, operation: "DeriveSharedSecret")
             guard let algorithm = KeyAgreementAlgorithm(rawValue: algorithmName),
                 record.keyAgreementAlgorithms.contains(algorithm)
             else {

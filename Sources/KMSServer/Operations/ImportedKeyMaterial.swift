@@ -75,11 +75,12 @@ extension KMSService {
             }
             model = named
         } else {
-            model = validTo == nil ? .keyMaterialDoesNotExpire : .keyMaterialExpires
+            // AWS's default (botocore: "The default is KEY_MATERIAL_EXPIRES"), so ValidTo is then required.
+            model = .keyMaterialExpires
         }
         switch (model, validTo) {
         case (.keyMaterialExpires, nil):
-            throw .validation("ValidTo is required when ExpirationModel is KEY_MATERIAL_EXPIRES.")
+            throw .validation("A validTo date must be set if the ExpirationModel is KEY_MATERIAL_EXPIRES")
         case (.keyMaterialDoesNotExpire, .some):
             throw .validation("ValidTo must be omitted when ExpirationModel is KEY_MATERIAL_DOES_NOT_EXPIRE.")
         case (.keyMaterialExpires, let date?):
@@ -162,8 +163,7 @@ extension KMSService {
             guard record.origin == .external else {
                 throw KMSError(
                     .unsupportedOperation,
-                    "\(record.arn) has origin \(record.origin.rawValue); only EXTERNAL keys have imported key material."
-                )
+                    "\(record.arn) origin is \(record.origin.rawValue) which is not valid for this operation.")
             }
             if request.hasKeyMaterialID, request.keyMaterialID != record.currentMaterialID?.hex ?? "" {
                 throw KMSError(.notFound, "\(record.arn) has no key material \(request.keyMaterialID).")
@@ -201,9 +201,7 @@ extension KMSService {
         guard record.origin == .external else {
             throw KMSError(
                 .unsupportedOperation,
-                "\(record.arn) has origin \(record.origin.rawValue); key material can be imported only into keys of "
-                    + "origin EXTERNAL."
-            )
+                "\(record.arn) origin is \(record.origin.rawValue) which is not valid for this operation.")
         }
         switch record.state {
         case .pendingImport, .enabled, .disabled: return

@@ -25,6 +25,8 @@ extension KMSService {
             response.keyLastUsage.operation = KMSKeyLastUsageTrackingOperation(awsName: last.operation) ?? .unspecified
             response.keyLastUsage.timestamp = Google_Protobuf_Timestamp(date: last.date)
             response.keyLastUsage.kmsRequestID = last.requestID
+            // The audit log is this service's CloudTrail: its record of the use carries the same id.
+            response.keyLastUsage.cloudTrailEventID = last.requestID
         }
         return response
     }

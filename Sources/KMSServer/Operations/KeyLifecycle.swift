@@ -36,11 +36,13 @@ extension KMSService {
         guard spec.isSupported else {
             throw KMSError(.unsupportedOperation, "KeySpec \(spec.rawValue) is not supported by this service.")
         }
-        guard spec.allowedUsages.contains(usage) else {
+        // AWS defaults KeyUsage to ENCRYPT_DECRYPT only for symmetric encryption keys.
+        guard request.hasKeyUsage || spec == .symmetricDefault else {
             throw .validation(
-                "KeyUsage \(usage.rawValue) is not valid for KeySpec \(spec.rawValue); it allows "
-                    + "\(spec.allowedUsages.map(\.rawValue).joined(separator: ", "))."
-            )
+                "You must specify a KeyUsage value for all KMS keys except for symmetric encryption keys.")
+        }
+        guard spec.allowedUsages.contains(usage) else {
+            throw .validation("KeyUsage \(usage.rawValue) is not compatible with KeySpec \(spec.rawValue)")
         }
         let origin = request.hasOrigin ? Origin(rawValue: request.origin.awsName) : .awsKMS
         guard let origin, origin == .awsKMS || origin == .external else {
@@ -101,9 +103,11 @@ extension KMSService {
 
     func describeKey(_ request: KMSDescribeKeyRequest, caller: Caller) async throws(KMSError) -> KMSDescribeKeyResponse
     {
-        let key = try await self.authorizedUse(
-            try await self.resolve(request.keyID, for: caller, creatingAWSManaged: true), caller, action: "DescribeKey"
-        )
+        // Grant tokens count here as in the cryptographic operations (a grant may allow DescribeKey).
+        let named = try await self.freshen(
+            try await self.resolve(request.keyID, for: caller, creatingAWSManaged: true),
+            grantTokens: request.grantTokens)
+        let key = try await self.authorizedUse(named, caller, action: "DescribeKey")
         var response = KMSDescribeKeyResponse()
         response.keyMetadata = KMSKeyMetadata(key.record)
         return response

@@ -70,6 +70,9 @@ extension KMSService {
         if response.keyRotationEnabled, let next = record.nextRotationDate {
             response.nextRotationDate = Google_Protobuf_Timestamp(date: next)
         }
+        if let started = self.onDemandRotations.startDate(of: record.keyID) {
+            response.onDemandRotationStartDate = Google_Protobuf_Timestamp(date: started)
+        }
         return response
     }
 
@@ -78,16 +81,24 @@ extension KMSService {
     {
         let key = try await self.resolve(request.keyID, for: caller, accepting: .keyOnly)
         try self.authorize(caller, action: "RotateKeyOnDemand", key: key)
-        try Self.checkRotatable(key.record, "RotateKeyOnDemand")
+        // AWS's order: the key's state first (a disabled RSA key is DisabledException), then
+        // whether its spec and origin rotate at all.
         try key.record.state.checkUsable(keyARN: key.record.arn)
+        try Self.checkRotatable(key.record, "RotateKeyOnDemand")
         let count = try await self.store {
             try await self.stores.rotations.onDemandRotationCount(keyID: key.record.keyID)
         }
         guard count < Self.maximumOnDemandRotations else {
             throw KMSError(
-                .limitExceeded, "\(key.record.arn) has been rotated on demand \(count) times, the most allowed.")
+                .limitExceeded,
+                "The on-demand rotations limit has been reached for the given keyId. No more on-demand rotations "
+                    + "can be performed for this key: \(key.record.arn)"
+            )
         }
-        guard try await self.rotate(key.record, kind: .onDemand, caller: caller) != nil else {
+        let rotated = try await self.onDemandRotations.running(key.record.keyID, since: self.now()) {
+            () async throws(KMSError) in try await self.rotate(key.record, kind: .onDemand, caller: caller)
+        }
+        guard rotated != nil else {
             throw KMSError(.conflict, "\(key.record.arn) is being changed or rotated by another request; retry.")
         }
         var response = KMSRotateKeyOnDemandResponse()

@@ -11,7 +11,9 @@ extension KMSService {
             .generateMac, named: request.keyID, caller: caller, grantTokens: request.grantTokens,
             conditions: ["kms:MacAlgorithm": [algorithmName]], dryRun: request.dryRun
         ) { record throws(KMSError) in
-            try Validation.mac(record, algorithm: algorithmName, message: request.message.count, now: self.now())
+            try Validation.mac(
+                record, algorithm: algorithmName, message: request.message.count, operation: "GenerateMac",
+                now: self.now())
         }
         let algorithm = key.checked
         var call = WorkerGenerateMacRequest()
@@ -32,7 +34,9 @@ extension KMSService {
             .verifyMac, named: request.keyID, caller: caller, grantTokens: request.grantTokens,
             conditions: ["kms:MacAlgorithm": [algorithmName]], dryRun: request.dryRun
         ) { record throws(KMSError) in
-            try Validation.mac(record, algorithm: algorithmName, message: request.message.count, now: self.now())
+            try Validation.mac(
+                record, algorithm: algorithmName, message: request.message.count, operation: "VerifyMac",
+                now: self.now())
         }
         let algorithm = key.checked
         var call = WorkerVerifyMacRequest()

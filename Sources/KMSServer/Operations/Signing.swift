@@ -91,7 +91,8 @@ extension KMSService {
             conditions: Self.signingConditions(algorithmName, typeName), dryRun: dryRun
         ) { record throws(KMSError) in
             try Validation.signing(
-                record, algorithm: algorithmName, messageType: typeName, message: message, now: self.now())
+                record, algorithm: algorithmName, messageType: typeName, message: message, operation: use.rawValue,
+                now: self.now())
         }
     }
 
