@@ -20,6 +20,24 @@ import Testing
         return (run.status, run.stdoutText)
     }
 
+    /// A principal without any permission, for the access-denied cases: its access key as
+    /// KMS_OTHER_ACCESS_KEY_ID / KMS_OTHER_SECRET_ACCESS_KEY, its ARN as KMS_OTHER_PRINCIPAL_ARN.
+    static func addPrincipalWithoutPermissions(_ stack: KMSStack, to environment: inout [String: String])
+        async throws
+    {
+        var create = AdminCreatePrincipalRequest()
+        create.accountID = "111122223333"
+        create.type = "user"
+        create.name = "nobody"
+        let nobody = try await stack.client.call(AdminMethod.createPrincipal, create).principal.arn
+        var key = AdminCreateAccessKeyRequest()
+        key.principalArn = nobody
+        let other = try await stack.client.call(AdminMethod.createAccessKey, key)
+        environment["KMS_OTHER_ACCESS_KEY_ID"] = other.accessKey.accessKeyID
+        environment["KMS_OTHER_SECRET_ACCESS_KEY"] = other.secretAccessKey
+        environment["KMS_OTHER_PRINCIPAL_ARN"] = nobody
+    }
+
     static func environment(_ stack: KMSStack) async throws -> [String: String] {
         let endpoint = try #require(stack.kmsd.awsJSONEndpoint)
         var environment = ProcessInfo.processInfo.environment
@@ -38,17 +56,7 @@ import Testing
     @Test func boto3AndTheAWSCLI() async throws {
         let stack = try await KMSStack.start(kmsdArguments: ["--aws-json-listen", "127.0.0.1:0"])
         var environment = try await Self.environment(stack)
-        // A principal without any permission, for the access-denied cases.
-        var create = AdminCreatePrincipalRequest()
-        create.accountID = "111122223333"
-        create.type = "user"
-        create.name = "nobody"
-        let nobody = try await stack.client.call(AdminMethod.createPrincipal, create).principal.arn
-        var key = AdminCreateAccessKeyRequest()
-        key.principalArn = nobody
-        let other = try await stack.client.call(AdminMethod.createAccessKey, key)
-        environment["KMS_OTHER_ACCESS_KEY_ID"] = other.accessKey.accessKeyID
-        environment["KMS_OTHER_SECRET_ACCESS_KEY"] = other.secretAccessKey
+        try await Self.addPrincipalWithoutPermissions(stack, to: &environment)
 
         let boto3 = try await Self.run("boto3_suite.py", environment)
         #expect(boto3.status == 0, "\(boto3.output)")

@@ -18,17 +18,7 @@ import Testing
         let stack = try await KMSStack.start(kmsdArguments: ["--aws-json-listen", "127.0.0.1:0"])
         var environment = try await AWSClientTests.environment(stack)
         // A principal without any permission: what an unauthorized caller is told.
-        var create = AdminCreatePrincipalRequest()
-        create.accountID = "111122223333"
-        create.type = "user"
-        create.name = "nobody"
-        let nobody = try await stack.client.call(AdminMethod.createPrincipal, create).principal.arn
-        var key = AdminCreateAccessKeyRequest()
-        key.principalArn = nobody
-        let other = try await stack.client.call(AdminMethod.createAccessKey, key)
-        environment["KMS_OTHER_ACCESS_KEY_ID"] = other.accessKey.accessKeyID
-        environment["KMS_OTHER_SECRET_ACCESS_KEY"] = other.secretAccessKey
-        environment["KMS_OTHER_PRINCIPAL_ARN"] = nobody
+        try await AWSClientTests.addPrincipalWithoutPermissions(stack, to: &environment)
         let suite = try await AWSClientTests.run("fidelity_messages_suite.py", environment)
         #expect(suite.status == 0, "\(suite.output)")
         await stack.stop()
