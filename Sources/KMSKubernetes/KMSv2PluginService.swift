@@ -5,6 +5,8 @@ import KMSKubernetesProto
 import KMSProto
 import Logging
 
+import enum KMSRPC.LogEscaping
+
 /// The Kubernetes KMS v2 API (`v2.KeyManagementService`) over one of our keys: Encrypt wraps the
 /// apiserver's DEK seed under the key with the cluster bound in the encryption context; Decrypt
 /// unwraps it under the key its annotations name, if that is a key this plugin decrypts with;
@@ -156,9 +158,4 @@ public struct KMSv2PluginService: K8sKMSKeyManagementService.SimpleServiceProtoc
             ])
         return mapped
     }
-}
-
-extension Logger.MetadataValue {
-    /// A value the caller chose, logged as a string (escaped by the handler, never interpreted).
-    static func untrusted(_ text: String) -> Self { .string(text) }
 }

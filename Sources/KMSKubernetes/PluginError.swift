@@ -1,6 +1,9 @@
 import GRPCCore
 import KMSClient
 
+import struct KMSRPC.DeadlineExceeded
+import func KMSRPC.withDeadline
+
 /// kmsd's answers as the gRPC status the apiserver acts on: UNAVAILABLE for what may pass (kmsd
 /// down or slow, a retryable error), so the apiserver retries and reports the plugin unhealthy;
 /// INVALID_ARGUMENT for a ciphertext or annotations that are not ours; PERMISSION_DENIED and
@@ -45,21 +48,15 @@ struct CallTimedOut: Error, CustomStringConvertible {
     var description: String { "kmsd did not answer \(self.operation) within \(self.timeout)" }
 }
 
-/// Runs `body`, given up after `timeout` (cancelled, and CallTimedOut thrown): the apiserver's
-/// own deadline is short, and an answer that UNAVAILABLE came quickly beats a hang.
+/// Runs `body`, given up after `timeout` (KMSRPC's `withDeadline`: cancelled, and not waited for)
+/// as CallTimedOut naming the operation: the apiserver's own deadline is short, and an answer
+/// that UNAVAILABLE came quickly beats a hang.
 func withTimeout<T: Sendable>(
     _ timeout: Duration, _ operation: String, _ body: @escaping @Sendable () async throws -> T
 ) async throws -> T {
-    try await withThrowingTaskGroup(of: T?.self) { group in
-        group.addTask { try await body() }
-        group.addTask {
-            try await Task.sleep(for: timeout)
-            return nil
-        }
-        defer { group.cancelAll() }
-        guard let first = try await group.next(), let value = first else {
-            throw CallTimedOut(operation: operation, timeout: timeout)
-        }
-        return value
+    do {
+        return try await withDeadline(timeout, body)
+    } catch is DeadlineExceeded {
+        throw CallTimedOut(operation: operation, timeout: timeout)
     }
 }

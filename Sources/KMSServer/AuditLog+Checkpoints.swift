@@ -1,5 +1,6 @@
 import Foundation
 import KMSDomain
+import KMSRPC
 import KMSStore
 import KMSWorkerProto
 import PostgresNIO

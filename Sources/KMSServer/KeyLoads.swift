@@ -1,4 +1,5 @@
 import KMSDomain
+import KMSRPC
 import Synchronization
 
 /// Loads of keys from PostgreSQL, at most one at a time per key and cache generation. When a

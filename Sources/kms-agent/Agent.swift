@@ -6,7 +6,6 @@ import KMSRPC
 import Logging
 import NIOCore
 import ServiceLifecycle
-import Synchronization
 
 /// The workload sidecar: the AWS KMS JSON API on the pod's loopback, served through kmsd under
 /// the pod's identity, with optional bounded caches.
@@ -124,16 +123,18 @@ struct Agent: AsyncParsableCommand {
         let channel = try await endpoint.bind(to: try SocketAddress.makeAddressResolvingHost(host, port: port))
         var health: (any Channel)?
         if let healthListen, let (host, port) = ListenAddress.split(healthListen) {
-            let readiness = CachedReadiness { await endpoint.kmsdAnswers() }
+            // Asked at most once a second, however often the kubelet probes (Readiness's window).
+            let readiness = Readiness(checks: [
+                {
+                    let (ok, reason) = await endpoint.kmsdAnswers()
+                    return ok ? [] : [Readiness.Failure("kmsd", reason)]
+                }
+            ])
             health = try await ProbeEndpoint.bind(
                 to: try SocketAddress.makeAddressResolvingHost(host, port: port),
                 routes: [
                     "/healthz": { .alive },
-                    "/readyz": {
-                        let (ok, reason) = await readiness.check()
-                        return ok
-                            ? .alive : ProbeEndpoint.Answer(status: 503, body: Array("not ready: \(reason)\n".utf8))
-                    },
+                    "/readyz": { await readiness.report().answer },
                     "/metrics": {
                         ProbeEndpoint.Answer(
                             status: 200, contentType: "text/plain; version=0.0.4",
@@ -167,24 +168,5 @@ struct ChannelService: Service {
         } onGracefulShutdown: {
             self.channel.close(promise: nil)
         }
-    }
-}
-
-/// A readiness check run at most once a second, however often the kubelet asks.
-final class CachedReadiness: Sendable {
-    let probe: @Sendable () async -> (ok: Bool, reason: String)
-    private let last = Mutex<(ContinuousClock.Instant, Bool, String)?>(nil)
-
-    init(_ probe: @escaping @Sendable () async -> (ok: Bool, reason: String)) {
-        self.probe = probe
-    }
-
-    func check() async -> (ok: Bool, reason: String) {
-        if let (at, ok, reason) = self.last.withLock({ $0 }), ContinuousClock.now - at < .seconds(1) {
-            return (ok, reason)
-        }
-        let (ok, reason) = await self.probe()
-        self.last.withLock { $0 = (.now, ok, reason) }
-        return (ok, reason)
     }
 }

@@ -145,15 +145,18 @@ struct K8sPlugin: AsyncParsableCommand {
             services: [service])
         var health: (any Channel)?
         if let healthListen, let (host, port) = ListenAddress.split(healthListen) {
+            // The plugin's own cached check, asked at most once a second (Readiness's window).
+            let readiness = Readiness(checks: [
+                {
+                    let (healthy, reason) = await service.isHealthy()
+                    return healthy ? [] : [Readiness.Failure("kmsd", reason)]
+                }
+            ])
             health = try await ProbeEndpoint.bind(
                 to: try SocketAddress.makeAddressResolvingHost(host, port: port),
                 routes: [
                     "/healthz": { .alive },
-                    "/readyz": {
-                        let (healthy, reason) = await service.isHealthy()
-                        return healthy
-                            ? .alive : ProbeEndpoint.Answer(status: 503, body: Array("not ready: \(reason)\n".utf8))
-                    },
+                    "/readyz": { await readiness.report().answer },
                 ])
         }
         logger.notice(
