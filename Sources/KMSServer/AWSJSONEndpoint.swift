@@ -128,9 +128,11 @@ public final class AWSJSONEndpoint: Sendable {
     }
 
     /// AWS's statuses, the one mapping of every answer's code: client errors 400, a request
-    /// without credentials 403, the service's own failures 5xx (which botocore retries).
+    /// without credentials 403, a dry run that would have succeeded 412 (as the KMS API reference
+    /// lists it), the service's own failures 5xx (which botocore retries).
     static func status(for code: String) -> HTTPResponseStatus {
         switch code {
+        case KMSError.Code.dryRunOperation.rawValue: .preconditionFailed
         case KMSError.Code.internalFailure.rawValue, KMSError.Code.keyUnavailable.rawValue: .internalServerError
         case KMSError.Code.dependencyTimeout.rawValue: .serviceUnavailable
         case KMSError.Code.missingAuthenticationToken.rawValue: .forbidden

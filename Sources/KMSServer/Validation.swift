@@ -10,8 +10,14 @@ enum Validation {
                     + "length less than or equal to 10"
             )
         }
+        // A length outside the model's GrantTokenType is the model's validation, not a bad token; the
+        // tokens themselves are not quoted back (they are bearer credentials).
         for token in tokens where token.isEmpty || token.utf8.count > 8192 {
-            throw KMSError(.invalidGrantToken, "grant token must be 1..8192 characters")
+            throw .validation(
+                "1 validation error detected: Value at 'grantTokens' failed to satisfy constraint: Member must "
+                    + "satisfy constraint: [Member must have length less than or equal to 8192, Member must have "
+                    + "length greater than or equal to 1]"
+            )
         }
         // A token this service did not issue names no grant anywhere: refused, as AWS refuses one
         // (its exact message is not documented). Whether the grant it names exists is not told here.

@@ -62,15 +62,15 @@ def create(spec="SYMMETRIC_DEFAULT", usage=None, **extra):
 
 
 class Refusals(unittest.TestCase):
-    def refused(self, code, message, call, *args, **kwargs):
-        """Calls and asserts AWS's code and exact message (None: the message is not asserted)."""
+    def refused(self, code, message, call, *args, status=400, **kwargs):
+        """Calls and asserts AWS's code, exact message (None: the message is not asserted) and HTTP status."""
         with self.assertRaises(botocore.exceptions.ClientError) as caught:
             call(*args, **kwargs)
         error = caught.exception.response["Error"]
         self.assertEqual(error["Code"], code, error)
         if message is not None:
             self.assertEqual(error.get("Message", ""), message, error)
-        self.assertEqual(caught.exception.response["ResponseMetadata"]["HTTPStatusCode"], 400)
+        self.assertEqual(caught.exception.response["ResponseMetadata"]["HTTPStatusCode"], status)
         return error
 
 
@@ -248,6 +248,20 @@ class ArnsAndGrantTokens(Refusals):
         self.refused("InvalidGrantTokenException", None, kms.describe_key, KeyId=key["KeyId"],
                      GrantTokens=["not a token"])
 
+    def test_grant_tokens_outside_the_models_lengths(self):
+        key = create()
+        # The model's constraints (at most 10 tokens of 1..8192 characters) are ValidationException, as
+        # for every member; botocore itself refuses an empty token before sending it.
+        self.refused("ValidationException",
+                     "1 validation error detected: Value at 'grantTokens' failed to satisfy constraint: Member "
+                     "must satisfy constraint: [Member must have length less than or equal to 8192, Member must "
+                     "have length greater than or equal to 1]",
+                     kms.encrypt, KeyId=key["KeyId"], Plaintext=b"x", GrantTokens=["A" * 8193])
+        self.refused("ValidationException",
+                     "1 validation error detected: Value at 'grantTokens' failed to satisfy constraint: Member "
+                     "must have length less than or equal to 10",
+                     kms.encrypt, KeyId=key["KeyId"], Plaintext=b"x", GrantTokens=["A"] * 11)
+
     def test_describe_key_honours_grant_tokens(self):
         key = create()
         self.refused("AccessDeniedException", None, other.describe_key, KeyId=key["Arn"])
@@ -276,8 +290,9 @@ class Reporting(Refusals):
     def test_dry_run_ignoring_the_ciphertext(self):
         key = create()
         garbage = b"\x01" * 64
+        # The API reference lists HTTP 412 for DryRunOperationException.
         self.refused("DryRunOperationException", None, kms.decrypt, CiphertextBlob=garbage, KeyId=key["KeyId"],
-                     DryRun=True, DryRunModifiers=["IGNORE_CIPHERTEXT"])
+                     DryRun=True, DryRunModifiers=["IGNORE_CIPHERTEXT"], status=412)
         self.refused("InvalidCiphertextException", "", kms.decrypt, CiphertextBlob=garbage, KeyId=key["KeyId"],
                      DryRun=True)
         self.refused("AccessDeniedException", None, other.decrypt, CiphertextBlob=garbage, KeyId=key["Arn"],
@@ -285,7 +300,7 @@ class Reporting(Refusals):
         destination = create()["KeyId"]
         self.refused("DryRunOperationException", None, kms.re_encrypt, CiphertextBlob=garbage,
                      SourceKeyId=key["KeyId"], DestinationKeyId=destination, DryRun=True,
-                     DryRunModifiers=["IGNORE_CIPHERTEXT"])
+                     DryRunModifiers=["IGNORE_CIPHERTEXT"], status=412)
         # Nothing was decrypted: the key has no recorded use.
         self.assertNotIn("Operation", kms.get_key_last_usage(KeyId=key["KeyId"]).get("KeyLastUsage", {}))
 
