@@ -135,12 +135,10 @@ public final class AgentEndpoint: Sendable {
             return .error(
                 requestID: requestID, status: .serviceUnavailable, code: "DependencyTimeoutException",
                 message: "kms-agent cannot reach kmsd: \(error.message)")
-        case "KMSInternalException", "KeyUnavailableException":
-            return .error(requestID: requestID, status: .internalServerError, code: error.code, message: error.message)
-        case "DependencyTimeoutException":
-            return .error(requestID: requestID, status: .serviceUnavailable, code: error.code, message: error.message)
         default:
-            return .error(requestID: requestID, status: .badRequest, code: error.code, message: error.message)
+            return .error(
+                requestID: requestID, status: AWSJSONAnswer.status(forCode: error.code), code: error.code,
+                message: error.message)
         }
     }
 

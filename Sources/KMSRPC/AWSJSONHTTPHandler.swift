@@ -54,6 +54,19 @@ public struct AWSJSONAnswer: Sendable {
         "InvalidCiphertextException", "KMSInvalidSignatureException", "KMSInvalidMacException",
     ]
 
+    /// AWS's status for an error code, the one mapping kmsd and kms-agent answer with: client
+    /// errors 400, a request without credentials 403, a dry run that would have succeeded 412 (as
+    /// the KMS API reference lists it), the service's own failures 5xx (which SDKs retry).
+    public static func status(forCode code: String) -> HTTPResponseStatus {
+        switch code {
+        case "DryRunOperationException": .preconditionFailed
+        case "KMSInternalException", "KeyUnavailableException": .internalServerError
+        case "DependencyTimeoutException": .serviceUnavailable
+        case "MissingAuthenticationTokenException": .forbidden
+        default: .badRequest
+        }
+    }
+
     /// An AWS error body: `{"__type": code, "message": message}`, or only `{"__type": code}` for
     /// `silentCodes` and empty messages.
     public static func error(requestID: String, status: HTTPResponseStatus, code: String, message: String) -> Self {

@@ -96,7 +96,7 @@ public final class AWSJSONEndpoint: Sendable {
             if let remote = remoteAddress?.unmappingIPv4.ipAddress { metadata["remote"] = "\(remote)" }
             self.logger.warning("request refused at authentication", metadata: metadata)
             return .error(
-                requestID: requestID, status: Self.status(for: error.code.rawValue), code: error.code.rawValue,
+                requestID: requestID, status: AWSJSONAnswer.status(forCode: error.code.rawValue), code: error.code.rawValue,
                 message: error.message)
         }
         let payload: [UInt8]
@@ -123,20 +123,8 @@ public final class AWSJSONEndpoint: Sendable {
         } catch {
             let mapped = self.table.mapError(error)
             return .error(
-                requestID: requestID, status: Self.status(for: mapped.code), code: mapped.code, message: mapped.message)
-        }
-    }
-
-    /// AWS's statuses, the one mapping of every answer's code: client errors 400, a request
-    /// without credentials 403, a dry run that would have succeeded 412 (as the KMS API reference
-    /// lists it), the service's own failures 5xx (which botocore retries).
-    static func status(for code: String) -> HTTPResponseStatus {
-        switch code {
-        case KMSError.Code.dryRunOperation.rawValue: .preconditionFailed
-        case KMSError.Code.internalFailure.rawValue, KMSError.Code.keyUnavailable.rawValue: .internalServerError
-        case KMSError.Code.dependencyTimeout.rawValue: .serviceUnavailable
-        case KMSError.Code.missingAuthenticationToken.rawValue: .forbidden
-        default: .badRequest
+                requestID: requestID, status: AWSJSONAnswer.status(forCode: mapped.code), code: mapped.code,
+                message: mapped.message)
         }
     }
 }
