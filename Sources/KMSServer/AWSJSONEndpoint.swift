@@ -96,7 +96,8 @@ public final class AWSJSONEndpoint: Sendable {
             if let remote = remoteAddress?.unmappingIPv4.ipAddress { metadata["remote"] = "\(remote)" }
             self.logger.warning("request refused at authentication", metadata: metadata)
             return .error(
-                requestID: requestID, status: AWSJSONAnswer.status(forCode: error.code.rawValue), code: error.code.rawValue,
+                requestID: requestID, status: AWSJSONAnswer.status(forCode: error.code.rawValue),
+                code: error.code.rawValue,
                 message: error.message)
         }
         let payload: [UInt8]

@@ -32,12 +32,20 @@ final class RunWindow: Sendable {
 }
 
 /// The endpoints requests go to: one KMSClient (and, for the ceiling pair, one raw connection)
-/// per simulated connection.
+/// per simulated connection; over AWS JSON, one HTTP connection per request in flight (HTTP/1.1
+/// carries one request at a time), `inFlight` of them per lane.
 struct Lanes: Sendable {
     let clients: [KMSClient]
     let echoes: [RPCClientConnection]
+    var aws: [AWSJSONConnection] = []
+    var awsBodies: AWSJSONBodies?
 
     var count: Int { max(self.clients.count, self.echoes.count) }
+
+    /// The HTTP connection of worker `slot` of `lane` (nil: the binary protocol).
+    func aws(lane: Int, slot: Int, inFlight: Int) -> AWSJSONConnection? {
+        self.aws.isEmpty ? nil : self.aws[(lane * inFlight + slot) % self.aws.count]
+    }
 }
 
 enum LoadShapes {
@@ -53,12 +61,18 @@ enum LoadShapes {
                         var random = FastRandom(seed: UInt64(lane &* 7919 &+ slot &+ 1))
                         let client = lanes.clients.isEmpty ? nil : lanes.clients[lane % lanes.clients.count]
                         let echo = lanes.echoes.isEmpty ? nil : lanes.echoes[lane % lanes.echoes.count]
+                        let aws = lanes.aws(lane: lane, slot: slot, inFlight: inFlight)
                         while window.claim(now: .now) {
                             let operation = mix.pick(Int(truncatingIfNeeded: random.next() >> 1))
+                            let target = Int(truncatingIfNeeded: random.next() >> 1)
                             let started = ContinuousClock.now
-                            let error = await Self.send(
-                                operation, target: Int(truncatingIfNeeded: random.next() >> 1), workload: workload,
-                                client: client, echo: echo)
+                            let error: String?
+                            if let aws, let bodies = lanes.awsBodies {
+                                error = await Self.send(operation, target: target, bodies: bodies, on: aws)
+                            } else {
+                                error = await Self.send(
+                                    operation, target: target, workload: workload, client: client, echo: echo)
+                            }
                             let finished = ContinuousClock.now
                             if finished >= window.measureFrom {
                                 recorder.record(microseconds: (finished - started).microseconds, error: error)
@@ -126,6 +140,21 @@ enum LoadShapes {
                     await Task.yield()
                 }
             }
+        }
+    }
+
+    /// One AWS JSON request; the error code when it failed.
+    static func send(_ operation: Operation, target: Int, bodies: AWSJSONBodies, on connection: AWSJSONConnection)
+        async -> String?
+    {
+        guard let body = bodies.body(operation, target: target) else { return "ValidationException" }
+        do {
+            _ = try await connection.call(operation.rawValue, body: body)
+            return nil
+        } catch let error as KMSClientError {
+            return error.code
+        } catch {
+            return "ClientError"
         }
     }
 

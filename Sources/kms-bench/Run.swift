@@ -24,7 +24,19 @@ struct Run: AsyncParsableCommand {
         help:
             "Credentials profile (default: $AWS_ACCESS_KEY_ID/$AWS_SECRET_ACCESS_KEY, else $AWS_PROFILE or 'default').")
     var profile: String?
-    @Option(help: "binary (the aws-json transport arrives with the AWS JSON API).") var transport = "binary"
+    @Option(
+        name: [.customLong("protocol"), .customLong("transport")],
+        help: ArgumentHelp(
+            "binary (kmsd's protocol, one multiplexed connection per --connections) or aws-json (the AWS JSON "
+                + "API over keep-alive HTTP/1.1, each request signed with SigV4 as the SDKs do: --connections x "
+                + "--in-flight HTTP connections, one request at a time each; keys are set up over the binary "
+                + "protocol)."))
+    var transport = "binary"
+    @Option(
+        help: "With --protocol aws-json: the AWS JSON endpoint, http(s)://host:port (default: $AWS_ENDPOINT_URL_KMS).")
+    var awsEndpoint: String?
+    @Option(help: "With --protocol aws-json: the region signed for (default: $AWS_REGION, $AWS_DEFAULT_REGION).")
+    var region: String?
     @Option(help: "Connections to open.") var connections = 4
     @Option(help: "Requests in flight per connection (closed loop).") var inFlight = 16
     @Option(help: "Open loop: target requests per second over all connections.") var rate: Double?
@@ -76,8 +88,14 @@ struct Run: AsyncParsableCommand {
     var timeline: String?
 
     func validate() throws {
-        guard transport == "binary" else {
-            throw ValidationError("--transport \(transport) is not available yet; use binary")
+        guard transport == "binary" || transport == "aws-json" else {
+            throw ValidationError("--protocol is binary or aws-json, not \(transport)")
+        }
+        if transport == "aws-json" {
+            guard rate == nil, !ceiling else {
+                throw ValidationError(
+                    "--protocol aws-json drives a closed loop against a KMS (no --rate, no --ceiling)")
+            }
         }
         guard connections >= 1, inFlight >= 1 else {
             throw ValidationError("--connections and --in-flight must be at least 1")
@@ -165,6 +183,26 @@ struct Run: AsyncParsableCommand {
             }
         }
 
+        var reportedEndpoint = endpoint
+        if self.transport == "aws-json" {
+            let environment = ProcessInfo.processInfo.environment
+            func env(_ name: String) -> String? { environment[name].flatMap { $0.isEmpty ? nil : $0 } }
+            guard let url = self.awsEndpoint ?? env("AWS_ENDPOINT_URL_KMS") else {
+                throw ValidationError("--protocol aws-json needs --aws-endpoint or $AWS_ENDPOINT_URL_KMS")
+            }
+            guard let credentials = try KMSCredentials.resolve(profile: self.profile) else {
+                throw ValidationError("--protocol aws-json needs credentials to sign with")
+            }
+            let signer = SigV4Signer(
+                accessKeyID: credentials.accessKeyID, secretAccessKey: credentials.secretAccessKey,
+                region: self.region ?? env("AWS_REGION") ?? env("AWS_DEFAULT_REGION") ?? "us-east-1")
+            lanes.awsBodies = try AWSJSONBodies(workload)
+            for _ in 0..<(self.connections * self.inFlight) {
+                lanes.aws.append(try AWSJSONConnection(url: url, caBundle: env("AWS_CA_BUNDLE"), signer: signer))
+            }
+            reportedEndpoint = url
+        }
+
         let start = ContinuousClock.now
         let measureFrom = start + .milliseconds(Int64(self.warmup * 1000))
         let window = RunWindow(
@@ -197,9 +235,10 @@ struct Run: AsyncParsableCommand {
         if showProgress { FileHandle.standardError.write(Data("\n".utf8)) }
         for client in lanes.clients { await client.close() }
         for echo in lanes.echoes { await echo.close() }
+        for connection in lanes.aws { await connection.close() }
 
         let report = Report(
-            transport: self.transport, endpoint: endpoint, connections: self.connections,
+            transport: self.transport, endpoint: reportedEndpoint, connections: self.connections,
             inFlight: self.rate == nil ? self.inFlight : nil, rate: self.rate, mix: mix.description,
             payload: self.payload, keys: workload.keyCount, seconds: measured, snapshot: recorder.snapshot,
             admin: churn?.0

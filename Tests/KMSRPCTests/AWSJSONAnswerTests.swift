@@ -20,7 +20,8 @@ struct AWSJSONAnswerTests {
         let body = try #require(try JSONSerialization.jsonObject(with: answer.body) as? [String: String])
         #expect(body == ["__type": "InvalidCiphertextException"])
         let other = AWSJSONAnswer.error(requestID: "r", status: .badRequest, code: "NotFoundException", message: "m")
-        #expect(try JSONSerialization.jsonObject(with: other.body) as? [String: String]
-            == ["__type": "NotFoundException", "message": "m"])
+        #expect(
+            try JSONSerialization.jsonObject(with: other.body) as? [String: String]
+                == ["__type": "NotFoundException", "message": "m"])
     }
 }
