@@ -81,6 +81,28 @@ import Testing
         await stack.stop()
     }
 
+    /// --protocol aws-json signs each request with SigV4 and sends it over HTTP/1.1: kmsd's
+    /// AWS JSON endpoint accepts every one (a signature it refused would count as a failure).
+    @Test func theAWSJSONProtocolSignsAndSends() async throws {
+        let stack = try await KMSStack.start(kmsdArguments: ["--aws-json-listen", "127.0.0.1:0"])
+        let aws = "http://\(try #require(stack.kmsd.awsJSONEndpoint))"
+        let run = try await Self.bench(
+            [
+                "run", "--protocol", "aws-json", "--aws-endpoint", aws, "--requests", "120", "--warmup", "0", "--json",
+                "--no-progress", "--connections", "2", "--in-flight", "3", "--keys", "2",
+                "--mix", "GenerateDataKey:1,Decrypt:1,Encrypt:1,Sign:1,Verify:1,GenerateMac:1,GenerateRandom:1",
+            ], env: stack.environment)
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.json?["requests"] as? Int == 120)
+        #expect(run.json?["failed"] as? Int == 0, "\(run.json ?? [:])")
+        #expect(run.json?["transport"] as? String == "aws-json")
+
+        let openLoop = try await Self.bench(
+            ["run", "--protocol", "aws-json", "--aws-endpoint", aws, "--rate", "100"], env: stack.environment)
+        #expect(openLoop.status != 0 && openLoop.stderr.contains("closed loop"), "\(openLoop.stderr)")
+        await stack.stop()
+    }
+
     @Test func exitsNonZeroAboveTheErrorThreshold() async throws {
         let stack = try await KMSStack.start()
         let key = try await stack.client.createKey()
