@@ -29,7 +29,8 @@ struct SigningTarget: Sendable {
         guard let choice = Self.algorithm(for: spec) else {
             throw KMSClientError(
                 code: "ValidationException",
-                message: "Sign and Verify need an RSA, ECC, Ed25519 or ML-DSA key, not \(spec.awsName)", retryable: false)
+                message: "Sign and Verify need an RSA, ECC, Ed25519 or ML-DSA key, not \(spec.awsName)",
+                retryable: false)
         }
         let (algorithm, digestBytes) = choice
         var sign = KMSSignRequest()

@@ -22,7 +22,10 @@ extension CLITests {
         try Data("release 2.0.0\n".utf8).write(to: message)
 
         let signed = try await Self.kms(
-            ["sign", "--key-id", id, "--message", "fileb://\(message.path)", "--signing-algorithm", "ML_DSA_SHAKE_256"],
+            [
+                "sign", "--key-id", id, "--message", "fileb://\(message.path)", "--signing-algorithm",
+                "ML_DSA_SHAKE_256",
+            ],
             env: env)
         #expect(signed.status == 0, "\(signed.stderr)")
         let signature = try #require(Data(base64Encoded: try Self.json(signed)["Signature"] as? String ?? ""))

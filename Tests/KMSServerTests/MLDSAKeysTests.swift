@@ -49,7 +49,8 @@ import Testing
         sign.message = Data(message)
         sign.signingAlgorithm = .mlDsaShake256
         let signature = try await kms.call(KMSMethod.sign, sign).signature
-        #expect(try publicKey.verify([UInt8](signature), message: message, messageType: .raw, algorithm: .mlDsaShake256))
+        #expect(
+            try publicKey.verify([UInt8](signature), message: message, messageType: .raw, algorithm: .mlDsaShake256))
 
         var verify = KMSVerifyRequest()
         verify.keyID = key.keyID

@@ -132,7 +132,8 @@ class Import(unittest.TestCase):
     def import_into(self, key, material):
         params = kms.get_parameters_for_import(KeyId=key, WrappingAlgorithm="RSA_AES_KEY_WRAP_SHA_256",
                                                WrappingKeySpec="RSA_2048")
-        kms.import_key_material(KeyId=key, ImportToken=params["ImportToken"], EncryptedKeyMaterial=wrap(material, params),
+        kms.import_key_material(KeyId=key, ImportToken=params["ImportToken"],
+                                EncryptedKeyMaterial=wrap(material, params),
                                 ExpirationModel="KEY_MATERIAL_DOES_NOT_EXPIRE")
 
     def test_a_seed_form_pkcs8_key_signs_as_outside(self):
