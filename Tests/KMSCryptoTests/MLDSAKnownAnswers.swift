@@ -4,9 +4,10 @@ import Testing
 /// FIPS 204 ML-DSA.KeyGen_internal known answers (seed -> public key): the first test case of
 /// the ML-DSA-65 and ML-DSA-87 groups of NIST's ACVP vector set, usnistgov/ACVP-Server
 /// gen-val/json-files/ML-DSA-keyGen-FIPS204 (prompt.json for the seed, expectedResults.json for
-/// the public key, commit 203f667c26e10a1be89dfe8da7a54498fde2d848, tcId 26 and 51). Older
-/// revisions of that directory's internalProjection.json predate final FIPS 204 (no domain
-/// separator in key generation) and do not match any FIPS 204 implementation.
+/// the public key, commit 203f667c26e10a1be89dfe8da7a54498fde2d848, tcId 26 and 51). Both also
+/// match Python's cryptography 48 (OpenSSL 4). The revisions of that directory's
+/// internalProjection.json at hand pair seeds and public keys that no FIPS 204 implementation
+/// here reproduces, so they were not used.
 enum MLDSAKnownAnswers {
     /// One test case: the 32-byte seed and the FIPS 204 public key encoding it yields.
     struct KeyGen: Sendable, CustomTestStringConvertible {
