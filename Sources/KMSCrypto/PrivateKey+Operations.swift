@@ -8,11 +8,15 @@ extension PrivateKey {
     /// MGF1 with the same hash and a salt as long as the hash (AWS's choice). ECDSA signatures
     /// are DER (as AWS returns them). An algorithm that does not belong to the key's spec:
     /// KMSError(.invalidKeyUsage, ...); ED25519_PH_SHA_512: KMSError(.unsupportedOperation, ...).
+    /// ML_DSA_SHAKE_256: pure ML-DSA of a RAW message, empty context; EXTERNAL_MU:
+    /// KMSError(.unsupportedOperation, ...) (SignatureScheme says why).
     public func sign(_ message: [UInt8], messageType: MessageType, algorithm: SigningAlgorithm) throws(KMSError)
         -> [UInt8]
     {
         let scheme = try SignatureScheme(
             spec: spec, algorithm: algorithm, messageType: messageType, messageBytes: message.count)
+        if case .mlDsa(let key) = backing { return try key.sign(message) }
+        let key = try openSSLKey()
         let signature = withOutputBuffer(capacity: key.maximumOutputBytes) { out, length in
             message.withUnsafeBufferPointer {
                 kms_sign(
@@ -37,6 +41,7 @@ extension PrivateKey {
         // nothing about where decryption failed.
         let failure = KMSError.invalidCiphertext("the ciphertext does not decrypt under this key with \(name)")
         guard ciphertext.count == spec.rsaModulusBytes else { throw failure }
+        let key = try openSSLKey()
         let plaintext = withOutputBuffer(capacity: key.maximumOutputBytes) { out, length in
             ciphertext.withUnsafeBufferPointer {
                 kms_rsa_oaep_decrypt(key.pointer, hash, $0.baseAddress, $0.count, out, &length)
@@ -56,6 +61,7 @@ extension PrivateKey {
                 .invalidKeyUsage,
                 "a \(spec.rawValue) key cannot derive shared secrets (ECDH needs an ECC_NIST_P256, P384 or P521 key)")
         }
+        let key = try openSSLKey()
         guard let peer = OpenSSLKey.publicKey(spki: peerPublicKeyDER) else {
             throw .validation("the public key is not a DER SubjectPublicKeyInfo")
         }

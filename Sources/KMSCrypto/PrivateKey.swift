@@ -1,22 +1,34 @@
 import CKMSOpenSSL
 import KMSDomain
 
-/// An asymmetric private key held by kms-cryptod (wraps an EVP_PKEY; safe to use from many
-/// threads at once: each operation makes its own EVP_PKEY_CTX).
+/// An asymmetric private key held by kms-cryptod: an EVP_PKEY (RSA, EC, Ed25519; safe to use
+/// from many threads at once: each operation makes its own EVP_PKEY_CTX) or a swift-crypto
+/// ML-DSA key (ML_DSA_65, ML_DSA_87; a value type, immutable).
 public final class PrivateKey: @unchecked Sendable {
     /// The spec the key was generated or parsed as.
     public let spec: KeySpec
     /// The public half, for GetPublicKey, Verify and Encrypt.
     public let publicKey: PublicKey
-    let key: OpenSSLKey
+    let backing: Backing
+
+    /// Which library holds the key.
+    enum Backing: Sendable {
+        case openSSL(OpenSSLKey)
+        case mlDsa(MLDSAPrivateKey)
+    }
 
     /// DER SubjectPublicKeyInfo, as AWS GetPublicKey returns it (named-curve OIDs for EC).
     public var publicKeyDER: [UInt8] { publicKey.der }
 
     /// RSA_2048/3072/4096 (e=65537), ECC_NIST_P256/P384/P521, ECC_SECG_P256K1,
-    /// ECC_NIST_EDWARDS25519. Other specs: KMSError(.unsupportedOperation, ...).
+    /// ECC_NIST_EDWARDS25519, ML_DSA_65, ML_DSA_87. Other specs: KMSError(.unsupportedOperation, ...).
     /// RSA generation takes from tens of milliseconds to seconds: never call it on an event loop.
     public static func generate(_ spec: KeySpec) throws(KMSError) -> PrivateKey {
+        if spec.isMLDSA {
+            let key = try MLDSAPrivateKey.generate(spec)
+            try key.checkPairwiseConsistency()
+            return PrivateKey(mlDsa: key, spec: spec)
+        }
         guard let shape = spec.keyShape else {
             throw KMSError(.unsupportedOperation, "cannot generate a \(spec.rawValue) key pair")
         }
@@ -33,8 +45,17 @@ public final class PrivateKey: @unchecked Sendable {
     /// Parses a PKCS#8 DER PrivateKeyInfo and checks it is a key of `spec` (type, curve or
     /// modulus size) whose public half matches its private half; otherwise
     /// KMSError(.incorrectKeyMaterial, ...) (this is also how imported asymmetric material is
-    /// checked). A spec that is not asymmetric: KMSError(.unsupportedOperation, ...).
-    public init(pkcs8DER: [UInt8], spec: KeySpec) throws(KMSError) {
+    /// checked). ML-DSA keys: the seed form of RFC 9881 alone (MLDSAEncoding). A spec that is
+    /// not asymmetric: KMSError(.unsupportedOperation, ...).
+    public convenience init(pkcs8DER: [UInt8], spec: KeySpec) throws(KMSError) {
+        if spec.isMLDSA {
+            var seed = try MLDSAEncoding.seed(pkcs8: pkcs8DER, spec: spec)
+            defer { zeroize(&seed) }
+            let key = try MLDSAPrivateKey(seed: seed, spec: spec)
+            try key.checkPairwiseConsistency()
+            self.init(mlDsa: key, spec: spec)
+            return
+        }
         guard let expected = spec.keyShape else {
             throw KMSError(.unsupportedOperation, "\(spec.rawValue) is not an asymmetric key spec")
         }
@@ -54,16 +75,30 @@ public final class PrivateKey: @unchecked Sendable {
                     + "a \(spec.rawValue) key"
             )
         }
-        self.spec = spec
-        self.key = key
-        self.publicKey = PublicKey(key: Self.publicHalf(of: key), spec: spec)
+        self.init(key: key, spec: spec)
     }
 
     /// `key` must be a key of `spec`.
     private init(key: OpenSSLKey, spec: KeySpec) {
         self.spec = spec
-        self.key = key
+        self.backing = .openSSL(key)
         self.publicKey = PublicKey(key: Self.publicHalf(of: key), spec: spec)
+    }
+
+    /// `key` must be a key of `spec`.
+    private init(mlDsa key: MLDSAPrivateKey, spec: KeySpec) {
+        self.spec = spec
+        self.backing = .mlDsa(key)
+        self.publicKey = PublicKey(mlDsa: key.publicKey, spec: spec)
+    }
+
+    /// The EVP_PKEY of an RSA, EC or Ed25519 key. Callers have checked the spec suits their
+    /// operation, so an ML-DSA key here is a usage error, not a crash.
+    func openSSLKey() throws(KMSError) -> OpenSSLKey {
+        guard case .openSSL(let key) = backing else {
+            throw KMSError(.invalidKeyUsage, "a \(spec.rawValue) key cannot do this operation")
+        }
+        return key
     }
 
     /// A PublicKey of its own, so that handing out `publicKey` never hands out the private key.
@@ -75,9 +110,13 @@ public final class PrivateKey: @unchecked Sendable {
     }
 
     /// The PKCS#8 DER encoding, handed to `body` and zeroed afterwards (the stored form, and
-    /// GenerateDataKeyPair's PrivateKeyPlaintext).
+    /// GenerateDataKeyPair's PrivateKeyPlaintext). ML-DSA keys: the seed form of RFC 9881.
     public func withPKCS8DER<R>(_ body: ([UInt8]) throws -> R) rethrows -> R {
-        var der = key.pkcs8()
+        var der: [UInt8]
+        switch backing {
+        case .openSSL(let key): der = key.pkcs8()
+        case .mlDsa(let key): der = key.withSeed { MLDSAEncoding.pkcs8(seed: $0, spec: spec) }
+        }
         defer { zeroize(&der) }
         return try body(der)
     }

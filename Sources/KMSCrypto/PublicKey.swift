@@ -6,13 +6,26 @@ public struct PublicKey: Sendable {
     /// The spec of the key this is the public half of.
     public let spec: KeySpec
     /// The DER SubjectPublicKeyInfo, as AWS GetPublicKey returns it (named-curve OIDs for EC,
-    /// uncompressed points).
+    /// uncompressed points; ML-DSA: the NIST OID without parameters and the raw key, RFC 9881).
     public let der: [UInt8]
-    let key: OpenSSLKey
+    let backing: Backing
+
+    /// Which library holds the key.
+    enum Backing: Sendable {
+        case openSSL(OpenSSLKey)
+        case mlDsa(MLDSAPublicKey)
+    }
 
     /// Parses a DER SubjectPublicKeyInfo and checks it is a key of `spec` (type, curve or modulus
     /// size); otherwise KMSError(.validation, ...).
     public init(spkiDER: [UInt8], spec: KeySpec) throws(KMSError) {
+        if spec.isMLDSA {
+            guard let raw = MLDSAEncoding.rawPublicKey(spki: spkiDER, spec: spec) else {
+                throw .validation("the public key is not a DER SubjectPublicKeyInfo of a \(spec.rawValue) key")
+            }
+            self.init(mlDsa: try MLDSAPublicKey(raw: raw, spec: spec), spec: spec)
+            return
+        }
         guard let expected = spec.keyShape else {
             throw KMSError(.unsupportedOperation, "\(spec.rawValue) is not an asymmetric key spec")
         }
@@ -29,12 +42,27 @@ public struct PublicKey: Sendable {
     /// `key` must be a key of `spec`.
     init(key: OpenSSLKey, spec: KeySpec) {
         self.spec = spec
-        self.key = key
+        self.backing = .openSSL(key)
         self.der = key.subjectPublicKeyInfo()
     }
 
+    /// `key` must be a key of `spec`.
+    init(mlDsa key: MLDSAPublicKey, spec: KeySpec) {
+        self.spec = spec
+        self.backing = .mlDsa(key)
+        self.der = MLDSAEncoding.subjectPublicKeyInfo(raw: key.raw, spec: spec)
+    }
+
+    /// The EVP_PKEY of an RSA, EC or Ed25519 key; callers have checked the spec suits their operation.
+    private func openSSLKey() throws(KMSError) -> OpenSSLKey {
+        guard case .openSSL(let key) = backing else {
+            throw KMSError(.invalidKeyUsage, "a \(spec.rawValue) key cannot do this operation")
+        }
+        return key
+    }
+
     /// False for a signature that does not verify (including malformed DER); throws only for a
-    /// bad request (wrong algorithm for the spec, DIGEST of the wrong length).
+    /// bad request (wrong algorithm for the spec, DIGEST of the wrong length, EXTERNAL_MU).
     public func verify(
         _ signature: [UInt8],
         message: [UInt8],
@@ -43,6 +71,8 @@ public struct PublicKey: Sendable {
     ) throws(KMSError) -> Bool {
         let scheme = try SignatureScheme(
             spec: spec, algorithm: algorithm, messageType: messageType, messageBytes: message.count)
+        if case .mlDsa(let key) = backing { return key.isValid(signature, message: message) }
+        let key = try openSSLKey()
         let status = message.withUnsafeBufferPointer { message in
             signature.withUnsafeBufferPointer { signature in
                 kms_verify(
@@ -64,6 +94,7 @@ public struct PublicKey: Sendable {
                     + "\(plaintext.count)"
             )
         }
+        let key = try openSSLKey()
         let ciphertext = withOutputBuffer(capacity: key.maximumOutputBytes) { out, length in
             plaintext.withUnsafeBufferPointer {
                 kms_rsa_oaep_encrypt(key.pointer, hash, $0.baseAddress, $0.count, out, &length)

@@ -4,6 +4,7 @@ import KMSDomain
 /// How one Sign or Verify request maps onto the shim, after checking it is a valid request:
 /// the algorithm belongs to the key's spec, the message type suits the algorithm, a DIGEST has
 /// the digest's length. Sign and Verify share this so that they refuse exactly the same things.
+/// ML_DSA_SHAKE_256 does not go through the shim (swift-crypto signs it): its scheme and hash are 0.
 struct SignatureScheme {
     var scheme: Int32
     var hash: Int32
@@ -37,7 +38,10 @@ struct SignatureScheme {
             }
             self.isDigest = true
         case .externalMu:
-            throw .validation("MessageType EXTERNAL_MU is only for ML-DSA keys")
+            guard algorithm == .mlDsaShake256 else {
+                throw .validation("MessageType EXTERNAL_MU is only for ML-DSA keys")
+            }
+            throw .externalMuUnsupported
         }
         switch algorithm {
         case .rsassaPkcs1V15Sha256: (scheme, hash) = (KMS_SIG_RSA_PKCS1, KMS_HASH_SHA256)
@@ -50,7 +54,8 @@ struct SignatureScheme {
         case .ecdsaSha384: (scheme, hash) = (KMS_SIG_ECDSA, KMS_HASH_SHA384)
         case .ecdsaSha512: (scheme, hash) = (KMS_SIG_ECDSA, KMS_HASH_SHA512)
         case .ed25519Sha512: (scheme, hash) = (KMS_SIG_ED25519, 0)
-        case .ed25519PhSha512, .sm2dsa, .mlDsaShake256:
+        case .mlDsaShake256: (scheme, hash) = (0, 0)
+        case .ed25519PhSha512, .sm2dsa:
             // Unreachable: no spec this service holds lists them.
             throw KMSError(.unsupportedOperation, "\(algorithm.rawValue) is not supported")
         }

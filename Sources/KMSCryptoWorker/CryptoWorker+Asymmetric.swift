@@ -7,7 +7,8 @@ import KMSWorkerProto
 /// Signing, MACs, data key pairs and key agreement. RSA private-key work runs on the heavy
 /// pool; EC and HMAC work is microseconds and runs where the request arrived.
 extension CryptoWorker {
-    /// Signs with the key's private half: RSA on the heavy pool, EC where the request arrived.
+    /// Signs with the key's private half: RSA and ML-DSA (a millisecond or so, with its rejection
+    /// loop) on the heavy pool, EC where the request arrived.
     public func sign(_ request: WorkerSignRequest) async throws(KMSError) -> WorkerSignResponse {
         let key = try self.resolve(request.key, field: "key")
         let (algorithm, type) = try Self.signing(
@@ -18,7 +19,8 @@ extension CryptoWorker {
             try privateKey.sign(message, messageType: type, algorithm: algorithm)
         }
         var response = WorkerSignResponse()
-        response.signature = Data(key.spec.isRSA ? try await self.heavy.run(sign) : try sign())
+        response.signature = Data(
+            key.spec.isRSA || key.spec.isMLDSA ? try await self.heavy.run(sign) : try sign())
         return response
     }
 

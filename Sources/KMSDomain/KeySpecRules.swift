@@ -2,15 +2,17 @@
 /// DescribeKey, GetPublicKey and every cryptographic operation read these tables; nothing else
 /// decides which combination is valid.
 extension KeySpec {
-    /// The specs this service creates keys of. SM2 (China regions only at AWS) and ML-DSA are
-    /// refused with UnsupportedOperationException.
+    /// The specs this service creates keys of. SM2 (China regions only at AWS) and ML_DSA_44
+    /// (swift-crypto has no ML-DSA-44) are refused with UnsupportedOperationException.
     public var isSupported: Bool {
         switch self {
-        case .sm2, .mlDsa44, .mlDsa65, .mlDsa87: false
+        case .sm2, .mlDsa44: false
         default: true
         }
     }
 
+    /// ML_DSA_44, ML_DSA_65 or ML_DSA_87.
+    public var isMLDSA: Bool { self == .mlDsa44 || self == .mlDsa65 || self == .mlDsa87 }
     /// RSA_2048, RSA_3072 or RSA_4096.
     public var isRSA: Bool { self == .rsa2048 || self == .rsa3072 || self == .rsa4096 }
     /// One of the HMAC_* specs.
@@ -55,6 +57,7 @@ extension KeySpec {
         case .eccNistP384: return [.ecdsaSha384]
         case .eccNistP521: return [.ecdsaSha512]
         case .eccNistEdwards25519: return [.ed25519Sha512]
+        case .mlDsa44, .mlDsa65, .mlDsa87: return [.mlDsaShake256]
         default: return []
         }
     }

@@ -108,6 +108,7 @@ enum Validation {
             )
         }
         let type = typeName.flatMap(MessageType.init(rawValue:)) ?? (typeName == nil ? .raw : nil)
+        if type == .externalMu, key.spec.isMLDSA { throw .externalMuUnsupported }
         guard let type, type != .externalMu else {
             throw .validation(
                 "1 validation error detected: Value '\(typeName ?? "")' at 'messageType' failed to satisfy "

@@ -9,8 +9,8 @@ struct SigningTarget: Sendable {
     let verify: KMSVerifyRequest
 
     /// The algorithm benchmarked on a key spec, and the digest length it signs. The message is
-    /// a digest sent as DIGEST, so the load is the signature and not hashing; Ed25519 takes no
-    /// digest and signs the payload bytes as RAW (digestBytes nil).
+    /// a digest sent as DIGEST, so the load is the signature and not hashing; Ed25519 and ML-DSA
+    /// take no digest and sign the payload bytes as RAW (digestBytes nil).
     static func algorithm(for spec: KMSKeySpec) -> (algorithm: KMSSigningAlgorithmSpec, digestBytes: Int?)? {
         switch spec {
         case .rsa2048, .rsa3072, .rsa4096: (.rsassaPssSha256, 32)
@@ -18,6 +18,7 @@ struct SigningTarget: Sendable {
         case .eccNistP384: (.ecdsaSha384, 48)
         case .eccNistP521: (.ecdsaSha512, 64)
         case .eccNistEdwards25519: (.ed25519Sha512, nil)
+        case .mlDsa65, .mlDsa87: (.mlDsaShake256, nil)
         default: nil
         }
     }
@@ -28,7 +29,8 @@ struct SigningTarget: Sendable {
         guard let choice = Self.algorithm(for: spec) else {
             throw KMSClientError(
                 code: "ValidationException",
-                message: "Sign and Verify need an RSA, ECC or Ed25519 key, not \(spec.awsName)", retryable: false)
+                message: "Sign and Verify need an RSA, ECC, Ed25519 or ML-DSA key, not \(spec.awsName)",
+                retryable: false)
         }
         let (algorithm, digestBytes) = choice
         var sign = KMSSignRequest()

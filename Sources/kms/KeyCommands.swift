@@ -17,7 +17,8 @@ struct CreateKey: OperationCommand {
         help: """
             SYMMETRIC_DEFAULT (default); RSA_2048, RSA_3072, RSA_4096 (ENCRYPT_DECRYPT or SIGN_VERIFY); \
             ECC_NIST_P256, ECC_NIST_P384, ECC_NIST_P521 (SIGN_VERIFY or KEY_AGREEMENT); ECC_SECG_P256K1, \
-            ECC_NIST_EDWARDS25519 (SIGN_VERIFY); HMAC_224, HMAC_256, HMAC_384, HMAC_512 (GENERATE_VERIFY_MAC).
+            ECC_NIST_EDWARDS25519, ML_DSA_65, ML_DSA_87 (SIGN_VERIFY); HMAC_224, HMAC_256, HMAC_384, HMAC_512 \
+            (GENERATE_VERIFY_MAC).
             """) var keySpec: String?
     @Option(help: "The key policy, a JSON document (file://PATH reads it from a file).") var policy: String?
     @Option(

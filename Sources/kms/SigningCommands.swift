@@ -14,10 +14,16 @@ struct Sign: OperationCommand {
     @OptionGroup var global: GlobalOptions
     @Option(help: "Key id, key ARN, alias name or alias ARN.") var keyId: String
     @Option(help: "fileb://PATH, file://PATH, - for standard input, or a literal string.") var message: String
-    @Option(help: "RAW (default), DIGEST (the message is already hashed with the algorithm's hash) or EXTERNAL_MU.")
+    @Option(
+        help: ArgumentHelp(
+            "RAW (default), DIGEST (the message is already hashed with the algorithm's hash) or EXTERNAL_MU (AWS's "
+                + "ML-DSA mu; this service refuses it).")
+    )
     var messageType: String?
     @Option(
-        help: "RSASSA_PSS_SHA_256|384|512, RSASSA_PKCS1_V1_5_SHA_256|384|512, ECDSA_SHA_256|384|512 or ED25519_SHA_512."
+        help: ArgumentHelp(
+            "RSASSA_PSS_SHA_256|384|512, RSASSA_PKCS1_V1_5_SHA_256|384|512, ECDSA_SHA_256|384|512, ED25519_SHA_512 or "
+                + "ML_DSA_SHAKE_256.")
     ) var signingAlgorithm: String
     @Option(parsing: .upToNextOption, help: "Grant tokens.") var grantTokens: [String] = []
     @Flag(help: "Check the request without signing.") var dryRun = false

@@ -34,7 +34,7 @@ extension KMSService {
             )
         }
         guard spec.isSupported else {
-            throw KMSError(.unsupportedOperation, "KeySpec \(spec.rawValue) is not supported by this service.")
+            throw .keySpecUnsupported(spec)
         }
         // AWS defaults KeyUsage to ENCRYPT_DECRYPT only for symmetric encryption keys.
         guard request.hasKeyUsage || spec == .symmetricDefault else {
