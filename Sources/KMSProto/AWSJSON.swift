@@ -47,8 +47,8 @@ public enum AWSJSON {
 
     /// Encodes a message as AWS JSON bytes (keys sorted, so output is stable).
     public static func data(_ message: some SwiftProtobuf.Message, pretty: Bool = false) throws -> Data {
-        var options: JSONSerialization.WritingOptions = [.sortedKeys, .withoutEscapingSlashes]
-        if pretty { options.insert(.prettyPrinted) }
+        guard pretty else { return try JSONWriter.data(try object(message)) }
+        let options: JSONSerialization.WritingOptions = [.sortedKeys, .withoutEscapingSlashes, .prettyPrinted]
         return try JSONSerialization.data(withJSONObject: try object(message), options: options)
     }
 
@@ -56,7 +56,7 @@ public enum AWSJSON {
     public static func decode<M: SwiftProtobuf.Message>(_ type: M.Type, from object: [String: Any]) throws -> M {
         var violations: [String] = []
         let tree = try convert(object, message: Self.name(of: type), toAWS: false, path: "", violations: &violations)
-        let data = try JSONSerialization.data(withJSONObject: tree)
+        let data = try JSONWriter.data(tree)
         var options = JSONDecodingOptions()
         options.ignoreUnknownFields = true
         let message: M

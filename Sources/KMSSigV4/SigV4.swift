@@ -55,7 +55,7 @@ extension SigV4 {
     /// Throws IncompleteSignatureException for every defect, as AWS does for a header it cannot
     /// use. The scope's date, region and service are checked separately (`checkScope`).
     public static func parseAuthorization(_ header: String) throws(KMSError) -> Authorization {
-        let trimmed = header.trimmingCharacters(in: .whitespaces)
+        let trimmed = Self.trimmingBlanks(Substring(header))
         let algorithmEnd = trimmed.firstIndex(where: { $0 == " " || $0 == "\t" }) ?? trimmed.endIndex
         let algorithmName = trimmed[..<algorithmEnd]
         guard algorithmName == algorithm else {
@@ -64,7 +64,7 @@ extension SigV4 {
 
         var fields: [String: Substring] = [:]
         for component in trimmed[algorithmEnd...].split(separator: ",", omittingEmptySubsequences: false) {
-            let part = component.trimmingCharacters(in: .whitespaces)
+            let part = Self.trimmingBlanks(component)
             if part.isEmpty { continue }
             guard let equals = part.firstIndex(of: "=") else {
                 throw KMSError(
@@ -124,6 +124,16 @@ extension SigV4 {
             accessKeyID: String(scope[0]), date: String(scope[1]), region: String(scope[2]), service: String(scope[3]),
             signedHeaders: signedHeaders, signature: signature
         )
+    }
+
+    /// `text` without the spaces and tabs around it (HTTP's optional whitespace). Foundation's
+    /// `trimmingCharacters(in:)` bridges through NSString and cost a tenth of kmsd's time per
+    /// AWS JSON request.
+    static func trimmingBlanks(_ text: Substring) -> Substring {
+        func blank(_ character: Character) -> Bool { character == " " || character == "\t" }
+        guard let first = text.firstIndex(where: { !blank($0) }), let last = text.lastIndex(where: { !blank($0) })
+        else { return text[text.endIndex...] }
+        return text[first...last]
     }
 
     /// A signer emits the list lowercase and sorted; anything else means we would canonicalize
