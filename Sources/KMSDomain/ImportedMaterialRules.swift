@@ -84,7 +84,9 @@ public enum ImportedMaterialRules {
     /// never had, NEW_KEY_MATERIAL of material it has (IncorrectKeyMaterial); new material for
     /// a key that cannot rotate (UnsupportedOperation) or while other material is pending
     /// rotation (KMSInvalidState).
-    public static func importing(_ request: Import, into record: KeyRecord, materials stored: [ImportedMaterial], at now: Date)
+    public static func importing(
+        _ request: Import, into record: KeyRecord, materials stored: [ImportedMaterial], at now: Date
+    )
         throws(KMSError) -> ImportedMaterialChange
     {
         let materials = Self.materials(of: record, stored: stored)
@@ -107,7 +109,8 @@ public enum ImportedMaterialRules {
         case .existingKeyMaterial:
             guard let index = list.firstIndex(where: { $0.materialID == id }) else {
                 throw KMSError(
-                    .incorrectKeyMaterial, "The key material is not the material previously imported into \(record.arn).")
+                    .incorrectKeyMaterial,
+                    "The key material is not the material previously imported into \(record.arn).")
             }
             list[index].isImported = true
             list[index].validTo = request.validTo

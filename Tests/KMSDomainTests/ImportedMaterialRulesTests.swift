@@ -35,7 +35,8 @@ import Testing
 
     @Test func theFirstImportIsNewAndCurrentThenTheDefaultIsExisting() throws {
         var (record, materials) = Self.applied(
-            try ImportedMaterialRules.importing(Self.asking(1, description: "one"), into: Self.key(), materials: [],
+            try ImportedMaterialRules.importing(
+                Self.asking(1, description: "one"), into: Self.key(), materials: [],
                 at: Self.now))
         #expect(record.state == .enabled)
         #expect(record.currentMaterialID == Self.id(1))
@@ -48,7 +49,8 @@ import Testing
         // The same again, without a description: the description stays, the expiry is the new one's.
         let later = Self.now.addingTimeInterval(3600)
         (record, materials) = Self.applied(
-            try ImportedMaterialRules.importing(Self.asking(1, validTo: later), into: record, materials: materials,
+            try ImportedMaterialRules.importing(
+                Self.asking(1, validTo: later), into: record, materials: materials,
                 at: Self.now))
         #expect(materials.first?.description == "one")
         #expect(record.validTo == later && record.expirationModel == .keyMaterialExpires)
@@ -58,7 +60,8 @@ import Testing
         var (record, materials) = Self.applied(
             try ImportedMaterialRules.importing(Self.asking(1), into: Self.key(), materials: [], at: Self.now))
         (record, materials) = Self.applied(
-            try ImportedMaterialRules.importing(Self.asking(2, .newKeyMaterial), into: record, materials: materials,
+            try ImportedMaterialRules.importing(
+                Self.asking(2, .newKeyMaterial), into: record, materials: materials,
                 at: Self.now))
         #expect(record.currentMaterialID == Self.id(1))
         #expect(materials.map { $0.state(in: record) } == [.current, .pendingRotation])
@@ -127,7 +130,8 @@ import Testing
         var (record, materials) = Self.applied(
             try ImportedMaterialRules.importing(Self.asking(1), into: Self.key(), materials: [], at: Self.now))
         (record, materials) = Self.applied(
-            try ImportedMaterialRules.importing(Self.asking(2, .newKeyMaterial), into: record, materials: materials,
+            try ImportedMaterialRules.importing(
+                Self.asking(2, .newKeyMaterial), into: record, materials: materials,
                 at: Self.now))
         let dropped = try #require(try ImportedMaterialRules.deleting(Self.id(2), from: record, materials: materials))
         #expect(dropped.record.state == .enabled)
@@ -136,7 +140,8 @@ import Testing
         (record, materials) = Self.applied(dropped)
         (record, materials) = Self.applied(
             try ImportedMaterialRules.rotating(
-                record, materials: try ImportedMaterialRules.importing(
+                record,
+                materials: try ImportedMaterialRules.importing(
                     Self.asking(2, .newKeyMaterial), into: record, materials: materials, at: Self.now
                 ).materials))
         // The non-current one: the key waits for it.

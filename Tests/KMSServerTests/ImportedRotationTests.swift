@@ -60,7 +60,8 @@ import Testing
         let oldBlob = try await kms.encrypt(key.keyID, [1, 2, 3])
         var rotate = KMSRotateKeyOnDemandRequest()
         rotate.keyID = key.keyID
-        #expect(await code { _ = try await kms.call(KMSMethod.rotateKeyOnDemand, rotate) } == "KMSInvalidStateException")
+        #expect(
+            await code { _ = try await kms.call(KMSMethod.rotateKeyOnDemand, rotate) } == "KMSInvalidStateException")
         let secondID = try await Self.importMaterial(kms, key.keyID, second, type: .newKeyMaterial)
         #expect(try await kms.describe(key.keyID).currentKeyMaterialID == firstID)
         var entries = try await Self.list(kms, key.keyID, all: true)

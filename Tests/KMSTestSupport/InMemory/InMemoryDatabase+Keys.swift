@@ -101,7 +101,9 @@ extension InMemoryDatabase: KeyStoring {
         let id = updated.keyID
         return try self.change(recording: audit, effective: { $0 != nil }) { tables in
             guard var stored = tables.keys[id], stored.version == updated.version else { return nil }
-            if let rotated = change.rotatedTo, (tables.rotations[id] ?? []).contains(where: { $0.materialID == rotated }) {
+            if let rotated = change.rotatedTo,
+                (tables.rotations[id] ?? []).contains(where: { $0.materialID == rotated })
+            {
                 throw Refused("duplicate key value violates kms_key_rotations_pkey")
             }
             stored.state = updated.state

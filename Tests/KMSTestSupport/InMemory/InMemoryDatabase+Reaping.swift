@@ -75,7 +75,8 @@ extension InMemoryDatabase {
             tables.materials[id]?.removeAll { $0.material.materialID == entry.materialID }
             if entry.isPendingRotation {
                 tables.importedMaterials[id]?.removeAll { $0.materialID == entry.materialID }
-            } else if let index = tables.importedMaterials[id]?.firstIndex(where: { $0.materialID == entry.materialID }) {
+            } else if let index = tables.importedMaterials[id]?.firstIndex(where: { $0.materialID == entry.materialID })
+            {
                 tables.importedMaterials[id]![index].isImported = false
                 tables.importedMaterials[id]![index].validTo = nil
             }
