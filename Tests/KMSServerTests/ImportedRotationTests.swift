@@ -15,6 +15,7 @@ import Testing
         try await AWSClientTests.addPrincipalWithoutPermissions(stack, to: &environment)
         let suite = try await AWSClientTests.run("imported_rotation_suite.py", environment)
         #expect(suite.status == 0, "\(suite.output)")
+        #expect(suite.output.contains("Ran 5 tests"), "\(suite.output)")
         await stack.stop()
     }
 
@@ -124,6 +125,59 @@ import Testing
         bad.encryptedKeyMaterial = Data([1])
         bad.importType = KMSImportType(rawValue: 9)!
         #expect(await code { _ = try await kms.call(KMSMethod.importKeyMaterial, bad) } == "ValidationException")
+        await stack.stop()
+    }
+
+    @Test func theKMSCommandLineImportsRotatesListsAndDeletes() async throws {
+        let stack = try await KMSStack.start()
+        let env = stack.environment
+        let key = try await AsymmetricKeyTests.createKey(
+            stack.client, spec: .symmetricDefault, usage: .encryptDecrypt, origin: .external)
+        let firstID = try await Self.importMaterial(stack.client, key.keyID, (0..<32).map { UInt8($0) })
+        var parameters = KMSGetParametersForImportRequest()
+        parameters.keyID = key.keyID
+        parameters.wrappingAlgorithm = .rsaesOaepSha256
+        parameters.wrappingKeySpec = .rsa2048
+        let answer = try await stack.client.call(KMSMethod.getParametersForImport, parameters)
+        let wrappingKey = try PublicKey(spkiDER: [UInt8](answer.publicKey), spec: .rsa2048)
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("kms-cli-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let token = folder.appendingPathComponent("token")
+        let material = folder.appendingPathComponent("material")
+        try answer.importToken.write(to: token)
+        try Data(
+            try ImportedKeyMaterial.wrap(
+                (0..<32).map { UInt8(50 + $0) }, algorithm: .rsaesOaepSha256, wrappingKey: wrappingKey)
+        ).write(to: material)
+        let imported = try await CLITests.kms(
+            [
+                "import-key-material", "--key-id", key.keyID, "--import-token", "fileb://\(token.path)",
+                "--encrypted-key-material", "fileb://\(material.path)", "--expiration-model",
+                "KEY_MATERIAL_DOES_NOT_EXPIRE", "--import-type", "NEW_KEY_MATERIAL", "--key-material-description",
+                "from the kms CLI", "--query", "KeyMaterialId", "--output", "text",
+            ], env: env)
+        #expect(imported.status == 0, "\(imported.stderr)")
+        let secondID = imported.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let listed = try await CLITests.kms(
+            [
+                "list-key-rotations", "--key-id", key.keyID, "--include-key-material", "ALL_KEY_MATERIAL", "--output",
+                "json",
+            ], env: env)
+        let rotations = try #require(
+            try JSONSerialization.jsonObject(with: Data(listed.stdout.utf8)) as? [String: Any])["Rotations"]
+        let entries = try #require(rotations as? [[String: Any]], "\(listed.stdout) \(listed.stderr)")
+        #expect(entries.compactMap { $0["KeyMaterialState"] as? String } == ["CURRENT", "PENDING_ROTATION"])
+        #expect(entries.last?["KeyMaterialDescription"] as? String == "from the kms CLI")
+        #expect(try await CLITests.kms(["rotate-key-on-demand", "--key-id", key.keyID], env: env).status == 0)
+        #expect(try await stack.client.describe(key.keyID).currentKeyMaterialID == secondID)
+        let deleted = try await CLITests.kms(
+            [
+                "delete-imported-key-material", "--key-id", key.keyID, "--key-material-id", firstID, "--query",
+                "KeyMaterialId", "--output", "text",
+            ], env: env)
+        #expect(deleted.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == firstID, "\(deleted.stderr)")
+        #expect(try await stack.client.describe(key.keyID).keyState == .pendingImport)
         await stack.stop()
     }
 }

@@ -6,7 +6,10 @@ is unknown only the code is asserted. Run by Tests/KMSServerTests/ImportedRotati
 KMS_AWS_ENDPOINT, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY (an admin of account 111122223333) and
 KMS_OTHER_ACCESS_KEY_ID / KMS_OTHER_SECRET_ACCESS_KEY (a principal without any permission)."""
 import datetime
+import json
 import os
+import subprocess
+import tempfile
 import unittest
 
 import boto3
@@ -34,7 +37,8 @@ other = client(os.environ["KMS_OTHER_ACCESS_KEY_ID"], os.environ["KMS_OTHER_SECR
 
 
 def wrapped(key, material, via=kms):
-    params = via.get_parameters_for_import(KeyId=key, WrappingAlgorithm="RSAES_OAEP_SHA_256", WrappingKeySpec="RSA_2048")
+    params = via.get_parameters_for_import(
+        KeyId=key, WrappingAlgorithm="RSAES_OAEP_SHA_256", WrappingKeySpec="RSA_2048")
     public = serialization.load_der_public_key(params["PublicKey"])
     oaep = padding.OAEP(padding.MGF1(hashes.SHA256()), hashes.SHA256(), None)
     return params["ImportToken"], public.encrypt(material, oaep)
@@ -201,6 +205,41 @@ class ImportedRotation(unittest.TestCase):
         import_into(hmac_key["KeyId"], os.urandom(32))
         with self.assertRaises(kms.exceptions.UnsupportedOperationException):
             import_into(hmac_key["KeyId"], os.urandom(32), ImportType="NEW_KEY_MATERIAL")
+
+
+class AwsCli(unittest.TestCase):
+    """The same through the aws CLI, as a user types it."""
+
+    def aws(self, *args):
+        env = dict(os.environ, AWS_DEFAULT_REGION="us-east-1", AWS_PAGER="", AWS_MAX_ATTEMPTS="1")
+        result = subprocess.run(
+            ["aws", "--endpoint-url", os.environ["KMS_AWS_ENDPOINT"], "--output", "json", "kms", *args],
+            capture_output=True, text=True, env=env, timeout=60)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        return json.loads(result.stdout) if result.stdout.strip() else None
+
+    def test_import_rotate_list_and_delete(self):
+        key = kms.create_key(Origin="EXTERNAL")["KeyMetadata"]["KeyId"]
+        first = import_into(key, os.urandom(32))["KeyMaterialId"]
+        token, encrypted = wrapped(key, os.urandom(32))
+        with tempfile.TemporaryDirectory() as folder:
+            for name, data in (("token", token), ("material", encrypted)):
+                with open(os.path.join(folder, name), "wb") as f:
+                    f.write(data)
+            second = self.aws("import-key-material", "--key-id", key,
+                              "--import-token", f"fileb://{folder}/token",
+                              "--encrypted-key-material", f"fileb://{folder}/material",
+                              "--expiration-model", "KEY_MATERIAL_DOES_NOT_EXPIRE",
+                              "--import-type", "NEW_KEY_MATERIAL",
+                              "--key-material-description", "from the aws CLI")["KeyMaterialId"]
+        listed = self.aws("list-key-rotations", "--key-id", key, "--include-key-material", "ALL_KEY_MATERIAL")
+        self.assertEqual([(e["KeyMaterialId"], e["KeyMaterialState"]) for e in listed["Rotations"]],
+                         [(first, "CURRENT"), (second, "PENDING_ROTATION")])
+        self.assertEqual(listed["Rotations"][1]["KeyMaterialDescription"], "from the aws CLI")
+        self.aws("rotate-key-on-demand", "--key-id", key)
+        self.assertEqual(self.aws("describe-key", "--key-id", key)["KeyMetadata"]["CurrentKeyMaterialId"], second)
+        deleted = self.aws("delete-imported-key-material", "--key-id", key, "--key-material-id", first)
+        self.assertEqual(deleted["KeyMaterialId"], first)
 
 
 if __name__ == "__main__":
