@@ -15,7 +15,7 @@ import Testing
         try await AWSClientTests.addPrincipalWithoutPermissions(stack, to: &environment)
         let suite = try await AWSClientTests.run("imported_rotation_suite.py", environment)
         #expect(suite.status == 0, "\(suite.output)")
-        #expect(suite.output.contains("Ran 5 tests"), "\(suite.output)")
+        #expect(suite.output.contains("Ran 6 tests"), "\(suite.output)")
         await stack.stop()
     }
 

@@ -153,6 +153,17 @@ class ImportedRotation(unittest.TestCase):
         replacement = import_into(key, os.urandom(32), ImportType="NEW_KEY_MATERIAL")["KeyMaterialId"]
         self.assertEqual(self.listing(key, "ALL_KEY_MATERIAL")[1]["KeyMaterialId"], replacement)
 
+    def test_all_key_material_of_a_generated_key(self):
+        key = kms.create_key()["KeyMetadata"]["KeyId"]
+        kms.rotate_key_on_demand(KeyId=key)
+        current = kms.describe_key(KeyId=key)["KeyMetadata"]["CurrentKeyMaterialId"]
+        self.assertEqual([e["KeyMaterialId"] for e in self.listing(key)], [current])
+        every = self.listing(key, "ALL_KEY_MATERIAL")
+        self.assertEqual([e["KeyMaterialState"] for e in every], ["NON_CURRENT", "CURRENT"])
+        self.assertNotIn("RotationDate", every[0])
+        self.assertNotIn("ImportState", every[0])
+        self.assertEqual(every[1]["RotationType"], "ON_DEMAND")
+
     def test_authorization(self):
         key = kms.create_key(Origin="EXTERNAL")["KeyMetadata"]["KeyId"]
         import_into(key, os.urandom(32))
