@@ -22,7 +22,7 @@ import Testing
     /// Imports `material` into `keyID` through `kms`; its KeyMaterialId.
     static func importMaterial(
         _ kms: KMSClient, _ keyID: String, _ material: [UInt8], type: KMSImportType? = nil,
-        materialID: String? = nil, description: String? = nil
+        materialID: String? = nil, description: String? = nil, validFor: TimeInterval? = nil
     ) async throws -> String {
         var parameters = KMSGetParametersForImportRequest()
         parameters.keyID = keyID
@@ -36,6 +36,10 @@ import Testing
         request.encryptedKeyMaterial = Data(
             try ImportedKeyMaterial.wrap(material, algorithm: .rsaesOaepSha256, wrappingKey: wrappingKey))
         request.expirationModel = .keyMaterialDoesNotExpire
+        if let validFor {
+            request.validTo = .init(date: Date().addingTimeInterval(validFor))
+            request.expirationModel = .keyMaterialExpires
+        }
         if let type { request.importType = type }
         if let materialID { request.keyMaterialID = materialID }
         if let description { request.keyMaterialDescription = description }
@@ -178,6 +182,39 @@ import Testing
             ], env: env)
         #expect(deleted.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == firstID, "\(deleted.stderr)")
         #expect(try await stack.client.describe(key.keyID).keyState == .pendingImport)
+        await stack.stop()
+    }
+
+    /// A non-current material expires on its own: the reaper deletes it, the key waits for it
+    /// (PendingImport), and the same material imported again restores the key.
+    @Test func aNonCurrentMaterialExpiresAndComesBack() async throws {
+        let stack = try await KMSStack.start(kmsdArguments: ["--reaper-interval-seconds", "1"])
+        let kms = stack.client
+        let key = try await AsymmetricKeyTests.createKey(
+            kms, spec: .symmetricDefault, usage: .encryptDecrypt, origin: .external)
+        let first = (0..<32).map { UInt8($0) }
+        let firstID = try await Self.importMaterial(kms, key.keyID, first, validFor: 8)
+        let oldBlob = try await kms.encrypt(key.keyID, [7])
+        let secondID = try await Self.importMaterial(
+            kms, key.keyID, (0..<32).map { UInt8(9 + $0) }, type: .newKeyMaterial)
+        var rotate = KMSRotateKeyOnDemandRequest()
+        rotate.keyID = key.keyID
+        _ = try await kms.call(KMSMethod.rotateKeyOnDemand, rotate)
+        let described = try await kms.describe(key.keyID)
+        #expect(described.currentKeyMaterialID == secondID)
+        #expect(described.expirationModel == .keyMaterialDoesNotExpire)
+        var state = KMSKeyState.enabled
+        for _ in 0..<160 where state != .pendingImport {
+            try await Task.sleep(for: .milliseconds(250))
+            state = try await kms.describe(key.keyID).keyState
+        }
+        #expect(state == .pendingImport)
+        let entries = try await Self.list(kms, key.keyID, all: true)
+        #expect(entries.map(\.importState) == [.pendingImport, .imported])
+        #expect(await code { _ = try await kms.decrypt(oldBlob) } == "KMSInvalidStateException")
+        #expect(try await Self.importMaterial(kms, key.keyID, first, materialID: firstID) == firstID)
+        #expect(try await kms.describe(key.keyID).keyState == .enabled)
+        #expect(try await kms.decrypt(oldBlob).plaintext == Data([7]))
         await stack.stop()
     }
 }
