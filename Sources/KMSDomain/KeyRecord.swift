@@ -79,6 +79,10 @@ public struct KeyRecord: Sendable, Hashable {
     /// Rotation exists for symmetric keys of origin AWS_KMS only, as in AWS.
     public var canRotate: Bool { self.spec == .symmetricDefault && self.origin == .awsKMS }
 
+    /// A symmetric encryption key of origin EXTERNAL: it rotates on demand only, to material
+    /// imported for it (ImportType NEW_KEY_MATERIAL), as in AWS since 2025.
+    public var rotatesImportedMaterial: Bool { self.spec == .symmetricDefault && self.origin == .external }
+
     /// What Encrypt and Decrypt accept on this key; empty unless its usage is ENCRYPT_DECRYPT.
     public var encryptionAlgorithms: [EncryptionAlgorithm] { self.spec.encryptionAlgorithms(usage: self.usage) }
     /// What Sign and Verify accept on this key; empty unless its usage is SIGN_VERIFY.

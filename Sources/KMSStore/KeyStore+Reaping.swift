@@ -35,7 +35,8 @@ extension KeyStore {
     /// One round of the deletion reaper, in one transaction under a transaction-scoped advisory
     /// lock: deletes (at most 500) keys whose deletion window has passed, with their material and
     /// aliases, keeping a tombstone in kms_deleted_keys; and deletes imported material past its
-    /// ValidTo (the key goes back to PendingImport, or stays PendingDeletion). Each delete
+    /// ValidTo (the key goes back to PendingImport, or stays PendingDeletion; material pending
+    /// rotation just goes). Each delete
     /// re-checks state and date under the row lock, so a CancelKeyDeletion that lands first
     /// always wins. Windows count as passed only when both `serviceNow` and PostgreSQL's clock
     /// say so (KeySchedule.destructionCutoff).
@@ -75,13 +76,18 @@ extension KeyStore {
             for try await (id, arn) in rows.decode((UUID, String).self) {
                 round.deletedKeys.append((KeyID(id), arn))
             }
+            // A key's ValidTo is its current material's.
             let expired = try await connection.query(
                 """
                 WITH expired AS (
-                    SELECT key_id FROM kms_keys WHERE valid_to IS NOT NULL AND valid_to <= \(now)
+                    SELECT key_id, current_material_id FROM kms_keys WHERE valid_to IS NOT NULL AND valid_to <= \(now)
                     ORDER BY valid_to LIMIT 500 FOR UPDATE SKIP LOCKED
                 ), gone AS (
-                    DELETE FROM kms_key_materials WHERE key_id IN (SELECT key_id FROM expired)
+                    DELETE FROM kms_key_materials m USING expired e
+                    WHERE m.key_id = e.key_id AND m.material_id = e.current_material_id
+                ), listed AS (
+                    UPDATE kms_imported_materials m SET imported = false, valid_to = NULL FROM expired e
+                    WHERE m.key_id = e.key_id AND m.material_id = e.current_material_id
                 )
                 UPDATE kms_keys SET
                     key_state = CASE WHEN key_state = 'PendingDeletion' THEN key_state ELSE 'PendingImport' END,
@@ -92,6 +98,38 @@ extension KeyStore {
                 logger: self.logger
             )
             for try await arn in expired.decode(String.self) { round.expiredMaterial.append(arn) }
+            // The key's other materials: one pending rotation goes entirely, the key unchanged;
+            // any other waits to be imported again, and its key with it.
+            let others = try await connection.query(
+                """
+                WITH expired AS (
+                    SELECT m.key_id, m.material_id, m.pending_rotation
+                    FROM kms_imported_materials m JOIN kms_keys k USING (key_id)
+                    WHERE m.valid_to IS NOT NULL AND m.valid_to <= \(now) AND m.material_id <> k.current_material_id
+                    ORDER BY m.valid_to LIMIT 500 FOR UPDATE OF k SKIP LOCKED
+                ), gone AS (
+                    DELETE FROM kms_key_materials w USING expired e
+                    WHERE w.key_id = e.key_id AND w.material_id = e.material_id
+                ), dropped AS (
+                    DELETE FROM kms_imported_materials m USING expired e
+                    WHERE m.key_id = e.key_id AND m.material_id = e.material_id AND e.pending_rotation
+                ), listed AS (
+                    UPDATE kms_imported_materials m SET imported = false, valid_to = NULL FROM expired e
+                    WHERE m.key_id = e.key_id AND m.material_id = e.material_id AND NOT e.pending_rotation
+                )
+                UPDATE kms_keys k SET
+                    key_state = CASE
+                        WHEN key_state = 'PendingDeletion' THEN key_state
+                        WHEN EXISTS (SELECT 1 FROM expired e WHERE e.key_id = k.key_id AND NOT e.pending_rotation)
+                            THEN 'PendingImport'
+                        ELSE key_state END,
+                    row_version = row_version + 1
+                WHERE key_id IN (SELECT key_id FROM expired)
+                RETURNING arn
+                """,
+                logger: self.logger
+            )
+            for try await arn in others.decode(String.self) { round.expiredMaterial.append(arn) }
             return round
         }
     }

@@ -369,6 +369,7 @@ public enum Migrations {
         auditFilters,
         usageFlushes,
         auditAppendCommits,
+        importedMaterials,
     ]
 
     /// Applies every migration not yet recorded. Safe to call from several processes at once.

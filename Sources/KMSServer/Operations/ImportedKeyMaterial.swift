@@ -91,13 +91,20 @@ extension KMSService {
         default:
             break
         }
-        if request.hasImportType, request.importType.awsName == "NEW_KEY_MATERIAL" {
-            throw KMSError(
-                .unsupportedOperation,
-                "Rotating imported key material (ImportType NEW_KEY_MATERIAL) is not supported; import the key's "
-                    + "existing material."
-            )
+        var importType: ImportType?
+        if request.hasImportType {
+            guard let named = ImportType(rawValue: request.importType.awsName) else {
+                throw .validation(
+                    "1 validation error detected: Value at 'importType' failed to satisfy constraint: Member must "
+                        + "satisfy enum value set: [NEW_KEY_MATERIAL, EXISTING_KEY_MATERIAL]"
+                )
+            }
+            importType = named
         }
+        if request.hasKeyMaterialDescription {
+            try ImportedMaterialRules.validateDescription(request.keyMaterialDescription)
+        }
+        if request.hasKeyMaterialID { _ = try Self.materialID(request.keyMaterialID) }
         var conditions: [String: [String]] = ["kms:ExpirationModel": [model.rawValue]]
         if let validTo { conditions["kms:ValidTo"] = [String(Int64(validTo.timeIntervalSince1970))] }
         var key = try await self.resolve(request.keyID, for: caller, accepting: .keyOnly)
@@ -117,32 +124,31 @@ extension KMSService {
             materialID: try MaterialID(worker: imported.material.materialID), wrapped: Array(imported.material.wrapped),
             rootKeyID: rootKeyID
         )
-        if request.hasKeyMaterialID, request.keyMaterialID != material.materialID.hex {
-            throw KMSError(
-                .incorrectKeyMaterial,
-                "The key material is not the material KeyMaterialId \(request.keyMaterialID) names.")
-        }
+        // The worker derives the id from the material and the key ARN: EXISTING_KEY_MATERIAL of
+        // material the key never had names an id the key does not list, and is refused.
+        let asked = ImportedMaterialRules.Import(
+            materialID: material.materialID, type: importType,
+            requestedID: request.hasKeyMaterialID ? request.keyMaterialID : nil,
+            description: request.hasKeyMaterialDescription ? request.keyMaterialDescription : nil, validTo: validTo,
+            expirationModel: model)
         for _ in 0..<5 {
-            var record = key.record
+            let record = key.record
             try Self.checkImportable(record)
-            // A key is bound to the first material imported into it, for good: only that may return.
-            if let current = record.currentMaterialID, current != material.materialID {
-                throw KMSError(
-                    .incorrectKeyMaterial,
-                    "The key material is not the material previously imported into \(record.arn).")
-            }
-            if record.state == .pendingImport { record.state = .enabled }
-            record.validTo = validTo
-            record.expirationModel = model
-            let candidate = record
+            let listed = try await self.store { try await self.stores.keys.importedMaterials(keyID: record.keyID) }
+            let now = self.now()
+            let change = try ImportedMaterialRules.importing(asked, into: record, materials: listed, at: now)
             let audit = self.changeRecord(caller)
             if let stored = try await self.store({
-                try await self.stores.keys.importMaterial(candidate, material: material, audit: audit)
+                try await self.stores.keys.changeImportedMaterial(change, adding: material, at: now, audit: audit)
             }) {
                 self.cache.invalidateKey(stored.keyID)
+                let pending = change.materials.contains { $0.materialID == material.materialID && $0.isPendingRotation }
                 self.logger.notice(
                     "imported key material",
-                    metadata: ["key_arn": "\(stored.arn)", "expiration_model": "\(model.rawValue)"])
+                    metadata: [
+                        "key_arn": "\(stored.arn)", "expiration_model": "\(model.rawValue)",
+                        "material": "\(material.materialID.hex)", "pending_rotation": "\(pending)",
+                    ])
                 var response = KMSImportKeyMaterialResponse()
                 response.keyID = stored.arn
                 response.keyMaterialID = material.materialID.hex
@@ -156,6 +162,7 @@ extension KMSService {
     func deleteImportedKeyMaterial(_ request: KMSDeleteImportedKeyMaterialRequest, caller: Caller)
         async throws(KMSError) -> KMSDeleteImportedKeyMaterialResponse
     {
+        let named = request.hasKeyMaterialID ? try Self.materialID(request.keyMaterialID) : nil
         var key = try await self.resolve(request.keyID, for: caller, accepting: .keyOnly)
         try self.authorize(caller, action: "DeleteImportedKeyMaterial", key: key)
         for _ in 0..<5 {
@@ -165,35 +172,54 @@ extension KMSService {
                     .unsupportedOperation,
                     "\(record.arn) origin is \(record.origin.rawValue) which is not valid for this operation.")
             }
-            if request.hasKeyMaterialID, request.keyMaterialID != record.currentMaterialID?.hex ?? "" {
-                throw KMSError(.notFound, "\(record.arn) has no key material \(request.keyMaterialID).")
-            }
             if record.state == .pendingDeletion || record.state == .pendingReplicaDeletion {
                 // AWS's key state table: refused while the key waits for deletion.
                 throw KMSError(
                     .invalidState,
                     "\(record.arn) is pending deletion; its imported key material cannot be deleted in that state.")
             }
-            if record.state == .pendingImport {
-                // Nothing to delete: AWS answers success.
+            let listed = try await self.store { try await self.stores.keys.importedMaterials(keyID: record.keyID) }
+            guard let change = try ImportedMaterialRules.deleting(named, from: record, materials: listed) else {
+                // Nothing to delete (no material yet, or already pending import): AWS answers success.
                 var response = KMSDeleteImportedKeyMaterialResponse()
                 response.keyID = record.arn
                 return response
             }
             let audit = self.changeRecord(caller)
             if let stored = try await self.store({
-                try await self.stores.keys.deleteImportedMaterial(record, audit: audit)
+                try await self.stores.keys.changeImportedMaterial(change, adding: nil, at: self.now(), audit: audit)
             }) {
                 self.cache.invalidateKey(stored.keyID)
-                self.logger.notice("deleted imported key material", metadata: ["key_arn": "\(stored.arn)"])
+                let deleted = change.materialID?.hex ?? ""
+                self.logger.notice(
+                    "deleted imported key material", metadata: ["key_arn": "\(stored.arn)", "material": "\(deleted)"])
                 var response = KMSDeleteImportedKeyMaterialResponse()
                 response.keyID = stored.arn
-                response.keyMaterialID = record.currentMaterialID?.hex ?? ""
+                response.keyMaterialID = deleted
                 return response
             }
             key = try await self.reloadKey(key.record.keyID)
         }
         throw KMSError(.internalFailure, "\(key.record.arn) is being changed concurrently; retry", retryable: true)
+    }
+
+    /// A KeyMaterialId as the model constrains it (BackingKeyIdType: 64 of [a-f0-9]).
+    static func materialID(_ text: String) throws(KMSError) -> MaterialID {
+        var violations: [ConstraintViolation] = []
+        if let broken = ConstraintViolation.length(text, in: 64...64) {
+            violations.append(ConstraintViolation(value: text, member: "keyMaterialId", constraint: broken))
+        }
+        if text.isEmpty || !text.utf8.allSatisfy({ (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }) {
+            violations.append(
+                ConstraintViolation(
+                    value: text, member: "keyMaterialId",
+                    constraint: "Member must satisfy regular expression pattern: ^[a-f0-9]+$"))
+        }
+        if let error = KMSError.validation(violations: violations) { throw error }
+        guard let bytes = Hex.decode(text), let id = try? MaterialID(bytes: bytes) else {
+            throw .validation("KeyMaterialId \(text) is not a key material id.")
+        }
+        return id
     }
 
     /// Import works on EXTERNAL keys that are not pending deletion.

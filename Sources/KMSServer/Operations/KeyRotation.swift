@@ -4,8 +4,9 @@ import KMSProto
 import KMSStore
 import SwiftProtobuf
 
-/// Automatic and on-demand rotation of symmetric keys of origin AWS_KMS. A rotation adds a
-/// material version and makes it current; every older version stays, so every ciphertext ever
+/// Automatic and on-demand rotation of symmetric keys of origin AWS_KMS, and on-demand rotation
+/// of those of origin EXTERNAL (ImportedKeyRotation). A rotation adds a material version and
+/// makes it current; every older version stays, so every ciphertext ever
 /// made under the key keeps decrypting.
 extension KMSService {
     static let rotationPeriods = 90...2560
@@ -96,7 +97,10 @@ extension KMSService {
             )
         }
         let rotated = try await self.onDemandRotations.running(key.record.keyID, since: self.now()) {
-            () async throws(KMSError) in try await self.rotate(key.record, kind: .onDemand, caller: caller)
+            () async throws(KMSError) in
+            key.record.origin == .external
+                ? try await self.rotateImported(key.record, caller: caller)
+                : try await self.rotate(key.record, kind: .onDemand, caller: caller)
         }
         guard rotated != nil else {
             throw KMSError(.conflict, "\(key.record.arn) is being changed or rotated by another request; retry.")
@@ -117,25 +121,30 @@ extension KMSService {
             }
             offset = value
         }
+        var allMaterial = false
+        if request.hasIncludeKeyMaterial {
+            switch request.includeKeyMaterial.awsName {
+            case "ALL_KEY_MATERIAL": allMaterial = true
+            case "ROTATIONS_ONLY": allMaterial = false
+            default:
+                throw .validation(
+                    "1 validation error detected: Value at 'includeKeyMaterial' failed to satisfy constraint: Member "
+                        + "must satisfy enum value set: [ALL_KEY_MATERIAL, ROTATIONS_ONLY]"
+                )
+            }
+        }
         let key = try await self.resolve(request.keyID, for: caller, accepting: .keyOnly)
         try self.authorize(caller, action: "ListKeyRotations", key: key)
-        guard key.record.canRotate else {
+        guard key.record.canRotate || key.record.rotatesImportedMaterial else {
             throw KMSError(
                 .unsupportedOperation,
-                "\(key.record.arn) does not support rotation: only symmetric encryption keys of origin AWS_KMS rotate.")
+                "\(key.record.arn) does not support rotation: only symmetric encryption keys of origin AWS_KMS or "
+                    + "EXTERNAL rotate.")
         }
-        let page = try await self.store { [offset] in
-            try await self.stores.rotations.rotations(keyID: key.record.keyID, offset: offset, limit: limit + 1)
-        }
+        let entries = try await self.rotationEntries(of: key, allMaterial: allMaterial)
+        let page = entries.dropFirst(offset).prefix(limit + 1)
         var response = KMSListKeyRotationsResponse()
-        response.rotations = page.prefix(limit).map { rotation in
-            var entry = KMSRotationsListEntry()
-            entry.keyID = key.record.keyID.description
-            entry.keyMaterialID = rotation.materialID.hex
-            entry.rotationDate = Google_Protobuf_Timestamp(date: rotation.date)
-            entry.rotationType = KMSRotationType(awsName: rotation.kind.rawValue) ?? .unspecified
-            return entry
-        }
+        response.rotations = Array(page.prefix(limit))
         response.truncated = page.count > limit
         if page.count > limit { response.nextMarker = String(offset + limit) }
         return response
@@ -186,7 +195,7 @@ extension KMSService {
     }
 
     static func checkRotatable(_ record: KeyRecord, _ operation: String) throws(KMSError) {
-        guard record.canRotate else {
+        guard record.canRotate || (operation == "RotateKeyOnDemand" && record.rotatesImportedMaterial) else {
             throw KMSError(
                 .unsupportedOperation,
                 "\(operation) is not supported for \(record.arn): only symmetric encryption keys of origin AWS_KMS "

@@ -9,7 +9,7 @@ import KMSStore
 ///   caller asked for) with it: when the change takes effect, the record is stored with it and
 ///   `audit.markCommitted()` is called once both are durable; when it does not (a taken alias,
 ///   a stale row version), neither is stored and the record stays uncommitted.
-/// - Optimistic concurrency: `update`, `importMaterial` and `deleteImportedMaterial` apply only
+/// - Optimistic concurrency: `update` and `changeImportedMaterial` apply only
 ///   while the stored key is still at `record.version`; each success stores `version + 1` and
 ///   returns the stored record; nil means someone changed the key first (or there is no such
 ///   key), and the caller reads it again.
@@ -37,16 +37,17 @@ public protocol KeyStoring: Sendable {
     /// if the key is still at `record.version`; nil when it is not. The other fields never change.
     func update(_ record: KeyRecord, audit: PendingAudit?) async throws -> KeyRecord?
 
-    /// Stores imported material as the key's only version (replacing any, the same material
-    /// imported again included) and applies `updated`'s state, ValidTo, expiration model and
-    /// current material id, if the key is still at `updated.version`; nil when it is not.
-    func importMaterial(_ updated: KeyRecord, material: StoredMaterial, audit: PendingAudit?) async throws
-        -> KeyRecord?
+    /// The key's imported materials (origin EXTERNAL), the first imported first (then by id).
+    func importedMaterials(keyID: KeyID) async throws -> [ImportedMaterial]
 
-    /// Deletes the key's material; the key goes to PendingImport (PendingDeletion stays so),
-    /// without ValidTo or expiration model, its current material id kept; nil when the key is
-    /// no longer at `record.version`.
-    func deleteImportedMaterial(_ record: KeyRecord, audit: PendingAudit?) async throws -> KeyRecord?
+    /// Applies an import, deletion or on-demand rotation of imported material, if the key is
+    /// still at `change.record.version`: the key's state, current material id, ValidTo and
+    /// expiration model; the key's whole list of imported materials; `material`'s wrapped blob
+    /// (replacing the same material's); the blobs of `change.removed` deleted; with
+    /// `change.rotatedTo`, an ON_DEMAND rotation to it at `date`. Nil when the key changed.
+    func changeImportedMaterial(
+        _ change: ImportedMaterialChange, adding material: StoredMaterial?, at date: Date, audit: PendingAudit?
+    ) async throws -> KeyRecord?
 
     /// One round of the deletion reaper. Only one process runs a round at a time (`held` false:
     /// another did, and nothing was done). Windows count as passed at
@@ -55,8 +56,11 @@ public protocol KeyStoring: Sendable {
     /// for each a tombstone that `BillingStoring.keys` reads (ARN, account, region, spec,
     /// manager, creation date, when the deletion was scheduled, rotation dates); and deletes
     /// the material of at most 500 keys whose ValidTo has passed (state PendingImport unless
-    /// PendingDeletion, ValidTo cleared, row version + 1). Each re-checks state and date at
-    /// the moment of deleting, so a CancelKeyDeletion that lands first always wins.
+    /// PendingDeletion, ValidTo cleared, row version + 1, the material listed PENDING_IMPORT),
+    /// then as many non-current imported materials past their ValidTo (one pending rotation is
+    /// dropped, the key unchanged; any other is listed PENDING_IMPORT, the key PendingImport).
+    /// Each re-checks state and date at the moment of deleting, so a CancelKeyDeletion that
+    /// lands first always wins.
     func reapDue(serviceNow: Date) async throws -> ReapRound
 }
 

@@ -160,33 +160,75 @@ import Testing
             let key = Fixture.key(state: .pendingImport, origin: .external, material: nil)
             try await stores.keys.insert(key, material: nil, alias: nil, tags: [], audit: nil)
             #expect(try await stores.keys.fetch(keyID: key.keyID)?.1 == [])
+            #expect(try await stores.keys.importedMaterials(keyID: key.keyID) == [])
             var imported = key
             imported.state = .enabled
+            imported.currentMaterialID = MaterialID(repeating: 9)
             imported.validTo = Fixture.created.addingTimeInterval(3600)
             imported.expirationModel = .keyMaterialExpires
             imported.description = "not stored by an import"
+            let listed = ImportedMaterial(
+                materialID: MaterialID(repeating: 9), description: "v1", validTo: imported.validTo,
+                expirationModel: .keyMaterialExpires, isImported: true, isPendingRotation: false,
+                importedAt: Fixture.created)
+            let change = ImportedMaterialChange(record: imported, materials: [listed])
             let first = try #require(
-                try await stores.keys.importMaterial(imported, material: Fixture.material(9), audit: nil))
+                try await stores.keys.changeImportedMaterial(
+                    change, adding: Fixture.material(9), at: Fixture.created, audit: nil))
             #expect(first.state == .enabled)
             #expect(first.currentMaterialID == MaterialID(repeating: 9))
             #expect(first.validTo == Fixture.stored(imported.validTo!))
             #expect(first.description == "a key")
-            #expect(try await stores.keys.importMaterial(imported, material: Fixture.material(9), audit: nil) == nil)
+            #expect(
+                try await stores.keys.changeImportedMaterial(change, adding: nil, at: Fixture.created, audit: nil)
+                    == nil)
+            var stored = listed
+            stored.validTo = Fixture.stored(listed.validTo!)
+            stored.importedAt = Fixture.stored(listed.importedAt)
+            #expect(try await stores.keys.importedMaterials(keyID: key.keyID) == [stored])
             var again = first
             again.validTo = nil
             again.expirationModel = .keyMaterialDoesNotExpire
+            var pending = stored
+            pending.materialID = MaterialID(repeating: 8)
+            pending.isPendingRotation = true
+            pending.importedAt = Fixture.stored(Fixture.created.addingTimeInterval(60))
             let second = try #require(
-                try await stores.keys.importMaterial(again, material: Fixture.material(9, blob: 1), audit: nil))
+                try await stores.keys.changeImportedMaterial(
+                    ImportedMaterialChange(record: again, materials: [stored, pending]),
+                    adding: Fixture.material(9, blob: 1), at: Fixture.created, audit: nil))
             #expect(second.version == 3)
             #expect(try await stores.keys.fetch(keyID: key.keyID)?.1 == [Fixture.material(9, blob: 1)])
+            #expect(try await stores.keys.importedMaterials(keyID: key.keyID) == [stored, pending])
+            // A rotation to the pending material, recorded with the change.
+            var rotatedRecord = second
+            rotatedRecord.currentMaterialID = pending.materialID
+            var wasPending = pending
+            wasPending.isPendingRotation = false
+            let rotated = try #require(
+                try await stores.keys.changeImportedMaterial(
+                    ImportedMaterialChange(
+                        record: rotatedRecord, materials: [stored, wasPending], rotatedTo: pending.materialID),
+                    adding: Fixture.material(8), at: Fixture.created, audit: nil))
+            #expect(rotated.currentMaterialID == pending.materialID)
+            #expect(
+                try await stores.rotations.rotations(keyID: key.keyID, offset: 0, limit: 10).map(\.materialID)
+                    == [pending.materialID])
             let audit = Fixture.audit("DeleteImportedKeyMaterial")
-            let deleted = try #require(try await stores.keys.deleteImportedMaterial(second, audit: audit))
+            var deletedRecord = rotated
+            deletedRecord.state = .pendingImport
+            var gone = stored
+            gone.isImported = false
+            gone.validTo = nil
+            let deleted = try #require(
+                try await stores.keys.changeImportedMaterial(
+                    ImportedMaterialChange(
+                        record: deletedRecord, materials: [gone, wasPending], removed: [stored.materialID]),
+                    adding: nil, at: Fixture.created, audit: audit))
             #expect(audit.committed)
             #expect(deleted.state == .pendingImport)
-            #expect(deleted.validTo == nil && deleted.expirationModel == nil)
-            #expect(deleted.currentMaterialID == MaterialID(repeating: 9))
-            #expect(try await stores.keys.fetch(keyID: key.keyID)?.1 == [])
-            #expect(try await stores.keys.deleteImportedMaterial(second, audit: nil) == nil)
+            #expect(try await stores.keys.fetch(keyID: key.keyID)?.1 == [Fixture.material(8)])
+            #expect(try await stores.keys.importedMaterials(keyID: key.keyID) == [gone, wasPending])
         }
     }
 }

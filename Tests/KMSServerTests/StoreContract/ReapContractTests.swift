@@ -95,4 +95,43 @@ import Testing
             #expect(try await stores.keys.fetch(keyID: key.keyID) != nil)
         }
     }
+
+    @Test(arguments: StoreBackend.allCases)
+    func aNonCurrentMaterialExpiresAloneAndAPendingOneGoes(_ backend: StoreBackend) async throws {
+        try await backend.run { stores in
+            let now = Date()
+            let key = Fixture.key(state: .enabled, origin: .external, material: MaterialID(repeating: 1))
+            try await stores.keys.insert(key, material: Fixture.material(1), alias: nil, tags: [], audit: nil)
+            func listed(_ byte: UInt8, validTo: Date?, pending: Bool = false) -> ImportedMaterial {
+                ImportedMaterial(
+                    materialID: MaterialID(repeating: byte), validTo: validTo,
+                    expirationModel: validTo == nil ? .keyMaterialDoesNotExpire : .keyMaterialExpires,
+                    isImported: true, isPendingRotation: pending,
+                    importedAt: Fixture.created.addingTimeInterval(Double(byte)))
+            }
+            let current = listed(1, validTo: nil)
+            let old = listed(2, validTo: now.addingTimeInterval(-60))
+            let pending = listed(3, validTo: now.addingTimeInterval(-30), pending: true)
+            _ = try #require(
+                try await stores.keys.changeImportedMaterial(
+                    ImportedMaterialChange(record: key, materials: [current, old]), adding: Fixture.material(2),
+                    at: now, audit: nil))
+            let stored = try #require(try await stores.keys.fetch(keyID: key.keyID)?.0)
+            _ = try #require(
+                try await stores.keys.changeImportedMaterial(
+                    ImportedMaterialChange(record: stored, materials: [current, old, pending]),
+                    adding: Fixture.material(3), at: now, audit: nil))
+            let round = try await stores.keys.reapDue(serviceNow: now)
+            #expect(round.expiredMaterial == [key.arn])
+            let (reaped, blobs) = try #require(try await stores.keys.fetch(keyID: key.keyID))
+            #expect(reaped.state == .pendingImport)
+            #expect(reaped.currentMaterialID == MaterialID(repeating: 1))
+            #expect(blobs == [Fixture.material(1)])
+            let materials = try await stores.keys.importedMaterials(keyID: key.keyID)
+            #expect(materials.map(\.materialID) == [MaterialID(repeating: 1), MaterialID(repeating: 2)])
+            #expect(materials.map(\.isImported) == [true, false])
+            #expect(materials.last?.validTo == nil)
+            #expect(try await stores.keys.reapDue(serviceNow: now).expiredMaterial.isEmpty)
+        }
+    }
 }

@@ -80,37 +80,57 @@ extension InMemoryDatabase: KeyStoring {
         }
     }
 
-    /// ImportedMaterialStore.importMaterial: the current material id is the imported one's.
-    public func importMaterial(_ updated: KeyRecord, material: StoredMaterial, audit: PendingAudit?) async throws
-        -> KeyRecord?
-    {
+    /// ImportedMaterialStore.importedMaterials: ORDER BY imported_at, material_id.
+    public func importedMaterials(keyID: KeyID) async throws -> [ImportedMaterial] {
+        let id = keyID
+        return self.read { tables in
+            (tables.importedMaterials[id] ?? []).sorted {
+                $0.importedAt != $1.importedAt
+                    ? $0.importedAt < $1.importedAt : SQL.less($0.materialID.bytes, $1.materialID.bytes)
+            }
+        }
+    }
+
+    /// ImportedMaterialStore.changeImportedMaterial: the key's fields, its list replaced, blobs
+    /// removed and added (an added one replacing its namesake's blob, its creation date kept),
+    /// and the rotation row, all or nothing.
+    public func changeImportedMaterial(
+        _ change: ImportedMaterialChange, adding material: StoredMaterial?, at date: Date, audit: PendingAudit?
+    ) async throws -> KeyRecord? {
+        let updated = change.record
         let id = updated.keyID
-        let now = self.now
         return try self.change(recording: audit, effective: { $0 != nil }) { tables in
             guard var stored = tables.keys[id], stored.version == updated.version else { return nil }
+            if let rotated = change.rotatedTo,
+                (tables.rotations[id] ?? []).contains(where: { $0.materialID == rotated })
+            {
+                throw Refused("duplicate key value violates kms_key_rotations_pkey")
+            }
             stored.state = updated.state
-            stored.currentMaterialID = material.materialID
+            stored.currentMaterialID = updated.currentMaterialID
             stored.validTo = SQL.timestamptz(updated.validTo)
             stored.expirationModel = updated.expirationModel
             stored.version += 1
             tables.keys[id] = stored
-            tables.materials[id] = [Tables.MaterialRow(material: material, createdAt: now)]
-            return stored
-        }
-    }
-
-    /// ImportedMaterialStore.deleteImportedMaterial: the state follows the record given.
-    public func deleteImportedMaterial(_ record: KeyRecord, audit: PendingAudit?) async throws -> KeyRecord? {
-        let id = record.keyID
-        let state: KeyState = record.state == .pendingDeletion ? .pendingDeletion : .pendingImport
-        return try self.change(recording: audit, effective: { $0 != nil }) { tables in
-            guard var stored = tables.keys[id], stored.version == record.version else { return nil }
-            stored.state = state
-            stored.validTo = nil
-            stored.expirationModel = nil
-            stored.version += 1
-            tables.keys[id] = stored
-            tables.materials[id] = []
+            tables.importedMaterials[id] = change.materials.map { entry in
+                var row = entry
+                row.validTo = SQL.timestamptz(entry.validTo)
+                row.importedAt = SQL.timestamptz(entry.importedAt)
+                return row
+            }
+            var blobs = (tables.materials[id] ?? []).filter { !change.removed.contains($0.material.materialID) }
+            if let material {
+                if let index = blobs.firstIndex(where: { $0.material.materialID == material.materialID }) {
+                    blobs[index].material = material
+                } else {
+                    blobs.append(Tables.MaterialRow(material: material, createdAt: SQL.timestamptz(date)))
+                }
+            }
+            tables.materials[id] = blobs
+            if let rotated = change.rotatedTo {
+                tables.rotations[id, default: []].append(
+                    RotationRecord(materialID: rotated, date: SQL.timestamptz(date), kind: .onDemand))
+            }
             return stored
         }
     }

@@ -41,9 +41,15 @@ extension InMemoryDatabase {
                 key.validTo = nil  // the expiration model stays, as the SQL leaves it
                 key.version += 1
                 tables.keys[id] = key
-                tables.materials[id] = []
+                tables.materials[id]?.removeAll { $0.material.materialID == key.currentMaterialID }
+                for index in (tables.importedMaterials[id] ?? []).indices
+                where tables.importedMaterials[id]![index].materialID == key.currentMaterialID {
+                    tables.importedMaterials[id]![index].isImported = false
+                    tables.importedMaterials[id]![index].validTo = nil
+                }
                 round.expiredMaterial.append(key.arn)
             }
+            Self.expireOtherMaterials(&tables, before: bound, into: &round)
             return round
         }
     }
@@ -51,5 +57,37 @@ extension InMemoryDatabase {
     /// ORDER BY a date; PostgreSQL leaves ties in no particular order, here by key id.
     static func earlier(_ a: Date, _ aID: KeyID, than b: Date, _ bID: KeyID) -> Bool {
         a != b ? a < b : aID < bID
+    }
+
+    /// The reaper's second statement: non-current imported materials past their ValidTo, the
+    /// earliest first. One pending rotation goes entirely; any other is listed PENDING_IMPORT
+    /// and its key goes to PendingImport (PendingDeletion stays).
+    static func expireOtherMaterials(_ tables: inout Tables, before bound: Date, into round: inout ReapRound) {
+        let due = tables.importedMaterials.flatMap { id, list in
+            list.filter { entry in
+                entry.validTo.map { $0 <= bound } == true && entry.materialID != tables.keys[id]?.currentMaterialID
+            }.map { (id, $0) }
+        }
+        .sorted { Self.earlier($0.1.validTo!, $0.0, than: $1.1.validTo!, $1.0) }
+        .prefix(Self.reapBatch)
+        var touched: [KeyID: Bool] = [:]
+        for (id, entry) in due {
+            tables.materials[id]?.removeAll { $0.material.materialID == entry.materialID }
+            if entry.isPendingRotation {
+                tables.importedMaterials[id]?.removeAll { $0.materialID == entry.materialID }
+            } else if let index = tables.importedMaterials[id]?.firstIndex(where: { $0.materialID == entry.materialID })
+            {
+                tables.importedMaterials[id]![index].isImported = false
+                tables.importedMaterials[id]![index].validTo = nil
+            }
+            touched[id] = (touched[id] ?? false) || !entry.isPendingRotation
+        }
+        for (id, bound) in touched.sorted(by: { $0.key < $1.key }) {
+            guard var key = tables.keys[id] else { continue }
+            if bound, key.state != .pendingDeletion { key.state = .pendingImport }
+            key.version += 1
+            tables.keys[id] = key
+            round.expiredMaterial.append(key.arn)
+        }
     }
 }

@@ -9,6 +9,8 @@ struct Tables {
     var keys: [KeyID: KeyRecord] = [:]
     /// kms_key_materials: per key, in insertion order (the SELECT has no ORDER BY).
     var materials: [KeyID: [MaterialRow]] = [:]
+    /// kms_imported_materials: per key, in no particular order (the SELECT orders them).
+    var importedMaterials: [KeyID: [ImportedMaterial]] = [:]
     /// kms_aliases, by (account, region, name).
     var aliases: [AliasName: AliasRow] = [:]
     /// kms_grants, per key and by grant id; `grantKeys` finds a grant's key.
@@ -96,6 +98,7 @@ struct Tables {
     mutating func deleteKey(_ id: KeyID) {
         self.keys[id] = nil
         self.materials[id] = nil
+        self.importedMaterials[id] = nil
         self.aliases = self.aliases.filter { $0.value.targetKeyID != id }
         for grantID in (self.grants.removeValue(forKey: id) ?? [:]).keys { self.grantKeys[grantID] = nil }
         self.rotations[id] = nil
