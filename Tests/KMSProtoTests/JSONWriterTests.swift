@@ -13,7 +13,8 @@ import Testing
     }
 
     @Test func treesAsJSONSerializationReadsThem() throws {
-        let text = #"{"s":"q\"b\\s/n\nt\tc\u0001e\u00e9\ud83d\ude00","b":true,"f":false,"i":-12,"big":9007199254740993,"#
+        let text =
+            #"{"s":"q\"b\\s/n\nt\tc\u0001e\u00e9\ud83d\ude00","b":true,"f":false,"i":-12,"big":9007199254740993,"#
             + #""d":1700000000.5,"whole":3.0,"tiny":1e-7,"n":null,"a":[1,"x",[],{}],"o":{"k":{"l":[true]}}}"#
         let parsed = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
         try Self.same(parsed)
