@@ -22,9 +22,7 @@ extension OperationCommand {
         let first = try Self.request(members)
         let paged = self as? any PaginatedCommand
         let resultKey = Paging.resultKeys[Self.method.name]
-        let follows = try paged.map {
-            try Paging.follows(members: members, pageSize: $0.paging.pageSize, global: self.global)
-        }
+        let follows = try paged.map { try Paging.follows(members: members, paging: $0.paging, global: self.global) }
         let client = try self.global.makeClient()
         defer { Task { await client.close() } }
         guard let resultKey, let paged, follows == true else {
@@ -34,32 +32,34 @@ extension OperationCommand {
             print(Output.render(try self.select(object), format: self.global.output))
             return
         }
-        var request = members
-        if let pageSize = paged.paging.pageSize { request["Limit"] = pageSize }
-        var pages: [[Any]] = []
-        while true {
-            let page = try AWSJSON.object(try await self.call(client, try Self.request(request)))
-            if let list = page[resultKey] as? [Any] { pages.append(list) }
-            // botocore's PageIterator: on while Truncated, with NextMarker as the next Marker.
-            guard page["Truncated"] as? Bool == true, let next = page["NextMarker"] as? String, !next.isEmpty else {
-                break
-            }
-            if next == request["Marker"] as? String {
-                throw Paging.fail("The same next token was received twice: {'Marker': '\(next)'}")
-            }
-            request["Marker"] = next
+        let pages = try await Paging.follow(members, resultKey: resultKey, paging: paged.paging) { request in
+            try AWSJSON.object(try await self.call(client, try Self.request(request)))
         }
         let message = AWSJSON.name(of: Response.self)
         switch self.global.output {
         case .json:
-            // botocore's build_full_result: the result key alone, its pages' lists joined.
-            let merged = OrderedJSON(pages.isEmpty ? [:] : [resultKey: pages.flatMap { $0 }], message: message)
+            // botocore's build_full_result: the result key alone, its pages' lists joined, and NextToken.
+            var merged = OrderedJSON(
+                pages.lists.isEmpty ? [:] : [resultKey: pages.lists.flatMap { $0 }], message: message)
+            if let token = pages.nextToken, case .object(let members) = merged {
+                merged = .object(members + [("NextToken", .scalar(token))])
+            }
             if merged.isEmptyObject && self.global.query == nil { return }
             print(Output.render(try self.select(merged), format: .json))
         case .text:
-            // The aws CLI's text output prints (and queries) each page as it comes.
-            for list in pages {
+            // The aws CLI's text output prints (and queries) each page as it comes, then NextToken.
+            for list in pages.lists {
                 print(Output.render(try self.select(OrderedJSON([resultKey: list], message: message)), format: .text))
+            }
+            if let token = pages.nextToken {
+                let next = OrderedJSON.object([("NextToken", .object([("NextToken", .scalar(token))]))])
+                if self.global.query == nil {
+                    print("NEXTTOKEN\t\(token)")
+                } else {
+                    // What the query finds in {"NextToken": {"NextToken": ...}}; Python's None when nothing.
+                    print(
+                        Output.select(next, path: self.global.query).map { Output.render($0, format: .text) } ?? "None")
+                }
             }
         }
     }

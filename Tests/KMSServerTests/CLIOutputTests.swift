@@ -41,9 +41,11 @@ extension CLITests {
             env: env)
         #expect(created.status == 0, "\(created.stderr)")
         let key = created.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-        _ = try await Self.kms(["create-key", "--key-spec", "HMAC_256", "--key-usage", "GENERATE_VERIFY_MAC"], env: env)
+        _ = try await Self.kms(
+            ["create-key", "--key-spec", "HMAC_256", "--key-usage", "GENERATE_VERIFY_MAC"], env: env)
         for index in 1...3 {
-            let alias = try await Self.kms(["create-alias", "--alias-name", "alias/page-\(index)", "--target-key-id", key], env: env)
+            let alias = try await Self.kms(
+                ["create-alias", "--alias-name", "alias/page-\(index)", "--target-key-id", key], env: env)
             #expect(alias.status == 0, "\(alias.stderr)")
         }
         let grant = try await Self.kms(
@@ -64,10 +66,22 @@ extension CLITests {
             ["list-resource-tags", "--key-id", key, "--page-size", "2"], ["list-grants", "--key-id", key],
             ["list-key-rotations", "--key-id", key], ["list-key-policies", "--key-id", key, "--page-size", "1"],
             ["list-aliases", "--page-size", "2", "--query", "Aliases[2].AliasName"],
-            // The aws CLI refuses a page size when it does not follow the pages.
+            // At most --max-items, cut inside a page or at its end, then a NextToken.
+            ["list-aliases", "--max-items", "3", "--page-size", "2"], ["list-aliases", "--max-items", "4"],
+            ["list-keys", "--page-size", "1", "--max-items", "1", "--output", "text", "--query", "Keys[0].KeyId"],
+            // The aws CLI refuses its paging options when it does not follow the pages.
             ["list-aliases", "--no-paginate", "--page-size", "2"], ["list-keys", "--limit", "1", "--page-size", "1"],
+            ["list-keys", "--marker", "x", "--max-items", "1", "--starting-token", "y"],
         ] {
             try await Self.expectSameOutput(page, stack: stack)
+        }
+        // A NextToken takes the listing on from where it stopped, inside a page or at its end.
+        for first in [["--max-items", "3", "--page-size", "2"], ["--max-items", "2", "--page-size", "2"]] {
+            let cut = try Self.json(try await Self.kms(["list-aliases"] + first, env: env))
+            let token = try #require(cut["NextToken"] as? String)
+            try await Self.expectSameOutput(
+                ["list-aliases", "--starting-token", token, "--max-items", "3", "--page-size", "2"], stack: stack)
+            try await Self.expectSameOutput(["list-aliases", "--starting-token", token], stack: stack)
         }
         await stack.stop()
     }
