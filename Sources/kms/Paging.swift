@@ -132,7 +132,7 @@ enum Paging {
     static func pythonJSON(_ text: String) -> String {
         var out = ""
         for unit in Output.quoted(text).utf16 {
-            out += unit < 0x80 ? String(UnicodeScalar(unit)!) : String(format: "\\u%04x", unit)
+            out += unit < 0x7F ? String(UnicodeScalar(unit)!) : String(format: "\\u%04x", unit)
         }
         return out
     }

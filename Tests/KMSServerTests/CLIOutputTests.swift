@@ -35,7 +35,8 @@ extension CLITests {
         let env = stack.environment
         let created = try await Self.kms(
             [
-                "create-key", "--description", "é \"quoted\" / \\ tab\t", "--tags", "team=payments", "env=prod",
+                "create-key", "--description", "é \"quoted\" / \\ tab\t del\u{7F} \u{85}", "--tags", "team=payments",
+                "env=prod",
                 "owner=ops", "--query", "KeyMetadata.KeyId", "--output", "text",
             ],
             env: env)
