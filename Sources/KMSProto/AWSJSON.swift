@@ -81,9 +81,22 @@ public enum AWSJSON {
         return try decode(type, from: dictionary)
     }
 
-    static func name(of type: any SwiftProtobuf.Message.Type) -> String {
+    /// A message's name without its package ("KeyMetadata"), the name `members(of:)` takes.
+    public static func name(of type: any SwiftProtobuf.Message.Type) -> String {
         let full = type.protoMessageName
         return full.split(separator: ".").last.map(String.init) ?? full
+    }
+
+    /// A message's members in the order the proto declares them, which is botocore's model order (the
+    /// order the aws CLI prints a response in), each with the message its value is (or a list of), nil
+    /// for other values; nil for a message without members or unknown.
+    public static func members(of message: String) -> [(name: String, message: String?)]? {
+        guard let order = schemaOrder[message] ?? adminSchemaOrder[message] else { return nil }
+        let fields = schema[message] ?? adminSchema[message] ?? [:]
+        return order.map { name in
+            guard case .message(let nested) = fields[name] else { return (name, nil) }
+            return (name, nested)
+        }
     }
 
     /// Messages whose empty lists AWS leaves out: a key's algorithm lists name only those of its

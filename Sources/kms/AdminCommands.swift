@@ -213,7 +213,7 @@ struct Rewrap: AsyncParsableCommand {
                 if !self.noWait { try await self.follow(client) }
             }
             let final = try await client.call(AdminMethod.getRewrapStatus, AdminGetRewrapStatusRequest())
-            print(try Output.render(try AWSJSON.object(final), format: self.global.output))
+            print(Output.render(try OrderedJSON(final), format: self.global.output))
         } catch let error as KMSClientError {
             FileHandle.standardError.write(
                 Data("An error occurred (\(error.code)) when calling the rewrap operation: \(error.message)\n".utf8))

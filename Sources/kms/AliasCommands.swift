@@ -33,11 +33,12 @@ struct DeleteAlias: OperationCommand {
     func members() throws -> [String: Any?] { ["AliasName": aliasName] }
 }
 
-struct ListAliases: OperationCommand {
+struct ListAliases: PaginatedCommand {
     static let configuration = CommandConfiguration(
         commandName: "list-aliases", abstract: "List aliases, of the account or of one key.")
     static let method = KMSMethod.listAliases
     @OptionGroup var global: GlobalOptions
+    @OptionGroup var paging: PagingOptions
     @Option(help: "Only this key's aliases (key id or key ARN).") var keyId: String?
     @Option(help: "Aliases per page, 1..100 (default 50).") var limit: Int?
     @Option(help: "NextMarker of the previous page.") var marker: String?

@@ -35,6 +35,9 @@ struct GlobalOptions: ParsableArguments {
     @Option(help: "Print only this part of the response: a dotted path such as KeyMetadata.KeyId or Keys[0].KeyArn.")
     var query: String?
 
+    @Flag(help: "Print one page of a paginated operation (list-keys, list-aliases, ...) rather than them all.")
+    var noPaginate = false
+
     @Option(help: "Seconds to wait for an answer.")
     var timeout: Int = 30
 

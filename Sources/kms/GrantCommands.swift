@@ -48,10 +48,11 @@ struct CreateGrant: OperationCommand {
     }
 }
 
-struct ListGrants: OperationCommand {
+struct ListGrants: PaginatedCommand {
     static let configuration = CommandConfiguration(commandName: "list-grants", abstract: "List a key's grants.")
     static let method = KMSMethod.listGrants
     @OptionGroup var global: GlobalOptions
+    @OptionGroup var paging: PagingOptions
     @Option(help: "Key id or key ARN.") var keyId: String
     @Option(help: "Only this grant.") var grantId: String?
     @Option(help: "Only this grantee's grants.") var granteePrincipal: String?
@@ -63,11 +64,12 @@ struct ListGrants: OperationCommand {
     }
 }
 
-struct ListRetirableGrants: OperationCommand {
+struct ListRetirableGrants: PaginatedCommand {
     static let configuration = CommandConfiguration(
         commandName: "list-retirable-grants", abstract: "List the grants a principal may retire.")
     static let method = KMSMethod.listRetirableGrants
     @OptionGroup var global: GlobalOptions
+    @OptionGroup var paging: PagingOptions
     @Option(help: "The retiring principal's ARN.") var retiringPrincipal: String
     @Option(help: "Grants per page.") var limit: Int?
     @Option(help: "NextMarker of the previous page.") var marker: String?

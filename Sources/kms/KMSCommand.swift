@@ -9,7 +9,8 @@ struct KMSCommand: AsyncParsableCommand {
             Output is the operation's response as AWS JSON (blobs in base64). Blob arguments take \
             fileb://PATH (raw bytes), file://PATH (text), - (standard input) or a literal string. \
             The endpoint comes from --endpoint or KMS_ENDPOINT (default 127.0.0.1:7400). \
-            On failure the error code and message go to standard error and the exit status is 254.
+            On failure the error code and message go to standard error and the exit status is 254. \
+            The list commands print every page unless --no-paginate, --limit or --marker is given.
             """,
         subcommands: [
             CreateKey.self, DescribeKey.self, ListKeys.self, UpdateKeyDescription.self,

@@ -58,11 +58,12 @@ struct DescribeKey: OperationCommand {
     }
 }
 
-struct ListKeys: OperationCommand {
+struct ListKeys: PaginatedCommand {
     static let configuration = CommandConfiguration(
-        commandName: "list-keys", abstract: "List the keys of the account and region, a page at a time.")
+        commandName: "list-keys", abstract: "List the keys of the account and region.")
     static let method = KMSMethod.listKeys
     @OptionGroup var global: GlobalOptions
+    @OptionGroup var paging: PagingOptions
     @Option(help: "Keys per page, 1..1000 (default 100).") var limit: Int?
     @Option(help: "NextMarker of the previous page.") var marker: String?
 

@@ -36,11 +36,12 @@ struct PutKeyPolicy: OperationCommand {
     }
 }
 
-struct ListKeyPolicies: OperationCommand {
+struct ListKeyPolicies: PaginatedCommand {
     static let configuration = CommandConfiguration(
         commandName: "list-key-policies", abstract: "List a key's policy names (always \"default\").")
     static let method = KMSMethod.listKeyPolicies
     @OptionGroup var global: GlobalOptions
+    @OptionGroup var paging: PagingOptions
     @Option(help: "Key id or key ARN.") var keyId: String
     @Option(help: "Names per page, 1..1000 (default 100).") var limit: Int?
     @Option(help: "NextMarker of the previous page.") var marker: String?

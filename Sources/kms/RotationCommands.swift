@@ -43,11 +43,12 @@ struct RotateKeyOnDemand: OperationCommand {
     func members() throws -> [String: Any?] { ["KeyId": keyId] }
 }
 
-struct ListKeyRotations: OperationCommand {
+struct ListKeyRotations: PaginatedCommand {
     static let configuration = CommandConfiguration(
         commandName: "list-key-rotations", abstract: "List a key's rotations, oldest first.")
     static let method = KMSMethod.listKeyRotations
     @OptionGroup var global: GlobalOptions
+    @OptionGroup var paging: PagingOptions
     @Option(help: "Key id or key ARN.") var keyId: String
     @Option(help: "Rotations per page, 1..1000 (default 100).") var limit: Int?
     @Option(help: "NextMarker of the previous page.") var marker: String?
@@ -105,10 +106,11 @@ struct UntagResource: OperationCommand {
     func members() throws -> [String: Any?] { ["KeyId": keyId, "TagKeys": tagKeys] }
 }
 
-struct ListResourceTags: OperationCommand {
+struct ListResourceTags: PaginatedCommand {
     static let configuration = CommandConfiguration(commandName: "list-resource-tags", abstract: "List a key's tags.")
     static let method = KMSMethod.listResourceTags
     @OptionGroup var global: GlobalOptions
+    @OptionGroup var paging: PagingOptions
     @Option(help: "Key id or key ARN.") var keyId: String
     @Option(help: "Tags per page, 1..50 (default 50).") var limit: Int?
     @Option(help: "NextMarker of the previous page.") var marker: String?

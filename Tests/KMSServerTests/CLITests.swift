@@ -120,37 +120,6 @@ import Testing
         await stack.stop()
     }
 
-    /// kms prints JSON as the aws CLI does (four spaces, `"Key": value`, `[]`, non-ASCII as it
-    /// is); the one difference left is the order of keys (sorted here, the model's order there).
-    @Test func jsonIsPrintedAsTheAWSCLIPrintsIt() async throws {
-        let stack = try await KMSStack.start(kmsdArguments: ["--aws-json-listen", "127.0.0.1:0"])
-        var env = stack.environment
-        let key = try await Self.kms(
-            [
-                "create-key", "--description", "é \"quoted\" / \\ tab\t", "--query", "KeyMetadata.KeyId", "--output",
-                "text",
-            ],
-            env: env
-        ).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-        let ours = try await Self.kms(["describe-key", "--key-id", key], env: env)
-        env["AWS_ENDPOINT_URL_KMS"] = "http://\(try #require(stack.kmsd.awsJSONEndpoint))"
-        env["AWS_DEFAULT_REGION"] = "us-east-1"
-        env["AWS_CONFIG_FILE"] = "/dev/null"
-        env["AWS_ACCESS_KEY_ID"] = stack.adminCredentials.accessKeyID
-        env["AWS_SECRET_ACCESS_KEY"] = stack.adminCredentials.secretAccessKey
-        let script = """
-            import json, subprocess, sys
-            aws = subprocess.run(["aws", "kms", "describe-key", "--key-id", sys.argv[1], "--output", "json"],
-                                 capture_output=True, text=True, check=True).stdout
-            print(json.dumps(json.loads(aws), indent=4, ensure_ascii=False, sort_keys=True))
-            """
-        let theirs = try await runChildProcess(
-            URL(fileURLWithPath: "/usr/bin/env"), ["python3", "-c", script, key], environment: env)
-        #expect(theirs.status == 0, "\(theirs.stderrText)")
-        #expect(ours.stdout == theirs.stdoutText, "kms:\n\(ours.stdout)\naws CLI (keys sorted):\n\(theirs.stdoutText)")
-        await stack.stop()
-    }
-
     @Test func everySubcommandHasHelp() async throws {
         let names = [
             "create-key", "describe-key", "list-keys", "update-key-description", "enable-key", "disable-key",
