@@ -152,13 +152,20 @@ struct Run: AsyncParsableCommand {
                 clients.append(try KMSClient(endpoint: resolved.endpoint, configuration: resolved.configuration))
             }
             lanes = Lanes(clients: clients, echoes: [])
+            // Setup is not measured: its own client retries what a busy service fails retryably
+            // (a database slower than kmsd's bound on a loaded machine), for about ten seconds.
+            var setupConfiguration = resolved.configuration
+            setupConfiguration.maxAttempts = 10
+            let setup = try KMSClient(endpoint: resolved.endpoint, configuration: setupConfiguration)
             do {
                 workload = try await Workload.prepare(
-                    client: clients[0], keyID: self.keyId, keys: max(1, self.keys), byAlias: self.by == "alias",
+                    client: setup, keyID: self.keyId, keys: max(1, self.keys), byAlias: self.by == "alias",
                     payload: self.payload, context: context, kinds: mix.keyKinds,
                     signingKeySpec: KMSKeySpec(awsName: self.signingKeySpec) ?? .eccNistP256
                 )
+                await setup.close()
             } catch let error as KMSClientError {
+                await setup.close()
                 throw ValidationError("setting up keys failed: \(error)")
             }
             if let adminRate {
