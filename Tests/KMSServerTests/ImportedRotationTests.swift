@@ -193,7 +193,9 @@ import Testing
         let key = try await AsymmetricKeyTests.createKey(
             kms, spec: .symmetricDefault, usage: .encryptDecrypt, origin: .external)
         let first = (0..<32).map { UInt8($0) }
-        let firstID = try await Self.importMaterial(kms, key.keyID, first, validFor: 8)
+        // Long enough for the steps before its expiry (each GetParametersForImport generates an RSA
+        // key pair) on a machine the whole suite shares: 8 s ran out before the rotation once.
+        let firstID = try await Self.importMaterial(kms, key.keyID, first, validFor: 30)
         let oldBlob = try await kms.encrypt(key.keyID, [7])
         let secondID = try await Self.importMaterial(
             kms, key.keyID, (0..<32).map { UInt8(9 + $0) }, type: .newKeyMaterial)
@@ -204,7 +206,7 @@ import Testing
         #expect(described.currentKeyMaterialID == secondID)
         #expect(described.expirationModel == .keyMaterialDoesNotExpire)
         var state = KMSKeyState.enabled
-        for _ in 0..<160 where state != .pendingImport {
+        for _ in 0..<240 where state != .pendingImport {
             try await Task.sleep(for: .milliseconds(250))
             state = try await kms.describe(key.keyID).keyState
         }
