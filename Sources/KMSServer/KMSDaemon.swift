@@ -50,9 +50,6 @@ public struct KMSDaemon: Service {
         public var requestTimeout: Duration = KMSService.defaultRequestTimeout
         /// This kmsd's audit chain (`--audit-chain`; by default its host name).
         public var auditChain = AuditRecord.defaultChain
-        /// How many chains this kmsd writes side by side (`--audit-writers`): its own and
-        /// `<chain>.2`, ... (AuditLanes).
-        public var auditWriters = 1
         /// Records another chain left in the outbox this long are chained into this kmsd's
         /// (`--audit-adopt-after-seconds`): their kmsd stopped and its chain did not come back.
         public var auditAdoptAfter: Duration = .seconds(300)
@@ -169,8 +166,7 @@ public struct KMSDaemon: Service {
             logger: self.logger,
             lastUsageFlushInterval: self.settings.lastUsageFlushInterval,
             usageFlushInterval: self.settings.usageFlushInterval, auditTimeout: self.settings.auditTimeout,
-            auditChain: self.settings.auditChain, auditWriters: self.settings.auditWriters,
-            auditCheckpointInterval: self.settings.auditCheckpointInterval,
+            auditChain: self.settings.auditChain, auditCheckpointInterval: self.settings.auditCheckpointInterval,
             limits: RequestLimits(perPrincipal: self.settings.principalRate, perSource: self.settings.sourceRate),
             requestTimeout: self.settings.requestTimeout,
             clock: self.clock, metrics: self.metrics

@@ -61,7 +61,6 @@ public final class KMSService: Sendable {
         usageFlushInterval: Duration = .seconds(10),
         auditTimeout: Duration = .seconds(5),
         auditChain: String = AuditRecord.defaultChain,
-        auditWriters: Int = 1,
         auditCheckpointInterval: Duration = .milliseconds(100),
         audit: Bool = true,
         limits: RequestLimits = RequestLimits(),
@@ -69,14 +68,13 @@ public final class KMSService: Sendable {
         clock: ServiceClock = .system,
         metrics: ServiceMetrics = ServiceMetrics()
     ) {
-        let lanes = (0..<max(1, auditWriters)).map { index in
-            AuditLog(
-                store: AuditStore(client: client, logger: logger), chain: AuditLanes.chain(auditChain, lane: index),
-                timeout: auditTimeout, worker: worker, checkpointInterval: auditCheckpointInterval, logger: logger,
-                metrics: metrics)
-        }
-        var auditLog: (any AuditWriting)?
-        if audit { auditLog = lanes.count == 1 ? lanes[0] : AuditLanes(lanes) }
+        let auditLog =
+            audit
+            ? AuditLog(
+                store: AuditStore(client: client, logger: logger), chain: auditChain, timeout: auditTimeout,
+                worker: worker,
+                checkpointInterval: auditCheckpointInterval, logger: logger, metrics: metrics
+            ) : nil
         self.init(
             scope: scope, stores: .postgres(client: client, scope: scope, logger: logger), cache: cache,
             worker: worker, gate: gate, logger: logger, auditLog: auditLog,

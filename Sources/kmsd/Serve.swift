@@ -82,12 +82,6 @@ struct Serve: AsyncParsableCommand {
     @Option(
         help:
             ArgumentHelp(
-                "Audit chains this kmsd writes side by side, 1-16: its own and '<chain>.2', ...; each commits its own "
-                    + "batches, so commits overlap (KMSD_AUDIT_WRITERS). Default 1.")
-    ) var auditWriters: Int?
-    @Option(
-        help:
-            ArgumentHelp(
                 "Milliseconds between checkpoints of this kmsd's audit chain by kms-cryptod: a batch of records brings "
                     + "one when the last is this old, and records left without one get theirs this long after it; 0: "
                     + "every batch (KMSD_AUDIT_CHECKPOINT_MS). Default 100.")
@@ -256,13 +250,6 @@ struct Serve: AsyncParsableCommand {
         guard AuditStore.isValidChain(settings.auditChain) else {
             throw ValidationError("the audit chain must be 1 to 128 of letters, digits, '.', '_' and '-'")
         }
-        let writers = pick(auditWriters, "AUDIT_WRITERS", file.auditWriters, { Int($0) }) ?? 1
-        guard (1...16).contains(writers) else { throw ValidationError("--audit-writers must be 1..16") }
-        guard AuditStore.isValidChain(AuditLanes.chain(settings.auditChain, lane: writers - 1)) else {
-            throw ValidationError(
-                "the audit chain must leave room for the lanes' suffix ('.\(writers)'): at most 128 characters in all")
-        }
-        settings.auditWriters = writers
         settings.lastUsageFlushInterval = .seconds(
             max(1, pick(lastUseFlushSeconds, "LAST_USE_FLUSH_SECONDS", file.lastUseFlushSeconds, { Int($0) }) ?? 10))
         if let certificate = pick(tlsCertificate, "TLS_CERTIFICATE", file.tlsCertificate, { $0 }) {

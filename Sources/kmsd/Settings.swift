@@ -24,7 +24,6 @@ struct SettingsFile: Decodable {
     var auditTimeoutSeconds: Int?
     var requestTimeoutSeconds: Int?
     var auditChain: String?
-    var auditWriters: Int?
     var auditCheckpointMs: Int?
     var auditAdoptAfterSeconds: Int?
     var rewrapIntervalSeconds: Int?
