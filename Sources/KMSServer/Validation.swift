@@ -26,6 +26,20 @@ enum Validation {
         }
     }
 
+    /// The enum value `name` names, or AWS's validation error listing the values in declaration
+    /// order (the model's). The value itself is not quoted: the binary protocol carries enums as
+    /// numbers, and one outside the set has no name.
+    static func member<Value: RawRepresentable & CaseIterable>(_ type: Value.Type, _ name: String, at member: String)
+        throws(KMSError) -> Value where Value.RawValue == String
+    {
+        guard let value = Value(rawValue: name) else {
+            throw .validation(
+                "1 validation error detected: Value at '\(member)' failed to satisfy constraint: Member must satisfy "
+                    + "enum value set: [\(Value.allCases.map(\.rawValue).joined(separator: ", "))]")
+        }
+        return value
+    }
+
     static func description(_ text: String) throws(KMSError) {
         guard text.utf8.count <= 8192 else {
             throw .validation(

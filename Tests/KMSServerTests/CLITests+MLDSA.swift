@@ -8,18 +8,8 @@ extension CLITests {
     @Test func signAndVerifyWithAnMLDSAKey() async throws {
         let stack = try await KMSStack.start()
         let env = stack.environment
-        let created = try await Self.kms(
-            [
-                "create-key", "--key-spec", "ML_DSA_65", "--key-usage", "SIGN_VERIFY", "--query",
-                "KeyMetadata.KeyId", "--output", "text",
-            ],
-            env: env
-        )
-        #expect(created.status == 0, "\(created.stderr)")
-        let id = created.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let (id, message) = try await Self.signingKeyAndMessage(stack, spec: "ML_DSA_65", message: "release 2.0.0\n")
         let directory = stack.worker.directory
-        let message = directory.appendingPathComponent("message.txt")
-        try Data("release 2.0.0\n".utf8).write(to: message)
 
         let signed = try await Self.kms(
             [

@@ -207,21 +207,29 @@ import Testing
             "\(result.stdout)\(result.stderr)")
     }
 
+    /// A SIGN_VERIFY key of `spec` made with `kms create-key`, and a message file to sign.
+    static func signingKeyAndMessage(_ stack: KMSStack, spec: String, message text: String) async throws -> (
+        id: String, message: URL
+    ) {
+        let created = try await Self.kms(
+            [
+                "create-key", "--key-spec", spec, "--key-usage", "SIGN_VERIFY", "--query", "KeyMetadata.KeyId",
+                "--output", "text",
+            ],
+            env: stack.environment
+        )
+        #expect(created.status == 0, "\(created.stderr)")
+        let message = stack.worker.directory.appendingPathComponent("message.txt")
+        try Data(text.utf8).write(to: message)
+        return (created.stdout.trimmingCharacters(in: .whitespacesAndNewlines), message)
+    }
+
     @Test func signVerifyAndCheckThePublicKeyWithOpenSSL() async throws {
         let stack = try await KMSStack.start()
         let env = stack.environment
-        let created = try await Self.kms(
-            [
-                "create-key", "--key-spec", "ECC_NIST_P256", "--key-usage", "SIGN_VERIFY", "--query",
-                "KeyMetadata.KeyId", "--output", "text",
-            ],
-            env: env
-        )
-        #expect(created.status == 0, "\(created.stderr)")
-        let id = created.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let (id, message) = try await Self.signingKeyAndMessage(
+            stack, spec: "ECC_NIST_P256", message: "release 1.2.3\n")
         let directory = stack.worker.directory
-        let message = directory.appendingPathComponent("message.txt")
-        try Data("release 1.2.3\n".utf8).write(to: message)
 
         let signed = try await Self.kms(
             ["sign", "--key-id", id, "--message", "fileb://\(message.path)", "--signing-algorithm", "ECDSA_SHA_256"],

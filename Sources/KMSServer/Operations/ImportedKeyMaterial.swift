@@ -67,13 +67,7 @@ extension KMSService {
         let validTo = request.hasValidTo ? request.validTo.date : nil
         let model: ExpirationModel
         if request.hasExpirationModel {
-            guard let named = ExpirationModel(rawValue: request.expirationModel.awsName) else {
-                throw .validation(
-                    "1 validation error detected: Value at 'expirationModel' failed to satisfy constraint: Member "
-                        + "must satisfy enum value set: [KEY_MATERIAL_EXPIRES, KEY_MATERIAL_DOES_NOT_EXPIRE]"
-                )
-            }
-            model = named
+            model = try Validation.member(ExpirationModel.self, request.expirationModel.awsName, at: "expirationModel")
         } else {
             // AWS's default (botocore: "The default is KEY_MATERIAL_EXPIRES"), so ValidTo is then required.
             model = .keyMaterialExpires
@@ -93,13 +87,7 @@ extension KMSService {
         }
         var importType: ImportType?
         if request.hasImportType {
-            guard let named = ImportType(rawValue: request.importType.awsName) else {
-                throw .validation(
-                    "1 validation error detected: Value at 'importType' failed to satisfy constraint: Member must "
-                        + "satisfy enum value set: [NEW_KEY_MATERIAL, EXISTING_KEY_MATERIAL]"
-                )
-            }
-            importType = named
+            importType = try Validation.member(ImportType.self, request.importType.awsName, at: "importType")
         }
         if request.hasKeyMaterialDescription {
             try ImportedMaterialRules.validateDescription(request.keyMaterialDescription)
