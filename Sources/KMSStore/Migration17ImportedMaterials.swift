@@ -23,6 +23,11 @@ extension Migrations {
             )
             """,
             "CREATE INDEX kms_imported_materials_by_valid_to ON kms_imported_materials (valid_to)",
+            // At most one material waits for rotation per key, whatever two concurrent imports do.
+            """
+            CREATE UNIQUE INDEX kms_imported_materials_one_pending ON kms_imported_materials (key_id)
+                WHERE pending_rotation
+            """,
             """
             CREATE TRIGGER kms_imported_materials_changed AFTER INSERT OR UPDATE OR DELETE ON kms_imported_materials
                 FOR EACH ROW EXECUTE FUNCTION kms_notify_key_change()
