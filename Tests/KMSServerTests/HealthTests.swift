@@ -58,13 +58,15 @@ import Testing
     /// Migrations may wait for another kmsd's (their lock) or for the database: meanwhile kmsd
     /// is alive, not ready.
     @Test func whileStartingKMSDIsAliveAndNotReady() async throws {
-        let port = try await freeLoopbackPort()
         let database = try await TestDatabase.create()
         let worker = try await WorkerProcess()
         try await worker.start()
         let (host, databasePort) = database.hostAndPort
         let proxy = try await FaultProxy.tcp(to: host, port: databasePort)
         proxy.set(.stall)
+        // Chosen after the proxy listens: a port released by freeLoopbackPort can be the next
+        // bind(0)'s, and kmsd's metrics listener then found the proxy on it (seen once).
+        let port = try await freeLoopbackPort()
         let kmsd = KMSDProcess(
             databaseURL: database.url(port: try #require(proxy.port)), workerSocket: worker.socketPath,
             directory: worker.directory, extraArguments: ["--metrics-listen", "127.0.0.1:\(port)"])

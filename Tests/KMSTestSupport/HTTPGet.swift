@@ -51,8 +51,24 @@ public func pollHTTP(
     }
 }
 
-/// A TCP port on 127.0.0.1 that nothing listens on right now (bound, then released).
+/// A TCP port on 127.0.0.1 that nothing listens on right now (bound, then released), for a
+/// child process to listen on. Taken below the kernel's ephemeral range: a port bind(0) had
+/// handed out and this released was the next bind(0)'s, in this process or another test's
+/// kmsd, which then held the port its caller meant for something else (seen in whole runs).
 public func freeLoopbackPort() async throws -> Int {
+    let ephemeral =
+        (try? String(contentsOfFile: "/proc/sys/net/ipv4/ip_local_port_range", encoding: .utf8))
+        .flatMap { $0.split(whereSeparator: \.isWhitespace).first.flatMap { Int($0) } } ?? 32768
+    let range = 10_000..<max(10_001, min(ephemeral, 65_536))
+    for _ in 0..<64 {
+        let candidate = Int.random(in: range)
+        guard
+            let channel = try? await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .bind(host: "127.0.0.1", port: candidate).get()
+        else { continue }
+        try await channel.close()
+        return candidate
+    }
     let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
         .bind(host: "127.0.0.1", port: 0).get()
     let port = channel.localAddress?.port ?? 0
