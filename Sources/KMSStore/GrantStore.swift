@@ -98,12 +98,9 @@ public struct GrantStore: Sendable {
                     (String, UUID, String?, String, String?, String, [String], String?, String?, Date, String).self)
             grants.append(
                 (
-                    GrantRecord(
-                        grantID: grantID, keyID: KeyID(keyID), name: name, granteePrincipal: grantee,
-                        retiringPrincipal: retiring, issuingAccount: issuing, operations: operations,
-                        encryptionContextEquals: Self.context(equals), encryptionContextSubset: Self.context(subset),
-                        creationDate: created
-                    ), arn
+                    Self.record(
+                        (grantID, keyID, name, grantee, retiring, issuing, operations, equals, subset, created)),
+                    arn
                 ))
         }
         return grants
@@ -140,17 +137,24 @@ public struct GrantStore: Sendable {
     static func decode(_ rows: PostgresRowSequence) async throws -> [GrantRecord] {
         var grants: [GrantRecord] = []
         for try await row in rows {
-            let (grantID, keyID, name, grantee, retiring, issuing, operations, equals, subset, created) =
-                try row.decode((String, UUID, String?, String, String?, String, [String], String?, String?, Date).self)
             grants.append(
-                GrantRecord(
-                    grantID: grantID, keyID: KeyID(keyID), name: name, granteePrincipal: grantee,
-                    retiringPrincipal: retiring, issuingAccount: issuing, operations: operations,
-                    encryptionContextEquals: Self.context(equals), encryptionContextSubset: Self.context(subset),
-                    creationDate: created
-                ))
+                Self.record(
+                    try row.decode(
+                        (String, UUID, String?, String, String?, String, [String], String?, String?, Date).self)))
         }
         return grants
+    }
+
+    /// A grant from its columns, in `columns`' order.
+    static func record(
+        _ fields: (String, UUID, String?, String, String?, String, [String], String?, String?, Date)
+    ) -> GrantRecord {
+        let (grantID, keyID, name, grantee, retiring, issuing, operations, equals, subset, created) = fields
+        return GrantRecord(
+            grantID: grantID, keyID: KeyID(keyID), name: name, granteePrincipal: grantee,
+            retiringPrincipal: retiring, issuingAccount: issuing, operations: operations,
+            encryptionContextEquals: Self.context(equals), encryptionContextSubset: Self.context(subset),
+            creationDate: created)
     }
 
     static func json(_ context: [String: String]?) -> String? {

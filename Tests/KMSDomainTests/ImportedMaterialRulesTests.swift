@@ -33,6 +33,15 @@ import Testing
         return (record, change.materials)
     }
 
+    /// A key with material 1 current and material 2 imported as new, pending rotation.
+    static func currentAndPending() throws -> (KeyRecord, [ImportedMaterial]) {
+        let (record, materials) = Self.applied(
+            try ImportedMaterialRules.importing(Self.asking(1), into: Self.key(), materials: [], at: Self.now))
+        return Self.applied(
+            try ImportedMaterialRules.importing(
+                Self.asking(2, .newKeyMaterial), into: record, materials: materials, at: Self.now))
+    }
+
     @Test func theFirstImportIsNewAndCurrentThenTheDefaultIsExisting() throws {
         var (record, materials) = Self.applied(
             try ImportedMaterialRules.importing(
@@ -57,12 +66,7 @@ import Testing
     }
 
     @Test func newMaterialWaitsForTheRotationOneAtATime() throws {
-        var (record, materials) = Self.applied(
-            try ImportedMaterialRules.importing(Self.asking(1), into: Self.key(), materials: [], at: Self.now))
-        (record, materials) = Self.applied(
-            try ImportedMaterialRules.importing(
-                Self.asking(2, .newKeyMaterial), into: record, materials: materials,
-                at: Self.now))
+        var (record, materials) = try Self.currentAndPending()
         #expect(record.currentMaterialID == Self.id(1))
         #expect(materials.map { $0.state(in: record) } == [.current, .pendingRotation])
         do {
@@ -127,12 +131,7 @@ import Testing
     }
 
     @Test func deletingBoundMaterialWaitsForItAndAPendingOneJustGoes() throws {
-        var (record, materials) = Self.applied(
-            try ImportedMaterialRules.importing(Self.asking(1), into: Self.key(), materials: [], at: Self.now))
-        (record, materials) = Self.applied(
-            try ImportedMaterialRules.importing(
-                Self.asking(2, .newKeyMaterial), into: record, materials: materials,
-                at: Self.now))
+        var (record, materials) = try Self.currentAndPending()
         let dropped = try #require(try ImportedMaterialRules.deleting(Self.id(2), from: record, materials: materials))
         #expect(dropped.record.state == .enabled)
         #expect(dropped.materials.map(\.materialID) == [Self.id(1)])

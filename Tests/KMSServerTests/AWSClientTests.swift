@@ -20,6 +20,20 @@ import Testing
         return (run.status, run.stdoutText)
     }
 
+    /// Starts a stack serving the AWS JSON API, runs `suites` against it in order (the admin's
+    /// credentials; with `unprivileged`, also a principal without permissions), and stops it.
+    static func runOnNewStack(_ suites: [String], unprivileged: Bool = false) async throws -> [(
+        status: Int32, output: String
+    )] {
+        let stack = try await KMSStack.start(kmsdArguments: ["--aws-json-listen", "127.0.0.1:0"])
+        var environment = try await Self.environment(stack)
+        if unprivileged { try await Self.addPrincipalWithoutPermissions(stack, to: &environment) }
+        var results: [(status: Int32, output: String)] = []
+        for suite in suites { results.append(try await Self.run(suite, environment)) }
+        await stack.stop()
+        return results
+    }
+
     /// A principal without any permission, for the access-denied cases: its access key as
     /// KMS_OTHER_ACCESS_KEY_ID / KMS_OTHER_SECRET_ACCESS_KEY, its ARN as KMS_OTHER_PRINCIPAL_ARN.
     static func addPrincipalWithoutPermissions(_ stack: KMSStack, to environment: inout [String: String])
@@ -54,24 +68,17 @@ import Testing
     }
 
     @Test func boto3AndTheAWSCLI() async throws {
-        let stack = try await KMSStack.start(kmsdArguments: ["--aws-json-listen", "127.0.0.1:0"])
-        var environment = try await Self.environment(stack)
-        try await Self.addPrincipalWithoutPermissions(stack, to: &environment)
-
-        let boto3 = try await Self.run("boto3_suite.py", environment)
+        let results = try await Self.runOnNewStack(["boto3_suite.py", "awscli_suite.py"], unprivileged: true)
+        let (boto3, cli) = (results[0], results[1])
         #expect(boto3.status == 0, "\(boto3.output)")
-        let cli = try await Self.run("awscli_suite.py", environment)
         #expect(cli.status == 0, "\(cli.output)")
-        await stack.stop()
     }
 
     /// Asymmetric and HMAC keys, data key pairs, ECDH and imported material, cross-checked with
     /// Python's cryptography package.
     @Test func asymmetricKeysAgainstAnIndependentImplementation() async throws {
-        let stack = try await KMSStack.start(kmsdArguments: ["--aws-json-listen", "127.0.0.1:0"])
-        let suite = try await Self.run("asymmetric_suite.py", try await Self.environment(stack))
+        let suite = try await Self.runOnNewStack(["asymmetric_suite.py"])[0]
         #expect(suite.status == 0, "\(suite.output)")
-        await stack.stop()
     }
 
     @Test func theAWSEncryptionSDKWithItsDataKeyCache() async throws {
@@ -84,10 +91,8 @@ import Testing
     }
 
     @Test func brokenHostileAndSlowHTTPRequests() async throws {
-        let stack = try await KMSStack.start(kmsdArguments: ["--aws-json-listen", "127.0.0.1:0"])
-        let edges = try await Self.run("http_edge_suite.py", try await Self.environment(stack))
+        let edges = try await Self.runOnNewStack(["http_edge_suite.py"])[0]
         #expect(edges.status == 0, "\(edges.output)")
-        await stack.stop()
     }
 
     /// A fixed pair imported, deleted and imported again with another secret: the old secret

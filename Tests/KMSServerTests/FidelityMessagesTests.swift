@@ -15,13 +15,9 @@ import Testing
 /// in-process where a moment inside a request is the point.
 @Suite struct FidelityMessagesTests {
     @Test func awsCodesMessagesAndShapesThroughBoto3() async throws {
-        let stack = try await KMSStack.start(kmsdArguments: ["--aws-json-listen", "127.0.0.1:0"])
-        var environment = try await AWSClientTests.environment(stack)
-        // A principal without any permission: what an unauthorized caller is told.
-        try await AWSClientTests.addPrincipalWithoutPermissions(stack, to: &environment)
-        let suite = try await AWSClientTests.run("fidelity_messages_suite.py", environment)
+        // With a principal without any permission: what an unauthorized caller is told.
+        let suite = try await AWSClientTests.runOnNewStack(["fidelity_messages_suite.py"], unprivileged: true)[0]
         #expect(suite.status == 0, "\(suite.output)")
-        await stack.stop()
     }
 
     /// GetKeyRotationStatus names OnDemandRotationStartDate while the rotation runs (here: while

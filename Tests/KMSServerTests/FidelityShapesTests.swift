@@ -8,10 +8,7 @@ import Testing
 /// rules, and AWS's predefined aliases in ListAliases (Tests/aws-clients/fidelity_shapes_suite.py).
 @Suite struct FidelityShapesTests {
     @Test func shapesCodesAndMessagesAsAWSAnswersThem() async throws {
-        let stack = try await KMSStack.start(kmsdArguments: ["--aws-json-listen", "127.0.0.1:0"])
-        let suite = try await AWSClientTests.run(
-            "fidelity_shapes_suite.py", try await AWSClientTests.environment(stack))
+        let suite = try await AWSClientTests.runOnNewStack(["fidelity_shapes_suite.py"])[0]
         #expect(suite.status == 0, "\(suite.output)")
-        await stack.stop()
     }
 }

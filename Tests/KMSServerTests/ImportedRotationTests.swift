@@ -10,13 +10,9 @@ import Testing
 /// (Tests/aws-clients/imported_rotation_suite.py) and through the binary protocol here.
 @Suite struct ImportedRotationTests {
     @Test func importRotateListAndDeleteThroughBoto3() async throws {
-        let stack = try await KMSStack.start(kmsdArguments: ["--aws-json-listen", "127.0.0.1:0"])
-        var environment = try await AWSClientTests.environment(stack)
-        try await AWSClientTests.addPrincipalWithoutPermissions(stack, to: &environment)
-        let suite = try await AWSClientTests.run("imported_rotation_suite.py", environment)
+        let suite = try await AWSClientTests.runOnNewStack(["imported_rotation_suite.py"], unprivileged: true)[0]
         #expect(suite.status == 0, "\(suite.output)")
         #expect(suite.output.contains("Ran 6 tests"), "\(suite.output)")
-        await stack.stop()
     }
 
     /// Imports `material` into `keyID` through `kms`; its KeyMaterialId.

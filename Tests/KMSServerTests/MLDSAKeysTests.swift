@@ -11,10 +11,8 @@ import Testing
 /// ML_DSA_44 and EXTERNAL_MU refused (Tests/aws-clients/mldsa_suite.py).
 @Suite struct MLDSAKeysTests {
     @Test func mlDsaKeysThroughBoto3AgainstAnIndependentImplementation() async throws {
-        let stack = try await KMSStack.start(kmsdArguments: ["--aws-json-listen", "127.0.0.1:0"])
-        let suite = try await AWSClientTests.run("mldsa_suite.py", try await AWSClientTests.environment(stack))
+        let suite = try await AWSClientTests.runOnNewStack(["mldsa_suite.py"])[0]
         #expect(suite.status == 0, "\(suite.output)")
-        await stack.stop()
     }
 
     /// The code `body` failed with, or "none".

@@ -13,30 +13,19 @@ import unittest
 import uuid
 from urllib.parse import urlparse
 
-import boto3
 import botocore.exceptions
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
-from botocore.config import Config
 from botocore.credentials import Credentials
+
+from kms_clients import kms_client, unprivileged_client
 
 ACCOUNT = "111122223333"
 REGION = "us-east-1"
 
 
-def client(key_id=None, secret=None):
-    return boto3.client(
-        "kms",
-        endpoint_url=os.environ["KMS_AWS_ENDPOINT"],
-        region_name=REGION,
-        aws_access_key_id=key_id or os.environ["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=secret or os.environ["AWS_SECRET_ACCESS_KEY"],
-        config=Config(retries={"max_attempts": 1}, parameter_validation=False),
-    )
-
-
-kms = client()
-other = client(os.environ["KMS_OTHER_ACCESS_KEY_ID"], os.environ["KMS_OTHER_SECRET_ACCESS_KEY"])
+kms = kms_client(validate=False)
+other = unprivileged_client(validate=False)
 
 
 def raw(target, body):

@@ -7,28 +7,17 @@ AWS's form, so that a change is deliberate."""
 import os
 import unittest
 
-import boto3
-from botocore.config import Config
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
+
+from kms_clients import kms_client
 
 ACCOUNT = "111122223333"
 
 
-def client(validate=True):
-    return boto3.client(
-        "kms",
-        endpoint_url=os.environ["KMS_AWS_ENDPOINT"],
-        region_name="us-east-1",
-        aws_access_key_id=os.environ["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=os.environ["AWS_SECRET_ACCESS_KEY"],
-        # Without botocore's own checks, values its model refuses reach the service.
-        config=Config(retries={"max_attempts": 1}, parameter_validation=validate),
-    )
-
-
-kms = client()
-raw = client(validate=False)
+kms = kms_client()
+# Without botocore's own checks, values its model refuses reach the service.
+raw = kms_client(validate=False)
 
 ALGORITHM_LISTS = ["EncryptionAlgorithms", "SigningAlgorithms", "MacAlgorithms", "KeyAgreementAlgorithms"]
 

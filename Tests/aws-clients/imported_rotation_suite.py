@@ -12,28 +12,17 @@ import subprocess
 import tempfile
 import unittest
 
-import boto3
 import botocore.exceptions
-from botocore.config import Config
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 
-
-def client(key_id=None, secret=None, validate=True):
-    return boto3.client(
-        "kms",
-        endpoint_url=os.environ["KMS_AWS_ENDPOINT"],
-        region_name="us-east-1",
-        aws_access_key_id=key_id or os.environ["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=secret or os.environ["AWS_SECRET_ACCESS_KEY"],
-        config=Config(retries={"max_attempts": 1}, parameter_validation=validate),
-    )
+from kms_clients import kms_client, unprivileged_client
 
 
-kms = client()
-unchecked = client(validate=False)
-other = client(os.environ["KMS_OTHER_ACCESS_KEY_ID"], os.environ["KMS_OTHER_SECRET_ACCESS_KEY"])
+kms = kms_client()
+unchecked = kms_client(validate=False)
+other = unprivileged_client()
 
 
 def wrapped(key, material, via=kms):

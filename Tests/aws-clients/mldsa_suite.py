@@ -6,21 +6,14 @@ KMS_AWS_ENDPOINT, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (an admin)."""
 import os
 import unittest
 
-import boto3
-from botocore.config import Config
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import mldsa, padding
 from cryptography.hazmat.primitives.keywrap import aes_key_wrap_with_padding
 
-kms = boto3.client(
-    "kms",
-    endpoint_url=os.environ["KMS_AWS_ENDPOINT"],
-    region_name="us-east-1",
-    aws_access_key_id=os.environ["AWS_ACCESS_KEY_ID"],
-    aws_secret_access_key=os.environ["AWS_SECRET_ACCESS_KEY"],
-    config=Config(retries={"max_attempts": 1}, read_timeout=120),
-)
+from kms_clients import kms_client
+
+kms = kms_client(read_timeout=120)
 
 MESSAGE = b"a message signed after quantum computers"
 # The NIST OIDs, DER (RFC 9881): id-ml-dsa-65 2.16.840.1.101.3.4.3.18, id-ml-dsa-87 ...3.19.
