@@ -25,14 +25,18 @@ import Testing
         #expect(throws: SealedCredentials.Failure.self) {
             try SealedCredentials.open(sealed, privateKeyPEM: other.pemRepresentation)
         }
-        // Flip each base64 character of the body in turn (to another valid one): never opens.
+        // Flip each base64 character of the body in turn (to another valid one): never opens. A
+        // flip in the padding bits of a final character leaves the bytes as they were (the
+        // random ciphertext sometimes ends that way): those are no damage and are skipped.
         var lines = sealed.split(separator: "\n").map(String.init)
+        func bytes(_ lines: [String]) -> Data? { Data(base64Encoded: lines.dropFirst().dropLast().joined()) }
         for line in 1..<(lines.count - 1) {
             for index in stride(from: 0, to: lines[line].count, by: 7) {
                 var chars = Array(lines[line])
                 chars[index] = chars[index] == "A" ? "B" : "A"
                 var damaged = lines
                 damaged[line] = String(chars)
+                guard bytes(damaged) != bytes(lines) else { continue }
                 #expect(throws: SealedCredentials.Failure.self) {
                     try SealedCredentials.open(damaged.joined(separator: "\n"), privateKeyPEM: key.pemRepresentation)
                 }
