@@ -109,6 +109,8 @@ public final class AWSJSONHTTPHandler: ChannelInboundHandler {
     private var body: [UInt8] = []
     private var refused = false
     private var deadline: Scheduled<Void>?
+    /// The connection's loop as a task executor, made once: every request's task runs there.
+    private var executor: EventLoopTaskExecutor?
 
     /// A handler answering each request with `respond`; `newRequestID` names the answers it gives
     /// itself (408, 413).
@@ -165,11 +167,20 @@ public final class AWSJSONHTTPHandler: ChannelInboundHandler {
             let respond = self.respond
             let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
             let eventLoop = context.eventLoop
-            Task {
+            // On the connection's own loop, as the binary protocol's requests run: no hop to Swift's
+            // global pool and back for each request.
+            let executor = self.executor ?? EventLoopTaskExecutor(eventLoop)
+            self.executor = executor
+            Task(executorPreference: executor) {
                 let response = await respond(request)
-                eventLoop.execute {
+                if eventLoop.inEventLoop {
                     let (handler, context) = loopBound.value
                     handler.send(context: context, response, keepAlive: keepAlive)
+                } else {
+                    eventLoop.execute {
+                        let (handler, context) = loopBound.value
+                        handler.send(context: context, response, keepAlive: keepAlive)
+                    }
                 }
             }
         }

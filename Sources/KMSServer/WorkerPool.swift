@@ -42,8 +42,7 @@ public final class WorkerPool: Sendable {
         self.metrics = metrics
         self.socketPath = socketPath
         self.expectedUID = expectedUID
-        self.timeout = .nanoseconds(
-            max(1, timeout.components.seconds * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000))
+        self.timeout = max(.nanoseconds(1), TimeAmount(timeout))
         self.pool = RPCConnectionPool(
             address: try SocketAddress(unixDomainSocketPath: socketPath), connections: connections,
             configuration: configuration,
@@ -62,10 +61,7 @@ public final class WorkerPool: Sendable {
         var timeout = Self.isSlow(method.name, request) ? self.timeout * Self.slowFactor : self.timeout
         // No longer than the request has left (an earlier wait may have used most of it).
         if let deadline = RequestDeadline.current {
-            let left = deadline - ContinuousClock.now
-            let nanoseconds = max(
-                0, left.components.seconds * 1_000_000_000 + left.components.attoseconds / 1_000_000_000)
-            timeout = min(timeout, .nanoseconds(max(1, nanoseconds)))
+            timeout = min(timeout, max(.nanoseconds(1), TimeAmount(deadline - ContinuousClock.now)))
         }
         var attempt = 0
         while true {
