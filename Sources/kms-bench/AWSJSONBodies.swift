@@ -8,6 +8,7 @@ struct AWSJSONBodies: Sendable {
     private let signers: [[Operation: [UInt8]]]
     private let macs: [[Operation: [UInt8]]]
     private let random: [UInt8]
+    private let createKey: [UInt8]
 
     init(_ workload: Workload) throws {
         func encode(_ message: some SwiftProtobuf.Message) throws -> [UInt8] { Array(try AWSJSON.data(message)) }
@@ -24,6 +25,7 @@ struct AWSJSONBodies: Sendable {
             [.generateMac: try encode($0.generate), .verifyMac: try encode($0.verify)]
         }
         self.random = try encode(workload.random)
+        self.createKey = try encode(workload.createKey)
     }
 
     /// The body of `operation` on the `index`th key of its kind (nil: the workload has none).
@@ -35,7 +37,12 @@ struct AWSJSONBodies: Sendable {
         case .encryption: return pick(self.targets)
         case .signing: return pick(self.signers)
         case .mac: return pick(self.macs)
-        case .none: return operation == .generateRandom ? self.random : nil
+        case .none:
+            switch operation {
+            case .generateRandom: return self.random
+            case .createKey: return self.createKey
+            default: return nil
+            }
         }
     }
 }

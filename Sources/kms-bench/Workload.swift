@@ -15,6 +15,8 @@ enum Operation: String, CaseIterable, Sendable {
     case verify = "Verify"
     case generateMac = "GenerateMac"
     case verifyMac = "VerifyMac"
+    /// A new symmetric key per request: the commit-bound administration path.
+    case createKey = "CreateKey"
     /// The two-hop ceiling pair's echo (see `ceiling-front`).
     case echo = "Echo"
 
@@ -26,7 +28,7 @@ enum Operation: String, CaseIterable, Sendable {
         case .encrypt, .decrypt, .generateDataKey, .generateDataKeyWithoutPlaintext, .reEncrypt: .encryption
         case .sign, .verify: .signing
         case .generateMac, .verifyMac: .mac
-        case .generateRandom, .echo: .none
+        case .generateRandom, .createKey, .echo: .none
         }
     }
 }
@@ -91,6 +93,7 @@ struct Workload: Sendable {
     let signers: [SigningTarget]
     let macs: [MacTarget]
     let random: KMSGenerateRandomRequest
+    let createKey: KMSCreateKeyRequest
     let echoPayload: [UInt8]
 
     /// The keys the load is spread over, of all kinds.
@@ -172,7 +175,9 @@ struct Workload: Sendable {
         }
         var random = KMSGenerateRandomRequest()
         random.numberOfBytes = Int32(max(1, min(payload, 1024)))
-        return Workload(targets: targets, signers: signers, macs: macs, random: random, echoPayload: Array(plaintext))
+        return Workload(
+            targets: targets, signers: signers, macs: macs, random: random, createKey: Self.loadKey(run),
+            echoPayload: Array(plaintext))
     }
 
     /// `keyID` alone, or `count` new keys made by `create` (named by alias when `byAlias`).
@@ -208,7 +213,7 @@ struct Workload: Sendable {
     /// A workload for the ceiling pair, which needs no keys.
     static func echo(payload: Int) -> Workload {
         Workload(
-            targets: [], signers: [], macs: [], random: KMSGenerateRandomRequest(),
+            targets: [], signers: [], macs: [], random: KMSGenerateRandomRequest(), createKey: KMSCreateKeyRequest(),
             echoPayload: [UInt8](repeating: 7, count: max(1, payload)))
     }
 
@@ -235,6 +240,10 @@ struct Workload: Sendable {
             _ = try await client.call(KMSMethod.generateRandom, self.random)
             return
         }
+        if operation == .createKey {
+            _ = try await client.call(KMSMethod.createKey, self.createKey)
+            return
+        }
         // Each kind of key has its own targets; the index picks among that kind's.
         func target() -> Target { self.targets[index % self.targets.count] }
         func signer() -> SigningTarget { self.signers[index % self.signers.count] }
@@ -251,7 +260,19 @@ struct Workload: Sendable {
         case .verify: _ = try await client.call(KMSMethod.verify, signer().verify)
         case .generateMac: _ = try await client.call(KMSMethod.generateMac, mac().generate)
         case .verifyMac: _ = try await client.call(KMSMethod.verifyMac, mac().verify)
-        case .generateRandom, .echo: break
+        case .generateRandom, .createKey, .echo: break
         }
+    }
+
+    /// The CreateKey the load sends: a symmetric key tagged with the run, so that its keys can be
+    /// told apart (and scheduled for deletion) afterwards.
+    static func loadKey(_ run: String) -> KMSCreateKeyRequest {
+        var create = KMSCreateKeyRequest()
+        create.description_p = "kms-bench load \(run)"
+        var tag = KMSTag()
+        tag.tagKey = "kms-bench-run"
+        tag.tagValue = run
+        create.tags = [tag]
+        return create
     }
 }

@@ -23,7 +23,8 @@ import Testing
                 "run", "--endpoint", endpoint, "--duration", "1", "--warmup", "0.2", "--json", "--no-progress",
                 "--connections", "2", "--in-flight", "4", "--keys", "2", "--by", "alias", "--context", "app=bench",
                 "--mix",
-                "GenerateDataKey:1,Decrypt:1,Encrypt:1,ReEncrypt:1,GenerateRandom:1,GenerateDataKeyWithoutPlaintext:1",
+                "GenerateDataKey:1,Decrypt:1,Encrypt:1,ReEncrypt:1,GenerateRandom:1,GenerateDataKeyWithoutPlaintext:1,"
+                    + "CreateKey:1",
             ], env: stack.environment)
         #expect(closed.status == 0, "\(closed.stderr)")
         let report = try #require(closed.json)
@@ -90,7 +91,8 @@ import Testing
             [
                 "run", "--protocol", "aws-json", "--aws-endpoint", aws, "--requests", "120", "--warmup", "0", "--json",
                 "--no-progress", "--connections", "2", "--in-flight", "3", "--keys", "2",
-                "--mix", "GenerateDataKey:1,Decrypt:1,Encrypt:1,Sign:1,Verify:1,GenerateMac:1,GenerateRandom:1",
+                "--mix",
+                "GenerateDataKey:1,Decrypt:1,Encrypt:1,Sign:1,Verify:1,GenerateMac:1,GenerateRandom:1,CreateKey:1",
             ], env: stack.environment)
         #expect(run.status == 0, "\(run.stderr)")
         #expect(run.json?["requests"] as? Int == 120)
