@@ -370,6 +370,7 @@ public enum Migrations {
         usageFlushes,
         auditAppendCommits,
         importedMaterials,
+        quietKeyCreation,
     ]
 
     /// Applies every migration not yet recorded. Safe to call from several processes at once.
