@@ -1,4 +1,5 @@
 import Crypto
+import Foundation
 
 /// Envelope encryption in the AWS Encryption SDK's message format: what it writes, the SDKs
 /// read, and what they write, it reads.
@@ -44,16 +45,21 @@ public struct EnvelopeEncryption: Sendable {
     public let keyring: any EnvelopeKeyring
     /// Suite, frames and limits.
     public let configuration: Configuration
+    /// Data keys kept for reuse; nil: every message asks the keyring.
+    public let cache: DataKeyCache?
+    /// Keeps this value's cache entries apart from those of another keyring sharing the cache.
+    private let cachePartition = UUID()
 
-    /// Envelope encryption with one keyring.
-    public init(keyring: any EnvelopeKeyring, configuration: Configuration = .init()) {
+    /// Envelope encryption with one keyring and, optionally, a data key cache.
+    public init(keyring: any EnvelopeKeyring, configuration: Configuration = .init(), cache: DataKeyCache? = nil) {
         self.keyring = keyring
         self.configuration = configuration
+        self.cache = cache
     }
 
     /// Encrypts `plaintext` into one message bound to `encryptionContext`.
     public func encrypt(_ plaintext: [UInt8], encryptionContext: [String: String] = [:]) async throws -> [UInt8] {
-        var encryptor = try await self.startEncryption(encryptionContext)
+        var encryptor = try await self.startEncryption(encryptionContext, plaintextLength: plaintext.count)
         return try encryptor.update(plaintext) + encryptor.finish()
     }
 
@@ -72,7 +78,9 @@ public struct EnvelopeEncryption: Sendable {
         return DecryptedMessage(plaintext: plaintext, header: header)
     }
 
-    func startEncryption(_ context: [String: String]) async throws -> MessageEncryptor {
+    /// The writer of a new message: its data key from the cache when one fits `plaintextLength`
+    /// (nil, unknown: never), else from the keyring.
+    func startEncryption(_ context: [String: String], plaintextLength: Int?) async throws -> MessageEncryptor {
         let suite = self.configuration.suite
         guard self.configuration.commitmentPolicy.allowsEncrypt(suite) else {
             throw EnvelopeError.unsupported(
@@ -81,11 +89,27 @@ public struct EnvelopeEncryption: Sendable {
         if let reserved = context.keys.first(where: { $0.hasPrefix(EncryptionContextCoding.reservedPrefix) }) {
             throw EnvelopeError.invalidEncryptionContext("the key \(reserved) is reserved")
         }
+        // The caller's context, serialized: what cache entries are found by.
+        let serialized = try EncryptionContextCoding.serialize(context)
+        guard let cache = self.cache, let plaintextLength else {
+            return try self.encryptor(try await self.prepareEncryption(context))
+        }
+        let key = DataKeyCache.encryptionKey(partition: self.cachePartition, suite: suite, context: serialized)
+        if let prepared = cache.takeEncryption(key, length: plaintextLength) { return try self.encryptor(prepared) }
+        let prepared = try await self.prepareEncryption(context)
+        let encryptor = try self.encryptor(prepared)
+        cache.storeEncryption(key, prepared, length: plaintextLength)
+        return encryptor
+    }
+
+    /// A signing key for a signed suite, and a data key from the keyring for the context with its public key.
+    private func prepareEncryption(_ context: [String: String]) async throws -> PreparedEncryption {
+        let suite = self.configuration.suite
         var context = context
         let signingKey = suite.isSigned ? P384.Signing.PrivateKey() : nil
         if let signingKey {
-            context[EncryptionContextCoding.publicKeyName] = signingKey.publicKey.compressedRepresentation
-                .base64EncodedString()
+            context[EncryptionContextCoding.publicKeyName] =
+                signingKey.publicKey.compressedRepresentation.base64EncodedString()
         }
         // Checked before the keyring is called, so that a context too long is not sent to KMS first.
         _ = try EncryptionContextCoding.serialize(context)
@@ -93,9 +117,14 @@ public struct EnvelopeEncryption: Sendable {
         if let maximum = self.configuration.maxEncryptedDataKeys, materials.encryptedDataKeys.count > maximum {
             throw EnvelopeError.tooManyEncryptedDataKeys(count: materials.encryptedDataKeys.count, maximum: maximum)
         }
-        return try MessageEncryptor(
-            suite: suite, dataKey: materials.dataKey, encryptedDataKeys: materials.encryptedDataKeys,
-            encryptionContext: context, signingKey: signingKey, frameLength: self.configuration.frameLength)
+        return PreparedEncryption(signingKey: signingKey, context: context, materials: materials)
+    }
+
+    private func encryptor(_ prepared: PreparedEncryption) throws -> MessageEncryptor {
+        try MessageEncryptor(
+            suite: self.configuration.suite, dataKey: prepared.materials.dataKey,
+            encryptedDataKeys: prepared.materials.encryptedDataKeys, encryptionContext: prepared.context,
+            signingKey: prepared.signingKey, frameLength: self.configuration.frameLength)
     }
 
     func startDecryption(_ header: MessageHeader, requiredEncryptionContext: [String: String]) async throws
@@ -113,9 +142,18 @@ public struct EnvelopeEncryption: Sendable {
         for (key, value) in requiredEncryptionContext where header.encryptionContext[key] != value {
             throw EnvelopeError.invalidEncryptionContext("the message's context does not have \(key)=\(value)")
         }
+        let cacheKey = try self.cache.map { _ throws(EnvelopeError) in
+            try DataKeyCache.decryptionKey(partition: self.cachePartition, header: header)
+        }
+        if let cache, let cacheKey, let dataKey = cache.takeDecryption(cacheKey) {
+            return try MessageDecryptor(header: header, dataKey: dataKey)
+        }
         let dataKey = try await self.keyring.decryptDataKey(
             suite: header.suite, encryptionContext: header.encryptionContext,
             encryptedDataKeys: header.encryptedDataKeys)
-        return try MessageDecryptor(header: header, dataKey: dataKey)
+        let decryptor = try MessageDecryptor(header: header, dataKey: dataKey)
+        // Kept only once the key has passed the commitment and header checks.
+        if let cache, let cacheKey { cache.storeDecryption(cacheKey, dataKey) }
+        return decryptor
     }
 }

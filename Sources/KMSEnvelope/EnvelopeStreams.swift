@@ -43,7 +43,9 @@ public struct EncryptingSequence<Base: AsyncSequence>: AsyncSequence where Base.
         /// The next chunk of the message; nil after its last.
         public mutating func next() async throws -> [UInt8]? {
             while !self.finished {
-                if self.encryptor == nil { self.encryptor = try await self.envelope.startEncryption(self.context) }
+                if self.encryptor == nil {
+                    self.encryptor = try await self.envelope.startEncryption(self.context, plaintextLength: nil)
+                }
                 guard let chunk = try await self.base.next() else {
                     self.finished = true
                     return try self.encryptor!.finish()

@@ -9,6 +9,7 @@ import Synchronization
 final class MemoryKeyring: EnvelopeKeyring {
     let wrappingKeys: [SymmetricKey]
     let decryptCalls = Mutex(0)
+    let generateCalls = Mutex(0)
     /// When set, decrypt answers this key instead of the message's (a key the message did not commit to).
     let substitute: SymmetricKey?
 
@@ -18,6 +19,7 @@ final class MemoryKeyring: EnvelopeKeyring {
     }
 
     func generateDataKey(suite: AlgorithmSuite, encryptionContext: [String: String]) async throws -> DataKeyMaterials {
+        self.generateCalls.withLock { $0 += 1 }
         let dataKey = SymmetricKey(size: .bits256)
         let plaintext = dataKey.withUnsafeBytes { Array($0) }
         let keys = try self.wrappingKeys.enumerated().map { index, key in
