@@ -22,7 +22,8 @@ public struct EnvelopeEncryption: Sendable {
         public var commitmentPolicy = CommitmentPolicy.requireEncryptRequireDecrypt
         /// The most encrypted data keys a message may carry (written or read); nil: no limit.
         public var maxEncryptedDataKeys: Int?
-        /// The largest frame length decrypt accepts: a frame is held whole until its tag verifies.
+        /// The largest frame length decrypt accepts, and the largest non-framed body: each is held
+        /// whole until its tag verifies.
         public var maxFrameLength = 16 << 20
         /// The largest header decrypt reads from a stream before giving up.
         public var maxHeaderLength = 1 << 20
@@ -145,13 +146,14 @@ public struct EnvelopeEncryption: Sendable {
         let cacheKey = try self.cache.map { _ throws(EnvelopeError) in
             try DataKeyCache.decryptionKey(partition: self.cachePartition, header: header)
         }
+        let limit = self.configuration.maxFrameLength
         if let cache, let cacheKey, let dataKey = cache.takeDecryption(cacheKey) {
-            return try MessageDecryptor(header: header, dataKey: dataKey)
+            return try MessageDecryptor(header: header, dataKey: dataKey, maxSingleBlockLength: limit)
         }
         let dataKey = try await self.keyring.decryptDataKey(
             suite: header.suite, encryptionContext: header.encryptionContext,
             encryptedDataKeys: header.encryptedDataKeys)
-        let decryptor = try MessageDecryptor(header: header, dataKey: dataKey)
+        let decryptor = try MessageDecryptor(header: header, dataKey: dataKey, maxSingleBlockLength: limit)
         // Kept only once the key has passed the commitment and header checks.
         if let cache, let cacheKey { cache.storeDecryption(cacheKey, dataKey) }
         return decryptor

@@ -4,6 +4,7 @@ enum FrameCoding {
     static let finalFrameMarker = UInt32.max
     static let regularFrameAAD = Array("AWSKMSEncryptionClient Frame".utf8)
     static let finalFrameAAD = Array("AWSKMSEncryptionClient Final Frame".utf8)
+    static let singleBlockAAD = Array("AWSKMSEncryptionClient Single Block".utf8)
 
     /// The IV of frame `sequenceNumber`: the number, big-endian, padded to 12 bytes with zeros.
     static func iv(_ sequenceNumber: UInt32) -> [UInt8] {
@@ -14,8 +15,14 @@ enum FrameCoding {
 
     /// The body AAD: message id, frame kind, sequence number, content length.
     static func aad(messageID: [UInt8], final: Bool, sequenceNumber: UInt32, length: Int) -> [UInt8] {
+        Self.aad(
+            messageID: messageID, kind: final ? Self.finalFrameAAD : Self.regularFrameAAD,
+            sequenceNumber: sequenceNumber, length: length)
+    }
+
+    static func aad(messageID: [UInt8], kind: [UInt8], sequenceNumber: UInt32, length: Int) -> [UInt8] {
         var writer = ByteWriter(bytes: messageID)
-        writer.append(final ? Self.finalFrameAAD : Self.regularFrameAAD)
+        writer.append(kind)
         writer.append(sequenceNumber)
         writer.append(UInt64(length))
         return writer.bytes

@@ -12,13 +12,17 @@ struct MessageDecryptor {
     private var digest = SHA384()
     private var buffer: [UInt8] = []
     private var nextSequenceNumber: UInt32 = 1
-    private var state = State.frames
+    private var state: State
+    /// The longest single block (non-framed content) read, since it is held whole.
+    private let maxSingleBlockLength: Int
 
-    private enum State { case frames, footer, done }
+    private enum State { case frames, singleBlock, footer, done }
 
     /// Checks the key commitment and the header's tag with the data key, and takes the signed
     /// suites' public key from the encryption context.
-    init(header: MessageHeader, dataKey: SymmetricKey) throws(EnvelopeError) {
+    init(header: MessageHeader, dataKey: SymmetricKey, maxSingleBlockLength: Int) throws(EnvelopeError) {
+        self.state = header.framed ? .frames : .singleBlock
+        self.maxSingleBlockLength = maxSingleBlockLength
         guard dataKey.bitCount == AlgorithmSuite.dataKeyLength * 8 else {
             throw .noDecryptableDataKey("the keyring returned a data key of the wrong length")
         }
@@ -56,6 +60,7 @@ struct MessageDecryptor {
             while self.state != .done {
                 switch self.state {
                 case .frames: plaintext += try self.readFrame(&reader)
+                case .singleBlock: plaintext += try self.readSingleBlock(&reader)
                 case .footer: try self.readFooter(&reader)
                 case .done: break
                 }
@@ -115,6 +120,26 @@ struct MessageDecryptor {
         self.nextSequenceNumber &+= 1
         if self.verificationKey != nil { self.digest.update(data: reader.bytes[start..<reader.offset]) }
         if final { self.state = self.verificationKey != nil ? .footer : .done }
+        return plaintext
+    }
+
+    /// Non-framed content: IV, an 8-byte length, the ciphertext and its tag, with sequence number 1.
+    private mutating func readSingleBlock(_ reader: inout ByteReader) throws -> [UInt8] {
+        let start = reader.offset
+        let iv = Array(try reader.read(AlgorithmSuite.ivLength))
+        let length = try reader.readUInt64()
+        guard length <= UInt64(self.maxSingleBlockLength) else {
+            throw EnvelopeError.unsupported(
+                "non-framed content of \(length) bytes, above the limit of \(self.maxSingleBlockLength)")
+        }
+        let ciphertext = try reader.read(Int(length))
+        let tag = try reader.read(AlgorithmSuite.tagLength)
+        let aad = FrameCoding.aad(
+            messageID: self.header.messageID, kind: FrameCoding.singleBlockAAD, sequenceNumber: 1, length: Int(length))
+        let plaintext = try self.key.open(
+            ciphertext: ciphertext, tag: tag, iv: iv, aad: aad, failure: "the body's tag does not verify")
+        if self.verificationKey != nil { self.digest.update(data: reader.bytes[start..<reader.offset]) }
+        self.state = self.verificationKey != nil ? .footer : .done
         return plaintext
     }
 

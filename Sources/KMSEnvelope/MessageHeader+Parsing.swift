@@ -49,11 +49,10 @@ extension MessageHeader {
                 EncryptedDataKey(providerID: provider, providerInfo: info, ciphertext: try reader.readShortPrefixed()))
         }
         let contentType = try reader.readUInt8()
-        guard contentType == Self.contentTypeFramed else {
-            throw contentType == 0x01
-                ? EnvelopeError.unsupported("non-framed content")
-                : EnvelopeError.malformedMessage("content type \(contentType)")
+        guard contentType == Self.contentTypeFramed || contentType == Self.contentTypeNonFramed else {
+            throw EnvelopeError.malformedMessage("content type \(contentType)")
         }
+        let framed = contentType == Self.contentTypeFramed
         if version == 1 {
             guard try reader.readUInt32() == 0 else {
                 throw EnvelopeError.malformedMessage("reserved bytes are not zero")
@@ -64,14 +63,17 @@ extension MessageHeader {
             }
         }
         let frameLength = try reader.readUInt32()
-        guard frameLength > 0 else { throw EnvelopeError.malformedMessage("a frame length of 0 in framed content") }
+        guard (frameLength > 0) == framed else {
+            throw EnvelopeError.malformedMessage(
+                framed ? "a frame length of 0 in framed content" : "a frame length in non-framed content")
+        }
         let commitment = version == 2 ? Array(try reader.read(AlgorithmSuite.commitmentLength)) : []
         let bodyEnd = reader.offset
         let iv = version == 1 ? Array(try reader.read(AlgorithmSuite.ivLength)) : [UInt8](repeating: 0, count: 12)
         let tag = Array(try reader.read(AlgorithmSuite.tagLength))
         let header = MessageHeader(
             version: version, suite: suite, messageID: messageID, encryptionContext: context,
-            encryptedDataKeys: keys, frameLength: frameLength, commitment: commitment,
+            encryptedDataKeys: keys, framed: framed, frameLength: frameLength, commitment: commitment,
             body: Array(reader.bytes[0..<bodyEnd]), authenticationIV: iv, authenticationTag: tag)
         return (header, reader.offset)
     }

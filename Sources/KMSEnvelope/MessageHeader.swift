@@ -29,7 +29,10 @@ public struct MessageHeader: Sendable {
     public let encryptionContext: [String: String]
     /// The data key encrypted under each key the message was encrypted for.
     public let encryptedDataKeys: [EncryptedDataKey]
-    /// Plaintext bytes per frame; the final frame holds at most as many.
+    /// Whether the body is frames (what every SDK writes now) or one block (content type 1,
+    /// which old SDKs wrote and this library reads).
+    public let framed: Bool
+    /// Plaintext bytes per frame; the final frame holds at most as many. 0 for one block.
     public let frameLength: UInt32
     /// Version 2: the commitment key (algorithm suite data).
     public let commitment: [UInt8]
@@ -40,6 +43,7 @@ public struct MessageHeader: Sendable {
     let authenticationTag: [UInt8]
 
     static let contentTypeFramed: UInt8 = 0x02
+    static let contentTypeNonFramed: UInt8 = 0x01
     static let version1Type: UInt8 = 0x80
     static let providerIDLimit = Int(UInt16.max)
 
@@ -84,7 +88,8 @@ public struct MessageHeader: Sendable {
         let tag = try key.seal([], iv: iv, aad: writer.bytes).tag
         return MessageHeader(
             version: suite.messageFormatVersion, suite: suite, messageID: messageID,
-            encryptionContext: encryptionContext, encryptedDataKeys: encryptedDataKeys, frameLength: frameLength,
+            encryptionContext: encryptionContext, encryptedDataKeys: encryptedDataKeys, framed: true,
+            frameLength: frameLength,
             commitment: commitment ?? [], body: writer.bytes, authenticationIV: iv, authenticationTag: tag)
     }
 

@@ -197,6 +197,31 @@ import Testing
         }
     }
 
+    @Test func theContentTypeAndFrameLengthAgree() async throws {
+        let message = try await envelope(MemoryKeyring(), suite: .aes256GCMHKDFSHA512CommitKey).encrypt([1])
+        let (_, length) = try #require(try MessageHeader.parse(message, maxEncryptedDataKeys: nil))
+        // Content type, frame length, commitment, tag: the last 53 bytes of a version 2 header.
+        let contentType = length - 53
+        #expect(message[contentType] == 0x02)
+        var nonFramed = message
+        nonFramed[contentType] = 0x01
+        #expect(throws: EnvelopeError.malformedMessage("a frame length in non-framed content")) {
+            try MessageHeader.parse(nonFramed, maxEncryptedDataKeys: nil)
+        }
+        nonFramed.replaceSubrange(contentType + 1..<contentType + 5, with: [0, 0, 0, 0])
+        #expect(try MessageHeader.parse(nonFramed, maxEncryptedDataKeys: nil)?.0.framed == false)
+        var framedWithoutLength = message
+        framedWithoutLength.replaceSubrange(contentType + 1..<contentType + 5, with: [0, 0, 0, 0])
+        #expect(throws: EnvelopeError.malformedMessage("a frame length of 0 in framed content")) {
+            try MessageHeader.parse(framedWithoutLength, maxEncryptedDataKeys: nil)
+        }
+        for type: UInt8 in [0x00, 0x03] {
+            var unknown = message
+            unknown[contentType] = type
+            #expect(throws: EnvelopeError.self) { try MessageHeader.parse(unknown, maxEncryptedDataKeys: nil) }
+        }
+    }
+
     @Test func frameLengthsOutOfRangeAreRefused() async throws {
         await #expect(throws: EnvelopeError.self) { try await envelope(MemoryKeyring(), frameLength: 0).encrypt([1]) }
         let keyring = MemoryKeyring()

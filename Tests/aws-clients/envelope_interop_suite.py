@@ -24,8 +24,9 @@ ACCOUNT = KEY.split(":")[4]
 COMMITTING = [Algorithm.AES_256_GCM_HKDF_SHA512_COMMIT_KEY, Algorithm.AES_256_GCM_HKDF_SHA512_COMMIT_KEY_ECDSA_P384]
 LEGACY = [Algorithm.AES_256_GCM_IV12_TAG16_HKDF_SHA256, Algorithm.AES_256_GCM_IV12_TAG16_HKDF_SHA384_ECDSA_P384]
 # (frame length, plaintext lengths): empty, one byte, exactly one frame, one byte over, several
-# frames. The Python SDK writes frame lengths that are multiples of 128 only.
-SIZES = [(4096, [0, 1, 4096, 4097]), (128, [0, 128, 129, 300])]
+# frames. The Python SDK writes frame lengths that are multiples of 128 only; 0 is non-framed
+# content, which old SDKs wrote.
+SIZES = [(4096, [0, 1, 4096, 4097]), (128, [0, 128, 129, 300]), (0, [0, 1, 300])]
 
 
 def reader():
