@@ -40,8 +40,17 @@ public struct EncryptingSequence<Base: AsyncSequence>: AsyncSequence where Base.
         var encryptor: MessageEncryptor?
         var finished = false
 
-        /// The next chunk of the message; nil after its last.
+        /// The next chunk of the message; nil after its last, and after an error.
         public mutating func next() async throws -> [UInt8]? {
+            do {
+                return try await self.step()
+            } catch {
+                self.finished = true
+                throw error
+            }
+        }
+
+        private mutating func step() async throws -> [UInt8]? {
             while !self.finished {
                 if self.encryptor == nil {
                     self.encryptor = try await self.envelope.startEncryption(self.context, plaintextLength: nil)
@@ -86,8 +95,19 @@ public struct DecryptingSequence<Base: AsyncSequence>: AsyncSequence where Base.
         /// The header, once read: the message's encryption context and keys.
         public var header: MessageHeader? { self.decryptor?.header }
 
-        /// The next chunk of plaintext; nil after the last, once the whole message has verified.
+        /// The next chunk of plaintext; nil after the last, once the whole message has verified,
+        /// and after an error (the held plaintext is dropped).
         public mutating func next() async throws -> [UInt8]? {
+            do {
+                return try await self.step()
+            } catch {
+                self.finished = true
+                self.held = []
+                throw error
+            }
+        }
+
+        private mutating func step() async throws -> [UInt8]? {
             let configuration = self.envelope.configuration
             while !self.finished {
                 guard var chunk = try await self.base.next() else {
@@ -120,7 +140,6 @@ public struct DecryptingSequence<Base: AsyncSequence>: AsyncSequence where Base.
                 if self.decryptor!.header.suite.isSigned {
                     self.held += plaintext
                     guard self.held.count <= configuration.maxSignedPlaintextLength else {
-                        self.held = []
                         throw EnvelopeError.signedPlaintextTooLarge(limit: configuration.maxSignedPlaintextLength)
                     }
                 } else if !plaintext.isEmpty {

@@ -28,6 +28,8 @@ import Testing
                 // Streamed in small chunks, not one byte of plaintext comes out before the error.
                 var iterator = envelope.decrypt(Chunks(damaged, size: 7)).makeAsyncIterator()
                 await #expect(throws: (any Error).self, "byte \(index), streamed") { _ = try await iterator.next() }
+                // Asked again, the stream has ended: nothing is read past the damage.
+                #expect(try await iterator.next() == nil)
             }
         }
     }
