@@ -351,7 +351,7 @@ package.targets += [
         name: "KMSFuzzTargets",
         dependencies: [
             "KMSRPC", "KMSProto", "KMSWorkerProto", "KMSDomain", "KMSPolicy", "KMSCrypto", "KMSSigV4", "KMSAuditChain",
-            "KMSStore",
+            "KMSStore", "KMSEnvelope",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOEmbedded", package: "swift-nio"),
             .product(name: "SwiftProtobuf", package: "swift-protobuf"),
