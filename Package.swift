@@ -159,6 +159,8 @@ let package = Package(
             dependencies: [
                 "KMSClient", "KMSProto",
                 .product(name: "Crypto", package: "swift-crypto"),
+                // The data key cache's hit and miss counters.
+                .product(name: "Metrics", package: "swift-metrics"),
             ]
         ),
         .executableTarget(
@@ -294,7 +296,10 @@ let package = Package(
         ),
         .testTarget(
             name: "KMSEnvelopeTests",
-            dependencies: ["KMSEnvelope", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: [
+                "KMSEnvelope", .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
+            ]
         ),
         .testTarget(
             name: "KMSProtoTests",

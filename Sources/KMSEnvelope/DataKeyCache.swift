@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import Metrics
 import Synchronization
 
 /// A bounded cache of data keys, as the SDKs' caching materials manager keeps one, so that
@@ -11,6 +12,9 @@ import Synchronization
 /// encrypts of a known length use it (`encrypt(_:encryptionContext:)`, not the streaming form),
 /// since the byte limit is checked before the message is written. Entries are kept apart by
 /// the `EnvelopeEncryption` that made them: one keyring's keys never serve another's decrypts.
+/// Lookups are counted in `statistics` and as the swift-metrics counter
+/// `kms_envelope_data_key_cache_lookups_total` (dimensions `operation`: encrypt or decrypt,
+/// `result`: hit or miss).
 public final class DataKeyCache: Sendable {
     /// What bounds the cache.
     public struct Limits: Sendable {
@@ -55,6 +59,7 @@ public final class DataKeyCache: Sendable {
     /// The limits the cache was made with.
     public let limits: Limits
     private let state = Mutex(State())
+    private let counters: (encryptHit: Counter, encryptMiss: Counter, decryptHit: Counter, decryptMiss: Counter)
 
     private struct State {
         var entries: [[UInt8]: Entry] = [:]
@@ -75,12 +80,20 @@ public final class DataKeyCache: Sendable {
         case decryption(SymmetricKey)
     }
 
-    /// A cache within `limits`; the limits must be positive.
-    public init(limits: Limits) throws(EnvelopeError) {
+    /// A cache within `limits` (which must be positive), counting into `metricsFactory`'s counters.
+    public init(limits: Limits, metricsFactory: any MetricsFactory = MetricsSystem.factory) throws(EnvelopeError) {
         guard limits.maxAge > .zero, limits.maxMessages > 0, limits.maxBytes >= 0, limits.maxEntries > 0 else {
             throw .invalidArgument("a data key cache needs a positive age, message count and entry count")
         }
         self.limits = limits
+        func counter(_ operation: String, _ result: String) -> Counter {
+            Counter(
+                label: "kms_envelope_data_key_cache_lookups_total",
+                dimensions: [("operation", operation), ("result", result)], factory: metricsFactory)
+        }
+        self.counters = (
+            counter("encrypt", "hit"), counter("encrypt", "miss"), counter("decrypt", "hit"), counter("decrypt", "miss")
+        )
     }
 
     /// The counts so far.
@@ -96,6 +109,7 @@ public final class DataKeyCache: Sendable {
             else {
                 state.entries[key] = nil
                 state.statistics.encryptMisses += 1
+                self.counters.encryptMiss.increment()
                 return nil
             }
             state.clock += 1
@@ -103,6 +117,7 @@ public final class DataKeyCache: Sendable {
             state.entries[key]?.bytes += length
             state.entries[key]?.lastUse = state.clock
             state.statistics.encryptHits += 1
+            self.counters.encryptHit.increment()
             return prepared
         }
     }
@@ -120,11 +135,13 @@ public final class DataKeyCache: Sendable {
             else {
                 state.entries[key] = nil
                 state.statistics.decryptMisses += 1
+                self.counters.decryptMiss.increment()
                 return nil
             }
             state.clock += 1
             state.entries[key]?.lastUse = state.clock
             state.statistics.decryptHits += 1
+            self.counters.decryptHit.increment()
             return dataKey
         }
     }

@@ -1,24 +1,28 @@
 import Foundation
 import KMSEnvelope
+import MetricsTestKit
 import Testing
 
 /// The data key cache: each limit ends an entry's use, contexts and keyrings stay apart, and
 /// streaming encrypts (length unknown) never use it.
 @Suite struct DataKeyCacheTests {
     static func cached(
-        _ keyring: MemoryKeyring, _ limits: DataKeyCache.Limits, suite: AlgorithmSuite = .default
+        _ keyring: MemoryKeyring, _ limits: DataKeyCache.Limits, suite: AlgorithmSuite = .default,
+        metrics: TestMetrics = TestMetrics()
     ) throws -> EnvelopeEncryption {
         var configuration = EnvelopeEncryption.Configuration()
         configuration.suite = suite
         return EnvelopeEncryption(
-            keyring: keyring, configuration: configuration, cache: try DataKeyCache(limits: limits))
+            keyring: keyring, configuration: configuration,
+            cache: try DataKeyCache(limits: limits, metricsFactory: metrics))
     }
 
     @Test(arguments: [AlgorithmSuite.aes256GCMHKDFSHA512CommitKey, .aes256GCMHKDFSHA512CommitKeyECDSAP384])
     func aDataKeyServesAtMostMaxMessages(_ suite: AlgorithmSuite) async throws {
         let keyring = MemoryKeyring()
+        let metrics = TestMetrics()
         let envelope = try Self.cached(
-            keyring, .init(maxAge: .seconds(600), maxMessages: 10, maxEntries: 10), suite: suite)
+            keyring, .init(maxAge: .seconds(600), maxMessages: 10, maxEntries: 10), suite: suite, metrics: metrics)
         let messages = (0..<25).map { Array("message \($0)".utf8) }
         var ciphertexts: [[UInt8]] = []
         for message in messages {
@@ -32,6 +36,13 @@ import Testing
         #expect(keyring.decryptCalls.withLock { $0 } == 3)
         let statistics = try #require(envelope.cache).statistics
         #expect(statistics == .init(encryptHits: 22, encryptMisses: 3, decryptHits: 22, decryptMisses: 3))
+        for (operation, result, count) in [
+            ("encrypt", "hit", 22), ("encrypt", "miss", 3), ("decrypt", "hit", 22), ("decrypt", "miss", 3),
+        ] {
+            let counter = try metrics.expectCounter(
+                "kms_envelope_data_key_cache_lookups_total", [("operation", operation), ("result", result)])
+            #expect(counter.totalValue == Int64(count), "\(operation) \(result)")
+        }
     }
 
     @Test func aDataKeyServesAtMostMaxBytes() async throws {
