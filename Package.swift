@@ -3,10 +3,10 @@ import PackageDescription
 
 // One target per layer; dependencies point one way (see README "Layout"):
 // KMSDomain → KMSRPC → KMSProto / KMSWorkerProto → KMSDomain → KMSPolicy → KMSCrypto → KMSSigV4 /
-// KMSAuditChain → KMSStore → KMSServer / KMSCryptoWorker → KMSClient → executables.
+// KMSAuditChain → KMSStore → KMSServer / KMSCryptoWorker → KMSClient → KMSEnvelope → executables.
 // The edges link only their layers (scripts/check-layers): kms-cryptod KMSCryptoWorker,
-// KMSWorkerProto, KMSCrypto, KMSDomain and KMSRPC; kms and kms-bench KMSClient, KMSProto, KMSRPC
-// and KMSDomain (swift-crypto, no OpenSSL).
+// KMSWorkerProto, KMSCrypto, KMSDomain and KMSRPC; kms and kms-bench KMSClient (kms also
+// KMSEnvelope), KMSProto, KMSRPC and KMSDomain (swift-crypto, no OpenSSL).
 let package = Package(
     name: "kms",
     platforms: [.macOS(.v15)],
@@ -18,6 +18,7 @@ let package = Package(
         .executable(name: "kms-k8s-plugin", targets: ["kms-k8s-plugin"]),
         .executable(name: "kms-agent", targets: ["kms-agent"]),
         .library(name: "KMSClient", targets: ["KMSClient"]),
+        .library(name: "KMSEnvelope", targets: ["KMSEnvelope"]),
         .library(name: "KMSRPC", targets: ["KMSRPC"]),
         .library(name: "KMSProto", targets: ["KMSProto"]),
     ],
@@ -151,6 +152,17 @@ let package = Package(
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ]
         ),
+        // Envelope encryption in the AWS Encryption SDK's message format over KMSClient: the
+        // message format itself is pure (no I/O); the KMS keyring is its only caller of kmsd.
+        .target(
+            name: "KMSEnvelope",
+            dependencies: [
+                "KMSClient", "KMSProto",
+                .product(name: "Crypto", package: "swift-crypto"),
+                // The data key cache's hit and miss counters.
+                .product(name: "Metrics", package: "swift-metrics"),
+            ]
+        ),
         .executableTarget(
             name: "kmsd",
             dependencies: [
@@ -167,7 +179,7 @@ let package = Package(
         .executableTarget(
             name: "kms",
             dependencies: [
-                "KMSClient", "KMSProto", "KMSRPC",
+                "KMSClient", "KMSEnvelope", "KMSProto", "KMSRPC",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 // P-256 keys for `kms admin create-seal-key` (the sealing itself is KMSRPC's).
@@ -283,6 +295,13 @@ let package = Package(
             ]
         ),
         .testTarget(
+            name: "KMSEnvelopeTests",
+            dependencies: [
+                "KMSEnvelope", .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
+            ]
+        ),
+        .testTarget(
             name: "KMSProtoTests",
             dependencies: ["KMSProto", .product(name: "SwiftProtobuf", package: "swift-protobuf")]
         ),
@@ -304,7 +323,8 @@ let package = Package(
         .testTarget(
             name: "KMSServerTests",
             dependencies: [
-                "KMSTestSupport", "KMSServer", "KMSClient", "KMSProto", "KMSRPC", "KMSDomain", "KMSStore", "KMSCrypto",
+                "KMSTestSupport", "KMSServer", "KMSClient", "KMSEnvelope", "KMSProto", "KMSRPC", "KMSDomain",
+                "KMSStore", "KMSCrypto",
                 "KMSSigV4", "KMSAuditChain", "KMSWorkerProto", "KMSCryptoWorker",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -336,7 +356,7 @@ package.targets += [
         name: "KMSFuzzTargets",
         dependencies: [
             "KMSRPC", "KMSProto", "KMSWorkerProto", "KMSDomain", "KMSPolicy", "KMSCrypto", "KMSSigV4", "KMSAuditChain",
-            "KMSStore",
+            "KMSStore", "KMSEnvelope",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOEmbedded", package: "swift-nio"),
             .product(name: "SwiftProtobuf", package: "swift-protobuf"),

@@ -42,6 +42,7 @@ public struct FuzzTarget: Sendable {
         SigV4Target.target,
         KeyReferenceTarget.target,
         AuditSegmentTarget.target,
+        EnvelopeMessageTarget.target,
     ]
 
     /// The target called `name` (as `scripts/fuzz` and `Fuzz/` name it), or nil when there is none.

@@ -6,8 +6,8 @@ enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
     case json, text
 }
 
-/// Options every operation takes.
-struct GlobalOptions: ParsableArguments {
+/// How to reach kmsd and as whom: every command that calls it takes these.
+struct ConnectionOptions: ParsableArguments {
     @Option(help: "kmsd: host:port, or tls://host:port (default: $KMS_ENDPOINT, else 127.0.0.1:7400).")
     var endpoint: String?
 
@@ -29,15 +29,6 @@ struct GlobalOptions: ParsableArguments {
     @Option(help: "PEM key of --client-certificate (default: $KMS_CLIENT_KEY).")
     var clientKey: String?
 
-    @Option(help: "json (default) or text.")
-    var output: OutputFormat = .json
-
-    @Option(help: "Print only this part of the response: a dotted path such as KeyMetadata.KeyId or Keys[0].KeyArn.")
-    var query: String?
-
-    @Flag(help: "Print one page of a paginated operation (list-keys, list-aliases, ...) rather than them all.")
-    var noPaginate = false
-
     @Option(help: "Seconds to wait for an answer.")
     var timeout: Int = 30
 
@@ -57,4 +48,22 @@ struct GlobalOptions: ParsableArguments {
             throw ExitCode(255)
         }
     }
+}
+
+/// Options every operation takes: the connection's, and how to print the answer. (`kms
+/// envelope` takes the connection's alone: its --output is a file.)
+struct GlobalOptions: ParsableArguments {
+    @OptionGroup var connection: ConnectionOptions
+
+    @Option(help: "json (default) or text.")
+    var output: OutputFormat = .json
+
+    @Option(help: "Print only this part of the response: a dotted path such as KeyMetadata.KeyId or Keys[0].KeyArn.")
+    var query: String?
+
+    @Flag(help: "Print one page of a paginated operation (list-keys, list-aliases, ...) rather than them all.")
+    var noPaginate = false
+
+    /// A client as the connection options and the environment say.
+    func makeClient() throws -> KMSClient { try self.connection.makeClient() }
 }

@@ -1,0 +1,100 @@
+"""Envelope encryption between kms's Swift KMSEnvelope and the AWS Encryption SDK for Python,
+through kmsd's AWS JSON endpoint. ENVELOPE_DIR/swift holds messages the Swift side made
+(NAME.msg, its plaintext NAME.plain, and NAME.keys: the key ARNs it was encrypted under, one a
+line); this suite decrypts them, checks that damaged copies fail, and writes its own messages to
+ENVELOPE_DIR/python for the Swift side to decrypt. Needs KMS_AWS_ENDPOINT, KMS_KEY_ARN,
+KMS_OTHER_KEY_ARN and an admin's AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY."""
+import os
+import pathlib
+import unittest
+
+os.environ["AWS_ENDPOINT_URL_KMS"] = os.environ["KMS_AWS_ENDPOINT"]
+os.environ["AWS_DEFAULT_REGION"] = "us-east-1"
+
+import aws_encryption_sdk  # noqa: E402
+from aws_encryption_sdk import CommitmentPolicy  # noqa: E402
+from aws_encryption_sdk.identifiers import Algorithm  # noqa: E402
+from aws_encryption_sdk.key_providers.kms import DiscoveryFilter  # noqa: E402
+
+DIRECTORY = pathlib.Path(os.environ["ENVELOPE_DIR"])
+KEY = os.environ["KMS_KEY_ARN"]
+OTHER = os.environ["KMS_OTHER_KEY_ARN"]
+ACCOUNT = KEY.split(":")[4]
+
+COMMITTING = [Algorithm.AES_256_GCM_HKDF_SHA512_COMMIT_KEY, Algorithm.AES_256_GCM_HKDF_SHA512_COMMIT_KEY_ECDSA_P384]
+LEGACY = [Algorithm.AES_256_GCM_IV12_TAG16_HKDF_SHA256, Algorithm.AES_256_GCM_IV12_TAG16_HKDF_SHA384_ECDSA_P384]
+# (frame length, plaintext lengths): empty, one byte, exactly one frame, one byte over, several
+# frames. The Python SDK writes frame lengths that are multiples of 128 only; 0 is non-framed
+# content, which old SDKs wrote.
+SIZES = [(4096, [0, 1, 4096, 4097]), (128, [0, 128, 129, 300]), (0, [0, 1, 300])]
+
+
+def reader():
+    return aws_encryption_sdk.EncryptionSDKClient(commitment_policy=CommitmentPolicy.REQUIRE_ENCRYPT_ALLOW_DECRYPT)
+
+
+def swift_messages():
+    for path in sorted((DIRECTORY / "swift").glob("*.msg")):
+        yield path.stem, path.read_bytes(), path.with_suffix(".plain").read_bytes(), path.with_suffix(".keys").read_text().split()
+
+
+class EnvelopeInterop(unittest.TestCase):
+    def test_swift_messages_decrypt_with_each_of_their_keys(self):
+        names = []
+        for name, message, plaintext, keys in swift_messages():
+            for key in keys:
+                with self.subTest(message=name, key=key):
+                    provider = aws_encryption_sdk.StrictAwsKmsMasterKeyProvider(key_ids=[key])
+                    decrypted, header = reader().decrypt(source=message, key_provider=provider)
+                    self.assertEqual(decrypted, plaintext)
+                    self.assertEqual(header.encryption_context["origin"], "swift")
+                    self.assertEqual(len(header.encrypted_data_keys), len(keys))
+            names.append(name)
+        self.assertGreaterEqual(len(names), 20)
+
+    def test_swift_messages_decrypt_in_discovery_mode_within_the_filter_only(self):
+        name, message, plaintext, _ = next(swift_messages())
+        allowed = aws_encryption_sdk.DiscoveryAwsKmsMasterKeyProvider(
+            discovery_filter=DiscoveryFilter(account_ids=[ACCOUNT], partition="aws"))
+        self.assertEqual(reader().decrypt(source=message, key_provider=allowed)[0], plaintext)
+        elsewhere = aws_encryption_sdk.DiscoveryAwsKmsMasterKeyProvider(
+            discovery_filter=DiscoveryFilter(account_ids=["999999999999"], partition="aws"))
+        with self.assertRaises(Exception):
+            reader().decrypt(source=message, key_provider=elsewhere)
+
+    def test_damaged_swift_messages_fail(self):
+        provider = aws_encryption_sdk.StrictAwsKmsMasterKeyProvider(key_ids=[KEY])
+        for name, message, _, _ in swift_messages():
+            if not name.startswith("sign-"):
+                continue
+            for index in sorted({0, 3, 40, len(message) // 2, len(message) - 60, len(message) - 1}):
+                damaged = bytearray(message)
+                damaged[index] ^= 1
+                with self.subTest(message=name, byte=index), self.assertRaises(Exception):
+                    reader().decrypt(source=bytes(damaged), key_provider=provider)
+            with self.subTest(message=name, cut=True), self.assertRaises(Exception):
+                reader().decrypt(source=message[:-1], key_provider=provider)
+
+    def test_write_messages_for_swift(self):
+        out = DIRECTORY / "python"
+        out.mkdir(exist_ok=True)
+        for algorithm in COMMITTING + LEGACY:
+            policy = CommitmentPolicy.REQUIRE_ENCRYPT_REQUIRE_DECRYPT if algorithm in COMMITTING else \
+                CommitmentPolicy.FORBID_ENCRYPT_ALLOW_DECRYPT
+            client = aws_encryption_sdk.EncryptionSDKClient(commitment_policy=policy)
+            for frame_length, lengths in SIZES:
+                for length in lengths:
+                    keys = [KEY, OTHER] if length % 2 else [KEY]
+                    plaintext = os.urandom(length)
+                    provider = aws_encryption_sdk.StrictAwsKmsMasterKeyProvider(key_ids=keys)
+                    message, _ = client.encrypt(
+                        source=plaintext, key_provider=provider, algorithm=algorithm, frame_length=frame_length,
+                        encryption_context={"origin": "python", "suite": algorithm.name})
+                    name = f"{algorithm.name}-{frame_length}-{length}"
+                    (out / f"{name}.msg").write_bytes(message)
+                    (out / f"{name}.plain").write_bytes(plaintext)
+                    (out / f"{name}.keys").write_text("\n".join(keys))
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
