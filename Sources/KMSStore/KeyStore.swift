@@ -47,10 +47,6 @@ public struct KeyStore: Sendable {
         audit: PendingAudit?
     ) async throws -> Bool {
         let id = key.keyID.uuid
-        if alias == nil {
-            try await self.insertAlone(key, id: id, material: material, tags: tags, audit: audit)
-            return true
-        }
         do {
             try await self.insert(key, id: id, material: material, alias: alias, tags: tags, audit: audit)
             return true
@@ -64,12 +60,12 @@ public struct KeyStore: Sendable {
 
     private struct AliasTaken: Error {}
 
-    /// A key with its material, tags and request record in one statement, between BEGIN and
-    /// COMMIT: three round trips per CreateKey where an insert per row made six or more, each
-    /// holding a pooled connection across a wait. Not the lone statement alone: its answer comes
-    /// before PostgreSQL commits it, and success must mean durable.
-    private func insertAlone(
-        _ key: KeyRecord, id: UUID, material: StoredMaterial?, tags: [(key: String, value: String)],
+    /// A key with its material, tags and request record in one statement, and its alias in a
+    /// second, between BEGIN and COMMIT: three round trips per CreateKey where an insert per row
+    /// made six or more, each holding a pooled connection across a wait. Not the lone statement
+    /// alone: its answer comes before PostgreSQL commits it, and success must mean durable.
+    private func insert(
+        _ key: KeyRecord, id: UUID, material: StoredMaterial?, alias: String?, tags: [(key: String, value: String)],
         audit: PendingAudit?
     ) async throws {
         let tagKeys = tags.map(\.key)
@@ -107,46 +103,6 @@ public struct KeyStore: Sendable {
                 logger: self.logger
             )
             for try await _ in rows {}
-        }
-        audit?.markCommitted()
-    }
-
-    private func insert(
-        _ key: KeyRecord, id: UUID, material: StoredMaterial?, alias: String?, tags: [(key: String, value: String)],
-        audit: PendingAudit?
-    ) async throws {
-        try await self.client.change(recording: audit, logger: self.logger) { connection in
-            try await connection.query(
-                """
-                INSERT INTO kms_keys (key_id, arn, account_id, region, description, key_state, key_usage, key_spec,
-                    origin, key_manager, creation_date, deletion_date, pending_window_days, policy,
-                    current_material_id, row_version, rotation_period_days, next_rotation_date, valid_to,
-                        expiration_model)
-                VALUES (\(id), \(key.arn), \(key.account), \(key.region), \(key.description), \(key.state.rawValue),
-                    \(key.usage.rawValue), \(key.spec.rawValue), \(key.origin.rawValue), \(key.manager.rawValue),
-                    \(key.creationDate), \(key.deletionDate), \(key.pendingWindowInDays), \(key.policy),
-                    \(key.currentMaterialID.stored), \(key.version), \(key.rotationPeriodInDays),
-                        \(key.nextRotationDate),
-                    \(key.validTo), \(key.expirationModel?.rawValue))
-                """,
-                logger: self.logger
-            )
-            if let material {
-                try await connection.query(
-                    """
-                    INSERT INTO kms_key_materials (key_id, material_id, wrapped, root_key_id, created_at)
-                    VALUES (\(id), \(material.materialID.stored), \(Data(material.wrapped)), \(material.rootKeyID),
-                        now())
-                    """,
-                    logger: self.logger
-                )
-            }
-            for tag in tags {
-                try await connection.query(
-                    "INSERT INTO kms_tags (key_id, tag_key, tag_value) VALUES (\(id), \(tag.key), \(tag.value))",
-                    logger: self.logger
-                )
-            }
             if let alias {
                 let rows = try await connection.query(
                     """
@@ -162,6 +118,7 @@ public struct KeyStore: Sendable {
                 if !inserted { throw AliasTaken() }  // rolls the key back too
             }
         }
+        audit?.markCommitted()
     }
 
     /// The key and all its material versions, or nil when there is no such key.

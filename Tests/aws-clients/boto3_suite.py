@@ -7,19 +7,8 @@ import os
 import unittest
 
 import boto3
-from botocore.config import Config
 
-
-def client(key_id=None, secret=None):
-    return boto3.client(
-        "kms",
-        endpoint_url=os.environ["KMS_AWS_ENDPOINT"],
-        region_name="us-east-1",
-        aws_access_key_id=key_id or os.environ["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=secret or os.environ["AWS_SECRET_ACCESS_KEY"],
-        config=Config(retries={"max_attempts": 1}),
-    )
-
+from kms_clients import kms_client as client
 
 kms = client()
 

@@ -1,0 +1,15 @@
+"""Puts one section into docs/benchmarks.md (or FILE) in place of its earlier version: the text
+between `<!-- NAME:` and `<!-- /NAME -->`, appended at the end when there was none. Used by
+scripts/benchmark-agent, -memory and -envelope; scripts/benchmark keeps the sections it finds.
+
+    python3 scripts/benchmark-section.py FILE NAME SECTION
+"""
+import os
+import re
+import sys
+
+path, name, section = sys.argv[1:]
+text = open(path).read() if os.path.exists(path) else "# Benchmarks\n"
+pattern = re.compile(r"<!-- " + re.escape(name) + r":.*?<!-- /" + re.escape(name) + r" -->\n?", re.S)
+text = pattern.sub("", text).rstrip("\n") + "\n\n" + section + "\n"
+open(path, "w").write(text)
