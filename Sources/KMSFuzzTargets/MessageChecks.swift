@@ -29,8 +29,9 @@ enum MessageChecks {
         require(decoded.isEqualTo(message: message), "\(M.protoMessageName) changed in a binary round trip")
         let again: [UInt8] = (try? decoded.serializedBytes(options: deterministic)) ?? []
         require(again == encoded, "\(M.protoMessageName) encodes differently after a round trip")
-        // A response with any content must become a JSON body or a thrown error, never a crash.
-        _ = try? AWSJSON.data(message)
+        // A response with any content must become a JSON body or a thrown error, never a crash,
+        // and the direct encoder must write what the reference path (protobuf's JSON, a tree) writes.
+        directEncodingMatchesReference(message)
         return true
     }
 
@@ -50,6 +51,7 @@ enum MessageChecks {
             )
             return
         }
+        directEncodingMatchesReference(message)
         let encoded: Data
         do {
             encoded = try AWSJSON.data(message)
@@ -67,5 +69,17 @@ enum MessageChecks {
         } catch {
             require(false, "\(M.protoMessageName) does not decode from its own AWS JSON: \(error)")
         }
+    }
+
+    /// `AWSJSON.data` (written straight from the fields) gives the bytes of `AWSJSON.referenceData`.
+    static func directEncodingMatchesReference(_ message: some SwiftProtobuf.Message) {
+        let direct = try? AWSJSON.data(message)
+        guard let reference = try? AWSJSON.referenceData(message) else { return }
+        require(
+            direct == reference,
+            "\(type(of: message).protoMessageName): the direct AWS JSON encoder wrote "
+                + "\(direct.map { String(decoding: $0, as: UTF8.self).prefix(512) } ?? "an error"), the reference "
+                + "\(String(decoding: reference, as: UTF8.self).prefix(512))"
+        )
     }
 }

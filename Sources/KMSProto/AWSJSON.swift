@@ -47,9 +47,24 @@ public enum AWSJSON {
 
     /// Encodes a message as AWS JSON bytes (keys sorted, so output is stable).
     public static func data(_ message: some SwiftProtobuf.Message, pretty: Bool = false) throws -> Data {
-        guard pretty else { return try JSONWriter.data(try object(message)) }
+        guard pretty else { return Data(try bytes(message, name: Self.name(of: type(of: message)))) }
         let options: JSONSerialization.WritingOptions = [.sortedKeys, .withoutEscapingSlashes, .prettyPrinted]
         return try JSONSerialization.data(withJSONObject: try object(message), options: options)
+    }
+
+    /// Encodes a message named `name` (without package) as AWS JSON bytes, straight from its
+    /// fields (`AWSJSONEncoder`): what the JSON endpoint sends for every response.
+    public static func bytes(_ message: some SwiftProtobuf.Message, name: String) throws -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(256)
+        try AWSJSONEncoder.encode(message, name: name, into: &out)
+        return out
+    }
+
+    /// The bytes `data(_:)` gives, built the long way through `object(_:)` (protobuf's JSON and a
+    /// tree): the reference the direct encoder is held to by tests and fuzzing.
+    public static func referenceData(_ message: some SwiftProtobuf.Message) throws -> Data {
+        try JSONWriter.data(try object(message))
     }
 
     /// Decodes an AWS JSON object into a message. Unknown members are ignored, as AWS does.
@@ -205,7 +220,7 @@ public enum AWSJSON {
         }
     }
 
-    private static func parseTimestamp(_ text: String) -> Date? {
+    static func parseTimestamp(_ text: String) -> Date? {
         let withFraction = ISO8601DateFormatter()
         withFraction.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
         return withFraction.date(from: text) ?? ISO8601DateFormatter().date(from: text)

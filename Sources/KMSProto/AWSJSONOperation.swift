@@ -21,8 +21,9 @@ public struct AWSJSONOperation: Sendable {
             let request = body.isEmpty ? Request() : try AWSJSON.decode(Request.self, from: body)
             return try request.serializedBytes()
         }
+        let responseName = AWSJSON.name(of: Response.self)
         self.responseToJSON = { bytes in
-            try AWSJSON.data(try Response(serializedBytes: bytes))
+            Data(try AWSJSON.bytes(try Response(serializedBytes: bytes), name: responseName))
         }
     }
 }

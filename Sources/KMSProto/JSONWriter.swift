@@ -63,11 +63,7 @@ enum JSONWriter {
         case UInt8(ascii: "d"), UInt8(ascii: "f"):
             let double = number.doubleValue
             guard double.isFinite else { throw InvalidValue(description: "\(double) is not a JSON number") }
-            if double == double.rounded(), abs(double) < 1e15 {
-                out.append(contentsOf: String(Int64(double)).utf8)
-            } else {
-                out.append(contentsOf: "\(double)".utf8)
-            }
+            writeDouble(double, into: &out)
         case UInt8(ascii: "Q"), UInt8(ascii: "L"), UInt8(ascii: "I"), UInt8(ascii: "S"), UInt8(ascii: "C"):
             out.append(contentsOf: String(number.uint64Value).utf8)
         default:
@@ -75,9 +71,18 @@ enum JSONWriter {
         }
     }
 
+    /// A finite double: integral values (timestamps to the second) without a fraction.
+    static func writeDouble(_ double: Double, into out: inout [UInt8]) {
+        if double == double.rounded(), abs(double) < 1e15 {
+            out.append(contentsOf: String(Int64(double)).utf8)
+        } else {
+            out.append(contentsOf: "\(double)".utf8)
+        }
+    }
+
     private static let hexDigits = Array("0123456789abcdef".utf8)
 
-    private static func writeString(_ text: String, into out: inout [UInt8]) {
+    static func writeString(_ text: String, into out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
         for byte in text.utf8 {
             switch byte {
