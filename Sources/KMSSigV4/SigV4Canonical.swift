@@ -103,23 +103,32 @@ extension SigV4 {
     }
 
     /// One `name:value\n` line per signed header. Repeated headers join with `,` in order of
-    /// arrival (never sorted: `value4,value1` signs differently from `value1,value4`).
+    /// arrival (never sorted: `value4,value1` signs differently from `value1,value4`). Names
+    /// compare as ASCII without case: signed names are lowercase token bytes (`parseSignedHeaders`),
+    /// and Unicode case mapping would let a non-ASCII name (the Kelvin sign's "K") pass for one.
+    /// Built in bytes, once per AWS JSON request.
     static func canonicalHeaders(_ headers: [(name: String, value: String)], signedHeaders: [String]) -> String {
-        var values: [String: [String]] = [:]
-        let wanted = Set(signedHeaders)
-        for header in headers {
-            let name = header.name.lowercased()
-            guard wanted.contains(name) else { continue }
-            values[name, default: []].append(trimAll(header.value))
-        }
-        var out = ""
+        var out: [UInt8] = []
+        out.reserveCapacity(256)
         for name in signedHeaders {
-            out += name
-            out += ":"
-            out += (values[name] ?? []).joined(separator: ",")
-            out += "\n"
+            out.append(contentsOf: name.utf8)
+            out.append(UInt8(ascii: ":"))
+            var first = true
+            for header in headers where Self.equalIgnoringASCIICase(header.name, lowercase: name) {
+                if !first { out.append(UInt8(ascii: ",")) }
+                first = false
+                trimAll(header.value, into: &out)
+            }
+            out.append(UInt8(ascii: "\n"))
         }
-        return out
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// `name` equals `lowercase` (already lowercase) with ASCII letters compared without case.
+    static func equalIgnoringASCIICase(_ name: String, lowercase: String) -> Bool {
+        name.utf8.elementsEqual(lowercase.utf8) { byte, other in
+            (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte) ? byte | 0x20 == other : byte == other
+        }
     }
 
     /// The specification's Trimall: no leading or trailing whitespace, and every run of
@@ -127,18 +136,23 @@ extension SigV4 {
     /// protection: `"a   b"` becomes `"a b"`, as every SDK signs it.
     static func trimAll(_ value: String) -> String {
         var out: [UInt8] = []
+        trimAll(value, into: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    static func trimAll(_ value: String, into out: inout [UInt8]) {
+        let start = out.count
         var pendingSpace = false
         for byte in value.utf8 {
             switch byte {
             case 0x20, 0x09, 0x0A, 0x0B, 0x0C, 0x0D:
-                pendingSpace = !out.isEmpty
+                pendingSpace = out.count > start
             default:
                 if pendingSpace { out.append(0x20) }
                 pendingSpace = false
                 out.append(byte)
             }
         }
-        return String(decoding: out, as: UTF8.self)
     }
 
     static func isUnreserved(_ byte: UInt8) -> Bool {

@@ -797,4 +797,15 @@ import Testing
             try SigV4.HostNames(["b.example:80", "[::1]", "*.a.example", "b.example:80"]).description
                 == "b.example:80, [::1], *.a.example")
     }
+
+    /// Header names match signed names without ASCII case, never through Unicode case mapping:
+    /// the Kelvin sign lowercases to "k", and must not stand in for a signed header "k".
+    @Test func headerNamesMatchByASCIICaseOnly() {
+        let canonical = SigV4.canonicalRequest(
+            method: "POST", path: "/", query: "",
+            headers: [("HOST", "kms.example"), ("\u{212A}", "smuggled"), ("k", "real"), ("X-Amz-Date", " a  b ")],
+            signedHeaders: ["host", "k", "x-amz-date"], payloadSHA256Hex: "e3b0"
+        )
+        #expect(canonical == "POST\n/\n\nhost:kms.example\nk:real\nx-amz-date:a b\n\nhost;k;x-amz-date\ne3b0")
+    }
 }
