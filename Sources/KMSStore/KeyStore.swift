@@ -60,48 +60,20 @@ public struct KeyStore: Sendable {
 
     private struct AliasTaken: Error {}
 
-    /// A key with its material, tags and request record in one statement, and its alias in a
-    /// second, between BEGIN and COMMIT: three round trips per CreateKey where an insert per row
-    /// made six or more, each holding a pooled connection across a wait. Not the lone statement
-    /// alone: its answer comes before PostgreSQL commits it, and success must mean durable.
+    /// A key with its material, tags and request record in one prepared statement
+    /// (`InsertKeyStatement`), and its alias in a second, between BEGIN and COMMIT: three round
+    /// trips per CreateKey where an insert per row made six or more, each holding a pooled
+    /// connection across a wait. Not the lone statement alone: its answer comes before
+    /// PostgreSQL commits it, and success must mean durable.
     private func insert(
         _ key: KeyRecord, id: UUID, material: StoredMaterial?, alias: String?, tags: [(key: String, value: String)],
         audit: PendingAudit?
     ) async throws {
-        let tagKeys = tags.map(\.key)
-        let tagValues = tags.map(\.value)
-        let record = audit.map { AuditOutbox.encode($0.entry) }
+        let statement = InsertKeyStatement(
+            key: key, id: id, material: material, tags: tags, audit: audit,
+            record: audit.map { AuditOutbox.encode($0.entry) })
         try await self.client.withTransaction(logger: self.logger) { connection in
-            let rows = try await connection.query(
-                """
-                WITH k AS (
-                    INSERT INTO kms_keys (key_id, arn, account_id, region, description, key_state, key_usage, key_spec,
-                        origin, key_manager, creation_date, deletion_date, pending_window_days, policy,
-                        current_material_id, row_version, rotation_period_days, next_rotation_date, valid_to,
-                        expiration_model)
-                    VALUES (\(id), \(key.arn), \(key.account), \(key.region), \(key.description),
-                        \(key.state.rawValue), \(key.usage.rawValue), \(key.spec.rawValue), \(key.origin.rawValue),
-                        \(key.manager.rawValue), \(key.creationDate), \(key.deletionDate), \(key.pendingWindowInDays),
-                        \(key.policy), \(key.currentMaterialID.stored), \(key.version), \(key.rotationPeriodInDays),
-                        \(key.nextRotationDate), \(key.validTo), \(key.expirationModel?.rawValue))
-                    RETURNING key_id
-                ), m AS (
-                    INSERT INTO kms_key_materials (key_id, material_id, wrapped, root_key_id, created_at)
-                    SELECT key_id, \(material?.materialID.stored), \(material.map { Data($0.wrapped) }),
-                        \(material?.rootKeyID), now()
-                    FROM k WHERE \(material != nil)
-                ), t AS (
-                    INSERT INTO kms_tags (key_id, tag_key, tag_value)
-                    SELECT k.key_id, tag.key, tag.value
-                    FROM k, unnest(\(tagKeys)::text[], \(tagValues)::text[]) AS tag(key, value)
-                ), o AS (
-                    INSERT INTO kms_audit_pending (id, chain_id, record)
-                    SELECT \(audit?.id), \(audit?.chain), \(record) FROM k WHERE \(audit != nil)
-                )
-                SELECT 1
-                """,
-                logger: self.logger
-            )
+            let rows = try await connection.execute(statement, logger: self.logger)
             for try await _ in rows {}
             if let alias {
                 let rows = try await connection.query(
