@@ -299,7 +299,9 @@ let package = Package(
             dependencies: [
                 "KMSEnvelope", .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
-            ]
+            ],
+            // Known-answer messages from the AWS Encryption SDK's public test vectors (Vectors/README.md).
+            resources: [.copy("Vectors")]
         ),
         .testTarget(
             name: "KMSProtoTests",
@@ -333,6 +335,8 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
+                // The raw AES keys of EnvelopeInteropTests+RawAES.
+                .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
         .testTarget(

@@ -201,7 +201,7 @@ public final class DataKeyCache: Sendable {
 /// What an encryption needs before its first byte: the signing key, the context with its public
 /// key, and the data key with its encrypted copies. A cache hit reuses all of it.
 struct PreparedEncryption: Sendable {
-    let signingKey: P384.Signing.PrivateKey?
+    let signingKey: MessageSigningKey?
     let context: [String: String]
     let materials: DataKeyMaterials
 }

@@ -107,11 +107,8 @@ public struct EnvelopeEncryption: Sendable {
     private func prepareEncryption(_ context: [String: String]) async throws -> PreparedEncryption {
         let suite = self.configuration.suite
         var context = context
-        let signingKey = suite.isSigned ? P384.Signing.PrivateKey() : nil
-        if let signingKey {
-            context[EncryptionContextCoding.publicKeyName] =
-                signingKey.publicKey.compressedRepresentation.base64EncodedString()
-        }
+        let signingKey = MessageSigningKey(for: suite)
+        if let signingKey { context[EncryptionContextCoding.publicKeyName] = signingKey.encodedPublicKey }
         // Checked before the keyring is called, so that a context too long is not sent to KMS first.
         _ = try EncryptionContextCoding.serialize(context)
         let materials = try await self.keyring.generateDataKey(suite: suite, encryptionContext: context)

@@ -7,9 +7,9 @@ import Crypto
 struct MessageEncryptor {
     let header: MessageHeader
     private let key: GCMKey
-    private let signingKey: P384.Signing.PrivateKey?
+    private let signingKey: MessageSigningKey?
     private let frameLength: Int
-    private var digest = SHA384()
+    private var digest: MessageDigest?
     private var pending: [UInt8] = []
     private var sequenceNumber: UInt32 = 1
     private var headerWritten = false
@@ -17,14 +17,14 @@ struct MessageEncryptor {
     /// `encryptionContext` already holds the public key of `signingKey` for a signed suite.
     init(
         suite: AlgorithmSuite, dataKey: SymmetricKey, encryptedDataKeys: [EncryptedDataKey],
-        encryptionContext: [String: String], signingKey: P384.Signing.PrivateKey?, frameLength: Int,
+        encryptionContext: [String: String], signingKey: MessageSigningKey?, frameLength: Int,
         messageID: [UInt8]? = nil
     ) throws(EnvelopeError) {
         guard frameLength > 0, frameLength <= Int(UInt32.max) else {
             throw .invalidArgument("the frame length must be between 1 and \(UInt32.max)")
         }
-        guard dataKey.bitCount == AlgorithmSuite.dataKeyLength * 8 else {
-            throw .invalidArgument("the data key must be \(AlgorithmSuite.dataKeyLength) bytes")
+        guard dataKey.bitCount == suite.dataKeyLength * 8 else {
+            throw .invalidArgument("the data key of \(suite) must be \(suite.dataKeyLength) bytes")
         }
         guard suite.isSigned == (signingKey != nil) else {
             throw .invalidArgument("a signing key goes with a signed suite, and only with one")
@@ -39,6 +39,7 @@ struct MessageEncryptor {
             encryptedDataKeys: encryptedDataKeys, frameLength: UInt32(frameLength), commitment: commitment,
             key: self.key)
         self.signingKey = signingKey
+        self.digest = suite.signature.map(MessageDigest.init)
         self.frameLength = frameLength
     }
 
@@ -61,10 +62,10 @@ struct MessageEncryptor {
         output += try self.frame(self.pending[...], final: true)
         self.pending = []
         output = self.sign(output)
-        if let signingKey {
+        if let signingKey, let digest {
             let signature: [UInt8]
             do {
-                signature = Array(try signingKey.signature(for: self.digest.finalize()).derRepresentation)
+                signature = try signingKey.sign(digest)
             } catch {
                 throw .invalidArgument("ECDSA signing failed: \(error)")
             }
@@ -82,7 +83,7 @@ struct MessageEncryptor {
     }
 
     private mutating func sign(_ bytes: [UInt8]) -> [UInt8] {
-        if self.signingKey != nil { self.digest.update(data: bytes) }
+        self.digest?.update(data: bytes)
         return bytes
     }
 

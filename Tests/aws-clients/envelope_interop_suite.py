@@ -2,8 +2,10 @@
 through kmsd's AWS JSON endpoint. ENVELOPE_DIR/swift holds messages the Swift side made
 (NAME.msg, its plaintext NAME.plain, and NAME.keys: the key ARNs it was encrypted under, one a
 line); this suite decrypts them, checks that damaged copies fail, and writes its own messages to
-ENVELOPE_DIR/python for the Swift side to decrypt. Needs KMS_AWS_ENDPOINT, KMS_KEY_ARN,
-KMS_OTHER_KEY_ARN and an admin's AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY."""
+ENVELOPE_DIR/python for the Swift side to decrypt. ENVELOPE_DIR/swift-raw and python-raw do the
+same with raw AES keys (the SDK's RawMasterKey, KMSEnvelope's RawAESKeyring), no KMS involved:
+NAME.msg, NAME.plain and NAME.key (key name, then the key in hex). Needs KMS_AWS_ENDPOINT,
+KMS_KEY_ARN, KMS_OTHER_KEY_ARN and an admin's AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY."""
 import os
 import pathlib
 import unittest
@@ -13,7 +15,9 @@ os.environ["AWS_DEFAULT_REGION"] = "us-east-1"
 
 import aws_encryption_sdk  # noqa: E402
 from aws_encryption_sdk import CommitmentPolicy  # noqa: E402
-from aws_encryption_sdk.identifiers import Algorithm  # noqa: E402
+from aws_encryption_sdk.identifiers import Algorithm, EncryptionKeyType, WrappingAlgorithm  # noqa: E402
+from aws_encryption_sdk.internal.crypto.wrapping_keys import WrappingKey  # noqa: E402
+from aws_encryption_sdk.key_providers.raw import RawMasterKey  # noqa: E402
 from aws_encryption_sdk.key_providers.kms import DiscoveryFilter  # noqa: E402
 
 DIRECTORY = pathlib.Path(os.environ["ENVELOPE_DIR"])
@@ -27,6 +31,19 @@ LEGACY = [Algorithm.AES_256_GCM_IV12_TAG16_HKDF_SHA256, Algorithm.AES_256_GCM_IV
 # frames. The Python SDK writes frame lengths that are multiples of 128 only; 0 is non-framed
 # content, which old SDKs wrote.
 SIZES = [(4096, [0, 1, 4096, 4097]), (128, [0, 128, 129, 300]), (0, [0, 1, 300])]
+
+
+RAW_NAMESPACE = "kms-interop"
+WRAPPING = {16: WrappingAlgorithm.AES_128_GCM_IV12_TAG16_NO_PADDING,
+            24: WrappingAlgorithm.AES_192_GCM_IV12_TAG16_NO_PADDING,
+            32: WrappingAlgorithm.AES_256_GCM_IV12_TAG16_NO_PADDING}
+
+
+def raw_key(name, key):
+    """The SDK's raw AES master key: namespace = provider id, key name = key id."""
+    wrapping = WrappingKey(wrapping_algorithm=WRAPPING[len(key)], wrapping_key=key,
+                           wrapping_key_type=EncryptionKeyType.SYMMETRIC)
+    return RawMasterKey(provider_id=RAW_NAMESPACE, key_id=name.encode(), wrapping_key=wrapping)
 
 
 def reader():
@@ -94,6 +111,45 @@ class EnvelopeInterop(unittest.TestCase):
                     (out / f"{name}.msg").write_bytes(message)
                     (out / f"{name}.plain").write_bytes(plaintext)
                     (out / f"{name}.keys").write_text("\n".join(keys))
+
+
+    def test_swift_raw_aes_messages_decrypt_and_damaged_ones_fail(self):
+        paths = sorted((DIRECTORY / "swift-raw").glob("*.msg"))
+        self.assertGreaterEqual(len(paths), 11)
+        for path in paths:
+            name, key = path.with_suffix(".key").read_text().split()
+            master_key = raw_key(name, bytes.fromhex(key))
+            message = path.read_bytes()
+            with self.subTest(message=path.stem):
+                decrypted, header = reader().decrypt(source=message, key_provider=master_key)
+                self.assertEqual(decrypted, path.with_suffix(".plain").read_bytes())
+                self.assertEqual(header.encryption_context["origin"], "swift")
+                self.assertEqual([k.key_provider.provider_id for k in header.encrypted_data_keys], [RAW_NAMESPACE])
+            with self.subTest(message=path.stem, key="other"), self.assertRaises(Exception):
+                reader().decrypt(source=message, key_provider=raw_key(name, os.urandom(len(key) // 2)))
+            damaged = bytearray(message)
+            damaged[len(message) // 2] ^= 1
+            with self.subTest(message=path.stem, damaged=True), self.assertRaises(Exception):
+                reader().decrypt(source=bytes(damaged), key_provider=master_key)
+
+    def test_write_raw_aes_messages_for_swift(self):
+        out = DIRECTORY / "python-raw"
+        out.mkdir(exist_ok=True)
+        for index, algorithm in enumerate(Algorithm):
+            policy = CommitmentPolicy.REQUIRE_ENCRYPT_REQUIRE_DECRYPT if algorithm.is_committing() else \
+                CommitmentPolicy.FORBID_ENCRYPT_ALLOW_DECRYPT
+            client = aws_encryption_sdk.EncryptionSDKClient(commitment_policy=policy)
+            for frame_length in (128, 0):
+                key = os.urandom([16, 24, 32][(index + frame_length) % 3])
+                key_name = f"raw-aes-{len(key) * 8}"
+                plaintext = os.urandom(300)
+                message, _ = client.encrypt(
+                    source=plaintext, key_provider=raw_key(key_name, key), algorithm=algorithm,
+                    frame_length=frame_length, encryption_context={"origin": "python", "suite": algorithm.name})
+                name = f"{algorithm.name}-{frame_length}"
+                (out / f"{name}.msg").write_bytes(message)
+                (out / f"{name}.plain").write_bytes(plaintext)
+                (out / f"{name}.key").write_text(f"{key_name} {key.hex()}\n")
 
 
 if __name__ == "__main__":
