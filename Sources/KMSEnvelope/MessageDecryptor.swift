@@ -18,9 +18,12 @@ struct MessageDecryptor {
 
     private enum State { case frames, singleBlock, footer, done }
 
-    /// Checks the key commitment and the header's tag with the data key, and takes the signed
+    /// Checks the key commitment and the header's tag with the data key (and `requiredContext`,
+    /// the serialized pairs the message requires but does not store), and takes the signed
     /// suites' public key from the encryption context.
-    init(header: MessageHeader, dataKey: SymmetricKey, maxSingleBlockLength: Int) throws(EnvelopeError) {
+    init(
+        header: MessageHeader, dataKey: SymmetricKey, maxSingleBlockLength: Int, requiredContext: [UInt8] = []
+    ) throws(EnvelopeError) {
         self.state = header.framed ? .frames : .singleBlock
         self.maxSingleBlockLength = maxSingleBlockLength
         guard dataKey.bitCount == header.suite.dataKeyLength * 8 else {
@@ -35,7 +38,7 @@ struct MessageDecryptor {
         }
         self.key = GCMKey(key: key)
         self.header = header
-        try header.authenticate(with: self.key)
+        try header.authenticate(with: self.key, requiredContext: requiredContext)
         if let signature = header.suite.signature {
             guard let encoded = header.encryptionContext[EncryptionContextCoding.publicKeyName],
                 let publicKey = MessageVerificationKey(suite: header.suite, encoded: encoded)

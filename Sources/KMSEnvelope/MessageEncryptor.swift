@@ -14,11 +14,12 @@ struct MessageEncryptor {
     private var sequenceNumber: UInt32 = 1
     private var headerWritten = false
 
-    /// `encryptionContext` already holds the public key of `signingKey` for a signed suite.
+    /// `encryptionContext` already holds the public key of `signingKey` for a signed suite; the
+    /// pairs of `requiredEncryptionContextKeys` are authenticated by the header but not stored in it.
     init(
         suite: AlgorithmSuite, dataKey: SymmetricKey, encryptedDataKeys: [EncryptedDataKey],
         encryptionContext: [String: String], signingKey: MessageSigningKey?, frameLength: Int,
-        messageID: [UInt8]? = nil
+        requiredEncryptionContextKeys: Set<String> = [], messageID: [UInt8]? = nil
     ) throws(EnvelopeError) {
         guard frameLength > 0, frameLength <= Int(UInt32.max) else {
             throw .invalidArgument("the frame length must be between 1 and \(UInt32.max)")
@@ -34,10 +35,12 @@ struct MessageEncryptor {
             ?? Array(SymmetricKey(size: .init(bitCount: suite.messageIDLength * 8)).withUnsafeBytes { Array($0) })
         let (key, commitment) = suite.deriveKeys(dataKey: dataKey, messageID: messageID)
         self.key = GCMKey(key: key)
+        let required = encryptionContext.filter { requiredEncryptionContextKeys.contains($0.key) }
         self.header = try MessageHeader.make(
-            suite: suite, messageID: messageID, encryptionContext: encryptionContext,
+            suite: suite, messageID: messageID,
+            encryptionContext: encryptionContext.filter { !requiredEncryptionContextKeys.contains($0.key) },
             encryptedDataKeys: encryptedDataKeys, frameLength: UInt32(frameLength), commitment: commitment,
-            key: self.key)
+            key: self.key, requiredContext: try EncryptionContextCoding.serialize(required))
         self.signingKey = signingKey
         self.digest = suite.signature.map(MessageDigest.init)
         self.frameLength = frameLength

@@ -47,10 +47,12 @@ import Testing
         }
 
         try await Self.writeRawAESMessages(directory)
+        try await Self.writeRequiredContextMessages(directory)
 
         let python = try await AWSClientTests.run("envelope_interop_suite.py", environment)
         #expect(python.status == 0, "\(python.output)")
         try await Self.readRawAESMessages(directory)
+        try await Self.readRequiredContextMessages(directory)
 
         var configuration = EnvelopeEncryption.Configuration()
         configuration.commitmentPolicy = .requireEncryptAllowDecrypt

@@ -4,11 +4,14 @@ through kmsd's AWS JSON endpoint. ENVELOPE_DIR/swift holds messages the Swift si
 line); this suite decrypts them, checks that damaged copies fail, and writes its own messages to
 ENVELOPE_DIR/python for the Swift side to decrypt. ENVELOPE_DIR/swift-raw and python-raw do the
 same with raw AES keys (the SDK's RawMasterKey, KMSEnvelope's RawAESKeyring), no KMS involved:
-NAME.msg, NAME.plain and NAME.key (key name, then the key in hex). Needs KMS_AWS_ENDPOINT,
+NAME.msg, NAME.plain and NAME.key (key name, then the key in hex); swift-required and
+python-required hold such messages whose "tenant" pair is required but not stored. Needs KMS_AWS_ENDPOINT,
 KMS_KEY_ARN, KMS_OTHER_KEY_ARN and an admin's AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY."""
 import os
 import pathlib
 import unittest
+
+import attr
 
 os.environ["AWS_ENDPOINT_URL_KMS"] = os.environ["KMS_AWS_ENDPOINT"]
 os.environ["AWS_DEFAULT_REGION"] = "us-east-1"
@@ -18,6 +21,8 @@ from aws_encryption_sdk import CommitmentPolicy  # noqa: E402
 from aws_encryption_sdk.identifiers import Algorithm, EncryptionKeyType, WrappingAlgorithm  # noqa: E402
 from aws_encryption_sdk.internal.crypto.wrapping_keys import WrappingKey  # noqa: E402
 from aws_encryption_sdk.key_providers.raw import RawMasterKey  # noqa: E402
+from aws_encryption_sdk.materials_managers.base import CryptoMaterialsManager  # noqa: E402
+from aws_encryption_sdk.materials_managers.default import DefaultCryptoMaterialsManager  # noqa: E402
 from aws_encryption_sdk.key_providers.kms import DiscoveryFilter  # noqa: E402
 
 DIRECTORY = pathlib.Path(os.environ["ENVELOPE_DIR"])
@@ -44,6 +49,29 @@ def raw_key(name, key):
     wrapping = WrappingKey(wrapping_algorithm=WRAPPING[len(key)], wrapping_key=key,
                            wrapping_key_type=EncryptionKeyType.SYMMETRIC)
     return RawMasterKey(provider_id=RAW_NAMESPACE, key_id=name.encode(), wrapping_key=wrapping)
+
+
+class RequiredContextCMM(CryptoMaterialsManager):
+    """The required encryption context CMM's behaviour without the aws-cryptographic-material-providers
+    library (not installed here): the SDK's streaming client leaves out of the header, and
+    authenticates in its tag, the pairs whose keys the materials list as required_encryption_context_keys;
+    on decrypt this CMM adds the reproduced pairs, as the MPL's does."""
+
+    def __init__(self, master_key, required):
+        self.default = DefaultCryptoMaterialsManager(master_key)
+        self.required = required
+
+    def get_encryption_materials(self, request):
+        materials = self.default.get_encryption_materials(request)
+        materials.required_encryption_context_keys = list(self.required)
+        return materials
+
+    def decrypt_materials(self, request):
+        context = dict(request.encryption_context, **self.required)
+        materials = self.default.decrypt_materials(attr.evolve(request, encryption_context=context))
+        materials.encryption_context = context
+        materials.required_encryption_context_keys = list(self.required)
+        return materials
 
 
 def reader():
@@ -150,6 +178,42 @@ class EnvelopeInterop(unittest.TestCase):
                 (out / f"{name}.msg").write_bytes(message)
                 (out / f"{name}.plain").write_bytes(plaintext)
                 (out / f"{name}.key").write_text(f"{key_name} {key.hex()}\n")
+
+
+    def test_swift_required_context_messages_decrypt_only_with_the_context(self):
+        paths = sorted((DIRECTORY / "swift-required").glob("*.msg"))
+        self.assertGreaterEqual(len(paths), 3)
+        for path in paths:
+            name, key = path.with_suffix(".key").read_text().split()
+            master_key = raw_key(name, bytes.fromhex(key))
+            message = path.read_bytes()
+            with self.subTest(message=path.stem):
+                cmm = RequiredContextCMM(master_key, {"tenant": "t-1"})
+                decrypted, header = reader().decrypt(source=message, materials_manager=cmm)
+                self.assertEqual(decrypted, path.with_suffix(".plain").read_bytes())
+                self.assertNotIn("tenant", header.encryption_context)
+                self.assertEqual(header.encryption_context["origin"], "swift")
+            for wrong in ({}, {"tenant": "t-2"}):
+                with self.subTest(message=path.stem, reproduced=wrong), self.assertRaises(Exception):
+                    reader().decrypt(source=message, materials_manager=RequiredContextCMM(master_key, wrong))
+
+    def test_write_required_context_messages_for_swift(self):
+        out = DIRECTORY / "python-required"
+        out.mkdir(exist_ok=True)
+        for algorithm in COMMITTING + LEGACY:
+            policy = CommitmentPolicy.REQUIRE_ENCRYPT_REQUIRE_DECRYPT if algorithm in COMMITTING else \
+                CommitmentPolicy.FORBID_ENCRYPT_ALLOW_DECRYPT
+            client = aws_encryption_sdk.EncryptionSDKClient(commitment_policy=policy)
+            key = os.urandom(32)
+            plaintext = os.urandom(300)
+            cmm = RequiredContextCMM(raw_key("raw-aes-256", key), {"tenant": "t-1"})
+            message, header = client.encrypt(
+                source=plaintext, materials_manager=cmm, algorithm=algorithm, frame_length=128,
+                encryption_context={"origin": "python", "tenant": "t-1"})
+            self.assertNotIn("tenant", header.encryption_context)
+            (out / f"{algorithm.name}.msg").write_bytes(message)
+            (out / f"{algorithm.name}.plain").write_bytes(plaintext)
+            (out / f"{algorithm.name}.key").write_text(f"raw-aes-256 {key.hex()}\n")
 
 
 if __name__ == "__main__":
