@@ -5,8 +5,8 @@ import PackageDescription
 // KMSDomain → KMSRPC → KMSProto / KMSWorkerProto → KMSDomain → KMSPolicy → KMSCrypto → KMSSigV4 /
 // KMSAuditChain → KMSStore → KMSServer / KMSCryptoWorker → KMSClient → KMSEnvelope → executables.
 // The edges link only their layers (scripts/check-layers): kms-cryptod KMSCryptoWorker,
-// KMSWorkerProto, KMSCrypto, KMSDomain and KMSRPC; kms and kms-bench KMSClient (kms also
-// KMSEnvelope), KMSProto, KMSRPC and KMSDomain (swift-crypto, no OpenSSL).
+// KMSWorkerProto, KMSCrypto, KMSDomain and KMSRPC; kms and kms-bench KMSClient, KMSEnvelope,
+// KMSProto, KMSRPC and KMSDomain (swift-crypto, no OpenSSL).
 let package = Package(
     name: "kms",
     platforms: [.macOS(.v15)],
@@ -191,6 +191,8 @@ let package = Package(
             name: "kms-bench",
             dependencies: [
                 "KMSClient", "KMSProto", "KMSRPC",
+                // `kms-bench envelope-cache`: the KMS calls KMSEnvelope's data key cache saves.
+                "KMSEnvelope",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -299,7 +301,9 @@ let package = Package(
             dependencies: [
                 "KMSEnvelope", .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
-            ]
+            ],
+            // Known-answer messages from the AWS Encryption SDK's public test vectors (Vectors/README.md).
+            resources: [.copy("Vectors")]
         ),
         .testTarget(
             name: "KMSProtoTests",
@@ -333,6 +337,8 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
+                // The raw AES keys of EnvelopeInteropTests+RawAES.
+                .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
         .testTarget(

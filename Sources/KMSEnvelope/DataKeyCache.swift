@@ -176,8 +176,11 @@ public final class DataKeyCache: Sendable {
         return Array(hash.finalize())
     }
 
-    /// The entry key of a decryption: partition, suite, every encrypted data key and the context.
-    static func decryptionKey(partition: UUID, header: MessageHeader) throws(EnvelopeError) -> [UInt8] {
+    /// The entry key of a decryption: partition, suite, every encrypted data key and the context
+    /// (the header's, with the reproduced pairs it does not store).
+    static func decryptionKey(partition: UUID, header: MessageHeader, context: [String: String]) throws(EnvelopeError)
+        -> [UInt8]
+    {
         var hash = SHA512()
         hash.update(data: Array("decrypt".utf8) + Self.bytes(partition))
         hash.update(data: [UInt8(header.suite.rawValue >> 8), UInt8(header.suite.rawValue & 0xFF)])
@@ -191,7 +194,7 @@ public final class DataKeyCache: Sendable {
             writer.append(key.ciphertext)
             hash.update(data: writer.bytes)
         }
-        hash.update(data: try EncryptionContextCoding.serialize(header.encryptionContext))
+        hash.update(data: try EncryptionContextCoding.serialize(context))
         return Array(hash.finalize())
     }
 
@@ -201,7 +204,7 @@ public final class DataKeyCache: Sendable {
 /// What an encryption needs before its first byte: the signing key, the context with its public
 /// key, and the data key with its encrypted copies. A cache hit reuses all of it.
 struct PreparedEncryption: Sendable {
-    let signingKey: P384.Signing.PrivateKey?
+    let signingKey: MessageSigningKey?
     let context: [String: String]
     let materials: DataKeyMaterials
 }

@@ -8,6 +8,11 @@ import Foundation
 ///     let message = try await envelope.encrypt(Array(data), encryptionContext: ["purpose": "backup"])
 ///     let plaintext = try await envelope.decrypt(message).plaintext
 ///
+/// Keys of the context named in `requiredEncryptionContextKeys` are bound to the message without
+/// being stored in it, as the SDKs' required encryption context CMM does: the header's tag (and
+/// the keyring's wrapping) covers them, and a reader must supply them again, as its
+/// `reproducedEncryptionContext`, to decrypt.
+///
 /// A signed suite's plaintext is released only once the signature has verified, so decrypting
 /// one holds its whole plaintext (up to `Configuration.maxSignedPlaintextLength`); the unsigned
 /// suite releases each frame once its tag verifies, for streams of any length.
@@ -58,22 +63,34 @@ public struct EnvelopeEncryption: Sendable {
         self.cache = cache
     }
 
-    /// Encrypts `plaintext` into one message bound to `encryptionContext`.
-    public func encrypt(_ plaintext: [UInt8], encryptionContext: [String: String] = [:]) async throws -> [UInt8] {
-        var encryptor = try await self.startEncryption(encryptionContext, plaintextLength: plaintext.count)
+    /// Encrypts `plaintext` into one message bound to `encryptionContext`; the pairs of
+    /// `requiredEncryptionContextKeys` (keys of that context) are not stored in the message.
+    public func encrypt(
+        _ plaintext: [UInt8], encryptionContext: [String: String] = [:],
+        requiredEncryptionContextKeys: Set<String> = []
+    ) async throws -> [UInt8] {
+        var encryptor = try await self.startEncryption(
+            encryptionContext, requiredKeys: requiredEncryptionContextKeys, plaintextLength: plaintext.count)
         return try encryptor.update(plaintext) + encryptor.finish()
     }
 
     /// Decrypts one whole message; fails on any damage, a context pair of
     /// `requiredEncryptionContext` that the message lacks, or bytes after the message.
-    public func decrypt(_ message: [UInt8], requiredEncryptionContext: [String: String] = [:]) async throws
-        -> DecryptedMessage
-    {
+    /// `reproducedEncryptionContext` is the SDKs' reproduced encryption context: its pairs that the
+    /// header stores must have the header's values (an error names the key), and its other pairs
+    /// are the ones the message requires without storing them, which must be exactly those the
+    /// message was made with.
+    public func decrypt(
+        _ message: [UInt8], requiredEncryptionContext: [String: String] = [:],
+        reproducedEncryptionContext: [String: String] = [:]
+    ) async throws -> DecryptedMessage {
         guard
             let (header, length) = try MessageHeader.parse(
                 message, maxEncryptedDataKeys: self.configuration.maxEncryptedDataKeys)
         else { throw EnvelopeError.malformedMessage("the message is truncated inside its header") }
-        var decryptor = try await self.startDecryption(header, requiredEncryptionContext: requiredEncryptionContext)
+        var decryptor = try await self.startDecryption(
+            header, requiredEncryptionContext: requiredEncryptionContext,
+            reproducedEncryptionContext: reproducedEncryptionContext)
         let plaintext = try decryptor.update(message[length...])
         try decryptor.finish()
         return DecryptedMessage(plaintext: plaintext, header: header)
@@ -81,7 +98,9 @@ public struct EnvelopeEncryption: Sendable {
 
     /// The writer of a new message: its data key from the cache when one fits `plaintextLength`
     /// (nil, unknown: never), else from the keyring.
-    func startEncryption(_ context: [String: String], plaintextLength: Int?) async throws -> MessageEncryptor {
+    func startEncryption(_ context: [String: String], requiredKeys: Set<String> = [], plaintextLength: Int?)
+        async throws -> MessageEncryptor
+    {
         let suite = self.configuration.suite
         guard self.configuration.commitmentPolicy.allowsEncrypt(suite) else {
             throw EnvelopeError.unsupported(
@@ -90,15 +109,22 @@ public struct EnvelopeEncryption: Sendable {
         if let reserved = context.keys.first(where: { $0.hasPrefix(EncryptionContextCoding.reservedPrefix) }) {
             throw EnvelopeError.invalidEncryptionContext("the key \(reserved) is reserved")
         }
-        // The caller's context, serialized: what cache entries are found by.
-        let serialized = try EncryptionContextCoding.serialize(context)
-        guard let cache = self.cache, let plaintextLength else {
-            return try self.encryptor(try await self.prepareEncryption(context))
+        if let missing = requiredKeys.subtracting(context.keys).sorted().first {
+            throw EnvelopeError.invalidArgument("the required encryption context key \(missing) is not in the context")
         }
-        let key = DataKeyCache.encryptionKey(partition: self.cachePartition, suite: suite, context: serialized)
-        if let prepared = cache.takeEncryption(key, length: plaintextLength) { return try self.encryptor(prepared) }
+        // The caller's context and which of it is stored, serialized: what cache entries are found by.
+        var serialized = ByteWriter()
+        serialized.appendShortPrefixed(try EncryptionContextCoding.serialize(context))
+        serialized.append(try EncryptionContextCoding.serialize(context.filter { requiredKeys.contains($0.key) }))
+        guard let cache = self.cache, let plaintextLength else {
+            return try self.encryptor(try await self.prepareEncryption(context), requiredKeys)
+        }
+        let key = DataKeyCache.encryptionKey(partition: self.cachePartition, suite: suite, context: serialized.bytes)
+        if let prepared = cache.takeEncryption(key, length: plaintextLength) {
+            return try self.encryptor(prepared, requiredKeys)
+        }
         let prepared = try await self.prepareEncryption(context)
-        let encryptor = try self.encryptor(prepared)
+        let encryptor = try self.encryptor(prepared, requiredKeys)
         cache.storeEncryption(key, prepared, length: plaintextLength)
         return encryptor
     }
@@ -107,11 +133,8 @@ public struct EnvelopeEncryption: Sendable {
     private func prepareEncryption(_ context: [String: String]) async throws -> PreparedEncryption {
         let suite = self.configuration.suite
         var context = context
-        let signingKey = suite.isSigned ? P384.Signing.PrivateKey() : nil
-        if let signingKey {
-            context[EncryptionContextCoding.publicKeyName] =
-                signingKey.publicKey.compressedRepresentation.base64EncodedString()
-        }
+        let signingKey = MessageSigningKey(for: suite)
+        if let signingKey { context[EncryptionContextCoding.publicKeyName] = signingKey.encodedPublicKey }
         // Checked before the keyring is called, so that a context too long is not sent to KMS first.
         _ = try EncryptionContextCoding.serialize(context)
         let materials = try await self.keyring.generateDataKey(suite: suite, encryptionContext: context)
@@ -121,16 +144,18 @@ public struct EnvelopeEncryption: Sendable {
         return PreparedEncryption(signingKey: signingKey, context: context, materials: materials)
     }
 
-    private func encryptor(_ prepared: PreparedEncryption) throws -> MessageEncryptor {
+    private func encryptor(_ prepared: PreparedEncryption, _ requiredKeys: Set<String>) throws -> MessageEncryptor {
         try MessageEncryptor(
             suite: self.configuration.suite, dataKey: prepared.materials.dataKey,
             encryptedDataKeys: prepared.materials.encryptedDataKeys, encryptionContext: prepared.context,
-            signingKey: prepared.signingKey, frameLength: self.configuration.frameLength)
+            signingKey: prepared.signingKey, frameLength: self.configuration.frameLength,
+            requiredEncryptionContextKeys: requiredKeys)
     }
 
-    func startDecryption(_ header: MessageHeader, requiredEncryptionContext: [String: String]) async throws
-        -> MessageDecryptor
-    {
+    func startDecryption(
+        _ header: MessageHeader, requiredEncryptionContext: [String: String],
+        reproducedEncryptionContext: [String: String] = [:]
+    ) async throws -> MessageDecryptor {
         guard self.configuration.commitmentPolicy.allowsDecrypt(header.suite) else {
             throw EnvelopeError.unsupported(
                 "commitment policy \(self.configuration.commitmentPolicy.rawValue) forbids decrypting \(header.suite), "
@@ -143,17 +168,39 @@ public struct EnvelopeEncryption: Sendable {
         for (key, value) in requiredEncryptionContext where header.encryptionContext[key] != value {
             throw EnvelopeError.invalidEncryptionContext("the message's context does not have \(key)=\(value)")
         }
+        // The reproduced pairs the header does not store: the message must require exactly these.
+        var unstored: [String: String] = [:]
+        for (key, value) in reproducedEncryptionContext.sorted(by: { $0.key < $1.key }) {
+            guard let stored = header.encryptionContext[key] else {
+                unstored[key] = value
+                continue
+            }
+            guard stored == value else {
+                throw EnvelopeError.invalidEncryptionContext(
+                    "the message's value of \(key) is not the reproduced encryption context's")
+            }
+        }
+        let context = header.encryptionContext.merging(unstored) { stored, _ in stored }
+        let requiredContext = try EncryptionContextCoding.serialize(unstored)
         let cacheKey = try self.cache.map { _ throws(EnvelopeError) in
-            try DataKeyCache.decryptionKey(partition: self.cachePartition, header: header)
+            try DataKeyCache.decryptionKey(partition: self.cachePartition, header: header, context: context)
         }
         let limit = self.configuration.maxFrameLength
         if let cache, let cacheKey, let dataKey = cache.takeDecryption(cacheKey) {
-            return try MessageDecryptor(header: header, dataKey: dataKey, maxSingleBlockLength: limit)
+            return try MessageDecryptor(
+                header: header, dataKey: dataKey, maxSingleBlockLength: limit, requiredContext: requiredContext)
         }
-        let dataKey = try await self.keyring.decryptDataKey(
-            suite: header.suite, encryptionContext: header.encryptionContext,
-            encryptedDataKeys: header.encryptedDataKeys)
-        let decryptor = try MessageDecryptor(header: header, dataKey: dataKey, maxSingleBlockLength: limit)
+        let dataKey: SymmetricKey
+        do {
+            dataKey = try await self.keyring.decryptDataKey(
+                suite: header.suite, encryptionContext: context, encryptedDataKeys: header.encryptedDataKeys)
+        } catch EnvelopeError.noDecryptableDataKey(let reason) where !unstored.isEmpty {
+            throw EnvelopeError.noDecryptableDataKey(
+                reason + " (with \(unstored.keys.sorted().joined(separator: ", ")) of the reproduced encryption "
+                    + "context, which the header does not store: is each a key the message requires, with its value?)")
+        }
+        let decryptor = try MessageDecryptor(
+            header: header, dataKey: dataKey, maxSingleBlockLength: limit, requiredContext: requiredContext)
         // Kept only once the key has passed the commitment and header checks.
         if let cache, let cacheKey { cache.storeDecryption(cacheKey, dataKey) }
         return decryptor

@@ -1,35 +1,46 @@
 extension EnvelopeEncryption {
     /// Encrypts a stream of plaintext chunks into a stream of message chunks, in memory bounded
-    /// by a frame and a chunk: nothing is read ahead of what the consumer asks for.
-    public func encrypt<Base: AsyncSequence>(_ chunks: Base, encryptionContext: [String: String] = [:])
-        -> EncryptingSequence<Base> where Base.Element == [UInt8]
-    {
-        EncryptingSequence(base: chunks, envelope: self, encryptionContext: encryptionContext)
+    /// by a frame and a chunk: nothing is read ahead of what the consumer asks for. The pairs of
+    /// `requiredEncryptionContextKeys` are bound to the message but not stored in it.
+    public func encrypt<Base: AsyncSequence>(
+        _ chunks: Base, encryptionContext: [String: String] = [:], requiredEncryptionContextKeys: Set<String> = []
+    ) -> EncryptingSequence<Base> where Base.Element == [UInt8] {
+        EncryptingSequence(
+            base: chunks, envelope: self, encryptionContext: encryptionContext,
+            requiredEncryptionContextKeys: requiredEncryptionContextKeys)
     }
 
     /// Decrypts a stream of message chunks into a stream of plaintext chunks. Unsigned suites
     /// yield each frame's plaintext once its tag verifies, in memory bounded by a frame and a
     /// chunk; a stream that is cut short or damaged later fails then, after the frames before.
     /// Signed suites yield nothing until the signature at the end verifies, holding up to
-    /// `Configuration.maxSignedPlaintextLength` bytes and failing past it.
-    public func decrypt<Base: AsyncSequence>(_ chunks: Base, requiredEncryptionContext: [String: String] = [:])
-        -> DecryptingSequence<Base> where Base.Element == [UInt8]
-    {
-        DecryptingSequence(base: chunks, envelope: self, requiredEncryptionContext: requiredEncryptionContext)
+    /// `Configuration.maxSignedPlaintextLength` bytes and failing past it. The two contexts are
+    /// checked as `decrypt(_:requiredEncryptionContext:reproducedEncryptionContext:)` checks them.
+    public func decrypt<Base: AsyncSequence>(
+        _ chunks: Base, requiredEncryptionContext: [String: String] = [:],
+        reproducedEncryptionContext: [String: String] = [:]
+    ) -> DecryptingSequence<Base> where Base.Element == [UInt8] {
+        DecryptingSequence(
+            base: chunks, envelope: self, requiredEncryptionContext: requiredEncryptionContext,
+            reproducedEncryptionContext: reproducedEncryptionContext)
     }
 }
 
-/// The message chunks of a stream of plaintext chunks (`EnvelopeEncryption.encrypt(_:encryptionContext:)`).
+/// The message chunks of a stream of plaintext chunks
+/// (`EnvelopeEncryption.encrypt(_:encryptionContext:requiredEncryptionContextKeys:)`).
 public struct EncryptingSequence<Base: AsyncSequence>: AsyncSequence where Base.Element == [UInt8] {
     /// A chunk of the message.
     public typealias Element = [UInt8]
     let base: Base
     let envelope: EnvelopeEncryption
     let encryptionContext: [String: String]
+    let requiredEncryptionContextKeys: Set<String>
 
     /// Reads the plaintext as message chunks are asked for.
     public func makeAsyncIterator() -> AsyncIterator {
-        AsyncIterator(base: self.base.makeAsyncIterator(), envelope: self.envelope, context: self.encryptionContext)
+        AsyncIterator(
+            base: self.base.makeAsyncIterator(), envelope: self.envelope, context: self.encryptionContext,
+            requiredKeys: self.requiredEncryptionContextKeys)
     }
 
     /// Pulls plaintext until it has message bytes to give.
@@ -37,6 +48,7 @@ public struct EncryptingSequence<Base: AsyncSequence>: AsyncSequence where Base.
         var base: Base.AsyncIterator
         let envelope: EnvelopeEncryption
         let context: [String: String]
+        let requiredKeys: Set<String>
         var encryptor: MessageEncryptor?
         var finished = false
 
@@ -53,7 +65,8 @@ public struct EncryptingSequence<Base: AsyncSequence>: AsyncSequence where Base.
         private mutating func step() async throws -> [UInt8]? {
             while !self.finished {
                 if self.encryptor == nil {
-                    self.encryptor = try await self.envelope.startEncryption(self.context, plaintextLength: nil)
+                    self.encryptor = try await self.envelope.startEncryption(
+                        self.context, requiredKeys: self.requiredKeys, plaintextLength: nil)
                 }
                 guard let chunk = try await self.base.next() else {
                     self.finished = true
@@ -67,18 +80,21 @@ public struct EncryptingSequence<Base: AsyncSequence>: AsyncSequence where Base.
     }
 }
 
-/// The plaintext chunks of a stream of message chunks (`EnvelopeEncryption.decrypt(_:requiredEncryptionContext:)`).
+/// The plaintext chunks of a stream of message chunks
+/// (`EnvelopeEncryption.decrypt(_:requiredEncryptionContext:reproducedEncryptionContext:)`).
 public struct DecryptingSequence<Base: AsyncSequence>: AsyncSequence where Base.Element == [UInt8] {
     /// A chunk of plaintext.
     public typealias Element = [UInt8]
     let base: Base
     let envelope: EnvelopeEncryption
     let requiredEncryptionContext: [String: String]
+    let reproducedEncryptionContext: [String: String]
 
     /// Reads the message as plaintext chunks are asked for.
     public func makeAsyncIterator() -> AsyncIterator {
         AsyncIterator(
-            base: self.base.makeAsyncIterator(), envelope: self.envelope, required: self.requiredEncryptionContext)
+            base: self.base.makeAsyncIterator(), envelope: self.envelope, required: self.requiredEncryptionContext,
+            reproduced: self.reproducedEncryptionContext)
     }
 
     /// Pulls message bytes until it has plaintext to give.
@@ -86,6 +102,7 @@ public struct DecryptingSequence<Base: AsyncSequence>: AsyncSequence where Base.
         var base: Base.AsyncIterator
         let envelope: EnvelopeEncryption
         let required: [String: String]
+        let reproduced: [String: String]
         var headerBytes: [UInt8] = []
         var decryptor: MessageDecryptor?
         /// A signed message's plaintext, until the signature verifies.
@@ -132,7 +149,7 @@ public struct DecryptingSequence<Base: AsyncSequence>: AsyncSequence where Base.
                         continue
                     }
                     self.decryptor = try await self.envelope.startDecryption(
-                        header, requiredEncryptionContext: self.required)
+                        header, requiredEncryptionContext: self.required, reproducedEncryptionContext: self.reproduced)
                     chunk = Array(self.headerBytes[length...])
                     self.headerBytes = []
                 }

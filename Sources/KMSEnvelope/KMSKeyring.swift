@@ -56,8 +56,8 @@ public struct KMSKeyring: EnvelopeKeyring {
             throw EnvelopeError.invalidArgument("a discovery keyring cannot encrypt")
         }
         let generated = try await self.kms.generateDataKey(
-            keyID: keyIDs[0], byteCount: AlgorithmSuite.dataKeyLength, encryptionContext: encryptionContext)
-        guard generated.plaintext.count == AlgorithmSuite.dataKeyLength, KeyARN(generated.keyARN) != nil else {
+            keyID: keyIDs[0], byteCount: suite.dataKeyLength, encryptionContext: encryptionContext)
+        guard generated.plaintext.count == suite.dataKeyLength, KeyARN(generated.keyARN) != nil else {
             throw EnvelopeError.kms(
                 code: "InvalidResponse", message: "GenerateDataKey answered an unusable data key or key ARN")
         }
@@ -87,7 +87,7 @@ public struct KMSKeyring: EnvelopeKeyring {
             do {
                 let decrypted = try await self.kms.decrypt(
                     keyID: arnText, ciphertext: key.ciphertext, encryptionContext: encryptionContext)
-                guard decrypted.keyARN == arnText, decrypted.plaintext.count == AlgorithmSuite.dataKeyLength else {
+                guard decrypted.keyARN == arnText, decrypted.plaintext.count == suite.dataKeyLength else {
                     failures.append("\(arnText): KMS answered for another key or with a key of the wrong length")
                     continue
                 }

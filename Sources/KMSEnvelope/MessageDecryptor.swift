@@ -8,8 +8,8 @@ import Foundation
 struct MessageDecryptor {
     let header: MessageHeader
     private let key: GCMKey
-    private let verificationKey: P384.Signing.PublicKey?
-    private var digest = SHA384()
+    private let verificationKey: MessageVerificationKey?
+    private var digest: MessageDigest?
     private var buffer: [UInt8] = []
     private var nextSequenceNumber: UInt32 = 1
     private var state: State
@@ -18,12 +18,15 @@ struct MessageDecryptor {
 
     private enum State { case frames, singleBlock, footer, done }
 
-    /// Checks the key commitment and the header's tag with the data key, and takes the signed
+    /// Checks the key commitment and the header's tag with the data key (and `requiredContext`,
+    /// the serialized pairs the message requires but does not store), and takes the signed
     /// suites' public key from the encryption context.
-    init(header: MessageHeader, dataKey: SymmetricKey, maxSingleBlockLength: Int) throws(EnvelopeError) {
+    init(
+        header: MessageHeader, dataKey: SymmetricKey, maxSingleBlockLength: Int, requiredContext: [UInt8] = []
+    ) throws(EnvelopeError) {
         self.state = header.framed ? .frames : .singleBlock
         self.maxSingleBlockLength = maxSingleBlockLength
-        guard dataKey.bitCount == AlgorithmSuite.dataKeyLength * 8 else {
+        guard dataKey.bitCount == header.suite.dataKeyLength * 8 else {
             throw .noDecryptableDataKey("the keyring returned a data key of the wrong length")
         }
         let (key, commitment) = header.suite.deriveKeys(dataKey: dataKey, messageID: header.messageID)
@@ -35,18 +38,20 @@ struct MessageDecryptor {
         }
         self.key = GCMKey(key: key)
         self.header = header
-        try header.authenticate(with: self.key)
-        if header.suite.isSigned {
+        try header.authenticate(with: self.key, requiredContext: requiredContext)
+        if let signature = header.suite.signature {
             guard let encoded = header.encryptionContext[EncryptionContextCoding.publicKeyName],
-                let point = Data(base64Encoded: encoded),
-                let publicKey = try? P384.Signing.PublicKey(compressedRepresentation: point)
+                let publicKey = MessageVerificationKey(suite: header.suite, encoded: encoded)
             else {
                 throw .malformedMessage("a signed message without a valid \(EncryptionContextCoding.publicKeyName)")
             }
             self.verificationKey = publicKey
-            self.digest.update(data: header.serialized)
+            var digest = MessageDigest(signature)
+            digest.update(data: header.serialized)
+            self.digest = digest
         } else {
             self.verificationKey = nil
+            self.digest = nil
         }
     }
 
@@ -118,7 +123,7 @@ struct MessageDecryptor {
         let plaintext = try self.key.open(
             ciphertext: ciphertext, tag: tag, iv: iv, aad: aad, failure: "frame \(number)'s tag does not verify")
         self.nextSequenceNumber &+= 1
-        if self.verificationKey != nil { self.digest.update(data: reader.bytes[start..<reader.offset]) }
+        self.digest?.update(data: reader.bytes[start..<reader.offset])
         if final { self.state = self.verificationKey != nil ? .footer : .done }
         return plaintext
     }
@@ -138,17 +143,14 @@ struct MessageDecryptor {
             messageID: self.header.messageID, kind: FrameCoding.singleBlockAAD, sequenceNumber: 1, length: Int(length))
         let plaintext = try self.key.open(
             ciphertext: ciphertext, tag: tag, iv: iv, aad: aad, failure: "the body's tag does not verify")
-        if self.verificationKey != nil { self.digest.update(data: reader.bytes[start..<reader.offset]) }
+        self.digest?.update(data: reader.bytes[start..<reader.offset])
         self.state = self.verificationKey != nil ? .footer : .done
         return plaintext
     }
 
     private mutating func readFooter(_ reader: inout ByteReader) throws {
         let signature = try reader.readShortPrefixed()
-        guard let verificationKey,
-            let parsed = try? P384.Signing.ECDSASignature(derRepresentation: signature),
-            verificationKey.isValidSignature(parsed, for: self.digest.finalize())
-        else {
+        guard let verificationKey, let digest, verificationKey.verifies(signature, digest) else {
             throw EnvelopeError.authenticationFailed("the message's signature does not verify")
         }
         self.state = .done

@@ -7,24 +7,25 @@ import Crypto
 struct MessageEncryptor {
     let header: MessageHeader
     private let key: GCMKey
-    private let signingKey: P384.Signing.PrivateKey?
+    private let signingKey: MessageSigningKey?
     private let frameLength: Int
-    private var digest = SHA384()
+    private var digest: MessageDigest?
     private var pending: [UInt8] = []
     private var sequenceNumber: UInt32 = 1
     private var headerWritten = false
 
-    /// `encryptionContext` already holds the public key of `signingKey` for a signed suite.
+    /// `encryptionContext` already holds the public key of `signingKey` for a signed suite; the
+    /// pairs of `requiredEncryptionContextKeys` are authenticated by the header but not stored in it.
     init(
         suite: AlgorithmSuite, dataKey: SymmetricKey, encryptedDataKeys: [EncryptedDataKey],
-        encryptionContext: [String: String], signingKey: P384.Signing.PrivateKey?, frameLength: Int,
-        messageID: [UInt8]? = nil
+        encryptionContext: [String: String], signingKey: MessageSigningKey?, frameLength: Int,
+        requiredEncryptionContextKeys: Set<String> = [], messageID: [UInt8]? = nil
     ) throws(EnvelopeError) {
         guard frameLength > 0, frameLength <= Int(UInt32.max) else {
             throw .invalidArgument("the frame length must be between 1 and \(UInt32.max)")
         }
-        guard dataKey.bitCount == AlgorithmSuite.dataKeyLength * 8 else {
-            throw .invalidArgument("the data key must be \(AlgorithmSuite.dataKeyLength) bytes")
+        guard dataKey.bitCount == suite.dataKeyLength * 8 else {
+            throw .invalidArgument("the data key of \(suite) must be \(suite.dataKeyLength) bytes")
         }
         guard suite.isSigned == (signingKey != nil) else {
             throw .invalidArgument("a signing key goes with a signed suite, and only with one")
@@ -34,11 +35,14 @@ struct MessageEncryptor {
             ?? Array(SymmetricKey(size: .init(bitCount: suite.messageIDLength * 8)).withUnsafeBytes { Array($0) })
         let (key, commitment) = suite.deriveKeys(dataKey: dataKey, messageID: messageID)
         self.key = GCMKey(key: key)
+        let required = encryptionContext.filter { requiredEncryptionContextKeys.contains($0.key) }
         self.header = try MessageHeader.make(
-            suite: suite, messageID: messageID, encryptionContext: encryptionContext,
+            suite: suite, messageID: messageID,
+            encryptionContext: encryptionContext.filter { !requiredEncryptionContextKeys.contains($0.key) },
             encryptedDataKeys: encryptedDataKeys, frameLength: UInt32(frameLength), commitment: commitment,
-            key: self.key)
+            key: self.key, requiredContext: try EncryptionContextCoding.serialize(required))
         self.signingKey = signingKey
+        self.digest = suite.signature.map(MessageDigest.init)
         self.frameLength = frameLength
     }
 
@@ -61,10 +65,10 @@ struct MessageEncryptor {
         output += try self.frame(self.pending[...], final: true)
         self.pending = []
         output = self.sign(output)
-        if let signingKey {
+        if let signingKey, let digest {
             let signature: [UInt8]
             do {
-                signature = Array(try signingKey.signature(for: self.digest.finalize()).derRepresentation)
+                signature = try signingKey.sign(digest)
             } catch {
                 throw .invalidArgument("ECDSA signing failed: \(error)")
             }
@@ -82,7 +86,7 @@ struct MessageEncryptor {
     }
 
     private mutating func sign(_ bytes: [UInt8]) -> [UInt8] {
-        if self.signingKey != nil { self.digest.update(data: bytes) }
+        self.digest?.update(data: bytes)
         return bytes
     }
 

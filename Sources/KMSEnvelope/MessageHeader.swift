@@ -54,10 +54,12 @@ public struct MessageHeader: Sendable {
         return bytes + self.authenticationTag
     }
 
-    /// Builds and authenticates a header for a new message.
+    /// Builds and authenticates a header for a new message. `encryptionContext` is what the
+    /// header stores; `requiredContext` (serialized) is authenticated by its tag without being stored.
     static func make(
         suite: AlgorithmSuite, messageID: [UInt8], encryptionContext: [String: String],
-        encryptedDataKeys: [EncryptedDataKey], frameLength: UInt32, commitment: [UInt8]?, key: GCMKey
+        encryptedDataKeys: [EncryptedDataKey], frameLength: UInt32, commitment: [UInt8]?, key: GCMKey,
+        requiredContext: [UInt8] = []
     ) throws(EnvelopeError) -> MessageHeader {
         var writer = ByteWriter()
         writer.append(suite.messageFormatVersion)
@@ -85,7 +87,7 @@ public struct MessageHeader: Sendable {
         writer.append(frameLength)
         if let commitment { writer.append(commitment) }
         let iv = [UInt8](repeating: 0, count: AlgorithmSuite.ivLength)
-        let tag = try key.seal([], iv: iv, aad: writer.bytes).tag
+        let tag = try key.seal([], iv: iv, aad: writer.bytes + requiredContext).tag
         return MessageHeader(
             version: suite.messageFormatVersion, suite: suite, messageID: messageID,
             encryptionContext: encryptionContext, encryptedDataKeys: encryptedDataKeys, framed: true,
@@ -93,10 +95,17 @@ public struct MessageHeader: Sendable {
             commitment: commitment ?? [], body: writer.bytes, authenticationIV: iv, authenticationTag: tag)
     }
 
-    /// Checks the header's tag under the message's derived key.
-    func authenticate(with key: GCMKey) throws(EnvelopeError) {
+    /// Checks the header's tag under the message's derived key, over the header body and the
+    /// serialized encryption context the message requires but does not store (the SDKs'
+    /// "encryption context to only authenticate"; empty for most messages).
+    func authenticate(with key: GCMKey, requiredContext: [UInt8] = []) throws(EnvelopeError) {
         _ = try key.open(
-            ciphertext: [], tag: self.authenticationTag[...], iv: self.authenticationIV, aad: self.body,
-            failure: "the header's authentication tag does not verify")
+            ciphertext: [], tag: self.authenticationTag[...], iv: self.authenticationIV,
+            aad: self.body + requiredContext,
+            failure: requiredContext.isEmpty
+                ? "the header's authentication tag does not verify"
+                : "the header's authentication tag does not verify with the reproduced encryption context's "
+                    + "pairs that the header does not store: one of them is missing, has another value, or is "
+                    + "not one the message requires")
     }
 }

@@ -46,7 +46,8 @@ enum EnvelopeMessageTarget {
             } catch {
                 streamed = .failure(error)
             }
-            let signed = message.count > 2 && [0x03, 0x05].contains(message[message[0] == 1 ? 2 : 1])
+            // The suite id's first byte: 0x02 (0x0214), 0x03 (0x0346, 0x0378) and 0x05 (0x0578) sign.
+            let signed = message.count > 2 && [0x02, 0x03, 0x05].contains(message[message[0] == 1 ? 2 : 1])
             return (whole, streamed, signed && !chunks.isEmpty)
         }
         for result in [whole, streamed] {
@@ -123,17 +124,20 @@ enum EnvelopeMessageTarget {
     }
 }
 
-/// One fixed data key, "encrypted" as provider "fuzz" copies that carry nothing: decrypt
-/// answers the key when the message has such a copy.
+/// One fixed data key (of the suite's length), "encrypted" as provider "fuzz" copies that carry
+/// nothing: decrypt answers the key when the message has such a copy.
 struct FixedKeyring: EnvelopeKeyring {
-    static let dataKey = SymmetricKey(data: [UInt8](repeating: 0x44, count: 32))
+    static func dataKey(_ suite: AlgorithmSuite) -> SymmetricKey {
+        SymmetricKey(data: [UInt8](repeating: 0x44, count: suite.dataKeyLength))
+    }
+
     var copies = 1
 
     func generateDataKey(suite: AlgorithmSuite, encryptionContext: [String: String]) async throws -> DataKeyMaterials {
         let copies = (0..<self.copies).map {
             EncryptedDataKey(providerID: "fuzz", providerInfo: Array("key-\($0)".utf8), ciphertext: [0x01])
         }
-        return DataKeyMaterials(dataKey: Self.dataKey, encryptedDataKeys: copies)
+        return DataKeyMaterials(dataKey: Self.dataKey(suite), encryptedDataKeys: copies)
     }
 
     func decryptDataKey(
@@ -142,7 +146,7 @@ struct FixedKeyring: EnvelopeKeyring {
         guard encryptedDataKeys.contains(where: { $0.providerID == "fuzz" }) else {
             throw EnvelopeError.noDecryptableDataKey("no fuzz copy")
         }
-        return Self.dataKey
+        return Self.dataKey(suite)
     }
 }
 

@@ -20,7 +20,7 @@ final class MemoryKeyring: EnvelopeKeyring {
 
     func generateDataKey(suite: AlgorithmSuite, encryptionContext: [String: String]) async throws -> DataKeyMaterials {
         self.generateCalls.withLock { $0 += 1 }
-        let dataKey = SymmetricKey(size: .bits256)
+        let dataKey = SymmetricKey(size: SymmetricKeySize(bitCount: suite.dataKeyLength * 8))
         let plaintext = dataKey.withUnsafeBytes { Array($0) }
         let keys = try self.wrappingKeys.enumerated().map { index, key in
             let box = try AES.GCM.seal(plaintext, using: key, authenticating: Self.aad(encryptionContext))

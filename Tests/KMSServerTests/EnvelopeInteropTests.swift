@@ -7,8 +7,8 @@ import Testing
 /// KMSEnvelope against the AWS Encryption SDK for Python, both using kmsd's keys (the SDK through
 /// the AWS JSON endpoint): messages made here decrypt there and messages made there decrypt
 /// here, for every suite, the frame edge cases (and the SDK's non-framed content) and several
-/// encrypted data keys; damaged messages
-/// fail on both sides (Tests/aws-clients/envelope_interop_suite.py).
+/// encrypted data keys; damaged messages fail on both sides; and the same with raw AES keys
+/// (Tests/aws-clients/envelope_interop_suite.py, EnvelopeInteropTests+RawAES).
 @Suite struct EnvelopeInteropTests {
     /// (frame length, plaintext lengths): empty, one byte, exactly one frame, one byte over, several frames.
     static let sizes = [(4096, [0, 1, 4096, 4097]), (16, [0, 16, 17, 100])]
@@ -46,8 +46,13 @@ import Testing
             }
         }
 
+        try await Self.writeRawAESMessages(directory)
+        try await Self.writeRequiredContextMessages(directory)
+
         let python = try await AWSClientTests.run("envelope_interop_suite.py", environment)
         #expect(python.status == 0, "\(python.output)")
+        try await Self.readRawAESMessages(directory)
+        try await Self.readRequiredContextMessages(directory)
 
         var configuration = EnvelopeEncryption.Configuration()
         configuration.commitmentPolicy = .requireEncryptAllowDecrypt
