@@ -92,6 +92,8 @@ extension Caller {
         context.set("kms:CallerAccount", self.account)
         context.set("aws:CurrentTime", now)
         context.set("aws:SecureTransport", self.secureTransport)
+        // The request's region; ReplicateKey's kms:CreateKey check names the replica's instead.
+        context.set("aws:RequestedRegion", self.region)
         if let sourceIP = self.sourceIP { context.set("aws:SourceIp", sourceIP) }
         if let key {
             context.set("kms:KeySpec", key.record.spec.rawValue)
