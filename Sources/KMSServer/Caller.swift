@@ -99,6 +99,8 @@ extension Caller {
             context.set("kms:KeySpec", key.record.spec.rawValue)
             context.set("kms:KeyUsage", key.record.usage.rawValue)
             context.set("kms:KeyOrigin", key.record.origin.rawValue)
+            context.set("kms:MultiRegion", key.record.keyID.isMultiRegion ? "true" : "false")
+            if let family = key.record.multiRegion { context.set("kms:MultiRegionKeyType", family.keyType.rawValue) }
             if !key.aliases.isEmpty { context.set("kms:ResourceAliases", key.aliases) }
             if let alias = key.requestAlias { context.set("kms:RequestAlias", alias) }
             // Tag keys that differ only by case are one condition key in IAM: all their values.

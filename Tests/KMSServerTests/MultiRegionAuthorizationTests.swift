@@ -90,6 +90,33 @@ import Testing
         await world.stop()
     }
 
+    /// kms:MultiRegion and kms:MultiRegionKeyType, as AWS sets them for CreateKey and for every
+    /// request on a key.
+    @Test func theMultiRegionConditionKeys() async throws {
+        let world = try await World.start()
+        let (_, singleOnly) = try await world.stack.principal(
+            "single-only",
+            policies: [
+                "p": Self.policy(
+                    """
+                    {"Effect": "Allow", "Action": "kms:*", "Resource": "*"},
+                    {"Effect": "Deny", "Action": ["kms:CreateKey", "kms:Encrypt"], "Resource": "*", \
+                    "Condition": {"Bool": {"kms:MultiRegion": "true"}}},
+                    {"Effect": "Deny", "Action": "kms:Decrypt", "Resource": "*", \
+                    "Condition": {"StringEquals": {"kms:MultiRegionKeyType": "PRIMARY"}}}
+                    """)
+            ])
+        #expect(await code { _ = try await world.createKey(client: singleOnly) } == "AccessDeniedException")
+        let single = try await singleOnly.createKey()
+        let blob = try await singleOnly.encrypt(single.keyID, [1])
+        #expect(try await singleOnly.decrypt(blob).plaintext == Data([1]))
+        let key = try await world.createKey()
+        #expect(await code { _ = try await singleOnly.encrypt(key.keyID, [1]) } == "AccessDeniedException")
+        let multi = try await world.stack.client.encrypt(key.keyID, [2])
+        #expect(await code { _ = try await singleOnly.decrypt(multi) } == "AccessDeniedException")
+        await world.stop()
+    }
+
     @Test func updatePrimaryRegionNeedsBothKeyPolicies() async throws {
         let world = try await World.start()
         let (operatorARN, operatorClient) = try await world.stack.principal("operator")
