@@ -10,13 +10,13 @@ struct MultiRegionWorld {
     static let primaryRegion = "us-east-1"
     static let replicaRegion = "eu-west-1"
     static let otherRegion = "ap-south-1"
+    static let regions = "\(primaryRegion),\(replicaRegion),\(otherRegion)"
 
     let stack: KMSStack
     let json: AWSJSONTestClient
 
     static func start(_ extra: [String] = []) async throws -> MultiRegionWorld {
         // kms-cryptod derives SigV4 signing keys only for its own --regions.
-        let regions = "\(primaryRegion),\(replicaRegion),\(otherRegion)"
         let stack = try await KMSStack.start(
             kmsdArguments: ["--aws-json-listen", "127.0.0.1:0", "--regions", regions] + extra,
             workerArguments: ["--regions", regions])

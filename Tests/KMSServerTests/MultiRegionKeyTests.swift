@@ -281,6 +281,83 @@ import Testing
         await world.stop()
     }
 
+    /// A replica the reaper deletes leaves the family: every kmsd's cached copy of the others
+    /// (which show it) is dropped by the change the deletion makes to their rows.
+    @Test func aDeletedReplicaLeavesItsFamily() async throws {
+        let world = try await World.start(["--reaper-interval-seconds", "1"])
+        let key = try await world.createKey()
+        _ = try await world.replicate(key.keyID, to: World.replicaRegion)
+        _ = try await world.replicate(key.keyID, to: World.otherRegion)
+        let regions = try await world.stack.client.describe(key.keyID).multiRegionConfiguration.replicaKeys.map(
+            \.region)
+        #expect(regions == [World.otherRegion, World.replicaRegion])
+        let deletion = try await world.call(
+            world.admin(in: World.otherRegion), "ScheduleKeyDeletion", ["KeyId": key.keyID, "PendingWindowInDays": 7])
+        #expect(deletion.code == nil)
+        let row = try #require(
+            UUID(uuidString: try await Self.rowID(world, region: World.otherRegion, arnSuffix: key.keyID)))
+        try await world.stack.database.withClient { client in
+            _ = try await client.query(
+                "UPDATE kms_keys SET deletion_date = now() - interval '1 day' WHERE key_id = \(row)",
+                logger: Self.logger)
+        }
+        var left: [String] = []
+        for _ in 0..<40 where left != [World.replicaRegion] {
+            try await Task.sleep(for: .milliseconds(250))
+            left = try await world.stack.client.describe(key.keyID).multiRegionConfiguration.replicaKeys.map(\.region)
+        }
+        #expect(left == [World.replicaRegion])
+        #expect(try await world.stack.client.describe(key.keyID).keyState == .enabled)
+        await world.stop()
+    }
+
+    /// Each related key's copy of the material is re-wrapped under a new root key on its own,
+    /// bound to the region-less key ARN all of them share; a worker without the old root key
+    /// (and with nothing cached) decrypts in both regions.
+    @Test func aRootKeyRewrapKeepsEveryRelatedKeyUsable() async throws {
+        let world = try await World.start(["--rewrap-interval-seconds", "1"])
+        let kms = world.stack.client
+        let key = try await world.createKey()
+        _ = try await world.replicate(key.keyID, to: World.replicaRegion)
+        let blob = try await kms.encrypt(key.keyID, [7])
+        let before = try await RootKeyRotationTests.status(kms)
+        let oldRoot = try #require(before.rootKeys.first { $0.newest })
+        #expect(oldRoot.keyMaterials == 2)
+        let keyring = world.stack.worker.keyringPath
+        #expect(try await WorkerProcess.run(["rotate-root-key", "--root-key-file", keyring]).status == 0)
+        world.stack.worker.signal(SIGHUP)
+        var rotated = false
+        for _ in 0..<50 where !rotated {
+            rotated = try await RootKeyRotationTests.status(kms).rootKeys.contains {
+                $0.newest && $0.rootKeyID != oldRoot.rootKeyID
+            }
+            if !rotated { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        #expect(rotated)
+        _ = try await kms.call(AdminMethod.startRewrap, AdminStartRewrapRequest())
+        var finished: AdminGetRewrapStatusResponse?
+        for _ in 0..<100 where finished == nil {
+            let status = try await RootKeyRotationTests.status(kms)
+            if status.state == "Finished" { finished = status } else { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        let done = try #require(finished)
+        #expect(done.unavailable == 0)
+        #expect(done.rootKeys.first { $0.rootKeyID == oldRoot.rootKeyID }.map(\.keyMaterials) == 0)
+        #expect(
+            try await WorkerProcess.run([
+                "retire-root-key", "--root-key-file", keyring, "--root-key-id", oldRoot.rootKeyID,
+            ]).status == 0)
+        await world.stack.worker.stop()
+        try await world.stack.worker.start(extraArguments: ["--regions", World.regions])
+        let client = try world.stack.kmsd.client(credentials: world.stack.adminCredentials)
+        #expect(try await client.decrypt(blob).plaintext == Data([7]))
+        let eu = try await world.call(
+            world.admin(in: World.replicaRegion), "Decrypt", ["CiphertextBlob": blob.base64EncodedString()])
+        #expect(eu.object?["Plaintext"] as? String == Data([7]).base64EncodedString(), "\(eu)")
+        await client.close()
+        await world.stop()
+    }
+
     static func rowID(_ world: World, region: String, arnSuffix: String) async throws -> String {
         try await world.stack.database.withClient { client in
             let rows = try await client.query(
