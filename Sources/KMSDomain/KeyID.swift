@@ -1,6 +1,7 @@
 import struct Foundation.UUID
 
-/// A KMS key's id: a UUID, written in lowercase (in ARNs, answers and records) as AWS writes it.
+/// A KMS key's id: a UUID, written in lowercase (in ARNs, answers and records) as AWS writes it;
+/// a multi-Region key's is `mrk-` and 32 hex digits (see KeyID+MultiRegion.swift).
 /// The one type a key id has from where its text enters (a request, a ciphertext, the worker's
 /// protocol, a database row) to where it leaves; it is text only on the wire.
 public struct KeyID: Sendable, Hashable, Comparable, CustomStringConvertible {
@@ -17,10 +18,17 @@ public struct KeyID: Sendable, Hashable, Comparable, CustomStringConvertible {
         KeyID(UUID())
     }
 
-    /// Parses the 8-4-4-4-12 hex form, in any case; nil when `text` is not one.
+    /// Parses the 8-4-4-4-12 hex form, in any case, or a multi-Region key's `mrk-` form; nil when
+    /// `text` is neither (a uuid form of a multi-Region id is not its spelling: nil too).
     public init?(_ text: String) {
+        if text.hasPrefix("mrk-") {
+            guard let id = KeyID(multiRegionText: text) else { return nil }
+            self = id
+            return
+        }
         guard Self.isValid(text), let uuid = UUID(uuidString: text) else { return nil }
         self.uuid = uuid
+        if self.isMultiRegion { return nil }
     }
 
     /// Parses text that must be a key id (not a key reference: see `KeyReference.parse`);
@@ -48,8 +56,10 @@ public struct KeyID: Sendable, Hashable, Comparable, CustomStringConvertible {
         withUnsafeBytes(of: self.uuid.uuid) { Array($0) }
     }
 
-    /// Lowercase, as AWS shows key ids.
-    public var description: String { self.uuid.uuidString.lowercased() }
+    /// Lowercase, as AWS shows key ids; `mrk-` and the public id for every key of a multi-Region family.
+    public var description: String {
+        self.isMultiRegion ? self.multiRegionDescription : self.uuid.uuidString.lowercased()
+    }
 
     /// Byte order, which is PostgreSQL's order of its uuid type (ListKeys pages by it) and also
     /// the order of the lowercase text form (hex digits sort as their ASCII codes).

@@ -45,6 +45,9 @@ public struct KeyRecord: Sendable, Hashable {
     public var validTo: Date?
     /// Set with `validTo` for imported material.
     public var expirationModel: ExpirationModel?
+    /// A multi-Region key's related keys, when read with them (`KeyStoring.fetch`); nil for other
+    /// keys, and in records stores return from a change (their callers drop the cached key).
+    public var multiRegion: MultiRegionConfiguration?
 
     /// A key as stored.
     public init(
@@ -52,7 +55,7 @@ public struct KeyRecord: Sendable, Hashable {
         state: KeyState, usage: KeyUsage, spec: KeySpec, origin: Origin, manager: KeyManager,
         creationDate: Date, deletionDate: Date?, pendingWindowInDays: Int?, policy: String,
         currentMaterialID: MaterialID?, version: Int64, rotationPeriodInDays: Int? = nil, nextRotationDate: Date? = nil,
-        validTo: Date? = nil, expirationModel: ExpirationModel? = nil
+        validTo: Date? = nil, expirationModel: ExpirationModel? = nil, multiRegion: MultiRegionConfiguration? = nil
     ) {
         self.keyID = keyID
         self.arn = arn
@@ -74,6 +77,7 @@ public struct KeyRecord: Sendable, Hashable {
         self.nextRotationDate = nextRotationDate
         self.validTo = validTo
         self.expirationModel = expirationModel
+        self.multiRegion = multiRegion
     }
 
     /// Rotation exists for symmetric keys of origin AWS_KMS only, as in AWS.

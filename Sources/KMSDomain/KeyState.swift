@@ -53,10 +53,11 @@ public enum KeyState: String, Sendable, CaseIterable, Codable {
         }
     }
 
-    /// AWS puts a key whose deletion is cancelled into Disabled, whatever it was before.
+    /// AWS puts a key whose deletion is cancelled into Disabled, whatever it was before (a
+    /// multi-Region primary waiting for its replicas' deletion too).
     public func cancellingDeletion(keyARN: String) throws(KMSError) -> KeyState {
         switch self {
-        case .pendingDeletion: return .disabled
+        case .pendingDeletion, .pendingReplicaDeletion: return .disabled
         default: throw Self.invalid(keyARN, self, "CancelKeyDeletion")
         }
     }

@@ -21,7 +21,7 @@ enum KeyReferenceTarget {
             require(KMSResourceARN(arn.description) == arn, "the ARN \(arn.description) does not parse back to itself")
             if case .key(let id) = arn.resource {
                 require(
-                    KeyID(id.description) == id && id.description == id.description.lowercased(),
+                    KeyID(id.description) == id.publicID && id.description == id.description.lowercased(),
                     "a key ARN's id does not write as a lowercase key id")
             }
         }

@@ -92,11 +92,15 @@ extension Caller {
         context.set("kms:CallerAccount", self.account)
         context.set("aws:CurrentTime", now)
         context.set("aws:SecureTransport", self.secureTransport)
+        // The request's region; ReplicateKey's kms:CreateKey check names the replica's instead.
+        context.set("aws:RequestedRegion", self.region)
         if let sourceIP = self.sourceIP { context.set("aws:SourceIp", sourceIP) }
         if let key {
             context.set("kms:KeySpec", key.record.spec.rawValue)
             context.set("kms:KeyUsage", key.record.usage.rawValue)
             context.set("kms:KeyOrigin", key.record.origin.rawValue)
+            context.set("kms:MultiRegion", key.record.keyID.isMultiRegion ? "true" : "false")
+            if let family = key.record.multiRegion { context.set("kms:MultiRegionKeyType", family.keyType.rawValue) }
             if !key.aliases.isEmpty { context.set("kms:ResourceAliases", key.aliases) }
             if let alias = key.requestAlias { context.set("kms:RequestAlias", alias) }
             // Tag keys that differ only by case are one condition key in IAM: all their values.

@@ -3,6 +3,8 @@ import Logging
 import PostgresNIO
 import ServiceLifecycle
 
+import struct Foundation.UUID
+
 /// Holds one database connection in LISTEN on the change channels the schema's triggers
 /// notify, and drops the matching cache entries. On any failure the cache is switched off and
 /// emptied until the listener is back, so a missed notification cannot leave a stale key.
@@ -34,8 +36,10 @@ public struct ChangeListener: Service {
                         try await withThrowingTaskGroup(of: Void.self) { group in
                             group.addTask {
                                 for try await notification in keys {
-                                    // The payload is a uuid column's text: always a key id.
-                                    guard let keyID = KeyID(notification.payload) else { continue }
+                                    // The payload is a uuid column's text: always a key's row id (a
+                                    // multi-Region key's in its region, which only the uuid form spells).
+                                    guard let uuid = UUID(uuidString: notification.payload) else { continue }
+                                    let keyID = KeyID(uuid)
                                     self.cache.invalidateKey(keyID)
                                 }
                             }

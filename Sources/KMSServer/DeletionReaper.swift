@@ -13,13 +13,19 @@ public struct DeletionReaper: Service {
     let logger: Logger
     /// Wall time decides which deletion dates and ValidTo have passed; monotonic time spaces the rounds.
     let clock: ServiceClock
+    /// Starts the deletion window of multi-Region primaries whose replicas are gone.
+    let multiRegionKeys: (any MultiRegionKeyStoring)?
 
     /// A reaper over `keys` that runs a round every `interval`.
-    public init(keys: any KeyStoring, interval: Duration, logger: Logger, clock: ServiceClock = .system) {
+    public init(
+        keys: any KeyStoring, interval: Duration, logger: Logger, clock: ServiceClock = .system,
+        multiRegionKeys: (any MultiRegionKeyStoring)? = nil
+    ) {
         self.keys = keys
         self.interval = interval
         self.logger = logger
         self.clock = clock
+        self.multiRegionKeys = multiRegionKeys
     }
 
     /// Runs rounds until a graceful shutdown; a failed round is logged and the next tries again.
@@ -33,6 +39,11 @@ public struct DeletionReaper: Service {
     @discardableResult
     public func reapOnce() async throws -> [KeyID] {
         let serviceNow = self.clock.wallNow
+        for arn in try await self.multiRegionKeys?.startReplicaWaitedDeletions(now: serviceNow) ?? [] {
+            self.logger.notice(
+                "the replicas of a multi-Region primary are deleted: its deletion window starts",
+                metadata: ["key_arn": "\(arn)"])
+        }
         let round = try await self.keys.reapDue(serviceNow: serviceNow)
         guard round.held else { return [] }
         if round.cutoff < serviceNow.addingTimeInterval(-60) {

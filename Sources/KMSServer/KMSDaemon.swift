@@ -270,7 +270,7 @@ public struct KMSDaemon: Service {
                 "deletion reaper", policy: .restartWithBackoff, clock: clock, logger: logger, metrics: metrics,
                 running: DeletionReaper(
                     keys: KeyStore(client: client, logger: logger), interval: settings.reaperInterval, logger: logger,
-                    clock: clock)
+                    clock: clock, multiRegionKeys: KeyStore(client: client, logger: logger))
             ),
             BackgroundJob(
                 "rewrap job", policy: .restartWithBackoff, clock: clock, logger: logger, metrics: metrics,

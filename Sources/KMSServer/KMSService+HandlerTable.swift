@@ -109,6 +109,8 @@ extension KMSService {
         serve(KMSMethod.tagResource) { $0.tagResource }
         serve(KMSMethod.untagResource) { $0.untagResource }
         serve(KMSMethod.listResourceTags) { $0.listResourceTags }
+        serve(KMSMethod.replicateKey) { $0.replicateKey }
+        serve(KMSMethod.updatePrimaryRegion) { $0.updatePrimaryRegion }
         serve(AdminMethod.getCallerIdentity) { $0.getCallerIdentity }
         serve(AdminMethod.createAccount) { $0.createAccount }
         serve(AdminMethod.listAccounts) { $0.listAccounts }

@@ -28,7 +28,8 @@ extension KMSService {
         case .keyID(let id):
             // AWS names a missing key by the ARN the id would have in the caller's account and region.
             let named = self.scope.keyARN(account: caller.account, region: caller.region, keyID: id)
-            let key = try await self.loadKey(id, named: named)
+            // A multi-Region id names the related key of the caller's region (its own row id).
+            let key = try await self.loadKey(id.inRegion(caller.region), named: named)
             guard key.record.account == caller.account, key.record.region == caller.region else {
                 throw Self.notFound(named)
             }
@@ -36,7 +37,7 @@ extension KMSService {
         case .keyARN(let arn):
             try self.checkScope(arn, caller: caller, text: text)
             guard case .key(let id) = arn.resource else { throw Self.notFound(text) }
-            let key = try await self.loadKey(id, named: text)
+            let key = try await self.loadKey(id.inRegion(arn.region), named: text)
             // The ARN must be the key's own: a real key id under another account's ARN is not that key.
             guard key.record.account == arn.account, key.record.region == arn.region else { throw Self.notFound(text) }
             return key
@@ -100,7 +101,12 @@ extension KMSService {
                 keyID, generation: generation,
                 { () async throws(KMSError) -> CachedKey? in
                     let found = try await self.store { try await self.stores.keys.fetch(keyID: keyID) }
-                    guard let (record, materials) = found else { return nil }
+                    guard let (stored, materials) = found else { return nil }
+                    var withFamily = stored
+                    if stored.keyID.isMultiRegion {
+                        withFamily.multiRegion = try await self.multiRegionConfiguration(of: stored)
+                    }
+                    let record = withFamily
                     let grants = try await self.store {
                         try await self.stores.grants.forKey(keyID, after: nil, limit: GrantRecord.maximumPerKey)
                     }
@@ -120,6 +126,13 @@ extension KMSService {
             throw Self.notFound(text)
         }
         return key
+    }
+
+    /// Where a multi-Region key's related keys are; one never replicated is a primary alone.
+    func multiRegionConfiguration(of record: KeyRecord) async throws(KMSError) -> MultiRegionConfiguration {
+        let members = try await self.store { try await self.stores.multiRegionKeys?.relatedKeys(of: record.keyID) }
+        return MultiRegionConfiguration(region: record.region, members: members ?? [])
+            ?? MultiRegionConfiguration(keyType: .primary, primaryRegion: record.region, replicaRegions: [])
     }
 
     /// A grant token makes its grant count at once, even before this kmsd has heard of it:

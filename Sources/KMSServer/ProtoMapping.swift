@@ -20,7 +20,7 @@ extension KMSKeyMetadata {
         if let deletion = key.deletionDate {
             self.deletionDate = Google_Protobuf_Timestamp(date: deletion)
         }
-        if let window = key.pendingWindowInDays, key.state == .pendingDeletion {
+        if let window = key.pendingWindowInDays, [.pendingDeletion, .pendingReplicaDeletion].contains(key.state) {
             self.pendingDeletionWindowInDays = Int32(window)
         }
         self.origin = KMSOrigin(awsName: key.origin.rawValue) ?? .unspecified
@@ -35,7 +35,17 @@ extension KMSKeyMetadata {
         self.keyAgreementAlgorithms = key.keyAgreementAlgorithms.compactMap {
             KMSKeyAgreementAlgorithmSpec(awsName: $0.rawValue)
         }
-        self.multiRegion = false
+        self.multiRegion = key.keyID.isMultiRegion
+        if let family = key.multiRegion {
+            var configuration = KMSMultiRegionConfiguration()
+            configuration.multiRegionKeyType = family.keyType == .primary ? .primary : .replica
+            configuration.primaryKey = KMSMultiRegionKey(
+                arn: key.relatedARN(in: family.primaryRegion), region: family.primaryRegion)
+            configuration.replicaKeys = family.replicaRegions.map {
+                KMSMultiRegionKey(arn: key.relatedARN(in: $0), region: $0)
+            }
+            self.multiRegionConfiguration = configuration
+        }
         // AWS names the current material of symmetric encryption keys only (of an EXTERNAL one,
         // once material is imported); asymmetric and HMAC keys' metadata has no such member.
         if let material = key.currentMaterialID, key.spec == .symmetricDefault {
@@ -48,12 +58,20 @@ extension KMSKeyMetadata {
     }
 }
 
+extension KMSMultiRegionKey {
+    init(arn: String, region: String) {
+        self.init()
+        self.arn = arn
+        self.region = region
+    }
+}
+
 extension WorkerKeyRef {
     /// The worker's view of a key and one of its material versions.
     init(_ key: CachedKey, material: StoredMaterial) {
         self.init()
         self.keyID = key.record.keyID.description
-        self.keyArn = key.record.arn
+        self.keyArn = key.record.materialARN
         self.material.materialID = Data(material.materialID.bytes)
         self.material.wrapped = Data(material.wrapped)
         self.keySpec = WorkerKeySpec(key.record.spec)

@@ -75,7 +75,7 @@ public struct RewrapJob: Service {
             for row in try await self.store.materials(notUnder: newest, skipping: missing, limit: Self.batchSize) {
                 var request = WorkerRewrapKeyMaterialRequest()
                 request.key.keyID = row.keyID.description
-                request.key.keyArn = row.keyARN
+                request.key.keyArn = KeyRecord.materialARN(keyARN: row.keyARN, keyID: row.keyID)
                 request.key.material.materialID = Data(row.materialID.bytes)
                 request.key.material.wrapped = Data(row.wrapped)
                 let answer = try await self.worker.call(WorkerMethod.rewrapKeyMaterial, request)

@@ -371,6 +371,7 @@ public enum Migrations {
         auditAppendCommits,
         importedMaterials,
         quietKeyCreation,
+        multiRegionKeys,
     ]
 
     /// Applies every migration not yet recorded. Safe to call from several processes at once.

@@ -74,8 +74,37 @@ public struct RotationStore: Sendable {
                 """,
                 logger: self.logger
             )
+            if record.keyID.isMultiRegion {
+                try await self.rotateReplicas(of: record, to: material, kind: kind, at: date, on: connection)
+            }
             return updated
         }
+    }
+
+    /// A multi-Region primary's rotation is every related key's, in the same transaction: the
+    /// same material (its wrapped blob copied) becomes each replica's current one, with the
+    /// same rotation record (Migration19MultiRegionKeys).
+    private func rotateReplicas(
+        of record: KeyRecord, to material: StoredMaterial, kind: RotationRecord.Kind, at date: Date,
+        on connection: PostgresConnection
+    ) async throws {
+        try await connection.query(
+            """
+            WITH r AS (
+                SELECT key_id FROM kms_multi_region_keys
+                WHERE mrk_id = \(record.keyID.publicID.uuid) AND key_id <> \(record.keyID.uuid)
+            ), u AS (
+                UPDATE kms_keys SET current_material_id = \(material.materialID.stored), row_version = row_version + 1
+                WHERE key_id IN (SELECT key_id FROM r)
+            ), m AS (
+                INSERT INTO kms_key_materials (key_id, material_id, wrapped, root_key_id, created_at)
+                SELECT key_id, \(material.materialID.stored), \(Data(material.wrapped)), \(material.rootKeyID), \(date)
+                FROM r
+            )
+            INSERT INTO kms_key_rotations (key_id, material_id, rotation_date, rotation_type)
+            SELECT key_id, \(material.materialID.stored), \(date), \(kind.rawValue) FROM r
+            """,
+            logger: self.logger)
     }
 
     /// A page of the key's rotations, oldest first.

@@ -25,6 +25,7 @@ struct KMSCommand: AsyncParsableCommand {
             CreateGrant.self, ListGrants.self, ListRetirableGrants.self, RetireGrant.self, RevokeGrant.self,
             EnableKeyRotation.self, DisableKeyRotation.self, GetKeyRotationStatus.self, RotateKeyOnDemand.self,
             ListKeyRotations.self, GetKeyLastUsage.self, TagResource.self, UntagResource.self, ListResourceTags.self,
+            ReplicateKey.self, UpdatePrimaryRegion.self,
             Admin.self, Audit.self, Usage.self, Envelope.self,
         ]
     )

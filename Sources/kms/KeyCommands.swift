@@ -32,6 +32,8 @@ struct CreateKey: OperationCommand {
     @Option(parsing: .upToNextOption, help: "Tags as KEY=VALUE.") var tags: [String] = []
     @Option(help: "The former name of --key-spec (deprecated by AWS; give one or the other).")
     var customerMasterKeySpec: String?
+    @Flag(help: "A multi-Region primary key (id mrk-...), which replicate-key copies into other regions.")
+    var multiRegion = false
 
     func members() throws -> [String: Any?] {
         [
@@ -42,6 +44,7 @@ struct CreateKey: OperationCommand {
                 String(decoding: try ArgumentValues.blob($0, option: "--policy"), as: UTF8.self)
             },
             "BypassPolicyLockoutSafetyCheck": bypassPolicyLockoutSafetyCheck ? true : nil,
+            "MultiRegion": multiRegion ? true : nil,
         ]
     }
 }

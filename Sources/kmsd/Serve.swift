@@ -363,6 +363,11 @@ struct Serve: AsyncParsableCommand {
         )
         let scope = ServiceScope(
             partition: partition, regions: Set(regionList), defaultRegion: region, defaultAccount: account)
+        // Related multi-Region keys are told apart by a 16-bit code of their region (KeyID+MultiRegion).
+        if let (first, second) = KeyID.regionCodeClash(scope.regions) {
+            throw ValidationError(
+                "regions \(first) and \(second) cannot both be served (their multi-Region key codes clash)")
+        }
         let readyFile = self.readyFile
         // One group for the whole process: the database client, kmsd, and the listeners and
         // background jobs kmsd adds to it once the database is ready. A job that fails ends

@@ -25,7 +25,10 @@ import Testing
     static func runOnNewStack(_ suites: [String], unprivileged: Bool = false) async throws -> [(
         status: Int32, output: String
     )] {
-        let stack = try await KMSStack.start(kmsdArguments: ["--aws-json-listen", "127.0.0.1:0"])
+        // Two regions, for the multi-Region keys' cases.
+        let stack = try await KMSStack.start(
+            kmsdArguments: ["--aws-json-listen", "127.0.0.1:0", "--regions", "us-east-1,eu-west-1"],
+            workerArguments: ["--regions", "us-east-1,eu-west-1"])
         var environment = try await Self.environment(stack)
         if unprivileged { try await Self.addPrincipalWithoutPermissions(stack, to: &environment) }
         var results: [(status: Int32, output: String)] = []

@@ -56,6 +56,12 @@ struct MatrixStates: Sendable {
     static let notPendingDeletion = MatrixStates(outcomes: [
         .enabled: Matrix.ok, .disabled: Matrix.ok, .pendingDeletion: Matrix.invalidState,
     ])
+    /// ReplicateKey and UpdatePrimaryRegion on a single-Region key: an authorized caller learns
+    /// that it is none, in every state.
+    static let notMultiRegion = MatrixStates(outcomes: [
+        .enabled: "UnsupportedOperationException", .disabled: "UnsupportedOperationException",
+        .pendingDeletion: "UnsupportedOperationException",
+    ])
     static let onlyPendingDeletion = MatrixStates(outcomes: [
         .enabled: Matrix.invalidState, .disabled: Matrix.invalidState, .pendingDeletion: Matrix.ok,
     ])

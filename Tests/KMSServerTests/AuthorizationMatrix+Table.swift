@@ -332,6 +332,21 @@ extension Matrix {
             request.keyID = target.key
             return MatrixRequest(KMSMethod.rotateKeyOnDemand, request)
         },
+        // MARK: multi-Region keys (the matrix's keys are single-Region: MultiRegionAuthorizationTests
+        // has the multi-Region cases). kms:ReplicateKey and kms:UpdatePrimaryRegion on the key,
+        // never across accounts.
+        MatrixRow("ReplicateKey", .symmetric, states: .notMultiRegion) { _, target in
+            var request = KMSReplicateKeyRequest()
+            request.keyID = target.key
+            request.replicaRegion = Matrix.otherRegion
+            return MatrixRequest(KMSMethod.replicateKey, request)
+        },
+        MatrixRow("UpdatePrimaryRegion", .symmetric, states: .notMultiRegion) { _, target in
+            var request = KMSUpdatePrimaryRegionRequest()
+            request.keyID = target.key
+            request.primaryRegion = Matrix.otherRegion
+            return MatrixRequest(KMSMethod.updatePrimaryRegion, request)
+        },
         MatrixRow("ListKeyRotations", .symmetric) { _, target in
             var request = KMSListKeyRotationsRequest()
             request.keyID = target.key

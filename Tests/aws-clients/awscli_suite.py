@@ -13,9 +13,9 @@ ENV = dict(os.environ, AWS_DEFAULT_REGION="us-east-1", AWS_PAGER="", AWS_MAX_ATT
 ENV.pop("AWS_PROFILE", None)
 
 
-def aws(*args, ok=True):
+def aws(*args, ok=True, region="us-east-1"):
     result = subprocess.run(
-        ["aws", "--endpoint-url", os.environ["KMS_AWS_ENDPOINT"], "--output", "json", "kms", *args],
+        ["aws", "--endpoint-url", os.environ["KMS_AWS_ENDPOINT"], "--region", region, "--output", "json", "kms", *args],
         capture_output=True, text=True, env=ENV, timeout=60,
     )
     if ok and result.returncode != 0:
@@ -23,8 +23,8 @@ def aws(*args, ok=True):
     return result
 
 
-def out(*args):
-    text = aws(*args).stdout
+def out(*args, region="us-east-1"):
+    text = aws(*args, region=region).stdout
     return json.loads(text) if text.strip() else None
 
 
@@ -126,6 +126,48 @@ class AwsCli(unittest.TestCase):
         self.assertIsNone(out("retire-grant", "--key-id", key, "--grant-id", grant["GrantId"]))
         retirable = out("list-retirable-grants", "--retiring-principal", retiring)["Grants"]
         self.assertNotIn(grant["GrantId"], [g["GrantId"] for g in retirable])
+
+    def test_multi_region_keys(self):
+        # kmsd serves us-east-1 and eu-west-1 here (AWSClientTests.runOnNewStack).
+        meta = out("create-key", "--multi-region", "--description", "primary")["KeyMetadata"]
+        key = meta["KeyId"]
+        self.assertRegex(key, r"^mrk-[0-9a-f]{32}$")
+        self.assertTrue(meta["MultiRegion"])
+        self.assertEqual(meta["MultiRegionConfiguration"]["MultiRegionKeyType"], "PRIMARY")
+        self.assertEqual(meta["MultiRegionConfiguration"]["PrimaryKey"], {"Arn": meta["Arn"], "Region": "us-east-1"})
+        with tempfile.TemporaryDirectory() as folder:
+            plain = os.path.join(folder, "plain")
+            with open(plain, "wb") as f:
+                f.write(b"everywhere")
+            blob = out("encrypt", "--key-id", key, "--plaintext", f"fileb://{plain}")["CiphertextBlob"]
+
+        replicated = out("replicate-key", "--key-id", key, "--replica-region", "eu-west-1",
+                         "--description", "replica", "--tags", "TagKey=team,TagValue=eu")
+        replica = replicated["ReplicaKeyMetadata"]
+        self.assertEqual(replica["KeyId"], key)
+        self.assertEqual(replica["Arn"], meta["Arn"].replace(":us-east-1:", ":eu-west-1:"))
+        self.assertEqual(replica["MultiRegionConfiguration"]["MultiRegionKeyType"], "REPLICA")
+        self.assertEqual(replicated["ReplicaTags"], [{"TagKey": "team", "TagValue": "eu"}])
+        self.assertIn("kms:*", replicated["ReplicaPolicy"])
+        with tempfile.TemporaryDirectory() as folder:
+            path = os.path.join(folder, "blob")
+            with open(path, "wb") as f:
+                f.write(base64.b64decode(blob))
+            decrypted = out("decrypt", "--ciphertext-blob", f"fileb://{path}", region="eu-west-1")
+        self.assertEqual(base64.b64decode(decrypted["Plaintext"]), b"everywhere")
+        self.assertEqual(decrypted["KeyId"], replica["Arn"])
+        again = aws("replicate-key", "--key-id", key, "--replica-region", "eu-west-1", ok=False)
+        self.assertIn("(AlreadyExistsException) when calling the ReplicateKey operation", again.stderr)
+
+        self.assertIsNone(out("update-primary-region", "--key-id", key, "--primary-region", "eu-west-1"))
+        swapped = out("describe-key", "--key-id", key)["KeyMetadata"]["MultiRegionConfiguration"]
+        self.assertEqual((swapped["MultiRegionKeyType"], swapped["PrimaryKey"]["Region"]), ("REPLICA", "eu-west-1"))
+        self.assertEqual([r["Region"] for r in swapped["ReplicaKeys"]], ["us-east-1"])
+        refused = aws("update-primary-region", "--key-id", key, "--primary-region", "eu-west-1", ok=False)
+        self.assertIn("(UnsupportedOperationException) when calling the UpdatePrimaryRegion operation", refused.stderr)
+        pending = out("schedule-key-deletion", "--key-id", key, "--pending-window-in-days", "7", region="eu-west-1")
+        self.assertEqual(pending["KeyState"], "PendingReplicaDeletion")
+        self.assertNotIn("DeletionDate", pending)
 
     def test_errors_read_as_aws_errors(self):
         failed = aws("describe-key", "--key-id", "alias/missing", ok=False)

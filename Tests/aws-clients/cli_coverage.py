@@ -1,6 +1,6 @@
 """Every operation of botocore's KMS model has its `kms` subcommand, offering an option for
 every member of its request (in the aws CLI's kebab-case), but for the operations this service
-does not serve yet (multi-Region keys and custom key stores: issue 23), named below; those that
+does not serve yet (custom key stores: issue 23), named below; those that
 botocore pages (paginators-1.json), and they alone, follow the pages as the aws CLI does (they
 take its --page-size).
 KMS_CLI is the kms binary; run by Tests/KMSServerTests/CLITests.swift."""
@@ -20,10 +20,8 @@ NOT_YET = {  # operation → members without an option, and why
     "DescribeCustomKeyStores": "custom key stores are not served yet",
     "DisconnectCustomKeyStore": "custom key stores are not served yet",
     "UpdateCustomKeyStore": "custom key stores are not served yet",
-    "ReplicateKey": "multi-Region keys are not served yet",
-    "UpdatePrimaryRegion": "multi-Region keys are not served yet",
 }
-NOT_YET_MEMBERS = {"CustomKeyStoreId", "MultiRegion", "XksKeyId"}  # CreateKey, GenerateRandom: issue 23
+NOT_YET_MEMBERS = {"CustomKeyStoreId", "XksKeyId"}  # CreateKey, GenerateRandom: issue 23
 
 
 def kebab(name):

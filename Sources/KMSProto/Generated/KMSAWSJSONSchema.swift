@@ -157,6 +157,13 @@ extension AWSJSON {
             "TrackingStartDate": .timestamp,
             "KeyCreationDate": .timestamp,
         ],
+        "ReplicateKeyRequest": [
+            "Tags": .message("Tag"),
+        ],
+        "ReplicateKeyResponse": [
+            "ReplicaKeyMetadata": .message("KeyMetadata"),
+            "ReplicaTags": .message("Tag"),
+        ],
         "KeyMetadata": [
             "CreationDate": .timestamp,
             "KeyUsage": .enumeration(prefix: "KEY_USAGE_"),
@@ -234,6 +241,8 @@ extension AWSJSON {
         "TagResourceRequest": ["Tags"],
         "UntagResourceRequest": ["TagKeys"],
         "ListResourceTagsResponse": ["Tags"],
+        "ReplicateKeyRequest": ["Tags"],
+        "ReplicateKeyResponse": ["ReplicaTags"],
         "KeyMetadata": ["EncryptionAlgorithms", "SigningAlgorithms", "KeyAgreementAlgorithms", "MacAlgorithms"],
         "MultiRegionConfiguration": ["ReplicaKeys"],
         "GrantListEntry": ["Operations"],
@@ -321,6 +330,9 @@ extension AWSJSON {
         "DeleteImportedKeyMaterialResponse": ["KeyId", "KeyMaterialId"],
         "GetKeyLastUsageRequest": ["KeyId"],
         "GetKeyLastUsageResponse": ["KeyId", "KeyLastUsage", "TrackingStartDate", "KeyCreationDate"],
+        "ReplicateKeyRequest": ["KeyId", "ReplicaRegion", "Policy", "BypassPolicyLockoutSafetyCheck", "Description", "Tags"],
+        "ReplicateKeyResponse": ["ReplicaKeyMetadata", "ReplicaPolicy", "ReplicaTags"],
+        "UpdatePrimaryRegionRequest": ["KeyId", "PrimaryRegion"],
         "Tag": ["TagKey", "TagValue"],
         "KeyMetadata": ["AWSAccountId", "KeyId", "Arn", "CreationDate", "Enabled", "Description", "KeyUsage", "KeyState", "DeletionDate", "ValidTo", "Origin", "CustomKeyStoreId", "CloudHsmClusterId", "ExpirationModel", "KeyManager", "CustomerMasterKeySpec", "KeySpec", "EncryptionAlgorithms", "SigningAlgorithms", "KeyAgreementAlgorithms", "MultiRegion", "MultiRegionConfiguration", "PendingDeletionWindowInDays", "MacAlgorithms", "XksKeyConfiguration", "CurrentKeyMaterialId"],
         "MultiRegionConfiguration": ["MultiRegionKeyType", "PrimaryKey", "ReplicaKeys"],

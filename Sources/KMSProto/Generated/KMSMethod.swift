@@ -50,6 +50,8 @@ public enum KMSMethod {
     public static let importKeyMaterial = RPCMethod<KMSImportKeyMaterialRequest, KMSImportKeyMaterialResponse>("ImportKeyMaterial")
     public static let deleteImportedKeyMaterial = RPCMethod<KMSDeleteImportedKeyMaterialRequest, KMSDeleteImportedKeyMaterialResponse>("DeleteImportedKeyMaterial")
     public static let getKeyLastUsage = RPCMethod<KMSGetKeyLastUsageRequest, KMSGetKeyLastUsageResponse>("GetKeyLastUsage")
+    public static let replicateKey = RPCMethod<KMSReplicateKeyRequest, KMSReplicateKeyResponse>("ReplicateKey")
+    public static let updatePrimaryRegion = RPCMethod<KMSUpdatePrimaryRegionRequest, KMSUpdatePrimaryRegionResponse>("UpdatePrimaryRegion")
 
     /// Every rpc name, in the order of the service definition.
     public static let allNames: [String] = [
@@ -99,6 +101,8 @@ public enum KMSMethod {
         "ImportKeyMaterial",
         "DeleteImportedKeyMaterial",
         "GetKeyLastUsage",
+        "ReplicateKey",
+        "UpdatePrimaryRegion",
     ]
 
     /// Every rpc with its AWS JSON translation, by name (the AWS JSON 1.1 endpoint).
@@ -149,5 +153,7 @@ public enum KMSMethod {
         AWSJSONOperation(importKeyMaterial),
         AWSJSONOperation(deleteImportedKeyMaterial),
         AWSJSONOperation(getKeyLastUsage),
+        AWSJSONOperation(replicateKey),
+        AWSJSONOperation(updatePrimaryRegion),
     ].map { ($0.name, $0) })
 }

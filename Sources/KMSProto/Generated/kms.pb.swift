@@ -4615,6 +4615,117 @@ public nonisolated struct KMSGetKeyLastUsageResponse: Sendable {
   fileprivate var _keyCreationDate: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
 }
 
+public nonisolated struct KMSReplicateKeyRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// required; 1..2048 chars
+  public var keyID: String = String()
+
+  /// required; 1..32 chars; pattern ^([a-z]+-){2,3}\d+$
+  public var replicaRegion: String = String()
+
+  /// 1..131072 chars; pattern [\u0009\u000A\u000D\u0020-\u00FF]+
+  public var policy: String {
+    get {_policy ?? String()}
+    set {_policy = newValue}
+  }
+  /// Returns true if `policy` has been explicitly set.
+  public var hasPolicy: Bool {self._policy != nil}
+  /// Clears the value of `policy`. Subsequent reads from it will return its default value.
+  public mutating func clearPolicy() {self._policy = nil}
+
+  public var bypassPolicyLockoutSafetyCheck: Bool {
+    get {_bypassPolicyLockoutSafetyCheck ?? false}
+    set {_bypassPolicyLockoutSafetyCheck = newValue}
+  }
+  /// Returns true if `bypassPolicyLockoutSafetyCheck` has been explicitly set.
+  public var hasBypassPolicyLockoutSafetyCheck: Bool {self._bypassPolicyLockoutSafetyCheck != nil}
+  /// Clears the value of `bypassPolicyLockoutSafetyCheck`. Subsequent reads from it will return its default value.
+  public mutating func clearBypassPolicyLockoutSafetyCheck() {self._bypassPolicyLockoutSafetyCheck = nil}
+
+  /// 0..8192 chars
+  public var description_p: String {
+    get {_description_p ?? String()}
+    set {_description_p = newValue}
+  }
+  /// Returns true if `description_p` has been explicitly set.
+  public var hasDescription_p: Bool {self._description_p != nil}
+  /// Clears the value of `description_p`. Subsequent reads from it will return its default value.
+  public mutating func clearDescription_p() {self._description_p = nil}
+
+  public var tags: [KMSTag] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _policy: String? = nil
+  fileprivate var _bypassPolicyLockoutSafetyCheck: Bool? = nil
+  fileprivate var _description_p: String? = nil
+}
+
+public nonisolated struct KMSReplicateKeyResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var replicaKeyMetadata: KMSKeyMetadata {
+    get {_replicaKeyMetadata ?? KMSKeyMetadata()}
+    set {_replicaKeyMetadata = newValue}
+  }
+  /// Returns true if `replicaKeyMetadata` has been explicitly set.
+  public var hasReplicaKeyMetadata: Bool {self._replicaKeyMetadata != nil}
+  /// Clears the value of `replicaKeyMetadata`. Subsequent reads from it will return its default value.
+  public mutating func clearReplicaKeyMetadata() {self._replicaKeyMetadata = nil}
+
+  /// 1..131072 chars
+  public var replicaPolicy: String {
+    get {_replicaPolicy ?? String()}
+    set {_replicaPolicy = newValue}
+  }
+  /// Returns true if `replicaPolicy` has been explicitly set.
+  public var hasReplicaPolicy: Bool {self._replicaPolicy != nil}
+  /// Clears the value of `replicaPolicy`. Subsequent reads from it will return its default value.
+  public mutating func clearReplicaPolicy() {self._replicaPolicy = nil}
+
+  public var replicaTags: [KMSTag] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _replicaKeyMetadata: KMSKeyMetadata? = nil
+  fileprivate var _replicaPolicy: String? = nil
+}
+
+public nonisolated struct KMSUpdatePrimaryRegionRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// required; 1..2048 chars
+  public var keyID: String = String()
+
+  /// required; 1..32 chars; pattern ^([a-z]+-){2,3}\d+$
+  public var primaryRegion: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct KMSUpdatePrimaryRegionResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
 public nonisolated struct KMSTag: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -9363,6 +9474,163 @@ nonisolated extension KMSGetKeyLastUsageResponse: SwiftProtobuf.Message, SwiftPr
     if lhs._keyLastUsage != rhs._keyLastUsage {return false}
     if lhs._trackingStartDate != rhs._trackingStartDate {return false}
     if lhs._keyCreationDate != rhs._keyCreationDate {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension KMSReplicateKeyRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ReplicateKeyRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{5}key_id\0KeyId\0\u{5}replica_region\0ReplicaRegion\0\u{5}policy\0Policy\0\u{5}bypass_policy_lockout_safety_check\0BypassPolicyLockoutSafetyCheck\0\u{5}description\0Description\0\u{5}tags\0Tags\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.keyID) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.replicaRegion) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self._policy) }()
+      case 4: try { try decoder.decodeSingularBoolField(value: &self._bypassPolicyLockoutSafetyCheck) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self._description_p) }()
+      case 6: try { try decoder.decodeRepeatedMessageField(value: &self.tags) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.keyID.isEmpty {
+      try visitor.visitSingularStringField(value: self.keyID, fieldNumber: 1)
+    }
+    if !self.replicaRegion.isEmpty {
+      try visitor.visitSingularStringField(value: self.replicaRegion, fieldNumber: 2)
+    }
+    try { if let v = self._policy {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 3)
+    } }()
+    try { if let v = self._bypassPolicyLockoutSafetyCheck {
+      try visitor.visitSingularBoolField(value: v, fieldNumber: 4)
+    } }()
+    try { if let v = self._description_p {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 5)
+    } }()
+    if !self.tags.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.tags, fieldNumber: 6)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: KMSReplicateKeyRequest, rhs: KMSReplicateKeyRequest) -> Bool {
+    if lhs.keyID != rhs.keyID {return false}
+    if lhs.replicaRegion != rhs.replicaRegion {return false}
+    if lhs._policy != rhs._policy {return false}
+    if lhs._bypassPolicyLockoutSafetyCheck != rhs._bypassPolicyLockoutSafetyCheck {return false}
+    if lhs._description_p != rhs._description_p {return false}
+    if lhs.tags != rhs.tags {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension KMSReplicateKeyResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ReplicateKeyResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{5}replica_key_metadata\0ReplicaKeyMetadata\0\u{5}replica_policy\0ReplicaPolicy\0\u{5}replica_tags\0ReplicaTags\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._replicaKeyMetadata) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self._replicaPolicy) }()
+      case 3: try { try decoder.decodeRepeatedMessageField(value: &self.replicaTags) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._replicaKeyMetadata {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    try { if let v = self._replicaPolicy {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 2)
+    } }()
+    if !self.replicaTags.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.replicaTags, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: KMSReplicateKeyResponse, rhs: KMSReplicateKeyResponse) -> Bool {
+    if lhs._replicaKeyMetadata != rhs._replicaKeyMetadata {return false}
+    if lhs._replicaPolicy != rhs._replicaPolicy {return false}
+    if lhs.replicaTags != rhs.replicaTags {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension KMSUpdatePrimaryRegionRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".UpdatePrimaryRegionRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{5}key_id\0KeyId\0\u{5}primary_region\0PrimaryRegion\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.keyID) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.primaryRegion) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.keyID.isEmpty {
+      try visitor.visitSingularStringField(value: self.keyID, fieldNumber: 1)
+    }
+    if !self.primaryRegion.isEmpty {
+      try visitor.visitSingularStringField(value: self.primaryRegion, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: KMSUpdatePrimaryRegionRequest, rhs: KMSUpdatePrimaryRegionRequest) -> Bool {
+    if lhs.keyID != rhs.keyID {return false}
+    if lhs.primaryRegion != rhs.primaryRegion {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension KMSUpdatePrimaryRegionResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".UpdatePrimaryRegionResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap()
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    // Load everything into unknown fields
+    while try decoder.nextFieldNumber() != nil {}
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: KMSUpdatePrimaryRegionResponse, rhs: KMSUpdatePrimaryRegionResponse) -> Bool {
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

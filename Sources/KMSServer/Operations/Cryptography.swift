@@ -284,7 +284,9 @@ extension KMSService {
             return (key, try self.currentMaterial(of: key))
         }
         let header = try SymmetricCiphertext.header(of: blob)
-        let keyID = header.keyID
+        // A multi-Region key's ciphertext names the public id: any related key decrypts it, the
+        // one of the caller's region here.
+        let keyID = header.keyID.inRegion(caller.region)
         if let given, given.record.keyID != keyID {
             throw KMSError(
                 .incorrectKey, "The key ID in the request does not identify a CMK that can perform this operation.")

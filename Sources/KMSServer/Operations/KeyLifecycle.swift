@@ -52,8 +52,16 @@ extension KMSService {
         if request.hasCustomKeyStoreID || request.hasXksKeyID {
             throw KMSError(.unsupportedOperation, "Custom key stores are not supported.")
         }
-        if request.hasMultiRegion, request.multiRegion {
-            throw KMSError(.unsupportedOperation, "Multi-Region keys are not supported.")
+        let multiRegion = request.hasMultiRegion && request.multiRegion
+        if multiRegion {
+            guard self.stores.multiRegionKeys != nil else {
+                throw KMSError(.unsupportedOperation, "Multi-Region keys are not supported by this key store.")
+            }
+            // AWS replicates imported material by importing it into each replica; not served yet.
+            guard origin == .awsKMS else {
+                throw KMSError(
+                    .unsupportedOperation, "Multi-Region keys with imported key material are not supported yet.")
+            }
         }
         let tags = request.tags.map { (key: $0.tagKey, value: $0.tagValue) }
         try Validation.tags(tags)
@@ -68,7 +76,9 @@ extension KMSService {
             "kms:BypassPolicyLockoutSafetyCheck": [
                 request.hasBypassPolicyLockoutSafetyCheck && request.bypassPolicyLockoutSafetyCheck ? "true" : "false"
             ],
+            "kms:MultiRegion": [multiRegion ? "true" : "false"],
         ]
+        if multiRegion { conditions["kms:MultiRegionKeyType"] = ["PRIMARY"] }
         if !tags.isEmpty { conditions.merge(Self.tagConditions(tags)) { first, _ in first } }
         try self.authorize(caller, action: "CreateKey", key: nil, conditions: conditions)
         // Tagging at creation needs kms:TagResource as well, as in AWS.
@@ -76,20 +86,26 @@ extension KMSService {
             try self.authorize(caller, action: "TagResource", key: nil, conditions: Self.tagConditions(tags))
         }
 
-        let keyID = KeyID.random()
+        // A multi-Region key's row id is its public id made regional (KeyID+MultiRegion.swift).
+        let keyID = multiRegion ? KeyID.randomMultiRegion().inRegion(caller.region) : KeyID.random()
         let arn = self.scope.keyARN(account: caller.account, region: caller.region, keyID: keyID)
         if request.hasPolicy, !(request.hasBypassPolicyLockoutSafetyCheck && request.bypassPolicyLockoutSafetyCheck) {
             try self.checkLockout(document, caller: caller, keyAccount: caller.account, keyARN: arn)
         }
         // An EXTERNAL key waits for its material in PendingImport.
-        let material = origin == .awsKMS ? try await self.generateMaterial(keyID: keyID, keyARN: arn, spec: spec) : nil
+        let material =
+            origin == .awsKMS
+            ? try await self.generateMaterial(
+                keyID: keyID, keyARN: KeyRecord.materialARN(keyARN: arn, keyID: keyID), spec: spec) : nil
         let record = KeyRecord(
             keyID: keyID, arn: arn, account: caller.account, region: caller.region, description: request.description_p,
             state: material == nil ? .pendingImport : .enabled, usage: usage, spec: spec, origin: origin,
             manager: .customer,
             creationDate: Date(timeIntervalSince1970: self.now().timeIntervalSince1970.rounded(.down)),
             deletionDate: nil, pendingWindowInDays: nil, policy: policy,
-            currentMaterialID: material?.materialID, version: 1
+            currentMaterialID: material?.materialID, version: 1,
+            multiRegion: multiRegion
+                ? MultiRegionConfiguration(keyType: .primary, primaryRegion: caller.region, replicaRegions: []) : nil
         )
         caller.trail.note(keyARN: arn)
         let audit = self.changeRecord(caller)
@@ -116,7 +132,8 @@ extension KMSService {
     func listKeys(_ request: KMSListKeysRequest, caller: Caller) async throws(KMSError) -> KMSListKeysResponse {
         let limit = try Validation.limit(request.hasLimit ? request.limit : nil, range: 1...1000, default: 100)
         let marker = try Marker.decode(request.hasMarker ? request.marker : nil)
-        let after = marker.flatMap { KeyID($0) }
+        // Keys page in row id order; a multi-Region key's marker is its public id.
+        let after = marker.flatMap { KeyID($0) }?.inRegion(caller.region)
         if marker != nil, after == nil {
             throw KMSError(.invalidMarker, "The marker is not one this service issued.")
         }
@@ -183,9 +200,20 @@ extension KMSService {
             record.state = try record.state.schedulingDeletion(keyARN: record.arn)
             record.deletionDate = KeySchedule.deletionDate(scheduledAt: now, windowDays: days)
             record.pendingWindowInDays = days
+            // As at AWS, a primary's waiting period starts once its last replica is deleted
+            // (the deletion reaper starts it); until then it is PendingReplicaDeletion.
+            if let family = record.multiRegion, family.keyType == .primary, !family.replicaRegions.isEmpty {
+                record.state = .pendingReplicaDeletion
+                record.deletionDate = nil
+            }
         }
         var response = KMSScheduleKeyDeletionResponse()
         response.keyID = updated.arn
+        if updated.state == .pendingReplicaDeletion {
+            response.keyState = .pendingReplicaDeletion
+            response.pendingWindowInDays = Int32(days)
+            return response
+        }
         response.deletionDate = .init(date: updated.deletionDate ?? now)
         response.keyState = .pendingDeletion
         response.pendingWindowInDays = Int32(days)

@@ -54,7 +54,13 @@ extension KMSService {
     {
         let key = try await self.resolve(request.keyID, for: caller, accepting: .keyOnly)
         try self.authorize(caller, action: "GetKeyRotationStatus", key: key)
-        let record = key.record
+        var record = key.record
+        // Rotation is shared by related multi-Region keys and kept on the primary.
+        if record.isReplica, let primaryRegion = record.multiRegion?.primaryRegion {
+            let primary = try await self.loadKey(record.keyID.inRegion(primaryRegion), named: record.arn).record
+            record.rotationPeriodInDays = primary.rotationPeriodInDays
+            record.nextRotationDate = primary.nextRotationDate
+        }
         guard record.canRotate else {
             throw KMSError(
                 .unsupportedOperation,
@@ -156,7 +162,7 @@ extension KMSService {
     func rotate(_ record: KeyRecord, kind: RotationRecord.Kind, caller: Caller? = nil) async throws(KMSError)
         -> KeyRecord?
     {
-        let material = try await self.generateMaterial(keyID: record.keyID, keyARN: record.arn)
+        let material = try await self.generateMaterial(keyID: record.keyID, keyARN: record.materialARN)
         let now = self.now()
         // An automatic rotation schedules the next; an on-demand one leaves the schedule alone.
         var next = record.nextRotationDate
@@ -195,6 +201,12 @@ extension KMSService {
     }
 
     static func checkRotatable(_ record: KeyRecord, _ operation: String) throws(KMSError) {
+        if record.isReplica {
+            throw KMSError(
+                .unsupportedOperation,
+                "\(record.arn) is a multi-Region replica key: \(operation) is done on its primary key, whose rotation "
+                    + "all its replicas share.")
+        }
         guard record.canRotate || (operation == "RotateKeyOnDemand" && record.rotatesImportedMaterial) else {
             throw KMSError(
                 .unsupportedOperation,

@@ -27,12 +27,15 @@ public struct ServiceStores: Sendable {
     public var billing: any BillingStoring
     /// Root key re-wrap jobs and the blobs they re-wrap.
     public var rewraps: any RewrapStoring
+    /// Multi-Region keys' families; nil: this store serves none.
+    public var multiRegionKeys: (any MultiRegionKeyStoring)?
 
     /// A set of stores from its parts.
     public init(
         keys: any KeyStoring, aliases: any AliasStoring, grants: any GrantStoring, identities: any IdentityStoring,
         rotations: any RotationStoring, lastUsage: any LastUsageStoring, auditRecords: any AuditReading,
-        usage: any UsageStoring, billing: any BillingStoring, rewraps: any RewrapStoring
+        usage: any UsageStoring, billing: any BillingStoring, rewraps: any RewrapStoring,
+        multiRegionKeys: (any MultiRegionKeyStoring)? = nil
     ) {
         self.keys = keys
         self.aliases = aliases
@@ -44,6 +47,7 @@ public struct ServiceStores: Sendable {
         self.usage = usage
         self.billing = billing
         self.rewraps = rewraps
+        self.multiRegionKeys = multiRegionKeys
     }
 
     /// kmsd's stores: PostgreSQL's, over `client`'s pool; `scope` supplies the partition of the
@@ -59,7 +63,8 @@ public struct ServiceStores: Sendable {
             auditRecords: AuditStore(client: client, logger: logger),
             usage: UsageStore(client: client, logger: logger),
             billing: BillingStore(client: client, logger: logger),
-            rewraps: RewrapStore(client: client, logger: logger)
+            rewraps: RewrapStore(client: client, logger: logger),
+            multiRegionKeys: KeyStore(client: client, logger: logger)
         )
     }
 }
