@@ -179,7 +179,9 @@ struct AWSJSONEncoder: SwiftProtobuf.Visitor {
     }
 
     mutating func visitRepeatedDoubleField(value: [Double], fieldNumber: Int) throws {
-        try self.member(fieldNumber) { _, _, out in try Self.list(value, into: &out) { try Self.writeDouble($0, into: &$1) } }
+        try self.member(fieldNumber) { _, _, out in
+            try Self.list(value, into: &out) { try Self.writeDouble($0, into: &$1) }
+        }
     }
 
     mutating func visitRepeatedInt32Field(value: [Int32], fieldNumber: Int) throws {

@@ -99,7 +99,8 @@ extension SigV4 {
         guard let credential = credentialField, let signedHeadersText = signedHeadersField,
             let signatureText = signatureField
         else {
-            let fields = [("Credential", credentialField), ("Signature", signatureField)]
+            let fields =
+                [("Credential", credentialField), ("Signature", signatureField)]
                 + [("SignedHeaders", signedHeadersField)]
             let sentences = fields.filter { $0.1 == nil }.map { "Authorization header requires '\($0.0)' parameter." }
             throw KMSError(.incompleteSignature, (sentences + ["Authorization=\(echo(header))"]).joined(separator: " "))

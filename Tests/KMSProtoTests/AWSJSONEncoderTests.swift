@@ -7,7 +7,9 @@ import Testing
 /// protobuf's JSON and a tree writes, for every kind of member; the fuzz targets hold the same on
 /// random messages of every type.
 @Suite struct AWSJSONEncoderTests {
-    static func expectSameBytes(_ message: some SwiftProtobuf.Message, sourceLocation: SourceLocation = #_sourceLocation)
+    static func expectSameBytes(
+        _ message: some SwiftProtobuf.Message, sourceLocation: SourceLocation = #_sourceLocation
+    )
         throws
     {
         let direct = String(decoding: try AWSJSON.data(message), as: UTF8.self)

@@ -63,14 +63,8 @@ extension KMSService {
                     .unsupportedOperation, "Multi-Region keys with imported key material are not supported yet.")
             }
         }
-        let tags = request.tags.map { (key: $0.tagKey, value: $0.tagValue) }
-        try Validation.tags(tags)
-        guard tags.count <= Tags.maximumPerKey else { throw KMSError(.tag, "Too many tags") }
-        try Tags.check(tags)
-        let policy =
-            request.hasPolicy
-            ? request.policy : DefaultKeyPolicy.document(partition: self.scope.partition, account: caller.account)
-        let document = try PolicyDocument.parse(policy, kind: .resource)
+        let (tags, policy, document) = try self.newKeyTagsAndPolicy(
+            tags: request.tags, policy: request.hasPolicy ? request.policy : nil, caller: caller)
         var conditions: [String: [String]] = [
             "kms:KeySpec": [spec.rawValue], "kms:KeyUsage": [usage.rawValue], "kms:KeyOrigin": [origin.rawValue],
             "kms:BypassPolicyLockoutSafetyCheck": [
@@ -255,5 +249,21 @@ extension KMSService {
             key = try await self.reloadKey(key.record.keyID)
         }
         throw KMSError(.conflict, "\(key.record.arn) is being changed concurrently; retry", retryable: true)
+    }
+}
+
+extension KMSService {
+    /// A new key's tags, checked, and its key policy (the default one when the request gives
+    /// none), parsed: what CreateKey and ReplicateKey's replica both start with.
+    func newKeyTagsAndPolicy(tags requested: [KMSTag], policy requestedPolicy: String?, caller: Caller)
+        throws(KMSError) -> (tags: [(key: String, value: String)], policy: String, document: PolicyDocument)
+    {
+        let tags = requested.map { (key: $0.tagKey, value: $0.tagValue) }
+        try Validation.tags(tags)
+        guard tags.count <= Tags.maximumPerKey else { throw KMSError(.tag, "Too many tags") }
+        try Tags.check(tags)
+        let policy =
+            requestedPolicy ?? DefaultKeyPolicy.document(partition: self.scope.partition, account: caller.account)
+        return (tags, policy, try PolicyDocument.parse(policy, kind: .resource))
     }
 }

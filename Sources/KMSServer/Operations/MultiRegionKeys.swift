@@ -16,14 +16,8 @@ extension KMSService {
         let region = request.replicaRegion
         try Self.checkRegion(region, field: "replicaRegion")
         try Validation.description(request.description_p)
-        let tags = request.tags.map { (key: $0.tagKey, value: $0.tagValue) }
-        try Validation.tags(tags)
-        guard tags.count <= Tags.maximumPerKey else { throw KMSError(.tag, "Too many tags") }
-        try Tags.check(tags)
-        let policy =
-            request.hasPolicy
-            ? request.policy : DefaultKeyPolicy.document(partition: self.scope.partition, account: caller.account)
-        let document = try PolicyDocument.parse(policy, kind: .resource)
+        let (tags, policy, document) = try self.newKeyTagsAndPolicy(
+            tags: request.tags, policy: request.hasPolicy ? request.policy : nil, caller: caller)
 
         var primary = try await self.resolve(request.keyID, for: caller, accepting: .keyOnly)
         try self.authorize(caller, action: "ReplicateKey", key: primary, conditions: ["kms:ReplicaRegion": [region]])
