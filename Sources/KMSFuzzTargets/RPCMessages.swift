@@ -67,6 +67,8 @@ struct RPCMessages {
         .init("kms", KMSMethod.importKeyMaterial),
         .init("kms", KMSMethod.deleteImportedKeyMaterial),
         .init("kms", KMSMethod.getKeyLastUsage),
+        .init("kms", KMSMethod.replicateKey),
+        .init("kms", KMSMethod.updatePrimaryRegion),
     ]
 
     static let admin: [RPCMessages] = [

@@ -47,17 +47,17 @@ public enum AWSJSON {
 
     /// Encodes a message as AWS JSON bytes (keys sorted, so output is stable).
     public static func data(_ message: some SwiftProtobuf.Message, pretty: Bool = false) throws -> Data {
-        guard pretty else { return Data(try bytes(message, name: Self.name(of: type(of: message)))) }
+        guard pretty else { return Data(try bytes(message)) }
         let options: JSONSerialization.WritingOptions = [.sortedKeys, .withoutEscapingSlashes, .prettyPrinted]
         return try JSONSerialization.data(withJSONObject: try object(message), options: options)
     }
 
-    /// Encodes a message named `name` (without package) as AWS JSON bytes, straight from its
-    /// fields (`AWSJSONEncoder`): what the JSON endpoint sends for every response.
-    public static func bytes(_ message: some SwiftProtobuf.Message, name: String) throws -> [UInt8] {
+    /// Encodes a message as AWS JSON bytes, straight from its fields (`AWSJSONEncoder`): what
+    /// the JSON endpoint sends for every response.
+    public static func bytes(_ message: some SwiftProtobuf.Message) throws -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(256)
-        try AWSJSONEncoder.encode(message, name: name, into: &out)
+        try AWSJSONEncoder.encode(message, into: &out)
         return out
     }
 

@@ -13,26 +13,22 @@ struct AWSJSONEncoder: SwiftProtobuf.Visitor {
         let kinds: [String: AWSJSON.FieldKind]
         let emptyLists: [String]
 
-        init(message: String) {
-            self.names = AWSJSON.schemaNumbers[message] ?? AWSJSON.adminSchemaNumbers[message] ?? [:]
-            self.kinds = AWSJSON.schema[message] ?? AWSJSON.adminSchema[message] ?? [:]
-            if AWSJSON.listsOmittedWhenEmpty.contains(message) {
-                self.emptyLists = []
-            } else {
-                self.emptyLists = AWSJSON.schemaLists[message] ?? AWSJSON.adminSchemaLists[message] ?? []
-            }
-        }
-
-        /// Every message's layout, by message name, built once.
+        /// Every message of the public and the admin service, by full protobuf name: a worker
+        /// message may share a short name with one of them ("kms.worker.v1.DecryptRequest").
         static let all: [String: Layout] = {
             var layouts: [String: Layout] = [:]
-            for name in Set(AWSJSON.schemaNumbers.keys).union(AWSJSON.adminSchemaNumbers.keys) {
-                layouts[name] = Layout(message: name)
+            for (name, numbers) in AWSJSON.schemaNumbers {
+                layouts["kms.v1." + name] = Layout(
+                    names: numbers, kinds: AWSJSON.schema[name] ?? [:],
+                    emptyLists: AWSJSON.listsOmittedWhenEmpty.contains(name) ? [] : AWSJSON.schemaLists[name] ?? [])
+            }
+            for (name, numbers) in AWSJSON.adminSchemaNumbers {
+                layouts["kms.admin.v1." + name] = Layout(
+                    names: numbers, kinds: AWSJSON.adminSchema[name] ?? [:],
+                    emptyLists: AWSJSON.adminSchemaLists[name] ?? [])
             }
             return layouts
         }()
-
-        static let empty = Layout(message: "")
     }
 
     struct InvalidValue: Error, CustomStringConvertible {
@@ -47,9 +43,14 @@ struct AWSJSONEncoder: SwiftProtobuf.Visitor {
         self.layout = layout
     }
 
-    /// The AWS JSON object of `message`, whose name (without package) is `name`.
-    static func encode(_ message: some SwiftProtobuf.Message, name: String, into out: inout [UInt8]) throws {
-        var encoder = AWSJSONEncoder(layout: Layout.all[name] ?? .empty)
+    /// The AWS JSON object of `message`. Messages of no AWS JSON service (the worker's, which
+    /// only the fuzz targets encode) take the reference path.
+    static func encode<M: SwiftProtobuf.Message>(_ message: M, into out: inout [UInt8]) throws {
+        guard let layout = Layout.all[M.protoMessageName] else {
+            out.append(contentsOf: try AWSJSON.referenceData(message))
+            return
+        }
+        var encoder = AWSJSONEncoder(layout: layout)
         try message.traverse(visitor: &encoder)
         encoder.close(into: &out)
     }
@@ -126,10 +127,8 @@ struct AWSJSONEncoder: SwiftProtobuf.Visitor {
                 return JSONWriter.writeString(String(text.dropFirst().dropLast()), into: &out)
             }
             try writeDouble(date.timeIntervalSince1970, into: &out)
-        case .message(let name):
-            try encode(value, name: name, into: &out)
         default:
-            try encode(value, name: AWSJSON.name(of: M.self), into: &out)
+            try encode(value, into: &out)
         }
     }
 

@@ -21,9 +21,8 @@ public struct AWSJSONOperation: Sendable {
             let request = body.isEmpty ? Request() : try AWSJSON.decode(Request.self, from: body)
             return try request.serializedBytes()
         }
-        let responseName = AWSJSON.name(of: Response.self)
         self.responseToJSON = { bytes in
-            Data(try AWSJSON.bytes(try Response(serializedBytes: bytes), name: responseName))
+            Data(try AWSJSON.bytes(try Response(serializedBytes: bytes)))
         }
     }
 }
