@@ -11,5 +11,8 @@ import sys
 path, name, section = sys.argv[1:]
 text = open(path).read() if os.path.exists(path) else "# Benchmarks\n"
 pattern = re.compile(r"<!-- " + re.escape(name) + r":.*?<!-- /" + re.escape(name) + r" -->\n?", re.S)
-text = pattern.sub("", text).rstrip("\n") + "\n\n" + section + "\n"
+if pattern.search(text):
+    text = pattern.sub(lambda _: section + "\n", text, count=1)
+else:
+    text = text.rstrip("\n") + "\n\n" + section + "\n"
 open(path, "w").write(text)
