@@ -31,10 +31,6 @@ struct AWSJSONEncoder: SwiftProtobuf.Visitor {
         }()
     }
 
-    struct InvalidValue: Error, CustomStringConvertible {
-        let description: String
-    }
-
     private let layout: Layout
     /// Each member as written, in field order; sorted by name when the object is closed.
     private var members: [(name: String, value: [UInt8])] = []
@@ -72,12 +68,12 @@ struct AWSJSONEncoder: SwiftProtobuf.Visitor {
 
     /// Adds the member of field `number`; fields the schema does not name (none in the generated
     /// messages) are left out, as protobuf's JSON would not know them either.
-    private mutating func member(_ number: Int, _ write: (String, AWSJSON.FieldKind?, inout [UInt8]) throws -> Void)
+    private mutating func member(_ number: Int, _ write: (AWSJSON.FieldKind?, inout [UInt8]) throws -> Void)
         rethrows
     {
         guard let name = self.layout.names[number] else { return }
         var value: [UInt8] = []
-        try write(name, self.layout.kinds[name], &value)
+        try write(self.layout.kinds[name], &value)
         self.members.append((name, value))
     }
 
@@ -96,11 +92,6 @@ struct AWSJSONEncoder: SwiftProtobuf.Visitor {
 
     private static func writeInteger(_ value: some BinaryInteger, into out: inout [UInt8]) {
         out.append(contentsOf: String(value).utf8)
-    }
-
-    private static func writeDouble(_ value: Double, into out: inout [UInt8]) throws {
-        guard value.isFinite else { throw InvalidValue(description: "\(value) is not a JSON number") }
-        JSONWriter.writeDouble(value, into: &out)
     }
 
     /// An enum by its AWS name: the proto name less the enum's prefix. UNSPECIFIED keeps its
@@ -126,7 +117,7 @@ struct AWSJSONEncoder: SwiftProtobuf.Visitor {
             guard let date = AWSJSON.parseTimestamp(String(text.dropFirst().dropLast())) else {
                 return JSONWriter.writeString(String(text.dropFirst().dropLast()), into: &out)
             }
-            try writeDouble(date.timeIntervalSince1970, into: &out)
+            try JSONWriter.writeDouble(date.timeIntervalSince1970, into: &out)
         default:
             try encode(value, into: &out)
         }
@@ -135,16 +126,16 @@ struct AWSJSONEncoder: SwiftProtobuf.Visitor {
     // MARK: - Visitor
 
     mutating func visitSingularDoubleField(value: Double, fieldNumber: Int) throws {
-        try self.member(fieldNumber) { _, _, out in try Self.writeDouble(value, into: &out) }
+        try self.member(fieldNumber) { _, out in try JSONWriter.writeDouble(value, into: &out) }
     }
 
     mutating func visitSingularInt64Field(value: Int64, fieldNumber: Int) throws {
-        self.member(fieldNumber) { _, _, out in Self.writeInteger(value, into: &out) }
+        self.member(fieldNumber) { _, out in Self.writeInteger(value, into: &out) }
     }
 
     /// As the tree does: past Int64's range the value stays protobuf's JSON string.
     mutating func visitSingularUInt64Field(value: UInt64, fieldNumber: Int) throws {
-        self.member(fieldNumber) { _, _, out in
+        self.member(fieldNumber) { _, out in
             if value > UInt64(Int64.max) {
                 JSONWriter.writeString(String(value), into: &out)
             } else {
@@ -154,23 +145,23 @@ struct AWSJSONEncoder: SwiftProtobuf.Visitor {
     }
 
     mutating func visitSingularBoolField(value: Bool, fieldNumber: Int) throws {
-        self.member(fieldNumber) { _, _, out in out.append(contentsOf: (value ? "true" : "false").utf8) }
+        self.member(fieldNumber) { _, out in out.append(contentsOf: (value ? "true" : "false").utf8) }
     }
 
     mutating func visitSingularStringField(value: String, fieldNumber: Int) throws {
-        self.member(fieldNumber) { _, _, out in JSONWriter.writeString(value, into: &out) }
+        self.member(fieldNumber) { _, out in JSONWriter.writeString(value, into: &out) }
     }
 
     mutating func visitSingularBytesField(value: Data, fieldNumber: Int) throws {
-        self.member(fieldNumber) { _, _, out in JSONWriter.writeString(value.base64EncodedString(), into: &out) }
+        self.member(fieldNumber) { _, out in JSONWriter.writeString(value.base64EncodedString(), into: &out) }
     }
 
     mutating func visitSingularEnumField<E: SwiftProtobuf.Enum>(value: E, fieldNumber: Int) throws {
-        self.member(fieldNumber) { _, kind, out in Self.writeEnum(value.rawValue, kind: kind, into: &out) }
+        self.member(fieldNumber) { kind, out in Self.writeEnum(value.rawValue, kind: kind, into: &out) }
     }
 
     mutating func visitSingularMessageField<M: SwiftProtobuf.Message>(value: M, fieldNumber: Int) throws {
-        try self.member(fieldNumber) { _, kind, out in try Self.writeMessage(value, kind: kind, into: &out) }
+        try self.member(fieldNumber) { kind, out in try Self.writeMessage(value, kind: kind, into: &out) }
     }
 
     mutating func visitSingularGroupField<G: SwiftProtobuf.Message>(value: G, fieldNumber: Int) throws {
@@ -178,45 +169,45 @@ struct AWSJSONEncoder: SwiftProtobuf.Visitor {
     }
 
     mutating func visitRepeatedDoubleField(value: [Double], fieldNumber: Int) throws {
-        try self.member(fieldNumber) { _, _, out in
-            try Self.list(value, into: &out) { try Self.writeDouble($0, into: &$1) }
+        try self.member(fieldNumber) { _, out in
+            try Self.list(value, into: &out) { try JSONWriter.writeDouble($0, into: &$1) }
         }
     }
 
     mutating func visitRepeatedInt32Field(value: [Int32], fieldNumber: Int) throws {
-        self.member(fieldNumber) { _, _, out in Self.list(value, into: &out) { Self.writeInteger($0, into: &$1) } }
+        self.member(fieldNumber) { _, out in Self.list(value, into: &out) { Self.writeInteger($0, into: &$1) } }
     }
 
     mutating func visitRepeatedInt64Field(value: [Int64], fieldNumber: Int) throws {
-        self.member(fieldNumber) { _, _, out in Self.list(value, into: &out) { Self.writeInteger($0, into: &$1) } }
+        self.member(fieldNumber) { _, out in Self.list(value, into: &out) { Self.writeInteger($0, into: &$1) } }
     }
 
     mutating func visitRepeatedUInt32Field(value: [UInt32], fieldNumber: Int) throws {
-        self.member(fieldNumber) { _, _, out in Self.list(value, into: &out) { Self.writeInteger($0, into: &$1) } }
+        self.member(fieldNumber) { _, out in Self.list(value, into: &out) { Self.writeInteger($0, into: &$1) } }
     }
 
     mutating func visitRepeatedUInt64Field(value: [UInt64], fieldNumber: Int) throws {
-        self.member(fieldNumber) { _, _, out in Self.list(value, into: &out) { Self.writeInteger($0, into: &$1) } }
+        self.member(fieldNumber) { _, out in Self.list(value, into: &out) { Self.writeInteger($0, into: &$1) } }
     }
 
     mutating func visitRepeatedBoolField(value: [Bool], fieldNumber: Int) throws {
-        self.member(fieldNumber) { _, _, out in
+        self.member(fieldNumber) { _, out in
             Self.list(value, into: &out) { $1.append(contentsOf: ($0 ? "true" : "false").utf8) }
         }
     }
 
     mutating func visitRepeatedStringField(value: [String], fieldNumber: Int) throws {
-        self.member(fieldNumber) { _, _, out in Self.list(value, into: &out) { JSONWriter.writeString($0, into: &$1) } }
+        self.member(fieldNumber) { _, out in Self.list(value, into: &out) { JSONWriter.writeString($0, into: &$1) } }
     }
 
     mutating func visitRepeatedBytesField(value: [Data], fieldNumber: Int) throws {
-        self.member(fieldNumber) { _, _, out in
+        self.member(fieldNumber) { _, out in
             Self.list(value, into: &out) { JSONWriter.writeString($0.base64EncodedString(), into: &$1) }
         }
     }
 
     mutating func visitRepeatedEnumField<E: SwiftProtobuf.Enum>(value: [E], fieldNumber: Int) throws {
-        self.member(fieldNumber) { _, kind, out in
+        self.member(fieldNumber) { kind, out in
             Self.list(value, into: &out) { Self.writeEnum($0.rawValue, kind: kind, into: &$1) }
         }
     }
@@ -226,7 +217,7 @@ struct AWSJSONEncoder: SwiftProtobuf.Visitor {
     }
 
     mutating func visitRepeatedMessageField<M: SwiftProtobuf.Message>(value: [M], fieldNumber: Int) throws {
-        try self.member(fieldNumber) { _, kind, out in
+        try self.member(fieldNumber) { kind, out in
             try Self.list(value, into: &out) { try Self.writeMessage($0, kind: kind, into: &$1) }
         }
     }
@@ -259,9 +250,9 @@ struct AWSJSONEncoder: SwiftProtobuf.Visitor {
 
     private mutating func mapMember(_ value: Any, fieldNumber: Int) throws {
         guard let map = value as? [String: String] else {
-            throw InvalidValue(description: "field \(fieldNumber) is a map other than string to string")
+            throw JSONWriter.InvalidValue(description: "field \(fieldNumber) is a map other than string to string")
         }
-        self.member(fieldNumber) { _, _, out in
+        self.member(fieldNumber) { _, out in
             out.append(UInt8(ascii: "{"))
             for (index, key) in map.keys.sorted().enumerated() {
                 if index > 0 { out.append(UInt8(ascii: ",")) }

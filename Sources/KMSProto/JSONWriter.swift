@@ -61,9 +61,7 @@ enum JSONWriter {
         case UInt8(ascii: "c"), UInt8(ascii: "B"):
             out.append(contentsOf: (number.boolValue ? "true" : "false").utf8)
         case UInt8(ascii: "d"), UInt8(ascii: "f"):
-            let double = number.doubleValue
-            guard double.isFinite else { throw InvalidValue(description: "\(double) is not a JSON number") }
-            writeDouble(double, into: &out)
+            try writeDouble(number.doubleValue, into: &out)
         case UInt8(ascii: "Q"), UInt8(ascii: "L"), UInt8(ascii: "I"), UInt8(ascii: "S"), UInt8(ascii: "C"):
             out.append(contentsOf: String(number.uint64Value).utf8)
         default:
@@ -72,7 +70,8 @@ enum JSONWriter {
     }
 
     /// A finite double: integral values (timestamps to the second) without a fraction.
-    static func writeDouble(_ double: Double, into out: inout [UInt8]) {
+    static func writeDouble(_ double: Double, into out: inout [UInt8]) throws {
+        guard double.isFinite else { throw InvalidValue(description: "\(double) is not a JSON number") }
         if double == double.rounded(), abs(double) < 1e15 {
             out.append(contentsOf: String(Int64(double)).utf8)
         } else {
