@@ -47,10 +47,14 @@ extension CryptoWorker {
         guard !ref.keyArn.isEmpty, ref.keyArn.utf8.count <= 2048 else {
             throw .validation("key.key_arn must be 1..2048 characters")
         }
+        guard request.importTokenArn.utf8.count <= 2048 else {
+            throw .validation("import_token_arn must be at most 2048 characters")
+        }
         let spec = try Self.spec(ref.keySpec, field: "key.key_spec")
         let keyring = self.keyring
+        let tokenARN = request.importTokenArn.isEmpty ? ref.keyArn : request.importTokenArn
         let (token, wrappingKey) = try ImportToken.open(
-            [UInt8](request.importToken), keyARN: ref.keyArn, keyring: keyring, now: Date())
+            [UInt8](request.importToken), keyARN: tokenARN, keyring: keyring, now: Date())
         let encrypted = [UInt8](request.encryptedKeyMaterial)
         var material = try await self.heavy.run { () throws(KMSError) -> [UInt8] in
             try ImportedKeyMaterial.unwrap(encrypted, algorithm: token.algorithm, wrappingKey: wrappingKey)

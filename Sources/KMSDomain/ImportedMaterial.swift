@@ -12,6 +12,9 @@ public enum KeyMaterialState: String, Sendable, CaseIterable {
     case current = "CURRENT"
     case nonCurrent = "NON_CURRENT"
     case pendingRotation = "PENDING_ROTATION"
+    /// New material of a multi-Region primary key that some replica has not imported yet
+    /// (RotateKeyOnDemand waits for every replica).
+    case pendingMultiRegionImportAndRotation = "PENDING_MULTI_REGION_IMPORT_AND_ROTATION"
 }
 
 /// One material imported into a key of origin EXTERNAL, with what ListKeyRotations shows of
@@ -68,6 +71,9 @@ public struct ImportedMaterialChange: Sendable, Hashable {
     public var rotatedTo: MaterialID?
     /// The material the request named or imported (DeleteImportedKeyMaterial's KeyMaterialId).
     public var materialID: MaterialID?
+    /// The same change's part in related multi-Region keys (a material newly bound, rotated or
+    /// dropped in the whole family), applied in the same transaction: all or nothing.
+    public var related: [ImportedMaterialChange] = []
 
     /// A change as the rules compute it.
     public init(

@@ -117,6 +117,7 @@ public enum ImportedMaterialRules {
             list[index].expirationModel = request.expirationModel
             if let description = request.description { list[index].description = description }
         case .newKeyMaterial:
+            try Self.checkNewMaterial(into: record, first: list.isEmpty && record.currentMaterialID == nil)
             if list.contains(where: { $0.materialID == id }) {
                 // AWS's text for this case is not documented.
                 throw KMSError(

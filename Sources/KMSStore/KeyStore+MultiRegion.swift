@@ -35,7 +35,9 @@ extension KeyStore {
 
     /// Inserts `replica` (its own row id, policy, description, state) with copies of all of
     /// `primary`'s material versions (wrapped blobs, the same material ids) and rotations, its
-    /// tags and the request's record, if `primary` is still at `primary.version`.
+    /// tags and the request's record, if `primary` is still at `primary.version`. Imported
+    /// material (origin EXTERNAL) is not copied, as at AWS: the replica lists the primary's
+    /// materials as PENDING_IMPORT, for the caller to import into it.
     public func insertReplica(
         _ replica: KeyRecord, of primary: KeyRecord, tags: [(key: String, value: String)], audit: PendingAudit?
     ) async throws -> ReplicaInsertion {
@@ -44,6 +46,7 @@ extension KeyStore {
         let family = primary.keyID.publicID.uuid
         let tagKeys = tags.map(\.key)
         let tagValues = tags.map(\.value)
+        let copiesMaterial = primary.origin != .external
         let effective: (ReplicaInsertion) -> Bool = {
             if case .inserted = $0 { return true }
             return false
@@ -69,7 +72,8 @@ extension KeyStore {
                     expiration_model)
                 SELECT \(replicaID), \(replica.arn), account_id, \(replica.region), \(replica.description),
                     \(replica.state.rawValue), key_usage, key_spec, origin, key_manager, \(replica.creationDate),
-                    NULL, NULL, \(replica.policy), current_material_id, 1, NULL, NULL, valid_to, expiration_model
+                    NULL, NULL, \(replica.policy), current_material_id, 1, NULL, NULL,
+                    CASE WHEN \(copiesMaterial) THEN valid_to END, CASE WHEN \(copiesMaterial) THEN expiration_model END
                 FROM kms_keys WHERE key_id = \(primaryID)
                 ON CONFLICT (key_id) DO NOTHING
                 RETURNING \(unescaped: Self.columns)
@@ -83,7 +87,12 @@ extension KeyStore {
                 WITH m AS (
                     INSERT INTO kms_key_materials (key_id, material_id, wrapped, root_key_id, created_at)
                     SELECT \(replicaID), material_id, wrapped, root_key_id, created_at
-                    FROM kms_key_materials WHERE key_id = \(primaryID)
+                    FROM kms_key_materials WHERE key_id = \(primaryID) AND \(copiesMaterial)
+                ), i AS (
+                    INSERT INTO kms_imported_materials (key_id, material_id, description, valid_to, expiration_model,
+                        imported, pending_rotation, imported_at)
+                    SELECT \(replicaID), material_id, description, NULL, NULL, false, pending_rotation, imported_at
+                    FROM kms_imported_materials WHERE key_id = \(primaryID)
                 ), r AS (
                     INSERT INTO kms_key_rotations (key_id, material_id, rotation_date, rotation_type)
                     SELECT \(replicaID), material_id, rotation_date, rotation_type

@@ -100,7 +100,10 @@ extension KMSService {
         try Self.checkImportable(key.record)
         var call = WorkerImportKeyMaterialRequest()
         call.key.keyID = key.record.keyID.description
-        call.key.keyArn = key.record.arn
+        // A multi-Region key's material is bound to its ARN without a region, so that every
+        // related key that imports the same material gets the same id and blob binding.
+        call.key.keyArn = key.record.materialARN
+        if key.record.materialARN != key.record.arn { call.importTokenArn = key.record.arn }
         call.key.keySpec = WorkerKeySpec(key.record.spec)
         call.importToken = request.importToken
         call.encryptedKeyMaterial = request.encryptedKeyMaterial
@@ -124,12 +127,15 @@ extension KMSService {
             try Self.checkImportable(record)
             let listed = try await self.store { try await self.stores.keys.importedMaterials(keyID: record.keyID) }
             let now = self.now()
-            let change = try ImportedMaterialRules.importing(asked, into: record, materials: listed, at: now)
+            let change = try await self.withRelatedListing(
+                try ImportedMaterialRules.importing(asked, into: record, materials: listed, at: now),
+                listedBefore: ImportedMaterialRules.materials(of: record, stored: listed))
             let audit = self.changeRecord(caller)
             if let stored = try await self.store({
                 try await self.stores.keys.changeImportedMaterial(change, adding: material, at: now, audit: audit)
             }) {
                 self.cache.invalidateKey(stored.keyID)
+                for part in change.related { self.cache.invalidateKey(part.record.keyID) }
                 let pending = change.materials.contains { $0.materialID == material.materialID && $0.isPendingRotation }
                 self.logger.notice(
                     "imported key material",
@@ -167,17 +173,20 @@ extension KMSService {
                     "\(record.arn) is pending deletion; its imported key material cannot be deleted in that state.")
             }
             let listed = try await self.store { try await self.stores.keys.importedMaterials(keyID: record.keyID) }
-            guard let change = try ImportedMaterialRules.deleting(named, from: record, materials: listed) else {
+            guard let asked = try ImportedMaterialRules.deleting(named, from: record, materials: listed) else {
                 // Nothing to delete (no material yet, or already pending import): AWS answers success.
                 var response = KMSDeleteImportedKeyMaterialResponse()
                 response.keyID = record.arn
                 return response
             }
+            let change = try await self.withRelatedDeletion(
+                asked, listedBefore: ImportedMaterialRules.materials(of: record, stored: listed))
             let audit = self.changeRecord(caller)
             if let stored = try await self.store({
                 try await self.stores.keys.changeImportedMaterial(change, adding: nil, at: self.now(), audit: audit)
             }) {
                 self.cache.invalidateKey(stored.keyID)
+                for part in change.related { self.cache.invalidateKey(part.record.keyID) }
                 let deleted = change.materialID?.hex ?? ""
                 self.logger.notice(
                     "deleted imported key material", metadata: ["key_arn": "\(stored.arn)", "material": "\(deleted)"])

@@ -12,7 +12,7 @@ extension KMSService {
     /// when the key changed meanwhile.
     func rotateImported(_ record: KeyRecord, caller: Caller) async throws(KMSError) -> KeyRecord? {
         let listed = try await self.store { try await self.stores.keys.importedMaterials(keyID: record.keyID) }
-        let change = try ImportedMaterialRules.rotating(record, materials: listed)
+        let change = try await self.withRelatedRotation(try ImportedMaterialRules.rotating(record, materials: listed))
         let now = self.now()
         let audit = self.changeRecord(caller)
         let rotated = try await self.store {
@@ -20,6 +20,7 @@ extension KMSService {
         }
         if let rotated {
             self.cache.invalidateKey(rotated.keyID)
+            for part in change.related { self.cache.invalidateKey(part.record.keyID) }
             self.logger.notice(
                 "rotated key",
                 metadata: [
@@ -44,6 +45,11 @@ extension KMSService {
             let listed = try await self.store { try await self.stores.keys.importedMaterials(keyID: record.keyID) }
             imported = ImportedMaterialRules.materials(of: record, stored: listed)
         }
+        // A primary's new material is PENDING_MULTI_REGION_IMPORT_AND_ROTATION until every replica has it.
+        var replicaLists: [[ImportedMaterial]] = []
+        if record.origin == .external, record.keyID.isMultiRegion, !record.isReplica {
+            replicaLists = try await self.relatedImportedKeys(of: record).map(\.materials)
+        }
         let rotated = Set(rotations.map(\.materialID))
         var entries: [KMSRotationsListEntry] = []
         func entry(_ id: MaterialID, rotation: RotationRecord?) -> KMSRotationsListEntry {
@@ -58,6 +64,10 @@ extension KMSService {
             }
             if let material = imported.first(where: { $0.materialID == id }) {
                 Self.describe(material, of: record, in: &entry)
+                if !replicaLists.isEmpty {
+                    let state = ImportedMaterialRules.state(of: material, in: record, replicas: replicaLists)
+                    entry.keyMaterialState = KMSKeyMaterialState(awsName: state.rawValue) ?? .unspecified
+                }
             }
             return entry
         }

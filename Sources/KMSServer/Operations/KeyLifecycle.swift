@@ -57,11 +57,6 @@ extension KMSService {
             guard self.stores.multiRegionKeys != nil else {
                 throw KMSError(.unsupportedOperation, "Multi-Region keys are not supported by this key store.")
             }
-            // AWS replicates imported material by importing it into each replica; not served yet.
-            guard origin == .awsKMS else {
-                throw KMSError(
-                    .unsupportedOperation, "Multi-Region keys with imported key material are not supported yet.")
-            }
         }
         let (tags, policy, document) = try self.newKeyTagsAndPolicy(
             tags: request.tags, policy: request.hasPolicy ? request.policy : nil, caller: caller)

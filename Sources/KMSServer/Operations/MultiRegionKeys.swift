@@ -46,14 +46,19 @@ extension KMSService {
         }
         caller.trail.note(keyARN: replicaARN)
         for _ in 0..<5 {
-            try primary.record.state.checkUsable(keyARN: primary.record.arn)
+            // A primary waiting for its imported material may be replicated (each related key
+            // imports the material itself); otherwise the primary must be usable.
+            if primary.record.origin != .external || primary.record.state != .pendingImport {
+                try primary.record.state.checkUsable(keyARN: primary.record.arn)
+            }
             if primary.record.region == region || primary.record.multiRegion?.replicaRegions.contains(region) == true {
                 throw Self.replicaExists(primary.record, region)
             }
             let source = primary.record
             let replica = KeyRecord(
                 keyID: source.keyID.inRegion(region), arn: replicaARN, account: source.account, region: region,
-                description: request.description_p, state: .enabled, usage: source.usage, spec: source.spec,
+                description: request.description_p, state: source.origin == .external ? .pendingImport : .enabled,
+                usage: source.usage, spec: source.spec,
                 origin: source.origin, manager: source.manager,
                 creationDate: Date(timeIntervalSince1970: self.now().timeIntervalSince1970.rounded(.down)),
                 deletionDate: nil, pendingWindowInDays: nil, policy: policy,

@@ -44,7 +44,9 @@ public protocol KeyStoring: Sendable {
     /// still at `change.record.version`: the key's state, current material id, ValidTo and
     /// expiration model; the key's whole list of imported materials; `material`'s wrapped blob
     /// (replacing the same material's); the blobs of `change.removed` deleted; with
-    /// `change.rotatedTo`, an ON_DEMAND rotation to it at `date`. Nil when the key changed.
+    /// `change.rotatedTo`, an ON_DEMAND rotation to it at `date`; then `change.related` (related
+    /// multi-Region keys, each at its own version, without a blob), all or nothing. Nil when the
+    /// key or a related one changed.
     func changeImportedMaterial(
         _ change: ImportedMaterialChange, adding material: StoredMaterial?, at date: Date, audit: PendingAudit?
     ) async throws -> KeyRecord?

@@ -1446,6 +1446,11 @@ public nonisolated struct WorkerImportKeyMaterialRequest: Sendable {
 
   public var encryptedKeyMaterial: Data = Data()
 
+  /// The key ARN the import token was issued for, when it is not key.key_arn: a multi-Region
+  /// key's material is bound to its ARN without a region (shared by every related key), while
+  /// its token belongs to the one regional key that asked for it. Empty: key.key_arn.
+  public var importTokenArn: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -3286,7 +3291,7 @@ nonisolated extension WorkerGetParametersForImportResponse: SwiftProtobuf.Messag
 
 nonisolated extension WorkerImportKeyMaterialRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ImportKeyMaterialRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}key\0\u{3}import_token\0\u{3}encrypted_key_material\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}key\0\u{3}import_token\0\u{3}encrypted_key_material\0\u{3}import_token_arn\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -3297,6 +3302,7 @@ nonisolated extension WorkerImportKeyMaterialRequest: SwiftProtobuf.Message, Swi
       case 1: try { try decoder.decodeSingularMessageField(value: &self._key) }()
       case 2: try { try decoder.decodeSingularBytesField(value: &self.importToken) }()
       case 3: try { try decoder.decodeSingularBytesField(value: &self.encryptedKeyMaterial) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.importTokenArn) }()
       default: break
       }
     }
@@ -3316,6 +3322,9 @@ nonisolated extension WorkerImportKeyMaterialRequest: SwiftProtobuf.Message, Swi
     if !self.encryptedKeyMaterial.isEmpty {
       try visitor.visitSingularBytesField(value: self.encryptedKeyMaterial, fieldNumber: 3)
     }
+    if !self.importTokenArn.isEmpty {
+      try visitor.visitSingularStringField(value: self.importTokenArn, fieldNumber: 4)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -3323,6 +3332,7 @@ nonisolated extension WorkerImportKeyMaterialRequest: SwiftProtobuf.Message, Swi
     if lhs._key != rhs._key {return false}
     if lhs.importToken != rhs.importToken {return false}
     if lhs.encryptedKeyMaterial != rhs.encryptedKeyMaterial {return false}
+    if lhs.importTokenArn != rhs.importTokenArn {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -97,42 +97,55 @@ extension InMemoryDatabase: KeyStoring {
     public func changeImportedMaterial(
         _ change: ImportedMaterialChange, adding material: StoredMaterial?, at date: Date, audit: PendingAudit?
     ) async throws -> KeyRecord? {
-        let updated = change.record
-        let id = updated.keyID
-        return try self.change(recording: audit, effective: { $0 != nil }) { tables in
-            guard var stored = tables.keys[id], stored.version == updated.version else { return nil }
-            if let rotated = change.rotatedTo,
-                (tables.rotations[id] ?? []).contains(where: { $0.materialID == rotated })
-            {
-                throw Refused("duplicate key value violates kms_key_rotations_pkey")
+        try self.change(recording: audit, effective: { $0 != nil }) { tables in
+            var staged = tables
+            guard let stored = try Self.apply(change, adding: material, at: date, to: &staged) else { return nil }
+            for part in change.related {
+                guard try Self.apply(part, adding: nil, at: date, to: &staged) != nil else { return nil }
             }
-            stored.state = updated.state
-            stored.currentMaterialID = updated.currentMaterialID
-            stored.validTo = SQL.timestamptz(updated.validTo)
-            stored.expirationModel = updated.expirationModel
-            stored.version += 1
-            tables.keys[id] = stored
-            tables.importedMaterials[id] = change.materials.map { entry in
-                var row = entry
-                row.validTo = SQL.timestamptz(entry.validTo)
-                row.importedAt = SQL.timestamptz(entry.importedAt)
-                return row
-            }
-            var blobs = (tables.materials[id] ?? []).filter { !change.removed.contains($0.material.materialID) }
-            if let material {
-                if let index = blobs.firstIndex(where: { $0.material.materialID == material.materialID }) {
-                    blobs[index].material = material
-                } else {
-                    blobs.append(Tables.MaterialRow(material: material, createdAt: SQL.timestamptz(date)))
-                }
-            }
-            tables.materials[id] = blobs
-            if let rotated = change.rotatedTo {
-                tables.rotations[id, default: []].append(
-                    RotationRecord(materialID: rotated, date: SQL.timestamptz(date), kind: .onDemand))
-            }
+            tables = staged
             return stored
         }
+    }
+
+    /// One key's part of `changeImportedMaterial`, on `tables`; nil when the key moved on.
+    private static func apply(
+        _ change: ImportedMaterialChange, adding material: StoredMaterial?, at date: Date, to tables: inout Tables
+    ) throws -> KeyRecord? {
+        let updated = change.record
+        let id = updated.keyID
+        guard var stored = tables.keys[id], stored.version == updated.version else { return nil }
+        if let rotated = change.rotatedTo,
+            (tables.rotations[id] ?? []).contains(where: { $0.materialID == rotated })
+        {
+            throw Refused("duplicate key value violates kms_key_rotations_pkey")
+        }
+        stored.state = updated.state
+        stored.currentMaterialID = updated.currentMaterialID
+        stored.validTo = SQL.timestamptz(updated.validTo)
+        stored.expirationModel = updated.expirationModel
+        stored.version += 1
+        tables.keys[id] = stored
+        tables.importedMaterials[id] = change.materials.map { entry in
+            var row = entry
+            row.validTo = SQL.timestamptz(entry.validTo)
+            row.importedAt = SQL.timestamptz(entry.importedAt)
+            return row
+        }
+        var blobs = (tables.materials[id] ?? []).filter { !change.removed.contains($0.material.materialID) }
+        if let material {
+            if let index = blobs.firstIndex(where: { $0.material.materialID == material.materialID }) {
+                blobs[index].material = material
+            } else {
+                blobs.append(Tables.MaterialRow(material: material, createdAt: SQL.timestamptz(date)))
+            }
+        }
+        tables.materials[id] = blobs
+        if let rotated = change.rotatedTo {
+            tables.rotations[id, default: []].append(
+                RotationRecord(materialID: rotated, date: SQL.timestamptz(date), kind: .onDemand))
+        }
+        return stored
     }
 
     static let nilKeyID = KeyID(UUID(uuidString: "00000000-0000-0000-0000-000000000000")!)
