@@ -182,6 +182,7 @@ extension KMSService {
                     "key_arn": "\(rotated.arn)", "type": "\(kind.rawValue)",
                     "material": "\(material.materialID.hex)",
                 ])
+            await self.exportRotation(of: record)
         }
         return rotated
     }
