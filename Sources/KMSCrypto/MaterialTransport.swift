@@ -129,7 +129,8 @@ public enum MaterialTransport {
 
     static func additionalData(header: [UInt8], keyARN: String, materialID: MaterialID, binding: Binding) -> [UInt8] {
         var aad = Array("kms/mrk-transport/v1".utf8) + header
-        for field in [keyARN, binding.mrkID, binding.sourceRegion, binding.destinationRegion, binding.keySpec.rawValue] {
+        for field in [keyARN, binding.mrkID, binding.sourceRegion, binding.destinationRegion, binding.keySpec.rawValue]
+        {
             let bytes = Array(field.utf8)
             aad.appendBigEndian(UInt32(bytes.count))
             aad += bytes

@@ -39,7 +39,8 @@ public struct PeerReplicationJob: Service {
     /// Runs rounds until a graceful shutdown; a failed round is logged and the next tries again.
     public func run() async throws {
         await Periodic.rounds(
-            every: self.interval, clock: self.clock, logger: self.logger, failure: "multi-Region replication round failed"
+            every: self.interval, clock: self.clock, logger: self.logger,
+            failure: "multi-Region replication round failed"
         ) { try await self.roundOnce() }
     }
 
@@ -72,7 +73,9 @@ extension KMSService {
             version.spec = replica.spec
             switch try await self.openFromPeer(version, materialARN: replica.materialARN, replicaID: replicaID) {
             case .opened(let stored):
-                try await self.store { [version] in try await peers.importMaterial(version, stored, replicaID: replicaID) }
+                try await self.store { [version] in
+                    try await peers.importMaterial(version, stored, replicaID: replicaID)
+                }
                 self.cache.invalidateKey(replicaID)
                 self.logger.notice(
                     "imported a multi-Region key version from a peer region",
@@ -153,7 +156,8 @@ extension KMSService {
                 Array(answer.material.materialID) == version.materialID.bytes
             else { return .refused("kms-cryptod's answer names another version") }
             return .opened(
-                StoredMaterial(materialID: version.materialID, wrapped: Array(answer.material.wrapped), rootKeyID: root))
+                StoredMaterial(materialID: version.materialID, wrapped: Array(answer.material.wrapped), rootKeyID: root)
+            )
         } catch {
             if error.retryable || error.code == .keyUnavailable {
                 self.logger.warning(
@@ -172,6 +176,8 @@ extension KMSService {
         self.logger.error(
             "refused a multi-Region key export from a peer region",
             metadata: ["mrk_id": "\(mrkID.publicID)", "region": "\(region)", "reason": "\(reason)"])
-        try await self.store { try await peers.rejectImport(of: mrkID, region: region, material: material, reason: reason) }
+        try await self.store {
+            try await peers.rejectImport(of: mrkID, region: region, material: material, reason: reason)
+        }
     }
 }

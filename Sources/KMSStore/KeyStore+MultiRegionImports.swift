@@ -36,7 +36,8 @@ extension KeyStore {
                 ReplicaExport(
                     mrkID: KeyID(mrk), destinationRegion: destination, sourceRegion: source, replicaARN: arn,
                     account: account, usage: usage, spec: spec, origin: origin, description: description,
-                    policy: policy, tags: zip(keys, values).map { ($0, $1) }, currentMaterialID: try .stored(current, in: arn))
+                    policy: policy, tags: zip(keys, values).map { ($0, $1) },
+                    currentMaterialID: try .stored(current, in: arn))
             )
         }
         return exports
@@ -50,8 +51,8 @@ extension KeyStore {
         let family = family?.publicID.uuid
         let rows = try await self.client.query(
             """
-            SELECT e.mrk_id, e.destination_region, e.source_region, e.material_id, e.sealed, e.created_at, e.rotation_date,
-                e.rotation_type, e.current_material_id
+            SELECT e.mrk_id, e.destination_region, e.source_region, e.material_id, e.sealed, e.created_at,
+                e.rotation_date, e.rotation_type, e.current_material_id
             FROM kms_mrk_material_exports e
             WHERE e.destination_region = ANY(\(regions))
                 AND (\(family)::uuid IS NULL OR e.mrk_id = \(family))
@@ -118,7 +119,8 @@ extension KeyStore {
                 WITH t AS (
                     INSERT INTO kms_tags (key_id, tag_key, tag_value)
                     SELECT \(id), tag.key, tag.value
-                    FROM unnest(\(export.tags.map(\.key))::text[], \(export.tags.map(\.value))::text[]) AS tag(key, value)
+                    FROM unnest(\(export.tags.map(\.key))::text[], \(export.tags.map(\.value))::text[])
+                        AS tag(key, value)
                 ), f AS (
                     INSERT INTO kms_multi_region_keys (mrk_id, region, key_id, is_primary)
                     VALUES (\(family), \(region), \(id), false)
@@ -140,7 +142,8 @@ extension KeyStore {
     /// primary's current version the replica's.
     public func importMaterial(_ row: MaterialExport, _ stored: StoredMaterial, replicaID: KeyID) async throws {
         try await self.client.committing(logger: self.logger) { connection in
-            try await Self.insertImportedMaterial(row, stored, keyID: replicaID.uuid, on: connection, logger: self.logger)
+            try await Self.insertImportedMaterial(
+                row, stored, keyID: replicaID.uuid, on: connection, logger: self.logger)
             try await connection.query(
                 """
                 UPDATE kms_keys SET current_material_id = \(row.currentMaterialID.stored), row_version = row_version + 1

@@ -388,11 +388,12 @@ struct Serve: AsyncParsableCommand {
             throw ValidationError(
                 "regions \(first) and \(second) cannot both be served (their multi-Region key codes clash)")
         }
-        scope.peerRegions = try Self.peerRegions(
+        let peerEntries =
             peerRegions.isEmpty
-                ? pick(nil, "PEER_REGIONS", file.peerRegions.map { $0.map { "\($0.key)=\($0.value)" } }, {
-                    $0.split(separator: ",").map(String.init)
-                }) ?? [] : peerRegions, served: scope.regions)
+            ? pick(
+                nil, "PEER_REGIONS", file.peerRegions.map { $0.map { "\($0.key)=\($0.value)" } },
+                { $0.split(separator: ",").map(String.init) }) ?? [] : peerRegions
+        scope.peerRegions = try Self.peerRegions(peerEntries, served: scope.regions)
         settings.importsFromPeers =
             importFromPeers || environment("IMPORT_FROM_PEERS") == "1" || file.importFromPeers == true
         let replicationMs =

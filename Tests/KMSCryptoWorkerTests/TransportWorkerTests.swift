@@ -21,8 +21,10 @@ import Testing
     }
 
     @Test func materialSentToAnotherWorkerDecryptsThereUnderItsOwnRootKey() async throws {
-        let (a, b) = (CryptoWorker(keyring: RootKeyring(keys: [.generate()])),
-            CryptoWorker(keyring: RootKeyring(keys: [.generate()])))
+        let (a, b) = (
+            CryptoWorker(keyring: RootKeyring(keys: [.generate()])),
+            CryptoWorker(keyring: RootKeyring(keys: [.generate()]))
+        )
         var generate = WorkerGenerateKeyMaterialRequest()
         generate.keyID = Self.mrk
         generate.keyArn = Self.arn

@@ -46,7 +46,12 @@ import Testing
         replicate.keyID = key.keyID
         replicate.replicaRegion = Peers.regionB
         replicate.description_p = "replica in B"
-        replicate.tags = [KMSTag.with { $0.tagKey = "team"; $0.tagValue = "eu" }]
+        replicate.tags = [
+            KMSTag.with {
+                $0.tagKey = "team"
+                $0.tagValue = "eu"
+            }
+        ]
         let replicated = try await a.call(KMSMethod.replicateKey, replicate)
         let replicaARN = key.arn.replacingOccurrences(of: ":\(Peers.regionA):", with: ":\(Peers.regionB):")
         #expect(replicated.replicaKeyMetadata.arn == replicaARN)
@@ -102,8 +107,9 @@ import Testing
         verify.message = Data("m".utf8)
         verify.macAlgorithm = .hmacSha256
         verify.mac = mac
-        #expect(try await peers.eventually("the HMAC replica in B") { try await b.call(KMSMethod.verifyMac, verify) }
-            .macValid)
+        #expect(
+            try await peers.eventually("the HMAC replica in B") { try await b.call(KMSMethod.verifyMac, verify) }
+                .macValid)
 
         try await Self.checkRootKeysAndExports(peers, keyID: key.keyID)
         try await Self.checkTamperedRowsAreRefused(peers, keyID: key.keyID)
@@ -168,8 +174,9 @@ import Testing
             for (sealed, text) in exported {
                 for material in plaintexts.values.map({ $0[0] }) {
                     #expect(Self.find(material, in: Array(sealed)) == false)
-                    #expect(Self.find(Array(material.map { String(format: "%02x", $0) }.joined().utf8), in: Array(text))
-                        == false)
+                    #expect(
+                        Self.find(Array(material.map { String(format: "%02x", $0) }.joined().utf8), in: Array(text))
+                            == false)
                 }
             }
         }
@@ -234,7 +241,8 @@ import Testing
 
     static func find(_ needle: [UInt8], in haystack: [UInt8]) -> Bool {
         guard !needle.isEmpty, haystack.count >= needle.count else { return false }
-        for start in 0...(haystack.count - needle.count) where haystack[start..<(start + needle.count)].elementsEqual(
+        for start in 0...(haystack.count - needle.count)
+        where haystack[start..<(start + needle.count)].elementsEqual(
             needle)
         {
             return true

@@ -18,7 +18,8 @@ extension KMSService {
         policy: String, tags: [(key: String, value: String)], caller: Caller
     ) async throws(KMSError) -> KMSReplicateKeyResponse {
         guard let peers = self.stores.peerReplication else {
-            throw KMSError(.unsupportedOperation, "Multi-Region keys across deployments are not supported by this store.")
+            throw KMSError(
+                .unsupportedOperation, "Multi-Region keys across deployments are not supported by this store.")
         }
         var primary = start
         for _ in 0..<5 {
