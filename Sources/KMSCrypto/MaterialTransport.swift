@@ -12,7 +12,9 @@ import KMSDomain
 /// (RFC 9180, base mode: DHKEM(P-384, HKDF-SHA384), HKDF-SHA384, AES-256-GCM): a fresh
 /// ephemeral key per version, no secret shared in advance, and the associated data binds the
 /// material ARN (account and `mrk-` id), the material id, the source and destination regions
-/// and the key spec, so a sealed version copied to another key, version or region does not open.
+/// and the key spec (and, for the versions sent with ReplicateKey, a digest of the replica's
+/// requested policy, description and tags), so a sealed version copied to another key, version
+/// or region, or a replica's policy changed on the way, does not open.
 ///
 ///     version (1) | kind (1) | transport key fingerprint (32) | encapsulated key (97) | ciphertext | tag (16)
 public enum MaterialTransport {
@@ -34,13 +36,20 @@ public enum MaterialTransport {
         public var destinationRegion: String
         /// The key's spec; the opened material is checked against it.
         public var keySpec: KeySpec
+        /// The digest of the replica's metadata, policy, description and tags for versions sent
+        /// with ReplicateKey; empty for later ones.
+        public var replicaDigest: [UInt8]
 
         /// A binding of these fields.
-        public init(mrkID: String, sourceRegion: String, destinationRegion: String, keySpec: KeySpec) {
+        public init(
+            mrkID: String, sourceRegion: String, destinationRegion: String, keySpec: KeySpec,
+            replicaDigest: [UInt8] = []
+        ) {
             self.mrkID = mrkID
             self.sourceRegion = sourceRegion
             self.destinationRegion = destinationRegion
             self.keySpec = keySpec
+            self.replicaDigest = replicaDigest
         }
     }
 
@@ -135,6 +144,8 @@ public enum MaterialTransport {
             aad.appendBigEndian(UInt32(bytes.count))
             aad += bytes
         }
+        aad.appendBigEndian(UInt32(binding.replicaDigest.count))
+        aad += binding.replicaDigest
         aad += materialID.bytes
         return aad
     }

@@ -83,8 +83,12 @@ extension CryptoWorker {
         guard binding.sourceRegion != binding.destinationRegion else {
             throw .validation("binding.source_region and destination_region must differ")
         }
+        guard [0, 32].contains(binding.replicaDigest.count) else {
+            throw .validation("binding.replica_digest must be empty or 32 bytes")
+        }
         return MaterialTransport.Binding(
             mrkID: binding.mrkID, sourceRegion: binding.sourceRegion, destinationRegion: binding.destinationRegion,
-            keySpec: try Self.spec(binding.keySpec, field: "binding.key_spec"))
+            keySpec: try Self.spec(binding.keySpec, field: "binding.key_spec"),
+            replicaDigest: Array(binding.replicaDigest))
     }
 }

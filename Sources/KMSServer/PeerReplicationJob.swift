@@ -71,7 +71,16 @@ extension KMSService {
             }
             var version = version
             version.spec = replica.spec
-            switch try await self.openFromPeer(version, materialARN: replica.materialARN, replicaID: replicaID) {
+            // A version sent with ReplicateKey belongs to the replica's creation, never later.
+            if version.withReplica {
+                try await self.reject(
+                    version.mrkID, version.destinationRegion, version.materialID,
+                    "a version sent with its replica arrived after the replica was created", peers)
+                continue
+            }
+            switch try await self.openFromPeer(
+                version, materialARN: replica.materialARN, replicaID: replicaID, replicaDigest: [])
+            {
             case .opened(let stored):
                 try await self.store { [version] in
                     try await peers.importMaterial(version, stored, replicaID: replicaID)
@@ -108,7 +117,10 @@ extension KMSService {
         var opened: [(MaterialExport, StoredMaterial)] = []
         for var version in versions {
             version.spec = export.spec
-            switch try await self.openFromPeer(version, materialARN: materialARN, replicaID: replicaID) {
+            let digest = version.withReplica ? export.digest : []
+            switch try await self.openFromPeer(
+                version, materialARN: materialARN, replicaID: replicaID, replicaDigest: digest)
+            {
             case .opened(let stored): opened.append((version, stored))
             case .refused(let reason):
                 try await self.reject(export.mrkID, region, nil, "version \(version.materialID.hex): \(reason)", peers)
@@ -141,15 +153,15 @@ extension KMSService {
         case later
     }
 
-    private func openFromPeer(_ version: MaterialExport, materialARN: String, replicaID: KeyID) async throws(KMSError)
-        -> Opening
-    {
+    private func openFromPeer(
+        _ version: MaterialExport, materialARN: String, replicaID: KeyID, replicaDigest: [UInt8]
+    ) async throws(KMSError) -> Opening {
         var request = WorkerOpenMaterialFromPeerRequest()
         request.keyID = replicaID.description
         request.keyArn = materialARN
         request.materialID = Data(version.materialID.bytes)
         request.sealed = Data(version.sealed)
-        request.binding = Self.transportBinding(version)
+        request.binding = Self.transportBinding(version, replicaDigest: replicaDigest)
         do {
             let answer = try await self.worker.call(WorkerMethod.openMaterialFromPeer, request)
             guard let root = UUID(uuidString: answer.rootKeyID),

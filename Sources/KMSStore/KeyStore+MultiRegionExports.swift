@@ -77,6 +77,8 @@ public struct MaterialExport: Sendable {
     public var rotationType: String?
     /// The primary's current version when this one was exported.
     public var currentMaterialID: MaterialID
+    /// Sent with ReplicateKey (sealed with the digest of the replica's export), not later.
+    public var withReplica = false
     /// The primary key's ARN and spec (sender side: what its material is bound to and checked against).
     public var primaryARN: String
     /// The key's spec.
@@ -208,11 +210,12 @@ extension KeyStore {
             try await connection.query(
                 """
                 INSERT INTO kms_mrk_material_exports (mrk_id, destination_region, material_id, source_region, sealed,
-                    created_at, rotation_date, rotation_type, current_material_id, exported_at)
+                    created_at, rotation_date, rotation_type, current_material_id, with_replica, exported_at)
                 VALUES (\(material.mrkID.publicID.uuid), \(material.destinationRegion), \(material.materialID.stored),
                     \(material.sourceRegion),
                     \(Data(material.sealed)), \(material.createdAt), \(material.rotationDate),
-                    \(material.rotationType), \(material.currentMaterialID.stored), clock_timestamp())
+                    \(material.rotationType), \(material.currentMaterialID.stored), \(material.withReplica),
+                    clock_timestamp())
                 ON CONFLICT DO NOTHING
                 """,
                 logger: logger)

@@ -52,7 +52,7 @@ extension KeyStore {
         let rows = try await self.client.query(
             """
             SELECT e.mrk_id, e.destination_region, e.source_region, e.material_id, e.sealed, e.created_at,
-                e.rotation_date, e.rotation_type, e.current_material_id
+                e.rotation_date, e.rotation_type, e.current_material_id, e.with_replica
             FROM kms_mrk_material_exports e
             WHERE e.destination_region = ANY(\(regions))
                 AND (\(family)::uuid IS NULL OR e.mrk_id = \(family))
@@ -71,15 +71,16 @@ extension KeyStore {
             logger: self.logger)
         var exports: [MaterialExport] = []
         for try await row in rows {
-            let (mrk, destination, source, material, sealed, created, rotated, type, current) = try row.decode(
-                (UUID, String, String, Data, Data, Date, Date?, String?, Data).self)
+            let (mrk, destination, source, material, sealed, created, rotated, type, current, withReplica) =
+                try row.decode((UUID, String, String, Data, Data, Date, Date?, String?, Data, Bool).self)
             let name = "exported material of \(KeyID(mrk))"
             exports.append(
                 MaterialExport(
                     mrkID: KeyID(mrk), destinationRegion: destination, sourceRegion: source,
                     materialID: try .stored(material, in: name),
                     wrapped: [], sealed: Array(sealed), createdAt: created, rotationDate: rotated, rotationType: type,
-                    currentMaterialID: try .stored(current, in: name), primaryARN: "", spec: .symmetricDefault))
+                    currentMaterialID: try .stored(current, in: name), withReplica: withReplica, primaryARN: "",
+                    spec: .symmetricDefault))
         }
         return exports
     }

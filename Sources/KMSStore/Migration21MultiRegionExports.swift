@@ -58,6 +58,8 @@ extension Migrations {
                 rotation_date timestamptz,
                 rotation_type text,
                 current_material_id bytea NOT NULL,
+                -- Sent with ReplicateKey: sealed with the digest of the replica's export.
+                with_replica boolean NOT NULL,
                 exported_at timestamptz NOT NULL,
                 PRIMARY KEY (mrk_id, destination_region, material_id)
             )

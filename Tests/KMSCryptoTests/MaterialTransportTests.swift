@@ -46,12 +46,13 @@ import Testing
         var others: [(String, MaterialID, MaterialTransport.Binding)] = []
         others.append((arn.replacingOccurrences(of: "111122223333", with: "444455556666"), id, binding))
         others.append((arn, .random(), binding))
-        for change in 0..<4 {
+        for change in 0..<5 {
             var moved = binding
             switch change {
             case 0: moved.mrkID = "mrk-00000000000000000000000000000000"
             case 1: moved.sourceRegion = "us-west-2"
             case 2: moved.destinationRegion = "eu-north-1"
+            case 3: moved.replicaDigest = Array(repeating: 7, count: 32)
             default: moved.keySpec = .hmac256
             }
             others.append((arn, id, moved))

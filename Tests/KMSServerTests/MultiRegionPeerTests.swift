@@ -25,6 +25,8 @@ import Testing
             try await Self.replicateUseAndRotate(peers)
         } catch {
             await peers.stop()
+            // PostgresNIO's description hides the server's message on purpose; a test wants it.
+            Issue.record("\(String(reflecting: error))")
             throw error
         }
         await peers.stop()
@@ -113,6 +115,63 @@ import Testing
 
         try await Self.checkRootKeysAndExports(peers, keyID: key.keyID)
         try await Self.checkTamperedRowsAreRefused(peers, keyID: key.keyID)
+        try await Self.checkAPolicyChangedOnTheWayIsRefused(peers)
+    }
+
+    /// The replica's requested policy is bound to the versions sent with it: a row whose
+    /// policy was changed after ReplicateKey (here on A, replicated as an UPDATE while B's kmsd
+    /// is stopped) is refused by B's kms-cryptod.
+    static func checkAPolicyChangedOnTheWayIsRefused(_ peers: PeerDeployments) async throws {
+        var create = KMSCreateKeyRequest()
+        create.multiRegion = true
+        let key = try await peers.clients[0].call(KMSMethod.createKey, create).keyMetadata
+        let family = try KeyID(parsing: key.keyID).publicID.uuid
+        let permissive =
+            #"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"kms:*","#
+            + #""Resource":"*"}]}"#
+        peers.kmsds[1].signal(SIGSTOP)
+        do {
+            var replicate = KMSReplicateKeyRequest()
+            replicate.keyID = key.keyID
+            replicate.replicaRegion = Peers.regionB
+            _ = try await peers.clients[0].call(KMSMethod.replicateKey, replicate)
+            try await peers.databases[0].withClient { client in
+                try await client.query(
+                    "UPDATE kms_mrk_replica_exports SET policy = \(permissive) WHERE mrk_id = \(family)")
+            }
+            _ = try await peers.eventually("the changed policy in B's table") { () async throws -> Bool? in
+                try await peers.databases[1].withClient { client in
+                    var changed: Bool?
+                    for try await policy in try await client.query(
+                        "SELECT policy FROM kms_mrk_replica_exports WHERE mrk_id = \(family)"
+                    ).decode(String.self) where policy == permissive { changed = true }
+                    return changed
+                }
+            }
+        } catch {
+            peers.kmsds[1].signal(SIGCONT)
+            throw error
+        }
+        peers.kmsds[1].signal(SIGCONT)
+        let reason = try await peers.eventually("the refusal of the changed replica") { () async throws -> String? in
+            try await Self.importOutcome(peers, family, Peers.regionB)
+        }
+        #expect(reason.contains("InvalidCiphertextException"), "\(reason)")
+        #expect(await code { _ = try await peers.clients[1].describe(key.keyID) } == "NotFoundException")
+    }
+
+    /// How B handled the export of `family` to `region`: "imported", the rejection's reason, or nil.
+    static func importOutcome(_ peers: PeerDeployments, _ family: UUID, _ region: String) async throws -> String? {
+        try await peers.databases[1].withClient { client in
+            var reason: String?
+            for try await (outcome, why) in try await client.query(
+                """
+                SELECT outcome, reason FROM kms_mrk_imports
+                WHERE mrk_id = \(family) AND destination_region = \(region) AND material_id = ''
+                """
+            ).decode((String, String?).self) { reason = outcome == "rejected" ? why ?? "" : "imported" }
+            return reason
+        }
     }
 
     /// The same material in both regions under two root keys, and nothing but sealed material
@@ -196,9 +255,10 @@ import Testing
                 try await client.query(
                     """
                     INSERT INTO kms_mrk_material_exports (mrk_id, destination_region, material_id, source_region,
-                        sealed, created_at, rotation_date, rotation_type, current_material_id, exported_at)
+                        sealed, created_at, rotation_date, rotation_type, current_material_id, with_replica,
+                        exported_at)
                     SELECT \(mrk), \(destination), material_id, source_region, sealed, created_at, rotation_date,
-                        rotation_type, current_material_id, now()
+                        rotation_type, current_material_id, with_replica, now()
                     FROM kms_mrk_material_exports WHERE mrk_id = \(source) AND destination_region = \(region)
                     """)
                 try await client.query(
@@ -214,17 +274,7 @@ import Testing
         }
         for (mrk, destination) in [(forged, region), (family, Peers.otherB)] {
             let reason = try await peers.eventually("the refusal of \(mrk) in \(destination)") {
-                () async throws -> String? in
-                try await peers.databases[1].withClient { client in
-                    var reason: String?
-                    for try await (outcome, why) in try await client.query(
-                        """
-                        SELECT outcome, reason FROM kms_mrk_imports
-                        WHERE mrk_id = \(mrk.uuid) AND destination_region = \(destination) AND material_id = ''
-                        """
-                    ).decode((String, String?).self) { reason = outcome == "rejected" ? why ?? "" : "imported" }
-                    return reason
-                }
+                try await Self.importOutcome(peers, mrk.uuid, destination)
             }
             #expect(reason.contains("InvalidCiphertextException"), "\(reason)")
         }

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import KMSDomain
 import KMSProto
@@ -40,13 +41,13 @@ extension KMSService {
             replica.multiRegion = MultiRegionConfiguration(
                 keyType: .replica, primaryRegion: source.region,
                 replicaRegions: (source.multiRegion?.replicaRegions ?? []) + [region])
-            let stored = try await self.store { try await peers.exportableMaterials(of: source, to: region) }
-            let sealed = try await self.sealForPeer(stored, peerKey: peerKey)
             let export = ReplicaExport(
                 mrkID: source.keyID.publicID, destinationRegion: region, sourceRegion: source.region,
                 replicaARN: replica.arn, account: source.account, usage: source.usage, spec: source.spec,
                 origin: source.origin, description: request.description_p, policy: policy, tags: tags,
                 currentMaterialID: current)
+            let stored = try await self.store { try await peers.exportableMaterials(of: source, to: region) }
+            let sealed = try await self.sealForPeer(stored, peerKey: peerKey, replica: export)
             let audit = self.changeRecord(caller)
             let outcome = try await self.store { [replica] in
                 try await peers.insertRemoteReplica(
@@ -105,10 +106,14 @@ extension KMSService {
         }
     }
 
-    /// Each version sealed by kms-cryptod for `peerKey`, bound to its key, id and regions.
-    func sealForPeer(_ versions: [MaterialExport], peerKey: [UInt8]) async throws(KMSError) -> [MaterialExport] {
+    /// Each version sealed by kms-cryptod for `peerKey`, bound to its key, id and regions, and
+    /// with `replica` (ReplicateKey) to the digest of what the replica is created with.
+    func sealForPeer(_ versions: [MaterialExport], peerKey: [UInt8], replica: ReplicaExport? = nil)
+        async throws(KMSError) -> [MaterialExport]
+    {
         var sealed: [MaterialExport] = []
         for var version in versions {
+            version.withReplica = replica != nil
             var request = WorkerSealMaterialForPeerRequest()
             request.key.keyID = version.mrkID.description
             request.key.keyArn = KeyRecord.materialARN(keyARN: version.primaryARN, keyID: version.mrkID)
@@ -116,7 +121,7 @@ extension KMSService {
             request.key.material.materialID = Data(version.materialID.bytes)
             request.key.material.wrapped = Data(version.wrapped)
             request.peerPublicKey = Data(peerKey)
-            request.binding = Self.transportBinding(version)
+            request.binding = Self.transportBinding(version, replicaDigest: replica?.digest ?? [])
             version.sealed = Array(try await self.worker.call(WorkerMethod.sealMaterialForPeer, request).sealed)
             version.wrapped = []
             sealed.append(version)
@@ -125,12 +130,34 @@ extension KMSService {
     }
 
     /// What a sealed version is bound to besides its material ARN and id.
-    static func transportBinding(_ version: MaterialExport) -> WorkerTransportBinding {
+    static func transportBinding(_ version: MaterialExport, replicaDigest: [UInt8]) -> WorkerTransportBinding {
         var binding = WorkerTransportBinding()
         binding.mrkID = version.mrkID.publicID.description
         binding.sourceRegion = version.sourceRegion
         binding.destinationRegion = version.destinationRegion
         binding.keySpec = WorkerKeySpec(version.spec)
+        binding.replicaDigest = Data(replicaDigest)
         return binding
+    }
+}
+
+extension ReplicaExport {
+    /// SHA-256 over a length-prefixed encoding of everything the replica is created with, so
+    /// that kms-cryptod refuses the versions sent with ReplicateKey if any of it changed on the
+    /// way (a more permissive policy, say).
+    var digest: [UInt8] {
+        var fields = [
+            self.mrkID.publicID.description, self.destinationRegion, self.sourceRegion, self.replicaARN, self.account,
+            self.usage.rawValue, self.spec.rawValue, self.origin.rawValue, self.description, self.policy,
+            self.currentMaterialID.hex, String(self.tags.count),
+        ]
+        for tag in self.tags { fields += [tag.key, tag.value] }
+        var bytes = Array("kms/mrk-replica/v1".utf8)
+        for field in fields {
+            let utf8 = Array(field.utf8)
+            withUnsafeBytes(of: UInt32(utf8.count).bigEndian) { bytes += $0 }
+            bytes += utf8
+        }
+        return Array(SHA256.hash(data: bytes))
     }
 }

@@ -1623,6 +1623,11 @@ public nonisolated struct WorkerTransportBinding: Sendable {
 
   public var keySpec: WorkerKeySpec = .unspecified
 
+  /// SHA-256 of the replica's exported metadata and requested policy, description and tags, for
+  /// the versions sent with ReplicateKey (so the replica cannot be created with other ones);
+  /// empty for versions sent later (rotations).
+  public var replicaDigest: Data = Data()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -3760,7 +3765,7 @@ nonisolated extension WorkerVerifyAuditCheckpointsResponse: SwiftProtobuf.Messag
 
 nonisolated extension WorkerTransportBinding: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".TransportBinding"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}mrk_id\0\u{3}source_region\0\u{3}destination_region\0\u{3}key_spec\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}mrk_id\0\u{3}source_region\0\u{3}destination_region\0\u{3}key_spec\0\u{3}replica_digest\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -3772,6 +3777,7 @@ nonisolated extension WorkerTransportBinding: SwiftProtobuf.Message, SwiftProtob
       case 2: try { try decoder.decodeSingularStringField(value: &self.sourceRegion) }()
       case 3: try { try decoder.decodeSingularStringField(value: &self.destinationRegion) }()
       case 4: try { try decoder.decodeSingularEnumField(value: &self.keySpec) }()
+      case 5: try { try decoder.decodeSingularBytesField(value: &self.replicaDigest) }()
       default: break
       }
     }
@@ -3790,6 +3796,9 @@ nonisolated extension WorkerTransportBinding: SwiftProtobuf.Message, SwiftProtob
     if self.keySpec != .unspecified {
       try visitor.visitSingularEnumField(value: self.keySpec, fieldNumber: 4)
     }
+    if !self.replicaDigest.isEmpty {
+      try visitor.visitSingularBytesField(value: self.replicaDigest, fieldNumber: 5)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -3798,6 +3807,7 @@ nonisolated extension WorkerTransportBinding: SwiftProtobuf.Message, SwiftProtob
     if lhs.sourceRegion != rhs.sourceRegion {return false}
     if lhs.destinationRegion != rhs.destinationRegion {return false}
     if lhs.keySpec != rhs.keySpec {return false}
+    if lhs.replicaDigest != rhs.replicaDigest {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
