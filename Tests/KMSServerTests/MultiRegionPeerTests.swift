@@ -113,6 +113,21 @@ import Testing
             try await peers.eventually("the HMAC replica in B") { try await b.call(KMSMethod.verifyMac, verify) }
                 .macValid)
 
+        // The other way: a primary in B, replicated to A.
+        var createInB = KMSCreateKeyRequest()
+        createInB.multiRegion = true
+        let keyB = try await b.call(KMSMethod.createKey, createInB).keyMetadata
+        var replicateToA = KMSReplicateKeyRequest()
+        replicateToA.keyID = keyB.keyID
+        replicateToA.replicaRegion = Peers.regionA
+        _ = try await b.call(KMSMethod.replicateKey, replicateToA)
+        let inA = try await peers.eventually("B's replica in A") { () async throws -> KMSKeyMetadata? in
+            let metadata = try await a.describe(keyB.keyID)
+            return metadata.keyState == .enabled ? metadata : nil
+        }
+        #expect(inA.multiRegionConfiguration.primaryKey.region == Peers.regionB)
+        #expect(try await b.decrypt(try await a.encrypt(keyB.keyID, [6])).plaintext == Data([6]))
+
         try await Self.checkRootKeysAndExports(peers, keyID: key.keyID)
         try await Self.checkTamperedRowsAreRefused(peers, keyID: key.keyID)
         try await Self.checkAPolicyChangedOnTheWayIsRefused(peers)

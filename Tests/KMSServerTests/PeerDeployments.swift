@@ -4,10 +4,11 @@ import KMSProto
 import KMSTestSupport
 import PostgresNIO
 
-/// Two deployments, each its own PostgreSQL cluster (wal_level=logical: A publishes), kms-cryptod
+/// Two deployments, each its own PostgreSQL cluster (wal_level=logical: both publish), kms-cryptod
 /// (its own keyring: different root keys) and kmsd: A serves us-east-1 with eu-west-1 as a peer
-/// region (B's transport key), B serves eu-west-1 and eu-north-1 and imports. `connect()` is the
-/// README's admin step: A's publication of what B's regions need, B's subscription to it.
+/// region (B's transport key), B serves eu-west-1 and eu-north-1 with us-east-1 as a peer (A's).
+/// `connect()` is the README's admin step, both ways: each publishes what the other's regions
+/// need, and subscribes to the other's publication.
 final class PeerDeployments: @unchecked Sendable {
     static let regionA = "us-east-1"
     static let regionB = "eu-west-1"
@@ -19,7 +20,7 @@ final class PeerDeployments: @unchecked Sendable {
     var workers: [WorkerProcess] = []
     var kmsds: [KMSDProcess] = []
     var clients: [KMSClient] = []
-    var transportKeyB = ""
+    var transportKeys: [String] = []
 
     func start() async throws {
         for _ in 0..<2 {
@@ -30,16 +31,19 @@ final class PeerDeployments: @unchecked Sendable {
             self.workers.append(worker)
             try await worker.start()
         }
-        let printed = try await WorkerProcess.run(["transport-key", "--root-key-file", self.workers[1].keyringPath])
-        guard printed.status == 0 else { throw WorkerTestError("transport-key failed: \(printed.output)") }
-        self.transportKeyB = printed.output.trimmingCharacters(in: .whitespacesAndNewlines)
+        for worker in self.workers {
+            let printed = try await WorkerProcess.run(["transport-key", "--root-key-file", worker.keyringPath])
+            guard printed.status == 0 else { throw WorkerTestError("transport-key failed: \(printed.output)") }
+            self.transportKeys.append(printed.output.trimmingCharacters(in: .whitespacesAndNewlines))
+        }
         let arguments = [
             [
-                "--region", Self.regionA, "--peer-region", "\(Self.regionB)=\(self.transportKeyB)",
+                "--region", Self.regionA, "--peer-region", "\(Self.regionB)=\(self.transportKeys[1])",
                 "--peer-replication-interval-ms", "100", "--audit-chain", "region-a",
             ],
             [
                 "--region", Self.regionB, "--regions", "\(Self.regionB),\(Self.otherB)", "--import-from-peers",
+                "--peer-region", "\(Self.regionA)=\(self.transportKeys[0])",
                 "--peer-replication-interval-ms", "100", "--audit-chain", "region-b",
             ],
         ]
@@ -55,26 +59,34 @@ final class PeerDeployments: @unchecked Sendable {
         }
     }
 
-    /// The admin step: a publication on A of the rows for B's regions, and B's subscription.
+    /// The admin step, both ways: on each side a publication of the rows for the other's
+    /// regions, and a subscription to the other's.
     func connect() async throws {
-        let regions = "'\(Self.regionB)'"
-        try await self.databases[0].withClient { client in
-            try await client.query(
-                PostgresQuery(
-                    unsafeSQL: """
-                        CREATE PUBLICATION kms_mrk_to_eu_west_1
-                        FOR TABLE kms_mrk_replica_exports WHERE (destination_region IN (\(regions))),
-                            kms_mrk_material_exports WHERE (destination_region IN (\(regions)))
-                        """))
+        let names = ["us_east_1", "eu_west_1"]
+        let destinations = ["'\(Self.regionB)'", "'\(Self.regionA)'"]
+        for index in 0..<2 {
+            let filter = "WHERE (destination_region IN (\(destinations[index])))"
+            try await self.databases[index].withClient { client in
+                try await client.query(
+                    PostgresQuery(
+                        unsafeSQL: """
+                            CREATE PUBLICATION kms_mrk_from_\(names[index])
+                            FOR TABLE kms_mrk_replica_exports \(filter), kms_mrk_material_exports \(filter)
+                            """))
+            }
         }
-        let connection = "host=127.0.0.1 port=\(self.clusters[0].port) user=kms dbname=\(self.databases[0].name)"
-        try await self.databases[1].withClient { client in
-            try await client.query(
-                PostgresQuery(
-                    unsafeSQL: """
-                        CREATE SUBSCRIPTION kms_mrk_from_us_east_1 CONNECTION '\(connection)'
-                        PUBLICATION kms_mrk_to_eu_west_1
-                        """))
+        for index in 0..<2 {
+            let other = 1 - index
+            let connection =
+                "host=127.0.0.1 port=\(self.clusters[other].port) user=kms dbname=\(self.databases[other].name)"
+            try await self.databases[index].withClient { client in
+                try await client.query(
+                    PostgresQuery(
+                        unsafeSQL: """
+                            CREATE SUBSCRIPTION kms_mrk_from_\(names[other]) CONNECTION '\(connection)'
+                            PUBLICATION kms_mrk_from_\(names[other])
+                            """))
+            }
         }
     }
 
