@@ -70,6 +70,9 @@ import Testing
         #expect(replica.multiRegionConfiguration.multiRegionKeyType == .replica)
         #expect(replica.multiRegionConfiguration.primaryKey.region == Peers.regionA)
         #expect(replica.multiRegionConfiguration.replicaKeys.map(\.region) == [Peers.regionB])
+        var status = KMSGetKeyRotationStatusRequest()
+        status.keyID = key.keyID
+        #expect(try await b.call(KMSMethod.getKeyRotationStatus, status).keyRotationEnabled == false)
 
         // Ciphertexts cross both ways.
         let fromA = try await a.encrypt(key.keyID, [1, 2, 3], context: ["c": "1"])
