@@ -31,6 +31,9 @@ extension CryptoWorker {
         table.register(WorkerMethod.importKeyMaterial) { request, _ in try await self.importKeyMaterial(request) }
         table.register(WorkerMethod.macAuditCheckpoint) { request, _ in try self.macAuditCheckpoint(request) }
         table.register(WorkerMethod.verifyAuditCheckpoints) { request, _ in try self.verifyAuditCheckpoints(request) }
+        table.register(WorkerMethod.getTransportKey) { request, _ in self.getTransportKey(request) }
+        table.register(WorkerMethod.sealMaterialForPeer) { request, _ in try self.sealMaterialForPeer(request) }
+        table.register(WorkerMethod.openMaterialFromPeer) { request, _ in try self.openMaterialFromPeer(request) }
         return table
     }
 }

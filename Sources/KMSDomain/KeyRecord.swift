@@ -131,6 +131,10 @@ public struct ServiceScope: Sendable, Hashable {
     public var defaultRegion: String
     /// The account a caller acts in until authentication names another.
     public var defaultAccount: String
+    /// Regions served by other deployments, which multi-Region keys replicate to through
+    /// PostgreSQL's logical replication, each with its kms-cryptod's transport public key (DER
+    /// SubjectPublicKeyInfo), which material sent there is sealed for (`--peer-region`).
+    public var peerRegions: [String: [UInt8]] = [:]
 
     /// A scope; `regions` is widened to include `defaultRegion`.
     public init(partition: String = "aws", regions: Set<String>, defaultRegion: String, defaultAccount: String) {

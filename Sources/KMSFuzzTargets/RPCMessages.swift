@@ -117,6 +117,9 @@ struct RPCMessages {
         .init("worker", WorkerMethod.importKeyMaterial),
         .init("worker", WorkerMethod.macAuditCheckpoint),
         .init("worker", WorkerMethod.verifyAuditCheckpoints),
+        .init("worker", WorkerMethod.getTransportKey),
+        .init("worker", WorkerMethod.sealMaterialForPeer),
+        .init("worker", WorkerMethod.openMaterialFromPeer),
     ]
 
     static let all = kms + admin + worker

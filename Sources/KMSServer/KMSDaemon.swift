@@ -90,6 +90,12 @@ public struct KMSDaemon: Service {
         public var awsJSONHosts: [String]?
         /// The uid kms-cryptod must run as (checked on every worker connection); nil: kmsd's own.
         public var workerUID: UInt32?
+        /// Import multi-Region replicas that peer deployments replicate to the regions served
+        /// here (`--import-from-peers`; on by itself when `ServiceScope.peerRegions` is not empty).
+        public var importsFromPeers = false
+        /// The time between rounds of multi-Region replication with peer deployments
+        /// (`--peer-replication-interval-ms`).
+        public var peerReplicationInterval: Duration = .seconds(1)
 
         /// Every default: a loopback kmsd without TLS, metrics, the AWS JSON endpoint or request limits.
         public init() {}
@@ -283,6 +289,15 @@ public struct KMSDaemon: Service {
                     client: client, service: service, interval: settings.rotationInterval, logger: logger, clock: clock)
             ),
         ]
+        if !self.scope.peerRegions.isEmpty || settings.importsFromPeers {
+            jobs.append(
+                BackgroundJob(
+                    "multi-Region replication", policy: .restartWithBackoff, clock: clock, logger: logger,
+                    metrics: metrics,
+                    running: PeerReplicationJob(
+                        client: client, service: service, interval: settings.peerReplicationInterval, logger: logger,
+                        clock: clock)))
+        }
         if let log = service.auditLog {
             jobs.append(
                 BackgroundJob(

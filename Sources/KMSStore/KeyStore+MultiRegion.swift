@@ -17,12 +17,14 @@ public enum ReplicaInsertion: Sendable {
 /// Every statement that changes a family also bumps the row version of each related key, so
 /// that every kmsd's cached copy (which shows the family in DescribeKey) is dropped by NOTIFY.
 extension KeyStore {
-    /// The regions of a multi-Region key's family and which is the primary's; empty while the
-    /// key has never been replicated (a family of one).
+    /// The regions of a multi-Region key's family and which is the primary's, those served by
+    /// peer deployments included; empty while the key has never been replicated (a family of one).
     public func relatedKeys(of keyID: KeyID) async throws -> [(region: String, isPrimary: Bool)] {
         let rows = try await self.client.query(
             """
             SELECT region, is_primary FROM kms_multi_region_keys WHERE mrk_id = \(keyID.publicID.uuid)
+            UNION ALL
+            SELECT region, is_primary FROM kms_mrk_remote_keys WHERE mrk_id = \(keyID.publicID.uuid)
             ORDER BY region
             """,
             logger: self.logger)

@@ -372,6 +372,8 @@ public enum Migrations {
         importedMaterials,
         quietKeyCreation,
         multiRegionKeys,
+        // 20: another change's number.
+        multiRegionExports,
     ]
 
     /// Applies every migration not yet recorded. Safe to call from several processes at once.

@@ -10,7 +10,9 @@ struct CryptoDaemon: AsyncParsableCommand {
             kmsd talks to it over a Unix socket that only the same user may open. The root keyring \
             is a file of mode 0600, never an environment variable or an argument.
             """,
-        subcommands: [Serve.self, Init.self, RotateRootKey.self, RetireRootKey.self, ListRootKeys.self],
+        subcommands: [
+            Serve.self, Init.self, RotateRootKey.self, RetireRootKey.self, ListRootKeys.self, TransportKey.self,
+        ],
         defaultSubcommand: nil
     )
 }

@@ -166,6 +166,26 @@ struct Serve: AsyncParsableCommand {
                 "The uid kms-cryptod runs as; kmsd talks to nothing else on the worker socket (KMSD_WORKER_UID). "
                     + "Default: kmsd's own uid.")
     ) var workerUid: UInt32?
+    @Option(
+        name: .customLong("peer-region"),
+        help:
+            ArgumentHelp(
+                "REGION=KEY: a region served by another deployment, which multi-Region keys replicate to through "
+                    + "PostgreSQL's logical replication; KEY is its kms-cryptod's transport key (base64, as "
+                    + "`kms-cryptod transport-key` prints it). Repeatable (KMSD_PEER_REGIONS, comma separated).")
+    ) var peerRegions: [String] = []
+    @Flag(
+        help:
+            ArgumentHelp(
+                "Import the multi-Region replicas that peer deployments replicate to the regions served here "
+                    + "(KMSD_IMPORT_FROM_PEERS=1). On by itself with --peer-region.")
+    ) var importFromPeers = false
+    @Option(
+        help:
+            ArgumentHelp(
+                "Milliseconds between rounds of multi-Region replication with peer deployments "
+                    + "(KMSD_PEER_REPLICATION_INTERVAL_MS; 10-600000). Default 1000.")
+    ) var peerReplicationIntervalMs: Int?
     @Flag(help: "DEVELOPMENT ONLY: serve connections that present no credentials as the default account's root.")
     var insecureDevNoAuth = false
 
@@ -361,13 +381,29 @@ struct Serve: AsyncParsableCommand {
             configuration: try DatabaseConfiguration.parse(url: databaseURL, maximumConnections: connections),
             backgroundLogger: logger
         )
-        let scope = ServiceScope(
+        var scope = ServiceScope(
             partition: partition, regions: Set(regionList), defaultRegion: region, defaultAccount: account)
         // Related multi-Region keys are told apart by a 16-bit code of their region (KeyID+MultiRegion).
         if let (first, second) = KeyID.regionCodeClash(scope.regions) {
             throw ValidationError(
                 "regions \(first) and \(second) cannot both be served (their multi-Region key codes clash)")
         }
+        let peerEntries =
+            peerRegions.isEmpty
+            ? pick(
+                nil, "PEER_REGIONS", file.peerRegions.map { $0.map { "\($0.key)=\($0.value)" } },
+                { $0.split(separator: ",").map(String.init) }) ?? [] : peerRegions
+        scope.peerRegions = try Self.peerRegions(peerEntries, served: scope.regions)
+        settings.importsFromPeers =
+            importFromPeers || environment("IMPORT_FROM_PEERS") == "1" || file.importFromPeers == true
+        let replicationMs =
+            pick(
+                peerReplicationIntervalMs, "PEER_REPLICATION_INTERVAL_MS", file.peerReplicationIntervalMs, { Int($0) })
+            ?? 1000
+        guard (10...600_000).contains(replicationMs) else {
+            throw ValidationError("--peer-replication-interval-ms must be 10..600000")
+        }
+        settings.peerReplicationInterval = .milliseconds(replicationMs)
         let readyFile = self.readyFile
         // One group for the whole process: the database client, kmsd, and the listeners and
         // background jobs kmsd adds to it once the database is ready. A job that fails ends
@@ -400,6 +436,27 @@ struct Serve: AsyncParsableCommand {
             parts.count == 1 || Double(parts[1]).map({ $0 >= 1 }) == true
         else { throw ValidationError("\(option) must be RATE or RATE/BURST (positive numbers), not '\(text)'") }
         return RequestLimiter.Rate(perSecond: perSecond, burst: parts.count == 2 ? Double(parts[1]) : nil)
+    }
+
+    /// `--peer-region` entries, REGION=KEY: a region not served here, and a transport key.
+    static func peerRegions(_ entries: [String], served: Set<String>) throws -> [String: [UInt8]] {
+        var peers: [String: [UInt8]] = [:]
+        for entry in entries {
+            guard let equals = entry.firstIndex(of: "=") else {
+                throw ValidationError("--peer-region must be REGION=KEY, not '\(entry.prefix(40))'")
+            }
+            let region = String(entry[..<equals]).trimmingCharacters(in: .whitespaces)
+            let text = String(entry[entry.index(after: equals)...]).trimmingCharacters(in: .whitespaces)
+            guard !region.isEmpty, let key = Data(base64Encoded: text), (64...256).contains(key.count) else {
+                throw ValidationError("--peer-region \(region): KEY must be a transport key as kms-cryptod prints it")
+            }
+            guard !served.contains(region) else {
+                throw ValidationError("--peer-region \(region) is a region this deployment serves")
+            }
+            guard peers[region] == nil else { throw ValidationError("--peer-region \(region) is given twice") }
+            peers[region] = Array(key)
+        }
+        return peers
     }
 
     /// The host name as a chain id: each replica (each pod) its own chain without configuration.

@@ -44,6 +44,10 @@ struct SettingsFile: Decodable {
     var maxRequestsPerSource: String?
     var shutdownDelaySeconds: Int?
     var shutdownGraceSeconds: Int?
+    /// Region → transport key (base64) of peer deployments (`--peer-region`).
+    var peerRegions: [String: String]?
+    var importFromPeers: Bool?
+    var peerReplicationIntervalMs: Int?
 
     static func load(_ path: String?) throws -> SettingsFile {
         guard let path else { return SettingsFile() }

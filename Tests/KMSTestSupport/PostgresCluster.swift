@@ -11,12 +11,14 @@ public final class PostgresCluster: Sendable {
     public let directory: URL
     public let port: Int
     let binaries: URL
+    /// Server settings besides the defaults, as `-c` options (e.g. `wal_level=logical`).
+    let settings: [String]
 
     /// The admin database's URL (trust authentication on loopback, user kms).
     public var adminURL: String { "postgres://kms@127.0.0.1:\(self.port)/postgres" }
 
-    /// Runs initdb and starts the server.
-    public static func create() async throws -> PostgresCluster {
+    /// Runs initdb and starts the server, with `settings` (NAME=VALUE) besides the defaults.
+    public static func create(settings: [String] = []) async throws -> PostgresCluster {
         guard let binaries = Self.findBinaries() else {
             throw WorkerTestError("no PostgreSQL binaries (initdb, pg_ctl) under /usr/lib/postgresql/*/bin or PG_BIN")
         }
@@ -28,7 +30,8 @@ public final class PostgresCluster: Sendable {
             }
             chown(directory.path, user.pointee.pw_uid, user.pointee.pw_gid)
         }
-        let cluster = PostgresCluster(directory: directory, port: try freePort(), binaries: binaries)
+        let cluster = PostgresCluster(
+            directory: directory, port: try freePort(), binaries: binaries, settings: settings)
         let initdb = try await cluster.run(
             "initdb",
             [
@@ -39,10 +42,11 @@ public final class PostgresCluster: Sendable {
         return cluster
     }
 
-    init(directory: URL, port: Int, binaries: URL) {
+    init(directory: URL, port: Int, binaries: URL, settings: [String] = []) {
         self.directory = directory
         self.port = port
         self.binaries = binaries
+        self.settings = settings
     }
 
     var dataPath: String { self.directory.appendingPathComponent("data").path }
@@ -51,7 +55,7 @@ public final class PostgresCluster: Sendable {
     public func start() async throws {
         let options =
             "-p \(self.port) -k \(self.directory.path) -c listen_addresses=127.0.0.1 -c max_connections=60 -c "
-            + "shared_buffers=16MB"
+            + "shared_buffers=16MB" + self.settings.map { " -c \($0)" }.joined()
         let result = try await self.run(
             "pg_ctl",
             [

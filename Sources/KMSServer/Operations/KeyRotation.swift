@@ -55,8 +55,11 @@ extension KMSService {
         let key = try await self.resolve(request.keyID, for: caller, accepting: .keyOnly)
         try self.authorize(caller, action: "GetKeyRotationStatus", key: key)
         var record = key.record
-        // Rotation is shared by related multi-Region keys and kept on the primary.
-        if record.isReplica, let primaryRegion = record.multiRegion?.primaryRegion {
+        // Rotation is shared by related multi-Region keys and kept on the primary; a primary in
+        // a peer deployment's region is not here to ask, and its schedule is not exported.
+        if record.isReplica, let primaryRegion = record.multiRegion?.primaryRegion,
+            self.scope.regions.contains(primaryRegion)
+        {
             let primary = try await self.loadKey(record.keyID.inRegion(primaryRegion), named: record.arn).record
             record.rotationPeriodInDays = primary.rotationPeriodInDays
             record.nextRotationDate = primary.nextRotationDate
@@ -182,6 +185,7 @@ extension KMSService {
                     "key_arn": "\(rotated.arn)", "type": "\(kind.rawValue)",
                     "material": "\(material.materialID.hex)",
                 ])
+            await self.exportRotation(of: record)
         }
         return rotated
     }

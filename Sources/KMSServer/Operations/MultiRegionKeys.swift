@@ -37,7 +37,8 @@ extension KMSService {
             tagging["aws:RequestedRegion"] = [region]
             try self.authorize(caller, action: "TagResource", key: nil, conditions: tagging)
         }
-        guard self.scope.regions.contains(region) else {
+        let peerKey = self.scope.peerRegions[region]
+        guard self.scope.regions.contains(region) || peerKey != nil else {
             throw KMSError(.unsupportedOperation, "\(region) is not a region this service serves.")
         }
         let replicaARN = primary.record.relatedARN(in: region)
@@ -45,6 +46,11 @@ extension KMSService {
             try self.checkLockout(document, caller: caller, keyAccount: primary.record.account, keyARN: replicaARN)
         }
         caller.trail.note(keyARN: replicaARN)
+        if let peerKey {
+            return try await self.replicateKeyToPeer(
+                request, primary: primary, region: region, peerKey: peerKey, policy: policy, tags: tags,
+                caller: caller)
+        }
         for _ in 0..<5 {
             // A primary waiting for its imported material may be replicated (each related key
             // imports the material itself); otherwise the primary must be usable.

@@ -27,6 +27,9 @@ public enum WorkerMethod {
     public static let importKeyMaterial = RPCMethod<WorkerImportKeyMaterialRequest, WorkerImportKeyMaterialResponse>("ImportKeyMaterial")
     public static let macAuditCheckpoint = RPCMethod<WorkerMacAuditCheckpointRequest, WorkerMacAuditCheckpointResponse>("MacAuditCheckpoint")
     public static let verifyAuditCheckpoints = RPCMethod<WorkerVerifyAuditCheckpointsRequest, WorkerVerifyAuditCheckpointsResponse>("VerifyAuditCheckpoints")
+    public static let getTransportKey = RPCMethod<WorkerGetTransportKeyRequest, WorkerGetTransportKeyResponse>("GetTransportKey")
+    public static let sealMaterialForPeer = RPCMethod<WorkerSealMaterialForPeerRequest, WorkerSealMaterialForPeerResponse>("SealMaterialForPeer")
+    public static let openMaterialFromPeer = RPCMethod<WorkerOpenMaterialFromPeerRequest, WorkerOpenMaterialFromPeerResponse>("OpenMaterialFromPeer")
 
     /// Every rpc name, in the order of the service definition.
     public static let allNames: [String] = [
@@ -53,5 +56,8 @@ public enum WorkerMethod {
         "ImportKeyMaterial",
         "MacAuditCheckpoint",
         "VerifyAuditCheckpoints",
+        "GetTransportKey",
+        "SealMaterialForPeer",
+        "OpenMaterialFromPeer",
     ]
 }

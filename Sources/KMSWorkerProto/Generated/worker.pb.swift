@@ -1605,6 +1605,169 @@ public nonisolated struct WorkerVerifyAuditCheckpointsResponse: Sendable {
   public init() {}
 }
 
+/// Multi-Region keys across deployments. A region served by another deployment (a peer) gets a
+/// key's material sealed for the peer kms-cryptod's transport key: an ECDH P-384 key pair derived
+/// from that worker's root key (HKDF), so its private half never leaves the worker and needs no
+/// storage. HPKE (RFC 9180, DHKEM P-384, HKDF-SHA384, AES-256-GCM) seals each material version,
+/// its associated data binding every field of the binding below, the key ARN and the material id,
+/// so that a sealed version moved to another key, version or region does not open. On arrival the
+/// peer's worker opens it and wraps it under its own root key: no two regions share a root key.
+public nonisolated struct WorkerTransportBinding: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// the public mrk- id
+  public var mrkID: String = String()
+
+  /// the region of the primary key that sent it
+  public var sourceRegion: String = String()
+
+  /// the replica's region
+  public var destinationRegion: String = String()
+
+  public var keySpec: WorkerKeySpec = .unspecified
+
+  /// SHA-256 of the replica's exported metadata and requested policy, description and tags, for
+  /// the versions sent with ReplicateKey (so the replica cannot be created with other ones);
+  /// empty for versions sent later (rotations).
+  public var replicaDigest: Data = Data()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct WorkerGetTransportKeyRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct WorkerGetTransportKeyResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// DER SubjectPublicKeyInfo, P-384, of the active root key's transport key
+  public var publicKey: Data = Data()
+
+  /// SHA-256 of public_key
+  public var fingerprint: Data = Data()
+
+  public var rootKeyID: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct WorkerSealMaterialForPeerRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// The version to send, as stored (key_arn: the material ARN, without a region).
+  public var key: WorkerKeyRef {
+    get {_key ?? WorkerKeyRef()}
+    set {_key = newValue}
+  }
+  /// Returns true if `key` has been explicitly set.
+  public var hasKey: Bool {self._key != nil}
+  /// Clears the value of `key`. Subsequent reads from it will return its default value.
+  public mutating func clearKey() {self._key = nil}
+
+  /// the receiving worker's transport key, DER SubjectPublicKeyInfo
+  public var peerPublicKey: Data = Data()
+
+  public var binding: WorkerTransportBinding {
+    get {_binding ?? WorkerTransportBinding()}
+    set {_binding = newValue}
+  }
+  /// Returns true if `binding` has been explicitly set.
+  public var hasBinding: Bool {self._binding != nil}
+  /// Clears the value of `binding`. Subsequent reads from it will return its default value.
+  public mutating func clearBinding() {self._binding = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _key: WorkerKeyRef? = nil
+  fileprivate var _binding: WorkerTransportBinding? = nil
+}
+
+public nonisolated struct WorkerSealMaterialForPeerResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var sealed: Data = Data()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct WorkerOpenMaterialFromPeerRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// the replica's row id
+  public var keyID: String = String()
+
+  /// the material ARN the sender bound it to
+  public var keyArn: String = String()
+
+  public var materialID: Data = Data()
+
+  public var sealed: Data = Data()
+
+  public var binding: WorkerTransportBinding {
+    get {_binding ?? WorkerTransportBinding()}
+    set {_binding = newValue}
+  }
+  /// Returns true if `binding` has been explicitly set.
+  public var hasBinding: Bool {self._binding != nil}
+  /// Clears the value of `binding`. Subsequent reads from it will return its default value.
+  public mutating func clearBinding() {self._binding = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _binding: WorkerTransportBinding? = nil
+}
+
+public nonisolated struct WorkerOpenMaterialFromPeerResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// Wrapped under this worker's active root key, bound to key_arn and material_id.
+  public var material: WorkerKeyMaterial {
+    get {_material ?? WorkerKeyMaterial()}
+    set {_material = newValue}
+  }
+  /// Returns true if `material` has been explicitly set.
+  public var hasMaterial: Bool {self._material != nil}
+  /// Clears the value of `material`. Subsequent reads from it will return its default value.
+  public mutating func clearMaterial() {self._material = nil}
+
+  public var rootKeyID: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _material: WorkerKeyMaterial? = nil
+}
+
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "kms.worker.v1"
@@ -3605,6 +3768,282 @@ nonisolated extension WorkerVerifyAuditCheckpointsResponse: SwiftProtobuf.Messag
 
   public static func ==(lhs: WorkerVerifyAuditCheckpointsResponse, rhs: WorkerVerifyAuditCheckpointsResponse) -> Bool {
     if lhs.verdicts != rhs.verdicts {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension WorkerTransportBinding: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".TransportBinding"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}mrk_id\0\u{3}source_region\0\u{3}destination_region\0\u{3}key_spec\0\u{3}replica_digest\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.mrkID) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.sourceRegion) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.destinationRegion) }()
+      case 4: try { try decoder.decodeSingularEnumField(value: &self.keySpec) }()
+      case 5: try { try decoder.decodeSingularBytesField(value: &self.replicaDigest) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.mrkID.isEmpty {
+      try visitor.visitSingularStringField(value: self.mrkID, fieldNumber: 1)
+    }
+    if !self.sourceRegion.isEmpty {
+      try visitor.visitSingularStringField(value: self.sourceRegion, fieldNumber: 2)
+    }
+    if !self.destinationRegion.isEmpty {
+      try visitor.visitSingularStringField(value: self.destinationRegion, fieldNumber: 3)
+    }
+    if self.keySpec != .unspecified {
+      try visitor.visitSingularEnumField(value: self.keySpec, fieldNumber: 4)
+    }
+    if !self.replicaDigest.isEmpty {
+      try visitor.visitSingularBytesField(value: self.replicaDigest, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: WorkerTransportBinding, rhs: WorkerTransportBinding) -> Bool {
+    if lhs.mrkID != rhs.mrkID {return false}
+    if lhs.sourceRegion != rhs.sourceRegion {return false}
+    if lhs.destinationRegion != rhs.destinationRegion {return false}
+    if lhs.keySpec != rhs.keySpec {return false}
+    if lhs.replicaDigest != rhs.replicaDigest {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension WorkerGetTransportKeyRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".GetTransportKeyRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap()
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    // Load everything into unknown fields
+    while try decoder.nextFieldNumber() != nil {}
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: WorkerGetTransportKeyRequest, rhs: WorkerGetTransportKeyRequest) -> Bool {
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension WorkerGetTransportKeyResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".GetTransportKeyResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}public_key\0\u{1}fingerprint\0\u{3}root_key_id\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularBytesField(value: &self.publicKey) }()
+      case 2: try { try decoder.decodeSingularBytesField(value: &self.fingerprint) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.rootKeyID) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.publicKey.isEmpty {
+      try visitor.visitSingularBytesField(value: self.publicKey, fieldNumber: 1)
+    }
+    if !self.fingerprint.isEmpty {
+      try visitor.visitSingularBytesField(value: self.fingerprint, fieldNumber: 2)
+    }
+    if !self.rootKeyID.isEmpty {
+      try visitor.visitSingularStringField(value: self.rootKeyID, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: WorkerGetTransportKeyResponse, rhs: WorkerGetTransportKeyResponse) -> Bool {
+    if lhs.publicKey != rhs.publicKey {return false}
+    if lhs.fingerprint != rhs.fingerprint {return false}
+    if lhs.rootKeyID != rhs.rootKeyID {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension WorkerSealMaterialForPeerRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".SealMaterialForPeerRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}key\0\u{3}peer_public_key\0\u{1}binding\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._key) }()
+      case 2: try { try decoder.decodeSingularBytesField(value: &self.peerPublicKey) }()
+      case 3: try { try decoder.decodeSingularMessageField(value: &self._binding) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._key {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    if !self.peerPublicKey.isEmpty {
+      try visitor.visitSingularBytesField(value: self.peerPublicKey, fieldNumber: 2)
+    }
+    try { if let v = self._binding {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: WorkerSealMaterialForPeerRequest, rhs: WorkerSealMaterialForPeerRequest) -> Bool {
+    if lhs._key != rhs._key {return false}
+    if lhs.peerPublicKey != rhs.peerPublicKey {return false}
+    if lhs._binding != rhs._binding {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension WorkerSealMaterialForPeerResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".SealMaterialForPeerResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}sealed\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularBytesField(value: &self.sealed) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.sealed.isEmpty {
+      try visitor.visitSingularBytesField(value: self.sealed, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: WorkerSealMaterialForPeerResponse, rhs: WorkerSealMaterialForPeerResponse) -> Bool {
+    if lhs.sealed != rhs.sealed {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension WorkerOpenMaterialFromPeerRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".OpenMaterialFromPeerRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}key_id\0\u{3}key_arn\0\u{3}material_id\0\u{1}sealed\0\u{1}binding\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.keyID) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.keyArn) }()
+      case 3: try { try decoder.decodeSingularBytesField(value: &self.materialID) }()
+      case 4: try { try decoder.decodeSingularBytesField(value: &self.sealed) }()
+      case 5: try { try decoder.decodeSingularMessageField(value: &self._binding) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.keyID.isEmpty {
+      try visitor.visitSingularStringField(value: self.keyID, fieldNumber: 1)
+    }
+    if !self.keyArn.isEmpty {
+      try visitor.visitSingularStringField(value: self.keyArn, fieldNumber: 2)
+    }
+    if !self.materialID.isEmpty {
+      try visitor.visitSingularBytesField(value: self.materialID, fieldNumber: 3)
+    }
+    if !self.sealed.isEmpty {
+      try visitor.visitSingularBytesField(value: self.sealed, fieldNumber: 4)
+    }
+    try { if let v = self._binding {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: WorkerOpenMaterialFromPeerRequest, rhs: WorkerOpenMaterialFromPeerRequest) -> Bool {
+    if lhs.keyID != rhs.keyID {return false}
+    if lhs.keyArn != rhs.keyArn {return false}
+    if lhs.materialID != rhs.materialID {return false}
+    if lhs.sealed != rhs.sealed {return false}
+    if lhs._binding != rhs._binding {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension WorkerOpenMaterialFromPeerResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".OpenMaterialFromPeerResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}material\0\u{3}root_key_id\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._material) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.rootKeyID) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._material {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    if !self.rootKeyID.isEmpty {
+      try visitor.visitSingularStringField(value: self.rootKeyID, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: WorkerOpenMaterialFromPeerResponse, rhs: WorkerOpenMaterialFromPeerResponse) -> Bool {
+    if lhs._material != rhs._material {return false}
+    if lhs.rootKeyID != rhs.rootKeyID {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
