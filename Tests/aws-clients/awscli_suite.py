@@ -170,6 +170,15 @@ class AwsCli(unittest.TestCase):
         self.assertNotIn("DeletionDate", pending)
 
     def test_custom_key_stores(self):
+        # The aws CLI v1 fetches an http(s):// argument's URL and sends its content unless told
+        # not to (cli_follow_urlparam): the proxy endpoints here are to be sent as they are.
+        config = tempfile.NamedTemporaryFile("w", suffix=".cfg", delete=False)
+        config.write("[default]\ncli_follow_urlparam = false\n")
+        config.close()
+        self.addCleanup(os.unlink, config.name)
+        saved = ENV.get("AWS_CONFIG_FILE")
+        ENV["AWS_CONFIG_FILE"] = config.name
+        self.addCleanup(lambda: ENV.pop("AWS_CONFIG_FILE") if saved is None else ENV.update(AWS_CONFIG_FILE=saved))
         secret = "s3cr3t/proxy+Secret=" + uuid.uuid4().hex + "ab"  # 54 characters, never shown again
         name = "xks-" + uuid.uuid4().hex[:8]
         endpoint = "https://xks-" + uuid.uuid4().hex[:8] + ".example.com"

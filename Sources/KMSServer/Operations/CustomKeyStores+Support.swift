@@ -14,6 +14,18 @@ extension KMSService {
         return stores
     }
 
+    /// Authorizes `action` on the store the request names, as an ARN in the caller's account and
+    /// region (a store of any other is not theirs to find), noted in the audit record; returns the ARN.
+    @discardableResult
+    func authorizeKeyStore(_ caller: Caller, _ action: String, _ id: String) throws(KMSError) -> String {
+        guard (1...64).contains(id.utf8.count) else { throw .validation("CustomKeyStoreId must be 1..64 characters.") }
+        let named = CustomKeyStoreID(id)?.description ?? id
+        let arn = "arn:\(self.scope.partition):kms:\(caller.region):\(caller.account):key-store/\(named)"
+        caller.trail.note(keyARN: arn)
+        try self.gate.authorizeKeyStore(caller, action: action, storeARN: arn)
+        return arn
+    }
+
     /// The caller's store with this id: one of another account or region is not found, as at AWS.
     func customKeyStore(_ text: String, caller: Caller) async throws(KMSError) -> CustomKeyStoreRecord {
         let stores = try self.customKeyStoreStores()

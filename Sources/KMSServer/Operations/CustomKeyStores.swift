@@ -8,7 +8,8 @@ import KMSWorkerProto
 /// ConnectCustomKeyStore and DisconnectCustomKeyStore. They are IAM permissions only, as at
 /// AWS: no key policy is involved; an account root has them in its own account, anyone else
 /// needs an identity policy allowing them (on "*" for Create and Describe, on the store's ARN
-/// `arn:...:key-store/cks-...` for the others). A store belongs to one account and region and is
+/// `arn:...:key-store/cks-...` for the others, decided before the store is looked up, so a
+/// refused caller learns nothing of it). A store belongs to one account and region and is
 /// invisible elsewhere (CustomKeyStoreNotFoundException). The state rules are
 /// CustomKeyStoreRules.swift's; what connects a store is its type's `CustomKeyStoreBackend`.
 extension KMSService {
@@ -104,10 +105,8 @@ extension KMSService {
                 accessKeyID: credential.accessKeyID, secret: credential.rawSecretAccessKey)
         }
         let stores = try self.customKeyStoreStores()
+        let arn = try self.authorizeKeyStore(caller, "UpdateCustomKeyStore", request.customKeyStoreID)
         var stored = try await self.customKeyStore(request.customKeyStoreID, caller: caller)
-        let arn = stored.arn(partition: self.scope.partition)
-        caller.trail.note(keyARN: arn)
-        try self.gate.authorizeKeyStore(caller, action: "UpdateCustomKeyStore", storeARN: arn)
         guard stored.type == .externalKeyStore else {
             throw KMSError(.unsupportedOperation, "Custom key stores of type AWS_CLOUDHSM are not supported yet.")
         }
@@ -153,11 +152,9 @@ extension KMSService {
         -> KMSDeleteCustomKeyStoreResponse
     {
         let stores = try self.customKeyStoreStores()
+        try self.authorizeKeyStore(caller, "DeleteCustomKeyStore", request.customKeyStoreID)
         for _ in 0..<5 {
             let store = try await self.customKeyStore(request.customKeyStoreID, caller: caller)
-            let arn = store.arn(partition: self.scope.partition)
-            caller.trail.note(keyARN: arn)
-            try self.gate.authorizeKeyStore(caller, action: "DeleteCustomKeyStore", storeARN: arn)
             try store.checkDeletable()
             let audit = self.changeRecord(caller)
             switch try await self.store({ try await stores.delete(store, audit: audit) }) {
@@ -179,10 +176,8 @@ extension KMSService {
         -> KMSConnectCustomKeyStoreResponse
     {
         let stores = try self.customKeyStoreStores()
+        let arn = try self.authorizeKeyStore(caller, "ConnectCustomKeyStore", request.customKeyStoreID)
         var store = try await self.customKeyStore(request.customKeyStoreID, caller: caller)
-        let arn = store.arn(partition: self.scope.partition)
-        caller.trail.note(keyARN: arn)
-        try self.gate.authorizeKeyStore(caller, action: "ConnectCustomKeyStore", storeARN: arn)
         guard try store.connection() == .connect else { return KMSConnectCustomKeyStoreResponse() }
         guard let backend = self.customKeyStoreBackends[store.type] else {
             throw KMSError(
@@ -206,11 +201,9 @@ extension KMSService {
         async throws(KMSError) -> KMSDisconnectCustomKeyStoreResponse
     {
         let stores = try self.customKeyStoreStores()
+        try self.authorizeKeyStore(caller, "DisconnectCustomKeyStore", request.customKeyStoreID)
         for _ in 0..<5 {
             var store = try await self.customKeyStore(request.customKeyStoreID, caller: caller)
-            let arn = store.arn(partition: self.scope.partition)
-            caller.trail.note(keyARN: arn)
-            try self.gate.authorizeKeyStore(caller, action: "DisconnectCustomKeyStore", storeARN: arn)
             try store.checkDisconnectable()
             store.connectionState = .disconnected
             store.connectionError = nil
