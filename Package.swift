@@ -129,6 +129,8 @@ let package = Package(
             dependencies: [
                 "KMSProto", "KMSWorkerProto", "KMSRPC", "KMSDomain", "KMSPolicy", "KMSCrypto", "KMSSigV4",
                 "KMSAuditChain", "KMSStore",
+                // The XKS proxy API's AAD composition for kms-xks-proxy's backend operations.
+                "KMSXKS",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
