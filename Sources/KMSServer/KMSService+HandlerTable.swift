@@ -136,6 +136,9 @@ extension KMSService {
         serve(AdminMethod.listAuditRecords) { $0.listAuditRecords }
         serve(AdminMethod.verifyAuditLog) { $0.verifyAuditLog }
         serve(AdminMethod.getUsage) { $0.getUsage }
+        serve(XKSBackendMethod.xksGetKeyMetadata) { $0.xksGetKeyMetadata }
+        serve(XKSBackendMethod.xksEncrypt) { $0.xksEncrypt }
+        serve(XKSBackendMethod.xksDecrypt) { $0.xksDecrypt }
         for name in KMSMethod.allNames where !table.methods.contains(name) {
             table.registerUnavailable(
                 name,

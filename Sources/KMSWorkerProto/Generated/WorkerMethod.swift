@@ -27,6 +27,8 @@ public enum WorkerMethod {
     public static let importKeyMaterial = RPCMethod<WorkerImportKeyMaterialRequest, WorkerImportKeyMaterialResponse>("ImportKeyMaterial")
     public static let macAuditCheckpoint = RPCMethod<WorkerMacAuditCheckpointRequest, WorkerMacAuditCheckpointResponse>("MacAuditCheckpoint")
     public static let verifyAuditCheckpoints = RPCMethod<WorkerVerifyAuditCheckpointsRequest, WorkerVerifyAuditCheckpointsResponse>("VerifyAuditCheckpoints")
+    public static let rawAesGcmEncrypt = RPCMethod<WorkerRawAesGcmEncryptRequest, WorkerRawAesGcmEncryptResponse>("RawAesGcmEncrypt")
+    public static let rawAesGcmDecrypt = RPCMethod<WorkerRawAesGcmDecryptRequest, WorkerRawAesGcmDecryptResponse>("RawAesGcmDecrypt")
 
     /// Every rpc name, in the order of the service definition.
     public static let allNames: [String] = [
@@ -53,5 +55,7 @@ public enum WorkerMethod {
         "ImportKeyMaterial",
         "MacAuditCheckpoint",
         "VerifyAuditCheckpoints",
+        "RawAesGcmEncrypt",
+        "RawAesGcmDecrypt",
     ]
 }
