@@ -33,6 +33,7 @@ extension CryptoWorker {
         table.register(WorkerMethod.verifyAuditCheckpoints) { request, _ in try self.verifyAuditCheckpoints(request) }
         table.register(WorkerMethod.rawAesGcmEncrypt) { request, _ in try self.rawAesGcmEncrypt(request) }
         table.register(WorkerMethod.rawAesGcmDecrypt) { request, _ in try self.rawAesGcmDecrypt(request) }
+        table.register(WorkerMethod.unwrapXksProxySecret) { request, _ in try self.unwrapXksProxySecret(request) }
         return table
     }
 }

@@ -29,6 +29,7 @@ public enum WorkerMethod {
     public static let verifyAuditCheckpoints = RPCMethod<WorkerVerifyAuditCheckpointsRequest, WorkerVerifyAuditCheckpointsResponse>("VerifyAuditCheckpoints")
     public static let rawAesGcmEncrypt = RPCMethod<WorkerRawAesGcmEncryptRequest, WorkerRawAesGcmEncryptResponse>("RawAesGcmEncrypt")
     public static let rawAesGcmDecrypt = RPCMethod<WorkerRawAesGcmDecryptRequest, WorkerRawAesGcmDecryptResponse>("RawAesGcmDecrypt")
+    public static let unwrapXksProxySecret = RPCMethod<WorkerUnwrapXksProxySecretRequest, WorkerUnwrapXksProxySecretResponse>("UnwrapXksProxySecret")
 
     /// Every rpc name, in the order of the service definition.
     public static let allNames: [String] = [
@@ -57,5 +58,6 @@ public enum WorkerMethod {
         "VerifyAuditCheckpoints",
         "RawAesGcmEncrypt",
         "RawAesGcmDecrypt",
+        "UnwrapXksProxySecret",
     ]
 }

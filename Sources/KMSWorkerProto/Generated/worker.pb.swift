@@ -1690,6 +1690,40 @@ public nonisolated struct WorkerRawAesGcmDecryptResponse: Sendable {
   public init() {}
 }
 
+/// An external key store's proxy secret (wrapped by CreateAccessKeySecret, bound to the store's
+/// ARN and the access key id), unwrapped for kmsd to sign its requests to that proxy with. Only
+/// blobs bound to a custom key store ARN (arn:...:key-store/cks-...) are unwrapped: a
+/// principal's access key secret never leaves the worker.
+public nonisolated struct WorkerUnwrapXksProxySecretRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// 20..30 of A-Z and 2-7
+  public var accessKeyID: String = String()
+
+  /// arn:<partition>:kms:<region>:<account>:key-store/cks-<17 hex>
+  public var storeArn: String = String()
+
+  public var wrappedSecret: Data = Data()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct WorkerUnwrapXksProxySecretResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var secretAccessKey: Data = Data()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "kms.worker.v1"
@@ -3853,6 +3887,76 @@ nonisolated extension WorkerRawAesGcmDecryptResponse: SwiftProtobuf.Message, Swi
 
   public static func ==(lhs: WorkerRawAesGcmDecryptResponse, rhs: WorkerRawAesGcmDecryptResponse) -> Bool {
     if lhs.plaintext != rhs.plaintext {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension WorkerUnwrapXksProxySecretRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".UnwrapXksProxySecretRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}access_key_id\0\u{3}store_arn\0\u{3}wrapped_secret\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.accessKeyID) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.storeArn) }()
+      case 3: try { try decoder.decodeSingularBytesField(value: &self.wrappedSecret) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.accessKeyID.isEmpty {
+      try visitor.visitSingularStringField(value: self.accessKeyID, fieldNumber: 1)
+    }
+    if !self.storeArn.isEmpty {
+      try visitor.visitSingularStringField(value: self.storeArn, fieldNumber: 2)
+    }
+    if !self.wrappedSecret.isEmpty {
+      try visitor.visitSingularBytesField(value: self.wrappedSecret, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: WorkerUnwrapXksProxySecretRequest, rhs: WorkerUnwrapXksProxySecretRequest) -> Bool {
+    if lhs.accessKeyID != rhs.accessKeyID {return false}
+    if lhs.storeArn != rhs.storeArn {return false}
+    if lhs.wrappedSecret != rhs.wrappedSecret {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension WorkerUnwrapXksProxySecretResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".UnwrapXksProxySecretResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}secret_access_key\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularBytesField(value: &self.secretAccessKey) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.secretAccessKey.isEmpty {
+      try visitor.visitSingularBytesField(value: self.secretAccessKey, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: WorkerUnwrapXksProxySecretResponse, rhs: WorkerUnwrapXksProxySecretResponse) -> Bool {
+    if lhs.secretAccessKey != rhs.secretAccessKey {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
