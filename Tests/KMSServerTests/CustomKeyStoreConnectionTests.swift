@@ -38,7 +38,8 @@ import Testing
             return try await client.call(KMSMethod.createCustomKeyStore, request).customKeyStoreID
         }
         func connect(_ id: String) async throws {
-            _ = try await client.call(KMSMethod.connectCustomKeyStore, Stores.withID(id) as KMSConnectCustomKeyStoreRequest)
+            _ = try await client.call(
+                KMSMethod.connectCustomKeyStore, Stores.withID(id) as KMSConnectCustomKeyStoreRequest)
         }
         func disconnect(_ id: String) async throws {
             _ = try await client.call(

@@ -143,7 +143,8 @@ import Testing
             await code { _ = try await client.call(KMSMethod.deleteCustomKeyStore, delete) }
                 == "CustomKeyStoreNotFoundException")
         #expect(await code { _ = try await Self.describe(client, id: id) } == "CustomKeyStoreNotFoundException")
-        #expect(await code { _ = try await Self.describe(client, name: "renamed") } == "CustomKeyStoreNotFoundException")
+        #expect(
+            await code { _ = try await Self.describe(client, name: "renamed") } == "CustomKeyStoreNotFoundException")
         #expect(await code { _ = try await Self.describe(client, id: other, name: "other") } == "ValidationException")
         await stack.stop()
     }
@@ -190,7 +191,9 @@ import Testing
                 "CustomKeyStoreName": "json", "CustomKeyStoreType": "EXTERNAL_KEY_STORE",
                 "XksProxyUriEndpoint": "https://json.example.com", "XksProxyUriPath": "/kms/xks/v1",
                 "XksProxyConnectivity": "PUBLIC_ENDPOINT",
-                "XksProxyAuthenticationCredential": ["AccessKeyId": Self.accessKeyID, "RawSecretAccessKey": Self.secret],
+                "XksProxyAuthenticationCredential": [
+                    "AccessKeyId": Self.accessKeyID, "RawSecretAccessKey": Self.secret,
+                ],
             ])
         #expect(created.code == nil, "\(created.message)")
         let id = try #require(created.object?["CustomKeyStoreId"] as? String)
@@ -209,7 +212,8 @@ import Testing
             ])
         #expect(described.object?["Truncated"] as? Bool == false)
 
-        #expect(try await call("UpdateCustomKeyStore", ["CustomKeyStoreId": id, "NewCustomKeyStoreName": "j"]).code == nil)
+        #expect(
+            try await call("UpdateCustomKeyStore", ["CustomKeyStoreId": id, "NewCustomKeyStoreName": "j"]).code == nil)
         #expect(
             try await call("DisconnectCustomKeyStore", ["CustomKeyStoreId": id]).code
                 == "CustomKeyStoreInvalidStateException")
@@ -225,7 +229,9 @@ import Testing
                 "CustomKeyStoreName": "j", "CustomKeyStoreType": "EXTERNAL_KEY_STORE",
                 "XksProxyUriEndpoint": "https://other.example.com", "XksProxyUriPath": "/kms/xks/v1",
                 "XksProxyConnectivity": "PUBLIC_ENDPOINT",
-                "XksProxyAuthenticationCredential": ["AccessKeyId": Self.accessKeyID, "RawSecretAccessKey": Self.secret],
+                "XksProxyAuthenticationCredential": [
+                    "AccessKeyId": Self.accessKeyID, "RawSecretAccessKey": Self.secret,
+                ],
             ])
         #expect(refused.code == "CustomKeyStoreNameInUseException")
         #expect(!refused.message.contains(Self.secret))
@@ -250,7 +256,8 @@ import Testing
             var text = ""
             for name in names {
                 let dump = try await client.query(
-                    "SELECT coalesce(string_agg(t::text, ''), '') FROM \(unescaped: name) t", logger: .init(label: "test"))
+                    "SELECT coalesce(string_agg(t::text, ''), '') FROM \(unescaped: name) t",
+                    logger: .init(label: "test"))
                 for try await row in dump.decode(String.self) { text += row }
             }
             return (names, text)
@@ -302,7 +309,8 @@ import Testing
         // Refused before the lookup: a refused caller cannot tell whether a store exists.
         let missing: KMSDeleteCustomKeyStoreRequest = Self.withID("cks-0000000000000000f")
         #expect(
-            await code { _ = try await nobody.call(KMSMethod.deleteCustomKeyStore, missing) } == "AccessDeniedException")
+            await code { _ = try await nobody.call(KMSMethod.deleteCustomKeyStore, missing) } == "AccessDeniedException"
+        )
         // Allowed on this one store's ARN only.
         let (_, scoped) = try await stack.principal(
             "scoped",
