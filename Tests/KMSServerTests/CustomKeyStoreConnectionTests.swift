@@ -107,4 +107,56 @@ import Testing
         await stack.stop()
         await proxy.stop()
     }
+
+    /// A root key rotation re-wraps a store's proxy secret with the access keys' secrets: once
+    /// the old root key is retired, kmsd still signs for the proxy with the right secret.
+    @Test func aRootKeyRewrapKeepsAStoresProxyCredentialUsable() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "kms-xks-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try await TLSTests.makeCertificates(in: directory, clients: [:])
+        func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
+        let proxy = try await FakeXKSProxy.start(
+            certificate: path("server.pem"), key: path("server.key"),
+            credentials: XKSCredentials(accessKeyID: Stores.accessKeyID, secretAccessKey: Array(Stores.secret.utf8)))
+        let stack = try await KMSStack.start(
+            kmsdArguments: ["--xks-ca-file", path("ca.pem"), "--rewrap-interval-seconds", "1"])
+        let kms = stack.client
+        let id = try await kms.call(KMSMethod.createCustomKeyStore, Stores.create("rewrap", endpoint: proxy.endpoint))
+            .customKeyStoreID
+        let before = try await RootKeyRotationTests.status(kms)
+        let oldRoot = try #require(before.rootKeys.first { $0.newest })
+        let keyring = stack.worker.keyringPath
+        #expect(try await WorkerProcess.run(["rotate-root-key", "--root-key-file", keyring]).status == 0)
+        stack.worker.signal(SIGHUP)
+        var rotated = false
+        for _ in 0..<50 where !rotated {
+            rotated = try await RootKeyRotationTests.status(kms).rootKeys.contains {
+                $0.newest && $0.rootKeyID != oldRoot.rootKeyID
+            }
+            if !rotated { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        #expect(rotated)
+        _ = try await kms.call(AdminMethod.startRewrap, AdminStartRewrapRequest())
+        var finished: AdminGetRewrapStatusResponse?
+        for _ in 0..<100 where finished == nil {
+            let status = try await RootKeyRotationTests.status(kms)
+            if status.state == "Finished" { finished = status } else { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        let done = try #require(finished)
+        #expect(done.rootKeys.first { $0.rootKeyID == oldRoot.rootKeyID }.map(\.accessKeySecrets) ?? 0 == 0)
+        #expect(
+            try await WorkerProcess.run([
+                "retire-root-key", "--root-key-file", keyring, "--root-key-id", oldRoot.rootKeyID,
+            ]).status == 0)
+        await stack.worker.stop()
+        try await stack.worker.start()
+        let client = try stack.kmsd.client(credentials: stack.adminCredentials)
+        _ = try await client.call(KMSMethod.connectCustomKeyStore, Stores.withID(id) as KMSConnectCustomKeyStoreRequest)
+        #expect(try await Self.state(client, id) == (.connected, nil))
+        await client.close()
+        await stack.stop()
+        await proxy.stop()
+    }
 }

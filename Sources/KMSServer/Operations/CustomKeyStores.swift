@@ -38,7 +38,7 @@ extension KMSService {
             accessKeyID: request.xksProxyAuthenticationCredential.accessKeyID, wrappedSecret: wrapped)
         let audit = self.changeRecord(caller)
         let written = try await self.store { [store] in
-            try await stores.insert(store, rootKeyID: rootKeyID, audit: audit)
+            try await stores.insert(store, arn: arn, rootKeyID: rootKeyID, audit: audit)
         }
         try Self.check(written, store)
         var response = KMSCreateCustomKeyStoreResponse()
