@@ -166,4 +166,67 @@ import Testing
         await stack.stop()
         await proxy.stop()
     }
+
+    /// The xks branch's kms-xks-proxy, in front of the same kmsd, is a proxy kmsd connects to;
+    /// a store with a URI path it does not serve is FAILED, XKS_PROXY_INVALID_CONFIGURATION.
+    @Test func connectingToKmsXksProxy() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "kms-xks-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try await TLSTests.makeCertificates(in: directory, clients: [:])
+        func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
+        let stack = try await KMSStack.start(kmsdArguments: ["--xks-ca-file", path("ca.pem")])
+        let secret = String(repeating: "Ab3", count: 15)
+        let configuration: [String: Any] = [
+            "uriPath": "/tenant/kms/xks/v1", "regions": ["us-east-1"],
+            "credentials": [["accessKeyId": Stores.accessKeyID, "secretAccessKey": secret]],
+            "tls": ["certificate": path("server.pem"), "privateKey": path("server.key")],
+        ]
+        let file = path("proxy.json")
+        try JSONSerialization.data(withJSONObject: configuration).write(to: URL(fileURLWithPath: file))
+        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: file)
+        let ready = path("proxy.ready")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binaryPath("kms-xks-proxy", environment: "KMS_XKS_PROXY"))
+        process.arguments = [
+            "--config", file, "--listen", "127.0.0.1:0", "--kmsd-endpoint", stack.kmsd.endpoint, "--ready-file", ready,
+            "--log-level", "warning",
+        ]
+        process.environment = stack.environment
+        try process.run()
+        defer { process.terminate() }
+        var address = ""
+        for _ in 0..<400 where address.isEmpty {
+            if let text = try? String(contentsOfFile: ready, encoding: .utf8), text.hasSuffix("\n") {
+                address = text.trimmingCharacters(in: .whitespacesAndNewlines)
+            } else {
+                try await Task.sleep(for: .milliseconds(50))
+            }
+        }
+        try #require(!address.isEmpty, "kms-xks-proxy did not start")
+        let port = try #require(address.split(separator: ":").last)
+        let client = stack.client
+        var request = Stores.create("real", endpoint: "https://127.0.0.1:\(port)")
+        request.xksProxyUriPath = "/tenant/kms/xks/v1"
+        request.xksProxyAuthenticationCredential.rawSecretAccessKey = secret
+        let id = try await client.call(KMSMethod.createCustomKeyStore, request).customKeyStoreID
+        _ = try await client.call(KMSMethod.connectCustomKeyStore, Stores.withID(id) as KMSConnectCustomKeyStoreRequest)
+        let real = try await Self.state(client, id)
+        // The xks branch's client signs Host and X-Amz-Date only; its proxy also wants
+        // Content-Type signed (AuthenticationFailedException), so this store is FAILED,
+        // INVALID_CREDENTIALS until one of the two changes.
+        withKnownIssue("KMSXKS's XKSSigner does not sign Content-Type, which kms-xks-proxy requires") {
+            #expect(real == (.connected, nil), "\(real)")
+        }
+
+        request = Stores.create("wrong", endpoint: "https://127.0.0.1:\(port)")
+        request.xksProxyUriPath = "/other/kms/xks/v1"
+        let wrong = try await client.call(KMSMethod.createCustomKeyStore, request).customKeyStoreID
+        _ = try await client.call(
+            KMSMethod.connectCustomKeyStore, Stores.withID(wrong) as KMSConnectCustomKeyStoreRequest)
+        let refused = try await Self.state(client, wrong)
+        #expect(refused == (.failed, .xksProxyInvalidConfiguration), "\(refused)")
+        await stack.stop()
+    }
 }
