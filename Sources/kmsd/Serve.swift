@@ -106,7 +106,10 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "PEM private key for TLS (KMSD_TLS_KEY).") var tlsKey: String?
     @Option(help: "PEM CA whose client certificates are accepted (mutual TLS) (KMSD_TLS_CLIENT_CA).") var tlsClientCa:
         String?
-    @Option(help: "PEM CAs that external key store (XKS) proxies' certificates must chain to; default: the system's.")
+    @Option(
+        help: ArgumentHelp(
+            "PEM CAs that external key store (XKS) proxies' certificates must chain to (KMSD_XKS_CA_FILE); default: "
+                + "the system's."))
     var xksCaFile: String?
     @Option(
         name: .customLong("certificate-principal"),
@@ -295,7 +298,7 @@ struct Serve: AsyncParsableCommand {
             settings.awsJSONHost = jsonHost
             settings.awsJSONPort = jsonPort
         }
-        settings.xksCAFile = xksCaFile
+        settings.xksCAFile = pick(xksCaFile, "XKS_CA_FILE", file.xksCAFile, { $0 })
         let hostList =
             awsJSONHosts.isEmpty
             ? pick(
