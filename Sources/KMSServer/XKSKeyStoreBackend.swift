@@ -46,9 +46,10 @@ public struct XKSKeyStoreBackend: CustomKeyStoreBackend {
         let metadata = XKSRequestMetadata(kmsOperation: "ConnectCustomKeyStore", kmsRequestId: UUID().uuidString)
         do {
             let health = try await client.getHealthStatus(requestMetadata: metadata)
-            // A proxy none of whose key managers can serve is not connected to anything.
+            // A proxy none of whose key managers can serve is as good as unreachable (AWS answers
+            // XksProxyUriUnreachableException for it on CreateCustomKeyStore).
             guard health.ekmFleetDetails.contains(where: { $0.healthStatus != "UNAVAILABLE" }) else {
-                return .xksProxyInvalidResponse
+                return .xksProxyNotReachable
             }
             return nil
         } catch {

@@ -101,7 +101,7 @@ import Testing
         // Answers that are not the API's, no key manager to serve, no answer, nobody there.
         for (behaviour, expected) in [
             (FakeXKSProxy.Behaviour.garbage, KMSConnectionErrorCode.xksProxyInvalidResponse),
-            (.unavailable, .xksProxyInvalidResponse), (.silent, .xksProxyTimedOut),
+            (.unavailable, .xksProxyNotReachable), (.silent, .xksProxyTimedOut),
         ] {
             proxy.behaviour.withLock { $0 = behaviour }
             let id = try await create()
