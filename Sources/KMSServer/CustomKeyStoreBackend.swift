@@ -9,6 +9,12 @@ public protocol CustomKeyStoreBackend: Sendable {
     /// `worker` derives whatever signing key the connection needs; secrets never leave it.
     func connect(_ store: CustomKeyStoreRecord, storeARN: String, worker: any CryptoBackend) async
         -> CustomKeyStoreConnectionError?
+
+    /// Checks new settings of `store` before CreateCustomKeyStore or UpdateCustomKeyStore keeps
+    /// them, as AWS does: throws AWS's exception when what backs the store cannot be used with them.
+    /// `operation` is the request's (CreateCustomKeyStore or UpdateCustomKeyStore).
+    func validate(_ store: CustomKeyStoreRecord, storeARN: String, operation: String, worker: any CryptoBackend)
+        async throws(KMSError)
 }
 
 /// The backends kmsd serves, by store type; a type without one is stored but answers

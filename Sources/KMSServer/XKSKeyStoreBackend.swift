@@ -22,6 +22,45 @@ public struct XKSKeyStoreBackend: CustomKeyStoreBackend {
     public func connect(_ store: CustomKeyStoreRecord, storeARN: String, worker: any CryptoBackend) async
         -> CustomKeyStoreConnectionError?
     {
+        await self.probe(store, storeARN: storeARN, worker: worker, operation: "ConnectCustomKeyStore")
+    }
+
+    public func validate(
+        _ store: CustomKeyStoreRecord, storeARN: String, operation: String, worker: any CryptoBackend
+    ) async throws(KMSError) {
+        guard let failure = await self.probe(store, storeARN: storeARN, worker: worker, operation: operation) else {
+            return
+        }
+        throw Self.exception(failure)
+    }
+
+    /// AWS's exception for new settings that fail as `failure`.
+    static func exception(_ failure: CustomKeyStoreConnectionError) -> KMSError {
+        switch failure {
+        case .invalidCredentials, .xksProxyAccessDenied:
+            return KMSError(
+                .xksProxyIncorrectAuthenticationCredential,
+                "The XKS proxy did not accept the XksProxyAuthenticationCredential (\(failure.rawValue)).")
+        case .xksProxyInvalidResponse:
+            return KMSError(.xksProxyInvalidResponse, "The XKS proxy answered GetHealthStatus with something invalid.")
+        case .xksProxyInvalidConfiguration:
+            return KMSError(
+                .xksProxyInvalidConfiguration,
+                "The XKS proxy does not serve this XksProxyUriPath, or the settings cannot be used.")
+        case .internalError:
+            return KMSError.internalFailure()
+        default:
+            return KMSError(
+                .xksProxyUriUnreachable,
+                "KMS was unable to reach the XKS proxy at this XksProxyUriEndpoint and XksProxyUriPath, or none of "
+                    + "its key managers is available (\(failure.rawValue)).")
+        }
+    }
+
+    /// A GetHealthStatus with `store`'s settings: nil when it works, else why not.
+    func probe(_ store: CustomKeyStoreRecord, storeARN: String, worker: any CryptoBackend, operation: String) async
+        -> CustomKeyStoreConnectionError?
+    {
         guard let xks = store.xks else { return .xksProxyInvalidConfiguration }
         var unwrap = WorkerUnwrapXksProxySecretRequest()
         unwrap.accessKeyID = xks.accessKeyID
@@ -43,7 +82,7 @@ public struct XKSKeyStoreBackend: CustomKeyStoreBackend {
             return Self.connectionError(error)
         }
         defer { Task { await client.shutdown() } }
-        let metadata = XKSRequestMetadata(kmsOperation: "ConnectCustomKeyStore", kmsRequestId: UUID().uuidString)
+        let metadata = XKSRequestMetadata(kmsOperation: operation, kmsRequestId: UUID().uuidString)
         do {
             let health = try await client.getHealthStatus(requestMetadata: metadata)
             // A proxy none of whose key managers can serve is as good as unreachable (AWS answers

@@ -37,9 +37,13 @@ extension Matrix {
         },
 
         // MARK: custom key stores (IAM permissions only, never across accounts: a store of
-        // another account is never found). Each cell creates a store of its own; the others
-        // name one that does not exist, so an allowed caller learns that and nothing changes.
-        MatrixRow("CreateCustomKeyStore", nil, authority: .identity(ownAccountOnly: false)) { _, _ in
+        // another account is never found). The cells name a proxy or a store that does not
+        // exist, so an allowed caller learns that and nothing changes.
+        // The proxy named resolves nowhere: an allowed caller gets AWS's exception for that.
+        MatrixRow(
+            "CreateCustomKeyStore", nil, authority: .identity(ownAccountOnly: false),
+            allowed: "XksProxyUriUnreachableException"
+        ) { _, _ in
             let tag = UUID().uuidString.lowercased().prefix(12)
             var request = KMSCreateCustomKeyStoreRequest()
             request.customKeyStoreName = "matrix-\(tag)"

@@ -82,33 +82,35 @@ import Testing
         #expect(try await Self.state(client, good) == (.connected, nil))
         try await disconnect(good)
 
-        // The wrong secret: FAILED, INVALID_CREDENTIALS; connecting again needs a disconnect first.
-        let wrong = try await create(secret: String(Stores.secret.reversed()))
-        try await connect(wrong)
-        #expect(try await Self.state(client, wrong) == (.failed, .invalidCredentials))
-        #expect(await code { try await connect(wrong) } == "CustomKeyStoreInvalidStateException")
-        try await disconnect(wrong)
-        #expect(try await Self.state(client, wrong) == (.disconnected, nil))
-        _ = try await client.call(
-            KMSMethod.updateCustomKeyStore,
-            Stores.withID(wrong) { (r: inout KMSUpdateCustomKeyStoreRequest) in
-                r.xksProxyAuthenticationCredential.accessKeyID = Stores.accessKeyID
-                r.xksProxyAuthenticationCredential.rawSecretAccessKey = Stores.secret
-            })
-        try await connect(wrong)
-        #expect(try await Self.state(client, wrong) == (.connected, nil))
+        // A proxy that stopped accepting the credential: FAILED, INVALID_CREDENTIALS; connecting
+        // again needs a disconnect first.
+        let refused = try await create()
+        proxy.behaviour.withLock { $0 = .unauthorized }
+        try await connect(refused)
+        #expect(try await Self.state(client, refused) == (.failed, .invalidCredentials))
+        #expect(await code { try await connect(refused) } == "CustomKeyStoreInvalidStateException")
+        try await disconnect(refused)
+        #expect(try await Self.state(client, refused) == (.disconnected, nil))
+        proxy.behaviour.withLock { $0 = .healthy }
+        try await connect(refused)
+        #expect(try await Self.state(client, refused) == (.connected, nil))
 
         // Answers that are not the API's, no key manager to serve, no answer, nobody there.
         for (behaviour, expected) in [
             (FakeXKSProxy.Behaviour.garbage, KMSConnectionErrorCode.xksProxyInvalidResponse),
             (.unavailable, .xksProxyNotReachable), (.silent, .xksProxyTimedOut),
         ] {
-            proxy.behaviour.withLock { $0 = behaviour }
+            proxy.behaviour.withLock { $0 = .healthy }
             let id = try await create()
+            proxy.behaviour.withLock { $0 = behaviour }
             try await connect(id)
             #expect(try await Self.state(client, id) == (.failed, expected), "\(behaviour)")
         }
-        let closed = try await create(endpoint: "https://127.0.0.1:1")
+        // A proxy that has gone away since the store was created.
+        proxy.behaviour.withLock { $0 = .healthy }
+        let gone = try await XKSWorld.proxy(in: directory)
+        let closed = try await create(endpoint: gone.endpoint)
+        await gone.stop()
         try await connect(closed)
         #expect(try await Self.state(client, closed) == (.failed, .xksProxyNotReachable))
         await stack.stop()
@@ -168,7 +170,7 @@ import Testing
     }
 
     /// The xks branch's kms-xks-proxy, in front of the same kmsd, is a proxy kmsd connects to;
-    /// a store with a URI path it does not serve is FAILED, XKS_PROXY_INVALID_CONFIGURATION.
+    /// a store with a URI path it does not serve is refused (XksProxyInvalidConfigurationException).
     @Test func connectingToKmsXksProxy() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
             "kms-xks-\(UUID().uuidString.prefix(8))")
@@ -207,26 +209,27 @@ import Testing
         try #require(!address.isEmpty, "kms-xks-proxy did not start")
         let port = try #require(address.split(separator: ":").last)
         let client = stack.client
-        var request = Stores.create("real", endpoint: "https://127.0.0.1:\(port)")
-        request.xksProxyUriPath = "/tenant/kms/xks/v1"
+        // A URI path it does not serve: XksProxyInvalidConfigurationException, and no store.
+        var request = Stores.create("wrong", endpoint: "https://127.0.0.1:\(port)", path: "/other/kms/xks/v1")
         request.xksProxyAuthenticationCredential.rawSecretAccessKey = secret
-        let id = try await client.call(KMSMethod.createCustomKeyStore, request).customKeyStoreID
-        _ = try await client.call(KMSMethod.connectCustomKeyStore, Stores.withID(id) as KMSConnectCustomKeyStoreRequest)
-        let real = try await Self.state(client, id)
+        #expect(
+            await code { _ = try await client.call(KMSMethod.createCustomKeyStore, request) }
+                == "XksProxyInvalidConfigurationException")
         // The xks branch's client signs Host and X-Amz-Date only; its proxy also wants
-        // Content-Type signed (AuthenticationFailedException), so this store is FAILED,
-        // INVALID_CREDENTIALS until one of the two changes.
+        // Content-Type signed (AuthenticationFailedException), so this store is refused
+        // (XksProxyIncorrectAuthenticationCredentialException) until one of the two changes.
+        request = Stores.create("real", endpoint: "https://127.0.0.1:\(port)", path: "/tenant/kms/xks/v1")
+        request.xksProxyAuthenticationCredential.rawSecretAccessKey = secret
+        let created = await code { _ = try await client.call(KMSMethod.createCustomKeyStore, request) }
         withKnownIssue("KMSXKS's XKSSigner does not sign Content-Type, which kms-xks-proxy requires") {
-            #expect(real == (.connected, nil), "\(real)")
+            #expect(created == nil, "\(created ?? "")")
         }
-
-        request = Stores.create("wrong", endpoint: "https://127.0.0.1:\(port)")
-        request.xksProxyUriPath = "/other/kms/xks/v1"
-        let wrong = try await client.call(KMSMethod.createCustomKeyStore, request).customKeyStoreID
-        _ = try await client.call(
-            KMSMethod.connectCustomKeyStore, Stores.withID(wrong) as KMSConnectCustomKeyStoreRequest)
-        let refused = try await Self.state(client, wrong)
-        #expect(refused == (.failed, .xksProxyInvalidConfiguration), "\(refused)")
+        if created == nil {
+            let id = try #require(try await Stores.describe(client, name: "real").first).customKeyStoreID
+            _ = try await client.call(
+                KMSMethod.connectCustomKeyStore, Stores.withID(id) as KMSConnectCustomKeyStoreRequest)
+            #expect(try await Self.state(client, id) == (.connected, nil))
+        }
         await stack.stop()
     }
 }

@@ -13,15 +13,17 @@ import Testing
     static let secret = "Pr0xy/Secret+Value=" + String(repeating: "q", count: 30)
     static let accessKeyID = "ABCDEFGHIJKLMNOPQRST234567"
 
+    /// A store named `name` at `endpoint` (default: a host that resolves nowhere), its path
+    /// `/<name>/kms/xks/v1` unless given.
     static func create(
-        _ name: String, endpoint: String? = nil, connectivity: KMSXksProxyConnectivity = .publicEndpoint,
-        type: KMSCustomKeyStoreType = .externalKeyStore
+        _ name: String, endpoint: String? = nil, path: String? = nil,
+        connectivity: KMSXksProxyConnectivity = .publicEndpoint, type: KMSCustomKeyStoreType = .externalKeyStore
     ) -> KMSCreateCustomKeyStoreRequest {
         var request = KMSCreateCustomKeyStoreRequest()
         request.customKeyStoreName = name
         request.customKeyStoreType = type
         request.xksProxyUriEndpoint = endpoint ?? "https://\(name).example.com"
-        request.xksProxyUriPath = "/kms/xks/v1"
+        request.xksProxyUriPath = path ?? "/\(name)/kms/xks/v1"
         request.xksProxyConnectivity = connectivity
         request.xksProxyAuthenticationCredential.accessKeyID = Self.accessKeyID
         request.xksProxyAuthenticationCredential.rawSecretAccessKey = Self.secret
@@ -45,9 +47,11 @@ import Testing
     }
 
     @Test func theBinaryProtocolFollowsAWSsStateRules() async throws {
-        let stack = try await KMSStack.start()
-        let client = stack.client
-        let id = try await client.call(KMSMethod.createCustomKeyStore, Self.create("one")).customKeyStoreID
+        let world = try await XKSWorld.start()
+        let client = world.stack.client
+        let proxy = world.proxy.endpoint
+        let id = try await client.call(KMSMethod.createCustomKeyStore, Self.create("one", endpoint: proxy))
+            .customKeyStoreID
         #expect(id.hasPrefix("cks-") && id.count == 21)
 
         var entry = try #require(try await Self.describe(client, id: id).first)
@@ -56,77 +60,88 @@ import Testing
         #expect(entry.connectionState == .disconnected)
         #expect(!entry.hasConnectionErrorCode)
         #expect(entry.xksProxyConfiguration.accessKeyID == Self.accessKeyID)
-        #expect(entry.xksProxyConfiguration.uriEndpoint == "https://one.example.com")
-        #expect(entry.xksProxyConfiguration.uriPath == "/kms/xks/v1")
+        #expect(entry.xksProxyConfiguration.uriEndpoint == proxy)
+        #expect(entry.xksProxyConfiguration.uriPath == "/one/kms/xks/v1")
         #expect(entry.xksProxyConfiguration.connectivity == .publicEndpoint)
         #expect(try await Self.describe(client, name: "one").map(\.customKeyStoreID) == [id])
 
-        // Names and proxy URIs are unique in the account and region; no VPC, no CloudHSM yet.
+        func creation(_ request: KMSCreateCustomKeyStoreRequest) async -> String? {
+            await code { _ = try await client.call(KMSMethod.createCustomKeyStore, request) }
+        }
+        // Names and proxy URIs are unique in the account and region; the proxy must answer
+        // with the settings (AWS's exceptions when it does not); no VPC, no CloudHSM yet.
         #expect(
-            await code { _ = try await client.call(KMSMethod.createCustomKeyStore, Self.create("one")) }
+            await creation(Self.create("one", endpoint: proxy, path: "/x/kms/xks/v1"))
                 == "CustomKeyStoreNameInUseException")
         #expect(
-            await code {
-                _ = try await client.call(
-                    KMSMethod.createCustomKeyStore, Self.create("two", endpoint: "https://one.example.com"))
-            } == "XksProxyUriInUseException")
+            await creation(Self.create("two", endpoint: proxy, path: "/one/kms/xks/v1")) == "XksProxyUriInUseException")
+        #expect(await creation(Self.create("nowhere")) == "XksProxyUriUnreachableException")
+        var wrongSecret = Self.create("wrong", endpoint: proxy)
+        wrongSecret.xksProxyAuthenticationCredential.rawSecretAccessKey = String(Self.secret.reversed())
+        #expect(await creation(wrongSecret) == "XksProxyIncorrectAuthenticationCredentialException")
         #expect(
-            await code {
-                _ = try await client.call(
-                    KMSMethod.createCustomKeyStore, Self.create("vpc", connectivity: .vpcEndpointService))
-            } == "UnsupportedOperationException")
+            await creation(Self.create("badpath", endpoint: proxy, path: "/badpath/kms/xks/v2"))
+                == "XksProxyInvalidConfigurationException")
         #expect(
-            await code {
-                _ = try await client.call(KMSMethod.createCustomKeyStore, Self.create("hsm", type: .awsCloudhsm))
-            } == "UnsupportedOperationException")
-        var noCredential = Self.create("nocredential")
+            await creation(Self.create("vpc", connectivity: .vpcEndpointService)) == "UnsupportedOperationException")
+        #expect(await creation(Self.create("hsm", type: .awsCloudhsm)) == "UnsupportedOperationException")
+        var noCredential = Self.create("nocredential", endpoint: proxy)
         noCredential.clearXksProxyAuthenticationCredential()
-        #expect(
-            await code { _ = try await client.call(KMSMethod.createCustomKeyStore, noCredential) }
-                == "ValidationException")
+        #expect(await creation(noCredential) == "ValidationException")
+        #expect(try await Self.describe(client).count == 1)
 
-        // DISCONNECTED: disconnecting again is refused. Connecting succeeds, as at AWS, though
-        // the proxy cannot be reached (this test's host names resolve nowhere): FAILED, with
-        // the reason; keys are created only in a CONNECTED store; a FAILED one is disconnected.
+        // DISCONNECTED: disconnecting again is refused; keys are created only in a CONNECTED store.
         let disconnect: KMSDisconnectCustomKeyStoreRequest = Self.withID(id)
         #expect(
             await code { _ = try await client.call(KMSMethod.disconnectCustomKeyStore, disconnect) }
                 == "CustomKeyStoreInvalidStateException")
-        let connect: KMSConnectCustomKeyStoreRequest = Self.withID(id)
-        _ = try await client.call(KMSMethod.connectCustomKeyStore, connect)
-        entry = try #require(try await Self.describe(client, id: id).first)
-        #expect(entry.connectionState == .failed)
-        #expect(entry.connectionErrorCode == .xksProxyNotReachable)
         var key = KMSCreateKeyRequest()
         key.origin = .externalKeyStore
         key.customKeyStoreID = id
         key.xksKeyID = "external-1"
         #expect(
             await code { _ = try await client.call(KMSMethod.createKey, key) } == "CustomKeyStoreInvalidStateException")
-        _ = try await client.call(KMSMethod.disconnectCustomKeyStore, disconnect)
+        let connect: KMSConnectCustomKeyStoreRequest = Self.withID(id)
+        _ = try await client.call(KMSMethod.connectCustomKeyStore, connect)
         entry = try #require(try await Self.describe(client, id: id).first)
-        #expect(entry.connectionState == .disconnected && !entry.hasConnectionErrorCode)
+        #expect(entry.connectionState == .connected && !entry.hasConnectionErrorCode)
+        // Keys in a store are not served yet, past AWS's checks.
+        #expect(await code { _ = try await client.call(KMSMethod.createKey, key) } == "UnsupportedOperationException")
+        let delete: KMSDeleteCustomKeyStoreRequest = Self.withID(id)
+        #expect(
+            await code { _ = try await client.call(KMSMethod.deleteCustomKeyStore, delete) }
+                == "CustomKeyStoreInvalidStateException")
+        _ = try await client.call(KMSMethod.disconnectCustomKeyStore, disconnect)
         key.customKeyStoreID = "cks-0000000000000000f"
         #expect(
             await code { _ = try await client.call(KMSMethod.createKey, key) } == "CustomKeyStoreNotFoundException")
         key.clearXksKeyID()
         #expect(await code { _ = try await client.call(KMSMethod.createKey, key) } == "ValidationException")
 
-        // Update: the name, endpoint (while DISCONNECTED), path and credential.
-        let update: KMSUpdateCustomKeyStoreRequest = Self.withID(id) {
-            $0.newCustomKeyStoreName = "renamed"
-            $0.xksProxyUriEndpoint = "https://moved.example.com"
-            $0.xksProxyUriPath = "/prefix/kms/xks/v2"
-            $0.xksProxyAuthenticationCredential.accessKeyID = "ZYXWVUTSRQPONMLKJIHG"
-            $0.xksProxyAuthenticationCredential.rawSecretAccessKey = String(Self.secret.reversed())
+        // Update: new proxy settings are checked with the proxy; the name, path and credential change.
+        func update(_ change: (inout KMSUpdateCustomKeyStoreRequest) -> Void) async -> String? {
+            await code { _ = try await client.call(KMSMethod.updateCustomKeyStore, Self.withID(id, change)) }
         }
-        _ = try await client.call(KMSMethod.updateCustomKeyStore, update)
+        #expect(
+            await update { $0.xksProxyUriEndpoint = "https://moved.example.com" } == "XksProxyUriUnreachableException")
+        #expect(
+            await update {
+                $0.xksProxyAuthenticationCredential.accessKeyID = Self.accessKeyID
+                $0.xksProxyAuthenticationCredential.rawSecretAccessKey = String(Self.secret.reversed())
+            } == "XksProxyIncorrectAuthenticationCredentialException")
+        #expect(
+            await update {
+                $0.newCustomKeyStoreName = "renamed"
+                $0.xksProxyUriPath = "/prefix/kms/xks/v1"
+                $0.xksProxyAuthenticationCredential.accessKeyID = Self.accessKeyID
+                $0.xksProxyAuthenticationCredential.rawSecretAccessKey = Self.secret
+            } == nil)
         entry = try #require(try await Self.describe(client, id: id).first)
         #expect(entry.customKeyStoreName == "renamed")
-        #expect(entry.xksProxyConfiguration.uriEndpoint == "https://moved.example.com")
-        #expect(entry.xksProxyConfiguration.uriPath == "/prefix/kms/xks/v2")
-        #expect(entry.xksProxyConfiguration.accessKeyID == "ZYXWVUTSRQPONMLKJIHG")
-        let other = try await client.call(KMSMethod.createCustomKeyStore, Self.create("other")).customKeyStoreID
+        #expect(entry.xksProxyConfiguration.uriEndpoint == proxy)
+        #expect(entry.xksProxyConfiguration.uriPath == "/prefix/kms/xks/v1")
+        let other = try await client.call(KMSMethod.createCustomKeyStore, Self.create("other", endpoint: proxy))
+            .customKeyStoreID
         let clash: KMSUpdateCustomKeyStoreRequest = Self.withID(other) { $0.newCustomKeyStoreName = "renamed" }
         #expect(
             await code { _ = try await client.call(KMSMethod.updateCustomKeyStore, clash) }
@@ -137,7 +152,6 @@ import Testing
                 == "UnsupportedOperationException")
 
         // Delete, once; then it is gone.
-        let delete: KMSDeleteCustomKeyStoreRequest = Self.withID(id)
         _ = try await client.call(KMSMethod.deleteCustomKeyStore, delete)
         #expect(
             await code { _ = try await client.call(KMSMethod.deleteCustomKeyStore, delete) }
@@ -146,21 +160,23 @@ import Testing
         #expect(
             await code { _ = try await Self.describe(client, name: "renamed") } == "CustomKeyStoreNotFoundException")
         #expect(await code { _ = try await Self.describe(client, id: other, name: "other") } == "ValidationException")
-        await stack.stop()
+        await world.stop()
     }
 
     /// Concurrent creations of one name: one store, and AWS's exception for every other, never
     /// an internal error (the insert does nothing on a conflict and says which).
     @Test func concurrentCreationsOfOneNameMakeOneStore() async throws {
-        let stack = try await KMSStack.start()
+        let world = try await XKSWorld.start()
+        let stack = world.stack
         let client = stack.client
+        let proxy = world.proxy.endpoint
         let codes = await withTaskGroup(of: String?.self) { group in
             for index in 0..<8 {
                 group.addTask {
                     await code {
                         _ = try await client.call(
                             KMSMethod.createCustomKeyStore,
-                            Self.create("same", endpoint: "https://same-\(index).example.com"))
+                            Self.create("same", endpoint: proxy, path: "/same-\(index)/kms/xks/v1"))
                     }
                 }
             }
@@ -171,16 +187,19 @@ import Testing
         #expect(codes.filter { $0 == nil }.count == 1)
         #expect(codes.filter { $0 == "CustomKeyStoreNameInUseException" }.count == 7, "\(codes)")
         #expect(try await Self.describe(client).count == 1)
-        await stack.stop()
+        await world.stop()
     }
 
     @Test func describingPagesByLimitAndMarker() async throws {
-        let stack = try await KMSStack.start()
+        let world = try await XKSWorld.start()
+        let stack = world.stack
         var ids: [String] = []
         for index in 0..<5 {
             ids.append(
-                try await stack.client.call(KMSMethod.createCustomKeyStore, Self.create("page-\(index)"))
-                    .customKeyStoreID)
+                try await stack.client.call(
+                    KMSMethod.createCustomKeyStore, Self.create("page-\(index)", endpoint: world.proxy.endpoint)
+                )
+                .customKeyStoreID)
         }
         var seen: [String] = []
         var request = KMSDescribeCustomKeyStoresRequest()
@@ -200,11 +219,12 @@ import Testing
         #expect(
             await code { _ = try await stack.client.call(KMSMethod.describeCustomKeyStores, request) }
                 == "InvalidMarkerException")
-        await stack.stop()
+        await world.stop()
     }
 
     @Test func theAWSJSONAPIServesEveryOperationAndNeverShowsTheSecret() async throws {
-        let stack = try await KMSStack.start(kmsdArguments: ["--aws-json-listen", "127.0.0.1:0"])
+        let world = try await XKSWorld.start(kmsdArguments: ["--aws-json-listen", "127.0.0.1:0"])
+        let stack = world.stack
         let json = AWSJSONTestClient(
             endpoint: try #require(stack.kmsd.awsJSONEndpoint), credentials: stack.adminCredentials)
         func call(_ operation: String, _ body: [String: Any]) async throws -> AWSJSONReply {
@@ -214,7 +234,7 @@ import Testing
             "CreateCustomKeyStore",
             [
                 "CustomKeyStoreName": "json", "CustomKeyStoreType": "EXTERNAL_KEY_STORE",
-                "XksProxyUriEndpoint": "https://json.example.com", "XksProxyUriPath": "/kms/xks/v1",
+                "XksProxyUriEndpoint": world.proxy.endpoint, "XksProxyUriPath": "/json/kms/xks/v1",
                 "XksProxyConnectivity": "PUBLIC_ENDPOINT",
                 "XksProxyAuthenticationCredential": [
                     "AccessKeyId": Self.accessKeyID, "RawSecretAccessKey": Self.secret,
@@ -233,7 +253,7 @@ import Testing
         #expect(
             proxy == [
                 "Connectivity": "PUBLIC_ENDPOINT", "AccessKeyId": Self.accessKeyID,
-                "UriEndpoint": "https://json.example.com", "UriPath": "/kms/xks/v1",
+                "UriEndpoint": world.proxy.endpoint, "UriPath": "/json/kms/xks/v1",
             ])
         #expect(described.object?["Truncated"] as? Bool == false)
 
@@ -243,16 +263,16 @@ import Testing
             try await call("DisconnectCustomKeyStore", ["CustomKeyStoreId": id]).code
                 == "CustomKeyStoreInvalidStateException")
         #expect(try await call("ConnectCustomKeyStore", ["CustomKeyStoreId": id]).code == nil)
-        let failed = try await call("DescribeCustomKeyStores", ["CustomKeyStoreName": "j"])
-        let failedEntry = try #require((failed.object?["CustomKeyStores"] as? [[String: Any]])?.first)
-        #expect(failedEntry["ConnectionState"] as? String == "FAILED")
-        #expect(failedEntry["ConnectionErrorCode"] as? String == "XKS_PROXY_NOT_REACHABLE")
+        let connected = try await call("DescribeCustomKeyStores", ["CustomKeyStoreName": "j"])
+        let connectedEntry = try #require((connected.object?["CustomKeyStores"] as? [[String: Any]])?.first)
+        #expect(connectedEntry["ConnectionState"] as? String == "CONNECTED")
+        #expect(connectedEntry["ConnectionErrorCode"] == nil)
         #expect(try await call("DisconnectCustomKeyStore", ["CustomKeyStoreId": id]).code == nil)
         let refused = try await call(
             "CreateCustomKeyStore",
             [
                 "CustomKeyStoreName": "j", "CustomKeyStoreType": "EXTERNAL_KEY_STORE",
-                "XksProxyUriEndpoint": "https://other.example.com", "XksProxyUriPath": "/kms/xks/v1",
+                "XksProxyUriEndpoint": world.proxy.endpoint, "XksProxyUriPath": "/other/kms/xks/v1",
                 "XksProxyConnectivity": "PUBLIC_ENDPOINT",
                 "XksProxyAuthenticationCredential": [
                     "AccessKeyId": Self.accessKeyID, "RawSecretAccessKey": Self.secret,
@@ -290,12 +310,15 @@ import Testing
         #expect(tables.0.contains("kms_custom_key_stores"))
         #expect(!tables.1.contains(Self.secret))
         #expect(!tables.1.contains(Data(Self.secret.utf8).base64EncodedString()))
-        await stack.stop()
+        await world.stop()
     }
 
     @Test func storesAreIAMPermissionsOfTheirOwnAccountOnly() async throws {
-        let stack = try await KMSStack.start()
-        let id = try await stack.client.call(KMSMethod.createCustomKeyStore, Self.create("mine")).customKeyStoreID
+        let world = try await XKSWorld.start()
+        let stack = world.stack
+        let id = try await stack.client.call(
+            KMSMethod.createCustomKeyStore, Self.create("mine", endpoint: world.proxy.endpoint)
+        ).customKeyStoreID
         let policy = { (statements: String) in #"{"Version":"2012-10-17","Statement":[\#(statements)]}"# }
 
         // Another account with every permission its own policies can give: the store does not exist there.
@@ -310,7 +333,7 @@ import Testing
             await code { _ = try await stranger.call(KMSMethod.deleteCustomKeyStore, delete) }
                 == "CustomKeyStoreNotFoundException")
         // ...and its own store of the same name and proxy is its own business.
-        _ = try await stranger.call(KMSMethod.createCustomKeyStore, Self.create("mine"))
+        _ = try await stranger.call(KMSMethod.createCustomKeyStore, Self.create("mine", endpoint: world.proxy.endpoint))
 
         // A principal without policies, and one denied the operation explicitly.
         let (_, nobody) = try await stack.principal("nobody")
@@ -350,7 +373,7 @@ import Testing
         _ = try await scoped.call(KMSMethod.updateCustomKeyStore, rename)
         #expect(await code { _ = try await Self.describe(scoped) } == "AccessDeniedException")
         _ = try await stack.client.call(KMSMethod.deleteCustomKeyStore, delete)
-        await stack.stop()
+        await world.stop()
     }
 }
 

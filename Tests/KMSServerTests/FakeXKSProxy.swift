@@ -14,7 +14,7 @@ import Synchronization
 /// otherwise), so a test also learns which secret kmsd signed with.
 final class FakeXKSProxy: Sendable {
     enum Behaviour: Sendable {
-        case healthy, unavailable, garbage, silent
+        case healthy, unavailable, garbage, silent, unauthorized
     }
 
     let credentials: XKSCredentials
@@ -72,13 +72,15 @@ final class FakeXKSProxy: Sendable {
         let expected = XKSSigner(credentials: self.credentials, region: self.region)
             .headers(host: host, path: head.uri, body: body, now: date)
             .first { $0.name == "Authorization" }?.value
-        guard expected == authorization else { return error(.unauthorized, "AuthenticationFailedException") }
+        guard expected == authorization, self.behaviour.withLock({ $0 }) != .unauthorized else {
+            return error(.unauthorized, "AuthenticationFailedException")
+        }
         guard head.uri.hasSuffix("/kms/xks/v1/health") else { return error(.notFound, "InvalidUriPathException") }
         let status: String
         switch self.behaviour.withLock({ $0 }) {
         case .silent: return nil
         case .garbage: return (.ok, Array("this is not the XKS API".utf8))
-        case .healthy: status = "ACTIVE"
+        case .healthy, .unauthorized: status = "ACTIVE"
         case .unavailable: status = "UNAVAILABLE"
         }
         let health = XKSGetHealthStatusResponse(

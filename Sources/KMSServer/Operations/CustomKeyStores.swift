@@ -36,6 +36,9 @@ extension KMSService {
         store.xks = XksProxySettings(
             uriEndpoint: settings.endpoint, uriPath: settings.path, connectivity: .publicEndpoint,
             accessKeyID: request.xksProxyAuthenticationCredential.accessKeyID, wrappedSecret: wrapped)
+        // As at AWS, the proxy must answer with these settings before the store exists.
+        try await self.customKeyStoreBackends[type]?.validate(
+            store, storeARN: arn, operation: "CreateCustomKeyStore", worker: self.worker)
         let audit = self.changeRecord(caller)
         let written = try await self.store { [store] in
             try await stores.insert(store, arn: arn, rootKeyID: rootKeyID, audit: audit)
@@ -138,6 +141,11 @@ extension KMSService {
                 xks.wrappedSecret = wrapped.secret
             }
             store.xks = xks
+            // New proxy settings are checked with the proxy first, as at AWS.
+            if xks != stored.xks {
+                try await self.customKeyStoreBackends[store.type]?.validate(
+                    store, storeARN: arn, operation: "UpdateCustomKeyStore", worker: self.worker)
+            }
             let audit = self.changeRecord(caller)
             let written = try await self.store { [store] in
                 try await stores.update(store, rootKeyID: rootKeyID, audit: audit)
