@@ -17,10 +17,12 @@ let package = Package(
         .executable(name: "kms-bench", targets: ["kms-bench"]),
         .executable(name: "kms-k8s-plugin", targets: ["kms-k8s-plugin"]),
         .executable(name: "kms-agent", targets: ["kms-agent"]),
+        .executable(name: "kms-xks-proxy", targets: ["kms-xks-proxy"]),
         .library(name: "KMSClient", targets: ["KMSClient"]),
         .library(name: "KMSEnvelope", targets: ["KMSEnvelope"]),
         .library(name: "KMSRPC", targets: ["KMSRPC"]),
         .library(name: "KMSProto", targets: ["KMSProto"]),
+        .library(name: "KMSXKS", targets: ["KMSXKS"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -128,6 +130,8 @@ let package = Package(
             dependencies: [
                 "KMSProto", "KMSWorkerProto", "KMSRPC", "KMSDomain", "KMSPolicy", "KMSCrypto", "KMSSigV4",
                 "KMSAuditChain", "KMSStore",
+                // The XKS proxy API's AAD composition for kms-xks-proxy's backend operations.
+                "KMSXKS",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -138,6 +142,20 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "Metrics", package: "swift-metrics"),
+            ]
+        ),
+        // The AWS External Key Store (XKS) proxy API, version 1: its JSON messages, sizes, error
+        // names, and a client (HTTP/1.1 over TLS, SigV4 for kms-xks-proxy through KMSSigV4).
+        // Below KMSServer, so that kmsd can call a proxy; links no store, server or worker code.
+        .target(
+            name: "KMSXKS",
+            dependencies: [
+                "KMSSigV4", "KMSCrypto", "KMSDomain",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),
         // The Swift client: pipelined connections to kmsd, typed errors, retries with backoff.
@@ -256,6 +274,31 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // kms-xks-proxy's logic: the XKS proxy API over HTTPS (SigV4, optional mutual TLS), the key
+        // mapping, and kmsd as its backend through KMSClient. Holds no key material.
+        .target(
+            name: "KMSXKSProxy",
+            dependencies: [
+                "KMSXKS", "KMSClient", "KMSProto", "KMSRPC", "KMSSigV4", "KMSCrypto",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // Keys held here as an AWS External Key Store: a thin main over KMSXKSProxy.
+        .executableTarget(
+            name: "kms-xks-proxy",
+            dependencies: [
+                "KMSXKSProxy", "KMSClient", "KMSRPC",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         .executableTarget(
             name: "kms-cryptod",
             dependencies: [
@@ -330,7 +373,10 @@ let package = Package(
                 "KMSTestSupport", "KMSServer", "KMSClient", "KMSEnvelope", "KMSProto", "KMSRPC", "KMSDomain",
                 "KMSStore", "KMSCrypto",
                 "KMSSigV4", "KMSAuditChain", "KMSWorkerProto", "KMSCryptoWorker",
+                // The XKS proxy API's wire types, for a fake proxy (CustomKeyStoreConnectionTests).
+                "KMSXKS",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
@@ -339,6 +385,16 @@ let package = Package(
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
                 // The raw AES keys of EnvelopeInteropTests+RawAES.
                 .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        // The XKS wire types against the spec's examples; the client against kms-xks-proxy over a real stack.
+        .testTarget(
+            name: "KMSXKSTests",
+            dependencies: [
+                "KMSXKS", "KMSXKSProxy", "KMSTestSupport", "KMSClient", "KMSProto", "KMSCrypto", "KMSDomain",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(

@@ -34,6 +34,9 @@ extension CryptoWorker {
         table.register(WorkerMethod.getTransportKey) { request, _ in self.getTransportKey(request) }
         table.register(WorkerMethod.sealMaterialForPeer) { request, _ in try self.sealMaterialForPeer(request) }
         table.register(WorkerMethod.openMaterialFromPeer) { request, _ in try self.openMaterialFromPeer(request) }
+        table.register(WorkerMethod.rawAesGcmEncrypt) { request, _ in try self.rawAesGcmEncrypt(request) }
+        table.register(WorkerMethod.rawAesGcmDecrypt) { request, _ in try self.rawAesGcmDecrypt(request) }
+        table.register(WorkerMethod.unwrapXksProxySecret) { request, _ in try self.unwrapXksProxySecret(request) }
         return table
     }
 }

@@ -4,7 +4,7 @@ import KMSRPC
 import KMSWorkerProto
 import SwiftProtobuf
 
-/// Every message of every service (client ↔ kmsd, admin, kmsd ↔ kms-cryptod), reachable without
+/// Every message of every service (client ↔ kmsd, admin, kmsd ↔ kms-cryptod, XKS backend), reachable without
 /// knowing its type statically: what the protobuf and AWS JSON targets choose from with a byte.
 /// `KMSFuzzTargetsTests` checks that this names every rpc of the generated method tables.
 struct RPCMessages {
@@ -69,6 +69,12 @@ struct RPCMessages {
         .init("kms", KMSMethod.getKeyLastUsage),
         .init("kms", KMSMethod.replicateKey),
         .init("kms", KMSMethod.updatePrimaryRegion),
+        .init("kms", KMSMethod.createCustomKeyStore),
+        .init("kms", KMSMethod.describeCustomKeyStores),
+        .init("kms", KMSMethod.updateCustomKeyStore),
+        .init("kms", KMSMethod.deleteCustomKeyStore),
+        .init("kms", KMSMethod.connectCustomKeyStore),
+        .init("kms", KMSMethod.disconnectCustomKeyStore),
     ]
 
     static let admin: [RPCMessages] = [
@@ -120,9 +126,18 @@ struct RPCMessages {
         .init("worker", WorkerMethod.getTransportKey),
         .init("worker", WorkerMethod.sealMaterialForPeer),
         .init("worker", WorkerMethod.openMaterialFromPeer),
+        .init("worker", WorkerMethod.rawAesGcmEncrypt),
+        .init("worker", WorkerMethod.rawAesGcmDecrypt),
+        .init("worker", WorkerMethod.unwrapXksProxySecret),
     ]
 
-    static let all = kms + admin + worker
+    static let xks: [RPCMessages] = [
+        .init("xks", XKSBackendMethod.xksGetKeyMetadata),
+        .init("xks", XKSBackendMethod.xksEncrypt),
+        .init("xks", XKSBackendMethod.xksDecrypt),
+    ]
+
+    static let all = kms + admin + worker + xks
 }
 
 /// One message type, erased: its name and the checks the targets run on it.

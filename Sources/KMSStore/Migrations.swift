@@ -372,7 +372,7 @@ public enum Migrations {
         importedMaterials,
         quietKeyCreation,
         multiRegionKeys,
-        // 20: another change's number.
+        customKeyStores,
         multiRegionExports,
     ]
 

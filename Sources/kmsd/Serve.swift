@@ -107,6 +107,11 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "PEM CA whose client certificates are accepted (mutual TLS) (KMSD_TLS_CLIENT_CA).") var tlsClientCa:
         String?
     @Option(
+        help: ArgumentHelp(
+            "PEM CAs that external key store (XKS) proxies' certificates must chain to (KMSD_XKS_CA_FILE); default: "
+                + "the system's."))
+    var xksCaFile: String?
+    @Option(
         name: .customLong("certificate-principal"),
         help:
             ArgumentHelp(
@@ -313,6 +318,7 @@ struct Serve: AsyncParsableCommand {
             settings.awsJSONHost = jsonHost
             settings.awsJSONPort = jsonPort
         }
+        settings.xksCAFile = pick(xksCaFile, "XKS_CA_FILE", file.xksCAFile, { $0 })
         let hostList =
             awsJSONHosts.isEmpty
             ? pick(

@@ -31,6 +31,8 @@ struct SettingsFile: Decodable {
     var tlsCertificate: String?
     var tlsKey: String?
     var tlsClientCA: String?
+    /// PEM CAs for external key store proxies' certificates (`--xks-ca-file`).
+    var xksCAFile: String?
     /// URI SAN → principal ARN, for client certificates under mutual TLS.
     var certificatePrincipals: [String: String]?
     var insecureDevNoAuth: Bool?

@@ -25,15 +25,26 @@ import Testing
     static func runOnNewStack(_ suites: [String], unprivileged: Bool = false) async throws -> [(
         status: Int32, output: String
     )] {
+        // An XKS proxy for the custom key stores' cases (KMS_XKS_*).
+        let certificates = try await XKSWorld.certificates()
+        defer { try? FileManager.default.removeItem(at: certificates) }
+        let proxy = try await XKSWorld.proxy(in: certificates)
         // Two regions, for the multi-Region keys' cases.
         let stack = try await KMSStack.start(
-            kmsdArguments: ["--aws-json-listen", "127.0.0.1:0", "--regions", "us-east-1,eu-west-1"],
+            kmsdArguments: [
+                "--aws-json-listen", "127.0.0.1:0", "--regions", "us-east-1,eu-west-1", "--xks-ca-file",
+                certificates.appendingPathComponent("ca.pem").path,
+            ],
             workerArguments: ["--regions", "us-east-1,eu-west-1"])
         var environment = try await Self.environment(stack)
+        environment["KMS_XKS_ENDPOINT"] = proxy.endpoint
+        environment["KMS_XKS_ACCESS_KEY_ID"] = CustomKeyStoreTests.accessKeyID
+        environment["KMS_XKS_SECRET"] = CustomKeyStoreTests.secret
         if unprivileged { try await Self.addPrincipalWithoutPermissions(stack, to: &environment) }
         var results: [(status: Int32, output: String)] = []
         for suite in suites { results.append(try await Self.run(suite, environment)) }
         await stack.stop()
+        await proxy.stop()
         return results
     }
 

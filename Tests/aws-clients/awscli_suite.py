@@ -169,6 +169,97 @@ class AwsCli(unittest.TestCase):
         self.assertEqual(pending["KeyState"], "PendingReplicaDeletion")
         self.assertNotIn("DeletionDate", pending)
 
+    def test_custom_key_stores(self):
+        # The aws CLI v1 fetches an http(s):// argument's URL and sends its content unless told
+        # not to (cli_follow_urlparam): the proxy endpoints here are to be sent as they are.
+        config = tempfile.NamedTemporaryFile("w", suffix=".cfg", delete=False)
+        config.write("[default]\ncli_follow_urlparam = false\n")
+        config.close()
+        self.addCleanup(os.unlink, config.name)
+        saved = ENV.get("AWS_CONFIG_FILE")
+        ENV["AWS_CONFIG_FILE"] = config.name
+        self.addCleanup(lambda: ENV.pop("AWS_CONFIG_FILE") if saved is None else ENV.update(AWS_CONFIG_FILE=saved))
+        # A fake XKS proxy (AWSClientTests) that accepts one credential; the secret is never shown again.
+        secret = os.environ["KMS_XKS_SECRET"]
+        access_key = os.environ["KMS_XKS_ACCESS_KEY_ID"]
+        endpoint = os.environ["KMS_XKS_ENDPOINT"]
+        name = "xks-" + uuid.uuid4().hex[:8]
+        path = f"/{name}/kms/xks/v1"
+        credential = json.dumps({"AccessKeyId": access_key, "RawSecretAccessKey": secret})
+
+        def create(store_name, store_path, store_endpoint=endpoint, store_credential=credential, ok=True):
+            return aws("create-custom-key-store", "--custom-key-store-name", store_name,
+                       "--custom-key-store-type", "EXTERNAL_KEY_STORE", "--xks-proxy-uri-endpoint", store_endpoint,
+                       "--xks-proxy-uri-path", store_path, "--xks-proxy-connectivity", "PUBLIC_ENDPOINT",
+                       "--xks-proxy-authentication-credential", store_credential, ok=ok)
+
+        store = json.loads(create(name, path).stdout)["CustomKeyStoreId"]
+        self.assertRegex(store, r"^cks-[0-9a-f]{17}$")
+        described = aws("describe-custom-key-stores", "--custom-key-store-id", store)
+        self.assertNotIn(secret, described.stdout + described.stderr)
+        entry = json.loads(described.stdout)["CustomKeyStores"][0]
+        self.assertEqual(entry["CustomKeyStoreName"], name)
+        self.assertEqual(entry["CustomKeyStoreType"], "EXTERNAL_KEY_STORE")
+        self.assertEqual(entry["ConnectionState"], "DISCONNECTED")
+        self.assertEqual(entry["XksProxyConfiguration"], {
+            "Connectivity": "PUBLIC_ENDPOINT", "AccessKeyId": access_key, "UriEndpoint": endpoint, "UriPath": path})
+        by_name = out("describe-custom-key-stores", "--custom-key-store-name", name)["CustomKeyStores"]
+        self.assertEqual([s["CustomKeyStoreId"] for s in by_name], [store])
+
+        def refused(code, operation, result):
+            self.assertIn(f"({code}) when calling the {operation} operation", result.stderr)
+            self.assertNotIn(secret, result.stderr)
+
+        refused("CustomKeyStoreNameInUseException", "CreateCustomKeyStore", create(name, "/x" + path, ok=False))
+        refused("XksProxyUriInUseException", "CreateCustomKeyStore", create(name + "-2", path, ok=False))
+        refused("XksProxyUriUnreachableException", "CreateCustomKeyStore",
+                create(name + "-3", path, store_endpoint="https://" + name + ".example.com", ok=False))
+        wrong = json.dumps({"AccessKeyId": access_key, "RawSecretAccessKey": secret[::-1]})
+        refused("XksProxyIncorrectAuthenticationCredentialException", "CreateCustomKeyStore",
+                create(name + "-4", "/four" + path, store_credential=wrong, ok=False))
+        refused("UnsupportedOperationException", "CreateCustomKeyStore",
+                aws("create-custom-key-store", "--custom-key-store-name", name + "-vpc",
+                    "--custom-key-store-type", "EXTERNAL_KEY_STORE", "--xks-proxy-uri-endpoint", endpoint,
+                    "--xks-proxy-uri-path", "/vpc" + path, "--xks-proxy-connectivity", "VPC_ENDPOINT_SERVICE",
+                    "--xks-proxy-authentication-credential", credential, ok=False))
+        refused("CustomKeyStoreInvalidStateException", "DisconnectCustomKeyStore",
+                aws("disconnect-custom-key-store", "--custom-key-store-id", store, ok=False))
+        refused("CustomKeyStoreInvalidStateException", "CreateKey",
+                aws("create-key", "--origin", "EXTERNAL_KEY_STORE", "--custom-key-store-id", store,
+                    "--xks-key-id", "external-key-1", ok=False))
+        refused("CustomKeyStoreNotFoundException", "DescribeCustomKeyStores",
+                aws("describe-custom-key-stores", "--custom-key-store-id", "cks-0123456789abcdef0", ok=False))
+
+        self.assertIsNone(out("connect-custom-key-store", "--custom-key-store-id", store))
+        entry = out("describe-custom-key-stores", "--custom-key-store-id", store)["CustomKeyStores"][0]
+        self.assertEqual(entry["ConnectionState"], "CONNECTED")
+        self.assertNotIn("ConnectionErrorCode", entry)
+        self.assertIsNone(out("connect-custom-key-store", "--custom-key-store-id", store))
+        refused("CustomKeyStoreInvalidStateException", "DeleteCustomKeyStore",
+                aws("delete-custom-key-store", "--custom-key-store-id", store, ok=False))
+        refused("CustomKeyStoreInvalidStateException", "UpdateCustomKeyStore",
+                aws("update-custom-key-store", "--custom-key-store-id", store, "--xks-proxy-uri-endpoint",
+                    "https://" + name + ".example.com", ok=False))
+        self.assertIsNone(out("disconnect-custom-key-store", "--custom-key-store-id", store))
+        refused("XksProxyUriUnreachableException", "UpdateCustomKeyStore",
+                aws("update-custom-key-store", "--custom-key-store-id", store, "--xks-proxy-uri-endpoint",
+                    "https://" + name + ".example.com", ok=False))
+
+        renamed = name + "-renamed"
+        self.assertIsNone(out("update-custom-key-store", "--custom-key-store-id", store,
+                              "--new-custom-key-store-name", renamed, "--xks-proxy-uri-path", "/moved" + path,
+                              "--xks-proxy-authentication-credential", credential))
+        entry = out("describe-custom-key-stores", "--custom-key-store-id", store)["CustomKeyStores"][0]
+        self.assertEqual((entry["CustomKeyStoreName"], entry["XksProxyConfiguration"]["UriPath"]),
+                         (renamed, "/moved" + path))
+        first = out("describe-custom-key-stores", "--limit", "1")
+        self.assertEqual(len(first["CustomKeyStores"]), 1)
+        everything = out("describe-custom-key-stores")["CustomKeyStores"]
+        self.assertIn(store, [s["CustomKeyStoreId"] for s in everything])
+        self.assertIsNone(out("delete-custom-key-store", "--custom-key-store-id", store))
+        refused("CustomKeyStoreNotFoundException", "DeleteCustomKeyStore",
+                aws("delete-custom-key-store", "--custom-key-store-id", store, ok=False))
+
     def test_errors_read_as_aws_errors(self):
         failed = aws("describe-key", "--key-id", "alias/missing", ok=False)
         self.assertIn(failed.returncode, (254, 255))  # aws CLI v1 exits 255 on a service error, v2 254

@@ -31,13 +31,16 @@ public struct ServiceStores: Sendable {
     public var multiRegionKeys: (any MultiRegionKeyStoring)?
     /// Multi-Region keys' exports to and imports from peer deployments; nil: none.
     public var peerReplication: (any PeerReplicationStoring)?
+    /// Custom key stores; nil: this store serves none.
+    public var customKeyStores: (any CustomKeyStoring)?
 
     /// A set of stores from its parts.
     public init(
         keys: any KeyStoring, aliases: any AliasStoring, grants: any GrantStoring, identities: any IdentityStoring,
         rotations: any RotationStoring, lastUsage: any LastUsageStoring, auditRecords: any AuditReading,
         usage: any UsageStoring, billing: any BillingStoring, rewraps: any RewrapStoring,
-        multiRegionKeys: (any MultiRegionKeyStoring)? = nil, peerReplication: (any PeerReplicationStoring)? = nil
+        multiRegionKeys: (any MultiRegionKeyStoring)? = nil, peerReplication: (any PeerReplicationStoring)? = nil,
+        customKeyStores: (any CustomKeyStoring)? = nil
     ) {
         self.keys = keys
         self.aliases = aliases
@@ -51,6 +54,7 @@ public struct ServiceStores: Sendable {
         self.rewraps = rewraps
         self.multiRegionKeys = multiRegionKeys
         self.peerReplication = peerReplication
+        self.customKeyStores = customKeyStores
     }
 
     /// kmsd's stores: PostgreSQL's, over `client`'s pool; `scope` supplies the partition of the
@@ -68,7 +72,8 @@ public struct ServiceStores: Sendable {
             billing: BillingStore(client: client, logger: logger),
             rewraps: RewrapStore(client: client, logger: logger),
             multiRegionKeys: KeyStore(client: client, logger: logger),
-            peerReplication: KeyStore(client: client, logger: logger)
+            peerReplication: KeyStore(client: client, logger: logger),
+            customKeyStores: CustomKeyStoreStore(client: client, logger: logger)
         )
     }
 }

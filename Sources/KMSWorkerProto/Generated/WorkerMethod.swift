@@ -30,6 +30,9 @@ public enum WorkerMethod {
     public static let getTransportKey = RPCMethod<WorkerGetTransportKeyRequest, WorkerGetTransportKeyResponse>("GetTransportKey")
     public static let sealMaterialForPeer = RPCMethod<WorkerSealMaterialForPeerRequest, WorkerSealMaterialForPeerResponse>("SealMaterialForPeer")
     public static let openMaterialFromPeer = RPCMethod<WorkerOpenMaterialFromPeerRequest, WorkerOpenMaterialFromPeerResponse>("OpenMaterialFromPeer")
+    public static let rawAesGcmEncrypt = RPCMethod<WorkerRawAesGcmEncryptRequest, WorkerRawAesGcmEncryptResponse>("RawAesGcmEncrypt")
+    public static let rawAesGcmDecrypt = RPCMethod<WorkerRawAesGcmDecryptRequest, WorkerRawAesGcmDecryptResponse>("RawAesGcmDecrypt")
+    public static let unwrapXksProxySecret = RPCMethod<WorkerUnwrapXksProxySecretRequest, WorkerUnwrapXksProxySecretResponse>("UnwrapXksProxySecret")
 
     /// Every rpc name, in the order of the service definition.
     public static let allNames: [String] = [
@@ -59,5 +62,8 @@ public enum WorkerMethod {
         "GetTransportKey",
         "SealMaterialForPeer",
         "OpenMaterialFromPeer",
+        "RawAesGcmEncrypt",
+        "RawAesGcmDecrypt",
+        "UnwrapXksProxySecret",
     ]
 }
