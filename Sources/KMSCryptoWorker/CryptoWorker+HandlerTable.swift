@@ -31,6 +31,16 @@ extension CryptoWorker {
         table.register(WorkerMethod.importKeyMaterial) { request, _ in try await self.importKeyMaterial(request) }
         table.register(WorkerMethod.macAuditCheckpoint) { request, _ in try self.macAuditCheckpoint(request) }
         table.register(WorkerMethod.verifyAuditCheckpoints) { request, _ in try self.verifyAuditCheckpoints(request) }
+        table.register(WorkerMethod.wrapTokenPin) { request, _ in try self.wrapTokenPin(request) }
+        table.register(WorkerMethod.rewrapTokenPin) { request, _ in try self.rewrapTokenPin(request) }
+        table.register(WorkerMethod.connectToken) { request, _ in try await self.connectToken(request) }
+        table.register(WorkerMethod.checkToken) { request, _ in try await self.checkToken(request) }
+        table.register(WorkerMethod.disconnectToken) { request, _ in try self.disconnectToken(request) }
+        table.register(WorkerMethod.createTokenKey) { request, _ in try await self.createTokenKey(request) }
+        table.register(WorkerMethod.tokenEncrypt) { request, _ in try await self.tokenEncrypt(request) }
+        table.register(WorkerMethod.tokenDecrypt) { request, _ in try await self.tokenDecrypt(request) }
+        table.register(WorkerMethod.tokenGenerateDataKey) { request, _ in try await self.tokenGenerateDataKey(request) }
+        table.register(WorkerMethod.destroyTokenKey) { request, _ in try await self.destroyTokenKey(request) }
         return table
     }
 }

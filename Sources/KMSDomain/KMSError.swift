@@ -54,6 +54,13 @@ public struct KMSError: Error, Sendable, Hashable, CustomStringConvertible {
         case throttling = "ThrottlingException"
         case serialization = "SerializationException"
         case unknownOperation = "UnknownOperationException"
+        // Custom key stores backed by a PKCS #11 token (AWS_CLOUDHSM), as AWS names the failures of
+        // CloudHSM key stores: the token stands where AWS has a CloudHSM cluster.
+        case cloudHsmClusterInUse = "CloudHsmClusterInUseException"
+        case cloudHsmClusterInvalidConfiguration = "CloudHsmClusterInvalidConfigurationException"
+        case cloudHsmClusterNotActive = "CloudHsmClusterNotActiveException"
+        case cloudHsmClusterNotFound = "CloudHsmClusterNotFoundException"
+        case customKeyStoreInvalidState = "CustomKeyStoreInvalidStateException"
         // Authentication failures, as AWS names them.
         case unrecognizedClient = "UnrecognizedClientException"
         case missingAuthenticationToken = "MissingAuthenticationTokenException"

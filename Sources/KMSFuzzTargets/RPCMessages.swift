@@ -117,6 +117,16 @@ struct RPCMessages {
         .init("worker", WorkerMethod.importKeyMaterial),
         .init("worker", WorkerMethod.macAuditCheckpoint),
         .init("worker", WorkerMethod.verifyAuditCheckpoints),
+        .init("worker", WorkerMethod.wrapTokenPin),
+        .init("worker", WorkerMethod.rewrapTokenPin),
+        .init("worker", WorkerMethod.connectToken),
+        .init("worker", WorkerMethod.checkToken),
+        .init("worker", WorkerMethod.disconnectToken),
+        .init("worker", WorkerMethod.createTokenKey),
+        .init("worker", WorkerMethod.tokenEncrypt),
+        .init("worker", WorkerMethod.tokenDecrypt),
+        .init("worker", WorkerMethod.tokenGenerateDataKey),
+        .init("worker", WorkerMethod.destroyTokenKey),
     ]
 
     static let all = kms + admin + worker

@@ -27,6 +27,16 @@ public enum WorkerMethod {
     public static let importKeyMaterial = RPCMethod<WorkerImportKeyMaterialRequest, WorkerImportKeyMaterialResponse>("ImportKeyMaterial")
     public static let macAuditCheckpoint = RPCMethod<WorkerMacAuditCheckpointRequest, WorkerMacAuditCheckpointResponse>("MacAuditCheckpoint")
     public static let verifyAuditCheckpoints = RPCMethod<WorkerVerifyAuditCheckpointsRequest, WorkerVerifyAuditCheckpointsResponse>("VerifyAuditCheckpoints")
+    public static let wrapTokenPin = RPCMethod<WorkerWrapTokenPinRequest, WorkerWrapTokenPinResponse>("WrapTokenPin")
+    public static let rewrapTokenPin = RPCMethod<WorkerRewrapTokenPinRequest, WorkerRewrapTokenPinResponse>("RewrapTokenPin")
+    public static let connectToken = RPCMethod<WorkerConnectTokenRequest, WorkerConnectTokenResponse>("ConnectToken")
+    public static let checkToken = RPCMethod<WorkerCheckTokenRequest, WorkerCheckTokenResponse>("CheckToken")
+    public static let disconnectToken = RPCMethod<WorkerDisconnectTokenRequest, WorkerDisconnectTokenResponse>("DisconnectToken")
+    public static let createTokenKey = RPCMethod<WorkerCreateTokenKeyRequest, WorkerCreateTokenKeyResponse>("CreateTokenKey")
+    public static let tokenEncrypt = RPCMethod<WorkerTokenEncryptRequest, WorkerTokenEncryptResponse>("TokenEncrypt")
+    public static let tokenDecrypt = RPCMethod<WorkerTokenDecryptRequest, WorkerTokenDecryptResponse>("TokenDecrypt")
+    public static let tokenGenerateDataKey = RPCMethod<WorkerTokenGenerateDataKeyRequest, WorkerTokenGenerateDataKeyResponse>("TokenGenerateDataKey")
+    public static let destroyTokenKey = RPCMethod<WorkerDestroyTokenKeyRequest, WorkerDestroyTokenKeyResponse>("DestroyTokenKey")
 
     /// Every rpc name, in the order of the service definition.
     public static let allNames: [String] = [
@@ -53,5 +63,15 @@ public enum WorkerMethod {
         "ImportKeyMaterial",
         "MacAuditCheckpoint",
         "VerifyAuditCheckpoints",
+        "WrapTokenPin",
+        "RewrapTokenPin",
+        "ConnectToken",
+        "CheckToken",
+        "DisconnectToken",
+        "CreateTokenKey",
+        "TokenEncrypt",
+        "TokenDecrypt",
+        "TokenGenerateDataKey",
+        "DestroyTokenKey",
     ]
 }
