@@ -56,7 +56,8 @@ public enum TokenPIN {
             )
             pin = Array(try AES.GCM.open(box, using: root.key, authenticating: aad))
         } catch {
-            throw .internalFailure("a stored token PIN does not authenticate for its custom key store", retryable: false)
+            throw .internalFailure(
+                "a stored token PIN does not authenticate for its custom key store", retryable: false)
         }
         defer { zeroize(&pin) }
         return try body(pin)

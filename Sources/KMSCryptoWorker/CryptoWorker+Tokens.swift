@@ -81,7 +81,7 @@ extension CryptoWorker {
                     response.connectionErrorCode = "INTERNAL_ERROR"
                     response.message = "the token's session is not logged in as the user"
                 }
-            } catch where error.code == .validation || error.code == .keyUnavailable {
+            } catch  where error.code == .validation || error.code == .keyUnavailable {
                 throw error
             } catch {
                 response.connectionErrorCode = TokenFailure.connectionErrorCode(error, cause: nil)
@@ -162,7 +162,8 @@ extension CryptoWorker {
         defer { zeroize(&dataKey) }
         var response = WorkerTokenGenerateDataKeyResponse()
         response.ciphertextBlob = Data(
-            try await self.tokenSeal(dataKey, token: request.token, key: request.key, context: request.encryptionContext))
+            try await self.tokenSeal(
+                dataKey, token: request.token, key: request.key, context: request.encryptionContext))
         if request.includePlaintext { response.plaintext = Data(dataKey) }
         return response
     }
@@ -187,7 +188,9 @@ extension CryptoWorker {
         return response
     }
 
-    private func tokenSeal(_ plaintext: [UInt8], token ref: WorkerTokenRef, key: WorkerKeyRef, context: [String: String])
+    private func tokenSeal(
+        _ plaintext: [UInt8], token ref: WorkerTokenRef, key: WorkerKeyRef, context: [String: String]
+    )
         async throws(KMSError) -> [UInt8]
     {
         let (keyID, materialID) = try Self.tokenKey(key)
@@ -195,7 +198,8 @@ extension CryptoWorker {
         let aad = try TokenCiphertext.additionalData(header: header, keyARN: key.keyArn, encryptionContext: context)
         let label = TokenCiphertext.tokenKeyLabel(keyID: keyID, materialID: materialID)
         let sealed = try await self.onToken(ref, keyring: self.keyring) { token throws(PKCS11Error) in
-            try token.encrypt(keyLabel: label, iv: TokenCiphertext.nonce(ofHeader: header), aad: aad, plaintext: plaintext)
+            try token.encrypt(
+                keyLabel: label, iv: TokenCiphertext.nonce(ofHeader: header), aad: aad, plaintext: plaintext)
         }
         return header + sealed
     }

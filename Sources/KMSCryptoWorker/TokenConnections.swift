@@ -95,7 +95,9 @@ final class TokenConnections: Sendable {
         -> Result<PKCS11Token, TokenConnectFailure>
     {
         let path: String
-        do throws(KMSError) { path = try self.modules.path(of: ref.module) } catch { return .failure(TokenConnectFailure(error)) }
+        do throws(KMSError) { path = try self.modules.path(of: ref.module) } catch {
+            return .failure(TokenConnectFailure(error))
+        }
         return self.connecting.withLock { _ in
             // Another call may have connected the store while this one waited.
             if !fresh, let entry = self.entries.withLock({ $0[ref.customKeyStoreID] }), entry.matches(ref, wrapped),
@@ -106,8 +108,10 @@ final class TokenConnections: Sendable {
             // One token, one store: two stores sharing a token would share its login, and the
             // second one's PIN would never be checked.
             let other = self.entries.withLock { entries in
-                entries.first { $0.key != ref.customKeyStoreID && $0.value.modulePath == path
-                    && $0.value.label == ref.tokenLabel && $0.value.token.isUsable }?.key
+                entries.first {
+                    $0.key != ref.customKeyStoreID && $0.value.modulePath == path
+                        && $0.value.label == ref.tokenLabel && $0.value.token.isUsable
+                }?.key
             }
             if let other {
                 return .failure(
@@ -127,8 +131,9 @@ final class TokenConnections: Sendable {
                     cause = error
                     throw TokenFailure.map(error)
                 }
-                let token = try TokenPIN.withUnwrapped(wrapped, customKeyStoreID: ref.customKeyStoreID, keyring: keyring)
-                { pin throws(KMSError) in
+                let token = try TokenPIN.withUnwrapped(
+                    wrapped, customKeyStoreID: ref.customKeyStoreID, keyring: keyring
+                ) { pin throws(KMSError) in
                     do throws(PKCS11Error) {
                         return try PKCS11Token.connect(
                             module: module, label: ref.tokenLabel, pin: pin, maxSessions: self.sessionsPerToken)
@@ -177,8 +182,10 @@ extension TokenConnections {
     static func checkStoreID(_ id: String) throws(KMSError) {
         let bytes = id.utf8
         guard (1...64).contains(bytes.count),
-            bytes.allSatisfy({ (0x30...0x39).contains($0) || (0x41...0x5A).contains($0) || (0x61...0x7A).contains($0)
-                || $0 == 0x2D })
+            bytes.allSatisfy({
+                (0x30...0x39).contains($0) || (0x41...0x5A).contains($0) || (0x61...0x7A).contains($0)
+                    || $0 == 0x2D
+            })
         else {
             throw .validation("custom_key_store_id must be 1..64 of A-Z, a-z, 0-9 and -")
         }

@@ -21,7 +21,9 @@ enum TokenFailure {
         case .disconnected:
             return KMSError(.cloudHsmClusterNotActive, "\(error)", retryable: true)
         case .call(let function, let value):
-            if function == "C_Login" { return KMSError(.customKeyStoreInvalidState, "the token refused the login: \(error)") }
+            if function == "C_Login" {
+                return KMSError(.customKeyStoreInvalidState, "the token refused the login: \(error)")
+            }
             if error.connectionLost {
                 return KMSError(.cloudHsmClusterNotActive, "the token is not reachable: \(error)", retryable: true)
             }

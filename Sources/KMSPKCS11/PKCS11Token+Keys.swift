@@ -71,7 +71,8 @@ extension PKCS11Token {
     /// Whether a key labelled `keyLabel` is on the token.
     public func hasKey(label keyLabel: String) throws(PKCS11Error) -> Bool {
         let labelBytes = Array(keyLabel.utf8)
-        return try self.withSession { session throws(PKCS11Error) in try self.find(labelBytes, session: session) != nil }
+        return try self.withSession { session throws(PKCS11Error) in try self.find(labelBytes, session: session) != nil
+        }
     }
 
     /// What the token says of the key's protection: what a test checks, and an operator may too.

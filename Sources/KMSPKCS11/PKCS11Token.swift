@@ -41,7 +41,9 @@ public final class PKCS11Token: Sendable {
         module: PKCS11Module, label: String, pin: [UInt8], maxSessions: Int = 4, sessionWait: Duration = .seconds(10)
     ) throws(PKCS11Error) -> PKCS11Token {
         let labelBytes = Array(label.utf8)
-        guard !labelBytes.isEmpty, labelBytes.count <= Self.maximumLabelBytes else { throw .tokenNotFound(label: label) }
+        guard !labelBytes.isEmpty, labelBytes.count <= Self.maximumLabelBytes else {
+            throw .tokenNotFound(label: label)
+        }
         var slot: UInt = 0
         var found: Int32 = 0
         try check(kms_p11_find_slot(module.handle, labelBytes, labelBytes.count, &slot, &found), "C_GetSlotList")

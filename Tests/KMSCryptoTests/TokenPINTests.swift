@@ -4,7 +4,9 @@ import Testing
 
 @Suite struct TokenPINTests {
     static func unwrap(_ wrapped: [UInt8], store: String, keyring: RootKeyring) throws -> String {
-        try TokenPIN.withUnwrapped(wrapped, customKeyStoreID: store, keyring: keyring) { String(decoding: $0, as: UTF8.self) }
+        try TokenPIN.withUnwrapped(wrapped, customKeyStoreID: store, keyring: keyring) {
+            String(decoding: $0, as: UTF8.self)
+        }
     }
 
     @Test func wrapsBoundToItsStore() throws {
@@ -75,10 +77,13 @@ import Testing
         let arn = "arn:aws:kms:us-east-1:111122223333:key/x"
         let base = try TokenCiphertext.additionalData(header: header, keyARN: arn, encryptionContext: ["a": "b"])
         #expect(try TokenCiphertext.additionalData(header: header, keyARN: arn, encryptionContext: ["a": "b"]) == base)
-        #expect(try TokenCiphertext.additionalData(header: header, keyARN: arn + "y", encryptionContext: ["a": "b"]) != base)
+        #expect(
+            try TokenCiphertext.additionalData(header: header, keyARN: arn + "y", encryptionContext: ["a": "b"]) != base
+        )
         #expect(try TokenCiphertext.additionalData(header: header, keyARN: arn, encryptionContext: [:]) != base)
         var otherHeader = header
         otherHeader[5] ^= 1
-        #expect(try TokenCiphertext.additionalData(header: otherHeader, keyARN: arn, encryptionContext: ["a": "b"]) != base)
+        #expect(
+            try TokenCiphertext.additionalData(header: otherHeader, keyARN: arn, encryptionContext: ["a": "b"]) != base)
     }
 }

@@ -48,7 +48,8 @@ import Testing
             request.keyID = id
             request.keyArn = "arn:aws:kms:us-east-1:\(TokenWorkerTests.account):key/\(id)"
             let response = try await self.connection.call(WorkerMethod.createTokenKey, request)
-            #expect(response.tokenKeyLabel == "\(id)/\(response.materialID.map { String(format: "%02x", $0) }.joined())")
+            #expect(
+                response.tokenKeyLabel == "\(id)/\(response.materialID.map { String(format: "%02x", $0) }.joined())")
             var key = WorkerKeyRef()
             key.keyID = id
             key.keyArn = request.keyArn
@@ -56,7 +57,9 @@ import Testing
             return key
         }
 
-        func encrypt(_ token: WorkerTokenRef, _ key: WorkerKeyRef, _ plaintext: [UInt8], _ context: [String: String] = [:])
+        func encrypt(
+            _ token: WorkerTokenRef, _ key: WorkerKeyRef, _ plaintext: [UInt8], _ context: [String: String] = [:]
+        )
             async throws -> Data
         {
             var request = WorkerTokenEncryptRequest()
@@ -127,11 +130,15 @@ import Testing
         #expect(try await stack.encrypt(token, a, secret, context) != blob)
 
         // The AAD binds the context, the key and its ARN.
-        #expect(await Self.failure { _ = try await stack.decrypt(token, a, blob, [:]) }?.code == "InvalidCiphertextException")
+        #expect(
+            await Self.failure { _ = try await stack.decrypt(token, a, blob, [:]) }?.code
+                == "InvalidCiphertextException")
         #expect(
             await Self.failure { _ = try await stack.decrypt(token, a, blob, ["app": "payroll"]) }?.code
                 == "InvalidCiphertextException")
-        #expect(await Self.failure { _ = try await stack.decrypt(token, b, blob, context) }?.code == "IncorrectKeyException")
+        #expect(
+            await Self.failure { _ = try await stack.decrypt(token, b, blob, context) }?.code == "IncorrectKeyException"
+        )
         var otherRegion = a
         otherRegion.keyArn = a.keyArn.replacingOccurrences(of: "us-east-1", with: "eu-west-1")
         #expect(
@@ -139,8 +146,12 @@ import Testing
                 == "InvalidCiphertextException")
         var damaged = blob
         damaged[damaged.count - 1] ^= 0x80
-        #expect(await Self.failure { _ = try await stack.decrypt(token, a, damaged, context) }?.code == "InvalidCiphertextException")
-        #expect(await Self.failure { _ = try await stack.decrypt(token, a, Data([2, 1]), context) }?.code == "InvalidCiphertextException")
+        #expect(
+            await Self.failure { _ = try await stack.decrypt(token, a, damaged, context) }?.code
+                == "InvalidCiphertextException")
+        #expect(
+            await Self.failure { _ = try await stack.decrypt(token, a, Data([2, 1]), context) }?.code
+                == "InvalidCiphertextException")
         #expect(await Self.failure { _ = try await stack.encrypt(token, a, []) }?.code == "ValidationException")
 
         // GenerateDataKey, with and without the plaintext.
@@ -178,7 +189,9 @@ import Testing
         destroy.key = a
         #expect(try await stack.connection.call(WorkerMethod.destroyTokenKey, destroy).destroyed)
         #expect(try await !stack.connection.call(WorkerMethod.destroyTokenKey, destroy).destroyed)
-        #expect(await Self.failure { _ = try await stack.decrypt(token, a, blob, context) }?.code == "KMSInvalidStateException")
+        #expect(
+            await Self.failure { _ = try await stack.decrypt(token, a, blob, context) }?.code
+                == "KMSInvalidStateException")
         #expect(try await stack.decrypt(token, b, try await stack.encrypt(token, b, [1]), [:]) == [1])
 
         // A restarted worker needs no Connect: every request carries what it needs.
@@ -200,7 +213,8 @@ import Testing
         let key = try await stack.createKey(token)
         await stack.stop()
         let module = try PKCS11Module.load(path: stack.softhsm.modulePath)
-        let direct = try PKCS11Token.connect(module: module, label: stack.softhsm.label, pin: Array(stack.softhsm.pin.utf8))
+        let direct = try PKCS11Token.connect(
+            module: module, label: stack.softhsm.label, pin: Array(stack.softhsm.pin.utf8))
         defer { direct.close() }
         let label = "\(key.keyID)/\(key.material.materialID.map { String(format: "%02x", $0) }.joined())"
         let protection = try direct.protection(ofKey: label)

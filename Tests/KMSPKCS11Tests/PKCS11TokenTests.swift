@@ -1,7 +1,7 @@
 import Foundation
-import Synchronization
 import KMSPKCS11
 import KMSTestSupport
+import Synchronization
 import Testing
 
 /// KMSPKCS11 against SoftHSM2 tokens made for each test.
@@ -53,9 +53,15 @@ import Testing
         #expect(wrongAAD?.returnValue == .generalError || wrongAAD?.returnValue == .encryptedDataInvalid)
         var tampered = sealed
         tampered[0] ^= 1
-        #expect(Self.error { _ = try token.decrypt(keyLabel: "key-1", iv: iv, aad: Array("aad".utf8), ciphertext: tampered) } != nil)
+        #expect(
+            Self.error {
+                _ = try token.decrypt(keyLabel: "key-1", iv: iv, aad: Array("aad".utf8), ciphertext: tampered)
+            } != nil)
         let otherIV = [UInt8](repeating: 9, count: 12)
-        #expect(Self.error { _ = try token.decrypt(keyLabel: "key-1", iv: otherIV, aad: Array("aad".utf8), ciphertext: sealed) } != nil)
+        #expect(
+            Self.error {
+                _ = try token.decrypt(keyLabel: "key-1", iv: otherIV, aad: Array("aad".utf8), ciphertext: sealed)
+            } != nil)
         // A failed decryption leaves the session usable.
         #expect(try token.decrypt(keyLabel: "key-1", iv: iv, aad: Array("aad".utf8), ciphertext: sealed) == plaintext)
         #expect(token.isUsable)
@@ -67,7 +73,10 @@ import Testing
         defer { token.close() }
         try token.generateAESKey(label: "same")
         #expect(Self.error { try token.generateAESKey(label: "same") } == .duplicateKeys(label: "same"))
-        #expect(Self.error { _ = try token.encrypt(keyLabel: "none", iv: [UInt8](repeating: 0, count: 12), aad: [], plaintext: [1]) } == .keyNotFound(label: "none"))
+        #expect(
+            Self.error {
+                _ = try token.encrypt(keyLabel: "none", iv: [UInt8](repeating: 0, count: 12), aad: [], plaintext: [1])
+            } == .keyNotFound(label: "none"))
     }
 
     @Test func keysPersistAcrossConnectionsAndDestroyRemovesThem() async throws {
@@ -107,21 +116,27 @@ import Testing
         let error = Self.error { _ = try PKCS11Token.connect(module: module, label: "no-such-token", pin: [1]) }
         #expect(error == .tokenNotFound(label: "no-such-token"))
         let long = String(repeating: "x", count: 33)
-        #expect(Self.error { _ = try PKCS11Token.connect(module: module, label: long, pin: [1]) } == .tokenNotFound(label: long))
+        #expect(
+            Self.error { _ = try PKCS11Token.connect(module: module, label: long, pin: [1]) }
+                == .tokenNotFound(label: long))
     }
 
     @Test func modulesThatAreNotThereOrNotPKCS11() throws {
-        guard case .moduleNotLoadable(let path, let reason)? = Self.error({
-            _ = try PKCS11Module.load(path: "/nonexistent/libnothing.so")
-        }) else {
+        guard
+            case .moduleNotLoadable(let path, let reason)? = Self.error({
+                _ = try PKCS11Module.load(path: "/nonexistent/libnothing.so")
+            })
+        else {
             Issue.record("a missing module loaded")
             return
         }
         #expect(path == "/nonexistent/libnothing.so")
         #expect(!reason.isEmpty)
         // A shared library, but not a PKCS #11 module.
-        let libc = ["/lib/x86_64-linux-gnu/libz.so.1", "/usr/lib/x86_64-linux-gnu/libz.so.1", "/lib/x86_64-linux-gnu/libm.so.6"]
-            .first { FileManager.default.fileExists(atPath: $0) }
+        let libc = [
+            "/lib/x86_64-linux-gnu/libz.so.1", "/usr/lib/x86_64-linux-gnu/libz.so.1", "/lib/x86_64-linux-gnu/libm.so.6",
+        ]
+        .first { FileManager.default.fileExists(atPath: $0) }
         let library = try #require(libc)
         guard case .notAPKCS11Module? = Self.error({ _ = try PKCS11Module.load(path: library) }) else {
             Issue.record("\(library) loaded as a PKCS #11 module")
@@ -139,13 +154,15 @@ import Testing
         #expect(PKCS11ReturnValue(rawValue: 0x150).name == "CKR_BUFFER_TOO_SMALL")
         #expect(PKCS11ReturnValue(rawValue: 0x8000_0001).name == "CKR_VENDOR_DEFINED+0x1")
         #expect(PKCS11ReturnValue(rawValue: 0x4).name == "CKR_0x4")
-        #expect("\(PKCS11Error.call(function: "C_Login", returnValue: .pinLocked))" == "C_Login failed with CKR_PIN_LOCKED")
+        #expect(
+            "\(PKCS11Error.call(function: "C_Login", returnValue: .pinLocked))" == "C_Login failed with CKR_PIN_LOCKED")
     }
 
     @Test func concurrentCallsShareABoundedPoolOfSessions() async throws {
         let softhsm = try await SoftHSMToken.shared()
         let module = try PKCS11Module.load(path: softhsm.modulePath)
-        let token = try PKCS11Token.connect(module: module, label: softhsm.label, pin: Array(softhsm.pin.utf8), maxSessions: 3)
+        let token = try PKCS11Token.connect(
+            module: module, label: softhsm.label, pin: Array(softhsm.pin.utf8), maxSessions: 3)
         defer { token.close() }
         try token.generateAESKey(label: "busy")
         let failures = Mutex(0)

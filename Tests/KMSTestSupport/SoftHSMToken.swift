@@ -24,7 +24,9 @@ public final class SoftHSMToken: Sendable {
     private let ownFolder: URL?
 
     /// Where Debian's softhsm2 puts the module.
-    public static let modulePaths = ["/usr/lib/softhsm/libsofthsm2.so", "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so"]
+    public static let modulePaths = [
+        "/usr/lib/softhsm/libsofthsm2.so", "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
+    ]
     /// The PIN of the shared tokens, and the default.
     public static let defaultPIN = "1234-user-pin"
     static let soPIN = "5678-so-pin"
