@@ -22,7 +22,8 @@ public struct PKCS11ModuleAllowList: Sendable, Equatable {
             throw KMSError(
                 .cloudHsmClusterInvalidConfiguration,
                 name.isEmpty
-                    ? "no PKCS #11 module is named, and kms-cryptod has \(self.paths.count) (--pkcs11-module): [\(known)]"
+                    ? "no PKCS #11 module is named, and kms-cryptod has \(self.paths.count) (--pkcs11-module): "
+                        + "[\(known)]"
                     : "kms-cryptod has no PKCS #11 module named \(name) (--pkcs11-module): [\(known)]")
         }
         return path
