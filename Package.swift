@@ -21,6 +21,7 @@ let package = Package(
         .library(name: "KMSEnvelope", targets: ["KMSEnvelope"]),
         .library(name: "KMSRPC", targets: ["KMSRPC"]),
         .library(name: "KMSProto", targets: ["KMSProto"]),
+        .library(name: "KMSXKS", targets: ["KMSXKS"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -136,6 +137,8 @@ let package = Package(
             dependencies: [
                 "KMSProto", "KMSWorkerProto", "KMSRPC", "KMSDomain", "KMSPolicy", "KMSCrypto", "KMSSigV4",
                 "KMSAuditChain", "KMSStore",
+                // The XKS proxy API's AAD composition for kms-xks-proxy's backend operations.
+                "KMSXKS",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -146,6 +149,20 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "Metrics", package: "swift-metrics"),
+            ]
+        ),
+        // The AWS External Key Store (XKS) proxy API, version 1: its JSON messages, sizes, error
+        // names, and a client (HTTP/1.1 over TLS, SigV4 for kms-xks-proxy through KMSSigV4).
+        // Below KMSServer, so that kmsd can call a proxy; links no store, server or worker code.
+        .target(
+            name: "KMSXKS",
+            dependencies: [
+                "KMSSigV4", "KMSCrypto", "KMSDomain",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),
         // The Swift client: pipelined connections to kmsd, typed errors, retries with backoff.

@@ -31,6 +31,9 @@ extension CryptoWorker {
         table.register(WorkerMethod.importKeyMaterial) { request, _ in try await self.importKeyMaterial(request) }
         table.register(WorkerMethod.macAuditCheckpoint) { request, _ in try self.macAuditCheckpoint(request) }
         table.register(WorkerMethod.verifyAuditCheckpoints) { request, _ in try self.verifyAuditCheckpoints(request) }
+        table.register(WorkerMethod.rawAesGcmEncrypt) { request, _ in try self.rawAesGcmEncrypt(request) }
+        table.register(WorkerMethod.rawAesGcmDecrypt) { request, _ in try self.rawAesGcmDecrypt(request) }
+        table.register(WorkerMethod.unwrapXksProxySecret) { request, _ in try self.unwrapXksProxySecret(request) }
         table.register(WorkerMethod.wrapTokenPin) { request, _ in try self.wrapTokenPin(request) }
         table.register(WorkerMethod.rewrapTokenPin) { request, _ in try self.rewrapTokenPin(request) }
         table.register(WorkerMethod.connectToken) { request, _ in try await self.connectToken(request) }

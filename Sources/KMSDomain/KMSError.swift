@@ -54,13 +54,26 @@ public struct KMSError: Error, Sendable, Hashable, CustomStringConvertible {
         case throttling = "ThrottlingException"
         case serialization = "SerializationException"
         case unknownOperation = "UnknownOperationException"
-        // Custom key stores backed by a PKCS #11 token (AWS_CLOUDHSM), as AWS names the failures of
-        // CloudHSM key stores: the token stands where AWS has a CloudHSM cluster.
+        // Custom key stores and their external key store proxies.
+        case customKeyStoreHasCMKs = "CustomKeyStoreHasCMKsException"
+        case customKeyStoreInvalidState = "CustomKeyStoreInvalidStateException"
+        case customKeyStoreNameInUse = "CustomKeyStoreNameInUseException"
+        case customKeyStoreNotFound = "CustomKeyStoreNotFoundException"
+        case xksKeyAlreadyInUse = "XksKeyAlreadyInUseException"
+        case xksKeyInvalidConfiguration = "XksKeyInvalidConfigurationException"
+        case xksKeyNotFound = "XksKeyNotFoundException"
+        case xksProxyIncorrectAuthenticationCredential = "XksProxyIncorrectAuthenticationCredentialException"
+        case xksProxyInvalidConfiguration = "XksProxyInvalidConfigurationException"
+        case xksProxyInvalidResponse = "XksProxyInvalidResponseException"
+        case xksProxyUriEndpointInUse = "XksProxyUriEndpointInUseException"
+        case xksProxyUriInUse = "XksProxyUriInUseException"
+        case xksProxyUriUnreachable = "XksProxyUriUnreachableException"
+        // CloudHSM key stores' failures, for those backed by a PKCS #11 token (AWS_CLOUDHSM): the
+        // token stands where AWS has a CloudHSM cluster.
         case cloudHsmClusterInUse = "CloudHsmClusterInUseException"
         case cloudHsmClusterInvalidConfiguration = "CloudHsmClusterInvalidConfigurationException"
         case cloudHsmClusterNotActive = "CloudHsmClusterNotActiveException"
         case cloudHsmClusterNotFound = "CloudHsmClusterNotFoundException"
-        case customKeyStoreInvalidState = "CustomKeyStoreInvalidStateException"
         // Authentication failures, as AWS names them.
         case unrecognizedClient = "UnrecognizedClientException"
         case missingAuthenticationToken = "MissingAuthenticationTokenException"

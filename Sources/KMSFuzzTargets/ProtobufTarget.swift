@@ -80,9 +80,29 @@ enum ProtobufTarget {
         workerDecrypt.ciphertextBlob = Data(repeating: 0xAB, count: 93)
         workerDecrypt.encryptionContext = ["tenant": "acme"]
 
+        var createStore = KMSCreateCustomKeyStoreRequest()
+        createStore.customKeyStoreName = "external"
+        createStore.customKeyStoreType = .externalKeyStore
+        createStore.xksProxyUriEndpoint = "https://xks.example.com"
+        createStore.xksProxyUriPath = "/example/kms/xks/v1"
+        createStore.xksProxyConnectivity = .publicEndpoint
+        createStore.xksProxyAuthenticationCredential.accessKeyID = "ABCDEFGHIJKLMNOPQRST234567"
+        createStore.xksProxyAuthenticationCredential.rawSecretAccessKey = String(repeating: "k", count: 43)
+
+        var stores = KMSDescribeCustomKeyStoresResponse()
+        var store = KMSCustomKeyStoresListEntry()
+        store.customKeyStoreID = "cks-0123456789abcdef0"
+        store.connectionState = .failed
+        store.connectionErrorCode = .xksProxyTimedOut
+        store.creationDate = Google_Protobuf_Timestamp(seconds: 1_700_000_000, nanos: 0)
+        store.xksProxyConfiguration.uriEndpoint = "https://xks.example.com"
+        stores.customKeyStores = [store]
+        stores.truncated = true
+        stores.nextMarker = "Y2tzLTAxMjM0NTY3ODlhYmNkZWYw"
+
         return [
             seed(envelope), seed(error), seed(encrypt), seed(createKey), seed(grant), seed(importKey), seed(describe),
-            seed(workerDecrypt),
+            seed(workerDecrypt), seed(createStore), seed(stores),
         ]
     }
 }

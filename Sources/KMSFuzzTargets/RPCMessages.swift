@@ -69,6 +69,12 @@ struct RPCMessages {
         .init("kms", KMSMethod.getKeyLastUsage),
         .init("kms", KMSMethod.replicateKey),
         .init("kms", KMSMethod.updatePrimaryRegion),
+        .init("kms", KMSMethod.createCustomKeyStore),
+        .init("kms", KMSMethod.describeCustomKeyStores),
+        .init("kms", KMSMethod.updateCustomKeyStore),
+        .init("kms", KMSMethod.deleteCustomKeyStore),
+        .init("kms", KMSMethod.connectCustomKeyStore),
+        .init("kms", KMSMethod.disconnectCustomKeyStore),
     ]
 
     static let admin: [RPCMessages] = [
@@ -117,6 +123,9 @@ struct RPCMessages {
         .init("worker", WorkerMethod.importKeyMaterial),
         .init("worker", WorkerMethod.macAuditCheckpoint),
         .init("worker", WorkerMethod.verifyAuditCheckpoints),
+        .init("worker", WorkerMethod.rawAesGcmEncrypt),
+        .init("worker", WorkerMethod.rawAesGcmDecrypt),
+        .init("worker", WorkerMethod.unwrapXksProxySecret),
         .init("worker", WorkerMethod.wrapTokenPin),
         .init("worker", WorkerMethod.rewrapTokenPin),
         .init("worker", WorkerMethod.connectToken),

@@ -68,6 +68,9 @@ public protocol RequestGate: Sendable {
     ) -> AccessDecision
     /// The alias half of CreateAlias, UpdateAlias and DeleteAlias: `action` on the alias ARN.
     func authorizeAlias(_ caller: Caller, action: String, aliasARN: String) throws(KMSError)
+    /// The custom key store operations, IAM permissions only: `action` on the store's ARN
+    /// (nil: on "*", CreateCustomKeyStore and DescribeCustomKeyStores).
+    func authorizeKeyStore(_ caller: Caller, action: String, storeARN: String?) throws(KMSError)
     /// `action` on `key` by the caller's identity policies alone, in the key's account.
     func decideByIdentity(_ caller: Caller, action: String, key: CachedKey) -> AccessDecision
     /// RetireGrant by a principal the grant itself names (its retiring principal, or its grantee

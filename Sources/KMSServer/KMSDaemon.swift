@@ -79,6 +79,9 @@ public struct KMSDaemon: Service {
         public var awsJSONHost: String?
         /// The AWS JSON endpoint's port (`--aws-json-listen`).
         public var awsJSONPort = 7480
+        /// PEM CAs that external key store proxies' certificates must chain to (`--xks-ca-file`);
+        /// nil: the system's.
+        public var xksCAFile: String?
         /// The AWS JSON endpoint's body size and timeouts.
         public var awsJSONLimits = AWSJSONEndpoint.Limits()
         /// Requests a second (and burst) per calling principal and per source address; nil: unlimited.
@@ -169,7 +172,10 @@ public struct KMSDaemon: Service {
             auditChain: self.settings.auditChain, auditCheckpointInterval: self.settings.auditCheckpointInterval,
             limits: RequestLimits(perPrincipal: self.settings.principalRate, perSource: self.settings.sourceRate),
             requestTimeout: self.settings.requestTimeout,
-            clock: self.clock, metrics: self.metrics
+            clock: self.clock, metrics: self.metrics,
+            customKeyStoreBackends: CustomKeyStoreBackends([
+                .externalKeyStore: XKSKeyStoreBackend(trustRoots: self.settings.xksCAFile.map { .file($0) })
+            ])
         )
         try await self.adoptPendingAuditRecords(into: service.auditLog)
         let authenticator = ConnectionAuthenticator(

@@ -111,6 +111,12 @@ extension KMSService {
         serve(KMSMethod.listResourceTags) { $0.listResourceTags }
         serve(KMSMethod.replicateKey) { $0.replicateKey }
         serve(KMSMethod.updatePrimaryRegion) { $0.updatePrimaryRegion }
+        serve(KMSMethod.createCustomKeyStore) { $0.createCustomKeyStore }
+        serve(KMSMethod.describeCustomKeyStores) { $0.describeCustomKeyStores }
+        serve(KMSMethod.updateCustomKeyStore) { $0.updateCustomKeyStore }
+        serve(KMSMethod.deleteCustomKeyStore) { $0.deleteCustomKeyStore }
+        serve(KMSMethod.connectCustomKeyStore) { $0.connectCustomKeyStore }
+        serve(KMSMethod.disconnectCustomKeyStore) { $0.disconnectCustomKeyStore }
         serve(AdminMethod.getCallerIdentity) { $0.getCallerIdentity }
         serve(AdminMethod.createAccount) { $0.createAccount }
         serve(AdminMethod.listAccounts) { $0.listAccounts }
@@ -130,6 +136,9 @@ extension KMSService {
         serve(AdminMethod.listAuditRecords) { $0.listAuditRecords }
         serve(AdminMethod.verifyAuditLog) { $0.verifyAuditLog }
         serve(AdminMethod.getUsage) { $0.getUsage }
+        serve(XKSBackendMethod.xksGetKeyMetadata) { $0.xksGetKeyMetadata }
+        serve(XKSBackendMethod.xksEncrypt) { $0.xksEncrypt }
+        serve(XKSBackendMethod.xksDecrypt) { $0.xksDecrypt }
         for name in KMSMethod.allNames where !table.methods.contains(name) {
             table.registerUnavailable(
                 name,

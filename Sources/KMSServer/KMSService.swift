@@ -38,6 +38,8 @@ public final class KMSService: Sendable {
     let requestTimeout: Duration
     /// kmsd's one set of metrics, shared with the parts it was built from.
     let metrics: ServiceMetrics
+    /// What connects custom key stores, by type.
+    let customKeyStoreBackends: CustomKeyStoreBackends
 
     /// Operations that may generate a key pair in kms-cryptod.
     static let slowOperations: Set<String> = [
@@ -66,7 +68,8 @@ public final class KMSService: Sendable {
         limits: RequestLimits = RequestLimits(),
         requestTimeout: Duration = KMSService.defaultRequestTimeout,
         clock: ServiceClock = .system,
-        metrics: ServiceMetrics = ServiceMetrics()
+        metrics: ServiceMetrics = ServiceMetrics(),
+        customKeyStoreBackends: CustomKeyStoreBackends = CustomKeyStoreBackends()
     ) {
         let auditLog =
             audit
@@ -79,7 +82,8 @@ public final class KMSService: Sendable {
             scope: scope, stores: .postgres(client: client, scope: scope, logger: logger), cache: cache,
             worker: worker, gate: gate, logger: logger, auditLog: auditLog,
             lastUsageFlushInterval: lastUsageFlushInterval, usageFlushInterval: usageFlushInterval, limits: limits,
-            requestTimeout: requestTimeout, clock: clock, metrics: metrics
+            requestTimeout: requestTimeout, clock: clock, metrics: metrics,
+            customKeyStoreBackends: customKeyStoreBackends
         )
     }
 
@@ -99,8 +103,10 @@ public final class KMSService: Sendable {
         limits: RequestLimits = RequestLimits(),
         requestTimeout: Duration = KMSService.defaultRequestTimeout,
         clock: ServiceClock = .system,
-        metrics: ServiceMetrics = ServiceMetrics()
+        metrics: ServiceMetrics = ServiceMetrics(),
+        customKeyStoreBackends: CustomKeyStoreBackends = CustomKeyStoreBackends()
     ) {
+        self.customKeyStoreBackends = customKeyStoreBackends
         self.metrics = metrics
         self.requestTimeout = requestTimeout
         self.scope = scope

@@ -178,6 +178,21 @@ public struct PolicyGate: RequestGate {
         }
     }
 
+    /// The custom key store operations: IAM permissions only, as at AWS (no key policy is
+    /// involved); an account root has them in its own account, the store's account being the
+    /// caller's (a store of another account is never found).
+    public func authorizeKeyStore(_ caller: Caller, action: String, storeARN: String?) throws(KMSError) {
+        let hasConditions = caller.identityPolicies.contains(where: \.hasConditions)
+        var context = caller.requestContext(
+            action: action, key: nil, encryptionContext: nil, conditions: [:], policiesHaveConditions: hasConditions,
+            now: self.clock.wallNow
+        )
+        context.resource = storeARN ?? "*"
+        if case .denied(let message) = Self.decideWithoutKey(context, caller: caller) {
+            throw KMSError(.accessDenied, message)
+        }
+    }
+
     /// An action that only identity policies grant (AWS: "kms:RetireGrant is not effective in a
     /// key policy"): a principal of the key's own account whose identity policy allows it on the
     /// key (an account root has it implicitly); an explicit deny in either kind of policy wins.

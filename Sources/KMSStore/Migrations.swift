@@ -372,6 +372,7 @@ public enum Migrations {
         importedMaterials,
         quietKeyCreation,
         multiRegionKeys,
+        customKeyStores,
     ]
 
     /// Applies every migration not yet recorded. Safe to call from several processes at once.

@@ -26,6 +26,8 @@ struct KMSCommand: AsyncParsableCommand {
             EnableKeyRotation.self, DisableKeyRotation.self, GetKeyRotationStatus.self, RotateKeyOnDemand.self,
             ListKeyRotations.self, GetKeyLastUsage.self, TagResource.self, UntagResource.self, ListResourceTags.self,
             ReplicateKey.self, UpdatePrimaryRegion.self,
+            CreateCustomKeyStore.self, DescribeCustomKeyStores.self, UpdateCustomKeyStore.self,
+            DeleteCustomKeyStore.self, ConnectCustomKeyStore.self, DisconnectCustomKeyStore.self,
             Admin.self, Audit.self, Usage.self, Envelope.self,
         ]
     )

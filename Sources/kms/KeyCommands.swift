@@ -34,9 +34,14 @@ struct CreateKey: OperationCommand {
     var customerMasterKeySpec: String?
     @Flag(help: "A multi-Region primary key (id mrk-...), which replicate-key copies into other regions.")
     var multiRegion = false
+    @Option(help: "With --origin EXTERNAL_KEY_STORE (or AWS_CLOUDHSM): the custom key store (cks-...).")
+    var customKeyStoreId: String?
+    @Option(help: "With --origin EXTERNAL_KEY_STORE: the external key's id at the store's XKS proxy.")
+    var xksKeyId: String?
 
     func members() throws -> [String: Any?] {
         [
+            "CustomKeyStoreId": customKeyStoreId, "XksKeyId": xksKeyId,
             "Description": description, "KeyUsage": keyUsage, "KeySpec": keySpec, "Origin": origin,
             "CustomerMasterKeySpec": customerMasterKeySpec,
             "Tags": tags.isEmpty ? nil : try TagResource.parse(tags),

@@ -33,6 +33,7 @@ enum Paging {
     static let resultKeys: [String: String] = [
         "ListAliases": "Aliases", "ListGrants": "Grants", "ListKeyPolicies": "PolicyNames", "ListKeys": "Keys",
         "ListResourceTags": "Tags", "ListRetirableGrants": "Grants", "ListKeyRotations": "Rotations",
+        "DescribeCustomKeyStores": "CustomKeyStores",
     ]
 
     /// Whether to follow the pages, as the aws CLI decides: not with --no-paginate, nor when the

@@ -106,6 +106,8 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "PEM private key for TLS (KMSD_TLS_KEY).") var tlsKey: String?
     @Option(help: "PEM CA whose client certificates are accepted (mutual TLS) (KMSD_TLS_CLIENT_CA).") var tlsClientCa:
         String?
+    @Option(help: "PEM CAs that external key store (XKS) proxies' certificates must chain to; default: the system's.")
+    var xksCaFile: String?
     @Option(
         name: .customLong("certificate-principal"),
         help:
@@ -293,6 +295,7 @@ struct Serve: AsyncParsableCommand {
             settings.awsJSONHost = jsonHost
             settings.awsJSONPort = jsonPort
         }
+        settings.xksCAFile = xksCaFile
         let hostList =
             awsJSONHosts.isEmpty
             ? pick(

@@ -112,15 +112,18 @@ struct MatrixRow: Sendable {
     /// The request names a key (every key operation but DeleteAlias, which names an alias).
     let namesKey: Bool
     let perCell: MatrixPerCell?
+    /// What a caller allowed gets, on a row of no key ("ok" unless the request is built to fail after authorization).
+    let allowed: String
     let build: @Sendable (MatrixFixture, MatrixTarget) -> MatrixRequest
 
     init(
         _ operation: String, _ key: MatrixKeyKind?, crossAccount: Bool = false, grant: [KMSGrantOperation]? = nil,
         authority: MatrixAuthority = .key, states: MatrixStates = .always, aliases: Bool = false,
         changesKeyState: Bool = false, serial: Bool = false, makesRSAKey: Bool = false, namesKey: Bool = true,
-        perCell: MatrixPerCell? = nil,
+        perCell: MatrixPerCell? = nil, allowed: String = Matrix.ok,
         build: @escaping @Sendable (MatrixFixture, MatrixTarget) -> MatrixRequest
     ) {
+        self.allowed = allowed
         self.operation = operation
         self.key = key
         self.crossAccount = crossAccount
@@ -144,7 +147,7 @@ struct MatrixRow: Sendable {
         if cell.reference != .natural, cell.reference != .aliasARN { return [Matrix.notFound] }
         // Authorization comes before the key state: a refused caller learns nothing about it.
         if let refusal = self.refusal(of: cell.actor) { return refusal }
-        guard let state = cell.state else { return [Matrix.ok] }
+        guard let state = cell.state else { return [self.allowed] }
         return [self.states.outcomes[state]!]
     }
 

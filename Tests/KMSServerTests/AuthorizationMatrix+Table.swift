@@ -36,6 +36,56 @@ extension Matrix {
             return MatrixRequest(KMSMethod.listRetirableGrants, request)
         },
 
+        // MARK: custom key stores (IAM permissions only, never across accounts: a store of
+        // another account is never found). Each cell creates a store of its own; the others
+        // name one that does not exist, so an allowed caller learns that and nothing changes.
+        MatrixRow("CreateCustomKeyStore", nil, authority: .identity(ownAccountOnly: false)) { _, _ in
+            let tag = UUID().uuidString.lowercased().prefix(12)
+            var request = KMSCreateCustomKeyStoreRequest()
+            request.customKeyStoreName = "matrix-\(tag)"
+            request.customKeyStoreType = .externalKeyStore
+            request.xksProxyUriEndpoint = "https://m-\(tag).example.com"
+            request.xksProxyUriPath = "/kms/xks/v1"
+            request.xksProxyConnectivity = .publicEndpoint
+            request.xksProxyAuthenticationCredential.accessKeyID = "MATRIXACCESSKEYID2345"
+            request.xksProxyAuthenticationCredential.rawSecretAccessKey = String(repeating: "s", count: 43)
+            return MatrixRequest(KMSMethod.createCustomKeyStore, request)
+        },
+        MatrixRow("DescribeCustomKeyStores", nil, authority: .identity(ownAccountOnly: false)) { _, _ in
+            var request = KMSDescribeCustomKeyStoresRequest()
+            request.limit = 1
+            return MatrixRequest(KMSMethod.describeCustomKeyStores, request)
+        },
+        MatrixRow(
+            "UpdateCustomKeyStore", nil, authority: .identity(ownAccountOnly: false), allowed: Matrix.storeNotFound
+        ) { _, _ in
+            var request = KMSUpdateCustomKeyStoreRequest()
+            request.customKeyStoreID = Matrix.missingStore
+            request.newCustomKeyStoreName = "renamed"
+            return MatrixRequest(KMSMethod.updateCustomKeyStore, request)
+        },
+        MatrixRow(
+            "DeleteCustomKeyStore", nil, authority: .identity(ownAccountOnly: false), allowed: Matrix.storeNotFound
+        ) { _, _ in
+            var request = KMSDeleteCustomKeyStoreRequest()
+            request.customKeyStoreID = Matrix.missingStore
+            return MatrixRequest(KMSMethod.deleteCustomKeyStore, request)
+        },
+        MatrixRow(
+            "ConnectCustomKeyStore", nil, authority: .identity(ownAccountOnly: false), allowed: Matrix.storeNotFound
+        ) { _, _ in
+            var request = KMSConnectCustomKeyStoreRequest()
+            request.customKeyStoreID = Matrix.missingStore
+            return MatrixRequest(KMSMethod.connectCustomKeyStore, request)
+        },
+        MatrixRow(
+            "DisconnectCustomKeyStore", nil, authority: .identity(ownAccountOnly: false), allowed: Matrix.storeNotFound
+        ) { _, _ in
+            var request = KMSDisconnectCustomKeyStoreRequest()
+            request.customKeyStoreID = Matrix.missingStore
+            return MatrixRequest(KMSMethod.disconnectCustomKeyStore, request)
+        },
+
         // MARK: key metadata and life cycle
         MatrixRow("DescribeKey", .symmetric, crossAccount: true, grant: [.describeKey], aliases: true) { _, target in
             var request = KMSDescribeKeyRequest()

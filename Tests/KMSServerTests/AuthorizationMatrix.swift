@@ -16,6 +16,9 @@ enum Matrix {
     static let ok = "ok"
     static let accessDenied = "AccessDeniedException"
     static let notFound = "NotFoundException"
+    static let storeNotFound = "CustomKeyStoreNotFoundException"
+    /// A custom key store id no store has.
+    static let missingStore = "cks-0000000000000000f"
     static let disabled = "DisabledException"
     static let invalidState = "KMSInvalidStateException"
 

@@ -169,6 +169,81 @@ class AwsCli(unittest.TestCase):
         self.assertEqual(pending["KeyState"], "PendingReplicaDeletion")
         self.assertNotIn("DeletionDate", pending)
 
+    def test_custom_key_stores(self):
+        # The aws CLI v1 fetches an http(s):// argument's URL and sends its content unless told
+        # not to (cli_follow_urlparam): the proxy endpoints here are to be sent as they are.
+        config = tempfile.NamedTemporaryFile("w", suffix=".cfg", delete=False)
+        config.write("[default]\ncli_follow_urlparam = false\n")
+        config.close()
+        self.addCleanup(os.unlink, config.name)
+        saved = ENV.get("AWS_CONFIG_FILE")
+        ENV["AWS_CONFIG_FILE"] = config.name
+        self.addCleanup(lambda: ENV.pop("AWS_CONFIG_FILE") if saved is None else ENV.update(AWS_CONFIG_FILE=saved))
+        secret = "s3cr3t/proxy+Secret=" + uuid.uuid4().hex + "ab"  # 54 characters, never shown again
+        name = "xks-" + uuid.uuid4().hex[:8]
+        endpoint = "https://xks-" + uuid.uuid4().hex[:8] + ".example.com"
+        credential = json.dumps({"AccessKeyId": "ABCDEFGHIJKLMNOPQRST234567", "RawSecretAccessKey": secret})
+        created = aws("create-custom-key-store", "--custom-key-store-name", name,
+                      "--custom-key-store-type", "EXTERNAL_KEY_STORE", "--xks-proxy-uri-endpoint", endpoint,
+                      "--xks-proxy-uri-path", "/example/kms/xks/v1", "--xks-proxy-connectivity", "PUBLIC_ENDPOINT",
+                      "--xks-proxy-authentication-credential", credential)
+        store = json.loads(created.stdout)["CustomKeyStoreId"]
+        self.assertRegex(store, r"^cks-[0-9a-f]{17}$")
+        described = aws("describe-custom-key-stores", "--custom-key-store-id", store)
+        self.assertNotIn(secret, described.stdout + described.stderr)
+        entry = json.loads(described.stdout)["CustomKeyStores"][0]
+        self.assertEqual(entry["CustomKeyStoreName"], name)
+        self.assertEqual(entry["CustomKeyStoreType"], "EXTERNAL_KEY_STORE")
+        self.assertEqual(entry["ConnectionState"], "DISCONNECTED")
+        self.assertEqual(entry["XksProxyConfiguration"], {
+            "Connectivity": "PUBLIC_ENDPOINT", "AccessKeyId": "ABCDEFGHIJKLMNOPQRST234567",
+            "UriEndpoint": endpoint, "UriPath": "/example/kms/xks/v1"})
+        by_name = out("describe-custom-key-stores", "--custom-key-store-name", name)["CustomKeyStores"]
+        self.assertEqual([s["CustomKeyStoreId"] for s in by_name], [store])
+
+        def refused(code, operation, *args):
+            failed = aws(*args, ok=False)
+            self.assertIn(f"({code}) when calling the {operation} operation", failed.stderr)
+            self.assertNotIn(secret, failed.stderr)
+
+        refused("CustomKeyStoreNameInUseException", "CreateCustomKeyStore", "create-custom-key-store",
+                "--custom-key-store-name", name, "--custom-key-store-type", "EXTERNAL_KEY_STORE",
+                "--xks-proxy-uri-endpoint", endpoint + "x", "--xks-proxy-uri-path", "/kms/xks/v1",
+                "--xks-proxy-connectivity", "PUBLIC_ENDPOINT", "--xks-proxy-authentication-credential", credential)
+        refused("XksProxyUriInUseException", "CreateCustomKeyStore", "create-custom-key-store",
+                "--custom-key-store-name", name + "-2", "--custom-key-store-type", "EXTERNAL_KEY_STORE",
+                "--xks-proxy-uri-endpoint", endpoint, "--xks-proxy-uri-path", "/example/kms/xks/v1",
+                "--xks-proxy-connectivity", "PUBLIC_ENDPOINT", "--xks-proxy-authentication-credential", credential)
+        refused("UnsupportedOperationException", "CreateCustomKeyStore", "create-custom-key-store",
+                "--custom-key-store-name", name + "-vpc", "--custom-key-store-type", "EXTERNAL_KEY_STORE",
+                "--xks-proxy-uri-endpoint", endpoint, "--xks-proxy-uri-path", "/kms/xks/v1",
+                "--xks-proxy-connectivity", "VPC_ENDPOINT_SERVICE", "--xks-proxy-authentication-credential",
+                credential)
+        refused("CustomKeyStoreInvalidStateException", "DisconnectCustomKeyStore",
+                "disconnect-custom-key-store", "--custom-key-store-id", store)
+        refused("CustomKeyStoreInvalidStateException", "CreateKey", "create-key", "--origin", "EXTERNAL_KEY_STORE",
+                "--custom-key-store-id", store, "--xks-key-id", "external-key-1")
+        refused("CustomKeyStoreNotFoundException", "DescribeCustomKeyStores", "describe-custom-key-stores",
+                "--custom-key-store-id", "cks-0123456789abcdef0")
+
+        renamed = name + "-renamed"
+        self.assertIsNone(out("update-custom-key-store", "--custom-key-store-id", store,
+                              "--new-custom-key-store-name", renamed, "--xks-proxy-uri-endpoint", endpoint + "2",
+                              "--xks-proxy-authentication-credential",
+                              json.dumps({"AccessKeyId": "ZYXWVUTSRQPONMLKJIHGF765432",
+                                          "RawSecretAccessKey": secret[::-1]})))
+        entry = out("describe-custom-key-stores", "--custom-key-store-id", store)["CustomKeyStores"][0]
+        self.assertEqual((entry["CustomKeyStoreName"], entry["XksProxyConfiguration"]["UriEndpoint"],
+                          entry["XksProxyConfiguration"]["AccessKeyId"]),
+                         (renamed, endpoint + "2", "ZYXWVUTSRQPONMLKJIHGF765432"))
+        first = out("describe-custom-key-stores", "--limit", "1")
+        self.assertEqual(len(first["CustomKeyStores"]), 1)
+        everything = out("describe-custom-key-stores")["CustomKeyStores"]
+        self.assertIn(store, [s["CustomKeyStoreId"] for s in everything])
+        self.assertIsNone(out("delete-custom-key-store", "--custom-key-store-id", store))
+        refused("CustomKeyStoreNotFoundException", "DeleteCustomKeyStore", "delete-custom-key-store",
+                "--custom-key-store-id", store)
+
     def test_errors_read_as_aws_errors(self):
         failed = aws("describe-key", "--key-id", "alias/missing", ok=False)
         self.assertIn(failed.returncode, (254, 255))  # aws CLI v1 exits 255 on a service error, v2 254

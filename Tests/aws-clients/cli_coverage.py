@@ -1,6 +1,6 @@
 """Every operation of botocore's KMS model has its `kms` subcommand, offering an option for
-every member of its request (in the aws CLI's kebab-case), but for the operations this service
-does not serve yet (custom key stores: issue 23), named below; those that
+every member of its request (in the aws CLI's kebab-case), but for what this service does not
+serve yet, named below; those that
 botocore pages (paginators-1.json), and they alone, follow the pages as the aws CLI does (they
 take its --page-size).
 KMS_CLI is the kms binary; run by Tests/KMSServerTests/CLITests.swift."""
@@ -13,15 +13,8 @@ import sys
 
 import botocore
 
-NOT_YET = {  # operation → members without an option, and why
-    "ConnectCustomKeyStore": "custom key stores are not served yet",
-    "CreateCustomKeyStore": "custom key stores are not served yet",
-    "DeleteCustomKeyStore": "custom key stores are not served yet",
-    "DescribeCustomKeyStores": "custom key stores are not served yet",
-    "DisconnectCustomKeyStore": "custom key stores are not served yet",
-    "UpdateCustomKeyStore": "custom key stores are not served yet",
-}
-NOT_YET_MEMBERS = {"CustomKeyStoreId", "XksKeyId"}  # CreateKey, GenerateRandom: issue 23
+NOT_YET = {}  # operation → why it has no command yet
+NOT_YET_MEMBERS = {"CustomKeyStoreId"}  # GenerateRandom: AWS_CLOUDHSM key stores are not served yet
 
 
 def kebab(name):

@@ -211,6 +211,28 @@ extension AWSJSON {
             "Operation": .enumeration(prefix: "KEY_LAST_USAGE_TRACKING_OPERATION_"),
             "Timestamp": .timestamp,
         ],
+        "CreateCustomKeyStoreRequest": [
+            "CustomKeyStoreType": .enumeration(prefix: "CUSTOM_KEY_STORE_TYPE_"),
+            "XksProxyAuthenticationCredential": .message("XksProxyAuthenticationCredential"),
+            "XksProxyConnectivity": .enumeration(prefix: "XKS_PROXY_CONNECTIVITY_"),
+        ],
+        "DescribeCustomKeyStoresResponse": [
+            "CustomKeyStores": .message("CustomKeyStoresListEntry"),
+        ],
+        "UpdateCustomKeyStoreRequest": [
+            "XksProxyAuthenticationCredential": .message("XksProxyAuthenticationCredential"),
+            "XksProxyConnectivity": .enumeration(prefix: "XKS_PROXY_CONNECTIVITY_"),
+        ],
+        "CustomKeyStoresListEntry": [
+            "ConnectionState": .enumeration(prefix: "CONNECTION_STATE_"),
+            "ConnectionErrorCode": .enumeration(prefix: "CONNECTION_ERROR_CODE_"),
+            "CreationDate": .timestamp,
+            "CustomKeyStoreType": .enumeration(prefix: "CUSTOM_KEY_STORE_TYPE_"),
+            "XksProxyConfiguration": .message("XksProxyConfiguration"),
+        ],
+        "XksProxyConfiguration": [
+            "Connectivity": .enumeration(prefix: "XKS_PROXY_CONNECTIVITY_"),
+        ],
     ]
 
     /// Message name → its list members, which AWS sends even when empty (protobuf omits them).
@@ -246,6 +268,7 @@ extension AWSJSON {
         "KeyMetadata": ["EncryptionAlgorithms", "SigningAlgorithms", "KeyAgreementAlgorithms", "MacAlgorithms"],
         "MultiRegionConfiguration": ["ReplicaKeys"],
         "GrantListEntry": ["Operations"],
+        "DescribeCustomKeyStoresResponse": ["CustomKeyStores"],
     ]
 
     /// Message name → its members in the order of the proto, which is botocore's model order (the
@@ -345,6 +368,17 @@ extension AWSJSON {
         "GrantListEntry": ["KeyId", "GrantId", "Name", "CreationDate", "GranteePrincipal", "RetiringPrincipal", "IssuingAccount", "Operations", "Constraints"],
         "RotationsListEntry": ["KeyId", "KeyMaterialId", "KeyMaterialDescription", "ImportState", "KeyMaterialState", "ExpirationModel", "ValidTo", "RotationDate", "RotationType"],
         "KeyLastUsageData": ["Operation", "Timestamp", "CloudTrailEventId", "KmsRequestId"],
+        "CreateCustomKeyStoreRequest": ["CustomKeyStoreName", "CloudHsmClusterId", "TrustAnchorCertificate", "KeyStorePassword", "CustomKeyStoreType", "XksProxyUriEndpoint", "XksProxyUriPath", "XksProxyVpcEndpointServiceName", "XksProxyVpcEndpointServiceOwner", "XksProxyAuthenticationCredential", "XksProxyConnectivity"],
+        "CreateCustomKeyStoreResponse": ["CustomKeyStoreId"],
+        "DescribeCustomKeyStoresRequest": ["CustomKeyStoreId", "CustomKeyStoreName", "Limit", "Marker"],
+        "DescribeCustomKeyStoresResponse": ["CustomKeyStores", "NextMarker", "Truncated"],
+        "UpdateCustomKeyStoreRequest": ["CustomKeyStoreId", "NewCustomKeyStoreName", "KeyStorePassword", "CloudHsmClusterId", "XksProxyUriEndpoint", "XksProxyUriPath", "XksProxyVpcEndpointServiceName", "XksProxyVpcEndpointServiceOwner", "XksProxyAuthenticationCredential", "XksProxyConnectivity"],
+        "DeleteCustomKeyStoreRequest": ["CustomKeyStoreId"],
+        "ConnectCustomKeyStoreRequest": ["CustomKeyStoreId"],
+        "DisconnectCustomKeyStoreRequest": ["CustomKeyStoreId"],
+        "XksProxyAuthenticationCredential": ["AccessKeyId", "RawSecretAccessKey"],
+        "CustomKeyStoresListEntry": ["CustomKeyStoreId", "CustomKeyStoreName", "CloudHsmClusterId", "TrustAnchorCertificate", "ConnectionState", "ConnectionErrorCode", "CreationDate", "CustomKeyStoreType", "XksProxyConfiguration"],
+        "XksProxyConfiguration": ["Connectivity", "AccessKeyId", "UriEndpoint", "UriPath", "VpcEndpointServiceName", "VpcEndpointServiceOwner"],
     ]
 
     /// Message name → field number → AWS member name, for the direct encoder (AWSJSONEncoder).
@@ -443,6 +477,17 @@ extension AWSJSON {
         "GrantListEntry": [1: "KeyId", 2: "GrantId", 3: "Name", 4: "CreationDate", 5: "GranteePrincipal", 6: "RetiringPrincipal", 7: "IssuingAccount", 8: "Operations", 9: "Constraints"],
         "RotationsListEntry": [1: "KeyId", 2: "KeyMaterialId", 3: "KeyMaterialDescription", 4: "ImportState", 5: "KeyMaterialState", 6: "ExpirationModel", 7: "ValidTo", 8: "RotationDate", 9: "RotationType"],
         "KeyLastUsageData": [1: "Operation", 2: "Timestamp", 3: "CloudTrailEventId", 4: "KmsRequestId"],
+        "CreateCustomKeyStoreRequest": [1: "CustomKeyStoreName", 2: "CloudHsmClusterId", 3: "TrustAnchorCertificate", 4: "KeyStorePassword", 5: "CustomKeyStoreType", 6: "XksProxyUriEndpoint", 7: "XksProxyUriPath", 8: "XksProxyVpcEndpointServiceName", 9: "XksProxyVpcEndpointServiceOwner", 10: "XksProxyAuthenticationCredential", 11: "XksProxyConnectivity"],
+        "CreateCustomKeyStoreResponse": [1: "CustomKeyStoreId"],
+        "DescribeCustomKeyStoresRequest": [1: "CustomKeyStoreId", 2: "CustomKeyStoreName", 3: "Limit", 4: "Marker"],
+        "DescribeCustomKeyStoresResponse": [1: "CustomKeyStores", 2: "NextMarker", 3: "Truncated"],
+        "UpdateCustomKeyStoreRequest": [1: "CustomKeyStoreId", 2: "NewCustomKeyStoreName", 3: "KeyStorePassword", 4: "CloudHsmClusterId", 5: "XksProxyUriEndpoint", 6: "XksProxyUriPath", 7: "XksProxyVpcEndpointServiceName", 8: "XksProxyVpcEndpointServiceOwner", 9: "XksProxyAuthenticationCredential", 10: "XksProxyConnectivity"],
+        "DeleteCustomKeyStoreRequest": [1: "CustomKeyStoreId"],
+        "ConnectCustomKeyStoreRequest": [1: "CustomKeyStoreId"],
+        "DisconnectCustomKeyStoreRequest": [1: "CustomKeyStoreId"],
+        "XksProxyAuthenticationCredential": [1: "AccessKeyId", 2: "RawSecretAccessKey"],
+        "CustomKeyStoresListEntry": [1: "CustomKeyStoreId", 2: "CustomKeyStoreName", 3: "CloudHsmClusterId", 4: "TrustAnchorCertificate", 5: "ConnectionState", 6: "ConnectionErrorCode", 7: "CreationDate", 8: "CustomKeyStoreType", 9: "XksProxyConfiguration"],
+        "XksProxyConfiguration": [1: "Connectivity", 2: "AccessKeyId", 3: "UriEndpoint", 4: "UriPath", 5: "VpcEndpointServiceName", 6: "VpcEndpointServiceOwner"],
     ]
 
     /// Enum prefix → value number → AWS name, for the direct encoder (AWSJSONEncoder).
@@ -473,6 +518,10 @@ extension AWSJSON {
         "WRAPPING_KEY_SPEC_": [1: "RSA_2048", 2: "RSA_3072", 3: "RSA_4096", 4: "SM2"],
         "IMPORT_TYPE_": [1: "NEW_KEY_MATERIAL", 2: "EXISTING_KEY_MATERIAL"],
         "KEY_LAST_USAGE_TRACKING_OPERATION_": [1: "Decrypt", 2: "DeriveSharedSecret", 3: "Encrypt", 4: "GenerateDataKey", 5: "GenerateDataKeyPair", 6: "GenerateDataKeyPairWithoutPlaintext", 7: "GenerateDataKeyWithoutPlaintext", 8: "GenerateMac", 9: "ReEncrypt", 10: "Sign", 11: "Verify", 12: "VerifyMac"],
+        "CUSTOM_KEY_STORE_TYPE_": [1: "AWS_CLOUDHSM", 2: "EXTERNAL_KEY_STORE"],
+        "XKS_PROXY_CONNECTIVITY_": [1: "PUBLIC_ENDPOINT", 2: "VPC_ENDPOINT_SERVICE"],
+        "CONNECTION_STATE_": [1: "CONNECTED", 2: "CONNECTING", 3: "FAILED", 4: "DISCONNECTED", 5: "DISCONNECTING"],
+        "CONNECTION_ERROR_CODE_": [1: "INVALID_CREDENTIALS", 2: "CLUSTER_NOT_FOUND", 3: "NETWORK_ERRORS", 4: "INTERNAL_ERROR", 5: "INSUFFICIENT_CLOUDHSM_HSMS", 6: "USER_LOCKED_OUT", 7: "USER_NOT_FOUND", 8: "USER_LOGGED_IN", 9: "SUBNET_NOT_FOUND", 10: "INSUFFICIENT_FREE_ADDRESSES_IN_SUBNET", 11: "XKS_PROXY_ACCESS_DENIED", 12: "XKS_PROXY_NOT_REACHABLE", 13: "XKS_VPC_ENDPOINT_SERVICE_NOT_FOUND", 14: "XKS_PROXY_INVALID_RESPONSE", 15: "XKS_PROXY_INVALID_CONFIGURATION", 16: "XKS_VPC_ENDPOINT_SERVICE_INVALID_CONFIGURATION", 17: "XKS_PROXY_TIMED_OUT", 18: "XKS_PROXY_INVALID_TLS_CONFIGURATION"],
     ]
 
     /// Enum prefix → the AWS names it allows.
@@ -503,5 +552,9 @@ extension AWSJSON {
         "WRAPPING_KEY_SPEC_": ["RSA_2048", "RSA_3072", "RSA_4096", "SM2"],
         "IMPORT_TYPE_": ["NEW_KEY_MATERIAL", "EXISTING_KEY_MATERIAL"],
         "KEY_LAST_USAGE_TRACKING_OPERATION_": ["Decrypt", "DeriveSharedSecret", "Encrypt", "GenerateDataKey", "GenerateDataKeyPair", "GenerateDataKeyPairWithoutPlaintext", "GenerateDataKeyWithoutPlaintext", "GenerateMac", "ReEncrypt", "Sign", "Verify", "VerifyMac"],
+        "CUSTOM_KEY_STORE_TYPE_": ["AWS_CLOUDHSM", "EXTERNAL_KEY_STORE"],
+        "XKS_PROXY_CONNECTIVITY_": ["PUBLIC_ENDPOINT", "VPC_ENDPOINT_SERVICE"],
+        "CONNECTION_STATE_": ["CONNECTED", "CONNECTING", "FAILED", "DISCONNECTED", "DISCONNECTING"],
+        "CONNECTION_ERROR_CODE_": ["INVALID_CREDENTIALS", "CLUSTER_NOT_FOUND", "NETWORK_ERRORS", "INTERNAL_ERROR", "INSUFFICIENT_CLOUDHSM_HSMS", "USER_LOCKED_OUT", "USER_NOT_FOUND", "USER_LOGGED_IN", "SUBNET_NOT_FOUND", "INSUFFICIENT_FREE_ADDRESSES_IN_SUBNET", "XKS_PROXY_ACCESS_DENIED", "XKS_PROXY_NOT_REACHABLE", "XKS_VPC_ENDPOINT_SERVICE_NOT_FOUND", "XKS_PROXY_INVALID_RESPONSE", "XKS_PROXY_INVALID_CONFIGURATION", "XKS_VPC_ENDPOINT_SERVICE_INVALID_CONFIGURATION", "XKS_PROXY_TIMED_OUT", "XKS_PROXY_INVALID_TLS_CONFIGURATION"],
     ]
 }

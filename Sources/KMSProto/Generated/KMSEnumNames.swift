@@ -698,3 +698,121 @@ extension KMSKeyLastUsageTrackingOperation {
     }
 }
 
+extension KMSCustomKeyStoreType {
+    /// The AWS name of this value; empty for UNSPECIFIED and unknown values.
+    public var awsName: String {
+        switch self.rawValue {
+        case 1: return "AWS_CLOUDHSM"
+        case 2: return "EXTERNAL_KEY_STORE"
+        default: return ""
+        }
+    }
+
+    /// The value with this AWS name, or nil for a name AWS does not define.
+    public init?(awsName: String) {
+        switch awsName {
+        case "AWS_CLOUDHSM": self.init(rawValue: 1)
+        case "EXTERNAL_KEY_STORE": self.init(rawValue: 2)
+        default: return nil
+        }
+    }
+}
+
+extension KMSXksProxyConnectivity {
+    /// The AWS name of this value; empty for UNSPECIFIED and unknown values.
+    public var awsName: String {
+        switch self.rawValue {
+        case 1: return "PUBLIC_ENDPOINT"
+        case 2: return "VPC_ENDPOINT_SERVICE"
+        default: return ""
+        }
+    }
+
+    /// The value with this AWS name, or nil for a name AWS does not define.
+    public init?(awsName: String) {
+        switch awsName {
+        case "PUBLIC_ENDPOINT": self.init(rawValue: 1)
+        case "VPC_ENDPOINT_SERVICE": self.init(rawValue: 2)
+        default: return nil
+        }
+    }
+}
+
+extension KMSConnectionState {
+    /// The AWS name of this value; empty for UNSPECIFIED and unknown values.
+    public var awsName: String {
+        switch self.rawValue {
+        case 1: return "CONNECTED"
+        case 2: return "CONNECTING"
+        case 3: return "FAILED"
+        case 4: return "DISCONNECTED"
+        case 5: return "DISCONNECTING"
+        default: return ""
+        }
+    }
+
+    /// The value with this AWS name, or nil for a name AWS does not define.
+    public init?(awsName: String) {
+        switch awsName {
+        case "CONNECTED": self.init(rawValue: 1)
+        case "CONNECTING": self.init(rawValue: 2)
+        case "FAILED": self.init(rawValue: 3)
+        case "DISCONNECTED": self.init(rawValue: 4)
+        case "DISCONNECTING": self.init(rawValue: 5)
+        default: return nil
+        }
+    }
+}
+
+extension KMSConnectionErrorCode {
+    /// The AWS name of this value; empty for UNSPECIFIED and unknown values.
+    public var awsName: String {
+        switch self.rawValue {
+        case 1: return "INVALID_CREDENTIALS"
+        case 2: return "CLUSTER_NOT_FOUND"
+        case 3: return "NETWORK_ERRORS"
+        case 4: return "INTERNAL_ERROR"
+        case 5: return "INSUFFICIENT_CLOUDHSM_HSMS"
+        case 6: return "USER_LOCKED_OUT"
+        case 7: return "USER_NOT_FOUND"
+        case 8: return "USER_LOGGED_IN"
+        case 9: return "SUBNET_NOT_FOUND"
+        case 10: return "INSUFFICIENT_FREE_ADDRESSES_IN_SUBNET"
+        case 11: return "XKS_PROXY_ACCESS_DENIED"
+        case 12: return "XKS_PROXY_NOT_REACHABLE"
+        case 13: return "XKS_VPC_ENDPOINT_SERVICE_NOT_FOUND"
+        case 14: return "XKS_PROXY_INVALID_RESPONSE"
+        case 15: return "XKS_PROXY_INVALID_CONFIGURATION"
+        case 16: return "XKS_VPC_ENDPOINT_SERVICE_INVALID_CONFIGURATION"
+        case 17: return "XKS_PROXY_TIMED_OUT"
+        case 18: return "XKS_PROXY_INVALID_TLS_CONFIGURATION"
+        default: return ""
+        }
+    }
+
+    /// The value with this AWS name, or nil for a name AWS does not define.
+    public init?(awsName: String) {
+        switch awsName {
+        case "INVALID_CREDENTIALS": self.init(rawValue: 1)
+        case "CLUSTER_NOT_FOUND": self.init(rawValue: 2)
+        case "NETWORK_ERRORS": self.init(rawValue: 3)
+        case "INTERNAL_ERROR": self.init(rawValue: 4)
+        case "INSUFFICIENT_CLOUDHSM_HSMS": self.init(rawValue: 5)
+        case "USER_LOCKED_OUT": self.init(rawValue: 6)
+        case "USER_NOT_FOUND": self.init(rawValue: 7)
+        case "USER_LOGGED_IN": self.init(rawValue: 8)
+        case "SUBNET_NOT_FOUND": self.init(rawValue: 9)
+        case "INSUFFICIENT_FREE_ADDRESSES_IN_SUBNET": self.init(rawValue: 10)
+        case "XKS_PROXY_ACCESS_DENIED": self.init(rawValue: 11)
+        case "XKS_PROXY_NOT_REACHABLE": self.init(rawValue: 12)
+        case "XKS_VPC_ENDPOINT_SERVICE_NOT_FOUND": self.init(rawValue: 13)
+        case "XKS_PROXY_INVALID_RESPONSE": self.init(rawValue: 14)
+        case "XKS_PROXY_INVALID_CONFIGURATION": self.init(rawValue: 15)
+        case "XKS_VPC_ENDPOINT_SERVICE_INVALID_CONFIGURATION": self.init(rawValue: 16)
+        case "XKS_PROXY_TIMED_OUT": self.init(rawValue: 17)
+        case "XKS_PROXY_INVALID_TLS_CONFIGURATION": self.init(rawValue: 18)
+        default: return nil
+        }
+    }
+}
+

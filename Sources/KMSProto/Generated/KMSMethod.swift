@@ -52,6 +52,12 @@ public enum KMSMethod {
     public static let getKeyLastUsage = RPCMethod<KMSGetKeyLastUsageRequest, KMSGetKeyLastUsageResponse>("GetKeyLastUsage")
     public static let replicateKey = RPCMethod<KMSReplicateKeyRequest, KMSReplicateKeyResponse>("ReplicateKey")
     public static let updatePrimaryRegion = RPCMethod<KMSUpdatePrimaryRegionRequest, KMSUpdatePrimaryRegionResponse>("UpdatePrimaryRegion")
+    public static let createCustomKeyStore = RPCMethod<KMSCreateCustomKeyStoreRequest, KMSCreateCustomKeyStoreResponse>("CreateCustomKeyStore")
+    public static let describeCustomKeyStores = RPCMethod<KMSDescribeCustomKeyStoresRequest, KMSDescribeCustomKeyStoresResponse>("DescribeCustomKeyStores")
+    public static let updateCustomKeyStore = RPCMethod<KMSUpdateCustomKeyStoreRequest, KMSUpdateCustomKeyStoreResponse>("UpdateCustomKeyStore")
+    public static let deleteCustomKeyStore = RPCMethod<KMSDeleteCustomKeyStoreRequest, KMSDeleteCustomKeyStoreResponse>("DeleteCustomKeyStore")
+    public static let connectCustomKeyStore = RPCMethod<KMSConnectCustomKeyStoreRequest, KMSConnectCustomKeyStoreResponse>("ConnectCustomKeyStore")
+    public static let disconnectCustomKeyStore = RPCMethod<KMSDisconnectCustomKeyStoreRequest, KMSDisconnectCustomKeyStoreResponse>("DisconnectCustomKeyStore")
 
     /// Every rpc name, in the order of the service definition.
     public static let allNames: [String] = [
@@ -103,6 +109,12 @@ public enum KMSMethod {
         "GetKeyLastUsage",
         "ReplicateKey",
         "UpdatePrimaryRegion",
+        "CreateCustomKeyStore",
+        "DescribeCustomKeyStores",
+        "UpdateCustomKeyStore",
+        "DeleteCustomKeyStore",
+        "ConnectCustomKeyStore",
+        "DisconnectCustomKeyStore",
     ]
 
     /// Every rpc with its AWS JSON translation, by name (the AWS JSON 1.1 endpoint).
@@ -155,5 +167,11 @@ public enum KMSMethod {
         AWSJSONOperation(getKeyLastUsage),
         AWSJSONOperation(replicateKey),
         AWSJSONOperation(updatePrimaryRegion),
+        AWSJSONOperation(createCustomKeyStore),
+        AWSJSONOperation(describeCustomKeyStores),
+        AWSJSONOperation(updateCustomKeyStore),
+        AWSJSONOperation(deleteCustomKeyStore),
+        AWSJSONOperation(connectCustomKeyStore),
+        AWSJSONOperation(disconnectCustomKeyStore),
     ].map { ($0.name, $0) })
 }

@@ -1386,6 +1386,237 @@ public nonisolated enum KMSKeyLastUsageTrackingOperation: SwiftProtobuf.Enum, Sw
 
 }
 
+public nonisolated enum KMSCustomKeyStoreType: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+  case unspecified // = 0
+  case awsCloudhsm // = 1
+  case externalKeyStore // = 2
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .unspecified
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .awsCloudhsm
+    case 2: self = .externalKeyStore
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .unspecified: return 0
+    case .awsCloudhsm: return 1
+    case .externalKeyStore: return 2
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [KMSCustomKeyStoreType] = [
+    .unspecified,
+    .awsCloudhsm,
+    .externalKeyStore,
+  ]
+
+}
+
+/// AWS shape: XksProxyConnectivityType.
+public nonisolated enum KMSXksProxyConnectivity: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+  case unspecified // = 0
+  case publicEndpoint // = 1
+  case vpcEndpointService // = 2
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .unspecified
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .publicEndpoint
+    case 2: self = .vpcEndpointService
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .unspecified: return 0
+    case .publicEndpoint: return 1
+    case .vpcEndpointService: return 2
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [KMSXksProxyConnectivity] = [
+    .unspecified,
+    .publicEndpoint,
+    .vpcEndpointService,
+  ]
+
+}
+
+/// AWS shape: ConnectionStateType.
+public nonisolated enum KMSConnectionState: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+  case unspecified // = 0
+  case connected // = 1
+  case connecting // = 2
+  case failed // = 3
+  case disconnected // = 4
+  case disconnecting // = 5
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .unspecified
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .connected
+    case 2: self = .connecting
+    case 3: self = .failed
+    case 4: self = .disconnected
+    case 5: self = .disconnecting
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .unspecified: return 0
+    case .connected: return 1
+    case .connecting: return 2
+    case .failed: return 3
+    case .disconnected: return 4
+    case .disconnecting: return 5
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [KMSConnectionState] = [
+    .unspecified,
+    .connected,
+    .connecting,
+    .failed,
+    .disconnected,
+    .disconnecting,
+  ]
+
+}
+
+/// AWS shape: ConnectionErrorCodeType.
+public nonisolated enum KMSConnectionErrorCode: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+  case unspecified // = 0
+  case invalidCredentials // = 1
+  case clusterNotFound // = 2
+  case networkErrors // = 3
+  case internalError // = 4
+  case insufficientCloudhsmHsms // = 5
+  case userLockedOut // = 6
+  case userNotFound // = 7
+  case userLoggedIn // = 8
+  case subnetNotFound // = 9
+  case insufficientFreeAddressesInSubnet // = 10
+  case xksProxyAccessDenied // = 11
+  case xksProxyNotReachable // = 12
+  case xksVpcEndpointServiceNotFound // = 13
+  case xksProxyInvalidResponse // = 14
+  case xksProxyInvalidConfiguration // = 15
+  case xksVpcEndpointServiceInvalidConfiguration // = 16
+  case xksProxyTimedOut // = 17
+  case xksProxyInvalidTlsConfiguration // = 18
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .unspecified
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .invalidCredentials
+    case 2: self = .clusterNotFound
+    case 3: self = .networkErrors
+    case 4: self = .internalError
+    case 5: self = .insufficientCloudhsmHsms
+    case 6: self = .userLockedOut
+    case 7: self = .userNotFound
+    case 8: self = .userLoggedIn
+    case 9: self = .subnetNotFound
+    case 10: self = .insufficientFreeAddressesInSubnet
+    case 11: self = .xksProxyAccessDenied
+    case 12: self = .xksProxyNotReachable
+    case 13: self = .xksVpcEndpointServiceNotFound
+    case 14: self = .xksProxyInvalidResponse
+    case 15: self = .xksProxyInvalidConfiguration
+    case 16: self = .xksVpcEndpointServiceInvalidConfiguration
+    case 17: self = .xksProxyTimedOut
+    case 18: self = .xksProxyInvalidTlsConfiguration
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .unspecified: return 0
+    case .invalidCredentials: return 1
+    case .clusterNotFound: return 2
+    case .networkErrors: return 3
+    case .internalError: return 4
+    case .insufficientCloudhsmHsms: return 5
+    case .userLockedOut: return 6
+    case .userNotFound: return 7
+    case .userLoggedIn: return 8
+    case .subnetNotFound: return 9
+    case .insufficientFreeAddressesInSubnet: return 10
+    case .xksProxyAccessDenied: return 11
+    case .xksProxyNotReachable: return 12
+    case .xksVpcEndpointServiceNotFound: return 13
+    case .xksProxyInvalidResponse: return 14
+    case .xksProxyInvalidConfiguration: return 15
+    case .xksVpcEndpointServiceInvalidConfiguration: return 16
+    case .xksProxyTimedOut: return 17
+    case .xksProxyInvalidTlsConfiguration: return 18
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [KMSConnectionErrorCode] = [
+    .unspecified,
+    .invalidCredentials,
+    .clusterNotFound,
+    .networkErrors,
+    .internalError,
+    .insufficientCloudhsmHsms,
+    .userLockedOut,
+    .userNotFound,
+    .userLoggedIn,
+    .subnetNotFound,
+    .insufficientFreeAddressesInSubnet,
+    .xksProxyAccessDenied,
+    .xksProxyNotReachable,
+    .xksVpcEndpointServiceNotFound,
+    .xksProxyInvalidResponse,
+    .xksProxyInvalidConfiguration,
+    .xksVpcEndpointServiceInvalidConfiguration,
+    .xksProxyTimedOut,
+    .xksProxyInvalidTlsConfiguration,
+  ]
+
+}
+
 public nonisolated struct KMSCreateKeyRequest: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -5462,6 +5693,627 @@ public nonisolated struct KMSKeyLastUsageData: Sendable {
   fileprivate var _kmsRequestID: String? = nil
 }
 
+public nonisolated struct KMSCreateCustomKeyStoreRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// required; 1..256 chars
+  public var customKeyStoreName: String = String()
+
+  /// 19..24 chars; pattern cluster-[2-7a-zA-Z]{11,16}
+  public var cloudHsmClusterID: String {
+    get {_cloudHsmClusterID ?? String()}
+    set {_cloudHsmClusterID = newValue}
+  }
+  /// Returns true if `cloudHsmClusterID` has been explicitly set.
+  public var hasCloudHsmClusterID: Bool {self._cloudHsmClusterID != nil}
+  /// Clears the value of `cloudHsmClusterID`. Subsequent reads from it will return its default value.
+  public mutating func clearCloudHsmClusterID() {self._cloudHsmClusterID = nil}
+
+  /// 1..5000 chars
+  public var trustAnchorCertificate: String {
+    get {_trustAnchorCertificate ?? String()}
+    set {_trustAnchorCertificate = newValue}
+  }
+  /// Returns true if `trustAnchorCertificate` has been explicitly set.
+  public var hasTrustAnchorCertificate: Bool {self._trustAnchorCertificate != nil}
+  /// Clears the value of `trustAnchorCertificate`. Subsequent reads from it will return its default value.
+  public mutating func clearTrustAnchorCertificate() {self._trustAnchorCertificate = nil}
+
+  /// 7..32 chars; sensitive
+  public var keyStorePassword: String {
+    get {_keyStorePassword ?? String()}
+    set {_keyStorePassword = newValue}
+  }
+  /// Returns true if `keyStorePassword` has been explicitly set.
+  public var hasKeyStorePassword: Bool {self._keyStorePassword != nil}
+  /// Clears the value of `keyStorePassword`. Subsequent reads from it will return its default value.
+  public mutating func clearKeyStorePassword() {self._keyStorePassword = nil}
+
+  public var customKeyStoreType: KMSCustomKeyStoreType {
+    get {_customKeyStoreType ?? .unspecified}
+    set {_customKeyStoreType = newValue}
+  }
+  /// Returns true if `customKeyStoreType` has been explicitly set.
+  public var hasCustomKeyStoreType: Bool {self._customKeyStoreType != nil}
+  /// Clears the value of `customKeyStoreType`. Subsequent reads from it will return its default value.
+  public mutating func clearCustomKeyStoreType() {self._customKeyStoreType = nil}
+
+  /// 10..128 chars; pattern ^https://[a-zA-Z0-9.-]+$
+  public var xksProxyUriEndpoint: String {
+    get {_xksProxyUriEndpoint ?? String()}
+    set {_xksProxyUriEndpoint = newValue}
+  }
+  /// Returns true if `xksProxyUriEndpoint` has been explicitly set.
+  public var hasXksProxyUriEndpoint: Bool {self._xksProxyUriEndpoint != nil}
+  /// Clears the value of `xksProxyUriEndpoint`. Subsequent reads from it will return its default value.
+  public mutating func clearXksProxyUriEndpoint() {self._xksProxyUriEndpoint = nil}
+
+  /// 10..128 chars; pattern ^(/[a-zA-Z0-9\/_-]+/kms/xks/v\d{1,2})$|^(/kms/xks/v\d{1,2})$
+  public var xksProxyUriPath: String {
+    get {_xksProxyUriPath ?? String()}
+    set {_xksProxyUriPath = newValue}
+  }
+  /// Returns true if `xksProxyUriPath` has been explicitly set.
+  public var hasXksProxyUriPath: Bool {self._xksProxyUriPath != nil}
+  /// Clears the value of `xksProxyUriPath`. Subsequent reads from it will return its default value.
+  public mutating func clearXksProxyUriPath() {self._xksProxyUriPath = nil}
+
+  /// 20..64 chars; pattern ^(com|eu)\.amazonaws\.vpce\.([a-z]+-){2,3}\d+\.vpce-svc-[0-9a-z]+$
+  public var xksProxyVpcEndpointServiceName: String {
+    get {_xksProxyVpcEndpointServiceName ?? String()}
+    set {_xksProxyVpcEndpointServiceName = newValue}
+  }
+  /// Returns true if `xksProxyVpcEndpointServiceName` has been explicitly set.
+  public var hasXksProxyVpcEndpointServiceName: Bool {self._xksProxyVpcEndpointServiceName != nil}
+  /// Clears the value of `xksProxyVpcEndpointServiceName`. Subsequent reads from it will return its default value.
+  public mutating func clearXksProxyVpcEndpointServiceName() {self._xksProxyVpcEndpointServiceName = nil}
+
+  /// 12 chars; pattern [0-9]{12}
+  public var xksProxyVpcEndpointServiceOwner: String {
+    get {_xksProxyVpcEndpointServiceOwner ?? String()}
+    set {_xksProxyVpcEndpointServiceOwner = newValue}
+  }
+  /// Returns true if `xksProxyVpcEndpointServiceOwner` has been explicitly set.
+  public var hasXksProxyVpcEndpointServiceOwner: Bool {self._xksProxyVpcEndpointServiceOwner != nil}
+  /// Clears the value of `xksProxyVpcEndpointServiceOwner`. Subsequent reads from it will return its default value.
+  public mutating func clearXksProxyVpcEndpointServiceOwner() {self._xksProxyVpcEndpointServiceOwner = nil}
+
+  public var xksProxyAuthenticationCredential: KMSXksProxyAuthenticationCredential {
+    get {_xksProxyAuthenticationCredential ?? KMSXksProxyAuthenticationCredential()}
+    set {_xksProxyAuthenticationCredential = newValue}
+  }
+  /// Returns true if `xksProxyAuthenticationCredential` has been explicitly set.
+  public var hasXksProxyAuthenticationCredential: Bool {self._xksProxyAuthenticationCredential != nil}
+  /// Clears the value of `xksProxyAuthenticationCredential`. Subsequent reads from it will return its default value.
+  public mutating func clearXksProxyAuthenticationCredential() {self._xksProxyAuthenticationCredential = nil}
+
+  public var xksProxyConnectivity: KMSXksProxyConnectivity {
+    get {_xksProxyConnectivity ?? .unspecified}
+    set {_xksProxyConnectivity = newValue}
+  }
+  /// Returns true if `xksProxyConnectivity` has been explicitly set.
+  public var hasXksProxyConnectivity: Bool {self._xksProxyConnectivity != nil}
+  /// Clears the value of `xksProxyConnectivity`. Subsequent reads from it will return its default value.
+  public mutating func clearXksProxyConnectivity() {self._xksProxyConnectivity = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _cloudHsmClusterID: String? = nil
+  fileprivate var _trustAnchorCertificate: String? = nil
+  fileprivate var _keyStorePassword: String? = nil
+  fileprivate var _customKeyStoreType: KMSCustomKeyStoreType? = nil
+  fileprivate var _xksProxyUriEndpoint: String? = nil
+  fileprivate var _xksProxyUriPath: String? = nil
+  fileprivate var _xksProxyVpcEndpointServiceName: String? = nil
+  fileprivate var _xksProxyVpcEndpointServiceOwner: String? = nil
+  fileprivate var _xksProxyAuthenticationCredential: KMSXksProxyAuthenticationCredential? = nil
+  fileprivate var _xksProxyConnectivity: KMSXksProxyConnectivity? = nil
+}
+
+public nonisolated struct KMSCreateCustomKeyStoreResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// 1..64 chars
+  public var customKeyStoreID: String {
+    get {_customKeyStoreID ?? String()}
+    set {_customKeyStoreID = newValue}
+  }
+  /// Returns true if `customKeyStoreID` has been explicitly set.
+  public var hasCustomKeyStoreID: Bool {self._customKeyStoreID != nil}
+  /// Clears the value of `customKeyStoreID`. Subsequent reads from it will return its default value.
+  public mutating func clearCustomKeyStoreID() {self._customKeyStoreID = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _customKeyStoreID: String? = nil
+}
+
+public nonisolated struct KMSDescribeCustomKeyStoresRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// 1..64 chars
+  public var customKeyStoreID: String {
+    get {_customKeyStoreID ?? String()}
+    set {_customKeyStoreID = newValue}
+  }
+  /// Returns true if `customKeyStoreID` has been explicitly set.
+  public var hasCustomKeyStoreID: Bool {self._customKeyStoreID != nil}
+  /// Clears the value of `customKeyStoreID`. Subsequent reads from it will return its default value.
+  public mutating func clearCustomKeyStoreID() {self._customKeyStoreID = nil}
+
+  /// 1..256 chars
+  public var customKeyStoreName: String {
+    get {_customKeyStoreName ?? String()}
+    set {_customKeyStoreName = newValue}
+  }
+  /// Returns true if `customKeyStoreName` has been explicitly set.
+  public var hasCustomKeyStoreName: Bool {self._customKeyStoreName != nil}
+  /// Clears the value of `customKeyStoreName`. Subsequent reads from it will return its default value.
+  public mutating func clearCustomKeyStoreName() {self._customKeyStoreName = nil}
+
+  /// 1..1000
+  public var limit: Int32 {
+    get {_limit ?? 0}
+    set {_limit = newValue}
+  }
+  /// Returns true if `limit` has been explicitly set.
+  public var hasLimit: Bool {self._limit != nil}
+  /// Clears the value of `limit`. Subsequent reads from it will return its default value.
+  public mutating func clearLimit() {self._limit = nil}
+
+  /// 1..1024 chars; pattern [\u0020-\u00FF]*
+  public var marker: String {
+    get {_marker ?? String()}
+    set {_marker = newValue}
+  }
+  /// Returns true if `marker` has been explicitly set.
+  public var hasMarker: Bool {self._marker != nil}
+  /// Clears the value of `marker`. Subsequent reads from it will return its default value.
+  public mutating func clearMarker() {self._marker = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _customKeyStoreID: String? = nil
+  fileprivate var _customKeyStoreName: String? = nil
+  fileprivate var _limit: Int32? = nil
+  fileprivate var _marker: String? = nil
+}
+
+public nonisolated struct KMSDescribeCustomKeyStoresResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var customKeyStores: [KMSCustomKeyStoresListEntry] = []
+
+  /// 1..1024 chars; pattern [\u0020-\u00FF]*
+  public var nextMarker: String {
+    get {_nextMarker ?? String()}
+    set {_nextMarker = newValue}
+  }
+  /// Returns true if `nextMarker` has been explicitly set.
+  public var hasNextMarker: Bool {self._nextMarker != nil}
+  /// Clears the value of `nextMarker`. Subsequent reads from it will return its default value.
+  public mutating func clearNextMarker() {self._nextMarker = nil}
+
+  public var truncated: Bool {
+    get {_truncated ?? false}
+    set {_truncated = newValue}
+  }
+  /// Returns true if `truncated` has been explicitly set.
+  public var hasTruncated: Bool {self._truncated != nil}
+  /// Clears the value of `truncated`. Subsequent reads from it will return its default value.
+  public mutating func clearTruncated() {self._truncated = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _nextMarker: String? = nil
+  fileprivate var _truncated: Bool? = nil
+}
+
+public nonisolated struct KMSUpdateCustomKeyStoreRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// required; 1..64 chars
+  public var customKeyStoreID: String = String()
+
+  /// 1..256 chars
+  public var newCustomKeyStoreName: String {
+    get {_newCustomKeyStoreName ?? String()}
+    set {_newCustomKeyStoreName = newValue}
+  }
+  /// Returns true if `newCustomKeyStoreName` has been explicitly set.
+  public var hasNewCustomKeyStoreName: Bool {self._newCustomKeyStoreName != nil}
+  /// Clears the value of `newCustomKeyStoreName`. Subsequent reads from it will return its default value.
+  public mutating func clearNewCustomKeyStoreName() {self._newCustomKeyStoreName = nil}
+
+  /// 7..32 chars; sensitive
+  public var keyStorePassword: String {
+    get {_keyStorePassword ?? String()}
+    set {_keyStorePassword = newValue}
+  }
+  /// Returns true if `keyStorePassword` has been explicitly set.
+  public var hasKeyStorePassword: Bool {self._keyStorePassword != nil}
+  /// Clears the value of `keyStorePassword`. Subsequent reads from it will return its default value.
+  public mutating func clearKeyStorePassword() {self._keyStorePassword = nil}
+
+  /// 19..24 chars; pattern cluster-[2-7a-zA-Z]{11,16}
+  public var cloudHsmClusterID: String {
+    get {_cloudHsmClusterID ?? String()}
+    set {_cloudHsmClusterID = newValue}
+  }
+  /// Returns true if `cloudHsmClusterID` has been explicitly set.
+  public var hasCloudHsmClusterID: Bool {self._cloudHsmClusterID != nil}
+  /// Clears the value of `cloudHsmClusterID`. Subsequent reads from it will return its default value.
+  public mutating func clearCloudHsmClusterID() {self._cloudHsmClusterID = nil}
+
+  /// 10..128 chars; pattern ^https://[a-zA-Z0-9.-]+$
+  public var xksProxyUriEndpoint: String {
+    get {_xksProxyUriEndpoint ?? String()}
+    set {_xksProxyUriEndpoint = newValue}
+  }
+  /// Returns true if `xksProxyUriEndpoint` has been explicitly set.
+  public var hasXksProxyUriEndpoint: Bool {self._xksProxyUriEndpoint != nil}
+  /// Clears the value of `xksProxyUriEndpoint`. Subsequent reads from it will return its default value.
+  public mutating func clearXksProxyUriEndpoint() {self._xksProxyUriEndpoint = nil}
+
+  /// 10..128 chars; pattern ^(/[a-zA-Z0-9\/_-]+/kms/xks/v\d{1,2})$|^(/kms/xks/v\d{1,2})$
+  public var xksProxyUriPath: String {
+    get {_xksProxyUriPath ?? String()}
+    set {_xksProxyUriPath = newValue}
+  }
+  /// Returns true if `xksProxyUriPath` has been explicitly set.
+  public var hasXksProxyUriPath: Bool {self._xksProxyUriPath != nil}
+  /// Clears the value of `xksProxyUriPath`. Subsequent reads from it will return its default value.
+  public mutating func clearXksProxyUriPath() {self._xksProxyUriPath = nil}
+
+  /// 20..64 chars; pattern ^(com|eu)\.amazonaws\.vpce\.([a-z]+-){2,3}\d+\.vpce-svc-[0-9a-z]+$
+  public var xksProxyVpcEndpointServiceName: String {
+    get {_xksProxyVpcEndpointServiceName ?? String()}
+    set {_xksProxyVpcEndpointServiceName = newValue}
+  }
+  /// Returns true if `xksProxyVpcEndpointServiceName` has been explicitly set.
+  public var hasXksProxyVpcEndpointServiceName: Bool {self._xksProxyVpcEndpointServiceName != nil}
+  /// Clears the value of `xksProxyVpcEndpointServiceName`. Subsequent reads from it will return its default value.
+  public mutating func clearXksProxyVpcEndpointServiceName() {self._xksProxyVpcEndpointServiceName = nil}
+
+  /// 12 chars; pattern [0-9]{12}
+  public var xksProxyVpcEndpointServiceOwner: String {
+    get {_xksProxyVpcEndpointServiceOwner ?? String()}
+    set {_xksProxyVpcEndpointServiceOwner = newValue}
+  }
+  /// Returns true if `xksProxyVpcEndpointServiceOwner` has been explicitly set.
+  public var hasXksProxyVpcEndpointServiceOwner: Bool {self._xksProxyVpcEndpointServiceOwner != nil}
+  /// Clears the value of `xksProxyVpcEndpointServiceOwner`. Subsequent reads from it will return its default value.
+  public mutating func clearXksProxyVpcEndpointServiceOwner() {self._xksProxyVpcEndpointServiceOwner = nil}
+
+  public var xksProxyAuthenticationCredential: KMSXksProxyAuthenticationCredential {
+    get {_xksProxyAuthenticationCredential ?? KMSXksProxyAuthenticationCredential()}
+    set {_xksProxyAuthenticationCredential = newValue}
+  }
+  /// Returns true if `xksProxyAuthenticationCredential` has been explicitly set.
+  public var hasXksProxyAuthenticationCredential: Bool {self._xksProxyAuthenticationCredential != nil}
+  /// Clears the value of `xksProxyAuthenticationCredential`. Subsequent reads from it will return its default value.
+  public mutating func clearXksProxyAuthenticationCredential() {self._xksProxyAuthenticationCredential = nil}
+
+  public var xksProxyConnectivity: KMSXksProxyConnectivity {
+    get {_xksProxyConnectivity ?? .unspecified}
+    set {_xksProxyConnectivity = newValue}
+  }
+  /// Returns true if `xksProxyConnectivity` has been explicitly set.
+  public var hasXksProxyConnectivity: Bool {self._xksProxyConnectivity != nil}
+  /// Clears the value of `xksProxyConnectivity`. Subsequent reads from it will return its default value.
+  public mutating func clearXksProxyConnectivity() {self._xksProxyConnectivity = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _newCustomKeyStoreName: String? = nil
+  fileprivate var _keyStorePassword: String? = nil
+  fileprivate var _cloudHsmClusterID: String? = nil
+  fileprivate var _xksProxyUriEndpoint: String? = nil
+  fileprivate var _xksProxyUriPath: String? = nil
+  fileprivate var _xksProxyVpcEndpointServiceName: String? = nil
+  fileprivate var _xksProxyVpcEndpointServiceOwner: String? = nil
+  fileprivate var _xksProxyAuthenticationCredential: KMSXksProxyAuthenticationCredential? = nil
+  fileprivate var _xksProxyConnectivity: KMSXksProxyConnectivity? = nil
+}
+
+public nonisolated struct KMSUpdateCustomKeyStoreResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct KMSDeleteCustomKeyStoreRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// required; 1..64 chars
+  public var customKeyStoreID: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct KMSDeleteCustomKeyStoreResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct KMSConnectCustomKeyStoreRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// required; 1..64 chars
+  public var customKeyStoreID: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct KMSConnectCustomKeyStoreResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct KMSDisconnectCustomKeyStoreRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// required; 1..64 chars
+  public var customKeyStoreID: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct KMSDisconnectCustomKeyStoreResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// AWS shape: XksProxyAuthenticationCredentialType.
+public nonisolated struct KMSXksProxyAuthenticationCredential: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// required; 20..30 chars; pattern ^[A-Z2-7]+$; sensitive
+  public var accessKeyID: String = String()
+
+  /// required; 43..64 chars; pattern ^[a-zA-Z0-9\/+=]+$; sensitive
+  public var rawSecretAccessKey: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct KMSCustomKeyStoresListEntry: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// 1..64 chars
+  public var customKeyStoreID: String {
+    get {_customKeyStoreID ?? String()}
+    set {_customKeyStoreID = newValue}
+  }
+  /// Returns true if `customKeyStoreID` has been explicitly set.
+  public var hasCustomKeyStoreID: Bool {self._customKeyStoreID != nil}
+  /// Clears the value of `customKeyStoreID`. Subsequent reads from it will return its default value.
+  public mutating func clearCustomKeyStoreID() {self._customKeyStoreID = nil}
+
+  /// 1..256 chars
+  public var customKeyStoreName: String {
+    get {_customKeyStoreName ?? String()}
+    set {_customKeyStoreName = newValue}
+  }
+  /// Returns true if `customKeyStoreName` has been explicitly set.
+  public var hasCustomKeyStoreName: Bool {self._customKeyStoreName != nil}
+  /// Clears the value of `customKeyStoreName`. Subsequent reads from it will return its default value.
+  public mutating func clearCustomKeyStoreName() {self._customKeyStoreName = nil}
+
+  /// 19..24 chars; pattern cluster-[2-7a-zA-Z]{11,16}
+  public var cloudHsmClusterID: String {
+    get {_cloudHsmClusterID ?? String()}
+    set {_cloudHsmClusterID = newValue}
+  }
+  /// Returns true if `cloudHsmClusterID` has been explicitly set.
+  public var hasCloudHsmClusterID: Bool {self._cloudHsmClusterID != nil}
+  /// Clears the value of `cloudHsmClusterID`. Subsequent reads from it will return its default value.
+  public mutating func clearCloudHsmClusterID() {self._cloudHsmClusterID = nil}
+
+  /// 1..5000 chars
+  public var trustAnchorCertificate: String {
+    get {_trustAnchorCertificate ?? String()}
+    set {_trustAnchorCertificate = newValue}
+  }
+  /// Returns true if `trustAnchorCertificate` has been explicitly set.
+  public var hasTrustAnchorCertificate: Bool {self._trustAnchorCertificate != nil}
+  /// Clears the value of `trustAnchorCertificate`. Subsequent reads from it will return its default value.
+  public mutating func clearTrustAnchorCertificate() {self._trustAnchorCertificate = nil}
+
+  public var connectionState: KMSConnectionState {
+    get {_connectionState ?? .unspecified}
+    set {_connectionState = newValue}
+  }
+  /// Returns true if `connectionState` has been explicitly set.
+  public var hasConnectionState: Bool {self._connectionState != nil}
+  /// Clears the value of `connectionState`. Subsequent reads from it will return its default value.
+  public mutating func clearConnectionState() {self._connectionState = nil}
+
+  public var connectionErrorCode: KMSConnectionErrorCode {
+    get {_connectionErrorCode ?? .unspecified}
+    set {_connectionErrorCode = newValue}
+  }
+  /// Returns true if `connectionErrorCode` has been explicitly set.
+  public var hasConnectionErrorCode: Bool {self._connectionErrorCode != nil}
+  /// Clears the value of `connectionErrorCode`. Subsequent reads from it will return its default value.
+  public mutating func clearConnectionErrorCode() {self._connectionErrorCode = nil}
+
+  public var creationDate: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_creationDate ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_creationDate = newValue}
+  }
+  /// Returns true if `creationDate` has been explicitly set.
+  public var hasCreationDate: Bool {self._creationDate != nil}
+  /// Clears the value of `creationDate`. Subsequent reads from it will return its default value.
+  public mutating func clearCreationDate() {self._creationDate = nil}
+
+  public var customKeyStoreType: KMSCustomKeyStoreType {
+    get {_customKeyStoreType ?? .unspecified}
+    set {_customKeyStoreType = newValue}
+  }
+  /// Returns true if `customKeyStoreType` has been explicitly set.
+  public var hasCustomKeyStoreType: Bool {self._customKeyStoreType != nil}
+  /// Clears the value of `customKeyStoreType`. Subsequent reads from it will return its default value.
+  public mutating func clearCustomKeyStoreType() {self._customKeyStoreType = nil}
+
+  public var xksProxyConfiguration: KMSXksProxyConfiguration {
+    get {_xksProxyConfiguration ?? KMSXksProxyConfiguration()}
+    set {_xksProxyConfiguration = newValue}
+  }
+  /// Returns true if `xksProxyConfiguration` has been explicitly set.
+  public var hasXksProxyConfiguration: Bool {self._xksProxyConfiguration != nil}
+  /// Clears the value of `xksProxyConfiguration`. Subsequent reads from it will return its default value.
+  public mutating func clearXksProxyConfiguration() {self._xksProxyConfiguration = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _customKeyStoreID: String? = nil
+  fileprivate var _customKeyStoreName: String? = nil
+  fileprivate var _cloudHsmClusterID: String? = nil
+  fileprivate var _trustAnchorCertificate: String? = nil
+  fileprivate var _connectionState: KMSConnectionState? = nil
+  fileprivate var _connectionErrorCode: KMSConnectionErrorCode? = nil
+  fileprivate var _creationDate: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+  fileprivate var _customKeyStoreType: KMSCustomKeyStoreType? = nil
+  fileprivate var _xksProxyConfiguration: KMSXksProxyConfiguration? = nil
+}
+
+/// AWS shape: XksProxyConfigurationType.
+public nonisolated struct KMSXksProxyConfiguration: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var connectivity: KMSXksProxyConnectivity {
+    get {_connectivity ?? .unspecified}
+    set {_connectivity = newValue}
+  }
+  /// Returns true if `connectivity` has been explicitly set.
+  public var hasConnectivity: Bool {self._connectivity != nil}
+  /// Clears the value of `connectivity`. Subsequent reads from it will return its default value.
+  public mutating func clearConnectivity() {self._connectivity = nil}
+
+  /// 20..30 chars; pattern ^[A-Z2-7]+$; sensitive
+  public var accessKeyID: String {
+    get {_accessKeyID ?? String()}
+    set {_accessKeyID = newValue}
+  }
+  /// Returns true if `accessKeyID` has been explicitly set.
+  public var hasAccessKeyID: Bool {self._accessKeyID != nil}
+  /// Clears the value of `accessKeyID`. Subsequent reads from it will return its default value.
+  public mutating func clearAccessKeyID() {self._accessKeyID = nil}
+
+  /// 10..128 chars; pattern ^https://[a-zA-Z0-9.-]+$
+  public var uriEndpoint: String {
+    get {_uriEndpoint ?? String()}
+    set {_uriEndpoint = newValue}
+  }
+  /// Returns true if `uriEndpoint` has been explicitly set.
+  public var hasUriEndpoint: Bool {self._uriEndpoint != nil}
+  /// Clears the value of `uriEndpoint`. Subsequent reads from it will return its default value.
+  public mutating func clearUriEndpoint() {self._uriEndpoint = nil}
+
+  /// 10..128 chars; pattern ^(/[a-zA-Z0-9\/_-]+/kms/xks/v\d{1,2})$|^(/kms/xks/v\d{1,2})$
+  public var uriPath: String {
+    get {_uriPath ?? String()}
+    set {_uriPath = newValue}
+  }
+  /// Returns true if `uriPath` has been explicitly set.
+  public var hasUriPath: Bool {self._uriPath != nil}
+  /// Clears the value of `uriPath`. Subsequent reads from it will return its default value.
+  public mutating func clearUriPath() {self._uriPath = nil}
+
+  /// 20..64 chars; pattern ^(com|eu)\.amazonaws\.vpce\.([a-z]+-){2,3}\d+\.vpce-svc-[0-9a-z]+$
+  public var vpcEndpointServiceName: String {
+    get {_vpcEndpointServiceName ?? String()}
+    set {_vpcEndpointServiceName = newValue}
+  }
+  /// Returns true if `vpcEndpointServiceName` has been explicitly set.
+  public var hasVpcEndpointServiceName: Bool {self._vpcEndpointServiceName != nil}
+  /// Clears the value of `vpcEndpointServiceName`. Subsequent reads from it will return its default value.
+  public mutating func clearVpcEndpointServiceName() {self._vpcEndpointServiceName = nil}
+
+  /// 12 chars; pattern [0-9]{12}
+  public var vpcEndpointServiceOwner: String {
+    get {_vpcEndpointServiceOwner ?? String()}
+    set {_vpcEndpointServiceOwner = newValue}
+  }
+  /// Returns true if `vpcEndpointServiceOwner` has been explicitly set.
+  public var hasVpcEndpointServiceOwner: Bool {self._vpcEndpointServiceOwner != nil}
+  /// Clears the value of `vpcEndpointServiceOwner`. Subsequent reads from it will return its default value.
+  public mutating func clearVpcEndpointServiceOwner() {self._vpcEndpointServiceOwner = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _connectivity: KMSXksProxyConnectivity? = nil
+  fileprivate var _accessKeyID: String? = nil
+  fileprivate var _uriEndpoint: String? = nil
+  fileprivate var _uriPath: String? = nil
+  fileprivate var _vpcEndpointServiceName: String? = nil
+  fileprivate var _vpcEndpointServiceOwner: String? = nil
+}
+
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "kms.v1"
@@ -5568,6 +6420,22 @@ nonisolated extension KMSImportType: SwiftProtobuf._ProtoNameProviding {
 
 nonisolated extension KMSKeyLastUsageTrackingOperation: SwiftProtobuf._ProtoNameProviding {
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0KEY_LAST_USAGE_TRACKING_OPERATION_UNSPECIFIED\0\u{1}KEY_LAST_USAGE_TRACKING_OPERATION_Decrypt\0\u{1}KEY_LAST_USAGE_TRACKING_OPERATION_DeriveSharedSecret\0\u{1}KEY_LAST_USAGE_TRACKING_OPERATION_Encrypt\0\u{1}KEY_LAST_USAGE_TRACKING_OPERATION_GenerateDataKey\0\u{1}KEY_LAST_USAGE_TRACKING_OPERATION_GenerateDataKeyPair\0\u{1}KEY_LAST_USAGE_TRACKING_OPERATION_GenerateDataKeyPairWithoutPlaintext\0\u{1}KEY_LAST_USAGE_TRACKING_OPERATION_GenerateDataKeyWithoutPlaintext\0\u{1}KEY_LAST_USAGE_TRACKING_OPERATION_GenerateMac\0\u{1}KEY_LAST_USAGE_TRACKING_OPERATION_ReEncrypt\0\u{1}KEY_LAST_USAGE_TRACKING_OPERATION_Sign\0\u{1}KEY_LAST_USAGE_TRACKING_OPERATION_Verify\0\u{1}KEY_LAST_USAGE_TRACKING_OPERATION_VerifyMac\0")
+}
+
+nonisolated extension KMSCustomKeyStoreType: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0CUSTOM_KEY_STORE_TYPE_UNSPECIFIED\0\u{1}CUSTOM_KEY_STORE_TYPE_AWS_CLOUDHSM\0\u{1}CUSTOM_KEY_STORE_TYPE_EXTERNAL_KEY_STORE\0")
+}
+
+nonisolated extension KMSXksProxyConnectivity: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0XKS_PROXY_CONNECTIVITY_UNSPECIFIED\0\u{1}XKS_PROXY_CONNECTIVITY_PUBLIC_ENDPOINT\0\u{1}XKS_PROXY_CONNECTIVITY_VPC_ENDPOINT_SERVICE\0")
+}
+
+nonisolated extension KMSConnectionState: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0CONNECTION_STATE_UNSPECIFIED\0\u{1}CONNECTION_STATE_CONNECTED\0\u{1}CONNECTION_STATE_CONNECTING\0\u{1}CONNECTION_STATE_FAILED\0\u{1}CONNECTION_STATE_DISCONNECTED\0\u{1}CONNECTION_STATE_DISCONNECTING\0")
+}
+
+nonisolated extension KMSConnectionErrorCode: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0CONNECTION_ERROR_CODE_UNSPECIFIED\0\u{1}CONNECTION_ERROR_CODE_INVALID_CREDENTIALS\0\u{1}CONNECTION_ERROR_CODE_CLUSTER_NOT_FOUND\0\u{1}CONNECTION_ERROR_CODE_NETWORK_ERRORS\0\u{1}CONNECTION_ERROR_CODE_INTERNAL_ERROR\0\u{1}CONNECTION_ERROR_CODE_INSUFFICIENT_CLOUDHSM_HSMS\0\u{1}CONNECTION_ERROR_CODE_USER_LOCKED_OUT\0\u{1}CONNECTION_ERROR_CODE_USER_NOT_FOUND\0\u{1}CONNECTION_ERROR_CODE_USER_LOGGED_IN\0\u{1}CONNECTION_ERROR_CODE_SUBNET_NOT_FOUND\0\u{1}CONNECTION_ERROR_CODE_INSUFFICIENT_FREE_ADDRESSES_IN_SUBNET\0\u{1}CONNECTION_ERROR_CODE_XKS_PROXY_ACCESS_DENIED\0\u{1}CONNECTION_ERROR_CODE_XKS_PROXY_NOT_REACHABLE\0\u{1}CONNECTION_ERROR_CODE_XKS_VPC_ENDPOINT_SERVICE_NOT_FOUND\0\u{1}CONNECTION_ERROR_CODE_XKS_PROXY_INVALID_RESPONSE\0\u{1}CONNECTION_ERROR_CODE_XKS_PROXY_INVALID_CONFIGURATION\0\u{1}CONNECTION_ERROR_CODE_XKS_VPC_ENDPOINT_SERVICE_INVALID_CONFIGURATION\0\u{1}CONNECTION_ERROR_CODE_XKS_PROXY_TIMED_OUT\0\u{1}CONNECTION_ERROR_CODE_XKS_PROXY_INVALID_TLS_CONFIGURATION\0")
 }
 
 nonisolated extension KMSCreateKeyRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
@@ -10392,6 +11260,630 @@ nonisolated extension KMSKeyLastUsageData: SwiftProtobuf.Message, SwiftProtobuf.
     if lhs._timestamp != rhs._timestamp {return false}
     if lhs._cloudTrailEventID != rhs._cloudTrailEventID {return false}
     if lhs._kmsRequestID != rhs._kmsRequestID {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension KMSCreateCustomKeyStoreRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".CreateCustomKeyStoreRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{5}custom_key_store_name\0CustomKeyStoreName\0\u{5}cloud_hsm_cluster_id\0CloudHsmClusterId\0\u{5}trust_anchor_certificate\0TrustAnchorCertificate\0\u{5}key_store_password\0KeyStorePassword\0\u{5}custom_key_store_type\0CustomKeyStoreType\0\u{5}xks_proxy_uri_endpoint\0XksProxyUriEndpoint\0\u{5}xks_proxy_uri_path\0XksProxyUriPath\0\u{5}xks_proxy_vpc_endpoint_service_name\0XksProxyVpcEndpointServiceName\0\u{5}xks_proxy_vpc_endpoint_service_owner\0XksProxyVpcEndpointServiceOwner\0\u{5}xks_proxy_authentication_credential\0XksProxyAuthenticationCredential\0\u{5}xks_proxy_connectivity\0XksProxyConnectivity\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.customKeyStoreName) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self._cloudHsmClusterID) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self._trustAnchorCertificate) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self._keyStorePassword) }()
+      case 5: try { try decoder.decodeSingularEnumField(value: &self._customKeyStoreType) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self._xksProxyUriEndpoint) }()
+      case 7: try { try decoder.decodeSingularStringField(value: &self._xksProxyUriPath) }()
+      case 8: try { try decoder.decodeSingularStringField(value: &self._xksProxyVpcEndpointServiceName) }()
+      case 9: try { try decoder.decodeSingularStringField(value: &self._xksProxyVpcEndpointServiceOwner) }()
+      case 10: try { try decoder.decodeSingularMessageField(value: &self._xksProxyAuthenticationCredential) }()
+      case 11: try { try decoder.decodeSingularEnumField(value: &self._xksProxyConnectivity) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.customKeyStoreName.isEmpty {
+      try visitor.visitSingularStringField(value: self.customKeyStoreName, fieldNumber: 1)
+    }
+    try { if let v = self._cloudHsmClusterID {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 2)
+    } }()
+    try { if let v = self._trustAnchorCertificate {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 3)
+    } }()
+    try { if let v = self._keyStorePassword {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 4)
+    } }()
+    try { if let v = self._customKeyStoreType {
+      try visitor.visitSingularEnumField(value: v, fieldNumber: 5)
+    } }()
+    try { if let v = self._xksProxyUriEndpoint {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 6)
+    } }()
+    try { if let v = self._xksProxyUriPath {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 7)
+    } }()
+    try { if let v = self._xksProxyVpcEndpointServiceName {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 8)
+    } }()
+    try { if let v = self._xksProxyVpcEndpointServiceOwner {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 9)
+    } }()
+    try { if let v = self._xksProxyAuthenticationCredential {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 10)
+    } }()
+    try { if let v = self._xksProxyConnectivity {
+      try visitor.visitSingularEnumField(value: v, fieldNumber: 11)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: KMSCreateCustomKeyStoreRequest, rhs: KMSCreateCustomKeyStoreRequest) -> Bool {
+    if lhs.customKeyStoreName != rhs.customKeyStoreName {return false}
+    if lhs._cloudHsmClusterID != rhs._cloudHsmClusterID {return false}
+    if lhs._trustAnchorCertificate != rhs._trustAnchorCertificate {return false}
+    if lhs._keyStorePassword != rhs._keyStorePassword {return false}
+    if lhs._customKeyStoreType != rhs._customKeyStoreType {return false}
+    if lhs._xksProxyUriEndpoint != rhs._xksProxyUriEndpoint {return false}
+    if lhs._xksProxyUriPath != rhs._xksProxyUriPath {return false}
+    if lhs._xksProxyVpcEndpointServiceName != rhs._xksProxyVpcEndpointServiceName {return false}
+    if lhs._xksProxyVpcEndpointServiceOwner != rhs._xksProxyVpcEndpointServiceOwner {return false}
+    if lhs._xksProxyAuthenticationCredential != rhs._xksProxyAuthenticationCredential {return false}
+    if lhs._xksProxyConnectivity != rhs._xksProxyConnectivity {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension KMSCreateCustomKeyStoreResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".CreateCustomKeyStoreResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{5}custom_key_store_id\0CustomKeyStoreId\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self._customKeyStoreID) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._customKeyStoreID {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 1)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: KMSCreateCustomKeyStoreResponse, rhs: KMSCreateCustomKeyStoreResponse) -> Bool {
+    if lhs._customKeyStoreID != rhs._customKeyStoreID {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension KMSDescribeCustomKeyStoresRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".DescribeCustomKeyStoresRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{5}custom_key_store_id\0CustomKeyStoreId\0\u{5}custom_key_store_name\0CustomKeyStoreName\0\u{5}limit\0Limit\0\u{5}marker\0Marker\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self._customKeyStoreID) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self._customKeyStoreName) }()
+      case 3: try { try decoder.decodeSingularInt32Field(value: &self._limit) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self._marker) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._customKeyStoreID {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 1)
+    } }()
+    try { if let v = self._customKeyStoreName {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 2)
+    } }()
+    try { if let v = self._limit {
+      try visitor.visitSingularInt32Field(value: v, fieldNumber: 3)
+    } }()
+    try { if let v = self._marker {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 4)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: KMSDescribeCustomKeyStoresRequest, rhs: KMSDescribeCustomKeyStoresRequest) -> Bool {
+    if lhs._customKeyStoreID != rhs._customKeyStoreID {return false}
+    if lhs._customKeyStoreName != rhs._customKeyStoreName {return false}
+    if lhs._limit != rhs._limit {return false}
+    if lhs._marker != rhs._marker {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension KMSDescribeCustomKeyStoresResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".DescribeCustomKeyStoresResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{5}custom_key_stores\0CustomKeyStores\0\u{5}next_marker\0NextMarker\0\u{5}truncated\0Truncated\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.customKeyStores) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self._nextMarker) }()
+      case 3: try { try decoder.decodeSingularBoolField(value: &self._truncated) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.customKeyStores.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.customKeyStores, fieldNumber: 1)
+    }
+    try { if let v = self._nextMarker {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 2)
+    } }()
+    try { if let v = self._truncated {
+      try visitor.visitSingularBoolField(value: v, fieldNumber: 3)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: KMSDescribeCustomKeyStoresResponse, rhs: KMSDescribeCustomKeyStoresResponse) -> Bool {
+    if lhs.customKeyStores != rhs.customKeyStores {return false}
+    if lhs._nextMarker != rhs._nextMarker {return false}
+    if lhs._truncated != rhs._truncated {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension KMSUpdateCustomKeyStoreRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".UpdateCustomKeyStoreRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{5}custom_key_store_id\0CustomKeyStoreId\0\u{5}new_custom_key_store_name\0NewCustomKeyStoreName\0\u{5}key_store_password\0KeyStorePassword\0\u{5}cloud_hsm_cluster_id\0CloudHsmClusterId\0\u{5}xks_proxy_uri_endpoint\0XksProxyUriEndpoint\0\u{5}xks_proxy_uri_path\0XksProxyUriPath\0\u{5}xks_proxy_vpc_endpoint_service_name\0XksProxyVpcEndpointServiceName\0\u{5}xks_proxy_vpc_endpoint_service_owner\0XksProxyVpcEndpointServiceOwner\0\u{5}xks_proxy_authentication_credential\0XksProxyAuthenticationCredential\0\u{5}xks_proxy_connectivity\0XksProxyConnectivity\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.customKeyStoreID) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self._newCustomKeyStoreName) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self._keyStorePassword) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self._cloudHsmClusterID) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self._xksProxyUriEndpoint) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self._xksProxyUriPath) }()
+      case 7: try { try decoder.decodeSingularStringField(value: &self._xksProxyVpcEndpointServiceName) }()
+      case 8: try { try decoder.decodeSingularStringField(value: &self._xksProxyVpcEndpointServiceOwner) }()
+      case 9: try { try decoder.decodeSingularMessageField(value: &self._xksProxyAuthenticationCredential) }()
+      case 10: try { try decoder.decodeSingularEnumField(value: &self._xksProxyConnectivity) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.customKeyStoreID.isEmpty {
+      try visitor.visitSingularStringField(value: self.customKeyStoreID, fieldNumber: 1)
+    }
+    try { if let v = self._newCustomKeyStoreName {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 2)
+    } }()
+    try { if let v = self._keyStorePassword {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 3)
+    } }()
+    try { if let v = self._cloudHsmClusterID {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 4)
+    } }()
+    try { if let v = self._xksProxyUriEndpoint {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 5)
+    } }()
+    try { if let v = self._xksProxyUriPath {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 6)
+    } }()
+    try { if let v = self._xksProxyVpcEndpointServiceName {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 7)
+    } }()
+    try { if let v = self._xksProxyVpcEndpointServiceOwner {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 8)
+    } }()
+    try { if let v = self._xksProxyAuthenticationCredential {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 9)
+    } }()
+    try { if let v = self._xksProxyConnectivity {
+      try visitor.visitSingularEnumField(value: v, fieldNumber: 10)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: KMSUpdateCustomKeyStoreRequest, rhs: KMSUpdateCustomKeyStoreRequest) -> Bool {
+    if lhs.customKeyStoreID != rhs.customKeyStoreID {return false}
+    if lhs._newCustomKeyStoreName != rhs._newCustomKeyStoreName {return false}
+    if lhs._keyStorePassword != rhs._keyStorePassword {return false}
+    if lhs._cloudHsmClusterID != rhs._cloudHsmClusterID {return false}
+    if lhs._xksProxyUriEndpoint != rhs._xksProxyUriEndpoint {return false}
+    if lhs._xksProxyUriPath != rhs._xksProxyUriPath {return false}
+    if lhs._xksProxyVpcEndpointServiceName != rhs._xksProxyVpcEndpointServiceName {return false}
+    if lhs._xksProxyVpcEndpointServiceOwner != rhs._xksProxyVpcEndpointServiceOwner {return false}
+    if lhs._xksProxyAuthenticationCredential != rhs._xksProxyAuthenticationCredential {return false}
+    if lhs._xksProxyConnectivity != rhs._xksProxyConnectivity {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension KMSUpdateCustomKeyStoreResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".UpdateCustomKeyStoreResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap()
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    // Load everything into unknown fields
+    while try decoder.nextFieldNumber() != nil {}
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: KMSUpdateCustomKeyStoreResponse, rhs: KMSUpdateCustomKeyStoreResponse) -> Bool {
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension KMSDeleteCustomKeyStoreRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".DeleteCustomKeyStoreRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{5}custom_key_store_id\0CustomKeyStoreId\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.customKeyStoreID) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.customKeyStoreID.isEmpty {
+      try visitor.visitSingularStringField(value: self.customKeyStoreID, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: KMSDeleteCustomKeyStoreRequest, rhs: KMSDeleteCustomKeyStoreRequest) -> Bool {
+    if lhs.customKeyStoreID != rhs.customKeyStoreID {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension KMSDeleteCustomKeyStoreResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".DeleteCustomKeyStoreResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap()
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    // Load everything into unknown fields
+    while try decoder.nextFieldNumber() != nil {}
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: KMSDeleteCustomKeyStoreResponse, rhs: KMSDeleteCustomKeyStoreResponse) -> Bool {
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension KMSConnectCustomKeyStoreRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ConnectCustomKeyStoreRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{5}custom_key_store_id\0CustomKeyStoreId\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.customKeyStoreID) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.customKeyStoreID.isEmpty {
+      try visitor.visitSingularStringField(value: self.customKeyStoreID, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: KMSConnectCustomKeyStoreRequest, rhs: KMSConnectCustomKeyStoreRequest) -> Bool {
+    if lhs.customKeyStoreID != rhs.customKeyStoreID {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension KMSConnectCustomKeyStoreResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ConnectCustomKeyStoreResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap()
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    // Load everything into unknown fields
+    while try decoder.nextFieldNumber() != nil {}
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: KMSConnectCustomKeyStoreResponse, rhs: KMSConnectCustomKeyStoreResponse) -> Bool {
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension KMSDisconnectCustomKeyStoreRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".DisconnectCustomKeyStoreRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{5}custom_key_store_id\0CustomKeyStoreId\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.customKeyStoreID) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.customKeyStoreID.isEmpty {
+      try visitor.visitSingularStringField(value: self.customKeyStoreID, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: KMSDisconnectCustomKeyStoreRequest, rhs: KMSDisconnectCustomKeyStoreRequest) -> Bool {
+    if lhs.customKeyStoreID != rhs.customKeyStoreID {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension KMSDisconnectCustomKeyStoreResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".DisconnectCustomKeyStoreResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap()
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    // Load everything into unknown fields
+    while try decoder.nextFieldNumber() != nil {}
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: KMSDisconnectCustomKeyStoreResponse, rhs: KMSDisconnectCustomKeyStoreResponse) -> Bool {
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension KMSXksProxyAuthenticationCredential: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".XksProxyAuthenticationCredential"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{5}access_key_id\0AccessKeyId\0\u{5}raw_secret_access_key\0RawSecretAccessKey\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.accessKeyID) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.rawSecretAccessKey) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.accessKeyID.isEmpty {
+      try visitor.visitSingularStringField(value: self.accessKeyID, fieldNumber: 1)
+    }
+    if !self.rawSecretAccessKey.isEmpty {
+      try visitor.visitSingularStringField(value: self.rawSecretAccessKey, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: KMSXksProxyAuthenticationCredential, rhs: KMSXksProxyAuthenticationCredential) -> Bool {
+    if lhs.accessKeyID != rhs.accessKeyID {return false}
+    if lhs.rawSecretAccessKey != rhs.rawSecretAccessKey {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension KMSCustomKeyStoresListEntry: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".CustomKeyStoresListEntry"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{5}custom_key_store_id\0CustomKeyStoreId\0\u{5}custom_key_store_name\0CustomKeyStoreName\0\u{5}cloud_hsm_cluster_id\0CloudHsmClusterId\0\u{5}trust_anchor_certificate\0TrustAnchorCertificate\0\u{5}connection_state\0ConnectionState\0\u{5}connection_error_code\0ConnectionErrorCode\0\u{5}creation_date\0CreationDate\0\u{5}custom_key_store_type\0CustomKeyStoreType\0\u{5}xks_proxy_configuration\0XksProxyConfiguration\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self._customKeyStoreID) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self._customKeyStoreName) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self._cloudHsmClusterID) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self._trustAnchorCertificate) }()
+      case 5: try { try decoder.decodeSingularEnumField(value: &self._connectionState) }()
+      case 6: try { try decoder.decodeSingularEnumField(value: &self._connectionErrorCode) }()
+      case 7: try { try decoder.decodeSingularMessageField(value: &self._creationDate) }()
+      case 8: try { try decoder.decodeSingularEnumField(value: &self._customKeyStoreType) }()
+      case 9: try { try decoder.decodeSingularMessageField(value: &self._xksProxyConfiguration) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._customKeyStoreID {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 1)
+    } }()
+    try { if let v = self._customKeyStoreName {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 2)
+    } }()
+    try { if let v = self._cloudHsmClusterID {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 3)
+    } }()
+    try { if let v = self._trustAnchorCertificate {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 4)
+    } }()
+    try { if let v = self._connectionState {
+      try visitor.visitSingularEnumField(value: v, fieldNumber: 5)
+    } }()
+    try { if let v = self._connectionErrorCode {
+      try visitor.visitSingularEnumField(value: v, fieldNumber: 6)
+    } }()
+    try { if let v = self._creationDate {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 7)
+    } }()
+    try { if let v = self._customKeyStoreType {
+      try visitor.visitSingularEnumField(value: v, fieldNumber: 8)
+    } }()
+    try { if let v = self._xksProxyConfiguration {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 9)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: KMSCustomKeyStoresListEntry, rhs: KMSCustomKeyStoresListEntry) -> Bool {
+    if lhs._customKeyStoreID != rhs._customKeyStoreID {return false}
+    if lhs._customKeyStoreName != rhs._customKeyStoreName {return false}
+    if lhs._cloudHsmClusterID != rhs._cloudHsmClusterID {return false}
+    if lhs._trustAnchorCertificate != rhs._trustAnchorCertificate {return false}
+    if lhs._connectionState != rhs._connectionState {return false}
+    if lhs._connectionErrorCode != rhs._connectionErrorCode {return false}
+    if lhs._creationDate != rhs._creationDate {return false}
+    if lhs._customKeyStoreType != rhs._customKeyStoreType {return false}
+    if lhs._xksProxyConfiguration != rhs._xksProxyConfiguration {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension KMSXksProxyConfiguration: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".XksProxyConfiguration"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{5}connectivity\0Connectivity\0\u{5}access_key_id\0AccessKeyId\0\u{5}uri_endpoint\0UriEndpoint\0\u{5}uri_path\0UriPath\0\u{5}vpc_endpoint_service_name\0VpcEndpointServiceName\0\u{5}vpc_endpoint_service_owner\0VpcEndpointServiceOwner\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularEnumField(value: &self._connectivity) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self._accessKeyID) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self._uriEndpoint) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self._uriPath) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self._vpcEndpointServiceName) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self._vpcEndpointServiceOwner) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._connectivity {
+      try visitor.visitSingularEnumField(value: v, fieldNumber: 1)
+    } }()
+    try { if let v = self._accessKeyID {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 2)
+    } }()
+    try { if let v = self._uriEndpoint {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 3)
+    } }()
+    try { if let v = self._uriPath {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 4)
+    } }()
+    try { if let v = self._vpcEndpointServiceName {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 5)
+    } }()
+    try { if let v = self._vpcEndpointServiceOwner {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 6)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: KMSXksProxyConfiguration, rhs: KMSXksProxyConfiguration) -> Bool {
+    if lhs._connectivity != rhs._connectivity {return false}
+    if lhs._accessKeyID != rhs._accessKeyID {return false}
+    if lhs._uriEndpoint != rhs._uriEndpoint {return false}
+    if lhs._uriPath != rhs._uriPath {return false}
+    if lhs._vpcEndpointServiceName != rhs._vpcEndpointServiceName {return false}
+    if lhs._vpcEndpointServiceOwner != rhs._vpcEndpointServiceOwner {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

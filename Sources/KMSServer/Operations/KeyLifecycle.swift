@@ -45,12 +45,13 @@ extension KMSService {
             throw .validation("KeyUsage \(usage.rawValue) is not compatible with KeySpec \(spec.rawValue)")
         }
         let origin = request.hasOrigin ? Origin(rawValue: request.origin.awsName) : .awsKMS
-        guard let origin, origin == .awsKMS || origin == .external else {
-            throw KMSError(
-                .unsupportedOperation, "Origin \(request.origin.awsName) is not supported; only AWS_KMS and EXTERNAL.")
+        guard let origin else {
+            throw .validation("Origin must be AWS_KMS, EXTERNAL, AWS_CLOUDHSM or EXTERNAL_KEY_STORE.")
         }
-        if request.hasCustomKeyStoreID || request.hasXksKeyID {
-            throw KMSError(.unsupportedOperation, "Custom key stores are not supported.")
+        if origin == .awsCloudHSM || origin == .externalKeyStore || request.hasCustomKeyStoreID
+            || request.hasXksKeyID
+        {
+            try await self.checkKeyInCustomKeyStore(request, origin: origin, spec: spec, usage: usage, caller: caller)
         }
         let multiRegion = request.hasMultiRegion && request.multiRegion
         if multiRegion {

@@ -29,13 +29,15 @@ public struct ServiceStores: Sendable {
     public var rewraps: any RewrapStoring
     /// Multi-Region keys' families; nil: this store serves none.
     public var multiRegionKeys: (any MultiRegionKeyStoring)?
+    /// Custom key stores; nil: this store serves none.
+    public var customKeyStores: (any CustomKeyStoring)?
 
     /// A set of stores from its parts.
     public init(
         keys: any KeyStoring, aliases: any AliasStoring, grants: any GrantStoring, identities: any IdentityStoring,
         rotations: any RotationStoring, lastUsage: any LastUsageStoring, auditRecords: any AuditReading,
         usage: any UsageStoring, billing: any BillingStoring, rewraps: any RewrapStoring,
-        multiRegionKeys: (any MultiRegionKeyStoring)? = nil
+        multiRegionKeys: (any MultiRegionKeyStoring)? = nil, customKeyStores: (any CustomKeyStoring)? = nil
     ) {
         self.keys = keys
         self.aliases = aliases
@@ -48,6 +50,7 @@ public struct ServiceStores: Sendable {
         self.billing = billing
         self.rewraps = rewraps
         self.multiRegionKeys = multiRegionKeys
+        self.customKeyStores = customKeyStores
     }
 
     /// kmsd's stores: PostgreSQL's, over `client`'s pool; `scope` supplies the partition of the
@@ -64,7 +67,8 @@ public struct ServiceStores: Sendable {
             usage: UsageStore(client: client, logger: logger),
             billing: BillingStore(client: client, logger: logger),
             rewraps: RewrapStore(client: client, logger: logger),
-            multiRegionKeys: KeyStore(client: client, logger: logger)
+            multiRegionKeys: KeyStore(client: client, logger: logger),
+            customKeyStores: CustomKeyStoreStore(client: client, logger: logger)
         )
     }
 }

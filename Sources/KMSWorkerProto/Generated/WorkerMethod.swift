@@ -27,6 +27,9 @@ public enum WorkerMethod {
     public static let importKeyMaterial = RPCMethod<WorkerImportKeyMaterialRequest, WorkerImportKeyMaterialResponse>("ImportKeyMaterial")
     public static let macAuditCheckpoint = RPCMethod<WorkerMacAuditCheckpointRequest, WorkerMacAuditCheckpointResponse>("MacAuditCheckpoint")
     public static let verifyAuditCheckpoints = RPCMethod<WorkerVerifyAuditCheckpointsRequest, WorkerVerifyAuditCheckpointsResponse>("VerifyAuditCheckpoints")
+    public static let rawAesGcmEncrypt = RPCMethod<WorkerRawAesGcmEncryptRequest, WorkerRawAesGcmEncryptResponse>("RawAesGcmEncrypt")
+    public static let rawAesGcmDecrypt = RPCMethod<WorkerRawAesGcmDecryptRequest, WorkerRawAesGcmDecryptResponse>("RawAesGcmDecrypt")
+    public static let unwrapXksProxySecret = RPCMethod<WorkerUnwrapXksProxySecretRequest, WorkerUnwrapXksProxySecretResponse>("UnwrapXksProxySecret")
     public static let wrapTokenPin = RPCMethod<WorkerWrapTokenPinRequest, WorkerWrapTokenPinResponse>("WrapTokenPin")
     public static let rewrapTokenPin = RPCMethod<WorkerRewrapTokenPinRequest, WorkerRewrapTokenPinResponse>("RewrapTokenPin")
     public static let connectToken = RPCMethod<WorkerConnectTokenRequest, WorkerConnectTokenResponse>("ConnectToken")
@@ -63,6 +66,9 @@ public enum WorkerMethod {
         "ImportKeyMaterial",
         "MacAuditCheckpoint",
         "VerifyAuditCheckpoints",
+        "RawAesGcmEncrypt",
+        "RawAesGcmDecrypt",
+        "UnwrapXksProxySecret",
         "WrapTokenPin",
         "RewrapTokenPin",
         "ConnectToken",

@@ -1600,6 +1600,130 @@ public nonisolated struct WorkerVerifyAuditCheckpointsResponse: Sendable {
   public init() {}
 }
 
+/// AES-256-GCM with a caller's AAD under one named material version of a SYMMETRIC_DEFAULT key,
+/// its parts kept apart (the XKS proxy API's form). The AES key is derived from the material
+/// for this use alone (HKDF-SHA256, info "kms-xks-aes-gcm" | key id | material id), so the
+/// material never keys two constructions; the nonce is random, 12 bytes.
+public nonisolated struct WorkerRawAesGcmEncryptRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var key: WorkerKeyRef {
+    get {_key ?? WorkerKeyRef()}
+    set {_key = newValue}
+  }
+  /// Returns true if `key` has been explicitly set.
+  public var hasKey: Bool {self._key != nil}
+  /// Clears the value of `key`. Subsequent reads from it will return its default value.
+  public mutating func clearKey() {self._key = nil}
+
+  /// 0..4300 bytes
+  public var plaintext: Data = Data()
+
+  /// 0..8448 bytes
+  public var additionalAuthenticatedData: Data = Data()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _key: WorkerKeyRef? = nil
+}
+
+public nonisolated struct WorkerRawAesGcmEncryptResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var ciphertext: Data = Data()
+
+  public var initializationVector: Data = Data()
+
+  public var authenticationTag: Data = Data()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct WorkerRawAesGcmDecryptRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var key: WorkerKeyRef {
+    get {_key ?? WorkerKeyRef()}
+    set {_key = newValue}
+  }
+  /// Returns true if `key` has been explicitly set.
+  public var hasKey: Bool {self._key != nil}
+  /// Clears the value of `key`. Subsequent reads from it will return its default value.
+  public mutating func clearKey() {self._key = nil}
+
+  public var ciphertext: Data = Data()
+
+  /// 12 bytes
+  public var initializationVector: Data = Data()
+
+  /// 16 bytes
+  public var authenticationTag: Data = Data()
+
+  public var additionalAuthenticatedData: Data = Data()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _key: WorkerKeyRef? = nil
+}
+
+public nonisolated struct WorkerRawAesGcmDecryptResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var plaintext: Data = Data()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// An external key store's proxy secret (wrapped by CreateAccessKeySecret, bound to the store's
+/// ARN and the access key id), unwrapped for kmsd to sign its requests to that proxy with. Only
+/// blobs bound to a custom key store ARN (arn:...:key-store/cks-...) are unwrapped: a
+/// principal's access key secret never leaves the worker.
+public nonisolated struct WorkerUnwrapXksProxySecretRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// 20..30 of A-Z and 2-7
+  public var accessKeyID: String = String()
+
+  /// arn:<partition>:kms:<region>:<account>:key-store/cks-<17 hex>
+  public var storeArn: String = String()
+
+  public var wrappedSecret: Data = Data()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct WorkerUnwrapXksProxySecretResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var secretAccessKey: Data = Data()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
 /// A PKCS #11 token as kmsd stores it for an AWS_CLOUDHSM custom key store. The module is never
 /// a path: it names one of the modules kms-cryptod's operator allowed (--pkcs11-module
 /// NAME=PATH), so no API caller can make the worker load a library of their choosing.
@@ -4064,6 +4188,244 @@ nonisolated extension WorkerVerifyAuditCheckpointsResponse: SwiftProtobuf.Messag
 
   public static func ==(lhs: WorkerVerifyAuditCheckpointsResponse, rhs: WorkerVerifyAuditCheckpointsResponse) -> Bool {
     if lhs.verdicts != rhs.verdicts {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension WorkerRawAesGcmEncryptRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".RawAesGcmEncryptRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}key\0\u{1}plaintext\0\u{3}additional_authenticated_data\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._key) }()
+      case 2: try { try decoder.decodeSingularBytesField(value: &self.plaintext) }()
+      case 3: try { try decoder.decodeSingularBytesField(value: &self.additionalAuthenticatedData) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._key {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    if !self.plaintext.isEmpty {
+      try visitor.visitSingularBytesField(value: self.plaintext, fieldNumber: 2)
+    }
+    if !self.additionalAuthenticatedData.isEmpty {
+      try visitor.visitSingularBytesField(value: self.additionalAuthenticatedData, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: WorkerRawAesGcmEncryptRequest, rhs: WorkerRawAesGcmEncryptRequest) -> Bool {
+    if lhs._key != rhs._key {return false}
+    if lhs.plaintext != rhs.plaintext {return false}
+    if lhs.additionalAuthenticatedData != rhs.additionalAuthenticatedData {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension WorkerRawAesGcmEncryptResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".RawAesGcmEncryptResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}ciphertext\0\u{3}initialization_vector\0\u{3}authentication_tag\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularBytesField(value: &self.ciphertext) }()
+      case 2: try { try decoder.decodeSingularBytesField(value: &self.initializationVector) }()
+      case 3: try { try decoder.decodeSingularBytesField(value: &self.authenticationTag) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.ciphertext.isEmpty {
+      try visitor.visitSingularBytesField(value: self.ciphertext, fieldNumber: 1)
+    }
+    if !self.initializationVector.isEmpty {
+      try visitor.visitSingularBytesField(value: self.initializationVector, fieldNumber: 2)
+    }
+    if !self.authenticationTag.isEmpty {
+      try visitor.visitSingularBytesField(value: self.authenticationTag, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: WorkerRawAesGcmEncryptResponse, rhs: WorkerRawAesGcmEncryptResponse) -> Bool {
+    if lhs.ciphertext != rhs.ciphertext {return false}
+    if lhs.initializationVector != rhs.initializationVector {return false}
+    if lhs.authenticationTag != rhs.authenticationTag {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension WorkerRawAesGcmDecryptRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".RawAesGcmDecryptRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}key\0\u{1}ciphertext\0\u{3}initialization_vector\0\u{3}authentication_tag\0\u{3}additional_authenticated_data\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._key) }()
+      case 2: try { try decoder.decodeSingularBytesField(value: &self.ciphertext) }()
+      case 3: try { try decoder.decodeSingularBytesField(value: &self.initializationVector) }()
+      case 4: try { try decoder.decodeSingularBytesField(value: &self.authenticationTag) }()
+      case 5: try { try decoder.decodeSingularBytesField(value: &self.additionalAuthenticatedData) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._key {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    if !self.ciphertext.isEmpty {
+      try visitor.visitSingularBytesField(value: self.ciphertext, fieldNumber: 2)
+    }
+    if !self.initializationVector.isEmpty {
+      try visitor.visitSingularBytesField(value: self.initializationVector, fieldNumber: 3)
+    }
+    if !self.authenticationTag.isEmpty {
+      try visitor.visitSingularBytesField(value: self.authenticationTag, fieldNumber: 4)
+    }
+    if !self.additionalAuthenticatedData.isEmpty {
+      try visitor.visitSingularBytesField(value: self.additionalAuthenticatedData, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: WorkerRawAesGcmDecryptRequest, rhs: WorkerRawAesGcmDecryptRequest) -> Bool {
+    if lhs._key != rhs._key {return false}
+    if lhs.ciphertext != rhs.ciphertext {return false}
+    if lhs.initializationVector != rhs.initializationVector {return false}
+    if lhs.authenticationTag != rhs.authenticationTag {return false}
+    if lhs.additionalAuthenticatedData != rhs.additionalAuthenticatedData {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension WorkerRawAesGcmDecryptResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".RawAesGcmDecryptResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}plaintext\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularBytesField(value: &self.plaintext) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.plaintext.isEmpty {
+      try visitor.visitSingularBytesField(value: self.plaintext, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: WorkerRawAesGcmDecryptResponse, rhs: WorkerRawAesGcmDecryptResponse) -> Bool {
+    if lhs.plaintext != rhs.plaintext {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension WorkerUnwrapXksProxySecretRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".UnwrapXksProxySecretRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}access_key_id\0\u{3}store_arn\0\u{3}wrapped_secret\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.accessKeyID) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.storeArn) }()
+      case 3: try { try decoder.decodeSingularBytesField(value: &self.wrappedSecret) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.accessKeyID.isEmpty {
+      try visitor.visitSingularStringField(value: self.accessKeyID, fieldNumber: 1)
+    }
+    if !self.storeArn.isEmpty {
+      try visitor.visitSingularStringField(value: self.storeArn, fieldNumber: 2)
+    }
+    if !self.wrappedSecret.isEmpty {
+      try visitor.visitSingularBytesField(value: self.wrappedSecret, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: WorkerUnwrapXksProxySecretRequest, rhs: WorkerUnwrapXksProxySecretRequest) -> Bool {
+    if lhs.accessKeyID != rhs.accessKeyID {return false}
+    if lhs.storeArn != rhs.storeArn {return false}
+    if lhs.wrappedSecret != rhs.wrappedSecret {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension WorkerUnwrapXksProxySecretResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".UnwrapXksProxySecretResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}secret_access_key\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularBytesField(value: &self.secretAccessKey) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.secretAccessKey.isEmpty {
+      try visitor.visitSingularBytesField(value: self.secretAccessKey, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: WorkerUnwrapXksProxySecretResponse, rhs: WorkerUnwrapXksProxySecretResponse) -> Bool {
+    if lhs.secretAccessKey != rhs.secretAccessKey {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

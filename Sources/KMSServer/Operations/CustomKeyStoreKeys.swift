@@ -1,0 +1,47 @@
+import KMSDomain
+import KMSProto
+
+extension KMSService {
+    /// CreateKey's checks of a key in a custom key store, in AWS's order: the origin and the
+    /// store's members go together, the store exists in the caller's account and region, is of
+    /// the origin's type and CONNECTED; an external key store's key is a symmetric encryption
+    /// key with an XksKeyId. Keys in custom key stores are not created yet: past these checks
+    /// the answer is UnsupportedOperationException.
+    func checkKeyInCustomKeyStore(
+        _ request: KMSCreateKeyRequest, origin: Origin, spec: KeySpec, usage: KeyUsage, caller: Caller
+    ) async throws(KMSError) {
+        guard origin == .awsCloudHSM || origin == .externalKeyStore else {
+            throw .validation(
+                "CustomKeyStoreId and XksKeyId are valid only with Origin AWS_CLOUDHSM or EXTERNAL_KEY_STORE.")
+        }
+        guard request.hasCustomKeyStoreID else {
+            throw .validation("Origin \(origin.rawValue) requires a CustomKeyStoreId.")
+        }
+        if origin == .externalKeyStore {
+            guard request.hasXksKeyID else { throw .validation("Origin EXTERNAL_KEY_STORE requires an XksKeyId.") }
+            try CustomKeyStoreValidation.xksKeyID(request.xksKeyID)
+            guard spec == .symmetricDefault, usage == .encryptDecrypt else {
+                throw .validation(
+                    "Keys in an external key store are symmetric encryption keys (KeySpec SYMMETRIC_DEFAULT, KeyUsage "
+                        + "ENCRYPT_DECRYPT).")
+            }
+        } else if request.hasXksKeyID {
+            throw .validation("XksKeyId is valid only with Origin EXTERNAL_KEY_STORE.")
+        }
+        if request.hasMultiRegion, request.multiRegion {
+            throw KMSError(.unsupportedOperation, "Multi-Region keys cannot be created in a custom key store.")
+        }
+        let store = try await self.customKeyStore(request.customKeyStoreID, caller: caller)
+        let expected: CustomKeyStoreType = origin == .externalKeyStore ? .externalKeyStore : .awsCloudHSM
+        guard store.type == expected else {
+            throw KMSError(
+                .unsupportedOperation,
+                "Custom key store \(store.id) is of type \(store.type.rawValue); Origin \(origin.rawValue) needs one "
+                    + "of type \(expected.rawValue).")
+        }
+        try store.checkKeyCreation()
+        throw KMSError(
+            .unsupportedOperation,
+            "Keys in custom key stores of type \(store.type.rawValue) are not supported by this service yet.")
+    }
+}
