@@ -373,6 +373,7 @@ public enum Migrations {
         quietKeyCreation,
         multiRegionKeys,
         customKeyStores,
+        cloudHSMKeyStores,
     ]
 
     /// Applies every migration not yet recorded. Safe to call from several processes at once.

@@ -61,7 +61,8 @@ import Testing
         #expect(entry.xksProxyConfiguration.connectivity == .publicEndpoint)
         #expect(try await Self.describe(client, name: "one").map(\.customKeyStoreID) == [id])
 
-        // Names and proxy URIs are unique in the account and region; no VPC, no CloudHSM yet.
+        // Names and proxy URIs are unique in the account and region; no VPC; no XKS members for
+        // AWS_CLOUDHSM (CloudHSMKeyStoreTests).
         #expect(
             await code { _ = try await client.call(KMSMethod.createCustomKeyStore, Self.create("one")) }
                 == "CustomKeyStoreNameInUseException")
@@ -78,7 +79,7 @@ import Testing
         #expect(
             await code {
                 _ = try await client.call(KMSMethod.createCustomKeyStore, Self.create("hsm", type: .awsCloudhsm))
-            } == "UnsupportedOperationException")
+            } == "ValidationException")
         var noCredential = Self.create("nocredential")
         noCredential.clearXksProxyAuthenticationCredential()
         #expect(
