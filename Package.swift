@@ -355,7 +355,10 @@ let package = Package(
                 "KMSTestSupport", "KMSServer", "KMSClient", "KMSEnvelope", "KMSProto", "KMSRPC", "KMSDomain",
                 "KMSStore", "KMSCrypto",
                 "KMSSigV4", "KMSAuditChain", "KMSWorkerProto", "KMSCryptoWorker",
+                // The XKS proxy API's wire types, for a fake proxy (CustomKeyStoreConnectionTests).
+                "KMSXKS",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),

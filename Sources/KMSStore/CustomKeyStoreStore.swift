@@ -45,8 +45,8 @@ public struct CustomKeyStoreStore: Sendable {
         row_version, cloudhsm_module, cloudhsm_token_label, cloudhsm_wrapped_pin
         """
 
-    /// Inserts `store`; its wrapped secret is under root key `rootKeyID`.
-    public func insert(_ store: CustomKeyStoreRecord, rootKeyID: UUID?, audit: PendingAudit?) async throws
+    /// Inserts `store`, whose ARN is `arn`; its wrapped secret is under root key `rootKeyID`.
+    public func insert(_ store: CustomKeyStoreRecord, arn: String, rootKeyID: UUID?, audit: PendingAudit?) async throws
         -> CustomKeyStoreWrite
     {
         try await self.client.change(recording: audit, logger: self.logger, effective: { $0 == .written }) {
@@ -56,11 +56,11 @@ public struct CustomKeyStoreStore: Sendable {
             let token = store.cloudHSM
             try await connection.query(
                 """
-                INSERT INTO kms_custom_key_stores (custom_key_store_id, account_id, region, name, store_type,
+                INSERT INTO kms_custom_key_stores (custom_key_store_id, arn, account_id, region, name, store_type,
                     connection_state, connection_error_code, xks_uri_endpoint, xks_uri_path, xks_connectivity,
                     xks_access_key_id, xks_wrapped_secret, root_key_id, creation_date, cloudhsm_module,
                     cloudhsm_token_label, cloudhsm_wrapped_pin)
-                VALUES (\(store.id.description), \(store.account), \(store.region), \(store.name),
+                VALUES (\(store.id.description), \(arn), \(store.account), \(store.region), \(store.name),
                     \(store.type.rawValue), \(store.connectionState.rawValue), \(store.connectionError?.rawValue),
                     \(xks?.uriEndpoint), \(xks?.uriPath), \(xks?.connectivity.rawValue), \(xks?.accessKeyID),
                     \(xks.map { Data($0.wrappedSecret) }), \(rootKeyID), \(store.creationDate), \(token?.module),

@@ -4,13 +4,15 @@ extension Migrations {
     /// Custom key stores, and the link of a key to the store and external key it lives in. A
     /// store's name is unique in its account and region, and so is an external key store's proxy
     /// URI (endpoint and path), as at AWS. The proxy's secret access key is stored only wrapped
-    /// by kms-cryptod (bound to the store's ARN and the access key id).
+    /// by kms-cryptod (bound to the store's ARN, kept in `arn` for the root key re-wrap, and the
+    /// access key id).
     static let customKeyStores = Migration(
         version: 20, name: "custom key stores, and the store and external key of a key",
         statements: [
             """
             CREATE TABLE kms_custom_key_stores (
                 custom_key_store_id text PRIMARY KEY,
+                arn text NOT NULL UNIQUE,
                 account_id text NOT NULL,
                 region text NOT NULL,
                 name text NOT NULL,

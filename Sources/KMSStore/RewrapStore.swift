@@ -172,6 +172,10 @@ public struct RewrapStore: Sendable {
             """
             SELECT access_key_id, principal_arn, wrapped_secret FROM kms_access_keys
             WHERE root_key_id <> \(newest) AND NOT (root_key_id = ANY(\(missing)))
+            UNION ALL
+            SELECT xks_access_key_id, arn, xks_wrapped_secret FROM kms_custom_key_stores
+            WHERE xks_wrapped_secret IS NOT NULL AND root_key_id <> \(newest)
+                AND NOT (root_key_id = ANY(\(missing)))
             LIMIT \(limit)
             """,
             logger: self.logger
@@ -187,14 +191,25 @@ public struct RewrapStore: Sendable {
     public func replaceSecret(_ row: SecretRow, wrapped: [UInt8], rootKeyID: UUID) async throws -> Bool {
         // Committed before the blob under the old root key counts as replaced (CommittedWrite).
         return try await self.client.committing(logger: self.logger) { connection in
-            let rows = try await connection.query(
-                """
-                UPDATE kms_access_keys SET wrapped_secret = \(Data(wrapped)), root_key_id = \(rootKeyID)
-                WHERE access_key_id = \(row.accessKeyID) AND wrapped_secret = \(Data(row.wrapped))
-                RETURNING 1
-                """,
-                logger: self.logger
-            )
+            // A custom key store's proxy secret is bound to the store's ARN (Migration20CustomKeyStores).
+            let rows =
+                row.principalARN.contains(":key-store/")
+                ? try await connection.query(
+                    """
+                    UPDATE kms_custom_key_stores SET xks_wrapped_secret = \(Data(wrapped)), root_key_id = \(rootKeyID),
+                        row_version = row_version + 1
+                    WHERE arn = \(row.principalARN) AND xks_wrapped_secret = \(Data(row.wrapped))
+                    RETURNING 1
+                    """,
+                    logger: self.logger)
+                : try await connection.query(
+                    """
+                    UPDATE kms_access_keys SET wrapped_secret = \(Data(wrapped)), root_key_id = \(rootKeyID)
+                    WHERE access_key_id = \(row.accessKeyID) AND wrapped_secret = \(Data(row.wrapped))
+                    RETURNING 1
+                    """,
+                    logger: self.logger
+                )
             for try await _ in rows { return true }
             return false
         }
@@ -208,7 +223,8 @@ public struct RewrapStore: Sendable {
         try await self.client.withSessionAdvisoryLock(Self.lockKey, logger: self.logger, body)
     }
 
-    /// Root key id → (key materials, access key secrets) wrapped under it.
+    /// Root key id → (key materials, secrets: access keys', custom key stores' proxy secrets and token PINs)
+    /// wrapped under it.
     public func usage() async throws -> [UUID: (materials: Int64, secrets: Int64)] {
         var usage: [UUID: (materials: Int64, secrets: Int64)] = [:]
         let materials = try await self.client.query(
@@ -221,6 +237,16 @@ public struct RewrapStore: Sendable {
             "SELECT root_key_id, count(*) FROM kms_access_keys GROUP BY root_key_id", logger: self.logger
         )
         for try await (id, count) in secrets.decode((UUID, Int64).self) { usage[id, default: (0, 0)].secrets = count }
+        let proxySecrets = try await self.client.query(
+            """
+            SELECT root_key_id, count(*) FROM kms_custom_key_stores
+            WHERE xks_wrapped_secret IS NOT NULL OR cloudhsm_wrapped_pin IS NOT NULL
+            GROUP BY root_key_id
+            """,
+            logger: self.logger)
+        for try await (id, count) in proxySecrets.decode((UUID, Int64).self) {
+            usage[id, default: (0, 0)].secrets += count
+        }
         return usage
     }
 }

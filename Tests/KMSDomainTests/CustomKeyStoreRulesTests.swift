@@ -23,12 +23,15 @@ import Testing
 
     @Test func idsAreCksAndSeventeenHexDigits() {
         #expect(CustomKeyStoreID("cks-0123456789ABCDEF0")?.description == "cks-0123456789abcdef0")
-        for bad in ["cks-0123456789abcdef", "cks-0123456789abcdef01", "cks_0123456789abcdef0", "cks-0123456789abcdefg"] {
+        for bad in ["cks-0123456789abcdef", "cks-0123456789abcdef01", "cks_0123456789abcdef0", "cks-0123456789abcdefg"]
+        {
             #expect(CustomKeyStoreID(bad) == nil, "\(bad)")
         }
         let random = CustomKeyStoreID.random()
         #expect(CustomKeyStoreID(random.description) == random)
-        #expect(Self.store(.connected).arn(partition: "aws") == "arn:aws:kms:us-east-1:111122223333:key-store/cks-0123456789abcdef0")
+        #expect(
+            Self.store(.connected).arn(partition: "aws")
+                == "arn:aws:kms:us-east-1:111122223333:key-store/cks-0123456789abcdef0")
     }
 
     @Test func connectIsValidInEveryStateButDisconnectingAndFailed() throws {
@@ -83,7 +86,8 @@ import Testing
         let secret = String(repeating: "A", count: 43)
         #expect(valid { try CustomKeyStoreValidation.credential(accessKeyID: "ABCDEFGHIJKLMNOPQRST", secret: secret) })
         #expect(!valid { try CustomKeyStoreValidation.credential(accessKeyID: "ABCDEFGHIJKLMNOPQRS1", secret: secret) })
-        #expect(!valid { try CustomKeyStoreValidation.credential(accessKeyID: "ABCDEFGHIJKLMNOPQRST", secret: "short") })
+        #expect(
+            !valid { try CustomKeyStoreValidation.credential(accessKeyID: "ABCDEFGHIJKLMNOPQRST", secret: "short") })
         do {
             try CustomKeyStoreValidation.credential(accessKeyID: "ABCDEFGHIJKLMNOPQRST", secret: "bad secret!" + secret)
             Issue.record("a bad secret passed")

@@ -114,4 +114,51 @@ import Testing
         #expect(!text.contains("not-the-pin-2"))
         await stack.stop()
     }
+
+    /// A root key rotation re-wraps a store's token PIN: once the old root key is retired, the
+    /// store still connects.
+    @Test func aRootKeyRewrapKeepsAStoresPINUsable() async throws {
+        let softhsm = try await SoftHSMToken()
+        let workerArguments = ["--pkcs11-module", "softhsm=\(softhsm.modulePath)"]
+        let stack = try await KMSStack.start(
+            kmsdArguments: ["--rewrap-interval-seconds", "1"], workerArguments: workerArguments,
+            workerEnvironment: softhsm.environment)
+        let kms = stack.client
+        let id = try await kms.call(
+            KMSMethod.createCustomKeyStore, Self.create("rewrap", clusterID: softhsm.label, password: softhsm.pin)
+        ).customKeyStoreID
+        let oldRoot = try #require(try await RootKeyRotationTests.status(kms).rootKeys.first { $0.newest })
+        let keyring = stack.worker.keyringPath
+        #expect(try await WorkerProcess.run(["rotate-root-key", "--root-key-file", keyring]).status == 0)
+        stack.worker.signal(SIGHUP)
+        var rotated = false
+        for _ in 0..<50 where !rotated {
+            rotated = try await RootKeyRotationTests.status(kms).rootKeys.contains {
+                $0.newest && $0.rootKeyID != oldRoot.rootKeyID
+            }
+            if !rotated { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        #expect(rotated)
+        _ = try await kms.call(AdminMethod.startRewrap, AdminStartRewrapRequest())
+        var finished: AdminGetRewrapStatusResponse?
+        for _ in 0..<100 where finished == nil {
+            let status = try await RootKeyRotationTests.status(kms)
+            if status.state == "Finished" { finished = status } else { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        let done = try #require(finished)
+        #expect(done.rootKeys.first { $0.rootKeyID == oldRoot.rootKeyID }.map(\.accessKeySecrets) ?? 0 == 0)
+        #expect(
+            try await WorkerProcess.run([
+                "retire-root-key", "--root-key-file", keyring, "--root-key-id", oldRoot.rootKeyID,
+            ]).status == 0)
+        await stack.worker.stop()
+        try await stack.worker.start(extraArguments: workerArguments, childEnvironment: softhsm.environment)
+        let client = try stack.kmsd.client(credentials: stack.adminCredentials)
+        var connect = KMSConnectCustomKeyStoreRequest()
+        connect.customKeyStoreID = id
+        _ = try await client.call(KMSMethod.connectCustomKeyStore, connect)
+        #expect(try await Self.state(client, id).connectionState == .connected)
+        await client.close()
+        await stack.stop()
+    }
 }

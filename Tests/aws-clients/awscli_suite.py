@@ -225,6 +225,14 @@ class AwsCli(unittest.TestCase):
                 "--custom-key-store-id", store, "--xks-key-id", "external-key-1")
         refused("CustomKeyStoreNotFoundException", "DescribeCustomKeyStores", "describe-custom-key-stores",
                 "--custom-key-store-id", "cks-0123456789abcdef0")
+        # Connecting answers success, as at AWS; the proxy resolves nowhere here, so the store is FAILED.
+        self.assertIsNone(out("connect-custom-key-store", "--custom-key-store-id", store))
+        entry = out("describe-custom-key-stores", "--custom-key-store-id", store)["CustomKeyStores"][0]
+        self.assertEqual((entry["ConnectionState"], entry["ConnectionErrorCode"]),
+                         ("FAILED", "XKS_PROXY_NOT_REACHABLE"))
+        refused("CustomKeyStoreInvalidStateException", "ConnectCustomKeyStore", "connect-custom-key-store",
+                "--custom-key-store-id", store)
+        self.assertIsNone(out("disconnect-custom-key-store", "--custom-key-store-id", store))
 
         renamed = name + "-renamed"
         self.assertIsNone(out("update-custom-key-store", "--custom-key-store-id", store,

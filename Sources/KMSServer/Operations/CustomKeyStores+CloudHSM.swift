@@ -29,11 +29,14 @@ extension KMSService {
             id: .random(), account: caller.account, region: caller.region, name: request.customKeyStoreName,
             type: .awsCloudHSM, connectionState: .disconnected, xks: nil,
             creationDate: Date(timeIntervalSince1970: self.now().timeIntervalSince1970.rounded(.down)), version: 1)
-        caller.trail.note(keyARN: store.arn(partition: self.scope.partition))
+        let arn = store.arn(partition: self.scope.partition)
+        caller.trail.note(keyARN: arn)
         let (wrapped, rootKeyID) = try await self.wrapTokenPIN(request.keyStorePassword, store: store.id)
         store.cloudHSM = CloudHSMTokenSettings(module: module, tokenLabel: label, wrappedPIN: wrapped)
         let audit = self.changeRecord(caller)
-        let written = try await self.store { [store] in try await stores.insert(store, rootKeyID: rootKeyID, audit: audit) }
+        let written = try await self.store { [store] in
+            try await stores.insert(store, arn: arn, rootKeyID: rootKeyID, audit: audit)
+        }
         try Self.check(written, store)
         var response = KMSCreateCustomKeyStoreResponse()
         response.customKeyStoreID = store.id.description

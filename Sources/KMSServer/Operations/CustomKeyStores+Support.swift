@@ -29,7 +29,9 @@ extension KMSService {
     /// The caller's store with this id: one of another account or region is not found, as at AWS.
     func customKeyStore(_ text: String, caller: Caller) async throws(KMSError) -> CustomKeyStoreRecord {
         let stores = try self.customKeyStoreStores()
-        guard (1...64).contains(text.utf8.count) else { throw .validation("CustomKeyStoreId must be 1..64 characters.") }
+        guard (1...64).contains(text.utf8.count) else {
+            throw .validation("CustomKeyStoreId must be 1..64 characters.")
+        }
         let notFound = KMSError(.customKeyStoreNotFound, "Custom key store \(text) is not found.")
         guard let id = CustomKeyStoreID(text) else { throw notFound }
         let found = try await self.store { try await stores.fetch(id) }
@@ -70,7 +72,8 @@ extension KMSService {
         try CustomKeyStoreValidation.uriEndpoint(request.xksProxyUriEndpoint)
         try CustomKeyStoreValidation.uriPath(request.xksProxyUriPath)
         let credential = request.xksProxyAuthenticationCredential
-        try CustomKeyStoreValidation.credential(accessKeyID: credential.accessKeyID, secret: credential.rawSecretAccessKey)
+        try CustomKeyStoreValidation.credential(
+            accessKeyID: credential.accessKeyID, secret: credential.rawSecretAccessKey)
         return (request.xksProxyUriEndpoint, request.xksProxyUriPath)
     }
 
@@ -127,7 +130,8 @@ extension KMSService {
                 "Another AWS_CLOUDHSM key store uses the PKCS #11 token \(store.cloudHSM?.clusterID ?? ""): one token "
                     + "serves one key store.")
         case .changed:
-            throw KMSError(.conflict, "Custom key store \(store.id) is being changed concurrently; retry", retryable: true)
+            throw KMSError(
+                .conflict, "Custom key store \(store.id) is being changed concurrently; retry", retryable: true)
         }
     }
 }

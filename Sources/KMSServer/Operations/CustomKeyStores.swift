@@ -34,7 +34,9 @@ extension KMSService {
             uriEndpoint: settings.endpoint, uriPath: settings.path, connectivity: .publicEndpoint,
             accessKeyID: request.xksProxyAuthenticationCredential.accessKeyID, wrappedSecret: wrapped)
         let audit = self.changeRecord(caller)
-        let written = try await self.store { [store] in try await stores.insert(store, rootKeyID: rootKeyID, audit: audit) }
+        let written = try await self.store { [store] in
+            try await stores.insert(store, arn: arn, rootKeyID: rootKeyID, audit: audit)
+        }
         try Self.check(written, store)
         var response = KMSCreateCustomKeyStoreResponse()
         response.customKeyStoreID = store.id.description
@@ -121,7 +123,8 @@ extension KMSService {
             guard var xks = stored.xks else { throw KMSError.internalFailure("an external key store has no proxy") }
             let changesEndpoint =
                 (request.hasXksProxyUriEndpoint && request.xksProxyUriEndpoint != xks.uriEndpoint)
-                || (request.hasXksProxyConnectivity && request.xksProxyConnectivity.awsName != xks.connectivity.rawValue)
+                || (request.hasXksProxyConnectivity
+                    && request.xksProxyConnectivity.awsName != xks.connectivity.rawValue)
             try stored.checkUpdatable(changesEndpointOrConnectivity: changesEndpoint)
             var store = stored
             if request.hasNewCustomKeyStoreName { store.name = request.newCustomKeyStoreName }

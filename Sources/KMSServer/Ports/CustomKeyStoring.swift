@@ -10,8 +10,8 @@ import KMSStore
 /// `audit`, and applies only at the record's row version, which it bumps; a store is deleted
 /// only while no key lives in it.
 public protocol CustomKeyStoring: Sendable {
-    /// Inserts a new store (its wrapped secret under root key `rootKeyID`).
-    func insert(_ store: CustomKeyStoreRecord, rootKeyID: UUID?, audit: PendingAudit?) async throws
+    /// Inserts a new store whose ARN is `arn` (its wrapped secret under root key `rootKeyID`).
+    func insert(_ store: CustomKeyStoreRecord, arn: String, rootKeyID: UUID?, audit: PendingAudit?) async throws
         -> CustomKeyStoreWrite
     /// Writes `store` over the stored one at `store.version`; `rootKeyID` of a new wrapped secret.
     func update(_ store: CustomKeyStoreRecord, rootKeyID: UUID?, audit: PendingAudit?) async throws

@@ -1,0 +1,162 @@
+import Foundation
+import KMSClient
+import KMSProto
+import KMSTestSupport
+import KMSXKS
+import Testing
+
+/// ConnectCustomKeyStore against an XKS proxy that answers well, wrongly, or not at all: the
+/// store ends CONNECTED or FAILED with AWS's ConnectionErrorCode, the call itself succeeds as at
+/// AWS, and the state rules follow (FAILED must be disconnected before it connects again;
+/// endpoint changes and deletion wait for DISCONNECTED).
+@Suite struct CustomKeyStoreConnectionTests {
+    typealias Stores = CustomKeyStoreTests
+
+    static func state(_ client: KMSClient, _ id: String) async throws -> (KMSConnectionState, KMSConnectionErrorCode?) {
+        let entry = try #require(try await Stores.describe(client, id: id).first)
+        return (entry.connectionState, entry.hasConnectionErrorCode ? entry.connectionErrorCode : nil)
+    }
+
+    @Test func connectingToProxiesThatAnswerWellWronglyOrNotAtAll() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "kms-xks-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try await TLSTests.makeCertificates(in: directory, clients: [:])
+        func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
+        let proxy = try await FakeXKSProxy.start(
+            certificate: path("server.pem"), key: path("server.key"),
+            credentials: XKSCredentials(accessKeyID: Stores.accessKeyID, secretAccessKey: Array(Stores.secret.utf8)))
+        let stack = try await KMSStack.start(kmsdArguments: ["--xks-ca-file", path("ca.pem")])
+        let client = stack.client
+        var serial = 0
+        func create(secret: String = Stores.secret, endpoint: String? = nil) async throws -> String {
+            serial += 1
+            var request = Stores.create("store-\(serial)", endpoint: endpoint ?? proxy.endpoint)
+            request.xksProxyUriPath = "/p\(serial)/kms/xks/v1"
+            request.xksProxyAuthenticationCredential.rawSecretAccessKey = secret
+            return try await client.call(KMSMethod.createCustomKeyStore, request).customKeyStoreID
+        }
+        func connect(_ id: String) async throws {
+            _ = try await client.call(
+                KMSMethod.connectCustomKeyStore, Stores.withID(id) as KMSConnectCustomKeyStoreRequest)
+        }
+        func disconnect(_ id: String) async throws {
+            _ = try await client.call(
+                KMSMethod.disconnectCustomKeyStore, Stores.withID(id) as KMSDisconnectCustomKeyStoreRequest)
+        }
+
+        // A healthy proxy, signed for with the right secret (which kmsd only had wrapped).
+        let good = try await create()
+        try await connect(good)
+        #expect(try await Self.state(client, good) == (.connected, nil))
+        try await connect(good)  // CONNECTED: nothing to do, success
+        #expect(
+            await code {
+                _ = try await client.call(
+                    KMSMethod.updateCustomKeyStore,
+                    Stores.withID(good) { (r: inout KMSUpdateCustomKeyStoreRequest) in
+                        r.xksProxyUriEndpoint = "https://elsewhere.example.com"
+                    })
+            } == "CustomKeyStoreInvalidStateException")
+        _ = try await client.call(
+            KMSMethod.updateCustomKeyStore,
+            Stores.withID(good) { (r: inout KMSUpdateCustomKeyStoreRequest) in r.newCustomKeyStoreName = "renamed" })
+        #expect(
+            await code {
+                _ = try await client.call(
+                    KMSMethod.deleteCustomKeyStore, Stores.withID(good) as KMSDeleteCustomKeyStoreRequest)
+            } == "CustomKeyStoreInvalidStateException")
+        var key = KMSCreateKeyRequest()
+        key.origin = .externalKeyStore
+        key.customKeyStoreID = good
+        key.xksKeyID = "external-1"
+        #expect(await code { _ = try await client.call(KMSMethod.createKey, key) } == "UnsupportedOperationException")
+        try await disconnect(good)
+        #expect(try await Self.state(client, good) == (.disconnected, nil))
+
+        // The wrong secret: FAILED, INVALID_CREDENTIALS; connecting again needs a disconnect first.
+        let wrong = try await create(secret: String(Stores.secret.reversed()))
+        try await connect(wrong)
+        #expect(try await Self.state(client, wrong) == (.failed, .invalidCredentials))
+        #expect(await code { try await connect(wrong) } == "CustomKeyStoreInvalidStateException")
+        try await disconnect(wrong)
+        #expect(try await Self.state(client, wrong) == (.disconnected, nil))
+        _ = try await client.call(
+            KMSMethod.updateCustomKeyStore,
+            Stores.withID(wrong) { (r: inout KMSUpdateCustomKeyStoreRequest) in
+                r.xksProxyAuthenticationCredential.accessKeyID = Stores.accessKeyID
+                r.xksProxyAuthenticationCredential.rawSecretAccessKey = Stores.secret
+            })
+        try await connect(wrong)
+        #expect(try await Self.state(client, wrong) == (.connected, nil))
+
+        // Answers that are not the API's, no key manager to serve, no answer, nobody there.
+        for (behaviour, expected) in [
+            (FakeXKSProxy.Behaviour.garbage, KMSConnectionErrorCode.xksProxyInvalidResponse),
+            (.unavailable, .xksProxyInvalidResponse), (.silent, .xksProxyTimedOut),
+        ] {
+            proxy.behaviour.withLock { $0 = behaviour }
+            let id = try await create()
+            try await connect(id)
+            #expect(try await Self.state(client, id) == (.failed, expected), "\(behaviour)")
+        }
+        let closed = try await create(endpoint: "https://127.0.0.1:1")
+        try await connect(closed)
+        #expect(try await Self.state(client, closed) == (.failed, .xksProxyNotReachable))
+        await stack.stop()
+        await proxy.stop()
+    }
+
+    /// A root key rotation re-wraps a store's proxy secret with the access keys' secrets: once
+    /// the old root key is retired, kmsd still signs for the proxy with the right secret.
+    @Test func aRootKeyRewrapKeepsAStoresProxyCredentialUsable() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "kms-xks-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try await TLSTests.makeCertificates(in: directory, clients: [:])
+        func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
+        let proxy = try await FakeXKSProxy.start(
+            certificate: path("server.pem"), key: path("server.key"),
+            credentials: XKSCredentials(accessKeyID: Stores.accessKeyID, secretAccessKey: Array(Stores.secret.utf8)))
+        let stack = try await KMSStack.start(
+            kmsdArguments: ["--xks-ca-file", path("ca.pem"), "--rewrap-interval-seconds", "1"])
+        let kms = stack.client
+        let id = try await kms.call(KMSMethod.createCustomKeyStore, Stores.create("rewrap", endpoint: proxy.endpoint))
+            .customKeyStoreID
+        let before = try await RootKeyRotationTests.status(kms)
+        let oldRoot = try #require(before.rootKeys.first { $0.newest })
+        let keyring = stack.worker.keyringPath
+        #expect(try await WorkerProcess.run(["rotate-root-key", "--root-key-file", keyring]).status == 0)
+        stack.worker.signal(SIGHUP)
+        var rotated = false
+        for _ in 0..<50 where !rotated {
+            rotated = try await RootKeyRotationTests.status(kms).rootKeys.contains {
+                $0.newest && $0.rootKeyID != oldRoot.rootKeyID
+            }
+            if !rotated { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        #expect(rotated)
+        _ = try await kms.call(AdminMethod.startRewrap, AdminStartRewrapRequest())
+        var finished: AdminGetRewrapStatusResponse?
+        for _ in 0..<100 where finished == nil {
+            let status = try await RootKeyRotationTests.status(kms)
+            if status.state == "Finished" { finished = status } else { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        let done = try #require(finished)
+        #expect(done.rootKeys.first { $0.rootKeyID == oldRoot.rootKeyID }.map(\.accessKeySecrets) ?? 0 == 0)
+        #expect(
+            try await WorkerProcess.run([
+                "retire-root-key", "--root-key-file", keyring, "--root-key-id", oldRoot.rootKeyID,
+            ]).status == 0)
+        await stack.worker.stop()
+        try await stack.worker.start()
+        let client = try stack.kmsd.client(credentials: stack.adminCredentials)
+        _ = try await client.call(KMSMethod.connectCustomKeyStore, Stores.withID(id) as KMSConnectCustomKeyStoreRequest)
+        #expect(try await Self.state(client, id) == (.connected, nil))
+        await client.close()
+        await stack.stop()
+        await proxy.stop()
+    }
+}

@@ -1,0 +1,120 @@
+import Foundation
+import KMSCrypto
+import KMSSigV4
+import KMSXKS
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import NIOSSL
+import Synchronization
+
+/// An XKS proxy that answers GetHealthStatus as a test tells it to: healthy, with every key
+/// manager unavailable, with an answer that is not JSON, or not at all. Every request's SigV4
+/// signature is checked against the one credential it knows (AuthenticationFailedException
+/// otherwise), so a test also learns which secret kmsd signed with.
+final class FakeXKSProxy: Sendable {
+    enum Behaviour: Sendable {
+        case healthy, unavailable, garbage, silent
+    }
+
+    let credentials: XKSCredentials
+    let region: String
+    let behaviour = Mutex(Behaviour.healthy)
+    let requests = Mutex(0)
+    private let channel: any Channel
+
+    var port: Int { self.channel.localAddress!.port! }
+    var endpoint: String { "https://127.0.0.1:\(self.port)" }
+
+    private init(credentials: XKSCredentials, region: String, channel: any Channel) {
+        self.credentials = credentials
+        self.region = region
+        self.channel = channel
+    }
+
+    /// A proxy on 127.0.0.1 serving TLS with `certificate` and `key` (PEM files).
+    static func start(certificate: String, key: String, credentials: XKSCredentials, region: String = "us-east-1")
+        async throws -> FakeXKSProxy
+    {
+        let tls = try NIOSSLContext(
+            configuration: .makeServerConfiguration(
+                certificateChain: try NIOSSLCertificate.fromPEMFile(certificate).map { .certificate($0) },
+                privateKey: .privateKey(try NIOSSLPrivateKey(file: key, format: .pem))))
+        let holder = Mutex<FakeXKSProxy?>(nil)
+        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    guard let proxy = holder.withLock({ $0 }) else { throw ChannelError.ioOnClosedChannel }
+                    try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls))
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline()
+                    try channel.pipeline.syncOperations.addHandler(Handler(proxy: proxy))
+                }
+            }
+            .bind(host: "127.0.0.1", port: 0).get()
+        let proxy = FakeXKSProxy(credentials: credentials, region: region, channel: channel)
+        holder.withLock { $0 = proxy }
+        return proxy
+    }
+
+    func stop() async { try? await self.channel.close() }
+
+    /// The status and body to answer `head` and `body` with; nil: no answer at all.
+    func answer(_ head: HTTPRequestHead, _ body: [UInt8]) -> (HTTPResponseStatus, [UInt8])? {
+        self.requests.withLock { $0 += 1 }
+        func error(_ status: HTTPResponseStatus, _ name: String) -> (HTTPResponseStatus, [UInt8]) {
+            (status, Array(try! JSONEncoder().encode(XKSErrorBody(errorName: name, errorMessage: "fake"))))
+        }
+        // The signature kmsd's credential makes for this request, at its own X-Amz-Date.
+        guard let amzDate = head.headers.first(name: "X-Amz-Date"), let date = SigV4.parseAmzDate(amzDate),
+            let host = head.headers.first(name: "Host"), let authorization = head.headers.first(name: "Authorization")
+        else { return error(.unauthorized, "AuthenticationFailedException") }
+        let expected = XKSSigner(credentials: self.credentials, region: self.region)
+            .headers(host: host, path: head.uri, body: body, now: date)
+            .first { $0.name == "Authorization" }?.value
+        guard expected == authorization else { return error(.unauthorized, "AuthenticationFailedException") }
+        guard head.uri.hasSuffix("/kms/xks/v1/health") else { return error(.notFound, "InvalidUriPathException") }
+        let status: String
+        switch self.behaviour.withLock({ $0 }) {
+        case .silent: return nil
+        case .garbage: return (.ok, Array("this is not the XKS API".utf8))
+        case .healthy: status = "ACTIVE"
+        case .unavailable: status = "UNAVAILABLE"
+        }
+        let health = XKSGetHealthStatusResponse(
+            xksProxyFleetSize: 1, xksProxyVendor: "test", xksProxyModel: "fake", ekmVendor: "test",
+            ekmFleetDetails: [.init(id: "ekm-1", model: "fake", healthStatus: status)])
+        return (.ok, Array(try! JSONEncoder().encode(health)))
+    }
+
+    final class Handler: ChannelInboundHandler, @unchecked Sendable {
+        typealias InboundIn = HTTPServerRequestPart
+        typealias OutboundOut = HTTPServerResponsePart
+
+        let proxy: FakeXKSProxy
+        var head: HTTPRequestHead?
+        var body: [UInt8] = []
+
+        init(proxy: FakeXKSProxy) { self.proxy = proxy }
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            switch self.unwrapInboundIn(data) {
+            case .head(let head):
+                self.head = head
+                self.body = []
+            case .body(let buffer):
+                self.body += buffer.readableBytesView
+            case .end:
+                guard let head = self.head, let (status, body) = self.proxy.answer(head, self.body) else { return }
+                var headers = HTTPHeaders()
+                headers.add(name: "Content-Type", value: "application/json")
+                headers.add(name: "Content-Length", value: String(body.count))
+                context.write(
+                    self.wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))),
+                    promise: nil)
+                context.write(self.wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: body)))), promise: nil)
+                context.writeAndFlush(self.wrapOutboundOut(.end(nil)), promise: nil)
+            }
+        }
+    }
+}
