@@ -42,7 +42,8 @@ public struct CloudHSMTokenSettings: Sendable, Hashable {
             throw .validation("CloudHsmClusterId's module (before the first /) must be 0..64 of A-Z a-z 0-9 . _ -.")
         }
         guard (1...32).contains(label.utf8.count) else {
-            throw .validation("CloudHsmClusterId must name a PKCS #11 token label of 1..32 bytes (LABEL or MODULE/LABEL).")
+            throw .validation(
+                "CloudHsmClusterId must name a PKCS #11 token label of 1..32 bytes (LABEL or MODULE/LABEL).")
         }
         return (module, label)
     }

@@ -28,7 +28,8 @@ import Testing
     @Test func aTokenStoreConnectsWithItsPINAndFailsWithAnother() async throws {
         let softhsm = try await SoftHSMToken(pin: "the-token-pin-1")
         let stack = try await KMSStack.start(
-            workerArguments: ["--pkcs11-module", "softhsm=\(softhsm.modulePath)"], workerEnvironment: softhsm.environment)
+            workerArguments: ["--pkcs11-module", "softhsm=\(softhsm.modulePath)"],
+            workerEnvironment: softhsm.environment)
         let client = stack.client
         let created = try await client.call(
             KMSMethod.createCustomKeyStore,
@@ -48,7 +49,9 @@ import Testing
             } == "CloudHsmClusterInUseException")
         var withProxy = Self.create("proxy", clusterID: "softhsm/other", password: softhsm.pin)
         withProxy.xksProxyUriPath = "/kms/xks/v1"
-        #expect(await code { _ = try await client.call(KMSMethod.createCustomKeyStore, withProxy) } == "ValidationException")
+        #expect(
+            await code { _ = try await client.call(KMSMethod.createCustomKeyStore, withProxy) } == "ValidationException"
+        )
         for (cluster, password) in [("softhsm/x", "short"), ("", "long-enough"), ("bad module/x", "long-enough")] {
             #expect(
                 await code {
@@ -104,7 +107,8 @@ import Testing
             var text = ""
             for name in names {
                 let dump = try await client.query(
-                    "SELECT coalesce(string_agg(t::text, ''), '') FROM \(unescaped: name) t", logger: .init(label: "test"))
+                    "SELECT coalesce(string_agg(t::text, ''), '') FROM \(unescaped: name) t",
+                    logger: .init(label: "test"))
                 for try await row in dump.decode(String.self) { text += row }
             }
             return text

@@ -54,15 +54,19 @@ extension KMSService {
         {
             throw .validation("The XksProxy members apply to EXTERNAL_KEY_STORE key stores only.")
         }
-        let token = try request.hasCloudHsmClusterID
+        let token =
+            try request.hasCloudHsmClusterID
             ? CloudHSMTokenSettings.parse(clusterID: request.cloudHsmClusterID) : nil
         if request.hasKeyStorePassword { try CloudHSMTokenSettings.checkPassword(request.keyStorePassword) }
         let stores = try self.customKeyStoreStores()
-        let wrapped = request.hasKeyStorePassword
+        let wrapped =
+            request.hasKeyStorePassword
             ? try await self.wrapTokenPIN(request.keyStorePassword, store: initial.id) : nil
         var stored = initial
         for _ in 0..<5 {
-            guard var settings = stored.cloudHSM else { throw KMSError.internalFailure("a CloudHSM key store has no token") }
+            guard var settings = stored.cloudHSM else {
+                throw KMSError.internalFailure("a CloudHSM key store has no token")
+            }
             if token != nil || wrapped != nil, stored.connectionState != .disconnected {
                 throw KMSError(
                     .customKeyStoreInvalidState,
@@ -88,7 +92,8 @@ extension KMSService {
     }
 
     /// The PIN wrapped by kms-cryptod for the database, and the root key it is under.
-    func wrapTokenPIN(_ pin: String, store: CustomKeyStoreID) async throws(KMSError) -> (pin: [UInt8], rootKeyID: UUID) {
+    func wrapTokenPIN(_ pin: String, store: CustomKeyStoreID) async throws(KMSError) -> (pin: [UInt8], rootKeyID: UUID)
+    {
         var wrap = WorkerWrapTokenPinRequest()
         wrap.customKeyStoreID = store.description
         wrap.pin = pin

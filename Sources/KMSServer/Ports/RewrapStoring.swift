@@ -58,7 +58,8 @@ extension RewrapStoring {
     { [] }
 
     /// False, for stores that hold no AWS_CLOUDHSM key store.
-    public func replaceTokenPIN(_ row: RewrapStore.TokenPINRow, wrapped: [UInt8], rootKeyID: UUID) async throws -> Bool {
+    public func replaceTokenPIN(_ row: RewrapStore.TokenPINRow, wrapped: [UInt8], rootKeyID: UUID) async throws -> Bool
+    {
         false
     }
 }
