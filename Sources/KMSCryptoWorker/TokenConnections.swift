@@ -49,10 +49,22 @@ final class TokenConnections: Sendable {
     /// Connecting is slow on a networked HSM and must not race itself for one store (two logins,
     /// one connection kept): connects are serialized; calls on a connected token never wait here.
     private let connecting = Mutex<Void>(())
+    /// Logins the token refused, by store: the same wrapped PIN is not tried again on a call's
+    /// behalf for `loginRetryDelay` (an HSM locks its user out after a few wrong PINs, and every
+    /// call would otherwise try one). ConnectToken always tries.
+    private let refusedLogins = Mutex<[String: RefusedLogin]>([:])
+    let loginRetryDelay: Duration
 
-    init(modules: PKCS11ModuleAllowList, sessionsPerToken: Int) {
+    struct RefusedLogin {
+        let wrappedPIN: [UInt8]
+        let until: ContinuousClock.Instant
+        let error: KMSError
+    }
+
+    init(modules: PKCS11ModuleAllowList, sessionsPerToken: Int, loginRetryDelay: Duration = .seconds(30)) {
         self.modules = modules
         self.sessionsPerToken = sessionsPerToken
+        self.loginRetryDelay = loginRetryDelay
     }
 
     /// The store's connection, made when there is none or the request names another token or PIN.
@@ -63,6 +75,12 @@ final class TokenConnections: Sendable {
             entry.token.isUsable
         {
             return entry.token
+        }
+        let now = ContinuousClock.now
+        if let refused = self.refusedLogins.withLock({ $0[ref.customKeyStoreID] }), refused.wrappedPIN == wrapped,
+            refused.until > now
+        {
+            throw refused.error
         }
         return try self.connect(ref, wrapped: wrapped, keyring: keyring(), fresh: false).mapError(\.error).get()
     }
@@ -146,8 +164,20 @@ final class TokenConnections: Sendable {
                 let entry = Entry(
                     module: ref.module, modulePath: path, label: ref.tokenLabel, wrappedPIN: wrapped, token: token)
                 self.entries.withLock { $0[ref.customKeyStoreID] = entry }
+                _ = self.refusedLogins.withLock { $0.removeValue(forKey: ref.customKeyStoreID) }
                 return .success(token)
             } catch {
+                if case .call(function: "C_Login", _)? = cause {
+                    let seconds = self.loginRetryDelay.components.seconds
+                    var refused = error
+                    refused.message +=
+                        "; kms-cryptod tries this PIN again after \(seconds) s, or at ConnectCustomKeyStore"
+                    let entry = RefusedLogin(
+                        wrappedPIN: wrapped, until: ContinuousClock.now + self.loginRetryDelay, error: refused)
+                    self.refusedLogins.withLock { $0[ref.customKeyStoreID] = entry }
+                } else {
+                    _ = self.refusedLogins.withLock { $0.removeValue(forKey: ref.customKeyStoreID) }
+                }
                 return .failure(TokenConnectFailure(error, cause: cause))
             }
         }

@@ -244,6 +244,12 @@ import Testing
         #expect(error?.message.contains("CKR_PIN_INCORRECT") == true)
         #expect(error?.message.contains("the-wrong-pin-42") == false)
 
+        // The refused PIN is not tried again on a call's behalf for a while (an HSM would lock
+        // its user out): the same error, said so.
+        let again = await Self.failure { _ = try await stack.connection.call(WorkerMethod.createTokenKey, create) }
+        #expect(again?.code == "CustomKeyStoreInvalidStateException")
+        #expect(again?.message.contains("tries this PIN again after 30 s") == true)
+
         // The right PIN connects after the wrong one.
         #expect(try await stack.connect(try await stack.ref(pin: "the-right-pin-31")).connected)
     }
