@@ -80,6 +80,14 @@ enum ProtobufTarget {
         workerDecrypt.ciphertextBlob = Data(repeating: 0xAB, count: 93)
         workerDecrypt.encryptionContext = ["tenant": "acme"]
 
+        var xksEncrypt = XKSBackendXksEncryptRequest()
+        xksEncrypt.keyID = "xks-key-1"
+        xksEncrypt.plaintext = Data("attack at dawn".utf8)
+        xksEncrypt.additionalAuthenticatedData = Data("project=nile".utf8)
+        xksEncrypt.requestMetadata.awsPrincipalArn = "arn:aws:iam::111122223333:user/Alice"
+        xksEncrypt.requestMetadata.kmsOperation = "Encrypt"
+        xksEncrypt.requestMetadata.kmsRequestID = "4112f4d6-db54-4af4-ae30-c55a22a8dfae"
+
         var createStore = KMSCreateCustomKeyStoreRequest()
         createStore.customKeyStoreName = "external"
         createStore.customKeyStoreType = .externalKeyStore
@@ -102,7 +110,7 @@ enum ProtobufTarget {
 
         return [
             seed(envelope), seed(error), seed(encrypt), seed(createKey), seed(grant), seed(importKey), seed(describe),
-            seed(workerDecrypt), seed(createStore), seed(stores),
+            seed(workerDecrypt), seed(xksEncrypt), seed(createStore), seed(stores),
         ]
     }
 }

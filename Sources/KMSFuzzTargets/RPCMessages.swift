@@ -4,7 +4,7 @@ import KMSRPC
 import KMSWorkerProto
 import SwiftProtobuf
 
-/// Every message of every service (client ↔ kmsd, admin, kmsd ↔ kms-cryptod), reachable without
+/// Every message of every service (client ↔ kmsd, admin, kmsd ↔ kms-cryptod, XKS backend), reachable without
 /// knowing its type statically: what the protobuf and AWS JSON targets choose from with a byte.
 /// `KMSFuzzTargetsTests` checks that this names every rpc of the generated method tables.
 struct RPCMessages {
@@ -138,7 +138,13 @@ struct RPCMessages {
         .init("worker", WorkerMethod.destroyTokenKey),
     ]
 
-    static let all = kms + admin + worker
+    static let xks: [RPCMessages] = [
+        .init("xks", XKSBackendMethod.xksGetKeyMetadata),
+        .init("xks", XKSBackendMethod.xksEncrypt),
+        .init("xks", XKSBackendMethod.xksDecrypt),
+    ]
+
+    static let all = kms + admin + worker + xks
 }
 
 /// One message type, erased: its name and the checks the targets run on it.

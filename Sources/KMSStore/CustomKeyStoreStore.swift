@@ -54,7 +54,7 @@ public struct CustomKeyStoreStore: Sendable {
             if let conflict = try await self.conflict(of: store, on: connection) { return conflict }
             let xks = store.xks
             let token = store.cloudHSM
-            try await connection.query(
+            let rows = try await connection.query(
                 """
                 INSERT INTO kms_custom_key_stores (custom_key_store_id, arn, account_id, region, name, store_type,
                     connection_state, connection_error_code, xks_uri_endpoint, xks_uri_path, xks_connectivity,
@@ -65,9 +65,12 @@ public struct CustomKeyStoreStore: Sendable {
                     \(xks?.uriEndpoint), \(xks?.uriPath), \(xks?.connectivity.rawValue), \(xks?.accessKeyID),
                     \(xks.map { Data($0.wrappedSecret) }), \(rootKeyID), \(store.creationDate), \(token?.module),
                     \(token?.tokenLabel), \(token.map { Data($0.wrappedPIN) }))
+                ON CONFLICT DO NOTHING RETURNING 1
                 """,
                 logger: self.logger)
-            return .written
+            for try await _ in rows { return .written }
+            // A concurrent insert took the name or the URI between the check and the insert.
+            return try await self.conflict(of: store, on: connection) ?? .nameInUse
         }
     }
 

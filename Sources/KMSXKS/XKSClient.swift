@@ -240,7 +240,7 @@ public final class XKSClient: Sendable {
     }
 
     /// A decoding error's path and kind, without the values (which may be key material).
-    static func describe(_ error: any Error) -> String {
+    public static func describe(_ error: any Error) -> String {
         guard let error = error as? DecodingError else { return "not JSON" }
         switch error {
         case .keyNotFound(let key, _): return "'\(key.stringValue)' is missing"

@@ -54,6 +54,7 @@ import Testing
         #expect(RPCMessages.kms.map(\.method) == KMSMethod.allNames)
         #expect(RPCMessages.admin.map(\.method) == AdminMethod.allNames)
         #expect(RPCMessages.worker.map(\.method) == WorkerMethod.allNames)
+        #expect(RPCMessages.xks.map(\.method) == XKSBackendMethod.allNames)
         #expect(Set(KMSMethod.awsJSON.keys) == Set(KMSMethod.allNames))
     }
 }

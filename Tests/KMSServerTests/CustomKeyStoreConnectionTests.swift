@@ -74,6 +74,13 @@ import Testing
         #expect(await code { _ = try await client.call(KMSMethod.createKey, key) } == "UnsupportedOperationException")
         try await disconnect(good)
         #expect(try await Self.state(client, good) == (.disconnected, nil))
+        // Concurrent connects of one store: each succeeds, and the store is CONNECTED.
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<4 { group.addTask { try await connect(good) } }
+            try await group.waitForAll()
+        }
+        #expect(try await Self.state(client, good) == (.connected, nil))
+        try await disconnect(good)
 
         // The wrong secret: FAILED, INVALID_CREDENTIALS; connecting again needs a disconnect first.
         let wrong = try await create(secret: String(Stores.secret.reversed()))

@@ -150,6 +150,31 @@ import Testing
         await stack.stop()
     }
 
+    /// Concurrent creations of one name: one store, and AWS's exception for every other, never
+    /// an internal error (the insert does nothing on a conflict and says which).
+    @Test func concurrentCreationsOfOneNameMakeOneStore() async throws {
+        let stack = try await KMSStack.start()
+        let client = stack.client
+        let codes = await withTaskGroup(of: String?.self) { group in
+            for index in 0..<8 {
+                group.addTask {
+                    await code {
+                        _ = try await client.call(
+                            KMSMethod.createCustomKeyStore,
+                            Self.create("same", endpoint: "https://same-\(index).example.com"))
+                    }
+                }
+            }
+            var codes: [String?] = []
+            for await code in group { codes.append(code) }
+            return codes
+        }
+        #expect(codes.filter { $0 == nil }.count == 1)
+        #expect(codes.filter { $0 == "CustomKeyStoreNameInUseException" }.count == 7, "\(codes)")
+        #expect(try await Self.describe(client).count == 1)
+        await stack.stop()
+    }
+
     @Test func describingPagesByLimitAndMarker() async throws {
         let stack = try await KMSStack.start()
         var ids: [String] = []

@@ -191,8 +191,14 @@ extension KMSService {
         store.connectionError = failure
         let audit = self.changeRecord(caller)
         let written = try await self.store { [store] in try await stores.update(store, rootKeyID: nil, audit: audit) }
-        guard written == .written else {
-            throw KMSError(.conflict, "Custom key store \(store.id) changed while it connected; retry", retryable: true)
+        if written != .written {
+            // Another request changed the store meanwhile: a concurrent connect that got there
+            // first is this one's success too.
+            let now = try await self.customKeyStore(request.customKeyStoreID, caller: caller)
+            guard try now.connection() == .alreadyUnderway else {
+                throw KMSError(
+                    .conflict, "Custom key store \(store.id) changed while it connected; retry", retryable: true)
+            }
         }
         return KMSConnectCustomKeyStoreResponse()
     }

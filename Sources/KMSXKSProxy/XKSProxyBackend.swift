@@ -1,0 +1,109 @@
+import Foundation
+import KMSClient
+import KMSProto
+import KMSRPC
+import KMSXKS
+
+/// Where the proxy's keys live: kmsd, over the binary protocol, as the proxy's own principal.
+/// The proxy never holds key material; kmsd authorizes every call by the key's policy and
+/// audits it with the XKS request metadata.
+public final class XKSProxyBackend: Sendable {
+    let client: KMSClient
+
+    /// A backend calling kmsd through `client`.
+    public init(client: KMSClient) { self.client = client }
+
+    func getKeyMetadata(key: String, metadata: XKSBackendXksRequestMetadata) async throws(XKSError)
+        -> XKSGetKeyMetadataResponse
+    {
+        var request = XKSBackendXksGetKeyMetadataRequest()
+        request.keyID = key
+        request.requestMetadata = metadata
+        let answer = try await self.call(XKSBackendMethod.xksGetKeyMetadata, request)
+        return XKSGetKeyMetadataResponse(keySpec: answer.keySpec, keyUsage: answer.keyUsage, keyStatus: answer.keyStatus)
+    }
+
+    func encrypt(key: String, _ xks: XKSEncryptRequest, metadata: XKSBackendXksRequestMetadata)
+        async throws(XKSError) -> XKSEncryptResponse
+    {
+        var request = XKSBackendXksEncryptRequest()
+        request.keyID = key
+        request.plaintext = xks.plaintext
+        request.additionalAuthenticatedData = xks.additionalAuthenticatedData ?? Data()
+        request.requestMetadata = metadata
+        let answer = try await self.call(XKSBackendMethod.xksEncrypt, request)
+        var response = XKSEncryptResponse(
+            ciphertext: answer.ciphertext,
+            ciphertextMetadata: answer.ciphertextMetadata.isEmpty ? nil : answer.ciphertextMetadata,
+            initializationVector: answer.initializationVector, authenticationTag: answer.authenticationTag)
+        if xks.ciphertextDataIntegrityValueAlgorithm != nil {
+            // Computed on what we received, before any other use of it (the spec's appendix C).
+            response.ciphertextDataIntegrityValue = XKSIntegrity.value(
+                additionalAuthenticatedData: xks.additionalAuthenticatedData, response: response)
+        }
+        return response
+    }
+
+    func decrypt(key: String, _ xks: XKSDecryptRequest, metadata: XKSBackendXksRequestMetadata)
+        async throws(XKSError) -> XKSDecryptResponse
+    {
+        var request = XKSBackendXksDecryptRequest()
+        request.keyID = key
+        request.ciphertext = xks.ciphertext
+        request.initializationVector = xks.initializationVector
+        request.authenticationTag = xks.authenticationTag
+        request.additionalAuthenticatedData = xks.additionalAuthenticatedData ?? Data()
+        request.ciphertextMetadata = xks.ciphertextMetadata ?? Data()
+        request.requestMetadata = metadata
+        let answer = try await self.call(XKSBackendMethod.xksDecrypt, request)
+        return XKSDecryptResponse(plaintext: answer.plaintext)
+    }
+
+    /// Whether kmsd answers an authenticated request now (GetCallerIdentity goes through
+    /// authentication, the principal cache and the audit path, though not kms-cryptod).
+    func isHealthy() async -> Bool {
+        do {
+            _ = try await self.client.callerIdentity()
+            return true
+        } catch {
+            return false
+        }
+    }
+
+    private func call<Request, Response>(_ method: RPCMethod<Request, Response>, _ request: Request)
+        async throws(XKSError) -> Response
+    {
+        do {
+            return try await self.client.call(method, request)
+        } catch {
+            throw Self.xksError(error)
+        }
+    }
+
+    /// kmsd's error as the XKS API names it. A refusal of the proxy itself (its kmsd credentials)
+    /// is the proxy's failure, not the caller's: InternalException.
+    static func xksError(_ error: KMSClientError) -> XKSError {
+        switch error.code {
+        case "NotFoundException": return XKSError(.keyNotFound, "The external key was not found.")
+        case "DisabledException", "KMSInvalidStateException":
+            return XKSError(.invalidState, "The key is disabled or not in a usable state.")
+        case "AccessDeniedException":
+            return XKSError(.accessDenied, "The key's policy does not allow this operation through this proxy.")
+        case "InvalidCiphertextException":
+            return XKSError(
+                .invalidCiphertext,
+                "The ciphertext, initialization vector, authentication tag, AAD or ciphertextMetadata is not valid.")
+        case "InvalidKeyUsageException", "IncorrectKeyException":
+            return XKSError(.invalidKeyUsage, "The key does not support this operation (only AES-256 keys do).")
+        case "ValidationException": return XKSError(.validation, error.message)
+        case "ThrottlingException", "LimitExceededException":
+            return XKSError(.throttling, "The key manager is busy; retry later.")
+        case "DependencyTimeoutException", "RequestTimeoutException":
+            return XKSError(.dependencyTimeout, "The key manager did not answer in time.")
+        default:
+            return XKSError(
+                error.retryable ? .dependencyTimeout : .internalFailure,
+                "The key manager failed (\(error.code)); see the proxy's log.")
+        }
+    }
+}

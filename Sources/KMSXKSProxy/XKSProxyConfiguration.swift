@@ -1,0 +1,141 @@
+import Foundation
+import KMSXKS
+
+/// kms-xks-proxy's configuration file (JSON): the XKS side (URI path, access keys, key
+/// mapping, TLS) and what GetHealthStatus reports. kmsd's address and the proxy's own kmsd
+/// credentials are flags and the usual environment (KMSClientEnvironment), not in here.
+///
+///     {
+///       "uriPath": "/tenant-a/kms/xks/v1",
+///       "regions": ["us-east-1"],
+///       "credentials": [{"accessKeyId": "AKXKS...", "secretAccessKey": "..."}],
+///       "keys": {"orders-key": "alias/orders", "billing": "1234abcd-..."},
+///       "passThroughKeyIds": false,
+///       "tls": {"certificate": "server.pem", "privateKey": "server.key", "clientCA": "kms-ca.pem"},
+///       "fleetSize": 2
+///     }
+///
+/// The file holds secrets, so it must not be readable by group or others (as kms-cryptod's keyring).
+public struct XKSProxyConfiguration: Codable, Sendable {
+    /// One access key the proxy accepts; two at once let a caller rotate without a pause.
+    public struct Credential: Codable, Sendable {
+        /// 20 to 30 characters of `A`-`Z` and `2`-`7`.
+        public var accessKeyId: String
+        /// At least 43 characters: a base64 encoding of 32 random bytes, as the spec suggests.
+        public var secretAccessKey: String
+        /// A credential from its parts.
+        public init(accessKeyId: String, secretAccessKey: String) {
+            self.accessKeyId = accessKeyId
+            self.secretAccessKey = secretAccessKey
+        }
+    }
+
+    /// The server certificate and, for mutual TLS, the CA a client certificate must chain to.
+    public struct TLS: Codable, Sendable {
+        /// PEM certificate chain, leaf first.
+        public var certificate: String
+        /// PEM private key of the leaf.
+        public var privateKey: String
+        /// PEM CAs; set, every connection must present a certificate issued by one of them.
+        public var clientCA: String?
+        /// Paths from their parts.
+        public init(certificate: String, privateKey: String, clientCA: String? = nil) {
+            self.certificate = certificate
+            self.privateKey = privateKey
+            self.clientCA = clientCA
+        }
+    }
+
+    /// `[/prefix]/kms/xks/v1`: the XksProxyUriPath callers are configured with.
+    public var uriPath: String
+    /// The regions a signature's credential scope may name; empty accepts any.
+    public var regions: [String]?
+    /// The access keys whose signatures are accepted.
+    public var credentials: [Credential]
+    /// XKS key id → our key (id, ARN, alias name or alias ARN).
+    public var keys: [String: String]?
+    /// Whether an XKS key id that is one of our key ids (a UUID) names that key without a
+    /// `keys` entry. Off by default: the mapping is then the whole list of what is exposed.
+    public var passThroughKeyIds: Bool?
+    /// Without it the proxy refuses to start: the API is HTTPS only.
+    public var tls: TLS
+    /// What GetHealthStatus reports as xksProxyFleetSize (default 1).
+    public var fleetSize: Int?
+
+    /// A configuration from its parts.
+    public init(
+        uriPath: String, regions: [String]? = nil, credentials: [Credential], keys: [String: String]? = nil,
+        passThroughKeyIds: Bool? = nil, tls: TLS, fleetSize: Int? = nil
+    ) {
+        self.uriPath = uriPath
+        self.regions = regions
+        self.credentials = credentials
+        self.keys = keys
+        self.passThroughKeyIds = passThroughKeyIds
+        self.tls = tls
+        self.fleetSize = fleetSize
+    }
+
+    /// Reads and checks the file at `path`.
+    public static func load(path: String) throws -> XKSProxyConfiguration {
+        let attributes = try FileManager.default.attributesOfItem(atPath: path)
+        if let mode = attributes[.posixPermissions] as? Int, mode & 0o077 != 0 {
+            throw XKSProxyConfigurationError(
+                "\(path) holds secret access keys: make it readable by its owner only (chmod 600)")
+        }
+        let data = try Data(contentsOf: URL(fileURLWithPath: path))
+        let configuration: XKSProxyConfiguration
+        do {
+            configuration = try JSONDecoder().decode(XKSProxyConfiguration.self, from: data)
+        } catch {
+            throw XKSProxyConfigurationError("\(path) is not a valid configuration: \(error)")
+        }
+        try configuration.validate()
+        return configuration
+    }
+
+    /// The checks `load` makes: a valid URI path, at least one well-formed access key, valid key ids.
+    public func validate() throws {
+        guard XKSLimits.isValidURIPath(self.uriPath) else {
+            throw XKSProxyConfigurationError(
+                "uriPath must be [/prefix]/kms/xks/v1, at most 128 letters, digits, '/', '-' or '_'")
+        }
+        guard !self.credentials.isEmpty else { throw XKSProxyConfigurationError("credentials must not be empty") }
+        var seen = Set<String>()
+        for credential in self.credentials {
+            guard XKSLimits.isValidAccessKeyID(credential.accessKeyId) else {
+                throw XKSProxyConfigurationError(
+                    "access key id '\(credential.accessKeyId)' is not 20 to 30 characters of A-Z and 2-7")
+            }
+            guard credential.secretAccessKey.utf8.count >= 32 else {
+                throw XKSProxyConfigurationError(
+                    "the secret of \(credential.accessKeyId) is shorter than 32 characters (use openssl rand -base64 32)")
+            }
+            guard seen.insert(credential.accessKeyId).inserted else {
+                throw XKSProxyConfigurationError("access key id \(credential.accessKeyId) appears twice")
+            }
+        }
+        for (id, target) in self.keys ?? [:] {
+            guard XKSLimits.isValidKeyID(id) else {
+                throw XKSProxyConfigurationError("'\(id)' is not an XKS key id (1 to 128 of A-Z a-z 0-9 - . _)")
+            }
+            guard !target.isEmpty else { throw XKSProxyConfigurationError("key '\(id)' maps to nothing") }
+        }
+        if let fleetSize, fleetSize < 1 { throw XKSProxyConfigurationError("fleetSize must be at least 1") }
+    }
+
+    /// Our key reference for an XKS key id, or nil when the id names nothing exposed.
+    public func keyReference(for xksKeyID: String) -> String? {
+        if let target = self.keys?[xksKeyID] { return target }
+        if self.passThroughKeyIds == true, UUID(uuidString: xksKeyID) != nil { return xksKeyID.lowercased() }
+        return nil
+    }
+}
+
+/// A configuration that cannot be used, and why.
+public struct XKSProxyConfigurationError: Error, CustomStringConvertible {
+    /// Why.
+    public let description: String
+    /// An error saying `description`.
+    public init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,206 @@
+import Foundation
+import KMSProto
+import KMSXKS
+import Logging
+
+/// The XKS proxy API over `XKSProxyBackend`: route, authenticate, decode, check, map the key,
+/// call kmsd, answer; and one structured log line per call (who, which key, which operation,
+/// the caller's request metadata, the outcome), never a plaintext, ciphertext or AAD.
+public final class XKSProxyService: Sendable {
+    /// An answer: the HTTP status and the JSON body.
+    public struct Answer: Sendable {
+        /// 200, or the XKS error's status (405 for a GET).
+        public var status: Int
+        /// JSON.
+        public var body: [UInt8]
+    }
+
+    let configuration: XKSProxyConfiguration
+    let authenticator: XKSProxyAuthenticator
+    let backend: XKSProxyBackend
+    let logger: Logger
+    /// What GetHealthStatus reports as the proxy's model.
+    public static let model = "kms-xks-proxy 1.0 (Swift KMS)"
+
+    /// A service for `configuration` over `backend`.
+    public init(
+        configuration: XKSProxyConfiguration, backend: XKSProxyBackend, logger: Logger,
+        now: @escaping @Sendable () -> Date = { Date() }
+    ) {
+        self.configuration = configuration
+        self.authenticator = XKSProxyAuthenticator(
+            credentials: configuration.credentials, regions: configuration.regions ?? [], now: now)
+        self.backend = backend
+        self.logger = logger
+    }
+
+    /// What the call says about itself, for the log line.
+    struct Call {
+        var operation = "unknown"
+        var accessKeyID: String?
+        var xksKeyID: String?
+        var metadata: XKSRequestMetadata?
+    }
+
+    /// Answers one request; never throws: every failure is an XKS error body.
+    public func handle(_ request: XKSProxyRequest) async -> Answer {
+        var call = Call()
+        let started = ContinuousClock.now
+        let answer: Answer
+        do {
+            answer = try await self.serve(request, call: &call)
+        } catch {
+            answer = Answer(status: error.httpStatus, body: Self.json(error.body))
+            self.log(call, outcome: error.rawName, status: error.httpStatus, started: started)
+            return answer
+        }
+        self.log(call, outcome: "ok", status: answer.status, started: started)
+        return answer
+    }
+
+    private func serve(_ request: XKSProxyRequest, call: inout Call) async throws(XKSError) -> Answer {
+        let route = try self.route(request)
+        call.operation = route.operation.rawValue
+        call.xksKeyID = route.keyID
+        call.accessKeyID = try self.authenticator.authenticate(request)
+        let body = Data(request.body)
+        switch route.operation {
+        case .getHealthStatus:
+            let decoded = try Self.decode(XKSGetHealthStatusRequest.self, body)
+            call.metadata = decoded.requestMetadata
+            try decoded.requestMetadata.validate(for: .getHealthStatus)
+            return Self.ok(try await self.health())
+        case .getKeyMetadata:
+            let decoded = try Self.decode(XKSGetKeyMetadataRequest.self, body)
+            call.metadata = decoded.requestMetadata
+            try decoded.requestMetadata.validate(for: .getKeyMetadata)
+            let key = try self.key(route.keyID)
+            return Self.ok(
+                try await self.backend.getKeyMetadata(
+                    key: key, metadata: Self.metadata(decoded.requestMetadata, accessKeyID: call.accessKeyID)))
+        case .encrypt:
+            let decoded = try Self.decode(XKSEncryptRequest.self, body)
+            call.metadata = decoded.requestMetadata
+            try decoded.validate()
+            let key = try self.key(route.keyID)
+            return Self.ok(
+                try await self.backend.encrypt(
+                    key: key, decoded, metadata: Self.metadata(decoded.requestMetadata, accessKeyID: call.accessKeyID)))
+        case .decrypt:
+            let decoded = try Self.decode(XKSDecryptRequest.self, body)
+            call.metadata = decoded.requestMetadata
+            try decoded.validate()
+            let key = try self.key(route.keyID)
+            return Self.ok(
+                try await self.backend.decrypt(
+                    key: key, decoded, metadata: Self.metadata(decoded.requestMetadata, accessKeyID: call.accessKeyID)))
+        }
+    }
+
+    // MARK: - Routing
+
+    struct Route {
+        let operation: XKSOperation
+        let keyID: String?
+    }
+
+    /// `<uriPath>/health` or `<uriPath>/keys/<id>/<metadata|encrypt|decrypt>`, POST only.
+    func route(_ request: XKSProxyRequest) throws(XKSError) -> Route {
+        let path = request.path
+        let base = self.configuration.uriPath
+        guard path.hasPrefix(base + "/") else {
+            throw XKSError(.invalidUriPath, "The URI path is not one this proxy serves.")
+        }
+        let rest = path.dropFirst(base.count + 1).split(separator: "/", omittingEmptySubsequences: false)
+        let route: Route
+        if rest == ["health"] {
+            route = Route(operation: .getHealthStatus, keyID: nil)
+        } else if rest.count == 3, rest[0] == "keys",
+            let operation = XKSOperation.allCases.first(where: {
+                $0 != .getHealthStatus && $0.pathSuffix == rest[2]
+            })
+        {
+            route = Route(operation: operation, keyID: String(rest[1]))
+        } else {
+            throw XKSError(.invalidUriPath, "The URI path is not one of the XKS API's.")
+        }
+        guard request.method == "POST" else {
+            throw XKSError(rawName: "MethodNotAllowed", message: "Only POST is allowed.", httpStatus: 405)
+        }
+        return route
+    }
+
+    /// Our key for an XKS key id: KeyNotFoundException for one the mapping does not expose.
+    func key(_ xksKeyID: String?) throws(XKSError) -> String {
+        guard let xksKeyID, XKSLimits.isValidKeyID(xksKeyID) else {
+            throw XKSError(.validation, "The external key id must be 1 to 128 of A-Z a-z 0-9 - . _.")
+        }
+        guard let key = self.configuration.keyReference(for: xksKeyID) else {
+            throw XKSError(.keyNotFound, "No external key '\(xksKeyID)' here.")
+        }
+        return key
+    }
+
+    // MARK: - Health
+
+    func health() async throws(XKSError) -> XKSGetHealthStatusResponse {
+        let healthy = await self.backend.isHealthy()
+        return XKSGetHealthStatusResponse(
+            xksProxyFleetSize: self.configuration.fleetSize ?? 1, xksProxyVendor: "Swift KMS",
+            xksProxyModel: Self.model, ekmVendor: "Swift KMS",
+            ekmFleetDetails: [
+                .init(id: "kmsd", model: "kmsd + kms-cryptod", healthStatus: healthy ? "ACTIVE" : "UNAVAILABLE")
+            ])
+    }
+
+    // MARK: - Bodies
+
+    static func decode<T: Decodable>(_ type: T.Type, _ body: Data) throws(XKSError) -> T {
+        do {
+            return try JSONDecoder().decode(type, from: body)
+        } catch {
+            throw XKSError(.validation, "The request body is not valid: \(XKSClient.describe(error)).")
+        }
+    }
+
+    static func ok(_ value: some Encodable) -> Answer { Answer(status: 200, body: json(value)) }
+
+    static func json(_ value: some Encodable) -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return (try? Array(encoder.encode(value))) ?? Array(#"{"errorName":"InternalException"}"#.utf8)
+    }
+
+    static func metadata(_ xks: XKSRequestMetadata, accessKeyID: String?) -> XKSBackendXksRequestMetadata {
+        var metadata = XKSBackendXksRequestMetadata()
+        metadata.awsPrincipalArn = xks.awsPrincipalArn ?? ""
+        metadata.kmsKeyArn = xks.kmsKeyArn ?? ""
+        metadata.kmsOperation = xks.kmsOperation
+        metadata.kmsRequestID = xks.kmsRequestId
+        metadata.kmsViaService = xks.kmsViaService ?? ""
+        metadata.awsSourceVpc = xks.awsSourceVpc ?? ""
+        metadata.awsSourceVpce = xks.awsSourceVpce ?? ""
+        metadata.xksAccessKeyID = accessKeyID ?? ""
+        return metadata
+    }
+
+    // MARK: - The log line
+
+    private func log(_ call: Call, outcome: String, status: Int, started: ContinuousClock.Instant) {
+        var metadata: Logger.Metadata = [
+            "operation": "\(call.operation)", "outcome": "\(outcome)", "status": "\(status)",
+            "accessKeyId": "\(call.accessKeyID ?? "-")", "xksKeyId": "\(Self.short(call.xksKeyID ?? "-"))",
+            "elapsed": "\(ContinuousClock.now - started)",
+        ]
+        if let request = call.metadata {
+            metadata["awsPrincipalArn"] = "\(Self.short(request.awsPrincipalArn ?? "-"))"
+            metadata["kmsOperation"] = "\(Self.short(request.kmsOperation))"
+            metadata["kmsRequestId"] = "\(Self.short(request.kmsRequestId))"
+            if let key = request.kmsKeyArn { metadata["kmsKeyArn"] = "\(Self.short(key))" }
+        }
+        self.logger.info("xks call", metadata: metadata)
+    }
+
+    /// Caller-chosen text in a log line: bounded, printable ASCII.
+    static func short(_ text: String) -> String { XKSLimits.errorMessage(String(text.prefix(256))) }
+}
