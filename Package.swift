@@ -78,6 +78,12 @@ let package = Package(
         .target(name: "KMSPolicy", dependencies: ["KMSDomain"]),
         // Small C shims over the system's OpenSSL 3 libcrypto (Debian: libssl-dev).
         .target(name: "CKMSOpenSSL", linkerSettings: [.linkedLibrary("crypto")]),
+        // PKCS #11 v2.40's subset this project uses, over a module loaded at run time (dlopen): no
+        // vendor's or p11-kit's header, no library linked at build time.
+        .target(name: "CKMSPKCS11", linkerSettings: [.linkedLibrary("dl")]),
+        // Token connections over CKMSPKCS11: login, a session pool, non-extractable AES keys, AES-GCM.
+        // kms-cryptod's alone (AWS_CLOUDHSM custom key stores).
+        .target(name: "KMSPKCS11", dependencies: ["CKMSPKCS11"]),
         // Ciphertext, wrapped-material and keyring formats; asymmetric, HMAC and import crypto;
         // the worker's half of SigV4 (signing keys). No network I/O.
         .target(
@@ -118,6 +124,8 @@ let package = Package(
             name: "KMSCryptoWorker",
             dependencies: [
                 "KMSWorkerProto", "KMSRPC", "KMSDomain", "KMSCrypto",
+                // Keys held in PKCS #11 tokens (AWS_CLOUDHSM custom key stores).
+                "KMSPKCS11",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -397,10 +405,12 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Against SoftHSM2 tokens made per test (KMSTestSupport's SoftHSMToken).
+        .testTarget(name: "KMSPKCS11Tests", dependencies: ["KMSPKCS11", "KMSTestSupport"]),
         .testTarget(
             name: "KMSCryptoWorkerTests",
             dependencies: [
-                "KMSTestSupport", "KMSCryptoWorker", "KMSRPC", "KMSWorkerProto", "KMSCrypto", "KMSDomain",
+                "KMSTestSupport", "KMSCryptoWorker", "KMSRPC", "KMSWorkerProto", "KMSCrypto", "KMSDomain", "KMSPKCS11",
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),

@@ -37,6 +37,16 @@ extension CryptoWorker {
         table.register(WorkerMethod.rawAesGcmEncrypt) { request, _ in try self.rawAesGcmEncrypt(request) }
         table.register(WorkerMethod.rawAesGcmDecrypt) { request, _ in try self.rawAesGcmDecrypt(request) }
         table.register(WorkerMethod.unwrapXksProxySecret) { request, _ in try self.unwrapXksProxySecret(request) }
+        table.register(WorkerMethod.wrapTokenPin) { request, _ in try self.wrapTokenPin(request) }
+        table.register(WorkerMethod.rewrapTokenPin) { request, _ in try self.rewrapTokenPin(request) }
+        table.register(WorkerMethod.connectToken) { request, _ in try await self.connectToken(request) }
+        table.register(WorkerMethod.checkToken) { request, _ in try await self.checkToken(request) }
+        table.register(WorkerMethod.disconnectToken) { request, _ in try self.disconnectToken(request) }
+        table.register(WorkerMethod.createTokenKey) { request, _ in try await self.createTokenKey(request) }
+        table.register(WorkerMethod.tokenEncrypt) { request, _ in try await self.tokenEncrypt(request) }
+        table.register(WorkerMethod.tokenDecrypt) { request, _ in try await self.tokenDecrypt(request) }
+        table.register(WorkerMethod.tokenGenerateDataKey) { request, _ in try await self.tokenGenerateDataKey(request) }
+        table.register(WorkerMethod.destroyTokenKey) { request, _ in try await self.destroyTokenKey(request) }
         return table
     }
 }

@@ -20,15 +20,25 @@ public final class CryptoWorker: Sendable {
     let generation: HeavyWork
     /// What SigV4 signing keys are derived for (kms-cryptod's `--regions`).
     let signingScope: SigningKeyScope
+    /// Logged-in PKCS #11 token connections (AWS_CLOUDHSM custom key stores).
+    let tokens: TokenConnections
+    /// Token calls block on the token (a networked HSM: milliseconds), so they have threads of
+    /// their own, as many as a token has sessions.
+    let tokenWork: HeavyWork
 
     /// `cacheCapacity`: unwrapped materials kept; `heavyThreads` and `heavyQueueLimit` size the pool for
     /// RSA private-key work (past the queue limit, requests fail with a retryable ThrottlingException).
+    /// `pkcs11Modules`: the PKCS #11 modules requests may name; `tokenSessions`: sessions per token,
+    /// and threads for token calls.
     public init(
         keyring: RootKeyring, cacheCapacity: Int = 10_000, heavyThreads: Int = NIOCore.System.coreCount,
         heavyQueueLimit: Int = 512,
-        signingScope: SigningKeyScope = SigningKeyScope()
+        signingScope: SigningKeyScope = SigningKeyScope(),
+        pkcs11Modules: PKCS11ModuleAllowList = PKCS11ModuleAllowList(), tokenSessions: Int = 4
     ) {
         self.signingScope = signingScope
+        self.tokens = TokenConnections(modules: pkcs11Modules, sessionsPerToken: tokenSessions)
+        self.tokenWork = HeavyWork(threads: tokenSessions, queueLimit: 512)
         self.currentKeyring = Mutex(keyring)
         self.cache = MaterialCache(capacity: cacheCapacity)
         self.heavy = HeavyWork(threads: heavyThreads, queueLimit: heavyQueueLimit)
@@ -47,6 +57,8 @@ public final class CryptoWorker: Sendable {
     public func shutdown() async {
         await self.heavy.shutdown()
         await self.generation.shutdown()
+        await self.tokenWork.shutdown()
+        self.tokens.closeAll()
     }
 
     /// The material a request refers to, unwrapped (from the cache when possible).

@@ -27,7 +27,7 @@ public struct CustomKeyStoreID: Sendable, Hashable, Comparable, CustomStringConv
 
 /// The two kinds of custom key store AWS defines.
 public enum CustomKeyStoreType: String, Sendable, CaseIterable {
-    /// Backed by an HSM (a PKCS#11 token here); not served yet.
+    /// Backed by an HSM: a PKCS#11 token here (CloudHSMTokenSettings).
     case awsCloudHSM = "AWS_CLOUDHSM"
     /// Backed by an external key manager behind an XKS proxy.
     case externalKeyStore = "EXTERNAL_KEY_STORE"
@@ -57,6 +57,8 @@ public enum CustomKeyStoreConnectionError: String, Sendable, CaseIterable {
     case invalidCredentials = "INVALID_CREDENTIALS"
     case clusterNotFound = "CLUSTER_NOT_FOUND"
     case userLoggedIn = "USER_LOGGED_IN"
+    case userLockedOut = "USER_LOCKED_OUT"
+    case userNotFound = "USER_NOT_FOUND"
     case xksProxyAccessDenied = "XKS_PROXY_ACCESS_DENIED"
     case xksProxyNotReachable = "XKS_PROXY_NOT_REACHABLE"
     case xksProxyInvalidResponse = "XKS_PROXY_INVALID_RESPONSE"
@@ -111,6 +113,8 @@ public struct CustomKeyStoreRecord: Sendable, Hashable {
     public var connectionError: CustomKeyStoreConnectionError?
     /// EXTERNAL_KEY_STORE only.
     public var xks: XksProxySettings?
+    /// AWS_CLOUDHSM only: the PKCS #11 token.
+    public var cloudHSM: CloudHSMTokenSettings?
     /// When CreateCustomKeyStore made it.
     public var creationDate: Date
     /// The row version, bumped by every change.
@@ -120,7 +124,7 @@ public struct CustomKeyStoreRecord: Sendable, Hashable {
     public init(
         id: CustomKeyStoreID, account: String, region: String, name: String, type: CustomKeyStoreType,
         connectionState: CustomKeyStoreConnectionState, connectionError: CustomKeyStoreConnectionError? = nil,
-        xks: XksProxySettings?, creationDate: Date, version: Int64
+        xks: XksProxySettings?, cloudHSM: CloudHSMTokenSettings? = nil, creationDate: Date, version: Int64
     ) {
         self.id = id
         self.account = account
@@ -130,6 +134,7 @@ public struct CustomKeyStoreRecord: Sendable, Hashable {
         self.connectionState = connectionState
         self.connectionError = connectionError
         self.xks = xks
+        self.cloudHSM = cloudHSM
         self.creationDate = creationDate
         self.version = version
     }

@@ -68,6 +68,12 @@ public struct KMSError: Error, Sendable, Hashable, CustomStringConvertible {
         case xksProxyUriEndpointInUse = "XksProxyUriEndpointInUseException"
         case xksProxyUriInUse = "XksProxyUriInUseException"
         case xksProxyUriUnreachable = "XksProxyUriUnreachableException"
+        // CloudHSM key stores' failures, for those backed by a PKCS #11 token (AWS_CLOUDHSM): the
+        // token stands where AWS has a CloudHSM cluster.
+        case cloudHsmClusterInUse = "CloudHsmClusterInUseException"
+        case cloudHsmClusterInvalidConfiguration = "CloudHsmClusterInvalidConfigurationException"
+        case cloudHsmClusterNotActive = "CloudHsmClusterNotActiveException"
+        case cloudHsmClusterNotFound = "CloudHsmClusterNotFoundException"
         // Authentication failures, as AWS names them.
         case unrecognizedClient = "UnrecognizedClientException"
         case missingAuthenticationToken = "MissingAuthenticationTokenException"

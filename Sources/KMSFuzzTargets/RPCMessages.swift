@@ -129,6 +129,16 @@ struct RPCMessages {
         .init("worker", WorkerMethod.rawAesGcmEncrypt),
         .init("worker", WorkerMethod.rawAesGcmDecrypt),
         .init("worker", WorkerMethod.unwrapXksProxySecret),
+        .init("worker", WorkerMethod.wrapTokenPin),
+        .init("worker", WorkerMethod.rewrapTokenPin),
+        .init("worker", WorkerMethod.connectToken),
+        .init("worker", WorkerMethod.checkToken),
+        .init("worker", WorkerMethod.disconnectToken),
+        .init("worker", WorkerMethod.createTokenKey),
+        .init("worker", WorkerMethod.tokenEncrypt),
+        .init("worker", WorkerMethod.tokenDecrypt),
+        .init("worker", WorkerMethod.tokenGenerateDataKey),
+        .init("worker", WorkerMethod.destroyTokenKey),
     ]
 
     static let xks: [RPCMessages] = [

@@ -180,7 +180,8 @@ public struct KMSDaemon: Service {
             requestTimeout: self.settings.requestTimeout,
             clock: self.clock, metrics: self.metrics,
             customKeyStoreBackends: CustomKeyStoreBackends([
-                .externalKeyStore: XKSKeyStoreBackend(trustRoots: self.settings.xksCAFile.map { .file($0) })
+                .externalKeyStore: XKSKeyStoreBackend(trustRoots: self.settings.xksCAFile.map { .file($0) }),
+                .awsCloudHSM: CloudHSMKeyStoreBackend(),
             ])
         )
         try await self.adoptPendingAuditRecords(into: service.auditLog)

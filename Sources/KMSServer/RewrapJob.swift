@@ -95,9 +95,20 @@ public struct RewrapJob: Service {
                     done += 1
                 }
             }
+            for row in try await self.store.tokenPINs(notUnder: newest, skipping: missing, limit: Self.batchSize) {
+                var request = WorkerRewrapTokenPinRequest()
+                request.customKeyStoreID = row.customKeyStoreID
+                request.wrappedPin = Data(row.wrapped)
+                let answer = try await self.worker.call(WorkerMethod.rewrapTokenPin, request)
+                guard let root = UUID(uuidString: answer.rootKeyID) else { continue }
+                if try await self.store.replaceTokenPIN(row, wrapped: Array(answer.wrappedPin), rootKeyID: root) {
+                    done += 1
+                }
+            }
             let remaining =
                 try await self.store.materials(notUnder: newest, skipping: missing, limit: 1).count
                 + self.store.secrets(notUnder: newest, skipping: missing, limit: 1).count
+                + self.store.tokenPINs(notUnder: newest, skipping: missing, limit: 1).count
             let finished = remaining == 0 ? self.clock.wallNow : nil
             try await self.store.progress(job: job.id, rewrapped: done, unavailable: unavailable, finished: finished)
             if finished != nil {

@@ -11,6 +11,8 @@ public enum CustomKeyStoreWrite: Sendable, Hashable {
     case nameInUse
     /// Another external key store of the account and region has the proxy URI (endpoint and path).
     case uriInUse
+    /// Another AWS_CLOUDHSM store (of any account) uses the PKCS #11 token (module and label).
+    case tokenInUse
     /// (Update) The store is gone or was changed since it was read (its row version moved).
     case changed
 }
@@ -40,7 +42,7 @@ public struct CustomKeyStoreStore: Sendable {
     static let columns = """
         custom_key_store_id, account_id, region, name, store_type, connection_state, connection_error_code,
         xks_uri_endpoint, xks_uri_path, xks_connectivity, xks_access_key_id, xks_wrapped_secret, creation_date,
-        row_version
+        row_version, cloudhsm_module, cloudhsm_token_label, cloudhsm_wrapped_pin
         """
 
     /// Inserts `store`, whose ARN is `arn`; its wrapped secret is under root key `rootKeyID`.
@@ -51,15 +53,18 @@ public struct CustomKeyStoreStore: Sendable {
             connection in
             if let conflict = try await self.conflict(of: store, on: connection) { return conflict }
             let xks = store.xks
+            let token = store.cloudHSM
             let rows = try await connection.query(
                 """
                 INSERT INTO kms_custom_key_stores (custom_key_store_id, arn, account_id, region, name, store_type,
                     connection_state, connection_error_code, xks_uri_endpoint, xks_uri_path, xks_connectivity,
-                    xks_access_key_id, xks_wrapped_secret, root_key_id, creation_date)
+                    xks_access_key_id, xks_wrapped_secret, root_key_id, creation_date, cloudhsm_module,
+                    cloudhsm_token_label, cloudhsm_wrapped_pin)
                 VALUES (\(store.id.description), \(arn), \(store.account), \(store.region), \(store.name),
                     \(store.type.rawValue), \(store.connectionState.rawValue), \(store.connectionError?.rawValue),
                     \(xks?.uriEndpoint), \(xks?.uriPath), \(xks?.connectivity.rawValue), \(xks?.accessKeyID),
-                    \(xks.map { Data($0.wrappedSecret) }), \(rootKeyID), \(store.creationDate))
+                    \(xks.map { Data($0.wrappedSecret) }), \(rootKeyID), \(store.creationDate), \(token?.module),
+                    \(token?.tokenLabel), \(token.map { Data($0.wrappedPIN) }))
                 ON CONFLICT DO NOTHING RETURNING 1
                 """,
                 logger: self.logger)
@@ -78,9 +83,12 @@ public struct CustomKeyStoreStore: Sendable {
             connection in
             if let conflict = try await self.conflict(of: store, on: connection) { return conflict }
             let xks = store.xks
+            let token = store.cloudHSM
             let rows = try await connection.query(
                 """
                 UPDATE kms_custom_key_stores SET name = \(store.name),
+                    cloudhsm_module = \(token?.module), cloudhsm_token_label = \(token?.tokenLabel),
+                    cloudhsm_wrapped_pin = \(token.map { Data($0.wrappedPIN) }),
                     connection_state = \(store.connectionState.rawValue),
                     connection_error_code = \(store.connectionError?.rawValue),
                     xks_uri_endpoint = \(xks?.uriEndpoint), xks_uri_path = \(xks?.uriPath),
@@ -110,6 +118,16 @@ public struct CustomKeyStoreStore: Sendable {
             """,
             logger: self.logger)
         for try await _ in named { return .nameInUse }
+        if let token = store.cloudHSM {
+            let used = try await connection.query(
+                """
+                SELECT 1 FROM kms_custom_key_stores
+                WHERE cloudhsm_module = \(token.module) AND cloudhsm_token_label = \(token.tokenLabel)
+                    AND custom_key_store_id <> \(id)
+                """,
+                logger: self.logger)
+            for try await _ in used { return .tokenInUse }
+        }
         guard let xks = store.xks else { return nil }
         let located = try await connection.query(
             """
@@ -204,10 +222,17 @@ public struct CustomKeyStoreStore: Sendable {
                 uriEndpoint: endpoint, uriPath: path, connectivity: connectivity, accessKeyID: accessKeyID,
                 wrappedSecret: Array(wrapped))
         }
+        var token: CloudHSMTokenSettings?
+        if let label = try columns["cloudhsm_token_label"].decode(String?.self) {
+            guard let module = try columns["cloudhsm_module"].decode(String?.self),
+                let pin = try columns["cloudhsm_wrapped_pin"].decode(Data?.self)
+            else { throw StoreError.invalid("custom key store \(text) has an incomplete PKCS #11 token") }
+            token = CloudHSMTokenSettings(module: module, tokenLabel: label, wrappedPIN: Array(pin))
+        }
         return CustomKeyStoreRecord(
             id: id, account: try columns["account_id"].decode(String.self),
             region: try columns["region"].decode(String.self), name: try columns["name"].decode(String.self),
-            type: type, connectionState: state, connectionError: error, xks: xks,
+            type: type, connectionState: state, connectionError: error, xks: xks, cloudHSM: token,
             creationDate: try columns["creation_date"].decode(Date.self),
             version: try columns["row_version"].decode(Int64.self))
     }

@@ -374,6 +374,7 @@ public enum Migrations {
         multiRegionKeys,
         customKeyStores,
         multiRegionExports,
+        cloudHSMKeyStores,
     ]
 
     /// Applies every migration not yet recorded. Safe to call from several processes at once.

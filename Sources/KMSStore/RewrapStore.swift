@@ -223,7 +223,8 @@ public struct RewrapStore: Sendable {
         try await self.client.withSessionAdvisoryLock(Self.lockKey, logger: self.logger, body)
     }
 
-    /// Root key id → (key materials, secrets: access keys' and custom key stores' proxies') wrapped under it.
+    /// Root key id → (key materials, secrets: access keys', custom key stores' proxy secrets and token PINs)
+    /// wrapped under it.
     public func usage() async throws -> [UUID: (materials: Int64, secrets: Int64)] {
         var usage: [UUID: (materials: Int64, secrets: Int64)] = [:]
         let materials = try await self.client.query(
@@ -238,7 +239,8 @@ public struct RewrapStore: Sendable {
         for try await (id, count) in secrets.decode((UUID, Int64).self) { usage[id, default: (0, 0)].secrets = count }
         let proxySecrets = try await self.client.query(
             """
-            SELECT root_key_id, count(*) FROM kms_custom_key_stores WHERE xks_wrapped_secret IS NOT NULL
+            SELECT root_key_id, count(*) FROM kms_custom_key_stores
+            WHERE xks_wrapped_secret IS NOT NULL OR cloudhsm_wrapped_pin IS NOT NULL
             GROUP BY root_key_id
             """,
             logger: self.logger)

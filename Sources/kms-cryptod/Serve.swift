@@ -61,6 +61,23 @@ struct Serve: AsyncParsableCommand {
     )
     var shutdownGraceSeconds: Int?
 
+    @Option(
+        name: .customLong("pkcs11-module"),
+        help:
+            ArgumentHelp(
+                "NAME=PATH: a PKCS #11 module (absolute path of the vendor's library) that AWS_CLOUDHSM custom key "
+                    + "stores may name; repeat for more. Only these are ever loaded: the API names a module, never a "
+                    + "path (KMS_CRYPTOD_PKCS11_MODULES, comma separated). Default: none.")
+    )
+    var pkcs11Modules: [String] = []
+
+    @Option(
+        name: .customLong("pkcs11-sessions"),
+        help: ArgumentHelp(
+            "PKCS #11 sessions per token, so token calls at once (KMS_CRYPTOD_PKCS11_SESSIONS). Default 4.")
+    )
+    var pkcs11Sessions: Int?
+
     var regionSet: Set<String> {
         Set((regions ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
     }
@@ -75,6 +92,12 @@ struct Serve: AsyncParsableCommand {
         regions = regions ?? CryptodEnvironment.string("REGIONS") ?? "us-east-1"
         healthListen = healthListen ?? CryptodEnvironment.string("HEALTH_LISTEN").flatMap { $0.isEmpty ? nil : $0 }
         shutdownGraceSeconds = try shutdownGraceSeconds ?? CryptodEnvironment.integer("SHUTDOWN_GRACE_SECONDS") ?? 25
+        if pkcs11Modules.isEmpty, let modules = CryptodEnvironment.string("PKCS11_MODULES") {
+            pkcs11Modules = modules.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        }
+        pkcs11Sessions = try pkcs11Sessions ?? CryptodEnvironment.integer("PKCS11_SESSIONS") ?? 4
+        guard (1...256).contains(pkcs11Sessions ?? 0) else { throw ValidationError("--pkcs11-sessions must be 1..256") }
+        _ = try moduleAllowList()
         guard let socket, !socket.isEmpty else {
             throw ValidationError("--socket (or KMS_CRYPTOD_SOCKET) is required")
         }
@@ -102,6 +125,28 @@ struct Serve: AsyncParsableCommand {
         guard !regionSet.isEmpty, regionSet.allSatisfy(isRegion) else {
             throw ValidationError("--regions must be region names (a-z, 0-9, -) separated by commas, not '\(regions)'")
         }
+    }
+
+    /// `--pkcs11-module`'s NAME=PATH pairs, checked: names of A-Z a-z 0-9 . _ -, absolute paths, no repeats.
+    func moduleAllowList() throws -> PKCS11ModuleAllowList {
+        var paths: [String: String] = [:]
+        for entry in pkcs11Modules {
+            let parts = entry.split(separator: "=", maxSplits: 1).map(String.init)
+            let isName: (String) -> Bool = { name in
+                (1...64).contains(name.utf8.count)
+                    && name.utf8.allSatisfy {
+                        (0x30...0x39).contains($0) || (0x41...0x5A).contains($0) || (0x61...0x7A).contains($0)
+                            || [0x2D, 0x2E, 0x5F].contains($0)
+                    }
+            }
+            guard parts.count == 2, isName(parts[0]), parts[1].hasPrefix("/") else {
+                throw ValidationError("--pkcs11-module must be NAME=/absolute/path, not '\(entry)'")
+            }
+            guard paths.updateValue(parts[1], forKey: parts[0]) == nil else {
+                throw ValidationError("--pkcs11-module names \(parts[0]) twice")
+            }
+        }
+        return PKCS11ModuleAllowList(paths)
     }
 
     func run() async throws {
@@ -136,7 +181,8 @@ struct Serve: AsyncParsableCommand {
         }
         let worker = CryptoWorker(
             keyring: try load(), cacheCapacity: cacheSize,
-            signingScope: SigningKeyScope(regions: regionSet)
+            signingScope: SigningKeyScope(regions: regionSet),
+            pkcs11Modules: try moduleAllowList(), tokenSessions: pkcs11Sessions ?? 4
         )
         var rpc = RPCConfiguration()
         rpc.maxFrameLength = maxFrameLength
@@ -148,6 +194,7 @@ struct Serve: AsyncParsableCommand {
                 "socket": "\(socket)", "root_keys": "\(worker.rootKeyCount)",
                 "active_root_key": "\(worker.activeRootKeyID)",
                 "regions": "\(regionSet.sorted().joined(separator: ","))",
+                "pkcs11_modules": "\(pkcs11Modules.joined(separator: ","))",
                 "hardening": "\(hardening)",
             ])
         // SIGHUP re-reads the keyring: a rotated or retired root key takes effect without a

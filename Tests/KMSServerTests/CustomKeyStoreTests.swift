@@ -69,7 +69,8 @@ import Testing
             await code { _ = try await client.call(KMSMethod.createCustomKeyStore, request) }
         }
         // Names and proxy URIs are unique in the account and region; the proxy must answer
-        // with the settings (AWS's exceptions when it does not); no VPC, no CloudHSM yet.
+        // with the settings (AWS's exceptions when it does not); no VPC; no XKS members for
+        // AWS_CLOUDHSM (CloudHSMKeyStoreTests).
         #expect(
             await creation(Self.create("one", endpoint: proxy, path: "/x/kms/xks/v1"))
                 == "CustomKeyStoreNameInUseException")
@@ -84,7 +85,7 @@ import Testing
                 == "XksProxyInvalidConfigurationException")
         #expect(
             await creation(Self.create("vpc", connectivity: .vpcEndpointService)) == "UnsupportedOperationException")
-        #expect(await creation(Self.create("hsm", type: .awsCloudhsm)) == "UnsupportedOperationException")
+        #expect(await creation(Self.create("hsm", type: .awsCloudhsm)) == "ValidationException")
         var noCredential = Self.create("nocredential", endpoint: proxy)
         noCredential.clearXksProxyAuthenticationCredential()
         #expect(await creation(noCredential) == "ValidationException")

@@ -167,12 +167,14 @@ public final class KMSStack: @unchecked Sendable {
     public let client: KMSClient
 
     /// `kmsdArguments` may make kmsd serve TLS; `tls` is then what its clients use.
+    /// `workerEnvironment`: variables kms-cryptod gets besides the inherited ones (SOFTHSM2_CONF).
     public static func start(
-        kmsdArguments: [String] = [], workerArguments: [String] = [], tls: KMSClient.TLS? = nil
+        kmsdArguments: [String] = [], workerArguments: [String] = [], workerEnvironment: [String: String] = [:],
+        tls: KMSClient.TLS? = nil
     ) async throws -> KMSStack {
         let database = try await TestDatabase.create()
         let worker = try await WorkerProcess()
-        try await worker.start(extraArguments: workerArguments)
+        try await worker.start(extraArguments: workerArguments, childEnvironment: workerEnvironment)
         let admin = try await KMSDProcess.bootstrap(databaseURL: database.url, workerSocket: worker.socketPath)
         let kmsd = KMSDProcess(
             databaseURL: database.url, workerSocket: worker.socketPath, directory: worker.directory,

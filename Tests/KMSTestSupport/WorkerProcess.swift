@@ -46,9 +46,11 @@ public final class WorkerProcess: @unchecked Sendable {
     /// Starts `serve` and waits until the socket answers. `launcher`: a command that execs
     /// kms-cryptod for us (`NetworkNamespace.launcher`); empty: kms-cryptod directly.
     /// `environment`: settings as `KMS_CRYPTOD_*` variables instead of the flags (the socket and
-    /// keyring flags are then left out; the test sets those variables).
+    /// keyring flags are then left out; the test sets those variables). `childEnvironment`: variables
+    /// added to the inherited ones, flags unchanged (SOFTHSM2_CONF for a SoftHSM2 token).
     public func start(
-        extraArguments: [String] = [], launcher: [String] = [], environment: [String: String]? = nil
+        extraArguments: [String] = [], launcher: [String] = [], environment: [String: String]? = nil,
+        childEnvironment: [String: String] = [:]
     ) async throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: launcher.first ?? Self.binary)
@@ -63,8 +65,9 @@ public final class WorkerProcess: @unchecked Sendable {
                 ? ["--root-key-file", self.keyringPath, "--socket", self.socketPath, "--log-level", "warning"] + grace
                 : [])
             + extraArguments
-        if let environment {
-            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        if environment != nil || !childEnvironment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment ?? [:]) { $1 }
+                .merging(childEnvironment) { $1 }
         }
         try process.run()
         self.process = process

@@ -124,6 +124,11 @@ extension KMSService {
                 .xksProxyUriInUse,
                 "Another external key store of this account and region uses the same XksProxyUriEndpoint and "
                     + "XksProxyUriPath.")
+        case .tokenInUse:
+            throw KMSError(
+                .cloudHsmClusterInUse,
+                "Another AWS_CLOUDHSM key store uses the PKCS #11 token \(store.cloudHSM?.clusterID ?? ""): one token "
+                    + "serves one key store.")
         case .changed:
             throw KMSError(
                 .conflict, "Custom key store \(store.id) is being changed concurrently; retry", retryable: true)
@@ -151,5 +156,6 @@ extension KMSCustomKeyStoresListEntry {
             configuration.uriPath = xks.uriPath
             self.xksProxyConfiguration = configuration
         }
+        if let token = store.cloudHSM { self.cloudHsmClusterID = token.clusterID }
     }
 }

@@ -20,10 +20,7 @@ extension KMSService {
         let type = try Self.storeType(request)
         try self.gate.authorizeKeyStore(caller, action: "CreateCustomKeyStore", storeARN: nil)
         let stores = try self.customKeyStoreStores()
-        guard type == .externalKeyStore else {
-            throw KMSError(
-                .unsupportedOperation, "Custom key stores of type AWS_CLOUDHSM are not supported by this service yet.")
-        }
+        if type == .awsCloudHSM { return try await self.createCloudHSMKeyStore(request, caller: caller) }
         let settings = try Self.newProxySettings(request)
         var store = CustomKeyStoreRecord(
             id: .random(), account: caller.account, region: caller.region, name: request.customKeyStoreName,
@@ -112,8 +109,8 @@ extension KMSService {
         let stores = try self.customKeyStoreStores()
         let arn = try self.authorizeKeyStore(caller, "UpdateCustomKeyStore", request.customKeyStoreID)
         var stored = try await self.customKeyStore(request.customKeyStoreID, caller: caller)
-        guard stored.type == .externalKeyStore else {
-            throw KMSError(.unsupportedOperation, "Custom key stores of type AWS_CLOUDHSM are not supported yet.")
+        if stored.type == .awsCloudHSM {
+            return try await self.updateCloudHSMKeyStore(request, stored: stored, caller: caller)
         }
         if request.hasKeyStorePassword || request.hasCloudHsmClusterID {
             throw .validation("KeyStorePassword and CloudHsmClusterId apply to AWS_CLOUDHSM key stores only.")
@@ -228,7 +225,10 @@ extension KMSService {
             let written = try await self.store { [store] in
                 try await stores.update(store, rootKeyID: nil, audit: audit)
             }
-            if written == .written { return KMSDisconnectCustomKeyStoreResponse() }
+            if written == .written {
+                if store.type == .awsCloudHSM { await CloudHSMKeyStoreBackend.disconnect(store, worker: self.worker) }
+                return KMSDisconnectCustomKeyStoreResponse()
+            }
         }
         throw KMSError(.conflict, "Custom key store is being changed concurrently; retry", retryable: true)
     }

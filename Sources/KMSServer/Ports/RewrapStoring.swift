@@ -33,6 +33,14 @@ public protocol RewrapStoring: Sendable {
     /// change wins: false), durably before it returns.
     func replaceSecret(_ row: RewrapStore.SecretRow, wrapped: [UInt8], rootKeyID: UUID) async throws -> Bool
 
+    /// At most `limit` AWS_CLOUDHSM stores' token PINs wrapped under neither `newest` nor any of `missing`.
+    func tokenPINs(notUnder newest: UUID, skipping missing: [UUID], limit: Int) async throws
+        -> [RewrapStore.TokenPINRow]
+
+    /// Replaces one token PIN and its root key id if it is still `row.wrapped` (a concurrent
+    /// change wins: false), durably before it returns.
+    func replaceTokenPIN(_ row: RewrapStore.TokenPINRow, wrapped: [UInt8], rootKeyID: UUID) async throws -> Bool
+
     /// Root key id → how many material versions and access key secrets are wrapped under it.
     func usage() async throws -> [UUID: (materials: Int64, secrets: Int64)]
 
@@ -42,3 +50,16 @@ public protocol RewrapStoring: Sendable {
 }
 
 extension RewrapStore: RewrapStoring {}
+
+extension RewrapStoring {
+    /// None, for stores that hold no AWS_CLOUDHSM key store.
+    public func tokenPINs(notUnder newest: UUID, skipping missing: [UUID], limit: Int) async throws
+        -> [RewrapStore.TokenPINRow]
+    { [] }
+
+    /// False, for stores that hold no AWS_CLOUDHSM key store.
+    public func replaceTokenPIN(_ row: RewrapStore.TokenPINRow, wrapped: [UInt8], rootKeyID: UUID) async throws -> Bool
+    {
+        false
+    }
+}

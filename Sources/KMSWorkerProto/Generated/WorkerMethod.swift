@@ -33,6 +33,16 @@ public enum WorkerMethod {
     public static let rawAesGcmEncrypt = RPCMethod<WorkerRawAesGcmEncryptRequest, WorkerRawAesGcmEncryptResponse>("RawAesGcmEncrypt")
     public static let rawAesGcmDecrypt = RPCMethod<WorkerRawAesGcmDecryptRequest, WorkerRawAesGcmDecryptResponse>("RawAesGcmDecrypt")
     public static let unwrapXksProxySecret = RPCMethod<WorkerUnwrapXksProxySecretRequest, WorkerUnwrapXksProxySecretResponse>("UnwrapXksProxySecret")
+    public static let wrapTokenPin = RPCMethod<WorkerWrapTokenPinRequest, WorkerWrapTokenPinResponse>("WrapTokenPin")
+    public static let rewrapTokenPin = RPCMethod<WorkerRewrapTokenPinRequest, WorkerRewrapTokenPinResponse>("RewrapTokenPin")
+    public static let connectToken = RPCMethod<WorkerConnectTokenRequest, WorkerConnectTokenResponse>("ConnectToken")
+    public static let checkToken = RPCMethod<WorkerCheckTokenRequest, WorkerCheckTokenResponse>("CheckToken")
+    public static let disconnectToken = RPCMethod<WorkerDisconnectTokenRequest, WorkerDisconnectTokenResponse>("DisconnectToken")
+    public static let createTokenKey = RPCMethod<WorkerCreateTokenKeyRequest, WorkerCreateTokenKeyResponse>("CreateTokenKey")
+    public static let tokenEncrypt = RPCMethod<WorkerTokenEncryptRequest, WorkerTokenEncryptResponse>("TokenEncrypt")
+    public static let tokenDecrypt = RPCMethod<WorkerTokenDecryptRequest, WorkerTokenDecryptResponse>("TokenDecrypt")
+    public static let tokenGenerateDataKey = RPCMethod<WorkerTokenGenerateDataKeyRequest, WorkerTokenGenerateDataKeyResponse>("TokenGenerateDataKey")
+    public static let destroyTokenKey = RPCMethod<WorkerDestroyTokenKeyRequest, WorkerDestroyTokenKeyResponse>("DestroyTokenKey")
 
     /// Every rpc name, in the order of the service definition.
     public static let allNames: [String] = [
@@ -65,5 +75,15 @@ public enum WorkerMethod {
         "RawAesGcmEncrypt",
         "RawAesGcmDecrypt",
         "UnwrapXksProxySecret",
+        "WrapTokenPin",
+        "RewrapTokenPin",
+        "ConnectToken",
+        "CheckToken",
+        "DisconnectToken",
+        "CreateTokenKey",
+        "TokenEncrypt",
+        "TokenDecrypt",
+        "TokenGenerateDataKey",
+        "DestroyTokenKey",
     ]
 }
