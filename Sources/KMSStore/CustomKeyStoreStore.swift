@@ -167,7 +167,10 @@ public struct CustomKeyStoreStore: Sendable {
     /// The store with this id, in any account; nil when there is none.
     public func fetch(_ id: CustomKeyStoreID) async throws -> CustomKeyStoreRecord? {
         let rows = try await self.client.query(
-            "SELECT \(unescaped: Self.columns) FROM kms_custom_key_stores WHERE custom_key_store_id = \(id.description)",
+            """
+            SELECT \(unescaped: Self.columns) FROM kms_custom_key_stores
+            WHERE custom_key_store_id = \(id.description)
+            """,
             logger: self.logger)
         for try await row in rows { return try Self.decode(row) }
         return nil
