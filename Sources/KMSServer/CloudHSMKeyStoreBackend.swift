@@ -9,6 +9,7 @@ public struct CloudHSMKeyStoreBackend: CustomKeyStoreBackend {
     /// The backend.
     public init() {}
 
+    /// Logs kms-cryptod in to the store's token; AWS's ConnectionErrorCode when it cannot.
     public func connect(_ store: CustomKeyStoreRecord, storeARN: String, worker: any CryptoBackend) async
         -> CustomKeyStoreConnectionError?
     {

@@ -19,12 +19,14 @@ public struct XKSKeyStoreBackend: CustomKeyStoreBackend {
         self.timeout = timeout
     }
 
+    /// A signed GetHealthStatus to the store's proxy; AWS's ConnectionErrorCode when it fails.
     public func connect(_ store: CustomKeyStoreRecord, storeARN: String, worker: any CryptoBackend) async
         -> CustomKeyStoreConnectionError?
     {
         await self.probe(store, storeARN: storeARN, worker: worker, operation: "ConnectCustomKeyStore")
     }
 
+    /// A signed GetHealthStatus with the new settings, refused with AWS's exception when it fails.
     public func validate(
         _ store: CustomKeyStoreRecord, storeARN: String, operation: String, worker: any CryptoBackend
     ) async throws(KMSError) {
