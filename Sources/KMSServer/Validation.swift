@@ -59,6 +59,13 @@ enum Validation {
     /// such material within a round; until then it is already refused).
     static func usable(_ key: KeyRecord, now: Date) throws(KMSError) {
         try key.state.checkUsable(keyARN: key.arn)
+        // AWS's double encryption (the key's own material, then the external key) is not served yet.
+        if key.customKeyStoreID != nil {
+            throw KMSError(
+                .unsupportedOperation,
+                "\(key.arn) is in a custom key store; cryptographic operations on such keys are not supported by this "
+                    + "service yet.")
+        }
         if KeySchedule.materialExpired(key, at: now) {
             throw KMSError(.invalidState, "\(key.arn)'s imported key material expired; import it again.")
         }

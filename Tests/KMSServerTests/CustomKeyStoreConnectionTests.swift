@@ -70,8 +70,8 @@ import Testing
         var key = KMSCreateKeyRequest()
         key.origin = .externalKeyStore
         key.customKeyStoreID = good
-        key.xksKeyID = "external-1"
-        #expect(await code { _ = try await client.call(KMSMethod.createKey, key) } == "UnsupportedOperationException")
+        key.xksKeyID = "unknown-to-the-proxy"
+        #expect(await code { _ = try await client.call(KMSMethod.createKey, key) } == "XksKeyNotFoundException")
         try await disconnect(good)
         #expect(try await Self.state(client, good) == (.disconnected, nil))
         // Concurrent connects of one store: each succeeds, and the store is CONNECTED.

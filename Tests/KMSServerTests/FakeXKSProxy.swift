@@ -8,8 +8,9 @@ import NIOPosix
 import NIOSSL
 import Synchronization
 
-/// An XKS proxy that answers GetHealthStatus as a test tells it to: healthy, with every key
-/// manager unavailable, with an answer that is not JSON, or not at all. Every request's SigV4
+/// An XKS proxy that answers GetHealthStatus and GetKeyMetadata (of the external keys in `keys`)
+/// as a test tells it to: healthy, with every key manager unavailable, with an answer that is not
+/// JSON, or not at all. Every request's SigV4
 /// signature is checked against the one credential it knows (AuthenticationFailedException
 /// otherwise), so a test also learns which secret kmsd signed with.
 final class FakeXKSProxy: Sendable {
@@ -21,6 +22,8 @@ final class FakeXKSProxy: Sendable {
     let region: String
     let behaviour = Mutex(Behaviour.healthy)
     let requests = Mutex(0)
+    /// The external keys GetKeyMetadata knows, by XKS key id; others are KeyNotFoundException.
+    let keys = Mutex(["external-1": XKSGetKeyMetadataResponse(keyStatus: "ENABLED")])
     private let channel: any Channel
 
     var port: Int { self.channel.localAddress!.port! }
@@ -74,6 +77,19 @@ final class FakeXKSProxy: Sendable {
             .first { $0.name == "Authorization" }?.value
         guard expected == authorization, self.behaviour.withLock({ $0 }) != .unauthorized else {
             return error(.unauthorized, "AuthenticationFailedException")
+        }
+        if head.uri.hasSuffix("/metadata"), head.uri.contains("/kms/xks/v1/keys/") {
+            switch self.behaviour.withLock({ $0 }) {
+            case .silent: return nil
+            case .garbage: return (.ok, Array("this is not the XKS API".utf8))
+            default: break
+            }
+            let parts = head.uri.split(separator: "/")
+            let keyID = parts.count >= 2 ? String(parts[parts.count - 2]) : ""
+            guard let metadata = self.keys.withLock({ $0[keyID] }) else {
+                return error(.notFound, "KeyNotFoundException")
+            }
+            return (.ok, Array(try! JSONEncoder().encode(metadata)))
         }
         guard head.uri.hasSuffix("/kms/xks/v1/health") else { return error(.notFound, "InvalidUriPathException") }
         let status: String

@@ -1,0 +1,94 @@
+import Foundation
+import KMSClient
+import KMSProto
+import KMSTestSupport
+import KMSXKS
+import Testing
+
+/// Keys in an EXTERNAL_KEY_STORE store on a real stack against FakeXKSProxy: CreateKey asks the
+/// proxy for the external key (AWS's exceptions when it is missing, unfit or the proxy fails),
+/// DescribeKey shows the link and Unavailable while the store is not CONNECTED, a store with
+/// keys is not deleted, and such keys neither rotate nor (yet) encrypt.
+@Suite struct XKSStoreKeyTests {
+    typealias Stores = CustomKeyStoreTests
+
+    static func keyRequest(store: String, xksKeyID: String) -> KMSCreateKeyRequest {
+        var key = KMSCreateKeyRequest()
+        key.origin = .externalKeyStore
+        key.customKeyStoreID = store
+        key.xksKeyID = xksKeyID
+        return key
+    }
+
+    @Test func keysInAnExternalKeyStoreFollowTheProxysExternalKeys() async throws {
+        let world = try await XKSWorld.start()
+        let client = world.stack.client
+        let proxy = world.proxy
+        let store = try await client.call(
+            KMSMethod.createCustomKeyStore, Stores.create("keys", endpoint: proxy.endpoint)
+        ).customKeyStoreID
+        _ = try await client.call(
+            KMSMethod.connectCustomKeyStore, Stores.withID(store) as KMSConnectCustomKeyStoreRequest)
+
+        // A key linked to the proxy's external key, with material of its own.
+        let created = try await client.call(
+            KMSMethod.createKey, Self.keyRequest(store: store, xksKeyID: "external-1")
+        ).keyMetadata
+        #expect(created.origin == .externalKeyStore)
+        #expect(created.customKeyStoreID == store)
+        #expect(created.xksKeyConfiguration.id == "external-1")
+        #expect(created.keyState == .enabled)
+        var describe = KMSDescribeKeyRequest()
+        describe.keyID = created.keyID
+        var shown = try await client.call(KMSMethod.describeKey, describe).keyMetadata
+        #expect(shown.customKeyStoreID == store && shown.xksKeyConfiguration.id == "external-1")
+        #expect(shown.keyState == .enabled)
+
+        // Not rotated (as at AWS); cryptographic operations are not served yet.
+        var rotation = KMSEnableKeyRotationRequest()
+        rotation.keyID = created.keyID
+        #expect(
+            await code { _ = try await client.call(KMSMethod.enableKeyRotation, rotation) }
+                == "UnsupportedOperationException")
+        var encrypt = KMSEncryptRequest()
+        encrypt.keyID = created.keyID
+        encrypt.plaintext = Data("secret".utf8)
+        #expect(await code { _ = try await client.call(KMSMethod.encrypt, encrypt) } == "UnsupportedOperationException")
+
+        // External keys the proxy does not know, or that cannot serve: AWS's exceptions.
+        proxy.keys.withLock {
+            $0["disabled"] = XKSGetKeyMetadataResponse(keyStatus: "DISABLED")
+            $0["small"] = XKSGetKeyMetadataResponse(keySpec: "AES_128", keyStatus: "ENABLED")
+            $0["encrypt-only"] = XKSGetKeyMetadataResponse(keyUsage: ["ENCRYPT"], keyStatus: "ENABLED")
+        }
+        func creation(_ xksKeyID: String) async -> String? {
+            await code { _ = try await client.call(KMSMethod.createKey, Self.keyRequest(store: store, xksKeyID: xksKeyID)) }
+        }
+        #expect(await creation("missing") == "XksKeyNotFoundException")
+        for unfit in ["disabled", "small", "encrypt-only"] {
+            #expect(await creation(unfit) == "XksKeyInvalidConfigurationException", "\(unfit)")
+        }
+        // A proxy that answers garbage, or not at all: AWS's exceptions, and kmsd serves on.
+        proxy.behaviour.withLock { $0 = .garbage }
+        #expect(await creation("external-1") == "XksProxyInvalidResponseException")
+        proxy.behaviour.withLock { $0 = .silent }
+        #expect(await creation("external-1") == "XksProxyUriUnreachableException")
+        proxy.behaviour.withLock { $0 = .unauthorized }
+        #expect(await creation("external-1") == "XksProxyIncorrectAuthenticationCredentialException")
+        proxy.behaviour.withLock { $0 = .healthy }
+        shown = try await client.call(KMSMethod.describeKey, describe).keyMetadata
+        #expect(shown.keyState == .enabled)
+
+        // Disconnected: the key shows Unavailable; the store has a key and is not deleted.
+        _ = try await client.call(
+            KMSMethod.disconnectCustomKeyStore, Stores.withID(store) as KMSDisconnectCustomKeyStoreRequest)
+        shown = try await client.call(KMSMethod.describeKey, describe).keyMetadata
+        #expect(shown.keyState == .unavailable && !shown.enabled)
+        #expect(
+            await code {
+                _ = try await client.call(
+                    KMSMethod.deleteCustomKeyStore, Stores.withID(store) as KMSDeleteCustomKeyStoreRequest)
+            } == "CustomKeyStoreHasCMKsException")
+        await world.stop()
+    }
+}
