@@ -59,13 +59,6 @@ enum Validation {
     /// such material within a round; until then it is already refused).
     static func usable(_ key: KeyRecord, now: Date) throws(KMSError) {
         try key.state.checkUsable(keyARN: key.arn)
-        // AWS's double encryption (the key's own material, then the external key) is not served yet.
-        if key.customKeyStoreID != nil {
-            throw KMSError(
-                .unsupportedOperation,
-                "\(key.arn) is in a custom key store; cryptographic operations on such keys are not supported by this "
-                    + "service yet.")
-        }
         if KeySchedule.materialExpired(key, at: now) {
             throw KMSError(.invalidState, "\(key.arn)'s imported key material expired; import it again.")
         }
@@ -78,6 +71,12 @@ enum Validation {
     {
         try usable(key, now: now)
         try usage(key, .encryptDecrypt, operation: operation)
+        // Double encryption through the store's proxy is served for Encrypt and Decrypt so far.
+        if key.customKeyStoreID != nil, operation != "Encrypt", operation != "Decrypt" {
+            throw KMSError(
+                .unsupportedOperation,
+                "\(operation) on \(key.arn), a key in a custom key store, is not supported by this service yet.")
+        }
         let algorithm = name.flatMap(EncryptionAlgorithm.init(rawValue:)) ?? (name == nil ? .symmetricDefault : nil)
         // The symmetric case is the hot path: decided without building the algorithm list.
         let allowed =

@@ -44,16 +44,52 @@ import Testing
         #expect(shown.customKeyStoreID == store && shown.xksKeyConfiguration.id == "external-1")
         #expect(shown.keyState == .enabled)
 
-        // Not rotated (as at AWS); cryptographic operations are not served yet.
+        // Not rotated (as at AWS); GenerateDataKey is not served yet.
         var rotation = KMSEnableKeyRotationRequest()
         rotation.keyID = created.keyID
         #expect(
             await code { _ = try await client.call(KMSMethod.enableKeyRotation, rotation) }
                 == "UnsupportedOperationException")
+        var dataKey = KMSGenerateDataKeyRequest()
+        dataKey.keyID = created.keyID
+        dataKey.keySpec = .aes256
+        #expect(
+            await code { _ = try await client.call(KMSMethod.generateDataKey, dataKey) }
+                == "UnsupportedOperationException")
+
+        // Double encryption: the blob is the outer format (version 3); Decrypt undoes both layers.
         var encrypt = KMSEncryptRequest()
         encrypt.keyID = created.keyID
         encrypt.plaintext = Data("secret".utf8)
-        #expect(await code { _ = try await client.call(KMSMethod.encrypt, encrypt) } == "UnsupportedOperationException")
+        encrypt.encryptionContext = ["purpose": "test"]
+        let blob = try await client.call(KMSMethod.encrypt, encrypt).ciphertextBlob
+        #expect(blob.first == 3)
+        var decrypt = KMSDecryptRequest()
+        decrypt.ciphertextBlob = blob
+        decrypt.encryptionContext = ["purpose": "test"]
+        let opened = try await client.call(KMSMethod.decrypt, decrypt)
+        #expect(opened.plaintext == Data("secret".utf8) && opened.keyID == created.arn)
+        func decryption(_ change: (inout KMSDecryptRequest) -> Void = { _ in }) async -> String? {
+            var request = decrypt
+            change(&request)
+            return await code { _ = try await client.call(KMSMethod.decrypt, request) }
+        }
+        #expect(await decryption { $0.encryptionContext = ["purpose": "other"] } == "InvalidCiphertextException")
+        #expect(await decryption { $0.ciphertextBlob[$0.ciphertextBlob.count - 1] ^= 1 } == "InvalidCiphertextException")
+        // The proxy's failures: AWS's exceptions, and kmsd serves on.
+        proxy.behaviour.withLock { $0 = .garbage }
+        #expect(await decryption() == "XksProxyInvalidResponseException")
+        #expect(await code { _ = try await client.call(KMSMethod.encrypt, encrypt) } == "XksProxyInvalidResponseException")
+        proxy.behaviour.withLock { $0 = .silent }
+        #expect(await decryption() == "DependencyTimeoutException")
+        proxy.behaviour.withLock { $0 = .unauthorized }
+        #expect(await decryption() == "XksProxyIncorrectAuthenticationCredentialException")
+        proxy.behaviour.withLock { $0 = .healthy }
+        // The external key gone: nothing decrypts; back: it does again.
+        let external = try #require(proxy.keys.withLock { $0.removeValue(forKey: "external-1") })
+        #expect(await decryption() == "XksKeyNotFoundException")
+        proxy.keys.withLock { $0["external-1"] = external }
+        #expect(await decryption() == nil)
 
         // External keys the proxy does not know, or that cannot serve: AWS's exceptions.
         proxy.keys.withLock {
@@ -84,6 +120,7 @@ import Testing
             KMSMethod.disconnectCustomKeyStore, Stores.withID(store) as KMSDisconnectCustomKeyStoreRequest)
         shown = try await client.call(KMSMethod.describeKey, describe).keyMetadata
         #expect(shown.keyState == .unavailable && !shown.enabled)
+        #expect(await decryption() == "KMSInvalidStateException")
         #expect(
             await code {
                 _ = try await client.call(

@@ -26,6 +26,12 @@ extension KMSService {
         call.encryptionAlgorithm = WorkerEncryptionAlgorithm(algorithm)
         var response = KMSEncryptResponse()
         response.ciphertextBlob = try await self.worker.call(WorkerMethod.encrypt, call).ciphertextBlob
+        if key.record.xksKeyID != nil {
+            response.ciphertextBlob = Data(
+                try await self.xksSeal(
+                    Array(response.ciphertextBlob), record: key.record, context: request.encryptionContext,
+                    caller: caller, operation: "Encrypt"))
+        }
         response.keyID = key.record.arn
         response.encryptionAlgorithm = KMSEncryptionAlgorithmSpec(awsName: algorithm.rawValue) ?? .symmetricDefault
         self.recordUse(of: key, by: caller)
@@ -58,6 +64,15 @@ extension KMSService {
         var call = WorkerDecryptRequest()
         call.key = key.workerKey
         call.ciphertextBlob = request.ciphertextBlob
+        // A key in an external key store decrypts only its double-encrypted blobs, outer layer first.
+        if key.record.xksKeyID != nil || XKSCiphertext.claims(blob) {
+            guard XKSCiphertext.claims(blob) else {
+                throw KMSError.invalidCiphertext("The ciphertext lacks the external key's layer of \(key.record.arn).")
+            }
+            call.ciphertextBlob = Data(
+                try await self.xksOpen(
+                    blob, record: key.record, context: request.encryptionContext, caller: caller, operation: "Decrypt"))
+        }
         call.encryptionContext = request.encryptionContext
         call.encryptionAlgorithm = WorkerEncryptionAlgorithm(algorithm)
         var response = KMSDecryptResponse()
@@ -283,7 +298,8 @@ extension KMSService {
                 conditions: conditions)
             return (key, try self.currentMaterial(of: key))
         }
-        let header = try SymmetricCiphertext.header(of: blob)
+        let header =
+            XKSCiphertext.claims(blob) ? try XKSCiphertext.parse(blob).header : try SymmetricCiphertext.header(of: blob)
         // A multi-Region key's ciphertext names the public id: any related key decrypts it, the
         // one of the caller's region here.
         let keyID = header.keyID.inRegion(caller.region)
