@@ -44,17 +44,17 @@ import Testing
         #expect(shown.customKeyStoreID == store && shown.xksKeyConfiguration.id == "external-1")
         #expect(shown.keyState == .enabled)
 
-        // Not rotated (as at AWS); GenerateDataKey is not served yet.
+        // Not rotated (as at AWS); data key pairs are not served yet.
         var rotation = KMSEnableKeyRotationRequest()
         rotation.keyID = created.keyID
         #expect(
             await code { _ = try await client.call(KMSMethod.enableKeyRotation, rotation) }
                 == "UnsupportedOperationException")
-        var dataKey = KMSGenerateDataKeyRequest()
-        dataKey.keyID = created.keyID
-        dataKey.keySpec = .aes256
+        var pair = KMSGenerateDataKeyPairRequest()
+        pair.keyID = created.keyID
+        pair.keyPairSpec = .eccNistP256
         #expect(
-            await code { _ = try await client.call(KMSMethod.generateDataKey, dataKey) }
+            await code { _ = try await client.call(KMSMethod.generateDataKeyPair, pair) }
                 == "UnsupportedOperationException")
 
         // Double encryption: the blob is the outer format (version 3); Decrypt undoes both layers.
@@ -69,6 +69,37 @@ import Testing
         decrypt.encryptionContext = ["purpose": "test"]
         let opened = try await client.call(KMSMethod.decrypt, decrypt)
         #expect(opened.plaintext == Data("secret".utf8) && opened.keyID == created.arn)
+        // Data keys and ReEncrypt: into and out of the external key store's key.
+        var dataKey = KMSGenerateDataKeyRequest()
+        dataKey.keyID = created.keyID
+        dataKey.keySpec = .aes256
+        let generated = try await client.call(KMSMethod.generateDataKey, dataKey)
+        #expect(generated.ciphertextBlob.first == 3)
+        var back = KMSDecryptRequest()
+        back.ciphertextBlob = generated.ciphertextBlob
+        #expect(try await client.call(KMSMethod.decrypt, back).plaintext == generated.plaintext)
+        var withoutPlaintext = KMSGenerateDataKeyWithoutPlaintextRequest()
+        withoutPlaintext.keyID = created.keyID
+        withoutPlaintext.numberOfBytes = 16
+        back.ciphertextBlob = try await client.call(KMSMethod.generateDataKeyWithoutPlaintext, withoutPlaintext)
+            .ciphertextBlob
+        #expect(try await client.call(KMSMethod.decrypt, back).plaintext.count == 16)
+        let plain = try await client.call(KMSMethod.createKey, KMSCreateKeyRequest()).keyMetadata
+        var out = KMSReEncryptRequest()
+        out.ciphertextBlob = blob
+        out.sourceEncryptionContext = ["purpose": "test"]
+        out.destinationKeyID = plain.keyID
+        let outBlob = try await client.call(KMSMethod.reEncrypt, out).ciphertextBlob
+        #expect(outBlob.first == 1)
+        var into = KMSReEncryptRequest()
+        into.ciphertextBlob = outBlob
+        into.destinationKeyID = created.keyID
+        into.destinationEncryptionContext = ["purpose": "again"]
+        back.ciphertextBlob = try await client.call(KMSMethod.reEncrypt, into).ciphertextBlob
+        #expect(back.ciphertextBlob.first == 3)
+        back.encryptionContext = ["purpose": "again"]
+        #expect(try await client.call(KMSMethod.decrypt, back).plaintext == Data("secret".utf8))
+
         func decryption(_ change: (inout KMSDecryptRequest) -> Void = { _ in }) async -> String? {
             var request = decrypt
             change(&request)

@@ -130,6 +130,16 @@ extension KMSService {
         var call = WorkerReEncryptRequest()
         call.sourceKey = source.workerKey
         call.ciphertextBlob = request.ciphertextBlob
+        // Keys in external key stores: the source's outer layer off first, the destination's on last.
+        if source.record.xksKeyID != nil || XKSCiphertext.claims(blob) {
+            guard XKSCiphertext.claims(blob) else {
+                throw KMSError.invalidCiphertext("The ciphertext lacks the external key's layer of \(source.record.arn).")
+            }
+            call.ciphertextBlob = Data(
+                try await self.xksOpen(
+                    blob, record: source.record, context: request.sourceEncryptionContext, caller: caller,
+                    operation: "ReEncrypt"))
+        }
         call.sourceEncryptionContext = request.sourceEncryptionContext
         call.destinationKey = destination.workerKey
         call.destinationEncryptionContext = request.destinationEncryptionContext
@@ -137,6 +147,12 @@ extension KMSService {
         call.destinationEncryptionAlgorithm = WorkerEncryptionAlgorithm(destinationAlgorithm)
         var response = KMSReEncryptResponse()
         response.ciphertextBlob = try await self.worker.call(WorkerMethod.reEncrypt, call).ciphertextBlob
+        if destination.record.xksKeyID != nil {
+            response.ciphertextBlob = Data(
+                try await self.xksSeal(
+                    Array(response.ciphertextBlob), record: destination.record,
+                    context: request.destinationEncryptionContext, caller: caller, operation: "ReEncrypt"))
+        }
         response.sourceKeyID = source.record.arn
         response.keyID = destination.record.arn
         response.sourceEncryptionAlgorithm =
@@ -278,7 +294,11 @@ extension KMSService {
         call.encryptionContext = request.encryptionContext
         call.includePlaintext = Request.returnsPlaintext
         let answer = try await self.worker.call(WorkerMethod.generateDataKey, call)
-        return (answer.ciphertextBlob, answer.plaintext, key)
+        guard key.record.xksKeyID != nil else { return (answer.ciphertextBlob, answer.plaintext, key) }
+        let sealed = try await self.xksSeal(
+            Array(answer.ciphertextBlob), record: key.record, context: request.encryptionContext, caller: caller,
+            operation: Request.use.rawValue)
+        return (Data(sealed), answer.plaintext, key)
     }
 
     /// The key a ciphertext is under, with the material version it was made with. A symmetric
