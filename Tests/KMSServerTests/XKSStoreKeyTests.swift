@@ -159,4 +159,75 @@ import Testing
             } == "CustomKeyStoreHasCMKsException")
         await world.stop()
     }
+
+    /// Through AWS JSON: CreateKey, DescribeKey, Encrypt and Decrypt of a key in the store; other
+    /// principals (without permissions, of another account) are denied before the proxy is asked.
+    @Test func theAWSJSONAPIServesKeysInAnExternalKeyStoreAndAuthorizesThemLikeOthers() async throws {
+        let world = try await XKSWorld.start(kmsdArguments: ["--aws-json-listen", "127.0.0.1:0"])
+        let stack = world.stack
+        let client = stack.client
+        let store = try await client.call(
+            KMSMethod.createCustomKeyStore, Stores.create("json", endpoint: world.proxy.endpoint)
+        ).customKeyStoreID
+        _ = try await client.call(
+            KMSMethod.connectCustomKeyStore, Stores.withID(store) as KMSConnectCustomKeyStoreRequest)
+        let json = AWSJSONTestClient(
+            endpoint: try #require(stack.kmsd.awsJSONEndpoint), credentials: stack.adminCredentials)
+        func call(_ operation: String, _ body: [String: Any]) async throws -> AWSJSONReply {
+            try await json.call(operation, body: try JSONSerialization.data(withJSONObject: body))
+        }
+        let created = try await call(
+            "CreateKey", ["Origin": "EXTERNAL_KEY_STORE", "CustomKeyStoreId": store, "XksKeyId": "external-1"])
+        #expect(created.code == nil, "\(created.message)")
+        let metadata = try #require(created.object?["KeyMetadata"] as? [String: Any])
+        let keyID = try #require(metadata["KeyId"] as? String)
+        #expect(metadata["CustomKeyStoreId"] as? String == store)
+        #expect((metadata["XksKeyConfiguration"] as? [String: String]) == ["Id": "external-1"])
+        #expect(metadata["Origin"] as? String == "EXTERNAL_KEY_STORE")
+        let encrypted = try await call(
+            "Encrypt", ["KeyId": keyID, "Plaintext": Data("json secret".utf8).base64EncodedString()])
+        #expect(encrypted.code == nil, "\(encrypted.message)")
+        let blob = try #require(encrypted.object?["CiphertextBlob"] as? String)
+        #expect(Data(base64Encoded: blob)?.first == 3)
+        let decrypted = try await call("Decrypt", ["CiphertextBlob": blob])
+        #expect(decrypted.code == nil, "\(decrypted.message)")
+        #expect(decrypted.object?["Plaintext"] as? String == Data("json secret".utf8).base64EncodedString())
+
+        // A principal of the key's account without permissions, and one of another account.
+        var others: [KMSClient] = []
+        for (account, name) in [("111122223333", "nobody"), ("444455556666", "stranger")] {
+            if account != "111122223333" {
+                var create = AdminCreateAccountRequest()
+                create.accountID = account
+                create.name = "other"
+                _ = try await client.call(AdminMethod.createAccount, create)
+            }
+            var principal = AdminCreatePrincipalRequest()
+            principal.accountID = account
+            principal.type = "user"
+            principal.name = name
+            let arn = try await client.call(AdminMethod.createPrincipal, principal).principal.arn
+            var key = AdminCreateAccessKeyRequest()
+            key.principalArn = arn
+            let access = try await client.call(AdminMethod.createAccessKey, key)
+            others.append(
+                try stack.kmsd.client(
+                    credentials: KMSCredentials(
+                        accessKeyID: access.accessKey.accessKeyID, secretAccessKey: access.secretAccessKey)))
+        }
+        let asked = world.proxy.requests.withLock { $0 }
+        let arn = try #require(metadata["Arn"] as? String)
+        for other in others {
+            var encrypt = KMSEncryptRequest()
+            encrypt.keyID = arn
+            encrypt.plaintext = Data("x".utf8)
+            #expect(await code { _ = try await other.call(KMSMethod.encrypt, encrypt) } == "AccessDeniedException")
+            var decrypt = KMSDecryptRequest()
+            decrypt.ciphertextBlob = try #require(Data(base64Encoded: blob))
+            #expect(await code { _ = try await other.call(KMSMethod.decrypt, decrypt) } == "AccessDeniedException")
+            await other.close()
+        }
+        #expect(world.proxy.requests.withLock { $0 } == asked)
+        await world.stop()
+    }
 }
