@@ -43,8 +43,8 @@ public enum XKSCiphertext {
             ciphertextMetadata.count <= 20, ciphertext.count == inner.count
         else { throw .internalFailure("the XKS proxy's encryption has parts of the wrong sizes") }
         var blob: [UInt8] = [version]
-        blob.reserveCapacity(1 + idsLength + 2 + initializationVector.count + 16 + ciphertextMetadata.count
-            + ciphertext.count)
+        let length = 1 + idsLength + 2 + initializationVector.count + 16 + ciphertextMetadata.count + ciphertext.count
+        blob.reserveCapacity(length)
         blob += inner[1..<(1 + idsLength)]
         blob.append(UInt8(initializationVector.count))
         blob += initializationVector
@@ -57,7 +57,8 @@ public enum XKSCiphertext {
 
     /// Parses a blob; InvalidCiphertextException for anything that is not one.
     public static func parse(_ blob: [UInt8]) throws(KMSError) -> Parts {
-        let bad = KMSError.invalidCiphertext("the ciphertext is not a blob this service produced (bad length or version)")
+        let bad = KMSError.invalidCiphertext(
+            "the ciphertext is not a blob this service produced (bad length or version)")
         guard blob.count > 1 + idsLength + 1, blob[0] == version else { throw bad }
         var at = 1 + idsLength
         let ivLength = Int(blob[at])

@@ -92,7 +92,8 @@ final class FakeXKSProxy: Sendable {
             }
             return (.ok, Array(try! JSONEncoder().encode(metadata)))
         }
-        for suffix in ["/encrypt", "/decrypt"] where head.uri.hasSuffix(suffix) && head.uri.contains("/kms/xks/v1/keys/") {
+        for suffix in ["/encrypt", "/decrypt"]
+        where head.uri.hasSuffix(suffix) && head.uri.contains("/kms/xks/v1/keys/") {
             switch self.behaviour.withLock({ $0 }) {
             case .silent: return nil
             case .garbage: return (.ok, Array("this is not the XKS API".utf8))

@@ -106,11 +106,13 @@ import Testing
             return await code { _ = try await client.call(KMSMethod.decrypt, request) }
         }
         #expect(await decryption { $0.encryptionContext = ["purpose": "other"] } == "InvalidCiphertextException")
-        #expect(await decryption { $0.ciphertextBlob[$0.ciphertextBlob.count - 1] ^= 1 } == "InvalidCiphertextException")
+        #expect(
+            await decryption { $0.ciphertextBlob[$0.ciphertextBlob.count - 1] ^= 1 } == "InvalidCiphertextException")
         // The proxy's failures: AWS's exceptions, and kmsd serves on.
         proxy.behaviour.withLock { $0 = .garbage }
         #expect(await decryption() == "XksProxyInvalidResponseException")
-        #expect(await code { _ = try await client.call(KMSMethod.encrypt, encrypt) } == "XksProxyInvalidResponseException")
+        #expect(
+            await code { _ = try await client.call(KMSMethod.encrypt, encrypt) } == "XksProxyInvalidResponseException")
         proxy.behaviour.withLock { $0 = .silent }
         #expect(await decryption() == "DependencyTimeoutException")
         proxy.behaviour.withLock { $0 = .unauthorized }
@@ -129,7 +131,9 @@ import Testing
             $0["encrypt-only"] = XKSGetKeyMetadataResponse(keyUsage: ["ENCRYPT"], keyStatus: "ENABLED")
         }
         func creation(_ xksKeyID: String) async -> String? {
-            await code { _ = try await client.call(KMSMethod.createKey, Self.keyRequest(store: store, xksKeyID: xksKeyID)) }
+            await code {
+                _ = try await client.call(KMSMethod.createKey, Self.keyRequest(store: store, xksKeyID: xksKeyID))
+            }
         }
         #expect(await creation("missing") == "XksKeyNotFoundException")
         for unfit in ["disabled", "small", "encrypt-only"] {

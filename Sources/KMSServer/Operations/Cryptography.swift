@@ -133,7 +133,8 @@ extension KMSService {
         // Keys in external key stores: the source's outer layer off first, the destination's on last.
         if source.record.xksKeyID != nil || XKSCiphertext.claims(blob) {
             guard XKSCiphertext.claims(blob) else {
-                throw KMSError.invalidCiphertext("The ciphertext lacks the external key's layer of \(source.record.arn).")
+                throw KMSError.invalidCiphertext(
+                    "The ciphertext lacks the external key's layer of \(source.record.arn).")
             }
             call.ciphertextBlob = Data(
                 try await self.xksOpen(
