@@ -129,6 +129,7 @@ import Testing
             $0["disabled"] = XKSGetKeyMetadataResponse(keyStatus: "DISABLED")
             $0["small"] = XKSGetKeyMetadataResponse(keySpec: "AES_128", keyStatus: "ENABLED")
             $0["encrypt-only"] = XKSGetKeyMetadataResponse(keyUsage: ["ENCRYPT"], keyStatus: "ENABLED")
+            $0["external-2"] = XKSGetKeyMetadataResponse(keyStatus: "ENABLED")
         }
         func creation(_ xksKeyID: String) async -> String? {
             await code {
@@ -136,16 +137,17 @@ import Testing
             }
         }
         #expect(await creation("missing") == "XksKeyNotFoundException")
+        #expect(await creation("external-1") == "XksKeyAlreadyInUseException")
         for unfit in ["disabled", "small", "encrypt-only"] {
             #expect(await creation(unfit) == "XksKeyInvalidConfigurationException", "\(unfit)")
         }
         // A proxy that answers garbage, or not at all: AWS's exceptions, and kmsd serves on.
         proxy.behaviour.withLock { $0 = .garbage }
-        #expect(await creation("external-1") == "XksProxyInvalidResponseException")
+        #expect(await creation("external-2") == "XksProxyInvalidResponseException")
         proxy.behaviour.withLock { $0 = .silent }
-        #expect(await creation("external-1") == "XksProxyUriUnreachableException")
+        #expect(await creation("external-2") == "XksProxyUriUnreachableException")
         proxy.behaviour.withLock { $0 = .unauthorized }
-        #expect(await creation("external-1") == "XksProxyIncorrectAuthenticationCredentialException")
+        #expect(await creation("external-2") == "XksProxyIncorrectAuthenticationCredentialException")
         proxy.behaviour.withLock { $0 = .healthy }
         shown = try await client.call(KMSMethod.describeKey, describe).keyMetadata
         #expect(shown.keyState == .enabled)

@@ -56,6 +56,17 @@ extension KMSService {
             throw KMSError(
                 .unsupportedOperation, "Custom key stores of type \(store.type.rawValue) are not served by this kmsd.")
         }
+        // One external key backs one KMS key of a store, as at AWS. Two concurrent CreateKeys
+        // with one XksKeyId may both pass (no unique index yet).
+        if let xksKeyID {
+            let stores = try self.customKeyStoreStores()
+            if try await self.store({ try await stores.hasKey(in: store.id, xksKeyID: xksKeyID) }) {
+                throw KMSError(
+                    .xksKeyAlreadyInUse,
+                    "The external key \(xksKeyID) is already associated with a KMS key in custom key store "
+                        + "\(store.id).")
+            }
+        }
         let arn = "arn:\(self.scope.partition):kms:\(store.region):\(store.account):key-store/\(store.id)"
         try await backend.checkNewKey(store, storeARN: arn, xksKeyID: xksKeyID, worker: self.worker)
     }
