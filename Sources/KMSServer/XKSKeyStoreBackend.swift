@@ -107,13 +107,16 @@ public struct XKSKeyStoreBackend: CustomKeyStoreBackend {
     /// The external key must exist, be AES_256, ENABLED and allowed ENCRYPT and DECRYPT (AWS's
     /// XksKeyInvalidConfigurationException otherwise).
     public func checkNewKey(
-        _ store: CustomKeyStoreRecord, storeARN: String, xksKeyID: String?, worker: any CryptoBackend
+        _ store: CustomKeyStoreRecord, storeARN: String, xksKeyID: String?, caller: Caller, worker: any CryptoBackend
     ) async throws(KMSError) {
         guard let xksKeyID else { throw .validation("Origin EXTERNAL_KEY_STORE requires an XksKeyId.") }
         let (made, failure) = await self.client(store, storeARN: storeARN, worker: worker)
         guard let client = made else { throw Self.exception(failure ?? .internalError) }
         defer { Task { await client.shutdown() } }
-        let metadata = XKSRequestMetadata(kmsOperation: "CreateKey", kmsRequestId: UUID().uuidString)
+        // The API requires the principal for GetKeyMetadata (kms-xks-proxy refuses it without).
+        let metadata = XKSRequestMetadata(
+            awsPrincipalArn: caller.principalARN, kmsOperation: "CreateKey",
+            kmsRequestId: caller.requestID.isEmpty ? UUID().uuidString : caller.requestID)
         let answer: XKSGetKeyMetadataResponse
         do {
             answer = try await client.getKeyMetadata(keyID: xksKeyID, requestMetadata: metadata)

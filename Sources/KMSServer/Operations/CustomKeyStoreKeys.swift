@@ -51,7 +51,7 @@ extension KMSService {
     /// What backs a new key of `store` must serve it (the XKS proxy's external key, for an
     /// EXTERNAL_KEY_STORE): asked once the caller is authorized, so that no one else learns what
     /// the proxy holds.
-    func checkNewKeyBacking(_ store: CustomKeyStoreRecord, xksKeyID: String?) async throws(KMSError) {
+    func checkNewKeyBacking(_ store: CustomKeyStoreRecord, xksKeyID: String?, caller: Caller) async throws(KMSError) {
         guard let backend = self.customKeyStoreBackends[store.type] else {
             throw KMSError(
                 .unsupportedOperation, "Custom key stores of type \(store.type.rawValue) are not served by this kmsd.")
@@ -68,6 +68,6 @@ extension KMSService {
             }
         }
         let arn = "arn:\(self.scope.partition):kms:\(store.region):\(store.account):key-store/\(store.id)"
-        try await backend.checkNewKey(store, storeARN: arn, xksKeyID: xksKeyID, worker: self.worker)
+        try await backend.checkNewKey(store, storeARN: arn, xksKeyID: xksKeyID, caller: caller, worker: self.worker)
     }
 }

@@ -78,7 +78,7 @@ extension KMSService {
             try self.authorize(caller, action: "TagResource", key: nil, conditions: Self.tagConditions(tags))
         }
         let xksKeyID = origin == .externalKeyStore ? request.xksKeyID : nil
-        if let customKeyStore { try await self.checkNewKeyBacking(customKeyStore, xksKeyID: xksKeyID) }
+        if let customKeyStore { try await self.checkNewKeyBacking(customKeyStore, xksKeyID: xksKeyID, caller: caller) }
 
         // A multi-Region key's row id is its public id made regional (KeyID+MultiRegion.swift).
         let keyID = multiRegion ? KeyID.randomMultiRegion().inRegion(caller.region) : KeyID.random()
