@@ -60,6 +60,7 @@ enum Validation {
     /// The operations served on keys in external key stores.
     static let doubleEncrypting: Set<String> = [
         "Encrypt", "Decrypt", "ReEncrypt", "GenerateDataKey", "GenerateDataKeyWithoutPlaintext",
+        "GenerateDataKeyPair", "GenerateDataKeyPairWithoutPlaintext",
     ]
 
     static func usable(_ key: KeyRecord, now: Date) throws(KMSError) {
@@ -76,8 +77,8 @@ enum Validation {
     {
         try usable(key, now: now)
         try usage(key, .encryptDecrypt, operation: operation)
-        // Double encryption through the store's proxy is served for these; not yet for data key
-        // pairs, and never for kms-xks-proxy's own operations (XksEncrypt, XksDecrypt).
+        // Double encryption through the store's proxy is served for these; never for
+        // kms-xks-proxy's own operations (XksEncrypt, XksDecrypt).
         if key.customKeyStoreID != nil, !Self.doubleEncrypting.contains(operation) {
             throw KMSError(
                 .unsupportedOperation,

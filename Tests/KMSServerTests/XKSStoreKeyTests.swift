@@ -44,17 +44,11 @@ import Testing
         #expect(shown.customKeyStoreID == store && shown.xksKeyConfiguration.id == "external-1")
         #expect(shown.keyState == .enabled)
 
-        // Not rotated (as at AWS); data key pairs are not served yet.
+        // Not rotated (as at AWS).
         var rotation = KMSEnableKeyRotationRequest()
         rotation.keyID = created.keyID
         #expect(
             await code { _ = try await client.call(KMSMethod.enableKeyRotation, rotation) }
-                == "UnsupportedOperationException")
-        var pair = KMSGenerateDataKeyPairRequest()
-        pair.keyID = created.keyID
-        pair.keyPairSpec = .eccNistP256
-        #expect(
-            await code { _ = try await client.call(KMSMethod.generateDataKeyPair, pair) }
                 == "UnsupportedOperationException")
 
         // Double encryption: the blob is the outer format (version 3); Decrypt undoes both layers.
@@ -84,6 +78,20 @@ import Testing
         back.ciphertextBlob = try await client.call(KMSMethod.generateDataKeyWithoutPlaintext, withoutPlaintext)
             .ciphertextBlob
         #expect(try await client.call(KMSMethod.decrypt, back).plaintext.count == 16)
+        var pair = KMSGenerateDataKeyPairRequest()
+        pair.keyID = created.keyID
+        pair.keyPairSpec = .eccNistP256
+        let generatedPair = try await client.call(KMSMethod.generateDataKeyPair, pair)
+        #expect(generatedPair.privateKeyCiphertextBlob.first == 3)
+        back.ciphertextBlob = generatedPair.privateKeyCiphertextBlob
+        #expect(try await client.call(KMSMethod.decrypt, back).plaintext == generatedPair.privateKeyPlaintext)
+        var pairWithout = KMSGenerateDataKeyPairWithoutPlaintextRequest()
+        pairWithout.keyID = created.keyID
+        pairWithout.keyPairSpec = .eccNistP256
+        back.ciphertextBlob = try await client.call(KMSMethod.generateDataKeyPairWithoutPlaintext, pairWithout)
+            .privateKeyCiphertextBlob
+        #expect(back.ciphertextBlob.first == 3)
+        #expect(try await client.call(KMSMethod.decrypt, back).plaintext.count > 0)
         let plain = try await client.call(KMSMethod.createKey, KMSCreateKeyRequest()).keyMetadata
         var out = KMSReEncryptRequest()
         out.ciphertextBlob = blob
