@@ -50,6 +50,11 @@ import Testing
         #expect(
             await code { _ = try await client.call(KMSMethod.enableKeyRotation, rotation) }
                 == "UnsupportedOperationException")
+        var onDemand = KMSRotateKeyOnDemandRequest()
+        onDemand.keyID = created.keyID
+        #expect(
+            await code { _ = try await client.call(KMSMethod.rotateKeyOnDemand, onDemand) }
+                == "UnsupportedOperationException")
 
         // Double encryption: the blob is the outer format (version 3); Decrypt undoes both layers.
         var encrypt = KMSEncryptRequest()
