@@ -48,6 +48,10 @@ public struct KeyRecord: Sendable, Hashable {
     /// A multi-Region key's related keys, when read with them (`KeyStoring.fetch`); nil for other
     /// keys, and in records stores return from a change (their callers drop the cached key).
     public var multiRegion: MultiRegionConfiguration?
+    /// The custom key store the key lives in; nil for keys of AWS_KMS and EXTERNAL origin.
+    public var customKeyStoreID: CustomKeyStoreID?
+    /// An EXTERNAL_KEY_STORE key's external key, as its proxy names it (XksKeyConfiguration.Id).
+    public var xksKeyID: String?
 
     /// A key as stored.
     public init(
@@ -55,7 +59,8 @@ public struct KeyRecord: Sendable, Hashable {
         state: KeyState, usage: KeyUsage, spec: KeySpec, origin: Origin, manager: KeyManager,
         creationDate: Date, deletionDate: Date?, pendingWindowInDays: Int?, policy: String,
         currentMaterialID: MaterialID?, version: Int64, rotationPeriodInDays: Int? = nil, nextRotationDate: Date? = nil,
-        validTo: Date? = nil, expirationModel: ExpirationModel? = nil, multiRegion: MultiRegionConfiguration? = nil
+        validTo: Date? = nil, expirationModel: ExpirationModel? = nil, multiRegion: MultiRegionConfiguration? = nil,
+        customKeyStoreID: CustomKeyStoreID? = nil, xksKeyID: String? = nil
     ) {
         self.keyID = keyID
         self.arn = arn
@@ -78,10 +83,15 @@ public struct KeyRecord: Sendable, Hashable {
         self.validTo = validTo
         self.expirationModel = expirationModel
         self.multiRegion = multiRegion
+        self.customKeyStoreID = customKeyStoreID
+        self.xksKeyID = xksKeyID
     }
 
     /// Rotation exists for symmetric keys of origin AWS_KMS only, as in AWS.
     public var canRotate: Bool { self.spec == .symmetricDefault && self.origin == .awsKMS }
+
+    /// Keys in custom key stores rotate neither automatically nor on demand, as in AWS.
+    public var inCustomKeyStore: Bool { self.customKeyStoreID != nil }
 
     /// A symmetric encryption key of origin EXTERNAL: it rotates on demand only, to material
     /// imported for it (ImportType NEW_KEY_MATERIAL), as in AWS since 2025.

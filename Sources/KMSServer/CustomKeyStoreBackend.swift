@@ -15,6 +15,20 @@ public protocol CustomKeyStoreBackend: Sendable {
     /// `operation` is the request's (CreateCustomKeyStore or UpdateCustomKeyStore).
     func validate(_ store: CustomKeyStoreRecord, storeARN: String, operation: String, worker: any CryptoBackend)
         async throws(KMSError)
+
+    /// CreateKey's check of what backs a new key of `store` (an XKS proxy's external key named
+    /// `xksKeyID`): throws AWS's exception when it cannot serve the key. `caller` names the
+    /// request (principal ARN, request id) to the proxy.
+    func checkNewKey(
+        _ store: CustomKeyStoreRecord, storeARN: String, xksKeyID: String?, caller: Caller, worker: any CryptoBackend
+    ) async throws(KMSError)
+}
+
+extension CustomKeyStoreBackend {
+    /// Nothing to check by default.
+    public func checkNewKey(
+        _ store: CustomKeyStoreRecord, storeARN: String, xksKeyID: String?, caller: Caller, worker: any CryptoBackend
+    ) async throws(KMSError) {}
 }
 
 /// The backends kmsd serves, by store type; a type without one is stored but answers

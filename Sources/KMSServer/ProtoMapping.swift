@@ -55,6 +55,12 @@ extension KMSKeyMetadata {
         if let model = key.expirationModel {
             self.expirationModel = KMSExpirationModel(awsName: model.rawValue) ?? .unspecified
         }
+        if let store = key.customKeyStoreID { self.customKeyStoreID = store.description }
+        if let xksKeyID = key.xksKeyID {
+            var configuration = KMSXksKeyConfiguration()
+            configuration.id = xksKeyID
+            self.xksKeyConfiguration = configuration
+        }
     }
 }
 

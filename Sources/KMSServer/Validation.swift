@@ -57,6 +57,12 @@ enum Validation {
 
     /// Usable now: its state, and imported material not past its ValidTo (the reaper deletes
     /// such material within a round; until then it is already refused).
+    /// The operations served on keys in external key stores.
+    static let doubleEncrypting: Set<String> = [
+        "Encrypt", "Decrypt", "ReEncrypt", "GenerateDataKey", "GenerateDataKeyWithoutPlaintext",
+        "GenerateDataKeyPair", "GenerateDataKeyPairWithoutPlaintext",
+    ]
+
     static func usable(_ key: KeyRecord, now: Date) throws(KMSError) {
         try key.state.checkUsable(keyARN: key.arn)
         if KeySchedule.materialExpired(key, at: now) {
@@ -71,6 +77,13 @@ enum Validation {
     {
         try usable(key, now: now)
         try usage(key, .encryptDecrypt, operation: operation)
+        // Double encryption through the store's proxy is served for these; never for
+        // kms-xks-proxy's own operations (XksEncrypt, XksDecrypt).
+        if key.customKeyStoreID != nil, !Self.doubleEncrypting.contains(operation) {
+            throw KMSError(
+                .unsupportedOperation,
+                "\(operation) on \(key.arn), a key in a custom key store, is not supported by this service yet.")
+        }
         let algorithm = name.flatMap(EncryptionAlgorithm.init(rawValue:)) ?? (name == nil ? .symmetricDefault : nil)
         // The symmetric case is the hot path: decided without building the algorithm list.
         let allowed =

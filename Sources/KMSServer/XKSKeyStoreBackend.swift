@@ -63,26 +63,8 @@ public struct XKSKeyStoreBackend: CustomKeyStoreBackend {
     func probe(_ store: CustomKeyStoreRecord, storeARN: String, worker: any CryptoBackend, operation: String) async
         -> CustomKeyStoreConnectionError?
     {
-        guard let xks = store.xks else { return .xksProxyInvalidConfiguration }
-        var unwrap = WorkerUnwrapXksProxySecretRequest()
-        unwrap.accessKeyID = xks.accessKeyID
-        unwrap.storeArn = storeARN
-        unwrap.wrappedSecret = Data(xks.wrappedSecret)
-        guard let secret = try? await worker.call(WorkerMethod.unwrapXksProxySecret, unwrap) else {
-            return .internalError
-        }
-        let milliseconds = Int64(self.timeout.components.seconds * 1000)
-        let configuration = XKSClientConfiguration(
-            endpoint: xks.uriEndpoint, uriPath: xks.uriPath,
-            credentials: XKSCredentials(accessKeyID: xks.accessKeyID, secretAccessKey: secret.secretAccessKey),
-            region: store.region, trustRoots: self.trustRoots, connectTimeout: .milliseconds(milliseconds),
-            requestTimeout: .milliseconds(milliseconds), maxIdleConnections: 0)
-        let client: XKSClient
-        do {
-            client = try XKSClient(configuration: configuration)
-        } catch {
-            return Self.connectionError(error)
-        }
+        let (made, failure) = await self.client(store, storeARN: storeARN, worker: worker)
+        guard let client = made else { return failure ?? .internalError }
         defer { Task { await client.shutdown() } }
         let metadata = XKSRequestMetadata(kmsOperation: operation, kmsRequestId: UUID().uuidString)
         do {
@@ -95,6 +77,102 @@ public struct XKSKeyStoreBackend: CustomKeyStoreBackend {
             return nil
         } catch {
             return Self.connectionError(error)
+        }
+    }
+
+    /// A client of `store`'s proxy, signing with its secret (unwrapped by kms-cryptod for this
+    /// client only), or why there is none; the caller shuts it down.
+    func client(_ store: CustomKeyStoreRecord, storeARN: String, worker: any CryptoBackend)
+        async -> (XKSClient?, CustomKeyStoreConnectionError?)
+    {
+        guard let xks = store.xks else { return (nil, .xksProxyInvalidConfiguration) }
+        var unwrap = WorkerUnwrapXksProxySecretRequest()
+        unwrap.accessKeyID = xks.accessKeyID
+        unwrap.storeArn = storeARN
+        unwrap.wrappedSecret = Data(xks.wrappedSecret)
+        guard let secret = try? await worker.call(WorkerMethod.unwrapXksProxySecret, unwrap) else {
+            return (nil, .internalError)
+        }
+        let milliseconds = Int64(self.timeout.components.seconds * 1000)
+        let configuration = XKSClientConfiguration(
+            endpoint: xks.uriEndpoint, uriPath: xks.uriPath,
+            credentials: XKSCredentials(accessKeyID: xks.accessKeyID, secretAccessKey: secret.secretAccessKey),
+            region: store.region, trustRoots: self.trustRoots, connectTimeout: .milliseconds(milliseconds),
+            requestTimeout: .milliseconds(milliseconds), maxIdleConnections: 0)
+        do {
+            return (try XKSClient(configuration: configuration), nil)
+        } catch {
+            return (nil, Self.connectionError(error))
+        }
+    }
+
+    /// The external key must exist, be AES_256, ENABLED and allowed ENCRYPT and DECRYPT (AWS's
+    /// XksKeyInvalidConfigurationException otherwise).
+    public func checkNewKey(
+        _ store: CustomKeyStoreRecord, storeARN: String, xksKeyID: String?, caller: Caller, worker: any CryptoBackend
+    ) async throws(KMSError) {
+        guard let xksKeyID else { throw .validation("Origin EXTERNAL_KEY_STORE requires an XksKeyId.") }
+        let (made, failure) = await self.client(store, storeARN: storeARN, worker: worker)
+        guard let client = made else { throw Self.exception(failure ?? .internalError) }
+        defer { Task { await client.shutdown() } }
+        // The API requires the principal for GetKeyMetadata (kms-xks-proxy refuses it without).
+        let metadata = XKSRequestMetadata(
+            awsPrincipalArn: caller.principalARN, kmsOperation: "CreateKey",
+            kmsRequestId: caller.requestID.isEmpty ? UUID().uuidString : caller.requestID)
+        let answer: XKSGetKeyMetadataResponse
+        do {
+            answer = try await client.getKeyMetadata(keyID: xksKeyID, requestMetadata: metadata)
+        } catch {
+            throw Self.keyOperationError(error, creating: true)
+        }
+        guard answer.keySpec == "AES_256", answer.keyUsage.contains("ENCRYPT"), answer.keyUsage.contains("DECRYPT"),
+            answer.keyStatus == "ENABLED"
+        else {
+            throw KMSError(
+                .xksKeyInvalidConfiguration,
+                "The external key \(xksKeyID) must be an enabled AES_256 key allowed to ENCRYPT and DECRYPT; the "
+                    + "XKS proxy reports \(answer.keySpec), \(answer.keyUsage.joined(separator: "+")), "
+                    + "\(answer.keyStatus).")
+        }
+    }
+
+    /// AWS's exception for a failed key call (GetKeyMetadata, Encrypt, Decrypt) to a proxy.
+    /// `creating`: CreateKey's (an unreachable or slow proxy is XksProxyUriUnreachableException
+    /// there, DependencyTimeoutException or KMSInvalidStateException in cryptographic operations).
+    static func keyOperationError(_ error: XKSClientError, creating: Bool) -> KMSError {
+        switch error {
+        case .proxy(let answer):
+            switch answer.name {
+            case .keyNotFound:
+                return KMSError(.xksKeyNotFound, "The XKS proxy does not know the external key (\(answer.rawName)).")
+            case .invalidKeyUsage, .invalidState:
+                return KMSError(
+                    .xksKeyInvalidConfiguration,
+                    "The external key cannot be used for this operation now (\(answer.rawName)).")
+            case .authenticationFailed, .accessDenied:
+                return KMSError(
+                    .xksProxyIncorrectAuthenticationCredential,
+                    "The XKS proxy did not accept the store's authentication credential (\(answer.rawName)).")
+            case .invalidCiphertext:
+                return KMSError.invalidCiphertext("The external key manager could not decrypt the ciphertext.")
+            case .dependencyTimeout, .throttling:
+                return KMSError(.dependencyTimeout, "The XKS proxy did not serve the request in time.")
+            default:
+                return KMSError(
+                    .xksProxyInvalidResponse, "The XKS proxy answered with an error (\(answer.rawName)).")
+            }
+        case .invalidResponse:
+            return KMSError(.xksProxyInvalidResponse, "The XKS proxy answered something that is not the XKS API.")
+        case .timedOut:
+            return creating
+                ? KMSError(.xksProxyUriUnreachable, "The XKS proxy did not answer in time.")
+                : KMSError(.dependencyTimeout, "The XKS proxy did not answer in time.")
+        case .unreachable, .tlsFailure:
+            return creating
+                ? KMSError(.xksProxyUriUnreachable, "KMS was unable to reach the XKS proxy.")
+                : KMSError(.invalidState, "KMS was unable to reach the XKS proxy of the key's store.")
+        case .invalidRequest:
+            return KMSError(.xksProxyInvalidConfiguration, "The request to the XKS proxy could not be made.")
         }
     }
 

@@ -164,6 +164,16 @@ public struct CustomKeyStoreStore: Sendable {
         }
     }
 
+    /// Whether a key of the store is linked to the external key `xksKeyID` (keys pending
+    /// deletion too: their rows stay until the reaper deletes them).
+    public func hasKey(in id: CustomKeyStoreID, xksKeyID: String) async throws -> Bool {
+        let rows = try await self.client.query(
+            "SELECT 1 FROM kms_keys WHERE custom_key_store_id = \(id.description) AND xks_key_id = \(xksKeyID) LIMIT 1",
+            logger: self.logger)
+        for try await _ in rows { return true }
+        return false
+    }
+
     /// The store with this id, in any account; nil when there is none.
     public func fetch(_ id: CustomKeyStoreID) async throws -> CustomKeyStoreRecord? {
         let rows = try await self.client.query(

@@ -9,21 +9,23 @@ extension KeyStore {
     /// load (perf of its backends). The booleans $24 and $30 say whether a material and a record
     /// come along, so that one plan serves every CreateKey.
     struct InsertKeyStatement: PostgresPreparedStatement {
-        static let name = "kms_key_insert_v1"
+        static let name = "kms_key_insert_v2"
         static let bindingDataTypes: [PostgresDataType] = [
             .uuid, .text, .text, .text, .text, .text, .text, .text, .text, .text,
             .timestamptz, .timestamptz, .int8, .text, .bytea, .int8, .int8, .timestamptz, .timestamptz, .text,
             .bytea, .bytea, .uuid, .bool,
             .textArray, .textArray,
             .uuid, .text, .bytea, .bool,
+            .text, .text,
         ]
         static let sql = """
             WITH k AS (
                 INSERT INTO kms_keys (key_id, arn, account_id, region, description, key_state, key_usage, key_spec,
                     origin, key_manager, creation_date, deletion_date, pending_window_days, policy,
                     current_material_id, row_version, rotation_period_days, next_rotation_date, valid_to,
-                    expiration_model)
-                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
+                    expiration_model, custom_key_store_id, xks_key_id)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
+                    $31, $32)
                 RETURNING key_id
             ), m AS (
                 INSERT INTO kms_key_materials (key_id, material_id, wrapped, root_key_id, created_at)
@@ -46,7 +48,7 @@ extension KeyStore {
         var record: ByteBuffer?
 
         func makeBindings() -> PostgresBindings {
-            var bindings = PostgresBindings(capacity: 30)
+            var bindings = PostgresBindings(capacity: 32)
             bindings.append(self.id)
             bindings.append(self.key.arn)
             bindings.append(self.key.account)
@@ -77,6 +79,8 @@ extension KeyStore {
             bindings.append(self.audit?.chain)
             bindings.append(self.record)
             bindings.append(self.audit != nil)
+            bindings.append(self.key.customKeyStoreID?.description)
+            bindings.append(self.key.xksKeyID)
             return bindings
         }
 

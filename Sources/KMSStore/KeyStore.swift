@@ -35,7 +35,7 @@ public struct KeyStore: Sendable {
     static let columns = """
         key_id, arn, account_id, region, description, key_state, key_usage, key_spec, origin, key_manager,
         creation_date, deletion_date, pending_window_days, policy, current_material_id, row_version,
-        rotation_period_days, next_rotation_date, valid_to, expiration_model
+        rotation_period_days, next_rotation_date, valid_to, expiration_model, custom_key_store_id, xks_key_id
         """
 
     /// Inserts a key with its first material; with `alias`, also that alias for it, all or
@@ -178,6 +178,14 @@ public struct KeyStore: Sendable {
         let validTo = try columns["valid_to"].decode(Date?.self)
         let expirationModel = try columns["expiration_model"].decode(String?.self).flatMap(
             ExpirationModel.init(rawValue:))
+        let storeColumn = try columns["custom_key_store_id"].decode(String?.self)
+        let store = try storeColumn.map { text in
+            guard let id = CustomKeyStoreID(text) else {
+                throw StoreError.invalid("key \(id) names an invalid custom key store")
+            }
+            return id
+        }
+        let xksKeyID = try columns["xks_key_id"].decode(String?.self)
         guard let state = KeyState(rawValue: state), let usage = KeyUsage(rawValue: usage),
             let spec = KeySpec(rawValue: spec), let origin = Origin(rawValue: origin),
             let manager = KeyManager(rawValue: manager)
@@ -187,7 +195,8 @@ public struct KeyStore: Sendable {
             state: state, usage: usage, spec: spec, origin: origin, manager: manager, creationDate: creationDate,
             deletionDate: deletionDate, pendingWindowInDays: window, policy: policy,
             currentMaterialID: material, version: version, rotationPeriodInDays: rotationPeriod,
-            nextRotationDate: nextRotation, validTo: validTo, expirationModel: expirationModel
+            nextRotationDate: nextRotation, validTo: validTo, expirationModel: expirationModel,
+            customKeyStoreID: store, xksKeyID: xksKeyID
         )
     }
 }

@@ -145,7 +145,7 @@ public final class XKSClient: Sendable {
     private func send(path: String, body: [UInt8]) async throws(XKSClientError) -> (HTTPResponseStatus, ByteBuffer) {
         var head = HTTPRequestHead(version: .http1_1, method: .POST, uri: path)
         head.headers.add(name: "Host", value: self.host)
-        head.headers.add(name: "Content-Type", value: "application/json")
+        head.headers.add(name: "Content-Type", value: XKSSigner.contentType)
         head.headers.add(name: "Content-Length", value: String(body.count))
         for (name, value) in self.signer.headers(host: self.host, path: path, body: body) {
             head.headers.add(name: name, value: value)

@@ -7,8 +7,9 @@ import Synchronization
 
 /// Signs XKS requests with SigV4 for the service `kms-xks-proxy`, through the same functions
 /// kmsd verifies its AWS JSON requests with (KMSSigV4's canonical request and string to sign,
-/// KMSCrypto's signing key), so there is one SigV4 in the project. Signs `host` and
-/// `x-amz-date`, as AWS KMS does when it calls a proxy.
+/// KMSCrypto's signing key), so there is one SigV4 in the project. Signs `content-type`
+/// (XKSClient always sends `application/json`), `host` and `x-amz-date`: a proxy that checks
+/// SigV4 as AWS services do (kms-xks-proxy) refuses a Content-Type header left unsigned.
 public final class XKSSigner: Sendable {
     /// The SigV4 service name of the XKS proxy API.
     public static let service = "kms-xks-proxy"
@@ -24,16 +25,20 @@ public final class XKSSigner: Sendable {
         self.region = region
     }
 
+    /// The `Content-Type` every XKS request is sent with, and signed with.
+    public static let contentType = "application/json"
+
     /// The `X-Amz-Date` and `Authorization` headers of a POST of `body` to `path` on `host`
-    /// (the Host header's value, `name[:port]`).
+    /// (the Host header's value, `name[:port]`) with Content-Type `contentType`.
     public func headers(host: String, path: String, body: some Collection<UInt8>, now: Date = Date())
         -> [(name: String, value: String)]
     {
         let amzDate = SigV4.formatAmzDate(now)
         let day = String(amzDate.prefix(8))
-        let signed = ["host", "x-amz-date"]
+        let signed = ["content-type", "host", "x-amz-date"]
         let canonical = SigV4.canonicalRequest(
-            method: "POST", path: path, query: "", headers: [("host", host), ("x-amz-date", amzDate)],
+            method: "POST", path: path, query: "",
+            headers: [("content-type", Self.contentType), ("host", host), ("x-amz-date", amzDate)],
             signedHeaders: signed, payloadSHA256Hex: SigV4.sha256Hex(Array(body)))
         let scope = "\(day)/\(self.region)/\(Self.service)/\(SigV4.terminator)"
         let signature = SigV4.signature(

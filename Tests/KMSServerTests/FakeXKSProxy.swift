@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import KMSCrypto
 import KMSSigV4
@@ -8,8 +9,9 @@ import NIOPosix
 import NIOSSL
 import Synchronization
 
-/// An XKS proxy that answers GetHealthStatus as a test tells it to: healthy, with every key
-/// manager unavailable, with an answer that is not JSON, or not at all. Every request's SigV4
+/// An XKS proxy that answers GetHealthStatus, and GetKeyMetadata, Encrypt and Decrypt (AES-GCM
+/// under a key derived from the XKS key id) of the external keys in `keys`, as a test tells it to: healthy, with every key manager unavailable, with an answer that is not
+/// JSON, or not at all. Every request's SigV4
 /// signature is checked against the one credential it knows (AuthenticationFailedException
 /// otherwise), so a test also learns which secret kmsd signed with.
 final class FakeXKSProxy: Sendable {
@@ -21,6 +23,8 @@ final class FakeXKSProxy: Sendable {
     let region: String
     let behaviour = Mutex(Behaviour.healthy)
     let requests = Mutex(0)
+    /// The external keys GetKeyMetadata knows, by XKS key id; others are KeyNotFoundException.
+    let keys = Mutex(["external-1": XKSGetKeyMetadataResponse(keyStatus: "ENABLED")])
     private let channel: any Channel
 
     var port: Int { self.channel.localAddress!.port! }
@@ -74,6 +78,52 @@ final class FakeXKSProxy: Sendable {
             .first { $0.name == "Authorization" }?.value
         guard expected == authorization, self.behaviour.withLock({ $0 }) != .unauthorized else {
             return error(.unauthorized, "AuthenticationFailedException")
+        }
+        if head.uri.hasSuffix("/metadata"), head.uri.contains("/kms/xks/v1/keys/") {
+            switch self.behaviour.withLock({ $0 }) {
+            case .silent: return nil
+            case .garbage: return (.ok, Array("this is not the XKS API".utf8))
+            default: break
+            }
+            let parts = head.uri.split(separator: "/")
+            let keyID = parts.count >= 2 ? String(parts[parts.count - 2]) : ""
+            guard let metadata = self.keys.withLock({ $0[keyID] }) else {
+                return error(.notFound, "KeyNotFoundException")
+            }
+            return (.ok, Array(try! JSONEncoder().encode(metadata)))
+        }
+        for suffix in ["/encrypt", "/decrypt"]
+        where head.uri.hasSuffix(suffix) && head.uri.contains("/kms/xks/v1/keys/") {
+            switch self.behaviour.withLock({ $0 }) {
+            case .silent: return nil
+            case .garbage: return (.ok, Array("this is not the XKS API".utf8))
+            default: break
+            }
+            let parts = head.uri.split(separator: "/")
+            let keyID = parts.count >= 2 ? String(parts[parts.count - 2]) : ""
+            guard self.keys.withLock({ $0[keyID] }) != nil else { return error(.notFound, "KeyNotFoundException") }
+            let key = SymmetricKey(data: SHA256.hash(data: Array(keyID.utf8)))
+            if suffix == "/encrypt" {
+                guard let request = try? JSONDecoder().decode(XKSEncryptRequest.self, from: Data(body)),
+                    let box = try? AES.GCM.seal(
+                        request.plaintext, using: key, authenticating: request.additionalAuthenticatedData ?? Data())
+                else { return error(.badRequest, "ValidationException") }
+                let answer = XKSEncryptResponse(
+                    ciphertext: box.ciphertext, ciphertextMetadata: Data([7]),
+                    initializationVector: Data(box.nonce), authenticationTag: box.tag)
+                return (.ok, Array(try! JSONEncoder().encode(answer)))
+            }
+            guard let request = try? JSONDecoder().decode(XKSDecryptRequest.self, from: Data(body)) else {
+                return error(.badRequest, "ValidationException")
+            }
+            guard request.ciphertextMetadata == Data([7]),
+                let box = try? AES.GCM.SealedBox(
+                    nonce: AES.GCM.Nonce(data: request.initializationVector), ciphertext: request.ciphertext,
+                    tag: request.authenticationTag),
+                let plaintext = try? AES.GCM.open(
+                    box, using: key, authenticating: request.additionalAuthenticatedData ?? Data())
+            else { return error(.badRequest, "InvalidCiphertextException") }
+            return (.ok, Array(try! JSONEncoder().encode(XKSDecryptResponse(plaintext: plaintext))))
         }
         guard head.uri.hasSuffix("/kms/xks/v1/health") else { return error(.notFound, "InvalidUriPathException") }
         let status: String

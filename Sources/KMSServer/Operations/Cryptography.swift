@@ -26,6 +26,12 @@ extension KMSService {
         call.encryptionAlgorithm = WorkerEncryptionAlgorithm(algorithm)
         var response = KMSEncryptResponse()
         response.ciphertextBlob = try await self.worker.call(WorkerMethod.encrypt, call).ciphertextBlob
+        if key.record.xksKeyID != nil {
+            response.ciphertextBlob = Data(
+                try await self.xksSeal(
+                    Array(response.ciphertextBlob), record: key.record, context: request.encryptionContext,
+                    caller: caller, operation: "Encrypt"))
+        }
         response.keyID = key.record.arn
         response.encryptionAlgorithm = KMSEncryptionAlgorithmSpec(awsName: algorithm.rawValue) ?? .symmetricDefault
         self.recordUse(of: key, by: caller)
@@ -58,6 +64,15 @@ extension KMSService {
         var call = WorkerDecryptRequest()
         call.key = key.workerKey
         call.ciphertextBlob = request.ciphertextBlob
+        // A key in an external key store decrypts only its double-encrypted blobs, outer layer first.
+        if key.record.xksKeyID != nil || XKSCiphertext.claims(blob) {
+            guard XKSCiphertext.claims(blob) else {
+                throw KMSError.invalidCiphertext("The ciphertext lacks the external key's layer of \(key.record.arn).")
+            }
+            call.ciphertextBlob = Data(
+                try await self.xksOpen(
+                    blob, record: key.record, context: request.encryptionContext, caller: caller, operation: "Decrypt"))
+        }
         call.encryptionContext = request.encryptionContext
         call.encryptionAlgorithm = WorkerEncryptionAlgorithm(algorithm)
         var response = KMSDecryptResponse()
@@ -115,6 +130,17 @@ extension KMSService {
         var call = WorkerReEncryptRequest()
         call.sourceKey = source.workerKey
         call.ciphertextBlob = request.ciphertextBlob
+        // Keys in external key stores: the source's outer layer off first, the destination's on last.
+        if source.record.xksKeyID != nil || XKSCiphertext.claims(blob) {
+            guard XKSCiphertext.claims(blob) else {
+                throw KMSError.invalidCiphertext(
+                    "The ciphertext lacks the external key's layer of \(source.record.arn).")
+            }
+            call.ciphertextBlob = Data(
+                try await self.xksOpen(
+                    blob, record: source.record, context: request.sourceEncryptionContext, caller: caller,
+                    operation: "ReEncrypt"))
+        }
         call.sourceEncryptionContext = request.sourceEncryptionContext
         call.destinationKey = destination.workerKey
         call.destinationEncryptionContext = request.destinationEncryptionContext
@@ -122,6 +148,12 @@ extension KMSService {
         call.destinationEncryptionAlgorithm = WorkerEncryptionAlgorithm(destinationAlgorithm)
         var response = KMSReEncryptResponse()
         response.ciphertextBlob = try await self.worker.call(WorkerMethod.reEncrypt, call).ciphertextBlob
+        if destination.record.xksKeyID != nil {
+            response.ciphertextBlob = Data(
+                try await self.xksSeal(
+                    Array(response.ciphertextBlob), record: destination.record,
+                    context: request.destinationEncryptionContext, caller: caller, operation: "ReEncrypt"))
+        }
         response.sourceKeyID = source.record.arn
         response.keyID = destination.record.arn
         response.sourceEncryptionAlgorithm =
@@ -263,7 +295,11 @@ extension KMSService {
         call.encryptionContext = request.encryptionContext
         call.includePlaintext = Request.returnsPlaintext
         let answer = try await self.worker.call(WorkerMethod.generateDataKey, call)
-        return (answer.ciphertextBlob, answer.plaintext, key)
+        guard key.record.xksKeyID != nil else { return (answer.ciphertextBlob, answer.plaintext, key) }
+        let sealed = try await self.xksSeal(
+            Array(answer.ciphertextBlob), record: key.record, context: request.encryptionContext, caller: caller,
+            operation: Request.use.rawValue)
+        return (Data(sealed), answer.plaintext, key)
     }
 
     /// The key a ciphertext is under, with the material version it was made with. A symmetric
@@ -283,7 +319,8 @@ extension KMSService {
                 conditions: conditions)
             return (key, try self.currentMaterial(of: key))
         }
-        let header = try SymmetricCiphertext.header(of: blob)
+        let header =
+            XKSCiphertext.claims(blob) ? try XKSCiphertext.parse(blob).header : try SymmetricCiphertext.header(of: blob)
         // A multi-Region key's ciphertext names the public id: any related key decrypts it, the
         // one of the caller's region here.
         let keyID = header.keyID.inRegion(caller.region)

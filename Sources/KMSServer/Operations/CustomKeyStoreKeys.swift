@@ -5,11 +5,11 @@ extension KMSService {
     /// CreateKey's checks of a key in a custom key store, in AWS's order: the origin and the
     /// store's members go together, the store exists in the caller's account and region, is of
     /// the origin's type and CONNECTED; an external key store's key is a symmetric encryption
-    /// key with an XksKeyId. Keys in custom key stores are not created yet: past these checks
-    /// the answer is UnsupportedOperationException.
+    /// key with an XksKeyId. Returns the store. Keys in AWS_CLOUDHSM stores are not created yet:
+    /// past these checks the answer is UnsupportedOperationException.
     func checkKeyInCustomKeyStore(
         _ request: KMSCreateKeyRequest, origin: Origin, spec: KeySpec, usage: KeyUsage, caller: Caller
-    ) async throws(KMSError) {
+    ) async throws(KMSError) -> CustomKeyStoreRecord {
         guard origin == .awsCloudHSM || origin == .externalKeyStore else {
             throw .validation(
                 "CustomKeyStoreId and XksKeyId are valid only with Origin AWS_CLOUDHSM or EXTERNAL_KEY_STORE.")
@@ -40,8 +40,34 @@ extension KMSService {
                     + "of type \(expected.rawValue).")
         }
         try store.checkKeyCreation()
-        throw KMSError(
-            .unsupportedOperation,
-            "Keys in custom key stores of type \(store.type.rawValue) are not supported by this service yet.")
+        guard store.type == .externalKeyStore else {
+            throw KMSError(
+                .unsupportedOperation,
+                "Keys in custom key stores of type \(store.type.rawValue) are not supported by this service yet.")
+        }
+        return store
+    }
+
+    /// What backs a new key of `store` must serve it (the XKS proxy's external key, for an
+    /// EXTERNAL_KEY_STORE): asked once the caller is authorized, so that no one else learns what
+    /// the proxy holds.
+    func checkNewKeyBacking(_ store: CustomKeyStoreRecord, xksKeyID: String?, caller: Caller) async throws(KMSError) {
+        guard let backend = self.customKeyStoreBackends[store.type] else {
+            throw KMSError(
+                .unsupportedOperation, "Custom key stores of type \(store.type.rawValue) are not served by this kmsd.")
+        }
+        // One external key backs one KMS key of a store, as at AWS. Two concurrent CreateKeys
+        // with one XksKeyId may both pass (no unique index yet).
+        if let xksKeyID {
+            let stores = try self.customKeyStoreStores()
+            if try await self.store({ try await stores.hasKey(in: store.id, xksKeyID: xksKeyID) }) {
+                throw KMSError(
+                    .xksKeyAlreadyInUse,
+                    "The external key \(xksKeyID) is already associated with a KMS key in custom key store "
+                        + "\(store.id).")
+            }
+        }
+        let arn = "arn:\(self.scope.partition):kms:\(store.region):\(store.account):key-store/\(store.id)"
+        try await backend.checkNewKey(store, storeARN: arn, xksKeyID: xksKeyID, caller: caller, worker: self.worker)
     }
 }

@@ -64,7 +64,14 @@ extension KMSService {
         call.keyPairSpec = WorkerDataKeyPairSpec(spec)
         call.encryptionContext = request.encryptionContext
         call.includePlaintext = Request.returnsPlaintext
-        return (try await self.worker.call(WorkerMethod.generateDataKeyPair, call), key)
+        var pair = try await self.worker.call(WorkerMethod.generateDataKeyPair, call)
+        if key.record.xksKeyID != nil {
+            pair.privateKeyCiphertextBlob = Data(
+                try await self.xksSeal(
+                    Array(pair.privateKeyCiphertextBlob), record: key.record, context: request.encryptionContext,
+                    caller: caller, operation: Request.use.rawValue))
+        }
+        return (pair, key)
     }
 
     func deriveSharedSecret(_ request: KMSDeriveSharedSecretRequest, caller: Caller) async throws(KMSError)

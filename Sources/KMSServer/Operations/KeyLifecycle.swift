@@ -48,10 +48,12 @@ extension KMSService {
         guard let origin else {
             throw .validation("Origin must be AWS_KMS, EXTERNAL, AWS_CLOUDHSM or EXTERNAL_KEY_STORE.")
         }
+        var customKeyStore: CustomKeyStoreRecord?
         if origin == .awsCloudHSM || origin == .externalKeyStore || request.hasCustomKeyStoreID
             || request.hasXksKeyID
         {
-            try await self.checkKeyInCustomKeyStore(request, origin: origin, spec: spec, usage: usage, caller: caller)
+            customKeyStore = try await self.checkKeyInCustomKeyStore(
+                request, origin: origin, spec: spec, usage: usage, caller: caller)
         }
         let multiRegion = request.hasMultiRegion && request.multiRegion
         if multiRegion {
@@ -75,6 +77,8 @@ extension KMSService {
         if !tags.isEmpty {
             try self.authorize(caller, action: "TagResource", key: nil, conditions: Self.tagConditions(tags))
         }
+        let xksKeyID = origin == .externalKeyStore ? request.xksKeyID : nil
+        if let customKeyStore { try await self.checkNewKeyBacking(customKeyStore, xksKeyID: xksKeyID, caller: caller) }
 
         // A multi-Region key's row id is its public id made regional (KeyID+MultiRegion.swift).
         let keyID = multiRegion ? KeyID.randomMultiRegion().inRegion(caller.region) : KeyID.random()
@@ -82,9 +86,11 @@ extension KMSService {
         if request.hasPolicy, !(request.hasBypassPolicyLockoutSafetyCheck && request.bypassPolicyLockoutSafetyCheck) {
             try self.checkLockout(document, caller: caller, keyAccount: caller.account, keyARN: arn)
         }
-        // An EXTERNAL key waits for its material in PendingImport.
+        // An EXTERNAL key waits for its material in PendingImport. A key in an external key store
+        // has material of its own too: AWS's double encryption seals under it first, then under
+        // the external key.
         let material =
-            origin == .awsKMS
+            origin == .awsKMS || origin == .externalKeyStore
             ? try await self.generateMaterial(
                 keyID: keyID, keyARN: KeyRecord.materialARN(keyARN: arn, keyID: keyID), spec: spec) : nil
         let record = KeyRecord(
@@ -95,7 +101,8 @@ extension KMSService {
             deletionDate: nil, pendingWindowInDays: nil, policy: policy,
             currentMaterialID: material?.materialID, version: 1,
             multiRegion: multiRegion
-                ? MultiRegionConfiguration(keyType: .primary, primaryRegion: caller.region, replicaRegions: []) : nil
+                ? MultiRegionConfiguration(keyType: .primary, primaryRegion: caller.region, replicaRegions: []) : nil,
+            customKeyStoreID: customKeyStore?.id, xksKeyID: xksKeyID
         )
         caller.trail.note(keyARN: arn)
         let audit = self.changeRecord(caller)
@@ -114,8 +121,16 @@ extension KMSService {
             try await self.resolve(request.keyID, for: caller, creatingAWSManaged: true),
             grantTokens: request.grantTokens)
         let key = try await self.authorizedUse(named, caller, action: "DescribeKey")
+        var record = key.record
+        // A key of a store that is not CONNECTED shows Unavailable, as at AWS; the store is read
+        // here rather than cached with the key, its state changing apart from the key's.
+        if let id = record.customKeyStoreID, let stores = try? self.customKeyStoreStores(),
+            let store = try await self.store({ try await stores.fetch(id) })
+        {
+            record.state = store.keyState(stored: record.state)
+        }
         var response = KMSDescribeKeyResponse()
-        response.keyMetadata = KMSKeyMetadata(key.record)
+        response.keyMetadata = KMSKeyMetadata(record)
         return response
     }
 

@@ -18,6 +18,8 @@ public protocol CustomKeyStoring: Sendable {
         -> CustomKeyStoreWrite
     /// Deletes `store` at its row version, unless keys live in it.
     func delete(_ store: CustomKeyStoreRecord, audit: PendingAudit?) async throws -> CustomKeyStoreDeletion
+    /// Whether a key of the store is linked to the external key `xksKeyID`.
+    func hasKey(in id: CustomKeyStoreID, xksKeyID: String) async throws -> Bool
     /// The store with this id, in any account.
     func fetch(_ id: CustomKeyStoreID) async throws -> CustomKeyStoreRecord?
     /// The store with this name in the account and region.

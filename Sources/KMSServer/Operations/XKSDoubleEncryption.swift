@@ -1,0 +1,97 @@
+import Foundation
+import KMSCrypto
+import KMSDomain
+import KMSXKS
+
+/// AWS's double encryption for keys in an EXTERNAL_KEY_STORE store: the key's own material
+/// seals first (a SymmetricCiphertext blob, as for any key), then the store's XKS proxy
+/// encrypts that blob with the external key (an XKSCiphertext blob); Decrypt undoes the
+/// layers in the other order.
+///
+/// The store (its state and proxy settings) is read per request, and a client is made per
+/// request with the proxy secret kms-cryptod unwraps for it: simpler than caching clients with
+/// invalidation on the change listener, at the price of a store read, a worker call and a TLS
+/// handshake per call to the proxy. The key record itself (store id, XKS key id) comes from the
+/// key cache like any key's.
+extension KMSService {
+    /// The proxy client of `record`'s store; KMSInvalidStateException unless it is CONNECTED.
+    func xksClient(for record: KeyRecord) async throws(KMSError) -> (XKSClient, XKSKeyStoreBackend) {
+        guard let id = record.customKeyStoreID,
+            let backend = self.customKeyStoreBackends[.externalKeyStore] as? XKSKeyStoreBackend
+        else { throw KMSError(.invalidState, "\(record.arn) is not in an external key store this kmsd serves.") }
+        let stores = try self.customKeyStoreStores()
+        guard let store = try await self.store({ try await stores.fetch(id) }), store.connectionState == .connected
+        else {
+            throw KMSError(
+                .invalidState, "\(record.arn) is unavailable: its custom key store \(id) is not CONNECTED.")
+        }
+        let arn = "arn:\(self.scope.partition):kms:\(store.region):\(store.account):key-store/\(store.id)"
+        let (made, failure) = await backend.client(store, storeARN: arn, worker: self.worker)
+        guard let client = made else { throw XKSKeyStoreBackend.exception(failure ?? .internalError) }
+        return (client, backend)
+    }
+
+    func xksMetadata(_ record: KeyRecord, caller: Caller, operation: String) -> XKSRequestMetadata {
+        XKSRequestMetadata(
+            awsPrincipalArn: caller.principalARN, kmsKeyArn: record.arn, kmsOperation: operation,
+            kmsRequestId: caller.requestID.isEmpty ? UUID().uuidString : caller.requestID)
+    }
+
+    /// The outer layer over `inner`, a SymmetricCiphertext blob of `record`'s material.
+    func xksSeal(
+        _ inner: [UInt8], record: KeyRecord, context: [String: String], caller: Caller, operation: String
+    ) async throws(KMSError) -> [UInt8] {
+        guard let xksKeyID = record.xksKeyID else { return inner }
+        let header = try SymmetricCiphertext.header(of: inner)
+        let aad = try XKSCiphertext.outerAAD(header: header, keyARN: record.arn, context: context)
+        let (client, _) = try await self.xksClient(for: record)
+        defer { Task { await client.shutdown() } }
+        let request = XKSEncryptRequest(
+            requestMetadata: self.xksMetadata(record, caller: caller, operation: operation), plaintext: Data(inner),
+            additionalAuthenticatedData: Data(aad))
+        let answer: XKSEncryptResponse
+        do {
+            answer = try await client.encrypt(keyID: xksKeyID, request)
+        } catch {
+            throw XKSKeyStoreBackend.keyOperationError(error, creating: false)
+        }
+        do {
+            return try XKSCiphertext.blob(
+                inner: inner, initializationVector: Array(answer.initializationVector),
+                authenticationTag: Array(answer.authenticationTag),
+                ciphertextMetadata: Array(answer.ciphertextMetadata ?? Data()), ciphertext: Array(answer.ciphertext))
+        } catch {
+            throw KMSError(.xksProxyInvalidResponse, "The XKS proxy's encryption has parts of the wrong sizes.")
+        }
+    }
+
+    /// The inner blob under the outer layer of `blob` (an XKSCiphertext blob of `record`).
+    func xksOpen(
+        _ blob: [UInt8], record: KeyRecord, context: [String: String], caller: Caller, operation: String
+    ) async throws(KMSError) -> [UInt8] {
+        guard let xksKeyID = record.xksKeyID else {
+            throw .invalidCiphertext("The ciphertext is not one of this key's (it is in no external key store).")
+        }
+        let parts = try XKSCiphertext.parse(blob)
+        let aad = try XKSCiphertext.outerAAD(header: parts.header, keyARN: record.arn, context: context)
+        let (client, _) = try await self.xksClient(for: record)
+        defer { Task { await client.shutdown() } }
+        let request = XKSDecryptRequest(
+            requestMetadata: self.xksMetadata(record, caller: caller, operation: operation),
+            ciphertext: Data(parts.ciphertext),
+            ciphertextMetadata: parts.ciphertextMetadata.isEmpty ? nil : Data(parts.ciphertextMetadata),
+            initializationVector: Data(parts.initializationVector), authenticationTag: Data(parts.authenticationTag),
+            additionalAuthenticatedData: Data(aad))
+        let inner: [UInt8]
+        do {
+            inner = Array(try await client.decrypt(keyID: xksKeyID, request).plaintext)
+        } catch {
+            throw XKSKeyStoreBackend.keyOperationError(error, creating: false)
+        }
+        // The proxy's answer must be the inner blob the outer header names.
+        guard let header = try? SymmetricCiphertext.header(of: inner), header == parts.header else {
+            throw KMSError(.xksProxyInvalidResponse, "The XKS proxy's decryption is not a ciphertext of this key.")
+        }
+        return inner
+    }
+}
