@@ -36,8 +36,9 @@ public enum XKSLimits {
     /// Letters, digits, `-`, `.` and `_`, at most 128 characters.
     public static func isValidKeyID(_ id: String) -> Bool {
         !id.isEmpty && id.utf8.count <= maxKeyIDLength
-            && id.utf8.allSatisfy { isAlphanumeric($0) || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: ".")
-                || $0 == UInt8(ascii: "_")
+            && id.utf8.allSatisfy {
+                isAlphanumeric($0) || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: ".")
+                    || $0 == UInt8(ascii: "_")
             }
     }
 
@@ -54,7 +55,8 @@ public enum XKSLimits {
     public static func isValidAccessKeyID(_ id: String) -> Bool {
         (20...30).contains(id.utf8.count)
             && id.utf8.allSatisfy {
-                (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains($0) || (UInt8(ascii: "2")...UInt8(ascii: "7")).contains($0)
+                (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains($0)
+                    || (UInt8(ascii: "2")...UInt8(ascii: "7")).contains($0)
             }
     }
 

@@ -21,7 +21,8 @@ public final class XKSProxyAuthenticator: Sendable {
 
     /// An authenticator accepting `credentials`, scoped to `regions` (empty: any region).
     public init(
-        credentials: [XKSProxyConfiguration.Credential], regions: [String], now: @escaping @Sendable () -> Date = { Date() }
+        credentials: [XKSProxyConfiguration.Credential], regions: [String],
+        now: @escaping @Sendable () -> Date = { Date() }
     ) {
         var secrets: [String: [UInt8]] = [:]
         for credential in credentials { secrets[credential.accessKeyId] = Array(credential.secretAccessKey.utf8) }
@@ -54,7 +55,8 @@ public final class XKSProxyAuthenticator: Sendable {
         }
         do {
             try SigV4.checkSignedHeaders(request.headers, signedHeaders: authorization.signedHeaders)
-            try SigV4.checkScope(authorization, amzDate: amzDate, region: authorization.region, service: XKSSigner.service)
+            try SigV4.checkScope(
+                authorization, amzDate: amzDate, region: authorization.region, service: XKSSigner.service)
             try SigV4.checkClockSkew(requestDate: date, now: self.now(), limit: Self.clockSkewLimit)
         } catch {
             throw Self.failed(error.message)

@@ -20,7 +20,8 @@ public final class XKSProxyBackend: Sendable {
         request.keyID = key
         request.requestMetadata = metadata
         let answer = try await self.call(XKSBackendMethod.xksGetKeyMetadata, request)
-        return XKSGetKeyMetadataResponse(keySpec: answer.keySpec, keyUsage: answer.keyUsage, keyStatus: answer.keyStatus)
+        return XKSGetKeyMetadataResponse(
+            keySpec: answer.keySpec, keyUsage: answer.keyUsage, keyStatus: answer.keyStatus)
     }
 
     func encrypt(key: String, _ xks: XKSEncryptRequest, metadata: XKSBackendXksRequestMetadata)

@@ -42,7 +42,8 @@ final class XKSProxyHTTPHandler: ChannelInboundHandler, RemovableChannelHandler 
             if self.oversized {
                 let error = XKSError(.validation, "The request body is larger than this proxy accepts.")
                 self.write(
-                    context: context, status: error.httpStatus, body: XKSProxyService.json(error.body), keepAlive: false)
+                    context: context, status: error.httpStatus, body: XKSProxyService.json(error.body), keepAlive: false
+                )
                 return
             }
             let request = XKSProxyRequest(
@@ -68,7 +69,8 @@ final class XKSProxyHTTPHandler: ChannelInboundHandler, RemovableChannelHandler 
         let head = HTTPResponseHead(
             version: .http1_1, status: HTTPResponseStatus(statusCode: status), headers: headers)
         context.write(self.wrapOutboundOut(.head(head)), promise: nil)
-        context.write(self.wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: body)))), promise: nil)
+        context.write(
+            self.wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: body)))), promise: nil)
         let done = context.writeAndFlush(self.wrapOutboundOut(.end(nil)))
         if !keepAlive { done.whenComplete { _ in context.close(promise: nil) } }
     }

@@ -71,7 +71,9 @@ struct Proxy: AsyncParsableCommand {
         let server = try await XKSProxyServer.start(
             host: host, port: port, configuration: configuration, service: service)
         let address = "\(server.localAddress.ipAddress ?? host):\(server.localAddress.port ?? port)"
-        if let readyFile = self.readyFile { try "\(address)\n".write(toFile: readyFile, atomically: true, encoding: .utf8) }
+        if let readyFile = self.readyFile {
+            try "\(address)\n".write(toFile: readyFile, atomically: true, encoding: .utf8)
+        }
         logger.notice(
             "serving",
             metadata: [

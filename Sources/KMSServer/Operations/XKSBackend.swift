@@ -113,7 +113,8 @@ extension KMSService {
         }
         if let material = find(key) { return material }
         if let material = find(try await self.reloadKey(key.record.keyID)) { return material }
-        throw KMSError.invalidCiphertext("The ciphertextMetadata names key material that \(key.record.arn) does not have.")
+        throw KMSError.invalidCiphertext(
+            "The ciphertextMetadata names key material that \(key.record.arn) does not have.")
     }
 }
 
