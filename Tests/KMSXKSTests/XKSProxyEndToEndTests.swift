@@ -67,7 +67,8 @@ import Testing
                 additionalAuthenticatedData: aad))
         #expect(opened.plaintext == Data("Hello World!".utf8))
         for wrong in [Data("project=blue".utf8), nil] {
-            await #expect { _ = try await client.decrypt(
+            await #expect {
+                _ = try await client.decrypt(
                     keyID: "orders",
                     XKSDecryptRequest(
                         requestMetadata: XKSProxyFixture.metadata("Decrypt"), encrypted: sealed,
@@ -76,7 +77,8 @@ import Testing
         }
         var tampered = sealed
         tampered.ciphertextMetadata?[1] ^= 1
-        await #expect { _ = try await client.decrypt(
+        await #expect {
+            _ = try await client.decrypt(
                 keyID: "orders",
                 XKSDecryptRequest(
                     requestMetadata: XKSProxyFixture.metadata("Decrypt"), encrypted: tampered,
@@ -154,11 +156,14 @@ import Testing
         let encryptPath = "\(XKSProxyFixture.uriPath)/keys/orders/encrypt"
         func request(_ path: String = encryptPath, method: String = "POST", body: String) -> XKSProxyRequest {
             let bytes = Array(body.utf8)
-            let headers = [("Host", "xks.example"), ("Content-Type", "application/json")]
+            let headers =
+                [("Host", "xks.example"), ("Content-Type", "application/json")]
                 + signer.headers(host: "xks.example", path: path, body: bytes)
             return XKSProxyRequest(method: method, uri: path, headers: headers, body: bytes)
         }
-        func expect(_ request: XKSProxyRequest, _ status: Int, _ name: String, sourceLocation: SourceLocation = #_sourceLocation) async {
+        func expect(
+            _ request: XKSProxyRequest, _ status: Int, _ name: String, sourceLocation: SourceLocation = #_sourceLocation
+        ) async {
             let answer = await service.handle(request)
             #expect(answer.status == status, sourceLocation: sourceLocation)
             let body = try? JSONDecoder().decode(XKSErrorBody.self, from: Data(answer.body))

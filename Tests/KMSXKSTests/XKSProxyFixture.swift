@@ -87,7 +87,8 @@ final class XKSProxyFixture: @unchecked Sendable {
         let identity =
             clientCertificate
             ? XKSClientConfiguration.Identity(
-                certificateChain: [.file(self.path("client.pem"))], privateKey: .file(self.path("client.key")))
+                certificateChain: [.file(self.path("client.pem"))],
+                privateKey: .privateKey(try NIOSSLPrivateKey(file: self.path("client.key"), format: .pem)))
             : nil
         return try XKSClient(
             configuration: XKSClientConfiguration(
