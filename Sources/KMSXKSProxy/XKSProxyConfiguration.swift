@@ -110,8 +110,7 @@ public struct XKSProxyConfiguration: Codable, Sendable {
             guard credential.secretAccessKey.utf8.count >= 32 else {
                 throw XKSProxyConfigurationError(
                     "the secret of \(credential.accessKeyId) is shorter than 32 characters "
-                        + "(use openssl rand -base64 32)"
-                )
+                        + "(use openssl rand -base64 32)")
             }
             guard seen.insert(credential.accessKeyId).inserted else {
                 throw XKSProxyConfigurationError("access key id \(credential.accessKeyId) appears twice")

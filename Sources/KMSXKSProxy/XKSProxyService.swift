@@ -59,6 +59,10 @@ public final class XKSProxyService: Sendable {
     }
 
     private func serve(_ request: XKSProxyRequest, call: inout Call) async throws(XKSError) -> Answer {
+        // Sizes first (the HTTP handler stops reading past the limit; this holds for any caller).
+        guard request.body.count <= XKSLimits.maxRequestBodyBytes else {
+            throw XKSError(.validation, "The request body is larger than this proxy accepts.")
+        }
         let route = try self.route(request)
         call.operation = route.operation.rawValue
         call.xksKeyID = route.keyID

@@ -10,8 +10,9 @@ import NIOSSL
 import Synchronization
 
 /// An XKS proxy that answers GetHealthStatus, and GetKeyMetadata, Encrypt and Decrypt (AES-GCM
-/// under a key derived from the XKS key id) of the external keys in `keys`, as a test tells it to: healthy, with every key manager unavailable, with an answer that is not
-/// JSON, or not at all. Every request's SigV4
+/// under a key derived from the XKS key id) of the external keys in `keys`, as a test tells it
+/// to: healthy, with every key manager unavailable, with an answer that is not JSON, or not at
+/// all. Every request's SigV4
 /// signature is checked against the one credential it knows (AuthenticationFailedException
 /// otherwise), so a test also learns which secret kmsd signed with.
 final class FakeXKSProxy: Sendable {
