@@ -33,6 +33,8 @@ import Testing
                 "denied": try await stack.client.call(KMSMethod.createKey, denied).keyMetadata.keyID,
                 "signing": try await stack.client.call(KMSMethod.createKey, signing).keyMetadata.keyID,
                 "disabled": disabled,
+                // An AWS managed key is no external key, and naming it must not create it.
+                "managed": "alias/aws/s3",
             ]
         }
         defer { Task { await fixture.stop() } }
@@ -89,12 +91,14 @@ import Testing
         let plain = XKSEncryptRequest(requestMetadata: XKSProxyFixture.metadata("Encrypt"), plaintext: Data([1, 2, 3]))
         for (key, expected) in [
             ("nope", XKSErrorName.keyNotFound), ("disabled", .invalidState), ("denied", .accessDenied),
-            ("signing", .invalidKeyUsage),
+            ("signing", .invalidKeyUsage), ("managed", .keyNotFound),
         ] {
             await #expect(Comment(rawValue: key)) { _ = try await client.encrypt(keyID: key, plain) } throws: {
                 Self.name($0) == expected
             }
         }
+        let aliases = try await fixture.stack.client.call(KMSMethod.listAliases, KMSListAliasesRequest()).aliases
+        #expect(!aliases.contains { $0.aliasName == "alias/aws/s3" && $0.hasTargetKeyID })
         let disabledMetadata = try await client.getKeyMetadata(
             keyID: "disabled", requestMetadata: XKSProxyFixture.metadata("DescribeKey", keyARN: nil))
         #expect(disabledMetadata.keyStatus == "DISABLED")

@@ -24,6 +24,7 @@ extension KMSService {
         -> XKSBackendXksGetKeyMetadataResponse
     {
         caller.trail.note(xks: request.requestMetadata)
+        try Self.checkXKSKeyName(request.keyID)
         let named = try await self.freshen(try await self.resolve(request.keyID, for: caller), grantTokens: [])
         let key = try await self.authorizedUse(named, caller, action: "DescribeKey")
         try Self.checkXKSKey(key.record)
@@ -40,6 +41,7 @@ extension KMSService {
         -> XKSBackendXksEncryptResponse
     {
         caller.trail.note(xks: request.requestMetadata)
+        try Self.checkXKSKeyName(request.keyID)
         let key = try await self.openKey(.encrypt, named: request.keyID, caller: caller, grantTokens: [], dryRun: false)
         { record throws(KMSError) in
             try Self.checkXKSKey(record)
@@ -66,6 +68,7 @@ extension KMSService {
         -> XKSBackendXksDecryptResponse
     {
         caller.trail.note(xks: request.requestMetadata)
+        try Self.checkXKSKeyName(request.keyID)
         let opened = try await self.openKey(
             .decrypt, named: request.keyID, caller: caller, grantTokens: [], dryRun: false
         ) { record throws(KMSError) in
@@ -87,6 +90,14 @@ extension KMSService {
         response.plaintext = try await self.worker.call(WorkerMethod.rawAesGcmDecrypt, call).plaintext
         self.recordUse(of: key, by: caller)
         return response
+    }
+
+    /// An AWS managed key is never an external key (AWS's are not either), and naming one must
+    /// not create it on first use, as `alias/aws/<service>` would for the KMS operations.
+    static func checkXKSKeyName(_ text: String) throws(KMSError) {
+        let name = text.split(separator: ":", maxSplits: 5, omittingEmptySubsequences: false).last.map(String.init)
+        guard let name, name.hasPrefix("alias/aws/") else { return }
+        throw KMSError(.notFound, "\(text.prefix(256)) is an AWS managed key, which the XKS proxy API does not serve.")
     }
 
     /// XKS version 1 knows 256-bit AES keys only.
