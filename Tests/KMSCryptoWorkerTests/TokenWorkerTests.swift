@@ -224,56 +224,70 @@ import Testing
         #expect(protection.valueReadResult == .attributeSensitive)
     }
 
+    /// Runs `body`, then stops `stack` whether or not it threw: a `defer` that starts a Task may
+    /// not run before the test binary exits, and the child processes left would hold swift
+    /// test's output open (it then never ends).
+    static func stopping(_ stack: Stack, _ body: () async throws -> Void) async throws {
+        do { try await body() } catch {
+            await stack.stop()
+            throw error
+        }
+        await stack.stop()
+    }
+
     @Test func wrongPINIsAConnectionErrorWithoutThePIN() async throws {
         let stack = try await Stack.start(pin: "the-right-pin-31")
-        defer { Task { await stack.stop() } }
-        let wrong = try await stack.ref(pin: "the-wrong-pin-42")
-        let answer = try await stack.connect(wrong)
-        #expect(!answer.connected)
-        #expect(answer.connectionErrorCode == "INVALID_CREDENTIALS")
-        #expect(answer.message.contains("CKR_PIN_INCORRECT"))
-        #expect(!answer.message.contains("the-wrong-pin-42"))
-        #expect(!answer.message.contains("the-right-pin-31"))
+        try await Self.stopping(stack) {
+            let wrong = try await stack.ref(pin: "the-wrong-pin-42")
+            let answer = try await stack.connect(wrong)
+            #expect(!answer.connected)
+            #expect(answer.connectionErrorCode == "INVALID_CREDENTIALS")
+            #expect(answer.message.contains("CKR_PIN_INCORRECT"))
+            #expect(!answer.message.contains("the-wrong-pin-42"))
+            #expect(!answer.message.contains("the-right-pin-31"))
 
-        var create = WorkerCreateTokenKeyRequest()
-        create.token = wrong
-        create.keyID = UUID().uuidString.lowercased()
-        create.keyArn = "arn:aws:kms:us-east-1:\(Self.account):key/\(create.keyID)"
-        let error = await Self.failure { _ = try await stack.connection.call(WorkerMethod.createTokenKey, create) }
-        #expect(error?.code == "CustomKeyStoreInvalidStateException")
-        #expect(error?.message.contains("CKR_PIN_INCORRECT") == true)
-        #expect(error?.message.contains("the-wrong-pin-42") == false)
+            var create = WorkerCreateTokenKeyRequest()
+            create.token = wrong
+            create.keyID = UUID().uuidString.lowercased()
+            create.keyArn = "arn:aws:kms:us-east-1:\(Self.account):key/\(create.keyID)"
+            let error = await Self.failure { _ = try await stack.connection.call(WorkerMethod.createTokenKey, create) }
+            #expect(error?.code == "CustomKeyStoreInvalidStateException")
+            #expect(error?.message.contains("CKR_PIN_INCORRECT") == true)
+            #expect(error?.message.contains("the-wrong-pin-42") == false)
 
-        // The refused PIN is not tried again on a call's behalf for a while (an HSM would lock
-        // its user out): the same error, said so.
-        let again = await Self.failure { _ = try await stack.connection.call(WorkerMethod.createTokenKey, create) }
-        #expect(again?.code == "CustomKeyStoreInvalidStateException")
-        #expect(again?.message.contains("tries this PIN again after 30 s") == true)
+            // The refused PIN is not tried again on a call's behalf for a while (an HSM would lock
+            // its user out): the same error, said so.
+            let again = await Self.failure { _ = try await stack.connection.call(WorkerMethod.createTokenKey, create) }
+            #expect(again?.code == "CustomKeyStoreInvalidStateException")
+            #expect(again?.message.contains("tries this PIN again after 30 s") == true)
 
-        // The right PIN connects after the wrong one.
-        #expect(try await stack.connect(try await stack.ref(pin: "the-right-pin-31")).connected)
+            // The right PIN connects after the wrong one.
+            #expect(try await stack.connect(try await stack.ref(pin: "the-right-pin-31")).connected)
+        }
     }
 
     @Test func aWrappedPINBelongsToItsStore() async throws {
         let stack = try await Stack.start()
-        defer { Task { await stack.stop() } }
-        var moved = try await stack.ref(store: "cks-aaaaaaaaaaaaaaaaa")
-        moved.customKeyStoreID = "cks-bbbbbbbbbbbbbbbbb"
-        let answer = try await stack.connect(moved)
-        #expect(!answer.connected)
-        #expect(answer.message.contains("KMSInternalException"))
-        var bad = moved
-        bad.wrappedPin = Data([1, 2, 3])
-        #expect(await Self.failure { _ = try await stack.connect(bad) }?.code == "ValidationException")
+        try await Self.stopping(stack) {
+            var moved = try await stack.ref(store: "cks-aaaaaaaaaaaaaaaaa")
+            moved.customKeyStoreID = "cks-bbbbbbbbbbbbbbbbb"
+            let answer = try await stack.connect(moved)
+            #expect(!answer.connected)
+            #expect(answer.message.contains("KMSInternalException"))
+            var bad = moved
+            bad.wrappedPin = Data([1, 2, 3])
+            #expect(await Self.failure { _ = try await stack.connect(bad) }?.code == "ValidationException")
+        }
     }
 
     @Test func oneTokenServesOneStore() async throws {
         let stack = try await Stack.start()
-        defer { Task { await stack.stop() } }
-        #expect(try await stack.connect(try await stack.ref(store: "cks-first")).connected)
-        let second = try await stack.connect(try await stack.ref(store: "cks-second"))
-        #expect(!second.connected)
-        #expect(second.message.hasPrefix("CloudHsmClusterInUseException"))
+        try await Self.stopping(stack) {
+            #expect(try await stack.connect(try await stack.ref(store: "cks-first")).connected)
+            let second = try await stack.connect(try await stack.ref(store: "cks-second"))
+            #expect(!second.connected)
+            #expect(second.message.hasPrefix("CloudHsmClusterInUseException"))
+        }
     }
 
     @Test func unknownTokenLabelAndModules() async throws {
@@ -281,61 +295,63 @@ import Testing
             "--pkcs11-module", "missing=/nonexistent/libpkcs11.so",
             "--pkcs11-module", "notpkcs11=/lib/x86_64-linux-gnu/libz.so.1",
         ])
-        defer { Task { await stack.stop() } }
-        let unknown = try await stack.connect(try await stack.ref(label: "no-such-token", module: "softhsm"))
-        #expect(!unknown.connected)
-        #expect(unknown.connectionErrorCode == "CLUSTER_NOT_FOUND")
-        let key = UUID().uuidString.lowercased()
-        var create = WorkerCreateTokenKeyRequest()
-        create.token = try await stack.ref(label: "no-such-token", module: "softhsm")
-        create.keyID = key
-        create.keyArn = "arn:aws:kms:us-east-1:\(Self.account):key/\(key)"
-        #expect(
-            await Self.failure { _ = try await stack.connection.call(WorkerMethod.createTokenKey, create) }?.code
-                == "CloudHsmClusterNotFoundException")
+        try await Self.stopping(stack) {
+            let unknown = try await stack.connect(try await stack.ref(label: "no-such-token", module: "softhsm"))
+            #expect(!unknown.connected)
+            #expect(unknown.connectionErrorCode == "CLUSTER_NOT_FOUND")
+            let key = UUID().uuidString.lowercased()
+            var create = WorkerCreateTokenKeyRequest()
+            create.token = try await stack.ref(label: "no-such-token", module: "softhsm")
+            create.keyID = key
+            create.keyArn = "arn:aws:kms:us-east-1:\(Self.account):key/\(key)"
+            #expect(
+                await Self.failure { _ = try await stack.connection.call(WorkerMethod.createTokenKey, create) }?.code
+                    == "CloudHsmClusterNotFoundException")
 
-        let missing = try await stack.connect(try await stack.ref(module: "missing"))
-        #expect(!missing.connected)
-        #expect(missing.connectionErrorCode == "INTERNAL_ERROR")
-        #expect(missing.message.contains("CloudHsmClusterInvalidConfigurationException"))
-        #expect(missing.message.contains("/nonexistent/libpkcs11.so"))
-        let notPKCS11 = try await stack.connect(try await stack.ref(module: "notpkcs11"))
-        #expect(!notPKCS11.connected)
-        #expect(notPKCS11.message.contains("not a PKCS #11 module"))
+            let missing = try await stack.connect(try await stack.ref(module: "missing"))
+            #expect(!missing.connected)
+            #expect(missing.connectionErrorCode == "INTERNAL_ERROR")
+            #expect(missing.message.contains("CloudHsmClusterInvalidConfigurationException"))
+            #expect(missing.message.contains("/nonexistent/libpkcs11.so"))
+            let notPKCS11 = try await stack.connect(try await stack.ref(module: "notpkcs11"))
+            #expect(!notPKCS11.connected)
+            #expect(notPKCS11.message.contains("not a PKCS #11 module"))
 
-        // A module no one configured is never loaded: the API names modules, not paths.
-        let evil = try await stack.ref(module: "/usr/lib/evil.so")
-        let unconfigured = try await stack.connect(evil)
-        #expect(!unconfigured.connected)
-        #expect(unconfigured.message.hasPrefix("CloudHsmClusterInvalidConfigurationException"))
-        #expect(unconfigured.message.contains("no PKCS #11 module named /usr/lib/evil.so"))
-        create.token = evil
-        #expect(
-            await Self.failure { _ = try await stack.connection.call(WorkerMethod.createTokenKey, create) }?.code
-                == "CloudHsmClusterInvalidConfigurationException")
-        // With three modules configured, the module must be named.
-        let unnamed = try await stack.connect(try await stack.ref())
-        #expect(unnamed.message.hasPrefix("CloudHsmClusterInvalidConfigurationException"))
+            // A module no one configured is never loaded: the API names modules, not paths.
+            let evil = try await stack.ref(module: "/usr/lib/evil.so")
+            let unconfigured = try await stack.connect(evil)
+            #expect(!unconfigured.connected)
+            #expect(unconfigured.message.hasPrefix("CloudHsmClusterInvalidConfigurationException"))
+            #expect(unconfigured.message.contains("no PKCS #11 module named /usr/lib/evil.so"))
+            create.token = evil
+            #expect(
+                await Self.failure { _ = try await stack.connection.call(WorkerMethod.createTokenKey, create) }?.code
+                    == "CloudHsmClusterInvalidConfigurationException")
+            // With three modules configured, the module must be named.
+            let unnamed = try await stack.connect(try await stack.ref())
+            #expect(unnamed.message.hasPrefix("CloudHsmClusterInvalidConfigurationException"))
+        }
     }
 
     @Test func concurrentCalls() async throws {
         let stack = try await Stack.start(extraArguments: ["--pkcs11-sessions", "3"])
-        defer { Task { await stack.stop() } }
-        let token = try await stack.ref()
-        let key = try await stack.createKey(token)
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for task in 0..<8 {
-                group.addTask {
-                    for round in 0..<15 {
-                        let plaintext = [UInt8](repeating: UInt8(task), count: round + 1)
-                        let context = ["task": "\(task)", "round": "\(round)"]
-                        let blob = try await stack.encrypt(token, key, plaintext, context)
-                        let opened = try await stack.decrypt(token, key, blob, context)
-                        #expect(opened == plaintext)
+        try await Self.stopping(stack) {
+            let token = try await stack.ref()
+            let key = try await stack.createKey(token)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for task in 0..<8 {
+                    group.addTask {
+                        for round in 0..<15 {
+                            let plaintext = [UInt8](repeating: UInt8(task), count: round + 1)
+                            let context = ["task": "\(task)", "round": "\(round)"]
+                            let blob = try await stack.encrypt(token, key, plaintext, context)
+                            let opened = try await stack.decrypt(token, key, blob, context)
+                            #expect(opened == plaintext)
+                        }
                     }
                 }
+                try await group.waitForAll()
             }
-            try await group.waitForAll()
         }
     }
 
