@@ -64,11 +64,7 @@ extension KMSService {
             switch outcome {
             case .inserted(let record):
                 self.cache.invalidateKey(source.keyID)
-                var response = KMSReplicateKeyResponse()
-                response.replicaKeyMetadata = KMSKeyMetadata(record)
-                response.replicaPolicy = policy
-                response.replicaTags = request.tags
-                return response
+                return Self.replicated(record, policy: policy, request: request)
             case .exists:
                 throw Self.replicaExists(source, region)
             case .primaryChanged:

@@ -80,11 +80,7 @@ extension KMSService {
             case .inserted(let stored):
                 self.cache.invalidateKey(source.keyID)
                 let loaded = try await self.reloadKey(stored.keyID)
-                var response = KMSReplicateKeyResponse()
-                response.replicaKeyMetadata = KMSKeyMetadata(loaded.record)
-                response.replicaPolicy = policy
-                response.replicaTags = request.tags
-                return response
+                return Self.replicated(loaded.record, policy: policy, request: request)
             case .exists:
                 throw Self.replicaExists(source, region)
             case .primaryChanged:
@@ -174,6 +170,17 @@ extension KMSService {
                 .invalidState,
                 "\(record.arn) is \(record.state.rawValue); UpdatePrimaryRegion is not allowed in that state.")
         }
+    }
+
+    /// ReplicateKey's answer: the new replica, its policy and the tags it was asked for.
+    static func replicated(_ replica: KeyRecord, policy: String, request: KMSReplicateKeyRequest)
+        -> KMSReplicateKeyResponse
+    {
+        var response = KMSReplicateKeyResponse()
+        response.replicaKeyMetadata = KMSKeyMetadata(replica)
+        response.replicaPolicy = policy
+        response.replicaTags = request.tags
+        return response
     }
 
     static func replicaExists(_ primary: KeyRecord, _ region: String) -> KMSError {
