@@ -56,6 +56,8 @@ public final class KMSDProcess: @unchecked Sendable {
         var environment = ProcessInfo.processInfo.environment
         environment["KMSD_DATABASE_URL"] = self.databaseURL
         process.environment = environment
+        let log = ChildLog(in: self.directory, name: "kmsd-\(UUID().uuidString.prefix(8)).log")
+        try log.attach(to: process)
         try process.run()
         self.process = process
         // Only a guard against a hang: a loaded machine may take many seconds to start a stack.
@@ -68,7 +70,8 @@ public final class KMSDProcess: @unchecked Sendable {
                 return
             }
             guard process.isRunning else {
-                throw WorkerTestError("kmsd exited with status \(process.terminationStatus)")
+                throw WorkerTestError(
+                    "kmsd exited with status \(process.terminationStatus); its output:\n\(log.tail())")
             }
             try await Task.sleep(for: .milliseconds(25))
         }

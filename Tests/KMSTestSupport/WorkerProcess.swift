@@ -69,6 +69,8 @@ public final class WorkerProcess: @unchecked Sendable {
             process.environment = ProcessInfo.processInfo.environment.merging(environment ?? [:]) { $1 }
                 .merging(childEnvironment) { $1 }
         }
+        let log = ChildLog(in: self.directory, name: "kms-cryptod-\(UUID().uuidString.prefix(8)).log")
+        try log.attach(to: process)
         try process.run()
         self.process = process
         // Only a guard against a hang: a loaded machine may take many seconds to start it.
@@ -79,7 +81,8 @@ public final class WorkerProcess: @unchecked Sendable {
                 return
             }
             guard process.isRunning else {
-                throw WorkerTestError("kms-cryptod exited with status \(process.terminationStatus)")
+                throw WorkerTestError(
+                    "kms-cryptod exited with status \(process.terminationStatus); its output:\n\(log.tail())")
             }
             try await Task.sleep(for: .milliseconds(50))
         }
