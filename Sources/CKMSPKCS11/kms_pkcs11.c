@@ -230,6 +230,10 @@ unsigned long kms_p11_find_keys(
     return rv;
 }
 
+unsigned long kms_p11_generate_random(kms_p11_module *module, unsigned long session, uint8_t *out, size_t length) {
+    return module->functions->C_GenerateRandom(session, out, length);
+}
+
 unsigned long kms_p11_destroy_object(kms_p11_module *module, unsigned long session, unsigned long object) {
     return module->functions->C_DestroyObject(session, object);
 }

@@ -31,6 +31,12 @@ public enum SymmetricCiphertext {
         public let keyID: KeyID
         /// The version of that key's material that sealed it.
         public let materialID: MaterialID
+
+        /// A header's contents (the other blob formats name key and material the same way).
+        public init(keyID: KeyID, materialID: MaterialID) {
+            self.keyID = keyID
+            self.materialID = materialID
+        }
     }
 
     /// Parses the header. Throws InvalidCiphertextException for anything that is not a blob of

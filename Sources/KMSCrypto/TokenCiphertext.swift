@@ -24,6 +24,9 @@ public enum TokenCiphertext {
     public static let overhead = headerLength + tagLength
     static let domain = Array("kms/token-ciphertext/v1".utf8)
 
+    /// Whether `blob` says it is of this format (its version byte); `parse` checks the rest.
+    public static func claims(_ blob: [UInt8]) -> Bool { blob.first == version }
+
     /// A blob's parts.
     public struct Parts: Sendable, Equatable {
         /// The key the blob was made under.

@@ -46,6 +46,7 @@ extension CryptoWorker {
         table.register(WorkerMethod.tokenEncrypt) { request, _ in try await self.tokenEncrypt(request) }
         table.register(WorkerMethod.tokenDecrypt) { request, _ in try await self.tokenDecrypt(request) }
         table.register(WorkerMethod.tokenGenerateDataKey) { request, _ in try await self.tokenGenerateDataKey(request) }
+        table.register(WorkerMethod.tokenGenerateRandom) { request, _ in try await self.tokenGenerateRandom(request) }
         table.register(WorkerMethod.destroyTokenKey) { request, _ in try await self.destroyTokenKey(request) }
         return table
     }

@@ -168,6 +168,20 @@ extension CryptoWorker {
         return response
     }
 
+    /// Random bytes from the token's generator (GenerateRandom with an AWS_CLOUDHSM store's id).
+    public func tokenGenerateRandom(_ request: WorkerTokenGenerateRandomRequest) async throws(KMSError)
+        -> WorkerTokenGenerateRandomResponse
+    {
+        try Limits.check(value: Int(request.numberOfBytes), in: Limits.numberOfBytes, field: "numberOfBytes")
+        let count = Int(request.numberOfBytes)
+        var response = WorkerTokenGenerateRandomResponse()
+        response.plaintext = Data(
+            try await self.onToken(request.token, keyring: self.keyring) { token throws(PKCS11Error) in
+                try token.generateRandom(count: count)
+            })
+        return response
+    }
+
     /// Destroys the token key of a material version (its key's deletion); `destroyed` false when
     /// the token held none.
     public func destroyTokenKey(_ request: WorkerDestroyTokenKeyRequest) async throws(KMSError)

@@ -139,6 +139,7 @@ struct RPCMessages {
         .init("worker", WorkerMethod.tokenDecrypt),
         .init("worker", WorkerMethod.tokenGenerateDataKey),
         .init("worker", WorkerMethod.destroyTokenKey),
+        .init("worker", WorkerMethod.tokenGenerateRandom),
     ]
 
     static let xks: [RPCMessages] = [

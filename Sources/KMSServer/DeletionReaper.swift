@@ -15,17 +15,20 @@ public struct DeletionReaper: Service {
     let clock: ServiceClock
     /// Starts the deletion window of multi-Region primaries whose replicas are gone.
     let multiRegionKeys: (any MultiRegionKeyStoring)?
+    /// Destroys deleted keys' token keys (AWS_CLOUDHSM stores).
+    let tokenKeys: TokenKeyDestroyer?
 
     /// A reaper over `keys` that runs a round every `interval`.
     public init(
         keys: any KeyStoring, interval: Duration, logger: Logger, clock: ServiceClock = .system,
-        multiRegionKeys: (any MultiRegionKeyStoring)? = nil
+        multiRegionKeys: (any MultiRegionKeyStoring)? = nil, tokenKeys: TokenKeyDestroyer? = nil
     ) {
         self.keys = keys
         self.interval = interval
         self.logger = logger
         self.clock = clock
         self.multiRegionKeys = multiRegionKeys
+        self.tokenKeys = tokenKeys
     }
 
     /// Runs rounds until a graceful shutdown; a failed round is logged and the next tries again.
@@ -56,6 +59,18 @@ public struct DeletionReaper: Service {
         }
         for arn in round.expiredMaterial {
             self.logger.notice("deleted imported key material at its ValidTo", metadata: ["key_arn": "\(arn)"])
+        }
+        // After the commit, and best effort: a key that is gone stays gone, and a token key that
+        // cannot be destroyed now is logged as left in its token (as AWS leaves orphaned key
+        // material in a cluster it cannot reach).
+        if !round.deletedTokenKeys.isEmpty {
+            if let tokenKeys = self.tokenKeys {
+                await tokenKeys.destroy(round.deletedTokenKeys)
+            } else {
+                for key in round.deletedTokenKeys {
+                    TokenKeyDestroyer.logLeft(key, reason: "no token access", self.logger)
+                }
+            }
         }
         return round.deletedKeys.map(\.keyID)
     }

@@ -283,7 +283,9 @@ public struct KMSDaemon: Service {
                 "deletion reaper", policy: .restartWithBackoff, clock: clock, logger: logger, metrics: metrics,
                 running: DeletionReaper(
                     keys: KeyStore(client: client, logger: logger), interval: settings.reaperInterval, logger: logger,
-                    clock: clock, multiRegionKeys: KeyStore(client: client, logger: logger))
+                    clock: clock, multiRegionKeys: KeyStore(client: client, logger: logger),
+                    tokenKeys: TokenKeyDestroyer(
+                        worker: worker, stores: CustomKeyStoreStore(client: client, logger: logger), logger: logger))
             ),
             BackgroundJob(
                 "rewrap job", policy: .restartWithBackoff, clock: clock, logger: logger, metrics: metrics,

@@ -74,13 +74,16 @@ extension KMSMultiRegionKey {
 
 extension WorkerKeyRef {
     /// The worker's view of a key and one of its material versions.
-    init(_ key: CachedKey, material: StoredMaterial) {
+    init(_ key: CachedKey, material: StoredMaterial) { self.init(key.record, material: material) }
+
+    /// The same, for a key known by its record.
+    init(_ record: KeyRecord, material: StoredMaterial) {
         self.init()
-        self.keyID = key.record.keyID.description
-        self.keyArn = key.record.materialARN
+        self.keyID = record.keyID.description
+        self.keyArn = record.materialARN
         self.material.materialID = Data(material.materialID.bytes)
         self.material.wrapped = Data(material.wrapped)
-        self.keySpec = WorkerKeySpec(key.record.spec)
+        self.keySpec = WorkerKeySpec(record.spec)
     }
 }
 

@@ -15,6 +15,8 @@ public struct ReapRound: Sendable {
     public var deletedKeys: [(keyID: KeyID, arn: String)] = []
     /// ARNs of keys whose imported material passed its ValidTo and was deleted.
     public var expiredMaterial: [String] = []
+    /// The token keys of deleted keys in AWS_CLOUDHSM stores, for the reaper to destroy in their tokens.
+    public var deletedTokenKeys: [DeletedTokenKey] = []
 
     /// A round's outcome (the stores build these; the in-memory store of the tests too).
     public init(
@@ -26,6 +28,27 @@ public struct ReapRound: Sendable {
         self.databaseNow = databaseNow
         self.deletedKeys = deletedKeys
         self.expiredMaterial = expiredMaterial
+    }
+}
+
+/// A material version of a deleted key that is a key in its custom key store's token: no row
+/// names it any more, so it goes from the token too.
+public struct DeletedTokenKey: Sendable, Equatable {
+    /// The deleted key.
+    public var keyID: KeyID
+    /// Its ARN.
+    public var arn: String
+    /// The AWS_CLOUDHSM store whose token holds the material.
+    public var customKeyStoreID: CustomKeyStoreID
+    /// The material version (the token key's label follows from it and the key id).
+    public var materialID: MaterialID
+
+    /// A deleted key's token key.
+    public init(keyID: KeyID, arn: String, customKeyStoreID: CustomKeyStoreID, materialID: MaterialID) {
+        self.keyID = keyID
+        self.arn = arn
+        self.customKeyStoreID = customKeyStoreID
+        self.materialID = materialID
     }
 }
 
@@ -59,6 +82,7 @@ extension KeyStore {
                         WHERE key_state = 'PendingDeletion' AND deletion_date <= \(now)
                         ORDER BY deletion_date LIMIT 500 FOR UPDATE SKIP LOCKED)
                     RETURNING key_id, arn, account_id, region, key_spec, key_manager, creation_date,
+                        custom_key_store_id,
                         deletion_date - make_interval(days => coalesce(pending_window_days, 0)) AS scheduled_at
                 ), kept AS (
                     INSERT INTO kms_deleted_keys (arn, account_id, region, key_spec, key_manager, creation_date,
@@ -69,12 +93,22 @@ extension KeyStore {
                     FROM gone
                     ON CONFLICT (arn) DO NOTHING
                 )
-                SELECT key_id, arn FROM gone
+                -- The statement's snapshot still shows the materials the delete cascades to.
+                SELECT g.key_id, g.arn, g.custom_key_store_id, m.material_id FROM gone g
+                LEFT JOIN kms_key_materials m ON m.key_id = g.key_id AND m.root_key_id IS NULL
+                    AND g.custom_key_store_id IS NOT NULL
                 """,
                 logger: self.logger
             )
-            for try await (id, arn) in rows.decode((UUID, String).self) {
-                round.deletedKeys.append((KeyID(id), arn))
+            var deleted: Set<UUID> = []
+            for try await (id, arn, store, material) in rows.decode((UUID, String, String?, Data?).self) {
+                if deleted.insert(id).inserted { round.deletedKeys.append((KeyID(id), arn)) }
+                if let store = store.flatMap(CustomKeyStoreID.init), let material {
+                    round.deletedTokenKeys.append(
+                        DeletedTokenKey(
+                            keyID: KeyID(id), arn: arn, customKeyStoreID: store,
+                            materialID: try .stored(material, in: "key \(id)'s material")))
+                }
             }
             // A key's ValidTo is its current material's.
             let expired = try await connection.query(

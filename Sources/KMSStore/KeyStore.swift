@@ -7,10 +7,11 @@ import PostgresNIO
 public struct StoredMaterial: Sendable, Hashable {
     /// The material's id, which every ciphertext made with it names.
     public let materialID: MaterialID
-    /// The material wrapped by kms-cryptod under a root key; opaque to kmsd.
+    /// The material wrapped by kms-cryptod under a root key; opaque to kmsd. Empty for a token key.
     public let wrapped: [UInt8]
     /// The root key it is wrapped under; root key rotation re-wraps whatever is not under the newest.
-    public let rootKeyID: UUID
+    /// Nil for a token key.
+    public let rootKeyID: UUID?
 
     /// A material version as stored.
     public init(materialID: MaterialID, wrapped: [UInt8], rootKeyID: UUID) {
@@ -18,6 +19,19 @@ public struct StoredMaterial: Sendable, Hashable {
         self.wrapped = wrapped
         self.rootKeyID = rootKeyID
     }
+
+    private init(tokenKey materialID: MaterialID) {
+        self.materialID = materialID
+        self.wrapped = []
+        self.rootKeyID = nil
+    }
+
+    /// A material version that is a key inside a custom key store's PKCS #11 token (AWS_CLOUDHSM):
+    /// nothing of it is stored here but its id.
+    public static func tokenKey(_ materialID: MaterialID) -> StoredMaterial { StoredMaterial(tokenKey: materialID) }
+
+    /// Whether the material is a token key (it has no wrapped blob and no root key).
+    public var isTokenKey: Bool { self.rootKeyID == nil }
 }
 
 /// Keys and their material versions in PostgreSQL. Every statement binds its values; nothing
@@ -106,11 +120,11 @@ public struct KeyStore: Sendable {
             "SELECT material_id, wrapped, root_key_id FROM kms_key_materials WHERE key_id = \(id)", logger: self.logger
         )
         var materials: [StoredMaterial] = []
-        for try await (materialID, wrapped, rootKeyID) in materialRows.decode((Data, Data, UUID).self) {
+        for try await (materialID, wrapped, rootKeyID) in materialRows.decode((Data, Data, UUID?).self) {
+            let stored = try MaterialID.stored(materialID, in: "key \(id)'s material")
             materials.append(
-                StoredMaterial(
-                    materialID: try .stored(materialID, in: "key \(id)'s material"), wrapped: Array(wrapped),
-                    rootKeyID: rootKeyID))
+                rootKeyID.map { StoredMaterial(materialID: stored, wrapped: Array(wrapped), rootKeyID: $0) }
+                    ?? .tokenKey(stored))
         }
         return (record, materials)
     }

@@ -228,7 +228,10 @@ public struct RewrapStore: Sendable {
     public func usage() async throws -> [UUID: (materials: Int64, secrets: Int64)] {
         var usage: [UUID: (materials: Int64, secrets: Int64)] = [:]
         let materials = try await self.client.query(
-            "SELECT root_key_id, count(*) FROM kms_key_materials GROUP BY root_key_id", logger: self.logger
+            """
+            SELECT root_key_id, count(*) FROM kms_key_materials WHERE root_key_id IS NOT NULL GROUP BY root_key_id
+            """,
+            logger: self.logger
         )
         for try await (id, count) in materials.decode((UUID, Int64).self) {
             usage[id, default: (0, 0)].materials = count

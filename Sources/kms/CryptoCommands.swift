@@ -135,10 +135,15 @@ struct GenerateRandom: OperationCommand {
     static let method = KMSMethod.generateRandom
     @OptionGroup var global: GlobalOptions
     @Option(help: "1..1024.") var numberOfBytes: Int
+    @Option(help: "An AWS_CLOUDHSM custom key store (cks-...): the bytes come from its token.")
+    var customKeyStoreId: String?
     @Option(help: "A Nitro enclave: KeyEncryptionAlgorithm=RSAES_OAEP_SHA_256,AttestationDocument=fileb://PATH.")
     var recipient: String?
 
     func members() throws -> [String: Any?] {
-        ["NumberOfBytes": numberOfBytes, "Recipient": try ArgumentValues.recipient(recipient, option: "--recipient")]
+        [
+            "NumberOfBytes": numberOfBytes, "CustomKeyStoreId": customKeyStoreId,
+            "Recipient": try ArgumentValues.recipient(recipient, option: "--recipient"),
+        ]
     }
 }

@@ -29,17 +29,22 @@ import Testing
         let certificates = try await XKSWorld.certificates()
         defer { try? FileManager.default.removeItem(at: certificates) }
         let proxy = try await XKSWorld.proxy(in: certificates)
+        // A SoftHSM2 token for the AWS_CLOUDHSM key store's cases (KMS_HSM_*).
+        let softhsm = try await SoftHSMToken()
         // Two regions, for the multi-Region keys' cases.
         let stack = try await KMSStack.start(
             kmsdArguments: [
                 "--aws-json-listen", "127.0.0.1:0", "--regions", "us-east-1,eu-west-1", "--xks-ca-file",
                 certificates.appendingPathComponent("ca.pem").path,
             ],
-            workerArguments: ["--regions", "us-east-1,eu-west-1"])
+            workerArguments: ["--regions", "us-east-1,eu-west-1", "--pkcs11-module", "softhsm=\(softhsm.modulePath)"],
+            workerEnvironment: softhsm.environment)
         var environment = try await Self.environment(stack)
         environment["KMS_XKS_ENDPOINT"] = proxy.endpoint
         environment["KMS_XKS_ACCESS_KEY_ID"] = CustomKeyStoreTests.accessKeyID
         environment["KMS_XKS_SECRET"] = CustomKeyStoreTests.secret
+        environment["KMS_HSM_CLUSTER_ID"] = "softhsm/\(softhsm.label)"
+        environment["KMS_HSM_PIN"] = softhsm.pin
         if unprivileged { try await Self.addPrincipalWithoutPermissions(stack, to: &environment) }
         var results: [(status: Int32, output: String)] = []
         for suite in suites { results.append(try await Self.run(suite, environment)) }

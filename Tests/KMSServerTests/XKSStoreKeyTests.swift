@@ -83,20 +83,19 @@ import Testing
         back.ciphertextBlob = try await client.call(KMSMethod.generateDataKeyWithoutPlaintext, withoutPlaintext)
             .ciphertextBlob
         #expect(try await client.call(KMSMethod.decrypt, back).plaintext.count == 16)
+        // Data key pairs are not made under a key in a custom key store, as at AWS.
         var pair = KMSGenerateDataKeyPairRequest()
         pair.keyID = created.keyID
         pair.keyPairSpec = .eccNistP256
-        let generatedPair = try await client.call(KMSMethod.generateDataKeyPair, pair)
-        #expect(generatedPair.privateKeyCiphertextBlob.first == 3)
-        back.ciphertextBlob = generatedPair.privateKeyCiphertextBlob
-        #expect(try await client.call(KMSMethod.decrypt, back).plaintext == generatedPair.privateKeyPlaintext)
+        #expect(
+            await code { _ = try await client.call(KMSMethod.generateDataKeyPair, pair) }
+                == "UnsupportedOperationException")
         var pairWithout = KMSGenerateDataKeyPairWithoutPlaintextRequest()
         pairWithout.keyID = created.keyID
         pairWithout.keyPairSpec = .eccNistP256
-        back.ciphertextBlob = try await client.call(KMSMethod.generateDataKeyPairWithoutPlaintext, pairWithout)
-            .privateKeyCiphertextBlob
-        #expect(back.ciphertextBlob.first == 3)
-        #expect(try await client.call(KMSMethod.decrypt, back).plaintext.count > 0)
+        #expect(
+            await code { _ = try await client.call(KMSMethod.generateDataKeyPairWithoutPlaintext, pairWithout) }
+                == "UnsupportedOperationException")
         let plain = try await client.call(KMSMethod.createKey, KMSCreateKeyRequest()).keyMetadata
         var out = KMSReEncryptRequest()
         out.ciphertextBlob = blob

@@ -4,6 +4,7 @@ AWS_SECRET_ACCESS_KEY; run by Tests/KMSServerTests/AWSClientTests.swift."""
 import base64
 import json
 import os
+import shutil
 import subprocess
 import tempfile
 import unittest
@@ -168,6 +169,48 @@ class AwsCli(unittest.TestCase):
         pending = out("schedule-key-deletion", "--key-id", key, "--pending-window-in-days", "7", region="eu-west-1")
         self.assertEqual(pending["KeyState"], "PendingReplicaDeletion")
         self.assertNotIn("DeletionDate", pending)
+
+    def test_cloudhsm_key_store_keys(self):
+        # An AWS_CLOUDHSM store over a SoftHSM2 token (AWSClientTests), its key and its random bytes.
+        cluster, pin = os.environ["KMS_HSM_CLUSTER_ID"], os.environ["KMS_HSM_PIN"]
+        name = "hsm-" + uuid.uuid4().hex[:8]
+        created = aws("create-custom-key-store", "--custom-key-store-name", name, "--custom-key-store-type",
+                      "AWS_CLOUDHSM", "--cloud-hsm-cluster-id", cluster, "--key-store-password", pin)
+        self.assertNotIn(pin, created.stdout + created.stderr)
+        store = json.loads(created.stdout)["CustomKeyStoreId"]
+        refused = aws("create-key", "--origin", "AWS_CLOUDHSM", "--custom-key-store-id", store, ok=False)
+        self.assertIn("(CustomKeyStoreInvalidStateException) when calling the CreateKey operation", refused.stderr)
+        self.assertIsNone(out("connect-custom-key-store", "--custom-key-store-id", store))
+        metadata = out("create-key", "--origin", "AWS_CLOUDHSM", "--custom-key-store-id", store)["KeyMetadata"]
+        self.assertEqual((metadata["Origin"], metadata["CustomKeyStoreId"], metadata["CloudHsmClusterId"]),
+                         ("AWS_CLOUDHSM", store, cluster))
+        folder = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, folder)
+
+        def file_of(name, data):
+            path = os.path.join(folder, name)
+            with open(path, "wb") as f:
+                f.write(data)
+            return f"fileb://{path}"
+
+        encrypted = out("encrypt", "--key-id", metadata["KeyId"], "--plaintext", file_of("plain", b"in the token"),
+                        "--encryption-context", "app=hsm")
+        self.assertEqual(base64.b64decode(encrypted["CiphertextBlob"])[0], 2)
+        blob = file_of("blob", base64.b64decode(encrypted["CiphertextBlob"]))
+        opened = out("decrypt", "--ciphertext-blob", blob, "--encryption-context", "app=hsm")
+        self.assertEqual((base64.b64decode(opened["Plaintext"]), opened["KeyId"]), (b"in the token", metadata["Arn"]))
+        data_key = out("generate-data-key", "--key-id", metadata["KeyId"], "--key-spec", "AES_256")
+        data_key_blob = file_of("data-key", base64.b64decode(data_key["CiphertextBlob"]))
+        self.assertEqual(out("decrypt", "--ciphertext-blob", data_key_blob)["Plaintext"], data_key["Plaintext"])
+        random = out("generate-random", "--number-of-bytes", "24", "--custom-key-store-id", store)
+        self.assertEqual(len(base64.b64decode(random["Plaintext"])), 24)
+        pair = aws("generate-data-key-pair", "--key-id", metadata["KeyId"], "--key-pair-spec", "ECC_NIST_P256",
+                   ok=False)
+        self.assertIn("(UnsupportedOperationException) when calling the GenerateDataKeyPair operation", pair.stderr)
+        self.assertIsNone(out("disconnect-custom-key-store", "--custom-key-store-id", store))
+        self.assertEqual(out("describe-key", "--key-id", metadata["KeyId"])["KeyMetadata"]["KeyState"], "Unavailable")
+        unavailable = aws("decrypt", "--ciphertext-blob", blob, "--encryption-context", "app=hsm", ok=False)
+        self.assertIn("(KMSInvalidStateException) when calling the Decrypt operation", unavailable.stderr)
 
     def test_custom_key_stores(self):
         # The aws CLI v1 fetches an http(s):// argument's URL and sends its content unless told

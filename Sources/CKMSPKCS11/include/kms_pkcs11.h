@@ -72,6 +72,8 @@ unsigned long kms_p11_find_keys(
     kms_p11_module *module, unsigned long session, const uint8_t *label, size_t label_length, unsigned long *keys,
     unsigned long capacity, unsigned long *count);
 unsigned long kms_p11_destroy_object(kms_p11_module *module, unsigned long session, unsigned long object);
+/* `length` bytes from the token's random number generator (C_GenerateRandom). */
+unsigned long kms_p11_generate_random(kms_p11_module *module, unsigned long session, uint8_t *out, size_t length);
 
 /* One CKA_* attribute of CK_BBOOL type. */
 unsigned long kms_p11_bool_attribute(

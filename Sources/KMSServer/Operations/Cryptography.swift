@@ -19,13 +19,18 @@ extension KMSService {
             return algorithm
         }
         let algorithm = key.checked
-        var call = WorkerEncryptRequest()
-        call.key = key.workerKey
-        call.plaintext = request.plaintext
-        call.encryptionContext = request.encryptionContext
-        call.encryptionAlgorithm = WorkerEncryptionAlgorithm(algorithm)
         var response = KMSEncryptResponse()
-        response.ciphertextBlob = try await self.worker.call(WorkerMethod.encrypt, call).ciphertextBlob
+        if key.material.isTokenKey {
+            response.ciphertextBlob = try await self.tokenEncrypt(
+                request.plaintext, key: key, context: request.encryptionContext)
+        } else {
+            var call = WorkerEncryptRequest()
+            call.key = key.workerKey
+            call.plaintext = request.plaintext
+            call.encryptionContext = request.encryptionContext
+            call.encryptionAlgorithm = WorkerEncryptionAlgorithm(algorithm)
+            response.ciphertextBlob = try await self.worker.call(WorkerMethod.encrypt, call).ciphertextBlob
+        }
         if key.record.xksKeyID != nil {
             response.ciphertextBlob = Data(
                 try await self.xksSeal(
@@ -61,22 +66,10 @@ extension KMSService {
             return algorithm
         }
         let algorithm = key.checked
-        var call = WorkerDecryptRequest()
-        call.key = key.workerKey
-        call.ciphertextBlob = request.ciphertextBlob
-        // A key in an external key store decrypts only its double-encrypted blobs, outer layer first.
-        if key.record.xksKeyID != nil || XKSCiphertext.claims(blob) {
-            guard XKSCiphertext.claims(blob) else {
-                throw KMSError.invalidCiphertext("The ciphertext lacks the external key's layer of \(key.record.arn).")
-            }
-            call.ciphertextBlob = Data(
-                try await self.xksOpen(
-                    blob, record: key.record, context: request.encryptionContext, caller: caller, operation: "Decrypt"))
-        }
-        call.encryptionContext = request.encryptionContext
-        call.encryptionAlgorithm = WorkerEncryptionAlgorithm(algorithm)
         var response = KMSDecryptResponse()
-        response.plaintext = try await self.worker.call(WorkerMethod.decrypt, call).plaintext
+        response.plaintext = try await self.plaintext(
+            of: request.ciphertextBlob, under: key, algorithm: algorithm, context: request.encryptionContext,
+            caller: caller, operation: "Decrypt")
         response.keyID = key.record.arn
         response.encryptionAlgorithm = KMSEncryptionAlgorithmSpec(awsName: algorithm.rawValue) ?? .symmetricDefault
         if algorithm == .symmetricDefault { response.keyMaterialID = key.material.materialID.hex }
@@ -127,6 +120,44 @@ extension KMSService {
             return algorithm
         }
         let (sourceAlgorithm, destinationAlgorithm) = (source.checked, destination.checked)
+        var response = KMSReEncryptResponse()
+        if source.material.isTokenKey || destination.material.isTokenKey {
+            // A token opens or seals only inside itself: the plaintext passes through here, as
+            // Decrypt's does, and only for as long as the two calls take.
+            let plaintext = try await self.plaintext(
+                of: request.ciphertextBlob, under: source, algorithm: sourceAlgorithm,
+                context: request.sourceEncryptionContext, caller: caller, operation: "ReEncrypt")
+            response.ciphertextBlob = try await self.ciphertext(
+                of: plaintext, under: destination, algorithm: destinationAlgorithm,
+                context: request.destinationEncryptionContext, caller: caller, operation: "ReEncrypt")
+        } else {
+            response.ciphertextBlob = try await self.reEncryptInWorker(
+                request, source: source, destination: destination, caller: caller)
+        }
+        response.sourceKeyID = source.record.arn
+        response.keyID = destination.record.arn
+        response.sourceEncryptionAlgorithm =
+            KMSEncryptionAlgorithmSpec(awsName: sourceAlgorithm.rawValue) ?? .symmetricDefault
+        response.destinationEncryptionAlgorithm =
+            KMSEncryptionAlgorithmSpec(awsName: destinationAlgorithm.rawValue) ?? .symmetricDefault
+        if sourceAlgorithm == .symmetricDefault {
+            response.sourceKeyMaterialID = source.material.materialID.hex
+        }
+        if destinationAlgorithm == .symmetricDefault {
+            response.destinationKeyMaterialID = destination.material.materialID.hex
+        }
+        self.recordUse(of: source, by: caller)
+        self.recordUse(of: destination, by: caller)
+        return response
+    }
+
+    /// ReEncrypt inside kms-cryptod (neither key a token key): the plaintext never leaves it.
+    private func reEncryptInWorker(
+        _ request: KMSReEncryptRequest, source: KeyInUse<EncryptionAlgorithm>,
+        destination: KeyInUse<EncryptionAlgorithm>, caller: Caller
+    ) async throws(KMSError) -> Data {
+        let blob = [UInt8](request.ciphertextBlob)
+        let (sourceAlgorithm, destinationAlgorithm) = (source.checked, destination.checked)
         var call = WorkerReEncryptRequest()
         call.sourceKey = source.workerKey
         call.ciphertextBlob = request.ciphertextBlob
@@ -146,29 +177,60 @@ extension KMSService {
         call.destinationEncryptionContext = request.destinationEncryptionContext
         call.sourceEncryptionAlgorithm = WorkerEncryptionAlgorithm(sourceAlgorithm)
         call.destinationEncryptionAlgorithm = WorkerEncryptionAlgorithm(destinationAlgorithm)
-        var response = KMSReEncryptResponse()
-        response.ciphertextBlob = try await self.worker.call(WorkerMethod.reEncrypt, call).ciphertextBlob
+        var sealed = try await self.worker.call(WorkerMethod.reEncrypt, call).ciphertextBlob
         if destination.record.xksKeyID != nil {
-            response.ciphertextBlob = Data(
+            sealed = Data(
                 try await self.xksSeal(
-                    Array(response.ciphertextBlob), record: destination.record,
-                    context: request.destinationEncryptionContext, caller: caller, operation: "ReEncrypt"))
+                    Array(sealed), record: destination.record, context: request.destinationEncryptionContext,
+                    caller: caller, operation: "ReEncrypt"))
         }
-        response.sourceKeyID = source.record.arn
-        response.keyID = destination.record.arn
-        response.sourceEncryptionAlgorithm =
-            KMSEncryptionAlgorithmSpec(awsName: sourceAlgorithm.rawValue) ?? .symmetricDefault
-        response.destinationEncryptionAlgorithm =
-            KMSEncryptionAlgorithmSpec(awsName: destinationAlgorithm.rawValue) ?? .symmetricDefault
-        if sourceAlgorithm == .symmetricDefault {
-            response.sourceKeyMaterialID = source.material.materialID.hex
+        return sealed
+    }
+
+    /// The plaintext of `ciphertext` under `key`, whatever holds the key's material: kms-cryptod,
+    /// the store's token, or kms-cryptod under an external key's layer.
+    private func plaintext(
+        of ciphertext: Data, under key: KeyInUse<EncryptionAlgorithm>, algorithm: EncryptionAlgorithm,
+        context: [String: String], caller: Caller, operation: String
+    ) async throws(KMSError) -> Data {
+        let blob = [UInt8](ciphertext)
+        if key.material.isTokenKey { return try await self.tokenDecrypt(ciphertext, key: key, context: context) }
+        if TokenCiphertext.claims(blob) {
+            throw KMSError.invalidCiphertext("The ciphertext is of a token key; \(key.record.arn)'s is not one.")
         }
-        if destinationAlgorithm == .symmetricDefault {
-            response.destinationKeyMaterialID = destination.material.materialID.hex
+        var call = WorkerDecryptRequest()
+        call.key = key.workerKey
+        call.ciphertextBlob = ciphertext
+        // A key in an external key store decrypts only its double-encrypted blobs, outer layer first.
+        if key.record.xksKeyID != nil || XKSCiphertext.claims(blob) {
+            guard XKSCiphertext.claims(blob) else {
+                throw KMSError.invalidCiphertext("The ciphertext lacks the external key's layer of \(key.record.arn).")
+            }
+            call.ciphertextBlob = Data(
+                try await self.xksOpen(
+                    blob, record: key.record, context: context, caller: caller, operation: operation))
         }
-        self.recordUse(of: source, by: caller)
-        self.recordUse(of: destination, by: caller)
-        return response
+        call.encryptionContext = context
+        call.encryptionAlgorithm = WorkerEncryptionAlgorithm(algorithm)
+        return try await self.worker.call(WorkerMethod.decrypt, call).plaintext
+    }
+
+    /// `plaintext` sealed under `key` (ReEncrypt's destination when a token is involved).
+    private func ciphertext(
+        of plaintext: Data, under key: KeyInUse<EncryptionAlgorithm>, algorithm: EncryptionAlgorithm,
+        context: [String: String], caller: Caller, operation: String
+    ) async throws(KMSError) -> Data {
+        if key.material.isTokenKey { return try await self.tokenEncrypt(plaintext, key: key, context: context) }
+        var call = WorkerEncryptRequest()
+        call.key = key.workerKey
+        call.plaintext = plaintext
+        call.encryptionContext = context
+        call.encryptionAlgorithm = WorkerEncryptionAlgorithm(algorithm)
+        let sealed = try await self.worker.call(WorkerMethod.encrypt, call).ciphertextBlob
+        guard key.record.xksKeyID != nil else { return sealed }
+        return Data(
+            try await self.xksSeal(
+                Array(sealed), record: key.record, context: context, caller: caller, operation: operation))
     }
 
     /// RSA encryption takes no encryption context, and at most k - 2·hLen - 2 bytes.
@@ -224,7 +286,6 @@ extension KMSService {
     func generateRandom(_ request: KMSGenerateRandomRequest, caller: Caller) async throws(KMSError)
         -> KMSGenerateRandomResponse
     {
-        if request.hasCustomKeyStoreID { throw KMSError(.unsupportedOperation, "Custom key stores are not supported.") }
         if request.hasRecipient {
             throw KMSError(.unsupportedOperation, "Recipient (attested decryption) is not supported.")
         }
@@ -233,6 +294,12 @@ extension KMSService {
         }
         try Limits.check(value: Int(request.numberOfBytes), in: Limits.numberOfBytes, field: "numberOfBytes")
         try self.authorize(caller, action: "GenerateRandom", key: nil)
+        if request.hasCustomKeyStoreID {
+            var response = KMSGenerateRandomResponse()
+            response.plaintext = try await self.tokenRandom(
+                Int(request.numberOfBytes), storeID: request.customKeyStoreID, caller: caller)
+            return response
+        }
         var call = WorkerGenerateRandomRequest()
         call.numberOfBytes = UInt32(request.numberOfBytes)
         var response = KMSGenerateRandomResponse()
@@ -289,6 +356,12 @@ extension KMSService {
         ) { record throws(KMSError) in
             try Validation.symmetricEncryption(record, algorithm: nil, operation: Request.use.rawValue, now: self.now())
         }
+        if key.material.isTokenKey {
+            let (blob, plaintext) = try await self.tokenDataKey(
+                key, numberOfBytes: count, context: request.encryptionContext,
+                includePlaintext: Request.returnsPlaintext)
+            return (blob, plaintext, key)
+        }
         var call = WorkerGenerateDataKeyRequest()
         call.key = key.workerKey
         call.numberOfBytes = UInt32(count)
@@ -319,8 +392,7 @@ extension KMSService {
                 conditions: conditions)
             return (key, try self.currentMaterial(of: key))
         }
-        let header =
-            XKSCiphertext.claims(blob) ? try XKSCiphertext.parse(blob).header : try SymmetricCiphertext.header(of: blob)
+        let header = try Self.ciphertextHeader(blob)
         // A multi-Region key's ciphertext names the public id: any related key decrypts it, the
         // one of the caller's region here.
         let keyID = header.keyID.inRegion(caller.region)
@@ -355,6 +427,16 @@ extension KMSService {
             throw KMSError.invalidCiphertext("The ciphertext names key material that \(key.record.arn) does not have.")
         }
         return (key, material)
+    }
+
+    /// The key and material a symmetric blob names, whichever of the three formats it is in.
+    static func ciphertextHeader(_ blob: [UInt8]) throws(KMSError) -> SymmetricCiphertext.Header {
+        if XKSCiphertext.claims(blob) { return try XKSCiphertext.parse(blob).header }
+        if TokenCiphertext.claims(blob) {
+            let parts = try TokenCiphertext.parse(blob)
+            return SymmetricCiphertext.Header(keyID: parts.keyID, materialID: parts.materialID)
+        }
+        return try SymmetricCiphertext.header(of: blob)
     }
 
     func currentMaterial(of key: CachedKey) throws(KMSError) -> StoredMaterial {

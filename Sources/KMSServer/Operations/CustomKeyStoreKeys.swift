@@ -5,8 +5,7 @@ extension KMSService {
     /// CreateKey's checks of a key in a custom key store, in AWS's order: the origin and the
     /// store's members go together, the store exists in the caller's account and region, is of
     /// the origin's type and CONNECTED; an external key store's key is a symmetric encryption
-    /// key with an XksKeyId. Returns the store. Keys in AWS_CLOUDHSM stores are not created yet:
-    /// past these checks the answer is UnsupportedOperationException.
+    /// key with an XksKeyId, and so is an AWS_CLOUDHSM store's (a token key). Returns the store.
     func checkKeyInCustomKeyStore(
         _ request: KMSCreateKeyRequest, origin: Origin, spec: KeySpec, usage: KeyUsage, caller: Caller
     ) async throws(KMSError) -> CustomKeyStoreRecord {
@@ -20,13 +19,13 @@ extension KMSService {
         if origin == .externalKeyStore {
             guard request.hasXksKeyID else { throw .validation("Origin EXTERNAL_KEY_STORE requires an XksKeyId.") }
             try CustomKeyStoreValidation.xksKeyID(request.xksKeyID)
-            guard spec == .symmetricDefault, usage == .encryptDecrypt else {
-                throw .validation(
-                    "Keys in an external key store are symmetric encryption keys (KeySpec SYMMETRIC_DEFAULT, KeyUsage "
-                        + "ENCRYPT_DECRYPT).")
-            }
         } else if request.hasXksKeyID {
             throw .validation("XksKeyId is valid only with Origin EXTERNAL_KEY_STORE.")
+        }
+        guard spec == .symmetricDefault, usage == .encryptDecrypt else {
+            throw .validation(
+                "Keys in a custom key store are symmetric encryption keys (KeySpec SYMMETRIC_DEFAULT, KeyUsage "
+                    + "ENCRYPT_DECRYPT).")
         }
         if request.hasMultiRegion, request.multiRegion {
             throw KMSError(.unsupportedOperation, "Multi-Region keys cannot be created in a custom key store.")
@@ -40,11 +39,6 @@ extension KMSService {
                     + "of type \(expected.rawValue).")
         }
         try store.checkKeyCreation()
-        guard store.type == .externalKeyStore else {
-            throw KMSError(
-                .unsupportedOperation,
-                "Keys in custom key stores of type \(store.type.rawValue) are not supported by this service yet.")
-        }
         return store
     }
 

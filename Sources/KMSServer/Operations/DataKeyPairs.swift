@@ -58,20 +58,19 @@ extension KMSService {
             dryRun: request.dryRun
         ) { record throws(KMSError) in
             try Validation.symmetricEncryption(record, algorithm: nil, operation: Request.use.rawValue, now: self.now())
+            // As at AWS: the private key would be sealed outside kms-cryptod's own material.
+            if record.inCustomKeyStore {
+                throw KMSError(
+                    .unsupportedOperation,
+                    "\(record.arn) is in a custom key store: \(Request.use.rawValue) needs a KMS key that is not.")
+            }
         }
         var call = WorkerGenerateDataKeyPairRequest()
         call.key = key.workerKey
         call.keyPairSpec = WorkerDataKeyPairSpec(spec)
         call.encryptionContext = request.encryptionContext
         call.includePlaintext = Request.returnsPlaintext
-        var pair = try await self.worker.call(WorkerMethod.generateDataKeyPair, call)
-        if key.record.xksKeyID != nil {
-            pair.privateKeyCiphertextBlob = Data(
-                try await self.xksSeal(
-                    Array(pair.privateKeyCiphertextBlob), record: key.record, context: request.encryptionContext,
-                    caller: caller, operation: Request.use.rawValue))
-        }
-        return (pair, key)
+        return (try await self.worker.call(WorkerMethod.generateDataKeyPair, call), key)
     }
 
     func deriveSharedSecret(_ request: KMSDeriveSharedSecretRequest, caller: Caller) async throws(KMSError)

@@ -88,11 +88,18 @@ extension KMSService {
         }
         // An EXTERNAL key waits for its material in PendingImport. A key in an external key store
         // has material of its own too: AWS's double encryption seals under it first, then under
-        // the external key.
-        let material =
-            origin == .awsKMS || origin == .externalKeyStore
-            ? try await self.generateMaterial(
-                keyID: keyID, keyARN: KeyRecord.materialARN(keyARN: arn, keyID: keyID), spec: spec) : nil
+        // the external key. A key in an AWS_CLOUDHSM store has its material made in the token.
+        let material: StoredMaterial?
+        switch origin {
+        case .awsKMS, .externalKeyStore:
+            material = try await self.generateMaterial(
+                keyID: keyID, keyARN: KeyRecord.materialARN(keyARN: arn, keyID: keyID), spec: spec)
+        case .awsCloudHSM:
+            guard let customKeyStore else { throw .internalFailure("a token key without its custom key store") }
+            material = try await self.createTokenMaterial(keyID: keyID, keyARN: arn, store: customKeyStore)
+        case .external:
+            material = nil
+        }
         let record = KeyRecord(
             keyID: keyID, arn: arn, account: caller.account, region: caller.region, description: request.description_p,
             state: material == nil ? .pendingImport : .enabled, usage: usage, spec: spec, origin: origin,
@@ -106,11 +113,19 @@ extension KMSService {
         )
         caller.trail.note(keyARN: arn)
         let audit = self.changeRecord(caller)
-        _ = try await self.store {
-            try await self.stores.keys.insert(record, material: material, alias: nil, tags: tags, audit: audit)
+        do {
+            _ = try await self.store {
+                try await self.stores.keys.insert(record, material: material, alias: nil, tags: tags, audit: audit)
+            }
+        } catch {
+            if let material, material.isTokenKey, let customKeyStore {
+                await self.destroyTokenKey(material, of: record, in: customKeyStore)
+            }
+            throw error
         }
         var response = KMSCreateKeyResponse()
         response.keyMetadata = KMSKeyMetadata(record)
+        if let token = customKeyStore?.cloudHSM { response.keyMetadata.cloudHsmClusterID = token.clusterID }
         return response
     }
 
@@ -124,13 +139,16 @@ extension KMSService {
         var record = key.record
         // A key of a store that is not CONNECTED shows Unavailable, as at AWS; the store is read
         // here rather than cached with the key, its state changing apart from the key's.
+        var token: CloudHSMTokenSettings?
         if let id = record.customKeyStoreID, let stores = try? self.customKeyStoreStores(),
             let store = try await self.store({ try await stores.fetch(id) })
         {
             record.state = store.keyState(stored: record.state)
+            token = store.cloudHSM
         }
         var response = KMSDescribeKeyResponse()
         response.keyMetadata = KMSKeyMetadata(record)
+        if let token { response.keyMetadata.cloudHsmClusterID = token.clusterID }
         return response
     }
 

@@ -43,6 +43,7 @@ public enum WorkerMethod {
     public static let tokenDecrypt = RPCMethod<WorkerTokenDecryptRequest, WorkerTokenDecryptResponse>("TokenDecrypt")
     public static let tokenGenerateDataKey = RPCMethod<WorkerTokenGenerateDataKeyRequest, WorkerTokenGenerateDataKeyResponse>("TokenGenerateDataKey")
     public static let destroyTokenKey = RPCMethod<WorkerDestroyTokenKeyRequest, WorkerDestroyTokenKeyResponse>("DestroyTokenKey")
+    public static let tokenGenerateRandom = RPCMethod<WorkerTokenGenerateRandomRequest, WorkerTokenGenerateRandomResponse>("TokenGenerateRandom")
 
     /// Every rpc name, in the order of the service definition.
     public static let allNames: [String] = [
@@ -85,5 +86,6 @@ public enum WorkerMethod {
         "TokenDecrypt",
         "TokenGenerateDataKey",
         "DestroyTokenKey",
+        "TokenGenerateRandom",
     ]
 }

@@ -7,7 +7,7 @@ import Testing
 /// `RewrapStoring`'s contract.
 @Suite struct RewrapStoreContractTests {
     static let oldRoot = UUID(uuidString: "11111111-2222-4333-8444-555555555555")!
-    static let newRoot = Fixture.material(1).rootKeyID
+    static let newRoot = Fixture.material(1).rootKeyID!
 
     @Test(arguments: StoreBackend.allCases)
     func oneJobRunsAtATimeAndCountsItsProgress(_ backend: StoreBackend) async throws {
@@ -45,6 +45,12 @@ import Testing
             let stale = StoredMaterial(
                 materialID: MaterialID(repeating: 2), wrapped: [2, 0, 0xAA], rootKeyID: Self.oldRoot)
             try await stores.keys.insert(old, material: stale, alias: nil, tags: [], audit: nil)
+            // A token key's material (AWS_CLOUDHSM) is under no root key: never listed, never counted.
+            let inToken = Fixture.key(material: MaterialID(repeating: 3))
+            try await stores.keys.insert(
+                inToken, material: .tokenKey(MaterialID(repeating: 3)), alias: nil, tags: [], audit: nil)
+            let tokenMaterial = try #require(try await stores.keys.fetch(keyID: inToken.keyID)?.1.first)
+            #expect(tokenMaterial.isTokenKey && tokenMaterial.wrapped.isEmpty)
 
             let account = AccountRecord(accountID: Fixture.account, name: "ops", creationDate: Fixture.created)
             let root = PrincipalRecord(

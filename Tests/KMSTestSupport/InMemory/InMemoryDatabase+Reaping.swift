@@ -30,6 +30,14 @@ extension InMemoryDatabase {
                     scheduledAt: SQL.timestamptz(key.deletionDate!, plusSeconds: window),
                     deletedAt: bound, rotationDates: (tables.rotations[id] ?? []).map(\.date).sorted())
                 if tables.deletedKeys[SQLText(key.arn)] == nil { tables.deletedKeys[SQLText(key.arn)] = tombstone }
+                if let store = key.customKeyStoreID {
+                    for row in tables.materials[id] ?? [] where row.material.isTokenKey {
+                        round.deletedTokenKeys.append(
+                            DeletedTokenKey(
+                                keyID: key.keyID, arn: key.arn, customKeyStoreID: store,
+                                materialID: row.material.materialID))
+                    }
+                }
                 tables.deleteKey(id)
                 round.deletedKeys.append((key.keyID, key.arn))
             }

@@ -54,8 +54,10 @@ extension InMemoryDatabase: RewrapStoring {
             for (keyID, rows) in tables.materials.sorted(by: { $0.key < $1.key }) {
                 guard let key = tables.keys[keyID] else { continue }
                 for row in rows {
-                    let root = row.material.rootKeyID
-                    guard root != newest, !missing.contains(root), found.count < limit else { continue }
+                    // A token key (no root key) is nothing to re-wrap, as SQL's <> on NULL says.
+                    guard let root = row.material.rootKeyID, root != newest, !missing.contains(root),
+                        found.count < limit
+                    else { continue }
                     found.append(
                         RewrapStore.MaterialRow(
                             keyID: keyID, keyARN: key.arn, materialID: row.material.materialID,
@@ -114,7 +116,8 @@ extension InMemoryDatabase: RewrapStoring {
         self.read { tables in
             var usage: [UUID: (materials: Int64, secrets: Int64)] = [:]
             for row in tables.materials.values.joined() {
-                usage[row.material.rootKeyID, default: (0, 0)].materials += 1
+                guard let root = row.material.rootKeyID else { continue }
+                usage[root, default: (0, 0)].materials += 1
             }
             for row in tables.accessKeys { usage[row.rootKeyID, default: (0, 0)].secrets += 1 }
             return usage
