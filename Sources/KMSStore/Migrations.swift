@@ -375,6 +375,7 @@ public enum Migrations {
         customKeyStores,
         multiRegionExports,
         cloudHSMKeyStores,
+        peerKeyStates,
     ]
 
     /// Applies every migration not yet recorded. Safe to call from several processes at once.
