@@ -66,7 +66,8 @@ extension KMSService {
             } else if let peers = self.stores.peerReplication {
                 let (family, region) = (record.keyID, record.region)
                 let told = try await self.store {
-                    try await peers.peerRotationSchedule(of: family, primaryRegion: primaryRegion, replicaRegion: region)
+                    try await peers.peerRotationSchedule(
+                        of: family, primaryRegion: primaryRegion, replicaRegion: region)
                 }
                 record.rotationPeriodInDays = told?.rotationPeriodInDays
                 record.nextRotationDate = told?.nextRotationDate
