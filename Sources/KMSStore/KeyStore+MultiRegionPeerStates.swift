@@ -30,19 +30,22 @@ extension KeyStore {
         try await self.client.committing(logger: self.logger) { connection in
             let rows = try await connection.query(
                 """
-                INSERT INTO kms_mrk_peer_states AS s (mrk_id, destination_region, source_region, key_state,
+                INSERT INTO kms_mrk_peer_states (mrk_id, destination_region, source_region, key_state,
                     rotation_period_days, next_rotation_date, updated_at)
                 SELECT r.mrk_id, r.region, p.region, k.key_state, k.rotation_period_days, k.next_rotation_date,
                     clock_timestamp()
                 FROM kms_mrk_remote_keys r
                 JOIN kms_multi_region_keys p ON p.mrk_id = r.mrk_id AND p.is_primary
                 JOIN kms_keys k ON k.key_id = p.key_id
-                WHERE NOT r.is_primary
+                WHERE NOT r.is_primary AND NOT EXISTS (
+                    -- Told already: not even locked again (ON CONFLICT's WHERE would lock it every round).
+                    SELECT 1 FROM kms_mrk_peer_states t
+                    WHERE t.mrk_id = r.mrk_id AND t.destination_region = r.region AND t.source_region = p.region
+                        AND (t.key_state, t.rotation_period_days, t.next_rotation_date)
+                            IS NOT DISTINCT FROM (k.key_state, k.rotation_period_days, k.next_rotation_date))
                 ON CONFLICT (mrk_id, destination_region, source_region) DO UPDATE SET
                     key_state = EXCLUDED.key_state, rotation_period_days = EXCLUDED.rotation_period_days,
                     next_rotation_date = EXCLUDED.next_rotation_date, updated_at = EXCLUDED.updated_at
-                WHERE (s.key_state, s.rotation_period_days, s.next_rotation_date)
-                    IS DISTINCT FROM (EXCLUDED.key_state, EXCLUDED.rotation_period_days, EXCLUDED.next_rotation_date)
                 RETURNING 1
                 """,
                 logger: self.logger)

@@ -94,5 +94,15 @@ extension MultiRegionPeerTests {
         let days = started.deletionDate.date.timeIntervalSinceNow / 86_400
         #expect(days > 6.9 && days <= 7.01, "\(days)")
         #expect(await code { _ = try await b.describe(key.keyID) } == "NotFoundException")
+
+        // Not served: replicating again to the region where the replica was deleted (its export
+        // was handled there, and is not sent again).
+        var cancel = KMSCancelKeyDeletionRequest()
+        cancel.keyID = key.keyID
+        _ = try await a.call(KMSMethod.cancelKeyDeletion, cancel)
+        var enable = KMSEnableKeyRequest()
+        enable.keyID = key.keyID
+        _ = try await a.call(KMSMethod.enableKey, enable)
+        #expect(await code { _ = try await a.call(KMSMethod.replicateKey, replicate) } == "AlreadyExistsException")
     }
 }
