@@ -57,7 +57,8 @@ extension KeyStore {
 
     /// Drops from their families here the related keys that a peer deployment told deleted, for
     /// the families of `regions`, and moves the row versions of the family's keys here (cached
-    /// copies show the family). Returns the families and regions dropped.
+    /// copies show the family), and deletes the rows that told it. Returns the families and
+    /// regions dropped.
     public func applyPeerDeletions(regions: [String]) async throws -> [(mrkID: KeyID, region: String)] {
         try await self.client.committing(logger: self.logger) { connection in
             let rows = try await connection.query(
@@ -67,6 +68,10 @@ extension KeyStore {
                     WHERE s.destination_region = ANY(\(regions)) AND s.key_state = 'Deleted'
                         AND r.mrk_id = s.mrk_id AND r.region = s.source_region
                     RETURNING r.mrk_id, r.region
+                ), consumed AS (
+                    -- Told once (a deleted key never comes back): the table stays small, the round cheap.
+                    DELETE FROM kms_mrk_peer_states s
+                    WHERE s.destination_region = ANY(\(regions)) AND s.key_state = 'Deleted'
                 ), touched AS (
                     UPDATE kms_keys SET row_version = row_version + 1
                     WHERE key_id IN (

@@ -10,7 +10,7 @@ extension Migrations {
     ///   CASCADE) is marked `Deleted` for every region of its family that a peer deployment holds,
     ///   in the reaper's transaction: the primary's deployment drops the replica from its family
     ///   (DescribeKey) and, once none is left, starts the waiting period of a primary
-    ///   PendingReplicaDeletion.
+    ///   PendingReplicaDeletion; then it deletes its copy of the row (nothing updates it again).
     /// - A primary held here tells its replicas in peer regions its state and rotation schedule
     ///   (kmsd's replication round writes what changed), which their GetKeyRotationStatus shows.
     ///
