@@ -8,7 +8,9 @@ import ServiceLifecycle
 
 /// Multi-Region keys across deployments, kmsd's side of the logical replication: each round
 /// sends the versions that replicas in peer regions still lack (a rotation whose export was
-/// interrupted), then imports what the subscription brought for the regions served here.
+/// interrupted), tells the peers the state and rotation schedule of the primaries held here and
+/// applies the deletions they told, then imports what the subscription brought for the regions
+/// served here.
 ///
 /// Polling, not LISTEN/NOTIFY: rows applied by a subscription fire no ordinary trigger, and a
 /// round is one indexed query when nothing arrived. An imported replica is a new key row with
@@ -47,12 +49,30 @@ public struct PeerReplicationJob: Service {
     func roundOnce() async throws {
         _ = try await self.client.withSessionAdvisoryLock(Self.lockKey, logger: self.logger) {
             try await self.service.exportPendingMaterials(family: nil)
+            try await self.service.exchangeKeyStates()
             try await self.service.importFromPeers()
         }
     }
 }
 
 extension KMSService {
+    /// Tells the replicas in peer regions what changed in their primaries here (state, rotation
+    /// schedule: their GetKeyRotationStatus shows it), and drops from the families here the
+    /// related keys that peer deployments told deleted (DescribeKey no longer lists them; a
+    /// primary PendingReplicaDeletion starts its waiting period when none is left).
+    func exchangeKeyStates() async throws(KMSError) {
+        guard let peers = self.stores.peerReplication else { return }
+        let regions = self.scope.regions.sorted()
+        try await self.store { _ = try await peers.publishPrimaryStates() }
+        let dropped = try await self.store { try await peers.applyPeerDeletions(regions: regions) }
+        for (family, region) in dropped {
+            for served in regions { self.cache.invalidateKey(family.inRegion(served)) }
+            self.logger.notice(
+                "a related multi-Region key was deleted in a peer region",
+                metadata: ["mrk_id": "\(family.publicID)", "region": "\(region)"])
+        }
+    }
+
     /// Imports the replicas, then the later versions, that arrived for the regions served here.
     func importFromPeers() async throws(KMSError) {
         guard let peers = self.stores.peerReplication else { return }
@@ -134,16 +154,39 @@ extension KMSService {
             creationDate: Date(timeIntervalSince1970: self.now().timeIntervalSince1970.rounded(.down)),
             deletionDate: nil, pendingWindowInDays: nil, policy: export.policy,
             currentMaterialID: export.currentMaterialID, version: 1)
+        // As at AWS, where ReplicateKey makes a CreateKey event in the replica's region by KMS
+        // itself: the replica's creation is recorded here, with it, as the service's own act.
+        let audit = self.auditLog.map { log in
+            PendingAudit(
+                chain: log.chain,
+                entry: AuditEntry(
+                    time: self.now(), requestID: RequestID.next(), principalARN: Self.servicePrincipal,
+                    accessKeyID: nil, sourceIP: nil, transport: "peer-replication", operation: "CreateKey",
+                    keyARNs: [arn], alias: nil, encryptionContext: nil, grantID: nil, errorCode: nil))
+        }
         let created = try await self.store { [opened] in
-            try await peers.importReplica(replica, export: export, materials: opened)
+            try await peers.importReplica(replica, export: export, materials: opened, audit: audit)
         }
         self.cache.invalidateKey(replicaID)
+        if created, let audit, let log = self.auditLog {
+            do {
+                try await log.append(audit.entry, pending: audit)
+            } catch {
+                // Committed with the replica: the outbox sweeper chains it if this could not.
+                self.logger.warning(
+                    "the audit record of a replica from a peer region is not chained yet",
+                    metadata: ["key_arn": "\(arn)", "error": "\(error)"])
+            }
+        }
         if created {
             self.logger.notice(
                 "created a multi-Region replica key from a peer region",
                 metadata: ["key_arn": "\(arn)", "primary_region": "\(export.sourceRegion)"])
         }
     }
+
+    /// The principal of what kmsd does on its own (AWS's records name KMS's service principal).
+    static let servicePrincipal = "kms.amazonaws.com"
 
     private enum Opening {
         case opened(StoredMaterial)

@@ -160,7 +160,8 @@ extension KeyStore {
     }
 
     /// Starts the deletion window of every primary PendingReplicaDeletion whose replicas are all
-    /// gone: PendingDeletion, deletion date `now` plus its window. Returns their ARNs.
+    /// gone, those in peer regions too (their deployment tells when one is deleted:
+    /// `applyPeerDeletions`): PendingDeletion, deletion date `now` plus its window. Returns their ARNs.
     public func startReplicaWaitedDeletions(now: Date) async throws -> [String] {
         try await self.client.committing(logger: self.logger) { connection in
             let rows = try await connection.query(
@@ -172,6 +173,9 @@ extension KeyStore {
                 WHERE k.key_state = 'PendingReplicaDeletion' AND NOT EXISTS (
                     SELECT 1 FROM kms_multi_region_keys me
                     JOIN kms_multi_region_keys other ON other.mrk_id = me.mrk_id AND other.key_id <> me.key_id
+                    WHERE me.key_id = k.key_id) AND NOT EXISTS (
+                    SELECT 1 FROM kms_multi_region_keys me
+                    JOIN kms_mrk_remote_keys remote ON remote.mrk_id = me.mrk_id AND NOT remote.is_primary
                     WHERE me.key_id = k.key_id)
                 RETURNING k.arn
                 """,

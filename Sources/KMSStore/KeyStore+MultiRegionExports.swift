@@ -142,7 +142,9 @@ extension KeyStore {
 
     /// ReplicateKey to a peer region: the replica as a remote member of the family, its export
     /// and its sealed versions, with the request's record, if `primary` is still at its row
-    /// version. `.inserted(replica)` echoes `replica` (the receiving region creates it).
+    /// version. `.inserted(replica)` echoes `replica` (the receiving region creates it);
+    /// `.exists` also when a replica exported to that region was deleted there (its export is
+    /// handled already: the receiver would not create it again).
     public func insertRemoteReplica(
         _ replica: KeyRecord, export: ReplicaExport, materials: [MaterialExport], of primary: KeyRecord,
         audit: PendingAudit?
@@ -166,7 +168,10 @@ extension KeyStore {
             let inserted = try await connection.query(
                 """
                 INSERT INTO kms_mrk_remote_keys (mrk_id, region, is_primary)
-                VALUES (\(family), \(export.destinationRegion), false)
+                SELECT \(family), \(export.destinationRegion), false
+                WHERE NOT EXISTS (
+                    SELECT 1 FROM kms_mrk_replica_exports
+                    WHERE mrk_id = \(family) AND destination_region = \(export.destinationRegion))
                 ON CONFLICT DO NOTHING RETURNING 1
                 """,
                 logger: self.logger)

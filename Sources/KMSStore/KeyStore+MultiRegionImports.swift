@@ -88,14 +88,16 @@ extension KeyStore {
     /// Creates the replica `replica` of `export` with its versions (wrapped here, under this
     /// deployment's root key), its tags and its family (itself, and the primary as a remote
     /// member), and marks the export and the versions imported. False when the region already
-    /// holds a key of this family (the export is then marked rejected).
+    /// holds a key of this family (the export is then marked rejected). `audit`, the record of the
+    /// replica's creation, commits with it.
     public func importReplica(
-        _ replica: KeyRecord, export: ReplicaExport, materials: [(MaterialExport, StoredMaterial)]
+        _ replica: KeyRecord, export: ReplicaExport, materials: [(MaterialExport, StoredMaterial)],
+        audit: PendingAudit?
     ) async throws -> Bool {
         let family = export.mrkID.publicID.uuid
         let id = replica.keyID.uuid
         let region = export.destinationRegion
-        return try await self.client.committing(logger: self.logger) { connection in
+        return try await self.client.change(recording: audit, logger: self.logger, effective: { $0 }) { connection in
             let rows = try await connection.query(
                 """
                 INSERT INTO kms_keys (key_id, arn, account_id, region, description, key_state, key_usage, key_spec,

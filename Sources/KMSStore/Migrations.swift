@@ -376,6 +376,7 @@ public enum Migrations {
         multiRegionExports,
         cloudHSMKeyStores,
         tokenKeyMaterials,
+        peerKeyStates,
     ]
 
     /// Applies every migration not yet recorded. Safe to call from several processes at once.

@@ -13,7 +13,9 @@ import Testing
 /// kms-cryptod with their own root keys. A multi-Region key of region A is replicated to B
 /// through PostgreSQL's logical replication, its material sealed for B's kms-cryptod and
 /// re-wrapped there under B's root key; ciphertexts and MACs cross both ways, a rotation in A
-/// reaches B, and rows tampered with in B's tables are refused and never become keys.
+/// reaches B, and rows tampered with in B's tables are refused and never become keys. What each
+/// side tells the other about its keys (a deletion, the primary's rotation schedule) arrives the
+/// same way.
 @Suite struct MultiRegionPeerTests {
     typealias Peers = PeerDeployments
 
@@ -81,6 +83,8 @@ import Testing
         var status = KMSGetKeyRotationStatusRequest()
         status.keyID = key.keyID
         #expect(try await b.call(KMSMethod.getKeyRotationStatus, status).keyRotationEnabled == false)
+        try await Self.checkTheReplicaCreationIsAudited(peers, replicaARN: replicaARN)
+        try await Self.checkTheRotationScheduleReachesTheReplica(peers, keyID: key.keyID)
 
         // Ciphertexts cross both ways.
         let fromA = try await a.encrypt(key.keyID, [1, 2, 3], context: ["c": "1"])
@@ -142,6 +146,7 @@ import Testing
         try await Self.checkRootKeysAndExports(peers, keyID: key.keyID)
         try await Self.checkTamperedRowsAreRefused(peers, keyID: key.keyID)
         try await Self.checkAPolicyChangedOnTheWayIsRefused(peers)
+        try await Self.checkADeletedReplicaIsGoneInThePrimarysDeployment(peers)
     }
 
     /// The replica's requested policy is bound to the versions sent with it: a row whose

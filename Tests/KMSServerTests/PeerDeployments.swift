@@ -8,7 +8,8 @@ import PostgresNIO
 /// (its own keyring: different root keys) and kmsd: A serves us-east-1 with eu-west-1 as a peer
 /// region (B's transport key), B serves eu-west-1 and eu-north-1 with us-east-1 as a peer (A's).
 /// `connect()` is the README's admin step, both ways: each publishes what the other's regions
-/// need, and subscribes to the other's publication.
+/// need (exports and key states), and subscribes to the other's publication. Deletion reaper
+/// rounds every second, for the tests of deletions across deployments.
 final class PeerDeployments: @unchecked Sendable {
     static let regionA = "us-east-1"
     static let regionB = "eu-west-1"
@@ -40,11 +41,13 @@ final class PeerDeployments: @unchecked Sendable {
             [
                 "--region", Self.regionA, "--peer-region", "\(Self.regionB)=\(self.transportKeys[1])",
                 "--peer-replication-interval-ms", "100", "--audit-chain", "region-a",
+                "--reaper-interval-seconds", "1",
             ],
             [
                 "--region", Self.regionB, "--regions", "\(Self.regionB),\(Self.otherB)", "--import-from-peers",
                 "--peer-region", "\(Self.regionA)=\(self.transportKeys[0])",
                 "--peer-replication-interval-ms", "100", "--audit-chain", "region-b",
+                "--reaper-interval-seconds", "1",
             ],
         ]
         for index in 0..<2 {
@@ -71,7 +74,8 @@ final class PeerDeployments: @unchecked Sendable {
                     PostgresQuery(
                         unsafeSQL: """
                             CREATE PUBLICATION kms_mrk_from_\(names[index])
-                            FOR TABLE kms_mrk_replica_exports \(filter), kms_mrk_material_exports \(filter)
+                            FOR TABLE kms_mrk_replica_exports \(filter), kms_mrk_material_exports \(filter),
+                                kms_mrk_peer_states \(filter)
                             """))
             }
         }

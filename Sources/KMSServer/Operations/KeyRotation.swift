@@ -56,13 +56,22 @@ extension KMSService {
         try self.authorize(caller, action: "GetKeyRotationStatus", key: key)
         var record = key.record
         // Rotation is shared by related multi-Region keys and kept on the primary; a primary in
-        // a peer deployment's region is not here to ask, and its schedule is not exported.
-        if record.isReplica, let primaryRegion = record.multiRegion?.primaryRegion,
-            self.scope.regions.contains(primaryRegion)
-        {
-            let primary = try await self.loadKey(record.keyID.inRegion(primaryRegion), named: record.arn).record
-            record.rotationPeriodInDays = primary.rotationPeriodInDays
-            record.nextRotationDate = primary.nextRotationDate
+        // a peer deployment's region is not here to ask: its deployment tells its schedule
+        // (kms_mrk_peer_states), none until it has.
+        if record.isReplica, let primaryRegion = record.multiRegion?.primaryRegion {
+            if self.scope.regions.contains(primaryRegion) {
+                let primary = try await self.loadKey(record.keyID.inRegion(primaryRegion), named: record.arn).record
+                record.rotationPeriodInDays = primary.rotationPeriodInDays
+                record.nextRotationDate = primary.nextRotationDate
+            } else if let peers = self.stores.peerReplication {
+                let (family, region) = (record.keyID, record.region)
+                let told = try await self.store {
+                    try await peers.peerRotationSchedule(
+                        of: family, primaryRegion: primaryRegion, replicaRegion: region)
+                }
+                record.rotationPeriodInDays = told?.rotationPeriodInDays
+                record.nextRotationDate = told?.nextRotationDate
+            }
         }
         guard record.canRotate else {
             throw KMSError(

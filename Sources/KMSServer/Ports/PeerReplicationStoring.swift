@@ -9,7 +9,8 @@ import KMSStore
 /// What an implementation must keep: `insertRemoteReplica` is all or nothing with `audit` and
 /// the primary's row version check (as `MultiRegionKeyStoring.insertReplica`); exported rows
 /// hold sealed material only; each exported row is imported or rejected once, never both, and
-/// a rejected one never becomes a key or a version.
+/// a rejected one never becomes a key or a version; a related key deleted here is told to the
+/// peer regions of its family in the deletion's transaction.
 public protocol PeerReplicationStoring: Sendable {
     /// Every stored version of `primary`, to seal for `region`.
     func exportableMaterials(of primary: KeyRecord, to region: String) async throws -> [MaterialExport]
@@ -33,12 +34,25 @@ public protocol PeerReplicationStoring: Sendable {
     func exportedMaterials(family: KeyID?, region: String?, regions: [String], pendingOnly: Bool, limit: Int)
         async throws -> [MaterialExport]
 
-    /// Creates an exported replica here (see `KeyStore.importReplica`).
-    func importReplica(_ replica: KeyRecord, export: ReplicaExport, materials: [(MaterialExport, StoredMaterial)])
-        async throws -> Bool
+    /// Creates an exported replica here, with its audit record (see `KeyStore.importReplica`).
+    func importReplica(
+        _ replica: KeyRecord, export: ReplicaExport, materials: [(MaterialExport, StoredMaterial)],
+        audit: PendingAudit?
+    ) async throws -> Bool
 
     /// Adds a version that arrived after its replica.
     func importMaterial(_ row: MaterialExport, _ stored: StoredMaterial, replicaID: KeyID) async throws
+
+    /// Tells the replicas in peer regions of the primaries held here their state and rotation
+    /// schedule, where they changed (see `KeyStore.publishPrimaryStates`).
+    func publishPrimaryStates() async throws -> Int
+
+    /// Drops the related keys a peer deployment told deleted (see `KeyStore.applyPeerDeletions`).
+    func applyPeerDeletions(regions: [String]) async throws -> [(mrkID: KeyID, region: String)]
+
+    /// A peer primary's rotation schedule as told to a replica here.
+    func peerRotationSchedule(of family: KeyID, primaryRegion: String, replicaRegion: String)
+        async throws -> PeerRotationSchedule?
 
     /// Refuses an exported replica (`material` nil) or version for good.
     func rejectImport(of mrkID: KeyID, region: String, material: MaterialID?, reason: String) async throws
