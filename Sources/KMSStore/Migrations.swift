@@ -375,6 +375,7 @@ public enum Migrations {
         customKeyStores,
         multiRegionExports,
         cloudHSMKeyStores,
+        externalKeyStoreChanges,
     ]
 
     /// Applies every migration not yet recorded. Safe to call from several processes at once.
