@@ -6,7 +6,8 @@ import NIOSSL
 
 /// EXTERNAL_KEY_STORE stores: connecting one is a GetHealthStatus to its proxy, signed with the
 /// store's credential (unwrapped by kms-cryptod for this request only), whose failure is
-/// AWS's ConnectionErrorCode for it.
+/// AWS's ConnectionErrorCode for it. Keys' cryptographic operations use the client that
+/// XKSClientCache keeps per store instead.
 public struct XKSKeyStoreBackend: CustomKeyStoreBackend {
     /// The CAs a proxy's certificate must chain to; nil for the system's.
     let trustRoots: NIOSSLTrustRoots?
@@ -80,11 +81,18 @@ public struct XKSKeyStoreBackend: CustomKeyStoreBackend {
         }
     }
 
+    /// How many idle keep-alive connections a cached client (XKSClientCache) keeps to its proxy:
+    /// as many as requests on one store's keys are usually in flight at once on one kmsd, so
+    /// that a steady load reuses connections. A burst past it opens more (never waits for one)
+    /// and closes them once done.
+    static let idleConnections = 16
+
     /// A client of `store`'s proxy, signing with its secret (unwrapped by kms-cryptod for this
-    /// client only), or why there is none; the caller shuts it down.
-    func client(_ store: CustomKeyStoreRecord, storeARN: String, worker: any CryptoBackend)
-        async -> (XKSClient?, CustomKeyStoreConnectionError?)
-    {
+    /// client only), or why there is none; the caller shuts it down, or leaves it to
+    /// XKSClientCache. `idleConnections`: how many keep-alive connections it keeps.
+    func client(
+        _ store: CustomKeyStoreRecord, storeARN: String, worker: any CryptoBackend, idleConnections: Int = 0
+    ) async -> (XKSClient?, CustomKeyStoreConnectionError?) {
         guard let xks = store.xks else { return (nil, .xksProxyInvalidConfiguration) }
         var unwrap = WorkerUnwrapXksProxySecretRequest()
         unwrap.accessKeyID = xks.accessKeyID
@@ -98,7 +106,7 @@ public struct XKSKeyStoreBackend: CustomKeyStoreBackend {
             endpoint: xks.uriEndpoint, uriPath: xks.uriPath,
             credentials: XKSCredentials(accessKeyID: xks.accessKeyID, secretAccessKey: secret.secretAccessKey),
             region: store.region, trustRoots: self.trustRoots, connectTimeout: .milliseconds(milliseconds),
-            requestTimeout: .milliseconds(milliseconds), maxIdleConnections: 0)
+            requestTimeout: .milliseconds(milliseconds), maxIdleConnections: idleConnections)
         do {
             return (try XKSClient(configuration: configuration), nil)
         } catch {

@@ -150,20 +150,24 @@ public final class XKSClient: Sendable {
         for (name, value) in self.signer.headers(host: self.host, path: path, body: body) {
             head.headers.add(name: name, value: value)
         }
-        // A pooled connection the proxy has just closed fails before any answer; the request
-        // is then sent once more on a new one (the four operations may be repeated safely).
+        // A pooled connection the proxy has just closed (a restart, its idle timeout) fails
+        // before any answer; the request is then sent once more on a new connection, once: the
+        // four operations may be repeated safely (Encrypt and Decrypt have no effect but their
+        // answer). A timeout or any answer is not repeated.
         if let channel = self.takeIdle() {
             do {
-                return try await self.exchange(on: channel, head: head, body: body)
+                return try await self.exchange(on: channel, head: head, body: body, reused: true)
             } catch {
                 guard case .unreachable = error else { throw error }
             }
         }
         let channel = try await self.connect()
-        return try await self.exchange(on: channel, head: head, body: body)
+        return try await self.exchange(on: channel, head: head, body: body, reused: false)
     }
 
-    private func exchange(on channel: any Channel, head: HTTPRequestHead, body: [UInt8])
+    /// `reused`: a pooled connection, whose close by the proxy without TLS's close_notify is a
+    /// closed connection (`.unreachable`, sent again), where on a new one it is a TLS failure.
+    private func exchange(on channel: any Channel, head: HTTPRequestHead, body: [UInt8], reused: Bool)
         async throws(XKSClientError) -> (HTTPResponseStatus, ByteBuffer)
     {
         let promise = channel.eventLoop.makePromise(of: XKSResponseCollector.Answer.self)
@@ -174,6 +178,9 @@ public final class XKSClient: Sendable {
             answer = try await promise.futureResult.get()
         } catch {
             channel.close(promise: nil)
+            if reused, let error = error as? NIOSSLError, case .uncleanShutdown = error {
+                throw .unreachable("the proxy closed the connection")
+            }
             throw Self.transportError(error)
         }
         if answer.keepAlive && channel.isActive { self.putIdle(channel) } else { channel.close(promise: nil) }
