@@ -53,17 +53,17 @@ public final class XKSClientCache: Sendable {
     func keep(_ client: XKSClient, for store: CustomKeyStoreRecord, loadedAt generation: UInt64) -> XKSClient {
         let now = self.clock.now
         let entry = Entry(store: store, client: client, validUntil: now + self.lifetime)
-        let (kept, replaced) = self.state.withLock { state -> (XKSClient, XKSClient?) in
-            guard state.listening, state.generation == generation else { return (client, nil) }
+        let (kept, stored, replaced) = self.state.withLock { state -> (XKSClient, Bool, XKSClient?) in
+            guard state.listening, state.generation == generation else { return (client, false, nil) }
             let old = state.entries[store.id]
             if let old, old.client !== client, old.store.version == store.version, old.validUntil > now {
-                return (old.client, nil)
+                return (old.client, false, nil)
             }
             state.entries[store.id] = entry
-            return (client, old.flatMap { $0.client === client ? nil : $0.client })
+            return (client, true, old.flatMap { $0.client === client ? nil : $0.client })
         }
         if let replaced { Task { await replaced.shutdown() } }
-        if kept === client { self.dropWhenIdle(store.id, client: client) }
+        if stored { self.dropWhenIdle(store.id, client: client) }
         return kept
     }
 
@@ -89,17 +89,20 @@ public final class XKSClientCache: Sendable {
 
     /// Drops the entry of `client` once it has been past its lifetime for as long again
     /// without being read anew (a store in use is revalidated, and kept, well before that).
+    /// The wait holds the client's identity only, not the client: one dropped meanwhile (and
+    /// its secret) is freed at once.
     private func dropWhenIdle(_ id: CustomKeyStoreID, client: XKSClient) {
         let lifetime = self.lifetime
         let clock = self.clock
+        let identity = ObjectIdentifier(client)
         Task { [weak self] in
             try? await clock.sleep(for: lifetime * 2)
             guard let self else { return }
             let now = clock.now
             let dropped = self.state.withLock { state -> XKSClient? in
-                guard let entry = state.entries[id], entry.client === client, entry.validUntil <= now else {
-                    return nil
-                }
+                guard let entry = state.entries[id], ObjectIdentifier(entry.client) == identity,
+                    entry.validUntil <= now
+                else { return nil }
                 state.entries.removeValue(forKey: id)
                 return entry.client
             }
