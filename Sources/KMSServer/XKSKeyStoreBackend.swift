@@ -81,17 +81,17 @@ public struct XKSKeyStoreBackend: CustomKeyStoreBackend {
         }
     }
 
-    /// How many idle keep-alive connections a cached client (XKSClientCache) keeps to its proxy:
-    /// as many as requests on one store's keys are usually in flight at once on one kmsd, so
-    /// that a steady load reuses connections. A burst past it opens more (never waits for one)
-    /// and closes them once done.
-    static let idleConnections = 16
+    /// How many connections a cached client (XKSClientCache) may have open to its proxy, all kept
+    /// alive: requests past them wait for one rather than open one per request (with 64 Encrypts
+    /// in flight and 16 kept, half the throughput went to handshakes; XKSEncryptMeasurement).
+    static let connectionsPerStore = 32
 
     /// A client of `store`'s proxy, signing with its secret (unwrapped by kms-cryptod for this
     /// client only), or why there is none; the caller shuts it down, or leaves it to
-    /// XKSClientCache. `idleConnections`: how many keep-alive connections it keeps.
+    /// XKSClientCache. `pooled`: keeps up to `connectionsPerStore` connections alive, and opens
+    /// no more; otherwise one per request.
     func client(
-        _ store: CustomKeyStoreRecord, storeARN: String, worker: any CryptoBackend, idleConnections: Int = 0
+        _ store: CustomKeyStoreRecord, storeARN: String, worker: any CryptoBackend, pooled: Bool = false
     ) async -> (XKSClient?, CustomKeyStoreConnectionError?) {
         guard let xks = store.xks else { return (nil, .xksProxyInvalidConfiguration) }
         var unwrap = WorkerUnwrapXksProxySecretRequest()
@@ -106,7 +106,8 @@ public struct XKSKeyStoreBackend: CustomKeyStoreBackend {
             endpoint: xks.uriEndpoint, uriPath: xks.uriPath,
             credentials: XKSCredentials(accessKeyID: xks.accessKeyID, secretAccessKey: secret.secretAccessKey),
             region: store.region, trustRoots: self.trustRoots, connectTimeout: .milliseconds(milliseconds),
-            requestTimeout: .milliseconds(milliseconds), maxIdleConnections: idleConnections)
+            requestTimeout: .milliseconds(milliseconds), maxIdleConnections: pooled ? Self.connectionsPerStore : 0,
+            maxConnections: pooled ? Self.connectionsPerStore : .max)
         do {
             return (try XKSClient(configuration: configuration), nil)
         } catch {

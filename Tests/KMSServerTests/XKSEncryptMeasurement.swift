@@ -7,8 +7,9 @@ import Testing
 /// Times Encrypt on a key in an external key store, with kms-bench against a stack whose store's
 /// proxy is FakeXKSProxy (in this process). Not part of the suite: it runs when KMS_XKS_MEASURE
 /// names the seconds per run, e.g. KMS_XKS_MEASURE=10 swift test --filter XKSEncryptMeasurement,
-/// and prints requests a second and p50/p99 one request at a time, then 16 at once. Figures
-/// are never asserted; only that no request failed.
+/// and prints requests a second and p50/p99 one request at a time, then 16 and 64 at once (past
+/// the 16 idle connections kmsd keeps per store). Figures are never asserted; only that no
+/// request failed.
 @Suite struct XKSEncryptMeasurement {
     static let seconds = ProcessInfo.processInfo.environment["KMS_XKS_MEASURE"].flatMap(Double.init)
 
@@ -24,7 +25,7 @@ import Testing
         let key = try await client.call(
             KMSMethod.createKey, XKSStoreKeyTests.keyRequest(store: store, xksKeyID: "external-1")
         ).keyMetadata
-        for (connections, inFlight) in [(1, 1), (4, 4)] {
+        for (connections, inFlight) in [(1, 1), (4, 4), (4, 16)] {
             let run = try await BenchTests.bench(
                 [
                     "run", "--endpoint", world.stack.kmsd.endpoint, "--duration", String(seconds), "--warmup", "1",

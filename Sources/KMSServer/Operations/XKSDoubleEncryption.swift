@@ -34,8 +34,7 @@ extension KMSService {
             return cache.keep(cached.entry.client, for: store, loadedAt: generation)
         }
         let arn = "arn:\(self.scope.partition):kms:\(store.region):\(store.account):key-store/\(store.id)"
-        let (made, failure) = await backend.client(
-            store, storeARN: arn, worker: self.worker, idleConnections: XKSKeyStoreBackend.idleConnections)
+        let (made, failure) = await backend.client(store, storeARN: arn, worker: self.worker, pooled: true)
         guard let client = made else { throw XKSKeyStoreBackend.exception(failure ?? .internalError) }
         return cache.keep(client, for: store, loadedAt: generation)
     }
