@@ -61,6 +61,12 @@ import Testing
             // Keys in no store have no external key, and are not in one another's way.
             try await stores.keys.insert(Fixture.key(), material: Fixture.material(5), alias: nil, tags: [], audit: nil)
             try await stores.keys.insert(Fixture.key(), material: Fixture.material(6), alias: nil, tags: [], audit: nil)
+            // Once the reaper deleted the key pending deletion, its external key is free again.
+            _ = try await stores.keys.reapDue(serviceNow: Fixture.created.addingTimeInterval(1))
+            #expect(try await stores.keys.fetch(keyID: pending.keyID) == nil)
+            try await stores.keys.insert(
+                Self.key(in: one, xksKeyID: "external-1"), material: Fixture.material(7), alias: nil, tags: [],
+                audit: nil)
         }
     }
 
