@@ -31,8 +31,9 @@ public struct ChangeListener: Service {
                         let keys = try await connection.listen("kms_key_changed")
                         let aliases = try await connection.listen("kms_alias_changed")
                         let principals = try await connection.listen("kms_principal_changed")
+                        let keyStores = try await connection.listen("kms_custom_key_store_changed")
                         self.cache.setListening(true)
-                        self.logger.debug("listening for key, alias and principal changes")
+                        self.logger.debug("listening for key, alias, principal and custom key store changes")
                         try await withThrowingTaskGroup(of: Void.self) { group in
                             group.addTask {
                                 for try await notification in keys {
@@ -51,6 +52,12 @@ public struct ChangeListener: Service {
                             group.addTask {
                                 for try await notification in principals {
                                     self.cache.invalidatePrincipal(notification.payload)
+                                }
+                            }
+                            group.addTask {
+                                for try await notification in keyStores {
+                                    guard let id = CustomKeyStoreID(notification.payload) else { continue }
+                                    self.cache.xksClients.invalidate(id)
                                 }
                             }
                             try await group.next()

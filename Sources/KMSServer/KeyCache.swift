@@ -193,6 +193,8 @@ public final class KeyCache: Sendable {
     private let state: Mutex<KeyCacheState>
     private let clock: ServiceClock
     private let metrics: ServiceMetrics
+    /// The proxy clients of external key stores, kept by the same rules as the keys.
+    public let xksClients: XKSClientCache
 
     /// An empty cache; it stores nothing until the change listener says it is listening.
     public init(
@@ -200,6 +202,7 @@ public final class KeyCache: Sendable {
         metrics: ServiceMetrics = ServiceMetrics()
     ) {
         self.state = Mutex(KeyCacheState(lifetime: lifetime, capacity: capacity))
+        self.xksClients = XKSClientCache(lifetime: lifetime, clock: clock)
         self.clock = clock
         self.metrics = metrics
     }
@@ -297,6 +300,7 @@ public final class KeyCache: Sendable {
     /// Called when the change listener connects (true) or loses its connection (false).
     public func setListening(_ listening: Bool) {
         self.state.withLock { $0.setListening(listening) }
+        self.xksClients.setListening(listening)
     }
 
     /// The cache key of an alias: `account:region:alias/name`, as the database's change notifications send it.

@@ -6,7 +6,8 @@ import NIOSSL
 
 /// EXTERNAL_KEY_STORE stores: connecting one is a GetHealthStatus to its proxy, signed with the
 /// store's credential (unwrapped by kms-cryptod for this request only), whose failure is
-/// AWS's ConnectionErrorCode for it.
+/// AWS's ConnectionErrorCode for it. Keys' cryptographic operations use the client that
+/// XKSClientCache keeps per store instead.
 public struct XKSKeyStoreBackend: CustomKeyStoreBackend {
     /// The CAs a proxy's certificate must chain to; nil for the system's.
     let trustRoots: NIOSSLTrustRoots?
@@ -80,11 +81,18 @@ public struct XKSKeyStoreBackend: CustomKeyStoreBackend {
         }
     }
 
+    /// How many connections a cached client (XKSClientCache) may have open to its proxy, all kept
+    /// alive: requests past them wait for one rather than open one per request (with 64 Encrypts
+    /// in flight and 16 kept, half the throughput went to handshakes; XKSEncryptMeasurement).
+    static let connectionsPerStore = 32
+
     /// A client of `store`'s proxy, signing with its secret (unwrapped by kms-cryptod for this
-    /// client only), or why there is none; the caller shuts it down.
-    func client(_ store: CustomKeyStoreRecord, storeARN: String, worker: any CryptoBackend)
-        async -> (XKSClient?, CustomKeyStoreConnectionError?)
-    {
+    /// client only), or why there is none; the caller shuts it down, or leaves it to
+    /// XKSClientCache. `pooled`: keeps up to `connectionsPerStore` connections alive, and opens
+    /// no more; otherwise one per request.
+    func client(
+        _ store: CustomKeyStoreRecord, storeARN: String, worker: any CryptoBackend, pooled: Bool = false
+    ) async -> (XKSClient?, CustomKeyStoreConnectionError?) {
         guard let xks = store.xks else { return (nil, .xksProxyInvalidConfiguration) }
         var unwrap = WorkerUnwrapXksProxySecretRequest()
         unwrap.accessKeyID = xks.accessKeyID
@@ -98,7 +106,8 @@ public struct XKSKeyStoreBackend: CustomKeyStoreBackend {
             endpoint: xks.uriEndpoint, uriPath: xks.uriPath,
             credentials: XKSCredentials(accessKeyID: xks.accessKeyID, secretAccessKey: secret.secretAccessKey),
             region: store.region, trustRoots: self.trustRoots, connectTimeout: .milliseconds(milliseconds),
-            requestTimeout: .milliseconds(milliseconds), maxIdleConnections: 0)
+            requestTimeout: .milliseconds(milliseconds), maxIdleConnections: pooled ? Self.connectionsPerStore : 0,
+            maxConnections: pooled ? Self.connectionsPerStore : .max)
         do {
             return (try XKSClient(configuration: configuration), nil)
         } catch {

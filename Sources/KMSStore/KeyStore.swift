@@ -54,7 +54,8 @@ public struct KeyStore: Sendable {
 
     /// Inserts a key with its first material; with `alias`, also that alias for it, all or
     /// nothing: returns false (and inserts nothing) when the alias exists already. `audit`: the
-    /// request's record, committed with the key (nil: a change no caller asked for).
+    /// request's record, committed with the key (nil: a change no caller asked for). Throws
+    /// ExternalKeyInUse when another key of its custom key store has its XksKeyId.
     @discardableResult
     public func insert(
         _ key: KeyRecord, material: StoredMaterial?, alias: String? = nil, tags: [(key: String, value: String)] = [],
@@ -69,7 +70,15 @@ public struct KeyStore: Sendable {
         } catch let error as PostgresTransactionError where error.closureError is AliasTaken {
             // postgres-nio wraps what the transaction's body throws.
             return false
+        } catch let error as PostgresTransactionError where Self.violatesExternalKeyIndex(error.closureError) {
+            throw ExternalKeyInUse()
         }
+    }
+
+    static func violatesExternalKeyIndex(_ error: (any Error)?) -> Bool {
+        guard let error = error as? PSQLError, let server = error.serverInfo else { return false }
+        return server[.sqlState] == PostgresError.Code.uniqueViolation.raw
+            && server[.constraintName] == ExternalKeyInUse.index
     }
 
     private struct AliasTaken: Error {}

@@ -376,6 +376,7 @@ public enum Migrations {
         multiRegionExports,
         cloudHSMKeyStores,
         tokenKeyMaterials,
+        externalKeyStoreChanges,
         peerKeyStates,
     ]
 

@@ -3,10 +3,10 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import NIOSSL
-import Synchronization
 
 /// A client of an XKS proxy (API version 1): HTTP/1.1 over TLS, keep-alive connections reused
-/// one request at a time (the API has no pipelining), every request signed with SigV4 for
+/// one request at a time (the API has no pipelining; XKSConnectionPool bounds them), every
+/// request signed with SigV4 for
 /// `kms-xks-proxy`, every answer checked against the API's sizes before it is returned.
 ///
 /// Errors are `XKSClientError`s, split as AWS KMS splits them when it calls a proxy: the
@@ -20,7 +20,7 @@ public final class XKSClient: Sendable {
     private let tls: NIOSSLContext
     private let signer: XKSSigner
     private let group: any EventLoopGroup
-    private let idle = Mutex<[any Channel]>([])
+    private let pool: XKSConnectionPool
 
     /// A client for the proxy `configuration` names; throws `.invalidRequest` for a configuration
     /// that cannot work (not https, an invalid URI path, unreadable certificates).
@@ -60,19 +60,17 @@ public final class XKSClient: Sendable {
         self.configuration = configuration
         self.signer = XKSSigner(credentials: configuration.credentials, region: configuration.region)
         self.group = group
+        self.pool = XKSConnectionPool(
+            maxOpen: configuration.maxConnections, maxIdle: configuration.maxIdleConnections)
     }
 
     deinit {
-        for channel in self.idle.withLock({ $0 }) { channel.close(promise: nil) }
+        for channel in self.pool.drainIdle() { channel.close(promise: nil) }
     }
 
     /// Closes the idle connections; requests in flight finish on theirs.
     public func shutdown() async {
-        let channels = self.idle.withLock { idle in
-            defer { idle.removeAll() }
-            return idle
-        }
-        for channel in channels { try? await channel.close() }
+        for channel in self.pool.drainIdle() { try? await channel.close() }
     }
 
     // MARK: - The operations
@@ -150,20 +148,42 @@ public final class XKSClient: Sendable {
         for (name, value) in self.signer.headers(host: self.host, path: path, body: body) {
             head.headers.add(name: name, value: value)
         }
-        // A pooled connection the proxy has just closed fails before any answer; the request
-        // is then sent once more on a new one (the four operations may be repeated safely).
-        if let channel = self.takeIdle() {
-            do {
-                return try await self.exchange(on: channel, head: head, body: body)
-            } catch {
-                guard case .unreachable = error else { throw error }
-            }
+        // A pooled connection the proxy has just closed (a restart, its idle timeout) fails
+        // before any answer; the request is then sent once more on a new connection, once: the
+        // four operations may be repeated safely (Encrypt and Decrypt have no effect but their
+        // answer). A timeout or any answer is not repeated.
+        let timeout = Duration.nanoseconds(self.configuration.requestTimeout.nanoseconds)
+        guard case .idle(let channel) = try await self.pool.lease(timeout: timeout) else {
+            return try await self.exchangeOnNewConnection(head: head, body: body)
         }
-        let channel = try await self.connect()
-        return try await self.exchange(on: channel, head: head, body: body)
+        do {
+            return try await self.exchange(on: channel, head: head, body: body, reused: true)
+        } catch {
+            guard case .unreachable = error else { throw error }
+        }
+        // Past the bound by one at most, briefly: the closed connection's slot is being freed.
+        self.pool.leaseBeyondBound()
+        return try await self.exchangeOnNewConnection(head: head, body: body)
     }
 
-    private func exchange(on channel: any Channel, head: HTTPRequestHead, body: [UInt8])
+    /// Opens a connection in a leased slot and sends the request on it.
+    private func exchangeOnNewConnection(head: HTTPRequestHead, body: [UInt8])
+        async throws(XKSClientError) -> (HTTPResponseStatus, ByteBuffer)
+    {
+        let channel: any Channel
+        do {
+            channel = try await self.connect()
+        } catch {
+            self.pool.openFailed()
+            throw error
+        }
+        self.pool.opened(channel)
+        return try await self.exchange(on: channel, head: head, body: body, reused: false)
+    }
+
+    /// `reused`: a pooled connection, whose close by the proxy without TLS's close_notify is a
+    /// closed connection (`.unreachable`, sent again), where on a new one it is a TLS failure.
+    private func exchange(on channel: any Channel, head: HTTPRequestHead, body: [UInt8], reused: Bool)
         async throws(XKSClientError) -> (HTTPResponseStatus, ByteBuffer)
     {
         let promise = channel.eventLoop.makePromise(of: XKSResponseCollector.Answer.self)
@@ -174,9 +194,12 @@ public final class XKSClient: Sendable {
             answer = try await promise.futureResult.get()
         } catch {
             channel.close(promise: nil)
+            if reused, let error = error as? NIOSSLError, case .uncleanShutdown = error {
+                throw .unreachable("the proxy closed the connection")
+            }
             throw Self.transportError(error)
         }
-        if answer.keepAlive && channel.isActive { self.putIdle(channel) } else { channel.close(promise: nil) }
+        self.pool.release(channel, reusable: answer.keepAlive)
         return (answer.status, answer.body)
     }
 
@@ -201,24 +224,6 @@ public final class XKSClient: Sendable {
         } catch {
             throw Self.transportError(error)
         }
-    }
-
-    private func takeIdle() -> (any Channel)? {
-        self.idle.withLock { idle in
-            while let channel = idle.popLast() {
-                if channel.isActive { return channel }
-            }
-            return nil
-        }
-    }
-
-    private func putIdle(_ channel: any Channel) {
-        let kept = self.idle.withLock { idle in
-            guard idle.count < self.configuration.maxIdleConnections else { return false }
-            idle.append(channel)
-            return true
-        }
-        if !kept { channel.close(promise: nil) }
     }
 
     // MARK: - Errors

@@ -35,6 +35,9 @@ public struct XKSClientConfiguration: Sendable {
     public var requestTimeout: TimeAmount
     /// How many idle keep-alive connections are kept for the next requests.
     public var maxIdleConnections: Int
+    /// How many connections may be open at once; a request past them waits for one (up to
+    /// `requestTimeout`). Int.max: no bound.
+    public var maxConnections: Int
 
     /// A configuration; the timeouts default to a second and two, a little more than the
     /// 250 ms AWS KMS gives a proxy, since our proxies sit further away than AWS's do.
@@ -42,7 +45,7 @@ public struct XKSClientConfiguration: Sendable {
         endpoint: String, uriPath: String, credentials: XKSCredentials, region: String,
         trustRoots: NIOSSLTrustRoots? = nil, identity: Identity? = nil,
         connectTimeout: TimeAmount = .seconds(1), requestTimeout: TimeAmount = .seconds(2),
-        maxIdleConnections: Int = 8
+        maxIdleConnections: Int = 8, maxConnections: Int = .max
     ) {
         self.endpoint = endpoint
         self.uriPath = uriPath
@@ -53,5 +56,6 @@ public struct XKSClientConfiguration: Sendable {
         self.connectTimeout = connectTimeout
         self.requestTimeout = requestTimeout
         self.maxIdleConnections = maxIdleConnections
+        self.maxConnections = maxConnections
     }
 }

@@ -14,27 +14,37 @@ import Synchronization
 /// to: healthy, with every key manager unavailable, with an answer that is not JSON, or not at
 /// all. Every request's SigV4
 /// signature is checked against the one credential it knows (AuthenticationFailedException
-/// otherwise), so a test also learns which secret kmsd signed with.
+/// otherwise), so a test also learns which secret kmsd signed with. Connections are kept alive
+/// (counted in `connections`) until `restart` closes them all, as a restarted proxy would.
 final class FakeXKSProxy: Sendable {
     enum Behaviour: Sendable {
         case healthy, unavailable, garbage, silent, unauthorized
+        /// Healthy, but a connection's second request closes it unanswered (as a proxy whose
+        /// idle timeout struck as the request arrived).
+        case closesReusedConnections
     }
 
-    let credentials: XKSCredentials
+    /// The one credential it accepts (a test may rotate it).
+    let credentials: Mutex<XKSCredentials>
     let region: String
     let behaviour = Mutex(Behaviour.healthy)
     let requests = Mutex(0)
     /// The external keys GetKeyMetadata knows, by XKS key id; others are KeyNotFoundException.
     let keys = Mutex(["external-1": XKSGetKeyMetadataResponse(keyStatus: "ENABLED")])
-    private let channel: any Channel
+    /// Connections accepted so far.
+    let connections = Mutex(0)
+    private let bound = Mutex(0)
+    private let tls: NIOSSLContext
+    private let listener = Mutex<(any Channel)?>(nil)
+    private let open = Mutex<[ObjectIdentifier: any Channel]>([:])
 
-    var port: Int { self.channel.localAddress!.port! }
+    var port: Int { self.bound.withLock { $0 } }
     var endpoint: String { "https://127.0.0.1:\(self.port)" }
 
-    private init(credentials: XKSCredentials, region: String, channel: any Channel) {
-        self.credentials = credentials
+    private init(credentials: XKSCredentials, region: String, tls: NIOSSLContext) {
+        self.credentials = Mutex(credentials)
         self.region = region
-        self.channel = channel
+        self.tls = tls
     }
 
     /// A proxy on 127.0.0.1 serving TLS with `certificate` and `key` (PEM files).
@@ -45,24 +55,41 @@ final class FakeXKSProxy: Sendable {
             configuration: .makeServerConfiguration(
                 certificateChain: try NIOSSLCertificate.fromPEMFile(certificate).map { .certificate($0) },
                 privateKey: .privateKey(try NIOSSLPrivateKey(file: key, format: .pem))))
-        let holder = Mutex<FakeXKSProxy?>(nil)
+        let proxy = FakeXKSProxy(credentials: credentials, region: region, tls: tls)
+        try await proxy.listen(port: 0)
+        return proxy
+    }
+
+    private func listen(port: Int) async throws {
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    guard let proxy = holder.withLock({ $0 }) else { throw ChannelError.ioOnClosedChannel }
-                    try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls))
+                    self.connections.withLock { $0 += 1 }
+                    let id = ObjectIdentifier(channel)
+                    self.open.withLock { $0[id] = channel }
+                    channel.closeFuture.whenComplete { _ in _ = self.open.withLock { $0.removeValue(forKey: id) } }
+                    try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: self.tls))
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
-                    try channel.pipeline.syncOperations.addHandler(Handler(proxy: proxy))
+                    try channel.pipeline.syncOperations.addHandler(Handler(proxy: self))
                 }
             }
-            .bind(host: "127.0.0.1", port: 0).get()
-        let proxy = FakeXKSProxy(credentials: credentials, region: region, channel: channel)
-        holder.withLock { $0 = proxy }
-        return proxy
+            .bind(host: "127.0.0.1", port: port).get()
+        self.bound.withLock { $0 = channel.localAddress!.port! }
+        self.listener.withLock { $0 = channel }
     }
 
-    func stop() async { try? await self.channel.close() }
+    /// Stops listening and closes every connection, as a stopped proxy's host would.
+    func stop() async {
+        try? await self.listener.withLock({ $0.take() })?.close()
+        for channel in self.open.withLock({ Array($0.values) }) { try? await channel.close() }
+    }
+
+    /// Stops, then listens again on the same port (kmsd's pooled connections are gone).
+    func restart() async throws {
+        await self.stop()
+        try await self.listen(port: self.port)
+    }
 
     /// The status and body to answer `head` and `body` with; nil: no answer at all.
     func answer(_ head: HTTPRequestHead, _ body: [UInt8]) -> (HTTPResponseStatus, [UInt8])? {
@@ -74,7 +101,7 @@ final class FakeXKSProxy: Sendable {
         guard let amzDate = head.headers.first(name: "X-Amz-Date"), let date = SigV4.parseAmzDate(amzDate),
             let host = head.headers.first(name: "Host"), let authorization = head.headers.first(name: "Authorization")
         else { return error(.unauthorized, "AuthenticationFailedException") }
-        let expected = XKSSigner(credentials: self.credentials, region: self.region)
+        let expected = XKSSigner(credentials: self.credentials.withLock { $0 }, region: self.region)
             .headers(host: host, path: head.uri, body: body, now: date)
             .first { $0.name == "Authorization" }?.value
         guard expected == authorization, self.behaviour.withLock({ $0 }) != .unauthorized else {
@@ -131,7 +158,7 @@ final class FakeXKSProxy: Sendable {
         switch self.behaviour.withLock({ $0 }) {
         case .silent: return nil
         case .garbage: return (.ok, Array("this is not the XKS API".utf8))
-        case .healthy, .unauthorized: status = "ACTIVE"
+        case .healthy, .unauthorized, .closesReusedConnections: status = "ACTIVE"
         case .unavailable: status = "UNAVAILABLE"
         }
         let health = XKSGetHealthStatusResponse(
@@ -147,6 +174,7 @@ final class FakeXKSProxy: Sendable {
         let proxy: FakeXKSProxy
         var head: HTTPRequestHead?
         var body: [UInt8] = []
+        var served = 0
 
         init(proxy: FakeXKSProxy) { self.proxy = proxy }
 
@@ -158,6 +186,11 @@ final class FakeXKSProxy: Sendable {
             case .body(let buffer):
                 self.body += buffer.readableBytesView
             case .end:
+                if self.served > 0, self.proxy.behaviour.withLock({ $0 }) == .closesReusedConnections {
+                    context.close(promise: nil)
+                    return
+                }
+                self.served += 1
                 guard let head = self.head, let (status, body) = self.proxy.answer(head, self.body) else { return }
                 var headers = HTTPHeaders()
                 headers.add(name: "Content-Type", value: "application/json")

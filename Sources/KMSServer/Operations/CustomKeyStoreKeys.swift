@@ -50,18 +50,23 @@ extension KMSService {
             throw KMSError(
                 .unsupportedOperation, "Custom key stores of type \(store.type.rawValue) are not served by this kmsd.")
         }
-        // One external key backs one KMS key of a store, as at AWS. Two concurrent CreateKeys
-        // with one XksKeyId may both pass (no unique index yet).
+        // One external key backs one KMS key of a store, as at AWS. This query gives the clear
+        // error before the proxy is asked; the unique index behind the insert (ExternalKeyInUse)
+        // settles two concurrent CreateKeys with one XksKeyId.
         if let xksKeyID {
             let stores = try self.customKeyStoreStores()
             if try await self.store({ try await stores.hasKey(in: store.id, xksKeyID: xksKeyID) }) {
-                throw KMSError(
-                    .xksKeyAlreadyInUse,
-                    "The external key \(xksKeyID) is already associated with a KMS key in custom key store "
-                        + "\(store.id).")
+                throw Self.externalKeyInUse(xksKeyID, store: store.id)
             }
         }
         let arn = "arn:\(self.scope.partition):kms:\(store.region):\(store.account):key-store/\(store.id)"
         try await backend.checkNewKey(store, storeARN: arn, xksKeyID: xksKeyID, caller: caller, worker: self.worker)
+    }
+
+    /// AWS's XksKeyAlreadyInUseException for the external key `xksKeyID` of `store`.
+    static func externalKeyInUse(_ xksKeyID: String, store: CustomKeyStoreID) -> KMSError {
+        KMSError(
+            .xksKeyAlreadyInUse,
+            "The external key \(xksKeyID) is already associated with a KMS key in custom key store \(store).")
     }
 }

@@ -149,6 +149,7 @@ extension KMSService {
             }
             if written != .changed {
                 try Self.check(written, store)
+                self.cache.xksClients.invalidate(store.id)
                 return KMSUpdateCustomKeyStoreResponse()
             }
             stored = try await self.customKeyStore(request.customKeyStoreID, caller: caller)
@@ -167,6 +168,7 @@ extension KMSService {
             let audit = self.changeRecord(caller)
             switch try await self.store({ try await stores.delete(store, audit: audit) }) {
             case .deleted:
+                self.cache.xksClients.invalidate(store.id)
                 return KMSDeleteCustomKeyStoreResponse()
             case .hasKeys:
                 throw KMSError(
@@ -199,6 +201,7 @@ extension KMSService {
         store.connectionError = failure
         let audit = self.changeRecord(caller)
         let written = try await self.store { [store] in try await stores.update(store, rootKeyID: nil, audit: audit) }
+        self.cache.xksClients.invalidate(store.id)
         if written != .written {
             // Another request changed the store meanwhile: a concurrent connect that got there
             // first is this one's success too.
@@ -226,6 +229,8 @@ extension KMSService {
                 try await stores.update(store, rootKeyID: nil, audit: audit)
             }
             if written == .written {
+                // This kmsd's cached client is dropped before the answer; others' on the change notification.
+                self.cache.xksClients.invalidate(store.id)
                 if store.type == .awsCloudHSM { await CloudHSMKeyStoreBackend.disconnect(store, worker: self.worker) }
                 return KMSDisconnectCustomKeyStoreResponse()
             }

@@ -114,8 +114,15 @@ extension KMSService {
         caller.trail.note(keyARN: arn)
         let audit = self.changeRecord(caller)
         do {
-            _ = try await self.store {
-                try await self.stores.keys.insert(record, material: material, alias: nil, tags: tags, audit: audit)
+            _ = try await self.store { [customKeyStore] in
+                do {
+                    return try await self.stores.keys.insert(
+                        record, material: material, alias: nil, tags: tags, audit: audit)
+                } catch is ExternalKeyInUse {
+                    // A concurrent CreateKey linked the external key between the check and this insert.
+                    guard let xksKeyID, let customKeyStore else { throw KMSError.internalFailure() }
+                    throw Self.externalKeyInUse(xksKeyID, store: customKeyStore.id)
+                }
             }
         } catch {
             if let material, material.isTokenKey, let customKeyStore {

@@ -8,27 +8,35 @@ import KMSXKS
 /// encrypts that blob with the external key (an XKSCiphertext blob); Decrypt undoes the
 /// layers in the other order.
 ///
-/// The store (its state and proxy settings) is read per request, and a client is made per
-/// request with the proxy secret kms-cryptod unwraps for it: simpler than caching clients with
-/// invalidation on the change listener, at the price of a store read, a worker call and a TLS
-/// handshake per call to the proxy. The key record itself (store id, XKS key id) comes from the
-/// key cache like any key's.
+/// The store (its state and proxy settings) and a client of its proxy come from the key cache's
+/// XKSClientCache: a request on a known key of a CONNECTED store makes no store read, no worker
+/// call for the proxy secret and no TLS handshake. The key record itself (store id, XKS key id)
+/// comes from the key cache like any key's.
 extension KMSService {
     /// The proxy client of `record`'s store; KMSInvalidStateException unless it is CONNECTED.
-    func xksClient(for record: KeyRecord) async throws(KMSError) -> (XKSClient, XKSKeyStoreBackend) {
+    func xksClient(for record: KeyRecord) async throws(KMSError) -> XKSClient {
         guard let id = record.customKeyStoreID,
             let backend = self.customKeyStoreBackends[.externalKeyStore] as? XKSKeyStoreBackend
         else { throw KMSError(.invalidState, "\(record.arn) is not in an external key store this kmsd serves.") }
+        let cache = self.cache.xksClients
+        let cached = cache.entry(id)
+        if let cached, cached.fresh { return cached.entry.client }
+        let generation = cache.generation
         let stores = try self.customKeyStoreStores()
         guard let store = try await self.store({ try await stores.fetch(id) }), store.connectionState == .connected
         else {
+            if cached != nil { cache.invalidate(id) }
             throw KMSError(
                 .invalidState, "\(record.arn) is unavailable: its custom key store \(id) is not CONNECTED.")
         }
+        // Past its lifetime, an entry whose store row has not changed keeps its client (and connections).
+        if let cached, cached.entry.store.version == store.version, cached.entry.store.xks == store.xks {
+            return cache.keep(cached.entry.client, for: store, loadedAt: generation)
+        }
         let arn = "arn:\(self.scope.partition):kms:\(store.region):\(store.account):key-store/\(store.id)"
-        let (made, failure) = await backend.client(store, storeARN: arn, worker: self.worker)
+        let (made, failure) = await backend.client(store, storeARN: arn, worker: self.worker, pooled: true)
         guard let client = made else { throw XKSKeyStoreBackend.exception(failure ?? .internalError) }
-        return (client, backend)
+        return cache.keep(client, for: store, loadedAt: generation)
     }
 
     func xksMetadata(_ record: KeyRecord, caller: Caller, operation: String) -> XKSRequestMetadata {
@@ -44,8 +52,7 @@ extension KMSService {
         guard let xksKeyID = record.xksKeyID else { return inner }
         let header = try SymmetricCiphertext.header(of: inner)
         let aad = try XKSCiphertext.outerAAD(header: header, keyARN: record.arn, context: context)
-        let (client, _) = try await self.xksClient(for: record)
-        defer { Task { await client.shutdown() } }
+        let client = try await self.xksClient(for: record)
         let request = XKSEncryptRequest(
             requestMetadata: self.xksMetadata(record, caller: caller, operation: operation), plaintext: Data(inner),
             additionalAuthenticatedData: Data(aad))
@@ -74,8 +81,7 @@ extension KMSService {
         }
         let parts = try XKSCiphertext.parse(blob)
         let aad = try XKSCiphertext.outerAAD(header: parts.header, keyARN: record.arn, context: context)
-        let (client, _) = try await self.xksClient(for: record)
-        defer { Task { await client.shutdown() } }
+        let client = try await self.xksClient(for: record)
         let request = XKSDecryptRequest(
             requestMetadata: self.xksMetadata(record, caller: caller, operation: operation),
             ciphertext: Data(parts.ciphertext),

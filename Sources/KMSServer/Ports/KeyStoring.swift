@@ -18,7 +18,8 @@ import KMSStore
 public protocol KeyStoring: Sendable {
     /// Inserts a key with its first material (nil: none yet, a key pending import) and `tags`;
     /// with `alias`, also that alias for it, all or nothing: false (and nothing inserted) when
-    /// the alias exists already in the key's account and region.
+    /// the alias exists already in the key's account and region. Throws ExternalKeyInUse (and
+    /// inserts nothing) when another key of the key's custom key store has its XksKeyId.
     @discardableResult
     func insert(
         _ key: KeyRecord, material: StoredMaterial?, alias: String?, tags: [(key: String, value: String)],

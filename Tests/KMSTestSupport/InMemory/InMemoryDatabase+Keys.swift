@@ -18,6 +18,14 @@ extension InMemoryDatabase: KeyStoring {
             guard !tables.keys.values.contains(where: { SQLText($0.arn) == SQLText(key.arn) }) else {
                 throw Refused("duplicate key value violates kms_keys_arn_key")
             }
+            // kms_keys_xks_key (Migration25).
+            if let xksKeyID = key.xksKeyID, let store = key.customKeyStoreID,
+                tables.keys.values.contains(where: {
+                    $0.customKeyStoreID == store && $0.xksKeyID.map(SQLText.init) == SQLText(xksKeyID)
+                })
+            {
+                throw ExternalKeyInUse()
+            }
             var tagRows: [SQLText: String] = [:]
             for tag in tags {
                 guard tagRows.updateValue(tag.value, forKey: SQLText(tag.key)) == nil else {
