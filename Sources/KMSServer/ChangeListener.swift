@@ -57,7 +57,7 @@ public struct ChangeListener: Service {
                             group.addTask {
                                 for try await notification in keyStores {
                                     guard let id = CustomKeyStoreID(notification.payload) else { continue }
-                                    self.cache.xksClients.invalidate(id)
+                                    self.cache.invalidateCustomKeyStore(id)
                                 }
                             }
                             try await group.next()

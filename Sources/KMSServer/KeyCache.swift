@@ -195,6 +195,8 @@ public final class KeyCache: Sendable {
     private let metrics: ServiceMetrics
     /// The proxy clients of external key stores, kept by the same rules as the keys.
     public let xksClients: XKSClientCache
+    /// The rows of AWS_CLOUDHSM stores, kept by the same rules.
+    public let tokenStores: TokenStoreCache
 
     /// An empty cache; it stores nothing until the change listener says it is listening.
     public init(
@@ -203,6 +205,7 @@ public final class KeyCache: Sendable {
     ) {
         self.state = Mutex(KeyCacheState(lifetime: lifetime, capacity: capacity))
         self.xksClients = XKSClientCache(lifetime: lifetime, clock: clock)
+        self.tokenStores = TokenStoreCache(lifetime: lifetime, clock: clock)
         self.clock = clock
         self.metrics = metrics
     }
@@ -301,6 +304,13 @@ public final class KeyCache: Sendable {
     public func setListening(_ listening: Bool) {
         self.state.withLock { $0.setListening(listening) }
         self.xksClients.setListening(listening)
+        self.tokenStores.setListening(listening)
+    }
+
+    /// Drops what is cached of custom key store `id` (its XKS client, its token's row): it changed.
+    public func invalidateCustomKeyStore(_ id: CustomKeyStoreID) {
+        self.xksClients.invalidate(id)
+        self.tokenStores.invalidate(id)
     }
 
     /// The cache key of an alias: `account:region:alias/name`, as the database's change notifications send it.

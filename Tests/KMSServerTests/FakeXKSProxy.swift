@@ -86,9 +86,20 @@ final class FakeXKSProxy: Sendable {
     }
 
     /// Stops, then listens again on the same port (kmsd's pooled connections are gone).
+    /// With other suites' connections coming and going on this machine, the port may be some
+    /// client's for a moment (an outgoing connection's local port, which no SO_REUSEADDR shares):
+    /// the bind is tried again for a while before the restart counts as failed.
     func restart() async throws {
         await self.stop()
-        try await self.listen(port: self.port)
+        var attempts = 0
+        while true {
+            do {
+                return try await self.listen(port: self.port)
+            } catch let error as IOError where error.errnoCode == EADDRINUSE && attempts < 100 {
+                attempts += 1
+                try await Task.sleep(for: .milliseconds(100))
+            }
+        }
     }
 
     /// The status and body to answer `head` and `body` with; nil: no answer at all.

@@ -8,7 +8,8 @@ import Testing
 /// Keys in an EXTERNAL_KEY_STORE store on a real stack against FakeXKSProxy: CreateKey asks the
 /// proxy for the external key (AWS's exceptions when it is missing, unfit or the proxy fails),
 /// DescribeKey shows the link and Unavailable while the store is not CONNECTED, a store with
-/// keys is not deleted, and such keys neither rotate nor (yet) encrypt.
+/// keys is not deleted, such keys do not rotate, and they encrypt twice (their material, then the
+/// external key).
 @Suite struct XKSStoreKeyTests {
     typealias Stores = CustomKeyStoreTests
 

@@ -84,6 +84,7 @@ extension KMSService {
             }
             if written != .changed {
                 try Self.check(written, store)
+                self.cache.invalidateCustomKeyStore(store.id)
                 return KMSUpdateCustomKeyStoreResponse()
             }
             stored = try await self.customKeyStore(request.customKeyStoreID, caller: caller)

@@ -149,7 +149,7 @@ extension KMSService {
             }
             if written != .changed {
                 try Self.check(written, store)
-                self.cache.xksClients.invalidate(store.id)
+                self.cache.invalidateCustomKeyStore(store.id)
                 return KMSUpdateCustomKeyStoreResponse()
             }
             stored = try await self.customKeyStore(request.customKeyStoreID, caller: caller)
@@ -168,7 +168,7 @@ extension KMSService {
             let audit = self.changeRecord(caller)
             switch try await self.store({ try await stores.delete(store, audit: audit) }) {
             case .deleted:
-                self.cache.xksClients.invalidate(store.id)
+                self.cache.invalidateCustomKeyStore(store.id)
                 return KMSDeleteCustomKeyStoreResponse()
             case .hasKeys:
                 throw KMSError(
@@ -201,7 +201,7 @@ extension KMSService {
         store.connectionError = failure
         let audit = self.changeRecord(caller)
         let written = try await self.store { [store] in try await stores.update(store, rootKeyID: nil, audit: audit) }
-        self.cache.xksClients.invalidate(store.id)
+        self.cache.invalidateCustomKeyStore(store.id)
         if written != .written {
             // Another request changed the store meanwhile: a concurrent connect that got there
             // first is this one's success too.
@@ -230,7 +230,7 @@ extension KMSService {
             }
             if written == .written {
                 // This kmsd's cached client is dropped before the answer; others' on the change notification.
-                self.cache.xksClients.invalidate(store.id)
+                self.cache.invalidateCustomKeyStore(store.id)
                 if store.type == .awsCloudHSM { await CloudHSMKeyStoreBackend.disconnect(store, worker: self.worker) }
                 return KMSDisconnectCustomKeyStoreResponse()
             }

@@ -7,8 +7,9 @@ import KMSWorkerProto
 /// Keys in AWS_CLOUDHSM custom key stores: each material version is a non-extractable AES-256
 /// key inside the store's PKCS #11 token, made there by kms-cryptod (CreateTokenKey), and every
 /// Encrypt, Decrypt and data key is the token's AES-GCM (TokenCiphertext, blob version 2). kmsd
-/// keeps only the material's id; the store's token settings (module, label, wrapped PIN) travel
-/// with each call, so any kms-cryptod of the deployment can serve it.
+/// keeps only the material's id; the store's token settings (module, label, wrapped PIN; cached
+/// with the store's row, TokenStoreCache) travel with each call, so any kms-cryptod of the
+/// deployment can serve it.
 extension KMSService {
     /// The token of `record`'s store, as kms-cryptod's token calls take it; KMSInvalidStateException
     /// unless the store is CONNECTED (the key is Unavailable), as at AWS.
@@ -16,6 +17,9 @@ extension KMSService {
         guard let id = record.customKeyStoreID else {
             throw KMSError(.invalidState, "\(record.arn) is not in an AWS_CLOUDHSM key store.")
         }
+        let cache = self.cache.tokenStores
+        if let store = cache.store(id), let token = store.cloudHSM { return WorkerTokenRef(store.id, token) }
+        let generation = cache.generation
         let stores = try self.customKeyStoreStores()
         guard let store = try await self.store({ try await stores.fetch(id) }), store.connectionState == .connected,
             let token = store.cloudHSM
@@ -23,6 +27,7 @@ extension KMSService {
             throw KMSError(
                 .invalidState, "\(record.arn) is unavailable: its custom key store \(id) is not CONNECTED.")
         }
+        cache.keep(store, loadedAt: generation)
         return WorkerTokenRef(store.id, token)
     }
 
