@@ -259,37 +259,19 @@ import Testing
         #expect(dataKey.code == nil, "\(dataKey.message)")
 
         let client = stack.client
-        for (account, name) in [("111122223333", "nobody"), ("444455556666", "stranger")] {
-            if account != "111122223333" {
-                var create = AdminCreateAccountRequest()
-                create.accountID = account
-                create.name = "other"
-                _ = try await client.call(AdminMethod.createAccount, create)
-            }
-            var principal = AdminCreatePrincipalRequest()
-            principal.accountID = account
-            principal.type = "user"
-            principal.name = name
-            let principalARN = try await client.call(AdminMethod.createPrincipal, principal).principal.arn
-            var accessKey = AdminCreateAccessKeyRequest()
-            accessKey.principalArn = principalARN
-            let access = try await client.call(AdminMethod.createAccessKey, accessKey)
-            let other = AWSJSONTestClient(
-                endpoint: try #require(stack.kmsd.awsJSONEndpoint),
-                credentials: KMSCredentials(
-                    accessKeyID: access.accessKey.accessKeyID, secretAccessKey: access.secretAccessKey))
+        for (name, sameAccount, credentials) in try await client.outsiders() {
+            let other = AWSJSONTestClient(endpoint: try #require(stack.kmsd.awsJSONEndpoint), credentials: credentials)
             let refused = try await call(
                 other, "Encrypt", ["KeyId": arn, "Plaintext": Data("x".utf8).base64EncodedString()])
             #expect(refused.code == "AccessDeniedException", "\(name): \(refused.message)")
             let unopened = try await call(other, "Decrypt", ["CiphertextBlob": blob])
             #expect(unopened.code == "AccessDeniedException", "\(name): \(unopened.message)")
-            let describe = try await call(
+            let created = try await call(
                 other, "CreateKey", ["Origin": "AWS_CLOUDHSM", "CustomKeyStoreId": world.storeID])
             // Another account's store is not found; a principal without kms:CreateKey is denied.
             #expect(
-                describe.code
-                    == (account == "111122223333" ? "AccessDeniedException" : "CustomKeyStoreNotFoundException"),
-                "\(name): \(describe.message)")
+                created.code == (sameAccount ? "AccessDeniedException" : "CustomKeyStoreNotFoundException"),
+                "\(name): \(created.message)")
         }
         await stack.stop()
     }

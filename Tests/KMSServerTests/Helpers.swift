@@ -36,6 +36,35 @@ extension KMSClient {
         return arn
     }
 
+    /// Two users with access keys and no permissions (admin calls): "nobody" of the keys' account
+    /// 111122223333, and "stranger" of account 444455556666 (made here). Their credentials, in
+    /// that order, with whether the principal is of the keys' account.
+    func outsiders() async throws -> [(name: String, sameAccount: Bool, credentials: KMSCredentials)] {
+        var made: [(name: String, sameAccount: Bool, credentials: KMSCredentials)] = []
+        for (account, name) in [("111122223333", "nobody"), ("444455556666", "stranger")] {
+            if account != "111122223333" {
+                var create = AdminCreateAccountRequest()
+                create.accountID = account
+                create.name = "other"
+                _ = try await self.call(AdminMethod.createAccount, create)
+            }
+            var principal = AdminCreatePrincipalRequest()
+            principal.accountID = account
+            principal.type = "user"
+            principal.name = name
+            let arn = try await self.call(AdminMethod.createPrincipal, principal).principal.arn
+            var key = AdminCreateAccessKeyRequest()
+            key.principalArn = arn
+            let access = try await self.call(AdminMethod.createAccessKey, key)
+            made.append(
+                (
+                    name, account == "111122223333",
+                    KMSCredentials(accessKeyID: access.accessKey.accessKeyID, secretAccessKey: access.secretAccessKey)
+                ))
+        }
+        return made
+    }
+
     func createKey(_ description: String = "") async throws -> KMSKeyMetadata {
         var request = KMSCreateKeyRequest()
         request.description_p = description

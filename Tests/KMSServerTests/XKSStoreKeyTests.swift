@@ -214,25 +214,8 @@ import Testing
 
         // A principal of the key's account without permissions, and one of another account.
         var others: [KMSClient] = []
-        for (account, name) in [("111122223333", "nobody"), ("444455556666", "stranger")] {
-            if account != "111122223333" {
-                var create = AdminCreateAccountRequest()
-                create.accountID = account
-                create.name = "other"
-                _ = try await client.call(AdminMethod.createAccount, create)
-            }
-            var principal = AdminCreatePrincipalRequest()
-            principal.accountID = account
-            principal.type = "user"
-            principal.name = name
-            let arn = try await client.call(AdminMethod.createPrincipal, principal).principal.arn
-            var key = AdminCreateAccessKeyRequest()
-            key.principalArn = arn
-            let access = try await client.call(AdminMethod.createAccessKey, key)
-            others.append(
-                try stack.kmsd.client(
-                    credentials: KMSCredentials(
-                        accessKeyID: access.accessKey.accessKeyID, secretAccessKey: access.secretAccessKey)))
+        for outsider in try await client.outsiders() {
+            others.append(try stack.kmsd.client(credentials: outsider.credentials))
         }
         let asked = world.proxy.requests.withLock { $0 }
         let arn = try #require(metadata["Arn"] as? String)
