@@ -3,6 +3,7 @@ import KMSClient
 import KMSProto
 import KMSRPC
 import KMSXKS
+import Logging
 
 /// Where the proxy's keys live: kmsd, over the binary protocol, as the proxy's own principal.
 /// The proxy never holds key material; kmsd authorizes every call by the key's policy and
@@ -60,13 +61,24 @@ public final class XKSProxyBackend: Sendable {
         return XKSDecryptResponse(plaintext: answer.plaintext)
     }
 
-    /// Whether kmsd answers an authenticated request now (GetCallerIdentity goes through
-    /// authentication, the principal cache and the audit path, though not kms-cryptod).
-    func isHealthy() async -> Bool {
+    /// Whether kmsd can do cryptography now: an Encrypt of a few bytes under `key` (kmsd, its
+    /// database or cache, kms-cryptod, the key's state and policy), as the spec's deep check asks.
+    /// Without a key (only pass-through ids exposed), GetCallerIdentity: kmsd answers, at least.
+    func isHealthy(key: String?, logger: Logger) async -> Bool {
         do {
-            _ = try await self.client.callerIdentity()
+            guard let key else {
+                _ = try await self.client.callerIdentity()
+                return true
+            }
+            var request = XKSBackendXksEncryptRequest()
+            request.keyID = key
+            request.plaintext = Data(count: 16)
+            request.requestMetadata.kmsOperation = "KmsHealthCheck"
+            request.requestMetadata.kmsRequestID = "kms-xks-proxy-health-\(UUID().uuidString.lowercased())"
+            _ = try await self.client.call(XKSBackendMethod.xksEncrypt, request)
             return true
         } catch {
+            logger.warning("health check failed", metadata: ["kmsdError": "\(error.code)"])
             return false
         }
     }

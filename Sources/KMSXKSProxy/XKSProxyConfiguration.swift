@@ -11,11 +11,15 @@ import KMSXKS
 ///       "credentials": [{"accessKeyId": "AKXKS...", "secretAccessKey": "..."}],
 ///       "keys": {"orders-key": "alias/orders", "billing": "1234abcd-..."},
 ///       "passThroughKeyIds": false,
-///       "tls": {"certificate": "server.pem", "privateKey": "server.key", "clientCA": "kms-ca.pem"},
+///       "tls": {"certificate": "server.pem", "privateKey": "server.key", "clientCA": "kms-ca.pem",
+///               "clientSubjects": ["cks.kms.us-east-1.amazonaws.com"]},
+///       "healthCheckKey": "orders-key",
+///       "healthCheckCacheSeconds": 5,
 ///       "fleetSize": 2
 ///     }
 ///
 /// The file holds secrets, so it must not be readable by group or others (as kms-cryptod's keyring).
+/// SIGHUP reloads it (`XKSProxyService.reload`): all but `tls` takes effect without a restart.
 public struct XKSProxyConfiguration: Codable, Sendable {
     /// One access key the proxy accepts; two at once let a caller rotate without a pause.
     public struct Credential: Codable, Sendable {
@@ -31,18 +35,23 @@ public struct XKSProxyConfiguration: Codable, Sendable {
     }
 
     /// The server certificate and, for mutual TLS, the CA a client certificate must chain to.
-    public struct TLS: Codable, Sendable {
+    public struct TLS: Codable, Sendable, Equatable {
         /// PEM certificate chain, leaf first.
         public var certificate: String
         /// PEM private key of the leaf.
         public var privateKey: String
         /// PEM CAs; set, every connection must present a certificate issued by one of them.
         public var clientCA: String?
+        /// With `clientCA`: the names (subject CN or DNS subject alternative name) a client
+        /// certificate must carry, `*` standing for one whole label. Default: what AWS KMS presents
+        /// in the configured regions, `cks.kms.<region>.amazonaws.com` (any region without `regions`).
+        public var clientSubjects: [String]?
         /// Paths from their parts.
-        public init(certificate: String, privateKey: String, clientCA: String? = nil) {
+        public init(certificate: String, privateKey: String, clientCA: String? = nil, clientSubjects: [String]? = nil) {
             self.certificate = certificate
             self.privateKey = privateKey
             self.clientCA = clientCA
+            self.clientSubjects = clientSubjects
         }
     }
 
@@ -61,11 +70,19 @@ public struct XKSProxyConfiguration: Codable, Sendable {
     public var tls: TLS
     /// What GetHealthStatus reports as xksProxyFleetSize (default 1).
     public var fleetSize: Int?
+    /// The XKS key id GetHealthStatus encrypts with to know that kmsd and kms-cryptod work
+    /// (default: the first of `keys` by id). The spec asks for a key of its own, kept for this:
+    /// its calls then never mix with a KMS key's in kmsd's audit trail.
+    public var healthCheckKey: String?
+    /// How long a health check's result is answered again before another is made (default 5,
+    /// at most 60: the spec's bound on a cached result's age).
+    public var healthCheckCacheSeconds: Int?
 
     /// A configuration from its parts.
     public init(
         uriPath: String, regions: [String]? = nil, credentials: [Credential], keys: [String: String]? = nil,
-        passThroughKeyIds: Bool? = nil, tls: TLS, fleetSize: Int? = nil
+        passThroughKeyIds: Bool? = nil, tls: TLS, fleetSize: Int? = nil, healthCheckKey: String? = nil,
+        healthCheckCacheSeconds: Int? = nil
     ) {
         self.uriPath = uriPath
         self.regions = regions
@@ -74,6 +91,8 @@ public struct XKSProxyConfiguration: Codable, Sendable {
         self.passThroughKeyIds = passThroughKeyIds
         self.tls = tls
         self.fleetSize = fleetSize
+        self.healthCheckKey = healthCheckKey
+        self.healthCheckCacheSeconds = healthCheckCacheSeconds
     }
 
     /// Reads and checks the file at `path`.
@@ -88,7 +107,8 @@ public struct XKSProxyConfiguration: Codable, Sendable {
         do {
             configuration = try JSONDecoder().decode(XKSProxyConfiguration.self, from: data)
         } catch {
-            throw XKSProxyConfigurationError("\(path) is not a valid configuration: \(error)")
+            // Where and what kind, never the value: the file holds secrets and this is logged.
+            throw XKSProxyConfigurationError("\(path) is not a valid configuration: \(XKSClient.describe(error))")
         }
         try configuration.validate()
         return configuration
@@ -123,7 +143,28 @@ public struct XKSProxyConfiguration: Codable, Sendable {
             guard !target.isEmpty else { throw XKSProxyConfigurationError("key '\(id)' maps to nothing") }
         }
         if let fleetSize, fleetSize < 1 { throw XKSProxyConfigurationError("fleetSize must be at least 1") }
+        if let subjects = self.tls.clientSubjects {
+            guard !subjects.isEmpty, subjects.allSatisfy({ !$0.isEmpty }) else {
+                throw XKSProxyConfigurationError("tls.clientSubjects must name at least one subject")
+            }
+        }
+        if let key = self.healthCheckKey, self.keyReference(for: key) == nil {
+            throw XKSProxyConfigurationError("healthCheckKey '\(key)' is not an XKS key id of this proxy")
+        }
+        if let seconds = self.healthCheckCacheSeconds, !(0...60).contains(seconds) {
+            throw XKSProxyConfigurationError("healthCheckCacheSeconds must be 0 to 60")
+        }
     }
+
+    /// The names a client certificate may carry under mutual TLS (see `TLS.clientSubjects`).
+    public var allowedClientSubjects: [String] {
+        if let subjects = self.tls.clientSubjects { return subjects }
+        let regions = self.regions ?? []
+        return regions.isEmpty ? ["cks.kms.*.amazonaws.com"] : regions.map { "cks.kms.\($0).amazonaws.com" }
+    }
+
+    /// The XKS key id a health check encrypts with, if any key is exposed.
+    public var healthCheckKeyID: String? { self.healthCheckKey ?? self.keys?.keys.sorted().first }
 
     /// Our key reference for an XKS key id, or nil when the id names nothing exposed.
     public func keyReference(for xksKeyID: String) -> String? {

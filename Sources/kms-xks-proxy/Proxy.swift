@@ -6,6 +6,7 @@ import KMSXKSProxy
 import Logging
 import NIOCore
 import ServiceLifecycle
+import UnixSignals
 
 /// Serves keys held here to AWS KMS (or any caller of the XKS proxy API) as an external key
 /// store: HTTPS, SigV4 for `kms-xks-proxy` with the configured access keys, optional mutual
@@ -15,7 +16,9 @@ struct Proxy: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kms-xks-proxy", abstract: "An AWS External Key Store (XKS) proxy in front of kmsd.")
 
-    @Option(help: "The configuration file (JSON, mode 0600): URI path, access keys, key mapping, TLS.")
+    @Option(
+        help: "The configuration file (JSON, mode 0600): URI path, access keys, key mapping, TLS. SIGHUP reloads it."
+    )
     var config: String
 
     @Option(help: "Where to serve HTTPS, host:port. Default 0.0.0.0:8443.")
@@ -79,10 +82,12 @@ struct Proxy: AsyncParsableCommand {
             metadata: [
                 "listen": "\(address)", "uriPath": "\(configuration.uriPath)", "kmsd": "\(endpoint)",
                 "mutualTLS": "\(configuration.tls.clientCA != nil)",
+                "clientSubjects": "\(configuration.tls.clientCA == nil ? [] : configuration.allowedClientSubjects)",
                 "accessKeys": "\(configuration.credentials.map(\.accessKeyId).joined(separator: ","))",
             ])
         let group = ServiceGroup(
-            services: [ServerService(server: server)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+            services: [ServerService(server: server), ReloadService(service: service, path: self.config)],
+            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         try await group.run()
         await client.close()
         logger.notice("stopped")
@@ -98,6 +103,18 @@ struct ServerService: Service {
             try await self.server.closed()
         } onGracefulShutdown: {
             Task { try? await self.server.close() }
+        }
+    }
+}
+
+/// SIGHUP reloads the configuration file (access keys, key mapping, health check) in place.
+struct ReloadService: Service {
+    let service: XKSProxyService
+    let path: String
+
+    func run() async throws {
+        for await _ in await UnixSignalsSequence(trapping: .sighup).cancelOnGracefulShutdown() {
+            self.service.reload(path: self.path)
         }
     }
 }
