@@ -42,8 +42,33 @@ public final class XKSProxyBackend: Sendable {
             // Computed on what we received, before any other use of it (the spec's appendix C).
             response.ciphertextDataIntegrityValue = XKSIntegrity.value(
                 additionalAuthenticatedData: xks.additionalAuthenticatedData, response: response)
+            try await self.verify(key: key, xks, response, metadata: metadata)
         }
         return response
+    }
+
+    /// The spec's appendix C, step 3: a CDIV promises AWS KMS that this ciphertext decrypts, so it
+    /// is decrypted once (after the CDIV was computed, so a flip since shows) before it is answered.
+    /// It needs kms:Decrypt too: a key the proxy may only encrypt with gives no CDIV (AccessDenied).
+    /// kmsd audits the check as an XksDecrypt with the Encrypt's request metadata.
+    private func verify(
+        key: String, _ xks: XKSEncryptRequest, _ response: XKSEncryptResponse,
+        metadata: XKSBackendXksRequestMetadata
+    ) async throws(XKSError) {
+        let check = XKSDecryptRequest(
+            requestMetadata: xks.requestMetadata, ciphertext: response.ciphertext,
+            ciphertextMetadata: response.ciphertextMetadata, initializationVector: response.initializationVector,
+            authenticationTag: response.authenticationTag, additionalAuthenticatedData: xks.additionalAuthenticatedData)
+        let opened: XKSDecryptResponse
+        do {
+            opened = try await self.decrypt(key: key, check, metadata: metadata)
+        } catch {
+            throw error.name == .invalidCiphertext
+                ? XKSError(.internalFailure, "The ciphertext made did not decrypt; retry.") : error
+        }
+        guard opened.plaintext == xks.plaintext else {
+            throw XKSError(.internalFailure, "The ciphertext made did not decrypt to the plaintext; retry.")
+        }
     }
 
     func decrypt(key: String, _ xks: XKSDecryptRequest, metadata: XKSBackendXksRequestMetadata)

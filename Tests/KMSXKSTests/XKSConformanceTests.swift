@@ -12,6 +12,15 @@ import Testing
     static let aad = Data("project=nile,department=marketing".utf8).base64EncodedString()
     static let otherAAD = Data("project=blue,department=finance".utf8).base64EncodedString()
 
+    /// Our keys' usage is ENCRYPT_DECRYPT, whatever the key: an encrypt-only key is one whose
+    /// policy lets the proxy encrypt but not decrypt (the client expects InvalidKeyUsageException
+    /// of its HSM keys; ours is a policy's refusal, AccessDeniedException).
+    static let encryptOnlyPolicy =
+        #"{"Version":"2012-10-17","Statement":["#
+        + #"{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"kms:*","Resource":"*"},"#
+        + #"{"Effect":"Deny","Principal":{"AWS":"\#(XKSProxyEndToEndTests.proxyARN)"},"Action":"kms:Decrypt","#
+        + #""Resource":"*"}]}"#
+
     static func metadata(_ operation: String) -> String {
         #""requestMetadata":{"awsPrincipalArn":"arn:aws:iam::123456789012:user/Alice","#
             + #""kmsKeyArn":"arn:aws:kms:us-east-2:123456789012:/key/1234abcd-12ab-34cd-56ef-1234567890ab","#
@@ -73,8 +82,11 @@ import Testing
             var disable = KMSDisableKeyRequest()
             disable.keyID = disabled
             _ = try await stack.client.call(KMSMethod.disableKey, disable)
+            var encryptOnly = KMSCreateKeyRequest()
+            encryptOnly.policy = Self.encryptOnlyPolicy
             return [
                 "impotent_key": try await stack.client.call(KMSMethod.createKey, signing).keyMetadata.keyID,
+                "encrypt_only_key": try await stack.client.call(KMSMethod.createKey, encryptOnly).keyMetadata.keyID,
                 "disabled": disabled,
             ]
         }
@@ -194,6 +206,18 @@ import Testing
         expect(opened, 200, has: "plaintext", "decrypt, large")
         #expect(opened.json?["plaintext"] as? String == largePlaintext)
 
+        // test_encrypt_only_key: it encrypts, but neither decrypts nor gives a CDIV, which the
+        // proxy checks by decrypting (the spec's appendix C).
+        for aad in [Self.aad, nil] {
+            let answer = try await raw.post("keys/encrypt_only_key/encrypt", Self.encrypt(aad: aad))
+            expect(answer, 200, has: "ciphertext", "encrypt with an encrypt-only key")
+            expect(
+                try await raw.post("keys/encrypt_only_key/decrypt", Self.decrypt(answer.json ?? [:], aad: aad)), 403,
+                "AccessDeniedException", "decrypt with an encrypt-only key")
+            expect(
+                try await raw.post("keys/encrypt_only_key/encrypt", Self.encrypt(aad: aad, cdiv: "SHA_256")), 403,
+                "AccessDeniedException", "a CDIV with an encrypt-only key")
+        }
         for (aad, cdiv) in [(Self.aad, nil), (nil, nil), (Self.aad, "SHA_256"), (nil, "SHA_256")] {
             expect(
                 try await raw.post("keys/impotent_key/encrypt", Self.encrypt(aad: aad, cdiv: cdiv)), 400,
