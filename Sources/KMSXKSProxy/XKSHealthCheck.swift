@@ -18,12 +18,9 @@ final class XKSHealthCheck: Sendable {
     /// The last result if fresh, else `probe`'s (shared with any caller asking meanwhile).
     func healthy(probe: @escaping @Sendable () async -> Bool) async -> Bool {
         let now = ContinuousClock.now
-        let task: Task<Bool, Never> = self.state.withLock { state in
-            if let last = state.last, now - last.at < self.cacheFor {
-                let healthy = last.healthy
-                return Task { healthy }
-            }
-            if let running = state.running { return running }
+        let decision: Decision = self.state.withLock { state in
+            if let last = state.last, now - last.at < self.cacheFor { return .cached(last.healthy) }
+            if let running = state.running { return .wait(running) }
             let running = Task {
                 let healthy = await probe()
                 self.state.withLock { state in
@@ -33,8 +30,16 @@ final class XKSHealthCheck: Sendable {
                 return healthy
             }
             state.running = running
-            return running
+            return .wait(running)
         }
-        return await task.value
+        switch decision {
+        case .cached(let healthy): return healthy
+        case .wait(let task): return await task.value
+        }
+    }
+
+    private enum Decision {
+        case cached(Bool)
+        case wait(Task<Bool, Never>)
     }
 }

@@ -13,7 +13,7 @@ import KMSXKS
 ///       "passThroughKeyIds": false,
 ///       "tls": {"certificate": "server.pem", "privateKey": "server.key", "clientCA": "kms-ca.pem",
 ///               "clientSubjects": ["cks.kms.us-east-1.amazonaws.com"]},
-///       "healthCheckKey": "orders-key",
+///       "healthCheckKey": "alias/xks-health",
 ///       "healthCheckCacheSeconds": 5,
 ///       "fleetSize": 2
 ///     }
@@ -70,9 +70,10 @@ public struct XKSProxyConfiguration: Codable, Sendable {
     public var tls: TLS
     /// What GetHealthStatus reports as xksProxyFleetSize (default 1).
     public var fleetSize: Int?
-    /// The XKS key id GetHealthStatus encrypts with to know that kmsd and kms-cryptod work
-    /// (default: the first of `keys` by id). The spec asks for a key of its own, kept for this:
-    /// its calls then never mix with a KMS key's in kmsd's audit trail.
+    /// Our key (id, ARN, alias name or alias ARN) GetHealthStatus encrypts with to know that kmsd
+    /// and kms-cryptod work; default: the key of the first of `keys` by XKS key id. The spec asks
+    /// for a test key of its own, which need not be exposed in `keys`: its calls then never mix
+    /// with a KMS key's in kmsd's audit trail.
     public var healthCheckKey: String?
     /// How long a health check's result is answered again before another is made (default 5,
     /// at most 60: the spec's bound on a cached result's age).
@@ -148,8 +149,8 @@ public struct XKSProxyConfiguration: Codable, Sendable {
                 throw XKSProxyConfigurationError("tls.clientSubjects must name at least one subject")
             }
         }
-        if let key = self.healthCheckKey, self.keyReference(for: key) == nil {
-            throw XKSProxyConfigurationError("healthCheckKey '\(key)' is not an XKS key id of this proxy")
+        if let key = self.healthCheckKey, key.isEmpty {
+            throw XKSProxyConfigurationError("healthCheckKey must name a key")
         }
         if let seconds = self.healthCheckCacheSeconds, !(0...60).contains(seconds) {
             throw XKSProxyConfigurationError("healthCheckCacheSeconds must be 0 to 60")
@@ -163,8 +164,10 @@ public struct XKSProxyConfiguration: Codable, Sendable {
         return regions.isEmpty ? ["cks.kms.*.amazonaws.com"] : regions.map { "cks.kms.\($0).amazonaws.com" }
     }
 
-    /// The XKS key id a health check encrypts with, if any key is exposed.
-    public var healthCheckKeyID: String? { self.healthCheckKey ?? self.keys?.keys.sorted().first }
+    /// The key a health check encrypts with: `healthCheckKey`, else the first mapped key's, if any.
+    public var healthCheckTarget: String? {
+        self.healthCheckKey ?? self.keys?.min { $0.key < $1.key }?.value
+    }
 
     /// Our key reference for an XKS key id, or nil when the id names nothing exposed.
     public func keyReference(for xksKeyID: String) -> String? {

@@ -173,7 +173,7 @@ public final class XKSProxyService: Sendable {
     // MARK: - Health
 
     func health(_ state: State) async -> XKSGetHealthStatusResponse {
-        let target = state.configuration.healthCheckKeyID.flatMap { state.configuration.keyReference(for: $0) }
+        let target = state.configuration.healthCheckTarget
         let backend = self.backend
         let logger = self.logger
         let healthy = await state.health.healthy {

@@ -70,7 +70,7 @@ final class XKSProxyFixture: @unchecked Sendable {
             tls: .init(
                 certificate: path("server.pem"), privateKey: path("server.key"),
                 clientCA: mutualTLS ? path("ca.pem") : nil),
-            healthCheckKey: "orders", healthCheckCacheSeconds: healthCacheSeconds)
+            healthCheckKey: keyID, healthCheckCacheSeconds: healthCacheSeconds)
         try configuration.validate()
         var logger = Logger(label: "kms-xks-proxy-test")
         logger.logLevel = .warning

@@ -57,6 +57,23 @@ import Testing
             fixture.service.replace(firstKey)
             #expect(try await status() == ["UNAVAILABLE"])
 
+            // A test key of its own, which the XKS API does not expose.
+            let health = try await fixture.stack.client.call(KMSMethod.createKey, KMSCreateKeyRequest()).keyMetadata
+            var alias = KMSCreateAliasRequest()
+            alias.aliasName = "alias/xks-health"
+            alias.targetKeyID = health.keyID
+            _ = try await fixture.stack.client.call(KMSMethod.createAlias, alias)
+            var own = fixture.configuration
+            own.healthCheckKey = "alias/xks-health"
+            fixture.service.replace(own)
+            try await orders(enabled: false)
+            #expect(try await status() == ["ACTIVE"])
+            try await orders(enabled: true)
+            await #expect {
+                _ = try await client.getKeyMetadata(
+                    keyID: "xks-health", requestMetadata: XKSProxyFixture.metadata("DescribeKey", keyARN: nil))
+            } throws: { XKSProxyEndToEndTests.name($0) == .keyNotFound }
+
             // kmsd gone: no cryptography, whatever the key.
             fixture.service.replace(fixture.configuration)
             #expect(try await status() == ["ACTIVE"])
