@@ -88,12 +88,15 @@ public final class XKSProxyBackend: Sendable {
 
     /// Whether kmsd can do cryptography now: an Encrypt of a few bytes under `key` (kmsd, its
     /// database or cache, kms-cryptod, the key's state and policy), as the spec's deep check asks.
-    /// Without a key (only pass-through ids exposed), GetCallerIdentity: kmsd answers, at least.
-    func isHealthy(key: String?, logger: Logger) async -> Bool {
+    /// ACTIVE when it worked; DEGRADED when kmsd answered but refused that key (disabled, missing,
+    /// denied: the spec's "unhealthy but can still serve traffic", other keys may well work);
+    /// UNAVAILABLE when kmsd or kms-cryptod did not do it. Without a key (only pass-through ids
+    /// exposed), GetCallerIdentity: kmsd answers, at least.
+    func health(key: String?, logger: Logger) async -> XKSHealthStatus {
         do {
             guard let key else {
                 _ = try await self.client.callerIdentity()
-                return true
+                return .active
             }
             var request = XKSBackendXksEncryptRequest()
             request.keyID = key
@@ -101,10 +104,16 @@ public final class XKSProxyBackend: Sendable {
             request.requestMetadata.kmsOperation = "KmsHealthCheck"
             request.requestMetadata.kmsRequestID = "kms-xks-proxy-health-\(UUID().uuidString.lowercased())"
             _ = try await self.client.call(XKSBackendMethod.xksEncrypt, request)
-            return true
+            return .active
         } catch {
             logger.warning("health check failed", metadata: ["kmsdError": "\(error.code)"])
-            return false
+            switch error.code {
+            case "NotFoundException", "DisabledException", "KMSInvalidStateException", "AccessDeniedException",
+                "InvalidKeyUsageException", "IncorrectKeyException", "ValidationException":
+                return .degraded
+            default:
+                return .unavailable
+            }
         }
     }
 

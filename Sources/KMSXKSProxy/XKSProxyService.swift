@@ -176,14 +176,14 @@ public final class XKSProxyService: Sendable {
         let target = state.configuration.healthCheckTarget
         let backend = self.backend
         let logger = self.logger
-        let healthy = await state.health.healthy {
-            await backend.isHealthy(key: target, logger: logger)
+        let status = await state.health.status {
+            await backend.health(key: target, logger: logger)
         }
         return XKSGetHealthStatusResponse(
             xksProxyFleetSize: state.configuration.fleetSize ?? 1, xksProxyVendor: "Swift KMS",
             xksProxyModel: Self.model, ekmVendor: "Swift KMS",
             ekmFleetDetails: [
-                .init(id: "kmsd", model: "kmsd + kms-cryptod", healthStatus: healthy ? "ACTIVE" : "UNAVAILABLE")
+                .init(id: "kmsd", model: "kmsd + kms-cryptod", healthStatus: status.rawValue)
             ])
     }
 

@@ -6,8 +6,8 @@ import KMSXKSProxy
 import Testing
 
 /// GetHealthStatus as a deep check (the spec's SHOULD): an Encrypt through kmsd under the
-/// health-check key, its result answered again for a few seconds; UNAVAILABLE when kmsd cannot
-/// do it (the key disabled, kmsd stopped).
+/// health-check key, its result answered again for a few seconds; DEGRADED when kmsd refuses
+/// that key (disabled), UNAVAILABLE when kmsd cannot do it at all (stopped).
 @Suite struct XKSProxyHealthTests {
     @Test func healthFollowsWhetherKmsdCanEncrypt() async throws {
         let fixture = try await XKSProxyFixture.start(healthCacheSeconds: 0) { stack in
@@ -38,7 +38,7 @@ import Testing
             }
             #expect(try await status() == ["ACTIVE"])
             try await orders(enabled: false)
-            #expect(try await status() == ["UNAVAILABLE"])
+            #expect(try await status() == ["DEGRADED"])
             try await orders(enabled: true)
             #expect(try await status() == ["ACTIVE"])
 
@@ -55,7 +55,7 @@ import Testing
             var firstKey = fixture.configuration
             firstKey.healthCheckKey = nil
             fixture.service.replace(firstKey)
-            #expect(try await status() == ["UNAVAILABLE"])
+            #expect(try await status() == ["DEGRADED"])
 
             // A test key of its own, which the XKS API does not expose.
             let health = try await fixture.stack.client.call(KMSMethod.createKey, KMSCreateKeyRequest()).keyMetadata
