@@ -19,7 +19,8 @@ import KMSXKS
 ///     }
 ///
 /// The file holds secrets, so it must not be readable by group or others (as kms-cryptod's keyring).
-/// SIGHUP reloads it (`XKSProxyService.reload`): all but `tls` takes effect without a restart.
+/// Reloaded when it changes (SIGHUP, or kms-xks-proxy's periodic look; `XKSProxyService.reload`):
+/// all but `tls` takes effect without a restart.
 public struct XKSProxyConfiguration: Codable, Sendable {
     /// One access key the proxy accepts; two at once let a caller rotate without a pause.
     public struct Credential: Codable, Sendable {

@@ -39,6 +39,9 @@ struct Proxy: AsyncParsableCommand {
     @Option(help: "The client certificate's key, PEM (KMS_CLIENT_KEY).")
     var kmsdClientKey: String?
 
+    @Option(help: "Seconds between looks at the configuration file, reloaded when it changed; 0: SIGHUP only.")
+    var configPollSeconds = 10
+
     @Option(help: "Milliseconds a call to kmsd may take. Default 2000.")
     var kmsdTimeoutMs = 2000
 
@@ -86,7 +89,12 @@ struct Proxy: AsyncParsableCommand {
                 "accessKeys": "\(configuration.credentials.map(\.accessKeyId).joined(separator: ","))",
             ])
         let group = ServiceGroup(
-            services: [ServerService(server: server), ReloadService(service: service, path: self.config)],
+            services: [
+                ServerService(server: server),
+                ReloadService(
+                    service: service, watch: XKSConfigurationWatch(path: self.config),
+                    poll: .seconds(max(0, self.configPollSeconds))),
+            ],
             gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         try await group.run()
         await client.close()
@@ -107,14 +115,35 @@ struct ServerService: Service {
     }
 }
 
-/// SIGHUP reloads the configuration file (access keys, key mapping, health check) in place.
+/// SIGHUP, and a look every `poll` (zero: never), reload the configuration file (access keys,
+/// key mapping, health check) in place when its content changed.
 struct ReloadService: Service {
     let service: XKSProxyService
-    let path: String
+    let watch: XKSConfigurationWatch
+    let poll: Duration
 
     func run() async throws {
-        for await _ in await UnixSignalsSequence(trapping: .sighup).cancelOnGracefulShutdown() {
-            self.service.reload(path: self.path)
+        do {
+            _ = try await cancelOnGracefulShutdown { try await self.serve() }
+        } catch is CancellationError {
+            // Shutting down: the sleep between looks was cut short.
+        }
+    }
+
+    private func serve() async throws {
+        try await withThrowingDiscardingTaskGroup { group in
+            group.addTask {
+                for await _ in await UnixSignalsSequence(trapping: .sighup) {
+                    self.watch.reloadIfChanged(self.service)
+                }
+            }
+            guard self.poll > .zero else { return }
+            group.addTask {
+                while true {
+                    try await Task.sleep(for: self.poll)
+                    self.watch.reloadIfChanged(self.service)
+                }
+            }
         }
     }
 }

@@ -11,22 +11,33 @@ final class XKSProxyProcess: @unchecked Sendable {
     let port: Int
     let configPath: String
     let logPath: String
+    /// The proxy principal's access key it calls kmsd with (a principal has at most two).
+    let kmsdCredentials: KMSCredentials
 
-    private init(process: Process, port: Int, configPath: String, logPath: String) {
+    private init(process: Process, port: Int, configPath: String, logPath: String, kmsdCredentials: KMSCredentials) {
         self.process = process
         self.port = port
         self.configPath = configPath
         self.logPath = logPath
+        self.kmsdCredentials = kmsdCredentials
     }
 
     /// Starts the binary on `configuration`, calling `fixture`'s kmsd with a new access key of
-    /// the proxy's principal.
-    static func start(_ configuration: XKSProxyConfiguration, fixture: XKSProxyFixture) async throws
-        -> XKSProxyProcess
-    {
-        var key = AdminCreateAccessKeyRequest()
-        key.principalArn = fixture.proxyPrincipal
-        let created = try await fixture.stack.client.call(AdminMethod.createAccessKey, key)
+    /// the proxy's principal (or `kmsdCredentials`); it looks at its file every `pollSeconds`
+    /// (0: on SIGHUP only).
+    static func start(
+        _ configuration: XKSProxyConfiguration, fixture: XKSProxyFixture, pollSeconds: Int = 0,
+        kmsdCredentials: KMSCredentials? = nil
+    ) async throws -> XKSProxyProcess {
+        var credentials = kmsdCredentials
+        if credentials == nil {
+            var key = AdminCreateAccessKeyRequest()
+            key.principalArn = fixture.proxyPrincipal
+            let created = try await fixture.stack.client.call(AdminMethod.createAccessKey, key)
+            credentials = KMSCredentials(
+                accessKeyID: created.accessKey.accessKeyID, secretAccessKey: created.secretAccessKey)
+        }
+        guard let credentials else { throw WorkerTestError("no kmsd credentials") }
         let name = "proxy-\(UUID().uuidString.prefix(8))"
         let configPath = fixture.path("\(name).json")
         let logPath = fixture.path("\(name).log")
@@ -37,11 +48,11 @@ final class XKSProxyProcess: @unchecked Sendable {
         process.executableURL = URL(fileURLWithPath: binaryPath("kms-xks-proxy", environment: "KMS_XKS_PROXY"))
         process.arguments = [
             "--config", configPath, "--listen", "127.0.0.1:0", "--kmsd-endpoint", fixture.stack.kmsd.endpoint,
-            "--kmsd-timeout-ms", "20000", "--ready-file", readyPath,
+            "--kmsd-timeout-ms", "20000", "--ready-file", readyPath, "--config-poll-seconds", "\(pollSeconds)",
         ]
         var environment = ProcessInfo.processInfo.environment
-        environment["AWS_ACCESS_KEY_ID"] = created.accessKey.accessKeyID
-        environment["AWS_SECRET_ACCESS_KEY"] = created.secretAccessKey
+        environment["AWS_ACCESS_KEY_ID"] = credentials.accessKeyID
+        environment["AWS_SECRET_ACCESS_KEY"] = credentials.secretAccessKey
         environment.removeValue(forKey: "AWS_PROFILE")
         environment.removeValue(forKey: "KMS_ENDPOINT")
         process.environment = environment
@@ -54,7 +65,9 @@ final class XKSProxyProcess: @unchecked Sendable {
                     Int($0.trimmingCharacters(in: .whitespacesAndNewlines))
                 })
             {
-                return XKSProxyProcess(process: process, port: port, configPath: configPath, logPath: logPath)
+                return XKSProxyProcess(
+                    process: process, port: port, configPath: configPath, logPath: logPath,
+                    kmsdCredentials: credentials)
             }
             guard process.isRunning else {
                 let log = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
@@ -68,7 +81,10 @@ final class XKSProxyProcess: @unchecked Sendable {
 
     /// Writes `configuration` where the proxy reads it: a new file renamed over the old, mode 0600.
     static func write(_ configuration: XKSProxyConfiguration, to path: String) throws {
-        try Self.write(Array(try JSONEncoder().encode(configuration)), to: path)
+        // Sorted: the same configuration is the same bytes (a dictionary's order is not fixed).
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        try Self.write(Array(try encoder.encode(configuration)), to: path)
     }
 
     /// Writes `bytes` as the configuration file, whatever they are.

@@ -1,10 +1,12 @@
 import Foundation
+import KMSClient
 import KMSTestSupport
 import KMSXKSProxy
 import Testing
 
 /// SigV4 credential rotation without a restart (the spec's "SigV4 credentials rotation"): the
-/// kms-xks-proxy binary reloads its configuration file on SIGHUP, whole or not at all.
+/// kms-xks-proxy binary reloads its configuration file on SIGHUP, or when it sees the file
+/// changed, whole or not at all.
 enum XKSProxyReloadTests {
     static let newAccessKeyID = "XKSROTATEDKEY234567ABCDEF"
     static let newSecret = "bmV3LXNlY3JldC1uZXctc2VjcmV0LW5ldy1zZWNyZXQtbmV3LXM="
@@ -62,5 +64,40 @@ enum XKSProxyReloadTests {
             #expect(!log.contains(secret))
         }
         #expect(log.contains("'uriPath' is missing"))
+        // The same bytes again: nothing to reload.
+        try XKSProxyProcess.write(rotated, to: proxy.configPath)
+        proxy.hangUp()
+        #expect(await proxy.waitForLog("configuration reloaded", count: 3))
+        try XKSProxyProcess.write(rotated, to: proxy.configPath)
+        proxy.hangUp()
+        // Signals are handled in order: once the next content is loaded, the SIGHUP before it was
+        // handled too, and it loaded nothing.
+        rotated.fleetSize = 2
+        try XKSProxyProcess.write(rotated, to: proxy.configPath)
+        proxy.hangUp()
+        #expect(await proxy.waitForLog("configuration reloaded", count: 4))
+        #expect(proxy.log.components(separatedBy: "configuration reloaded").count - 1 == 4)
+
+        try await Self.poll(raw: raw, fixture: fixture, kmsdCredentials: proxy.kmsdCredentials)
+    }
+
+    /// Without SIGHUP: a proxy that looks at its file every second sees it changed.
+    static func poll(raw: XKSRawHTTPS, fixture: XKSProxyFixture, kmsdCredentials: KMSCredentials) async throws {
+        let proxy = try await XKSProxyProcess.start(
+            fixture.configuration, fixture: fixture, pollSeconds: 1, kmsdCredentials: kmsdCredentials)
+        do {
+            let raw = XKSRawHTTPS(port: proxy.port, caPath: raw.caPath)
+            let health = XKSConformanceTests.health()
+            var rotated = fixture.configuration
+            rotated.credentials = [.init(accessKeyId: newAccessKeyID, secretAccessKey: newSecret)]
+            try XKSProxyProcess.write(rotated, to: proxy.configPath)
+            #expect(await proxy.waitForLog("configuration reloaded"))
+            #expect(try await raw.post("health", health).status == 401)
+            #expect(try await raw.post("health", health, accessKeyID: newAccessKeyID, secret: newSecret).status == 200)
+        } catch {
+            await proxy.stop()
+            throw error
+        }
+        await proxy.stop()
     }
 }
