@@ -39,7 +39,7 @@ struct Proxy: AsyncParsableCommand {
     @Option(help: "The client certificate's key, PEM (KMS_CLIENT_KEY).")
     var kmsdClientKey: String?
 
-    @Option(help: "Seconds between looks at the configuration file, reloaded when it changed; 0: SIGHUP only.")
+    @Option(help: "Seconds between looks at the configuration file, reloaded if changed; 0: SIGHUP only. Default 10.")
     var configPollSeconds = 10
 
     @Option(help: "Milliseconds a call to kmsd may take. Default 2000.")
@@ -61,6 +61,8 @@ struct Proxy: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "kms-xks-proxy")
+        // Before the load: a change between the two is then reloaded, not missed.
+        let watch = XKSConfigurationWatch(path: self.config)
         let configuration = try XKSProxyConfiguration.load(path: self.config)
         guard let (host, port) = ListenAddress.split(self.listen) else {
             throw ValidationError("--listen must be host:port, not '\(self.listen)'")
@@ -92,7 +94,7 @@ struct Proxy: AsyncParsableCommand {
             services: [
                 ServerService(server: server),
                 ReloadService(
-                    service: service, watch: XKSConfigurationWatch(path: self.config),
+                    service: service, watch: watch,
                     poll: .seconds(max(0, self.configPollSeconds))),
             ],
             gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
