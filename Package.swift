@@ -305,6 +305,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
         ),
         .executableTarget(
@@ -400,7 +401,10 @@ let package = Package(
             name: "KMSXKSTests",
             dependencies: [
                 "KMSXKS", "KMSXKSProxy", "KMSTestSupport", "KMSClient", "KMSProto", "KMSCrypto", "KMSDomain",
+                "KMSSigV4",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
             ]

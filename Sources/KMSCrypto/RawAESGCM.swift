@@ -10,7 +10,9 @@ import KMSDomain
 /// 12-byte nonces: past about 2^32 messages under one version the key should be rotated,
 /// as for any AES-GCM key.
 public enum RawAESGCM {
-    /// The nonce is always this long here (the API allows 16 too; we never make or accept one).
+    /// The nonce is always this long here. The API allows 16 too, but we never make one, so a
+    /// 16-byte IV cannot authenticate: `open` refuses it as it would any wrong IV
+    /// (InvalidCiphertextException, the spec's answer), without trying.
     public static let nonceLength = 12
     /// The tag's length.
     public static let tagLength = 16

@@ -3,6 +3,7 @@ import KMSClient
 import KMSProto
 import KMSRPC
 import KMSXKS
+import Logging
 
 /// Where the proxy's keys live: kmsd, over the binary protocol, as the proxy's own principal.
 /// The proxy never holds key material; kmsd authorizes every call by the key's policy and
@@ -41,8 +42,33 @@ public final class XKSProxyBackend: Sendable {
             // Computed on what we received, before any other use of it (the spec's appendix C).
             response.ciphertextDataIntegrityValue = XKSIntegrity.value(
                 additionalAuthenticatedData: xks.additionalAuthenticatedData, response: response)
+            try await self.verify(key: key, xks, response, metadata: metadata)
         }
         return response
+    }
+
+    /// The spec's appendix C, step 3: a CDIV promises AWS KMS that this ciphertext decrypts, so it
+    /// is decrypted once (after the CDIV was computed, so a flip since shows) before it is answered.
+    /// It needs kms:Decrypt too: a key the proxy may only encrypt with gives no CDIV (AccessDenied).
+    /// kmsd audits the check as an XksDecrypt with the Encrypt's request metadata.
+    private func verify(
+        key: String, _ xks: XKSEncryptRequest, _ response: XKSEncryptResponse,
+        metadata: XKSBackendXksRequestMetadata
+    ) async throws(XKSError) {
+        let check = XKSDecryptRequest(
+            requestMetadata: xks.requestMetadata, ciphertext: response.ciphertext,
+            ciphertextMetadata: response.ciphertextMetadata, initializationVector: response.initializationVector,
+            authenticationTag: response.authenticationTag, additionalAuthenticatedData: xks.additionalAuthenticatedData)
+        let opened: XKSDecryptResponse
+        do {
+            opened = try await self.decrypt(key: key, check, metadata: metadata)
+        } catch {
+            throw error.name == .invalidCiphertext
+                ? XKSError(.internalFailure, "The ciphertext made did not decrypt; retry.") : error
+        }
+        guard opened.plaintext == xks.plaintext else {
+            throw XKSError(.internalFailure, "The ciphertext made did not decrypt to the plaintext; retry.")
+        }
     }
 
     func decrypt(key: String, _ xks: XKSDecryptRequest, metadata: XKSBackendXksRequestMetadata)
@@ -60,14 +86,34 @@ public final class XKSProxyBackend: Sendable {
         return XKSDecryptResponse(plaintext: answer.plaintext)
     }
 
-    /// Whether kmsd answers an authenticated request now (GetCallerIdentity goes through
-    /// authentication, the principal cache and the audit path, though not kms-cryptod).
-    func isHealthy() async -> Bool {
+    /// Whether kmsd can do cryptography now: an Encrypt of a few bytes under `key` (kmsd, its
+    /// database or cache, kms-cryptod, the key's state and policy), as the spec's deep check asks.
+    /// ACTIVE when it worked; DEGRADED when kmsd answered but refused that key (disabled, missing,
+    /// denied: the spec's "unhealthy but can still serve traffic", other keys may well work);
+    /// UNAVAILABLE when kmsd or kms-cryptod did not do it. Without a key (only pass-through ids
+    /// exposed), GetCallerIdentity: kmsd answers, at least.
+    func health(key: String?, logger: Logger) async -> XKSHealthStatus {
         do {
-            _ = try await self.client.callerIdentity()
-            return true
+            guard let key else {
+                _ = try await self.client.callerIdentity()
+                return .active
+            }
+            var request = XKSBackendXksEncryptRequest()
+            request.keyID = key
+            request.plaintext = Data(count: 16)
+            request.requestMetadata.kmsOperation = "KmsHealthCheck"
+            request.requestMetadata.kmsRequestID = "kms-xks-proxy-health-\(UUID().uuidString.lowercased())"
+            _ = try await self.client.call(XKSBackendMethod.xksEncrypt, request)
+            return .active
         } catch {
-            return false
+            logger.warning("health check failed", metadata: ["kmsdError": "\(error.code)"])
+            switch error.code {
+            case "NotFoundException", "DisabledException", "KMSInvalidStateException", "AccessDeniedException",
+                "InvalidKeyUsageException", "IncorrectKeyException", "ValidationException":
+                return .degraded
+            default:
+                return .unavailable
+            }
         }
     }
 

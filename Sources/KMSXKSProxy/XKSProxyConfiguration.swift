@@ -11,11 +11,16 @@ import KMSXKS
 ///       "credentials": [{"accessKeyId": "AKXKS...", "secretAccessKey": "..."}],
 ///       "keys": {"orders-key": "alias/orders", "billing": "1234abcd-..."},
 ///       "passThroughKeyIds": false,
-///       "tls": {"certificate": "server.pem", "privateKey": "server.key", "clientCA": "kms-ca.pem"},
+///       "tls": {"certificate": "server.pem", "privateKey": "server.key", "clientCA": "kms-ca.pem",
+///               "clientSubjects": ["cks.kms.us-east-1.amazonaws.com"]},
+///       "healthCheckKey": "alias/xks-health",
+///       "healthCheckCacheSeconds": 5,
 ///       "fleetSize": 2
 ///     }
 ///
 /// The file holds secrets, so it must not be readable by group or others (as kms-cryptod's keyring).
+/// Reloaded when it changes (SIGHUP, or kms-xks-proxy's periodic look; `XKSProxyService.reload`):
+/// all but `tls` takes effect without a restart.
 public struct XKSProxyConfiguration: Codable, Sendable {
     /// One access key the proxy accepts; two at once let a caller rotate without a pause.
     public struct Credential: Codable, Sendable {
@@ -31,18 +36,23 @@ public struct XKSProxyConfiguration: Codable, Sendable {
     }
 
     /// The server certificate and, for mutual TLS, the CA a client certificate must chain to.
-    public struct TLS: Codable, Sendable {
+    public struct TLS: Codable, Sendable, Equatable {
         /// PEM certificate chain, leaf first.
         public var certificate: String
         /// PEM private key of the leaf.
         public var privateKey: String
         /// PEM CAs; set, every connection must present a certificate issued by one of them.
         public var clientCA: String?
+        /// With `clientCA`: the names (subject CN or DNS subject alternative name) a client
+        /// certificate must carry, `*` standing for one whole label. Default: what AWS KMS presents
+        /// in the configured regions, `cks.kms.<region>.amazonaws.com` (any region without `regions`).
+        public var clientSubjects: [String]?
         /// Paths from their parts.
-        public init(certificate: String, privateKey: String, clientCA: String? = nil) {
+        public init(certificate: String, privateKey: String, clientCA: String? = nil, clientSubjects: [String]? = nil) {
             self.certificate = certificate
             self.privateKey = privateKey
             self.clientCA = clientCA
+            self.clientSubjects = clientSubjects
         }
     }
 
@@ -61,11 +71,20 @@ public struct XKSProxyConfiguration: Codable, Sendable {
     public var tls: TLS
     /// What GetHealthStatus reports as xksProxyFleetSize (default 1).
     public var fleetSize: Int?
+    /// Our key (id, ARN, alias name or alias ARN) GetHealthStatus encrypts with to know that kmsd
+    /// and kms-cryptod work; default: the key of the first of `keys` by XKS key id. The spec asks
+    /// for a test key of its own, which need not be exposed in `keys`: its calls then never mix
+    /// with a KMS key's in kmsd's audit trail.
+    public var healthCheckKey: String?
+    /// How long a health check's result is answered again before another is made (default 5,
+    /// at most 60: the spec's bound on a cached result's age).
+    public var healthCheckCacheSeconds: Int?
 
     /// A configuration from its parts.
     public init(
         uriPath: String, regions: [String]? = nil, credentials: [Credential], keys: [String: String]? = nil,
-        passThroughKeyIds: Bool? = nil, tls: TLS, fleetSize: Int? = nil
+        passThroughKeyIds: Bool? = nil, tls: TLS, fleetSize: Int? = nil, healthCheckKey: String? = nil,
+        healthCheckCacheSeconds: Int? = nil
     ) {
         self.uriPath = uriPath
         self.regions = regions
@@ -74,6 +93,8 @@ public struct XKSProxyConfiguration: Codable, Sendable {
         self.passThroughKeyIds = passThroughKeyIds
         self.tls = tls
         self.fleetSize = fleetSize
+        self.healthCheckKey = healthCheckKey
+        self.healthCheckCacheSeconds = healthCheckCacheSeconds
     }
 
     /// Reads and checks the file at `path`.
@@ -88,7 +109,8 @@ public struct XKSProxyConfiguration: Codable, Sendable {
         do {
             configuration = try JSONDecoder().decode(XKSProxyConfiguration.self, from: data)
         } catch {
-            throw XKSProxyConfigurationError("\(path) is not a valid configuration: \(error)")
+            // Where and what kind, never the value: the file holds secrets and this is logged.
+            throw XKSProxyConfigurationError("\(path) is not a valid configuration: \(XKSClient.describe(error))")
         }
         try configuration.validate()
         return configuration
@@ -123,6 +145,29 @@ public struct XKSProxyConfiguration: Codable, Sendable {
             guard !target.isEmpty else { throw XKSProxyConfigurationError("key '\(id)' maps to nothing") }
         }
         if let fleetSize, fleetSize < 1 { throw XKSProxyConfigurationError("fleetSize must be at least 1") }
+        if let subjects = self.tls.clientSubjects {
+            guard !subjects.isEmpty, subjects.allSatisfy({ !$0.isEmpty }) else {
+                throw XKSProxyConfigurationError("tls.clientSubjects must name at least one subject")
+            }
+        }
+        if let key = self.healthCheckKey, key.isEmpty {
+            throw XKSProxyConfigurationError("healthCheckKey must name a key")
+        }
+        if let seconds = self.healthCheckCacheSeconds, !(0...60).contains(seconds) {
+            throw XKSProxyConfigurationError("healthCheckCacheSeconds must be 0 to 60")
+        }
+    }
+
+    /// The names a client certificate may carry under mutual TLS (see `TLS.clientSubjects`).
+    public var allowedClientSubjects: [String] {
+        if let subjects = self.tls.clientSubjects { return subjects }
+        let regions = self.regions ?? []
+        return regions.isEmpty ? ["cks.kms.*.amazonaws.com"] : regions.map { "cks.kms.\($0).amazonaws.com" }
+    }
+
+    /// The key a health check encrypts with: `healthCheckKey`, else the first mapped key's, if any.
+    public var healthCheckTarget: String? {
+        self.healthCheckKey ?? self.keys?.min { $0.key < $1.key }?.value
     }
 
     /// Our key reference for an XKS key id, or nil when the id names nothing exposed.

@@ -5,7 +5,8 @@ import NIOPosix
 import NIOSSL
 
 /// kms-xks-proxy's listener: HTTPS (TLS 1.2 or later; HTTP/1.1), with mutual TLS when the
-/// configuration names a client CA (a connection without a certificate from it fails its handshake).
+/// configuration names a client CA: a connection without a certificate from it, or whose
+/// certificate carries none of the allowed subject names, fails its handshake.
 public final class XKSProxyServer: Sendable {
     private let channel: any Channel
     /// Where it listens; with port 0 asked for, the port the system chose.
@@ -22,6 +23,9 @@ public final class XKSProxyServer: Sendable {
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws -> XKSProxyServer {
         let tls = try NIOSSLContext(configuration: Self.tlsConfiguration(configuration.tls))
+        let subjects =
+            configuration.tls.clientCA == nil ? nil : XKSClientSubject(patterns: configuration.allowedClientSubjects)
+        let logger = service.logger
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -29,7 +33,16 @@ public final class XKSProxyServer: Sendable {
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let operations = channel.pipeline.syncOperations
-                    try operations.addHandler(NIOSSLServerHandler(context: tls))
+                    if let subjects {
+                        // After BoringSSL's chain check, before the handshake completes: a refused
+                        // certificate never reaches HTTP.
+                        try operations.addHandler(
+                            NIOSSLServerHandler._makeSSLServerHandler(
+                                context: tls,
+                                additionalPeerCertificateVerificationCallback: Self.check(subjects, logger: logger)))
+                    } else {
+                        try operations.addHandler(NIOSSLServerHandler(context: tls))
+                    }
                     try operations.configureHTTPServerPipeline(withErrorHandling: true)
                     try operations.addHandler(XKSProxyHTTPHandler(service: service))
                 }
@@ -58,6 +71,27 @@ public final class XKSProxyServer: Sendable {
         try await self.channel.close()
     }
 }
+
+extension XKSProxyServer {
+    /// Refuses a (chain-verified) client certificate that names no allowed subject, and logs its names.
+    static func check(_ subjects: XKSClientSubject, logger: Logger)
+        -> _NIOAdditionalPeerCertificateVerificationCallback
+    {
+        { certificate, channel in
+            guard subjects.allows(certificate) else {
+                let names = XKSClientSubject.names(of: certificate).map(XKSProxyService.short)
+                logger.warning(
+                    "client certificate refused: no allowed subject name",
+                    metadata: ["names": "\(names)", "peer": "\(channel.remoteAddress.map { "\($0)" } ?? "-")"])
+                return channel.eventLoop.makeFailedFuture(XKSClientSubjectRefused())
+            }
+            return channel.eventLoop.makeSucceededVoidFuture()
+        }
+    }
+}
+
+/// A client certificate chained to the client CA but naming no allowed subject.
+struct XKSClientSubjectRefused: Error {}
 
 extension XKSProxyServer {
     /// Returns once the listener has closed.

@@ -2,6 +2,7 @@ import Foundation
 import KMSProto
 import KMSXKS
 import Logging
+import Synchronization
 
 /// The XKS proxy API over `XKSProxyBackend`: route, authenticate, decode, check, map the key,
 /// call kmsd, answer; and one structured log line per call (who, which key, which operation,
@@ -15,10 +16,21 @@ public final class XKSProxyService: Sendable {
         public var body: [UInt8]
     }
 
-    let configuration: XKSProxyConfiguration
-    let authenticator: XKSProxyAuthenticator
+    /// What a reload replaces, at once: a request sees the old state or the new one, never a mix.
+    struct State: Sendable {
+        let configuration: XKSProxyConfiguration
+        let authenticator: XKSProxyAuthenticator
+        let health: XKSHealthCheck
+    }
+
+    private let state: Mutex<State>
     let backend: XKSProxyBackend
     let logger: Logger
+    let now: @Sendable () -> Date
+
+    /// The configuration requests are served with now (the last one loaded).
+    public var configuration: XKSProxyConfiguration { self.state.withLock { $0.configuration } }
+    var current: State { self.state.withLock { $0 } }
     /// What GetHealthStatus reports as the proxy's model.
     public static let model = "kms-xks-proxy 1.0 (Swift KMS)"
 
@@ -27,11 +39,24 @@ public final class XKSProxyService: Sendable {
         configuration: XKSProxyConfiguration, backend: XKSProxyBackend, logger: Logger,
         now: @escaping @Sendable () -> Date = { Date() }
     ) {
-        self.configuration = configuration
-        self.authenticator = XKSProxyAuthenticator(
-            credentials: configuration.credentials, regions: configuration.regions ?? [], now: now)
+        self.state = Mutex(Self.state(configuration, now: now))
         self.backend = backend
         self.logger = logger
+        self.now = now
+    }
+
+    static func state(_ configuration: XKSProxyConfiguration, now: @escaping @Sendable () -> Date) -> State {
+        State(
+            configuration: configuration,
+            authenticator: XKSProxyAuthenticator(
+                credentials: configuration.credentials, regions: configuration.regions ?? [], now: now),
+            health: XKSHealthCheck(cacheFor: .seconds(configuration.healthCheckCacheSeconds ?? 5)))
+    }
+
+    /// Serves `configuration` from the next request on (its `tls` only takes effect at a restart).
+    public func replace(_ configuration: XKSProxyConfiguration) {
+        let state = Self.state(configuration, now: self.now)
+        self.state.withLock { $0 = state }
     }
 
     /// What the call says about itself, for the log line.
@@ -63,22 +88,23 @@ public final class XKSProxyService: Sendable {
         guard request.body.count <= XKSLimits.maxRequestBodyBytes else {
             throw XKSError(.validation, "The request body is larger than this proxy accepts.")
         }
-        let route = try self.route(request)
+        let state = self.current
+        let route = try Self.route(request, uriPath: state.configuration.uriPath)
         call.operation = route.operation.rawValue
         call.xksKeyID = route.keyID
-        call.accessKeyID = try self.authenticator.authenticate(request)
+        call.accessKeyID = try state.authenticator.authenticate(request)
         let body = Data(request.body)
         switch route.operation {
         case .getHealthStatus:
             let decoded = try Self.decode(XKSGetHealthStatusRequest.self, body)
             call.metadata = decoded.requestMetadata
             try decoded.requestMetadata.validate(for: .getHealthStatus)
-            return Self.ok(try await self.health())
+            return Self.ok(await self.health(state))
         case .getKeyMetadata:
             let decoded = try Self.decode(XKSGetKeyMetadataRequest.self, body)
             call.metadata = decoded.requestMetadata
             try decoded.requestMetadata.validate(for: .getKeyMetadata)
-            let key = try self.key(route.keyID)
+            let key = try Self.key(route.keyID, state.configuration)
             return Self.ok(
                 try await self.backend.getKeyMetadata(
                     key: key, metadata: Self.metadata(decoded.requestMetadata, accessKeyID: call.accessKeyID)))
@@ -86,7 +112,7 @@ public final class XKSProxyService: Sendable {
             let decoded = try Self.decode(XKSEncryptRequest.self, body)
             call.metadata = decoded.requestMetadata
             try decoded.validate()
-            let key = try self.key(route.keyID)
+            let key = try Self.key(route.keyID, state.configuration)
             return Self.ok(
                 try await self.backend.encrypt(
                     key: key, decoded, metadata: Self.metadata(decoded.requestMetadata, accessKeyID: call.accessKeyID)))
@@ -94,7 +120,7 @@ public final class XKSProxyService: Sendable {
             let decoded = try Self.decode(XKSDecryptRequest.self, body)
             call.metadata = decoded.requestMetadata
             try decoded.validate()
-            let key = try self.key(route.keyID)
+            let key = try Self.key(route.keyID, state.configuration)
             return Self.ok(
                 try await self.backend.decrypt(
                     key: key, decoded, metadata: Self.metadata(decoded.requestMetadata, accessKeyID: call.accessKeyID)))
@@ -109,9 +135,8 @@ public final class XKSProxyService: Sendable {
     }
 
     /// `<uriPath>/health` or `<uriPath>/keys/<id>/<metadata|encrypt|decrypt>`, POST only.
-    func route(_ request: XKSProxyRequest) throws(XKSError) -> Route {
+    static func route(_ request: XKSProxyRequest, uriPath base: String) throws(XKSError) -> Route {
         let path = request.path
-        let base = self.configuration.uriPath
         guard path.hasPrefix(base + "/") else {
             throw XKSError(.invalidUriPath, "The URI path is not one this proxy serves.")
         }
@@ -135,11 +160,11 @@ public final class XKSProxyService: Sendable {
     }
 
     /// Our key for an XKS key id: KeyNotFoundException for one the mapping does not expose.
-    func key(_ xksKeyID: String?) throws(XKSError) -> String {
+    static func key(_ xksKeyID: String?, _ configuration: XKSProxyConfiguration) throws(XKSError) -> String {
         guard let xksKeyID, XKSLimits.isValidKeyID(xksKeyID) else {
             throw XKSError(.validation, "The external key id must be 1 to 128 of A-Z a-z 0-9 - . _.")
         }
-        guard let key = self.configuration.keyReference(for: xksKeyID) else {
+        guard let key = configuration.keyReference(for: xksKeyID) else {
             throw XKSError(.keyNotFound, "No external key '\(xksKeyID)' here.")
         }
         return key
@@ -147,13 +172,18 @@ public final class XKSProxyService: Sendable {
 
     // MARK: - Health
 
-    func health() async throws(XKSError) -> XKSGetHealthStatusResponse {
-        let healthy = await self.backend.isHealthy()
+    func health(_ state: State) async -> XKSGetHealthStatusResponse {
+        let target = state.configuration.healthCheckTarget
+        let backend = self.backend
+        let logger = self.logger
+        let status = await state.health.status {
+            await backend.health(key: target, logger: logger)
+        }
         return XKSGetHealthStatusResponse(
-            xksProxyFleetSize: self.configuration.fleetSize ?? 1, xksProxyVendor: "Swift KMS",
+            xksProxyFleetSize: state.configuration.fleetSize ?? 1, xksProxyVendor: "Swift KMS",
             xksProxyModel: Self.model, ekmVendor: "Swift KMS",
             ekmFleetDetails: [
-                .init(id: "kmsd", model: "kmsd + kms-cryptod", healthStatus: healthy ? "ACTIVE" : "UNAVAILABLE")
+                .init(id: "kmsd", model: "kmsd + kms-cryptod", healthStatus: status.rawValue)
             ])
     }
 

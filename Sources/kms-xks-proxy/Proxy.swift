@@ -6,6 +6,7 @@ import KMSXKSProxy
 import Logging
 import NIOCore
 import ServiceLifecycle
+import UnixSignals
 
 /// Serves keys held here to AWS KMS (or any caller of the XKS proxy API) as an external key
 /// store: HTTPS, SigV4 for `kms-xks-proxy` with the configured access keys, optional mutual
@@ -15,7 +16,9 @@ struct Proxy: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kms-xks-proxy", abstract: "An AWS External Key Store (XKS) proxy in front of kmsd.")
 
-    @Option(help: "The configuration file (JSON, mode 0600): URI path, access keys, key mapping, TLS.")
+    @Option(
+        help: "The configuration file (JSON, mode 0600): URI path, access keys, key mapping, TLS. SIGHUP reloads it."
+    )
     var config: String
 
     @Option(help: "Where to serve HTTPS, host:port. Default 0.0.0.0:8443.")
@@ -36,6 +39,9 @@ struct Proxy: AsyncParsableCommand {
     @Option(help: "The client certificate's key, PEM (KMS_CLIENT_KEY).")
     var kmsdClientKey: String?
 
+    @Option(help: "Seconds between looks at the configuration file, reloaded if changed; 0: SIGHUP only. Default 10.")
+    var configPollSeconds = 10
+
     @Option(help: "Milliseconds a call to kmsd may take. Default 2000.")
     var kmsdTimeoutMs = 2000
 
@@ -55,6 +61,8 @@ struct Proxy: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "kms-xks-proxy")
+        // Before the load: a change between the two is then reloaded, not missed.
+        let watch = XKSConfigurationWatch(path: self.config)
         let configuration = try XKSProxyConfiguration.load(path: self.config)
         guard let (host, port) = ListenAddress.split(self.listen) else {
             throw ValidationError("--listen must be host:port, not '\(self.listen)'")
@@ -79,10 +87,17 @@ struct Proxy: AsyncParsableCommand {
             metadata: [
                 "listen": "\(address)", "uriPath": "\(configuration.uriPath)", "kmsd": "\(endpoint)",
                 "mutualTLS": "\(configuration.tls.clientCA != nil)",
+                "clientSubjects": "\(configuration.tls.clientCA == nil ? [] : configuration.allowedClientSubjects)",
                 "accessKeys": "\(configuration.credentials.map(\.accessKeyId).joined(separator: ","))",
             ])
         let group = ServiceGroup(
-            services: [ServerService(server: server)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+            services: [
+                ServerService(server: server),
+                ReloadService(
+                    service: service, watch: watch,
+                    poll: .seconds(max(0, self.configPollSeconds))),
+            ],
+            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         try await group.run()
         await client.close()
         logger.notice("stopped")
@@ -98,6 +113,39 @@ struct ServerService: Service {
             try await self.server.closed()
         } onGracefulShutdown: {
             Task { try? await self.server.close() }
+        }
+    }
+}
+
+/// SIGHUP, and a look every `poll` (zero: never), reload the configuration file (access keys,
+/// key mapping, health check) in place when its content changed.
+struct ReloadService: Service {
+    let service: XKSProxyService
+    let watch: XKSConfigurationWatch
+    let poll: Duration
+
+    func run() async throws {
+        do {
+            _ = try await cancelOnGracefulShutdown { try await self.serve() }
+        } catch is CancellationError {
+            // Shutting down: the sleep between looks was cut short.
+        }
+    }
+
+    private func serve() async throws {
+        try await withThrowingDiscardingTaskGroup { group in
+            group.addTask {
+                for await _ in await UnixSignalsSequence(trapping: .sighup) {
+                    self.watch.reloadIfChanged(self.service)
+                }
+            }
+            guard self.poll > .zero else { return }
+            group.addTask {
+                while true {
+                    try await Task.sleep(for: self.poll)
+                    self.watch.reloadIfChanged(self.service)
+                }
+            }
         }
     }
 }

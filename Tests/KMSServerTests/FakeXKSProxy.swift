@@ -29,6 +29,8 @@ final class FakeXKSProxy: Sendable {
     let region: String
     let behaviour = Mutex(Behaviour.healthy)
     let requests = Mutex(0)
+    /// The length of the IVs Encrypt makes: 12, or 16 as the spec also allows (some HSMs do).
+    let ivLength = Mutex(12)
     /// The external keys GetKeyMetadata knows, by XKS key id; others are KeyNotFoundException.
     let keys = Mutex(["external-1": XKSGetKeyMetadataResponse(keyStatus: "ENABLED")])
     /// Connections accepted so far.
@@ -143,9 +145,11 @@ final class FakeXKSProxy: Sendable {
             guard self.keys.withLock({ $0[keyID] }) != nil else { return error(.notFound, "KeyNotFoundException") }
             let key = SymmetricKey(data: SHA256.hash(data: Array(keyID.utf8)))
             if suffix == "/encrypt" {
+                let iv = (0..<self.ivLength.withLock { $0 }).map { _ in UInt8.random(in: 0...255) }
                 guard let request = try? JSONDecoder().decode(XKSEncryptRequest.self, from: Data(body)),
                     let box = try? AES.GCM.seal(
-                        request.plaintext, using: key, authenticating: request.additionalAuthenticatedData ?? Data())
+                        request.plaintext, using: key, nonce: AES.GCM.Nonce(data: iv),
+                        authenticating: request.additionalAuthenticatedData ?? Data())
                 else { return error(.badRequest, "ValidationException") }
                 let answer = XKSEncryptResponse(
                     ciphertext: box.ciphertext, ciphertextMetadata: Data([7]),

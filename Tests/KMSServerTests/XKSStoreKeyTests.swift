@@ -69,6 +69,19 @@ import Testing
         decrypt.encryptionContext = ["purpose": "test"]
         let opened = try await client.call(KMSMethod.decrypt, decrypt)
         #expect(opened.plaintext == Data("secret".utf8) && opened.keyID == created.arn)
+        // A proxy whose IVs are 16 bytes (the spec allows 12 or 16): kept in the blob, sent back on Decrypt.
+        proxy.ivLength.withLock { $0 = 16 }
+        let longIV = try await client.call(KMSMethod.encrypt, encrypt).ciphertextBlob
+        #expect(longIV.first == 3 && longIV[1 + 16 + 32] == 16)
+        decrypt.ciphertextBlob = longIV
+        #expect(try await client.call(KMSMethod.decrypt, decrypt).plaintext == Data("secret".utf8))
+        decrypt.ciphertextBlob = blob
+        #expect(try await client.call(KMSMethod.decrypt, decrypt).plaintext == Data("secret".utf8))
+        // Any other length is not the API's: the proxy's answer is invalid.
+        proxy.ivLength.withLock { $0 = 13 }
+        #expect(
+            await code { _ = try await client.call(KMSMethod.encrypt, encrypt) } == "XksProxyInvalidResponseException")
+        proxy.ivLength.withLock { $0 = 12 }
         // Data keys and ReEncrypt: into and out of the external key store's key.
         var dataKey = KMSGenerateDataKeyRequest()
         dataKey.keyID = created.keyID

@@ -40,10 +40,12 @@ final class XKSProxyFixture: @unchecked Sendable {
 
     func path(_ name: String) -> String { self.directory.appendingPathComponent(name).path }
 
-    /// `keys` maps more XKS key ids (to key ids made by `extraKeys` after the stack starts).
-    static func start(mutualTLS: Bool = false, extraKeys: (KMSStack) async throws -> [String: String] = { _ in [:] })
-        async throws -> XKSProxyFixture
-    {
+    /// `keys` maps more XKS key ids (to key ids made by `extraKeys` after the stack starts);
+    /// `healthCacheSeconds` is the configuration's healthCheckCacheSeconds.
+    static func start(
+        mutualTLS: Bool = false, healthCacheSeconds: Int? = nil,
+        extraKeys: (KMSStack) async throws -> [String: String] = { _ in [:] }
+    ) async throws -> XKSProxyFixture {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
             "kms-xks-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -67,7 +69,8 @@ final class XKSProxyFixture: @unchecked Sendable {
             passThroughKeyIds: false,
             tls: .init(
                 certificate: path("server.pem"), privateKey: path("server.key"),
-                clientCA: mutualTLS ? path("ca.pem") : nil))
+                clientCA: mutualTLS ? path("ca.pem") : nil),
+            healthCheckKey: keyID, healthCheckCacheSeconds: healthCacheSeconds)
         try configuration.validate()
         var logger = Logger(label: "kms-xks-proxy-test")
         logger.logLevel = .warning
@@ -107,28 +110,48 @@ final class XKSProxyFixture: @unchecked Sendable {
 
     /// A CA, a server certificate for 127.0.0.1 and a client certificate, all P-256.
     static func makeCertificates(in directory: URL) async throws {
-        func openssl(_ arguments: [String]) async throws {
-            let result = try await runChildProcess(
-                URL(fileURLWithPath: "/usr/bin/env"), ["openssl"] + arguments, currentDirectory: directory)
-            guard result.status == 0 else {
-                throw WorkerTestError("openssl \(arguments.first ?? "") failed: \(result.stderrText.suffix(500))")
-            }
-        }
-        let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
-        try await openssl(
-            ["req", "-x509"] + ec + [
+        try await Self.openssl(
+            ["req", "-x509"] + Self.ec + [
                 "-days", "2", "-subj", "/CN=xks test CA", "-keyout", "ca.key", "-out", "ca.pem",
                 "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign",
-            ])
-        for (name, san) in [("server", "IP:127.0.0.1"), ("client", "DNS:cks.kms.us-east-1.amazonaws.com")] {
-            try await openssl(["req"] + ec + ["-subj", "/CN=\(name)", "-keyout", "\(name).key", "-out", "\(name).csr"])
+            ], in: directory)
+        try await Self.issue("server", subject: "/CN=server", san: "IP:127.0.0.1", in: directory)
+        try await Self.issue("client", subject: "/CN=client", san: "DNS:cks.kms.us-east-1.amazonaws.com", in: directory)
+    }
+
+    static let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
+
+    static func openssl(_ arguments: [String], in directory: URL) async throws {
+        let result = try await runChildProcess(
+            URL(fileURLWithPath: "/usr/bin/env"), ["openssl"] + arguments, currentDirectory: directory)
+        guard result.status == 0 else {
+            throw WorkerTestError("openssl \(arguments.first ?? "") failed: \(result.stderrText.suffix(500))")
+        }
+    }
+
+    /// `name`.pem and `name`.key: a certificate for `subject` (and `san`, if any) issued by the
+    /// fixture's CA for `days` (negative: expired), or signed by its own key.
+    static func issue(
+        _ name: String, subject: String, san: String?, days: Int = 2, selfSigned: Bool = false, in directory: URL
+    ) async throws {
+        if selfSigned {
+            try await Self.openssl(
+                ["req", "-x509"] + Self.ec + [
+                    "-days", "\(days)", "-subj", subject, "-keyout", "\(name).key", "-out", "\(name).pem",
+                ] + (san.map { ["-addext", "subjectAltName=\($0)"] } ?? []), in: directory)
+            return
+        }
+        try await Self.openssl(
+            ["req"] + Self.ec + ["-subj", subject, "-keyout", "\(name).key", "-out", "\(name).csr"], in: directory)
+        var extensions = ["-days", "\(days)"]
+        if let san {
             try "subjectAltName=\(san)\n".write(
                 to: directory.appendingPathComponent("\(name).ext"), atomically: true, encoding: .utf8)
-            try await openssl([
-                "x509", "-req", "-in", "\(name).csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
-                "-days", "2", "-extfile", "\(name).ext", "-out", "\(name).pem",
-            ])
+            extensions += ["-extfile", "\(name).ext"]
         }
+        try await Self.openssl(
+            ["x509", "-req", "-in", "\(name).csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial"]
+                + extensions + ["-out", "\(name).pem"], in: directory)
     }
 
     static func metadata(_ operation: String, keyARN: String? = "arn:aws:kms:us-east-1:111122223333:key/xks")
