@@ -39,6 +39,7 @@ let package = Package(
         // gRPC, for the one API that is gRPC: the Kubernetes KMS v2 plugin's (kms-k8s-plugin).
         .package(url: "https://github.com/grpc/grpc-swift-2.git", from: "2.4.3"),
         .package(url: "https://github.com/grpc/grpc-swift-nio-transport.git", from: "2.9.2"),
+        .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
         .package(url: "https://github.com/grpc/grpc-swift-protobuf.git", from: "2.4.1"),
     ],
     targets: [
@@ -294,6 +295,8 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
+                // The mutual-TLS client's subject names (already built for grpc-swift-nio-transport).
+                .product(name: "X509", package: "swift-certificates"),
             ]
         ),
         // Keys held here as an AWS External Key Store: a thin main over KMSXKSProxy.

@@ -1,4 +1,5 @@
 import NIOSSL
+import X509
 
 /// Mutual TLS's second check: the client certificate, already chained to the configured CA by
 /// BoringSSL, must also carry one of the allowed names, as the spec requires ("MUST terminate
@@ -22,11 +23,22 @@ public struct XKSClientSubject: Sendable {
         names.contains { name in self.patterns.contains { Self.matches(pattern: $0, name: name) } }
     }
 
-    /// The subject's common names, then the DNS subject alternative names.
+    /// The subject's common names, then the DNS subject alternative names (none for a
+    /// certificate X509 cannot read: nothing is allowed of it).
     public static func names(of certificate: NIOSSLCertificate) -> [String] {
-        var names = ((try? certificate.toDERBytes()).map(DERSubject.commonNames) ?? [])
-        for name in certificate._subjectAlternativeNames() where name.nameType == .dnsName {
-            names.append(String(decoding: name.contents, as: UTF8.self))
+        guard let der = try? certificate.toDERBytes(), let parsed = try? Certificate(derEncoded: der) else {
+            return []
+        }
+        var names: [String] = []
+        for rdn in parsed.subject {
+            for attribute in rdn where attribute.type == .RDNAttributeType.commonName {
+                if let name = String(attribute.value) { names.append(name) }
+            }
+        }
+        if let alternatives = try? parsed.extensions.subjectAlternativeNames {
+            for name in alternatives {
+                if case .dnsName(let dns) = name { names.append(dns) }
+            }
         }
         return names
     }
@@ -39,69 +51,5 @@ public struct XKSClientSubject: Sendable {
         return zip(patternLabels, nameLabels).allSatisfy { pattern, label in
             pattern == "*" ? !label.isEmpty : pattern == label
         }
-    }
-}
-
-/// Just enough DER to read a certificate's subject common names: NIOSSL keeps its own reader
-/// internal, and the project links no X.509 library.
-enum DERSubject {
-    /// id-at-commonName, 2.5.4.3.
-    static let commonNameOID: [UInt8] = [0x55, 0x04, 0x03]
-
-    /// One element: its tag and where its contents are.
-    struct Element {
-        let tag: UInt8
-        let contents: Range<Int>
-        let end: Int
-    }
-
-    static func element(_ bytes: [UInt8], at start: Int, limit: Int) -> Element? {
-        guard start + 2 <= limit else { return nil }
-        let tag = bytes[start]
-        var at = start + 1
-        var length = Int(bytes[at])
-        at += 1
-        if length & 0x80 != 0 {
-            let count = length & 0x7f
-            guard (1...3).contains(count), at + count <= limit else { return nil }
-            length = 0
-            for byte in bytes[at..<(at + count)] { length = length << 8 | Int(byte) }
-            at += count
-        }
-        guard at + length <= limit else { return nil }
-        return Element(tag: tag, contents: at..<(at + length), end: at + length)
-    }
-
-    /// The elements inside `range`, in order; nil when they do not fill it exactly.
-    static func children(_ bytes: [UInt8], _ range: Range<Int>) -> [Element]? {
-        var out: [Element] = []
-        var at = range.lowerBound
-        while at < range.upperBound {
-            guard let element = element(bytes, at: at, limit: range.upperBound) else { return nil }
-            out.append(element)
-            at = element.end
-        }
-        return out
-    }
-
-    /// Certificate → tbsCertificate → subject (the sixth field, counting the optional [0]
-    /// version) → each attribute of type commonName whose value is a UTF8, Printable or IA5 string.
-    static func commonNames(_ der: [UInt8]) -> [String] {
-        guard let certificate = element(der, at: 0, limit: der.count), certificate.tag == 0x30,
-            let tbs = children(der, certificate.contents)?.first, tbs.tag == 0x30,
-            var fields = children(der, tbs.contents)
-        else { return [] }
-        if fields.first?.tag == 0xa0 { fields.removeFirst() }
-        guard fields.count > 4, fields[4].tag == 0x30, let sets = children(der, fields[4].contents) else { return [] }
-        var names: [String] = []
-        for set in sets where set.tag == 0x31 {
-            for attribute in children(der, set.contents) ?? [] where attribute.tag == 0x30 {
-                guard let parts = children(der, attribute.contents), parts.count == 2, parts[0].tag == 0x06,
-                    Array(der[parts[0].contents]) == commonNameOID, [0x0c, 0x13, 0x16].contains(parts[1].tag)
-                else { continue }
-                names.append(String(decoding: der[parts[1].contents], as: UTF8.self))
-            }
-        }
-        return names
     }
 }
