@@ -161,8 +161,9 @@ extension KMSService {
         var call = WorkerReEncryptRequest()
         call.sourceKey = source.workerKey
         call.ciphertextBlob = request.ciphertextBlob
-        // Keys in external key stores: the source's outer layer off first, the destination's on last.
-        if source.record.xksKeyID != nil || XKSCiphertext.claims(blob) {
+        // Keys in external key stores: the source's outer layer off first, the destination's on last
+        // (a version byte only a symmetric blob has: an RSA ciphertext may begin with any byte).
+        if source.record.xksKeyID != nil || (sourceAlgorithm == .symmetricDefault && XKSCiphertext.claims(blob)) {
             guard XKSCiphertext.claims(blob) else {
                 throw KMSError.invalidCiphertext(
                     "The ciphertext lacks the external key's layer of \(source.record.arn).")
@@ -195,14 +196,17 @@ extension KMSService {
     ) async throws(KMSError) -> Data {
         let blob = [UInt8](ciphertext)
         if key.material.isTokenKey { return try await self.tokenDecrypt(ciphertext, key: key, context: context) }
-        if TokenCiphertext.claims(blob) {
+        // Only a symmetric blob has a version byte: an RSA ciphertext is a number, whose first
+        // byte is 2 or 3 about once in a hundred.
+        let symmetric = algorithm == .symmetricDefault
+        if symmetric, TokenCiphertext.claims(blob) {
             throw KMSError.invalidCiphertext("The ciphertext is of a token key; \(key.record.arn)'s is not one.")
         }
         var call = WorkerDecryptRequest()
         call.key = key.workerKey
         call.ciphertextBlob = ciphertext
         // A key in an external key store decrypts only its double-encrypted blobs, outer layer first.
-        if key.record.xksKeyID != nil || XKSCiphertext.claims(blob) {
+        if key.record.xksKeyID != nil || (symmetric && XKSCiphertext.claims(blob)) {
             guard XKSCiphertext.claims(blob) else {
                 throw KMSError.invalidCiphertext("The ciphertext lacks the external key's layer of \(key.record.arn).")
             }
