@@ -56,7 +56,11 @@ final class XKSProxyProcess: @unchecked Sendable {
         environment.removeValue(forKey: "AWS_PROFILE")
         environment.removeValue(forKey: "KMS_ENDPOINT")
         process.environment = environment
-        process.standardError = FileHandle(forWritingAtPath: logPath)
+        // Both streams to the log, none inherited: a proxy left running must not hold swift test's output.
+        let log = FileHandle(forWritingAtPath: logPath)
+        process.standardOutput = log
+        process.standardError = log
+        process.standardInput = FileHandle.nullDevice
         try process.run()
         let hang = ContinuousClock.now + .seconds(120)
         while ContinuousClock.now < hang {
