@@ -36,5 +36,5 @@ public struct RootKeyID: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// Lowercase, as the worker's answers and the keyring commands write root key ids.
-    public var description: String { self.uuid.uuidString.lowercased() }
+    public var description: String { withUnsafeBytes(of: self.uuid.uuid) { Hex.uuidText($0) } }
 }

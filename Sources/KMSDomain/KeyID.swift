@@ -58,7 +58,7 @@ public struct KeyID: Sendable, Hashable, Comparable, CustomStringConvertible {
 
     /// Lowercase, as AWS shows key ids; `mrk-` and the public id for every key of a multi-Region family.
     public var description: String {
-        self.isMultiRegion ? self.multiRegionDescription : self.uuid.uuidString.lowercased()
+        self.isMultiRegion ? self.multiRegionDescription : withUnsafeBytes(of: self.uuid.uuid) { Hex.uuidText($0) }
     }
 
     /// Byte order, which is PostgreSQL's order of its uuid type (ListKeys pages by it) and also

@@ -1,3 +1,4 @@
+import Foundation
 import KMSDomain
 import Testing
 
@@ -18,5 +19,23 @@ import Testing
         #expect(Hex.decode("0g") == nil)
         let all = (0...255).map(UInt8.init)
         #expect(Hex.decode(Hex.encode(all)) == all)
+    }
+
+    /// Foundation's own form, lowercased, is the oracle.
+    @Test func writesAUUIDAsFoundationDoesInLowercase() {
+        for _ in 0..<1000 {
+            let uuid = UUID()
+            #expect(withUnsafeBytes(of: uuid.uuid) { Hex.uuidText($0) } == uuid.uuidString.lowercased())
+        }
+        let edges: [[UInt8]] = [Array(repeating: 0, count: 16), Array(repeating: 0xff, count: 16), Array(0..<16)]
+        for bytes in edges {
+            let uuid = UUID(
+                uuid: (
+                    bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7],
+                    bytes[8], bytes[9], bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15]
+                ))
+            #expect(Hex.uuidText(bytes) == uuid.uuidString.lowercased())
+            #expect(KeyID(uuid).description == uuid.uuidString.lowercased())
+        }
     }
 }
