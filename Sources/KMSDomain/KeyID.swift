@@ -26,8 +26,8 @@ public struct KeyID: Sendable, Hashable, Comparable, CustomStringConvertible {
             self = id
             return
         }
-        guard Self.isValid(text), let uuid = UUID(uuidString: text) else { return nil }
-        self.uuid = uuid
+        guard let bytes = Hex.uuidBytes(text) else { return nil }
+        self.init(bytes: bytes)
         if self.isMultiRegion { return nil }
     }
 

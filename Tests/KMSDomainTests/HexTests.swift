@@ -38,4 +38,24 @@ import Testing
             #expect(KeyID(uuid).description == uuid.uuidString.lowercased())
         }
     }
+
+    /// Foundation's parser is the oracle: the same bytes for any case, and nil for what it refuses.
+    @Test func readsAUUIDAsFoundationDoes() {
+        for _ in 0..<1000 {
+            let uuid = UUID()
+            let bytes = withUnsafeBytes(of: uuid.uuid) { Array($0) }
+            #expect(Hex.uuidBytes(uuid.uuidString) == bytes)
+            #expect(Hex.uuidBytes(uuid.uuidString.lowercased()) == bytes)
+        }
+        let good = "0123abcd-4567-89ef-ABCD-0123456789aB"
+        #expect(Hex.uuidBytes(good) == UUID(uuidString: good).map { u in withUnsafeBytes(of: u.uuid) { Array($0) } })
+        for bad in [
+            "", "0123abcd-4567-89ef-abcd-0123456789a", "0123abcd-4567-89ef-abcd-0123456789abc",
+            "0123abcd 4567-89ef-abcd-0123456789ab", "0123abcd-4567-89ef-abcd-0123456789ag",
+            "0123abcd-456-789ef-abcd-0123456789ab", "0123abcd-4567-89ef-abcd-0123456789\u{e9}",
+        ] {
+            #expect(Hex.uuidBytes(bad) == nil, "\(bad)")
+            #expect(UUID(uuidString: bad) == nil, "\(bad)")
+        }
+    }
 }
