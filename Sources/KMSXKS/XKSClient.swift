@@ -187,8 +187,14 @@ public final class XKSClient: Sendable {
         async throws(XKSClientError) -> (HTTPResponseStatus, ByteBuffer)
     {
         let promise = channel.eventLoop.makePromise(of: XKSResponseCollector.Answer.self)
+        // A write that fails never reaches the collector when the channel has closed already (a
+        // proxy that drops the connection right after it opens removes the handlers): its
+        // failure must end the wait, or the request waits forever. A promise completes once, so
+        // the collector's own failure of a write it saw changes nothing.
+        let written = channel.eventLoop.makePromise(of: Void.self)
+        written.futureResult.whenFailure { promise.fail($0) }
         channel.writeAndFlush(
-            XKSResponseCollector.Request(head: head, body: body, promise: promise), promise: nil)
+            XKSResponseCollector.Request(head: head, body: body, promise: promise), promise: written)
         let answer: XKSResponseCollector.Answer
         do {
             answer = try await promise.futureResult.get()
