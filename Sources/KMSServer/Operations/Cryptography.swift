@@ -20,23 +20,9 @@ extension KMSService {
         }
         let algorithm = key.checked
         var response = KMSEncryptResponse()
-        if key.material.isTokenKey {
-            response.ciphertextBlob = try await self.tokenEncrypt(
-                request.plaintext, key: key, context: request.encryptionContext)
-        } else {
-            var call = WorkerEncryptRequest()
-            call.key = key.workerKey
-            call.plaintext = request.plaintext
-            call.encryptionContext = request.encryptionContext
-            call.encryptionAlgorithm = WorkerEncryptionAlgorithm(algorithm)
-            response.ciphertextBlob = try await self.worker.call(WorkerMethod.encrypt, call).ciphertextBlob
-        }
-        if key.record.xksKeyID != nil {
-            response.ciphertextBlob = Data(
-                try await self.xksSeal(
-                    Array(response.ciphertextBlob), record: key.record, context: request.encryptionContext,
-                    caller: caller, operation: "Encrypt"))
-        }
+        response.ciphertextBlob = try await self.ciphertext(
+            of: request.plaintext, under: key, algorithm: algorithm, context: request.encryptionContext,
+            caller: caller, operation: "Encrypt")
         response.keyID = key.record.arn
         response.encryptionAlgorithm = KMSEncryptionAlgorithmSpec(awsName: algorithm.rawValue) ?? .symmetricDefault
         self.recordUse(of: key, by: caller)
@@ -156,23 +142,13 @@ extension KMSService {
         _ request: KMSReEncryptRequest, source: KeyInUse<EncryptionAlgorithm>,
         destination: KeyInUse<EncryptionAlgorithm>, caller: Caller
     ) async throws(KMSError) -> Data {
-        let blob = [UInt8](request.ciphertextBlob)
         let (sourceAlgorithm, destinationAlgorithm) = (source.checked, destination.checked)
         var call = WorkerReEncryptRequest()
         call.sourceKey = source.workerKey
-        call.ciphertextBlob = request.ciphertextBlob
-        // Keys in external key stores: the source's outer layer off first, the destination's on last
-        // (a version byte only a symmetric blob has: an RSA ciphertext may begin with any byte).
-        if source.record.xksKeyID != nil || (sourceAlgorithm == .symmetricDefault && XKSCiphertext.claims(blob)) {
-            guard XKSCiphertext.claims(blob) else {
-                throw KMSError.invalidCiphertext(
-                    "The ciphertext lacks the external key's layer of \(source.record.arn).")
-            }
-            call.ciphertextBlob = Data(
-                try await self.xksOpen(
-                    blob, record: source.record, context: request.sourceEncryptionContext, caller: caller,
-                    operation: "ReEncrypt"))
-        }
+        // The source's outer layer off first (keys in external key stores), the destination's on last.
+        call.ciphertextBlob = try await self.workerBlob(
+            request.ciphertextBlob, under: source, context: request.sourceEncryptionContext, caller: caller,
+            operation: "ReEncrypt")
         call.sourceEncryptionContext = request.sourceEncryptionContext
         call.destinationKey = destination.workerKey
         call.destinationEncryptionContext = request.destinationEncryptionContext
@@ -194,32 +170,40 @@ extension KMSService {
         of ciphertext: Data, under key: KeyInUse<EncryptionAlgorithm>, algorithm: EncryptionAlgorithm,
         context: [String: String], caller: Caller, operation: String
     ) async throws(KMSError) -> Data {
-        let blob = [UInt8](ciphertext)
         if key.material.isTokenKey { return try await self.tokenDecrypt(ciphertext, key: key, context: context) }
-        // Only a symmetric blob has a version byte: an RSA ciphertext is a number, whose first
-        // byte is 2 or 3 about once in a hundred.
-        let symmetric = algorithm == .symmetricDefault
-        if symmetric, TokenCiphertext.claims(blob) {
-            throw KMSError.invalidCiphertext("The ciphertext is of a token key; \(key.record.arn)'s is not one.")
-        }
         var call = WorkerDecryptRequest()
         call.key = key.workerKey
-        call.ciphertextBlob = ciphertext
-        // A key in an external key store decrypts only its double-encrypted blobs, outer layer first.
-        if key.record.xksKeyID != nil || (symmetric && XKSCiphertext.claims(blob)) {
-            guard XKSCiphertext.claims(blob) else {
-                throw KMSError.invalidCiphertext("The ciphertext lacks the external key's layer of \(key.record.arn).")
-            }
-            call.ciphertextBlob = Data(
-                try await self.xksOpen(
-                    blob, record: key.record, context: context, caller: caller, operation: operation))
-        }
+        call.ciphertextBlob = try await self.workerBlob(
+            ciphertext, under: key, context: context, caller: caller, operation: operation)
         call.encryptionContext = context
         call.encryptionAlgorithm = WorkerEncryptionAlgorithm(algorithm)
         return try await self.worker.call(WorkerMethod.decrypt, call).plaintext
     }
 
-    /// `plaintext` sealed under `key` (ReEncrypt's destination when a token is involved).
+    /// What kms-cryptod opens of `ciphertext` under `key` (not a token key): the blob itself, or
+    /// for a key in an external key store its inner blob, the proxy's outer layer taken off first.
+    /// Only a symmetric blob has a version byte: an RSA ciphertext is a number, whose first byte is
+    /// 2 or 3 about once in a hundred.
+    private func workerBlob(
+        _ ciphertext: Data, under key: KeyInUse<EncryptionAlgorithm>, context: [String: String], caller: Caller,
+        operation: String
+    ) async throws(KMSError) -> Data {
+        let blob = [UInt8](ciphertext)
+        let symmetric = key.checked == .symmetricDefault
+        if symmetric, TokenCiphertext.claims(blob) {
+            throw KMSError.invalidCiphertext("The ciphertext is of a token key; \(key.record.arn)'s is not one.")
+        }
+        // A key in an external key store decrypts only its double-encrypted blobs.
+        guard key.record.xksKeyID != nil || (symmetric && XKSCiphertext.claims(blob)) else { return ciphertext }
+        guard XKSCiphertext.claims(blob) else {
+            throw KMSError.invalidCiphertext("The ciphertext lacks the external key's layer of \(key.record.arn).")
+        }
+        return Data(
+            try await self.xksOpen(blob, record: key.record, context: context, caller: caller, operation: operation))
+    }
+
+    /// `plaintext` sealed under `key`, whatever holds its material (Encrypt, ReEncrypt's destination
+    /// when a token is involved).
     private func ciphertext(
         of plaintext: Data, under key: KeyInUse<EncryptionAlgorithm>, algorithm: EncryptionAlgorithm,
         context: [String: String], caller: Caller, operation: String
