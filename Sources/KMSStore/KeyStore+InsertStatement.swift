@@ -86,4 +86,22 @@ extension KeyStore {
 
         func decodeRow(_ row: PostgresRow) throws -> Int32 { try row.decode(Int32.self) }
     }
+
+    /// The same rows through `kms_insert_key` (Migration27KeyInsertCommits), which commits
+    /// before it answers: an answer means durable in one round trip, outside any transaction.
+    struct InsertKeyCall: PostgresPreparedStatement {
+        static let name = "kms_key_insert_call_v1"
+        static let bindingDataTypes = InsertKeyStatement.bindingDataTypes
+        static let sql = """
+            CALL kms_insert_key($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19,
+                $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, NULL)
+            """
+        typealias Row = Bool
+
+        var statement: InsertKeyStatement
+
+        func makeBindings() -> PostgresBindings { self.statement.makeBindings() }
+
+        func decodeRow(_ row: PostgresRow) throws -> Bool { try row.decode(Bool.self) }
+    }
 }

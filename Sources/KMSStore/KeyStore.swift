@@ -83,11 +83,11 @@ public struct KeyStore: Sendable {
 
     private struct AliasTaken: Error {}
 
-    /// A key with its material, tags and request record in one prepared statement
-    /// (`InsertKeyStatement`), and its alias in a second, between BEGIN and COMMIT: three round
-    /// trips per CreateKey where an insert per row made six or more, each holding a pooled
-    /// connection across a wait. Not the lone statement alone: its answer comes before
-    /// PostgreSQL commits it, and success must mean durable.
+    /// A key with its material, tags and request record in one round trip: a procedure that
+    /// commits before it answers (`InsertKeyCall`; the lone statement is answered before
+    /// PostgreSQL commits it, and success must mean durable). With an alias (an AWS managed
+    /// key's), the same statement and the alias's insert between BEGIN and COMMIT, the alias
+    /// taken rolling the key back.
     private func insert(
         _ key: KeyRecord, id: UUID, material: StoredMaterial?, alias: String?, tags: [(key: String, value: String)],
         audit: PendingAudit?
@@ -95,23 +95,31 @@ public struct KeyStore: Sendable {
         let statement = InsertKeyStatement(
             key: key, id: id, material: material, tags: tags, audit: audit,
             record: audit.map { AuditOutbox.encode($0.entry) })
+        guard let alias else {
+            do {
+                let rows = try await self.client.execute(InsertKeyCall(statement: statement), logger: self.logger)
+                for try await _ in rows {}
+            } catch let error as PSQLError where Self.violatesExternalKeyIndex(error) {
+                throw ExternalKeyInUse()
+            }
+            audit?.markCommitted()
+            return
+        }
         try await self.client.withTransaction(logger: self.logger) { connection in
             let rows = try await connection.execute(statement, logger: self.logger)
             for try await _ in rows {}
-            if let alias {
-                let rows = try await connection.query(
-                    """
-                    INSERT INTO kms_aliases (account_id, region, alias_name, target_key_id, creation_date,
-                        last_updated_date)
-                    VALUES (\(key.account), \(key.region), \(alias), \(id), \(key.creationDate), \(key.creationDate))
-                    ON CONFLICT DO NOTHING RETURNING 1
-                    """,
-                    logger: self.logger
-                )
-                var inserted = false
-                for try await _ in rows { inserted = true }
-                if !inserted { throw AliasTaken() }  // rolls the key back too
-            }
+            let aliasRows = try await connection.query(
+                """
+                INSERT INTO kms_aliases (account_id, region, alias_name, target_key_id, creation_date,
+                    last_updated_date)
+                VALUES (\(key.account), \(key.region), \(alias), \(id), \(key.creationDate), \(key.creationDate))
+                ON CONFLICT DO NOTHING RETURNING 1
+                """,
+                logger: self.logger
+            )
+            var inserted = false
+            for try await _ in aliasRows { inserted = true }
+            if !inserted { throw AliasTaken() }  // rolls the key back too
         }
         audit?.markCommitted()
     }

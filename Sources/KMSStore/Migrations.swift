@@ -378,6 +378,7 @@ public enum Migrations {
         tokenKeyMaterials,
         externalKeyStoreChanges,
         peerKeyStates,
+        keyInsertCommits,
     ]
 
     /// Applies every migration not yet recorded. Safe to call from several processes at once.
