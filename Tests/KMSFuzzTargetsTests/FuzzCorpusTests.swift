@@ -40,8 +40,9 @@ import Testing
     /// Runs `body` on a thread of its own, as libFuzzer runs a target on its main thread, not on
     /// one of Swift's cooperative threads: a target is synchronous, and the envelope target
     /// blocks its calling thread while it drives its async calls there (CallingThreadExecutor).
-    /// On two cores the pool has two threads; a CI run stalled for good with both of them inside
-    /// the envelope target's cases, and nothing else could run.
+    /// On two cores the pool has two threads, and every other test's async work needs them. (A
+    /// CI run that stalled had the envelope target's cases as the last ones its log showed
+    /// starting; that log was block-buffered, so this is a precaution, not a proven cause.)
     static func onOwnThread<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
         await withCheckedContinuation { continuation in
             let thread = Thread { continuation.resume(returning: body()) }
