@@ -156,6 +156,8 @@ import Testing
         #expect(attempts.withLock { $0 } == 0)
         manual.advance(by: .seconds(1))
         await wroteOnce.next()  // failed: kept
+        // The write reports before the flusher puts its batch back; asleep again, it has.
+        await manual.waitForSleepers(1)
         #expect(counter.unwritten.values.map(\.requests) == [1])
         counter.count(account: "111122223333", keyARN: nil, operation: "ListKeys", failed: false)
         await manual.waitForSleepers(1)
