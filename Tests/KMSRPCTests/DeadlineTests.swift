@@ -54,6 +54,12 @@ import Testing
             let waited = ContinuousClock.now - started
             #expect(outcome is DeadlineExceeded)
             #expect(waited >= .milliseconds(100))
+            // The caller is answered first and the work cancelled just after, on the timer's
+            // thread: wait for that (bounded), rather than race it.
+            let bound = ContinuousClock.now + .seconds(5)
+            while !stuck.cancelled.load(ordering: .relaxed), ContinuousClock.now < bound {
+                try await Task.sleep(for: .milliseconds(1))
+            }
             let cancelled = stuck.cancelled.load(ordering: .relaxed)
             #expect(cancelled)
             stuck.finish()
