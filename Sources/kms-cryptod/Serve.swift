@@ -186,17 +186,22 @@ struct Serve: AsyncParsableCommand {
         )
         var rpc = RPCConfiguration()
         rpc.maxFrameLength = maxFrameLength
-        let server = try await CryptoWorkerServer.start(
-            worker: worker, socketPath: socket, configuration: rpc, logger: logger)
-        logger.info(
-            "serving",
-            metadata: [
-                "socket": "\(socket)", "root_keys": "\(worker.rootKeyCount)",
-                "active_root_key": "\(worker.activeRootKeyID)",
-                "regions": "\(regionSet.sorted().joined(separator: ","))",
-                "pkcs11_modules": "\(pkcs11Modules.joined(separator: ","))",
-                "hardening": "\(hardening)",
-            ])
+        let serving: Logger.Metadata = [
+            "socket": "\(socket)", "root_keys": "\(worker.rootKeyCount)",
+            "active_root_key": "\(worker.activeRootKeyID)",
+            "regions": "\(regionSet.sorted().joined(separator: ","))",
+            "pkcs11_modules": "\(pkcs11Modules.joined(separator: ","))",
+            "hardening": "\(hardening)",
+        ]
+        // Bound by the service, once the group below handles SIGTERM: bound before it, a SIGTERM
+        // in between (a pod stopped as it starts) ended the process by default, leaving the
+        // socket file behind.
+        let start = { @Sendable [rpc] () async throws -> CryptoWorkerServer in
+            let server = try await CryptoWorkerServer.start(
+                worker: worker, socketPath: socket, configuration: rpc, logger: logger)
+            logger.info("serving", metadata: serving)
+            return server
+        }
         // SIGHUP re-reads the keyring: a rotated or retired root key takes effect without a
         // restart (and so without a failed request). A file that does not load is refused.
         signal(SIGHUP, SIG_IGN)
@@ -224,7 +229,7 @@ struct Serve: AsyncParsableCommand {
         let group = ServiceGroup(
             services: [
                 WorkerService(
-                    server: server, readiness: readiness, grace: .seconds(shutdownGraceSeconds ?? 25), logger: logger)
+                    start: start, readiness: readiness, grace: .seconds(shutdownGraceSeconds ?? 25), logger: logger)
             ],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger
@@ -241,12 +246,13 @@ struct Serve: AsyncParsableCommand {
 /// both get SIGTERM at once, and kmsd still needs the worker for its in-flight requests and
 /// its last audit checkpoint.
 struct WorkerService: Service {
-    let server: CryptoWorkerServer
+    let start: @Sendable () async throws -> CryptoWorkerServer
     let readiness: Readiness
     let grace: Duration
     let logger: Logger
 
     func run() async throws {
+        let server = try await self.start()
         try await withGracefulShutdownHandler {
             try await server.closeFuture.get()
         } onGracefulShutdown: {
