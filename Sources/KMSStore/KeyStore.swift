@@ -55,73 +55,32 @@ public struct KeyStore: Sendable {
     /// Inserts a key with its first material; with `alias`, also that alias for it, all or
     /// nothing: returns false (and inserts nothing) when the alias exists already. `audit`: the
     /// request's record, committed with the key (nil: a change no caller asked for). Throws
-    /// ExternalKeyInUse when another key of its custom key store has its XksKeyId.
+    /// ExternalKeyInUse when another key of its custom key store has its XksKeyId. One round trip
+    /// (`InsertKeyCall`: a procedure that commits before it answers, since a lone statement is
+    /// answered before PostgreSQL commits it, and success must mean durable).
     @discardableResult
     public func insert(
         _ key: KeyRecord, material: StoredMaterial?, alias: String? = nil, tags: [(key: String, value: String)] = [],
         audit: PendingAudit?
     ) async throws -> Bool {
-        let id = key.keyID.uuid
+        let call = InsertKeyCall(
+            key: key, id: key.keyID.uuid, material: material, tags: tags, audit: audit,
+            record: audit.map { AuditOutbox.encode($0.entry) }, alias: alias)
+        var inserted = false
         do {
-            try await self.insert(key, id: id, material: material, alias: alias, tags: tags, audit: audit)
-            return true
-        } catch is AliasTaken {
-            return false
-        } catch let error as PostgresTransactionError where error.closureError is AliasTaken {
-            // postgres-nio wraps what the transaction's body throws.
-            return false
-        } catch let error as PostgresTransactionError where Self.violatesExternalKeyIndex(error.closureError) {
+            let rows = try await self.client.execute(call, logger: self.logger)
+            for try await row in rows { inserted = row }
+        } catch let error as PSQLError where Self.violatesExternalKeyIndex(error) {
             throw ExternalKeyInUse()
         }
+        if inserted { audit?.markCommitted() }
+        return inserted
     }
 
-    static func violatesExternalKeyIndex(_ error: (any Error)?) -> Bool {
-        guard let error = error as? PSQLError, let server = error.serverInfo else { return false }
+    private static func violatesExternalKeyIndex(_ error: PSQLError) -> Bool {
+        guard let server = error.serverInfo else { return false }
         return server[.sqlState] == PostgresError.Code.uniqueViolation.raw
             && server[.constraintName] == ExternalKeyInUse.index
-    }
-
-    private struct AliasTaken: Error {}
-
-    /// A key with its material, tags and request record in one round trip: a procedure that
-    /// commits before it answers (`InsertKeyCall`; the lone statement is answered before
-    /// PostgreSQL commits it, and success must mean durable). With an alias (an AWS managed
-    /// key's), the same statement and the alias's insert between BEGIN and COMMIT, the alias
-    /// taken rolling the key back.
-    private func insert(
-        _ key: KeyRecord, id: UUID, material: StoredMaterial?, alias: String?, tags: [(key: String, value: String)],
-        audit: PendingAudit?
-    ) async throws {
-        let statement = InsertKeyStatement(
-            key: key, id: id, material: material, tags: tags, audit: audit,
-            record: audit.map { AuditOutbox.encode($0.entry) })
-        guard let alias else {
-            do {
-                let rows = try await self.client.execute(InsertKeyCall(statement: statement), logger: self.logger)
-                for try await _ in rows {}
-            } catch let error as PSQLError where Self.violatesExternalKeyIndex(error) {
-                throw ExternalKeyInUse()
-            }
-            audit?.markCommitted()
-            return
-        }
-        try await self.client.withTransaction(logger: self.logger) { connection in
-            let rows = try await connection.execute(statement, logger: self.logger)
-            for try await _ in rows {}
-            let aliasRows = try await connection.query(
-                """
-                INSERT INTO kms_aliases (account_id, region, alias_name, target_key_id, creation_date,
-                    last_updated_date)
-                VALUES (\(key.account), \(key.region), \(alias), \(id), \(key.creationDate), \(key.creationDate))
-                ON CONFLICT DO NOTHING RETURNING 1
-                """,
-                logger: self.logger
-            )
-            var inserted = false
-            for try await _ in aliasRows { inserted = true }
-            if !inserted { throw AliasTaken() }  // rolls the key back too
-        }
-        audit?.markCommitted()
     }
 
     /// The key and all its material versions, or nil when there is no such key.

@@ -4,11 +4,11 @@ extension Migrations {
     /// A new key's rows (the key, its first material, its tags, the request's audit record) in a
     /// procedure that commits before it answers, as the audit log's append does
     /// (Migration16AuditAppendCommits): one round trip per CreateKey where BEGIN, the statement
-    /// and COMMIT took three, each a wake of a PostgreSQL backend and of kmsd's connection. The
-    /// same five-part statement as `KeyStore.InsertKeyStatement`, whose parameters it takes in
-    /// the same order; no EXCEPTION block and no SET clause, either of which would forbid the
-    /// COMMIT. A unique violation (an ARN or an external key taken) fails the CALL and rolls all
-    /// of it back, with the constraint's name in the error as before.
+    /// and COMMIT took three, each a wake of a PostgreSQL backend and of kmsd's connection. No
+    /// EXCEPTION block and no SET clause, either of which would forbid the COMMIT. A unique
+    /// violation (an ARN or an external key taken) fails the CALL and rolls all of it back, with
+    /// the constraint's name in the error. Superseded by Migration28KeyInsertAliases's overload,
+    /// which also takes an alias; kept for a kmsd of before during an upgrade.
     static let keyInsertCommits = Migration(
         version: 27, name: "a new key's rows inserted by a procedure that commits before it answers",
         statements: [

@@ -379,6 +379,7 @@ public enum Migrations {
         externalKeyStoreChanges,
         peerKeyStates,
         keyInsertCommits,
+        keyInsertAliases,
     ]
 
     /// Applies every migration not yet recorded. Safe to call from several processes at once.
