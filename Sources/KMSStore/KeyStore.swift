@@ -66,10 +66,23 @@ public struct KeyStore: Sendable {
         let call = InsertKeyCall(
             key: key, id: key.keyID.uuid, material: material, tags: tags, audit: audit,
             record: audit.map { AuditOutbox.encode($0.entry) }, alias: alias)
-        var inserted = false
+        let logger = self.logger
+        let inserted: Bool
         do {
-            let rows = try await self.client.execute(call, logger: self.logger)
-            for try await row in rows { inserted = row }
+            inserted = try await self.client.withConnection { connection in
+                // Once sent, the CALL commits whatever becomes of this task, so its answer is
+                // awaited in a task that a deadline's cancellation does not reach (the request's
+                // task is cancelled and left to finish: `withDeadline`). Then `markCommitted` below
+                // runs the request's late handler, which chains the record committed with the key.
+                // Abandoned at the cancellation, as the row sequence does, the key would exist with
+                // its record left in the outbox, which only another kmsd or this one's restart
+                // adopts. Waiting for a connection stays cancellable.
+                try await Task {
+                    var inserted = false
+                    for try await row in try await connection.execute(call, logger: logger) { inserted = row }
+                    return inserted
+                }.value
+            }
         } catch let error as PSQLError where Self.violatesExternalKeyIndex(error) {
             throw ExternalKeyInUse()
         }
