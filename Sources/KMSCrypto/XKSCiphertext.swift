@@ -15,6 +15,8 @@ public enum XKSCiphertext {
     public static let version: UInt8 = 3
     static let idsLength = 16 + MaterialID.byteCount
     static let domain = Array("kms/xks-outer-aad/v1".utf8)
+    /// The XKS API's IV sizes: 12 bytes (AES-GCM's usual) or 16, nothing in between.
+    static let ivSizes: Set<Int> = [12, 16]
 
     /// The parts of a blob.
     public struct Parts: Sendable, Equatable {
@@ -39,7 +41,7 @@ public enum XKSCiphertext {
         ciphertext: [UInt8]
     ) throws(KMSError) -> [UInt8] {
         _ = try SymmetricCiphertext.header(of: inner)
-        guard (12...16).contains(initializationVector.count), authenticationTag.count == 16,
+        guard ivSizes.contains(initializationVector.count), authenticationTag.count == 16,
             ciphertextMetadata.count <= 20, ciphertext.count == inner.count
         else { throw .internalFailure("the XKS proxy's encryption has parts of the wrong sizes") }
         var blob: [UInt8] = [version]
@@ -63,7 +65,7 @@ public enum XKSCiphertext {
         var at = 1 + idsLength
         let ivLength = Int(blob[at])
         at += 1
-        guard (12...16).contains(ivLength), blob.count >= at + ivLength + 16 + 1 else { throw bad }
+        guard ivSizes.contains(ivLength), blob.count >= at + ivLength + 16 + 1 else { throw bad }
         let iv = Array(blob[at..<(at + ivLength)])
         at += ivLength
         let tag = Array(blob[at..<(at + 16)])

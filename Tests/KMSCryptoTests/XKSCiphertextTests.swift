@@ -33,15 +33,24 @@ import Testing
         var other = blob
         other[0] = 1
         #expect(throws: KMSError.self) { try XKSCiphertext.parse(other) }
-        var badIV = blob
-        badIV[49] = 40
-        #expect(throws: KMSError.self) { try XKSCiphertext.parse(badIV) }
-        // The proxy's parts must have the API's sizes.
-        #expect(throws: KMSError.self) {
-            try XKSCiphertext.blob(
-                inner: inner, initializationVector: [1], authenticationTag: Array(repeating: 2, count: 16),
-                ciphertextMetadata: [], ciphertext: outer)
+        // An IV length the API does not have: too long, or between its two sizes.
+        for length: UInt8 in [40, 13, 15] {
+            var badIV = blob
+            badIV[49] = length
+            #expect(throws: KMSError.self) { try XKSCiphertext.parse(badIV) }
         }
+        // The proxy's parts must have the API's sizes; a 16-byte IV is one of them.
+        for length in [1, 13, 15] {
+            #expect(throws: KMSError.self) {
+                try XKSCiphertext.blob(
+                    inner: inner, initializationVector: Array(repeating: 1, count: length),
+                    authenticationTag: Array(repeating: 2, count: 16), ciphertextMetadata: [], ciphertext: outer)
+            }
+        }
+        let sixteen = try XKSCiphertext.blob(
+            inner: inner, initializationVector: Array(repeating: 3, count: 16),
+            authenticationTag: Array(repeating: 2, count: 16), ciphertextMetadata: [], ciphertext: outer)
+        #expect(try XKSCiphertext.parse(sixteen).initializationVector == Array(repeating: 3, count: 16))
     }
 
     @Test func theOuterAADBindsKeyARNAndContext() throws {
