@@ -1,6 +1,6 @@
 """Puts one section into docs/benchmarks.md (or FILE) in place of its earlier version: the text
 between `<!-- NAME:` and `<!-- /NAME -->`, appended at the end when there was none. Used by
-scripts/benchmark-agent, -memory and -envelope; scripts/benchmark keeps the sections it finds.
+scripts/benchmark-agent, -memory, -envelope and -beside; scripts/benchmark keeps the sections it finds.
 
     python3 scripts/benchmark-section.py FILE NAME SECTION
 """
