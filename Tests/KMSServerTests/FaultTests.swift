@@ -200,16 +200,22 @@ import Testing
         )
         let verified = try await stack.client.verifyAuditLog()
         #expect(verified.intact, "\(fault): \(verified.reason)")
-        // Billing counts what callers were told.
-        let counted = try await stack.client.countedSuccesses(
-            keyARN: key.arn, operations: ["Encrypt", "GenerateDataKey"])
+        // Billing counts what callers were told, once the flusher (every second) has caught up.
+        let counted = try await settled {
+            try await stack.client.countedSuccesses(keyARN: key.arn, operations: ["Encrypt", "GenerateDataKey"])
+        } settledWhen: { $0 >= Int64(acknowledged.count) }
         #expect(
             counted == Int64(acknowledged.count),
             "\(fault): usage counts \(counted) successes; callers were told of \(acknowledged.count)")
-        // A key that exists was created by a request that has its record.
-        let keys = try await stack.client.call(KMSMethod.listKeys, KMSListKeysRequest()).keys.count
-        let creations = try await stack.client.auditRecords { $0.operation = "CreateKey" }.filter(\.errorCode.isEmpty)
-            .count
+        // A key that exists was created by a request that has its record. The CreateKey made
+        // during the fault may commit once PostgreSQL comes back, after its caller heard a
+        // retryable error; its record is chained when kmsd hears that commit.
+        let (keys, creations) = try await settled {
+            let keys = try await stack.client.call(KMSMethod.listKeys, KMSListKeysRequest()).keys.count
+            let creations = try await stack.client.auditRecords { $0.operation = "CreateKey" }
+                .filter(\.errorCode.isEmpty).count
+            return (keys, creations)
+        } settledWhen: { $0.0 <= $0.1 }
         #expect(keys <= creations, "\(fault): \(keys) keys but \(creations) recorded creations")
 
         await kms.close()
