@@ -203,7 +203,9 @@ import Testing
         // Billing counts what callers were told, once the flusher (every second) has caught up.
         let counted = try await settled {
             try await stack.client.countedSuccesses(keyARN: key.arn, operations: ["Encrypt", "GenerateDataKey"])
-        } settledWhen: { $0 >= Int64(acknowledged.count) }
+        } settledWhen: {
+            $0 >= Int64(acknowledged.count)
+        }
         #expect(
             counted == Int64(acknowledged.count),
             "\(fault): usage counts \(counted) successes; callers were told of \(acknowledged.count)")
@@ -215,7 +217,9 @@ import Testing
             let creations = try await stack.client.auditRecords { $0.operation = "CreateKey" }
                 .filter(\.errorCode.isEmpty).count
             return (keys, creations)
-        } settledWhen: { $0.0 <= $0.1 }
+        } settledWhen: {
+            $0.0 <= $0.1
+        }
         #expect(keys <= creations, "\(fault): \(keys) keys but \(creations) recorded creations")
 
         await kms.close()

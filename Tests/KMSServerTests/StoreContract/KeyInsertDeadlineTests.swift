@@ -29,7 +29,8 @@ import Testing
                 try await blocker.query("LOCK TABLE kms_keys IN EXCLUSIVE MODE", logger: StoreBackend.logger)
                 await #expect(throws: DeadlineExceeded.self) {
                     try await KMSRPC.withDeadline(.milliseconds(300)) {
-                        try await stores.keys.insert(key, material: Fixture.material(1), alias: nil, tags: [], audit: audit)
+                        try await stores.keys.insert(
+                            key, material: Fixture.material(1), alias: nil, tags: [], audit: audit)
                     }
                 }
                 #expect(!audit.committed)
