@@ -5,10 +5,12 @@ import PostgresNIO
 import ServiceLifecycle
 import Synchronization
 
-/// Chains into this kmsd's log the records other chains left in the outbox: a change commits
-/// with its record in `kms_audit_pending`, and a kmsd killed before chaining it finds it when
-/// it starts again under the same chain. On Kubernetes the chain is the pod's name and a
-/// replaced pod never comes back, so without this its last records would wait forever.
+/// Chains into this kmsd's log the records left in the outbox: a change commits with its record
+/// in `kms_audit_pending`, and a kmsd killed before chaining it finds it when it starts again
+/// under the same chain. On Kubernetes the chain is the pod's name and a replaced pod never
+/// comes back, so without this its last records would wait forever. Its own chain's too: a
+/// change whose commit this kmsd never heard (the connection lost with the answer) left its
+/// record there, and a kmsd that keeps running would chain it only at its next start.
 ///
 /// Adopting is safe against a kmsd that is alive after all (a long outage): the append takes a
 /// pending row only if it is still there and deletes it in the same commit, so a record is
@@ -56,7 +58,7 @@ public final class AuditOrphanSweeper: Service, Sendable {
     @discardableResult
     public func sweepOnce() async throws -> Int {
         let (records, unreadable) = try await AuditOutbox.orphaned(
-            excluding: self.log.chain, olderThan: self.age, limit: Self.batch, client: self.client, logger: self.logger)
+            olderThan: self.age, limit: Self.batch, client: self.client, logger: self.logger)
         let unreported = self.reported.withLock { reported in
             unreadable.filter { reported.insert($0.id).inserted }
         }
@@ -72,7 +74,10 @@ public final class AuditOrphanSweeper: Service, Sendable {
         var chains: [String: Int] = [:]
         for record in records { chains[record.chain, default: 0] += 1 }
         self.logger.notice(
-            "chaining audit records another kmsd left unchained (it stopped, and its chain did not come back)",
+            """
+            chaining audit records left in the outbox (by a kmsd that stopped and whose chain did not come back, \
+            or by a change whose commit its kmsd did not hear)
+            """,
             metadata: [
                 "chain": "\(self.log.chain)", "records": "\(records.count)",
                 "from": "\(chains.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ","))",

@@ -117,20 +117,22 @@ public enum AuditOutbox {
         return (records, unreadable)
     }
 
-    /// Records of other chains than `chain` that have waited longer than `age` by PostgreSQL's
-    /// clock, oldest first, at most `limit`: those of a kmsd that stopped before chaining them
-    /// and does not come back under its chain (a pod's chain is its name, and a new pod has a
-    /// new one). A live kmsd chains its own within milliseconds; one that still holds them
-    /// when they are adopted finds them chained elsewhere (`stillPending`) and lets them go.
-    /// Unreadable ones are returned by id with their chain, as `pending` does.
+    /// Records of any chain that have waited longer than `age` by PostgreSQL's clock, oldest
+    /// first, at most `limit`. Another chain's: a kmsd that stopped before chaining them and does
+    /// not come back under its chain (a pod's chain is its name, and a new pod has a new one).
+    /// The sweeping kmsd's own: changes whose commit it never heard (the connection lost with the
+    /// answer), which it would otherwise chain only when it restarts. A live kmsd chains its
+    /// records within milliseconds; one that still holds them when they are adopted finds them
+    /// chained elsewhere (`stillPending`) and lets them go. Unreadable ones are returned by id
+    /// with their chain, as `pending` does.
     public static func orphaned(
-        excluding chain: String, olderThan age: Duration, limit: Int, client: PostgresClient, logger: Logger
+        olderThan age: Duration, limit: Int, client: PostgresClient, logger: Logger
     ) async throws -> (records: [PendingAudit], unreadable: [(id: UUID, chain: String)]) {
         let seconds = Double(age.components.seconds) + Double(age.components.attoseconds) / 1e18
         let rows = try await client.query(
             """
             SELECT id, chain_id, record FROM kms_audit_pending
-                WHERE chain_id <> \(chain) AND created_at < clock_timestamp() - make_interval(secs => \(seconds))
+                WHERE created_at < clock_timestamp() - make_interval(secs => \(seconds))
                 ORDER BY created_at, id LIMIT \(limit)
             """,
             logger: logger

@@ -63,17 +63,22 @@ func untilSuccess(
 /// What `read` gives once `settledWhen` holds, or its last value after `limit`: for what kmsd
 /// writes in the background (usage counters flushed every second, a change's record chained when
 /// its commit is heard after its request's deadline), read until it has caught up, never after a
-/// fixed sleep. The caller asserts on the value, so a bound that passes still fails the test.
+/// fixed sleep. A read that fails (kmsd still recovering from the fault) is tried again until
+/// the bound, then its error is thrown. The caller asserts on the value, so a bound that passes
+/// still fails the test.
 func settled<T: Sendable>(
     within limit: Duration = .seconds(20), _ read: () async throws -> T, settledWhen: (T) -> Bool
 ) async throws -> T {
     let end = ContinuousClock.now + limit
-    var value = try await read()
-    while !settledWhen(value), ContinuousClock.now < end {
+    while true {
+        do {
+            let value = try await read()
+            if settledWhen(value) || ContinuousClock.now >= end { return value }
+        } catch {
+            if ContinuousClock.now >= end { throw error }
+        }
         try await Task.sleep(for: .milliseconds(100))
-        value = try await read()
     }
-    return value
 }
 
 /// A setup step, tried again while kmsd refuses it retryably: with a one-second audit timeout

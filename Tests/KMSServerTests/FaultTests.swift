@@ -63,6 +63,64 @@ import Testing
         await faults.stop()
     }
 
+    /// A change whose commit's answer is lost with its connection (PostgreSQL deaf, then every
+    /// connection reset): the key exists with its record in the outbox, and kmsd, which never
+    /// heard the commit, still chains the record once it is `--audit-adopt-after-seconds` old,
+    /// without a restart (before, only its next start or another kmsd's sweep did).
+    @Test func aChangeWhoseCommitWasNotHeardIsChainedByItsOwnKmsd() async throws {
+        let faults = try await FaultStack.start(kmsdArguments: Self.arguments + ["--audit-adopt-after-seconds", "1"])
+        do {
+            try await self.commitNotHeard(faults)
+        } catch {
+            await faults.stop()
+            throw error
+        }
+        await faults.stop()
+    }
+
+    func commitNotHeard(_ faults: FaultStack) async throws {
+        let stack = faults.stack
+        let kms = try Self.onceClient(stack, timeout: Self.auditBound + .seconds(2))
+        // Several at once, so that kmsd's pooled connections have the insert's statement
+        // prepared: on one without it, the deaf PostgreSQL would hold the preparation's answer
+        // and the CreateKey would never be sent.
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for index in 0..<8 {
+                group.addTask { _ = try await settingUp("CreateKey") { try await kms.createKey("heard \(index)") } }
+            }
+            try await group.waitForAll()
+        }
+        let before = try await stack.client.call(KMSMethod.listKeys, KMSListKeysRequest()).keys.count
+
+        // The CreateKey's procedure reaches PostgreSQL and commits; its answer is held, then
+        // dropped with every connection. Its caller hears a retryable error.
+        faults.database.set(.deaf)
+        let unheard = await timed("CreateKey unheard") { _ = try await kms.createKey("unheard") }
+        faults.database.set(.drop)
+        let reset = ContinuousClock.now + .seconds(20)
+        while faults.database.openConnections > 0, ContinuousClock.now < reset {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        faults.database.set(.pass)
+        #expect(!unheard.succeeded && unheard.error?.retryable == true, "\(unheard)")
+
+        let keys = try await settled {
+            try await stack.client.call(KMSMethod.listKeys, KMSListKeysRequest()).keys.count
+        } settledWhen: {
+            $0 == before + 1
+        }
+        try #require(keys == before + 1, "the unheard CreateKey did not commit, so there is nothing to chain")
+        let creations = try await settled(within: .seconds(60)) {
+            try await stack.client.auditRecords { $0.operation = "CreateKey" }.filter(\.errorCode.isEmpty).count
+        } settledWhen: {
+            $0 >= keys
+        }
+        #expect(creations == keys, "\(keys) keys but \(creations) recorded creations")
+        let verified = try await stack.client.verifyAuditLog()
+        #expect(verified.intact, "\(verified.reason)")
+        await kms.close()
+    }
+
     func answerLost(_ faults: FaultStack) async throws {
         let stack = faults.stack
         let kms = try Self.onceClient(stack, timeout: Self.auditBound + .seconds(2))

@@ -115,6 +115,8 @@ public final class FaultProxy: Sendable {
     /// Reads from clients so far, carried on or held: a test that stalls the server waits for
     /// this to grow to know its request reached the proxy, rather than sleeping.
     public var readsFromClients: Int { self.state.withLock { $0.readsFromClients } }
+    /// Connections carried now (reset ones are gone from the count).
+    public var openConnections: Int { self.state.withLock { $0.links.count } }
 
     /// Switches every connection, open or to come, to `mode`.
     public func set(_ mode: Mode) {
