@@ -28,16 +28,14 @@ extension KeyStore {
         typealias Row = Bool
 
         var key: KeyRecord
-        var id: UUID
         var material: StoredMaterial?
         var tags: [(key: String, value: String)]
         var audit: PendingAudit?
-        var record: ByteBuffer?
         var alias: String?
 
         func makeBindings() -> PostgresBindings {
             var bindings = PostgresBindings(capacity: 33)
-            bindings.append(self.id)
+            bindings.append(self.key.keyID.uuid)
             bindings.append(self.key.arn)
             bindings.append(self.key.account)
             bindings.append(self.key.region)
@@ -65,7 +63,7 @@ extension KeyStore {
             bindings.append(self.tags.map(\.value))
             bindings.append(self.audit?.id)
             bindings.append(self.audit?.chain)
-            bindings.append(self.record)
+            bindings.append(self.audit.map { AuditOutbox.encode($0.entry) })
             bindings.append(self.audit != nil)
             bindings.append(self.key.customKeyStoreID?.description)
             bindings.append(self.key.xksKeyID)

@@ -63,9 +63,7 @@ public struct KeyStore: Sendable {
         _ key: KeyRecord, material: StoredMaterial?, alias: String? = nil, tags: [(key: String, value: String)] = [],
         audit: PendingAudit?
     ) async throws -> Bool {
-        let call = InsertKeyCall(
-            key: key, id: key.keyID.uuid, material: material, tags: tags, audit: audit,
-            record: audit.map { AuditOutbox.encode($0.entry) }, alias: alias)
+        let call = InsertKeyCall(key: key, material: material, tags: tags, audit: audit, alias: alias)
         let logger = self.logger
         let inserted: Bool
         do {
