@@ -60,7 +60,7 @@ public final class AgentEndpoint: Sendable {
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let operations = channel.pipeline.syncOperations
-                    try operations.configureHTTPServerPipeline(withErrorHandling: true)
+                    try AWSJSONHTTPHandler.addHTTPServerHandlers(to: operations, overTLS: false)
                     try operations.addHandler(IdleStateHandler(readTimeout: self.limits.idleTimeout))
                     try operations.addHandler(
                         AWSJSONHTTPHandler(limits: self.limits, newRequestID: { self.nextRequestID() }) { request in

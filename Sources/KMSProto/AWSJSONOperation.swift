@@ -13,16 +13,29 @@ public struct AWSJSONOperation: Sendable {
     /// A serialized protobuf response → the JSON response body.
     public let responseToJSON: @Sendable ([UInt8]) throws -> Data
 
+    /// A JSON request body → the request message, for a server that dispatches messages
+    /// (`RPCHandlerTable.messageHandler(for:)`) and so never serializes them between.
+    public let requestMessageFromJSON: @Sendable (Data) throws -> any SwiftProtobuf.Message
+    /// A response message → the JSON response body.
+    public let responseMessageToJSON: @Sendable (any SwiftProtobuf.Message) throws -> Data
+
     /// The translation of `method`'s request and response.
     public init<Request, Response>(_ method: RPCMethod<Request, Response>) {
         self.name = method.name
-        self.requestFromJSON = { body in
-            // An empty body is an empty request, as botocore sends for ListKeys without members.
-            let request = body.isEmpty ? Request() : try AWSJSON.decode(Request.self, from: body)
-            return try request.serializedBytes()
+        // An empty body is an empty request, as botocore sends for ListKeys without members.
+        let decode: @Sendable (Data) throws -> Request = { body in
+            body.isEmpty ? Request() : try AWSJSON.decode(Request.self, from: body)
         }
+        self.requestFromJSON = { body in try decode(body).serializedBytes() }
         self.responseToJSON = { bytes in
             Data(try AWSJSON.bytes(try Response(serializedBytes: bytes)))
+        }
+        self.requestMessageFromJSON = decode
+        self.responseMessageToJSON = { message in
+            guard let response = message as? Response else {
+                throw AWSJSON.DecodingError(description: "the answer is not a \(Response.protoMessageName)")
+            }
+            return Data(try AWSJSON.bytes(response))
         }
     }
 }

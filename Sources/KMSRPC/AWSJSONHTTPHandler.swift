@@ -23,12 +23,21 @@ public struct HTTPRequest: Sendable {
 
     /// The first header of that name (lower case), if any.
     public func header(_ name: String) -> String? {
-        self.headers.first { $0.name.lowercased() == name }?.value
+        self.headers.first { Self.name($0.name, is: name) }?.value
     }
 
     /// How many headers of that name (lower case) there are.
     public func count(_ name: String) -> Int {
-        self.headers.reduce(0) { $0 + ($1.name.lowercased() == name ? 1 : 0) }
+        self.headers.reduce(0) { $0 + (Self.name($1.name, is: name) ? 1 : 0) }
+    }
+
+    /// `name` is `lowercase` with ASCII letters compared without case, as HTTP compares field
+    /// names (and as SigV4 canonicalizes them). Compared in place: a request asks for about ten
+    /// headers, and lowering each name first made a string per header per lookup.
+    static func name(_ name: String, is lowercase: String) -> Bool {
+        name.utf8.elementsEqual(lowercase.utf8) { byte, other in
+            (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte) ? byte | 0x20 == other : byte == other
+        }
     }
 }
 
@@ -109,6 +118,8 @@ public final class AWSJSONHTTPHandler: ChannelInboundHandler {
     private var body: [UInt8] = []
     private var refused = false
     private var deadline: Scheduled<Void>?
+    /// When the head of the request being gathered came: its arrival deadline runs from there.
+    private var headArrived: NIODeadline?
     /// The connection's loop as a task executor, made once: every request's task runs there.
     private var executor: EventLoopTaskExecutor?
 
@@ -123,22 +134,25 @@ public final class AWSJSONHTTPHandler: ChannelInboundHandler {
         self.respond = respond
     }
 
+    /// Adds NIO's HTTP/1.1 server handlers (errors answered, pipelined requests in order) and,
+    /// over TLS, `WriteGathering` below them: call it after adding the TLS handler, if any, and
+    /// before the `IdleStateHandler` and this handler. The answers' headers are this handler's
+    /// own, never a client's, so NIO's check of outbound headers is left out.
+    public static func addHTTPServerHandlers(to operations: ChannelPipeline.SynchronousOperations, overTLS: Bool)
+        throws
+    {
+        if overTLS { try operations.addHandler(WriteGathering()) }
+        try operations.configureHTTPServerPipeline(withErrorHandling: true, withOutboundHeaderValidation: false)
+    }
+
     /// Gathers a request's head and body, and answers it once it is whole.
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch Self.unwrapInboundIn(data) {
         case .head(let head):
             self.head = head
+            self.headArrived = context.eventLoop.now
             self.body.removeAll(keepingCapacity: true)
             self.refused = false
-            let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-            self.deadline = context.eventLoop.scheduleTask(in: self.limits.requestTimeout) {
-                let (handler, context) = loopBound.value
-                handler.send(
-                    context: context,
-                    .error(
-                        requestID: handler.newRequestID(), status: .requestTimeout, code: "RequestTimeoutException",
-                        message: "the request did not arrive in time"), keepAlive: false)
-            }
             if let length = head.headers.first(name: "content-length").flatMap(Int.init),
                 length > self.limits.maxBodyBytes
             {
@@ -154,6 +168,7 @@ public final class AWSJSONHTTPHandler: ChannelInboundHandler {
         case .end:
             guard !self.refused, let head = self.head else { return }
             self.head = nil
+            self.headArrived = nil
             // The deadline is for the request's arrival: a slow operation (an RSA-4096 CreateKey)
             // must not be answered 408 while it goes on and succeeds.
             self.deadline?.cancel()
@@ -210,10 +225,33 @@ public final class AWSJSONHTTPHandler: ChannelInboundHandler {
             Self.wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: response.status, headers: headers))),
             promise: nil)
         context.write(Self.wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: response.body)))), promise: nil)
-        let done = context.writeAndFlush(Self.wrapOutboundOut(.end(nil)))
-        if !keepAlive {
-            done.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+        guard !keepAlive else {
+            // Nothing waits for a kept-alive answer's write: no promise to make and complete.
+            context.write(Self.wrapOutboundOut(.end(nil)), promise: nil)
+            context.flush()
+            return
         }
+        context.writeAndFlush(Self.wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in
+            context.close(promise: nil)
+        }
+    }
+
+    /// A request still partly unread when a read burst ends gets its arrival deadline. Most
+    /// requests arrive whole in one read, and for those no timer is armed and cancelled.
+    public func channelReadComplete(context: ChannelHandlerContext) {
+        if let arrived = self.headArrived, self.deadline == nil, !self.refused {
+            let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+            self.deadline = context.eventLoop.scheduleTask(deadline: arrived + self.limits.requestTimeout) {
+                let (handler, context) = loopBound.value
+                handler.headArrived = nil
+                handler.send(
+                    context: context,
+                    .error(
+                        requestID: handler.newRequestID(), status: .requestTimeout, code: "RequestTimeoutException",
+                        message: "the request did not arrive in time"), keepAlive: false)
+            }
+        }
+        context.fireChannelReadComplete()
     }
 
     /// An idle connection is closed.

@@ -56,7 +56,14 @@ public struct RPCHandlerTable: Sendable {
     /// Serves one request: the serialized request message in, the serialized response out.
     public typealias RawHandler = @Sendable ([UInt8], RPCRequestContext) async throws -> [UInt8]
 
+    /// Serves one request already in its message (a front end that decodes another form, as
+    /// the AWS JSON endpoint decodes JSON): the response message out. The same handler as the
+    /// raw one, without the request's encoding and decoding and the response's between them.
+    public typealias MessageHandler =
+        @Sendable (any SwiftProtobuf.Message, RPCRequestContext) async throws -> any SwiftProtobuf.Message
+
     private var handlers: [String: RawHandler] = [:]
+    private var messageHandlers: [String: MessageHandler] = [:]
     /// Turns whatever a handler throws into the error sent back. Anything it does not recognise
     /// must become a generic internal error, so that no detail of a failure leaks to the peer.
     public let mapError: @Sendable (any Error) -> RPCError
@@ -85,6 +92,12 @@ public struct RPCHandlerTable: Sendable {
             }
             return try await handler(request, context).serializedBytes()
         }
+        self.messageHandlers[method.name] = { message, context in
+            guard let request = message as? Request else {
+                throw RPCError.serialization("the \(method.name) request is not a \(Request.protoMessageName)")
+            }
+            return try await handler(request, context)
+        }
     }
 
     /// Registers an untyped handler: serialized request in, serialized response out.
@@ -97,11 +110,18 @@ public struct RPCHandlerTable: Sendable {
     public mutating func registerUnavailable(_ name: String, error: RPCError) {
         precondition(self.handlers[name] == nil, "\(name) registered twice")
         self.handlers[name] = { _, _ in throw error }
+        self.messageHandlers[name] = { _, _ in throw error }
     }
 
     /// The handler registered for `method`, or nil (answered with `UnknownOperationException`).
     public func handler(for method: String) -> RawHandler? {
         self.handlers[method]
+    }
+
+    /// The message handler of a method registered typed (`register`) or unavailable; nil for
+    /// raw and unknown methods.
+    public func messageHandler(for method: String) -> MessageHandler? {
+        self.messageHandlers[method]
     }
 
     /// Every registered method name, sorted.

@@ -9,6 +9,7 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import NIOSSL
+import SwiftProtobuf
 import Synchronization
 
 /// kmsd's AWS JSON 1.1 endpoint (`POST /`, `X-Amz-Target: TrentService.<Operation>`), so that
@@ -51,7 +52,7 @@ public final class AWSJSONEndpoint: Sendable {
                 return channel.eventLoop.makeCompletedFuture {
                     let operations = channel.pipeline.syncOperations
                     if let tls { try operations.addHandler(NIOSSLServerHandler(context: tls)) }
-                    try operations.configureHTTPServerPipeline(withErrorHandling: true)
+                    try AWSJSONHTTPHandler.addHTTPServerHandlers(to: operations, overTLS: tls != nil)
                     try operations.addHandler(IdleStateHandler(readTimeout: self.limits.idleTimeout))
                     let (remote, secure) = (channel.remoteAddress, tls != nil)
                     let id = self.connectionIDs.wrappingAdd(1, ordering: .relaxed).newValue
@@ -79,7 +80,7 @@ public final class AWSJSONEndpoint: Sendable {
         }
         guard target.hasPrefix("TrentService."),
             let operation = KMSMethod.awsJSON[String(target.dropFirst("TrentService.".count))],
-            let handler = self.table.handler(for: operation.name)
+            let handler = self.table.messageHandler(for: operation.name)
         else {
             return .error(
                 requestID: requestID, status: .badRequest, code: "UnknownOperationException",
@@ -100,9 +101,9 @@ public final class AWSJSONEndpoint: Sendable {
                 code: error.code.rawValue,
                 message: error.message)
         }
-        let payload: [UInt8]
+        let message: any SwiftProtobuf.Message
         do {
-            payload = try operation.requestFromJSON(Data(request.body))
+            message = try operation.requestMessageFromJSON(Data(request.body))
         } catch let error as AWSJSON.DecodingError where error.isValidation {
             return .error(
                 requestID: requestID, status: .badRequest, code: KMSError.Code.validation.rawValue,
@@ -119,8 +120,8 @@ public final class AWSJSONEndpoint: Sendable {
             externalID: requestID
         )
         do {
-            let answer = try await handler(payload, context)
-            return AWSJSONAnswer(status: .ok, requestID: requestID, body: try operation.responseToJSON(answer))
+            let answer = try await handler(message, context)
+            return AWSJSONAnswer(status: .ok, requestID: requestID, body: try operation.responseMessageToJSON(answer))
         } catch {
             let mapped = self.table.mapError(error)
             return .error(
