@@ -38,10 +38,15 @@ enum MessageChecks {
     /// A JSON body either decodes or is refused with AWSJSON.DecodingError (which the endpoint
     /// answers as SerializationException); what decodes survives AWS JSON encoding and decoding.
     static func awsJSONRoundTrip<M: SwiftProtobuf.Message>(_: M.Type, _ body: Data) {
+        let direct = AWSJSON.decodeDirectly(M.self, from: body)
         let message: M
         do {
             message = try AWSJSON.decode(M.self, from: body)
         } catch is AWSJSON.DecodingError {
+            require(
+                direct == nil,
+                "\(M.protoMessageName): the direct decoding took a body the long way refuses: "
+                    + "\(String(decoding: body, as: UTF8.self).prefix(512))")
             return
         } catch {
             require(
@@ -52,6 +57,12 @@ enum MessageChecks {
             return
         }
         directEncodingMatchesReference(message)
+        if let direct {
+            require(
+                direct.isEqualTo(message: message),
+                "\(M.protoMessageName): the direct decoding differs from the long way for "
+                    + "\(String(decoding: body, as: UTF8.self).prefix(512))")
+        }
         let encoded: Data
         do {
             encoded = try AWSJSON.data(message)

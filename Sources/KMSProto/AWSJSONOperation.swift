@@ -24,7 +24,8 @@ public struct AWSJSONOperation: Sendable {
         self.name = method.name
         // An empty body is an empty request, as botocore sends for ListKeys without members.
         let decode: @Sendable (Data) throws -> Request = { body in
-            body.isEmpty ? Request() : try AWSJSON.decode(Request.self, from: body)
+            if body.isEmpty { return Request() }
+            return try AWSJSON.decodeDirectly(Request.self, from: body) ?? AWSJSON.decode(Request.self, from: body)
         }
         self.requestFromJSON = { body in try decode(body).serializedBytes() }
         self.responseToJSON = { bytes in

@@ -1,0 +1,192 @@
+import Foundation
+import SwiftProtobuf
+
+extension AWSJSON {
+    /// A request body as SDKs send it, decoded without the long way's tree: the body is copied to
+    /// protobuf's JSON with only its enum members rewritten (AWS's name to protobuf's), then
+    /// decoded once. Nil whenever the body has anything the long way treats with more care, and
+    /// the caller then takes the long way (`decode`), which gives the same message or the error:
+    /// - anything but a plain JSON object of ASCII text without escapes, and whole numbers without
+    ///   a sign, fraction or exponent (what Foundation's parser and protobuf's could read apart);
+    /// - a member named twice;
+    /// - a member of the request that is a timestamp, a 64-bit integer or a message, or an enum
+    ///   whose value is not one of its AWS names (the long way words the validation message).
+    /// The fuzz target holds the two ways equal on every body the direct one decodes.
+    public static func decodeDirectly<M: SwiftProtobuf.Message>(_ type: M.Type, from body: Data) -> M? {
+        let name = Self.name(of: type)
+        let fields = schema[name] ?? adminSchema[name] ?? [:]
+        let rewritten: [UInt8]? = body.withUnsafeBytes { raw in
+            var scanner = DirectScanner(raw.bindMemory(to: UInt8.self))
+            return scanner.rewrite(fields: fields)
+        }
+        guard let rewritten else { return nil }
+        var options = JSONDecodingOptions()
+        options.ignoreUnknownFields = true
+        return try? M(jsonUTF8Bytes: rewritten, options: options)
+    }
+}
+
+/// One pass over a request body's top-level object, copying it with its enum members rewritten.
+private struct DirectScanner {
+    let bytes: UnsafeBufferPointer<UInt8>
+    var index = 0
+
+    init(_ bytes: UnsafeBufferPointer<UInt8>) {
+        self.bytes = bytes
+    }
+
+    private static let quote = UInt8(ascii: "\"")
+
+    mutating func rewrite(fields: [String: AWSJSON.FieldKind]) -> [UInt8]? {
+        // Escapes and non-ASCII text are where two JSON parsers may differ: the long way for those.
+        guard !self.bytes.contains(where: { $0 == UInt8(ascii: "\\") || $0 >= 0x80 }) else { return nil }
+        var out: [UInt8] = []
+        out.reserveCapacity(self.bytes.count + 64)
+        var copied = 0
+        var seen: [ArraySlice<UInt8>] = []
+        self.skipSpace()
+        guard self.take(UInt8(ascii: "{")) else { return nil }
+        self.skipSpace()
+        if !self.take(UInt8(ascii: "}")) {
+            while true {
+                guard let key = self.string() else { return nil }
+                let keyBytes = ArraySlice(self.bytes[key])
+                guard !seen.contains(keyBytes) else { return nil }
+                seen.append(keyBytes)
+                self.skipSpace()
+                guard self.take(UInt8(ascii: ":")) else { return nil }
+                self.skipSpace()
+                let valueStart = self.index
+                let kind = fields[String(decoding: keyBytes, as: UTF8.self)]
+                switch kind {
+                case nil:
+                    guard self.skipValue(depth: 0) else { return nil }
+                case .enumeration(let prefix):
+                    // One enum name, or a list of them (SDKs send empty lists too).
+                    let names = AWSJSON.enumValues[prefix] ?? []
+                    out.append(contentsOf: self.bytes[copied..<valueStart])
+                    if self.take(UInt8(ascii: "[")) {
+                        out.append(UInt8(ascii: "["))
+                        self.skipSpace()
+                        if !self.take(UInt8(ascii: "]")) {
+                            while true {
+                                guard self.enumName(prefix: prefix, names: names, into: &out) else { return nil }
+                                self.skipSpace()
+                                if self.take(UInt8(ascii: "]")) { break }
+                                guard self.take(UInt8(ascii: ",")) else { return nil }
+                                out.append(UInt8(ascii: ","))
+                                self.skipSpace()
+                            }
+                        }
+                        out.append(UInt8(ascii: "]"))
+                    } else {
+                        guard self.enumName(prefix: prefix, names: names, into: &out) else { return nil }
+                    }
+                    copied = self.index
+                case .timestamp, .int64, .message:
+                    return nil
+                }
+                self.skipSpace()
+                if self.take(UInt8(ascii: "}")) { break }
+                guard self.take(UInt8(ascii: ",")) else { return nil }
+                self.skipSpace()
+            }
+        }
+        self.skipSpace()
+        guard self.index == self.bytes.count else { return nil }
+        out.append(contentsOf: self.bytes[copied...])
+        return out
+    }
+
+    /// An enum's AWS name, written as protobuf's (its prefix added); false for anything else.
+    private mutating func enumName(prefix: String, names: [String], into out: inout [UInt8]) -> Bool {
+        guard let text = self.string() else { return false }
+        let name = String(decoding: self.bytes[text], as: UTF8.self)
+        guard names.contains(name) else { return false }
+        out.append(Self.quote)
+        out.append(contentsOf: prefix.utf8)
+        out.append(contentsOf: name.utf8)
+        out.append(Self.quote)
+        return true
+    }
+
+    private mutating func skipSpace() {
+        while self.index < self.bytes.count,
+            [0x20, 0x09, 0x0A, 0x0D].contains(self.bytes[self.index])
+        {
+            self.index += 1
+        }
+    }
+
+    private mutating func take(_ byte: UInt8) -> Bool {
+        guard self.index < self.bytes.count, self.bytes[self.index] == byte else { return false }
+        self.index += 1
+        return true
+    }
+
+    /// A string without escapes (there are none in the body); its contents' range.
+    private mutating func string() -> Range<Int>? {
+        guard self.take(Self.quote) else { return nil }
+        let start = self.index
+        while self.index < self.bytes.count {
+            let byte = self.bytes[self.index]
+            if byte == Self.quote {
+                self.index += 1
+                return start..<(self.index - 1)
+            }
+            guard byte >= 0x20 else { return nil }
+            self.index += 1
+        }
+        return nil
+    }
+
+    private mutating func skipValue(depth: Int) -> Bool {
+        guard depth < 32, self.index < self.bytes.count else { return false }
+        switch self.bytes[self.index] {
+        case Self.quote:
+            return self.string() != nil
+        case UInt8(ascii: "{"):
+            self.index += 1
+            self.skipSpace()
+            if self.take(UInt8(ascii: "}")) { return true }
+            while true {
+                guard self.string() != nil else { return false }
+                self.skipSpace()
+                guard self.take(UInt8(ascii: ":")) else { return false }
+                self.skipSpace()
+                guard self.skipValue(depth: depth + 1) else { return false }
+                self.skipSpace()
+                if self.take(UInt8(ascii: "}")) { return true }
+                guard self.take(UInt8(ascii: ",")) else { return false }
+                self.skipSpace()
+            }
+        case UInt8(ascii: "["):
+            self.index += 1
+            self.skipSpace()
+            if self.take(UInt8(ascii: "]")) { return true }
+            while true {
+                guard self.skipValue(depth: depth + 1) else { return false }
+                self.skipSpace()
+                if self.take(UInt8(ascii: "]")) { return true }
+                guard self.take(UInt8(ascii: ",")) else { return false }
+                self.skipSpace()
+            }
+        case UInt8(ascii: "0")...UInt8(ascii: "9"):
+            // Whole numbers only, without leading zeros.
+            let start = self.index
+            while self.index < self.bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(self.bytes[self.index]) {
+                self.index += 1
+            }
+            return self.index - start < 10 && (self.bytes[start] != UInt8(ascii: "0") || self.index - start == 1)
+        default:
+            for literal in ["true", "false", "null"] {
+                let end = self.index + literal.utf8.count
+                if end <= self.bytes.count, self.bytes[self.index..<end].elementsEqual(literal.utf8) {
+                    self.index = end
+                    return true
+                }
+            }
+            return false
+        }
+    }
+}
