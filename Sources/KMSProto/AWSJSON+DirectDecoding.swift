@@ -174,7 +174,9 @@ private struct DirectScanner {
         case UInt8(ascii: "0")...UInt8(ascii: "9"):
             // Whole numbers only, without leading zeros.
             let start = self.index
-            while self.index < self.bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(self.bytes[self.index]) {
+            while self.index < self.bytes.count,
+                (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(self.bytes[self.index])
+            {
                 self.index += 1
             }
             return self.index - start < 10 && (self.bytes[start] != UInt8(ascii: "0") || self.index - start == 1)

@@ -35,12 +35,14 @@ import Testing
         #expect(dataKey.keySpec == .aes128)
         #expect(dataKey.keyID == "k")
 
-        let bytes = try #require(try self.direct(KMSGenerateDataKeyRequest.self, #"{"KeyId": "k", "NumberOfBytes": 64}"#))
+        let bytes = try #require(
+            try self.direct(KMSGenerateDataKeyRequest.self, #"{"KeyId": "k", "NumberOfBytes": 64}"#))
         #expect(bytes.numberOfBytes == 64)
         #expect(try self.direct(KMSEncryptRequest.self, "{}") == KMSEncryptRequest())
         // Lists of enum names, as the AWS JSON encoder writes them (empty ones included).
         #expect(
-            try self.direct(KMSDecryptRequest.self, #"{"CiphertextBlob":"AQID//4=","DryRunModifiers":[],"GrantTokens":[]}"#)
+            try self.direct(
+                KMSDecryptRequest.self, #"{"CiphertextBlob":"AQID//4=","DryRunModifiers":[],"GrantTokens":[]}"#)
                 != nil)
         let grant = try #require(
             try self.direct(
@@ -85,7 +87,8 @@ import Testing
         }
         #expect(
             AWSJSON.decodeDirectly(
-                KMSDecryptRequest.self, from: Data(#"{"Recipient": {"KeyEncryptionAlgorithm": "RSAES_OAEP_SHA_256"}}"#.utf8))
+                KMSDecryptRequest.self,
+                from: Data(#"{"Recipient": {"KeyEncryptionAlgorithm": "RSAES_OAEP_SHA_256"}}"#.utf8))
                 == nil)
     }
 
