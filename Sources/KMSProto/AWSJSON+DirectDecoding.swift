@@ -46,56 +46,60 @@ private struct DirectScanner {
         var seen: [ArraySlice<UInt8>] = []
         self.skipSpace()
         guard self.take(UInt8(ascii: "{")) else { return nil }
-        self.skipSpace()
-        if !self.take(UInt8(ascii: "}")) {
-            while true {
-                guard let key = self.string() else { return nil }
-                let keyBytes = ArraySlice(self.bytes[key])
-                guard !seen.contains(keyBytes) else { return nil }
-                seen.append(keyBytes)
-                self.skipSpace()
-                guard self.take(UInt8(ascii: ":")) else { return nil }
-                self.skipSpace()
-                let valueStart = self.index
-                let kind = fields[String(decoding: keyBytes, as: UTF8.self)]
-                switch kind {
-                case nil:
-                    guard self.skipValue(depth: 0) else { return nil }
-                case .enumeration(let prefix):
-                    // One enum name, or a list of them (SDKs send empty lists too).
-                    let names = AWSJSON.enumValues[prefix] ?? []
-                    out.append(contentsOf: self.bytes[copied..<valueStart])
-                    if self.take(UInt8(ascii: "[")) {
-                        out.append(UInt8(ascii: "["))
-                        self.skipSpace()
-                        if !self.take(UInt8(ascii: "]")) {
-                            while true {
-                                guard self.enumName(prefix: prefix, names: names, into: &out) else { return nil }
-                                self.skipSpace()
-                                if self.take(UInt8(ascii: "]")) { break }
-                                guard self.take(UInt8(ascii: ",")) else { return nil }
-                                out.append(UInt8(ascii: ","))
-                                self.skipSpace()
-                            }
-                        }
-                        out.append(UInt8(ascii: "]"))
-                    } else {
-                        guard self.enumName(prefix: prefix, names: names, into: &out) else { return nil }
+        let whole = self.items(closing: UInt8(ascii: "}")) { scanner in
+            guard let key = scanner.string() else { return false }
+            let keyBytes = ArraySlice(scanner.bytes[key])
+            guard !seen.contains(keyBytes) else { return false }
+            seen.append(keyBytes)
+            scanner.skipSpace()
+            guard scanner.take(UInt8(ascii: ":")) else { return false }
+            scanner.skipSpace()
+            let valueStart = scanner.index
+            switch fields[String(decoding: keyBytes, as: UTF8.self)] {
+            case nil:
+                return scanner.skipValue(depth: 0)
+            case .enumeration(let prefix):
+                // One enum name, or a list of them (SDKs send empty lists too).
+                let names = AWSJSON.enumValues[prefix] ?? []
+                out.append(contentsOf: scanner.bytes[copied..<valueStart])
+                if scanner.take(UInt8(ascii: "[")) {
+                    out.append(UInt8(ascii: "["))
+                    var first = true
+                    let list = scanner.items(closing: UInt8(ascii: "]")) { scanner in
+                        if !first { out.append(UInt8(ascii: ",")) }
+                        first = false
+                        return scanner.enumName(prefix: prefix, names: names, into: &out)
                     }
-                    copied = self.index
-                case .timestamp, .int64, .message:
-                    return nil
+                    guard list else { return false }
+                    out.append(UInt8(ascii: "]"))
+                } else {
+                    guard scanner.enumName(prefix: prefix, names: names, into: &out) else { return false }
                 }
-                self.skipSpace()
-                if self.take(UInt8(ascii: "}")) { break }
-                guard self.take(UInt8(ascii: ",")) else { return nil }
-                self.skipSpace()
+                copied = scanner.index
+                return true
+            case .timestamp, .int64, .message:
+                return false
             }
         }
+        guard whole else { return nil }
         self.skipSpace()
         guard self.index == self.bytes.count else { return nil }
         out.append(contentsOf: self.bytes[copied...])
         return out
+    }
+
+    /// Items separated by commas up to `closing`, the opening bracket already taken; false when
+    /// an item fails or the list is malformed. Objects and lists alike.
+    private mutating func items(closing: UInt8, _ item: (inout DirectScanner) -> Bool) -> Bool {
+        self.skipSpace()
+        if self.take(closing) { return true }
+        while true {
+            guard item(&self) else { return false }
+            self.skipSpace()
+            if self.take(closing) { return true }
+            guard self.take(UInt8(ascii: ",")) else { return false }
+            self.skipSpace()
+        }
     }
 
     /// An enum's AWS name, written as protobuf's (its prefix added); false for anything else.
@@ -147,30 +151,16 @@ private struct DirectScanner {
             return self.string() != nil
         case UInt8(ascii: "{"):
             self.index += 1
-            self.skipSpace()
-            if self.take(UInt8(ascii: "}")) { return true }
-            while true {
-                guard self.string() != nil else { return false }
-                self.skipSpace()
-                guard self.take(UInt8(ascii: ":")) else { return false }
-                self.skipSpace()
-                guard self.skipValue(depth: depth + 1) else { return false }
-                self.skipSpace()
-                if self.take(UInt8(ascii: "}")) { return true }
-                guard self.take(UInt8(ascii: ",")) else { return false }
-                self.skipSpace()
+            return self.items(closing: UInt8(ascii: "}")) { scanner in
+                guard scanner.string() != nil else { return false }
+                scanner.skipSpace()
+                guard scanner.take(UInt8(ascii: ":")) else { return false }
+                scanner.skipSpace()
+                return scanner.skipValue(depth: depth + 1)
             }
         case UInt8(ascii: "["):
             self.index += 1
-            self.skipSpace()
-            if self.take(UInt8(ascii: "]")) { return true }
-            while true {
-                guard self.skipValue(depth: depth + 1) else { return false }
-                self.skipSpace()
-                if self.take(UInt8(ascii: "]")) { return true }
-                guard self.take(UInt8(ascii: ",")) else { return false }
-                self.skipSpace()
-            }
+            return self.items(closing: UInt8(ascii: "]")) { $0.skipValue(depth: depth + 1) }
         case UInt8(ascii: "0")...UInt8(ascii: "9"):
             // Whole numbers only, without leading zeros.
             let start = self.index

@@ -1,4 +1,5 @@
 import Foundation
+import KMSDomain
 import NIOCore
 import NIOHTTP1
 
@@ -23,21 +24,12 @@ public struct HTTPRequest: Sendable {
 
     /// The first header of that name (lower case), if any.
     public func header(_ name: String) -> String? {
-        self.headers.first { Self.name($0.name, is: name) }?.value
+        self.headers.first { ASCIICase.equal($0.name, lowercase: name) }?.value
     }
 
     /// How many headers of that name (lower case) there are.
     public func count(_ name: String) -> Int {
-        self.headers.reduce(0) { $0 + (Self.name($1.name, is: name) ? 1 : 0) }
-    }
-
-    /// `name` is `lowercase` with ASCII letters compared without case, as HTTP compares field
-    /// names (and as SigV4 canonicalizes them). Compared in place: a request asks for about ten
-    /// headers, and lowering each name first made a string per header per lookup.
-    static func name(_ name: String, is lowercase: String) -> Bool {
-        name.utf8.elementsEqual(lowercase.utf8) { byte, other in
-            (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte) ? byte | 0x20 == other : byte == other
-        }
+        self.headers.reduce(0) { $0 + (ASCIICase.equal($1.name, lowercase: name) ? 1 : 0) }
     }
 }
 

@@ -114,7 +114,7 @@ extension SigV4 {
             out.append(contentsOf: name.utf8)
             out.append(UInt8(ascii: ":"))
             var first = true
-            for header in headers where Self.equalIgnoringASCIICase(header.name, lowercase: name) {
+            for header in headers where ASCIICase.equal(header.name, lowercase: name) {
                 if !first { out.append(UInt8(ascii: ",")) }
                 first = false
                 trimAll(header.value, into: &out)
@@ -122,13 +122,6 @@ extension SigV4 {
             out.append(UInt8(ascii: "\n"))
         }
         return String(decoding: out, as: UTF8.self)
-    }
-
-    /// `name` equals `lowercase` (already lowercase) with ASCII letters compared without case.
-    static func equalIgnoringASCIICase(_ name: String, lowercase: String) -> Bool {
-        name.utf8.elementsEqual(lowercase.utf8) { byte, other in
-            (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte) ? byte | 0x20 == other : byte == other
-        }
     }
 
     /// The specification's Trimall: no leading or trailing whitespace, and every run of

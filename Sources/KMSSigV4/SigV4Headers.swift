@@ -22,7 +22,7 @@ extension SigV4 {
         throws(KMSError)
     {
         var counts: [String: Int] = [:]
-        for header in headers { counts[asciiLowercased(header.name), default: 0] += 1 }
+        for header in headers { counts[ASCIICase.lowered(header.name), default: 0] += 1 }
         let repeated = counts.filter { name, count in count > 1 && (name == "authorization" || mustBeSigned(name)) }
             .keys.sorted()
         if let name = repeated.first {
@@ -43,15 +43,6 @@ extension SigV4 {
                 .incompleteSignature,
                 "'\(echo(absent))' is named as a SignedHeader, but it does not exist in the HTTP request.")
         }
-    }
-
-    /// Header names as SigV4 compares them, ASCII letters lowered (as `canonicalHeaders` does);
-    /// a name already lowercase is returned as it is, with no new string.
-    static func asciiLowercased(_ name: String) -> String {
-        guard name.utf8.contains(where: { (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains($0) }) else { return name }
-        return String(
-            decoding: name.utf8.map { (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains($0) ? $0 | 0x20 : $0 },
-            as: UTF8.self)
     }
 
     /// Checks `x-amz-content-sha256` when the request has one: it must be the lowercase hex
