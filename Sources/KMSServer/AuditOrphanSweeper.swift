@@ -57,8 +57,10 @@ public final class AuditOrphanSweeper: Service, Sendable {
     /// One round: the number of records handed to the log.
     @discardableResult
     public func sweepOnce() async throws -> Int {
-        let (records, unreadable) = try await AuditOutbox.orphaned(
-            olderThan: self.age, limit: Self.batch, client: self.client, logger: self.logger)
+        let (records, unreadable) = try await backgroundCall {
+            try await AuditOutbox.orphaned(
+                olderThan: self.age, limit: Self.batch, client: self.client, logger: self.logger)
+        }
         let unreported = self.reported.withLock { reported in
             unreadable.filter { reported.insert($0.id).inserted }
         }

@@ -71,6 +71,8 @@ public struct BackgroundJob: Service, CustomStringConvertible {
     let logger: Logger
     let metrics: ServiceMetrics
     let body: @Sendable () async throws -> Void
+    /// Told when the job starts and ends, so that a shutdown that overruns names it.
+    private(set) var deadline: ShutdownDeadline?
 
     /// A job that runs `body`; `body` should return only once a shutdown is asked for.
     public init(
@@ -95,6 +97,13 @@ public struct BackgroundJob: Service, CustomStringConvertible {
         self.init(name, policy: policy, clock: clock, logger: logger, metrics: metrics) { try await service.run() }
     }
 
+    /// This job, reporting its start and end to `deadline`.
+    public func watched(by deadline: ShutdownDeadline?) -> BackgroundJob {
+        var job = self
+        job.deadline = deadline
+        return job
+    }
+
     /// The job's name, as ServiceGroup's logs show the service.
     public var description: String { self.name }
 
@@ -111,6 +120,8 @@ public struct BackgroundJob: Service, CustomStringConvertible {
     /// Runs the job until a graceful shutdown or cancellation; throws `BackgroundJobFailed` when it fails under
     /// `.endProcess`, and restarts it after a backoff under `.restart`.
     public func run() async throws {
+        self.deadline?.started(self.name)
+        defer { self.deadline?.finished(self.name) }
         var schedule: JobRestartSchedule?
         if case .restart(let backoff) = self.policy { schedule = JobRestartSchedule(backoff: backoff) }
         while true {

@@ -28,10 +28,14 @@ public struct ChangeListener: Service {
             do {
                 try await cancelWhenGracefulShutdown {
                     try await self.client.withConnection { connection in
-                        let keys = try await connection.listen("kms_key_changed")
-                        let aliases = try await connection.listen("kms_alias_changed")
-                        let principals = try await connection.listen("kms_principal_changed")
-                        let keyStores = try await connection.listen("kms_custom_key_store_changed")
+                        let (keys, aliases, principals, keyStores) = try await backgroundCall {
+                            (
+                                try await connection.listen("kms_key_changed"),
+                                try await connection.listen("kms_alias_changed"),
+                                try await connection.listen("kms_principal_changed"),
+                                try await connection.listen("kms_custom_key_store_changed")
+                            )
+                        }
                         self.cache.setListening(true)
                         self.logger.debug("listening for key, alias, principal and custom key store changes")
                         try await withThrowingTaskGroup(of: Void.self) { group in

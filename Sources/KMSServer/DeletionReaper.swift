@@ -42,12 +42,15 @@ public struct DeletionReaper: Service {
     @discardableResult
     public func reapOnce() async throws -> [KeyID] {
         let serviceNow = self.clock.wallNow
-        for arn in try await self.multiRegionKeys?.startReplicaWaitedDeletions(now: serviceNow) ?? [] {
+        let waited = try await backgroundCall {
+            try await self.multiRegionKeys?.startReplicaWaitedDeletions(now: serviceNow) ?? []
+        }
+        for arn in waited {
             self.logger.notice(
                 "the replicas of a multi-Region primary are deleted: its deletion window starts",
                 metadata: ["key_arn": "\(arn)"])
         }
-        let round = try await self.keys.reapDue(serviceNow: serviceNow)
+        let round = try await backgroundCall { try await self.keys.reapDue(serviceNow: serviceNow) }
         guard round.held else { return [] }
         if round.cutoff < serviceNow.addingTimeInterval(-60) {
             self.logger.warning(

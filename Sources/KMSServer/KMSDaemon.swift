@@ -113,18 +113,22 @@ public struct KMSDaemon: Service {
     let group: ServiceGroup
     let clock: ServiceClock
     let metrics: ServiceMetrics
+    let shutdownDeadline: ShutdownDeadline?
 
     /// `onListening` gets the binary protocol's bound address and the AWS JSON endpoint's, if
     /// served. `group` is the ServiceGroup this service runs in (add it with
     /// `configuration`); the background jobs are added to it once the database is ready.
-    /// `metrics` is handed to every part that counts.
+    /// `metrics` is handed to every part that counts. `shutdownDeadline`, when given, is armed
+    /// when the shutdown begins and told what it is waiting for.
     public init(
         settings: Settings, scope: ServiceScope, client: PostgresClient, group: ServiceGroup, logger: Logger,
         clock: ServiceClock = .system,
         metrics: ServiceMetrics = ServiceMetrics(),
+        shutdownDeadline: ShutdownDeadline? = nil,
         onListening: @escaping @Sendable (SocketAddress, SocketAddress?) -> Void = { _, _ in }
     ) {
         self.metrics = metrics
+        self.shutdownDeadline = shutdownDeadline
         self.group = group
         self.clock = clock
         self.settings = settings
@@ -137,6 +141,16 @@ public struct KMSDaemon: Service {
     /// Applies migrations, starts the listeners and adds the background jobs to `group`, then waits for a graceful
     /// shutdown and closes the listeners, flushes counts and last uses, and closes the audit log and worker pool.
     public func run() async throws {
+        // Its turn comes first only when the shutdown came before the jobs were added (the
+        // listener drain arms it otherwise); arming twice does nothing.
+        try await withGracefulShutdownHandler {
+            try await self.runUntilShutdown()
+        } onGracefulShutdown: { [deadline = self.shutdownDeadline] in
+            deadline?.arm()
+        }
+    }
+
+    private func runUntilShutdown() async throws {
         // The probes answer from the start: alive, and not ready ("starting") until the setup is
         // done, since the migrations may wait for another kmsd's (a liveness probe must not kill it).
         let readiness = Readiness(checks: nil)
@@ -224,7 +238,7 @@ public struct KMSDaemon: Service {
         if let awsJSONEndpoint { listeners.append(awsJSONEndpoint) }
         let drain = ListenerDrain(
             readiness: readiness, delay: self.settings.shutdownDelay, grace: self.settings.shutdownGrace,
-            listeners: listeners, logger: self.logger)
+            listeners: listeners, deadline: self.shutdownDeadline, logger: self.logger)
         if let address = server.localAddress { self.onListening(address, awsJSON?.localAddress) }
         self.logger.notice(
             "serving",
@@ -237,22 +251,28 @@ public struct KMSDaemon: Service {
             service: service, cache: cache, worker: worker, server: server, awsJSON: awsJSON,
             metricsListener: metricsListener, drain: drain)
         for job in jobs where !Task.isShuttingDownGracefully {
-            await self.group.addServiceUnlessShutdown(job.configuration)
+            await self.group.addServiceUnlessShutdown(job.watched(by: self.shutdownDeadline).configuration)
         }
         // This service's turn to shut down comes after every job it added has stopped.
         try? await gracefulShutdown()
+        let deadline = self.shutdownDeadline
         // Done already, unless the shutdown came before the jobs were added.
+        deadline?.step("draining the listeners")
         await drain.drain()
         await server.close()
         try? await awsJSON?.close()
         try? await metricsListener?.close()
-        // The flushers flushed when they stopped; these find nothing then. They matter when a
-        // shutdown came before the flushers were added (the listener was already serving).
-        await service.usage.flush()
-        await service.lastUsage.flush()
+        // The flushers flushed when they stopped. These matter when a shutdown came before the
+        // flushers were added (the listener was already serving).
+        deadline?.step("flushing usage counts and last uses")
+        await service.usage.flushUnlessStopped()
+        await service.lastUsage.flushUnlessStopped()
         // The last records get their checkpoint while kms-cryptod is still reachable.
+        deadline?.step("closing the audit log")
         await service.auditLog?.close()
+        deadline?.step("closing the worker connections")
         await worker.close()
+        deadline?.step("stopping the database client")
         self.logger.notice("stopped")
     }
 

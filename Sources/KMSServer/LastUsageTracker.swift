@@ -11,6 +11,8 @@ import Synchronization
 /// answers are always current. The decisions are LastUseBuffer's; this is the shell.
 public final class LastUsageTracker: Service, Sendable {
     private let buffer = Mutex(LastUseBuffer())
+    /// `run` has made its last flush.
+    private let stopped = Atomic(false)
     let write: @Sendable ([KeyID: KeyUsageRecord]) async throws -> Void
     let interval: Duration
     let clock: ServiceClock
@@ -20,7 +22,9 @@ public final class LastUsageTracker: Service, Sendable {
     public convenience init(
         store: any LastUsageStoring, interval: Duration, clock: ServiceClock = .system, logger: Logger
     ) {
-        self.init(interval: interval, clock: clock, logger: logger) { batch in try await store.record(batch) }
+        self.init(interval: interval, clock: clock, logger: logger) { batch in
+            try await backgroundCall { () async throws -> Void in try await store.record(batch) }
+        }
     }
 
     /// `write` stores a batch (a test's fake in unit tests).
@@ -48,6 +52,14 @@ public final class LastUsageTracker: Service, Sendable {
     /// Writes the remembered uses every `interval` until a shutdown, and once more then.
     public func run() async throws {
         await Periodic.flushes(every: self.interval, clock: self.clock) { await self.flush() }
+        self.stopped.store(true, ordering: .releasing)
+    }
+
+    /// kmsd's last flush, unless `run` made it when it stopped: one try per shutdown, so that a
+    /// shutdown with PostgreSQL down does not wait out a second failed write.
+    func flushUnlessStopped() async {
+        guard !self.stopped.load(ordering: .acquiring) else { return }
+        await self.flush()
     }
 
     func flush() async {

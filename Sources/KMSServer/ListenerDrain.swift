@@ -15,13 +15,16 @@ final class ListenerDrain: Sendable {
     let delay: Duration
     let grace: Duration
     let listeners: [(channel: any Channel, connections: OpenConnections)]
+    let deadline: ShutdownDeadline?
     let logger: Logger
     private let started = Atomic<Bool>(false)
 
     init(
         readiness: Readiness, delay: Duration, grace: Duration,
-        listeners: [(channel: any Channel, connections: OpenConnections)], logger: Logger
+        listeners: [(channel: any Channel, connections: OpenConnections)], deadline: ShutdownDeadline? = nil,
+        logger: Logger
     ) {
+        self.deadline = deadline
         self.readiness = readiness
         self.delay = delay
         self.grace = grace
@@ -41,6 +44,7 @@ final class ListenerDrain: Sendable {
 
     func drain() async {
         guard !self.started.exchange(true, ordering: .relaxed) else { return }
+        self.deadline?.arm()
         self.readiness.beginShutdown()
         self.logger.notice(
             "shutting down: not ready any more; the listeners stop accepting after the delay",

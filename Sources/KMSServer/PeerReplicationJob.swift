@@ -47,7 +47,9 @@ public struct PeerReplicationJob: Service {
     }
 
     func roundOnce() async throws {
-        _ = try await self.client.withSessionAdvisoryLock(Self.lockKey, logger: self.logger) {
+        _ = try await self.client.withSessionAdvisoryLock(
+            Self.lockKey, logger: self.logger, statements: .backgroundCalls
+        ) {
             try await self.service.exportPendingMaterials(family: nil)
             try await self.service.exchangeKeyStates()
             try await self.service.importFromPeers()

@@ -27,7 +27,8 @@ public struct RewrapJob: Service {
         clock: ServiceClock = .system
     ) {
         self.init(
-            store: RewrapStore(client: client, logger: logger), worker: worker, interval: interval, logger: logger,
+            store: RewrapStore(client: client, logger: logger, lockStatements: .backgroundCalls), worker: worker,
+            interval: interval, logger: logger,
             clock: clock)
     }
 
@@ -54,7 +55,9 @@ public struct RewrapJob: Service {
     }
 
     func roundOnce() async throws {
-        guard let job = try await self.store.latest(), job.finishedAt == nil else { return }
+        guard let job = try await backgroundCall({ try await self.store.latest() }), job.finishedAt == nil else {
+            return
+        }
         _ = try await self.store.exclusively { try await self.work(on: job) }
     }
 
@@ -62,7 +65,7 @@ public struct RewrapJob: Service {
         let rootKeys = try await self.worker.call(WorkerMethod.describe, WorkerDescribeRequest()).rootKeyIds.compactMap(
             UUID.init(uuidString:))
         guard let newest = rootKeys.first else { return }
-        let usage = try await self.store.usage()
+        let usage = try await backgroundCall { try await self.store.usage() }
         let missing = usage.keys.filter { !rootKeys.contains($0) }
         let unavailable = missing.reduce(Int64(0)) { $0 + (usage[$1]?.materials ?? 0) + (usage[$1]?.secrets ?? 0) }
         self.logger.notice(
@@ -72,7 +75,9 @@ public struct RewrapJob: Service {
             ])
         while !Task.isCancelled {
             var done: Int64 = 0
-            for row in try await self.store.materials(notUnder: newest, skipping: missing, limit: Self.batchSize) {
+            for row in try await backgroundCall({
+                try await self.store.materials(notUnder: newest, skipping: missing, limit: Self.batchSize)
+            }) {
                 var request = WorkerRewrapKeyMaterialRequest()
                 request.key.keyID = row.keyID.description
                 request.key.keyArn = KeyRecord.materialARN(keyARN: row.keyARN, keyID: row.keyID)
@@ -80,37 +85,51 @@ public struct RewrapJob: Service {
                 request.key.material.wrapped = Data(row.wrapped)
                 let answer = try await self.worker.call(WorkerMethod.rewrapKeyMaterial, request)
                 guard let root = UUID(uuidString: answer.rootKeyID) else { continue }
-                if try await self.store.replaceMaterial(row, wrapped: Array(answer.wrapped), rootKeyID: root) {
+                if try await backgroundCall({
+                    try await self.store.replaceMaterial(row, wrapped: Array(answer.wrapped), rootKeyID: root)
+                }) {
                     done += 1
                 }
             }
-            for row in try await self.store.secrets(notUnder: newest, skipping: missing, limit: Self.batchSize) {
+            for row in try await backgroundCall({
+                try await self.store.secrets(notUnder: newest, skipping: missing, limit: Self.batchSize)
+            }) {
                 var request = WorkerRewrapAccessKeySecretRequest()
                 request.accessKeyID = row.accessKeyID
                 request.principalArn = row.principalARN
                 request.wrappedSecret = Data(row.wrapped)
                 let answer = try await self.worker.call(WorkerMethod.rewrapAccessKeySecret, request)
                 guard let root = UUID(uuidString: answer.rootKeyID) else { continue }
-                if try await self.store.replaceSecret(row, wrapped: Array(answer.wrappedSecret), rootKeyID: root) {
+                if try await backgroundCall({
+                    try await self.store.replaceSecret(row, wrapped: Array(answer.wrappedSecret), rootKeyID: root)
+                }) {
                     done += 1
                 }
             }
-            for row in try await self.store.tokenPINs(notUnder: newest, skipping: missing, limit: Self.batchSize) {
+            for row in try await backgroundCall({
+                try await self.store.tokenPINs(notUnder: newest, skipping: missing, limit: Self.batchSize)
+            }) {
                 var request = WorkerRewrapTokenPinRequest()
                 request.customKeyStoreID = row.customKeyStoreID
                 request.wrappedPin = Data(row.wrapped)
                 let answer = try await self.worker.call(WorkerMethod.rewrapTokenPin, request)
                 guard let root = UUID(uuidString: answer.rootKeyID) else { continue }
-                if try await self.store.replaceTokenPIN(row, wrapped: Array(answer.wrappedPin), rootKeyID: root) {
+                if try await backgroundCall({
+                    try await self.store.replaceTokenPIN(row, wrapped: Array(answer.wrappedPin), rootKeyID: root)
+                }) {
                     done += 1
                 }
             }
-            let remaining =
+            let remaining = try await backgroundCall {
                 try await self.store.materials(notUnder: newest, skipping: missing, limit: 1).count
-                + self.store.secrets(notUnder: newest, skipping: missing, limit: 1).count
-                + self.store.tokenPINs(notUnder: newest, skipping: missing, limit: 1).count
+                    + self.store.secrets(notUnder: newest, skipping: missing, limit: 1).count
+                    + self.store.tokenPINs(notUnder: newest, skipping: missing, limit: 1).count
+            }
             let finished = remaining == 0 ? self.clock.wallNow : nil
-            try await self.store.progress(job: job.id, rewrapped: done, unavailable: unavailable, finished: finished)
+            try await backgroundCall { [done] in
+                try await self.store.progress(
+                    job: job.id, rewrapped: done, unavailable: unavailable, finished: finished)
+            }
             if finished != nil {
                 self.logger.notice("re-wrap finished", metadata: ["job": "\(job.id)", "unavailable": "\(unavailable)"])
                 return

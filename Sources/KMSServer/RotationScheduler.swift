@@ -34,7 +34,9 @@ public struct RotationScheduler: Service {
     }
 
     func roundOnce() async throws {
-        let rotated = try await self.client.withSessionAdvisoryLock(Self.lockKey, logger: self.logger) {
+        let rotated = try await self.client.withSessionAdvisoryLock(
+            Self.lockKey, logger: self.logger, statements: .backgroundCalls
+        ) {
             try await self.service.rotateDueKeys()
         }
         if let rotated, rotated > 0 {

@@ -12,6 +12,9 @@ public struct ServiceTimeouts: Sendable {
     public var auditPage = Duration.seconds(2)
     /// How long one VerifyAuditLog call walks before it answers with a marker to go on from.
     public var auditVerify = Duration.seconds(3)
+    /// One database call of a background job (`backgroundCall`), as a request's: their batches
+    /// take milliseconds, and a shutdown waits for the call in flight of each job and flusher.
+    public var backgroundCall = Duration.seconds(5)
 
     /// kmsd's bounds.
     public init() {}
@@ -22,6 +25,7 @@ public struct ServiceTimeouts: Sendable {
         timeouts.storeCall = .seconds(3600)
         timeouts.auditPage = .seconds(3600)
         timeouts.auditVerify = .seconds(3600)
+        timeouts.backgroundCall = .seconds(3600)
         return timeouts
     }()
 

@@ -26,7 +26,8 @@ public struct TokenKeyDestroyer: Sendable {
         var stores: [CustomKeyStoreID: CustomKeyStoreRecord?] = [:]
         for key in keys {
             if stores[key.customKeyStoreID] == nil {
-                stores[key.customKeyStoreID] = .some(try? await self.stores.fetch(key.customKeyStoreID))
+                stores[key.customKeyStoreID] = .some(
+                    try? await backgroundCall { [id = key.customKeyStoreID] in try await self.stores.fetch(id) })
             }
             guard let store = stores[key.customKeyStoreID] ?? nil, let token = store.cloudHSM else {
                 Self.logLeft(key, reason: "its custom key store is gone", self.logger)

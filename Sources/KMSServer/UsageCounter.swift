@@ -9,6 +9,8 @@ import Synchronization
 /// interval's counts. The decisions are UsageTally's; this is the shell.
 public final class UsageCounter: Service, Sendable {
     private let tally = Mutex(UsageTally())
+    /// `run` has made its last flush.
+    private let stopped = Atomic(false)
     let write: @Sendable ([UsageKey: UsageCount], UUID) async throws -> Void
     let interval: Duration
     let clock: ServiceClock
@@ -18,7 +20,9 @@ public final class UsageCounter: Service, Sendable {
     public convenience init(
         store: any UsageStoring, interval: Duration, clock: ServiceClock = .system, logger: Logger
     ) {
-        self.init(interval: interval, clock: clock, logger: logger) { batch, id in try await store.add(batch, id: id) }
+        self.init(interval: interval, clock: clock, logger: logger) { batch, id in
+            try await backgroundCall { () async throws -> Void in try await store.add(batch, id: id) }
+        }
     }
 
     /// `write` stores a batch (a test's fake in unit tests).
@@ -45,6 +49,14 @@ public final class UsageCounter: Service, Sendable {
     /// Writes the counts every `interval` until a shutdown, and once more then.
     public func run() async throws {
         await Periodic.flushes(every: self.interval, clock: self.clock) { await self.flush() }
+        self.stopped.store(true, ordering: .releasing)
+    }
+
+    /// kmsd's last flush, unless `run` made it when it stopped: one try per shutdown, so that a
+    /// shutdown with PostgreSQL down does not wait out a second failed write.
+    func flushUnlessStopped() async {
+        guard !self.stopped.load(ordering: .acquiring) else { return }
+        await self.flush()
     }
 
     /// Writes the counts gathered since the last flush, after the batches kept from failed

@@ -68,11 +68,13 @@ public struct RewrapStore: Sendable {
 
     let client: PostgresClient
     let logger: Logger
+    let lockStatements: AdvisoryLockStatements
 
-    /// A store over `client`.
-    public init(client: PostgresClient, logger: Logger) {
+    /// A store over `client`; `lockStatements` bounds the statements of `exclusively`'s lock.
+    public init(client: PostgresClient, logger: Logger, lockStatements: AdvisoryLockStatements) {
         self.client = client
         self.logger = logger
+        self.lockStatements = lockStatements
     }
 
     /// Starts a job unless one is running; returns the running job and whether it is new.
@@ -220,7 +222,8 @@ public struct RewrapStore: Sendable {
     /// Runs `body` only if this process takes the re-wrap job's session advisory lock (another
     /// kmsd working on the job: nil, and `body` does not run); held for the whole of `body`.
     public func exclusively<T: Sendable>(_ body: () async throws -> T) async throws -> T? {
-        try await self.client.withSessionAdvisoryLock(Self.lockKey, logger: self.logger, body)
+        try await self.client.withSessionAdvisoryLock(
+            Self.lockKey, logger: self.logger, statements: self.lockStatements, body)
     }
 
     /// Root key id → (key materials, secrets: access keys', custom key stores' proxy secrets and token PINs)

@@ -419,8 +419,13 @@ struct Serve: AsyncParsableCommand {
             configuration: .init(
                 services: [.init(service: client)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         )
+        // Every step of the shutdown is bounded; this bounds them all, for what waits where
+        // nothing should (ShutdownDeadline).
+        let shutdownDeadline = ShutdownDeadline(
+            limit: settings.shutdownDelay + settings.shutdownGrace + ShutdownDeadline.afterDrain, logger: logger)
         let daemon = KMSDaemon(
-            settings: settings, scope: scope, client: client, group: group, logger: logger, metrics: metrics
+            settings: settings, scope: scope, client: client, group: group, logger: logger, metrics: metrics,
+            shutdownDeadline: shutdownDeadline
         ) { address, awsJSON in
             guard let readyFile, let port = address.port else { return }
             // Line 1: the binary protocol; line 2, when served: the AWS JSON endpoint.
@@ -431,6 +436,7 @@ struct Serve: AsyncParsableCommand {
             _ = rename(readyFile + ".tmp", readyFile)
         }
         await group.addServiceUnlessShutdown(daemon.configuration)
+        defer { shutdownDeadline.completed() }
         try await group.run()
     }
 

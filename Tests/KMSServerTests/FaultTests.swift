@@ -33,6 +33,23 @@ import Testing
         }
     }
 
+    /// Runs `body` on a new FaultStack, which it stops whatever `body` did. kmsd must then exit
+    /// by itself, 0: a shutdown that overran its last deadline (exit 1) or never ended (killed)
+    /// fails the test, with the stop's outcome, instead of holding it silent.
+    static func withFaultStack(kmsdArguments: [String], _ body: (FaultStack) async throws -> Void) async throws {
+        let faults = try await FaultStack.start(kmsdArguments: kmsdArguments)
+        let outcome: Result<Void, any Error>
+        do {
+            try await body(faults)
+            outcome = .success(())
+        } catch {
+            outcome = .failure(error)
+        }
+        let stop = await faults.stop()
+        #expect(stop == .exited(0), "kmsd's shutdown after the faults: \(stop)")
+        try outcome.get()
+    }
+
     // MARK: PostgreSQL
 
     @Test func postgresStalledFailsClosedAndRecovers() async throws {
@@ -47,20 +64,34 @@ import Testing
         try await self.postgresFault(.drop, everyCryptoRequestFails: true)
     }
 
+    /// kmsd stopped while PostgreSQL answers nothing, with its background jobs mid-call (the
+    /// re-wrap job reads every 5 s, the usage flusher writes every second, and each flusher
+    /// writes once more as it stops): every such call has its bound, so the shutdown ends by
+    /// itself and kmsd exits 0 rather than at its last deadline (exit 1). Before those bounds,
+    /// one job's statement left unanswered held kmsd's shutdown forever.
+    @Test func kmsdStopsByItselfWhilePostgresIsDeaf() async throws {
+        try await Self.withFaultStack(kmsdArguments: Self.arguments + ["--shutdown-grace-seconds", "10"]) { faults in
+            let stack = faults.stack
+            let kms = try Self.onceClient(stack, timeout: Self.auditBound + .seconds(2))
+            let key = try await settingUp("CreateKey") { try await kms.createKey("deaf stop") }
+            // Counts and a last use for the flushers to write.
+            _ = try await settingUp("Encrypt") { try await kms.encrypt(key.keyID, [1]) }
+            await kms.close()
+            await stack.client.close()
+            faults.database.set(.deaf)
+            try await Task.sleep(for: .seconds(6))
+            let stop = await stack.kmsd.stop()
+            #expect(stop == .exited(0), "kmsd stopped with PostgreSQL deaf: \(stop)")
+        }
+    }
+
     /// The audit commit reaches PostgreSQL and commits, but its answer never comes back: the
     /// watchdog closes the connection and the request is refused, retryably. The next try must
     /// find the records already chained (the head row is the head that commit made) instead of
     /// chaining them a second time. The record says the operation succeeded, which it did; only
     /// its answer was lost.
     @Test func aCommitWhoseAnswerIsLostIsNotChainedTwice() async throws {
-        let faults = try await FaultStack.start(kmsdArguments: Self.arguments)
-        do {
-            try await self.answerLost(faults)
-        } catch {
-            await faults.stop()
-            throw error
-        }
-        await faults.stop()
+        try await Self.withFaultStack(kmsdArguments: Self.arguments) { try await self.answerLost($0) }
     }
 
     /// A change whose commit's answer is lost with its connection (PostgreSQL deaf, then every
@@ -68,14 +99,9 @@ import Testing
     /// heard the commit, still chains the record once it is `--audit-adopt-after-seconds` old,
     /// without a restart (before, only its next start or another kmsd's sweep did).
     @Test func aChangeWhoseCommitWasNotHeardIsChainedByItsOwnKmsd() async throws {
-        let faults = try await FaultStack.start(kmsdArguments: Self.arguments + ["--audit-adopt-after-seconds", "1"])
-        do {
-            try await self.commitNotHeard(faults)
-        } catch {
-            await faults.stop()
-            throw error
+        try await Self.withFaultStack(kmsdArguments: Self.arguments + ["--audit-adopt-after-seconds", "1"]) {
+            try await self.commitNotHeard($0)
         }
-        await faults.stop()
     }
 
     func commitNotHeard(_ faults: FaultStack) async throws {
@@ -173,14 +199,9 @@ import Testing
     /// Crypto requests on a cached key (they need PostgreSQL only for their records) and a
     /// CreateKey (it needs it throughout) while PostgreSQL is behind `fault`.
     func postgresFault(_ fault: FaultProxy.Mode, everyCryptoRequestFails: Bool) async throws {
-        let faults = try await FaultStack.start(kmsdArguments: Self.arguments)
-        do {
-            try await self.postgresFault(fault, everyCryptoRequestFails: everyCryptoRequestFails, faults)
-        } catch {
-            await faults.stop()
-            throw error
+        try await Self.withFaultStack(kmsdArguments: Self.arguments) {
+            try await self.postgresFault(fault, everyCryptoRequestFails: everyCryptoRequestFails, $0)
         }
-        await faults.stop()
     }
 
     func postgresFault(_ fault: FaultProxy.Mode, everyCryptoRequestFails: Bool, _ faults: FaultStack) async throws {
@@ -308,7 +329,10 @@ import Testing
     }
 
     @Test func workerStalledGarbledOrResetFailsRetryableAndRecovers() async throws {
-        let faults = try await FaultStack.start(kmsdArguments: Self.arguments)
+        try await Self.withFaultStack(kmsdArguments: Self.arguments) { try await self.workerLinkFaults($0) }
+    }
+
+    func workerLinkFaults(_ faults: FaultStack) async throws {
         let stack = faults.stack
         let kms = try Self.onceClient(stack, timeout: Self.clientDefaultTimeout)
         let key = try await settingUp("CreateKey") { try await kms.createKey("worker link") }
@@ -335,7 +359,6 @@ import Testing
         let verified = try await stack.client.verifyAuditLog()
         #expect(verified.intact, "\(verified.reason)")
         await kms.close()
-        await faults.stop()
     }
 
     /// A request's waits together end by its deadline (`--request-timeout-seconds`), whatever each
@@ -343,8 +366,12 @@ import Testing
     /// requests in about three seconds, retryable. The bound asserted is half the worker timeout:
     /// it tells the request deadline from the worker's, not a timing.
     @Test func aRequestEndsByItsDeadlineWhateverItsWaitsAllow() async throws {
-        let faults = try await FaultStack.start(
-            kmsdArguments: Self.arguments + ["--worker-timeout-seconds", "60", "--request-timeout-seconds", "3"])
+        try await Self.withFaultStack(
+            kmsdArguments: Self.arguments + ["--worker-timeout-seconds", "60", "--request-timeout-seconds", "3"]
+        ) { try await self.requestDeadline($0) }
+    }
+
+    func requestDeadline(_ faults: FaultStack) async throws {
         let stack = faults.stack
         let kms = try Self.onceClient(stack, timeout: .seconds(90))
         // Set up with a client that retries: on a loaded machine a short deadline may cut a
@@ -367,7 +394,6 @@ import Testing
         let recovered = await untilSuccess("Encrypt after the stall") { _ = try await kms.encrypt(key.keyID, [2]) }
         #expect(recovered.succeeded, "\(recovered)")
         await kms.close()
-        await faults.stop()
     }
 
     /// Requests that each need kms-cryptod: an encryption, a data key and a decryption.

@@ -44,11 +44,14 @@ public final class FaultStack: Sendable {
         self.worker = worker
     }
 
-    public func stop() async {
+    /// Clears the faults and stops the stack; how kmsd's stop ended.
+    @discardableResult
+    public func stop() async -> ProcessStop {
         self.database.set(.pass)
         self.worker.set(.pass)
-        await self.stack.stop()
+        let kmsd = await self.stack.stop()
         await self.database.close()
         await self.worker.close()
+        return kmsd
     }
 }

@@ -11,6 +11,8 @@ public final class KMSDProcess: @unchecked Sendable {
     /// host:port of the AWS JSON endpoint, when kmsd serves it (--aws-json-listen).
     public private(set) var awsJSONEndpoint: String?
     public private(set) var process: Process?
+    /// How the last stop ended, for a second `stop` (a test that stopped kmsd itself).
+    private var lastStop: ProcessStop?
     let extraArguments: [String]
     /// TLS settings for the clients this kmsd hands out (nil: plain TCP).
     public var tls: KMSClient.TLS?
@@ -49,7 +51,7 @@ public final class KMSDProcess: @unchecked Sendable {
             (self.launcher.isEmpty ? [] : Array(self.launcher.dropFirst()) + [kmsd])
             + [
                 "serve", "--listen", listen, "--worker-socket", self.workerSocket,
-                "--ready-file", readyFile, "--log-level", "warning",
+                "--ready-file", readyFile, "--log-level", Self.logLevel,
                 // Dozens of stacks run at once on one PostgreSQL; a test needs few connections.
                 "--database-connections", "6",
             ] + extra
@@ -60,6 +62,7 @@ public final class KMSDProcess: @unchecked Sendable {
         try log.attach(to: process)
         try process.run()
         self.process = process
+        self.lastStop = nil
         // Only a guard against a hang: a loaded machine may take many seconds to start a stack.
         let hang = ContinuousClock.now + .seconds(120)
         while ContinuousClock.now < hang {
@@ -92,6 +95,10 @@ public final class KMSDProcess: @unchecked Sendable {
         try await self.start(listen: self.endpoint, awsJSONListen: self.awsJSONEndpoint)
     }
 
+    /// kmsd's log level in tests: warning, or KMS_TEST_KMSD_LOG_LEVEL (debug, to follow a stuck
+    /// test's kmsd in its log file).
+    static var logLevel: String { ProcessInfo.processInfo.environment["KMS_TEST_KMSD_LOG_LEVEL"] ?? "warning" }
+
     /// Sends `number` (SIGTERM: a graceful shutdown) without waiting.
     public func signal(_ number: Int32) {
         guard let process = self.process, process.isRunning else { return }
@@ -110,11 +117,29 @@ public final class KMSDProcess: @unchecked Sendable {
         return process.processIdentifier
     }
 
-    public func stop() async {
-        guard let process = self.process else { return }
-        if process.isRunning { process.terminate() }
-        while process.isRunning { try? await Task.sleep(for: .milliseconds(20)) }
+    /// SIGTERM, then waits for the exit at most `limit`, past kmsd's own last deadline (its
+    /// shutdown grace plus 20 s, after which it exits 1): then SIGKILL. A kmsd whose shutdown
+    /// never ended would otherwise hold its test silent until the stage's watchdog.
+    /// Stopping again gives the first stop's outcome.
+    @discardableResult
+    public func stop(within limit: Duration = .seconds(90)) async -> ProcessStop {
+        guard let process = self.process else { return self.lastStop ?? .notRunning }
+        let outcome: ProcessStop
+        if !process.isRunning {
+            outcome = ProcessStop(process)
+        } else {
+            process.terminate()
+            if await waitForProcessExit(process, within: limit) != nil {
+                outcome = ProcessStop(process)
+            } else {
+                kill(process.processIdentifier, SIGKILL)
+                while process.isRunning { try? await Task.sleep(for: .milliseconds(20)) }
+                outcome = .killed(after: limit)
+            }
+        }
         self.process = nil
+        self.lastStop = outcome
+        return outcome
     }
 
     /// A client with `credentials` (nil: none, for handshake tests and insecure mode).
@@ -254,10 +279,13 @@ public final class KMSStack: @unchecked Sendable {
         return other
     }
 
-    public func stop() async {
+    /// Stops every part; how kmsd's stop ended.
+    @discardableResult
+    public func stop() async -> ProcessStop {
         await self.client.close()
-        await self.kmsd.stop()
+        let kmsd = await self.kmsd.stop()
         await self.worker.stop()
         await self.database.drop()
+        return kmsd
     }
 }

@@ -70,7 +70,7 @@ public struct ServiceStores: Sendable {
             auditRecords: AuditStore(client: client, logger: logger),
             usage: UsageStore(client: client, logger: logger),
             billing: BillingStore(client: client, logger: logger),
-            rewraps: RewrapStore(client: client, logger: logger),
+            rewraps: RewrapStore(client: client, logger: logger, lockStatements: .backgroundCalls),
             multiRegionKeys: KeyStore(client: client, logger: logger),
             peerReplication: KeyStore(client: client, logger: logger),
             customKeyStores: CustomKeyStoreStore(client: client, logger: logger)
