@@ -1,0 +1,43 @@
+#!/usr/bin/env python3
+"""The quantile of a Prometheus histogram over an interval, from two scrapes of /metrics.
+
+    scripts/metrics-quantile.py BEFORE AFTER METRIC QUANTILE [LABEL=VALUE ...]
+
+Prints the upper bound, in milliseconds, of the bucket that holds the quantile of the
+observations made between the two scrapes (summed over the series that match the labels), or
+"–" when there were none. A bucket bound, not an interpolation: "at most this".
+"""
+import re
+import sys
+
+
+def buckets(path, metric, wanted):
+    counts = {}
+    for line in open(path):
+        match = re.match(r"^(\w+)_bucket\{(.*)\} (\S+)$", line.strip())
+        if not match or match.group(1) != metric:
+            continue
+        labels = dict(re.findall(r'(\w+)="([^"]*)"', match.group(2)))
+        if any(labels.get(k) != v for k, v in wanted.items()):
+            continue
+        bound = float("inf") if labels["le"] == "+Inf" else float(labels["le"])
+        counts[bound] = counts.get(bound, 0.0) + float(match.group(3))
+    return counts
+
+
+def main():
+    before, after, metric, quantile = sys.argv[1:5]
+    wanted = dict(pair.split("=", 1) for pair in sys.argv[5:])
+    start, end = buckets(before, metric, wanted), buckets(after, metric, wanted)
+    delta = {bound: end[bound] - start.get(bound, 0.0) for bound in end}
+    total = delta.get(float("inf"), 0.0)
+    if total <= 0:
+        print("–")
+        return
+    for bound in sorted(delta):
+        if delta[bound] >= float(quantile) * total:
+            print("over the last bucket" if bound == float("inf") else f"≤ {bound * 1000:g}")
+            return
+
+
+main()
