@@ -3,11 +3,11 @@ import Logging
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The last bound on kmsd's shutdown. Each step of the shutdown has a bound of its own (the
@@ -76,7 +76,12 @@ public final class ShutdownDeadline: Sendable {
 
     /// Starts the clock, once; later calls do nothing.
     func arm() {
-        guard !self.state.withLock({ state in defer { state.armed = true }; return state.armed }) else { return }
+        let first = self.state.withLock { state in
+            guard !state.armed else { return false }
+            state.armed = true
+            return true
+        }
+        guard first else { return }
         let (seconds, attoseconds) = self.limit.components
         let nanoseconds = Int(seconds) * 1_000_000_000 + Int(attoseconds / 1_000_000_000)
         DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(nanoseconds)) {

@@ -119,7 +119,7 @@ public struct RewrapStore: Sendable {
     public func progress(job: Int64, rewrapped: Int64, unavailable: Int64, finished: Date?) async throws {
         // Committed before the job goes on (CommittedWrite).
         try await self.client.committing(logger: self.logger) { connection in
-            try await connection.query(
+            _ = try await connection.query(
                 """
                 UPDATE kms_rewrap_jobs SET rewrapped = rewrapped + \(rewrapped), unavailable = \(unavailable),
                     finished_at = \(finished)

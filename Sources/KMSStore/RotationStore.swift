@@ -204,7 +204,7 @@ public struct RotationStore: Sendable {
     public func removeTags(keyID: KeyID, _ keys: [String], audit: PendingAudit?) async throws {
         let id = keyID.uuid
         try await self.client.change(recording: audit, logger: self.logger) { connection in
-            try await connection.query(
+            _ = try await connection.query(
                 "DELETE FROM kms_tags WHERE key_id = \(id) AND tag_key = ANY(\(keys))", logger: self.logger)
         }
     }
