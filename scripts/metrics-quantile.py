@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
-"""The quantile of a Prometheus histogram over an interval, from two scrapes of /metrics.
+"""The quantile or the mean of a Prometheus histogram over an interval, from two scrapes of /metrics.
 
-    scripts/metrics-quantile.py BEFORE AFTER METRIC QUANTILE [LABEL=VALUE ...]
+    scripts/metrics-quantile.py BEFORE AFTER METRIC QUANTILE|mean [LABEL=VALUE ...]
 
-Prints the upper bound, in milliseconds, of the bucket that holds the quantile of the
-observations made between the two scrapes (summed over the series that match the labels), or
-"–" when there were none. A bucket bound, not an interpolation: "at most this".
+For a quantile, prints the upper bound, in milliseconds, of the bucket that holds it among the
+observations made between the two scrapes (summed over the series that match the labels): a
+bucket bound, not an interpolation, so "at most this". For `mean`, prints their mean in
+milliseconds (the change of the histogram's sum over the change of its count). "–" when there
+were none.
 """
 import re
 import sys
@@ -25,9 +27,28 @@ def buckets(path, metric, wanted):
     return counts
 
 
+def totals(path, metric, wanted):
+    """The histogram's sum and count, over the series that match."""
+    found = {"sum": 0.0, "count": 0.0}
+    for line in open(path):
+        match = re.match(r"^(\w+)_(sum|count)(?:\{(.*)\})? (\S+)$", line.strip())
+        if not match or match.group(1) != metric:
+            continue
+        labels = dict(re.findall(r'(\w+)="([^"]*)"', match.group(3) or ""))
+        if any(labels.get(k) != v for k, v in wanted.items()):
+            continue
+        found[match.group(2)] += float(match.group(4))
+    return found
+
+
 def main():
     before, after, metric, quantile = sys.argv[1:5]
     wanted = dict(pair.split("=", 1) for pair in sys.argv[5:])
+    if quantile == "mean":
+        start, end = totals(before, metric, wanted), totals(after, metric, wanted)
+        count = end["count"] - start["count"]
+        print(f"{(end['sum'] - start['sum']) / count * 1000:.2f}" if count > 0 else "–")
+        return
     start, end = buckets(before, metric, wanted), buckets(after, metric, wanted)
     delta = {bound: end[bound] - start.get(bound, 0.0) for bound in end}
     total = delta.get(float("inf"), 0.0)
