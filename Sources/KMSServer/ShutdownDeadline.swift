@@ -1,5 +1,6 @@
 import Dispatch
 import Logging
+import NIOCore
 import Synchronization
 
 #if canImport(Glibc)
@@ -82,8 +83,7 @@ public final class ShutdownDeadline: Sendable {
             return true
         }
         guard first else { return }
-        let (seconds, attoseconds) = self.limit.components
-        let nanoseconds = Int(seconds) * 1_000_000_000 + Int(attoseconds / 1_000_000_000)
+        let nanoseconds = Int(TimeAmount(self.limit).nanoseconds)
         DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(nanoseconds)) {
             self.expired()
         }
