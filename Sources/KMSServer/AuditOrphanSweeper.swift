@@ -23,9 +23,10 @@ public final class AuditOrphanSweeper: Service, Sendable {
     let interval: Duration
     let logger: Logger
     let clock: ServiceClock
-    /// Unreadable rows are reported once per process, not every round.
+    /// Unreadable rows, reported once per process and passed over by later rounds.
     private let reported = Mutex(Set<UUID>())
-    static let batch = 1000
+    /// The most records one query of a round reads.
+    public static let batch = 1000
 
     /// A sweeper handing `log` the records of other chains pending longer than `age`, every
     /// `interval`.
@@ -54,23 +55,34 @@ public final class AuditOrphanSweeper: Service, Sendable {
         ) { _ = try await self.sweepOnce() }
     }
 
-    /// One round: the number of records handed to the log.
+    /// One round: the number of records handed to the log. Rows that cannot be read are
+    /// reported once and passed over from then on (they stay in the outbox for whoever looks
+    /// into them; one repaired by hand is chained by the next kmsd to start); a batch of nothing
+    /// but such rows is followed at once by the next, so they never hide the records behind them.
     @discardableResult
     public func sweepOnce() async throws -> Int {
-        let (records, unreadable) = try await backgroundCall {
-            try await AuditOutbox.orphaned(
-                olderThan: self.age, limit: Self.batch, client: self.client, logger: self.logger)
-        }
-        let unreported = self.reported.withLock { reported in
-            unreadable.filter { reported.insert($0.id).inserted }
-        }
-        if !unreported.isEmpty {
-            self.logger.critical(
-                """
-                audit records committed with their changes cannot be read: they were changed outside the service; \
-                they are left in kms_audit_pending
-                """,
-                metadata: ["records": "\(unreported.map { "\($0.chain)/\($0.id.uuidString.lowercased())" })"])
+        var records: [PendingAudit] = []
+        while true {
+            let skipping = self.reported.withLock { Array($0) }
+            let (readable, unreadable) = try await backgroundCall {
+                try await AuditOutbox.orphaned(
+                    olderThan: self.age, limit: Self.batch, skipping: skipping, client: self.client,
+                    logger: self.logger)
+            }
+            let unreported = self.reported.withLock { reported in
+                unreadable.filter { reported.insert($0.id).inserted }
+            }
+            if !unreported.isEmpty {
+                self.logger.critical(
+                    """
+                    audit records committed with their changes cannot be read: they were changed outside the service; \
+                    they are left in kms_audit_pending
+                    """,
+                    metadata: ["records": "\(unreported.map { "\($0.chain)/\($0.id.uuidString.lowercased())" })"])
+            }
+            records = readable
+            // A full batch of unreadable rows only: the next batch lies behind them.
+            guard readable.isEmpty, unreadable.count == Self.batch, !unreported.isEmpty else { break }
         }
         guard !records.isEmpty else { return 0 }
         var chains: [String: Int] = [:]

@@ -124,15 +124,18 @@ public enum AuditOutbox {
     /// answer), which it would otherwise chain only when it restarts. A live kmsd chains its
     /// records within milliseconds; one that still holds them when they are adopted finds them
     /// chained elsewhere (`stillPending`) and lets them go. Unreadable ones are returned by id
-    /// with their chain, as `pending` does.
+    /// with their chain, as `pending` does; those named in `skipping` (found unreadable before)
+    /// are passed over, so that rows nobody can chain never fill the batch ahead of those that
+    /// can be.
     public static func orphaned(
-        olderThan age: Duration, limit: Int, client: PostgresClient, logger: Logger
+        olderThan age: Duration, limit: Int, skipping: [UUID] = [], client: PostgresClient, logger: Logger
     ) async throws -> (records: [PendingAudit], unreadable: [(id: UUID, chain: String)]) {
         let seconds = Double(age.components.seconds) + Double(age.components.attoseconds) / 1e18
         let rows = try await client.query(
             """
             SELECT id, chain_id, record FROM kms_audit_pending
                 WHERE created_at < clock_timestamp() - make_interval(secs => \(seconds))
+                    AND NOT (id = ANY(\(skipping)))
                 ORDER BY created_at, id LIMIT \(limit)
             """,
             logger: logger
