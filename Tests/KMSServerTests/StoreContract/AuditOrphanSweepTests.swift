@@ -20,7 +20,8 @@ import Testing
             try await Migrations.apply(on: client, logger: StoreBackend.logger)
             let stores = ServiceStores.postgres(client: client, scope: StoreBackend.scope, logger: StoreBackend.logger)
             let orphan = Fixture.audit("CreateKey")
-            try await stores.keys.insert(Fixture.key(), material: Fixture.material(1), alias: nil, tags: [], audit: orphan)
+            try await stores.keys.insert(
+                Fixture.key(), material: Fixture.material(1), alias: nil, tags: [], audit: orphan)
             let tampered = AuditOrphanSweeper.batch + 5
             try await client.query(
                 """
