@@ -1,3 +1,5 @@
+import NIOCore
+
 /// Capped exponential backoff with jitter, as a value: how long to wait before the next attempt
 /// after a number of consecutive failures. `base` doubles with each failure up to `cap`; the
 /// wait is drawn from the upper half of that ceiling ("equal jitter"), so it is never zero (a
@@ -39,7 +41,7 @@ public struct RPCBackoff: Sendable, Hashable {
     }
 
     private func nanosecondRange(afterFailures failures: Int) -> ClosedRange<Int64> {
-        let ceiling = self.ceiling(afterFailures: failures).nanoseconds
+        let ceiling = TimeAmount(self.ceiling(afterFailures: failures)).nanoseconds
         return (ceiling / 2)...ceiling
     }
 }
@@ -99,13 +101,5 @@ public struct RPCReconnectSchedule: Sendable {
         self.failures = 0
         self.notBefore = nil
         self.lastFailure = nil
-    }
-}
-
-extension Duration {
-    /// Whole nanoseconds (the durations here are seconds at most).
-    var nanoseconds: Int64 {
-        let (seconds, attoseconds) = self.components
-        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
     }
 }

@@ -464,7 +464,7 @@ public final class AuditLog: Sendable {
         // operation happened, only its answer was withheld.
         let written = try await self.write(batch, on: connection)
         self.state.withLock { $0.writingSince = nil }
-        self.metrics.auditCommit.recordNanoseconds(ServiceMetrics.nanoseconds(ContinuousClock.now - started))
+        self.metrics.auditCommit.recordNanoseconds(TimeAmount(ContinuousClock.now - started).nanoseconds)
         self.metrics.auditBatchSize.record(written.count)
         self.recovered(late: batch.count { !$0.waiting })
         for waiter in written { waiter.resume() }

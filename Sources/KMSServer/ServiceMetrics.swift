@@ -1,4 +1,5 @@
 import Metrics
+import NIOCore
 import Synchronization
 
 /// kmsd's metrics through swift-metrics (kmsd exports them in Prometheus's format). Handles are
@@ -57,7 +58,7 @@ public final class ServiceMetrics: Sendable {
 
     func databaseCallEnded(duration: Duration, failed: Bool) {
         self.databaseInFlightGauge.record(self.databaseInFlight.wrappingSubtract(1, ordering: .relaxed).newValue)
-        self.databaseCall.recordNanoseconds(Self.nanoseconds(duration))
+        self.databaseCall.recordNanoseconds(TimeAmount(duration).nanoseconds)
         if failed { self.databaseFailures.increment() }
     }
 
@@ -85,7 +86,7 @@ public final class ServiceMetrics: Sendable {
             timers[operation] = timer
             return timer
         }
-        timer.recordNanoseconds(Self.nanoseconds(duration))
+        timer.recordNanoseconds(TimeAmount(duration).nanoseconds)
     }
 
     /// kms-cryptod round trips by method.
@@ -97,7 +98,7 @@ public final class ServiceMetrics: Sendable {
             timers[method] = timer
             return timer
         }
-        timer.recordNanoseconds(Self.nanoseconds(duration))
+        timer.recordNanoseconds(TimeAmount(duration).nanoseconds)
     }
 
     /// Failures of a background job (restarted or ending the process), by job.
@@ -110,10 +111,5 @@ public final class ServiceMetrics: Sendable {
             return counter
         }
         counter.increment()
-    }
-
-    static func nanoseconds(_ duration: Duration) -> Int64 {
-        let (seconds, attoseconds) = duration.components
-        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
     }
 }
