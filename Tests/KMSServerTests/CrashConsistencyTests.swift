@@ -1,6 +1,7 @@
 import Foundation
 import KMSClient
 import KMSProto
+import KMSRPC
 import KMSTestSupport
 import Testing
 
@@ -266,7 +267,7 @@ import Testing
                             }
                         }
                     }
-                } catch let error as DeadlinePassed {
+                } catch let error as DeadlineExceeded {
                     failure = "Hung"
                     load.state.withLock { $0.hung.append("\(label): \(error)") }
                 } catch {

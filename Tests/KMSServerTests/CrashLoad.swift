@@ -1,6 +1,7 @@
 import Foundation
 import KMSClient
 import KMSProto
+import KMSRPC
 import KMSTestSupport
 import Synchronization
 
@@ -69,37 +70,6 @@ final class CrashLoad: Sendable {
     }
 }
 
-/// `body`'s result, or a timeout error after `limit` without waiting for `body` to notice its
-/// cancellation: a request that hangs is reported, never waited for.
-func withDeadline<T: Sendable>(_ limit: Duration, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
-    let once = ResumeOnce<T>()
-    return try await withCheckedThrowingContinuation { continuation in
-        once.continuation.withLock { $0 = continuation }
-        let work = Task {
-            do { once.resume(.success(try await body())) } catch { once.resume(.failure(error)) }
-        }
-        Task {
-            try? await Task.sleep(for: limit)
-            once.resume(.failure(DeadlinePassed(limit: limit)))
-            work.cancel()
-        }
-    }
-}
-
-/// A continuation resumed by whichever comes first.
-final class ResumeOnce<T: Sendable>: Sendable {
-    let continuation = Mutex<CheckedContinuation<T, any Error>?>(nil)
-
-    func resume(_ result: Result<T, any Error>) {
-        self.continuation.withLock { $0.take() }?.resume(with: result)
-    }
-}
-
-struct DeadlinePassed: Error, CustomStringConvertible {
-    let limit: Duration
-    var description: String { "no answer within \(self.limit)" }
-}
-
 /// An AWS JSON answer reduced to what the crash test keeps.
 struct JSONAnswer: Sendable {
     var status: Int
@@ -110,10 +80,10 @@ struct JSONAnswer: Sendable {
 }
 
 extension AWSJSONTestClient {
-    /// Calls `operation` with `body`, giving up (throwing DeadlinePassed) after `limit`.
+    /// Calls `operation` with `body`, giving up (throwing DeadlineExceeded) after `limit`.
     func json(_ operation: String, _ body: [String: Any], limit: Duration) async throws -> JSONAnswer {
         let data = try JSONSerialization.data(withJSONObject: body)
-        return try await withDeadline(limit) {
+        return try await KMSRPC.withDeadline(limit) {
             let reply = try await self.call(operation, body: data)
             var fields: [String: String] = [:]
             if let object = (try? JSONSerialization.jsonObject(with: reply.body)) as? [String: Any] {
