@@ -33,6 +33,10 @@ public final class KMSClient: Sendable {
         public var credentials: KMSCredentials?
         /// TLS to kmsd; nil for plain TCP.
         public var tls: TLS?
+        /// The event loops the connections run on. One `EventLoop` keeps all of this client's
+        /// I/O on one thread, so a caller whose task runs on that loop (a task executor of it)
+        /// sends and hears its answers without a thread switch.
+        public var eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
 
         /// The defaults: 2 connections, 10 s per attempt, 3 attempts, no credentials, plain TCP.
         public init() {}
@@ -121,7 +125,8 @@ public final class KMSClient: Sendable {
         let isIP = (try? SocketAddress(ipAddress: host, port: 0)) != nil
         self.pool = RPCConnectionPool(
             address: address, connections: configuration.connections, configuration: rpc,
-            tls: tls, serverHostname: isIP ? nil : host, handshake: handshake, reconnectBackoff: configuration.backoff
+            group: configuration.eventLoopGroup, tls: tls, serverHostname: isIP ? nil : host, handshake: handshake,
+            reconnectBackoff: configuration.backoff
         )
     }
 

@@ -18,8 +18,11 @@ final class AWSJSONConnection: @unchecked Sendable {
     private let serverHostname: String?
     private let signer: SigV4Signer
     private var channel: Channel?
+    /// The loop the connection runs on: its worker's task runs there too (`Lanes.executor`).
+    let eventLoop: any EventLoop
 
-    init(url: String, caBundle: String?, signer: SigV4Signer) throws {
+    init(url: String, caBundle: String?, signer: SigV4Signer, eventLoop: any EventLoop) throws {
+        self.eventLoop = eventLoop
         guard let parsed = URL(string: url), let scheme = parsed.scheme, let hostName = parsed.host,
             scheme == "https" || scheme == "http"
         else { throw ValidationErrorText("--aws-endpoint must be http(s)://host:port, not '\(url)'") }
@@ -66,7 +69,7 @@ final class AWSJSONConnection: @unchecked Sendable {
         if let channel = self.channel, channel.isActive { return channel }
         let tls = self.tls
         let serverHostname = self.serverHostname
-        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        let channel = try await ClientBootstrap(group: self.eventLoop)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {

@@ -4,6 +4,7 @@ import KMSClient
 import KMSProto
 import KMSRPC
 import NIOCore
+import NIOPosix
 
 struct Run: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -148,10 +149,16 @@ struct Run: AsyncParsableCommand {
             configuration.timeout = .seconds(30)
             let resolved = try KMSClientEnvironment(endpoint: endpoint, profile: self.profile).resolve(configuration)
             var clients: [KMSClient] = []
+            var loops: [any EventLoop] = []
             for _ in 0..<self.connections {
-                clients.append(try KMSClient(endpoint: resolved.endpoint, configuration: resolved.configuration))
+                // Each client on one loop, where its workers run too (`Lanes.executor`).
+                var configuration = resolved.configuration
+                let loop = MultiThreadedEventLoopGroup.singleton.next()
+                configuration.eventLoopGroup = loop
+                clients.append(try KMSClient(endpoint: resolved.endpoint, configuration: configuration))
+                loops.append(loop)
             }
-            lanes = Lanes(clients: clients, echoes: [])
+            lanes = Lanes(clients: clients, echoes: [], loops: loops)
             // Setup is not measured: its own client retries what a busy service fails retryably
             // (a database slower than kmsd's bound on a loaded machine), for about ten seconds.
             var setupConfiguration = resolved.configuration
@@ -205,7 +212,10 @@ struct Run: AsyncParsableCommand {
                 region: self.region ?? env("AWS_REGION") ?? env("AWS_DEFAULT_REGION") ?? "us-east-1")
             lanes.awsBodies = try AWSJSONBodies(workload)
             for _ in 0..<(self.connections * self.inFlight) {
-                lanes.aws.append(try AWSJSONConnection(url: url, caBundle: env("AWS_CA_BUNDLE"), signer: signer))
+                lanes.aws.append(
+                    try AWSJSONConnection(
+                        url: url, caBundle: env("AWS_CA_BUNDLE"), signer: signer,
+                        eventLoop: MultiThreadedEventLoopGroup.singleton.next()))
             }
             reportedEndpoint = url
         }
