@@ -14,11 +14,7 @@ import Testing
 /// hid every orphan queued after them for good.
 @Suite struct AuditOrphanSweepTests {
     @Test func unreadableRowsDoNotHideTheOrphansBehindThem() async throws {
-        let database = try await TestDatabase.create()
-        defer { Task { await database.drop() } }
-        try await database.withClient { client in
-            try await Migrations.apply(on: client, logger: StoreBackend.logger)
-            let stores = ServiceStores.postgres(client: client, scope: StoreBackend.scope, logger: StoreBackend.logger)
+        try await StoreBackend.withPostgres { client, stores in
             let orphan = Fixture.audit("CreateKey")
             try await stores.keys.insert(
                 Fixture.key(), material: Fixture.material(1), alias: nil, tags: [], audit: orphan)

@@ -29,11 +29,7 @@ import Testing
     }
 
     @Test func anExternalKeyBacksOneKeyOfAStoreInAnyState() async throws {
-        let database = try await TestDatabase.create()
-        defer { Task { await database.drop() } }
-        try await database.withClient { client in
-            try await Migrations.apply(on: client, logger: StoreBackend.logger)
-            let stores = ServiceStores.postgres(client: client, scope: StoreBackend.scope, logger: StoreBackend.logger)
+        try await StoreBackend.withPostgres { client, stores in
             let keyStores = try #require(stores.customKeyStores)
             let one = Self.store("one")
             let two = Self.store("two")
@@ -71,10 +67,7 @@ import Testing
     }
 
     @Test func storeChangesAreAnnouncedAndNewStoresAreNot() async throws {
-        let database = try await TestDatabase.create()
-        defer { Task { await database.drop() } }
-        try await database.withClient { client in
-            try await Migrations.apply(on: client, logger: StoreBackend.logger)
+        try await StoreBackend.withPostgres { client, _ in
             let keyStores = CustomKeyStoreStore(client: client, logger: StoreBackend.logger)
             try await client.withConnection { listener in
                 let announced = try await listener.listen("kms_custom_key_store_changed")

@@ -11,11 +11,7 @@ import Testing
 /// announcement serializes commits: CreateKey ran one at a time).
 @Suite struct KeyChangeAnnouncementTests {
     @Test func aNewKeyIsNotAnnouncedAndChangesToExistingKeysAre() async throws {
-        let database = try await TestDatabase.create()
-        defer { Task { await database.drop() } }
-        try await database.withClient { client in
-            try await Migrations.apply(on: client, logger: StoreBackend.logger)
-            let stores = ServiceStores.postgres(client: client, scope: StoreBackend.scope, logger: StoreBackend.logger)
+        try await StoreBackend.withPostgres { client, stores in
             try await client.withConnection { listener in
                 let announced = try await listener.listen("kms_key_changed")
                 var iterator = announced.makeAsyncIterator()

@@ -14,11 +14,7 @@ import Testing
 /// record left in the outbox (found as FaultTests' "2 keys but 1 recorded creations").
 @Suite struct KeyInsertDeadlineTests {
     @Test func anInsertPastItsDeadlineStillReportsItsCommit() async throws {
-        let database = try await TestDatabase.create()
-        defer { Task { await database.drop() } }
-        try await database.withClient { client in
-            try await Migrations.apply(on: client, logger: StoreBackend.logger)
-            let stores = ServiceStores.postgres(client: client, scope: StoreBackend.scope, logger: StoreBackend.logger)
+        try await StoreBackend.withPostgres { client, stores in
             let key = Fixture.key()
             let audit = Fixture.audit("CreateKey")
             let chained = AsyncStream<Void>.makeStream()

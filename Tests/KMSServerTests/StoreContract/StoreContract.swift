@@ -137,6 +137,22 @@ struct ContractStores: Sendable {
     var tombstones: @Sendable () async throws -> [Tombstone]
 }
 
+extension StoreBackend {
+    /// For a test of PostgreSQL's stores alone (what the in-memory ones do not model: locks,
+    /// notifications, the outbox's rows): `body` gets the client of a fresh, migrated database
+    /// and that database's stores; the database is dropped after.
+    static func withPostgres(
+        _ body: @escaping @Sendable (PostgresClient, ServiceStores) async throws -> Void
+    ) async throws {
+        let database = try await TestDatabase.create()
+        defer { Task { await database.drop() } }
+        try await database.withClient { client in
+            try await Migrations.apply(on: client, logger: Self.logger)
+            try await body(client, ServiceStores.postgres(client: client, scope: Self.scope, logger: Self.logger))
+        }
+    }
+}
+
 /// The records the scenarios store.
 enum Fixture {
     static let account = "111122223333"
