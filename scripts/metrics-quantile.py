@@ -13,31 +13,33 @@ import re
 import sys
 
 
-def buckets(path, metric, wanted):
-    counts = {}
+def samples(path, metric, wanted):
+    """(part, labels, value) of the histogram's lines (part: bucket, sum or count) whose labels
+    include `wanted`."""
     for line in open(path):
-        match = re.match(r"^(\w+)_bucket\{(.*)\} (\S+)$", line.strip())
+        match = re.match(r"^(\w+)_(bucket|sum|count)(?:\{(.*)\})? (\S+)$", line.strip())
         if not match or match.group(1) != metric:
             continue
-        labels = dict(re.findall(r'(\w+)="([^"]*)"', match.group(2)))
-        if any(labels.get(k) != v for k, v in wanted.items()):
-            continue
-        bound = float("inf") if labels["le"] == "+Inf" else float(labels["le"])
-        counts[bound] = counts.get(bound, 0.0) + float(match.group(3))
+        labels = dict(re.findall(r'(\w+)="([^"]*)"', match.group(3) or ""))
+        if all(labels.get(k) == v for k, v in wanted.items()):
+            yield match.group(2), labels, float(match.group(4))
+
+
+def buckets(path, metric, wanted):
+    counts = {}
+    for part, labels, value in samples(path, metric, wanted):
+        if part == "bucket":
+            bound = float("inf") if labels["le"] == "+Inf" else float(labels["le"])
+            counts[bound] = counts.get(bound, 0.0) + value
     return counts
 
 
 def totals(path, metric, wanted):
     """The histogram's sum and count, over the series that match."""
     found = {"sum": 0.0, "count": 0.0}
-    for line in open(path):
-        match = re.match(r"^(\w+)_(sum|count)(?:\{(.*)\})? (\S+)$", line.strip())
-        if not match or match.group(1) != metric:
-            continue
-        labels = dict(re.findall(r'(\w+)="([^"]*)"', match.group(3) or ""))
-        if any(labels.get(k) != v for k, v in wanted.items()):
-            continue
-        found[match.group(2)] += float(match.group(4))
+    for part, _, value in samples(path, metric, wanted):
+        if part != "bucket":
+            found[part] += value
     return found
 
 

@@ -110,6 +110,7 @@ enum LoadShapes {
     ) async {
         let outstanding = SharedCounter()
         let interval = Duration.nanoseconds(Int64(1_000_000_000 / rate))
+        let executors = (0..<lanes.count).map { lanes.executor(lane: $0, slot: 0, inFlight: 1) }
         await withDiscardingTaskGroup { group in
             var random = FastRandom(seed: 42)
             var next = window.start
@@ -128,7 +129,6 @@ enum LoadShapes {
                     let operation = mix.pick(Int(truncatingIfNeeded: random.next() >> 1))
                     let target = Int(truncatingIfNeeded: random.next() >> 1)
                     let lane = sequence % lanes.count
-                    let executor = lanes.executor(lane: lane, slot: 0, inFlight: 1)
                     guard outstanding.value.wrappingAdd(1, ordering: .relaxed).oldValue < maxOutstanding else {
                         outstanding.value.wrappingSubtract(1, ordering: .relaxed)
                         if intended >= window.measureFrom {
@@ -136,7 +136,7 @@ enum LoadShapes {
                         }
                         continue
                     }
-                    group.addTask(executorPreference: executor) {
+                    group.addTask(executorPreference: executors[lane]) {
                         let client = lanes.clients.isEmpty ? nil : lanes.clients[lane % lanes.clients.count]
                         let echo = lanes.echoes.isEmpty ? nil : lanes.echoes[lane % lanes.echoes.count]
                         let error = await Self.send(
