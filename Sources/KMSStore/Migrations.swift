@@ -380,6 +380,7 @@ public enum Migrations {
         peerKeyStates,
         keyInsertCommits,
         keyInsertAliases,
+        keyInsertBatches,
     ]
 
     /// Applies every migration not yet recorded. Safe to call from several processes at once.
