@@ -381,6 +381,7 @@ public enum Migrations {
         keyInsertCommits,
         keyInsertAliases,
         keyInsertBatches,
+        auditAppendPendingByIndex,
     ]
 
     /// Applies every migration not yet recorded. Safe to call from several processes at once.

@@ -87,7 +87,8 @@ import Testing
                 let tasks = all.map { key, audit in
                     Task { () -> String in
                         do {
-                            try await keys.insert(key, material: Fixture.material(3), alias: nil, tags: [], audit: audit)
+                            try await keys.insert(
+                                key, material: Fixture.material(3), alias: nil, tags: [], audit: audit)
                             return "inserted"
                         } catch is ExternalKeyInUse {
                             return "ExternalKeyInUse"
