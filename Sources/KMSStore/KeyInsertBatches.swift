@@ -21,6 +21,15 @@ final class KeyInsertBatches: Sendable {
         var continuation: CheckedContinuation<Void, any Error>
     }
 
+    /// What became of an insert that asked to join a batch.
+    private enum Admission {
+        case cancelled
+        /// Waiting for a running batch's task to take it.
+        case queued
+        /// Runs this batch (with it) and the ones after it, in a task of its own.
+        case leads([Waiter])
+    }
+
     private struct State {
         var waiting: [Waiter] = []
         var running = 0
@@ -48,20 +57,26 @@ final class KeyInsertBatches: Sendable {
     /// store can report the commit); while it still waits for a batch, cancelling it takes it
     /// out, and nothing of it is inserted.
     func insert(_ call: KeyStore.InsertKeyCall) async throws {
-        try Task.checkCancellation()
         let id = self.state.withLock { state in
             state.nextID &+= 1
             return state.nextID
         }
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-                let batch = self.state.withLock { state -> [Waiter]? in
+                // Cancelled or queued under the lock the cancellation handler takes: a cancel
+                // lands either before (and is seen here) or after (and finds the waiter).
+                let admission = self.state.withLock { state -> Admission in
+                    if Task.isCancelled { return .cancelled }
                     state.waiting.append(Waiter(id: id, call: call, continuation: continuation))
-                    guard state.running < self.concurrency else { return nil }
+                    guard state.running < self.concurrency else { return .queued }
                     state.running += 1
-                    return Self.take(&state)
+                    return .leads(Self.take(&state))
                 }
-                if let batch { Task { await self.run(batch) } }
+                switch admission {
+                case .cancelled: continuation.resume(throwing: CancellationError())
+                case .queued: break
+                case .leads(let batch): Task { await self.run(batch) }
+                }
             }
         } onCancel: {
             let removed = self.state.withLock { state -> Waiter? in

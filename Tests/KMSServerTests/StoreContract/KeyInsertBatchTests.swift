@@ -134,6 +134,23 @@ import Testing
         }
     }
 
+    @Test func anInsertFromACancelledTaskInsertsNothing() async throws {
+        try await StoreBackend.withPostgres { client, _ in
+            let keys = KeyStore(client: client, logger: StoreBackend.logger, insertConcurrency: 1)
+            let key = Fixture.key()
+            let audit = Fixture.audit("CreateKey")
+            let cancelled = Task { () async throws -> Bool in
+                withUnsafeCurrentTask { task in task?.cancel() }
+                return try await keys.insert(key, material: Fixture.material(1), alias: nil, tags: [], audit: audit)
+            }
+            await #expect(throws: CancellationError.self) { try await cancelled.value }
+            #expect(!audit.committed)
+            let stored = try await keys.fetch(keyID: key.keyID)
+            #expect(stored == nil)
+            #expect(keys.insertsWaiting == 0)
+        }
+    }
+
     /// Runs `queue` while a first insert is at the database and held there by a lock on
     /// kms_keys (so that, with one batch at a time, what `queue` inserts waits); then releases
     /// the lock and returns what `queue` gave once the first insert has committed.
