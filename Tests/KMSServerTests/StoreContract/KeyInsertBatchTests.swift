@@ -176,23 +176,22 @@ import Testing
     /// Until an insert waits for the lock `blocker` holds (pg_locks is read live; the test
     /// database's pool has two connections, both taken).
     static func waitForLockWaiter(_ blocker: PostgresConnection) async throws {
-        let end = ContinuousClock.now + .seconds(20)
-        while ContinuousClock.now < end {
+        let waiters = try await settled {
             let rows = try await blocker.query(
                 "SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = 'kms_keys'::regclass",
                 logger: StoreBackend.logger)
-            for try await count in rows.decode(Int.self) where count > 0 { return }
-            try await Task.sleep(for: .milliseconds(20))
+            var count = 0
+            for try await value in rows.decode(Int.self) { count = value }
+            return count
+        } settledWhen: {
+            $0 > 0
         }
-        Issue.record("the first insert never reached the database")
+        #expect(waiters > 0, "the first insert never reached the database")
     }
 
     static func waitUntil(_ keys: KeyStore, waiting count: Int) async throws {
-        let end = ContinuousClock.now + .seconds(20)
-        while keys.insertsWaiting != count && ContinuousClock.now < end {
-            try await Task.sleep(for: .milliseconds(10))
-        }
-        #expect(keys.insertsWaiting == count)
+        let waiting = try await settled({ keys.insertsWaiting }, settledWhen: { $0 == count })
+        #expect(waiting == count)
     }
 
     /// `key` as PostgreSQL gives it back (timestamps in whole microseconds).
