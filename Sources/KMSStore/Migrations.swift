@@ -382,6 +382,7 @@ public enum Migrations {
         keyInsertAliases,
         keyInsertBatches,
         auditAppendPendingByIndex,
+        keyInsertLookupsByIndex,
     ]
 
     /// Applies every migration not yet recorded. Safe to call from several processes at once.

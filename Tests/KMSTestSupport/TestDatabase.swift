@@ -56,9 +56,12 @@ public final class TestDatabase: Sendable {
         return (components?.host ?? "127.0.0.1", components?.port ?? 5432)
     }
 
-    /// Runs SQL against this database (for tests that look behind the service's back).
-    public func withClient<T: Sendable>(_ body: @Sendable (PostgresClient) async throws -> T) async throws -> T {
-        try await Self.withClient(self.url, body)
+    /// Runs SQL against this database (for tests that look behind the service's back). One
+    /// connection makes every statement run in the same session (tests of what a session keeps).
+    public func withClient<T: Sendable>(
+        maximumConnections: Int = 2, _ body: @Sendable (PostgresClient) async throws -> T
+    ) async throws -> T {
+        try await Self.withClient(self.url, maximumConnections: maximumConnections, body)
     }
 
     public func drop() async {
@@ -67,10 +70,10 @@ public final class TestDatabase: Sendable {
         }
     }
 
-    static func withClient<T: Sendable>(_ url: String, _ body: @Sendable (PostgresClient) async throws -> T)
-        async throws -> T
-    {
-        var configuration = try DatabaseConfiguration.parse(url: url, maximumConnections: 2)
+    static func withClient<T: Sendable>(
+        _ url: String, maximumConnections: Int = 2, _ body: @Sendable (PostgresClient) async throws -> T
+    ) async throws -> T {
+        var configuration = try DatabaseConfiguration.parse(url: url, maximumConnections: maximumConnections)
         configuration.tls = .disable
         let client = PostgresClient(configuration: configuration)
         return try await withThrowingTaskGroup(of: T?.self) { group in

@@ -35,6 +35,20 @@ import Testing
                     try await stores.keys.insert(
                         named, material: Fixture.material(2), alias: "alias/named", tags: [("t", "v")], audit: nil))
 
+                // Created together: the first alone, the others batched behind it
+                // (kms_insert_keys) as one statement.
+                let batching = KeyStore(client: client, logger: StoreBackend.logger, insertConcurrency: 1)
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for index in 0..<6 {
+                        group.addTask {
+                            try await batching.insert(
+                                Fixture.key(), material: Fixture.material(UInt8(3 + index)), alias: nil,
+                                tags: [("n", "\(index)")], audit: Fixture.audit("CreateKey"))
+                        }
+                    }
+                    try await group.waitForAll()
+                }
+
                 // A tag put on the existing key is announced, and it is the first announcement; an
                 // alias made for it is announced as a change of it too.
                 try await stores.rotations.putTagsWithinLimit(keyID: alone.keyID, [("c", "3")], audit: nil)

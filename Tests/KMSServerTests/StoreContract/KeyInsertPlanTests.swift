@@ -1,0 +1,72 @@
+import Foundation
+import KMSDomain
+import KMSServer
+import KMSStore
+import KMSTestSupport
+import PostgresNIO
+import Testing
+
+/// A new key's rows find their key in kms_keys by its index (Migration31KeyInsertLookupsByIndex),
+/// on a session that first inserted keys while kms_keys was an analyzed page: the foreign-key
+/// checks of the materials and tags and the announcement trigger kept, for the session's life,
+/// plans that scanned the whole table, so CreateKey slowed as it grew the table.
+@Suite struct KeyInsertPlanTests {
+    @Test func keysInsertedByASessionThatStartedOnASmallTableDoNotScanItWhole() async throws {
+        let database = try await TestDatabase.create()
+        defer { Task { await database.drop() } }
+        // One connection: every insert runs in the session that planned on the small table.
+        try await database.withClient(maximumConnections: 1) { client in
+            try await Migrations.apply(on: client, logger: StoreBackend.logger)
+            let keys = KeyStore(client: client, logger: StoreBackend.logger, insertConcurrency: 1)
+            for _ in 0..<3 { try await Self.create(keys) }
+            try await client.query("ANALYZE kms_keys", logger: StoreBackend.logger)
+            // Eight inserts on that page: a plan the session keeps is generic from its sixth run.
+            for _ in 0..<8 { try await Self.create(keys) }
+
+            // Twenty thousand keys more, inserted behind the store's back.
+            try await client.query(
+                """
+                INSERT INTO kms_keys (key_id, arn, account_id, region, key_state, key_usage, key_spec, origin,
+                    key_manager, creation_date, policy, current_material_id)
+                SELECT gen_random_uuid(), 'arn:filler:' || n, account_id, region, key_state, key_usage, key_spec,
+                    origin, key_manager, creation_date, policy, current_material_id
+                FROM (SELECT * FROM kms_keys LIMIT 1) AS k, generate_series(1, 20000) AS n
+                """, logger: StoreBackend.logger)
+            let before = try await Self.wholeScans(client)
+            // Alone (kms_insert_key), then sixteen at once: the first alone, the others waiting
+            // for it and then batched (kms_insert_keys).
+            var created: [KeyID] = []
+            for _ in 0..<8 { created.append(try await Self.create(keys)) }
+            try await withThrowingTaskGroup(of: KeyID.self) { group in
+                for _ in 0..<16 { group.addTask { try await Self.create(keys) } }
+                for try await keyID in group { created.append(keyID) }
+            }
+            #expect(try await Self.wholeScans(client) == before)
+
+            for keyID in created {
+                let (_, materials) = try #require(try await keys.fetch(keyID: keyID))
+                #expect(materials == [Fixture.material(1)])
+            }
+        }
+    }
+
+    /// A key with a material, a tag and a record: a row behind each lookup of kms_keys.
+    @discardableResult
+    static func create(_ keys: KeyStore) async throws -> KeyID {
+        let key = Fixture.key()
+        let audit = Fixture.audit("CreateKey")
+        try await keys.insert(key, material: Fixture.material(1), alias: nil, tags: [("team", "a")], audit: audit)
+        #expect(audit.committed)
+        return key.keyID
+    }
+
+    /// Scans of the whole of kms_keys so far, this session's included (flushed first: a session
+    /// reports its own at most once a second otherwise).
+    static func wholeScans(_ client: PostgresClient) async throws -> Int64 {
+        try await client.query("SELECT pg_stat_force_next_flush()", logger: StoreBackend.logger)
+        let rows = try await client.query(
+            "SELECT seq_scan FROM pg_stat_user_tables WHERE relname = 'kms_keys'", logger: StoreBackend.logger)
+        for try await count in rows.decode(Int64.self) { return count }
+        return 0
+    }
+}
