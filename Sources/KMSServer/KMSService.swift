@@ -23,6 +23,8 @@ public final class KMSService: Sendable {
     let cache: KeyCache
     /// Cache misses on the same key share one load.
     let keyLoads = KeyLoads()
+    /// Each account's default key policy, parsed once.
+    let defaultPolicies: DefaultPolicies
     /// This kmsd's on-demand rotations in progress (GetKeyRotationStatus's OnDemandRotationStartDate).
     let onDemandRotations = OnDemandRotations()
     let worker: any CryptoBackend
@@ -110,6 +112,7 @@ public final class KMSService: Sendable {
         self.metrics = metrics
         self.requestTimeout = requestTimeout
         self.scope = scope
+        self.defaultPolicies = DefaultPolicies(partition: scope.partition)
         self.stores = stores
         self.usage = UsageCounter(store: stores.usage, interval: usageFlushInterval, clock: clock, logger: logger)
         self.auditLog = auditLog

@@ -67,6 +67,31 @@ import Testing
         await stack.stop()
     }
 
+    /// Each account's keys made without a policy get that account's default policy (kmsd makes
+    /// it once per account, DefaultPolicies): one account's never reaches another's keys.
+    @Test func aKeyWithoutAPolicyGetsItsOwnAccountsDefaultPolicy() async throws {
+        let stack = try await KMSStack.start()
+        let (_, partner) = try await stack.principal("partner", account: Self.accountB, policies: ["all": Self.kmsAll])
+        for _ in 0..<2 {
+            for (client, account, other) in [
+                (stack.client, Self.accountA, Self.accountB), (partner, Self.accountB, Self.accountA),
+            ] {
+                let key = try await client.createKey()
+                var get = KMSGetKeyPolicyRequest()
+                get.keyID = key.keyID
+                let policy = try await client.call(KMSMethod.getKeyPolicy, get).policy
+                #expect(policy.contains("arn:aws:iam::\(account):root"))
+                #expect(!policy.contains(other))
+                #expect(try await client.encrypt(key.keyID, [1]).count > 0)
+            }
+        }
+        // Account A's own key policy gives B nothing: its default names A's root only.
+        let keyOfA = try await stack.client.createKey()
+        #expect(
+            await code { _ = try await partner.encrypt(keyOfA.arn, [1]) } == "AccessDeniedException")
+        await stack.stop()
+    }
+
     @Test func anAliasAndItsKeyAreAlwaysInOneAccountAndAliasesAreResources() async throws {
         let stack = try await KMSStack.start()
         let (_, partner) = try await stack.principal("partner", account: Self.accountB, policies: ["all": Self.kmsAll])

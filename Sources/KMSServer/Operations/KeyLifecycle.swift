@@ -298,8 +298,10 @@ extension KMSService {
         try Validation.tags(tags)
         guard tags.count <= Tags.maximumPerKey else { throw KMSError(.tag, "Too many tags") }
         try Tags.check(tags)
-        let policy =
-            requestedPolicy ?? DefaultKeyPolicy.document(partition: self.scope.partition, account: caller.account)
-        return (tags, policy, try PolicyDocument.parse(policy, kind: .resource))
+        guard let requestedPolicy else {
+            let policy = try self.defaultPolicies.policy(of: caller.account)
+            return (tags, policy.text, policy.document)
+        }
+        return (tags, requestedPolicy, try PolicyDocument.parse(requestedPolicy, kind: .resource))
     }
 }
