@@ -40,6 +40,7 @@ extension KeyStore {
         do {
             return try await self.client.change(recording: audit, logger: self.logger, effective: { $0 != nil }) {
                 connection in
+                try await connection.planKeyLookupsByIndex(logger: self.logger)
                 guard let stored = try await self.apply(change, adding: material, at: date, on: connection) else {
                     return nil
                 }

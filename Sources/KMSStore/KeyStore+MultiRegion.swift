@@ -55,6 +55,7 @@ extension KeyStore {
         }
         return try await self.client.change(recording: audit, logger: self.logger, effective: effective) {
             connection in
+            try await connection.planKeyLookupsByIndex(logger: self.logger)
             // First, so that a rotation of the primary waits for this transaction (and then
             // sees the replica) or this one sees the rotation's version and retries.
             let touched = try await connection.query(

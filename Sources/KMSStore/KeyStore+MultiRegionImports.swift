@@ -98,6 +98,7 @@ extension KeyStore {
         let id = replica.keyID.uuid
         let region = export.destinationRegion
         return try await self.client.change(recording: audit, logger: self.logger, effective: { $0 }) { connection in
+            try await connection.planKeyLookupsByIndex(logger: self.logger)
             let rows = try await connection.query(
                 """
                 INSERT INTO kms_keys (key_id, arn, account_id, region, description, key_state, key_usage, key_spec,
@@ -145,6 +146,7 @@ extension KeyStore {
     /// primary's current version the replica's.
     public func importMaterial(_ row: MaterialExport, _ stored: StoredMaterial, replicaID: KeyID) async throws {
         try await self.client.committing(logger: self.logger) { connection in
+            try await connection.planKeyLookupsByIndex(logger: self.logger)
             try await Self.insertImportedMaterial(
                 row, stored, keyID: replicaID.uuid, on: connection, logger: self.logger)
             try await connection.query(

@@ -50,6 +50,7 @@ public struct LastUsageStore: Sendable {
             """
         // Committed before the caller drops the batch (CommittedWrite).
         try await self.client.committing(logger: self.logger) { connection in
+            try await connection.planKeyLookupsByIndex(logger: self.logger)
             try await connection.query(query, logger: self.logger)
         }
     }

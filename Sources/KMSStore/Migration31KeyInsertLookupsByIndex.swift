@@ -18,13 +18,13 @@ extension Migrations {
     /// CPU per key 129 -> 109 us in batches and 710 -> 683 alone (fresh stacks, three alternated
     /// runs each), the trigger's lookup being gone.
     ///
-    /// A plan of a foreign-key check made outside these procedures (six tags put on one of the
-    /// first keys over one connection, say) is still kept until the next ANALYZE. Planning every
-    /// check anew (plan_cache_mode) closed that too, but cost PostgreSQL 30 us more per key in
-    /// batches (133 -> 163 us, 4,600 -> 3,900 keys a second): a plan over kms_keys' eight indexes
-    /// takes about 12 us. The batch's four statements become one, as the single key's already
-    /// was, which makes the settings before its checks run. Same signatures and results, so a
-    /// kmsd of before calls them unchanged.
+    /// The checks' plans are the session's whichever statement made them, so every other
+    /// transaction that inserts a material or tag prices the scans out too
+    /// (`planKeyLookupsByIndex`). Planning every check anew (plan_cache_mode) instead cost
+    /// PostgreSQL 30 us more per key in batches (133 -> 163 us, 4,600 -> 3,900 keys a second): a
+    /// plan over kms_keys' eight indexes takes about 12 us. The batch's four statements become
+    /// one, as the single key's already was, which makes the settings before its checks run. Same
+    /// signatures and results, so a kmsd of before calls them unchanged.
     static let keyInsertLookupsByIndex = Migration(
         version: 31, name: "a new key's rows find their key by its index",
         statements: [

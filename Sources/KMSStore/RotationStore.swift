@@ -47,6 +47,7 @@ public struct RotationStore: Sendable {
         let id = record.keyID.uuid
         return try await self.client.change(recording: audit, logger: self.logger, effective: { $0 != nil }) {
             connection in
+            try await connection.planKeyLookupsByIndex(logger: self.logger)
             let rows = try await connection.query(
                 """
                 UPDATE kms_keys SET current_material_id = \(material.materialID.stored),
@@ -174,6 +175,7 @@ public struct RotationStore: Sendable {
         let id = keyID.uuid
         do {
             try await self.client.change(recording: audit, logger: self.logger) { connection in
+                try await connection.planKeyLookupsByIndex(logger: self.logger)
                 try await connection.query(
                     "SELECT 1 FROM kms_keys WHERE key_id = \(id) FOR UPDATE", logger: self.logger)
                 for tag in tags {

@@ -23,15 +23,7 @@ import Testing
             // Eight inserts on that page: a plan the session keeps is generic from its sixth run.
             for _ in 0..<8 { try await Self.create(keys) }
 
-            // Twenty thousand keys more, inserted behind the store's back.
-            try await client.query(
-                """
-                INSERT INTO kms_keys (key_id, arn, account_id, region, key_state, key_usage, key_spec, origin,
-                    key_manager, creation_date, policy, current_material_id)
-                SELECT gen_random_uuid(), 'arn:filler:' || n, account_id, region, key_state, key_usage, key_spec,
-                    origin, key_manager, creation_date, policy, current_material_id
-                FROM (SELECT * FROM kms_keys LIMIT 1) AS k, generate_series(1, 20000) AS n
-                """, logger: StoreBackend.logger)
+            try await Self.grow(client)
             let before = try await Self.wholeScans(client)
             // Alone (kms_insert_key), then sixteen at once: the first alone, the others waiting
             // for it and then batched (kms_insert_keys).
@@ -48,6 +40,63 @@ import Testing
                 #expect(materials == [Fixture.material(1)])
             }
         }
+    }
+
+    /// The same, when the session's first runs of the checks were not CreateKey's: tags put and
+    /// last uses flushed while kms_keys was small (each a transaction that prices whole-table
+    /// scans out first, planKeyLookupsByIndex). The checks' plans are the session's, whichever
+    /// statement made them, and CreateKey's rows then use them.
+    @Test func checksPlannedByOtherWritesOnASmallTableDoNotScanItWholeLater() async throws {
+        let database = try await TestDatabase.create()
+        defer { Task { await database.drop() } }
+        try await database.withClient(maximumConnections: 1) { client in
+            try await Migrations.apply(on: client, logger: StoreBackend.logger)
+            let keys = KeyStore(client: client, logger: StoreBackend.logger, insertConcurrency: 1)
+            let rotations = RotationStore(client: client, logger: StoreBackend.logger)
+            let lastUsage = LastUsageStore(client: client, logger: StoreBackend.logger)
+            var small: [KeyID] = []
+            for _ in 0..<3 { small.append(try await Self.create(keys)) }
+            try await client.query("ANALYZE kms_keys", logger: StoreBackend.logger)
+            // Eight new tags (an insert each: a tag replaced is an update, which checks nothing)
+            // and eight first uses.
+            for index in 0..<8 {
+                #expect(try await rotations.putTagsWithinLimit(keyID: small[0], [("t\(index)", "v")], audit: nil))
+                try await client.query("DELETE FROM kms_key_last_usage", logger: StoreBackend.logger)
+                try await lastUsage.record(Self.uses(small))
+            }
+
+            try await Self.grow(client)
+            let before = try await Self.wholeScans(client)
+            var created: [KeyID] = []
+            for _ in 0..<4 { created.append(try await Self.create(keys)) }
+            try await withThrowingTaskGroup(of: KeyID.self) { group in
+                for _ in 0..<8 { group.addTask { try await Self.create(keys) } }
+                for try await keyID in group { created.append(keyID) }
+            }
+            try await lastUsage.record(Self.uses(created))
+            #expect(try await rotations.putTagsWithinLimit(keyID: created[0], [("later", "v")], audit: nil))
+            #expect(try await Self.wholeScans(client) == before)
+            #expect(try await lastUsage.lastUse(keyID: created[11])?.operation == "Encrypt")
+        }
+    }
+
+    static func uses(_ keys: [KeyID]) -> [KeyID: KeyUsageRecord] {
+        Dictionary(
+            uniqueKeysWithValues: keys.map {
+                ($0, KeyUsageRecord(operation: "Encrypt", date: Fixture.created, requestID: UUID().uuidString))
+            })
+    }
+
+    /// Twenty thousand keys more, inserted behind the store's back.
+    static func grow(_ client: PostgresClient) async throws {
+        try await client.query(
+            """
+            INSERT INTO kms_keys (key_id, arn, account_id, region, key_state, key_usage, key_spec, origin,
+                key_manager, creation_date, policy, current_material_id)
+            SELECT gen_random_uuid(), 'arn:filler:' || n, account_id, region, key_state, key_usage, key_spec,
+                origin, key_manager, creation_date, policy, current_material_id
+            FROM (SELECT * FROM kms_keys LIMIT 1) AS k, generate_series(1, 20000) AS n
+            """, logger: StoreBackend.logger)
     }
 
     /// A key with a material, a tag and a record: a row behind each lookup of kms_keys.
