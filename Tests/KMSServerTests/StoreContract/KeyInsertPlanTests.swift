@@ -12,12 +12,7 @@ import Testing
 /// plans that scanned the whole table, so CreateKey slowed as it grew the table.
 @Suite struct KeyInsertPlanTests {
     @Test func keysInsertedByASessionThatStartedOnASmallTableDoNotScanItWhole() async throws {
-        let database = try await TestDatabase.create()
-        defer { Task { await database.drop() } }
-        // One connection: every insert runs in the session that planned on the small table.
-        try await database.withClient(maximumConnections: 1) { client in
-            try await Migrations.apply(on: client, logger: StoreBackend.logger)
-            let keys = KeyStore(client: client, logger: StoreBackend.logger, insertConcurrency: 1)
+        try await Self.withOneSession { client, keys in
             for _ in 0..<3 { try await Self.create(keys) }
             try await client.query("ANALYZE kms_keys", logger: StoreBackend.logger)
             // Eight inserts on that page: a plan the session keeps is generic from its sixth run.
@@ -25,14 +20,7 @@ import Testing
 
             try await Self.grow(client)
             let before = try await Self.wholeScans(client)
-            // Alone (kms_insert_key), then sixteen at once: the first alone, the others waiting
-            // for it and then batched (kms_insert_keys).
-            var created: [KeyID] = []
-            for _ in 0..<8 { created.append(try await Self.create(keys)) }
-            try await withThrowingTaskGroup(of: KeyID.self) { group in
-                for _ in 0..<16 { group.addTask { try await Self.create(keys) } }
-                for try await keyID in group { created.append(keyID) }
-            }
+            let created = try await Self.create(keys, alone: 8, together: 16)
             #expect(try await Self.wholeScans(client) == before)
 
             for keyID in created {
@@ -47,11 +35,7 @@ import Testing
     /// scans out first, planKeyLookupsByIndex). The checks' plans are the session's, whichever
     /// statement made them, and CreateKey's rows then use them.
     @Test func checksPlannedByOtherWritesOnASmallTableDoNotScanItWholeLater() async throws {
-        let database = try await TestDatabase.create()
-        defer { Task { await database.drop() } }
-        try await database.withClient(maximumConnections: 1) { client in
-            try await Migrations.apply(on: client, logger: StoreBackend.logger)
-            let keys = KeyStore(client: client, logger: StoreBackend.logger, insertConcurrency: 1)
+        try await Self.withOneSession { client, keys in
             let rotations = RotationStore(client: client, logger: StoreBackend.logger)
             let lastUsage = LastUsageStore(client: client, logger: StoreBackend.logger)
             var small: [KeyID] = []
@@ -67,16 +51,24 @@ import Testing
 
             try await Self.grow(client)
             let before = try await Self.wholeScans(client)
-            var created: [KeyID] = []
-            for _ in 0..<4 { created.append(try await Self.create(keys)) }
-            try await withThrowingTaskGroup(of: KeyID.self) { group in
-                for _ in 0..<8 { group.addTask { try await Self.create(keys) } }
-                for try await keyID in group { created.append(keyID) }
-            }
+            let created = try await Self.create(keys, alone: 4, together: 8)
             try await lastUsage.record(Self.uses(created))
             #expect(try await rotations.putTagsWithinLimit(keyID: created[0], [("later", "v")], audit: nil))
             #expect(try await Self.wholeScans(client) == before)
             #expect(try await lastUsage.lastUse(keyID: created[11])?.operation == "Encrypt")
+        }
+    }
+
+    /// A fresh database reached through one connection, so that every statement runs in the
+    /// session that planned on the small table; its key store sends one batch at a time.
+    static func withOneSession(_ body: @escaping @Sendable (PostgresClient, KeyStore) async throws -> Void)
+        async throws
+    {
+        let database = try await TestDatabase.create()
+        defer { Task { await database.drop() } }
+        try await database.withClient(maximumConnections: 1) { client in
+            try await Migrations.apply(on: client, logger: StoreBackend.logger)
+            try await body(client, KeyStore(client: client, logger: StoreBackend.logger, insertConcurrency: 1))
         }
     }
 
@@ -97,6 +89,18 @@ import Testing
                 origin, key_manager, creation_date, policy, current_material_id
             FROM (SELECT * FROM kms_keys LIMIT 1) AS k, generate_series(1, 20000) AS n
             """, logger: StoreBackend.logger)
+    }
+
+    /// Keys created one after another (kms_insert_key), then at once: the first of those alone,
+    /// the others waiting for it and then batched (kms_insert_keys).
+    static func create(_ keys: KeyStore, alone: Int, together: Int) async throws -> [KeyID] {
+        var created: [KeyID] = []
+        for _ in 0..<alone { created.append(try await Self.create(keys)) }
+        try await withThrowingTaskGroup(of: KeyID.self) { group in
+            for _ in 0..<together { group.addTask { try await Self.create(keys) } }
+            for try await keyID in group { created.append(keyID) }
+        }
+        return created
     }
 
     /// A key with a material, a tag and a record: a row behind each lookup of kms_keys.
