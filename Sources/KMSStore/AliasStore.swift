@@ -22,6 +22,7 @@ public struct AliasStore: Sendable {
     {
         let id = keyID.uuid
         return try await self.client.change(recording: audit, logger: self.logger, effective: { $0 }) { connection in
+            try await connection.planKeyLookupsByIndex(logger: self.logger)
             let rows = try await connection.query(
                 """
                 INSERT INTO kms_aliases (account_id, region, alias_name, target_key_id, creation_date,
@@ -43,6 +44,7 @@ public struct AliasStore: Sendable {
     {
         let id = keyID.uuid
         return try await self.client.change(recording: audit, logger: self.logger, effective: { $0 }) { connection in
+            try await connection.planKeyLookupsByIndex(logger: self.logger)
             let rows = try await connection.query(
                 """
                 UPDATE kms_aliases SET target_key_id = \(id), last_updated_date = \(now)

@@ -23,6 +23,7 @@ public struct GrantStore: Sendable {
     public func insert(_ grant: GrantRecord, audit: PendingAudit?) async throws -> Bool {
         let keyID = grant.keyID.uuid
         return try await self.client.change(recording: audit, logger: self.logger, effective: { $0 }) { connection in
+            try await connection.planKeyLookupsByIndex(logger: self.logger)
             let rows = try await connection.query(
                 """
                 INSERT INTO kms_grants (grant_id, key_id, name, grantee_principal, retiring_principal, issuing_account,

@@ -30,14 +30,16 @@ import Testing
         }
     }
 
-    /// The same, when the session's first runs of the checks were not CreateKey's: tags put and
-    /// last uses flushed while kms_keys was small (each a transaction that prices whole-table
-    /// scans out first, planKeyLookupsByIndex). The checks' plans are the session's, whichever
-    /// statement made them, and CreateKey's rows then use them.
+    /// The same, when the session's first runs of the checks were not CreateKey's: tags put, last
+    /// uses flushed, grants and aliases created while kms_keys was small (each a transaction that
+    /// prices whole-table scans out first, planKeyLookupsByIndex). The checks' plans are the
+    /// session's, whichever statement made them, and CreateKey's rows then use them.
     @Test func checksPlannedByOtherWritesOnASmallTableDoNotScanItWholeLater() async throws {
         try await Self.withOneSession { client, keys in
             let rotations = RotationStore(client: client, logger: StoreBackend.logger)
             let lastUsage = LastUsageStore(client: client, logger: StoreBackend.logger)
+            let grants = GrantStore(client: client, logger: StoreBackend.logger)
+            let aliases = AliasStore(client: client, scope: StoreBackend.scope, logger: StoreBackend.logger)
             var small: [KeyID] = []
             for _ in 0..<3 { small.append(try await Self.create(keys)) }
             try await client.query("ANALYZE kms_keys", logger: StoreBackend.logger)
@@ -47,6 +49,11 @@ import Testing
                 #expect(try await rotations.putTagsWithinLimit(keyID: small[0], [("t\(index)", "v")], audit: nil))
                 try await client.query("DELETE FROM kms_key_last_usage", logger: StoreBackend.logger)
                 try await lastUsage.record(Self.uses(small))
+                #expect(try await grants.insert(Fixture.grant("g\(index)", keyID: small[1]), audit: nil))
+                #expect(
+                    try await aliases.create(
+                        account: Fixture.account, region: Fixture.region, name: "alias/a\(index)", keyID: small[2],
+                        now: Fixture.created, audit: nil))
             }
 
             try await Self.grow(client)
@@ -54,6 +61,11 @@ import Testing
             let created = try await Self.create(keys, alone: 4, together: 8)
             try await lastUsage.record(Self.uses(created))
             #expect(try await rotations.putTagsWithinLimit(keyID: created[0], [("later", "v")], audit: nil))
+            #expect(try await grants.insert(Fixture.grant("later", keyID: created[1]), audit: nil))
+            #expect(
+                try await aliases.create(
+                    account: Fixture.account, region: Fixture.region, name: "alias/later", keyID: created[2],
+                    now: Fixture.created, audit: nil))
             #expect(try await Self.wholeScans(client) == before)
             #expect(try await lastUsage.lastUse(keyID: created[11])?.operation == "Encrypt")
         }
