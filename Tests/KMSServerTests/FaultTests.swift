@@ -99,7 +99,9 @@ import Testing
     /// heard the commit, still chains the record once it is `--audit-adopt-after-seconds` old,
     /// without a restart (before, only its next start or another kmsd's sweep did).
     @Test func aChangeWhoseCommitWasNotHeardIsChainedByItsOwnKmsd() async throws {
-        try await Self.withFaultStack(kmsdArguments: Self.arguments + ["--audit-adopt-after-seconds", "1"]) {
+        // Two pooled connections, so that the CreateKeys below prepare the insert on each.
+        let arguments = Self.arguments + ["--audit-adopt-after-seconds", "1", "--database-connections", "2"]
+        try await Self.withFaultStack(kmsdArguments: arguments) {
             try await self.commitNotHeard($0)
         }
     }
@@ -107,15 +109,24 @@ import Testing
     func commitNotHeard(_ faults: FaultStack) async throws {
         let stack = faults.stack
         let kms = try Self.onceClient(stack, timeout: Self.auditBound + .seconds(2))
-        // Several at once, so that kmsd's pooled connections have the insert's statement
-        // prepared: on one without it, the deaf PostgreSQL would hold the preparation's answer
-        // and the CreateKey would never be sent.
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for index in 0..<8 {
-                group.addTask { _ = try await settingUp("CreateKey") { try await kms.createKey("heard \(index)") } }
+        // kmsd's pooled connections must have the insert's statement prepared: on one without
+        // it, the deaf PostgreSQL would hold the preparation's answer and the CreateKey would
+        // never be sent. Two CreateKeys at once go each alone (KeyInsertBatches sends two at a
+        // time), and with PostgreSQL's answers slowed their inserts overlap, so each takes one
+        // of kmsd's two connections and prepares the statement there. (Eight at once did it
+        // only by chance once the later ones went batched.)
+        faults.database.set(.slow(.milliseconds(50)))
+        for round in 0..<3 {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for index in 0..<2 {
+                    group.addTask {
+                        _ = try await settingUp("CreateKey") { try await kms.createKey("heard \(round).\(index)") }
+                    }
+                }
+                try await group.waitForAll()
             }
-            try await group.waitForAll()
         }
+        faults.database.set(.pass)
         let before = try await stack.client.call(KMSMethod.listKeys, KMSListKeysRequest()).keys.count
 
         // The CreateKey's procedure reaches PostgreSQL and commits; its answer is held, then
