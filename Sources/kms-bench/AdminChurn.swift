@@ -1,4 +1,5 @@
 import Foundation
+import Histogram
 import KMSClient
 import KMSProto
 import Synchronization
@@ -38,6 +39,8 @@ final class AdminChurn: Sendable {
         var keysCreated = 0
         var deletionsScheduled = 0
         var deletionsCancelled = 0
+        /// Each step's latency (microseconds), failures included.
+        var latencies: [String: Histogram<UInt64>] = [:]
     }
 
     let rate: Double
@@ -113,6 +116,7 @@ final class AdminChurn: Sendable {
             let step = steps.removeFirst()
             let alias = "alias/kms-bench/\(self.run)/churn/\(cycle)"
             let loadKey = self.loadKeys.isEmpty ? "" : self.loadKeys[cycle % self.loadKeys.count]
+            let started = ContinuousClock.now
             do {
                 switch step {
                 case .createKey:
@@ -167,18 +171,24 @@ final class AdminChurn: Sendable {
                     try await Self.putPolicy(
                         Self.relabelled(loadPolicy, "kms-bench-load-\(cycle)"), on: loadKey, client: client)
                 }
-                self.record(step, error: nil)
+                self.record(step, error: nil, took: ContinuousClock.now - started)
             } catch {
-                self.record(step, error: error)
+                self.record(step, error: error, took: ContinuousClock.now - started)
                 // Without its key the rest of the cycle can only fail: start the next one.
                 if step == .createKey { steps = [] }
             }
         }
     }
 
-    private func record(_ step: Step, error: KMSClientError?) {
+    private func record(_ step: Step, error: KMSClientError?, took: Duration) {
+        let micros = UInt64(
+            max(1, took.components.seconds * 1_000_000 + took.components.attoseconds / 1_000_000_000_000))
         self.totals.withLock { totals in
             totals.operations[step.rawValue, default: 0] += 1
+            _ = totals.latencies[
+                step.rawValue,
+                default: Histogram<UInt64>(highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three)
+            ].record(micros)
             if let error {
                 totals.failed += 1
                 totals.errors[error.code, default: 0] += 1
@@ -225,6 +235,10 @@ final class AdminChurn: Sendable {
         return "arn:\(partition):iam::\(account):role/kms-bench-grantee"
     }
 
+    static func milliseconds(_ histogram: Histogram<UInt64>, _ percentile: Double) -> Double {
+        Double(histogram.valueAtPercentile(percentile)) / 1000
+    }
+
     /// The report's "admin" object.
     func json() -> [String: Any] {
         let totals = self.snapshot
@@ -234,6 +248,9 @@ final class AdminChurn: Sendable {
             "operations": totals.operations, "errors": totals.errors, "firstFailures": totals.firstFailures,
             "keysCreated": totals.keysCreated, "deletionsScheduled": totals.deletionsScheduled,
             "deletionsCancelled": totals.deletionsCancelled,
+            "latencyMs": totals.latencies.mapValues { histogram in
+                ["p50": Self.milliseconds(histogram, 50), "p99": Self.milliseconds(histogram, 99)]
+            },
         ]
     }
 
@@ -246,6 +263,12 @@ final class AdminChurn: Sendable {
             "admin keys: \(totals.keysCreated) created, \(totals.deletionsScheduled) scheduled for deletion, "
                 + "\(totals.deletionsCancelled) deletions cancelled",
         ]
+        lines.append(
+            "admin latency (ms, p50/p99): "
+                + totals.latencies.sorted { $0.key < $1.key }.map {
+                    "\($0.key) "
+                        + String(format: "%.2f/%.2f", Self.milliseconds($0.value, 50), Self.milliseconds($0.value, 99))
+                }.joined(separator: ", "))
         lines += totals.firstFailures.map { "admin error \($0)" }
         return lines
     }

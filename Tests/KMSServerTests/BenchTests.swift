@@ -176,6 +176,13 @@ import Testing
         #expect(
             admin["keysCreated"] as? Int == 4 && admin["deletionsScheduled"] as? Int == 4
                 && admin["deletionsCancelled"] as? Int == 1)
+        // Each operation's latency, p50 no more than p99, both measured.
+        let latencies = try #require(admin["latencyMs"] as? [String: [String: Double]])
+        #expect(Set(latencies.keys) == Set(operations.keys))
+        for (operation, latency) in latencies {
+            let (p50, p99) = (latency["p50"] ?? 0, latency["p99"] ?? 0)
+            #expect(p50 > 0 && p50 <= p99, "\(operation): \(latency)")
+        }
 
         // What the service holds: the churn keys, three pending deletion and one disabled (a
         // cancelled deletion leaves the key disabled), each rotated once and with no grant left;
