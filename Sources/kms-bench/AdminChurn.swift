@@ -181,13 +181,12 @@ final class AdminChurn: Sendable {
     }
 
     private func record(_ step: Step, error: KMSClientError?, took: Duration) {
-        let micros = UInt64(
-            max(1, took.components.seconds * 1_000_000 + took.components.attoseconds / 1_000_000_000_000))
+        let micros = max(1, took.microseconds)
         self.totals.withLock { totals in
             totals.operations[step.rawValue, default: 0] += 1
             _ = totals.latencies[
                 step.rawValue,
-                default: Histogram<UInt64>(highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three)
+                default: .latencies()
             ].record(micros)
             if let error {
                 totals.failed += 1
@@ -235,10 +234,6 @@ final class AdminChurn: Sendable {
         return "arn:\(partition):iam::\(account):role/kms-bench-grantee"
     }
 
-    static func milliseconds(_ histogram: Histogram<UInt64>, _ percentile: Double) -> Double {
-        Double(histogram.valueAtPercentile(percentile)) / 1000
-    }
-
     /// The report's "admin" object.
     func json() -> [String: Any] {
         let totals = self.snapshot
@@ -249,7 +244,7 @@ final class AdminChurn: Sendable {
             "keysCreated": totals.keysCreated, "deletionsScheduled": totals.deletionsScheduled,
             "deletionsCancelled": totals.deletionsCancelled,
             "latencyMs": totals.latencies.mapValues { histogram in
-                ["p50": Self.milliseconds(histogram, 50), "p99": Self.milliseconds(histogram, 99)]
+                ["p50": histogram.milliseconds(at: 50), "p99": histogram.milliseconds(at: 99)]
             },
         ]
     }
@@ -267,7 +262,7 @@ final class AdminChurn: Sendable {
             "admin latency (ms, p50/p99): "
                 + totals.latencies.sorted { $0.key < $1.key }.map {
                     "\($0.key) "
-                        + String(format: "%.2f/%.2f", Self.milliseconds($0.value, 50), Self.milliseconds($0.value, 99))
+                        + String(format: "%.2f/%.2f", $0.value.milliseconds(at: 50), $0.value.milliseconds(at: 99))
                 }.joined(separator: ", "))
         lines += totals.firstFailures.map { "admin error \($0)" }
         return lines

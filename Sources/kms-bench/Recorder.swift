@@ -6,7 +6,7 @@ import Synchronization
 /// the current interval's figures for the progress line and the timeline.
 final class Recorder: Sendable {
     struct Snapshot: Sendable {
-        var total = Histogram<UInt64>(highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three)
+        var total = Histogram<UInt64>.latencies()
         var succeeded = 0
         var failed = 0
         var errors: [String: Int] = [:]
@@ -14,7 +14,7 @@ final class Recorder: Sendable {
 
     /// One interval's figures: what the run did in that second, not so far.
     struct Interval: Sendable {
-        var latency = Histogram<UInt64>(highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three)
+        var latency = Histogram<UInt64>.latencies()
         var succeeded = 0
         var failed = 0
         var errors: [String: Int] = [:]
@@ -55,4 +55,17 @@ final class Recorder: Sendable {
     }
 
     var snapshot: Snapshot { self.state.withLock { $0.snapshot } }
+}
+
+extension Histogram<UInt64> {
+    /// Latencies in microseconds up to a minute, to three significant digits: every histogram
+    /// kms-bench reports from.
+    static func latencies() -> Self {
+        Self(highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three)
+    }
+
+    /// The latency at `percentile`, in milliseconds.
+    func milliseconds(at percentile: Double) -> Double {
+        Double(self.valueAtPercentile(percentile)) / 1000
+    }
 }

@@ -24,7 +24,7 @@ struct Report {
     var latencies: [(String, Double)] {
         let h = self.snapshot.total
         return [("p50", 50.0), ("p90", 90.0), ("p99", 99.0), ("p99.9", 99.9)].map {
-            ($0.0, Double(h.valueAtPercentile($0.1)) / 1000)
+            ($0.0, h.milliseconds(at: $0.1))
         }
             + [("max", Double(h.max) / 1000)]
     }

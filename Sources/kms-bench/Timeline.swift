@@ -43,7 +43,7 @@ struct Timeline {
 
     private func emit(_ interval: Recorder.Interval, second: Int) {
         let milliseconds = { (percentile: Double) in
-            interval.count == 0 ? 0 : Double(interval.latency.valueAtPercentile(percentile)) / 1000
+            interval.count == 0 ? 0 : interval.latency.milliseconds(at: percentile)
         }
         let p99 = milliseconds(99)
         if self.progress {

@@ -28,7 +28,7 @@ import Testing
                             SELECT gen_random_uuid(), 'elsewhere', '\\x00'::bytea FROM generate_series(1, 20000)
                             """, logger: StoreBackend.logger)
                     }
-                    let before = try await Self.wholeScans(connection)
+                    let before = try await StoreBackend.wholeScans(of: "kms_audit_pending", on: connection)
                     let change = Fixture.audit("CreateKey")
                     try await stores.keys.insert(
                         Fixture.key(), material: Fixture.material(1), alias: nil, tags: [], audit: change)
@@ -37,23 +37,14 @@ import Testing
                     #expect(try await audit.append(records, expecting: head, pending: [change.id], on: connection))
                     head = AuditStore.Head(sequence: last.sequence, hash: last.hash)
                     chained.append(change.id)
-                    #expect(try await Self.wholeScans(connection) == before, "round \(round)")
+                    #expect(
+                        try await StoreBackend.wholeScans(of: "kms_audit_pending", on: connection) == before,
+                        "round \(round)")
                 }
                 // Each append took its row out of the outbox.
                 let left = try await AuditOutbox.stillPending(chained, on: connection, logger: StoreBackend.logger)
                 #expect(left.isEmpty)
             }
         }
-    }
-
-    /// Scans of the whole outbox so far, this session's included (flushed to the shared counters
-    /// first: a session reports its own at most once a second otherwise).
-    static func wholeScans(_ connection: PostgresConnection) async throws -> Int64 {
-        try await connection.query("SELECT pg_stat_force_next_flush()", logger: StoreBackend.logger)
-        let rows = try await connection.query(
-            "SELECT seq_scan FROM pg_stat_user_tables WHERE relname = 'kms_audit_pending'",
-            logger: StoreBackend.logger)
-        for try await count in rows.decode(Int64.self) { return count }
-        return 0
     }
 }

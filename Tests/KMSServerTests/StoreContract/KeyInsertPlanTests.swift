@@ -125,13 +125,8 @@ import Testing
         return key.keyID
     }
 
-    /// Scans of the whole of kms_keys so far, this session's included (flushed first: a session
-    /// reports its own at most once a second otherwise).
+    /// Scans of the whole of kms_keys so far, the one session's included.
     static func wholeScans(_ client: PostgresClient) async throws -> Int64 {
-        try await client.query("SELECT pg_stat_force_next_flush()", logger: StoreBackend.logger)
-        let rows = try await client.query(
-            "SELECT seq_scan FROM pg_stat_user_tables WHERE relname = 'kms_keys'", logger: StoreBackend.logger)
-        for try await count in rows.decode(Int64.self) { return count }
-        return 0
+        try await client.withConnection { try await StoreBackend.wholeScans(of: "kms_keys", on: $0) }
     }
 }

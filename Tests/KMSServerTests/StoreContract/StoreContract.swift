@@ -141,6 +141,17 @@ extension StoreBackend {
     /// For a test of PostgreSQL's stores alone (what the in-memory ones do not model: locks,
     /// notifications, the outbox's rows): `body` gets the client of a fresh, migrated database
     /// and that database's stores; the database is dropped after.
+    /// Scans of the whole of `table` so far, the session's own included (flushed to the shared
+    /// counters first: a session reports its own at most once a second otherwise). Tests of plans
+    /// a session keeps count them around what they run.
+    static func wholeScans(of table: String, on connection: PostgresConnection) async throws -> Int64 {
+        try await connection.query("SELECT pg_stat_force_next_flush()", logger: Self.logger)
+        let rows = try await connection.query(
+            "SELECT seq_scan FROM pg_stat_user_tables WHERE relname = \(table)", logger: Self.logger)
+        for try await count in rows.decode(Int64.self) { return count }
+        return 0
+    }
+
     static func withPostgres(
         _ body: @escaping @Sendable (PostgresClient, ServiceStores) async throws -> Void
     ) async throws {
