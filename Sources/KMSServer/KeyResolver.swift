@@ -100,24 +100,15 @@ extension KMSService {
             let key = try await self.keyLoads.key(
                 keyID, generation: generation,
                 { () async throws(KMSError) -> CachedKey? in
-                    let found = try await self.store { try await self.stores.keys.fetch(keyID: keyID) }
-                    guard let (stored, materials) = found else { return nil }
-                    var withFamily = stored
-                    if stored.keyID.isMultiRegion {
-                        withFamily.multiRegion = try await self.multiRegionConfiguration(of: stored)
+                    guard let found = try await self.store({ try await self.stores.keys.fetchWhole(keyID: keyID) })
+                    else { return nil }
+                    var record = found.record
+                    if record.keyID.isMultiRegion {
+                        record.multiRegion = try await self.multiRegionConfiguration(of: found.record)
                     }
-                    let record = withFamily
-                    let grants = try await self.store {
-                        try await self.stores.grants.forKey(keyID, after: nil, limit: GrantRecord.maximumPerKey)
-                    }
-                    let aliases = try await self.store {
-                        try await self.stores.aliases.list(
-                            account: record.account, region: record.region, keyID: keyID, after: nil, limit: 1000)
-                    }
-                    let tags = try await self.store { try await self.stores.rotations.tags(keyID: keyID) }
                     let key = CachedKey(
-                        record: record, materials: materials, grants: grants, aliases: aliases.map(\.name),
-                        tags: Dictionary(tags.map { ($0.key, $0.value) }, uniquingKeysWith: { first, _ in first })
+                        record: record, materials: found.materials, grants: found.grants, aliases: found.aliases,
+                        tags: Dictionary(found.tags.map { ($0.key, $0.value) }, uniquingKeysWith: { first, _ in first })
                     )
                     self.cache.store(key, loadedAt: generation)
                     return key

@@ -383,6 +383,7 @@ public enum Migrations {
         keyInsertBatches,
         auditAppendPendingByIndex,
         keyInsertLookupsByIndex,
+        keyWholeReads,
     ]
 
     /// Applies every migration not yet recorded. Safe to call from several processes at once.

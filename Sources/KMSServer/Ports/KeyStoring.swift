@@ -29,6 +29,12 @@ public protocol KeyStoring: Sendable {
     /// The key and all its material versions, or nil when there is no such key.
     func fetch(keyID: KeyID) async throws -> (KeyRecord, [StoredMaterial])?
 
+    /// The key with everything the key cache keeps of it: its material versions, its grants (by
+    /// grant id), the names of the aliases in its account and region that point to it (the first
+    /// `WholeKey.aliasLimit` by name, bytewise) and its tags (by tag key), all as of one moment;
+    /// nil when there is no such key.
+    func fetchWhole(keyID: KeyID) async throws -> WholeKey?
+
     /// At most `limit` keys of one account and region in key id order, after key id `marker`
     /// (exclusive; nil: from the first).
     func list(account: String, region: String, after marker: KeyID?, limit: Int) async throws -> [KeyRecord]

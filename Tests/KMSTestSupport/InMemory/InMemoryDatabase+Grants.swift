@@ -88,7 +88,7 @@ extension InMemoryDatabase: GrantStoring {
         tables.grantKeys[id].flatMap { tables.grants[$0]?[id] }
     }
 
-    private static func page(_ grants: some Sequence<GrantRecord>, after marker: String?, limit: Int) -> [GrantRecord] {
+    static func page(_ grants: some Sequence<GrantRecord>, after marker: String?, limit: Int) -> [GrantRecord] {
         let after = SQLText(marker ?? "")
         return grants.filter { SQLText($0.grantID) > after }.sorted { SQLText($0.grantID) < SQLText($1.grantID) }
             .prefix(limit).map { $0 }

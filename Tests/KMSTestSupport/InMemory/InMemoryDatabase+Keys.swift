@@ -54,6 +54,26 @@ extension InMemoryDatabase: KeyStoring {
         }
     }
 
+    /// KeyStore.fetchWhole: what fetch, forKey, list (the first `WholeKey.aliasLimit`) and tags
+    /// read, in one snapshot.
+    public func fetchWhole(keyID: KeyID) async throws -> WholeKey? {
+        let id = keyID
+        return self.read { tables in
+            guard let record = tables.keys[id] else { return nil }
+            let account = SQLText(record.account)
+            let region = SQLText(record.region)
+            let aliases = tables.aliases
+                .filter { $0.key.account == account && $0.key.region == region && $0.value.targetKeyID == id }
+                .map(\.key.name).sorted().prefix(WholeKey.aliasLimit).map(\.value)
+            return WholeKey(
+                record: record, materials: (tables.materials[id] ?? []).map(\.material),
+                grants: Self.page(
+                    tables.grants[id]?.values ?? [:].values, after: nil, limit: GrantRecord.maximumPerKey),
+                aliases: aliases,
+                tags: (tables.tags[id] ?? [:]).sorted { $0.key < $1.key }.map { (key: $0.key.value, value: $0.value) })
+        }
+    }
+
     /// KeyStore.list: `key_id > marker` (nil: the nil UUID) by key id.
     public func list(account: String, region: String, after marker: KeyID?, limit: Int) async throws -> [KeyRecord] {
         try SQL.checkPage(limit: limit)
