@@ -6,9 +6,9 @@ import KMSStore
 extension KMSService {
     /// Writes the request's audit record, waiting until it is durable, then counts the request
     /// as what its caller is told: a result withheld for lack of its record counts as failed.
-    /// A change's record was committed with the change (`changeRecord`): it is chained here, and
-    /// the change is answered as done whatever the log does now. Without an audit log (tests of
-    /// the service alone) only counts.
+    /// A change's record was committed with the change (`changeRecord`): it is queued here to
+    /// be chained, and the change is answered as done whatever the log does now
+    /// (`AuditLog.append`). Without an audit log (tests of the service alone) only counts.
     func audit(_ caller: Caller?, context: RPCRequestContext, operation: String, error: (any Error)?)
         async throws(KMSError)
     {

@@ -6,8 +6,8 @@ import Logging
 import PostgresNIO
 import Testing
 
-/// A change commits with its audit record in the outbox (kms_audit_pending); its kmsd chains the
-/// record right after. A kmsd killed between the two, whose chain never comes back (a replaced
+/// A change commits with its audit record in the outbox (kms_audit_pending) and is answered; its
+/// kmsd chains the record right after. A kmsd killed between the two, whose chain never comes back (a replaced
 /// pod: the chain is its name), leaves the record there: another kmsd chains it once it is
 /// `--audit-adopt-after-seconds` old (issue 18).
 @Suite struct AuditOrphanTests {
@@ -18,13 +18,15 @@ import Testing
             "--audit-chain", "gone-pod", "--audit-timeout-seconds", "1",
         ])
         let first = try await stack.client.createKey("before")
+        // A change is answered before its record is chained; a reader of the log settles first.
+        #expect(try await stack.client.auditRecords { $0.operation = "CreateKey" }.map(\.keyArns) == [[first.arn]])
         #expect(try await Self.pending(stack.database).isEmpty)
 
         // Hold the chain's head row: gone-pod's next append waits behind the lock while the
         // change itself (another table) commits with its record.
         let lock = try await HeldLock.take(
             stack.database, "SELECT 1 FROM kms_audit_chains WHERE chain_id = 'gone-pod' FOR UPDATE")
-        // Answered once the record waited its timeout: it is durable in the outbox with the key.
+        // Answered at once: the record is durable in the outbox with the key.
         let orphaned = try await stack.client.createKey("orphaned")
         await stack.kmsd.crash()
         // A killed kmsd's statements live on in PostgreSQL until they get their lock: end them,

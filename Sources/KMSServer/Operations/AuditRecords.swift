@@ -41,6 +41,8 @@ extension KMSService {
             from: request.hasStartTime ? request.startTime.date : nil,
             to: request.hasEndTime ? request.endTime.date : nil
         )
+        // Changes are answered before their records are chained: a caller sees those it was answered.
+        await self.auditLog?.settle()
         let store = self.stores.auditRecords
         let deadline = ContinuousClock.now + ServiceTimeouts.current.auditPage
         let (page, resume) = try await self.store { [after] in
@@ -82,6 +84,7 @@ extension KMSService {
             walk = resumed
         }
         let anchors = try Self.anchors(request.expectedCheckpoints)
+        await self.auditLog?.settle()
         let deadline = ContinuousClock.now + ServiceTimeouts.current.auditVerify
         let budget = request.maxRecords > 0 ? walk.records + request.maxRecords : Int64.max
         let store = self.stores.auditRecords

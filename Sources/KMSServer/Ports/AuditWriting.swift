@@ -13,7 +13,8 @@ import KMSStore
 ///   links to the one before, from `AuditRecord.genesis`.
 /// - A change's record was stored with the change (`PendingAudit`, committed): it is chained
 ///   once and leaves the outbox in the same step; one that another writer chained first (it
-///   is no longer in the outbox) is not chained again, and `append` returns all the same.
+///   is no longer in the outbox) is not chained again. `append` may return before it is
+///   chained (it is durable already); `settle` waits until it is.
 /// - While the log cannot take records, `admit` throws: requests are refused before they do
 ///   anything whose result would have to be withheld.
 public protocol AuditWriting: Sendable {
@@ -24,10 +25,14 @@ public protocol AuditWriting: Sendable {
     func admit() throws(KMSError)
 
     /// Returns once `entry` is durable in the chain; throws when it could not be, or not in
-    /// time. `pending`: the record was committed with its change (its entry is `entry`); it is
-    /// chained and leaves the outbox, and `append` returns once that is done or, durable
-    /// already, after the log's timeout all the same.
+    /// time. `pending`: the record was committed with its change (its entry is `entry`), so it
+    /// is durable already: it is chained and leaves the outbox, and `append` may return before.
     func append(_ entry: AuditEntry, pending: PendingAudit?) async throws
+
+    /// Returns once the records appended before the call are chained, or (the log cannot be
+    /// written) after the log's timeout: readers of the log call it first, so they see every
+    /// change this writer's service answered before.
+    func settle() async
 
     /// Queues records committed with their changes that nobody waits for (a kmsd stopped before
     /// chaining them, a change that committed after its request gave up): chained as `append`

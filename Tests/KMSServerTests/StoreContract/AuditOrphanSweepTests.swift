@@ -50,6 +50,7 @@ private final class AdoptionRecorder: AuditWriting {
     var adopted: [UUID] { self.records.withLock { $0 } }
     func admit() throws(KMSError) {}
     func append(_ entry: AuditEntry, pending: PendingAudit?) async throws {}
+    func settle() async {}
     func adopt(_ records: [PendingAudit]) { self.records.withLock { $0 += records.map(\.id) } }
     func close() async {}
 }

@@ -153,11 +153,11 @@ extension StoreBackend {
     }
 
     static func withPostgres(
-        _ body: @escaping @Sendable (PostgresClient, ServiceStores) async throws -> Void
+        maximumConnections: Int = 2, _ body: @escaping @Sendable (PostgresClient, ServiceStores) async throws -> Void
     ) async throws {
         let database = try await TestDatabase.create()
         defer { Task { await database.drop() } }
-        try await database.withClient { client in
+        try await database.withClient(maximumConnections: maximumConnections) { client in
             try await Migrations.apply(on: client, logger: Self.logger)
             try await body(client, ServiceStores.postgres(client: client, scope: Self.scope, logger: Self.logger))
         }

@@ -53,6 +53,9 @@ public final class InMemoryAuditLog: AuditWriting {
         await self.checkpoint(head)
     }
 
+    /// Nothing to wait for: `append` and `adopt` chain before they return.
+    public func settle() async {}
+
     /// Chains the records at once, as one segment, without a checkpoint (nobody waits here).
     public func adopt(_ records: [PendingAudit]) {
         self.link(records.map { ($0.entry, $0) })

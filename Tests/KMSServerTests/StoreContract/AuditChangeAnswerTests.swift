@@ -1,0 +1,151 @@
+import Foundation
+import KMSDomain
+@testable import KMSServer
+import KMSStore
+import KMSTestSupport
+import PostgresNIO
+import Synchronization
+import Testing
+
+/// A change's record is committed with the change, so the change is answered before the record is
+/// chained (one commit, not two); readers of the log settle first, and a writer a whole batch
+/// behind makes changes wait again. The writer is held back by a lock on its chain's head row.
+@Suite struct AuditChangeAnswerTests {
+    static func entry(_ operation: String, at offset: TimeInterval) -> AuditEntry {
+        AuditContractTests.entry(operation, key: AuditContractTests.keyA, at: offset)
+    }
+
+    /// A change's record, committed in the outbox as a change commits it.
+    static func committedChange(_ stores: ServiceStores, at offset: TimeInterval) async throws -> PendingAudit {
+        let change = PendingAudit(chain: "default", entry: Self.entry("CreateKey", at: offset))
+        try await stores.keys.insert(Fixture.key(), material: nil, alias: nil, tags: [], audit: change)
+        #expect(change.committed)
+        return change
+    }
+
+    static func outbox(_ client: PostgresClient) async throws -> [UUID] {
+        var ids: [UUID] = []
+        let rows = try await client.query("SELECT id FROM kms_audit_pending", logger: StoreBackend.logger)
+        for try await id in rows.decode(UUID.self) { ids.append(id) }
+        return ids
+    }
+
+    static func operations(_ client: PostgresClient) async throws -> [String] {
+        let reader = AuditStore(client: client, logger: StoreBackend.logger)
+        var seen: [String] = []
+        _ = try await reader.scan(
+            AuditStore.Filter(), after: .start, operations: nil, maxSegments: .max, deadline: nil
+        ) {
+            seen += $0.map(\.record.entry.operation)
+            return true
+        }
+        return seen
+    }
+
+    /// Waits until the writer has taken `count` records to write (and is held writing them).
+    static func untilWriting(_ log: AuditLog, count: Int) async throws {
+        while log.state.withLock({ $0.writing.count < count }) { try await Task.sleep(for: .milliseconds(1)) }
+    }
+
+    /// Runs `body` while another session holds the chain's head row, then lets the writer go.
+    static func holdingTheHead(_ client: PostgresClient, _ body: () async throws -> Void) async throws {
+        try await client.withConnection { blocker in
+            try await blocker.query("BEGIN", logger: StoreBackend.logger)
+            try await blocker.query(
+                "SELECT 1 FROM kms_audit_chains WHERE chain_id = 'default' FOR UPDATE", logger: StoreBackend.logger)
+            do {
+                try await body()
+            } catch {
+                try await blocker.query("ROLLBACK", logger: StoreBackend.logger)
+                throw error
+            }
+            try await blocker.query("ROLLBACK", logger: StoreBackend.logger)
+        }
+    }
+
+    @Test func aChangeIsAnsweredBeforeItsRecordIsChainedAndAReaderSettlesFirst() async throws {
+        let worker = InProcessCryptoBackend()
+        defer { Task { await worker.shutdown() } }
+        // The writer's connection, the one holding the head row, and the test's reads.
+        try await StoreBackend.withPostgres(maximumConnections: 4) { client, stores in
+            let log = AuditLog(
+                store: AuditStore(client: client, logger: StoreBackend.logger), chain: "default",
+                timeout: .seconds(30), worker: worker, checkpointInterval: .zero, logger: StoreBackend.logger)
+            try await log.append(Self.entry("Encrypt", at: 0), pending: nil)
+            let change = try await Self.committedChange(stores, at: 1)
+            let released = Mutex<ContinuousClock.Instant?>(nil)
+            let settled = Mutex<Task<ContinuousClock.Instant, Never>?>(nil)
+            try await Self.holdingTheHead(client) {
+                try await log.append(change.entry, pending: change)
+                // Answered, and still in the outbox: the writer waits for the head row.
+                try await Self.untilWriting(log, count: 1)
+                #expect(try await Self.outbox(client) == [change.id])
+                #expect(try await Self.operations(client) == ["Encrypt"])
+                // A reader waits for it.
+                settled.withLock {
+                    $0 = Task {
+                        await log.settle()
+                        return ContinuousClock.now
+                    }
+                }
+                try await Task.sleep(for: .milliseconds(100))
+                released.withLock { $0 = .now }
+            }
+            let settledAt = await settled.withLock { $0! }.value
+            #expect(settledAt >= released.withLock { $0! })
+            #expect(try await Self.outbox(client).isEmpty)
+            #expect(try await Self.operations(client) == ["Encrypt", "CreateKey"])
+            await log.close()
+        }
+    }
+
+    @Test func aWriterAWholeBatchBehindMakesChangesWaitForTheirRecords() async throws {
+        let worker = InProcessCryptoBackend()
+        defer { Task { await worker.shutdown() } }
+        // The writer's connection, the one holding the head row, and the test's reads.
+        try await StoreBackend.withPostgres(maximumConnections: 4) { client, stores in
+            let log = AuditLog(
+                store: AuditStore(client: client, logger: StoreBackend.logger), chain: "default",
+                timeout: .seconds(30), worker: worker, checkpointInterval: .zero, logger: StoreBackend.logger)
+            try await log.append(Self.entry("Encrypt", at: 0), pending: nil)
+            let first = try await Self.committedChange(stores, at: 1)
+            let last = try await Self.committedChange(stores, at: 2)
+            let answered = Moment()
+            let released = Mutex<ContinuousClock.Instant?>(nil)
+            let waiting = Mutex<Task<Void, any Error>?>(nil)
+            try await Self.holdingTheHead(client) {
+                // A change the writer is held writing, then a batch's worth more answered at
+                // once (records not in the outbox: the writer finds them chained elsewhere and
+                // lets them go).
+                try await log.append(first.entry, pending: first)
+                try await Self.untilWriting(log, count: 1)
+                for index in 1..<AuditLog.maximumBatch {
+                    let queued = PendingAudit(chain: "default", entry: Self.entry("TagResource", at: Double(index)))
+                    queued.markCommitted()
+                    try await log.append(queued.entry, pending: queued)
+                }
+                waiting.withLock {
+                    $0 = Task {
+                        try await log.append(last.entry, pending: last)
+                        answered.at.withLock { $0 = .now }
+                    }
+                }
+                try await Task.sleep(for: .milliseconds(100))
+                #expect(answered.at.withLock { $0 } == nil)
+                released.withLock { $0 = .now }
+            }
+            try await waiting.withLock { $0! }.value
+            let at = try #require(answered.at.withLock { $0 })
+            #expect(at >= released.withLock { $0! })
+            await log.settle()
+            #expect(try await Self.outbox(client).isEmpty)
+            #expect(try await Self.operations(client) == ["Encrypt", "CreateKey", "CreateKey"])
+            await log.close()
+        }
+    }
+}
+
+/// When something happened, set from another task.
+private final class Moment: Sendable {
+    let at = Mutex<ContinuousClock.Instant?>(nil)
+}
