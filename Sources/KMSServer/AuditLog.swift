@@ -208,10 +208,10 @@ public final class AuditLog: Sendable {
     /// Returns once the record is committed; throws when it could not be, or not in time. A
     /// record committed with its change (`pending`) is durable already: it returns once queued
     /// for the writer to chain, so a change waits for one commit, not two (CreateKey at 1 in
-    /// flight p50 2.0-2.6 -> 1.2-1.7 ms). Only behind a writer a whole batch behind (that many
-    /// records queued or being written) does it wait until chained (or the timeout), so a flood
-    /// of changes never outgrows the queue. Readers
-    /// of the log see the changes already answered after `settle`.
+    /// flight p50 1.64-1.91 -> 1.09-1.27 ms). Only behind a writer a whole batch behind (that
+    /// many records queued or being written) does it wait until chained (or the timeout), so a
+    /// flood of changes never outgrows the queue. Readers of the log see the changes already
+    /// answered after `settle`.
     public func append(_ entry: AuditEntry, pending: PendingAudit? = nil) async throws {
         if let pending {
             // nil: the writer is behind, wait. A record handed over twice is queued once (as

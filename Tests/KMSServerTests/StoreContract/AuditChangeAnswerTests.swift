@@ -1,11 +1,12 @@
 import Foundation
 import KMSDomain
-@testable import KMSServer
 import KMSStore
 import KMSTestSupport
 import PostgresNIO
 import Synchronization
 import Testing
+
+@testable import KMSServer
 
 /// A change's record is committed with the change, so the change is answered before the record is
 /// chained (one commit, not two); readers of the log settle first, and a writer a whole batch
