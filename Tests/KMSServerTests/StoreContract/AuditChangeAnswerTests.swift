@@ -43,6 +43,24 @@ import Testing
         return seen
     }
 
+    /// A fresh database's stores and a log on it whose chain has one record already (its head
+    /// row exists, to be held), closed after `body`.
+    static func withLog(
+        _ body: @escaping @Sendable (PostgresClient, ServiceStores, AuditLog) async throws -> Void
+    ) async throws {
+        let worker = InProcessCryptoBackend()
+        defer { Task { await worker.shutdown() } }
+        // The writer's connection, the one holding the head row, and the test's reads.
+        try await StoreBackend.withPostgres(maximumConnections: 4) { client, stores in
+            let log = AuditLog(
+                store: AuditStore(client: client, logger: StoreBackend.logger), chain: "default",
+                timeout: .seconds(30), worker: worker, checkpointInterval: .zero, logger: StoreBackend.logger)
+            try await log.append(Self.entry("Encrypt", at: 0), pending: nil)
+            try await body(client, stores, log)
+            await log.close()
+        }
+    }
+
     /// Waits until the writer has taken `count` records to write (and is held writing them).
     static func untilWriting(_ log: AuditLog, count: Int) async throws {
         while log.state.withLock({ $0.writing.count < count }) { try await Task.sleep(for: .milliseconds(1)) }
@@ -65,14 +83,7 @@ import Testing
     }
 
     @Test func aChangeIsAnsweredBeforeItsRecordIsChainedAndAReaderSettlesFirst() async throws {
-        let worker = InProcessCryptoBackend()
-        defer { Task { await worker.shutdown() } }
-        // The writer's connection, the one holding the head row, and the test's reads.
-        try await StoreBackend.withPostgres(maximumConnections: 4) { client, stores in
-            let log = AuditLog(
-                store: AuditStore(client: client, logger: StoreBackend.logger), chain: "default",
-                timeout: .seconds(30), worker: worker, checkpointInterval: .zero, logger: StoreBackend.logger)
-            try await log.append(Self.entry("Encrypt", at: 0), pending: nil)
+        try await Self.withLog { client, stores, log in
             let change = try await Self.committedChange(stores, at: 1)
             let released = Mutex<ContinuousClock.Instant?>(nil)
             let settled = Mutex<Task<ContinuousClock.Instant, Never>?>(nil)
@@ -96,19 +107,11 @@ import Testing
             #expect(settledAt >= released.withLock { $0! })
             #expect(try await Self.outbox(client).isEmpty)
             #expect(try await Self.operations(client) == ["Encrypt", "CreateKey"])
-            await log.close()
         }
     }
 
     @Test func aWriterAWholeBatchBehindMakesChangesWaitForTheirRecords() async throws {
-        let worker = InProcessCryptoBackend()
-        defer { Task { await worker.shutdown() } }
-        // The writer's connection, the one holding the head row, and the test's reads.
-        try await StoreBackend.withPostgres(maximumConnections: 4) { client, stores in
-            let log = AuditLog(
-                store: AuditStore(client: client, logger: StoreBackend.logger), chain: "default",
-                timeout: .seconds(30), worker: worker, checkpointInterval: .zero, logger: StoreBackend.logger)
-            try await log.append(Self.entry("Encrypt", at: 0), pending: nil)
+        try await Self.withLog { client, stores, log in
             let first = try await Self.committedChange(stores, at: 1)
             let last = try await Self.committedChange(stores, at: 2)
             let answered = Moment()
@@ -141,7 +144,6 @@ import Testing
             await log.settle()
             #expect(try await Self.outbox(client).isEmpty)
             #expect(try await Self.operations(client) == ["Encrypt", "CreateKey", "CreateKey"])
-            await log.close()
         }
     }
 }
