@@ -80,13 +80,10 @@ public struct GrantStore: Sendable {
     public func retirable(by principal: String, after marker: String?, limit: Int) async throws
         -> [(grant: GrantRecord, keyARN: String)]
     {
-        let columns = Self.columns.split(separator: ",").map {
-            "g." + $0.trimmingCharacters(in: .whitespacesAndNewlines)
-        }
-        .joined(separator: ", ")
         let rows = try await self.client.query(
             """
-            SELECT \(unescaped: columns), k.arn FROM kms_grants g JOIN kms_keys k ON k.key_id = g.key_id
+            SELECT \(unescaped: qualified(Self.columns, by: "g")), k.arn
+            FROM kms_grants g JOIN kms_keys k ON k.key_id = g.key_id
             WHERE g.retiring_principal = \(principal) AND g.grant_id > \(marker ?? "")
             ORDER BY g.grant_id LIMIT \(limit)
             """,

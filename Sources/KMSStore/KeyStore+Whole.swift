@@ -53,9 +53,7 @@ extension KeyStore {
         static let name = "kms_key_whole_v1"
         static let bindingDataTypes: [PostgresDataType] = [.uuid, .int4]
         static let sql = """
-            SELECT \(KeyStore.columns.split(separator: ",").map {
-                "(w.key)." + $0.trimmingCharacters(in: .whitespacesAndNewlines)
-            }.joined(separator: ", ")),
+            SELECT \(qualified(KeyStore.columns, by: "(w.key)")),
                 m_ids, m_wrapped, m_roots, g_ids, g_names, g_grantees, g_retiring, g_issuing, g_operations,
                 g_equals, g_subsets, g_created, a_names, t_keys, t_values
             FROM kms_key_whole($1, $2) w
@@ -81,9 +79,10 @@ extension KeyStore {
         where T: PostgresArrayDecodable & PostgresArrayEncodable & PostgresNonThrowingEncodable, T == T._DecodableType {
             try columns[name].decode(NullableArray<T>?.self)?.elements ?? []
         }
-        func required<T>(_ values: [T?], count: Int, _ what: String) throws -> [T] {
+        /// `values` without NULLs, and `count` of them (nil: as many as there are).
+        func required<T>(_ values: [T?], count: Int? = nil, _ what: String) throws -> [T] {
             let present = values.compactMap { $0 }
-            guard values.count == count, present.count == count else {
+            guard values.count == count ?? values.count, present.count == values.count else {
                 throw StoreError.invalid("key \(id)'s \(what)")
             }
             return present
@@ -125,10 +124,8 @@ extension KeyStore {
                 ))
         }
 
-        let aliasNames = try array("a_names", String.self)
-        let aliases = try required(aliasNames, count: aliasNames.count, "alias names")
-        let tagKeys = try array("t_keys", String.self)
-        let keys = try required(tagKeys, count: tagKeys.count, "tag keys")
+        let aliases = try required(try array("a_names", String.self), "alias names")
+        let keys = try required(try array("t_keys", String.self), "tag keys")
         let values = try required(try array("t_values", String.self), count: keys.count, "tag values")
         return WholeKey(
             record: record, materials: materials, grants: grants, aliases: aliases,

@@ -16,19 +16,31 @@ final class HeldLock: Sendable {
     }
 
     static func take(_ database: TestDatabase, _ statement: String) async throws -> HeldLock {
+        try await Self.take(statement) { hold in try await database.withClient { try await $0.withConnection(hold) } }
+    }
+
+    /// The same on a connection of `client`'s pool.
+    static func take(_ client: PostgresClient, _ statement: String) async throws -> HeldLock {
+        try await Self.take(statement) { hold in try await client.withConnection(hold) }
+    }
+
+    private static func take(
+        _ statement: String,
+        on withConnection:
+            @escaping @Sendable (@Sendable (PostgresConnection) async throws -> Void) async throws
+            -> Void
+    ) async throws -> HeldLock {
         let (taken, tookIt) = AsyncStream<Void>.makeStream()
         let (released, release) = AsyncStream<Void>.makeStream()
         let holder = Task {
             defer { tookIt.finish() }
-            try await database.withClient { client in
-                try await client.withConnection { connection in
-                    let logger = Logger(label: "test")
-                    try await connection.query("BEGIN", logger: logger)
-                    try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
-                    tookIt.yield()
-                    for await _ in released { break }
-                    try await connection.query("ROLLBACK", logger: logger)
-                }
+            try await withConnection { connection in
+                let logger = Logger(label: "test")
+                try await connection.query("BEGIN", logger: logger)
+                try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                tookIt.yield()
+                for await _ in released { break }
+                try await connection.query("ROLLBACK", logger: logger)
             }
         }
         var held = false

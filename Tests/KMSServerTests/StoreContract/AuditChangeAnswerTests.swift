@@ -3,7 +3,6 @@ import KMSDomain
 import KMSStore
 import KMSTestSupport
 import PostgresNIO
-import Synchronization
 import Testing
 
 @testable import KMSServer
@@ -66,45 +65,27 @@ import Testing
         while log.state.withLock({ $0.writing.count < count }) { try await Task.sleep(for: .milliseconds(1)) }
     }
 
-    /// Runs `body` while another session holds the chain's head row, then lets the writer go.
-    static func holdingTheHead(_ client: PostgresClient, _ body: () async throws -> Void) async throws {
-        try await client.withConnection { blocker in
-            try await blocker.query("BEGIN", logger: StoreBackend.logger)
-            try await blocker.query(
-                "SELECT 1 FROM kms_audit_chains WHERE chain_id = 'default' FOR UPDATE", logger: StoreBackend.logger)
-            do {
-                try await body()
-            } catch {
-                try await blocker.query("ROLLBACK", logger: StoreBackend.logger)
-                throw error
-            }
-            try await blocker.query("ROLLBACK", logger: StoreBackend.logger)
-        }
-    }
+    /// The chain's head row, held by another session: the writer's append waits for it.
+    static let headRow = "SELECT 1 FROM kms_audit_chains WHERE chain_id = 'default' FOR UPDATE"
 
     @Test func aChangeIsAnsweredBeforeItsRecordIsChainedAndAReaderSettlesFirst() async throws {
         try await Self.withLog { client, stores, log in
             let change = try await Self.committedChange(stores, at: 1)
-            let released = Mutex<ContinuousClock.Instant?>(nil)
-            let settled = Mutex<Task<ContinuousClock.Instant, Never>?>(nil)
-            try await Self.holdingTheHead(client) {
-                try await log.append(change.entry, pending: change)
-                // Answered, and still in the outbox: the writer waits for the head row.
-                try await Self.untilWriting(log, count: 1)
-                #expect(try await Self.outbox(client) == [change.id])
-                #expect(try await Self.operations(client) == ["Encrypt"])
-                // A reader waits for it.
-                settled.withLock {
-                    $0 = Task {
-                        await log.settle()
-                        return ContinuousClock.now
-                    }
-                }
-                try await Task.sleep(for: .milliseconds(100))
-                released.withLock { $0 = .now }
+            let lock = try await HeldLock.take(client, Self.headRow)
+            try await log.append(change.entry, pending: change)
+            // Answered, and still in the outbox: the writer waits for the head row.
+            try await Self.untilWriting(log, count: 1)
+            #expect(try await Self.outbox(client) == [change.id])
+            #expect(try await Self.operations(client) == ["Encrypt"])
+            // A reader waits for it.
+            let settled = Task {
+                await log.settle()
+                return ContinuousClock.now
             }
-            let settledAt = await settled.withLock { $0! }.value
-            #expect(settledAt >= released.withLock { $0! })
+            try await Task.sleep(for: .milliseconds(100))
+            let released = ContinuousClock.now
+            try await lock.release()
+            #expect(await settled.value >= released)
             #expect(try await Self.outbox(client).isEmpty)
             #expect(try await Self.operations(client) == ["Encrypt", "CreateKey"])
         }
@@ -114,41 +95,28 @@ import Testing
         try await Self.withLog { client, stores, log in
             let first = try await Self.committedChange(stores, at: 1)
             let last = try await Self.committedChange(stores, at: 2)
-            let answered = Moment()
-            let released = Mutex<ContinuousClock.Instant?>(nil)
-            let waiting = Mutex<Task<Void, any Error>?>(nil)
-            try await Self.holdingTheHead(client) {
-                // A change the writer is held writing, then a batch's worth more answered at
-                // once (records not in the outbox: the writer finds them chained elsewhere and
-                // lets them go).
-                try await log.append(first.entry, pending: first)
-                try await Self.untilWriting(log, count: 1)
-                for index in 1..<AuditLog.maximumBatch {
-                    let queued = PendingAudit(chain: "default", entry: Self.entry("TagResource", at: Double(index)))
-                    queued.markCommitted()
-                    try await log.append(queued.entry, pending: queued)
-                }
-                waiting.withLock {
-                    $0 = Task {
-                        try await log.append(last.entry, pending: last)
-                        answered.at.withLock { $0 = .now }
-                    }
-                }
-                try await Task.sleep(for: .milliseconds(100))
-                #expect(answered.at.withLock { $0 } == nil)
-                released.withLock { $0 = .now }
+            let lock = try await HeldLock.take(client, Self.headRow)
+            // A change the writer is held writing, then a batch's worth more answered at once
+            // (records not in the outbox: the writer finds them chained elsewhere and lets them go).
+            try await log.append(first.entry, pending: first)
+            try await Self.untilWriting(log, count: 1)
+            for index in 1..<AuditLog.maximumBatch {
+                let queued = PendingAudit(chain: "default", entry: Self.entry("TagResource", at: Double(index)))
+                queued.markCommitted()
+                try await log.append(queued.entry, pending: queued)
             }
-            try await waiting.withLock { $0! }.value
-            let at = try #require(answered.at.withLock { $0 })
-            #expect(at >= released.withLock { $0! })
+            // The next change is answered only once the writer gets through.
+            let answered = Task {
+                try await log.append(last.entry, pending: last)
+                return ContinuousClock.now
+            }
+            try await Task.sleep(for: .milliseconds(100))
+            let released = ContinuousClock.now
+            try await lock.release()
+            #expect(try await answered.value >= released)
             await log.settle()
             #expect(try await Self.outbox(client).isEmpty)
             #expect(try await Self.operations(client) == ["Encrypt", "CreateKey", "CreateKey"])
         }
     }
-}
-
-/// When something happened, set from another task.
-private final class Moment: Sendable {
-    let at = Mutex<ContinuousClock.Instant?>(nil)
 }
