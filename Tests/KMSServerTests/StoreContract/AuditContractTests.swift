@@ -73,6 +73,9 @@ import Testing
             try await log.append(change.entry, pending: change)
             try await log.append(change.entry, pending: change)
             log.adopt([change])
+            // A change is answered before its record is chained: settle, so that the replica's
+            // record comes after it in the log, as the order below expects.
+            await log.settle()
             try await replica.append(Self.entry("Decrypt", key: Self.keyA, by: Self.bob, at: 30), pending: nil)
             try await log.append(Self.entry("GenerateDataKey", key: Self.keyA, at: 40), pending: nil)
             await log.close()
