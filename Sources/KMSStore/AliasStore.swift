@@ -21,21 +21,14 @@ public struct AliasStore: Sendable {
         async throws -> Bool
     {
         let id = keyID.uuid
-        return try await self.client.change(recording: audit, logger: self.logger, effective: { $0 }) { connection in
-            try await connection.planKeyLookupsByIndex(logger: self.logger)
-            let rows = try await connection.query(
-                """
-                INSERT INTO kms_aliases (account_id, region, alias_name, target_key_id, creation_date,
-                    last_updated_date)
-                VALUES (\(account), \(region), \(name), \(id), \(now), \(now))
-                ON CONFLICT DO NOTHING RETURNING 1
-                """,
-                logger: self.logger
-            )
-            var inserted = false
-            for try await _ in rows { inserted = true }
-            return inserted
-        }
+        let insert: PostgresQuery = """
+            INSERT INTO kms_aliases (account_id, region, alias_name, target_key_id, creation_date, last_updated_date)
+            VALUES (\(account), \(region), \(name), \(id), \(now), \(now))
+            ON CONFLICT DO NOTHING RETURNING 1
+            """
+        let changed = try await self.client.changeInOneStatement(
+            insert, recording: audit, planKeyLookupsByIndex: true, logger: self.logger)
+        return !changed.isEmpty
     }
 
     /// Points an existing alias at another key; false when there is no such alias.
@@ -43,36 +36,25 @@ public struct AliasStore: Sendable {
         async throws -> Bool
     {
         let id = keyID.uuid
-        return try await self.client.change(recording: audit, logger: self.logger, effective: { $0 }) { connection in
-            try await connection.planKeyLookupsByIndex(logger: self.logger)
-            let rows = try await connection.query(
-                """
-                UPDATE kms_aliases SET target_key_id = \(id), last_updated_date = \(now)
-                WHERE account_id = \(account) AND region = \(region) AND alias_name = \(name)
-                RETURNING 1
-                """,
-                logger: self.logger
-            )
-            var updated = false
-            for try await _ in rows { updated = true }
-            return updated
-        }
+        let update: PostgresQuery = """
+            UPDATE kms_aliases SET target_key_id = \(id), last_updated_date = \(now)
+            WHERE account_id = \(account) AND region = \(region) AND alias_name = \(name)
+            RETURNING 1
+            """
+        let changed = try await self.client.changeInOneStatement(
+            update, recording: audit, planKeyLookupsByIndex: true, logger: self.logger)
+        return !changed.isEmpty
     }
 
     /// Deletes an alias, with its audit record in the same transaction; false when there was none.
     public func delete(account: String, region: String, name: String, audit: PendingAudit?) async throws -> Bool {
-        return try await self.client.change(recording: audit, logger: self.logger, effective: { $0 }) { connection in
-            let rows = try await connection.query(
-                """
-                DELETE FROM kms_aliases WHERE account_id = \(account) AND region = \(region) AND alias_name = \(name)
-                RETURNING 1
-                """,
-                logger: self.logger
-            )
-            var deleted = false
-            for try await _ in rows { deleted = true }
-            return deleted
-        }
+        let delete: PostgresQuery = """
+            DELETE FROM kms_aliases WHERE account_id = \(account) AND region = \(region) AND alias_name = \(name)
+            RETURNING 1
+            """
+        let changed = try await self.client.changeInOneStatement(
+            delete, recording: audit, planKeyLookupsByIndex: false, logger: self.logger)
+        return !changed.isEmpty
     }
 
     /// The alias named `name` in that account and region, or nil.

@@ -22,24 +22,18 @@ public struct GrantStore: Sendable {
     /// Inserts a grant unless the key already holds `maximumPerKey`; false when it does.
     public func insert(_ grant: GrantRecord, audit: PendingAudit?) async throws -> Bool {
         let keyID = grant.keyID.uuid
-        return try await self.client.change(recording: audit, logger: self.logger, effective: { $0 }) { connection in
-            try await connection.planKeyLookupsByIndex(logger: self.logger)
-            let rows = try await connection.query(
-                """
-                INSERT INTO kms_grants (grant_id, key_id, name, grantee_principal, retiring_principal, issuing_account,
-                    operations, context_equals, context_subset, creation_date)
-                SELECT \(grant.grantID), \(keyID), \(grant.name), \(grant.granteePrincipal), \(grant.retiringPrincipal),
-                    \(grant.issuingAccount), \(grant.operations), \(Self.json(grant.encryptionContextEquals)),
-                    \(Self.json(grant.encryptionContextSubset)), \(grant.creationDate)
-                WHERE (SELECT count(*) FROM kms_grants WHERE key_id = \(keyID)) < \(GrantRecord.maximumPerKey)
-                RETURNING 1
-                """,
-                logger: self.logger
-            )
-            var inserted = false
-            for try await _ in rows { inserted = true }
-            return inserted
-        }
+        let insert: PostgresQuery = """
+            INSERT INTO kms_grants (grant_id, key_id, name, grantee_principal, retiring_principal, issuing_account,
+                operations, context_equals, context_subset, creation_date)
+            SELECT \(grant.grantID), \(keyID), \(grant.name), \(grant.granteePrincipal), \(grant.retiringPrincipal),
+                \(grant.issuingAccount), \(grant.operations), \(Self.json(grant.encryptionContextEquals)),
+                \(Self.json(grant.encryptionContextSubset)), \(grant.creationDate)
+            WHERE (SELECT count(*) FROM kms_grants WHERE key_id = \(keyID)) < \(GrantRecord.maximumPerKey)
+            RETURNING 1
+            """
+        let changed = try await self.client.changeInOneStatement(
+            insert, recording: audit, planKeyLookupsByIndex: true, logger: self.logger)
+        return !changed.isEmpty
     }
 
     /// A key's grants in grant id order, after grant id `marker`.
@@ -123,13 +117,10 @@ public struct GrantStore: Sendable {
 
     /// Deletes a grant; false when there was none.
     public func delete(grantID: String, audit: PendingAudit?) async throws -> Bool {
-        try await self.client.change(recording: audit, logger: self.logger, effective: { $0 }) { connection in
-            let rows = try await connection.query(
-                "DELETE FROM kms_grants WHERE grant_id = \(grantID) RETURNING 1", logger: self.logger)
-            var deleted = false
-            for try await _ in rows { deleted = true }
-            return deleted
-        }
+        let changed = try await self.client.changeInOneStatement(
+            "DELETE FROM kms_grants WHERE grant_id = \(grantID) RETURNING 1", recording: audit,
+            planKeyLookupsByIndex: false, logger: self.logger)
+        return !changed.isEmpty
     }
 
     static func decode(_ rows: PostgresRowSequence) async throws -> [GrantRecord] {
