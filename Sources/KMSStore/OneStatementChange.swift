@@ -8,9 +8,11 @@ extension PostgresClient {
     /// about as long as its count of round trips. `change` returns a row per row it changed, and
     /// those rows are returned; the record is stored only when there is one (as
     /// `change(recording:effective:)` does with an effective result), so both commit or neither
-    /// does. Not a lone statement: PostgreSQL answers one before its implicit transaction
-    /// commits (at the protocol's Sync), so its success would be reported before it is durable
-    /// and visible to other sessions; COMMIT's answer comes after both.
+    /// does. Not a lone statement: the protocol lets PostgreSQL answer one (CommandComplete, where
+    /// postgres-nio ends its rows) before its implicit transaction commits at Sync, so its
+    /// success could be reported before it is durable and visible to other sessions (PostgreSQL
+    /// happens to hold that answer in its output buffer until after the commit; nothing promises
+    /// it); COMMIT's answer comes after both.
     ///
     /// With `planKeyLookupsByIndex`, the statement prices whole-table scans out for its
     /// transaction before its foreign-key checks and announcement triggers run: those are AFTER
