@@ -161,6 +161,12 @@ struct KeyCacheState: Sendable {
     mutating func invalidateKey(_ keyID: KeyID) {
         self.generation &+= 1
         self.keys.removeValue(forKey: keyID)
+        // A multi-Region key's change can change its other Regions' rows in the same transaction
+        // (a rotation is every replica's): drop those here too, not only when their NOTIFY comes.
+        if keyID.isMultiRegion {
+            let family = keyID.publicID
+            self.keys = self.keys.filter { $0.key.publicID != family }
+        }
     }
 
     mutating func invalidateAlias(_ aliasKey: String) {
@@ -290,7 +296,8 @@ public final class KeyCache: Sendable {
         self.state.withLock { $0.invalidatePrincipal(arn) }
     }
 
-    /// Drops the key `keyID`; loads begun before are not stored.
+    /// Drops the key `keyID` (and a multi-Region key's copies in other Regions); loads begun
+    /// before are not stored.
     public func invalidateKey(_ keyID: KeyID) {
         self.state.withLock { $0.invalidateKey(keyID) }
     }

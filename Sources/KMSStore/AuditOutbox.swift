@@ -95,6 +95,22 @@ public enum AuditOutbox {
         )
     }
 
+    /// `audit`'s row as the data-modifying CTE `recorded` of a statement whose CTE `change`
+    /// returns the rows a change made: inserted only when there is one. Its values are appended
+    /// to `binds` and named by their positions there.
+    static func recorded(_ audit: PendingAudit, whenChanged binds: inout PostgresBindings) -> String {
+        let first = binds.count + 1
+        binds.append(audit.id)
+        binds.append(audit.chain)
+        binds.append(Self.encode(audit.entry))
+        return """
+            recorded AS (
+                INSERT INTO kms_audit_pending (id, chain_id, record)
+                SELECT $\(first), $\(first + 1), $\(first + 2) WHERE EXISTS (SELECT 1 FROM change)
+            )
+            """
+    }
+
     /// The records of `chain` committed with their changes and not chained yet, oldest first:
     /// those a kmsd stopped before chaining. One that no longer reads (its bytes changed outside
     /// the service) is returned as unreadable, to be reported, never silently dropped.

@@ -160,34 +160,19 @@ public struct KeyStore: Sendable {
     /// Applies `change` to the stored key if its row version is still `record.version`;
     /// returns the stored result, or nil when someone else changed the key first.
     public func update(_ record: KeyRecord, audit: PendingAudit?) async throws -> KeyRecord? {
-        let changed = try await self.client.changeInOneStatement(
-            try Self.update(record, id: record.keyID.uuid), recording: audit, planKeyLookupsByIndex: false,
-            logger: self.logger)
-        return try changed.first.map(Self.decode)
-    }
-
-    static func update(_ record: KeyRecord, id: UUID, on connection: PostgresConnection, logger: Logger) async throws
-        -> KeyRecord?
-    {
-        let rows = try await connection.query(try Self.update(record, id: id), logger: logger)
-        var updated: KeyRecord?
-        for try await row in rows { updated = try Self.decode(row) }
-        return updated
-    }
-
-    /// The statement that applies `record` to the stored key if its row version is still
-    /// `record.version`, returning the stored row.
-    static func update(_ record: KeyRecord, id: UUID) throws -> PostgresQuery {
-        try """
+        let update: PostgresQuery = try """
         UPDATE kms_keys SET description = \(record.description), key_state = \(record.state.rawValue),
             deletion_date = \(record.deletionDate), pending_window_days = \(record.pendingWindowInDays),
             policy = \(record.policy), current_material_id = \(record.currentMaterialID.stored),
             rotation_period_days = \(record.rotationPeriodInDays), next_rotation_date = \(record.nextRotationDate),
             valid_to = \(record.validTo), expiration_model = \(record.expirationModel?.rawValue),
             row_version = row_version + 1
-        WHERE key_id = \(id) AND row_version = \(record.version)
+        WHERE key_id = \(record.keyID.uuid) AND row_version = \(record.version)
         RETURNING \(unescaped: Self.columns)
         """
+        let changed = try await self.client.changeInOneStatement(
+            update, recording: audit, planKeyLookupsByIndex: false, logger: self.logger)
+        return try changed.first.map(Self.decode)
     }
 
     static func decode(_ row: PostgresRow) throws -> KeyRecord {

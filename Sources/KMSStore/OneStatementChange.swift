@@ -24,18 +24,7 @@ extension PostgresClient {
     ) async throws -> [PostgresRow] {
         var binds = change.binds
         var sql = "WITH change AS (\n\(change.sql)\n)"
-        if let audit {
-            let first = binds.count + 1
-            binds.append(audit.id)
-            binds.append(audit.chain)
-            binds.append(AuditOutbox.encode(audit.entry))
-            sql += """
-                , recorded AS (
-                    INSERT INTO kms_audit_pending (id, chain_id, record)
-                    SELECT $\(first), $\(first + 1), $\(first + 2) WHERE EXISTS (SELECT 1 FROM change)
-                )
-                """
-        }
+        if let audit { sql += ", " + AuditOutbox.recorded(audit, whenChanged: &binds) }
         sql += "\nSELECT change.* FROM change"
         if planKeyLookupsByIndex { sql += " WHERE set_config('enable_seqscan', 'off', true) IS NOT NULL" }
         let query = PostgresQuery(unsafeSQL: sql, binds: binds)
