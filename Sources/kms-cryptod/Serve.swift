@@ -34,6 +34,13 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Largest frame accepted, in bytes (KMS_CRYPTOD_MAX_FRAME_LENGTH). Default 65536.")
     var maxFrameLength: Int?
 
+    @Option(
+        help: ArgumentHelp(
+            "Event loop threads, where kmsd's connections are read and symmetric operations computed "
+                + "(KMS_CRYPTOD_EVENT_LOOP_THREADS). Default: one per core. Fewer when kms-cryptod shares its cores "
+                + "with kmsd and PostgreSQL (README, \"Processes\")."))
+    var eventLoopThreads: Int?
+
     @Option(help: "trace, debug, info, notice, warning, error or critical (KMS_CRYPTOD_LOG_LEVEL). Default info.")
     var logLevel: String?
 
@@ -88,6 +95,10 @@ struct Serve: AsyncParsableCommand {
         activeRootKey = activeRootKey ?? CryptodEnvironment.string("ACTIVE_ROOT_KEY")
         cacheSize = try cacheSize ?? CryptodEnvironment.integer("CACHE_SIZE") ?? 10_000
         maxFrameLength = try maxFrameLength ?? CryptodEnvironment.integer("MAX_FRAME_LENGTH") ?? 64 * 1024
+        eventLoopThreads = try eventLoopThreads ?? CryptodEnvironment.integer("EVENT_LOOP_THREADS")
+        if let eventLoopThreads, !EventLoopThreads.range.contains(eventLoopThreads) {
+            throw ValidationError(EventLoopThreads.invalid("--event-loop-threads (KMS_CRYPTOD_EVENT_LOOP_THREADS)"))
+        }
         logLevel = logLevel ?? CryptodEnvironment.string("LOG_LEVEL") ?? "info"
         regions = regions ?? CryptodEnvironment.string("REGIONS") ?? "us-east-1"
         healthListen = healthListen ?? CryptodEnvironment.string("HEALTH_LISTEN").flatMap { $0.isEmpty ? nil : $0 }
@@ -150,6 +161,8 @@ struct Serve: AsyncParsableCommand {
     }
 
     func run() async throws {
+        // First: NIO's group must not have been used before its size is set.
+        EventLoopThreads.apply(self.eventLoopThreads)
         // validate() set every setting below from a flag, the environment or its default.
         let (socket, cacheSize, maxFrameLength) = (
             self.socket ?? "", self.cacheSize ?? 10_000, self.maxFrameLength ?? 0

@@ -38,6 +38,11 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Largest frame accepted, bytes (KMSD_MAX_FRAME_LENGTH). Default 65536.") var maxFrameLength: Int?
     @Option(help: "Connections to kms-cryptod (KMSD_WORKER_CONNECTIONS). Default 4.") var workerConnections: Int?
     @Option(
+        help: ArgumentHelp(
+            "Event loop threads, which serve every connection (KMSD_EVENT_LOOP_THREADS). Default: one per core. "
+                + "Fewer when kmsd shares its cores with kms-cryptod and PostgreSQL (README, \"Processes\")."))
+    var eventLoopThreads: Int?
+    @Option(
         help:
             ArgumentHelp(
                 "Seconds a request waits for kms-cryptod before it fails with a retryable DependencyTimeoutException; "
@@ -199,6 +204,13 @@ struct Serve: AsyncParsableCommand {
         func pick<T>(_ flag: T?, _ env: String, _ fromFile: T?, _ parse: (String) -> T?) -> T? {
             flag ?? environment(env).flatMap(parse) ?? fromFile
         }
+        // First: NIO's group must not have been used before its size is set. A value that is not a
+        // number is refused, not read as the default.
+        let loops = pick(eventLoopThreads, "EVENT_LOOP_THREADS", file.eventLoopThreads, { Int($0) ?? 0 })
+        if let loops, !EventLoopThreads.range.contains(loops) {
+            throw ValidationError(EventLoopThreads.invalid("--event-loop-threads (KMSD_EVENT_LOOP_THREADS)"))
+        }
+        EventLoopThreads.apply(loops)
         let listenText = pick(listen, "LISTEN", file.listen, { $0 }) ?? "127.0.0.1:7400"
         guard let (host, port) = ListenAddress.split(listenText) else {
             throw ValidationError("--listen must be host:port, not '\(listenText)'")

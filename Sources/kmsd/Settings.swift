@@ -14,6 +14,7 @@ struct SettingsFile: Decodable {
     var account: String?
     var maxFrameLength: Int?
     var workerConnections: Int?
+    var eventLoopThreads: Int?
     var workerTimeoutSeconds: Int?
     var databaseConnections: Int?
     var cacheSeconds: Int?
