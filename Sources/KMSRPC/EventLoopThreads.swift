@@ -4,8 +4,8 @@ import NIOCore
 /// connection and pool of ours uses). NIO's default is one per core, which suits a process that
 /// has its cores to itself. When kmsd, kms-cryptod and PostgreSQL share a few cores (as
 /// scripts/kms-local runs them), a loop per core in each process means more threads than cores,
-/// and a request crosses threads at every hop: on 2 cores one loop each for kmsd and
-/// kms-cryptod served the GenerateDataKey+Decrypt mix at 4 x 16 with 17-20 % less of kmsd's CPU
+/// and a request crosses threads at most of its hops: on 2 cores one loop each for kmsd and
+/// kms-cryptod served the GenerateDataKey+Decrypt mix at 4 x 16 with 17-21 % less of kmsd's CPU
 /// per request, 5-13 % more requests a second and a p99 lower by 1-3 ms (docs/benchmarks.md).
 public enum EventLoopThreads {
     /// The counts accepted: at least one, and no more than a machine of many cores could use.

@@ -10,6 +10,9 @@ wait_port() { for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/n
 # CPU seconds (user + system) a process has used so far.
 cpu_seconds() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$1/stat"; }
 
+# The event loop threads a process of ours runs (NIO names its group's threads NIO-SGLTN-*).
+loop_threads() { grep -l '^NIO-SGLTN-' /proc/"$1"/task/*/comm 2>/dev/null | wc -l; }
+
 # A field of the JSON document on standard input, by dotted path: field latencyMs.p99
 field() { python3 -c 'import json,sys; v=json.load(sys.stdin); [v := v[k] for k in sys.argv[1].split(".")]; print(v)' "$1"; }
 
