@@ -42,6 +42,19 @@ public struct CachedKey: Sendable {
         self.policy = (try? PolicyDocument.parse(record.policy, kind: .resource)) ?? StoredPolicy.denyAllResource
     }
 
+    /// A key just created, with no grants or aliases yet, and its policy as CreateKey parsed it
+    /// (`policy` is `record.policy`'s document; the default policy is parsed once per account, and
+    /// a second parse per key would be CPU spent on every CreateKey).
+    init(created record: KeyRecord, policy: PolicyDocument, material: StoredMaterial?, tags: [String: String]) {
+        self.record = record
+        self.aliases = []
+        self.tags = tags
+        self.materials = material.map { [$0.materialID: $0] } ?? [:]
+        self.grants = []
+        self.grantIDs = []
+        self.policy = policy
+    }
+
     /// The material Encrypt uses; nil for a key without material (an EXTERNAL key before its import).
     public var currentMaterial: StoredMaterial? { self.record.currentMaterialID.flatMap { self.materials[$0] } }
 

@@ -113,6 +113,9 @@ extension KMSService {
         )
         caller.trail.note(keyARN: arn)
         let audit = self.changeRecord(caller)
+        // Taken before the insert, so that an invalidation meanwhile keeps the new key out of the
+        // cache (as for any load).
+        let generation = self.cache.generation
         do {
             _ = try await self.store { [customKeyStore] in
                 do {
@@ -129,6 +132,15 @@ extension KMSService {
                 await self.destroyTokenKey(material, of: record, in: customKeyStore)
             }
             throw error
+        }
+        // A new key is usually used at once (an Encrypt or GenerateDataKey right after): cached
+        // as stored, its first use needs no read of it. Only a single-Region key outside a custom
+        // key store, whose row as read back is exactly what went in (WholeKeyContractTests); the
+        // others are read on first use, as before.
+        if !multiRegion, customKeyStore == nil {
+            let tags = Dictionary(tags.map { ($0.key, $0.value) }, uniquingKeysWith: { first, _ in first })
+            self.cache.store(
+                CachedKey(created: record, policy: document, material: material, tags: tags), loadedAt: generation)
         }
         var response = KMSCreateKeyResponse()
         response.keyMetadata = KMSKeyMetadata(record)

@@ -64,6 +64,39 @@ import Testing
         }
     }
 
+    /// CreateKey caches the key it inserted as it went in (KeyCache's `CachedKey(created:)`): what
+    /// a read gives back must be that, field for field.
+    @Test(arguments: StoreBackend.allCases)
+    func aKeyReadsBackWholeAsItWentIn(_ backend: StoreBackend) async throws {
+        try await backend.run { stores in
+            var symmetric = Fixture.key()
+            symmetric.description = "payments, \"quoted\" and ü"
+            symmetric.policy = #"{"Version":"2012-10-17","Statement":[]}"#
+            var hmac = Fixture.key(material: MaterialID(repeating: 5))
+            (hmac.spec, hmac.usage, hmac.description) = (.hmac256, .generateVerifyMac, "")
+            var signing = Fixture.key(material: MaterialID(repeating: 6))
+            (signing.spec, signing.usage) = (.eccNistP256, .signVerify)
+            let pending = Fixture.key(state: .pendingImport, origin: .external, material: nil)
+            let cases: [(KeyRecord, StoredMaterial?, [(key: String, value: String)])] = [
+                (symmetric, Fixture.material(1), [("team", "a"), ("env", "prod")]),
+                (hmac, Fixture.material(5), []), (signing, Fixture.material(6), [("k", "")]), (pending, nil, []),
+            ]
+            for (made, material, tags) in cases {
+                // Dated as CreateKey dates a key, in whole seconds (a stored date keeps microseconds).
+                var key = made
+                key.creationDate = Date(timeIntervalSince1970: Fixture.created.timeIntervalSince1970.rounded(.down))
+                try await stores.keys.insert(key, material: material, alias: nil, tags: tags, audit: nil)
+                let whole = try #require(try await stores.keys.fetchWhole(keyID: key.keyID))
+                #expect(whole.record == key)
+                #expect(whole.materials == (material.map { [$0] } ?? []))
+                #expect(
+                    whole.tags.map { "\($0.key)=\($0.value)" }
+                        == tags.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" })
+                #expect(whole.grants.isEmpty && whole.aliases.isEmpty)
+            }
+        }
+    }
+
     @Test(arguments: StoreBackend.allCases)
     func aKeyWithNothingHangingOffItOrNoKeyAtAll(_ backend: StoreBackend) async throws {
         try await backend.run { stores in
