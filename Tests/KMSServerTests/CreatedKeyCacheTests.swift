@@ -11,13 +11,6 @@ import Testing
 /// CreateKey leaves the key it made in the key cache, exactly as a read of it would have cached
 /// it, so the key's first use (an Encrypt right after, as callers usually do) reads nothing.
 @Suite struct CreatedKeyCacheTests {
-    static func tag(_ key: String, _ value: String) -> KMSTag {
-        var tag = KMSTag()
-        tag.tagKey = key
-        tag.tagValue = value
-        return tag
-    }
-
     @Test func aNewKeyIsCachedAsItsReadWouldCacheIt() async throws {
         try await ServiceCore.with { core in
             // The listener is up (kmsd caches nothing before it is).
@@ -25,7 +18,7 @@ import Testing
             var requests: [KMSCreateKeyRequest] = []
             var described = KMSCreateKeyRequest()
             described.description_p = "payments"
-            described.tags = [Self.tag("team", "a"), Self.tag("env", "prod")]
+            described.tags = [TagTests.tag("team", "a"), TagTests.tag("env", "prod")]
             requests.append(described)
             var hmac = KMSCreateKeyRequest()
             hmac.keySpec = .hmac256
