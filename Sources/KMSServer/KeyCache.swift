@@ -55,6 +55,11 @@ public struct CachedKey: Sendable {
         self.policy = policy
     }
 
+    /// A key's tags as stored (pairs in key order) by key, as evaluation reads them.
+    static func tagMap(_ pairs: [(key: String, value: String)]) -> [String: String] {
+        Dictionary(pairs.map { ($0.key, $0.value) }, uniquingKeysWith: { first, _ in first })
+    }
+
     /// The material Encrypt uses; nil for a key without material (an EXTERNAL key before its import).
     public var currentMaterial: StoredMaterial? { self.record.currentMaterialID.flatMap { self.materials[$0] } }
 
@@ -176,9 +181,11 @@ struct KeyCacheState: Sendable {
         self.keys.removeValue(forKey: keyID)
         // A multi-Region key's change can change its other Regions' rows in the same transaction
         // (a rotation is every replica's): drop those here too, not only when their NOTIFY comes.
+        // Their ids are collected first: filtering the table would copy every cached key under
+        // the lock for what is a few entries.
         if keyID.isMultiRegion {
             let family = keyID.publicID
-            self.keys = self.keys.filter { $0.key.publicID != family }
+            for id in self.keys.keys.filter({ $0.publicID == family }) { self.keys.removeValue(forKey: id) }
         }
     }
 

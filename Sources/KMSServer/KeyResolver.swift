@@ -108,7 +108,7 @@ extension KMSService {
                     }
                     let key = CachedKey(
                         record: record, materials: found.materials, grants: found.grants, aliases: found.aliases,
-                        tags: Dictionary(found.tags.map { ($0.key, $0.value) }, uniquingKeysWith: { first, _ in first })
+                        tags: CachedKey.tagMap(found.tags)
                     )
                     self.cache.store(key, loadedAt: generation)
                     return key

@@ -138,9 +138,9 @@ extension KMSService {
         // key store, whose row as read back is exactly what went in (WholeKeyContractTests); the
         // others are read on first use, as before.
         if !multiRegion, customKeyStore == nil {
-            let tags = Dictionary(tags.map { ($0.key, $0.value) }, uniquingKeysWith: { first, _ in first })
             self.cache.store(
-                CachedKey(created: record, policy: document, material: material, tags: tags), loadedAt: generation)
+                CachedKey(created: record, policy: document, material: material, tags: CachedKey.tagMap(tags)),
+                loadedAt: generation)
         }
         var response = KMSCreateKeyResponse()
         response.keyMetadata = KMSKeyMetadata(record)
