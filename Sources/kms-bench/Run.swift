@@ -66,6 +66,13 @@ struct Run: AsyncParsableCommand {
     @Option(
         help:
             ArgumentHelp(
+                "Keep the keys under this name (aliases alias/kms-bench/set/NAME/...): a later run with the same "
+                    + "name and --keys uses them instead of creating new ones, e.g. after kmsd restarted.")
+    )
+    var keySet: String?
+    @Option(
+        help:
+            ArgumentHelp(
                 "Key administration beside the load, this many requests per second, one at a time (see AdminChurn); "
                     + "its failures count toward --max-error-rate.")
     )
@@ -167,6 +174,7 @@ struct Run: AsyncParsableCommand {
             do {
                 workload = try await Workload.prepare(
                     client: setup, keyID: self.keyId, keys: max(1, self.keys), byAlias: self.by == "alias",
+                    keySet: self.keySet,
                     payload: self.payload, context: context, kinds: mix.keyKinds,
                     signingKeySpec: KMSKeySpec(awsName: self.signingKeySpec) ?? .eccNistP256
                 )

@@ -104,17 +104,18 @@ struct Workload: Sendable {
     /// Decrypt and ReEncrypt, one signature per signing key for Verify, one MAC per HMAC key
     /// for VerifyMac.
     static func prepare(
-        client: KMSClient, keyID: String?, keys: Int, byAlias: Bool, payload: Int, context: [String: String],
-        kinds: Set<Operation.KeyKind>, signingKeySpec: KMSKeySpec
+        client: KMSClient, keyID: String?, keys: Int, byAlias: Bool, keySet: String? = nil, payload: Int,
+        context: [String: String], kinds: Set<Operation.KeyKind>, signingKeySpec: KMSKeySpec
     ) async throws -> Workload {
-        let run = UUID().uuidString.prefix(8).lowercased()
+        let run = keySet.map { "set/\($0)" } ?? String(UUID().uuidString.prefix(8).lowercased())
+        let reuse = keySet != nil
         let plaintext = Data((0..<max(1, min(payload, 4096))).map { UInt8(truncatingIfNeeded: $0 &* 31) })
         var targets: [Target] = []
         let references =
             try await !kinds.contains(.encryption)
             ? []
             : Self.keys(
-                client: client, keyID: keyID, count: keys, byAlias: byAlias, name: "\(run)",
+                client: client, keyID: keyID, count: keys, byAlias: byAlias, reuse: reuse, name: "\(run)",
                 create: KMSCreateKeyRequest())
         for reference in references {
             var generate = KMSGenerateDataKeyRequest()
@@ -151,7 +152,8 @@ struct Workload: Sendable {
             create.keyUsage = .signVerify
             create.keySpec = signingKeySpec
             for reference in try await Self.keys(
-                client: client, keyID: keyID, count: keys, byAlias: byAlias, name: "\(run)/sign", create: create)
+                client: client, keyID: keyID, count: keys, byAlias: byAlias, reuse: reuse, name: "\(run)/sign",
+                create: create)
             {
                 let spec = try await keyID == nil ? signingKeySpec : Self.keySpec(client: client, reference: reference)
                 signers.append(
@@ -165,7 +167,8 @@ struct Workload: Sendable {
             create.keyUsage = .generateVerifyMac
             create.keySpec = .hmac256
             for reference in try await Self.keys(
-                client: client, keyID: keyID, count: keys, byAlias: byAlias, name: "\(run)/mac", create: create)
+                client: client, keyID: keyID, count: keys, byAlias: byAlias, reuse: reuse, name: "\(run)/mac",
+                create: create)
             {
                 let spec = try await keyID == nil ? .hmac256 : Self.keySpec(client: client, reference: reference)
                 macs.append(
@@ -180,27 +183,45 @@ struct Workload: Sendable {
             echoPayload: Array(plaintext))
     }
 
-    /// `keyID` alone, or `count` new keys made by `create` (named by alias when `byAlias`).
+    /// `keyID` alone, or `count` new keys made by `create` (named by alias when `byAlias`). With
+    /// `reuse`, every key gets its alias and a key whose alias already exists is used, not made.
     private static func keys(
-        client: KMSClient, keyID: String?, count: Int, byAlias: Bool, name: String, create: KMSCreateKeyRequest
+        client: KMSClient, keyID: String?, count: Int, byAlias: Bool, reuse: Bool = false, name: String,
+        create: KMSCreateKeyRequest
     ) async throws -> [String] {
         if let keyID { return [keyID] }
         var references: [String] = []
         for index in 0..<count {
+            let aliasName = "alias/kms-bench/\(name)/\(index)"
+            let existing = reuse ? try await Self.target(of: aliasName, client: client) : nil
+            if let existing {
+                references.append(byAlias ? aliasName : existing)
+                continue
+            }
             var create = create
             create.description_p = "kms-bench \(name) \(index)"
             let key = try await client.call(KMSMethod.createKey, create).keyMetadata
-            if byAlias {
+            if byAlias || reuse {
                 var alias = KMSCreateAliasRequest()
-                alias.aliasName = "alias/kms-bench/\(name)/\(index)"
+                alias.aliasName = aliasName
                 alias.targetKeyID = key.keyID
                 _ = try await client.call(KMSMethod.createAlias, alias)
-                references.append(alias.aliasName)
-            } else {
-                references.append(key.keyID)
             }
+            references.append(byAlias ? aliasName : key.keyID)
         }
         return references
+    }
+
+    /// The id of the key `aliasName` names, nil when there is no such alias.
+    private static func target(of aliasName: String, client: KMSClient) async throws -> String? {
+        var describe = KMSDescribeKeyRequest()
+        describe.keyID = aliasName
+        do {
+            return try await client.call(KMSMethod.describeKey, describe).keyMetadata.keyID
+        } catch {
+            if error.code == "NotFoundException" { return nil }
+            throw error
+        }
     }
 
     /// The spec of a key given by --key-id, which decides the signing or MAC algorithm.
