@@ -11,17 +11,20 @@ final class DefaultPolicies: Sendable {
     static let capacity = 1_024
 
     private let partition: String
+    private let parsed: ParsedPolicies
     private let known = Mutex([String: (text: String, document: PolicyDocument)]())
 
-    init(partition: String) {
+    /// `parsed` holds the documents, so that keys read back from the database share the one made here.
+    init(partition: String, parsed: ParsedPolicies) {
         self.partition = partition
+        self.parsed = parsed
     }
 
     /// `account`'s default key policy (DefaultKeyPolicy), and its parse.
     func policy(of account: String) throws(KMSError) -> (text: String, document: PolicyDocument) {
         if let known = self.known.withLock({ $0[account] }) { return known }
         let text = DefaultKeyPolicy.document(partition: self.partition, account: account)
-        let made = (text: text, document: try PolicyDocument.parse(text, kind: .resource))
+        let made = try self.parsed.parse(text, kind: .resource)
         self.known.withLock { known in
             if known.count >= Self.capacity { known.removeAll(keepingCapacity: true) }
             known[account] = made

@@ -112,7 +112,7 @@ public final class KMSService: Sendable {
         self.metrics = metrics
         self.requestTimeout = requestTimeout
         self.scope = scope
-        self.defaultPolicies = DefaultPolicies(partition: scope.partition)
+        self.defaultPolicies = DefaultPolicies(partition: scope.partition, parsed: cache.policies)
         self.stores = stores
         self.usage = UsageCounter(store: stores.usage, interval: usageFlushInterval, clock: clock, logger: logger)
         self.auditLog = auditLog

@@ -26,20 +26,27 @@ public struct CachedKey: Sendable {
     /// alias that names it.
     public var pendingAWSManagedAlias: String?
 
-    /// A key as loaded. A policy that no longer parses becomes one that denies everything.
+    /// A key as loaded. A policy that no longer parses becomes one that denies everything. With
+    /// `policies`, the parsed policy and its text are those every key with the same text shares.
     public init(
         record: KeyRecord, materials: [StoredMaterial], grants: [GrantRecord] = [], aliases: [String] = [],
-        tags: [String: String] = [:]
+        tags: [String: String] = [:], policies: ParsedPolicies? = nil
     ) {
-        self.record = record
+        // One that no longer parses denies everything, grants included (ParsedPolicies.unshared).
+        if let shared = policies?.stored(record.policy, kind: .resource) {
+            var record = record
+            record.policy = shared.text
+            self.record = record
+            self.policy = shared.document
+        } else {
+            self.record = record
+            self.policy = ParsedPolicies.unshared(record.policy, kind: .resource)
+        }
         self.aliases = aliases
         self.tags = tags
         self.materials = Dictionary(materials.map { ($0.materialID, $0) }, uniquingKeysWith: { first, _ in first })
         self.grants = grants.map(Self.rule)
         self.grantIDs = Set(grants.map(\.grantID))
-        // Policies are validated before they are stored; one that no longer parses denies
-        // everything, grants included (see StoredPolicy).
-        self.policy = (try? PolicyDocument.parse(record.policy, kind: .resource)) ?? StoredPolicy.denyAllResource
     }
 
     /// A key just created, with no grants or aliases yet, and its policy as CreateKey parsed it
@@ -223,6 +230,8 @@ public final class KeyCache: Sendable {
     public let xksClients: XKSClientCache
     /// The rows of AWS_CLOUDHSM stores, kept by the same rules.
     public let tokenStores: TokenStoreCache
+    /// Key and identity policies parsed once per text, shared by the keys and principals cached here.
+    public let policies = ParsedPolicies()
 
     /// An empty cache; it stores nothing until the change listener says it is listening.
     public init(

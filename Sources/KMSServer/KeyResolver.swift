@@ -108,7 +108,7 @@ extension KMSService {
                     }
                     let key = CachedKey(
                         record: record, materials: found.materials, grants: found.grants, aliases: found.aliases,
-                        tags: CachedKey.tagMap(found.tags)
+                        tags: CachedKey.tagMap(found.tags), policies: self.cache.policies
                     )
                     self.cache.store(key, loadedAt: generation)
                     return key

@@ -18,13 +18,17 @@ public struct CachedPrincipal: Sendable {
     /// Whether any identity policy has a Condition, so that requests can skip building condition keys.
     public let policiesHaveConditions: Bool
 
-    /// A principal as loaded, with its identity policies and access keys.
-    public init(record: PrincipalRecord, policies: [IdentityPolicyRecord], accessKeys: [AccessKeyRecord]) {
+    /// A principal as loaded, with its identity policies (parsed by `parsed`, shared with every
+    /// principal holding the same text) and access keys.
+    public init(
+        record: PrincipalRecord, policies: [IdentityPolicyRecord], accessKeys: [AccessKeyRecord],
+        parsed: ParsedPolicies? = nil
+    ) {
         self.record = record
-        // Policies are validated before they are stored. One that no longer parses (a newer
-        // grammar, a hand-edited row) denies everything: dropping it could drop its Deny.
+        // One that no longer parses denies everything (ParsedPolicies.unshared).
         self.policies = policies.map {
-            (try? PolicyDocument.parse($0.document, kind: .identity)) ?? StoredPolicy.denyAllIdentity
+            parsed?.stored($0.document, kind: .identity).document
+                ?? ParsedPolicies.unshared($0.document, kind: .identity)
         }
         self.activeAccessKeys = Set(accessKeys.filter { $0.status == .active }.map(\.accessKeyID))
         self.policiesHaveConditions = self.policies.contains(where: \.hasConditions)
@@ -101,7 +105,8 @@ public struct PolicyGate: RequestGate {
             guard let record = try await self.identities.principal(arn) else { return nil }
             let policies = try await self.identities.policies(of: arn)
             let keys = try await self.identities.accessKeys(of: arn)
-            let principal = CachedPrincipal(record: record, policies: policies, accessKeys: keys)
+            let principal = CachedPrincipal(
+                record: record, policies: policies, accessKeys: keys, parsed: self.cache.policies)
             self.cache.storePrincipal(principal, loadedAt: generation)
             return principal
         }

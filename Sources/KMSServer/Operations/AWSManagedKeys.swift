@@ -21,7 +21,7 @@ extension KMSService {
             // AWS managed keys rotate every year, and nobody can change that.
             rotationPeriodInDays: 365, nextRotationDate: self.now().addingTimeInterval(365 * 86400)
         )
-        var key = CachedKey(record: record, materials: [], aliases: [aliasName])
+        var key = CachedKey(record: record, materials: [], aliases: [aliasName], policies: self.cache.policies)
         key.pendingAWSManagedAlias = aliasName
         return key
     }

@@ -314,6 +314,7 @@ extension KMSService {
             let policy = try self.defaultPolicies.policy(of: caller.account)
             return (tags, policy.text, policy.document)
         }
-        return (tags, requestedPolicy, try PolicyDocument.parse(requestedPolicy, kind: .resource))
+        let policy = try self.cache.policies.parse(requestedPolicy, kind: .resource)
+        return (tags, policy.text, policy.document)
     }
 }

@@ -22,7 +22,8 @@ extension KMSService {
         -> KMSPutKeyPolicyResponse
     {
         try Self.checkPolicyName(request.hasPolicyName ? request.policyName : nil)
-        let document = try PolicyDocument.parse(request.policy, kind: .resource)
+        // Through the shared map: the key is read back after the change with this text.
+        let document = try self.cache.policies.parse(request.policy, kind: .resource).document
         let bypass = request.hasBypassPolicyLockoutSafetyCheck && request.bypassPolicyLockoutSafetyCheck
         let conditions = ["kms:BypassPolicyLockoutSafetyCheck": [bypass ? "true" : "false"]]
         _ = try await self.change(
