@@ -1,6 +1,7 @@
 #include "kms_openssl.h"
 
 #include <limits.h>
+#include <pthread.h>
 #include <string.h>
 
 #include <openssl/bn.h>
@@ -347,6 +348,61 @@ int kms_hmac(int hash, const uint8_t *key, size_t key_len, const uint8_t *msg, s
         return fail();
     }
     *out_len = len;
+    return 1;
+}
+
+/* HMAC-SHA256 as fetched once: OpenSSL 3 fetches the algorithm on every one-shot HMAC() call
+ * (a lock and a lookup, more than the hashing here), so each HKDF starts from a copy of this
+ * context instead. Never changed after it is made, so copying it from several threads is safe. */
+static EVP_MAC_CTX *hmac_sha256_template;
+static pthread_once_t hmac_sha256_once = PTHREAD_ONCE_INIT;
+
+static void make_hmac_sha256_template(void) {
+    EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    EVP_MAC_CTX *ctx = mac != NULL ? EVP_MAC_CTX_new(mac) : NULL;
+    EVP_MAC_free(mac); /* the context holds its own reference */
+    OSSL_PARAM params[2] = {
+        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0),
+        OSSL_PARAM_construct_end(),
+    };
+    if (ctx != NULL && EVP_MAC_CTX_set_params(ctx, params) != 1) {
+        EVP_MAC_CTX_free(ctx);
+        ctx = NULL;
+    }
+    hmac_sha256_template = ctx;
+}
+
+/* HMAC-SHA256(key, a | b) into out (32 bytes) on a copy of the template. */
+static int hmac_sha256(const uint8_t *key, size_t key_len, const uint8_t *a, size_t a_len,
+                       const uint8_t *b, size_t b_len, uint8_t out[32]) {
+    EVP_MAC_CTX *ctx = EVP_MAC_CTX_dup(hmac_sha256_template);
+    size_t len = 0;
+    int ok = ctx != NULL && EVP_MAC_init(ctx, NZ(key), key_len, NULL) == 1
+        && EVP_MAC_update(ctx, NZ(a), a_len) == 1
+        && (b_len == 0 || EVP_MAC_update(ctx, b, b_len) == 1)
+        && EVP_MAC_final(ctx, out, &len, 32) == 1 && len == 32;
+    EVP_MAC_CTX_free(ctx); /* clears the keyed state */
+    return ok;
+}
+
+int kms_hkdf_sha256_32(const uint8_t *ikm, size_t ikm_len, const uint8_t *salt, size_t salt_len,
+                       const uint8_t *info, size_t info_len, uint8_t out[32]) {
+    static const uint8_t zero_salt[32] = {0};
+    static const uint8_t counter = 1;
+    uint8_t prk[32];
+    pthread_once(&hmac_sha256_once, make_hmac_sha256_template);
+    if (hmac_sha256_template == NULL) return fail();
+    if (salt_len == 0) {
+        salt = zero_salt;
+        salt_len = sizeof zero_salt;
+    }
+    int ok = hmac_sha256(salt, salt_len, ikm, ikm_len, NULL, 0, prk)
+        && hmac_sha256(prk, sizeof prk, info, info_len, &counter, 1, out);
+    OPENSSL_cleanse(prk, sizeof prk);
+    if (!ok) {
+        OPENSSL_cleanse(out, 32);
+        return fail();
+    }
     return 1;
 }
 

@@ -61,8 +61,15 @@ public enum SymmetricCiphertext {
         encryptionContext: [String: String]
     ) throws(KMSError) -> [UInt8] {
         let context = try EncryptionContextEncoding.canonicalBytes(encryptionContext)
-        let salt = randomBytes(saltLength)
-        let nonce = AES.GCM.Nonce()
+        // Salt and nonce from one read of the system's generator (a system call each otherwise).
+        let random = randomBytes(saltLength + nonceLength)
+        let salt = random[..<saltLength]
+        let nonce: AES.GCM.Nonce
+        do {
+            nonce = try AES.GCM.Nonce(data: random[saltLength...])
+        } catch {
+            throw .internalFailure("encryption failed")
+        }
         var blob: [UInt8] = []
         blob.reserveCapacity(overhead + plaintext.count)
         blob.append(version)
@@ -100,7 +107,7 @@ public enum SymmetricCiphertext {
             throw .invalidCiphertext("the ciphertext names key material that was not supplied")
         }
         let context = try EncryptionContextEncoding.canonicalBytes(encryptionContext)
-        let salt = Array(blob[(1 + 16 + MaterialID.byteCount)..<(headerLength - nonceLength)])
+        let salt = blob[(1 + 16 + MaterialID.byteCount)..<(headerLength - nonceLength)]
         let key = messageKey(material: material, salt: salt, keyID: keyID, materialID: materialID)
         do {
             let box = try AES.GCM.SealedBox(
@@ -117,15 +124,10 @@ public enum SymmetricCiphertext {
         }
     }
 
-    static func messageKey(material: SymmetricKey, salt: [UInt8], keyID: KeyID, materialID: MaterialID)
+    static func messageKey(material: SymmetricKey, salt: ArraySlice<UInt8>, keyID: KeyID, materialID: MaterialID)
         -> SymmetricKey
     {
-        HKDF<SHA256>.deriveKey(
-            inputKeyMaterial: material,
-            salt: salt,
-            info: domain + keyID.bytes + materialID.bytes,
-            outputByteCount: 32
-        )
+        HKDFSHA256.key(material: material, salt: salt, info: domain + keyID.bytes + materialID.bytes)
     }
 }
 

@@ -91,6 +91,13 @@ int kms_ecdh(const kms_pkey *key, const kms_pkey *peer, uint8_t *out, size_t *ou
 int kms_hmac(int hash, const uint8_t *key, size_t key_len, const uint8_t *msg, size_t msg_len,
              uint8_t *out, size_t *out_len);
 
+/* HKDF-SHA256 (RFC 5869) with a 32-byte output, the one block its expand step makes:
+ * PRK = HMAC(salt, ikm), OKM = HMAC(PRK, info | 0x01), over OpenSSL's HMAC (EVP_MAC, fetched
+ * once). An empty salt is HMAC's all-zero key, as the RFC says. The PRK is cleared before
+ * returning. */
+int kms_hkdf_sha256_32(const uint8_t *ikm, size_t ikm_len, const uint8_t *salt, size_t salt_len,
+                       const uint8_t *info, size_t info_len, uint8_t out[32]);
+
 /* RFC 5649 AES key wrap with padding, with a 16, 24 or 32 byte key encryption key. Wrapping
  * writes at most in_len + 15 bytes, unwrapping at most in_len bytes; *out_len is set. */
 int kms_aes_wrap_pad(int wrap, const uint8_t *kek, size_t kek_len, const uint8_t *in, size_t in_len,
