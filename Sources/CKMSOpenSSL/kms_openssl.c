@@ -10,7 +10,6 @@
 #include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <openssl/objects.h>
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
@@ -339,66 +338,72 @@ int kms_ecdh(const kms_pkey *key, const kms_pkey *peer, uint8_t *out, size_t *ou
     return ok ? 1 : fail();
 }
 
-int kms_hmac(int hash, const uint8_t *key, size_t key_len, const uint8_t *msg, size_t msg_len,
-             uint8_t *out, size_t *out_len) {
-    const EVP_MD *md = md_for(hash);
-    unsigned int len = 0;
-    if (md == NULL || key_len > INT_MAX
-        || HMAC(md, NZ(key), (int)key_len, NZ(msg), msg_len, out, &len) == NULL) {
-        return fail();
-    }
-    *out_len = len;
-    return 1;
-}
+/* HMAC per digest, fetched once: OpenSSL 3 fetches the algorithm on every one-shot HMAC() call
+ * (a lock and a lookup, more than the hashing of a short message), so each HMAC starts from a
+ * copy of one of these contexts instead. Never changed after they are made, so copying them from
+ * several threads is safe. Indexed by KMS_HASH_*. */
+#define KMS_HASH_COUNT 6
+static EVP_MAC_CTX *hmac_templates[KMS_HASH_COUNT];
+static pthread_once_t hmac_templates_once = PTHREAD_ONCE_INIT;
 
-/* HMAC-SHA256 as fetched once: OpenSSL 3 fetches the algorithm on every one-shot HMAC() call
- * (a lock and a lookup, more than the hashing here), so each HKDF starts from a copy of this
- * context instead. Never changed after it is made, so copying it from several threads is safe. */
-static EVP_MAC_CTX *hmac_sha256_template;
-static pthread_once_t hmac_sha256_once = PTHREAD_ONCE_INIT;
-
-static void make_hmac_sha256_template(void) {
-    EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
-    EVP_MAC_CTX *ctx = mac != NULL ? EVP_MAC_CTX_new(mac) : NULL;
-    EVP_MAC_free(mac); /* the context holds its own reference */
-    OSSL_PARAM params[2] = {
-        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0),
-        OSSL_PARAM_construct_end(),
+static void make_hmac_templates(void) {
+    static const char *const names[KMS_HASH_COUNT] = {
+        [KMS_HASH_SHA1] = "SHA1", [KMS_HASH_SHA224] = "SHA224", [KMS_HASH_SHA256] = "SHA256",
+        [KMS_HASH_SHA384] = "SHA384", [KMS_HASH_SHA512] = "SHA512",
     };
-    if (ctx != NULL && EVP_MAC_CTX_set_params(ctx, params) != 1) {
-        EVP_MAC_CTX_free(ctx);
-        ctx = NULL;
+    EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    for (int hash = 0; mac != NULL && hash < KMS_HASH_COUNT; hash++) {
+        if (names[hash] == NULL) continue;
+        EVP_MAC_CTX *ctx = EVP_MAC_CTX_new(mac);
+        OSSL_PARAM params[2] = {
+            OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)names[hash], 0),
+            OSSL_PARAM_construct_end(),
+        };
+        if (ctx != NULL && EVP_MAC_CTX_set_params(ctx, params) != 1) {
+            EVP_MAC_CTX_free(ctx);
+            ctx = NULL;
+        }
+        hmac_templates[hash] = ctx;
     }
-    hmac_sha256_template = ctx;
+    EVP_MAC_free(mac); /* each context holds its own reference */
 }
 
-/* HMAC-SHA256(key, a | b) into out (32 bytes) on a copy of the template. */
-static int hmac_sha256(const uint8_t *key, size_t key_len, const uint8_t *a, size_t a_len,
-                       const uint8_t *b, size_t b_len, uint8_t out[32]) {
-    EVP_MAC_CTX *ctx = EVP_MAC_CTX_dup(hmac_sha256_template);
-    size_t len = 0;
+/* HMAC(key, a | b) with KMS_HASH_* `hash` into out (room for EVP_MAX_MD_SIZE), its length in
+ * *out_len, on a copy of the digest's template. */
+static int hmac_two_parts(int hash, const uint8_t *key, size_t key_len, const uint8_t *a, size_t a_len,
+                          const uint8_t *b, size_t b_len, uint8_t *out, size_t *out_len) {
+    pthread_once(&hmac_templates_once, make_hmac_templates);
+    if (hash < 0 || hash >= KMS_HASH_COUNT || hmac_templates[hash] == NULL) return 0;
+    EVP_MAC_CTX *ctx = EVP_MAC_CTX_dup(hmac_templates[hash]);
     int ok = ctx != NULL && EVP_MAC_init(ctx, NZ(key), key_len, NULL) == 1
         && EVP_MAC_update(ctx, NZ(a), a_len) == 1
         && (b_len == 0 || EVP_MAC_update(ctx, b, b_len) == 1)
-        && EVP_MAC_final(ctx, out, &len, 32) == 1 && len == 32;
+        && EVP_MAC_final(ctx, out, out_len, EVP_MAX_MD_SIZE) == 1;
     EVP_MAC_CTX_free(ctx); /* clears the keyed state */
     return ok;
+}
+
+int kms_hmac(int hash, const uint8_t *key, size_t key_len, const uint8_t *msg, size_t msg_len,
+             uint8_t *out, size_t *out_len) {
+    return hmac_two_parts(hash, key, key_len, msg, msg_len, NULL, 0, out, out_len) ? 1 : fail();
 }
 
 int kms_hkdf_sha256_32(const uint8_t *ikm, size_t ikm_len, const uint8_t *salt, size_t salt_len,
                        const uint8_t *info, size_t info_len, uint8_t out[32]) {
     static const uint8_t zero_salt[32] = {0};
     static const uint8_t counter = 1;
-    uint8_t prk[32];
-    pthread_once(&hmac_sha256_once, make_hmac_sha256_template);
-    if (hmac_sha256_template == NULL) return fail();
+    uint8_t prk[EVP_MAX_MD_SIZE], okm[EVP_MAX_MD_SIZE];
+    size_t prk_len = 0, okm_len = 0;
     if (salt_len == 0) {
         salt = zero_salt;
         salt_len = sizeof zero_salt;
     }
-    int ok = hmac_sha256(salt, salt_len, ikm, ikm_len, NULL, 0, prk)
-        && hmac_sha256(prk, sizeof prk, info, info_len, &counter, 1, out);
+    int ok = hmac_two_parts(KMS_HASH_SHA256, salt, salt_len, ikm, ikm_len, NULL, 0, prk, &prk_len)
+        && hmac_two_parts(KMS_HASH_SHA256, prk, prk_len, info, info_len, &counter, 1, okm, &okm_len)
+        && okm_len == 32;
+    if (ok) memcpy(out, okm, 32);
     OPENSSL_cleanse(prk, sizeof prk);
+    OPENSSL_cleanse(okm, sizeof okm);
     if (!ok) {
         OPENSSL_cleanse(out, 32);
         return fail();

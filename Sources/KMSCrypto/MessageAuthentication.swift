@@ -4,27 +4,29 @@ import KMSDomain
 
 /// HMAC for HMAC_224/256/384/512 keys.
 public enum MessageAuthentication {
-    /// The tag of `message` under `key`. SHA-256/384/512 use swift-crypto (its BoringSSL is the
-    /// faster path); SHA-224, which swift-crypto lacks, uses the system's OpenSSL.
+    /// The tag of `message` under `key`, by OpenSSL's HMAC (kms_hmac, the digest fetched once):
+    /// swift-crypto's HMAC<H> runs as unspecialized generic code, several times the hashing of a
+    /// message of a few hundred bytes, and it lacks SHA-224.
     public static func mac(_ algorithm: MacAlgorithm, key: SymmetricKey, message: [UInt8]) -> [UInt8] {
+        let hash: Int32
         switch algorithm {
-        case .hmacSha256: return Array(HMAC<SHA256>.authenticationCode(for: message, using: key))
-        case .hmacSha384: return Array(HMAC<SHA384>.authenticationCode(for: message, using: key))
-        case .hmacSha512: return Array(HMAC<SHA512>.authenticationCode(for: message, using: key))
-        case .hmacSha224:
-            let tag = key.withUnsafeBytes { key in
-                withOutputBuffer(capacity: 64) { out, length in
-                    message.withUnsafeBufferPointer { message in
-                        kms_hmac(
-                            KMS_HASH_SHA224, key.baseAddress?.assumingMemoryBound(to: UInt8.self), key.count,
-                            message.baseAddress, message.count, out, &length)
-                    }
+        case .hmacSha224: hash = KMS_HASH_SHA224
+        case .hmacSha256: hash = KMS_HASH_SHA256
+        case .hmacSha384: hash = KMS_HASH_SHA384
+        case .hmacSha512: hash = KMS_HASH_SHA512
+        }
+        let tag = key.withUnsafeBytes { key in
+            withOutputBuffer(capacity: 64) { out, length in
+                message.withUnsafeBufferPointer { message in
+                    kms_hmac(
+                        hash, key.baseAddress?.assumingMemoryBound(to: UInt8.self), key.count, message.baseAddress,
+                        message.count, out, &length)
                 }
             }
-            // HMAC over a built-in digest fails only when memory runs out, as swift-crypto's would.
-            guard let tag else { preconditionFailure("OpenSSL HMAC-SHA-224 failed") }
-            return tag
         }
+        // HMAC over a built-in digest fails only when memory runs out, as swift-crypto's would.
+        guard let tag else { preconditionFailure("OpenSSL HMAC (\(algorithm.rawValue)) failed") }
+        return tag
     }
 
     /// Constant-time comparison (CRYPTO_memcmp); a tag of the wrong length is simply false.

@@ -226,15 +226,17 @@ extension SigV4 {
         "\(algorithm)\n\(amzDate)\n\(scope)\n\(sha256Hex(canonicalRequest.utf8))"
     }
 
-    /// The signature the client should have sent.
+    /// The signature the client should have sent (HMAC-SHA256 by MessageAuthentication, one per
+    /// AWS JSON request).
     public static func signature(signingKey: SymmetricKey, stringToSign: String) -> [UInt8] {
-        Array(HMAC<SHA256>.authenticationCode(for: Array(stringToSign.utf8), using: signingKey))
+        MessageAuthentication.mac(.hmacSha256, key: signingKey, message: Array(stringToSign.utf8))
     }
 
-    /// Checks a client's signature with HMAC's own constant-time comparison, so the time taken
-    /// says nothing about how many leading bytes were right.
+    /// Checks a client's signature with a constant-time comparison (CRYPTO_memcmp), so the time
+    /// taken says nothing about how many leading bytes were right.
     public static func verify(signature: [UInt8], signingKey: SymmetricKey, stringToSign: String) -> Bool {
-        HMAC<SHA256>.isValidAuthenticationCode(signature, authenticating: Array(stringToSign.utf8), using: signingKey)
+        MessageAuthentication.verify(
+            .hmacSha256, key: signingKey, message: Array(stringToSign.utf8), mac: signature)
     }
 
     // MARK: - Clock skew
