@@ -241,6 +241,19 @@ import Testing
     func aPeerOfAnotherUidIsRefused() async throws {
         let worker = try await WorkerProcess()
         try await worker.start()
+        // The worker answers once it listens, and sets its socket's mode (0600) just after: wait
+        // for that, or the worker's chmod could land after this test's and close the socket
+        // again (seen on a loaded machine).
+        let deadline = ContinuousClock.now + .seconds(60)
+        var status = stat()
+        while stat(worker.socketPath, &status) != 0 || status.st_mode & 0o777 != 0o600 {
+            guard ContinuousClock.now < deadline else {
+                Issue.record("the worker never set its socket's mode to 0600")
+                await worker.stop()
+                return
+            }
+            try await Task.sleep(for: .milliseconds(10))
+        }
         // Open the socket file and its folder to everyone, so that only the SO_PEERCRED check stands.
         chmod(worker.socketPath, 0o666)
         chmod(worker.directory.path, 0o755)
