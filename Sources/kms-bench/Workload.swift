@@ -104,7 +104,7 @@ struct Workload: Sendable {
     /// Decrypt and ReEncrypt, one signature per signing key for Verify, one MAC per HMAC key
     /// for VerifyMac.
     static func prepare(
-        client: KMSClient, keyID: String?, keys: Int, byAlias: Bool, keySet: String? = nil, payload: Int,
+        client: KMSClient, keyID: String?, keys: Int, byAlias: Bool, keySet: String?, payload: Int,
         context: [String: String], kinds: Set<Operation.KeyKind>, signingKeySpec: KMSKeySpec
     ) async throws -> Workload {
         let run = keySet.map { "set/\($0)" } ?? String(UUID().uuidString.prefix(8).lowercased())
@@ -186,7 +186,7 @@ struct Workload: Sendable {
     /// `keyID` alone, or `count` new keys made by `create` (named by alias when `byAlias`). With
     /// `reuse`, every key gets its alias and a key whose alias already exists is used, not made.
     private static func keys(
-        client: KMSClient, keyID: String?, count: Int, byAlias: Bool, reuse: Bool = false, name: String,
+        client: KMSClient, keyID: String?, count: Int, byAlias: Bool, reuse: Bool, name: String,
         create: KMSCreateKeyRequest
     ) async throws -> [String] {
         if let keyID { return [keyID] }
