@@ -1,3 +1,6 @@
+/* The SHA-256 of HMAC-SHA256 (below) is OpenSSL's low-level one: its context is a plain struct
+ * on the stack, where every EVP context is allocated. Deprecated in OpenSSL 3, not removed. */
+#define OPENSSL_SUPPRESS_DEPRECATED
 #include "kms_openssl.h"
 
 #include <limits.h>
@@ -12,6 +15,7 @@
 #include <openssl/evp.h>
 #include <openssl/objects.h>
 #include <openssl/rsa.h>
+#include <openssl/sha.h>
 #include <openssl/x509.h>
 
 /* Swift hands a NULL base address for an empty buffer; OpenSSL wants a pointer. */
@@ -383,31 +387,55 @@ static int hmac_two_parts(int hash, const uint8_t *key, size_t key_len, const ui
     return ok;
 }
 
+/* HMAC-SHA256(key, a | b) (RFC 2104) into out, with nothing allocated: a ciphertext's key
+ * derivation is two of these, and the EVP route (a context copied per use) costs about a
+ * dozen allocations and three times the time (1.3 against 0.4 us a derivation here). Every
+ * keyed temporary is cleansed. */
+static void hmac_sha256(const uint8_t *key, size_t key_len, const uint8_t *a, size_t a_len,
+                        const uint8_t *b, size_t b_len, uint8_t out[SHA256_DIGEST_LENGTH]) {
+    uint8_t block[SHA256_CBLOCK] = {0}, pad[SHA256_CBLOCK], inner[SHA256_DIGEST_LENGTH];
+    SHA256_CTX ctx;
+    if (key_len > SHA256_CBLOCK) {
+        SHA256(key, key_len, block); /* a key longer than a block is its digest */
+    } else if (key_len > 0) {
+        memcpy(block, key, key_len);
+    }
+    for (size_t i = 0; i < SHA256_CBLOCK; i++) pad[i] = block[i] ^ 0x36;
+    SHA256_Init(&ctx);
+    SHA256_Update(&ctx, pad, sizeof pad);
+    if (a_len > 0) SHA256_Update(&ctx, a, a_len);
+    if (b_len > 0) SHA256_Update(&ctx, b, b_len);
+    SHA256_Final(inner, &ctx);
+    for (size_t i = 0; i < SHA256_CBLOCK; i++) pad[i] = block[i] ^ 0x5c;
+    SHA256_Init(&ctx);
+    SHA256_Update(&ctx, pad, sizeof pad);
+    SHA256_Update(&ctx, inner, sizeof inner);
+    SHA256_Final(out, &ctx);
+    OPENSSL_cleanse(block, sizeof block);
+    OPENSSL_cleanse(pad, sizeof pad);
+    OPENSSL_cleanse(inner, sizeof inner);
+    OPENSSL_cleanse(&ctx, sizeof ctx);
+}
+
 int kms_hmac(int hash, const uint8_t *key, size_t key_len, const uint8_t *msg, size_t msg_len,
              uint8_t *out, size_t *out_len) {
+    if (hash == KMS_HASH_SHA256) {
+        hmac_sha256(key, key_len, msg, msg_len, NULL, 0, out);
+        *out_len = SHA256_DIGEST_LENGTH;
+        return 1;
+    }
     return hmac_two_parts(hash, key, key_len, msg, msg_len, NULL, 0, out, out_len) ? 1 : fail();
 }
 
 int kms_hkdf_sha256_32(const uint8_t *ikm, size_t ikm_len, const uint8_t *salt, size_t salt_len,
                        const uint8_t *info, size_t info_len, uint8_t out[32]) {
-    static const uint8_t zero_salt[32] = {0};
     static const uint8_t counter = 1;
-    uint8_t prk[EVP_MAX_MD_SIZE], okm[EVP_MAX_MD_SIZE];
-    size_t prk_len = 0, okm_len = 0;
-    if (salt_len == 0) {
-        salt = zero_salt;
-        salt_len = sizeof zero_salt;
-    }
-    int ok = hmac_two_parts(KMS_HASH_SHA256, salt, salt_len, ikm, ikm_len, NULL, 0, prk, &prk_len)
-        && hmac_two_parts(KMS_HASH_SHA256, prk, prk_len, info, info_len, &counter, 1, okm, &okm_len)
-        && okm_len == 32;
-    if (ok) memcpy(out, okm, 32);
+    uint8_t prk[SHA256_DIGEST_LENGTH];
+    /* An empty salt is HMAC's all-zero key of the hash's length, which pads to the same block
+     * as no key at all. */
+    hmac_sha256(salt, salt_len, ikm, ikm_len, NULL, 0, prk);
+    hmac_sha256(prk, sizeof prk, info, info_len, &counter, 1, out);
     OPENSSL_cleanse(prk, sizeof prk);
-    OPENSSL_cleanse(okm, sizeof okm);
-    if (!ok) {
-        OPENSSL_cleanse(out, 32);
-        return fail();
-    }
     return 1;
 }
 

@@ -1,7 +1,7 @@
 import CKMSOpenSSL
 import Crypto
 
-/// HKDF-SHA256 (RFC 5869) with a 32-byte output, over OpenSSL's HMAC: the same function as
+/// HKDF-SHA256 (RFC 5869) with a 32-byte output, over OpenSSL's SHA-256: the same function as
 /// swift-crypto's `HKDF<SHA256>.deriveKey(..., outputByteCount: 32)`, which runs as unspecialized
 /// generic code (HMAC<H> and HKDF<H> are not inlinable across modules) and was about a fifth of
 /// kms-cryptod's CPU under the GenerateDataKey+Decrypt mix, one derivation per ciphertext.
@@ -20,7 +20,7 @@ enum HKDFSHA256 {
                     }
                 }
             }
-            // HMAC over a built-in digest fails only when memory runs out, as swift-crypto's would.
+            // Nothing in it can fail (no allocation, a built-in digest).
             guard ok == 1 else { preconditionFailure("OpenSSL HKDF-SHA-256 failed") }
             let key = SymmetricKey(data: UnsafeRawBufferPointer(out))
             out.update(repeating: 0)

@@ -4,8 +4,9 @@ import KMSDomain
 
 /// HMAC for HMAC_224/256/384/512 keys.
 public enum MessageAuthentication {
-    /// The tag of `message` under `key`, by OpenSSL's HMAC (kms_hmac, the digest fetched once),
-    /// as the ciphertexts' HKDF uses it: swift-crypto's HMAC<H> runs as unspecialized generic code
+    /// The tag of `message` under `key`, by kms_hmac (HMAC-SHA256 over OpenSSL's SHA-256 with
+    /// nothing allocated, as the ciphertexts' HKDF uses it; the others from a context fetched once
+    /// per digest): swift-crypto's HMAC<H> runs as unspecialized generic code
     /// (about 1 us more per GenerateMac in kms-cryptod, measured) and lacks SHA-224.
     public static func mac(_ algorithm: MacAlgorithm, key: SymmetricKey, message: [UInt8]) -> [UInt8] {
         let hash: Int32

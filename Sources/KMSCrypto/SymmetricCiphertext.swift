@@ -60,13 +60,32 @@ public enum SymmetricCiphertext {
         material: SymmetricKey,
         encryptionContext: [String: String]
     ) throws(KMSError) -> [UInt8] {
-        let context = try EncryptionContextEncoding.canonicalBytes(encryptionContext)
         // Salt and nonce from one read of the system's generator (a system call each otherwise).
-        let random = randomBytes(saltLength + nonceLength)
-        let salt = random[..<saltLength]
+        try seal(
+            plaintext, keyID: keyID, materialID: materialID, material: material, encryptionContext: encryptionContext,
+            random: randomBytes(randomLength)[...])
+    }
+
+    /// Bytes of fresh randomness a blob takes: its salt, then its nonce.
+    package static let randomLength = saltLength + nonceLength
+
+    /// `seal` with salt and nonce from `random` (`randomLength` bytes straight from the system's
+    /// generator, never reused), for a caller that draws them together with its own random bytes:
+    /// GenerateDataKey reads its data key, salt and nonce in one system call.
+    package static func seal(
+        _ plaintext: some DataProtocol,
+        keyID: KeyID,
+        materialID: MaterialID,
+        material: SymmetricKey,
+        encryptionContext: [String: String],
+        random: ArraySlice<UInt8>
+    ) throws(KMSError) -> [UInt8] {
+        precondition(random.count == randomLength, "a ciphertext takes \(randomLength) random bytes")
+        let context = try EncryptionContextEncoding.canonicalBytes(encryptionContext)
+        let salt = random.prefix(saltLength)
         let nonce: AES.GCM.Nonce
         do {
-            nonce = try AES.GCM.Nonce(data: random[saltLength...])
+            nonce = try AES.GCM.Nonce(data: random.dropFirst(saltLength))
         } catch {
             throw .internalFailure("encryption failed")
         }

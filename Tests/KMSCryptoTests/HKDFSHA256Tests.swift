@@ -5,7 +5,7 @@ import Testing
 
 @testable import KMSCrypto
 
-/// HKDFSHA256 (OpenSSL's HMAC) is HKDF-SHA256: RFC 5869's test vectors, swift-crypto's HKDF on
+/// HKDFSHA256 (HMAC over OpenSSL's SHA-256) is HKDF-SHA256: RFC 5869's test vectors, swift-crypto's HKDF on
 /// random inputs, and ciphertext blobs made with either opening with the other.
 @Suite struct HKDFSHA256Tests {
     static func bytes(_ range: ClosedRange<UInt8>) -> [UInt8] { Array(range) }

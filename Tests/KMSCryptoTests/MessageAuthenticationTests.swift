@@ -56,6 +56,21 @@ import Testing
         }
     }
 
+    /// HMAC_256 runs on its own code over OpenSSL's SHA-256: the same tags as swift-crypto's
+    /// HMAC<SHA256> for keys shorter than, as long as and longer than SHA-256's 64-byte block.
+    @Test func hmacSha256IsSwiftCryptosHMAC() {
+        var generator = SystemRandomNumberGenerator()
+        for round in 0..<400 {
+            let keyBytes = (0..<[0, 1, 32, 63, 64, 65, 131, 200][round % 8]).map { _ in
+                UInt8.random(in: 0...255, using: &generator)
+            }
+            let message = (0..<(round * 7 % 300)).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            let key = SymmetricKey(data: keyBytes)
+            let expected = Array(HMAC<SHA256>.authenticationCode(for: message, using: key))
+            #expect(MessageAuthentication.mac(.hmacSha256, key: key, message: message) == expected)
+        }
+    }
+
     @Test(arguments: MacAlgorithm.allCases)
     func aWrongTagIsFalse(algorithm: MacAlgorithm) throws {
         let key = SymmetricKey(size: .bits256)

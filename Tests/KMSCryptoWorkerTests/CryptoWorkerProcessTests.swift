@@ -1,4 +1,5 @@
 import Foundation
+import KMSCrypto
 import KMSRPC
 import KMSTestSupport
 import KMSWorkerProto
@@ -108,6 +109,22 @@ import Testing
         let withoutPlaintext = try await c.call(WorkerMethod.generateDataKey, dataKeyRequest)
         #expect(withoutPlaintext.plaintext.isEmpty)
         #expect(try await Self.decrypt(c, a, withoutPlaintext.ciphertextBlob, context).count == 32)
+        // The data key, the blob's salt and its nonce come from one read of the generator: each
+        // its own bytes, whatever the length.
+        dataKeyRequest.includePlaintext = true
+        var seen: Set<Data> = []
+        for length in [1, 28, 29, 1024] {
+            dataKeyRequest.numberOfBytes = UInt32(length)
+            let made = try await c.call(WorkerMethod.generateDataKey, dataKeyRequest)
+            #expect(made.plaintext.count == length)
+            #expect(try await Self.decrypt(c, a, made.ciphertextBlob, context) == made.plaintext)
+            let end = SymmetricCiphertext.headerLength
+            let saltAndNonce = made.ciphertextBlob[
+                (end - SymmetricCiphertext.saltLength - SymmetricCiphertext.nonceLength)..<end]
+            #expect(made.plaintext.range(of: Data(saltAndNonce)) == nil)
+            #expect(seen.insert(Data(saltAndNonce)).inserted && seen.insert(made.plaintext).inserted)
+        }
+        dataKeyRequest.numberOfBytes = 32
         for bad in [0, 1025] {
             dataKeyRequest.numberOfBytes = UInt32(bad)
             #expect(

@@ -87,14 +87,15 @@ int kms_rsa_oaep_decrypt(const kms_pkey *key, int hash, const uint8_t *in, size_
 /* ECDH: the shared x-coordinate. The peer is checked to be a valid point of the same curve. */
 int kms_ecdh(const kms_pkey *key, const kms_pkey *peer, uint8_t *out, size_t *out_len);
 
-/* HMAC; `out` holds at least 64 bytes, *out_len is set to the tag length. */
+/* HMAC; `out` holds at least 64 bytes, *out_len is set to the tag length. HMAC-SHA256 runs on
+ * the stack (nothing allocated); the others on a copy of a context fetched once per digest. */
 int kms_hmac(int hash, const uint8_t *key, size_t key_len, const uint8_t *msg, size_t msg_len,
              uint8_t *out, size_t *out_len);
 
 /* HKDF-SHA256 (RFC 5869) with a 32-byte output, the one block its expand step makes:
- * PRK = HMAC(salt, ikm), OKM = HMAC(PRK, info | 0x01), over OpenSSL's HMAC (EVP_MAC, fetched
- * once). An empty salt is HMAC's all-zero key, as the RFC says. The PRK is cleared before
- * returning. */
+ * PRK = HMAC(salt, ikm), OKM = HMAC(PRK, info | 0x01), HMAC-SHA256 over OpenSSL's SHA-256 with
+ * nothing allocated. An empty salt is HMAC's all-zero key, as the RFC says. The PRK is cleared
+ * before returning. Always returns 1. */
 int kms_hkdf_sha256_32(const uint8_t *ikm, size_t ikm_len, const uint8_t *salt, size_t salt_len,
                        const uint8_t *info, size_t info_len, uint8_t out[32]);
 
