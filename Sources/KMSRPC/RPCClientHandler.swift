@@ -23,6 +23,12 @@ public struct RPCOutboundCall: Sendable {
 /// The client end of a link: gives each call an id, matches answers to calls by id (in any
 /// order), fails a call whose answer does not come within its timeout, and fails every call
 /// still waiting when the connection goes away.
+///
+/// One timer per connection, not one per call: it is armed for the earliest deadline of the
+/// calls waiting, and when it fires it fails those whose time is up and arms itself for the
+/// next. An answer only removes its call. A timer per call was a scheduled task, a promise and
+/// its future made and cancelled for every request kmsd sends kms-cryptod (about 3 % of kmsd's
+/// allocations under load), for a timeout that almost never fires.
 public final class RPCClientHandler: ChannelDuplexHandler {
     /// Answers and connection-level errors, from the frame decoder.
     public typealias InboundIn = RPCEnvelope
@@ -34,11 +40,14 @@ public final class RPCClientHandler: ChannelDuplexHandler {
     private struct Pending {
         let method: String
         let promise: EventLoopPromise<[UInt8]>
-        let timeout: Scheduled<Void>
+        let deadline: NIODeadline
     }
 
     private let maxFrameLength: Int
     private var pending: [UInt64: Pending] = [:]
+    /// The timer and the deadline it is armed for (nil: none armed); never later than the
+    /// earliest deadline of `pending`.
+    private var timer: (scheduled: Scheduled<Void>, deadline: NIODeadline)?
     private var nextID: UInt64 = 1
     private let flush = CoalescedFlush()
     /// Set once the connection is unusable; later calls fail at once with it.
@@ -76,11 +85,13 @@ public final class RPCClientHandler: ChannelDuplexHandler {
 
         let id = self.nextID
         self.nextID = self.nextID == .max ? 1 : self.nextID + 1
-        let timeout = context.eventLoop.assumeIsolated().scheduleTask(in: call.timeout) {
-            guard let expired = self.pending.removeValue(forKey: id) else { return }
-            expired.promise.fail(RPCError.timeout(method: call.method))
+        let deadline = context.eventLoop.now + call.timeout
+        self.pending[id] = Pending(method: call.method, promise: call.promise, deadline: deadline)
+        if let timer = self.timer, timer.deadline <= deadline {
+            // Armed early enough: the usual case, every call on a link having the same timeout.
+        } else {
+            self.arm(context, at: deadline)
         }
-        self.pending[id] = Pending(method: call.method, promise: call.promise, timeout: timeout)
 
         var envelope = RPCEnvelope()
         envelope.requestID = id
@@ -102,7 +113,6 @@ public final class RPCClientHandler: ChannelDuplexHandler {
         }
         // An answer to a call that already timed out finds nothing here and is dropped.
         guard let call = self.pending.removeValue(forKey: envelope.requestID) else { return }
-        call.timeout.cancel()
         switch envelope.body {
         case .error(let body):
             call.promise.fail(RPCError(body))
@@ -129,11 +139,37 @@ public final class RPCClientHandler: ChannelDuplexHandler {
 
     private func failAll(_ error: RPCError) {
         self.terminalError = self.terminalError ?? .connectionClosed()
+        self.timer?.scheduled.cancel()
+        self.timer = nil
         let calls = self.pending
         self.pending.removeAll()
         for call in calls.values {
-            call.timeout.cancel()
             call.promise.fail(error)
+        }
+    }
+
+    /// (Re)arms the connection's one timer for `deadline`.
+    private func arm(_ context: ChannelHandlerContext, at deadline: NIODeadline) {
+        self.timer?.scheduled.cancel()
+        let scheduled = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) {
+            self.timer = nil
+            self.expire(context)
+        }
+        self.timer = (scheduled, deadline)
+    }
+
+    /// Fails the calls whose deadline has passed and arms the timer for the earliest left.
+    private func expire(_ context: ChannelHandlerContext) {
+        let now = context.eventLoop.now
+        let expired = self.pending.filter { $0.value.deadline <= now }
+        for id in expired.keys {
+            self.pending.removeValue(forKey: id)
+        }
+        if let next = self.pending.values.lazy.map(\.deadline).min() {
+            self.arm(context, at: next)
+        }
+        for call in expired.values {
+            call.promise.fail(RPCError.timeout(method: call.method))
         }
     }
 }

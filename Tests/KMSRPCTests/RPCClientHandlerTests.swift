@@ -1,6 +1,7 @@
 import KMSRPC
 import NIOCore
 import NIOEmbedded
+import Synchronization
 import Testing
 
 /// The client end over a test channel: calls in, envelopes out, answers fed back by hand.
@@ -69,6 +70,37 @@ import Testing
         // The late answer finds no call and is ignored.
         try await channel.writeInbound(Self.answer(request, payload: [1]))
         #expect(try await channel.readInbound(as: RPCEnvelope.self) == nil)
+        _ = try await channel.finish()
+    }
+
+    /// One timer serves every call: each still fails at its own deadline, whatever the order
+    /// of their timeouts, and an answered call never does.
+    @Test func eachCallTimesOutAtItsOwnDeadline() async throws {
+        let channel = try await Self.makeChannel()
+        let long = try await Self.call(channel, "Long", timeout: .milliseconds(300))
+        let short = try await Self.call(channel, "Short", timeout: .milliseconds(100))
+        let answered = try await Self.call(channel, "Answered", timeout: .milliseconds(50))
+        _ = try await channel.readOutbound(as: RPCEnvelope.self)
+        _ = try await channel.readOutbound(as: RPCEnvelope.self)
+        let third = try #require(try await channel.readOutbound(as: RPCEnvelope.self))
+        try await channel.writeInbound(Self.answer(third, payload: [7]))
+        #expect(try await answered.get() == [7])
+
+        await channel.testingEventLoop.advanceTime(by: .milliseconds(99))
+        await channel.testingEventLoop.advanceTime(by: .milliseconds(2))
+        await #expect(throws: RPCError.timeout(method: "Short")) { try await short.get() }
+        // A call made after the timer fired gets its own deadline too (t = 101 + 400 ms).
+        let later = try await Self.call(channel, "Later", timeout: .milliseconds(400))
+        let laterEnded = Mutex(false)
+        later.whenComplete { _ in laterEnded.withLock { $0 = true } }
+        await channel.testingEventLoop.advanceTime(by: .milliseconds(200))
+        await #expect(throws: RPCError.timeout(method: "Long")) { try await long.get() }
+        await channel.testingEventLoop.advanceTime(by: .milliseconds(198))
+        #expect(!laterEnded.withLock { $0 })
+        let request = try #require(try await channel.readOutbound(as: RPCEnvelope.self))
+        #expect(request.method == "Later")
+        await channel.testingEventLoop.advanceTime(by: .milliseconds(3))
+        await #expect(throws: RPCError.timeout(method: "Later")) { try await later.get() }
         _ = try await channel.finish()
     }
 
