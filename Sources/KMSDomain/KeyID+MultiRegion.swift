@@ -81,7 +81,7 @@ extension KeyID {
 
     /// Never 0, which would make a row id equal to the public id.
     static func regionCode(_ region: String) -> UInt16 {
-        let code = Self.fold(Self.fnv1a(Array(region.utf8)))
+        let code = Self.fold(Self.fnv1a(region.utf8))
         return code == 0 ? 1 : code
     }
 

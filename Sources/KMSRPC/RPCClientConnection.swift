@@ -111,8 +111,16 @@ public final class RPCClientConnection: Sendable {
             promise: promise
         )
         // The client handler flushes once per event-loop turn; no flush per call.
-        self.channel.write(call).whenFailure { error in
-            promise.fail((error as? RPCError) ?? RPCError.connectionClosed())
+        if self.channel.eventLoop.inEventLoop, self.channel.isActive {
+            // The write reaches RPCClientHandler, which ends the call whatever becomes of the
+            // write (its answer, its timeout or the connection's end): no write promise to make,
+            // chain to the others of a vector write and complete per call (about 8 % of kmsd's
+            // allocations under load).
+            self.channel.write(call, promise: nil)
+        } else {
+            self.channel.write(call).whenFailure { error in
+                promise.fail((error as? RPCError) ?? RPCError.connectionClosed())
+            }
         }
         return try await withTaskCancellationHandler {
             try await promise.futureResult.get()

@@ -26,12 +26,13 @@ extension KMSService {
         }
         switch reference {
         case .keyID(let id):
-            // AWS names a missing key by the ARN the id would have in the caller's account and region.
-            let named = self.scope.keyARN(account: caller.account, region: caller.region, keyID: id)
+            // AWS names a missing key by the ARN the id would have in the caller's account and
+            // region (made only then: most requests find their key).
+            let named = { self.scope.keyARN(account: caller.account, region: caller.region, keyID: id) }
             // A multi-Region id names the related key of the caller's region (its own row id).
-            let key = try await self.loadKey(id.inRegion(caller.region), named: named)
+            let key = try await self.loadKey(id.inRegion(caller.region), named: named())
             guard key.record.account == caller.account, key.record.region == caller.region else {
-                throw Self.notFound(named)
+                throw Self.notFound(named())
             }
             return key
         case .keyARN(let arn):
@@ -93,7 +94,7 @@ extension KMSService {
     }
 
     /// A key by id, whatever its account: callers must still pass `authorize`.
-    func loadKey(_ keyID: KeyID, named text: String) async throws(KMSError) -> CachedKey {
+    func loadKey(_ keyID: KeyID, named text: @autoclosure () -> String) async throws(KMSError) -> CachedKey {
         if let cached = self.cache.key(keyID) { return cached }
         let generation = self.cache.generation
         guard
@@ -114,7 +115,7 @@ extension KMSService {
                     return key
                 })
         else {
-            throw Self.notFound(text)
+            throw Self.notFound(text())
         }
         return key
     }

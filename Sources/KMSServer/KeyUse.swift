@@ -57,8 +57,13 @@ struct KeyInUse<Checked> {
 
     var record: KeyRecord { self.key.record }
 
-    /// The key as kms-cryptod is told it.
-    var workerKey: WorkerKeyRef { WorkerKeyRef(self.key, material: self.material) }
+    /// The key as kms-cryptod is told it (the cached key's own when the material is its current).
+    var workerKey: WorkerKeyRef {
+        if let current = self.key.currentWorkerKey, self.material.materialID == self.key.record.currentMaterialID {
+            return current
+        }
+        return WorkerKeyRef(self.key, material: self.material)
+    }
 }
 
 extension KMSService {
