@@ -26,6 +26,17 @@ public struct RequestContext: Sendable {
         self.service = service
     }
 
+    /// The same, with `action` already lowercased (`foldedAction`) by a caller that keeps both
+    /// forms of the actions it uses: lowercasing costs an allocation a request otherwise.
+    public init(principalARN: String, action: String, foldedAction: String, resource: String, service: String? = nil) {
+        assert(foldedAction == action.lowercased(), "foldedAction must be action lowercased")
+        self.principalARN = principalARN
+        self.action = action
+        self.foldedAction = foldedAction
+        self.resource = resource
+        self.service = service
+    }
+
     /// Sets a single- or multi-valued condition key. Numbers, booleans and dates are given in
     /// their policy string forms ("42", "true", ISO 8601).
     public mutating func set(_ key: String, _ values: [String]) {

@@ -82,12 +82,27 @@ extension Caller {
     /// The policy evaluation context of this caller doing `action` on `key` (nil: on "*"),
     /// with the request's condition keys when some policy in play has conditions. `now` is the
     /// wall clock's (aws:CurrentTime), the service's injected one.
+    /// "kms:<action>" and its lowercase form for the actions of the requests that use a key's
+    /// material, made once: each is an allocation a request otherwise.
+    static let keyUseActions: [String: (action: String, folded: String)] = Dictionary(
+        uniqueKeysWithValues: KeyUse.allCases.map { use in
+            let action = "kms:" + use.action
+            return (use.action, (action, action.lowercased()))
+        })
+
     func requestContext(
         action: String, key: CachedKey?, encryptionContext: [String: String]?, conditions: [String: [String]],
         policiesHaveConditions: Bool, now: Date
     ) -> RequestContext {
-        var context = RequestContext(
-            principalARN: self.principalARN, action: "kms:\(action)", resource: key?.record.arn ?? "*")
+        var context: RequestContext
+        if let names = Self.keyUseActions[action] {
+            context = RequestContext(
+                principalARN: self.principalARN, action: names.action, foldedAction: names.folded,
+                resource: key?.record.arn ?? "*")
+        } else {
+            context = RequestContext(
+                principalARN: self.principalARN, action: "kms:\(action)", resource: key?.record.arn ?? "*")
+        }
         // Condition keys cost a few microseconds to build; policies without conditions read none.
         guard policiesHaveConditions else { return context }
         context.set("aws:PrincipalArn", self.principalARN)

@@ -8,7 +8,11 @@ import Synchronization
 /// factory, and reads what that part alone counted.
 public final class ServiceMetrics: Sendable {
     private let factory: any MetricsFactory
-    private let requests = Mutex<[String: Counter]>([:])
+    private struct RequestKey: Hashable {
+        let operation: String
+        let result: String
+    }
+    private let requests = Mutex<[RequestKey: Counter]>([:])
     private let durations = Mutex<[String: Metrics.Timer]>([:])
     private let workerCalls = Mutex<[String: Metrics.Timer]>([:])
     private let jobFailures = Mutex<[String: Counter]>([:])
@@ -69,7 +73,8 @@ public final class ServiceMetrics: Sendable {
 
     /// Requests by operation and result ("ok" or the error code).
     func request(_ operation: String, result: String, duration: Duration) {
-        let key = operation + "|" + result
+        // A pair, not the two joined: joining allocated a string a request.
+        let key = RequestKey(operation: operation, result: result)
         let counter = self.requests.withLock { counters in
             if let counter = counters[key] { return counter }
             let counter = Counter(
