@@ -5,31 +5,65 @@ import KMSStore
 import KMSWorkerProto
 import Synchronization
 
-/// A key with the wrapped material versions it has, as kmsd caches it.
+/// A key with the wrapped material versions it has, as kmsd caches it. What the cache holds is
+/// one immutable entry, shared by every request that uses the key: a request's copy of a
+/// `CachedKey` is that reference and its own two fields, where a copy of the whole (some twenty
+/// references, about half a kilobyte) was a memmove and a retain and release of each, several
+/// times a request as the key passed between async functions.
 public struct CachedKey: Sendable {
-    /// The key as stored when loaded.
-    public let record: KeyRecord
-    /// The key's wrapped material versions, by material id bytes.
-    public let materials: [MaterialID: StoredMaterial]
-    /// The key policy, compiled once per key version.
-    public let policy: PolicyDocument
-    /// The key's grants, as evaluation needs them.
-    public let grants: [KeyAccess.GrantRule]
-    /// The ids of `grants`, so a grant token naming one of them needs no query.
-    public let grantIDs: Set<String>
-    /// The key's alias names ("alias/name"), for kms:ResourceAliases.
-    public let aliases: [String]
+    /// What every request using the key shares.
+    final class Entry: Sendable {
+        let record: KeyRecord
+        let materials: [MaterialID: StoredMaterial]
+        let policy: PolicyDocument
+        let grants: [KeyAccess.GrantRule]
+        let grantIDs: Set<String>
+        let aliases: [String]
+        let tags: [String: String]
+        let currentWorkerKey: WorkerKeyRef?
+
+        init(
+            record: KeyRecord, materials: [MaterialID: StoredMaterial], policy: PolicyDocument,
+            grants: [KeyAccess.GrantRule], grantIDs: Set<String>, aliases: [String], tags: [String: String]
+        ) {
+            self.record = record
+            self.materials = materials
+            self.policy = policy
+            self.grants = grants
+            self.grantIDs = grantIDs
+            self.aliases = aliases
+            self.tags = tags
+            self.currentWorkerKey = record.currentMaterialID.flatMap { materials[$0] }.map {
+                WorkerKeyRef(record, material: $0)
+            }
+        }
+    }
+
+    private var entry: Entry
     /// The alias the request named the key by, for kms:RequestAlias (set per request, not cached).
     public var requestAlias: String?
-    /// The key's tags, for aws:ResourceTag/<key>.
-    public let tags: [String: String]
     /// Set on a provisional AWS managed key (not stored yet; see `KMSService.resolve`): the
     /// alias that names it.
     public var pendingAWSManagedAlias: String?
+
+    /// The key as stored when loaded.
+    public var record: KeyRecord { self.entry.record }
+    /// The key's wrapped material versions, by material id bytes.
+    public var materials: [MaterialID: StoredMaterial] { self.entry.materials }
+    /// The key policy, compiled once per key version.
+    public var policy: PolicyDocument { self.entry.policy }
+    /// The key's grants, as evaluation needs them.
+    public var grants: [KeyAccess.GrantRule] { self.entry.grants }
+    /// The ids of `grants`, so a grant token naming one of them needs no query.
+    public var grantIDs: Set<String> { self.entry.grantIDs }
+    /// The key's alias names ("alias/name"), for kms:ResourceAliases.
+    public var aliases: [String] { self.entry.aliases }
+    /// The key's tags, for aws:ResourceTag/<key>.
+    public var tags: [String: String] { self.entry.tags }
     /// The key and its current material as kms-cryptod is told them, made once per cached key:
     /// made per request it was about six allocations of kmsd's (the key id's text, the material
     /// id and wrapped bytes as Data), for about 0.4 KiB a key kept here.
-    let currentWorkerKey: WorkerKeyRef?
+    var currentWorkerKey: WorkerKeyRef? { self.entry.currentWorkerKey }
 
     /// A key as loaded. A policy that no longer parses becomes one that denies everything. With
     /// `policies`, the parsed policy and its text are those every key with the same text shares.
@@ -38,39 +72,28 @@ public struct CachedKey: Sendable {
         tags: [String: String] = [:], policies: ParsedPolicies? = nil
     ) {
         // One that no longer parses denies everything, grants included (ParsedPolicies.unshared).
+        var record = record
+        let policy: PolicyDocument
         if let shared = policies?.stored(record.policy, kind: .resource) {
-            var record = record
             record.policy = shared.text
-            self.record = record
-            self.policy = shared.document
+            policy = shared.document
         } else {
-            self.record = record
-            self.policy = ParsedPolicies.unshared(record.policy, kind: .resource)
+            policy = ParsedPolicies.unshared(record.policy, kind: .resource)
         }
-        self.aliases = aliases
-        self.tags = tags
-        self.materials = Dictionary(materials.map { ($0.materialID, $0) }, uniquingKeysWith: { first, _ in first })
-        self.grants = grants.map(Self.rule)
-        self.grantIDs = Set(grants.map(\.grantID))
-        self.currentWorkerKey = Self.workerKey(self.record, self.materials)
+        self.entry = Entry(
+            record: record,
+            materials: Dictionary(materials.map { ($0.materialID, $0) }, uniquingKeysWith: { first, _ in first }),
+            policy: policy, grants: grants.map(Self.rule), grantIDs: Set(grants.map(\.grantID)), aliases: aliases,
+            tags: tags)
     }
 
     /// A key just created, with no grants or aliases yet, and its policy as CreateKey parsed it
     /// (`policy` is `record.policy`'s document; the default policy is parsed once per account, and
     /// a second parse per key would be CPU spent on every CreateKey).
     init(created record: KeyRecord, policy: PolicyDocument, material: StoredMaterial?, tags: [String: String]) {
-        self.record = record
-        self.aliases = []
-        self.tags = tags
-        self.materials = material.map { [$0.materialID: $0] } ?? [:]
-        self.grants = []
-        self.grantIDs = []
-        self.policy = policy
-        self.currentWorkerKey = Self.workerKey(record, self.materials)
-    }
-
-    private static func workerKey(_ record: KeyRecord, _ materials: [MaterialID: StoredMaterial]) -> WorkerKeyRef? {
-        record.currentMaterialID.flatMap { materials[$0] }.map { WorkerKeyRef(record, material: $0) }
+        self.entry = Entry(
+            record: record, materials: material.map { [$0.materialID: $0] } ?? [:], policy: policy, grants: [],
+            grantIDs: [], aliases: [], tags: tags)
     }
 
     /// A key's tags as stored (pairs in key order) by key, as evaluation reads them.
@@ -81,25 +104,15 @@ public struct CachedKey: Sendable {
     /// The material Encrypt uses; nil for a key without material (an EXTERNAL key before its import).
     public var currentMaterial: StoredMaterial? { self.record.currentMaterialID.flatMap { self.materials[$0] } }
 
-    private init(copying key: CachedKey, grants: [KeyAccess.GrantRule], grantIDs: Set<String>) {
-        self.record = key.record
-        self.materials = key.materials
-        self.policy = key.policy
-        self.grants = grants
-        self.grantIDs = grantIDs
-        self.aliases = key.aliases
-        self.requestAlias = key.requestAlias
-        self.tags = key.tags
-        self.pendingAWSManagedAlias = key.pendingAWSManagedAlias
-        self.currentWorkerKey = key.currentWorkerKey
-    }
-
     /// This key with grants the cache did not have yet (a grant token's), for one request.
     func adding(grants records: [GrantRecord]) -> CachedKey {
         let new = records.filter { !self.grantIDs.contains($0.grantID) }
-        return CachedKey(
-            copying: self, grants: self.grants + new.map(Self.rule), grantIDs: self.grantIDs.union(new.map(\.grantID))
-        )
+        var key = self
+        key.entry = Entry(
+            record: self.record, materials: self.materials, policy: self.policy,
+            grants: self.grants + new.map(Self.rule), grantIDs: self.grantIDs.union(new.map(\.grantID)),
+            aliases: self.aliases, tags: self.tags)
+        return key
     }
 
     static func rule(_ grant: GrantRecord) -> KeyAccess.GrantRule {
