@@ -79,9 +79,6 @@ public protocol RequestGate: Sendable {
 }
 
 extension Caller {
-    /// The policy evaluation context of this caller doing `action` on `key` (nil: on "*"),
-    /// with the request's condition keys when some policy in play has conditions. `now` is the
-    /// wall clock's (aws:CurrentTime), the service's injected one.
     /// "kms:<action>" and its lowercase form for the actions of the requests that use a key's
     /// material, made once: each is an allocation a request otherwise.
     static let keyUseActions: [String: (action: String, folded: String)] = Dictionary(
@@ -90,6 +87,9 @@ extension Caller {
             return (use.action, (action, action.lowercased()))
         })
 
+    /// The policy evaluation context of this caller doing `action` on `key` (nil: on "*"),
+    /// with the request's condition keys when some policy in play has conditions. `now` is the
+    /// wall clock's (aws:CurrentTime), the service's injected one.
     func requestContext(
         action: String, key: CachedKey?, encryptionContext: [String: String]?, conditions: [String: [String]],
         policiesHaveConditions: Bool, now: Date
