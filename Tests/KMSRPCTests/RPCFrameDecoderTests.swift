@@ -66,6 +66,38 @@ import Testing
         _ = try? channel.finish()
     }
 
+    /// Requests and answers are written field by field: byte for byte what SwiftProtobuf
+    /// writes, at every varint boundary of the id and of the method's and payload's lengths; an
+    /// error body and unknown fields still go through SwiftProtobuf.
+    @Test func encoderWritesWhatSwiftProtobufWrites() throws {
+        var envelopes: [RPCEnvelope] = []
+        for id: UInt64 in [0, 1, 127, 128, 16_383, 16_384, 1 << 32, .max] {
+            for methodLength in [0, 1, 15, 127, 128, 300] {
+                for payloadLength in [0, 1, 127, 128, 16_383, 16_384, 70_000] {
+                    envelopes.append(
+                        Frames.request(
+                            id: id, method: String(repeating: "m", count: methodLength),
+                            payload: (0..<payloadLength).map { UInt8(truncatingIfNeeded: $0 &* 31) }))
+                }
+            }
+        }
+        var failure = Frames.request(id: 7, method: "Decrypt")
+        failure.error.code = "InvalidCiphertextException"
+        failure.error.message = "no"
+        envelopes.append(failure)
+        var unknown = Frames.request(id: 8, method: "Encrypt", payload: [1, 2])
+        try unknown.merge(serializedBytes: [0x28, 0x05] as [UInt8])  // field 5, varint 5
+        #expect(!unknown.unknownFields.data.isEmpty)
+        envelopes.append(unknown)
+        envelopes.append(Frames.request(id: 9, method: "Héllo ✓", payload: [3]))
+        for envelope in envelopes {
+            var out = ByteBuffer()
+            try RPCFrameEncoder().encode(data: envelope, out: &out)
+            #expect(out == (try Frames.bytes(envelope)))
+            #expect(try Frames.decode(out) == [envelope])
+        }
+    }
+
     @Test func encoderWritesTheLengthPrefix() throws {
         let channel = EmbeddedChannel(handler: MessageToByteHandler(RPCFrameEncoder()))
         let envelope = Frames.request(id: 5, method: "GenerateRandom", payload: [1])
