@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 import NIOPosix
 import NIOSSL
@@ -103,7 +104,12 @@ public final class RPCClientConnection: Sendable {
     /// Sends one request and waits for its answer. Throws the server's `RPCError`, or a local
     /// one when the connection closes, the timeout passes or the calling task is cancelled.
     public func call(method: String, payload: [UInt8], timeout: TimeAmount? = nil) async throws -> [UInt8] {
-        let promise = self.channel.eventLoop.makePromise(of: [UInt8].self)
+        [UInt8](try await self.call(method: method, data: Data(payload), timeout: timeout))
+    }
+
+    /// The same with the payloads as Data, as the envelope carries them (no copy either way).
+    public func call(method: String, data payload: Data, timeout: TimeAmount? = nil) async throws -> Data {
+        let promise = self.channel.eventLoop.makePromise(of: Data.self)
         let call = RPCOutboundCall(
             method: method,
             payload: payload,
@@ -135,7 +141,8 @@ public final class RPCClientConnection: Sendable {
         _ request: Request,
         timeout: TimeAmount? = nil
     ) async throws -> Response {
-        let answer = try await self.call(method: method.name, payload: try request.serializedBytes(), timeout: timeout)
+        let payload: Data = try request.serializedBytes()
+        let answer = try await self.call(method: method.name, data: payload, timeout: timeout)
         do {
             return try Response(serializedBytes: answer)
         } catch {

@@ -1,18 +1,19 @@
+import Foundation
 import NIOCore
 
 /// A request handed to the client pipeline by `RPCClientConnection`.
 public struct RPCOutboundCall: Sendable {
     /// The rpc's name on the wire.
     public let method: String
-    /// The serialized request message.
-    public let payload: [UInt8]
+    /// The serialized request message (Data, as the envelope carries it: no copy into it).
+    public let payload: Data
     /// How long to wait for the answer before failing with `RequestTimeoutException`.
     public let timeout: TimeAmount
     /// Succeeded with the serialized answer or failed with an `RPCError`; completed on the channel's loop.
-    public let promise: EventLoopPromise<[UInt8]>
+    public let promise: EventLoopPromise<Data>
 
     /// A call as `RPCClientConnection` writes it to the pipeline.
-    public init(method: String, payload: [UInt8], timeout: TimeAmount, promise: EventLoopPromise<[UInt8]>) {
+    public init(method: String, payload: Data, timeout: TimeAmount, promise: EventLoopPromise<Data>) {
         self.method = method
         self.payload = payload
         self.timeout = timeout
@@ -39,7 +40,7 @@ public final class RPCClientHandler: ChannelDuplexHandler {
 
     private struct Pending {
         let method: String
-        let promise: EventLoopPromise<[UInt8]>
+        let promise: EventLoopPromise<Data>
         let deadline: NIODeadline
     }
 
@@ -96,7 +97,7 @@ public final class RPCClientHandler: ChannelDuplexHandler {
         var envelope = RPCEnvelope()
         envelope.requestID = id
         envelope.method = call.method
-        envelope.payload = .init(call.payload)
+        envelope.payload = call.payload
         context.write(Self.wrapOutboundOut(envelope), promise: promise)
         self.flush.schedule(context)
     }
@@ -117,9 +118,9 @@ public final class RPCClientHandler: ChannelDuplexHandler {
         case .error(let body):
             call.promise.fail(RPCError(body))
         case .payload(let payload):
-            call.promise.succeed([UInt8](payload))
+            call.promise.succeed(payload)
         case nil:
-            call.promise.succeed([])
+            call.promise.succeed(Data())
         }
     }
 

@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 import SwiftProtobuf
 
@@ -54,7 +55,7 @@ public struct RPCConnectionInfo: Sendable {
 /// The server's dispatch table: method name → handler. Built once at start, then read-only.
 public struct RPCHandlerTable: Sendable {
     /// Serves one request: the serialized request message in, the serialized response out.
-    public typealias RawHandler = @Sendable ([UInt8], RPCRequestContext) async throws -> [UInt8]
+    public typealias RawHandler = @Sendable (Data, RPCRequestContext) async throws -> Data
 
     /// Serves one request already in its message (a front end that decodes another form, as
     /// the AWS JSON endpoint decodes JSON): the response message out. The same handler as the
@@ -90,6 +91,8 @@ public struct RPCHandlerTable: Sendable {
             } catch {
                 throw RPCError.serialization("the \(method.name) request is not a valid \(Request.protoMessageName)")
             }
+            // Data in and out: the envelope carries its payload as Data, so neither side copies it
+            // into an array and back.
             return try await handler(request, context).serializedBytes()
         }
         self.messageHandlers[method.name] = { message, context in

@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import NIOCore
 
@@ -80,14 +81,14 @@ public final class RPCServerHandler: ChannelDuplexHandler {
         }
 
         let requestContext = RPCRequestContext(method: envelope.method, requestID: id, connection: self.connection)
-        let payload = [UInt8](envelope.payload)
+        let payload = envelope.payload
         let mapError = self.table.mapError
         let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         let eventLoop = context.eventLoop
         let executor = self.executor ?? EventLoopTaskExecutor(eventLoop)
         self.executor = executor
         self.inFlight[id] = Task(executorPreference: executor) {
-            let result: Result<[UInt8], RPCError>
+            let result: Result<Data, RPCError>
             do {
                 result = .success(try await handler(payload, requestContext))
             } catch {
@@ -105,7 +106,7 @@ public final class RPCServerHandler: ChannelDuplexHandler {
         }
     }
 
-    private func finish(context: ChannelHandlerContext, id: UInt64, method: String, result: Result<[UInt8], RPCError>) {
+    private func finish(context: ChannelHandlerContext, id: UInt64, method: String, result: Result<Data, RPCError>) {
         guard self.inFlight.removeValue(forKey: id) != nil, !self.closing else { return }
         self.answer(context: context, id: id, method: method, result: result)
         while self.hasRoom, !self.closing,
@@ -156,13 +157,13 @@ public final class RPCServerHandler: ChannelDuplexHandler {
         self.closeIfDrained(context: context)
     }
 
-    private func answer(context: ChannelHandlerContext, id: UInt64, method: String, result: Result<[UInt8], RPCError>) {
+    private func answer(context: ChannelHandlerContext, id: UInt64, method: String, result: Result<Data, RPCError>) {
         var envelope = RPCEnvelope()
         envelope.requestID = id
         envelope.method = method
         switch result {
         case .success(let payload) where payload.count + 64 <= self.configuration.maxFrameLength:
-            envelope.payload = .init(payload)
+            envelope.payload = payload
         case .success(let payload):
             self.logger.error(
                 "response too large", metadata: ["method": .untrusted(method, limit: 64), "bytes": "\(payload.count)"])

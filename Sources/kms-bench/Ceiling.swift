@@ -21,8 +21,7 @@ struct CeilingWorker: AsyncParsableCommand {
         let key = SymmetricKey(size: .bits256)
         var table = RPCHandlerTable()
         table.registerRaw("Seal") { payload, _ in
-            let sealed = try AES.GCM.seal(payload, using: key)
-            return Array(sealed.combined ?? Data())
+            try AES.GCM.seal(payload, using: key).combined ?? Data()
         }
         unlink(self.socket)
         let server = try await RPCServer.bind(
@@ -51,7 +50,7 @@ struct CeilingFront: AsyncParsableCommand {
             address: try SocketAddress(unixDomainSocketPath: self.workerSocket), connections: self.workerConnections)
         var table = RPCHandlerTable()
         table.registerRaw("Echo") { payload, _ in
-            try await pool.connection().call(method: "Seal", payload: payload)
+            try await pool.connection().call(method: "Seal", data: payload)
         }
         let server = try await RPCServer.bind(
             to: try Run.address(self.listen), table: table, logger: Logger(label: "ceiling-front"))

@@ -94,7 +94,7 @@ struct Workload: Sendable {
     let macs: [MacTarget]
     let random: KMSGenerateRandomRequest
     let createKey: KMSCreateKeyRequest
-    let echoPayload: [UInt8]
+    let echoPayload: Data
 
     /// The keys the load is spread over, of all kinds.
     var keyCount: Int { self.targets.count + self.signers.count + self.macs.count }
@@ -180,7 +180,7 @@ struct Workload: Sendable {
         random.numberOfBytes = Int32(max(1, min(payload, 1024)))
         return Workload(
             targets: targets, signers: signers, macs: macs, random: random, createKey: Self.loadKey(run),
-            echoPayload: Array(plaintext))
+            echoPayload: Data(plaintext))
     }
 
     /// `keyID` alone, or `count` new keys made by `create` (named by alias when `byAlias`). With
@@ -235,7 +235,7 @@ struct Workload: Sendable {
     static func echo(payload: Int) -> Workload {
         Workload(
             targets: [], signers: [], macs: [], random: KMSGenerateRandomRequest(), createKey: KMSCreateKeyRequest(),
-            echoPayload: [UInt8](repeating: 7, count: max(1, payload)))
+            echoPayload: Data(repeating: 7, count: max(1, payload)))
     }
 
     /// Sends one request; throws the error code on failure.
@@ -247,7 +247,7 @@ struct Workload: Sendable {
                 throw KMSClientError(code: "ValidationException", message: "Echo needs --ceiling", retryable: false)
             }
             do {
-                _ = try await echo.call(method: "Echo", payload: self.echoPayload)
+                _ = try await echo.call(method: "Echo", data: self.echoPayload)
             } catch let error as RPCError {
                 throw KMSClientError(error)
             }

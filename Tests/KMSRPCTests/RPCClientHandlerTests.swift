@@ -1,3 +1,4 @@
+import Foundation
 import KMSRPC
 import NIOCore
 import NIOEmbedded
@@ -16,11 +17,11 @@ import Testing
 
     static func call(
         _ channel: NIOAsyncTestingChannel, _ method: String, timeout: TimeAmount = .seconds(5), payload: [UInt8] = []
-    ) async throws -> EventLoopFuture<[UInt8]> {
-        let promise = channel.eventLoop.makePromise(of: [UInt8].self)
+    ) async throws -> EventLoopFuture<Data> {
+        let promise = channel.eventLoop.makePromise(of: Data.self)
         // A refused write also fails the call's promise, which is what the tests look at.
         _ = try? await channel.writeOutbound(
-            RPCOutboundCall(method: method, payload: payload, timeout: timeout, promise: promise))
+            RPCOutboundCall(method: method, payload: Data(payload), timeout: timeout, promise: promise))
         return promise.futureResult
     }
 
@@ -53,8 +54,8 @@ import Testing
         failure.error.message = "no such key"
         try await channel.writeInbound(failure)
 
-        #expect(try await third.get() == [3])
-        #expect(try await first.get() == [1])
+        #expect(try await third.get() == Data([3]))
+        #expect(try await first.get() == Data([1]))
         await #expect(throws: RPCError(code: "NotFoundException", message: "no such key")) {
             try await second.get()
         }
@@ -84,7 +85,7 @@ import Testing
         _ = try await channel.readOutbound(as: RPCEnvelope.self)
         let third = try #require(try await channel.readOutbound(as: RPCEnvelope.self))
         try await channel.writeInbound(Self.answer(third, payload: [7]))
-        #expect(try await answered.get() == [7])
+        #expect(try await answered.get() == Data([7]))
 
         await channel.testingEventLoop.advanceTime(by: .milliseconds(99))
         await channel.testingEventLoop.advanceTime(by: .milliseconds(2))

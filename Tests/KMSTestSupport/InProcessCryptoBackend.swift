@@ -1,3 +1,4 @@
+import Foundation
 import KMSCrypto
 import KMSCryptoWorker
 import KMSDomain
@@ -42,7 +43,7 @@ public final class InProcessCryptoBackend: CryptoBackend {
         guard let handler = self.table.handler(for: method.name) else {
             throw WorkerPool.map(.unknownOperation(method.name))
         }
-        let payload: [UInt8]
+        let payload: Data
         do {
             payload = try request.serializedBytes()
         } catch {
@@ -51,7 +52,7 @@ public final class InProcessCryptoBackend: CryptoBackend {
         }
         let id = self.nextRequestID.wrappingAdd(1, ordering: .relaxed).newValue
         let context = RPCRequestContext(method: method.name, requestID: id, connection: self.connection)
-        let answer: [UInt8]
+        let answer: Data
         do {
             answer = try await handler(payload, context)
         } catch {
