@@ -217,7 +217,7 @@ let package = Package(
         .executableTarget(
             name: "kms-bench",
             dependencies: [
-                "KMSClient", "KMSProto", "KMSRPC",
+                "KMSClient", "KMSDomain", "KMSProto", "KMSRPC",
                 // `kms-bench envelope-cache`: the KMS calls KMSEnvelope's data key cache saves.
                 "KMSEnvelope",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -150,7 +150,7 @@ public enum SymmetricCiphertext {
     }
 }
 
-/// Bytes from the system's CSPRNG.
+/// Bytes from the system's CSPRNG, in one system call (`SystemRandom`).
 public func randomBytes(_ count: Int) -> [UInt8] {
-    SymmetricKey(size: SymmetricKeySize(bitCount: count * 8)).withUnsafeBytes { Array($0) }
+    SystemRandom.bytes(count)
 }

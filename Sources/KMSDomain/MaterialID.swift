@@ -17,8 +17,7 @@ public struct MaterialID: Sendable, Hashable, CustomStringConvertible {
 
     /// A fresh id for generated material.
     public static func random() -> MaterialID {
-        var generator = SystemRandomNumberGenerator()
-        return try! MaterialID(bytes: (0..<byteCount).map { _ in UInt8.random(in: .min ... .max, using: &generator) })
+        try! MaterialID(bytes: SystemRandom.bytes(byteCount))
     }
 
     /// 64 lowercase hex digits, AWS's KeyMaterialId form.
