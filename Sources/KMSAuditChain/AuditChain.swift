@@ -56,7 +56,9 @@ public enum AuditChain {
             bytes.append(0)
         }
         bytes.append(contentsOf: previous)
-        return Array(SHA256.hash(data: bytes))
+        // Copied through its bytes: `Array(digest)` iterates the digest, a type of another
+        // module, by its generic Sequence conformance.
+        return SHA256.hash(data: bytes).withUnsafeBytes { [UInt8]($0) }
     }
 
     /// Absent and empty differ: a marker byte, then the length-prefixed UTF-8.

@@ -1,4 +1,5 @@
 import struct Foundation.UUID
+import typealias Foundation.uuid_t
 
 /// A KMS key's id: a UUID, written in lowercase (in ARNs, answers and records) as AWS writes it;
 /// a multi-Region key's is `mrk-` and 32 hex digits (see KeyID+MultiRegion.swift).
@@ -41,14 +42,14 @@ public struct KeyID: Sendable, Hashable, Comparable, CustomStringConvertible {
     }
 
     /// The id of the 16 bytes that ciphertexts carry (`bytes`); `bytes` must hold exactly 16.
+    /// Inlinable, so that a caller's slice of a blob is read in place: every Decrypt parses one,
+    /// and the generic version ran unspecialized in kmsd, with an array made per call.
+    @inlinable
     public init(bytes: some Collection<UInt8>) {
         precondition(bytes.count == 16, "a key id is 16 bytes")
-        let b = Array(bytes)
-        self.uuid = UUID(
-            uuid: (
-                b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7],
-                b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]
-            ))
+        var uuid: uuid_t = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        withUnsafeMutableBytes(of: &uuid) { $0.copyBytes(from: bytes) }
+        self.uuid = UUID(uuid: uuid)
     }
 
     /// The 16 bytes of the UUID, in the order its text form writes them.

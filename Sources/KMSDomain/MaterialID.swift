@@ -8,6 +8,8 @@ public struct MaterialID: Sendable, Hashable, CustomStringConvertible {
     public let bytes: [UInt8]
 
     /// An id from its bytes; throws ValidationException unless there are exactly `byteCount`.
+    /// Inlinable for the same reason as `KeyID.init(bytes:)`: each Decrypt reads one from its blob.
+    @inlinable
     public init(bytes: some Collection<UInt8>) throws(KMSError) {
         guard bytes.count == Self.byteCount else {
             throw .validation("a key material id is \(Self.byteCount) bytes, not \(bytes.count)")

@@ -36,10 +36,13 @@ extension KMSService {
                     "a request failed after its change was committed", metadata: ["operation": "\(operation)"])
             }
         }
+        // Captures the account, not the caller: a nested function holding `caller` copied the
+        // whole Caller (every field retained) for each request.
+        let account = caller?.account
+        let keyARN = details.keyARNs.first
         func count(failed: Bool) {
-            guard let caller else { return }
-            self.usage.count(
-                account: caller.account, keyARN: details.keyARNs.first, operation: operation, failed: failed)
+            guard let account else { return }
+            self.usage.count(account: account, keyARN: keyARN, operation: operation, failed: failed)
         }
         guard let log = self.auditLog else { return count(failed: error != nil) }
         let entry: AuditEntry
