@@ -74,13 +74,20 @@ public enum KeyAccess {
         "GenerateDataKeyPair", "GenerateDataKeyPairWithoutPlaintext",
     ]
 
+    /// The root ARN of `account` in the partition of `principalARN` ("aws" when it is not an ARN):
+    /// the principal a key policy's account statement names on the principal's behalf.
+    public static func rootARN(account: String, principalARN: String) -> String {
+        RootARN.of(account: account, partition: RootARN.partition(of: principalARN))
+    }
+
     /// `context` names the principal, the kms: action and the key ARN, with its condition keys.
     /// An account's root has every identity permission in its own account implicitly.
     ///
     /// Every explicit deny is looked for before any allow counts: in an identity policy, and in
     /// the key policy read both for the principal and for its account (a Deny naming the account
     /// applies to all its principals, as in AWS). The account root is named in the principal's
-    /// own partition.
+    /// own partition: `principalRoot` is that ARN when the caller has it already (kmsd keeps it
+    /// with each cached principal, `rootARN(account:principalARN:)`), else it is made here.
     public static func decide(
         _ context: RequestContext,
         principalAccount: String,
@@ -88,7 +95,8 @@ public enum KeyAccess {
         keyPolicy: PolicyDocument,
         identityPolicies: [PolicyDocument],
         grants: [GrantRule] = [],
-        encryptionContext: [String: String]? = nil
+        encryptionContext: [String: String]? = nil,
+        principalRoot: String? = nil
     ) -> Decision {
         func denied(_ reason: AccessDenial.Reason) -> Decision {
             .denied(
@@ -96,7 +104,8 @@ public enum KeyAccess {
                     principal: context.principalARN, action: context.action, resource: context.resource, reason
                 ).description)
         }
-        let root = RootARN.of(account: principalAccount, partition: RootARN.partition(of: context.principalARN))
+        let root = principalRoot ?? Self.rootARN(account: principalAccount, principalARN: context.principalARN)
+        assert(root == Self.rootARN(account: principalAccount, principalARN: context.principalARN))
         let isRoot = context.principalARN == root
         let (direct, delegated) = keyPolicy.evaluate(context, alsoAs: isRoot ? nil : (root, principalAccount))
         if case .explicitDeny = direct {

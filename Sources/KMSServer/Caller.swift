@@ -6,11 +6,14 @@ import KMSRPC
 /// Who is calling, in which account and region, with what the policies may ask about them.
 public struct Caller: Sendable {
     /// The 12-digit account the caller acts in: its principal's account.
-    public var account: String
+    public let account: String
     /// The region of the request: its credential scope's, else the deployment's default.
     public var region: String
     /// The authenticated principal's ARN, as policies and grants name it.
-    public var principalARN: String
+    public let principalARN: String
+    /// The root of `account` in the principal's partition, which every key decision reads the key
+    /// policy as too (`KeyAccess.rootARN`): made once per principal, not per request.
+    public let accountRootARN: String
     /// The access key the connection authenticated with, if any.
     public var accessKeyID: String?
     /// May call the admin service (accounts, principals, access keys, identity policies).
@@ -35,11 +38,12 @@ public struct Caller: Sendable {
     public init(
         account: String, region: String, principalARN: String, accessKeyID: String? = nil, isAdmin: Bool = false,
         identityPolicies: [PolicyDocument] = [], sourceIP: String? = nil, secureTransport: Bool = false,
-        transport: String = "binary"
+        transport: String = "binary", accountRootARN: String? = nil
     ) {
         self.account = account
         self.region = region
         self.principalARN = principalARN
+        self.accountRootARN = accountRootARN ?? KeyAccess.rootARN(account: account, principalARN: principalARN)
         self.accessKeyID = accessKeyID
         self.isAdmin = isAdmin
         self.identityPolicies = identityPolicies

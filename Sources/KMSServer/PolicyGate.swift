@@ -17,6 +17,8 @@ public struct CachedPrincipal: Sendable {
     public let activeAccessKeys: Set<String>
     /// Whether any identity policy has a Condition, so that requests can skip building condition keys.
     public let policiesHaveConditions: Bool
+    /// The root of the principal's account in its partition (`Caller.accountRootARN`).
+    public let accountRootARN: String
 
     /// A principal as loaded, with its identity policies (parsed by `parsed`, shared with every
     /// principal holding the same text) and access keys.
@@ -32,6 +34,7 @@ public struct CachedPrincipal: Sendable {
         }
         self.activeAccessKeys = Set(accessKeys.filter { $0.status == .active }.map(\.accessKeyID))
         self.policiesHaveConditions = self.policies.contains(where: \.hasConditions)
+        self.accountRootARN = KeyAccess.rootARN(account: record.accountID, principalARN: record.arn)
     }
 
     /// The principal's ARN, by which the cache holds it.
@@ -93,7 +96,7 @@ public struct PolicyGate: RequestGate {
             accessKeyID: identity.accessKeyID, isAdmin: principal.record.isAdmin,
             identityPolicies: principal.record.kind == .root ? [] : principal.policies,
             sourceIP: sourceIP, secureTransport: connection.secureTransport,
-            transport: identity.method == .signature ? "aws-json" : "binary"
+            transport: identity.method == .signature ? "aws-json" : "binary", accountRootARN: principal.accountRootARN
         )
     }
 
@@ -149,7 +152,7 @@ public struct PolicyGate: RequestGate {
         let access = KeyAccess.decide(
             context, principalAccount: caller.account, keyAccount: key.record.account,
             keyPolicy: key.policy, identityPolicies: caller.identityPolicies, grants: key.grants,
-            encryptionContext: encryptionContext
+            encryptionContext: encryptionContext, principalRoot: caller.accountRootARN
         )
         switch access {
         case .denied(let message): return refused(message)

@@ -41,6 +41,31 @@ import Testing
                 ))
     }
 
+    /// The account root kmsd keeps per principal is the one decide would make: in the principal's
+    /// partition, "aws" for a principal that is not an ARN; passed in, it decides the same.
+    @Test func theRootARNIsTheAccountsInThePrincipalsPartition() throws {
+        #expect(KeyAccess.rootARN(account: Self.account, principalARN: Self.alice) == "arn:aws:iam::111122223333:root")
+        #expect(
+            KeyAccess.rootARN(account: Self.account, principalARN: "arn:aws-cn:iam::111122223333:user/bob")
+                == "arn:aws-cn:iam::111122223333:root")
+        #expect(KeyAccess.rootARN(account: Self.account, principalARN: "anonymous") == "arn:aws:iam::111122223333:root")
+        let keyPolicy = try Self.policy(DefaultKeyPolicy.document(partition: "aws", account: Self.account))
+        for (principal, identity) in [
+            (Self.alice, [try Self.policy(Self.adminIdentity, .identity)]), (Self.alice, []),
+            ("arn:aws:iam::111122223333:root", []), (Self.outsider, [try Self.policy(Self.adminIdentity, .identity)]),
+        ] {
+            let account = principal == Self.outsider ? "444455556666" : Self.account
+            let made = KeyAccess.decide(
+                Self.context(principal, "kms:Decrypt"), principalAccount: account, keyAccount: Self.account,
+                keyPolicy: keyPolicy, identityPolicies: identity)
+            let given = KeyAccess.decide(
+                Self.context(principal, "kms:Decrypt"), principalAccount: account, keyAccount: Self.account,
+                keyPolicy: keyPolicy, identityPolicies: identity,
+                principalRoot: KeyAccess.rootARN(account: account, principalARN: principal))
+            #expect(made == given)
+        }
+    }
+
     @Test func theDefaultPolicyDelegatesToIdentityPolicies() throws {
         let keyPolicy = try Self.policy(DefaultKeyPolicy.document(partition: "aws", account: Self.account))
         let allowed = KeyAccess.decide(
