@@ -42,17 +42,20 @@ public struct RPCFrameDecoder: ByteToMessageDecoder {
         }
         // Read the body in the same call: a zero-length frame leaves no bytes that would make
         // the handler call us again.
-        guard let bytes = buffer.readBytes(length: length) else {
+        guard buffer.readableBytes >= length else {
             self.state = .waitingForBody(length: length)
             return .needMoreData
         }
         self.state = .waitingForHeader
+        // Decoded where it lies in the buffer: copying each frame into an array first cost an
+        // allocation and a copy per message.
         let envelope: RPCEnvelope
         do {
-            envelope = try RPCEnvelope(serializedBytes: bytes)
+            envelope = try RPCEnvelope(serializedBytes: buffer.readableBytesSpan.extracting(first: length))
         } catch {
             throw RPCFrameError.malformedEnvelope
         }
+        buffer.moveReaderIndex(forwardBy: length)
         guard envelope.requestID != 0 || envelope.isError || envelope.method == RPCError.challengeMethod else {
             // An id of 0 belongs only to connection-level errors (which carry a code) and to the
             // server's authentication challenge (which the handshake handler checks).
