@@ -11,8 +11,8 @@
 /// 8 `getrandom` system calls in kms-cryptod, a new material id 32. glibc's `arc4random_buf`
 /// (2.36 and later, as Debian 12 and the service's images have) is one `getrandom(2)` for the
 /// whole buffer and keeps no generator state of its own in the process, so a restored VM
-/// snapshot or a forked process does not repeat its bytes: the kernel's generator, as before,
-/// only asked once.
+/// snapshot or a forked process does not repeat its bytes: they are the kernel generator's, as
+/// before, asked for once rather than 8 bytes at a time.
 public enum SystemRandom {
     /// Fills `buffer` with random bytes.
     public static func fill(_ buffer: UnsafeMutableRawBufferPointer) {

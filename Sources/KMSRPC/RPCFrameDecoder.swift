@@ -48,14 +48,10 @@ public struct RPCFrameDecoder: ByteToMessageDecoder {
         }
         self.state = .waitingForHeader
         // Decoded where it lies in the buffer: copying each frame into an array first cost an
-        // allocation and a copy per message.
-        let envelope: RPCEnvelope
-        do {
-            envelope = try RPCEnvelope(serializedBytes: buffer.readableBytesSpan.extracting(first: length))
-        } catch {
-            throw RPCFrameError.malformedEnvelope
-        }
+        // allocation and a copy per message. The frame is consumed either way.
+        let decoded = Result { try RPCEnvelope(serializedBytes: buffer.readableBytesSpan.extracting(first: length)) }
         buffer.moveReaderIndex(forwardBy: length)
+        guard case .success(let envelope) = decoded else { throw RPCFrameError.malformedEnvelope }
         guard envelope.requestID != 0 || envelope.isError || envelope.method == RPCError.challengeMethod else {
             // An id of 0 belongs only to connection-level errors (which carry a code) and to the
             // server's authentication challenge (which the handshake handler checks).

@@ -35,6 +35,7 @@ public struct Caller: Sendable {
     public var operation = ""
 
     /// A caller as authenticated; kmsd's gate (`PolicyGate.caller(for:)`) makes these, tests make their own.
+    /// `accountRootARN` is the principal's as its cache entry keeps it; nil: made from `account` and `principalARN`.
     public init(
         account: String, region: String, principalARN: String, accessKeyID: String? = nil, isAdmin: Bool = false,
         identityPolicies: [PolicyDocument] = [], sourceIP: String? = nil, secureTransport: Bool = false,
