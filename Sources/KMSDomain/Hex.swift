@@ -1,3 +1,5 @@
+import typealias Foundation.uuid_t
+
 /// Lowercase hexadecimal, the one encoder and decoder of the package (material ids, SigV4
 /// hashes and signatures, audit hashes), without Foundation's format machinery, which showed in
 /// profiles.
@@ -60,27 +62,37 @@ public enum Hex {
     }
 
     /// The 16 bytes of a UUID's 8-4-4-4-12 form, digits of either case; nil for anything else.
-    /// (Foundation's `UUID(uuidString:)` parses with sscanf: 1 % of kmsd's CPU, a key id per request.)
     public static func uuidBytes(_ text: String) -> [UInt8]? {
+        Self.uuid(text).map { uuid in withUnsafeBytes(of: uuid) { Array($0) } }
+    }
+
+    /// The UUID of an 8-4-4-4-12 form, digits of either case; nil for anything else. Read into
+    /// the UUID's own 16 bytes, no array: kmsd and kms-cryptod parse a key id per request.
+    /// (Foundation's `UUID(uuidString:)` parses with sscanf: 1 % of kmsd's CPU.)
+    public static func uuid(_ text: String) -> uuid_t? {
         var text = text
         text.makeContiguousUTF8()
-        let parsed = text.utf8.withContiguousStorageIfAvailable { chars -> [UInt8]? in
+        let parsed = text.utf8.withContiguousStorageIfAvailable { chars -> uuid_t? in
             guard chars.count == 36 else { return nil }
-            var out = [UInt8]()
-            out.reserveCapacity(16)
-            var index = 0
-            while index < 36 {
-                if index == 8 || index == 13 || index == 18 || index == 23 {
-                    guard chars[index] == UInt8(ascii: "-") else { return nil }
-                    index += 1
-                    continue
+            var uuid: uuid_t = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+            let valid = withUnsafeMutableBytes(of: &uuid) { out -> Bool in
+                var index = 0
+                var written = 0
+                while index < 36 {
+                    if index == 8 || index == 13 || index == 18 || index == 23 {
+                        guard chars[index] == UInt8(ascii: "-") else { return false }
+                        index += 1
+                        continue
+                    }
+                    guard let high = Self.value(ofDigit: chars[index]), let low = Self.value(ofDigit: chars[index + 1])
+                    else { return false }
+                    out[written] = high << 4 | low
+                    written += 1
+                    index += 2
                 }
-                guard let high = Self.value(ofDigit: chars[index]), let low = Self.value(ofDigit: chars[index + 1])
-                else { return nil }
-                out.append(high << 4 | low)
-                index += 2
+                return true
             }
-            return out
+            return valid ? uuid : nil
         }
         return parsed ?? nil
     }

@@ -27,8 +27,8 @@ public struct KeyID: Sendable, Hashable, Comparable, CustomStringConvertible {
             self = id
             return
         }
-        guard let bytes = Hex.uuidBytes(text) else { return nil }
-        self.init(bytes: bytes)
+        guard let uuid = Hex.uuid(text) else { return nil }
+        self.init(UUID(uuid: uuid))
         if self.isMultiRegion { return nil }
     }
 

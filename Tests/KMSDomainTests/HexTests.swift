@@ -46,6 +46,8 @@ import Testing
             let bytes = withUnsafeBytes(of: uuid.uuid) { Array($0) }
             #expect(Hex.uuidBytes(uuid.uuidString) == bytes)
             #expect(Hex.uuidBytes(uuid.uuidString.lowercased()) == bytes)
+            #expect(Hex.uuid(uuid.uuidString).map { UUID(uuid: $0) } == uuid)
+            #expect(KeyID(uuid.uuidString) == KeyID(uuid))
         }
         let good = "0123abcd-4567-89ef-ABCD-0123456789aB"
         #expect(Hex.uuidBytes(good) == UUID(uuidString: good).map { u in withUnsafeBytes(of: u.uuid) { Array($0) } })
@@ -55,6 +57,7 @@ import Testing
             "0123abcd-456-789ef-abcd-0123456789ab", "0123abcd-4567-89ef-abcd-0123456789\u{e9}",
         ] {
             #expect(Hex.uuidBytes(bad) == nil, "\(bad)")
+            #expect(Hex.uuid(bad) == nil, "\(bad)")
             #expect(UUID(uuidString: bad) == nil, "\(bad)")
         }
     }
