@@ -61,11 +61,6 @@ public enum Hex {
         }
     }
 
-    /// The 16 bytes of a UUID's 8-4-4-4-12 form, digits of either case; nil for anything else.
-    public static func uuidBytes(_ text: String) -> [UInt8]? {
-        Self.uuid(text).map { uuid in withUnsafeBytes(of: uuid) { Array($0) } }
-    }
-
     /// The UUID of an 8-4-4-4-12 form, digits of either case; nil for anything else. Read into
     /// the UUID's own 16 bytes, no array: kmsd and kms-cryptod parse a key id per request.
     /// (Foundation's `UUID(uuidString:)` parses with sscanf: 1 % of kmsd's CPU.)

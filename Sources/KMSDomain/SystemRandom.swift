@@ -15,7 +15,7 @@
 /// before, asked for once rather than 8 bytes at a time.
 public enum SystemRandom {
     /// Fills `buffer` with random bytes.
-    public static func fill(_ buffer: UnsafeMutableRawBufferPointer) {
+    private static func fill(_ buffer: UnsafeMutableRawBufferPointer) {
         guard let base = buffer.baseAddress, buffer.count > 0 else { return }
         arc4random_buf(base, buffer.count)
     }
