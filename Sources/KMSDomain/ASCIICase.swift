@@ -4,15 +4,28 @@ public enum ASCIICase {
     /// `text` equals `lowercase` (already lowercase) with ASCII letters compared without case;
     /// compared in place, no new string.
     public static func equal(_ text: String, lowercase: String) -> Bool {
-        text.utf8.elementsEqual(lowercase.utf8) { byte, other in
-            isUpper(byte) ? byte | 0x20 == other : byte == other
+        // Lengths first (a native string knows its own): most header names differ in length.
+        guard text.utf8.count == lowercase.utf8.count else { return false }
+        return text.withUTF8Bytes { bytes in
+            lowercase.withUTF8Bytes { others in
+                for index in 0..<bytes.count {
+                    let byte = bytes[index]
+                    guard (isUpper(byte) ? byte | 0x20 : byte) == others[index] else { return false }
+                }
+                return true
+            }
         }
     }
 
     /// `text` with its ASCII capitals lowered; text without capitals is returned as it is.
     public static func lowered(_ text: String) -> String {
-        guard text.utf8.contains(where: isUpper) else { return text }
-        return String(decoding: text.utf8.map { isUpper($0) ? $0 | 0x20 : $0 }, as: UTF8.self)
+        text.withUTF8Bytes { bytes in
+            guard bytes.contains(where: isUpper) else { return text }
+            return String(unsafeUninitializedCapacity: bytes.count) { out in
+                for index in 0..<bytes.count { out[index] = isUpper(bytes[index]) ? bytes[index] | 0x20 : bytes[index] }
+                return bytes.count
+            }
+        }
     }
 
     private static func isUpper(_ byte: UInt8) -> Bool {

@@ -26,12 +26,17 @@ public enum Hex {
 
     /// The bytes of an even number of hex digits of either case; nil for anything else.
     public static func decode(_ text: some StringProtocol) -> [UInt8]? {
-        let digits = Array(text.utf8)
+        Self.decode(digits: Array(text.utf8)[...])
+    }
+
+    /// The bytes of an even number of hex digits of either case, given as their ASCII bytes; nil
+    /// for anything else.
+    public static func decode(digits: ArraySlice<UInt8>) -> [UInt8]? {
         guard digits.count % 2 == 0 else { return nil }
         var out: [UInt8] = []
         out.reserveCapacity(digits.count / 2)
-        var index = 0
-        while index < digits.count {
+        var index = digits.startIndex
+        while index < digits.endIndex {
             guard let high = Self.value(ofDigit: digits[index]), let low = Self.value(ofDigit: digits[index + 1]) else {
                 return nil
             }

@@ -98,8 +98,14 @@ public enum AWSJSON {
 
     /// A message's name without its package ("KeyMetadata"), the name `members(of:)` takes.
     public static func name(of type: any SwiftProtobuf.Message.Type) -> String {
-        let full = type.protoMessageName
-        return full.split(separator: ".").last.map(String.init) ?? full
+        var full = type.protoMessageName
+        // Over the name's bytes: String's split made an array of its parts on every AWS JSON request.
+        return full.withUTF8 { bytes in
+            guard let dot = bytes.lastIndex(of: UInt8(ascii: ".")) else {
+                return String(decoding: bytes, as: UTF8.self)
+            }
+            return String(decoding: UnsafeBufferPointer(rebasing: bytes[(dot + 1)...]), as: UTF8.self)
+        }
     }
 
     /// A message's members in the order the proto declares them, which is botocore's model order (the

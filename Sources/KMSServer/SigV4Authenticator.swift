@@ -7,6 +7,7 @@ import KMSSigV4
 import KMSStore
 import KMSWorkerProto
 import Logging
+import Synchronization
 
 /// Checks AWS Signature Version 4 on requests to the AWS JSON endpoint. The signing key of an
 /// access key for a day and region comes from kms-cryptod (the long-term secret never leaves
@@ -27,6 +28,11 @@ public final class SigV4Authenticator: Sendable {
     let logger: Logger
     let now: @Sendable () -> Date
     let metrics: ServiceMetrics
+    /// Host header values found acceptable. The accepted hosts never change and a client sends
+    /// the same Host on every request, while deciding afresh costs an address parse and a
+    /// lowercased copy. Bounded: past `rememberedHosts` values, the rest are decided every time.
+    private let allowedHosts = Mutex<Set<String>>([])
+    static let rememberedHosts = 64
 
     /// `hosts` are the Host header values accepted (`--aws-json-host`); `defaultPort` is what a
     /// Host without a port means (443 over TLS, else 80).
@@ -79,7 +85,7 @@ public final class SigV4Authenticator: Sendable {
         }
         try SigV4.checkSignedHeaders(request.headers, signedHeaders: authorization.signedHeaders)
         // Signed, so the client meant this host: a request signed for another endpoint is refused.
-        guard let host = request.header("host"), self.hosts.allows(host: host, defaultPort: self.defaultPort) else {
+        guard let host = request.header("host"), self.allows(host: host) else {
             let shown = request.header("host").map { "'\(LogEscaping.escape($0, limit: 128))'" } ?? "none"
             throw KMSError(
                 .invalidClientSignature,
@@ -160,6 +166,15 @@ public final class SigV4Authenticator: Sendable {
         let entry = CachedSigningKey(principalARN: record.principalARN, key: SymmetricKey(data: derived.signingKey))
         self.cache.storeSigningKey(entry, as: cacheKey, loadedAt: generation)
         return entry
+    }
+
+    func allows(host: String) -> Bool {
+        if self.allowedHosts.withLock({ $0.contains(host) }) { return true }
+        guard self.hosts.allows(host: host, defaultPort: self.defaultPort) else { return false }
+        self.allowedHosts.withLock { remembered in
+            if remembered.count < Self.rememberedHosts { remembered.insert(host) }
+        }
+        return true
     }
 
     static func split(_ uri: String) -> (path: String, query: String) {

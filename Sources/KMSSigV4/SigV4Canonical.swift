@@ -30,23 +30,38 @@ extension SigV4 {
         signedHeaders: [String],
         payloadSHA256Hex: String
     ) -> String {
-        var out = method
-        out += "\n"
-        out += canonicalURI(path)
-        out += "\n"
-        out += canonicalQueryString(query)
-        out += "\n"
-        out += canonicalHeaders(headers, signedHeaders: signedHeaders)
-        out += "\n"
-        out += signedHeaders.joined(separator: ";")
-        out += "\n"
-        out += payloadSHA256Hex
-        return out
+        // Built as bytes and made a string once: appending each part's own string cost an
+        // allocation and a copy per part on every AWS JSON request.
+        var out: [UInt8] = []
+        out.reserveCapacity(512)
+        method.withUTF8Bytes { out.append(contentsOf: $0) }
+        out.append(newline)
+        canonicalURI(path, into: &out)
+        out.append(newline)
+        canonicalQueryString(query, into: &out)
+        out.append(newline)
+        canonicalHeaders(headers, signedHeaders: signedHeaders, into: &out)
+        out.append(newline)
+        for (index, name) in signedHeaders.enumerated() {
+            if index > 0 { out.append(UInt8(ascii: ";")) }
+            name.withUTF8Bytes { out.append(contentsOf: $0) }
+        }
+        out.append(newline)
+        payloadSHA256Hex.withUTF8Bytes { out.append(contentsOf: $0) }
+        return String(decoding: out, as: UTF8.self)
     }
+
+    private static let newline = UInt8(ascii: "\n")
 
     /// The path line: normalized as botocore's `remove_dot_segments` does (consecutive slashes
     /// collapse too; a trailing slash survives unless nothing is left but the root).
     static func canonicalURI(_ path: String) -> String {
+        var out: [UInt8] = []
+        canonicalURI(path, into: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    static func canonicalURI(_ path: String, into out: inout [UInt8]) {
         let bytes = Array(path.utf8)
         var segments: [ArraySlice<UInt8>] = []
         for segment in bytes.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: true) {
@@ -57,20 +72,27 @@ extension SigV4 {
             }
             segments.append(segment)
         }
-        if segments.isEmpty { return "/" }
-        var out: [UInt8] = []
-        out.reserveCapacity(bytes.count * 3 + 2)
+        if segments.isEmpty {
+            out.append(UInt8(ascii: "/"))
+            return
+        }
         for segment in segments {
             out.append(UInt8(ascii: "/"))
             percentEncode(segment, into: &out)
         }
         if bytes.last == UInt8(ascii: "/") { out.append(UInt8(ascii: "/")) }
-        return String(decoding: out, as: UTF8.self)
     }
 
     /// The query line: pairs sorted by encoded name, then encoded value, as bytes (a locale or
     /// Unicode-aware comparison would order `a` and `B` differently from the client).
     static func canonicalQueryString(_ query: String) -> String {
+        var out: [UInt8] = []
+        canonicalQueryString(query, into: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    static func canonicalQueryString(_ query: String, into out: inout [UInt8]) {
+        guard !query.isEmpty else { return }
         let bytes = Array(query.utf8)
         var pairs: [(name: [UInt8], value: [UInt8])] = []
         for parameter in bytes.split(separator: UInt8(ascii: "&"), omittingEmptySubsequences: true) {
@@ -92,14 +114,12 @@ extension SigV4 {
         pairs.sort { a, b in
             a.name == b.name ? a.value.lexicographicallyPrecedes(b.value) : a.name.lexicographicallyPrecedes(b.name)
         }
-        var out: [UInt8] = []
         for (index, pair) in pairs.enumerated() {
             if index > 0 { out.append(UInt8(ascii: "&")) }
             out.append(contentsOf: pair.name)
             out.append(UInt8(ascii: "="))
             out.append(contentsOf: pair.value)
         }
-        return String(decoding: out, as: UTF8.self)
     }
 
     /// One `name:value\n` line per signed header. Repeated headers join with `,` in order of
@@ -109,9 +129,15 @@ extension SigV4 {
     /// Built in bytes, once per AWS JSON request.
     static func canonicalHeaders(_ headers: [(name: String, value: String)], signedHeaders: [String]) -> String {
         var out: [UInt8] = []
-        out.reserveCapacity(256)
+        canonicalHeaders(headers, signedHeaders: signedHeaders, into: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    static func canonicalHeaders(
+        _ headers: [(name: String, value: String)], signedHeaders: [String], into out: inout [UInt8]
+    ) {
         for name in signedHeaders {
-            out.append(contentsOf: name.utf8)
+            name.withUTF8Bytes { out.append(contentsOf: $0) }
             out.append(UInt8(ascii: ":"))
             var first = true
             for header in headers where ASCIICase.equal(header.name, lowercase: name) {
@@ -121,7 +147,6 @@ extension SigV4 {
             }
             out.append(UInt8(ascii: "\n"))
         }
-        return String(decoding: out, as: UTF8.self)
     }
 
     /// The specification's Trimall: no leading or trailing whitespace, and every run of
@@ -136,14 +161,16 @@ extension SigV4 {
     static func trimAll(_ value: String, into out: inout [UInt8]) {
         let start = out.count
         var pendingSpace = false
-        for byte in value.utf8 {
-            switch byte {
-            case 0x20, 0x09, 0x0A, 0x0B, 0x0C, 0x0D:
-                pendingSpace = out.count > start
-            default:
-                if pendingSpace { out.append(0x20) }
-                pendingSpace = false
-                out.append(byte)
+        value.withUTF8Bytes { bytes in
+            for byte in bytes {
+                switch byte {
+                case 0x20, 0x09, 0x0A, 0x0B, 0x0C, 0x0D:
+                    pendingSpace = out.count > start
+                default:
+                    if pendingSpace { out.append(0x20) }
+                    pendingSpace = false
+                    out.append(byte)
+                }
             }
         }
     }

@@ -7,8 +7,11 @@ extension SigV4 {
     /// (`x-amz-target` names the operation: unsigned, a captured ListKeys could be replayed as
     /// ScheduleKeyDeletion within the clock-skew window).
     public static func mustBeSigned(_ lowercaseName: String) -> Bool {
-        lowercaseName == "host" || lowercaseName == "content-type" || lowercaseName.hasPrefix("x-amz-")
+        lowercaseName == "host" || lowercaseName == "content-type"
+            || lowercaseName.withUTF8Bytes { $0.starts(with: Self.amzPrefix) }
     }
+
+    private static let amzPrefix = Array("x-amz-".utf8)
 
     /// Checks that the signature covers the request as it will be read, before any key is
     /// looked up (IncompleteSignatureException, with AWS's wording where it has one):
@@ -21,24 +24,30 @@ extension SigV4 {
     public static func checkSignedHeaders(_ headers: [(name: String, value: String)], signedHeaders: [String])
         throws(KMSError)
     {
-        var counts: [String: Int] = [:]
-        for header in headers { counts[ASCIICase.lowered(header.name), default: 0] += 1 }
-        let repeated = counts.filter { name, count in count > 1 && (name == "authorization" || mustBeSigned(name)) }
-            .keys.sorted()
-        if let name = repeated.first {
+        // A request has a dozen headers or so: scans of one array of names, not a dictionary and
+        // a set of them built for every request.
+        let names = headers.map { ASCIICase.lowered($0.name) }
+        var repeated: String?
+        var unsigned: [String] = []
+        for index in names.indices {
+            let name = names[index]
+            guard name == "authorization" || mustBeSigned(name) else { continue }
+            if names[(index + 1)...].contains(name), repeated.map({ name < $0 }) ?? true { repeated = name }
+            if name != "authorization", !signedHeaders.contains(name) { unsigned.append(name) }
+        }
+        if let name = repeated {
             throw KMSError(
                 .incompleteSignature, "The request has more than one '\(echo(name))' header; it must have one.")
         }
-        let signed = Set(signedHeaders)
-        let unsigned = counts.keys.filter { mustBeSigned($0) && !signed.contains($0) }.sorted()
         if !unsigned.isEmpty {
             throw KMSError(
                 .incompleteSignature,
                 "There were headers present in the request which were not signed: "
-                    + "\(echo(unsigned.joined(separator: ", "))). Sign every x-amz-* header, Host and Content-Type."
+                    + "\(echo(Set(unsigned).sorted().joined(separator: ", "))). Sign every x-amz-* header, Host and "
+                    + "Content-Type."
             )
         }
-        if let absent = signedHeaders.first(where: { counts[$0] == nil }) {
+        if let absent = signedHeaders.first(where: { !names.contains($0) }) {
             throw KMSError(
                 .incompleteSignature,
                 "'\(echo(absent))' is named as a SignedHeader, but it does not exist in the HTTP request.")

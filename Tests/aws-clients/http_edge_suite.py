@@ -177,6 +177,9 @@ class SignatureBinding(unittest.TestCase):
         for host in (f"127.0.0.1:{ENDPOINT.port}", "localhost"):
             headers = signed_without("DescribeKey", self.body, set(), url=f"http://{host}")
             self.assertEqual(send("POST", self.body, headers)[0], 200, host)
+        # kmsd remembers the hosts it accepted, not the ones it refused: still refused after them.
+        headers = signed_without("DescribeKey", self.body, set(), url=f"http://evil.example:{ENDPOINT.port}")
+        self.assertRefused(send("POST", self.body, headers), "InvalidSignatureException", "not a name this endpoint answers to")
 
     def test_a_changed_host_breaks_the_signature(self):
         headers = signed("DescribeKey", self.body)
