@@ -27,4 +27,10 @@ public struct MaterialID: Sendable, Hashable, CustomStringConvertible {
 
     /// The same as `hex`.
     public var description: String { self.hex }
+
+    /// The bytes hashed in one call: an array's own hashing feeds its elements one at a time
+    /// (each Decrypt finds its material by id).
+    public func hash(into hasher: inout Hasher) {
+        self.bytes.withUnsafeBytes { hasher.combine(bytes: $0) }
+    }
 }

@@ -50,6 +50,14 @@ public struct RPCConnectionInfo: Sendable {
         self.secureTransport = secureTransport
         self.identity = identity
     }
+
+    /// The same connection with `identity` as who authenticated: for a front end that
+    /// authenticates each request (the AWS JSON endpoint) on a connection described once.
+    public func authenticated(as identity: RPCIdentity) -> RPCConnectionInfo {
+        var connection = self
+        connection.identity = identity
+        return connection
+    }
 }
 
 /// The server's dispatch table: method name → handler. Built once at start, then read-only.

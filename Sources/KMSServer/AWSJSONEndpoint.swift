@@ -54,12 +54,13 @@ public final class AWSJSONEndpoint: Sendable {
                     if let tls { try operations.addHandler(NIOSSLServerHandler(context: tls)) }
                     try AWSJSONHTTPHandler.addHTTPServerHandlers(to: operations, overTLS: tls != nil)
                     try operations.addHandler(IdleStateHandler(readTimeout: self.limits.idleTimeout))
-                    let (remote, secure) = (channel.remoteAddress, tls != nil)
-                    let id = self.connectionIDs.wrappingAdd(1, ordering: .relaxed).newValue
+                    // Described once per connection: its address formatted per request showed in profiles.
+                    let connection = RPCConnectionInfo(
+                        id: self.connectionIDs.wrappingAdd(1, ordering: .relaxed).newValue,
+                        remoteAddress: channel.remoteAddress, secureTransport: tls != nil)
                     try operations.addHandler(
                         AWSJSONHTTPHandler(limits: self.limits, newRequestID: { RequestID.next() }) { request in
-                            await self.respond(
-                                to: request, remoteAddress: remote, secureTransport: secure, connectionID: id)
+                            await self.respond(to: request, on: connection)
                         })
                 }
             }
@@ -67,10 +68,7 @@ public final class AWSJSONEndpoint: Sendable {
     }
 
     /// One complete request in, its response out. Never throws: every failure is an AWS error body.
-    func respond(
-        to request: SigV4Authenticator.Request, remoteAddress: SocketAddress?, secureTransport: Bool,
-        connectionID: UInt64
-    ) async -> AWSJSONAnswer {
+    func respond(to request: SigV4Authenticator.Request, on connection: RPCConnectionInfo) async -> AWSJSONAnswer {
         let requestID = RequestID.next()
         let target = request.header("x-amz-target") ?? ""
         guard request.method == "POST", SigV4Authenticator.split(request.uri).path == "/" else {
@@ -94,7 +92,7 @@ public final class AWSJSONEndpoint: Sendable {
             var metadata: Logger.Metadata = [
                 "code": "\(error.code.rawValue)", "reason": .untrusted(error.message), "operation": "\(operation.name)",
             ]
-            if let remote = remoteAddress?.unmappingIPv4.ipAddress { metadata["remote"] = "\(remote)" }
+            if let remote = connection.remoteIP { metadata["remote"] = "\(remote)" }
             self.logger.warning("request refused at authentication", metadata: metadata)
             return .error(
                 requestID: requestID, status: AWSJSONAnswer.status(forCode: error.code.rawValue),
@@ -112,11 +110,9 @@ public final class AWSJSONEndpoint: Sendable {
             return .error(
                 requestID: requestID, status: .badRequest, code: "SerializationException", message: "\(error)")
         }
-        let connection = RPCConnectionInfo(
-            id: connectionID, remoteAddress: remoteAddress, secureTransport: secureTransport, identity: identity)
         let context = RPCRequestContext(
             method: operation.name, requestID: self.requestIDs.wrappingAdd(1, ordering: .relaxed).newValue,
-            connection: connection,
+            connection: connection.authenticated(as: identity),
             externalID: requestID
         )
         do {

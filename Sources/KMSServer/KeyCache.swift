@@ -154,11 +154,10 @@ struct KeyCacheState: Sendable {
 
     static let unknownCapacity = 10_000
 
-    /// The live entry of `table` under `id` at `now`.
-    func lookup<ID: Hashable, Value>(
-        _ table: KeyPath<KeyCacheState, [ID: Entry<Value>]>, _ id: ID, at now: ContinuousClock.Instant
-    ) -> Value? {
-        guard let entry = self[keyPath: table][id], entry.expires > now else { return nil }
+    /// `entry`'s value if it is still live at `now`. Callers read their table directly: reading
+    /// it through a key path copied the whole state (every table retained) on each lookup.
+    static func live<Value>(_ entry: Entry<Value>?, at now: ContinuousClock.Instant) -> Value? {
+        guard let entry, entry.expires > now else { return nil }
         return entry.value
     }
 
@@ -276,7 +275,7 @@ public final class KeyCache: Sendable {
     /// The cached key `keyID`, or nil when absent or expired (counted as a hit or a miss).
     public func key(_ keyID: KeyID) -> CachedKey? {
         let now = self.clock.now
-        let found = self.state.withLock { $0.lookup(\.keys, keyID, at: now) }
+        let found = self.state.withLock { KeyCacheState.live($0.keys[keyID], at: now) }
         (found == nil ? self.metrics.cacheMisses : self.metrics.cacheHits).increment()
         return found
     }
@@ -290,7 +289,7 @@ public final class KeyCache: Sendable {
     /// The key id an alias (by `aliasKey(account:region:name:)`) points to, when cached.
     public func aliasTarget(_ aliasKey: String) -> KeyID? {
         let now = self.clock.now
-        return self.state.withLock { $0.lookup(\.aliases, aliasKey, at: now) }
+        return self.state.withLock { KeyCacheState.live($0.aliases[aliasKey], at: now) }
     }
 
     /// Caches an alias's target unless an invalidation came since `generation` was taken.
@@ -302,7 +301,7 @@ public final class KeyCache: Sendable {
     /// The cached principal with ARN `arn`, or nil when absent or expired.
     public func principal(_ arn: String) -> CachedPrincipal? {
         let now = self.clock.now
-        return self.state.withLock { $0.lookup(\.principals, arn, at: now) }
+        return self.state.withLock { KeyCacheState.live($0.principals[arn], at: now) }
     }
 
     /// Caches `principal` unless an invalidation came since `generation` was taken.
@@ -314,7 +313,7 @@ public final class KeyCache: Sendable {
     /// A SigV4 signing key by "access key id/date/region".
     func signingKey(_ key: String) -> CachedSigningKey? {
         let now = self.clock.now
-        return self.state.withLock { $0.lookup(\.signingKeys, key, at: now) }
+        return self.state.withLock { KeyCacheState.live($0.signingKeys[key], at: now) }
     }
 
     func storeSigningKey(_ value: CachedSigningKey, as key: String, loadedAt generation: UInt64) {

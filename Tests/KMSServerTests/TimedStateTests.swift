@@ -34,8 +34,8 @@ import Testing
         var state = self.listeningCache()
         let stored = state.store(\.aliases, "alias/a", Self.k1, loadedAt: state.generation, at: self.t0)
         #expect(stored)
-        #expect(state.lookup(\.aliases, "alias/a", at: self.t0 + .seconds(29)) == Self.k1)
-        #expect(state.lookup(\.aliases, "alias/a", at: self.t0 + .seconds(30)) == nil)
+        #expect(KeyCacheState.live(state.aliases["alias/a"], at: self.t0 + .seconds(29)) == Self.k1)
+        #expect(KeyCacheState.live(state.aliases["alias/a"], at: self.t0 + .seconds(30)) == nil)
     }
 
     @Test func aLoadThatStartedBeforeAnInvalidationIsNotStored() {
@@ -44,7 +44,7 @@ import Testing
         state.invalidateKey(Self.k2)
         let stale = state.store(\.aliases, "alias/a", Self.k2, loadedAt: loadedAt, at: self.t0)
         #expect(!stale)
-        #expect(state.lookup(\.aliases, "alias/a", at: self.t0) == nil)
+        #expect(KeyCacheState.live(state.aliases["alias/a"], at: self.t0) == nil)
         let fresh = state.store(\.aliases, "alias/a", Self.k1, loadedAt: state.generation, at: self.t0)
         #expect(fresh)
     }
@@ -58,7 +58,7 @@ import Testing
         state.rememberUnknownAccessKey("AKIAUNKNOWN", at: self.t0)
         state.rememberUnknownGrant("k/g", at: self.t0)
         state.setListening(false)
-        #expect(state.lookup(\.aliases, "alias/a", at: self.t0) == nil)
+        #expect(KeyCacheState.live(state.aliases["alias/a"], at: self.t0) == nil)
         #expect(!state.isUnknownAccessKey("AKIAUNKNOWN", at: self.t0))
         // Unknown grants stay: a real grant id is never among them.
         #expect(state.isUnknownGrant("k/g", at: self.t0))
