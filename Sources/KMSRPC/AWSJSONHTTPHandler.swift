@@ -126,8 +126,8 @@ public final class AWSJSONHTTPHandler: ChannelInboundHandler {
         self.respond = respond
     }
 
-    /// Adds NIO's HTTP/1.1 server handlers (errors answered, pipelined requests in order) and,
-    /// over TLS, `WriteGathering` below them: call it after adding the TLS handler, if any, and
+    /// Adds NIO's HTTP/1.1 server handlers (errors answered, pipelined requests in order) with
+    /// `HTTPReadKeeper` among them and, over TLS, `WriteGathering` below them: call it after adding the TLS handler, if any, and
     /// before the `IdleStateHandler` and this handler. The answers' headers are this handler's
     /// own, never a client's, so NIO's check of outbound headers is left out.
     public static func addHTTPServerHandlers(to operations: ChannelPipeline.SynchronousOperations, overTLS: Bool)
@@ -135,6 +135,8 @@ public final class AWSJSONHTTPHandler: ChannelInboundHandler {
     {
         if overTLS { try operations.addHandler(WriteGathering()) }
         try operations.configureHTTPServerPipeline(withErrorHandling: true, withOutboundHeaderValidation: false)
+        try operations.addHandler(
+            HTTPReadKeeper(), position: .before(try operations.handler(type: HTTPServerPipelineHandler.self)))
     }
 
     /// Gathers a request's head and body, and answers it once it is whole.

@@ -80,6 +80,46 @@ struct AWSJSONHTTPHandlerTests {
         _ = try await channel.finish(acceptAlreadyClosed: true)
     }
 
+    /// A channel counting the reads that reach its socket, with the endpoint's pipeline above.
+    private func countingChannel() async throws -> (NIOAsyncTestingChannel, ReadCounter) {
+        let channel = try await self.channel()
+        let counter = ReadCounter()
+        try await channel.pipeline.addHandler(counter, position: .first)
+        return (channel, counter)
+    }
+
+    /// One request at a time, as the SDKs send them: the socket's read interest is kept while the
+    /// answer is pending (NIO's pipeline handler alone holds that read, which drops the interest
+    /// and registers it again around every request).
+    @Test func aLoneRequestKeepsTheConnectionReading() async throws {
+        let (channel, counter) = try await self.countingChannel()
+        for round in 1...3 {
+            let before = counter.reads
+            try await channel.writeInbound(ByteBuffer(string: Self.request))
+            // The answer is still pending: its task has not run on the testing loop yet.
+            #expect(counter.reads > before, "round \(round)")
+            #expect(try await self.nextWrite(channel)?.hasPrefix("HTTP/1.1 200 OK\r\n") == true)
+        }
+        _ = try await channel.finish(acceptAlreadyClosed: true)
+    }
+
+    /// A client pipelining requests meets NIO's hold once two are unanswered, and is answered in
+    /// order.
+    @Test func pipelinedRequestsAreHeldBackAndAnsweredInOrder() async throws {
+        let (channel, counter) = try await self.countingChannel()
+        let second = "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\n\"ab\""
+        let before = counter.reads
+        try await channel.writeInbound(ByteBuffer(string: Self.request + second))
+        // The read the channel asks for after each read burst (autoRead): NIO's handler holds it.
+        try await channel.testingEventLoop.executeInContext { channel.pipeline.read() }
+        #expect(counter.reads == before)
+        #expect(try await self.nextWrite(channel)?.hasSuffix("{\"bytes\":2}") == true)
+        #expect(try await self.nextWrite(channel)?.hasSuffix("{\"bytes\":4}") == true)
+        // Both answered: NIO's handler lets the held read through.
+        #expect(counter.reads > before)
+        _ = try await channel.finish(acceptAlreadyClosed: true)
+    }
+
     @Test func headerNamesCompareWithoutASCIICaseOnly() {
         let request = HTTPRequest(
             method: "POST", uri: "/",
@@ -91,6 +131,17 @@ struct AWSJSONHTTPHandlerTests {
         // The Kelvin sign lowers to "k" in Unicode, not in HTTP.
         let kelvin = HTTPRequest(method: "POST", uri: "/", headers: [("\u{212A}ey", "v")], body: [])
         #expect(kelvin.header("key") == nil)
+    }
+}
+
+/// Counts the reads that reach the socket end of the pipeline.
+final class ReadCounter: ChannelOutboundHandler, @unchecked Sendable {
+    typealias OutboundIn = Any
+    private(set) var reads = 0
+
+    func read(context: ChannelHandlerContext) {
+        self.reads += 1
+        context.read()
     }
 }
 
