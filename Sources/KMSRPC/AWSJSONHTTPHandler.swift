@@ -127,9 +127,10 @@ public final class AWSJSONHTTPHandler: ChannelInboundHandler {
     }
 
     /// Adds NIO's HTTP/1.1 server handlers (errors answered, pipelined requests in order) with
-    /// `HTTPReadKeeper` among them and, over TLS, `WriteGathering` below them: call it after adding the TLS handler, if any, and
-    /// before the `IdleStateHandler` and this handler. The answers' headers are this handler's
-    /// own, never a client's, so NIO's check of outbound headers is left out.
+    /// `HTTPReadKeeper` among them and, over TLS, `WriteGathering` below them: call it after
+    /// adding the TLS handler, if any, and before the `IdleStateHandler` and this handler. The
+    /// answers' headers are this handler's own, never a client's, so NIO's check of outbound
+    /// headers is left out.
     public static func addHTTPServerHandlers(to operations: ChannelPipeline.SynchronousOperations, overTLS: Bool)
         throws
     {

@@ -21,7 +21,7 @@ final class HTTPReadKeeper: ChannelDuplexHandler {
     /// Requests whose end has arrived, less answers whose end has been written. An answer written
     /// before its request ended (a body too large, a request too slow) takes it below zero until
     /// that end arrives, or for good when the connection then closes.
-    private(set) var unanswered = 0
+    private var unanswered = 0
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         if case .end = Self.unwrapInboundIn(data) { self.unanswered += 1 }

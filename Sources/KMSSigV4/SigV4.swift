@@ -60,13 +60,13 @@ extension SigV4 {
         // means. (Character iteration, with its grapheme breaking, was 7 % of kmsd's time per AWS
         // JSON request; the UTF-8 view's generic index after it, 4 %.)
         let bytes = Array(header.utf8)
-        let text = { (range: Range<Int>) in String(decoding: bytes[range], as: UTF8.self) }
+        let text = { (part: ArraySlice<UInt8>) in String(decoding: part, as: UTF8.self) }
         let whole = Self.trimmingBlanks(bytes, 0..<bytes.count)
         let algorithmEnd = bytes[whole].firstIndex(where: { $0 == blank || $0 == tab }) ?? whole.upperBound
         guard bytes[whole.lowerBound..<algorithmEnd].elementsEqual(Self.algorithmBytes) else {
             throw KMSError(
                 .incompleteSignature,
-                "Unsupported AWS 'algorithm': '\(echo(text(whole.lowerBound..<algorithmEnd)))'.")
+                "Unsupported AWS 'algorithm': '\(echo(text(bytes[whole.lowerBound..<algorithmEnd])))'.")
         }
 
         var credentialField: Range<Int>?
@@ -81,8 +81,8 @@ extension SigV4 {
             guard let equals = bytes[part].firstIndex(of: UInt8(ascii: "=")) else {
                 throw KMSError(
                     .incompleteSignature,
-                    "'\(echo(text(part)))' not a valid key=value pair (missing equal-sign) in Authorization header: "
-                        + "'\(echo(header))'."
+                    "'\(echo(text(bytes[part])))' not a valid key=value pair (missing equal-sign) in "
+                        + "Authorization header: '\(echo(header))'."
                 )
             }
             let key = bytes[part.lowerBound..<equals]
@@ -114,19 +114,19 @@ extension SigV4 {
             throw KMSError(
                 .incompleteSignature,
                 "Credential should be of the form '<access key id>/<yyyyMMdd>/<region>/<service>/aws4_request', not "
-                    + "'\(echo(text(credential)))'."
+                    + "'\(echo(text(bytes[credential])))'."
             )
         }
         guard scope[4].elementsEqual(Self.terminatorBytes) else {
             throw KMSError(
                 .incompleteSignature,
                 "Credential should be scoped with a valid terminator: 'aws4_request', not "
-                    + "'\(echo(text(scope[4].indices)))'.")
+                    + "'\(echo(text(scope[4])))'.")
         }
         guard scope[1].count == 8, scope[1].allSatisfy({ (0x30...0x39).contains($0) }) else {
             throw KMSError(
                 .incompleteSignature,
-                "Credential should be scoped to a date in the form yyyyMMdd, not '\(echo(text(scope[1].indices)))'.")
+                "Credential should be scoped to a date in the form yyyyMMdd, not '\(echo(text(scope[1])))'.")
         }
 
         let signedHeaders = try parseSignedHeaders(bytes[signedHeadersText])
@@ -135,13 +135,13 @@ extension SigV4 {
             throw KMSError(
                 .incompleteSignature,
                 "Signature should be \(SHA256.byteCount * 2) hexadecimal characters, not "
-                    + "'\(echo(text(signatureText)))'."
+                    + "'\(echo(text(bytes[signatureText])))'."
             )
         }
 
         return Authorization(
-            accessKeyID: text(scope[0].indices), date: text(scope[1].indices), region: text(scope[2].indices),
-            service: text(scope[3].indices), signedHeaders: signedHeaders, signature: signature
+            accessKeyID: text(scope[0]), date: text(scope[1]), region: text(scope[2]), service: text(scope[3]),
+            signedHeaders: signedHeaders, signature: signature
         )
     }
 

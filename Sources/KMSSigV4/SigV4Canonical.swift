@@ -55,12 +55,6 @@ extension SigV4 {
 
     /// The path line: normalized as botocore's `remove_dot_segments` does (consecutive slashes
     /// collapse too; a trailing slash survives unless nothing is left but the root).
-    static func canonicalURI(_ path: String) -> String {
-        var out: [UInt8] = []
-        canonicalURI(path, into: &out)
-        return String(decoding: out, as: UTF8.self)
-    }
-
     static func canonicalURI(_ path: String, into out: inout [UInt8]) {
         let bytes = Array(path.utf8)
         var segments: [ArraySlice<UInt8>] = []
@@ -85,12 +79,6 @@ extension SigV4 {
 
     /// The query line: pairs sorted by encoded name, then encoded value, as bytes (a locale or
     /// Unicode-aware comparison would order `a` and `B` differently from the client).
-    static func canonicalQueryString(_ query: String) -> String {
-        var out: [UInt8] = []
-        canonicalQueryString(query, into: &out)
-        return String(decoding: out, as: UTF8.self)
-    }
-
     static func canonicalQueryString(_ query: String, into out: inout [UInt8]) {
         guard !query.isEmpty else { return }
         let bytes = Array(query.utf8)
@@ -127,12 +115,6 @@ extension SigV4 {
     /// compare as ASCII without case: signed names are lowercase token bytes (`parseSignedHeaders`),
     /// and Unicode case mapping would let a non-ASCII name (the Kelvin sign's "K") pass for one.
     /// Built in bytes, once per AWS JSON request.
-    static func canonicalHeaders(_ headers: [(name: String, value: String)], signedHeaders: [String]) -> String {
-        var out: [UInt8] = []
-        canonicalHeaders(headers, signedHeaders: signedHeaders, into: &out)
-        return String(decoding: out, as: UTF8.self)
-    }
-
     static func canonicalHeaders(
         _ headers: [(name: String, value: String)], signedHeaders: [String], into out: inout [UInt8]
     ) {
@@ -152,12 +134,6 @@ extension SigV4 {
     /// The specification's Trimall: no leading or trailing whitespace, and every run of
     /// whitespace inside (a folded line's CRLF and tab included) one space. Quotes give no
     /// protection: `"a   b"` becomes `"a b"`, as every SDK signs it.
-    static func trimAll(_ value: String) -> String {
-        var out: [UInt8] = []
-        trimAll(value, into: &out)
-        return String(decoding: out, as: UTF8.self)
-    }
-
     static func trimAll(_ value: String, into out: inout [UInt8]) {
         let start = out.count
         var pendingSpace = false

@@ -12,6 +12,8 @@ extension SigV4 {
     }
 
     private static let amzPrefix = Array("x-amz-".utf8)
+    /// How many header names, or signed names, are looked up by scanning rather than hashing.
+    static let linearLimit = 16
 
     /// Checks that the signature covers the request as it will be read, before any key is
     /// looked up (IncompleteSignatureException, with AWS's wording where it has one):
@@ -24,16 +26,22 @@ extension SigV4 {
     public static func checkSignedHeaders(_ headers: [(name: String, value: String)], signedHeaders: [String])
         throws(KMSError)
     {
-        // A request has a dozen headers or so: scans of one array of names, not a dictionary and
-        // a set of them built for every request.
+        // A request has a dozen headers or so and signs a handful: scanning those arrays costs
+        // less than hashing every name into a dictionary and a set, as this did for every request.
+        // Past `linearLimit` names the lookups are hashed, so that a request with hundreds of
+        // headers or signed names costs time linear in them, not their product.
         let names = headers.map { ASCIICase.lowered($0.name) }
+        let counts = names.count > Self.linearLimit ? Dictionary(names.map { ($0, 1) }, uniquingKeysWith: +) : nil
+        let signed = signedHeaders.count > Self.linearLimit ? Set(signedHeaders) : nil
         var repeated: String?
         var unsigned: [String] = []
         for index in names.indices {
             let name = names[index]
             guard name == "authorization" || mustBeSigned(name) else { continue }
-            if names[(index + 1)...].contains(name), repeated.map({ name < $0 }) ?? true { repeated = name }
-            if name != "authorization", !signedHeaders.contains(name) { unsigned.append(name) }
+            let isRepeated = counts.map { $0[name, default: 0] > 1 } ?? names[(index + 1)...].contains(name)
+            if isRepeated, repeated.map({ name < $0 }) ?? true { repeated = name }
+            let isSigned = signed?.contains(name) ?? signedHeaders.contains(name)
+            if name != "authorization", !isSigned { unsigned.append(name) }
         }
         if let name = repeated {
             throw KMSError(
@@ -47,7 +55,8 @@ extension SigV4 {
                     + "Content-Type."
             )
         }
-        if let absent = signedHeaders.first(where: { !names.contains($0) }) {
+        let isPresent = { (name: String) in counts.map { $0[name] != nil } ?? names.contains(name) }
+        if let absent = signedHeaders.first(where: { !isPresent($0) }) {
             throw KMSError(
                 .incompleteSignature,
                 "'\(echo(absent))' is named as a SignedHeader, but it does not exist in the HTTP request.")

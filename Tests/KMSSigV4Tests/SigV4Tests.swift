@@ -736,6 +736,22 @@ import Testing
         #expect(error.message == "'accept' is named as a SignedHeader, but it does not exist in the HTTP request.")
     }
 
+    /// Past a handful of names the lookups are hashed (`linearLimit`): the same answers for a
+    /// request with many headers and many signed names.
+    @Test func manyHeadersAndSignedNamesAreCheckedAlike() throws {
+        let extra = (0..<40).map { (name: "X-Amz-Meta-\($0)", value: "v") }
+        let extraNames = extra.map { $0.name.lowercased() }
+        let signed = (Self.signed + extraNames).sorted()
+        try SigV4.checkSignedHeaders(Self.boto3 + extra, signedHeaders: signed)
+        let unsigned = try #require(Self.refusal(Self.boto3 + extra, signed: signed.filter { $0 != "x-amz-meta-7" }))
+        #expect(unsigned.message.contains("not signed: x-amz-meta-7."))
+        let repeated = try #require(Self.refusal(Self.boto3 + extra + [("X-Amz-Meta-3", "w")], signed: signed))
+        #expect(repeated.message.contains("more than one 'x-amz-meta-3'"))
+        let absent = try #require(Self.refusal(Self.boto3 + extra.dropLast(), signed: signed))
+        #expect(
+            absent.message == "'x-amz-meta-39' is named as a SignedHeader, but it does not exist in the HTTP request.")
+    }
+
     @Test func theBodyHashIsCheckedWhenSent() throws {
         let hash = SigV4.sha256Hex(Array("{}".utf8))
         try SigV4.checkContentSHA256(nil, bodySHA256Hex: hash)
