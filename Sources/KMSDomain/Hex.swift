@@ -70,9 +70,7 @@ public enum Hex {
     /// the UUID's own 16 bytes, no array: kmsd and kms-cryptod parse a key id per request.
     /// (Foundation's `UUID(uuidString:)` parses with sscanf: 1 % of kmsd's CPU.)
     public static func uuid(_ text: String) -> uuid_t? {
-        var text = text
-        text.makeContiguousUTF8()
-        let parsed = text.utf8.withContiguousStorageIfAvailable { chars -> uuid_t? in
+        text.withUTF8Bytes { chars -> uuid_t? in
             guard chars.count == 36 else { return nil }
             var uuid: uuid_t = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
             let valid = withUnsafeMutableBytes(of: &uuid) { out -> Bool in
@@ -94,7 +92,6 @@ public enum Hex {
             }
             return valid ? uuid : nil
         }
-        return parsed ?? nil
     }
 
     /// The value of one hex digit (an ASCII byte) of either case.

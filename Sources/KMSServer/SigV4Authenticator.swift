@@ -115,8 +115,8 @@ public final class SigV4Authenticator: Sendable {
             method: request.method, path: path, query: query, headers: request.headers,
             signedHeaders: authorization.signedHeaders, payloadSHA256Hex: bodyHash
         )
-        let scope = "\(authorization.date)/\(authorization.region)/\(authorization.service)/aws4_request"
-        let stringToSign = SigV4.stringToSign(amzDate: amzDate, scope: scope, canonicalRequest: canonical)
+        let stringToSign = SigV4.stringToSign(
+            amzDate: amzDate, scope: authorization.scope, canonicalRequest: canonical)
         let signing = try await self.signingKey(for: authorization)
         guard SigV4.verify(signature: authorization.signature, signingKey: signing.key, stringToSign: stringToSign)
         else {

@@ -244,9 +244,7 @@ extension SigV4 {
 
     /// `AWS4-HMAC-SHA256\n<amzDate>\n<scope>\n<hex sha256 of the canonical request>`.
     public static func stringToSign(amzDate: String, scope: String, canonicalRequest: String) -> String {
-        var canonicalRequest = canonicalRequest
-        let digest = canonicalRequest.withUTF8 { SHA256.hash(data: UnsafeRawBufferPointer($0)) }
-        return "\(algorithm)\n\(amzDate)\n\(scope)\n\(Hex.encode(digest))"
+        "\(algorithm)\n\(amzDate)\n\(scope)\n\(sha256Hex(canonicalRequest.utf8))"
     }
 
     /// The signature the client should have sent (HMAC-SHA256 by MessageAuthentication, one per
