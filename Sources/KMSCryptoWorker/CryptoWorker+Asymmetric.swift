@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import KMSCrypto
 import KMSDomain
+import KMSRPC
 import KMSWorkerProto
 
 /// Signing, MACs, data key pairs and key agreement. RSA private-key work runs on the heavy
@@ -9,19 +10,17 @@ import KMSWorkerProto
 extension CryptoWorker {
     /// Signs with the key's private half: RSA and ML-DSA (a millisecond or so, with its rejection
     /// loop) on the heavy pool, EC where the request arrived.
-    public func sign(_ request: WorkerSignRequest) async throws(KMSError) -> WorkerSignResponse {
+    public func sign(_ request: WorkerSignRequest) throws(KMSError) -> RPCInlineOutcome<WorkerSignResponse> {
         let key = try self.resolve(request.key, field: "key")
         let (algorithm, type) = try Self.signing(
             request.signingAlgorithm, request.messageType, message: request.message.count)
         let privateKey = try key.privateKey()
         let message = [UInt8](request.message)
-        let sign = { @Sendable () throws(KMSError) -> [UInt8] in
-            try privateKey.sign(message, messageType: type, algorithm: algorithm)
+        return try self.heavy.outcome(pooled: key.spec.isRSA || key.spec.isMLDSA) { () throws(KMSError) in
+            var response = WorkerSignResponse()
+            response.signature = Data(try privateKey.sign(message, messageType: type, algorithm: algorithm))
+            return response
         }
-        var response = WorkerSignResponse()
-        response.signature = Data(
-            key.spec.isRSA || key.spec.isMLDSA ? try await self.heavy.run(sign) : try sign())
-        return response
     }
 
     /// Checks a signature; a mismatch is `signatureValid` false, not an error (kmsd decides what the

@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import KMSCrypto
 import KMSDomain
+import KMSRPC
 import KMSWorkerProto
 
 extension CryptoWorker {
@@ -85,33 +86,40 @@ extension CryptoWorker {
         return response
     }
 
-    /// SYMMETRIC_DEFAULT with the key's AES material, or RSAES-OAEP with its public half.
-    public func encrypt(_ request: WorkerEncryptRequest) async throws(KMSError) -> WorkerEncryptResponse {
+    /// SYMMETRIC_DEFAULT with the key's AES material, answered where the request arrived, or
+    /// RSAES-OAEP with its public half, on the heavy pool.
+    public func encrypt(_ request: WorkerEncryptRequest) throws(KMSError) -> RPCInlineOutcome<WorkerEncryptResponse> {
         try Limits.check(request.plaintext.count, in: Limits.plaintextBytes, field: "plaintext")
         let key = try self.resolve(request.key, field: "key")
         let algorithm = try request.encryptionAlgorithm.required("encryption_algorithm", unspecified: .symmetricDefault)
-        var response = WorkerEncryptResponse()
-        response.ciphertextBlob = Data(
-            try await self.seal(request.plaintext, with: key, algorithm: algorithm, context: request.encryptionContext))
-        return response
+        return try self.heavy.outcome(pooled: try Self.isRSA(algorithm, key: key)) { () throws(KMSError) in
+            var response = WorkerEncryptResponse()
+            response.ciphertextBlob = Data(
+                try Self.seal(request.plaintext, with: key, algorithm: algorithm, context: request.encryptionContext))
+            return response
+        }
     }
 
     /// Opens a ciphertext blob with the request's key material; the plaintext buffer is zeroed once copied out.
-    public func decrypt(_ request: WorkerDecryptRequest) async throws(KMSError) -> WorkerDecryptResponse {
+    public func decrypt(_ request: WorkerDecryptRequest) throws(KMSError) -> RPCInlineOutcome<WorkerDecryptResponse> {
         let blob = [UInt8](request.ciphertextBlob)
         try Limits.check(blob.count, in: Limits.ciphertextBlobBytes, field: "ciphertextBlob")
         let key = try self.resolve(request.key, field: "key")
         let algorithm = try request.encryptionAlgorithm.required("encryption_algorithm", unspecified: .symmetricDefault)
-        var response = WorkerDecryptResponse()
-        var plaintext = try await self.open(blob, with: key, algorithm: algorithm, context: request.encryptionContext)
-        defer { zeroize(&plaintext) }
-        response.plaintext = Data(plaintext)
-        return response
+        return try self.heavy.outcome(pooled: try Self.isRSA(algorithm, key: key)) { () throws(KMSError) in
+            var plaintext = try Self.open(blob, with: key, algorithm: algorithm, context: request.encryptionContext)
+            defer { zeroize(&plaintext) }
+            var response = WorkerDecryptResponse()
+            response.plaintext = Data(plaintext)
+            return response
+        }
     }
 
     /// Decrypts under the source key and encrypts under the destination key; the plaintext
-    /// never leaves this process.
-    public func reEncrypt(_ request: WorkerReEncryptRequest) async throws(KMSError) -> WorkerReEncryptResponse {
+    /// never leaves this process. On the heavy pool when either side is RSA.
+    public func reEncrypt(_ request: WorkerReEncryptRequest) throws(KMSError)
+        -> RPCInlineOutcome<WorkerReEncryptResponse>
+    {
         let blob = [UInt8](request.ciphertextBlob)
         try Limits.check(blob.count, in: Limits.ciphertextBlobBytes, field: "ciphertextBlob")
         let source = try self.resolve(request.sourceKey, field: "source_key")
@@ -120,59 +128,58 @@ extension CryptoWorker {
             "source_encryption_algorithm", unspecified: .symmetricDefault)
         let destinationAlgorithm = try request.destinationEncryptionAlgorithm.required(
             "destination_encryption_algorithm", unspecified: .symmetricDefault)
-        var plaintext = try await self.open(
-            blob, with: source, algorithm: sourceAlgorithm, context: request.sourceEncryptionContext)
-        defer { zeroize(&plaintext) }
-        var response = WorkerReEncryptResponse()
-        response.ciphertextBlob = Data(
-            try await self.seal(
-                plaintext, with: destination, algorithm: destinationAlgorithm,
-                context: request.destinationEncryptionContext
-            ))
-        return response
+        let rsaSource = try Self.isRSA(sourceAlgorithm, key: source)
+        let rsaDestination = try Self.isRSA(destinationAlgorithm, key: destination)
+        return try self.heavy.outcome(pooled: rsaSource || rsaDestination) { () throws(KMSError) in
+            var plaintext = try Self.open(
+                blob, with: source, algorithm: sourceAlgorithm, context: request.sourceEncryptionContext)
+            defer { zeroize(&plaintext) }
+            var response = WorkerReEncryptResponse()
+            response.ciphertextBlob = Data(
+                try Self.seal(
+                    plaintext, with: destination, algorithm: destinationAlgorithm,
+                    context: request.destinationEncryptionContext
+                ))
+            return response
+        }
     }
 
     /// SYMMETRIC_DEFAULT with the key's AES material, or RSAES-OAEP with its public half (no
     /// context then: kmsd refuses one).
-    private func seal(
-        _ plaintext: some DataProtocol & Sendable, with key: ResolvedKey, algorithm: EncryptionAlgorithm,
+    private static func seal(
+        _ plaintext: some DataProtocol, with key: ResolvedKey, algorithm: EncryptionAlgorithm,
         context: [String: String]
-    ) async throws(KMSError) -> [UInt8] {
+    ) throws(KMSError) -> [UInt8] {
         if algorithm == .symmetricDefault {
             return try SymmetricCiphertext.seal(
                 plaintext, keyID: key.keyID, materialID: key.materialID, material: try key.symmetric(),
                 encryptionContext: context
             )
         }
-        try Self.checkRSA(algorithm, key: key)
-        let publicKey = try key.privateKey().publicKey
-        let bytes = [UInt8](plaintext)
-        return try await self.heavy.run { () throws(KMSError) -> [UInt8] in
-            try publicKey.encrypt(bytes, algorithm: algorithm)
-        }
+        return try key.privateKey().publicKey.encrypt([UInt8](plaintext), algorithm: algorithm)
     }
 
-    private func open(
+    private static func open(
         _ blob: [UInt8], with key: ResolvedKey, algorithm: EncryptionAlgorithm, context: [String: String]
-    ) async throws(KMSError) -> [UInt8] {
+    ) throws(KMSError) -> [UInt8] {
         if algorithm == .symmetricDefault {
             return try SymmetricCiphertext.open(
                 blob, keyID: key.keyID, materialID: key.materialID, material: try key.symmetric(),
                 encryptionContext: context
             )
         }
-        try Self.checkRSA(algorithm, key: key)
-        let privateKey = try key.privateKey()
-        return try await self.heavy.run { () throws(KMSError) -> [UInt8] in
-            try privateKey.decrypt(blob, algorithm: algorithm)
-        }
+        return try key.privateKey().decrypt(blob, algorithm: algorithm)
     }
 
-    private static func checkRSA(_ algorithm: EncryptionAlgorithm, key: ResolvedKey) throws(KMSError) {
+    /// False for SYMMETRIC_DEFAULT; true for an RSAES-OAEP algorithm the key's spec allows (its
+    /// work belongs on the heavy pool); any other algorithm is the key's usage error.
+    private static func isRSA(_ algorithm: EncryptionAlgorithm, key: ResolvedKey) throws(KMSError) -> Bool {
+        guard algorithm != .symmetricDefault else { return false }
         guard key.spec.encryptionAlgorithms(usage: .encryptDecrypt).contains(algorithm) else {
             throw .invalidKeyUsage(
                 "the encryption algorithm \(algorithm.rawValue) is not valid for a \(key.spec.rawValue) key")
         }
+        return true
     }
 
     /// A random data key sealed under the key as Encrypt would; the plaintext only when asked for.

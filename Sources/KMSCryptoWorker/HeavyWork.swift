@@ -1,4 +1,5 @@
 import KMSDomain
+import KMSRPC
 import NIOPosix
 import Synchronization
 
@@ -29,6 +30,15 @@ final class HeavyWork: Sendable {
         } catch {
             throw .internalFailure("kms-cryptod is shutting down; retry later")
         }
+    }
+
+    /// `work` done now, where the request arrived, or (`pooled`) handed back as the rest of the
+    /// request, to run on this pool: an RPC handler's outcome (`RPCHandlerTable.registerStartingInline`).
+    func outcome<T: Sendable>(pooled: Bool, _ work: @escaping @Sendable () throws(KMSError) -> T) throws(KMSError)
+        -> RPCInlineOutcome<T>
+    {
+        guard pooled else { return .answer(try work()) }
+        return .later { try await self.run(work) }
     }
 
     func shutdown() async {

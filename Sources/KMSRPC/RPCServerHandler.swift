@@ -3,7 +3,8 @@ import Logging
 import NIOCore
 
 /// Serves requests on one connection: decodes nothing itself (the frame decoder sits before it),
-/// runs each request as its own task so that many are in flight and answered out of order, and
+/// runs each request as its own task so that many are in flight and answered out of order (a
+/// handler registered inline is answered as it is read, without a task), and
 /// runs at most `maxInFlightPerConnection` at once. Past that it stops reading from the peer, and
 /// the requests one read already brought (a read holds up to hundreds of small frames) wait
 /// here as frames, not as tasks: under overload each connection's work stays bounded, and the
@@ -73,15 +74,35 @@ public final class RPCServerHandler: ChannelDuplexHandler {
                 result: .failure(.serialization("request id \(id) is already in flight")))
             return
         }
+        let requestContext = RPCRequestContext(method: envelope.method, requestID: id, connection: self.connection)
+        let payload = envelope.payload
+        if let inline = self.table.inlineHandler(for: envelope.method) {
+            switch Result(catching: { try inline(payload, requestContext) }) {
+            case .success(.answer(let answer)):
+                self.answer(context: context, id: id, method: envelope.method, result: .success(answer))
+            case .success(.later(let rest)):
+                self.run(rest, for: requestContext, context: context)
+            case .failure(let error):
+                self.answer(
+                    context: context, id: id, method: envelope.method, result: .failure(self.table.mapError(error)))
+            }
+            return
+        }
         guard let handler = self.table.handler(for: envelope.method) else {
             self.answer(
                 context: context, id: id, method: envelope.method,
                 result: .failure(.unknownOperation(envelope.method)))
             return
         }
+        self.run({ try await handler(payload, requestContext) }, for: requestContext, context: context)
+    }
 
-        let requestContext = RPCRequestContext(method: envelope.method, requestID: id, connection: self.connection)
-        let payload = envelope.payload
+    /// Runs `work` as the request's task on the connection's event loop, answering when it ends.
+    private func run(
+        _ work: @escaping @Sendable () async throws -> Data, for request: RPCRequestContext,
+        context: ChannelHandlerContext
+    ) {
+        let id = request.requestID
         let mapError = self.table.mapError
         let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         let eventLoop = context.eventLoop
@@ -90,17 +111,17 @@ public final class RPCServerHandler: ChannelDuplexHandler {
         self.inFlight[id] = Task(executorPreference: executor) {
             let result: Result<Data, RPCError>
             do {
-                result = .success(try await handler(payload, requestContext))
+                result = .success(try await work())
             } catch {
                 result = .failure(mapError(error))
             }
             if eventLoop.inEventLoop {
                 let (handler, context) = loopBound.value
-                handler.finish(context: context, id: id, method: requestContext.method, result: result)
+                handler.finish(context: context, id: id, method: request.method, result: result)
             } else {
                 eventLoop.execute {
                     let (handler, context) = loopBound.value
-                    handler.finish(context: context, id: id, method: requestContext.method, result: result)
+                    handler.finish(context: context, id: id, method: request.method, result: result)
                 }
             }
         }

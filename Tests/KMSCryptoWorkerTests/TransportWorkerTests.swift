@@ -55,13 +55,13 @@ import Testing
         encrypt.key.keyArn = Self.arn
         encrypt.key.material = generated.material
         encrypt.plaintext = Data([7])
-        let blob = try await a.encrypt(encrypt).ciphertextBlob
+        let blob = try await a.encrypt(encrypt).value().ciphertextBlob
         var decrypt = WorkerDecryptRequest()
         decrypt.key.keyID = Self.mrk
         decrypt.key.keyArn = Self.arn
         decrypt.key.material = opened.material
         decrypt.ciphertextBlob = blob
-        #expect(try await b.decrypt(decrypt).plaintext == Data([7]))
+        #expect(try await b.decrypt(decrypt).value().plaintext == Data([7]))
 
         // Opened for another region, or a binding naming another key than the ARN: refused.
         var moved = open

@@ -150,6 +150,129 @@ import Testing
         _ = try await channel.finish()
     }
 
+    /// An inline handler answers while the request is read, before any task of the loop runs:
+    /// here before a slow request read earlier on the same connection.
+    @Test func anInlineHandlerAnswersAsItReadsBesideATaskThatWaits() async throws {
+        let gate = Gate()
+        let seen = Mutex<[String]>([])
+        var table = RPCHandlerTable()
+        table.register(RPCMethod<RPCErrorBody, RPCErrorBody>("Slow")) { request, _ in
+            await gate.wait()
+            return request
+        }
+        table.registerInline(Self.echo) { request, context in
+            let task = withUnsafeCurrentTask { $0 == nil ? "no task" : "a task" }
+            seen.withLock { $0.append("\(context.method) \(context.requestID) \(task)") }
+            var answer = request
+            answer.message += " pong"
+            return answer
+        }
+        let channel = try await Self.makeChannel(table)
+        var body = RPCErrorBody()
+        body.message = "ping"
+        try await channel.writeInbound(
+            Frames.bytes(
+                Frames.request(id: 10, method: "Slow"),
+                Frames.request(id: 11, method: "Echo", payload: try body.serializedBytes())
+            ))
+        // Answered within writeInbound: nothing of the loop has run, not even the flush.
+        #expect(seen.withLock { $0 } == ["Echo 11 no task"])
+        let answer = try await Self.nextEnvelope(channel)
+        #expect(answer.requestID == 11)
+        #expect(try RPCErrorBody(serializedBytes: answer.payload).message == "ping pong")
+        await gate.open()
+        #expect(try await Self.nextEnvelope(channel).requestID == 10)
+        _ = try await channel.finish()
+    }
+
+    @Test func anInlineHandlersFailuresAreAnsweredAsATasksAre() async throws {
+        struct Secret: Error { let detail = "database password is hunter2" }
+        var table = RPCHandlerTable()
+        table.registerInline(Self.echo) { request, _ in
+            if request.message == "refuse" { throw RPCError(code: "NotFoundException", message: "no such key") }
+            throw Secret()
+        }
+        let channel = try await Self.makeChannel(table)
+        try await channel.writeInbound(
+            Frames.bytes(Frames.request(id: 1, method: "Echo", payload: [0xff, 0xff, 0xff])))
+        #expect(try await Self.nextEnvelope(channel).error.code == "SerializationException")
+
+        var refuse = RPCErrorBody()
+        refuse.message = "refuse"
+        try await channel.writeInbound(
+            Frames.bytes(Frames.request(id: 2, method: "Echo", payload: try refuse.serializedBytes())))
+        let refused = try await Self.nextEnvelope(channel)
+        #expect(refused.requestID == 2)
+        #expect(refused.error.code == "NotFoundException")
+        #expect(refused.error.message == "no such key")
+
+        try await channel.writeInbound(Frames.bytes(Frames.request(id: 3, method: "Echo")))
+        let failed = try await Self.nextEnvelope(channel)
+        #expect(failed.error.code == "KMSInternalException")
+        #expect(!failed.error.message.contains("hunter2"))
+        #expect(channel.isActive)
+        _ = try await channel.finish()
+    }
+
+    /// A handler that starts inline and hands back the rest runs that rest as a task, as any
+    /// other: answered when it ends, out of order, and a failure there mapped as a task's.
+    @Test func anInlineStartHandsItsRestToATask() async throws {
+        let gate = Gate()
+        var table = RPCHandlerTable()
+        table.registerStartingInline(Self.echo) { request, _ in
+            switch request.message {
+            case "now": return .answer(request)
+            case "fail later": return .later { throw RPCError(code: "ThrottlingException", message: "busy") }
+            default:
+                return .later {
+                    await gate.wait()
+                    return request
+                }
+            }
+        }
+        let channel = try await Self.makeChannel(table)
+        var later = RPCErrorBody()
+        later.message = "later"
+        var now = RPCErrorBody()
+        now.message = "now"
+        try await channel.writeInbound(
+            Frames.bytes(
+                Frames.request(id: 1, method: "Echo", payload: try later.serializedBytes()),
+                Frames.request(id: 2, method: "Echo", payload: try now.serializedBytes())
+            ))
+        #expect(try await Self.nextEnvelope(channel).requestID == 2)
+        await gate.open()
+        let rest = try await Self.nextEnvelope(channel)
+        #expect(rest.requestID == 1)
+        #expect(try RPCErrorBody(serializedBytes: rest.payload).message == "later")
+
+        var failing = RPCErrorBody()
+        failing.message = "fail later"
+        try await channel.writeInbound(
+            Frames.bytes(Frames.request(id: 3, method: "Echo", payload: try failing.serializedBytes())))
+        let failed = try await Self.nextEnvelope(channel)
+        #expect(failed.requestID == 3)
+        #expect(failed.error.code == "ThrottlingException")
+        _ = try await channel.finish()
+    }
+
+    /// Callers that run a table without a server (the in-process worker of the tests) and the
+    /// AWS JSON endpoint's message path reach an inline handler as any other.
+    @Test func anInlineHandlerIsReachedThroughEveryLookup() async throws {
+        var table = RPCHandlerTable()
+        table.registerInline(Self.echo) { request, _ in request }
+        var body = RPCErrorBody()
+        body.message = "same"
+        let context = RPCRequestContext(
+            method: "Echo", requestID: 1, connection: RPCConnectionInfo(id: 1, remoteAddress: nil))
+        let raw = try #require(table.handler(for: "Echo"))
+        #expect(try RPCErrorBody(serializedBytes: try await raw(try body.serializedBytes(), context)).message == "same")
+        let message = try #require(table.messageHandler(for: "Echo"))
+        #expect((try await message(body, context) as? RPCErrorBody)?.message == "same")
+        #expect(table.inlineHandler(for: "Echo") != nil)
+        #expect(table.methods == ["Echo"])
+    }
+
     @Test func refusesAnOversizedFrameWithAnErrorFrameAndCloses() async throws {
         let channel = try await Self.makeChannel(RPCHandlerTable())
         var header = ByteBuffer()

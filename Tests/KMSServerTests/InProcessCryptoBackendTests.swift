@@ -85,7 +85,7 @@ import Testing
             let failure = try #require(await Self.failure { _ = try await backend.call(WorkerMethod.decrypt, decrypt) })
             #expect(failure.code == .invalidCiphertext)
             #expect(!failure.retryable)
-            let direct = try #require(await Self.failure { _ = try await backend.worker.decrypt(decrypt) })
+            let direct = try #require(await Self.failure { _ = try await backend.worker.decrypt(decrypt).value() })
             #expect(failure == direct)
         }
     }
