@@ -103,17 +103,22 @@ let package = Package(
             name: "KMSSigV4",
             dependencies: ["KMSCrypto", "KMSDomain", .product(name: "Crypto", package: "swift-crypto")]
         ),
-        // The audit log's hash chain: record hashes and where a run of records stops linking up.
-        // kmsd's alone: kms-cryptod MACs the chain heads it is given (KMSCrypto's AuditCheckpoint).
+        // The audit log's hash chain: record hashes, where a run of records stops linking up, and
+        // the stored form of a batch of records (a segment). kmsd's alone: kms-cryptod MACs the
+        // chain heads it is given (KMSCrypto's AuditCheckpoint). Pure: a segment is bytes in a
+        // ByteBuffer, so the fuzz targets read it without the database driver.
         .target(
             name: "KMSAuditChain",
-            dependencies: ["KMSCrypto", "KMSDomain", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: [
+                "KMSCrypto", "KMSDomain", .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
         ),
         // PostgreSQL: migrations, keys, wrapped material versions, aliases, change notifications.
         .target(
             name: "KMSStore",
             dependencies: [
-                "KMSDomain",
+                "KMSDomain", "KMSAuditChain",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 // The database's TLS (sslmode, sslrootcert).
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -436,7 +441,7 @@ package.targets += [
         name: "KMSFuzzTargets",
         dependencies: [
             "KMSRPC", "KMSProto", "KMSWorkerProto", "KMSDomain", "KMSPolicy", "KMSCrypto", "KMSSigV4", "KMSAuditChain",
-            "KMSStore", "KMSEnvelope",
+            "KMSEnvelope",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOEmbedded", package: "swift-nio"),
             .product(name: "SwiftProtobuf", package: "swift-protobuf"),

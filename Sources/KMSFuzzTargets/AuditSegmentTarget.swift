@@ -1,7 +1,6 @@
 import Foundation
 import KMSAuditChain
 import KMSDomain
-import KMSStore
 import NIOCore
 
 /// A stored audit segment (one group commit's records in one bytea), as the verifier and

@@ -1,4 +1,5 @@
 import Foundation
+import KMSAuditChain
 import KMSDomain
 import PostgresNIO
 

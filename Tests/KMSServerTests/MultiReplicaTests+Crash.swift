@@ -1,4 +1,5 @@
 import Foundation
+import KMSAuditChain
 import KMSClient
 import KMSDomain
 import KMSProto

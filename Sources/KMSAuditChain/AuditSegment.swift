@@ -17,7 +17,8 @@ import struct Foundation.Date
 /// error code?, previous hash (32 bytes), hash (32 bytes). A string is a u32 length and UTF-8;
 /// an optional one (`?`) is a byte 0 for absent, or 1 and the string.
 ///
-/// Migration 11 writes the same layout from SQL, for the records kept before it: keep both in step.
+/// KMSStore's migration 11 writes the same layout from SQL, for the records kept before it: keep
+/// both in step.
 public enum AuditSegment {
     static let version: UInt8 = 1
     static let hashLength = 32
