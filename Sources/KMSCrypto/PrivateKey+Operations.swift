@@ -16,6 +16,10 @@ extension PrivateKey {
         let scheme = try SignatureScheme(
             spec: spec, algorithm: algorithm, messageType: messageType, messageBytes: message.count)
         if case .mlDsa(let key) = backing { return try key.sign(message) }
+        if let ecdsa {
+            return try ecdsa.sign(
+                digest: NISTCurveECDSA.digest(of: message, algorithm: algorithm, isDigest: scheme.isDigest))
+        }
         let key = try openSSLKey()
         let signature = withOutputBuffer(capacity: key.maximumOutputBytes) { out, length in
             message.withUnsafeBufferPointer {

@@ -10,6 +10,9 @@ public final class PrivateKey: @unchecked Sendable {
     /// The public half, for GetPublicKey, Verify and Encrypt.
     public let publicKey: PublicKey
     let backing: Backing
+    /// A NIST curve's key as swift-crypto holds it, for ECDSA (NISTCurveECDSA says why); nil
+    /// for every other spec.
+    let ecdsa: NISTCurveECDSA.SigningKey?
 
     /// Which library holds the key.
     enum Backing: Sendable {
@@ -83,6 +86,13 @@ public final class PrivateKey: @unchecked Sendable {
         self.spec = spec
         self.backing = .openSSL(key)
         self.publicKey = PublicKey(key: Self.publicHalf(of: key), spec: spec)
+        if spec == .eccNistP256 || spec == .eccNistP384 || spec == .eccNistP521 {
+            var der = key.pkcs8()
+            defer { zeroize(&der) }
+            self.ecdsa = NISTCurveECDSA.SigningKey(pkcs8: der, spec: spec)
+        } else {
+            self.ecdsa = nil
+        }
     }
 
     /// `key` must be a key of `spec`.
@@ -90,6 +100,7 @@ public final class PrivateKey: @unchecked Sendable {
         self.spec = spec
         self.backing = .mlDsa(key)
         self.publicKey = PublicKey(mlDsa: key.publicKey, spec: spec)
+        self.ecdsa = nil
     }
 
     /// The EVP_PKEY of an RSA, EC or Ed25519 key. Callers have checked the spec suits their

@@ -9,6 +9,9 @@ public struct PublicKey: Sendable {
     /// uncompressed points; ML-DSA: the NIST OID without parameters and the raw key, RFC 9881).
     public let der: [UInt8]
     let backing: Backing
+    /// A NIST curve's key as swift-crypto holds it, for ECDSA (NISTCurveECDSA says why); nil
+    /// for every other spec.
+    let ecdsa: NISTCurveECDSA.VerifyingKey?
 
     /// Which library holds the key.
     enum Backing: Sendable {
@@ -44,6 +47,7 @@ public struct PublicKey: Sendable {
         self.spec = spec
         self.backing = .openSSL(key)
         self.der = key.subjectPublicKeyInfo()
+        self.ecdsa = NISTCurveECDSA.VerifyingKey(spki: self.der, spec: spec)
     }
 
     /// `key` must be a key of `spec`.
@@ -51,6 +55,7 @@ public struct PublicKey: Sendable {
         self.spec = spec
         self.backing = .mlDsa(key)
         self.der = MLDSAEncoding.subjectPublicKeyInfo(raw: key.raw, spec: spec)
+        self.ecdsa = nil
     }
 
     /// The EVP_PKEY of an RSA, EC or Ed25519 key; callers have checked the spec suits their operation.
@@ -72,6 +77,10 @@ public struct PublicKey: Sendable {
         let scheme = try SignatureScheme(
             spec: spec, algorithm: algorithm, messageType: messageType, messageBytes: message.count)
         if case .mlDsa(let key) = backing { return key.isValid(signature, message: message) }
+        if let ecdsa {
+            return ecdsa.isValid(
+                signature, digest: NISTCurveECDSA.digest(of: message, algorithm: algorithm, isDigest: scheme.isDigest))
+        }
         let key = try openSSLKey()
         let status = message.withUnsafeBufferPointer { message in
             signature.withUnsafeBufferPointer { signature in
