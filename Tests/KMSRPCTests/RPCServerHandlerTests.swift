@@ -32,6 +32,13 @@ import Testing
 
     static let echo = RPCMethod<RPCErrorBody, RPCErrorBody>("Echo")
 
+    /// An Echo request whose body carries `message`.
+    static func echo(id: UInt64, _ message: String) throws -> RPCEnvelope {
+        var body = RPCErrorBody()
+        body.message = message
+        return Frames.request(id: id, method: "Echo", payload: try body.serializedBytes())
+    }
+
     static func drive(_ channel: NIOAsyncTestingChannel, until gate: Gate) async throws {
         while !(await gate.isOpenNow) {
             await channel.testingEventLoop.run()
@@ -168,13 +175,7 @@ import Testing
             return answer
         }
         let channel = try await Self.makeChannel(table)
-        var body = RPCErrorBody()
-        body.message = "ping"
-        try await channel.writeInbound(
-            Frames.bytes(
-                Frames.request(id: 10, method: "Slow"),
-                Frames.request(id: 11, method: "Echo", payload: try body.serializedBytes())
-            ))
+        try await channel.writeInbound(Frames.bytes(Frames.request(id: 10, method: "Slow"), Self.echo(id: 11, "ping")))
         // Answered within writeInbound: nothing of the loop has run, not even the flush.
         #expect(seen.withLock { $0 } == ["Echo 11 no task"])
         let answer = try await Self.nextEnvelope(channel)
@@ -197,10 +198,7 @@ import Testing
             Frames.bytes(Frames.request(id: 1, method: "Echo", payload: [0xff, 0xff, 0xff])))
         #expect(try await Self.nextEnvelope(channel).error.code == "SerializationException")
 
-        var refuse = RPCErrorBody()
-        refuse.message = "refuse"
-        try await channel.writeInbound(
-            Frames.bytes(Frames.request(id: 2, method: "Echo", payload: try refuse.serializedBytes())))
+        try await channel.writeInbound(Frames.bytes(Self.echo(id: 2, "refuse")))
         let refused = try await Self.nextEnvelope(channel)
         #expect(refused.requestID == 2)
         #expect(refused.error.code == "NotFoundException")
@@ -231,25 +229,14 @@ import Testing
             }
         }
         let channel = try await Self.makeChannel(table)
-        var later = RPCErrorBody()
-        later.message = "later"
-        var now = RPCErrorBody()
-        now.message = "now"
-        try await channel.writeInbound(
-            Frames.bytes(
-                Frames.request(id: 1, method: "Echo", payload: try later.serializedBytes()),
-                Frames.request(id: 2, method: "Echo", payload: try now.serializedBytes())
-            ))
+        try await channel.writeInbound(Frames.bytes(Self.echo(id: 1, "later"), Self.echo(id: 2, "now")))
         #expect(try await Self.nextEnvelope(channel).requestID == 2)
         await gate.open()
         let rest = try await Self.nextEnvelope(channel)
         #expect(rest.requestID == 1)
         #expect(try RPCErrorBody(serializedBytes: rest.payload).message == "later")
 
-        var failing = RPCErrorBody()
-        failing.message = "fail later"
-        try await channel.writeInbound(
-            Frames.bytes(Frames.request(id: 3, method: "Echo", payload: try failing.serializedBytes())))
+        try await channel.writeInbound(Frames.bytes(Self.echo(id: 3, "fail later")))
         let failed = try await Self.nextEnvelope(channel)
         #expect(failed.requestID == 3)
         #expect(failed.error.code == "ThrottlingException")
