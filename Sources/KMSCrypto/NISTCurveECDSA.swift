@@ -15,19 +15,21 @@ enum NISTCurveECDSA {
         case p384(P384.Signing.PrivateKey)
         case p521(P521.Signing.PrivateKey)
 
-        /// `pkcs8` is the key's PKCS #8 DER, already checked by OpenSSL to be a key of `spec`.
-        init?(pkcs8 der: [UInt8], spec: KeySpec) {
-            do {
-                switch spec {
-                case .eccNistP256: self = .p256(try P256.Signing.PrivateKey(derRepresentation: der))
-                case .eccNistP384: self = .p384(try P384.Signing.PrivateKey(derRepresentation: der))
-                case .eccNistP521: self = .p521(try P521.Signing.PrivateKey(derRepresentation: der))
-                default: return nil
-                }
-            } catch {
-                // OpenSSL parsed it: a key BoringSSL refuses keeps to OpenSSL's path.
-                return nil
+        /// The same key as `key`, already checked by OpenSSL to be a key of `spec`; nil for a
+        /// spec that is not a NIST curve. Its PKCS #8 DER, read only for those, is zeroed after.
+        init?(_ key: OpenSSLKey, spec: KeySpec) {
+            let parse: ([UInt8]) throws -> SigningKey
+            switch spec {
+            case .eccNistP256: parse = { .p256(try P256.Signing.PrivateKey(derRepresentation: $0)) }
+            case .eccNistP384: parse = { .p384(try P384.Signing.PrivateKey(derRepresentation: $0)) }
+            case .eccNistP521: parse = { .p521(try P521.Signing.PrivateKey(derRepresentation: $0)) }
+            default: return nil
             }
+            var der = key.pkcs8()
+            defer { zeroize(&der) }
+            // OpenSSL parsed it: a key BoringSSL refused would keep to OpenSSL's path.
+            guard let parsed = try? parse(der) else { return nil }
+            self = parsed
         }
 
         /// The DER signature of `digest` (the message's hash, of the algorithm's length).

@@ -86,13 +86,7 @@ public final class PrivateKey: @unchecked Sendable {
         self.spec = spec
         self.backing = .openSSL(key)
         self.publicKey = PublicKey(key: Self.publicHalf(of: key), spec: spec)
-        if spec == .eccNistP256 || spec == .eccNistP384 || spec == .eccNistP521 {
-            var der = key.pkcs8()
-            defer { zeroize(&der) }
-            self.ecdsa = NISTCurveECDSA.SigningKey(pkcs8: der, spec: spec)
-        } else {
-            self.ecdsa = nil
-        }
+        self.ecdsa = NISTCurveECDSA.SigningKey(key, spec: spec)
     }
 
     /// `key` must be a key of `spec`.
