@@ -450,3 +450,13 @@ package.targets += [
     ),
     .testTarget(name: "KMSFuzzTargetsTests", dependencies: ["KMSFuzzTargets", "KMSWorkerProto"]),
 ]
+
+// Async functions and closures without an isolation of their own run on their caller's executor
+// (SE-0461's nonisolated(nonsending)) rather than hopping to the generic executor at every call
+// and return. A request's task is pinned to its connection's event loop, so each of those hops
+// only looked that preference up again, under the task's status lock: about 37 a request in
+// kmsd before, 18 after. Every target alike: a module compiled with it and one without disagree
+// on the type of every async closure they pass each other.
+for target in package.targets {
+    target.swiftSettings = (target.swiftSettings ?? []) + [.enableUpcomingFeature("NonisolatedNonsendingByDefault")]
+}

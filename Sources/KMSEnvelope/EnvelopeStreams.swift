@@ -68,7 +68,7 @@ public struct EncryptingSequence<Base: AsyncSequence>: AsyncSequence where Base.
                     self.encryptor = try await self.envelope.startEncryption(
                         self.context, requiredKeys: self.requiredKeys, plaintextLength: nil)
                 }
-                guard let chunk = try await self.base.next() else {
+                guard let chunk = try await self.base.next(isolation: #isolation) else {
                     self.finished = true
                     return try self.encryptor!.finish()
                 }
@@ -127,7 +127,7 @@ public struct DecryptingSequence<Base: AsyncSequence>: AsyncSequence where Base.
         private mutating func step() async throws -> [UInt8]? {
             let configuration = self.envelope.configuration
             while !self.finished {
-                guard var chunk = try await self.base.next() else {
+                guard var chunk = try await self.base.next(isolation: #isolation) else {
                     self.finished = true
                     guard let decryptor = self.decryptor else {
                         throw EnvelopeError.malformedMessage("the message is truncated inside its header")

@@ -129,7 +129,11 @@ public final class RPCClientConnection: Sendable {
             }
         }
         return try await withTaskCancellationHandler {
-            try await promise.futureResult.get()
+            // Not the future's get(): NIO's async functions hop to the generic executor and back
+            // on every call; this continuation resumes where the caller runs.
+            try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Data, any Error>) in
+                promise.futureResult.whenComplete { continuation.resume(with: $0) }
+            }
         } onCancel: {
             promise.fail(CancellationError())
         }

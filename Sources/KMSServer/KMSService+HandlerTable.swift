@@ -19,50 +19,14 @@ extension KMSService {
                 try await RequestDeadline.$current.withValue(
                     ContinuousClock.now + self.requestTimeout(for: method.name)
                 ) {
-                    let started = ContinuousClock.now
-                    var caller: Caller
-                    do {
-                        try self.limits.admit(source: context.connection.remoteIP)
-                        caller = try await self.gate.caller(for: context.connection)
-                        caller.requestID = context.externalID ?? RequestID.next()
-                        caller.operation = method.name
-                    } catch {
-                        try await self.audit(nil, context: context, operation: method.name, error: error)
-                        throw error
-                    }
-                    do {
-                        // Sizes and shapes next, once the caller is known (so the refusal is counted
-                        // and audited as theirs): no key is looked up or authorized, and nothing of
-                        // the request is recorded, for a request that breaks them.
-                        if let checked = request as? any EdgeChecked { try checked.checkAtEdge() }
-                        try self.limits.admit(principal: caller.principalARN)
-                        // While the audit log cannot be written, nothing is done whose result would
-                        // have to be withheld.
-                        try self.auditLog?.admit()
-                    } catch {
-                        try await self.audit(caller, context: context, operation: method.name, error: error)
-                        self.metrics.request(
-                            method.name, result: RPCError(answering: error).code,
-                            duration: ContinuousClock.now - started)
-                        throw error
-                    }
-                    let response: Response
-                    do {
-                        response = try await operation(self)(request, caller)
-                    } catch {
-                        try await self.audit(caller, context: context, operation: method.name, error: error)
-                        self.metrics.request(
-                            method.name, result: RPCError(answering: error).code,
-                            duration: ContinuousClock.now - started)
-                        throw error
-                    }
-                    // No success is answered before its record is durable.
-                    try await self.audit(caller, context: context, operation: method.name, error: nil)
-                    self.metrics.request(method.name, result: "ok", duration: ContinuousClock.now - started)
-                    return response
+                    // The request's steps run in a function of this module, not in this closure:
+                    // the closure is the standard library's (run on the generic executor), and
+                    // each of its awaits would hop back there.
+                    try await self.serve(method, request, context: context, operation: operation(self))
                 }
             }
         }
+
         serve(KMSMethod.createKey) { $0.createKey }
         serve(KMSMethod.describeKey) { $0.describeKey }
         serve(KMSMethod.listKeys) { $0.listKeys }
@@ -147,5 +111,57 @@ extension KMSService {
                 ))
         }
         return table
+    }
+}
+
+extension KMSService {
+    /// One request of the binary protocol or the AWS JSON API, from its caller to its record:
+    /// admission, the caller's identity, the edge checks, the operation, and the audit record
+    /// that must be durable before a success is answered.
+    fileprivate func serve<Request, Response>(
+        _ method: RPCMethod<Request, Response>, _ request: Request, context: RPCRequestContext,
+        operation: (Request, Caller) async throws(KMSError) -> Response
+    ) async throws -> Response {
+        let started = ContinuousClock.now
+        var caller: Caller
+        do {
+            try self.limits.admit(source: context.connection.remoteIP)
+            caller = try await self.gate.caller(for: context.connection)
+            caller.requestID = context.externalID ?? RequestID.next()
+            caller.operation = method.name
+        } catch {
+            try await self.audit(nil, context: context, operation: method.name, error: error)
+            throw error
+        }
+        do {
+            // Sizes and shapes next, once the caller is known (so the refusal is counted
+            // and audited as theirs): no key is looked up or authorized, and nothing of
+            // the request is recorded, for a request that breaks them.
+            if let checked = request as? any EdgeChecked { try checked.checkAtEdge() }
+            try self.limits.admit(principal: caller.principalARN)
+            // While the audit log cannot be written, nothing is done whose result would
+            // have to be withheld.
+            try self.auditLog?.admit()
+        } catch {
+            try await self.audit(caller, context: context, operation: method.name, error: error)
+            self.metrics.request(
+                method.name, result: RPCError(answering: error).code,
+                duration: ContinuousClock.now - started)
+            throw error
+        }
+        let response: Response
+        do {
+            response = try await operation(request, caller)
+        } catch {
+            try await self.audit(caller, context: context, operation: method.name, error: error)
+            self.metrics.request(
+                method.name, result: RPCError(answering: error).code,
+                duration: ContinuousClock.now - started)
+            throw error
+        }
+        // No success is answered before its record is durable.
+        try await self.audit(caller, context: context, operation: method.name, error: nil)
+        self.metrics.request(method.name, result: "ok", duration: ContinuousClock.now - started)
+        return response
     }
 }

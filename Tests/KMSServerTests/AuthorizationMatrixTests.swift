@@ -7,9 +7,11 @@ import Testing
 struct MatrixWorldTrait: SuiteTrait, TestScoping {
     var isRecursive: Bool { false }
 
-    func provideScope(for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void)
-        async throws
-    {
+    // @concurrent: swift-testing's protocol is not compiled with this package's
+    // NonisolatedNonsendingByDefault, so its requirement runs on the generic executor.
+    @concurrent func provideScope(
+        for test: Test, testCase: Test.Case?, performing function: @concurrent @Sendable () async throws -> Void
+    ) async throws {
         let world = try await MatrixWorld.start()
         do {
             try await MatrixWorld.$current.withValue(world) { try await function() }
