@@ -133,6 +133,7 @@ extension KMSService {
             try await self.audit(nil, context: context, operation: method.name, error: error)
             throw error
         }
+        let response: Response
         do {
             // Sizes and shapes next, once the caller is known (so the refusal is counted
             // and audited as theirs): no key is looked up or authorized, and nothing of
@@ -142,15 +143,6 @@ extension KMSService {
             // While the audit log cannot be written, nothing is done whose result would
             // have to be withheld.
             try self.auditLog?.admit()
-        } catch {
-            try await self.audit(caller, context: context, operation: method.name, error: error)
-            self.metrics.request(
-                method.name, result: RPCError(answering: error).code,
-                duration: ContinuousClock.now - started)
-            throw error
-        }
-        let response: Response
-        do {
             response = try await operation(request, caller)
         } catch {
             try await self.audit(caller, context: context, operation: method.name, error: error)
