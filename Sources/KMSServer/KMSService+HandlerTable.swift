@@ -22,7 +22,7 @@ extension KMSService {
                     // The request's steps run in a function of this module, not in this closure:
                     // the closure is the standard library's (run on the generic executor), and
                     // each of its awaits would hop back there.
-                    try await self.serve(method, request, context: context, operation: operation(self))
+                    try await self.handle(method, request, context: context, operation: operation(self))
                 }
             }
         }
@@ -118,7 +118,7 @@ extension KMSService {
     /// One request of the binary protocol or the AWS JSON API, from its caller to its record:
     /// admission, the caller's identity, the edge checks, the operation, and the audit record
     /// that must be durable before a success is answered.
-    fileprivate func serve<Request, Response>(
+    fileprivate func handle<Request, Response>(
         _ method: RPCMethod<Request, Response>, _ request: Request, context: RPCRequestContext,
         operation: (Request, Caller) async throws(KMSError) -> Response
     ) async throws -> Response {
