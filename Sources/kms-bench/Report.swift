@@ -15,6 +15,8 @@ struct Report {
     let snapshot: Recorder.Snapshot
     /// The key administration beside the load (--admin-rate), reported apart from it.
     var admin: AdminChurn? = nil
+    /// Microseconds of CPU a request over the measured window, by process (ProcessCPU).
+    var cpuMicrosPerRequest: [String: Double] = [:]
 
     var requests: Int { self.snapshot.succeeded + self.snapshot.failed }
     var throughput: Double { Double(self.requests) / self.seconds }
@@ -44,6 +46,13 @@ struct Report {
         for (code, count) in self.snapshot.errors.sorted(by: { $0.value > $1.value }) {
             lines.append("error \(code): \(count)")
         }
+        if !self.cpuMicrosPerRequest.isEmpty {
+            lines.append(
+                "CPU a request (us): "
+                    + self.cpuMicrosPerRequest.sorted { $0.key < $1.key }.map {
+                        "\($0.key) " + String(format: "%.1f", $0.value)
+                    }.joined(separator: "  "))
+        }
         lines += self.admin?.text() ?? []
         return lines.joined(separator: "\n")
     }
@@ -59,6 +68,7 @@ struct Report {
         if let inFlight { object["inFlight"] = inFlight }
         if let rate { object["rate"] = rate }
         if let admin { object["admin"] = admin.json() }
+        if !self.cpuMicrosPerRequest.isEmpty { object["cpuMicrosPerRequest"] = self.cpuMicrosPerRequest }
         let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
         return String(decoding: data, as: UTF8.self)
     }

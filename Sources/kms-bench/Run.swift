@@ -94,6 +94,14 @@ struct Run: AsyncParsableCommand {
                     + "errors by code (seconds count from the start; the warm-up records nothing).")
     )
     var timeline: String?
+    @Option(
+        help:
+            ArgumentHelp(
+                "Report the CPU a request costs this process over the measured window, as NAME=PID, or NAME=PID+ to "
+                    + "count its children too (PostgreSQL's backends); repeatable. kms-bench's own is always reported "
+                    + "(Linux's /proc; a process that cannot be read is left out).")
+    )
+    var cpuOf: [ProcessCPU.Watched] = []
 
     func validate() throws {
         guard transport == "binary" || transport == "aws-json" else {
@@ -242,6 +250,12 @@ struct Run: AsyncParsableCommand {
         let timelineTask = showProgress || self.timeline != nil ? Task { await timeline.run() } : nil
 
         let churnTask = churn.map { churn, client in Task { await churn.drive(client: client) } }
+        // The CPU figures cover what the rate and latencies do: from the warm-up's end to the load's.
+        let watched = self.cpuOf
+        let cpuAtStart = Task { () -> [String: Double]? in
+            do { try await Task.sleep(until: measureFrom, clock: .continuous) } catch { return nil }
+            return ProcessCPU.sample(watched)
+        }
         if let rate {
             await LoadShapes.openLoop(
                 lanes: lanes, rate: rate, maxOutstanding: self.maxOutstanding, mix: mix, workload: workload,
@@ -251,6 +265,9 @@ struct Run: AsyncParsableCommand {
                 lanes: lanes, inFlight: self.inFlight, mix: mix, workload: workload, window: window, recorder: recorder)
         }
         let measured = max(0.001, (ContinuousClock.now - max(measureFrom, start)).seconds)
+        let cpuAtEnd = ProcessCPU.sample(watched)
+        cpuAtStart.cancel()  // a load that ended within its warm-up measured nothing
+        let cpuWindowStart = await cpuAtStart.value
         churn?.0.stop()
         await churnTask?.value
         if let client = churn?.1 { await client.close() }
@@ -262,12 +279,16 @@ struct Run: AsyncParsableCommand {
         for echo in lanes.echoes { await echo.close() }
         for connection in lanes.aws { await connection.close() }
 
-        let report = Report(
+        var report = Report(
             transport: self.transport, endpoint: reportedEndpoint, connections: self.connections,
             inFlight: self.rate == nil ? self.inFlight : nil, rate: self.rate, mix: mix.description,
             payload: self.payload, keys: workload.keyCount, seconds: measured, snapshot: recorder.snapshot,
             admin: churn?.0
         )
+        if let cpuWindowStart {
+            report.cpuMicrosPerRequest = ProcessCPU.perRequest(
+                from: cpuWindowStart, to: cpuAtEnd, requests: report.requests)
+        }
         print(self.json ? report.json() : report.text())
         // Administration's failures count too, over all requests sent.
         let admin = churn?.0.snapshot

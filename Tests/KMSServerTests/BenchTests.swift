@@ -18,6 +18,7 @@ import Testing
     @Test func closedAndOpenLoopRunsReport() async throws {
         let stack = try await KMSStack.start()
         let endpoint = stack.kmsd.endpoint
+        let kmsdPID = try #require(stack.kmsd.pid)
         let closed = try await Self.bench(
             [
                 "run", "--endpoint", endpoint, "--duration", "1", "--warmup", "0.2", "--json", "--no-progress",
@@ -25,6 +26,8 @@ import Testing
                 "--mix",
                 "GenerateDataKey:1,Decrypt:1,Encrypt:1,ReEncrypt:1,GenerateRandom:1,GenerateDataKeyWithoutPlaintext:1,"
                     + "CreateKey:1",
+                // A process that is not there is left out of the report, not an error.
+                "--cpu-of", "kmsd=\(kmsdPID)", "--cpu-of", "gone=\(Int32.max)",
             ], env: stack.environment)
         #expect(closed.status == 0, "\(closed.stderr)")
         let report = try #require(closed.json)
@@ -33,6 +36,15 @@ import Testing
         let latency = try #require(report["latencyMs"] as? [String: Double])
         #expect(Set(latency.keys) == ["p50", "p90", "p99", "p99.9", "max"])
         #expect(latency["p50"]! <= latency["max"]!)
+        // The CPU a request costs kms-bench and the processes named, over the measured window.
+        let cpu = try #require(report["cpuMicrosPerRequest"] as? [String: Double], "\(report)")
+        #expect(Set(cpu.keys) == ["kms-bench", "kmsd"], "\(cpu)")
+        #expect(cpu["kms-bench"]! > 0 && cpu["kmsd"]! >= 0, "\(cpu)")
+        for refused in ["kmsd", "=\(kmsdPID)", "kmsd=0", "kmsd=x+"] {
+            let run = try await Self.bench(
+                ["run", "--endpoint", endpoint, "--cpu-of", refused], env: stack.environment)
+            #expect(run.status != 0 && run.stderr.contains("--cpu-of"), "\(refused): \(run.stderr)")
+        }
 
         let timeline = FileManager.default.temporaryDirectory.appendingPathComponent("timeline-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: timeline) }
