@@ -6,7 +6,7 @@ import Foundation
 /// Linux's /proc when the window opens and when it closes. A rate says how fast; this says what each
 /// request costs the machine, and where, which is what bounds the rate when client and servers
 /// share the cores.
-struct ProcessCPU {
+enum ProcessCPU {
     /// A process to account for: its name in the report, its pid, and whether its children count
     /// (PostgreSQL's postmaster does its work in the backends it forks).
     struct Watched: ExpressibleByArgument, Sendable {
