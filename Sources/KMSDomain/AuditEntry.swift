@@ -4,7 +4,8 @@ import struct Foundation.Date
 /// data key, a signature input or a secret: the encryption context is kept (as CloudTrail
 /// keeps it) because it is metadata that callers are told not to put secrets in.
 public struct AuditEntry: Sendable, Hashable {
-    /// When the request was answered.
+    /// When the request was answered; for a result recorded ahead of its answer, when it was
+    /// handed to kms-cryptod.
     public var time: Date
     /// The id the caller was answered with, so a record can be matched to a client's log.
     public var requestID: String

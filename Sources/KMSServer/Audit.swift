@@ -45,6 +45,25 @@ extension KMSService {
             self.usage.count(account: account, keyARN: keyARN, operation: operation, failed: failed)
         }
         guard let log = self.auditLog else { return count(failed: error != nil) }
+        if let ahead = caller?.trail.ahead.withLock({ $0 }) {
+            guard let error else {
+                do {
+                    try await ahead.wait()
+                } catch {
+                    count(failed: true)
+                    throw KMSError.internalFailure(
+                        "the audit log is unavailable; the request was not answered; retry later")
+                }
+                return count(failed: false)
+            }
+            // Failed after its record was queued saying it succeeded: the record says so instead
+            // while it is still queued; once it is written, a second record of the request says
+            // how it ended (below).
+            if log.amend(ahead, errorCode: RPCError(answering: error).code) {
+                try? await ahead.wait()
+                return count(failed: true)
+            }
+        }
         let entry: AuditEntry
         if let pending {
             entry = pending.entry
@@ -82,18 +101,37 @@ extension KMSService {
         guard let log = self.auditLog else { return nil }
         return caller.trail.pending.withLock { pending -> PendingAudit? in
             if let existing = pending { return existing.committed ? nil : existing }
-            let details = caller.trail.details.withLock { $0 }
-            let entry = AuditEntry(
-                time: self.now(), requestID: caller.requestID, principalARN: caller.principalARN,
-                accessKeyID: caller.accessKeyID,
-                sourceIP: caller.sourceIP, transport: caller.transport, operation: caller.operation,
-                keyARNs: details.keyARNs,
-                alias: details.alias, encryptionContext: details.encryptionContext, grantID: details.grantID,
-                errorCode: nil
-            )
-            let made = PendingAudit(chain: log.chain, entry: entry)
+            let made = PendingAudit(chain: log.chain, entry: self.successRecord(caller))
             pending = made
             return made
         }
+    }
+
+    /// Queues the request's record before kms-cryptod works out its result, so that the
+    /// record's commit and the worker's round trip overlap rather than add up (the mix at 1 in
+    /// flight: the commit 0.44 ms and the worker 0.15 ms a request). Called once the request is
+    /// authorized and every check of its own has passed, just before the worker call, by
+    /// operations whose result is rarely a failure: a failure amends the record, or adds one
+    /// (`audit`). Verify and VerifyMac, whose answer is a verdict, record it after. Not for a
+    /// request that made a change (its record goes with the change).
+    func auditAhead(_ caller: Caller) {
+        guard let log = self.auditLog, caller.trail.pending.withLock({ $0 == nil }),
+            caller.trail.ahead.withLock({ $0 == nil })
+        else { return }
+        guard let ticket = log.appendAhead(self.successRecord(caller)) else { return }
+        caller.trail.ahead.withLock { $0 = ticket }
+    }
+
+    /// The record of the caller's request as a success, from what the request noted so far.
+    private func successRecord(_ caller: Caller) -> AuditEntry {
+        let details = caller.trail.details.withLock { $0 }
+        return AuditEntry(
+            time: self.now(), requestID: caller.requestID, principalARN: caller.principalARN,
+            accessKeyID: caller.accessKeyID,
+            sourceIP: caller.sourceIP, transport: caller.transport, operation: caller.operation,
+            keyARNs: details.keyARNs,
+            alias: details.alias, encryptionContext: details.encryptionContext, grantID: details.grantID,
+            errorCode: nil
+        )
     }
 }

@@ -25,9 +25,16 @@ public final class AuditLog: Sendable {
     /// One request's record, waiting for its commit. The request is answered exactly once: by
     /// the commit, by its failure, or by the watchdog when the wait outlasts the timeout.
     final class Waiter: Sendable {
+        /// Who is told: a request suspended in `append`, or one that queued its record ahead of
+        /// its result and waits on the ticket when it has the result (`appendAhead`).
+        enum Answer: Sendable {
+            case continuation(UnsafeContinuation<Void, any Error>)
+            case ticket(AuditTicket)
+        }
+
         struct State {
             var entry: AuditEntry
-            var continuation: UnsafeContinuation<Void, any Error>?
+            var answer: Answer?
         }
 
         let enqueued: ContinuousClock.Instant
@@ -37,40 +44,59 @@ public final class AuditLog: Sendable {
         /// Set when the record was committed with its change: its caller is told of success
         /// whatever happens here, and the writer removes it from the outbox as it chains it.
         let pending: PendingAudit?
-        /// Unsafe (no checking box per request): the Mutex's take() resumes it exactly once.
         private let state: Mutex<State>
 
         init(
-            _ entry: AuditEntry, pending: PendingAudit?, _ continuation: UnsafeContinuation<Void, any Error>?,
+            _ entry: AuditEntry, pending: PendingAudit?, _ answer: Answer?,
             enqueued: ContinuousClock.Instant = .now,
             requestDeadline: ContinuousClock.Instant? = RequestDeadline.current
         ) {
             self.enqueued = enqueued
             self.requestDeadline = requestDeadline
             self.pending = pending
-            self.state = Mutex(State(entry: entry, continuation: continuation))
+            self.state = Mutex(State(entry: entry, answer: answer))
         }
 
         var entry: AuditEntry { self.state.withLock { $0.entry } }
 
         /// Whether the request is still waiting for its answer.
-        var waiting: Bool { self.state.withLock { $0.continuation != nil } }
+        var waiting: Bool { self.state.withLock { $0.answer != nil } }
 
         /// A record of an operation that did something (a result, a change) is never dropped.
         var mustBeKept: Bool { self.pending != nil || self.state.withLock { $0.entry.errorCode == nil } }
+
+        /// Whether this is the record `ticket` answers for, its request not answered yet.
+        func answers(_ ticket: AuditTicket) -> Bool {
+            self.state.withLock { state in
+                if case .ticket(let held) = state.answer { held === ticket } else { false }
+            }
+        }
+
+        /// Records that the request failed after all (its record was queued ahead of its result).
+        func amend(errorCode: String) {
+            self.state.withLock { state in
+                if state.entry.errorCode == nil { state.entry.errorCode = errorCode }
+            }
+        }
 
         /// Answers the request. A result withheld for lack of its record is recorded as what its
         /// caller was told (`code`), unless the record was committed with its change (the change
         /// happened and its caller is told so). True when this call answered it.
         @discardableResult
         func resume(failing code: String? = nil, error: (any Error)? = nil) -> Bool {
-            let continuation = self.state.withLock { state -> UnsafeContinuation<Void, any Error>? in
-                guard let continuation = state.continuation.take() else { return nil }
+            let answer = self.state.withLock { state -> Answer? in
+                guard let answer = state.answer.take() else { return nil }
                 if let code, self.pending == nil, state.entry.errorCode == nil { state.entry.errorCode = code }
-                return continuation
+                return answer
             }
-            guard let continuation else { return false }
-            if let error, self.pending == nil { continuation.resume(throwing: error) } else { continuation.resume() }
+            guard let answer else { return false }
+            let failure = self.pending == nil ? error : nil
+            switch answer {
+            case .continuation(let continuation):
+                if let failure { continuation.resume(throwing: failure) } else { continuation.resume() }
+            case .ticket(let ticket):
+                ticket.answer(failure)
+            }
             return true
         }
     }
@@ -232,7 +258,29 @@ public final class AuditLog: Sendable {
             return self.enqueue(Waiter(entry, pending: nil, nil))
         }
         try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
-            self.enqueue(Waiter(entry, pending: pending, continuation))
+            self.enqueue(Waiter(entry, pending: pending, .continuation(continuation)))
+        }
+    }
+
+    /// Queues the record of a result not known yet (errorCode nil) and returns at once, so that
+    /// its commit overlaps kms-cryptod's work: at 1 in flight the worker's round trip was added
+    /// to the commit's. The request waits on the ticket once it has its result, and amends the
+    /// record (`amend`) if it failed instead. The record is kept as `append` keeps a result's.
+    public func appendAhead(_ entry: AuditEntry) -> AuditTicket? {
+        let ticket = AuditTicket()
+        self.enqueue(Waiter(entry, pending: nil, .ticket(ticket)))
+        return ticket
+    }
+
+    /// Amends the record `ticket` answers for while it is still queued: the writer reads a
+    /// record as it takes it from the queue, under the same lock. Once taken it is being written
+    /// as a success, and the caller records the failure in a record of its own.
+    public func amend(_ ticket: AuditTicket, errorCode: String) -> Bool {
+        self.state.withLock { state in
+            // A scan of the queue, on a failure's path only: a success's never amends.
+            guard let waiter = state.queue.first(where: { $0.answers(ticket) }) else { return false }
+            waiter.amend(errorCode: errorCode)
+            return true
         }
     }
 

@@ -62,4 +62,7 @@ public final class AuditTrail: Sendable {
     /// The record of the request's change, stored with the change (`AuditOutbox`); set once the
     /// change is about to be written.
     let pending = Mutex<PendingAudit?>(nil)
+
+    /// The request's record when it was queued ahead of its result (`KMSService.auditAhead`).
+    let ahead = Mutex<AuditTicket?>(nil)
 }

@@ -31,7 +31,7 @@ import Testing
                 try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
                     handOut.yield(
                         AuditLog.Waiter(
-                            Self.entry(), pending: nil, continuation, enqueued: enqueued,
+                            Self.entry(), pending: nil, .continuation(continuation), enqueued: enqueued,
                             requestDeadline: requestDeadline))
                 }
                 return "ok"

@@ -160,6 +160,42 @@ import Testing
         }
     }
 
+    /// A cryptographic request's record is queued as kms-cryptod starts on it, so that its commit
+    /// and the worker's work overlap. A success still has exactly one record; a request kms-cryptod
+    /// fails (a ciphertext that does not open) ends recorded as failed: its queued record amended,
+    /// or, when that was already being written saying it succeeded, a second record of the same
+    /// request id with the error.
+    @Test func aRequestFailedByTheWorkerAfterItsRecordWasQueuedEndsRecordedAsFailed() async throws {
+        let stack = try await KMSStack.start()
+        let kms = stack.client
+        let key = try await kms.createKey("ahead")
+        let blob = try await kms.encrypt(key.keyID, [1, 2, 3])
+        _ = try await kms.decrypt(blob)
+        var tampered = blob
+        tampered[tampered.endIndex - 1] ^= 1
+        for _ in 0..<5 {
+            #expect(await code { _ = try await kms.decrypt(tampered) } == "InvalidCiphertextException")
+        }
+        _ = try await kms.decrypt(blob)
+        let decrypts = try await Self.records(kms) {
+            $0.keyArn = key.arn
+            $0.operation = "Decrypt"
+        }
+        let byRequest = Dictionary(grouping: decrypts, by: \.requestID)
+        #expect(byRequest.count == 7, "\(decrypts.map(\.errorCode))")
+        let outcomes = byRequest.values.map { $0.last!.errorCode }
+        #expect(outcomes.filter(\.isEmpty).count == 2)
+        #expect(outcomes.filter { $0 == "InvalidCiphertextException" }.count == 5)
+        for records in byRequest.values where records.count > 1 {
+            #expect(records.count == 2 && records[0].errorCode.isEmpty, "\(records.map(\.errorCode))")
+        }
+        // A failure's record is found by its error code, whichever way it was recorded.
+        let failed = try await Self.records(kms) { $0.errorCode = "InvalidCiphertextException" }
+        #expect(failed.count == 5)
+        #expect(try await Self.verify(kms).intact)
+        await stack.stop()
+    }
+
     @Test func verifyNamesTheFirstEditedDeletedOrReorderedRecord() async throws {
         let stack = try await KMSStack.start()
         let kms = stack.client

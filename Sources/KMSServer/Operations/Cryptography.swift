@@ -154,6 +154,7 @@ extension KMSService {
         call.destinationEncryptionContext = request.destinationEncryptionContext
         call.sourceEncryptionAlgorithm = WorkerEncryptionAlgorithm(sourceAlgorithm)
         call.destinationEncryptionAlgorithm = WorkerEncryptionAlgorithm(destinationAlgorithm)
+        if destination.record.xksKeyID == nil { self.auditAhead(caller) }
         var sealed = try await self.worker.call(WorkerMethod.reEncrypt, call).ciphertextBlob
         if destination.record.xksKeyID != nil {
             sealed = Data(
@@ -177,6 +178,7 @@ extension KMSService {
             ciphertext, under: key, context: context, caller: caller, operation: operation)
         call.encryptionContext = context
         call.encryptionAlgorithm = WorkerEncryptionAlgorithm(algorithm)
+        self.auditAhead(caller)
         return try await self.worker.call(WorkerMethod.decrypt, call).plaintext
     }
 
@@ -214,6 +216,8 @@ extension KMSService {
         call.plaintext = plaintext
         call.encryptionContext = context
         call.encryptionAlgorithm = WorkerEncryptionAlgorithm(algorithm)
+        // An external key's layer comes after: its proxy may fail, so the record waits for it.
+        if key.record.xksKeyID == nil { self.auditAhead(caller) }
         let sealed = try await self.worker.call(WorkerMethod.encrypt, call).ciphertextBlob
         guard key.record.xksKeyID != nil else { return sealed }
         return Data(
@@ -355,6 +359,7 @@ extension KMSService {
         call.numberOfBytes = UInt32(count)
         call.encryptionContext = request.encryptionContext
         call.includePlaintext = Request.returnsPlaintext
+        if key.record.xksKeyID == nil { self.auditAhead(caller) }
         let answer = try await self.worker.call(WorkerMethod.generateDataKey, call)
         guard key.record.xksKeyID != nil else { return (answer.ciphertextBlob, answer.plaintext, key) }
         let sealed = try await self.xksSeal(

@@ -21,6 +21,7 @@ extension KMSService {
         call.message = request.message
         call.macAlgorithm = WorkerMacAlgorithm(algorithm)
         var response = KMSGenerateMacResponse()
+        self.auditAhead(caller)
         response.mac = try await self.worker.call(WorkerMethod.generateMac, call).mac
         response.macAlgorithm = request.macAlgorithm
         response.keyID = key.record.arn

@@ -16,6 +16,7 @@ extension KMSService {
         call.messageType = WorkerMessageType(type)
         call.signingAlgorithm = WorkerSigningAlgorithm(algorithm)
         var response = KMSSignResponse()
+        self.auditAhead(caller)
         response.signature = try await self.worker.call(WorkerMethod.sign, call).signature
         response.keyID = key.record.arn
         response.signingAlgorithm = request.signingAlgorithm

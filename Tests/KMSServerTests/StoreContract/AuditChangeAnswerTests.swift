@@ -43,8 +43,9 @@ import Testing
     }
 
     /// A fresh database's stores and a log on it whose chain has one record already (its head
-    /// row exists, to be held), closed after `body`.
+    /// row exists, to be held), closed after `body`; a request waits `timeout` for its record.
     static func withLog(
+        timeout: Duration = .seconds(30),
         _ body: @escaping @Sendable (PostgresClient, ServiceStores, AuditLog) async throws -> Void
     ) async throws {
         let worker = InProcessCryptoBackend()
@@ -53,7 +54,7 @@ import Testing
         try await StoreBackend.withPostgres(maximumConnections: 4) { client, stores in
             let log = AuditLog(
                 store: AuditStore(client: client, logger: StoreBackend.logger), chain: "default",
-                timeout: .seconds(30), worker: worker, checkpointInterval: .zero, logger: StoreBackend.logger)
+                timeout: timeout, worker: worker, checkpointInterval: .zero, logger: StoreBackend.logger)
             try await log.append(Self.entry("Encrypt", at: 0), pending: nil)
             try await body(client, stores, log)
             await log.close()
