@@ -277,8 +277,9 @@ public final class AuditLog: Sendable {
     /// as a success, and the caller records the failure in a record of its own.
     public func amend(_ ticket: AuditTicket, errorCode: String) -> Bool {
         self.state.withLock { state in
-            // A scan of the queue, on a failure's path only: a success's never amends.
-            guard let waiter = state.queue.first(where: { $0.answers(ticket) }) else { return false }
+            // A scan on a failure's path only (a success never amends), from the tail: the record
+            // was queued as the worker was called, so few have been queued after it.
+            guard let waiter = state.queue.last(where: { $0.answers(ticket) }) else { return false }
             waiter.amend(errorCode: errorCode)
             return true
         }
