@@ -26,7 +26,8 @@ public final class AuditLog: Sendable {
     /// the commit, by its failure, or by the watchdog when the wait outlasts the timeout.
     final class Waiter: Sendable {
         /// Who is told: a request suspended in `append`, or one that queued its record ahead of
-        /// its result and waits on the ticket when it has the result (`appendAhead`).
+        /// its result and waits on the ticket when it has the result (`appendAhead`). Unsafe
+        /// continuations (no checking box per request): the Mutex's take() answers exactly once.
         enum Answer: Sendable {
             case continuation(UnsafeContinuation<Void, any Error>)
             case ticket(AuditTicket)
