@@ -1,5 +1,6 @@
 import Foundation
 import KMSDomain
+import KMSPolicy
 import KMSStore
 import Logging
 import PostgresNIO
@@ -133,5 +134,45 @@ import Testing
         #expect(error.message.contains("explicit deny"))
         #expect(refused.key?.record.arn == denying.record.arn)
         #expect(Self.trailIsEmpty(caller))
+    }
+    /// The request's own condition keys (kms:SigningAlgorithm here) are read by the conditions of
+    /// whichever policy has them, the key's or the caller's; where no policy in play has
+    /// conditions they decide nothing (and are not built).
+    @Test func theRequestsConditionKeysDecideWherePoliciesHaveConditions() throws {
+        let caller = Caller(account: Self.account, region: "us-east-1", principalARN: Self.alice)
+        func keyPolicy(_ condition: String) -> String {
+            """
+            {"Version":"2012-10-17","Statement":[{"Effect":"Allow",
+            "Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"kms:*","Resource":"*"},
+            {"Effect":"Allow","Principal":{"AWS":"\(Self.alice)"},"Action":"kms:Sign","Resource":"*"\(condition)}]}
+            """
+        }
+        let only256 = #","Condition":{"StringEquals":{"kms:SigningAlgorithm":"ECDSA_SHA_256"}}"#
+        let gate = Self.gate()
+        func decide(_ caller: Caller, _ key: CachedKey, _ algorithm: String?) -> Bool {
+            let conditions = algorithm.map { ["kms:SigningAlgorithm": [$0]] } ?? [:]
+            let decision = gate.decide(
+                caller, action: "Sign", key: key, encryptionContext: nil, conditions: conditions)
+            return (try? decision.get()) != nil
+        }
+        let conditioned = Self.key(policy: keyPolicy(only256))
+        #expect(decide(caller, conditioned, "ECDSA_SHA_256"))
+        #expect(!decide(caller, conditioned, "ECDSA_SHA_384"))
+        #expect(!decide(caller, conditioned, nil))
+        let open = Self.key(policy: keyPolicy(""))
+        #expect(decide(caller, open, "ECDSA_SHA_384"))
+        #expect(decide(caller, open, nil))
+
+        // The key policy has no conditions, the caller's identity policy has.
+        let identity = try PolicyDocument.parse(
+            #"""
+            {"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms:Sign","Resource":"*",
+            "Condition":{"StringEquals":{"kms:SigningAlgorithm":"ECDSA_SHA_256"}}}]}
+            """#, kind: .identity)
+        let delegated = Caller(
+            account: Self.account, region: "us-east-1", principalARN: Self.alice, identityPolicies: [identity])
+        let rootOnly = Self.key()
+        #expect(decide(delegated, rootOnly, "ECDSA_SHA_256"))
+        #expect(!decide(delegated, rootOnly, "ECDSA_SHA_384"))
     }
 }
