@@ -73,8 +73,8 @@ public final class AuditTicket: Sendable {
     private enum State {
         /// Not answered yet; the request, once it waits.
         case open(UnsafeContinuation<Void, any Error>?)
-        /// Answered: nil when the record is durable, else why it is not.
-        case answered((any Error)?)
+        /// Answered: durable, or why it is not.
+        case answered(Result<Void, any Error>)
     }
 
     /// Unsafe (no checking box per request): the Mutex lets one side resume it, once.
@@ -86,27 +86,23 @@ public final class AuditTicket: Sendable {
     /// Returns once the record is durable; throws when it could not be, or not in time.
     public func wait() async throws {
         try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
-            let answered = self.state.withLock { state -> (any Error)?? in
-                if case .answered(let error) = state { return .some(error) }
+            let answered = self.state.withLock { state -> Result<Void, any Error>? in
+                if case .answered(let result) = state { return result }
                 state = .open(continuation)
-                return .none
+                return nil
             }
-            switch answered {
-            case .none: break
-            case .some(.none): continuation.resume()
-            case .some(.some(let error)): continuation.resume(throwing: error)
-            }
+            if let answered { continuation.resume(with: answered) }
         }
     }
 
     /// The writer's answer (nil: durable). Only the first counts.
     public func answer(_ error: (any Error)?) {
-        let waiting = self.state.withLock { state -> UnsafeContinuation<Void, any Error>?? in
-            guard case .open(let continuation) = state else { return .none }
-            state = .answered(error)
-            return .some(continuation)
+        let result: Result<Void, any Error> = error.map { .failure($0) } ?? .success(())
+        let waiting = self.state.withLock { state -> UnsafeContinuation<Void, any Error>? in
+            guard case .open(let continuation) = state else { return nil }
+            state = .answered(result)
+            return continuation
         }
-        guard case .some(.some(let continuation)) = waiting else { return }
-        if let error { continuation.resume(throwing: error) } else { continuation.resume() }
+        waiting?.resume(with: result)
     }
 }

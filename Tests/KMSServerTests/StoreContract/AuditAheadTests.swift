@@ -20,15 +20,7 @@ import Testing
 
     /// The chain's records as stored: operation and error code ("" for none).
     static func records(_ client: PostgresClient) async throws -> [String] {
-        let reader = AuditStore(client: client, logger: StoreBackend.logger)
-        var seen: [String] = []
-        _ = try await reader.scan(
-            AuditStore.Filter(), after: .start, operations: nil, maxSegments: .max, deadline: nil
-        ) {
-            seen += $0.map { "\($0.record.entry.operation) \($0.record.entry.errorCode ?? "")" }
-            return true
-        }
-        return seen
+        try await Log.entries(client).map { "\($0.operation) \($0.errorCode ?? "")" }
     }
 
     @Test func aRequestWaitingOnItsTicketIsAnsweredOnceItsRecordIsDurable() async throws {

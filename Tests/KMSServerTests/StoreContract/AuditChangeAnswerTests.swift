@@ -30,16 +30,21 @@ import Testing
         return ids
     }
 
-    static func operations(_ client: PostgresClient) async throws -> [String] {
+    /// The chain's records as stored, in order.
+    static func entries(_ client: PostgresClient) async throws -> [AuditEntry] {
         let reader = AuditStore(client: client, logger: StoreBackend.logger)
-        var seen: [String] = []
+        var seen: [AuditEntry] = []
         _ = try await reader.scan(
             AuditStore.Filter(), after: .start, operations: nil, maxSegments: .max, deadline: nil
         ) {
-            seen += $0.map(\.record.entry.operation)
+            seen += $0.map(\.record.entry)
             return true
         }
         return seen
+    }
+
+    static func operations(_ client: PostgresClient) async throws -> [String] {
+        try await Self.entries(client).map(\.operation)
     }
 
     /// A fresh database's stores and a log on it whose chain has one record already (its head
